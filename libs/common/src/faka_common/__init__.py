@@ -1,0 +1,1 @@
+"""Shared mechanisms of the faka services: contracts, messaging, persistence, settings, telemetry."""

@@ -1,0 +1,28 @@
+"""Messages emitted by the notification service."""
+
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from faka_common.contracts import topics
+from faka_common.contracts.envelope import Message
+
+
+class NotificationSent(Message):
+    type_name: ClassVar[str] = "NotificationSent"
+    topic: ClassVar[str] = topics.NOTIFICATION_EVENTS
+
+    order_id: UUID
+    channel: str = Field(examples=["email"])
+    template: str = Field(examples=["order_delivered"])
+
+
+class NotificationFailed(Message):
+    type_name: ClassVar[str] = "NotificationFailed"
+    topic: ClassVar[str] = topics.NOTIFICATION_EVENTS
+
+    order_id: UUID
+    channel: str
+    template: str
+    reason: str

@@ -1,0 +1,75 @@
+"""Messages emitted by the order service."""
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from faka_common.contracts import topics
+from faka_common.contracts.envelope import Message
+
+
+class OrderEvent(Message):
+    topic: ClassVar[str] = topics.ORDER_EVENTS
+
+    order_id: UUID = Field(description="Order aggregate id (the Kafka key)")
+    order_no: str = Field(description="Human-facing order number", examples=["F20261122081500AB12CD"])
+
+
+class OrderPlaced(OrderEvent):
+    """A buyer placed an order; risk decides on it next."""
+
+    type_name: ClassVar[str] = "OrderPlaced"
+
+    product_id: UUID
+    quantity: int = Field(ge=1)
+    amount: int = Field(ge=0, description="Total in minor units (cents / 分)")
+    currency: str = Field(examples=["CNY"])
+    buyer_email: str
+    buyer_ip: str | None = None
+    locale: str = Field(default="zh-CN", examples=["zh-CN", "en"])
+
+
+class OrderApproved(OrderEvent):
+    """Risk approved the order; stock is reserved for the payment window next."""
+
+    type_name: ClassVar[str] = "OrderApproved"
+
+    product_id: UUID
+    quantity: int = Field(ge=1)
+    payment_expires_at: datetime
+
+
+class OrderRejected(OrderEvent):
+    type_name: ClassVar[str] = "OrderRejected"
+
+    reasons: list[str]
+
+
+class OrderCancelled(OrderEvent):
+    """The order ended without payment (cancelled, expired or out of stock): reservations are released."""
+
+    type_name: ClassVar[str] = "OrderCancelled"
+
+    reason: str = Field(examples=["expired", "out_of_stock", "cancelled_by_buyer"])
+
+
+class OrderPaid(OrderEvent):
+    """A verified payment completed the order's price; keys are allocated next."""
+
+    type_name: ClassVar[str] = "OrderPaid"
+
+    product_id: UUID
+    quantity: int = Field(ge=1)
+    amount: int = Field(ge=0)
+    currency: str
+    provider: str = Field(examples=["sandbox", "epay"])
+    trade_no: str = Field(description="The provider's transaction number")
+    paid_at: datetime
+
+
+class OrderDelivered(OrderEvent):
+    type_name: ClassVar[str] = "OrderDelivered"
+
+    delivered_at: datetime

@@ -1,0 +1,28 @@
+"""Engines and session factories built from a service's database URL."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from faka_common.db.uow import SessionFactory
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """The SQLAlchemy asyncpg form of a plain postgresql:// URL."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+asyncpg://" + database_url[len(prefix) :]
+    raise ValueError("database_url must be a postgresql:// URL")
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The plain libpq form asyncpg expects."""
+    return "postgresql://" + sqlalchemy_url(database_url).split("://", 1)[1]
+
+
+def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,137 @@
+"""The HTTP shell of every service: health, readiness, metrics, error mapping, internal auth."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from faka_common.errors import DomainError, Unauthorized, Unavailable
+
+if TYPE_CHECKING:
+    from faka_common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": code, "message": message, **extra}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def on_domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid_request", _validation_message(exc), details=_jsonable(exc.errors())),
+            status_code=422,
+        )
+
+
+def _jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")} for e in errors]
+
+
+def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.get("/health/live", tags=["ops"], summary="The process is up")
+    async def live() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.settings.service_name}
+
+    @app.get("/health/ready", tags=["ops"], summary="Database and broker answer")
+    async def ready() -> JSONResponse:
+        checks = await runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,metrics")
+    return app
+
+
+def internal_auth(token: str) -> Any:
+    """A dependency that admits only callers presenting the internal service token."""
+
+    async def check(x_internal_token: Annotated[str | None, Header()] = None) -> None:
+        if x_internal_token is None or not hmac.compare_digest(x_internal_token.encode(), token.encode()):
+            raise Unauthorized("internal endpoint: missing or wrong X-Internal-Token")
+
+    return Depends(check)
+
+
+class InternalClient:
+    """Calls another service's internal HTTP API; its 4xx answers come back as the same domain errors."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, headers={INTERNAL_TOKEN_HEADER: token}, timeout=timeout
+        )
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise Unavailable(f"{self._client.base_url} unreachable: {type(error).__name__}") from error
+        if response.status_code >= 500:
+            raise Unavailable(f"{self._client.base_url} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise _as_domain_error(response)
+        return response
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _as_domain_error(response: httpx.Response) -> DomainError:
+    """Keep the upstream's status, code and message, so the edge can pass a clear 4xx on."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    error = DomainError(str(body.get("message") or response.text[:200] or response.reason_phrase))
+    error.status_code = response.status_code
+    error.code = str(body.get("error", "upstream_error"))
+    return error
+
+

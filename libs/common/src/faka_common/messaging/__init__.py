@@ -1,0 +1,1 @@
+"""Kafka plumbing: the outbox relay, idempotent consumers, dead letters and the broker factory."""

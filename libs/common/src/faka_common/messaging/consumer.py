@@ -1,0 +1,133 @@
+"""Idempotent consumers: inbox dedupe in the handler's transaction, bounded retries, then a dead letter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import Counter
+from pydantic import ValidationError
+from uuid6 import uuid7
+
+from faka_common.contracts.envelope import ContractError, Envelope, Message, registry
+from faka_common.contracts.topics import dead_letter
+from faka_common.db.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+HANDLED = Counter("faka_consumer_messages_total", "Messages seen by consumers", ["consumer", "type", "outcome"])
+
+U = TypeVar("U", bound=UnitOfWork)
+Handler = Callable[[Any, U], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Kafka record as the consumer received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    first_backoff: float = 0.1
+    multiplier: float = 4.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(self.first_backoff * self.multiplier ** (attempt - 1))
+
+
+class EventConsumer(Generic[U]):
+    """Dispatches each record to the handler of its message type, exactly once per (consumer, event_id)."""
+
+    def __init__(
+        self,
+        name: str,
+        uow_factory: Callable[[], U],
+        handlers: Mapping[type[Message], Handler[U]],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.name = name
+        self._uow_factory = uow_factory
+        self._handlers = {cls.type_name: handler for cls, handler in handlers.items()}
+        self._retry = retry or RetryPolicy()
+
+    @property
+    def handled_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    async def consume(self, record: Delivery) -> None:
+        """Handle one record. Returns once it is handled, skipped or dead-lettered; raises only when even
+        the dead letter cannot be written, so the record is redelivered instead of lost."""
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except ValidationError as error:
+            await self._dead_letter(record, None, f"unparseable envelope: {_first_error(error)}")
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            HANDLED.labels(self.name, envelope.type, "ignored").inc()
+            return
+        try:
+            message = envelope.open()
+        except (ContractError, ValidationError) as error:
+            await self._dead_letter(record, envelope, f"invalid {envelope.type}: {_first_error(error)}")
+            return
+
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                outcome = await self._handle_once(envelope, message, handler)
+                HANDLED.labels(self.name, envelope.type, outcome).inc()
+                return
+            except Exception as error:
+                if attempt == self._retry.attempts:
+                    log.exception("%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id)
+                    await self._dead_letter(record, envelope, f"{type(error).__name__}: {error}")
+                    return
+                log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
+                await asyncio.sleep(self._retry.backoff(attempt))
+
+    async def _handle_once(self, envelope: Envelope, message: Message, handler: Handler[U]) -> str:
+        async with self._uow_factory() as uow:
+            if not await uow.claim_inbox(self.name, envelope):
+                return "duplicate"
+            await handler(message, uow)
+            await uow.commit()
+            return "handled"
+
+    async def _dead_letter(self, record: Delivery, envelope: Envelope | None, reason: str) -> None:
+        HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
+        log.error("dead letter from %s at %s/%d@%d: %s", self.name, record.topic, record.partition,
+                  record.offset, reason)
+        headers = {
+            "dlq-reason": reason[:1000],
+            "dlq-consumer": self.name,
+            "dlq-topic": record.topic,
+            "dlq-partition": str(record.partition),
+            "dlq-offset": str(record.offset),
+        }
+        async with self._uow_factory() as uow:
+            await uow.add_raw(
+                topic=dead_letter(record.topic),
+                key=(record.key or b"").decode(errors="replace"),
+                event_id=uuid7(),
+                type_=envelope.type if envelope else "unparseable",
+                value=record.value,
+                headers=headers,
+            )
+            await uow.commit()
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(error)

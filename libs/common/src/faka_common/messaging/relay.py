@@ -1,0 +1,133 @@
+"""The outbox relay: the only writer to Kafka. One leader per service, in id order, idempotent producer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+
+from faka_common.db.engine import asyncpg_dsn
+from faka_common.db.uow import outbox_channel
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("faka_outbox_published_total", "Messages the relay published", ["service", "topic"])
+BACKLOG = Gauge("faka_outbox_backlog", "Unpublished outbox rows at the last poll", ["service"])
+LEADER = Gauge("faka_outbox_relay_leader", "1 while this process holds the relay lock", ["service"])
+
+FETCH = """
+SELECT id, topic, key, value, headers FROM outbox
+WHERE published_at IS NULL ORDER BY id LIMIT $1
+"""
+MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+COUNT = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+
+
+def lock_id(service: str) -> int:
+    """A stable advisory-lock id per service, so one relay leads per service database."""
+    return int.from_bytes(hashlib.sha256(f"outbox-relay:{service}".encode()).digest()[:8], "big", signed=True)
+
+
+def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order and marks them; wakes on NOTIFY, polls as a fallback."""
+
+    def __init__(
+        self,
+        service: str,
+        database_url: str,
+        bootstrap_servers: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.service = service
+        self._dsn = asyncpg_dsn(database_url)
+        self._bootstrap = bootstrap_servers
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Run until cancelled; reconnects after any failure."""
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay of %s failed; retrying", self.service)
+            self._set_leader(False)
+            await asyncio.sleep(self._poll_interval)
+
+    def _set_leader(self, value: bool) -> None:
+        self.is_leader = value
+        LEADER.labels(self.service).set(1 if value else 0)
+
+    async def _lead(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_id(self.service)):
+                await asyncio.sleep(self._poll_interval)
+            self._set_leader(True)
+            await conn.add_listener(outbox_channel(self.service), self._on_notify)
+            producer = create_producer(self._bootstrap, f"{self.service}-outbox-relay")
+            await producer.start()
+            try:
+                while True:
+                    self._wake.clear()
+                    sent = await self.publish_batch(conn, producer)
+                    if sent < self._batch_size:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            finally:
+                await producer.stop()
+        finally:
+            await conn.close(timeout=5)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        rows = await conn.fetch(FETCH, self._batch_size)
+        if not rows:
+            BACKLOG.labels(self.service).set(0)
+            return 0
+        futures = [
+            await producer.send(
+                row["topic"],
+                value=row["value"],
+                key=row["key"].encode(),
+                headers=[(k, str(v).encode()) for k, v in _json(row["headers"]).items()],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+        await conn.execute(MARK, [row["id"] for row in rows])
+        for row in rows:
+            PUBLISHED.labels(self.service, row["topic"]).inc()
+        BACKLOG.labels(self.service).set(await conn.fetchval(COUNT))
+        return len(rows)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+    return dict(value or {})

@@ -1,0 +1,101 @@
+"""What every service process runs: migrations, the database, the broker and its consumers, the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faka_common.contracts.envelope import Message
+from faka_common.db.engine import create_engine, session_factory
+from faka_common.db.migrations import upgrade
+from faka_common.db.uow import SessionFactory
+from faka_common.messaging.broker import create_broker, document_emits, subscribe
+from faka_common.messaging.consumer import EventConsumer
+from faka_common.messaging.relay import OutboxRelay
+from faka_common.settings import ServiceSettings
+from faka_common.telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class Runtime:
+    """Built by a service's bootstrap; connects nothing until `start`."""
+
+    def __init__(self, settings: ServiceSettings, migrations: Path) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessions: SessionFactory = session_factory(self.engine)
+        self.broker: KafkaBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
+        self.relay = OutboxRelay(settings.service_name, settings.database_url, settings.kafka_bootstrap_servers)
+        self.on_start: list[Hook] = []
+        self.on_stop: list[Hook] = []
+        self.readiness_checks: dict[str, Hook] = {"database": self._check_database}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def consume(self, consumer: EventConsumer, topics: Sequence[str]) -> None:
+        subscribe(self.broker, consumer, topics)
+
+    def emits(self, messages: Sequence[type[Message]]) -> None:
+        document_emits(self.broker, messages)
+
+    def background(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` for the life of the process (e.g. a watchdog loop)."""
+
+        async def start() -> None:
+            self._tasks.append(asyncio.create_task(job()))
+
+        self.on_start.append(start)
+
+    async def start(self) -> None:
+        setup_logging(self.settings.log_level)
+        setup_tracing(self.settings.service_name, self.settings.otel_exporter_otlp_endpoint)
+        if self.settings.run_migrations:
+            await upgrade(self.settings.database_url, self.migrations)
+        for hook in self.on_start:
+            await hook()
+        self._tasks.append(asyncio.create_task(self.relay.run()))
+        await self.broker.start()
+        log.info("%s started", self.settings.service_name)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for hook in reversed(self.on_stop):
+            await hook()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for name, check in self.readiness_checks.items():
+            try:
+                await asyncio.wait_for(check(), 2)
+                results[name] = "ok"
+            except Exception as error:
+                results[name] = f"failed: {type(error).__name__}"
+        return results
+
+    async def _check_database(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def asyncapi(self) -> FastStream:
+        """The FastStream app whose `schema` `faststream docs gen` renders."""
+        name = self.settings.service_name
+        return FastStream(self.broker, specification=AsyncAPI(self.broker, title=f"faka {name} service"))
