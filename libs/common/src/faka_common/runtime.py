@@ -38,14 +38,19 @@ class Runtime:
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessions: SessionFactory = session_factory(self.engine)
         self.broker: KafkaBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
-        self.relay = OutboxRelay(settings.service_name, settings.database_url, settings.kafka_bootstrap_servers)
+        self.relay = OutboxRelay(
+            settings.service_name,
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            namespace=settings.kafka_namespace,
+        )
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
         self.readiness_checks: dict[str, Hook] = {"database": self._check_database}
         self._tasks: list[asyncio.Task[None]] = []
 
     def consume(self, consumer: EventConsumer, topics: Sequence[str]) -> None:
-        subscribe(self.broker, consumer, topics)
+        subscribe(self.broker, consumer, topics, self.settings.kafka_namespace)
 
     def emits(self, messages: Sequence[type[Message]]) -> None:
         document_emits(self.broker, messages)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
@@ -23,6 +23,7 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_namespace: str = Field(default="", description="Prefix of every topic and consumer group")
     redis_url: str = "redis://127.0.0.1:16379/0"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -23,6 +23,7 @@ class OrderPlaced(OrderEvent):
     type_name: ClassVar[str] = "OrderPlaced"
 
     product_id: UUID
+    product_title: str
     quantity: int = Field(ge=1)
     amount: int = Field(ge=0, description="Total in minor units (cents / 分)")
     currency: str = Field(examples=["CNY"])

@@ -35,9 +35,10 @@ def create_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
     )
 
 
-def subscribe(broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str]) -> None:
+def subscribe(broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = "") -> None:
     """Feed `topics` to `consumer` in the consumer group named after it. Offsets are committed only after
-    the consumer returns; an escaping error seeks back so the record comes again (at-least-once)."""
+    the consumer returns; an escaping error seeks back so the record comes again (at-least-once).
+    A namespace prefixes topics and group, so several installations can share one cluster."""
 
     async def on_record(message: KafkaMessage) -> None:
         record = message.raw_message
@@ -47,8 +48,8 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str
 
     on_record.__name__ = f"{consumer.name}_consumer"
     broker.subscriber(
-        *topics,
-        group_id=consumer.name,
+        *(namespace + topic for topic in topics),
+        group_id=namespace + consumer.name,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{consumer.name}:{','.join(topics)}",

@@ -64,36 +64,34 @@ class EventConsumer(Generic[U]):
     def handled_types(self) -> list[str]:
         return sorted(self._handlers)
 
-    async def consume(self, record: Delivery) -> None:
-        """Handle one record. Returns once it is handled, skipped or dead-lettered; raises only when even
-        the dead letter cannot be written, so the record is redelivered instead of lost."""
+    async def consume(self, record: Delivery) -> str:
+        """Handle one record and say how: handled, duplicate, ignored or dead_lettered. Raises only when
+        even the dead letter cannot be written, so the record is redelivered instead of lost."""
         try:
             envelope = Envelope.from_bytes(record.value)
         except ValidationError as error:
-            await self._dead_letter(record, None, f"unparseable envelope: {_first_error(error)}")
-            return
+            return await self._dead_letter(record, None, f"unparseable envelope: {_first_error(error)}")
         handler = self._handlers.get(envelope.type)
         if handler is None:
             HANDLED.labels(self.name, envelope.type, "ignored").inc()
-            return
+            return "ignored"
         try:
             message = envelope.open()
         except (ContractError, ValidationError) as error:
-            await self._dead_letter(record, envelope, f"invalid {envelope.type}: {_first_error(error)}")
-            return
+            return await self._dead_letter(record, envelope, f"invalid {envelope.type}: {_first_error(error)}")
 
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 outcome = await self._handle_once(envelope, message, handler)
                 HANDLED.labels(self.name, envelope.type, outcome).inc()
-                return
+                return outcome
             except Exception as error:
                 if attempt == self._retry.attempts:
                     log.exception("%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id)
-                    await self._dead_letter(record, envelope, f"{type(error).__name__}: {error}")
-                    return
+                    return await self._dead_letter(record, envelope, f"{type(error).__name__}: {error}")
                 log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
                 await asyncio.sleep(self._retry.backoff(attempt))
+        raise AssertionError("unreachable: the last attempt returns or dead-letters")
 
     async def _handle_once(self, envelope: Envelope, message: Message, handler: Handler[U]) -> str:
         async with self._uow_factory() as uow:
@@ -103,7 +101,7 @@ class EventConsumer(Generic[U]):
             await uow.commit()
             return "handled"
 
-    async def _dead_letter(self, record: Delivery, envelope: Envelope | None, reason: str) -> None:
+    async def _dead_letter(self, record: Delivery, envelope: Envelope | None, reason: str) -> str:
         HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
         log.error("dead letter from %s at %s/%d@%d: %s", self.name, record.topic, record.partition,
                   record.offset, reason)
@@ -124,6 +122,7 @@ class EventConsumer(Generic[U]):
                 headers=headers,
             )
             await uow.commit()
+        return "dead_lettered"
 
 
 def _first_error(error: Exception) -> str:

@@ -55,8 +55,10 @@ class OutboxRelay:
         bootstrap_servers: str,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        namespace: str = "",
     ) -> None:
         self.service = service
+        self._namespace = namespace
         self._dsn = asyncpg_dsn(database_url)
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
@@ -111,7 +113,7 @@ class OutboxRelay:
             return 0
         futures = [
             await producer.send(
-                row["topic"],
+                self._namespace + row["topic"],
                 value=row["value"],
                 key=row["key"].encode(),
                 headers=[(k, str(v).encode()) for k, v in _json(row["headers"]).items()],

@@ -1,0 +1,96 @@
+"""faka-dlq: list and replay dead letters. Replay republishes the original bytes to the original topic;
+consumers that already handled the message skip it through their inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from faka_common.messaging.relay import create_producer
+
+app = typer.Typer(help="List and replay dead-lettered Kafka messages.", no_args_is_help=True)
+BOOTSTRAP = typer.Option(
+    os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"), "--bootstrap", help="Kafka bootstrap servers"
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def origin(self) -> str:
+        return self.headers.get("dlq-topic", "")
+
+
+async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
+    """Every message currently in `topic`, read from the start of each partition to its end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return []
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        letters: list[DeadLetter] = []
+        for tp in assigned:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    headers = {k: v.decode(errors="replace") for k, v in record.headers}
+                    letters.append(DeadLetter(tp.partition, record.offset, record.key, record.value, headers))
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def replay_dead_letters(bootstrap: str, letters: list[DeadLetter]) -> int:
+    producer = create_producer(bootstrap, "faka-dlq-replay")
+    await producer.start()
+    try:
+        for letter in letters:
+            await producer.send_and_wait(letter.origin, value=letter.value, key=letter.key)
+    finally:
+        await producer.stop()
+    return len(letters)
+
+
+@app.command("list")
+def list_(topic: str, bootstrap: str = BOOTSTRAP) -> None:
+    """Show the dead letters of TOPIC (e.g. order.events.dlq)."""
+    for letter in asyncio.run(read_dead_letters(bootstrap, topic)):
+        typer.echo(
+            f"{letter.partition}@{letter.offset}\tkey={(letter.key or b'').decode(errors='replace')}\t"
+            f"consumer={letter.headers.get('dlq-consumer')}\tfrom={letter.origin}\t"
+            f"reason={letter.headers.get('dlq-reason')}"
+        )
+
+
+@app.command()
+def replay(
+    topic: str,
+    bootstrap: str = BOOTSTRAP,
+    offset: list[str] = typer.Option([], help="partition@offset to replay; repeatable; default: all"),
+) -> None:
+    """Republish dead letters of TOPIC to the topics they came from."""
+    letters = asyncio.run(read_dead_letters(bootstrap, topic))
+    if offset:
+        wanted = set(offset)
+        letters = [x for x in letters if f"{x.partition}@{x.offset}" in wanted]
+    count = asyncio.run(replay_dead_letters(bootstrap, letters))
+    typer.echo(f"replayed {count} message(s)")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,14 @@
+"""Risk service settings."""
+
+from pathlib import Path
+
+from faka_common.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class Settings(ServiceSettings):
+    service_name: str = "risk"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_risk"
+    http_port: int = 8004
+    max_quantity_per_order: int = 100

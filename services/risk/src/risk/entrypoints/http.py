@@ -1,0 +1,24 @@
+"""Risk internal HTTP API."""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from faka_common.errors import NotFound
+from faka_common.http import internal_auth
+from risk.bootstrap import Service
+
+
+def router(service: Service) -> APIRouter:
+    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+
+    @api.get("/decisions/{order_id}", summary="The risk decision on an order")
+    async def get_decision(order_id: UUID) -> dict[str, Any]:
+        async with service.uow() as uow:
+            decision = await uow.decisions.get(order_id)
+        if decision is None:
+            raise NotFound(f"no risk decision for order {order_id}")
+        return {"order_id": str(order_id), "verdict": decision.verdict, "reasons": decision.reasons}
+
+    return api

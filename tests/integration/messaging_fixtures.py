@@ -1,0 +1,53 @@
+"""A tiny service used to prove the messaging mechanisms: a `Pinged` message and an `effects` table."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+from uuid import UUID
+
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faka_common.contracts.envelope import Message
+from faka_common.db.tables import messaging_metadata
+from faka_common.db.uow import UnitOfWork
+
+TOPIC = os.environ.get("FAKA_TEST_TOPIC", "test.pings")
+
+test_metadata = MetaData()
+effects = Table(
+    "effects",
+    test_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Text, nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+
+class Pinged(Message):
+    type_name: ClassVar[str] = "TestPinged"
+    topic: ClassVar[str] = TOPIC
+
+    order_id: UUID
+    note: str
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(messaging_metadata.create_all)
+        await connection.run_sync(test_metadata.create_all)
+
+
+async def record_effect(event: Pinged, uow: UnitOfWork) -> None:
+    if event.note == "boom":
+        raise RuntimeError("handler refuses boom")
+    await uow.session.execute(insert(effects).values(order_id=str(event.order_id), note=event.note))
+
+
+async def count_effects(engine: AsyncEngine, note: str | None = None) -> int:
+    query = select(func.count()).select_from(effects)
+    if note is not None:
+        query = query.where(effects.c.note == note)
+    async with engine.connect() as connection:
+        return int((await connection.execute(query)).scalar_one())

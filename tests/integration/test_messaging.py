@@ -1,0 +1,244 @@
+"""The messaging backbone against real Kafka and Postgres: outbox, relay, inbox, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faka_common.contracts.envelope import Envelope
+from faka_common.contracts.topics import dead_letter
+from faka_common.db.engine import create_engine, session_factory
+from faka_common.db.migrations import ensure_database
+from faka_common.db.tables import outbox
+from faka_common.db.uow import UnitOfWork
+from faka_common.messaging.broker import create_broker, subscribe
+from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+from faka_common.messaging.dlq_cli import read_dead_letters
+from faka_common.messaging.relay import OutboxRelay
+
+from .conftest import eventually
+from .messaging_fixtures import TOPIC, Pinged, count_effects, create_schema, record_effect
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    await ensure_database(fresh_database)
+    engine = create_engine(fresh_database)
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def relay(fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str):  # type: ignore[no-untyped-def]
+    relay = OutboxRelay(f"svc{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.2)
+    task = asyncio.create_task(relay.run())
+    yield relay
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def uow_factory(engine: AsyncEngine, producer: str):  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    return lambda: UnitOfWork(sessions, producer)
+
+
+async def read_topic(bootstrap: str, topic: str, keys: set[str], expected: int, timeout: float = 20) -> list[Envelope]:
+    """Envelopes on `topic` whose key is in `keys`, read from the start until `expected` arrived."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list[Envelope] = []
+    try:
+        async def check() -> bool:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                found.extend(Envelope.from_bytes(r.value) for r in records if r.key and r.key.decode() in keys)
+            return len(found) >= expected
+
+        await eventually(check, timeout)
+        # one more read proves nothing else for these keys follows
+        extra = await consumer.getmany(timeout_ms=500)
+        for records in extra.values():
+            found.extend(Envelope.from_bytes(r.value) for r in records if r.key and r.key.decode() in keys)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_outbox_row_of_a_rolled_back_transaction_is_never_published(
+    engine: AsyncEngine, relay: OutboxRelay, kafka_bootstrap: str
+) -> None:
+    make_uow = uow_factory(engine, relay.service)
+    order_id = uuid.uuid4()
+    async with make_uow() as uow:
+        uow.publish(Pinged(order_id=order_id, note="rolled back"))
+        await uow.rollback()
+    async with make_uow() as uow:
+        uow.publish(Pinged(order_id=order_id, note="failed before commit"))
+        # leaving the block without commit discards the transaction
+    async with make_uow() as uow:
+        uow.publish(Pinged(order_id=order_id, note="committed"))
+        await uow.commit()
+
+    received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=1)
+    assert [e.payload["note"] for e in received] == ["committed"]
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(func.count()).select_from(outbox))).scalar_one() == 1
+
+
+async def test_relay_publishes_one_aggregates_messages_in_commit_order(
+    engine: AsyncEngine, relay: OutboxRelay, kafka_bootstrap: str
+) -> None:
+    make_uow = uow_factory(engine, relay.service)
+    order_id = uuid.uuid4()
+    for i in range(30):
+        async with make_uow() as uow:
+            uow.publish(Pinged(order_id=order_id, note=str(i)))
+            await uow.commit()
+    received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=30)
+    assert [int(e.payload["note"]) for e in received] == list(range(30))
+
+    async def all_marked() -> bool:
+        async with engine.connect() as connection:
+            unpublished = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return (await connection.execute(unpublished)).scalar_one() == 0
+
+    await eventually(all_marked)
+
+
+async def test_only_one_relay_leads_per_service(
+    fresh_database: str, engine: AsyncEngine, kafka_bootstrap: str, run_id: str
+) -> None:
+    relays = [OutboxRelay(f"lead{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.2) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        await eventually(lambda: _async(any(r.is_leader for r in relays)))
+        make_uow = uow_factory(engine, relays[0].service)
+        order_id = uuid.uuid4()
+        for i in range(10):
+            async with make_uow() as uow:
+                uow.publish(Pinged(order_id=order_id, note=str(i)))
+                await uow.commit()
+        received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=10)
+        assert sum(r.is_leader for r in relays) == 1
+        assert len(received) == 10
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+def delivery_of(message: Pinged, offset: int = 0) -> Delivery:
+    envelope = Envelope.wrap(message, "test")
+    return Delivery(TOPIC, 0, offset, message.key.encode(), envelope.to_bytes())
+
+
+async def test_same_message_delivered_five_times_concurrently_takes_effect_once(engine: AsyncEngine) -> None:
+    consumer = EventConsumer("dedupe", uow_factory(engine, "dedupe"), {Pinged: record_effect})
+    record = delivery_of(Pinged(order_id=uuid.uuid4(), note="once"))
+    outcomes = await asyncio.gather(*(consumer.consume(record) for _ in range(5)))
+    assert sorted(outcomes) == ["duplicate"] * 4 + ["handled"]
+    assert await count_effects(engine, "once") == 1
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_with_its_reason(engine: AsyncEngine) -> None:
+    consumer = EventConsumer("failing", uow_factory(engine, "failing"), {Pinged: record_effect},
+                             RetryPolicy(attempts=3, first_backoff=0.01))
+    outcome = await consumer.consume(delivery_of(Pinged(order_id=uuid.uuid4(), note="boom"), offset=7))
+    assert outcome == "dead_lettered"
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(outbox))).one()
+    assert row.topic == dead_letter(TOPIC)
+    assert row.headers["dlq-reason"] == "RuntimeError: handler refuses boom"
+    assert row.headers["dlq-offset"] == "7"
+    assert await count_effects(engine, "boom") == 0
+
+
+async def test_unparseable_record_goes_to_dlq_and_does_not_block_its_partition(
+    engine: AsyncEngine, relay: OutboxRelay, kafka_bootstrap: str, run_id: str
+) -> None:
+    consumer = EventConsumer(f"parse{run_id}", uow_factory(engine, relay.service), {Pinged: record_effect})
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, [TOPIC])
+    order_id = uuid.uuid4()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(TOPIC, b"{not json", key=str(order_id).encode())
+        good = Envelope.wrap(Pinged(order_id=order_id, note=f"after-garbage-{run_id}"), "test")
+        await producer.send_and_wait(TOPIC, good.to_bytes(), key=str(order_id).encode())
+    finally:
+        await producer.stop()
+    await broker.start()
+    try:
+        await eventually(lambda: _count_is(engine, f"after-garbage-{run_id}", 1))
+
+        async def dead_letter_arrived() -> list:  # type: ignore[type-arg]
+            letters = await read_dead_letters(kafka_bootstrap, dead_letter(TOPIC))
+            return [x for x in letters if x.key == str(order_id).encode()]
+
+        letters = await eventually(dead_letter_arrived)
+    finally:
+        await broker.stop()
+    assert letters[0].value == b"{not json"
+    assert letters[0].headers["dlq-reason"].startswith("unparseable envelope")
+    assert letters[0].headers["dlq-consumer"] == consumer.name
+
+
+async def _count_is(engine: AsyncEngine, note: str, expected: int) -> bool:
+    return await count_effects(engine, note) == expected
+
+
+async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_repeat_them(
+    engine: AsyncEngine, fresh_database: str, kafka_bootstrap: str, run_id: str
+) -> None:
+    order_id = uuid.uuid4()
+    topic = f"test.crash.{run_id}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        envelope = Envelope.wrap(Pinged(order_id=order_id, note=f"crash-{run_id}"), "test")
+        await producer.send_and_wait(topic, envelope.to_bytes(), key=str(order_id).encode())
+    finally:
+        await producer.stop()
+
+    env = {**os.environ, "TEST_DATABASE_URL": fresh_database, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+           "GROUP_ID": f"crashy{run_id}", "FAKA_TEST_TOPIC": topic}
+    script = str(Path(__file__).with_name("crash_consumer.py"))
+
+    first = await asyncio.create_subprocess_exec(sys.executable, script, env={**env, "CRASH_AFTER_COMMIT": "1"},
+                                                 stdout=subprocess.PIPE)
+    out, _ = await asyncio.wait_for(first.communicate(), 60)
+    assert first.returncode == 9
+    assert out.split() == [b"ready", b"handled"]
+
+    second = await asyncio.create_subprocess_exec(sys.executable, script, env=env, stdout=subprocess.PIPE)
+    assert second.stdout is not None
+    try:
+        async def redelivered_and_skipped() -> bool:
+            line = await asyncio.wait_for(second.stdout.readline(), 30)  # type: ignore[union-attr]
+            return line.strip() == b"duplicate"
+
+        await eventually(redelivered_and_skipped, timeout=60)
+    finally:
+        second.kill()
+        await second.wait()
+    assert await count_effects(engine, f"crash-{run_id}") == 1
+
