@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-
 from faka_common.db.engine import asyncpg_dsn
 
 
@@ -37,8 +36,9 @@ def infrastructure() -> Iterator[dict[str, str]]:
         return
     if not _docker_answers():
         pytest.fail(
-            "integration tests need Kafka, Postgres and Redis: run them with `make test` (which starts the "
-            "local services and exports KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, REDIS_URL) or with a Docker engine"
+            "integration tests need Kafka, Postgres and Redis: run them with `make test` (which starts "
+            "the local services and exports KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, REDIS_URL) "
+            "or with a Docker engine"
         )
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer

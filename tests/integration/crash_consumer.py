@@ -7,16 +7,15 @@ import asyncio
 import os
 import sys
 
+from faka_common.db.engine import create_engine, session_factory
+from faka_common.db.uow import UnitOfWork
+from faka_common.messaging.consumer import Delivery, EventConsumer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from faka_common.db.engine import create_engine, session_factory
-from faka_common.db.uow import UnitOfWork
-from faka_common.messaging.consumer import Delivery, EventConsumer
-
 sys.path.insert(0, os.path.dirname(__file__))
-from messaging_fixtures import TOPIC, Pinged, record_effect  # noqa: E402
+from messaging_fixtures import TOPIC, Pinged, record_effect
 
 
 async def main() -> None:
@@ -24,10 +23,14 @@ async def main() -> None:
     sessions = session_factory(engine)
     consumer = EventConsumer("crashy", lambda: UnitOfWork(sessions, "crashy"), {Pinged: record_effect})
     crash = os.environ.get("CRASH_AFTER_COMMIT") == "1"
-    broker = KafkaBroker(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    broker = KafkaBroker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], logger=None)
 
-    @broker.subscriber(TOPIC, group_id=os.environ["GROUP_ID"], ack_policy=AckPolicy.NACK_ON_ERROR,
-                       auto_offset_reset="earliest")
+    @broker.subscriber(
+        TOPIC,
+        group_id=os.environ["GROUP_ID"],
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
     async def handle(message: KafkaMessage) -> None:
         r = message.raw_message
         outcome = await consumer.consume(Delivery(r.topic, r.partition, r.offset, r.key, r.value))  # type: ignore[union-attr]

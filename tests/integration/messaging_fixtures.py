@@ -6,12 +6,11 @@ import os
 from typing import ClassVar
 from uuid import UUID
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from faka_common.contracts.envelope import Message
 from faka_common.db.tables import messaging_metadata
 from faka_common.db.uow import UnitOfWork
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 TOPIC = os.environ.get("FAKA_TEST_TOPIC", "test.pings")
 

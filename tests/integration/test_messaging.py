@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from faka_common.contracts.envelope import Envelope
 from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, session_factory
@@ -25,6 +22,8 @@ from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
 from faka_common.messaging.relay import OutboxRelay
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import eventually
 from .messaging_fixtures import TOPIC, Pinged, count_effects, create_schema, record_effect
@@ -55,17 +54,27 @@ def uow_factory(engine: AsyncEngine, producer: str):  # type: ignore[no-untyped-
     return lambda: UnitOfWork(sessions, producer)
 
 
-async def read_topic(bootstrap: str, topic: str, keys: set[str], expected: int, timeout: float = 20) -> list[Envelope]:
+async def read_topic(
+    bootstrap: str, topic: str, keys: set[str], expected: int, timeout: float = 20
+) -> list[Envelope]:
     """Envelopes on `topic` whose key is in `keys`, read from the start until `expected` arrived."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     found: list[Envelope] = []
     try:
+
         async def check() -> bool:
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
-                found.extend(Envelope.from_bytes(r.value) for r in records if r.key and r.key.decode() in keys)
+                found.extend(
+                    Envelope.from_bytes(r.value) for r in records if r.key and r.key.decode() in keys
+                )
             return len(found) >= expected
 
         await eventually(check, timeout)
@@ -122,7 +131,9 @@ async def test_relay_publishes_one_aggregates_messages_in_commit_order(
 async def test_only_one_relay_leads_per_service(
     fresh_database: str, engine: AsyncEngine, kafka_bootstrap: str, run_id: str
 ) -> None:
-    relays = [OutboxRelay(f"lead{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.2) for _ in range(2)]
+    relays = [
+        OutboxRelay(f"lead{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.2) for _ in range(2)
+    ]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
         await eventually(lambda: _async(any(r.is_leader for r in relays)))
@@ -159,8 +170,12 @@ async def test_same_message_delivered_five_times_concurrently_takes_effect_once(
 
 
 async def test_failing_handler_is_retried_then_dead_lettered_with_its_reason(engine: AsyncEngine) -> None:
-    consumer = EventConsumer("failing", uow_factory(engine, "failing"), {Pinged: record_effect},
-                             RetryPolicy(attempts=3, first_backoff=0.01))
+    consumer = EventConsumer(
+        "failing",
+        uow_factory(engine, "failing"),
+        {Pinged: record_effect},
+        RetryPolicy(attempts=3, first_backoff=0.01),
+    )
     outcome = await consumer.consume(delivery_of(Pinged(order_id=uuid.uuid4(), note="boom"), offset=7))
     assert outcome == "dead_lettered"
     async with engine.connect() as connection:
@@ -219,12 +234,18 @@ async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_rep
     finally:
         await producer.stop()
 
-    env = {**os.environ, "TEST_DATABASE_URL": fresh_database, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "GROUP_ID": f"crashy{run_id}", "FAKA_TEST_TOPIC": topic}
+    env = {
+        **os.environ,
+        "TEST_DATABASE_URL": fresh_database,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "GROUP_ID": f"crashy{run_id}",
+        "FAKA_TEST_TOPIC": topic,
+    }
     script = str(Path(__file__).with_name("crash_consumer.py"))
 
-    first = await asyncio.create_subprocess_exec(sys.executable, script, env={**env, "CRASH_AFTER_COMMIT": "1"},
-                                                 stdout=subprocess.PIPE)
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, script, env={**env, "CRASH_AFTER_COMMIT": "1"}, stdout=subprocess.PIPE
+    )
     out, _ = await asyncio.wait_for(first.communicate(), 60)
     assert first.returncode == 9
     assert out.split() == [b"ready", b"handled"]
@@ -232,6 +253,7 @@ async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_rep
     second = await asyncio.create_subprocess_exec(sys.executable, script, env=env, stdout=subprocess.PIPE)
     assert second.stdout is not None
     try:
+
         async def redelivered_and_skipped() -> bool:
             line = await asyncio.wait_for(second.stdout.readline(), 30)  # type: ignore[union-attr]
             return line.strip() == b"duplicate"
@@ -241,4 +263,3 @@ async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_rep
         second.kill()
         await second.wait()
     assert await count_effects(engine, f"crash-{run_id}") == 1
-

@@ -56,7 +56,9 @@ class KeyRing:
 
     def seal(self, plaintext: str, context: bytes) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)
-        return Sealed(self.active, nonce + self._aead[self.active].encrypt(nonce, plaintext.encode(), context))
+        return Sealed(
+            self.active, nonce + self._aead[self.active].encrypt(nonce, plaintext.encode(), context)
+        )
 
     def open(self, sealed: Sealed, context: bytes) -> str:
         aead = self._aead.get(sealed.key_id)

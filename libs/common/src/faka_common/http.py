@@ -75,8 +75,9 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -133,5 +134,3 @@ def _as_domain_error(response: httpx.Response) -> DomainError:
     error.status_code = response.status_code
     error.code = str(body.get("error", "upstream_error"))
     return error
-
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -27,6 +28,7 @@ from faka_common.telemetry import setup_logging, setup_tracing
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Runtime:
@@ -55,7 +57,7 @@ class Runtime:
     def emits(self, messages: Sequence[type[Message]]) -> None:
         document_emits(self.broker, messages)
 
-    def background(self, job: Callable[[], Awaitable[None]]) -> None:
+    def background(self, job: Job) -> None:
         """Run `job` for the life of the process (e.g. a watchdog loop)."""
 
         async def start() -> None:

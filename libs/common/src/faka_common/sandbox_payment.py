@@ -24,7 +24,12 @@ def sign(params: dict[str, Any], secret: str) -> str:
 
 
 def signed_notification(
-    order_no: str, trade_no: str, amount: int, currency: str, secret: str, status: str = "SUCCESS",
+    order_no: str,
+    trade_no: str,
+    amount: int,
+    currency: str,
+    secret: str,
+    status: str = "SUCCESS",
     timestamp: int | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {

@@ -10,10 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
 
 
-class InsecureSettingsError(ValueError):
-    """A development default secret was left in place outside development."""
-
-
 class ServiceSettings(BaseSettings):
     """Read from the environment (12-factor); each service adds its own fields."""
 
@@ -45,7 +41,7 @@ class ServiceSettings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if value == default:
-                raise InsecureSettingsError(
+                raise ValueError(
                     f"{field.upper()} still has its development default; set a real secret "
                     f"for environment={self.environment}"
                 )

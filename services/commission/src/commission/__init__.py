@@ -1,1 +1,1 @@
-"""The commission service."""
+"""Commission service: will keep the ledger of commissions earned on delivered orders."""

@@ -1,1 +1,1 @@
-"""The delivery service."""
+"""Delivery service: turns keys allocated to a paid order into a recorded delivery, once per order."""

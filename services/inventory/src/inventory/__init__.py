@@ -1,1 +1,1 @@
-"""The inventory service."""
+"""Inventory service: the catalog and the card-key pools (import, reserve, allocate, reveal)."""

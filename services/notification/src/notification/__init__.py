@@ -1,1 +1,1 @@
-"""The notification service."""
+"""Notification service: tells buyers about their orders (for now: the delivered keys, by email)."""

@@ -6,6 +6,7 @@ from functools import partial
 from faka_common.contracts import OrderPlaced, RiskDecided, topics
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
+
 from risk.config import MIGRATIONS, Settings
 from risk.domain.rules import RuleSet
 from risk.service_layer import handlers
@@ -29,7 +30,9 @@ def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     service = Service(Runtime(settings, MIGRATIONS), RuleSet(settings.max_quantity_per_order))
     service.runtime.consume(
-        EventConsumer("risk", service.uow, {OrderPlaced: partial(handlers.decide_on_order, rules=service.rules)}),
+        EventConsumer(
+            "risk", service.uow, {OrderPlaced: partial(handlers.decide_on_order, rules=service.rules)}
+        ),
         [topics.ORDER_EVENTS],
     )
     service.runtime.emits([RiskDecided])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,10 +29,8 @@ async def ensure_database(database_url: str) -> None:
     admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await admin.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await admin.close()
 
@@ -83,9 +82,7 @@ def create_messaging_tables() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("published_at", sa.DateTime(timezone=True)),
     )
-    op.create_index(
-        "outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.Text, nullable=False),

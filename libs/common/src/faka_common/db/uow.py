@@ -92,7 +92,9 @@ class UnitOfWork:
         await self.session.commit()
         self._staged = []
 
-    async def add_raw(self, topic: str, key: str, event_id: object, type_: str, value: bytes, headers: dict[str, str]) -> None:
+    async def add_raw(
+        self, topic: str, key: str, event_id: object, type_: str, value: bytes, headers: dict[str, str]
+    ) -> None:
         """Stage an already-serialized message (dead letters keep the original bytes)."""
         await self.session.execute(
             insert(outbox).values(

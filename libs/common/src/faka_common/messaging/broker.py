@@ -35,7 +35,9 @@ def create_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
     )
 
 
-def subscribe(broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = "") -> None:
+def subscribe(
+    broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = ""
+) -> None:
     """Feed `topics` to `consumer` in the consumer group named after it. Offsets are committed only after
     the consumer returns; an escaping error seeks back so the record comes again (at-least-once).
     A namespace prefixes topics and group, so several installations can share one cluster."""

@@ -12,13 +12,15 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from uuid6 import uuid7
 
-from faka_common.contracts.envelope import ContractError, Envelope, Message, registry
+from faka_common.contracts.envelope import ContractError, Envelope, Message
 from faka_common.contracts.topics import dead_letter
 from faka_common.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-HANDLED = Counter("faka_consumer_messages_total", "Messages seen by consumers", ["consumer", "type", "outcome"])
+HANDLED = Counter(
+    "faka_consumer_messages_total", "Messages seen by consumers", ["consumer", "type", "outcome"]
+)
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Any, U], Awaitable[None]]
@@ -78,7 +80,9 @@ class EventConsumer(Generic[U]):
         try:
             message = envelope.open()
         except (ContractError, ValidationError) as error:
-            return await self._dead_letter(record, envelope, f"invalid {envelope.type}: {_first_error(error)}")
+            return await self._dead_letter(
+                record, envelope, f"invalid {envelope.type}: {_first_error(error)}"
+            )
 
         for attempt in range(1, self._retry.attempts + 1):
             try:
@@ -87,7 +91,9 @@ class EventConsumer(Generic[U]):
                 return outcome
             except Exception as error:
                 if attempt == self._retry.attempts:
-                    log.exception("%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id)
+                    log.exception(
+                        "%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id
+                    )
                     return await self._dead_letter(record, envelope, f"{type(error).__name__}: {error}")
                 log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
                 await asyncio.sleep(self._retry.backoff(attempt))
@@ -103,8 +109,14 @@ class EventConsumer(Generic[U]):
 
     async def _dead_letter(self, record: Delivery, envelope: Envelope | None, reason: str) -> str:
         HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
-        log.error("dead letter from %s at %s/%d@%d: %s", self.name, record.topic, record.partition,
-                  record.offset, reason)
+        log.error(
+            "dead letter from %s at %s/%d@%d: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
         headers = {
             "dlq-reason": reason[:1000],
             "dlq-consumer": self.name,

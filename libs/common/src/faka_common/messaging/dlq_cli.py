@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from faka_common.messaging.relay import create_producer
 
 app = typer.Typer(help="List and replay dead-lettered Kafka messages.", no_args_is_help=True)
 BOOTSTRAP = typer.Option(
-    os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"), "--bootstrap", help="Kafka bootstrap servers"
+    os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+    "--bootstrap",
+    help="Kafka bootstrap servers",
 )
 
 
@@ -33,13 +36,12 @@ class DeadLetter:
 
 async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
     """Every message currently in `topic`, read from the start of each partition to its end."""
+    assigned = await _partitions(bootstrap, topic)
+    if not assigned:
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not assigned:
-            return []
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
@@ -53,6 +55,17 @@ async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
         return letters
     finally:
         await consumer.stop()
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    found = [t for t in described if t.get("topic") == topic and not t.get("error_code")]
+    return [TopicPartition(topic, p["partition"]) for t in found for p in t.get("partitions", [])]
 
 
 async def replay_dead_letters(bootstrap: str, letters: list[DeadLetter]) -> int:

@@ -1,6 +1,9 @@
-"""Process entrypoint: `uvicorn risk.entrypoints.app:app`; AsyncAPI: `faststream docs gen risk.entrypoints.app:asyncapi`."""
+"""Process entrypoint: `uvicorn risk.entrypoints.app:app`.
+
+AsyncAPI: `faststream docs gen risk.entrypoints.app:asyncapi`."""
 
 from faka_common.http import create_app
+
 from risk.bootstrap import bootstrap
 from risk.entrypoints.http import router
 

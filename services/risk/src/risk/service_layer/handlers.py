@@ -3,6 +3,7 @@
 import logging
 
 from faka_common.contracts import OrderPlaced, RiskDecided
+
 from risk.domain.rules import OrderFacts, RuleSet
 from risk.service_layer.unit_of_work import RiskUnitOfWork
 

@@ -1,8 +1,8 @@
 """The risk unit of work: decisions and outgoing messages in one transaction."""
 
+from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from faka_common.db.uow import UnitOfWork
 from risk.adapters.orm import DecisionRepository
 
 

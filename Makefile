@@ -1,0 +1,71 @@
+# faka: one command to run the platform locally (`make up`), one to prove it (`make test`).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STATE ?= $(CURDIR)/.state
+PY := $(CURDIR)/.venv/bin/python
+INFRA := bash deploy/local/infra.sh
+SERVICES := bash deploy/local/services.sh
+WITH_ENV := source $(STATE)/env &&
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: bootstrap
+bootstrap: ## install uv and the locked Python dependencies into .venv
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen --quiet
+
+.PHONY: infra-up
+infra-up: ## start Kafka (KRaft), PostgreSQL and Redis on loopback, installing what is missing
+	@$(INFRA) up
+
+.PHONY: infra-down
+infra-down: ## stop the local Kafka, PostgreSQL and Redis
+	@$(INFRA) down
+
+.PHONY: up
+up: bootstrap infra-up ## install and start everything, load the demo catalog, print the URLs
+	@$(WITH_ENV) $(SERVICES) start
+	@$(WITH_ENV) $(PY) deploy/local/demo.py
+
+.PHONY: down
+down: ## stop the services and the infrastructure that `make up` started
+	@$(SERVICES) stop
+	@$(INFRA) down
+
+.PHONY: status
+status: ## what is running
+	@$(INFRA) status || true
+	@$(SERVICES) status || true
+
+.PHONY: migrate
+migrate: bootstrap infra-up ## run every service's migrations
+	@$(WITH_ENV) $(PY) -m faka_common.db.migrate_all
+
+.PHONY: lint
+lint: bootstrap ## ruff and mypy
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy libs/common/src services/*/src
+
+.PHONY: unit
+unit: bootstrap ## unit tests only (no infrastructure)
+	@.venv/bin/pytest libs/common/tests services/*/tests/unit -q
+
+.PHONY: test
+test: bootstrap infra-up lint ## lint, unit, integration and end-to-end tests against real Kafka, Postgres, Redis
+	@$(WITH_ENV) .venv/bin/pytest libs/common/tests services tests/integration -q -rfE --durations=10
+
+.PHONY: docs
+docs: bootstrap ## AsyncAPI documents of every service into docs/asyncapi/
+	@mkdir -p docs/asyncapi
+	@for s in gateway order inventory delivery risk commission notification; do \
+	  .venv/bin/faststream docs gen $$s.entrypoints.app:asyncapi --out docs/asyncapi/$$s.json >/dev/null; \
+	  echo "docs/asyncapi/$$s.json"; done
+
+.PHONY: dlq
+dlq: ## list dead letters of TOPIC, e.g. make dlq TOPIC=order.events.dlq
+	@$(WITH_ENV) .venv/bin/faka-dlq list $(TOPIC)

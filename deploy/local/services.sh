@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every service as a local process under honcho (deploy/local/Procfile), logs under .state/logs.
+# Usage: services.sh start|stop|status
+set -euo pipefail
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+ROOT="$(cd -- "$SCRIPT_DIR/../.." && pwd -P)"
+STATE="${FAKA_STATE_DIR:-$ROOT/.state}"
+PID_FILE="$STATE/services.pid"
+LOG="$STATE/logs/services.log"
+PORTS=(8000 8001 8002 8003 8004 8005 8006)
+
+running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+wait_ready() {
+  local deadline=$((SECONDS + 120)) port
+  for port in "${PORTS[@]}"; do
+    until curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; do
+      if ! running; then echo "services exited; see $LOG" >&2; tail -n 40 "$LOG" >&2; exit 1; fi
+      if (( SECONDS > deadline )); then
+        echo "service on port $port not ready after 120 s; see $LOG" >&2; tail -n 40 "$LOG" >&2; exit 1
+      fi
+      sleep 0.5
+    done
+  done
+}
+
+case "${1:-}" in
+  start)
+    mkdir -p "$STATE/logs" "$STATE/mailbox"
+    if running; then echo "services already running (pid $(cat "$PID_FILE"))"; exit 0; fi
+    export FAKA_STATE_DIR="$STATE" PATH="$ROOT/.venv/bin:$PATH"
+    cd "$ROOT"
+    setsid nohup honcho -f "$SCRIPT_DIR/Procfile" -d "$ROOT" start >>"$LOG" 2>&1 &
+    echo $! >"$PID_FILE"
+    wait_ready
+    echo "services ready (logs: $LOG)"
+    ;;
+  stop)
+    if running; then
+      pid=$(cat "$PID_FILE")
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      echo "services stopped"
+    fi
+    rm -f "$PID_FILE"
+    ;;
+  status)
+    if running; then echo "services: up (pid $(cat "$PID_FILE"))"; else echo "services: down"; exit 1; fi
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

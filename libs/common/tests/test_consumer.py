@@ -1,0 +1,110 @@
+"""EventConsumer dispatch rules, with a hand-written fake unit of work (no I/O)."""
+
+import uuid
+from typing import Any
+
+from faka_common.contracts import OrderPlaced, RiskDecided
+from faka_common.contracts.envelope import Envelope
+from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+
+
+class FakeUow:
+    seen: set[tuple[str, uuid.UUID]] = set()
+
+    def __init__(self, log: list[Any]) -> None:
+        self.log = log
+
+    async def __aenter__(self) -> "FakeUow":
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+    async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
+        key = (consumer, envelope.event_id)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    async def add_raw(self, **row: Any) -> None:
+        self.log.append(("dead_letter", row))
+
+    async def commit(self) -> None:
+        self.log.append(("commit",))
+
+
+def consumer_with(log: list[Any], handler: Any) -> EventConsumer:  # type: ignore[type-arg]
+    return EventConsumer("t", lambda: FakeUow(log), {RiskDecided: handler}, RetryPolicy(3, 0.0))  # type: ignore[arg-type,return-value]
+
+
+async def never_called(event: Any, uow: Any) -> None:
+    raise AssertionError("handler must not run")
+
+
+def record(value: bytes) -> Delivery:
+    return Delivery("risk.events", 0, 5, b"k", value)
+
+
+async def test_message_types_without_a_handler_are_ignored() -> None:
+    log: list[Any] = []
+    placed = OrderPlaced(
+        order_id=uuid.uuid4(),
+        order_no="F",
+        product_id=uuid.uuid4(),
+        product_title="t",
+        quantity=1,
+        amount=1,
+        currency="CNY",
+        buyer_email="a@b.c",
+    )
+    outcome = await consumer_with(log, None).consume(record(Envelope.wrap(placed, "order").to_bytes()))
+    assert outcome == "ignored" and log == []
+
+
+async def test_handler_runs_once_and_a_redelivery_is_a_duplicate() -> None:
+    log: list[Any] = []
+    calls: list[Any] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        calls.append(event.verdict)
+
+    raw = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk").to_bytes()
+    consumer = consumer_with(log, handler)
+    assert await consumer.consume(record(raw)) == "handled"
+    assert await consumer.consume(record(raw)) == "duplicate"
+    assert calls == ["approve"]
+
+
+async def test_payload_that_breaks_its_contract_is_dead_lettered_with_the_field_named() -> None:
+    log: list[Any] = []
+    envelope = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk")
+    broken = envelope.model_copy(update={"payload": {**envelope.payload, "verdict": "maybe"}})
+    outcome = await consumer_with(log, never_called).consume(record(broken.to_bytes()))
+    assert outcome == "dead_lettered"
+    dead = log[0][1]
+    assert dead["topic"] == "risk.events.dlq"
+    assert dead["headers"]["dlq-reason"].startswith("invalid RiskDecided: verdict")
+    assert dead["value"] == broken.to_bytes()
+
+
+async def test_a_handler_failing_every_attempt_is_tried_three_times_then_dead_lettered() -> None:
+    log: list[Any] = []
+    attempts: list[int] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        attempts.append(1)
+        raise ValueError("downstream broke")
+
+    # each attempt is a new unit of work, so the inbox claim of a failed attempt is not kept
+    FakeUow.seen = set()
+    consumer = EventConsumer("t", lambda: ForgetfulUow(log), {RiskDecided: handler}, RetryPolicy(3, 0.0))  # type: ignore[arg-type,return-value]
+    raw = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="reject"), "risk").to_bytes()
+    assert await consumer.consume(record(raw)) == "dead_lettered"
+    assert len(attempts) == 3
+    assert log[-2][1]["headers"]["dlq-reason"] == "ValueError: downstream broke"
+
+
+class ForgetfulUow(FakeUow):
+    async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
+        return True

@@ -1,0 +1,33 @@
+"""Wires the commission service: settings, unit of work, consumers, emitted messages."""
+
+from dataclasses import dataclass
+
+from commission.config import MIGRATIONS, Settings
+from commission.service_layer import handlers
+from commission.service_layer.unit_of_work import CommissionUnitOfWork
+from faka_common.contracts import DeliverySucceeded, topics
+from faka_common.messaging.consumer import EventConsumer
+from faka_common.runtime import Runtime
+
+
+@dataclass
+class Service:
+    runtime: Runtime
+
+    @property
+    def token(self) -> str:
+        return self.runtime.settings.internal_token.get_secret_value()
+
+    def uow(self) -> CommissionUnitOfWork:
+        return CommissionUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
+
+
+def bootstrap(settings: Settings | None = None) -> Service:
+    settings = settings or Settings()
+    service = Service(Runtime(settings, MIGRATIONS))
+    service.runtime.consume(
+        EventConsumer("commission", service.uow, {DeliverySucceeded: handlers.on_delivery_succeeded}),
+        [topics.DELIVERY_EVENTS],
+    )
+    service.runtime.emits([])
+    return service

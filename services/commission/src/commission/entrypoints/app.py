@@ -1,0 +1,9 @@
+"""Process entrypoint: `uvicorn commission.entrypoints.app:app`; AsyncAPI: `faststream docs gen commission.entrypoints.app:asyncapi`."""
+
+from commission.bootstrap import bootstrap
+from commission.entrypoints.http import router
+from faka_common.http import create_app
+
+service = bootstrap()
+app = create_app(service.runtime, [router(service)], title="faka commission service")
+asyncapi = service.runtime.asyncapi()

@@ -1,0 +1,13 @@
+"""The delivery unit of work: deliveries and outgoing messages in one transaction."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delivery.adapters.orm import DeliveryRepository
+from faka_common.db.uow import UnitOfWork
+
+
+class DeliveryUnitOfWork(UnitOfWork):
+    deliveries: DeliveryRepository
+
+    def bind(self, session: AsyncSession) -> None:
+        self.deliveries = DeliveryRepository(session)

@@ -1,0 +1,26 @@
+"""The owners the gateway calls: their internal HTTP APIs, reached through faka_common's InternalClient."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from faka_common.http import InternalClient
+
+
+class Owner(Protocol):
+    """What the gateway needs of an owner's client: a request whose 4xx come back as DomainErrors."""
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+def owner_client(base_url: str, token: str) -> Owner:
+    return InternalClient(base_url, token)
+
+
+def provider_client(timeout: float = 10.0) -> httpx.AsyncClient:
+    """How the sandbox provider reaches the gateway's public notify URL (real HTTP, as a provider would)."""
+    return httpx.AsyncClient(timeout=timeout)

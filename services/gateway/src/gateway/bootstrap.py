@@ -1,0 +1,67 @@
+"""Wires the gateway: settings, the owners' clients, the sandbox provider's HTTP client, the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from faka_common.runtime import Runtime
+from gateway.adapters.owners import Owner, owner_client, provider_client
+from gateway.config import MIGRATIONS, Settings
+
+
+@dataclass
+class Gateway:
+    """Everything the routers need; built without the runtime so tests can inject fake owners."""
+
+    settings: Settings
+    order: Owner
+    inventory: Owner
+    provider_http: httpx.AsyncClient
+
+    @property
+    def admin_key(self) -> str:
+        return self.settings.admin_api_key.get_secret_value()
+
+    @property
+    def sandbox_secret(self) -> str:
+        return self.settings.sandbox_secret.get_secret_value()
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    async def aclose(self) -> None:
+        await self.order.aclose()
+        await self.inventory.aclose()
+        await self.provider_http.aclose()
+
+
+@dataclass
+class Service:
+    runtime: Runtime
+    gateway: Gateway
+
+
+def build_gateway(
+    settings: Settings,
+    order: Owner | None = None,
+    inventory: Owner | None = None,
+    provider_http: httpx.AsyncClient | None = None,
+) -> Gateway:
+    token = settings.internal_token.get_secret_value()
+    return Gateway(
+        settings,
+        order or owner_client(settings.order_url, token),
+        inventory or owner_client(settings.inventory_url, token),
+        provider_http or provider_client(),
+    )
+
+
+def bootstrap(settings: Settings | None = None) -> Service:
+    settings = settings or Settings()
+    gateway = build_gateway(settings)
+    runtime = Runtime(settings, MIGRATIONS)
+    runtime.on_stop.append(gateway.aclose)
+    return Service(runtime, gateway)

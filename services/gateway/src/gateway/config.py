@@ -1,0 +1,39 @@
+"""Gateway service settings."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
+from faka_common.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+DEV_ADMIN_API_KEY = "dev-admin-key-change-me"
+
+
+class Settings(ServiceSettings):
+    service_name: str = "gateway"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_gateway"
+    http_port: int = 8000
+    order_url: str = "http://127.0.0.1:8001"
+    inventory_url: str = "http://127.0.0.1:8002"
+    admin_api_key: SecretStr = SecretStr(DEV_ADMIN_API_KEY)
+    sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where buyers and payment providers reach the gateway"
+    )
+    max_key_upload_bytes: int = 50 * 1024 * 1024
+    max_notification_bytes: int = 64 * 1024
+    key_import_timeout_seconds: float = 120.0
+
+    def development_secrets(self) -> dict[str, str]:
+        return {
+            **super().development_secrets(),
+            "admin_api_key": DEV_ADMIN_API_KEY,
+            "sandbox_secret": DEV_SANDBOX_SECRET,
+        }
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url.rstrip("/")

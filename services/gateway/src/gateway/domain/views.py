@@ -1,0 +1,100 @@
+"""How the owners' answers are shaped for buyers: catalog entries, order views, amounts, links."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+# ISO 4217 currencies whose minor unit is not 1/100 of the major unit.
+MINOR_UNIT_EXPONENT: dict[str, int] = {
+    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0,
+    "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+# Statuses in which the buyer may see the delivered keys.
+KEY_REVEALING_STATUSES = frozenset({"delivered", "completed"})
+# Statuses in which the order is still moving on its own (the order page refreshes itself).
+PENDING_STATUSES = frozenset({"pending_risk", "awaiting_payment", "paid", "review", "pending_review"})
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Minor units as major units with the currency code: 1234 CNY -> '12.34 CNY'."""
+    exponent = MINOR_UNIT_EXPONENT.get(currency.upper(), 2)
+    sign = "-" if amount < 0 else ""
+    value = abs(amount)
+    if exponent == 0:
+        major = str(value)
+    else:
+        unit = 10**exponent
+        major = f"{value // unit}.{value % unit:0{exponent}d}"
+    return f"{sign}{major} {currency}"
+
+
+def reveals_keys(status: str | None) -> bool:
+    return status in KEY_REVEALING_STATUSES
+
+
+def in_stock(product: dict[str, Any]) -> bool:
+    """Loop-key products have no finite stock (available is null) and are always in stock."""
+    available = (product.get("stock") or {}).get("available")
+    return available is None or int(available) > 0
+
+
+def storefront_product(product: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": product["product_id"],
+        "title": product["title"],
+        "description": product.get("description", ""),
+        "price": product["price"],
+        "currency": product["currency"],
+        "in_stock": in_stock(product),
+    }
+
+
+def storefront_catalog(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only active products, in the order the inventory lists them."""
+    return [storefront_product(p) for p in products if p.get("active", False)]
+
+
+def secret_query(token: str | None = None, password: str | None = None) -> str:
+    """The query string that carries the buyer's order secret (token preferred)."""
+    if token:
+        return urlencode({"token": token})
+    if password:
+        return urlencode({"password": password})
+    return ""
+
+
+def order_api_url(base_url: str, order_no: str, token: str) -> str:
+    return f"{base_url}/api/v1/orders/{quote(order_no, safe='')}?{secret_query(token=token)}"
+
+
+def order_page_url(base_url: str, order_no: str, token: str) -> str:
+    return f"{base_url}/orders/{quote(order_no, safe='')}?{secret_query(token=token)}"
+
+
+def placed_order_view(placed: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The buyer's answer to placing an order: where to follow it, and its access token."""
+    order_no, token = str(placed["order_no"]), str(placed["token"])
+    return {
+        "order_no": order_no,
+        "token": token,
+        "status": placed["status"],
+        "amount": placed["amount"],
+        "currency": placed["currency"],
+        "expires_at": placed.get("expires_at"),
+        "order_url": order_api_url(base_url, order_no, token),
+        "page_url": order_page_url(base_url, order_no, token),
+    }
+
+
+def buyer_order_view(order: dict[str, Any], keys: dict[str, Any] | None) -> dict[str, Any]:
+    """The order service's view, plus the delivered keys once the order is delivered (never before)."""
+    view = dict(order)
+    view.pop("items", None)
+    view.pop("usage_instructions", None)
+    if reveals_keys(order.get("status")):
+        keys = keys or {}
+        view["items"] = [{"content": k["content"]} for k in keys.get("keys", [])]
+        view["usage_instructions"] = keys.get("usage_instructions", "")
+    return view

@@ -1,0 +1,169 @@
+"""The gateway's operations: each calls the owning service's internal API and shapes the answer.
+
+Owners' 4xx answers arrive as DomainErrors (status and code kept) and are passed on; an unreachable owner
+is `Unavailable` (503)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from faka_common.errors import DomainError, NotFound, Unavailable
+from faka_common.sandbox_payment import signed_notification
+from gateway.bootstrap import Gateway
+from gateway.domain.views import buyer_order_view, placed_order_view, reveals_keys, storefront_catalog
+
+log = logging.getLogger(__name__)
+
+NO_SUCH_ORDER = "no order with that number and secret"
+KEYS_READER = "gateway"
+
+
+def segment(value: str) -> str:
+    """A path segment for an internal URL; never lets a caller steer the path."""
+    return quote(value, safe="")
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as error:
+        raise Unavailable(f"{response.request.url.host} answered with a body that is not JSON") from error
+
+
+@dataclass(frozen=True)
+class OrderSecret:
+    token: str | None = None
+    password: str | None = None
+
+    def params(self) -> dict[str, str]:
+        if self.token:
+            return {"token": self.token}
+        if self.password:
+            return {"password": self.password}
+        raise NotFound(NO_SUCH_ORDER)
+
+
+# --- admin -----------------------------------------------------------------------------------------
+
+
+async def create_product(gw: Gateway, product: dict[str, Any]) -> Any:
+    return json_body(await gw.inventory.request("POST", "/internal/products", json=product))
+
+
+async def list_products(gw: Gateway) -> Any:
+    return json_body(await gw.inventory.request("GET", "/internal/products"))
+
+
+async def get_product(gw: Gateway, product_id: uuid.UUID) -> Any:
+    return json_body(await gw.inventory.request("GET", f"/internal/products/{product_id}"))
+
+
+async def import_keys(gw: Gateway, product_id: uuid.UUID, keys: bytes) -> Any:
+    response = await gw.inventory.request(
+        "POST",
+        f"/internal/products/{product_id}/keys",
+        content=keys,
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+        timeout=gw.settings.key_import_timeout_seconds,
+    )
+    return json_body(response)
+
+
+# --- storefront ------------------------------------------------------------------------------------
+
+
+async def catalog(gw: Gateway) -> list[dict[str, Any]]:
+    body = json_body(await gw.inventory.request("GET", "/internal/products"))
+    return storefront_catalog(list(body.get("items", [])))
+
+
+async def place_order(gw: Gateway, order: dict[str, Any], buyer_ip: str | None) -> dict[str, Any]:
+    response = await gw.order.request("POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip})
+    return placed_order_view(json_body(response), gw.base_url)
+
+
+async def fetch_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[str, Any]:
+    """The order service's view of the order; the same 404 for unknown order, missing or wrong secret."""
+    params = secret.params()
+    response = await gw.order.request("GET", f"/internal/orders/{segment(order_no)}", params=params)
+    body: dict[str, Any] = json_body(response)
+    return body
+
+
+async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
+    try:
+        response = await gw.inventory.request(
+            "GET", f"/internal/orders/{segment(order_id)}/keys", params={"reader": KEYS_READER}
+        )
+    except DomainError as error:
+        if error.status_code != 404:
+            raise
+        log.warning("order %s is delivered but the inventory holds no keys for it", order_id)
+        return None
+    body: dict[str, Any] = json_body(response)
+    return body
+
+
+async def buyer_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[str, Any]:
+    """The buyer's order view; the keys are fetched (and audit-logged) only once delivered."""
+    order = await fetch_order(gw, order_no, secret)
+    keys = await fetch_keys(gw, str(order["order_id"])) if reveals_keys(order.get("status")) else None
+    return buyer_order_view(order, keys)
+
+
+# --- payments --------------------------------------------------------------------------------------
+
+
+async def forward_notification(
+    gw: Gateway, provider: str, body: bytes, content_type: str | None
+) -> tuple[int, Any]:
+    """Hand a provider's raw notification to the order service; its answer is the provider's answer."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await gw.order.request(
+        "POST", f"/internal/payments/{segment(provider)}/notify", content=body, headers=headers
+    )
+    return response.status_code, json_body(response)
+
+
+def upstream_error(response: httpx.Response) -> DomainError:
+    """A 4xx (kept) or anything else (503) answered to the sandbox provider's notification."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    message = str(body.get("message") or f"payment notification answered {response.status_code}")
+    if not 400 <= response.status_code < 500:
+        return Unavailable(message)
+    error = DomainError(message)
+    error.status_code = response.status_code
+    error.code = str(body.get("error", "payment_rejected"))
+    return error
+
+
+async def complete_sandbox_payment(gw: Gateway, order_no: str, token: str | None) -> dict[str, Any]:
+    """Play the sandbox provider: sign a success notification for the order's amount and deliver it to the
+    gateway's public notify URL over real HTTP. Returns the order view as it was before payment."""
+    order = await fetch_order(gw, order_no, OrderSecret(token=token))
+    notification = signed_notification(
+        order_no=str(order["order_no"]),
+        trade_no="SBX" + uuid.uuid4().hex,
+        amount=int(order["amount"]),
+        currency=str(order["currency"]),
+        secret=gw.sandbox_secret,
+    )
+    url = f"{gw.base_url}/api/v1/payments/sandbox/notify"
+    try:
+        response = await gw.provider_http.post(url, json=notification)
+    except httpx.HTTPError as error:
+        raise Unavailable(f"the payment notification could not reach {url}: {type(error).__name__}") from error
+    if response.status_code != 200:
+        raise upstream_error(response)
+    log.info("sandbox payment %s notified for order %s", notification["trade_no"], order_no)
+    return order

@@ -1,0 +1,34 @@
+"""Inventory service settings."""
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
+from faka_common.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class Settings(ServiceSettings):
+    service_name: str = "inventory"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_inventory"
+    http_port: int = 8002
+    key_encryption_keys: SecretStr = SecretStr(DEV_KEYRING)
+    key_encryption_active: str | None = None
+    key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
+    max_import_bytes: int = 8 * 1024 * 1024
+
+    def development_secrets(self) -> dict[str, str]:
+        return {
+            **super().development_secrets(),
+            "key_encryption_keys": DEV_KEYRING,
+            "key_fingerprint_secret": DEV_FINGERPRINT_SECRET,
+        }
+
+    def keyring(self) -> KeyRing:
+        return KeyRing.parse(
+            self.key_encryption_keys.get_secret_value(),
+            self.key_fingerprint_secret.get_secret_value(),
+            active=self.key_encryption_active,
+        )

@@ -1,0 +1,57 @@
+"""Reservation states and the transitions order events may trigger: decided here, applied by handlers."""
+
+from enum import StrEnum
+from typing import Literal
+
+DeliveryType = Literal["card_key", "loop_key"]
+DELIVERY_TYPES: tuple[DeliveryType, ...] = ("card_key", "loop_key")
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    ALLOCATED = "allocated"
+
+
+class OnApproved(StrEnum):
+    RESERVE = "reserve"
+    IGNORE = "ignore"
+
+
+class OnCancelled(StrEnum):
+    RELEASE = "release"
+    IGNORE = "ignore"
+
+
+class OnPaid(StrEnum):
+    ALLOCATE_RESERVED = "allocate_reserved"  # the reservation held: its keys become sold
+    RECLAIM = "reclaim"  # the reservation lapsed (or never existed): claim again from what is left
+    IGNORE = "ignore"  # already allocated
+
+
+def on_approved(current: ReservationStatus | None) -> OnApproved:
+    """Reserve once per order; any existing reservation means this order was already handled."""
+    return OnApproved.RESERVE if current is None else OnApproved.IGNORE
+
+
+def on_cancelled(current: ReservationStatus | None) -> OnCancelled:
+    """Only an active reservation is released; released, allocated or absent ones stay as they are."""
+    return OnCancelled.RELEASE if current is ReservationStatus.ACTIVE else OnCancelled.IGNORE
+
+
+def on_paid(current: ReservationStatus | None) -> OnPaid:
+    if current is ReservationStatus.ACTIVE:
+        return OnPaid.ALLOCATE_RESERVED
+    if current is ReservationStatus.ALLOCATED:
+        return OnPaid.IGNORE
+    return OnPaid.RECLAIM
+
+
+def enough_stock(requested: int, claimable: int) -> bool:
+    """All or none: a reservation takes `requested` keys or nothing."""
+    return requested >= 1 and claimable >= requested
+
+
+def allocation_failure_reason(current: ReservationStatus | None) -> str:
+    """Why a paid order got no keys: its reservation lapsed, or it never had one."""
+    return "out_of_stock_after_expiry" if current is ReservationStatus.RELEASED else "out_of_stock"

@@ -1,0 +1,55 @@
+"""The order's plaintext keys, read from inventory's internal API at send time (never stored here)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from faka_common.http import InternalClient
+from notification.domain.model import NotificationError, OrderKeys
+
+
+class KeySource(Protocol):
+    async def order_keys(self, order_id: UUID) -> OrderKeys:
+        """The keys allocated to the order; raises (NotFound, Unavailable, ...) when they cannot be read."""
+
+
+class _Key(BaseModel):
+    key_id: UUID
+    content: str
+
+
+class _OrderKeysBody(BaseModel):
+    order_id: UUID
+    keys: list[_Key]
+    usage_instructions: str | None = ""
+
+
+class InventoryKeys:
+    """`GET /internal/orders/{order_id}/keys?reader=notification` (each reveal is audit-logged there)."""
+
+    READER = "notification"
+
+    def __init__(self, client: InternalClient) -> None:
+        self._client = client
+
+    async def order_keys(self, order_id: UUID) -> OrderKeys:
+        response = await self._client.request(
+            "GET", f"/internal/orders/{order_id}/keys", params={"reader": self.READER}
+        )
+        try:
+            body = _OrderKeysBody.model_validate_json(response.content)
+        except ValidationError as error:
+            # Only the field locations: pydantic's own message would echo the input (the keys).
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
+            raise NotificationError(f"inventory answered an unexpected keys body (fields: {fields})") from None
+        return OrderKeys(
+            order_id=order_id,
+            keys=[key.content for key in body.keys],
+            usage_instructions=body.usage_instructions or "",
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,58 @@
+"""The product catalog, read from the inventory service's internal API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from faka_common.errors import DomainError, NotFound, Unavailable
+from faka_common.http import InternalClient
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: UUID
+    title: str
+    price: int
+    currency: str
+    active: bool
+
+
+class Catalog(Protocol):
+    async def product(self, product_id: UUID) -> Product: ...
+
+
+class _ProductView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: UUID
+    title: str
+    price: int
+    currency: str
+    active: bool
+
+
+class InventoryCatalog:
+    """`GET /internal/products/{id}`; unknown products come back as a 404 NotFound."""
+
+    def __init__(self, client: InternalClient) -> None:
+        self._client = client
+
+    async def product(self, product_id: UUID) -> Product:
+        try:
+            response = await self._client.request("GET", f"/internal/products/{product_id}")
+        except DomainError as error:
+            if error.status_code == 404:
+                raise NotFound(f"unknown product {product_id}") from error
+            raise
+        try:
+            view = _ProductView.model_validate_json(response.content)
+        except ValidationError as error:
+            raise Unavailable("inventory answered an unexpected product shape") from error
+        return Product(view.product_id, view.title, view.price, view.currency, view.active)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

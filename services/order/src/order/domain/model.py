@@ -1,0 +1,218 @@
+"""The order aggregate and its state machine, kept as a data table of (state, trigger) -> next state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from faka_common.errors import Conflict
+
+
+class Status(StrEnum):
+    PENDING_RISK = "pending_risk"
+    REVIEW = "review"
+    REJECTED = "rejected"
+    RESERVING = "reserving"
+    AWAITING_PAYMENT = "awaiting_payment"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PAID = "paid"
+    FULFILLING = "fulfilling"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    DELIVERY_FAILED = "delivery_failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Trigger(StrEnum):
+    APPROVE = "approve"
+    REVIEW = "review"
+    REJECT = "reject"
+    STOCK_RESERVED = "stock_reserved"
+    STOCK_UNAVAILABLE = "stock_unavailable"
+    PAY = "pay"
+    EXPIRE = "expire"
+    CANCEL = "cancel"
+    KEYS_ALLOCATED = "keys_allocated"
+    ALLOCATION_FAILED = "allocation_failed"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    COMPLETE = "complete"
+
+
+S, T = Status, Trigger
+
+TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
+    (S.PENDING_RISK, T.APPROVE): S.RESERVING,
+    (S.PENDING_RISK, T.REVIEW): S.REVIEW,
+    (S.PENDING_RISK, T.REJECT): S.REJECTED,
+    (S.REVIEW, T.APPROVE): S.RESERVING,
+    (S.REVIEW, T.REJECT): S.REJECTED,
+    (S.RESERVING, T.STOCK_RESERVED): S.AWAITING_PAYMENT,
+    (S.RESERVING, T.STOCK_UNAVAILABLE): S.CANCELLED,
+    (S.AWAITING_PAYMENT, T.PAY): S.PAID,
+    (S.AWAITING_PAYMENT, T.EXPIRE): S.EXPIRED,
+    (S.AWAITING_PAYMENT, T.CANCEL): S.CANCELLED,
+    # A late payment still completes the price: inventory re-reserves, or allocation fails visibly.
+    (S.EXPIRED, T.PAY): S.PAID,
+    (S.CANCELLED, T.PAY): S.PAID,
+    (S.PAID, T.KEYS_ALLOCATED): S.FULFILLING,
+    (S.PAID, T.ALLOCATION_FAILED): S.DELIVERY_FAILED,
+    (S.PAID, T.DELIVERED): S.DELIVERED,
+    (S.FULFILLING, T.DELIVERED): S.DELIVERED,
+    (S.FULFILLING, T.DELIVERY_FAILED): S.DELIVERY_FAILED,
+    (S.DELIVERED, T.COMPLETE): S.COMPLETED,
+}
+
+#: States in which the order's price has been paid already (another payment is a duplicate to refund).
+PAID_STATES: frozenset[Status] = frozenset(
+    {
+        S.PAID,
+        S.FULFILLING,
+        S.DELIVERED,
+        S.COMPLETED,
+        S.DELIVERY_FAILED,
+        S.REFUNDED,
+        S.PARTIALLY_REFUNDED,
+    }
+)
+
+DUPLICATE_PAYMENT = "duplicate_payment_needs_refund"
+UNEXPECTED_PAYMENT = "unexpected_payment_needs_refund"
+
+
+class InvalidTransition(Conflict):
+    """A trigger that does not fit the order's current state; handlers log it and change nothing."""
+
+    def __init__(self, state: Status, trigger: Trigger) -> None:
+        super().__init__(f"order in state {state} cannot take trigger {trigger}")
+        self.state = state
+        self.trigger = trigger
+
+
+def next_state(state: Status, trigger: Trigger) -> Status:
+    """The state `trigger` leads to from `state`; InvalidTransition when the table has no such edge."""
+    try:
+        return TRANSITIONS[(state, trigger)]
+    except KeyError:
+        raise InvalidTransition(state, trigger) from None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One audited step of an order's life; `from_state` is None for the placement itself."""
+
+    order_id: UUID
+    from_state: Status | None
+    to_state: Status
+    trigger: str
+    at: datetime
+
+
+@dataclass
+class Order:
+    id: UUID
+    order_no: str
+    status: Status
+    product_id: UUID
+    product_title: str
+    quantity: int
+    unit_price: int
+    amount: int
+    currency: str
+    buyer_email: str
+    buyer_ip: str | None
+    locale: str
+    password_hash: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    updated_at: datetime
+    paid_at: datetime | None = None
+    delivered_at: datetime | None = None
+    status_reason: str | None = None
+    #: Transitions not yet written to the audit table (the repository drains them on save).
+    pending_transitions: list[Transition] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        id: UUID,
+        order_no: str,
+        product_id: UUID,
+        product_title: str,
+        quantity: int,
+        unit_price: int,
+        currency: str,
+        buyer_email: str,
+        buyer_ip: str | None,
+        locale: str,
+        password_hash: str | None,
+        now: datetime,
+        payment_window: timedelta,
+    ) -> Order:
+        if quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        if unit_price < 0:
+            raise ValueError("unit price must not be negative")
+        order = cls(
+            id=id,
+            order_no=order_no,
+            status=Status.PENDING_RISK,
+            product_id=product_id,
+            product_title=product_title,
+            quantity=quantity,
+            unit_price=unit_price,
+            amount=unit_price * quantity,
+            currency=currency,
+            buyer_email=buyer_email,
+            buyer_ip=buyer_ip,
+            locale=locale,
+            password_hash=password_hash,
+            created_at=now,
+            expires_at=now + payment_window,
+            updated_at=now,
+        )
+        order.pending_transitions.append(Transition(id, None, Status.PENDING_RISK, "place", now))
+        return order
+
+    def apply(self, trigger: Trigger, at: datetime) -> Status:
+        """Move along the table's edge for `trigger`; raises InvalidTransition (and changes nothing)."""
+        target = next_state(self.status, trigger)
+        self.pending_transitions.append(Transition(self.id, self.status, target, trigger.value, at))
+        self.status = target
+        self.updated_at = at
+        return target
+
+    def can(self, trigger: Trigger) -> bool:
+        return (self.status, trigger) in TRANSITIONS
+
+    # Transitions with side effects on the order's facts.
+
+    def approve(self, at: datetime, payment_window: timedelta) -> datetime:
+        """Risk approved: the payment window runs from placement, or from the approval after a review."""
+        reviewed = self.status is Status.REVIEW
+        self.apply(Trigger.APPROVE, at)
+        self.expires_at = (at if reviewed else self.created_at) + payment_window
+        return self.expires_at
+
+    def pay(self, at: datetime) -> None:
+        self.apply(Trigger.PAY, at)
+        self.paid_at = at
+
+    def fail(self, trigger: Trigger, reason: str, at: datetime) -> None:
+        self.apply(trigger, at)
+        self.status_reason = reason
+
+    def deliver(self, at: datetime) -> None:
+        self.apply(Trigger.DELIVERED, at)
+        self.delivered_at = at
+
+    def flag_extra_payment(self, at: datetime) -> str:
+        """A payment arrived that the state machine cannot take: keep the money on record for a refund."""
+        self.status_reason = DUPLICATE_PAYMENT if self.status in PAID_STATES else UNEXPECTED_PAYMENT
+        self.updated_at = at
+        return self.status_reason

@@ -1,0 +1,9 @@
+"""Process entrypoint: `uvicorn order.entrypoints.app:app`; AsyncAPI: `faststream docs gen order.entrypoints.app:asyncapi`."""
+
+from faka_common.http import create_app
+from order.bootstrap import bootstrap
+from order.entrypoints.http import router
+
+service = bootstrap()
+app = create_app(service.runtime, [router(service)], title="faka order service")
+asyncapi = service.runtime.asyncapi()

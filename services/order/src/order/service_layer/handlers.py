@@ -1,0 +1,120 @@
+"""Order consumers: each is a guarded transition on the locked order row; a misfit is logged and ignored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from faka_common.contracts import (
+    AllocationFailed,
+    DeliveryFailed,
+    DeliverySucceeded,
+    KeysAllocated,
+    OrderApproved,
+    OrderCancelled,
+    OrderDelivered,
+    OrderRejected,
+    RiskDecided,
+    StockReserved,
+    StockUnavailable,
+)
+from faka_common.contracts.envelope import Message
+from order.domain.model import InvalidTransition, Order, Trigger
+from order.service_layer.unit_of_work import OrderUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _transition(
+    event: Message, order_id: UUID, uow: OrderUnitOfWork, step: Callable[[Order], Message | None]
+) -> Order | None:
+    """Lock the order, run `step` (which applies a trigger and may return a message to publish), save.
+    An unknown order or a trigger that does not fit the state is logged as a no-op."""
+    order = await uow.orders.lock(order_id)
+    if order is None:
+        log.warning("%s for unknown order %s; ignoring", event.type_name, order_id)
+        return None
+    before = order.status
+    try:
+        outgoing = step(order)
+    except InvalidTransition as error:
+        log.info("%s ignored for order %s: %s", event.type_name, order.order_no, error)
+        return None
+    await uow.orders.save(order)
+    if outgoing is not None:
+        uow.publish(outgoing)
+    log.info("order %s: %s -> %s on %s", order.order_no, before, order.status, event.type_name)
+    return order
+
+
+async def on_risk_decided(event: RiskDecided, uow: OrderUnitOfWork, payment_window: timedelta) -> None:
+    def step(order: Order) -> Message | None:
+        at = _now()
+        if event.verdict == "approve":
+            expires_at = order.approve(at, payment_window)
+            return OrderApproved(
+                order_id=order.id,
+                order_no=order.order_no,
+                product_id=order.product_id,
+                quantity=order.quantity,
+                payment_expires_at=expires_at,
+            )
+        if event.verdict == "reject":
+            order.fail(Trigger.REJECT, ("risk: " + ", ".join(event.reasons)) if event.reasons else "risk", at)
+            return OrderRejected(order_id=order.id, order_no=order.order_no, reasons=event.reasons)
+        order.apply(Trigger.REVIEW, at)
+        return None
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_stock_reserved(event: StockReserved, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> None:
+        order.apply(Trigger.STOCK_RESERVED, _now())
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_stock_unavailable(event: StockUnavailable, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> Message:
+        order.fail(Trigger.STOCK_UNAVAILABLE, "out_of_stock", _now())
+        return OrderCancelled(order_id=order.id, order_no=order.order_no, reason="out_of_stock")
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_keys_allocated(event: KeysAllocated, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> None:
+        order.apply(Trigger.KEYS_ALLOCATED, _now())
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> None:
+        order.fail(Trigger.ALLOCATION_FAILED, event.reason, _now())
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_delivery_succeeded(event: DeliverySucceeded, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> Message:
+        at = _now()
+        order.deliver(at)
+        return OrderDelivered(order_id=order.id, order_no=order.order_no, delivered_at=at)
+
+    await _transition(event, event.order_id, uow, step)
+
+
+async def on_delivery_failed(event: DeliveryFailed, uow: OrderUnitOfWork) -> None:
+    def step(order: Order) -> None:
+        order.fail(Trigger.DELIVERY_FAILED, event.reason, _now())
+
+    await _transition(event, event.order_id, uow, step)
+

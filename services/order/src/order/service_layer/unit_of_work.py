@@ -1,0 +1,15 @@
+"""The order unit of work: orders, payments, their audit trail and outgoing messages in one transaction."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from faka_common.db.uow import UnitOfWork
+from order.adapters.orm import OrderRepository, PaymentRepository
+
+
+class OrderUnitOfWork(UnitOfWork):
+    orders: OrderRepository
+    payments: PaymentRepository
+
+    def bind(self, session: AsyncSession) -> None:
+        self.orders = OrderRepository(session)
+        self.payments = PaymentRepository(session)
