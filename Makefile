@@ -28,8 +28,8 @@ infra-down: ## stop the local Kafka, PostgreSQL and Redis
 
 .PHONY: up
 up: bootstrap infra-up ## install and start everything, load the demo catalog, print the URLs
-	@$(WITH_ENV) $(SERVICES) start
-	@$(WITH_ENV) $(PY) deploy/local/demo.py
+	@$(SERVICES) start
+	@$(PY) deploy/local/demo.py
 
 .PHONY: down
 down: ## stop the services and the infrastructure that `make up` started
@@ -43,7 +43,7 @@ status: ## what is running
 
 .PHONY: migrate
 migrate: bootstrap infra-up ## run every service's migrations
-	@$(WITH_ENV) $(PY) -m faka_common.db.migrate_all
+	@$(PY) deploy/local/migrate.py
 
 .PHONY: lint
 lint: bootstrap ## ruff and mypy

@@ -29,6 +29,9 @@ case "${1:-}" in
   start)
     mkdir -p "$STATE/logs" "$STATE/mailbox"
     if running; then echo "services already running (pid $(cat "$PID_FILE"))"; exit 0; fi
+    # each service defaults to its own database on the local server; a server-wide DATABASE_URL
+    # exported for the tests must not leak into them
+    unset DATABASE_URL
     export FAKA_STATE_DIR="$STATE" PATH="$ROOT/.venv/bin:$PATH"
     cd "$ROOT"
     setsid nohup honcho -f "$SCRIPT_DIR/Procfile" -d "$ROOT" start >>"$LOG" 2>&1 &

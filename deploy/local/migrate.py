@@ -1,0 +1,19 @@
+"""Runs every service's migrations against its own database (`make migrate`)."""
+
+import asyncio
+import importlib
+
+from faka_common.db.migrations import upgrade
+
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+
+
+async def main() -> None:
+    for service in SERVICES:
+        config = importlib.import_module(f"{service}.config")
+        await upgrade(config.Settings().database_url, config.MIGRATIONS)
+        print(f"{service}: migrated")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

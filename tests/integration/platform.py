@@ -1,0 +1,172 @@
+"""Runs the whole platform as real processes for end-to-end tests: seven services on free loopback ports,
+each with its own fresh database, one Kafka namespace per run, and a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import httpx
+from aiosmtpd.controller import Controller
+
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))  # type: ignore[attr-defined]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+
+def body_text(message: Message) -> str:
+    parts = message.walk() if message.is_multipart() else [message]
+    texts = []
+    for part in parts:
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                texts.append(payload.decode(part.get_content_charset() or "utf-8"))
+    return "\n".join(texts)
+
+
+@dataclass
+class Platform:
+    server_database_url: str
+    kafka_bootstrap: str
+    redis_url: str
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    secrets: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    mailbox: Mailbox = field(default_factory=Mailbox)
+    logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="faka-e2e-")))
+
+    def __post_init__(self) -> None:
+        self.secrets = {
+            "INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "SANDBOX_SECRET": secrets.token_urlsafe(24),
+            "ORDER_TOKEN_SECRET": secrets.token_urlsafe(24),
+            "ADMIN_API_KEY": secrets.token_urlsafe(24),
+            "KEY_ENCRYPTION_KEYS": "e2e:" + base64.b64encode(os.urandom(32)).decode(),
+            "KEY_FINGERPRINT_SECRET": secrets.token_urlsafe(24),
+        }
+        self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=free_port())
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("gateway")
+
+    def database(self, service: str) -> str:
+        base = self.server_database_url.rsplit("/", 1)[0]
+        return f"{base}/e2e_{self.run_id}_{service}"
+
+    def env(self, service: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.secrets,
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": self.database(service),
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "KAFKA_NAMESPACE": f"e2e{self.run_id}.",
+            "REDIS_URL": self.redis_url,
+            "ORDER_URL": self.url("order"),
+            "INVENTORY_URL": self.url("inventory"),
+            "PUBLIC_BASE_URL": self.gateway,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp.port),
+            "EXPIRY_SWEEP_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+        }
+
+    async def start(self) -> None:
+        self.smtp.start()
+        for service in SERVICES:
+            await self.start_service(service)
+        await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
+
+    async def start_service(self, service: str) -> None:
+        log = (self.logs / f"{service}.log").open("ab")
+        self.processes[service] = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", f"{service}.entrypoints.app:app",
+            "--host", "127.0.0.1", "--port", str(self.ports[service]), "--no-access-log",
+            env=self.env(service), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    async def wait_ready(self, service: str, timeout: float = 90) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient() as client:
+            while True:
+                process = self.processes[service]
+                if process.returncode is not None:
+                    raise RuntimeError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
+                try:
+                    if (await client.get(f"{self.url(service)}/health/ready", timeout=2)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if loop.time() > deadline:
+                    raise RuntimeError(f"{service} not ready after {timeout}s:\n{self.log_tail(service)}")
+                await asyncio.sleep(0.2)
+
+    async def kill(self, service: str) -> None:
+        """kill -9: no shutdown hooks, no offset commits, nothing flushed."""
+        process = self.processes[service]
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+
+    async def restart(self, service: str) -> None:
+        await self.start_service(service)
+        await self.wait_ready(service)
+
+    def log_tail(self, service: str, lines: int = 60) -> str:
+        path = self.logs / f"{service}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    async def stop(self) -> None:
+        for process in self.processes.values():
+            if process.returncode is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        self.smtp.stop()
+
+    def admin(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.gateway, headers={"X-Admin-Key": self.secrets["ADMIN_API_KEY"]}, timeout=15
+        )
+
+    def storefront(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway, timeout=15)
