@@ -1,4 +1,4 @@
-"""Wires the order service: settings, unit of work, inventory client, consumers, expiry job, emitted messages."""
+"""Wires the order service: settings, unit of work, inventory client, consumers, expiry job, emits."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from faka_common.contracts import (
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
+
 from order.adapters.inventory import InventoryCatalog
 from order.config import MIGRATIONS, Settings
 from order.service_layer import handlers, services
@@ -86,7 +87,9 @@ def bootstrap(settings: Settings | None = None) -> Service:
         ),
         [topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS],
     )
-    service.runtime.emits([OrderPlaced, OrderApproved, OrderRejected, OrderCancelled, OrderPaid, OrderDelivered])
+    service.runtime.emits(
+        [OrderPlaced, OrderApproved, OrderRejected, OrderCancelled, OrderPaid, OrderDelivered]
+    )
     service.runtime.background(service.expire_forever)
     service.runtime.on_stop.append(service.catalog.aclose)
     return service

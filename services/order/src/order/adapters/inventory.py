@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from faka_common.errors import DomainError, NotFound, Unavailable
 from faka_common.http import InternalClient
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 @dataclass(frozen=True)

@@ -153,8 +153,10 @@ class OrderRepository:
         return _order(row) if row else None
 
     async def lock(self, order_id: UUID) -> Order | None:
-        """The order, its row locked until the transaction ends (SELECT ... FOR UPDATE)."""
-        query = select(orders).where(orders.c.id == order_id).with_for_update()
+        """The order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every other
+        writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for one
+        order cannot deadlock."""
+        query = select(orders).where(orders.c.id == order_id).with_for_update(key_share=True)
         row = (await self._session.execute(query)).first()
         return _order(row) if row else None
 
@@ -165,7 +167,7 @@ class OrderRepository:
             .where(orders.c.status == Status.AWAITING_PAYMENT.value, orders.c.expires_at < now)
             .order_by(orders.c.expires_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         return [_order(row) for row in (await self._session.execute(query)).all()]
 
@@ -201,5 +203,7 @@ class PaymentRepository:
         return result.first() is not None
 
     async def count_for(self, order_id: UUID) -> int:
-        rows = (await self._session.execute(select(payments.c.id).where(payments.c.order_id == order_id))).all()
+        rows = (
+            await self._session.execute(select(payments.c.id).where(payments.c.order_id == order_id))
+        ).all()
         return len(rows)

@@ -1,6 +1,8 @@
-"""Process entrypoint: `uvicorn order.entrypoints.app:app`; AsyncAPI: `faststream docs gen order.entrypoints.app:asyncapi`."""
+"""Process entrypoint: `uvicorn order.entrypoints.app:app`;
+AsyncAPI: `faststream docs gen order.entrypoints.app:asyncapi`."""
 
 from faka_common.http import create_app
+
 from order.bootstrap import bootstrap
 from order.entrypoints.http import router
 

@@ -21,6 +21,7 @@ from faka_common.contracts import (
     StockUnavailable,
 )
 from faka_common.contracts.envelope import Message
+
 from order.domain.model import InvalidTransition, Order, Trigger
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
@@ -117,4 +118,3 @@ async def on_delivery_failed(event: DeliveryFailed, uow: OrderUnitOfWork) -> Non
         order.fail(Trigger.DELIVERY_FAILED, event.reason, _now())
 
     await _transition(event, event.order_id, uow, step)
-

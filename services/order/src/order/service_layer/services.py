@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from uuid6 import uuid7
-
 from faka_common.contracts import OrderCancelled, OrderPaid, OrderPlaced
 from faka_common.errors import Conflict, DomainError, NotFound
+from uuid6 import uuid7
+
 from order.adapters.inventory import Catalog
 from order.domain import credentials
 from order.domain.model import InvalidTransition, Order, Trigger
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_AMOUNT = 2**63 - 1
 NO_SUCH_ORDER = "no order with that number and secret"
 EXPIRY_BATCH = 100
+MAX_PASSWORD = 128
 
 PaymentResult = Literal["accepted", "duplicate"]
 
@@ -113,7 +114,7 @@ async def find_order(
     allowed = False
     if token:
         allowed = credentials.token_valid(token_secret, order_no, token) and order is not None
-    if not allowed and password:
+    if not allowed and password and len(password) <= MAX_PASSWORD:
         stored = order.password_hash if order else None
         allowed = await asyncio.to_thread(credentials.password_valid, stored, password)
     if order is None or not allowed:
@@ -149,8 +150,13 @@ async def receive_payment(
             order.pay(at)
         except InvalidTransition:
             reason = order.flag_extra_payment(at)
-            log.warning("order %s in state %s got payment %s: %s", order.order_no, order.status,
-                        notice.trade_no, reason)
+            log.warning(
+                "order %s in state %s got payment %s: %s",
+                order.order_no,
+                order.status,
+                notice.trade_no,
+                reason,
+            )
             await uow.orders.save(order)
             await uow.commit()
             return "accepted"

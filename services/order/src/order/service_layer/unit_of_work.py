@@ -1,8 +1,8 @@
 """The order unit of work: orders, payments, their audit trail and outgoing messages in one transaction."""
 
+from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from faka_common.db.uow import UnitOfWork
 from order.adapters.orm import OrderRepository, PaymentRepository
 
 

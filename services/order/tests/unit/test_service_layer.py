@@ -1,0 +1,399 @@
+"""Handlers and use cases against an in-memory unit of work (no database)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from faka_common.contracts import (
+    AllocationFailed,
+    DeliveryFailed,
+    DeliverySucceeded,
+    KeysAllocated,
+    Message,
+    OrderApproved,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPaid,
+    OrderPlaced,
+    OrderRejected,
+    RiskDecided,
+    StockReserved,
+    StockUnavailable,
+)
+from faka_common.errors import Conflict, NotFound
+from faka_common.sandbox_payment import signed_notification
+from order.adapters.inventory import Product
+from order.domain import credentials
+from order.domain.model import Order, Status
+from order.domain.payments import BadNotification, PaymentNotice
+from order.service_layer import handlers, services
+
+WINDOW = timedelta(minutes=10)
+SECRET = "sandbox-secret"
+TOKEN_SECRET = "token-secret"
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Order] = {}
+        self.audit: list[tuple[Any, ...]] = []
+
+    def _store(self, order: Order) -> None:
+        self.audit += [(t.order_id, t.from_state, t.to_state, t.trigger) for t in order.pending_transitions]
+        order.pending_transitions.clear()
+        self.rows[order.id] = replace(order, pending_transitions=[])
+
+    async def add(self, order: Order) -> None:
+        self._store(order)
+
+    async def save(self, order: Order) -> None:
+        self._store(order)
+
+    async def get_by_no(self, order_no: str) -> Order | None:
+        found = [o for o in self.rows.values() if o.order_no == order_no]
+        return replace(found[0], pending_transitions=[]) if found else None
+
+    async def lock(self, order_id: UUID) -> Order | None:
+        order = self.rows.get(order_id)
+        return replace(order, pending_transitions=[]) if order else None
+
+    async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
+        due = [o for o in self.rows.values() if o.status is Status.AWAITING_PAYMENT and o.expires_at < now]
+        return [replace(o, pending_transitions=[]) for o in due[:limit]]
+
+
+class FakePayments:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], UUID] = {}
+
+    async def add(self, order_id: UUID, notice: PaymentNotice, received_at: datetime) -> bool:
+        if (notice.provider, notice.trade_no) in self.rows:
+            return False
+        self.rows[(notice.provider, notice.trade_no)] = order_id
+        return True
+
+
+class FakeUow:
+    """Commits copy staged state to `committed`; leaving without commit discards staged messages."""
+
+    def __init__(self) -> None:
+        self.orders = FakeOrders()
+        self.payments = FakePayments()
+        self.staged: list[Message] = []
+        self.committed: list[Message] = []
+
+    async def __aenter__(self) -> FakeUow:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.staged = []
+
+    def publish(self, message: Message) -> None:
+        self.staged.append(message)
+
+    async def commit(self) -> None:
+        self.committed += self.staged
+        self.staged = []
+
+
+class FakeCatalog:
+    def __init__(self, *products: Product) -> None:
+        self.products = {p.product_id: p for p in products}
+
+    async def product(self, product_id: UUID) -> Product:
+        if product_id not in self.products:
+            raise NotFound(f"unknown product {product_id}")
+        return self.products[product_id]
+
+
+def make_order(uow: FakeUow, status: Status = Status.PENDING_RISK, **changes: Any) -> Order:
+    now = datetime.now(UTC)
+    order = Order.place(
+        id=uuid4(),
+        order_no=credentials.new_order_no(now),
+        product_id=uuid4(),
+        product_title="Key",
+        quantity=2,
+        unit_price=500,
+        currency="CNY",
+        buyer_email="a@example.com",
+        buyer_ip=None,
+        locale="zh-CN",
+        password_hash=None,
+        now=now,
+        payment_window=WINDOW,
+    )
+    order.status = status
+    for name, value in changes.items():
+        setattr(order, name, value)
+    order.pending_transitions.clear()
+    uow.orders.rows[order.id] = order
+    return order
+
+
+async def run(handler: Any, event: Message, uow: FakeUow, **kwargs: Any) -> None:
+    await handler(event, uow, **kwargs)
+    await uow.commit()
+
+
+# Consumers
+
+
+async def test_risk_approval_moves_to_reserving_and_announces_the_window() -> None:
+    uow = FakeUow()
+    order = make_order(uow)
+    await run(
+        handlers.on_risk_decided,
+        RiskDecided(order_id=order.id, verdict="approve"),
+        uow,
+        payment_window=WINDOW,
+    )
+    stored = uow.orders.rows[order.id]
+    assert stored.status is Status.RESERVING
+    assert stored.expires_at == order.created_at + WINDOW
+    [approved] = uow.committed
+    assert isinstance(approved, OrderApproved)
+    assert approved.payment_expires_at == order.created_at + WINDOW
+    assert (approved.product_id, approved.quantity) == (order.product_id, 2)
+    assert uow.orders.audit == [(order.id, Status.PENDING_RISK, Status.RESERVING, "approve")]
+
+
+async def test_risk_reject_and_review() -> None:
+    uow = FakeUow()
+    rejected, reviewed = make_order(uow), make_order(uow)
+    await run(
+        handlers.on_risk_decided,
+        RiskDecided(order_id=rejected.id, verdict="reject", reasons=["ip"]),
+        uow,
+        payment_window=WINDOW,
+    )
+    await run(
+        handlers.on_risk_decided,
+        RiskDecided(order_id=reviewed.id, verdict="review"),
+        uow,
+        payment_window=WINDOW,
+    )
+    assert uow.orders.rows[rejected.id].status is Status.REJECTED
+    assert uow.orders.rows[reviewed.id].status is Status.REVIEW
+    [message] = uow.committed
+    assert isinstance(message, OrderRejected) and message.reasons == ["ip"]
+
+
+async def test_stock_events() -> None:
+    uow = FakeUow()
+    reserved, unavailable = make_order(uow, Status.RESERVING), make_order(uow, Status.RESERVING)
+    await run(
+        handlers.on_stock_reserved,
+        StockReserved(order_id=reserved.id, product_id=reserved.product_id, quantity=2, expires_at=None),
+        uow,
+    )
+    await run(
+        handlers.on_stock_unavailable,
+        StockUnavailable(
+            order_id=unavailable.id, product_id=unavailable.product_id, requested=2, available=0
+        ),
+        uow,
+    )
+    assert uow.orders.rows[reserved.id].status is Status.AWAITING_PAYMENT
+    assert uow.orders.rows[unavailable.id].status is Status.CANCELLED
+    [cancelled] = uow.committed
+    assert isinstance(cancelled, OrderCancelled) and cancelled.reason == "out_of_stock"
+
+
+async def test_fulfilment_path_to_delivered() -> None:
+    uow = FakeUow()
+    order = make_order(uow, Status.PAID)
+    await run(
+        handlers.on_keys_allocated,
+        KeysAllocated(
+            order_id=order.id, product_id=order.product_id, key_ids=[uuid4()], delivery_type="card_key"
+        ),
+        uow,
+    )
+    assert uow.orders.rows[order.id].status is Status.FULFILLING
+    await run(
+        handlers.on_delivery_succeeded,
+        DeliverySucceeded(order_id=order.id, delivery_id=uuid4(), mode="card_key", item_count=2),
+        uow,
+    )
+    stored = uow.orders.rows[order.id]
+    assert stored.status is Status.DELIVERED and stored.delivered_at is not None
+    [delivered] = uow.committed
+    assert isinstance(delivered, OrderDelivered) and delivered.delivered_at == stored.delivered_at
+
+
+async def test_failures_keep_reason() -> None:
+    uow = FakeUow()
+    paid, fulfilling = make_order(uow, Status.PAID), make_order(uow, Status.FULFILLING)
+    await run(
+        handlers.on_allocation_failed,
+        AllocationFailed(order_id=paid.id, product_id=paid.product_id, reason="no stock left"),
+        uow,
+    )
+    await run(
+        handlers.on_delivery_failed,
+        DeliveryFailed(order_id=fulfilling.id, delivery_id=uuid4(), reason="smtp down"),
+        uow,
+    )
+    assert uow.orders.rows[paid.id].status is Status.DELIVERY_FAILED
+    assert uow.orders.rows[paid.id].status_reason == "no stock left"
+    assert uow.orders.rows[fulfilling.id].status_reason == "smtp down"
+    assert uow.committed == []
+
+
+async def test_misfit_events_and_unknown_orders_are_ignored() -> None:
+    uow = FakeUow()
+    order = make_order(uow, Status.DELIVERED)
+    await run(
+        handlers.on_risk_decided,
+        RiskDecided(order_id=order.id, verdict="approve"),
+        uow,
+        payment_window=WINDOW,
+    )
+    await run(
+        handlers.on_stock_unavailable,
+        StockUnavailable(order_id=order.id, product_id=order.product_id, requested=1, available=0),
+        uow,
+    )
+    await run(
+        handlers.on_delivery_succeeded,
+        DeliverySucceeded(order_id=uuid4(), delivery_id=uuid4(), mode="card_key", item_count=1),
+        uow,
+    )
+    assert uow.orders.rows[order.id].status is Status.DELIVERED
+    assert uow.committed == [] and uow.orders.audit == []
+
+
+# Use cases
+
+
+async def test_place_order_prices_and_announces() -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Game key", 1299, "CNY", True)
+    placed = await services.place_order(
+        services.PlaceOrder(product.product_id, 3, "a@example.com", "pw", "en", "10.0.0.1"),
+        uow,
+        FakeCatalog(product),
+        TOKEN_SECRET,
+        WINDOW,
+    )
+    order = placed.order
+    assert (order.status, order.amount, order.unit_price, order.currency) == (
+        Status.PENDING_RISK,
+        3897,
+        1299,
+        "CNY",
+    )
+    assert credentials.token_valid(TOKEN_SECRET, order.order_no, placed.token)
+    assert credentials.password_valid(order.password_hash, "pw")
+    [message] = uow.committed
+    assert isinstance(message, OrderPlaced) and message.amount == 3897 and message.locale == "en"
+    assert uow.orders.audit == [(order.id, None, Status.PENDING_RISK, "place")]
+
+
+async def test_place_order_unknown_or_inactive_product() -> None:
+    inactive = Product(uuid4(), "Old", 100, "CNY", False)
+    with pytest.raises(NotFound):
+        await services.place_order(
+            services.PlaceOrder(uuid4(), 1, "a@example.com"), FakeUow(), FakeCatalog(), TOKEN_SECRET, WINDOW
+        )
+    with pytest.raises(Conflict):
+        await services.place_order(
+            services.PlaceOrder(inactive.product_id, 1, "a@example.com"),
+            FakeUow(),
+            FakeCatalog(inactive),
+            TOKEN_SECRET,
+            WINDOW,
+        )
+
+
+async def test_find_order_by_token_or_password_and_same_404_otherwise() -> None:
+    uow = FakeUow()
+    order = make_order(uow, password_hash=credentials.hash_password("pw"))
+    token = credentials.order_token(TOKEN_SECRET, order.order_no)
+    assert (await services.find_order(order.order_no, uow, TOKEN_SECRET, token=token)).id == order.id
+    assert (await services.find_order(order.order_no, uow, TOKEN_SECRET, password="pw")).id == order.id
+    messages = set()
+    for kwargs in ({"token": "nope"}, {"password": "wrong"}, {}, {"token": token + "x"}):
+        with pytest.raises(NotFound) as caught:
+            await services.find_order(order.order_no, uow, TOKEN_SECRET, **kwargs)
+        messages.add(caught.value.message)
+    other = "F20990101000000ZZZZZZ"
+    with pytest.raises(NotFound) as caught:
+        token = credentials.order_token(TOKEN_SECRET, other)
+        await services.find_order(other, uow, TOKEN_SECRET, token=token)
+    messages.add(caught.value.message)
+    assert messages == {services.NO_SUCH_ORDER}
+
+
+def notify(order: Order, trade_no: str = "T1", **overrides: Any) -> bytes:
+    params = signed_notification(order.order_no, trade_no, order.amount, order.currency, SECRET)
+    params.update(overrides)
+    return json.dumps(params).encode()
+
+
+async def test_payment_pays_once_and_replays_are_duplicates() -> None:
+    uow = FakeUow()
+    order = make_order(uow, Status.AWAITING_PAYMENT)
+    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "accepted"
+    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "duplicate"
+    assert uow.orders.rows[order.id].status is Status.PAID
+    assert [type(m) for m in uow.committed] == [OrderPaid]
+    assert uow.committed[0].trade_no == "T1"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [Status.EXPIRED, Status.CANCELLED])
+async def test_late_payment_still_pays(status: Status) -> None:
+    uow = FakeUow()
+    order = make_order(uow, status)
+    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "accepted"
+    assert uow.orders.rows[order.id].status is Status.PAID
+    assert [type(m) for m in uow.committed] == [OrderPaid]
+
+
+async def test_second_trade_on_a_paid_order_is_flagged_not_paid_again() -> None:
+    uow = FakeUow()
+    order = make_order(uow, Status.AWAITING_PAYMENT)
+    await services.receive_payment("sandbox", notify(order, "T1"), uow, SECRET)
+    assert await services.receive_payment("sandbox", notify(order, "T2"), uow, SECRET) == "accepted"
+    stored = uow.orders.rows[order.id]
+    assert stored.status is Status.PAID and stored.status_reason == "duplicate_payment_needs_refund"
+    assert len(uow.payments.rows) == 2
+    assert [type(m) for m in uow.committed] == [OrderPaid]
+
+
+async def test_bad_payments_change_nothing() -> None:
+    uow = FakeUow()
+    order = make_order(uow, Status.AWAITING_PAYMENT)
+    with pytest.raises(NotFound):
+        await services.receive_payment("paypal", notify(order), uow, SECRET)
+    with pytest.raises(BadNotification, match="amount"):
+        body = signed_notification(order.order_no, "T1", order.amount + 1, order.currency, SECRET)
+        await services.receive_payment("sandbox", json.dumps(body).encode(), uow, SECRET)
+    with pytest.raises(NotFound):
+        body = signed_notification("F20990101000000ZZZZZZ", "T1", 1, "CNY", SECRET)
+        await services.receive_payment("sandbox", json.dumps(body).encode(), uow, SECRET)
+    with pytest.raises(BadNotification):
+        await services.receive_payment("sandbox", b"nope", uow, SECRET)
+    assert uow.payments.rows == {} and uow.committed == []
+    assert uow.orders.rows[order.id].status is Status.AWAITING_PAYMENT
+
+
+async def test_expiry_expires_only_overdue_awaiting_orders() -> None:
+    uow = FakeUow()
+    now = datetime.now(UTC)
+    overdue = make_order(uow, Status.AWAITING_PAYMENT, expires_at=now - timedelta(seconds=1))
+    fresh = make_order(uow, Status.AWAITING_PAYMENT, expires_at=now + timedelta(seconds=60))
+    reserving = make_order(uow, Status.RESERVING, expires_at=now - timedelta(seconds=1))
+    assert await services.expire_overdue(uow, now) == 1
+    assert uow.orders.rows[overdue.id].status is Status.EXPIRED
+    assert uow.orders.rows[fresh.id].status is Status.AWAITING_PAYMENT
+    assert uow.orders.rows[reserving.id].status is Status.RESERVING
+    [cancelled] = uow.committed
+    assert isinstance(cancelled, OrderCancelled) and cancelled.reason == "expired"
+    assert cancelled.order_id == overdue.id
