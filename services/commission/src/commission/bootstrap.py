@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
-from commission.config import MIGRATIONS, Settings
-from commission.service_layer import handlers
-from commission.service_layer.unit_of_work import CommissionUnitOfWork
 from faka_common.contracts import DeliverySucceeded, topics
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
+
+from commission.config import MIGRATIONS, Settings
+from commission.service_layer import handlers
+from commission.service_layer.unit_of_work import CommissionUnitOfWork
 
 
 @dataclass

@@ -3,7 +3,6 @@ from typing import cast
 from uuid import uuid4
 
 import pytest
-
 from commission.service_layer.handlers import on_delivery_succeeded
 from commission.service_layer.unit_of_work import CommissionUnitOfWork
 from faka_common.contracts import DeliverySucceeded

@@ -6,9 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from faka_common.db.migrations import create_messaging_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None

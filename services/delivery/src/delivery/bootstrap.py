@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
-from delivery.config import MIGRATIONS, Settings
-from delivery.service_layer import handlers
-from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from faka_common.contracts import DeliveryFailed, DeliverySucceeded, KeysAllocated, topics
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
+
+from delivery.config import MIGRATIONS, Settings
+from delivery.service_layer import handlers
+from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
 
 @dataclass

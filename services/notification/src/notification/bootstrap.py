@@ -8,6 +8,7 @@ from faka_common.contracts import DeliverySucceeded, Message, NotificationSent, 
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
+
 from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
 from notification.adapters.templates import TemplateRenderer

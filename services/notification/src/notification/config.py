@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faka_common.settings import ServiceSettings
+from pydantic import SecretStr
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -1,8 +1,11 @@
-"""Process entrypoint: `uvicorn commission.entrypoints.app:app`; AsyncAPI: `faststream docs gen commission.entrypoints.app:asyncapi`."""
+"""Process entrypoint: `uvicorn commission.entrypoints.app:app`.
+
+AsyncAPI: `faststream docs gen commission.entrypoints.app:asyncapi`."""
+
+from faka_common.http import create_app
 
 from commission.bootstrap import bootstrap
 from commission.entrypoints.http import router
-from faka_common.http import create_app
 
 service = bootstrap()
 app = create_app(service.runtime, [router(service)], title="faka commission service")

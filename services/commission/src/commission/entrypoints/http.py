@@ -2,10 +2,10 @@
 
 from typing import Any
 
+from faka_common.http import internal_auth
 from fastapi import APIRouter
 
 from commission.bootstrap import Service
-from faka_common.http import internal_auth
 
 
 def router(service: Service) -> APIRouter:

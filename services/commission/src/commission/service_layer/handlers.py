@@ -2,8 +2,9 @@
 
 import logging
 
-from commission.service_layer.unit_of_work import CommissionUnitOfWork
 from faka_common.contracts import DeliverySucceeded
+
+from commission.service_layer.unit_of_work import CommissionUnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,9 @@ class DeliveryRepository:
         return result.first() is not None
 
     async def get(self, order_id: UUID) -> Delivery | None:
-        row = (await self._session.execute(select(deliveries).where(deliveries.c.order_id == order_id))).first()
+        row = (
+            await self._session.execute(select(deliveries).where(deliveries.c.order_id == order_id))
+        ).first()
         return _to_delivery(row._mapping) if row else None
 
 

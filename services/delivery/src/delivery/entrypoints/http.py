@@ -3,11 +3,11 @@
 from typing import Any
 from uuid import UUID
 
+from faka_common.errors import NotFound
+from faka_common.http import internal_auth
 from fastapi import APIRouter
 
 from delivery.bootstrap import Service
-from faka_common.errors import NotFound
-from faka_common.http import internal_auth
 
 
 def router(service: Service) -> APIRouter:

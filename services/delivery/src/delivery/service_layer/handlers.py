@@ -3,11 +3,11 @@
 import logging
 from datetime import UTC, datetime
 
+from faka_common.contracts import DeliveryFailed, DeliverySucceeded, KeysAllocated
 from uuid6 import uuid7
 
 from delivery.domain.model import Delivery, decide, latency_ms
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
-from faka_common.contracts import DeliveryFailed, DeliverySucceeded, KeysAllocated
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,17 @@ async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) 
     if outcome.status == "succeeded":
         uow.publish(
             DeliverySucceeded(
-                order_id=event.order_id, delivery_id=delivery.id, mode=delivery.mode, item_count=delivery.item_count
+                order_id=event.order_id,
+                delivery_id=delivery.id,
+                mode=delivery.mode,
+                item_count=delivery.item_count,
             )
         )
-        log.info("order %s delivered: %d item(s), mode %s", event.order_id, delivery.item_count, delivery.mode)
+        log.info(
+            "order %s delivered: %d item(s), mode %s", event.order_id, delivery.item_count, delivery.mode
+        )
     else:
-        uow.publish(DeliveryFailed(order_id=event.order_id, delivery_id=delivery.id, reason=outcome.reason or ""))
+        uow.publish(
+            DeliveryFailed(order_id=event.order_id, delivery_id=delivery.id, reason=outcome.reason or "")
+        )
         log.warning("order %s delivery failed: %s", event.order_id, outcome.reason)

@@ -1,9 +1,9 @@
 """The delivery unit of work: deliveries and outgoing messages in one transaction."""
 
+from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.adapters.orm import DeliveryRepository
-from faka_common.db.uow import UnitOfWork
 
 
 class DeliveryUnitOfWork(UnitOfWork):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from faka_common.http import InternalClient
 from pydantic import BaseModel, ValidationError
 
-from faka_common.http import InternalClient
 from notification.domain.model import NotificationError, OrderKeys
 
 
@@ -44,7 +44,9 @@ class InventoryKeys:
         except ValidationError as error:
             # Only the field locations: pydantic's own message would echo the input (the keys).
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-            raise NotificationError(f"inventory answered an unexpected keys body (fields: {fields})") from None
+            raise NotificationError(
+                f"inventory answered an unexpected keys body (fields: {fields})"
+            ) from None
         return OrderKeys(
             order_id=order_id,
             keys=[key.content for key in body.keys],

@@ -128,7 +128,9 @@ class NotificationRepository:
 
     async def for_order(self, order_id: UUID) -> list[Notification]:
         rows = await self._session.execute(
-            select(notifications).where(notifications.c.order_id == order_id).order_by(notifications.c.created_at)
+            select(notifications)
+            .where(notifications.c.order_id == order_id)
+            .order_by(notifications.c.created_at)
         )
         return [_to_notification(row._mapping) for row in rows]
 

@@ -1,6 +1,9 @@
-"""Process entrypoint: `uvicorn notification.entrypoints.app:app`; AsyncAPI: `faststream docs gen notification.entrypoints.app:asyncapi`."""
+"""Process entrypoint: `uvicorn notification.entrypoints.app:app`.
+
+AsyncAPI: `faststream docs gen notification.entrypoints.app:asyncapi`."""
 
 from faka_common.http import create_app
+
 from notification.bootstrap import bootstrap
 from notification.entrypoints.http import router
 

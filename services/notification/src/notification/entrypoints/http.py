@@ -3,10 +3,10 @@
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
-
 from faka_common.errors import NotFound
 from faka_common.http import internal_auth
+from fastapi import APIRouter
+
 from notification.bootstrap import Service
 
 

@@ -4,6 +4,7 @@ import logging
 from datetime import UTC, datetime
 
 from faka_common.contracts import DeliverySucceeded, NotificationSent, OrderPlaced
+
 from notification.adapters.inventory import KeySource
 from notification.adapters.mailer import Mailer
 from notification.adapters.templates import TemplateRenderer
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 
 async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) -> None:
     """Keep whom to write to about the order (the read model the later notifications need)."""
-    contact = BuyerContact(event.order_id, event.order_no, event.buyer_email, event.locale, event.product_title)
+    contact = BuyerContact(
+        event.order_id, event.order_no, event.buyer_email, event.locale, event.product_title
+    )
     if not await uow.contacts.add(contact):
         log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
 
@@ -41,7 +44,9 @@ async def send_order_delivered(
     are only held in memory, never stored, logged or published."""
     contact = await uow.contacts.get(event.order_id)
     if contact is None:
-        raise BuyerContactMissing(f"no buyer contact for order {event.order_id} yet (OrderPlaced not processed)")
+        raise BuyerContactMissing(
+            f"no buyer contact for order {event.order_id} yet (OrderPlaced not processed)"
+        )
     notification = await uow.notifications.claim(event.order_id, ORDER_DELIVERED, EMAIL, contact.email)
     if notification.already_sent:
         log.info("order %s: %s %s already sent; ignoring", event.order_id, ORDER_DELIVERED, EMAIL)

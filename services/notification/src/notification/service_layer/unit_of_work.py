@@ -1,8 +1,8 @@
 """The notification unit of work: contacts, notifications and outgoing messages in one transaction."""
 
+from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from faka_common.db.uow import UnitOfWork
 from notification.adapters.orm import BuyerContactRepository, NotificationRepository
 
 

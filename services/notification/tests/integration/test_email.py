@@ -1,0 +1,241 @@
+"""The order_delivered email end to end against a real Postgres and a real SMTP server (aiosmtpd).
+
+Needs DATABASE_URL (a Postgres server URL; a fresh database is created and dropped). Inventory is another
+service, so its key lookup is an in-memory fake passed through bootstrap."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
+from faka_common.db.engine import asyncpg_dsn
+from faka_common.db.migrations import upgrade
+from faka_common.errors import NotFound
+from faka_common.messaging.consumer import Delivery, EventConsumer
+from notification.bootstrap import Service, bootstrap
+from notification.config import MIGRATIONS, Settings
+from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
+
+pytestmark = pytest.mark.integration
+
+KEY = "KEY-7F3A-99QX-ZZ01"
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(cast(EmailMessage, message_from_bytes(envelope.content, policy=default)))
+        return "250 OK"
+
+
+class FakeKeys:
+    """Inventory's key lookup, in memory."""
+
+    def __init__(self) -> None:
+        self.orders: dict[UUID, OrderKeys] = {}
+        self.calls = 0
+
+    async def order_keys(self, order_id: UUID) -> OrderKeys:
+        self.calls += 1
+        if order_id not in self.orders:
+            raise NotFound(f"order {order_id} owns no keys")
+        return self.orders[order_id]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pytest.fail(
+            "DATABASE_URL (a Postgres server URL, e.g. postgresql://postgres@127.0.0.1:15432/postgres) "
+            "must be set for the notification email integration test"
+        )
+    return url
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[Collector, int]]:
+    collector = Collector()
+    port = _free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield collector, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+async def database(server_url: str) -> AsyncIterator[str]:
+    name = f"faka_notification_test_{uuid4().hex[:10]}"
+    parts = urlsplit(asyncpg_dsn(server_url))
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    await upgrade(url, MIGRATIONS)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def service(database: str, smtp: tuple[Collector, int]) -> AsyncIterator[tuple[Service, FakeKeys]]:
+    keys = FakeKeys()
+    settings = Settings(database_url=database, smtp_port=smtp[1], kafka_namespace="test.")
+    svc = bootstrap(settings, keys=keys)
+    try:
+        yield svc, keys
+    finally:
+        await svc.runtime.engine.dispose()
+
+
+async def _handle(svc: Service, message: OrderPlaced | DeliverySucceeded) -> None:
+    async with svc.uow() as uow:
+        await svc.handlers()[type(message)](message, uow)
+        await uow.commit()
+
+
+def _placed(order_id: UUID, locale: str = "en") -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order_id,
+        order_no=f"F{order_id.hex[:12].upper()}",
+        product_id=uuid4(),
+        product_title="Test Licence",
+        quantity=1,
+        amount=990,
+        currency="CNY",
+        buyer_email="buyer@example.com",
+        locale=locale,
+    )
+
+
+def _delivered(order_id: UUID) -> DeliverySucceeded:
+    return DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
+
+
+async def _rows(database: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def _to(collector: Collector, order_no: str) -> list[EmailMessage]:
+    return [m for m in collector.messages if order_no in str(m["Subject"])]
+
+
+async def test_delivered_order_gets_exactly_one_email_with_its_key(
+    service: tuple[Service, FakeKeys], smtp: tuple[Collector, int], database: str
+) -> None:
+    svc, keys = service
+    collector = smtp[0]
+    order_id = uuid4()
+    placed = _placed(order_id, locale="en")
+    keys.orders[order_id] = OrderKeys(order_id, [KEY], "Redeem it in the app.")
+
+    await _handle(svc, placed)
+    await _handle(svc, _delivered(order_id))
+
+    sent = _to(collector, placed.order_no)
+    assert len(sent) == 1
+    email = sent[0]
+    assert email["To"] == "buyer@example.com"
+    assert email.get_content_type() == "multipart/alternative"
+    text, html = email.get_body(("plain",)), email.get_body(("html",))
+    assert text is not None and html is not None
+    assert KEY in text.get_content() and KEY in html.get_content()
+    assert placed.order_no in text.get_content()
+
+    [row] = await _rows(database, "SELECT * FROM notifications WHERE order_id = $1", order_id)
+    assert (row["status"], row["attempts"], row["template"], row["channel"]) == (
+        "sent",
+        1,
+        "order_delivered",
+        "email",
+    )
+    assert row["sent_at"] is not None
+    outbox = await _rows(database, "SELECT type, value FROM outbox WHERE key = $1", str(order_id))
+    assert [r["type"] for r in outbox] == ["NotificationSent"]
+    assert KEY.encode() not in outbox[0]["value"]
+
+    # the same order again (another DeliverySucceeded, another event id): still one email, no key lookup
+    await _handle(svc, _delivered(order_id))
+    assert len(_to(collector, placed.order_no)) == 1
+    assert keys.calls == 1
+    assert len(await _rows(database, "SELECT 1 FROM outbox WHERE key = $1", str(order_id))) == 1
+
+
+async def test_through_the_consumer_redelivery_and_a_second_event_send_once(
+    service: tuple[Service, FakeKeys], smtp: tuple[Collector, int], database: str
+) -> None:
+    svc, keys = service
+    collector = smtp[0]
+    order_id = uuid4()
+    placed = _placed(order_id, locale="zh-CN")
+    keys.orders[order_id] = OrderKeys(order_id, [KEY, KEY + "-2"])
+    consumer = EventConsumer("notification", svc.uow, svc.handlers())
+
+    def record(message: OrderPlaced | DeliverySucceeded, envelope: Envelope | None = None) -> Delivery:
+        envelope = envelope or Envelope.wrap(message, "test")
+        return Delivery(message.topic, 0, 0, message.key.encode(), envelope.to_bytes())
+
+    assert await consumer.consume(record(placed)) == "handled"
+    first = Envelope.wrap(_delivered(order_id), "delivery")
+    assert await consumer.consume(record(_delivered(order_id), first)) == "handled"
+    assert await consumer.consume(record(_delivered(order_id), first)) == "duplicate"
+    assert await consumer.consume(record(_delivered(order_id))) == "handled"
+
+    sent = _to(collector, placed.order_no)
+    assert len(sent) == 1
+    assert "订单" in str(sent[0]["Subject"])
+    body = sent[0].get_body(("plain",))
+    assert body is not None and KEY in body.get_content() and KEY + "-2" in body.get_content()
+
+
+async def test_delivery_before_order_placed_raises_and_leaves_nothing(
+    service: tuple[Service, FakeKeys], smtp: tuple[Collector, int], database: str
+) -> None:
+    svc, _ = service
+    order_id = uuid4()
+    with pytest.raises(BuyerContactMissing):
+        await _handle(svc, _delivered(order_id))
+    assert await _rows(database, "SELECT 1 FROM notifications WHERE order_id = $1", order_id) == []
+
+
+async def test_smtp_failure_raises_and_rolls_back(database: str) -> None:
+    keys = FakeKeys()
+    svc = bootstrap(Settings(database_url=database, smtp_port=_free_port(), smtp_timeout=2), keys=keys)
+    try:
+        order_id = uuid4()
+        keys.orders[order_id] = OrderKeys(order_id, [KEY])
+        await _handle(svc, _placed(order_id))
+        with pytest.raises(NotificationError) as failure:
+            await _handle(svc, _delivered(order_id))
+        assert KEY not in str(failure.value)
+        assert await _rows(database, "SELECT 1 FROM notifications WHERE order_id = $1", order_id) == []
+        assert await _rows(database, "SELECT 1 FROM outbox WHERE key = $1", str(order_id)) == []
+    finally:
+        await svc.runtime.engine.dispose()

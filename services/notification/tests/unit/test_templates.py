@@ -1,0 +1,81 @@
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from notification.adapters.mailer import compose
+from notification.adapters.templates import TemplateRenderer
+from notification.domain.model import ORDER_DELIVERED, RenderedEmail
+
+CONTEXT = {
+    "order_no": "F20261122081500AB12CD",
+    "product_title": "Steam 充值卡 100",
+    "keys": ["AAAA-BBBB-CCCC", "DDDD-EEEE-FFFF"],
+    "usage_instructions": "Redeem at https://store.example/redeem",
+    "support_contact": "support@faka.local",
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> TemplateRenderer:
+    return TemplateRenderer()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_part_carries_order_no_and_keys(renderer: TemplateRenderer, locale: str) -> None:
+    email = renderer.render(ORDER_DELIVERED, locale, CONTEXT)
+    assert CONTEXT["order_no"] in email.subject
+    for body in (email.text, email.html):
+        assert CONTEXT["order_no"] in body
+        assert CONTEXT["product_title"] in body
+        assert "AAAA-BBBB-CCCC" in body and "DDDD-EEEE-FFFF" in body
+        assert CONTEXT["usage_instructions"] in body
+        assert "support@faka.local" in body
+
+
+def test_chinese_and_english_differ(renderer: TemplateRenderer) -> None:
+    zh = renderer.render(ORDER_DELIVERED, "zh-CN", CONTEXT)
+    en = renderer.render(ORDER_DELIVERED, "en", CONTEXT)
+    assert "订单" in zh.subject and "卡密" in zh.text
+    assert "Your order" in en.subject and "Order number" in en.text
+
+
+@pytest.mark.parametrize("locale", [None, "", "fr", "de-DE", "xx"])
+def test_unknown_locale_falls_back_to_chinese(renderer: TemplateRenderer, locale: str | None) -> None:
+    email = renderer.render(ORDER_DELIVERED, locale, CONTEXT)
+    assert email == renderer.render(ORDER_DELIVERED, "zh-CN", CONTEXT)
+
+
+def test_html_escapes_keys_and_title_text_does_not(renderer: TemplateRenderer) -> None:
+    context = {**CONTEXT, "keys": ["<b>x</b>&1"], "product_title": "A & B"}
+    email = renderer.render(ORDER_DELIVERED, "en", context)
+    assert "&lt;b&gt;x&lt;/b&gt;&amp;1" in email.html and "<b>x</b>" not in email.html
+    assert "<b>x</b>&1" in email.text
+    assert "A & B" in email.subject
+
+
+def test_usage_instructions_are_optional(renderer: TemplateRenderer) -> None:
+    email = renderer.render(ORDER_DELIVERED, "en", {**CONTEXT, "usage_instructions": ""})
+    assert "How to use" not in email.text and "How to use" not in email.html
+
+
+def test_subject_is_one_line_even_with_a_newline_in_the_title(renderer: TemplateRenderer) -> None:
+    email = renderer.render(ORDER_DELIVERED, "en", {**CONTEXT, "product_title": "Evil\r\nBcc: x@y"})
+    assert "\n" not in email.subject and "\r" not in email.subject
+
+
+def test_composed_message_is_multipart_text_and_html() -> None:
+    email = RenderedEmail(subject="订单 F1 已发货", text="key: K-1\n", html="<p>key: K-1</p>\n")
+    raw = compose("faka shop <no-reply@faka.local>", "buyer@example.com", email, "<x@faka.local>").as_bytes()
+    parsed = message_from_bytes(raw, policy=default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed["Subject"] == "订单 F1 已发货"
+    assert parsed["To"] == "buyer@example.com"
+    assert parsed["Message-ID"] == "<x@faka.local>"
+    text = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert text is not None and "K-1" in text.get_content()
+    assert html is not None and "<p>key: K-1</p>" in html.get_content()
+
+
+def test_rendered_email_repr_hides_bodies(renderer: TemplateRenderer) -> None:
+    assert "AAAA-BBBB-CCCC" not in repr(renderer.render(ORDER_DELIVERED, "en", CONTEXT))
