@@ -5,7 +5,6 @@ Revises:
 """
 
 from alembic import op
-
 from faka_common.db.migrations import create_messaging_tables
 
 revision = "0001"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-
 from faka_common.runtime import Runtime
+
 from gateway.adapters.owners import Owner, owner_client, provider_client
 from gateway.config import MIGRATIONS, Settings
 

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.settings import ServiceSettings
+from pydantic import Field, SecretStr
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

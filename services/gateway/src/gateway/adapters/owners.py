@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import httpx
-
 from faka_common.http import InternalClient
 
 

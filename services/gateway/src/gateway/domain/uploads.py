@@ -52,9 +52,12 @@ def multipart_field(body: bytes, content_type: str, field: str) -> bytes | None:
             name, _, value = line.partition(":")
             if name.strip().lower() != "content-disposition":
                 continue
-            if _header_params("content-disposition", value.strip()).get_param(
-                "name", header="content-disposition"
-            ) == field:
+            if (
+                _header_params("content-disposition", value.strip()).get_param(
+                    "name", header="content-disposition"
+                )
+                == field
+            ):
                 return content
     return None
 

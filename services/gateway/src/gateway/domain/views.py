@@ -14,7 +14,11 @@ MINOR_UNIT_EXPONENT: dict[str, int] = {
 # Statuses in which the buyer may see the delivered keys.
 KEY_REVEALING_STATUSES = frozenset({"delivered", "completed"})
 # Statuses in which the order is still moving on its own (the order page refreshes itself).
-PENDING_STATUSES = frozenset({"pending_risk", "awaiting_payment", "paid", "review", "pending_review"})
+PENDING_STATUSES = frozenset(
+    {"pending_risk", "review", "reserving", "awaiting_payment", "paid", "fulfilling"}
+)
+# Statuses in which the sandbox provider takes a payment (a payment racing the expiry still counts).
+PAYABLE_STATUSES = frozenset({"awaiting_payment", "expired"})
 
 
 def format_amount(amount: int, currency: str) -> str:

@@ -12,11 +12,17 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-
-from faka_common.errors import DomainError, NotFound, Unavailable
+from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
 from faka_common.sandbox_payment import signed_notification
+
 from gateway.bootstrap import Gateway
-from gateway.domain.views import buyer_order_view, placed_order_view, reveals_keys, storefront_catalog
+from gateway.domain.views import (
+    PAYABLE_STATUSES,
+    buyer_order_view,
+    placed_order_view,
+    reveals_keys,
+    storefront_catalog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +157,8 @@ async def complete_sandbox_payment(gw: Gateway, order_no: str, token: str | None
     """Play the sandbox provider: sign a success notification for the order's amount and deliver it to the
     gateway's public notify URL over real HTTP. Returns the order view as it was before payment."""
     order = await fetch_order(gw, order_no, OrderSecret(token=token))
+    if order.get("status") not in PAYABLE_STATUSES:
+        raise Conflict(f"order {order_no} is {order.get('status')}; there is nothing to pay")
     notification = signed_notification(
         order_no=str(order["order_no"]),
         trade_no="SBX" + uuid.uuid4().hex,
@@ -162,7 +170,9 @@ async def complete_sandbox_payment(gw: Gateway, order_no: str, token: str | None
     try:
         response = await gw.provider_http.post(url, json=notification)
     except httpx.HTTPError as error:
-        raise Unavailable(f"the payment notification could not reach {url}: {type(error).__name__}") from error
+        raise Unavailable(
+            f"the payment notification could not reach {url}: {type(error).__name__}"
+        ) from error
     if response.status_code != 200:
         raise upstream_error(response)
     log.info("sandbox payment %s notified for order %s", notification["trade_no"], order_no)

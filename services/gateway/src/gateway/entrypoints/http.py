@@ -1,0 +1,204 @@
+"""The public HTTP API: admin (X-Admin-Key), storefront, payment webhooks; plus the JSON 404/405."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+from faka_common.errors import NotFound, Unauthorized
+from faka_common.http import error_body
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.bootstrap import Gateway
+from gateway.domain.uploads import PayloadTooLarge, keys_text
+from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct
+from gateway.service_layer import edge
+
+ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+# Answers that carry an order secret or keys: never cached, never leaked as a referrer.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+admin_key_header = APIKeyHeader(
+    name="X-Admin-Key", auto_error=False, description="The admin API key (ADMIN_API_KEY)"
+)
+
+
+def admin_key_valid(presented: str | None, expected: str) -> bool:
+    """Constant-time comparison; a missing or empty key is never valid."""
+    if not presented or not expected:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def admin_auth(gw: Gateway) -> Any:
+    async def check(key: Annotated[str | None, Depends(admin_key_header)]) -> None:
+        if not admin_key_valid(key, gw.admin_key):
+            raise Unauthorized("admin API: missing or wrong X-Admin-Key")
+
+    return Depends(check)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def checked_order_no(order_no: str) -> str:
+    """A malformed order number is just an order that does not exist."""
+    if not ORDER_NO.fullmatch(order_no):
+        raise NotFound(edge.NO_SUCH_ORDER)
+    return order_no
+
+
+def buyer_locale(requested: Locale | None, accept_language: str | None) -> Locale | None:
+    if requested is not None:
+        return requested
+    first = (accept_language or "").split(",", 1)[0].strip().lower()
+    if first.startswith("en"):
+        return "en"
+    if first.startswith("zh"):
+        return "zh-CN"
+    return None
+
+
+def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any]:
+    """The order service's POST /internal/orders body (buyer_ip is added by the edge operation)."""
+    payload: dict[str, Any] = {
+        "product_id": str(order.product_id),
+        "quantity": order.quantity,
+        "buyer_email": order.email,
+        "query_password": order.query_password,
+    }
+    locale = buyer_locale(order.locale, accept_language)
+    if locale is not None:
+        payload["locale"] = locale
+    return payload
+
+
+KEYS_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One key per line (blank lines ignored; BOM and CRLF tolerated), UTF-8, at most 50 MB",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}, "example": "AAAA-BBBB-CCCC\nDDDD-EEEE-FFFF\n"},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+def admin_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+
+    @api.post("/products", status_code=201, summary="Create a product")
+    async def create_product(product: NewProduct) -> Any:
+        return await edge.create_product(gw, product.model_dump())
+
+    @api.get("/products", summary="Every product with its stock")
+    async def list_products() -> Any:
+        return await edge.list_products(gw)
+
+    @api.get("/products/{product_id}", summary="One product with its stock")
+    async def get_product(product_id: UUID) -> Any:
+        return await edge.get_product(gw, product_id)
+
+    @api.post(
+        "/products/{product_id}/keys",
+        summary="Import card keys (text/plain body, or a multipart upload with field `file`)",
+        openapi_extra=KEYS_UPLOAD_BODY,
+    )
+    async def import_keys(product_id: UUID, request: Request) -> Any:
+        limit = gw.settings.max_key_upload_bytes
+        body = await read_body(request, limit + 64 * 1024)  # room for the multipart framing
+        keys = keys_text(body, request.headers.get("content-type"), limit)
+        return await edge.import_keys(gw, product_id, keys)
+
+    return api
+
+
+def storefront_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["storefront"])
+
+    @api.get("/products", summary="Products on sale")
+    async def products() -> dict[str, Any]:
+        return {"items": await edge.catalog(gw)}
+
+    @api.post("/orders", status_code=201, summary="Place an order")
+    async def place_order(order: NewOrder, request: Request) -> dict[str, Any]:
+        return await edge.place_order(
+            gw,
+            order_payload(order, request.headers.get("accept-language")),
+            request.client.host if request.client else None,
+        )
+
+    @api.get("/orders/{order_no}", summary="An order (with its keys once delivered)")
+    async def get_order(
+        order_no: str,
+        token: Annotated[
+            str | None, Query(description="The token returned when the order was placed")
+        ] = None,
+        password: Annotated[str | None, Query(description="The query password chosen by the buyer")] = None,
+    ) -> JSONResponse:
+        view = await edge.buyer_order(gw, checked_order_no(order_no), edge.OrderSecret(token, password))
+        return JSONResponse(view, headers=PRIVATE)
+
+    return api
+
+
+def payments_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+
+    @api.post(
+        "/{provider}/notify",
+        summary="Payment provider notification (forwarded verbatim to the order service)",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+        },
+    )
+    async def notify(provider: str, request: Request) -> JSONResponse:
+        if not PROVIDER.fullmatch(provider):
+            raise NotFound(f"unknown payment provider {provider[:32]!r}")
+        body = await read_body(request, gw.settings.max_notification_bytes)
+        status, answer = await edge.forward_notification(
+            gw, provider, body, request.headers.get("content-type")
+        )
+        return JSONResponse(answer, status_code=status)
+
+    return api
+
+
+def install_edge_handlers(app: FastAPI) -> None:
+    """Unknown routes and wrong methods answer JSON like every other error."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            body = error_body("not_found", f"no route {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            body = error_body("method_not_allowed", f"{request.method} not allowed on {request.url.path}")
+        else:
+            body = error_body("http_error", str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))

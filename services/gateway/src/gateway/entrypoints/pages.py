@@ -1,0 +1,173 @@
+"""The small HTML pages (sandbox checkout, order page). Every dynamic value goes through `e` (html.escape)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from gateway.domain.views import PENDING_STATUSES, format_amount, reveals_keys, secret_query
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "table{border-collapse:collapse}td,th{padding:.25rem .75rem;text-align:left;vertical-align:top}"
+    "th{color:#666;font-weight:normal}code{background:#f3f3f3;padding:.1rem .3rem;word-break:break-all}"
+    "button,.button{font-size:1.1rem;padding:.5rem 1.5rem;background:#1677ff;color:#fff;border:0;"
+    "border-radius:.3rem;text-decoration:none;cursor:pointer}.muted{color:#666}.pre{white-space:pre-wrap}"
+)
+
+STATUS_LABELS = {
+    "pending_risk": "being checked",
+    "review": "being reviewed",
+    "reserving": "reserving stock",
+    "awaiting_payment": "awaiting payment",
+    "paid": "paid, delivering",
+    "fulfilling": "paid, delivering",
+    "delivery_failed": "delivery failed; the shop will contact you",
+    "delivered": "delivered",
+    "completed": "completed",
+}
+
+
+def e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def layout(title: str, body: str, refresh_seconds: int | None = None) -> str:
+    refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{e(title)}</title>{refresh}<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def order_page_path(order_no: str, token: str | None = None, password: str | None = None) -> str:
+    return f"/orders/{quote(order_no, safe='')}?{secret_query(token, password)}"
+
+
+def safe_link(url: Any) -> str | None:
+    """Only http(s) and site-relative links are rendered as links."""
+    if not isinstance(url, str) or not url:
+        return None
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https") or (scheme == "" and url.startswith("/") and not url.startswith("//")):
+        return url
+    return None
+
+
+def status_label(status: Any) -> str:
+    return STATUS_LABELS.get(str(status), str(status).replace("_", " "))
+
+
+def order_table(order: dict[str, Any]) -> str:
+    rows = [
+        ("Order number", e(order.get("order_no"))),
+        ("Product", e(order.get("product_title"))),
+        ("Quantity", e(order.get("quantity"))),
+        ("Amount", e(format_amount(int(order.get("amount", 0)), str(order.get("currency", ""))))),
+        ("Status", e(status_label(order.get("status")))),
+        ("Created", e(order.get("created_at"))),
+    ]
+    for label, field in (("Paid", "paid_at"), ("Delivered", "delivered_at")):
+        if order.get(field):
+            rows.append((label, e(order[field])))
+    return (
+        "<table>"
+        + "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+        + "</table>"
+    )
+
+
+def order_page(view: dict[str, Any]) -> str:
+    """The buyer's order page: the order, a pay link while awaiting payment, the keys once delivered."""
+    status = view.get("status")
+    parts = [f"<h1>Order {e(view.get('order_no'))}</h1>", order_table(view)]
+    pay_url = safe_link(view.get("pay_url"))
+    if status == "awaiting_payment" and pay_url:
+        parts.append(f'<p><a class="button" href="{e(pay_url)}">Pay now</a></p>')
+    if reveals_keys(status):
+        items = view.get("items", [])
+        if items:
+            keys = "".join(f"<li><code>{e(item.get('content'))}</code></li>" for item in items)
+            parts.append(f"<h2>Your keys</h2><ol>{keys}</ol>")
+        else:
+            parts.append('<p class="muted">Your keys are being prepared; check your e-mail.</p>')
+        if view.get("usage_instructions"):
+            parts.append(f'<h2>How to use</h2><p class="pre">{e(view["usage_instructions"])}</p>')
+    refresh = 5 if status in PENDING_STATUSES else None
+    if refresh:
+        parts.append('<p class="muted">This page refreshes itself.</p>')
+    return layout(f"Order {view.get('order_no', '')}", "".join(parts), refresh)
+
+
+def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:
+    """The sandbox provider's checkout: the order and a button that pays it."""
+    order_no = str(order.get("order_no", ""))
+    amount = format_amount(int(order.get("amount", 0)), str(order.get("currency", "")))
+    parts = [
+        "<h1>Sandbox checkout</h1>",
+        '<p class="muted">A pretend payment provider for the demo; no money moves.</p>',
+        "<table>",
+        f"<tr><th>Order number</th><td>{e(order_no)}</td></tr>",
+        f"<tr><th>Product</th><td>{e(order.get('product_title'))}</td></tr>",
+        f"<tr><th>Amount</th><td><strong>{e(amount)}</strong></td></tr>",
+        "</table>",
+    ]
+    status = order.get("status")
+    refresh = None
+    if status == "awaiting_payment":
+        action = f"/pay/sandbox/{quote(order_no, safe='')}/complete?{secret_query(token=token)}"
+        parts.append(
+            f'<form method="post" action="{e(action)}"><p><button type="submit">Pay now</button></p></form>'
+        )
+    elif status in ("pending_risk", "review", "reserving"):
+        parts.append('<p class="muted">The order is still being checked; this page refreshes itself.</p>')
+        refresh = 3
+    else:
+        parts.append(f"<p>This order is {e(status_label(status))}; there is nothing to pay.</p>")
+    parts.append(f'<p><a href="{e(order_page_path(order_no, token))}">Your order page</a></p>')
+    return layout(f"Pay order {order_no}", "".join(parts), refresh)
+
+
+def payment_received_page(order: dict[str, Any], token: str) -> str:
+    order_no = str(order.get("order_no", ""))
+    amount = format_amount(int(order.get("amount", 0)), str(order.get("currency", "")))
+    body = (
+        "<h1>Payment received</h1>"
+        f"<p>{e(amount)} for order {e(order_no)} ({e(order.get('product_title'))}).</p>"
+        "<p>Your keys will appear on your order page in a moment and are also sent by e-mail.</p>"
+        f'<p><a class="button" href="{e(order_page_path(order_no, token))}">Go to your order</a></p>'
+    )
+    return layout("Payment received", body)
+
+
+def error_page(status_code: int, message: str) -> str:
+    return layout(
+        "Something went wrong",
+        f'<h1>{e(status_code)}</h1><p>{e(message)}</p><p><a href="/">Back to the shop</a></p>',
+    )
+
+
+def shop_page(products: list[dict[str, Any]]) -> str:
+    """The storefront: products on sale, each with a small order form."""
+    parts = ["<h1>Shop</h1>"]
+    if not products:
+        parts.append('<p class="muted">Nothing on sale yet.</p>')
+    for product in products:
+        price = format_amount(int(product["price"]), str(product["currency"]))
+        parts.append(f'<h2>{e(product["title"])}</h2><p class="pre">{e(product.get("description"))}</p>')
+        parts.append(f"<p><strong>{e(price)}</strong></p>")
+        if not product.get("in_stock"):
+            parts.append('<p class="muted">Sold out.</p>')
+            continue
+        parts.append(
+            '<form method="post" action="/shop/orders">'
+            f'<input type="hidden" name="product_id" value="{e(product["id"])}">'
+            '<p><label>E-mail <input type="email" name="email" required maxlength="254"></label> '
+            '<label>Quantity <input type="number" name="quantity" value="1" min="1" max="1000"></label></p>'
+            '<p><label>Query password (optional) <input type="password" name="query_password" '
+            'minlength="6" maxlength="64"></label></p>'
+            '<p><button type="submit">Buy</button></p></form>'
+        )
+    return layout("Shop", "".join(parts))

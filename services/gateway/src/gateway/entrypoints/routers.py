@@ -1,0 +1,24 @@
+"""Every router of the gateway, and a bare app around them (no runtime) for tests and tools."""
+
+from __future__ import annotations
+
+from faka_common.http import install_error_handlers
+from fastapi import APIRouter, FastAPI
+
+from gateway.bootstrap import Gateway
+from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
+from gateway.entrypoints.web import web_router
+
+
+def routers(gw: Gateway) -> list[APIRouter]:
+    return [admin_router(gw), storefront_router(gw), payments_router(gw), web_router(gw)]
+
+
+def edge_app(gw: Gateway) -> FastAPI:
+    """The gateway's routes and error mapping without the runtime (no Kafka, no Postgres)."""
+    app = FastAPI(title="faka gateway (bare)")
+    install_error_handlers(app)
+    install_edge_handlers(app)
+    for router in routers(gw):
+        app.include_router(router)
+    return app

@@ -1,0 +1,419 @@
+"""The gateway's routes over ASGI with in-memory fake owners (no runtime: no Kafka, no Postgres)."""
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from faka_common.http import InternalClient
+from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
+from gateway.bootstrap import Gateway, build_gateway
+from gateway.config import DEV_ADMIN_API_KEY, Settings
+from gateway.entrypoints.routers import edge_app
+
+Handler = Callable[[httpx.Request], httpx.Response]
+PRODUCT_ID = "0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"
+ORDER_ID = "0190f3a2-0000-7d4b-9a8e-2f6c1b5d4e3a"
+ADMIN = {"X-Admin-Key": DEV_ADMIN_API_KEY}
+
+
+class FakeOwner(InternalClient):
+    """The real InternalClient (and its error mapping) over an in-memory transport."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__("http://owner.test", "token")
+        self._client = httpx.AsyncClient(base_url="http://owner.test", transport=httpx.MockTransport(handler))
+
+
+def not_found(message: str) -> httpx.Response:
+    return httpx.Response(404, json={"error": "not_found", "message": message})
+
+
+class FakeInventory:
+    def __init__(self) -> None:
+        self.calls: list[httpx.Request] = []
+        self.product = {
+            "product_id": PRODUCT_ID,
+            "title": "Steam <50>",
+            "description": "",
+            "price": 4800,
+            "currency": "CNY",
+            "delivery_type": "card_key",
+            "usage_instructions": "Redeem",
+            "active": True,
+            "stock": {"available": 2, "reserved": 0, "sold": 0},
+        }
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path, method = request.url.path, request.method
+        if path == "/internal/products" and method == "GET":
+            hidden = {**self.product, "product_id": "other", "active": False}
+            return httpx.Response(200, json={"items": [self.product, hidden]})
+        if path == "/internal/products" and method == "POST":
+            return httpx.Response(201, json={**json.loads(request.content), "product_id": PRODUCT_ID})
+        if path == f"/internal/products/{PRODUCT_ID}" and method == "GET":
+            return httpx.Response(200, json=self.product)
+        if path == f"/internal/products/{PRODUCT_ID}/keys" and method == "POST":
+            lines = [line for line in request.content.decode().splitlines() if line.strip()]
+            return httpx.Response(
+                200, json={"batch_id": "b1", "imported": len(lines), "duplicates": 0, "invalid": 0}
+            )
+        if path == f"/internal/orders/{ORDER_ID}/keys" and method == "GET":
+            return httpx.Response(
+                200,
+                json={
+                    "order_id": ORDER_ID,
+                    "product_id": PRODUCT_ID,
+                    "keys": [{"key_id": "k1", "content": "AAAA-1111"}],
+                    "usage_instructions": "Redeem",
+                },
+            )
+        return not_found(f"nothing at {path}")
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.calls: list[httpx.Request] = []
+        self.order = {
+            "order_id": ORDER_ID,
+            "order_no": "F20260101ABC",
+            "status": "awaiting_payment",
+            "product_id": PRODUCT_ID,
+            "product_title": "Steam <50>",
+            "quantity": 1,
+            "amount": 4800,
+            "currency": "CNY",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "expires_at": "2026-01-01T00:15:00+00:00",
+            "paid_at": None,
+            "delivered_at": None,
+            "pay_url": "http://gateway.test/pay/sandbox/F20260101ABC?token=tok",
+        }
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path, method = request.url.path, request.method
+        if path == "/internal/orders" and method == "POST":
+            body = json.loads(request.content)
+            if body["product_id"] != PRODUCT_ID:
+                return not_found("no product with that id")
+            return httpx.Response(
+                201,
+                json={
+                    "order_id": ORDER_ID,
+                    "order_no": "F20260101ABC",
+                    "status": "pending_risk",
+                    "amount": 4800 * body["quantity"],
+                    "currency": "CNY",
+                    "token": "tok",
+                    "expires_at": "2026-01-01T00:15:00+00:00",
+                },
+            )
+        if path == "/internal/orders/F20260101ABC" and method == "GET":
+            params = request.url.params
+            if params.get("token") == "tok" or params.get("password") == "secret-pw":
+                return httpx.Response(200, json=self.order)
+            return not_found("no order with that number and secret")
+        if path == "/internal/payments/sandbox/notify" and method == "POST":
+            body = json.loads(request.content)
+            if not signature_valid(body, DEV_SANDBOX_SECRET):
+                return httpx.Response(400, json={"error": "bad_signature", "message": "signature mismatch"})
+            if body["amount"] != self.order["amount"]:
+                return httpx.Response(400, json={"error": "amount_mismatch", "message": "amount differs"})
+            self.order = {**self.order, "status": "paid"}
+            return httpx.Response(200, json={"result": "accepted"})
+        return not_found(f"nothing at {path}")
+
+
+class Edge:
+    def __init__(self, gateway: Gateway, orders: FakeOrders, inventory: FakeInventory) -> None:
+        self.gateway, self.orders, self.inventory = gateway, orders, inventory
+        self.app = edge_app(gateway)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 5555)),
+            base_url="http://gateway.test",
+        )
+
+
+@pytest.fixture
+async def edge() -> AsyncIterator[Edge]:
+    orders, inventory = FakeOrders(), FakeInventory()
+    settings = Settings(public_base_url="http://gateway.test/", max_key_upload_bytes=1000)
+    gateway = build_gateway(settings, order=FakeOwner(orders), inventory=FakeOwner(inventory))
+    result = Edge(gateway, orders, inventory)
+    # the sandbox provider reaches the public notify URL: here the same app, over ASGI
+    await gateway.provider_http.aclose()
+    gateway.provider_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=result.app))
+    yield result
+    await result.client.aclose()
+    await gateway.aclose()
+
+
+# --- admin -----------------------------------------------------------------------------------------
+
+
+async def test_admin_needs_the_right_key(edge: Edge) -> None:
+    for headers in ({}, {"X-Admin-Key": "wrong"}, {"X-Admin-Key": ""}):
+        response = await edge.client.get("/api/admin/products", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"] == "unauthorized"
+    assert edge.inventory.calls == []
+    assert (await edge.client.get("/api/admin/products", headers=ADMIN)).status_code == 200
+
+
+async def test_admin_creates_a_product(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/admin/products", headers=ADMIN, json={"title": "Steam", "price": 4800}
+    )
+    assert response.status_code == 201
+    assert response.json()["product_id"] == PRODUCT_ID
+    sent = json.loads(edge.inventory.calls[-1].content)
+    assert sent["currency"] == "CNY" and sent["delivery_type"] == "card_key"
+
+
+async def test_bad_product_is_a_clear_422(edge: Edge) -> None:
+    response = await edge.client.post("/api/admin/products", headers=ADMIN, json={"title": "", "price": -1})
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert "price" in response.json()["message"]
+
+
+async def test_admin_product_404_is_passed_on(edge: Edge) -> None:
+    response = await edge.client.get(
+        "/api/admin/products/00000000-0000-0000-0000-000000000000", headers=ADMIN
+    )
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": "nothing at /internal/products/00000000-0000-0000-0000-000000000000",
+    }
+
+
+async def test_keys_import_text_and_multipart(edge: Edge) -> None:
+    url = f"/api/admin/products/{PRODUCT_ID}/keys"
+    response = await edge.client.post(
+        url, headers={**ADMIN, "Content-Type": "text/plain"}, content=b"A-1\nB-2\n"
+    )
+    assert response.status_code == 200 and response.json()["imported"] == 2
+    forwarded = edge.inventory.calls[-1]
+    assert forwarded.headers["content-type"].startswith("text/plain")
+    assert forwarded.content == b"A-1\nB-2\n"
+
+    response = await edge.client.post(
+        url, headers=ADMIN, files={"file": ("k.txt", b"C-3\r\nD-4\r\nE-5", "text/plain")}
+    )
+    assert response.status_code == 200 and response.json()["imported"] == 3
+    assert edge.inventory.calls[-1].content == b"C-3\r\nD-4\r\nE-5"
+
+
+async def test_keys_import_over_the_limit_is_413(edge: Edge) -> None:
+    calls = len(edge.inventory.calls)
+    response = await edge.client.post(
+        f"/api/admin/products/{PRODUCT_ID}/keys",
+        headers={**ADMIN, "Content-Type": "text/plain"},
+        content=b"K" * 2000,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert len(edge.inventory.calls) == calls
+
+
+# --- storefront ------------------------------------------------------------------------------------
+
+
+async def test_catalog_lists_active_products(edge: Edge) -> None:
+    response = await edge.client.get("/api/v1/products")
+    assert response.json() == {
+        "items": [
+            {
+                "id": PRODUCT_ID,
+                "title": "Steam <50>",
+                "description": "",
+                "price": 4800,
+                "currency": "CNY",
+                "in_stock": True,
+            }
+        ]
+    }
+
+
+async def test_place_order_forwards_buyer_ip_and_answers_with_order_url(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders",
+        json={
+            "product_id": PRODUCT_ID,
+            "quantity": 2,
+            "email": "buyer@example.com",
+            "query_password": "secret-pw",
+        },
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["order_no"] == "F20260101ABC" and body["token"] == "tok" and body["amount"] == 9600
+    assert body["order_url"] == "http://gateway.test/api/v1/orders/F20260101ABC?token=tok"
+    sent = json.loads(edge.orders.calls[-1].content)
+    assert sent == {
+        "product_id": PRODUCT_ID,
+        "quantity": 2,
+        "buyer_email": "buyer@example.com",
+        "query_password": "secret-pw",
+        "locale": "en",
+        "buyer_ip": "203.0.113.7",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"product_id": PRODUCT_ID, "quantity": 1, "email": "not-an-email"}, "email"),
+        ({"product_id": PRODUCT_ID, "quantity": 0, "email": "a@example.com"}, "quantity"),
+        ({"product_id": PRODUCT_ID, "quantity": 1001, "email": "a@example.com"}, "quantity"),
+        ({"product_id": "nope", "quantity": 1, "email": "a@example.com"}, "product_id"),
+        ({"product_id": PRODUCT_ID, "email": "a@example.com", "query_password": "123"}, "query_password"),
+        ({"product_id": PRODUCT_ID, "email": "a@example.com", "locale": "fr"}, "locale"),
+    ],
+)
+async def test_bad_order_input_is_422_naming_the_field(edge: Edge, body: dict[str, Any], field: str) -> None:
+    response = await edge.client.post("/api/v1/orders", json=body)
+    assert response.status_code == 422
+    assert field in response.json()["message"]
+    assert edge.orders.calls == []
+
+
+async def test_malformed_json_is_422(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_unknown_product_404_is_passed_on(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders",
+        json={"product_id": "00000000-0000-0000-0000-000000000000", "email": "a@example.com"},
+    )
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "message": "no product with that id"}
+
+
+async def test_order_view_without_keys_before_delivery(edge: Edge) -> None:
+    response = await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "awaiting_payment"
+    assert "items" not in response.json()
+    assert response.headers["cache-control"] == "no-store"
+    assert edge.inventory.calls == []
+
+
+async def test_order_view_with_keys_once_delivered(edge: Edge) -> None:
+    edge.orders.order["status"] = "delivered"
+    response = await edge.client.get("/api/v1/orders/F20260101ABC", params={"password": "secret-pw"})
+    body = response.json()
+    assert body["items"] == [{"content": "AAAA-1111"}]
+    assert body["usage_instructions"] == "Redeem"
+    assert edge.inventory.calls[-1].url.params["reader"] == "gateway"
+
+
+@pytest.mark.parametrize("query", ["", "?token=wrong", "?password=wrong"])
+async def test_missing_or_wrong_secret_is_the_same_404(edge: Edge, query: str) -> None:
+    response = await edge.client.get(f"/api/v1/orders/F20260101ABC{query}")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "message": "no order with that number and secret"}
+
+
+async def test_malformed_order_number_never_reaches_the_order_service(edge: Edge) -> None:
+    response = await edge.client.get("/api/v1/orders/..%2F..%2Fproducts", params={"token": "tok"})
+    assert response.status_code == 404
+    assert edge.orders.calls == []
+
+
+async def test_unreachable_owner_is_503() -> None:
+    gateway = build_gateway(Settings(order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9"))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=edge_app(gateway)), base_url="http://g")
+    response = await client.get("/api/v1/products")
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert "unreachable" in response.json()["message"]
+    await client.aclose()
+    await gateway.aclose()
+
+
+async def test_unknown_route_is_json_404(edge: Edge) -> None:
+    response = await edge.client.get("/api/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+# --- payments and the sandbox checkout ---------------------------------------------------------
+
+
+async def test_notification_is_forwarded_raw_and_the_answer_passed_back(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/payments/sandbox/notify",
+        content=b'{"order_no": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
+    forwarded = edge.orders.calls[-1]
+    assert forwarded.url.path == "/internal/payments/sandbox/notify"
+    assert forwarded.content == b'{"order_no": "x"}'
+    assert forwarded.headers["content-type"] == "application/json"
+    assert response.status_code == 400
+    assert response.json() == {"error": "bad_signature", "message": "signature mismatch"}
+
+
+async def test_sandbox_checkout_page_and_payment(edge: Edge) -> None:
+    page = await edge.client.get("/pay/sandbox/F20260101ABC", params={"token": "tok"})
+    assert page.status_code == 200
+    assert "48.00 CNY" in page.text
+    assert "Steam &lt;50&gt;" in page.text
+    action = re.search(r'action="([^"]+)"', page.text)
+    assert action is not None and action.group(1) == "/pay/sandbox/F20260101ABC/complete?token=tok"
+
+    done = await edge.client.post(action.group(1).replace("&amp;", "&"))
+    assert done.status_code == 200, done.text
+    assert "Payment received" in done.text
+    notification = json.loads(edge.orders.calls[-1].content)
+    assert edge.orders.calls[-1].url.path == "/internal/payments/sandbox/notify"
+    assert signature_valid(notification, DEV_SANDBOX_SECRET)
+    assert notification["trade_no"].startswith("SBX") and notification["amount"] == 4800
+    assert edge.orders.order["status"] == "paid"
+
+
+async def test_sandbox_checkout_with_wrong_token_is_a_404_page(edge: Edge) -> None:
+    page = await edge.client.get("/pay/sandbox/F20260101ABC", params={"token": "bad"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    done = await edge.client.post("/pay/sandbox/F20260101ABC/complete?token=bad")
+    assert done.status_code == 404
+    assert not any(c.url.path.endswith("/notify") for c in edge.orders.calls)
+
+
+async def test_order_page_shows_keys_once_delivered(edge: Edge) -> None:
+    edge.orders.order["status"] = "delivered"
+    page = await edge.client.get("/orders/F20260101ABC", params={"token": "tok"})
+    assert page.status_code == 200
+    assert "AAAA-1111" in page.text and "Steam &lt;50&gt;" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_shop_form_places_an_order_and_redirects_to_the_order_page(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/shop/orders", data={"product_id": PRODUCT_ID, "email": "a@example.com", "quantity": "1"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/orders/F20260101ABC?token=tok"
+    bad = await edge.client.post("/shop/orders", data={"product_id": PRODUCT_ID, "email": "nope"})
+    assert bad.status_code == 400 and "email" in bad.text
+
+
+async def test_sandbox_refuses_to_pay_an_order_already_paid(edge: Edge) -> None:
+    edge.orders.order["status"] = "fulfilling"
+    done = await edge.client.post("/pay/sandbox/F20260101ABC/complete?token=tok")
+    assert done.status_code == 409
+    assert "nothing to pay" in done.text
+    assert not any(c.url.path.endswith("/notify") for c in edge.orders.calls)

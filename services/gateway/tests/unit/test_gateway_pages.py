@@ -1,0 +1,51 @@
+from gateway.entrypoints import pages
+
+EVIL = '<script>alert("x")</script>'
+ORDER = {
+    "order_id": "o1",
+    "order_no": "N1",
+    "status": "delivered",
+    "product_title": EVIL,
+    "quantity": 1,
+    "amount": 4800,
+    "currency": "CNY",
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "items": [{"content": "<b>KEY</b>"}],
+    "usage_instructions": "<img src=x onerror=alert(1)>",
+}
+
+
+def test_product_title_and_keys_are_escaped_on_the_order_page() -> None:
+    html = pages.order_page(ORDER)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;KEY&lt;/b&gt;" in html
+    assert "<img" not in html
+    assert "48.00 CNY" in html
+
+
+def test_sandbox_checkout_escapes_and_posts_to_complete_with_the_token() -> None:
+    html = pages.sandbox_checkout_page({**ORDER, "status": "awaiting_payment"}, 'to"ken&x')
+    assert "<script>" not in html
+    assert 'action="/pay/sandbox/N1/complete?token=to%22ken%26x"' in html
+    assert "48.00 CNY" in html
+
+
+def test_sandbox_checkout_offers_no_button_once_paid() -> None:
+    assert "<form" not in pages.sandbox_checkout_page({**ORDER, "status": "paid"}, "t")
+
+
+def test_shop_page_escapes_titles() -> None:
+    html = pages.shop_page(
+        [{"id": "p1", "title": EVIL, "description": "", "price": 100, "currency": "CNY", "in_stock": True}]
+    )
+    assert "<script>" not in html
+    assert "1.00 CNY" in html
+
+
+def test_pay_link_only_for_http_urls() -> None:
+    awaiting = {**ORDER, "status": "awaiting_payment"}
+    assert 'href="javascript' not in pages.order_page({**awaiting, "pay_url": "javascript:alert(1)"})
+    assert 'href="http://g/pay/sandbox/N1?token=t"' in pages.order_page(
+        {**awaiting, "pay_url": "http://g/pay/sandbox/N1?token=t"}
+    )
