@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.settings import ServiceSettings
+from pydantic import SecretStr
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

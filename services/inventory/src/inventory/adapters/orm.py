@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from faka_common.crypto import Sealed
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -34,7 +35,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from faka_common.crypto import Sealed
 from inventory.domain.model import Product, Reservation, Stock, StoredKey
 from inventory.domain.reservations import ReservationStatus
 
@@ -56,6 +56,10 @@ products = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("delivery_type IN ('card_key', 'loop_key')", name="products_delivery_type"),
     CheckConstraint("price >= 0", name="products_price_not_negative"),
+    CheckConstraint(
+        "delivery_type <> 'loop_key' OR (loop_key_sealed IS NOT NULL AND loop_key_key_id IS NOT NULL)",
+        name="products_loop_key_present",
+    ),
 )
 
 key_batches = Table(
@@ -67,6 +71,7 @@ key_batches = Table(
     Column("imported", Integer, nullable=False, server_default="0"),
     Column("duplicates", Integer, nullable=False, server_default="0"),
     Column("invalid", Integer, nullable=False, server_default="0"),
+    Index("key_batches_product", "product_id"),
 )
 
 card_keys = Table(
@@ -84,7 +89,11 @@ card_keys = Table(
     UniqueConstraint("product_id", "fingerprint", name="card_keys_product_fingerprint"),
     CheckConstraint("status IN ('available', 'reserved', 'sold', 'void')", name="card_keys_status"),
     Index("card_keys_order", "order_id", postgresql_where=text("order_id IS NOT NULL")),
+    CheckConstraint(
+        "(status IN ('reserved', 'sold')) = (order_id IS NOT NULL)", name="card_keys_owner_matches_status"
+    ),
     Index("card_keys_product_status", "product_id", "status"),
+    Index("card_keys_batch", "batch_id"),
 )
 
 available_keys = Table(
@@ -108,6 +117,17 @@ reservations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('active', 'released', 'allocated')", name="reservations_status"),
     CheckConstraint("quantity >= 1", name="reservations_quantity_positive"),
+    Index("reservations_product_status", "product_id", "status"),
+)
+
+stock_refusals = Table(
+    "stock_refusals",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("requested", Integer, nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 key_reveals = Table(
@@ -125,7 +145,7 @@ key_reveals = Table(
 IMPORT_CHUNK = 1000
 
 
-def claim_statement(product_id: UUID, quantity: int) -> Select[tuple[UUID]]:
+def claim_statement(product_id: UUID, quantity: int) -> Select[UUID]:
     """The claim: the oldest `quantity` available keys of a product that no other transaction holds.
     It reads only available_keys through (product_id, seq), so sold keys are never walked past."""
     return (
@@ -290,7 +310,9 @@ class KeyRepository:
         """The order's reserved keys become sold; returns their ids in id order."""
         ids = await self._locked_for_order(order_id, "reserved")
         if ids:
-            await self._session.execute(update(card_keys).where(card_keys.c.id.in_(ids)).values(status="sold"))
+            await self._session.execute(
+                update(card_keys).where(card_keys.c.id.in_(ids)).values(status="sold")
+            )
         return ids
 
     async def release(self, order_id: UUID) -> list[UUID]:
@@ -372,6 +394,21 @@ class ReservationRepository:
             )
             .on_conflict_do_nothing()
             .returning(reservations.c.order_id)
+        )
+        return result.first() is not None
+
+    async def refused(self, order_id: UUID) -> bool:
+        """Whether the order was already told there is no stock for it."""
+        query = select(stock_refusals.c.order_id).where(stock_refusals.c.order_id == order_id)
+        return (await self._session.execute(query)).first() is not None
+
+    async def refuse(self, order_id: UUID, product_id: UUID, requested: int, available: int) -> bool:
+        """Record that the order got no stock; False when it already was refused (a concurrent duplicate)."""
+        result = await self._session.execute(
+            insert(stock_refusals)
+            .values(order_id=order_id, product_id=product_id, requested=requested, available=available)
+            .on_conflict_do_nothing()
+            .returning(stock_refusals.c.order_id)
         )
         return result.first() is not None
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from uuid import UUID
 
 from faka_common.crypto import Sealed
+
 from inventory.domain.reservations import DeliveryType, ReservationStatus
 
 

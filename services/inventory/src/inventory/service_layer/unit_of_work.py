@@ -1,8 +1,8 @@
-"""The inventory unit of work: catalog, keys, reservations, reveals and outgoing messages in one transaction."""
-
-from sqlalchemy.ext.asyncio import AsyncSession
+"""The inventory unit of work: catalog, keys, reservations, reveals and outgoing messages, one transaction."""
 
 from faka_common.db.uow import SessionFactory, UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from inventory.adapters.orm import KeyRepository, ProductRepository, ReservationRepository, RevealRepository
 
 

@@ -1,0 +1,412 @@
+"""The inventory against a real Postgres: concurrent reservations, the claim query plan, and the order
+life cycle (reserve, release, pay, late pay, reveal) through the service-layer handlers and a real unit
+of work. Needs DATABASE_URL (a server URL, e.g. postgresql://postgres@127.0.0.1:15432/postgres); each
+run creates and drops its own database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
+from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
+from faka_common.db.migrations import upgrade
+from faka_common.db.uow import SessionFactory
+from faka_common.errors import DomainError, NotFound
+from inventory.adapters.orm import claim_statement
+from inventory.config import MIGRATIONS
+from inventory.service_layer import handlers
+from inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
+M = TypeVar("M", bound=Message)
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pytest.fail(
+            "DATABASE_URL is not set: this integration test needs a Postgres server URL, e.g. "
+            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (`make test` exports it)"
+        )
+    return url
+
+
+@pytest.fixture(scope="module")
+async def database_url() -> AsyncIterator[str]:
+    server = asyncpg_dsn(_server_url())
+    parts = urlsplit(server)
+    name = f"faka_inventory_test_{uuid.uuid4().hex[:12]}"
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    await upgrade(url, MIGRATIONS)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=25)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return session_factory(engine)
+
+
+async def run(
+    sessions: SessionFactory, message: M, handler: Callable[[M, InventoryUnitOfWork], Awaitable[None]]
+) -> None:
+    """What the consumer does around a handler: one unit of work, committed."""
+    async with InventoryUnitOfWork(sessions) as uow:
+        await handler(message, uow)
+        await uow.commit()
+
+
+async def card_product(sessions: SessionFactory, keys: list[str], title: str = "Steam 50") -> uuid.UUID:
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, _ = await handlers.create_product(
+            handlers.NewProduct(title=title, price=4800, currency="CNY", delivery_type="card_key"),
+            uow,
+            KEYRING,
+        )
+    if keys:
+        async with InventoryUnitOfWork(sessions) as uow:
+            await handlers.import_keys(product.id, "\n".join(keys), uow, KEYRING)
+    return product.id
+
+
+def approved(product_id: uuid.UUID, quantity: int = 1, order_id: uuid.UUID | None = None) -> OrderApproved:
+    return OrderApproved(
+        order_id=order_id or uuid.uuid4(),
+        order_no=f"F{uuid.uuid4().hex[:20].upper()}",
+        product_id=product_id,
+        quantity=quantity,
+        payment_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+    )
+
+
+def paid(event: OrderApproved) -> OrderPaid:
+    return OrderPaid(
+        order_id=event.order_id,
+        order_no=event.order_no,
+        product_id=event.product_id,
+        quantity=event.quantity,
+        amount=4800 * event.quantity,
+        currency="CNY",
+        provider="sandbox",
+        trade_no=f"SBX{uuid.uuid4().hex}",
+        paid_at=datetime.now(UTC),
+    )
+
+
+def cancelled(event: OrderApproved) -> OrderCancelled:
+    return OrderCancelled(order_id=event.order_id, order_no=event.order_no, reason="expired")
+
+
+async def published(engine: AsyncEngine, order_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+    """The (type, payload) of every message staged for an order, in outbox order."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT value FROM outbox WHERE key = :key ORDER BY id"), {"key": str(order_id)}
+        )
+        envelopes = [Envelope.from_bytes(bytes(value)) for (value,) in rows]
+    return [(e.type, e.payload) for e in envelopes]
+
+
+async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
+    async with engine.connect() as connection:
+        return (await connection.execute(text(sql), params)).scalar()
+
+
+async def stock(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int | None, int, int]:
+    async with InventoryUnitOfWork(sessions) as uow:
+        _, counts = await handlers.get_product(product_id, uow)
+    return counts.available, counts.reserved, counts.sold
+
+
+async def test_fifty_concurrent_reservations_of_twenty_keys(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, [f"KEY-{i:04d}-{uuid.uuid4().hex[:8]}" for i in range(20)])
+    events = [approved(product_id) for _ in range(50)]
+
+    results = await asyncio.gather(
+        *(run(sessions, e, handlers.reserve_stock) for e in events), return_exceptions=True
+    )
+
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    outcomes = [(await published(engine, e.order_id)) for e in events]
+    assert all(len(o) == 1 for o in outcomes), outcomes
+    kinds = [o[0][0] for o in outcomes]
+    assert kinds.count("StockReserved") == 20
+    assert kinds.count("StockUnavailable") == 30
+    assert all(o[0][1]["available"] == 0 for o in outcomes if o[0][0] == "StockUnavailable")
+
+    reserved_orders = {e.order_id for e, kind in zip(events, kinds, strict=True) if kind == "StockReserved"}
+    async with engine.connect() as connection:
+        reservations = set(
+            (
+                await connection.execute(
+                    text("SELECT order_id FROM reservations WHERE product_id = :p AND status = 'active'"),
+                    {"p": product_id},
+                )
+            ).scalars()
+        )
+        per_order = (
+            await connection.execute(
+                text(
+                    "SELECT order_id, count(*), count(DISTINCT id) FROM card_keys "
+                    "WHERE product_id = :p AND status = 'reserved' GROUP BY order_id"
+                ),
+                {"p": product_id},
+            )
+        ).all()
+        keys_reserved = await connection.scalar(
+            text("SELECT count(DISTINCT id) FROM card_keys WHERE product_id = :p AND status = 'reserved'"),
+            {"p": product_id},
+        )
+        still_queued = await connection.scalar(
+            text("SELECT count(*) FROM available_keys WHERE product_id = :p"), {"p": product_id}
+        )
+    assert reservations == reserved_orders
+    assert len(reservations) == 20
+    assert {row[0] for row in per_order} == reserved_orders
+    assert all(count == 1 for _, count, _ in per_order), "an order holds more than its one key"
+    assert keys_reserved == 20, "a key was reserved twice, or a reserved key went missing"
+    assert still_queued == 0
+    assert await stock(sessions, product_id) == (0, 20, 0)
+
+
+async def test_claim_reads_the_available_keys_index_not_card_keys(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    crowded = await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
+    product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
+    for event in [approved(product_id, quantity=50) for _ in range(20)]:  # 1000 keys leave the queue
+        await run(sessions, event, handlers.reserve_stock)
+        await run(sessions, paid(event), handlers.allocate_keys)
+    assert await stock(sessions, product_id) == (2000, 0, 1000)
+    assert await stock(sessions, crowded) == (3000, 0, 0)
+    async with engine.connect() as connection:
+        await connection.execute(text("ANALYZE available_keys"))
+        await connection.execute(text("ANALYZE card_keys"))
+    sql = str(
+        claim_statement(product_id, 5).compile(
+            dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+            compile_kwargs={"literal_binds": True},
+        )
+    )
+    async with engine.connect() as connection:
+        plan = "\n".join((await connection.execute(text(f"EXPLAIN {sql}"))).scalars())
+    assert "available_keys_product_seq" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert "card_keys" not in plan, plan
+    assert "Sort" not in plan, plan
+
+
+async def test_reserve_is_all_or_none_and_once_per_order(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, ["A", "B", "C"])
+    greedy = approved(product_id, quantity=4)
+    await run(sessions, greedy, handlers.reserve_stock)
+    await run(sessions, greedy, handlers.reserve_stock)  # answered once per order
+    assert await published(engine, greedy.order_id) == [
+        (
+            "StockUnavailable",
+            {
+                "order_id": str(greedy.order_id),
+                "product_id": str(product_id),
+                "requested": 4,
+                "available": 3,
+            },
+        )
+    ]
+    assert await stock(sessions, product_id) == (3, 0, 0)
+
+    event = approved(product_id, quantity=2)
+    await run(sessions, event, handlers.reserve_stock)
+    await run(sessions, event, handlers.reserve_stock)  # a redelivery under a new event id
+    messages = await published(engine, event.order_id)
+    assert [kind for kind, _ in messages] == ["StockReserved"]
+    assert messages[0][1]["quantity"] == 2
+    assert datetime.fromisoformat(messages[0][1]["expires_at"]) == event.payment_expires_at
+    assert await stock(sessions, product_id) == (1, 2, 0)
+
+
+async def test_cancel_releases_and_payment_allocates_and_reveals(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    keys = ["K-ONE", "K-TWO", "K-THREE"]
+    product_id = await card_product(sessions, keys)
+    lapsed = approved(product_id, quantity=2)
+    await run(sessions, lapsed, handlers.reserve_stock)
+    assert await stock(sessions, product_id) == (1, 2, 0)
+    await run(sessions, cancelled(lapsed), handlers.release_stock)
+    await run(sessions, cancelled(lapsed), handlers.release_stock)  # already released: no-op
+    assert await stock(sessions, product_id) == (3, 0, 0)
+    assert (
+        await scalar(engine, "SELECT count(*) FROM available_keys WHERE product_id = :p", p=product_id) == 3
+    )
+
+    buyer = approved(product_id, quantity=2)
+    await run(sessions, buyer, handlers.reserve_stock)
+    await run(sessions, paid(buyer), handlers.allocate_keys)
+    await run(sessions, paid(buyer), handlers.allocate_keys)  # already allocated: no-op
+    assert await stock(sessions, product_id) == (1, 0, 2)
+    messages = await published(engine, buyer.order_id)
+    assert [kind for kind, _ in messages] == ["StockReserved", "KeysAllocated"]
+    allocation = messages[1][1]
+    assert allocation["delivery_type"] == "card_key"
+    assert len(allocation["key_ids"]) == 2
+    assert not any(k in str(messages) for k in keys), "plaintext leaked into an event"
+
+    async with InventoryUnitOfWork(sessions) as uow:
+        revealed = await handlers.reveal_keys(buyer.order_id, "delivery", uow, KEYRING)
+    assert [str(k.key_id) for k in revealed.keys] == allocation["key_ids"]
+    assert {k.content for k in revealed.keys} <= set(keys)
+    assert len({k.content for k in revealed.keys}) == 2
+    assert await scalar(engine, "SELECT count(*) FROM key_reveals WHERE order_id = :o", o=buyer.order_id) == 2
+    assert (
+        await scalar(engine, "SELECT DISTINCT reader FROM key_reveals WHERE order_id = :o", o=buyer.order_id)
+        == "delivery"
+    )
+
+    async with InventoryUnitOfWork(sessions) as uow:
+        with pytest.raises(NotFound):
+            await handlers.reveal_keys(lapsed.order_id, "delivery", uow, KEYRING)
+
+
+async def test_late_payment_reclaims_if_stock_is_left_else_fails(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, ["L-1", "L-2"])
+    late = approved(product_id)
+    await run(sessions, late, handlers.reserve_stock)
+    await run(sessions, cancelled(late), handlers.release_stock)
+    await run(sessions, paid(late), handlers.allocate_keys)
+    assert [kind for kind, _ in await published(engine, late.order_id)] == ["StockReserved", "KeysAllocated"]
+    assert await stock(sessions, product_id) == (1, 0, 1)
+
+    other = approved(product_id)
+    await run(sessions, other, handlers.reserve_stock)
+    too_late = approved(product_id)
+    await run(sessions, too_late, handlers.reserve_stock)
+    await run(sessions, cancelled(too_late), handlers.release_stock)
+    await run(sessions, paid(too_late), handlers.allocate_keys)
+    messages = await published(engine, too_late.order_id)
+    assert [kind for kind, _ in messages] == ["StockUnavailable", "AllocationFailed"]
+    assert messages[-1][1]["reason"] == "out_of_stock"
+    assert await stock(sessions, product_id) == (0, 1, 1)
+
+
+async def test_late_payment_after_a_lapsed_reservation_says_out_of_stock_after_expiry(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, ["X-1"])
+    late = approved(product_id)
+    await run(sessions, late, handlers.reserve_stock)
+    await run(sessions, cancelled(late), handlers.release_stock)
+    await run(sessions, approved(product_id), handlers.reserve_stock)  # someone else takes the key
+    await run(sessions, paid(late), handlers.allocate_keys)
+    messages = await published(engine, late.order_id)
+    assert [kind for kind, _ in messages] == ["StockReserved", "AllocationFailed"]
+    assert messages[-1][1]["reason"] == "out_of_stock_after_expiry"
+
+
+async def test_import_dedupes_against_stored_keys_in_one_transaction(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, [])
+    async with InventoryUnitOfWork(sessions) as uow:
+        first = await handlers.import_keys(
+            product_id, "\ufeffA\r\nB\r\n\r\nB\r\nbad\x00key\r\n", uow, KEYRING
+        )
+    assert (first.imported, first.duplicates, first.invalid) == (2, 1, 1)
+    async with InventoryUnitOfWork(sessions) as uow:
+        second = await handlers.import_keys(product_id, "B\nC\nA\n" + "x" * 1001, uow, KEYRING)
+    assert (second.imported, second.duplicates, second.invalid) == (1, 2, 1)
+    assert await stock(sessions, product_id) == (3, 0, 0)
+    batch = await scalar(
+        engine, "SELECT imported || '/' || duplicates || '/' || invalid FROM key_batches WHERE id = :b",
+        b=second.batch_id,
+    )  # fmt: skip
+    assert batch == "1/2/1"
+    sealed = await scalar(
+        engine, "SELECT count(*) FROM card_keys WHERE product_id = :p AND sealed = 'A'", p=product_id
+    )
+    assert sealed == 0
+
+
+async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, counts = await handlers.create_product(
+            handlers.NewProduct(
+                title="Shared VPN",
+                price=100,
+                currency="CNY",
+                delivery_type="loop_key",
+                loop_key="vpn.example.com / guest / s3cret",
+                usage_instructions="Connect with any client",
+            ),
+            uow,
+            KEYRING,
+        )
+    assert counts.available is None
+    stored = await scalar(engine, "SELECT loop_key_sealed FROM products WHERE id = :p", p=product.id)
+    assert b"s3cret" not in bytes(stored)
+    async with InventoryUnitOfWork(sessions) as uow:
+        with pytest.raises(DomainError):
+            await handlers.import_keys(product.id, "K1\n", uow, KEYRING)
+
+    event = approved(product.id, quantity=3)
+    async with InventoryUnitOfWork(sessions) as uow:
+        with pytest.raises(NotFound):
+            await handlers.reveal_keys(event.order_id, "delivery", uow, KEYRING)
+    await run(sessions, event, handlers.reserve_stock)
+    await run(sessions, paid(event), handlers.allocate_keys)
+    messages = await published(engine, event.order_id)
+    assert [kind for kind, _ in messages] == ["StockReserved", "KeysAllocated"]
+    assert messages[0][1]["expires_at"] is None
+    assert messages[1][1]["key_ids"] == []
+    assert messages[1][1]["delivery_type"] == "loop_key"
+    assert await stock(sessions, product.id) == (None, 0, 3)
+
+    async with InventoryUnitOfWork(sessions) as uow:
+        revealed = await handlers.reveal_keys(event.order_id, "buyer-page", uow, KEYRING)
+    assert [k.content for k in revealed.keys] == ["vpn.example.com / guest / s3cret"] * 3
+    assert revealed.usage_instructions == "Connect with any client"
+    assert await scalar(engine, "SELECT count(*) FROM key_reveals WHERE order_id = :o", o=event.order_id) == 3
+
+
+async def test_unknown_product_is_unavailable_not_an_error(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    event = approved(uuid.uuid4(), quantity=2)
+    await run(sessions, event, handlers.reserve_stock)
+    assert [kind for kind, _ in await published(engine, event.order_id)] == ["StockUnavailable"]
