@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-
 from faka_common.sandbox_payment import signed_notification
 
 from .conftest import drop_database, eventually
-from .platform import SERVICES, Platform, body_text
+from .e2e_platform import SERVICES, Platform, body_text
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +69,9 @@ async def order_view(platform: Platform, order_no: str, token: str) -> dict[str,
     return view
 
 
-async def wait_for_status(platform: Platform, order: dict[str, Any], status: str, timeout: float = 45) -> dict[str, Any]:
+async def wait_for_status(
+    platform: Platform, order: dict[str, Any], status: str, timeout: float = 45
+) -> dict[str, Any]:
     async def reached() -> dict[str, Any] | None:
         view = await order_view(platform, order["order_no"], order["token"])
         return view if view["status"] == status else None
@@ -153,15 +154,31 @@ async def test_order_lookup_without_the_right_secret_reveals_nothing(platform: P
     ("body", "status", "says"),
     [
         (b"{not json", 422, "json"),
-        (b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": 1, "email": "a@b.co"}', 404, "product"),
-        (b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": 0, "email": "a@b.co"}', 422, "quantity"),
-        (b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": -3, "email": "a@b.co"}', 422, "quantity"),
+        (
+            b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": 1, "email": "a@b.co"}',
+            404,
+            "product",
+        ),
+        (
+            b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": 0, "email": "a@b.co"}',
+            422,
+            "quantity",
+        ),
+        (
+            b'{"product_id": "00000000-0000-0000-0000-000000000000", "quantity": -3, "email": "a@b.co"}',
+            422,
+            "quantity",
+        ),
         (b'{"product_id": "not-a-uuid", "quantity": 1, "email": "a@b.co"}', 422, "product_id"),
     ],
 )
-async def test_bad_order_requests_get_a_clear_4xx(platform: Platform, body: bytes, status: int, says: str) -> None:
+async def test_bad_order_requests_get_a_clear_4xx(
+    platform: Platform, body: bytes, status: int, says: str
+) -> None:
     async with platform.storefront() as shop:
-        response = await shop.post("/api/v1/orders", content=body, headers={"Content-Type": "application/json"})
+        response = await shop.post(
+            "/api/v1/orders", content=body, headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == status, response.text
     assert says in response.json()["message"].lower()
 

@@ -35,7 +35,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))  # type: ignore[attr-defined]
         return "250 Message accepted for delivery"
 
@@ -127,7 +127,9 @@ class Platform:
             while True:
                 process = self.processes[service]
                 if process.returncode is not None:
-                    raise RuntimeError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
+                    raise RuntimeError(
+                        f"{service} exited with {process.returncode}:\n{self.log_tail(service)}"
+                    )
                 try:
                     if (await client.get(f"{self.url(service)}/health/ready", timeout=2)).status_code == 200:
                         return
