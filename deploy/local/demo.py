@@ -73,7 +73,7 @@ faka is up.
 
 Example purchase:
   curl -s -X POST {GATEWAY}/api/v1/orders -H 'Content-Type: application/json' \\
-       -d '{{"product_id": "{first["product_id"]}", "quantity": 1, "email": "buyer@example.com"}}'
+       -d '{{"product_id": "{first["id"]}", "quantity": 1, "email": "buyer@example.com"}}'
   # then open the order_url it returns; once it says awaiting_payment, open the pay_url
   # ({GATEWAY}/pay/sandbox/<order_no>?token=<token>) and press "Pay now": the key appears on the order page.
 """)

@@ -27,7 +27,7 @@ wait_ready() {
 
 case "${1:-}" in
   start)
-    mkdir -p "$STATE/logs" "$STATE/mailbox"
+    mkdir -p "$STATE/logs" "$STATE/mailbox/tmp" "$STATE/mailbox/new" "$STATE/mailbox/cur"
     if running; then echo "services already running (pid $(cat "$PID_FILE"))"; exit 0; fi
     # each service defaults to its own database on the local server; a server-wide DATABASE_URL
     # exported for the tests must not leak into them
