@@ -22,14 +22,25 @@ def test_service_asyncapi_document_lists_what_it_emits(service: str) -> None:
     app = importlib.import_module(f"{service}.entrypoints.app")
     document = app.asyncapi.schema.to_specification().to_jsonable()
     channels = set(document["channels"])
-    emitted = {name.split(":", 1)[1] for name in channels if name.count(":") == 1 and "." in name.split(":")[0]}
+    emitted = {
+        name.split(":", 1)[1] for name in channels if name.count(":") == 1 and "." in name.split(":")[0]
+    }
     assert EMITS.get(service, set()) <= emitted
 
 
 def test_faststream_docs_gen_cli_writes_the_document(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "order.json"
     subprocess.run(
-        [sys.executable, "-m", "faststream", "docs", "gen", "order.entrypoints.app:asyncapi", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "faststream",
+            "docs",
+            "gen",
+            "order.entrypoints.app:asyncapi",
+            "--out",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )
