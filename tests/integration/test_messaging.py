@@ -263,3 +263,37 @@ async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_rep
         second.kill()
         await second.wait()
     assert await count_effects(engine, f"crash-{run_id}") == 1
+
+
+async def test_trace_context_of_the_writer_rides_to_kafka_headers(
+    engine: AsyncEngine, relay: OutboxRelay, kafka_bootstrap: str
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    make_uow = uow_factory(engine, relay.service)
+    order_id = uuid.uuid4()
+    with tracer.start_as_current_span("place order") as span:
+        async with make_uow() as uow:
+            uow.publish(Pinged(order_id=order_id, note="traced"))
+            await uow.commit()
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    assert trace.get_current_span().get_span_context().trace_id != int(trace_id, 16)
+
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+
+        async def traced_record() -> dict[str, bytes] | None:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    if r.key == str(order_id).encode():
+                        return dict(r.headers)
+            return None
+
+        headers = await eventually(traced_record)
+    finally:
+        await consumer.stop()
+    assert headers["traceparent"].decode().split("-")[1] == trace_id
