@@ -108,3 +108,34 @@ async def test_a_handler_failing_every_attempt_is_tried_three_times_then_dead_le
 class ForgetfulUow(FakeUow):
     async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
         return True
+
+
+async def test_handlers_see_the_envelope_of_the_message_they_handle() -> None:
+    from faka_common.messaging.consumer import current_envelope
+
+    seen: list[Envelope] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        seen.append(current_envelope.get())
+
+    envelope = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk")
+    await consumer_with([], handler).consume(record(envelope.to_bytes()))
+    assert seen == [envelope]
+
+
+async def test_give_up_hook_runs_in_the_dead_letter_transaction_with_the_error() -> None:
+    log: list[Any] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        raise ValueError("smtp down")
+
+    async def give_up(event: RiskDecided, error: Exception, uow: Any) -> None:
+        uow.log.append(("gave_up", event.verdict, str(error)))
+
+    consumer = EventConsumer(
+        "t", lambda: ForgetfulUow(log), {RiskDecided: handler}, RetryPolicy(2, 0.0), give_up
+    )  # type: ignore[arg-type,return-value]
+    raw = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="review"), "risk").to_bytes()
+    assert await consumer.consume(record(raw)) == "dead_lettered"
+    assert [entry[0] for entry in log] == ["gave_up", "dead_letter", "commit"]
+    assert log[0] == ("gave_up", "review", "smtp down")

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faka_common.errors import DomainError, Unauthorized, Unavailable
 
@@ -41,6 +42,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -102,9 +110,15 @@ def internal_auth(token: str) -> Any:
 class InternalClient:
     """Calls another service's internal HTTP API; its 4xx answers come back as the same domain errors."""
 
-    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=base_url, headers={INTERNAL_TOKEN_HEADER: token}, timeout=timeout
+            base_url=base_url, headers={INTERNAL_TOKEN_HEADER: token}, timeout=timeout, transport=transport
         )
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

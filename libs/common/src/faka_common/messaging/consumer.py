@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +25,10 @@ HANDLED = Counter(
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Any, U], Awaitable[None]]
+GiveUpHook = Callable[[Any, Exception, U], Awaitable[None]]
+
+current_envelope: ContextVar[Envelope] = ContextVar("current_envelope")
+"""The envelope of the message being handled (event id, occurred_at, producer), for handlers that need it."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +61,15 @@ class EventConsumer(Generic[U]):
         uow_factory: Callable[[], U],
         handlers: Mapping[type[Message], Handler[U]],
         retry: RetryPolicy | None = None,
+        on_give_up: GiveUpHook[U] | None = None,
     ) -> None:
+        """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
+        attempt, so a service can record the failure together with the dead letter."""
         self.name = name
         self._uow_factory = uow_factory
         self._handlers = {cls.type_name: handler for cls, handler in handlers.items()}
         self._retry = retry or RetryPolicy()
+        self._on_give_up = on_give_up
 
     @property
     def handled_types(self) -> list[str]:
@@ -94,12 +103,21 @@ class EventConsumer(Generic[U]):
                     log.exception(
                         "%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id
                     )
-                    return await self._dead_letter(record, envelope, f"{type(error).__name__}: {error}")
+                    return await self._dead_letter(
+                        record, envelope, f"{type(error).__name__}: {error}", (message, error)
+                    )
                 log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
                 await asyncio.sleep(self._retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt returns or dead-letters")
 
     async def _handle_once(self, envelope: Envelope, message: Message, handler: Handler[U]) -> str:
+        token = current_envelope.set(envelope)
+        try:
+            return await self._handle_in_transaction(envelope, message, handler)
+        finally:
+            current_envelope.reset(token)
+
+    async def _handle_in_transaction(self, envelope: Envelope, message: Message, handler: Handler[U]) -> str:
         async with self._uow_factory() as uow:
             if not await uow.claim_inbox(self.name, envelope):
                 return "duplicate"
@@ -107,7 +125,13 @@ class EventConsumer(Generic[U]):
             await uow.commit()
             return "handled"
 
-    async def _dead_letter(self, record: Delivery, envelope: Envelope | None, reason: str) -> str:
+    async def _dead_letter(
+        self,
+        record: Delivery,
+        envelope: Envelope | None,
+        reason: str,
+        failure: tuple[Message, Exception] | None = None,
+    ) -> str:
         HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
         log.error(
             "dead letter from %s at %s/%d@%d: %s",
@@ -125,6 +149,8 @@ class EventConsumer(Generic[U]):
             "dlq-offset": str(record.offset),
         }
         async with self._uow_factory() as uow:
+            if failure is not None and self._on_give_up is not None:
+                await self._on_give_up(failure[0], failure[1], uow)
             await uow.add_raw(
                 topic=dead_letter(record.topic),
                 key=(record.key or b"").decode(errors="replace"),
