@@ -1,1 +1,2 @@
-"""Notification service: tells buyers about their orders (for now: the delivered keys, by email)."""
+"""Notification service: tells buyers about their orders and sellers about what needs them, over email,
+SMS (Aliyun, Twilio), Telegram, the order page and signed webhooks, with failover between channels."""

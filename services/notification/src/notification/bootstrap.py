@@ -1,20 +1,75 @@
-"""Wires the notification service: settings, unit of work, key source, mailer, consumers, emitted messages."""
+"""Wires the notification service: settings, unit of work, key source, channels behind breakers, routes,
+consumers, the give-up hook and the emitted messages."""
 
+from __future__ import annotations
+
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from faka_common.contracts import DeliverySucceeded, Message, NotificationSent, OrderPlaced, topics
+import httpx
+from faka_common.contracts import (
+    DeliveryFailed,
+    DeliverySucceeded,
+    Message,
+    NotificationFailed,
+    NotificationSent,
+    OrderPaid,
+    OrderPlaced,
+    RiskDecided,
+    topics,
+)
+from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
+from purgatory import AsyncCircuitBreakerFactory
 
+from notification.adapters.channels.aliyun_sms import AliyunSmsChannel
+from notification.adapters.channels.email import EmailChannel
+from notification.adapters.channels.in_site import InSiteChannel
+from notification.adapters.channels.resilience import GuardedChannel, breakers
+from notification.adapters.channels.telegram import TelegramChannel
+from notification.adapters.channels.twilio_sms import TwilioSmsChannel
+from notification.adapters.channels.webhook import WebhookChannel
 from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
+from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.templates import TemplateRenderer
 from notification.config import MIGRATIONS, Settings
+from notification.domain.channels import Channel
+from notification.domain.model import (
+    DELIVERY_FAILED,
+    LOW_STOCK,
+    ORDER_DELAYED,
+    ORDER_DELIVERED,
+    ORDER_PAID,
+    RISK_REVIEW,
+    SUPPLIER_DOWN,
+)
 from notification.service_layer import handlers
+from notification.service_layer.handlers import Seller
+from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
+
+CONSUMER = "notification"
+
+NOTICE_OF_EVENT: dict[str, str] = {
+    OrderPaid.type_name: ORDER_PAID,
+    DeliverySucceeded.type_name: ORDER_DELIVERED,
+    DeliveryFailed.type_name: DELIVERY_FAILED,
+    RiskDecided.type_name: RISK_REVIEW,
+    DeliveryDelayed.type_name: ORDER_DELAYED,
+    DeliveryNeedsAttention.type_name: SUPPLIER_DOWN,
+    LowStock.type_name: LOW_STOCK,
+}
+# OrderRefunded is left out: its notice is per refund, and a give-up without NoticeUndelivered cannot
+# name the refund; the dead letter keeps the event for a replay.
+"""The notice a failure of each event is recorded against when the consumer gives up."""
 
 
 @dataclass
@@ -22,27 +77,59 @@ class Service:
     runtime: Runtime
     settings: Settings
     keys: KeySource
-    mailer: Mailer
-    renderer: TemplateRenderer
+    notifier: Notifier
+    breakers: AsyncCircuitBreakerFactory
+    webhook_log: SqlWebhookLog
 
     @property
     def token(self) -> str:
         return self.settings.internal_token.get_secret_value()
 
+    @property
+    def seller(self) -> Seller:
+        s = self.settings
+        return Seller(
+            s.seller_email, s.seller_phone, s.seller_telegram_chat_id, s.seller_webhook_url, s.seller_locale
+        )
+
     def uow(self) -> NotificationUnitOfWork:
         return NotificationUnitOfWork(self.runtime.sessions, self.settings.service_name)
 
     def handlers(self) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
+        support = self.settings.support_contact
         return {
             OrderPlaced: handlers.record_buyer_contact,
+            OrderPaid: partial(handlers.notify_order_paid, notifier=self.notifier, support_contact=support),
             DeliverySucceeded: partial(
-                handlers.send_order_delivered,
+                handlers.notify_order_delivered,
+                notifier=self.notifier,
                 keys=self.keys,
-                mailer=self.mailer,
-                renderer=self.renderer,
-                support_contact=self.settings.support_contact,
+                support_contact=support,
             ),
+            DeliveryFailed: partial(
+                handlers.notify_delivery_failed,
+                notifier=self.notifier,
+                seller=self.seller,
+                support_contact=support,
+            ),
+            RiskDecided: partial(handlers.notify_risk_review, notifier=self.notifier, seller=self.seller),
+            DeliveryDelayed: partial(
+                handlers.notify_delivery_delayed, notifier=self.notifier, support_contact=support
+            ),
+            DeliveryNeedsAttention: partial(
+                handlers.notify_delivery_needs_attention, notifier=self.notifier, seller=self.seller
+            ),
+            OrderRefunded: partial(
+                handlers.notify_order_refunded, notifier=self.notifier, support_contact=support
+            ),
+            LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, seller=self.seller),
         }
+
+    async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:
+        await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
+
+    def consumer(self) -> EventConsumer[NotificationUnitOfWork]:
+        return EventConsumer(CONSUMER, self.uow, self.handlers(), on_give_up=self.on_give_up)
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:
@@ -57,6 +144,51 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
     )
 
 
+def build_channels(
+    settings: Settings, mailer: Mailer, client: httpx.AsyncClient, store: SqlMessageStore, log: SqlWebhookLog
+) -> dict[str, Channel]:
+    """Every channel the settings configure; a channel without credentials is left out (and skipped
+    by the routes that name it)."""
+    s = settings
+    channels: list[Channel] = [EmailChannel(mailer), InSiteChannel(store)]
+    if s.aliyun_sms_access_key_id and s.aliyun_sms_access_key_secret and s.aliyun_sms_sign_name:
+        channels.append(
+            AliyunSmsChannel(
+                client,
+                s.aliyun_sms_base_url,
+                s.aliyun_sms_access_key_id,
+                s.aliyun_sms_access_key_secret.get_secret_value(),
+                s.aliyun_sms_sign_name,
+                s.aliyun_sms_templates,
+                s.aliyun_sms_region,
+            )
+        )
+    if s.twilio_account_sid and s.twilio_auth_token and s.twilio_from:
+        channels.append(
+            TwilioSmsChannel(
+                client,
+                s.twilio_base_url,
+                s.twilio_account_sid,
+                s.twilio_auth_token.get_secret_value(),
+                s.twilio_from,
+            )
+        )
+    if s.telegram_bot_token:
+        channels.append(TelegramChannel(client, s.telegram_base_url, s.telegram_bot_token.get_secret_value()))
+    if s.seller_webhook_secret:
+        channels.append(
+            WebhookChannel(
+                client,
+                s.seller_webhook_secret.get_secret_value(),
+                log,
+                attempts=s.webhook_attempts,
+                backoff=s.webhook_backoff,
+                max_backoff=s.webhook_max_backoff,
+            )
+        )
+    return {channel.name: channel for channel in channels}
+
+
 def bootstrap(
     settings: Settings | None = None, keys: KeySource | None = None, mailer: Mailer | None = None
 ) -> Service:
@@ -69,10 +201,31 @@ def bootstrap(
         )
         runtime.on_stop.append(inventory.aclose)
         keys = inventory
-    service = Service(runtime, settings, keys, mailer or smtp_mailer(settings), TemplateRenderer())
-    service.runtime.consume(
-        EventConsumer("notification", service.uow, service.handlers()),
-        [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS],
+    client = httpx.AsyncClient(timeout=settings.provider_timeout, follow_redirects=False)
+    runtime.on_stop.append(client.aclose)
+    webhook_log = SqlWebhookLog(runtime.sessions)
+    factory = breakers(settings.channel_breaker_threshold, settings.channel_breaker_reset_seconds)
+    raw = build_channels(
+        settings, mailer or smtp_mailer(settings), client, SqlMessageStore(runtime.sessions), webhook_log
     )
-    service.runtime.emits([NotificationSent])
+    guarded: dict[str, Channel] = {
+        name: GuardedChannel(
+            channel,
+            factory,
+            # webhooks retry on their own (each attempt logged); a stored message needs no retry
+            attempts=1 if channel.idempotent or name == "webhook" else settings.channel_retry_attempts,
+            backoff=settings.channel_retry_backoff,
+        )
+        for name, channel in raw.items()
+    }
+    notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
+    service = Service(runtime, settings, keys, notifier, factory, webhook_log)
+
+    # httpx logs every request URL at INFO, and Telegram's URL holds the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime.consume(
+        service.consumer(),
+        [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS, topics.RISK_EVENTS, topics.INVENTORY_EVENTS],
+    )
+    runtime.emits([NotificationSent, NotificationFailed])
     return service

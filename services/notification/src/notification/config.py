@@ -1,9 +1,12 @@
 """Notification service settings."""
 
 from pathlib import Path
+from typing import Self
 
 from faka_common.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
+
+from notification.domain.model import DEFAULT_ROUTES, check_routes
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -12,6 +15,23 @@ class Settings(ServiceSettings):
     service_name: str = "notification"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_notification"
     http_port: int = 8006
+    inventory_url: str = "http://127.0.0.1:8002"
+    support_contact: str = "support@faka.local"
+
+    notification_routes: dict[str, list[list[str]]] = Field(
+        default_factory=lambda: {k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()},
+        description="Per notice, its channel chains as JSON: every chain is sent, inside a chain the "
+        'channels fail over in order, e.g. {"order_delivered": [["email", "aliyun_sms"], ["in_site"]]}. '
+        "Notices left out keep their default route.",
+    )
+    channel_breaker_threshold: int = Field(default=5, ge=1, description="Failed notices that open a breaker")
+    channel_breaker_reset_seconds: float = Field(
+        default=30, gt=0, description="Open breaker → half-open after"
+    )
+    channel_retry_attempts: int = Field(default=2, ge=1, description="Tries per channel before failing over")
+    channel_retry_backoff: float = Field(default=0.2, ge=0)
+    provider_timeout: float = Field(default=10, gt=0, description="Seconds for one SMS/Telegram/webhook call")
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str | None = None
@@ -19,5 +39,40 @@ class Settings(ServiceSettings):
     smtp_use_tls: bool = False
     smtp_timeout: float = 10
     mail_from: str = "faka shop <no-reply@faka.local>"
-    inventory_url: str = "http://127.0.0.1:8002"
-    support_contact: str = "support@faka.local"
+
+    aliyun_sms_base_url: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_sms_access_key_id: str | None = None
+    aliyun_sms_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str = ""
+    aliyun_sms_region: str = "cn-hangzhou"
+    aliyun_sms_templates: dict[str, str] = Field(
+        default_factory=dict, description='Notice → approved TemplateCode, e.g. {"order_delivered": "SMS_1"}'
+    )
+
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_bot_token: SecretStr | None = None
+
+    seller_email: str | None = None
+    seller_phone: str | None = None
+    seller_telegram_chat_id: str | None = None
+    seller_webhook_url: str | None = None
+    seller_webhook_secret: SecretStr | None = None
+    seller_locale: str = "zh-CN"
+    webhook_attempts: int = Field(default=5, ge=1)
+    webhook_backoff: float = Field(default=0.5, ge=0)
+    webhook_max_backoff: float = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _check_channels(self) -> Self:
+        check_routes(self.notification_routes)
+        if self.seller_webhook_url and self.seller_webhook_secret is None:
+            raise ValueError("SELLER_WEBHOOK_URL needs SELLER_WEBHOOK_SECRET (webhooks are always signed)")
+        return self
+
+    def routes(self) -> dict[str, list[list[str]]]:
+        return {**{k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()}, **self.notification_routes}

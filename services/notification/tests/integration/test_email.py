@@ -169,7 +169,9 @@ async def test_delivered_order_gets_exactly_one_email_with_its_key(
     assert KEY in text.get_content() and KEY in html.get_content()
     assert placed.order_no in text.get_content()
 
-    [row] = await _rows(database, "SELECT * FROM notifications WHERE order_id = $1", order_id)
+    rows = await _rows(database, "SELECT * FROM notifications WHERE order_id = $1", order_id)
+    assert sorted(r["channel"] for r in rows) == ["email", "in_site"]
+    [row] = [r for r in rows if r["channel"] == "email"]
     assert (row["status"], row["attempts"], row["template"], row["channel"]) == (
         "sent",
         1,
@@ -178,14 +180,16 @@ async def test_delivered_order_gets_exactly_one_email_with_its_key(
     )
     assert row["sent_at"] is not None
     outbox = await _rows(database, "SELECT type, value FROM outbox WHERE key = $1", str(order_id))
-    assert [r["type"] for r in outbox] == ["NotificationSent"]
-    assert KEY.encode() not in outbox[0]["value"]
+    assert [r["type"] for r in outbox] == ["NotificationSent", "NotificationSent"]
+    assert all(KEY.encode() not in r["value"] for r in outbox)
+    [page] = await _rows(database, "SELECT subject, body FROM in_site_messages WHERE order_id = $1", order_id)
+    assert placed.order_no in page["subject"] and KEY not in page["body"]
 
     # the same order again (another DeliverySucceeded, another event id): still one email, no key lookup
     await _handle(svc, _delivered(order_id))
     assert len(_to(collector, placed.order_no)) == 1
     assert keys.calls == 1
-    assert len(await _rows(database, "SELECT 1 FROM outbox WHERE key = $1", str(order_id))) == 1
+    assert len(await _rows(database, "SELECT 1 FROM outbox WHERE key = $1", str(order_id))) == 2
 
 
 async def test_through_the_consumer_redelivery_and_a_second_event_send_once(

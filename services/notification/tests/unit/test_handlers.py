@@ -1,21 +1,46 @@
+"""Handlers and the notifier with in-memory repositories and channels: routes, failover, dedupe."""
+
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
-from faka_common.contracts import DeliverySucceeded, Message, NotificationSent, OrderPlaced
+from faka_common.contracts import (
+    DeliveryFailed,
+    DeliverySucceeded,
+    Message,
+    NotificationFailed,
+    NotificationSent,
+    OrderPaid,
+    OrderPlaced,
+    RiskDecided,
+)
+from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderRefunded
 from notification.adapters.templates import TemplateRenderer
+from notification.domain.channels import (
+    ChannelResult,
+    OutgoingMessage,
+    PermanentChannelError,
+    TransientChannelError,
+)
 from notification.domain.model import (
+    DEFAULT_ROUTES,
     BuyerContact,
     BuyerContactMissing,
+    NoticeUndelivered,
     Notification,
     OrderKeys,
-    RenderedEmail,
 )
-from notification.service_layer.handlers import record_buyer_contact, send_order_delivered
+from notification.service_layer import handlers
+from notification.service_layer.handlers import Seller
+from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 KEY = "PLAIN-KEY-0001"
+SUPPORT = "help@example.com"
 
 
 class FakeContacts:
@@ -36,6 +61,12 @@ class FakeNotifications:
     def __init__(self) -> None:
         self.rows: dict[tuple[UUID, str, str], Notification] = {}
 
+    async def lock(self, order_id: UUID, template: str) -> None:
+        return None
+
+    async def for_notice(self, order_id: UUID, template: str) -> dict[str, Notification]:
+        return {c: n for (o, t, c), n in self.rows.items() if o == order_id and t == template}
+
     async def claim(self, order_id: UUID, template: str, channel: str, recipient: str) -> Notification:
         key = (order_id, template, channel)
         if key not in self.rows:
@@ -44,21 +75,35 @@ class FakeNotifications:
             )
         return self.rows[key]
 
-    async def mark_sent(self, notification_id: UUID, attempts: int, sent_at: datetime) -> None:
+    def _update(self, notification_id: UUID, **changes: Any) -> None:
         for key, row in self.rows.items():
             if row.id == notification_id:
-                self.rows[key] = Notification(
-                    row.id,
-                    row.order_id,
-                    row.template,
-                    row.channel,
-                    row.recipient,
-                    "sent",
-                    attempts,
-                    None,
-                    row.created_at,
-                    sent_at,
-                )
+                self.rows[key] = replace(row, **changes)
+
+    async def mark_sent(
+        self,
+        notification_id: UUID,
+        attempts: int,
+        sent_at: datetime,
+        provider_message_id: str | None = None,
+        latency_ms: int | None = None,
+    ) -> None:
+        self._update(notification_id, status="sent", attempts=attempts, sent_at=sent_at, error=None)
+
+    async def mark_failed(
+        self, notification_id: UUID, attempts: int, error: str, latency_ms: int | None = None
+    ) -> None:
+        self._update(notification_id, status="failed", attempts=attempts, error=error)
+
+    async def record_failure(
+        self, order_id: UUID, template: str, channel: str, recipient: str, error: str
+    ) -> None:
+        row = await self.claim(order_id, template, channel, recipient)
+        if row.status != "sent":
+            self._update(row.id, status="failed", attempts=row.attempts + 1, error=error)
+
+    def status(self, order_id: UUID, template: str) -> dict[str, str]:
+        return {c: n.status for (o, t, c), n in self.rows.items() if o == order_id and t == template}
 
 
 class FakeUow:
@@ -71,68 +116,342 @@ class FakeUow:
         self.published.append(message)
 
 
+class FakeChannel:
+    """A channel that records what it sends, or fails with the error it is given."""
+
+    def __init__(
+        self,
+        name: str,
+        fail: Exception | None = None,
+        carries_secrets: bool = True,
+        idempotent: bool = False,
+        templates: set[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.fail = fail
+        self.carries_secrets = carries_secrets
+        self.idempotent = idempotent
+        self.templates = templates
+        self.sent: list[OutgoingMessage] = []
+        self.tries = 0
+
+    def accepts(self, template: str) -> bool:
+        return self.templates is None or template in self.templates
+
+    async def send(self, message: OutgoingMessage) -> ChannelResult:
+        self.tries += 1
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message)
+        return ChannelResult(self.name, f"{self.name}-{len(self.sent)}")
+
+
 class FakeKeys:
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
-        return OrderKeys(order_id, [KEY], "")
-
-
-class FakeMailer:
     def __init__(self) -> None:
-        self.sent: list[tuple[str, RenderedEmail, str]] = []
+        self.calls = 0
 
-    async def send(self, recipient: str, email: RenderedEmail, message_id: str) -> None:
-        self.sent.append((recipient, email, message_id))
+    async def order_keys(self, order_id: UUID) -> OrderKeys:
+        self.calls += 1
+        return OrderKeys(order_id, [KEY], "Redeem in the app.")
 
 
-def _placed(order_id: UUID, locale: str) -> OrderPlaced:
+def _channels(**overrides: FakeChannel) -> dict[str, FakeChannel]:
+    channels = {
+        "email": FakeChannel("email"),
+        "aliyun_sms": FakeChannel("aliyun_sms"),
+        "twilio_sms": FakeChannel("twilio_sms"),
+        "telegram": FakeChannel("telegram"),
+        "in_site": FakeChannel("in_site", carries_secrets=False, idempotent=True),
+        "webhook": FakeChannel("webhook", carries_secrets=False),
+    }
+    channels.update(overrides)
+    return channels
+
+
+def _notifier(channels: dict[str, FakeChannel], routes: dict[str, Any] | None = None) -> Notifier:
+    return Notifier(channels, routes or DEFAULT_ROUTES, TemplateRenderer())
+
+
+def _placed(order_id: UUID, locale: str = "en") -> OrderPlaced:
     return OrderPlaced(
         order_id=order_id,
         order_no="F20260101000000AAAA",
         product_id=uuid4(),
         product_title="Licence",
         quantity=1,
-        amount=100,
+        amount=4800,
         currency="CNY",
         buyer_email="b@example.com",
         locale=locale,
     )
 
 
-async def _send(uow: FakeUow, mailer: FakeMailer, order_id: UUID) -> None:
+async def _with_contact(uow: FakeUow, order_id: UUID, locale: str = "en", phone: str | None = None) -> None:
+    await handlers.record_buyer_contact(_placed(order_id, locale), cast(NotificationUnitOfWork, uow))
+    if phone:
+        uow.contacts.rows[order_id] = replace(uow.contacts.rows[order_id], phone=phone)
+
+
+async def _deliver(uow: FakeUow, notifier: Notifier, order_id: UUID, keys: FakeKeys | None = None) -> None:
     event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
-    await send_order_delivered(
-        event,
-        cast(NotificationUnitOfWork, uow),
-        keys=FakeKeys(),
-        mailer=mailer,
-        renderer=TemplateRenderer(),
-        support_contact="help@example.com",
+    await handlers.notify_order_delivered(
+        event, cast(NotificationUnitOfWork, uow), notifier, keys or FakeKeys(), SUPPORT
     )
 
 
 async def test_delivered_order_is_emailed_once_in_the_buyers_language() -> None:
-    uow, mailer, order_id = FakeUow(), FakeMailer(), uuid4()
-    await record_buyer_contact(_placed(order_id, "en"), cast(NotificationUnitOfWork, uow))
-    await _send(uow, mailer, order_id)
-    await _send(uow, mailer, order_id)
-    [(recipient, email, _)] = mailer.sent
-    assert recipient == "b@example.com"
-    assert KEY in email.text and "Order number" in email.text and "help@example.com" in email.text
-    [event] = uow.published
-    assert isinstance(event, NotificationSent) and KEY not in event.model_dump_json()
-    [row] = uow.notifications.rows.values()
-    assert row.status == "sent" and row.attempts == 1
+    uow, channels, order_id, keys = FakeUow(), _channels(), uuid4(), FakeKeys()
+    notifier = _notifier(channels)
+    await _with_contact(uow, order_id, "en")
+    await _deliver(uow, notifier, order_id, keys)
+    await _deliver(uow, notifier, order_id, keys)
+
+    [email] = channels["email"].sent
+    assert email.recipient == "b@example.com"
+    assert (
+        KEY in email.content.text and "Order number" in email.content.text and SUPPORT in email.content.text
+    )
+    assert keys.calls == 1
+    [site] = channels["in_site"].sent
+    assert site.content.site is not None and KEY not in site.content.site
+    assert uow.notifications.status(order_id, "order_delivered") == {"email": "sent", "in_site": "sent"}
+    sent = [m for m in uow.published if isinstance(m, NotificationSent)]
+    assert [(m.channel, m.template) for m in sent] == [
+        ("email", "order_delivered"),
+        ("in_site", "order_delivered"),
+    ]
+    assert all(KEY not in m.model_dump_json() for m in uow.published)
+
+
+async def test_email_down_fails_over_to_sms_with_the_same_notice() -> None:
+    uow, order_id = FakeUow(), uuid4()
+    channels = _channels(email=FakeChannel("email", fail=TransientChannelError("SMTP refused")))
+    notifier = _notifier(channels)
+    await _with_contact(uow, order_id, "zh-CN", phone="+8613800000000")
+    await _deliver(uow, notifier, order_id)
+
+    [sms] = channels["aliyun_sms"].sent
+    assert sms.recipient == "+8613800000000"
+    assert KEY in sms.content.sms and "F20260101000000AAAA" in sms.content.sms
+    assert sms.params["order_no"] == "F20260101000000AAAA"
+    assert channels["twilio_sms"].sent == []
+    status = uow.notifications.status(order_id, "order_delivered")
+    assert status == {"email": "failed", "aliyun_sms": "sent", "in_site": "sent"}
+
+    # redelivered: the chain was delivered by SMS, so email is not retried and nothing is sent again
+    await _deliver(uow, notifier, order_id)
+    assert channels["email"].tries == 1 and len(channels["aliyun_sms"].sent) == 1
+
+
+async def test_every_channel_failing_raises_for_a_retry_without_sending_anything_irrevocable() -> None:
+    uow, order_id = FakeUow(), uuid4()
+    channels = _channels(
+        email=FakeChannel("email", fail=TransientChannelError("SMTP timeout")),
+        aliyun_sms=FakeChannel("aliyun_sms", fail=PermanentChannelError("isv.MOBILE_NUMBER_ILLEGAL")),
+    )
+    del channels["twilio_sms"]  # not configured: skipped
+    await _with_contact(uow, order_id, "en", phone="123")
+    with pytest.raises(NoticeUndelivered) as failure:
+        await _deliver(uow, _notifier(channels), order_id)
+    assert [f.channel for f in failure.value.failures] == ["email", "aliyun_sms"]
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in str(failure.value) and KEY not in str(failure.value)
+
+
+async def test_a_failed_chain_after_an_irrevocable_send_is_recorded_not_retried() -> None:
+    uow, order_id = FakeUow(), uuid4()
+    channels = _channels(
+        webhook=FakeChannel("webhook", fail=TransientChannelError("webhook answered HTTP 503"))
+    )
+    notifier = _notifier(channels, {**DEFAULT_ROUTES, "delivery_failed": [["email"], ["webhook"]]})
+    await _with_contact(uow, order_id)
+    seller = Seller(email="seller@example.com", webhook_url="http://127.0.0.1:1/hook")
+    event = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="upstream out of stock")
+    await handlers.notify_delivery_failed(event, cast(NotificationUnitOfWork, uow), notifier, seller, SUPPORT)
+
+    alert, delayed = channels["email"].sent
+    assert delayed.recipient == "b@example.com"
+    assert alert.recipient == "seller@example.com" and "upstream out of stock" in alert.content.text
+    failed = [m for m in uow.published if isinstance(m, NotificationFailed)]
+    assert [(m.channel, m.template) for m in failed] == [("webhook", "delivery_failed")]
+    # and the buyer heard "we are on it"
+    assert [m.template for m in channels["email"].sent] == ["delivery_failed", "order_delayed"]
+
+
+async def test_paid_notice_goes_to_the_order_page_only_by_default() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    await _with_contact(uow, order_id, "zh-CN")
+    paid = OrderPaid(
+        order_id=order_id,
+        order_no="F20260101000000AAAA",
+        product_id=uuid4(),
+        quantity=1,
+        amount=4800,
+        currency="CNY",
+        provider="sandbox",
+        trade_no="T1",
+        paid_at=datetime(2026, 1, 1, 0, 0, tzinfo=UTC),
+    )
+    await handlers.notify_order_paid(paid, cast(NotificationUnitOfWork, uow), _notifier(channels), SUPPORT)
+    assert channels["email"].sent == []
+    [site] = channels["in_site"].sent
+    assert site.content.site is not None
+    assert "¥48.00" in site.content.site and "2026-01-01 08:00:00（北京时间）" in site.content.site
+
+
+async def test_notices_wait_for_the_buyer_contact() -> None:
+    uow, channels = FakeUow(), _channels()
+    with pytest.raises(BuyerContactMissing):
+        await _deliver(uow, _notifier(channels), uuid4())
+    assert channels["email"].sent == [] and uow.published == []
+
+
+async def test_recharge_delivery_reads_no_keys() -> None:
+    uow, channels, order_id, keys = FakeUow(), _channels(), uuid4(), FakeKeys()
+    await _with_contact(uow, order_id)
+    event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="recharge", item_count=1)
+    await handlers.notify_order_delivered(
+        event, cast(NotificationUnitOfWork, uow), _notifier(channels), keys, SUPPORT
+    )
+    assert keys.calls == 0
+    [email] = channels["email"].sent
+    assert "Your key" not in email.content.text and "F20260101000000AAAA" in email.content.text
+
+
+async def test_only_a_review_verdict_alerts_the_seller() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    notifier = _notifier(channels)
+    seller = Seller(telegram_chat="-100123", email="seller@example.com")
+    await _with_contact(uow, order_id)
+    for verdict in ("approve", "reject"):
+        event = RiskDecided(order_id=order_id, verdict=verdict, reasons=[])
+        await handlers.notify_risk_review(event, cast(NotificationUnitOfWork, uow), notifier, seller)
+    assert channels["telegram"].sent == []
+    review = RiskDecided(order_id=order_id, verdict="review", reasons=["ip_velocity"])
+    await handlers.notify_risk_review(review, cast(NotificationUnitOfWork, uow), notifier, seller)
+    [alert] = channels["telegram"].sent
+    assert alert.recipient == "-100123"
+    assert "F20260101000000AAAA" in alert.content.subject and "ip_velocity" in alert.content.text
+    assert channels["email"].sent == []  # Telegram delivered: the chain stops there
+
+
+async def test_an_unreachable_seller_is_not_an_error() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    review = RiskDecided(order_id=order_id, verdict="review", reasons=[])
+    await handlers.notify_risk_review(
+        review, cast(NotificationUnitOfWork, uow), _notifier(channels), Seller()
+    )
+    assert all(channel.sent == [] for channel in channels.values()) and uow.published == []
+
+
+async def test_giving_up_records_every_failed_channel_and_announces_it() -> None:
+    uow, order_id = FakeUow(), uuid4()
+    channels = _channels(email=FakeChannel("email", fail=TransientChannelError("SMTP refused")))
+    notifier = _notifier(channels, {**DEFAULT_ROUTES, "order_delivered": [["email"]]})
+    await _with_contact(uow, order_id)
+    event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
+    with pytest.raises(NoticeUndelivered) as failure:
+        await handlers.notify_order_delivered(
+            event, cast(NotificationUnitOfWork, uow), notifier, FakeKeys(), SUPPORT
+        )
+
+    fresh = FakeUow()  # the handler's transaction rolled back; the give-up runs in a new one
+    await handlers.record_undelivered(event, failure.value, cast(NotificationUnitOfWork, fresh), notifier, {})
+    assert fresh.notifications.status(order_id, "order_delivered") == {"email": "failed"}
+    [announced] = fresh.published
+    assert isinstance(announced, NotificationFailed) and "SMTP refused" in announced.reason
+
+    other = FakeUow()
+    await handlers.record_undelivered(
+        event,
+        BuyerContactMissing("no contact"),
+        cast(NotificationUnitOfWork, other),
+        notifier,
+        {"DeliverySucceeded": "order_delivered"},
+    )
+    [row] = other.notifications.rows.values()
+    assert (row.channel, row.status) == ("email", "failed") and "BuyerContactMissing" in (row.error or "")
 
 
 async def test_second_order_placed_keeps_the_first_contact() -> None:
     uow, order_id = FakeUow(), uuid4()
-    await record_buyer_contact(_placed(order_id, "en"), cast(NotificationUnitOfWork, uow))
-    await record_buyer_contact(_placed(order_id, "zh-CN"), cast(NotificationUnitOfWork, uow))
+    await handlers.record_buyer_contact(_placed(order_id, "en"), cast(NotificationUnitOfWork, uow))
+    await handlers.record_buyer_contact(_placed(order_id, "zh-CN"), cast(NotificationUnitOfWork, uow))
     assert uow.contacts.rows[order_id].locale == "en"
+    assert uow.contacts.rows[order_id].amount == 4800
 
 
-async def test_delivery_before_the_contact_is_known_raises_for_a_retry() -> None:
-    uow, mailer = FakeUow(), FakeMailer()
-    with pytest.raises(BuyerContactMissing):
-        await _send(uow, mailer, uuid4())
-    assert mailer.sent == [] and uow.published == []
+def _refund(order_id: UUID, refund_no: str, amount: int) -> OrderRefunded:
+    return OrderRefunded(
+        order_id=order_id,
+        order_no="F20260101000000AAAA",
+        product_id=uuid4(),
+        quantity=1,
+        refund_no=refund_no,
+        amount=amount,
+        refunded_total=amount,
+        order_amount=4800,
+        currency="CNY",
+        full=False,
+        provider="sandbox",
+        reason="buyer_request",
+        refunded_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+async def test_each_refund_is_told_once_and_partial_refunds_each_get_their_notice() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    notifier = _notifier(channels)
+    await _with_contact(uow, order_id, "en")
+    for event in (
+        _refund(order_id, "R1", 1000),
+        _refund(order_id, "R1", 1000),
+        _refund(order_id, "R2", 3800),
+    ):
+        await handlers.notify_order_refunded(event, cast(NotificationUnitOfWork, uow), notifier, SUPPORT)
+    first, second = channels["email"].sent
+    assert "¥10.00" in first.content.text and "¥38.00" in second.content.text
+    assert first.notice == "order_refunded:R1" and second.notice == "order_refunded:R2"
+    assert len(channels["in_site"].sent) == 2
+
+
+async def test_delay_from_the_watchdog_and_from_a_failure_tells_the_buyer_once() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    notifier = _notifier(channels)
+    await _with_contact(uow, order_id, "zh-CN")
+    delayed = DeliveryDelayed(
+        order_id=order_id,
+        delivery_id=uuid4(),
+        paid_at=datetime(2026, 1, 1, tzinfo=UTC),
+        threshold_minutes=5,
+        status="pending",
+    )
+    await handlers.notify_delivery_delayed(delayed, cast(NotificationUnitOfWork, uow), notifier, SUPPORT)
+    failed = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="x")
+    await handlers.notify_delivery_failed(
+        failed, cast(NotificationUnitOfWork, uow), notifier, Seller(), SUPPORT
+    )
+    [email] = channels["email"].sent
+    assert email.template == "order_delayed" and "正在处理" in email.content.subject
+
+
+async def test_low_stock_and_manual_queue_alert_the_seller() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    notifier = _notifier(channels)
+    seller = Seller(email="seller@example.com")
+    await _with_contact(uow, order_id, "en")
+    low = LowStock(product_id=uuid4(), title="Steam 50", available=2, threshold=5)
+    await handlers.notify_low_stock(low, cast(NotificationUnitOfWork, uow), notifier, seller)
+    attention = DeliveryNeedsAttention(
+        order_id=order_id,
+        delivery_id=uuid4(),
+        mode="recharge",
+        reason="suppliers_exhausted",
+        detail="all 5xx",
+    )
+    await handlers.notify_delivery_needs_attention(
+        attention, cast(NotificationUnitOfWork, uow), notifier, seller
+    )
+    low_alert, queue_alert = channels["email"].sent
+    assert "Steam 50" in low_alert.content.subject and "available: 2" in low_alert.content.text
+    assert "F20260101000000AAAA" in queue_alert.content.subject
+    assert "suppliers_exhausted" in queue_alert.content.subject and "all 5xx" in queue_alert.content.text

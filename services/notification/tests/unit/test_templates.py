@@ -4,7 +4,13 @@ from email.policy import default
 import pytest
 from notification.adapters.mailer import compose
 from notification.adapters.templates import TemplateRenderer
-from notification.domain.model import ORDER_DELIVERED, RenderedEmail
+from notification.domain.model import (
+    BUYER_NOTICES,
+    ORDER_DELIVERED,
+    ORDER_REFUNDED,
+    SELLER_ALERTS,
+    RenderedEmail,
+)
 
 CONTEXT = {
     "order_no": "F20261122081500AB12CD",
@@ -12,6 +18,7 @@ CONTEXT = {
     "keys": ["AAAA-BBBB-CCCC", "DDDD-EEEE-FFFF"],
     "usage_instructions": "Redeem at https://store.example/redeem",
     "support_contact": "support@faka.local",
+    "time_text": "2026-01-01 08:00:00 UTC",
 }
 
 
@@ -79,3 +86,59 @@ def test_composed_message_is_multipart_text_and_html() -> None:
 
 def test_rendered_email_repr_hides_bodies(renderer: TemplateRenderer) -> None:
     assert "AAAA-BBBB-CCCC" not in repr(renderer.render(ORDER_DELIVERED, "en", CONTEXT))
+
+
+BUYER_CONTEXT = {
+    "order_no": "F20261122081500AB12CD",
+    "product_title": "Steam 充值卡 100",
+    "quantity": 2,
+    "amount_text": "¥96.00",
+    "time_text": "2026-11-22 16:15:00（北京时间）",
+    "support_contact": "support@faka.local",
+    "keys": [],
+    "usage_instructions": "",
+    "refund_text": "¥96.00",
+    "reason": "out of stock",
+}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("notice", BUYER_NOTICES)
+def test_every_buyer_notice_names_order_time_goods_and_support_in_every_form(
+    renderer: TemplateRenderer, notice: str, locale: str
+) -> None:
+    rendered = renderer.render(notice, locale, BUYER_CONTEXT)
+    assert BUYER_CONTEXT["order_no"] in rendered.subject
+    for body in (rendered.text, rendered.html):
+        assert BUYER_CONTEXT["order_no"] in body
+        assert BUYER_CONTEXT["product_title"] in body
+        assert BUYER_CONTEXT["time_text"] in body
+        assert "support@faka.local" in body
+    assert BUYER_CONTEXT["order_no"] in rendered.sms and "\n" not in rendered.sms
+    assert rendered.site is not None and rendered.site.strip()
+
+
+def test_refund_notice_states_amount_and_reason(renderer: TemplateRenderer) -> None:
+    rendered = renderer.render(ORDER_REFUNDED, "en", BUYER_CONTEXT)
+    assert "¥96.00" in rendered.text and "out of stock" in rendered.text and "out of stock" in rendered.html
+
+
+def test_delivered_sms_carries_the_keys_and_the_order_page_text_never_does(
+    renderer: TemplateRenderer,
+) -> None:
+    rendered = renderer.render(ORDER_DELIVERED, "zh-CN", {**BUYER_CONTEXT, "keys": ["K-1", "K-2"]})
+    assert "K-1" in rendered.sms and "K-2" in rendered.sms
+    assert rendered.site is not None and "K-1" not in rendered.site
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("alert", SELLER_ALERTS)
+def test_seller_alerts_render_whatever_facts_the_event_carries(
+    renderer: TemplateRenderer, alert: str, locale: str
+) -> None:
+    facts = {"order_id": "0190-x", "reason": "<upstream> & down", "available": 3}
+    context = {"order_no": "", "product_title": "", "amount_text": "", "time_text": "now", "facts": facts}
+    rendered = renderer.render(alert, locale, context)
+    assert rendered.subject and "<upstream> & down" in rendered.text
+    assert "&lt;upstream&gt; &amp; down" in rendered.html
+    assert rendered.sms == rendered.subject and rendered.site is None

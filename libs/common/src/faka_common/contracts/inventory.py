@@ -46,3 +46,55 @@ class AllocationFailed(InventoryEvent):
     type_name: ClassVar[str] = "AllocationFailed"
 
     reason: str
+
+
+class ReservationExpired(InventoryEvent):
+    """Inventory itself released a reservation left active past its payment window and grace (the
+    OrderCancelled that should have released it never came). A later OrderPaid re-reserves if it can."""
+
+    type_name: ClassVar[str] = "ReservationExpired"
+
+    quantity: int = Field(ge=1)
+    expired_at: datetime = Field(description="The reservation's expires_at (end of the payment window)")
+
+
+class ProductEvent(Message):
+    """A product's own stream of facts, keyed by product id (read models of other services)."""
+
+    topic: ClassVar[str] = topics.INVENTORY_EVENTS
+    key_field: ClassVar[str] = "product_id"
+
+    product_id: UUID
+
+
+class ProductChanged(ProductEvent):
+    """The product as it is now (created, edited, or its in-stock flag flipped)."""
+
+    type_name: ClassVar[str] = "ProductChanged"
+
+    title: str
+    price: int = Field(ge=0, description="Unit price in minor units")
+    currency: str = Field(examples=["CNY"])
+    delivery_type: str = Field(examples=["card_key", "loop_key"])
+    category_id: UUID | None = None
+    active: bool = True
+    visible: bool = True
+    sort_order: int = 0
+    max_per_order: int | None = Field(
+        default=None, description="Most units one order may buy; None = no limit"
+    )
+    max_per_buyer: int | None = Field(
+        default=None, description="Most units one buyer may hold; None = no limit"
+    )
+    in_stock: bool = True
+    issue_order: str = Field(default="fifo", examples=["fifo", "random"])
+
+
+class LowStock(ProductEvent):
+    """Available keys fell to or below the product's threshold (once per crossing; re-armed by a refill)."""
+
+    type_name: ClassVar[str] = "LowStock"
+
+    title: str
+    available: int = Field(ge=0)
+    threshold: int = Field(ge=0)

@@ -74,3 +74,22 @@ class OrderDelivered(OrderEvent):
     type_name: ClassVar[str] = "OrderDelivered"
 
     delivered_at: datetime
+
+
+class OrderRefunded(OrderEvent):
+    """Money went back to the buyer through the provider: wholly (`full`) or in part. Inventory, commission
+    and notification act on it (e.g. reverse a commission, tell the buyer)."""
+
+    type_name: ClassVar[str] = "OrderRefunded"
+
+    product_id: UUID
+    quantity: int = Field(ge=1)
+    refund_no: str = Field(description="Our refund number, unique; providers deduplicate on it")
+    amount: int = Field(gt=0, description="This refund, minor units")
+    refunded_total: int = Field(gt=0, description="Everything refunded on the order so far, minor units")
+    order_amount: int = Field(ge=0)
+    currency: str
+    full: bool = Field(description="True when the whole order amount has now been refunded")
+    provider: str = Field(examples=["alipay", "stripe"])
+    reason: str = Field(examples=["buyer_request", "duplicate_payment", "out_of_stock"])
+    refunded_at: datetime

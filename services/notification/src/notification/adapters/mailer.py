@@ -9,12 +9,14 @@ from typing import Protocol
 
 import aiosmtplib
 
-from notification.domain.model import NotificationError, RenderedEmail
+from notification.domain.channels import PermanentChannelError, TransientChannelError
+from notification.domain.model import RenderedEmail
 
 
 class Mailer(Protocol):
     async def send(self, recipient: str, email: RenderedEmail, message_id: str) -> None:
-        """Hand the email to the mail server; raise NotificationError when it is not accepted."""
+        """Hand the email to the mail server; raise TransientChannelError / PermanentChannelError when it
+        is not accepted."""
 
 
 def compose(sender: str, recipient: str, email: RenderedEmail, message_id: str) -> EmailMessage:
@@ -27,6 +29,18 @@ def compose(sender: str, recipient: str, email: RenderedEmail, message_id: str) 
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message
+
+
+def _permanent(error: Exception) -> bool:
+    """A 5xx answer to the recipient or the data is final (no such mailbox, rejected); everything else
+    (connection refused, timeout, 4xx greylisting) may pass later."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= refused.code < 600 for refused in error.recipients)
+    if isinstance(error, aiosmtplib.SMTPResponseException) and not isinstance(
+        error, aiosmtplib.SMTPConnectError
+    ):
+        return 500 <= error.code < 600
+    return False
 
 
 class SmtpMailer:
@@ -62,6 +76,9 @@ class SmtpMailer:
             )
         except (aiosmtplib.SMTPException, OSError) as error:
             # The error names the server's answer, never the message body (which holds the keys).
-            raise NotificationError(
+            reason = (
                 f"SMTP {self._host}:{self._port} did not accept the email: {type(error).__name__}: {error}"
-            ) from error
+            )
+            if _permanent(error):
+                raise PermanentChannelError(reason) from error
+            raise TransientChannelError(reason) from error

@@ -1,16 +1,21 @@
-"""Email templates (Jinja2, package data under notification/templates/<template>/<locale>/)."""
+"""Notice templates (Jinja2, package data under notification/templates/<template>/<locale>/).
+
+Each notice has subject.txt and body.txt; body.html (email), sms.txt (short text) and site.txt (the order
+page) are optional: HTML falls back to the escaped text, SMS to the subject, and a notice without site.txt
+has no order-page form."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from markupsafe import escape
 
-from notification.domain.model import RenderedEmail, pick_locale
+from notification.domain.model import RenderedNotice, pick_locale
 
 
 class TemplateRenderer:
-    """Renders subject, plain text and HTML of a template in the buyer's (nearest supported) locale."""
+    """Renders every form of a notice in the buyer's (nearest supported) locale."""
 
     def __init__(self) -> None:
         self._env = Environment(
@@ -22,12 +27,27 @@ class TemplateRenderer:
             keep_trailing_newline=True,
         )
 
-    def render(self, template: str, locale: str | None, context: dict[str, Any]) -> RenderedEmail:
+    def _optional(self, name: str, context: dict[str, Any]) -> str | None:
+        try:
+            template = self._env.get_template(name)
+        except TemplateNotFound:
+            return None
+        return template.render(context)
+
+    def render(self, template: str, locale: str | None, context: dict[str, Any]) -> RenderedNotice:
         chosen = pick_locale(locale)
         base = f"{template}/{chosen}"
-        subject = self._env.get_template(f"{base}/subject.txt").render(context)
-        return RenderedEmail(
-            subject=" ".join(subject.split()),  # one line: no header injection through a product title
-            text=self._env.get_template(f"{base}/body.txt").render(context),
-            html=self._env.get_template(f"{base}/body.html").render(context),
+        subject = " ".join(self._env.get_template(f"{base}/subject.txt").render(context).split())
+        text = self._env.get_template(f"{base}/body.txt").render(context)
+        html = self._optional(f"{base}/body.html", context)
+        if html is None:
+            html = f'<pre style="font-family: sans-serif; white-space: pre-wrap;">{escape(text)}</pre>\n'
+        sms = self._optional(f"{base}/sms.txt", context)
+        site = self._optional(f"{base}/site.txt", context)
+        return RenderedNotice(
+            subject=subject,  # one line: no header injection through a product title
+            text=text,
+            html=html,
+            sms=" ".join(sms.split()) if sms is not None else subject,
+            site=site.strip() if site is not None else None,
         )

@@ -1,19 +1,68 @@
-"""Notifications: which template, which language, and whether one was already sent."""
+"""Notifications: which notice, to whom, over which channels, in which language, and whether it was sent."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 from uuid import UUID
 
 Status = Literal["pending", "sent", "failed"]
 
+ORDER_PAID = "order_paid"
 ORDER_DELIVERED = "order_delivered"
+ORDER_DELAYED = "order_delayed"
+ORDER_REFUNDED = "order_refunded"
+BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED)
+
+LOW_STOCK = "low_stock"
+DELIVERY_FAILED = "delivery_failed"
+SUPPLIER_DOWN = "supplier_down"
+RISK_REVIEW = "risk_review"
+SELLER_ALERTS = (LOW_STOCK, DELIVERY_FAILED, SUPPLIER_DOWN, RISK_REVIEW)
+
 EMAIL = "email"
+ALIYUN_SMS = "aliyun_sms"
+TWILIO_SMS = "twilio_sms"
+TELEGRAM = "telegram"
+IN_SITE = "in_site"
+WEBHOOK = "webhook"
+CHANNELS = (EMAIL, ALIYUN_SMS, TWILIO_SMS, TELEGRAM, IN_SITE, WEBHOOK)
+
+Route = Sequence[Sequence[str]]
+"""A notice's channel chains: every chain is delivered; inside a chain the channels fail over in order."""
+
+_BUYER_ROUTE: list[list[str]] = [[EMAIL, ALIYUN_SMS, TWILIO_SMS], [IN_SITE]]
+_SELLER_ROUTE: list[list[str]] = [[TELEGRAM, EMAIL, ALIYUN_SMS, TWILIO_SMS], [WEBHOOK]]
+DEFAULT_ROUTES: dict[str, list[list[str]]] = {
+    # The paid notice stays on the order page: the delivery email follows within seconds.
+    ORDER_PAID: [[IN_SITE]],
+    ORDER_DELIVERED: _BUYER_ROUTE,
+    ORDER_DELAYED: _BUYER_ROUTE,
+    ORDER_REFUNDED: _BUYER_ROUTE,
+    **{alert: _SELLER_ROUTE for alert in SELLER_ALERTS},
+}
+
+
+def check_routes(routes: Mapping[str, Route]) -> None:
+    """Raise ValueError naming the first unknown notice or channel (a typo in settings must not go quiet)."""
+    for notice, chains in routes.items():
+        if notice not in BUYER_NOTICES + SELLER_ALERTS:
+            raise ValueError(f"unknown notice {notice!r} in routes (known: {BUYER_NOTICES + SELLER_ALERTS})")
+        for chain in chains:
+            for channel in chain:
+                if channel not in CHANNELS:
+                    raise ValueError(
+                        f"unknown channel {channel!r} in the route of {notice} (known: {CHANNELS})"
+                    )
+
 
 SUPPORTED_LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
+_BEIJING = timezone(timedelta(hours=8))
+_CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_ZERO_DECIMAL = {"JPY", "KRW"}
 
 
 def pick_locale(requested: str | None) -> str:
@@ -32,6 +81,28 @@ def pick_locale(requested: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def format_time(moment: datetime, locale: str | None) -> str:
+    """Chinese buyers read Beijing time, everyone else UTC; the zone is always written out."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if pick_locale(locale) == "zh-CN":
+        return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_money(amount: int | None, currency: str | None) -> str:
+    """Minor units as the buyer reads them: 4800 CNY → ¥48.00; an unknown currency keeps its code."""
+    if amount is None or not currency:
+        return ""
+    code = currency.upper()
+    digits = 0 if code in _ZERO_DECIMAL else 2
+    whole, minor = divmod(abs(amount), 10**digits) if digits else (abs(amount), 0)
+    number = f"{whole:,}" + (f".{minor:0{digits}d}" if digits else "")
+    sign = "-" if amount < 0 else ""
+    symbol = _CURRENCY_SIGNS.get(code)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+
+
 @dataclass(frozen=True)
 class BuyerContact:
     """The read model of a placed order: whom to write to, in which language, about what."""
@@ -41,6 +112,31 @@ class BuyerContact:
     email: str
     locale: str
     product_title: str
+    phone: str | None = None
+    quantity: int | None = None
+    amount: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Where each kind of channel reaches the person a notice is for (None: not reachable that way)."""
+
+    email: str | None = None
+    phone: str | None = None
+    telegram_chat: str | None = None
+    order: str | None = None
+    webhook_url: str | None = None
+
+    def for_channel(self, channel: str) -> str | None:
+        return {
+            EMAIL: self.email,
+            ALIYUN_SMS: self.phone,
+            TWILIO_SMS: self.phone,
+            TELEGRAM: self.telegram_chat,
+            IN_SITE: self.order,
+            WEBHOOK: self.webhook_url,
+        }.get(channel)
 
 
 @dataclass(frozen=True)
@@ -60,6 +156,14 @@ class RenderedEmail:
 
 
 @dataclass(frozen=True)
+class RenderedNotice(RenderedEmail):
+    """Every form of one notice: email (subject, text, HTML), a short SMS text and the order-page text."""
+
+    sms: str = field(default="", repr=False)
+    site: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Notification:
     id: UUID
     order_id: UUID
@@ -71,15 +175,39 @@ class Notification:
     error: str | None
     created_at: datetime
     sent_at: datetime | None
+    provider_message_id: str | None = None
+    latency_ms: int | None = None
 
     @property
     def already_sent(self) -> bool:
         return self.status == "sent"
 
 
+@dataclass(frozen=True)
+class InSiteMessage:
+    """A notice shown on the buyer's order page (never holds a key)."""
+
+    id: UUID
+    order_id: UUID
+    template: str
+    subject: str
+    body: str
+    created_at: datetime
+
+
 def message_id(order_id: UUID, template: str, domain: str = "faka.local") -> str:
     """A stable Message-ID per (order, template), so a resend after a crash is recognisable downstream."""
     return f"<{template}.{order_id}@{domain}>"
+
+
+def mask_recipient(recipient: str) -> str:
+    """Enough of an address to tell recipients apart in logs, not enough to contact them."""
+    if "@" in recipient:
+        name, _, domain = recipient.partition("@")
+        return f"{name[:1]}***@{domain}"
+    if len(recipient) > 4:
+        return "***" + recipient[-4:]
+    return "***"
 
 
 class NotificationError(Exception):
@@ -88,3 +216,21 @@ class NotificationError(Exception):
 
 class BuyerContactMissing(NotificationError):
     """The order's OrderPlaced has not been processed yet (another topic, no ordering): retry later."""
+
+
+@dataclass(frozen=True)
+class ChannelFailure:
+    channel: str
+    recipient: str
+    reason: str
+
+
+class NoticeUndelivered(NotificationError):
+    """Every channel of a notice's chain failed and nothing irrevocable was sent: retry the whole notice."""
+
+    def __init__(self, order_id: UUID, template: str, failures: Sequence[ChannelFailure]) -> None:
+        self.order_id = order_id
+        self.template = template
+        self.failures = list(failures)
+        summary = "; ".join(f"{f.channel}: {f.reason}" for f in failures)
+        super().__init__(f"{template} for {order_id} not delivered on any channel ({summary})")

@@ -1,71 +1,344 @@
-"""Notification handlers."""
+"""Notification handlers: each event becomes a buyer notice or a seller alert (or a logged no-op)."""
+
+from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
-from faka_common.contracts import DeliverySucceeded, NotificationSent, OrderPlaced
+from faka_common.contracts import (
+    DeliveryFailed,
+    DeliverySucceeded,
+    Message,
+    NotificationFailed,
+    OrderPaid,
+    OrderPlaced,
+    RiskDecided,
+)
+from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderRefunded
+from faka_common.messaging.consumer import current_envelope
+from uuid6 import uuid7
 
 from notification.adapters.inventory import KeySource
-from notification.adapters.mailer import Mailer
-from notification.adapters.templates import TemplateRenderer
 from notification.domain.model import (
-    EMAIL,
+    DELIVERY_FAILED,
+    LOW_STOCK,
+    ORDER_DELAYED,
     ORDER_DELIVERED,
+    ORDER_PAID,
+    ORDER_REFUNDED,
+    RISK_REVIEW,
+    SUPPLIER_DOWN,
     BuyerContact,
     BuyerContactMissing,
+    NoticeUndelivered,
     NotificationError,
-    message_id,
+    Recipients,
+    format_money,
+    format_time,
 )
+from notification.service_layer.notifier import Notice, Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
+
+KEY_MODES = frozenset({"card_key", "loop_key"})
+"""Delivery modes whose goods are keys held by inventory (the others: recharge, manual)."""
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Where the shop's seller hears alerts (each None: not reachable that way)."""
+
+    email: str | None = None
+    phone: str | None = None
+    telegram_chat: str | None = None
+    webhook_url: str | None = None
+    locale: str = "zh-CN"
+
+    @property
+    def recipients(self) -> Recipients:
+        return Recipients(
+            email=self.email, phone=self.phone, telegram_chat=self.telegram_chat, webhook_url=self.webhook_url
+        )
+
+
+def occurred_at() -> datetime:
+    """When the event being handled happened (now, outside a consumer)."""
+    envelope = current_envelope.get(None)
+    return envelope.occurred_at if envelope is not None else datetime.now(UTC)
+
+
+def event_id() -> UUID:
+    """The id of the event being handled: the subject of an alert that is about no single order (a
+    redelivery of the event alerts nobody twice; a new event is a new alert)."""
+    envelope = current_envelope.get(None)
+    return envelope.event_id if envelope is not None else uuid7()
 
 
 async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) -> None:
     """Keep whom to write to about the order (the read model the later notifications need)."""
     contact = BuyerContact(
-        event.order_id, event.order_no, event.buyer_email, event.locale, event.product_title
+        event.order_id,
+        event.order_no,
+        event.buyer_email,
+        event.locale,
+        event.product_title,
+        # OrderPlaced carries no phone yet; read it when the contract gains one.
+        phone=getattr(event, "buyer_phone", None) or None,
+        quantity=event.quantity,
+        amount=event.amount,
+        currency=event.currency,
     )
     if not await uow.contacts.add(contact):
         log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
 
 
-async def send_order_delivered(
+async def _contact(uow: NotificationUnitOfWork, order_id: UUID) -> BuyerContact:
+    contact = await uow.contacts.get(order_id)
+    if contact is None:
+        raise BuyerContactMissing(f"no buyer contact for order {order_id} yet (OrderPlaced not processed)")
+    return contact
+
+
+def buyer_context(contact: BuyerContact, moment: datetime, support_contact: str) -> dict[str, Any]:
+    return {
+        "order_no": contact.order_no,
+        "product_title": contact.product_title,
+        "quantity": contact.quantity,
+        "amount_text": format_money(contact.amount, contact.currency),
+        "time_text": format_time(moment, contact.locale),
+        "support_contact": support_contact,
+        "keys": [],
+        "usage_instructions": "",
+    }
+
+
+def buyer_recipients(contact: BuyerContact) -> Recipients:
+    return Recipients(email=contact.email, phone=contact.phone, order=str(contact.order_id))
+
+
+def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
+    return {
+        "order_no": contact.order_no,
+        "product_title": contact.product_title,
+        "quantity": contact.quantity,
+        "amount": contact.amount,
+        "currency": contact.currency,
+        "occurred_at": moment.isoformat(),
+    }
+
+
+async def _notify_buyer(
+    template: str,
+    order_id: UUID,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    support_contact: str,
+    extra: dict[str, Any] | None = None,
+    secrets: Any = None,
+    instance: str = "",
+) -> None:
+    contact = await _contact(uow, order_id)
+    moment = occurred_at()
+    context = {**buyer_context(contact, moment, support_contact), **(extra or {})}
+    notice = Notice(
+        template=template,
+        order_id=order_id,
+        locale=contact.locale,
+        recipients=buyer_recipients(contact),
+        context=context,
+        payload={**buyer_payload(contact, moment), **(extra or {})},
+        secrets=secrets,
+        instance=instance,
+    )
+    await notifier.notify(notice, uow)
+
+
+async def notify_order_paid(
+    event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+) -> None:
+    """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
+    contact = await _contact(uow, event.order_id)
+    extra = {
+        "amount_text": format_money(event.amount, event.currency),
+        "time_text": format_time(event.paid_at, contact.locale),
+    }
+    await _notify_buyer(ORDER_PAID, event.order_id, uow, notifier, support_contact, extra)
+
+
+async def notify_order_delivered(
     event: DeliverySucceeded,
     uow: NotificationUnitOfWork,
+    notifier: Notifier,
     keys: KeySource,
-    mailer: Mailer,
-    renderer: TemplateRenderer,
     support_contact: str,
 ) -> None:
-    """Email the buyer their keys, at most once per order: the notifications row is claimed first (and
-    locked), an already sent one is skipped, the row turns 'sent' in the same transaction as the inbox
-    row and NotificationSent. Faults raise so the consumer retries, then dead-letters; the plaintext keys
-    are only held in memory, never stored, logged or published."""
+    """Send the buyer the goods, at most once per order: email first, then SMS. The keys are read from
+    inventory (an audited reveal) only when a channel that carries them is about to send, held in
+    memory, and never stored, logged or published."""
+
+    async def load_keys() -> dict[str, Any]:
+        order_keys = await keys.order_keys(event.order_id)
+        if not order_keys.keys:
+            raise NotificationError(f"inventory returned no keys for delivered order {event.order_id}")
+        return {"keys": order_keys.keys, "usage_instructions": order_keys.usage_instructions}
+
+    secrets = load_keys if event.mode in KEY_MODES else None
+    extra = {"mode": event.mode, "item_count": event.item_count}
+    await _notify_buyer(ORDER_DELIVERED, event.order_id, uow, notifier, support_contact, extra, secrets)
+
+
+async def notify_delivery_failed(
+    event: DeliveryFailed,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    seller: Seller,
+    support_contact: str,
+) -> None:
+    """Alert the seller (the order waits in the manual queue) and tell the buyer we are on it."""
     contact = await uow.contacts.get(event.order_id)
-    if contact is None:
-        raise BuyerContactMissing(
-            f"no buyer contact for order {event.order_id} yet (OrderPlaced not processed)"
-        )
-    notification = await uow.notifications.claim(event.order_id, ORDER_DELIVERED, EMAIL, contact.email)
-    if notification.already_sent:
-        log.info("order %s: %s %s already sent; ignoring", event.order_id, ORDER_DELIVERED, EMAIL)
-        return
-    order_keys = await keys.order_keys(event.order_id)
-    if not order_keys.keys:
-        raise NotificationError(f"inventory returned no keys for delivered order {event.order_id}")
-    email = renderer.render(
-        ORDER_DELIVERED,
-        contact.locale,
-        {
-            "order_no": contact.order_no,
-            "product_title": contact.product_title,
-            "keys": order_keys.keys,
-            "usage_instructions": order_keys.usage_instructions,
-            "support_contact": support_contact,
-        },
+    await alert_seller(
+        DELIVERY_FAILED,
+        event.order_id,
+        uow,
+        notifier,
+        seller,
+        {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await mailer.send(contact.email, email, message_id(event.order_id, ORDER_DELIVERED))
-    await uow.notifications.mark_sent(notification.id, notification.attempts + 1, datetime.now(UTC))
-    uow.publish(NotificationSent(order_id=event.order_id, channel=EMAIL, template=ORDER_DELIVERED))
-    log.info("order %s: %s %s sent (%d key(s))", event.order_id, ORDER_DELIVERED, EMAIL, len(order_keys.keys))
+    await _notify_buyer(ORDER_DELAYED, event.order_id, uow, notifier, support_contact)
+
+
+async def notify_delivery_delayed(
+    event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+) -> None:
+    """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
+    await _notify_buyer(ORDER_DELAYED, event.order_id, uow, notifier, support_contact)
+
+
+async def notify_delivery_needs_attention(
+    event: DeliveryNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+) -> None:
+    """The order went to the manual queue (suppliers exhausted, no route, a manual product): alert the
+    seller. The buyer hears "we are on it" from DeliveryDelayed when the wait gets long."""
+    contact = await uow.contacts.get(event.order_id)
+    facts = {
+        "order_id": str(event.order_id),
+        "mode": event.mode,
+        "reason": event.reason,
+        "detail": event.detail,
+        **_order_facts(contact),
+    }
+    await alert_seller(SUPPLIER_DOWN, event.order_id, uow, notifier, seller, facts)
+
+
+async def notify_order_refunded(
+    event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+) -> None:
+    """Tell the buyer the money is on its way back; each refund of an order (partial ones) once."""
+    contact = await _contact(uow, event.order_id)
+    extra = {
+        "refund_text": format_money(event.amount, event.currency),
+        "reason": event.reason,
+        "time_text": format_time(event.refunded_at, contact.locale),
+    }
+    await _notify_buyer(
+        ORDER_REFUNDED, event.order_id, uow, notifier, support_contact, extra, instance=event.refund_no
+    )
+
+
+async def notify_low_stock(
+    event: LowStock, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+) -> None:
+    """A product's available keys fell to its threshold: alert the seller, once per LowStock event."""
+    facts = {
+        "product_id": str(event.product_id),
+        "product_title": event.title,
+        "available": event.available,
+        "threshold": event.threshold,
+    }
+    await alert_seller(LOW_STOCK, event_id(), uow, notifier, seller, facts)
+
+
+async def notify_risk_review(
+    event: RiskDecided, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+) -> None:
+    """A placed order waits for a person's review: alert the seller. Other verdicts need nobody."""
+    if event.verdict != "review":
+        log.debug("order %s risk verdict %s: nothing to tell", event.order_id, event.verdict)
+        return
+    contact = await uow.contacts.get(event.order_id)
+    facts = {"order_id": str(event.order_id), "reasons": list(event.reasons), **_order_facts(contact)}
+    await alert_seller(RISK_REVIEW, event.order_id, uow, notifier, seller, facts)
+
+
+def _order_facts(contact: BuyerContact | None) -> dict[str, Any]:
+    if contact is None:
+        return {"order_no": "", "product_title": ""}
+    return {
+        "order_no": contact.order_no,
+        "product_title": contact.product_title,
+        "amount_text": format_money(contact.amount, contact.currency),
+    }
+
+
+async def alert_seller(
+    template: str,
+    subject_id: UUID,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    seller: Seller,
+    facts: dict[str, Any],
+) -> None:
+    """A seller alert: Telegram, else email, else SMS; and the seller's webhook."""
+    moment = occurred_at()
+    context = {"order_no": "", "product_title": "", "amount_text": "", **facts, "facts": facts}
+    context["time_text"] = format_time(moment, seller.locale)
+    notice = Notice(
+        template=template,
+        order_id=subject_id,
+        locale=seller.locale,
+        recipients=seller.recipients,
+        context=context,
+        payload={**facts, "occurred_at": moment.isoformat()},
+    )
+    await notifier.notify(notice, uow)
+
+
+async def record_undelivered(
+    message: Message,
+    error: Exception,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    notices: dict[str, str],
+) -> None:
+    """The consumer gave up on a message: record its notice as failed, with the error, in the dead
+    letter's transaction, and announce it."""
+    if isinstance(error, NoticeUndelivered):
+        for failure in error.failures:
+            await uow.notifications.record_failure(
+                error.order_id, error.template, failure.channel, failure.recipient, failure.reason
+            )
+            uow.publish(
+                NotificationFailed(
+                    order_id=error.order_id,
+                    channel=failure.channel,
+                    template=error.template,
+                    reason=failure.reason,
+                )
+            )
+        return
+    template = notices.get(message.type_name)
+    order_id = getattr(message, "order_id", None)
+    if template is None or not isinstance(order_id, UUID):
+        return
+    reason = f"{type(error).__name__}: {error}"
+    channel = notifier.primary_channel(template)
+    await uow.notifications.record_failure(order_id, template, channel, "", reason)
+    uow.publish(
+        NotificationFailed(order_id=order_id, channel=channel, template=template, reason=reason[:1000])
+    )

@@ -3,13 +3,15 @@
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import BuyerContactRepository, NotificationRepository
+from notification.adapters.orm import BuyerContactRepository, InSiteMessageRepository, NotificationRepository
 
 
 class NotificationUnitOfWork(UnitOfWork):
     contacts: BuyerContactRepository
     notifications: NotificationRepository
+    messages: InSiteMessageRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.contacts = BuyerContactRepository(session)
         self.notifications = NotificationRepository(session)
+        self.messages = InSiteMessageRepository(session)

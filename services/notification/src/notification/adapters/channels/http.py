@@ -1,0 +1,41 @@
+"""What the HTTP providers share: posting, timing out, and classing an answer as transient or permanent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from notification.domain.channels import PermanentChannelError, TransientChannelError
+
+
+async def call(
+    client: httpx.AsyncClient, provider: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """The provider's answer; a connection fault or timeout is transient (the error names neither the
+    credentials in the URL nor the content)."""
+    try:
+        return await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as error:
+        raise TransientChannelError(f"{provider} timed out ({type(error).__name__})") from error
+    except httpx.HTTPError as error:
+        raise TransientChannelError(f"{provider} unreachable ({type(error).__name__})") from error
+
+
+def raise_for_status(provider: str, response: httpx.Response, detail: str = "") -> None:
+    """5xx, 408 and 429 may pass later; any other 4xx will not."""
+    status = response.status_code
+    if status < 400:
+        return
+    reason = f"{provider} answered HTTP {status}" + (f": {detail}" if detail else "")
+    if status >= 500 or status in (408, 429):
+        raise TransientChannelError(reason)
+    raise PermanentChannelError(reason)
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

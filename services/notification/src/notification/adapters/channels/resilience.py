@@ -1,0 +1,98 @@
+"""Per-channel circuit breakers (purgatory) and short retries (tenacity) around any channel."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Gauge
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from notification.domain.channels import (
+    Channel,
+    ChannelResult,
+    ChannelUnavailable,
+    OutgoingMessage,
+    PermanentChannelError,
+    TransientChannelError,
+)
+
+log = logging.getLogger(__name__)
+
+BREAKER_OPEN = Gauge(
+    "faka_notification_channel_breaker_open", "1 while a channel's circuit breaker is open", ["channel"]
+)
+
+
+def breakers(threshold: int, reset_seconds: float) -> AsyncCircuitBreakerFactory:
+    """Consecutive transient failures open a channel's breaker; a permanent refusal (a bad number) says
+    nothing about the channel's health and does not count."""
+    factory = AsyncCircuitBreakerFactory(
+        default_threshold=threshold, default_ttl=reset_seconds, exclude=[PermanentChannelError]
+    )
+
+    def on_event(name: str, kind: str, event: object) -> None:
+        if kind == "state_changed":
+            state = getattr(event, "state", "")
+            BREAKER_OPEN.labels(name).set(1 if state == "opened" else 0)
+            log.warning("channel %s circuit breaker is now %s", name, state)
+
+    factory.add_listener(on_event)
+    return factory
+
+
+class GuardedChannel:
+    """A channel behind its breaker: while open, sends fail at once with ChannelUnavailable. Inside the
+    breaker, transient failures are retried a few times with backoff (one notice counts as one failure)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        factory: AsyncCircuitBreakerFactory,
+        attempts: int = 1,
+        backoff: float = 0.2,
+    ) -> None:
+        self._channel = channel
+        self._factory = factory
+        self._attempts = attempts
+        self._backoff = backoff
+
+    @property
+    def name(self) -> str:
+        return self._channel.name
+
+    @property
+    def carries_secrets(self) -> bool:
+        return self._channel.carries_secrets
+
+    @property
+    def idempotent(self) -> bool:
+        return self._channel.idempotent
+
+    def accepts(self, template: str) -> bool:
+        return self._channel.accepts(template)
+
+    async def state(self) -> str:
+        breaker = await self._factory.get_breaker(self.name)
+        return str(breaker.context.state)
+
+    async def send(self, message: OutgoingMessage) -> ChannelResult:
+        breaker = await self._factory.get_breaker(self.name)
+        try:
+            async with breaker:
+                return await self._send_with_retries(message)
+        except OpenedState as error:
+            raise ChannelUnavailable(f"{self.name} circuit breaker is open") from error
+
+    async def _send_with_retries(self, message: OutgoingMessage) -> ChannelResult:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff, max=5),
+            retry=retry_if_exception_type(TransientChannelError),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._channel.send(message)
+        raise AssertionError("unreachable: tenacity reraises the last failure")

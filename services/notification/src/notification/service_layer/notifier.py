@@ -1,0 +1,208 @@
+"""Sending one notice: every chain of its route, each failing over channel by channel, at most once.
+
+A notice is (subject, template): the subject is the order, or for an alert about no single order the
+event itself. Its notifications rows (one per channel) say what was sent; the notice is locked for the
+transaction, so a redelivered event or a second event about the same order finds it sent and sends
+nothing. When a chain fails on every channel and nothing irrevocable went out, the notice raises so the
+consumer retries it (and finally dead-letters it with the failures recorded); when something already went
+out, the failed chain is recorded and announced instead, so a retry cannot send the rest twice."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from faka_common.contracts import NotificationFailed, NotificationSent
+
+from notification.adapters.templates import TemplateRenderer
+from notification.domain.channels import Channel, ChannelError, OutgoingMessage
+from notification.domain.model import (
+    ChannelFailure,
+    NoticeUndelivered,
+    Recipients,
+    RenderedNotice,
+    Route,
+    mask_recipient,
+)
+from notification.service_layer.unit_of_work import NotificationUnitOfWork
+
+log = logging.getLogger(__name__)
+
+SecretLoader = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Notice:
+    template: str
+    order_id: UUID
+    locale: str
+    recipients: Recipients
+    context: dict[str, Any] = field(repr=False)
+    """Facts that may go anywhere (stored in-site text, SMS, email): never a key."""
+    payload: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What a webhook receiver gets."""
+    secrets: SecretLoader | None = field(default=None, repr=False)
+    """Extra context (the keys) loaded once, and only for a channel that may carry it."""
+    instance: str = ""
+    """Tells apart several notices of one template about one order (e.g. each partial refund)."""
+
+    @property
+    def key(self) -> str:
+        """What is sent at most once per order: the template, or the template and the instance."""
+        return f"{self.template}:{self.instance}" if self.instance else self.template
+
+
+class _Content:
+    """Renders a notice at most twice: without and with its secrets, each only when first needed."""
+
+    def __init__(self, renderer: TemplateRenderer, notice: Notice) -> None:
+        self._renderer = renderer
+        self._notice = notice
+        self._public: RenderedNotice | None = None
+        self._secret: RenderedNotice | None = None
+
+    async def for_channel(self, channel: Channel) -> RenderedNotice:
+        notice = self._notice
+        if channel.carries_secrets and notice.secrets is not None:
+            if self._secret is None:
+                extra = await notice.secrets()
+                self._secret = self._renderer.render(
+                    notice.template, notice.locale, {**notice.context, **extra}
+                )
+            return self._secret
+        if self._public is None:
+            self._public = self._renderer.render(notice.template, notice.locale, notice.context)
+        return self._public
+
+
+def sms_params(context: Mapping[str, Any], content: RenderedNotice) -> dict[str, str]:
+    """Variables of a provider-side SMS template (Aliyun TemplateParam)."""
+    return {
+        "order_no": str(context.get("order_no") or ""),
+        "product": str(context.get("product_title") or ""),
+        "content": content.sms,
+    }
+
+
+class Notifier:
+    def __init__(
+        self, channels: Mapping[str, Channel], routes: Mapping[str, Route], renderer: TemplateRenderer
+    ) -> None:
+        self._channels = dict(channels)
+        self._routes = dict(routes)
+        self._renderer = renderer
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        return self._channels
+
+    def route(self, template: str) -> Route:
+        return self._routes.get(template, [])
+
+    def primary_channel(self, template: str) -> str:
+        chains = self.route(template)
+        return chains[0][0] if chains and chains[0] else "none"
+
+    async def notify(self, notice: Notice, uow: NotificationUnitOfWork) -> None:
+        await uow.notifications.lock(notice.order_id, notice.key)
+        known = await uow.notifications.for_notice(notice.order_id, notice.key)
+        content = _Content(self._renderer, notice)
+        irrevocable = False
+        undelivered: list[list[ChannelFailure]] = []
+        for chain in self.route(notice.template):
+            if any(known[name].already_sent for name in chain if name in known):
+                log.info("%s for %s already sent on %s; skipping", notice.template, notice.order_id, chain)
+                continue
+            tried, delivered, failures = False, False, []
+            for name in chain:
+                channel = self._channels.get(name)
+                recipient = notice.recipients.for_channel(name)
+                if channel is None or recipient is None or not channel.accepts(notice.template):
+                    continue
+                tried = True
+                failure = await self._send(notice, uow, channel, recipient, content)
+                if failure is None:
+                    delivered = True
+                    irrevocable = irrevocable or not channel.idempotent
+                    break
+                failures.append(failure)
+            if tried and not delivered:
+                undelivered.append(failures)
+        if not undelivered:
+            return
+        every = [failure for failures in undelivered for failure in failures]
+        if not irrevocable:
+            raise NoticeUndelivered(notice.order_id, notice.key, every)
+        for failures in undelivered:
+            last = failures[-1]
+            uow.publish(
+                NotificationFailed(
+                    order_id=notice.order_id,
+                    channel=last.channel,
+                    template=notice.key,
+                    reason=last.reason,
+                )
+            )
+        log.error(
+            "%s for %s: a chain failed on every channel after another chain was sent: %s",
+            notice.template,
+            notice.order_id,
+            "; ".join(f"{f.channel}: {f.reason}" for f in every),
+        )
+
+    async def _send(
+        self,
+        notice: Notice,
+        uow: NotificationUnitOfWork,
+        channel: Channel,
+        recipient: str,
+        content: _Content,
+    ) -> ChannelFailure | None:
+        row = await uow.notifications.claim(notice.order_id, notice.key, channel.name, recipient)
+        rendered = await content.for_channel(channel)
+        message = OutgoingMessage(
+            template=notice.template,
+            order_id=notice.order_id,
+            recipient=recipient,
+            locale=notice.locale,
+            content=rendered,
+            idempotency_key=f"{notice.key}.{notice.order_id}",
+            notice=notice.key,
+            params=sms_params(notice.context, rendered),
+            payload=notice.payload,
+        )
+        started = time.monotonic()
+        try:
+            result = await channel.send(message)
+        except ChannelError as error:
+            latency = int((time.monotonic() - started) * 1000)
+            await uow.notifications.mark_failed(row.id, row.attempts + 1, str(error), latency)
+            log.warning(
+                "%s for %s: %s to %s failed (%s): %s",
+                notice.template,
+                notice.order_id,
+                channel.name,
+                mask_recipient(recipient),
+                "transient" if error.transient else "permanent",
+                error,
+            )
+            return ChannelFailure(channel.name, recipient, str(error))
+        latency = int((time.monotonic() - started) * 1000)
+        await uow.notifications.mark_sent(
+            row.id, row.attempts + 1, datetime.now(UTC), result.provider_message_id, latency
+        )
+        uow.publish(NotificationSent(order_id=notice.order_id, channel=channel.name, template=notice.key))
+        log.info(
+            "%s for %s sent by %s to %s in %d ms",
+            notice.template,
+            notice.order_id,
+            channel.name,
+            mask_recipient(recipient),
+            latency,
+        )
+        return None
