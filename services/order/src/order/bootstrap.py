@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+import httpx
 from faka_common.contracts import (
     AllocationFailed,
     DeliveryFailed,
@@ -24,13 +25,16 @@ from faka_common.contracts import (
     StockUnavailable,
     topics,
 )
+from faka_common.contracts.order import OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
 from order.adapters.inventory import InventoryCatalog
+from order.adapters.payments import registry
+from order.adapters.payments.registry import PaymentProviders
 from order.config import MIGRATIONS, Settings
-from order.service_layer import handlers, services
+from order.service_layer import handlers, payments, services
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,8 @@ class Service:
     runtime: Runtime
     settings: Settings
     catalog: InventoryCatalog
+    providers: PaymentProviders
+    provider_http: httpx.AsyncClient
 
     @property
     def token(self) -> str:
@@ -65,11 +71,40 @@ class Service:
                 log.exception("expiry sweep failed; retrying next round")
             await asyncio.sleep(self.settings.expiry_sweep_seconds)
 
+    async def reconcile_once(self) -> payments.ReconcileSummary:
+        interval = timedelta(seconds=self.settings.reconcile_interval_seconds)
+        return await payments.reconcile_once(
+            self.uow,
+            self.providers,
+            lead=timedelta(seconds=self.settings.reconcile_lead_seconds),
+            lookback=timedelta(seconds=self.settings.reconcile_lookback_seconds),
+            every=interval,
+        )
+
+    async def reconcile_forever(self) -> None:
+        """The reconciler: ask providers about orders a lost callback would leave unpaid."""
+        while True:
+            try:
+                summary = await self.reconcile_once()
+                if summary.completed:
+                    log.warning("reconciler completed %d orders whose callback was lost", summary.completed)
+            except Exception:
+                log.exception("reconciliation round failed; retrying next round")
+            await asyncio.sleep(self.settings.reconcile_interval_seconds)
+
 
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     client = InternalClient(settings.inventory_url, settings.internal_token.get_secret_value())
-    service = Service(Runtime(settings, MIGRATIONS), settings, InventoryCatalog(client))
+    runtime = Runtime(settings, MIGRATIONS)
+    provider_http = httpx.AsyncClient(timeout=10.0)
+    service = Service(
+        runtime,
+        settings,
+        InventoryCatalog(client),
+        registry.build(settings, provider_http, runtime.sessions),
+        provider_http,
+    )
     window = service.payment_window
     service.runtime.consume(
         EventConsumer(
@@ -88,8 +123,10 @@ def bootstrap(settings: Settings | None = None) -> Service:
         [topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS],
     )
     service.runtime.emits(
-        [OrderPlaced, OrderApproved, OrderRejected, OrderCancelled, OrderPaid, OrderDelivered]
+        [OrderPlaced, OrderApproved, OrderRejected, OrderCancelled, OrderPaid, OrderDelivered, OrderRefunded]
     )
     service.runtime.background(service.expire_forever)
+    service.runtime.background(service.reconcile_forever)
     service.runtime.on_stop.append(service.catalog.aclose)
+    service.runtime.on_stop.append(service.provider_http.aclose)
     return service

@@ -1,14 +1,34 @@
 """Order service settings."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Self
+from uuid import UUID
 
 from faka_common import sandbox_payment
 from faka_common.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 DEV_ORDER_TOKEN_SECRET = "dev-order-token-secret-change-me"
+
+PROVIDERS = ("sandbox", "epay", "alipay", "wechatpay", "stripe", "usdt")
+
+
+class PaymentChannel(BaseModel):
+    """A provider offered for some products and an amount range (minor units, inclusive)."""
+
+    provider: str
+    products: list[UUID] | None = Field(default=None, description="None: every product")
+    min_amount: int = 0
+    max_amount: int | None = None
+
+    def allows(self, product_id: UUID, amount: int) -> bool:
+        if self.products is not None and product_id not in self.products:
+            return False
+        return self.min_amount <= amount and (self.max_amount is None or amount <= self.max_amount)
 
 
 class Settings(ServiceSettings):
@@ -22,9 +42,88 @@ class Settings(ServiceSettings):
     order_token_secret: SecretStr = SecretStr(DEV_ORDER_TOKEN_SECRET)
     expiry_sweep_seconds: float = 5.0
 
+    # Payments: which providers are on, and where each may be offered.
+    payment_providers: list[str] = Field(default_factory=lambda: ["sandbox"])
+    payment_channels: list[PaymentChannel] = Field(
+        default_factory=list, description="Empty: every enabled provider for every product and amount"
+    )
+    sandbox_drop_callbacks: bool = False
+    epay_url: str = ""
+    epay_pid: str = ""
+    epay_key: SecretStr = SecretStr("")
+    epay_type: str = "alipay"
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_app_id: str = ""
+    alipay_private_key: SecretStr = SecretStr("")
+    alipay_public_key: str = ""
+    alipay_seller_id: str = ""
+    wechatpay_api_url: str = "https://api.mch.weixin.qq.com"
+    wechatpay_appid: str = ""
+    wechatpay_mchid: str = ""
+    wechatpay_merchant_serial: str = ""
+    wechatpay_private_key: SecretStr = SecretStr("")
+    wechatpay_platform_serial: str = ""
+    wechatpay_platform_public_key: str = ""
+    wechatpay_apiv3_key: SecretStr = SecretStr("")
+    stripe_api_url: str = "https://api.stripe.com"
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    epusdt_url: str = ""
+    epusdt_token: SecretStr = SecretStr("")
+    epusdt_wallet: str = ""
+
+    # Reconciliation: ask providers about unpaid orders this close to (or this long past) their expiry.
+    reconcile_interval_seconds: float = 30.0
+    reconcile_lead_seconds: int = 120
+    reconcile_lookback_seconds: int = 1800
+
+    # Buyer lookups: failed secret attempts allowed per minute, per order number and per client IP.
+    lookup_failures_per_minute: int = 10
+    idempotency_ttl_hours: int = 48
+
     def development_secrets(self) -> dict[str, str]:
         return {
             **super().development_secrets(),
             "sandbox_secret": sandbox_payment.DEV_SANDBOX_SECRET,
             "order_token_secret": DEV_ORDER_TOKEN_SECRET,
         }
+
+    def provider_credentials(self) -> dict[str, tuple[str, ...]]:
+        """The settings each provider needs before it may be enabled."""
+        return {
+            "sandbox": ("sandbox_secret",),
+            "epay": ("epay_url", "epay_pid", "epay_key"),
+            "alipay": ("alipay_app_id", "alipay_private_key", "alipay_public_key"),
+            "wechatpay": (
+                "wechatpay_appid",
+                "wechatpay_mchid",
+                "wechatpay_merchant_serial",
+                "wechatpay_private_key",
+                "wechatpay_platform_serial",
+                "wechatpay_platform_public_key",
+                "wechatpay_apiv3_key",
+            ),
+            "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
+            "usdt": ("epusdt_url", "epusdt_token"),
+        }
+
+    @model_validator(mode="after")
+    def _providers_are_configured(self) -> Self:
+        needs = self.provider_credentials()
+        for provider in self.payment_providers:
+            if provider not in needs:
+                raise ValueError(f"unknown payment provider {provider!r}; known: {', '.join(PROVIDERS)}")
+            for field in needs[provider]:
+                value = getattr(self, field)
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                if not value:
+                    raise ValueError(f"payment provider {provider} is enabled but {field.upper()} is not set")
+        if self.environment == "production" and "sandbox" in self.payment_providers:
+            raise ValueError(
+                "the sandbox payment provider takes no money: remove it from PAYMENT_PROVIDERS in production"
+            )
+        for channel in self.payment_channels:
+            if channel.provider not in self.payment_providers:
+                raise ValueError(f"payment channel names provider {channel.provider!r}, which is not enabled")
+        return self

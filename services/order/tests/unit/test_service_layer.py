@@ -28,10 +28,13 @@ from faka_common.contracts import (
 from faka_common.errors import Conflict, NotFound
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.inventory import Product
+from order.adapters.payments.base import RawNotification
+from order.adapters.payments.registry import PaymentProviders
+from order.adapters.payments.sandbox import MemoryLedger, SandboxProvider
 from order.domain import credentials
 from order.domain.model import Order, Status
 from order.domain.payments import BadNotification, PaymentNotice
-from order.service_layer import handlers, services
+from order.service_layer import handlers, payments, services
 
 WINDOW = timedelta(minutes=10)
 SECRET = "sandbox-secret"
@@ -70,6 +73,14 @@ class FakeOrders:
 class FakePayments:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], UUID] = {}
+        self.exceptions: dict[tuple[str, str], str] = {}
+
+    async def add_exception(self, order_id: UUID, notice: PaymentNotice, reason: str, at: datetime) -> bool:
+        key = (notice.provider, notice.trade_no)
+        if key in self.exceptions:
+            return False
+        self.exceptions[key] = reason
+        return True
 
     async def add(self, order_id: UUID, notice: PaymentNotice, received_at: datetime) -> bool:
         if (notice.provider, notice.trade_no) in self.rows:
@@ -331,6 +342,13 @@ async def test_find_order_by_token_or_password_and_same_404_otherwise() -> None:
     assert messages == {services.NO_SUCH_ORDER}
 
 
+PROVIDERS = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0.1:8000", MemoryLedger())})
+
+
+async def receive(provider: str, body: bytes, uow: Any) -> str:
+    return await payments.receive_payment(provider, RawNotification(body), uow, PROVIDERS)
+
+
 def notify(order: Order, trade_no: str = "T1", **overrides: Any) -> bytes:
     params = signed_notification(order.order_no, trade_no, order.amount, order.currency, SECRET)
     params.update(overrides)
@@ -340,8 +358,8 @@ def notify(order: Order, trade_no: str = "T1", **overrides: Any) -> bytes:
 async def test_payment_pays_once_and_replays_are_duplicates() -> None:
     uow = FakeUow()
     order = make_order(uow, Status.AWAITING_PAYMENT)
-    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "accepted"
-    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "duplicate"
+    assert await receive("sandbox", notify(order), uow) == "accepted"
+    assert await receive("sandbox", notify(order), uow) == "duplicate"
     assert uow.orders.rows[order.id].status is Status.PAID
     assert [type(m) for m in uow.committed] == [OrderPaid]
     assert uow.committed[0].trade_no == "T1"  # type: ignore[attr-defined]
@@ -351,7 +369,7 @@ async def test_payment_pays_once_and_replays_are_duplicates() -> None:
 async def test_late_payment_still_pays(status: Status) -> None:
     uow = FakeUow()
     order = make_order(uow, status)
-    assert await services.receive_payment("sandbox", notify(order), uow, SECRET) == "accepted"
+    assert await receive("sandbox", notify(order), uow) == "accepted"
     assert uow.orders.rows[order.id].status is Status.PAID
     assert [type(m) for m in uow.committed] == [OrderPaid]
 
@@ -359,8 +377,8 @@ async def test_late_payment_still_pays(status: Status) -> None:
 async def test_second_trade_on_a_paid_order_is_flagged_not_paid_again() -> None:
     uow = FakeUow()
     order = make_order(uow, Status.AWAITING_PAYMENT)
-    await services.receive_payment("sandbox", notify(order, "T1"), uow, SECRET)
-    assert await services.receive_payment("sandbox", notify(order, "T2"), uow, SECRET) == "accepted"
+    await receive("sandbox", notify(order, "T1"), uow)
+    assert await receive("sandbox", notify(order, "T2"), uow) == "accepted"
     stored = uow.orders.rows[order.id]
     assert stored.status is Status.PAID and stored.status_reason == "duplicate_payment_needs_refund"
     assert len(uow.payments.rows) == 2
@@ -371,17 +389,21 @@ async def test_bad_payments_change_nothing() -> None:
     uow = FakeUow()
     order = make_order(uow, Status.AWAITING_PAYMENT)
     with pytest.raises(NotFound):
-        await services.receive_payment("paypal", notify(order), uow, SECRET)
+        await receive("paypal", notify(order), uow)
     with pytest.raises(BadNotification, match="amount"):
         body = signed_notification(order.order_no, "T1", order.amount + 1, order.currency, SECRET)
-        await services.receive_payment("sandbox", json.dumps(body).encode(), uow, SECRET)
+        await receive("sandbox", json.dumps(body).encode(), uow)
     with pytest.raises(NotFound):
         body = signed_notification("F20990101000000ZZZZZZ", "T1", 1, "CNY", SECRET)
-        await services.receive_payment("sandbox", json.dumps(body).encode(), uow, SECRET)
+        await receive("sandbox", json.dumps(body).encode(), uow)
     with pytest.raises(BadNotification):
-        await services.receive_payment("sandbox", b"nope", uow, SECRET)
+        await receive("sandbox", b"nope", uow)
     assert uow.payments.rows == {} and uow.committed == []
-    assert uow.orders.rows[order.id].status is Status.AWAITING_PAYMENT
+    stored = uow.orders.rows[order.id]
+    assert stored.status is Status.AWAITING_PAYMENT
+    # the real payment of the wrong amount is kept for a refund and flags the order; it never pays it
+    assert stored.status_reason == "payment_amount_mismatch_needs_refund"
+    assert list(uow.payments.exceptions) == [("sandbox", "T1")]
 
 
 async def test_expiry_expires_only_overdue_awaiting_orders() -> None:

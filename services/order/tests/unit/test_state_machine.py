@@ -9,6 +9,7 @@ from order.domain.model import (
     TRANSITIONS,
     InvalidTransition,
     Order,
+    RefundTooLarge,
     Status,
     Trigger,
     next_state,
@@ -36,6 +37,11 @@ EXPECTED = {
     ("fulfilling", "delivery_failed"): "delivery_failed",
     ("paid", "delivered"): "delivered",
     ("delivered", "complete"): "completed",
+    **{
+        (state, trigger): target
+        for state in ("paid", "fulfilling", "delivered", "completed", "delivery_failed", "partially_refunded")
+        for trigger, target in (("refund", "refunded"), ("refund_partially", "partially_refunded"))
+    },
 }
 
 ALL_STATES = {
@@ -75,9 +81,33 @@ def test_table_has_no_edges_beyond_the_specification() -> None:
     assert {(s.value, t.value): n.value for (s, t), n in TRANSITIONS.items()} == EXPECTED
 
 
-def test_terminal_states_take_no_trigger() -> None:
-    for state in (S.REJECTED, S.COMPLETED, S.REFUNDED, S.PARTIALLY_REFUNDED, S.DELIVERY_FAILED):
+def test_terminal_states_take_no_trigger_but_a_refund() -> None:
+    for state in (S.REJECTED, S.REFUNDED):
         assert not any((state, trigger) in TRANSITIONS for trigger in Trigger)
+    for state in (S.COMPLETED, S.PARTIALLY_REFUNDED, S.DELIVERY_FAILED):
+        taken = {trigger for trigger in Trigger if (state, trigger) in TRANSITIONS}
+        assert taken == {T.REFUND, T.REFUND_PARTIALLY}
+
+
+def test_partial_then_full_refund_tracks_the_refunded_amount() -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    order = _order(now)
+    order.status = S.DELIVERED
+    assert order.refundable == 3750
+    assert order.refund(1000, now) is S.PARTIALLY_REFUNDED
+    assert (order.refunded_amount, order.refundable) == (1000, 2750)
+    with pytest.raises(RefundTooLarge):
+        order.refund(2751, now)
+    assert order.refund(2750, now) is S.REFUNDED
+    assert (order.refunded_amount, order.refundable) == (3750, 0)
+
+
+def test_unpaid_orders_cannot_be_refunded() -> None:
+    order = _order(datetime(2025, 1, 1, tzinfo=UTC))
+    order.status = S.AWAITING_PAYMENT
+    assert order.refundable == 0
+    with pytest.raises(RefundTooLarge):
+        order.refund(1, datetime(2025, 1, 1, tzinfo=UTC))
 
 
 def _order(now: datetime) -> Order:

@@ -10,7 +10,7 @@ from uuid import UUID
 from faka_common.errors import NotFound, Unauthorized
 from faka_common.http import error_body
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -178,14 +178,12 @@ def payments_router(gw: Gateway) -> APIRouter:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
         },
     )
-    async def notify(provider: str, request: Request) -> JSONResponse:
+    async def notify(provider: str, request: Request) -> Response:
         if not PROVIDER.fullmatch(provider):
             raise NotFound(f"unknown payment provider {provider[:32]!r}")
         body = await read_body(request, gw.settings.max_notification_bytes)
-        status, answer = await edge.forward_notification(
-            gw, provider, body, request.headers.get("content-type")
-        )
-        return JSONResponse(answer, status_code=status)
+        status, answer, media_type = await edge.forward_notification(gw, provider, body, request.headers)
+        return Response(answer, status_code=status, media_type=media_type)
 
     return api
 

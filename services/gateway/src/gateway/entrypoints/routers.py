@@ -7,11 +7,18 @@ from fastapi import APIRouter, FastAPI
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
+from gateway.entrypoints.orders_extra import orders_extra_router
 from gateway.entrypoints.web import web_router
 
 
 def routers(gw: Gateway) -> list[APIRouter]:
-    return [admin_router(gw), storefront_router(gw), payments_router(gw), web_router(gw)]
+    return [
+        admin_router(gw),
+        storefront_router(gw),
+        payments_router(gw),
+        orders_extra_router(gw),
+        web_router(gw),
+    ]
 
 
 def edge_app(gw: Gateway) -> FastAPI:

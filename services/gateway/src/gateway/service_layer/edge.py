@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -126,15 +127,28 @@ async def buyer_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[s
 # --- payments --------------------------------------------------------------------------------------
 
 
+# What a provider signs besides the body (Stripe, WeChat Pay v3); the order service verifies them.
+NOTIFICATION_HEADERS = (
+    "content-type",
+    "stripe-signature",
+    "wechatpay-serial",
+    "wechatpay-signature",
+    "wechatpay-signature-type",
+    "wechatpay-timestamp",
+    "wechatpay-nonce",
+)
+
+
 async def forward_notification(
-    gw: Gateway, provider: str, body: bytes, content_type: str | None
-) -> tuple[int, Any]:
-    """Hand a provider's raw notification to the order service; its answer is the provider's answer."""
-    headers = {"Content-Type": content_type} if content_type else {}
+    gw: Gateway, provider: str, body: bytes, headers: Mapping[str, str]
+) -> tuple[int, bytes, str]:
+    """Hand a provider's raw notification (body and signature headers) to the order service; its answer
+    (status, body, content type: e.g. epay's plain `success`) is the provider's answer."""
+    forwarded = {name: value for name in NOTIFICATION_HEADERS if (value := headers.get(name))}
     response = await gw.order.request(
-        "POST", f"/internal/payments/{segment(provider)}/notify", content=body, headers=headers
+        "POST", f"/internal/payments/{segment(provider)}/notify", content=body, headers=forwarded
     )
-    return response.status_code, json_body(response)
+    return response.status_code, response.content, response.headers.get("content-type", "application/json")
 
 
 def upstream_error(response: httpx.Response) -> DomainError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,11 +17,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
+    func,
+    or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
@@ -52,6 +55,8 @@ orders = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Column("status_reason", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("refunded_amount", BigInteger, nullable=False, default=0),
+    Column("reconciled_at", DateTime(timezone=True)),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
 
@@ -81,7 +86,68 @@ order_transitions = Table(
     Index("order_transitions_order_id", "order_id", "id"),
 )
 
-_MUTABLE = ("status", "expires_at", "paid_at", "delivered_at", "status_reason", "updated_at")
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("provider_ref", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+payment_exceptions = Table(
+    "payment_exceptions",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("trade_no", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("provider", "trade_no", name="payment_exceptions_provider_trade_no"),
+)
+
+payment_checks = Table(
+    "payment_checks",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("provider", Text, nullable=False),
+    Column("order_no", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("refund_no", Text, nullable=False, unique=True),
+    Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("trade_no", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("provider_refund_id", Text),
+    Column("error", Text),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+_MUTABLE = (
+    "status",
+    "expires_at",
+    "paid_at",
+    "delivered_at",
+    "status_reason",
+    "updated_at",
+    "refunded_amount",
+    "reconciled_at",
+)
 
 
 def _row(order: Order) -> dict[str, Any]:
@@ -105,6 +171,8 @@ def _row(order: Order) -> dict[str, Any]:
         "delivered_at": order.delivered_at,
         "status_reason": order.status_reason,
         "updated_at": order.updated_at,
+        "refunded_amount": order.refunded_amount,
+        "reconciled_at": order.reconciled_at,
     }
 
 
@@ -171,6 +239,44 @@ class OrderRepository:
         )
         return [_order(row) for row in (await self._session.execute(query)).all()]
 
+    async def claim_for_reconciliation(
+        self, now: datetime, lead: timedelta, lookback: timedelta, every: timedelta, limit: int
+    ) -> list[Order]:
+        """Unpaid orders whose window ends within `lead` or ended within `lookback`, not asked about in the
+        last `every`; stamped as asked, so replicas share the work."""
+        due = (
+            select(orders.c.id)
+            .where(
+                orders.c.status.in_([Status.AWAITING_PAYMENT.value, Status.EXPIRED.value]),
+                orders.c.expires_at <= now + lead,
+                orders.c.expires_at >= now - lookback,
+                or_(orders.c.reconciled_at.is_(None), orders.c.reconciled_at < now - every),
+            )
+            .order_by(orders.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True)
+            .scalar_subquery()
+        )
+        result = await self._session.execute(
+            update(orders).where(orders.c.id.in_(due)).values(reconciled_at=now).returning(*orders.c)
+        )
+        return [_order(row) for row in result.all()]
+
+    async def unpaid_created_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(
+                orders.c.created_at >= start,
+                orders.c.created_at < end,
+                orders.c.status.in_(
+                    [Status.AWAITING_PAYMENT.value, Status.EXPIRED.value, Status.CANCELLED.value]
+                ),
+            )
+            .order_by(orders.c.created_at)
+            .limit(limit)
+        )
+        return [_order(row) for row in (await self._session.execute(query)).all()]
+
     async def transitions(self, order_id: UUID) -> list[tuple[str | None, str, str]]:
         query = (
             select(order_transitions.c.from_state, order_transitions.c.to_state, order_transitions.c.trigger)
@@ -207,3 +313,213 @@ class PaymentRepository:
             await self._session.execute(select(payments.c.id).where(payments.c.order_id == order_id))
         ).all()
         return len(rows)
+
+    async def add_exception(self, order_id: UUID, notice: PaymentNotice, reason: str, at: datetime) -> bool:
+        """Keep a real payment we will not deliver on (wrong amount or currency); False when known already."""
+        result = await self._session.execute(
+            insert(payment_exceptions)
+            .values(
+                id=uuid7(),
+                order_id=order_id,
+                provider=notice.provider,
+                trade_no=notice.trade_no,
+                amount=notice.amount,
+                currency=notice.currency,
+                reason=reason[:500],
+                received_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["provider", "trade_no"])
+            .returning(payment_exceptions.c.id)
+        )
+        return result.first() is not None
+
+    async def record_attempt(
+        self, order_id: UUID, provider: str, provider_ref: str | None, at: datetime
+    ) -> None:
+        statement = insert(payment_attempts).values(
+            order_id=order_id, provider=provider, provider_ref=provider_ref, created_at=at
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["order_id", "provider"],
+                set_={"provider_ref": statement.excluded.provider_ref, "created_at": at},
+            )
+        )
+
+    async def attempts(self, order_id: UUID) -> dict[str, str | None]:
+        query = select(payment_attempts.c.provider, payment_attempts.c.provider_ref).where(
+            payment_attempts.c.order_id == order_id
+        )
+        return {r.provider: r.provider_ref for r in (await self._session.execute(query)).all()}
+
+    async def for_order(self, order_id: UUID) -> list[PaymentNotice]:
+        query = (
+            select(payments.c.provider, payments.c.trade_no, payments.c.amount, payments.c.currency)
+            .where(payments.c.order_id == order_id)
+            .order_by(payments.c.received_at, payments.c.id)
+        )
+        return [
+            PaymentNotice(r.provider, "", r.trade_no, r.amount, r.currency)
+            for r in (await self._session.execute(query)).all()
+        ]
+
+    async def received_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        query = (
+            select(
+                payments.c.provider,
+                payments.c.trade_no,
+                payments.c.amount,
+                payments.c.currency,
+                payments.c.received_at,
+                orders.c.order_no,
+                orders.c.amount.label("order_amount"),
+                orders.c.product_title,
+            )
+            .join(orders, orders.c.id == payments.c.order_id)
+            .where(payments.c.received_at >= start, payments.c.received_at < end)
+            .order_by(payments.c.received_at)
+        )
+        return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+    async def exceptions_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        query = (
+            select(
+                payment_exceptions.c.provider,
+                payment_exceptions.c.trade_no,
+                payment_exceptions.c.amount,
+                payment_exceptions.c.currency,
+                payment_exceptions.c.reason,
+                payment_exceptions.c.received_at,
+                orders.c.order_no,
+            )
+            .join(orders, orders.c.id == payment_exceptions.c.order_id)
+            .where(payment_exceptions.c.received_at >= start, payment_exceptions.c.received_at < end)
+            .order_by(payment_exceptions.c.received_at)
+        )
+        return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+
+class PaymentCheckRepository:
+    """Orders to ask a provider about because a notification failed verification transiently."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, provider: str, order_no: str, reason: str, at: datetime) -> None:
+        await self._session.execute(
+            insert(payment_checks).values(
+                provider=provider, order_no=order_no[:64], reason=reason[:500], created_at=at
+            )
+        )
+
+    async def claim(self, limit: int, at: datetime) -> list[tuple[str, str]]:
+        """Take up to `limit` open checks (marking them done); another worker skips the ones taken."""
+        due = (
+            select(payment_checks.c.id)
+            .where(payment_checks.c.done_at.is_(None))
+            .order_by(payment_checks.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        result = await self._session.execute(
+            update(payment_checks)
+            .where(payment_checks.c.id.in_(due))
+            .values(done_at=at)
+            .returning(payment_checks.c.provider, payment_checks.c.order_no)
+        )
+        return [(r.provider, r.order_no) for r in result.all()]
+
+
+class RefundRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, refund: dict[str, Any]) -> None:
+        await self._session.execute(insert(refunds).values(**refund))
+
+    async def pending_total(self, order_id: UUID) -> int:
+        query = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+            refunds.c.order_id == order_id, refunds.c.status == "pending"
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def finish(
+        self,
+        refund_no: str,
+        status: str,
+        at: datetime,
+        provider_refund_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self._session.execute(
+            update(refunds)
+            .where(refunds.c.refund_no == refund_no)
+            .values(status=status, completed_at=at, provider_refund_id=provider_refund_id, error=error)
+        )
+
+    async def for_order(self, order_id: UUID) -> list[dict[str, Any]]:
+        query = (
+            select(
+                refunds.c.refund_no,
+                refunds.c.provider,
+                refunds.c.amount,
+                refunds.c.currency,
+                refunds.c.reason,
+                refunds.c.status,
+                refunds.c.error,
+                refunds.c.requested_at,
+                refunds.c.completed_at,
+            )
+            .where(refunds.c.order_id == order_id)
+            .order_by(refunds.c.requested_at)
+        )
+        return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class IdempotencyRepository:
+    """Public Idempotency-Key records: claimed before the work, completed with its answer."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim(self, key: str, fingerprint: str, at: datetime, expired_before: datetime) -> Any | None:
+        """None when this request now owns `key`; otherwise the row another request holds."""
+        await self._session.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.key == key, idempotency_keys.c.created_at < expired_before
+            )
+        )
+        inserted = await self._session.execute(
+            insert(idempotency_keys)
+            .values(key=key, fingerprint=fingerprint, created_at=at)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        )
+        if inserted.first() is not None:
+            return None
+        row = (
+            await self._session.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))
+        ).first()
+        return row
+
+    async def complete(self, key: str, status_code: int, response: dict[str, Any]) -> None:
+        await self._session.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.key == key)
+            .values(status_code=status_code, response=response)
+        )
+
+    async def release(self, key: str) -> None:
+        await self._session.execute(delete(idempotency_keys).where(idempotency_keys.c.key == key))

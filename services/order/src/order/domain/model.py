@@ -41,6 +41,8 @@ class Trigger(StrEnum):
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
     COMPLETE = "complete"
+    REFUND = "refund"
+    REFUND_PARTIALLY = "refund_partially"
 
 
 S, T = Status, Trigger
@@ -67,6 +69,15 @@ TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (S.DELIVERED, T.COMPLETE): S.COMPLETED,
 }
 
+#: States whose price was paid and can be given back, wholly or in part.
+REFUNDABLE_STATES: frozenset[Status] = frozenset(
+    {S.PAID, S.FULFILLING, S.DELIVERED, S.COMPLETED, S.DELIVERY_FAILED, S.PARTIALLY_REFUNDED}
+)
+for _state in REFUNDABLE_STATES:
+    TRANSITIONS[(_state, T.REFUND)] = S.REFUNDED
+    TRANSITIONS[(_state, T.REFUND_PARTIALLY)] = S.PARTIALLY_REFUNDED
+del _state
+
 #: States in which the order's price has been paid already (another payment is a duplicate to refund).
 PAID_STATES: frozenset[Status] = frozenset(
     {
@@ -81,6 +92,7 @@ PAID_STATES: frozenset[Status] = frozenset(
 )
 
 DUPLICATE_PAYMENT = "duplicate_payment_needs_refund"
+AMOUNT_MISMATCH = "payment_amount_mismatch_needs_refund"
 UNEXPECTED_PAYMENT = "unexpected_payment_needs_refund"
 
 
@@ -91,6 +103,10 @@ class InvalidTransition(Conflict):
         super().__init__(f"order in state {state} cannot take trigger {trigger}")
         self.state = state
         self.trigger = trigger
+
+
+class RefundTooLarge(Conflict):
+    """More than the order's unrefunded amount was asked back."""
 
 
 def next_state(state: Status, trigger: Trigger) -> Status:
@@ -133,6 +149,8 @@ class Order:
     paid_at: datetime | None = None
     delivered_at: datetime | None = None
     status_reason: str | None = None
+    refunded_amount: int = 0
+    reconciled_at: datetime | None = None
     #: Transitions not yet written to the audit table (the repository drains them on save).
     pending_transitions: list[Transition] = field(default_factory=list, compare=False, repr=False)
 
@@ -210,6 +228,27 @@ class Order:
     def deliver(self, at: datetime) -> None:
         self.apply(Trigger.DELIVERED, at)
         self.delivered_at = at
+
+    def flag_payment_mismatch(self, at: datetime) -> str:
+        """A real payment of the wrong amount or currency: never delivered on, kept on record for a refund."""
+        self.status_reason = AMOUNT_MISMATCH
+        self.updated_at = at
+        return self.status_reason
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded_amount if self.status in REFUNDABLE_STATES else 0
+
+    def refund(self, amount: int, at: datetime) -> Status:
+        """Record `amount` given back: the whole remainder makes it refunded, less partially_refunded."""
+        if amount <= 0:
+            raise ValueError("a refund must be positive")
+        if amount > self.refundable:
+            raise RefundTooLarge(f"at most {self.refundable} can be refunded on order {self.order_no}")
+        remaining = self.amount - self.refunded_amount - amount
+        target = self.apply(Trigger.REFUND if remaining == 0 else Trigger.REFUND_PARTIALLY, at)
+        self.refunded_amount += amount
+        return target
 
     def flag_extra_payment(self, at: datetime) -> str:
         """A payment arrived that the state machine cannot take: keep the money on record for a refund."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from faka_common import sandbox_payment
@@ -13,14 +14,25 @@ from faka_common.errors import DomainError
 SANDBOX = "sandbox"
 MAX_CLOCK_SKEW_SECONDS = 300
 SUCCESS = "SUCCESS"
+MAX_TRADE_NO = 128
 
 
 class BadNotification(DomainError):
-    """A notification that is malformed, forged, stale or does not match its order (400)."""
+    """A notification that is malformed, forged, stale or does not match its order (400).
+
+    `transient` marks a failure that may pass later (e.g. a platform certificate we do not know yet);
+    the reconciler then asks the provider about `order_no` directly."""
+
+    code = "bad_notification"
+
+    def __init__(self, message: str, *, transient: bool = False, order_no: str | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.order_no = order_no
 
 
 @dataclass(frozen=True)
-class PaymentNotice:
+class VerifiedPayment:
     """A verified statement from a provider that `amount` `currency` was paid for `order_no`."""
 
     provider: str
@@ -30,7 +42,10 @@ class PaymentNotice:
     currency: str
 
 
-def _as_int(params: dict[str, Any], name: str) -> int:
+PaymentNotice = VerifiedPayment
+
+
+def as_int(params: dict[str, Any], name: str) -> int:
     value = params[name]
     if isinstance(value, bool):
         raise BadNotification(f"{name} must be an integer")
@@ -41,7 +56,46 @@ def _as_int(params: dict[str, Any], name: str) -> int:
     raise BadNotification(f"{name} must be an integer")
 
 
-def verify_sandbox(body: bytes, secret: str, now: datetime | None = None) -> PaymentNotice:
+_as_int = as_int
+
+
+def minor_units(value: object, name: str, exponent: int = 2) -> int:
+    """A decimal major-unit amount ('25.00', 25, 25.5) as integer minor units; refuses sub-minor digits."""
+    if isinstance(value, bool) or value is None:
+        raise BadNotification(f"{name} must be a decimal amount")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as error:
+        raise BadNotification(f"{name} must be a decimal amount") from error
+    if not number.is_finite() or number < 0:
+        raise BadNotification(f"{name} must be a non-negative decimal amount")
+    scaled = number.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise BadNotification(f"{name} has more than {exponent} decimal places")
+    return int(scaled)
+
+
+def major_units(amount: int, exponent: int = 2) -> str:
+    """Integer minor units as the decimal string providers expect: 2500 -> '25.00'."""
+    if exponent == 0:
+        return str(amount)
+    unit = 10**exponent
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(amount) // unit}.{abs(amount) % unit:0{exponent}d}"
+
+
+def check_fresh(timestamp: float, now: datetime, window: int = MAX_CLOCK_SKEW_SECONDS) -> None:
+    if abs(now.timestamp() - timestamp) > window:
+        raise BadNotification(f"stale notification: timestamp is more than {window} s off")
+
+
+def check_trade_no(trade_no: str) -> str:
+    if not trade_no or len(trade_no) > MAX_TRADE_NO:
+        raise BadNotification(f"trade_no must be 1..{MAX_TRADE_NO} characters")
+    return trade_no
+
+
+def verify_sandbox(body: bytes, secret: str, now: datetime | None = None) -> VerifiedPayment:
     """Parse and verify a sandbox notification: signature (constant time), freshness, success status."""
     try:
         params = json.loads(body)
@@ -54,22 +108,17 @@ def verify_sandbox(body: bytes, secret: str, now: datetime | None = None) -> Pay
         raise BadNotification(f"malformed notification: missing {', '.join(missing)}")
     if not sandbox_payment.signature_valid(params, secret):
         raise BadNotification("bad signature")
-    timestamp = _as_int(params, "timestamp")
-    moment = (now or datetime.now(UTC)).timestamp()
-    if abs(moment - timestamp) > MAX_CLOCK_SKEW_SECONDS:
-        raise BadNotification(f"stale notification: timestamp is more than {MAX_CLOCK_SKEW_SECONDS} s off")
+    check_fresh(as_int(params, "timestamp"), now or datetime.now(UTC))
     if params["status"] != SUCCESS:
         raise BadNotification(f"payment status is {str(params['status'])[:40]!r}, not {SUCCESS}")
-    amount = _as_int(params, "amount")
+    amount = as_int(params, "amount")
     order_no, trade_no, currency = (str(params[n]) for n in ("order_no", "trade_no", "currency"))
-    if not trade_no or len(trade_no) > 128:
-        raise BadNotification("trade_no must be 1..128 characters")
-    return PaymentNotice(SANDBOX, order_no, trade_no, amount, currency)
+    return VerifiedPayment(SANDBOX, order_no, check_trade_no(trade_no), amount, currency)
 
 
-def check_matches(notice: PaymentNotice, amount: int, currency: str) -> None:
+def check_matches(notice: VerifiedPayment, amount: int, currency: str) -> None:
     """The paid amount and currency must be exactly the order's."""
-    if notice.currency != currency:
+    if notice.currency.upper() != currency.upper():
         raise BadNotification(f"currency mismatch: paid {notice.currency[:8]}, order is in {currency}")
     if notice.amount != amount:
         raise BadNotification(f"amount mismatch: paid {notice.amount}, order amount is {amount}")

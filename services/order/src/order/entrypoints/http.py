@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.http import internal_auth
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from order.adapters.payments.base import RawNotification
 from order.bootstrap import Service
 from order.domain import credentials
 from order.domain.model import Order, Status
-from order.service_layer import services
+from order.service_layer import idempotency, payments, services
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -45,8 +48,31 @@ class PlacedOrderResponse(BaseModel):
     expires_at: str | None
 
 
-class PaymentResponse(BaseModel):
-    result: Literal["accepted", "duplicate"]
+class StartPaymentRequest(BaseModel):
+    provider: str = Field(max_length=32, examples=["alipay"])
+    token: str | None = Field(default=None, max_length=128)
+    password: str | None = Field(default=None, max_length=128)
+
+
+class PaymentRequestResponse(BaseModel):
+    provider: str
+    pay_url: str | None
+    qr_payload: str | None
+
+
+class RefundRequest(BaseModel):
+    amount: int | None = Field(default=None, gt=0, description="Minor units; omitted: everything refundable")
+    reason: str = Field(default="operator", min_length=1, max_length=200)
+
+
+class RefundResponse(BaseModel):
+    refund_no: str
+    order_no: str
+    amount: int
+    currency: str
+    status: str
+    order_status: str
+    refunded_amount: int
 
 
 def _iso(value: Any) -> str | None:
@@ -75,6 +101,12 @@ def order_view(service: Service, order: Order) -> dict[str, Any]:
         "paid_at": _iso(order.paid_at),
         "delivered_at": _iso(order.delivered_at),
         "pay_url": pay_url(service, order),
+        "payment_methods": (
+            service.providers.channels_for(order.product_id, order.amount)
+            if order.status is Status.AWAITING_PAYMENT
+            else []
+        ),
+        "refunded_amount": order.refunded_amount,
     }
 
 
@@ -82,8 +114,7 @@ def router(service: Service) -> APIRouter:
     api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
     token_secret = service.settings.order_token_secret.get_secret_value()
 
-    @api.post("/orders", status_code=201, summary="Place an order (pending risk)")
-    async def place_order(body: PlaceOrderRequest) -> PlacedOrderResponse:
+    async def place(body: PlaceOrderRequest) -> PlacedOrderResponse:
         placed = await services.place_order(
             services.PlaceOrder(
                 product_id=body.product_id,
@@ -109,6 +140,30 @@ def router(service: Service) -> APIRouter:
             expires_at=_iso(order.expires_at),
         )
 
+    @api.post(
+        "/orders",
+        status_code=201,
+        summary="Place an order (pending risk); Idempotency-Key replays the first answer",
+        response_model=PlacedOrderResponse,
+    )
+    async def place_order(
+        body: PlaceOrderRequest,
+        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    ) -> Any:
+        if idempotency_key is None:
+            return await place(body)
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            return 201, (await place(body)).model_dump(mode="json")
+
+        # The buyer's IP may change between retries of one request; it is not part of what was asked.
+        asked = body.model_dump(mode="json", exclude={"buyer_ip"})
+        keep = timedelta(hours=service.settings.idempotency_ttl_hours)
+        status, answer = await idempotency.once(idempotency_key, asked, service.uow, work, keep)
+        return JSONResponse(
+            answer, status_code=status, headers={"Idempotent-Replayed": "true"} if status else {}
+        )
+
     @api.get("/orders/{order_no}", summary="An order, for the holder of its token or query password")
     async def get_order(
         order_no: str, token: str | None = None, password: str | None = None
@@ -116,11 +171,42 @@ def router(service: Service) -> APIRouter:
         order = await services.find_order(order_no, service.uow(), token_secret, token, password)
         return order_view(service, order)
 
-    @api.post("/payments/{provider}/notify", summary="A payment provider's notification, forwarded raw")
-    async def payment_notify(provider: str, request: Request) -> PaymentResponse:
-        result = await services.receive_payment(
-            provider, await request.body(), service.uow(), service.settings.sandbox_secret.get_secret_value()
+    @api.post("/orders/{order_no}/payments", summary="Start paying an order with one of its offered methods")
+    async def start_payment(order_no: str, body: StartPaymentRequest) -> PaymentRequestResponse:
+        order = await services.find_order(order_no, service.uow(), token_secret, body.token, body.password)
+        access = credentials.order_token(token_secret, order.order_no)
+        request = await payments.start_payment(order, body.provider, service.uow(), service.providers, access)
+        return PaymentRequestResponse(
+            provider=request.provider, pay_url=request.pay_url, qr_payload=request.qr_payload
         )
-        return PaymentResponse(result=result)
+
+    @api.post("/payments/{provider}/notify", summary="A payment provider's notification, forwarded raw")
+    async def payment_notify(provider: str, request: Request) -> Response:
+        adapter = service.providers.get(provider)
+        notification = RawNotification(
+            await request.body(), request.headers.get("content-type", ""), dict(request.headers)
+        )
+        result = await payments.receive_payment(provider, notification, service.uow(), service.providers)
+        ack = adapter.ack(result)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+
+    @api.get("/reconciliation", summary="Ours vs the providers' for one UTC day (operator report)")
+    async def reconciliation(day: date = Query(alias="date")) -> dict[str, Any]:
+        return await payments.reconciliation_report(day, service.uow, service.providers)
+
+    @api.post("/orders/{order_no}/refunds", status_code=201, summary="Refund an order, wholly or in part")
+    async def refund(order_no: str, body: RefundRequest) -> RefundResponse:
+        outcome = await payments.refund_order(
+            order_no, body.amount, body.reason, service.uow, service.providers
+        )
+        return RefundResponse(
+            refund_no=outcome.refund_no,
+            order_no=outcome.order.order_no,
+            amount=outcome.amount,
+            currency=outcome.order.currency,
+            status=outcome.status,
+            order_status=outcome.order.status.value,
+            refunded_amount=outcome.order.refunded_amount,
+        )
 
     return api

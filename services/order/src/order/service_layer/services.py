@@ -6,17 +6,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 from uuid import UUID
 
-from faka_common.contracts import OrderCancelled, OrderPaid, OrderPlaced
+from faka_common.contracts import OrderCancelled, OrderPlaced
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
 from order.adapters.inventory import Catalog
 from order.domain import credentials
-from order.domain.model import InvalidTransition, Order, Trigger
-from order.domain.payments import SANDBOX, check_matches, verify_sandbox
+from order.domain.model import Order, Trigger
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -25,8 +23,6 @@ MAX_AMOUNT = 2**63 - 1
 NO_SUCH_ORDER = "no order with that number and secret"
 EXPIRY_BATCH = 100
 MAX_PASSWORD = 128
-
-PaymentResult = Literal["accepted", "duplicate"]
 
 
 @dataclass(frozen=True)
@@ -120,63 +116,6 @@ async def find_order(
     if order is None or not allowed:
         raise NotFound(NO_SUCH_ORDER)
     return order
-
-
-async def receive_payment(
-    provider: str,
-    body: bytes,
-    uow: OrderUnitOfWork,
-    sandbox_secret: str,
-    now: datetime | None = None,
-) -> PaymentResult:
-    """Verify a provider's notification and apply it once: the UNIQUE(provider, trade_no) insert decides
-    which of several concurrent identical notifications does the work, and the order row lock orders it
-    against every other change to the order. Any 4xx leaves the database untouched."""
-    if provider != SANDBOX:
-        raise NotFound(f"unknown payment provider {provider[:40]!r}")
-    at = now or datetime.now(UTC)
-    notice = verify_sandbox(body, sandbox_secret, at)
-    async with uow:
-        found = await uow.orders.get_by_no(notice.order_no)
-        if found is None:
-            raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
-        check_matches(notice, found.amount, found.currency)
-        if not await uow.payments.add(found.id, notice, at):
-            log.info("payment %s/%s for %s already recorded", provider, notice.trade_no, notice.order_no)
-            return "duplicate"
-        order = await uow.orders.lock(found.id)
-        assert order is not None, "an order row is never deleted"
-        try:
-            order.pay(at)
-        except InvalidTransition:
-            reason = order.flag_extra_payment(at)
-            log.warning(
-                "order %s in state %s got payment %s: %s",
-                order.order_no,
-                order.status,
-                notice.trade_no,
-                reason,
-            )
-            await uow.orders.save(order)
-            await uow.commit()
-            return "accepted"
-        await uow.orders.save(order)
-        uow.publish(
-            OrderPaid(
-                order_id=order.id,
-                order_no=order.order_no,
-                product_id=order.product_id,
-                quantity=order.quantity,
-                amount=notice.amount,
-                currency=notice.currency,
-                provider=notice.provider,
-                trade_no=notice.trade_no,
-                paid_at=at,
-            )
-        )
-        await uow.commit()
-    log.info("order %s paid via %s", order.order_no, provider)
-    return "accepted"
 
 
 async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limit: int = EXPIRY_BATCH) -> int:

@@ -3,13 +3,25 @@
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order.adapters.orm import OrderRepository, PaymentRepository
+from order.adapters.orm import (
+    IdempotencyRepository,
+    OrderRepository,
+    PaymentCheckRepository,
+    PaymentRepository,
+    RefundRepository,
+)
 
 
 class OrderUnitOfWork(UnitOfWork):
     orders: OrderRepository
     payments: PaymentRepository
+    checks: PaymentCheckRepository
+    refunds: RefundRepository
+    idempotency: IdempotencyRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.orders = OrderRepository(session)
         self.payments = PaymentRepository(session)
+        self.checks = PaymentCheckRepository(session)
+        self.refunds = RefundRepository(session)
+        self.idempotency = IdempotencyRepository(session)

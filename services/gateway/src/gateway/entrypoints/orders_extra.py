@@ -1,0 +1,72 @@
+"""Public routes for payments (choose a method, GET notifications), refunds and the reconciliation report
+(admin), pricing and coupons (admin), checkout with coupon and Idempotency-Key, and buyer lookup by email."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from faka_common.errors import NotFound
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.bootstrap import Gateway
+from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no
+from gateway.service_layer import edge
+from gateway.service_layer import orders_extra as ops
+
+
+class PayWith(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(
+        max_length=32, description="One of the order's payment_methods", examples=["alipay"]
+    )
+    token: str | None = Field(
+        None, max_length=128, description="The token returned when the order was placed"
+    )
+    password: str | None = Field(None, max_length=128, description="Or the query password")
+
+
+class Refund(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(None, gt=0, description="Minor units; omitted: everything still refundable")
+    reason: str = Field("operator", min_length=1, max_length=200)
+
+
+def orders_extra_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(tags=["payments"])
+    admin = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+
+    @api.get(
+        "/api/v1/payments/{provider}/notify",
+        summary="Payment notification sent as a GET query (易支付/epay); forwarded as a form body",
+    )
+    async def notify_by_query(provider: str, request: Request) -> Response:
+        if not PROVIDER.fullmatch(provider):
+            raise NotFound(f"unknown payment provider {provider[:32]!r}")
+        body = request.url.query.encode()[: gw.settings.max_notification_bytes + 1]
+        headers = {"content-type": "application/x-www-form-urlencoded"}
+        status, answer, media_type = await edge.forward_notification(gw, provider, body, headers)
+        return Response(answer, status_code=status, media_type=media_type)
+
+    @api.post("/api/v1/orders/{order_no}/pay", summary="Start paying an order: a pay URL or a QR payload")
+    async def pay(order_no: str, body: PayWith) -> Response:
+        answer = await ops.start_payment(gw, checked_order_no(order_no), body.model_dump())
+        return Response(json.dumps(answer), media_type="application/json", headers=PRIVATE)
+
+    @admin.post("/orders/{order_no}/refunds", status_code=201, summary="Refund an order, wholly or in part")
+    async def refund(order_no: str, body: Refund) -> Any:
+        return await ops.refund(gw, checked_order_no(order_no), body.model_dump())
+
+    @admin.get("/reconciliation", summary="Daily reconciliation: our payments vs each provider's")
+    async def reconciliation(day: Annotated[dt.date, Query(alias="date")]) -> Any:
+        return await ops.reconciliation(gw, day.isoformat())
+
+    router = APIRouter()
+    router.include_router(api)
+    router.include_router(admin)
+    return router

@@ -1,0 +1,1 @@
+"""Payment provider adapters behind one interface (create, verify, query, refund)."""

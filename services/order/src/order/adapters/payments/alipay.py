@@ -1,0 +1,195 @@
+"""Alipay (open platform, RSA2 = SHA256withRSA): page-pay URLs, asynchronous notifications verified with
+Alipay's public key over the sorted parameters (sign and sign_type left out), `alipay.trade.query` and
+`alipay.trade.refund` with signed requests and signed responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from order.adapters.payments import forms, keys
+from order.adapters.payments.base import (
+    Ack,
+    PaidTrade,
+    PaymentOrder,
+    PaymentRequest,
+    ProviderError,
+    ProviderStatus,
+    RawNotification,
+    RefundRefused,
+    RefundResult,
+    VerifiedPayment,
+    call,
+    constant_time_equal,
+)
+from order.domain.payments import BadNotification, check_fresh, check_trade_no, major_units, minor_units
+
+ALIPAY = "alipay"
+PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
+CURRENCY = "CNY"
+BEIJING = timezone(timedelta(hours=8))
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def content(params: Mapping[str, str], exclude: tuple[str, ...]) -> bytes:
+    """The string Alipay signs: `a=1&b=2` over non-empty parameters sorted by name."""
+    pairs = sorted((k, v) for k, v in params.items() if k not in exclude and v not in (None, ""))
+    return "&".join(f"{k}={v}" for k, v in pairs).encode()
+
+
+def response_node(text: str, method: str) -> tuple[dict[str, Any], str]:
+    """The `<method>_response` object and its exact text (what Alipay signed), or the error response."""
+    decoder = json.JSONDecoder()
+    for name in (method.replace(".", "_") + "_response", "error_response"):
+        marker = f'"{name}"'
+        at = text.find(marker)
+        if at < 0:
+            continue
+        start = text.index(":", at + len(marker)) + 1
+        while text[start].isspace():
+            start += 1
+        node, end = decoder.raw_decode(text, start)
+        if isinstance(node, dict):
+            return node, text[start:end]
+    raise ProviderError(f"alipay answered no {method} response")
+
+
+class AlipayProvider:
+    name = ALIPAY
+
+    def __init__(
+        self,
+        gateway_url: str,
+        app_id: str,
+        private_key: str,
+        alipay_public_key: str,
+        notify_url: str,
+        return_url: str,
+        http: httpx.AsyncClient,
+        seller_id: str | None = None,
+        notify_window_seconds: int = 900,
+    ) -> None:
+        self._gateway = gateway_url
+        self._app_id = app_id
+        self._private = keys.private_key(private_key)
+        self._public = keys.public_key(alipay_public_key)
+        self._notify_url = notify_url
+        self._return_url = return_url
+        self._http = http
+        self._seller_id = seller_id
+        self._window = notify_window_seconds
+
+    def signed_request(self, method: str, biz: dict[str, Any], now: datetime, **extra: str) -> dict[str, str]:
+        params = {
+            "app_id": self._app_id,
+            "method": method,
+            "format": "JSON",
+            "charset": "utf-8",
+            "sign_type": "RSA2",
+            "timestamp": now.astimezone(BEIJING).strftime(TIME_FORMAT),
+            "version": "1.0",
+            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+            **extra,
+        }
+        params["sign"] = keys.sign_sha256(self._private, content(params, ("sign",)))
+        return params
+
+    async def create(self, order: PaymentOrder) -> PaymentRequest:
+        if order.currency != CURRENCY:
+            raise BadNotification(f"alipay charges CNY only, not {order.currency}")
+        biz: dict[str, Any] = {
+            "out_trade_no": order.order_no,
+            "total_amount": major_units(order.amount),
+            "subject": order.title[:256],
+            "product_code": "FAST_INSTANT_TRADE_PAY",
+        }
+        if order.expires_at is not None:
+            biz["time_expire"] = order.expires_at.astimezone(BEIJING).strftime(TIME_FORMAT)
+        params = self.signed_request(
+            "alipay.trade.page.pay",
+            biz,
+            datetime.now(BEIJING),
+            notify_url=self._notify_url,
+            return_url=self._return_url,
+        )
+        return PaymentRequest(self.name, pay_url=f"{self._gateway}?{urlencode(params)}")
+
+    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+        params = forms.form(notification.body)
+        forms.require(params, "sign", "app_id", "out_trade_no", "trade_no", "total_amount", "trade_status")
+        if params.get("sign_type", "RSA2") != "RSA2":
+            raise BadNotification("sign_type must be RSA2")
+        if not keys.verify_sha256(self._public, content(params, ("sign", "sign_type")), params["sign"]):
+            raise BadNotification("bad signature")
+        if "notify_time" in params:
+            try:
+                sent = datetime.strptime(params["notify_time"], TIME_FORMAT).replace(tzinfo=BEIJING)
+            except ValueError as error:
+                raise BadNotification("notify_time is not yyyy-MM-dd HH:mm:ss") from error
+            check_fresh(sent.timestamp(), now, self._window)
+        if not constant_time_equal(params["app_id"], self._app_id):
+            raise BadNotification("app_id is not ours")
+        if self._seller_id and params.get("seller_id") != self._seller_id:
+            raise BadNotification("seller_id is not ours")
+        if params["trade_status"] not in PAID_STATUSES:
+            raise BadNotification(f"trade_status is {params['trade_status'][:40]!r}, not paid")
+        return VerifiedPayment(
+            self.name,
+            params["out_trade_no"],
+            check_trade_no(params["trade_no"]),
+            minor_units(params["total_amount"], "total_amount"),
+            CURRENCY,
+        )
+
+    async def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any]:
+        params = self.signed_request(method, biz, datetime.now(BEIJING))
+        response = await call(self._http, self.name, "POST", self._gateway, data=params)
+        text = response.text
+        node, raw = response_node(text, method)
+        try:
+            signature = json.loads(text).get("sign")
+        except ValueError as error:
+            raise ProviderError("alipay answered a body that is not JSON") from error
+        if not signature or not keys.verify_sha256(self._public, raw.encode(), str(signature)):
+            raise ProviderError(f"alipay's {method} answer is not signed by Alipay")
+        return node
+
+    async def query(self, order: PaymentOrder) -> ProviderStatus:
+        node = await self._call("alipay.trade.query", {"out_trade_no": order.order_no})
+        if node.get("code") != "10000":
+            if node.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+                return ProviderStatus("not_found")
+            raise ProviderError(f"alipay query failed: {str(node.get('sub_msg') or node.get('msg'))[:200]}")
+        if node.get("out_trade_no") != order.order_no:
+            raise ProviderError("alipay answered about another order")
+        status = node.get("trade_status")
+        if status in PAID_STATUSES:
+            try:
+                amount = minor_units(node.get("total_amount"), "total_amount")
+            except BadNotification as error:
+                raise ProviderError(f"alipay answered a bad amount: {error.message}") from error
+            return ProviderStatus("paid", str(node.get("trade_no") or ""), amount, CURRENCY)
+        if status == "TRADE_CLOSED":
+            return ProviderStatus("closed")
+        return ProviderStatus("pending")
+
+    async def refund(self, trade: PaidTrade, amount: int, refund_no: str) -> RefundResult:
+        biz = {
+            "out_trade_no": trade.order_no,
+            "refund_amount": major_units(amount),
+            "out_request_no": refund_no,
+        }
+        node = await self._call("alipay.trade.refund", biz)
+        if node.get("code") != "10000":
+            raise RefundRefused(
+                f"alipay refused the refund: {str(node.get('sub_msg') or node.get('msg'))[:200]}"
+            )
+        return RefundResult(refund_no, amount, "succeeded", str(node.get("trade_no") or "") or None)
+
+    def ack(self, result: str) -> Ack:
+        return Ack(b"success", "text/plain")

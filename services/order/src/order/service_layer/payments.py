@@ -1,0 +1,389 @@
+"""Payment use cases: taking a provider's notification, starting a payment, reconciling with providers,
+the daily reconciliation report, and refunds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from faka_common.contracts import OrderPaid
+from faka_common.contracts.order import OrderRefunded
+from faka_common.errors import Conflict, DomainError, NotFound
+from uuid6 import uuid7
+
+from order.adapters.payments.base import (
+    PaidTrade,
+    PaymentOrder,
+    PaymentRequest,
+    ProviderError,
+    RawNotification,
+)
+from order.adapters.payments.registry import PaymentProviders
+from order.domain.model import InvalidTransition, Order, Status
+from order.domain.payments import SANDBOX, BadNotification, VerifiedPayment, check_matches
+from order.service_layer.unit_of_work import OrderUnitOfWork
+
+log = logging.getLogger(__name__)
+
+PaymentResult = Literal["accepted", "duplicate"]
+UowFactory = Callable[[], OrderUnitOfWork]
+RECONCILE_BATCH = 50
+REPORT_LIMIT = 2000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def receive_payment(
+    provider: str,
+    notification: RawNotification,
+    uow: OrderUnitOfWork,
+    providers: PaymentProviders,
+    now: datetime | None = None,
+) -> PaymentResult:
+    """Verify a provider's notification completely (signature, time, merchant, status), then apply it.
+    A transient verification failure that names an order queues that order for the reconciler."""
+    adapter = providers.get(provider)
+    at = now or _now()
+    try:
+        notice = adapter.verify(notification, at)
+    except BadNotification as error:
+        if error.transient and error.order_no:
+            async with uow:
+                await uow.checks.add(provider, error.order_no, error.message, at)
+                await uow.commit()
+        raise
+    return await apply_payment(notice, uow, at)
+
+
+async def apply_payment(notice: VerifiedPayment, uow: OrderUnitOfWork, at: datetime) -> PaymentResult:
+    """Apply a verified payment once: the UNIQUE(provider, trade_no) insert decides which of several
+    concurrent identical notifications does the work, and the order row lock orders it against every other
+    change to the order. A real payment of the wrong amount or currency flags the order (kept for a refund,
+    never delivered) and is refused."""
+    async with uow:
+        found = await uow.orders.get_by_no(notice.order_no)
+        if found is None:
+            raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
+        try:
+            check_matches(notice, found.amount, found.currency)
+        except BadNotification as mismatch:
+            if await uow.payments.add_exception(found.id, notice, mismatch.message, at):
+                order = await uow.orders.lock(found.id)
+                assert order is not None, "an order row is never deleted"
+                order.flag_payment_mismatch(at)
+                await uow.orders.save(order)
+                await uow.commit()
+                log.warning("order %s flagged: %s via %s", order.order_no, mismatch.message, notice.provider)
+            raise
+        if not await uow.payments.add(found.id, notice, at):
+            log.info(
+                "payment %s/%s for %s already recorded", notice.provider, notice.trade_no, notice.order_no
+            )
+            return "duplicate"
+        order = await uow.orders.lock(found.id)
+        assert order is not None, "an order row is never deleted"
+        try:
+            order.pay(at)
+        except InvalidTransition:
+            reason = order.flag_extra_payment(at)
+            log.warning(
+                "order %s in state %s got payment %s: %s",
+                order.order_no,
+                order.status,
+                notice.trade_no,
+                reason,
+            )
+            await uow.orders.save(order)
+            await uow.commit()
+            return "accepted"
+        await uow.orders.save(order)
+        uow.publish(
+            OrderPaid(
+                order_id=order.id,
+                order_no=order.order_no,
+                product_id=order.product_id,
+                quantity=order.quantity,
+                amount=notice.amount,
+                currency=notice.currency,
+                provider=notice.provider,
+                trade_no=notice.trade_no,
+                paid_at=at,
+            )
+        )
+        await uow.commit()
+    log.info("order %s paid via %s", order.order_no, notice.provider)
+    return "accepted"
+
+
+def payment_order(order: Order, provider_ref: str | None = None, access_token: str = "") -> PaymentOrder:
+    return PaymentOrder(
+        order.id,
+        order.order_no,
+        order.amount,
+        order.currency,
+        order.product_title,
+        order.expires_at,
+        provider_ref,
+        access_token,
+    )
+
+
+async def start_payment(
+    order: Order, provider: str, uow: OrderUnitOfWork, providers: PaymentProviders, access_token: str
+) -> PaymentRequest:
+    """Ask the chosen provider for a pay URL / QR payload; only offered channels, only while unpaid."""
+    if order.status is not Status.AWAITING_PAYMENT:
+        raise Conflict(f"order {order.order_no} is {order.status}; there is nothing to pay")
+    if provider not in providers.channels_for(order.product_id, order.amount):
+        raise Conflict(f"payment method {provider[:40]!r} is not offered for this order")
+    request = await providers.get(provider).create(payment_order(order, access_token=access_token))
+    async with uow:
+        await uow.payments.record_attempt(order.id, provider, request.provider_ref, _now())
+        await uow.commit()
+    return request
+
+
+@dataclass
+class ReconcileSummary:
+    asked: int = 0
+    completed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _providers_to_ask(attempts: dict[str, str | None], providers: PaymentProviders) -> list[str]:
+    """The providers the buyer started paying with; the sandbox's checkout page needs no start, so the
+    sandbox is always asked when it is on."""
+    names = [name for name in attempts if name in providers.names]
+    if SANDBOX in providers.names and SANDBOX not in names:
+        names.append(SANDBOX)
+    return names
+
+
+async def _ask(
+    order: Order,
+    provider: str,
+    ref: str | None,
+    providers: PaymentProviders,
+    uow_factory: UowFactory,
+    at: datetime,
+) -> bool:
+    """Ask one provider about one order; apply a paid answer like a notification. True when it paid."""
+    status = await providers.get(provider).query(payment_order(order, ref))
+    if status.state != "paid" or status.trade_no is None or status.amount is None:
+        return False
+    notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, status.currency or "")
+    result = await apply_payment(notice, uow_factory(), at)
+    log.warning(
+        "reconciler: %s says order %s is paid (%s); the callback was lost", provider, order.order_no, result
+    )
+    return result == "accepted"
+
+
+async def reconcile_once(
+    uow_factory: UowFactory,
+    providers: PaymentProviders,
+    lead: timedelta,
+    lookback: timedelta,
+    every: timedelta,
+    now: datetime | None = None,
+    limit: int = RECONCILE_BATCH,
+) -> ReconcileSummary:
+    """One round: ask providers about unpaid orders near (or just past) their expiry, and about orders whose
+    notification failed verification transiently; a paid answer completes the order."""
+    at = now or _now()
+    summary = ReconcileSummary()
+    async with uow_factory() as uow:
+        due = await uow.orders.claim_for_reconciliation(at, lead, lookback, every, limit)
+        checks = await uow.checks.claim(limit, at)
+        await uow.commit()
+    work: list[tuple[Order, str, str | None]] = []
+    for order in due:
+        async with uow_factory() as uow:
+            attempts = await uow.payments.attempts(order.id)
+        work += [(order, name, attempts.get(name)) for name in _providers_to_ask(attempts, providers)]
+    for provider, order_no in checks:
+        async with uow_factory() as uow:
+            order = await uow.orders.get_by_no(order_no)
+            attempts = await uow.payments.attempts(order.id) if order else {}
+        if order is not None and provider in providers.names:
+            work.append((order, provider, attempts.get(provider)))
+    for order, provider, ref in work:
+        summary.asked += 1
+        try:
+            if await _ask(order, provider, ref, providers, uow_factory, at):
+                summary.completed += 1
+        except DomainError as error:
+            summary.failures.append(f"{provider}/{order.order_no}: {error.message}")
+            log.warning("reconciler could not settle %s with %s: %s", order.order_no, provider, error.message)
+    return summary
+
+
+async def reconciliation_report(
+    day: date, uow_factory: UowFactory, providers: PaymentProviders
+) -> dict[str, Any]:
+    """Ours vs the provider's for one UTC day: every payment we recorded (confirmed or not by its provider),
+    unpaid orders a provider says were paid, and payments we refused for a wrong amount."""
+    start = datetime.combine(day, time(), UTC)
+    end = start + timedelta(days=1)
+    async with uow_factory() as uow:
+        ours = await uow.payments.received_between(start, end)
+        refused = await uow.payments.exceptions_between(start, end)
+        unpaid = await uow.orders.unpaid_created_between(start, end, REPORT_LIMIT)
+        attempts = {o.order_no: await uow.payments.attempts(o.id) for o in unpaid}
+    per_provider: dict[str, dict[str, Any]] = {}
+
+    def bucket(name: str) -> dict[str, Any]:
+        return per_provider.setdefault(
+            name,
+            {
+                "ours": {"count": 0, "amount": 0},
+                "confirmed": 0,
+                "mismatches": [],
+                "unverifiable": [],
+                "provider_only": [],
+            },
+        )
+
+    for row in ours[:REPORT_LIMIT]:
+        entry = bucket(row["provider"])
+        entry["ours"]["count"] += 1
+        entry["ours"]["amount"] += row["amount"]
+        if row["provider"] not in providers.names:
+            entry["unverifiable"].append({"order_no": row["order_no"], "reason": "provider not enabled"})
+            continue
+        facts = PaymentOrder(
+            uuid7(), row["order_no"], row["order_amount"], row["currency"], row["product_title"], None
+        )
+        try:
+            theirs = await providers.get(row["provider"]).query(facts)
+        except DomainError as error:
+            entry["unverifiable"].append({"order_no": row["order_no"], "reason": error.message})
+            continue
+        if theirs.state == "paid" and theirs.amount == row["amount"]:
+            entry["confirmed"] += 1
+        else:
+            entry["mismatches"].append(
+                {
+                    "order_no": row["order_no"],
+                    "trade_no": row["trade_no"],
+                    "ours": row["amount"],
+                    "provider_state": theirs.state,
+                    "provider_amount": theirs.amount,
+                }
+            )
+    for order in unpaid:
+        tried = attempts[order.order_no]
+        for name in _providers_to_ask(tried, providers):
+            try:
+                theirs = await providers.get(name).query(payment_order(order, tried.get(name)))
+            except DomainError:
+                continue
+            if theirs.state == "paid":
+                bucket(name)["provider_only"].append(
+                    {
+                        "order_no": order.order_no,
+                        "trade_no": theirs.trade_no,
+                        "provider_amount": theirs.amount,
+                    }
+                )
+    return {
+        "date": day.isoformat(),
+        "providers": per_provider,
+        "refused_payments": [{**r, "received_at": r["received_at"].isoformat()} for r in refused],
+    }
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    refund_no: str
+    order: Order
+    amount: int
+    status: str
+
+
+async def refund_order(
+    order_no: str,
+    amount: int | None,
+    reason: str,
+    uow_factory: UowFactory,
+    providers: PaymentProviders,
+    now: datetime | None = None,
+) -> RefundOutcome:
+    """Give money back through the provider that took it. The refund is booked as pending first (so two
+    operators cannot both refund the remainder), then asked of the provider, then applied to the order with
+    OrderRefunded. A provider that cannot be reached leaves it pending: its outcome is unknown."""
+    at = now or _now()
+    refund_no = f"R{uuid7().hex}"
+    async with uow_factory() as uow:
+        found = await uow.orders.get_by_no(order_no)
+        if found is None:
+            raise NotFound(f"unknown order number {order_no[:64]!r}")
+        order = await uow.orders.lock(found.id)
+        assert order is not None
+        paid = await uow.payments.for_order(order.id)
+        if not paid or order.refundable == 0:
+            raise Conflict(f"order {order_no} is {order.status}; nothing has been paid that can be refunded")
+        available = order.refundable - await uow.refunds.pending_total(order.id)
+        wanted = available if amount is None else amount
+        if wanted <= 0 or wanted > available:
+            raise Conflict(f"at most {max(available, 0)} can be refunded on order {order_no} now")
+        trade = paid[0]
+        await uow.refunds.add(
+            {
+                "id": uuid7(),
+                "refund_no": refund_no,
+                "order_id": order.id,
+                "provider": trade.provider,
+                "trade_no": trade.trade_no,
+                "amount": wanted,
+                "currency": trade.currency,
+                "reason": reason[:200],
+                "status": "pending",
+                "requested_at": at,
+            }
+        )
+        await uow.commit()
+    adapter = providers.get(trade.provider)
+    try:
+        result = await adapter.refund(
+            PaidTrade(order_no, trade.trade_no, trade.amount, trade.currency), wanted, refund_no
+        )
+    except ProviderError:
+        log.error("refund %s of order %s: provider outcome unknown; left pending", refund_no, order_no)
+        raise
+    except DomainError as refused:
+        async with uow_factory() as uow:
+            await uow.refunds.finish(refund_no, "failed", _now(), error=refused.message[:500])
+            await uow.commit()
+        raise
+    async with uow_factory() as uow:
+        order = await uow.orders.lock(order.id)
+        assert order is not None
+        order.refund(wanted, at)
+        await uow.orders.save(order)
+        await uow.refunds.finish(refund_no, "succeeded", _now(), result.provider_refund_id)
+        uow.publish(
+            OrderRefunded(
+                order_id=order.id,
+                order_no=order.order_no,
+                product_id=order.product_id,
+                quantity=order.quantity,
+                refund_no=refund_no,
+                amount=wanted,
+                refunded_total=order.refunded_amount,
+                order_amount=order.amount,
+                currency=order.currency,
+                full=order.status is Status.REFUNDED,
+                provider=trade.provider,
+                reason=reason[:200],
+                refunded_at=at,
+            )
+        )
+        await uow.commit()
+    log.info("order %s refunded %d via %s (%s)", order_no, wanted, trade.provider, refund_no)
+    return RefundOutcome(refund_no, order, wanted, "succeeded")

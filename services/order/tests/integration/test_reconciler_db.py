@@ -1,0 +1,100 @@
+"""The reconciler against the real order database: a provider that never calls back (the sandbox told
+to drop its callbacks) still gets its paid orders completed, once; the daily report compares our books
+with the provider's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from order.adapters.payments.registry import PaymentProviders
+from order.adapters.payments.sandbox import DbLedger, SandboxProvider
+from order.domain.payments import VerifiedPayment
+from order.service_layer import payments, services
+
+pytestmark = pytest.mark.integration
+
+LEAD, LOOKBACK, EVERY = timedelta(minutes=2), timedelta(minutes=30), timedelta(seconds=30)
+
+
+def sandbox(db: Any) -> tuple[SandboxProvider, PaymentProviders]:
+    provider = SandboxProvider(
+        "reconcile-secret", "http://127.0.0.1:9", DbLedger(db.sessions), drop_callbacks=True
+    )
+    return provider, PaymentProviders({"sandbox": provider})
+
+
+async def state(db: Any, order: Any) -> tuple[str, int, int]:
+    [row] = await db.fetch("SELECT status FROM orders WHERE id = $1", order.id)
+    paid_events = await db.fetch("SELECT 1 FROM outbox WHERE type = 'OrderPaid' AND key = $1", str(order.id))
+    recorded = await db.fetch("SELECT 1 FROM payments WHERE order_id = $1", order.id)
+    return row["status"], len(recorded), len(paid_events)
+
+
+async def reconcile(db: Any, providers: PaymentProviders, now: datetime) -> payments.ReconcileSummary:
+    return await payments.reconcile_once(db.uow, providers, LEAD, LOOKBACK, EVERY, now=now)
+
+
+async def test_a_lost_callback_is_completed_by_the_reconciler(db: Any) -> None:
+    provider, providers = sandbox(db)
+    now = datetime.now(UTC)
+    lost = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    unpaid = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    later = await db.awaiting_order(2599, expires_at=now + timedelta(minutes=9))
+    await provider.pay(payments.payment_order(lost))
+    await provider.pay(payments.payment_order(later))
+    assert await state(db, lost) == ("awaiting_payment", 0, 0)  # the callback never came
+
+    summary = await reconcile(db, providers, now)
+    assert (summary.asked, summary.completed, summary.failures) == (2, 1, [])
+    assert await state(db, lost) == ("paid", 1, 1)
+    assert await state(db, unpaid) == ("awaiting_payment", 0, 0)
+    assert await state(db, later) == ("awaiting_payment", 0, 0)  # not near its expiry yet
+
+    again = await reconcile(db, providers, now + EVERY + timedelta(seconds=1))
+    assert again.completed == 0
+    assert await state(db, lost) == ("paid", 1, 1)
+
+
+async def test_an_order_expired_before_the_lost_callback_is_still_completed(db: Any) -> None:
+    provider, providers = sandbox(db)
+    now = datetime.now(UTC)
+    order = await db.awaiting_order(2599, expires_at=now - timedelta(seconds=5))
+    await provider.pay(payments.payment_order(order))
+    assert await services.expire_overdue(db.uow(), now) == 1
+    assert (await reconcile(db, providers, now)).completed == 1
+    assert await state(db, order) == ("paid", 1, 1)
+
+
+async def test_a_transient_verification_failure_queues_the_order_for_a_provider_query(db: Any) -> None:
+    provider, providers = sandbox(db)
+    now = datetime.now(UTC)
+    order = await db.awaiting_order(2599, expires_at=now + timedelta(minutes=9))
+    await provider.pay(payments.payment_order(order))
+    async with db.uow() as uow:
+        await uow.checks.add("sandbox", order.order_no, "unknown platform certificate serial", now)
+        await uow.commit()
+    assert (await reconcile(db, providers, now)).completed == 1
+    assert await state(db, order) == ("paid", 1, 1)
+    assert await db.fetch("SELECT 1 FROM payment_checks WHERE done_at IS NULL") == []
+
+
+async def test_the_daily_report_compares_our_books_with_the_provider(db: Any) -> None:
+    provider, providers = sandbox(db)
+    now = datetime.now(UTC)
+    confirmed = await db.awaiting_order(1000)
+    provider_only = await db.awaiting_order(2000)
+    for order in (confirmed, provider_only):
+        await provider.pay(payments.payment_order(order))
+    trade = await provider.ledger.find(confirmed.order_no)
+    assert trade is not None
+    await payments.apply_payment(
+        VerifiedPayment("sandbox", confirmed.order_no, trade.trade_no, 1000, "CNY"), db.uow(), now
+    )
+    report = await payments.reconciliation_report(now.date(), db.uow, providers)
+    sandbox_books = report["providers"]["sandbox"]
+    assert sandbox_books["ours"] == {"count": 1, "amount": 1000}
+    assert sandbox_books["confirmed"] == 1 and sandbox_books["mismatches"] == []
+    assert [o["order_no"] for o in sandbox_books["provider_only"]] == [provider_only.order_no]
+    assert report["date"] == now.date().isoformat()
