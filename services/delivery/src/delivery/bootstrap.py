@@ -1,34 +1,95 @@
-"""Wires the delivery service: settings, unit of work, consumers, emitted messages."""
+"""Wires the delivery service: settings, unit of work, consumers, the recharge worker, the SLA watchdog."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from faka_common.contracts import DeliveryFailed, DeliverySucceeded, KeysAllocated, topics
+from faka_common.contracts import (
+    AllocationFailed,
+    DeliveryFailed,
+    DeliverySucceeded,
+    KeysAllocated,
+    OrderPaid,
+    topics,
+)
+from faka_common.contracts.delivery import (
+    DeliveryDelayed,
+    DeliveryNeedsAttention,
+    ManualDeliveryRequested,
+    RechargeRequested,
+)
+from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
+from delivery.adapters.suppliers.factory import adapter_factory
 from delivery.config import MIGRATIONS, Settings
-from delivery.service_layer import handlers
+from delivery.service_layer import handlers, watchdog
+from delivery.service_layer.recharge import AdapterFactory, Breakers, RechargePolicy, RechargeWorker
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
 
 @dataclass
 class Service:
     runtime: Runtime
+    settings: Settings
+    keyring: KeyRing
+    adapters: AdapterFactory
+    breakers: Breakers
+    worker: RechargeWorker
+    consumer: EventConsumer[DeliveryUnitOfWork]
 
     @property
     def token(self) -> str:
-        return self.runtime.settings.internal_token.get_secret_value()
+        return self.settings.internal_token.get_secret_value()
+
+    @property
+    def score_window(self) -> timedelta:
+        return timedelta(minutes=self.settings.score_window_minutes)
 
     def uow(self) -> DeliveryUnitOfWork:
-        return DeliveryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
+        return DeliveryUnitOfWork(self.runtime.sessions, self.settings.service_name)
 
 
-def bootstrap(settings: Settings | None = None) -> Service:
-    settings = settings or Settings()
-    service = Service(Runtime(settings, MIGRATIONS))
-    service.runtime.consume(
-        EventConsumer("delivery", service.uow, {KeysAllocated: handlers.deliver_allocated_keys}),
-        [topics.INVENTORY_EVENTS],
+def policy_of(settings: Settings) -> RechargePolicy:
+    return RechargePolicy(
+        retry_attempts=settings.supplier_retry_attempts,
+        backoff_seconds=settings.supplier_retry_backoff_seconds,
+        backoff_max_seconds=settings.supplier_retry_backoff_max_seconds,
+        processing_wait_seconds=settings.supplier_processing_wait_seconds,
+        processing_poll_seconds=settings.supplier_processing_poll_seconds,
+        reschedule_seconds=settings.recharge_reschedule_seconds,
+        lease_seconds=settings.recharge_lease_seconds,
+        score_window=timedelta(minutes=settings.score_window_minutes),
     )
-    service.runtime.emits([DeliverySucceeded, DeliveryFailed])
+
+
+def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None = None) -> Service:
+    settings = settings or Settings()
+    keyring = settings.keyring()
+    runtime = Runtime(settings, MIGRATIONS)
+    adapters = adapters or adapter_factory(keyring)
+    breakers = Breakers(settings.breaker_threshold, settings.breaker_ttl_seconds)
+
+    def uow() -> DeliveryUnitOfWork:
+        return DeliveryUnitOfWork(runtime.sessions, settings.service_name)
+
+    worker = RechargeWorker(uow, adapters, breakers, keyring, policy_of(settings))
+    consumer = EventConsumer(
+        "delivery",
+        uow,
+        {
+            KeysAllocated: handlers.deliver_allocated_keys,
+            AllocationFailed: handlers.note_allocation_failure,
+            OrderPaid: handlers.record_payment,
+            RechargeRequested: handlers.request_recharge,
+            ManualDeliveryRequested: handlers.request_manual_delivery,
+        },
+    )
+    service = Service(runtime, settings, keyring, adapters, breakers, worker, consumer)
+    runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])
+    runtime.emits([DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed])
+    runtime.background(lambda: worker.run_forever(settings.recharge_poll_seconds))
+    runtime.background(lambda: watchdog.run_forever(uow, settings.sla_minutes, settings.sla_sweep_seconds))
     return service

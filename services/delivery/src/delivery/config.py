@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.settings import ServiceSettings
+from pydantic import Field, SecretStr
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -11,3 +13,41 @@ class Settings(ServiceSettings):
     service_name: str = "delivery"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_delivery"
     http_port: int = 8003
+    key_encryption_keys: SecretStr = SecretStr(DEV_KEYRING)
+    key_encryption_active: str | None = None
+    key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
+    sla_minutes: float = Field(default=5, gt=0, description="Paid and not delivered after this long: alert")
+    sla_sweep_seconds: float = Field(default=15, gt=0)
+    recharge_poll_seconds: float = Field(default=0.5, gt=0, description="How often the recharge worker looks")
+    recharge_lease_seconds: float = Field(
+        default=120, gt=0, description="A crashed worker's job is retaken after"
+    )
+    recharge_reschedule_seconds: float = Field(
+        default=10, gt=0, description="Wait before re-asking an unsure supplier"
+    )
+    supplier_retry_attempts: int = Field(
+        default=3, ge=1, description="Submits per supplier on transient errors"
+    )
+    supplier_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    supplier_retry_backoff_max_seconds: float = Field(default=2.0, ge=0)
+    supplier_processing_wait_seconds: float = Field(
+        default=20, ge=0, description="How long to poll a supplier that is still processing our order"
+    )
+    supplier_processing_poll_seconds: float = Field(default=1.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open a breaker")
+    breaker_ttl_seconds: float = Field(default=30, gt=0, description="Open this long, then half-open")
+    score_window_minutes: float = Field(default=60, gt=0)
+
+    def development_secrets(self) -> dict[str, str]:
+        return {
+            **super().development_secrets(),
+            "key_encryption_keys": DEV_KEYRING,
+            "key_fingerprint_secret": DEV_FINGERPRINT_SECRET,
+        }
+
+    def keyring(self) -> KeyRing:
+        return KeyRing.parse(
+            self.key_encryption_keys.get_secret_value(),
+            self.key_fingerprint_secret.get_secret_value(),
+            active=self.key_encryption_active,
+        )

@@ -1,17 +1,46 @@
-"""Delivery tables and repository."""
+"""Delivery tables and repositories."""
 
-from dataclasses import asdict
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Integer, MetaData, Table, Text, func, select
+from faka_common.crypto import Sealed
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
+from delivery.domain.suppliers import Claim, Route, Score, Supplier
 
 metadata = MetaData()
+TS = DateTime(timezone=True)
 
 deliveries = Table(
     "deliveries",
@@ -21,13 +50,149 @@ deliveries = Table(
     Column("mode", Text, nullable=False),
     Column("item_count", Integer, nullable=False),
     Column("status", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("reason", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("completed_at", DateTime(timezone=True)),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("completed_at", TS),
     Column("latency_ms", Integer),
-    CheckConstraint("status IN ('succeeded', 'failed')", name="deliveries_status"),
+    Column("product_id", PgUUID(as_uuid=True)),
+    Column("paid_at", TS),
+    Column("requested_at", TS),
+    Column("request", JSONB, nullable=False),
+    Column("next_attempt_at", TS),
+    Column("lease_until", TS),
+    Column("sla_alerted_at", TS),
+    CheckConstraint(
+        "status IN ('pending', 'recharging', 'manual', 'succeeded', 'failed', 'cancelled')",
+        name="deliveries_status",
+    ),
 )
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
+    Column("order_id", PgUUID(as_uuid=True), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("phase", Text, nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True)),
+    Column("cost", BigInteger),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("latency_ms", Integer),
+    Column("outcome", Text, nullable=False),
+    Column("error_class", Text),
+    Column("error", Text),
+    Column("supplier_order_no", Text),
+)
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("config", JSONB, nullable=False),
+    Column("secret_key_id", Text, nullable=False),
+    Column("secret_blob", LargeBinary, nullable=False),
+    Column("timeout_seconds", Float, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+)
+
+supplier_routes = Table(
+    "supplier_routes",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True), ForeignKey("suppliers.id"), nullable=False),
+    Column("supplier_sku", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("product_id", "supplier_id", name="supplier_routes_product_supplier"),
+)
+
+manual_tasks = Table(
+    "manual_tasks",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("order_id", PgUUID(as_uuid=True), nullable=False, unique=True),
+    Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("claimed_by", Text),
+    Column("claimed_at", TS),
+    Column("resolved_by", Text),
+    Column("resolved_at", TS),
+    Column("reject_reason", Text),
+)
+
+delivery_contents = Table(
+    "delivery_contents",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("blob", LargeBinary, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+)
+
+content_reveals = Table(
+    "content_reveals",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("order_id", PgUUID(as_uuid=True), nullable=False),
+    Column("reader", Text, nullable=False),
+    Column("revealed_at", TS, nullable=False, server_default=func.now()),
+)
+
+supplier_claims = Table(
+    "supplier_claims",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("supplier_id", PgUUID(as_uuid=True), ForeignKey("suppliers.id"), nullable=False),
+    Column("order_id", PgUUID(as_uuid=True), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+)
+
+DELIVERY_FIELDS = (
+    "id",
+    "order_id",
+    "mode",
+    "item_count",
+    "status",
+    "attempts",
+    "reason",
+    "created_at",
+    "completed_at",
+    "latency_ms",
+    "product_id",
+    "paid_at",
+    "requested_at",
+    "request",
+    "next_attempt_at",
+    "sla_alerted_at",
+)
+MUTABLE_DELIVERY_FIELDS = tuple(f for f in DELIVERY_FIELDS if f not in ("id", "order_id", "created_at"))
+
+
+def _delivery_values(delivery: Delivery, fields: Sequence[str]) -> dict[str, Any]:
+    return {f: getattr(delivery, f) for f in fields}
+
+
+def _to_delivery(row: Any) -> Delivery:
+    return Delivery(**{f: row[f] for f in DELIVERY_FIELDS})
 
 
 class DeliveryRepository:
@@ -38,7 +203,7 @@ class DeliveryRepository:
         """Record the delivery; False when the order already has one."""
         result = await self._session.execute(
             insert(deliveries)
-            .values(**asdict(delivery))
+            .values(**_delivery_values(delivery, DELIVERY_FIELDS))
             .on_conflict_do_nothing(index_elements=[deliveries.c.order_id])
             .returning(deliveries.c.id)
         )
@@ -50,17 +215,357 @@ class DeliveryRepository:
         ).first()
         return _to_delivery(row._mapping) if row else None
 
+    async def lock_or_create(self, fresh: Delivery) -> Delivery:
+        """The order's delivery, locked for this transaction; `fresh` is stored first when there is none."""
+        await self.add(fresh)
+        row = (
+            await self._session.execute(
+                select(deliveries).where(deliveries.c.order_id == fresh.order_id).with_for_update()
+            )
+        ).one()
+        return _to_delivery(row._mapping)
 
-def _to_delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        order_id=row["order_id"],
-        mode=row["mode"],
-        item_count=row["item_count"],
-        status=row["status"],
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        completed_at=row["completed_at"],
-        latency_ms=row["latency_ms"],
-        reason=row["reason"],
-    )
+    async def lock(self, order_id: UUID) -> Delivery | None:
+        row = (
+            await self._session.execute(
+                select(deliveries).where(deliveries.c.order_id == order_id).with_for_update()
+            )
+        ).first()
+        return _to_delivery(row._mapping) if row else None
+
+    async def save(self, delivery: Delivery) -> None:
+        await self._session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery.id)
+            .values(**_delivery_values(delivery, MUTABLE_DELIVERY_FIELDS))
+        )
+
+    async def lease_due_recharge(self, now: datetime, lease: timedelta) -> UUID | None:
+        """Take one recharge that is due and not leased by another worker (the lease outlives a crash); a
+        delivery already in the manual queue comes back while a submit of it is still unresolved."""
+        has_unresolved = exists().where(
+            delivery_attempts.c.order_id == deliveries.c.order_id,
+            delivery_attempts.c.phase == "submit",
+            delivery_attempts.c.outcome.in_(UNRESOLVED_OUTCOMES),
+        )
+        due = (
+            select(deliveries.c.id)
+            .where(
+                or_(
+                    deliveries.c.status == "recharging",
+                    and_(deliveries.c.status == "manual", has_unresolved),
+                ),
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+                or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+            )
+            .order_by(deliveries.c.next_attempt_at.nulls_first())
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        row = (
+            await self._session.execute(
+                update(deliveries)
+                .where(deliveries.c.id == due)
+                .values(lease_until=now + lease)
+                .returning(deliveries.c.order_id)
+            )
+        ).first()
+        return row[0] if row else None
+
+    async def release(self, order_id: UUID, next_attempt_at: datetime | None) -> None:
+        await self._session.execute(
+            update(deliveries)
+            .where(deliveries.c.order_id == order_id)
+            .values(lease_until=None, next_attempt_at=next_attempt_at)
+        )
+
+    async def overdue(self, cutoff: datetime, limit: int) -> list[Delivery]:
+        """Paid before `cutoff`, still not delivered, not yet alerted; locked, skipping busy rows."""
+        rows = await self._session.execute(
+            select(deliveries)
+            .where(
+                deliveries.c.status.in_(("pending", "recharging")),
+                deliveries.c.sla_alerted_at.is_(None),
+                func.coalesce(deliveries.c.paid_at, deliveries.c.created_at) < cutoff,
+            )
+            .order_by(deliveries.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_to_delivery(r._mapping) for r in rows]
+
+
+@dataclass
+class Attempt:
+    id: UUID
+    delivery_id: UUID
+    order_id: UUID
+    channel: str
+    phase: str
+    started_at: datetime
+    outcome: str
+    supplier_id: UUID | None = None
+    cost: int | None = None
+    finished_at: datetime | None = None
+    latency_ms: int | None = None
+    error_class: str | None = None
+    error: str | None = None
+    supplier_order_no: str | None = None
+
+
+ATTEMPT_FIELDS = tuple(Attempt.__dataclass_fields__)
+UNRESOLVED_OUTCOMES = ("in_flight", "ambiguous", "processing")
+COUNTED_OUTCOMES = (
+    "succeeded",
+    "transient",
+    "permanent",
+    "ambiguous",
+    "failed",
+    "not_executed",
+    "processing",
+)
+
+
+class AttemptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, attempt: Attempt) -> None:
+        await self._session.execute(
+            insert(delivery_attempts).values(**{f: getattr(attempt, f) for f in ATTEMPT_FIELDS})
+        )
+
+    async def save(self, attempt: Attempt) -> None:
+        values = {f: getattr(attempt, f) for f in ATTEMPT_FIELDS if f != "id"}
+        await self._session.execute(
+            update(delivery_attempts).where(delivery_attempts.c.id == attempt.id).values(**values)
+        )
+
+    async def unresolved_submits(self, order_id: UUID) -> list[Attempt]:
+        """Submits whose effect at the supplier is not known yet: nothing else may be sent meanwhile."""
+        rows = await self._session.execute(
+            select(delivery_attempts).where(
+                delivery_attempts.c.order_id == order_id,
+                delivery_attempts.c.phase == "submit",
+                delivery_attempts.c.outcome.in_(UNRESOLVED_OUTCOMES),
+            )
+        )
+        return [Attempt(**{f: r._mapping[f] for f in ATTEMPT_FIELDS}) for r in rows]
+
+    async def for_order(self, order_id: UUID) -> list[Attempt]:
+        rows = await self._session.execute(
+            select(delivery_attempts)
+            .where(delivery_attempts.c.order_id == order_id)
+            .order_by(delivery_attempts.c.started_at, delivery_attempts.c.id)
+        )
+        return [Attempt(**{f: r._mapping[f] for f in ATTEMPT_FIELDS}) for r in rows]
+
+    async def scores(self, since: datetime) -> dict[UUID, Score]:
+        """Per supplier over the window: finished submits, successes, mean latency, claims."""
+        a = delivery_attempts
+        counted = and_(
+            a.c.supplier_id.is_not(None),
+            a.c.phase == "submit",
+            a.c.started_at >= since,
+            a.c.outcome.in_(COUNTED_OUTCOMES),
+        )
+        rows = await self._session.execute(
+            select(
+                a.c.supplier_id,
+                func.count(),
+                func.sum(case((a.c.outcome == "succeeded", 1), else_=0)),
+                func.avg(a.c.latency_ms),
+            )
+            .where(counted)
+            .group_by(a.c.supplier_id)
+        )
+        claim_rows = await self._session.execute(
+            select(supplier_claims.c.supplier_id, func.count())
+            .where(supplier_claims.c.created_at >= since)
+            .group_by(supplier_claims.c.supplier_id)
+        )
+        claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows.tuples()}
+        scores = {
+            sid: Score(
+                sid, int(n), int(ok or 0), float(lat) if lat is not None else None, int(claims.get(sid, 0))
+            )
+            for sid, n, ok, lat in rows.tuples()
+        }
+        for sid, n in claims.items():
+            scores.setdefault(sid, Score(sid, 0, 0, None, int(n)))
+        return scores
+
+
+def _to_task(row: Any) -> ManualTask:
+    return ManualTask(**{f: row[f] for f in ManualTask.__dataclass_fields__})
+
+
+class ManualTaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock(self, order_id: UUID) -> ManualTask | None:
+        row = (
+            await self._session.execute(
+                select(manual_tasks).where(manual_tasks.c.order_id == order_id).with_for_update()
+            )
+        ).first()
+        return _to_task(row._mapping) if row else None
+
+    async def save(self, task: ManualTask) -> None:
+        values = {f: getattr(task, f) for f in ManualTask.__dataclass_fields__}
+        await self._session.execute(
+            insert(manual_tasks)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[manual_tasks.c.order_id],
+                set_={
+                    k: v
+                    for k, v in values.items()
+                    if k not in ("id", "order_id", "delivery_id", "created_at")
+                },
+            )
+        )
+
+    async def in_statuses(self, statuses: Sequence[str], limit: int) -> list[ManualTask]:
+        rows = await self._session.execute(
+            select(manual_tasks)
+            .where(manual_tasks.c.status.in_(list(statuses)))
+            .order_by(manual_tasks.c.created_at)
+            .limit(limit)
+        )
+        return [_to_task(r._mapping) for r in rows]
+
+
+class ContentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def store(self, order_id: UUID, delivery_id: UUID, source: str, sealed: Sealed) -> None:
+        await self._session.execute(
+            insert(delivery_contents)
+            .values(
+                order_id=order_id,
+                delivery_id=delivery_id,
+                source=source,
+                key_id=sealed.key_id,
+                blob=sealed.blob,
+            )
+            .on_conflict_do_nothing(index_elements=[delivery_contents.c.order_id])
+        )
+
+    async def get(self, order_id: UUID) -> tuple[str, Sealed] | None:
+        row = (
+            await self._session.execute(
+                select(
+                    delivery_contents.c.source, delivery_contents.c.key_id, delivery_contents.c.blob
+                ).where(delivery_contents.c.order_id == order_id)
+            )
+        ).first()
+        return (row.source, Sealed(row.key_id, row.blob)) if row else None
+
+    async def record_reveal(self, order_id: UUID, reader: str) -> None:
+        await self._session.execute(insert(content_reveals).values(order_id=order_id, reader=reader))
+
+
+def _to_supplier(row: Any) -> Supplier:
+    return Supplier(**{f: row[f] for f in Supplier.__dataclass_fields__})
+
+
+class SupplierRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, supplier: Supplier) -> bool:
+        result = await self._session.execute(
+            insert(suppliers)
+            .values(**{f: getattr(supplier, f) for f in Supplier.__dataclass_fields__})
+            .on_conflict_do_nothing(index_elements=[suppliers.c.name])
+            .returning(suppliers.c.id)
+        )
+        return result.first() is not None
+
+    async def get(self, supplier_id: UUID) -> Supplier | None:
+        row = (await self._session.execute(select(suppliers).where(suppliers.c.id == supplier_id))).first()
+        return _to_supplier(row._mapping) if row else None
+
+    async def all(self) -> list[Supplier]:
+        rows = await self._session.execute(select(suppliers).order_by(suppliers.c.name))
+        return [_to_supplier(r._mapping) for r in rows]
+
+    async def set_active(self, supplier_id: UUID, active: bool) -> bool:
+        result = await self._session.execute(
+            update(suppliers)
+            .where(suppliers.c.id == supplier_id)
+            .values(active=active)
+            .returning(suppliers.c.id)
+        )
+        return result.first() is not None
+
+    async def put_route(self, route: Route) -> None:
+        values = {
+            "id": route.id,
+            "product_id": route.product_id,
+            "supplier_id": route.supplier_id,
+            "supplier_sku": route.supplier_sku,
+            "priority": route.priority,
+            "cost": route.cost,
+            "currency": route.currency,
+            "active": True,
+        }
+        await self._session.execute(
+            insert(supplier_routes)
+            .values(**values)
+            .on_conflict_do_update(
+                constraint="supplier_routes_product_supplier",
+                set_={k: values[k] for k in ("supplier_sku", "priority", "cost", "currency", "active")},
+            )
+        )
+
+    async def remove_route(self, product_id: UUID, supplier_id: UUID) -> bool:
+        result = await self._session.execute(
+            update(supplier_routes)
+            .where(supplier_routes.c.product_id == product_id, supplier_routes.c.supplier_id == supplier_id)
+            .values(active=False)
+            .returning(supplier_routes.c.id)
+        )
+        return result.first() is not None
+
+    async def routes(self, product_id: UUID) -> list[Route]:
+        """The product's active routes to active suppliers."""
+        r, s = supplier_routes, suppliers
+        rows = await self._session.execute(
+            select(r, s.c.name.label("supplier_name"))
+            .join(s, s.c.id == r.c.supplier_id)
+            .where(r.c.product_id == product_id, r.c.active.is_(True), s.c.active.is_(True))
+        )
+        return [
+            Route(
+                id=row.id,
+                product_id=row.product_id,
+                supplier_id=row.supplier_id,
+                supplier_name=row.supplier_name,
+                supplier_sku=row.supplier_sku,
+                priority=row.priority,
+                cost=row.cost,
+                currency=row.currency,
+            )
+            for row in rows
+        ]
+
+    async def add_claim(self, claim: Claim) -> None:
+        await self._session.execute(
+            insert(supplier_claims).values(**{f: getattr(claim, f) for f in Claim.__dataclass_fields__})
+        )
+
+    async def claims(self, supplier_id: UUID) -> list[tuple[Claim, datetime]]:
+        rows = await self._session.execute(
+            select(supplier_claims)
+            .where(supplier_claims.c.supplier_id == supplier_id)
+            .order_by(supplier_claims.c.created_at)
+        )
+        return [
+            (Claim(**{f: r._mapping[f] for f in Claim.__dataclass_fields__}), r._mapping["created_at"])
+            for r in rows
+        ]

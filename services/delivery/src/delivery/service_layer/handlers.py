@@ -1,37 +1,119 @@
-"""Delivery handlers."""
+"""Delivery handlers: payment and fulfilment requests in, deliveries out; the manual queue; sealed content."""
+
+from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
-from faka_common.contracts import DeliveryFailed, DeliverySucceeded, KeysAllocated
+from faka_common.contracts import (
+    AllocationFailed,
+    DeliveryFailed,
+    DeliverySucceeded,
+    KeysAllocated,
+    OrderPaid,
+)
+from faka_common.contracts.delivery import (
+    DeliveryDelayed,
+    DeliveryNeedsAttention,
+    ManualDeliveryRequested,
+    RechargeRequested,
+)
+from faka_common.crypto import KeyRing
+from faka_common.errors import Conflict, NotFound
+from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
-from delivery.domain.model import Delivery, decide, latency_ms
+from delivery.adapters.orm import Attempt
+from delivery.domain.manual import ManualTask
+from delivery.domain.model import MANUAL, PENDING_MODE, RECHARGE, Delivery, decide, latency_ms
+from delivery.domain.suppliers import Claim
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def requested_at() -> datetime:
+    """When the message that asks for this delivery was emitted: latency counts from there."""
+    envelope = current_envelope.get(None)
+    return envelope.occurred_at if envelope is not None else now_utc()
+
+
+def content_context(order_id: UUID) -> bytes:
+    return b"delivery-content:" + order_id.bytes
+
+
+def fresh_delivery(
+    order_id: UUID, product_id: UUID | None = None, paid_at: datetime | None = None
+) -> Delivery:
+    return Delivery(
+        id=uuid7(),
+        order_id=order_id,
+        mode=PENDING_MODE,
+        item_count=0,
+        status="pending",
+        attempts=0,
+        created_at=now_utc(),
+        completed_at=None,
+        latency_ms=None,
+        product_id=product_id,
+        paid_at=paid_at,
+    )
+
+
+async def record_payment(event: OrderPaid, uow: DeliveryUnitOfWork) -> None:
+    """A paid order is owed a delivery: the SLA clock starts at its payment."""
+    delivery = await uow.deliveries.lock_or_create(
+        fresh_delivery(event.order_id, event.product_id, event.paid_at)
+    )
+    if delivery.paid_at is None:
+        delivery.paid_at = event.paid_at
+        delivery.product_id = delivery.product_id or event.product_id
+        await uow.deliveries.save(delivery)
+
+
 async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) -> None:
     """Record the delivery of an order's allocated keys and announce it, once per order."""
-    started = datetime.now(UTC)
-    outcome = decide(event.delivery_type, event.key_ids)
-    completed = datetime.now(UTC)
-    delivery = Delivery(
-        id=uuid7(),
-        order_id=event.order_id,
-        mode=event.delivery_type,
-        item_count=outcome.item_count,
-        status=outcome.status,
-        attempts=1,
-        created_at=started,
-        completed_at=completed,
-        latency_ms=latency_ms(started, completed),
-        reason=outcome.reason,
-    )
-    if not await uow.deliveries.add(delivery):
-        log.info("order %s already has a delivery; ignoring KeysAllocated", event.order_id)
+    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    if delivery.status not in ("pending", "manual"):
+        log.info("order %s delivery is %s; ignoring KeysAllocated", event.order_id, delivery.status)
         return
+    outcome = decide(event.delivery_type, event.key_ids)
+    if outcome.status == "failed" and delivery.status == "manual":
+        log.warning(
+            "order %s: keyless allocation while in the manual queue; the operator decides", event.order_id
+        )
+        return
+    now = now_utc()
+    delivery.mode = event.delivery_type
+    delivery.product_id = event.product_id
+    delivery.requested_at = requested_at()
+    delivery.attempts += 1
+    delivery.reason = outcome.reason
+    delivery.complete(outcome.status, outcome.item_count, now)
+    await uow.attempts.add(
+        Attempt(
+            id=uuid7(),
+            delivery_id=delivery.id,
+            order_id=delivery.order_id,
+            channel=event.delivery_type,
+            phase="deliver",
+            started_at=delivery.requested_at,
+            finished_at=now,
+            latency_ms=delivery.latency_ms,
+            outcome=outcome.status,
+            error_class="no_keys" if outcome.status == "failed" else None,
+            error=outcome.reason,
+        )
+    )
+    await uow.deliveries.save(delivery)
+    await _resolve_task(uow, delivery.order_id, now)
     if outcome.status == "succeeded":
         uow.publish(
             DeliverySucceeded(
@@ -49,3 +131,276 @@ async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) 
             DeliveryFailed(order_id=event.order_id, delivery_id=delivery.id, reason=outcome.reason or "")
         )
         log.warning("order %s delivery failed: %s", event.order_id, outcome.reason)
+
+
+async def note_allocation_failure(event: AllocationFailed, uow: DeliveryUnitOfWork) -> None:
+    """No keys will come (the order side refunds): stop waiting, so the watchdog raises no false alarm."""
+    delivery = await uow.deliveries.lock(event.order_id)
+    if delivery is None or delivery.status != "pending":
+        return
+    delivery.move("cancelled", f"allocation failed: {event.reason}"[:300])
+    delivery.completed_at = now_utc()
+    await uow.deliveries.save(delivery)
+
+
+def _request_payload(event: RechargeRequested | ManualDeliveryRequested) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "order_no": event.order_no,
+        "quantity": event.quantity,
+        "buyer_fields": dict(event.buyer_fields),
+    }
+    if isinstance(event, RechargeRequested):
+        payload.update(account=event.account, amount=event.amount, currency=event.currency)
+    return payload
+
+
+async def request_recharge(event: RechargeRequested, uow: DeliveryUnitOfWork) -> None:
+    """Queue a supplier recharge; the recharge worker performs it outside this transaction."""
+    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    if delivery.status != "pending":
+        log.info("order %s delivery is %s; ignoring RechargeRequested", event.order_id, delivery.status)
+        return
+    delivery.mode = RECHARGE
+    delivery.product_id = event.product_id
+    delivery.requested_at = requested_at()
+    delivery.request = _request_payload(event)
+    delivery.next_attempt_at = None
+    delivery.move("recharging")
+    await uow.deliveries.save(delivery)
+    log.info("order %s queued for recharge", event.order_id)
+
+
+async def request_manual_delivery(event: ManualDeliveryRequested, uow: DeliveryUnitOfWork) -> None:
+    """A product an operator fulfils: into the manual queue, with what the buyer filled in."""
+    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    if delivery.status != "pending":
+        log.info("order %s delivery is %s; ignoring ManualDeliveryRequested", event.order_id, delivery.status)
+        return
+    delivery.mode = MANUAL
+    delivery.product_id = event.product_id
+    delivery.requested_at = requested_at()
+    delivery.request = _request_payload(event)
+    await send_to_manual(uow, delivery, "manual_product", "", now_utc())
+
+
+async def send_to_manual(
+    uow: DeliveryUnitOfWork, delivery: Delivery, reason: str, detail: str, now: datetime, alert: bool = True
+) -> None:
+    """Hand the (locked) delivery to the operators; the order keeps its state, nothing is lost."""
+    if delivery.status != "manual":
+        delivery.move("manual", reason)
+    await uow.deliveries.save(delivery)
+    task = await uow.tasks.lock(delivery.order_id)
+    if task is None:
+        task = ManualTask(uuid7(), delivery.order_id, delivery.id, reason, "open", now, detail)
+    else:
+        task.reopen(reason, detail)
+    await uow.tasks.save(task)
+    if alert:
+        uow.publish(
+            DeliveryNeedsAttention(
+                order_id=delivery.order_id,
+                delivery_id=delivery.id,
+                mode=delivery.mode,
+                reason=reason,
+                detail=detail,
+            )
+        )
+    log.warning("order %s sent to the manual queue: %s %s", delivery.order_id, reason, detail)
+
+
+async def _resolve_task(uow: DeliveryUnitOfWork, order_id: UUID, now: datetime) -> None:
+    task = await uow.tasks.lock(order_id)
+    if task is not None and task.open:
+        task.resolve_automatically(now)
+        await uow.tasks.save(task)
+
+
+async def complete_recharge(
+    uow: DeliveryUnitOfWork,
+    order_id: UUID,
+    supplier_id: UUID,
+    cost: int,
+    currency: str,
+    content: str | None,
+    keyring: KeyRing,
+) -> bool:
+    """A supplier recharged the order: deliver it (also out of the manual queue). If an operator already
+    finished the order meanwhile, the supplier's late success is a loss recorded against it."""
+    now = now_utc()
+    delivery = await uow.deliveries.lock(order_id)
+    if delivery is None:
+        return False
+    if delivery.status not in ("recharging", "manual"):
+        await uow.suppliers.add_claim(
+            Claim(
+                uuid7(),
+                supplier_id,
+                order_id,
+                cost,
+                currency,
+                f"late success after the order was {delivery.status}",
+                "system",
+            )
+        )
+        log.warning("order %s: late supplier success after %s; claim recorded", order_id, delivery.status)
+        return False
+    if content:
+        await uow.contents.store(
+            order_id, delivery.id, "supplier", keyring.seal(content, content_context(order_id))
+        )
+    delivery.reason = None
+    delivery.complete("succeeded", int(delivery.request.get("quantity", 1)), now)
+    await uow.deliveries.save(delivery)
+    await _resolve_task(uow, order_id, now)
+    uow.publish(
+        DeliverySucceeded(
+            order_id=order_id, delivery_id=delivery.id, mode=delivery.mode, item_count=delivery.item_count
+        )
+    )
+    log.info("order %s recharged in %s ms", order_id, delivery.latency_ms)
+    return True
+
+
+async def sweep_overdue(uow: DeliveryUnitOfWork, now: datetime, sla_minutes: float, limit: int = 100) -> int:
+    """SLA watchdog: a delivery still owed `sla_minutes` after payment → DeliveryDelayed + manual queue."""
+    overdue = await uow.deliveries.overdue(now - timedelta(minutes=sla_minutes), limit)
+    for delivery in overdue:
+        delivery.sla_alerted_at = now
+        paid_at = delivery.paid_at or delivery.created_at
+        uow.publish(
+            DeliveryDelayed(
+                order_id=delivery.order_id,
+                delivery_id=delivery.id,
+                paid_at=paid_at,
+                threshold_minutes=max(1, round(sla_minutes)),
+                status=delivery.status,
+            )
+        )
+        late = int((now - paid_at).total_seconds() // 60)
+        await send_to_manual(
+            uow, delivery, "sla_breach", f"not delivered {late} min after payment", now, alert=False
+        )
+    return len(overdue)
+
+
+async def list_tasks(
+    uow: DeliveryUnitOfWork, statuses: list[str], limit: int
+) -> list[tuple[ManualTask, Delivery]]:
+    tasks = await uow.tasks.in_statuses(statuses, limit)
+    out = []
+    for task in tasks:
+        delivery = await uow.deliveries.get(task.order_id)
+        if delivery is not None:
+            out.append((task, delivery))
+    return out
+
+
+async def _locked_task(uow: DeliveryUnitOfWork, order_id: UUID) -> tuple[Delivery, ManualTask]:
+    delivery = await uow.deliveries.lock(order_id)
+    task = await uow.tasks.lock(order_id) if delivery is not None else None
+    if delivery is None or task is None:
+        raise NotFound(f"no manual task for order {order_id}")
+    return delivery, task
+
+
+async def claim_task(order_id: UUID, operator: str, uow: DeliveryUnitOfWork) -> ManualTask:
+    """An operator takes the task, so two operators do not fulfil the same order."""
+    _, task = await _locked_task(uow, order_id)
+    task.claim(operator, now_utc())
+    await uow.tasks.save(task)
+    await uow.commit()
+    return task
+
+
+async def deliver_manually(
+    order_id: UUID,
+    operator: str,
+    content: str,
+    uow: DeliveryUnitOfWork,
+    keyring: KeyRing,
+    force: bool = False,
+) -> Delivery:
+    """The operator hands over the goods: the content is sealed for the buyer and the order is delivered.
+    While a supplier may still be executing a recharge of this order, only `force` delivers (double risk)."""
+    delivery, task = await _locked_task(uow, order_id)
+    if delivery.status != "manual":
+        raise Conflict(f"order {order_id} is already {delivery.status}")
+    unsure = await uow.attempts.unresolved_submits(order_id)
+    if unsure and not force:
+        channels = ", ".join(sorted({a.channel for a in unsure}))
+        raise Conflict(
+            f"{channels} may still recharge order {order_id}; wait for its status or deliver with force"
+        )
+    now = now_utc()
+    task.deliver(operator, now)
+    await uow.contents.store(
+        order_id, delivery.id, "operator", keyring.seal(content, content_context(order_id))
+    )
+    await uow.attempts.add(
+        Attempt(
+            id=uuid7(),
+            delivery_id=delivery.id,
+            order_id=order_id,
+            channel="operator",
+            phase="deliver",
+            started_at=task.claimed_at or now,
+            finished_at=now,
+            latency_ms=latency_ms(task.claimed_at or now, now),
+            outcome="succeeded",
+        )
+    )
+    delivery.attempts += 1
+    delivery.reason = None
+    delivery.complete("succeeded", int(delivery.request.get("quantity", 1)), now)
+    await uow.deliveries.save(delivery)
+    await uow.tasks.save(task)
+    uow.publish(
+        DeliverySucceeded(
+            order_id=order_id, delivery_id=delivery.id, mode=delivery.mode, item_count=delivery.item_count
+        )
+    )
+    await uow.commit()
+    log.info("order %s delivered by operator %s", order_id, operator)
+    return delivery
+
+
+async def reject_manually(order_id: UUID, operator: str, reason: str, uow: DeliveryUnitOfWork) -> Delivery:
+    """The operator cannot fulfil the order: the delivery fails with the reason (the order side refunds)."""
+    delivery, task = await _locked_task(uow, order_id)
+    if delivery.status != "manual":
+        raise Conflict(f"order {order_id} is already {delivery.status}")
+    now = now_utc()
+    task.reject(operator, reason, now)
+    delivery.reason = f"rejected by operator: {reason}"
+    delivery.complete("failed", 0, now)
+    await uow.deliveries.save(delivery)
+    await uow.tasks.save(task)
+    uow.publish(DeliveryFailed(order_id=order_id, delivery_id=delivery.id, reason=delivery.reason))
+    await uow.commit()
+    log.info("order %s rejected by operator %s", order_id, operator)
+    return delivery
+
+
+@dataclass(frozen=True)
+class RevealedContent:
+    order_id: UUID
+    mode: str
+    source: str
+    content: str
+
+
+async def reveal_content(
+    order_id: UUID, reader: str, uow: DeliveryUnitOfWork, keyring: KeyRing
+) -> RevealedContent:
+    """The plaintext an operator or supplier delivered to the order; every reveal is audit-logged."""
+    delivery = await uow.deliveries.get(order_id)
+    stored = await uow.contents.get(order_id)
+    if delivery is None or stored is None:
+        raise NotFound(f"no delivered content for order {order_id} (card keys are revealed by inventory)")
+    source, sealed = stored
+    content = keyring.open(sealed, content_context(order_id))
+    await uow.contents.record_reveal(order_id, reader)
+    await uow.commit()
+    log.info("revealed delivered content of order %s to %s", order_id, reader)
+    return RevealedContent(order_id, delivery.mode, source, content)

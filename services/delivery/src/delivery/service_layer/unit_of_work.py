@@ -1,13 +1,27 @@
-"""The delivery unit of work: deliveries and outgoing messages in one transaction."""
+"""The delivery unit of work: deliveries, attempts, the manual queue, suppliers and outgoing messages."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import DeliveryRepository
+from delivery.adapters.orm import (
+    AttemptRepository,
+    ContentRepository,
+    DeliveryRepository,
+    ManualTaskRepository,
+    SupplierRepository,
+)
 
 
 class DeliveryUnitOfWork(UnitOfWork):
     deliveries: DeliveryRepository
+    attempts: AttemptRepository
+    tasks: ManualTaskRepository
+    contents: ContentRepository
+    suppliers: SupplierRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.deliveries = DeliveryRepository(session)
+        self.attempts = AttemptRepository(session)
+        self.tasks = ManualTaskRepository(session)
+        self.contents = ContentRepository(session)
+        self.suppliers = SupplierRepository(session)

@@ -1,0 +1,39 @@
+"""Builds the adapter of a stored supplier, opening its sealed secret only to sign its requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from faka_common.crypto import KeyRing, Sealed
+
+from delivery.adapters.suppliers.base import SupplierAdapter
+from delivery.adapters.suppliers.http_json import HttpJsonConfig, HttpJsonSupplier, platform_config
+from delivery.domain.suppliers import Supplier
+
+
+def secret_context(name: str) -> bytes:
+    return b"supplier-secret:" + name.encode()
+
+
+def config_for(kind: str, config: dict[str, object]) -> HttpJsonConfig:
+    """Validates a supplier configuration (raises pydantic's ValidationError on a bad one)."""
+    return platform_config(dict(config)) if kind == "platform" else HttpJsonConfig.model_validate(config)
+
+
+def adapter_factory(
+    keyring: KeyRing, transport: httpx.AsyncBaseTransport | None = None
+) -> Callable[[Supplier], SupplierAdapter]:
+    def build(supplier: Supplier) -> SupplierAdapter:
+        secret = keyring.open(
+            Sealed(supplier.secret_key_id, supplier.secret_blob), secret_context(supplier.name)
+        )
+        return HttpJsonSupplier(
+            supplier.base_url,
+            secret,
+            config_for(supplier.kind, supplier.config),
+            timeout=supplier.timeout_seconds,
+            transport=transport,
+        )
+
+    return build

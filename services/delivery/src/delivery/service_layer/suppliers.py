@@ -1,0 +1,148 @@
+"""Supplier administration: register suppliers and routes, record claims, read scores, ask upstreams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from faka_common.crypto import KeyRing
+from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
+from pydantic import ValidationError
+from uuid6 import uuid7
+
+from delivery.adapters.suppliers.base import Balance, UpstreamProduct
+from delivery.adapters.suppliers.factory import config_for, secret_context
+from delivery.domain.suppliers import Claim, Route, Score, Supplier, SupplierError, rank
+from delivery.service_layer import handlers
+from delivery.service_layer.recharge import AdapterFactory, Breakers
+from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+
+
+async def add_supplier(
+    uow: DeliveryUnitOfWork,
+    keyring: KeyRing,
+    name: str,
+    kind: Literal["http_json", "platform"],
+    base_url: str,
+    secret: str,
+    config: dict[str, Any],
+    timeout_seconds: float,
+) -> Supplier:
+    """Register an upstream; its secret is sealed at rest and never returned."""
+    try:
+        config_for(kind, config)
+    except ValidationError as error:
+        raise DomainError(f"invalid supplier config: {error.errors()[0]['msg']}") from error
+    sealed = keyring.seal(secret, secret_context(name))
+    supplier = Supplier(
+        uuid7(), name, kind, base_url.rstrip("/"), config, sealed.key_id, sealed.blob, timeout_seconds
+    )
+    if not await uow.suppliers.add(supplier):
+        raise Conflict(f"a supplier named {name!r} exists")
+    await uow.commit()
+    return supplier
+
+
+async def _supplier(uow: DeliveryUnitOfWork, supplier_id: UUID) -> Supplier:
+    supplier = await uow.suppliers.get(supplier_id)
+    if supplier is None:
+        raise NotFound(f"no supplier {supplier_id}")
+    return supplier
+
+
+async def set_supplier_active(uow: DeliveryUnitOfWork, supplier_id: UUID, active: bool) -> None:
+    if not await uow.suppliers.set_active(supplier_id, active):
+        raise NotFound(f"no supplier {supplier_id}")
+    await uow.commit()
+
+
+async def put_route(
+    uow: DeliveryUnitOfWork,
+    product_id: UUID,
+    supplier_id: UUID,
+    supplier_sku: str,
+    priority: int,
+    cost: int,
+    currency: str,
+) -> Route:
+    """Route a product to a supplier (priority 0 = primary; higher = backups), at its own cost."""
+    supplier = await _supplier(uow, supplier_id)
+    route = Route(uuid7(), product_id, supplier_id, supplier.name, supplier_sku, priority, cost, currency)
+    await uow.suppliers.put_route(route)
+    await uow.commit()
+    return route
+
+
+async def ranked_routes(uow: DeliveryUnitOfWork, product_id: UUID, window: timedelta) -> list[Route]:
+    """The routes in the order the recharge worker tries them."""
+    routes = await uow.suppliers.routes(product_id)
+    return rank(routes, await uow.attempts.scores(handlers.now_utc() - window))
+
+
+async def remove_route(uow: DeliveryUnitOfWork, product_id: UUID, supplier_id: UUID) -> None:
+    if not await uow.suppliers.remove_route(product_id, supplier_id):
+        raise NotFound(f"no route of product {product_id} to supplier {supplier_id}")
+    await uow.commit()
+
+
+async def record_claim(
+    uow: DeliveryUnitOfWork,
+    supplier_id: UUID,
+    order_id: UUID,
+    amount: int,
+    currency: str,
+    reason: str,
+    by: str,
+) -> Claim:
+    """A loss the supplier caused (e.g. a recharge that never arrived): it lowers the supplier's score."""
+    await _supplier(uow, supplier_id)
+    claim = Claim(uuid7(), supplier_id, order_id, amount, currency, reason, by)
+    await uow.suppliers.add_claim(claim)
+    await uow.commit()
+    return claim
+
+
+@dataclass(frozen=True)
+class SupplierScore:
+    supplier: Supplier
+    score: Score
+    breaker: str
+
+
+async def scores(uow: DeliveryUnitOfWork, breakers: Breakers, window: timedelta) -> list[SupplierScore]:
+    by_supplier = await uow.attempts.scores(handlers.now_utc() - window)
+    out = []
+    for supplier in await uow.suppliers.all():
+        score = by_supplier.get(supplier.id, Score(supplier.id, 0, 0, None))
+        out.append(SupplierScore(supplier, score, await breakers.state(supplier.id)))
+    return out
+
+
+async def _ask(uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID) -> Any:
+    return adapters(await _supplier(uow, supplier_id))
+
+
+async def balance(uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID) -> Balance:
+    adapter = await _ask(uow, adapters, supplier_id)
+    try:
+        result: Balance = await adapter.balance()
+        return result
+    except SupplierError as error:
+        raise Unavailable(f"supplier answered no balance: {error.message}") from error
+    finally:
+        await adapter.aclose()
+
+
+async def products(
+    uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID
+) -> list[UpstreamProduct]:
+    adapter = await _ask(uow, adapters, supplier_id)
+    try:
+        result: list[UpstreamProduct] = await adapter.products()
+        return result
+    except SupplierError as error:
+        raise Unavailable(f"supplier answered no product list: {error.message}") from error
+    finally:
+        await adapter.aclose()

@@ -1,0 +1,33 @@
+"""The SLA watchdog loop: sweeps deliveries still owed after the SLA into the manual queue, with an alert."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from delivery.service_layer import handlers
+from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes: float) -> int:
+    async with uow_factory() as uow:
+        count = await handlers.sweep_overdue(uow, handlers.now_utc(), sla_minutes)
+        await uow.commit()
+    if count:
+        log.warning("SLA watchdog: %d delivery(ies) late, sent to the manual queue", count)
+    return count
+
+
+async def run_forever(
+    uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes: float, every: float
+) -> None:
+    while True:
+        try:
+            while await sweep_once(uow_factory, sla_minutes):
+                pass
+        except Exception:
+            log.exception("SLA watchdog sweep failed")
+        await asyncio.sleep(every)

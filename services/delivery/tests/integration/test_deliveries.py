@@ -1,0 +1,202 @@
+"""Card keys, the manual queue, sealed content and the SLA watchdog, through the real consumer, unit of
+work and HTTP routes on a real Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from delivery.bootstrap import Service
+from delivery.service_layer import watchdog
+from faka_common.contracts import KeysAllocated, OrderPaid
+from faka_common.contracts.delivery import ManualDeliveryRequested
+from sqlalchemy import text
+
+from .conftest import feed, outbox
+
+pytestmark = pytest.mark.integration
+
+
+def allocated(order_id: UUID, keys: int = 2, delivery_type: str = "card_key") -> KeysAllocated:
+    return KeysAllocated(
+        order_id=order_id,
+        product_id=uuid4(),
+        key_ids=[uuid4() for _ in range(keys)],
+        delivery_type=delivery_type,
+    )
+
+
+def paid(order_id: UUID, paid_at: datetime | None = None) -> OrderPaid:
+    return OrderPaid(
+        order_id=order_id,
+        order_no="F1",
+        product_id=uuid4(),
+        quantity=1,
+        amount=4800,
+        currency="CNY",
+        provider="sandbox",
+        trade_no=f"T{order_id.hex[:8]}",
+        paid_at=paid_at or datetime.now(UTC),
+    )
+
+
+def types(messages: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [m["type"] for m in messages]
+
+
+async def test_keys_allocated_redelivered_many_times_gives_one_delivery(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    order_id = uuid4()
+    message = allocated(order_id)
+    envelope, first = await feed(service, message)
+    replays = await asyncio.gather(*(feed(service, message, envelope) for _ in range(5)))
+    fresh = [await feed(service, message) for _ in range(3)]  # same fact, new event ids (a re-emission)
+    assert first == "handled"
+    assert {outcome for _, outcome in replays} == {"duplicate"}
+    assert {outcome for _, outcome in fresh} == {"handled"}
+    emitted = await outbox(service, order_id)
+    assert types(emitted) == ["DeliverySucceeded"]
+    assert emitted[0]["payload"]["item_count"] == 2
+    record = (await api.get(f"/internal/deliveries/{order_id}")).json()
+    assert record["status"] == "succeeded" and record["mode"] == "card_key"
+    [attempt] = record["attempt_log"]
+    assert attempt["channel"] == "card_key" and attempt["outcome"] == "succeeded"
+
+
+async def test_latency_counts_from_the_allocation_envelope(service: Service, api: httpx.AsyncClient) -> None:
+    order_id = uuid4()
+    message = allocated(order_id, keys=1)
+    from faka_common.contracts import Envelope
+
+    envelope = Envelope.wrap(message, "inventory").model_copy(
+        update={"occurred_at": datetime.now(UTC) - timedelta(seconds=3)}
+    )
+    await feed(service, message, envelope)
+    record = (await api.get(f"/internal/deliveries/{order_id}")).json()
+    assert 3000 <= record["latency_ms"] < 10_000
+    assert record["requested_at"] == envelope.occurred_at.isoformat()
+
+
+async def test_payment_seen_before_or_after_the_keys_still_delivers_once(service: Service) -> None:
+    before, after = uuid4(), uuid4()
+    await feed(service, paid(before))
+    await feed(service, allocated(before))
+    await feed(service, allocated(after))
+    await feed(service, paid(after))
+    assert types(await outbox(service, before)) == ["DeliverySucceeded"]
+    assert types(await outbox(service, after)) == ["DeliverySucceeded"]
+
+
+async def test_manual_order_is_claimed_delivered_and_its_content_reaches_the_buyer_sealed(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    order_id = uuid4()
+    request = ManualDeliveryRequested(
+        order_id=order_id, product_id=uuid4(), order_no="F9", buyer_fields={"game_account": "player#1234"}
+    )
+    envelope, _ = await feed(service, request)
+    await feed(service, request, envelope)
+    assert types(await outbox(service, order_id)) == ["DeliveryNeedsAttention"]
+
+    queue = (await api.get("/internal/manual-tasks")).json()["items"]
+    [task] = [t for t in queue if t["order_id"] == str(order_id)]
+    assert (
+        task["request"]["buyer_fields"] == {"game_account": "player#1234"}
+        and task["reason"] == "manual_product"
+    )
+
+    unclaimed = await api.post(
+        f"/internal/manual-tasks/{order_id}/deliver", json={"operator": "ann", "content": "x"}
+    )
+    assert unclaimed.status_code == 409
+    assert (
+        await api.post(f"/internal/manual-tasks/{order_id}/claim", json={"operator": "ann"})
+    ).status_code == 200
+    taken = await api.post(f"/internal/manual-tasks/{order_id}/claim", json={"operator": "bob"})
+    assert taken.status_code == 409 and "ann" in taken.json()["message"]
+
+    done = await api.post(
+        f"/internal/manual-tasks/{order_id}/deliver", json={"operator": "ann", "content": "Gift code ZZ-99"}
+    )
+    assert (
+        done.status_code == 200 and done.json()["status"] == "succeeded" and done.json()["mode"] == "manual"
+    )
+    assert types(await outbox(service, order_id)) == ["DeliveryNeedsAttention", "DeliverySucceeded"]
+    again = await api.post(
+        f"/internal/manual-tasks/{order_id}/deliver", json={"operator": "ann", "content": "y"}
+    )
+    assert again.status_code == 409
+
+    async with service.runtime.engine.connect() as connection:
+        blob = (
+            await connection.execute(
+                text("SELECT blob FROM delivery_contents WHERE order_id = :o"), {"o": order_id}
+            )
+        ).scalar_one()
+    assert b"ZZ-99" not in blob
+
+    revealed = await api.get(f"/internal/deliveries/{order_id}/content", params={"reader": "notification"})
+    assert revealed.status_code == 200
+    assert revealed.json()["content"] == "Gift code ZZ-99" and revealed.json()["source"] == "operator"
+    async with service.runtime.engine.connect() as connection:
+        readers = (
+            await connection.execute(
+                text("SELECT reader FROM content_reveals WHERE order_id = :o"), {"o": order_id}
+            )
+        ).scalars()
+        assert list(readers) == ["notification"]
+
+
+async def test_rejected_manual_order_fails_with_the_operators_reason(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    order_id = uuid4()
+    await feed(service, ManualDeliveryRequested(order_id=order_id, product_id=uuid4()))
+    await api.post(f"/internal/manual-tasks/{order_id}/claim", json={"operator": "ann"})
+    rejected = await api.post(
+        f"/internal/manual-tasks/{order_id}/reject", json={"operator": "ann", "reason": "account banned"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "failed"
+    emitted = await outbox(service, order_id)
+    assert types(emitted) == ["DeliveryNeedsAttention", "DeliveryFailed"]
+    assert "account banned" in emitted[-1]["payload"]["reason"]
+
+
+async def test_bad_requests_get_clear_4xx(service: Service, api: httpx.AsyncClient) -> None:
+    assert (await api.get(f"/internal/deliveries/{uuid4()}")).status_code == 404
+    assert (
+        await api.get(f"/internal/deliveries/{uuid4()}/content", params={"reader": "x"})
+    ).status_code == 404
+    assert (await api.get(f"/internal/deliveries/{uuid4()}/content")).status_code == 422
+    assert (
+        await api.post(f"/internal/manual-tasks/{uuid4()}/claim", json={"operator": "a"})
+    ).status_code == 404
+    assert (await api.post(f"/internal/manual-tasks/{uuid4()}/claim", json={})).status_code == 422
+    assert (await api.get("/internal/deliveries/not-a-uuid")).status_code == 422
+    unauthorized = await api.get(f"/internal/deliveries/{uuid4()}", headers={"X-Internal-Token": "wrong"})
+    assert unauthorized.status_code == 401
+
+
+async def test_sla_watchdog_alerts_once_and_queues_a_late_order_that_later_keys_still_deliver(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    late, on_time = uuid4(), uuid4()
+    await feed(service, paid(late, datetime.now(UTC) - timedelta(minutes=6)))
+    await feed(service, paid(on_time))
+    assert await watchdog.sweep_once(service.uow, 5) >= 1
+    assert await watchdog.sweep_once(service.uow, 5) == 0
+    emitted = await outbox(service, late)
+    assert types(emitted) == ["DeliveryDelayed"]
+    assert emitted[0]["payload"]["threshold_minutes"] == 5 and emitted[0]["payload"]["status"] == "pending"
+    assert await outbox(service, on_time) == []
+    queue = (await api.get("/internal/manual-tasks")).json()["items"]
+    assert [t["reason"] for t in queue if t["order_id"] == str(late)] == ["sla_breach"]
+
+    await feed(service, allocated(late, keys=1))
+    assert types(await outbox(service, late)) == ["DeliveryDelayed", "DeliverySucceeded"]
+    resolved = (await api.get("/internal/manual-tasks", params={"status": "resolved"})).json()["items"]
+    assert [t["resolved_by"] for t in resolved if t["order_id"] == str(late)] == ["system"]

@@ -1,0 +1,112 @@
+"""Operator endpoints for delivery (X-Admin-Key): the manual queue, suppliers, routes, scores and claims.
+Each call is passed to the delivery service's internal API (DELIVERY_URL), whose 4xx come back as they are."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from faka_common.http import InternalClient
+from fastapi import APIRouter, Body, Query
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.bootstrap import Gateway
+from gateway.entrypoints.http import admin_auth
+
+JsonBody = Annotated[dict[str, Any], Body(description="Passed to the delivery service, which validates it")]
+TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
+
+
+class DeliveryOwner(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    delivery_url: str = "http://127.0.0.1:8003"
+
+
+def delivery_admin_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/admin", tags=["admin: delivery"], dependencies=[admin_auth(gw)])
+    base_url = DeliveryOwner().delivery_url
+    token = gw.settings.internal_token.get_secret_value()
+
+    async def call(method: str, path: str, **kwargs: Any) -> Any:
+        client = InternalClient(base_url, token)
+        try:
+            response = await client.request(method, path, **kwargs)
+        finally:
+            await client.aclose()
+        return response.json() if response.content else None
+
+    @api.get("/delivery/manual-tasks", summary="The manual queue (open and claimed unless told otherwise)")
+    async def list_tasks(
+        status: Annotated[list[TaskStatus] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Any:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return await call("GET", "/internal/manual-tasks", params=params)
+
+    @api.post("/delivery/manual-tasks/{order_id}/claim", summary="Claim a task: body {operator}")
+    async def claim(order_id: UUID, body: JsonBody) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/claim", json=body)
+
+    @api.post("/delivery/manual-tasks/{order_id}/deliver", summary="Deliver: {operator, content, force?}")
+    async def deliver(order_id: UUID, body: JsonBody) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", json=body)
+
+    @api.post("/delivery/manual-tasks/{order_id}/reject", summary="Reject: body {operator, reason}")
+    async def reject(order_id: UUID, body: JsonBody) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/reject", json=body)
+
+    @api.get("/delivery/orders/{order_id}", summary="An order's delivery record with its attempts")
+    async def get_delivery(order_id: UUID) -> Any:
+        return await call("GET", f"/internal/deliveries/{order_id}")
+
+    @api.get("/suppliers", summary="Every supplier")
+    async def list_suppliers() -> Any:
+        return await call("GET", "/internal/suppliers")
+
+    @api.post("/suppliers", status_code=201, summary="Register a supplier")
+    async def add_supplier(body: JsonBody) -> Any:
+        return await call("POST", "/internal/suppliers", json=body)
+
+    @api.get("/suppliers/scores", summary="Success rate, latency, claims and breaker state per supplier")
+    async def scores() -> Any:
+        return await call("GET", "/internal/suppliers/scores")
+
+    @api.patch("/suppliers/{supplier_id}", summary="Switch a supplier on or off: {active}")
+    async def set_active(supplier_id: UUID, body: JsonBody) -> Any:
+        return await call("PATCH", f"/internal/suppliers/{supplier_id}", json=body)
+
+    @api.get("/suppliers/{supplier_id}/balance", summary="Our balance at the supplier")
+    async def balance(supplier_id: UUID) -> Any:
+        return await call("GET", f"/internal/suppliers/{supplier_id}/balance")
+
+    @api.get("/suppliers/{supplier_id}/products", summary="The supplier's product list")
+    async def products(supplier_id: UUID) -> Any:
+        return await call("GET", f"/internal/suppliers/{supplier_id}/products")
+
+    @api.get("/suppliers/{supplier_id}/claims", summary="Losses recorded against the supplier")
+    async def list_claims(supplier_id: UUID) -> Any:
+        return await call("GET", f"/internal/suppliers/{supplier_id}/claims")
+
+    @api.post("/suppliers/{supplier_id}/claims", status_code=201, summary="Record a loss the supplier caused")
+    async def add_claim(supplier_id: UUID, body: JsonBody) -> Any:
+        return await call("POST", f"/internal/suppliers/{supplier_id}/claims", json=body)
+
+    @api.get("/products/{product_id}/supplier-routes", summary="A product's supplier routes in routing order")
+    async def routes(product_id: UUID) -> Any:
+        return await call("GET", f"/internal/products/{product_id}/routes")
+
+    @api.put(
+        "/products/{product_id}/supplier-routes/{supplier_id}",
+        summary="Route a product to a supplier: {supplier_sku, priority, cost, currency}",
+    )
+    async def put_route(product_id: UUID, supplier_id: UUID, body: JsonBody) -> Any:
+        return await call("PUT", f"/internal/products/{product_id}/routes/{supplier_id}", json=body)
+
+    @api.delete("/products/{product_id}/supplier-routes/{supplier_id}", status_code=204, summary="Unroute")
+    async def delete_route(product_id: UUID, supplier_id: UUID) -> None:
+        await call("DELETE", f"/internal/products/{product_id}/routes/{supplier_id}")
+
+    return api
