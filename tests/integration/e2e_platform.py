@@ -99,6 +99,8 @@ class Platform:
             "REDIS_URL": self.redis_url,
             "ORDER_URL": self.url("order"),
             "INVENTORY_URL": self.url("inventory"),
+            "DELIVERY_URL": self.url("delivery"),
+            "NOTIFICATION_URL": self.url("notification"),
             "PUBLIC_BASE_URL": self.gateway,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),
