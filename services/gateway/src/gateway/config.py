@@ -26,6 +26,14 @@ class Settings(ServiceSettings):
     max_notification_bytes: int = 64 * 1024
     key_import_timeout_seconds: float = 120.0
 
+    # Buyer lookups (order number + secret: failed attempts only; e-mail + password: every attempt).
+    lookup_limit_storage_url: str = Field(
+        default="", description="limits storage URI; empty: REDIS_URL (memory:// for tests without Redis)"
+    )
+    lookup_per_ip_per_minute: int = 10
+    lookup_per_order_per_hour: int = 20
+    lookup_per_email_per_hour: int = 20
+
     def development_secrets(self) -> dict[str, str]:
         return {
             **super().development_secrets(),

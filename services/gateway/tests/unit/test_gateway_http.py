@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
 from gateway.entrypoints.routers import edge_app
+from gateway.service_layer.orders_extra import lookup_keys, storage_url, subject_id
 
 Handler = Callable[[httpx.Request], httpx.Response]
 PRODUCT_ID = "0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"
@@ -92,12 +94,20 @@ class FakeOrders:
             "delivered_at": None,
             "pay_url": "http://gateway.test/pay/sandbox/F20260101ABC?token=tok",
         }
+        self.idempotency: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         path, method = request.url.path, request.method
         if path == "/internal/orders" and method == "POST":
             body = json.loads(request.content)
+            key = request.headers.get("idempotency-key")
+            if key is not None:
+                asked = {k: v for k, v in body.items() if k != "buyer_ip"}
+                if self.idempotency.setdefault(key, asked) != asked:
+                    return httpx.Response(
+                        409, json={"error": "idempotency_conflict", "message": "different request body"}
+                    )
             if body["product_id"] != PRODUCT_ID:
                 return not_found("no product with that id")
             return httpx.Response(
@@ -117,6 +127,20 @@ class FakeOrders:
             if params.get("token") == "tok" or params.get("password") == "secret-pw":
                 return httpx.Response(200, json=self.order)
             return not_found("no order with that number and secret")
+        if path == "/internal/orders/lookup" and method == "POST":
+            body = json.loads(request.content)
+            if body == {"email": "buyer@example.com", "password": "secret-pw"}:
+                return httpx.Response(200, json={"items": [{"order_no": "F20260101ABC", "amount": 4800}]})
+            return httpx.Response(200, json={"items": []})
+        if path == "/internal/coupons" and method == "POST":
+            return httpx.Response(201, json={**json.loads(request.content), "used_count": 0, "active": True})
+        if path == "/internal/coupons" and method == "GET":
+            return httpx.Response(200, json={"items": []})
+        if path == "/internal/coupons/SPRING10/disable" and method == "POST":
+            return httpx.Response(200, json={"code": "SPRING10", "active": False})
+        if path == f"/internal/products/{PRODUCT_ID}/price-tiers":
+            tiers = json.loads(request.content)["tiers"] if method == "PUT" else []
+            return httpx.Response(200, json={"product_id": PRODUCT_ID, "tiers": tiers})
         if path == "/internal/payments/sandbox/notify" and method == "POST":
             body = json.loads(request.content)
             if not signature_valid(body, DEV_SANDBOX_SECRET):
@@ -141,7 +165,15 @@ class Edge:
 @pytest.fixture
 async def edge() -> AsyncIterator[Edge]:
     orders, inventory = FakeOrders(), FakeInventory()
-    settings = Settings(public_base_url="http://gateway.test/", max_key_upload_bytes=1000)
+    settings = Settings(
+        public_base_url="http://gateway.test/",
+        max_key_upload_bytes=1000,
+        lookup_limit_storage_url="memory://",
+        lookup_per_ip_per_minute=5,
+        lookup_per_order_per_hour=3,
+        lookup_per_email_per_hour=3,
+        kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
+    )
     gateway = build_gateway(settings, order=FakeOwner(orders), inventory=FakeOwner(inventory))
     result = Edge(gateway, orders, inventory)
     # the sandbox provider reaches the public notify URL: here the same app, over ASGI
@@ -264,6 +296,23 @@ async def test_place_order_forwards_buyer_ip_and_answers_with_order_url(edge: Ed
         "locale": "en",
         "buyer_ip": "203.0.113.7",
     }
+
+
+async def test_idempotency_key_is_forwarded_to_the_order_service(edge: Edge) -> None:
+    order = {"product_id": PRODUCT_ID, "quantity": 1, "email": "buyer@example.com"}
+    headers = {"Idempotency-Key": "checkout-7f3a"}
+    first = await edge.client.post("/api/v1/orders", json=order, headers=headers)
+    again = await edge.client.post("/api/v1/orders", json=order, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert [c.headers.get("idempotency-key") for c in edge.orders.calls] == ["checkout-7f3a"] * 2
+    other = await edge.client.post("/api/v1/orders", json={**order, "quantity": 2}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"] == "idempotency_conflict"
+    plain = await edge.client.post("/api/v1/orders", json=order)
+    assert plain.status_code == 201 and "idempotency-key" not in edge.orders.calls[-1].headers
+    too_long = await edge.client.post("/api/v1/orders", json=order, headers={"Idempotency-Key": "k" * 256})
+    assert too_long.status_code == 422 and "idempotency" in too_long.json()["message"].lower()
+    assert len(edge.orders.calls) == 4
 
 
 @pytest.mark.parametrize(
@@ -417,3 +466,124 @@ async def test_sandbox_refuses_to_pay_an_order_already_paid(edge: Edge) -> None:
     assert done.status_code == 409
     assert "nothing to pay" in done.text
     assert not any(c.url.path.endswith("/notify") for c in edge.orders.calls)
+
+
+# --- pricing, buyer fields, lookups and their rate limits -----------------------------------------
+
+
+async def test_coupon_and_buyer_fields_are_forwarded_with_the_order(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders",
+        json={
+            "product_id": PRODUCT_ID,
+            "email": "a@example.com",
+            "coupon_code": " spring10 ",
+            "buyer_fields": {" account ": "13800138000"},
+        },
+    )
+    assert response.status_code == 201
+    sent = json.loads(edge.orders.calls[-1].content)
+    assert sent["coupon_code"] == "spring10"
+    assert sent["buyer_fields"] == {"account": "13800138000"}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {f"f{i}": "v" for i in range(11)},
+        {"k" * 41: "v"},
+        {"account": "v" * 201},
+        {"": "v"},
+    ],
+)
+async def test_buyer_fields_out_of_bounds_are_422(edge: Edge, fields: dict[str, str]) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders", json={"product_id": PRODUCT_ID, "email": "a@example.com", "buyer_fields": fields}
+    )
+    assert response.status_code == 422 and "buyer_fields" in response.json()["message"]
+    assert edge.orders.calls == []
+
+
+async def test_admin_coupons_and_price_tiers_go_to_the_order_service(edge: Edge) -> None:
+    coupon = {"code": "SPRING10", "kind": "percent", "value": 10, "usage_limit": 5}
+    assert (await edge.client.post("/api/admin/coupons", json=coupon)).status_code == 401
+    created = await edge.client.post("/api/admin/coupons", json=coupon, headers=ADMIN)
+    assert created.status_code == 201 and created.json()["used_count"] == 0
+    assert json.loads(edge.orders.calls[-1].content) == coupon
+    assert (await edge.client.get("/api/admin/coupons", headers=ADMIN)).json() == {"items": []}
+    disabled = await edge.client.post("/api/admin/coupons/SPRING10/disable", headers=ADMIN)
+    assert disabled.json()["active"] is False
+    bad = await edge.client.post("/api/admin/coupons", json={**coupon, "kind": "bogo"}, headers=ADMIN)
+    assert bad.status_code == 422 and "kind" in bad.json()["message"]
+
+    tiers = {"tiers": [{"min_quantity": 10, "unit_price": 4000}]}
+    put = await edge.client.put(f"/api/admin/products/{PRODUCT_ID}/price-tiers", json=tiers, headers=ADMIN)
+    assert put.status_code == 200 and put.json()["tiers"] == tiers["tiers"]
+    assert edge.orders.calls[-1].method == "PUT"
+    one = {"tiers": [{"min_quantity": 1, "unit_price": 4000}]}
+    refused = await edge.client.put(f"/api/admin/products/{PRODUCT_ID}/price-tiers", json=one, headers=ADMIN)
+    assert refused.status_code == 422
+
+
+async def test_lookup_by_email_and_password_answers_the_same_for_wrong_password_and_no_orders(
+    edge: Edge,
+) -> None:
+    right = await edge.client.post(
+        "/api/v1/orders/lookup", json={"email": "buyer@example.com", "password": "secret-pw"}
+    )
+    assert right.status_code == 200 and right.json()["items"][0]["order_no"] == "F20260101ABC"
+    assert right.headers["cache-control"] == "no-store"
+    wrong = await edge.client.post(
+        "/api/v1/orders/lookup", json={"email": "buyer@example.com", "password": "guess-pw"}
+    )
+    nobody = await edge.client.post(
+        "/api/v1/orders/lookup", json={"email": "nobody@example.com", "password": "secret-pw"}
+    )
+    assert wrong.status_code == nobody.status_code == 200
+    assert wrong.json() == nobody.json() == {"items": []}
+
+
+async def test_email_lookups_past_the_limit_are_429_with_retry_after(edge: Edge) -> None:
+    body = {"email": "Buyer@Example.com", "password": "guess-pw"}
+    answers = [(await edge.client.post("/api/v1/orders/lookup", json=body)).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]  # 3 per hour per e-mail
+    refused = await edge.client.post("/api/v1/orders/lookup", json={**body, "email": "buyer@example.com"})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited" and "e-mail" in refused.json()["message"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
+    assert len([c for c in edge.orders.calls if c.url.path == "/internal/orders/lookup"]) == 3
+
+
+async def test_failed_order_lookups_are_limited_but_the_buyer_with_the_token_is_not(edge: Edge) -> None:
+    for _ in range(5):
+        assert (
+            await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
+        ).status_code == 200
+    misses = [
+        (await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "guess"})).status_code
+        for _ in range(4)
+    ]
+    assert misses == [404, 404, 404, 429]  # 3 failures per hour per order
+    refused = await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
+    assert refused.status_code == 429 and "this order" in refused.json()["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    calls = [c for c in edge.orders.calls if c.url.path == "/internal/orders/F20260101ABC"]
+    assert len(calls) == 8
+    # another order from the same address is still answered (5 failures per minute per address)
+    other = await edge.client.get("/api/v1/orders/F20260101XYZ", params={"token": "guess"})
+    assert other.status_code == 404
+    page = await edge.client.get("/orders/F20260101ABC", params={"token": "tok"})
+    assert page.status_code == 429  # the HTML order page shares the limits
+
+
+def test_lookup_key_scheme() -> None:
+    settings = Settings(kafka_namespace="shop1", lookup_per_ip_per_minute=10, lookup_per_order_per_hour=20)
+    by_ip, by_order = lookup_keys(settings, "order", "203.0.113.7", "F20260101ABC")
+    assert by_ip.key == "LIMITER/faka/shop1/lookup/order/ip/203.0.113.7/10/1/minute"
+    assert by_order.key == "LIMITER/faka/shop1/lookup/order/subject/F20260101ABC/20/1/hour"
+    [by_email] = lookup_keys(Settings(), "email", None, " Buyer@Example.COM ")
+    digest = subject_id("email", "buyer@example.com")
+    assert by_email.key == f"LIMITER/faka/default/lookup/email/subject/{digest}/20/1/hour"
+    assert "example" not in by_email.key and len(digest) == 32
+    assert storage_url(Settings(redis_url="redis://127.0.0.1:6379/0")) == "async+redis://127.0.0.1:6379/0"
+    assert storage_url(Settings(lookup_limit_storage_url="memory://")) == "async+memory://"

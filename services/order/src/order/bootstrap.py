@@ -25,6 +25,7 @@ from faka_common.contracts import (
     StockUnavailable,
     topics,
 )
+from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
 from faka_common.contracts.order import OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
@@ -123,7 +124,17 @@ def bootstrap(settings: Settings | None = None) -> Service:
         [topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS],
     )
     service.runtime.emits(
-        [OrderPlaced, OrderApproved, OrderRejected, OrderCancelled, OrderPaid, OrderDelivered, OrderRefunded]
+        [
+            OrderPlaced,
+            OrderApproved,
+            OrderRejected,
+            OrderCancelled,
+            OrderPaid,
+            OrderDelivered,
+            OrderRefunded,
+            RechargeRequested,
+            ManualDeliveryRequested,
+        ]
     )
     service.runtime.background(service.expire_forever)
     service.runtime.background(service.reconcile_forever)

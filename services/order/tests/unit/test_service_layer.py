@@ -25,6 +25,7 @@ from faka_common.contracts import (
     StockReserved,
     StockUnavailable,
 )
+from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
 from faka_common.errors import Conflict, NotFound
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.inventory import Product
@@ -32,8 +33,10 @@ from order.adapters.payments.base import RawNotification
 from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import MemoryLedger, SandboxProvider
 from order.domain import credentials
-from order.domain.model import Order, Status
+from order.domain.fulfilment import InvalidBuyerFields
+from order.domain.model import UNPAID_ENDS, Order, Status
 from order.domain.payments import BadNotification, PaymentNotice
+from order.domain.pricing import Coupon, CouponRejected, PriceTier, PurchaseLimitExceeded
 from order.service_layer import handlers, payments, services
 
 WINDOW = timedelta(minutes=10)
@@ -69,6 +72,67 @@ class FakeOrders:
         due = [o for o in self.rows.values() if o.status is Status.AWAITING_PAYMENT and o.expires_at < now]
         return [replace(o, pending_transitions=[]) for o in due[:limit]]
 
+    async def lock_buyer(self, product_id: UUID, buyer_email: str) -> None:
+        pass
+
+    async def units_bought(self, product_id: UUID, buyer_email: str) -> int:
+        return sum(
+            o.quantity
+            for o in self.rows.values()
+            if o.product_id == product_id
+            and o.buyer_email.lower() == buyer_email.lower()
+            and o.status not in UNPAID_ENDS
+        )
+
+    async def recent_for_buyer(self, buyer_email: str, since: datetime, limit: int) -> list[Order]:
+        mine = [
+            o
+            for o in self.rows.values()
+            if o.buyer_email.lower() == buyer_email.lower() and o.created_at >= since
+        ]
+        return sorted(mine, key=lambda o: o.created_at, reverse=True)[:limit]
+
+
+class FakeTiers:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, list[PriceTier]] = {}
+
+    async def for_product(self, product_id: UUID) -> list[PriceTier]:
+        return list(self.rows.get(product_id, []))
+
+    async def replace(self, product_id: UUID, tiers: list[PriceTier]) -> None:
+        self.rows[product_id] = list(tiers)
+
+
+class FakeCoupons:
+    def __init__(self) -> None:
+        self.rows: dict[str, Coupon] = {}
+        self.redemptions: list[tuple[str, UUID, str, int]] = []
+
+    async def add(self, coupon: Coupon) -> bool:
+        if coupon.code in self.rows:
+            return False
+        self.rows[coupon.code] = coupon
+        return True
+
+    async def get(self, code: str) -> Coupon | None:
+        return self.rows.get(code)
+
+    async def take_use(self, code: str, now: datetime) -> bool:
+        coupon = self.rows[code]
+        if coupon.usage_limit is not None and coupon.used_count >= coupon.usage_limit:
+            return False
+        self.rows[code] = replace(coupon, used_count=coupon.used_count + 1)
+        return True
+
+    async def uses_by(self, code: str, buyer_email: str) -> int:
+        return sum(1 for r in self.redemptions if r[0] == code and r[2].lower() == buyer_email.lower())
+
+    async def record_redemption(
+        self, code: str, order_id: UUID, buyer_email: str, discount: int, at: datetime
+    ) -> None:
+        self.redemptions.append((code, order_id, buyer_email, discount))
+
 
 class FakePayments:
     def __init__(self) -> None:
@@ -95,6 +159,8 @@ class FakeUow:
     def __init__(self) -> None:
         self.orders = FakeOrders()
         self.payments = FakePayments()
+        self.tiers = FakeTiers()
+        self.coupons = FakeCoupons()
         self.staged: list[Message] = []
         self.committed: list[Message] = []
 
@@ -419,3 +485,165 @@ async def test_expiry_expires_only_overdue_awaiting_orders() -> None:
     [cancelled] = uow.committed
     assert isinstance(cancelled, OrderCancelled) and cancelled.reason == "expired"
     assert cancelled.order_id == overdue.id
+
+
+# Pricing at placement
+
+
+async def place(uow: FakeUow, product: Product, quantity: int = 1, **extra: Any) -> services.PlacedOrder:
+    command = services.PlaceOrder(product.product_id, quantity, extra.pop("email", "a@example.com"), **extra)
+    return await services.place_order(command, uow, FakeCatalog(product), TOKEN_SECRET, WINDOW)
+
+
+def add_coupon(uow: FakeUow, **changes: Any) -> Coupon:
+    values: dict[str, Any] = {
+        "code": "SPRING15",
+        "kind": "percent",
+        "value": 15,
+        "currency": None,
+        "product_id": None,
+        "category_id": None,
+        "usage_limit": None,
+        "per_buyer_limit": None,
+        "expires_at": None,
+        "now": datetime.now(UTC),
+    }
+    values.update(changes)
+    coupon = Coupon.new(**values)
+    uow.coupons.rows[coupon.code] = coupon
+    return coupon
+
+
+async def test_tier_and_coupon_price_the_order_and_orderplaced_carries_the_discount() -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Game key", 1999, "CNY", True)
+    uow.tiers.rows[product.product_id] = [PriceTier(3, 1333)]
+    add_coupon(uow, product_id=product.product_id)
+    placed = await place(uow, product, 3, coupon_code="spring15")
+    order = placed.order
+    # 3 x 13.33 = 39.99; 15% = 5.9985 -> 6.00 off (half up)
+    assert (order.unit_price, order.discount, order.amount) == (1333, 600, 3399)
+    assert order.coupon_code == "SPRING15"
+    [message] = uow.committed
+    assert isinstance(message, OrderPlaced)
+    assert (message.amount, message.discount, message.coupon_code, message.unit_price) == (
+        3399,
+        600,
+        "SPRING15",
+        1333,
+    )
+    assert uow.coupons.rows["SPRING15"].used_count == 1
+    assert uow.coupons.redemptions == [("SPRING15", order.id, "a@example.com", 600)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "words"),
+    [
+        ({"expires_at": datetime(2020, 1, 1, tzinfo=UTC)}, "coupon_expired", "expired"),
+        ({"usage_limit": 1, "used_count": 1}, "coupon_used_up", "used up"),
+        ({"product_id": uuid4()}, "coupon_not_applicable", "not for this product"),
+    ],
+)
+async def test_a_bad_coupon_is_a_clear_4xx_and_places_nothing(
+    changes: dict[str, Any], code: str, words: str
+) -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    coupon = add_coupon(uow)
+    uow.coupons.rows[coupon.code] = replace(coupon, **changes)
+    with pytest.raises(CouponRejected, match=words) as caught:
+        await place(uow, product, coupon_code="SPRING15")
+    assert caught.value.code == code and 400 <= caught.value.status_code < 500
+    with pytest.raises(CouponRejected, match="no coupon 'NOPE'") as unknown:
+        await place(uow, product, coupon_code="nope")
+    assert unknown.value.code == "coupon_unknown"
+    assert uow.orders.rows == {} and uow.committed == []
+
+
+async def test_a_coupon_category_comes_from_the_product_view() -> None:
+    uow = FakeUow()
+    category = uuid4()
+    listed = Product(uuid4(), "Key", 1000, "CNY", True, category_id=category)
+    unlisted = Product(uuid4(), "Key", 1000, "CNY", True)
+    add_coupon(uow, category_id=category, kind="fixed", value=300, currency="CNY")
+    assert (await place(uow, listed, coupon_code="SPRING15")).order.amount == 700
+    with pytest.raises(CouponRejected, match="category"):
+        await place(uow, unlisted, coupon_code="SPRING15")
+
+
+async def test_per_buyer_coupon_limit() -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Key", 1000, "CNY", True)
+    add_coupon(uow, per_buyer_limit=1)
+    await place(uow, product, coupon_code="SPRING15", email="a@example.com")
+    with pytest.raises(CouponRejected) as caught:
+        await place(uow, product, coupon_code="SPRING15", email="A@Example.com")
+    assert caught.value.code == "coupon_buyer_limit"
+    assert (await place(uow, product, coupon_code="SPRING15", email="b@example.com")).order.discount == 150
+
+
+async def test_purchase_limits_per_order_and_per_buyer_email() -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Key", 1000, "CNY", True, max_per_order=2, max_per_buyer=3)
+    with pytest.raises(PurchaseLimitExceeded, match="per order"):
+        await place(uow, product, 3)
+    first = await place(uow, product, 2)
+    with pytest.raises(PurchaseLimitExceeded, match="1 left"):
+        await place(uow, product, 2, email="A@EXAMPLE.COM")
+    uow.orders.rows[first.order.id].status = Status.EXPIRED  # an order that ended unpaid does not count
+    await place(uow, product, 2)
+    assert (await place(uow, product, 2, email="other@example.com")).order.quantity == 2
+
+
+async def test_recharge_product_keeps_delivery_type_and_buyer_fields_and_needs_an_account() -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Top-up 50", 4900, "CNY", True, delivery_type="recharge", face_value=5000)
+    with pytest.raises(InvalidBuyerFields, match="account"):
+        await place(uow, product)
+    order = (await place(uow, product, buyer_fields={"account": "13800138000"})).order
+    assert (order.delivery_type, order.face_value, order.buyer_fields) == (
+        "recharge",
+        5000,
+        {"account": "13800138000"},
+    )
+
+
+async def test_payment_of_a_recharge_order_requests_the_recharge_in_the_same_commit() -> None:
+    uow = FakeUow()
+    order = make_order(
+        uow, Status.AWAITING_PAYMENT, delivery_type="recharge", buyer_fields={"account": "13800138000"}
+    )
+    assert await receive("sandbox", notify(order), uow) == "accepted"
+    paid, recharge = uow.committed
+    assert isinstance(paid, OrderPaid) and isinstance(recharge, RechargeRequested)
+    assert (recharge.account, recharge.amount, recharge.order_id) == ("13800138000", 1000, order.id)
+
+
+async def test_payment_of_a_manual_order_requests_an_operator_and_key_orders_request_nothing() -> None:
+    uow = FakeUow()
+    manual = make_order(uow, Status.AWAITING_PAYMENT, delivery_type="manual", buyer_fields={"id": "p1"})
+    keys = make_order(uow, Status.AWAITING_PAYMENT)
+    await receive("sandbox", notify(manual, "T1"), uow)
+    await receive("sandbox", notify(keys, "T2"), uow)
+    assert [type(m) for m in uow.committed] == [OrderPaid, ManualDeliveryRequested, OrderPaid]
+    assert uow.committed[1].buyer_fields == {"id": "p1"}  # type: ignore[attr-defined]
+
+
+# Buyer lookup by email and query password
+
+
+async def test_buyer_finds_recent_orders_with_the_right_password_only() -> None:
+    uow = FakeUow()
+    hashed = credentials.hash_password("pw-123456")
+    now = datetime.now(UTC)
+    mine = make_order(uow, password_hash=hashed, buyer_email="Buyer@example.com")
+    older = make_order(uow, password_hash=hashed, buyer_email="buyer@example.com")
+    older.created_at = now - timedelta(days=30)
+    stale = make_order(uow, password_hash=hashed, buyer_email="buyer@example.com")
+    stale.created_at = now - timedelta(days=91)
+    make_order(uow, password_hash=credentials.hash_password("other-pw"), buyer_email="buyer@example.com")
+    make_order(uow, buyer_email="buyer@example.com")
+    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", uow)
+    assert [o.id for o in found] == [mine.id, older.id]
+    assert await services.find_buyer_orders("buyer@example.com", "wrong", uow) == []
+    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow) == []

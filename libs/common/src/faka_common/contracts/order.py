@@ -30,6 +30,10 @@ class OrderPlaced(OrderEvent):
     buyer_email: str
     buyer_ip: str | None = None
     locale: str = Field(default="zh-CN", examples=["zh-CN", "en"])
+    discount: int = Field(default=0, ge=0, description="Taken off by a coupon; `amount` is after it")
+    coupon_code: str | None = Field(default=None, examples=["SPRING10"])
+    unit_price: int | None = Field(default=None, ge=0, description="Unit price after wholesale tiers")
+    delivery_type: str = Field(default="card_key", examples=["card_key", "loop_key", "recharge", "manual"])
 
 
 class OrderApproved(OrderEvent):

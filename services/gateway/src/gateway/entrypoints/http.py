@@ -9,7 +9,7 @@ from uuid import UUID
 
 from faka_common.errors import NotFound, Unauthorized
 from faka_common.http import error_body
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +18,7 @@ from gateway.bootstrap import Gateway
 from gateway.domain.uploads import PayloadTooLarge, keys_text
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct
 from gateway.service_layer import edge
+from gateway.service_layer.orders_extra import RateLimited
 
 ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -60,6 +61,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def too_many(error: RateLimited) -> JSONResponse:
+    """429 with Retry-After, in the error shape of every other answer."""
+    return JSONResponse(
+        error_body(error.code, error.message, retry_after=error.retry_after),
+        status_code=error.status_code,
+        headers={"Retry-After": str(error.retry_after), **PRIVATE},
+    )
+
+
 def checked_order_no(order_no: str) -> str:
     """A malformed order number is just an order that does not exist."""
     if not ORDER_NO.fullmatch(order_no):
@@ -89,6 +103,10 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
     locale = buyer_locale(order.locale, accept_language)
     if locale is not None:
         payload["locale"] = locale
+    if order.coupon_code:
+        payload["coupon_code"] = order.coupon_code
+    if order.buyer_fields:
+        payload["buyer_fields"] = order.buyer_fields
     return payload
 
 
@@ -147,22 +165,43 @@ def storefront_router(gw: Gateway) -> APIRouter:
         return {"items": await edge.catalog(gw)}
 
     @api.post("/orders", status_code=201, summary="Place an order")
-    async def place_order(order: NewOrder, request: Request) -> dict[str, Any]:
+    async def place_order(
+        order: NewOrder,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=255,
+                description="Retry-safe creation: the same key and body get the first answer again; "
+                "the same key with another body is a 409",
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
         return await edge.place_order(
             gw,
             order_payload(order, request.headers.get("accept-language")),
             request.client.host if request.client else None,
+            idempotency_key=idempotency_key,
         )
 
-    @api.get("/orders/{order_no}", summary="An order (with its keys once delivered)")
+    @api.get(
+        "/orders/{order_no}",
+        summary="An order (with its keys once delivered); failed attempts are rate-limited (429)",
+    )
     async def get_order(
         order_no: str,
+        request: Request,
         token: Annotated[
             str | None, Query(description="The token returned when the order was placed")
         ] = None,
         password: Annotated[str | None, Query(description="The query password chosen by the buyer")] = None,
     ) -> JSONResponse:
-        view = await edge.buyer_order(gw, checked_order_no(order_no), edge.OrderSecret(token, password))
+        secret = edge.OrderSecret(token, password)
+        try:
+            view = await edge.buyer_order(gw, checked_order_no(order_no), secret, client_ip(request))
+        except RateLimited as error:
+            return too_many(error)
         return JSONResponse(view, headers=PRIVATE)
 
     return api

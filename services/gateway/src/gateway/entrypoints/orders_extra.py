@@ -6,14 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Annotated, Any
+from uuid import UUID
 
 from faka_common.errors import NotFound
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no
+from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip, too_many
+from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
 from gateway.service_layer import edge
 from gateway.service_layer import orders_extra as ops
 
@@ -65,6 +67,46 @@ def orders_extra_router(gw: Gateway) -> APIRouter:
     @admin.get("/reconciliation", summary="Daily reconciliation: our payments vs each provider's")
     async def reconciliation(day: Annotated[dt.date, Query(alias="date")]) -> Any:
         return await ops.reconciliation(gw, day.isoformat())
+
+    @api.post(
+        "/api/v1/orders/lookup",
+        tags=["storefront"],
+        summary="A buyer's recent orders (90 days, at most 50) by e-mail and query password",
+        description="An unknown e-mail, a wrong password and no orders all answer the same empty list. "
+        "Rate-limited per client address and per e-mail: 429 with Retry-After.",
+    )
+    async def lookup(body: OrderLookup, request: Request) -> JSONResponse:
+        try:
+            found = await ops.buyer_orders(gw, body.email, body.password, client_ip(request))
+        except ops.RateLimited as error:
+            return too_many(error)
+        return JSONResponse(found, headers=PRIVATE)
+
+    @admin.get("/products/{product_id}/price-tiers", tags=["pricing"], summary="A product's wholesale tiers")
+    async def price_tiers(product_id: UUID) -> Any:
+        return await ops.price_tiers(gw, product_id)
+
+    @admin.put(
+        "/products/{product_id}/price-tiers",
+        tags=["pricing"],
+        summary="Replace a product's wholesale tiers (price by quantity)",
+    )
+    async def set_price_tiers(product_id: UUID, body: PriceTiers) -> Any:
+        return await ops.set_price_tiers(gw, product_id, body.model_dump())
+
+    @admin.post("/coupons", status_code=201, tags=["pricing"], summary="Create a coupon")
+    async def create_coupon(body: NewCoupon) -> Any:
+        return await ops.create_coupon(gw, body.model_dump(mode="json", exclude_none=True))
+
+    @admin.get("/coupons", tags=["pricing"], summary="Coupons, newest first, with their use counts")
+    async def list_coupons() -> Any:
+        return await ops.list_coupons(gw)
+
+    @admin.post("/coupons/{code}/disable", tags=["pricing"], summary="Disable a coupon")
+    async def disable_coupon(code: str) -> Any:
+        if len(code) > 40:
+            raise NotFound(f"no coupon {code[:40]!r}")
+        return await ops.disable_coupon(gw, code)
 
     router = APIRouter()
     router.include_router(api)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 Locale = Literal["zh-CN", "en"]
+BuyerFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+BuyerFieldValue = Annotated[str, StringConstraints(max_length=200)]
+CouponCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 
 class NewProduct(BaseModel):
@@ -63,6 +68,16 @@ class NewOrder(BaseModel):
         description="Language of the e-mails; defaults from Accept-Language, else zh-CN",
         examples=["en"],
     )
+    coupon_code: CouponCode | None = Field(
+        None, description="Optional: one coupon per order (case-insensitive)", examples=["SPRING10"]
+    )
+    buyer_fields: dict[BuyerFieldName, BuyerFieldValue] | None = Field(
+        None,
+        max_length=10,
+        description="What the product asks of the buyer (recharge: `account`); at most 10 fields, "
+        "names up to 40 characters, values up to 200",
+        examples=[{"account": "13800138000"}],
+    )
 
     @field_validator("email")
     @classmethod
@@ -71,3 +86,46 @@ class NewOrder(BaseModel):
         if not EMAIL.fullmatch(value):
             raise ValueError("not a valid e-mail address")
         return value
+
+
+class OrderLookup(BaseModel):
+    """A buyer's recent orders: the e-mail used at checkout and the query password chosen then."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=254, examples=["buyer@example.com"])
+    password: str = Field(min_length=1, max_length=64, examples=["my-secret-1"])
+
+
+class PriceTier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_quantity: int = Field(ge=2, le=1_000_000, description="From this many units on", examples=[10])
+    unit_price: int = Field(ge=0, description="Minor units per unit", examples=[4500])
+
+
+class PriceTiers(BaseModel):
+    """Wholesale prices; replaces every tier of the product (an empty list removes them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tiers: list[PriceTier] = Field(max_length=20)
+
+
+class NewCoupon(BaseModel):
+    """A coupon: `fixed` takes `value` minor units of `currency` off, `percent` takes `value`% off
+    (rounded half up to the minor unit); for one product, one category, or everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: CouponCode = Field(examples=["SPRING10"])
+    kind: Literal["fixed", "percent"] = Field(examples=["percent"])
+    value: int = Field(ge=1, description="fixed: minor units; percent: 1..100", examples=[10])
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="Required for fixed", examples=[None]
+    )
+    product_id: UUID | None = None
+    category_id: UUID | None = None
+    usage_limit: int | None = Field(None, ge=1, description="Uses in all; omitted: unlimited", examples=[100])
+    per_buyer_limit: int | None = Field(None, ge=1, description="Uses per buyer e-mail", examples=[1])
+    expires_at: AwareDatetime | None = Field(None, examples=["2026-12-31T23:59:59+08:00"])

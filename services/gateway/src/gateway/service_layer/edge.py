@@ -24,6 +24,7 @@ from gateway.domain.views import (
     reveals_keys,
     storefront_catalog,
 )
+from gateway.service_layer import orders_extra
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,18 @@ async def catalog(gw: Gateway) -> list[dict[str, Any]]:
     return storefront_catalog(list(body.get("items", [])))
 
 
-async def place_order(gw: Gateway, order: dict[str, Any], buyer_ip: str | None) -> dict[str, Any]:
-    response = await gw.order.request("POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip})
-    return placed_order_view(json_body(response), gw.base_url)
+async def place_order(
+    gw: Gateway, order: dict[str, Any], buyer_ip: str | None, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Place the order; an `Idempotency-Key` goes to the order service, which replays the first answer."""
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    response = await gw.order.request(
+        "POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip}, headers=headers
+    )
+    placed = json_body(response)
+    view = placed_order_view(placed, gw.base_url)
+    view.update({name: placed[name] for name in ("unit_price", "discount", "coupon_code") if name in placed})
+    return view
 
 
 async def fetch_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[str, Any]:
@@ -117,9 +127,21 @@ async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
     return body
 
 
-async def buyer_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[str, Any]:
-    """The buyer's order view; the keys are fetched (and audit-logged) only once delivered."""
-    order = await fetch_order(gw, order_no, secret)
+async def buyer_order(
+    gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None = None
+) -> dict[str, Any]:
+    """The buyer's order view; the keys are fetched (and audit-logged) only once delivered. Failed
+    attempts (unknown order, missing or wrong secret) count against the order's and the client's windows;
+    when one is full the lookup is refused (429) before the order service is asked."""
+    limits = orders_extra.lookup_limits(gw)
+    windows = limits.keys("order", client_ip, order_no)
+    await limits.check(windows)
+    try:
+        order = await fetch_order(gw, order_no, secret)
+    except DomainError as error:
+        if error.status_code == 404:
+            await limits.count(windows)
+        raise
     keys = await fetch_keys(gw, str(order["order_id"])) if reveals_keys(order.get("status")) else None
     return buyer_order_view(order, keys)
 

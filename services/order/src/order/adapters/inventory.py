@@ -18,6 +18,11 @@ class Product:
     price: int
     currency: str
     active: bool
+    delivery_type: str = "card_key"
+    category_id: UUID | None = None
+    max_per_order: int | None = None
+    max_per_buyer: int | None = None
+    face_value: int | None = None
 
 
 class Catalog(Protocol):
@@ -32,6 +37,12 @@ class _ProductView(BaseModel):
     price: int
     currency: str
     active: bool
+    # Optional in the inventory's view: absent means "no such rule" (and card keys).
+    delivery_type: str = "card_key"
+    category_id: UUID | None = None
+    max_per_order: int | None = None
+    max_per_buyer: int | None = None
+    face_value: int | None = None
 
 
 class InventoryCatalog:
@@ -51,7 +62,18 @@ class InventoryCatalog:
             view = _ProductView.model_validate_json(response.content)
         except ValidationError as error:
             raise Unavailable("inventory answered an unexpected product shape") from error
-        return Product(view.product_id, view.title, view.price, view.currency, view.active)
+        return Product(
+            view.product_id,
+            view.title,
+            view.price,
+            view.currency,
+            view.active,
+            view.delivery_type,
+            view.category_id,
+            view.max_per_order,
+            view.max_per_buyer,
+            view.face_value,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

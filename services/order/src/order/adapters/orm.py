@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -28,8 +30,9 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
-from order.domain.model import Order, Status
+from order.domain.model import UNPAID_ENDS, Order, Status
 from order.domain.payments import PaymentNotice
+from order.domain.pricing import Coupon, PriceTier
 
 metadata = MetaData()
 
@@ -57,6 +60,11 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("refunded_amount", BigInteger, nullable=False, default=0),
     Column("reconciled_at", DateTime(timezone=True)),
+    Column("discount", BigInteger, nullable=False, default=0),
+    Column("coupon_code", Text),
+    Column("delivery_type", Text, nullable=False, default="card_key"),
+    Column("face_value", BigInteger),
+    Column("buyer_fields", JSONB, nullable=False, default=dict),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
 
@@ -173,12 +181,18 @@ def _row(order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at,
         "refunded_amount": order.refunded_amount,
         "reconciled_at": order.reconciled_at,
+        "discount": order.discount,
+        "coupon_code": order.coupon_code,
+        "delivery_type": order.delivery_type,
+        "face_value": order.face_value,
+        "buyer_fields": order.buyer_fields,
     }
 
 
 def _order(row: Any) -> Order:
     values = dict(row._mapping)
     values["status"] = Status(values["status"])
+    values["buyer_fields"] = dict(values.get("buyer_fields") or {})
     return Order(**values)
 
 
@@ -284,6 +298,35 @@ class OrderRepository:
             .order_by(order_transitions.c.id)
         )
         return [(r.from_state, r.to_state, r.trigger) for r in (await self._session.execute(query)).all()]
+
+    async def lock_buyer(self, product_id: UUID, buyer_email: str) -> None:
+        """Serialise placements of one buyer for one product until the transaction ends, so a purchase
+        limit counted next cannot be passed by two concurrent orders."""
+        await self._session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"order-buyer:{product_id}:{buyer_email.strip().lower()}"},
+        )
+
+    async def units_bought(self, product_id: UUID, buyer_email: str) -> int:
+        """Units of `product_id` in the buyer's orders that did not end unpaid (email case-insensitive)."""
+        query = select(func.coalesce(func.sum(orders.c.quantity), 0)).where(
+            func.lower(orders.c.buyer_email) == buyer_email.strip().lower(),
+            orders.c.product_id == product_id,
+            orders.c.status.not_in([s.value for s in UNPAID_ENDS]),
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def recent_for_buyer(self, buyer_email: str, since: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(
+                func.lower(orders.c.buyer_email) == buyer_email.strip().lower(),
+                orders.c.created_at >= since,
+            )
+            .order_by(orders.c.created_at.desc())
+            .limit(limit)
+        )
+        return [_order(row) for row in (await self._session.execute(query)).all()]
 
 
 class PaymentRepository:
@@ -523,3 +566,132 @@ class IdempotencyRepository:
 
     async def release(self, key: str) -> None:
         await self._session.execute(delete(idempotency_keys).where(idempotency_keys.c.key == key))
+
+
+order_price_tiers = Table(
+    "order_price_tiers",
+    metadata,
+    Column("product_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("min_quantity", Integer, primary_key=True),
+    Column("unit_price", BigInteger, nullable=False),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("currency", Text),
+    Column("product_id", PgUUID(as_uuid=True)),
+    Column("category_id", PgUUID(as_uuid=True)),
+    Column("usage_limit", Integer),
+    Column("per_buyer_limit", Integer),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("used_count", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+coupon_redemptions = Table(
+    "coupon_redemptions",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
+    Column("code", Text, ForeignKey("coupons.code"), nullable=False),
+    Column("buyer_email", Text, nullable=False),
+    Column("discount", BigInteger, nullable=False),
+    Column("redeemed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class PriceTierRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def for_product(self, product_id: UUID) -> list[PriceTier]:
+        query = (
+            select(order_price_tiers.c.min_quantity, order_price_tiers.c.unit_price)
+            .where(order_price_tiers.c.product_id == product_id)
+            .order_by(order_price_tiers.c.min_quantity)
+        )
+        return [PriceTier(r.min_quantity, r.unit_price) for r in (await self._session.execute(query)).all()]
+
+    async def replace(self, product_id: UUID, tiers: list[PriceTier]) -> None:
+        await self._session.execute(
+            delete(order_price_tiers).where(order_price_tiers.c.product_id == product_id)
+        )
+        if tiers:
+            await self._session.execute(
+                insert(order_price_tiers),
+                [
+                    {"product_id": product_id, "min_quantity": t.min_quantity, "unit_price": t.unit_price}
+                    for t in tiers
+                ],
+            )
+
+
+def _coupon(row: Any) -> Coupon:
+    return Coupon(**dict(row._mapping))
+
+
+class CouponRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, coupon: Coupon) -> bool:
+        """False when a coupon with this code exists."""
+        result = await self._session.execute(
+            insert(coupons)
+            .values(**{name: getattr(coupon, name) for name in coupons.c.keys()})  # noqa: SIM118
+            .on_conflict_do_nothing()
+            .returning(coupons.c.code)
+        )
+        return result.first() is not None
+
+    async def get(self, code: str) -> Coupon | None:
+        row = (await self._session.execute(select(coupons).where(coupons.c.code == code))).first()
+        return _coupon(row) if row else None
+
+    async def recent(self, limit: int) -> list[Coupon]:
+        query = select(coupons).order_by(coupons.c.created_at.desc()).limit(limit)
+        return [_coupon(row) for row in (await self._session.execute(query)).all()]
+
+    async def disable(self, code: str) -> Coupon | None:
+        result = await self._session.execute(
+            update(coupons).where(coupons.c.code == code).values(active=False).returning(*coupons.c)
+        )
+        row = result.first()
+        return _coupon(row) if row else None
+
+    async def take_use(self, code: str, now: datetime) -> bool:
+        """Count one use, atomically: the conditional UPDATE re-checks the limit on the row's latest version
+        under its lock, so a limit of N is taken exactly N times however many orders race. The row stays
+        locked until the transaction ends (which also serialises the per-buyer count)."""
+        result = await self._session.execute(
+            update(coupons)
+            .where(
+                coupons.c.code == code,
+                coupons.c.active.is_(True),
+                or_(coupons.c.usage_limit.is_(None), coupons.c.used_count < coupons.c.usage_limit),
+                or_(coupons.c.expires_at.is_(None), coupons.c.expires_at > now),
+            )
+            .values(used_count=coupons.c.used_count + 1)
+            .returning(coupons.c.code)
+        )
+        return result.first() is not None
+
+    async def uses_by(self, code: str, buyer_email: str) -> int:
+        query = select(func.count()).where(
+            coupon_redemptions.c.code == code,
+            func.lower(coupon_redemptions.c.buyer_email) == buyer_email.strip().lower(),
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def record_redemption(
+        self, code: str, order_id: UUID, buyer_email: str, discount: int, at: datetime
+    ) -> None:
+        await self._session.execute(
+            insert(coupon_redemptions).values(
+                order_id=order_id, code=code, buyer_email=buyer_email, discount=discount, redeemed_at=at
+            )
+        )

@@ -78,6 +78,9 @@ for _state in REFUNDABLE_STATES:
     TRANSITIONS[(_state, T.REFUND_PARTIALLY)] = S.PARTIALLY_REFUNDED
 del _state
 
+#: States of an order that ended without being paid; its units and coupon use do not count.
+UNPAID_ENDS: frozenset[Status] = frozenset({S.REJECTED, S.EXPIRED, S.CANCELLED})
+
 #: States in which the order's price has been paid already (another payment is a duplicate to refund).
 PAID_STATES: frozenset[Status] = frozenset(
     {
@@ -151,6 +154,14 @@ class Order:
     status_reason: str | None = None
     refunded_amount: int = 0
     reconciled_at: datetime | None = None
+    #: Taken off `unit_price * quantity` by `coupon_code`; `amount` is what is paid.
+    discount: int = 0
+    coupon_code: str | None = None
+    #: How the product is fulfilled, as the catalog said at placement (card_key, loop_key, recharge, manual).
+    delivery_type: str = "card_key"
+    #: Face value per unit of a recharge product, when the catalog gives one.
+    face_value: int | None = None
+    buyer_fields: dict[str, str] = field(default_factory=dict)
     #: Transitions not yet written to the audit table (the repository drains them on save).
     pending_transitions: list[Transition] = field(default_factory=list, compare=False, repr=False)
 
@@ -171,11 +182,18 @@ class Order:
         password_hash: str | None,
         now: datetime,
         payment_window: timedelta,
+        discount: int = 0,
+        coupon_code: str | None = None,
+        delivery_type: str = "card_key",
+        face_value: int | None = None,
+        buyer_fields: dict[str, str] | None = None,
     ) -> Order:
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
         if unit_price < 0:
             raise ValueError("unit price must not be negative")
+        if not 0 <= discount <= unit_price * quantity:
+            raise ValueError("a discount is between nothing and the whole price")
         order = cls(
             id=id,
             order_no=order_no,
@@ -184,7 +202,7 @@ class Order:
             product_title=product_title,
             quantity=quantity,
             unit_price=unit_price,
-            amount=unit_price * quantity,
+            amount=unit_price * quantity - discount,
             currency=currency,
             buyer_email=buyer_email,
             buyer_ip=buyer_ip,
@@ -193,6 +211,11 @@ class Order:
             created_at=now,
             expires_at=now + payment_window,
             updated_at=now,
+            discount=discount,
+            coupon_code=coupon_code,
+            delivery_type=delivery_type,
+            face_value=face_value,
+            buyer_fields=dict(buyer_fields or {}),
         )
         order.pending_transitions.append(Transition(id, None, Status.PENDING_RISK, "place", now))
         return order

@@ -5,7 +5,8 @@ from faka_common.http import create_app
 
 from order.bootstrap import bootstrap
 from order.entrypoints.http import router
+from order.entrypoints.pricing import pricing_router
 
 service = bootstrap()
-app = create_app(service.runtime, [router(service)], title="faka order service")
+app = create_app(service.runtime, [router(service), pricing_router(service)], title="faka order service")
 asyncapi = service.runtime.asyncapi()

@@ -10,15 +10,26 @@ from uuid import UUID
 from faka_common.http import internal_auth
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from order.adapters.payments.base import RawNotification
 from order.bootstrap import Service
-from order.domain import credentials
+from order.domain import credentials, fulfilment, pricing
 from order.domain.model import Order, Status
 from order.service_layer import idempotency, payments, services
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=fulfilment.MAX_FIELD_NAME)]
+FieldValue = Annotated[str, StringConstraints(max_length=fulfilment.MAX_FIELD_VALUE)]
+BuyerFields = Annotated[
+    dict[FieldName, FieldValue],
+    Field(
+        max_length=fulfilment.MAX_FIELDS,
+        description="What the buyer filled in (e.g. the account to recharge); at most 10 fields",
+        examples=[{"account": "13800138000"}],
+    ),
+]
 
 
 class PlaceOrderRequest(BaseModel):
@@ -28,6 +39,8 @@ class PlaceOrderRequest(BaseModel):
     query_password: str | None = Field(default=None, max_length=128)
     locale: Literal["zh-CN", "en"] = "zh-CN"
     buyer_ip: str | None = Field(default=None, max_length=64)
+    coupon_code: str | None = Field(default=None, max_length=pricing.MAX_CODE, examples=["SPRING10"])
+    buyer_fields: BuyerFields = Field(default_factory=dict)
 
     @field_validator("buyer_email")
     @classmethod
@@ -46,6 +59,14 @@ class PlacedOrderResponse(BaseModel):
     currency: str
     token: str
     expires_at: str | None
+    unit_price: int | None = None
+    discount: int = 0
+    coupon_code: str | None = None
+
+
+class LookupRequest(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=128)
 
 
 class StartPaymentRequest(BaseModel):
@@ -107,6 +128,26 @@ def order_view(service: Service, order: Order) -> dict[str, Any]:
             else []
         ),
         "refunded_amount": order.refunded_amount,
+        "unit_price": order.unit_price,
+        "discount": order.discount,
+        "coupon_code": order.coupon_code,
+        "delivery_type": order.delivery_type,
+        "buyer_fields": order.buyer_fields,
+    }
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    """One line of a buyer's order list: no secrets, no links; the buyer opens it with the password."""
+    return {
+        "order_no": order.order_no,
+        "status": order.status.value,
+        "product_title": order.product_title,
+        "quantity": order.quantity,
+        "amount": order.amount,
+        "currency": order.currency,
+        "created_at": _iso(order.created_at),
+        "paid_at": _iso(order.paid_at),
+        "delivered_at": _iso(order.delivered_at),
     }
 
 
@@ -123,6 +164,8 @@ def router(service: Service) -> APIRouter:
                 query_password=body.query_password or None,
                 locale=body.locale,
                 buyer_ip=body.buyer_ip,
+                coupon_code=body.coupon_code or None,
+                buyer_fields=dict(body.buyer_fields),
             ),
             service.uow(),
             service.catalog,
@@ -138,6 +181,9 @@ def router(service: Service) -> APIRouter:
             currency=order.currency,
             token=placed.token,
             expires_at=_iso(order.expires_at),
+            unit_price=order.unit_price,
+            discount=order.discount,
+            coupon_code=order.coupon_code,
         )
 
     @api.post(
@@ -153,7 +199,11 @@ def router(service: Service) -> APIRouter:
         if idempotency_key is None:
             return await place(body)
 
+        ran = False
+
         async def work() -> tuple[int, dict[str, Any]]:
+            nonlocal ran
+            ran = True
             return 201, (await place(body)).model_dump(mode="json")
 
         # The buyer's IP may change between retries of one request; it is not part of what was asked.
@@ -161,8 +211,13 @@ def router(service: Service) -> APIRouter:
         keep = timedelta(hours=service.settings.idempotency_ttl_hours)
         status, answer = await idempotency.once(idempotency_key, asked, service.uow, work, keep)
         return JSONResponse(
-            answer, status_code=status, headers={"Idempotent-Replayed": "true"} if status else {}
+            answer, status_code=status, headers={} if ran else {"Idempotent-Replayed": "true"}
         )
+
+    @api.post("/orders/lookup", summary="A buyer's recent orders by email and query password")
+    async def lookup(body: LookupRequest) -> dict[str, Any]:
+        found = await services.find_buyer_orders(body.email, body.password, service.uow())
+        return {"items": [order_summary(order) for order in found]}
 
     @api.get("/orders/{order_no}", summary="An order, for the holder of its token or query password")
     async def get_order(

@@ -22,6 +22,7 @@ from order.adapters.payments.base import (
     RawNotification,
 )
 from order.adapters.payments.registry import PaymentProviders
+from order.domain.fulfilment import fulfilment_request
 from order.domain.model import InvalidTransition, Order, Status
 from order.domain.payments import SANDBOX, BadNotification, VerifiedPayment, check_matches
 from order.service_layer.unit_of_work import OrderUnitOfWork
@@ -115,6 +116,9 @@ async def apply_payment(notice: VerifiedPayment, uow: OrderUnitOfWork, at: datet
                 paid_at=at,
             )
         )
+        request = fulfilment_request(order)
+        if request is not None:
+            uow.publish(request)
         await uow.commit()
     log.info("order %s paid via %s", order.order_no, notice.provider)
     return "accepted"

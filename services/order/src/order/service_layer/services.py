@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -12,9 +12,10 @@ from faka_common.contracts import OrderCancelled, OrderPlaced
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
-from order.adapters.inventory import Catalog
-from order.domain import credentials
+from order.adapters.inventory import Catalog, Product
+from order.domain import credentials, fulfilment, pricing
 from order.domain.model import Order, Trigger
+from order.domain.pricing import Coupon
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,30 @@ class PlaceOrder:
     query_password: str | None = None
     locale: str = "zh-CN"
     buyer_ip: str | None = None
+    coupon_code: str | None = None
+    buyer_fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PlacedOrder:
     order: Order
     token: str
+
+
+async def _redeem(
+    uow: OrderUnitOfWork, code: str, buyer_email: str, product: Product, at: datetime
+) -> Coupon:
+    """Check the coupon (saying why it does not apply) and count its use atomically."""
+    coupon = await uow.coupons.get(pricing.normalize_code(code))
+    if coupon is None:
+        raise pricing.coupon_unknown(code)
+    coupon.check(product.product_id, product.category_id, product.currency, at)
+    if not await uow.coupons.take_use(coupon.code, at):
+        raise pricing.coupon_used_up(coupon.code)
+    limit = coupon.per_buyer_limit
+    if limit is not None and await uow.coupons.uses_by(coupon.code, buyer_email) >= limit:
+        raise pricing.coupon_buyer_limit(coupon.code, limit)
+    return coupon
 
 
 async def place_order(
@@ -49,33 +68,55 @@ async def place_order(
     payment_window: timedelta,
     now: datetime | None = None,
 ) -> PlacedOrder:
-    """Price the order from the catalog, store it as pending_risk and announce OrderPlaced atomically."""
+    """Price the order (tier, coupon), check the purchase limits, store it as pending_risk and announce
+    OrderPlaced, all in one transaction: a coupon use or a limit is never counted for an order not kept."""
     product = await catalog.product(command.product_id)
     if not product.active:
         raise Conflict(f"product {command.product_id} is not on sale")
     if product.price * command.quantity > MAX_AMOUNT:
         raise DomainError("order amount is too large")
+    buyer_fields = fulfilment.check_buyer_fields(command.buyer_fields)
+    fulfilment.check_recharge_fields(product.delivery_type, buyer_fields)
+    pricing.check_purchase_limits(command.quantity, product.max_per_order, None, 0)
     password_hash = None
     if command.query_password:
         password_hash = await asyncio.to_thread(credentials.hash_password, command.query_password)
     at = now or datetime.now(UTC)
-    order = Order.place(
-        id=uuid7(),
-        order_no=credentials.new_order_no(at),
-        product_id=product.product_id,
-        product_title=product.title,
-        quantity=command.quantity,
-        unit_price=product.price,
-        currency=product.currency,
-        buyer_email=command.buyer_email,
-        buyer_ip=command.buyer_ip,
-        locale=command.locale,
-        password_hash=password_hash,
-        now=at,
-        payment_window=payment_window,
-    )
+    order_id = uuid7()
     async with uow:
+        if product.max_per_buyer is not None:
+            await uow.orders.lock_buyer(product.product_id, command.buyer_email)
+            bought = await uow.orders.units_bought(product.product_id, command.buyer_email)
+            pricing.check_purchase_limits(command.quantity, None, product.max_per_buyer, bought)
+        tiers = await uow.tiers.for_product(product.product_id)
+        unit_price = pricing.unit_price_for(product.price, tiers, command.quantity)
+        coupon = None
+        if command.coupon_code:
+            coupon = await _redeem(uow, command.coupon_code, command.buyer_email, product, at)
+        priced = pricing.price(unit_price, command.quantity, coupon)
+        order = Order.place(
+            id=order_id,
+            order_no=credentials.new_order_no(at),
+            product_id=product.product_id,
+            product_title=product.title,
+            quantity=command.quantity,
+            unit_price=priced.unit_price,
+            currency=product.currency,
+            buyer_email=command.buyer_email,
+            buyer_ip=command.buyer_ip,
+            locale=command.locale,
+            password_hash=password_hash,
+            now=at,
+            payment_window=payment_window,
+            discount=priced.discount,
+            coupon_code=coupon.code if coupon else None,
+            delivery_type=product.delivery_type,
+            face_value=product.face_value,
+            buyer_fields=buyer_fields,
+        )
         await uow.orders.add(order)
+        if coupon is not None:
+            await uow.coupons.record_redemption(coupon.code, order.id, order.buyer_email, priced.discount, at)
         uow.publish(
             OrderPlaced(
                 order_id=order.id,
@@ -88,6 +129,10 @@ async def place_order(
                 buyer_email=order.buyer_email,
                 buyer_ip=order.buyer_ip,
                 locale=order.locale,
+                discount=order.discount,
+                coupon_code=order.coupon_code,
+                unit_price=order.unit_price,
+                delivery_type=order.delivery_type,
             )
         )
         await uow.commit()
@@ -131,3 +176,35 @@ async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limi
     if overdue:
         log.info("expired %d unpaid orders", len(overdue))
     return len(overdue)
+
+
+LOOKUP_WINDOW = timedelta(days=90)
+LOOKUP_LIMIT = 50
+
+
+def _matching(orders: list[Order], password: str) -> list[Order]:
+    """The orders whose query password is `password`; at least one hash is computed even with nothing to
+    check, so a miss costs about what a hit does."""
+    cache: dict[str | None, bool] = {}
+    found = []
+    for order in orders:
+        if order.password_hash not in cache:
+            cache[order.password_hash] = credentials.password_valid(order.password_hash, password)
+        if cache[order.password_hash]:
+            found.append(order)
+    if not cache:
+        credentials.password_valid(None, password)
+    return found
+
+
+async def find_buyer_orders(
+    email: str, password: str, uow: OrderUnitOfWork, now: datetime | None = None
+) -> list[Order]:
+    """The buyer's orders of the last 90 days (newest first, at most 50) whose query password matches.
+    Unknown email, no password set and a wrong password all give the same empty list."""
+    if not email or len(email) > 254 or not password or len(password) > MAX_PASSWORD:
+        return []
+    since = (now or datetime.now(UTC)) - LOOKUP_WINDOW
+    async with uow:
+        recent = await uow.orders.recent_for_buyer(email, since, LOOKUP_LIMIT)
+    return await asyncio.to_thread(_matching, recent, password)

@@ -4,10 +4,12 @@ from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters.orm import (
+    CouponRepository,
     IdempotencyRepository,
     OrderRepository,
     PaymentCheckRepository,
     PaymentRepository,
+    PriceTierRepository,
     RefundRepository,
 )
 
@@ -18,6 +20,8 @@ class OrderUnitOfWork(UnitOfWork):
     checks: PaymentCheckRepository
     refunds: RefundRepository
     idempotency: IdempotencyRepository
+    tiers: PriceTierRepository
+    coupons: CouponRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.orders = OrderRepository(session)
@@ -25,3 +29,5 @@ class OrderUnitOfWork(UnitOfWork):
         self.checks = PaymentCheckRepository(session)
         self.refunds = RefundRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.tiers = PriceTierRepository(session)
+        self.coupons = CouponRepository(session)

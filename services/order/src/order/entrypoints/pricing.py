@@ -1,0 +1,92 @@
+"""Order internal HTTP API for operators' pricing: wholesale tiers and coupons (docs/internal-api.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from faka_common.http import internal_auth
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, Field
+
+from order.bootstrap import Service
+from order.domain.pricing import MAX_CODE, MAX_TIERS, Coupon, PriceTier
+from order.service_layer import pricing
+
+
+class Tier(BaseModel):
+    min_quantity: int = Field(ge=2, le=1_000_000, examples=[10])
+    unit_price: int = Field(ge=0, description="Minor units per unit from min_quantity on", examples=[4500])
+
+
+class TiersBody(BaseModel):
+    tiers: list[Tier] = Field(max_length=MAX_TIERS, description="Replaces every tier; [] removes them")
+
+
+class NewCoupon(BaseModel):
+    code: str = Field(min_length=1, max_length=MAX_CODE, pattern=r"^[A-Za-z0-9_-]+$", examples=["SPRING10"])
+    kind: Literal["fixed", "percent"]
+    value: int = Field(ge=1, description="fixed: minor units off; percent: 1..100 percent off", examples=[10])
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="Required for fixed")
+    product_id: UUID | None = None
+    category_id: UUID | None = None
+    usage_limit: int | None = Field(default=None, ge=1, description="Uses in all; null: unlimited")
+    per_buyer_limit: int | None = Field(default=None, ge=1, description="Uses per buyer email")
+    expires_at: AwareDatetime | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def coupon_view(coupon: Coupon) -> dict[str, Any]:
+    return {
+        "code": coupon.code,
+        "kind": coupon.kind,
+        "value": coupon.value,
+        "currency": coupon.currency,
+        "product_id": str(coupon.product_id) if coupon.product_id else None,
+        "category_id": str(coupon.category_id) if coupon.category_id else None,
+        "usage_limit": coupon.usage_limit,
+        "per_buyer_limit": coupon.per_buyer_limit,
+        "used_count": coupon.used_count,
+        "expires_at": _iso(coupon.expires_at),
+        "active": coupon.active,
+        "created_at": _iso(coupon.created_at),
+    }
+
+
+def tiers_view(product_id: UUID, tiers: list[PriceTier]) -> dict[str, Any]:
+    return {
+        "product_id": str(product_id),
+        "tiers": [{"min_quantity": t.min_quantity, "unit_price": t.unit_price} for t in tiers],
+    }
+
+
+def pricing_router(service: Service) -> APIRouter:
+    api = APIRouter(prefix="/internal", tags=["pricing"], dependencies=[internal_auth(service.token)])
+
+    @api.get("/products/{product_id}/price-tiers", summary="A product's wholesale tiers")
+    async def get_tiers(product_id: UUID) -> dict[str, Any]:
+        return tiers_view(product_id, await pricing.price_tiers(product_id, service.uow()))
+
+    @api.put("/products/{product_id}/price-tiers", summary="Replace a product's wholesale tiers")
+    async def put_tiers(product_id: UUID, body: TiersBody) -> dict[str, Any]:
+        tiers = [PriceTier(t.min_quantity, t.unit_price) for t in body.tiers]
+        return tiers_view(product_id, await pricing.set_price_tiers(product_id, tiers, service.uow()))
+
+    @api.post("/coupons", status_code=201, summary="Create a coupon")
+    async def create_coupon(body: NewCoupon) -> dict[str, Any]:
+        coupon = await pricing.create_coupon(service.uow(), **body.model_dump())
+        return coupon_view(coupon)
+
+    @api.get("/coupons", summary="Coupons, newest first (at most 500)")
+    async def list_coupons() -> dict[str, Any]:
+        return {"items": [coupon_view(c) for c in await pricing.list_coupons(service.uow())]}
+
+    @api.post("/coupons/{code}/disable", summary="Disable a coupon")
+    async def disable_coupon(code: str) -> dict[str, Any]:
+        return coupon_view(await pricing.disable_coupon(code, service.uow()))
+
+    return api

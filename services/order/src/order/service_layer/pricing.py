@@ -1,0 +1,83 @@
+"""Operator use cases for pricing: a product's wholesale tiers, and coupons (create, list, disable)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+from faka_common.errors import Conflict, NotFound
+
+from order.domain.pricing import Coupon, CouponKind, PriceTier, check_tiers, normalize_code
+from order.service_layer.unit_of_work import OrderUnitOfWork
+
+log = logging.getLogger(__name__)
+
+UowFactory = Callable[[], OrderUnitOfWork]
+COUPON_LIST_LIMIT = 500
+
+
+async def price_tiers(product_id: UUID, uow: OrderUnitOfWork) -> list[PriceTier]:
+    async with uow:
+        return await uow.tiers.for_product(product_id)
+
+
+async def set_price_tiers(product_id: UUID, tiers: list[PriceTier], uow: OrderUnitOfWork) -> list[PriceTier]:
+    """Replace the product's tiers (an empty list removes them); applies to orders placed from now on."""
+    ordered = check_tiers(tiers)
+    async with uow:
+        await uow.tiers.replace(product_id, ordered)
+        await uow.commit()
+    log.info("product %s price tiers set: %s", product_id, [(t.min_quantity, t.unit_price) for t in ordered])
+    return ordered
+
+
+async def create_coupon(
+    uow: OrderUnitOfWork,
+    *,
+    code: str,
+    kind: CouponKind,
+    value: int,
+    currency: str | None = None,
+    product_id: UUID | None = None,
+    category_id: UUID | None = None,
+    usage_limit: int | None = None,
+    per_buyer_limit: int | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Coupon:
+    coupon = Coupon.new(
+        code=code,
+        kind=kind,
+        value=value,
+        currency=currency,
+        product_id=product_id,
+        category_id=category_id,
+        usage_limit=usage_limit,
+        per_buyer_limit=per_buyer_limit,
+        expires_at=expires_at,
+        now=now or datetime.now(UTC),
+    )
+    async with uow:
+        if not await uow.coupons.add(coupon):
+            raise Conflict(f"a coupon {coupon.code} exists already")
+        await uow.commit()
+    log.info("coupon %s created (%s %d)", coupon.code, coupon.kind, coupon.value)
+    return coupon
+
+
+async def list_coupons(uow: OrderUnitOfWork) -> list[Coupon]:
+    async with uow:
+        return await uow.coupons.recent(COUPON_LIST_LIMIT)
+
+
+async def disable_coupon(code: str, uow: OrderUnitOfWork) -> Coupon:
+    """No order may use it from now on; orders that used it keep their discount."""
+    async with uow:
+        coupon = await uow.coupons.disable(normalize_code(code))
+        if coupon is None:
+            raise NotFound(f"no coupon {normalize_code(code)[:40]!r}")
+        await uow.commit()
+    log.info("coupon %s disabled", coupon.code)
+    return coupon

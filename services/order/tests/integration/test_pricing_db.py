@@ -1,0 +1,133 @@
+"""Pricing against the real PostgreSQL: a coupon limit holds under concurrency, per-buyer limits too,
+tiers and coupons are kept, and what the order captured of its product survives the round trip."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from faka_common.errors import NotFound
+from order.adapters.inventory import Product
+from order.domain.pricing import CouponRejected, InvalidTiers, PriceTier, PurchaseLimitExceeded
+from order.service_layer import pricing, services
+
+pytestmark = pytest.mark.integration
+
+WINDOW = timedelta(minutes=10)
+
+
+class Catalog:
+    def __init__(self, *products: Product) -> None:
+        self.products = {p.product_id: p for p in products}
+
+    async def product(self, product_id: UUID) -> Product:
+        if product_id not in self.products:
+            raise NotFound(f"unknown product {product_id}")
+        return self.products[product_id]
+
+
+async def place(
+    db: Any, product: Product, email: str = "a@example.com", **extra: Any
+) -> services.PlacedOrder:
+    command = services.PlaceOrder(product.product_id, extra.pop("quantity", 1), email, **extra)
+    return await services.place_order(command, db.uow(), Catalog(product), "token-secret", WINDOW)
+
+
+async def test_twenty_concurrent_orders_use_a_limit_five_coupon_exactly_five_times(db: Any) -> None:
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    await pricing.create_coupon(db.uow(), code="FLASH5", kind="percent", value=20, usage_limit=5)
+    results = await asyncio.gather(
+        *(place(db, product, f"buyer{i}@example.com", coupon_code="flash5") for i in range(20)),
+        return_exceptions=True,
+    )
+    placed = [r for r in results if isinstance(r, services.PlacedOrder)]
+    refused = [r for r in results if isinstance(r, CouponRejected)]
+    assert len(placed) == 5 and len(refused) == 15, [r for r in results if isinstance(r, Exception)][:3]
+    assert {r.code for r in refused} == {"coupon_used_up"}
+    assert all(p.order.amount == 800 and p.order.discount == 200 for p in placed)
+    [coupon] = await db.fetch("SELECT used_count FROM coupons WHERE code = 'FLASH5'")
+    assert coupon["used_count"] == 5
+    redemptions = await db.fetch("SELECT order_id FROM coupon_redemptions WHERE code = 'FLASH5'")
+    assert {r["order_id"] for r in redemptions} == {p.order.id for p in placed}
+    assert len(await db.fetch("SELECT 1 FROM orders")) == 5
+    announced = await db.fetch("SELECT 1 FROM outbox WHERE type = 'OrderPlaced'")
+    assert len(announced) == 5
+
+
+async def test_concurrent_orders_of_one_buyer_stop_at_the_per_buyer_limit(db: Any) -> None:
+    product = Product(uuid4(), "Game key", 1000, "CNY", True, max_per_buyer=3)
+    results = await asyncio.gather(
+        *(place(db, product, "Same@Example.com" if i % 2 else "same@example.com") for i in range(10)),
+        return_exceptions=True,
+    )
+    placed = [r for r in results if isinstance(r, services.PlacedOrder)]
+    assert len(placed) == 3
+    assert all(isinstance(r, PurchaseLimitExceeded) for r in results if r not in placed)
+    assert (await place(db, product, "other@example.com")).order.quantity == 1
+
+
+async def test_a_coupons_per_buyer_limit_is_held_under_concurrency(db: Any) -> None:
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    await pricing.create_coupon(
+        db.uow(), code="ONCE", kind="fixed", value=100, currency="CNY", per_buyer_limit=1
+    )
+    results = await asyncio.gather(
+        *(place(db, product, "a@example.com", coupon_code="ONCE") for _ in range(6)), return_exceptions=True
+    )
+    assert sum(isinstance(r, services.PlacedOrder) for r in results) == 1
+    assert {r.code for r in results if isinstance(r, CouponRejected)} == {"coupon_buyer_limit"}
+
+
+async def test_tiers_and_coupons_are_kept_and_a_disabled_coupon_is_refused(db: Any) -> None:
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    await pricing.set_price_tiers(product.product_id, [PriceTier(10, 800), PriceTier(5, 900)], db.uow())
+    assert await pricing.price_tiers(product.product_id, db.uow()) == [PriceTier(5, 900), PriceTier(10, 800)]
+    with pytest.raises(InvalidTiers):
+        await pricing.set_price_tiers(product.product_id, [PriceTier(5, 900), PriceTier(10, 950)], db.uow())
+    assert (await place(db, product, quantity=10)).order.amount == 8000
+    assert (await place(db, product, quantity=4)).order.amount == 4000
+
+    expires = datetime.now(UTC) + timedelta(days=7)
+    created = await pricing.create_coupon(
+        db.uow(), code="Week", kind="fixed", value=500, currency="CNY", expires_at=expires
+    )
+    [listed] = await pricing.list_coupons(db.uow())
+    assert listed == created and listed.code == "WEEK" and listed.expires_at == expires
+    assert (await place(db, product, quantity=5, coupon_code="week")).order.amount == 4000
+    assert (await pricing.disable_coupon("week", db.uow())).active is False
+    with pytest.raises(CouponRejected, match="disabled"):
+        await place(db, product, coupon_code="WEEK")
+    with pytest.raises(NotFound):
+        await pricing.disable_coupon("nope", db.uow())
+    await pricing.set_price_tiers(product.product_id, [], db.uow())
+    assert (await place(db, product, quantity=10)).order.amount == 10000
+
+
+async def test_the_order_keeps_its_product_facts_and_buyer_fields(db: Any) -> None:
+    product = Product(uuid4(), "Top-up", 4900, "CNY", True, delivery_type="recharge", face_value=5000)
+    placed = await place(db, product, buyer_fields={"account": "13800138000", "note": "你好"}, quantity=2)
+    async with db.uow() as uow:
+        stored = await uow.orders.get_by_no(placed.order.order_no)
+    assert stored is not None
+    assert (stored.delivery_type, stored.face_value, stored.buyer_fields) == (
+        "recharge",
+        5000,
+        {"account": "13800138000", "note": "你好"},
+    )
+    assert (stored.discount, stored.coupon_code, stored.amount) == (0, None, 9800)
+
+
+async def test_buyer_lookup_by_email_and_password(db: Any) -> None:
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    first = await place(db, product, "Buyer@Example.com", query_password="pw-123456")
+    second = await place(db, product, "buyer@example.com", query_password="pw-123456")
+    await place(db, product, "buyer@example.com", query_password="different")
+    await db.fetch(
+        "UPDATE orders SET created_at = created_at - interval '91 days' WHERE id = $1", first.order.id
+    )
+    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", db.uow())
+    assert [o.order_no for o in found] == [second.order.order_no]
+    assert await services.find_buyer_orders("buyer@example.com", "wrong-pw", db.uow()) == []

@@ -1,0 +1,138 @@
+"""The order service's pricing, checkout and lookup routes over HTTP (ASGI) on the real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from faka_common.errors import NotFound
+from faka_common.http import install_error_handlers
+from fastapi import FastAPI
+from order.adapters.inventory import Product
+from order.bootstrap import bootstrap
+from order.config import Settings
+from order.entrypoints.http import router
+from order.entrypoints.pricing import pricing_router
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "test-internal-token"
+CATEGORY = uuid4()
+PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True, category_id=CATEGORY)
+
+
+class Catalog:
+    async def product(self, product_id: UUID) -> Product:
+        if product_id != PRODUCT.product_id:
+            raise NotFound(f"unknown product {product_id}")
+        return PRODUCT
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def api(db: Any) -> AsyncIterator[httpx.AsyncClient]:
+    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN))  # type: ignore[arg-type]
+    service.catalog = Catalog()  # type: ignore[assignment]
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router(service))
+    app.include_router(pricing_router(service))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://order.test",
+        headers={"X-Internal-Token": TOKEN},
+    ) as client:
+        yield client
+    await service.runtime.engine.dispose()
+    await service.provider_http.aclose()
+
+
+def order(**extra: Any) -> dict[str, Any]:
+    return {"product_id": str(PRODUCT.product_id), "quantity": 1, "buyer_email": "a@example.com", **extra}
+
+
+async def test_checkout_with_tier_and_category_coupon_and_the_view_shows_the_discount(
+    api: httpx.AsyncClient,
+) -> None:
+    tiers = {"tiers": [{"min_quantity": 3, "unit_price": 1333}]}
+    put = await api.put(f"/internal/products/{PRODUCT.product_id}/price-tiers", json=tiers)
+    assert put.status_code == 200 and put.json()["tiers"] == tiers["tiers"]
+    coupon = {"code": "cat15", "kind": "percent", "value": 15, "category_id": str(CATEGORY), "usage_limit": 2}
+    created = await api.post("/internal/coupons", json=coupon)
+    assert created.status_code == 201 and created.json()["code"] == "CAT15"
+    assert (await api.post("/internal/coupons", json=coupon)).status_code == 409
+
+    placed = await api.post(
+        "/internal/orders", json=order(quantity=3, coupon_code="Cat15", query_password="pw-1")
+    )
+    assert placed.status_code == 201, placed.text
+    body = placed.json()
+    assert (body["unit_price"], body["discount"], body["amount"], body["coupon_code"]) == (
+        1333,
+        600,
+        3399,
+        "CAT15",
+    )
+    view = await api.get(f"/internal/orders/{body['order_no']}", params={"token": body["token"]})
+    assert (view.json()["amount"], view.json()["discount"], view.json()["delivery_type"]) == (
+        3399,
+        600,
+        "card_key",
+    )
+    [listed] = (await api.get("/internal/coupons")).json()["items"]
+    assert listed["used_count"] == 1
+
+    found = await api.post("/internal/orders/lookup", json={"email": "A@example.com", "password": "pw-1"})
+    assert [o["order_no"] for o in found.json()["items"]] == [body["order_no"]]
+    assert "token" not in found.json()["items"][0]
+    wrong = await api.post("/internal/orders/lookup", json={"email": "a@example.com", "password": "nope"})
+    assert wrong.status_code == 200 and wrong.json() == {"items": []}
+
+
+@pytest.mark.parametrize(
+    ("coupon", "code"),
+    [
+        ({"code": "OTHER", "kind": "fixed", "value": 100, "currency": "CNY", "product_id": str(uuid4())},
+         "coupon_not_applicable"),
+        ({"code": "USD", "kind": "fixed", "value": 100, "currency": "USD"}, "coupon_not_applicable"),
+        (None, "coupon_unknown"),
+    ],
+)  # fmt: skip
+async def test_a_bad_coupon_is_a_422_naming_why(
+    api: httpx.AsyncClient, coupon: dict[str, Any] | None, code: str
+) -> None:
+    if coupon:
+        assert (await api.post("/internal/coupons", json=coupon)).status_code == 201
+    response = await api.post(
+        "/internal/orders", json=order(coupon_code=coupon["code"] if coupon else "NOPE")
+    )
+    assert response.status_code == 422 and response.json()["error"] == code
+    assert "coupon" in response.json()["message"]
+
+
+async def test_disabled_coupon_and_idempotent_replay(api: httpx.AsyncClient) -> None:
+    await api.post("/internal/coupons", json={"code": "OFF", "kind": "percent", "value": 50})
+    disabled = await api.post("/internal/coupons/off/disable")
+    assert disabled.status_code == 200 and disabled.json()["active"] is False
+    refused = await api.post("/internal/orders", json=order(coupon_code="OFF"))
+    assert refused.json()["error"] == "coupon_disabled"
+    assert (await api.post("/internal/coupons/none/disable")).status_code == 404
+
+    first = await api.post("/internal/orders", json=order(), headers={"Idempotency-Key": "k-1"})
+    again = await api.post("/internal/orders", json=order(), headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
+    assert first.json() == again.json()
+
+
+async def test_buyer_fields_are_bounded_at_the_edge(api: httpx.AsyncClient) -> None:
+    too_many = {f"f{i}": "v" for i in range(11)}
+    assert (await api.post("/internal/orders", json=order(buyer_fields=too_many))).status_code == 422
+    assert (await api.post("/internal/orders", json=order(buyer_fields={"a": "v" * 201}))).status_code == 422
+    ok = await api.post("/internal/orders", json=order(buyer_fields={"server": "asia"}))
+    assert ok.status_code == 201
