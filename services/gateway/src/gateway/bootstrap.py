@@ -19,6 +19,7 @@ class Gateway:
     order: Owner
     inventory: Owner
     provider_http: httpx.AsyncClient
+    delivery: Owner
 
     @property
     def admin_key(self) -> str:
@@ -35,6 +36,7 @@ class Gateway:
     async def aclose(self) -> None:
         await self.order.aclose()
         await self.inventory.aclose()
+        await self.delivery.aclose()
         await self.provider_http.aclose()
 
 
@@ -49,6 +51,7 @@ def build_gateway(
     order: Owner | None = None,
     inventory: Owner | None = None,
     provider_http: httpx.AsyncClient | None = None,
+    delivery: Owner | None = None,
 ) -> Gateway:
     token = settings.internal_token.get_secret_value()
     return Gateway(
@@ -56,6 +59,7 @@ def build_gateway(
         order or owner_client(settings.order_url, token),
         inventory or owner_client(settings.inventory_url, token),
         provider_http or provider_client(),
+        delivery or owner_client(settings.delivery_url, token),
     )
 
 

@@ -17,6 +17,7 @@ class Settings(ServiceSettings):
     http_port: int = 8000
     order_url: str = "http://127.0.0.1:8001"
     inventory_url: str = "http://127.0.0.1:8002"
+    delivery_url: str = "http://127.0.0.1:8003"
     admin_api_key: SecretStr = SecretStr(DEV_ADMIN_API_KEY)
     sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
     public_base_url: str = Field(

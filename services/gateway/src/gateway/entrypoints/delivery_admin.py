@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from faka_common.http import InternalClient
 from fastapi import APIRouter, Body, Query
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
@@ -17,23 +15,11 @@ JsonBody = Annotated[dict[str, Any], Body(description="Passed to the delivery se
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
 
-class DeliveryOwner(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
-
-    delivery_url: str = "http://127.0.0.1:8003"
-
-
 def delivery_admin_router(gw: Gateway) -> APIRouter:
     api = APIRouter(prefix="/api/admin", tags=["admin: delivery"], dependencies=[admin_auth(gw)])
-    base_url = DeliveryOwner().delivery_url
-    token = gw.settings.internal_token.get_secret_value()
 
     async def call(method: str, path: str, **kwargs: Any) -> Any:
-        client = InternalClient(base_url, token)
-        try:
-            response = await client.request(method, path, **kwargs)
-        finally:
-            await client.aclose()
+        response = await gw.delivery.request(method, path, **kwargs)
         return response.json() if response.content else None
 
     @api.get("/delivery/manual-tasks", summary="The manual queue (open and claimed unless told otherwise)")

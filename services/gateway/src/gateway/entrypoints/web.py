@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints import pages
-from gateway.entrypoints.http import PRIVATE, checked_order_no, order_payload, read_body
+from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip, order_payload, read_body
 from gateway.entrypoints.schemas import NewOrder
 from gateway.service_layer import edge
 
@@ -55,16 +55,20 @@ def web_router(gw: Gateway) -> APIRouter:
             placed = await edge.place_order(
                 gw,
                 order_payload(order, request.headers.get("accept-language")),
-                request.client.host if request.client else None,
+                client_ip(request),
             )
         except DomainError as error:
             return html_error(error)
         return RedirectResponse(pages.order_page_path(placed["order_no"], placed["token"]), status_code=303)
 
     @web.get("/orders/{order_no}")
-    async def order_page(order_no: str, token: Token = None, password: Token = None) -> HTMLResponse:
+    async def order_page(
+        request: Request, order_no: str, token: Token = None, password: Token = None
+    ) -> HTMLResponse:
         try:
-            view = await edge.buyer_order(gw, checked_order_no(order_no), edge.OrderSecret(token, password))
+            view = await edge.buyer_order(
+                gw, checked_order_no(order_no), edge.OrderSecret(token, password), client_ip(request)
+            )
         except DomainError as error:
             return html_error(error)
         return html(pages.order_page(view))
