@@ -59,6 +59,10 @@ unit: bootstrap ## unit tests only (no infrastructure)
 test: bootstrap infra-up lint ## lint, unit, integration and end-to-end tests against real Kafka, Postgres, Redis
 	@$(WITH_ENV) .venv/bin/pytest libs/common/tests services tests -q -rfE --durations=10
 
+.PHONY: bench
+bench: bootstrap infra-up ## the benchmarks: prints a table next to the box's raw Postgres ceiling, JSON in bench/results/
+	@$(WITH_ENV) $(PY) -m bench.inventory
+
 .PHONY: docs
 docs: bootstrap ## AsyncAPI documents of every service into docs/asyncapi/
 	@mkdir -p docs/asyncapi

@@ -1,5 +1,8 @@
-"""Wires the inventory service: settings, keyring, unit of work, consumers, emitted messages."""
+"""Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages."""
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from faka_common.contracts import (
@@ -12,15 +15,18 @@ from faka_common.contracts import (
     StockUnavailable,
     topics,
 )
+from faka_common.contracts.inventory import LowStock, ProductChanged, ReservationExpired
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
+from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +34,7 @@ class Service:
     runtime: Runtime
     keyring: KeyRing
     max_import_bytes: int
+    projection: StockProjection
 
     @property
     def token(self) -> str:
@@ -37,10 +44,30 @@ class Service:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 
 
+def every(seconds: float, name: str, step: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+    """A loop that runs `step` every `seconds`; errors are logged and the loop goes on."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; retrying in %.1fs", name, seconds)
+            await asyncio.sleep(seconds)
+
+    return loop
+
+
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
-    service = Service(Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes)
-    service.runtime.consume(
+    projection = RedisStockProjection(settings.redis_url, prefix=settings.kafka_namespace)
+    service = Service(
+        Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes, projection
+    )
+    runtime = service.runtime
+    runtime.consume(
         EventConsumer(
             CONSUMER,
             service.uow,
@@ -52,5 +79,32 @@ def bootstrap(settings: Settings | None = None) -> Service:
         ),
         [topics.ORDER_EVENTS],
     )
-    service.runtime.emits([StockReserved, StockUnavailable, KeysAllocated, AllocationFailed])
+
+    async def expire_reservations() -> int:
+        async with service.uow() as uow:
+            return await handlers.expire_reservations(uow, settings.reservation_grace_seconds)
+
+    async def expire_keys() -> int:
+        async with service.uow() as uow:
+            return await handlers.expire_keys(uow)
+
+    async def fold_stock() -> int:
+        async with service.uow() as uow:
+            return await handlers.fold_stock(uow, projection)
+
+    runtime.background(every(settings.expiry_sweep_seconds, "reservation expiry sweep", expire_reservations))
+    runtime.background(every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys))
+    runtime.background(every(settings.stock_fold_seconds, "stock fold", fold_stock))
+    runtime.on_stop.append(projection.aclose)
+    runtime.emits(
+        [
+            StockReserved,
+            StockUnavailable,
+            KeysAllocated,
+            AllocationFailed,
+            ReservationExpired,
+            ProductChanged,
+            LowStock,
+        ]
+    )
     return service

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -16,7 +16,12 @@ class Settings(ServiceSettings):
     key_encryption_keys: SecretStr = SecretStr(DEV_KEYRING)
     key_encryption_active: str | None = None
     key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
-    max_import_bytes: int = 8 * 1024 * 1024
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, description="Largest key upload (413 above)")
+    expiry_sweep_seconds: float = Field(default=5.0, gt=0, description="How often the sweeps run")
+    reservation_grace_seconds: float = Field(
+        default=120.0, ge=0, description="How long past expires_at a reservation may wait for OrderCancelled"
+    )
+    stock_fold_seconds: float = Field(default=1.0, gt=0, description="How often stock changes are folded")
 
     def development_secrets(self) -> dict[str, str]:
         return {

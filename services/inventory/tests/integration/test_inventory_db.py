@@ -23,6 +23,7 @@ from faka_common.db.uow import SessionFactory
 from faka_common.errors import DomainError, NotFound
 from inventory.adapters.orm import claim_statement
 from inventory.config import MIGRATIONS
+from inventory.domain.stock import IssueOrder
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
@@ -200,11 +201,17 @@ async def test_fifty_concurrent_reservations_of_twenty_keys(
     assert await stock(sessions, product_id) == (0, 20, 0)
 
 
-async def test_claim_reads_the_available_keys_index_not_card_keys(
-    engine: AsyncEngine, sessions: SessionFactory
+@pytest.mark.parametrize(
+    ("issue_order", "index"),
+    [(IssueOrder.FIFO, "available_keys_fifo"), (IssueOrder.RANDOM, "available_keys_random")],
+)
+async def test_claim_reads_the_issue_order_index_not_card_keys(
+    engine: AsyncEngine, sessions: SessionFactory, issue_order: IssueOrder, index: str
 ) -> None:
     crowded = await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
     product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
+    async with InventoryUnitOfWork(sessions) as uow:
+        await handlers.update_product(product_id, {"issue_order": issue_order}, uow)
     for event in [approved(product_id, quantity=50) for _ in range(20)]:  # 1000 keys leave the queue
         await run(sessions, event, handlers.reserve_stock)
         await run(sessions, paid(event), handlers.allocate_keys)
@@ -214,14 +221,14 @@ async def test_claim_reads_the_available_keys_index_not_card_keys(
         await connection.execute(text("ANALYZE available_keys"))
         await connection.execute(text("ANALYZE card_keys"))
     sql = str(
-        claim_statement(product_id, 5).compile(
+        claim_statement(product_id, 5, issue_order).compile(
             dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
             compile_kwargs={"literal_binds": True},
         )
     )
     async with engine.connect() as connection:
         plan = "\n".join((await connection.execute(text(f"EXPLAIN {sql}"))).scalars())
-    assert "available_keys_product_seq" in plan, plan
+    assert f"Index Scan using {index} on available_keys" in plan, plan
     assert "Seq Scan" not in plan, plan
     assert "card_keys" not in plan, plan
     assert "Sort" not in plan, plan

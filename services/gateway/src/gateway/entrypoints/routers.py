@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from faka_common.http import install_error_handlers
 from fastapi import APIRouter, FastAPI
+
 from gateway.bootstrap import Gateway
+from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
 from gateway.entrypoints.orders_extra import orders_extra_router
@@ -14,10 +16,11 @@ from gateway.entrypoints.web import web_router
 def routers(gw: Gateway) -> list[APIRouter]:
     return [
         admin_router(gw),
+        catalog_admin_router(gw),
+        delivery_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),
         orders_extra_router(gw),
-        delivery_admin_router(gw),
         web_router(gw),
     ]
 

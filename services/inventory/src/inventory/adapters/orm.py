@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import Sealed
@@ -30,15 +31,29 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.domain.model import Product, Reservation, Stock, StoredKey
+from inventory.domain.keys import key_position
+from inventory.domain.model import Category, Product, Reservation, StoredKey
 from inventory.domain.reservations import ReservationStatus
+from inventory.domain.stock import IssueOrder, Stock, StockChange
 
 metadata = MetaData()
+INFINITY = text("'infinity'::timestamptz")
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
+    Column("visible", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("name", name="categories_name"),
+)
 
 products = Table(
     "products",
@@ -54,6 +69,16 @@ products = Table(
     Column("usage_instructions", Text, nullable=False, server_default=""),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("category_id", PgUUID(as_uuid=True), ForeignKey("categories.id")),
+    Column("max_per_order", Integer),
+    Column("max_per_buyer", Integer),
+    Column("visible", Boolean, nullable=False, server_default=text("true")),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
+    Column("issue_order", Text, nullable=False, server_default="fifo"),
+    Column("low_stock_threshold", Integer),
+    Column("low_stock_alerted", Boolean, nullable=False, server_default=text("false")),
+    Column("in_stock", Boolean, nullable=False, server_default=text("true")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("delivery_type IN ('card_key', 'loop_key')", name="products_delivery_type"),
     CheckConstraint("price >= 0", name="products_price_not_negative"),
     CheckConstraint(
@@ -71,6 +96,11 @@ key_batches = Table(
     Column("imported", Integer, nullable=False, server_default="0"),
     Column("duplicates", Integer, nullable=False, server_default="0"),
     Column("invalid", Integer, nullable=False, server_default="0"),
+    Column("seq", BigInteger, Identity(), nullable=False),
+    Column("cost_price", BigInteger),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("source", Text, nullable=False, server_default="text"),
+    Column("invalid_lines", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Index("key_batches_product", "product_id"),
 )
 
@@ -86,8 +116,14 @@ card_keys = Table(
     Column("status", Text, nullable=False, server_default="available"),
     Column("order_id", PgUUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("position", BigInteger, nullable=False, server_default="0"),
+    Column("rank", BigInteger, nullable=False, server_default=text("(random() * 9e18)::bigint")),
+    Column("expires_at", DateTime(timezone=True), nullable=False, server_default=INFINITY),
+    Column("voided_at", DateTime(timezone=True)),
     UniqueConstraint("product_id", "fingerprint", name="card_keys_product_fingerprint"),
-    CheckConstraint("status IN ('available', 'reserved', 'sold', 'void')", name="card_keys_status"),
+    CheckConstraint(
+        "status IN ('available', 'reserved', 'sold', 'void', 'expired')", name="card_keys_status"
+    ),
     Index("card_keys_order", "order_id", postgresql_where=text("order_id IS NOT NULL")),
     CheckConstraint(
         "(status IN ('reserved', 'sold')) = (order_id IS NOT NULL)", name="card_keys_owner_matches_status"
@@ -96,13 +132,18 @@ card_keys = Table(
     Index("card_keys_batch", "batch_id"),
 )
 
+# The claim queue: only keys that can be sold, so a claim never walks past sold rows. `seq` is the key's
+# FIFO position, `rank` its random-order rank; one index per issue order.
 available_keys = Table(
     "available_keys",
     metadata,
     Column("key_id", PgUUID(as_uuid=True), ForeignKey("card_keys.id"), primary_key=True),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
     Column("seq", BigInteger, Identity(), nullable=False),
-    Index("available_keys_product_seq", "product_id", "seq"),
+    Column("expires_at", DateTime(timezone=True), nullable=False, server_default=INFINITY),
+    Column("rank", BigInteger, nullable=False, server_default="0"),
+    Index("available_keys_fifo", "product_id", "expires_at", "seq"),
+    Index("available_keys_random", "product_id", "rank"),
 )
 
 reservations = Table(
@@ -142,19 +183,43 @@ key_reveals = Table(
     Index("key_reveals_order", "order_id"),
 )
 
-IMPORT_CHUNK = 1000
+stock_counts = Table(
+    "stock_counts",
+    metadata,
+    Column("product_id", PgUUID(as_uuid=True), ForeignKey("products.id"), primary_key=True),
+    Column("available", BigInteger, nullable=False, server_default="0"),
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("sold", BigInteger, nullable=False, server_default="0"),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+)
+
+stock_changes = Table(
+    "stock_changes",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("available", BigInteger, nullable=False, server_default="0"),
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("sold", BigInteger, nullable=False, server_default="0"),
+)
+
+STAGING = "import_staging"
+STAGING_COLUMNS = ("line", "id", "fingerprint", "key_id", "sealed")
+StagedKey = tuple[int, UUID, bytes, str, bytes]
 
 
-def claim_statement(product_id: UUID, quantity: int) -> Select[UUID]:
-    """The claim: the oldest `quantity` available keys of a product that no other transaction holds.
-    It reads only available_keys through (product_id, seq), so sold keys are never walked past."""
-    return (
-        select(available_keys.c.key_id)
-        .where(available_keys.c.product_id == product_id)
-        .order_by(available_keys.c.seq)
-        .limit(quantity)
-        .with_for_update(skip_locked=True)
+def claim_statement(product_id: UUID, quantity: int, order: IssueOrder = IssueOrder.FIFO) -> Select[UUID]:
+    """The claim: the first `quantity` unexpired available keys of a product in its issue order that no
+    other transaction holds. It reads only available_keys through the index of that order (FIFO:
+    (product_id, expires_at, seq); random: (product_id, rank)), so sold keys are never walked past."""
+    query = select(available_keys.c.key_id).where(
+        available_keys.c.product_id == product_id, available_keys.c.expires_at > func.now()
     )
+    if order is IssueOrder.RANDOM:
+        query = query.order_by(available_keys.c.rank)
+    else:
+        query = query.order_by(available_keys.c.expires_at, available_keys.c.seq)
+    return query.limit(quantity).with_for_update(skip_locked=True)
 
 
 def _product(row: Row[tuple[object, ...]]) -> Product:
@@ -172,7 +237,63 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         active=row.active,
         created_at=row.created_at,
         loop_key=loop_key,
+        category_id=row.category_id,
+        max_per_order=row.max_per_order,
+        max_per_buyer=row.max_per_buyer,
+        visible=row.visible,
+        sort_order=row.sort_order,
+        issue_order=IssueOrder(row.issue_order),
+        low_stock_threshold=row.low_stock_threshold,
+        low_stock_alerted=row.low_stock_alerted,
+        in_stock=row.in_stock,
     )
+
+
+def _product_values(product: Product) -> dict[str, Any]:
+    return {
+        "title": product.title,
+        "description": product.description,
+        "price": product.price,
+        "currency": product.currency,
+        "usage_instructions": product.usage_instructions,
+        "active": product.active,
+        "category_id": product.category_id,
+        "max_per_order": product.max_per_order,
+        "max_per_buyer": product.max_per_buyer,
+        "visible": product.visible,
+        "sort_order": product.sort_order,
+        "issue_order": product.issue_order.value,
+        "low_stock_threshold": product.low_stock_threshold,
+        "low_stock_alerted": product.low_stock_alerted,
+        "in_stock": product.in_stock,
+    }
+
+
+class CategoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, category: Category) -> bool:
+        """False when a category of that name exists."""
+        result = await self._session.execute(
+            insert(categories)
+            .values(
+                id=category.id, name=category.name, sort_order=category.sort_order, visible=category.visible
+            )
+            .on_conflict_do_nothing()
+            .returning(categories.c.id)
+        )
+        return result.first() is not None
+
+    async def get(self, category_id: UUID) -> Category | None:
+        row = (await self._session.execute(select(categories).where(categories.c.id == category_id))).first()
+        return Category(row.id, row.name, row.sort_order, row.visible) if row else None
+
+    async def list(self) -> list[Category]:
+        rows = await self._session.execute(
+            select(categories).order_by(categories.c.sort_order, categories.c.name)
+        )
+        return [Category(r.id, r.name, r.sort_order, r.visible) for r in rows]
 
 
 class ProductRepository:
@@ -183,56 +304,147 @@ class ProductRepository:
         await self._session.execute(
             insert(products).values(
                 id=product.id,
-                title=product.title,
-                description=product.description,
-                price=product.price,
-                currency=product.currency,
                 delivery_type=product.delivery_type,
                 loop_key_sealed=product.loop_key.blob if product.loop_key else None,
                 loop_key_key_id=product.loop_key.key_id if product.loop_key else None,
-                usage_instructions=product.usage_instructions,
-                active=product.active,
                 created_at=product.created_at,
+                **_product_values(product),
             )
         )
+        await self._session.execute(insert(stock_counts).values(product_id=product.id))
 
-    async def get(self, product_id: UUID) -> Product | None:
-        row = (await self._session.execute(select(products).where(products.c.id == product_id))).first()
+    async def update(self, product: Product) -> None:
+        await self._session.execute(
+            update(products)
+            .where(products.c.id == product.id)
+            .values(updated_at=func.now(), **_product_values(product))
+        )
+
+    async def get(self, product_id: UUID, for_update: bool = False) -> Product | None:
+        query = select(products).where(products.c.id == product_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
         return _product(row) if row else None
 
-    async def list(self) -> list[Product]:
-        rows = await self._session.execute(select(products).order_by(products.c.created_at, products.c.id))
+    async def get_many(self, product_ids: Sequence[UUID]) -> list[Product]:
+        rows = await self._session.execute(
+            select(products).where(products.c.id.in_(product_ids)).order_by(products.c.id).with_for_update()
+        )
         return [_product(row) for row in rows]
 
-    async def stock(self, items: Sequence[Product]) -> dict[UUID, Stock]:
-        """Stock counts of each product: card keys by status, loop keys by reservation units."""
-        card = [p.id for p in items if p.delivery_type == "card_key"]
-        loop = [p.id for p in items if p.delivery_type == "loop_key"]
-        counts: dict[UUID, dict[str, int]] = defaultdict(dict)
-        if card:
-            rows = await self._session.execute(
-                select(card_keys.c.product_id, card_keys.c.status, func.count())
-                .where(card_keys.c.product_id.in_(card))
-                .group_by(card_keys.c.product_id, card_keys.c.status)
+    async def loop_keys_not_sealed_with(self, key_id: str) -> list[Product]:
+        rows = await self._session.execute(
+            select(products)
+            .where(products.c.loop_key_key_id.is_not(None), products.c.loop_key_key_id != key_id)
+            .with_for_update(skip_locked=True)
+        )
+        return [_product(row) for row in rows]
+
+    async def list(self) -> list[Product]:
+        rows = await self._session.execute(
+            select(products).order_by(products.c.sort_order, products.c.created_at, products.c.id)
+        )
+        return [_product(row) for row in rows]
+
+    async def set_loop_key(self, product_id: UUID, sealed: Sealed) -> None:
+        await self._session.execute(
+            update(products)
+            .where(products.c.id == product_id)
+            .values(loop_key_sealed=sealed.blob, loop_key_key_id=sealed.key_id)
+        )
+
+
+class StockRepository:
+    """Exact counts without a hot row: a transaction appends its StockChange; `fold` adds the appended
+    changes into stock_counts. Reading adds the not-yet-folded changes, so counts are exact at any time."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, product_id: UUID, change: StockChange) -> None:
+        if change:
+            await self._session.execute(
+                insert(stock_changes).values(
+                    product_id=product_id,
+                    available=change.available,
+                    reserved=change.reserved,
+                    sold=change.sold,
+                )
             )
-            for product_id, status, count in rows.tuples():
-                counts[product_id][status] = count
-        if loop:
-            rows = await self._session.execute(
-                select(reservations.c.product_id, reservations.c.status, func.sum(reservations.c.quantity))
-                .where(reservations.c.product_id.in_(loop))
-                .group_by(reservations.c.product_id, reservations.c.status)
+
+    async def counts(self, items: Sequence[Product]) -> dict[UUID, Stock]:
+        if not items:
+            return {}
+        ids = [p.id for p in items]
+        pending = (
+            select(
+                stock_changes.c.product_id,
+                func.sum(stock_changes.c.available).label("available"),
+                func.sum(stock_changes.c.reserved).label("reserved"),
+                func.sum(stock_changes.c.sold).label("sold"),
             )
-            for product_id, status, units in rows.tuples():
-                counts[product_id][status] = int(units)
+            .where(stock_changes.c.product_id.in_(ids))
+            .group_by(stock_changes.c.product_id)
+            .subquery()
+        )
+        rows = await self._session.execute(
+            select(
+                stock_counts.c.product_id,
+                stock_counts.c.available + func.coalesce(pending.c.available, 0),
+                stock_counts.c.reserved + func.coalesce(pending.c.reserved, 0),
+                stock_counts.c.sold + func.coalesce(pending.c.sold, 0),
+            )
+            .select_from(stock_counts.outerjoin(pending, pending.c.product_id == stock_counts.c.product_id))
+            .where(stock_counts.c.product_id.in_(ids))
+        )
+        found = {pid: (int(a), int(r), int(s)) for pid, a, r, s in rows.tuples()}
         result: dict[UUID, Stock] = {}
         for p in items:
-            c = counts.get(p.id, {})
-            if p.delivery_type == "loop_key":
-                result[p.id] = Stock(None, c.get("active", 0), c.get("allocated", 0))
-            else:
-                result[p.id] = Stock(c.get("available", 0), c.get("reserved", 0), c.get("sold", 0))
+            a, r, s = found.get(p.id, (0, 0, 0))
+            result[p.id] = Stock(None if p.delivery_type == "loop_key" else a, r, s)
         return result
+
+    async def fold(self, limit: int = 10_000) -> list[tuple[UUID, Stock, int]]:
+        """Add up to `limit` appended changes into the totals; (product, exact counts, version) of every
+        product that changed. The counts are those of this transaction's snapshot plus its own fold."""
+        rows = await self._session.execute(
+            text(
+                """
+                WITH taken AS (
+                    DELETE FROM stock_changes WHERE id IN (
+                        SELECT id FROM stock_changes ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+                    ) RETURNING product_id, available, reserved, sold
+                ), summed AS (
+                    SELECT product_id, sum(available) AS a, sum(reserved) AS r, sum(sold) AS s
+                    FROM taken GROUP BY product_id
+                )
+                UPDATE stock_counts c
+                SET available = c.available + summed.a, reserved = c.reserved + summed.r,
+                    sold = c.sold + summed.s, version = c.version + 1
+                FROM summed WHERE c.product_id = summed.product_id
+                RETURNING c.product_id, c.available, c.reserved, c.sold, c.version
+                """
+            ),
+            {"limit": limit},
+        )
+        return [(pid, Stock(int(a), int(r), int(s)), int(v)) for pid, a, r, s, v in rows.tuples()]
+
+    async def recount(self, product_id: UUID) -> Stock:
+        """The counts straight from the keys (for checks and tests): slow on a big pool."""
+        rows = await self._session.execute(
+            select(card_keys.c.status, func.count())
+            .where(card_keys.c.product_id == product_id)
+            .group_by(card_keys.c.status)
+        )
+        by_status: dict[str, int] = {status: int(n) for status, n in rows.tuples()}
+        return Stock(by_status.get("available", 0), by_status.get("reserved", 0), by_status.get("sold", 0))
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: UUID
+    seq: int
 
 
 class KeyRepository:
@@ -241,57 +453,98 @@ class KeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_batch(
-        self, batch_id: UUID, product_id: UUID, keys: Sequence[tuple[UUID, bytes, Sealed]]
-    ) -> int:
-        """Insert (key id, fingerprint, sealed) rows of one import; keys whose fingerprint the product
-        already holds are skipped. The new keys join the available queue in upload order. Returns how
-        many were inserted."""
-        await self._session.execute(insert(key_batches).values(id=batch_id, product_id=product_id))
-        inserted = 0
-        for start in range(0, len(keys), IMPORT_CHUNK):
-            chunk = keys[start : start + IMPORT_CHUNK]
-            result = await self._session.execute(
-                insert(card_keys)
-                .values(
-                    [
-                        {
-                            "id": key_id,
-                            "product_id": product_id,
-                            "batch_id": batch_id,
-                            "fingerprint": fingerprint,
-                            "key_id": sealed.key_id,
-                            "sealed": sealed.blob,
-                            "status": "available",
-                        }
-                        for key_id, fingerprint, sealed in chunk
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["product_id", "fingerprint"])
-                .returning(card_keys.c.id)
+    async def new_batch(
+        self,
+        batch_id: UUID,
+        product_id: UUID,
+        cost_price: int | None,
+        expires_at: datetime | None,
+        source: str,
+    ) -> Batch:
+        result = await self._session.execute(
+            insert(key_batches)
+            .values(
+                id=batch_id,
+                product_id=product_id,
+                cost_price=cost_price,
+                expires_at=expires_at,
+                source=source,
             )
-            inserted += len(result.all())
-        await self._session.execute(
-            insert(available_keys).from_select(
-                ["key_id", "product_id"],
-                select(card_keys.c.id, card_keys.c.product_id)
-                .where(card_keys.c.batch_id == batch_id)
-                .order_by(card_keys.c.id),
+            .returning(key_batches.c.seq)
+        )
+        return Batch(batch_id, int(result.scalar_one()))
+
+    async def bulk_load(
+        self,
+        batch: Batch,
+        product_id: UUID,
+        expires_at: datetime | None,
+        staged: AsyncIterable[StagedKey],
+    ) -> tuple[int, int]:
+        """COPY the staged keys into a temporary table, then move the ones whose fingerprint the product
+        does not hold yet into card_keys and the available queue (a repeat within the upload counts as a
+        duplicate too). All in the caller's transaction. Returns (staged, inserted)."""
+        connection = await self._session.connection()
+        await connection.execute(text("SET LOCAL work_mem = '128MB'"))
+        await connection.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {STAGING} (line integer NOT NULL, id uuid NOT NULL, "
+                "fingerprint bytea NOT NULL, key_id text NOT NULL, sealed bytea NOT NULL) ON COMMIT DROP"
             )
         )
-        return inserted
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table(STAGING, records=staged, columns=STAGING_COLUMNS)
+        result = await connection.execute(
+            text(
+                f"""
+                WITH inserted AS (
+                    INSERT INTO card_keys (id, product_id, batch_id, fingerprint, key_id, sealed, status,
+                                           position, rank, expires_at)
+                    SELECT s.id, :product_id, :batch_id, s.fingerprint, s.key_id, s.sealed, 'available',
+                           (CAST(:batch_seq AS bigint) << 32) | s.line, (random() * 9e18)::bigint,
+                           coalesce(CAST(:expires_at AS timestamptz), 'infinity'::timestamptz)
+                    FROM {STAGING} s
+                    ON CONFLICT (product_id, fingerprint) DO NOTHING
+                    RETURNING id, product_id, position, rank, expires_at
+                ), queued AS (
+                    INSERT INTO available_keys (key_id, product_id, seq, rank, expires_at)
+                    SELECT id, product_id, position, rank, expires_at FROM inserted
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM queued)
+                """  # noqa: S608 (STAGING is a constant)
+            ),
+            {
+                "product_id": product_id,
+                "batch_id": batch.id,
+                "batch_seq": batch.seq,
+                "expires_at": expires_at,
+            },
+        )
+        staged_count, inserted = result.one()
+        await connection.execute(text(f"DROP TABLE {STAGING}"))
+        return int(staged_count), int(inserted)
 
-    async def record_batch(self, batch_id: UUID, imported: int, duplicates: int, invalid: int) -> None:
+    async def record_batch(
+        self,
+        batch_id: UUID,
+        imported: int,
+        duplicates: int,
+        invalid: int,
+        invalid_lines: list[dict[str, Any]],
+    ) -> None:
         await self._session.execute(
             update(key_batches)
             .where(key_batches.c.id == batch_id)
-            .values(imported=imported, duplicates=duplicates, invalid=invalid)
+            .values(imported=imported, duplicates=duplicates, invalid=invalid, invalid_lines=invalid_lines)
         )
 
-    async def claim(self, product_id: UUID, quantity: int) -> list[UUID]:
+    async def claim(self, product_id: UUID, quantity: int, order: IssueOrder = IssueOrder.FIFO) -> list[UUID]:
         """Lock up to `quantity` available keys (skipping ones other transactions hold); nothing changes
         until `take` is called, and unneeded locks go away with the transaction."""
-        rows = await self._session.execute(claim_statement(product_id, quantity))
+        rows = await self._session.execute(claim_statement(product_id, quantity, order))
         return list(rows.scalars())
 
     async def take(self, key_ids: Iterable[UUID], order_id: UUID, status: str) -> list[UUID]:
@@ -316,24 +569,132 @@ class KeyRepository:
         return ids
 
     async def release(self, order_id: UUID) -> list[UUID]:
-        """The order's reserved keys go back to the available queue."""
+        """The order's reserved keys go back to the available queue, at their old place in issue order."""
         rows = await self._session.execute(
-            select(card_keys.c.id, card_keys.c.product_id)
+            select(card_keys.c.id)
             .where(card_keys.c.order_id == order_id, card_keys.c.status == "reserved")
             .order_by(card_keys.c.id)
             .with_for_update()
         )
-        keys = rows.all()
-        if not keys:
+        ids = list(rows.scalars())
+        if not ids:
             return []
-        ids = [key.id for key in keys]
         await self._session.execute(
             update(card_keys).where(card_keys.c.id.in_(ids)).values(status="available", order_id=None)
         )
-        await self._session.execute(
-            insert(available_keys), [{"key_id": key.id, "product_id": key.product_id} for key in keys]
-        )
+        await self._queue(ids)
         return ids
+
+    async def _queue(self, ids: Sequence[UUID]) -> None:
+        await self._session.execute(
+            insert(available_keys).from_select(
+                ["key_id", "product_id", "seq", "rank", "expires_at"],
+                select(
+                    card_keys.c.id,
+                    card_keys.c.product_id,
+                    card_keys.c.position,
+                    card_keys.c.rank,
+                    card_keys.c.expires_at,
+                ).where(card_keys.c.id.in_(ids)),
+            )
+        )
+
+    async def withdraw(self, product_id: UUID, key_id: UUID, status: str) -> bool:
+        """Take one available key out of the queue for good (`void`); False when it is not available
+        (reserved, sold, voided, or claimed by a transaction right now)."""
+        taken = await self._session.execute(
+            delete(available_keys)
+            .where(available_keys.c.key_id == key_id, available_keys.c.product_id == product_id)
+            .returning(available_keys.c.key_id)
+        )
+        if taken.first() is None:
+            return False
+        await self._session.execute(
+            update(card_keys).where(card_keys.c.id == key_id).values(status=status, voided_at=func.now())
+        )
+        return True
+
+    async def add_one(
+        self, key_id: UUID, product_id: UUID, batch: Batch, fingerprint: bytes, sealed: Sealed
+    ) -> bool:
+        """One key (a replacement); False when the product already holds that key."""
+        inserted = await self._session.execute(
+            insert(card_keys)
+            .values(
+                id=key_id,
+                product_id=product_id,
+                batch_id=batch.id,
+                fingerprint=fingerprint,
+                key_id=sealed.key_id,
+                sealed=sealed.blob,
+                status="available",
+                position=key_position(batch.seq, 1),
+            )
+            .on_conflict_do_nothing(index_elements=["product_id", "fingerprint"])
+            .returning(card_keys.c.id)
+        )
+        if inserted.first() is None:
+            return False
+        await self._queue([key_id])
+        return True
+
+    async def expire_due(self, limit: int) -> dict[UUID, int]:
+        """Available keys past their batch's expiry leave the queue (status expired); count per product."""
+        rows = await self._session.execute(
+            text(
+                """
+                WITH due AS (
+                    DELETE FROM available_keys WHERE key_id IN (
+                        SELECT key_id FROM available_keys
+                        WHERE expires_at < 'infinity'::timestamptz AND expires_at <= now()
+                        ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED
+                    ) RETURNING key_id, product_id
+                ), marked AS (
+                    UPDATE card_keys c SET status = 'expired' FROM due
+                    WHERE c.id = due.key_id AND c.status = 'available'
+                    RETURNING c.product_id
+                )
+                SELECT product_id, count(*) FROM marked GROUP BY product_id
+                """
+            ),
+            {"limit": limit},
+        )
+        return {pid: int(n) for pid, n in rows.tuples()}
+
+    def unsold(self, product_id: UUID, order: IssueOrder) -> Select[tuple[UUID, UUID, str, bytes]]:
+        """The available keys of a product in issue order (for export)."""
+        query = (
+            select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed)
+            .join(available_keys, available_keys.c.key_id == card_keys.c.id)
+            .where(available_keys.c.product_id == product_id)
+        )
+        if order is IssueOrder.RANDOM:
+            return query.order_by(available_keys.c.rank)
+        return query.order_by(available_keys.c.expires_at, available_keys.c.seq)
+
+    async def stream_unsold(self, product_id: UUID, order: IssueOrder) -> AsyncIterator[StoredKey]:
+        result = await self._session.stream(self.unsold(product_id, order).execution_options(yield_per=2000))
+        async for row in result:
+            yield StoredKey(row.id, row.product_id, Sealed(row.key_id, bytes(row.sealed)))
+
+    async def not_sealed_with(self, key_id: str, after: UUID | None, limit: int) -> list[StoredKey]:
+        """Up to `limit` keys sealed with another key id, in id order after `after` (a resumable walk)."""
+        query = select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed).where(
+            card_keys.c.key_id != key_id
+        )
+        if after is not None:
+            query = query.where(card_keys.c.id > after)
+        rows = await self._session.execute(
+            query.order_by(card_keys.c.id).limit(limit).with_for_update(skip_locked=True)
+        )
+        return [StoredKey(r.id, r.product_id, Sealed(r.key_id, bytes(r.sealed))) for r in rows]
+
+    async def reseal(self, resealed: Sequence[tuple[UUID, Sealed]]) -> None:
+        if resealed:
+            await self._session.execute(
+                text("UPDATE card_keys SET key_id = :key_id, sealed = :sealed WHERE id = :id"),
+                [{"id": key_id, "key_id": s.key_id, "sealed": s.blob} for key_id, s in resealed],
+            )
 
     async def sold_to(self, order_id: UUID) -> list[StoredKey]:
         rows = await self._session.execute(
@@ -396,6 +757,31 @@ class ReservationRepository:
             .returning(reservations.c.order_id)
         )
         return result.first() is not None
+
+    async def lock_order(self, order_id: UUID) -> None:
+        """Serialize every handler of one order until commit (a redelivery racing the original waits and
+        then sees what the original did)."""
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(int.from_bytes(order_id.bytes[:8], "big", signed=True)))
+        )
+
+    async def lapsed(self, grace_seconds: float, limit: int) -> list[Reservation]:
+        """Active reservations past expires_at + grace, locked; ones another sweeper holds are skipped."""
+        rows = await self._session.execute(
+            select(reservations)
+            .where(
+                reservations.c.status == ReservationStatus.ACTIVE.value,
+                reservations.c.expires_at.is_not(None),
+                reservations.c.expires_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, grace_seconds),
+            )
+            .order_by(reservations.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            Reservation(r.order_id, r.product_id, r.quantity, ReservationStatus(r.status), r.expires_at)
+            for r in rows
+        ]
 
     async def refused(self, order_id: UUID) -> bool:
         """Whether the order was already told there is no stock for it."""

@@ -7,6 +7,17 @@ from uuid import UUID
 from faka_common.crypto import Sealed
 
 from inventory.domain.reservations import DeliveryType, ReservationStatus
+from inventory.domain.stock import IssueOrder, Stock
+
+__all__ = ["Category", "Product", "Reservation", "Stock", "StoredKey"]
+
+
+@dataclass(frozen=True)
+class Category:
+    id: UUID
+    name: str
+    sort_order: int = 0
+    visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -21,16 +32,15 @@ class Product:
     active: bool
     created_at: datetime
     loop_key: Sealed | None = None
-
-
-@dataclass(frozen=True)
-class Stock:
-    """Card keys by status; for a loop-key product `available` is None (no stock count) and reserved/sold
-    count units of active and allocated reservations."""
-
-    available: int | None = 0
-    reserved: int = 0
-    sold: int = 0
+    category_id: UUID | None = None
+    max_per_order: int | None = None
+    max_per_buyer: int | None = None
+    visible: bool = True
+    sort_order: int = 0
+    issue_order: IssueOrder = IssueOrder.FIFO
+    low_stock_threshold: int | None = None
+    low_stock_alerted: bool = False
+    in_stock: bool = True
 
 
 @dataclass(frozen=True)

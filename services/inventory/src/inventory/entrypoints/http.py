@@ -1,19 +1,28 @@
 """Inventory internal HTTP API (docs/internal-api.md, inventory section)."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.errors import DomainError
 from faka_common.http import internal_auth
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field, StringConstraints
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from starlette.datastructures import UploadFile
 
 from inventory.bootstrap import Service
-from inventory.domain.model import Product, Stock
+from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
+from inventory.domain.model import Category, Product
+from inventory.domain.stock import IssueOrder, Stock
 from inventory.service_layer import handlers
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
+Limit = Annotated[int, Field(ge=1, le=1_000_000)]
+UPLOAD_FIELD = "file"
+READ_CHUNK = 1024 * 1024
+MULTIPART_FRAMING = 64 * 1024
 
 
 class PayloadTooLarge(DomainError):
@@ -21,7 +30,27 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
-class NewProductBody(BaseModel):
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class CatalogFields(BaseModel):
+    category_id: UUID | None = None
+    max_per_order: Limit | None = Field(default=None, description="Most units one order may buy")
+    max_per_buyer: Limit | None = Field(default=None, description="Most units one buyer may buy in all")
+    active: bool = True
+    visible: bool = Field(
+        default=True, description="Listed in the storefront (hidden products stay buyable by link)"
+    )
+    sort_order: int = Field(default=0, ge=-(10**6), le=10**6)
+    issue_order: IssueOrder = Field(
+        default=IssueOrder.FIFO, description="fifo (earliest expiry, oldest batch) or random"
+    )
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
+
+
+class NewProductBody(CatalogFields):
     title: Title
     description: LongText = ""
     price: int = Field(ge=0, le=10**15, description="Unit price in minor units (cents / 分)")
@@ -31,6 +60,38 @@ class NewProductBody(BaseModel):
         default=None, description="The one key every buyer gets; required for loop_key products"
     )
     usage_instructions: LongText = ""
+
+
+class ProductPatchBody(BaseModel):
+    """Only the fields sent are changed; null clears an optional field."""
+
+    title: Title | None = None
+    description: LongText | None = None
+    price: int | None = Field(default=None, ge=0, le=10**15)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    usage_instructions: LongText | None = None
+    category_id: UUID | None = None
+    max_per_order: Limit | None = None
+    max_per_buyer: Limit | None = None
+    active: bool | None = None
+    visible: bool | None = None
+    sort_order: int | None = Field(default=None, ge=-(10**6), le=10**6)
+    issue_order: IssueOrder | None = None
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
+
+
+REQUIRED_WHEN_SENT = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
+                      "sort_order", "issue_order")  # fmt: skip
+
+
+class NewCategoryBody(BaseModel):
+    name: Title
+    sort_order: int = Field(default=0, ge=-(10**6), le=10**6)
+    visible: bool = True
+
+
+class ReplacementBody(BaseModel):
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
 
 
 def product_view(product: Product, stock: Stock) -> dict[str, Any]:
@@ -43,36 +104,128 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "delivery_type": product.delivery_type,
         "usage_instructions": product.usage_instructions,
         "active": product.active,
+        "visible": product.visible,
+        "category_id": str(product.category_id) if product.category_id else None,
+        "max_per_order": product.max_per_order,
+        "max_per_buyer": product.max_per_buyer,
+        "sort_order": product.sort_order,
+        "issue_order": product.issue_order.value,
+        "low_stock_threshold": product.low_stock_threshold,
+        "in_stock": product.in_stock if stock.available is None else stock.available > 0,
         "stock": {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
     }
 
 
-async def _read_text(request: Request, limit: int) -> str:
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLarge(f"key import larger than {limit} bytes; split it into several uploads")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DomainError(f"key import must be UTF-8 text (bad byte at offset {error.start})") from error
+def category_view(category: Category) -> dict[str, Any]:
+    return {
+        "category_id": str(category.id),
+        "name": category.name,
+        "sort_order": category.sort_order,
+        "visible": category.visible,
+    }
+
+
+def import_view(result: handlers.ImportResult) -> dict[str, Any]:
+    return {
+        "batch_id": str(result.batch_id),
+        "imported": result.imported,
+        "duplicates": result.duplicates,
+        "invalid": result.invalid,
+        "invalid_lines": [{"line": i.line, "reason": i.reason} for i in result.invalid_lines],
+        "cost_price": result.cost_price,
+        "expires_at": result.expires_at.isoformat() if result.expires_at else None,
+    }
+
+
+def media_type(request: Request) -> str:
+    return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def declared_length(request: Request) -> int | None:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
+async def bounded(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The chunks, refusing (413) once more than `limit` bytes came; nothing is kept when that happens."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"key upload larger than {limit} bytes; split it into several uploads")
+        yield chunk
+
+
+async def upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(READ_CHUNK):
+        yield chunk
+
+
+async def key_upload(request: Request, limit: int) -> tuple[AsyncIterator[bytes], ImportFormat | None]:
+    """The upload as a stream of byte chunks, and the format its media type or file name implies."""
+    length = declared_length(request)
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        if length is None:
+            raise DomainError("a multipart key upload needs a Content-Length")
+        if length > limit + MULTIPART_FRAMING:
+            raise PayloadTooLarge(f"key upload larger than {limit} bytes; split it into several uploads")
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get(UPLOAD_FIELD)
+        if not isinstance(upload, UploadFile):
+            raise DomainError(f"multipart body has no file field named {UPLOAD_FIELD!r}")
+        implied = ImportFormat.CSV if (upload.filename or "").lower().endswith(".csv") else None
+        if (upload.content_type or "").lower().startswith("text/csv"):
+            implied = ImportFormat.CSV
+        return bounded(upload_chunks(upload), limit), implied
+    if kind not in ("", "text/plain", "text/csv", "application/octet-stream"):
+        raise UnsupportedMediaType(
+            f"send keys as text/plain, text/csv or a multipart upload with field {UPLOAD_FIELD!r}, not {kind}"
+        )
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"key upload larger than {limit} bytes; split it into several uploads")
+    return bounded(request.stream(), limit), ImportFormat.CSV if kind == "text/csv" else None
+
+
+KEYS_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One key per line (text/plain), or key[,secret] rows (text/csv); or a multipart "
+        "upload with field `file` (.txt or .csv). Streamed; BOM, CRLF and blank lines tolerated; a line "
+        "that is not UTF-8 is reported invalid, not fatal.",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {UPLOAD_FIELD: {"type": "string", "format": "binary"}},
+                    "required": [UPLOAD_FIELD],
+                }
+            },
+        },
+    }
+}
 
 
 def router(service: Service) -> APIRouter:
     api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
 
+    @api.post("/categories", status_code=201, summary="Create a category")
+    async def create_category(body: NewCategoryBody) -> dict[str, Any]:
+        async with service.uow() as uow:
+            category = await handlers.create_category(body.name, body.sort_order, body.visible, uow)
+        return category_view(category)
+
+    @api.get("/categories", summary="Every category in sort order")
+    async def list_categories() -> dict[str, Any]:
+        async with service.uow() as uow:
+            items = await handlers.list_categories(uow)
+        return {"items": [category_view(c) for c in items]}
+
     @api.post("/products", status_code=201, summary="Create a product")
     async def create_product(body: NewProductBody) -> dict[str, Any]:
-        new = handlers.NewProduct(
-            title=body.title,
-            description=body.description,
-            price=body.price,
-            currency=body.currency,
-            delivery_type=body.delivery_type,
-            loop_key=body.loop_key,
-            usage_instructions=body.usage_instructions,
-        )
+        new = handlers.NewProduct(**body.model_dump())
         async with service.uow() as uow:
             product, stock = await handlers.create_product(new, uow, service.keyring)
         return product_view(product, stock)
@@ -89,23 +242,84 @@ def router(service: Service) -> APIRouter:
             product, stock = await handlers.get_product(product_id, uow)
         return product_view(product, stock)
 
+    @api.patch("/products/{product_id}", summary="Edit catalog fields of a product")
+    async def update_product(product_id: UUID, body: ProductPatchBody) -> dict[str, Any]:
+        changes = body.model_dump(exclude_unset=True)
+        cleared = [name for name in REQUIRED_WHEN_SENT if name in changes and changes[name] is None]
+        if cleared:
+            raise DomainError(f"cannot be null: {', '.join(cleared)}")
+        async with service.uow() as uow:
+            product, stock = await handlers.update_product(product_id, changes, uow)
+        return product_view(product, stock)
+
     @api.post(
         "/products/{product_id}/keys",
-        summary="Import card keys: text/plain, one key per line",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-        },
+        summary="Import card keys (streamed): text/plain, text/csv or multipart `file`",
+        openapi_extra=KEYS_UPLOAD_BODY,
     )
-    async def import_keys(product_id: UUID, request: Request) -> dict[str, Any]:
-        text = await _read_text(request, service.max_import_bytes)
+    async def import_keys(
+        product_id: UUID,
+        request: Request,
+        format: Annotated[
+            ImportFormat | None, Query(description="text or csv; default from the media type")
+        ] = None,
+        cost_price: Annotated[
+            int | None, Query(ge=0, le=10**15, description="Cost per key, minor units")
+        ] = None,
+        expires_at: Annotated[
+            AwareDatetime | None, Query(description="Keys of this batch expire then")
+        ] = None,
+    ) -> dict[str, Any]:
+        chunks, implied = await key_upload(request, service.max_import_bytes)
+        options = handlers.ImportOptions(format or implied or ImportFormat.TEXT, cost_price, expires_at)
         async with service.uow() as uow:
-            result = await handlers.import_keys(product_id, text, uow, service.keyring)
-        return {
-            "batch_id": str(result.batch_id),
-            "imported": result.imported,
-            "duplicates": result.duplicates,
-            "invalid": result.invalid,
-        }
+            result = await handlers.import_key_stream(product_id, chunks, options, uow, service.keyring)
+        return import_view(result)
+
+    @api.get(
+        "/products/{product_id}/keys/unsold",
+        summary="Export the unsold keys (plaintext, one per line, in issue order; streamed)",
+        response_class=StreamingResponse,
+    )
+    async def export_keys(product_id: UUID) -> StreamingResponse:
+        uow = service.uow()
+        await uow.__aenter__()
+        lines = handlers.export_unsold(product_id, uow, service.keyring)
+        try:
+            first = await anext(lines, "")
+        except BaseException:
+            await uow.__aexit__(None, None, None)
+            raise
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                if first:
+                    yield first.encode()
+                async for line in lines:
+                    yield line.encode()
+            finally:
+                await uow.__aexit__(None, None, None)
+
+        return StreamingResponse(
+            body(), media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"}
+        )
+
+    @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
+    async def void_key(product_id: UUID, key_id: UUID) -> dict[str, Any]:
+        async with service.uow() as uow:
+            await handlers.void_key(product_id, key_id, uow)
+        return {"key_id": str(key_id), "status": "void"}
+
+    @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Void one unsold key and add another")
+    async def replace_key(product_id: UUID, key_id: UUID, body: ReplacementBody) -> dict[str, Any]:
+        async with service.uow() as uow:
+            new_id = await handlers.replace_key(product_id, key_id, body.content, uow, service.keyring)
+        return {"voided_key_id": str(key_id), "key_id": str(new_id)}
+
+    @api.post("/keys/reencrypt", summary="Re-seal every key with the active encryption key id")
+    async def reencrypt() -> dict[str, Any]:
+        count = await handlers.reencrypt(service.uow, service.keyring)
+        return {"resealed": count, "active_key_id": service.keyring.active}
 
     @api.get("/orders/{order_id}/keys", summary="Reveal the keys a paid order owns (audit-logged)")
     async def reveal_keys(

@@ -1,13 +1,18 @@
-"""Inventory handlers: order events (reserve, release, allocate) and the catalog / key commands.
+"""Inventory handlers: order events (reserve, release, allocate), the safety-net sweeps (lapsed
+reservations, expired keys, stock folds) and the catalog / key commands.
 
 Consumer handlers are guarded transitions: an event that does not fit the order's reservation state is
 logged and ignored. Business outcomes (no stock) are announced as events, never raised."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from faka_common.contracts import (
@@ -19,12 +24,24 @@ from faka_common.contracts import (
     StockReserved,
     StockUnavailable,
 )
+from faka_common.contracts.inventory import LowStock, ProductChanged, ReservationExpired
 from faka_common.crypto import KeyRing
-from faka_common.errors import DomainError, NotFound
+from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
-from inventory.domain.keys import loop_key_context, parse_import, seal_context
-from inventory.domain.model import Product, Stock
+from inventory.adapters.orm import StagedKey
+from inventory.adapters.stock_projection import StockProjection
+from inventory.domain import stock
+from inventory.domain.keys import (
+    ImportFormat,
+    ImportTally,
+    InvalidLine,
+    LineSplitter,
+    loop_key_context,
+    read_key,
+    seal_context,
+)
+from inventory.domain.model import Category, Product, Reservation
 from inventory.domain.reservations import (
     DeliveryType,
     OnApproved,
@@ -37,9 +54,12 @@ from inventory.domain.reservations import (
     on_cancelled,
     on_paid,
 )
+from inventory.domain.stock import IssueOrder, Stock, StockChange, stock_signals
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
+
+SEAL_LINES = 20_000  # lines parsed, fingerprinted and sealed per worker-thread hop during an import
 
 
 # --- order events ---------------------------------------------------------------------------------
@@ -47,6 +67,7 @@ log = logging.getLogger(__name__)
 
 async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
     """Reserve `quantity` keys for the payment window, all or none, answered once per order."""
+    await uow.reservations.lock_order(event.order_id)
     existing = await uow.reservations.get(event.order_id)
     if on_approved(existing.status if existing else None) is OnApproved.IGNORE:
         log.info("order %s already has a reservation; ignoring OrderApproved", event.order_id)
@@ -62,10 +83,11 @@ async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
 
     if product.delivery_type == "loop_key":
         if await _add_reservation(uow, event, ReservationStatus.ACTIVE):
+            await uow.stock.record(product.id, StockChange(reserved=event.quantity))
             uow.publish(_reserved(event, expires_at=None))
         return
 
-    claimed = await uow.keys.claim(product.id, event.quantity)
+    claimed = await uow.keys.claim(product.id, event.quantity, product.issue_order)
     if not enough_stock(event.quantity, len(claimed)):
         log.info(
             "order %s wants %d of %s, %d available", event.order_id, event.quantity, product.id, len(claimed)
@@ -75,11 +97,13 @@ async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
     if not await _add_reservation(uow, event, ReservationStatus.ACTIVE):
         return
     await uow.keys.take(claimed, event.order_id, "reserved")
+    await uow.stock.record(product.id, stock.reserved(event.quantity))
     uow.publish(_reserved(event, expires_at=event.payment_expires_at))
 
 
 async def release_stock(event: OrderCancelled, uow: InventoryUnitOfWork) -> None:
     """The order ended unpaid: its reserved keys go back to the pool."""
+    await uow.reservations.lock_order(event.order_id)
     reservation = await uow.reservations.get(event.order_id, for_update=True)
     if on_cancelled(reservation.status if reservation else None) is OnCancelled.IGNORE:
         log.info(
@@ -89,13 +113,14 @@ async def release_stock(event: OrderCancelled, uow: InventoryUnitOfWork) -> None
             reservation.status if reservation else "none",
         )
         return
-    released = await uow.keys.release(event.order_id)
-    await uow.reservations.set_status(event.order_id, ReservationStatus.RELEASED)
-    log.info("order %s cancelled (%s): released %d keys", event.order_id, event.reason, len(released))
+    assert reservation is not None
+    released = await _release(uow, reservation)
+    log.info("order %s cancelled (%s): released %d keys", event.order_id, event.reason, released)
 
 
 async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
     """The order is paid: its reserved keys are sold to it; a lapsed reservation is claimed again."""
+    await uow.reservations.lock_order(event.order_id)
     reservation = await uow.reservations.get(event.order_id, for_update=True)
     current = reservation.status if reservation else None
     action = on_paid(current)
@@ -121,13 +146,14 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
                     f"order {event.order_id} reserved {quantity} keys but holds {len(key_ids)}"
                 )
         await uow.reservations.set_status(event.order_id, ReservationStatus.ALLOCATED)
+        await uow.stock.record(product.id, stock.sold_from_reservation(quantity))
         uow.publish(_allocated(event.order_id, product, key_ids))
         return
 
     # RECLAIM: the reservation was released (late payment) or never made.
     key_ids = []
     if product.delivery_type == "card_key":
-        claimed = await uow.keys.claim(product.id, quantity)
+        claimed = await uow.keys.claim(product.id, quantity, product.issue_order)
         if not enough_stock(quantity, len(claimed)):
             reason = allocation_failure_reason(current)
             log.warning(
@@ -136,6 +162,9 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
             uow.publish(AllocationFailed(order_id=event.order_id, product_id=product.id, reason=reason))
             return
         key_ids = await uow.keys.take(claimed, event.order_id, "sold")
+        await uow.stock.record(product.id, stock.sold_directly(quantity))
+    else:
+        await uow.stock.record(product.id, StockChange(sold=quantity))
     if reservation is None:
         added = await uow.reservations.add(
             event.order_id, product.id, quantity, ReservationStatus.ALLOCATED, expires_at=None
@@ -151,6 +180,42 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
         product.id,
     )
     uow.publish(_allocated(event.order_id, product, key_ids))
+
+
+async def _release(uow: InventoryUnitOfWork, reservation: Reservation) -> int:
+    """An active reservation's keys go back to the pool; returns how many units were released."""
+    keys = await uow.keys.release(reservation.order_id)
+    await uow.reservations.set_status(reservation.order_id, ReservationStatus.RELEASED)
+    if keys:
+        await uow.stock.record(reservation.product_id, stock.released(len(keys)))
+    else:  # a loop-key reservation holds units, not keys
+        await uow.stock.record(reservation.product_id, StockChange(reserved=-reservation.quantity))
+    return reservation.quantity
+
+
+async def expire_reservations(uow: InventoryUnitOfWork, grace_seconds: float, limit: int = 200) -> int:
+    """The safety net: release reservations still active past expires_at + grace (their OrderCancelled
+    never came). Each is locked and re-checked, so it is released exactly once however many sweepers run."""
+    lapsed = await uow.reservations.lapsed(grace_seconds, limit)
+    for reservation in lapsed:
+        await _release(uow, reservation)
+        assert reservation.expires_at is not None
+        uow.publish(
+            ReservationExpired(
+                order_id=reservation.order_id,
+                product_id=reservation.product_id,
+                quantity=reservation.quantity,
+                expired_at=reservation.expires_at,
+            )
+        )
+        log.warning(
+            "reservation of order %s lapsed at %s without a cancellation; released %d units",
+            reservation.order_id,
+            reservation.expires_at.isoformat(),
+            reservation.quantity,
+        )
+    await uow.commit()
+    return len(lapsed)
 
 
 async def _add_reservation(uow: InventoryUnitOfWork, event: OrderApproved, status: ReservationStatus) -> bool:
@@ -188,7 +253,69 @@ def _allocated(order_id: UUID, product: Product, key_ids: list[UUID]) -> KeysAll
     )
 
 
-# --- catalog and keys ------------------------------------------------------------------------------
+# --- stock counts ----------------------------------------------------------------------------------
+
+
+async def fold_stock(uow: InventoryUnitOfWork, projection: StockProjection, limit: int = 10_000) -> int:
+    """Add appended stock changes into the per-product totals; flip in-stock flags, announce low stock
+    once per crossing, and after commit write the same numbers to the Redis projection."""
+    folded = await uow.stock.fold(limit)
+    if not folded:
+        await uow.commit()
+        return 0
+    changed = {product_id: (counts, version) for product_id, counts, version in folded}
+    published: list[tuple[UUID, Stock, int, bool]] = []
+    for product in await uow.products.get_many(list(changed)):
+        counts, version = changed[product.id]
+        if product.delivery_type == "loop_key":
+            counts = Stock(None, counts.reserved, counts.sold)
+        in_stock = await _apply_signals(uow, product, counts)
+        published.append((product.id, counts, version, in_stock))
+    await uow.commit()
+    for product_id, counts, version, in_stock in published:
+        try:
+            await projection.publish(product_id, counts, version, in_stock)
+        except Exception as error:  # the next fold of this product writes it again
+            log.warning("stock projection of %s not written: %s", product_id, error)
+    return len(published)
+
+
+async def _apply_signals(uow: InventoryUnitOfWork, product: Product, counts: Stock) -> bool:
+    signals = stock_signals(
+        counts.available, product.low_stock_threshold, product.low_stock_alerted, product.in_stock
+    )
+    if signals.low_stock_alerted != product.low_stock_alerted or signals.in_stock_changed:
+        updated = dataclasses.replace(
+            product, low_stock_alerted=signals.low_stock_alerted, in_stock=signals.in_stock
+        )
+        await uow.products.update(updated)
+        if signals.in_stock_changed:
+            uow.publish(product_changed(updated))
+    if signals.announce_low_stock:
+        assert counts.available is not None and product.low_stock_threshold is not None
+        uow.publish(
+            LowStock(
+                product_id=product.id,
+                title=product.title,
+                available=counts.available,
+                threshold=product.low_stock_threshold,
+            )
+        )
+        log.info("product %s is low on stock: %d left", product.id, counts.available)
+    return signals.in_stock
+
+
+async def expire_keys(uow: InventoryUnitOfWork, limit: int = 5_000) -> int:
+    """Available keys past their batch's expiry leave the pool."""
+    expired = await uow.keys.expire_due(limit)
+    for product_id, count in expired.items():
+        await uow.stock.record(product_id, stock.withdrawn(count))
+        log.info("%d keys of %s expired", count, product_id)
+    await uow.commit()
+    return sum(expired.values())
+
+
+# --- catalog ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -200,6 +327,147 @@ class NewProduct:
     description: str = ""
     loop_key: str | None = None
     usage_instructions: str = ""
+    category_id: UUID | None = None
+    max_per_order: int | None = None
+    max_per_buyer: int | None = None
+    active: bool = True
+    visible: bool = True
+    sort_order: int = 0
+    issue_order: IssueOrder = IssueOrder.FIFO
+    low_stock_threshold: int | None = None
+
+
+EDITABLE = frozenset(
+    {
+        "title", "description", "price", "currency", "usage_instructions", "category_id", "max_per_order",
+        "max_per_buyer", "active", "visible", "sort_order", "issue_order", "low_stock_threshold",
+    }
+)  # fmt: skip
+
+
+def product_changed(product: Product) -> ProductChanged:
+    return ProductChanged(
+        product_id=product.id,
+        title=product.title,
+        price=product.price,
+        currency=product.currency,
+        delivery_type=product.delivery_type,
+        category_id=product.category_id,
+        active=product.active,
+        visible=product.visible,
+        sort_order=product.sort_order,
+        max_per_order=product.max_per_order,
+        max_per_buyer=product.max_per_buyer,
+        in_stock=product.in_stock,
+        issue_order=product.issue_order.value,
+    )
+
+
+async def create_category(name: str, sort_order: int, visible: bool, uow: InventoryUnitOfWork) -> Category:
+    category = Category(uuid7(), name, sort_order, visible)
+    if not await uow.categories.add(category):
+        raise Conflict(f"a category named {name!r} exists")
+    await uow.commit()
+    return category
+
+
+async def list_categories(uow: InventoryUnitOfWork) -> list[Category]:
+    return await uow.categories.list()
+
+
+async def _check_category(uow: InventoryUnitOfWork, category_id: UUID | None) -> None:
+    if category_id is not None and await uow.categories.get(category_id) is None:
+        raise NotFound(f"no category {category_id}")
+
+
+async def create_product(
+    new: NewProduct, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> tuple[Product, Stock]:
+    if new.delivery_type == "loop_key" and not (new.loop_key and new.loop_key.strip()):
+        raise DomainError("a loop_key product needs a non-empty loop_key")
+    if new.delivery_type == "card_key" and new.loop_key is not None:
+        raise DomainError("loop_key only applies to loop_key products; import card keys instead")
+    await _check_category(uow, new.category_id)
+    product_id = uuid7()
+    sealed = None
+    if new.delivery_type == "loop_key" and new.loop_key is not None:
+        sealed = keyring.seal(new.loop_key.strip(), loop_key_context(product_id))
+    empty = Stock(None) if new.delivery_type == "loop_key" else Stock()
+    product = Product(
+        id=product_id,
+        title=new.title,
+        description=new.description,
+        price=new.price,
+        currency=new.currency,
+        delivery_type=new.delivery_type,
+        usage_instructions=new.usage_instructions,
+        active=new.active,
+        created_at=datetime.now(UTC),
+        loop_key=sealed,
+        category_id=new.category_id,
+        max_per_order=new.max_per_order,
+        max_per_buyer=new.max_per_buyer,
+        visible=new.visible,
+        sort_order=new.sort_order,
+        issue_order=new.issue_order,
+        low_stock_threshold=new.low_stock_threshold,
+        in_stock=new.delivery_type == "loop_key",
+    )
+    await uow.products.add(product)
+    uow.publish(product_changed(product))
+    await uow.commit()
+    return product, empty
+
+
+async def update_product(
+    product_id: UUID, changes: Mapping[str, Any], uow: InventoryUnitOfWork
+) -> tuple[Product, Stock]:
+    """Edit catalog fields (only those in `changes`); announces the product as it is now."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise DomainError(f"not editable: {', '.join(sorted(unknown))}")
+    product = await uow.products.get(product_id, for_update=True)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    if "category_id" in changes:
+        await _check_category(uow, changes["category_id"])
+    values = dict(changes)
+    if "issue_order" in values:
+        values["issue_order"] = IssueOrder(values["issue_order"])
+    updated = dataclasses.replace(product, **values)
+    counts = (await uow.stock.counts([updated]))[updated.id]
+    if "low_stock_threshold" in changes:  # a new threshold re-arms the latch against the current count
+        updated = dataclasses.replace(updated, low_stock_alerted=False)
+    await uow.products.update(updated)
+    await _apply_signals(uow, updated, counts)
+    updated = await uow.products.get(product_id) or updated
+    uow.publish(product_changed(updated))
+    await uow.commit()
+    return updated, counts
+
+
+async def get_product(product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
+    product = await uow.products.get(product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    counts = await uow.stock.counts([product])
+    return product, counts[product.id]
+
+
+async def list_products(uow: InventoryUnitOfWork) -> list[tuple[Product, Stock]]:
+    items = await uow.products.list()
+    counts = await uow.stock.counts(items)
+    return [(p, counts[p.id]) for p in items]
+
+
+# --- key pools -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    format: ImportFormat = ImportFormat.TEXT
+    cost_price: int | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +476,9 @@ class ImportResult:
     imported: int
     duplicates: int
     invalid: int
+    invalid_lines: list[InvalidLine] = field(default_factory=list)
+    cost_price: int | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -224,83 +495,215 @@ class Revealed:
     usage_instructions: str
 
 
-async def create_product(
-    new: NewProduct, uow: InventoryUnitOfWork, keyring: KeyRing
-) -> tuple[Product, Stock]:
-    if new.delivery_type == "loop_key" and not (new.loop_key and new.loop_key.strip()):
-        raise DomainError("a loop_key product needs a non-empty loop_key")
-    if new.delivery_type == "card_key" and new.loop_key is not None:
-        raise DomainError("loop_key only applies to loop_key products; import card keys instead")
-    product_id = uuid7()
-    sealed = None
-    if new.delivery_type == "loop_key" and new.loop_key is not None:
-        sealed = keyring.seal(new.loop_key.strip(), loop_key_context(product_id))
-    product = Product(
-        id=product_id,
-        title=new.title,
-        description=new.description,
-        price=new.price,
-        currency=new.currency,
-        delivery_type=new.delivery_type,
-        usage_instructions=new.usage_instructions,
-        active=True,
-        created_at=datetime.now(UTC),
-        loop_key=sealed,
-    )
-    await uow.products.add(product)
-    await uow.commit()
-    stock = Stock(None) if product.delivery_type == "loop_key" else Stock()
-    return product, stock
-
-
-async def get_product(product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
-    product = await uow.products.get(product_id)
-    if product is None:
-        raise NotFound(f"no product {product_id}")
-    stock = await uow.products.stock([product])
-    return product, stock[product.id]
-
-
-async def list_products(uow: InventoryUnitOfWork) -> list[tuple[Product, Stock]]:
-    items = await uow.products.list()
-    stock = await uow.products.stock(items)
-    return [(p, stock[p.id]) for p in items]
-
-
-async def import_keys(
-    product_id: UUID, text: str, uow: InventoryUnitOfWork, keyring: KeyRing
-) -> ImportResult:
-    """Seal and store one upload in one transaction; repeats (in the upload or already stored) are counted."""
+async def _card_product(uow: InventoryUnitOfWork, product_id: UUID) -> Product:
     product = await uow.products.get(product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")
     if product.delivery_type != "card_key":
         raise DomainError("this is a loop_key product: it has one shared key and takes no card-key imports")
-    parsed = parse_import(text)
-    rows = []
-    for content in parsed.keys:
-        key_id = uuid7()
-        rows.append(
-            (
-                key_id,
-                keyring.fingerprint(content, scope=product_id.bytes),
-                keyring.seal(content, seal_context(product_id, key_id)),
-            )
-        )
-    batch_id = uuid7()
-    imported = await uow.keys.add_batch(batch_id, product_id, rows)
-    duplicates = parsed.duplicates + (len(rows) - imported)
-    await uow.keys.record_batch(batch_id, imported, duplicates, parsed.invalid)
+    return product
+
+
+def _seal_lines(
+    lines: list[tuple[int, bytes | None]],
+    fmt: ImportFormat,
+    product_id: UUID,
+    id_base: int,
+    keyring: KeyRing,
+) -> tuple[list[StagedKey], list[InvalidLine]]:
+    """Parse, fingerprint and seal a run of lines (CPU work, run off the event loop). A key's id is the
+    batch's id base plus its line number: unique, and in upload order."""
+    staged: list[StagedKey] = []
+    invalid: list[InvalidLine] = []
+    scope = product_id.bytes
+    for number, raw in lines:
+        key = read_key(raw, fmt, number)
+        if key is None:
+            continue
+        if isinstance(key, InvalidLine):
+            invalid.append(key)
+            continue
+        key_id = UUID(int=id_base | number)
+        sealed = keyring.seal(key, seal_context(product_id, key_id))
+        staged.append((number, key_id, keyring.fingerprint(key, scope), sealed.key_id, sealed.blob))
+    return staged, invalid
+
+
+async def _staged_keys(
+    chunks: AsyncIterable[bytes], fmt: ImportFormat, product_id: UUID, keyring: KeyRing, tally: ImportTally
+) -> AsyncIterator[StagedKey]:
+    splitter = LineSplitter()
+    id_base = uuid7().int & ~0xFFFFFFFF
+    pending: list[tuple[int, bytes | None]] = []
+
+    async def sealed() -> list[StagedKey]:
+        staged, invalid = await asyncio.to_thread(_seal_lines, pending, fmt, product_id, id_base, keyring)
+        for line in invalid:
+            tally.reject(line)
+        tally.keys += len(staged)
+        return staged
+
+    async for chunk in chunks:
+        pending.extend(splitter.feed(chunk))
+        if len(pending) >= SEAL_LINES:
+            for record in await sealed():
+                yield record
+            pending = []
+    pending.extend(splitter.close())
+    for record in await sealed():
+        yield record
+
+
+async def import_key_stream(
+    product_id: UUID,
+    chunks: AsyncIterable[bytes],
+    options: ImportOptions,
+    uow: InventoryUnitOfWork,
+    keyring: KeyRing,
+) -> ImportResult:
+    """Stream an upload into the product's pool in one transaction: lines are parsed, fingerprinted and
+    sealed as they arrive and COPYed to a staging table; keys the product already holds (or that repeat
+    within the upload) are counted as duplicates. If anything fails, nothing of the upload is kept."""
+    await _card_product(uow, product_id)
+    if options.cost_price is not None and options.cost_price < 0:
+        raise DomainError("cost_price must not be negative")
+    batch = await uow.keys.new_batch(
+        uuid7(), product_id, options.cost_price, options.expires_at, options.format.value
+    )
+    tally = ImportTally()
+    staged, imported = await uow.keys.bulk_load(
+        batch,
+        product_id,
+        options.expires_at,
+        _staged_keys(chunks, options.format, product_id, keyring, tally),
+    )
+    duplicates = staged - imported
+    await uow.keys.record_batch(
+        batch.id,
+        imported,
+        duplicates,
+        tally.invalid,
+        [{"line": i.line, "reason": i.reason} for i in tally.invalid_lines],
+    )
+    await uow.stock.record(product_id, stock.imported(imported))
     await uow.commit()
     log.info(
         "batch %s for %s: %d imported, %d duplicates, %d invalid",
-        batch_id,
+        batch.id,
         product_id,
         imported,
         duplicates,
-        parsed.invalid,
+        tally.invalid,
     )
-    return ImportResult(batch_id, imported, duplicates, parsed.invalid)
+    return ImportResult(
+        batch.id,
+        imported,
+        duplicates,
+        tally.invalid,
+        tally.invalid_lines,
+        options.cost_price,
+        options.expires_at,
+    )
+
+
+async def import_keys(
+    product_id: UUID,
+    text: str,
+    uow: InventoryUnitOfWork,
+    keyring: KeyRing,
+    options: ImportOptions | None = None,
+) -> ImportResult:
+    """Import keys pasted as text (one key per line)."""
+
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield text.encode("utf-8", errors="surrogateescape")
+
+    return await import_key_stream(product_id, one_chunk(), options or ImportOptions(), uow, keyring)
+
+
+async def void_key(product_id: UUID, key_id: UUID, uow: InventoryUnitOfWork) -> None:
+    """Withdraw one unsold key for good; a reserved or sold key cannot be voided."""
+    await _card_product(uow, product_id)
+    if not await uow.keys.withdraw(product_id, key_id, "void"):
+        raise Conflict(
+            f"key {key_id} of product {product_id} is not available (unknown, reserved, sold or void)"
+        )
+    await uow.stock.record(product_id, stock.withdrawn(1))
+    await uow.commit()
+    log.info("key %s of %s voided", key_id, product_id)
+
+
+async def replace_key(
+    product_id: UUID, key_id: UUID, content: str, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> UUID:
+    """Void one unsold key and add its replacement, in one transaction; returns the new key's id."""
+    await _card_product(uow, product_id)
+    key = read_key(content.encode("utf-8", errors="surrogateescape"), ImportFormat.TEXT, 1)
+    if key is None or isinstance(key, InvalidLine):
+        raise DomainError(f"the replacement key is not valid: {key.reason if key else 'empty'}")
+    if not await uow.keys.withdraw(product_id, key_id, "void"):
+        raise Conflict(
+            f"key {key_id} of product {product_id} is not available (unknown, reserved, sold or void)"
+        )
+    batch = await uow.keys.new_batch(uuid7(), product_id, None, None, "replacement")
+    new_id = uuid7()
+    added = await uow.keys.add_one(
+        new_id,
+        product_id,
+        batch,
+        keyring.fingerprint(key, product_id.bytes),
+        keyring.seal(key, seal_context(product_id, new_id)),
+    )
+    if not added:
+        raise Conflict("the replacement key is already in this product's pool")
+    await uow.keys.record_batch(batch.id, 1, 0, 0, [])
+    await uow.commit()
+    log.info("key %s of %s replaced by %s", key_id, product_id, new_id)
+    return new_id
+
+
+async def export_unsold(product_id: UUID, uow: InventoryUnitOfWork, keyring: KeyRing) -> AsyncIterator[str]:
+    """The plaintext of the product's unsold keys in issue order, one per line, streamed."""
+    product = await _card_product(uow, product_id)
+    exported = 0
+    async for stored in uow.keys.stream_unsold(product.id, product.issue_order):
+        yield keyring.open(stored.sealed, seal_context(stored.product_id, stored.id)) + "\n"
+        exported += 1
+    log.info("exported %d unsold keys of %s", exported, product_id)
+
+
+async def reencrypt(
+    uow_factory: Callable[[], InventoryUnitOfWork], keyring: KeyRing, batch: int = 1_000
+) -> int:
+    """Re-seal every card key and loop key not sealed with the keyring's active key; batch by batch, so it
+    can run beside live traffic and be resumed. Returns how many were re-sealed."""
+    total = 0
+    after: UUID | None = None
+    while True:
+        async with uow_factory() as uow:
+            stale = await uow.keys.not_sealed_with(keyring.active, after, batch)
+            resealed = [
+                (k.id, keyring.seal(keyring.open(k.sealed, seal_context(k.product_id, k.id)),
+                                    seal_context(k.product_id, k.id)))
+                for k in stale
+            ]  # fmt: skip
+            await uow.keys.reseal(resealed)
+            await uow.commit()
+        total += len(resealed)
+        if len(stale) < batch:
+            break
+        after = stale[-1].id
+    async with uow_factory() as uow:
+        for product in await uow.products.loop_keys_not_sealed_with(keyring.active):
+            assert product.loop_key is not None
+            context = loop_key_context(product.id)
+            await uow.products.set_loop_key(
+                product.id, keyring.seal(keyring.open(product.loop_key, context), context)
+            )
+            total += 1
+        await uow.commit()
+    log.info("re-sealed %d keys with key id %s", total, keyring.active)
+    return total
 
 
 async def reveal_keys(order_id: UUID, reader: str, uow: InventoryUnitOfWork, keyring: KeyRing) -> Revealed:

@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): `python -m bench.inventory`; results land in bench/results/ (git-ignored)."""

@@ -1,0 +1,170 @@
+"""Admin API for the catalog and key pools beyond the basics: categories, product edits, streamed key
+imports with a per-batch report, export of unsold keys, void/replace of one key, re-encryption.
+
+Authenticated like every admin route (X-Admin-Key). Uploads and exports are streamed through to the
+inventory service, never held whole in the gateway's memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+from faka_common.errors import DomainError, Unavailable
+from faka_common.http import INTERNAL_TOKEN_HEADER
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gateway.bootstrap import Gateway
+from gateway.entrypoints.http import admin_auth
+from gateway.service_layer.edge import json_body
+
+PASSED_QUERY = ("format", "cost_price", "expires_at")
+
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "text/plain (one key per line), text/csv (key[,secret]) or multipart with field "
+        "`file`; streamed, up to the inventory's MAX_IMPORT_BYTES (64 MiB by default). "
+        "Query: format=text|csv, cost_price (minor units), expires_at (ISO 8601 with offset).",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=gw.settings.inventory_url,
+        headers={INTERNAL_TOKEN_HEADER: gw.settings.internal_token.get_secret_value()},
+        timeout=timeout,
+    )
+
+
+def _passed_on(response: httpx.Response, body: bytes) -> JSONResponse:
+    """The owner's JSON answer with its status (4xx included: they are already clear)."""
+    if response.status_code >= 500:
+        raise Unavailable(f"inventory answered {response.status_code}")
+    try:
+        payload = httpx.Response(response.status_code, content=body).json()
+    except ValueError as error:
+        raise Unavailable("inventory answered with a body that is not JSON") from error
+    return JSONResponse(payload, status_code=response.status_code)
+
+
+def catalog_admin_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+
+    @api.post("/categories", status_code=201, summary="Create a category")
+    async def create_category(request: Request) -> Any:
+        return json_body(
+            await gw.inventory.request("POST", "/internal/categories", json=await _json(request))
+        )
+
+    @api.get("/categories", summary="Every category")
+    async def list_categories() -> Any:
+        return json_body(await gw.inventory.request("GET", "/internal/categories"))
+
+    @api.patch("/products/{product_id}", summary="Edit a product's catalog fields")
+    async def update_product(product_id: UUID, request: Request) -> Any:
+        path = f"/internal/products/{product_id}"
+        return json_body(await gw.inventory.request("PATCH", path, json=await _json(request)))
+
+    @api.post(
+        "/products/{product_id}/key-batches",
+        summary="Import a key batch (streamed; report of imported / duplicate / invalid lines)",
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def import_batch(product_id: UUID, request: Request) -> JSONResponse:
+        headers = {
+            name: value
+            for name in ("content-type", "content-length")
+            if (value := request.headers.get(name)) is not None
+        }
+        params = {k: v for k, v in request.query_params.items() if k in PASSED_QUERY}
+        async with _streaming_client(gw, gw.settings.key_import_timeout_seconds) as client:
+            try:
+                response = await client.post(
+                    f"/internal/products/{product_id}/keys",
+                    content=request.stream(),
+                    headers=headers,
+                    params=params,
+                )
+            except httpx.HTTPError as error:
+                raise Unavailable(f"inventory unreachable: {type(error).__name__}") from error
+            return _passed_on(response, response.content)
+
+    @api.get("/products/{product_id}/keys/unsold", summary="Export unsold keys (text, streamed)")
+    async def export_keys(product_id: UUID) -> StreamingResponse:
+        client = _streaming_client(gw, gw.settings.key_import_timeout_seconds)
+        try:
+            response = await client.send(
+                client.build_request("GET", f"/internal/products/{product_id}/keys/unsold"), stream=True
+            )
+        except httpx.HTTPError as error:
+            await client.aclose()
+            raise Unavailable(f"inventory unreachable: {type(error).__name__}") from error
+        if response.status_code != 200:
+            body = await response.aread()
+            await response.aclose()
+            await client.aclose()
+            refusal = DomainError(_message(body) or f"inventory answered {response.status_code}")
+            refusal.status_code = response.status_code if response.status_code < 500 else 503
+            raise refusal
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_raw():
+                    yield chunk
+            finally:
+                await response.aclose()
+                await client.aclose()
+
+        return StreamingResponse(
+            lines(),
+            media_type="text/plain; charset=utf-8",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": f'attachment; filename="{product_id}.txt"',
+            },
+        )
+
+    @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
+    async def void_key(product_id: UUID, key_id: UUID) -> Any:
+        path = f"/internal/products/{product_id}/keys/{key_id}/void"
+        return json_body(await gw.inventory.request("POST", path))
+
+    @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Replace one unsold key")
+    async def replace_key(product_id: UUID, key_id: UUID, request: Request) -> Any:
+        path = f"/internal/products/{product_id}/keys/{key_id}/replace"
+        return json_body(await gw.inventory.request("POST", path, json=await _json(request)))
+
+    @api.post("/keys/reencrypt", summary="Re-seal every stored key with the active encryption key")
+    async def reencrypt() -> Any:
+        response = await gw.inventory.request(
+            "POST", "/internal/keys/reencrypt", timeout=gw.settings.key_import_timeout_seconds
+        )
+        return json_body(response)
+
+    return api
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as error:
+        raise DomainError("the body must be JSON") from error
+
+
+def _message(body: bytes) -> str | None:
+    try:
+        payload = httpx.Response(200, content=body).json()
+    except ValueError:
+        return None
+    return str(payload.get("message")) if isinstance(payload, dict) else None
