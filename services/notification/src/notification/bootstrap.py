@@ -22,7 +22,7 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.inventory import AllocationFailed, LowStock
 from faka_common.contracts.order import OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
@@ -48,6 +48,7 @@ from notification.domain.model import (
     ORDER_DELAYED,
     ORDER_DELIVERED,
     ORDER_PAID,
+    PAID_WITHOUT_STOCK,
     RISK_REVIEW,
     SUPPLIER_DOWN,
 )
@@ -66,6 +67,7 @@ NOTICE_OF_EVENT: dict[str, str] = {
     DeliveryDelayed.type_name: ORDER_DELAYED,
     DeliveryNeedsAttention.type_name: SUPPLIER_DOWN,
     LowStock.type_name: LOW_STOCK,
+    AllocationFailed.type_name: PAID_WITHOUT_STOCK,
 }
 # OrderRefunded is left out: its notice is per refund, and a give-up without NoticeUndelivered cannot
 # name the refund; the dead letter keeps the event for a replay.
@@ -123,6 +125,9 @@ class Service:
                 handlers.notify_order_refunded, notifier=self.notifier, support_contact=support
             ),
             LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, seller=self.seller),
+            AllocationFailed: partial(
+                handlers.notify_paid_without_stock, notifier=self.notifier, seller=self.seller
+            ),
         }
 
     async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:

@@ -17,7 +17,7 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.inventory import AllocationFailed, LowStock
 from faka_common.contracts.order import OrderRefunded
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
@@ -455,3 +455,17 @@ async def test_low_stock_and_manual_queue_alert_the_seller() -> None:
     assert "Steam 50" in low_alert.content.subject and "available: 2" in low_alert.content.text
     assert "F20260101000000AAAA" in queue_alert.content.subject
     assert "suppliers_exhausted" in queue_alert.content.subject and "all 5xx" in queue_alert.content.text
+
+
+async def test_a_paid_order_left_without_keys_alerts_the_seller_to_refund() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    notifier = _notifier(channels)
+    await _with_contact(uow, order_id, "en")
+    failed = AllocationFailed(order_id=order_id, product_id=uuid4(), reason="out_of_stock_after_expiry")
+    await handlers.notify_paid_without_stock(
+        failed, cast(NotificationUnitOfWork, uow), notifier, Seller(email="seller@example.com")
+    )
+    [alert] = channels["email"].sent
+    assert alert.recipient == "seller@example.com" and alert.template == "paid_without_stock"
+    assert "F20260101000000AAAA" in alert.content.subject and "退款" in alert.content.subject  # seller locale
+    assert "out_of_stock_after_expiry" in alert.content.text

@@ -18,7 +18,7 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.inventory import AllocationFailed, LowStock
 from faka_common.contracts.order import OrderRefunded
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
@@ -31,6 +31,7 @@ from notification.domain.model import (
     ORDER_DELIVERED,
     ORDER_PAID,
     ORDER_REFUNDED,
+    PAID_WITHOUT_STOCK,
     RISK_REVIEW,
     SUPPLIER_DOWN,
     BuyerContact,
@@ -262,6 +263,16 @@ async def notify_low_stock(
         "threshold": event.threshold,
     }
     await alert_seller(LOW_STOCK, event_id(), uow, notifier, seller, facts)
+
+
+async def notify_paid_without_stock(
+    event: AllocationFailed, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+) -> None:
+    """A paid order could not get its keys (a late payment found the stock gone): alert the seller, who
+    owes the buyer a refund or the goods. Never a silent loss."""
+    contact = await uow.contacts.get(event.order_id)
+    facts = {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)}
+    await alert_seller(PAID_WITHOUT_STOCK, event.order_id, uow, notifier, seller, facts)
 
 
 async def notify_risk_review(
