@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
+import json
 import os
 import secrets
 import signal
@@ -12,13 +15,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
 import httpx
+import uvicorn
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .conftest import drop_database
 
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
 
@@ -65,6 +75,8 @@ class Platform:
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     mailbox: Mailbox = field(default_factory=Mailbox)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="faka-e2e-")))
+    #: Extra settings for every service (e.g. a short payment window), over the defaults below.
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.secrets = {
@@ -106,6 +118,7 @@ class Platform:
             "SMTP_PORT": str(self.smtp.port),
             "EXPIRY_SWEEP_SECONDS": "1",
             "LOG_LEVEL": "INFO",
+            **self.overrides,
         }
 
     async def start(self) -> None:
@@ -174,3 +187,93 @@ class Platform:
 
     def storefront(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.gateway, timeout=15)
+
+
+@asynccontextmanager
+async def running_platform(infrastructure: dict[str, str], **overrides: str) -> AsyncIterator[Platform]:
+    """All seven services up on the shared infrastructure; their databases dropped afterwards."""
+    running = Platform(
+        infrastructure["DATABASE_URL"],
+        infrastructure["KAFKA_BOOTSTRAP_SERVERS"],
+        infrastructure["REDIS_URL"],
+        overrides=overrides,
+    )
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
+        for service in SERVICES:
+            await drop_database(infrastructure["DATABASE_URL"], running.database(service).rsplit("/", 1)[1])
+
+
+class FakeSupplier:
+    """A recharge supplier speaking the generic HTTP-JSON protocol on 127.0.0.1 (POST /orders, POST
+    /orders/query, HMAC-SHA256 over `timestamp.body`); it records every submit and always tops up."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.submits: list[dict[str, object]] = []
+        self.bad_signatures = 0
+        self.port = free_port()
+        self.app = FastAPI()
+        self._server: object | None = None
+        self._task: asyncio.Task[None] | None = None
+
+        def verified(request: Request, body: bytes) -> bool:
+            timestamp = request.headers.get("X-Timestamp", "")
+            expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            ok = hmac.compare_digest(expected, request.headers.get("X-Signature", ""))
+            self.bad_signatures += 0 if ok else 1
+            return ok
+
+        @self.app.post("/orders")
+        async def submit(request: Request) -> JSONResponse:
+            body = await request.body()
+            if not verified(request, body):
+                return JSONResponse({"error": "bad_signature"}, status_code=401)
+            order = json.loads(body)
+            self.submits.append(order)
+            return JSONResponse(
+                {
+                    "status": "success",
+                    "supplier_order_no": f"SUP-{order['order_id']}",
+                    "content": f"topped up {order['account']} with {order['amount']}",
+                }
+            )
+
+        @self.app.post("/orders/query")
+        async def query(request: Request) -> JSONResponse:
+            body = await request.body()
+            if not verified(request, body):
+                return JSONResponse({"error": "bad_signature"}, status_code=401)
+            order_id = json.loads(body)["order_id"]
+            if not any(s["order_id"] == order_id for s in self.submits):
+                return JSONResponse({"error": "not_found"}, status_code=404)
+            return JSONResponse({"status": "success", "supplier_order_no": f"SUP-{order_id}"})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def submits_for(self, order_id: str) -> list[dict[str, object]]:
+        return [s for s in self.submits if s.get("order_id") == order_id]
+
+    async def start(self) -> None:
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._task = asyncio.create_task(server.serve())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not server.started:
+            if loop.time() > deadline:
+                raise RuntimeError("fake supplier did not start")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if isinstance(self._server, uvicorn.Server) and self._task is not None:
+            self._server.should_exit = True
+            await self._task

@@ -12,24 +12,16 @@ import httpx
 import pytest
 from faka_common.sandbox_payment import signed_notification
 
-from .conftest import drop_database, eventually
-from .e2e_platform import SERVICES, Platform, body_text
+from .conftest import eventually
+from .e2e_platform import SERVICES, Platform, body_text, running_platform
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
-    running = Platform(
-        infrastructure["DATABASE_URL"], infrastructure["KAFKA_BOOTSTRAP_SERVERS"], infrastructure["REDIS_URL"]
-    )
-    try:
-        await running.start()
+    async with running_platform(infrastructure) as running:
         yield running
-    finally:
-        await running.stop()
-        for service in SERVICES:
-            await drop_database(infrastructure["DATABASE_URL"], running.database(service).rsplit("/", 1)[1])
 
 
 async def create_product(platform: Platform, keys: list[str], title: str = "Steam 50") -> str:

@@ -16,6 +16,7 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_notification"
     http_port: int = 8006
     inventory_url: str = "http://127.0.0.1:8002"
+    delivery_url: str = "http://127.0.0.1:8003"
     support_contact: str = "support@faka.local"
 
     notification_routes: dict[str, list[list[str]]] = Field(

@@ -36,6 +36,7 @@ EXPECTED = {
     ("fulfilling", "delivered"): "delivered",
     ("fulfilling", "delivery_failed"): "delivery_failed",
     ("paid", "delivered"): "delivered",
+    ("paid", "delivery_failed"): "delivery_failed",
     ("delivered", "complete"): "completed",
     **{
         (state, trigger): target

@@ -32,14 +32,18 @@ class NewProduct(BaseModel):
     )
     price: int = Field(ge=0, description="Unit price in minor units (分/cents)", examples=[9900])
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["CNY"])
-    delivery_type: Literal["card_key", "loop_key"] = Field(
+    delivery_type: Literal["card_key", "loop_key", "manual", "recharge"] = Field(
         "card_key",
         description="card_key: each buyer gets distinct keys from the imported stock; "
-        "loop_key: every buyer gets the same `loop_key`",
+        "loop_key: every buyer gets the same `loop_key`; manual: an operator delivers (manual queue); "
+        "recharge: a supplier tops up the account the buyer names",
         examples=["card_key"],
     )
     loop_key: str | None = Field(
         None, max_length=10_000, description="Required for loop_key products", examples=[None]
+    )
+    face_value: int | None = Field(
+        None, gt=0, description="Recharge products: what one unit tops up, in minor units", examples=[None]
     )
     usage_instructions: str = Field(
         "", max_length=10_000, description="Shown with the delivered keys", examples=["Steam > Redeem a code"]

@@ -142,8 +142,42 @@ async def buyer_order(
         if error.status_code == 404:
             await limits.count(windows)
         raise
-    keys = await fetch_keys(gw, str(order["order_id"])) if reveals_keys(order.get("status")) else None
+    keys = None
+    if reveals_keys(order.get("status")):
+        if order.get("delivery_type") in DELIVERED_BY_DELIVERY:
+            keys = await fetch_delivered_content(gw, order)
+        else:
+            keys = await fetch_keys(gw, str(order["order_id"]))
     return buyer_order_view(order, keys)
+
+
+#: Products an operator or a supplier fulfils: what the buyer received is kept by delivery, not inventory.
+DELIVERED_BY_DELIVERY = frozenset({"manual", "recharge"})
+
+
+async def fetch_delivered_content(gw: Gateway, order: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What an operator or supplier delivered (audited by delivery), shaped like inventory's keys, with
+    the product's usage instructions when the catalog still has them."""
+    order_id = str(order["order_id"])
+    try:
+        response = await gw.delivery.request(
+            "GET", f"/internal/deliveries/{segment(order_id)}/content", params={"reader": KEYS_READER}
+        )
+    except DomainError as error:
+        if error.status_code != 404:
+            raise
+        log.info("order %s is delivered with no content kept by delivery", order_id)
+        return None
+    content = json_body(response)
+    instructions = ""
+    try:
+        product = json_body(
+            await gw.inventory.request("GET", f"/internal/products/{segment(str(order['product_id']))}")
+        )
+        instructions = str(product.get("usage_instructions", "")) if isinstance(product, dict) else ""
+    except DomainError as error:
+        log.info("usage instructions of order %s not shown: %s", order_id, error)
+    return {"keys": [{"content": str(content.get("content", ""))}], "usage_instructions": instructions}
 
 
 # --- payments --------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.domain.keys import key_position
 from inventory.domain.model import Category, Product, Reservation, StoredKey
-from inventory.domain.reservations import ReservationStatus
+from inventory.domain.reservations import ReservationStatus, keyless
 from inventory.domain.stock import IssueOrder, Stock, StockChange
 
 metadata = MetaData()
@@ -79,7 +79,11 @@ products = Table(
     Column("low_stock_alerted", Boolean, nullable=False, server_default=text("false")),
     Column("in_stock", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("delivery_type IN ('card_key', 'loop_key')", name="products_delivery_type"),
+    Column("face_value", BigInteger),
+    CheckConstraint(
+        "delivery_type IN ('card_key', 'loop_key', 'manual', 'recharge')", name="products_delivery_type"
+    ),
+    CheckConstraint("face_value IS NULL OR face_value > 0", name="products_face_value_positive"),
     CheckConstraint("price >= 0", name="products_price_not_negative"),
     CheckConstraint(
         "delivery_type <> 'loop_key' OR (loop_key_sealed IS NOT NULL AND loop_key_key_id IS NOT NULL)",
@@ -246,6 +250,7 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         low_stock_threshold=row.low_stock_threshold,
         low_stock_alerted=row.low_stock_alerted,
         in_stock=row.in_stock,
+        face_value=row.face_value,
     )
 
 
@@ -266,6 +271,7 @@ def _product_values(product: Product) -> dict[str, Any]:
         "low_stock_threshold": product.low_stock_threshold,
         "low_stock_alerted": product.low_stock_alerted,
         "in_stock": product.in_stock,
+        "face_value": product.face_value,
     }
 
 
@@ -402,7 +408,7 @@ class StockRepository:
         result: dict[UUID, Stock] = {}
         for p in items:
             a, r, s = found.get(p.id, (0, 0, 0))
-            result[p.id] = Stock(None if p.delivery_type == "loop_key" else a, r, s)
+            result[p.id] = Stock(None if keyless(p.delivery_type) else a, r, s)
         return result
 
     async def fold(self, limit: int = 10_000) -> list[tuple[UUID, Stock, int]]:

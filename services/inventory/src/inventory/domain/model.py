@@ -41,6 +41,7 @@ class Product:
     low_stock_threshold: int | None = None
     low_stock_alerted: bool = False
     in_stock: bool = True
+    face_value: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,23 @@
 from enum import StrEnum
 from typing import Literal
 
-DeliveryType = Literal["card_key", "loop_key"]
-DELIVERY_TYPES: tuple[DeliveryType, ...] = ("card_key", "loop_key")
+DeliveryType = Literal["card_key", "loop_key", "manual", "recharge"]
+DELIVERY_TYPES: tuple[DeliveryType, ...] = ("card_key", "loop_key", "manual", "recharge")
+#: Products that hold no card keys: a reservation counts units, stock never runs out.
+KEYLESS: frozenset[str] = frozenset({"loop_key", "manual", "recharge"})
+#: Products whose paid orders are fulfilled by inventory's keys (the others by delivery: an operator or
+#: a supplier, asked by the order service).
+KEYED_DELIVERY: frozenset[str] = frozenset({"card_key", "loop_key"})
+
+
+def keyless(delivery_type: str) -> bool:
+    return delivery_type in KEYLESS
+
+
+def announces_keys(delivery_type: str) -> bool:
+    """Whether a paid order of this type is announced as KeysAllocated (manual / recharge are not:
+    delivery would read an allocation without keys as a failure)."""
+    return delivery_type in KEYED_DELIVERY
 
 
 class ReservationStatus(StrEnum):

@@ -55,7 +55,12 @@ class NewProductBody(CatalogFields):
     description: LongText = ""
     price: int = Field(ge=0, le=10**15, description="Unit price in minor units (cents / 分)")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    delivery_type: Literal["card_key", "loop_key"]
+    delivery_type: Literal["card_key", "loop_key", "manual", "recharge"] = Field(
+        description="card_key / loop_key: keys held here; manual: an operator fulfils; recharge: a supplier"
+    )
+    face_value: int | None = Field(
+        default=None, gt=0, le=10**15, description="What one unit of a recharge tops up, in minor units"
+    )
     loop_key: Annotated[str, StringConstraints(max_length=10_000)] | None = Field(
         default=None, description="The one key every buyer gets; required for loop_key products"
     )
@@ -78,6 +83,7 @@ class ProductPatchBody(BaseModel):
     sort_order: int | None = Field(default=None, ge=-(10**6), le=10**6)
     issue_order: IssueOrder | None = None
     low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
+    face_value: int | None = Field(default=None, gt=0, le=10**15)
 
 
 REQUIRED_WHEN_SENT = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
@@ -111,6 +117,7 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "sort_order": product.sort_order,
         "issue_order": product.issue_order.value,
         "low_stock_threshold": product.low_stock_threshold,
+        "face_value": product.face_value,
         "in_stock": product.in_stock if stock.available is None else stock.available > 0,
         "stock": {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
     }

@@ -49,7 +49,9 @@ from inventory.domain.reservations import (
     OnPaid,
     ReservationStatus,
     allocation_failure_reason,
+    announces_keys,
     enough_stock,
+    keyless,
     on_approved,
     on_cancelled,
     on_paid,
@@ -81,7 +83,7 @@ async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
         await _refuse(uow, event, available=0)
         return
 
-    if product.delivery_type == "loop_key":
+    if keyless(product.delivery_type):
         if await _add_reservation(uow, event, ReservationStatus.ACTIVE):
             await uow.stock.record(product.id, StockChange(reserved=event.quantity))
             uow.publish(_reserved(event, expires_at=None))
@@ -147,7 +149,7 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
                 )
         await uow.reservations.set_status(event.order_id, ReservationStatus.ALLOCATED)
         await uow.stock.record(product.id, stock.sold_from_reservation(quantity))
-        uow.publish(_allocated(event.order_id, product, key_ids))
+        _announce_allocation(uow, event.order_id, product, key_ids)
         return
 
     # RECLAIM: the reservation was released (late payment) or never made.
@@ -179,7 +181,7 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
         quantity,
         product.id,
     )
-    uow.publish(_allocated(event.order_id, product, key_ids))
+    _announce_allocation(uow, event.order_id, product, key_ids)
 
 
 async def _release(uow: InventoryUnitOfWork, reservation: Reservation) -> int:
@@ -247,6 +249,17 @@ def _reserved(event: OrderApproved, expires_at: datetime | None) -> StockReserve
     )
 
 
+def _announce_allocation(
+    uow: InventoryUnitOfWork, order_id: UUID, product: Product, key_ids: list[UUID]
+) -> None:
+    """Keyed products announce their keys; manual / recharge orders are fulfilled by delivery (asked by
+    the order service), so nothing is announced that delivery could read as an allocation without keys."""
+    if announces_keys(product.delivery_type):
+        uow.publish(_allocated(order_id, product, key_ids))
+    else:
+        log.info("paid %s order %s counted as sold; delivery fulfils it", product.delivery_type, order_id)
+
+
 def _allocated(order_id: UUID, product: Product, key_ids: list[UUID]) -> KeysAllocated:
     return KeysAllocated(
         order_id=order_id, product_id=product.id, key_ids=key_ids, delivery_type=product.delivery_type
@@ -267,7 +280,7 @@ async def fold_stock(uow: InventoryUnitOfWork, projection: StockProjection, limi
     published: list[tuple[UUID, Stock, int, bool]] = []
     for product in await uow.products.get_many(list(changed)):
         counts, version = changed[product.id]
-        if product.delivery_type == "loop_key":
+        if keyless(product.delivery_type):
             counts = Stock(None, counts.reserved, counts.sold)
         in_stock = await _apply_signals(uow, product, counts)
         published.append((product.id, counts, version, in_stock))
@@ -326,6 +339,7 @@ class NewProduct:
     delivery_type: DeliveryType
     description: str = ""
     loop_key: str | None = None
+    face_value: int | None = None
     usage_instructions: str = ""
     category_id: UUID | None = None
     max_per_order: int | None = None
@@ -341,6 +355,7 @@ EDITABLE = frozenset(
     {
         "title", "description", "price", "currency", "usage_instructions", "category_id", "max_per_order",
         "max_per_buyer", "active", "visible", "sort_order", "issue_order", "low_stock_threshold",
+        "face_value",
     }
 )  # fmt: skip
 
@@ -385,14 +400,16 @@ async def create_product(
 ) -> tuple[Product, Stock]:
     if new.delivery_type == "loop_key" and not (new.loop_key and new.loop_key.strip()):
         raise DomainError("a loop_key product needs a non-empty loop_key")
-    if new.delivery_type == "card_key" and new.loop_key is not None:
-        raise DomainError("loop_key only applies to loop_key products; import card keys instead")
+    if new.delivery_type != "loop_key" and new.loop_key is not None:
+        raise DomainError("loop_key only applies to loop_key products")
+    if new.delivery_type != "recharge" and new.face_value is not None:
+        raise DomainError("face_value only applies to recharge products")
     await _check_category(uow, new.category_id)
     product_id = uuid7()
     sealed = None
     if new.delivery_type == "loop_key" and new.loop_key is not None:
         sealed = keyring.seal(new.loop_key.strip(), loop_key_context(product_id))
-    empty = Stock(None) if new.delivery_type == "loop_key" else Stock()
+    empty = Stock(None) if keyless(new.delivery_type) else Stock()
     product = Product(
         id=product_id,
         title=new.title,
@@ -411,7 +428,8 @@ async def create_product(
         sort_order=new.sort_order,
         issue_order=new.issue_order,
         low_stock_threshold=new.low_stock_threshold,
-        in_stock=new.delivery_type == "loop_key",
+        in_stock=keyless(new.delivery_type),
+        face_value=new.face_value,
     )
     await uow.products.add(product)
     uow.publish(product_changed(product))
@@ -435,6 +453,8 @@ async def update_product(
     if "issue_order" in values:
         values["issue_order"] = IssueOrder(values["issue_order"])
     updated = dataclasses.replace(product, **values)
+    if updated.face_value is not None and updated.delivery_type != "recharge":
+        raise DomainError("face_value only applies to recharge products")
     counts = (await uow.stock.counts([updated]))[updated.id]
     if "low_stock_threshold" in changes:  # a new threshold re-arms the latch against the current count
         updated = dataclasses.replace(updated, low_stock_alerted=False)
@@ -500,7 +520,7 @@ async def _card_product(uow: InventoryUnitOfWork, product_id: UUID) -> Product:
     if product is None:
         raise NotFound(f"no product {product_id}")
     if product.delivery_type != "card_key":
-        raise DomainError("this is a loop_key product: it has one shared key and takes no card-key imports")
+        raise DomainError(f"this is a {product.delivery_type} product: it takes no card-key imports")
     return product
 
 

@@ -64,6 +64,8 @@ TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (S.PAID, T.KEYS_ALLOCATED): S.FULFILLING,
     (S.PAID, T.ALLOCATION_FAILED): S.DELIVERY_FAILED,
     (S.PAID, T.DELIVERED): S.DELIVERED,
+    # Manual and recharge goods skip allocation: an operator's reject or a supplier's failure ends them here.
+    (S.PAID, T.DELIVERY_FAILED): S.DELIVERY_FAILED,
     (S.FULFILLING, T.DELIVERED): S.DELIVERED,
     (S.FULFILLING, T.DELIVERY_FAILED): S.DELIVERY_FAILED,
     (S.DELIVERED, T.COMPLETE): S.COMPLETED,
