@@ -22,8 +22,8 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import AllocationFailed, LowStock
-from faka_common.contracts.order import OrderRefunded
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
@@ -36,6 +36,7 @@ from notification.adapters.channels.resilience import GuardedChannel, breakers
 from notification.adapters.channels.telegram import TelegramChannel
 from notification.adapters.channels.twilio_sms import TwilioSmsChannel
 from notification.adapters.channels.webhook import WebhookChannel
+from notification.adapters.delivery import DeliveredContent
 from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
 from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
@@ -47,8 +48,8 @@ from notification.domain.model import (
     LOW_STOCK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
+    ORDER_NEEDS_ATTENTION,
     ORDER_PAID,
-    PAID_WITHOUT_STOCK,
     RISK_REVIEW,
     SUPPLIER_DOWN,
 )
@@ -67,7 +68,7 @@ NOTICE_OF_EVENT: dict[str, str] = {
     DeliveryDelayed.type_name: ORDER_DELAYED,
     DeliveryNeedsAttention.type_name: SUPPLIER_DOWN,
     LowStock.type_name: LOW_STOCK,
-    AllocationFailed.type_name: PAID_WITHOUT_STOCK,
+    OrderNeedsAttention.type_name: ORDER_NEEDS_ATTENTION,
 }
 # OrderRefunded is left out: its notice is per refund, and a give-up without NoticeUndelivered cannot
 # name the refund; the dead letter keeps the event for a replay.
@@ -82,6 +83,7 @@ class Service:
     notifier: Notifier
     breakers: AsyncCircuitBreakerFactory
     webhook_log: SqlWebhookLog
+    content: KeySource | None = None
 
     @property
     def token(self) -> str:
@@ -107,6 +109,7 @@ class Service:
                 notifier=self.notifier,
                 keys=self.keys,
                 support_contact=support,
+                content=self.content,
             ),
             DeliveryFailed: partial(
                 handlers.notify_delivery_failed,
@@ -125,8 +128,8 @@ class Service:
                 handlers.notify_order_refunded, notifier=self.notifier, support_contact=support
             ),
             LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, seller=self.seller),
-            AllocationFailed: partial(
-                handlers.notify_paid_without_stock, notifier=self.notifier, seller=self.seller
+            OrderNeedsAttention: partial(
+                handlers.notify_order_needs_attention, notifier=self.notifier, seller=self.seller
             ),
         }
 
@@ -195,7 +198,10 @@ def build_channels(
 
 
 def bootstrap(
-    settings: Settings | None = None, keys: KeySource | None = None, mailer: Mailer | None = None
+    settings: Settings | None = None,
+    keys: KeySource | None = None,
+    mailer: Mailer | None = None,
+    content: KeySource | None = None,
 ) -> Service:
     """`keys` and `mailer` default to inventory's internal API and SMTP; tests pass fakes."""
     settings = settings or Settings()
@@ -206,6 +212,12 @@ def bootstrap(
         )
         runtime.on_stop.append(inventory.aclose)
         keys = inventory
+    if content is None:
+        delivered = DeliveredContent(
+            InternalClient(settings.delivery_url, settings.internal_token.get_secret_value())
+        )
+        runtime.on_stop.append(delivered.aclose)
+        content = delivered
     client = httpx.AsyncClient(timeout=settings.provider_timeout, follow_redirects=False)
     runtime.on_stop.append(client.aclose)
     webhook_log = SqlWebhookLog(runtime.sessions)
@@ -224,7 +236,7 @@ def bootstrap(
         for name, channel in raw.items()
     }
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
-    service = Service(runtime, settings, keys, notifier, factory, webhook_log)
+    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content)
 
     # httpx logs every request URL at INFO, and Telegram's URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -17,8 +17,8 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import AllocationFailed, LowStock
-from faka_common.contracts.order import OrderRefunded
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
     ChannelResult,
@@ -457,15 +457,27 @@ async def test_low_stock_and_manual_queue_alert_the_seller() -> None:
     assert "suppliers_exhausted" in queue_alert.content.subject and "all 5xx" in queue_alert.content.text
 
 
-async def test_a_paid_order_left_without_keys_alerts_the_seller_to_refund() -> None:
+@pytest.mark.parametrize(
+    ("reason", "subject_says"),
+    [
+        ("late_payment_out_of_stock", "正在自动退款"),
+        ("auto_refund_failed", "请手动退款"),
+        ("allocation_failed", "需要处理"),
+    ],
+)
+async def test_a_paid_order_needing_attention_tells_the_seller_what_to_do(
+    reason: str, subject_says: str
+) -> None:
     uow, channels, order_id = FakeUow(), _channels(), uuid4()
     notifier = _notifier(channels)
     await _with_contact(uow, order_id, "en")
-    failed = AllocationFailed(order_id=order_id, product_id=uuid4(), reason="out_of_stock_after_expiry")
-    await handlers.notify_paid_without_stock(
-        failed, cast(NotificationUnitOfWork, uow), notifier, Seller(email="seller@example.com")
+    attention = OrderNeedsAttention(
+        order_id=order_id, order_no="F20260101000000AAAA", reason=reason, detail="refund R1 gave up"
+    )
+    await handlers.notify_order_needs_attention(
+        attention, cast(NotificationUnitOfWork, uow), notifier, Seller(email="seller@example.com")
     )
     [alert] = channels["email"].sent
-    assert alert.recipient == "seller@example.com" and alert.template == "paid_without_stock"
-    assert "F20260101000000AAAA" in alert.content.subject and "退款" in alert.content.subject  # seller locale
-    assert "out_of_stock_after_expiry" in alert.content.text
+    assert alert.recipient == "seller@example.com" and alert.template == "order_needs_attention"
+    assert "F20260101000000AAAA" in alert.content.subject and subject_says in alert.content.subject
+    assert "refund R1 gave up" in alert.content.text

@@ -26,7 +26,7 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
-from faka_common.contracts.order import OrderRefunded
+from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
@@ -35,7 +35,7 @@ from order.adapters.inventory import InventoryCatalog
 from order.adapters.payments import registry
 from order.adapters.payments.registry import PaymentProviders
 from order.config import MIGRATIONS, Settings
-from order.service_layer import handlers, payments, services
+from order.service_layer import auto_refunds, handlers, payments, services
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,23 @@ class Service:
                 log.exception("reconciliation round failed; retrying next round")
             await asyncio.sleep(self.settings.reconcile_interval_seconds)
 
+    async def auto_refund_once(self) -> auto_refunds.AutoRefundSummary:
+        return await auto_refunds.auto_refund_once(
+            self.uow,
+            self.providers,
+            max_attempts=self.settings.auto_refund_max_attempts,
+            backoff=timedelta(seconds=self.settings.auto_refund_backoff_seconds),
+        )
+
+    async def auto_refund_forever(self) -> None:
+        """The late-payment policy's refunds: pay back paid orders that found no stock."""
+        while True:
+            try:
+                await self.auto_refund_once()
+            except Exception:
+                log.exception("automatic refund round failed; retrying next round")
+            await asyncio.sleep(self.settings.auto_refund_interval_seconds)
+
 
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
@@ -132,12 +149,14 @@ def bootstrap(settings: Settings | None = None) -> Service:
             OrderPaid,
             OrderDelivered,
             OrderRefunded,
+            OrderNeedsAttention,
             RechargeRequested,
             ManualDeliveryRequested,
         ]
     )
     service.runtime.background(service.expire_forever)
     service.runtime.background(service.reconcile_forever)
+    service.runtime.background(service.auto_refund_forever)
     service.runtime.on_stop.append(service.catalog.aclose)
     service.runtime.on_stop.append(service.provider_http.aclose)
     return service

@@ -77,6 +77,11 @@ class Settings(ServiceSettings):
     reconcile_lead_seconds: int = 120
     reconcile_lookback_seconds: int = 1800
 
+    # Late-payment policy: automatic refunds of paid orders that found no stock.
+    auto_refund_interval_seconds: float = 10.0
+    auto_refund_max_attempts: int = 5
+    auto_refund_backoff_seconds: float = 30.0
+
     # Buyer lookups: failed secret attempts allowed per minute, per order number and per client IP.
     lookup_failures_per_minute: int = 10
     idempotency_ttl_hours: int = 48

@@ -26,6 +26,7 @@ from faka_common.contracts import (
     StockUnavailable,
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
+from faka_common.contracts.order import OrderNeedsAttention
 from faka_common.errors import Conflict, NotFound
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.inventory import Product
@@ -320,7 +321,8 @@ async def test_failures_keep_reason() -> None:
     assert uow.orders.rows[paid.id].status is Status.DELIVERY_FAILED
     assert uow.orders.rows[paid.id].status_reason == "no stock left"
     assert uow.orders.rows[fulfilling.id].status_reason == "smtp down"
-    assert uow.committed == []
+    [attention] = uow.committed  # the seller hears of the paid order left undelivered
+    assert isinstance(attention, OrderNeedsAttention) and attention.order_id == paid.id
 
 
 async def test_misfit_events_and_unknown_orders_are_ignored() -> None:

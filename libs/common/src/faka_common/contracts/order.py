@@ -97,3 +97,13 @@ class OrderRefunded(OrderEvent):
     provider: str = Field(examples=["alipay", "stripe"])
     reason: str = Field(examples=["buyer_request", "duplicate_payment", "out_of_stock"])
     refunded_at: datetime
+
+
+class OrderNeedsAttention(OrderEvent):
+    """Something about a paid order needs the seller / operator: e.g. a late payment found no stock and is
+    being refunded automatically, or an automatic refund gave up. Notification alerts the seller on it."""
+
+    type_name: ClassVar[str] = "OrderNeedsAttention"
+
+    reason: str = Field(examples=["late_payment_out_of_stock", "auto_refund_failed"])
+    detail: str = Field(default="", description="A short human-readable explanation; no secrets")

@@ -18,8 +18,8 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.contracts.inventory import AllocationFailed, LowStock
-from faka_common.contracts.order import OrderRefunded
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
@@ -29,9 +29,9 @@ from notification.domain.model import (
     LOW_STOCK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
+    ORDER_NEEDS_ATTENTION,
     ORDER_PAID,
     ORDER_REFUNDED,
-    PAID_WITHOUT_STOCK,
     RISK_REVIEW,
     SUPPLIER_DOWN,
     BuyerContact,
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 KEY_MODES = frozenset({"card_key", "loop_key"})
 """Delivery modes whose goods are keys held by inventory (the others: recharge, manual)."""
+CONTENT_MODES = frozenset({"manual", "recharge"})
+"""Delivery modes whose goods (what an operator or supplier handed over) are kept by delivery."""
 
 
 @dataclass(frozen=True)
@@ -178,18 +180,22 @@ async def notify_order_delivered(
     notifier: Notifier,
     keys: KeySource,
     support_contact: str,
+    content: KeySource | None = None,
 ) -> None:
     """Send the buyer the goods, at most once per order: email first, then SMS. The keys are read from
     inventory (an audited reveal) only when a channel that carries them is about to send, held in
     memory, and never stored, logged or published."""
 
+    source = keys if event.mode in KEY_MODES else content if event.mode in CONTENT_MODES else None
+
     async def load_keys() -> dict[str, Any]:
-        order_keys = await keys.order_keys(event.order_id)
+        assert source is not None
+        order_keys = await source.order_keys(event.order_id)
         if not order_keys.keys:
-            raise NotificationError(f"inventory returned no keys for delivered order {event.order_id}")
+            raise NotificationError(f"no delivered goods found for delivered order {event.order_id}")
         return {"keys": order_keys.keys, "usage_instructions": order_keys.usage_instructions}
 
-    secrets = load_keys if event.mode in KEY_MODES else None
+    secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
     await _notify_buyer(ORDER_DELIVERED, event.order_id, uow, notifier, support_contact, extra, secrets)
 
@@ -265,14 +271,21 @@ async def notify_low_stock(
     await alert_seller(LOW_STOCK, event_id(), uow, notifier, seller, facts)
 
 
-async def notify_paid_without_stock(
-    event: AllocationFailed, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+async def notify_order_needs_attention(
+    event: OrderNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
 ) -> None:
-    """A paid order could not get its keys (a late payment found the stock gone): alert the seller, who
-    owes the buyer a refund or the goods. Never a silent loss."""
+    """Order's word that a paid order needs the seller: a late payment found no stock (refunding it
+    automatically), an automatic refund gave up, or allocation failed. One order can need attention more
+    than once, so each event is its own alert; a redelivered event alerts nobody twice."""
     contact = await uow.contacts.get(event.order_id)
-    facts = {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)}
-    await alert_seller(PAID_WITHOUT_STOCK, event.order_id, uow, notifier, seller, facts)
+    facts = {
+        **_order_facts(contact),
+        "order_no": event.order_no,
+        "order_id": str(event.order_id),
+        "reason": event.reason,
+        "detail": event.detail,
+    }
+    await alert_seller(ORDER_NEEDS_ATTENTION, event_id(), uow, notifier, seller, facts)
 
 
 async def notify_risk_review(

@@ -146,6 +146,20 @@ refunds = Table(
     Column("completed_at", DateTime(timezone=True)),
 )
 
+auto_refunds = Table(
+    "auto_refunds",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
+    Column("refund_no", Text, nullable=False, unique=True),
+    Column("reason", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 _MUTABLE = (
     "status",
     "expires_at",
@@ -501,6 +515,11 @@ class RefundRepository:
             .values(status=status, completed_at=at, provider_refund_id=provider_refund_id, error=error)
         )
 
+    async def by_no(self, refund_no: str) -> dict[str, Any] | None:
+        query = select(refunds).where(refunds.c.refund_no == refund_no)
+        row = (await self._session.execute(query)).first()
+        return dict(row._mapping) if row is not None else None
+
     async def for_order(self, order_id: UUID) -> list[dict[str, Any]]:
         query = (
             select(
@@ -518,6 +537,56 @@ class RefundRepository:
             .order_by(refunds.c.requested_at)
         )
         return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+
+class AutoRefundRepository:
+    """Automatic refunds owed by the late-payment policy: one per order, claimed with SKIP LOCKED."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, order_id: UUID, refund_no: str, reason: str, at: datetime) -> bool:
+        """Owe the order an automatic refund under `refund_no`; False when one is owed already."""
+        result = await self._session.execute(
+            insert(auto_refunds)
+            .values(
+                order_id=order_id,
+                refund_no=refund_no,
+                reason=reason,
+                state="pending",
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
+                updated_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(auto_refunds.c.order_id)
+        )
+        return result.first() is not None
+
+    async def claim_due(self, at: datetime) -> dict[str, Any] | None:
+        """One pending automatic refund that is due, locked for this transaction; others skip it."""
+        query = (
+            select(auto_refunds, orders.c.order_no)
+            .join(orders, orders.c.id == auto_refunds.c.order_id)
+            .where(auto_refunds.c.state == "pending", auto_refunds.c.next_attempt_at <= at)
+            .order_by(auto_refunds.c.next_attempt_at)
+            .limit(1)
+            .with_for_update(of=auto_refunds, skip_locked=True)
+        )
+        row = (await self._session.execute(query)).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def update(self, order_id: UUID, at: datetime, **values: Any) -> None:
+        await self._session.execute(
+            update(auto_refunds).where(auto_refunds.c.order_id == order_id).values(updated_at=at, **values)
+        )
+
+    async def get(self, order_id: UUID) -> dict[str, Any] | None:
+        row = (
+            await self._session.execute(select(auto_refunds).where(auto_refunds.c.order_id == order_id))
+        ).first()
+        return dict(row._mapping) if row is not None else None
 
 
 idempotency_keys = Table(

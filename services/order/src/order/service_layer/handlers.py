@@ -21,7 +21,10 @@ from faka_common.contracts import (
     StockUnavailable,
 )
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.order import OrderNeedsAttention
+from uuid6 import uuid7
 
+from order.domain import late_payment
 from order.domain.model import InvalidTransition, Order, Trigger
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
@@ -98,10 +101,33 @@ async def on_keys_allocated(event: KeysAllocated, uow: OrderUnitOfWork) -> None:
 
 
 async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) -> None:
-    def step(order: Order) -> None:
+    """A paid order's allocation failed: the seller is told, in the same transaction. One with no stock
+    left (a late payment whose stock was sold) is also owed an automatic refund."""
+    owed: list[Order] = []
+
+    def step(order: Order) -> Message:
+        refund = late_payment.needs_auto_refund(order.status, event.reason)
         order.fail(Trigger.ALLOCATION_FAILED, event.reason, _now())
+        if not refund:
+            return OrderNeedsAttention(
+                order_id=order.id,
+                order_no=order.order_no,
+                reason=late_payment.ATTENTION_ALLOCATION_FAILED,
+                detail=f"allocation failed ({event.reason[:60]}); refund the buyer or deliver by hand",
+            )
+        order.status_reason = late_payment.AUTO_REFUND_PENDING
+        owed.append(order)
+        return OrderNeedsAttention(
+            order_id=order.id,
+            order_no=order.order_no,
+            reason=late_payment.ATTENTION_OUT_OF_STOCK,
+            detail=f"paid order found no stock ({event.reason[:60]}); refunding it automatically",
+        )
 
     await _transition(event, event.order_id, uow, step)
+    for order in owed:
+        await uow.auto_refunds.add(order.id, f"R{uuid7().hex}", late_payment.REFUND_REASON, _now())
+        log.warning("order %s paid but out of stock: automatic refund owed", order.order_no)
 
 
 async def on_delivery_succeeded(event: DeliverySucceeded, uow: OrderUnitOfWork) -> None:

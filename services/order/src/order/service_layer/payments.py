@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
 from faka_common.contracts import OrderPaid
 from faka_common.contracts.order import OrderRefunded
@@ -24,7 +25,13 @@ from order.adapters.payments.base import (
 from order.adapters.payments.registry import PaymentProviders
 from order.domain.fulfilment import fulfilment_request
 from order.domain.model import InvalidTransition, Order, Status
-from order.domain.payments import SANDBOX, BadNotification, VerifiedPayment, check_matches
+from order.domain.payments import (
+    SANDBOX,
+    BadNotification,
+    PaymentNotice,
+    VerifiedPayment,
+    check_matches,
+)
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -317,41 +324,88 @@ async def refund_order(
     uow_factory: UowFactory,
     providers: PaymentProviders,
     now: datetime | None = None,
+    refund_no: str | None = None,
 ) -> RefundOutcome:
     """Give money back through the provider that took it. The refund is booked as pending first (so two
     operators cannot both refund the remainder), then asked of the provider, then applied to the order with
-    OrderRefunded. A provider that cannot be reached leaves it pending: its outcome is unknown."""
+    OrderRefunded. A provider that cannot be reached leaves it pending: its outcome is unknown.
+
+    Given a `refund_no` that is already booked and still pending, the same refund is asked again under the
+    same number (the provider deduplicates on it); one that already succeeded is answered as it was."""
     at = now or _now()
-    refund_no = f"R{uuid7().hex}"
+    refund_no = refund_no or f"R{uuid7().hex}"
     async with uow_factory() as uow:
         found = await uow.orders.get_by_no(order_no)
         if found is None:
             raise NotFound(f"unknown order number {order_no[:64]!r}")
         order = await uow.orders.lock(found.id)
         assert order is not None
+        booked = await uow.refunds.by_no(refund_no)
+        if booked is not None and booked["order_id"] != order.id:
+            raise Conflict(f"refund {refund_no[:40]!r} belongs to another order")
+        if booked is not None and booked["status"] == "succeeded":
+            return RefundOutcome(refund_no, order, booked["amount"], "succeeded")
+        if booked is not None and booked["status"] != "pending":
+            raise Conflict(f"refund {refund_no[:40]!r} was refused: {booked['error'] or 'no reason'}")
         paid = await uow.payments.for_order(order.id)
-        if not paid or order.refundable == 0:
-            raise Conflict(f"order {order_no} is {order.status}; nothing has been paid that can be refunded")
-        available = order.refundable - await uow.refunds.pending_total(order.id)
-        wanted = available if amount is None else amount
-        if wanted <= 0 or wanted > available:
-            raise Conflict(f"at most {max(available, 0)} can be refunded on order {order_no} now")
-        trade = paid[0]
-        await uow.refunds.add(
-            {
-                "id": uuid7(),
-                "refund_no": refund_no,
-                "order_id": order.id,
-                "provider": trade.provider,
-                "trade_no": trade.trade_no,
-                "amount": wanted,
-                "currency": trade.currency,
-                "reason": reason[:200],
-                "status": "pending",
-                "requested_at": at,
-            }
-        )
-        await uow.commit()
+        if booked is not None:
+            wanted = int(booked["amount"])
+            trade = next(p for p in paid if p.trade_no == booked["trade_no"])
+            await uow.commit()
+        else:
+            if not paid or order.refundable == 0:
+                raise Conflict(
+                    f"order {order_no} is {order.status}; nothing has been paid that can be refunded"
+                )
+            available = order.refundable - await uow.refunds.pending_total(order.id)
+            wanted = available if amount is None else amount
+            if wanted <= 0 or wanted > available:
+                raise Conflict(f"at most {max(available, 0)} can be refunded on order {order_no} now")
+            trade = paid[0]
+            await _book_refund(uow, refund_no, order, trade, wanted, reason, at)
+    return await _settle_refund(
+        order_no, order.id, refund_no, trade, wanted, reason, providers, uow_factory, at
+    )
+
+
+async def _book_refund(
+    uow: OrderUnitOfWork,
+    refund_no: str,
+    order: Order,
+    trade: PaymentNotice,
+    wanted: int,
+    reason: str,
+    at: datetime,
+) -> None:
+    await uow.refunds.add(
+        {
+            "id": uuid7(),
+            "refund_no": refund_no,
+            "order_id": order.id,
+            "provider": trade.provider,
+            "trade_no": trade.trade_no,
+            "amount": wanted,
+            "currency": trade.currency,
+            "reason": reason[:200],
+            "status": "pending",
+            "requested_at": at,
+        }
+    )
+    await uow.commit()
+
+
+async def _settle_refund(
+    order_no: str,
+    order_id: UUID,
+    refund_no: str,
+    trade: PaymentNotice,
+    wanted: int,
+    reason: str,
+    providers: PaymentProviders,
+    uow_factory: UowFactory,
+    at: datetime,
+) -> RefundOutcome:
+    """Ask the provider for a booked refund and apply its answer to the order."""
     adapter = providers.get(trade.provider)
     try:
         result = await adapter.refund(
@@ -366,8 +420,11 @@ async def refund_order(
             await uow.commit()
         raise
     async with uow_factory() as uow:
-        order = await uow.orders.lock(order.id)
+        order = await uow.orders.lock(order_id)
         assert order is not None
+        booked = await uow.refunds.by_no(refund_no)
+        if booked is not None and booked["status"] == "succeeded":
+            return RefundOutcome(refund_no, order, wanted, "succeeded")
         order.refund(wanted, at)
         await uow.orders.save(order)
         await uow.refunds.finish(refund_no, "succeeded", _now(), result.provider_refund_id)

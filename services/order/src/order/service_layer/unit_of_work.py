@@ -4,6 +4,7 @@ from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters.orm import (
+    AutoRefundRepository,
     CouponRepository,
     IdempotencyRepository,
     OrderRepository,
@@ -19,6 +20,7 @@ class OrderUnitOfWork(UnitOfWork):
     payments: PaymentRepository
     checks: PaymentCheckRepository
     refunds: RefundRepository
+    auto_refunds: AutoRefundRepository
     idempotency: IdempotencyRepository
     tiers: PriceTierRepository
     coupons: CouponRepository
@@ -28,6 +30,7 @@ class OrderUnitOfWork(UnitOfWork):
         self.payments = PaymentRepository(session)
         self.checks = PaymentCheckRepository(session)
         self.refunds = RefundRepository(session)
+        self.auto_refunds = AutoRefundRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.tiers = PriceTierRepository(session)
         self.coupons = CouponRepository(session)

@@ -44,6 +44,16 @@ sandbox_trades = Table(
     Column("paid_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Refund numbers the sandbox has honoured: a retried refund_no is answered, not refunded twice.
+sandbox_refunds = Table(
+    "sandbox_refunds",
+    ledger_metadata,
+    Column("refund_no", Text, primary_key=True),
+    Column("trade_no", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class SandboxTrade:
@@ -59,12 +69,15 @@ class SandboxLedger(Protocol):
 
     async def find(self, order_no: str) -> SandboxTrade | None: ...
 
-    async def refund(self, trade_no: str, amount: int) -> bool: ...
+    async def refund(self, trade_no: str, amount: int, refund_no: str) -> bool:
+        """Refund `amount` once per `refund_no` (a repeat is answered True and refunds nothing more)."""
+        ...
 
 
 class MemoryLedger:
     def __init__(self) -> None:
         self.trades: dict[str, SandboxTrade] = {}
+        self.refund_nos: set[str] = set()
 
     async def record(self, trade: SandboxTrade) -> None:
         self.trades[trade.trade_no] = trade
@@ -72,10 +85,13 @@ class MemoryLedger:
     async def find(self, order_no: str) -> SandboxTrade | None:
         return next((t for t in self.trades.values() if t.order_no == order_no), None)
 
-    async def refund(self, trade_no: str, amount: int) -> bool:
+    async def refund(self, trade_no: str, amount: int, refund_no: str) -> bool:
+        if refund_no in self.refund_nos:
+            return True
         trade = self.trades.get(trade_no)
         if trade is None or trade.refunded + amount > trade.amount:
             return False
+        self.refund_nos.add(refund_no)
         self.trades[trade_no] = SandboxTrade(
             trade.trade_no, trade.order_no, trade.amount, trade.currency, trade.refunded + amount
         )
@@ -112,8 +128,17 @@ class DbLedger:
             return None
         return SandboxTrade(row.trade_no, row.order_no, row.amount, row.currency, row.refunded)
 
-    async def refund(self, trade_no: str, amount: int) -> bool:
+    async def refund(self, trade_no: str, amount: int, refund_no: str) -> bool:
         async with self._sessions() as session:
+            seen = await session.execute(
+                insert(sandbox_refunds)
+                .values(refund_no=refund_no, trade_no=trade_no, amount=amount, created_at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+                .returning(sandbox_refunds.c.refund_no)
+            )
+            if seen.first() is None:
+                await session.rollback()
+                return True
             result = await session.execute(
                 update(sandbox_trades)
                 .where(
@@ -124,7 +149,10 @@ class DbLedger:
                 .returning(sandbox_trades.c.trade_no)
             )
             done = result.first() is not None
-            await session.commit()
+            if done:
+                await session.commit()
+            else:
+                await session.rollback()
         return done
 
 
@@ -174,11 +202,11 @@ class SandboxProvider:
         return ProviderStatus("paid", trade.trade_no, trade.amount, trade.currency)
 
     async def refund(self, trade: PaidTrade, amount: int, refund_no: str) -> RefundResult:
-        if await self.ledger.refund(trade.trade_no, amount):
+        if await self.ledger.refund(trade.trade_no, amount, refund_no):
             return RefundResult(refund_no, amount, "succeeded", f"SBXR{uuid.uuid4().hex}")
         # A trade paid straight through the gateway's checkout page never reached the ledger's books.
         await self.ledger.record(SandboxTrade(trade.trade_no, trade.order_no, trade.amount, trade.currency))
-        if await self.ledger.refund(trade.trade_no, amount):
+        if await self.ledger.refund(trade.trade_no, amount, refund_no):
             return RefundResult(refund_no, amount, "succeeded", f"SBXR{uuid.uuid4().hex}")
         raise ProviderError("sandbox refused the refund: more than the trade's unrefunded amount")
 
