@@ -291,6 +291,18 @@ def test_every_config_map_key_is_a_setting_of_some_service() -> None:
         assert keys <= known, f"{path}: {keys - known}"
 
 
+def test_every_service_url_a_service_reads_points_at_that_service_in_kubernetes_and_compose() -> None:
+    """A `<service>_URL` left to its loopback default would make the pod call itself (a missing DELIVERY_URL
+    once sent the gateway's delivery calls to 127.0.0.1:8003)."""
+    wanted = {f"{s.upper()}_URL" for s in SERVICES} & set().union(*(settings_fields(s) for s in SERVICES))
+    shared = load(BASE / "configmap.yaml")["data"]
+    compose_env = compose()["services"]["gateway"]["environment"]
+    for name in sorted(wanted):
+        target = f"http://{name.removesuffix('_URL').lower()}:8000"
+        assert shared.get(name) == target, f"configmap {name}={shared.get(name)!r}"
+        assert compose_env.get(name) == target, f"compose {name}={compose_env.get(name)!r}"
+
+
 def test_every_secret_a_deployment_reads_is_in_the_secret_example() -> None:
     example = {doc["metadata"]["name"]: doc for doc in load_all(K8S / "secret.example.yaml")}
     assert all(doc["kind"] == "Secret" for doc in example.values())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
+from faka_common.breakers import close_breakers
 from faka_common.contracts import (
     AllocationFailed,
     DeliveryFailed,
@@ -70,7 +72,10 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     keyring = settings.keyring()
     runtime = Runtime(settings, MIGRATIONS)
     adapters = adapters or adapter_factory(keyring)
-    breakers = Breakers(settings.breaker_threshold, settings.breaker_ttl_seconds)
+    breakers = Breakers.of(
+        settings, settings.breaker_threshold, settings.breaker_ttl_seconds, settings.breaker_store
+    )
+    runtime.on_stop.append(partial(close_breakers, breakers.factory))
 
     def uow() -> DeliveryUnitOfWork:
         return DeliveryUnitOfWork(runtime.sessions, settings.service_name)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from faka_common.breakers import BreakerStore
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.settings import ServiceSettings
 from pydantic import Field, SecretStr
@@ -36,6 +37,11 @@ class Settings(ServiceSettings):
     supplier_processing_poll_seconds: float = Field(default=1.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open a breaker")
     breaker_ttl_seconds: float = Field(default=30, gt=0, description="Open this long, then half-open")
+    breaker_store: BreakerStore | None = Field(
+        default=None,
+        description="redis: every replica shares each breaker; memory: per process; "
+        "unset: redis when REDIS_URL is set",
+    )
     score_window_minutes: float = Field(default=60, gt=0)
 
     def development_secrets(self) -> dict[str, str]:

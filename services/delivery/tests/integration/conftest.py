@@ -19,6 +19,7 @@ from delivery.adapters.suppliers.base import signature_valid
 from delivery.bootstrap import Service, bootstrap
 from delivery.config import MIGRATIONS, Settings
 from delivery.entrypoints.http import router
+from faka_common.breakers import close_breakers
 from faka_common.contracts import Envelope, Message
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
@@ -80,6 +81,7 @@ async def service(database_url: str) -> AsyncIterator[Service]:
     try:
         yield built
     finally:
+        await close_breakers(built.breakers.factory)
         await built.runtime.engine.dispose()
 
 

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from delivery.bootstrap import Service, bootstrap
+from faka_common.breakers import close_breakers
 from faka_common.contracts.delivery import RechargeRequested
 
 from .conftest import SECRET, SupplierServer, closed_port_url, eventually, feed, outbox, settings_for
@@ -223,6 +224,7 @@ async def test_the_same_recharge_request_redelivered_many_times_recharges_once(
         await asyncio.gather(*(feed(service, message) for _ in range(3)))
         await asyncio.gather(drain(service), drain(other))
     finally:
+        await close_breakers(other.breakers.factory)
         await other.runtime.engine.dispose()
     assert slow.submits == {str(order_id): 1}
     assert types(await outbox(service, order_id)) == ["DeliverySucceeded"]

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+from faka_common.breakers import close_breakers
 from faka_common.contracts import (
     DeliveryFailed,
     DeliverySucceeded,
@@ -182,7 +183,14 @@ def build_channels(
             )
         )
     if s.telegram_bot_token:
-        channels.append(TelegramChannel(client, s.telegram_base_url, s.telegram_bot_token.get_secret_value()))
+        channels.append(
+            TelegramChannel(
+                client,
+                s.telegram_base_url,
+                s.telegram_bot_token.get_secret_value(),
+                carries_secrets=s.telegram_carries_keys,
+            )
+        )
     if s.seller_webhook_secret:
         channels.append(
             WebhookChannel(
@@ -221,7 +229,13 @@ def bootstrap(
     client = httpx.AsyncClient(timeout=settings.provider_timeout, follow_redirects=False)
     runtime.on_stop.append(client.aclose)
     webhook_log = SqlWebhookLog(runtime.sessions)
-    factory = breakers(settings.channel_breaker_threshold, settings.channel_breaker_reset_seconds)
+    factory = breakers(
+        settings.channel_breaker_threshold,
+        settings.channel_breaker_reset_seconds,
+        settings,
+        settings.breaker_store,
+    )
+    runtime.on_stop.append(partial(close_breakers, factory))
     raw = build_channels(
         settings, mailer or smtp_mailer(settings), client, SqlMessageStore(runtime.sessions), webhook_log
     )

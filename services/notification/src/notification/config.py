@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Self
 
+from faka_common.breakers import BreakerStore
 from faka_common.settings import ServiceSettings
 from pydantic import Field, SecretStr, model_validator
 
@@ -28,6 +29,11 @@ class Settings(ServiceSettings):
     channel_breaker_threshold: int = Field(default=5, ge=1, description="Failed notices that open a breaker")
     channel_breaker_reset_seconds: float = Field(
         default=30, gt=0, description="Open breaker → half-open after"
+    )
+    breaker_store: BreakerStore | None = Field(
+        default=None,
+        description="redis: every replica shares each channel's breaker; memory: per process; "
+        "unset: redis when REDIS_URL is set",
     )
     channel_retry_attempts: int = Field(default=2, ge=1, description="Tries per channel before failing over")
     channel_retry_backoff: float = Field(default=0.2, ge=0)
@@ -57,6 +63,16 @@ class Settings(ServiceSettings):
 
     telegram_base_url: str = "https://api.telegram.org"
     telegram_bot_token: SecretStr | None = None
+    telegram_carries_keys: bool = Field(
+        default=False,
+        description="Whether a delivered notice on Telegram holds the keys (Telegram stores bot chats on its "
+        "servers); false: it points to the order page and the e-mail instead",
+    )
+    telegram_link_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret of the order page's Telegram deep-link tokens (the gateway's "
+        "TELEGRAM_LINK_SECRET); unset: buyers cannot link Telegram",
+    )
 
     seller_email: str | None = None
     seller_phone: str | None = None

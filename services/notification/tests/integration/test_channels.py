@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -26,6 +27,7 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from faka_common import chat_link
 from faka_common.contracts import (
     DeliveryFailed,
     DeliverySucceeded,
@@ -34,6 +36,7 @@ from faka_common.contracts import (
     OrderPlaced,
     RiskDecided,
 )
+from faka_common.contracts.delivery import DeliveryDelayed
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
 from faka_common.errors import NotFound
@@ -266,6 +269,8 @@ def _settings(database: str, base: str, smtp_port: int, **overrides: Any) -> Set
         "seller_webhook_secret": WEBHOOK_SECRET,
         "webhook_backoff": 0.05,
         "webhook_max_backoff": 0.2,
+        # its own namespace: the channel breakers (shared through Redis) are this service's alone
+        "kafka_namespace": f"t{uuid4().hex}.",
     }
     values.update(overrides)
     return Settings(**values)
@@ -560,3 +565,117 @@ async def test_order_placed_then_delivery_through_the_consumer_records_order_fac
     [email] = smtp[0].about(placed.order_no)
     body = email.get_body(("plain",))
     assert body is not None and KEY + "-2" in body.get_content() and "UTC" in body.get_content()
+
+
+LINK_SECRET = "telegram-link-test-secret"
+
+
+async def _link(service: Service, body: dict[str, Any]) -> httpx.Response:
+    app = create_app(service.runtime, [router(service)], title="test")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return await client.post(
+            "/internal/telegram/links", json=body, headers={"X-Internal-Token": INTERNAL}
+        )
+
+
+async def test_a_linked_telegram_chat_gets_delivered_and_delayed_notices_once_without_the_key(
+    make_service: Any, fake: Providers, smtp: tuple[Mailbox, int], database: str
+) -> None:
+    service, keys = make_service(telegram_link_secret=LINK_SECRET)
+    order_id = uuid4()
+    order_no = await _add_contact(service, order_id)
+    keys.orders[order_id] = OrderKeys(order_id, [KEY])
+
+    linked = await _link(service, {"chat_id": "4242", "token": chat_link.sign(LINK_SECRET, order_id, 600)})
+
+    assert linked.status_code == 200, linked.text
+    assert linked.json() == {"order_id": str(order_id), "linked": True, "confirmed": True}
+    [confirmation] = fake.requests["telegram"]
+    assert confirmation["chat_id"] == "4242" and confirmation["token"] == BOT_TOKEN
+    assert order_no in confirmation["text"] and "order page" in confirmation["text"]
+    fake.requests["telegram"].clear()
+
+    consumer = service.consumer()
+    delivered = _delivered(order_id)
+    same = Envelope.wrap(delivered, "delivery")
+    outcomes = await asyncio.gather(*(consumer.consume(_record(delivered, same)) for _ in range(3)))
+    assert sorted(outcomes) == ["duplicate"] * 2 + ["handled"]
+    assert await consumer.consume(_record(_delivered(order_id))) == "handled"  # the news again, new id
+    delayed = DeliveryDelayed(
+        order_id=order_id,
+        delivery_id=uuid4(),
+        paid_at=datetime.now(UTC),
+        threshold_minutes=5,
+        status="pending",
+    )
+    for _ in range(2):
+        assert await consumer.consume(_record(delayed)) == "handled"
+
+    sent = fake.requests["telegram"]
+    assert [m["chat_id"] for m in sent] == ["4242", "4242"]
+    assert order_no in sent[0]["text"] and "delivered" in sent[0]["text"] and KEY not in sent[0]["text"]
+    assert "order page" in sent[0]["text"]
+    assert order_no in sent[1]["text"] and "delivered" not in sent[1]["text"]
+    [email] = smtp[0].about(f"{order_no} has been delivered")
+    body = email.get_body(("plain",))
+    assert body is not None and KEY in body.get_content()  # the e-mail still carries the key
+    rows = await _rows(
+        database,
+        "SELECT template, status FROM notifications WHERE order_id = $1 AND channel = 'telegram'",
+        order_id,
+    )
+    assert sorted((r["template"], r["status"]) for r in rows) == [
+        ("order_delayed", "sent"),
+        ("order_delivered", "sent"),
+    ]
+
+
+async def test_telegram_carries_the_key_only_when_the_settings_say_so(
+    make_service: Any, fake: Providers
+) -> None:
+    service, keys = make_service(telegram_link_secret=LINK_SECRET, telegram_carries_keys=True)
+    order_id = uuid4()
+    await _add_contact(service, order_id)
+    keys.orders[order_id] = OrderKeys(order_id, [KEY])
+    token = chat_link.sign(LINK_SECRET, order_id, 600)
+    assert (await _link(service, {"chat_id": "-1001", "token": token})).status_code == 200
+
+    assert await service.consumer().consume(_record(_delivered(order_id))) == "handled"
+
+    [_, notice] = fake.requests["telegram"]
+    assert notice["chat_id"] == "-1001" and KEY in notice["text"]
+
+
+async def test_a_forged_or_expired_link_is_refused_told_to_the_chat_and_stores_nothing(
+    make_service: Any, fake: Providers, database: str
+) -> None:
+    service, _ = make_service(telegram_link_secret=LINK_SECRET)
+    order_id = uuid4()
+    await _add_contact(service, order_id)
+
+    forged = await _link(
+        service,
+        {"chat_id": "77", "token": chat_link.sign("other-secret", order_id, 600), "language_code": "en"},
+    )
+    expired = await _link(
+        service, {"chat_id": "77", "token": chat_link.sign(LINK_SECRET, order_id, 60, now=time.time() - 120)}
+    )
+    malformed = await _link(service, {"chat_id": "not-a-chat", "token": "x"})
+
+    assert forged.status_code == 400 and forged.json()["error"] == "invalid_chat_link"
+    assert expired.status_code == 400 and "expired" in expired.json()["message"]
+    assert malformed.status_code == 422
+    assert [m["chat_id"] for m in fake.requests["telegram"]] == ["77", "77"]
+    told = [m["text"] for m in fake.requests["telegram"]]
+    assert "does not work" in told[0] and "链接无效或已过期" in told[1]  # in the Telegram user's language
+    assert await _rows(database, "SELECT 1 FROM telegram_chats WHERE order_id = $1", order_id) == []
+
+
+async def test_linking_is_refused_while_the_shop_has_no_link_secret(
+    make_service: Any, fake: Providers
+) -> None:
+    service, _ = make_service()
+    order_id = uuid4()
+    response = await _link(service, {"chat_id": "5", "token": chat_link.sign(LINK_SECRET, order_id, 600)})
+    assert response.status_code == 404 and "not enabled" in response.json()["message"]
+    assert fake.requests["telegram"] == []

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
+from faka_common.breakers import close_breakers
 from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
@@ -103,11 +104,13 @@ async def database(server_url: str) -> AsyncIterator[str]:
 @pytest.fixture
 async def service(database: str, smtp: tuple[Collector, int]) -> AsyncIterator[tuple[Service, FakeKeys]]:
     keys = FakeKeys()
-    settings = Settings(database_url=database, smtp_port=smtp[1], kafka_namespace="test.")
+    # its own namespace: the channel breakers (shared through Redis) are this test's alone
+    settings = Settings(database_url=database, smtp_port=smtp[1], kafka_namespace=f"t{uuid4().hex}.")
     svc = bootstrap(settings, keys=keys)
     try:
         yield svc, keys
     finally:
+        await close_breakers(svc.breakers)
         await svc.runtime.engine.dispose()
 
 
@@ -231,7 +234,10 @@ async def test_delivery_before_order_placed_raises_and_leaves_nothing(
 
 async def test_smtp_failure_raises_and_rolls_back(database: str) -> None:
     keys = FakeKeys()
-    svc = bootstrap(Settings(database_url=database, smtp_port=_free_port(), smtp_timeout=2), keys=keys)
+    settings = Settings(
+        database_url=database, smtp_port=_free_port(), smtp_timeout=2, kafka_namespace=f"t{uuid4().hex}."
+    )
+    svc = bootstrap(settings, keys=keys)
     try:
         order_id = uuid4()
         keys.orders[order_id] = OrderKeys(order_id, [KEY])
@@ -242,4 +248,5 @@ async def test_smtp_failure_raises_and_rolls_back(database: str) -> None:
         assert await _rows(database, "SELECT 1 FROM notifications WHERE order_id = $1", order_id) == []
         assert await _rows(database, "SELECT 1 FROM outbox WHERE key = $1", str(order_id)) == []
     finally:
+        await close_breakers(svc.breakers)
         await svc.runtime.engine.dispose()

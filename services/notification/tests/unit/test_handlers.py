@@ -106,10 +106,22 @@ class FakeNotifications:
         return {c: n.status for (o, t, c), n in self.rows.items() if o == order_id and t == template}
 
 
+class FakeTelegramChats:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, str] = {}
+
+    async def link(self, order_id: UUID, chat_id: str) -> None:
+        self.rows[order_id] = chat_id
+
+    async def get(self, order_id: UUID) -> str | None:
+        return self.rows.get(order_id)
+
+
 class FakeUow:
     def __init__(self) -> None:
         self.contacts = FakeContacts()
         self.notifications = FakeNotifications()
+        self.telegram_chats = FakeTelegramChats()
         self.published: list[Message] = []
 
     def publish(self, message: Message) -> None:
@@ -481,3 +493,30 @@ async def test_a_paid_order_needing_attention_tells_the_seller_what_to_do(
     assert alert.recipient == "seller@example.com" and alert.template == "order_needs_attention"
     assert "F20260101000000AAAA" in alert.content.subject and subject_says in alert.content.subject
     assert "refund R1 gave up" in alert.content.text
+
+
+async def test_a_linked_telegram_chat_gets_the_delivered_notice_without_the_key_unless_it_carries_keys() -> (
+    None
+):
+    for carries in (False, True):
+        uow, order_id, keys = FakeUow(), uuid4(), FakeKeys()
+        channels = _channels(telegram=FakeChannel("telegram", carries_secrets=carries))
+        notifier = _notifier(channels)
+        await _with_contact(uow, order_id, "en")
+        uow.telegram_chats.rows[order_id] = "4242"
+        await _deliver(uow, notifier, order_id, keys)
+        await _deliver(uow, notifier, order_id, keys)
+
+        [message] = channels["telegram"].sent
+        assert message.recipient == "4242" and "F20260101000000AAAA" in message.content.subject
+        assert (KEY in message.content.text) is carries
+        assert len(channels["email"].sent) == 1 and KEY in channels["email"].sent[0].content.text
+        status = uow.notifications.status(order_id, "order_delivered")
+        assert status == {"email": "sent", "in_site": "sent", "telegram": "sent"}
+
+
+async def test_an_unlinked_buyer_is_not_sent_anything_on_telegram() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    await _with_contact(uow, order_id, "en")
+    await _deliver(uow, _notifier(channels), order_id)
+    assert channels["telegram"].sent == [] and len(channels["email"].sent) == 1

@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
+from faka_common.breakers import BreakerStore, breaker_factory
 from faka_common.crypto import KeyRing
+from faka_common.settings import ServiceSettings
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -57,20 +59,25 @@ class Breakers:
     """One circuit breaker per supplier. Transient failures count; permanent ones (the order's own fault,
     e.g. an invalid account) do not. Status queries bypass the breaker: knowing beats protecting."""
 
-    def __init__(self, threshold: int, ttl_seconds: float) -> None:
-        self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=threshold, default_ttl=ttl_seconds, exclude=[PermanentError]
-        )
+    def __init__(self, factory: AsyncCircuitBreakerFactory) -> None:
+        self.factory = factory
+
+    @classmethod
+    def of(
+        cls, settings: ServiceSettings, threshold: int, ttl_seconds: float, store: BreakerStore | None = None
+    ) -> Breakers:
+        """Shared by every replica through Redis unless the settings say otherwise (faka_common.breakers)."""
+        return cls(breaker_factory(settings, threshold, ttl_seconds, [PermanentError], store))
 
     async def call_submit(
         self, supplier_id: UUID, adapter: SupplierAdapter, order: RechargeOrder
     ) -> UpstreamOrder:
-        breaker = await self._factory.get_breaker(str(supplier_id))
+        breaker = await self.factory.get_breaker(str(supplier_id))
         async with breaker:
             return await adapter.submit(order)
 
     async def state(self, supplier_id: UUID) -> str:
-        breaker = await self._factory.get_breaker(str(supplier_id))
+        breaker = await self.factory.get_breaker(str(supplier_id))
         return str(breaker.context.state)
 
 

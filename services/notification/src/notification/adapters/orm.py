@@ -96,6 +96,37 @@ webhook_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+telegram_chats = Table(
+    "telegram_chats",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("chat_id", Text, nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+class TelegramChatRepository:
+    """The Telegram chat a buyer linked to an order (the latest link wins)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def link(self, order_id: UUID, chat_id: str) -> None:
+        statement = insert(telegram_chats).values(order_id=order_id, chat_id=chat_id)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[telegram_chats.c.order_id],
+                set_={"chat_id": statement.excluded.chat_id, "linked_at": func.now()},
+                where=telegram_chats.c.chat_id != statement.excluded.chat_id,
+            )
+        )
+
+    async def get(self, order_id: UUID) -> str | None:
+        result = await self._session.execute(
+            select(telegram_chats.c.chat_id).where(telegram_chats.c.order_id == order_id)
+        )
+        return result.scalar_one_or_none()
+
 
 class BuyerContactRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -34,7 +34,8 @@ CHANNELS = (EMAIL, ALIYUN_SMS, TWILIO_SMS, TELEGRAM, IN_SITE, WEBHOOK)
 Route = Sequence[Sequence[str]]
 """A notice's channel chains: every chain is delivered; inside a chain the channels fail over in order."""
 
-_BUYER_ROUTE: list[list[str]] = [[EMAIL, ALIYUN_SMS, TWILIO_SMS], [IN_SITE]]
+# Telegram reaches only a buyer who linked a chat on the order page; others skip that chain.
+_BUYER_ROUTE: list[list[str]] = [[EMAIL, ALIYUN_SMS, TWILIO_SMS], [IN_SITE], [TELEGRAM]]
 _SELLER_ROUTE: list[list[str]] = [[TELEGRAM, EMAIL, ALIYUN_SMS, TWILIO_SMS], [WEBHOOK]]
 DEFAULT_ROUTES: dict[str, list[list[str]]] = {
     # The paid notice stays on the order page: the delivery email follows within seconds.

@@ -1,14 +1,37 @@
 """Notification internal HTTP API."""
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
 from faka_common.http import internal_auth
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from notification.adapters.channels.resilience import GuardedChannel
 from notification.bootstrap import Service
+from notification.domain.model import TELEGRAM
+from notification.service_layer.telegram_links import link_chat
+
+
+class TelegramLink(BaseModel):
+    """What the gateway's Telegram webhook forwards from a `/start <token>` message."""
+
+    chat_id: Annotated[
+        str, Field(pattern=r"^-?[0-9]{1,20}$", description="Telegram chat id", examples=["4242"])
+    ]
+    token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="The deep link's start parameter: a signed, expiring token naming the order",
+        ),
+    ]
+    language_code: Annotated[str | None, Field(max_length=16, description="The Telegram user's language")] = (
+        None
+    )
 
 
 def router(service: Service) -> APIRouter:
@@ -59,6 +82,24 @@ def router(service: Service) -> APIRouter:
                 for m in messages
             ],
         }
+
+    @api.post(
+        "/telegram/links",
+        summary="Link a buyer's Telegram chat to the order its token names; the bot confirms in the chat",
+    )
+    async def post_telegram_link(link: TelegramLink) -> dict[str, Any]:
+        secret = service.settings.telegram_link_secret
+        if secret is None or TELEGRAM not in service.notifier.channels:
+            raise NotFound("Telegram notices are not enabled (TELEGRAM_LINK_SECRET and TELEGRAM_BOT_TOKEN)")
+        linked = await link_chat(
+            service.uow(),
+            service.notifier,
+            secret.get_secret_value(),
+            link.token,
+            link.chat_id,
+            link.language_code,
+        )
+        return {"order_id": str(linked.order_id), "linked": True, "confirmed": linked.confirmed}
 
     @api.get("/channels", summary="Configured channels, their circuit breaker state and the routes")
     async def get_channels() -> dict[str, Any]:

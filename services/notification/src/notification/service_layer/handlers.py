@@ -121,8 +121,10 @@ def buyer_context(contact: BuyerContact, moment: datetime, support_contact: str)
     }
 
 
-def buyer_recipients(contact: BuyerContact) -> Recipients:
-    return Recipients(email=contact.email, phone=contact.phone, order=str(contact.order_id))
+def buyer_recipients(contact: BuyerContact, telegram_chat: str | None = None) -> Recipients:
+    return Recipients(
+        email=contact.email, phone=contact.phone, telegram_chat=telegram_chat, order=str(contact.order_id)
+    )
 
 
 def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
@@ -153,7 +155,7 @@ async def _notify_buyer(
         template=template,
         order_id=order_id,
         locale=contact.locale,
-        recipients=buyer_recipients(contact),
+        recipients=buyer_recipients(contact, await uow.telegram_chats.get(order_id)),
         context=context,
         payload={**buyer_payload(contact, moment), **(extra or {})},
         secrets=secrets,

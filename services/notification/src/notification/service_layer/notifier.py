@@ -101,6 +101,10 @@ class Notifier:
     def channels(self) -> Mapping[str, Channel]:
         return self._channels
 
+    @property
+    def renderer(self) -> TemplateRenderer:
+        return self._renderer
+
     def route(self, template: str) -> Route:
         return self._routes.get(template, [])
 

@@ -1,17 +1,25 @@
-"""The notification unit of work: contacts, notifications and outgoing messages in one transaction."""
+"""The notification unit of work: contacts, linked Telegram chats, notifications and outgoing messages in one
+transaction."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import BuyerContactRepository, InSiteMessageRepository, NotificationRepository
+from notification.adapters.orm import (
+    BuyerContactRepository,
+    InSiteMessageRepository,
+    NotificationRepository,
+    TelegramChatRepository,
+)
 
 
 class NotificationUnitOfWork(UnitOfWork):
     contacts: BuyerContactRepository
     notifications: NotificationRepository
     messages: InSiteMessageRepository
+    telegram_chats: TelegramChatRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.contacts = BuyerContactRepository(session)
         self.notifications = NotificationRepository(session)
         self.messages = InSiteMessageRepository(session)
+        self.telegram_chats = TelegramChatRepository(session)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from faka_common.breakers import BreakerStore, breaker_factory
+from faka_common.settings import ServiceSettings
 from prometheus_client import Gauge
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
@@ -25,11 +27,21 @@ BREAKER_OPEN = Gauge(
 )
 
 
-def breakers(threshold: int, reset_seconds: float) -> AsyncCircuitBreakerFactory:
+def breakers(
+    threshold: int,
+    reset_seconds: float,
+    settings: ServiceSettings | None = None,
+    store: BreakerStore | None = None,
+) -> AsyncCircuitBreakerFactory:
     """Consecutive transient failures open a channel's breaker; a permanent refusal (a bad number) says
-    nothing about the channel's health and does not count."""
-    factory = AsyncCircuitBreakerFactory(
-        default_threshold=threshold, default_ttl=reset_seconds, exclude=[PermanentChannelError]
+    nothing about the channel's health and does not count. With `settings`, every replica shares the
+    breakers through Redis (see faka_common.breakers); without, they live in this process."""
+    factory = breaker_factory(
+        settings or ServiceSettings(service_name="notification"),
+        threshold,
+        reset_seconds,
+        [PermanentChannelError],
+        store if settings is not None else "memory",
     )
 
     def on_event(name: str, kind: str, event: object) -> None:

@@ -12,13 +12,18 @@ MAX_TEXT = 4096
 
 
 class TelegramChannel:
+    """Telegram keeps every bot chat on its servers, so keys travel here only when the shop says so
+    (TELEGRAM_CARRIES_KEYS); otherwise a delivered notice says where to find them."""
+
     name = TELEGRAM
-    carries_secrets = True
     idempotent = False
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, bot_token: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, bot_token: str, carries_secrets: bool = False
+    ) -> None:
         self._client = client
         self._url = f"{base_url.rstrip('/')}/bot{bot_token}/sendMessage"
+        self.carries_secrets = carries_secrets
 
     def accepts(self, template: str) -> bool:
         return True
