@@ -8,6 +8,7 @@ import httpx
 from faka_common.runtime import Runtime
 
 from gateway.adapters.owners import Owner, owner_client, provider_client
+from gateway.adapters.storefront import RedisStorefront, Storefront
 from gateway.config import MIGRATIONS, Settings
 
 
@@ -20,6 +21,8 @@ class Gateway:
     inventory: Owner
     provider_http: httpx.AsyncClient
     delivery: Owner
+    storefront: Storefront
+    notification: Owner
 
     @property
     def admin_key(self) -> str:
@@ -38,6 +41,8 @@ class Gateway:
         await self.inventory.aclose()
         await self.delivery.aclose()
         await self.provider_http.aclose()
+        await self.storefront.aclose()
+        await self.notification.aclose()
 
 
 @dataclass
@@ -52,6 +57,8 @@ def build_gateway(
     inventory: Owner | None = None,
     provider_http: httpx.AsyncClient | None = None,
     delivery: Owner | None = None,
+    storefront: Storefront | None = None,
+    notification: Owner | None = None,
 ) -> Gateway:
     token = settings.internal_token.get_secret_value()
     return Gateway(
@@ -60,6 +67,11 @@ def build_gateway(
         inventory or owner_client(settings.inventory_url, token),
         provider_http or provider_client(),
         delivery or owner_client(settings.delivery_url, token),
+        storefront
+        or RedisStorefront(
+            settings.redis_url, settings.kafka_namespace, settings.storefront_redis_timeout_seconds
+        ),
+        notification=notification or owner_client(settings.notification_url, token),
     )
 
 

@@ -18,6 +18,7 @@ class Settings(ServiceSettings):
     order_url: str = "http://127.0.0.1:8001"
     inventory_url: str = "http://127.0.0.1:8002"
     delivery_url: str = "http://127.0.0.1:8003"
+    notification_url: str = "http://127.0.0.1:8006"
     admin_api_key: SecretStr = SecretStr(DEV_ADMIN_API_KEY)
     sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
     public_base_url: str = Field(
@@ -26,6 +27,11 @@ class Settings(ServiceSettings):
     max_key_upload_bytes: int = 50 * 1024 * 1024
     max_notification_bytes: int = 64 * 1024
     key_import_timeout_seconds: float = 120.0
+    storefront_redis_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long the storefront waits for its Redis read model before asking inventory",
+    )
 
     # Buyer lookups (order number + secret: failed attempts only; e-mail + password: every attempt).
     lookup_limit_storage_url: str = Field(
@@ -34,6 +40,24 @@ class Settings(ServiceSettings):
     lookup_per_ip_per_minute: int = 10
     lookup_per_order_per_hour: int = 20
     lookup_per_email_per_hour: int = 20
+
+    # Buyer notices on Telegram: the order page links to the bot, the bot's webhook links the chat.
+    telegram_bot_username: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$",
+        description="The shop bot's username (without @); unset: the order page shows no Telegram link",
+    )
+    telegram_link_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of the deep-link tokens; notification's TELEGRAM_LINK_SECRET"
+    )
+    telegram_link_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, le=30 * 24 * 3600, description="How long an order page's link works"
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret_token given to setWebhook; Telegram sends it in "
+        "X-Telegram-Bot-Api-Secret-Token. Unset: the webhook answers 404",
+    )
 
     def development_secrets(self) -> dict[str, str]:
         return {

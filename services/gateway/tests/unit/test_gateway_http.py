@@ -10,6 +10,7 @@ import httpx
 import pytest
 from faka_common.http import InternalClient
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
+from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
 from gateway.entrypoints.routers import edge_app
@@ -74,6 +75,22 @@ class FakeInventory:
                 },
             )
         return not_found(f"nothing at {path}")
+
+
+class FakeStorefront:
+    """The Redis read model in memory: None until built, or raising as an unreachable Redis does."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] | None = None
+        self.error: Exception | None = None
+
+    async def products(self) -> list[dict[str, Any]] | None:
+        if self.error is not None:
+            raise self.error
+        return self.items
+
+    async def aclose(self) -> None:
+        return None
 
 
 class FakeOrders:
@@ -174,7 +191,9 @@ async def edge() -> AsyncIterator[Edge]:
         lookup_per_email_per_hour=3,
         kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
     )
-    gateway = build_gateway(settings, order=FakeOwner(orders), inventory=FakeOwner(inventory))
+    gateway = build_gateway(
+        settings, order=FakeOwner(orders), inventory=FakeOwner(inventory), storefront=FakeStorefront()
+    )
     result = Edge(gateway, orders, inventory)
     # the sandbox provider reaches the public notify URL: here the same app, over ASGI
     await gateway.provider_http.aclose()
@@ -256,7 +275,9 @@ async def test_keys_import_over_the_limit_is_413(edge: Edge) -> None:
 # --- storefront ------------------------------------------------------------------------------------
 
 
-async def test_catalog_lists_active_products(edge: Edge) -> None:
+async def test_catalog_lists_active_products_from_the_inventory_while_the_read_model_is_not_built(
+    edge: Edge,
+) -> None:
     response = await edge.client.get("/api/v1/products")
     assert response.json() == {
         "items": [
@@ -266,10 +287,34 @@ async def test_catalog_lists_active_products(edge: Edge) -> None:
                 "description": "",
                 "price": 4800,
                 "currency": "CNY",
+                "delivery_type": "card_key",
+                "category_id": None,
+                "sort_order": 0,
+                "max_per_order": None,
+                "max_per_buyer": None,
+                "usage_instructions": "Redeem",
                 "in_stock": True,
+                "available": 2,
             }
         ]
     }
+    assert [(c.method, c.url.path) for c in edge.inventory.calls] == [("GET", "/internal/products")]
+
+
+async def test_catalog_comes_from_the_read_model_when_built_and_from_the_inventory_when_redis_fails(
+    edge: Edge,
+) -> None:
+    storefront = edge.gateway.storefront
+    assert isinstance(storefront, FakeStorefront)
+    storefront.items = [{**edge.inventory.product, "title": "From Redis", "visible": True}]
+    assert [p["title"] for p in (await edge.client.get("/api/v1/products")).json()["items"]] == ["From Redis"]
+    assert edge.inventory.calls == []
+
+    storefront.error = StorefrontUnavailable("ConnectionError: refused")
+    response = await edge.client.get("/api/v1/products")
+    assert response.status_code == 200
+    assert [p["title"] for p in response.json()["items"]] == ["Steam <50>"]
+    assert len(edge.inventory.calls) == 1
 
 
 async def test_place_order_forwards_buyer_ip_and_answers_with_order_url(edge: Edge) -> None:

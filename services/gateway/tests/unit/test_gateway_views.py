@@ -31,32 +31,45 @@ def product(**overrides: object) -> dict[str, object]:
     return {**base, **overrides}
 
 
-def test_catalog_lists_only_active_products_in_storefront_shape() -> None:
+def test_catalog_lists_only_active_visible_products_in_storefront_shape() -> None:
     items = storefront_catalog(
         [
             product(),
             product(product_id="p2", active=False),
             product(product_id="p3", stock={"available": 0, "reserved": 1, "sold": 9}),
+            product(product_id="p4", visible=False),
         ]
     )
+    shape = {
+        "title": "Steam 50",
+        "description": "d",
+        "price": 4800,
+        "currency": "CNY",
+        "delivery_type": "card_key",
+        "category_id": None,
+        "sort_order": 0,
+        "max_per_order": None,
+        "max_per_buyer": None,
+        "usage_instructions": "",
+    }
     assert items == [
-        {
-            "id": "p1",
-            "title": "Steam 50",
-            "description": "d",
-            "price": 4800,
-            "currency": "CNY",
-            "in_stock": True,
-        },
-        {
-            "id": "p3",
-            "title": "Steam 50",
-            "description": "d",
-            "price": 4800,
-            "currency": "CNY",
-            "in_stock": False,
-        },
+        {"id": "p1", **shape, "in_stock": True, "available": 3},
+        {"id": "p3", **shape, "in_stock": False, "available": 0},
     ]
+
+
+def test_a_sold_out_product_is_marked_unless_it_asks_to_be_hidden() -> None:
+    sold_out = {"available": 0, "reserved": 0, "sold": 5}
+    items = storefront_catalog(
+        [
+            product(product_id="marked", stock=sold_out),
+            product(product_id="hidden", stock=sold_out, hide_when_sold_out=True),
+            product(product_id="stocked", hide_when_sold_out=True),
+            product(product_id="loop", delivery_type="loop_key", hide_when_sold_out=True,
+                    stock={"available": None, "reserved": 0, "sold": 2}),
+        ]
+    )  # fmt: skip
+    assert [(p["id"], p["in_stock"]) for p in items] == [("marked", False), ("stocked", True), ("loop", True)]
 
 
 def test_loop_key_products_are_always_in_stock() -> None:

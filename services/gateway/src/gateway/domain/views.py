@@ -51,13 +51,28 @@ def storefront_product(product: dict[str, Any]) -> dict[str, Any]:
         "description": product.get("description", ""),
         "price": product["price"],
         "currency": product["currency"],
+        "delivery_type": product.get("delivery_type"),
+        "category_id": product.get("category_id"),
+        "sort_order": product.get("sort_order", 0),
+        "max_per_order": product.get("max_per_order"),
+        "max_per_buyer": product.get("max_per_buyer"),
+        "usage_instructions": product.get("usage_instructions", ""),
         "in_stock": in_stock(product),
+        "available": (product.get("stock") or {}).get("available"),
     }
 
 
+def on_sale(product: dict[str, Any]) -> bool:
+    """Active and visible (a hidden product stays buyable by link); sold out only hides it when the
+    product says so (hide_when_sold_out), otherwise it is listed with in_stock false."""
+    if not (product.get("active", False) and product.get("visible", True)):
+        return False
+    return in_stock(product) or not product.get("hide_when_sold_out", False)
+
+
 def storefront_catalog(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only active products, in the order the inventory lists them."""
-    return [storefront_product(p) for p in products if p.get("active", False)]
+    """The products on sale, in the order given (sort_order, then creation)."""
+    return [storefront_product(p) for p in products if on_sale(p)]
 
 
 def secret_query(token: str | None = None, password: str | None = None) -> str:

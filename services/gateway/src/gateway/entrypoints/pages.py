@@ -79,8 +79,9 @@ def order_table(order: dict[str, Any]) -> str:
     )
 
 
-def order_page(view: dict[str, Any]) -> str:
-    """The buyer's order page: the order, a pay link while awaiting payment, the keys once delivered."""
+def order_page(view: dict[str, Any], telegram_link: str | None = None) -> str:
+    """The buyer's order page: the order, a pay link while awaiting payment, the keys once delivered, and
+    a link that gets the order's notices on Telegram."""
     status = view.get("status")
     parts = [f"<h1>Order {e(view.get('order_no'))}</h1>", order_table(view)]
     pay_url = safe_link(view.get("pay_url"))
@@ -95,6 +96,11 @@ def order_page(view: dict[str, Any]) -> str:
             parts.append('<p class="muted">Your keys are being prepared; check your e-mail.</p>')
         if view.get("usage_instructions"):
             parts.append(f'<h2>How to use</h2><p class="pre">{e(view["usage_instructions"])}</p>')
+    if telegram_link:
+        parts.append(
+            f'<p><a href="{e(telegram_link)}" rel="noopener">Get notices on Telegram</a> '
+            '<span class="muted">(delivery, delays and refunds of this order)</span></p>'
+        )
     refresh = 5 if status in PENDING_STATUSES else None
     if refresh:
         parts.append('<p class="muted">This page refreshes itself.</p>')

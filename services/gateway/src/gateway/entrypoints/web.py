@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints import pages
+from gateway.entrypoints import pages, telegram
 from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip, order_payload, read_body
 from gateway.entrypoints.schemas import NewOrder
 from gateway.service_layer import edge
@@ -71,7 +71,7 @@ def web_router(gw: Gateway) -> APIRouter:
             )
         except DomainError as error:
             return html_error(error)
-        return html(pages.order_page(view))
+        return html(pages.order_page(view, telegram.deep_link(gw, view.get("order_id"))))
 
     @web.get("/pay/sandbox/{order_no}")
     async def sandbox_checkout(order_no: str, token: Token = None) -> HTMLResponse:

@@ -16,6 +16,7 @@ import httpx
 from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
 from faka_common.sandbox_payment import signed_notification
 
+from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway
 from gateway.domain.views import (
     PAYABLE_STATUSES,
@@ -87,6 +88,16 @@ async def import_keys(gw: Gateway, product_id: uuid.UUID, keys: bytes) -> Any:
 
 
 async def catalog(gw: Gateway) -> list[dict[str, Any]]:
+    """Products on sale from the storefront read model in Redis (one round trip, the inventory is not
+    asked); from the inventory's API only when the read model is not built or cannot be read."""
+    try:
+        products = await gw.storefront.products()
+    except StorefrontUnavailable as error:
+        log.warning("storefront read model unavailable (%s); asking the inventory", error)
+    else:
+        if products is not None:
+            return storefront_catalog(products)
+        log.warning("storefront read model not built (empty Redis?); asking the inventory")
     body = json_body(await gw.inventory.request("GET", "/internal/products"))
     return storefront_catalog(list(body.get("items", [])))
 
