@@ -8,13 +8,14 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from faka_common.sandbox_payment import signed_notification
@@ -43,6 +44,26 @@ def _public_b64(key: rsa.RSAPrivateKey) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode()
+
+
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey, *, valid_from: datetime | None = None, valid_days: int = 365
+) -> tuple[str, bytes]:
+    """A self-signed X.509 certificate for `key`, the way WeChat Pay issues platform certificates: its serial
+    (upper-case hex, as `serial_no` and `Wechatpay-Serial` carry it) and its PEM."""
+    start = valid_from or datetime.now(UTC) - timedelta(days=1)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Tenpay.com Root CA test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=valid_days))
+        .sign(key, hashes.SHA256())
+    )
+    return format(certificate.serial_number, "X"), certificate.public_bytes(serialization.Encoding.PEM)
 
 
 class ProviderKit:
@@ -81,18 +102,7 @@ class ProviderKit:
                 "http://127.0.0.1:8000",
                 client,
             ),
-            "wechatpay": wechatpay.WechatPayProvider(
-                base_url,
-                self.wechat_appid,
-                self.wechat_mchid,
-                self.wechat_serial,
-                _pem_private(self.wechat_merchant_key),
-                self.wechat_platform_serial,
-                _public_b64(self.wechat_platform_key),
-                self.wechat_apiv3_key,
-                notify.format("wechatpay"),
-                client,
-            ),
+            "wechatpay": self.wechat_adapter(base_url, client),
             "stripe": stripe.StripeProvider(
                 base_url,
                 self.stripe_secret_key,
@@ -105,6 +115,32 @@ class ProviderKit:
                 base_url, self.usdt_token, notify.format("usdt"), "http://127.0.0.1:8000", client
             ),
         }
+
+    def wechat_adapter(
+        self, base_url: str, http: httpx.AsyncClient, *, pinned: bool = True, **options: Any
+    ) -> wechatpay.WechatPayProvider:
+        """Our WeChat Pay adapter; `pinned` gives it the platform key in settings, else it holds no platform
+        certificate until it fetches them from /v3/certificates."""
+        return wechatpay.WechatPayProvider(
+            base_url,
+            self.wechat_appid,
+            self.wechat_mchid,
+            self.wechat_serial,
+            _pem_private(self.wechat_merchant_key),
+            self.wechat_platform_serial if pinned else "",
+            _public_b64(self.wechat_platform_key) if pinned else "",
+            self.wechat_apiv3_key,
+            "http://127.0.0.1:8000/api/v1/payments/wechatpay/notify",
+            http,
+            **options,
+        )
+
+    @staticmethod
+    def platform_certificate(**validity: Any) -> tuple[rsa.RSAPrivateKey, str, bytes]:
+        """A new platform key and its self-signed certificate: (key, serial, PEM)."""
+        key = _rsa()
+        serial, pem = self_signed_certificate(key, **validity)
+        return key, serial, pem
 
     def providers(
         self, base_url: str = "http://127.0.0.1:9", http: httpx.AsyncClient | None = None
@@ -188,41 +224,65 @@ class ProviderKit:
         }
 
     def wechat_sign(
-        self, body: bytes, timestamp: int | None = None, key: rsa.RSAPrivateKey | None = None
+        self,
+        body: bytes,
+        timestamp: int | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+        serial: str | None = None,
     ) -> dict[str, str]:
         stamp, nonce = str(int(time.time()) if timestamp is None else timestamp), uuid.uuid4().hex
         signature = keys.sign_sha256(key or self.wechat_platform_key, wechatpay.message(stamp, nonce, body))
         return {
-            "wechatpay-serial": self.wechat_platform_serial,
+            "wechatpay-serial": serial or self.wechat_platform_serial,
             "wechatpay-signature": signature,
             "wechatpay-timestamp": stamp,
             "wechatpay-nonce": nonce,
             "content-type": "application/json",
         }
 
-    def _wechatpay(self, order_no: str, amount: int, trade_no: str, **bad: Any) -> RawNotification:
-        plain = json.dumps(self.wechat_transaction(order_no, amount, trade_no, **bad)).encode()
-        nonce, associated = os.urandom(6).hex(), "transaction"
-        ciphertext = AESGCM(self.wechat_apiv3_key.encode()).encrypt(
+    def wechat_encrypt(self, plain: bytes, associated: str, key: str | None = None) -> dict[str, str]:
+        """An AEAD_AES_256_GCM resource under the APIv3 key, the way WeChat Pay encrypts one."""
+        nonce = os.urandom(6).hex()
+        ciphertext = AESGCM((key or self.wechat_apiv3_key).encode()).encrypt(
             nonce.encode(), plain, associated.encode()
         )
+        return {
+            "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "associated_data": associated,
+            "nonce": nonce,
+        }
+
+    def wechat_certificates(
+        self, certificates: list[tuple[str, bytes]], apiv3_key: str | None = None
+    ) -> bytes:
+        """A `GET /v3/certificates` answer body: each certificate encrypted under the APIv3 key."""
+        now = datetime.now(BEIJING)
+        data = [
+            {
+                "serial_no": serial,
+                "effective_time": (now - timedelta(days=1)).isoformat(timespec="seconds"),
+                "expire_time": (now + timedelta(days=365)).isoformat(timespec="seconds"),
+                "encrypt_certificate": self.wechat_encrypt(pem, "certificate", apiv3_key),
+            }
+            for serial, pem in certificates
+        ]
+        return json.dumps({"data": data}).encode()
+
+    def _wechatpay(self, order_no: str, amount: int, trade_no: str, **bad: Any) -> RawNotification:
+        plain = json.dumps(self.wechat_transaction(order_no, amount, trade_no, **bad)).encode()
+        resource = self.wechat_encrypt(plain, "transaction")
         body = json.dumps(
             {
                 "id": str(uuid.uuid4()),
                 "create_time": datetime.now(BEIJING).isoformat(timespec="seconds"),
                 "event_type": "TRANSACTION.SUCCESS",
                 "resource_type": "encrypt-resource",
-                "resource": {
-                    "algorithm": "AEAD_AES_256_GCM",
-                    "ciphertext": base64.b64encode(ciphertext).decode(),
-                    "associated_data": associated,
-                    "nonce": nonce,
-                    "original_type": "transaction",
-                },
+                "resource": {**resource, "original_type": "transaction"},
             }
         ).encode()
-        key = self.attacker_key if bad.get("wrong_key") else None
-        headers = self.wechat_sign(body, bad.get("timestamp"), key)
+        key = self.attacker_key if bad.get("wrong_key") else bad.get("platform_key")
+        headers = self.wechat_sign(body, bad.get("timestamp"), key, bad.get("platform_serial"))
         if bad.get("tamper"):
             body = body.replace(b'"TRANSACTION.SUCCESS"', b'"TRANSACTION.SUCCESS" ')
         if bad.get("serial"):

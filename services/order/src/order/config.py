@@ -62,6 +62,8 @@ class Settings(ServiceSettings):
     wechatpay_mchid: str = ""
     wechatpay_merchant_serial: str = ""
     wechatpay_private_key: SecretStr = SecretStr("")
+    #: Optional pinned platform key (WeChat Pay's "public key" mode, or a bootstrap certificate); the
+    #: rotating platform certificates are fetched from /v3/certificates either way.
     wechatpay_platform_serial: str = ""
     wechatpay_platform_public_key: str = ""
     wechatpay_apiv3_key: SecretStr = SecretStr("")
@@ -104,8 +106,7 @@ class Settings(ServiceSettings):
                 "wechatpay_mchid",
                 "wechatpay_merchant_serial",
                 "wechatpay_private_key",
-                "wechatpay_platform_serial",
-                "wechatpay_platform_public_key",
+                # The platform serial and public key are optional: certificates come from /v3/certificates.
                 "wechatpay_apiv3_key",
             ),
             "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
@@ -124,6 +125,11 @@ class Settings(ServiceSettings):
                     value = value.get_secret_value()
                 if not value:
                     raise ValueError(f"payment provider {provider} is enabled but {field.upper()} is not set")
+        if bool(self.wechatpay_platform_serial) != bool(self.wechatpay_platform_public_key):
+            raise ValueError(
+                "set both WECHATPAY_PLATFORM_SERIAL and WECHATPAY_PLATFORM_PUBLIC_KEY, or neither "
+                "(the platform certificates are then fetched from /v3/certificates)"
+            )
         if self.environment == "production" and "sandbox" in self.payment_providers:
             raise ValueError(
                 "the sandbox payment provider takes no money: remove it from PAYMENT_PROVIDERS in production"

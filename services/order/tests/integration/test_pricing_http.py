@@ -136,3 +136,38 @@ async def test_buyer_fields_are_bounded_at_the_edge(api: httpx.AsyncClient) -> N
     assert (await api.post("/internal/orders", json=order(buyer_fields={"a": "v" * 201}))).status_code == 422
     ok = await api.post("/internal/orders", json=order(buyer_fields={"server": "asia"}))
     assert ok.status_code == 201
+
+
+async def test_the_buyer_cancels_an_unpaid_order_and_gets_the_coupon_use_back(
+    api: httpx.AsyncClient, db: Any
+) -> None:
+    coupon = {"code": "ONCE", "kind": "fixed", "value": 100, "currency": "CNY", "usage_limit": 1}
+    assert (await api.post("/internal/coupons", json=coupon)).status_code == 201
+    placed = (await api.post("/internal/orders", json=order(coupon_code="once"))).json()
+    await db.fetch("UPDATE orders SET status = 'awaiting_payment' WHERE order_no = $1", placed["order_no"])
+    path = f"/internal/orders/{placed['order_no']}/cancel"
+    for wrong in ({}, {"token": "forged"}, {"password": "guess"}):
+        refused = await api.post(path, json=wrong)
+        assert refused.status_code == 404 and "no order with that number and secret" in refused.text
+    cancelled = await api.post(path, json={"token": placed["token"]})
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["pay_url"]) == ("cancelled", None)
+    again = await api.post(path, json={"token": placed["token"]})
+    assert again.status_code == 409 and "cancel" in again.json()["message"]
+    [row] = await db.fetch("SELECT used_count FROM coupons WHERE code = 'ONCE'")
+    assert row["used_count"] == 0
+    [event] = await db.fetch("SELECT value FROM outbox WHERE type = 'OrderCancelled'")
+    assert b'"cancelled_by_buyer"' in event["value"]
+    assert (await api.post("/internal/orders", json=order(coupon_code="ONCE"))).status_code == 201
+
+
+async def test_an_optional_buyer_phone_is_kept_and_a_bad_one_is_a_clear_422(api: httpx.AsyncClient) -> None:
+    placed = (await api.post("/internal/orders", json=order(buyer_phone=" +86 138-0013-8000 "))).json()
+    shown = await api.get(f"/internal/orders/{placed['order_no']}", params={"token": placed["token"]})
+    assert shown.json()["buyer_phone"] == "+86 138-0013-8000"
+    plain = (await api.post("/internal/orders", json=order())).json()
+    shown = await api.get(f"/internal/orders/{plain['order_no']}", params={"token": plain["token"]})
+    assert shown.json()["buyer_phone"] is None
+    for bad in ("call me", "12", "+86 138 <script>", "1" * 40):
+        refused = await api.post("/internal/orders", json=order(buyer_phone=bad))
+        assert refused.status_code == 422 and "buyer_phone" in refused.text, bad

@@ -42,6 +42,9 @@ class Books:
     refunds: list[tuple[str, int]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     forge_answers: bool = False
+    #: WeChat Pay rotated its platform certificate: (key, serial, PEM) it now signs with and serves.
+    wechat_rotated: tuple[Any, str, bytes] | None = None
+    certificate_fetches: int = 0
 
 
 def provider_app(kit: Any, books: Books) -> FastAPI:
@@ -103,10 +106,13 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
         name = params["method"].replace(".", "_") + "_response"
         return Response(f'{{"{name}":{raw},"sign":"{signature}"}}', media_type="application/json")
 
-    def wechat_answer(status: int, body: dict[str, Any]) -> Response:
-        content = json.dumps(body).encode()
+    def wechat_answer(status: int, body: dict[str, Any] | bytes) -> Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
         signer: rsa.RSAPrivateKey = kit.attacker_key if books.forge_answers else kit.wechat_platform_key
-        headers = kit.wechat_sign(content, key=signer)
+        serial = None
+        if books.wechat_rotated is not None and not books.forge_answers:
+            signer, serial, _ = books.wechat_rotated
+        headers = kit.wechat_sign(content, key=signer, serial=serial)
         return Response(content, status_code=status, headers=headers, media_type="application/json")
 
     def wechat_authorized(request: Request, body: bytes) -> bool:
@@ -122,6 +128,14 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
             and fields["serial_no"] == kit.wechat_serial
             and keys.verify_sha256(kit.wechat_merchant_key.public_key(), text.encode(), fields["signature"])
         )
+
+    @app.get("/v3/certificates")
+    async def wechat_certificates(request: Request) -> Response:
+        if not wechat_authorized(request, b""):
+            return wechat_answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+        books.certificate_fetches += 1
+        served = [books.wechat_rotated[1:]] if books.wechat_rotated else []
+        return wechat_answer(200, kit.wechat_certificates(served))
 
     @app.get("/v3/pay/transactions/out-trade-no/{order_no}")
     async def wechat_query(order_no: str, request: Request) -> Response:
@@ -290,3 +304,20 @@ async def test_create_gives_each_provider_what_it_expects(provider: Any, kit: An
     assert keys.verify_sha256(kit.alipay_app_key.public_key(), signed, params["sign"])
     assert json.loads(params["biz_content"])["total_amount"] == "25.99"
     assert base64.b64decode(params["sign"])
+
+
+async def test_wechat_fetches_a_rotated_platform_certificate_over_http_once(provider: Any, kit: Any) -> None:
+    """WeChat Pay starts signing with a new platform certificate: the first answer (and notification) under
+    its serial makes the adapter fetch /v3/certificates from the provider, once; both are then trusted."""
+    adapters, books = provider
+    books.paid[PAID_NO] = ("TRADE-9", 2599)
+    key, serial, pem = kit.platform_certificate()
+    books.wechat_rotated = (key, serial, pem)
+    wechat = adapters["wechatpay"]
+    assert (await wechat.query(order(PAID_NO))).state == "paid"
+    assert books.certificate_fetches == 1
+    raw = kit.notice("wechatpay", PAID_NO, 2599, "TRADE-9", platform_key=key, platform_serial=serial)
+    assert (await wechat.verify(raw, datetime.now(UTC))).trade_no == "TRADE-9"
+    assert (await wechat.query(order(UNKNOWN_NO))).state == "not_found"
+    assert books.certificate_fetches == 1
+    assert wechat.platform_serials == [kit.wechat_platform_serial, serial]

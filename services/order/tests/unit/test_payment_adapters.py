@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from order.adapters.payments.base import RawNotification
 from order.domain.payments import BadNotification, VerifiedPayment, major_units, minor_units
@@ -56,47 +57,56 @@ REJECTED: list[tuple[str, str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("provider", "currency"), VALID)
-def test_a_valid_notification_is_verified(kit: Any, provider: str, currency: str) -> None:
+async def test_a_valid_notification_is_verified(kit: Any, provider: str, currency: str) -> None:
     adapter = kit.adapters()[provider]
-    notice = adapter.verify(kit.notice(provider, ORDER_NO, AMOUNT, "T-42"), datetime.now(UTC))
+    notice = await adapter.verify(kit.notice(provider, ORDER_NO, AMOUNT, "T-42"), datetime.now(UTC))
     assert notice == VerifiedPayment(provider, ORDER_NO, "T-42", AMOUNT, currency)
 
 
 @pytest.mark.parametrize(
     ("provider", "case", "bad", "says"), REJECTED, ids=[f"{p}-{c}" for p, c, _, _ in REJECTED]
 )
-def test_a_bad_notification_is_refused(
+async def test_a_bad_notification_is_refused(
     kit: Any, provider: str, case: str, bad: dict[str, Any], says: str
 ) -> None:
     adapter = kit.adapters()[provider]
     with pytest.raises(BadNotification, match=says) as caught:
-        adapter.verify(kit.notice(provider, ORDER_NO, AMOUNT, **bad), datetime.now(UTC))
+        await adapter.verify(kit.notice(provider, ORDER_NO, AMOUNT, **bad), datetime.now(UTC))
     assert caught.value.status_code == 400
     assert not caught.value.transient
 
 
 @pytest.mark.parametrize("provider", ["epay", "alipay", "wechatpay", "stripe", "usdt"])
-def test_garbage_bodies_are_refused_clearly(kit: Any, provider: str) -> None:
+async def test_garbage_bodies_are_refused_clearly(kit: Any, provider: str) -> None:
     adapter = kit.adapters()[provider]
     for body in (b"", b"\xff\xfe", b"<xml/>", b"[1]"):
         with pytest.raises(BadNotification):
-            adapter.verify(RawNotification(body, "text/plain", {}), datetime.now(UTC))
+            await adapter.verify(RawNotification(body, "text/plain", {}), datetime.now(UTC))
 
 
-def test_an_unknown_wechat_platform_serial_is_a_transient_failure(kit: Any) -> None:
-    adapter = kit.adapters()["wechatpay"]
-    with pytest.raises(BadNotification, match="serial") as caught:
-        adapter.verify(kit.notice("wechatpay", ORDER_NO, AMOUNT, serial="ROTATED02"), datetime.now(UTC))
-    assert caught.value.transient
+async def test_an_unknown_wechat_serial_is_transient_while_certificates_cannot_be_fetched(kit: Any) -> None:
+    """WeChat Pay unreachable (a transport that refuses every request): the order is queued for the
+    reconciler, named by the resource (which decrypts only under our APIv3 key)."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
+        adapter = kit.adapters("https://api.mch.weixin.qq.com", http)["wechatpay"]
+        with pytest.raises(BadNotification, match="serial") as caught:
+            await adapter.verify(
+                kit.notice("wechatpay", ORDER_NO, AMOUNT, serial="ROTATED02"), datetime.now(UTC)
+            )
+    assert caught.value.transient and caught.value.order_no == ORDER_NO
 
 
-def test_stripe_accepts_any_of_several_v1_signatures(kit: Any) -> None:
+async def test_stripe_accepts_any_of_several_v1_signatures(kit: Any) -> None:
     adapter = kit.adapters()["stripe"]
     raw = kit.notice("stripe", ORDER_NO, AMOUNT)
     header = raw.headers["stripe-signature"]
     stamp, good = header.split(",")
     rotated = type(raw)(raw.body, raw.content_type, {"stripe-signature": f"{stamp},v1={'0' * 64},{good}"})
-    assert adapter.verify(rotated, datetime.now(UTC)).amount == AMOUNT
+    assert (await adapter.verify(rotated, datetime.now(UTC))).amount == AMOUNT
 
 
 def test_epay_and_alipay_amounts_are_read_as_exact_decimals(kit: Any) -> None:

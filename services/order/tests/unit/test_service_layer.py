@@ -134,6 +134,12 @@ class FakeCoupons:
     ) -> None:
         self.redemptions.append((code, order_id, buyer_email, discount))
 
+    async def release(self, order_id: UUID, at: datetime) -> str | None:
+        return None  # the real give-back is tested against PostgreSQL (test_coupon_release_db)
+
+    async def reclaim(self, order_id: UUID) -> str | None:
+        return None
+
 
 class FakePayments:
     def __init__(self) -> None:

@@ -65,6 +65,7 @@ orders = Table(
     Column("delivery_type", Text, nullable=False, default="card_key"),
     Column("face_value", BigInteger),
     Column("buyer_fields", JSONB, nullable=False, default=dict),
+    Column("buyer_phone", Text),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
 
@@ -200,6 +201,7 @@ def _row(order: Order) -> dict[str, Any]:
         "delivery_type": order.delivery_type,
         "face_value": order.face_value,
         "buyer_fields": order.buyer_fields,
+        "buyer_phone": order.buyer_phone,
     }
 
 
@@ -670,6 +672,8 @@ coupon_redemptions = Table(
     Column("buyer_email", Text, nullable=False),
     Column("discount", BigInteger, nullable=False),
     Column("redeemed_at", DateTime(timezone=True), nullable=False),
+    #: Set when the order ended unpaid and its use was given back; cleared if a late payment takes it again.
+    Column("released_at", DateTime(timezone=True)),
 )
 
 
@@ -750,9 +754,11 @@ class CouponRepository:
         return result.first() is not None
 
     async def uses_by(self, code: str, buyer_email: str) -> int:
+        """The buyer's uses of the coupon that count: orders that did not end unpaid."""
         query = select(func.count()).where(
             coupon_redemptions.c.code == code,
             func.lower(coupon_redemptions.c.buyer_email) == buyer_email.strip().lower(),
+            coupon_redemptions.c.released_at.is_(None),
         )
         return int((await self._session.execute(query)).scalar_one())
 
@@ -764,3 +770,38 @@ class CouponRepository:
                 order_id=order_id, code=code, buyer_email=buyer_email, discount=discount, redeemed_at=at
             )
         )
+
+    async def release(self, order_id: UUID, at: datetime) -> str | None:
+        """Give back the use of the order's coupon, once: the conditional UPDATE of the redemption row takes
+        its lock and re-checks `released_at` on the latest version, so of two transitions (or redeliveries)
+        racing only one gives anything back. The coupon code given back, else None."""
+        result = await self._session.execute(
+            update(coupon_redemptions)
+            .where(coupon_redemptions.c.order_id == order_id, coupon_redemptions.c.released_at.is_(None))
+            .values(released_at=at)
+            .returning(coupon_redemptions.c.code)
+        )
+        code = result.scalar_one_or_none()
+        if code is not None:
+            await self._session.execute(
+                update(coupons)
+                .where(coupons.c.code == code)
+                .values(used_count=func.greatest(coupons.c.used_count - 1, 0))
+            )
+        return code
+
+    async def reclaim(self, order_id: UUID) -> str | None:
+        """A late payment completed an order whose use was given back: count it again, once, even past the
+        coupon's limit (the buyer paid the discounted price). The coupon code taken again, else None."""
+        result = await self._session.execute(
+            update(coupon_redemptions)
+            .where(coupon_redemptions.c.order_id == order_id, coupon_redemptions.c.released_at.is_not(None))
+            .values(released_at=None)
+            .returning(coupon_redemptions.c.code)
+        )
+        code = result.scalar_one_or_none()
+        if code is not None:
+            await self._session.execute(
+                update(coupons).where(coupons.c.code == code).values(used_count=coupons.c.used_count + 1)
+            )
+        return code

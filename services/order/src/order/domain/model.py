@@ -164,6 +164,8 @@ class Order:
     #: Face value per unit of a recharge product, when the catalog gives one.
     face_value: int | None = None
     buyer_fields: dict[str, str] = field(default_factory=dict)
+    #: Optional contact number given at checkout (as typed, trimmed); the e-mail stays the identity.
+    buyer_phone: str | None = None
     #: Transitions not yet written to the audit table (the repository drains them on save).
     pending_transitions: list[Transition] = field(default_factory=list, compare=False, repr=False)
 
@@ -189,6 +191,7 @@ class Order:
         delivery_type: str = "card_key",
         face_value: int | None = None,
         buyer_fields: dict[str, str] | None = None,
+        buyer_phone: str | None = None,
     ) -> Order:
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
@@ -218,6 +221,7 @@ class Order:
             delivery_type=delivery_type,
             face_value=face_value,
             buyer_fields=dict(buyer_fields or {}),
+            buyer_phone=buyer_phone,
         )
         order.pending_transitions.append(Transition(id, None, Status.PENDING_RISK, "place", now))
         return order
@@ -245,6 +249,20 @@ class Order:
     def pay(self, at: datetime) -> None:
         self.apply(Trigger.PAY, at)
         self.paid_at = at
+
+    @property
+    def free(self) -> bool:
+        """Nothing to pay (a zero price, or a coupon that takes all of it): no payment provider involved."""
+        return self.amount == 0
+
+    def reserve(self, at: datetime) -> bool:
+        """Stock reserved: the order awaits payment or, with nothing to pay, is paid at once (both steps
+        audited). True when it was paid."""
+        self.apply(Trigger.STOCK_RESERVED, at)
+        if not self.free:
+            return False
+        self.pay(at)
+        return True
 
     def fail(self, trigger: Trigger, reason: str, at: datetime) -> None:
         self.apply(trigger, at)

@@ -12,6 +12,8 @@ from faka_common import sandbox_payment
 from faka_common.errors import DomainError
 
 SANDBOX = "sandbox"
+#: The payment record of an order with nothing to pay; no provider is asked, nothing can be refunded.
+FREE = "free"
 MAX_CLOCK_SKEW_SECONDS = 300
 SUCCESS = "SUCCESS"
 MAX_TRADE_NO = 128
@@ -43,6 +45,11 @@ class VerifiedPayment:
 
 
 PaymentNotice = VerifiedPayment
+
+
+def free_payment(order_no: str, currency: str) -> VerifiedPayment:
+    """The payment record of a zero-amount order: one per order (the trade number is the order's)."""
+    return VerifiedPayment(FREE, order_no, f"FREE-{order_no}", 0, currency)
 
 
 def as_int(params: dict[str, Any], name: str) -> int:

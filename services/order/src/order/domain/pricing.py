@@ -11,6 +11,8 @@ from uuid import UUID
 
 from faka_common.errors import Conflict, DomainError
 
+from order.domain.model import UNPAID_ENDS, Status
+
 CouponKind = Literal["fixed", "percent"]
 MAX_TIERS = 20
 MAX_CODE = 40
@@ -163,6 +165,17 @@ class Coupon:
         """What the coupon takes off `subtotal`; never more than the subtotal."""
         off = self.value if self.kind == "fixed" else percent_of(subtotal, self.value)
         return max(0, min(off, subtotal))
+
+
+def coupon_use_change(before: Status, after: Status) -> int:
+    """What a transition does to the use an order's coupon counts: -1 when the order ends unpaid (the use is
+    given back), +1 when a late payment completes an order that had ended unpaid (the paid order keeps its
+    use), 0 otherwise (a paid order keeps its use; refunds give nothing back)."""
+    if before not in UNPAID_ENDS and after in UNPAID_ENDS:
+        return -1
+    if before in UNPAID_ENDS and after not in UNPAID_ENDS:
+        return 1
+    return 0
 
 
 def coupon_unknown(code: str) -> CouponRejected:

@@ -19,6 +19,8 @@ from order.domain.model import Order, Status
 from order.service_layer import idempotency, payments, services
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An optional contact number: digits with an optional leading +, spaces, dashes, dots or parentheses.
+PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{4,30}$")
 
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=fulfilment.MAX_FIELD_NAME)]
 FieldValue = Annotated[str, StringConstraints(max_length=fulfilment.MAX_FIELD_VALUE)]
@@ -41,6 +43,17 @@ class PlaceOrderRequest(BaseModel):
     buyer_ip: str | None = Field(default=None, max_length=64)
     coupon_code: str | None = Field(default=None, max_length=pricing.MAX_CODE, examples=["SPRING10"])
     buyer_fields: BuyerFields = Field(default_factory=dict)
+    buyer_phone: str | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
+
+    @field_validator("buyer_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not PHONE.match(value) or sum(c.isdigit() for c in value) < 5:
+            raise ValueError("not a valid phone number (digits, optionally +, spaces, dashes)")
+        return value
 
     @field_validator("buyer_email")
     @classmethod
@@ -75,6 +88,11 @@ class StartPaymentRequest(BaseModel):
     password: str | None = Field(default=None, max_length=128)
 
 
+class BuyerSecret(BaseModel):
+    token: str | None = Field(default=None, max_length=128)
+    password: str | None = Field(default=None, max_length=128)
+
+
 class PaymentRequestResponse(BaseModel):
     provider: str
     pay_url: str | None
@@ -100,8 +118,13 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def awaits_payment(order: Order) -> bool:
+    """Whether the buyer has something to pay now; a zero-amount order never does (it is paid directly)."""
+    return order.status is Status.AWAITING_PAYMENT and not order.free
+
+
 def pay_url(service: Service, order: Order) -> str | None:
-    if order.status is not Status.AWAITING_PAYMENT:
+    if not awaits_payment(order):
         return None
     token = credentials.order_token(service.settings.order_token_secret.get_secret_value(), order.order_no)
     return f"{service.settings.public_base_url.rstrip('/')}/pay/sandbox/{order.order_no}?token={token}"
@@ -123,16 +146,16 @@ def order_view(service: Service, order: Order) -> dict[str, Any]:
         "delivered_at": _iso(order.delivered_at),
         "pay_url": pay_url(service, order),
         "payment_methods": (
-            service.providers.channels_for(order.product_id, order.amount)
-            if order.status is Status.AWAITING_PAYMENT
-            else []
+            service.providers.channels_for(order.product_id, order.amount) if awaits_payment(order) else []
         ),
+        "payment_required": not order.free,
         "refunded_amount": order.refunded_amount,
         "unit_price": order.unit_price,
         "discount": order.discount,
         "coupon_code": order.coupon_code,
         "delivery_type": order.delivery_type,
         "buyer_fields": order.buyer_fields,
+        "buyer_phone": order.buyer_phone,
     }
 
 
@@ -166,6 +189,7 @@ def router(service: Service) -> APIRouter:
                 buyer_ip=body.buyer_ip,
                 coupon_code=body.coupon_code or None,
                 buyer_fields=dict(body.buyer_fields),
+                buyer_phone=body.buyer_phone,
             ),
             service.uow(),
             service.catalog,
@@ -207,7 +231,9 @@ def router(service: Service) -> APIRouter:
             return 201, (await place(body)).model_dump(mode="json")
 
         # The buyer's IP may change between retries of one request; it is not part of what was asked.
-        asked = body.model_dump(mode="json", exclude={"buyer_ip"})
+        # Without a phone the fingerprint stays what it was before the field existed (keys kept >= 24 h).
+        unasked = {"buyer_ip"} if body.buyer_phone else {"buyer_ip", "buyer_phone"}
+        asked = body.model_dump(mode="json", exclude=unasked)
         keep = timedelta(hours=service.settings.idempotency_ttl_hours)
         status, answer = await idempotency.once(idempotency_key, asked, service.uow, work, keep)
         return JSONResponse(
@@ -224,6 +250,11 @@ def router(service: Service) -> APIRouter:
         order_no: str, token: str | None = None, password: str | None = None
     ) -> dict[str, Any]:
         order = await services.find_order(order_no, service.uow(), token_secret, token, password)
+        return order_view(service, order)
+
+    @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
+    async def cancel_order(order_no: str, body: BuyerSecret) -> dict[str, Any]:
+        order = await services.cancel_order(order_no, service.uow(), token_secret, body.token, body.password)
         return order_view(service, order)
 
     @api.post("/orders/{order_no}/payments", summary="Start paying an order with one of its offered methods")

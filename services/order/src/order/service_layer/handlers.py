@@ -26,6 +26,8 @@ from uuid6 import uuid7
 
 from order.domain import late_payment
 from order.domain.model import InvalidTransition, Order, Trigger
+from order.service_layer.payments import settle_free_order
+from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ async def _transition(
     except InvalidTransition as error:
         log.info("%s ignored for order %s: %s", event.type_name, order.order_no, error)
         return None
+    await settle_coupon_use(uow, order, before, order.updated_at)
     await uow.orders.save(order)
     if outgoing is not None:
         uow.publish(outgoing)
@@ -79,10 +82,16 @@ async def on_risk_decided(event: RiskDecided, uow: OrderUnitOfWork, payment_wind
 
 
 async def on_stock_reserved(event: StockReserved, uow: OrderUnitOfWork) -> None:
-    def step(order: Order) -> None:
-        order.apply(Trigger.STOCK_RESERVED, _now())
+    """Stock held: the order awaits payment; one with nothing to pay is paid at once, without a provider."""
+    paid = False
 
-    await _transition(event, event.order_id, uow, step)
+    def step(order: Order) -> None:
+        nonlocal paid
+        paid = order.reserve(_now())
+
+    order = await _transition(event, event.order_id, uow, step)
+    if order is not None and paid:
+        await settle_free_order(order, uow)
 
 
 async def on_stock_unavailable(event: StockUnavailable, uow: OrderUnitOfWork) -> None:
@@ -106,7 +115,8 @@ async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) ->
     owed: list[Order] = []
 
     def step(order: Order) -> Message:
-        refund = late_payment.needs_auto_refund(order.status, event.reason)
+        # A free order took no money: there is nothing to refund automatically, only the seller to tell.
+        refund = late_payment.needs_auto_refund(order.status, event.reason) and not order.free
         order.fail(Trigger.ALLOCATION_FAILED, event.reason, _now())
         if not refund:
             return OrderNeedsAttention(

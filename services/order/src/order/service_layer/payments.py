@@ -26,12 +26,15 @@ from order.adapters.payments.registry import PaymentProviders
 from order.domain.fulfilment import fulfilment_request
 from order.domain.model import InvalidTransition, Order, Status
 from order.domain.payments import (
+    FREE,
     SANDBOX,
     BadNotification,
     PaymentNotice,
     VerifiedPayment,
     check_matches,
+    free_payment,
 )
+from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ async def receive_payment(
     adapter = providers.get(provider)
     at = now or _now()
     try:
-        notice = adapter.verify(notification, at)
+        notice = await adapter.verify(notification, at)
     except BadNotification as error:
         if error.transient and error.order_no:
             async with uow:
@@ -95,6 +98,7 @@ async def apply_payment(notice: VerifiedPayment, uow: OrderUnitOfWork, at: datet
             return "duplicate"
         order = await uow.orders.lock(found.id)
         assert order is not None, "an order row is never deleted"
+        before = order.status
         try:
             order.pay(at)
         except InvalidTransition:
@@ -109,26 +113,45 @@ async def apply_payment(notice: VerifiedPayment, uow: OrderUnitOfWork, at: datet
             await uow.orders.save(order)
             await uow.commit()
             return "accepted"
+        await settle_coupon_use(uow, order, before, at)
         await uow.orders.save(order)
-        uow.publish(
-            OrderPaid(
-                order_id=order.id,
-                order_no=order.order_no,
-                product_id=order.product_id,
-                quantity=order.quantity,
-                amount=notice.amount,
-                currency=notice.currency,
-                provider=notice.provider,
-                trade_no=notice.trade_no,
-                paid_at=at,
-            )
-        )
-        request = fulfilment_request(order)
-        if request is not None:
-            uow.publish(request)
+        _announce_paid(uow, order, notice, at)
         await uow.commit()
     log.info("order %s paid via %s", order.order_no, notice.provider)
     return "accepted"
+
+
+def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, at: datetime) -> None:
+    """OrderPaid and, for recharge or manual goods, the request delivery acts on (paying transaction)."""
+    uow.publish(
+        OrderPaid(
+            order_id=order.id,
+            order_no=order.order_no,
+            product_id=order.product_id,
+            quantity=order.quantity,
+            amount=notice.amount,
+            currency=notice.currency,
+            provider=notice.provider,
+            trade_no=notice.trade_no,
+            paid_at=at,
+        )
+    )
+    request = fulfilment_request(order)
+    if request is not None:
+        uow.publish(request)
+
+
+async def settle_free_order(order: Order, uow: OrderUnitOfWork) -> None:
+    """A zero-amount order just paid without a provider (in the caller's transaction, with the order row
+    locked): record its `free` payment and announce it like any other; delivery follows as usual. The
+    payment's UNIQUE(provider, trade_no) keeps it to one record however often this runs."""
+    assert order.free and order.paid_at is not None, "only a zero-amount order that was just paid"
+    notice = free_payment(order.order_no, order.currency)
+    if not await uow.payments.add(order.id, notice, order.paid_at):
+        log.info("order %s: free payment recorded already", order.order_no)
+        return
+    _announce_paid(uow, order, notice, order.paid_at)
+    log.info("order %s has nothing to pay: paid without a provider", order.order_no)
 
 
 def payment_order(order: Order, provider_ref: str | None = None, access_token: str = "") -> PaymentOrder:
@@ -148,7 +171,7 @@ async def start_payment(
     order: Order, provider: str, uow: OrderUnitOfWork, providers: PaymentProviders, access_token: str
 ) -> PaymentRequest:
     """Ask the chosen provider for a pay URL / QR payload; only offered channels, only while unpaid."""
-    if order.status is not Status.AWAITING_PAYMENT:
+    if order.status is not Status.AWAITING_PAYMENT or order.free:
         raise Conflict(f"order {order.order_no} is {order.status}; there is nothing to pay")
     if provider not in providers.channels_for(order.product_id, order.amount):
         raise Conflict(f"payment method {provider[:40]!r} is not offered for this order")
@@ -264,6 +287,9 @@ async def reconciliation_report(
         entry = bucket(row["provider"])
         entry["ours"]["count"] += 1
         entry["ours"]["amount"] += row["amount"]
+        if row["provider"] == FREE:
+            entry["confirmed"] += 1  # nothing was charged: no provider holds a record to compare with
+            continue
         if row["provider"] not in providers.names:
             entry["unverifiable"].append({"order_no": row["order_no"], "reason": "provider not enabled"})
             continue

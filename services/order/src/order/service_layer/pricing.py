@@ -9,7 +9,15 @@ from uuid import UUID
 
 from faka_common.errors import Conflict, NotFound
 
-from order.domain.pricing import Coupon, CouponKind, PriceTier, check_tiers, normalize_code
+from order.domain.model import Order, Status
+from order.domain.pricing import (
+    Coupon,
+    CouponKind,
+    PriceTier,
+    check_tiers,
+    coupon_use_change,
+    normalize_code,
+)
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -81,3 +89,18 @@ async def disable_coupon(code: str, uow: OrderUnitOfWork) -> Coupon:
         await uow.commit()
     log.info("coupon %s disabled", coupon.code)
     return coupon
+
+
+async def settle_coupon_use(uow: OrderUnitOfWork, order: Order, before: Status, at: datetime) -> None:
+    """After `order` moved from `before`, in the same transaction: give its coupon use back when it ended
+    unpaid, count it again when a late payment completed it. Each happens at most once per order (the
+    redemption row records it), so a redelivered event or a second transition changes nothing more."""
+    if order.coupon_code is None:
+        return
+    change = coupon_use_change(before, order.status)
+    if change < 0 and await uow.coupons.release(order.id, at) is not None:
+        log.info(
+            "order %s ended %s: coupon %s use given back", order.order_no, order.status, order.coupon_code
+        )
+    elif change > 0 and await uow.coupons.reclaim(order.id) is not None:
+        log.info("order %s paid late: coupon %s use counted again", order.order_no, order.coupon_code)

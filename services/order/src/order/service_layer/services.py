@@ -16,6 +16,7 @@ from order.adapters.inventory import Catalog, Product
 from order.domain import credentials, fulfilment, pricing
 from order.domain.model import Order, Trigger
 from order.domain.pricing import Coupon
+from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class PlaceOrder:
     buyer_ip: str | None = None
     coupon_code: str | None = None
     buyer_fields: dict[str, str] = field(default_factory=dict)
+    buyer_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ async def place_order(
             delivery_type=product.delivery_type,
             face_value=product.face_value,
             buyer_fields=buyer_fields,
+            buyer_phone=command.buyer_phone,
         )
         await uow.orders.add(order)
         if coupon is not None:
@@ -169,13 +172,45 @@ async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limi
     async with uow:
         overdue = await uow.orders.lock_overdue(at, limit)
         for order in overdue:
+            before = order.status
             order.apply(Trigger.EXPIRE, at)
+            await settle_coupon_use(uow, order, before, at)
             await uow.orders.save(order)
             uow.publish(OrderCancelled(order_id=order.id, order_no=order.order_no, reason="expired"))
         await uow.commit()
     if overdue:
         log.info("expired %d unpaid orders", len(overdue))
     return len(overdue)
+
+
+CANCELLED_BY_BUYER = "cancelled_by_buyer"
+
+
+async def cancel_order(
+    order_no: str,
+    uow: OrderUnitOfWork,
+    token_secret: str,
+    token: str | None = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """The buyer (holder of the token or query password) gives up an order awaiting payment: its stock is
+    released (OrderCancelled) and its coupon use given back, in one transaction. Same 404 as a lookup without
+    the secret; 409 when the order is past awaiting payment (a payment racing the cancel wins the row lock
+    first or finds the order cancelled, and then follows the late-payment policy)."""
+    found = await find_order(order_no, uow, token_secret, token, password)
+    at = now or datetime.now(UTC)
+    async with uow:
+        order = await uow.orders.lock(found.id)
+        assert order is not None, "an order row is never deleted"
+        before = order.status
+        order.fail(Trigger.CANCEL, CANCELLED_BY_BUYER, at)
+        await settle_coupon_use(uow, order, before, at)
+        await uow.orders.save(order)
+        uow.publish(OrderCancelled(order_id=order.id, order_no=order.order_no, reason=CANCELLED_BY_BUYER))
+        await uow.commit()
+    log.info("order %s cancelled by the buyer", order.order_no)
+    return order
 
 
 LOOKUP_WINDOW = timedelta(days=90)

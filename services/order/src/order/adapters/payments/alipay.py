@@ -119,7 +119,7 @@ class AlipayProvider:
         )
         return PaymentRequest(self.name, pay_url=f"{self._gateway}?{urlencode(params)}")
 
-    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+    async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         params = forms.form(notification.body)
         forms.require(params, "sign", "app_id", "out_trade_no", "trade_no", "total_amount", "trade_status")
         if params.get("sign_type", "RSA2") != "RSA2":

@@ -82,7 +82,7 @@ class EpayProvider:
         params["sign_type"] = "MD5"
         return PaymentRequest(self.name, pay_url=f"{self._base}/submit.php?{urlencode(params)}")
 
-    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+    async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         params = forms.form(notification.body)
         forms.require(params, "pid", "out_trade_no", "trade_no", "money", "trade_status", "sign")
         if not constant_time_equal(params["sign"].lower(), sign(params, self._key)):

@@ -97,7 +97,7 @@ class EpusdtProvider:
             provider_ref=str(data.get("trade_id") or "") or None,
         )
 
-    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+    async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         params = forms.json_object(notification.body)
         forms.require(params, "trade_id", "order_id", "amount", "actual_amount", "status", "signature")
         if not constant_time_equal(str(params["signature"]).lower(), sign(params, self._token)):

@@ -177,7 +177,7 @@ class SandboxProvider:
         url = f"{self._base}/pay/sandbox/{order.order_no}?token={order.access_token}"
         return PaymentRequest(self.name, pay_url=url)
 
-    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+    async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         return verify_sandbox(notification.body, self._secret, now)
 
     async def pay(self, order: PaymentOrder, drop_callback: bool | None = None) -> SandboxTrade:

@@ -87,7 +87,7 @@ class StripeProvider:
             raise ProviderError(f"stripe refused the checkout session: {_error(body)}")
         return PaymentRequest(self.name, pay_url=str(body["url"]), provider_ref=str(body.get("id") or ""))
 
-    def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
+    async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         header = notification.header("stripe-signature")
         if not header:
             raise BadNotification("missing Stripe-Signature header")
