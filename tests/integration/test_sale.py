@@ -222,3 +222,24 @@ async def test_a_service_killed_mid_sale_catches_up_when_it_comes_back(
         return len(platform.mailbox.to(email)) == 1
 
     await eventually(emailed, timeout=60)
+
+
+async def test_a_buyer_cancels_an_unpaid_order_and_its_key_goes_back_on_sale(platform: Platform) -> None:
+    product_id = await create_product(platform, [f"CANCEL-{uuid.uuid4().hex[:10]}"], title="Cancel me")
+    order = await place_order(platform, product_id, f"undecided-{uuid.uuid4().hex[:6]}@example.com")
+    await wait_for_status(platform, order, "awaiting_payment")
+    assert (await stock(platform, product_id))["reserved"] == 1
+    async with platform.storefront() as shop:
+        path = f"/api/v1/orders/{order['order_no']}/cancel"
+        forged = await shop.post(path, json={"token": order["token"][:-4] + "AAAA"})
+        assert forged.status_code == 404, forged.text
+        cancelled = await shop.post(path, json={"token": order["token"]})
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        again = await shop.post(path, json={"token": order["token"]})
+        assert again.status_code == 409, again.text
+
+    async def released() -> bool:
+        return await stock(platform, product_id) == {"available": 1, "reserved": 0, "sold": 0}
+
+    await eventually(released, timeout=30)

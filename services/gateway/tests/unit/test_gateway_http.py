@@ -524,12 +524,22 @@ async def test_coupon_and_buyer_fields_are_forwarded_with_the_order(edge: Edge) 
             "email": "a@example.com",
             "coupon_code": " spring10 ",
             "buyer_fields": {" account ": "13800138000"},
+            "phone": "+86 138 0013 8000",
         },
     )
     assert response.status_code == 201
     sent = json.loads(edge.orders.calls[-1].content)
     assert sent["coupon_code"] == "spring10"
+    assert sent["buyer_phone"] == "+86 138 0013 8000"
     assert sent["buyer_fields"] == {"account": "13800138000"}
+
+
+async def test_a_phone_that_is_not_one_is_422_and_no_order_is_placed(edge: Edge) -> None:
+    response = await edge.client.post(
+        "/api/v1/orders", json={"product_id": PRODUCT_ID, "email": "a@example.com", "phone": "call me"}
+    )
+    assert response.status_code == 422 and "phone" in response.json()["message"]
+    assert edge.orders.calls == []
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.bootstrap import Gateway
 from gateway.domain.uploads import PayloadTooLarge, keys_text
-from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct
+from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
 from gateway.service_layer import edge
 from gateway.service_layer.orders_extra import RateLimited
 
@@ -103,6 +103,8 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
     locale = buyer_locale(order.locale, accept_language)
     if locale is not None:
         payload["locale"] = locale
+    if order.phone:
+        payload["buyer_phone"] = order.phone
     if order.coupon_code:
         payload["coupon_code"] = order.coupon_code
     if order.buyer_fields:
@@ -200,6 +202,18 @@ def storefront_router(gw: Gateway) -> APIRouter:
         secret = edge.OrderSecret(token, password)
         try:
             view = await edge.buyer_order(gw, checked_order_no(order_no), secret, client_ip(request))
+        except RateLimited as error:
+            return too_many(error)
+        return JSONResponse(view, headers=PRIVATE)
+
+    @api.post(
+        "/orders/{order_no}/cancel",
+        summary="Cancel an unpaid order (its stock and coupon use are given back); 409 once paid",
+    )
+    async def cancel_order(order_no: str, body: OrderSecretBody, request: Request) -> JSONResponse:
+        secret = edge.OrderSecret(body.token, body.password)
+        try:
+            view = await edge.cancel_order(gw, checked_order_no(order_no), secret, client_ip(request))
         except RateLimited as error:
             return too_many(error)
         return JSONResponse(view, headers=PRIVATE)

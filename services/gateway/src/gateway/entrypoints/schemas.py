@@ -60,6 +60,13 @@ class NewOrder(BaseModel):
     )
     quantity: int = Field(1, ge=1, le=1000, description="How many keys", examples=[1])
     email: str = Field(max_length=254, description="Where the keys are sent", examples=["buyer@example.com"])
+    phone: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^\+?[0-9 ().-]{5,31}$",
+        description="Optional: a phone number for SMS notices",
+        examples=["+86 138 0013 8000"],
+    )
     query_password: str | None = Field(
         None,
         min_length=6,
@@ -90,6 +97,15 @@ class NewOrder(BaseModel):
         if not EMAIL.fullmatch(value):
             raise ValueError("not a valid e-mail address")
         return value
+
+
+class OrderSecretBody(BaseModel):
+    """The order's token (from its link) or the buyer's query password: what proves the order is theirs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = Field(None, max_length=512, examples=["eyJvIjoi..."])
+    password: str | None = Field(None, max_length=64, examples=[None])
 
 
 class OrderLookup(BaseModel):

@@ -162,6 +162,25 @@ async def buyer_order(
     return buyer_order_view(order, keys)
 
 
+async def cancel_order(
+    gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None = None
+) -> dict[str, Any]:
+    """The buyer gives up an unpaid order. The secret is checked like a lookup (the same 404 for an unknown
+    order or a wrong secret, counted against the same windows)."""
+    limits = orders_extra.lookup_limits(gw)
+    windows = limits.keys("order", client_ip, order_no)
+    await limits.check(windows)
+    body = {"token": secret.token, "password": secret.password}
+    try:
+        response = await gw.order.request("POST", f"/internal/orders/{segment(order_no)}/cancel", json=body)
+        order: dict[str, Any] = json_body(response)
+    except DomainError as error:
+        if error.status_code == 404:
+            await limits.count(windows)
+        raise
+    return buyer_order_view(order, None)
+
+
 #: Products an operator or a supplier fulfils: what the buyer received is kept by delivery, not inventory.
 DELIVERED_BY_DELIVERY = frozenset({"manual", "recharge"})
 
