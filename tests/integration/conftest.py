@@ -11,11 +11,9 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
-from faka_common.db.engine import asyncpg_dsn
+from faka_common.testing import database_url_for, drop_database
 
 
 def _docker_answers() -> bool:
@@ -63,19 +61,6 @@ def kafka_bootstrap(infrastructure: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def redis_url(infrastructure: dict[str, str]) -> str:
     return infrastructure["REDIS_URL"]
-
-
-def database_url_for(server_url: str, name: str) -> str:
-    parts = urlsplit(asyncpg_dsn(server_url))
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

@@ -25,10 +25,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
+from faka_common.testing import drop_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-
-from .conftest import drop_database
 
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
 

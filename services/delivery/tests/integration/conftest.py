@@ -4,14 +4,11 @@ that plays the suppliers. Needs DATABASE_URL (a server URL); each module gets it
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -21,40 +18,19 @@ from delivery.config import MIGRATIONS, Settings
 from delivery.entrypoints.http import router
 from faka_common.breakers import close_breakers
 from faka_common.contracts import Envelope, Message
-from faka_common.db.engine import asyncpg_dsn
-from faka_common.db.migrations import upgrade
 from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery as Record
+from faka_common.testing import migrated_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 SECRET = "supplier-secret-1"
 
 
-def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.fail(
-            "DATABASE_URL is not set: these integration tests need a Postgres server URL, e.g. "
-            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (`make test` exports it)"
-        )
-    return url
-
-
 @pytest.fixture(scope="module")
 async def database_url() -> AsyncIterator[str]:
-    parts = urlsplit(asyncpg_dsn(_server_url()))
-    name = f"faka_delivery_test_{uuid.uuid4().hex[:12]}"
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
+    async with migrated_database("faka_delivery_test", MIGRATIONS) as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:

@@ -19,7 +19,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -37,11 +37,10 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed
-from faka_common.db.engine import asyncpg_dsn
-from faka_common.db.migrations import upgrade
 from faka_common.errors import NotFound
 from faka_common.http import create_app
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+from faka_common.testing import migrated_database
 from fastapi import FastAPI, Request, Response
 from notification.adapters.channels import aliyun_sms, webhook
 from notification.bootstrap import Service, bootstrap
@@ -197,18 +196,8 @@ def server_url() -> str:
 
 @pytest.fixture(scope="module")
 async def database(server_url: str) -> AsyncIterator[str]:
-    name = f"faka_notification_channels_{uuid4().hex[:10]}"
-    parts = urlsplit(asyncpg_dsn(server_url))
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
+    async with migrated_database("faka_notification_channels", MIGRATIONS, server_url) as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -20,10 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from faka_common.breakers import close_breakers
 from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
-from faka_common.db.engine import asyncpg_dsn
-from faka_common.db.migrations import upgrade
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
+from faka_common.testing import migrated_database
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
@@ -87,18 +85,8 @@ def smtp() -> Iterator[tuple[Collector, int]]:
 
 @pytest.fixture(scope="module")
 async def database(server_url: str) -> AsyncIterator[str]:
-    name = f"faka_notification_test_{uuid4().hex[:10]}"
-    parts = urlsplit(asyncpg_dsn(server_url))
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
+    async with migrated_database("faka_notification_test", MIGRATIONS, server_url) as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture

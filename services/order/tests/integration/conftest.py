@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
-from faka_common.db.migrations import upgrade
+from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
+from faka_common.testing import migrated_database
 from order.config import MIGRATIONS
 from order.domain import credentials
 from order.domain.model import Order, Status
 from order.service_layer.unit_of_work import OrderUnitOfWork
-
-
-def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.fail(
-            "DATABASE_URL is not set: point it at a PostgreSQL server, e.g. "
-            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (see `make infra-up`)"
-        )
-    return url
-
-
-def _with_database(server_url: str, name: str) -> str:
-    return urlunsplit(urlsplit(asyncpg_dsn(server_url))._replace(path=f"/{name}"))
 
 
 class Db:
@@ -54,20 +38,12 @@ class Db:
 
 @pytest.fixture
 async def db() -> AsyncIterator[Db]:
-    server = _server_url()
-    name = f"t_order_{uuid.uuid4().hex[:12]}"
-    url = _with_database(server, name)
-    await upgrade(url, MIGRATIONS)
-    engine = create_engine(url)
-    try:
-        yield Db(url, session_factory(engine))
-    finally:
-        await engine.dispose()
-        admin = await asyncpg.connect(_with_database(server, "postgres"))
+    async with migrated_database("t_order", MIGRATIONS) as url:
+        engine = create_engine(url)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield Db(url, session_factory(engine))
         finally:
-            await admin.close()
+            await engine.dispose()
 
 
 async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) -> Order:

@@ -1,0 +1,57 @@
+"""Test support shared by the services' integration tests: a throwaway database, migrated, on the Postgres
+server that DATABASE_URL names (`make test` exports it), dropped again afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from faka_common.db.engine import asyncpg_dsn
+from faka_common.db.migrations import upgrade
+
+
+def server_url() -> str:
+    """The Postgres server the integration tests use; a clear error when it is not configured."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError(
+            "DATABASE_URL is not set: integration tests need a Postgres server URL, e.g. "
+            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (`make test` exports it)"
+        )
+    return url
+
+
+def database_url_for(server: str, name: str) -> str:
+    parts = urlsplit(asyncpg_dsn(server))
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def drop_database(server: str, name: str) -> None:
+    admin = await asyncpg.connect(database_url_for(server, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def migrated_database(
+    prefix: str, migrations: Path | None = None, server: str | None = None
+) -> AsyncIterator[str]:
+    """A database named `<prefix>_<random>` that exists for the block: created and brought to head by
+    `migrations` (or left to whoever uses it first when None), dropped afterwards."""
+    server = server or server_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    url = database_url_for(server, name)
+    if migrations is not None:
+        await upgrade(url, migrations)
+    try:
+        yield url
+    finally:
+        await drop_database(server, name)
