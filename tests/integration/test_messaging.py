@@ -17,7 +17,7 @@ from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.migrations import ensure_database
 from faka_common.db.tables import outbox
-from faka_common.db.uow import UnitOfWork
+from faka_common.db.uow import UnitOfWork, kicker
 from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
@@ -126,6 +126,35 @@ async def test_relay_publishes_one_aggregates_messages_in_commit_order(
             return (await connection.execute(unpublished)).scalar_one() == 0
 
     await eventually(all_marked)
+
+
+@pytest.mark.parametrize("wake", ["same process", "another process (NOTIFY)"])
+async def test_a_commit_wakes_a_slow_polling_relay_at_once(
+    fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str, wake: str
+) -> None:
+    """Commits wake the relay: directly when it runs in this process, else with a coalesced NOTIFY sent
+    after the commit (never inside it, which would serialise every commit on Postgres' notify lock)."""
+    slow = OutboxRelay(f"wake{run_id}", fresh_database, kafka_bootstrap, poll_interval=120)
+    task = asyncio.create_task(slow.run())
+    try:
+
+        async def leading() -> bool:
+            return slow.is_leader
+
+        await eventually(leading)
+        if wake != "same process":
+            database = fresh_database.rsplit("/", 1)[1]
+            kicker.unregister(database, slow.service, slow._wake)
+        make_uow = uow_factory(engine, slow.service)
+        order_id = uuid.uuid4()
+        async with make_uow() as uow:
+            uow.publish(Pinged(order_id=order_id, note=wake))
+            await uow.commit()
+        received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=1, timeout=15)
+        assert [e.payload["note"] for e in received] == [wake]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_only_one_relay_leads_per_service(

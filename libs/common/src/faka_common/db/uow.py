@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from types import TracebackType
 from typing import Self
 
@@ -16,9 +18,61 @@ from faka_common.db.tables import inbox, outbox
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+log = logging.getLogger(__name__)
+
+#: How long a wake-up NOTIFY waits to cover the commits that follow it (one NOTIFY for all of them).
+KICK_COALESCE_SECONDS = 0.002
+
+
 def outbox_channel(producer: str) -> str:
     """The NOTIFY channel that wakes a service's outbox relay."""
     return f"outbox_{producer}"
+
+
+class OutboxKicker:
+    """Wakes a producer's outbox relay after commits that wrote to the outbox. When this process leads the
+    relay, its wake event is set directly; otherwise one NOTIFY, sent in its own short transaction a few
+    milliseconds later, stands for every commit before it. (A NOTIFY inside each transaction would make
+    Postgres serialise every commit on its notification queue lock: measured 2,273 → 497 commits/s.)
+    A lost wake-up costs latency only: the relay also polls."""
+
+    def __init__(self) -> None:
+        self._local: dict[tuple[str, str], asyncio.Event] = {}
+        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    def register(self, database: str, producer: str, wake: asyncio.Event) -> None:
+        """The relay of `producer` on `database` runs in this process and leads: wake it directly."""
+        self._local[(database, producer)] = wake
+
+    def unregister(self, database: str, producer: str, wake: asyncio.Event) -> None:
+        if self._local.get((database, producer)) is wake:
+            del self._local[(database, producer)]
+
+    def kick(self, database: str, producer: str, sessions: SessionFactory) -> None:
+        key = (database, producer)
+        wake = self._local.get(key)
+        if wake is not None:
+            wake.set()
+            return
+        if key not in self._pending:
+            self._pending[key] = asyncio.create_task(self._notify(key, sessions))
+
+    async def _notify(self, key: tuple[str, str], sessions: SessionFactory) -> None:
+        producer = key[1]
+        try:
+            await asyncio.sleep(KICK_COALESCE_SECONDS)
+        finally:
+            # from here on a commit needs a NOTIFY of its own: this one may already be on its way
+            self._pending.pop(key, None)
+        try:
+            async with sessions() as session:
+                await session.execute(select(func.pg_notify(outbox_channel(producer), "")))
+                await session.commit()
+        except Exception as error:  # the relay's poll finds the rows
+            log.warning("could not wake the outbox relay of %s: %s", producer, error)
+
+
+kicker = OutboxKicker()
 
 
 class UnitOfWork:
@@ -28,6 +82,7 @@ class UnitOfWork:
         self._sessions = sessions
         self.producer = producer
         self._staged: list[tuple[Message, Envelope, dict[str, str]]] = []
+        self._raw_added = False
         self._session: AsyncSession | None = None
 
     @property
@@ -39,6 +94,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._staged = []
+        self._raw_added = False
         self.bind(self._session)
         return self
 
@@ -88,9 +144,13 @@ class UnitOfWork:
                     for message, envelope, headers in self._staged
                 ],
             )
-            await self.session.execute(select(func.pg_notify(outbox_channel(self.producer), "")))
+        wrote_outbox = bool(self._staged) or self._raw_added
+        database = str((await self.session.connection()).engine.url.database) if wrote_outbox else ""
         await self.session.commit()
         self._staged = []
+        self._raw_added = False
+        if wrote_outbox:
+            kicker.kick(database, self.producer, self._sessions)
 
     async def add_raw(
         self, topic: str, key: str, event_id: object, type_: str, value: bytes, headers: dict[str, str]
@@ -101,8 +161,9 @@ class UnitOfWork:
                 event_id=event_id, topic=topic, key=key, type=type_, value=value, headers=headers
             )
         )
-        await self.session.execute(select(func.pg_notify(outbox_channel(self.producer), "")))
+        self._raw_added = True
 
     async def rollback(self) -> None:
         self._staged = []
+        self._raw_added = False
         await self.session.rollback()

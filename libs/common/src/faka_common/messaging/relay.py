@@ -8,13 +8,14 @@ import hashlib
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 
 from faka_common.db.engine import asyncpg_dsn
-from faka_common.db.uow import outbox_channel
+from faka_common.db.uow import kicker, outbox_channel
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class OutboxRelay:
             await conn.add_listener(outbox_channel(self.service), self._on_notify)
             producer = create_producer(self._bootstrap, f"{self.service}-outbox-relay")
             await producer.start()
+            database = urlsplit(self._dsn).path.lstrip("/")
+            kicker.register(database, self.service, self._wake)
             try:
                 while True:
                     self._wake.clear()
@@ -99,6 +102,7 @@ class OutboxRelay:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._poll_interval)
             finally:
+                kicker.unregister(database, self.service, self._wake)
                 await producer.stop()
         finally:
             await conn.close(timeout=5)
