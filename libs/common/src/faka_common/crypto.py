@@ -34,9 +34,19 @@ class KeyRing:
         for key_id, key in keys.items():
             if len(key) != 32:
                 raise KeyRingError(f"key {key_id!r} must be 32 bytes (AES-256), got {len(key)}")
+        self._keys = dict(keys)
+        self._fingerprint_secret = fingerprint_secret
         self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._hash_key = hashlib.sha256(b"faka-dedupe:" + fingerprint_secret).digest()
         self.active = active
+
+    def __reduce__(self) -> tuple[type[KeyRing], tuple[dict[str, bytes], str, bytes]]:
+        """Picklable, so bulk sealing can run in worker processes (the key material goes to them over
+        the pool's pipe; it never leaves the host)."""
+        return (KeyRing, (self._keys, self.active, self._fingerprint_secret))
+
+    def __repr__(self) -> str:
+        return f"KeyRing(active={self.active!r}, key_ids={sorted(self._keys)!r})"
 
     @classmethod
     def parse(cls, spec: str, fingerprint_secret: str, active: str | None = None) -> KeyRing:
@@ -55,10 +65,16 @@ class KeyRing:
         return cls(keys, active or list(keys)[-1], fingerprint_secret.encode())
 
     def seal(self, plaintext: str, context: bytes) -> Sealed:
-        nonce = os.urandom(NONCE_BYTES)
-        return Sealed(
-            self.active, nonce + self._aead[self.active].encrypt(nonce, plaintext.encode(), context)
-        )
+        return Sealed(self.active, self.seal_bytes(plaintext.encode(), context))
+
+    def seal_bytes(self, plaintext: bytes, context: bytes, nonce: bytes | None = None) -> bytes:
+        """The blob (nonce || ciphertext+tag) of `plaintext` under the active key id. Bulk sealing may
+        pass a fresh random `nonce` (NONCE_BYTES, cut from one os.urandom call); never reuse one."""
+        if nonce is None:
+            nonce = os.urandom(NONCE_BYTES)
+        elif len(nonce) != NONCE_BYTES:
+            raise KeyRingError(f"a nonce is {NONCE_BYTES} bytes")
+        return nonce + self._aead[self.active].encrypt(nonce, plaintext, context)
 
     def open(self, sealed: Sealed, context: bytes) -> str:
         aead = self._aead.get(sealed.key_id)
@@ -69,4 +85,8 @@ class KeyRing:
 
     def fingerprint(self, plaintext: str, scope: bytes) -> bytes:
         """A keyed hash for duplicate detection within `scope` (a product id); independent of key rotation."""
-        return hmac.new(self._hash_key, scope + b"\x00" + plaintext.encode(), hashlib.sha256).digest()
+        return self.fingerprint_bytes(plaintext.encode(), scope)
+
+    def fingerprint_bytes(self, plaintext: bytes, scope: bytes) -> bytes:
+        """`fingerprint` of UTF-8 encoded plaintext (one-shot HMAC-SHA256: the same digest, faster)."""
+        return hmac.digest(self._hash_key, scope + b"\x00" + plaintext, "sha256")

@@ -20,6 +20,7 @@ from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
+from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
 from inventory.service_layer import handlers
@@ -35,6 +36,7 @@ class Service:
     keyring: KeyRing
     max_import_bytes: int
     projection: StockProjection
+    catalog: CatalogProjection
 
     @property
     def token(self) -> str:
@@ -63,8 +65,9 @@ def every(seconds: float, name: str, step: Callable[[], Awaitable[int]]) -> Call
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     projection = RedisStockProjection(settings.redis_url, prefix=settings.kafka_namespace)
+    catalog = RedisCatalogProjection(settings.redis_url, prefix=settings.kafka_namespace)
     service = Service(
-        Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes, projection
+        Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes, projection, catalog
     )
     runtime = service.runtime
     runtime.consume(
@@ -92,10 +95,24 @@ def bootstrap(settings: Settings | None = None) -> Service:
         async with service.uow() as uow:
             return await handlers.fold_stock(uow, projection)
 
+    rebuilt_once = False
+
+    async def keep_storefront() -> int:
+        """Rebuild the storefront read model at startup, and again whenever it is found stale."""
+        nonlocal rebuilt_once
+        if rebuilt_once and not await catalog.stale():
+            return 0
+        async with service.uow() as uow:
+            count = await handlers.rebuild_storefront(uow, catalog)
+        rebuilt_once = True
+        return count
+
     runtime.background(every(settings.expiry_sweep_seconds, "reservation expiry sweep", expire_reservations))
     runtime.background(every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys))
     runtime.background(every(settings.stock_fold_seconds, "stock fold", fold_stock))
+    runtime.background(every(settings.storefront_check_seconds, "storefront read model", keep_storefront))
     runtime.on_stop.append(projection.aclose)
+    runtime.on_stop.append(catalog.aclose)
     runtime.emits(
         [
             StockReserved,

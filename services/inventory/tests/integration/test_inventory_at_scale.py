@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import multiprocessing
 import os
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -249,6 +251,57 @@ async def test_a_failure_mid_upload_imports_nothing(engine: AsyncEngine, session
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE product_id = :p", p=product_id) == 0
     assert await scalar(engine, "SELECT count(*) FROM key_batches WHERE product_id = :p", p=product_id) == 0
     assert await counts(sessions, product_id) == (0, 0, 0)
+
+
+async def test_a_multi_block_upload_sealed_in_worker_processes_reports_as_one(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handlers, "SEAL_LINES", 40)  # 10 blocks, so the worker processes seal them
+    monkeypatch.setattr(handlers, "FIRST_BLOCK_LINES", 40)
+    used_pool: list[bool] = []
+    real_pool = handlers.sealing_pool
+    monkeypatch.setattr(handlers, "sealing_pool", lambda: used_pool.append(True) or real_pool())
+    product_id = await card_product(sessions, ["OLD-7"])
+    lines = [f"K-{n}" for n in range(1, 401)]
+    lines[99] = "K-3"  # line 100 repeats line 3, two blocks earlier
+    lines[250] = "OLD-7"  # line 251: the product holds it already
+    lines[300] = "bad\x07"  # line 301: invalid
+    lines[301] = "  "  # line 302: blank
+    lines[399] = "K-399"  # line 400 repeats line 399, same block
+    body = ("\r\n".join(lines) + "\r\n").encode()
+    result = await import_bytes(sessions, product_id, *(body[i : i + 777] for i in range(0, len(body), 777)))
+
+    assert used_pool
+    assert (result.imported, result.duplicates, result.invalid) == (395, 3, 1)
+    assert [(i.line, i.reason) for i in result.invalid_lines] == [
+        (301, "control character U+0007 at column 4")
+    ]
+    assert await counts(sessions, product_id) == (396, 0, 0)
+    async with InventoryUnitOfWork(sessions) as uow:
+        exported = [line.rstrip("\n") async for line in handlers.export_unsold(product_id, uow, KEYRING)]
+    kept = [key for n, key in enumerate(lines, 1) if n not in (100, 251, 301, 302, 400)]
+    assert exported == ["OLD-7", *kept]  # every key opens in its row, FIFO follows the lines
+
+
+def die(job: object) -> None:
+    assert multiprocessing.parent_process() is not None, "meant for a worker process only"
+    os._exit(3)  # a worker process killed mid-import
+
+
+async def test_a_worker_process_dying_fails_the_import_whole_and_the_next_one_works(
+    engine: AsyncEngine, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handlers, "SEAL_LINES", 100)
+    monkeypatch.setattr(handlers, "FIRST_BLOCK_LINES", 100)
+    product_id = await card_product(sessions, [])
+    body = "".join(f"W-{n}\n" for n in range(1_000)).encode()
+    with monkeypatch.context() as patched:
+        patched.setattr(handlers, "seal_block", die)
+        with pytest.raises(BrokenProcessPool):
+            await import_bytes(sessions, product_id, body)
+    assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE product_id = :p", p=product_id) == 0
+    result = await import_bytes(sessions, product_id, body)
+    assert (result.imported, result.duplicates, result.invalid) == (1_000, 0, 0)
 
 
 def http_app(database_url: str, max_import_bytes: int) -> FastAPI:

@@ -417,3 +417,66 @@ async def test_unknown_product_is_unavailable_not_an_error(
     event = approved(uuid.uuid4(), quantity=2)
     await run(sessions, event, handlers.reserve_stock)
     assert [kind for kind, _ in await published(engine, event.order_id)] == ["StockUnavailable"]
+
+
+async def new_product(sessions: SessionFactory, **fields: Any) -> Any:
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, _ = await handlers.create_product(
+            handlers.NewProduct(**{"price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}),
+            uow,
+            KEYRING,
+        )
+    return product
+
+
+async def test_a_variant_is_a_product_of_its_own_under_its_main_product(sessions: SessionFactory) -> None:
+    main = await new_product(sessions, title="Steam card", variant_label="¥50")
+    variant = await new_product(sessions, title="Steam card ¥100", price=9500, variant_of=main.id,
+                                variant_label="¥100")  # fmt: skip
+    async with InventoryUnitOfWork(sessions) as uow:
+        await handlers.import_keys(variant.id, "V100-A\nV100-B\n", uow, KEYRING)
+    async with InventoryUnitOfWork(sessions) as uow:
+        stored, counts = await handlers.get_product(variant.id, uow)
+        main_stored, main_counts = await handlers.get_product(main.id, uow)
+    assert (stored.variant_of, stored.variant_label, stored.price) == (main.id, "¥100", 9500)
+    assert (counts.available, main_counts.available) == (2, 0)
+    assert main_stored.variant_of is None
+
+    event = approved(variant.id)
+    await run(sessions, event, handlers.reserve_stock)
+    async with InventoryUnitOfWork(sessions) as uow:
+        _, counts = await handlers.get_product(variant.id, uow)
+        _, main_counts = await handlers.get_product(main.id, uow)
+    assert (counts.available, counts.reserved, main_counts.available) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"variant_label": None}, "needs a variant_label"),
+        ({"variant_label": "  "}, "needs a variant_label"),
+        ({"currency": "USD"}, "main product's currency"),
+        ({"of_variant": True}, "not another variant"),
+        ({"of_unknown": True}, "names no product"),
+    ],
+)
+async def test_a_variant_that_does_not_fit_its_main_product_is_refused(
+    sessions: SessionFactory, fields: dict[str, Any], message: str
+) -> None:
+    main = await new_product(sessions, title="Main")
+    sibling = await new_product(sessions, title="Sibling", variant_of=main.id, variant_label="B")
+    target = sibling.id if fields.pop("of_variant", False) else main.id
+    target = uuid.uuid4() if fields.pop("of_unknown", False) else target
+    with pytest.raises(DomainError, match=message):
+        await new_product(sessions, **{"title": "Bad", "variant_of": target, "variant_label": "X", **fields})
+
+
+async def test_a_variant_keeps_its_label(sessions: SessionFactory) -> None:
+    main = await new_product(sessions, title="Main")
+    variant = await new_product(sessions, title="V", variant_of=main.id, variant_label="V")
+    async with InventoryUnitOfWork(sessions) as uow:
+        with pytest.raises(DomainError, match="keeps a variant_label"):
+            await handlers.update_product(variant.id, {"variant_label": None}, uow)
+    async with InventoryUnitOfWork(sessions) as uow:
+        renamed, _ = await handlers.update_product(variant.id, {"variant_label": "V2"}, uow)
+    assert renamed.variant_label == "V2"

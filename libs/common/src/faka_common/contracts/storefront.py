@@ -29,6 +29,8 @@ CATALOG_FIELDS = (
     "max_per_buyer",
     "usage_instructions",
     "hide_when_sold_out",
+    "variant_of",
+    "variant_label",
 )
 
 

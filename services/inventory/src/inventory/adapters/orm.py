@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inventory.adapters.sealing import STAGING, STAGING_COLUMNS, STAGING_TABLE
 from inventory.domain.keys import key_position
 from inventory.domain.model import Category, Product, Reservation, StoredKey
 from inventory.domain.reservations import ReservationStatus, keyless
@@ -80,11 +81,17 @@ products = Table(
     Column("in_stock", Boolean, nullable=False, server_default=text("true")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("face_value", BigInteger),
+    Column("hide_when_sold_out", Boolean, nullable=False, server_default=text("false")),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Column("variant_of", PgUUID(as_uuid=True), ForeignKey("products.id")),
+    Column("variant_label", Text),
     CheckConstraint(
         "delivery_type IN ('card_key', 'loop_key', 'manual', 'recharge')", name="products_delivery_type"
     ),
     CheckConstraint("face_value IS NULL OR face_value > 0", name="products_face_value_positive"),
     CheckConstraint("price >= 0", name="products_price_not_negative"),
+    CheckConstraint("variant_of IS NULL OR variant_label IS NOT NULL", name="products_variant_labelled"),
+    CheckConstraint("variant_of IS DISTINCT FROM id", name="products_variant_not_itself"),
     CheckConstraint(
         "delivery_type <> 'loop_key' OR (loop_key_sealed IS NOT NULL AND loop_key_key_id IS NOT NULL)",
         name="products_loop_key_present",
@@ -207,9 +214,30 @@ stock_changes = Table(
     Column("sold", BigInteger, nullable=False, server_default="0"),
 )
 
-STAGING = "import_staging"
-STAGING_COLUMNS = ("line", "id", "fingerprint", "key_id", "sealed")
-StagedKey = tuple[int, UUID, bytes, str, bytes]
+# One block of an import, from the staging table into the pool: new fingerprints only (ON CONFLICT also
+# drops a repeat within the block), FIFO position = batch seq << 32 | line. $1 product, $2 batch id,
+# $3 batch seq, $4 expires_at or NULL.
+LOAD_STAGED = f"""
+    WITH inserted AS (
+        INSERT INTO card_keys (id, product_id, batch_id, fingerprint, key_id, sealed, status,
+                               position, rank, expires_at)
+        SELECT s.id, $1::uuid, $2::uuid, s.fingerprint, s.key_id, s.sealed, 'available',
+               ($3::bigint << 32) | s.line, (random() * 9e18)::bigint,
+               coalesce($4::timestamptz, 'infinity'::timestamptz)
+        FROM {STAGING} s
+        ON CONFLICT (product_id, fingerprint) DO NOTHING
+        RETURNING id, product_id, position, rank, expires_at
+    ), queued AS (
+        INSERT INTO available_keys (key_id, product_id, seq, rank, expires_at)
+        SELECT id, product_id, position, rank, expires_at FROM inserted
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM queued)
+"""  # noqa: S608 (STAGING is a constant)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def claim_statement(product_id: UUID, quantity: int, order: IssueOrder = IssueOrder.FIFO) -> Select[UUID]:
@@ -224,6 +252,86 @@ def claim_statement(product_id: UUID, quantity: int, order: IssueOrder = IssueOr
     else:
         query = query.order_by(available_keys.c.expires_at, available_keys.c.seq)
     return query.limit(quantity).with_for_update(skip_locked=True)
+
+
+# A whole card-key reservation in one statement (one round trip): read the product's delivery type and
+# issue order and the order's prior answer (a reservation, a refusal); when the product holds card keys and
+# the order has no answer yet, claim `quantity` keys in issue order (FOR UPDATE SKIP LOCKED, through the
+# same indexes as `claim_statement`: the gate is a one-time filter, so the other order's scan never runs);
+# only when all `quantity` were claimed, insert the reservation (ON CONFLICT DO NOTHING: the idempotency
+# guard), move the keys out of the queue, mark them reserved for the order and append the stock change.
+# All of it or none of it: every write hangs off the reservation insert. Run it under `lock_order`, so
+# the order's prior answer read here is the latest (the lock is taken before this statement's snapshot).
+RESERVE_KEYS = """
+WITH product AS MATERIALIZED (
+    SELECT delivery_type, issue_order FROM products WHERE id = $2::uuid
+), prior AS MATERIALIZED (
+    SELECT (SELECT status FROM reservations WHERE order_id = $1::uuid) AS reservation,
+           EXISTS (SELECT FROM stock_refusals WHERE order_id = $1::uuid) AS refused
+), gate AS MATERIALIZED (
+    SELECT p.delivery_type = 'card_key' AND o.reservation IS NULL AND NOT o.refused AND $3::int >= 1 AS open,
+           p.issue_order
+    FROM product p, prior o
+), fifo AS MATERIALIZED (
+    SELECT key_id FROM available_keys
+    WHERE product_id = $2::uuid AND expires_at > now()
+      AND (SELECT open AND issue_order <> 'random' FROM gate)
+    ORDER BY expires_at, seq LIMIT $3::int FOR UPDATE SKIP LOCKED
+), shuffled AS MATERIALIZED (
+    SELECT key_id FROM available_keys
+    WHERE product_id = $2::uuid AND (SELECT open AND issue_order = 'random' FROM gate)
+      AND expires_at > now()
+    ORDER BY rank LIMIT $3::int FOR UPDATE SKIP LOCKED
+), claimed AS MATERIALIZED (
+    SELECT key_id FROM fifo UNION ALL SELECT key_id FROM shuffled
+), reserved AS (
+    INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
+    SELECT $1::uuid, $2::uuid, $3::int, 'active', $4::timestamptz
+    WHERE (SELECT count(*) FROM claimed) = $3::int AND (SELECT open FROM gate)
+    ON CONFLICT DO NOTHING
+    RETURNING order_id
+), taken AS (
+    DELETE FROM available_keys
+    WHERE key_id IN (SELECT key_id FROM claimed) AND EXISTS (SELECT FROM reserved)
+    RETURNING key_id
+), marked AS (
+    UPDATE card_keys SET status = 'reserved', order_id = $1::uuid
+    WHERE id IN (SELECT key_id FROM taken) AND status = 'available'
+    RETURNING id
+), counted AS (
+    INSERT INTO stock_changes (product_id, available, reserved, sold)
+    SELECT $2::uuid, $5::bigint, $6::bigint, $7::bigint FROM reserved
+)
+SELECT (SELECT delivery_type FROM product), o.reservation, o.refused, (SELECT count(*) FROM claimed),
+       EXISTS (SELECT FROM reserved), (SELECT count(*) FROM marked)
+FROM prior o
+"""
+
+
+@dataclass(frozen=True)
+class ReserveAttempt:
+    """What `KeyRepository.reserve` found and did. `delivery_type` is None for an unknown product;
+    `existing` / `refused` are the order's prior answer (nothing was done then); `claimed` is how many
+    keys could be claimed (at most the quantity); `reserved` whether the reservation was made."""
+
+    delivery_type: str | None
+    existing: ReservationStatus | None
+    refused: bool
+    claimed: int
+    reserved: bool
+
+
+async def _fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
+    """The one row of `sql` ($n parameters), run straight on the session's asyncpg connection inside the
+    session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call machinery
+    (the hot reserve path). If the transaction has not started yet, SQLAlchemy runs it and so begins it."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        return (await connection.exec_driver_sql(sql, args)).one()
+    row = await driver.fetchrow(sql, *args)
+    assert row is not None
+    return tuple(row)
 
 
 def _product(row: Row[tuple[object, ...]]) -> Product:
@@ -251,6 +359,10 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         low_stock_alerted=row.low_stock_alerted,
         in_stock=row.in_stock,
         face_value=row.face_value,
+        hide_when_sold_out=row.hide_when_sold_out,
+        version=row.version,
+        variant_of=row.variant_of,
+        variant_label=row.variant_label,
     )
 
 
@@ -272,6 +384,8 @@ def _product_values(product: Product) -> dict[str, Any]:
         "low_stock_alerted": product.low_stock_alerted,
         "in_stock": product.in_stock,
         "face_value": product.face_value,
+        "hide_when_sold_out": product.hide_when_sold_out,
+        "variant_label": product.variant_label,
     }
 
 
@@ -314,6 +428,7 @@ class ProductRepository:
                 loop_key_sealed=product.loop_key.blob if product.loop_key else None,
                 loop_key_key_id=product.loop_key.key_id if product.loop_key else None,
                 created_at=product.created_at,
+                variant_of=product.variant_of,
                 **_product_values(product),
             )
         )
@@ -323,7 +438,7 @@ class ProductRepository:
         await self._session.execute(
             update(products)
             .where(products.c.id == product.id)
-            .values(updated_at=func.now(), **_product_values(product))
+            .values(updated_at=func.now(), version=products.c.version + 1, **_product_values(product))
         )
 
     async def get(self, product_id: UUID, for_update: bool = False) -> Product | None:
@@ -436,6 +551,26 @@ class StockRepository:
         )
         return [(pid, Stock(int(a), int(r), int(s)), int(v)) for pid, a, r, s, v in rows.tuples()]
 
+    async def folded(self, items: Sequence[Product]) -> dict[UUID, tuple[Stock, int]]:
+        """The folded totals and their version (what the last fold projected), without pending changes."""
+        if not items:
+            return {}
+        rows = await self._session.execute(
+            select(
+                stock_counts.c.product_id,
+                stock_counts.c.available,
+                stock_counts.c.reserved,
+                stock_counts.c.sold,
+                stock_counts.c.version,
+            ).where(stock_counts.c.product_id.in_([p.id for p in items]))
+        )
+        found = {pid: (int(a), int(r), int(s), int(v)) for pid, a, r, s, v in rows.tuples()}
+        result: dict[UUID, tuple[Stock, int]] = {}
+        for p in items:
+            a, r, s, v = found.get(p.id, (0, 0, 0, 0))
+            result[p.id] = (Stock(None if keyless(p.delivery_type) else a, r, s), v)
+        return result
+
     async def recount(self, product_id: UUID) -> Stock:
         """The counts straight from the keys (for checks and tests): slow on a big pool."""
         rows = await self._session.execute(
@@ -485,53 +620,30 @@ class KeyRepository:
         batch: Batch,
         product_id: UUID,
         expires_at: datetime | None,
-        staged: AsyncIterable[StagedKey],
+        blocks: AsyncIterable[bytes],
     ) -> tuple[int, int]:
-        """COPY the staged keys into a temporary table, then move the ones whose fingerprint the product
-        does not hold yet into card_keys and the available queue (a repeat within the upload counts as a
-        duplicate too). All in the caller's transaction. Returns (staged, inserted)."""
+        """Load an upload block by block: COPY each block's staged keys (binary COPY data for
+        STAGING_COLUMNS, see adapters.sealing) into a temporary table, then move the ones whose
+        fingerprint the product does not hold yet into card_keys and the available queue (a repeat
+        within the upload, in this block or an earlier one, counts as a duplicate too). All in the
+        caller's transaction, so a failure keeps nothing. Returns (staged, inserted)."""
         connection = await self._session.connection()
         await connection.execute(text("SET LOCAL work_mem = '128MB'"))
-        await connection.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {STAGING} (line integer NOT NULL, id uuid NOT NULL, "
-                "fingerprint bytea NOT NULL, key_id text NOT NULL, sealed bytea NOT NULL) ON COMMIT DROP"
-            )
-        )
+        await connection.execute(text(STAGING_TABLE))
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        await driver.copy_records_to_table(STAGING, records=staged, columns=STAGING_COLUMNS)
-        result = await connection.execute(
-            text(
-                f"""
-                WITH inserted AS (
-                    INSERT INTO card_keys (id, product_id, batch_id, fingerprint, key_id, sealed, status,
-                                           position, rank, expires_at)
-                    SELECT s.id, :product_id, :batch_id, s.fingerprint, s.key_id, s.sealed, 'available',
-                           (CAST(:batch_seq AS bigint) << 32) | s.line, (random() * 9e18)::bigint,
-                           coalesce(CAST(:expires_at AS timestamptz), 'infinity'::timestamptz)
-                    FROM {STAGING} s
-                    ON CONFLICT (product_id, fingerprint) DO NOTHING
-                    RETURNING id, product_id, position, rank, expires_at
-                ), queued AS (
-                    INSERT INTO available_keys (key_id, product_id, seq, rank, expires_at)
-                    SELECT id, product_id, position, rank, expires_at FROM inserted
-                    RETURNING 1
-                )
-                SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM queued)
-                """  # noqa: S608 (STAGING is a constant)
-            ),
-            {
-                "product_id": product_id,
-                "batch_id": batch.id,
-                "batch_seq": batch.seq,
-                "expires_at": expires_at,
-            },
-        )
-        staged_count, inserted = result.one()
-        await connection.execute(text(f"DROP TABLE {STAGING}"))
-        return int(staged_count), int(inserted)
+        staged = inserted = 0
+        async for block in blocks:
+            await driver.copy_to_table(STAGING, source=_once(block), columns=STAGING_COLUMNS, format="binary")
+            block_staged, block_inserted = await driver.fetchrow(
+                LOAD_STAGED, product_id, batch.id, batch.seq, expires_at
+            )
+            staged += block_staged
+            inserted += block_inserted
+            await driver.execute(f"TRUNCATE {STAGING}")
+        await driver.execute(f"DROP TABLE {STAGING}")
+        return staged, inserted
 
     async def record_batch(
         self,
@@ -552,6 +664,34 @@ class KeyRepository:
         until `take` is called, and unneeded locks go away with the transaction."""
         rows = await self._session.execute(claim_statement(product_id, quantity, order))
         return list(rows.scalars())
+
+    async def reserve(
+        self,
+        order_id: UUID,
+        product_id: UUID,
+        quantity: int,
+        expires_at: datetime | None,
+        change: StockChange,
+    ) -> ReserveAttempt:
+        """Reserve `quantity` card keys for the order in one round trip (see RESERVE_KEYS): all or none,
+        only if the order has no reservation or refusal yet and the product holds card keys; `change`
+        is appended to the stock changes when the reservation is made."""
+        delivery_type, existing, refused, claimed, reserved, marked = await _fetch_one(
+            self._session,
+            RESERVE_KEYS,
+            order_id, product_id, quantity, expires_at, change.available, change.reserved, change.sold,
+        )  # fmt: skip
+        if reserved and marked != quantity:
+            raise RuntimeError(
+                f"order {order_id}: claimed {quantity} queued keys but {marked} were available"
+            )
+        return ReserveAttempt(
+            delivery_type,
+            ReservationStatus(existing) if existing is not None else None,
+            bool(refused),
+            int(claimed),
+            bool(reserved),
+        )
 
     async def take(self, key_ids: Iterable[UUID], order_id: UUID, status: str) -> list[UUID]:
         """Move claimed keys out of the available queue into `status` for the order."""
@@ -767,8 +907,10 @@ class ReservationRepository:
     async def lock_order(self, order_id: UUID) -> None:
         """Serialize every handler of one order until commit (a redelivery racing the original waits and
         then sees what the original did)."""
-        await self._session.execute(
-            select(func.pg_advisory_xact_lock(int.from_bytes(order_id.bytes[:8], "big", signed=True)))
+        await _fetch_one(
+            self._session,
+            "SELECT pg_advisory_xact_lock($1::bigint)",
+            int.from_bytes(order_id.bytes[:8], "big", signed=True),
         )
 
     async def lapsed(self, grace_seconds: float, limit: int) -> list[Reservation]:

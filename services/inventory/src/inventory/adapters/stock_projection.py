@@ -7,6 +7,7 @@ import logging
 from typing import Protocol
 from uuid import UUID
 
+from faka_common.contracts.storefront import stock_key
 from redis.asyncio import Redis
 
 from inventory.domain.stock import Stock
@@ -14,7 +15,7 @@ from inventory.domain.stock import Stock
 log = logging.getLogger(__name__)
 
 # KEYS[1] = the hash; ARGV = version, available, reserved, sold, in_stock
-_WRITE_IF_NEWER = """
+WRITE_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 if tonumber(ARGV[1]) <= current then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'available', ARGV[2], 'reserved', ARGV[3],
@@ -29,21 +30,21 @@ class StockProjection(Protocol):
     async def aclose(self) -> None: ...
 
 
-def stock_key(prefix: str, product_id: UUID) -> str:
-    return f"{prefix}inventory:stock:{product_id}"
+def stock_fields(stock: Stock, version: int, in_stock: bool) -> list[str | int]:
+    """The script's ARGV for these counts ('' for an uncounted product's available)."""
+    available = "" if stock.available is None else str(stock.available)
+    return [version, available, stock.reserved, stock.sold, int(in_stock)]
 
 
 class RedisStockProjection:
     def __init__(self, url: str, prefix: str = "") -> None:
         self._redis = Redis.from_url(url, decode_responses=True)
         self._prefix = prefix
-        self._script = self._redis.register_script(_WRITE_IF_NEWER)
+        self._script = self._redis.register_script(WRITE_IF_NEWER)
 
     async def publish(self, product_id: UUID, stock: Stock, version: int, in_stock: bool) -> None:
-        available = "" if stock.available is None else str(stock.available)
         await self._script(
-            keys=[stock_key(self._prefix, product_id)],
-            args=[version, available, stock.reserved, stock.sold, int(in_stock)],
+            keys=[stock_key(self._prefix, product_id)], args=stock_fields(stock, version, in_stock)
         )
 
     async def read(self, product_id: UUID) -> dict[str, str]:

@@ -69,7 +69,6 @@ MAX_LINE_BYTES = 4 * MAX_KEY_LENGTH + 8  # a UTF-8 character is at most 4 bytes
 REPORTED_INVALID_LINES = 100
 CSV_HEADERS = frozenset({"key", "keys", "code", "card", "card_key", "cdkey", "卡号", "卡密", "激活码"})
 CSV_SEPARATOR = " "
-_LINE_BREAK = re.compile(b"\r\n|\r|\n")
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -99,21 +98,37 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
         """(line number, bytes) for each line completed by `chunk`; bytes is None for an overlong line."""
+        first, lines = self.split(chunk)
+        yield from enumerate(lines, first)
+
+    def split(self, chunk: bytes) -> tuple[int, list[bytes | None]]:
+        """The lines completed by `chunk` as (number of the first one, lines): `feed` without a tuple
+        per line, for bulk imports. bytes.splitlines breaks at exactly LF, CRLF and CR."""
+        first = self._line + 1
         if not self._started:
             self._head.extend(chunk)
             if len(self._head) < len(BOM_BYTES) and BOM_BYTES.startswith(bytes(self._head)):
-                return
+                return first, []
             chunk = self._start()
         if self._after_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
-        self._after_cr = False
-        start = 0
-        for found in _LINE_BREAK.finditer(chunk):
-            self._append(chunk[start : found.start()])
-            yield self._complete()
-            start = found.end()
-        self._after_cr = start == len(chunk) and chunk.endswith(b"\r")
-        self._append(chunk[start:])
+        self._after_cr = chunk.endswith(b"\r")
+        if not chunk:
+            return first, []
+        parts: list[bytes] = chunk.splitlines()
+        tail = None if chunk.endswith((b"\n", b"\r")) else parts.pop()  # completed by a later chunk
+        lines: list[bytes | None] = list(parts)
+        if parts and (self._buffer or self._overlong):  # the first line began in an earlier chunk
+            self._append(parts[0])
+            lines[0] = None if self._overlong else bytes(self._buffer)
+            self._buffer.clear()
+            self._overlong = False
+        if parts and max(map(len, parts)) > MAX_LINE_BYTES:
+            lines = [None if line is None or len(line) > MAX_LINE_BYTES else line for line in lines]
+        if tail is not None:
+            self._append(tail)
+        self._line += len(lines)
+        return first, lines
 
     def close(self) -> Iterator[tuple[int, bytes | None]]:
         if not self._started:

@@ -42,6 +42,11 @@ class Product:
     low_stock_alerted: bool = False
     in_stock: bool = True
     face_value: int | None = None
+    hide_when_sold_out: bool = False  # the storefront leaves it out while sold out (default: marks it)
+    version: int = 0  # bumped by every update; orders the storefront read model's writes
+    # SKUs: a variant is a product of its own (price, stock, keys) listed under its main product.
+    variant_of: UUID | None = None
+    variant_label: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class CatalogFields(BaseModel):
         default=IssueOrder.FIFO, description="fifo (earliest expiry, oldest batch) or random"
     )
     low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
+    hide_when_sold_out: bool = Field(
+        default=False, description="Left out of the storefront while sold out (default: listed as sold out)"
+    )
 
 
 class NewProductBody(CatalogFields):
@@ -65,6 +68,12 @@ class NewProductBody(CatalogFields):
         default=None, description="The one key every buyer gets; required for loop_key products"
     )
     usage_instructions: LongText = ""
+    variant_of: UUID | None = Field(
+        default=None, description="SKUs: the main product this one is a variant of (its own price and stock)"
+    )
+    variant_label: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = Field(
+        default=None, description="The variant's option name, e.g. '100 元'; required with variant_of"
+    )
 
 
 class ProductPatchBody(BaseModel):
@@ -84,10 +93,12 @@ class ProductPatchBody(BaseModel):
     issue_order: IssueOrder | None = None
     low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
     face_value: int | None = Field(default=None, gt=0, le=10**15)
+    hide_when_sold_out: bool | None = None
+    variant_label: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
 
 
 REQUIRED_WHEN_SENT = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
-                      "sort_order", "issue_order")  # fmt: skip
+                      "sort_order", "issue_order", "hide_when_sold_out")  # fmt: skip
 
 
 class NewCategoryBody(BaseModel):
@@ -118,6 +129,9 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "issue_order": product.issue_order.value,
         "low_stock_threshold": product.low_stock_threshold,
         "face_value": product.face_value,
+        "hide_when_sold_out": product.hide_when_sold_out,
+        "variant_of": str(product.variant_of) if product.variant_of else None,
+        "variant_label": product.variant_label,
         "in_stock": product.in_stock if stock.available is None else stock.available > 0,
         "stock": {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
     }
@@ -234,7 +248,7 @@ def router(service: Service) -> APIRouter:
     async def create_product(body: NewProductBody) -> dict[str, Any]:
         new = handlers.NewProduct(**body.model_dump())
         async with service.uow() as uow:
-            product, stock = await handlers.create_product(new, uow, service.keyring)
+            product, stock = await handlers.create_product(new, uow, service.keyring, service.catalog)
         return product_view(product, stock)
 
     @api.get("/products", summary="Every product with its stock counts")
@@ -256,7 +270,7 @@ def router(service: Service) -> APIRouter:
         if cleared:
             raise DomainError(f"cannot be null: {', '.join(cleared)}")
         async with service.uow() as uow:
-            product, stock = await handlers.update_product(product_id, changes, uow)
+            product, stock = await handlers.update_product(product_id, changes, uow, service.catalog)
         return product_view(product, stock)
 
     @api.post(

@@ -7,9 +7,12 @@ logged and ignored. Business outcomes (no stock) are announced as events, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +32,8 @@ from faka_common.crypto import KeyRing
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
-from inventory.adapters.orm import StagedKey
+from inventory.adapters.catalog_projection import CatalogProjection, NoCatalogProjection
+from inventory.adapters.sealing import SealedBlock, SealJob, discard_pool, seal_block, sealing_pool
 from inventory.adapters.stock_projection import StockProjection
 from inventory.domain import stock
 from inventory.domain.keys import (
@@ -61,45 +65,54 @@ from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
 
-SEAL_LINES = 20_000  # lines parsed, fingerprinted and sealed per worker-thread hop during an import
+SEAL_LINES = 20_000  # lines per sealing job during an import (parsed, fingerprinted, sealed in a worker)
+SEAL_BYTES = 2 * 1024 * 1024  # ... or fewer lines if they add up to this many bytes (bounded memory)
+SEALING_AHEAD = 3  # sealing jobs queued ahead of the block the database is loading
+FIRST_BLOCK_LINES = 2_000  # a short first block, so the database starts loading sooner
 
 
 # --- order events ---------------------------------------------------------------------------------
 
 
 async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
-    """Reserve `quantity` keys for the payment window, all or none, answered once per order."""
+    """Reserve `quantity` keys for the payment window, all or none, answered once per order. A card-key
+    order is checked, claimed and reserved in one statement (`keys.reserve`); what it found decides the
+    answer here."""
     await uow.reservations.lock_order(event.order_id)
-    existing = await uow.reservations.get(event.order_id)
-    if on_approved(existing.status if existing else None) is OnApproved.IGNORE:
+    attempt = await uow.keys.reserve(
+        event.order_id,
+        event.product_id,
+        event.quantity,
+        event.payment_expires_at,
+        stock.reserved(event.quantity),
+    )
+    if on_approved(attempt.existing) is OnApproved.IGNORE:
         log.info("order %s already has a reservation; ignoring OrderApproved", event.order_id)
         return
-    if await uow.reservations.refused(event.order_id):
+    if attempt.refused:
         log.info("order %s was already refused for lack of stock; ignoring OrderApproved", event.order_id)
         return
-    product = await uow.products.get(event.product_id)
-    if product is None:
+    if attempt.delivery_type is None:
         log.warning("order %s names unknown product %s; no stock", event.order_id, event.product_id)
         await _refuse(uow, event, available=0)
         return
 
-    if keyless(product.delivery_type):
+    if keyless(attempt.delivery_type):
         if await _add_reservation(uow, event, ReservationStatus.ACTIVE):
-            await uow.stock.record(product.id, StockChange(reserved=event.quantity))
+            await uow.stock.record(event.product_id, StockChange(reserved=event.quantity))
             uow.publish(_reserved(event, expires_at=None))
         return
 
-    claimed = await uow.keys.claim(product.id, event.quantity, product.issue_order)
-    if not enough_stock(event.quantity, len(claimed)):
+    if not enough_stock(event.quantity, attempt.claimed):
         log.info(
-            "order %s wants %d of %s, %d available", event.order_id, event.quantity, product.id, len(claimed)
-        )
-        await _refuse(uow, event, available=len(claimed))
+            "order %s wants %d of %s, %d available", event.order_id, event.quantity, event.product_id,
+            attempt.claimed,
+        )  # fmt: skip
+        await _refuse(uow, event, available=attempt.claimed)
         return
-    if not await _add_reservation(uow, event, ReservationStatus.ACTIVE):
+    if not attempt.reserved:
+        log.info("order %s was reserved concurrently; ignoring this OrderApproved", event.order_id)
         return
-    await uow.keys.take(claimed, event.order_id, "reserved")
-    await uow.stock.record(product.id, stock.reserved(event.quantity))
     uow.publish(_reserved(event, expires_at=event.payment_expires_at))
 
 
@@ -349,15 +362,20 @@ class NewProduct:
     sort_order: int = 0
     issue_order: IssueOrder = IssueOrder.FIFO
     low_stock_threshold: int | None = None
+    hide_when_sold_out: bool = False
+    variant_of: UUID | None = None
+    variant_label: str | None = None
 
 
 EDITABLE = frozenset(
     {
         "title", "description", "price", "currency", "usage_instructions", "category_id", "max_per_order",
         "max_per_buyer", "active", "visible", "sort_order", "issue_order", "low_stock_threshold",
-        "face_value",
+        "face_value", "hide_when_sold_out", "variant_label",
     }
 )  # fmt: skip
+
+NO_CATALOG = NoCatalogProjection()
 
 
 def product_changed(product: Product) -> ProductChanged:
@@ -396,8 +414,9 @@ async def _check_category(uow: InventoryUnitOfWork, category_id: UUID | None) ->
 
 
 async def create_product(
-    new: NewProduct, uow: InventoryUnitOfWork, keyring: KeyRing
+    new: NewProduct, uow: InventoryUnitOfWork, keyring: KeyRing, catalog: CatalogProjection = NO_CATALOG
 ) -> tuple[Product, Stock]:
+    """Add a product; after commit it is written to the storefront read model."""
     if new.delivery_type == "loop_key" and not (new.loop_key and new.loop_key.strip()):
         raise DomainError("a loop_key product needs a non-empty loop_key")
     if new.delivery_type != "loop_key" and new.loop_key is not None:
@@ -405,6 +424,7 @@ async def create_product(
     if new.delivery_type != "recharge" and new.face_value is not None:
         raise DomainError("face_value only applies to recharge products")
     await _check_category(uow, new.category_id)
+    await _check_variant(uow, new)
     product_id = uuid7()
     sealed = None
     if new.delivery_type == "loop_key" and new.loop_key is not None:
@@ -430,17 +450,41 @@ async def create_product(
         low_stock_threshold=new.low_stock_threshold,
         in_stock=keyless(new.delivery_type),
         face_value=new.face_value,
+        hide_when_sold_out=new.hide_when_sold_out,
+        variant_of=new.variant_of,
+        variant_label=new.variant_label,
     )
     await uow.products.add(product)
     uow.publish(product_changed(product))
     await uow.commit()
+    await _project(catalog, product)
     return product, empty
 
 
+async def _check_variant(uow: InventoryUnitOfWork, new: NewProduct) -> None:
+    """A variant (SKU) hangs under a main product that is not itself a variant, in the same currency, and
+    has a label to tell it apart (e.g. "100 元")."""
+    if new.variant_of is None:
+        return
+    if not (new.variant_label and new.variant_label.strip()):
+        raise DomainError("a variant needs a variant_label (how the buyer tells it from its siblings)")
+    main = await uow.products.get(new.variant_of)
+    if main is None:
+        raise DomainError(f"variant_of names no product ({new.variant_of})")
+    if main.variant_of is not None:
+        raise DomainError("variant_of must name a main product, not another variant (one level of SKUs)")
+    if main.currency != new.currency:
+        raise DomainError(f"a variant is sold in its main product's currency ({main.currency})")
+
+
 async def update_product(
-    product_id: UUID, changes: Mapping[str, Any], uow: InventoryUnitOfWork
+    product_id: UUID,
+    changes: Mapping[str, Any],
+    uow: InventoryUnitOfWork,
+    catalog: CatalogProjection = NO_CATALOG,
 ) -> tuple[Product, Stock]:
-    """Edit catalog fields (only those in `changes`); announces the product as it is now."""
+    """Edit catalog fields (only those in `changes`); announces the product as it is now and, after
+    commit, writes it to the storefront read model (or takes it off when hidden or inactive)."""
     unknown = set(changes) - EDITABLE
     if unknown:
         raise DomainError(f"not editable: {', '.join(sorted(unknown))}")
@@ -455,6 +499,8 @@ async def update_product(
     updated = dataclasses.replace(product, **values)
     if updated.face_value is not None and updated.delivery_type != "recharge":
         raise DomainError("face_value only applies to recharge products")
+    if updated.variant_of is not None and not (updated.variant_label and updated.variant_label.strip()):
+        raise DomainError("a variant keeps a variant_label")
     counts = (await uow.stock.counts([updated]))[updated.id]
     if "low_stock_threshold" in changes:  # a new threshold re-arms the latch against the current count
         updated = dataclasses.replace(updated, low_stock_alerted=False)
@@ -463,7 +509,27 @@ async def update_product(
     updated = await uow.products.get(product_id) or updated
     uow.publish(product_changed(updated))
     await uow.commit()
+    await _project(catalog, updated)
     return updated, counts
+
+
+async def _project(catalog: CatalogProjection, product: Product) -> None:
+    try:
+        await catalog.publish(product)
+    except Exception as error:  # the projection counts it as missed; its sweep rebuilds from Postgres
+        log.warning("storefront entry of %s not written: %s", product.id, error)
+
+
+async def rebuild_storefront(uow: InventoryUnitOfWork, catalog: CatalogProjection) -> int:
+    """Write every product and its folded stock counts from Postgres to the storefront read model (each
+    write version-guarded, so a newer one already there is kept); returns how many products."""
+    catalog.begin_rebuild()
+    products = await uow.products.list()
+    folded = await uow.stock.folded(products)
+    await uow.rollback()  # read only: no transaction stays open while Redis is written
+    await catalog.rebuild([(p, *folded[p.id]) for p in products])
+    log.info("storefront read model rebuilt: %d products", len(products))
+    return len(products)
 
 
 async def get_product(product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
@@ -524,54 +590,74 @@ async def _card_product(uow: InventoryUnitOfWork, product_id: UUID) -> Product:
     return product
 
 
-def _seal_lines(
-    lines: list[tuple[int, bytes | None]],
-    fmt: ImportFormat,
-    product_id: UUID,
-    id_base: int,
-    keyring: KeyRing,
-) -> tuple[list[StagedKey], list[InvalidLine]]:
-    """Parse, fingerprint and seal a run of lines (CPU work, run off the event loop). A key's id is the
-    batch's id base plus its line number: unique, and in upload order."""
-    staged: list[StagedKey] = []
-    invalid: list[InvalidLine] = []
-    scope = product_id.bytes
-    for number, raw in lines:
-        key = read_key(raw, fmt, number)
-        if key is None:
-            continue
-        if isinstance(key, InvalidLine):
-            invalid.append(key)
-            continue
-        key_id = UUID(int=id_base | number)
-        sealed = keyring.seal(key, seal_context(product_id, key_id))
-        staged.append((number, key_id, keyring.fingerprint(key, scope), sealed.key_id, sealed.blob))
-    return staged, invalid
-
-
-async def _staged_keys(
+async def _sealed_blocks(
     chunks: AsyncIterable[bytes], fmt: ImportFormat, product_id: UUID, keyring: KeyRing, tally: ImportTally
-) -> AsyncIterator[StagedKey]:
-    splitter = LineSplitter()
-    id_base = uuid7().int & ~0xFFFFFFFF
-    pending: list[tuple[int, bytes | None]] = []
+) -> AsyncGenerator[bytes, None]:
+    """The upload's staged keys as binary COPY data, block by block in upload order. A producer task
+    reads the upload and cuts it into blocks of SEAL_LINES lines (or SEAL_BYTES), which the worker
+    processes parse, fingerprint and seal, up to SEALING_AHEAD blocks ahead of the one the database is
+    loading; an upload that fits in one block is sealed on a thread. A key's id is the batch's id base
+    plus its line number: unique, and in upload order."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[asyncio.Future[SealedBlock] | None] = asyncio.Queue(SEALING_AHEAD)
+    pool: ProcessPoolExecutor | None = None
 
-    async def sealed() -> list[StagedKey]:
-        staged, invalid = await asyncio.to_thread(_seal_lines, pending, fmt, product_id, id_base, keyring)
-        for line in invalid:
-            tally.reject(line)
-        tally.keys += len(staged)
-        return staged
+    async def produce() -> None:
+        nonlocal pool
+        splitter = LineSplitter()
+        id_base = uuid7().int & ~0xFFFFFFFF
+        lines: list[bytes | None] = []
+        first = size = 0
+        limit = FIRST_BLOCK_LINES
 
-    async for chunk in chunks:
-        pending.extend(splitter.feed(chunk))
-        if len(pending) >= SEAL_LINES:
-            for record in await sealed():
-                yield record
-            pending = []
-    pending.extend(splitter.close())
-    for record in await sealed():
-        yield record
+        async def submit(executor: ProcessPoolExecutor | None) -> None:
+            nonlocal lines, size
+            job = SealJob(keyring, fmt, product_id, id_base, first, lines)
+            lines, size = [], 0
+            await queue.put(loop.run_in_executor(executor, seal_block, job))
+
+        try:
+            async for chunk in chunks:
+                start, new = splitter.split(chunk)
+                if not lines:
+                    first = start
+                lines.extend(new)
+                size += len(chunk)
+                if len(lines) >= limit or size >= SEAL_BYTES:
+                    pool = pool or sealing_pool()
+                    await submit(pool)
+                    limit = SEAL_LINES
+            for number, raw in splitter.close():
+                first = number if not lines else first
+                lines.append(raw)
+            if lines:
+                await submit(pool)  # None (a thread) when the whole upload is this one block
+        except Exception as error:  # the upload broke off: the consumer raises it in turn
+            failed: asyncio.Future[SealedBlock] = loop.create_future()
+            failed.set_exception(error)
+            await queue.put(failed)
+        await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    try:
+        while (pending := await queue.get()) is not None:
+            try:
+                block = await pending
+            except BrokenProcessPool:
+                if pool is not None:
+                    discard_pool(pool)
+                raise
+            for line in block.invalid_lines:
+                tally.reject(line)
+            tally.invalid += block.invalid - len(block.invalid_lines)
+            tally.keys += block.keys
+            yield block.copy_data
+    finally:
+        producer.cancel()
+        while not queue.empty():
+            if (left := queue.get_nowait()) is not None:
+                left.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
 
 
 async def import_key_stream(
@@ -591,12 +677,10 @@ async def import_key_stream(
         uuid7(), product_id, options.cost_price, options.expires_at, options.format.value
     )
     tally = ImportTally()
-    staged, imported = await uow.keys.bulk_load(
-        batch,
-        product_id,
-        options.expires_at,
-        _staged_keys(chunks, options.format, product_id, keyring, tally),
-    )
+    async with contextlib.aclosing(
+        _sealed_blocks(chunks, options.format, product_id, keyring, tally)
+    ) as blocks:
+        staged, imported = await uow.keys.bulk_load(batch, product_id, options.expires_at, blocks)
     duplicates = staged - imported
     await uow.keys.record_batch(
         batch.id,

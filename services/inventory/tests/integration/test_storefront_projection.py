@@ -1,0 +1,243 @@
+"""The storefront read model against the real Postgres and Redis: create / edit / hide write the catalog
+entry and its index after commit, an older version never overwrites a newer one, a failed write marks the
+model stale, and a rebuild from Postgres restores a flushed Redis with the exact folded stock. Needs
+DATABASE_URL (a server URL) and REDIS_URL; each run creates and drops its own database and uses its own
+key prefix."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from faka_common.contracts.storefront import (
+    catalog_built_key,
+    catalog_index_key,
+    catalog_key,
+    stock_key,
+)
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
+from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
+from faka_common.db.migrations import upgrade
+from faka_common.db.uow import SessionFactory
+from inventory.adapters.catalog_projection import RedisCatalogProjection
+from inventory.adapters.stock_projection import RedisStockProjection
+from inventory.config import MIGRATIONS
+from inventory.domain.model import Product
+from inventory.service_layer import handlers
+from inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
+LOOP_KEY = "LOOP-SECRET-0000-1111"
+
+
+def _env(name: str, example: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: this integration test needs it, e.g. {name}={example}")
+    return value
+
+
+@pytest.fixture(scope="module")
+async def database_url() -> AsyncIterator[str]:
+    server = asyncpg_dsn(_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres"))
+    parts = urlsplit(server)
+    name = f"faka_inventory_storefront_{uuid.uuid4().hex[:12]}"
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    await upgrade(url, MIGRATIONS)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex}."
+
+
+@pytest.fixture
+async def raw(prefix: str) -> AsyncIterator[redis.Redis]:
+    client = redis.Redis.from_url(_env("REDIS_URL", "redis://127.0.0.1:16379/0"), decode_responses=True)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def catalog(prefix: str) -> AsyncIterator[RedisCatalogProjection]:
+    projection = RedisCatalogProjection(_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=prefix)
+    try:
+        yield projection
+    finally:
+        await projection.aclose()
+
+
+async def create(sessions: SessionFactory, catalog: RedisCatalogProjection, **fields: Any) -> Product:
+    new = {"title": "Steam 50", "price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, _ = await handlers.create_product(handlers.NewProduct(**new), uow, KEYRING, catalog)
+    return product
+
+
+async def patch(
+    sessions: SessionFactory, catalog: RedisCatalogProjection, product_id: uuid.UUID, **changes: Any
+) -> Product:
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, _ = await handlers.update_product(product_id, changes, uow, catalog)
+    return product
+
+
+async def test_create_edit_and_hide_keep_the_storefront_entry_and_index_current(
+    sessions: SessionFactory, catalog: RedisCatalogProjection, raw: redis.Redis, prefix: str
+) -> None:
+    index = catalog_index_key(prefix)
+    product = await create(sessions, catalog, description="Redeem on Steam", max_per_order=5, sort_order=3)
+    loop = await create(sessions, catalog, delivery_type="loop_key", loop_key=LOOP_KEY, sort_order=1)
+
+    assert await catalog.read(product.id) == {
+        "version": "0",
+        "title": "Steam 50",
+        "description": "Redeem on Steam",
+        "price": "4800",
+        "currency": "CNY",
+        "delivery_type": "card_key",
+        "category_id": "",
+        "sort_order": "3",
+        "max_per_order": "5",
+        "max_per_buyer": "",
+        "usage_instructions": "",
+        "hide_when_sold_out": "0",
+        "variant_of": "",
+        "variant_label": "",
+    }
+    assert await raw.zrange(index, 0, -1, withscores=True) == [(str(loop.id), 1.0), (str(product.id), 3.0)]
+    # a new product's stock is "nothing counted yet": zero keys, or uncounted for a loop key
+    assert await raw.hgetall(stock_key(prefix, product.id)) == {
+        "version": "0", "available": "0", "reserved": "0", "sold": "0", "in_stock": "0",
+    }  # fmt: skip
+    assert (await raw.hgetall(stock_key(prefix, loop.id)))["in_stock"] == "1"
+    loop_entry = await catalog.read(loop.id)
+    assert LOOP_KEY not in loop_entry.values() and "loop_key" not in loop_entry
+
+    edited = await patch(sessions, catalog, product.id, price=5200, sort_order=0, hide_when_sold_out=True)
+    entry = await catalog.read(product.id)
+    assert (entry["version"], entry["price"], entry["hide_when_sold_out"]) == (
+        str(edited.version),
+        "5200",
+        "1",
+    )
+    assert edited.version > 0
+    assert await raw.zrange(index, 0, -1) == [str(product.id), str(loop.id)]
+
+    hidden = await patch(sessions, catalog, product.id, visible=False)
+    assert await catalog.read(product.id) == {"version": str(hidden.version)}
+    assert await raw.zrange(index, 0, -1) == [str(loop.id)]
+
+    await patch(sessions, catalog, product.id, visible=True, active=False)
+    assert str(product.id) not in await raw.zrange(index, 0, -1)
+    back = await patch(sessions, catalog, product.id, active=True)
+    assert (await catalog.read(product.id))["version"] == str(back.version)
+    assert await raw.zrange(index, 0, -1) == [str(product.id), str(loop.id)]
+
+
+async def test_an_older_write_never_overwrites_a_newer_one(
+    sessions: SessionFactory, catalog: RedisCatalogProjection, raw: redis.Redis, prefix: str
+) -> None:
+    original = await create(sessions, catalog, title="Old title")
+    renamed = await patch(sessions, catalog, original.id, title="New title")
+    hidden = await patch(sessions, catalog, original.id, visible=False)
+    assert original.version < renamed.version < hidden.version
+
+    # the writes of earlier commits arrive late (a slow request, a rebuild that read Postgres earlier)
+    await catalog.publish(renamed)
+    await catalog.publish(original)
+    assert await catalog.read(original.id) == {"version": str(hidden.version)}
+    assert str(original.id) not in await raw.zrange(catalog_index_key(prefix), 0, -1)
+
+    shown = await patch(sessions, catalog, original.id, visible=True)
+    await catalog.publish(dataclasses.replace(renamed, title="Stale"))
+    entry = await catalog.read(original.id)
+    assert (entry["version"], entry["title"]) == (str(shown.version), "New title")
+
+
+async def test_a_failed_write_keeps_the_product_and_marks_the_read_model_stale(
+    sessions: SessionFactory,
+) -> None:
+    unreachable = RedisCatalogProjection("redis://127.0.0.1:1/0", prefix="unused.")
+    try:
+        product = await create(sessions, unreachable, title="Written while Redis is down")
+        assert await unreachable.stale()
+    finally:
+        await unreachable.aclose()
+    async with InventoryUnitOfWork(sessions) as uow:
+        stored, _ = await handlers.get_product(product.id, uow)
+    assert stored.title == "Written while Redis is down"
+
+
+async def test_rebuild_restores_a_flushed_read_model_with_the_folded_stock(
+    sessions: SessionFactory, catalog: RedisCatalogProjection, raw: redis.Redis, prefix: str
+) -> None:
+    url = _env("REDIS_URL", "redis://127.0.0.1:16379/0")
+    stock = RedisStockProjection(url, prefix=prefix)
+    try:
+        on_sale = await create(sessions, catalog, title="On sale", sort_order=-5)
+        hidden = await create(sessions, catalog, title="Hidden", visible=False, sort_order=-4)
+        async with InventoryUnitOfWork(sessions) as uow:
+            await handlers.import_keys(on_sale.id, "A-1\nA-2\nA-3", uow, KEYRING)
+        async with InventoryUnitOfWork(sessions) as uow:
+            await handlers.fold_stock(uow, stock)
+        before = await stock.read(on_sale.id)
+        assert (before["available"], before["in_stock"]) == ("3", "1")
+        await catalog_rebuilt(sessions, catalog)
+        assert not await catalog.stale()
+
+        flushed = [key async for key in raw.scan_iter(match=f"{prefix}*")]
+        await raw.delete(*flushed)
+        assert await catalog.stale()
+
+        await catalog_rebuilt(sessions, catalog)
+        assert not await catalog.stale() and await raw.exists(catalog_built_key(prefix))
+        assert await stock.read(on_sale.id) == before
+        assert (await catalog.read(on_sale.id))["title"] == "On sale"
+        assert await raw.hgetall(catalog_key(prefix, hidden.id)) == {"version": str(hidden.version)}
+        members = await raw.zrange(catalog_index_key(prefix), 0, -1)
+        assert str(on_sale.id) == members[0] and str(hidden.id) not in members
+    finally:
+        await stock.aclose()
+
+
+async def catalog_rebuilt(sessions: SessionFactory, catalog: RedisCatalogProjection) -> None:
+    async with InventoryUnitOfWork(sessions) as uow:
+        assert await handlers.rebuild_storefront(uow, catalog) >= 2
