@@ -243,3 +243,48 @@ async def test_a_buyer_cancels_an_unpaid_order_and_its_key_goes_back_on_sale(pla
         return await stock(platform, product_id) == {"available": 1, "reserved": 0, "sold": 0}
 
     await eventually(released, timeout=30)
+
+
+async def test_a_buyer_picks_a_variant_from_the_storefront_and_gets_that_variants_key(
+    platform: Platform,
+) -> None:
+    main_id = await create_product(platform, [f"V50-{uuid.uuid4().hex[:10]}"], title="Gift card ¥50")
+    key = f"V100-{uuid.uuid4().hex[:10]}"
+    async with platform.admin() as admin:
+        created = await admin.post(
+            "/api/admin/products",
+            json={"title": "Gift card ¥100", "price": 9500, "currency": "CNY", "variant_of": main_id,
+                  "variant_label": "¥100"},
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        variant_id = created.json()["product_id"]
+        imported = await admin.post(
+            f"/api/admin/products/{variant_id}/keys",
+            content=key.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
+        assert imported.status_code == 200, imported.text
+        refused = await admin.post(
+            "/api/admin/products",
+            json={"title": "Orphan", "price": 1, "variant_of": str(uuid.uuid4()), "variant_label": "x"},
+        )
+        assert refused.status_code == 400 and "names no product" in refused.text
+
+    async def listed_with_its_variant() -> dict[str, Any] | None:
+        async with platform.storefront() as shop:
+            items = (await shop.get("/api/v1/products")).json()["items"]
+        main = next((item for item in items if item["id"] == main_id), None)
+        return main if main and len(main["variants"]) == 2 and main["variants"][1]["in_stock"] else None
+
+    main = await eventually(listed_with_its_variant, timeout=30)
+    assert [(v["id"], v["price"]) for v in main["variants"]] == [(main_id, 4800), (variant_id, 9500)]
+    async with platform.storefront() as shop:
+        items = (await shop.get("/api/v1/products")).json()["items"]
+    assert variant_id not in {item["id"] for item in items}
+
+    order = await place_order(platform, variant_id, f"variant-{uuid.uuid4().hex[:6]}@example.com")
+    assert order["amount"] == 9500
+    await wait_for_status(platform, order, "awaiting_payment")
+    assert (await notify(platform, notification(platform, order))).json()["result"] == "accepted"
+    delivered = await wait_for_status(platform, order, "delivered")
+    assert [item["content"] for item in delivered["items"]] == [key]

@@ -295,6 +295,9 @@ async def test_catalog_lists_active_products_from_the_inventory_while_the_read_m
                 "usage_instructions": "Redeem",
                 "in_stock": True,
                 "available": 2,
+                "variant_of": None,
+                "variant_label": None,
+                "variants": [],
             }
         ]
     }

@@ -49,3 +49,19 @@ def test_pay_link_only_for_http_urls() -> None:
     assert 'href="http://g/pay/sandbox/N1?token=t"' in pages.order_page(
         {**awaiting, "pay_url": "http://g/pay/sandbox/N1?token=t"}
     )
+
+
+def test_shop_page_offers_the_in_stock_variants_of_a_product_as_options() -> None:
+    html = pages.shop_page(
+        [
+            {"id": "main", "title": "Steam", "price": 4800, "currency": "CNY", "in_stock": True,
+             "variants": [
+                 {"id": "main", "label": "¥50", "price": 4800, "currency": "CNY", "in_stock": True},
+                 {"id": "v100", "label": "<¥100>", "price": 9500, "currency": "CNY", "in_stock": True},
+                 {"id": "v200", "label": "¥200", "price": 19000, "currency": "CNY", "in_stock": False},
+             ]},
+        ]
+    )  # fmt: skip
+    assert '<select name="product_id">' in html
+    assert 'value="v100">&lt;¥100&gt; · 95.00 CNY' in html
+    assert "v200" not in html and "Sold out" not in html

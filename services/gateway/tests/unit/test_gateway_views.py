@@ -51,6 +51,9 @@ def test_catalog_lists_only_active_visible_products_in_storefront_shape() -> Non
         "max_per_order": None,
         "max_per_buyer": None,
         "usage_instructions": "",
+        "variant_of": None,
+        "variant_label": None,
+        "variants": [],
     }
     assert items == [
         {"id": "p1", **shape, "in_stock": True, "available": 3},
@@ -70,6 +73,27 @@ def test_a_sold_out_product_is_marked_unless_it_asks_to_be_hidden() -> None:
         ]
     )  # fmt: skip
     assert [(p["id"], p["in_stock"]) for p in items] == [("marked", False), ("stocked", True), ("loop", True)]
+
+
+def test_variants_are_listed_under_their_main_product_with_their_own_price_and_stock() -> None:
+    items = storefront_catalog(
+        [
+            product(product_id="main", variant_label="¥50"),
+            product(product_id="other"),
+            product(product_id="v100", price=9500, variant_of="main", variant_label="¥100"),
+            product(product_id="v200", price=19000, variant_of="main", variant_label="¥200",
+                    stock={"available": 0, "reserved": 0, "sold": 4}),
+            product(product_id="orphan", variant_of="off-sale-main", variant_label="x"),
+        ]
+    )  # fmt: skip
+    assert [p["id"] for p in items] == ["main", "other", "orphan"]
+    main = items[0]
+    assert [(v["id"], v["label"], v["price"], v["in_stock"]) for v in main["variants"]] == [
+        ("main", "¥50", 4800, True),
+        ("v100", "¥100", 9500, True),
+        ("v200", "¥200", 19000, False),
+    ]
+    assert items[1]["variants"] == [] and items[2]["variants"] == []
 
 
 def test_loop_key_products_are_always_in_stock() -> None:

@@ -62,6 +62,8 @@ def product_view(product_id: str, entry: dict[str, str], stock: dict[str, str]) 
         "max_per_buyer": _optional_int(entry["max_per_buyer"]),
         "usage_instructions": entry["usage_instructions"],
         "hide_when_sold_out": entry["hide_when_sold_out"] == "1",
+        "variant_of": entry.get("variant_of") or None,
+        "variant_label": entry.get("variant_label") or None,
         "active": True,
         "visible": True,
         "in_stock": stock.get("in_stock") == "1",

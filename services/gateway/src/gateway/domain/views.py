@@ -59,6 +59,9 @@ def storefront_product(product: dict[str, Any]) -> dict[str, Any]:
         "usage_instructions": product.get("usage_instructions", ""),
         "in_stock": in_stock(product),
         "available": (product.get("stock") or {}).get("available"),
+        "variant_of": product.get("variant_of"),
+        "variant_label": product.get("variant_label"),
+        "variants": [],
     }
 
 
@@ -71,8 +74,32 @@ def on_sale(product: dict[str, Any]) -> bool:
 
 
 def storefront_catalog(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The products on sale, in the order given (sort_order, then creation)."""
-    return [storefront_product(p) for p in products if on_sale(p)]
+    """The products on sale, in the order given (sort_order, then creation). A product with variants (SKUs)
+    carries them in `variants` (itself first, labelled by its variant_label or title); a variant whose main
+    product is not on sale is listed on its own."""
+    listed = [storefront_product(p) for p in products if on_sale(p)]
+    mains = {item["id"]: item for item in listed if not item.get("variant_of")}
+    items = []
+    for item in listed:
+        main = mains.get(item.get("variant_of") or "")
+        if main is None:
+            items.append(item)
+            continue
+        if not main["variants"]:
+            main["variants"].append(variant_option(main))
+        main["variants"].append(variant_option(item))
+    return items
+
+
+def variant_option(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "label": item.get("variant_label") or item["title"],
+        "price": item["price"],
+        "currency": item["currency"],
+        "in_stock": item["in_stock"],
+        "available": item["available"],
+    }
 
 
 def secret_query(token: str | None = None, password: str | None = None) -> str:

@@ -135,7 +135,7 @@ def admin_router(gw: Gateway) -> APIRouter:
 
     @api.post("/products", status_code=201, summary="Create a product")
     async def create_product(product: NewProduct) -> Any:
-        return await edge.create_product(gw, product.model_dump())
+        return await edge.create_product(gw, product.model_dump(mode="json"))
 
     @api.get("/products", summary="Every product with its stock")
     async def list_products() -> Any:

@@ -163,13 +163,24 @@ def shop_page(products: list[dict[str, Any]]) -> str:
     for product in products:
         price = format_amount(int(product["price"]), str(product["currency"]))
         parts.append(f'<h2>{e(product["title"])}</h2><p class="pre">{e(product.get("description"))}</p>')
-        parts.append(f"<p><strong>{e(price)}</strong></p>")
-        if not product.get("in_stock"):
+        options = [v for v in product.get("variants") or [] if v.get("in_stock")]
+        if not product.get("variants"):
+            parts.append(f"<p><strong>{e(price)}</strong></p>")
+        if not (options or (product.get("in_stock") and not product.get("variants"))):
             parts.append('<p class="muted">Sold out.</p>')
             continue
+        if options:
+            choices = "".join(
+                f'<option value="{e(v["id"])}">{e(v["label"])} · '
+                f"{e(format_amount(int(v['price']), str(v['currency'])))}</option>"
+                for v in options
+            )
+            chooser = f'<p><label>Option <select name="product_id">{choices}</select></label></p>'
+        else:
+            chooser = f'<input type="hidden" name="product_id" value="{e(product["id"])}">'
         parts.append(
             '<form method="post" action="/shop/orders">'
-            f'<input type="hidden" name="product_id" value="{e(product["id"])}">'
+            f"{chooser}"
             '<p><label>E-mail <input type="email" name="email" required maxlength="254"></label> '
             '<label>Quantity <input type="number" name="quantity" value="1" min="1" max="1000"></label></p>'
             '<p><label>Query password (optional) <input type="password" name="query_password" '

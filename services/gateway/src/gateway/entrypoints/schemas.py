@@ -48,6 +48,23 @@ class NewProduct(BaseModel):
     usage_instructions: str = Field(
         "", max_length=10_000, description="Shown with the delivered keys", examples=["Steam > Redeem a code"]
     )
+    category_id: UUID | None = Field(None, description="From POST /api/admin/categories", examples=[None])
+    max_per_order: int | None = Field(None, ge=1, description="Most units one order may buy", examples=[None])
+    max_per_buyer: int | None = Field(None, ge=1, description="Most units one buyer may buy", examples=[None])
+    visible: bool = Field(True, description="Listed in the storefront (hidden: buyable by link only)")
+    sort_order: int = Field(0, ge=-(10**6), le=10**6, description="Storefront order, ascending")
+    issue_order: Literal["fifo", "random"] = Field("fifo", description="Which key a sale takes first")
+    low_stock_threshold: int | None = Field(None, ge=0, description="Alert the seller at this many keys")
+    hide_when_sold_out: bool = Field(False, description="Leave it out of the storefront while sold out")
+    variant_of: UUID | None = Field(
+        None,
+        description="SKUs: the main product this one is a variant of (own price, stock and keys); "
+        "the storefront lists it under the main product",
+        examples=[None],
+    )
+    variant_label: str | None = Field(
+        None, min_length=1, max_length=60, description="The variant's option name", examples=["¥100"]
+    )
 
 
 class NewOrder(BaseModel):
