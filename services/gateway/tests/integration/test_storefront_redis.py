@@ -162,6 +162,9 @@ async def test_storefront_lists_the_read_model_with_exact_stock_while_the_invent
         "usage_instructions": "Redeem on Steam",
         "in_stock": True,
         "available": 7,
+        "variant_of": None,
+        "variant_label": None,
+        "variants": [],
     }
     assert page.status_code == 200
     assert "Marked" in page.text and "Sold out." in page.text and "Hidden" not in page.text
