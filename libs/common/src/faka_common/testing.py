@@ -16,15 +16,19 @@ from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
 
 
-def server_url() -> str:
-    """The Postgres server the integration tests use; a clear error when it is not configured."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
+def required_env(name: str, example: str) -> str:
+    """A setting the integration tests cannot run without; a clear error naming it when it is missing."""
+    value = os.environ.get(name)
+    if not value:
         raise RuntimeError(
-            "DATABASE_URL is not set: integration tests need a Postgres server URL, e.g. "
-            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (`make test` exports it)"
+            f"{name} is not set: integration tests need it, e.g. {name}={example} (`make test` exports it)"
         )
-    return url
+    return value
+
+
+def server_url() -> str:
+    """The Postgres server the integration tests use."""
+    return required_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres")
 
 
 def database_url_for(server: str, name: str) -> str:

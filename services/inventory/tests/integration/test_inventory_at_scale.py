@@ -16,23 +16,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
-from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
-from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Conflict
 from faka_common.http import INTERNAL_TOKEN_HEADER, install_error_handlers
 from faka_common.messaging.consumer import Delivery, EventConsumer
+from faka_common.testing import required_env
 from fastapi import FastAPI
 from inventory.adapters.stock_projection import RedisStockProjection
 from inventory.bootstrap import bootstrap
-from inventory.config import MIGRATIONS, Settings
+from inventory.config import Settings
 from inventory.domain.keys import ImportFormat
 from inventory.entrypoints.http import router
 from inventory.service_layer import handlers
@@ -45,47 +42,6 @@ pytestmark = pytest.mark.integration
 
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
 M = TypeVar("M", bound=Message)
-
-
-def _env(name: str, example: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(
-            f"{name} is not set: this integration test needs it, e.g. {name}={example} "
-            "(`make test` exports it)"
-        )
-    return value
-
-
-@pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
-    server = asyncpg_dsn(_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres"))
-    parts = urlsplit(server)
-    name = f"faka_inventory_scale_{uuid.uuid4().hex[:12]}"
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
-        yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, pool_size=40)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def sessions(engine: AsyncEngine) -> SessionFactory:
-    return session_factory(engine)
 
 
 async def run(
@@ -537,7 +493,7 @@ async def test_fold_projects_exact_counts_to_redis_and_alerts_low_stock_once_per
     engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
     projection = RedisStockProjection(
-        _env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=f"t{uuid.uuid4().hex}."
+        required_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=f"t{uuid.uuid4().hex}."
     )
     product_id = await card_product(sessions, [f"L-{i}" for i in range(5)], low_stock_threshold=2)
 

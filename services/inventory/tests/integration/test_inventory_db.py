@@ -6,23 +6,17 @@ run creates and drops its own database."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
-from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
-from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import DomainError, NotFound
 from inventory.adapters.orm import claim_statement
-from inventory.config import MIGRATIONS
 from inventory.domain.stock import IssueOrder
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
@@ -34,47 +28,6 @@ pytestmark = pytest.mark.integration
 
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
 M = TypeVar("M", bound=Message)
-
-
-def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.fail(
-            "DATABASE_URL is not set: this integration test needs a Postgres server URL, e.g. "
-            "DATABASE_URL=postgresql://postgres@127.0.0.1:15432/postgres (`make test` exports it)"
-        )
-    return url
-
-
-@pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
-    server = asyncpg_dsn(_server_url())
-    parts = urlsplit(server)
-    name = f"faka_inventory_test_{uuid.uuid4().hex[:12]}"
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
-        yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, pool_size=25)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def sessions(engine: AsyncEngine) -> SessionFactory:
-    return session_factory(engine)
 
 
 async def run(

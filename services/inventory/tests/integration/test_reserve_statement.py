@@ -1,6 +1,6 @@
 """The one-statement card-key reservation (`RESERVE_KEYS`) against a real Postgres: its plan claims through
 the issue-order index of the product (the other order's scan is gated off by a one-time filter), and a
-reservation moves exactly its keys. Needs DATABASE_URL, like test_inventory_db (whose fixtures it reuses)."""
+reservation moves exactly its keys. Needs DATABASE_URL (fixtures: conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,7 @@ from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .test_inventory_db import (  # noqa: F401 (module fixtures)
-    SessionFactory,
-    approved,
-    card_product,
-    database_url,
-    engine,
-    paid,
-    run,
-    sessions,
-)
+from .test_inventory_db import SessionFactory, approved, card_product, paid, run
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +29,8 @@ pytestmark = pytest.mark.integration
     ],
 )
 async def test_the_reserve_statement_claims_through_the_issue_order_index(
-    engine: AsyncEngine,  # noqa: F811 (the fixture)
-    sessions: SessionFactory,  # noqa: F811 (the fixture)
+    engine: AsyncEngine,
+    sessions: SessionFactory,
     issue_order: IssueOrder,
     index: str,
     gated_off: str,

@@ -7,13 +7,10 @@ key prefix."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 import redis.asyncio as redis
 from faka_common.contracts.storefront import (
@@ -23,59 +20,18 @@ from faka_common.contracts.storefront import (
     stock_key,
 )
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
-from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
-from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
+from faka_common.testing import required_env
 from inventory.adapters.catalog_projection import RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection
-from inventory.config import MIGRATIONS
 from inventory.domain.model import Product
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
 LOOP_KEY = "LOOP-SECRET-0000-1111"
-
-
-def _env(name: str, example: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: this integration test needs it, e.g. {name}={example}")
-    return value
-
-
-@pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
-    server = asyncpg_dsn(_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres"))
-    parts = urlsplit(server)
-    name = f"faka_inventory_storefront_{uuid.uuid4().hex[:12]}"
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await upgrade(url, MIGRATIONS)
-    try:
-        yield url
-    finally:
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, pool_size=5)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def sessions(engine: AsyncEngine) -> SessionFactory:
-    return session_factory(engine)
 
 
 @pytest.fixture
@@ -85,7 +41,9 @@ def prefix() -> str:
 
 @pytest.fixture
 async def raw(prefix: str) -> AsyncIterator[redis.Redis]:
-    client = redis.Redis.from_url(_env("REDIS_URL", "redis://127.0.0.1:16379/0"), decode_responses=True)
+    client = redis.Redis.from_url(
+        required_env("REDIS_URL", "redis://127.0.0.1:16379/0"), decode_responses=True
+    )
     try:
         yield client
     finally:
@@ -97,7 +55,7 @@ async def raw(prefix: str) -> AsyncIterator[redis.Redis]:
 
 @pytest.fixture
 async def catalog(prefix: str) -> AsyncIterator[RedisCatalogProjection]:
-    projection = RedisCatalogProjection(_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=prefix)
+    projection = RedisCatalogProjection(required_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=prefix)
     try:
         yield projection
     finally:
@@ -209,7 +167,7 @@ async def test_a_failed_write_keeps_the_product_and_marks_the_read_model_stale(
 async def test_rebuild_restores_a_flushed_read_model_with_the_folded_stock(
     sessions: SessionFactory, catalog: RedisCatalogProjection, raw: redis.Redis, prefix: str
 ) -> None:
-    url = _env("REDIS_URL", "redis://127.0.0.1:16379/0")
+    url = required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
     stock = RedisStockProjection(url, prefix=prefix)
     try:
         on_sale = await create(sessions, catalog, title="On sale", sort_order=-5)
