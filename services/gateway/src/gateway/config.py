@@ -24,7 +24,6 @@ class Settings(ServiceSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Where buyers and payment providers reach the gateway"
     )
-    max_key_upload_bytes: int = 50 * 1024 * 1024
     max_notification_bytes: int = 64 * 1024
     key_import_timeout_seconds: float = 120.0
     storefront_redis_timeout_seconds: float = Field(

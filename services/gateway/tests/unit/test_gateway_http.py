@@ -60,6 +60,8 @@ class FakeInventory:
         if path == f"/internal/products/{PRODUCT_ID}" and method == "GET":
             return httpx.Response(200, json=self.product)
         if path == f"/internal/products/{PRODUCT_ID}/keys" and method == "POST":
+            if len(request.content) > 1000:
+                return httpx.Response(413, json={"error": "payload_too_large", "message": "over 1000 bytes"})
             lines = [line for line in request.content.decode().splitlines() if line.strip()]
             return httpx.Response(
                 200, json={"batch_id": "b1", "imported": len(lines), "duplicates": 0, "invalid": 0}
@@ -184,7 +186,6 @@ async def edge() -> AsyncIterator[Edge]:
     orders, inventory = FakeOrders(), FakeInventory()
     settings = Settings(
         public_base_url="http://gateway.test/",
-        max_key_upload_bytes=1000,
         lookup_limit_storage_url="memory://",
         lookup_per_ip_per_minute=5,
         lookup_per_order_per_hour=3,
@@ -243,8 +244,12 @@ async def test_admin_product_404_is_passed_on(edge: Edge) -> None:
     }
 
 
-async def test_keys_import_text_and_multipart(edge: Edge) -> None:
-    url = f"/api/admin/products/{PRODUCT_ID}/keys"
+@pytest.mark.parametrize("route", ["keys", "key-batches"])
+async def test_a_key_upload_streams_through_to_the_inventory_with_its_type_and_batch_options(
+    edge: Edge, route: str
+) -> None:
+    url = f"/api/admin/products/{PRODUCT_ID}/{route}?cost_price=30&format=text&debug=1"
+    assert (await edge.client.post(url, content=b"A-1\n")).status_code == 401
     response = await edge.client.post(
         url, headers={**ADMIN, "Content-Type": "text/plain"}, content=b"A-1\nB-2\n"
     )
@@ -252,24 +257,25 @@ async def test_keys_import_text_and_multipart(edge: Edge) -> None:
     forwarded = edge.inventory.calls[-1]
     assert forwarded.headers["content-type"].startswith("text/plain")
     assert forwarded.content == b"A-1\nB-2\n"
+    assert dict(forwarded.url.params) == {"cost_price": "30", "format": "text"}  # nothing else passes
 
     response = await edge.client.post(
         url, headers=ADMIN, files={"file": ("k.txt", b"C-3\r\nD-4\r\nE-5", "text/plain")}
     )
-    assert response.status_code == 200 and response.json()["imported"] == 3
-    assert edge.inventory.calls[-1].content == b"C-3\r\nD-4\r\nE-5"
+    forwarded = edge.inventory.calls[-1]
+    assert response.status_code == 200
+    assert forwarded.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b"C-3\r\nD-4\r\nE-5" in forwarded.content  # the inventory parses the form
 
 
-async def test_keys_import_over_the_limit_is_413(edge: Edge) -> None:
-    calls = len(edge.inventory.calls)
+async def test_the_inventorys_refusal_of_an_upload_is_passed_on(edge: Edge) -> None:
     response = await edge.client.post(
         f"/api/admin/products/{PRODUCT_ID}/keys",
         headers={**ADMIN, "Content-Type": "text/plain"},
         content=b"K" * 2000,
     )
     assert response.status_code == 413
-    assert response.json()["error"] == "payload_too_large"
-    assert len(edge.inventory.calls) == calls
+    assert response.json() == {"error": "payload_too_large", "message": "over 1000 bytes"}
 
 
 # --- storefront ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import httpx
 from faka_common.errors import DomainError, Unavailable
 from faka_common.http import INTERNAL_TOKEN_HEADER
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
@@ -47,17 +47,6 @@ def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
     )
 
 
-def _passed_on(response: httpx.Response, body: bytes) -> JSONResponse:
-    """The owner's JSON answer with its status (4xx included: they are already clear)."""
-    if response.status_code >= 500:
-        raise Unavailable(f"inventory answered {response.status_code}")
-    try:
-        payload = httpx.Response(response.status_code, content=body).json()
-    except ValueError as error:
-        raise Unavailable("inventory answered with a body that is not JSON") from error
-    return JSONResponse(payload, status_code=response.status_code)
-
-
 def catalog_admin_router(gw: Gateway) -> APIRouter:
     api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
 
@@ -77,28 +66,33 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         return json_body(await gw.inventory.request("PATCH", path, json=await _json(request)))
 
     @api.post(
-        "/products/{product_id}/key-batches",
-        summary="Import a key batch (streamed; report of imported / duplicate / invalid lines)",
+        "/products/{product_id}/keys",
+        summary="Import card keys (streamed; report of imported / duplicate / invalid lines)",
         openapi_extra=UPLOAD_BODY,
     )
-    async def import_batch(product_id: UUID, request: Request) -> JSONResponse:
+    @api.post(
+        "/products/{product_id}/key-batches",
+        summary="The same import under its batch name",
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def import_batch(product_id: UUID, request: Request) -> Any:
+        """The upload goes through to the inventory as it arrives (never held whole here); the inventory
+        parses text, CSV or multipart, enforces MAX_IMPORT_BYTES (413) and answers the batch report."""
         headers = {
             name: value
             for name in ("content-type", "content-length")
             if (value := request.headers.get(name)) is not None
         }
         params = {k: v for k, v in request.query_params.items() if k in PASSED_QUERY}
-        async with _streaming_client(gw, gw.settings.key_import_timeout_seconds) as client:
-            try:
-                response = await client.post(
-                    f"/internal/products/{product_id}/keys",
-                    content=request.stream(),
-                    headers=headers,
-                    params=params,
-                )
-            except httpx.HTTPError as error:
-                raise Unavailable(f"inventory unreachable: {type(error).__name__}") from error
-            return _passed_on(response, response.content)
+        response = await gw.inventory.request(
+            "POST",
+            f"/internal/products/{product_id}/keys",
+            content=request.stream(),
+            headers=headers,
+            params=params,
+            timeout=gw.settings.key_import_timeout_seconds,
+        )
+        return json_body(response)
 
     @api.get("/products/{product_id}/keys/unsold", summary="Export unsold keys (text, streamed)")
     async def export_keys(product_id: UUID) -> StreamingResponse:

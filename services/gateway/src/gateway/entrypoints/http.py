@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.bootstrap import Gateway
-from gateway.domain.uploads import PayloadTooLarge, keys_text
+from gateway.domain.uploads import PayloadTooLarge
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
 from gateway.service_layer import edge
 from gateway.service_layer.orders_extra import RateLimited
@@ -112,24 +112,6 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
     return payload
 
 
-KEYS_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "One key per line (blank lines ignored; BOM and CRLF tolerated), UTF-8, at most 50 MB",
-        "content": {
-            "text/plain": {"schema": {"type": "string"}, "example": "AAAA-BBBB-CCCC\nDDDD-EEEE-FFFF\n"},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-        },
-    }
-}
-
-
 def admin_router(gw: Gateway) -> APIRouter:
     api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
 
@@ -144,17 +126,6 @@ def admin_router(gw: Gateway) -> APIRouter:
     @api.get("/products/{product_id}", summary="One product with its stock")
     async def get_product(product_id: UUID) -> Any:
         return await edge.get_product(gw, product_id)
-
-    @api.post(
-        "/products/{product_id}/keys",
-        summary="Import card keys (text/plain body, or a multipart upload with field `file`)",
-        openapi_extra=KEYS_UPLOAD_BODY,
-    )
-    async def import_keys(product_id: UUID, request: Request) -> Any:
-        limit = gw.settings.max_key_upload_bytes
-        body = await read_body(request, limit + 64 * 1024)  # room for the multipart framing
-        keys = keys_text(body, request.headers.get("content-type"), limit)
-        return await edge.import_keys(gw, product_id, keys)
 
     return api
 

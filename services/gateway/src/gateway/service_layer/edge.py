@@ -73,17 +73,6 @@ async def get_product(gw: Gateway, product_id: uuid.UUID) -> Any:
     return json_body(await gw.inventory.request("GET", f"/internal/products/{product_id}"))
 
 
-async def import_keys(gw: Gateway, product_id: uuid.UUID, keys: bytes) -> Any:
-    response = await gw.inventory.request(
-        "POST",
-        f"/internal/products/{product_id}/keys",
-        content=keys,
-        headers={"Content-Type": "text/plain; charset=utf-8"},
-        timeout=gw.settings.key_import_timeout_seconds,
-    )
-    return json_body(response)
-
-
 # --- storefront ------------------------------------------------------------------------------------
 
 
