@@ -4,8 +4,9 @@ one). Measures on this box, in one run:
 1. the raw Postgres claim ceiling: pgbench running a bare `DELETE ... WHERE id = (SELECT ... FOR UPDATE SKIP
    LOCKED LIMIT 1) RETURNING` with N clients (an asyncpg loop stands in if pgbench is missing);
 2. reservations/s on one hot product through the service layer (inbox + reserve_stock + outbox, one
-   transaction each, as the consumer runs it), with worker processes like consumer replicas; checks zero
-   oversell in the database;
+   transaction each, as the consumer runs it), with worker processes like consumer replicas; then the same
+   through the batch consumer (`EventConsumer.consume_batch` on OrderApproved records, batches of the
+   inventory's `consumer_batch_size`, each loop one partition's consumer); both check zero oversell;
 3. claim latency p50/p99 with 10k vs 1M keys in the pool, and with `--pool-10m` vs 10M keys too: the 10M
    pool is written straight with SQL (generate_series, sealed-looking payloads; ~2 minutes here), not
    through the import, and the output says so;
@@ -29,23 +30,26 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from faka_common.contracts import Envelope, OrderApproved
+from faka_common.contracts import Envelope, OrderApproved, OrderCancelled, OrderPaid
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
 from faka_common.db.migrations import upgrade
+from faka_common.messaging.consumer import Delivery, EventConsumer
 from inventory.adapters import sealing
-from inventory.config import MIGRATIONS
+from inventory.bootstrap import CONSUMER
+from inventory.config import MIGRATIONS, Settings
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
+BATCH_SIZE = int(Settings.model_fields["consumer_batch_size"].default)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -174,7 +178,7 @@ async def reserve_once(sessions: Any, product_id: uuid.UUID) -> float:
 def hot_worker(
     url: str, product_id: str, concurrency: int, seconds: float, start_at: float, out: Any
 ) -> None:
-    async def main() -> int:
+    async def main() -> tuple[int, float]:
         engine = create_engine(url, pool_size=concurrency)
         sessions = session_factory(engine)
         pid = uuid.UUID(product_id)
@@ -188,16 +192,69 @@ def hot_worker(
 
         await asyncio.sleep(max(0.0, start_at - time.time()))
         await asyncio.gather(*(loop() for _ in range(concurrency)))
+        finished = time.time()
         await engine.dispose()
-        return done
+        return done, finished
+
+    out.put(asyncio.run(main()))
+
+
+def hot_batch_worker(
+    url: str, product_id: str, loops: int, batch_size: int, seconds: float, start_at: float, out: Any
+) -> None:
+    """A consumer replica with `loops` partitions: each loop hands batches of `batch_size` OrderApproved
+    records (Envelope bytes, as they come off Kafka) to the inventory's EventConsumer.consume_batch."""
+
+    async def main() -> tuple[int, float]:
+        engine = create_engine(url, pool_size=loops)
+        sessions = session_factory(engine)
+        consumer = EventConsumer(
+            CONSUMER,
+            lambda: InventoryUnitOfWork(sessions, "inventory"),
+            {
+                OrderApproved: handlers.reserve_stock,
+                OrderCancelled: handlers.release_stock,
+                OrderPaid: handlers.allocate_keys,
+            },
+            batch_size=batch_size,
+        )  # as inventory.bootstrap builds it
+        pid = uuid.UUID(product_id)
+        done = 0
+
+        async def loop(partition: int) -> None:
+            nonlocal done
+            offset = 0
+            while time.time() < start_at + seconds:
+                records = []
+                for _ in range(batch_size):
+                    event = order(pid)
+                    value = Envelope.wrap(event, "order").to_bytes()
+                    records.append(Delivery("order.events", partition, offset, event.key.encode(), value))
+                    offset += 1
+                outcomes = await consumer.consume_batch(records)
+                done += len(outcomes)
+
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await asyncio.gather(*(loop(partition) for partition in range(loops)))
+        finished = time.time()
+        await engine.dispose()
+        return done, finished
 
     out.put(asyncio.run(main()))
 
 
 async def hot_product(
-    url: str, sessions: Any, processes: int, concurrency: int, seconds: float, keys: int
+    url: str,
+    sessions: Any,
+    processes: int,
+    concurrency: int,
+    seconds: float,
+    keys: int,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
-    product_id = await new_product(sessions, "hot")
+    """One transaction per reservation, or with `batch_size` through the batch consumer (`concurrency`
+    is then the number of partition loops per process)."""
+    product_id = await new_product(sessions, "hot" if batch_size is None else "hot-batched")
     await import_keys(sessions, product_id, keys, "HOT")
     connection = await asyncpg.connect(url)
     await connection.execute("VACUUM ANALYZE available_keys")
@@ -205,13 +262,17 @@ async def hot_product(
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     start_at = time.time() + 3.0
-    workers = [
-        context.Process(target=hot_worker, args=(url, str(product_id), concurrency, seconds, start_at, out))
-        for _ in range(processes)
-    ]
+    target: Callable[..., None] = hot_worker
+    args: tuple[Any, ...] = (url, str(product_id), concurrency, seconds, start_at, out)
+    if batch_size is not None:
+        target = hot_batch_worker
+        args = (url, str(product_id), concurrency, batch_size, seconds, start_at, out)
+    workers = [context.Process(target=target, args=args) for _ in range(processes)]
     for worker in workers:
         worker.start()
-    attempts = sum(out.get() for _ in workers)
+    reports = [out.get() for _ in workers]
+    attempts = sum(done for done, _ in reports)
+    elapsed = max(finished for _, finished in reports) - start_at  # the last batch runs past `seconds`
     for worker in workers:
         worker.join()
     connection = await asyncpg.connect(url)
@@ -236,8 +297,9 @@ async def hot_product(
     assert reserved + int(row["still_available"]) == keys or int(row["refused"]) > 0, dict(row)
     return {
         "processes": processes, "concurrency_per_process": concurrency, "seconds": seconds, "pool": keys,
-        "attempts": attempts, "reserved": reserved, "refused": int(row["refused"]),
-        "reservations_per_s": reserved / seconds, "oversold": oversold,
+        "batch_size": batch_size or 1, "attempts": attempts, "reserved": reserved,
+        "refused": int(row["refused"]),
+        "elapsed": elapsed, "reservations_per_s": reserved / elapsed, "oversold": oversold,
     }  # fmt: skip
 
 
@@ -257,17 +319,25 @@ async def hot_only(args: argparse.Namespace) -> dict[str, Any]:
         results["hot_product"] = await hot_product(
             url, sessions, args.processes, args.concurrency, args.seconds, args.hot_keys
         )
+        print(f"hot product, batches of {args.batch_size} ...", flush=True)
+        results["hot_product_batched"] = await hot_product(
+            url, sessions, args.processes, args.batch_loops, args.seconds, args.hot_keys, args.batch_size
+        )
     finally:
         await engine.dispose()
         admin = await asyncpg.connect(database(server, "postgres"))
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     ceiling = results["raw_ceiling"]["claims_per_s"]
-    hot = results["hot_product"]
-    print(f"raw Postgres claim ceiling  {ceiling:,.0f} claims/s")
+    hot, batched = results["hot_product"], results["hot_product_batched"]
+    print(f"raw Postgres claim ceiling        {ceiling:,.0f} claims/s")
+    for label, row in (("one transaction each", hot), (f"batches of {batched['batch_size']}", batched)):
+        print(
+            f"hot product, {label:<21}{row['reservations_per_s']:,.0f} res/s (oversold {row['oversold']}, "
+            f"refused {row['refused']})  {row['reservations_per_s'] / ceiling:.3f} of the ceiling"
+        )
     print(
-        f"hot product                 {hot['reservations_per_s']:,.0f} res/s (oversold {hot['oversold']}, "
-        f"refused {hot['refused']})  {hot['reservations_per_s'] / ceiling:.3f} of the ceiling"
+        f"batched / one each                {batched['reservations_per_s'] / hot['reservations_per_s']:.2f}x"
     )
     return results
 
@@ -418,6 +488,11 @@ def table(results: dict[str, Any]) -> str:
         rows.append(("hot product, service layer, zero oversell",
                      f"{hot['reservations_per_s']:,.0f} res/s (oversold {hot['oversold']})",
                      f"{hot['reservations_per_s'] / ceiling:.2f}"))  # fmt: skip
+    if "hot_product_batched" in results:
+        hot = results["hot_product_batched"]
+        rows.append((f"hot product, batch consumer ({hot['batch_size']}/transaction)",
+                     f"{hot['reservations_per_s']:,.0f} res/s (oversold {hot['oversold']})",
+                     f"{hot['reservations_per_s'] / ceiling:.2f}"))  # fmt: skip
     pools = [("10k", small), ("1M", big)]
     if "pool_10m" in claims:
         pools.append(("10M (loaded with SQL, not imported)", claims["pool_10m"]))
@@ -462,6 +537,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results["hot_product"] = await hot_product(
                 url, sessions, args.processes, args.concurrency, args.seconds, args.hot_keys
             )
+            print(f"hot product, batches of {args.batch_size} ...", flush=True)
+            results["hot_product_batched"] = await hot_product(
+                url, sessions, args.processes, args.batch_loops, args.seconds, args.hot_keys,
+                args.batch_size,
+            )  # fmt: skip
     finally:
         await engine.dispose()
         if not args.keep:
@@ -484,6 +564,14 @@ def cli() -> None:
         "--processes", type=int, default=2, help="service worker processes (consumer replicas)"
     )
     parser.add_argument("--concurrency", type=int, default=12, help="concurrent reservations per process")
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE,
+        help="records per consume_batch in the batched hot-product run (inventory's consumer_batch_size)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-loops", type=int, default=4,
+        help="partition consumers (concurrent batch loops) per process in the batched run",
+    )  # fmt: skip
     parser.add_argument("--hot-keys", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=2_000, help="claims timed per pool")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")

@@ -50,3 +50,9 @@ async def count_effects(engine: AsyncEngine, note: str | None = None) -> int:
         query = query.where(effects.c.note == note)
     async with engine.connect() as connection:
         return int((await connection.execute(query)).scalar_one())
+
+
+async def notes_in_order(engine: AsyncEngine) -> list[str]:
+    """The notes of all effects, in the order they were recorded (committed ids ascend)."""
+    async with engine.connect() as connection:
+        return list((await connection.execute(select(effects.c.note).order_by(effects.c.id))).scalars())

@@ -26,7 +26,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import eventually
-from .messaging_fixtures import TOPIC, Pinged, count_effects, create_schema, record_effect
+from .messaging_fixtures import (
+    TOPIC,
+    Pinged,
+    count_effects,
+    create_schema,
+    notes_in_order,
+    record_effect,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +333,130 @@ async def test_trace_context_of_the_writer_rides_to_kafka_headers(
     finally:
         await consumer.stop()
     assert headers["traceparent"].decode().split("-")[1] == trace_id
+
+
+# --- batched consumption -----------------------------------------------------------------------------
+
+
+def deliveries(messages: list[Pinged]) -> list[Delivery]:
+    return [delivery_of(message, offset) for offset, message in enumerate(messages)]
+
+
+async def record_and_echo(event: Pinged, uow: UnitOfWork) -> None:
+    """Records the effect and stages an outgoing message, so a rolled-back run would leave an echo."""
+    await record_effect(event, uow)
+    uow.publish(Pinged(order_id=event.order_id, note=f"echo-{event.note}"))
+
+
+async def test_batch_with_a_duplicate_inside_and_a_redelivered_batch_takes_each_effect_once(
+    engine: AsyncEngine,
+) -> None:
+    consumer = EventConsumer("batch", uow_factory(engine, "batch"), {Pinged: record_effect}, batch_size=10)
+    order_id = uuid.uuid4()
+    batch = deliveries([Pinged(order_id=order_id, note=f"n{i}") for i in range(5)])
+    batch.append(batch[2])  # the same event again, inside the same batch (same transaction)
+
+    assert await consumer.consume_batch(batch) == ["handled"] * 5 + ["duplicate"]
+    assert await consumer.consume_batch(batch) == ["duplicate"] * 6  # the whole batch redelivered
+    # and again as single records, as a consumer without batches would see them
+    assert [await consumer.consume(record) for record in batch] == ["duplicate"] * 6
+    assert await notes_in_order(engine) == [f"n{i}" for i in range(5)]
+
+
+async def test_a_poison_message_in_a_batch_is_dead_lettered_alone_and_the_rest_take_effect_once_in_order(
+    engine: AsyncEngine,
+) -> None:
+    consumer = EventConsumer(
+        "poison",
+        uow_factory(engine, "poison"),
+        {Pinged: record_and_echo},
+        RetryPolicy(attempts=2, first_backoff=0.01),
+        batch_size=20,
+    )
+    order_id = uuid.uuid4()
+    notes = ["a", "b", "garbage", "c", "boom", "d", "ignored", "e", "invalid", "f"]
+    batch = deliveries([Pinged(order_id=order_id, note=note) for note in notes])
+    garbage, ignored, invalid = notes.index("garbage"), notes.index("ignored"), notes.index("invalid")
+    batch[garbage] = Delivery(TOPIC, 0, garbage, order_id.bytes, b"{not json")
+    other_type = Envelope.from_bytes(batch[ignored].value).model_copy(update={"type": "TestSomethingElse"})
+    batch[ignored] = Delivery(TOPIC, 0, ignored, None, other_type.to_bytes())
+    broken = Envelope.from_bytes(batch[invalid].value).model_copy(update={"payload": {"note": "x"}})
+    batch[invalid] = Delivery(TOPIC, 0, invalid, None, broken.to_bytes())
+
+    outcomes = await consumer.consume_batch(batch)
+
+    assert outcomes == [
+        "handled", "handled", "dead_lettered", "handled", "dead_lettered", "handled", "ignored", "handled",
+        "dead_lettered", "handled",
+    ]  # fmt: skip
+    assert await notes_in_order(engine) == ["a", "b", "c", "d", "e", "f"]
+    # the run [c, boom, d, e] was rolled back with its staged echoes, then redone one record at a time:
+    # each echo is in the outbox once, in order, and the dead letters stand at their places
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(outbox.c.topic, outbox.c.value).order_by(outbox.c.id))).all()
+    assert [r.topic == dead_letter(TOPIC) for r in rows].count(True) == 3
+    echoes = [Envelope.from_bytes(r.value).payload["note"] for r in rows if r.topic == TOPIC]
+    assert echoes == ["echo-a", "echo-b", "echo-c", "echo-d", "echo-e", "echo-f"]
+    assert await consumer.consume_batch(batch) == [
+        "duplicate", "duplicate", "dead_lettered", "duplicate", "dead_lettered", "duplicate", "ignored",
+        "duplicate", "dead_lettered", "duplicate",
+    ]  # fmt: skip
+    assert await notes_in_order(engine) == ["a", "b", "c", "d", "e", "f"]
+
+
+class BatchProbe(EventConsumer[UnitOfWork]):
+    """Records the size and outcomes of each batch; the first batch fails after its commit, as a crash
+    before the offsets are committed would."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.batches: list[list[str]] = []
+
+    async def consume_batch(self, records):  # type: ignore[no-untyped-def]
+        outcomes = await super().consume_batch(records)
+        self.batches.append(outcomes)
+        if len(self.batches) == 1:
+            raise RuntimeError("lost the connection before the offsets were committed")
+        return outcomes
+
+
+async def test_batch_consumer_on_kafka_takes_every_message_once_in_order_per_key(
+    engine: AsyncEngine, kafka_bootstrap: str, run_id: str
+) -> None:
+    topic = f"test.batch.{run_id}"
+    keys = [uuid.uuid4() for _ in range(3)]
+    sent = {key: [f"{run_id}-{key.hex[:6]}-{i}" for i in range(20)] for key in keys}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for i in range(20):
+            for key in keys:
+                envelope = Envelope.wrap(Pinged(order_id=key, note=sent[key][i]), "test")
+                await producer.send_and_wait(topic, envelope.to_bytes(), key=str(key).encode())
+    finally:
+        await producer.stop()
+
+    consumer = BatchProbe(
+        f"batched{run_id}", uow_factory(engine, "batched"), {Pinged: record_effect}, batch_size=16
+    )
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, [topic])
+    await broker.start()
+    try:
+
+        async def all_seen() -> bool:
+            handled = sum(outcomes.count("handled") for outcomes in consumer.batches)
+            return handled == 60 and len(await notes_in_order(engine)) == 60
+
+        await eventually(all_seen, timeout=30)
+    finally:
+        await broker.stop()
+
+    assert max(len(outcomes) for outcomes in consumer.batches) > 1
+    assert len(consumer.batches[0]) <= 16
+    # the failed first batch came again whole: its records were duplicates the second time
+    assert sum(outcomes.count("duplicate") for outcomes in consumer.batches) == len(consumer.batches[0])
+    notes = await notes_in_order(engine)
+    assert len(notes) == len(set(notes)) == 60
+    for key in keys:
+        assert [note for note in notes if note in sent[key]] == sent[key]

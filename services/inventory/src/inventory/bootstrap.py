@@ -79,6 +79,9 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 OrderCancelled: handlers.release_stock,
                 OrderPaid: handlers.allocate_keys,
             },
+            # every effect of these handlers is in the unit of work, so a failed batch can be redone
+            # one record at a time without repeating anything outside the database
+            batch_size=settings.consumer_batch_size,
         ),
         [topics.ORDER_EVENTS],
     )

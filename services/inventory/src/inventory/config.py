@@ -22,6 +22,11 @@ class Settings(ServiceSettings):
         default=120.0, ge=0, description="How long past expires_at a reservation may wait for OrderCancelled"
     )
     stock_fold_seconds: float = Field(default=1.0, gt=0, description="How often stock changes are folded")
+    consumer_batch_size: int = Field(
+        default=50,
+        ge=1,
+        description="Order events handled in one transaction by the consumer (1 = one per transaction)",
+    )
     storefront_check_seconds: float = Field(
         default=5.0,
         gt=0,

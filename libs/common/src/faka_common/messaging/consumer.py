@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -52,6 +52,17 @@ class RetryPolicy:
         return float(self.first_backoff * self.multiplier ** (attempt - 1))
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A record of a batch that parsed, opened and has a handler: it can join a shared transaction."""
+
+    index: int
+    record: Delivery
+    envelope: Envelope
+    message: Message
+    handler: Handler[Any]
+
+
 class EventConsumer(Generic[U]):
     """Dispatches each record to the handler of its message type, exactly once per (consumer, event_id)."""
 
@@ -62,10 +73,17 @@ class EventConsumer(Generic[U]):
         handlers: Mapping[type[Message], Handler[U]],
         retry: RetryPolicy | None = None,
         on_give_up: GiveUpHook[U] | None = None,
+        batch_size: int = 1,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
-        attempt, so a service can record the failure together with the dead letter."""
+        attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
+        `subscribe` for batches of up to that many records, handled by `consume_batch`: only for handlers
+        whose whole effect is in the unit of work (a run that fails is redone one record at a time, so an
+        external call made by a handler could happen twice)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.name = name
+        self.batch_size = batch_size
         self._uow_factory = uow_factory
         self._handlers = {cls.type_name: handler for cls, handler in handlers.items()}
         self._retry = retry or RetryPolicy()
@@ -109,6 +127,80 @@ class EventConsumer(Generic[U]):
                 log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
                 await asyncio.sleep(self._retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt returns or dead-letters")
+
+    async def consume_batch(self, records: Sequence[Delivery]) -> list[str]:
+        """Handle `records` in order and say how each went, as `consume` would. Consecutive records that
+        parse, open and have a handler share one transaction (inbox claim + handler each, one commit).
+        A record that does not parse or open is dead-lettered by `consume` at its place in the order,
+        after the run before it; one without a handler is counted ignored where it stands (it touches
+        nothing). If any handler of a run raises, the run's transaction is rolled back and its records
+        go one at a time through `consume` (retries, dead letter), so a poison message stays alone."""
+        outcomes: list[str] = [""] * len(records)
+        run: list[_Ready] = []
+        for index, record in enumerate(records):
+            try:
+                envelope = Envelope.from_bytes(record.value)
+            except ValidationError:
+                await self._run(run, outcomes)
+                outcomes[index] = await self.consume(record)
+                continue
+            handler = self._handlers.get(envelope.type)
+            if handler is None:
+                HANDLED.labels(self.name, envelope.type, "ignored").inc()
+                outcomes[index] = "ignored"
+                continue
+            try:
+                message = envelope.open()
+            except (ContractError, ValidationError):
+                await self._run(run, outcomes)
+                outcomes[index] = await self.consume(record)
+                continue
+            run.append(_Ready(index, record, envelope, message, handler))
+        await self._run(run, outcomes)
+        return outcomes
+
+    async def _run(self, run: list[_Ready], outcomes: list[str]) -> None:
+        """Handle a run of ready records in one transaction (empties `run`), else each on its own."""
+        ready, run[:] = list(run), []
+        if not ready:
+            return
+        if len(ready) > 1:
+            try:
+                together = await self._handle_run(ready)
+            except Exception as error:
+                log.warning(
+                    "%s: a batch of %d failed (%s: %s); handling its records one at a time",
+                    self.name,
+                    len(ready),
+                    type(error).__name__,
+                    error,
+                )
+            else:
+                for item, outcome in zip(ready, together, strict=True):
+                    HANDLED.labels(self.name, item.envelope.type, outcome).inc()
+                    outcomes[item.index] = outcome
+                return
+        for item in ready:
+            outcomes[item.index] = await self.consume(item.record)
+
+    async def _handle_run(self, ready: list[_Ready]) -> list[str]:
+        """One transaction for the run: nothing of it is kept unless every handler returns. (A handler
+        that commits itself just ends the shared transaction early; what it committed holds its inbox
+        claims too, so a redo sees those records as duplicates.)"""
+        outcomes: list[str] = []
+        async with self._uow_factory() as uow:
+            for item in ready:
+                token = current_envelope.set(item.envelope)
+                try:
+                    if await uow.claim_inbox(self.name, item.envelope):
+                        await item.handler(item.message, uow)
+                        outcomes.append("handled")
+                    else:
+                        outcomes.append("duplicate")
+                finally:
+                    current_envelope.reset(token)
+            await uow.commit()
+        return outcomes
 
     async def _handle_once(self, envelope: Envelope, message: Message, handler: Handler[U]) -> str:
         token = current_envelope.set(envelope)
