@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from opentelemetry import propagate
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from faka_common.contracts.envelope import Envelope, Message
-from faka_common.db.tables import inbox, outbox
+from faka_common.db.tables import outbox
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -27,6 +28,24 @@ KICK_COALESCE_SECONDS = 0.002
 def outbox_channel(producer: str) -> str:
     """The NOTIFY channel that wakes a service's outbox relay."""
     return f"outbox_{producer}"
+
+
+INBOX_CLAIM = (
+    "INSERT INTO inbox (consumer, event_id, type) VALUES ($1::text, $2::uuid, $3::text) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any] | None:
+    """The first row of `sql` ($n parameters) or None, run straight on the session's asyncpg connection
+    inside the session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call
+    machinery (for hot paths). If the transaction has not begun yet, SQLAlchemy runs it and so begins it."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        return (await connection.exec_driver_sql(sql, args)).first()
+    row = await driver.fetchrow(sql, *args)
+    return tuple(row) if row is not None else None
 
 
 class OutboxKicker:
@@ -120,13 +139,9 @@ class UnitOfWork:
 
     async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
         """Record that `consumer` handles this message; False when it already has (a duplicate)."""
-        inserted = await self.session.execute(
-            insert(inbox)
-            .values(consumer=consumer, event_id=envelope.event_id, type=envelope.type)
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+        return (
+            await fetch_row(self.session, INBOX_CLAIM, consumer, envelope.event_id, envelope.type) is not None
         )
-        return inserted.first() is not None
 
     async def commit(self) -> None:
         if self._staged:

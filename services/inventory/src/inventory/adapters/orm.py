@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import Sealed
+from faka_common.db.uow import fetch_row
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -322,16 +323,9 @@ class ReserveAttempt:
 
 
 async def _fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
-    """The one row of `sql` ($n parameters), run straight on the session's asyncpg connection inside the
-    session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call machinery
-    (the hot reserve path). If the transaction has not started yet, SQLAlchemy runs it and so begins it."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if driver is None or not driver.is_in_transaction():
-        return (await connection.exec_driver_sql(sql, args)).one()
-    row = await driver.fetchrow(sql, *args)
+    row = await fetch_row(session, sql, *args)
     assert row is not None
-    return tuple(row)
+    return row
 
 
 def _product(row: Row[tuple[object, ...]]) -> Product:
