@@ -275,6 +275,20 @@ def test_deployment_sets_every_secret_the_service_refuses_to_default_in_producti
     assert needed <= from_secret, needed - from_secret
 
 
+def uses_redis(service: str) -> bool:
+    """The service's code reads REDIS_URL itself or builds circuit breakers (shared through Redis)."""
+    sources = (ROOT / "services" / service / "src").rglob("*.py")
+    return any("redis_url" in text or "breaker_factory" in text for text in (p.read_text() for p in sources))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_that_uses_redis_is_given_its_url(service: str) -> None:
+    """Left unset, REDIS_URL falls back to a loopback default: no shared breakers, lookup limits or
+    storefront read model in a pod."""
+    names = {variable["name"] for variable in container(deployments()[service])["env"]}
+    assert ("REDIS_URL" in names) == uses_redis(service), names
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_deployment_reads_only_settings_its_service_knows(service: str) -> None:
     """A misspelt variable would be silently ignored (extra="ignore"); catch it here."""
