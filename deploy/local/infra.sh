@@ -297,6 +297,9 @@ port = $PG_PORT
 unix_socket_directories = ''
 max_connections = 300
 fsync = on
+# a bulk import writes ~1.4 GB of WAL per million keys: let it finish before a forced checkpoint
+max_wal_size = 4GB
+shared_buffers = 512MB
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
