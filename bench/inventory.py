@@ -217,6 +217,7 @@ def hot_batch_worker(
                 OrderPaid: handlers.allocate_keys,
             },
             batch_size=batch_size,
+            batch_handlers={OrderApproved: handlers.reserve_stock_many},
         )  # as inventory.bootstrap builds it
         pid = uuid.UUID(product_id)
         done = 0

@@ -16,6 +16,7 @@ from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancell
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import DomainError, NotFound
+from faka_common.messaging.consumer import Delivery, EventConsumer
 from inventory.adapters.orm import claim_statement
 from inventory.domain.stock import IssueOrder
 from inventory.service_layer import handlers
@@ -433,3 +434,81 @@ async def test_a_variant_keeps_its_label(sessions: SessionFactory) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
         renamed, _ = await handlers.update_product(variant.id, {"variant_label": "V2"}, uow)
     assert renamed.variant_label == "V2"
+
+
+def batch_consumer(sessions: SessionFactory, bulk: bool = True) -> EventConsumer[InventoryUnitOfWork]:
+    """Inventory's consumer as bootstrap builds it (with the bulk reserve), or with single handlers only."""
+    return EventConsumer(
+        "inventory",
+        lambda: InventoryUnitOfWork(sessions),
+        {OrderApproved: handlers.reserve_stock, OrderCancelled: handlers.release_stock},
+        batch_size=50,
+        batch_handlers={OrderApproved: handlers.reserve_stock_many} if bulk else None,
+    )
+
+
+def records(events: list[Message]) -> list[Delivery]:
+    return [
+        Delivery("order.events", 0, offset, str(e.key).encode(), Envelope.wrap(e, "order").to_bytes())
+        for offset, e in enumerate(events)
+    ]
+
+
+async def outcome_of(engine: AsyncEngine, events: list[OrderApproved]) -> list[tuple[str, int]]:
+    """Per order: what inventory answered (StockReserved / StockUnavailable) and how many keys it holds."""
+    found = []
+    for event in events:
+        answers = [kind for kind, _ in await published(engine, event.order_id)]
+        held = await scalar(engine, "SELECT count(*) FROM card_keys WHERE order_id = :o", o=event.order_id)
+        found.append((",".join(answers), int(held)))
+    return found
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk reserve", "one by one"])
+async def test_a_batch_of_orders_is_served_in_order_each_all_or_nothing(
+    engine: AsyncEngine, sessions: SessionFactory, bulk: bool
+) -> None:
+    product_id = await card_product(sessions, [f"B-{uuid.uuid4().hex[:8]}-{i}" for i in range(6)])
+    wants = [2, 3, 2, 1, 1]  # 6 keys: 2 + 3 served, 2 refused (1 left), then 1 served, then 1 refused
+    events = [approved(product_id, quantity=q) for q in wants]
+    cancelled_first = OrderCancelled(order_id=events[0].order_id, order_no=events[0].order_no, reason="test")
+    batch = records([*events, cancelled_first])
+    outcomes = await batch_consumer(sessions, bulk).consume_batch(batch)
+    assert outcomes == ["handled"] * 6
+    assert await outcome_of(engine, events) == [
+        ("StockReserved", 0),  # its keys went back when it was cancelled in the same batch
+        ("StockReserved", 3),
+        ("StockUnavailable", 0),
+        ("StockReserved", 1),
+        ("StockUnavailable", 0),
+    ]
+    assert await stock(sessions, product_id) == (2, 4, 0)
+    distinct = await scalar(
+        engine, "SELECT count(DISTINCT id) FROM card_keys WHERE product_id = :p AND status = 'reserved'",
+        p=product_id,
+    )  # fmt: skip
+    assert distinct == 4
+
+    assert await batch_consumer(sessions, bulk).consume_batch(batch) == ["duplicate"] * 6  # redelivered
+    # the same orders approved again under new event ids: each is answered already, nothing changes
+    assert await batch_consumer(sessions, bulk).consume_batch(records(events)) == ["handled"] * 5
+    assert await outcome_of(engine, events) == [
+        ("StockReserved", 0), ("StockReserved", 3), ("StockUnavailable", 0), ("StockReserved", 1),
+        ("StockUnavailable", 0),
+    ]  # fmt: skip
+    assert await stock(sessions, product_id) == (2, 4, 0)
+
+
+async def test_a_batch_with_an_order_twice_or_a_keyless_product_takes_the_one_by_one_path(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    product_id = await card_product(sessions, [f"T-{uuid.uuid4().hex[:8]}-{i}" for i in range(3)])
+    loop = await new_product(sessions, title="Loop", delivery_type="loop_key", loop_key="SAME-FOR-ALL")
+    first = approved(product_id, quantity=2)
+    twice = first.model_copy()
+    looped = approved(loop.id, quantity=4)
+    outcomes = await batch_consumer(sessions).consume_batch(records([first, twice, looped]))
+    assert outcomes == ["handled"] * 3
+    assert await outcome_of(engine, [first]) == [("StockReserved", 2)]
+    assert [kind for kind, _ in await published(engine, looped.order_id)] == ["StockReserved"]
+    assert await stock(sessions, product_id) == (1, 2, 0)

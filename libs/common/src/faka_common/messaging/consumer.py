@@ -25,6 +25,7 @@ HANDLED = Counter(
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Any, U], Awaitable[None]]
+BatchHandler = Callable[[list[Any], U], Awaitable[None]]
 GiveUpHook = Callable[[Any, Exception, U], Awaitable[None]]
 
 current_envelope: ContextVar[Envelope] = ContextVar("current_envelope")
@@ -74,18 +75,22 @@ class EventConsumer(Generic[U]):
         retry: RetryPolicy | None = None,
         on_give_up: GiveUpHook[U] | None = None,
         batch_size: int = 1,
+        batch_handlers: Mapping[type[Message], BatchHandler[U]] | None = None,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
         `subscribe` for batches of up to that many records, handled by `consume_batch`: only for handlers
         whose whole effect is in the unit of work (a run that fails is redone one record at a time, so an
-        external call made by a handler could happen twice)."""
+        external call made by a handler could happen twice). `batch_handlers` optionally take consecutive
+        messages of one type in a run at once; each must have the same effect as its single handler
+        applied to the messages in order (the single handler still serves records handled alone)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.name = name
         self.batch_size = batch_size
         self._uow_factory = uow_factory
         self._handlers = {cls.type_name: handler for cls, handler in handlers.items()}
+        self._batch_handlers = {cls.type_name: handler for cls, handler in (batch_handlers or {}).items()}
         self._retry = retry or RetryPolicy()
         self._on_give_up = on_give_up
 
@@ -189,16 +194,26 @@ class EventConsumer(Generic[U]):
         claims too, so a redo sees those records as duplicates.)"""
         outcomes: list[str] = []
         async with self._uow_factory() as uow:
+            gathered: list[Message] = []  # consecutive claimed messages of a type with a batch handler
             for item in ready:
+                many = self._batch_handlers.get(item.envelope.type)
+                if gathered and (many is None or gathered[0].type_name != item.envelope.type):
+                    await self._batch_handlers[gathered[0].type_name](gathered, uow)
+                    gathered = []
                 token = current_envelope.set(item.envelope)
                 try:
-                    if await uow.claim_inbox(self.name, item.envelope):
-                        await item.handler(item.message, uow)
-                        outcomes.append("handled")
-                    else:
+                    if not await uow.claim_inbox(self.name, item.envelope):
                         outcomes.append("duplicate")
+                        continue
+                    if many is not None:
+                        gathered.append(item.message)
+                    else:
+                        await item.handler(item.message, uow)
+                    outcomes.append("handled")
                 finally:
                     current_envelope.reset(token)
+            if gathered:
+                await self._batch_handlers[gathered[0].type_name](gathered, uow)
             await uow.commit()
         return outcomes
 

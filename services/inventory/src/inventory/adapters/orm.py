@@ -844,6 +844,28 @@ class KeyRepository:
         )
         return [StoredKey(r.id, r.product_id, Sealed(r.key_id, bytes(r.sealed))) for r in rows]
 
+    async def take_many(self, assigned: Sequence[tuple[UUID, UUID]], status: str) -> int:
+        """Move claimed keys (key id, order id) out of the available queue into `status` for their orders,
+        in two statements for any number of orders; returns how many keys moved."""
+        key_ids = [key_id for key_id, _ in assigned]
+        await _fetch_one(
+            self._session,
+            "WITH gone AS (DELETE FROM available_keys WHERE key_id = ANY($1::uuid[]) RETURNING 1) "
+            "SELECT count(*) FROM gone",
+            key_ids,
+        )
+        (moved,) = await _fetch_one(
+            self._session,
+            "WITH moved AS (UPDATE card_keys SET status = $3::text, order_id = m.order_id "
+            "FROM unnest($1::uuid[], $2::uuid[]) AS m(key_id, order_id) "
+            "WHERE card_keys.id = m.key_id AND card_keys.status = 'available' RETURNING 1) "
+            "SELECT count(*) FROM moved",
+            key_ids,
+            [order_id for _, order_id in assigned],
+            status,
+        )
+        return int(moved)
+
     async def _lock(self, ids: Sequence[UUID]) -> None:
         """Row locks on card keys, always taken in key-id order so two transactions cannot deadlock."""
         await self._session.execute(
@@ -897,6 +919,40 @@ class ReservationRepository:
             .returning(reservations.c.order_id)
         )
         return result.first() is not None
+
+    async def lock_orders(self, order_ids: Sequence[UUID]) -> None:
+        """`lock_order` for many orders in one statement, in key order."""
+        keys = sorted(int.from_bytes(order_id.bytes[:8], "big", signed=True) for order_id in order_ids)
+        await _fetch_one(
+            self._session,
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
+            keys,
+        )
+
+    async def answered(self, order_ids: Sequence[UUID]) -> set[UUID]:
+        """The orders among these that already have a reservation or a refusal."""
+        (found,) = await _fetch_one(
+            self._session,
+            "SELECT array(SELECT order_id FROM reservations WHERE order_id = ANY($1::uuid[]) "
+            "UNION SELECT order_id FROM stock_refusals WHERE order_id = ANY($1::uuid[]))",
+            list(order_ids),
+        )
+        return set(found)
+
+    async def add_many(self, rows: Sequence[tuple[UUID, UUID, int, datetime | None]]) -> int:
+        """Active reservations (order id, product id, quantity, expires at) in one statement; returns how
+        many were new."""
+        (added,) = await _fetch_one(
+            self._session,
+            "WITH added AS (INSERT INTO reservations (order_id, product_id, quantity, status, expires_at) "
+            "SELECT o, p, q, 'active', e FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) "
+            "AS r(o, p, q, e) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added",
+            [row[0] for row in rows],
+            [row[1] for row in rows],
+            [row[2] for row in rows],
+            [row[3] for row in rows],
+        )
+        return int(added)
 
     async def lock_order(self, order_id: UUID) -> None:
         """Serialize every handler of one order until commit (a redelivery racing the original waits and
