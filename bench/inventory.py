@@ -12,7 +12,7 @@ one). Measures on this box, in one run:
    through the import, and the output says so;
 4. the wall time of importing 1,000,000 keys (stream -> parse -> dedupe -> AES-GCM -> COPY).
 
-`--import-only` runs the raw ceiling and sections 3 + 4 alone (for iterating on the import).
+`--hot-only` and `--import-only` run the raw ceiling with section 2, or with sections 3 + 4, alone.
 
 Prints a table with each figure next to the raw ceiling and writes JSON to bench/results/."""
 
@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 from faka_common.contracts import Envelope, OrderApproved, OrderCancelled, OrderPaid
@@ -42,6 +42,7 @@ from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
 from faka_common.db.migrations import upgrade
 from faka_common.messaging.consumer import Delivery, EventConsumer
+from faka_common.testing import database_url_for, drop_database
 from inventory.adapters import sealing
 from inventory.bootstrap import CONSUMER
 from inventory.config import MIGRATIONS, Settings
@@ -55,10 +56,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def server_url() -> str:
     return asyncpg_dsn(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:15432/postgres"))
-
-
-def database(server: str, name: str) -> str:
-    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
 
 
 # --- 1. the raw ceiling ----------------------------------------------------------------------------
@@ -315,45 +312,6 @@ async def hot_product(
     }  # fmt: skip
 
 
-async def hot_only(args: argparse.Namespace) -> dict[str, Any]:
-    """`--hot-only`: the raw ceiling and the hot product alone, in a scratch database (for iterating)."""
-    server = server_url()
-    name = f"faka_bench_{uuid.uuid4().hex[:10]}"
-    url = database(server, name)
-    await upgrade(url, MIGRATIONS)
-    engine = create_engine(url, pool_size=8)
-    sessions = session_factory(engine)
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "cpus": os.cpu_count()}
-    try:
-        print("raw ceiling ...", flush=True)
-        results["raw_ceiling"] = await raw_ceiling(url, args.clients, args.seconds, args.raw_keys)
-        print("hot product ...", flush=True)
-        results["hot_product"] = await hot_product(
-            url, sessions, args.processes, args.concurrency, args.seconds, args.hot_keys
-        )
-        print(f"hot product, batches of {args.batch_size} ...", flush=True)
-        results["hot_product_batched"] = await hot_product(
-            url, sessions, args.processes, args.batch_loops, args.seconds, args.hot_keys, args.batch_size
-        )
-    finally:
-        await engine.dispose()
-        admin = await asyncpg.connect(database(server, "postgres"))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-    ceiling = results["raw_ceiling"]["claims_per_s"]
-    hot, batched = results["hot_product"], results["hot_product_batched"]
-    print(f"raw Postgres claim ceiling        {ceiling:,.0f} claims/s")
-    for label, row in (("one transaction each", hot), (f"batches of {batched['batch_size']}", batched)):
-        print(
-            f"hot product, {label:<21}{row['reservations_per_s']:,.0f} res/s (oversold {row['oversold']}, "
-            f"refused {row['refused']})  {row['reservations_per_s'] / ceiling:.3f} of the ceiling"
-        )
-    print(
-        f"batched / one each                {batched['reservations_per_s'] / hot['reservations_per_s']:.2f}x"
-    )
-    return results
-
-
 # --- 3 + 4. big pool: import wall time, claim latency ----------------------------------------------
 
 
@@ -491,9 +449,6 @@ async def big_pool(url: str, sessions: Any, args: argparse.Namespace) -> dict[st
 
 def table(results: dict[str, Any]) -> str:
     ceiling = results["raw_ceiling"]["claims_per_s"]
-    claims = results["claim_latency"]
-    small, big = claims["pool_10k"], claims["pool_1m"]
-    imp = results["import_1m"]
     rows = [("raw Postgres claim ceiling (pgbench, bare SQL)", f"{ceiling:,.0f} claims/s", "1.00")]
     if "hot_product" in results:
         hot = results["hot_product"]
@@ -505,6 +460,24 @@ def table(results: dict[str, Any]) -> str:
         rows.append((f"hot product, batch consumer ({hot['batch_size']}/transaction)",
                      f"{hot['reservations_per_s']:,.0f} res/s (oversold {hot['oversold']})",
                      f"{hot['reservations_per_s'] / ceiling:.2f}"))  # fmt: skip
+        if "hot_product" in results:
+            one_each = results["hot_product"]["reservations_per_s"]
+            rows.append(
+                ("batched / one transaction each", f"{hot['reservations_per_s'] / one_each:.2f}x", "")
+            )
+    if "claim_latency" in results:
+        rows += _big_pool_rows(results, ceiling)
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'figure':<34}  vs raw ceiling", "-" * (width + 52)]
+    lines += [f"{name:<{width}}  {figure:<34}  {ratio}" for name, figure, ratio in rows]
+    return "\n".join(lines)
+
+
+def _big_pool_rows(results: dict[str, Any], ceiling: float) -> list[tuple[str, str, str]]:
+    claims = results["claim_latency"]
+    small, big = claims["pool_10k"], claims["pool_1m"]
+    imp = results["import_1m"]
+    rows: list[tuple[str, str, str]] = []
     pools = [("10k", small), ("1M", big)]
     if "pool_10m" in claims:
         pools.append(("10M (loaded with SQL, not imported)", claims["pool_10m"]))
@@ -519,16 +492,13 @@ def table(results: dict[str, Any]) -> str:
     ]
     rows.append(("import 1,000,000 keys (dedupe + AES-GCM + COPY)", f"{imp['seconds']:.1f} s "
                  f"({imp['keys_per_s']:,.0f} keys/s)", f"{imp['keys_per_s'] / ceiling:.2f}"))  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    lines = [f"{'measure':<{width}}  {'figure':<34}  vs raw ceiling", "-" * (width + 52)]
-    lines += [f"{name:<{width}}  {figure:<34}  {ratio}" for name, figure, ratio in rows]
-    return "\n".join(lines)
+    return rows
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     server = server_url()
     name = f"faka_bench_{uuid.uuid4().hex[:10]}"
-    url = database(server, name)
+    url = database_url_for(server, name)
     await upgrade(url, MIGRATIONS)
     engine = create_engine(url, pool_size=8)
     sessions = session_factory(engine)
@@ -542,7 +512,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         results["raw_ceiling"] = await raw_ceiling(url, args.clients, args.seconds, args.raw_keys)
         print(f"  {results['raw_ceiling']['claims_per_s']:,.0f} claims/s", flush=True)
 
-        results.update(await big_pool(url, sessions, args))
+        if not args.hot_only:
+            results.update(await big_pool(url, sessions, args))
 
         if not args.import_only:
             print("hot product ...", flush=True)
@@ -557,9 +528,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await engine.dispose()
         if not args.keep:
-            admin = await asyncpg.connect(database(server, "postgres"))
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(server, name)
     return results
 
 
@@ -600,9 +569,6 @@ def cli() -> None:
         help="also time claims on a 10M-key pool, loaded with SQL rather than imported (~2 min more)",
     )  # fmt: skip
     args = parser.parse_args()
-    if args.hot_only:
-        asyncio.run(hot_only(args))
-        return
     started = time.perf_counter()
     results = asyncio.run(main(args))
     results["total_seconds"] = time.perf_counter() - started
