@@ -3,13 +3,13 @@ reads back as the inventory's product view, against the real Redis at REDIS_URL.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis
+from faka_common.testing import required_env
 from gateway.adapters.storefront import RedisStorefront
 from inventory.adapters.catalog_projection import RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection
@@ -22,9 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def prefix() -> AsyncIterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.fail("REDIS_URL is not set: point it at a Redis server, e.g. redis://127.0.0.1:16379/0")
+    url = required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
     namespace = f"contract-{uuid.uuid4().hex[:10]}."
     yield namespace
     connection = redis.Redis.from_url(url)
@@ -54,7 +52,7 @@ def product(**fields: object) -> Product:
 
 
 async def test_the_gateway_reads_what_the_inventory_projects(prefix: str) -> None:
-    url = os.environ["REDIS_URL"]
+    url = required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
     catalog, stock = RedisCatalogProjection(url, prefix), RedisStockProjection(url, prefix)
     storefront = RedisStorefront(url, prefix)
     try:

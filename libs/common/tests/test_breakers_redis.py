@@ -4,7 +4,6 @@ service; failures seen by either add up, the opened breaker refuses both, then h
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 from faka_common.breakers import breaker_factory, breaker_prefix, close_breakers, store_of
 from faka_common.settings import ServiceSettings
+from faka_common.testing import required_env
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
@@ -31,10 +31,7 @@ class Refused(Exception):
 
 
 def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.fail("REDIS_URL is not set: point it at a Redis server, e.g. redis://127.0.0.1:16379/0")
-    return url
+    return required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ reached; the inventory's API is asked only when the read model is not built or R
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +18,7 @@ from faka_common.contracts.storefront import (
     stock_key,
 )
 from faka_common.http import InternalClient
+from faka_common.testing import required_env
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -32,10 +32,7 @@ LOOP = "0190f3a2-0004-7d4b-9a8e-2f6c1b5d4e3a"
 
 
 def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.fail("REDIS_URL is not set: point it at a Redis server, e.g. redis://127.0.0.1:16379/0")
-    return url
+    return required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
 
 
 class Inventory(InternalClient):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -187,16 +186,8 @@ class FakeKeys:
 
 
 @pytest.fixture(scope="module")
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.fail("DATABASE_URL (a Postgres server URL) must be set for the notification channel tests")
-    return url
-
-
-@pytest.fixture(scope="module")
-async def database(server_url: str) -> AsyncIterator[str]:
-    async with migrated_database("faka_notification_channels", MIGRATIONS, server_url) as url:
+async def database() -> AsyncIterator[str]:
+    async with migrated_database("faka_notification_channels", MIGRATIONS) as url:
         yield url
 
 

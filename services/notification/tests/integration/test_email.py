@@ -5,7 +5,6 @@ service, so its key lookup is an in-memory fake passed through bootstrap."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
@@ -61,17 +60,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.fail(
-            "DATABASE_URL (a Postgres server URL, e.g. postgresql://postgres@127.0.0.1:15432/postgres) "
-            "must be set for the notification email integration test"
-        )
-    return url
-
-
-@pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Collector, int]]:
     collector = Collector()
     port = _free_port()
@@ -84,8 +72,8 @@ def smtp() -> Iterator[tuple[Collector, int]]:
 
 
 @pytest.fixture(scope="module")
-async def database(server_url: str) -> AsyncIterator[str]:
-    async with migrated_database("faka_notification_test", MIGRATIONS, server_url) as url:
+async def database() -> AsyncIterator[str]:
+    async with migrated_database("faka_notification_test", MIGRATIONS) as url:
         yield url
 
 
