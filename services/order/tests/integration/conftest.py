@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
+from faka_common.http import install_error_handlers
 from faka_common.testing import migrated_database
-from order.config import MIGRATIONS
+from fastapi import FastAPI
+from order.bootstrap import bootstrap
+from order.config import MIGRATIONS, Settings
 from order.domain import credentials
 from order.domain.model import Order, Status
+from order.entrypoints.http import router
+from order.entrypoints.pricing import pricing_router
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 
@@ -71,3 +78,25 @@ async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) 
         await uow.orders.add(order)
         await uow.commit()
     return order
+
+
+TOKEN = "test-internal-token"
+
+
+@asynccontextmanager
+async def order_api(db: Db, catalog: object) -> AsyncIterator[httpx.AsyncClient]:
+    """The order service's order and pricing routes over ASGI on `db`, with `catalog` playing inventory."""
+    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN))  # type: ignore[arg-type]
+    service.catalog = catalog  # type: ignore[assignment]
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router(service))
+    app.include_router(pricing_router(service))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://order.test",
+        headers={"X-Internal-Token": TOKEN},
+    ) as client:
+        yield client
+    await service.runtime.engine.dispose()
+    await service.provider_http.aclose()

@@ -9,17 +9,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from faka_common.errors import NotFound
-from faka_common.http import install_error_handlers
-from fastapi import FastAPI
 from order.adapters.inventory import Product
-from order.bootstrap import bootstrap
-from order.config import Settings
-from order.entrypoints.http import router
-from order.entrypoints.pricing import pricing_router
+
+from .conftest import order_api
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-internal-token"
 CATEGORY = uuid4()
 PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True, category_id=CATEGORY)
 
@@ -36,20 +31,8 @@ class Catalog:
 
 @pytest.fixture
 async def api(db: Any) -> AsyncIterator[httpx.AsyncClient]:
-    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN))  # type: ignore[arg-type]
-    service.catalog = Catalog()  # type: ignore[assignment]
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(service))
-    app.include_router(pricing_router(service))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://order.test",
-        headers={"X-Internal-Token": TOKEN},
-    ) as client:
+    async with order_api(db, Catalog()) as client:
         yield client
-    await service.runtime.engine.dispose()
-    await service.provider_http.aclose()
 
 
 def order(**extra: Any) -> dict[str, Any]:
