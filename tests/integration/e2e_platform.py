@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -32,10 +32,18 @@ from fastapi.responses import JSONResponse
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports: every socket is held until all are bound, so two services of
+    one platform can never be handed the same port (one would then answer the other's readiness probe)."""
+    with ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 class Mailbox:
@@ -69,7 +77,7 @@ class Platform:
     kafka_bootstrap: str
     redis_url: str
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
-    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    ports: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     mailbox: Mailbox = field(default_factory=Mailbox)
@@ -86,7 +94,9 @@ class Platform:
             "KEY_ENCRYPTION_KEYS": "e2e:" + base64.b64encode(os.urandom(32)).decode(),
             "KEY_FINGERPRINT_SECRET": secrets.token_urlsafe(24),
         }
-        self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=free_port())
+        *service_ports, smtp_port = free_ports(len(SERVICES) + 1)
+        self.ports = self.ports or dict(zip(SERVICES, service_ports, strict=True))
+        self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
