@@ -114,6 +114,7 @@ class Platform:
             **os.environ,
             **self.secrets,
             "ENVIRONMENT": "test",
+            "OUTBOUND_ALLOW_LIST": "127.0.0.1",  # fake suppliers and webhook receivers run on loopback
             "DATABASE_URL": self.database(service),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "KAFKA_NAMESPACE": f"e2e{self.run_id}.",

@@ -23,6 +23,7 @@ from faka_common.contracts.delivery import (
 )
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
+from faka_common.outbound import OutboundPolicy
 from faka_common.runtime import Runtime
 
 from delivery.adapters.suppliers.factory import adapter_factory
@@ -37,6 +38,7 @@ class Service:
     runtime: Runtime
     settings: Settings
     keyring: KeyRing
+    outbound: OutboundPolicy
     adapters: AdapterFactory
     breakers: Breakers
     worker: RechargeWorker
@@ -71,7 +73,8 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     settings = settings or Settings()
     keyring = settings.keyring()
     runtime = Runtime(settings, MIGRATIONS)
-    adapters = adapters or adapter_factory(keyring)
+    outbound = settings.outbound()
+    adapters = adapters or adapter_factory(keyring, outbound)
     breakers = Breakers.of(
         settings, settings.breaker_threshold, settings.breaker_ttl_seconds, settings.breaker_store
     )
@@ -92,7 +95,7 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             ManualDeliveryRequested: handlers.request_manual_delivery,
         },
     )
-    service = Service(runtime, settings, keyring, adapters, breakers, worker, consumer)
+    service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])
     runtime.emits([DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed])
     runtime.background(lambda: worker.run_forever(settings.recharge_poll_seconds))

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from faka_common.breakers import BreakerStore
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
+from faka_common.outbound import OutboundAllowList, OutboundPolicy
 from faka_common.settings import ServiceSettings
 from pydantic import Field, SecretStr
 
@@ -43,6 +44,7 @@ class Settings(ServiceSettings):
         "unset: redis when REDIS_URL is set",
     )
     score_window_minutes: float = Field(default=60, gt=0)
+    outbound_allow_list: OutboundAllowList = ()
 
     def development_secrets(self) -> dict[str, str]:
         return {
@@ -57,3 +59,7 @@ class Settings(ServiceSettings):
             self.key_fingerprint_secret.get_secret_value(),
             active=self.key_encryption_active,
         )
+
+    def outbound(self) -> OutboundPolicy:
+        """Where supplier base URLs may point (https only in production)."""
+        return OutboundPolicy.of(self.environment, self.outbound_allow_list)

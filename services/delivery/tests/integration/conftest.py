@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,15 +46,15 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         "recharge_reschedule_seconds": 0.2,
         "breaker_threshold": 3,
         "breaker_ttl_seconds": 1,
+        "outbound_allow_list": ["127.0.0.1"],  # the fake suppliers' server
         **overrides,
     }
     return Settings(**values)
 
 
-@pytest.fixture
-async def service(database_url: str) -> AsyncIterator[Service]:
-    """A fresh service per test (its own breakers), on the module's database."""
-    built = bootstrap(settings_for(database_url))
+@asynccontextmanager
+async def built_service(settings: Settings) -> AsyncIterator[Service]:
+    built = bootstrap(settings)
     try:
         yield built
     finally:
@@ -61,8 +62,9 @@ async def service(database_url: str) -> AsyncIterator[Service]:
         await built.runtime.engine.dispose()
 
 
-@pytest.fixture
-async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def api_of(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's internal HTTP API over ASGI, authenticated."""
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router(service))
@@ -71,6 +73,19 @@ async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
         base_url="http://delivery.test",
         headers={"X-Internal-Token": service.token},
     ) as client:
+        yield client
+
+
+@pytest.fixture
+async def service(database_url: str) -> AsyncIterator[Service]:
+    """A fresh service per test (its own breakers), on the module's database."""
+    async with built_service(settings_for(database_url)) as built:
+        yield built
+
+
+@pytest.fixture
+async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_of(service) as client:
         yield client
 
 

@@ -48,7 +48,12 @@ class RejectTask(Body):
 class NewSupplier(Body):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["http_json", "platform"]
-    base_url: str = Field(pattern=r"^https?://[^\s]+$", max_length=500)
+    base_url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=500,
+        description="Public http(s) address (https in production); internal and metadata addresses "
+        "are refused unless OUTBOUND_ALLOW_LIST names them",
+    )
     secret: str = Field(min_length=8, max_length=500, description="Signing secret; sealed, never returned")
     config: dict[str, Any] = Field(
         default_factory=dict, description="HTTP-JSON settings (paths, fields, statuses)"
@@ -247,6 +252,7 @@ def router(service: Service) -> APIRouter:
             supplier = await supplier_ops.add_supplier(
                 uow,
                 service.keyring,
+                service.outbound,
                 body.name,
                 body.kind,
                 body.base_url,

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from faka_common.crypto import KeyRing
 from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
+from faka_common.outbound import OutboundPolicy
 from pydantic import ValidationError
 from uuid6 import uuid7
 
@@ -23,6 +24,7 @@ from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 async def add_supplier(
     uow: DeliveryUnitOfWork,
     keyring: KeyRing,
+    outbound: OutboundPolicy,
     name: str,
     kind: Literal["http_json", "platform"],
     base_url: str,
@@ -30,7 +32,9 @@ async def add_supplier(
     config: dict[str, Any],
     timeout_seconds: float,
 ) -> Supplier:
-    """Register an upstream; its secret is sealed at rest and never returned."""
+    """Register an upstream; its secret is sealed at rest and never returned. Its URL must pass the
+    outgoing-URL guard now (a clear 422) and passes it again on every connection."""
+    await outbound.check(base_url, "base_url")
     try:
         config_for(kind, config)
     except ValidationError as error:

@@ -6,9 +6,16 @@ from collections.abc import Callable
 
 import httpx
 from faka_common.crypto import KeyRing, Sealed
+from faka_common.outbound import OutboundPolicy
 
 from delivery.adapters.suppliers.base import SupplierAdapter
-from delivery.adapters.suppliers.http_json import HttpJsonConfig, HttpJsonSupplier, platform_config
+from delivery.adapters.suppliers.http_json import (
+    AGENT_HEADER,
+    MERCHANT_HEADER,
+    HttpJsonConfig,
+    HttpJsonSupplier,
+    platform_config,
+)
 from delivery.domain.suppliers import Supplier
 
 
@@ -22,8 +29,11 @@ def config_for(kind: str, config: dict[str, object]) -> HttpJsonConfig:
 
 
 def adapter_factory(
-    keyring: KeyRing, transport: httpx.AsyncBaseTransport | None = None
+    keyring: KeyRing, outbound: OutboundPolicy, transport: httpx.AsyncBaseTransport | None = None
 ) -> Callable[[Supplier], SupplierAdapter]:
+    """Each adapter connects through the outgoing-URL guard (its own pool: closing one adapter closes it);
+    `transport` replaces the guard in tests that play the network themselves."""
+
     def build(supplier: Supplier) -> SupplierAdapter:
         secret = keyring.open(
             Sealed(supplier.secret_key_id, supplier.secret_blob), secret_context(supplier.name)
@@ -33,7 +43,8 @@ def adapter_factory(
             secret,
             config_for(supplier.kind, supplier.config),
             timeout=supplier.timeout_seconds,
-            transport=transport,
+            transport=transport or outbound.transport(),
+            merchant_header=AGENT_HEADER if supplier.kind == "platform" else MERCHANT_HEADER,
         )
 
     return build

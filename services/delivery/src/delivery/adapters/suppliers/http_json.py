@@ -9,6 +9,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import httpx
+from faka_common.outbound import UnsafeURL
 from pydantic import BaseModel, ConfigDict, Field
 
 from delivery.adapters.suppliers.base import Balance, UpstreamProduct, sign
@@ -22,6 +23,13 @@ from delivery.domain.suppliers import (
 )
 
 Phase = Literal["submit", "read"]
+
+# Fixed, not configurable: an operator-chosen header (Metadata-Flavor, X-aws-ec2-metadata-token) is
+# half of what reading a cloud metadata service takes.
+TIMESTAMP_HEADER = "X-Timestamp"
+SIGNATURE_HEADER = "X-Signature"
+MERCHANT_HEADER = "X-Merchant-Id"
+AGENT_HEADER = "X-Agent-Id"
 
 DEFAULT_STATUS_MAP: dict[str, UpstreamState] = {
     "success": "succeeded",
@@ -47,9 +55,6 @@ class HttpJsonConfig(BaseModel):
     products_path: str = "/products"
     merchant_id: str = ""
     merchant_field: str = "merchant_id"
-    merchant_header: str = "X-Merchant-Id"
-    timestamp_header: str = "X-Timestamp"
-    signature_header: str = "X-Signature"
     order_id_field: str = "order_id"
     sku_field: str = "product_id"
     account_field: str = "account"
@@ -85,7 +90,6 @@ PLATFORM_PRESET: dict[str, Any] = {
     "query_path": "/api/agent/v1/recharges/{order_id}",
     "balance_path": "/api/agent/v1/balance",
     "products_path": "/api/agent/v1/products",
-    "merchant_header": "X-Agent-Id",
     "merchant_field": "agent_id",
     "order_id_field": "out_trade_no",
     "supplier_order_no_field": "order_no",
@@ -98,7 +102,8 @@ def platform_config(overrides: dict[str, Any]) -> HttpJsonConfig:
 
 
 class HttpJsonSupplier:
-    """Every request carries the merchant id, a timestamp and HMAC-SHA256(secret, timestamp + "." + body)."""
+    """Every request carries the merchant id, a timestamp and HMAC-SHA256(secret, timestamp + "." + body).
+    Redirects are not followed: a supplier answers where it was asked."""
 
     def __init__(
         self,
@@ -107,10 +112,14 @@ class HttpJsonSupplier:
         config: HttpJsonConfig,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        merchant_header: str = MERCHANT_HEADER,
     ) -> None:
         self._secret = secret
         self.config = config
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._merchant_header = merchant_header
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, transport=transport, follow_redirects=False
+        )
 
     async def submit(self, order: RechargeOrder) -> UpstreamOrder:
         c = self.config
@@ -198,14 +207,16 @@ class HttpJsonSupplier:
         request = self._client.build_request(method, path, content=body or None)
         timestamp = str(int(time.time()))
         signed = body if payload is not None else request.url.raw_path
-        request.headers[c.timestamp_header] = timestamp
-        request.headers[c.signature_header] = sign(self._secret, timestamp, signed)
-        request.headers[c.merchant_header] = c.merchant_id
+        request.headers[TIMESTAMP_HEADER] = timestamp
+        request.headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, signed)
+        request.headers[self._merchant_header] = c.merchant_id
         if payload is not None:
             request.headers["Content-Type"] = "application/json"
         ambiguous = AmbiguousError if phase == "submit" else TransientError
         try:
             response = await self._client.send(request)
+        except UnsafeURL as error:
+            raise PermanentError(error.message, "unsafe_url") from error
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise TransientError(f"not reached: {type(error).__name__}", "connect") from error
         except httpx.TimeoutException as error:
