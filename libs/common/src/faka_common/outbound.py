@@ -253,7 +253,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: typing.Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await asyncio.wait_for(self._policy.addresses(host, port), timeout)
+            addresses = await asyncio.wait_for(
+                self._policy.addresses(host, port, "outgoing connection"), timeout
+            )
         except TimeoutError as error:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from error
         failure: Exception | None = None

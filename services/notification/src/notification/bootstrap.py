@@ -226,7 +226,9 @@ def bootstrap(
         )
         runtime.on_stop.append(delivered.aclose)
         content = delivered
-    client = httpx.AsyncClient(timeout=settings.provider_timeout, follow_redirects=False)
+    client = httpx.AsyncClient(
+        timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
+    )
     runtime.on_stop.append(client.aclose)
     webhook_log = SqlWebhookLog(runtime.sessions)
     factory = breakers(

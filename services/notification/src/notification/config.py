@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Self
 
 from faka_common.breakers import BreakerStore
+from faka_common.outbound import OutboundAllowList, OutboundPolicy, UnsafeURL
 from faka_common.settings import ServiceSettings
 from pydantic import Field, SecretStr, model_validator
 
@@ -77,19 +78,37 @@ class Settings(ServiceSettings):
     seller_email: str | None = None
     seller_phone: str | None = None
     seller_telegram_chat_id: str | None = None
-    seller_webhook_url: str | None = None
+    seller_webhook_url: str | None = Field(
+        default=None,
+        description="Where seller alerts are POSTed (signed); a public http(s) address, https in "
+        "production; internal and metadata addresses are refused unless OUTBOUND_ALLOW_LIST names them",
+    )
     seller_webhook_secret: SecretStr | None = None
     seller_locale: str = "zh-CN"
     webhook_attempts: int = Field(default=5, ge=1)
     webhook_backoff: float = Field(default=0.5, ge=0)
     webhook_max_backoff: float = Field(default=30, ge=0)
+    outbound_allow_list: OutboundAllowList = ()
 
     @model_validator(mode="after")
     def _check_channels(self) -> Self:
         check_routes(self.notification_routes)
         if self.seller_webhook_url and self.seller_webhook_secret is None:
             raise ValueError("SELLER_WEBHOOK_URL needs SELLER_WEBHOOK_SECRET (webhooks are always signed)")
+        policy = self.outbound()
+        for name in ("seller_webhook_url", "aliyun_sms_base_url", "twilio_base_url", "telegram_base_url"):
+            url = getattr(self, name)
+            if url:
+                try:
+                    policy.check_static(url, name.upper())
+                except UnsafeURL as error:
+                    raise ValueError(error.message) from error
         return self
+
+    def outbound(self) -> OutboundPolicy:
+        """Where provider and webhook calls may go (https only in production); the host names are
+        resolved and checked again on every connection."""
+        return OutboundPolicy.of(self.environment, self.outbound_allow_list)
 
     def routes(self) -> dict[str, list[list[str]]]:
         return {**{k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()}, **self.notification_routes}

@@ -249,6 +249,7 @@ def _settings(database: str, base: str, smtp_port: int, **overrides: Any) -> Set
         "seller_webhook_secret": WEBHOOK_SECRET,
         "webhook_backoff": 0.05,
         "webhook_max_backoff": 0.2,
+        "outbound_allow_list": ["127.0.0.1"],  # the fake providers' server
         # its own namespace: the channel breakers (shared through Redis) are this service's alone
         "kafka_namespace": f"t{uuid4().hex}.",
     }
@@ -487,6 +488,36 @@ async def test_permanent_webhook_refusal_is_dead_lettered_with_the_failure_recor
     outbox = await _rows(database, "SELECT topic, type, value FROM outbox WHERE key = $1", str(order_id))
     assert sorted(r["type"] for r in outbox) == ["NotificationFailed", "RiskDecided"]
     assert any(r["topic"].endswith(".dlq") for r in outbox)
+
+
+async def test_a_webhook_whose_host_resolves_to_an_internal_address_is_refused_when_called(
+    make_service: Any, fake: Providers, providers: tuple[Providers, str], database: str
+) -> None:
+    named = providers[1].replace("127.0.0.1", "localhost")
+    service, _ = make_service(
+        outbound_allow_list=[],
+        aliyun_sms_base_url=f"{named}/aliyun/",
+        twilio_base_url=f"{named}/twilio",
+        telegram_base_url=f"{named}/telegram",
+        seller_webhook_url=f"{named}/hook",
+    )
+    order_id = uuid4()
+    await _add_contact(service, order_id)
+
+    review = RiskDecided(order_id=order_id, verdict="review", reasons=[])
+    await service.consumer().consume(_record(review))
+
+    assert fake.requests["webhook"] == []
+    log = await _rows(
+        database, "SELECT attempt, outcome, error FROM webhook_deliveries WHERE order_id = $1", order_id
+    )
+    assert log and all(r["outcome"] == "failed" for r in log)
+    assert all(r["attempt"] == 1 for r in log)  # refused for good: the channel does not retry it
+    assert (
+        "outgoing connection refused: localhost resolves to 127.0.0.1, which is a loopback address"
+        in (log[0]["error"])
+    )
+    assert (await _statuses(database, order_id))["webhook"][0] == "failed"
 
 
 async def test_delivery_failure_alerts_the_seller_on_telegram_and_tells_the_buyer_we_are_on_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from faka_common.outbound import UnsafeURL
 
 from notification.domain.channels import PermanentChannelError, TransientChannelError
 
@@ -12,10 +13,12 @@ from notification.domain.channels import PermanentChannelError, TransientChannel
 async def call(
     client: httpx.AsyncClient, provider: str, method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
-    """The provider's answer; a connection fault or timeout is transient (the error names neither the
-    credentials in the URL nor the content)."""
+    """The provider's answer; a connection fault or timeout is transient, an address the outgoing-URL
+    guard refuses is permanent (the error names neither the credentials in the URL nor the content)."""
     try:
         return await client.request(method, url, **kwargs)
+    except UnsafeURL as error:
+        raise PermanentChannelError(f"{provider}: {error.message}") from error
     except httpx.TimeoutException as error:
         raise TransientChannelError(f"{provider} timed out ({type(error).__name__})") from error
     except httpx.HTTPError as error:

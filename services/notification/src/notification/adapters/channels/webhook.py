@@ -3,7 +3,8 @@
 Each POST carries the JSON body and `X-Faka-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`
 keyed with the shared secret; `X-Faka-Event-Id` is stable across retries so a receiver can deduplicate.
 Transient failures (timeout, 5xx, 429) are retried with exponential backoff (tenacity); every attempt is
-written to the delivery log."""
+written to the delivery log. The receiver's address passes the outgoing-URL guard (faka_common.outbound)
+at start-up and on every connection; redirects are not followed."""
 
 from __future__ import annotations
 
