@@ -203,7 +203,7 @@ class ProviderKit:
             "subject": "Game key",
         }
         key = self.attacker_key if bad.get("wrong_key") else self.alipay_platform_key
-        params["sign"] = keys.sign_sha256(key, alipay.content(params, ("sign", "sign_type")))
+        params["sign"] = keys.sign_sha256(key, alipay.notification_content(params))
         params["sign_type"] = "RSA2"
         if bad.get("tamper"):
             params["total_amount"] = "0.01"

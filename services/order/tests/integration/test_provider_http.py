@@ -75,7 +75,7 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
     @app.post("/gateway.do")
     async def alipay_gateway(request: Request) -> Response:
         params = dict(parse_qsl((await request.body()).decode()))
-        signed = alipay.content(params, ("sign",))
+        signed = alipay.request_content(params)
         if not keys.verify_sha256(kit.alipay_app_key.public_key(), signed, params["sign"]):
             node: dict[str, Any] = {
                 "code": "40002",
@@ -300,7 +300,7 @@ async def test_create_gives_each_provider_what_it_expects(provider: Any, kit: An
     assert params["money"] == "25.99" and params["sign"] == epay.sign(params, kit.epay_key)
     alipay_url = (await adapters["alipay"].create(order("F5"))).pay_url
     params = dict(parse_qsl(httpx.URL(alipay_url).query.decode()))
-    signed = alipay.content(params, ("sign",))
+    signed = alipay.request_content(params)
     assert keys.verify_sha256(kit.alipay_app_key.public_key(), signed, params["sign"])
     assert json.loads(params["biz_content"])["total_amount"] == "25.99"
     assert base64.b64decode(params["sign"])

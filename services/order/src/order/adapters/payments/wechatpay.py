@@ -171,10 +171,12 @@ class WechatPayProvider:
         self._appid = appid
         self._mchid = mchid
         self._serial = merchant_serial
-        self._private = keys.private_key(merchant_private_key)
+        self._private = keys.private_key(merchant_private_key, "wechatpay_private_key")
         #: A platform key from settings, trusted for good; the fetched certificates come and go.
         self._pinned = (
-            PlatformCertificate(platform_serial, keys.public_key(platform_public_key))
+            PlatformCertificate(
+                platform_serial, keys.public_key(platform_public_key, "wechatpay_platform_public_key")
+            )
             if platform_serial
             else None
         )
