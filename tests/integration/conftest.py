@@ -13,7 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 
 import pytest
+from faka_common.db.engine import create_engine
+from faka_common.db.migrations import ensure_database
 from faka_common.testing import database_url_for, drop_database
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .messaging_fixtures import create_schema
 
 
 def _docker_answers() -> bool:
@@ -70,6 +75,16 @@ async def fresh_database(infrastructure: dict[str, str]) -> AsyncIterator[str]:
     url = database_url_for(infrastructure["DATABASE_URL"], name)
     yield url
     await drop_database(infrastructure["DATABASE_URL"], name)
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database with the messaging tables and the test service's `effects` table."""
+    await ensure_database(fresh_database)
+    engine = create_engine(fresh_database)
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

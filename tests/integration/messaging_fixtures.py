@@ -7,6 +7,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from faka_common.contracts.envelope import Message
+from faka_common.db.engine import session_factory
 from faka_common.db.tables import messaging_metadata
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
@@ -56,3 +57,8 @@ async def notes_in_order(engine: AsyncEngine) -> list[str]:
     """The notes of all effects, in the order they were recorded (committed ids ascend)."""
     async with engine.connect() as connection:
         return list((await connection.execute(select(effects.c.note).order_by(effects.c.id))).scalars())
+
+
+def uow_factory(engine: AsyncEngine, producer: str):  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    return lambda: UnitOfWork(sessions, producer)

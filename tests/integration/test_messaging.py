@@ -7,15 +7,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faka_common.contracts.envelope import Envelope
 from faka_common.contracts.topics import dead_letter
-from faka_common.db.engine import create_engine, session_factory
-from faka_common.db.migrations import ensure_database
 from faka_common.db.tables import outbox
 from faka_common.db.uow import UnitOfWork, kicker
 from faka_common.messaging.broker import create_broker, subscribe
@@ -30,21 +27,12 @@ from .messaging_fixtures import (
     TOPIC,
     Pinged,
     count_effects,
-    create_schema,
     notes_in_order,
     record_effect,
+    uow_factory,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    await ensure_database(fresh_database)
-    engine = create_engine(fresh_database)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -54,11 +42,6 @@ async def relay(fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, 
     yield relay
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-def uow_factory(engine: AsyncEngine, producer: str):  # type: ignore[no-untyped-def]
-    sessions = session_factory(engine)
-    return lambda: UnitOfWork(sessions, producer)
 
 
 async def read_topic(

@@ -33,3 +33,9 @@ class Forbidden(DomainError):
 class Unavailable(DomainError):
     status_code = 503
     code = "unavailable"
+
+
+class RetryLater(Exception):
+    """Raised by a message handler whose message came before what it depends on (another topic's event,
+    say). Time fixes that, so the consumer parks the message on its retry topic, where it is handled again
+    after a delay, instead of retrying in place (which holds up the partition) or dead-lettering it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
-from faka_common.messaging.broker import create_broker, document_emits, subscribe
+from faka_common.messaging.broker import create_broker, create_topics, document_emits, subscribe
 from faka_common.messaging.consumer import EventConsumer
+from faka_common.messaging.progress import ConsumerProgress, broker_consumers
 from faka_common.messaging.relay import OutboxRelay
 from faka_common.settings import ServiceSettings
 from faka_common.telemetry import setup_logging, setup_tracing
@@ -49,13 +51,21 @@ class Runtime:
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
         self.readiness_checks: dict[str, Hook] = {"database": self._check_database}
+        self.progress = ConsumerProgress(broker_consumers(self.broker), settings.consumer_stall_seconds)
+        self._topics: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def consume(self, consumer: EventConsumer, topics: Sequence[str]) -> None:
+        """Feed `topics` to `consumer`; readiness fails while one of its partitions makes no progress."""
         subscribe(self.broker, consumer, topics, self.settings.kafka_namespace)
+        self._topics.update(dead_letter(topic) for topic in topics)
+        if "consumers" not in self.readiness_checks:
+            self.readiness_checks["consumers"] = self.progress.check
+            self.every(self.settings.consumer_lag_sample_seconds, "consumer lag sample", self.progress.sample)
 
     def emits(self, messages: Sequence[type[Message]]) -> None:
         document_emits(self.broker, messages)
+        self._topics.update(message.topic for message in messages)
 
     def background(self, job: Job) -> None:
         """Run `job` for the life of the process (e.g. a watchdog loop)."""
@@ -65,11 +75,35 @@ class Runtime:
 
         self.on_start.append(start)
 
+    def every(self, seconds: float, name: str, step: Callable[[], Awaitable[object]]) -> None:
+        """Run `step` every `seconds` for the life of the process; an error is logged and the loop goes on."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; retrying in %.1fs", name, seconds)
+                await asyncio.sleep(seconds)
+
+        self.background(loop)
+
+    @property
+    def topics(self) -> Iterable[str]:
+        """The topics this service writes (its events, the dead letters of what it consumes)."""
+        return sorted(self._topics)
+
     async def start(self) -> None:
         setup_logging(self.settings.log_level)
         setup_tracing(self.settings.service_name, self.settings.otel_exporter_otlp_endpoint)
         if self.settings.run_migrations:
             await upgrade(self.settings.database_url, self.migrations)
+        if self.settings.kafka_create_topics:
+            await create_topics(
+                self.settings.kafka_bootstrap_servers, self.topics, self.settings.kafka_namespace
+            )
         for hook in self.on_start:
             await hook()
         self._tasks.append(asyncio.create_task(self.relay.run()))

@@ -25,6 +25,15 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     run_migrations: bool = True
+    kafka_create_topics: bool = Field(
+        default=True,
+        description="Create missing topics at start-up with their partition counts (off where an operator, "
+        "e.g. Strimzi, manages the topics)",
+    )
+    consumer_stall_seconds: float = Field(
+        default=120.0, gt=0, description="Readiness fails when a consumer has records waiting this long"
+    )
+    consumer_lag_sample_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
 

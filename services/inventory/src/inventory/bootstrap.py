@@ -1,8 +1,5 @@
 """Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages."""
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from faka_common.contracts import (
@@ -27,7 +24,6 @@ from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,22 +40,6 @@ class Service:
 
     def uow(self) -> InventoryUnitOfWork:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
-
-
-def every(seconds: float, name: str, step: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
-    """A loop that runs `step` every `seconds`; errors are logged and the loop goes on."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed; retrying in %.1fs", name, seconds)
-            await asyncio.sleep(seconds)
-
-    return loop
 
 
 def bootstrap(settings: Settings | None = None) -> Service:
@@ -111,10 +91,10 @@ def bootstrap(settings: Settings | None = None) -> Service:
         rebuilt_once = True
         return count
 
-    runtime.background(every(settings.expiry_sweep_seconds, "reservation expiry sweep", expire_reservations))
-    runtime.background(every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys))
-    runtime.background(every(settings.stock_fold_seconds, "stock fold", fold_stock))
-    runtime.background(every(settings.storefront_check_seconds, "storefront read model", keep_storefront))
+    runtime.every(settings.expiry_sweep_seconds, "reservation expiry sweep", expire_reservations)
+    runtime.every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys)
+    runtime.every(settings.stock_fold_seconds, "stock fold", fold_stock)
+    runtime.every(settings.storefront_check_seconds, "storefront read model", keep_storefront)
     runtime.on_stop.append(projection.aclose)
     runtime.on_stop.append(catalog.aclose)
     runtime.emits(

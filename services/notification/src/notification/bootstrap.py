@@ -3,7 +3,6 @@ consumers, the give-up hook and the emitted messages."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -254,8 +253,6 @@ def bootstrap(
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
     service = Service(runtime, settings, keys, notifier, factory, webhook_log, content)
 
-    # httpx logs every request URL at INFO, and Telegram's URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime.consume(
         service.consumer(),
         [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS, topics.RISK_EVENTS, topics.INVENTORY_EVENTS],

@@ -16,7 +16,23 @@ ALL = (
     COMMISSION_EVENTS,
 )
 
+EVENT_PARTITIONS = 12
+"""Partitions of every event stream: the most replicas a consumer group can run with work for each
+(the same count locally as in deploy/k8s/base/kafka-topics.yaml)."""
+SIDE_PARTITIONS = 3
+"""Partitions of dead-letter and retry topics: little traffic, kept in key order all the same."""
+
 
 def dead_letter(topic: str) -> str:
     """The dead-letter topic of a topic."""
     return f"{topic}.dlq"
+
+
+def retry(consumer: str) -> str:
+    """The topic where `consumer` parks messages that came before what they depend on."""
+    return f"{consumer}.retry"
+
+
+def partitions(topic: str) -> int:
+    """How many partitions `topic` is created with."""
+    return EVENT_PARTITIONS if topic in ALL else SIDE_PARTITIONS

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from aiokafka import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.topics import partitions
 from faka_common.messaging.consumer import Delivery, EventConsumer
 
 log = logging.getLogger(__name__)
@@ -42,16 +46,34 @@ def create_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
 def subscribe(
     broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = ""
 ) -> None:
-    """Feed `topics` to `consumer` in the consumer group named after it. Offsets are committed only after
-    the consumer returns; an escaping error seeks back so the record comes again (at-least-once).
+    """Feed `topics` to `consumer` in the consumer group named after it, one subscriber per topic (so a
+    slow or failing topic never holds up another), plus its retry topic, where records that came before
+    what they depend on wait out their delay (`RetryLater`). Offsets are committed only after the
+    consumer returns; an escaping error seeks back so the record comes again (at-least-once).
     A namespace prefixes topics and group, so several installations can share one cluster.
     A consumer with `batch_size` > 1 gets up to that many records at once (`consume_batch`); the batch's
     offsets are committed after it returns, and an escaping error seeks every partition of the batch back
     to its first record, so the whole batch comes again (the inbox makes the redone records duplicates)."""
+    for topic in topics:
+        _subscribe_topic(broker, consumer, topic, namespace)
 
+    async def on_parked(message: KafkaMessage) -> None:
+        await consumer.consume_parked(_delivery(message.raw_message))
+
+    on_parked.__name__ = f"{consumer.name}_retry_consumer"
+    broker.subscriber(
+        _declared(namespace, consumer.retry_topic),
+        group_id=namespace + consumer.name,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{consumer.name}:{consumer.retry_topic}",
+        description="Messages parked by the consumer until what they depend on has arrived",
+    )(on_parked)
+
+
+def _subscribe_topic(broker: KafkaBroker, consumer: EventConsumer, topic: str, namespace: str) -> None:
     group_id = namespace + consumer.name
-    names = [namespace + topic for topic in topics]
-    title = f"{consumer.name}:{','.join(topics)}"
+    title = f"{consumer.name}:{topic}"
     description = "Handles: " + ", ".join(consumer.handled_types)
     if consumer.batch_size > 1:
 
@@ -59,9 +81,9 @@ def subscribe(
             records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
             await consumer.consume_batch([_delivery(record) for record in records])
 
-        on_batch.__name__ = f"{consumer.name}_batch_consumer"
+        on_batch.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_batch_consumer"
         broker.subscriber(
-            *names,
+            _declared(namespace, topic),
             group_id=group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
@@ -76,9 +98,9 @@ def subscribe(
     async def on_record(message: KafkaMessage) -> None:
         await consumer.consume(_delivery(message.raw_message))
 
-    on_record.__name__ = f"{consumer.name}_consumer"
+    on_record.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_consumer"
     broker.subscriber(
-        *names,
+        _declared(namespace, topic),
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
@@ -87,8 +109,40 @@ def subscribe(
     )(on_record)
 
 
+def _declared(namespace: str, topic: str) -> Topic:
+    """The topic as FastStream creates it when missing: with our partition count, not its default of 1."""
+    return Topic(namespace + topic, num_partitions=partitions(topic))
+
+
 def _delivery(record: ConsumerRecord[bytes, bytes]) -> Delivery:
-    return Delivery(record.topic, record.partition, record.offset, record.key, record.value or b"")
+    return Delivery(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value or b"",
+        {name: value for name, value in record.headers},
+    )
+
+
+async def create_topics(bootstrap_servers: str, topics: Iterable[str], namespace: str = "") -> None:
+    """Create the topics that are missing with their partition counts (the broker's own default would
+    differ from the Kubernetes topics; a consumed topic is declared by its subscriber the same way)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="faka-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(namespace + topic, partitions(topic), 1)
+            for topic in topics
+            if namespace + topic not in existing
+        ]
+        if not missing:
+            return
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica created them first
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
 
 
 def document_emits(broker: KafkaBroker, messages: Sequence[type[Message]]) -> None:

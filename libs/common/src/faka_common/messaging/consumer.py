@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter
@@ -14,8 +15,11 @@ from pydantic import ValidationError
 from uuid6 import uuid7
 
 from faka_common.contracts.envelope import ContractError, Envelope, Message
-from faka_common.contracts.topics import dead_letter
+from faka_common.contracts.topics import dead_letter, retry
 from faka_common.db.uow import UnitOfWork
+from faka_common.errors import RetryLater
+
+__all__ = ["Delivery", "EventConsumer", "RetryLater", "RetryPolicy", "current_envelope"]
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +38,37 @@ current_envelope: ContextVar[Envelope] = ContextVar("current_envelope")
 
 @dataclass(frozen=True)
 class Delivery:
-    """One Kafka record as the consumer received it."""
+    """One Kafka record as the consumer received it (for a parked record: where it first came from)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return value.decode(errors="replace") if value is not None else None
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """In-place retries for failures (then a dead letter); delays on the retry topic for `RetryLater`."""
+
     attempts: int = 3
     first_backoff: float = 0.1
     multiplier: float = 4.0
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    give_up_after: float = 24 * 3600.0
 
     def backoff(self, attempt: int) -> float:
         return float(self.first_backoff * self.multiplier ** (attempt - 1))
+
+    def delay(self, attempt: int) -> float:
+        """How long a message parked for the `attempt`-th time waits before it is handled again."""
+        return float(min(self.first_delay * 2 ** (attempt - 1), self.max_delay))
 
 
 @dataclass(frozen=True)
@@ -98,9 +116,24 @@ class EventConsumer(Generic[U]):
     def handled_types(self) -> list[str]:
         return sorted(self._handlers)
 
+    @property
+    def retry_topic(self) -> str:
+        return retry(self.name)
+
+    def _ignores(self, record: Delivery) -> bool:
+        """A record whose `type` header names a message without a handler is skipped unparsed."""
+        type_ = record.header("type")
+        if type_ is None or type_ in self._handlers:
+            return False
+        HANDLED.labels(self.name, type_, "ignored").inc()
+        return True
+
     async def consume(self, record: Delivery) -> str:
-        """Handle one record and say how: handled, duplicate, ignored or dead_lettered. Raises only when
-        even the dead letter cannot be written, so the record is redelivered instead of lost."""
+        """Handle one record and say how: handled, duplicate, ignored, deferred (parked on the retry
+        topic) or dead_lettered. Raises only when even the dead letter or the parked copy cannot be
+        written, so the record is redelivered instead of lost."""
+        if self._ignores(record):
+            return "ignored"
         try:
             envelope = Envelope.from_bytes(record.value)
         except ValidationError as error:
@@ -121,6 +154,8 @@ class EventConsumer(Generic[U]):
                 outcome = await self._handle_once(envelope, message, handler)
                 HANDLED.labels(self.name, envelope.type, outcome).inc()
                 return outcome
+            except RetryLater as error:
+                return await self._defer(record, envelope, message, error)
             except Exception as error:
                 if attempt == self._retry.attempts:
                     log.exception(
@@ -143,6 +178,9 @@ class EventConsumer(Generic[U]):
         outcomes: list[str] = [""] * len(records)
         run: list[_Ready] = []
         for index, record in enumerate(records):
+            if self._ignores(record):
+                outcomes[index] = "ignored"
+                continue
             try:
                 envelope = Envelope.from_bytes(record.value)
             except ValidationError:
@@ -172,6 +210,8 @@ class EventConsumer(Generic[U]):
         if len(ready) > 1:
             try:
                 together = await self._handle_run(ready)
+            except RetryLater:
+                pass  # each record of the run is handled (or parked) alone below
             except Exception as error:
                 log.warning(
                     "%s: a batch of %d failed (%s: %s); handling its records one at a time",
@@ -231,6 +271,73 @@ class EventConsumer(Generic[U]):
             await handler(message, uow)
             await uow.commit()
             return "handled"
+
+    async def consume_parked(self, record: Delivery) -> str:
+        """Handle a record from the retry topic once its delay is over, as `consume` would handle it on
+        the topic it first came from (its dead letter goes to that topic's DLQ)."""
+        not_before = float(record.header("retry-not-before") or 0)
+        wait = not_before - time.time()
+        if wait > 0:
+            await asyncio.sleep(min(wait, self._retry.max_delay))
+        origin = Delivery(
+            record.header("retry-topic") or record.topic,
+            int(record.header("retry-partition") or record.partition),
+            int(record.header("retry-offset") or record.offset),
+            record.key,
+            record.value,
+            record.headers,
+        )
+        return await self.consume(origin)
+
+    async def _defer(self, record: Delivery, envelope: Envelope, message: Message, error: RetryLater) -> str:
+        """Park the record on the retry topic with its next delay; past `give_up_after`, dead-letter it."""
+        now = time.time()
+        attempt = int(record.header("retry-attempt") or 0) + 1
+        first_at = float(record.header("retry-first-at") or now)
+        if now - first_at > self._retry.give_up_after:
+            log.error("%s gave up waiting on %s %s", self.name, envelope.type, envelope.event_id)
+            return await self._dead_letter(
+                record,
+                envelope,
+                f"still waiting after {attempt - 1} retries over {now - first_at:.0f} s: {error}",
+                (message, error),
+            )
+        delay = self._retry.delay(attempt)
+        log.info(
+            "%s parks %s %s for %.1f s (retry %d): %s",
+            self.name,
+            envelope.type,
+            envelope.event_id,
+            delay,
+            attempt,
+            error,
+        )
+        headers = {
+            name: value.decode(errors="replace")
+            for name, value in record.headers.items()
+            if not name.startswith("retry-")
+        }
+        headers |= {
+            "retry-topic": record.topic,
+            "retry-partition": str(record.partition),
+            "retry-offset": str(record.offset),
+            "retry-attempt": str(attempt),
+            "retry-first-at": f"{first_at:.3f}",
+            "retry-not-before": f"{now + delay:.3f}",
+            "retry-reason": str(error)[:1000],
+        }
+        async with self._uow_factory() as uow:
+            await uow.add_raw(
+                topic=self.retry_topic,
+                key=(record.key or b"").decode(errors="replace"),
+                event_id=uuid7(),
+                type_=envelope.type,
+                value=record.value,
+                headers=headers,
+            )
+            await uow.commit()
+        HANDLED.labels(self.name, envelope.type, "deferred").inc()
+        return "deferred"
 
     async def _dead_letter(
         self,

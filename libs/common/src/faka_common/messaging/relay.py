@@ -24,7 +24,7 @@ BACKLOG = Gauge("faka_outbox_backlog", "Unpublished outbox rows at the last poll
 LEADER = Gauge("faka_outbox_relay_leader", "1 while this process holds the relay lock", ["service"])
 
 FETCH = """
-SELECT id, topic, key, value, headers FROM outbox
+SELECT id, topic, key, type, value, headers FROM outbox
 WHERE published_at IS NULL ORDER BY id LIMIT $1
 """
 MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
@@ -120,7 +120,9 @@ class OutboxRelay:
                 self._namespace + row["topic"],
                 value=row["value"],
                 key=row["key"].encode(),
-                headers=[(k, str(v).encode()) for k, v in _json(row["headers"]).items()],
+                # the type rides in a header so consumers skip what they do not handle unparsed
+                headers=[("type", row["type"].encode())]
+                + [(k, str(v).encode()) for k, v in _json(row["headers"]).items() if k != "type"],
             )
             for row in rows
         ]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 from uuid import UUID
 
+from faka_common.errors import RetryLater
+
 Status = Literal["pending", "sent", "failed"]
 
 ORDER_PAID = "order_paid"
@@ -216,8 +218,9 @@ class NotificationError(Exception):
     """A fault while notifying (retried by the consumer, then dead-lettered)."""
 
 
-class BuyerContactMissing(NotificationError):
-    """The order's OrderPlaced has not been processed yet (another topic, no ordering): retry later."""
+class BuyerContactMissing(NotificationError, RetryLater):
+    """The order's OrderPlaced has not been processed yet (another topic, no ordering across topics): the
+    consumer parks the event until it has."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,224 @@
+"""Messages that come before what they depend on wait on the consumer's retry topic without holding up
+anything else, and never reach the dead-letter topic while time can still fix them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import ClassVar
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from faka_common.contracts.envelope import Envelope, Message
+from faka_common.contracts.topics import dead_letter, retry
+from faka_common.db.tables import outbox
+from faka_common.db.uow import UnitOfWork
+from faka_common.errors import RetryLater
+from faka_common.messaging.broker import create_broker, subscribe
+from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+from faka_common.messaging.relay import OutboxRelay
+from sqlalchemy import insert, select
+
+from .conftest import eventually
+from .messaging_fixtures import effects, notes_in_order, uow_factory
+
+pytestmark = pytest.mark.integration
+
+
+class Opened(Message):
+    """What a later message depends on (an OrderPlaced, say), on a topic of its own."""
+
+    type_name: ClassVar[str] = "TestOpened"
+    topic: ClassVar[str] = "test.opened"
+    order_id: uuid.UUID
+    note: str
+
+
+class Closed(Message):
+    """A message that can only be handled once its Opened has been (a DeliverySucceeded, say)."""
+
+    type_name: ClassVar[str] = "TestClosed"
+    topic: ClassVar[str] = "test.closed"
+    order_id: uuid.UUID
+    note: str
+
+
+async def record_opened(event: Opened, uow: UnitOfWork) -> None:
+    await uow.session.execute(insert(effects).values(order_id=str(event.order_id), note=event.note))
+
+
+async def record_closed(event: Closed, uow: UnitOfWork) -> None:
+    opened = await uow.session.scalar(select(effects.c.id).where(effects.c.order_id == str(event.order_id)))
+    if opened is None:
+        raise RetryLater(f"order {event.order_id} not opened yet")
+    await uow.session.execute(insert(effects).values(order_id=str(event.order_id), note=event.note))
+
+
+def record(
+    message: Message, topic: str, offset: int = 0, headers: dict[str, bytes] | None = None
+) -> Delivery:
+    envelope = Envelope.wrap(message, "test")
+    return Delivery(topic, 0, offset, message.key.encode(), envelope.to_bytes(), headers or {})
+
+
+def opener_and_closer(engine, name: str, policy: RetryPolicy | None = None) -> EventConsumer:  # type: ignore[no-untyped-def]
+    return EventConsumer(
+        name,
+        uow_factory(engine, name),
+        {Opened: record_opened, Closed: record_closed},
+        policy or RetryPolicy(),
+    )
+
+
+async def test_a_message_before_its_dependency_is_parked_not_retried_in_place_nor_dead_lettered(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    consumer = opener_and_closer(engine, "parker")
+    order_id = uuid.uuid4()
+    early = record(Closed(order_id=order_id, note="closed"), "test.closed", offset=41)
+
+    started = time.monotonic()
+    assert await consumer.consume(early) == "deferred"
+    assert time.monotonic() - started < 0.5  # no in-place backoff
+
+    async with engine.connect() as connection:
+        [parked] = (await connection.execute(select(outbox))).all()
+    assert parked.topic == retry("parker") and parked.value == early.value
+    assert parked.headers["retry-topic"] == "test.closed"
+    assert parked.headers["retry-offset"] == "41"
+    assert parked.headers["retry-attempt"] == "1"
+    assert "not opened yet" in parked.headers["retry-reason"]
+
+    # the dependency arrives; the parked copy (as the retry topic gives it back) now takes effect once
+    assert (
+        await consumer.consume(record(Opened(order_id=order_id, note="opened"), "test.opened")) == "handled"
+    )
+    back = Delivery(
+        retry("parker"), 0, 0, early.key, early.value, {k: str(v).encode() for k, v in parked.headers.items()}
+    )
+    assert await consumer.consume_parked(back) == "handled"
+    assert await consumer.consume_parked(back) == "duplicate"
+    assert await notes_in_order(engine) == ["opened", "closed"]
+
+
+async def test_a_parked_message_waits_out_its_delay_and_is_parked_again_with_a_longer_one(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    policy = RetryPolicy(first_delay=0.3, max_delay=10)
+    consumer = opener_and_closer(engine, "patient", policy)
+    early = record(Closed(order_id=uuid.uuid4(), note="never opened"), "test.closed")
+    not_before = time.time() + 0.3
+    parked = Delivery(
+        retry("patient"),
+        0,
+        0,
+        early.key,
+        early.value,
+        {
+            "retry-topic": b"test.closed",
+            "retry-partition": b"0",
+            "retry-offset": b"5",
+            "retry-attempt": b"1",
+            "retry-first-at": f"{time.time():.3f}".encode(),
+            "retry-not-before": f"{not_before:.3f}".encode(),
+        },
+    )
+    assert await consumer.consume_parked(parked) == "deferred"
+    returned = time.time()
+    assert returned >= not_before
+    async with engine.connect() as connection:
+        [again] = (await connection.execute(select(outbox))).all()
+    assert again.topic == retry("patient")
+    assert (again.headers["retry-attempt"], again.headers["retry-offset"]) == ("2", "5")
+    # parked again after its first delay was over, for twice as long
+    assert not_before + 0.6 - 0.001 <= float(again.headers["retry-not-before"]) <= returned + 0.6 + 0.001
+
+
+async def test_a_message_still_waiting_after_the_give_up_time_is_dead_lettered_on_its_own_topic(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    consumer = opener_and_closer(engine, "giver", RetryPolicy(give_up_after=60))
+    early = record(Closed(order_id=uuid.uuid4(), note="orphan"), "test.closed")
+    long_ago = Delivery(
+        retry("giver"),
+        0,
+        0,
+        early.key,
+        early.value,
+        {
+            "retry-topic": b"test.closed",
+            "retry-partition": b"0",
+            "retry-offset": b"9",
+            "retry-attempt": b"30",
+            "retry-first-at": f"{time.time() - 61:.3f}".encode(),
+            "retry-not-before": b"0",
+        },
+    )
+    assert await consumer.consume_parked(long_ago) == "dead_lettered"
+    async with engine.connect() as connection:
+        [letter] = (await connection.execute(select(outbox))).all()
+    assert letter.topic == dead_letter("test.closed")
+    assert letter.headers["dlq-offset"] == "9"
+    assert letter.headers["dlq-reason"].startswith("still waiting after 30 retries")
+
+
+@pytest.fixture
+async def namespaced_relay(fresh_database: str, kafka_bootstrap: str, engine, run_id: str):  # type: ignore[no-untyped-def]
+    """A relay publishing under its own namespace (as a service's does), so the parked copies it
+    publishes reach the consumer of the same namespace."""
+    relay = OutboxRelay(
+        f"svc{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.2, namespace=f"ns{run_id}."
+    )
+    task = asyncio.create_task(relay.run())
+    yield relay
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_on_kafka_messages_that_come_before_their_dependency_all_take_effect_with_no_dead_letter(
+    engine,  # type: ignore[no-untyped-def]
+    namespaced_relay: OutboxRelay,
+    kafka_bootstrap: str,
+    run_id: str,
+) -> None:
+    """Every Closed is produced before its Opened (the notification service's DeliverySucceeded before
+    OrderPlaced): all of them are handled once, after their Opened, and nothing is dead-lettered. The
+    opened topic keeps moving while the closed ones wait."""
+    namespace, relay = f"ns{run_id}.", namespaced_relay
+    consumer = EventConsumer(
+        relay.service,
+        uow_factory(engine, relay.service),
+        {Opened: record_opened, Closed: record_closed},
+        RetryPolicy(first_delay=0.2, max_delay=1),
+    )
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, ["test.opened", "test.closed"], namespace)
+    orders = [uuid.uuid4() for _ in range(20)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await broker.start()
+    await producer.start()
+    try:
+        for order_id in orders:
+            closed = Envelope.wrap(Closed(order_id=order_id, note=f"closed-{order_id}"), "test")
+            await producer.send_and_wait(namespace + "test.closed", closed.to_bytes(), key=order_id.bytes)
+        for order_id in orders:
+            opened = Envelope.wrap(Opened(order_id=order_id, note=f"opened-{order_id}"), "test")
+            await producer.send_and_wait(namespace + "test.opened", opened.to_bytes(), key=order_id.bytes)
+
+        async def all_closed() -> bool:
+            notes = await notes_in_order(engine)
+            return sum(note.startswith("closed-") for note in notes) == len(orders)
+
+        await eventually(all_closed, timeout=60)
+    finally:
+        await producer.stop()
+        await broker.stop()
+
+    notes = await notes_in_order(engine)
+    assert len(notes) == len(set(notes)) == 2 * len(orders)
+    for order_id in orders:
+        assert notes.index(f"opened-{order_id}") < notes.index(f"closed-{order_id}")
+    async with engine.connect() as connection:
+        topics = set((await connection.execute(select(outbox.c.topic))).scalars())
+    assert topics == {retry(relay.service)}  # parked copies only: no dead letter
