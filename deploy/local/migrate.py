@@ -11,7 +11,9 @@ SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "
 async def main() -> None:
     for service in SERVICES:
         config = importlib.import_module(f"{service}.config")
-        await upgrade(config.Settings().database_url, config.MIGRATIONS)
+        # only the database URL is read here: no secrets to check
+        settings = config.Settings(environment="development")
+        await upgrade(settings.database_url, config.MIGRATIONS)
         print(f"{service}: migrated")
 
 

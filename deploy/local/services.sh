@@ -33,6 +33,9 @@ case "${1:-}" in
     # exported for the tests must not leak into them
     unset DATABASE_URL
     export FAKA_STATE_DIR="$STATE" PATH="$ROOT/.venv/bin:$PATH"
+    # the local platform runs on the published development secrets: say so, since a service left
+    # without ENVIRONMENT is production and refuses them
+    export ENVIRONMENT=development
     cd "$ROOT"
     setsid nohup honcho -f "$SCRIPT_DIR/Procfile" -d "$ROOT" start >>"$LOG" 2>&1 &
     echo $! >"$PID_FILE"

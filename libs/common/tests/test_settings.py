@@ -3,7 +3,16 @@ from faka_common.settings import ServiceSettings
 from pydantic import ValidationError
 
 
-def test_development_accepts_the_default_secrets() -> None:
+def test_unset_environment_means_production_and_refuses_the_development_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    with pytest.raises(ValidationError, match="INTERNAL_TOKEN"):
+        ServiceSettings(service_name="x")
+
+
+def test_development_accepts_the_default_secrets_only_when_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
     assert ServiceSettings(service_name="x").environment == "development"
 
 

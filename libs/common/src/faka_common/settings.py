@@ -16,7 +16,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     service_name: str
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = Field(
+        default="production",
+        description="production unless said otherwise: the development secret defaults are accepted only "
+        "with ENVIRONMENT=development; test checks secrets like production but allows the sandbox provider",
+    )
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_namespace: str = Field(default="", description="Prefix of every topic and consumer group")
