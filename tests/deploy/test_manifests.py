@@ -420,7 +420,7 @@ def test_compose_runs_the_seven_services_each_on_its_own_database() -> None:
         assert "/health/ready" in " ".join(service["healthcheck"]["test"])
         assert all("condition" in dependency for dependency in service["depends_on"].values())
         assert service["read_only"] is True
-    assert "8000:8000" in services["gateway"]["ports"]
+    assert "127.0.0.1:8000:8000" in services["gateway"]["ports"]
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
 
 
