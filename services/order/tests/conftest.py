@@ -307,12 +307,30 @@ class ProviderKit:
                 }
             },
         }
+        if bad.get("intent"):
+            event["type"] = "payment_intent.succeeded"
+            event["data"] = {
+                "object": self.stripe_intent(order_no, amount, trade_no, bad.get("currency", "cny"))
+            }
         body = json.dumps(event).encode()
         stamp = int(bad.get("timestamp", time.time()))
         header = stripe.signature_header(body, bad.get("secret", self.stripe_webhook_secret), stamp)
         if bad.get("tamper"):
             body = body.replace(b'"amount_total": ', b'"amount_total": 1')
         return RawNotification(body, "application/json", {"stripe-signature": header})
+
+    @staticmethod
+    def stripe_intent(order_no: str, amount: int, intent_id: str, currency: str = "cny") -> dict[str, Any]:
+        """The PaymentIntent our Checkout Session makes: the order number in its metadata."""
+        return {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": amount,
+            "currency": currency,
+            "status": "succeeded",
+            "metadata": {"order_no": order_no},
+        }
 
     def _usdt(self, order_no: str, amount: int, trade_no: str, **bad: Any) -> RawNotification:
         params: dict[str, Any] = {

@@ -53,6 +53,22 @@ async def test_a_valid_notification_pays_the_order_once(db: Any, kit: Any, provi
     assert (payload["provider"], payload["trade_no"], payload["amount"]) == (provider, "T-1", 2599)
 
 
+@pytest.mark.parametrize("first", ["session", "intent"])
+async def test_stripe_checkout_session_and_payment_intent_events_record_one_payment(
+    db: Any, kit: Any, first: str
+) -> None:
+    """An endpoint subscribed to both checkout.session.completed and payment_intent.succeeded gets both for
+    one payment, in either order; both name it by the PaymentIntent id, so the second is a duplicate."""
+    order = await db.awaiting_order(2599)
+    providers = kit.providers()
+    session = kit.notice("stripe", order.order_no, 2599, "pi_3OrderIntent0001")
+    intent = kit.notice("stripe", order.order_no, 2599, "pi_3OrderIntent0001", intent=True)
+    events = [session, intent] if first == "session" else [intent, session]
+    results = [await payments.receive_payment("stripe", raw, db.uow(), providers) for raw in events]
+    assert results == ["accepted", "duplicate"]
+    assert (await ledger(db, order))["payments"] == 1
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_different_amount_is_refused_and_flags_the_order(db: Any, kit: Any, provider: str) -> None:
     order = await db.awaiting_order(2599)

@@ -1,6 +1,12 @@
 """Stripe: Checkout Sessions for paying, `Stripe-Signature` webhooks (HMAC-SHA256 of "t.payload" with the
-endpoint secret, 300 s tolerance) carrying checkout.session.completed, PaymentIntent search for query and
-the Refunds API."""
+endpoint secret, 300 s tolerance), PaymentIntent search for query and the Refunds API.
+
+Accepted events: checkout.session.completed and checkout.session.async_payment_succeeded (the session,
+paid), and payment_intent.succeeded: every Checkout Session we create copies the order number into its
+PaymentIntent's metadata, and both events name the payment by the PaymentIntent id, so an endpoint that
+subscribes to both gets one payment recorded (the second is a duplicate), and one subscribed only to
+payment_intent.succeeded (Stripe's generic guides) works too. The trade number is always the PaymentIntent
+id, which refunds and query use as well."""
 
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ from order.domain.payments import MAX_CLOCK_SKEW_SECONDS, BadNotification, check
 STRIPE = "stripe"
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
+INTENT_SUCCEEDED = "payment_intent.succeeded"
+SESSION_EVENTS = (COMPLETED, ASYNC_SUCCEEDED)
 
 
 def signature_header(payload: bytes, secret: str, timestamp: int) -> str:
@@ -106,31 +114,42 @@ class StripeProvider:
             raise BadNotification("bad signature")
         check_fresh(timestamp, now, self._tolerance)
         event = forms.json_object(notification.body)
-        if event.get("type") not in (COMPLETED, ASYNC_SUCCEEDED):
-            raise BadNotification(f"event type {str(event.get('type'))[:60]!r} is not a completed checkout")
+        kind = event.get("type")
+        if kind not in (*SESSION_EVENTS, INTENT_SUCCEEDED):
+            raise BadNotification(f"event type {str(kind)[:60]!r} is not a completed checkout or payment")
         data = event.get("data")
-        session = data.get("object") if isinstance(data, dict) else None
-        if not isinstance(session, dict):
+        paid = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(paid, dict):
             raise BadNotification("malformed notification: no data.object")
-        return self._payment(session)
+        return self._session_payment(paid) if kind in SESSION_EVENTS else self._intent_payment(paid)
 
-    def _payment(self, session: dict[str, Any]) -> VerifiedPayment:
-        metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
-        order_no = session.get("client_reference_id") or (metadata or {}).get("order_no")
+    def _session_payment(self, session: dict[str, Any]) -> VerifiedPayment:
+        order_no = session.get("client_reference_id") or _metadata(session).get("order_no")
         if not order_no:
             raise BadNotification("checkout session carries no order number")
         if session.get("payment_status") != "paid":
             raise BadNotification(f"payment_status is {str(session.get('payment_status'))[:40]!r}, not paid")
-        amount = session.get("amount_total")
-        if not isinstance(amount, int) or isinstance(amount, bool):
-            raise BadNotification("amount_total must be an integer")
         trade_no = str(session.get("payment_intent") or session.get("id") or "")
+        return self._verified(order_no, trade_no, session, "amount_total")
+
+    def _intent_payment(self, intent: dict[str, Any]) -> VerifiedPayment:
+        order_no = _metadata(intent).get("order_no")
+        if not order_no:
+            raise BadNotification("payment intent carries no order number (not made by our checkout)")
+        if intent.get("status") != "succeeded":
+            raise BadNotification(
+                f"payment intent status is {str(intent.get('status'))[:40]!r}, not succeeded"
+            )
+        return self._verified(order_no, str(intent.get("id") or ""), intent, "amount_received")
+
+    def _verified(
+        self, order_no: object, trade_no: str, paid: dict[str, Any], amount_field: str
+    ) -> VerifiedPayment:
+        amount = paid.get(amount_field)
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise BadNotification(f"{amount_field} must be an integer")
         return VerifiedPayment(
-            self.name,
-            str(order_no),
-            check_trade_no(trade_no),
-            amount,
-            str(session.get("currency", "")).upper(),
+            self.name, str(order_no), check_trade_no(trade_no), amount, str(paid.get("currency", "")).upper()
         )
 
     async def query(self, order: PaymentOrder) -> ProviderStatus:
@@ -147,7 +166,7 @@ class StripeProvider:
         if response.status_code != 200:
             raise ProviderError(f"stripe search failed: {_error(body)}")
         intents = [i for i in body.get("data") or [] if isinstance(i, dict)]
-        intents = [i for i in intents if (i.get("metadata") or {}).get("order_no") == order.order_no]
+        intents = [i for i in intents if _metadata(i).get("order_no") == order.order_no]
         for intent in intents:
             if intent.get("status") == "succeeded":
                 received = intent.get("amount_received")
@@ -176,6 +195,11 @@ class StripeProvider:
 
     def ack(self, result: str) -> Ack:
         return Ack(b'{"received": true}', "application/json")
+
+
+def _metadata(stripe_object: dict[str, Any]) -> dict[str, Any]:
+    metadata = stripe_object.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _error(body: dict[str, Any]) -> str:
