@@ -1,6 +1,10 @@
 """易支付 (epay): MD5 over the parameters sorted by name (sign, sign_type and empty values left out) with
 the merchant key appended; notifications carry pid, out_trade_no, trade_no, money (yuan) and trade_status;
-`api.php?act=order` queries and `api.php?act=refund` refunds."""
+`api.php?act=order` queries and `api.php?act=refund` refunds.
+
+Empty values are left out of notifications too, unlike Alipay: the gateway's `creat_callback` signs
+through `paraFilter` (drops sign, sign_type and empty values), and the merchant SDK's
+`EpayCore::getSignContent` verifies with the same rule."""
 
 from __future__ import annotations
 

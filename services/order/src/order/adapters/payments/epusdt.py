@@ -1,6 +1,10 @@
 """USDT-TRC20 through an epusdt-compatible gateway: md5 signatures (non-empty parameters sorted by name,
 `a=1&b=2` + API token, lower-case hex), create-transaction, JSON callbacks with status 2 = paid, amount in
-CNY and actual_amount in USDT. The protocol has no refund: USDT is refunded by hand."""
+CNY and actual_amount in USDT. The protocol has no refund: USDT is refunded by hand.
+
+Empty values are left out both ways because the gateway signs its callbacks that way: assimon/epusdt
+`src/util/sign/sign.go` `MapToParams` skips nulls and empty strings ("空值不参与签名"), and so does
+v03413/bepusdt `app/help/help.go` `EpusdtSign`."""
 
 from __future__ import annotations
 
