@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faka_common.errors import DomainError, Unauthorized, Unavailable
 
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+MAX_JSON_BODY = 64 * 1024
+MAX_JSON_DEPTH = 64
+_CAPPED_TYPES = re.compile(r"^(application/(json|[\w.+-]*\+json|x-www-form-urlencoded))?$")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -62,6 +69,85 @@ def _jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")} for e in errors]
 
 
+def _json_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped), counted without parsing."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for bracket in re.findall(rb"[\[\]{}]", _JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class BodyLimit:
+    """Refuses, before anything parses it, a JSON or form body over `limit` bytes (413) or nested deeper
+    than MAX_JSON_DEPTH (422; Python's json would recurse until RecursionError). Bodies of other media
+    types (key uploads: text, CSV, multipart) are left to the routes that stream and bound them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return await self.app(scope, receive, send)
+        headers = {
+            k.lower(): v for k, v in scope["headers"] if k.lower() in (b"content-type", b"content-length")
+        }
+        media = headers.get(b"content-type", b"").decode("latin-1").split(";", 1)[0].strip().lower()
+        if not _CAPPED_TYPES.match(media):
+            return await self.app(scope, receive, send)
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send, 413, "payload_too_large", self._too_large())
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await self._refuse(send, 413, "payload_too_large", self._too_large())
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if media != "application/x-www-form-urlencoded" and _json_depth(body) > MAX_JSON_DEPTH:
+            message_text = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            return await self._refuse(send, 422, "invalid_request", message_text)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"request body larger than {self.limit // 1024} KB"
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+        body = json.dumps(error_body(code, message)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -71,9 +157,19 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
+    settings = runtime.settings
+    docs = settings.environment != "production" or settings.api_docs
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        version="0.1.0",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
 
     @app.get("/health/live", tags=["ops"], summary="The process is up")
     async def live() -> dict[str, str]:

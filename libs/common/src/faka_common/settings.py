@@ -1,19 +1,42 @@
-"""The settings base every service extends; refuses development secrets outside development."""
+"""The settings base every service extends; outside development it refuses weak and development secrets."""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import base64
+import binascii
+import math
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import suppress
+from itertools import pairwise
+from typing import ClassVar, Literal, Self
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing, KeyRingError, parse_keys
+from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
+
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
+
+MIN_SECRET_LENGTH = 32
+# Shannon estimate over a secret's characters: `secrets.token_hex(16)` (32 hex digits) measures about 115
+# bits and never below 90 in 200,000 draws; 32 characters from a handful of symbols measure 64 or less.
+MIN_SECRET_BITS = 80
+PLACEHOLDERS = ("change-me", "changeme", "change_me")
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+NEW_KEY = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
 
 
 class ServiceSettings(BaseSettings):
     """Read from the environment (12-factor); each service adds its own fields."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting's error would otherwise print part of the input, secrets too
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    #: Secret fields that hold a keyring (`id:base64key,...`): checked on their decoded key material.
+    keyring_fields: ClassVar[frozenset[str]] = frozenset()
 
     service_name: str
     environment: Literal["development", "test", "production"] = Field(
@@ -45,17 +68,170 @@ class ServiceSettings(BaseSettings):
         """Secret fields and their development defaults; services extend this."""
         return {"internal_token": DEV_INTERNAL_TOKEN}
 
+    def optional_secrets(self) -> tuple[str, ...]:
+        """Secret fields without a default that the operator generates; checked like the others when set."""
+        return ()
+
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Self:
+    def _refuse_weak_secrets(self) -> Self:
         if self.environment == "development":
             return self
-        for field, default in self.development_secrets().items():
+        development = development_readings(
+            [*self.development_secrets().values(), DEV_KEYRING, DEV_FINGERPRINT_SECRET, DEV_SANDBOX_SECRET]
+        )
+        problems = []
+        for field in [*self.development_secrets(), *self.optional_secrets()]:
             value = getattr(self, field)
+            if value is None:
+                continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            if value == default:
-                raise ValueError(
-                    f"{field.upper()} still has its development default; set a real secret "
-                    f"for environment={self.environment}"
-                )
+            weakness = keyring_weakness if field in self.keyring_fields else secret_weakness
+            problem = weakness(value, development)
+            if problem:
+                problems.append(f"{field.upper()} {problem}")
+        if problems:
+            raise ValueError(
+                f"refusing to start with ENVIRONMENT={self.environment}: {'; '.join(problems)}. "
+                f"A new secret: {NEW_SECRET}; a new keyring key: {NEW_KEY}"
+            )
         return self
+
+
+class KeyRingSettings(ServiceSettings):
+    """Settings of a service that seals or opens card keys."""
+
+    keyring_fields: ClassVar[frozenset[str]] = frozenset({"key_encryption_keys"})
+
+    key_encryption_keys: SecretStr = Field(
+        default=SecretStr(DEV_KEYRING),
+        description="`id:base64key,...`: AES-256 keys (32 random bytes each) by key id; the last one seals",
+    )
+    key_encryption_active: str | None = Field(default=None, description="The key id that seals instead")
+    key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
+
+    def development_secrets(self) -> dict[str, str]:
+        return {
+            **super().development_secrets(),
+            "key_encryption_keys": DEV_KEYRING,
+            "key_fingerprint_secret": DEV_FINGERPRINT_SECRET,
+        }
+
+    @model_validator(mode="after")
+    def _keyring_opens(self) -> Self:
+        try:
+            self.keyring()
+        except KeyRingError as error:
+            raise ValueError(f"KEY_ENCRYPTION_KEYS / KEY_ENCRYPTION_ACTIVE: {error}") from error
+        return self
+
+    def keyring(self) -> KeyRing:
+        return KeyRing.parse(
+            self.key_encryption_keys.get_secret_value(),
+            self.key_fingerprint_secret.get_secret_value(),
+            active=self.key_encryption_active,
+        )
+
+
+def readings(value: str, depth: int = 2) -> set[str]:
+    """How a value reads with surrounding spaces and quotes dropped, case folded, and URL-, base64- or
+    hex-decoded (up to `depth` layers deep): the ways a development value can be dressed."""
+    core = value.strip().strip("\"'`").strip()
+    out = {core.casefold()}
+    if depth:
+        for decoded in decodings(core):
+            out |= readings(decoded, depth - 1)
+    return out
+
+
+def decodings(text: str) -> list[str]:
+    """`text` decoded by every encoding it is valid in (bytes that are not UTF-8 read as Latin-1)."""
+    out = [unquote(text)] if "%" in text else []
+    padded = text + "=" * (-len(text) % 4)
+    raw: list[bytes] = []
+    for altchars in (None, b"-_"):
+        with suppress(binascii.Error, ValueError):
+            raw.append(base64.b64decode(padded, altchars=altchars, validate=True))
+    with suppress(ValueError):
+        raw.append(bytes.fromhex(text))
+    for data in raw:
+        try:
+            out.append(data.decode())
+        except UnicodeDecodeError:
+            out.append(data.decode("latin-1"))
+    return [decoded for decoded in out if decoded and decoded != text]
+
+
+def development_readings(values: Iterable[str]) -> frozenset[str]:
+    """Every reading of the development values, and of each key inside a development keyring."""
+    out: set[str] = set()
+    for value in values:
+        out |= readings(value)
+        for item in value.split(","):
+            key = item.partition(":")[2]
+            if key:
+                out |= readings(key)
+    return frozenset(reading for reading in out if reading)
+
+
+def is_development(value: str, development: frozenset[str]) -> bool:
+    mine = readings(value)
+    return bool(mine & development) or any(
+        known in reading for reading in mine for known in development if len(known) >= 16
+    )
+
+
+def secret_weakness(value: str, development: frozenset[str]) -> str | None:
+    """Why `value` is not fit to be a production secret, or None."""
+    if is_development(value, development):
+        return "is a development value (compared ignoring spaces, quotes, case and URL/base64/hex encoding)"
+    if any(marker in reading for reading in readings(value) for marker in PLACEHOLDERS):
+        return "holds a placeholder ('change-me')"
+    core = value.strip()
+    if len(core) < MIN_SECRET_LENGTH:
+        return f"is {len(core)} characters long; at least {MIN_SECRET_LENGTH} are needed"
+    if len(set(core)) < 8 or shannon_bits(core) < MIN_SECRET_BITS:
+        return "has too little entropy (too few different characters)"
+    if repeats_a_pattern(core):
+        return "repeats a shorter pattern"
+    if mostly_consecutive(core):
+        return "is mostly a run of consecutive characters"
+    return None
+
+
+def keyring_weakness(spec: str, development: frozenset[str]) -> str | None:
+    """Why the keyring `spec` is not fit for production, judged on each key's decoded material, or None."""
+    try:
+        keys = parse_keys(spec)
+    except KeyRingError as error:
+        return f"is not a keyring: {error}"
+    for key_id, key in keys.items():
+        if is_development(key.decode("latin-1"), development):
+            return f"holds the development key (as key {key_id!r})"
+        if len(key) != 32:
+            return f"key {key_id!r} is {len(key)} bytes; AES-256 needs 32 random bytes"
+        if len(set(key)) < 16:
+            return f"key {key_id!r} has too little entropy (too few different bytes)"
+        if all(0x20 <= byte < 0x7F for byte in key):
+            return f"key {key_id!r} is printable text, not 32 random bytes"
+    return None
+
+
+def shannon_bits(text: str) -> float:
+    """The Shannon estimate of `text`'s information, in bits, from its own character frequencies."""
+    counts = Counter(text).values()
+    return -sum(count * math.log2(count / len(text)) for count in counts)
+
+
+def repeats_a_pattern(text: str) -> bool:
+    """Whether `text` is a shorter unit repeated (at least twice over), like `abcdabcdabcd`."""
+    return any(
+        all(text[i] == text[i + period] for i in range(len(text) - period))
+        for period in range(1, len(text) // 2 + 1)
+    )
+
+
+def mostly_consecutive(text: str) -> bool:
+    """Whether three quarters of neighbouring characters are equal or one apart, like `abcdef0123`."""
+    close = sum(abs(ord(a) - ord(b)) <= 1 for a, b in pairwise(text))
+    return close >= 0.75 * (len(text) - 1)

@@ -1,0 +1,104 @@
+"""The HTTP shell of every service (create_app): body limits before parsing, no API docs in production."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from faka_common.http import MAX_JSON_BODY, MAX_JSON_DEPTH, create_app
+from faka_common.runtime import Runtime
+from faka_common.settings import ServiceSettings
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
+
+
+class Note(BaseModel):
+    text: str
+    extra: Any = None
+
+
+def app_for(**settings: Any) -> FastAPI:
+    api = APIRouter()
+
+    @api.post("/notes")
+    async def add_note(note: Note) -> dict[str, int]:
+        return {"length": len(note.text)}
+
+    @api.post("/uploads")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    runtime = Runtime(ServiceSettings(service_name="shell-test", **settings), Path("."))
+    return create_app(runtime, [api], title="shell test")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_for(environment="development"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://shell.test") as c:
+        yield c
+
+
+async def test_a_json_body_over_64_kb_is_refused_with_413(client: httpx.AsyncClient) -> None:
+    big = json.dumps({"text": "x" * MAX_JSON_BODY})
+    refused = await client.post("/notes", content=big, headers={"content-type": "application/json"})
+    assert refused.status_code == 413
+    assert refused.json() == {"error": "payload_too_large", "message": "request body larger than 64 KB"}
+
+
+async def test_a_body_without_a_length_is_counted_as_it_arrives(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"text": "'
+        for _ in range(20):
+            yield b"y" * 4096
+        yield b'"}'
+
+    refused = await client.post("/notes", content=chunks(), headers={"content-type": "application/json"})
+    assert refused.status_code == 413
+
+
+async def test_a_body_under_the_cap_is_parsed_as_usual(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/notes", json={"text": "z" * 60_000})
+    assert answer.status_code == 200 and answer.json() == {"length": 60_000}
+
+
+async def test_a_body_without_a_content_type_is_capped_too(client: httpx.AsyncClient) -> None:
+    refused = await client.post("/notes", content=b'{"text": "' + b"x" * MAX_JSON_BODY + b'"}')
+    assert refused.status_code == 413
+
+
+async def test_key_uploads_in_other_media_types_are_left_to_their_route(client: httpx.AsyncClient) -> None:
+    keys = b"KEY-0001\n" * 20_000
+    answer = await client.post("/uploads", content=keys, headers={"content-type": "text/plain"})
+    assert answer.json() == {"bytes": len(keys)}
+
+
+async def test_json_nested_5000_deep_is_a_422_not_a_server_error(client: httpx.AsyncClient) -> None:
+    deep = '{"text": "a", "extra": ' + "[" * 5000 + "]" * 5000 + "}"
+    refused = await client.post("/notes", content=deep, headers={"content-type": "application/json"})
+    assert refused.status_code == 422
+    assert refused.json()["message"] == f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+async def test_brackets_inside_strings_and_moderate_nesting_pass(client: httpx.AsyncClient) -> None:
+    nested: Any = "leaf"
+    for _ in range(MAX_JSON_DEPTH - 2):
+        nested = [nested]
+    answer = await client.post("/notes", json={"text": "[{" * 5000 + '\\"', "extra": nested})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+async def test_api_docs_are_off_in_production_unless_enabled(path: str) -> None:
+    production = {"environment": "production", "internal_token": secrets.token_urlsafe(32)}
+    enabled = {**production, "api_docs": True}
+    cases = ((production, 404), (enabled, 200), ({"environment": "development"}, 200))
+    for settings, status in cases:
+        transport = httpx.ASGITransport(app=app_for(**settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shell.test") as c:
+            assert (await c.get(path)).status_code == status, (settings, path)
