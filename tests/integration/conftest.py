@@ -6,7 +6,6 @@ services. Missing infrastructure fails the run loudly: it is never skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -90,19 +89,6 @@ async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def run_id() -> str:
     return uuid.uuid4().hex[:10]
-
-
-async def eventually(check, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll `check` (async, returns a truthy value when done) until it passes or the timeout expires."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value: {result!r})")
-        await asyncio.sleep(interval)
 
 
 os.environ.setdefault("FAKA_TEST_TOPIC", f"test.pings.{uuid.uuid4().hex[:10]}")

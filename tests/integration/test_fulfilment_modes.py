@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from faka_common.testing import eventually
 
-from .conftest import eventually
 from .e2e_platform import FakeSupplier, Platform, body_text
 from .test_sale import notification, notify, platform, wait_for_status
 

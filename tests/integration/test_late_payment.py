@@ -7,8 +7,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from faka_common.testing import eventually
 
-from .conftest import eventually
 from .e2e_platform import Platform, body_text, running_platform
 from .test_sale import create_product, notification, notify, place_order, stock, wait_for_status
 

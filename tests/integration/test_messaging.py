@@ -19,10 +19,10 @@ from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
 from faka_common.messaging.relay import OutboxRelay
+from faka_common.testing import eventually
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .conftest import eventually
 from .messaging_fixtures import (
     TOPIC,
     Pinged,

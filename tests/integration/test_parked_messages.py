@@ -18,9 +18,9 @@ from faka_common.errors import RetryLater
 from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.relay import OutboxRelay
+from faka_common.testing import eventually
 from sqlalchemy import insert, select
 
-from .conftest import eventually
 from .messaging_fixtures import effects, notes_in_order, uow_factory
 
 pytestmark = pytest.mark.integration

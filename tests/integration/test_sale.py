@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from faka_common.sandbox_payment import signed_notification
+from faka_common.testing import eventually
 
-from .conftest import eventually
 from .e2e_platform import SERVICES, Platform, body_text, running_platform
 
 pytestmark = pytest.mark.integration

@@ -3,17 +3,21 @@ server that DATABASE_URL names (`make test` exports it), dropped again afterward
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
+
+T = TypeVar("T")
 
 
 def required_env(name: str, example: str) -> str:
@@ -59,3 +63,16 @@ async def migrated_database(
         yield url
     finally:
         await drop_database(server, name)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20.0, interval: float = 0.05) -> T:  # noqa: ASYNC109
+    """Poll `check` until it returns a truthy value (returned) or `timeout` seconds pass (AssertionError)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {result!r})")
+        await asyncio.sleep(interval)

@@ -15,12 +15,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from faka_common.breakers import close_breakers
 from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
-from faka_common.testing import migrated_database
+from faka_common.testing import eventually, migrated_database
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
@@ -226,3 +227,43 @@ async def test_smtp_failure_raises_and_rolls_back(database: str) -> None:
     finally:
         await close_breakers(svc.breakers)
         await svc.runtime.engine.dispose()
+
+
+async def test_deliveries_that_arrive_before_their_orders_are_emailed_once_each_with_no_dead_letter(
+    database: str, smtp: tuple[Collector, int]
+) -> None:
+    """Under load a DeliverySucceeded can reach notification before its order's OrderPlaced (two topics,
+    no order between them): it waits on the retry topic, and every buyer still gets one email."""
+    collector, port = smtp
+    keys = FakeKeys()
+    namespace = f"t{uuid4().hex}."
+    settings = Settings(database_url=database, smtp_port=port, kafka_namespace=namespace)
+    svc = bootstrap(settings, keys=keys)
+    orders = [uuid4() for _ in range(8)]
+    for order_id in orders:
+        keys.orders[order_id] = OrderKeys(order_id, [f"{KEY}-{order_id.hex[:6]}"])
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await svc.runtime.start()
+    await producer.start()
+    try:
+        for message in [_delivered(o) for o in orders] + [_placed(o) for o in orders]:
+            envelope = Envelope.wrap(message, "test")
+            await producer.send_and_wait(
+                namespace + message.topic, envelope.to_bytes(), key=message.key.encode()
+            )
+
+        async def everyone_emailed() -> bool:
+            return all(_to(collector, _placed(o).order_no) for o in orders)
+
+        await eventually(everyone_emailed, timeout=60)
+    finally:
+        await producer.stop()
+        await svc.runtime.stop()
+        await close_breakers(svc.breakers)
+    for order_id in orders:
+        [email] = _to(collector, _placed(order_id).order_no)
+        body = email.get_body(("plain",))
+        assert body is not None and f"{KEY}-{order_id.hex[:6]}" in body.get_content()
+    topics = {row["topic"] for row in await _rows(database, "SELECT DISTINCT topic FROM outbox")}
+    assert not {t for t in topics if t.endswith(".dlq")}
+    assert "notification.retry" in topics  # some did wait
