@@ -61,8 +61,18 @@ class ServiceSettings(BaseSettings):
         default=120.0, gt=0, description="Readiness fails when a consumer has records waiting this long"
     )
     consumer_lag_sample_seconds: float = Field(default=5.0, gt=0)
+    consumer_batch_size: int = Field(
+        default=50,
+        ge=1,
+        description="Records a consumer handles in one transaction (1 = one per transaction); only for "
+        "consumers whose handlers' whole effect is in the database",
+    )
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
+    api_docs: bool = Field(
+        default=False,
+        description="Serve /docs, /redoc and /openapi.json in production too (always served elsewhere)",
+    )
 
     def development_secrets(self) -> dict[str, str]:
         """Secret fields and their development defaults; services extend this."""

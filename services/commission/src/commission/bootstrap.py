@@ -27,7 +27,12 @@ def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     service = Service(Runtime(settings, MIGRATIONS))
     service.runtime.consume(
-        EventConsumer("commission", service.uow, {DeliverySucceeded: handlers.on_delivery_succeeded}),
+        EventConsumer(
+            "commission",
+            service.uow,
+            {DeliverySucceeded: handlers.on_delivery_succeeded},
+            batch_size=settings.consumer_batch_size,
+        ),
         [topics.DELIVERY_EVENTS],
     )
     service.runtime.emits([])

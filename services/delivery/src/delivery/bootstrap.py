@@ -94,6 +94,7 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             RechargeRequested: handlers.request_recharge,
             ManualDeliveryRequested: handlers.request_manual_delivery,
         },
+        batch_size=settings.consumer_batch_size,
     )
     service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])

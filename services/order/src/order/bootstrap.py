@@ -137,6 +137,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 DeliverySucceeded: handlers.on_delivery_succeeded,
                 DeliveryFailed: handlers.on_delivery_failed,
             },
+            batch_size=settings.consumer_batch_size,
         ),
         [topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS],
     )

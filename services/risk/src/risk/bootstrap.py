@@ -31,7 +31,10 @@ def bootstrap(settings: Settings | None = None) -> Service:
     service = Service(Runtime(settings, MIGRATIONS), RuleSet(settings.max_quantity_per_order))
     service.runtime.consume(
         EventConsumer(
-            "risk", service.uow, {OrderPlaced: partial(handlers.decide_on_order, rules=service.rules)}
+            "risk",
+            service.uow,
+            {OrderPlaced: partial(handlers.decide_on_order, rules=service.rules)},
+            batch_size=settings.consumer_batch_size,
         ),
         [topics.ORDER_EVENTS],
     )
