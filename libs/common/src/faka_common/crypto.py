@@ -19,6 +19,22 @@ class KeyRingError(ValueError):
     """The keyring specification is malformed or names an unknown key."""
 
 
+def parse_keys(spec: str) -> dict[str, bytes]:
+    """The key material of a keyring specification `id1:base64key,id2:base64key`, by key id, in order."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not key_id:
+            raise KeyRingError("keyring entries look like id:base64key")
+        try:
+            keys[key_id] = base64.b64decode(encoded, validate=True)
+        except ValueError as error:
+            raise KeyRingError(f"key {key_id!r} is not valid base64") from error
+    if not keys:
+        raise KeyRingError("the keyring is empty")
+    return keys
+
+
 @dataclass(frozen=True)
 class Sealed:
     key_id: str
@@ -51,17 +67,7 @@ class KeyRing:
     @classmethod
     def parse(cls, spec: str, fingerprint_secret: str, active: str | None = None) -> KeyRing:
         """`id1:base64key,id2:base64key`; the last one is active unless `active` names another."""
-        keys: dict[str, bytes] = {}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            key_id, sep, encoded = item.partition(":")
-            if not sep or not key_id:
-                raise KeyRingError("keyring entries look like id:base64key")
-            try:
-                keys[key_id] = base64.b64decode(encoded, validate=True)
-            except ValueError as error:
-                raise KeyRingError(f"key {key_id!r} is not valid base64") from error
-        if not keys:
-            raise KeyRingError("the keyring is empty")
+        keys = parse_keys(spec)
         return cls(keys, active or list(keys)[-1], fingerprint_secret.encode())
 
     def seal(self, plaintext: str, context: bytes) -> Sealed:

@@ -3,21 +3,17 @@
 from pathlib import Path
 
 from faka_common.breakers import BreakerStore
-from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.outbound import OutboundAllowList, OutboundPolicy
-from faka_common.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from faka_common.settings import KeyRingSettings
+from pydantic import Field
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class Settings(ServiceSettings):
+class Settings(KeyRingSettings):
     service_name: str = "delivery"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_delivery"
     http_port: int = 8003
-    key_encryption_keys: SecretStr = SecretStr(DEV_KEYRING)
-    key_encryption_active: str | None = None
-    key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
     sla_minutes: float = Field(default=5, gt=0, description="Paid and not delivered after this long: alert")
     sla_sweep_seconds: float = Field(default=15, gt=0)
     recharge_poll_seconds: float = Field(default=0.5, gt=0, description="How often the recharge worker looks")
@@ -45,20 +41,6 @@ class Settings(ServiceSettings):
     )
     score_window_minutes: float = Field(default=60, gt=0)
     outbound_allow_list: OutboundAllowList = ()
-
-    def development_secrets(self) -> dict[str, str]:
-        return {
-            **super().development_secrets(),
-            "key_encryption_keys": DEV_KEYRING,
-            "key_fingerprint_secret": DEV_FINGERPRINT_SECRET,
-        }
-
-    def keyring(self) -> KeyRing:
-        return KeyRing.parse(
-            self.key_encryption_keys.get_secret_value(),
-            self.key_fingerprint_secret.get_secret_value(),
-            active=self.key_encryption_active,
-        )
 
     def outbound(self) -> OutboundPolicy:
         """Where supplier base URLs may point (https only in production)."""

@@ -65,6 +65,9 @@ class Settings(ServiceSettings):
             "sandbox_secret": DEV_SANDBOX_SECRET,
         }
 
+    def optional_secrets(self) -> tuple[str, ...]:
+        return ("telegram_link_secret", "telegram_webhook_secret")
+
     @property
     def base_url(self) -> str:
         return self.public_base_url.rstrip("/")

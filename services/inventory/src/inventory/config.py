@@ -2,20 +2,16 @@
 
 from pathlib import Path
 
-from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
-from faka_common.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from faka_common.settings import KeyRingSettings
+from pydantic import Field
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class Settings(ServiceSettings):
+class Settings(KeyRingSettings):
     service_name: str = "inventory"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_inventory"
     http_port: int = 8002
-    key_encryption_keys: SecretStr = SecretStr(DEV_KEYRING)
-    key_encryption_active: str | None = None
-    key_fingerprint_secret: SecretStr = SecretStr(DEV_FINGERPRINT_SECRET)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, description="Largest key upload (413 above)")
     expiry_sweep_seconds: float = Field(default=5.0, gt=0, description="How often the sweeps run")
     reservation_grace_seconds: float = Field(
@@ -32,17 +28,3 @@ class Settings(ServiceSettings):
         gt=0,
         description="How often the storefront read model in Redis is checked (rebuilt if stale)",
     )
-
-    def development_secrets(self) -> dict[str, str]:
-        return {
-            **super().development_secrets(),
-            "key_encryption_keys": DEV_KEYRING,
-            "key_fingerprint_secret": DEV_FINGERPRINT_SECRET,
-        }
-
-    def keyring(self) -> KeyRing:
-        return KeyRing.parse(
-            self.key_encryption_keys.get_secret_value(),
-            self.key_fingerprint_secret.get_secret_value(),
-            active=self.key_encryption_active,
-        )

@@ -110,5 +110,8 @@ class Settings(ServiceSettings):
         resolved and checked again on every connection."""
         return OutboundPolicy.of(self.environment, self.outbound_allow_list)
 
+    def optional_secrets(self) -> tuple[str, ...]:
+        return ("telegram_link_secret", "seller_webhook_secret")
+
     def routes(self) -> dict[str, list[list[str]]]:
         return {**{k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()}, **self.notification_routes}
