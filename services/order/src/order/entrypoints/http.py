@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from faka_common.fields import Line
 from faka_common.http import internal_auth
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,8 +23,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: An optional contact number: digits with an optional leading +, spaces, dashes, dots or parentheses.
 PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{4,30}$")
 
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=fulfilment.MAX_FIELD_NAME)]
-FieldValue = Annotated[str, StringConstraints(max_length=fulfilment.MAX_FIELD_VALUE)]
+FieldName = Annotated[Line, StringConstraints(min_length=1, max_length=fulfilment.MAX_FIELD_NAME)]
+FieldValue = Annotated[Line, StringConstraints(max_length=fulfilment.MAX_FIELD_VALUE)]
 BuyerFields = Annotated[
     dict[FieldName, FieldValue],
     Field(
@@ -37,11 +38,11 @@ BuyerFields = Annotated[
 class PlaceOrderRequest(BaseModel):
     product_id: UUID
     quantity: int = Field(ge=1, le=1_000_000)
-    buyer_email: str = Field(max_length=254)
-    query_password: str | None = Field(default=None, max_length=128)
+    buyer_email: Line = Field(max_length=254)
+    query_password: Line | None = Field(default=None, max_length=128)
     locale: Literal["zh-CN", "en"] = "zh-CN"
-    buyer_ip: str | None = Field(default=None, max_length=64)
-    coupon_code: str | None = Field(default=None, max_length=pricing.MAX_CODE, examples=["SPRING10"])
+    buyer_ip: Line | None = Field(default=None, max_length=64)
+    coupon_code: Line | None = Field(default=None, max_length=pricing.MAX_CODE, examples=["SPRING10"])
     buyer_fields: BuyerFields = Field(default_factory=dict)
     buyer_phone: str | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
 
@@ -78,8 +79,8 @@ class PlacedOrderResponse(BaseModel):
 
 
 class LookupRequest(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(min_length=1, max_length=128)
+    email: Line = Field(max_length=254)
+    password: Line = Field(min_length=1, max_length=128)
 
 
 class StartPaymentRequest(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from faka_common.fields import MAX_MONEY, Money
 from faka_common.http import internal_auth
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
@@ -17,7 +18,9 @@ from order.service_layer import pricing
 
 class Tier(BaseModel):
     min_quantity: int = Field(ge=2, le=1_000_000, examples=[10])
-    unit_price: int = Field(ge=0, description="Minor units per unit from min_quantity on", examples=[4500])
+    unit_price: Money = Field(
+        description=f"Minor units per unit from min_quantity on, at most {MAX_MONEY}", examples=[4500]
+    )
 
 
 class TiersBody(BaseModel):
@@ -27,7 +30,12 @@ class TiersBody(BaseModel):
 class NewCoupon(BaseModel):
     code: str = Field(min_length=1, max_length=MAX_CODE, pattern=r"^[A-Za-z0-9_-]+$", examples=["SPRING10"])
     kind: Literal["fixed", "percent"]
-    value: int = Field(ge=1, description="fixed: minor units off; percent: 1..100 percent off", examples=[10])
+    value: int = Field(
+        ge=1,
+        le=MAX_MONEY,
+        description=f"fixed: minor units off (at most {MAX_MONEY}); percent: 1..100 percent off",
+        examples=[10],
+    )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="Required for fixed")
     product_id: UUID | None = None
     category_id: UUID | None = None
