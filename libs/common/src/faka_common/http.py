@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faka_common.errors import DomainError, Unauthorized, Unavailable
+from faka_common.fields import printable_message
 
 if TYPE_CHECKING:
     from faka_common.runtime import Runtime
@@ -37,11 +38,15 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 
 
+def _message(error: Any) -> str:
+    return printable_message(error) or str(error.get("msg"))
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        parts.append(f"{location}: {error.get('msg')}" if location else str(error.get("msg")))
+        parts.append(f"{location}: {_message(error)}" if location else _message(error))
     return "; ".join(parts) or "invalid request"
 
 
@@ -66,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")} for e in errors]
+    return [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type")} for e in errors]
 
 
 def _json_depth(body: bytes) -> int:
