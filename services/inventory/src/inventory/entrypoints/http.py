@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.errors import DomainError
+from faka_common.fields import MAX_MONEY, Line, Money, Text
 from faka_common.http import internal_auth
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,8 +18,9 @@ from inventory.domain.model import Category, Product
 from inventory.domain.stock import IssueOrder, Stock
 from inventory.service_layer import handlers
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=20_000)]
+Title = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[Text, StringConstraints(max_length=20_000)]
+VariantLabel = Annotated[Line, StringConstraints(min_length=1, max_length=60)]
 Limit = Annotated[int, Field(ge=1, le=1_000_000)]
 UPLOAD_FIELD = "file"
 READ_CHUNK = 1024 * 1024
@@ -56,13 +58,13 @@ class CatalogFields(BaseModel):
 class NewProductBody(CatalogFields):
     title: Title
     description: LongText = ""
-    price: int = Field(ge=0, le=10**15, description="Unit price in minor units (cents / 分)")
+    price: Money = Field(description=f"Unit price in minor units (cents / 分), at most {MAX_MONEY}")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     delivery_type: Literal["card_key", "loop_key", "manual", "recharge"] = Field(
         description="card_key / loop_key: keys held here; manual: an operator fulfils; recharge: a supplier"
     )
-    face_value: int | None = Field(
-        default=None, gt=0, le=10**15, description="What one unit of a recharge tops up, in minor units"
+    face_value: Money | None = Field(
+        default=None, gt=0, description="What one unit of a recharge tops up, in minor units"
     )
     loop_key: Annotated[str, StringConstraints(max_length=10_000)] | None = Field(
         default=None, description="The one key every buyer gets; required for loop_key products"
@@ -71,7 +73,7 @@ class NewProductBody(CatalogFields):
     variant_of: UUID | None = Field(
         default=None, description="SKUs: the main product this one is a variant of (its own price and stock)"
     )
-    variant_label: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = Field(
+    variant_label: VariantLabel | None = Field(
         default=None, description="The variant's option name, e.g. '100 元'; required with variant_of"
     )
 
@@ -81,7 +83,7 @@ class ProductPatchBody(BaseModel):
 
     title: Title | None = None
     description: LongText | None = None
-    price: int | None = Field(default=None, ge=0, le=10**15)
+    price: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     usage_instructions: LongText | None = None
     category_id: UUID | None = None
@@ -92,9 +94,9 @@ class ProductPatchBody(BaseModel):
     sort_order: int | None = Field(default=None, ge=-(10**6), le=10**6)
     issue_order: IssueOrder | None = None
     low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
-    face_value: int | None = Field(default=None, gt=0, le=10**15)
+    face_value: Money | None = Field(default=None, gt=0)
     hide_when_sold_out: bool | None = None
-    variant_label: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    variant_label: VariantLabel | None = None
 
 
 REQUIRED_WHEN_SENT = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
