@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import platform
@@ -32,7 +31,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,9 +47,10 @@ from inventory.config import MIGRATIONS, Settings
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
+from bench.report import run_and_report
+
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
 BATCH_SIZE = int(Settings.model_fields["consumer_batch_size"].default)
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def server_url() -> str:
@@ -569,15 +568,7 @@ def cli() -> None:
         help="also time claims on a 10M-key pool, loaded with SQL rather than imported (~2 min more)",
     )  # fmt: skip
     args = parser.parse_args()
-    started = time.perf_counter()
-    results = asyncio.run(main(args))
-    results["total_seconds"] = time.perf_counter() - started
-    print()
-    print(table(results))
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"inventory-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"\n{results['total_seconds']:.0f} s in all; JSON: {path}")
+    run_and_report("inventory", main, args, table)
 
 
 if __name__ == "__main__":
