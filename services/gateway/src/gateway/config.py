@@ -1,10 +1,11 @@
 """Gateway service settings."""
 
 from pathlib import Path
+from typing import Self
 
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -36,9 +37,24 @@ class Settings(ServiceSettings):
     lookup_limit_storage_url: str = Field(
         default="", description="limits storage URI; empty: REDIS_URL (memory:// for tests without Redis)"
     )
-    lookup_per_ip_per_minute: int = 10
-    lookup_per_order_per_hour: int = 20
-    lookup_per_email_per_hour: int = 20
+    lookup_per_ip_per_minute: int = Field(default=10, ge=1)
+    lookup_per_order_per_hour: int = Field(default=20, ge=1)
+    lookup_per_email_per_hour: int = Field(default=20, ge=1)
+    # Order placement (every attempt), in the same store.
+    orders_per_ip_per_hour: int = Field(default=20, ge=1, description="Orders one client address may place")
+    orders_per_email_per_hour: int = Field(default=10, ge=1, description="Orders one e-mail may place")
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks of the reverse proxies in front of the gateway (JSON list of CIDRs, e.g. "
+        '["10.0.0.0/8"]); X-Forwarded-For is read only from a peer in them. Empty: the socket address is '
+        "the client's",
+    )
+    payment_providers: list[str] | None = Field(
+        default=None,
+        description="The order service's PAYMENT_PROVIDERS; the sandbox checkout pages are mounted only when "
+        "it holds sandbox. Unset: sandbox outside production, nothing in production",
+    )
 
     # Buyer notices on Telegram: the order page links to the bot, the bot's webhook links the chat.
     telegram_bot_username: str | None = Field(
@@ -71,3 +87,15 @@ class Settings(ServiceSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url.rstrip("/")
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.payment_providers is None:
+            return self.environment != "production"
+        return "sandbox" in self.payment_providers
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> Self:
+        if self.environment == "production" and self.sandbox_enabled:
+            raise ValueError("the sandbox payment provider takes no money: no sandbox pages in production")
+        return self

@@ -2,6 +2,7 @@
 
 import json
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
 from gateway.entrypoints.routers import edge_app
-from gateway.service_layer.orders_extra import lookup_keys, storage_url, subject_id
+from gateway.service_layer.rate_limits import lookup_keys, storage_url, subject_id
 
 Handler = Callable[[httpx.Request], httpx.Response]
 PRODUCT_ID = "0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"
@@ -141,10 +142,25 @@ class FakeOrders:
                     "expires_at": "2026-01-01T00:15:00+00:00",
                 },
             )
-        if path == "/internal/orders/F20260101ABC" and method == "GET":
-            params = request.url.params
-            if params.get("token") == "tok" or params.get("password") == "secret-pw":
+        if path == "/internal/orders/F20260101ABC/view" and method == "POST":
+            body = json.loads(request.content)
+            if body.get("token") == "tok" or body.get("password") == "secret-pw":
                 return httpx.Response(200, json=self.order)
+            return not_found("no order with that number and secret")
+        if path == "/internal/orders/F20260101ABC/payments" and method == "POST":
+            body = json.loads(request.content)
+            if body.get("token") == "tok" or body.get("password") == "secret-pw":
+                pay_url = f"https://pay.example.com/{body['provider']}"
+                return httpx.Response(200, json={"provider": body["provider"], "pay_url": pay_url})
+            return not_found("no order with that number and secret")
+        if path == "/internal/orders/F20260101ABC/secret-rotations" and method == "POST":
+            return httpx.Response(
+                201, json={"order_no": "F20260101ABC", "token": "new-token", "secret_version": 1}
+            )
+        if path == "/internal/orders/F20260101ABC/cancel" and method == "POST":
+            body = json.loads(request.content)
+            if body.get("token") == "tok" or body.get("password") == "secret-pw":
+                return httpx.Response(200, json={**self.order, "status": "cancelled"})
             return not_found("no order with that number and secret")
         if path == "/internal/orders/lookup" and method == "POST":
             body = json.loads(request.content)
@@ -190,6 +206,8 @@ async def edge() -> AsyncIterator[Edge]:
         lookup_per_ip_per_minute=5,
         lookup_per_order_per_hour=3,
         lookup_per_email_per_hour=3,
+        orders_per_ip_per_hour=8,
+        orders_per_email_per_hour=4,
         kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
     )
     gateway = build_gateway(
@@ -436,7 +454,10 @@ async def test_malformed_order_number_never_reaches_the_order_service(edge: Edge
 
 
 async def test_unreachable_owner_is_503() -> None:
-    gateway = build_gateway(Settings(order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9"))
+    unbuilt = f"unit-{uuid.uuid4().hex[:8]}"  # no storefront read model under this namespace
+    gateway = build_gateway(
+        Settings(order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9", kafka_namespace=unbuilt)
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=edge_app(gateway)), base_url="http://g")
     response = await client.get("/api/v1/products")
     assert response.status_code == 503
@@ -618,7 +639,7 @@ async def test_email_lookups_past_the_limit_are_429_with_retry_after(edge: Edge)
     assert len([c for c in edge.orders.calls if c.url.path == "/internal/orders/lookup"]) == 3
 
 
-async def test_failed_order_lookups_are_limited_but_the_buyer_with_the_token_is_not(edge: Edge) -> None:
+async def test_guesses_on_an_order_are_limited_but_its_valid_token_is_never_refused(edge: Edge) -> None:
     for _ in range(5):
         assert (
             await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
@@ -628,16 +649,102 @@ async def test_failed_order_lookups_are_limited_but_the_buyer_with_the_token_is_
         for _ in range(4)
     ]
     assert misses == [404, 404, 404, 429]  # 3 failures per hour per order
-    refused = await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
-    assert refused.status_code == 429 and "this order" in refused.json()["message"]
-    assert int(refused.headers["retry-after"]) >= 1
-    calls = [c for c in edge.orders.calls if c.url.path == "/internal/orders/F20260101ABC"]
-    assert len(calls) == 8
     # another order from the same address is still answered (5 failures per minute per address)
     other = await edge.client.get("/api/v1/orders/F20260101XYZ", params={"token": "guess"})
     assert other.status_code == 404
+    rightful = await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
+    assert rightful.status_code == 200
     page = await edge.client.get("/orders/F20260101ABC", params={"token": "tok"})
-    assert page.status_code == 429  # the HTML order page shares the limits
+    assert page.status_code == 200
+    guessed = await edge.client.get("/orders/F20260101ABC", params={"token": "guess-again"})
+    assert guessed.status_code == 429 and guessed.headers["retry-after"]  # the HTML page shares the limits
+
+
+def order_service_calls(edge: Edge, suffix: str) -> list[httpx.Request]:
+    return [c for c in edge.orders.calls if c.url.path == f"/internal/orders/F20260101ABC{suffix}"]
+
+
+async def test_password_guesses_on_pay_are_limited_and_refused_ones_cost_no_hash(edge: Edge) -> None:
+    answers = [
+        await edge.client.post(
+            "/api/v1/orders/F20260101ABC/pay", json={"provider": "alipay", "password": f"guess-{i}"}
+        )
+        for i in range(5)
+    ]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429, 429]
+    assert "this order" in answers[-1].json()["message"] and int(answers[-1].headers["retry-after"]) >= 1
+    assert len(order_service_calls(edge, "/payments")) == 3  # refused guesses never reach the scrypt
+    # the right password is refused too while the window is full (it would cost a hash); the token is not
+    by_password = await edge.client.post(
+        "/api/v1/orders/F20260101ABC/pay", json={"provider": "alipay", "password": "secret-pw"}
+    )
+    by_token = await edge.client.post(
+        "/api/v1/orders/F20260101ABC/pay", json={"provider": "alipay", "token": "tok", "password": "x"}
+    )
+    assert by_password.status_code == 429
+    assert by_token.status_code == 200 and by_token.json()["pay_url"] == "https://pay.example.com/alipay"
+    assert json.loads(order_service_calls(edge, "/payments")[-1].content)["password"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/api/v1/orders/F20260101ABC?token=guess", None),
+        ("GET", "/orders/F20260101ABC?password=guess", None),
+        ("POST", "/api/v1/orders/F20260101ABC/cancel", {"token": "guess"}),
+        ("POST", "/api/v1/orders/F20260101ABC/pay", {"provider": "alipay", "password": "guess"}),
+        ("GET", "/pay/sandbox/F20260101ABC?token=guess", None),
+        ("POST", "/pay/sandbox/F20260101ABC/complete?token=guess", None),
+    ],
+)
+async def test_every_route_that_checks_an_order_secret_counts_failures_in_the_same_windows(
+    edge: Edge, method: str, url: str, body: dict[str, str] | None
+) -> None:
+    for _ in range(3):
+        await edge.client.request(method, url, json=body)
+    refused = await edge.client.request(method, url, json=body)
+    elsewhere = await edge.client.get("/api/v1/orders/F20260101ABC", params={"password": "guess"})
+    assert refused.status_code == 429
+    assert elsewhere.status_code == 429
+
+
+async def test_secrets_reach_the_order_service_in_the_body_never_in_a_url(edge: Edge) -> None:
+    await edge.client.get("/api/v1/orders/F20260101ABC", params={"token": "tok"})
+    await edge.client.get("/orders/F20260101ABC", params={"password": "secret-pw"})
+    await edge.client.post("/api/v1/orders/F20260101ABC/pay", json={"provider": "alipay", "token": "tok"})
+    await edge.client.post("/api/v1/orders/F20260101ABC/cancel", json={"password": "secret-pw"})
+    await edge.client.post("/api/v1/orders/lookup", json={"email": "b@example.com", "password": "secret-pw"})
+    await edge.client.get("/pay/sandbox/F20260101ABC", params={"token": "tok"})
+    assert len(edge.orders.calls) >= 6
+    for call in edge.orders.calls:
+        assert "tok" not in str(call.url) and "secret-pw" not in str(call.url), call.url
+
+
+async def test_order_placement_is_limited_per_address_and_per_email(edge: Edge) -> None:
+    async def place(email: str) -> httpx.Response:
+        order = {"product_id": PRODUCT_ID, "quantity": 1, "email": email}
+        return await edge.client.post("/api/v1/orders", json=order)
+
+    by_email = [(await place("Same@example.com")).status_code for _ in range(5)]
+    assert by_email == [201, 201, 201, 201, 429]  # 4 per hour per e-mail
+    refused = await place("same@example.com")
+    assert refused.status_code == 429 and "e-mail" in refused.json()["message"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
+    others = [(await place(f"buyer{i}@example.com")).status_code for i in range(5)]
+    assert others == [201, 201, 201, 201, 429]  # 8 per hour per address; refused ones are not counted
+    assert "your address" in (await place("new@example.com")).json()["message"]
+    placed = [c for c in edge.orders.calls if c.url.path == "/internal/orders"]
+    assert len(placed) == 8
+
+
+async def test_admin_rotates_an_orders_secret_and_gets_the_new_links(edge: Edge) -> None:
+    assert (await edge.client.post("/api/admin/orders/F20260101ABC/secret-rotations")).status_code == 401
+    rotated = await edge.client.post("/api/admin/orders/F20260101ABC/secret-rotations", headers=ADMIN)
+    assert rotated.status_code == 201, rotated.text
+    body = rotated.json()
+    assert body["token"] == "new-token"
+    assert body["page_url"] == "http://gateway.test/orders/F20260101ABC?token=new-token"
+    assert rotated.headers["cache-control"] == "no-store"
 
 
 def test_lookup_key_scheme() -> None:
@@ -651,3 +758,36 @@ def test_lookup_key_scheme() -> None:
     assert "example" not in by_email.key and len(digest) == 32
     assert storage_url(Settings(redis_url="redis://127.0.0.1:6379/0")) == "async+redis://127.0.0.1:6379/0"
     assert storage_url(Settings(lookup_limit_storage_url="memory://")) == "async+memory://"
+
+
+async def test_the_order_page_offers_a_pay_button_per_method_and_the_button_redirects_to_the_provider(
+    edge: Edge,
+) -> None:
+    edge.orders.order = {**edge.orders.order, "pay_url": None, "payment_methods": ["alipay", "wechatpay"]}
+    page = await edge.client.get("/orders/F20260101ABC", params={"token": "tok"})
+    assert page.status_code == 200
+    assert "/pay/sandbox/" not in page.text
+    assert page.text.count('action="/orders/F20260101ABC/pay"') == 2
+    assert 'name="token" value="tok"' in page.text and 'value="wechatpay"' in page.text
+    pay = await edge.client.post(
+        "/orders/F20260101ABC/pay", content=b"provider=alipay&token=tok", follow_redirects=False
+    )
+    assert pay.status_code == 303 and pay.headers["location"] == "https://pay.example.com/alipay"
+
+
+async def test_sandbox_pages_are_mounted_only_when_the_sandbox_provider_is_enabled() -> None:
+    async def sandbox_route_answer(providers: list[str]) -> int:
+        gateway = build_gateway(Settings(payment_providers=providers))
+        transport = httpx.ASGITransport(app=edge_app(gateway))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            answer = await client.post("/pay/sandbox/F20260101ABC/complete")
+        await gateway.aclose()
+        return answer.status_code if "no route" not in answer.text else -1
+
+    assert await sandbox_route_answer(["alipay"]) == -1
+    assert await sandbox_route_answer(["sandbox", "alipay"]) != -1
+    names = ("internal_token", "admin_api_key", "sandbox_secret")
+    strong = {name: secrets.token_urlsafe(32) for name in names}
+    assert not Settings(environment="production", **strong).sandbox_enabled  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="sandbox payment provider takes no money"):
+        Settings(environment="production", payment_providers=["sandbox"], **strong)  # type: ignore[arg-type]

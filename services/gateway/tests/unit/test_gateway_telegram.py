@@ -50,7 +50,8 @@ class FakeService:
 
 
 def orders(request: httpx.Request) -> httpx.Response:
-    if request.url.path == f"/internal/orders/{ORDER_NO}" and request.url.params.get("token") == "tok":
+    secret = json.loads(request.content or b"{}").get("token")
+    if request.url.path == f"/internal/orders/{ORDER_NO}/view" and secret == "tok":
         order = {"order_id": ORDER_ID, "order_no": ORDER_NO, "status": "awaiting_payment", "amount": 100}
         return httpx.Response(200, json={**order, "currency": "CNY", "product_title": "P", "quantity": 1})
     return httpx.Response(404, json={"error": "not_found", "message": "no such order"})

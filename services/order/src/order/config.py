@@ -84,8 +84,14 @@ class Settings(ServiceSettings):
     auto_refund_max_attempts: int = 5
     auto_refund_backoff_seconds: float = 30.0
 
-    # Buyer lookups: failed secret attempts allowed per minute, per order number and per client IP.
-    lookup_failures_per_minute: int = 10
+    # Buyer lookups are rate-limited at the gateway (LOOKUP_* there), which sees the client's address.
+    order_token_lifetime_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="How long a buyer's order link (its access token) works after it is issued; rotating "
+        "the order's secret (admin) revokes the old link and issues a fresh one",
+    )
     idempotency_ttl_hours: int = 48
 
     def development_secrets(self) -> dict[str, str]:

@@ -6,15 +6,18 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
+from faka_common.errors import NotFound
 from faka_common.http import install_error_handlers
 from faka_common.testing import migrated_database
 from fastapi import FastAPI
+from order.adapters.inventory import Product
 from order.bootstrap import bootstrap
 from order.config import MIGRATIONS, Settings
 from order.domain import credentials
@@ -83,10 +86,26 @@ async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) 
 TOKEN = "test-internal-token"
 
 
+class OneProductCatalog:
+    """Inventory's catalog answering for one product (NotFound for any other)."""
+
+    def __init__(self, product: Product) -> None:
+        self.product_on_sale = product
+
+    async def product(self, product_id: uuid.UUID) -> Product:
+        if product_id != self.product_on_sale.product_id:
+            raise NotFound(f"unknown product {product_id}")
+        return self.product_on_sale
+
+    async def aclose(self) -> None:
+        pass
+
+
 @asynccontextmanager
-async def order_api(db: Db, catalog: object) -> AsyncIterator[httpx.AsyncClient]:
-    """The order service's order and pricing routes over ASGI on `db`, with `catalog` playing inventory."""
-    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN))  # type: ignore[arg-type]
+async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The order service's order and pricing routes over ASGI on `db`, with `catalog` playing inventory
+    (`settings` over the defaults)."""
+    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN, **settings))  # type: ignore[arg-type]
     service.catalog = catalog  # type: ignore[assignment]
     app = FastAPI()
     install_error_handlers(app)

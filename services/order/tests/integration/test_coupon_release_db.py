@@ -22,6 +22,7 @@ from order.service_layer import handlers, payments, pricing, services
 pytestmark = pytest.mark.integration
 
 WINDOW = timedelta(minutes=10)
+TOKENS = credentials.OrderTokens("token-secret", timedelta(days=90))
 PRODUCT = Product(uuid4(), "Game key", 1000, "CNY", True)
 
 
@@ -34,7 +35,7 @@ class Catalog:
 
 async def place(db: Any, email: str = "a@example.com", code: str | None = "ONE") -> Order:
     command = services.PlaceOrder(PRODUCT.product_id, 1, email, coupon_code=code)
-    return (await services.place_order(command, db.uow(), Catalog(), "token-secret", WINDOW)).order
+    return (await services.place_order(command, db.uow(), Catalog(), TOKENS, WINDOW)).order
 
 
 async def handle(db: Any, handler: Any, event: Any) -> None:
@@ -90,9 +91,9 @@ async def end_out_of_stock(db: Any, order: Order) -> None:
 async def end_cancelled_by_buyer(db: Any, order: Order) -> None:
     await handlers_on_risk(db, order, "approve")
     await handle(db, handlers.on_stock_reserved, reserved(order))
-    token = credentials.order_token("token-secret", order.order_no)
+    token = TOKENS.issue(order.order_no, order.secret_version, datetime.now(UTC))
     with contextlib.suppress(Conflict):  # the second time the order is no longer awaiting payment
-        await services.cancel_order(order.order_no, db.uow(), "token-secret", token)
+        await services.cancel_order(order.order_no, db.uow(), TOKENS, token)
 
 
 ENDINGS = {

@@ -72,7 +72,7 @@ async def outbox(db: Any, type_name: str) -> list[dict[str, Any]]:
 
 
 async def view(api: httpx.AsyncClient, placed: dict[str, Any]) -> dict[str, Any]:
-    got = await api.get(f"/internal/orders/{placed['order_no']}", params={"token": placed["token"]})
+    got = await api.post(f"/internal/orders/{placed['order_no']}/view", json={"token": placed["token"]})
     assert got.status_code == 200
     return dict(got.json())
 

@@ -11,12 +11,14 @@ from uuid import UUID, uuid4
 import pytest
 from faka_common.errors import NotFound
 from order.adapters.inventory import Product
+from order.domain import credentials
 from order.domain.pricing import CouponRejected, InvalidTiers, PriceTier, PurchaseLimitExceeded
 from order.service_layer import pricing, services
 
 pytestmark = pytest.mark.integration
 
 WINDOW = timedelta(minutes=10)
+TOKENS = credentials.OrderTokens("token-secret", timedelta(days=90))
 
 
 class Catalog:
@@ -33,7 +35,7 @@ async def place(
     db: Any, product: Product, email: str = "a@example.com", **extra: Any
 ) -> services.PlacedOrder:
     command = services.PlaceOrder(product.product_id, extra.pop("quantity", 1), email, **extra)
-    return await services.place_order(command, db.uow(), Catalog(product), "token-secret", WINDOW)
+    return await services.place_order(command, db.uow(), Catalog(product), TOKENS, WINDOW)
 
 
 async def test_twenty_concurrent_orders_use_a_limit_five_coupon_exactly_five_times(db: Any) -> None:
@@ -128,6 +130,6 @@ async def test_buyer_lookup_by_email_and_password(db: Any) -> None:
     await db.fetch(
         "UPDATE orders SET created_at = created_at - interval '91 days' WHERE id = $1", first.order.id
     )
-    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", db.uow())
+    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", db.uow(), TOKENS)
     assert [o.order_no for o in found] == [second.order.order_no]
-    assert await services.find_buyer_orders("buyer@example.com", "wrong-pw", db.uow()) == []
+    assert await services.find_buyer_orders("buyer@example.com", "wrong-pw", db.uow(), TOKENS) == []

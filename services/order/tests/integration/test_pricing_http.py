@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
-from faka_common.errors import NotFound
 from order.adapters.inventory import Product
 
-from .conftest import order_api
+from .conftest import OneProductCatalog, order_api
 
 pytestmark = pytest.mark.integration
 
@@ -19,14 +18,8 @@ CATEGORY = uuid4()
 PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True, category_id=CATEGORY)
 
 
-class Catalog:
-    async def product(self, product_id: UUID) -> Product:
-        if product_id != PRODUCT.product_id:
-            raise NotFound(f"unknown product {product_id}")
-        return PRODUCT
-
-    async def aclose(self) -> None:
-        pass
+def Catalog() -> OneProductCatalog:
+    return OneProductCatalog(PRODUCT)
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ async def test_checkout_with_tier_and_category_coupon_and_the_view_shows_the_dis
         3399,
         "CAT15",
     )
-    view = await api.get(f"/internal/orders/{body['order_no']}", params={"token": body["token"]})
+    view = await api.post(f"/internal/orders/{body['order_no']}/view", json={"token": body["token"]})
     assert (view.json()["amount"], view.json()["discount"], view.json()["delivery_type"]) == (
         3399,
         600,
@@ -146,10 +139,10 @@ async def test_the_buyer_cancels_an_unpaid_order_and_gets_the_coupon_use_back(
 
 async def test_an_optional_buyer_phone_is_kept_and_a_bad_one_is_a_clear_422(api: httpx.AsyncClient) -> None:
     placed = (await api.post("/internal/orders", json=order(buyer_phone=" +86 138-0013-8000 "))).json()
-    shown = await api.get(f"/internal/orders/{placed['order_no']}", params={"token": placed["token"]})
+    shown = await api.post(f"/internal/orders/{placed['order_no']}/view", json={"token": placed["token"]})
     assert shown.json()["buyer_phone"] == "+86 138-0013-8000"
     plain = (await api.post("/internal/orders", json=order())).json()
-    shown = await api.get(f"/internal/orders/{plain['order_no']}", params={"token": plain["token"]})
+    shown = await api.post(f"/internal/orders/{plain['order_no']}/view", json={"token": plain["token"]})
     assert shown.json()["buyer_phone"] is None
     for bad in ("call me", "12", "+86 138 <script>", "1" * 40):
         refused = await api.post("/internal/orders", json=order(buyer_phone=bad))

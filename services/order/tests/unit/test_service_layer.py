@@ -42,7 +42,7 @@ from order.service_layer import handlers, payments, services
 
 WINDOW = timedelta(minutes=10)
 SECRET = "sandbox-secret"
-TOKEN_SECRET = "token-secret"
+TOKENS = credentials.OrderTokens("token-secret", timedelta(days=90))
 
 
 class FakeOrders:
@@ -364,7 +364,7 @@ async def test_place_order_prices_and_announces() -> None:
         services.PlaceOrder(product.product_id, 3, "a@example.com", "pw", "en", "10.0.0.1"),
         uow,
         FakeCatalog(product),
-        TOKEN_SECRET,
+        TOKENS,
         WINDOW,
     )
     order = placed.order
@@ -374,7 +374,7 @@ async def test_place_order_prices_and_announces() -> None:
         1299,
         "CNY",
     )
-    assert credentials.token_valid(TOKEN_SECRET, order.order_no, placed.token)
+    assert TOKENS.valid(order.order_no, 0, order.created_at, placed.token, datetime.now(UTC))
     assert credentials.password_valid(order.password_hash, "pw")
     [message] = uow.committed
     assert isinstance(message, OrderPlaced) and message.amount == 3897 and message.locale == "en"
@@ -385,14 +385,14 @@ async def test_place_order_unknown_or_inactive_product() -> None:
     inactive = Product(uuid4(), "Old", 100, "CNY", False)
     with pytest.raises(NotFound):
         await services.place_order(
-            services.PlaceOrder(uuid4(), 1, "a@example.com"), FakeUow(), FakeCatalog(), TOKEN_SECRET, WINDOW
+            services.PlaceOrder(uuid4(), 1, "a@example.com"), FakeUow(), FakeCatalog(), TOKENS, WINDOW
         )
     with pytest.raises(Conflict):
         await services.place_order(
             services.PlaceOrder(inactive.product_id, 1, "a@example.com"),
             FakeUow(),
             FakeCatalog(inactive),
-            TOKEN_SECRET,
+            TOKENS,
             WINDOW,
         )
 
@@ -400,20 +400,81 @@ async def test_place_order_unknown_or_inactive_product() -> None:
 async def test_find_order_by_token_or_password_and_same_404_otherwise() -> None:
     uow = FakeUow()
     order = make_order(uow, password_hash=credentials.hash_password("pw"))
-    token = credentials.order_token(TOKEN_SECRET, order.order_no)
-    assert (await services.find_order(order.order_no, uow, TOKEN_SECRET, token=token)).id == order.id
-    assert (await services.find_order(order.order_no, uow, TOKEN_SECRET, password="pw")).id == order.id
+    token = TOKENS.issue(order.order_no, 0, datetime.now(UTC))
+    assert (await services.find_order(order.order_no, uow, TOKENS, token=token)).id == order.id
+    assert (await services.find_order(order.order_no, uow, TOKENS, password="pw")).id == order.id
     messages = set()
     for kwargs in ({"token": "nope"}, {"password": "wrong"}, {}, {"token": token + "x"}):
         with pytest.raises(NotFound) as caught:
-            await services.find_order(order.order_no, uow, TOKEN_SECRET, **kwargs)
+            await services.find_order(order.order_no, uow, TOKENS, **kwargs)
         messages.add(caught.value.message)
     other = "F20990101000000ZZZZZZ"
     with pytest.raises(NotFound) as caught:
-        token = credentials.order_token(TOKEN_SECRET, other)
-        await services.find_order(other, uow, TOKEN_SECRET, token=token)
+        token = TOKENS.issue(other, 0, datetime.now(UTC))
+        await services.find_order(other, uow, TOKENS, token=token)
     messages.add(caught.value.message)
     assert messages == {services.NO_SUCH_ORDER}
+
+
+async def test_order_token_stops_working_after_its_lifetime() -> None:
+    uow = FakeUow()
+    order = make_order(uow)
+    issued = datetime.now(UTC)
+    token = TOKENS.issue(order.order_no, 0, issued)
+    almost = issued + timedelta(days=90) - timedelta(seconds=5)
+    assert (await services.find_order(order.order_no, uow, TOKENS, token=token, now=almost)).id == order.id
+    with pytest.raises(NotFound):
+        await services.find_order(order.order_no, uow, TOKENS, token=token, now=issued + timedelta(days=90))
+
+
+async def test_rotating_an_orders_secret_revokes_its_old_token_and_issues_a_working_one() -> None:
+    uow = FakeUow()
+    order = make_order(uow)
+    old = TOKENS.issue(order.order_no, 0, datetime.now(UTC))
+    other = make_order(uow)
+    other_token = TOKENS.issue(other.order_no, 0, datetime.now(UTC))
+    rotated = await services.rotate_secret(order.order_no, uow, TOKENS)
+    assert rotated.order.secret_version == 1
+    with pytest.raises(NotFound):
+        await services.find_order(order.order_no, uow, TOKENS, token=old)
+    assert (await services.find_order(order.order_no, uow, TOKENS, token=rotated.token)).id == order.id
+    assert (await services.find_order(other.order_no, uow, TOKENS, token=other_token)).id == other.id
+    with pytest.raises(NotFound):
+        await services.rotate_secret("F20990101000000ZZZZZZ", uow, TOKENS)
+
+
+async def test_a_token_issued_before_tokens_expired_works_for_the_lifetime_until_rotated() -> None:
+    uow = FakeUow()
+    order = make_order(uow)
+    legacy = credentials.legacy_token(TOKENS.secret, order.order_no)
+    assert (await services.find_order(order.order_no, uow, TOKENS, token=legacy)).id == order.id
+    late = order.created_at + timedelta(days=91)
+    with pytest.raises(NotFound):
+        await services.find_order(order.order_no, uow, TOKENS, token=legacy, now=late)
+    await services.rotate_secret(order.order_no, uow, TOKENS)
+    with pytest.raises(NotFound):
+        await services.find_order(order.order_no, uow, TOKENS, token=legacy)
+
+
+async def test_email_lookup_hashes_once_whatever_the_number_of_orders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uow = FakeUow()
+    product = Product(uuid4(), "Game key", 1299, "CNY", True)
+    for _ in range(5):
+        await place(uow, product, email="b@example.com", query_password="pw-123456")
+    hashes: list[str] = []
+    real = credentials._scrypt
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        hashes.append(password)
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(credentials, "_scrypt", counted)
+    assert len(await services.find_buyer_orders("b@example.com", "pw-123456", uow, TOKENS)) == 5
+    assert len(await services.find_buyer_orders("b@example.com", "wrong-pw", uow, TOKENS)) == 0
+    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow, TOKENS) == []
+    assert len(hashes) == 3
 
 
 PROVIDERS = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0.1:8000", MemoryLedger())})
@@ -500,7 +561,7 @@ async def test_expiry_expires_only_overdue_awaiting_orders() -> None:
 
 async def place(uow: FakeUow, product: Product, quantity: int = 1, **extra: Any) -> services.PlacedOrder:
     command = services.PlaceOrder(product.product_id, quantity, extra.pop("email", "a@example.com"), **extra)
-    return await services.place_order(command, uow, FakeCatalog(product), TOKEN_SECRET, WINDOW)
+    return await services.place_order(command, uow, FakeCatalog(product), TOKENS, WINDOW)
 
 
 def add_coupon(uow: FakeUow, **changes: Any) -> Coupon:
@@ -651,7 +712,7 @@ async def test_buyer_finds_recent_orders_with_the_right_password_only() -> None:
     stale.created_at = now - timedelta(days=91)
     make_order(uow, password_hash=credentials.hash_password("other-pw"), buyer_email="buyer@example.com")
     make_order(uow, buyer_email="buyer@example.com")
-    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", uow)
+    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", uow, TOKENS)
     assert [o.id for o in found] == [mine.id, older.id]
-    assert await services.find_buyer_orders("buyer@example.com", "wrong", uow) == []
-    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow) == []
+    assert await services.find_buyer_orders("buyer@example.com", "wrong", uow, TOKENS) == []
+    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow, TOKENS) == []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
+from faka_common.errors import Unavailable
 from faka_common.http import InternalClient
 
 
@@ -23,3 +25,15 @@ def owner_client(base_url: str, token: str) -> Owner:
 def provider_client(timeout: float = 10.0) -> httpx.AsyncClient:
     """How the sandbox provider reaches the gateway's public notify URL (real HTTP, as a provider would)."""
     return httpx.AsyncClient(timeout=timeout)
+
+
+def segment(value: str) -> str:
+    """A path segment for an internal URL; never lets a caller steer the path."""
+    return quote(value, safe="")
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as error:
+        raise Unavailable(f"{response.request.url.host} answered with a body that is not JSON") from error

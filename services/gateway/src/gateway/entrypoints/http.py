@@ -15,10 +15,12 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.bootstrap import Gateway
+from gateway.domain.client_address import client_address
 from gateway.domain.uploads import PayloadTooLarge
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
 from gateway.service_layer import edge
-from gateway.service_layer.orders_extra import RateLimited
+from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
+from gateway.service_layer.rate_limits import RateLimited
 
 ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -61,8 +63,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def client_ip(gw: Gateway, request: Request) -> str | None:
+    """The client's address: the socket peer, or what trusted proxies say in X-Forwarded-For."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), gw.settings.trusted_proxies)
 
 
 def too_many(error: RateLimited) -> JSONResponse:
@@ -77,7 +81,7 @@ def too_many(error: RateLimited) -> JSONResponse:
 def checked_order_no(order_no: str) -> str:
     """A malformed order number is just an order that does not exist."""
     if not ORDER_NO.fullmatch(order_no):
-        raise NotFound(edge.NO_SUCH_ORDER)
+        raise NotFound(NO_SUCH_ORDER)
     return order_no
 
 
@@ -137,7 +141,11 @@ def storefront_router(gw: Gateway) -> APIRouter:
     async def products() -> dict[str, Any]:
         return {"items": await edge.catalog(gw)}
 
-    @api.post("/orders", status_code=201, summary="Place an order")
+    @api.post(
+        "/orders",
+        status_code=201,
+        summary="Place an order; rate-limited per client address and per e-mail (429 with Retry-After)",
+    )
     async def place_order(
         order: NewOrder,
         request: Request,
@@ -154,7 +162,7 @@ def storefront_router(gw: Gateway) -> APIRouter:
         return await edge.place_order(
             gw,
             order_payload(order, request.headers.get("accept-language")),
-            request.client.host if request.client else None,
+            client_ip(gw, request),
             idempotency_key=idempotency_key,
         )
 
@@ -170,11 +178,8 @@ def storefront_router(gw: Gateway) -> APIRouter:
         ] = None,
         password: Annotated[str | None, Query(description="The query password chosen by the buyer")] = None,
     ) -> JSONResponse:
-        secret = edge.OrderSecret(token, password)
-        try:
-            view = await edge.buyer_order(gw, checked_order_no(order_no), secret, client_ip(request))
-        except RateLimited as error:
-            return too_many(error)
+        secret = OrderSecret(token, password)
+        view = await edge.buyer_order(gw, checked_order_no(order_no), secret, client_ip(gw, request))
         return JSONResponse(view, headers=PRIVATE)
 
     @api.post(
@@ -182,11 +187,8 @@ def storefront_router(gw: Gateway) -> APIRouter:
         summary="Cancel an unpaid order (its stock and coupon use are given back); 409 once paid",
     )
     async def cancel_order(order_no: str, body: OrderSecretBody, request: Request) -> JSONResponse:
-        secret = edge.OrderSecret(body.token, body.password)
-        try:
-            view = await edge.cancel_order(gw, checked_order_no(order_no), secret, client_ip(request))
-        except RateLimited as error:
-            return too_many(error)
+        secret = OrderSecret(body.token, body.password)
+        view = await edge.cancel_order(gw, checked_order_no(order_no), secret, client_ip(gw, request))
         return JSONResponse(view, headers=PRIVATE)
 
     return api
@@ -213,7 +215,12 @@ def payments_router(gw: Gateway) -> APIRouter:
 
 
 def install_edge_handlers(app: FastAPI) -> None:
-    """Unknown routes and wrong methods answer JSON like every other error."""
+    """Unknown routes and wrong methods answer JSON like every other error; a rate limit is a 429 with
+    Retry-After."""
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return too_many(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from gateway.domain.views import PENDING_STATUSES, format_amount, reveals_keys, secret_query
+from gateway.service_layer.buyer_secrets import OrderSecret
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}"
@@ -79,14 +80,39 @@ def order_table(order: dict[str, Any]) -> str:
     )
 
 
-def order_page(view: dict[str, Any], telegram_link: str | None = None) -> str:
-    """The buyer's order page: the order, a pay link while awaiting payment, the keys once delivered, and
+def pay_buttons(view: dict[str, Any], secret: OrderSecret | None) -> str:
+    """One pay button per payment method the order offers (the sandbox's checkout link when the order
+    service gave one); each posts the buyer's secret in the form body to the order page's pay route."""
+    pay_url = safe_link(view.get("pay_url"))
+    methods = [str(m) for m in view.get("payment_methods") or [] if not (pay_url and m == "sandbox")]
+    parts = [f'<a class="button" href="{e(pay_url)}">Pay now</a>'] if pay_url else []
+    if methods:
+        fields = secret.body() if secret is not None else {}
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{e(value)}">'
+            for name, value in fields.items()
+            if value
+        )
+        action = f"/orders/{quote(str(view.get('order_no', '')), safe='')}/pay"
+        for method in methods:
+            label = "Pay now" if not parts and len(methods) == 1 else f"Pay with {method}"
+            parts.append(
+                f'<form method="post" action="{e(action)}" style="display:inline">{hidden}'
+                f'<input type="hidden" name="provider" value="{e(method)}">'
+                f'<button type="submit">{e(label)}</button></form>'
+            )
+    return f"<p>{' '.join(parts)}</p>" if parts else ""
+
+
+def order_page(
+    view: dict[str, Any], telegram_link: str | None = None, secret: OrderSecret | None = None
+) -> str:
+    """The buyer's order page: the order, pay buttons while awaiting payment, the keys once delivered, and
     a link that gets the order's notices on Telegram."""
     status = view.get("status")
     parts = [f"<h1>Order {e(view.get('order_no'))}</h1>", order_table(view)]
-    pay_url = safe_link(view.get("pay_url"))
-    if status == "awaiting_payment" and pay_url:
-        parts.append(f'<p><a class="button" href="{e(pay_url)}">Pay now</a></p>')
+    if status == "awaiting_payment":
+        parts.append(pay_buttons(view, secret))
     if reveals_keys(status):
         items = view.get("items", [])
         if items:
@@ -134,6 +160,17 @@ def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:
         parts.append(f"<p>This order is {e(status_label(status))}; there is nothing to pay.</p>")
     parts.append(f'<p><a href="{e(order_page_path(order_no, token))}">Your order page</a></p>')
     return layout(f"Pay order {order_no}", "".join(parts), refresh)
+
+
+def qr_payment_page(order_no: str, answer: dict[str, Any]) -> str:
+    """What a provider that answers with a QR payload (WeChat Native, USDT) wants the buyer to scan."""
+    payload = answer.get("qr_payload") or ""
+    body = (
+        f"<h1>Pay order {e(order_no)}</h1>"
+        f"<p>Scan or open this with {e(answer.get('provider'))}:</p><p><code>{e(payload)}</code></p>"
+        '<p class="muted">Your order page shows the payment once it arrives.</p>'
+    )
+    return layout(f"Pay order {order_no}", body)
 
 
 def payment_received_page(order: dict[str, Any], token: str) -> str:

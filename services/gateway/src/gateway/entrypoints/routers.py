@@ -9,7 +9,7 @@ from gateway.bootstrap import Gateway
 from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
-from gateway.entrypoints.orders_extra import orders_extra_router
+from gateway.entrypoints.orders import orders_router
 from gateway.entrypoints.telegram import telegram_router
 from gateway.entrypoints.web import web_router
 
@@ -21,7 +21,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         delivery_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),
-        orders_extra_router(gw),
+        orders_router(gw),
         web_router(gw),
         telegram_router(gw),
     ]

@@ -1,4 +1,5 @@
-"""The browser pages: the shop, the order page and the sandbox provider's checkout."""
+"""The browser pages: the shop, the order page (with a pay button per offered payment method) and, when the
+sandbox provider is enabled, its checkout."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pydantic import ValidationError
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints import pages, telegram
-from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip, order_payload, read_body
+from gateway.entrypoints.http import PRIVATE, PROVIDER, checked_order_no, client_ip, order_payload, read_body
 from gateway.entrypoints.schemas import NewOrder
-from gateway.service_layer import edge
+from gateway.service_layer import buyer_secrets, edge
+from gateway.service_layer.buyer_secrets import OrderSecret
+from gateway.service_layer.rate_limits import RateLimited
 
 MAX_FORM_BYTES = 16 * 1024
 
@@ -26,7 +29,10 @@ def html(content: str, status_code: int = 200) -> HTMLResponse:
 
 
 def html_error(error: DomainError) -> HTMLResponse:
-    return html(pages.error_page(error.status_code, error.message), error.status_code)
+    response = html(pages.error_page(error.status_code, error.message), error.status_code)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def form_errors(error: ValidationError) -> str:
@@ -55,7 +61,7 @@ def web_router(gw: Gateway) -> APIRouter:
             placed = await edge.place_order(
                 gw,
                 order_payload(order, request.headers.get("accept-language")),
-                client_ip(request),
+                client_ip(gw, request),
             )
         except DomainError as error:
             return html_error(error)
@@ -67,26 +73,60 @@ def web_router(gw: Gateway) -> APIRouter:
     ) -> HTMLResponse:
         try:
             view = await edge.buyer_order(
-                gw, checked_order_no(order_no), edge.OrderSecret(token, password), client_ip(request)
+                gw, checked_order_no(order_no), OrderSecret(token, password), client_ip(gw, request)
             )
         except DomainError as error:
             return html_error(error)
-        return html(pages.order_page(view, telegram.deep_link(gw, view.get("order_id"))))
+        secret = OrderSecret(token, password)
+        return html(pages.order_page(view, telegram.deep_link(gw, view.get("order_id")), secret))
 
-    @web.get("/pay/sandbox/{order_no}")
-    async def sandbox_checkout(order_no: str, token: Token = None) -> HTMLResponse:
+    @web.post("/orders/{order_no}/pay")
+    async def pay(request: Request, order_no: str) -> Any:
+        """The order page's pay button: the provider's pay URL (a redirect) or its QR payload (a page)."""
         try:
-            order = await edge.fetch_order(gw, checked_order_no(order_no), edge.OrderSecret(token=token))
+            body = await read_body(request, MAX_FORM_BYTES)
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items() if v and v[0]}
+            provider = form.get("provider", "")
+            if not PROVIDER.fullmatch(provider):
+                raise DomainError("choose one of the order's payment methods")
+            secret = OrderSecret(form.get("token"), form.get("password"))
+            answer = await buyer_secrets.start_payment(
+                gw, checked_order_no(order_no), provider, secret, client_ip(gw, request)
+            )
+        except DomainError as error:
+            return html_error(error)
+        target = pages.safe_link(answer.get("pay_url")) if isinstance(answer, dict) else None
+        if target:
+            return RedirectResponse(target, status_code=303, headers=PRIVATE)
+        return html(pages.qr_payment_page(order_no, answer if isinstance(answer, dict) else {}))
+
+    if gw.settings.sandbox_enabled:
+        web.include_router(sandbox_router(gw))
+    return web
+
+
+def sandbox_router(gw: Gateway) -> APIRouter:
+    """The sandbox provider's checkout (a pretend provider: mounted only when it is enabled)."""
+    sandbox = APIRouter(tags=["pages"], include_in_schema=False)
+
+    @sandbox.get("/pay/sandbox/{order_no}")
+    async def sandbox_checkout(request: Request, order_no: str, token: Token = None) -> HTMLResponse:
+        try:
+            order = await buyer_secrets.order_for(
+                gw, checked_order_no(order_no), OrderSecret(token=token), client_ip(gw, request)
+            )
         except DomainError as error:
             return html_error(error)
         return html(pages.sandbox_checkout_page(order, token or ""))
 
-    @web.post("/pay/sandbox/{order_no}/complete")
-    async def sandbox_complete(order_no: str, token: Token = None) -> HTMLResponse:
+    @sandbox.post("/pay/sandbox/{order_no}/complete")
+    async def sandbox_complete(request: Request, order_no: str, token: Token = None) -> HTMLResponse:
         try:
-            order = await edge.complete_sandbox_payment(gw, checked_order_no(order_no), token)
+            order = await edge.complete_sandbox_payment(
+                gw, checked_order_no(order_no), token, client_ip(gw, request)
+            )
         except DomainError as error:
             return html_error(error)
         return html(pages.payment_received_page(order, token or ""))
 
-    return web
+    return sandbox

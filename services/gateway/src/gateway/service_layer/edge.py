@@ -1,4 +1,4 @@
-"""The gateway's operations: each calls the owning service's internal API and shapes the answer.
+"""The gateway's storefront operations: each calls the owning service's internal API and shapes the answer.
 
 Owners' 4xx answers arrive as DomainErrors (status and code kept) and are passed on; an unreachable owner
 is `Unavailable` (503)."""
@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
-from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
+from faka_common.errors import Conflict, DomainError, Unavailable
 from faka_common.sandbox_payment import signed_notification
 
+from gateway.adapters.owners import json_body, segment
 from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway
 from gateway.domain.views import (
@@ -25,37 +24,13 @@ from gateway.domain.views import (
     reveals_keys,
     storefront_catalog,
 )
-from gateway.service_layer import orders_extra
+from gateway.service_layer import buyer_secrets
+from gateway.service_layer.buyer_secrets import OrderSecret
+from gateway.service_layer.rate_limits import lookup_limits, placement_keys
 
 log = logging.getLogger(__name__)
 
-NO_SUCH_ORDER = "no order with that number and secret"
 KEYS_READER = "gateway"
-
-
-def segment(value: str) -> str:
-    """A path segment for an internal URL; never lets a caller steer the path."""
-    return quote(value, safe="")
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as error:
-        raise Unavailable(f"{response.request.url.host} answered with a body that is not JSON") from error
-
-
-@dataclass(frozen=True)
-class OrderSecret:
-    token: str | None = None
-    password: str | None = None
-
-    def params(self) -> dict[str, str]:
-        if self.token:
-            return {"token": self.token}
-        if self.password:
-            return {"password": self.password}
-        raise NotFound(NO_SUCH_ORDER)
 
 
 # --- admin -----------------------------------------------------------------------------------------
@@ -94,7 +69,11 @@ async def catalog(gw: Gateway) -> list[dict[str, Any]]:
 async def place_order(
     gw: Gateway, order: dict[str, Any], buyer_ip: str | None, idempotency_key: str | None = None
 ) -> dict[str, Any]:
-    """Place the order; an `Idempotency-Key` goes to the order service, which replays the first answer."""
+    """Place the order; an `Idempotency-Key` goes to the order service, which replays the first answer.
+    Every placement counts against the client's and the e-mail's hourly windows (429 once one is full):
+    unpaid orders hold stock for the payment window, so placing them at speed starves real buyers."""
+    limits = lookup_limits(gw)
+    await limits.take(placement_keys(gw.settings, buyer_ip, str(order.get("buyer_email", ""))))
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     response = await gw.order.request(
         "POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip}, headers=headers
@@ -103,14 +82,6 @@ async def place_order(
     view = placed_order_view(placed, gw.base_url)
     view.update({name: placed[name] for name in ("unit_price", "discount", "coupon_code") if name in placed})
     return view
-
-
-async def fetch_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[str, Any]:
-    """The order service's view of the order; the same 404 for unknown order, missing or wrong secret."""
-    params = secret.params()
-    response = await gw.order.request("GET", f"/internal/orders/{segment(order_no)}", params=params)
-    body: dict[str, Any] = json_body(response)
-    return body
 
 
 async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
@@ -130,18 +101,9 @@ async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
 async def buyer_order(
     gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None = None
 ) -> dict[str, Any]:
-    """The buyer's order view; the keys are fetched (and audit-logged) only once delivered. Failed
-    attempts (unknown order, missing or wrong secret) count against the order's and the client's windows;
-    when one is full the lookup is refused (429) before the order service is asked."""
-    limits = orders_extra.lookup_limits(gw)
-    windows = limits.keys("order", client_ip, order_no)
-    await limits.check(windows)
-    try:
-        order = await fetch_order(gw, order_no, secret)
-    except DomainError as error:
-        if error.status_code == 404:
-            await limits.count(windows)
-        raise
+    """The buyer's order view (the secret checked under `buyer_secrets.guarded`); the keys are fetched (and
+    audit-logged) only once delivered."""
+    order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
     keys = None
     if reveals_keys(order.get("status")):
         if order.get("delivery_type") in DELIVERED_BY_DELIVERY:
@@ -156,18 +118,7 @@ async def cancel_order(
 ) -> dict[str, Any]:
     """The buyer gives up an unpaid order. The secret is checked like a lookup (the same 404 for an unknown
     order or a wrong secret, counted against the same windows)."""
-    limits = orders_extra.lookup_limits(gw)
-    windows = limits.keys("order", client_ip, order_no)
-    await limits.check(windows)
-    body = {"token": secret.token, "password": secret.password}
-    try:
-        response = await gw.order.request("POST", f"/internal/orders/{segment(order_no)}/cancel", json=body)
-        order: dict[str, Any] = json_body(response)
-    except DomainError as error:
-        if error.status_code == 404:
-            await limits.count(windows)
-        raise
-    return buyer_order_view(order, None)
+    return buyer_order_view(await buyer_secrets.cancel(gw, order_no, secret, client_ip), None)
 
 
 #: Products an operator or a supplier fulfils: what the buyer received is kept by delivery, not inventory.
@@ -242,10 +193,12 @@ def upstream_error(response: httpx.Response) -> DomainError:
     return error
 
 
-async def complete_sandbox_payment(gw: Gateway, order_no: str, token: str | None) -> dict[str, Any]:
+async def complete_sandbox_payment(
+    gw: Gateway, order_no: str, token: str | None, client_ip: str | None
+) -> dict[str, Any]:
     """Play the sandbox provider: sign a success notification for the order's amount and deliver it to the
     gateway's public notify URL over real HTTP. Returns the order view as it was before payment."""
-    order = await fetch_order(gw, order_no, OrderSecret(token=token))
+    order = await buyer_secrets.order_for(gw, order_no, OrderSecret(token=token), client_ip)
     if order.get("status") not in PAYABLE_STATUSES:
         raise Conflict(f"order {order_no} is {order.get('status')}; there is nothing to pay")
     notification = signed_notification(

@@ -66,6 +66,7 @@ orders = Table(
     Column("face_value", BigInteger),
     Column("buyer_fields", JSONB, nullable=False, default=dict),
     Column("buyer_phone", Text),
+    Column("secret_version", Integer, nullable=False, default=0),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
 
@@ -170,6 +171,7 @@ _MUTABLE = (
     "updated_at",
     "refunded_amount",
     "reconciled_at",
+    "secret_version",
 )
 
 
@@ -202,6 +204,7 @@ def _row(order: Order) -> dict[str, Any]:
         "face_value": order.face_value,
         "buyer_fields": order.buyer_fields,
         "buyer_phone": order.buyer_phone,
+        "secret_version": order.secret_version,
     }
 
 

@@ -166,6 +166,8 @@ class Order:
     buyer_fields: dict[str, str] = field(default_factory=dict)
     #: Optional contact number given at checkout (as typed, trimmed); the e-mail stays the identity.
     buyer_phone: str | None = None
+    #: Bound into every access token; raised by a rotation, which revokes the tokens issued before it.
+    secret_version: int = 0
     #: Transitions not yet written to the audit table (the repository drains them on save).
     pending_transitions: list[Transition] = field(default_factory=list, compare=False, repr=False)
 

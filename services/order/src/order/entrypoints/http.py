@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from faka_common.fields import Line
@@ -94,6 +95,13 @@ class BuyerSecret(BaseModel):
     password: str | None = Field(default=None, max_length=128)
 
 
+class RotatedSecretResponse(BaseModel):
+    order_no: str
+    token: str
+    token_expires_at: str | None
+    secret_version: int
+
+
 class PaymentRequestResponse(BaseModel):
     provider: str
     pay_url: str | None
@@ -124,14 +132,25 @@ def awaits_payment(order: Order) -> bool:
     return order.status is Status.AWAITING_PAYMENT and not order.free
 
 
-def pay_url(service: Service, order: Order) -> str | None:
-    if not awaits_payment(order):
+def order_tokens(service: Service) -> credentials.OrderTokens:
+    settings = service.settings
+    lifetime = timedelta(days=settings.order_token_lifetime_days)
+    return credentials.OrderTokens(settings.order_token_secret.get_secret_value(), lifetime)
+
+
+def pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
+    """The sandbox checkout when the sandbox is one of the order's payment methods; other providers give
+    their pay URL when the buyer picks one (POST .../payments). The link's token expires when the order's
+    first one does (it is issued as of the order's placement), so showing the order never extends access."""
+    if not awaits_payment(order) or "sandbox" not in methods:
         return None
-    token = credentials.order_token(service.settings.order_token_secret.get_secret_value(), order.order_no)
-    return f"{service.settings.public_base_url.rstrip('/')}/pay/sandbox/{order.order_no}?token={token}"
+    token = order_tokens(service).issue(order.order_no, order.secret_version, order.created_at)
+    base = service.settings.public_base_url.rstrip("/")
+    return f"{base}/pay/sandbox/{quote(order.order_no, safe='')}?{urlencode({'token': token})}"
 
 
 def order_view(service: Service, order: Order) -> dict[str, Any]:
+    methods = service.providers.channels_for(order.product_id, order.amount) if awaits_payment(order) else []
     return {
         "order_id": str(order.id),
         "order_no": order.order_no,
@@ -145,10 +164,8 @@ def order_view(service: Service, order: Order) -> dict[str, Any]:
         "expires_at": _iso(order.expires_at),
         "paid_at": _iso(order.paid_at),
         "delivered_at": _iso(order.delivered_at),
-        "pay_url": pay_url(service, order),
-        "payment_methods": (
-            service.providers.channels_for(order.product_id, order.amount) if awaits_payment(order) else []
-        ),
+        "pay_url": pay_url(service, order, methods),
+        "payment_methods": methods,
         "payment_required": not order.free,
         "refunded_amount": order.refunded_amount,
         "unit_price": order.unit_price,
@@ -177,7 +194,7 @@ def order_summary(order: Order) -> dict[str, Any]:
 
 def router(service: Service) -> APIRouter:
     api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
-    token_secret = service.settings.order_token_secret.get_secret_value()
+    tokens = order_tokens(service)
 
     async def place(body: PlaceOrderRequest) -> PlacedOrderResponse:
         placed = await services.place_order(
@@ -194,7 +211,7 @@ def router(service: Service) -> APIRouter:
             ),
             service.uow(),
             service.catalog,
-            token_secret,
+            tokens,
             service.payment_window,
         )
         order = placed.order
@@ -243,25 +260,40 @@ def router(service: Service) -> APIRouter:
 
     @api.post("/orders/lookup", summary="A buyer's recent orders by email and query password")
     async def lookup(body: LookupRequest) -> dict[str, Any]:
-        found = await services.find_buyer_orders(body.email, body.password, service.uow())
+        found = await services.find_buyer_orders(body.email, body.password, service.uow(), tokens)
         return {"items": [order_summary(order) for order in found]}
 
-    @api.get("/orders/{order_no}", summary="An order, for the holder of its token or query password")
-    async def get_order(
-        order_no: str, token: str | None = None, password: str | None = None
-    ) -> dict[str, Any]:
-        order = await services.find_order(order_no, service.uow(), token_secret, token, password)
+    @api.post(
+        "/orders/{order_no}/view",
+        summary="An order, for the holder of its token or query password (in the body, never the URL)",
+    )
+    async def view_order(order_no: str, body: BuyerSecret) -> dict[str, Any]:
+        order = await services.find_order(order_no, service.uow(), tokens, body.token, body.password)
         return order_view(service, order)
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(order_no: str, body: BuyerSecret) -> dict[str, Any]:
-        order = await services.cancel_order(order_no, service.uow(), token_secret, body.token, body.password)
+        order = await services.cancel_order(order_no, service.uow(), tokens, body.token, body.password)
         return order_view(service, order)
+
+    @api.post(
+        "/orders/{order_no}/secret-rotations",
+        status_code=201,
+        summary="The seller revokes every access token of the order and gets a new one",
+    )
+    async def rotate_secret(order_no: str) -> RotatedSecretResponse:
+        rotated = await services.rotate_secret(order_no, service.uow(), tokens)
+        return RotatedSecretResponse(
+            order_no=rotated.order.order_no,
+            token=rotated.token,
+            token_expires_at=_iso(tokens.expires_at(rotated.token)),
+            secret_version=rotated.order.secret_version,
+        )
 
     @api.post("/orders/{order_no}/payments", summary="Start paying an order with one of its offered methods")
     async def start_payment(order_no: str, body: StartPaymentRequest) -> PaymentRequestResponse:
-        order = await services.find_order(order_no, service.uow(), token_secret, body.token, body.password)
-        access = credentials.order_token(token_secret, order.order_no)
+        order = await services.find_order(order_no, service.uow(), tokens, body.token, body.password)
+        access = tokens.issue(order.order_no, order.secret_version, order.created_at)
         request = await payments.start_payment(order, body.provider, service.uow(), service.providers, access)
         return PaymentRequestResponse(
             provider=request.provider, pay_url=request.pay_url, qr_payload=request.qr_payload

@@ -66,7 +66,7 @@ async def place_order(
     command: PlaceOrder,
     uow: OrderUnitOfWork,
     catalog: Catalog,
-    token_secret: str,
+    tokens: credentials.OrderTokens,
     payment_window: timedelta,
     now: datetime | None = None,
 ) -> PlacedOrder:
@@ -82,7 +82,8 @@ async def place_order(
     pricing.check_purchase_limits(command.quantity, product.max_per_order, None, 0)
     password_hash = None
     if command.query_password:
-        password_hash = await asyncio.to_thread(credentials.hash_password, command.query_password)
+        salt = credentials.email_salt(tokens.secret, command.buyer_email)
+        password_hash = await asyncio.to_thread(credentials.hash_password, command.query_password, salt)
     at = now or datetime.now(UTC)
     order_id = uuid7()
     async with uow:
@@ -140,24 +141,27 @@ async def place_order(
         )
         await uow.commit()
     log.info("order %s placed (%s)", order.order_no, order.id)
-    return PlacedOrder(order, credentials.order_token(token_secret, order.order_no))
+    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))
 
 
 async def find_order(
     order_no: str,
     uow: OrderUnitOfWork,
-    token_secret: str,
+    tokens: credentials.OrderTokens,
     token: str | None = None,
     password: str | None = None,
+    now: datetime | None = None,
 ) -> Order:
-    """The order, for a buyer who holds its token or query password; the same NotFound otherwise."""
+    """The order, for a buyer who holds its unexpired token or its query password; the same NotFound
+    otherwise. The token is checked first (an HMAC); the password (an scrypt) only when the token is not."""
     order = None
     if order_no and len(order_no) <= 64:
         async with uow:
             order = await uow.orders.get_by_no(order_no)
     allowed = False
-    if token:
-        allowed = credentials.token_valid(token_secret, order_no, token) and order is not None
+    if token and order is not None:
+        at = now or datetime.now(UTC)
+        allowed = tokens.valid(order.order_no, order.secret_version, order.created_at, token, at)
     if not allowed and password and len(password) <= MAX_PASSWORD:
         stored = order.password_hash if order else None
         allowed = await asyncio.to_thread(credentials.password_valid, stored, password)
@@ -189,7 +193,7 @@ CANCELLED_BY_BUYER = "cancelled_by_buyer"
 async def cancel_order(
     order_no: str,
     uow: OrderUnitOfWork,
-    token_secret: str,
+    tokens: credentials.OrderTokens,
     token: str | None = None,
     password: str | None = None,
     now: datetime | None = None,
@@ -198,7 +202,7 @@ async def cancel_order(
     released (OrderCancelled) and its coupon use given back, in one transaction. Same 404 as a lookup without
     the secret; 409 when the order is past awaiting payment (a payment racing the cancel wins the row lock
     first or finds the order cancelled, and then follows the late-payment policy)."""
-    found = await find_order(order_no, uow, token_secret, token, password)
+    found = await find_order(order_no, uow, tokens, token, password, now)
     at = now or datetime.now(UTC)
     async with uow:
         order = await uow.orders.lock(found.id)
@@ -217,29 +221,41 @@ LOOKUP_WINDOW = timedelta(days=90)
 LOOKUP_LIMIT = 50
 
 
-def _matching(orders: list[Order], password: str) -> list[Order]:
-    """The orders whose query password is `password`; at least one hash is computed even with nothing to
-    check, so a miss costs about what a hit does."""
-    cache: dict[str | None, bool] = {}
-    found = []
-    for order in orders:
-        if order.password_hash not in cache:
-            cache[order.password_hash] = credentials.password_valid(order.password_hash, password)
-        if cache[order.password_hash]:
-            found.append(order)
-    if not cache:
-        credentials.password_valid(None, password)
-    return found
-
-
 async def find_buyer_orders(
-    email: str, password: str, uow: OrderUnitOfWork, now: datetime | None = None
+    email: str,
+    password: str,
+    uow: OrderUnitOfWork,
+    tokens: credentials.OrderTokens,
+    now: datetime | None = None,
 ) -> list[Order]:
     """The buyer's orders of the last 90 days (newest first, at most 50) whose query password matches.
-    Unknown email, no password set and a wrong password all give the same empty list."""
+    Unknown email, no password set and a wrong password all give the same empty list, after the same one
+    scrypt: the password is hashed once with the address's keyed salt, whatever the orders found."""
     if not email or len(email) > 254 or not password or len(password) > MAX_PASSWORD:
         return []
     since = (now or datetime.now(UTC)) - LOOKUP_WINDOW
     async with uow:
         recent = await uow.orders.recent_for_buyer(email, since, LOOKUP_LIMIT)
-    return await asyncio.to_thread(_matching, recent, password)
+    salt = credentials.email_salt(tokens.secret, email)
+    stored = [order.password_hash for order in recent]
+    matching = await asyncio.to_thread(credentials.matching_hashes, stored, password, salt)
+    return [order for order in recent if order.password_hash in matching]
+
+
+async def rotate_secret(
+    order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens, now: datetime | None = None
+) -> PlacedOrder:
+    """The seller revokes every access token of one order (a leaked link) and gets a new one to pass on;
+    the query password is unchanged."""
+    at = now or datetime.now(UTC)
+    async with uow:
+        found = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
+        order = await uow.orders.lock(found.id) if found is not None else None
+        if order is None:
+            raise NotFound(f"no order {order_no[:64]!r}")
+        order.secret_version += 1
+        order.updated_at = at
+        await uow.orders.save(order)
+        await uow.commit()
+    log.info("order %s: access secret rotated (version %d)", order.order_no, order.secret_version)
+    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))

@@ -1,5 +1,6 @@
-"""Public routes for payments (choose a method, GET notifications), refunds and the reconciliation report
-(admin), pricing and coupons (admin), checkout with coupon and Idempotency-Key, and buyer lookup by email."""
+"""The routes the order service answers besides placing and showing orders: paying (choose a method, GET
+notifications), the buyer's lookup by e-mail, and for the admin refunds, the reconciliation report, pricing,
+coupons and the rotation of an order's secret."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip, too_many
+from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
-from gateway.service_layer import edge
-from gateway.service_layer import orders_extra as ops
+from gateway.service_layer import buyer_secrets, edge
+from gateway.service_layer import order_admin as ops
 
 
 class PayWith(BaseModel):
@@ -39,7 +40,7 @@ class Refund(BaseModel):
     reason: str = Field("operator", min_length=1, max_length=200)
 
 
-def orders_extra_router(gw: Gateway) -> APIRouter:
+def orders_router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["payments"])
     admin = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
 
@@ -55,9 +56,15 @@ def orders_extra_router(gw: Gateway) -> APIRouter:
         status, answer, media_type = await edge.forward_notification(gw, provider, body, headers)
         return Response(answer, status_code=status, media_type=media_type)
 
-    @api.post("/api/v1/orders/{order_no}/pay", summary="Start paying an order: a pay URL or a QR payload")
-    async def pay(order_no: str, body: PayWith) -> Response:
-        answer = await ops.start_payment(gw, checked_order_no(order_no), body.model_dump())
+    @api.post(
+        "/api/v1/orders/{order_no}/pay",
+        summary="Start paying an order: a pay URL or a QR payload; failed secrets are rate-limited (429)",
+    )
+    async def pay(order_no: str, body: PayWith, request: Request) -> Response:
+        secret = buyer_secrets.OrderSecret(body.token, body.password)
+        answer = await buyer_secrets.start_payment(
+            gw, checked_order_no(order_no), body.provider, secret, client_ip(gw, request)
+        )
         return Response(json.dumps(answer), media_type="application/json", headers=PRIVATE)
 
     @admin.post("/orders/{order_no}/refunds", status_code=201, summary="Refund an order, wholly or in part")
@@ -76,11 +83,18 @@ def orders_extra_router(gw: Gateway) -> APIRouter:
         "Rate-limited per client address and per e-mail: 429 with Retry-After.",
     )
     async def lookup(body: OrderLookup, request: Request) -> JSONResponse:
-        try:
-            found = await ops.buyer_orders(gw, body.email, body.password, client_ip(request))
-        except ops.RateLimited as error:
-            return too_many(error)
+        found = await buyer_secrets.buyer_orders(gw, body.email, body.password, client_ip(gw, request))
         return JSONResponse(found, headers=PRIVATE)
+
+    @admin.post(
+        "/orders/{order_no}/secret-rotations",
+        status_code=201,
+        summary="Revoke every link (token) of one order and get a new one for the buyer",
+        description="The query password is unchanged. The answer holds the new token and links.",
+    )
+    async def rotate_secret(order_no: str) -> JSONResponse:
+        rotated = await ops.rotate_secret(gw, checked_order_no(order_no))
+        return JSONResponse(rotated, status_code=201, headers=PRIVATE)
 
     @admin.get("/products/{product_id}/price-tiers", tags=["pricing"], summary="A product's wholesale tiers")
     async def price_tiers(product_id: UUID) -> Any:

@@ -1,0 +1,84 @@
+"""The buyer's order secrets on the order service's internal API: they travel in bodies (never in a URL),
+tokens can be rotated by the seller, and the pay link follows the enabled providers."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from order.adapters.inventory import Product
+
+from .conftest import OneProductCatalog, order_api
+
+pytestmark = pytest.mark.integration
+
+PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True)
+
+
+def Catalog() -> OneProductCatalog:
+    return OneProductCatalog(PRODUCT)
+
+
+def order(**extra: Any) -> dict[str, Any]:
+    return {"product_id": str(PRODUCT.product_id), "quantity": 1, "buyer_email": "a@example.com", **extra}
+
+
+async def placed_awaiting_payment(api: httpx.AsyncClient, db: Any) -> dict[str, Any]:
+    response = await api.post("/internal/orders", json=order(query_password="pw-123456"))
+    placed: dict[str, Any] = response.json()
+    await db.fetch("UPDATE orders SET status = 'awaiting_payment' WHERE order_no = $1", placed["order_no"])
+    return placed
+
+
+async def shown(api: httpx.AsyncClient, placed: dict[str, Any]) -> dict[str, Any]:
+    response = await api.post(f"/internal/orders/{placed['order_no']}/view", json={"token": placed["token"]})
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+async def test_the_order_is_shown_for_a_secret_in_the_body_never_in_the_query(db: Any) -> None:
+    async with order_api(db, Catalog()) as api:
+        placed = await placed_awaiting_payment(api, db)
+        path = f"/internal/orders/{placed['order_no']}"
+        by_token = await api.post(f"{path}/view", json={"token": placed["token"]})
+        by_password = await api.post(f"{path}/view", json={"password": "pw-123456"})
+        in_query = await api.get(path, params={"token": placed["token"]})
+    assert by_token.status_code == 200 and by_token.json()["order_no"] == placed["order_no"]
+    assert by_password.status_code == 200
+    assert in_query.status_code in (404, 405)
+
+
+async def test_rotating_the_secret_revokes_the_old_token_and_the_new_one_works(db: Any) -> None:
+    async with order_api(db, Catalog()) as api:
+        placed = await placed_awaiting_payment(api, db)
+        path = f"/internal/orders/{placed['order_no']}"
+        rotated = await api.post(f"{path}/secret-rotations")
+        old = await api.post(f"{path}/view", json={"token": placed["token"]})
+        new = await api.post(f"{path}/view", json={"token": rotated.json()["token"]})
+        password = await api.post(f"{path}/view", json={"password": "pw-123456"})
+        unknown = await api.post("/internal/orders/F20990101000000ZZZZZZ/secret-rotations")
+    assert rotated.status_code == 201, rotated.text
+    assert rotated.json()["secret_version"] == 1 and rotated.json()["token_expires_at"]
+    assert old.status_code == 404
+    assert new.status_code == 200 and password.status_code == 200
+    assert unknown.status_code == 404
+
+
+async def test_the_pay_link_is_the_sandbox_checkout_only_when_the_sandbox_is_enabled(db: Any) -> None:
+    async with order_api(db, Catalog()) as api:
+        placed = await placed_awaiting_payment(api, db)
+        view = await shown(api, placed)
+    assert "/pay/sandbox/" in view["pay_url"] and view["payment_methods"] == ["sandbox"]
+    epay = {
+        "payment_providers": ["epay"],
+        "epay_url": "https://pay.example.com",
+        "epay_pid": "1001",
+        "epay_key": "k" * 32,
+    }
+    async with order_api(db, Catalog(), **epay) as api:
+        view = await shown(api, placed)
+    assert view["payment_methods"] == ["epay"]
+    assert view["pay_url"] is None
