@@ -6,14 +6,15 @@ import re
 from typing import Annotated, Literal
 from uuid import UUID
 
+from faka_common.fields import MAX_MONEY, Line, Money, Text
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 Locale = Literal["zh-CN", "en"]
-BuyerFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-BuyerFieldValue = Annotated[str, StringConstraints(max_length=200)]
+BuyerFieldName = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+BuyerFieldValue = Annotated[Line, StringConstraints(max_length=200)]
 CouponCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
 ]
@@ -24,13 +25,15 @@ class NewProduct(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(
+    title: Line = Field(
         min_length=1, max_length=200, description="Shown to buyers", examples=["Steam ¥100 gift card"]
     )
-    description: str = Field(
+    description: Text = Field(
         "", max_length=10_000, description="Shown to buyers", examples=["Redeem on Steam"]
     )
-    price: int = Field(ge=0, description="Unit price in minor units (分/cents)", examples=[9900])
+    price: Money = Field(
+        description=f"Unit price in minor units (分/cents), at most {MAX_MONEY}", examples=[9900]
+    )
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["CNY"])
     delivery_type: Literal["card_key", "loop_key", "manual", "recharge"] = Field(
         "card_key",
@@ -39,13 +42,13 @@ class NewProduct(BaseModel):
         "recharge: a supplier tops up the account the buyer names",
         examples=["card_key"],
     )
-    loop_key: str | None = Field(
+    loop_key: Text | None = Field(
         None, max_length=10_000, description="Required for loop_key products", examples=[None]
     )
-    face_value: int | None = Field(
+    face_value: Money | None = Field(
         None, gt=0, description="Recharge products: what one unit tops up, in minor units", examples=[None]
     )
-    usage_instructions: str = Field(
+    usage_instructions: Text = Field(
         "", max_length=10_000, description="Shown with the delivered keys", examples=["Steam > Redeem a code"]
     )
     category_id: UUID | None = Field(None, description="From POST /api/admin/categories", examples=[None])
@@ -62,7 +65,7 @@ class NewProduct(BaseModel):
         "the storefront lists it under the main product",
         examples=[None],
     )
-    variant_label: str | None = Field(
+    variant_label: Line | None = Field(
         None, min_length=1, max_length=60, description="The variant's option name", examples=["¥100"]
     )
 
@@ -76,7 +79,7 @@ class NewOrder(BaseModel):
         description="From GET /api/v1/products", examples=["0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"]
     )
     quantity: int = Field(1, ge=1, le=1000, description="How many keys", examples=[1])
-    email: str = Field(max_length=254, description="Where the keys are sent", examples=["buyer@example.com"])
+    email: Line = Field(max_length=254, description="Where the keys are sent", examples=["buyer@example.com"])
     phone: str | None = Field(
         None,
         max_length=32,
@@ -84,7 +87,7 @@ class NewOrder(BaseModel):
         description="Optional: a phone number for SMS notices",
         examples=["+86 138 0013 8000"],
     )
-    query_password: str | None = Field(
+    query_password: Line | None = Field(
         None,
         min_length=6,
         max_length=64,
@@ -121,8 +124,8 @@ class OrderSecretBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    token: str | None = Field(None, max_length=512, examples=["eyJvIjoi..."])
-    password: str | None = Field(None, max_length=64, examples=[None])
+    token: Line | None = Field(None, max_length=512, examples=["eyJvIjoi..."])
+    password: Line | None = Field(None, max_length=64, examples=[None])
 
 
 class OrderLookup(BaseModel):
@@ -130,15 +133,15 @@ class OrderLookup(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=254, examples=["buyer@example.com"])
-    password: str = Field(min_length=1, max_length=64, examples=["my-secret-1"])
+    email: Line = Field(max_length=254, examples=["buyer@example.com"])
+    password: Line = Field(min_length=1, max_length=64, examples=["my-secret-1"])
 
 
 class PriceTier(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_quantity: int = Field(ge=2, le=1_000_000, description="From this many units on", examples=[10])
-    unit_price: int = Field(ge=0, description="Minor units per unit", examples=[4500])
+    unit_price: Money = Field(description=f"Minor units per unit, at most {MAX_MONEY}", examples=[4500])
 
 
 class PriceTiers(BaseModel):
@@ -157,7 +160,12 @@ class NewCoupon(BaseModel):
 
     code: CouponCode = Field(examples=["SPRING10"])
     kind: Literal["fixed", "percent"] = Field(examples=["percent"])
-    value: int = Field(ge=1, description="fixed: minor units; percent: 1..100", examples=[10])
+    value: int = Field(
+        ge=1,
+        le=MAX_MONEY,
+        description=f"fixed: minor units (at most {MAX_MONEY}); percent: 1..100",
+        examples=[10],
+    )
     currency: str | None = Field(
         None, pattern=r"^[A-Z]{3}$", description="Required for fixed", examples=[None]
     )
