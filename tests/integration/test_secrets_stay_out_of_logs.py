@@ -1,0 +1,66 @@
+"""An end-to-end sale, paid through the sandbox checkout pages and looked up by password, leaves neither the
+order's token, nor its query password, nor the delivered key in any service's log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from faka_common.testing import eventually
+
+from .e2e_platform import SERVICES, Platform, body_text, running_platform
+from .test_sale import create_product, wait_for_status
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
+    async with running_platform(infrastructure) as running:
+        yield running
+
+
+async def test_a_sale_leaves_no_token_password_or_key_in_the_logs(platform: Platform) -> None:
+    key = f"LOGCHECK-{uuid.uuid4().hex.upper()}"
+    product_id = await create_product(platform, [key], title="Log check")
+    email = f"logs-{uuid.uuid4().hex[:6]}@example.com"
+    password = f"pw-{uuid.uuid4().hex}"
+    async with platform.storefront() as shop:
+        placed = await shop.post(
+            "/api/v1/orders",
+            json={"product_id": product_id, "quantity": 1, "email": email, "query_password": password},
+        )
+        assert placed.status_code == 201, placed.text
+        order = placed.json()
+        awaiting = await wait_for_status(platform, order, "awaiting_payment")
+        pay_url = urlsplit(awaiting["pay_url"])
+        [pay_token] = parse_qs(pay_url.query)["token"]
+        by_password = await shop.get(f"/orders/{order['order_no']}", params={"password": password})
+        assert by_password.status_code == 200, by_password.text
+        checkout = await shop.get(pay_url.path, params={"token": pay_token})
+        assert checkout.status_code == 200, checkout.text
+        action = unescape(checkout.text.split('<form method="post" action="', 1)[1].split('"', 1)[0])
+        paid = await shop.post(action)
+        assert paid.status_code == 200, paid.text
+        delivered = await wait_for_status(platform, order, "delivered")
+        assert [item["content"] for item in delivered["items"]] == [key]
+        found = await shop.post("/api/v1/orders/lookup", json={"email": email, "password": password})
+        assert [o["order_no"] for o in found.json()["items"]] == [order["order_no"]]
+
+    async def emailed() -> bool:
+        return any(key in body_text(m) for m in platform.mailbox.to(email))
+
+    await eventually(emailed, timeout=30)
+    secrets = {"token": order["token"], "pay link token": pay_token, "password": password, "key": key}
+    logs = {service: (platform.logs / f"{service}.log").read_text(errors="replace") for service in SERVICES}
+    assert order["order_no"] in "".join(logs.values())  # the logs were written, and mention the order
+    leaks = [
+        f"{what} in {service}.log"
+        for what, value in secrets.items()
+        for service, text in logs.items()
+        if value in text
+    ]
+    assert leaks == []
