@@ -183,3 +183,15 @@ def test_a_malformed_keyring_is_refused_at_start_up_in_every_environment() -> No
 def test_secrets_are_masked_in_repr() -> None:
     settings = ServiceSettings(service_name="x", internal_token="do-not-print")
     assert "do-not-print" not in repr(settings)
+
+
+def test_production_refuses_one_secret_used_for_two_settings() -> None:
+    shared = secrets.token_urlsafe(32)
+    with pytest.raises(ValidationError, match="KEY_FINGERPRINT_SECRET is the same secret as INTERNAL_TOKEN"):
+        KeyRingSettings(
+            service_name="x",
+            environment="production",
+            internal_token=shared,  # type: ignore[arg-type]
+            key_fingerprint_secret=shared + " ",  # type: ignore[arg-type]
+            key_encryption_keys=f"k1:{new_key()}",  # type: ignore[arg-type]
+        )

@@ -90,6 +90,7 @@ class ServiceSettings(BaseSettings):
             [*self.development_secrets().values(), DEV_KEYRING, DEV_FINGERPRINT_SECRET, DEV_SANDBOX_SECRET]
         )
         problems = []
+        holders: dict[str, str] = {}
         for field in [*self.development_secrets(), *self.optional_secrets()]:
             value = getattr(self, field)
             if value is None:
@@ -100,6 +101,9 @@ class ServiceSettings(BaseSettings):
             problem = weakness(value, development)
             if problem:
                 problems.append(f"{field.upper()} {problem}")
+            elif (first := holders.setdefault(value.strip(), field)) != field:
+                # one leaked secret must not open a second door (an admin key that is the internal token)
+                problems.append(f"{field.upper()} is the same secret as {first.upper()}; each needs its own")
         if problems:
             raise ValueError(
                 f"refusing to start with ENVIRONMENT={self.environment}: {'; '.join(problems)}. "
