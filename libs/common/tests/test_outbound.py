@@ -97,6 +97,9 @@ async def test_a_name_that_does_not_resolve_is_refused() -> None:
         ("http://user:pw@93.184.216.34/", "credentials"),
         ("http:///path", "no host"),
         ("http://93.184.216.34:99999/", "not a valid URL"),
+        ("http://93.184.216.34/\x00", "control characters"),
+        ("http://93.184.216.34/a b", "spaces"),
+        ("http://93.184.216.34\u202e/", "control characters"),
     ],
 )
 async def test_urls_of_other_shapes_are_refused(url: str, reason: str) -> None:

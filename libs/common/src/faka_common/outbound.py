@@ -179,6 +179,8 @@ class OutboundPolicy:
 
     def check_static(self, url: str, what: str = "URL") -> tuple[str, int]:
         """Scheme, host, credentials and literal addresses; no DNS. Returns the host and port."""
+        if any(ch.isspace() or not ch.isprintable() for ch in url):
+            raise UnsafeURL(f"{what} must not contain spaces or control characters")
         try:
             parts = urlsplit(url)
             port = parts.port

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.errors import NotFound
+from faka_common.fields import Line, Money, Text
 from faka_common.http import internal_auth
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,7 @@ from delivery.domain.suppliers import Claim, Route, Supplier
 from delivery.service_layer import handlers
 from delivery.service_layer import suppliers as supplier_ops
 
-Operator = Annotated[str, Field(min_length=1, max_length=100, description="Who does it (audit)")]
+Operator = Annotated[Line, Field(min_length=1, max_length=100, description="Who does it (audit)")]
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
 
@@ -32,7 +33,7 @@ class ClaimTask(Body):
 
 class DeliverTask(Body):
     operator: Operator
-    content: str = Field(
+    content: Text = Field(
         min_length=1, max_length=20_000, description="What the buyer receives (sealed at rest)"
     )
     force: bool = Field(
@@ -42,7 +43,7 @@ class DeliverTask(Body):
 
 class RejectTask(Body):
     operator: Operator
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Line = Field(min_length=1, max_length=500)
 
 
 class NewSupplier(Body):
@@ -66,17 +67,17 @@ class SupplierActive(Body):
 
 
 class NewRoute(Body):
-    supplier_sku: str = Field(min_length=1, max_length=200, description="The product's id at the supplier")
+    supplier_sku: Line = Field(min_length=1, max_length=200, description="The product's id at the supplier")
     priority: int = Field(default=0, ge=0, le=1000, description="0 = primary; higher = later backups")
-    cost: int = Field(ge=0, description="What the supplier charges us, minor units")
+    cost: Money = Field(description="What the supplier charges us, minor units")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
 
 
 class NewClaim(Body):
     order_id: UUID
-    amount: int = Field(ge=0, description="The loss, minor units")
+    amount: Money = Field(description="The loss, minor units")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Line = Field(min_length=1, max_length=500)
     recorded_by: Operator
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from faka_common.crypto import KeyRing
 from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
+from faka_common.fields import printable_message
 from faka_common.outbound import OutboundPolicy
 from pydantic import ValidationError
 from uuid6 import uuid7
@@ -38,7 +39,10 @@ async def add_supplier(
     try:
         config_for(kind, config)
     except ValidationError as error:
-        raise DomainError(f"invalid supplier config: {error.errors()[0]['msg']}") from error
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        what = printable_message(first) or first["msg"]
+        raise DomainError(f"invalid supplier config: {where}: {what}") from error
     sealed = keyring.seal(secret, secret_context(name))
     supplier = Supplier(
         uuid7(), name, kind, base_url.rstrip("/"), config, sealed.key_id, sealed.blob, timeout_seconds

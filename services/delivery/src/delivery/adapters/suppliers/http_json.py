@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import httpx
+from faka_common.fields import Line
 from faka_common.outbound import UnsafeURL
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from delivery.adapters.suppliers.base import Balance, UpstreamProduct, sign
 from delivery.domain.suppliers import (
@@ -23,6 +24,8 @@ from delivery.domain.suppliers import (
 )
 
 Phase = Literal["submit", "read"]
+#: One configured name, path or code: printable, one line (it lands in request paths, JSON and the database).
+Setting = Annotated[Line, StringConstraints(max_length=200)]
 
 # Fixed, not configurable: an operator-chosen header (Metadata-Flavor, X-aws-ec2-metadata-token) is
 # half of what reading a cloud metadata service takes.
@@ -48,23 +51,23 @@ class HttpJsonConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    submit_path: str = "/orders"
+    submit_path: Setting = "/orders"
     query_method: Literal["GET", "POST"] = "POST"
-    query_path: str = Field(default="/orders/query", description="May contain {order_id}")
-    balance_path: str = "/balance"
-    products_path: str = "/products"
-    merchant_id: str = ""
-    merchant_field: str = "merchant_id"
-    order_id_field: str = "order_id"
-    sku_field: str = "product_id"
-    account_field: str = "account"
-    amount_field: str = "amount"
-    quantity_field: str = "quantity"
-    status_field: str = "status"
-    status_map: dict[str, UpstreamState] = Field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
-    error_code_field: str = "error"
-    message_field: str = "message"
-    permanent_codes: list[str] = Field(
+    query_path: Setting = Field(default="/orders/query", description="May contain {order_id}")
+    balance_path: Setting = "/balance"
+    products_path: Setting = "/products"
+    merchant_id: Setting = ""
+    merchant_field: Setting = "merchant_id"
+    order_id_field: Setting = "order_id"
+    sku_field: Setting = "product_id"
+    account_field: Setting = "account"
+    amount_field: Setting = "amount"
+    quantity_field: Setting = "quantity"
+    status_field: Setting = "status"
+    status_map: dict[Setting, UpstreamState] = Field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
+    error_code_field: Setting = "error"
+    message_field: Setting = "message"
+    permanent_codes: list[Setting] = Field(
         default_factory=lambda: [
             "invalid_account",
             "out_of_stock",
@@ -72,16 +75,24 @@ class HttpJsonConfig(BaseModel):
             "insufficient_balance",
         ]
     )
-    not_found_codes: list[str] = Field(default_factory=lambda: ["not_found"])
-    supplier_order_no_field: str = "supplier_order_no"
-    content_field: str = "content"
-    balance_field: str = "balance"
-    currency_field: str = "currency"
-    products_field: str = "items"
-    product_sku_field: str = "product_id"
-    product_title_field: str = "title"
-    product_price_field: str = "price"
-    product_available_field: str = "in_stock"
+    not_found_codes: list[Setting] = Field(default_factory=lambda: ["not_found"])
+    supplier_order_no_field: Setting = "supplier_order_no"
+    content_field: Setting = "content"
+    balance_field: Setting = "balance"
+    currency_field: Setting = "currency"
+    products_field: Setting = "items"
+    product_sku_field: Setting = "product_id"
+    product_title_field: Setting = "title"
+    product_price_field: Setting = "price"
+    product_available_field: Setting = "in_stock"
+
+    @field_validator("submit_path", "query_path", "balance_path", "products_path")
+    @classmethod
+    def _a_path_under_the_base_url(cls, value: str) -> str:
+        # "//host/x" or "http://host/x" would send the request to another host than the checked base URL.
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("must be a path under the supplier's base URL, starting with a single /")
+        return value
 
 
 PLATFORM_PRESET: dict[str, Any] = {
