@@ -191,6 +191,21 @@ async def test_a_refused_token_is_acknowledged_so_telegram_does_not_resend_it(ed
     assert response.status_code == 200 and response.json() == {"ok": True, "linked": False}
 
 
+async def test_a_chat_presenting_refused_tokens_is_throttled_and_its_updates_still_acknowledged(
+    edge: Edge,
+) -> None:
+    edge.notification.status = 400
+    edge.notification.body = {"error": "invalid_chat_link", "message": "the link is not valid"}
+    limit = edge.gateway.settings.lookup_per_order_per_hour
+    for i in range(limit + 2):
+        response = await post(edge, start(f"/start guess{i}"))
+        assert response.status_code == 200 and response.json() == {"ok": True, "linked": False}
+    assert len(edge.notification.calls) == limit  # the rest never reach notification
+    edge.notification.status, edge.notification.body = 200, {"linked": True}
+    other_chat = await post(edge, start(f"/start {chat_link.sign(LINK_SECRET, UUID(ORDER_ID), 600)}", 77))
+    assert other_chat.json() == {"ok": True, "linked": True}
+
+
 @pytest.mark.parametrize("status", [503, 401])
 async def test_notification_down_or_misconfigured_answers_503_so_telegram_retries(
     edge: Edge, status: int

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import read_body
+from gateway.service_layer.rate_limits import lookup_limits
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,13 @@ def telegram_router(gw: Gateway) -> APIRouter:
         match = START.match(message.text or "") if message is not None else None
         if message is None or match is None:
             return {"ok": True, "linked": False}  # other updates are none of our business
+        # A chat presenting wrong tokens is throttled like any guesser of an order secret (the chat is the
+        # client here: every update comes from Telegram's address). Telegram still gets a 200.
+        limits = lookup_limits(gw)
+        windows = limits.keys("chat", None, str(message.chat.id))
+        if await limits.full(windows) is not None:
+            log.info("Telegram update %s not forwarded: its chat sent too many bad links", update.update_id)
+            return {"ok": True, "linked": False}
         link = {
             "chat_id": str(message.chat.id),
             "token": match.group(1),
@@ -108,6 +116,7 @@ def telegram_router(gw: Gateway) -> APIRouter:
         except DomainError as error:
             if error.code == chat_link.InvalidChatLink.code:
                 # notification told the chat why; resending the update would not help
+                await limits.count(windows)
                 log.info("Telegram update %s not linked: %s", update.update_id, error.message)
                 return {"ok": True, "linked": False}
             if error.status_code >= 500:

@@ -21,7 +21,9 @@ from gateway.config import Settings
 
 log = logging.getLogger(__name__)
 
-LookupKind = Literal["order", "email"]
+#: What a guess is about: an order (its token or password), an e-mail (its password) or a Telegram chat
+#: (the deep-link tokens it presents).
+LookupKind = Literal["order", "email", "chat"]
 
 
 class RateLimited(DomainError):
@@ -83,7 +85,7 @@ def _windows(
 def lookup_keys(settings: Settings, kind: LookupKind, client_ip: str | None, subject: str) -> list[LimitKey]:
     """`faka/<namespace>/lookup/<kind>/ip/<client ip>` per minute and `.../<kind>/subject/<id>` per hour."""
     per_subject = (
-        settings.lookup_per_order_per_hour if kind == "order" else settings.lookup_per_email_per_hour
+        settings.lookup_per_email_per_hour if kind == "email" else settings.lookup_per_order_per_hour
     )
     return _windows(
         (*namespace(settings), "lookup", kind),
@@ -91,7 +93,7 @@ def lookup_keys(settings: Settings, kind: LookupKind, client_ip: str | None, sub
         RateLimitItemPerMinute(settings.lookup_per_ip_per_minute),
         ("subject", subject_id(kind, subject)),
         RateLimitItemPerHour(per_subject),
-        "this order" if kind == "order" else "this e-mail address",
+        {"order": "this order", "email": "this e-mail address", "chat": "this chat"}[kind],
         "order lookups",
     )
 
