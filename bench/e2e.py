@@ -94,6 +94,11 @@ TERMINAL = {
 METRIC = re.compile(
     r"^(faka_consumer_lag|faka_outbox_backlog|faka_consumer_messages_total)\{([^}]*)\} (\S+)$"
 )
+LIMIT_HINT = (
+    "\nThe gateway limits orders per client address (ORDERS_PER_IP_PER_HOUR, 20 an hour by default) and "
+    "every buyer comes from 127.0.0.1 unless the gateway trusts it as a proxy: restart the services with "
+    "TRUSTED_PROXIES='[\"127.0.0.1/32\"]' (or stop them and let the benchmark start them)."
+)
 ORDER_NO = re.compile(r"F\d{14}[0-9A-Z]{6}")
 
 
@@ -566,6 +571,9 @@ def summarize(
         },
         "loadgen_worker_core_share": round(step.workers_cpu / max(step.wall, 1e-9) / workers, 2),
         "other_load_on_machine_cpu_s": round(step.cpu.get("(machine busy)", 0.0) - accounted, 2),
+        "other_load_on_machine_cores": round(
+            (step.cpu.get("(machine busy)", 0.0) - accounted) / max(step.cpu_window, 1e-9), 2
+        ),
         "wall_s": round(step.wall, 1),
         "email_wait_s": round(step.email_wait, 1),
         "emails_missing": sum(1 for mails in emails if not mails),
@@ -647,15 +655,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         alone = await bench.run_step(1.0, 1.0, 0.0)
         if alone.buyers[0]["outcome"] != "delivered":
             error = alone.buyers[0]["error"]
-            hint = ""
-            if "429" in error:
-                hint = (
-                    "\nThe gateway limits orders per client address (ORDERS_PER_IP_PER_HOUR, 20 by default) "
-                    "and every buyer here comes from 127.0.0.1 unless the gateway trusts it as a proxy. "
-                    "Restart the services with TRUSTED_PROXIES='[\"127.0.0.1/32\"]' (or stop them and let "
-                    "the bench start them)."
-                )
-            raise SystemExit(f"a single sale failed: {error}{hint}")
+            raise SystemExit(f"a single sale failed: {error}{LIMIT_HINT if '429' in error else ''}")
         results["one_buyer"] = summarize(alone, groups, mailbox, args.workers)
         print(
             f"  paid->delivered {results['one_buyer']['paid_to_delivered_ms']['p50']} ms, "
@@ -667,7 +667,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         steps: list[dict[str, Any]] = []
         results["steps"] = steps
-        for rate in rates(args):
+        planned, low, high, refine = rates(args), 0.0, math.inf, args.refine
+        while planned:
+            rate = planned.pop(0)
             print(f"step {rate:g}/s for {args.hold:g} s ...", flush=True)
             step = await bench.run_step(rate, args.hold, args.warmup)
             summary = summarize(step, groups, mailbox, args.workers, results["idle_cpu_ms_per_s"])
@@ -679,11 +681,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 f"{summary['cpu_ms_per_order_platform_total']} ms CPU/order",
                 flush=True,
             )
-            if not summary["held"]:
-                break
+            if any("429" in failure for failure in summary["failures"]):
+                print(LIMIT_HINT, flush=True)
+            if summary["loadgen_worker_core_share"] > 0.8:
+                print("  the load generator used most of a core: its pace may be the limit (try --workers 2)")
+            if summary["held"]:
+                low = max(low, rate)
+            else:
+                high = min(high, rate)
+                planned = []
+            if not planned and refine > 0 and low > 0 and high < math.inf:
+                refine -= 1  # bisect between the highest rate held and the lowest that was not
+                planned = [round((low + high) / 2, 2)]
             await drain(probe, 30)
         held = [s for s in steps if s["held"]]
-        results["sustained"] = held[-1] if held else None
+        results["sustained"] = max(held, key=lambda s: s["offered_per_s"]) if held else None
 
         print("after the run: waiting for lag and backlog to reach 0 (at most 60 s) ...", flush=True)
         results["after_run"] = await drain(probe, 60)
@@ -800,7 +812,8 @@ def table(results: dict[str, Any]) -> str:
             ),
             (
                 "other load on the box during that step",
-                fmt(best["other_load_on_machine_cpu_s"], " CPU s"),
+                f"{fmt(best['other_load_on_machine_cpu_s'])} CPU s "
+                f"({best['other_load_on_machine_cores']:.2f} of {results['cpus']} cores)",
                 "",
             ),
         ]
@@ -863,6 +876,12 @@ def cli() -> None:
         "--max-rate", type=float, default=500.0, help="the ramp stops here if nothing fails first"
     )
     parser.add_argument("--rates", help="explicit rates instead of the ramp, e.g. 2,4,8")
+    parser.add_argument(
+        "--refine",
+        type=int,
+        default=2,
+        help="after the ramp, bisect this many times between held and not held",
+    )
     parser.add_argument(
         "--poll-interval", type=float, default=0.2, help="each buyer polls its order this often (s)"
     )

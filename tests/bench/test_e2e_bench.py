@@ -1,0 +1,112 @@
+"""The end-to-end benchmark's own judgement: when a step counts as held, how e-mails are matched to orders,
+and how a process's CPU is found and read from /proc."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from bench.e2e import Mailbox, Step, percentile, slope_growth, summarize
+from bench.procstat import Group, listener, stat
+
+
+def buyer(number: int, start: float, paid_after: float, **overrides: Any) -> dict[str, Any]:
+    arrival = start + number * 0.5
+    record = {
+        "number": number, "arrival": arrival, "email": f"b{number}@example.com", "order_no": f"F{number}",
+        "outcome": "delivered", "error": "", "place_started": arrival, "placed": arrival + 0.05,
+        "awaiting_seen": arrival + 0.3, "notify_started": arrival + 0.3, "notify_acked": arrival + 0.32,
+        "notify_attempts": 1, "notify_result": "accepted", "delivered_seen": arrival + paid_after + 0.5,
+        "polls_to_awaiting": 2, "polls_to_delivered": 2, "created_at": arrival,
+        "paid_at": arrival + paid_after, "delivered_at": arrival + paid_after + 0.2, "keys": [f"K{number}"],
+    }  # fmt: skip
+    record.update(overrides)
+    return record
+
+
+def step_at_two_per_second(lag: list[float], paid_after: float = 0.4, **overrides: Any) -> Step:
+    step = Step(rate=2.0, hold=10.0, warmup=2.0, start_at=1000.0, cpu_window=12.0, wall=12.0)
+    step.buyers = [buyer(n, step.start_at, paid_after, **overrides) for n in range(20)]
+    step.samples = [(step.start_at + 2 + i, value, 0.0) for i, value in enumerate(lag)]
+    step.cpu = {"order": 2.4, "(machine busy)": 6.0}
+    return step
+
+
+GROUPS = [Group("order", [1])]
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 99.9) == 100.0
+    assert percentile([], 99) is None
+
+
+def test_growth_is_the_fitted_rise_over_the_span_so_one_noisy_sample_does_not_decide() -> None:
+    assert slope_growth([(t, 5.0 * t) for t in range(10)]) == 45.0
+    assert abs(slope_growth([(0, 3.0), (1, 9.0), (2, 3.0), (3, 3.0), (4, 3.0)])) < 3
+
+
+def test_a_step_with_every_buyer_served_and_flat_lag_is_held(tmp_path: Path) -> None:
+    summary = summarize(
+        step_at_two_per_second([4, 6, 5, 4, 6, 5, 5, 4]), GROUPS, Mailbox(tmp_path), workers=1
+    )
+    assert summary["held"], summary["why_not_held"]
+    assert summary["paid_per_s"] == 2.0
+    assert summary["paid_to_delivered_ms"]["p99"] == 200.0
+    assert summary["cpu_ms_per_order"]["order"] == 120.0
+
+
+def test_a_step_whose_consumer_lag_keeps_growing_is_not_held(tmp_path: Path) -> None:
+    summary = summarize(step_at_two_per_second([0, 10, 20, 30, 40, 50, 60, 70]), GROUPS, Mailbox(tmp_path), 1)
+    assert not summary["held"]
+    assert any("consumer lag grew" in reason for reason in summary["why_not_held"])
+
+
+def test_a_step_whose_payments_trail_the_arrivals_is_not_held(tmp_path: Path) -> None:
+    summary = summarize(step_at_two_per_second([0] * 8, paid_after=6.0), GROUPS, Mailbox(tmp_path), 1)
+    assert not summary["held"]
+    assert any("paid" in reason for reason in summary["why_not_held"])
+
+
+def test_a_step_with_a_buyer_not_served_is_not_held(tmp_path: Path) -> None:
+    step = step_at_two_per_second([0] * 8)
+    step.buyers[3].update(outcome="failed", error="Stuck: placing answered 429: too many orders")
+    summary = summarize(step, GROUPS, Mailbox(tmp_path), 1)
+    assert not summary["held"]
+    assert "Stuck: placing answered 429: too many orders" in " ".join(summary["failures"])
+
+
+def test_mails_are_matched_to_buyers_by_recipient_and_checked_for_the_order_number(tmp_path: Path) -> None:
+    (tmp_path / "old").write_bytes(b"To: b1@example.com\n\nolder mail, not this run's\n")
+    mailbox = Mailbox(tmp_path)
+    mail = EmailMessage()
+    mail["To"] = "B1@example.com"
+    mail["Subject"] = "您的订单 F202612011421483TZ1BV 已发货"
+    mail.set_content("订单号：F202612011421483TZ1BV\nK-1")
+    (tmp_path / "new").write_bytes(mail.as_bytes())
+    mailbox.scan()
+    mailbox.scan()
+    assert mailbox.for_buyer({"email": "b1@example.com"})[0][1] == {"F202612011421483TZ1BV"}
+    assert len(mailbox.for_buyer({"email": "b1@example.com"})) == 1
+    assert mailbox.for_buyer({"email": "b2@example.com"}) == []
+
+
+def test_the_process_behind_a_listening_port_is_found_and_its_cpu_read() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert listener(server.getsockname()[1]) == os.getpid()
+    before = stat(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    after = stat(os.getpid())
+    assert before is not None and after is not None
+    assert after[1] > before[1]
+    assert Group("me", [os.getpid()]).ticks() >= after[1]
