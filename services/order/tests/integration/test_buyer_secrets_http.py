@@ -82,3 +82,19 @@ async def test_the_pay_link_is_the_sandbox_checkout_only_when_the_sandbox_is_ena
         view = await shown(api, placed)
     assert view["payment_methods"] == ["epay"]
     assert view["pay_url"] is None
+
+
+async def test_a_replayed_placement_gets_its_token_again_and_the_kept_answer_holds_none(db: Any) -> None:
+    key = {"Idempotency-Key": "checkout-1"}
+    async with order_api(db, Catalog()) as api:
+        first = (await api.post("/internal/orders", json=order(), headers=key)).json()
+        again = await api.post("/internal/orders", json=order(), headers=key)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["token"] == first["token"]
+        assert (await shown(api, first))["order_no"] == first["order_no"]
+        [kept] = await db.fetch("SELECT response::text AS response FROM idempotency_keys")
+        assert first["order_no"] in kept["response"] and first["token"] not in kept["response"]
+        await api.post(f"/internal/orders/{first['order_no']}/secret-rotations")
+        replayed_after_rotation = (await api.post("/internal/orders", json=order(), headers=key)).json()
+        view = await api.post(f"/internal/orders/{first['order_no']}/view", json=replayed_after_rotation)
+    assert view.status_code == 404

@@ -241,12 +241,15 @@ def router(service: Service) -> APIRouter:
         if idempotency_key is None:
             return await place(body)
 
-        ran = False
+        issued: str | None = None
 
         async def work() -> tuple[int, dict[str, Any]]:
-            nonlocal ran
-            ran = True
-            return 201, (await place(body)).model_dump(mode="json")
+            # The kept answer holds no access token (a database reader could open the order with it); a
+            # replay is given the placement's token again, re-issued from the order.
+            nonlocal issued
+            answer = (await place(body)).model_dump(mode="json")
+            issued = answer.pop("token")
+            return 201, answer
 
         # The buyer's IP may change between retries of one request; it is not part of what was asked.
         # Without a phone the fingerprint stays what it was before the field existed (keys kept >= 24 h).
@@ -254,6 +257,10 @@ def router(service: Service) -> APIRouter:
         asked = body.model_dump(mode="json", exclude=unasked)
         keep = timedelta(hours=service.settings.idempotency_ttl_hours)
         status, answer = await idempotency.once(idempotency_key, asked, service.uow, work, keep)
+        ran = issued is not None
+        if "token" not in answer:  # answers kept before tokens were left out still hold theirs
+            order_no = str(answer["order_no"])
+            answer["token"] = issued or await services.placement_token(order_no, service.uow(), tokens)
         return JSONResponse(
             answer, status_code=status, headers={} if ran else {"Idempotent-Replayed": "true"}
         )

@@ -242,6 +242,16 @@ async def find_buyer_orders(
     return [order for order in recent if order.password_hash in matching]
 
 
+async def placement_token(order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens) -> str:
+    """The very token given when the order was placed (secret version 0, issued as of the placement), for
+    a replayed placement; like the original, it no longer works once the order's secret is rotated."""
+    async with uow:
+        order = await uow.orders.get_by_no(order_no)
+    if order is None:
+        raise NotFound(f"no order {order_no[:64]!r}")
+    return tokens.issue(order.order_no, 0, order.created_at)
+
+
 async def rotate_secret(
     order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens, now: datetime | None = None
 ) -> PlacedOrder:
