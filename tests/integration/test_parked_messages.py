@@ -1,5 +1,6 @@
 """Messages that come before what they depend on wait on the consumer's retry topic without holding up
-anything else, and never reach the dead-letter topic while time can still fix them."""
+anything else, and never reach the dead-letter topic while time can still fix them; consumers with outside
+effects handle keys side by side."""
 
 from __future__ import annotations
 
@@ -222,3 +223,35 @@ async def test_on_kafka_messages_that_come_before_their_dependency_all_take_effe
     async with engine.connect() as connection:
         topics = set((await connection.execute(select(outbox.c.topic))).scalars())
     assert topics == {retry(relay.service)}  # parked copies only: no dead letter
+
+
+async def test_concurrent_consumption_keeps_each_keys_order_and_takes_each_effect_once(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """For handlers with outside effects (emails): a batch is handled a transaction per record, keys side
+    by side, each key's records in order; a redelivered batch changes nothing."""
+    in_flight, most = 0, 0
+
+    async def slow_effect(event: Opened, uow: UnitOfWork) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        await record_opened(event, uow)
+
+    consumer = EventConsumer(
+        "concurrent", uow_factory(engine, "concurrent"), {Opened: slow_effect}, batch_size=64, concurrency=4
+    )
+    keys = [uuid.uuid4() for _ in range(8)]
+    batch = [
+        record(Opened(order_id=key, note=f"{key.hex[:6]}-{i}"), "test.opened", offset)
+        for offset, (i, key) in enumerate((i, key) for i in range(5) for key in keys)
+    ]
+    assert await consumer.consume_concurrently(batch) == ["handled"] * 40
+    assert await consumer.consume_concurrently(batch) == ["duplicate"] * 40
+    assert most == 4  # four keys at a time, never more
+    notes = await notes_in_order(engine)
+    assert len(notes) == 40
+    for key in keys:
+        assert [n for n in notes if n.startswith(key.hex[:6])] == [f"{key.hex[:6]}-{i}" for i in range(5)]

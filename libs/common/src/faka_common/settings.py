@@ -67,6 +67,12 @@ class ServiceSettings(BaseSettings):
         description="Records a consumer handles in one transaction (1 = one per transaction); only for "
         "consumers whose handlers' whole effect is in the database",
     )
+    consumer_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Keys a consumer with outside effects (emails) handles side by side, each record in "
+        "its own transaction, each key's records in order",
+    )
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
     api_docs: bool = Field(

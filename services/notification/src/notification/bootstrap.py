@@ -137,7 +137,16 @@ class Service:
         await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
 
     def consumer(self) -> EventConsumer[NotificationUnitOfWork]:
-        return EventConsumer(CONSUMER, self.uow, self.handlers(), on_give_up=self.on_give_up)
+        # handlers send email and call other services: records are not batched into one transaction, but
+        # up to CONSUMER_CONCURRENCY orders are served side by side, each order's records in order
+        return EventConsumer(
+            CONSUMER,
+            self.uow,
+            self.handlers(),
+            on_give_up=self.on_give_up,
+            batch_size=self.settings.consumer_batch_size,
+            concurrency=self.settings.consumer_concurrency,
+        )
 
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:

@@ -82,10 +82,11 @@ def _subscribe_topic(broker: KafkaBroker, consumer: EventConsumer, topic: str, n
     title = f"{consumer.name}:{topic}"
     description = "Handles: " + ", ".join(consumer.handled_types)
     if consumer.batch_size > 1:
+        handle = consumer.consume_concurrently if consumer.concurrency > 1 else consumer.consume_batch
 
         async def on_batch(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-            await consumer.consume_batch([_delivery(record) for record in records])
+            await handle([_delivery(record) for record in records])
 
         on_batch.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_batch_consumer"
         broker.subscriber(

@@ -94,6 +94,7 @@ class EventConsumer(Generic[U]):
         on_give_up: GiveUpHook[U] | None = None,
         batch_size: int = 1,
         batch_handlers: Mapping[type[Message], BatchHandler[U]] | None = None,
+        concurrency: int = 1,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -101,11 +102,17 @@ class EventConsumer(Generic[U]):
         whose whole effect is in the unit of work (a run that fails is redone one record at a time, so an
         external call made by a handler could happen twice). `batch_handlers` optionally take consecutive
         messages of one type in a run at once; each must have the same effect as its single handler
-        applied to the messages in order (the single handler still serves records handled alone)."""
+        applied to the messages in order (the single handler still serves records handled alone).
+        `concurrency` > 1 is for handlers with effects outside the database (an email, say): a batch is
+        handled by `consume_concurrently`, each record in a transaction of its own, the records of one key
+        in order, up to `concurrency` keys at once."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.name = name
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self._uow_factory = uow_factory
         self._handlers = {cls.type_name: handler for cls, handler in handlers.items()}
         self._batch_handlers = {cls.type_name: handler for cls, handler in (batch_handlers or {}).items()}
@@ -200,6 +207,28 @@ class EventConsumer(Generic[U]):
                 continue
             run.append(_Ready(index, record, envelope, message, handler))
         await self._run(run, outcomes)
+        return outcomes
+
+    async def consume_concurrently(self, records: Sequence[Delivery]) -> list[str]:
+        """Handle `records` as `consume` would, one transaction each: the records of one key in their
+        order, different keys side by side (at most `concurrency` at once). Returns when every record is
+        handled, so the batch's offsets are committed after all of them."""
+        outcomes: list[str] = [""] * len(records)
+        by_key: dict[tuple[str, int, bytes | None], list[int]] = {}
+        for index, record in enumerate(records):
+            # no key: no order to keep but the partition's
+            key = (record.topic, record.partition if record.key is None else -1, record.key)
+            by_key.setdefault(key, []).append(index)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def in_order(indexes: list[int]) -> None:
+            async with gate:
+                for index in indexes:
+                    outcomes[index] = await self.consume(records[index])
+
+        async with asyncio.TaskGroup() as group:  # one that raises cancels the rest: the batch comes again
+            for indexes in by_key.values():
+                group.create_task(in_order(indexes))
         return outcomes
 
     async def _run(self, run: list[_Ready], outcomes: list[str]) -> None:
