@@ -15,6 +15,7 @@ networks (`10.1.0.0/16`), addresses or host names. Metadata addresses are refuse
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import re
@@ -235,10 +236,10 @@ class OutboundPolicy:
         host, port = self.check_static(url, what)
         await self.addresses(host, port, what)
 
-    def transport(self, **kwargs: Any) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport that connects only to addresses this policy allows (and never through a
         proxy from the environment: the guard must see the address it connects to)."""
-        return GuardedTransport(self, **kwargs)
+        return GuardedTransport(self)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -281,13 +282,19 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with a connection pool whose network backend is the guard."""
+@functools.cache
+def _verified_tls() -> ssl.SSLContext:
+    """One verifying TLS context for every guarded transport (loading the CA bundle is the slow part)."""
+    return httpx.create_ssl_context(trust_env=False)
 
-    def __init__(self, policy: OutboundPolicy, verify: ssl.SSLContext | bool = True) -> None:
-        super().__init__(verify=verify, trust_env=False)
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool whose network backend is the guard. (Its __init__ is
+    not called: it would build a second pool and TLS context only to drop them.)"""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=_verified_tls(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
