@@ -51,6 +51,8 @@ class Plan:
     poll_interval: float = 0.2
     stage_timeout: float = 120.0
     max_connections: int = 256
+    #: Below uvicorn's 5 s keep-alive: a connection the server is about to close is never reused.
+    keepalive_expiry: float = 2.0
 
 
 @dataclass
@@ -60,7 +62,9 @@ class Buyer:
     email: str = ""
     order_no: str = ""
     outcome: str = "pending"
+    stage: str = ""
     error: str = ""
+    lookup_retries: int = 0
     place_started: float = 0.0
     placed: float = 0.0
     awaiting_seen: float = 0.0
@@ -93,7 +97,11 @@ async def wait_for(
     while True:
         await asyncio.sleep(plan.poll_interval)
         polls += 1
-        response = await client.get(f"/api/v1/orders/{buyer.order_no}", params={"token": token})
+        try:
+            response = await client.get(f"/api/v1/orders/{buyer.order_no}", params={"token": token})
+        except httpx.TransportError:  # a buyer reloads the page once; a second failure is the buyer's lot
+            buyer.lookup_retries += 1
+            response = await client.get(f"/api/v1/orders/{buyer.order_no}", params={"token": token})
         if response.status_code != 200:
             raise Stuck(f"order lookup answered {response.status_code}: {response.text[:200]}")
         view: dict[str, Any] = response.json()
@@ -105,6 +113,7 @@ async def wait_for(
 
 async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str) -> None:
     buyer.email = f"e2e-{plan.run_id}-{buyer.number}@example.com"
+    buyer.stage = "place"
     buyer.place_started = time.time()
     placed = await client.post(
         "/api/v1/orders",
@@ -116,13 +125,14 @@ async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str)
         raise Stuck(f"placing answered {placed.status_code}: {placed.text[:200]}")
     order = placed.json()
     buyer.order_no, token = order["order_no"], order["token"]
+    buyer.stage = "await payment"
     _, buyer.polls_to_awaiting = await wait_for(client, buyer, token, "awaiting_payment", plan)
     buyer.awaiting_seen = time.time()
     notification = signed_notification(
         order_no=buyer.order_no, trade_no=f"SBX{uuid.uuid4().hex}", amount=order["amount"],
         currency=order["currency"], secret=plan.sandbox_secret,
     )  # fmt: skip
-    buyer.notify_started = time.time()
+    buyer.stage, buyer.notify_started = "notify", time.time()
     while True:  # a provider retries a notification the gateway did not take
         buyer.notify_attempts += 1
         answer = await client.post("/api/v1/payments/sandbox/notify", json=notification)
@@ -135,6 +145,7 @@ async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str)
         if answer.status_code < 500 or buyer.notify_attempts >= 5:
             raise Stuck(f"notification answered {answer.status_code}: {answer.text[:200]}")
         await asyncio.sleep(1.0)
+    buyer.stage = "await delivery"
     view, buyer.polls_to_delivered = await wait_for(client, buyer, token, "delivered", plan)
     buyer.delivered_seen = time.time()
     buyer.created_at, buyer.paid_at = epoch(view.get("created_at")), epoch(view.get("paid_at"))
@@ -144,7 +155,9 @@ async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str)
 
 async def run(plan: Plan) -> list[Buyer]:
     limits = httpx.Limits(
-        max_connections=plan.max_connections, max_keepalive_connections=plan.max_connections
+        max_connections=plan.max_connections,
+        max_keepalive_connections=plan.max_connections,
+        keepalive_expiry=plan.keepalive_expiry,
     )
     buyers: list[Buyer] = []
     tasks: list[asyncio.Task[None]] = []
@@ -156,7 +169,7 @@ async def run(plan: Plan) -> list[Buyer]:
                 await buy(client, buyer, plan, address)
                 buyer.outcome = "delivered"
             except (Stuck, httpx.HTTPError, KeyError, ValueError) as error:
-                buyer.outcome, buyer.error = "failed", f"{type(error).__name__}: {error}"[:300]
+                buyer.outcome, buyer.error = "failed", f"{buyer.stage}: {type(error).__name__}: {error}"[:300]
 
         count = int(plan.rate * plan.seconds)
         for index in range(plan.first, count, plan.stride):

@@ -466,9 +466,7 @@ def summarize(
     step ran, over its delivered orders) and, given the idle rates, net of what they burn with no load."""
     buyers = step.buyers
     delivered = [b for b in buyers if b["outcome"] == "delivered"]
-    failures = Counter(
-        b["error"].split(":")[0] + ": " + b["error"][:120] for b in buyers if b["outcome"] != "delivered"
-    )
+    failures = Counter(b["error"][:160] for b in buyers if b["outcome"] != "delivered")
     window = (step.start_at + step.warmup, step.start_at + step.hold)
     span = window[1] - window[0]
     paid_in_window = sum(1 for b in delivered if b["paid_at"] and window[0] <= b["paid_at"] < window[1])
@@ -553,6 +551,7 @@ def summarize(
             "p99": ms(percentile(email_latency, 99)),
         },
         "notify_retries": sum(max(0, b["notify_attempts"] - 1) for b in buyers),
+        "lookup_retries": sum(b["lookup_retries"] for b in buyers),
         "notify_results": dict(Counter(b["notify_result"] for b in buyers)),
         "polls": polls,
         "polls_per_order": round(polls / max(1, len(buyers)), 1),
@@ -708,8 +707,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         results["after_run"]["dead_lettered_counter"] -= counter_before
         results["after_run"].update(checks(bench.all_buyers, mailbox, shop))
         results["after_run"]["order_statuses"] = await order_statuses(shop.product_id)
-        results["after_run"]["non_terminal_orders"] = sum(
-            n for status, n in results["after_run"]["order_statuses"].items() if status not in TERMINAL
+        statuses = results["after_run"]["order_statuses"]
+        results["after_run"]["non_terminal_orders"] = sum(n for s, n in statuses.items() if s not in TERMINAL)
+        # orders in the database that no buyer got an answer for (the placement's response was lost)
+        results["after_run"]["placements_unanswered"] = (
+            sum(statuses.values()) - results["after_run"]["orders_placed_by_bench"]
         )
     finally:
         if bench is not None:
@@ -836,8 +838,9 @@ def table(results: dict[str, Any]) -> str:
                 "",
             ),
             (
-                "e-mails per delivered order (count: orders)",
-                ", ".join(f"{k}: {v}" for k, v in emails.items()) or "-",
+                "e-mails per delivered order (e-mails: orders)",
+                (", ".join(f"{k}: {v}" for k, v in emails.items()) or "-")
+                + f"; {after['emails_not_naming_their_order']} not naming their order",
                 "",
             ),
             (
@@ -845,7 +848,11 @@ def table(results: dict[str, Any]) -> str:
                 f"{after['duplicate_keys']} / {after['keys_not_from_the_product']}",
                 "",
             ),
-            ("orders left non-terminal (order database)", str(after["non_terminal_orders"]), ""),
+            (
+                "orders left non-terminal (order database)",
+                f"{after['non_terminal_orders']} ({after['placements_unanswered']} placed without an answer)",
+                "",
+            ),
         ]
     width = max(len(r[0]) for r in rows)
     lines += ["", f"{'measure':<{width}}  {'figure':<42}  vs raw ceiling", "-" * (width + 60)]

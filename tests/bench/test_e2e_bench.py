@@ -18,6 +18,7 @@ def buyer(number: int, start: float, paid_after: float, **overrides: Any) -> dic
     arrival = start + number * 0.5
     record = {
         "number": number, "arrival": arrival, "email": f"b{number}@example.com", "order_no": f"F{number}",
+        "stage": "await delivery", "lookup_retries": 0,
         "outcome": "delivered", "error": "", "place_started": arrival, "placed": arrival + 0.05,
         "awaiting_seen": arrival + 0.3, "notify_started": arrival + 0.3, "notify_acked": arrival + 0.32,
         "notify_attempts": 1, "notify_result": "accepted", "delivered_seen": arrival + paid_after + 0.5,
