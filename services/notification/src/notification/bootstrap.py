@@ -246,9 +246,11 @@ def bootstrap(
         settings.breaker_store,
     )
     runtime.on_stop.append(partial(close_breakers, factory))
-    raw = build_channels(
-        settings, mailer or smtp_mailer(settings), client, SqlMessageStore(runtime.sessions), webhook_log
-    )
+    if mailer is None:
+        smtp = smtp_mailer(settings)
+        runtime.on_stop.append(smtp.aclose)
+        mailer = smtp
+    raw = build_channels(settings, mailer, client, SqlMessageStore(runtime.sessions), webhook_log)
     guarded: dict[str, Channel] = {
         name: GuardedChannel(
             channel,

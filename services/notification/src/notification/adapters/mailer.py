@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -11,6 +14,8 @@ import aiosmtplib
 
 from notification.domain.channels import PermanentChannelError, TransientChannelError
 from notification.domain.model import RenderedEmail
+
+log = logging.getLogger(__name__)
 
 
 class Mailer(Protocol):
@@ -44,6 +49,9 @@ def _permanent(error: Exception) -> bool:
 
 
 class SmtpMailer:
+    """Sends over a few kept-open SMTP connections (a new connection per email costs a TCP, TLS and AUTH
+    handshake); a connection the server closed while idle is replaced and the email sent on the new one."""
+
     def __init__(
         self,
         host: str,
@@ -53,6 +61,7 @@ class SmtpMailer:
         password: str | None = None,
         use_tls: bool = False,
         timeout: float = 10,
+        connections: int = 4,
     ) -> None:
         self._host = host
         self._port = port
@@ -61,24 +70,49 @@ class SmtpMailer:
         self._password = password
         self._use_tls = use_tls
         self._timeout = timeout
+        self._slots = asyncio.Semaphore(connections)
+        self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, recipient: str, email: RenderedEmail, message_id: str) -> None:
         message = compose(self._sender, recipient, email, message_id)
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            try:
+                client = await self._deliver(client, message)
+            except (aiosmtplib.SMTPException, OSError) as error:
+                # The error names the server's answer, never the message body (which holds the keys).
+                server = f"SMTP {self._host}:{self._port}"
+                reason = f"{server} did not accept the email: {type(error).__name__}: {error}"
+                if _permanent(error):
+                    # the connection is fine, the email was refused: keep it
+                    if client is not None and client.is_connected:
+                        self._idle.append(client)
+                    raise PermanentChannelError(reason) from error
+                raise TransientChannelError(reason) from error
+            self._idle.append(client)
+
+    async def _deliver(self, client: aiosmtplib.SMTP | None, message: EmailMessage) -> aiosmtplib.SMTP:
+        if client is not None and client.is_connected:
+            try:
+                await client.send_message(message)
+                return client
+            except aiosmtplib.SMTPServerDisconnected:
+                log.info("SMTP %s:%d closed an idle connection; reconnecting", self._host, self._port)
+        client = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, use_tls=self._use_tls, timeout=self._timeout
+        )
+        await client.connect()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                use_tls=self._use_tls,
-                timeout=self._timeout,
-            )
-        except (aiosmtplib.SMTPException, OSError) as error:
-            # The error names the server's answer, never the message body (which holds the keys).
-            reason = (
-                f"SMTP {self._host}:{self._port} did not accept the email: {type(error).__name__}: {error}"
-            )
-            if _permanent(error):
-                raise PermanentChannelError(reason) from error
-            raise TransientChannelError(reason) from error
+            if self._username is not None and self._password is not None:
+                await client.login(self._username, self._password)
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
