@@ -130,7 +130,9 @@ class OutboxRelay:
         await conn.execute(MARK, [row["id"] for row in rows])
         for row in rows:
             PUBLISHED.labels(self.service, row["topic"]).inc()
-        BACKLOG.labels(self.service).set(await conn.fetchval(COUNT))
+        # a batch that was not full took every row there was: count only behind a full one
+        backlog = await conn.fetchval(COUNT) if len(rows) == self._batch_size else 0
+        BACKLOG.labels(self.service).set(backlog)
         return len(rows)
 
 
