@@ -29,7 +29,7 @@ def app_for(**settings: Any) -> FastAPI:
     async def add_note(note: Note) -> dict[str, int]:
         return {"length": len(note.text)}
 
-    @api.post("/uploads")
+    @api.post("/uploads", openapi_extra={"requestBody": {"content": {"text/plain": {}}}})
     async def upload(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
@@ -76,6 +76,15 @@ async def test_key_uploads_in_other_media_types_are_left_to_their_route(client: 
     keys = b"KEY-0001\n" * 20_000
     answer = await client.post("/uploads", content=keys, headers={"content-type": "text/plain"})
     assert answer.json() == {"bytes": len(keys)}
+
+
+async def test_a_large_body_of_another_media_type_sent_to_a_json_route_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    for media in ("text/plain", "application/octet-stream", "multipart/form-data; boundary=x"):
+        refused = await client.post("/notes", content=b"x" * 200_000, headers={"content-type": media})
+        assert refused.status_code == 413, (media, refused.text)
+        assert refused.json()["error"] == "payload_too_large"
 
 
 async def test_json_nested_5000_deep_is_a_422_not_a_server_error(client: httpx.AsyncClient) -> None:

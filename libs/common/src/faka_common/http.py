@@ -57,7 +57,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
@@ -85,10 +87,18 @@ def _json_depth(body: bytes) -> int:
     return deepest
 
 
+def _takes_uploads(route: Any) -> bool:
+    """A route that documents a request body other than JSON (key uploads: text, CSV, multipart) streams
+    and bounds it itself."""
+    content = ((getattr(route, "openapi_extra", None) or {}).get("requestBody") or {}).get("content") or {}
+    return any(not _CAPPED_TYPES.match(media) for media in content)
+
+
 class BodyLimit:
     """Refuses, before anything parses it, a JSON or form body over `limit` bytes (413) or nested deeper
-    than MAX_JSON_DEPTH (422; Python's json would recurse until RecursionError). Bodies of other media
-    types (key uploads: text, CSV, multipart) are left to the routes that stream and bound them."""
+    than MAX_JSON_DEPTH (422; Python's json would recurse until RecursionError). A body of another media
+    type is counted as it is read and refused over `limit` too, except on routes that take uploads
+    (`_takes_uploads`): FastAPI would otherwise read a text/plain body sent to a JSON route whole."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_JSON_BODY) -> None:
         self.app = app
@@ -102,7 +112,7 @@ class BodyLimit:
         }
         media = headers.get(b"content-type", b"").decode("latin-1").split(";", 1)[0].strip().lower()
         if not _CAPPED_TYPES.match(media):
-            return await self.app(scope, receive, send)
+            return await self.app(scope, self._counted(scope, receive), send)
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
             return await self._refuse(send, 413, "payload_too_large", self._too_large())
@@ -133,6 +143,21 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    def _counted(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive`, refusing (413) more than `limit` bytes unless the matched route takes uploads; the
+        route is known by the time its endpoint reads the body."""
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > self.limit and not _takes_uploads(scope.get("route")):
+                raise StarletteHTTPException(413, self._too_large())
+            return message
+
+        return counted
 
     def _too_large(self) -> str:
         return f"request body larger than {self.limit // 1024} KB"

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from faka_common.fields import MAX_MONEY
-from faka_common.http import install_error_handlers
-from fastapi import FastAPI
+from faka_common.http import create_app
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
@@ -24,9 +23,7 @@ PRODUCT = {"title": "Steam ¥100", "price": 100, "delivery_type": "card_key"}
 @pytest.fixture(scope="module")
 async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     service = bootstrap(Settings(database_url=database_url, internal_token=TOKEN, run_migrations=False))  # type: ignore[arg-type]
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(service))
+    app = create_app(service.runtime, [router(service)], title="inventory")  # the body limits with it
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://inventory.test",
@@ -92,3 +89,16 @@ async def test_amounts_beyond_the_money_bound_are_a_422(
         refused = await send(api, "PATCH", f"/internal/products/{product_id}", {field: value})
         assert refused.status_code == 422, refused.text
         assert field in refused.json()["message"]
+
+
+async def test_a_key_upload_is_not_held_to_the_json_body_limit_but_a_json_route_is(
+    api: httpx.AsyncClient, product_id: str
+) -> None:
+    keys = "".join(f"KEY-{n:08d}\n" for n in range(10_000)).encode()  # 130 KB
+    imported = await api.post(
+        f"/internal/products/{product_id}/keys", content=keys, headers={"content-type": "text/plain"}
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["imported"] == 10_000
+    refused = await api.post("/internal/categories", content=keys, headers={"content-type": "text/plain"})
+    assert refused.status_code == 413, refused.text
