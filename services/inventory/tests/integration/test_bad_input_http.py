@@ -102,3 +102,13 @@ async def test_a_key_upload_is_not_held_to_the_json_body_limit_but_a_json_route_
     assert imported.json()["imported"] == 10_000
     refused = await api.post("/internal/categories", content=keys, headers={"content-type": "text/plain"})
     assert refused.status_code == 413, refused.text
+
+
+async def test_a_key_cost_beyond_the_money_bound_is_a_422(api: httpx.AsyncClient, product_id: str) -> None:
+    refused = await api.post(
+        f"/internal/products/{product_id}/keys?cost_price={MAX_MONEY + 1}",
+        content=b"KEY-COST-1\n",
+        headers={"content-type": "text/plain"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "cost_price" in refused.json()["message"]

@@ -287,7 +287,7 @@ def router(service: Service) -> APIRouter:
             ImportFormat | None, Query(description="text or csv; default from the media type")
         ] = None,
         cost_price: Annotated[
-            int | None, Query(ge=0, le=10**15, description="Cost per key, minor units")
+            int | None, Query(ge=0, le=MAX_MONEY, description="Cost per key, minor units")
         ] = None,
         expires_at: Annotated[
             AwareDatetime | None, Query(description="Keys of this batch expire then")
