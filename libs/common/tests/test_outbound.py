@@ -130,6 +130,10 @@ async def test_the_allow_list_opens_named_networks_and_hosts_but_never_metadata(
     with pytest.raises(UnsafeURL, match="metadata"):
         await policy.check("http://169.254.169.254/")
     await policy.check("http://169.254.1.1/")
+    mapped = OutboundPolicy.of("test", ["::ffff:0:0/96", "2002::/16"])
+    for url in ("http://[::ffff:169.254.169.254]/", "http://[2002:a9fe:a9fe::]/"):
+        with pytest.raises(UnsafeURL, match="metadata"):
+            await mapped.check(url)
 
 
 class _AllowListSettings(BaseModel):

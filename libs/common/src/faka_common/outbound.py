@@ -115,6 +115,12 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
+def _is_metadata(address: IPAddress) -> bool:
+    if address in METADATA_ADDRESSES:
+        return True
+    return isinstance(address, ipaddress.IPv6Address) and _embedded_ipv4(address) in METADATA_ADDRESSES
+
+
 def address_class(address: IPAddress) -> str | None:
     """Why an address is not to be called (None: a public address)."""
     if address in METADATA_ADDRESSES:
@@ -170,7 +176,7 @@ class OutboundPolicy:
     def refusal(self, host: str, address: IPAddress) -> str | None:
         """Why `host` at `address` may not be called (None: it may)."""
         reason = address_class(address)
-        if reason is None or address in METADATA_ADDRESSES:
+        if reason is None or _is_metadata(address):
             return reason
         if host in self.allowed_hosts or any(
             address.version == n.version and address in n for n in self.allowed_networks
