@@ -72,3 +72,13 @@ def test_the_schema_carries_each_constraint() -> None:
     assert PriceTier.model_json_schema()["properties"]["unit_price"]["maximum"] == MAX_MONEY
     assert NewCoupon.model_json_schema()["properties"]["value"]["maximum"] == MAX_MONEY
     assert OrderLookup.model_json_schema()["properties"]["password"]["pattern"] == LINE_PATTERN
+
+
+@pytest.mark.parametrize("phone", ["+ (((((", "12 - ( )", "++8613800138000", "(555) 010-0199"])
+def test_a_phone_the_order_service_would_refuse_is_refused_here(phone: str) -> None:
+    assert refused_field(NewOrder, {**ORDER, "phone": phone}) == "phone"
+
+
+@pytest.mark.parametrize("phone", ["+86 138 0013 8000", "13800138000", "555 (010) 0199", "1-2-3-4-5"])
+def test_ordinary_phone_numbers_pass(phone: str) -> None:
+    assert NewOrder.model_validate({**ORDER, "phone": phone}).phone == phone

@@ -83,8 +83,8 @@ class NewOrder(BaseModel):
     phone: str | None = Field(
         None,
         max_length=32,
-        pattern=r"^\+?[0-9 ().-]{5,31}$",
-        description="Optional: a phone number for SMS notices",
+        pattern=r"^\+?[0-9](?:[ ().-]*[0-9]){4}[0-9 ().-]*$",
+        description="Optional: a phone number for SMS notices (at least 5 digits, the first one leading)",
         examples=["+86 138 0013 8000"],
     )
     query_password: Line | None = Field(
