@@ -43,6 +43,9 @@ def test_control_and_bidi_characters_in_an_order_are_refused(extra: dict[str, An
         ({"price": 10**19}, "price"),
         ({"price": MAX_MONEY + 1}, "price"),
         ({"face_value": 10**19}, "face_value"),
+        ({"max_per_order": 1_000_001}, "max_per_order"),
+        ({"max_per_buyer": 10**12}, "max_per_buyer"),
+        ({"low_stock_threshold": 10**10}, "low_stock_threshold"),
     ],
 )
 def test_odd_product_values_are_refused(extra: dict[str, Any], field: str) -> None:

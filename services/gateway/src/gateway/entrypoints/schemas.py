@@ -52,12 +52,18 @@ class NewProduct(BaseModel):
         "", max_length=10_000, description="Shown with the delivered keys", examples=["Steam > Redeem a code"]
     )
     category_id: UUID | None = Field(None, description="From POST /api/admin/categories", examples=[None])
-    max_per_order: int | None = Field(None, ge=1, description="Most units one order may buy", examples=[None])
-    max_per_buyer: int | None = Field(None, ge=1, description="Most units one buyer may buy", examples=[None])
+    max_per_order: int | None = Field(
+        None, ge=1, le=1_000_000, description="Most units one order may buy", examples=[None]
+    )
+    max_per_buyer: int | None = Field(
+        None, ge=1, le=1_000_000, description="Most units one buyer may buy", examples=[None]
+    )
     visible: bool = Field(True, description="Listed in the storefront (hidden: buyable by link only)")
     sort_order: int = Field(0, ge=-(10**6), le=10**6, description="Storefront order, ascending")
     issue_order: Literal["fifo", "random"] = Field("fifo", description="Which key a sale takes first")
-    low_stock_threshold: int | None = Field(None, ge=0, description="Alert the seller at this many keys")
+    low_stock_threshold: int | None = Field(
+        None, ge=0, le=10**9, description="Alert the seller at this many keys"
+    )
     hide_when_sold_out: bool = Field(False, description="Leave it out of the storefront while sold out")
     variant_of: UUID | None = Field(
         None,
