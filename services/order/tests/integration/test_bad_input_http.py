@@ -64,3 +64,10 @@ async def test_control_and_bidi_characters_in_buyer_input_are_refused(
     refused = await api.post("/internal/orders", json=order(**extra))
     assert refused.status_code == 422, refused.text
     assert field in refused.json()["message"]
+
+
+@pytest.mark.parametrize("code", ["A%00B", "%E2%80%AEX", "x" * 41])
+async def test_disabling_a_coupon_by_an_odd_code_is_a_422(api: httpx.AsyncClient, code: str) -> None:
+    refused = await api.post(f"/internal/coupons/{code}/disable")
+    assert refused.status_code == 422, refused.text
+    assert "code" in refused.json()["message"]

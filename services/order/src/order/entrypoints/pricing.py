@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.fields import MAX_MONEY, Money
 from faka_common.http import internal_auth
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from order.bootstrap import Service
 from order.domain.pricing import MAX_CODE, MAX_TIERS, Coupon, PriceTier
@@ -27,8 +27,11 @@ class TiersBody(BaseModel):
     tiers: list[Tier] = Field(max_length=MAX_TIERS, description="Replaces every tier; [] removes them")
 
 
+CouponCode = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CODE, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class NewCoupon(BaseModel):
-    code: str = Field(min_length=1, max_length=MAX_CODE, pattern=r"^[A-Za-z0-9_-]+$", examples=["SPRING10"])
+    code: CouponCode = Field(examples=["SPRING10"])
     kind: Literal["fixed", "percent"]
     value: int = Field(
         ge=1,
@@ -94,7 +97,7 @@ def pricing_router(service: Service) -> APIRouter:
         return {"items": [coupon_view(c) for c in await pricing.list_coupons(service.uow())]}
 
     @api.post("/coupons/{code}/disable", summary="Disable a coupon")
-    async def disable_coupon(code: str) -> dict[str, Any]:
+    async def disable_coupon(code: CouponCode) -> dict[str, Any]:
         return coupon_view(await pricing.disable_coupon(code, service.uow()))
 
     return api
