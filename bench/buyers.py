@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import resource
-import sys
 import time
-import types
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,18 +17,6 @@ import httpx
 from faka_common.sandbox_payment import signed_notification
 
 FAILED = {"rejected", "expired", "cancelled", "delivery_failed", "refunded", "partially_refunded"}
-
-
-def asyncio_only_sniffio() -> None:
-    """httpcore asks sniffio for the running event loop on every request; without sniffio installed that
-    is a failed import (a sys.path walk) per request (issue 11). The load generator runs on asyncio only:
-    a stand-in answering "asyncio" keeps its own CPU down. It never touches the platform's processes."""
-    try:
-        import sniffio  # noqa: F401
-    except ImportError:
-        stand_in = types.ModuleType("sniffio")
-        stand_in.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
-        sys.modules["sniffio"] = stand_in
 
 
 @dataclass
@@ -186,7 +172,6 @@ async def run(plan: Plan) -> list[Buyer]:
 
 def run_plan(plan: Plan) -> dict[str, Any]:
     """A worker process's entry: the buyers' records and the CPU seconds this process used for them."""
-    asyncio_only_sniffio()
     before = resource.getrusage(resource.RUSAGE_SELF)
     buyers = asyncio.run(run(plan))
     after = resource.getrusage(resource.RUSAGE_SELF)
