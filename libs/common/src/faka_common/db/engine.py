@@ -19,9 +19,10 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
-        sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    """No ping before each checkout (it was a round trip per transaction: ~0.45 ms of CPU each, measured):
+    a connection found dead on use invalidates the pool, and that one request fails as `Unavailable` (503;
+    a consumer retries it)."""
+    return create_async_engine(sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

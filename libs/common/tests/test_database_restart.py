@@ -1,0 +1,46 @@
+"""A request whose pooled database connection died (Postgres restarted) is a 503 to retry, never a 500,
+and the next request works on a fresh connection."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+from faka_common.db.engine import asyncpg_dsn, create_engine
+from faka_common.http import install_error_handlers
+from faka_common.testing import server_url
+from fastapi import FastAPI
+from sqlalchemy import text
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_request_on_a_connection_the_server_dropped_is_a_503_and_the_next_one_works() -> None:
+    engine = create_engine(server_url(), pool_size=1)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/pid")
+    async def pid() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+    try:
+        first = (await client.get("/pid")).json()
+        admin = await asyncpg.connect(asyncpg_dsn(server_url()))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await admin.close()
+
+        dropped = await client.get("/pid")
+        assert dropped.status_code == 503
+        assert dropped.json()["error"] == "unavailable"
+        assert dropped.headers["Retry-After"] == "1"
+
+        again = await client.get("/pid")
+        assert again.status_code == 200 and again.json() != first
+    finally:
+        await client.aclose()
+        await engine.dispose()
