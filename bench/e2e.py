@@ -20,9 +20,12 @@ service's database). Beside it: the same run's raw Postgres ceiling (pgbench sel
 on a scratch database of the same server).
 
 The services are used as they run if they are up; if they are down the benchmark starts them (and stops
-them at the end) with TRUSTED_PROXIES=127.0.0.1/32, so that each buyer counts as its own client address
-(X-Forwarded-For, 10.0.0.0/8) against the gateway's per-address order limit. The load generator's own CPU
-(its worker processes and this one) is reported apart and never counted as the platform's.
+them at the end). Each buyer sends its own client address in X-Forwarded-For (10.0.0.0/8), so that the
+gateway's per-address order limit (20 an hour) counts buyers, not the load generator: uvicorn believes
+X-Forwarded-For from loopback peers by default (its proxy headers), and services the benchmark starts also
+get TRUSTED_PROXIES=127.0.0.1/32 for the gateway's own reading of it. A gateway that counts every buyer as
+127.0.0.1 answers 429 after 20 orders; the benchmark then says how to restart it. The load generator's own
+CPU (its worker processes and this one) is reported apart and never counted as the platform's.
 
 Prints a table; JSON lands in bench/results/e2e-<timestamp>.json."""
 
