@@ -4,6 +4,7 @@ service running as its own process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -288,3 +289,44 @@ async def test_a_buyer_picks_a_variant_from_the_storefront_and_gets_that_variant
     assert (await notify(platform, notification(platform, order))).json()["result"] == "accepted"
     delivered = await wait_for_status(platform, order, "delivered")
     assert [item["content"] for item in delivered["items"]] == [key]
+
+
+async def read_events(response: httpx.Response, into: list[dict[str, Any]]) -> None:
+    """Collect the `order` events of a server-sent event stream until it ends."""
+    event = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: ") and event == "order":
+            into.append(json.loads(line.removeprefix("data: ")))
+
+
+async def test_a_buyer_following_the_order_stream_sees_each_change_and_the_key_without_polling(
+    platform: Platform,
+) -> None:
+    """The order page's live stream: the order at once, then every status change as the order service
+    announces it, the keys once delivered, and the stream ends by itself."""
+    product_id = await create_product(platform, [f"LIVE-{uuid.uuid4().hex[:10]}"], title="Live")
+    order = await place_order(platform, product_id, "live@example.com")
+    seen: list[dict[str, Any]] = []
+    async with platform.storefront() as shop:
+        wrong = await shop.get(f"/api/v1/orders/{order['order_no']}/events", params={"token": "x" * 40})
+        assert wrong.status_code == 404
+        async with shop.stream(
+            "GET", f"/api/v1/orders/{order['order_no']}/events", params={"token": order["token"]}, timeout=60
+        ) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            reader = asyncio.create_task(read_events(stream, seen))
+
+            async def awaiting_payment() -> bool:
+                return any(view["status"] == "awaiting_payment" for view in seen)
+
+            await eventually(awaiting_payment, timeout=30)
+            assert (await notify(platform, notification(platform, order))).status_code == 200
+            await asyncio.wait_for(reader, 30)  # the stream ends once the order is settled
+
+    statuses = [view["status"] for view in seen]
+    assert statuses[-1] == "delivered"
+    assert len(statuses) == len(set(statuses)), "each status is sent once"
+    assert seen[-1]["items"][0]["content"].startswith("LIVE-")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from faka_common.runtime import Runtime
 
+from gateway.adapters.order_changes import OrderChanges, RedisOrderChanges
 from gateway.adapters.owners import Owner, owner_client, provider_client
 from gateway.adapters.storefront import RedisStorefront, Storefront
 from gateway.config import MIGRATIONS, Settings
@@ -23,6 +24,7 @@ class Gateway:
     delivery: Owner
     storefront: Storefront
     notification: Owner
+    changes: OrderChanges
 
     @property
     def admin_key(self) -> str:
@@ -43,6 +45,7 @@ class Gateway:
         await self.provider_http.aclose()
         await self.storefront.aclose()
         await self.notification.aclose()
+        await self.changes.aclose()
 
 
 @dataclass
@@ -59,6 +62,7 @@ def build_gateway(
     delivery: Owner | None = None,
     storefront: Storefront | None = None,
     notification: Owner | None = None,
+    changes: OrderChanges | None = None,
 ) -> Gateway:
     token = settings.internal_token.get_secret_value()
     return Gateway(
@@ -72,6 +76,7 @@ def build_gateway(
             settings.redis_url, settings.kafka_namespace, settings.storefront_redis_timeout_seconds
         ),
         notification=notification or owner_client(settings.notification_url, token),
+        changes=changes or RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
     )
 
 

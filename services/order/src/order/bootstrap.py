@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +31,7 @@ from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
 from order.adapters.inventory import InventoryCatalog
+from order.adapters.order_changes import OrderChanges, RedisOrderChanges
 from order.adapters.payments import registry
 from order.adapters.payments.registry import PaymentProviders
 from order.config import MIGRATIONS, Settings
@@ -50,6 +50,7 @@ class Service:
     catalog: InventoryCatalog
     providers: PaymentProviders
     provider_http: httpx.AsyncClient
+    changes: OrderChanges | None = None
 
     @property
     def token(self) -> str:
@@ -60,17 +61,12 @@ class Service:
         return timedelta(seconds=self.settings.payment_window_seconds)
 
     def uow(self) -> OrderUnitOfWork:
-        return OrderUnitOfWork(self.runtime.sessions, self.settings.service_name)
+        return OrderUnitOfWork(self.runtime.sessions, self.settings.service_name, self.changes)
 
-    async def expire_forever(self) -> None:
-        """The expiry sweep: every `expiry_sweep_seconds`, expire overdue orders in batches."""
-        while True:
-            try:
-                while await services.expire_overdue(self.uow()) == services.EXPIRY_BATCH:
-                    pass
-            except Exception:
-                log.exception("expiry sweep failed; retrying next round")
-            await asyncio.sleep(self.settings.expiry_sweep_seconds)
+    async def expire_overdue(self) -> None:
+        """The expiry sweep: expire overdue orders in batches until none is left."""
+        while await services.expire_overdue(self.uow()) == services.EXPIRY_BATCH:
+            pass
 
     async def reconcile_once(self) -> payments.ReconcileSummary:
         interval = timedelta(seconds=self.settings.reconcile_interval_seconds)
@@ -82,16 +78,11 @@ class Service:
             every=interval,
         )
 
-    async def reconcile_forever(self) -> None:
+    async def reconcile(self) -> None:
         """The reconciler: ask providers about orders a lost callback would leave unpaid."""
-        while True:
-            try:
-                summary = await self.reconcile_once()
-                if summary.completed:
-                    log.warning("reconciler completed %d orders whose callback was lost", summary.completed)
-            except Exception:
-                log.exception("reconciliation round failed; retrying next round")
-            await asyncio.sleep(self.settings.reconcile_interval_seconds)
+        summary = await self.reconcile_once()
+        if summary.completed:
+            log.warning("reconciler completed %d orders whose callback was lost", summary.completed)
 
     async def auto_refund_once(self) -> auto_refunds.AutoRefundSummary:
         return await auto_refunds.auto_refund_once(
@@ -100,15 +91,6 @@ class Service:
             max_attempts=self.settings.auto_refund_max_attempts,
             backoff=timedelta(seconds=self.settings.auto_refund_backoff_seconds),
         )
-
-    async def auto_refund_forever(self) -> None:
-        """The late-payment policy's refunds: pay back paid orders that found no stock."""
-        while True:
-            try:
-                await self.auto_refund_once()
-            except Exception:
-                log.exception("automatic refund round failed; retrying next round")
-            await asyncio.sleep(self.settings.auto_refund_interval_seconds)
 
 
 def bootstrap(settings: Settings | None = None) -> Service:
@@ -122,6 +104,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
         InventoryCatalog(client),
         registry.build(settings, provider_http, runtime.sessions),
         provider_http,
+        RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
     )
     window = service.payment_window
     service.runtime.consume(
@@ -155,9 +138,13 @@ def bootstrap(settings: Settings | None = None) -> Service:
             ManualDeliveryRequested,
         ]
     )
-    service.runtime.background(service.expire_forever)
-    service.runtime.background(service.reconcile_forever)
-    service.runtime.background(service.auto_refund_forever)
+    s = settings
+    service.runtime.every(s.expiry_sweep_seconds, "expiry sweep", service.expire_overdue)
+    service.runtime.every(s.reconcile_interval_seconds, "reconciliation round", service.reconcile)
+    # the late-payment policy's refunds: pay back paid orders that found no stock
+    service.runtime.every(s.auto_refund_interval_seconds, "automatic refunds", service.auto_refund_once)
     service.runtime.on_stop.append(service.catalog.aclose)
     service.runtime.on_stop.append(service.provider_http.aclose)
+    if service.changes is not None:
+        service.runtime.on_stop.append(service.changes.aclose)
     return service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -34,8 +35,12 @@ def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def layout(title: str, body: str, refresh_seconds: int | None = None) -> str:
+def layout(title: str, body: str, refresh_seconds: int | None = None, live: bool = False) -> str:
+    """`live`: the page follows its order's event stream and reloads on a change; the refresh is then only
+    for browsers without scripts."""
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
+    if refresh and live:
+        refresh = f"<noscript>{refresh}</noscript>"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -45,6 +50,20 @@ def layout(title: str, body: str, refresh_seconds: int | None = None) -> str:
 
 def order_page_path(order_no: str, token: str | None = None, password: str | None = None) -> str:
     return f"/orders/{quote(order_no, safe='')}?{secret_query(token, password)}"
+
+
+def order_events_path(order_no: str, secret: OrderSecret) -> str:
+    return f"/api/v1/orders/{quote(order_no, safe='')}/events?{secret_query(secret.token, secret.password)}"
+
+
+def live_script(events_path: str, status: str) -> str:
+    """Reloads the page when the order's event stream shows another status than the page does."""
+    return (
+        f"<script>(function(){{var s=new EventSource({json.dumps(events_path)});"
+        "s.addEventListener('order',function(m){"
+        f"if(JSON.parse(m.data).status!=={json.dumps(status)}){{s.close();location.reload();}}}});"
+        "s.addEventListener('error',function(){if(s.readyState===2){location.reload();}});})();</script>"
+    )
 
 
 def safe_link(url: Any) -> str | None:
@@ -128,9 +147,14 @@ def order_page(
             '<span class="muted">(delivery, delays and refunds of this order)</span></p>'
         )
     refresh = 5 if status in PENDING_STATUSES else None
+    live = bool(refresh and secret is not None and view.get("order_no"))
     if refresh:
-        parts.append('<p class="muted">This page refreshes itself.</p>')
-    return layout(f"Order {view.get('order_no', '')}", "".join(parts), refresh)
+        parts.append('<p class="muted">This page updates itself.</p>')
+    if live and secret is not None:
+        events = order_events_path(str(view["order_no"]), secret)
+        # the path is URL-quoted (no "<" can close the script); the status is one of the fixed statuses
+        parts.append(live_script(events, str(status)))
+    return layout(f"Order {view.get('order_no', '')}", "".join(parts), refresh, live)
 
 
 def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:

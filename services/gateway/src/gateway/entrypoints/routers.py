@@ -9,6 +9,7 @@ from gateway.bootstrap import Gateway
 from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
+from gateway.entrypoints.order_events import order_events_router
 from gateway.entrypoints.orders import orders_router
 from gateway.entrypoints.telegram import telegram_router
 from gateway.entrypoints.web import web_router
@@ -22,6 +23,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         storefront_router(gw),
         payments_router(gw),
         orders_router(gw),
+        order_events_router(gw),
         web_router(gw),
         telegram_router(gw),
     ]

@@ -218,6 +218,8 @@ def _order(row: Any) -> Order:
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        #: (order_no, status) of every transition written in this transaction, announced after commit
+        self.changed: list[tuple[str, str]] = []
 
     async def add(self, order: Order) -> None:
         await self._session.execute(insert(orders).values(**_row(order)))
@@ -234,6 +236,7 @@ class OrderRepository:
     async def _write_transitions(self, order: Order) -> None:
         if not order.pending_transitions:
             return
+        self.changed.append((order.order_no, order.status.value))
         await self._session.execute(
             insert(order_transitions),
             [

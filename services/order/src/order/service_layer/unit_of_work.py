@@ -1,8 +1,9 @@
 """The order unit of work: orders, payments, their audit trail and outgoing messages in one transaction."""
 
-from faka_common.db.uow import UnitOfWork
+from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order.adapters.order_changes import OrderChanges
 from order.adapters.orm import (
     AutoRefundRepository,
     CouponRepository,
@@ -16,6 +17,8 @@ from order.adapters.orm import (
 
 
 class OrderUnitOfWork(UnitOfWork):
+    """After a commit, the orders whose status changed are announced to their watchers (if any)."""
+
     orders: OrderRepository
     payments: PaymentRepository
     checks: PaymentCheckRepository
@@ -24,6 +27,16 @@ class OrderUnitOfWork(UnitOfWork):
     idempotency: IdempotencyRepository
     tiers: PriceTierRepository
     coupons: CouponRepository
+
+    def __init__(self, sessions: SessionFactory, producer: str, changes: OrderChanges | None = None) -> None:
+        super().__init__(sessions, producer)
+        self._changes = changes
+
+    async def commit(self) -> None:
+        await super().commit()
+        changed, self.orders.changed = self.orders.changed, []
+        if changed and self._changes is not None:
+            await self._changes.announce(changed)
 
     def bind(self, session: AsyncSession) -> None:
         self.orders = OrderRepository(session)

@@ -1,0 +1,109 @@
+"""The buyer's order, live: a server-sent event stream that answers with the order at once and again each
+time its status changes, until it is settled. The order service announces changes on Redis pub/sub, so a
+waiting buyer costs nothing between changes (a page refreshing every few seconds cost a call through the
+gateway and the order service each time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from faka_common.errors import DomainError
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from gateway.bootstrap import Gateway
+from gateway.domain.views import PENDING_STATUSES
+from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip
+from gateway.service_layer import edge
+from gateway.service_layer.buyer_secrets import OrderSecret
+
+#: How long one stream lasts at most (a payment window and then some); the browser reconnects after.
+STREAM_SECONDS = 15 * 60
+#: With no change announced for this long, the stream looks at the order itself (an announcement may
+#: have been lost) and sends a keep-alive comment, so proxies keep the connection.
+LOOK_SECONDS = 15.0
+#: How often it looks when changes cannot be followed at all (Redis down).
+BLIND_LOOK_SECONDS = 5.0
+
+
+def frame(view: dict[str, Any]) -> bytes:
+    return f"event: order\ndata: {json.dumps(view, separators=(',', ':'))}\n\n".encode()
+
+
+def order_events_router(gw: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["storefront"])
+
+    @api.get(
+        "/orders/{order_no}/events",
+        summary="The order as server-sent events: now, then on every status change until it is settled",
+        description="Each `order` event carries the same view as GET /api/v1/orders/{order_no} (the keys "
+        "once delivered). The stream ends once the order is settled, or after 15 minutes (reconnect). "
+        "The secret is checked like a lookup: failures are rate-limited (429).",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream"}},
+    )
+    async def order_events(
+        order_no: str,
+        request: Request,
+        token: Annotated[
+            str | None, Query(max_length=256, description="The token returned when the order was placed")
+        ] = None,
+        password: Annotated[
+            str | None, Query(max_length=128, description="The query password chosen by the buyer")
+        ] = None,
+    ) -> StreamingResponse:
+        number, secret, ip = checked_order_no(order_no), OrderSecret(token, password), client_ip(gw, request)
+        stack = contextlib.AsyncExitStack()
+        # watch before the first look, so a change between the two is not missed
+        changes = await stack.enter_async_context(gw.changes.watch(number))
+        try:
+            view = await edge.buyer_order(gw, number, secret, ip)
+        except BaseException:
+            await stack.aclose()
+            raise
+
+        return StreamingResponse(
+            _stream(gw, number, secret, ip, view, changes, stack),
+            media_type="text/event-stream",
+            headers={**PRIVATE, "X-Accel-Buffering": "no"},
+        )
+
+    return api
+
+
+async def _stream(
+    gw: Gateway,
+    order_no: str,
+    secret: OrderSecret,
+    ip: str | None,
+    view: dict[str, Any],
+    changes: asyncio.Queue[str] | None,
+    stack: contextlib.AsyncExitStack,
+) -> AsyncIterator[bytes]:
+    async with stack:
+        yield frame(view)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_SECONDS
+        status = view.get("status")
+        while status in PENDING_STATUSES and loop.time() < deadline:
+            if changes is None:
+                await asyncio.sleep(BLIND_LOOK_SECONDS)
+            else:
+                try:
+                    if await asyncio.wait_for(changes.get(), LOOK_SECONDS) == status:
+                        continue
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+            try:
+                view = await edge.buyer_order(gw, order_no, secret, ip)
+            except DomainError as error:
+                failure = {"error": error.code, "message": error.message}
+                yield f"event: error\ndata: {json.dumps(failure)}\n\n".encode()
+                return
+            if view.get("status") != status:
+                status = view.get("status")
+                yield frame(view)
