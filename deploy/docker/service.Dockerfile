@@ -54,4 +54,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"]
-CMD ["sh", "-c", "exec uvicorn \"${FAKA_SERVICE}.entrypoints.app:app\" --host 0.0.0.0 --port 8000"]
+CMD ["sh", "-c", "exec uvicorn \"${FAKA_SERVICE}.entrypoints.app:app\" --host 0.0.0.0 --port 8000 --no-proxy-headers"]

@@ -36,6 +36,9 @@ case "${1:-}" in
     # the local platform runs on the published development secrets: say so, since a service left
     # without ENVIRONMENT is production and refuses them
     export ENVIRONMENT=development
+    # uvicorn believes no X-Forwarded-For (--no-proxy-headers); the gateway believes it from these proxies
+    # only: locally, whatever runs on this machine in front of it (the end-to-end benchmark's buyers too)
+    export TRUSTED_PROXIES="${TRUSTED_PROXIES:-[\"127.0.0.1/32\"]}"
     cd "$ROOT"
     setsid nohup honcho -f "$SCRIPT_DIR/Procfile" -d "$ROOT" start >>"$LOG" 2>&1 &
     echo $! >"$PID_FILE"

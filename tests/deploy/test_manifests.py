@@ -443,6 +443,15 @@ def test_shared_dockerfile_runs_the_named_service_as_non_root() -> None:
     assert 'test -n "${SERVICE}"' in text
 
 
+def test_no_service_believes_forwarded_headers_on_uvicorns_word() -> None:
+    """uvicorn's proxy headers trust X-Forwarded-For from loopback (and FORWARDED_ALLOW_IPS) by default:
+    the gateway reads it from TRUSTED_PROXIES only, so every uvicorn runs with --no-proxy-headers."""
+    commands = [DOCKERFILE.read_text(), *(ROOT / "deploy" / "local" / "Procfile").read_text().splitlines()]
+    uvicorns = [c for c in commands if "exec uvicorn" in c]
+    assert len(uvicorns) == 1 + len(SERVICES)
+    assert all("--no-proxy-headers" in c for c in uvicorns)
+
+
 def test_dockerfile_copies_only_paths_that_exist_and_every_workspace_manifest() -> None:
     text = DOCKERFILE.read_text().replace("${SERVICE}", "order")
     sources = [
