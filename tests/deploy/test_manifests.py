@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 import yaml
 from faka_common.contracts import topics
+from faka_common.http import CALLERS_ADMITTED
+
+from tests.integration.e2e_platform import CALLERS
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -273,6 +276,61 @@ def test_deployment_sets_every_secret_the_service_refuses_to_default_in_producti
         variable["name"] for variable in container(deployments()[service])["env"] if "valueFrom" in variable
     }
     assert needed <= from_secret, needed - from_secret
+
+
+def secret_key(variable: Doc) -> str | None:
+    ref = variable.get("valueFrom", {}).get("secretKeyRef")
+    return ref["key"] if ref else None
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_deployment_reads_its_own_service_token_and_no_other_services(service: str) -> None:
+    """One leaked pod must not speak for another service (a risk pod holding the gateway's token could
+    reveal any order's keys)."""
+    env = {variable["name"]: variable for variable in container(deployments()[service])["env"]}
+    assert secret_key(env["SERVICE_TOKEN"]) == f"service-token-{service}"
+    tokens = {key for v in env.values() if (key := secret_key(v)) and key.startswith("service-token-")}
+    assert tokens == {f"service-token-{service}"}
+    assert "INTERNAL_TOKEN" not in env and "internal-token" not in {secret_key(v) for v in env.values()}
+
+
+def admitted_callers(service: str) -> dict[str, set[str]]:
+    """`METHOD path` -> the callers each internal route of `service` admits, from its OpenAPI document."""
+    app = importlib.import_module(f"{service}.entrypoints.app").app
+    out = {}
+    for path, operations in app.openapi()["paths"].items():
+        if path.startswith("/internal"):
+            for method, operation in operations.items():
+                forbidden = operation["responses"].get("403", {}).get("description", "")
+                assert forbidden.startswith(CALLERS_ADMITTED), f"{service} {method} {path} names no callers"
+                out[f"{method.upper()} {path}"] = set(forbidden.removeprefix(CALLERS_ADMITTED).split(", "))
+    return out
+
+
+def test_every_internal_route_names_its_callers_and_only_the_key_readers_reveal_keys() -> None:
+    routes = {service: admitted_callers(service) for service in SERVICES}
+    assert routes["inventory"]["GET /internal/orders/{order_id}/keys"] == {"gateway", "notification"}
+    assert routes["delivery"]["GET /internal/deliveries/{order_id}/content"] == {"gateway", "notification"}
+    for service in ("risk", "commission"):
+        for route, callers in routes[service].items():
+            assert callers == {"gateway"}, route
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_knows_the_digests_of_exactly_the_callers_that_call_it(service: str) -> None:
+    """Kubernetes and the end-to-end platform wire the same caller graph, and grant no caller a service's
+    routes do not admit."""
+    env = {variable["name"]: variable for variable in container(deployments()[service])["env"]}
+    callers = CALLERS.get(service, ())
+    if not callers:
+        assert "INTERNAL_CALLERS" not in env
+        return
+    assert secret_key(env["INTERNAL_CALLERS"]) == f"internal-callers-{service}"
+    (example, *_) = load_all(K8S / "secret.example.yaml")
+    listed = json.loads(example["stringData"][f"internal-callers-{service}"])
+    assert set(listed) == set(callers)
+    admitted = set().union(*admitted_callers(service).values())
+    assert set(callers) <= admitted, set(callers) - admitted
 
 
 def uses_redis(service: str) -> bool:

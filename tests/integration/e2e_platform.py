@@ -25,11 +25,19 @@ from pathlib import Path
 import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
+from faka_common.service_auth import token_digest
 from faka_common.testing import drop_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+#: Who calls whose internal routes: each service is given the digests of exactly these callers' tokens.
+CALLERS = {
+    "order": ("gateway",),
+    "inventory": ("gateway", "order", "notification"),
+    "delivery": ("gateway", "notification"),
+    "notification": ("gateway",),
+}
 
 
 def free_ports(count: int) -> list[int]:
@@ -79,6 +87,8 @@ class Platform:
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     ports: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    #: Each service's own SERVICE_TOKEN.
+    tokens: dict[str, str] = field(default_factory=dict)
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     mailbox: Mailbox = field(default_factory=Mailbox)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="faka-e2e-")))
@@ -87,13 +97,13 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.secrets = {
-            "INTERNAL_TOKEN": secrets.token_urlsafe(24),
             "SANDBOX_SECRET": secrets.token_urlsafe(24),
             "ORDER_TOKEN_SECRET": secrets.token_urlsafe(24),
             "ADMIN_API_KEY": secrets.token_urlsafe(24),
             "KEY_ENCRYPTION_KEYS": "e2e:" + base64.b64encode(os.urandom(32)).decode(),
             "KEY_FINGERPRINT_SECRET": secrets.token_urlsafe(24),
         }
+        self.tokens = {service: secrets.token_urlsafe(24) for service in SERVICES}
         *service_ports, smtp_port = free_ports(len(SERVICES) + 1)
         self.ports = self.ports or dict(zip(SERVICES, service_ports, strict=True))
         self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
@@ -113,6 +123,10 @@ class Platform:
         return {
             **os.environ,
             **self.secrets,
+            "SERVICE_TOKEN": self.tokens[service],
+            "INTERNAL_CALLERS": json.dumps(
+                {caller: token_digest(self.tokens[caller]) for caller in CALLERS.get(service, ())}
+            ),
             "ENVIRONMENT": "test",
             "OUTBOUND_ALLOW_LIST": "127.0.0.1",  # fake suppliers and webhook receivers run on loopback
             "DATABASE_URL": self.database(service),

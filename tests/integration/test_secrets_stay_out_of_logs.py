@@ -55,6 +55,7 @@ async def test_a_sale_leaves_no_token_password_or_key_in_the_logs(platform: Plat
 
     await eventually(emailed, timeout=30)
     secrets = {"token": order["token"], "pay link token": pay_token, "password": password, "key": key}
+    secrets |= {f"{service}'s SERVICE_TOKEN": token for service, token in platform.tokens.items()}
     logs = {service: (platform.logs / f"{service}.log").read_text(errors="replace") for service in SERVICES}
     assert order["order_no"] in "".join(logs.values())  # the logs were written, and mention the order
     leaks = [

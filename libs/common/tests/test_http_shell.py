@@ -104,7 +104,7 @@ async def test_brackets_inside_strings_and_moderate_nesting_pass(client: httpx.A
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
 async def test_api_docs_are_off_in_production_unless_enabled(path: str) -> None:
-    production = {"environment": "production", "internal_token": secrets.token_urlsafe(32)}
+    production = {"environment": "production", "service_token": secrets.token_urlsafe(32)}
     enabled = {**production, "api_docs": True}
     cases = ((production, 404), (enabled, 200), ({"environment": "development"}, 200))
     for settings, status in cases:

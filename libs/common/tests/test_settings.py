@@ -5,9 +5,11 @@ import secrets
 import pytest
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
-from faka_common.settings import DEV_INTERNAL_TOKEN, KeyRingSettings, ServiceSettings
+from faka_common.service_auth import development_token
+from faka_common.settings import KeyRingSettings, ServiceSettings
 from pydantic import ValidationError
 
+DEV_TOKEN = development_token("x")
 DEV_KEY = base64.b64decode(DEV_KEYRING.partition(":")[2])
 
 
@@ -23,7 +25,7 @@ def keyring_service(keys: str, environment: str = "production") -> KeyRingSettin
     return KeyRingSettings(
         service_name="x",
         environment=environment,  # type: ignore[arg-type]
-        internal_token=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+        service_token=secrets.token_urlsafe(32),  # type: ignore[arg-type]
         key_fingerprint_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
         key_encryption_keys=keys,  # type: ignore[arg-type]
     )
@@ -33,7 +35,7 @@ def test_unset_environment_means_production_and_refuses_the_development_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ENVIRONMENT", raising=False)
-    with pytest.raises(ValidationError, match="INTERNAL_TOKEN"):
+    with pytest.raises(ValidationError, match="SERVICE_TOKEN"):
         ServiceSettings(service_name="x")
 
 
@@ -44,15 +46,15 @@ def test_development_accepts_the_default_secrets_only_when_said(monkeypatch: pyt
 
 @pytest.mark.parametrize("environment", ["production", "test"])
 def test_production_and_test_refuse_a_default_secret(environment: str) -> None:
-    with pytest.raises(ValidationError, match="INTERNAL_TOKEN is a development value"):
+    with pytest.raises(ValidationError, match="SERVICE_TOKEN is a development value"):
         ServiceSettings(service_name="x", environment=environment)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("environment", ["production", "test"])
 def test_production_and_test_start_with_strong_secrets(environment: str) -> None:
     token = secrets.token_urlsafe(32)
-    settings = ServiceSettings(service_name="x", environment=environment, internal_token=token)  # type: ignore[arg-type]
-    assert settings.internal_token.get_secret_value() == token
+    settings = ServiceSettings(service_name="x", environment=environment, service_token=token)  # type: ignore[arg-type]
+    assert settings.service_token.get_secret_value() == token
 
 
 @pytest.mark.parametrize(
@@ -61,28 +63,29 @@ def test_production_and_test_start_with_strong_secrets(environment: str) -> None
     ids=["token_hex(16)", "token_urlsafe(24)", "base64 of 32 bytes", "long passphrase"],
 )
 def test_secrets_made_the_usual_ways_are_accepted(generated: str) -> None:
-    assert production(internal_token=generated).internal_token.get_secret_value() == generated
+    assert production(service_token=generated).service_token.get_secret_value() == generated
 
 
 @pytest.mark.parametrize(
     "dressed",
     [
-        DEV_INTERNAL_TOKEN + " ",
-        "\t" + DEV_INTERNAL_TOKEN + "\n",
-        DEV_INTERNAL_TOKEN.upper(),
-        f'"{DEV_INTERNAL_TOKEN}"',
-        f"'{DEV_INTERNAL_TOKEN}'",
-        base64.b64encode(DEV_INTERNAL_TOKEN.encode()).decode(),
-        base64.urlsafe_b64encode(DEV_INTERNAL_TOKEN.encode()).decode().rstrip("="),
-        DEV_INTERNAL_TOKEN.encode().hex(),
-        DEV_INTERNAL_TOKEN.encode().hex().upper(),
-        DEV_INTERNAL_TOKEN.replace("-", "%2D"),
-        base64.b64encode(DEV_INTERNAL_TOKEN.encode().hex().encode()).decode(),
-        f"prod-{DEV_INTERNAL_TOKEN}-2026-rotated",
+        DEV_TOKEN + " ",
+        "\t" + DEV_TOKEN + "\n",
+        DEV_TOKEN.upper(),
+        f'"{DEV_TOKEN}"',
+        f"'{DEV_TOKEN}'",
+        base64.b64encode(DEV_TOKEN.encode()).decode(),
+        base64.urlsafe_b64encode(DEV_TOKEN.encode()).decode().rstrip("="),
+        DEV_TOKEN.encode().hex(),
+        DEV_TOKEN.encode().hex().upper(),
+        DEV_TOKEN.replace("-", "%2D"),
+        base64.b64encode(DEV_TOKEN.encode().hex().encode()).decode(),
+        f"prod-{DEV_TOKEN}-2026-rotated",
         DEV_FINGERPRINT_SECRET,
         DEV_SANDBOX_SECRET + "-but-longer-now",
         DEV_KEY.decode(),
         DEV_KEYRING,
+        development_token("gateway"),
     ],
     ids=[
         "trailing space",
@@ -101,35 +104,36 @@ def test_secrets_made_the_usual_ways_are_accepted(generated: str) -> None:
         "another service's default",
         "development key as text",
         "development keyring",
+        "another service's development token",
     ],
 )
 def test_production_refuses_a_development_value_however_it_is_dressed(dressed: str) -> None:
-    with pytest.raises(ValidationError, match="INTERNAL_TOKEN is a development value"):
-        production(internal_token=dressed)
+    with pytest.raises(ValidationError, match="SERVICE_TOKEN is a development value"):
+        production(service_token=dressed)
 
 
 @pytest.mark.parametrize(
     ("weak", "reason"),
     [
-        ("x", "INTERNAL_TOKEN is 1 characters long; at least 32"),
-        ("a-real-one", "INTERNAL_TOKEN is 10 characters long"),
-        ("a" * 64, "INTERNAL_TOKEN has too little entropy"),
-        ("Aa1!" * 10, "INTERNAL_TOKEN has too little entropy"),
-        ("password1234" * 3, "INTERNAL_TOKEN repeats a shorter pattern"),
-        ("abcdefghijklmnopqrstuvwxyz0123456789", "INTERNAL_TOKEN is mostly a run of consecutive characters"),
-        ("please-change-me-before-going-live-2026", "INTERNAL_TOKEN holds a placeholder"),
+        ("x", "SERVICE_TOKEN is 1 characters long; at least 32"),
+        ("a-real-one", "SERVICE_TOKEN is 10 characters long"),
+        ("a" * 64, "SERVICE_TOKEN has too little entropy"),
+        ("Aa1!" * 10, "SERVICE_TOKEN has too little entropy"),
+        ("password1234" * 3, "SERVICE_TOKEN repeats a shorter pattern"),
+        ("abcdefghijklmnopqrstuvwxyz0123456789", "SERVICE_TOKEN is mostly a run of consecutive characters"),
+        ("please-change-me-before-going-live-2026", "SERVICE_TOKEN holds a placeholder"),
     ],
 )
 def test_production_refuses_a_short_or_low_entropy_secret(weak: str, reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
-        production(internal_token=weak)
+        production(service_token=weak)
 
 
 def test_every_refused_setting_is_named_in_one_start_up_error() -> None:
     with pytest.raises(ValidationError) as refused:
         KeyRingSettings(service_name="x", environment="production")
     message = str(refused.value)
-    for name in ("INTERNAL_TOKEN", "KEY_ENCRYPTION_KEYS", "KEY_FINGERPRINT_SECRET"):
+    for name in ("SERVICE_TOKEN", "KEY_ENCRYPTION_KEYS", "KEY_FINGERPRINT_SECRET"):
         assert name in message
     assert "secrets.token_urlsafe" in message
 
@@ -137,7 +141,7 @@ def test_every_refused_setting_is_named_in_one_start_up_error() -> None:
 def test_a_refused_secret_is_not_echoed_in_the_error() -> None:
     secret_tail = "Zq8-unique-tail-of-the-secret"
     with pytest.raises(ValidationError) as refused:
-        production(internal_token=f"{DEV_INTERNAL_TOKEN}-{secret_tail}")
+        production(service_token=f"{DEV_TOKEN}-{secret_tail}")
     assert secret_tail[-12:] not in str(refused.value)
 
 
@@ -181,17 +185,17 @@ def test_a_malformed_keyring_is_refused_at_start_up_in_every_environment() -> No
 
 
 def test_secrets_are_masked_in_repr() -> None:
-    settings = ServiceSettings(service_name="x", internal_token="do-not-print")
+    settings = ServiceSettings(service_name="x", service_token="do-not-print")
     assert "do-not-print" not in repr(settings)
 
 
 def test_production_refuses_one_secret_used_for_two_settings() -> None:
     shared = secrets.token_urlsafe(32)
-    with pytest.raises(ValidationError, match="KEY_FINGERPRINT_SECRET is the same secret as INTERNAL_TOKEN"):
+    with pytest.raises(ValidationError, match="KEY_FINGERPRINT_SECRET is the same secret as SERVICE_TOKEN"):
         KeyRingSettings(
             service_name="x",
             environment="production",
-            internal_token=shared,  # type: ignore[arg-type]
+            service_token=shared,  # type: ignore[arg-type]
             key_fingerprint_secret=shared + " ",  # type: ignore[arg-type]
             key_encryption_keys=f"k1:{new_key()}",  # type: ignore[arg-type]
         )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,15 +19,22 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from faka_common.errors import DomainError, Unauthorized, Unavailable
+from faka_common.errors import DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
+from faka_common.service_auth import (
+    INTERNAL_CALLER_HEADER,
+    INTERNAL_TOKEN_HEADER,
+    SERVICES,
+    InternalCallers,
+    ServiceCredential,
+)
 
 if TYPE_CHECKING:
     from faka_common.runtime import Runtime
+    from faka_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 MAX_JSON_BODY = 64 * 1024
 MAX_JSON_DEPTH = 64
 _CAPPED_TYPES = re.compile(r"^(application/(json|[\w.+-]*\+json|x-www-form-urlencoded))?$")
@@ -235,14 +241,67 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
     return app
 
 
-def internal_auth(token: str) -> Any:
-    """A dependency that admits only callers presenting the internal service token."""
+def internal_auth(settings: ServiceSettings, callers: Collection[str]) -> Any:
+    """A dependency that admits only the named `callers`, each authenticated by its own SERVICE_TOKEN
+    (401 when the caller is not authenticated, 403 when this route does not admit it); it answers the
+    caller's name, which `InternalCaller` gives a handler."""
+    unknown = set(callers) - set(SERVICES)
+    if not callers or unknown:
+        raise ValueError(f"an internal route admits named services ({', '.join(SERVICES)}), not {unknown}")
+    admitted = sorted(callers)
+    known = InternalCallers(settings.caller_digests())
 
-    async def check(x_internal_token: Annotated[str | None, Header()] = None) -> None:
-        if x_internal_token is None or not hmac.compare_digest(x_internal_token.encode(), token.encode()):
-            raise Unauthorized("internal endpoint: missing or wrong X-Internal-Token")
+    async def check(
+        request: Request,
+        x_internal_caller: Annotated[str | None, Header()] = None,
+        x_internal_token: Annotated[str | None, Header()] = None,
+    ) -> str:
+        caller = known.authenticate(x_internal_caller, x_internal_token)
+        if caller not in admitted:
+            raise Forbidden(f"this internal route admits {', '.join(admitted)}; not {caller}")
+        request.state.internal_caller = caller
+        return caller
 
     return Depends(check)
+
+
+#: How an internal route's OpenAPI entry names the callers it admits (its 403 answer).
+CALLERS_ADMITTED = "An authenticated caller this route does not admit. It admits: "
+
+
+def internal_router(settings: ServiceSettings, callers: Collection[str], **options: Any) -> APIRouter:
+    """An `/internal` router whose every route admits only `callers` (see `internal_auth`)."""
+    options.setdefault("tags", ["internal"])
+    return APIRouter(
+        prefix="/internal",
+        dependencies=[internal_auth(settings, callers)],
+        responses={
+            401: {
+                "description": f"No caller authenticated ({INTERNAL_CALLER_HEADER}, {INTERNAL_TOKEN_HEADER})"
+            },
+            403: {"description": f"{CALLERS_ADMITTED}{', '.join(sorted(callers))}"},
+        },
+        **options,
+    )
+
+
+def combined(*routers: APIRouter) -> APIRouter:
+    """One router serving the routes of `routers`, each route keeping its own router's callers."""
+    out = APIRouter()
+    for router in routers:
+        out.include_router(router)
+    return out
+
+
+def _internal_caller(request: Request) -> str:
+    caller = getattr(request.state, "internal_caller", None)
+    if caller is None:  # a route without internal_auth: refuse rather than guess who calls
+        raise Unauthorized("internal endpoint: no authenticated caller")
+    return str(caller)
+
+
+#: The authenticated caller of an internal route (its name), e.g. the audited reader of a key reveal.
+InternalCaller = Annotated[str, Depends(_internal_caller)]
 
 
 class InternalClient:
@@ -251,12 +310,12 @@ class InternalClient:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        credential: ServiceCredential,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=base_url, headers={INTERNAL_TOKEN_HEADER: token}, timeout=timeout, transport=transport
+            base_url=base_url, headers=credential.headers(), timeout=timeout, transport=transport
         )
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

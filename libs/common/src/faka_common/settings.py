@@ -17,8 +17,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing, KeyRingError, parse_keys
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
-
-DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
+from faka_common.service_auth import (
+    CALLER_NAME,
+    DIGEST,
+    SERVICES,
+    ServiceCredential,
+    development_callers,
+    development_token,
+    token_digest,
+)
 
 MIN_SECRET_LENGTH = 32
 # Shannon estimate over a secret's characters: `secrets.token_hex(16)` (32 hex digits) measures about 115
@@ -50,7 +57,18 @@ class ServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:16379/0"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+    service_token: SecretStr = Field(
+        default_factory=lambda data: SecretStr(development_token(data.get("service_name", ""))),
+        description="This service's own credential on internal calls (X-Internal-Token, sent with "
+        "X-Internal-Caller: SERVICE_NAME); each service has its own. Development: derived from the name",
+    )
+    internal_callers: dict[str, str] | None = Field(
+        default=None,
+        description="The services whose internal calls this one accepts, each with the SHA-256 hex digest "
+        'of its SERVICE_TOKEN, as JSON: {"gateway": "<printf %s $TOKEN | sha256sum>"}; a route admits '
+        "only the callers it names. Unset: every service's development token in development, nobody "
+        "elsewhere",
+    )
     run_migrations: bool = True
     kafka_create_topics: bool = Field(
         default=True,
@@ -82,7 +100,17 @@ class ServiceSettings(BaseSettings):
 
     def development_secrets(self) -> dict[str, str]:
         """Secret fields and their development defaults; services extend this."""
-        return {"internal_token": DEV_INTERNAL_TOKEN}
+        return {"service_token": development_token(self.service_name)}
+
+    def credential(self) -> ServiceCredential:
+        """What this service presents when it calls another's internal routes."""
+        return ServiceCredential(self.service_name, self.service_token.get_secret_value())
+
+    def caller_digests(self) -> dict[str, str]:
+        """The callers this service knows, each with the digest of its token."""
+        if self.internal_callers is not None:
+            return {name: digest.lower() for name, digest in self.internal_callers.items()}
+        return development_callers() if self.environment == "development" else {}
 
     def optional_secrets(self) -> tuple[str, ...]:
         """Secret fields without a default that the operator generates; checked like the others when set."""
@@ -93,7 +121,13 @@ class ServiceSettings(BaseSettings):
         if self.environment == "development":
             return self
         development = development_readings(
-            [*self.development_secrets().values(), DEV_KEYRING, DEV_FINGERPRINT_SECRET, DEV_SANDBOX_SECRET]
+            [
+                *self.development_secrets().values(),
+                *map(development_token, SERVICES),
+                DEV_KEYRING,
+                DEV_FINGERPRINT_SECRET,
+                DEV_SANDBOX_SECRET,
+            ]
         )
         problems = []
         holders: dict[str, str] = {}
@@ -115,6 +149,29 @@ class ServiceSettings(BaseSettings):
                 f"refusing to start with ENVIRONMENT={self.environment}: {'; '.join(problems)}. "
                 f"A new secret: {NEW_SECRET}; a new keyring key: {NEW_KEY}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _callers_are_sound(self) -> Self:
+        problems = []
+        for name, digest in (self.internal_callers or {}).items():
+            if not CALLER_NAME.match(name):
+                problems.append(f"{name!r} is not a service name (lower-case letters, digits, - and _)")
+            elif not DIGEST.match(digest.lower()):
+                problems.append(f"{name}'s verifier is not a SHA-256 hex digest (64 hex digits)")
+        if not problems and self.environment != "development":
+            own = token_digest(self.service_token.get_secret_value())
+            development = {digest: name for name, digest in development_callers().items()}
+            seen: dict[str, str] = {}
+            for name, digest in self.caller_digests().items():
+                if digest in development:
+                    problems.append(f"{name}'s digest is that of {development[digest]}'s development token")
+                elif digest == own:
+                    problems.append(f"{name}'s digest is that of this service's own SERVICE_TOKEN")
+                elif (first := seen.setdefault(digest, name)) != name:
+                    problems.append(f"{name} and {first} have the same token")
+        if problems:
+            raise ValueError(f"INTERNAL_CALLERS: {'; '.join(problems)}; each service needs its own token")
         return self
 
 

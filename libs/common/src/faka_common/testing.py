@@ -16,8 +16,14 @@ import asyncpg
 
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
+from faka_common.service_auth import ServiceCredential
 
 T = TypeVar("T")
+
+
+def as_caller(service: str) -> dict[str, str]:
+    """The headers `service` calls another's internal routes with (its development credential)."""
+    return ServiceCredential.development(service).headers()
 
 
 def required_env(name: str, example: str) -> str:

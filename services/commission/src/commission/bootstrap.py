@@ -15,10 +15,6 @@ from commission.service_layer.unit_of_work import CommissionUnitOfWork
 class Service:
     runtime: Runtime
 
-    @property
-    def token(self) -> str:
-        return self.runtime.settings.internal_token.get_secret_value()
-
     def uow(self) -> CommissionUnitOfWork:
         return CommissionUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 

@@ -45,10 +45,6 @@ class Service:
     consumer: EventConsumer[DeliveryUnitOfWork]
 
     @property
-    def token(self) -> str:
-        return self.settings.internal_token.get_secret_value()
-
-    @property
     def score_window(self) -> timedelta:
         return timedelta(minutes=self.settings.score_window_minutes)
 

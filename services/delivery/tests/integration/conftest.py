@@ -21,7 +21,7 @@ from faka_common.breakers import close_breakers
 from faka_common.contracts import Envelope, Message
 from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery as Record
-from faka_common.testing import migrated_database
+from faka_common.testing import as_caller, migrated_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -64,14 +64,14 @@ async def built_service(settings: Settings) -> AsyncIterator[Service]:
 
 @asynccontextmanager
 async def api_of(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    """The service's internal HTTP API over ASGI, authenticated."""
+    """The service's internal HTTP API over ASGI, called as the gateway (the admin API's edge)."""
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router(service))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://delivery.test",
-        headers={"X-Internal-Token": service.token},
+        headers=as_caller("gateway"),
     ) as client:
         yield client
 

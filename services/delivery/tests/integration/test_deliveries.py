@@ -13,6 +13,7 @@ from delivery.bootstrap import Service
 from delivery.service_layer import watchdog
 from faka_common.contracts import KeysAllocated, OrderPaid
 from faka_common.contracts.delivery import ManualDeliveryRequested
+from faka_common.testing import as_caller
 from sqlalchemy import text
 
 from .conftest import feed, outbox
@@ -139,24 +140,55 @@ async def test_manual_order_is_claimed_delivered_and_its_content_reaches_the_buy
         ).scalar_one()
     assert b"ZZ-99" not in blob
 
-    revealed = await api.get(f"/internal/deliveries/{order_id}/content", params={"reader": "notification"})
+    revealed = await api.get(f"/internal/deliveries/{order_id}/content", headers=as_caller("notification"))
     assert revealed.status_code == 200
     assert revealed.json()["content"] == "Gift code ZZ-99" and revealed.json()["source"] == "operator"
+    assert await readers(service, order_id) == ["notification"]
+
+
+async def readers(service: Service, order_id: UUID) -> list[str]:
     async with service.runtime.engine.connect() as connection:
-        readers = (
-            await connection.execute(
-                text("SELECT reader FROM content_reveals WHERE order_id = :o"), {"o": order_id}
-            )
-        ).scalars()
-        assert list(readers) == ["notification"]
+        rows = await connection.execute(
+            text("SELECT reader FROM content_reveals WHERE order_id = :o ORDER BY id"), {"o": order_id}
+        )
+        return list(rows.scalars())
+
+
+async def claimed_task(service: Service, api: httpx.AsyncClient) -> UUID:
+    """A manual order in the queue, claimed by operator ann."""
+    order_id = uuid4()
+    await feed(service, ManualDeliveryRequested(order_id=order_id, product_id=uuid4()))
+    await api.post(f"/internal/manual-tasks/{order_id}/claim", json={"operator": "ann"})
+    return order_id
+
+
+async def test_only_the_key_readers_reveal_delivered_content_and_the_audit_names_the_caller(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    order_id = await claimed_task(service, api)
+    await api.post(f"/internal/manual-tasks/{order_id}/deliver", json={"operator": "ann", "content": "K-1"})
+    path = f"/internal/deliveries/{order_id}/content"
+
+    for outsider in ("risk", "commission", "order", "inventory"):
+        refused = await api.get(path, headers=as_caller(outsider))
+        assert refused.status_code == 403, outsider
+        assert (
+            refused.json()["message"] == f"this internal route admits gateway, notification; not {outsider}"
+        )
+    anonymous = await api.get(path, headers={"X-Internal-Caller": "", "X-Internal-Token": ""})
+    assert anonymous.status_code == 401
+    forged = await api.get(path, headers={**as_caller("notification"), "X-Internal-Token": "guess"})
+    assert forged.status_code == 401 and "K-1" not in forged.text
+    # the reader is whoever authenticated: a reader parameter names nobody
+    revealed = await api.get(path, params={"reader": "notification"})
+    assert revealed.status_code == 200 and revealed.json()["content"] == "K-1"
+    assert await readers(service, order_id) == ["gateway"]
 
 
 async def test_rejected_manual_order_fails_with_the_operators_reason(
     service: Service, api: httpx.AsyncClient
 ) -> None:
-    order_id = uuid4()
-    await feed(service, ManualDeliveryRequested(order_id=order_id, product_id=uuid4()))
-    await api.post(f"/internal/manual-tasks/{order_id}/claim", json={"operator": "ann"})
+    order_id = await claimed_task(service, api)
     rejected = await api.post(
         f"/internal/manual-tasks/{order_id}/reject", json={"operator": "ann", "reason": "account banned"}
     )
@@ -168,10 +200,7 @@ async def test_rejected_manual_order_fails_with_the_operators_reason(
 
 async def test_bad_requests_get_clear_4xx(service: Service, api: httpx.AsyncClient) -> None:
     assert (await api.get(f"/internal/deliveries/{uuid4()}")).status_code == 404
-    assert (
-        await api.get(f"/internal/deliveries/{uuid4()}/content", params={"reader": "x"})
-    ).status_code == 404
-    assert (await api.get(f"/internal/deliveries/{uuid4()}/content")).status_code == 422
+    assert (await api.get(f"/internal/deliveries/{uuid4()}/content")).status_code == 404
     assert (
         await api.post(f"/internal/manual-tasks/{uuid4()}/claim", json={"operator": "a"})
     ).status_code == 404
@@ -179,6 +208,8 @@ async def test_bad_requests_get_clear_4xx(service: Service, api: httpx.AsyncClie
     assert (await api.get("/internal/deliveries/not-a-uuid")).status_code == 422
     unauthorized = await api.get(f"/internal/deliveries/{uuid4()}", headers={"X-Internal-Token": "wrong"})
     assert unauthorized.status_code == 401
+    not_admitted = await api.get(f"/internal/deliveries/{uuid4()}", headers=as_caller("notification"))
+    assert not_admitted.status_code == 403
 
 
 async def test_sla_watchdog_alerts_once_and_queues_a_late_order_that_later_keys_still_deliver(

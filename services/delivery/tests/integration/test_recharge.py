@@ -108,7 +108,7 @@ async def test_primary_down_the_backup_delivers(
     assert outcomes == [("supplier:down", "transient", "connect")] * 3 + [
         ("supplier:backup", "succeeded", None)
     ]
-    revealed = await api.get(f"/internal/deliveries/{order_id}/content", params={"reader": "notification"})
+    revealed = await api.get(f"/internal/deliveries/{order_id}/content")
     assert revealed.json()["content"] == f"topped up by {backup.name}"
 
 

@@ -64,18 +64,18 @@ def build_gateway(
     notification: Owner | None = None,
     changes: OrderChanges | None = None,
 ) -> Gateway:
-    token = settings.internal_token.get_secret_value()
+    credential = settings.credential()
     return Gateway(
         settings,
-        order or owner_client(settings.order_url, token),
-        inventory or owner_client(settings.inventory_url, token),
+        order or owner_client(settings.order_url, credential),
+        inventory or owner_client(settings.inventory_url, credential),
         provider_http or provider_client(),
-        delivery or owner_client(settings.delivery_url, token),
+        delivery or owner_client(settings.delivery_url, credential),
         storefront
         or RedisStorefront(
             settings.redis_url, settings.kafka_namespace, settings.storefront_redis_timeout_seconds
         ),
-        notification=notification or owner_client(settings.notification_url, token),
+        notification=notification or owner_client(settings.notification_url, credential),
         changes=changes or RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
     )
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis.asyncio as redis
 from faka_common.http import InternalClient
+from faka_common.service_auth import ServiceCredential
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -39,7 +40,7 @@ def order_service(request: httpx.Request) -> httpx.Response:
 
 class FakeOwner(InternalClient):
     def __init__(self) -> None:
-        super().__init__("http://owner.test", "token")
+        super().__init__("http://owner.test", ServiceCredential.development("gateway"))
         self._client = httpx.AsyncClient(
             base_url="http://owner.test", transport=httpx.MockTransport(order_service)
         )

@@ -18,6 +18,7 @@ from faka_common.contracts.storefront import (
     stock_key,
 )
 from faka_common.http import InternalClient
+from faka_common.service_auth import ServiceCredential
 from faka_common.testing import required_env
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
@@ -39,7 +40,7 @@ class Inventory(InternalClient):
     """The inventory's internal API over an in-memory transport, counting the calls."""
 
     def __init__(self) -> None:
-        super().__init__("http://inventory.test", "token")
+        super().__init__("http://inventory.test", ServiceCredential.development("gateway"))
         self.calls = 0
         self._client = httpx.AsyncClient(
             base_url="http://inventory.test", transport=httpx.MockTransport(self.answer)
@@ -63,7 +64,7 @@ class Inventory(InternalClient):
 
 
 def unreachable_inventory() -> InternalClient:
-    return InternalClient("http://127.0.0.1:1", "token")
+    return InternalClient("http://127.0.0.1:1", ServiceCredential.development("gateway"))
 
 
 def gateway(namespace: str, inventory: InternalClient, url: str | None = None) -> Gateway:

@@ -7,6 +7,7 @@ from ipaddress import ip_network
 
 import httpx
 from faka_common.http import InternalClient
+from faka_common.service_auth import ServiceCredential
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.domain.client_address import client_address
@@ -19,7 +20,7 @@ class NoOrders(InternalClient):
     """An order service that knows no order."""
 
     def __init__(self) -> None:
-        super().__init__("http://owner.test", "token")
+        super().__init__("http://owner.test", ServiceCredential.development("gateway"))
         answer = httpx.Response(404, json={"error": "not_found", "message": "no order with that number"})
         self._client = httpx.AsyncClient(
             base_url="http://owner.test", transport=httpx.MockTransport(lambda request: answer)

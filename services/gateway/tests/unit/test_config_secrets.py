@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 STRONG = {
     "environment": "production",
-    "internal_token": secrets.token_urlsafe(32),
+    "service_token": secrets.token_urlsafe(32),
     "admin_api_key": secrets.token_urlsafe(32),
     "sandbox_secret": secrets.token_urlsafe(32),
 }

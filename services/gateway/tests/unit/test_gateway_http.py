@@ -11,6 +11,7 @@ import httpx
 import pytest
 from faka_common.http import InternalClient
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
+from faka_common.service_auth import ServiceCredential
 from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
@@ -27,7 +28,7 @@ class FakeOwner(InternalClient):
     """The real InternalClient (and its error mapping) over an in-memory transport."""
 
     def __init__(self, handler: Handler) -> None:
-        super().__init__("http://owner.test", "token")
+        super().__init__("http://owner.test", ServiceCredential.development("gateway"))
         self._client = httpx.AsyncClient(base_url="http://owner.test", transport=httpx.MockTransport(handler))
 
 
@@ -437,7 +438,7 @@ async def test_order_view_with_keys_once_delivered(edge: Edge) -> None:
     body = response.json()
     assert body["items"] == [{"content": "AAAA-1111"}]
     assert body["usage_instructions"] == "Redeem"
-    assert edge.inventory.calls[-1].url.params["reader"] == "gateway"
+    assert edge.inventory.calls[-1].url.query == b""  # the reader is the gateway's own credential
 
 
 @pytest.mark.parametrize("query", ["", "?token=wrong", "?password=wrong"])
@@ -786,7 +787,7 @@ async def test_sandbox_pages_are_mounted_only_when_the_sandbox_provider_is_enabl
 
     assert await sandbox_route_answer(["alipay"]) == -1
     assert await sandbox_route_answer(["sandbox", "alipay"]) != -1
-    names = ("internal_token", "admin_api_key", "sandbox_secret")
+    names = ("service_token", "admin_api_key", "sandbox_secret")
     strong = {name: secrets.token_urlsafe(32) for name in names}
     assert not Settings(environment="production", **strong).sandbox_enabled  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sandbox payment provider takes no money"):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from faka_common import chat_link
 from faka_common.http import InternalClient
+from faka_common.service_auth import ServiceCredential
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -23,6 +24,7 @@ from gateway.entrypoints.telegram import SECRET_HEADER, deep_link
 HOOK_SECRET = "hook-secret_1"
 LINK_SECRET = "link-secret"
 ORDER_ID = "0190f3a2-0000-7d4b-9a8e-2f6c1b5d4e3a"
+GATEWAY = ServiceCredential.development("gateway")
 ORDER_NO = "F20260101000000ABCDEF"
 URL = "/api/v1/telegram/webhook"
 
@@ -36,13 +38,7 @@ class FakeService:
     calls: list[httpx.Request] = field(default_factory=list)
 
     def owner(self) -> InternalClient:
-        client = InternalClient("http://owner.test", "internal-token")
-        client._client = httpx.AsyncClient(
-            base_url="http://owner.test",
-            headers={"X-Internal-Token": "internal-token"},
-            transport=httpx.MockTransport(self.answer),
-        )
-        return client
+        return InternalClient("http://owner.test", GATEWAY, transport=httpx.MockTransport(self.answer))
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
@@ -95,7 +91,7 @@ async def edge() -> AsyncIterator[Edge]:
 
 class FakeOwner(InternalClient):
     def __init__(self, handler: Any) -> None:
-        super().__init__("http://owner.test", "token")
+        super().__init__("http://owner.test", ServiceCredential.development("gateway"))
         self._client = httpx.AsyncClient(base_url="http://owner.test", transport=httpx.MockTransport(handler))
 
 
@@ -130,7 +126,8 @@ async def test_a_start_with_a_token_is_forwarded_to_notification(edge: Edge) -> 
     assert response.status_code == 200 and response.json() == {"ok": True, "linked": True}
     [call] = edge.notification.calls
     assert call.method == "POST" and call.url.path == "/internal/telegram/links"
-    assert call.headers["X-Internal-Token"] == "internal-token"
+    assert call.headers["X-Internal-Caller"] == "gateway"
+    assert call.headers["X-Internal-Token"] == GATEWAY.token
     assert json.loads(call.content) == {"chat_id": "4242", "token": token, "language_code": "en"}
 
 

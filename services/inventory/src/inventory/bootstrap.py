@@ -34,10 +34,6 @@ class Service:
     projection: StockProjection
     catalog: CatalogProjection
 
-    @property
-    def token(self) -> str:
-        return self.runtime.settings.internal_token.get_secret_value()
-
     def uow(self) -> InventoryUnitOfWork:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 

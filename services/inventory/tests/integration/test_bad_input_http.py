@@ -11,23 +11,23 @@ import httpx
 import pytest
 from faka_common.fields import MAX_MONEY
 from faka_common.http import create_app
+from faka_common.testing import as_caller
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
 
 pytestmark = pytest.mark.integration
-TOKEN = "bad-input-test-token"
 PRODUCT = {"title": "Steam ¥100", "price": 100, "delivery_type": "card_key"}
 
 
 @pytest.fixture(scope="module")
 async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    service = bootstrap(Settings(database_url=database_url, internal_token=TOKEN, run_migrations=False))  # type: ignore[arg-type]
+    service = bootstrap(Settings(database_url=database_url, run_migrations=False))
     app = create_app(service.runtime, [router(service)], title="inventory")  # the body limits with it
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://inventory.test",
-        headers={"X-Internal-Token": TOKEN},
+        headers=as_caller("gateway"),
     ) as client:
         yield client
     await service.runtime.engine.dispose()

@@ -23,9 +23,9 @@ from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancell
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Conflict
-from faka_common.http import INTERNAL_TOKEN_HEADER, install_error_handlers
+from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery, EventConsumer
-from faka_common.testing import required_env
+from faka_common.testing import as_caller, required_env
 from fastapi import FastAPI
 from inventory.adapters.stock_projection import RedisStockProjection
 from inventory.bootstrap import bootstrap
@@ -34,11 +34,11 @@ from inventory.domain.keys import ImportFormat
 from inventory.entrypoints.http import router
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
+GATEWAY = as_caller("gateway")
 
 KEYRING = KeyRing.parse(DEV_KEYRING, DEV_FINGERPRINT_SECRET)
 M = TypeVar("M", bound=Message)
@@ -261,8 +261,7 @@ async def test_a_worker_process_dying_fails_the_import_whole_and_the_next_one_wo
 
 
 def http_app(database_url: str, max_import_bytes: int) -> FastAPI:
-    settings = Settings(database_url=database_url, max_import_bytes=max_import_bytes,
-                        internal_token=SecretStr("t"))  # fmt: skip
+    settings = Settings(database_url=database_url, max_import_bytes=max_import_bytes)
     service = bootstrap(settings)
     app = FastAPI()
     install_error_handlers(app)
@@ -293,7 +292,7 @@ async def test_a_50_mb_upload_streams_through_http_within_bounded_memory(
             response = await client.post(
                 f"/internal/products/{product_id}/keys",
                 content=body(),
-                headers={INTERNAL_TOKEN_HEADER: "t", "Content-Type": "text/plain"},
+                headers={**GATEWAY, "Content-Type": "text/plain"},
                 timeout=120,
             )
         _, peak = tracemalloc.get_traced_memory()
@@ -319,19 +318,17 @@ async def test_an_upload_over_the_cap_is_413_and_imports_nothing(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://inventory"
     ) as client:
-        streamed = await client.post(
-            f"/internal/products/{product_id}/keys", content=body(), headers={INTERNAL_TOKEN_HEADER: "t"}
-        )
+        streamed = await client.post(f"/internal/products/{product_id}/keys", content=body(), headers=GATEWAY)
         declared = await client.post(
             f"/internal/products/{product_id}/keys",
             content=b"K\n" * 600,
-            headers={INTERNAL_TOKEN_HEADER: "t"},
+            headers=GATEWAY,
         )
         csv_upload = await client.post(
             f"/internal/products/{product_id}/keys",
             files={"file": ("keys.csv", b"CODE-1,PIN-1\nCODE-2,PIN-2\n", "text/csv")},
             params={"cost_price": "120", "expires_at": "2099-01-01T00:00:00+08:00"},
-            headers={INTERNAL_TOKEN_HEADER: "t"},
+            headers=GATEWAY,
         )
     assert streamed.status_code == 413, streamed.text
     assert streamed.json()["error"] == "payload_too_large"

@@ -86,10 +86,6 @@ class Service:
     content: KeySource | None = None
 
     @property
-    def token(self) -> str:
-        return self.settings.internal_token.get_secret_value()
-
-    @property
     def seller(self) -> Seller:
         s = self.settings
         return Seller(
@@ -223,15 +219,11 @@ def bootstrap(
     settings = settings or Settings()
     runtime = Runtime(settings, MIGRATIONS)
     if keys is None:
-        inventory = InventoryKeys(
-            InternalClient(settings.inventory_url, settings.internal_token.get_secret_value())
-        )
+        inventory = InventoryKeys(InternalClient(settings.inventory_url, settings.credential()))
         runtime.on_stop.append(inventory.aclose)
         keys = inventory
     if content is None:
-        delivered = DeliveredContent(
-            InternalClient(settings.delivery_url, settings.internal_token.get_secret_value())
-        )
+        delivered = DeliveredContent(InternalClient(settings.delivery_url, settings.credential()))
         runtime.on_stop.append(delivered.aclose)
         content = delivered
     client = httpx.AsyncClient(

@@ -39,7 +39,7 @@ from faka_common.contracts.delivery import DeliveryDelayed
 from faka_common.errors import NotFound
 from faka_common.http import create_app
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
-from faka_common.testing import migrated_database
+from faka_common.testing import as_caller, migrated_database
 from fastapi import FastAPI, Request, Response
 from notification.adapters.channels import aliyun_sms, webhook
 from notification.bootstrap import Service, bootstrap
@@ -55,7 +55,7 @@ TWILIO_SID = "AC0123456789abcdef"
 TWILIO_TOKEN = "twilio-test-token"
 BOT_TOKEN = "123456:bot-test-token"
 WEBHOOK_SECRET = "whsec-test"
-INTERNAL = "internal-test-token"
+GATEWAY = as_caller("gateway")
 
 
 def _free_port() -> int:
@@ -229,7 +229,6 @@ def fake(providers: tuple[Providers, str]) -> Providers:
 def _settings(database: str, base: str, smtp_port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database,
-        "internal_token": INTERNAL,
         "smtp_port": smtp_port,
         "smtp_timeout": 2,
         "channel_retry_backoff": 0,
@@ -422,7 +421,7 @@ async def test_breaker_opens_after_n_failures_and_closes_after_the_reset_time(
 
     app = create_app(service.runtime, [router(service)], title="test")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        channels = (await client.get("/internal/channels", headers={"X-Internal-Token": INTERNAL})).json()
+        channels = (await client.get("/internal/channels", headers=GATEWAY)).json()
     assert {"channel": "aliyun_sms", "breaker": "closed"} in channels["channels"]
 
 
@@ -540,12 +539,8 @@ async def test_delivery_failure_alerts_the_seller_on_telegram_and_tells_the_buye
 
     app = create_app(service.runtime, [router(service)], title="test")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        page = await client.get(
-            f"/internal/orders/{order_id}/messages", headers={"X-Internal-Token": INTERNAL}
-        )
-        empty = await client.get(
-            f"/internal/orders/{uuid4()}/messages", headers={"X-Internal-Token": INTERNAL}
-        )
+        page = await client.get(f"/internal/orders/{order_id}/messages", headers=GATEWAY)
+        empty = await client.get(f"/internal/orders/{uuid4()}/messages", headers=GATEWAY)
         refused = await client.get(f"/internal/orders/{order_id}/messages")
     assert page.status_code == 200
     [message] = page.json()["items"]
@@ -584,9 +579,7 @@ LINK_SECRET = "telegram-link-test-secret"
 async def _link(service: Service, body: dict[str, Any]) -> httpx.Response:
     app = create_app(service.runtime, [router(service)], title="test")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        return await client.post(
-            "/internal/telegram/links", json=body, headers={"X-Internal-Token": INTERNAL}
-        )
+        return await client.post("/internal/telegram/links", json=body, headers=GATEWAY)
 
 
 async def test_a_linked_telegram_chat_gets_delivered_and_delayed_notices_once_without_the_key(

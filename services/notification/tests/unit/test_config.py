@@ -33,7 +33,7 @@ def test_production_takes_only_https_webhooks() -> None:
     with pytest.raises(ValidationError, match="SELLER_WEBHOOK_URL must use https in production"):
         Settings(
             environment="production",
-            internal_token="Lq3v9X0s-a-real-internal-token-Zt7",
+            service_token="Lq3v9X0s-a-real-internal-token-Zt7",
             seller_webhook_url="http://93.184.216.34/hook",
             seller_webhook_secret="whsec-Vb8t2Qm4Lx7Nc0Rk5Hp9Wd3Fj6Zs1Ga",
         )
@@ -43,7 +43,7 @@ def test_production_refuses_a_short_seller_webhook_secret() -> None:
     with pytest.raises(ValidationError, match="SELLER_WEBHOOK_SECRET is 10 characters long"):
         Settings(
             environment="production",
-            internal_token="Lq3v9X0s-a-real-internal-token-Zt7",
+            service_token="Lq3v9X0s-a-real-internal-token-Zt7",
             seller_webhook_url="https://93.184.216.34/hook",
             seller_webhook_secret="whsec-test",
         )

@@ -53,10 +53,6 @@ class Service:
     changes: OrderChanges | None = None
 
     @property
-    def token(self) -> str:
-        return self.settings.internal_token.get_secret_value()
-
-    @property
     def payment_window(self) -> timedelta:
         return timedelta(seconds=self.settings.payment_window_seconds)
 
@@ -95,7 +91,7 @@ class Service:
 
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
-    client = InternalClient(settings.inventory_url, settings.internal_token.get_secret_value())
+    client = InternalClient(settings.inventory_url, settings.credential())
     runtime = Runtime(settings, MIGRATIONS)
     provider_http = httpx.AsyncClient(timeout=10.0)
     service = Service(

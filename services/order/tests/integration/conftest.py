@@ -15,7 +15,7 @@ from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
 from faka_common.http import install_error_handlers
-from faka_common.testing import migrated_database
+from faka_common.testing import as_caller, migrated_database
 from fastapi import FastAPI
 from order.adapters.inventory import Product
 from order.bootstrap import bootstrap
@@ -83,9 +83,6 @@ async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) 
     return order
 
 
-TOKEN = "test-internal-token"
-
-
 class OneProductCatalog:
     """Inventory's catalog answering for one product (NotFound for any other)."""
 
@@ -105,7 +102,7 @@ class OneProductCatalog:
 async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The order service's order and pricing routes over ASGI on `db`, with `catalog` playing inventory
     (`settings` over the defaults)."""
-    service = bootstrap(Settings(database_url=db.url, internal_token=TOKEN, **settings))  # type: ignore[arg-type]
+    service = bootstrap(Settings(database_url=db.url, **settings))
     service.catalog = catalog  # type: ignore[assignment]
     app = FastAPI()
     install_error_handlers(app)
@@ -114,7 +111,7 @@ async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[h
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://order.test",
-        headers={"X-Internal-Token": TOKEN},
+        headers=as_caller("gateway"),
     ) as client:
         yield client
     await service.runtime.engine.dispose()

@@ -18,10 +18,6 @@ class Service:
     runtime: Runtime
     rules: RuleSet
 
-    @property
-    def token(self) -> str:
-        return self.runtime.settings.internal_token.get_secret_value()
-
     def uow(self) -> RiskUnitOfWork:
         return RiskUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 

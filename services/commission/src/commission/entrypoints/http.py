@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from faka_common.http import internal_auth
+from faka_common.http import internal_router
 from fastapi import APIRouter
 
 from commission.bootstrap import Service
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    api = internal_router(service.runtime.settings, callers={"gateway"})
 
     @api.get("/ledger/summary", summary="Commission ledger totals (all zero until the ledger exists)")
     async def ledger_summary() -> dict[str, Any]:

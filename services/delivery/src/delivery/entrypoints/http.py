@@ -7,7 +7,8 @@ from uuid import UUID
 
 from faka_common.errors import NotFound
 from faka_common.fields import Line, Money, Text
-from faka_common.http import internal_auth
+from faka_common.http import InternalCaller, combined, internal_router
+from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -186,7 +187,10 @@ def claim_view(c: Claim) -> dict[str, Any]:
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    """The internal API: deliveries, manual tasks and suppliers for the gateway's admin API; the reveal of
+    delivered content for the key readers only."""
+    api = internal_router(service.settings, callers={"gateway"})
+    reveals = internal_router(service.settings, callers=KEY_READERS)
 
     @api.get("/deliveries/{order_id}", summary="The delivery record of an order, with its attempts")
     async def get_delivery(order_id: UUID) -> dict[str, Any]:
@@ -197,14 +201,12 @@ def router(service: Service) -> APIRouter:
             raise NotFound(f"no delivery for order {order_id}")
         return delivery_view(delivery, attempts)
 
-    @api.get(
+    @reveals.get(
         "/deliveries/{order_id}/content",
-        summary="Reveal content delivered by an operator or supplier (audited)",
+        summary="Reveal content delivered by an operator or supplier (audited with the calling service as "
+        "the reader)",
     )
-    async def reveal_content(
-        order_id: UUID,
-        reader: Annotated[str, Query(min_length=1, max_length=200, description="Who reads the content")],
-    ) -> dict[str, Any]:
+    async def reveal_content(order_id: UUID, reader: InternalCaller) -> dict[str, Any]:
         async with service.uow() as uow:
             revealed = await handlers.reveal_content(order_id, reader, uow, service.keyring)
         return {
@@ -355,4 +357,4 @@ def router(service: Service) -> APIRouter:
         async with service.uow() as uow:
             await supplier_ops.remove_route(uow, product_id, supplier_id)
 
-    return api
+    return combined(api, reveals)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 from faka_common.errors import Unavailable
 from faka_common.http import InternalClient
+from faka_common.service_auth import ServiceCredential
 
 
 class Owner(Protocol):
@@ -18,8 +19,8 @@ class Owner(Protocol):
     async def aclose(self) -> None: ...
 
 
-def owner_client(base_url: str, token: str) -> Owner:
-    return InternalClient(base_url, token)
+def owner_client(base_url: str, credential: ServiceCredential) -> Owner:
+    return InternalClient(base_url, credential)
 
 
 def provider_client(timeout: float = 10.0) -> httpx.AsyncClient:

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import httpx
 from faka_common.errors import DomainError, Unavailable
-from faka_common.http import INTERNAL_TOKEN_HEADER
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -42,7 +41,7 @@ UPLOAD_BODY: dict[str, Any] = {
 def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=gw.settings.inventory_url,
-        headers={INTERNAL_TOKEN_HEADER: gw.settings.internal_token.get_secret_value()},
+        headers=gw.settings.credential().headers(),
         timeout=timeout,
     )
 

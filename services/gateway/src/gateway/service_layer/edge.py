@@ -30,9 +30,6 @@ from gateway.service_layer.rate_limits import lookup_limits, placement_keys
 
 log = logging.getLogger(__name__)
 
-KEYS_READER = "gateway"
-
-
 # --- admin -----------------------------------------------------------------------------------------
 
 
@@ -86,9 +83,7 @@ async def place_order(
 
 async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
     try:
-        response = await gw.inventory.request(
-            "GET", f"/internal/orders/{segment(order_id)}/keys", params={"reader": KEYS_READER}
-        )
+        response = await gw.inventory.request("GET", f"/internal/orders/{segment(order_id)}/keys")
     except DomainError as error:
         if error.status_code != 404:
             raise
@@ -130,9 +125,7 @@ async def fetch_delivered_content(gw: Gateway, order: Mapping[str, Any]) -> dict
     the product's usage instructions when the catalog still has them."""
     order_id = str(order["order_id"])
     try:
-        response = await gw.delivery.request(
-            "GET", f"/internal/deliveries/{segment(order_id)}/content", params={"reader": KEYS_READER}
-        )
+        response = await gw.delivery.request("GET", f"/internal/deliveries/{segment(order_id)}/content")
     except DomainError as error:
         if error.status_code != 404:
             raise

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from faka_common.errors import DomainError
 from faka_common.fields import MAX_MONEY, Line, Money, Text
-from faka_common.http import internal_auth
+from faka_common.http import InternalCaller, combined, internal_router
+from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
@@ -232,7 +233,12 @@ KEYS_UPLOAD_BODY: dict[str, Any] = {
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    """The internal API: the catalog and key administration for the gateway's admin API, product reads
+    for the order service too, key reveals for the key readers only."""
+    settings = service.runtime.settings
+    api = internal_router(settings, callers={"gateway"})
+    catalog = internal_router(settings, callers={"gateway", "order"})
+    reveals = internal_router(settings, callers=KEY_READERS)
 
     @api.post("/categories", status_code=201, summary="Create a category")
     async def create_category(body: NewCategoryBody) -> dict[str, Any]:
@@ -259,7 +265,7 @@ def router(service: Service) -> APIRouter:
             items = await handlers.list_products(uow)
         return {"items": [product_view(p, s) for p, s in items]}
 
-    @api.get("/products/{product_id}", summary="One product with its stock counts")
+    @catalog.get("/products/{product_id}", summary="One product with its stock counts")
     async def get_product(product_id: UUID) -> dict[str, Any]:
         async with service.uow() as uow:
             product, stock = await handlers.get_product(product_id, uow)
@@ -344,11 +350,11 @@ def router(service: Service) -> APIRouter:
         count = await handlers.reencrypt(service.uow, service.keyring)
         return {"resealed": count, "active_key_id": service.keyring.active}
 
-    @api.get("/orders/{order_id}/keys", summary="Reveal the keys a paid order owns (audit-logged)")
-    async def reveal_keys(
-        order_id: UUID,
-        reader: Annotated[str, Query(min_length=1, max_length=200, description="Who reads the keys")],
-    ) -> dict[str, Any]:
+    @reveals.get(
+        "/orders/{order_id}/keys",
+        summary="Reveal the keys a paid order owns (audit-logged with the calling service as the reader)",
+    )
+    async def reveal_keys(order_id: UUID, reader: InternalCaller) -> dict[str, Any]:
         async with service.uow() as uow:
             revealed = await handlers.reveal_keys(order_id, reader, uow, service.keyring)
         return {
@@ -358,4 +364,4 @@ def router(service: Service) -> APIRouter:
             "usage_instructions": revealed.usage_instructions,
         }
 
-    return api
+    return combined(api, catalog, reveals)

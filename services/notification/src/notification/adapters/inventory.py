@@ -28,17 +28,14 @@ class _OrderKeysBody(BaseModel):
 
 
 class InventoryKeys:
-    """`GET /internal/orders/{order_id}/keys?reader=notification` (each reveal is audit-logged there)."""
-
-    READER = "notification"
+    """`GET /internal/orders/{order_id}/keys` (each reveal is audit-logged there, with this service as the
+    reader: the caller its credential names)."""
 
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
     async def order_keys(self, order_id: UUID) -> OrderKeys:
-        response = await self._client.request(
-            "GET", f"/internal/orders/{order_id}/keys", params={"reader": self.READER}
-        )
+        response = await self._client.request("GET", f"/internal/orders/{order_id}/keys")
         try:
             body = _OrderKeysBody.model_validate_json(response.content)
         except ValidationError as error:

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
-from faka_common.http import internal_auth
+from faka_common.http import internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -35,7 +35,7 @@ class TelegramLink(BaseModel):
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    api = internal_router(service.settings, callers={"gateway"})
 
     @api.get("/notifications/{order_id}", summary="The notifications sent (or attempted) about an order")
     async def get_notifications(order_id: UUID) -> dict[str, Any]:

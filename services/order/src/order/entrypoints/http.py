@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from faka_common.fields import Line
-from faka_common.http import internal_auth
+from faka_common.http import internal_router
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -193,7 +193,7 @@ def order_summary(order: Order) -> dict[str, Any]:
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    api = internal_router(service.settings, callers={"gateway"})
     tokens = order_tokens(service)
 
     async def place(body: PlaceOrderRequest) -> PlacedOrderResponse:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.fields import MAX_MONEY, Money
-from faka_common.http import internal_auth
+from faka_common.http import internal_router
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
@@ -76,7 +76,7 @@ def tiers_view(product_id: UUID, tiers: list[PriceTier]) -> dict[str, Any]:
 
 
 def pricing_router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["pricing"], dependencies=[internal_auth(service.token)])
+    api = internal_router(service.settings, callers={"gateway"}, tags=["pricing"])
 
     @api.get("/products/{product_id}/price-tiers", summary="A product's wholesale tiers")
     async def get_tiers(product_id: UUID) -> dict[str, Any]:

@@ -4,14 +4,14 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
-from faka_common.http import internal_auth
+from faka_common.http import internal_router
 from fastapi import APIRouter
 
 from risk.bootstrap import Service
 
 
 def router(service: Service) -> APIRouter:
-    api = APIRouter(prefix="/internal", tags=["internal"], dependencies=[internal_auth(service.token)])
+    api = internal_router(service.runtime.settings, callers={"gateway"})
 
     @api.get("/decisions/{order_id}", summary="The risk decision on an order")
     async def get_decision(order_id: UUID) -> dict[str, Any]:

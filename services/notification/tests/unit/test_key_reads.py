@@ -1,0 +1,40 @@
+"""Notification reads an order's keys and delivered content as itself: its own credential names it, and the
+owners audit that name as the reader (no reader parameter a caller could set)."""
+
+from uuid import uuid4
+
+import httpx
+from faka_common.http import InternalClient
+from notification.adapters.delivery import DeliveredContent
+from notification.adapters.inventory import InventoryKeys
+from notification.config import Settings
+
+
+async def test_keys_and_content_are_read_with_notifications_own_credential_and_no_reader_parameter() -> None:
+    settings = Settings()
+    order_id = uuid4()
+    seen: list[httpx.Request] = []
+
+    def owner(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/keys"):
+            return httpx.Response(
+                200, json={"order_id": str(order_id), "keys": [{"key_id": str(uuid4()), "content": "K"}]}
+            )
+        return httpx.Response(200, json={"order_id": str(order_id), "content": "C"})
+
+    def client() -> InternalClient:
+        return InternalClient(
+            "http://owner.test", settings.credential(), transport=httpx.MockTransport(owner)
+        )
+
+    assert (await InventoryKeys(client()).order_keys(order_id)).keys == ["K"]
+    assert (await DeliveredContent(client()).order_keys(order_id)).keys == ["C"]
+    assert [r.url.path for r in seen] == [
+        f"/internal/orders/{order_id}/keys",
+        f"/internal/deliveries/{order_id}/content",
+    ]
+    for request in seen:
+        assert request.url.query == b""
+        assert request.headers["X-Internal-Caller"] == "notification"
+        assert request.headers["X-Internal-Token"] == settings.service_token.get_secret_value()
