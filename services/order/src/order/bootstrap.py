@@ -25,7 +25,7 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
-from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
@@ -130,6 +130,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
             OrderDelivered,
             OrderRefunded,
             OrderNeedsAttention,
+            OrderLinkRequested,
             RechargeRequested,
             ManualDeliveryRequested,
         ]

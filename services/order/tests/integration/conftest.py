@@ -22,6 +22,7 @@ from order.bootstrap import bootstrap
 from order.config import MIGRATIONS, Settings
 from order.domain import credentials
 from order.domain.model import Order, Status
+from order.entrypoints.buyer_links import buyer_links_router
 from order.entrypoints.http import router
 from order.entrypoints.pricing import pricing_router
 from order.service_layer.unit_of_work import OrderUnitOfWork
@@ -100,7 +101,7 @@ class OneProductCatalog:
 
 @asynccontextmanager
 async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The order service's order and pricing routes over ASGI on `db`, with `catalog` playing inventory
+    """The order service's order, pricing and buyer-link routes over ASGI on `db`, `catalog` playing inventory
     (`settings` over the defaults)."""
     service = bootstrap(Settings(database_url=db.url, **settings))
     service.catalog = catalog  # type: ignore[assignment]
@@ -108,6 +109,7 @@ async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[h
     install_error_handlers(app)
     app.include_router(router(service))
     app.include_router(pricing_router(service))
+    app.include_router(buyer_links_router(service))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://order.test",

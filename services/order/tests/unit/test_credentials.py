@@ -76,3 +76,9 @@ def test_email_salted_hashes_of_one_address_match_with_one_scrypt() -> None:
     wrong = credentials.hash_password("hunter3", salt)
     assert credentials.password_valid(keyed, "hunter2")
     assert credentials.matching_hashes([keyed, legacy, wrong, None], "hunter2", salt) == {keyed, legacy}
+
+
+def test_same_email_ignores_case_and_surrounding_spaces_only() -> None:
+    assert credentials.same_email("Buyer@Example.com", "  buyer@example.COM ")
+    assert not credentials.same_email("buyer@example.com", "buyer@example.co")
+    assert not credentials.same_email("buyer@example.com", "")

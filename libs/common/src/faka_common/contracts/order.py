@@ -107,3 +107,13 @@ class OrderNeedsAttention(OrderEvent):
 
     reason: str = Field(examples=["late_payment_out_of_stock", "auto_refund_failed"])
     detail: str = Field(default="", description="A short human-readable explanation; no secrets")
+
+
+class OrderLinkRequested(OrderEvent):
+    """The buyer asked for the order's link again and gave the order's e-mail address: notification e-mails
+    a fresh link to that address. It carries no token (secrets never travel on Kafka): notification asks the
+    order service for one over internal HTTP when it is about to send."""
+
+    type_name: ClassVar[str] = "OrderLinkRequested"
+
+    requested_at: datetime

@@ -117,6 +117,14 @@ def _encoded(salt: bytes, digest: bytes) -> str:
     return f"{_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
+def same_email(stored: str, given: str) -> bool:
+    """Whether `given` is the order's address (case and surrounding spaces ignored), compared in constant
+    time over digests of both normalised forms, so neither the time taken nor a length says how close a
+    guess came."""
+    ours, theirs = (hashlib.sha256(email.strip().lower().encode()).digest() for email in (stored, given))
+    return hmac.compare_digest(ours, theirs)
+
+
 def email_salt(secret: str, email: str) -> bytes:
     """The query password's salt for every order of `email` (case and surrounding spaces ignored)."""
     message = f"faka/password-salt/v1|{email.strip().lower()}".encode()

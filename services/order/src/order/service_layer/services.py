@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from faka_common.contracts import OrderCancelled, OrderPlaced
+from faka_common.contracts.order import OrderLinkRequested
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
@@ -269,3 +270,35 @@ async def rotate_secret(
         await uow.commit()
     log.info("order %s: access secret rotated (version %d)", order.order_no, order.secret_version)
     return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))
+
+
+async def request_order_link(
+    order_no: str, email: str, uow: OrderUnitOfWork, now: datetime | None = None
+) -> bool:
+    """The buyer lost the order's link and asks for it by e-mail: when `email` is the order's address (case
+    and surrounding spaces ignored, compared in constant time), `OrderLinkRequested` is staged on the outbox
+    and notification e-mails a fresh link to the order's address; another address or an unknown order changes
+    nothing. Says whether it was staged; the caller answers the same either way."""
+    at = now or datetime.now(UTC)
+    async with uow:
+        order = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
+        # an unknown order still costs one comparison, against nothing
+        matches = credentials.same_email(order.buyer_email if order else "", email) and order is not None
+        if order is None or not matches:
+            return False
+        uow.publish(OrderLinkRequested(order_id=order.id, order_no=order.order_no, requested_at=at))
+        await uow.commit()
+    log.info("order %s: link e-mail requested", order.order_no)
+    return True
+
+
+async def fresh_token(
+    order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens, now: datetime | None = None
+) -> PlacedOrder:
+    """A token issued now for the order's current secret version: the link e-mailed at the buyer's request
+    (a rotation since then revokes it like any other)."""
+    async with uow:
+        order = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
+    if order is None:
+        raise NotFound(f"no order {order_no[:64]!r}")
+    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, now or datetime.now(UTC)))
