@@ -1,11 +1,14 @@
 """The buyers of the end-to-end benchmark: an open-loop arrival schedule run in one asyncio process per
-worker. Each buyer places an order, polls until awaiting_payment, sends the sandbox provider's signed
-notification to the gateway's webhook route (as the provider does), and polls until delivered."""
+worker. Each buyer places an order, follows it until awaiting_payment, sends the sandbox provider's signed
+notification to the gateway's webhook route (as the provider does), and follows it until delivered.
+Following is what the order page does: the order's event stream (`follow="stream"`, the default), or
+polling the order API every `poll_interval` (`follow="poll"`, what the page did before it had a stream)."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import resource
 import time
 import uuid
@@ -35,6 +38,7 @@ class Plan:
     number_base: int
     address_base: int
     poll_interval: float = 0.2
+    follow: str = "stream"
     stage_timeout: float = 120.0
     max_connections: int = 256
     #: Below uvicorn's 5 s keep-alive: a connection the server is about to close is never reused.
@@ -97,6 +101,60 @@ async def wait_for(
             raise Stuck(f"waiting for {status}, order is {view['status']}")
 
 
+async def pay(client: httpx.AsyncClient, buyer: Buyer, order: dict[str, Any], plan: Plan) -> None:
+    notification = signed_notification(
+        order_no=buyer.order_no, trade_no=f"SBX{uuid.uuid4().hex}", amount=order["amount"],
+        currency=order["currency"], secret=plan.sandbox_secret,
+    )  # fmt: skip
+    buyer.stage, buyer.notify_started = "notify", time.time()
+    while True:  # a provider retries a notification the gateway did not take
+        buyer.notify_attempts += 1
+        answer = await client.post("/api/v1/payments/sandbox/notify", json=notification)
+        if buyer.notify_attempts == 1:
+            buyer.notify_acked = time.time()
+        if answer.status_code == 200:
+            buyer.notify_result = str(answer.json().get("result"))
+            return
+        buyer.notify_result = f"{answer.status_code}"
+        if answer.status_code < 500 or buyer.notify_attempts >= 5:
+            raise Stuck(f"notification answered {answer.status_code}: {answer.text[:200]}")
+        await asyncio.sleep(1.0)
+
+
+async def follow_stream(
+    client: httpx.AsyncClient, buyer: Buyer, order: dict[str, Any], plan: Plan
+) -> dict[str, Any]:
+    """Pay once the order's event stream says awaiting_payment; the view once it says delivered. Every
+    event received counts as a poll (what the buyer's page fetched)."""
+    path = f"/api/v1/orders/{buyer.order_no}/events"
+    async with client.stream(
+        "GET", path, params={"token": order["token"]}, timeout=plan.stage_timeout
+    ) as got:
+        if got.status_code != 200:
+            raise Stuck(f"order stream answered {got.status_code}")
+        event = ""
+        async for line in got.aiter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "error":
+                raise Stuck(f"order stream failed: {line.removeprefix('data: ')[:200]}")
+            elif line.startswith("data: ") and event == "order":
+                view: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                if buyer.awaiting_seen:
+                    buyer.polls_to_delivered += 1
+                else:
+                    buyer.polls_to_awaiting += 1
+                if view["status"] == "awaiting_payment" and not buyer.awaiting_seen:
+                    buyer.awaiting_seen = time.time()
+                    await pay(client, buyer, order, plan)
+                    buyer.stage = "await delivery"
+                elif view["status"] == "delivered":
+                    return view
+                elif view["status"] in FAILED:
+                    raise Stuck(f"order ended {view['status']}")
+    raise Stuck("order stream ended before the order was delivered")
+
+
 async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str) -> None:
     buyer.email = f"e2e-{plan.run_id}-{buyer.number}@example.com"
     buyer.stage = "place"
@@ -112,27 +170,14 @@ async def buy(client: httpx.AsyncClient, buyer: Buyer, plan: Plan, address: str)
     order = placed.json()
     buyer.order_no, token = order["order_no"], order["token"]
     buyer.stage = "await payment"
-    _, buyer.polls_to_awaiting = await wait_for(client, buyer, token, "awaiting_payment", plan)
-    buyer.awaiting_seen = time.time()
-    notification = signed_notification(
-        order_no=buyer.order_no, trade_no=f"SBX{uuid.uuid4().hex}", amount=order["amount"],
-        currency=order["currency"], secret=plan.sandbox_secret,
-    )  # fmt: skip
-    buyer.stage, buyer.notify_started = "notify", time.time()
-    while True:  # a provider retries a notification the gateway did not take
-        buyer.notify_attempts += 1
-        answer = await client.post("/api/v1/payments/sandbox/notify", json=notification)
-        if buyer.notify_attempts == 1:
-            buyer.notify_acked = time.time()
-        if answer.status_code == 200:
-            buyer.notify_result = str(answer.json().get("result"))
-            break
-        buyer.notify_result = f"{answer.status_code}"
-        if answer.status_code < 500 or buyer.notify_attempts >= 5:
-            raise Stuck(f"notification answered {answer.status_code}: {answer.text[:200]}")
-        await asyncio.sleep(1.0)
-    buyer.stage = "await delivery"
-    view, buyer.polls_to_delivered = await wait_for(client, buyer, token, "delivered", plan)
+    if plan.follow == "stream":
+        view = await follow_stream(client, buyer, order, plan)
+    else:
+        _, buyer.polls_to_awaiting = await wait_for(client, buyer, token, "awaiting_payment", plan)
+        buyer.awaiting_seen = time.time()
+        await pay(client, buyer, order, plan)
+        buyer.stage = "await delivery"
+        view, buyer.polls_to_delivered = await wait_for(client, buyer, token, "delivered", plan)
     buyer.delivered_seen = time.time()
     buyer.created_at, buyer.paid_at = epoch(view.get("created_at")), epoch(view.get("paid_at"))
     buyer.delivered_at = epoch(view.get("delivered_at"))

@@ -411,6 +411,7 @@ class Bench:
                 number_base=self.numbered,
                 address_base=self.address_base,
                 poll_interval=self.args.poll_interval,
+                follow=self.args.follow,
                 stage_timeout=self.args.stage_timeout,
             )
             for k in range(self.args.workers)
@@ -894,6 +895,13 @@ def cli() -> None:
     )
     parser.add_argument(
         "--poll-interval", type=float, default=0.2, help="each buyer polls its order this often (s)"
+    )
+    parser.add_argument(
+        "--follow",
+        choices=("stream", "poll"),
+        default="stream",
+        help="how buyers follow their order: its event stream, as the order page does (default), or by "
+        "polling the order API every --poll-interval",
     )
     parser.add_argument(
         "--stage-timeout", type=float, default=120, help="a buyer gives up a stage after this (s)"
