@@ -23,7 +23,7 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
-from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
@@ -39,6 +39,7 @@ from notification.adapters.channels.webhook import WebhookChannel
 from notification.adapters.delivery import DeliveredContent
 from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
+from notification.adapters.order_links import LinkSource, OrderLinks
 from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.templates import TemplateRenderer
 from notification.config import MIGRATIONS, Settings
@@ -84,6 +85,7 @@ class Service:
     breakers: AsyncCircuitBreakerFactory
     webhook_log: SqlWebhookLog
     content: KeySource | None = None
+    links: LinkSource | None = None
 
     @property
     def seller(self) -> Seller:
@@ -127,7 +129,16 @@ class Service:
             OrderNeedsAttention: partial(
                 handlers.notify_order_needs_attention, notifier=self.notifier, seller=self.seller
             ),
+            **self._link_handlers(support),
         }
+
+    def _link_handlers(self, support: str) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
+        if self.links is None:
+            return {}
+        send = partial(
+            handlers.send_order_link, notifier=self.notifier, links=self.links, support_contact=support
+        )
+        return {OrderLinkRequested: send}
 
     async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:
         await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
@@ -214,8 +225,10 @@ def bootstrap(
     keys: KeySource | None = None,
     mailer: Mailer | None = None,
     content: KeySource | None = None,
+    links: LinkSource | None = None,
 ) -> Service:
-    """`keys` and `mailer` default to inventory's internal API and SMTP; tests pass fakes."""
+    """`keys`, `content`, `links` and `mailer` default to inventory's, delivery's and order's internal APIs
+    and SMTP; tests pass fakes."""
     settings = settings or Settings()
     runtime = Runtime(settings, MIGRATIONS)
     if keys is None:
@@ -226,6 +239,10 @@ def bootstrap(
         delivered = DeliveredContent(InternalClient(settings.delivery_url, settings.credential()))
         runtime.on_stop.append(delivered.aclose)
         content = delivered
+    if links is None:
+        orders = OrderLinks(InternalClient(settings.order_url, settings.credential()))
+        runtime.on_stop.append(orders.aclose)
+        links = orders
     client = httpx.AsyncClient(
         timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
     )
@@ -254,7 +271,7 @@ def bootstrap(
         for name, channel in raw.items()
     }
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
-    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content)
+    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content, links)
 
     runtime.consume(
         service.consumer(),

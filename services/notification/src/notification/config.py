@@ -19,6 +19,9 @@ class Settings(ServiceSettings):
     http_port: int = 8006
     inventory_url: str = "http://127.0.0.1:8002"
     delivery_url: str = "http://127.0.0.1:8003"
+    order_url: str = Field(
+        default="http://127.0.0.1:8001", description="The order service (a buyer's link, issued at send time)"
+    )
     support_contact: str = "support@faka.local"
 
     notification_routes: dict[str, list[list[str]]] = Field(

@@ -16,7 +16,9 @@ ORDER_PAID = "order_paid"
 ORDER_DELIVERED = "order_delivered"
 ORDER_DELAYED = "order_delayed"
 ORDER_REFUNDED = "order_refunded"
-BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED)
+#: The order's link, e-mailed again at the buyer's request; it holds a token, so it goes by e-mail only.
+ORDER_LINK = "order_link"
+BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED, ORDER_LINK)
 
 LOW_STOCK = "low_stock"
 DELIVERY_FAILED = "delivery_failed"
@@ -45,6 +47,7 @@ DEFAULT_ROUTES: dict[str, list[list[str]]] = {
     ORDER_DELIVERED: _BUYER_ROUTE,
     ORDER_DELAYED: _BUYER_ROUTE,
     ORDER_REFUNDED: _BUYER_ROUTE,
+    ORDER_LINK: [[EMAIL]],
     **{alert: _SELLER_ROUTE for alert in SELLER_ALERTS},
 }
 

@@ -19,16 +19,18 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
-from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
 from notification.adapters.inventory import KeySource
+from notification.adapters.order_links import LinkSource
 from notification.domain.model import (
     DELIVERY_FAILED,
     LOW_STOCK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
+    ORDER_LINK,
     ORDER_NEEDS_ATTENTION,
     ORDER_PAID,
     ORDER_REFUNDED,
@@ -257,6 +259,32 @@ async def notify_order_refunded(
     }
     await _notify_buyer(
         ORDER_REFUNDED, event.order_id, uow, notifier, support_contact, extra, instance=event.refund_no
+    )
+
+
+async def send_order_link(
+    event: OrderLinkRequested,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    links: LinkSource,
+    support_contact: str,
+) -> None:
+    """The buyer asked for the order's link again, with the order's address: e-mail a link issued now to the
+    address the order was placed with, once per request (a redelivered request sends nothing twice). The
+    link is fetched from the order service only when the e-mail is about to go, held in memory, and never
+    stored, logged or published."""
+
+    async def load_link() -> dict[str, Any]:
+        return {"order_url": await links.order_link(event.order_no)}
+
+    await _notify_buyer(
+        ORDER_LINK,
+        event.order_id,
+        uow,
+        notifier,
+        support_contact,
+        secrets=load_link,
+        instance=str(event_id()),
     )
 
 
