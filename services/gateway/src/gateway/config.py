@@ -43,6 +43,13 @@ class Settings(ServiceSettings):
     # Order placement (every attempt), in the same store.
     orders_per_ip_per_hour: int = Field(default=20, ge=1, description="Orders one client address may place")
     orders_per_email_per_hour: int = Field(default=10, ge=1, description="Orders one e-mail may place")
+    # Requests for an order's link by e-mail (every request, whatever the answer), in the same store.
+    link_emails_per_ip_per_hour: int = Field(
+        default=10, ge=1, description="Order links one client address may ask to be e-mailed"
+    )
+    link_emails_per_order_per_hour: int = Field(
+        default=3, ge=1, description="Times one order number's link may be asked to be e-mailed"
+    )
 
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,

@@ -10,6 +10,7 @@ from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
 from gateway.entrypoints.order_events import order_events_router
+from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
 from gateway.entrypoints.telegram import telegram_router
 from gateway.entrypoints.web import web_router
@@ -24,6 +25,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         payments_router(gw),
         orders_router(gw),
         order_events_router(gw),
+        order_links_router(gw),
         web_router(gw),
         telegram_router(gw),
     ]

@@ -143,6 +143,26 @@ class OrderLookup(BaseModel):
     password: Line = Field(min_length=1, max_length=64, examples=["my-secret-1"])
 
 
+class LinkEmailRequest(BaseModel):
+    """The address the order was placed with: the order's link is e-mailed there if it is that address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Line = Field(
+        min_length=1,
+        max_length=254,
+        description="The e-mail address given at checkout (case does not matter); any other text gets the "
+        "same answer and no e-mail",
+        examples=["buyer@example.com"],
+    )
+
+
+class LinkEmailAccepted(BaseModel):
+    """The answer to every link request, whether or not an e-mail is sent."""
+
+    status: Literal["accepted"] = Field(examples=["accepted"])
+
+
 class PriceTier(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -1,5 +1,5 @@
 """Rate limits of the public routes, as moving windows in Redis (the `limits` package) shared by every
-gateway: failed guesses of an order's secret, e-mail lookups, and order placement."""
+gateway: failed guesses of an order's secret, e-mail lookups, order placement, and order links e-mailed."""
 
 from __future__ import annotations
 
@@ -108,6 +108,19 @@ def placement_keys(settings: Settings, client_ip: str | None, email: str) -> lis
         RateLimitItemPerHour(settings.orders_per_email_per_hour),
         "this e-mail address",
         "orders placed",
+    )
+
+
+def link_email_keys(settings: Settings, client_ip: str | None, order_no: str) -> list[LimitKey]:
+    """`faka/<namespace>/link-email/ip/<client ip>` and `.../link-email/order/<order no>`, per hour."""
+    return _windows(
+        (*namespace(settings), "link-email"),
+        client_ip,
+        RateLimitItemPerHour(settings.link_emails_per_ip_per_hour),
+        ("order", order_no),
+        RateLimitItemPerHour(settings.link_emails_per_order_per_hour),
+        "this order",
+        "order link e-mails",
     )
 
 
