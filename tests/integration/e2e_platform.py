@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
 #: Who calls whose internal routes: each service is given the digests of exactly these callers' tokens.
 CALLERS = {
-    "order": ("gateway",),
+    "order": ("gateway", "notification"),
     "inventory": ("gateway", "order", "notification"),
     "delivery": ("gateway", "notification"),
     "notification": ("gateway",),
