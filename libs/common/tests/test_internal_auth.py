@@ -147,3 +147,11 @@ def test_production_refuses_a_caller_that_holds_the_services_own_token() -> None
 def test_production_refuses_the_development_token_of_any_service() -> None:
     with pytest.raises(ValidationError, match="SERVICE_TOKEN is a development value"):
         callee(environment="production", service_token=development_token("gateway"))
+
+
+async def test_a_token_mounted_with_a_trailing_newline_is_sent_without_it() -> None:
+    token = secrets.token_urlsafe(32)
+    caller = ServiceSettings(service_name="gateway", environment="production", service_token=token + "\n")  # type: ignore[arg-type]
+    assert caller.credential() == ServiceCredential("gateway", token)
+    answer = await call(production_callee({"gateway": token_digest(token)}), caller.credential().headers())
+    assert answer.status_code == 200

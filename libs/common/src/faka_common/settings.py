@@ -103,8 +103,9 @@ class ServiceSettings(BaseSettings):
         return {"service_token": development_token(self.service_name)}
 
     def credential(self) -> ServiceCredential:
-        """What this service presents when it calls another's internal routes."""
-        return ServiceCredential(self.service_name, self.service_token.get_secret_value())
+        """What this service presents when it calls another's internal routes (a secret mounted from a file
+        often ends in a newline, which no header can carry)."""
+        return ServiceCredential(self.service_name, self.service_token.get_secret_value().strip())
 
     def caller_digests(self) -> dict[str, str]:
         """The callers this service knows, each with the digest of its token."""
@@ -160,7 +161,7 @@ class ServiceSettings(BaseSettings):
             elif not DIGEST.match(digest.lower()):
                 problems.append(f"{name}'s verifier is not a SHA-256 hex digest (64 hex digits)")
         if not problems and self.environment != "development":
-            own = token_digest(self.service_token.get_secret_value())
+            own = token_digest(self.credential().token)
             development = {digest: name for name, digest in development_callers().items()}
             seen: dict[str, str] = {}
             for name, digest in self.caller_digests().items():
