@@ -283,7 +283,7 @@ async def request_order_link(
     async with uow:
         order = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
         # an unknown order still costs one comparison, against nothing
-        matches = credentials.same_email(order.buyer_email if order else "", email) and order is not None
+        matches = credentials.same_email(order.buyer_email if order else "", email)
         if order is None or not matches:
             return False
         uow.publish(OrderLinkRequested(order_id=order.id, order_no=order.order_no, requested_at=at))
