@@ -3,17 +3,20 @@ and notification, about to e-mail it, has a token issued now. The token travels 
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from faka_common.fields import Line
 from faka_common.http import combined, internal_router
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from order.bootstrap import Service
 from order.entrypoints.http import order_tokens
 from order.service_layer import services
 
+#: An order number as issued (a NUL or a bidirectional control here would reach Postgres or the logs: 422).
+OrderNo = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 #: The one answer to a link request, whether or not the order exists and the address is its buyer's.
 ACCEPTED = {"status": "accepted"}
 
@@ -50,7 +53,7 @@ def buyer_links_router(service: Service) -> APIRouter:
         summary="A buyer asks for the order's link by e-mail; the same 202 whatever the address",
         response_model=LinkEmailAccepted,
     )
-    async def request_link_email(order_no: str, body: LinkEmailRequest) -> dict[str, str]:
+    async def request_link_email(order_no: OrderNo, body: LinkEmailRequest) -> dict[str, str]:
         await services.request_order_link(order_no, body.email, service.uow())
         return ACCEPTED
 
@@ -58,7 +61,7 @@ def buyer_links_router(service: Service) -> APIRouter:
         "/orders/{order_no}/links",
         summary="The order page's URL with a token issued now (for the e-mail the buyer asked for)",
     )
-    async def issue_link(order_no: str) -> OrderLink:
+    async def issue_link(order_no: OrderNo) -> OrderLink:
         issued = await services.fresh_token(order_no, service.uow(), tokens)
         expiry = tokens.expires_at(issued.token)
         return OrderLink(
