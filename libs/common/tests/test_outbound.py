@@ -88,6 +88,12 @@ async def test_a_name_that_does_not_resolve_is_refused() -> None:
         await resolving({}).check("https://nowhere.example/")
 
 
+async def test_a_host_the_system_resolver_cannot_even_encode_is_refused_not_a_crash() -> None:
+    # a label over 63 characters: getaddrinfo raises UnicodeError (IDNA), not OSError
+    with pytest.raises(UnsafeURL, match="does not resolve"):
+        await OutboundPolicy.of("test").check(f"https://{'0' * 300}/")
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 _BIDI = "\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
-_LINE_REFUSES = "\\u0000-\\u001f\\u007f-\\u009f" + _BIDI
+LINE_REFUSES = "\\u0000-\\u001f\\u007f-\\u009f" + _BIDI
 _TEXT_REFUSES = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f" + _BIDI
 #: The patterns the JSON schema shows (ECMA-262 and Python both read them); unpaired surrogates, which a
 #: JSON schema cannot name, are refused too.
-LINE_PATTERN = f"^[^{_LINE_REFUSES}]*$"
+LINE_PATTERN = f"^[^{LINE_REFUSES}]*$"
+#: A Line with at least one character that is not white space (what a stripped, non-empty name needs).
+NONBLANK_LINE_PATTERN = f"^[^{LINE_REFUSES}]*[^{LINE_REFUSES}\\s][^{LINE_REFUSES}]*$"
 TEXT_PATTERN = f"^[^{_TEXT_REFUSES}]*$"
 
 #: 10^12 minor units (ten billion yuan or dollars): above any real price, far below 2^63.
@@ -29,6 +31,7 @@ MAX_MONEY = 10**12
 # pattern is checked as UTF-8, which refuses unpaired surrogates before the pattern is tried.
 Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+NonBlankLine = Annotated[str, StringConstraints(pattern=NONBLANK_LINE_PATTERN)]
 PRINTABLE_TEXT = "must not contain control, bidirectional-control or unpaired surrogate characters"
 PRINTABLE_LINE = (
     "must not contain line breaks, control, bidirectional-control or unpaired surrogate characters"
@@ -42,5 +45,9 @@ def printable_message(error: Mapping[str, Any]) -> str | None:
         return PRINTABLE_TEXT
     if error.get("type") == "string_pattern_mismatch":
         pattern = str((error.get("ctx") or {}).get("pattern"))
-        return {LINE_PATTERN: PRINTABLE_LINE, TEXT_PATTERN: PRINTABLE_TEXT}.get(pattern)
+        return {
+            LINE_PATTERN: PRINTABLE_LINE,
+            NONBLANK_LINE_PATTERN: f"must not be blank; {PRINTABLE_LINE}",
+            TEXT_PATTERN: PRINTABLE_TEXT,
+        }.get(pattern)
     return None

@@ -225,7 +225,7 @@ class OutboundPolicy:
         except ValueError:
             try:
                 names = await self.resolver(host, port)
-            except OSError as error:
+            except (OSError, UnicodeError) as error:  # UnicodeError: a label IDNA cannot encode (> 63)
                 raise UnsafeURL(f"{what} refused: {host} does not resolve ({error})") from error
             resolved = [_address(a) for a in names]
         if not resolved:

@@ -79,7 +79,7 @@ async def test_checkout_with_tier_and_category_coupon_and_the_view_shows_the_dis
         (None, "coupon_unknown"),
     ],
 )  # fmt: skip
-async def test_a_bad_coupon_is_a_422_naming_why(
+async def test_a_coupon_that_cannot_be_used_is_a_409_naming_why(
     api: httpx.AsyncClient, coupon: dict[str, Any] | None, code: str
 ) -> None:
     if coupon:
@@ -87,7 +87,7 @@ async def test_a_bad_coupon_is_a_422_naming_why(
     response = await api.post(
         "/internal/orders", json=order(coupon_code=coupon["code"] if coupon else "NOPE")
     )
-    assert response.status_code == 422 and response.json()["error"] == code
+    assert response.status_code == 409 and response.json()["error"] == code
     assert "coupon" in response.json()["message"]
 
 

@@ -13,10 +13,12 @@ from uuid import UUID
 import httpx
 from faka_common.errors import DomainError, Unavailable
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
+from gateway.entrypoints.responses import ADMIN
+from gateway.entrypoints.schemas import KeyReplacement, NewCategory, ProductChanges
 from gateway.service_layer.edge import json_body
 
 PASSED_QUERY = ("format", "cost_price", "expires_at")
@@ -31,7 +33,12 @@ UPLOAD_BODY: dict[str, Any] = {
             "text/plain": {"schema": {"type": "string"}},
             "text/csv": {"schema": {"type": "string"}},
             "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "additionalProperties": False,
+                }
             },
         },
     }
@@ -47,22 +54,22 @@ def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
 
 
 def catalog_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
 
     @api.post("/categories", status_code=201, summary="Create a category")
-    async def create_category(request: Request) -> Any:
-        return json_body(
-            await gw.inventory.request("POST", "/internal/categories", json=await _json(request))
-        )
+    async def create_category(category: NewCategory) -> Any:
+        body = category.model_dump(mode="json")
+        return json_body(await gw.inventory.request("POST", "/internal/categories", json=body))
 
     @api.get("/categories", summary="Every category")
     async def list_categories() -> Any:
         return json_body(await gw.inventory.request("GET", "/internal/categories"))
 
     @api.patch("/products/{product_id}", summary="Edit a product's catalog fields")
-    async def update_product(product_id: UUID, request: Request) -> Any:
+    async def update_product(product_id: UUID, changes: ProductChanges) -> Any:
         path = f"/internal/products/{product_id}"
-        return json_body(await gw.inventory.request("PATCH", path, json=await _json(request)))
+        body = changes.model_dump(mode="json", exclude_unset=True)
+        return json_body(await gw.inventory.request("PATCH", path, json=body))
 
     @api.post(
         "/products/{product_id}/keys",
@@ -93,7 +100,17 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         )
         return json_body(response)
 
-    @api.get("/products/{product_id}/keys/unsold", summary="Export unsold keys (text, streamed)")
+    @api.get(
+        "/products/{product_id}/keys/unsold",
+        summary="Export unsold keys (text, streamed)",
+        response_class=Response,  # documented below: text, while refusals stay JSON
+        responses={
+            200: {
+                "description": "One unsold key per line",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def export_keys(product_id: UUID) -> StreamingResponse:
         client = _streaming_client(gw, gw.settings.key_import_timeout_seconds)
         try:
@@ -134,9 +151,9 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         return json_body(await gw.inventory.request("POST", path))
 
     @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Replace one unsold key")
-    async def replace_key(product_id: UUID, key_id: UUID, request: Request) -> Any:
+    async def replace_key(product_id: UUID, key_id: UUID, replacement: KeyReplacement) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/replace"
-        return json_body(await gw.inventory.request("POST", path, json=await _json(request)))
+        return json_body(await gw.inventory.request("POST", path, json=replacement.model_dump()))
 
     @api.post("/keys/reencrypt", summary="Re-seal every stored key with the active encryption key")
     async def reencrypt() -> Any:
@@ -146,13 +163,6 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         return json_body(response)
 
     return api
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError as error:
-        raise DomainError("the body must be JSON") from error
 
 
 def _message(body: bytes) -> str | None:

@@ -6,19 +6,33 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
+from gateway.entrypoints.responses import ADMIN
+from gateway.entrypoints.schemas import (
+    ClaimTask,
+    DeliverTask,
+    NewClaim,
+    NewRoute,
+    NewSupplier,
+    RejectTask,
+    SupplierActive,
+)
 
-JsonBody = Annotated[dict[str, Any], Body(description="Passed to the delivery service, which validates it")]
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
 
 def delivery_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/admin", tags=["admin: delivery"], dependencies=[admin_auth(gw)])
+    api = APIRouter(
+        prefix="/api/admin", tags=["admin: delivery"], dependencies=[admin_auth(gw)], responses=ADMIN
+    )
 
-    async def call(method: str, path: str, **kwargs: Any) -> Any:
+    async def call(method: str, path: str, body: BaseModel | None = None, **kwargs: Any) -> Any:
+        if body is not None:
+            kwargs["json"] = body.model_dump(mode="json")
         response = await gw.delivery.request(method, path, **kwargs)
         return response.json() if response.content else None
 
@@ -33,16 +47,16 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
         return await call("GET", "/internal/manual-tasks", params=params)
 
     @api.post("/delivery/manual-tasks/{order_id}/claim", summary="Claim a task: body {operator}")
-    async def claim(order_id: UUID, body: JsonBody) -> Any:
-        return await call("POST", f"/internal/manual-tasks/{order_id}/claim", json=body)
+    async def claim(order_id: UUID, body: ClaimTask) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/claim", body=body)
 
     @api.post("/delivery/manual-tasks/{order_id}/deliver", summary="Deliver: {operator, content, force?}")
-    async def deliver(order_id: UUID, body: JsonBody) -> Any:
-        return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", json=body)
+    async def deliver(order_id: UUID, body: DeliverTask) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", body=body)
 
     @api.post("/delivery/manual-tasks/{order_id}/reject", summary="Reject: body {operator, reason}")
-    async def reject(order_id: UUID, body: JsonBody) -> Any:
-        return await call("POST", f"/internal/manual-tasks/{order_id}/reject", json=body)
+    async def reject(order_id: UUID, body: RejectTask) -> Any:
+        return await call("POST", f"/internal/manual-tasks/{order_id}/reject", body=body)
 
     @api.get("/delivery/orders/{order_id}", summary="An order's delivery record with its attempts")
     async def get_delivery(order_id: UUID) -> Any:
@@ -53,16 +67,16 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
         return await call("GET", "/internal/suppliers")
 
     @api.post("/suppliers", status_code=201, summary="Register a supplier")
-    async def add_supplier(body: JsonBody) -> Any:
-        return await call("POST", "/internal/suppliers", json=body)
+    async def add_supplier(body: NewSupplier) -> Any:
+        return await call("POST", "/internal/suppliers", body=body)
 
     @api.get("/suppliers/scores", summary="Success rate, latency, claims and breaker state per supplier")
     async def scores() -> Any:
         return await call("GET", "/internal/suppliers/scores")
 
     @api.patch("/suppliers/{supplier_id}", summary="Switch a supplier on or off: {active}")
-    async def set_active(supplier_id: UUID, body: JsonBody) -> Any:
-        return await call("PATCH", f"/internal/suppliers/{supplier_id}", json=body)
+    async def set_active(supplier_id: UUID, body: SupplierActive) -> Any:
+        return await call("PATCH", f"/internal/suppliers/{supplier_id}", body=body)
 
     @api.get("/suppliers/{supplier_id}/balance", summary="Our balance at the supplier")
     async def balance(supplier_id: UUID) -> Any:
@@ -77,8 +91,8 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
         return await call("GET", f"/internal/suppliers/{supplier_id}/claims")
 
     @api.post("/suppliers/{supplier_id}/claims", status_code=201, summary="Record a loss the supplier caused")
-    async def add_claim(supplier_id: UUID, body: JsonBody) -> Any:
-        return await call("POST", f"/internal/suppliers/{supplier_id}/claims", json=body)
+    async def add_claim(supplier_id: UUID, body: NewClaim) -> Any:
+        return await call("POST", f"/internal/suppliers/{supplier_id}/claims", body=body)
 
     @api.get("/products/{product_id}/supplier-routes", summary="A product's supplier routes in routing order")
     async def routes(product_id: UUID) -> Any:
@@ -88,8 +102,8 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
         "/products/{product_id}/supplier-routes/{supplier_id}",
         summary="Route a product to a supplier: {supplier_sku, priority, cost, currency}",
     )
-    async def put_route(product_id: UUID, supplier_id: UUID, body: JsonBody) -> Any:
-        return await call("PUT", f"/internal/products/{product_id}/routes/{supplier_id}", json=body)
+    async def put_route(product_id: UUID, supplier_id: UUID, body: NewRoute) -> Any:
+        return await call("PUT", f"/internal/products/{product_id}/routes/{supplier_id}", body=body)
 
     @api.delete("/products/{product_id}/supplier-routes/{supplier_id}", status_code=204, summary="Unroute")
     async def delete_route(product_id: UUID, supplier_id: UUID) -> None:

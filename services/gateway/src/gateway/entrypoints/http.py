@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gateway.bootstrap import Gateway
 from gateway.domain.client_address import client_address
 from gateway.domain.uploads import PayloadTooLarge
+from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
@@ -24,6 +26,8 @@ from gateway.service_layer.rate_limits import RateLimited
 
 ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+ROUTE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
 # Answers that carry an order secret or keys: never cached, never leaked as a referrer.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -117,7 +121,7 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
 
 
 def admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
 
     @api.post("/products", status_code=201, summary="Create a product")
     async def create_product(product: NewProduct) -> Any:
@@ -135,7 +139,7 @@ def admin_router(gw: Gateway) -> APIRouter:
 
 
 def storefront_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"])
+    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
 
     @api.get("/products", summary="Products on sale")
     async def products() -> dict[str, Any]:
@@ -195,7 +199,7 @@ def storefront_router(gw: Gateway) -> APIRouter:
 
 
 def payments_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+    api = APIRouter(prefix="/api/v1/payments", tags=["payments"], responses=WEBHOOK)
 
     @api.post(
         "/{provider}/notify",
@@ -203,6 +207,7 @@ def payments_router(gw: Gateway) -> APIRouter:
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
         },
+        responses={200: PROVIDER_ANSWER},
     )
     async def notify(provider: str, request: Request) -> Response:
         if not PROVIDER.fullmatch(provider):
@@ -228,6 +233,20 @@ def install_edge_handlers(app: FastAPI) -> None:
             body = error_body("not_found", f"no route {request.method} {request.url.path}")
         elif exc.status_code == 405:
             body = error_body("method_not_allowed", f"{request.method} not allowed on {request.url.path}")
+            allowed = ", ".join(allowed_methods(request))
+            return JSONResponse(body, status_code=405, headers={"Allow": allowed})
         else:
             body = error_body("http_error", str(exc.detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette's 405 names only the first route's)."""
+    return [
+        method
+        for method in ROUTE_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from gateway.bootstrap import Gateway
 from gateway.domain.views import PENDING_STATUSES
 from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip
+from gateway.entrypoints.responses import BUYER
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import OrderSecret
 
@@ -35,7 +36,7 @@ def frame(view: dict[str, Any]) -> bytes:
 
 
 def order_events_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"])
+    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
 
     @api.get(
         "/orders/{order_no}/events",
@@ -50,7 +51,7 @@ def order_events_router(gw: Gateway) -> APIRouter:
         order_no: str,
         request: Request,
         token: Annotated[
-            str | None, Query(max_length=256, description="The token returned when the order was placed")
+            str | None, Query(max_length=128, description="The token returned when the order was placed")
         ] = None,
         password: Annotated[
             str | None, Query(max_length=128, description="The query password chosen by the buyer")

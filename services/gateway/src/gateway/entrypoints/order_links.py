@@ -8,12 +8,13 @@ from fastapi.responses import JSONResponse
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import ORDER_NO, PRIVATE, client_ip
+from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.schemas import LinkEmailAccepted, LinkEmailRequest
 from gateway.service_layer import order_links
 
 
 def order_links_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"])
+    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
 
     @api.post(
         "/orders/{order_no}/link-emails",
@@ -24,7 +25,9 @@ def order_links_router(gw: Gateway) -> APIRouter:
         "202 for any order number and any address, and says nothing about either. Every request counts "
         "per client address and per order number (429 with Retry-After when a window is full).",
         response_model=LinkEmailAccepted,
-        responses={429: {"description": "Too many link requests from this address or for this order"}},
+        responses={
+            429: {**BUYER[429], "description": "Too many link requests from this address or for this order"}
+        },
     )
     async def request_link_email(
         order_no: str, body: LinkEmailRequest, request: Request, background: BackgroundTasks

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
-from fastapi import APIRouter, Query, Request
+from faka_common.fields import Money, NonBlankLine
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip
+from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer import order_admin as ops
@@ -36,17 +38,18 @@ class PayWith(BaseModel):
 class Refund(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int | None = Field(None, gt=0, description="Minor units; omitted: everything still refundable")
-    reason: str = Field("operator", min_length=1, max_length=200)
+    amount: Money | None = Field(None, gt=0, description="Minor units; omitted: everything still refundable")
+    reason: NonBlankLine = Field("operator", max_length=200)
 
 
 def orders_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(tags=["payments"])
-    admin = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)])
+    api = APIRouter(tags=["payments"], responses=BUYER)
+    admin = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
 
     @api.get(
         "/api/v1/payments/{provider}/notify",
         summary="Payment notification sent as a GET query (易支付/epay); forwarded as a form body",
+        responses={**WEBHOOK, 200: PROVIDER_ANSWER},
     )
     async def notify_by_query(provider: str, request: Request) -> Response:
         if not PROVIDER.fullmatch(provider):
@@ -117,9 +120,7 @@ def orders_router(gw: Gateway) -> APIRouter:
         return await ops.list_coupons(gw)
 
     @admin.post("/coupons/{code}/disable", tags=["pricing"], summary="Disable a coupon")
-    async def disable_coupon(code: str) -> Any:
-        if len(code) > 40:
-            raise NotFound(f"no coupon {code[:40]!r}")
+    async def disable_coupon(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]) -> Any:
         return await ops.disable_coupon(gw, code)
 
     router = APIRouter()

@@ -3,30 +3,97 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from faka_common.fields import MAX_MONEY, Line, Money, Text
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
-
-EMAIL = re.compile(
-    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+from faka_common.fields import (
+    LINE_PATTERN,
+    LINE_REFUSES,
+    MAX_MONEY,
+    NONBLANK_LINE_PATTERN,
+    Line,
+    Money,
+    NonBlankLine,
+    Text,
 )
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
+
+_NOT_IN_EMAIL = LINE_REFUSES + r"@\s<>()\[\],;:\""
+#: What the order service takes, in the schema: printable, no white space, a dotted domain.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = f"^[^{_NOT_IN_EMAIL}]+@{_LABEL}(?:\\.{_LABEL})+$"
+EMAIL = re.compile(EMAIL_PATTERN)
 Locale = Literal["zh-CN", "en"]
-BuyerFieldName = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+BuyerFieldName = Annotated[NonBlankLine, StringConstraints(strip_whitespace=True, max_length=40)]
 BuyerFieldValue = Annotated[Line, StringConstraints(max_length=200)]
+#: pydantic would say the key rule as patternProperties, which leaves keys that miss it unconstrained
+BuyerFields = Annotated[
+    dict[BuyerFieldName, BuyerFieldValue],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 10,
+            "propertyNames": {"maxLength": 40, "pattern": NONBLANK_LINE_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": 200, "pattern": LINE_PATTERN},
+        }
+    ),
+]
 CouponCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
 ]
 
 
+def only_with(field: str, delivery_type: str) -> dict[str, Any]:
+    """JSON Schema for: `field` is absent or null unless the product's delivery_type is `delivery_type`."""
+    return {
+        "anyOf": [
+            {"required": ["delivery_type"], "properties": {"delivery_type": {"const": delivery_type}}},
+            {"properties": {field: {"type": "null"}}},
+        ]
+    }
+
+
+#: The rules between fields, in JSON Schema without if/then: a variant names its option; a loop_key product
+#: carries its key and only it does; only a recharge product has a face value.
+PRODUCT_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "anyOf": [
+                {"properties": {"variant_of": {"type": "null"}}},
+                {"required": ["variant_label"], "properties": {"variant_label": {"type": "string"}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {
+                    "properties": {"delivery_type": {"not": {"const": "loop_key"}}},
+                    "required": ["delivery_type"],
+                },
+                {"required": ["loop_key"], "properties": {"loop_key": {"type": "string", "pattern": r"\S"}}},
+            ]
+        },
+        only_with("loop_key", "loop_key"),
+        only_with("face_value", "recharge"),
+    ]
+}
+
+
 class NewProduct(BaseModel):
     """A product to put on sale; its keys are imported separately."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=PRODUCT_RULES)
 
-    title: Line = Field(
-        min_length=1, max_length=200, description="Shown to buyers", examples=["Steam ¥100 gift card"]
+    title: NonBlankLine = Field(
+        max_length=200, description="Shown to buyers", examples=["Steam ¥100 gift card"]
     )
     description: Text = Field(
         "", max_length=10_000, description="Shown to buyers", examples=["Redeem on Steam"]
@@ -71,9 +138,24 @@ class NewProduct(BaseModel):
         "the storefront lists it under the main product",
         examples=[None],
     )
-    variant_label: Line | None = Field(
-        None, min_length=1, max_length=60, description="The variant's option name", examples=["¥100"]
+    variant_label: NonBlankLine | None = Field(
+        None,
+        max_length=60,
+        description="The variant's option name; required with variant_of",
+        examples=["¥100"],
     )
+
+    @model_validator(mode="after")
+    def _fields_fit_together(self) -> Self:
+        if self.variant_of is not None and self.variant_label is None:
+            raise ValueError("a variant (variant_of) needs a variant_label")
+        if self.delivery_type == "loop_key" and not (self.loop_key or "").strip():
+            raise ValueError("a loop_key product needs a non-empty loop_key")
+        if self.delivery_type != "loop_key" and self.loop_key is not None:
+            raise ValueError("loop_key only applies to loop_key products")
+        if self.delivery_type != "recharge" and self.face_value is not None:
+            raise ValueError("face_value only applies to recharge products")
+        return self
 
 
 class NewOrder(BaseModel):
@@ -85,10 +167,15 @@ class NewOrder(BaseModel):
         description="From GET /api/v1/products", examples=["0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"]
     )
     quantity: int = Field(1, ge=1, le=1000, description="How many keys", examples=[1])
-    email: Line = Field(max_length=254, description="Where the keys are sent", examples=["buyer@example.com"])
+    email: str = Field(
+        max_length=254,
+        description="Where the keys are sent",
+        examples=["buyer@example.com"],
+        json_schema_extra={"pattern": EMAIL_PATTERN},  # checked below, with a message people can read
+    )
     phone: str | None = Field(
         None,
-        max_length=32,
+        max_length=31,
         pattern=r"^\+?[0-9](?:[ ().-]*[0-9]){4}[0-9 ().-]*$",
         description="Optional: a phone number for SMS notices (at least 5 digits, the first one leading)",
         examples=["+86 138 0013 8000"],
@@ -108,7 +195,7 @@ class NewOrder(BaseModel):
     coupon_code: CouponCode | None = Field(
         None, description="Optional: one coupon per order (case-insensitive)", examples=["SPRING10"]
     )
-    buyer_fields: dict[BuyerFieldName, BuyerFieldValue] | None = Field(
+    buyer_fields: BuyerFields | None = Field(
         None,
         max_length=10,
         description="What the product asks of the buyer (recharge: `account`); at most 10 fields, "
@@ -130,7 +217,7 @@ class OrderSecretBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    token: Line | None = Field(None, max_length=512, examples=["eyJvIjoi..."])
+    token: Line | None = Field(None, max_length=128, examples=["eyJvIjoi..."])
     password: Line | None = Field(None, max_length=64, examples=[None])
 
 
@@ -178,25 +265,171 @@ class PriceTiers(BaseModel):
     tiers: list[PriceTier] = Field(max_length=20)
 
 
-class NewCoupon(BaseModel):
-    """A coupon: `fixed` takes `value` minor units of `currency` off, `percent` takes `value`% off
-    (rounded half up to the minor unit); for one product, one category, or everything."""
+#: The order service keeps use counts in 32-bit columns.
+MAX_USES = 10**9
+
+#: A coupon is for one product, one category or everything: never both.
+ONE_TARGET: dict[str, Any] = {
+    "anyOf": [
+        {"properties": {"product_id": {"type": "null"}}},
+        {"properties": {"category_id": {"type": "null"}}},
+    ]
+}
+
+
+class CouponFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_TARGET)
+
+    code: CouponCode = Field(examples=["SPRING10"])
+    product_id: UUID | None = None
+    category_id: UUID | None = None
+    usage_limit: int | None = Field(
+        None, ge=1, le=MAX_USES, description="Uses in all; omitted: unlimited", examples=[100]
+    )
+    per_buyer_limit: int | None = Field(
+        None, ge=1, le=MAX_USES, description="Uses per buyer e-mail", examples=[1]
+    )
+    expires_at: AwareDatetime | None = Field(
+        None, description="In the future", examples=["2026-12-31T23:59:59+08:00"]
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.product_id is not None and self.category_id is not None:
+            raise ValueError("a coupon applies to one product or one category, not both")
+        return self
+
+
+class FixedCoupon(CouponFields):
+    """Takes `value` minor units of `currency` off."""
+
+    kind: Literal["fixed"] = Field(examples=["fixed"])
+    value: int = Field(ge=1, le=MAX_MONEY, description=f"Minor units, at most {MAX_MONEY}", examples=[500])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["CNY"])
+
+
+class PercentCoupon(CouponFields):
+    """Takes `value`% off (rounded half up to the minor unit)."""
+
+    kind: Literal["percent"] = Field(examples=["percent"])
+    value: int = Field(ge=1, le=100, examples=[10])
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", examples=[None])
+
+
+NewCoupon = Annotated[FixedCoupon | PercentCoupon, Field(discriminator="kind")]
+
+
+class NewCategory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonBlankLine = Field(max_length=200, examples=["Gift cards"])
+    sort_order: int = Field(0, ge=-(10**6), le=10**6, description="Storefront order, ascending")
+    visible: bool = True
+
+
+NOT_NULLABLE = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
+                "sort_order", "issue_order", "hide_when_sold_out")  # fmt: skip
+
+
+class ProductChanges(BaseModel):
+    """Only the fields sent change; null clears an optional field (category, limits, threshold, face value,
+    variant label)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: CouponCode = Field(examples=["SPRING10"])
-    kind: Literal["fixed", "percent"] = Field(examples=["percent"])
-    value: int = Field(
-        ge=1,
-        le=MAX_MONEY,
-        description=f"fixed: minor units (at most {MAX_MONEY}); percent: 1..100",
-        examples=[10],
-    )
-    currency: str | None = Field(
-        None, pattern=r"^[A-Z]{3}$", description="Required for fixed", examples=[None]
-    )
-    product_id: UUID | None = None
+    title: Annotated[NonBlankLine, StringConstraints(max_length=200)] | SkipJsonSchema[None] = None
+    description: Annotated[Text, StringConstraints(max_length=10_000)] | SkipJsonSchema[None] = None
+    price: Money | SkipJsonSchema[None] = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | SkipJsonSchema[None] = None
+    usage_instructions: Annotated[Text, StringConstraints(max_length=10_000)] | SkipJsonSchema[None] = None
     category_id: UUID | None = None
-    usage_limit: int | None = Field(None, ge=1, description="Uses in all; omitted: unlimited", examples=[100])
-    per_buyer_limit: int | None = Field(None, ge=1, description="Uses per buyer e-mail", examples=[1])
-    expires_at: AwareDatetime | None = Field(None, examples=["2026-12-31T23:59:59+08:00"])
+    max_per_order: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    max_per_buyer: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    active: bool | SkipJsonSchema[None] = None
+    visible: bool | SkipJsonSchema[None] = None
+    sort_order: Annotated[int, Field(ge=-(10**6), le=10**6)] | SkipJsonSchema[None] = None
+    issue_order: Literal["fifo", "random"] | SkipJsonSchema[None] = None
+    low_stock_threshold: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    face_value: Annotated[int, Field(gt=0, le=MAX_MONEY)] | None = None
+    hide_when_sold_out: bool | SkipJsonSchema[None] = None
+    variant_label: Annotated[NonBlankLine, StringConstraints(max_length=60)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_where_none_is_kept(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k in NOT_NULLABLE if k in data and data[k] is None)
+            if nulls:
+                raise ValueError(f"cannot be null: {', '.join(nulls)}")
+        return data
+
+
+class KeyReplacement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: NonBlankLine = Field(max_length=1000, description="The new key", examples=["STEAM-NEW-KEY"])
+
+
+Operator = Annotated[NonBlankLine, Field(max_length=100, description="Who does it (audit)")]
+
+
+class ClaimTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: Operator
+
+
+class DeliverTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: Operator
+    content: Text = Field(min_length=1, max_length=20_000, description="What the buyer receives")
+    force: bool = Field(False, description="Deliver even while a supplier may still recharge the order")
+
+
+class RejectTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: Operator
+    reason: NonBlankLine = Field(max_length=500)
+
+
+class NewSupplier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["http_json", "platform"]
+    base_url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=500,
+        description="Public http(s) address (https in production); internal and metadata addresses "
+        "are refused (422) unless OUTBOUND_ALLOW_LIST names them",
+    )
+    secret: str = Field(min_length=8, max_length=500, description="Signing secret; sealed, never returned")
+    config: dict[str, Any] = Field(default_factory=dict, description="HTTP-JSON settings (paths, fields)")
+    timeout_seconds: float = Field(5.0, gt=0, le=120)
+
+
+class SupplierActive(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class NewRoute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    supplier_sku: NonBlankLine = Field(max_length=200, description="The product's id at the supplier")
+    priority: int = Field(0, ge=0, le=1000, description="0 = primary; higher = later backups")
+    cost: Money = Field(description="What the supplier charges us, minor units")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
+
+
+class NewClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: UUID
+    amount: Money = Field(description="The loss, minor units")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
+    reason: NonBlankLine = Field(max_length=500)
+    recorded_by: Operator

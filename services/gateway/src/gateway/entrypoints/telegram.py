@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import read_body
+from gateway.entrypoints.responses import WEBHOOK
 from gateway.service_layer.rate_limits import lookup_limits
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _parsed(body: bytes) -> Update:
 
 
 def telegram_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/telegram", tags=["telegram"])
+    api = APIRouter(prefix="/api/v1/telegram", tags=["telegram"], responses=WEBHOOK)
 
     @api.post(
         "/webhook",

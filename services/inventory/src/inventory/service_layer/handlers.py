@@ -530,11 +530,11 @@ async def _check_variant(uow: InventoryUnitOfWork, new: NewProduct) -> None:
         raise DomainError("a variant needs a variant_label (how the buyer tells it from its siblings)")
     main = await uow.products.get(new.variant_of)
     if main is None:
-        raise DomainError(f"variant_of names no product ({new.variant_of})")
+        raise NotFound(f"variant_of names no product ({new.variant_of})")
     if main.variant_of is not None:
-        raise DomainError("variant_of must name a main product, not another variant (one level of SKUs)")
+        raise Conflict("variant_of must name a main product, not another variant (one level of SKUs)")
     if main.currency != new.currency:
-        raise DomainError(f"a variant is sold in its main product's currency ({main.currency})")
+        raise Conflict(f"a variant is sold in its main product's currency ({main.currency})")
 
 
 async def update_product(
@@ -558,9 +558,9 @@ async def update_product(
         values["issue_order"] = IssueOrder(values["issue_order"])
     updated = dataclasses.replace(product, **values)
     if updated.face_value is not None and updated.delivery_type != "recharge":
-        raise DomainError("face_value only applies to recharge products")
+        raise Conflict("face_value only applies to recharge products")
     if updated.variant_of is not None and not (updated.variant_label and updated.variant_label.strip()):
-        raise DomainError("a variant keeps a variant_label")
+        raise Conflict("a variant keeps a variant_label")
     counts = (await uow.stock.counts([updated]))[updated.id]
     if "low_stock_threshold" in changes:  # a new threshold re-arms the latch against the current count
         updated = dataclasses.replace(updated, low_stock_alerted=False)
@@ -646,7 +646,7 @@ async def _card_product(uow: InventoryUnitOfWork, product_id: UUID) -> Product:
     if product is None:
         raise NotFound(f"no product {product_id}")
     if product.delivery_type != "card_key":
-        raise DomainError(f"this is a {product.delivery_type} product: it takes no card-key imports")
+        raise Conflict(f"this is a {product.delivery_type} product: it takes no card-key imports")
     return product
 
 

@@ -70,9 +70,10 @@ def normalize_code(code: str) -> str:
 
 
 class CouponRejected(DomainError):
-    """A coupon that cannot be used on this order; `code` names why."""
+    """A coupon that cannot be used on this order; `code` names why. A 409: the request is well formed,
+    the coupon's state (disabled, expired, used up, for other products) forbids it."""
 
-    status_code = 422
+    status_code = 409
     code = "coupon_rejected"
 
     def __init__(self, message: str, code: str) -> None:

@@ -15,6 +15,9 @@ from order.bootstrap import Service
 from order.domain.pricing import MAX_CODE, MAX_TIERS, Coupon, PriceTier
 from order.service_layer import pricing
 
+#: Use counts are 32-bit columns.
+MAX_USES = 10**9
+
 
 class Tier(BaseModel):
     min_quantity: int = Field(ge=2, le=1_000_000, examples=[10])
@@ -42,8 +45,10 @@ class NewCoupon(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="Required for fixed")
     product_id: UUID | None = None
     category_id: UUID | None = None
-    usage_limit: int | None = Field(default=None, ge=1, description="Uses in all; null: unlimited")
-    per_buyer_limit: int | None = Field(default=None, ge=1, description="Uses per buyer email")
+    usage_limit: int | None = Field(
+        default=None, ge=1, le=MAX_USES, description="Uses in all; null: unlimited"
+    )
+    per_buyer_limit: int | None = Field(default=None, ge=1, le=MAX_USES, description="Uses per buyer email")
     expires_at: AwareDatetime | None = None
 
 

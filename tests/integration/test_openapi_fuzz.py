@@ -1,0 +1,227 @@
+"""The gateway's OpenAPI document tells the truth: schemathesis, driven by the document the running gateway
+serves, sends generated requests to every public and admin operation of the whole platform and checks that
+no answer is a server error, every status and content type is one the document declares, and no request
+the schema allows is refused as malformed (400/422).
+
+What a schema-valid request may still legitimately get: 401/403 (a generated order secret is wrong), 404
+(a generated id names nothing) and 409 (the state forbids it, e.g. a second identical coupon code). A 429
+is not among them: the platform runs with limits no fuzzing run reaches, so a 429 would be a limiter
+counting what it should not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import schemathesis
+import schemathesis.engine
+from schemathesis import BaseSchema
+from schemathesis.engine import events
+from schemathesis.engine.recorder import ScenarioRecorder
+
+from .e2e_platform import Platform, running_platform
+
+pytestmark = pytest.mark.integration
+
+UNREACHABLE_LIMIT = "1000000"
+GENEROUS_LIMITS = {
+    name: UNREACHABLE_LIMIT
+    for name in (
+        "LOOKUP_PER_IP_PER_MINUTE",
+        "LOOKUP_PER_ORDER_PER_HOUR",
+        "LOOKUP_PER_EMAIL_PER_HOUR",
+        "ORDERS_PER_IP_PER_HOUR",
+        "ORDERS_PER_EMAIL_PER_HOUR",
+        "LINK_EMAILS_PER_IP_PER_HOUR",
+        "LINK_EMAILS_PER_ORDER_PER_HOUR",
+    )
+}
+STATE_DEPENDENT = ["2xx", "401", "403", "404", "409"]
+EXAMPLES_PER_OPERATION = 25
+SEED = 20261201
+
+
+@pytest.fixture(scope="module")
+async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
+    async with running_platform(infrastructure, **GENEROUS_LIMITS) as running:
+        yield running
+
+
+async def existing_things(platform: Platform) -> dict[str, str]:
+    """A product with keys, a coupon and an order placed for it: real targets for generated requests, which
+    otherwise mostly name ids that do not exist (404 before anything else is looked at)."""
+    async with platform.admin() as admin:
+        product = await admin.post(
+            "/api/admin/products", json={"title": "Fuzzed", "price": 1000, "currency": "CNY"}
+        )
+        assert product.status_code == 201, product.text
+        product_id = product.json()["product_id"]
+        keys = "\n".join(f"FUZZ-{uuid.uuid4().hex}" for _ in range(50)).encode()
+        imported = await admin.post(
+            f"/api/admin/products/{product_id}/keys", content=keys, headers={"Content-Type": "text/plain"}
+        )
+        assert imported.status_code == 200, imported.text
+        coupon = await admin.post(
+            "/api/admin/coupons", json={"code": "FUZZ10", "kind": "percent", "value": 10}
+        )
+        assert coupon.status_code == 201, coupon.text
+    async with platform.storefront() as shop:
+        order = await shop.post(
+            "/api/v1/orders", json={"product_id": product_id, "quantity": 1, "email": "fuzz@example.com"}
+        )
+        assert order.status_code == 201, order.text
+    return {"product_id": product_id, "order_no": order.json()["order_no"], "code": "FUZZ10"}
+
+
+@pytest.fixture(scope="module")
+async def gateway_api(platform: Platform) -> BaseSchema:
+    async with platform.storefront() as shop:
+        served = await shop.get("/openapi.json")
+    assert served.status_code == 200, served.text
+    things = await existing_things(platform)
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "base-url": platform.gateway,
+            "auth": {"openapi": {"APIKeyHeader": {"api_key": platform.secrets["ADMIN_API_KEY"]}}},
+            "continue-on-failure": True,
+            "request-timeout": 20,
+            "generation": {"max-examples": EXAMPLES_PER_OPERATION, "deterministic": True, "database": "none"},
+            "phases": {"stateful": {"enabled": False}},
+            "dictionaries": {
+                "product_ids": {"values": [things["product_id"]]},
+                "order_nos": {"values": [things["order_no"]]},
+                "codes": {"values": [things["code"]]},
+            },
+            "parameters": {
+                "path.product_id": {"dictionary": "product_ids", "probability": 0.5},
+                "path.order_no": {"dictionary": "order_nos", "probability": 0.5},
+                "path.code": {"dictionary": "codes", "probability": 0.5},
+            },
+            "checks": {
+                "enabled": False,
+                "not_a_server_error": {"enabled": True},
+                "status_code_conformance": {"enabled": True},
+                "content_type_conformance": {"enabled": True},
+                "response_headers_conformance": {"enabled": True},
+                "positive_data_acceptance": {"enabled": True, "expected-statuses": STATE_DEPENDENT},
+                "unsupported_method": {"enabled": True},
+                "allow_header_conformance": {"enabled": True},
+            },
+            "operations": [
+                {
+                    # orders for a product that exists (a coupon's product_id stays generated: a real one
+                    # put in beside a category would break the schema's one-target rule)
+                    "include-name": "POST /api/v1/orders",
+                    "parameters": {"body.product_id": {"dictionary": "product_ids", "probability": 0.5}},
+                },
+                {
+                    # Rules across items (distinct quantities, prices that never rise with quantity) have
+                    # no JSON Schema form; the route's description states them and they answer 422.
+                    "include-name": "PUT /api/admin/products/{product_id}/price-tiers",
+                    "checks": {"positive_data_acceptance": {"enabled": False}},
+                },
+                {
+                    # Whether a supplier's host resolves to a public address is a fact of DNS, not of the
+                    # request: such a refusal is a 422 `unsafe_url` (the body itself is checked at the edge)
+                    "include-name": "POST /api/admin/suppliers",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
+                },
+                {
+                    # PATCH /suppliers/scores is a PATCH of the supplier "scores" (whose id is no UUID: 422),
+                    # so Allow rightly names PATCH there too
+                    "include-path": "/api/admin/suppliers/scores",
+                    "checks": {
+                        "unsupported_method": {"enabled": False},
+                        "allow_header_conformance": {"enabled": False},
+                    },
+                },
+                {
+                    # GET /orders/lookup is a GET of the order numbered "lookup", so Allow rightly names GET
+                    "include-path": "/api/v1/orders/lookup",
+                    "checks": {"allow_header_conformance": {"enabled": False}},
+                },
+            ],
+        }
+    )
+    schema = schemathesis.openapi.from_dict(served.json(), config=config)
+
+    @schema.hook
+    def map_body(context: schemathesis.HookContext, body: Any) -> Any:
+        """A coupon expires in the future, which no JSON Schema says: generated expiries are moved there."""
+        operation = context.operation
+        coupon = operation is not None and operation.label == "POST /api/admin/coupons"
+        if coupon and isinstance(body, dict) and body.get("expires_at"):
+            return {**body, "expires_at": "2999-12-31T23:59:59+00:00"}
+        return body
+
+    return schema
+
+
+@dataclass
+class FuzzRun:
+    """What one schemathesis run sent and found, per operation."""
+
+    cases: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+    failure_count: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def record(self, recorder: ScenarioRecorder) -> None:
+        self.cases[recorder.label] += len(recorder.cases)
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                if check.failure_info is None:
+                    continue
+                failure = check.failure_info.failure
+                key = f"{recorder.label}: {check.name}: {failure.title}"
+                self.failure_count[key] += 1
+                if key not in self.failures:
+                    interaction = recorder.interactions.get(case_id)
+                    response = interaction.response if interaction is not None else None
+                    answer = (
+                        f"{response.status_code} {response.content[:300]!r}" if response is not None else "-"
+                    )
+                    sent = check.failure_info.code_sample
+                    self.failures[key] = f"{failure.message}\nanswer: {answer}\n{sent}"
+
+    def report(self) -> str:
+        return "\n\n".join(
+            f"{key} (x{self.failure_count[key]})\n{detail}" for key, detail in sorted(self.failures.items())
+        )
+
+
+def fuzz(schema: BaseSchema) -> FuzzRun:
+    """Every phase schemathesis' own runner has (examples, coverage, fuzzing) over every operation."""
+    run = FuzzRun()
+    started = time.monotonic()
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            run.record(event.recorder)
+        elif isinstance(event, events.NonFatalError):
+            run.errors.append(f"{event.label}: {event.info.format()}")
+        elif isinstance(event, events.FatalError):
+            raise event.exception
+    run.seconds = time.monotonic() - started
+    return run
+
+
+async def test_every_gateway_operation_answers_only_what_its_openapi_document_declares(
+    gateway_api: BaseSchema,
+) -> None:
+    run = await asyncio.to_thread(fuzz, gateway_api)
+    operations = {result.ok().label for result in gateway_api.get_all_operations()}
+    print(
+        f"\nfuzzed {len(operations)} operations with {sum(run.cases.values())} cases in {run.seconds:.0f} s; "
+        f"{len(run.failures)} distinct failures"
+    )
+    assert not run.errors, "\n".join(run.errors)
+    assert not run.failures, run.report()
+    assert not operations - set(run.cases), f"never fuzzed: {sorted(operations - set(run.cases))}"
