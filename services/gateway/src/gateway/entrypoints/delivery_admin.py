@@ -6,13 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
-
-from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import admin_auth
-from gateway.entrypoints.responses import ADMIN
-from gateway.entrypoints.schemas import (
+from faka_common.contracts.delivery_admin import (
     ClaimTask,
     DeliverTask,
     NewClaim,
@@ -21,6 +15,12 @@ from gateway.entrypoints.schemas import (
     RejectTask,
     SupplierActive,
 )
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from gateway.bootstrap import Gateway
+from gateway.entrypoints.http import admin_auth
+from gateway.entrypoints.responses import ADMIN
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
