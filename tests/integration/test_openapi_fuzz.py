@@ -76,7 +76,19 @@ async def existing_things(platform: Platform) -> dict[str, str]:
             "/api/v1/orders", json={"product_id": product_id, "quantity": 1, "email": "fuzz@example.com"}
         )
         assert order.status_code == 201, order.text
-    return {"product_id": product_id, "order_no": order.json()["order_no"], "code": "FUZZ10"}
+    async with platform.admin() as admin:
+        # the admin routes change what they are given (a PATCH may make it a recharge product, whose
+        # orders then need an account to top up): they get a product of their own, the orders keep theirs
+        edited = await admin.post(
+            "/api/admin/products", json={"title": "Fuzzed by admins", "price": 1000, "currency": "CNY"}
+        )
+        assert edited.status_code == 201, edited.text
+    return {
+        "product_id": product_id,
+        "admin_product_id": edited.json()["product_id"],
+        "order_no": order.json()["order_no"],
+        "code": "FUZZ10",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +108,12 @@ async def gateway_api(platform: Platform) -> BaseSchema:
             "phases": {"stateful": {"enabled": False}},
             "dictionaries": {
                 "product_ids": {"values": [things["product_id"]]},
+                "admin_product_ids": {"values": [things["admin_product_id"]]},
                 "order_nos": {"values": [things["order_no"]]},
                 "codes": {"values": [things["code"]]},
             },
             "parameters": {
-                "path.product_id": {"dictionary": "product_ids", "probability": 0.5},
+                "path.product_id": {"dictionary": "admin_product_ids", "probability": 0.5},
                 "path.order_no": {"dictionary": "order_nos", "probability": 0.5},
                 "path.code": {"dictionary": "codes", "probability": 0.5},
             },

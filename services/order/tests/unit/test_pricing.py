@@ -123,7 +123,7 @@ def test_a_coupon_that_does_not_apply_says_why(changes: dict[str, Any], code: st
     with pytest.raises(CouponRejected) as caught:
         checked.check(PRODUCT, CATEGORY, "CNY", NOW)
     assert caught.value.code == code
-    assert caught.value.status_code == 422
+    assert caught.value.status_code == 409  # the request is well formed; the coupon's state forbids it
     assert "SPRING10" in caught.value.message
 
 
