@@ -255,3 +255,20 @@ async def test_concurrent_consumption_keeps_each_keys_order_and_takes_each_effec
     assert len(notes) == 40
     for key in keys:
         assert [n for n in notes if n.startswith(key.hex[:6])] == [f"{key.hex[:6]}-{i}" for i in range(5)]
+
+
+async def test_a_record_whose_key_holds_a_nul_byte_is_still_dead_lettered_and_parked(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """Keys are bytes on Kafka but text in the outbox, and Postgres refuses NUL in text: a binary key must
+    not make the dead letter (or the parked copy) unwritable, which would hold up the partition."""
+    consumer = opener_and_closer(engine, "nulkey")
+    binary_key = b"\x00\x01order\xff"
+    garbage = Delivery("test.closed", 0, 1, binary_key, b"{not json")
+    assert await consumer.consume(garbage) == "dead_lettered"
+    early = record(Closed(order_id=uuid.uuid4(), note="early"), "test.closed")
+    parked = Delivery(early.topic, 0, 2, binary_key, early.value)
+    assert await consumer.consume(parked) == "deferred"
+    async with engine.connect() as connection:
+        keys = list((await connection.execute(select(outbox.c.key).order_by(outbox.c.id))).scalars())
+    assert keys == ["\ufffd\x01order\ufffd"] * 2

@@ -358,7 +358,7 @@ class EventConsumer(Generic[U]):
         async with self._uow_factory() as uow:
             await uow.add_raw(
                 topic=self.retry_topic,
-                key=(record.key or b"").decode(errors="replace"),
+                key=_key_text(record.key),
                 event_id=uuid7(),
                 type_=envelope.type,
                 value=record.value,
@@ -396,7 +396,7 @@ class EventConsumer(Generic[U]):
                 await self._on_give_up(failure[0], failure[1], uow)
             await uow.add_raw(
                 topic=dead_letter(record.topic),
-                key=(record.key or b"").decode(errors="replace"),
+                key=_key_text(record.key),
                 event_id=uuid7(),
                 type_=envelope.type if envelope else "unparseable",
                 value=record.value,
@@ -404,6 +404,12 @@ class EventConsumer(Generic[U]):
             )
             await uow.commit()
         return "dead_lettered"
+
+
+def _key_text(key: bytes | None) -> str:
+    """A record's key as the outbox's text column can hold it: bytes that are not UTF-8 replaced, and NUL
+    (valid UTF-8, refused by Postgres) too, so a dead letter or a parked copy is always written."""
+    return (key or b"").decode(errors="replace").replace("\x00", "\ufffd")
 
 
 def _first_error(error: Exception) -> str:
