@@ -111,3 +111,20 @@ async def test_api_docs_are_off_in_production_unless_enabled(path: str) -> None:
         transport = httpx.ASGITransport(app=app_for(**settings))
         async with httpx.AsyncClient(transport=transport, base_url="http://shell.test") as c:
             assert (await c.get(path)).status_code == status, (settings, path)
+
+
+async def test_readiness_documents_its_503_and_answers_it_naming_the_failed_check() -> None:
+    app = app_for(environment="development")
+    runtime: Runtime = app.state.runtime
+
+    async def stalled() -> None:
+        raise RuntimeError("no progress")
+
+    runtime.readiness_checks = {"consumers": stalled}
+    document = app.openapi()["paths"]["/health/ready"]["get"]["responses"]
+    assert "503" in document
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shell.test") as c:
+        answer = await c.get("/health/ready")
+    assert answer.status_code == 503
+    assert answer.json()["checks"] == {"consumers": "failed: RuntimeError"}

@@ -223,7 +223,12 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": runtime.settings.service_name}
 
-    @app.get("/health/ready", tags=["ops"], summary="Database and broker answer")
+    @app.get(
+        "/health/ready",
+        tags=["ops"],
+        summary="Database and broker answer, and no consumer has stalled",
+        responses={503: {"description": "A check failed: `checks` names which (database, consumers, ...)"}},
+    )
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
