@@ -13,6 +13,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
+from starlette.types import ASGIApp
 
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
@@ -24,6 +26,13 @@ T = TypeVar("T")
 def as_caller(service: str) -> dict[str, str]:
     """The headers `service` calls another's internal routes with (its development credential)."""
     return ServiceCredential.development(service).headers()
+
+
+def asgi_client(app: ASGIApp, service: str, caller: str = "gateway") -> httpx.AsyncClient:
+    """A client of a service's app over ASGI (no socket), calling its internal routes as `caller`."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=f"http://{service}.test", headers=as_caller(caller)
+    )
 
 
 def required_env(name: str, example: str) -> str:

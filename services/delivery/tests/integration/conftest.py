@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,7 +22,8 @@ from faka_common.breakers import close_breakers
 from faka_common.contracts import Envelope, Message
 from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery as Record
-from faka_common.testing import as_caller, migrated_database
+from faka_common.testing import asgi_client, migrated_database
+from faka_common.testing import eventually as shared_eventually
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -68,11 +70,7 @@ async def api_of(service: Service) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router(service))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://delivery.test",
-        headers=as_caller("gateway"),
-    ) as client:
+    async with asgi_client(app, "delivery") as client:
         yield client
 
 
@@ -109,16 +107,8 @@ async def outbox(service: Service, order_id: uuid.UUID) -> list[dict[str, Any]]:
         return [Envelope.from_bytes(row[0]).model_dump(mode="json") for row in rows]
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.02)
+#: The shared poller, with this suite's tighter bound and faster polling.
+eventually = partial(shared_eventually, timeout=10.0, interval=0.02)
 
 
 @dataclass

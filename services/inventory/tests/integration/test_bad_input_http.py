@@ -11,7 +11,7 @@ import httpx
 import pytest
 from faka_common.fields import MAX_MONEY
 from faka_common.http import create_app
-from faka_common.testing import as_caller
+from faka_common.testing import asgi_client
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
@@ -24,11 +24,7 @@ PRODUCT = {"title": "Steam ¥100", "price": 100, "delivery_type": "card_key"}
 async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     service = bootstrap(Settings(database_url=database_url, run_migrations=False))
     app = create_app(service.runtime, [router(service)], title="inventory")  # the body limits with it
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://inventory.test",
-        headers=as_caller("gateway"),
-    ) as client:
+    async with asgi_client(app, "inventory") as client:
         yield client
     await service.runtime.engine.dispose()
 

@@ -15,7 +15,7 @@ from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
 from faka_common.http import install_error_handlers
-from faka_common.testing import as_caller, migrated_database
+from faka_common.testing import asgi_client, migrated_database
 from fastapi import FastAPI
 from order.adapters.inventory import Product
 from order.bootstrap import bootstrap
@@ -110,11 +110,7 @@ async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[h
     app.include_router(router(service))
     app.include_router(pricing_router(service))
     app.include_router(buyer_links_router(service))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://order.test",
-        headers=as_caller("gateway"),
-    ) as client:
+    async with asgi_client(app, "order") as client:
         yield client
     await service.runtime.engine.dispose()
     await service.provider_http.aclose()
