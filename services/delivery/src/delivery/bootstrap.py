@@ -95,6 +95,10 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])
     runtime.emits([DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed])
-    runtime.background(lambda: worker.run_forever(settings.recharge_poll_seconds))
-    runtime.background(lambda: watchdog.run_forever(uow, settings.sla_minutes, settings.sla_sweep_seconds))
+    runtime.every(settings.recharge_poll_seconds, "recharge worker", worker.drain)
+    runtime.every(
+        settings.sla_sweep_seconds,
+        "SLA watchdog sweep",
+        partial(watchdog.sweep_all, uow, settings.sla_minutes),
+    )
     return service

@@ -104,15 +104,10 @@ class RechargeWorker:
         self._keyring = keyring
         self.policy = policy
 
-    async def run_forever(self, poll_seconds: float) -> None:
-        while True:
-            try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("recharge worker step failed")
-                worked = False
-            if not worked:
-                await asyncio.sleep(poll_seconds)
+    async def drain(self) -> None:
+        """Push due recharges one after another until none is due."""
+        while await self.run_once():
+            pass
 
     async def run_once(self) -> bool:
         """Take one due recharge and push it as far as it goes; False when nothing was due."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -21,13 +20,7 @@ async def sweep_once(uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes:
     return count
 
 
-async def run_forever(
-    uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes: float, every: float
-) -> None:
-    while True:
-        try:
-            while await sweep_once(uow_factory, sla_minutes):
-                pass
-        except Exception:
-            log.exception("SLA watchdog sweep failed")
-        await asyncio.sleep(every)
+async def sweep_all(uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes: float) -> None:
+    """Sweep until no late delivery is left (a sweep takes a bounded batch)."""
+    while await sweep_once(uow_factory, sla_minutes):
+        pass
