@@ -64,18 +64,13 @@ class RedisOrderChanges:
             self._reader = asyncio.create_task(self._read(self._pubsub))
 
     async def _read(self, pubsub: PubSub) -> None:
-        """Hand each announcement to the queues of its channel; ends (and is restarted by the next
-        subscription) when the connection fails."""
+        """Hand each announcement to the queues of its channel while anything is subscribed (the next
+        subscription starts a new reader); ends too when the connection fails."""
         try:
-            while True:
-                if not pubsub.subscribed:
-                    await asyncio.sleep(0.1)
-                    continue
-                message = await pubsub.get_message(timeout=1.0)
-                if message is None or message.get("type") != "message":
-                    continue
-                for queue in self._queues.get(str(message["channel"]), ()):
-                    queue.put_nowait(str(message["data"]))
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    for queue in self._queues.get(str(message["channel"]), ()):
+                        queue.put_nowait(str(message["data"]))
         except (RedisError, OSError) as error:
             log.warning("order changes connection lost (%s)", error)
             self._pubsub = None
