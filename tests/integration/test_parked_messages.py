@@ -15,9 +15,10 @@ from faka_common.contracts.envelope import Envelope, Message
 from faka_common.contracts.topics import dead_letter, retry
 from faka_common.db.tables import outbox
 from faka_common.db.uow import UnitOfWork
-from faka_common.errors import RetryLater
+from faka_common.errors import RetryLater, Unavailable
 from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+from faka_common.messaging.dlq_cli import read_dead_letters, replay_dead_letters
 from faka_common.messaging.relay import OutboxRelay
 from faka_common.testing import eventually
 from sqlalchemy import insert, select
@@ -164,6 +165,42 @@ async def test_a_message_still_waiting_after_the_give_up_time_is_dead_lettered_o
     assert letter.headers["dlq-reason"].startswith("still waiting after 30 retries")
 
 
+async def test_a_message_whose_dependency_is_down_is_parked_after_its_retries_and_handled_once_it_is_back(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """A service the handler calls is down (inventory restarting while notification fetches an order's
+    keys): once the in-place retries are spent the record waits on the retry topic instead of being
+    dead-lettered, and takes effect when it comes back after the service did."""
+    up = False
+    calls = 0
+
+    async def call_a_service(event: Opened, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        if not up:
+            raise Unavailable("http://127.0.0.1:1 unreachable: ConnectError")
+        await record_opened(event, uow)
+
+    consumer = EventConsumer(
+        "outage", uow_factory(engine, "outage"), {Opened: call_a_service}, RetryPolicy(first_backoff=0.01)
+    )
+    first = record(Opened(order_id=uuid.uuid4(), note="after the outage"), "test.opened", offset=3)
+    assert await consumer.consume(first) == "deferred"
+    assert calls == 3  # the in-place retries first: a blip is ridden out without parking
+    async with engine.connect() as connection:
+        [parked] = (await connection.execute(select(outbox))).all()
+    assert parked.topic == retry("outage")
+    assert (parked.headers["retry-topic"], parked.headers["retry-offset"]) == ("test.opened", "3")
+    assert "unreachable" in parked.headers["retry-reason"]
+
+    up = True
+    back = Delivery(
+        retry("outage"), 0, 0, first.key, first.value, {k: str(v).encode() for k, v in parked.headers.items()}
+    )
+    assert await consumer.consume_parked(back) == "handled"
+    assert await notes_in_order(engine) == ["after the outage"]
+
+
 @pytest.fixture
 async def namespaced_relay(fresh_database: str, kafka_bootstrap: str, engine, run_id: str):  # type: ignore[no-untyped-def]
     """A relay publishing under its own namespace (as a service's does), so the parked copies it
@@ -221,8 +258,46 @@ async def test_on_kafka_messages_that_come_before_their_dependency_all_take_effe
     for order_id in orders:
         assert notes.index(f"opened-{order_id}") < notes.index(f"closed-{order_id}")
     async with engine.connect() as connection:
-        topics = set((await connection.execute(select(outbox.c.topic))).scalars())
-    assert topics == {retry(relay.service)}  # parked copies only: no dead letter
+        rows = (await connection.execute(select(outbox.c.topic, outbox.c.headers))).all()
+    assert {row.topic for row in rows} == {retry(relay.service)}  # parked copies only: no dead letter
+    # they remember where they came from as the relay names it, without the namespace
+    assert {row.headers["retry-topic"] for row in rows} == {"test.closed"}
+
+
+async def test_on_kafka_a_namespaced_consumers_dead_letter_lands_on_its_namespaced_dlq_and_replays_there(
+    engine,  # type: ignore[no-untyped-def]
+    namespaced_relay: OutboxRelay,
+    kafka_bootstrap: str,
+    run_id: str,
+) -> None:
+    """The relay prefixes the namespace to every topic it publishes to, so the consumer names dead
+    letters without it (it once wrote `<ns><ns>test.closed.dlq`, a topic nobody reads). `faka-dlq`
+    with the namespace lists the letter and replays it to the topic it came from."""
+    namespace, relay = f"ns{run_id}.", namespaced_relay
+    consumer = EventConsumer(relay.service, uow_factory(engine, relay.service), {Opened: record_opened})
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, ["test.opened"], namespace)
+    key = uuid.uuid4().bytes
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await broker.start()
+    try:
+        await producer.send_and_wait(namespace + "test.opened", b"{not json", key=key)
+
+        async def dead_lettered() -> list:  # type: ignore[type-arg]
+            return await read_dead_letters(kafka_bootstrap, namespace + dead_letter("test.opened"))
+
+        [letter] = await eventually(dead_lettered, timeout=30)
+        assert letter.origin == "test.opened" and letter.value == b"{not json"
+        assert await replay_dead_letters(kafka_bootstrap, [letter], namespace) == 1
+
+        async def dead_lettered_again() -> bool:
+            return len(await dead_lettered()) == 2  # replayed to its own topic, and refused again there
+
+        await eventually(dead_lettered_again, timeout=30)
+    finally:
+        await broker.stop()
+        await producer.stop()
 
 
 async def test_concurrent_consumption_keeps_each_keys_order_and_takes_each_effect_once(

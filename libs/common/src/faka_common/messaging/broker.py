@@ -80,7 +80,7 @@ def subscribe(
         _subscribe_topic(broker, consumer, topic, namespace)
 
     async def on_parked(message: KafkaMessage) -> None:
-        await consumer.consume_parked(_delivery(message.raw_message))
+        await consumer.consume_parked(_delivery(message.raw_message, namespace))
 
     on_parked.__name__ = f"{consumer.name}_retry_consumer"
     broker.subscriber(
@@ -103,7 +103,7 @@ def _subscribe_topic(broker: KafkaBroker, consumer: EventConsumer, topic: str, n
 
         async def on_batch(message: KafkaMessage) -> None:
             records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-            await handle([_delivery(record) for record in records])
+            await handle([_delivery(record, namespace) for record in records])
 
         on_batch.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_batch_consumer"
         broker.subscriber(
@@ -121,7 +121,7 @@ def _subscribe_topic(broker: KafkaBroker, consumer: EventConsumer, topic: str, n
         return
 
     async def on_record(message: KafkaMessage) -> None:
-        await consumer.consume(_delivery(message.raw_message))
+        await consumer.consume(_delivery(message.raw_message, namespace))
 
     on_record.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_consumer"
     broker.subscriber(
@@ -140,9 +140,11 @@ def _declared(namespace: str, topic: str) -> Topic:
     return Topic(namespace + topic, num_partitions=partitions(topic))
 
 
-def _delivery(record: ConsumerRecord[bytes, bytes]) -> Delivery:
+def _delivery(record: ConsumerRecord[bytes, bytes], namespace: str) -> Delivery:
+    """The record under its topic's name without the namespace (the name the relay prefixes again, so a
+    dead letter or a parked copy goes to `<namespace><topic>.dlq`, not `<namespace><namespace>...`)."""
     return Delivery(
-        record.topic,
+        record.topic.removeprefix(namespace),
         record.partition,
         record.offset,
         record.key,

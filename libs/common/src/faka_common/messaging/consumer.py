@@ -17,7 +17,7 @@ from uuid6 import uuid7
 from faka_common.contracts.envelope import ContractError, Envelope, Message
 from faka_common.contracts.topics import dead_letter, retry
 from faka_common.db.uow import UnitOfWork
-from faka_common.errors import RetryLater
+from faka_common.errors import RetryLater, Unavailable
 
 __all__ = ["Delivery", "EventConsumer", "RetryLater", "RetryPolicy", "current_envelope"]
 
@@ -38,7 +38,8 @@ current_envelope: ContextVar[Envelope] = ContextVar("current_envelope")
 
 @dataclass(frozen=True)
 class Delivery:
-    """One Kafka record as the consumer received it (for a parked record: where it first came from)."""
+    """One Kafka record as the consumer received it (for a parked record: where it first came from); its
+    topic is named without the installation's namespace."""
 
     topic: str
     partition: int
@@ -54,7 +55,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """In-place retries for failures (then a dead letter); delays on the retry topic for `RetryLater`."""
+    """In-place retries for failures, then a dead letter; delays on the retry topic for `RetryLater`, and
+    for `Unavailable` (a service or server the handler needs is down) once the in-place retries are spent."""
 
     attempts: int = 3
     first_backoff: float = 0.1
@@ -164,6 +166,9 @@ class EventConsumer(Generic[U]):
             except RetryLater as error:
                 return await self._defer(record, envelope, message, error)
             except Exception as error:
+                if attempt == self._retry.attempts and isinstance(error, Unavailable):
+                    # a service or server it needs is down: that passes, so wait on the retry topic
+                    return await self._defer(record, envelope, message, error)
                 if attempt == self._retry.attempts:
                     log.exception(
                         "%s failed on %s %s; dead-lettering", self.name, envelope.type, envelope.event_id
@@ -318,7 +323,9 @@ class EventConsumer(Generic[U]):
         )
         return await self.consume(origin)
 
-    async def _defer(self, record: Delivery, envelope: Envelope, message: Message, error: RetryLater) -> str:
+    async def _defer(
+        self, record: Delivery, envelope: Envelope, message: Message, error: RetryLater | Unavailable
+    ) -> str:
         """Park the record on the retry topic with its next delay; past `give_up_after`, dead-letter it."""
         now = time.time()
         attempt = int(record.header("retry-attempt") or 0) + 1

@@ -19,6 +19,11 @@ BOOTSTRAP = typer.Option(
     "--bootstrap",
     help="Kafka bootstrap servers",
 )
+NAMESPACE = typer.Option(
+    os.environ.get("KAFKA_NAMESPACE", ""),
+    "--namespace",
+    help="The installation's topic prefix (KAFKA_NAMESPACE); TOPIC and the origins are named without it",
+)
 
 
 @dataclass(frozen=True)
@@ -68,21 +73,22 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     return [TopicPartition(topic, p["partition"]) for t in found for p in t.get("partitions", [])]
 
 
-async def replay_dead_letters(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def replay_dead_letters(bootstrap: str, letters: list[DeadLetter], namespace: str = "") -> int:
+    """Republish each letter to the topic it came from (`namespace` + its origin)."""
     producer = create_producer(bootstrap, "faka-dlq-replay")
     await producer.start()
     try:
         for letter in letters:
-            await producer.send_and_wait(letter.origin, value=letter.value, key=letter.key)
+            await producer.send_and_wait(namespace + letter.origin, value=letter.value, key=letter.key)
     finally:
         await producer.stop()
     return len(letters)
 
 
 @app.command("list")
-def list_(topic: str, bootstrap: str = BOOTSTRAP) -> None:
+def list_(topic: str, bootstrap: str = BOOTSTRAP, namespace: str = NAMESPACE) -> None:
     """Show the dead letters of TOPIC (e.g. order.events.dlq)."""
-    for letter in asyncio.run(read_dead_letters(bootstrap, topic)):
+    for letter in asyncio.run(read_dead_letters(bootstrap, namespace + topic)):
         typer.echo(
             f"{letter.partition}@{letter.offset}\tkey={(letter.key or b'').decode(errors='replace')}\t"
             f"consumer={letter.headers.get('dlq-consumer')}\tfrom={letter.origin}\t"
@@ -94,14 +100,15 @@ def list_(topic: str, bootstrap: str = BOOTSTRAP) -> None:
 def replay(
     topic: str,
     bootstrap: str = BOOTSTRAP,
+    namespace: str = NAMESPACE,
     offset: list[str] = typer.Option([], help="partition@offset to replay; repeatable; default: all"),
 ) -> None:
     """Republish dead letters of TOPIC to the topics they came from."""
-    letters = asyncio.run(read_dead_letters(bootstrap, topic))
+    letters = asyncio.run(read_dead_letters(bootstrap, namespace + topic))
     if offset:
         wanted = set(offset)
         letters = [x for x in letters if f"{x.partition}@{x.offset}" in wanted]
-    count = asyncio.run(replay_dead_letters(bootstrap, letters))
+    count = asyncio.run(replay_dead_letters(bootstrap, letters, namespace))
     typer.echo(f"replayed {count} message(s)")
 
 
