@@ -14,8 +14,10 @@ from faka_common.contracts.order import (
     OrderRejected,
 )
 from faka_common.contracts.risk import RiskDecided
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
 
 __all__ = [
+    "DEFAULT_SHOP_ID",
     "AllocationFailed",
     "ContractError",
     "DeliveryFailed",
@@ -32,6 +34,7 @@ __all__ = [
     "OrderPlaced",
     "OrderRejected",
     "RiskDecided",
+    "ShopChanged",
     "StockReserved",
     "StockUnavailable",
     "registry",

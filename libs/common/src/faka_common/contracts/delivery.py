@@ -8,12 +8,14 @@ from pydantic import Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.shops import shop_id_field
 
 
 class DeliveryEvent(Message):
     topic: ClassVar[str] = topics.DELIVERY_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     delivery_id: UUID
 
 
@@ -58,6 +60,7 @@ class FulfilmentRequest(Message):
     topic: ClassVar[str] = topics.ORDER_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     product_id: UUID
     order_no: str = ""
     quantity: int = Field(default=1, ge=1)

@@ -8,12 +8,14 @@ from pydantic import Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.shops import shop_id_field
 
 
 class InventoryEvent(Message):
     topic: ClassVar[str] = topics.INVENTORY_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     product_id: UUID
 
 
@@ -65,6 +67,7 @@ class ProductEvent(Message):
     key_field: ClassVar[str] = "product_id"
 
     product_id: UUID
+    shop_id: UUID = shop_id_field()
 
 
 class ProductChanged(ProductEvent):

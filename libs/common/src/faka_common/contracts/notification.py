@@ -7,6 +7,7 @@ from pydantic import Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.shops import shop_id_field
 
 
 class NotificationSent(Message):
@@ -14,6 +15,7 @@ class NotificationSent(Message):
     topic: ClassVar[str] = topics.NOTIFICATION_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     channel: str = Field(examples=["email"])
     template: str = Field(examples=["order_delivered"])
 
@@ -23,6 +25,7 @@ class NotificationFailed(Message):
     topic: ClassVar[str] = topics.NOTIFICATION_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     channel: str
     template: str
     reason: str

@@ -8,12 +8,14 @@ from pydantic import Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.shops import shop_id_field
 
 
 class OrderEvent(Message):
     topic: ClassVar[str] = topics.ORDER_EVENTS
 
     order_id: UUID = Field(description="Order aggregate id (the Kafka key)")
+    shop_id: UUID = shop_id_field()
     order_no: str = Field(description="Human-facing order number", examples=["F20261122081500AB12CD"])
 
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.shops import shop_id_field
 
 
 class RiskDecided(Message):
@@ -16,5 +17,6 @@ class RiskDecided(Message):
     topic: ClassVar[str] = topics.RISK_EVENTS
 
     order_id: UUID
+    shop_id: UUID = shop_id_field()
     verdict: Literal["approve", "review", "reject"]
     reasons: list[str] = Field(default_factory=list, examples=[["ip_velocity"]])

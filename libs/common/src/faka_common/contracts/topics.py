@@ -6,6 +6,7 @@ INVENTORY_EVENTS = "inventory.events"
 DELIVERY_EVENTS = "delivery.events"
 NOTIFICATION_EVENTS = "notification.events"
 COMMISSION_EVENTS = "commission.events"
+MERCHANT_EVENTS = "merchant.events"
 
 ALL = (
     ORDER_EVENTS,
@@ -14,6 +15,7 @@ ALL = (
     DELIVERY_EVENTS,
     NOTIFICATION_EVENTS,
     COMMISSION_EVENTS,
+    MERCHANT_EVENTS,
 )
 
 EVENT_PARTITIONS = 12
