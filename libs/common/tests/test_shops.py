@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from faka_common.contracts import DEFAULT_SHOP_ID, Envelope
 from faka_common.contracts.order import OrderCancelled
-from faka_common.http import SHOP_HEADER, InternalClient, ShopScope, install_error_handlers
+from faka_common.http import SHOP_HEADER, InternalClient, OptionalShopScope, ShopScope, install_error_handlers
 from faka_common.service_auth import ServiceCredential
 from fastapi import APIRouter, FastAPI
 
@@ -82,3 +82,22 @@ def test_an_event_produced_before_events_named_their_shop_belongs_to_the_default
     assert "shop_id" not in old.payload
     opened = Envelope.from_bytes(old.to_bytes()).open()
     assert isinstance(opened, OrderCancelled) and opened.shop_id == DEFAULT_SHOP_ID
+
+
+async def test_a_platform_wide_route_acts_for_any_shop_without_the_header_and_for_the_named_one_with_it() -> (
+    None
+):
+    router = APIRouter()
+
+    @router.get("/either")
+    async def either(shop: OptionalShopScope) -> dict[str, Any]:
+        return {"shop": None if shop is None else str(shop)}
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    shop = uuid.uuid4()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc.test") as http:
+        assert (await http.get("/either")).json() == {"shop": None}
+        assert (await http.get("/either", headers={SHOP_HEADER: str(shop)})).json() == {"shop": str(shop)}
+        assert (await http.get("/either", headers={SHOP_HEADER: "nope"})).status_code == 400

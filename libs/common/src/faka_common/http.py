@@ -330,6 +330,16 @@ async def _shop_scope(x_shop_id: Annotated[str | None, Header()] = None) -> UUID
 ShopScope = Annotated[UUID, Depends(_shop_scope)]
 
 
+async def _optional_shop_scope(x_shop_id: Annotated[str | None, Header()] = None) -> UUID | None:
+    return None if x_shop_id is None else await _shop_scope(x_shop_id)
+
+
+#: For the few routes that also serve the whole platform: a buyer's order found by its number and secret
+#: (the secret, not the shop, is what opens it) or a payment notification found by its signed order number.
+#: With `X-Shop-Id` the route is scoped by it as `ShopScope` is; without, it acts for any shop (None).
+OptionalShopScope = Annotated[UUID | None, Depends(_optional_shop_scope)]
+
+
 class InternalClient:
     """Calls another service's internal HTTP API; its 4xx answers come back as the same domain errors."""
 
