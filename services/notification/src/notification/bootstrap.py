@@ -55,7 +55,7 @@ from notification.domain.model import (
     SUPPLIER_DOWN,
 )
 from notification.service_layer import handlers
-from notification.service_layer.handlers import Seller
+from notification.service_layer.handlers import Seller, Sellers
 from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
@@ -88,11 +88,12 @@ class Service:
     links: LinkSource | None = None
 
     @property
-    def seller(self) -> Seller:
+    def sellers(self) -> Sellers:
         s = self.settings
-        return Seller(
+        seller = Seller(
             s.seller_email, s.seller_phone, s.seller_telegram_chat_id, s.seller_webhook_url, s.seller_locale
         )
+        return Sellers(seller)
 
     def uow(self) -> NotificationUnitOfWork:
         return NotificationUnitOfWork(self.runtime.sessions, self.settings.service_name)
@@ -112,22 +113,22 @@ class Service:
             DeliveryFailed: partial(
                 handlers.notify_delivery_failed,
                 notifier=self.notifier,
-                seller=self.seller,
+                sellers=self.sellers,
                 support_contact=support,
             ),
-            RiskDecided: partial(handlers.notify_risk_review, notifier=self.notifier, seller=self.seller),
+            RiskDecided: partial(handlers.notify_risk_review, notifier=self.notifier, sellers=self.sellers),
             DeliveryDelayed: partial(
                 handlers.notify_delivery_delayed, notifier=self.notifier, support_contact=support
             ),
             DeliveryNeedsAttention: partial(
-                handlers.notify_delivery_needs_attention, notifier=self.notifier, seller=self.seller
+                handlers.notify_delivery_needs_attention, notifier=self.notifier, sellers=self.sellers
             ),
             OrderRefunded: partial(
                 handlers.notify_order_refunded, notifier=self.notifier, support_contact=support
             ),
-            LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, seller=self.seller),
+            LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, sellers=self.sellers),
             OrderNeedsAttention: partial(
-                handlers.notify_order_needs_attention, notifier=self.notifier, seller=self.seller
+                handlers.notify_order_needs_attention, notifier=self.notifier, sellers=self.sellers
             ),
             **self._link_handlers(support),
         }

@@ -36,6 +36,7 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.delivery import DeliveryDelayed
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from faka_common.http import create_app
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
@@ -179,7 +180,7 @@ class FakeKeys:
     def __init__(self) -> None:
         self.orders: dict[UUID, OrderKeys] = {}
 
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         if order_id not in self.orders:
             raise NotFound(f"order {order_id} owns no keys")
         return self.orders[order_id]
@@ -276,13 +277,28 @@ async def make_service(
         await service.runtime.engine.dispose()
 
 
-async def _add_contact(service: Service, order_id: UUID, phone: str | None = None, locale: str = "en") -> str:
+async def _add_contact(
+    service: Service,
+    order_id: UUID,
+    phone: str | None = None,
+    locale: str = "en",
+    shop_id: UUID = DEFAULT_SHOP_ID,
+) -> str:
     """The buyer's read model; the phone is stored directly (OrderPlaced carries none yet)."""
     order_no = f"F{order_id.hex[:14].upper()}"
     async with service.uow() as uow:
         await uow.contacts.add(
             BuyerContact(
-                order_id, order_no, "buyer@example.com", locale, "Loop Licence", phone, 1, 990, "CNY"
+                order_id,
+                order_no,
+                "buyer@example.com",
+                locale,
+                "Loop Licence",
+                phone,
+                1,
+                990,
+                "CNY",
+                shop_id=shop_id,
             )
         )
         await uow.commit()

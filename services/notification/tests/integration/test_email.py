@@ -47,7 +47,7 @@ class FakeKeys:
         self.orders: dict[UUID, OrderKeys] = {}
         self.calls = 0
 
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         self.calls += 1
         if order_id not in self.orders:
             raise NotFound(f"order {order_id} owns no keys")

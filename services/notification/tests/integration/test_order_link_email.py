@@ -17,6 +17,7 @@ import httpx
 import pytest
 from faka_common.contracts import Envelope
 from faka_common.contracts.order import OrderLinkRequested
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import Delivery
 from notification.adapters.order_links import OrderLinks
@@ -50,7 +51,7 @@ class FakeOrderService:
 
 
 class NoKeys:
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         raise AssertionError("a link e-mail reads no keys")
 
 
@@ -81,7 +82,9 @@ async def _placed(service: Service, order: FakeOrderService, locale: str = "en")
     order.orders.add(order_no)
     async with service.uow() as uow:
         await uow.contacts.add(
-            BuyerContact(order_id, order_no, BUYER, locale, "Game key", None, 1, 990, "CNY")
+            BuyerContact(
+                order_id, order_no, BUYER, locale, "Game key", None, 1, 990, "CNY", shop_id=DEFAULT_SHOP_ID
+            )
         )
         await uow.commit()
     return order_id, order_no

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from notification.adapters.channels import aliyun_sms, webhook
 from notification.adapters.channels.resilience import GuardedChannel, breakers
 from notification.domain.channels import (
@@ -119,7 +120,13 @@ class Flaky:
 
 def _message() -> OutgoingMessage:
     return OutgoingMessage(
-        "order_delivered", uuid4(), "b@example.com", "en", RenderedNotice("s", "t", "h"), "order_delivered.x"
+        "order_delivered",
+        uuid4(),
+        "b@example.com",
+        "en",
+        RenderedNotice("s", "t", "h"),
+        "order_delivered.x",
+        shop_id=DEFAULT_SHOP_ID,
     )
 
 

@@ -19,6 +19,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
     ChannelResult,
@@ -35,7 +36,7 @@ from notification.domain.model import (
     OrderKeys,
 )
 from notification.service_layer import handlers
-from notification.service_layer.handlers import Seller
+from notification.service_layer.handlers import Seller, Sellers
 from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
@@ -53,8 +54,9 @@ class FakeContacts:
         self.rows[contact.order_id] = contact
         return True
 
-    async def get(self, order_id: UUID) -> BuyerContact | None:
-        return self.rows.get(order_id)
+    async def get(self, shop_id: UUID, order_id: UUID) -> BuyerContact | None:
+        contact = self.rows.get(order_id)
+        return contact if contact is not None and contact.shop_id == shop_id else None
 
 
 class FakeNotifications:
@@ -64,15 +66,32 @@ class FakeNotifications:
     async def lock(self, order_id: UUID, template: str) -> None:
         return None
 
-    async def for_notice(self, order_id: UUID, template: str) -> dict[str, Notification]:
-        return {c: n for (o, t, c), n in self.rows.items() if o == order_id and t == template}
+    async def for_notice(self, shop_id: UUID, order_id: UUID, template: str) -> dict[str, Notification]:
+        return {
+            c: n
+            for (o, t, c), n in self.rows.items()
+            if o == order_id and t == template and n.shop_id == shop_id
+        }
 
-    async def claim(self, order_id: UUID, template: str, channel: str, recipient: str) -> Notification:
+    async def claim(
+        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str
+    ) -> Notification:
         key = (order_id, template, channel)
         if key not in self.rows:
             self.rows[key] = Notification(
-                uuid4(), order_id, template, channel, recipient, "pending", 0, None, datetime.now(UTC), None
+                uuid4(),
+                order_id,
+                template,
+                channel,
+                recipient,
+                "pending",
+                0,
+                None,
+                datetime.now(UTC),
+                None,
+                shop_id=shop_id,
             )
+        assert self.rows[key].shop_id == shop_id, "another shop's notification"
         return self.rows[key]
 
     def _update(self, notification_id: UUID, **changes: Any) -> None:
@@ -96,9 +115,9 @@ class FakeNotifications:
         self._update(notification_id, status="failed", attempts=attempts, error=error)
 
     async def record_failure(
-        self, order_id: UUID, template: str, channel: str, recipient: str, error: str
+        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
     ) -> None:
-        row = await self.claim(order_id, template, channel, recipient)
+        row = await self.claim(shop_id, order_id, template, channel, recipient)
         if row.status != "sent":
             self._update(row.id, status="failed", attempts=row.attempts + 1, error=error)
 
@@ -108,13 +127,13 @@ class FakeNotifications:
 
 class FakeTelegramChats:
     def __init__(self) -> None:
-        self.rows: dict[UUID, str] = {}
+        self.rows: dict[tuple[UUID, UUID], str] = {}
 
-    async def link(self, order_id: UUID, chat_id: str) -> None:
-        self.rows[order_id] = chat_id
+    async def link(self, shop_id: UUID, order_id: UUID, chat_id: str) -> None:
+        self.rows[shop_id, order_id] = chat_id
 
-    async def get(self, order_id: UUID) -> str | None:
-        return self.rows.get(order_id)
+    async def get(self, shop_id: UUID, order_id: UUID) -> str | None:
+        return self.rows.get((shop_id, order_id))
 
 
 class FakeUow:
@@ -162,7 +181,7 @@ class FakeKeys:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         self.calls += 1
         return OrderKeys(order_id, [KEY], "Redeem in the app.")
 
@@ -276,7 +295,7 @@ async def test_a_failed_chain_after_an_irrevocable_send_is_recorded_not_retried(
     )
     notifier = _notifier(channels, {**DEFAULT_ROUTES, "delivery_failed": [["email"], ["webhook"]]})
     await _with_contact(uow, order_id)
-    seller = Seller(email="seller@example.com", webhook_url="http://127.0.0.1:1/hook")
+    seller = Sellers(Seller(email="seller@example.com", webhook_url="http://127.0.0.1:1/hook"))
     event = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="upstream out of stock")
     await handlers.notify_delivery_failed(event, cast(NotificationUnitOfWork, uow), notifier, seller, SUPPORT)
 
@@ -332,7 +351,7 @@ async def test_recharge_delivery_reads_no_keys() -> None:
 async def test_only_a_review_verdict_alerts_the_seller() -> None:
     uow, channels, order_id = FakeUow(), _channels(), uuid4()
     notifier = _notifier(channels)
-    seller = Seller(telegram_chat="-100123", email="seller@example.com")
+    seller = Sellers(Seller(telegram_chat="-100123", email="seller@example.com"))
     await _with_contact(uow, order_id)
     for verdict in ("approve", "reject"):
         event = RiskDecided(order_id=order_id, verdict=verdict, reasons=[])
@@ -350,7 +369,7 @@ async def test_an_unreachable_seller_is_not_an_error() -> None:
     uow, channels, order_id = FakeUow(), _channels(), uuid4()
     review = RiskDecided(order_id=order_id, verdict="review", reasons=[])
     await handlers.notify_risk_review(
-        review, cast(NotificationUnitOfWork, uow), _notifier(channels), Seller()
+        review, cast(NotificationUnitOfWork, uow), _notifier(channels), Sellers(Seller())
     )
     assert all(channel.sent == [] for channel in channels.values()) and uow.published == []
 
@@ -440,7 +459,7 @@ async def test_delay_from_the_watchdog_and_from_a_failure_tells_the_buyer_once()
     await handlers.notify_delivery_delayed(delayed, cast(NotificationUnitOfWork, uow), notifier, SUPPORT)
     failed = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="x")
     await handlers.notify_delivery_failed(
-        failed, cast(NotificationUnitOfWork, uow), notifier, Seller(), SUPPORT
+        failed, cast(NotificationUnitOfWork, uow), notifier, Sellers(Seller()), SUPPORT
     )
     [email] = channels["email"].sent
     assert email.template == "order_delayed" and "正在处理" in email.content.subject
@@ -449,7 +468,7 @@ async def test_delay_from_the_watchdog_and_from_a_failure_tells_the_buyer_once()
 async def test_low_stock_and_manual_queue_alert_the_seller() -> None:
     uow, channels, order_id = FakeUow(), _channels(), uuid4()
     notifier = _notifier(channels)
-    seller = Seller(email="seller@example.com")
+    seller = Sellers(Seller(email="seller@example.com"))
     await _with_contact(uow, order_id, "en")
     low = LowStock(product_id=uuid4(), title="Steam 50", available=2, threshold=5)
     await handlers.notify_low_stock(low, cast(NotificationUnitOfWork, uow), notifier, seller)
@@ -487,7 +506,7 @@ async def test_a_paid_order_needing_attention_tells_the_seller_what_to_do(
         order_id=order_id, order_no="F20260101000000AAAA", reason=reason, detail="refund R1 gave up"
     )
     await handlers.notify_order_needs_attention(
-        attention, cast(NotificationUnitOfWork, uow), notifier, Seller(email="seller@example.com")
+        attention, cast(NotificationUnitOfWork, uow), notifier, Sellers(Seller(email="seller@example.com"))
     )
     [alert] = channels["email"].sent
     assert alert.recipient == "seller@example.com" and alert.template == "order_needs_attention"
@@ -503,7 +522,7 @@ async def test_a_linked_telegram_chat_gets_the_delivered_notice_without_the_key_
         channels = _channels(telegram=FakeChannel("telegram", carries_secrets=carries))
         notifier = _notifier(channels)
         await _with_contact(uow, order_id, "en")
-        uow.telegram_chats.rows[order_id] = "4242"
+        uow.telegram_chats.rows[DEFAULT_SHOP_ID, order_id] = "4242"
         await _deliver(uow, notifier, order_id, keys)
         await _deliver(uow, notifier, order_id, keys)
 

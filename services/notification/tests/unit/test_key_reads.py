@@ -1,5 +1,5 @@
-"""Notification reads an order's keys and delivered content as itself: its own credential names it, and the
-owners audit that name as the reader (no reader parameter a caller could set)."""
+"""Notification reads an order's keys and delivered content as itself, for the order's shop: its own
+credential names it, and the owners audit that name as the reader (no reader parameter a caller could set)."""
 
 from uuid import uuid4
 
@@ -10,7 +10,7 @@ from notification.adapters.inventory import InventoryKeys
 from notification.config import Settings
 
 
-async def test_keys_and_content_are_read_with_notifications_own_credential_and_no_reader_parameter() -> None:
+async def test_keys_and_content_are_read_for_the_orders_shop_with_notifications_own_credential() -> None:
     settings = Settings()
     order_id = uuid4()
     seen: list[httpx.Request] = []
@@ -28,8 +28,9 @@ async def test_keys_and_content_are_read_with_notifications_own_credential_and_n
             "http://owner.test", settings.credential(), transport=httpx.MockTransport(owner)
         )
 
-    assert (await InventoryKeys(client()).order_keys(order_id)).keys == ["K"]
-    assert (await DeliveredContent(client()).order_keys(order_id)).keys == ["C"]
+    shop = uuid4()
+    assert (await InventoryKeys(client()).order_keys(shop, order_id)).keys == ["K"]
+    assert (await DeliveredContent(client()).order_keys(shop, order_id)).keys == ["C"]
     assert [r.url.path for r in seen] == [
         f"/internal/orders/{order_id}/keys",
         f"/internal/deliveries/{order_id}/content",
@@ -38,3 +39,4 @@ async def test_keys_and_content_are_read_with_notifications_own_credential_and_n
         assert request.url.query == b""
         assert request.headers["X-Internal-Caller"] == "notification"
         assert request.headers["X-Internal-Token"] == settings.service_token.get_secret_value()
+        assert request.headers["X-Shop-Id"] == str(shop)  # the order's shop, so its owner scopes the read

@@ -17,14 +17,15 @@ class _ContentBody(BaseModel):
 
 
 class DeliveredContent:
-    """`GET /internal/deliveries/{order_id}/content` (each reveal audit-logged there, this service the
-    reader); answers in the shape of inventory's keys so the delivered notice renders it the same way."""
+    """`GET /internal/deliveries/{order_id}/content` for the order's shop (each reveal audit-logged there,
+    this service the reader); answers in the shape of inventory's keys so the delivered notice renders it
+    the same way."""
 
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
-        response = await self._client.request("GET", f"/internal/deliveries/{order_id}/content")
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
+        response = await self._client.request("GET", f"/internal/deliveries/{order_id}/content", shop=shop_id)
         try:
             body = _ContentBody.model_validate_json(response.content)
         except ValidationError as error:

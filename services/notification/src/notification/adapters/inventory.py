@@ -12,8 +12,9 @@ from notification.domain.model import NotificationError, OrderKeys
 
 
 class KeySource(Protocol):
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
-        """The keys allocated to the order; raises (NotFound, Unavailable, ...) when they cannot be read."""
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
+        """The keys allocated to the shop's order; raises (NotFound, Unavailable, ...) when they cannot be
+        read."""
 
 
 class _Key(BaseModel):
@@ -28,14 +29,14 @@ class _OrderKeysBody(BaseModel):
 
 
 class InventoryKeys:
-    """`GET /internal/orders/{order_id}/keys` (each reveal is audit-logged there, with this service as the
-    reader: the caller its credential names)."""
+    """`GET /internal/orders/{order_id}/keys` for the order's shop (each reveal is audit-logged there, with
+    this service as the reader: the caller its credential names)."""
 
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
-    async def order_keys(self, order_id: UUID) -> OrderKeys:
-        response = await self._client.request("GET", f"/internal/orders/{order_id}/keys")
+    async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
+        response = await self._client.request("GET", f"/internal/orders/{order_id}/keys", shop=shop_id)
         try:
             body = _OrderKeysBody.model_validate_json(response.content)
         except ValidationError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 from urllib.parse import quote
+from uuid import UUID
 
 from faka_common.http import InternalClient
 from pydantic import BaseModel, ValidationError
@@ -13,8 +14,9 @@ from notification.domain.model import NotificationError
 
 
 class LinkSource(Protocol):
-    async def order_link(self, order_no: str) -> str:
-        """The order page's URL with a token issued now; raises (NotFound, Unavailable, ...) otherwise."""
+    async def order_link(self, shop_id: UUID, order_no: str) -> str:
+        """The shop's order page URL with a token issued now; raises (NotFound, Unavailable, ...)
+        otherwise."""
 
 
 class _LinkBody(BaseModel):
@@ -26,8 +28,10 @@ class OrderLinks:
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
-    async def order_link(self, order_no: str) -> str:
-        response = await self._client.request("POST", f"/internal/orders/{quote(order_no, safe='')}/links")
+    async def order_link(self, shop_id: UUID, order_no: str) -> str:
+        response = await self._client.request(
+            "POST", f"/internal/orders/{quote(order_no, safe='')}/links", shop=shop_id
+        )
         try:
             body = _LinkBody.model_validate_json(response.content)
         except ValidationError as error:

@@ -36,6 +36,7 @@ buyer_contacts = Table(
     "buyer_contacts",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_no", Text, nullable=False),
     Column("email", Text, nullable=False),
     Column("locale", Text, nullable=False),
@@ -51,6 +52,7 @@ notifications = Table(
     "notifications",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("template", Text, nullable=False),
     Column("channel", Text, nullable=False),
@@ -71,6 +73,7 @@ in_site_messages = Table(
     "in_site_messages",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("template", Text, nullable=False),
     Column("locale", Text, nullable=False),
@@ -85,6 +88,7 @@ webhook_deliveries = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("event_id", Text, nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("template", Text, nullable=False),
     Column("url", Text, nullable=False),
@@ -100,30 +104,34 @@ telegram_chats = Table(
     "telegram_chats",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("chat_id", Text, nullable=False),
     Column("linked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 
 class TelegramChatRepository:
-    """The Telegram chat a buyer linked to an order (the latest link wins)."""
+    """The Telegram chat a buyer linked to an order of a shop (the latest link wins)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def link(self, order_id: UUID, chat_id: str) -> None:
-        statement = insert(telegram_chats).values(order_id=order_id, chat_id=chat_id)
+    async def link(self, shop_id: UUID, order_id: UUID, chat_id: str) -> None:
+        statement = insert(telegram_chats).values(shop_id=shop_id, order_id=order_id, chat_id=chat_id)
         await self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=[telegram_chats.c.order_id],
                 set_={"chat_id": statement.excluded.chat_id, "linked_at": func.now()},
-                where=telegram_chats.c.chat_id != statement.excluded.chat_id,
+                where=(telegram_chats.c.chat_id != statement.excluded.chat_id)
+                & (telegram_chats.c.shop_id == statement.excluded.shop_id),
             )
         )
 
-    async def get(self, order_id: UUID) -> str | None:
+    async def get(self, shop_id: UUID, order_id: UUID) -> str | None:
         result = await self._session.execute(
-            select(telegram_chats.c.chat_id).where(telegram_chats.c.order_id == order_id)
+            select(telegram_chats.c.chat_id).where(
+                telegram_chats.c.shop_id == shop_id, telegram_chats.c.order_id == order_id
+            )
         )
         return result.scalar_one_or_none()
 
@@ -138,6 +146,7 @@ class BuyerContactRepository:
             insert(buyer_contacts)
             .values(
                 order_id=contact.order_id,
+                shop_id=contact.shop_id,
                 order_no=contact.order_no,
                 email=contact.email,
                 locale=contact.locale,
@@ -152,9 +161,14 @@ class BuyerContactRepository:
         )
         return result.first() is not None
 
-    async def get(self, order_id: UUID) -> BuyerContact | None:
+    async def get(self, shop_id: UUID, order_id: UUID) -> BuyerContact | None:
+        """The order's contact, if the order is the shop's."""
         row = (
-            await self._session.execute(select(buyer_contacts).where(buyer_contacts.c.order_id == order_id))
+            await self._session.execute(
+                select(buyer_contacts).where(
+                    buyer_contacts.c.shop_id == shop_id, buyer_contacts.c.order_id == order_id
+                )
+            )
         ).first()
         if row is None:
             return None
@@ -168,6 +182,7 @@ class BuyerContactRepository:
             quantity=row.quantity,
             amount=row.amount,
             currency=row.currency,
+            shop_id=row.shop_id,
         )
 
 
@@ -182,21 +197,26 @@ class NotificationRepository:
             select(func.pg_advisory_xact_lock(func.hashtextextended(f"notice:{order_id}:{template}", 0)))
         )
 
-    async def for_notice(self, order_id: UUID, template: str) -> dict[str, Notification]:
+    async def for_notice(self, shop_id: UUID, order_id: UUID, template: str) -> dict[str, Notification]:
         rows = await self._session.execute(
             select(notifications).where(
-                notifications.c.order_id == order_id, notifications.c.template == template
+                notifications.c.shop_id == shop_id,
+                notifications.c.order_id == order_id,
+                notifications.c.template == template,
             )
         )
         return {row.channel: _to_notification(row._mapping) for row in rows}
 
-    async def claim(self, order_id: UUID, template: str, channel: str, recipient: str) -> Notification:
+    async def claim(
+        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str
+    ) -> Notification:
         """The (order, template, channel) notification, inserted as pending unless it exists, and locked
         for this transaction: a concurrent claim waits until this one commits or rolls back."""
         await self._session.execute(
             insert(notifications)
             .values(
                 id=uuid7(),
+                shop_id=shop_id,
                 order_id=order_id,
                 template=template,
                 channel=channel,
@@ -210,6 +230,7 @@ class NotificationRepository:
             await self._session.execute(
                 select(notifications)
                 .where(
+                    notifications.c.shop_id == shop_id,
                     notifications.c.order_id == order_id,
                     notifications.c.template == template,
                     notifications.c.channel == channel,
@@ -257,11 +278,12 @@ class NotificationRepository:
         )
 
     async def record_failure(
-        self, order_id: UUID, template: str, channel: str, recipient: str, error: str
+        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
     ) -> None:
         """After the last retry: the notice's channel is failed with the error (a sent one stays sent)."""
         statement = insert(notifications).values(
             id=uuid7(),
+            shop_id=shop_id,
             order_id=order_id,
             template=template,
             channel=channel,
@@ -279,14 +301,14 @@ class NotificationRepository:
                     "error": statement.excluded.error,
                     "updated_at": func.now(),
                 },
-                where=notifications.c.status != "sent",
+                where=(notifications.c.status != "sent") & (notifications.c.shop_id == shop_id),
             )
         )
 
-    async def for_order(self, order_id: UUID) -> list[Notification]:
+    async def for_order(self, shop_id: UUID, order_id: UUID) -> list[Notification]:
         rows = await self._session.execute(
             select(notifications)
-            .where(notifications.c.order_id == order_id)
+            .where(notifications.c.shop_id == shop_id, notifications.c.order_id == order_id)
             .order_by(notifications.c.created_at, notifications.c.id)
         )
         return [_to_notification(row._mapping) for row in rows]
@@ -296,10 +318,10 @@ class InSiteMessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def for_order(self, order_id: UUID) -> list[InSiteMessage]:
+    async def for_order(self, shop_id: UUID, order_id: UUID) -> list[InSiteMessage]:
         rows = await self._session.execute(
             select(in_site_messages)
-            .where(in_site_messages.c.order_id == order_id)
+            .where(in_site_messages.c.shop_id == shop_id, in_site_messages.c.order_id == order_id)
             .order_by(in_site_messages.c.created_at, in_site_messages.c.id)
         )
         return [
@@ -315,12 +337,15 @@ class SqlMessageStore:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
-    async def put(self, order_id: UUID, template: str, locale: str, subject: str, body: str) -> UUID:
+    async def put(
+        self, shop_id: UUID, order_id: UUID, template: str, locale: str, subject: str, body: str
+    ) -> UUID:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 insert(in_site_messages)
                 .values(
                     id=uuid7(),
+                    shop_id=shop_id,
                     order_id=order_id,
                     template=template,
                     locale=locale,
@@ -331,7 +356,9 @@ class SqlMessageStore:
             )
             stored = await session.execute(
                 select(in_site_messages.c.id).where(
-                    in_site_messages.c.order_id == order_id, in_site_messages.c.template == template
+                    in_site_messages.c.shop_id == shop_id,
+                    in_site_messages.c.order_id == order_id,
+                    in_site_messages.c.template == template,
                 )
             )
             return UUID(str(stored.scalar_one()))
@@ -348,6 +375,7 @@ class SqlWebhookLog:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 insert(webhook_deliveries).values(
+                    shop_id=attempt.shop_id,
                     event_id=attempt.event_id,
                     order_id=attempt.order_id,
                     template=attempt.template,
@@ -359,15 +387,6 @@ class SqlWebhookLog:
                     latency_ms=attempt.latency_ms,
                 )
             )
-
-    async def for_order(self, order_id: UUID) -> list[dict[str, Any]]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(webhook_deliveries)
-                .where(webhook_deliveries.c.order_id == order_id)
-                .order_by(webhook_deliveries.c.id)
-            )
-            return [dict(row._mapping) for row in rows]
 
 
 def _to_notification(row: Any) -> Notification:
@@ -384,4 +403,5 @@ def _to_notification(row: Any) -> Notification:
         sent_at=row["sent_at"],
         provider_message_id=row["provider_message_id"],
         latency_ms=row["latency_ms"],
+        shop_id=row["shop_id"],
     )

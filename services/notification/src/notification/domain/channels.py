@@ -23,6 +23,7 @@ class OutgoingMessage:
     notice: str = ""  # the notice's dedupe key: the template, or e.g. "order_refunded:R1" for one refund
     params: Mapping[str, str] = field(default_factory=dict, repr=False)
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    shop_id: UUID = field(kw_only=True)  # whose notice it is: what a channel stores is filed under it
 
 
 @dataclass(frozen=True)

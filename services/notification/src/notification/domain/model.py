@@ -112,7 +112,7 @@ def format_money(amount: int | None, currency: str | None) -> str:
 
 @dataclass(frozen=True)
 class BuyerContact:
-    """The read model of a placed order: whom to write to, in which language, about what."""
+    """The read model of a placed order: whom to write to, in which language, about what (in its shop)."""
 
     order_id: UUID
     order_no: str
@@ -123,6 +123,7 @@ class BuyerContact:
     quantity: int | None = None
     amount: int | None = None
     currency: str | None = None
+    shop_id: UUID = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class Notification:
     sent_at: datetime | None
     provider_message_id: str | None = None
     latency_ms: int | None = None
+    shop_id: UUID = field(kw_only=True)
 
     @property
     def already_sent(self) -> bool:
@@ -236,7 +238,10 @@ class ChannelFailure:
 class NoticeUndelivered(NotificationError):
     """Every channel of a notice's chain failed and nothing irrevocable was sent: retry the whole notice."""
 
-    def __init__(self, order_id: UUID, template: str, failures: Sequence[ChannelFailure]) -> None:
+    def __init__(
+        self, shop_id: UUID, order_id: UUID, template: str, failures: Sequence[ChannelFailure]
+    ) -> None:
+        self.shop_id = shop_id
         self.order_id = order_id
         self.template = template
         self.failures = list(failures)

@@ -1,10 +1,11 @@
-"""Notification internal HTTP API."""
+"""Notification internal HTTP API. Every route about an order is scoped by the shop it acts for
+(`X-Shop-Id`): another shop's order answers as an unknown one does."""
 
 from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
-from faka_common.http import internal_router
+from faka_common.http import ShopScope, internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -38,9 +39,9 @@ def router(service: Service) -> APIRouter:
     api = internal_router(service.settings, callers={"gateway"})
 
     @api.get("/notifications/{order_id}", summary="The notifications sent (or attempted) about an order")
-    async def get_notifications(order_id: UUID) -> dict[str, Any]:
+    async def get_notifications(order_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await uow.notifications.for_order(order_id)
+            items = await uow.notifications.for_order(shop, order_id)
         if not items:
             raise NotFound(f"no notifications for order {order_id}")
         return {
@@ -66,9 +67,9 @@ def router(service: Service) -> APIRouter:
         "/orders/{order_id}/messages",
         summary="In-site messages for the buyer's order page, oldest first (an empty list when none)",
     )
-    async def get_order_messages(order_id: UUID) -> dict[str, Any]:
+    async def get_order_messages(order_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            messages = await uow.messages.for_order(order_id)
+            messages = await uow.messages.for_order(shop, order_id)
         return {
             "order_id": str(order_id),
             "items": [
@@ -87,7 +88,7 @@ def router(service: Service) -> APIRouter:
         "/telegram/links",
         summary="Link a buyer's Telegram chat to the order its token names; the bot confirms in the chat",
     )
-    async def post_telegram_link(link: TelegramLink) -> dict[str, Any]:
+    async def post_telegram_link(link: TelegramLink, shop: ShopScope) -> dict[str, Any]:
         secret = service.settings.telegram_link_secret
         if secret is None or TELEGRAM not in service.notifier.channels:
             raise NotFound("Telegram notices are not enabled (TELEGRAM_LINK_SECRET and TELEGRAM_BOT_TOKEN)")
@@ -95,12 +96,14 @@ def router(service: Service) -> APIRouter:
             service.uow(),
             service.notifier,
             secret.get_secret_value(),
+            shop,
             link.token,
             link.chat_id,
             link.language_code,
         )
         return {"order_id": str(linked.order_id), "linked": True, "confirmed": linked.confirmed}
 
+    # The platform's channels serve every shop (shops have no channels of their own yet): not shop-owned.
     @api.get("/channels", summary="Configured channels, their circuit breaker state and the routes")
     async def get_channels() -> dict[str, Any]:
         channels = []

@@ -20,6 +20,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
@@ -72,6 +73,21 @@ class Seller:
         )
 
 
+@dataclass(frozen=True)
+class Sellers:
+    """Where each shop's seller hears alerts. The configured seller (SELLER_* settings) is the seller of the
+    installation's own shop, the default shop; the sellers of other shops are not known here yet, and their
+    alerts (order numbers, products, amounts) must not reach another shop's seller, so they reach nobody."""
+
+    default: Seller
+
+    def of(self, shop_id: UUID) -> Seller:
+        if shop_id == DEFAULT_SHOP_ID:
+            return self.default
+        log.warning("shop %s has no seller contact here yet: its alert is not sent", shop_id)
+        return Seller()
+
+
 def occurred_at() -> datetime:
     """When the event being handled happened (now, outside a consumer)."""
     envelope = current_envelope.get(None)
@@ -98,15 +114,18 @@ async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) 
         quantity=event.quantity,
         amount=event.amount,
         currency=event.currency,
+        shop_id=event.shop_id,
     )
     if not await uow.contacts.add(contact):
         log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
 
 
-async def _contact(uow: NotificationUnitOfWork, order_id: UUID) -> BuyerContact:
-    contact = await uow.contacts.get(order_id)
+async def _contact(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -> BuyerContact:
+    contact = await uow.contacts.get(shop_id, order_id)
     if contact is None:
-        raise BuyerContactMissing(f"no buyer contact for order {order_id} yet (OrderPlaced not processed)")
+        raise BuyerContactMissing(
+            f"no buyer contact for order {order_id} of shop {shop_id} yet (OrderPlaced not processed)"
+        )
     return contact
 
 
@@ -142,6 +161,7 @@ def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
 
 async def _notify_buyer(
     template: str,
+    shop_id: UUID,
     order_id: UUID,
     uow: NotificationUnitOfWork,
     notifier: Notifier,
@@ -150,14 +170,15 @@ async def _notify_buyer(
     secrets: Any = None,
     instance: str = "",
 ) -> None:
-    contact = await _contact(uow, order_id)
+    contact = await _contact(uow, shop_id, order_id)
     moment = occurred_at()
     context = {**buyer_context(contact, moment, support_contact), **(extra or {})}
     notice = Notice(
         template=template,
+        shop_id=shop_id,
         order_id=order_id,
         locale=contact.locale,
-        recipients=buyer_recipients(contact, await uow.telegram_chats.get(order_id)),
+        recipients=buyer_recipients(contact, await uow.telegram_chats.get(shop_id, order_id)),
         context=context,
         payload={**buyer_payload(contact, moment), **(extra or {})},
         secrets=secrets,
@@ -170,12 +191,12 @@ async def notify_order_paid(
     event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
-    contact = await _contact(uow, event.order_id)
+    contact = await _contact(uow, event.shop_id, event.order_id)
     extra = {
         "amount_text": format_money(event.amount, event.currency),
         "time_text": format_time(event.paid_at, contact.locale),
     }
-    await _notify_buyer(ORDER_PAID, event.order_id, uow, notifier, support_contact, extra)
+    await _notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, support_contact, extra)
 
 
 async def notify_order_delivered(
@@ -194,49 +215,52 @@ async def notify_order_delivered(
 
     async def load_keys() -> dict[str, Any]:
         assert source is not None
-        order_keys = await source.order_keys(event.order_id)
+        order_keys = await source.order_keys(event.shop_id, event.order_id)
         if not order_keys.keys:
             raise NotificationError(f"no delivered goods found for delivered order {event.order_id}")
         return {"keys": order_keys.keys, "usage_instructions": order_keys.usage_instructions}
 
     secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
-    await _notify_buyer(ORDER_DELIVERED, event.order_id, uow, notifier, support_contact, extra, secrets)
+    await _notify_buyer(
+        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, support_contact, extra, secrets
+    )
 
 
 async def notify_delivery_failed(
     event: DeliveryFailed,
     uow: NotificationUnitOfWork,
     notifier: Notifier,
-    seller: Seller,
+    sellers: Sellers,
     support_contact: str,
 ) -> None:
     """Alert the seller (the order waits in the manual queue) and tell the buyer we are on it."""
-    contact = await uow.contacts.get(event.order_id)
+    contact = await uow.contacts.get(event.shop_id, event.order_id)
     await alert_seller(
         DELIVERY_FAILED,
+        event.shop_id,
         event.order_id,
         uow,
         notifier,
-        seller,
+        sellers,
         {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await _notify_buyer(ORDER_DELAYED, event.order_id, uow, notifier, support_contact)
+    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, support_contact)
 
 
 async def notify_delivery_delayed(
     event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
 ) -> None:
     """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
-    await _notify_buyer(ORDER_DELAYED, event.order_id, uow, notifier, support_contact)
+    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, support_contact)
 
 
 async def notify_delivery_needs_attention(
-    event: DeliveryNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+    event: DeliveryNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
 ) -> None:
     """The order went to the manual queue (suppliers exhausted, no route, a manual product): alert the
     seller. The buyer hears "we are on it" from DeliveryDelayed when the wait gets long."""
-    contact = await uow.contacts.get(event.order_id)
+    contact = await uow.contacts.get(event.shop_id, event.order_id)
     facts = {
         "order_id": str(event.order_id),
         "mode": event.mode,
@@ -244,21 +268,28 @@ async def notify_delivery_needs_attention(
         "detail": event.detail,
         **_order_facts(contact),
     }
-    await alert_seller(SUPPLIER_DOWN, event.order_id, uow, notifier, seller, facts)
+    await alert_seller(SUPPLIER_DOWN, event.shop_id, event.order_id, uow, notifier, sellers, facts)
 
 
 async def notify_order_refunded(
     event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
 ) -> None:
     """Tell the buyer the money is on its way back; each refund of an order (partial ones) once."""
-    contact = await _contact(uow, event.order_id)
+    contact = await _contact(uow, event.shop_id, event.order_id)
     extra = {
         "refund_text": format_money(event.amount, event.currency),
         "reason": event.reason,
         "time_text": format_time(event.refunded_at, contact.locale),
     }
     await _notify_buyer(
-        ORDER_REFUNDED, event.order_id, uow, notifier, support_contact, extra, instance=event.refund_no
+        ORDER_REFUNDED,
+        event.shop_id,
+        event.order_id,
+        uow,
+        notifier,
+        support_contact,
+        extra,
+        instance=event.refund_no,
     )
 
 
@@ -275,10 +306,11 @@ async def send_order_link(
     stored, logged or published."""
 
     async def load_link() -> dict[str, Any]:
-        return {"order_url": await links.order_link(event.order_no)}
+        return {"order_url": await links.order_link(event.shop_id, event.order_no)}
 
     await _notify_buyer(
         ORDER_LINK,
+        event.shop_id,
         event.order_id,
         uow,
         notifier,
@@ -289,7 +321,7 @@ async def send_order_link(
 
 
 async def notify_low_stock(
-    event: LowStock, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+    event: LowStock, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
 ) -> None:
     """A product's available keys fell to its threshold: alert the seller, once per LowStock event."""
     facts = {
@@ -298,16 +330,16 @@ async def notify_low_stock(
         "available": event.available,
         "threshold": event.threshold,
     }
-    await alert_seller(LOW_STOCK, event_id(), uow, notifier, seller, facts)
+    await alert_seller(LOW_STOCK, event.shop_id, event_id(), uow, notifier, sellers, facts)
 
 
 async def notify_order_needs_attention(
-    event: OrderNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+    event: OrderNeedsAttention, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
 ) -> None:
     """Order's word that a paid order needs the seller: a late payment found no stock (refunding it
     automatically), an automatic refund gave up, or allocation failed. One order can need attention more
     than once, so each event is its own alert; a redelivered event alerts nobody twice."""
-    contact = await uow.contacts.get(event.order_id)
+    contact = await uow.contacts.get(event.shop_id, event.order_id)
     facts = {
         **_order_facts(contact),
         "order_no": event.order_no,
@@ -315,19 +347,19 @@ async def notify_order_needs_attention(
         "reason": event.reason,
         "detail": event.detail,
     }
-    await alert_seller(ORDER_NEEDS_ATTENTION, event_id(), uow, notifier, seller, facts)
+    await alert_seller(ORDER_NEEDS_ATTENTION, event.shop_id, event_id(), uow, notifier, sellers, facts)
 
 
 async def notify_risk_review(
-    event: RiskDecided, uow: NotificationUnitOfWork, notifier: Notifier, seller: Seller
+    event: RiskDecided, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
 ) -> None:
     """A placed order waits for a person's review: alert the seller. Other verdicts need nobody."""
     if event.verdict != "review":
         log.debug("order %s risk verdict %s: nothing to tell", event.order_id, event.verdict)
         return
-    contact = await uow.contacts.get(event.order_id)
+    contact = await uow.contacts.get(event.shop_id, event.order_id)
     facts = {"order_id": str(event.order_id), "reasons": list(event.reasons), **_order_facts(contact)}
-    await alert_seller(RISK_REVIEW, event.order_id, uow, notifier, seller, facts)
+    await alert_seller(RISK_REVIEW, event.shop_id, event.order_id, uow, notifier, sellers, facts)
 
 
 def _order_facts(contact: BuyerContact | None) -> dict[str, Any]:
@@ -342,18 +374,21 @@ def _order_facts(contact: BuyerContact | None) -> dict[str, Any]:
 
 async def alert_seller(
     template: str,
+    shop_id: UUID,
     subject_id: UUID,
     uow: NotificationUnitOfWork,
     notifier: Notifier,
-    seller: Seller,
+    sellers: Sellers,
     facts: dict[str, Any],
 ) -> None:
-    """A seller alert: Telegram, else email, else SMS; and the seller's webhook."""
+    """A seller alert to the shop's seller: Telegram, else email, else SMS; and the seller's webhook."""
+    seller = sellers.of(shop_id)
     moment = occurred_at()
     context = {"order_no": "", "product_title": "", "amount_text": "", **facts, "facts": facts}
     context["time_text"] = format_time(moment, seller.locale)
     notice = Notice(
         template=template,
+        shop_id=shop_id,
         order_id=subject_id,
         locale=seller.locale,
         recipients=seller.recipients,
@@ -375,11 +410,17 @@ async def record_undelivered(
     if isinstance(error, NoticeUndelivered):
         for failure in error.failures:
             await uow.notifications.record_failure(
-                error.order_id, error.template, failure.channel, failure.recipient, failure.reason
+                error.shop_id,
+                error.order_id,
+                error.template,
+                failure.channel,
+                failure.recipient,
+                failure.reason,
             )
             uow.publish(
                 NotificationFailed(
                     order_id=error.order_id,
+                    shop_id=error.shop_id,
                     channel=failure.channel,
                     template=error.template,
                     reason=failure.reason,
@@ -388,11 +429,14 @@ async def record_undelivered(
         return
     template = notices.get(message.type_name)
     order_id = getattr(message, "order_id", None)
-    if template is None or not isinstance(order_id, UUID):
+    shop_id = getattr(message, "shop_id", None)
+    if template is None or not isinstance(order_id, UUID) or not isinstance(shop_id, UUID):
         return
     reason = f"{type(error).__name__}: {error}"
     channel = notifier.primary_channel(template)
-    await uow.notifications.record_failure(order_id, template, channel, "", reason)
+    await uow.notifications.record_failure(shop_id, order_id, template, channel, "", reason)
     uow.publish(
-        NotificationFailed(order_id=order_id, channel=channel, template=template, reason=reason[:1000])
+        NotificationFailed(
+            order_id=order_id, shop_id=shop_id, channel=channel, template=template, reason=reason[:1000]
+        )
     )

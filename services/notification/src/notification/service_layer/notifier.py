@@ -39,6 +39,8 @@ SecretLoader = Callable[[], Awaitable[dict[str, Any]]]
 @dataclass(frozen=True)
 class Notice:
     template: str
+    shop_id: UUID
+    """The shop of the order (or of the event) the notice is about: its rows and events name it."""
     order_id: UUID
     locale: str
     recipients: Recipients
@@ -114,7 +116,7 @@ class Notifier:
 
     async def notify(self, notice: Notice, uow: NotificationUnitOfWork) -> None:
         await uow.notifications.lock(notice.order_id, notice.key)
-        known = await uow.notifications.for_notice(notice.order_id, notice.key)
+        known = await uow.notifications.for_notice(notice.shop_id, notice.order_id, notice.key)
         content = _Content(self._renderer, notice)
         irrevocable = False
         undelivered: list[list[ChannelFailure]] = []
@@ -141,12 +143,13 @@ class Notifier:
             return
         every = [failure for failures in undelivered for failure in failures]
         if not irrevocable:
-            raise NoticeUndelivered(notice.order_id, notice.key, every)
+            raise NoticeUndelivered(notice.shop_id, notice.order_id, notice.key, every)
         for failures in undelivered:
             last = failures[-1]
             uow.publish(
                 NotificationFailed(
                     order_id=notice.order_id,
+                    shop_id=notice.shop_id,
                     channel=last.channel,
                     template=notice.key,
                     reason=last.reason,
@@ -167,7 +170,9 @@ class Notifier:
         recipient: str,
         content: _Content,
     ) -> ChannelFailure | None:
-        row = await uow.notifications.claim(notice.order_id, notice.key, channel.name, recipient)
+        row = await uow.notifications.claim(
+            notice.shop_id, notice.order_id, notice.key, channel.name, recipient
+        )
         rendered = await content.for_channel(channel)
         message = OutgoingMessage(
             template=notice.template,
@@ -179,6 +184,7 @@ class Notifier:
             notice=notice.key,
             params=sms_params(notice.context, rendered),
             payload=notice.payload,
+            shop_id=notice.shop_id,
         )
         started = time.monotonic()
         try:
@@ -200,7 +206,11 @@ class Notifier:
         await uow.notifications.mark_sent(
             row.id, row.attempts + 1, datetime.now(UTC), result.provider_message_id, latency
         )
-        uow.publish(NotificationSent(order_id=notice.order_id, channel=channel.name, template=notice.key))
+        uow.publish(
+            NotificationSent(
+                order_id=notice.order_id, shop_id=notice.shop_id, channel=channel.name, template=notice.key
+            )
+        )
         log.info(
             "%s for %s sent by %s to %s in %d ms",
             notice.template,

@@ -1,5 +1,6 @@
-"""A buyer links a Telegram chat to an order (the order page's deep link, `/start <token>` to the bot): the
-chat becomes a recipient of the order's later notices, and the bot tells the chat it worked (or why not)."""
+"""A buyer links a Telegram chat to an order of a shop (the order page's deep link, `/start <token>` to the
+bot): the chat becomes a recipient of the order's later notices, and the bot tells the chat it worked (or why
+not)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common import chat_link
+from faka_common.errors import NotFound
 
 from notification.domain.channels import ChannelError, OutgoingMessage
 from notification.domain.model import TELEGRAM, mask_recipient, pick_locale
@@ -32,36 +34,42 @@ async def link_chat(
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     secret: str,
+    shop_id: UUID,
     token: str,
     chat_id: str,
     language: str | None = None,
 ) -> ChatLinked:
     """Verify the token, store the chat for its order, then (after the commit) confirm in the chat. A bad or
-    expired token raises InvalidChatLink after the chat was told so."""
+    expired token raises InvalidChatLink after the chat was told so; an order this service does not know
+    in the shop (another shop's, or one whose OrderPlaced is still on its way) raises NotFound and links
+    nothing."""
     try:
         order_id = chat_link.verify(secret, token)
     except chat_link.InvalidChatLink as error:
-        await _tell(notifier, LINK_INVALID, None, chat_id, pick_locale(language), {"reason": error.message})
+        locale = pick_locale(language)
+        await _tell(notifier, LINK_INVALID, shop_id, None, chat_id, locale, {"reason": error.message})
         raise
     async with uow:
-        await uow.telegram_chats.link(order_id, chat_id)
-        contact = await uow.contacts.get(order_id)
+        contact = await uow.contacts.get(shop_id, order_id)
+        if contact is None:
+            raise NotFound(f"no order {order_id} in this shop")
+        await uow.telegram_chats.link(shop_id, order_id, chat_id)
         await uow.commit()
     log.info("order %s: Telegram chat %s linked", order_id, mask_recipient(chat_id))
-    locale = contact.locale if contact is not None else pick_locale(language)
     channel = notifier.channels.get(TELEGRAM)
     context = {
-        "order_no": contact.order_no if contact is not None else "",
-        "product_title": contact.product_title if contact is not None else "",
+        "order_no": contact.order_no,
+        "product_title": contact.product_title,
         "carries_keys": bool(channel is not None and channel.carries_secrets),
     }
-    confirmed = await _tell(notifier, LINKED, order_id, chat_id, locale, context)
+    confirmed = await _tell(notifier, LINKED, shop_id, order_id, chat_id, contact.locale, context)
     return ChatLinked(order_id, confirmed)
 
 
 async def _tell(
     notifier: Notifier,
     template: str,
+    shop_id: UUID,
     order_id: UUID | None,
     chat_id: str,
     locale: str,
@@ -79,6 +87,7 @@ async def _tell(
         content=notifier.renderer.render(template, locale, context),
         idempotency_key=f"{template}.{subject}",
         notice=template,
+        shop_id=shop_id,
     )
     try:
         await channel.send(message)

@@ -10,8 +10,10 @@ from notification.domain.model import IN_SITE
 
 
 class MessageStore(Protocol):
-    async def put(self, order_id: UUID, template: str, locale: str, subject: str, body: str) -> UUID:
-        """Store the message once per (order, template); the id of the stored one."""
+    async def put(
+        self, shop_id: UUID, order_id: UUID, template: str, locale: str, subject: str, body: str
+    ) -> UUID:
+        """Store the message once per (order, template), filed under the order's shop; the stored one's id."""
 
 
 class InSiteChannel:
@@ -29,6 +31,7 @@ class InSiteChannel:
         if message.content.site is None:
             raise PermanentChannelError(f"{message.template} has no order-page text")
         stored = await self._store.put(
+            message.shop_id,
             message.order_id,
             message.notice or message.template,
             message.locale,

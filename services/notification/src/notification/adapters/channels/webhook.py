@@ -59,6 +59,7 @@ def verify(
 
 @dataclass(frozen=True)
 class WebhookAttempt:
+    shop_id: UUID
     event_id: str
     template: str
     order_id: UUID
@@ -163,6 +164,7 @@ class WebhookChannel:
     ) -> None:
         await self._log.record(
             WebhookAttempt(
+                shop_id=message.shop_id,
                 event_id=message.idempotency_key,
                 template=message.template,
                 order_id=message.order_id,
