@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from faka_common.contracts import Envelope, OrderApproved, OrderCancelled, OrderPaid
+from faka_common.contracts import DEFAULT_SHOP_ID, Envelope, OrderApproved, OrderCancelled, OrderPaid
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
 from faka_common.db.migrations import upgrade
@@ -125,6 +125,7 @@ async def raw_ceiling(url: str, clients: int, seconds: float, keys: int) -> dict
 async def new_product(sessions: Any, title: str) -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
         product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
             handlers.NewProduct(title=title, price=100, currency="CNY", delivery_type="card_key"),
             uow,
             KEYRING,
@@ -144,7 +145,7 @@ async def import_keys(sessions: Any, product_id: uuid.UUID, count: int, prefix: 
     started = time.perf_counter()
     async with InventoryUnitOfWork(sessions) as uow:
         result = await handlers.import_key_stream(
-            product_id, key_file(count, prefix), handlers.ImportOptions(), uow, KEYRING
+            DEFAULT_SHOP_ID, product_id, key_file(count, prefix), handlers.ImportOptions(), uow, KEYRING
         )
     return time.perf_counter() - started, result
 
@@ -348,16 +349,17 @@ async def presell(url: str, product_id: uuid.UUID, count: int) -> None:
 
 SQL_POOL = """
     WITH k AS (
-    INSERT INTO card_keys (id, product_id, batch_id, fingerprint, key_id, sealed, status, position, rank,
-                           expires_at)
-    SELECT (substr($4::text, 1, 24) || lpad(to_hex(g), 8, '0'))::uuid, $1::uuid, $2::uuid,
+    INSERT INTO card_keys (id, product_id, shop_id, batch_id, fingerprint, key_id, sealed, status, position,
+                           rank, expires_at)
+    SELECT (substr($4::text, 1, 24) || lpad(to_hex(g), 8, '0'))::uuid, $1::uuid,
+           (SELECT shop_id FROM products WHERE id = $1::uuid), $2::uuid,
            sha256(convert_to($1::uuid::text || ':' || g::text, 'UTF8')), 'dev',
            sha256(int8send(g)) || substr(sha224(int8send(-g)), 1, 24), 'available',
            ($3::bigint << 32) | g, (random() * 9e18)::bigint, 'infinity'
     FROM generate_series($5::bigint, $6::bigint) g
-    RETURNING id, product_id, position, rank, expires_at
+    RETURNING id, product_id, shop_id, position, rank, expires_at
     )
-    INSERT INTO available_keys (key_id, product_id, seq, rank, expires_at) SELECT * FROM k
+    INSERT INTO available_keys (key_id, product_id, shop_id, seq, rank, expires_at) SELECT * FROM k
 """
 
 
@@ -373,8 +375,8 @@ async def load_pool_sql(url: str, product_id: uuid.UUID, count: int, step: int =
         await connection.execute("SET session_replication_role = replica")
         batch_id = uuid.uuid4()
         seq = await connection.fetchval(
-            "INSERT INTO key_batches (id, product_id, source, imported) VALUES ($1, $2, 'sql', $3) "
-            "RETURNING seq",
+            "INSERT INTO key_batches (id, product_id, shop_id, source, imported) "
+            "SELECT $1, id, shop_id, 'sql', $3 FROM products WHERE id = $2 RETURNING seq",
             batch_id, product_id, count,
         )  # fmt: skip
         await connection.execute(
@@ -392,7 +394,10 @@ async def load_pool_sql(url: str, product_id: uuid.UUID, count: int, step: int =
         )
         await connection.execute("CREATE INDEX available_keys_random ON available_keys (product_id, rank)")
         await connection.execute(
-            "INSERT INTO stock_changes (product_id, available) VALUES ($1, $2)", product_id, count
+            "INSERT INTO stock_changes (product_id, shop_id, available) "
+            "SELECT id, shop_id, $2 FROM products WHERE id = $1",
+            product_id,
+            count,
         )
     finally:
         await connection.close()

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Conflict
@@ -55,6 +56,7 @@ async def run(
 async def card_product(sessions: SessionFactory, keys: list[str], **fields: Any) -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
         product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
             handlers.NewProduct(
                 title="Steam 50", price=4800, currency="CNY", delivery_type="card_key", **fields
             ),
@@ -63,7 +65,7 @@ async def card_product(sessions: SessionFactory, keys: list[str], **fields: Any)
         )
     if keys:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(product.id, "\n".join(keys), uow, KEYRING)
+            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
     return product.id
 
 
@@ -109,7 +111,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 
 async def counts(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int | None, int, int]:
     async with InventoryUnitOfWork(sessions) as uow:
-        _, stock = await handlers.get_product(product_id, uow)
+        _, stock = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
     return stock.available, stock.reserved, stock.sold
 
 
@@ -128,7 +130,7 @@ async def import_bytes(
 
     async with InventoryUnitOfWork(sessions) as uow:
         return await handlers.import_key_stream(
-            product_id, stream(), handlers.ImportOptions(**options), uow, KEYRING
+            DEFAULT_SHOP_ID, product_id, stream(), handlers.ImportOptions(**options), uow, KEYRING
         )
 
 
@@ -156,7 +158,7 @@ async def test_reencrypt_moves_every_key_to_the_active_key_id(
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE key_id <> 'k2'") == 0
     assert await handlers.reencrypt(lambda: InventoryUnitOfWork(sessions), rotated) == 0
     async with InventoryUnitOfWork(sessions) as uow:
-        exported = [line async for line in handlers.export_unsold(product_id, uow, rotated)]
+        exported = [line async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, rotated)]
     assert sorted(line.strip() for line in exported) == sorted(f"ROT-{i}" for i in range(7))
 
 
@@ -189,7 +191,7 @@ async def test_csv_columns_key_and_secret_with_header(sessions: SessionFactory) 
     await run(sessions, event, handlers.reserve_stock)
     await run(sessions, paid(event), handlers.allocate_keys)
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(event.order_id, "test", uow, KEYRING)
+        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "test", uow, KEYRING)
     assert [k.content for k in revealed.keys] == ["CARD-1 PIN-1", "CARD,2 PIN-2", "CARD-3"]
 
 
@@ -203,7 +205,9 @@ async def test_a_failure_mid_upload_imports_nothing(engine: AsyncEngine, session
 
     with pytest.raises(ConnectionResetError):
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_key_stream(product_id, broken(), handlers.ImportOptions(), uow, KEYRING)
+            await handlers.import_key_stream(
+                DEFAULT_SHOP_ID, product_id, broken(), handlers.ImportOptions(), uow, KEYRING
+            )
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE product_id = :p", p=product_id) == 0
     assert await scalar(engine, "SELECT count(*) FROM key_batches WHERE product_id = :p", p=product_id) == 0
     assert await counts(sessions, product_id) == (0, 0, 0)
@@ -234,7 +238,10 @@ async def test_a_multi_block_upload_sealed_in_worker_processes_reports_as_one(
     ]
     assert await counts(sessions, product_id) == (396, 0, 0)
     async with InventoryUnitOfWork(sessions) as uow:
-        exported = [line.rstrip("\n") async for line in handlers.export_unsold(product_id, uow, KEYRING)]
+        exported = [
+            line.rstrip("\n")
+            async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
+        ]
     kept = [key for n, key in enumerate(lines, 1) if n not in (100, 251, 301, 302, 400)]
     assert exported == ["OLD-7", *kept]  # every key opens in its row, FIFO follows the lines
 
@@ -518,7 +525,7 @@ async def test_fold_projects_exact_counts_to_redis_and_alerts_low_stock_once_per
         assert (projected["available"], projected["reserved"], projected["sold"]) == ("0", "4", "1")
         assert projected["in_stock"] == "0"
         async with InventoryUnitOfWork(sessions) as uow:
-            product, _ = await handlers.get_product(product_id, uow)
+            product, _ = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
         assert product.in_stock is False
 
         cancel = OrderCancelled(order_id=buyers[1].order_id, order_no=buyers[1].order_no, reason="x")
@@ -547,7 +554,10 @@ async def test_void_replace_export_and_issue_order(engine: AsyncEngine, sessions
 
     async def export() -> list[str]:
         async with InventoryUnitOfWork(sessions) as uow:
-            return [line.rstrip("\n") async for line in handlers.export_unsold(product_id, uow, KEYRING)]
+            return [
+                line.rstrip("\n")
+                async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
+            ]
 
     assert await export() == ["GONE-1", "SOON-1", "LATE-1", "LATE-2"]
     async with InventoryUnitOfWork(sessions) as uow:
@@ -557,9 +567,10 @@ async def test_void_replace_export_and_issue_order(engine: AsyncEngine, sessions
     await run(sessions, first, handlers.reserve_stock)
     await run(sessions, paid(first), handlers.allocate_keys)
     async with InventoryUnitOfWork(sessions) as uow:
-        assert [k.content for k in (await handlers.reveal_keys(first.order_id, "t", uow, KEYRING)).keys] == [
-            "SOON-1"
-        ]
+        assert [
+            k.content
+            for k in (await handlers.reveal_keys(DEFAULT_SHOP_ID, first.order_id, "t", uow, KEYRING)).keys
+        ] == ["SOON-1"]
 
     late_1 = await scalar(
         engine,
@@ -567,15 +578,15 @@ async def test_void_replace_export_and_issue_order(engine: AsyncEngine, sessions
         p=product_id,
     )
     async with InventoryUnitOfWork(sessions) as uow:
-        new_id = await handlers.replace_key(product_id, late_1, "FRESH-1", uow, KEYRING)
+        new_id = await handlers.replace_key(DEFAULT_SHOP_ID, product_id, late_1, "FRESH-1", uow, KEYRING)
     assert await export() == ["LATE-2", "FRESH-1"]
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(Conflict):
-            await handlers.void_key(product_id, late_1, uow)
+            await handlers.void_key(DEFAULT_SHOP_ID, product_id, late_1, uow)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(Conflict):
-            await handlers.replace_key(product_id, new_id, "LATE-2", uow, KEYRING)
+            await handlers.replace_key(DEFAULT_SHOP_ID, product_id, new_id, "LATE-2", uow, KEYRING)
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.void_key(product_id, new_id, uow)
+        await handlers.void_key(DEFAULT_SHOP_ID, product_id, new_id, uow)
     assert await export() == ["LATE-2"]
     assert await counts(sessions, product_id) == (1, 0, 1) == await recount(sessions, product_id)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import DomainError, NotFound
@@ -43,13 +44,14 @@ async def run(
 async def card_product(sessions: SessionFactory, keys: list[str], title: str = "Steam 50") -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
         product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
             handlers.NewProduct(title=title, price=4800, currency="CNY", delivery_type="card_key"),
             uow,
             KEYRING,
         )
     if keys:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(product.id, "\n".join(keys), uow, KEYRING)
+            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
     return product.id
 
 
@@ -98,7 +100,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 
 async def stock(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int | None, int, int]:
     async with InventoryUnitOfWork(sessions) as uow:
-        _, counts = await handlers.get_product(product_id, uow)
+        _, counts = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
     return counts.available, counts.reserved, counts.sold
 
 
@@ -165,7 +167,7 @@ async def test_claim_reads_the_issue_order_index_not_card_keys(
     crowded = await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
     product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(product_id, {"issue_order": issue_order}, uow)
+        await handlers.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
     for event in [approved(product_id, quantity=50) for _ in range(20)]:  # 1000 keys leave the queue
         await run(sessions, event, handlers.reserve_stock)
         await run(sessions, paid(event), handlers.allocate_keys)
@@ -200,6 +202,7 @@ async def test_reserve_is_all_or_none_and_once_per_order(
             "StockUnavailable",
             {
                 "order_id": str(greedy.order_id),
+                "shop_id": str(DEFAULT_SHOP_ID),
                 "product_id": str(product_id),
                 "requested": 4,
                 "available": 3,
@@ -246,7 +249,7 @@ async def test_cancel_releases_and_payment_allocates_and_reveals(
     assert not any(k in str(messages) for k in keys), "plaintext leaked into an event"
 
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(buyer.order_id, "delivery", uow, KEYRING)
+        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, buyer.order_id, "delivery", uow, KEYRING)
     assert [str(k.key_id) for k in revealed.keys] == allocation["key_ids"]
     assert {k.content for k in revealed.keys} <= set(keys)
     assert len({k.content for k in revealed.keys}) == 2
@@ -258,7 +261,7 @@ async def test_cancel_releases_and_payment_allocates_and_reveals(
 
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(NotFound):
-            await handlers.reveal_keys(lapsed.order_id, "delivery", uow, KEYRING)
+            await handlers.reveal_keys(DEFAULT_SHOP_ID, lapsed.order_id, "delivery", uow, KEYRING)
 
 
 async def test_late_payment_reclaims_if_stock_is_left_else_fails(
@@ -304,11 +307,13 @@ async def test_import_dedupes_against_stored_keys_in_one_transaction(
     product_id = await card_product(sessions, [])
     async with InventoryUnitOfWork(sessions) as uow:
         first = await handlers.import_keys(
-            product_id, "\ufeffA\r\nB\r\n\r\nB\r\nbad\x00key\r\n", uow, KEYRING
+            DEFAULT_SHOP_ID, product_id, "\ufeffA\r\nB\r\n\r\nB\r\nbad\x00key\r\n", uow, KEYRING
         )
     assert (first.imported, first.duplicates, first.invalid) == (2, 1, 1)
     async with InventoryUnitOfWork(sessions) as uow:
-        second = await handlers.import_keys(product_id, "B\nC\nA\n" + "x" * 1001, uow, KEYRING)
+        second = await handlers.import_keys(
+            DEFAULT_SHOP_ID, product_id, "B\nC\nA\n" + "x" * 1001, uow, KEYRING
+        )
     assert (second.imported, second.duplicates, second.invalid) == (1, 2, 1)
     assert await stock(sessions, product_id) == (3, 0, 0)
     batch = await scalar(
@@ -327,6 +332,7 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
 ) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
         product, counts = await handlers.create_product(
+            DEFAULT_SHOP_ID,
             handlers.NewProduct(
                 title="Shared VPN",
                 price=100,
@@ -343,12 +349,12 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
     assert b"s3cret" not in bytes(stored)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(DomainError):
-            await handlers.import_keys(product.id, "K1\n", uow, KEYRING)
+            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "K1\n", uow, KEYRING)
 
     event = approved(product.id, quantity=3)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(NotFound):
-            await handlers.reveal_keys(event.order_id, "delivery", uow, KEYRING)
+            await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "delivery", uow, KEYRING)
     await run(sessions, event, handlers.reserve_stock)
     await run(sessions, paid(event), handlers.allocate_keys)
     messages = await published(engine, event.order_id)
@@ -359,7 +365,7 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
     assert await stock(sessions, product.id) == (None, 0, 3)
 
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(event.order_id, "buyer-page", uow, KEYRING)
+        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "buyer-page", uow, KEYRING)
     assert [k.content for k in revealed.keys] == ["vpn.example.com / guest / s3cret"] * 3
     assert revealed.usage_instructions == "Connect with any client"
     assert await scalar(engine, "SELECT count(*) FROM key_reveals WHERE order_id = :o", o=event.order_id) == 3
@@ -376,6 +382,7 @@ async def test_unknown_product_is_unavailable_not_an_error(
 async def new_product(sessions: SessionFactory, **fields: Any) -> Any:
     async with InventoryUnitOfWork(sessions) as uow:
         product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
             handlers.NewProduct(**{"price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}),
             uow,
             KEYRING,
@@ -388,10 +395,10 @@ async def test_a_variant_is_a_product_of_its_own_under_its_main_product(sessions
     variant = await new_product(sessions, title="Steam card ¥100", price=9500, variant_of=main.id,
                                 variant_label="¥100")  # fmt: skip
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.import_keys(variant.id, "V100-A\nV100-B\n", uow, KEYRING)
+        await handlers.import_keys(DEFAULT_SHOP_ID, variant.id, "V100-A\nV100-B\n", uow, KEYRING)
     async with InventoryUnitOfWork(sessions) as uow:
-        stored, counts = await handlers.get_product(variant.id, uow)
-        main_stored, main_counts = await handlers.get_product(main.id, uow)
+        stored, counts = await handlers.get_product(DEFAULT_SHOP_ID, variant.id, uow)
+        main_stored, main_counts = await handlers.get_product(DEFAULT_SHOP_ID, main.id, uow)
     assert (stored.variant_of, stored.variant_label, stored.price) == (main.id, "¥100", 9500)
     assert (counts.available, main_counts.available) == (2, 0)
     assert main_stored.variant_of is None
@@ -399,8 +406,8 @@ async def test_a_variant_is_a_product_of_its_own_under_its_main_product(sessions
     event = approved(variant.id)
     await run(sessions, event, handlers.reserve_stock)
     async with InventoryUnitOfWork(sessions) as uow:
-        _, counts = await handlers.get_product(variant.id, uow)
-        _, main_counts = await handlers.get_product(main.id, uow)
+        _, counts = await handlers.get_product(DEFAULT_SHOP_ID, variant.id, uow)
+        _, main_counts = await handlers.get_product(DEFAULT_SHOP_ID, main.id, uow)
     assert (counts.available, counts.reserved, main_counts.available) == (1, 1, 0)
 
 
@@ -430,9 +437,9 @@ async def test_a_variant_keeps_its_label(sessions: SessionFactory) -> None:
     variant = await new_product(sessions, title="V", variant_of=main.id, variant_label="V")
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(DomainError, match="keeps a variant_label"):
-            await handlers.update_product(variant.id, {"variant_label": None}, uow)
+            await handlers.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": None}, uow)
     async with InventoryUnitOfWork(sessions) as uow:
-        renamed, _ = await handlers.update_product(variant.id, {"variant_label": "V2"}, uow)
+        renamed, _ = await handlers.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": "V2"}, uow)
     assert renamed.variant_label == "V2"
 
 

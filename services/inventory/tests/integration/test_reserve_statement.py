@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from inventory.adapters.orm import RESERVE_KEYS
 from inventory.domain import stock
 from inventory.domain.stock import IssueOrder
@@ -38,7 +39,7 @@ async def test_the_reserve_statement_claims_through_the_issue_order_index(
     await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
     product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(product_id, {"issue_order": issue_order}, uow)
+        await handlers.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
     for event in [approved(product_id, quantity=50) for _ in range(10)]:  # 500 keys leave the queue
         await run(sessions, event, handlers.reserve_stock)
         await run(sessions, paid(event), handlers.allocate_keys)
@@ -49,7 +50,8 @@ async def test_the_reserve_statement_claims_through_the_issue_order_index(
         plan = "\n".join(
             row[0]
             for row in await connection.exec_driver_sql(
-                "EXPLAIN " + RESERVE_KEYS, (*params, change.available, change.reserved, change.sold)
+                "EXPLAIN " + RESERVE_KEYS,
+                (*params, change.available, change.reserved, change.sold, DEFAULT_SHOP_ID),
             )
         )
         await connection.rollback()
@@ -62,7 +64,7 @@ async def test_the_reserve_statement_claims_through_the_issue_order_index(
     async with InventoryUnitOfWork(sessions) as uow:
         await uow.reservations.lock_order(event.order_id)
         attempt = await uow.keys.reserve(
-            event.order_id, product_id, 5, event.payment_expires_at, stock.reserved(5)
+            event.order_id, DEFAULT_SHOP_ID, product_id, 5, event.payment_expires_at, stock.reserved(5)
         )
         assert (attempt.delivery_type, attempt.existing, attempt.refused) == ("card_key", None, False)
         assert (attempt.claimed, attempt.reserved) == (5, True)
@@ -76,7 +78,7 @@ async def test_the_reserve_statement_claims_through_the_issue_order_index(
         )
         assert held.one() == (5, 0)  # the five keys are the order's and out of the queue
         again = await uow.keys.reserve(
-            event.order_id, product_id, 5, event.payment_expires_at, stock.reserved(5)
+            event.order_id, DEFAULT_SHOP_ID, product_id, 5, event.payment_expires_at, stock.reserved(5)
         )
         assert (again.existing, again.claimed, again.reserved) == ("active", 0, False)
         await uow.rollback()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.contracts.storefront import (
     catalog_built_key,
     catalog_index_key,
@@ -65,7 +66,9 @@ async def catalog(prefix: str) -> AsyncIterator[RedisCatalogProjection]:
 async def create(sessions: SessionFactory, catalog: RedisCatalogProjection, **fields: Any) -> Product:
     new = {"title": "Steam 50", "price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(handlers.NewProduct(**new), uow, KEYRING, catalog)
+        product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID, handlers.NewProduct(**new), uow, KEYRING, catalog
+        )
     return product
 
 
@@ -73,7 +76,7 @@ async def patch(
     sessions: SessionFactory, catalog: RedisCatalogProjection, product_id: uuid.UUID, **changes: Any
 ) -> Product:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.update_product(product_id, changes, uow, catalog)
+        product, _ = await handlers.update_product(DEFAULT_SHOP_ID, product_id, changes, uow, catalog)
     return product
 
 
@@ -160,7 +163,7 @@ async def test_a_failed_write_keeps_the_product_and_marks_the_read_model_stale(
     finally:
         await unreachable.aclose()
     async with InventoryUnitOfWork(sessions) as uow:
-        stored, _ = await handlers.get_product(product.id, uow)
+        stored, _ = await handlers.get_product(DEFAULT_SHOP_ID, product.id, uow)
     assert stored.title == "Written while Redis is down"
 
 
@@ -173,7 +176,7 @@ async def test_rebuild_restores_a_flushed_read_model_with_the_folded_stock(
         on_sale = await create(sessions, catalog, title="On sale", sort_order=-5)
         hidden = await create(sessions, catalog, title="Hidden", visible=False, sort_order=-4)
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(on_sale.id, "A-1\nA-2\nA-3", uow, KEYRING)
+            await handlers.import_keys(DEFAULT_SHOP_ID, on_sale.id, "A-1\nA-2\nA-3", uow, KEYRING)
         async with InventoryUnitOfWork(sessions) as uow:
             await handlers.fold_stock(uow, stock)
         before = await stock.read(on_sale.id)

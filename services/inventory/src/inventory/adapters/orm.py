@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -50,17 +51,20 @@ categories = Table(
     "categories",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("name", Text, nullable=False),
     Column("sort_order", Integer, nullable=False, server_default="0"),
     Column("visible", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("name", name="categories_name"),
+    UniqueConstraint("shop_id", "name", name="categories_shop_name"),
+    UniqueConstraint("shop_id", "id", name="categories_shop_id"),
 )
 
 products = Table(
     "products",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False, server_default=""),
     Column("price", BigInteger, nullable=False),
@@ -71,7 +75,7 @@ products = Table(
     Column("usage_instructions", Text, nullable=False, server_default=""),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("category_id", PgUUID(as_uuid=True), ForeignKey("categories.id")),
+    Column("category_id", PgUUID(as_uuid=True)),
     Column("max_per_order", Integer),
     Column("max_per_buyer", Integer),
     Column("visible", Boolean, nullable=False, server_default=text("true")),
@@ -84,8 +88,16 @@ products = Table(
     Column("face_value", BigInteger),
     Column("hide_when_sold_out", Boolean, nullable=False, server_default=text("false")),
     Column("version", BigInteger, nullable=False, server_default="0"),
-    Column("variant_of", PgUUID(as_uuid=True), ForeignKey("products.id")),
+    Column("variant_of", PgUUID(as_uuid=True)),
     Column("variant_label", Text),
+    UniqueConstraint("shop_id", "id", name="products_shop_id"),
+    ForeignKeyConstraint(
+        ["shop_id", "category_id"], ["categories.shop_id", "categories.id"], name="products_shop_category"
+    ),
+    ForeignKeyConstraint(
+        ["shop_id", "variant_of"], ["products.shop_id", "products.id"], name="products_shop_variant_of"
+    ),
+    Index("products_shop_list", "shop_id", "sort_order", "created_at", "id"),
     CheckConstraint(
         "delivery_type IN ('card_key', 'loop_key', 'manual', 'recharge')", name="products_delivery_type"
     ),
@@ -103,7 +115,8 @@ key_batches = Table(
     "key_batches",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
-    Column("product_id", PgUUID(as_uuid=True), ForeignKey("products.id"), nullable=False),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("imported", Integer, nullable=False, server_default="0"),
     Column("duplicates", Integer, nullable=False, server_default="0"),
@@ -114,13 +127,17 @@ key_batches = Table(
     Column("source", Text, nullable=False, server_default="text"),
     Column("invalid_lines", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Index("key_batches_product", "product_id"),
+    ForeignKeyConstraint(
+        ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="key_batches_shop_product"
+    ),
 )
 
 card_keys = Table(
     "card_keys",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
-    Column("product_id", PgUUID(as_uuid=True), ForeignKey("products.id"), nullable=False),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("batch_id", PgUUID(as_uuid=True), ForeignKey("key_batches.id"), nullable=False),
     Column("fingerprint", LargeBinary, nullable=False),
     Column("key_id", Text, nullable=False),
@@ -133,6 +150,9 @@ card_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False, server_default=INFINITY),
     Column("voided_at", DateTime(timezone=True)),
     UniqueConstraint("product_id", "fingerprint", name="card_keys_product_fingerprint"),
+    ForeignKeyConstraint(
+        ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="card_keys_shop_product"
+    ),
     CheckConstraint(
         "status IN ('available', 'reserved', 'sold', 'void', 'expired')", name="card_keys_status"
     ),
@@ -151,6 +171,7 @@ available_keys = Table(
     metadata,
     Column("key_id", PgUUID(as_uuid=True), ForeignKey("card_keys.id"), primary_key=True),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("seq", BigInteger, Identity(), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, server_default=INFINITY),
     Column("rank", BigInteger, nullable=False, server_default="0"),
@@ -162,7 +183,8 @@ reservations = Table(
     "reservations",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), primary_key=True),
-    Column("product_id", PgUUID(as_uuid=True), ForeignKey("products.id"), nullable=False),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("status", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True)),
@@ -171,6 +193,9 @@ reservations = Table(
     CheckConstraint("status IN ('active', 'released', 'allocated')", name="reservations_status"),
     CheckConstraint("quantity >= 1", name="reservations_quantity_positive"),
     Index("reservations_product_status", "product_id", "status"),
+    ForeignKeyConstraint(
+        ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="reservations_shop_product"
+    ),
 )
 
 stock_refusals = Table(
@@ -178,9 +203,11 @@ stock_refusals = Table(
     metadata,
     Column("order_id", PgUUID(as_uuid=True), primary_key=True),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("requested", Integer, nullable=False),
     Column("available", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason", Text),
 )
 
 key_reveals = Table(
@@ -189,6 +216,7 @@ key_reveals = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("key_id", PgUUID(as_uuid=True)),
     Column("reader", Text, nullable=False),
     Column("revealed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -198,11 +226,15 @@ key_reveals = Table(
 stock_counts = Table(
     "stock_counts",
     metadata,
-    Column("product_id", PgUUID(as_uuid=True), ForeignKey("products.id"), primary_key=True),
+    Column("product_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("available", BigInteger, nullable=False, server_default="0"),
     Column("reserved", BigInteger, nullable=False, server_default="0"),
     Column("sold", BigInteger, nullable=False, server_default="0"),
     Column("version", BigInteger, nullable=False, server_default="0"),
+    ForeignKeyConstraint(
+        ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="stock_counts_shop_product"
+    ),
 )
 
 stock_changes = Table(
@@ -210,6 +242,7 @@ stock_changes = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("available", BigInteger, nullable=False, server_default="0"),
     Column("reserved", BigInteger, nullable=False, server_default="0"),
     Column("sold", BigInteger, nullable=False, server_default="0"),
@@ -217,20 +250,20 @@ stock_changes = Table(
 
 # One block of an import, from the staging table into the pool: new fingerprints only (ON CONFLICT also
 # drops a repeat within the block), FIFO position = batch seq << 32 | line. $1 product, $2 batch id,
-# $3 batch seq, $4 expires_at or NULL.
+# $3 batch seq, $4 expires_at or NULL, $5 the product's shop.
 LOAD_STAGED = f"""
     WITH inserted AS (
-        INSERT INTO card_keys (id, product_id, batch_id, fingerprint, key_id, sealed, status,
+        INSERT INTO card_keys (id, product_id, shop_id, batch_id, fingerprint, key_id, sealed, status,
                                position, rank, expires_at)
-        SELECT s.id, $1::uuid, $2::uuid, s.fingerprint, s.key_id, s.sealed, 'available',
+        SELECT s.id, $1::uuid, $5::uuid, $2::uuid, s.fingerprint, s.key_id, s.sealed, 'available',
                ($3::bigint << 32) | s.line, (random() * 9e18)::bigint,
                coalesce($4::timestamptz, 'infinity'::timestamptz)
         FROM {STAGING} s
         ON CONFLICT (product_id, fingerprint) DO NOTHING
-        RETURNING id, product_id, position, rank, expires_at
+        RETURNING id, product_id, shop_id, position, rank, expires_at
     ), queued AS (
-        INSERT INTO available_keys (key_id, product_id, seq, rank, expires_at)
-        SELECT id, product_id, position, rank, expires_at FROM inserted
+        INSERT INTO available_keys (key_id, product_id, shop_id, seq, rank, expires_at)
+        SELECT id, product_id, shop_id, position, rank, expires_at FROM inserted
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM queued)
@@ -255,22 +288,24 @@ def claim_statement(product_id: UUID, quantity: int, order: IssueOrder = IssueOr
     return query.limit(quantity).with_for_update(skip_locked=True)
 
 
-# A whole card-key reservation in one statement (one round trip): read the product's delivery type and
-# issue order and the order's prior answer (a reservation, a refusal); when the product holds card keys and
-# the order has no answer yet, claim `quantity` keys in issue order (FOR UPDATE SKIP LOCKED, through the
-# same indexes as `claim_statement`: the gate is a one-time filter, so the other order's scan never runs);
-# only when all `quantity` were claimed, insert the reservation (ON CONFLICT DO NOTHING: the idempotency
-# guard), move the keys out of the queue, mark them reserved for the order and append the stock change.
-# All of it or none of it: every write hangs off the reservation insert. Run it under `lock_order`, so
-# the order's prior answer read here is the latest (the lock is taken before this statement's snapshot).
+# A whole card-key reservation in one statement (one round trip): read the product's delivery type, issue
+# order and shop and the order's prior answer (a reservation, a refusal); when the product holds card keys,
+# belongs to the order's shop ($8) and the order has no answer yet, claim `quantity` keys in issue order
+# (FOR UPDATE SKIP LOCKED, through the same indexes as `claim_statement`: the gate is a one-time filter, so
+# the other order's scan never runs); only when all `quantity` were claimed, insert the reservation (ON
+# CONFLICT DO NOTHING: the idempotency guard), move the keys out of the queue, mark them reserved for the
+# order and append the stock change. All of it or none of it: every write hangs off the reservation
+# insert. Run it under `lock_order`, so the order's prior answer read here is the latest (the lock is taken
+# before this statement's snapshot).
 RESERVE_KEYS = """
 WITH product AS MATERIALIZED (
-    SELECT delivery_type, issue_order FROM products WHERE id = $2::uuid
+    SELECT delivery_type, issue_order, shop_id FROM products WHERE id = $2::uuid
 ), prior AS MATERIALIZED (
     SELECT (SELECT status FROM reservations WHERE order_id = $1::uuid) AS reservation,
            EXISTS (SELECT FROM stock_refusals WHERE order_id = $1::uuid) AS refused
 ), gate AS MATERIALIZED (
-    SELECT p.delivery_type = 'card_key' AND o.reservation IS NULL AND NOT o.refused AND $3::int >= 1 AS open,
+    SELECT p.delivery_type = 'card_key' AND p.shop_id = $8::uuid AND o.reservation IS NULL
+           AND NOT o.refused AND $3::int >= 1 AS open,
            p.issue_order
     FROM product p, prior o
 ), fifo AS MATERIALIZED (
@@ -286,8 +321,8 @@ WITH product AS MATERIALIZED (
 ), claimed AS MATERIALIZED (
     SELECT key_id FROM fifo UNION ALL SELECT key_id FROM shuffled
 ), reserved AS (
-    INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
-    SELECT $1::uuid, $2::uuid, $3::int, 'active', $4::timestamptz
+    INSERT INTO reservations (order_id, product_id, shop_id, quantity, status, expires_at)
+    SELECT $1::uuid, $2::uuid, $8::uuid, $3::int, 'active', $4::timestamptz
     WHERE (SELECT count(*) FROM claimed) = $3::int AND (SELECT open FROM gate)
     ON CONFLICT DO NOTHING
     RETURNING order_id
@@ -300,22 +335,24 @@ WITH product AS MATERIALIZED (
     WHERE id IN (SELECT key_id FROM taken) AND status = 'available'
     RETURNING id
 ), counted AS (
-    INSERT INTO stock_changes (product_id, available, reserved, sold)
-    SELECT $2::uuid, $5::bigint, $6::bigint, $7::bigint FROM reserved
+    INSERT INTO stock_changes (product_id, shop_id, available, reserved, sold)
+    SELECT $2::uuid, $8::uuid, $5::bigint, $6::bigint, $7::bigint FROM reserved
 )
-SELECT (SELECT delivery_type FROM product), o.reservation, o.refused, (SELECT count(*) FROM claimed),
-       EXISTS (SELECT FROM reserved), (SELECT count(*) FROM marked)
+SELECT (SELECT delivery_type FROM product), (SELECT shop_id FROM product), o.reservation, o.refused,
+       (SELECT count(*) FROM claimed), EXISTS (SELECT FROM reserved), (SELECT count(*) FROM marked)
 FROM prior o
 """
 
 
 @dataclass(frozen=True)
 class ReserveAttempt:
-    """What `KeyRepository.reserve` found and did. `delivery_type` is None for an unknown product;
-    `existing` / `refused` are the order's prior answer (nothing was done then); `claimed` is how many
-    keys could be claimed (at most the quantity); `reserved` whether the reservation was made."""
+    """What `KeyRepository.reserve` found and did. `delivery_type` and `shop_id` (the product's) are None
+    for an unknown product; `existing` / `refused` are the order's prior answer (nothing was done then);
+    `claimed` is how many keys could be claimed (at most the quantity; none for a product of another
+    shop); `reserved` whether the reservation was made."""
 
     delivery_type: str | None
+    shop_id: UUID | None
     existing: ReservationStatus | None
     refused: bool
     claimed: int
@@ -334,6 +371,7 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         loop_key = Sealed(row.loop_key_key_id, bytes(row.loop_key_sealed))
     return Product(
         id=row.id,
+        shop_id=row.shop_id,
         title=row.title,
         description=row.description,
         price=row.price,
@@ -388,26 +426,41 @@ class CategoryRepository:
         self._session = session
 
     async def add(self, category: Category) -> bool:
-        """False when a category of that name exists."""
+        """False when the shop has a category of that name."""
         result = await self._session.execute(
             insert(categories)
             .values(
-                id=category.id, name=category.name, sort_order=category.sort_order, visible=category.visible
+                id=category.id,
+                shop_id=category.shop_id,
+                name=category.name,
+                sort_order=category.sort_order,
+                visible=category.visible,
             )
             .on_conflict_do_nothing()
             .returning(categories.c.id)
         )
         return result.first() is not None
 
-    async def get(self, category_id: UUID) -> Category | None:
-        row = (await self._session.execute(select(categories).where(categories.c.id == category_id))).first()
-        return Category(row.id, row.name, row.sort_order, row.visible) if row else None
+    async def in_shop(self, shop_id: UUID, category_id: UUID) -> Category | None:
+        """The shop's category; None for an unknown id or another shop's."""
+        row = (
+            await self._session.execute(
+                select(categories).where(categories.c.id == category_id, categories.c.shop_id == shop_id)
+            )
+        ).first()
+        return _category(row) if row else None
 
-    async def list(self) -> list[Category]:
+    async def list(self, shop_id: UUID) -> list[Category]:
         rows = await self._session.execute(
-            select(categories).order_by(categories.c.sort_order, categories.c.name)
+            select(categories)
+            .where(categories.c.shop_id == shop_id)
+            .order_by(categories.c.sort_order, categories.c.name)
         )
-        return [Category(r.id, r.name, r.sort_order, r.visible) for r in rows]
+        return [_category(r) for r in rows]
+
+
+def _category(row: Row[tuple[object, ...]]) -> Category:
+    return Category(row.id, row.shop_id, row.name, row.sort_order, row.visible)
 
 
 class ProductRepository:
@@ -418,6 +471,7 @@ class ProductRepository:
         await self._session.execute(
             insert(products).values(
                 id=product.id,
+                shop_id=product.shop_id,
                 delivery_type=product.delivery_type,
                 loop_key_sealed=product.loop_key.blob if product.loop_key else None,
                 loop_key_key_id=product.loop_key.key_id if product.loop_key else None,
@@ -426,17 +480,29 @@ class ProductRepository:
                 **_product_values(product),
             )
         )
-        await self._session.execute(insert(stock_counts).values(product_id=product.id))
+        await self._session.execute(
+            insert(stock_counts).values(product_id=product.id, shop_id=product.shop_id)
+        )
 
     async def update(self, product: Product) -> None:
         await self._session.execute(
             update(products)
-            .where(products.c.id == product.id)
+            .where(products.c.id == product.id, products.c.shop_id == product.shop_id)
             .values(updated_at=func.now(), version=products.c.version + 1, **_product_values(product))
         )
 
     async def get(self, product_id: UUID, for_update: bool = False) -> Product | None:
+        """The product, whichever shop it belongs to: for the consumers and sweeps, which compare its shop
+        with the event's themselves. A route asks `in_shop`."""
         query = select(products).where(products.c.id == product_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        return _product(row) if row else None
+
+    async def in_shop(self, shop_id: UUID, product_id: UUID, for_update: bool = False) -> Product | None:
+        """The shop's product; None for an unknown id or another shop's."""
+        query = select(products).where(products.c.id == product_id, products.c.shop_id == shop_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
@@ -456,9 +522,19 @@ class ProductRepository:
         )
         return [_product(row) for row in rows]
 
-    async def list(self) -> list[Product]:
+    async def of_every_shop(self) -> list[Product]:
+        """Every product of every shop (the storefront read model's rebuild)."""
         rows = await self._session.execute(
             select(products).order_by(products.c.sort_order, products.c.created_at, products.c.id)
+        )
+        return [_product(row) for row in rows]
+
+    async def list(self, shop_id: UUID) -> list[Product]:
+        """The shop's products (through products_shop_list)."""
+        rows = await self._session.execute(
+            select(products)
+            .where(products.c.shop_id == shop_id)
+            .order_by(products.c.sort_order, products.c.created_at, products.c.id)
         )
         return [_product(row) for row in rows]
 
@@ -477,11 +553,13 @@ class StockRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, product_id: UUID, change: StockChange) -> None:
+    async def record(self, shop_id: UUID, product_id: UUID, change: StockChange) -> None:
+        """Append a change of the product's counts (`shop_id`: the product's shop)."""
         if change:
             await self._session.execute(
                 insert(stock_changes).values(
                     product_id=product_id,
+                    shop_id=shop_id,
                     available=change.available,
                     reserved=change.reserved,
                     sold=change.sold,
@@ -578,8 +656,12 @@ class StockRepository:
 
 @dataclass(frozen=True)
 class Batch:
+    """An import batch of one product; its keys carry the product's shop."""
+
     id: UUID
     seq: int
+    product_id: UUID
+    shop_id: UUID
 
 
 class KeyRepository:
@@ -591,7 +673,7 @@ class KeyRepository:
     async def new_batch(
         self,
         batch_id: UUID,
-        product_id: UUID,
+        product: Product,
         cost_price: int | None,
         expires_at: datetime | None,
         source: str,
@@ -600,19 +682,19 @@ class KeyRepository:
             insert(key_batches)
             .values(
                 id=batch_id,
-                product_id=product_id,
+                product_id=product.id,
+                shop_id=product.shop_id,
                 cost_price=cost_price,
                 expires_at=expires_at,
                 source=source,
             )
             .returning(key_batches.c.seq)
         )
-        return Batch(batch_id, int(result.scalar_one()))
+        return Batch(batch_id, int(result.scalar_one()), product.id, product.shop_id)
 
     async def bulk_load(
         self,
         batch: Batch,
-        product_id: UUID,
         expires_at: datetime | None,
         blocks: AsyncIterable[bytes],
     ) -> tuple[int, int]:
@@ -631,7 +713,7 @@ class KeyRepository:
         async for block in blocks:
             await driver.copy_to_table(STAGING, source=_once(block), columns=STAGING_COLUMNS, format="binary")
             block_staged, block_inserted = await driver.fetchrow(
-                LOAD_STAGED, product_id, batch.id, batch.seq, expires_at
+                LOAD_STAGED, batch.product_id, batch.id, batch.seq, expires_at, batch.shop_id
             )
             staged += block_staged
             inserted += block_inserted
@@ -662,18 +744,21 @@ class KeyRepository:
     async def reserve(
         self,
         order_id: UUID,
+        shop_id: UUID,
         product_id: UUID,
         quantity: int,
         expires_at: datetime | None,
         change: StockChange,
     ) -> ReserveAttempt:
-        """Reserve `quantity` card keys for the order in one round trip (see RESERVE_KEYS): all or none,
-        only if the order has no reservation or refusal yet and the product holds card keys; `change`
-        is appended to the stock changes when the reservation is made."""
-        delivery_type, existing, refused, claimed, reserved, marked = await _fetch_one(
+        """Reserve `quantity` card keys for an order of shop `shop_id` in one round trip (see
+        RESERVE_KEYS): all or none, only if the order has no reservation or refusal yet and the product
+        holds card keys and belongs to that shop; `change` is appended to the stock changes when the
+        reservation is made."""
+        delivery_type, product_shop, existing, refused, claimed, reserved, marked = await _fetch_one(
             self._session,
             RESERVE_KEYS,
             order_id, product_id, quantity, expires_at, change.available, change.reserved, change.sold,
+            shop_id,
         )  # fmt: skip
         if reserved and marked != quantity:
             raise RuntimeError(
@@ -681,6 +766,7 @@ class KeyRepository:
             )
         return ReserveAttempt(
             delivery_type,
+            product_shop,
             ReservationStatus(existing) if existing is not None else None,
             bool(refused),
             int(claimed),
@@ -728,10 +814,11 @@ class KeyRepository:
     async def _queue(self, ids: Sequence[UUID]) -> None:
         await self._session.execute(
             insert(available_keys).from_select(
-                ["key_id", "product_id", "seq", "rank", "expires_at"],
+                ["key_id", "product_id", "shop_id", "seq", "rank", "expires_at"],
                 select(
                     card_keys.c.id,
                     card_keys.c.product_id,
+                    card_keys.c.shop_id,
                     card_keys.c.position,
                     card_keys.c.rank,
                     card_keys.c.expires_at,
@@ -754,15 +841,14 @@ class KeyRepository:
         )
         return True
 
-    async def add_one(
-        self, key_id: UUID, product_id: UUID, batch: Batch, fingerprint: bytes, sealed: Sealed
-    ) -> bool:
-        """One key (a replacement); False when the product already holds that key."""
+    async def add_one(self, key_id: UUID, batch: Batch, fingerprint: bytes, sealed: Sealed) -> bool:
+        """One key of the batch's product (a replacement); False when the product already holds it."""
         inserted = await self._session.execute(
             insert(card_keys)
             .values(
                 id=key_id,
-                product_id=product_id,
+                product_id=batch.product_id,
+                shop_id=batch.shop_id,
                 batch_id=batch.id,
                 fingerprint=fingerprint,
                 key_id=sealed.key_id,
@@ -778,8 +864,9 @@ class KeyRepository:
         await self._queue([key_id])
         return True
 
-    async def expire_due(self, limit: int) -> dict[UUID, int]:
-        """Available keys past their batch's expiry leave the queue (status expired); count per product."""
+    async def expire_due(self, limit: int) -> list[tuple[UUID, UUID, int]]:
+        """Available keys past their batch's expiry leave the queue (status expired); (shop, product, how
+        many) per product."""
         rows = await self._session.execute(
             text(
                 """
@@ -792,14 +879,14 @@ class KeyRepository:
                 ), marked AS (
                     UPDATE card_keys c SET status = 'expired' FROM due
                     WHERE c.id = due.key_id AND c.status = 'available'
-                    RETURNING c.product_id
+                    RETURNING c.shop_id, c.product_id
                 )
-                SELECT product_id, count(*) FROM marked GROUP BY product_id
+                SELECT shop_id, product_id, count(*) FROM marked GROUP BY shop_id, product_id
                 """
             ),
             {"limit": limit},
         )
-        return {pid: int(n) for pid, n in rows.tuples()}
+        return [(shop_id, product_id, int(n)) for shop_id, product_id, n in rows.tuples()]
 
     def unsold(self, product_id: UUID, order: IssueOrder) -> Select[tuple[UUID, UUID, str, bytes]]:
         """The available keys of a product in issue order (for export)."""
@@ -893,13 +980,12 @@ class ReservationRepository:
         row = (await self._session.execute(query)).first()
         if row is None:
             return None
-        return Reservation(
-            row.order_id, row.product_id, row.quantity, ReservationStatus(row.status), row.expires_at
-        )
+        return _reservation(row)
 
     async def add(
         self,
         order_id: UUID,
+        shop_id: UUID,
         product_id: UUID,
         quantity: int,
         status: ReservationStatus,
@@ -910,6 +996,7 @@ class ReservationRepository:
             insert(reservations)
             .values(
                 order_id=order_id,
+                shop_id=shop_id,
                 product_id=product_id,
                 quantity=quantity,
                 status=status.value,
@@ -939,18 +1026,21 @@ class ReservationRepository:
         )
         return set(found)
 
-    async def add_many(self, rows: Sequence[tuple[UUID, UUID, int, datetime | None]]) -> int:
-        """Active reservations (order id, product id, quantity, expires at) in one statement; returns how
-        many were new."""
+    async def add_many(self, shop_id: UUID, rows: Sequence[tuple[UUID, UUID, int, datetime | None]]) -> int:
+        """Active reservations (order id, product id, quantity, expires at) of one shop's orders in one
+        statement; returns how many were new."""
         (added,) = await _fetch_one(
             self._session,
-            "WITH added AS (INSERT INTO reservations (order_id, product_id, quantity, status, expires_at) "
-            "SELECT o, p, q, 'active', e FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) "
-            "AS r(o, p, q, e) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added",
+            "WITH added AS (INSERT INTO reservations "
+            "(order_id, product_id, shop_id, quantity, status, expires_at) "
+            "SELECT o, p, $5::uuid, q, 'active', e "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) AS r(o, p, q, e) "
+            "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added",
             [row[0] for row in rows],
             [row[1] for row in rows],
             [row[2] for row in rows],
             [row[3] for row in rows],
+            shop_id,
         )
         return int(added)
 
@@ -976,21 +1066,28 @@ class ReservationRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [
-            Reservation(r.order_id, r.product_id, r.quantity, ReservationStatus(r.status), r.expires_at)
-            for r in rows
-        ]
+        return [_reservation(r) for r in rows]
 
     async def refused(self, order_id: UUID) -> bool:
         """Whether the order was already told there is no stock for it."""
         query = select(stock_refusals.c.order_id).where(stock_refusals.c.order_id == order_id)
         return (await self._session.execute(query)).first() is not None
 
-    async def refuse(self, order_id: UUID, product_id: UUID, requested: int, available: int) -> bool:
-        """Record that the order got no stock; False when it already was refused (a concurrent duplicate)."""
+    async def refuse(
+        self, order_id: UUID, shop_id: UUID, product_id: UUID, requested: int, available: int, reason: str
+    ) -> bool:
+        """Record that the order (of shop `shop_id`) got no stock and why; False when it already was
+        refused (a concurrent duplicate)."""
         result = await self._session.execute(
             insert(stock_refusals)
-            .values(order_id=order_id, product_id=product_id, requested=requested, available=available)
+            .values(
+                order_id=order_id,
+                shop_id=shop_id,
+                product_id=product_id,
+                requested=requested,
+                available=available,
+                reason=reason,
+            )
             .on_conflict_do_nothing()
             .returning(stock_refusals.c.order_id)
         )
@@ -1004,19 +1101,31 @@ class ReservationRepository:
         )
 
 
+def _reservation(row: Row[tuple[object, ...]]) -> Reservation:
+    return Reservation(
+        row.order_id, row.product_id, row.shop_id, row.quantity, ReservationStatus(row.status), row.expires_at
+    )
+
+
 class RevealRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def record(
-        self, order_id: UUID, product_id: UUID, key_ids: Sequence[UUID | None], reader: str
+        self, order_id: UUID, product: Product, key_ids: Sequence[UUID | None], reader: str
     ) -> None:
         """One audit row per revealed key (per unit for a loop key, with no key id)."""
         if key_ids:
             await self._session.execute(
                 insert(key_reveals),
                 [
-                    {"order_id": order_id, "product_id": product_id, "key_id": key_id, "reader": reader}
+                    {
+                        "order_id": order_id,
+                        "product_id": product.id,
+                        "shop_id": product.shop_id,
+                        "key_id": key_id,
+                        "reader": reader,
+                    }
                     for key_id in key_ids
                 ],
             )

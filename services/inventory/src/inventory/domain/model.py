@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.crypto import Sealed
 
 from inventory.domain.reservations import DeliveryType, ReservationStatus
@@ -15,6 +16,7 @@ __all__ = ["Category", "Product", "Reservation", "Stock", "StoredKey"]
 @dataclass(frozen=True)
 class Category:
     id: UUID
+    shop_id: UUID
     name: str
     sort_order: int = 0
     visible: bool = True
@@ -47,12 +49,17 @@ class Product:
     # SKUs: a variant is a product of its own (price, stock, keys) listed under its main product.
     variant_of: UUID | None = None
     variant_label: str | None = None
+    # The shop the product belongs to, and with it its keys, batches and reservations. Every product
+    # written is created for a shop (`create_product` names it); the default only spares readers of the
+    # storefront projection, which build products by hand, from naming one.
+    shop_id: UUID = DEFAULT_SHOP_ID
 
 
 @dataclass(frozen=True)
 class Reservation:
     order_id: UUID
     product_id: UUID
+    shop_id: UUID
     quantity: int
     status: ReservationStatus
     expires_at: datetime | None

@@ -67,6 +67,13 @@ def enough_stock(requested: int, claimable: int) -> bool:
     return requested >= 1 and claimable >= requested
 
 
+#: Why an order got no stock (recorded with the refusal; AllocationFailed's reason for a paid order).
+OUT_OF_STOCK = "out_of_stock"
+UNKNOWN_PRODUCT = "unknown_product"
+#: The order names a product of another shop: nothing of that product is reserved or sold for it.
+OTHER_SHOPS_PRODUCT = "product_of_another_shop"
+
+
 def allocation_failure_reason(current: ReservationStatus | None) -> str:
     """Why a paid order got no keys: its reservation lapsed, or it never had one."""
-    return "out_of_stock_after_expiry" if current is ReservationStatus.RELEASED else "out_of_stock"
+    return "out_of_stock_after_expiry" if current is ReservationStatus.RELEASED else OUT_OF_STOCK

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from faka_common.errors import DomainError
 from faka_common.fields import MAX_MONEY, Line, Money, Text
-from faka_common.http import InternalCaller, combined, internal_router
+from faka_common.http import InternalCaller, ShopScope, combined, internal_router
 from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -234,51 +234,52 @@ KEYS_UPLOAD_BODY: dict[str, Any] = {
 
 def router(service: Service) -> APIRouter:
     """The internal API: the catalog and key administration for the gateway's admin API, product reads
-    for the order service too, key reveals for the key readers only."""
+    for the order service too, key reveals for the key readers only. Every route but the platform's key
+    rotation acts for the shop of `X-Shop-Id` (ShopScope): another shop's ids are 404."""
     settings = service.runtime.settings
     api = internal_router(settings, callers={"gateway"})
     catalog = internal_router(settings, callers={"gateway", "order"})
     reveals = internal_router(settings, callers=KEY_READERS)
 
     @api.post("/categories", status_code=201, summary="Create a category")
-    async def create_category(body: NewCategoryBody) -> dict[str, Any]:
+    async def create_category(body: NewCategoryBody, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            category = await handlers.create_category(body.name, body.sort_order, body.visible, uow)
+            category = await handlers.create_category(shop, body.name, body.sort_order, body.visible, uow)
         return category_view(category)
 
-    @api.get("/categories", summary="Every category in sort order")
-    async def list_categories() -> dict[str, Any]:
+    @api.get("/categories", summary="The shop's categories in sort order")
+    async def list_categories(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await handlers.list_categories(uow)
+            items = await handlers.list_categories(shop, uow)
         return {"items": [category_view(c) for c in items]}
 
     @api.post("/products", status_code=201, summary="Create a product")
-    async def create_product(body: NewProductBody) -> dict[str, Any]:
+    async def create_product(body: NewProductBody, shop: ShopScope) -> dict[str, Any]:
         new = handlers.NewProduct(**body.model_dump())
         async with service.uow() as uow:
-            product, stock = await handlers.create_product(new, uow, service.keyring, service.catalog)
+            product, stock = await handlers.create_product(shop, new, uow, service.keyring, service.catalog)
         return product_view(product, stock)
 
-    @api.get("/products", summary="Every product with its stock counts")
-    async def list_products() -> dict[str, Any]:
+    @api.get("/products", summary="The shop's products with their stock counts")
+    async def list_products(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await handlers.list_products(uow)
+            items = await handlers.list_products(shop, uow)
         return {"items": [product_view(p, s) for p, s in items]}
 
     @catalog.get("/products/{product_id}", summary="One product with its stock counts")
-    async def get_product(product_id: UUID) -> dict[str, Any]:
+    async def get_product(product_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            product, stock = await handlers.get_product(product_id, uow)
+            product, stock = await handlers.get_product(shop, product_id, uow)
         return product_view(product, stock)
 
     @api.patch("/products/{product_id}", summary="Edit catalog fields of a product")
-    async def update_product(product_id: UUID, body: ProductPatchBody) -> dict[str, Any]:
+    async def update_product(product_id: UUID, body: ProductPatchBody, shop: ShopScope) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)
         cleared = [name for name in REQUIRED_WHEN_SENT if name in changes and changes[name] is None]
         if cleared:
             raise DomainError(f"cannot be null: {', '.join(cleared)}")
         async with service.uow() as uow:
-            product, stock = await handlers.update_product(product_id, changes, uow, service.catalog)
+            product, stock = await handlers.update_product(shop, product_id, changes, uow, service.catalog)
         return product_view(product, stock)
 
     @api.post(
@@ -289,6 +290,7 @@ def router(service: Service) -> APIRouter:
     async def import_keys(
         product_id: UUID,
         request: Request,
+        shop: ShopScope,
         format: Annotated[
             ImportFormat | None, Query(description="text or csv; default from the media type")
         ] = None,
@@ -302,7 +304,7 @@ def router(service: Service) -> APIRouter:
         chunks, implied = await key_upload(request, service.max_import_bytes)
         options = handlers.ImportOptions(format or implied or ImportFormat.TEXT, cost_price, expires_at)
         async with service.uow() as uow:
-            result = await handlers.import_key_stream(product_id, chunks, options, uow, service.keyring)
+            result = await handlers.import_key_stream(shop, product_id, chunks, options, uow, service.keyring)
         return import_view(result)
 
     @api.get(
@@ -310,10 +312,10 @@ def router(service: Service) -> APIRouter:
         summary="Export the unsold keys (plaintext, one per line, in issue order; streamed)",
         response_class=StreamingResponse,
     )
-    async def export_keys(product_id: UUID) -> StreamingResponse:
+    async def export_keys(product_id: UUID, shop: ShopScope) -> StreamingResponse:
         uow = service.uow()
         await uow.__aenter__()
-        lines = handlers.export_unsold(product_id, uow, service.keyring)
+        lines = handlers.export_unsold(shop, product_id, uow, service.keyring)
         try:
             first = await anext(lines, "")
         except BaseException:
@@ -334,29 +336,33 @@ def router(service: Service) -> APIRouter:
         )
 
     @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
-    async def void_key(product_id: UUID, key_id: UUID) -> dict[str, Any]:
+    async def void_key(product_id: UUID, key_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            await handlers.void_key(product_id, key_id, uow)
+            await handlers.void_key(shop, product_id, key_id, uow)
         return {"key_id": str(key_id), "status": "void"}
 
     @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Void one unsold key and add another")
-    async def replace_key(product_id: UUID, key_id: UUID, body: ReplacementBody) -> dict[str, Any]:
+    async def replace_key(
+        product_id: UUID, key_id: UUID, body: ReplacementBody, shop: ShopScope
+    ) -> dict[str, Any]:
         async with service.uow() as uow:
-            new_id = await handlers.replace_key(product_id, key_id, body.content, uow, service.keyring)
+            new_id = await handlers.replace_key(shop, product_id, key_id, body.content, uow, service.keyring)
         return {"voided_key_id": str(key_id), "key_id": str(new_id)}
 
-    @api.post("/keys/reencrypt", summary="Re-seal every key with the active encryption key id")
+    # Not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once.
+    @api.post("/keys/reencrypt", summary="Re-seal every shop's keys with the active encryption key id")
     async def reencrypt() -> dict[str, Any]:
         count = await handlers.reencrypt(service.uow, service.keyring)
         return {"resealed": count, "active_key_id": service.keyring.active}
 
     @reveals.get(
         "/orders/{order_id}/keys",
-        summary="Reveal the keys a paid order owns (audit-logged with the calling service as the reader)",
+        summary="Reveal the keys a paid order of the shop owns (audit-logged with the calling service as "
+        "the reader)",
     )
-    async def reveal_keys(order_id: UUID, reader: InternalCaller) -> dict[str, Any]:
+    async def reveal_keys(order_id: UUID, reader: InternalCaller, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            revealed = await handlers.reveal_keys(order_id, reader, uow, service.keyring)
+            revealed = await handlers.reveal_keys(shop, order_id, reader, uow, service.keyring)
         return {
             "order_id": str(revealed.order_id),
             "product_id": str(revealed.product_id),

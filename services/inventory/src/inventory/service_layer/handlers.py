@@ -47,6 +47,9 @@ from inventory.domain.keys import (
 )
 from inventory.domain.model import Category, Product, Reservation
 from inventory.domain.reservations import (
+    OTHER_SHOPS_PRODUCT,
+    OUT_OF_STOCK,
+    UNKNOWN_PRODUCT,
     DeliveryType,
     OnApproved,
     OnCancelled,
@@ -77,10 +80,11 @@ FIRST_BLOCK_LINES = 2_000  # a short first block, so the database starts loading
 async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
     """Reserve `quantity` keys for the payment window, all or none, answered once per order. A card-key
     order is checked, claimed and reserved in one statement (`keys.reserve`); what it found decides the
-    answer here."""
+    answer here. An order is only ever served from a product of its own shop."""
     await uow.reservations.lock_order(event.order_id)
     attempt = await uow.keys.reserve(
         event.order_id,
+        event.shop_id,
         event.product_id,
         event.quantity,
         event.payment_expires_at,
@@ -94,12 +98,19 @@ async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
         return
     if attempt.delivery_type is None:
         log.warning("order %s names unknown product %s; no stock", event.order_id, event.product_id)
-        await _refuse(uow, event, available=0)
+        await _refuse(uow, event, available=0, reason=UNKNOWN_PRODUCT)
+        return
+    if attempt.shop_id != event.shop_id:
+        log.warning(
+            "order %s of shop %s names product %s of shop %s; no stock",
+            event.order_id, event.shop_id, event.product_id, attempt.shop_id,
+        )  # fmt: skip
+        await _refuse(uow, event, available=0, reason=OTHER_SHOPS_PRODUCT)
         return
 
     if keyless(attempt.delivery_type):
         if await _add_reservation(uow, event, ReservationStatus.ACTIVE):
-            await uow.stock.record(event.product_id, StockChange(reserved=event.quantity))
+            await uow.stock.record(event.shop_id, event.product_id, StockChange(reserved=event.quantity))
             uow.publish(_reserved(event, expires_at=None))
         return
 
@@ -108,7 +119,7 @@ async def reserve_stock(event: OrderApproved, uow: InventoryUnitOfWork) -> None:
             "order %s wants %d of %s, %d available", event.order_id, event.quantity, event.product_id,
             attempt.claimed,
         )  # fmt: skip
-        await _refuse(uow, event, available=attempt.claimed)
+        await _refuse(uow, event, available=attempt.claimed, reason=OUT_OF_STOCK)
         return
     if not attempt.reserved:
         log.info("order %s was reserved concurrently; ignoring this OrderApproved", event.order_id)
@@ -124,7 +135,7 @@ async def reserve_stock_many(events: Sequence[OrderApproved], uow: InventoryUnit
     """What `reserve_stock` does for each event, in order, with the round trips of a few: the batch
     consumer hands over a run of OrderApproved. Card-key orders of one product claim their keys together
     and are served in order, each all or none; anything unusual (an order twice in the run, a keyless or
-    unknown product) takes the one-by-one path."""
+    unknown product, a product of another shop than the order's) takes the one-by-one path."""
     order_ids = [event.order_id for event in events]
     if len(set(order_ids)) != len(order_ids):
         for event in events:
@@ -144,7 +155,12 @@ async def reserve_stock_many(events: Sequence[OrderApproved], uow: InventoryUnit
             for event in wanting:
                 await reserve_stock(event, uow)
             continue
-        await _reserve_card_keys(product, wanting, uow)
+        for event in wanting:
+            if event.shop_id != product.shop_id:
+                await reserve_stock(event, uow)
+        own = [event for event in wanting if event.shop_id == product.shop_id]
+        if own:
+            await _reserve_card_keys(product, own, uow)
 
 
 async def _reserve_card_keys(
@@ -159,7 +175,7 @@ async def _reserve_card_keys(
             log.info(
                 "order %s wants %d of %s, %d available", event.order_id, event.quantity, product.id, left
             )
-            await _refuse(uow, event, available=left)
+            await _refuse(uow, event, available=left, reason=OUT_OF_STOCK)
             continue
         start = len(assigned)
         assigned.extend((key_id, event.order_id) for key_id in claimed[start : start + event.quantity])
@@ -167,19 +183,26 @@ async def _reserve_card_keys(
     if not served:
         return
     rows = [(e.order_id, e.product_id, e.quantity, e.payment_expires_at) for e in served]
-    if await uow.reservations.add_many(rows) != len(rows):
+    if await uow.reservations.add_many(product.shop_id, rows) != len(rows):
         raise BulkReserveMismatch("an order of the batch was reserved concurrently")
     if await uow.keys.take_many(assigned, "reserved") != len(assigned):
         raise BulkReserveMismatch("a claimed key was no longer available")
-    await uow.stock.record(product.id, stock.reserved(len(assigned)))
+    await uow.stock.record(product.shop_id, product.id, stock.reserved(len(assigned)))
     for event in served:
         uow.publish(_reserved(event, expires_at=event.payment_expires_at))
 
 
 async def release_stock(event: OrderCancelled, uow: InventoryUnitOfWork) -> None:
-    """The order ended unpaid: its reserved keys go back to the pool."""
+    """The order ended unpaid: its reserved keys go back to the pool (only the order's own shop's
+    cancellation releases them)."""
     await uow.reservations.lock_order(event.order_id)
     reservation = await uow.reservations.get(event.order_id, for_update=True)
+    if reservation is not None and reservation.shop_id != event.shop_id:
+        log.warning(
+            "order %s cancelled for shop %s, but its reservation is of shop %s; nothing released",
+            event.order_id, event.shop_id, reservation.shop_id,
+        )  # fmt: skip
+        return
     if on_cancelled(reservation.status if reservation else None) is OnCancelled.IGNORE:
         log.info(
             "order %s cancelled (%s) with reservation %s; nothing to release",
@@ -194,7 +217,8 @@ async def release_stock(event: OrderCancelled, uow: InventoryUnitOfWork) -> None
 
 
 async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
-    """The order is paid: its reserved keys are sold to it; a lapsed reservation is claimed again."""
+    """The order is paid: its reserved keys are sold to it; a lapsed reservation is claimed again. A
+    product of another shop than the order's is never sold to it (AllocationFailed)."""
     await uow.reservations.lock_order(event.order_id)
     reservation = await uow.reservations.get(event.order_id, for_update=True)
     current = reservation.status if reservation else None
@@ -207,9 +231,14 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
     product = await uow.products.get(product_id)
     if product is None:
         log.error("paid order %s names unknown product %s", event.order_id, product_id)
-        uow.publish(
-            AllocationFailed(order_id=event.order_id, product_id=product_id, reason="unknown_product")
-        )
+        uow.publish(_allocation_failed(event, product_id, UNKNOWN_PRODUCT))
+        return
+    if product.shop_id != event.shop_id:  # a reservation is of its product's shop (a foreign key)
+        log.error(
+            "paid order %s of shop %s names product %s of shop %s; nothing allocated",
+            event.order_id, event.shop_id, product.id, product.shop_id,
+        )  # fmt: skip
+        uow.publish(_allocation_failed(event, product.id, OTHER_SHOPS_PRODUCT))
         return
 
     if action is OnPaid.ALLOCATE_RESERVED:
@@ -221,7 +250,7 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
                     f"order {event.order_id} reserved {quantity} keys but holds {len(key_ids)}"
                 )
         await uow.reservations.set_status(event.order_id, ReservationStatus.ALLOCATED)
-        await uow.stock.record(product.id, stock.sold_from_reservation(quantity))
+        await uow.stock.record(product.shop_id, product.id, stock.sold_from_reservation(quantity))
         _announce_allocation(uow, event.order_id, product, key_ids)
         return
 
@@ -234,15 +263,20 @@ async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
             log.warning(
                 "paid order %s cannot get %d keys of %s: %s", event.order_id, quantity, product.id, reason
             )
-            uow.publish(AllocationFailed(order_id=event.order_id, product_id=product.id, reason=reason))
+            uow.publish(_allocation_failed(event, product.id, reason))
             return
         key_ids = await uow.keys.take(claimed, event.order_id, "sold")
-        await uow.stock.record(product.id, stock.sold_directly(quantity))
+        await uow.stock.record(product.shop_id, product.id, stock.sold_directly(quantity))
     else:
-        await uow.stock.record(product.id, StockChange(sold=quantity))
+        await uow.stock.record(product.shop_id, product.id, StockChange(sold=quantity))
     if reservation is None:
         added = await uow.reservations.add(
-            event.order_id, product.id, quantity, ReservationStatus.ALLOCATED, expires_at=None
+            event.order_id,
+            product.shop_id,
+            product.id,
+            quantity,
+            ReservationStatus.ALLOCATED,
+            expires_at=None,
         )
         if not added:
             raise RuntimeError(f"order {event.order_id} got a reservation concurrently; retrying")
@@ -262,9 +296,10 @@ async def _release(uow: InventoryUnitOfWork, reservation: Reservation) -> int:
     keys = await uow.keys.release(reservation.order_id)
     await uow.reservations.set_status(reservation.order_id, ReservationStatus.RELEASED)
     if keys:
-        await uow.stock.record(reservation.product_id, stock.released(len(keys)))
+        await uow.stock.record(reservation.shop_id, reservation.product_id, stock.released(len(keys)))
     else:  # a loop-key reservation holds units, not keys
-        await uow.stock.record(reservation.product_id, StockChange(reserved=-reservation.quantity))
+        change = StockChange(reserved=-reservation.quantity)
+        await uow.stock.record(reservation.shop_id, reservation.product_id, change)
     return reservation.quantity
 
 
@@ -278,6 +313,7 @@ async def expire_reservations(uow: InventoryUnitOfWork, grace_seconds: float, li
         uow.publish(
             ReservationExpired(
                 order_id=reservation.order_id,
+                shop_id=reservation.shop_id,
                 product_id=reservation.product_id,
                 quantity=reservation.quantity,
                 expired_at=reservation.expires_at,
@@ -295,18 +331,23 @@ async def expire_reservations(uow: InventoryUnitOfWork, grace_seconds: float, li
 
 async def _add_reservation(uow: InventoryUnitOfWork, event: OrderApproved, status: ReservationStatus) -> bool:
     added = await uow.reservations.add(
-        event.order_id, event.product_id, event.quantity, status, event.payment_expires_at
+        event.order_id, event.shop_id, event.product_id, event.quantity, status, event.payment_expires_at
     )
     if not added:
         log.info("order %s was reserved concurrently; ignoring this OrderApproved", event.order_id)
     return added
 
 
-async def _refuse(uow: InventoryUnitOfWork, event: OrderApproved, available: int) -> None:
-    if await uow.reservations.refuse(event.order_id, event.product_id, event.quantity, available):
+async def _refuse(uow: InventoryUnitOfWork, event: OrderApproved, available: int, reason: str) -> None:
+    """Answer the order (in its shop) that there is no stock for it; the refusal records why."""
+    refused = await uow.reservations.refuse(
+        event.order_id, event.shop_id, event.product_id, event.quantity, available, reason
+    )
+    if refused:
         uow.publish(
             StockUnavailable(
                 order_id=event.order_id,
+                shop_id=event.shop_id,
                 product_id=event.product_id,
                 requested=event.quantity,
                 available=available,
@@ -318,7 +359,17 @@ async def _refuse(uow: InventoryUnitOfWork, event: OrderApproved, available: int
 
 def _reserved(event: OrderApproved, expires_at: datetime | None) -> StockReserved:
     return StockReserved(
-        order_id=event.order_id, product_id=event.product_id, quantity=event.quantity, expires_at=expires_at
+        order_id=event.order_id,
+        shop_id=event.shop_id,
+        product_id=event.product_id,
+        quantity=event.quantity,
+        expires_at=expires_at,
+    )
+
+
+def _allocation_failed(event: OrderPaid, product_id: UUID, reason: str) -> AllocationFailed:
+    return AllocationFailed(
+        order_id=event.order_id, shop_id=event.shop_id, product_id=product_id, reason=reason
     )
 
 
@@ -335,7 +386,11 @@ def _announce_allocation(
 
 def _allocated(order_id: UUID, product: Product, key_ids: list[UUID]) -> KeysAllocated:
     return KeysAllocated(
-        order_id=order_id, product_id=product.id, key_ids=key_ids, delivery_type=product.delivery_type
+        order_id=order_id,
+        shop_id=product.shop_id,
+        product_id=product.id,
+        key_ids=key_ids,
+        delivery_type=product.delivery_type,
     )
 
 
@@ -382,6 +437,7 @@ async def _apply_signals(uow: InventoryUnitOfWork, product: Product, counts: Sto
         uow.publish(
             LowStock(
                 product_id=product.id,
+                shop_id=product.shop_id,
                 title=product.title,
                 available=counts.available,
                 threshold=product.low_stock_threshold,
@@ -394,11 +450,11 @@ async def _apply_signals(uow: InventoryUnitOfWork, product: Product, counts: Sto
 async def expire_keys(uow: InventoryUnitOfWork, limit: int = 5_000) -> int:
     """Available keys past their batch's expiry leave the pool."""
     expired = await uow.keys.expire_due(limit)
-    for product_id, count in expired.items():
-        await uow.stock.record(product_id, stock.withdrawn(count))
+    for shop_id, product_id, count in expired:
+        await uow.stock.record(shop_id, product_id, stock.withdrawn(count))
         log.info("%d keys of %s expired", count, product_id)
     await uow.commit()
-    return sum(expired.values())
+    return sum(count for _, _, count in expired)
 
 
 # --- catalog ---------------------------------------------------------------------------------------
@@ -441,6 +497,7 @@ NO_CATALOG = NoCatalogProjection()
 def product_changed(product: Product) -> ProductChanged:
     return ProductChanged(
         product_id=product.id,
+        shop_id=product.shop_id,
         title=product.title,
         price=product.price,
         currency=product.currency,
@@ -456,35 +513,42 @@ def product_changed(product: Product) -> ProductChanged:
     )
 
 
-async def create_category(name: str, sort_order: int, visible: bool, uow: InventoryUnitOfWork) -> Category:
-    category = Category(uuid7(), name, sort_order, visible)
+async def create_category(
+    shop_id: UUID, name: str, sort_order: int, visible: bool, uow: InventoryUnitOfWork
+) -> Category:
+    category = Category(uuid7(), shop_id, name, sort_order, visible)
     if not await uow.categories.add(category):
         raise Conflict(f"a category named {name!r} exists")
     await uow.commit()
     return category
 
 
-async def list_categories(uow: InventoryUnitOfWork) -> list[Category]:
-    return await uow.categories.list()
+async def list_categories(shop_id: UUID, uow: InventoryUnitOfWork) -> list[Category]:
+    return await uow.categories.list(shop_id)
 
 
-async def _check_category(uow: InventoryUnitOfWork, category_id: UUID | None) -> None:
-    if category_id is not None and await uow.categories.get(category_id) is None:
+async def _check_category(uow: InventoryUnitOfWork, shop_id: UUID, category_id: UUID | None) -> None:
+    if category_id is not None and await uow.categories.in_shop(shop_id, category_id) is None:
         raise NotFound(f"no category {category_id}")
 
 
 async def create_product(
-    new: NewProduct, uow: InventoryUnitOfWork, keyring: KeyRing, catalog: CatalogProjection = NO_CATALOG
+    shop_id: UUID,
+    new: NewProduct,
+    uow: InventoryUnitOfWork,
+    keyring: KeyRing,
+    catalog: CatalogProjection = NO_CATALOG,
 ) -> tuple[Product, Stock]:
-    """Add a product; after commit it is written to the storefront read model."""
+    """Add a product to the shop (its category and main product are the shop's); after commit it is
+    written to the storefront read model."""
     if new.delivery_type == "loop_key" and not (new.loop_key and new.loop_key.strip()):
         raise DomainError("a loop_key product needs a non-empty loop_key")
     if new.delivery_type != "loop_key" and new.loop_key is not None:
         raise DomainError("loop_key only applies to loop_key products")
     if new.delivery_type != "recharge" and new.face_value is not None:
         raise DomainError("face_value only applies to recharge products")
-    await _check_category(uow, new.category_id)
-    await _check_variant(uow, new)
+    await _check_category(uow, shop_id, new.category_id)
+    await _check_variant(uow, shop_id, new)
     product_id = uuid7()
     sealed = None
     if new.delivery_type == "loop_key" and new.loop_key is not None:
@@ -492,6 +556,7 @@ async def create_product(
     empty = Stock(None) if keyless(new.delivery_type) else Stock()
     product = Product(
         id=product_id,
+        shop_id=shop_id,
         title=new.title,
         description=new.description,
         price=new.price,
@@ -521,14 +586,14 @@ async def create_product(
     return product, empty
 
 
-async def _check_variant(uow: InventoryUnitOfWork, new: NewProduct) -> None:
+async def _check_variant(uow: InventoryUnitOfWork, shop_id: UUID, new: NewProduct) -> None:
     """A variant (SKU) hangs under a main product that is not itself a variant, in the same currency, and
     has a label to tell it apart (e.g. "100 元")."""
     if new.variant_of is None:
         return
     if not (new.variant_label and new.variant_label.strip()):
         raise DomainError("a variant needs a variant_label (how the buyer tells it from its siblings)")
-    main = await uow.products.get(new.variant_of)
+    main = await uow.products.in_shop(shop_id, new.variant_of)
     if main is None:
         raise NotFound(f"variant_of names no product ({new.variant_of})")
     if main.variant_of is not None:
@@ -538,6 +603,7 @@ async def _check_variant(uow: InventoryUnitOfWork, new: NewProduct) -> None:
 
 
 async def update_product(
+    shop_id: UUID,
     product_id: UUID,
     changes: Mapping[str, Any],
     uow: InventoryUnitOfWork,
@@ -548,11 +614,11 @@ async def update_product(
     unknown = set(changes) - EDITABLE
     if unknown:
         raise DomainError(f"not editable: {', '.join(sorted(unknown))}")
-    product = await uow.products.get(product_id, for_update=True)
+    product = await uow.products.in_shop(shop_id, product_id, for_update=True)
     if product is None:
         raise NotFound(f"no product {product_id}")
     if "category_id" in changes:
-        await _check_category(uow, changes["category_id"])
+        await _check_category(uow, shop_id, changes["category_id"])
     values = dict(changes)
     if "issue_order" in values:
         values["issue_order"] = IssueOrder(values["issue_order"])
@@ -566,7 +632,7 @@ async def update_product(
         updated = dataclasses.replace(updated, low_stock_alerted=False)
     await uow.products.update(updated)
     await _apply_signals(uow, updated, counts)
-    updated = await uow.products.get(product_id) or updated
+    updated = await uow.products.in_shop(shop_id, product_id) or updated
     uow.publish(product_changed(updated))
     await uow.commit()
     await _project(catalog, updated)
@@ -584,7 +650,7 @@ async def rebuild_storefront(uow: InventoryUnitOfWork, catalog: CatalogProjectio
     """Write every product and its folded stock counts from Postgres to the storefront read model (each
     write version-guarded, so a newer one already there is kept); returns how many products."""
     catalog.begin_rebuild()
-    products = await uow.products.list()
+    products = await uow.products.of_every_shop()
     folded = await uow.stock.folded(products)
     await uow.rollback()  # read only: no transaction stays open while Redis is written
     await catalog.rebuild([(p, *folded[p.id]) for p in products])
@@ -592,16 +658,16 @@ async def rebuild_storefront(uow: InventoryUnitOfWork, catalog: CatalogProjectio
     return len(products)
 
 
-async def get_product(product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
-    product = await uow.products.get(product_id)
+async def get_product(shop_id: UUID, product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
+    product = await uow.products.in_shop(shop_id, product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")
     counts = await uow.stock.counts([product])
     return product, counts[product.id]
 
 
-async def list_products(uow: InventoryUnitOfWork) -> list[tuple[Product, Stock]]:
-    items = await uow.products.list()
+async def list_products(shop_id: UUID, uow: InventoryUnitOfWork) -> list[tuple[Product, Stock]]:
+    items = await uow.products.list(shop_id)
     counts = await uow.stock.counts(items)
     return [(p, counts[p.id]) for p in items]
 
@@ -641,8 +707,9 @@ class Revealed:
     usage_instructions: str
 
 
-async def _card_product(uow: InventoryUnitOfWork, product_id: UUID) -> Product:
-    product = await uow.products.get(product_id)
+async def _card_product(uow: InventoryUnitOfWork, shop_id: UUID, product_id: UUID) -> Product:
+    """The shop's card-key product (404 for an unknown id or another shop's)."""
+    product = await uow.products.in_shop(shop_id, product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")
     if product.delivery_type != "card_key":
@@ -721,6 +788,7 @@ async def _sealed_blocks(
 
 
 async def import_key_stream(
+    shop_id: UUID,
     product_id: UUID,
     chunks: AsyncIterable[bytes],
     options: ImportOptions,
@@ -730,17 +798,17 @@ async def import_key_stream(
     """Stream an upload into the product's pool in one transaction: lines are parsed, fingerprinted and
     sealed as they arrive and COPYed to a staging table; keys the product already holds (or that repeat
     within the upload) are counted as duplicates. If anything fails, nothing of the upload is kept."""
-    await _card_product(uow, product_id)
+    product = await _card_product(uow, shop_id, product_id)
     if options.cost_price is not None and options.cost_price < 0:
         raise DomainError("cost_price must not be negative")
     batch = await uow.keys.new_batch(
-        uuid7(), product_id, options.cost_price, options.expires_at, options.format.value
+        uuid7(), product, options.cost_price, options.expires_at, options.format.value
     )
     tally = ImportTally()
     async with contextlib.aclosing(
         _sealed_blocks(chunks, options.format, product_id, keyring, tally)
     ) as blocks:
-        staged, imported = await uow.keys.bulk_load(batch, product_id, options.expires_at, blocks)
+        staged, imported = await uow.keys.bulk_load(batch, options.expires_at, blocks)
     duplicates = staged - imported
     await uow.keys.record_batch(
         batch.id,
@@ -749,7 +817,7 @@ async def import_key_stream(
         tally.invalid,
         [{"line": i.line, "reason": i.reason} for i in tally.invalid_lines],
     )
-    await uow.stock.record(product_id, stock.imported(imported))
+    await uow.stock.record(product.shop_id, product_id, stock.imported(imported))
     await uow.commit()
     log.info(
         "batch %s for %s: %d imported, %d duplicates, %d invalid",
@@ -771,6 +839,7 @@ async def import_key_stream(
 
 
 async def import_keys(
+    shop_id: UUID,
     product_id: UUID,
     text: str,
     uow: InventoryUnitOfWork,
@@ -782,26 +851,26 @@ async def import_keys(
     async def one_chunk() -> AsyncIterator[bytes]:
         yield text.encode("utf-8", errors="surrogateescape")
 
-    return await import_key_stream(product_id, one_chunk(), options or ImportOptions(), uow, keyring)
+    return await import_key_stream(shop_id, product_id, one_chunk(), options or ImportOptions(), uow, keyring)
 
 
-async def void_key(product_id: UUID, key_id: UUID, uow: InventoryUnitOfWork) -> None:
+async def void_key(shop_id: UUID, product_id: UUID, key_id: UUID, uow: InventoryUnitOfWork) -> None:
     """Withdraw one unsold key for good; a reserved or sold key cannot be voided."""
-    await _card_product(uow, product_id)
+    product = await _card_product(uow, shop_id, product_id)
     if not await uow.keys.withdraw(product_id, key_id, "void"):
         raise Conflict(
             f"key {key_id} of product {product_id} is not available (unknown, reserved, sold or void)"
         )
-    await uow.stock.record(product_id, stock.withdrawn(1))
+    await uow.stock.record(product.shop_id, product_id, stock.withdrawn(1))
     await uow.commit()
     log.info("key %s of %s voided", key_id, product_id)
 
 
 async def replace_key(
-    product_id: UUID, key_id: UUID, content: str, uow: InventoryUnitOfWork, keyring: KeyRing
+    shop_id: UUID, product_id: UUID, key_id: UUID, content: str, uow: InventoryUnitOfWork, keyring: KeyRing
 ) -> UUID:
     """Void one unsold key and add its replacement, in one transaction; returns the new key's id."""
-    await _card_product(uow, product_id)
+    product = await _card_product(uow, shop_id, product_id)
     key = read_key(content.encode("utf-8", errors="surrogateescape"), ImportFormat.TEXT, 1)
     if key is None or isinstance(key, InvalidLine):
         raise DomainError(f"the replacement key is not valid: {key.reason if key else 'empty'}")
@@ -809,11 +878,10 @@ async def replace_key(
         raise Conflict(
             f"key {key_id} of product {product_id} is not available (unknown, reserved, sold or void)"
         )
-    batch = await uow.keys.new_batch(uuid7(), product_id, None, None, "replacement")
+    batch = await uow.keys.new_batch(uuid7(), product, None, None, "replacement")
     new_id = uuid7()
     added = await uow.keys.add_one(
         new_id,
-        product_id,
         batch,
         keyring.fingerprint(key, product_id.bytes),
         keyring.seal(key, seal_context(product_id, new_id)),
@@ -826,9 +894,11 @@ async def replace_key(
     return new_id
 
 
-async def export_unsold(product_id: UUID, uow: InventoryUnitOfWork, keyring: KeyRing) -> AsyncIterator[str]:
-    """The plaintext of the product's unsold keys in issue order, one per line, streamed."""
-    product = await _card_product(uow, product_id)
+async def export_unsold(
+    shop_id: UUID, product_id: UUID, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> AsyncIterator[str]:
+    """The plaintext of the shop's product's unsold keys in issue order, one per line, streamed."""
+    product = await _card_product(uow, shop_id, product_id)
     exported = 0
     async for stored in uow.keys.stream_unsold(product.id, product.issue_order):
         yield keyring.open(stored.sealed, seal_context(stored.product_id, stored.id)) + "\n"
@@ -870,10 +940,17 @@ async def reencrypt(
     return total
 
 
-async def reveal_keys(order_id: UUID, reader: str, uow: InventoryUnitOfWork, keyring: KeyRing) -> Revealed:
-    """The plaintext of the keys a paid order owns; every reveal is audit-logged with its reader."""
+async def reveal_keys(
+    shop_id: UUID, order_id: UUID, reader: str, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> Revealed:
+    """The plaintext of the keys a paid order of the shop owns; every reveal is audit-logged with its
+    reader. Another shop's order is answered as one that owns no keys, and nothing is logged."""
     reservation = await uow.reservations.get(order_id)
-    if reservation is None or reservation.status is not ReservationStatus.ALLOCATED:
+    if (
+        reservation is None
+        or reservation.shop_id != shop_id
+        or reservation.status is not ReservationStatus.ALLOCATED
+    ):
         raise NotFound(f"order {order_id} owns no keys")
     product = await uow.products.get(reservation.product_id)
     if product is None:
@@ -896,7 +973,7 @@ async def reveal_keys(order_id: UUID, reader: str, uow: InventoryUnitOfWork, key
             audited.append(stored.id)
         if not keys:
             raise NotFound(f"order {order_id} owns no keys")
-    await uow.reveals.record(order_id, product.id, audited, reader)
+    await uow.reveals.record(order_id, product, audited, reader)
     await uow.commit()
     log.info("revealed %d keys of order %s to %s", len(keys), order_id, reader)
     return Revealed(order_id, product.id, keys, product.usage_instructions)
