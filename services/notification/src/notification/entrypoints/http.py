@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound
-from faka_common.http import ShopScope, internal_router
+from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -84,11 +84,13 @@ def router(service: Service) -> APIRouter:
             ],
         }
 
+    # The platform's bot serves every shop: the signed token, not the shop, opens the order. Without
+    # X-Shop-Id any shop's order links; with it, only that shop's.
     @api.post(
         "/telegram/links",
         summary="Link a buyer's Telegram chat to the order its token names; the bot confirms in the chat",
     )
-    async def post_telegram_link(link: TelegramLink, shop: ShopScope) -> dict[str, Any]:
+    async def post_telegram_link(link: TelegramLink, shop: OptionalShopScope) -> dict[str, Any]:
         secret = service.settings.telegram_link_secret
         if secret is None or TELEGRAM not in service.notifier.channels:
             raise NotFound("Telegram notices are not enabled (TELEGRAM_LINK_SECRET and TELEGRAM_BOT_TOKEN)")

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common import chat_link
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 
 from notification.domain.channels import ChannelError, OutgoingMessage
@@ -34,26 +35,30 @@ async def link_chat(
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     secret: str,
-    shop_id: UUID,
+    shop_id: UUID | None,
     token: str,
     chat_id: str,
     language: str | None = None,
 ) -> ChatLinked:
-    """Verify the token, store the chat for its order, then (after the commit) confirm in the chat. A bad or
-    expired token raises InvalidChatLink after the chat was told so; an order this service does not know
-    in the shop (another shop's, or one whose OrderPlaced is still on its way) raises NotFound and links
-    nothing."""
+    """Verify the token, store the chat for its order (in the order's shop), then (after the commit) confirm
+    in the chat. The signed token opens the order, so `shop_id` None (the platform's bot, which serves every
+    shop) links an order of any shop; a shop's id links only that shop's orders. A bad or expired token
+    raises InvalidChatLink after the chat was told so; an order this service does not know (in the shop),
+    another shop's or one whose OrderPlaced is still on its way, raises NotFound and links nothing."""
     try:
         order_id = chat_link.verify(secret, token)
     except chat_link.InvalidChatLink as error:
-        locale = pick_locale(language)
-        await _tell(notifier, LINK_INVALID, shop_id, None, chat_id, locale, {"reason": error.message})
+        # a reply about no order, stored nowhere: the installation's own shop speaks when none is named
+        speaker = shop_id or DEFAULT_SHOP_ID
+        await _tell(
+            notifier, LINK_INVALID, speaker, None, chat_id, pick_locale(language), {"reason": error.message}
+        )
         raise
     async with uow:
         contact = await uow.contacts.get(shop_id, order_id)
         if contact is None:
-            raise NotFound(f"no order {order_id} in this shop")
-        await uow.telegram_chats.link(shop_id, order_id, chat_id)
+            raise NotFound(f"no order {order_id}" + ("" if shop_id is None else " in this shop"))
+        await uow.telegram_chats.link(contact.shop_id, order_id, chat_id)
         await uow.commit()
     log.info("order %s: Telegram chat %s linked", order_id, mask_recipient(chat_id))
     channel = notifier.channels.get(TELEGRAM)
@@ -62,7 +67,7 @@ async def link_chat(
         "product_title": contact.product_title,
         "carries_keys": bool(channel is not None and channel.carries_secrets),
     }
-    confirmed = await _tell(notifier, LINKED, shop_id, order_id, chat_id, contact.locale, context)
+    confirmed = await _tell(notifier, LINKED, contact.shop_id, order_id, chat_id, contact.locale, context)
     return ChatLinked(order_id, confirmed)
 
 
