@@ -403,6 +403,24 @@ async def test_giving_up_records_every_failed_channel_and_announces_it() -> None
     assert (row.channel, row.status) == ("email", "failed") and "BuyerContactMissing" in (row.error or "")
 
 
+async def test_a_give_up_without_a_notice_is_recorded_and_announced_in_the_events_shop() -> None:
+    uow, order_id, shop = FakeUow(), uuid4(), uuid4()
+    event = DeliverySucceeded(
+        order_id=order_id, shop_id=shop, delivery_id=uuid4(), mode="card_key", item_count=1
+    )
+    await handlers.record_undelivered(
+        event,
+        BuyerContactMissing("no contact"),
+        cast(NotificationUnitOfWork, uow),
+        _notifier(_channels()),
+        {"DeliverySucceeded": "order_delivered"},
+    )
+    [row] = uow.notifications.rows.values()
+    [announced] = uow.published
+    assert (row.shop_id, row.status) == (shop, "failed")
+    assert isinstance(announced, NotificationFailed) and announced.shop_id == shop
+
+
 async def test_second_order_placed_keeps_the_first_contact() -> None:
     uow, order_id = FakeUow(), uuid4()
     await handlers.record_buyer_contact(_placed(order_id, "en"), cast(NotificationUnitOfWork, uow))
