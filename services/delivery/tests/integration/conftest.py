@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from delivery.adapters.orm import metadata
 from delivery.adapters.suppliers.base import signature_valid
 from delivery.bootstrap import Service, bootstrap
 from delivery.config import MIGRATIONS, Settings
@@ -28,6 +29,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 SECRET = "supplier-secret-1"
+#: Every table whose rows belong to a shop (they have a shop_id).
+SHOP_TABLES = tuple(t.name for t in metadata.sorted_tables if "shop_id" in t.c)
 
 
 @pytest.fixture(scope="module")

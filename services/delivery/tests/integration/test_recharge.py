@@ -250,21 +250,19 @@ async def test_supplier_balance_products_and_claims(
     service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
 ) -> None:
     fake = suppliers.add(unique("catalog"))
-    sid = await register(api, uuid4(), fake.name, suppliers.url(fake.name), 0)
+    product_id, order_id = uuid4(), uuid4()
+    sid = await register(api, product_id, fake.name, suppliers.url(fake.name), 0)
     assert (await api.get(f"/internal/suppliers/{sid}/balance")).json() == {
         "supplier_id": sid, "balance": 123_456, "currency": "CNY"
     }  # fmt: skip
     [product] = (await api.get(f"/internal/suppliers/{sid}/products")).json()["items"]
     assert product["sku"] == "mobile-50" and product["price"] == 4950
-    claim = await api.post(
-        f"/internal/suppliers/{sid}/claims",
-        json={
-            "order_id": str(uuid4()),
-            "amount": 4900,
-            "reason": "recharge never arrived",
-            "recorded_by": "ann",
-        },
-    )
+    await feed(service, recharge(order_id, product_id))
+    await drain(service)
+    claim_of = {"amount": 4900, "reason": "recharge never arrived", "recorded_by": "ann"}
+    unknown = await api.post(f"/internal/suppliers/{sid}/claims", json={**claim_of, "order_id": str(uuid4())})
+    assert unknown.status_code == 404 and "no delivery for order" in unknown.json()["message"]
+    claim = await api.post(f"/internal/suppliers/{sid}/claims", json={**claim_of, "order_id": str(order_id)})
     assert claim.status_code == 201
     scores = (await api.get("/internal/suppliers/scores")).json()["items"]
     assert [s["claims"] for s in scores if s["name"] == fake.name] == [1]

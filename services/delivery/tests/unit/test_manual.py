@@ -3,13 +3,14 @@ from uuid import uuid4
 
 import pytest
 from delivery.domain.manual import ManualTask
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import Conflict
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _task() -> ManualTask:
-    return ManualTask(uuid4(), uuid4(), uuid4(), "manual_product", "open", NOW)
+    return ManualTask(uuid4(), DEFAULT_SHOP_ID, uuid4(), uuid4(), "manual_product", "open", NOW)
 
 
 def test_an_operator_claims_then_delivers() -> None:

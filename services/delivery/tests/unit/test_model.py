@@ -11,6 +11,7 @@ from delivery.domain.model import (
     item_count,
     latency_ms,
 )
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 
 
 def test_card_keys_count_one_item_per_key() -> None:
@@ -47,7 +48,7 @@ def test_latency_is_whole_milliseconds_never_negative() -> None:
 
 def _delivery(status: str = "pending") -> Delivery:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    return Delivery(uuid4(), uuid4(), "pending", 0, status, 0, now, None, None)  # type: ignore[arg-type]
+    return Delivery(uuid4(), DEFAULT_SHOP_ID, uuid4(), "pending", 0, status, 0, now, None, None)  # type: ignore[arg-type]
 
 
 STATUSES = ("pending", "recharging", "manual", "succeeded", "failed", "cancelled")

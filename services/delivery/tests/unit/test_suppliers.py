@@ -14,10 +14,11 @@ from delivery.domain.suppliers import (
     TransientError,
     rank,
 )
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 
 
 def _route(name: str, priority: int, cost: int = 100) -> Route:
-    return Route(uuid4(), UUID(int=1), uuid4(), name, "sku", priority, cost, "CNY")
+    return Route(uuid4(), DEFAULT_SHOP_ID, UUID(int=1), uuid4(), name, "sku", priority, cost, "CNY")
 
 
 def test_priority_wins_over_score() -> None:

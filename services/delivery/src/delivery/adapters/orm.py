@@ -16,10 +16,11 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
-    ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     Table,
     Text,
     UniqueConstraint,
@@ -36,7 +37,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.domain.manual import ManualTask
-from delivery.domain.model import Delivery
+from delivery.domain.model import Delivery, OrderOfAnotherShop
 from delivery.domain.suppliers import Claim, Route, Score, Supplier
 
 metadata = MetaData()
@@ -46,6 +47,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False, unique=True),
     Column("mode", Text, nullable=False),
     Column("item_count", Integer, nullable=False),
@@ -72,6 +74,7 @@ delivery_attempts = Table(
     "delivery_attempts",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("channel", Text, nullable=False),
@@ -91,7 +94,8 @@ suppliers = Table(
     "suppliers",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
-    Column("name", Text, nullable=False, unique=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("base_url", Text, nullable=False),
     Column("config", JSONB, nullable=False),
@@ -100,26 +104,35 @@ suppliers = Table(
     Column("timeout_seconds", Float, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", TS, nullable=False, server_default=func.now()),
+    UniqueConstraint("shop_id", "name", name="suppliers_shop_name"),
+    UniqueConstraint("shop_id", "id", name="suppliers_shop_id"),
 )
 
 supplier_routes = Table(
     "supplier_routes",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
-    Column("supplier_id", PgUUID(as_uuid=True), ForeignKey("suppliers.id"), nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True), nullable=False),
     Column("supplier_sku", Text, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("cost", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Column("active", Boolean, nullable=False),
     UniqueConstraint("product_id", "supplier_id", name="supplier_routes_product_supplier"),
+    ForeignKeyConstraint(
+        ["shop_id", "supplier_id"],
+        ["suppliers.shop_id", "suppliers.id"],
+        name="supplier_routes_shop_supplier",
+    ),
 )
 
 manual_tasks = Table(
     "manual_tasks",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False, unique=True),
     Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
     Column("reason", Text, nullable=False),
@@ -137,6 +150,7 @@ delivery_contents = Table(
     "delivery_contents",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("delivery_id", PgUUID(as_uuid=True), nullable=False),
     Column("source", Text, nullable=False),
     Column("key_id", Text, nullable=False),
@@ -148,6 +162,7 @@ content_reveals = Table(
     "content_reveals",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("reader", Text, nullable=False),
     Column("revealed_at", TS, nullable=False, server_default=func.now()),
@@ -157,17 +172,24 @@ supplier_claims = Table(
     "supplier_claims",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
-    Column("supplier_id", PgUUID(as_uuid=True), ForeignKey("suppliers.id"), nullable=False),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True), nullable=False),
     Column("order_id", PgUUID(as_uuid=True), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
     Column("created_at", TS, nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["shop_id", "supplier_id"],
+        ["suppliers.shop_id", "suppliers.id"],
+        name="supplier_claims_shop_supplier",
+    ),
 )
 
 DELIVERY_FIELDS = (
     "id",
+    "shop_id",
     "order_id",
     "mode",
     "item_count",
@@ -184,7 +206,9 @@ DELIVERY_FIELDS = (
     "next_attempt_at",
     "sla_alerted_at",
 )
-MUTABLE_DELIVERY_FIELDS = tuple(f for f in DELIVERY_FIELDS if f not in ("id", "order_id", "created_at"))
+MUTABLE_DELIVERY_FIELDS = tuple(
+    f for f in DELIVERY_FIELDS if f not in ("id", "shop_id", "order_id", "created_at")
+)
 
 
 def _delivery_values(delivery: Delivery, fields: Sequence[str]) -> dict[str, Any]:
@@ -196,6 +220,8 @@ def _to_delivery(row: Any) -> Delivery:
 
 
 class DeliveryRepository:
+    """Deliveries by order, each read scoped by the shop it acts for: another shop's order is not found."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -209,40 +235,40 @@ class DeliveryRepository:
         )
         return result.first() is not None
 
-    async def get(self, order_id: UUID) -> Delivery | None:
-        row = (
-            await self._session.execute(select(deliveries).where(deliveries.c.order_id == order_id))
-        ).first()
+    @staticmethod
+    def _of(shop_id: UUID, order_id: UUID) -> Select[Any]:
+        return select(deliveries).where(deliveries.c.shop_id == shop_id, deliveries.c.order_id == order_id)
+
+    async def get(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
+        row = (await self._session.execute(self._of(shop_id, order_id))).first()
         return _to_delivery(row._mapping) if row else None
 
     async def lock_or_create(self, fresh: Delivery) -> Delivery:
-        """The order's delivery, locked for this transaction; `fresh` is stored first when there is none."""
+        """The order's delivery, locked for this transaction; `fresh` is stored first when there is none.
+        Raises OrderOfAnotherShop when the order's delivery exists under another shop than `fresh`'s."""
         await self.add(fresh)
-        row = (
-            await self._session.execute(
-                select(deliveries).where(deliveries.c.order_id == fresh.order_id).with_for_update()
+        row = (await self._session.execute(self._of(fresh.shop_id, fresh.order_id).with_for_update())).first()
+        if row is None:
+            raise OrderOfAnotherShop(
+                f"order {fresh.order_id} has a delivery of another shop than {fresh.shop_id}"
             )
-        ).one()
         return _to_delivery(row._mapping)
 
-    async def lock(self, order_id: UUID) -> Delivery | None:
-        row = (
-            await self._session.execute(
-                select(deliveries).where(deliveries.c.order_id == order_id).with_for_update()
-            )
-        ).first()
+    async def lock(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
+        row = (await self._session.execute(self._of(shop_id, order_id).with_for_update())).first()
         return _to_delivery(row._mapping) if row else None
 
     async def save(self, delivery: Delivery) -> None:
         await self._session.execute(
             update(deliveries)
-            .where(deliveries.c.id == delivery.id)
+            .where(deliveries.c.id == delivery.id, deliveries.c.shop_id == delivery.shop_id)
             .values(**_delivery_values(delivery, MUTABLE_DELIVERY_FIELDS))
         )
 
-    async def lease_due_recharge(self, now: datetime, lease: timedelta) -> UUID | None:
-        """Take one recharge that is due and not leased by another worker (the lease outlives a crash); a
-        delivery already in the manual queue comes back while a submit of it is still unresolved."""
+    async def lease_due_recharge(self, now: datetime, lease: timedelta) -> tuple[UUID, UUID] | None:
+        """Take one recharge that is due and not leased by another worker (the lease outlives a crash), of
+        any shop: its (shop id, order id). A delivery already in the manual queue comes back while a submit
+        of it is still unresolved."""
         has_unresolved = exists().where(
             delivery_attempts.c.order_id == deliveries.c.order_id,
             delivery_attempts.c.phase == "submit",
@@ -268,20 +294,21 @@ class DeliveryRepository:
                 update(deliveries)
                 .where(deliveries.c.id == due)
                 .values(lease_until=now + lease)
-                .returning(deliveries.c.order_id)
+                .returning(deliveries.c.shop_id, deliveries.c.order_id)
             )
         ).first()
-        return row[0] if row else None
+        return (row.shop_id, row.order_id) if row else None
 
-    async def release(self, order_id: UUID, next_attempt_at: datetime | None) -> None:
+    async def release(self, shop_id: UUID, order_id: UUID, next_attempt_at: datetime | None) -> None:
         await self._session.execute(
             update(deliveries)
-            .where(deliveries.c.order_id == order_id)
+            .where(deliveries.c.shop_id == shop_id, deliveries.c.order_id == order_id)
             .values(lease_until=None, next_attempt_at=next_attempt_at)
         )
 
     async def overdue(self, cutoff: datetime, limit: int) -> list[Delivery]:
-        """Paid before `cutoff`, still not delivered, not yet alerted; locked, skipping busy rows."""
+        """Paid before `cutoff`, still not delivered, not yet alerted, of any shop; locked, skipping busy
+        rows."""
         rows = await self._session.execute(
             select(deliveries)
             .where(
@@ -299,6 +326,7 @@ class DeliveryRepository:
 @dataclass
 class Attempt:
     id: UUID
+    shop_id: UUID
     delivery_id: UUID
     order_id: UUID
     channel: str
@@ -337,34 +365,38 @@ class AttemptRepository:
         )
 
     async def save(self, attempt: Attempt) -> None:
-        values = {f: getattr(attempt, f) for f in ATTEMPT_FIELDS if f != "id"}
+        values = {f: getattr(attempt, f) for f in ATTEMPT_FIELDS if f not in ("id", "shop_id")}
         await self._session.execute(
-            update(delivery_attempts).where(delivery_attempts.c.id == attempt.id).values(**values)
+            update(delivery_attempts)
+            .where(delivery_attempts.c.id == attempt.id, delivery_attempts.c.shop_id == attempt.shop_id)
+            .values(**values)
         )
 
-    async def unresolved_submits(self, order_id: UUID) -> list[Attempt]:
-        """Submits whose effect at the supplier is not known yet: nothing else may be sent meanwhile."""
-        rows = await self._session.execute(
-            select(delivery_attempts).where(
-                delivery_attempts.c.order_id == order_id,
-                delivery_attempts.c.phase == "submit",
-                delivery_attempts.c.outcome.in_(UNRESOLVED_OUTCOMES),
-            )
-        )
-        return [Attempt(**{f: r._mapping[f] for f in ATTEMPT_FIELDS}) for r in rows]
-
-    async def for_order(self, order_id: UUID) -> list[Attempt]:
+    async def _of_order(self, shop_id: UUID, order_id: UUID, *where: Any) -> list[Attempt]:
         rows = await self._session.execute(
             select(delivery_attempts)
-            .where(delivery_attempts.c.order_id == order_id)
+            .where(delivery_attempts.c.shop_id == shop_id, delivery_attempts.c.order_id == order_id, *where)
             .order_by(delivery_attempts.c.started_at, delivery_attempts.c.id)
         )
         return [Attempt(**{f: r._mapping[f] for f in ATTEMPT_FIELDS}) for r in rows]
 
-    async def scores(self, since: datetime) -> dict[UUID, Score]:
-        """Per supplier over the window: finished submits, successes, mean latency, claims."""
+    async def unresolved_submits(self, shop_id: UUID, order_id: UUID) -> list[Attempt]:
+        """Submits whose effect at the supplier is not known yet: nothing else may be sent meanwhile."""
+        return await self._of_order(
+            shop_id,
+            order_id,
+            delivery_attempts.c.phase == "submit",
+            delivery_attempts.c.outcome.in_(UNRESOLVED_OUTCOMES),
+        )
+
+    async def for_order(self, shop_id: UUID, order_id: UUID) -> list[Attempt]:
+        return await self._of_order(shop_id, order_id)
+
+    async def scores(self, shop_id: UUID, since: datetime) -> dict[UUID, Score]:
+        """Per supplier of the shop over the window: finished submits, successes, mean latency, claims."""
         a = delivery_attempts
         counted = and_(
+            a.c.shop_id == shop_id,
             a.c.supplier_id.is_not(None),
             a.c.phase == "submit",
             a.c.started_at >= since,
@@ -382,7 +414,7 @@ class AttemptRepository:
         )
         claim_rows = await self._session.execute(
             select(supplier_claims.c.supplier_id, func.count())
-            .where(supplier_claims.c.created_at >= since)
+            .where(supplier_claims.c.shop_id == shop_id, supplier_claims.c.created_at >= since)
             .group_by(supplier_claims.c.supplier_id)
         )
         claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows.tuples()}
@@ -405,33 +437,35 @@ class ManualTaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def lock(self, order_id: UUID) -> ManualTask | None:
+    async def lock(self, shop_id: UUID, order_id: UUID) -> ManualTask | None:
         row = (
             await self._session.execute(
-                select(manual_tasks).where(manual_tasks.c.order_id == order_id).with_for_update()
+                select(manual_tasks)
+                .where(manual_tasks.c.shop_id == shop_id, manual_tasks.c.order_id == order_id)
+                .with_for_update()
             )
         ).first()
         return _to_task(row._mapping) if row else None
 
     async def save(self, task: ManualTask) -> None:
         values = {f: getattr(task, f) for f in ManualTask.__dataclass_fields__}
+        statement = insert(manual_tasks).values(**values)
         await self._session.execute(
-            insert(manual_tasks)
-            .values(**values)
-            .on_conflict_do_update(
+            statement.on_conflict_do_update(
                 index_elements=[manual_tasks.c.order_id],
                 set_={
                     k: v
                     for k, v in values.items()
-                    if k not in ("id", "order_id", "delivery_id", "created_at")
+                    if k not in ("id", "shop_id", "order_id", "delivery_id", "created_at")
                 },
+                where=manual_tasks.c.shop_id == statement.excluded.shop_id,
             )
         )
 
-    async def in_statuses(self, statuses: Sequence[str], limit: int) -> list[ManualTask]:
+    async def in_statuses(self, shop_id: UUID, statuses: Sequence[str], limit: int) -> list[ManualTask]:
         rows = await self._session.execute(
             select(manual_tasks)
-            .where(manual_tasks.c.status.in_(list(statuses)))
+            .where(manual_tasks.c.shop_id == shop_id, manual_tasks.c.status.in_(list(statuses)))
             .order_by(manual_tasks.c.created_at)
             .limit(limit)
         )
@@ -442,10 +476,13 @@ class ContentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def store(self, order_id: UUID, delivery_id: UUID, source: str, sealed: Sealed) -> None:
+    async def store(
+        self, shop_id: UUID, order_id: UUID, delivery_id: UUID, source: str, sealed: Sealed
+    ) -> None:
         await self._session.execute(
             insert(delivery_contents)
             .values(
+                shop_id=shop_id,
                 order_id=order_id,
                 delivery_id=delivery_id,
                 source=source,
@@ -455,18 +492,21 @@ class ContentRepository:
             .on_conflict_do_nothing(index_elements=[delivery_contents.c.order_id])
         )
 
-    async def get(self, order_id: UUID) -> tuple[str, Sealed] | None:
+    async def get(self, shop_id: UUID, order_id: UUID) -> tuple[str, Sealed] | None:
+        c = delivery_contents
         row = (
             await self._session.execute(
-                select(
-                    delivery_contents.c.source, delivery_contents.c.key_id, delivery_contents.c.blob
-                ).where(delivery_contents.c.order_id == order_id)
+                select(c.c.source, c.c.key_id, c.c.blob).where(
+                    c.c.shop_id == shop_id, c.c.order_id == order_id
+                )
             )
         ).first()
         return (row.source, Sealed(row.key_id, row.blob)) if row else None
 
-    async def record_reveal(self, order_id: UUID, reader: str) -> None:
-        await self._session.execute(insert(content_reveals).values(order_id=order_id, reader=reader))
+    async def record_reveal(self, shop_id: UUID, order_id: UUID, reader: str) -> None:
+        await self._session.execute(
+            insert(content_reveals).values(shop_id=shop_id, order_id=order_id, reader=reader)
+        )
 
 
 def _to_supplier(row: Any) -> Supplier:
@@ -474,38 +514,49 @@ def _to_supplier(row: Any) -> Supplier:
 
 
 class SupplierRepository:
+    """A shop's suppliers, their routes and claims; another shop's supplier is not found."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, supplier: Supplier) -> bool:
+        """Register the supplier; False when its shop has one of that name."""
         result = await self._session.execute(
             insert(suppliers)
             .values(**{f: getattr(supplier, f) for f in Supplier.__dataclass_fields__})
-            .on_conflict_do_nothing(index_elements=[suppliers.c.name])
+            .on_conflict_do_nothing(constraint="suppliers_shop_name")
             .returning(suppliers.c.id)
         )
         return result.first() is not None
 
-    async def get(self, supplier_id: UUID) -> Supplier | None:
-        row = (await self._session.execute(select(suppliers).where(suppliers.c.id == supplier_id))).first()
+    async def get(self, shop_id: UUID, supplier_id: UUID) -> Supplier | None:
+        row = (
+            await self._session.execute(
+                select(suppliers).where(suppliers.c.shop_id == shop_id, suppliers.c.id == supplier_id)
+            )
+        ).first()
         return _to_supplier(row._mapping) if row else None
 
-    async def all(self) -> list[Supplier]:
-        rows = await self._session.execute(select(suppliers).order_by(suppliers.c.name))
+    async def all(self, shop_id: UUID) -> list[Supplier]:
+        rows = await self._session.execute(
+            select(suppliers).where(suppliers.c.shop_id == shop_id).order_by(suppliers.c.name)
+        )
         return [_to_supplier(r._mapping) for r in rows]
 
-    async def set_active(self, supplier_id: UUID, active: bool) -> bool:
+    async def set_active(self, shop_id: UUID, supplier_id: UUID, active: bool) -> bool:
         result = await self._session.execute(
             update(suppliers)
-            .where(suppliers.c.id == supplier_id)
+            .where(suppliers.c.shop_id == shop_id, suppliers.c.id == supplier_id)
             .values(active=active)
             .returning(suppliers.c.id)
         )
         return result.first() is not None
 
     async def put_route(self, route: Route) -> None:
+        """Create or change the route; the database refuses a supplier of another shop (foreign key)."""
         values = {
             "id": route.id,
+            "shop_id": route.shop_id,
             "product_id": route.product_id,
             "supplier_id": route.supplier_id,
             "supplier_sku": route.supplier_sku,
@@ -523,26 +574,33 @@ class SupplierRepository:
             )
         )
 
-    async def remove_route(self, product_id: UUID, supplier_id: UUID) -> bool:
+    async def remove_route(self, shop_id: UUID, product_id: UUID, supplier_id: UUID) -> bool:
+        r = supplier_routes
         result = await self._session.execute(
-            update(supplier_routes)
-            .where(supplier_routes.c.product_id == product_id, supplier_routes.c.supplier_id == supplier_id)
+            update(r)
+            .where(r.c.shop_id == shop_id, r.c.product_id == product_id, r.c.supplier_id == supplier_id)
             .values(active=False)
-            .returning(supplier_routes.c.id)
+            .returning(r.c.id)
         )
         return result.first() is not None
 
-    async def routes(self, product_id: UUID) -> list[Route]:
-        """The product's active routes to active suppliers."""
+    async def routes(self, shop_id: UUID, product_id: UUID) -> list[Route]:
+        """The product's active routes in the shop to active suppliers."""
         r, s = supplier_routes, suppliers
         rows = await self._session.execute(
             select(r, s.c.name.label("supplier_name"))
-            .join(s, s.c.id == r.c.supplier_id)
-            .where(r.c.product_id == product_id, r.c.active.is_(True), s.c.active.is_(True))
+            .join(s, and_(s.c.shop_id == r.c.shop_id, s.c.id == r.c.supplier_id))
+            .where(
+                r.c.shop_id == shop_id,
+                r.c.product_id == product_id,
+                r.c.active.is_(True),
+                s.c.active.is_(True),
+            )
         )
         return [
             Route(
                 id=row.id,
+                shop_id=row.shop_id,
                 product_id=row.product_id,
                 supplier_id=row.supplier_id,
                 supplier_name=row.supplier_name,
@@ -559,10 +617,10 @@ class SupplierRepository:
             insert(supplier_claims).values(**{f: getattr(claim, f) for f in Claim.__dataclass_fields__})
         )
 
-    async def claims(self, supplier_id: UUID) -> list[tuple[Claim, datetime]]:
+    async def claims(self, shop_id: UUID, supplier_id: UUID) -> list[tuple[Claim, datetime]]:
         rows = await self._session.execute(
             select(supplier_claims)
-            .where(supplier_claims.c.supplier_id == supplier_id)
+            .where(supplier_claims.c.shop_id == shop_id, supplier_claims.c.supplier_id == supplier_id)
             .order_by(supplier_claims.c.created_at)
         )
         return [

@@ -20,6 +20,7 @@ OPEN_STATUSES: frozenset[str] = frozenset({"open", "claimed"})
 @dataclass
 class ManualTask:
     id: UUID
+    shop_id: UUID
     order_id: UUID
     delivery_id: UUID
     reason: str

@@ -65,9 +65,15 @@ class InvalidTransition(Exception):
     """A status change the transition table does not allow."""
 
 
+class OrderOfAnotherShop(Exception):
+    """A message names an order whose delivery belongs to another shop than the message's: a producer's bug
+    or a forged message. Nothing changes (the consumer dead-letters it); no shop's delivery crosses over."""
+
+
 @dataclass
 class Delivery:
     id: UUID
+    shop_id: UUID
     order_id: UUID
     mode: str
     item_count: int

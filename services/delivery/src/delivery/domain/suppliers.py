@@ -66,6 +66,7 @@ class RechargeOrder:
 @dataclass(frozen=True)
 class Route:
     id: UUID
+    shop_id: UUID
     product_id: UUID
     supplier_id: UUID
     supplier_name: str
@@ -115,6 +116,7 @@ class Supplier:
     """An upstream; its secret is kept sealed (key id + blob) and opened only to sign requests."""
 
     id: UUID
+    shop_id: UUID
     name: str
     kind: Literal["http_json", "platform"]
     base_url: str
@@ -130,6 +132,7 @@ class Claim:
     """A loss a supplier caused (paid for a recharge that never arrived, a key that did not work)."""
 
     id: UUID
+    shop_id: UUID
     supplier_id: UUID
     order_id: UUID
     amount: int

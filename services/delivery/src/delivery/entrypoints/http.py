@@ -15,7 +15,7 @@ from faka_common.contracts.delivery_admin import (
     SupplierActive,
 )
 from faka_common.errors import NotFound
-from faka_common.http import InternalCaller, combined, internal_router
+from faka_common.http import InternalCaller, ShopScope, combined, internal_router
 from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query
 
@@ -136,15 +136,16 @@ def claim_view(c: Claim) -> dict[str, Any]:
 
 def router(service: Service) -> APIRouter:
     """The internal API: deliveries, manual tasks and suppliers for the gateway's admin API; the reveal of
-    delivered content for the key readers only."""
+    delivered content for the key readers only. Every route acts for the shop the request names (X-Shop-Id):
+    another shop's orders and suppliers are not found."""
     api = internal_router(service.settings, callers={"gateway"})
     reveals = internal_router(service.settings, callers=KEY_READERS)
 
     @api.get("/deliveries/{order_id}", summary="The delivery record of an order, with its attempts")
-    async def get_delivery(order_id: UUID) -> dict[str, Any]:
+    async def get_delivery(order_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            delivery = await uow.deliveries.get(order_id)
-            attempts = await uow.attempts.for_order(order_id)
+            delivery = await uow.deliveries.get(shop, order_id)
+            attempts = await uow.attempts.for_order(shop, order_id)
         if delivery is None:
             raise NotFound(f"no delivery for order {order_id}")
         return delivery_view(delivery, attempts)
@@ -154,9 +155,9 @@ def router(service: Service) -> APIRouter:
         summary="Reveal content delivered by an operator or supplier (audited with the calling service as "
         "the reader)",
     )
-    async def reveal_content(order_id: UUID, reader: InternalCaller) -> dict[str, Any]:
+    async def reveal_content(order_id: UUID, reader: InternalCaller, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            revealed = await handlers.reveal_content(order_id, reader, uow, service.keyring)
+            revealed = await handlers.reveal_content(shop, order_id, reader, uow, service.keyring)
         return {
             "order_id": str(revealed.order_id),
             "mode": revealed.mode,
@@ -166,42 +167,44 @@ def router(service: Service) -> APIRouter:
 
     @api.get("/manual-tasks", summary="The manual queue (open and claimed tasks unless told otherwise)")
     async def list_tasks(
+        shop: ShopScope,
         status: Annotated[list[TaskStatus] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         async with service.uow() as uow:
-            rows = await handlers.list_tasks(uow, list(status or ["open", "claimed"]), limit)
+            rows = await handlers.list_tasks(uow, shop, list(status or ["open", "claimed"]), limit)
         return {"items": [task_view(task, delivery) for task, delivery in rows]}
 
     @api.post("/manual-tasks/{order_id}/claim", summary="Take a task from the manual queue")
-    async def claim_task(order_id: UUID, body: ClaimTask) -> dict[str, Any]:
+    async def claim_task(order_id: UUID, body: ClaimTask, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            task = await handlers.claim_task(order_id, body.operator, uow)
+            task = await handlers.claim_task(shop, order_id, body.operator, uow)
         return task_view(task)
 
     @api.post("/manual-tasks/{order_id}/deliver", summary="Deliver a claimed task with its content")
-    async def deliver_task(order_id: UUID, body: DeliverTask) -> dict[str, Any]:
+    async def deliver_task(order_id: UUID, body: DeliverTask, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
             delivery = await handlers.deliver_manually(
-                order_id, body.operator, body.content, uow, service.keyring, body.force
+                shop, order_id, body.operator, body.content, uow, service.keyring, body.force
             )
         return delivery_view(delivery)
 
     @api.post(
         "/manual-tasks/{order_id}/reject", summary="Reject a claimed task with a reason (delivery fails)"
     )
-    async def reject_task(order_id: UUID, body: RejectTask) -> dict[str, Any]:
+    async def reject_task(order_id: UUID, body: RejectTask, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            delivery = await handlers.reject_manually(order_id, body.operator, body.reason, uow)
+            delivery = await handlers.reject_manually(shop, order_id, body.operator, body.reason, uow)
         return delivery_view(delivery)
 
     @api.post(
         "/suppliers", status_code=201, summary="Register a supplier (its secret is sealed, never shown)"
     )
-    async def add_supplier(body: NewSupplier) -> dict[str, Any]:
+    async def add_supplier(body: NewSupplier, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
             supplier = await supplier_ops.add_supplier(
                 uow,
+                shop,
                 service.keyring,
                 service.outbound,
                 body.name,
@@ -213,15 +216,15 @@ def router(service: Service) -> APIRouter:
             )
         return supplier_view(supplier)
 
-    @api.get("/suppliers", summary="Every supplier")
-    async def list_suppliers() -> dict[str, Any]:
+    @api.get("/suppliers", summary="The shop's suppliers")
+    async def list_suppliers(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            return {"items": [supplier_view(s) for s in await uow.suppliers.all()]}
+            return {"items": [supplier_view(s) for s in await uow.suppliers.all(shop)]}
 
     @api.get("/suppliers/scores", summary="Success rate, latency and claims per supplier over the window")
-    async def supplier_scores() -> dict[str, Any]:
+    async def supplier_scores(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            rows = await supplier_ops.scores(uow, service.breakers, service.score_window)
+            rows = await supplier_ops.scores(uow, shop, service.breakers, service.score_window)
         return {
             "window_minutes": service.settings.score_window_minutes,
             "items": [
@@ -242,21 +245,21 @@ def router(service: Service) -> APIRouter:
         }
 
     @api.patch("/suppliers/{supplier_id}", summary="Switch a supplier on or off")
-    async def set_active(supplier_id: UUID, body: SupplierActive) -> dict[str, Any]:
+    async def set_active(supplier_id: UUID, body: SupplierActive, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            await supplier_ops.set_supplier_active(uow, supplier_id, body.active)
+            await supplier_ops.set_supplier_active(uow, shop, supplier_id, body.active)
         return {"supplier_id": str(supplier_id), "active": body.active}
 
     @api.get("/suppliers/{supplier_id}/balance", summary="Our balance at the supplier (asks it)")
-    async def supplier_balance(supplier_id: UUID) -> dict[str, Any]:
+    async def supplier_balance(supplier_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            balance = await supplier_ops.balance(uow, service.adapters, supplier_id)
+            balance = await supplier_ops.balance(uow, service.adapters, shop, supplier_id)
         return {"supplier_id": str(supplier_id), "balance": balance.amount, "currency": balance.currency}
 
     @api.get("/suppliers/{supplier_id}/products", summary="The supplier's product list (asks it)")
-    async def supplier_products(supplier_id: UUID) -> dict[str, Any]:
+    async def supplier_products(supplier_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await supplier_ops.products(uow, service.adapters, supplier_id)
+            items = await supplier_ops.products(uow, service.adapters, shop, supplier_id)
         return {
             "items": [
                 {
@@ -271,38 +274,47 @@ def router(service: Service) -> APIRouter:
         }
 
     @api.post("/suppliers/{supplier_id}/claims", status_code=201, summary="Record a loss the supplier caused")
-    async def add_claim(supplier_id: UUID, body: NewClaim) -> dict[str, Any]:
+    async def add_claim(supplier_id: UUID, body: NewClaim, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
             claim = await supplier_ops.record_claim(
-                uow, supplier_id, body.order_id, body.amount, body.currency, body.reason, body.recorded_by
+                uow,
+                shop,
+                supplier_id,
+                body.order_id,
+                body.amount,
+                body.currency,
+                body.reason,
+                body.recorded_by,
             )
         return claim_view(claim)
 
     @api.get("/suppliers/{supplier_id}/claims", summary="Losses recorded against the supplier")
-    async def list_claims(supplier_id: UUID) -> dict[str, Any]:
+    async def list_claims(supplier_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            if await uow.suppliers.get(supplier_id) is None:
+            if await uow.suppliers.get(shop, supplier_id) is None:
                 raise NotFound(f"no supplier {supplier_id}")
-            claims = await uow.suppliers.claims(supplier_id)
+            claims = await uow.suppliers.claims(shop, supplier_id)
         return {"items": [{**claim_view(c), "created_at": _iso(at)} for c, at in claims]}
 
     @api.get("/products/{product_id}/routes", summary="A product's supplier routes, in routing order")
-    async def list_routes(product_id: UUID) -> dict[str, Any]:
+    async def list_routes(product_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            routes = await supplier_ops.ranked_routes(uow, product_id, service.score_window)
+            routes = await supplier_ops.ranked_routes(uow, shop, product_id, service.score_window)
         return {"items": [route_view(r) for r in routes]}
 
     @api.put("/products/{product_id}/routes/{supplier_id}", summary="Route a product to a supplier")
-    async def put_route(product_id: UUID, supplier_id: UUID, body: NewRoute) -> dict[str, Any]:
+    async def put_route(
+        product_id: UUID, supplier_id: UUID, body: NewRoute, shop: ShopScope
+    ) -> dict[str, Any]:
         async with service.uow() as uow:
             route = await supplier_ops.put_route(
-                uow, product_id, supplier_id, body.supplier_sku, body.priority, body.cost, body.currency
+                uow, shop, product_id, supplier_id, body.supplier_sku, body.priority, body.cost, body.currency
             )
         return route_view(route)
 
     @api.delete("/products/{product_id}/routes/{supplier_id}", status_code=204, summary="Stop routing to it")
-    async def delete_route(product_id: UUID, supplier_id: UUID) -> None:
+    async def delete_route(product_id: UUID, supplier_id: UUID, shop: ShopScope) -> None:
         async with service.uow() as uow:
-            await supplier_ops.remove_route(uow, product_id, supplier_id)
+            await supplier_ops.remove_route(uow, shop, product_id, supplier_id)
 
     return combined(api, reveals)

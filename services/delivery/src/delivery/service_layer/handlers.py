@@ -50,10 +50,11 @@ def content_context(order_id: UUID) -> bytes:
 
 
 def fresh_delivery(
-    order_id: UUID, product_id: UUID | None = None, paid_at: datetime | None = None
+    shop_id: UUID, order_id: UUID, product_id: UUID | None = None, paid_at: datetime | None = None
 ) -> Delivery:
     return Delivery(
         id=uuid7(),
+        shop_id=shop_id,
         order_id=order_id,
         mode=PENDING_MODE,
         item_count=0,
@@ -70,7 +71,7 @@ def fresh_delivery(
 async def record_payment(event: OrderPaid, uow: DeliveryUnitOfWork) -> None:
     """A paid order is owed a delivery: the SLA clock starts at its payment."""
     delivery = await uow.deliveries.lock_or_create(
-        fresh_delivery(event.order_id, event.product_id, event.paid_at)
+        fresh_delivery(event.shop_id, event.order_id, event.product_id, event.paid_at)
     )
     if delivery.paid_at is None:
         delivery.paid_at = event.paid_at
@@ -80,7 +81,9 @@ async def record_payment(event: OrderPaid, uow: DeliveryUnitOfWork) -> None:
 
 async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) -> None:
     """Record the delivery of an order's allocated keys and announce it, once per order."""
-    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    delivery = await uow.deliveries.lock_or_create(
+        fresh_delivery(event.shop_id, event.order_id, event.product_id)
+    )
     if delivery.status not in ("pending", "manual"):
         log.info("order %s delivery is %s; ignoring KeysAllocated", event.order_id, delivery.status)
         return
@@ -100,6 +103,7 @@ async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) 
     await uow.attempts.add(
         Attempt(
             id=uuid7(),
+            shop_id=delivery.shop_id,
             delivery_id=delivery.id,
             order_id=delivery.order_id,
             channel=event.delivery_type,
@@ -113,29 +117,20 @@ async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) 
         )
     )
     await uow.deliveries.save(delivery)
-    await _resolve_task(uow, delivery.order_id, now)
+    await _resolve_task(uow, delivery, now)
     if outcome.status == "succeeded":
-        uow.publish(
-            DeliverySucceeded(
-                order_id=event.order_id,
-                delivery_id=delivery.id,
-                mode=delivery.mode,
-                item_count=delivery.item_count,
-            )
-        )
+        uow.publish(succeeded(delivery))
         log.info(
             "order %s delivered: %d item(s), mode %s", event.order_id, delivery.item_count, delivery.mode
         )
     else:
-        uow.publish(
-            DeliveryFailed(order_id=event.order_id, delivery_id=delivery.id, reason=outcome.reason or "")
-        )
+        uow.publish(failed(delivery, outcome.reason or ""))
         log.warning("order %s delivery failed: %s", event.order_id, outcome.reason)
 
 
 async def note_allocation_failure(event: AllocationFailed, uow: DeliveryUnitOfWork) -> None:
     """No keys will come (the order side refunds): stop waiting, so the watchdog raises no false alarm."""
-    delivery = await uow.deliveries.lock(event.order_id)
+    delivery = await uow.deliveries.lock(event.shop_id, event.order_id)
     if delivery is None or delivery.status != "pending":
         return
     delivery.move("cancelled", f"allocation failed: {event.reason}"[:300])
@@ -156,7 +151,9 @@ def _request_payload(event: RechargeRequested | ManualDeliveryRequested) -> dict
 
 async def request_recharge(event: RechargeRequested, uow: DeliveryUnitOfWork) -> None:
     """Queue a supplier recharge; the recharge worker performs it outside this transaction."""
-    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    delivery = await uow.deliveries.lock_or_create(
+        fresh_delivery(event.shop_id, event.order_id, event.product_id)
+    )
     if delivery.status != "pending":
         log.info("order %s delivery is %s; ignoring RechargeRequested", event.order_id, delivery.status)
         return
@@ -172,7 +169,9 @@ async def request_recharge(event: RechargeRequested, uow: DeliveryUnitOfWork) ->
 
 async def request_manual_delivery(event: ManualDeliveryRequested, uow: DeliveryUnitOfWork) -> None:
     """A product an operator fulfils: into the manual queue, with what the buyer filled in."""
-    delivery = await uow.deliveries.lock_or_create(fresh_delivery(event.order_id, event.product_id))
+    delivery = await uow.deliveries.lock_or_create(
+        fresh_delivery(event.shop_id, event.order_id, event.product_id)
+    )
     if delivery.status != "pending":
         log.info("order %s delivery is %s; ignoring ManualDeliveryRequested", event.order_id, delivery.status)
         return
@@ -190,9 +189,11 @@ async def send_to_manual(
     if delivery.status != "manual":
         delivery.move("manual", reason)
     await uow.deliveries.save(delivery)
-    task = await uow.tasks.lock(delivery.order_id)
+    task = await uow.tasks.lock(delivery.shop_id, delivery.order_id)
     if task is None:
-        task = ManualTask(uuid7(), delivery.order_id, delivery.id, reason, "open", now, detail)
+        task = ManualTask(
+            uuid7(), delivery.shop_id, delivery.order_id, delivery.id, reason, "open", now, detail
+        )
     else:
         task.reopen(reason, detail)
     await uow.tasks.save(task)
@@ -200,6 +201,7 @@ async def send_to_manual(
         uow.publish(
             DeliveryNeedsAttention(
                 order_id=delivery.order_id,
+                shop_id=delivery.shop_id,
                 delivery_id=delivery.id,
                 mode=delivery.mode,
                 reason=reason,
@@ -209,8 +211,24 @@ async def send_to_manual(
     log.warning("order %s sent to the manual queue: %s %s", delivery.order_id, reason, detail)
 
 
-async def _resolve_task(uow: DeliveryUnitOfWork, order_id: UUID, now: datetime) -> None:
-    task = await uow.tasks.lock(order_id)
+def succeeded(delivery: Delivery) -> DeliverySucceeded:
+    return DeliverySucceeded(
+        order_id=delivery.order_id,
+        shop_id=delivery.shop_id,
+        delivery_id=delivery.id,
+        mode=delivery.mode,
+        item_count=delivery.item_count,
+    )
+
+
+def failed(delivery: Delivery, reason: str) -> DeliveryFailed:
+    return DeliveryFailed(
+        order_id=delivery.order_id, shop_id=delivery.shop_id, delivery_id=delivery.id, reason=reason
+    )
+
+
+async def _resolve_task(uow: DeliveryUnitOfWork, delivery: Delivery, now: datetime) -> None:
+    task = await uow.tasks.lock(delivery.shop_id, delivery.order_id)
     if task is not None and task.open:
         task.resolve_automatically(now)
         await uow.tasks.save(task)
@@ -218,6 +236,7 @@ async def _resolve_task(uow: DeliveryUnitOfWork, order_id: UUID, now: datetime) 
 
 async def complete_recharge(
     uow: DeliveryUnitOfWork,
+    shop_id: UUID,
     order_id: UUID,
     supplier_id: UUID,
     cost: int,
@@ -228,13 +247,14 @@ async def complete_recharge(
     """A supplier recharged the order: deliver it (also out of the manual queue). If an operator already
     finished the order meanwhile, the supplier's late success is a loss recorded against it."""
     now = now_utc()
-    delivery = await uow.deliveries.lock(order_id)
+    delivery = await uow.deliveries.lock(shop_id, order_id)
     if delivery is None:
         return False
     if delivery.status not in ("recharging", "manual"):
         await uow.suppliers.add_claim(
             Claim(
                 uuid7(),
+                shop_id,
                 supplier_id,
                 order_id,
                 cost,
@@ -247,17 +267,13 @@ async def complete_recharge(
         return False
     if content:
         await uow.contents.store(
-            order_id, delivery.id, "supplier", keyring.seal(content, content_context(order_id))
+            shop_id, order_id, delivery.id, "supplier", keyring.seal(content, content_context(order_id))
         )
     delivery.reason = None
     delivery.complete("succeeded", int(delivery.request.get("quantity", 1)), now)
     await uow.deliveries.save(delivery)
-    await _resolve_task(uow, order_id, now)
-    uow.publish(
-        DeliverySucceeded(
-            order_id=order_id, delivery_id=delivery.id, mode=delivery.mode, item_count=delivery.item_count
-        )
-    )
+    await _resolve_task(uow, delivery, now)
+    uow.publish(succeeded(delivery))
     log.info("order %s recharged in %s ms", order_id, delivery.latency_ms)
     return True
 
@@ -271,6 +287,7 @@ async def sweep_overdue(uow: DeliveryUnitOfWork, now: datetime, sla_minutes: flo
         uow.publish(
             DeliveryDelayed(
                 order_id=delivery.order_id,
+                shop_id=delivery.shop_id,
                 delivery_id=delivery.id,
                 paid_at=paid_at,
                 threshold_minutes=max(1, round(sla_minutes)),
@@ -285,28 +302,29 @@ async def sweep_overdue(uow: DeliveryUnitOfWork, now: datetime, sla_minutes: flo
 
 
 async def list_tasks(
-    uow: DeliveryUnitOfWork, statuses: list[str], limit: int
+    uow: DeliveryUnitOfWork, shop_id: UUID, statuses: list[str], limit: int
 ) -> list[tuple[ManualTask, Delivery]]:
-    tasks = await uow.tasks.in_statuses(statuses, limit)
+    """The shop's manual queue in the given statuses, oldest first, each task with its delivery."""
+    tasks = await uow.tasks.in_statuses(shop_id, statuses, limit)
     out = []
     for task in tasks:
-        delivery = await uow.deliveries.get(task.order_id)
+        delivery = await uow.deliveries.get(shop_id, task.order_id)
         if delivery is not None:
             out.append((task, delivery))
     return out
 
 
-async def _locked_task(uow: DeliveryUnitOfWork, order_id: UUID) -> tuple[Delivery, ManualTask]:
-    delivery = await uow.deliveries.lock(order_id)
-    task = await uow.tasks.lock(order_id) if delivery is not None else None
+async def _locked_task(uow: DeliveryUnitOfWork, shop_id: UUID, order_id: UUID) -> tuple[Delivery, ManualTask]:
+    delivery = await uow.deliveries.lock(shop_id, order_id)
+    task = await uow.tasks.lock(shop_id, order_id) if delivery is not None else None
     if delivery is None or task is None:
         raise NotFound(f"no manual task for order {order_id}")
     return delivery, task
 
 
-async def claim_task(order_id: UUID, operator: str, uow: DeliveryUnitOfWork) -> ManualTask:
+async def claim_task(shop_id: UUID, order_id: UUID, operator: str, uow: DeliveryUnitOfWork) -> ManualTask:
     """An operator takes the task, so two operators do not fulfil the same order."""
-    _, task = await _locked_task(uow, order_id)
+    _, task = await _locked_task(uow, shop_id, order_id)
     task.claim(operator, now_utc())
     await uow.tasks.save(task)
     await uow.commit()
@@ -314,6 +332,7 @@ async def claim_task(order_id: UUID, operator: str, uow: DeliveryUnitOfWork) -> 
 
 
 async def deliver_manually(
+    shop_id: UUID,
     order_id: UUID,
     operator: str,
     content: str,
@@ -323,10 +342,10 @@ async def deliver_manually(
 ) -> Delivery:
     """The operator hands over the goods: the content is sealed for the buyer and the order is delivered.
     While a supplier may still be executing a recharge of this order, only `force` delivers (double risk)."""
-    delivery, task = await _locked_task(uow, order_id)
+    delivery, task = await _locked_task(uow, shop_id, order_id)
     if delivery.status != "manual":
         raise Conflict(f"order {order_id} is already {delivery.status}")
-    unsure = await uow.attempts.unresolved_submits(order_id)
+    unsure = await uow.attempts.unresolved_submits(shop_id, order_id)
     if unsure and not force:
         channels = ", ".join(sorted({a.channel for a in unsure}))
         raise Conflict(
@@ -335,11 +354,12 @@ async def deliver_manually(
     now = now_utc()
     task.deliver(operator, now)
     await uow.contents.store(
-        order_id, delivery.id, "operator", keyring.seal(content, content_context(order_id))
+        shop_id, order_id, delivery.id, "operator", keyring.seal(content, content_context(order_id))
     )
     await uow.attempts.add(
         Attempt(
             id=uuid7(),
+            shop_id=shop_id,
             delivery_id=delivery.id,
             order_id=order_id,
             channel="operator",
@@ -355,19 +375,17 @@ async def deliver_manually(
     delivery.complete("succeeded", int(delivery.request.get("quantity", 1)), now)
     await uow.deliveries.save(delivery)
     await uow.tasks.save(task)
-    uow.publish(
-        DeliverySucceeded(
-            order_id=order_id, delivery_id=delivery.id, mode=delivery.mode, item_count=delivery.item_count
-        )
-    )
+    uow.publish(succeeded(delivery))
     await uow.commit()
     log.info("order %s delivered by operator %s", order_id, operator)
     return delivery
 
 
-async def reject_manually(order_id: UUID, operator: str, reason: str, uow: DeliveryUnitOfWork) -> Delivery:
+async def reject_manually(
+    shop_id: UUID, order_id: UUID, operator: str, reason: str, uow: DeliveryUnitOfWork
+) -> Delivery:
     """The operator cannot fulfil the order: the delivery fails with the reason (the order side refunds)."""
-    delivery, task = await _locked_task(uow, order_id)
+    delivery, task = await _locked_task(uow, shop_id, order_id)
     if delivery.status != "manual":
         raise Conflict(f"order {order_id} is already {delivery.status}")
     now = now_utc()
@@ -376,7 +394,7 @@ async def reject_manually(order_id: UUID, operator: str, reason: str, uow: Deliv
     delivery.complete("failed", 0, now)
     await uow.deliveries.save(delivery)
     await uow.tasks.save(task)
-    uow.publish(DeliveryFailed(order_id=order_id, delivery_id=delivery.id, reason=delivery.reason))
+    uow.publish(failed(delivery, delivery.reason))
     await uow.commit()
     log.info("order %s rejected by operator %s", order_id, operator)
     return delivery
@@ -391,16 +409,16 @@ class RevealedContent:
 
 
 async def reveal_content(
-    order_id: UUID, reader: str, uow: DeliveryUnitOfWork, keyring: KeyRing
+    shop_id: UUID, order_id: UUID, reader: str, uow: DeliveryUnitOfWork, keyring: KeyRing
 ) -> RevealedContent:
-    """The plaintext an operator or supplier delivered to the order; every reveal is audit-logged."""
-    delivery = await uow.deliveries.get(order_id)
-    stored = await uow.contents.get(order_id)
+    """The plaintext an operator or supplier delivered to the shop's order; every reveal is audit-logged."""
+    delivery = await uow.deliveries.get(shop_id, order_id)
+    stored = await uow.contents.get(shop_id, order_id)
     if delivery is None or stored is None:
         raise NotFound(f"no delivered content for order {order_id} (card keys are revealed by inventory)")
     source, sealed = stored
     content = keyring.open(sealed, content_context(order_id))
-    await uow.contents.record_reveal(order_id, reader)
+    await uow.contents.record_reveal(shop_id, order_id, reader)
     await uow.commit()
     log.info("revealed delivered content of order %s to %s", order_id, reader)
     return RevealedContent(order_id, delivery.mode, source, content)

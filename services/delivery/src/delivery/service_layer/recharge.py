@@ -112,42 +112,46 @@ class RechargeWorker:
     async def run_once(self) -> bool:
         """Take one due recharge and push it as far as it goes; False when nothing was due."""
         async with self._uow() as uow:
-            order_id = await uow.deliveries.lease_due_recharge(
+            leased = await uow.deliveries.lease_due_recharge(
                 handlers.now_utc(), timedelta(seconds=self.policy.lease_seconds)
             )
             await uow.commit()
-        if order_id is None:
+        if leased is None:
             return False
+        shop_id, order_id = leased
         next_at: datetime | None = None
         try:
-            if await self.process(order_id) == "unsure":
+            if await self.process(shop_id, order_id) == "unsure":
                 next_at = handlers.now_utc() + timedelta(seconds=self.policy.reschedule_seconds)
         except Exception:
             next_at = handlers.now_utc() + timedelta(seconds=self.policy.reschedule_seconds)
             raise
         finally:
             async with self._uow() as uow:
-                await uow.deliveries.release(order_id, next_at)
+                await uow.deliveries.release(shop_id, order_id, next_at)
                 await uow.commit()
         return True
 
-    async def process(self, order_id: UUID) -> Result:
+    async def process(self, shop_id: UUID, order_id: UUID) -> Result:
+        """Push the shop's recharge through the shop's own supplier routes."""
         async with self._uow() as uow:
-            delivery = await uow.deliveries.get(order_id)
+            delivery = await uow.deliveries.get(shop_id, order_id)
             if (
                 delivery is None
                 or delivery.status not in ("recharging", "manual")
                 or delivery.product_id is None
             ):
                 return "stopped"
-            tried = {a.supplier_id for a in await uow.attempts.for_order(order_id) if a.phase == "submit"}
-            unsure = await uow.attempts.unresolved_submits(order_id)
-            routes = await uow.suppliers.routes(delivery.product_id)
-            scores = await uow.attempts.scores(handlers.now_utc() - self.policy.score_window)
-            suppliers = {r.supplier_id: await uow.suppliers.get(r.supplier_id) for r in routes}
+            tried = {
+                a.supplier_id for a in await uow.attempts.for_order(shop_id, order_id) if a.phase == "submit"
+            }
+            unsure = await uow.attempts.unresolved_submits(shop_id, order_id)
+            routes = await uow.suppliers.routes(shop_id, delivery.product_id)
+            scores = await uow.attempts.scores(shop_id, handlers.now_utc() - self.policy.score_window)
+            suppliers = {r.supplier_id: await uow.suppliers.get(shop_id, r.supplier_id) for r in routes}
             for attempt in unsure:
                 if attempt.supplier_id is not None and attempt.supplier_id not in suppliers:
-                    suppliers[attempt.supplier_id] = await uow.suppliers.get(attempt.supplier_id)
+                    suppliers[attempt.supplier_id] = await uow.suppliers.get(shop_id, attempt.supplier_id)
         plan = rank(routes, scores)
         by_supplier = {r.supplier_id: r for r in routes}
 
@@ -173,11 +177,11 @@ class RechargeWorker:
                 return result
 
         async with self._uow() as uow:
-            locked = await uow.deliveries.lock(order_id)
+            locked = await uow.deliveries.lock(shop_id, order_id)
             if (
                 locked is None
                 or locked.status != "recharging"
-                or await uow.attempts.unresolved_submits(order_id)
+                or await uow.attempts.unresolved_submits(shop_id, order_id)
             ):
                 return "stopped"
             reason = "suppliers_exhausted" if routes else "no_supplier_route"
@@ -312,6 +316,7 @@ class RechargeWorker:
         started = handlers.now_utc()
         query = Attempt(
             id=uuid7(),
+            shop_id=delivery.shop_id,
             delivery_id=delivery.id,
             order_id=delivery.order_id,
             channel=f"supplier:{supplier.name}",
@@ -334,6 +339,7 @@ class RechargeWorker:
         async with self._uow() as uow:
             await handlers.complete_recharge(
                 uow,
+                delivery.shop_id,
                 delivery.order_id,
                 supplier.id,
                 route.cost if route else 0,
@@ -348,13 +354,14 @@ class RechargeWorker:
         """Write the attempt down before sending (a crash mid-request leaves an unresolved submit that the
         next run settles by query). Refuses once the delivery left `recharging` or a submit is unsure."""
         async with self._uow() as uow:
-            locked = await uow.deliveries.lock(delivery.order_id)
+            locked = await uow.deliveries.lock(delivery.shop_id, delivery.order_id)
             if locked is None or locked.status != "recharging":
                 return None
-            if await uow.attempts.unresolved_submits(delivery.order_id):
+            if await uow.attempts.unresolved_submits(delivery.shop_id, delivery.order_id):
                 return None
             attempt = Attempt(
                 id=uuid7(),
+                shop_id=delivery.shop_id,
                 delivery_id=delivery.id,
                 order_id=delivery.order_id,
                 channel=f"supplier:{route.supplier_name}",

@@ -24,6 +24,7 @@ from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
 async def add_supplier(
     uow: DeliveryUnitOfWork,
+    shop_id: UUID,
     keyring: KeyRing,
     outbound: OutboundPolicy,
     name: str,
@@ -33,8 +34,9 @@ async def add_supplier(
     config: dict[str, Any],
     timeout_seconds: float,
 ) -> Supplier:
-    """Register an upstream; its secret is sealed at rest and never returned. Its URL must pass the
-    outgoing-URL guard now (a clear 422) and passes it again on every connection."""
+    """Register an upstream of the shop (names are unique per shop); its secret is sealed at rest and never
+    returned. Its URL must pass the outgoing-URL guard now (a clear 422) and passes it again on every
+    connection."""
     await outbound.check(base_url, "base_url")
     try:
         config_for(kind, config)
@@ -45,29 +47,41 @@ async def add_supplier(
         raise DomainError(f"invalid supplier config: {where}: {what}") from error
     sealed = keyring.seal(secret, secret_context(name))
     supplier = Supplier(
-        uuid7(), name, kind, base_url.rstrip("/"), config, sealed.key_id, sealed.blob, timeout_seconds
+        uuid7(),
+        shop_id,
+        name,
+        kind,
+        base_url.rstrip("/"),
+        config,
+        sealed.key_id,
+        sealed.blob,
+        timeout_seconds,
     )
     if not await uow.suppliers.add(supplier):
-        raise Conflict(f"a supplier named {name!r} exists")
+        raise Conflict(f"the shop has a supplier named {name!r}")
     await uow.commit()
     return supplier
 
 
-async def _supplier(uow: DeliveryUnitOfWork, supplier_id: UUID) -> Supplier:
-    supplier = await uow.suppliers.get(supplier_id)
+async def _supplier(uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID) -> Supplier:
+    """The shop's supplier; another shop's is not found."""
+    supplier = await uow.suppliers.get(shop_id, supplier_id)
     if supplier is None:
         raise NotFound(f"no supplier {supplier_id}")
     return supplier
 
 
-async def set_supplier_active(uow: DeliveryUnitOfWork, supplier_id: UUID, active: bool) -> None:
-    if not await uow.suppliers.set_active(supplier_id, active):
+async def set_supplier_active(
+    uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, active: bool
+) -> None:
+    if not await uow.suppliers.set_active(shop_id, supplier_id, active):
         raise NotFound(f"no supplier {supplier_id}")
     await uow.commit()
 
 
 async def put_route(
     uow: DeliveryUnitOfWork,
+    shop_id: UUID,
     product_id: UUID,
     supplier_id: UUID,
     supplier_sku: str,
@@ -75,28 +89,34 @@ async def put_route(
     cost: int,
     currency: str,
 ) -> Route:
-    """Route a product to a supplier (priority 0 = primary; higher = backups), at its own cost."""
-    supplier = await _supplier(uow, supplier_id)
-    route = Route(uuid7(), product_id, supplier_id, supplier.name, supplier_sku, priority, cost, currency)
+    """Route a product to one of the shop's suppliers (priority 0 = primary; higher = backups), at its own
+    cost."""
+    supplier = await _supplier(uow, shop_id, supplier_id)
+    route = Route(
+        uuid7(), shop_id, product_id, supplier_id, supplier.name, supplier_sku, priority, cost, currency
+    )
     await uow.suppliers.put_route(route)
     await uow.commit()
     return route
 
 
-async def ranked_routes(uow: DeliveryUnitOfWork, product_id: UUID, window: timedelta) -> list[Route]:
-    """The routes in the order the recharge worker tries them."""
-    routes = await uow.suppliers.routes(product_id)
-    return rank(routes, await uow.attempts.scores(handlers.now_utc() - window))
+async def ranked_routes(
+    uow: DeliveryUnitOfWork, shop_id: UUID, product_id: UUID, window: timedelta
+) -> list[Route]:
+    """The shop's routes of the product in the order the recharge worker tries them."""
+    routes = await uow.suppliers.routes(shop_id, product_id)
+    return rank(routes, await uow.attempts.scores(shop_id, handlers.now_utc() - window))
 
 
-async def remove_route(uow: DeliveryUnitOfWork, product_id: UUID, supplier_id: UUID) -> None:
-    if not await uow.suppliers.remove_route(product_id, supplier_id):
+async def remove_route(uow: DeliveryUnitOfWork, shop_id: UUID, product_id: UUID, supplier_id: UUID) -> None:
+    if not await uow.suppliers.remove_route(shop_id, product_id, supplier_id):
         raise NotFound(f"no route of product {product_id} to supplier {supplier_id}")
     await uow.commit()
 
 
 async def record_claim(
     uow: DeliveryUnitOfWork,
+    shop_id: UUID,
     supplier_id: UUID,
     order_id: UUID,
     amount: int,
@@ -104,9 +124,12 @@ async def record_claim(
     reason: str,
     by: str,
 ) -> Claim:
-    """A loss the supplier caused (e.g. a recharge that never arrived): it lowers the supplier's score."""
-    await _supplier(uow, supplier_id)
-    claim = Claim(uuid7(), supplier_id, order_id, amount, currency, reason, by)
+    """A loss the shop's supplier caused on one of the shop's orders (e.g. a recharge that never arrived):
+    it lowers the supplier's score."""
+    await _supplier(uow, shop_id, supplier_id)
+    if await uow.deliveries.get(shop_id, order_id) is None:
+        raise NotFound(f"no delivery for order {order_id}")
+    claim = Claim(uuid7(), shop_id, supplier_id, order_id, amount, currency, reason, by)
     await uow.suppliers.add_claim(claim)
     await uow.commit()
     return claim
@@ -119,21 +142,26 @@ class SupplierScore:
     breaker: str
 
 
-async def scores(uow: DeliveryUnitOfWork, breakers: Breakers, window: timedelta) -> list[SupplierScore]:
-    by_supplier = await uow.attempts.scores(handlers.now_utc() - window)
+async def scores(
+    uow: DeliveryUnitOfWork, shop_id: UUID, breakers: Breakers, window: timedelta
+) -> list[SupplierScore]:
+    """The shop's suppliers with their scores over the window and their breakers' states."""
+    by_supplier = await uow.attempts.scores(shop_id, handlers.now_utc() - window)
     out = []
-    for supplier in await uow.suppliers.all():
+    for supplier in await uow.suppliers.all(shop_id):
         score = by_supplier.get(supplier.id, Score(supplier.id, 0, 0, None))
         out.append(SupplierScore(supplier, score, await breakers.state(supplier.id)))
     return out
 
 
-async def _ask(uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID) -> Any:
-    return adapters(await _supplier(uow, supplier_id))
+async def _ask(uow: DeliveryUnitOfWork, adapters: AdapterFactory, shop_id: UUID, supplier_id: UUID) -> Any:
+    return adapters(await _supplier(uow, shop_id, supplier_id))
 
 
-async def balance(uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID) -> Balance:
-    adapter = await _ask(uow, adapters, supplier_id)
+async def balance(
+    uow: DeliveryUnitOfWork, adapters: AdapterFactory, shop_id: UUID, supplier_id: UUID
+) -> Balance:
+    adapter = await _ask(uow, adapters, shop_id, supplier_id)
     try:
         result: Balance = await adapter.balance()
         return result
@@ -144,9 +172,9 @@ async def balance(uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id
 
 
 async def products(
-    uow: DeliveryUnitOfWork, adapters: AdapterFactory, supplier_id: UUID
+    uow: DeliveryUnitOfWork, adapters: AdapterFactory, shop_id: UUID, supplier_id: UUID
 ) -> list[UpstreamProduct]:
-    adapter = await _ask(uow, adapters, supplier_id)
+    adapter = await _ask(uow, adapters, shop_id, supplier_id)
     try:
         result: list[UpstreamProduct] = await adapter.products()
         return result

@@ -1,0 +1,411 @@
+"""Shops: every delivery-owned row belongs to one shop. A request acting for shop B that names shop A's
+orders, suppliers or routes is answered as if they did not exist and changes nothing; events out carry the
+shop of the delivery they are about; the recharge worker routes a shop's order through that shop's suppliers
+only."""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from delivery.bootstrap import Service
+from delivery.domain.suppliers import Route
+from delivery.entrypoints.http import router
+from delivery.service_layer import watchdog
+from faka_common.contracts import KeysAllocated, OrderPaid
+from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
+from faka_common.http import SHOP_HEADER, ShopScope, create_app
+from faka_common.testing import asgi_client
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from .conftest import SECRET, SHOP_TABLES, SupplierServer, feed, outbox
+from .test_recharge import drain, unique
+
+pytestmark = pytest.mark.integration
+
+SHOP_DEPENDENCY = typing.get_args(ShopScope)[1].dependency
+
+#: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
+OPS_AND_DOCS = (
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+)
+NOT_SHOP_OWNED = {("GET", path) for path in (*OPS_AND_DOCS, "/redoc")}
+
+
+def acting_for(shop: UUID) -> dict[str, str]:
+    return {SHOP_HEADER: str(shop)}
+
+
+@dataclass
+class ShopA:
+    """What shop A has: a supplier with a route, a claimed manual task, a delivered order with sealed
+    content, and a claim against the supplier."""
+
+    shop: UUID
+    supplier: str
+    supplier_name: str
+    product: UUID
+    task_order: UUID
+    delivered_order: UUID
+
+    def ids(self) -> dict[str, str]:
+        return {
+            "supplier": self.supplier,
+            "product": str(self.product),
+            "order": str(self.task_order),
+            "delivered": str(self.delivered_order),
+        }
+
+
+async def manual_order(service: Service, api: httpx.AsyncClient, shop: UUID) -> UUID:
+    """An order of `shop` in its manual queue, claimed by operator ann."""
+    order_id = uuid4()
+    await feed(service, ManualDeliveryRequested(order_id=order_id, shop_id=shop, product_id=uuid4()))
+    claimed = await api.post(
+        f"/internal/manual-tasks/{order_id}/claim", json={"operator": "ann"}, headers=acting_for(shop)
+    )
+    assert claimed.status_code == 200, claimed.text
+    return order_id
+
+
+async def add_supplier(api: httpx.AsyncClient, shop: UUID, name: str, base_url: str) -> httpx.Response:
+    return await api.post(
+        "/internal/suppliers",
+        json={"name": name, "kind": "http_json", "base_url": base_url, "secret": SECRET,
+              "config": {"merchant_id": "m-1"}},
+        headers=acting_for(shop),
+    )  # fmt: skip
+
+
+async def routed_supplier(api: httpx.AsyncClient, shop: UUID, product: UUID, name: str, base_url: str) -> str:
+    """A supplier of `shop` that `product` is routed to (primary)."""
+    created = await add_supplier(api, shop, name, base_url)
+    assert created.status_code == 201, created.text
+    supplier_id: str = created.json()["supplier_id"]
+    routed = await api.put(
+        f"/internal/products/{product}/routes/{supplier_id}",
+        json={"supplier_sku": "mobile-50", "priority": 0, "cost": 4900},
+        headers=acting_for(shop),
+    )
+    assert routed.status_code == 200, routed.text
+    return supplier_id
+
+
+async def shop_a_with_everything(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> ShopA:
+    shop, product = uuid4(), uuid4()
+    fake = suppliers.add(unique("a-supplier"))
+    supplier = await routed_supplier(api, shop, product, fake.name, suppliers.url(fake.name))
+    task_order = await manual_order(service, api, shop)
+    delivered = await manual_order(service, api, shop)
+    done = await api.post(
+        f"/internal/manual-tasks/{delivered}/deliver",
+        json={"operator": "ann", "content": "Gift code A-1"},
+        headers=acting_for(shop),
+    )
+    assert done.status_code == 200, done.text
+    claim = await api.post(
+        f"/internal/suppliers/{supplier}/claims",
+        json={"order_id": str(delivered), "amount": 100, "reason": "late", "recorded_by": "ann"},
+        headers=acting_for(shop),
+    )
+    assert claim.status_code == 201, claim.text
+    return ShopA(shop, supplier, fake.name, product, task_order, delivered)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One internal route: how to call it on shop A's things, and what it answers.
+    `item`: shop B gets 404 (as for an id that does not exist), shop A `ok`.
+    `list`: shop B gets 200 without any of shop A's ids, shop A `ok` with them.
+    `create`: shop B creates its own (A's name is free in B), shop A gets `ok` (409: the name is taken)."""
+
+    kind: typing.Literal["item", "list", "create"]
+    path: str
+    body: dict[str, Any] | None = None
+    ok: int = 200
+
+
+CLAIM = {"order_id": "{delivered}", "amount": 100, "reason": "never arrived", "recorded_by": "ann"}
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/internal/deliveries/{order_id}"): Case("item", "/internal/deliveries/{delivered}"),
+    ("GET", "/internal/deliveries/{order_id}/content"): Case(
+        "item", "/internal/deliveries/{delivered}/content"
+    ),
+    ("GET", "/internal/manual-tasks"): Case("list", "/internal/manual-tasks?status=open&status=claimed"),
+    ("POST", "/internal/manual-tasks/{order_id}/claim"): Case(
+        "item", "/internal/manual-tasks/{order}/claim", {"operator": "ann"}
+    ),
+    ("POST", "/internal/manual-tasks/{order_id}/deliver"): Case(
+        "item", "/internal/manual-tasks/{order}/deliver", {"operator": "ann", "content": "K-2"}
+    ),
+    ("POST", "/internal/manual-tasks/{order_id}/reject"): Case(
+        "item", "/internal/manual-tasks/{order}/reject", {"operator": "ann", "reason": "banned"}
+    ),
+    ("POST", "/internal/suppliers"): Case(
+        "create",
+        "/internal/suppliers",
+        {"name": "{supplier_name}", "kind": "http_json", "base_url": "http://127.0.0.1:9", "secret": SECRET},
+        ok=409,
+    ),
+    ("GET", "/internal/suppliers"): Case("list", "/internal/suppliers"),
+    ("GET", "/internal/suppliers/scores"): Case("list", "/internal/suppliers/scores"),
+    ("PATCH", "/internal/suppliers/{supplier_id}"): Case(
+        "item", "/internal/suppliers/{supplier}", {"active": False}
+    ),
+    ("GET", "/internal/suppliers/{supplier_id}/balance"): Case(
+        "item", "/internal/suppliers/{supplier}/balance"
+    ),
+    ("GET", "/internal/suppliers/{supplier_id}/products"): Case(
+        "item", "/internal/suppliers/{supplier}/products"
+    ),
+    ("POST", "/internal/suppliers/{supplier_id}/claims"): Case(
+        "item", "/internal/suppliers/{supplier}/claims", CLAIM, ok=201
+    ),
+    ("GET", "/internal/suppliers/{supplier_id}/claims"): Case(
+        "item", "/internal/suppliers/{supplier}/claims"
+    ),
+    ("GET", "/internal/products/{product_id}/routes"): Case("list", "/internal/products/{product}/routes"),
+    ("PUT", "/internal/products/{product_id}/routes/{supplier_id}"): Case(
+        "item", "/internal/products/{product}/routes/{supplier}", {"supplier_sku": "other", "cost": 1}
+    ),
+    ("DELETE", "/internal/products/{product_id}/routes/{supplier_id}"): Case(
+        "item", "/internal/products/{product}/routes/{supplier}", ok=204
+    ),
+}
+
+
+def _filled(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, dict):
+        return {k: _filled(v, names) for k, v in value.items()}
+    return value
+
+
+def _depends_on_shop(dependant: Dependant) -> bool:
+    return any(d.call is SHOP_DEPENDENCY or _depends_on_shop(d) for d in dependant.dependencies)
+
+
+def the_app(service: Service) -> FastAPI:
+    return create_app(service.runtime, [router(service)], title="delivery under test")
+
+
+@pytest.fixture
+async def app_client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(the_app(service), "delivery") as client:
+        yield client
+
+
+async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(service: Service) -> None:
+    routes = {
+        (method, str(context.path)): context.original_route
+        for context in iter_route_contexts(the_app(service).routes)
+        for method in context.methods or ()
+        if method != "HEAD"
+    }
+    unscoped = {
+        key
+        for key, route in routes.items()
+        if not (isinstance(route, APIRoute) and _depends_on_shop(route.dependant))
+    }
+    assert unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
+    assert set(routes) - NOT_SHOP_OWNED == set(CASES), "every scoped route needs an isolation case"
+
+
+async def shop_rows(service: Service, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the shop has in every shop-owned table, and how many messages the service emitted."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with service.runtime.engine.connect() as connection:
+        for table in SHOP_TABLES:
+            rows = await connection.execute(
+                text(f"SELECT * FROM {table} WHERE shop_id = :shop ORDER BY 1"), {"shop": shop}
+            )
+            out[table] = [tuple(row) for row in rows]
+        out["outbox"] = [((await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one(),)]
+    return out
+
+
+@pytest.mark.parametrize(("method", "route"), sorted(CASES))
+async def test_shop_b_cannot_see_or_change_what_shop_a_has_and_shop_a_can(
+    service: Service,
+    api: httpx.AsyncClient,
+    app_client: httpx.AsyncClient,
+    suppliers: SupplierServer,
+    method: str,
+    route: str,
+) -> None:
+    case = CASES[(method, route)]
+    a = await shop_a_with_everything(service, api, suppliers)
+    shop_b = uuid4()
+    names = {**a.ids(), "supplier_name": a.supplier_name}
+    path, body = _filled(case.path, names), _filled(case.body, names)
+    before = await shop_rows(service, a.shop)
+
+    as_b = await app_client.request(method, path, json=body, headers=acting_for(shop_b))
+
+    assert await shop_rows(service, a.shop) == before, "a request of shop B changed shop A's rows"
+    if case.kind == "item":
+        unknown = {k: str(uuid4()) if k != "supplier_name" else v for k, v in names.items()}
+        as_unknown = await app_client.request(
+            method, _filled(case.path, unknown), json=_filled(case.body, unknown), headers=acting_for(shop_b)
+        )
+        assert as_b.status_code == 404, as_b.text
+        assert (as_b.json()["error"], _without_ids(as_b.json()["message"])) == (
+            as_unknown.json()["error"],
+            _without_ids(as_unknown.json()["message"]),
+        ), "shop A's id must be answered as an id that does not exist"
+    elif case.kind == "list":
+        assert as_b.status_code == 200, as_b.text
+        assert not [v for v in (a.supplier, str(a.task_order), a.supplier_name) if v in as_b.text]
+    else:
+        assert as_b.status_code == 201, as_b.text
+    assert "Gift code A-1" not in as_b.text
+
+    as_a = await app_client.request(method, path, json=body, headers=acting_for(a.shop))
+    assert as_a.status_code == case.ok, as_a.text
+    if case.kind == "list":
+        assert a.supplier in as_a.text or str(a.task_order) in as_a.text
+
+
+def _without_ids(message: str) -> str:
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", message)
+
+
+async def test_supplier_names_are_unique_per_shop(api: httpx.AsyncClient) -> None:
+    shop_a, shop_b, name = uuid4(), uuid4(), unique("same")
+    assert (await add_supplier(api, shop_a, name, "http://127.0.0.1:9")).status_code == 201
+    assert (await add_supplier(api, shop_b, name, "http://127.0.0.1:9")).status_code == 201
+    taken = await add_supplier(api, shop_a, name, "http://127.0.0.1:9")
+    assert taken.status_code == 409 and name in taken.json()["message"]
+    listed = (await api.get("/internal/suppliers", headers=acting_for(shop_b))).json()["items"]
+    assert [s["name"] for s in listed] == [name]
+
+
+async def test_the_database_refuses_a_route_or_a_claim_naming_another_shops_supplier(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop_a, shop_b = uuid4(), uuid4()
+    created = await add_supplier(api, shop_a, unique("a"), "http://127.0.0.1:9")
+    supplier_a = UUID(created.json()["supplier_id"])
+    foreign = Route(uuid4(), shop_b, uuid4(), supplier_a, "a", "sku", 0, 1, "CNY")
+    with pytest.raises(IntegrityError, match="supplier_routes_shop_supplier"):
+        async with service.uow() as uow:
+            await uow.suppliers.put_route(foreign)
+    async with service.runtime.engine.connect() as connection:
+        with pytest.raises(IntegrityError, match="supplier_claims_shop_supplier"):
+            await connection.execute(
+                text(
+                    "INSERT INTO supplier_claims (id, shop_id, supplier_id, order_id, amount, currency,"
+                    " reason, recorded_by) VALUES (:id, :shop, :supplier, :order, 1, 'CNY', 'x', 'ann')"
+                ),
+                {"id": uuid4(), "shop": shop_b, "supplier": supplier_a, "order": uuid4()},
+            )
+
+
+async def test_a_recharge_goes_through_its_own_shops_suppliers_only(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    shop_a, shop_b, product = uuid4(), uuid4(), uuid4()
+    fake_a, fake_b = suppliers.add(unique("a")), suppliers.add(unique("b"))
+    await routed_supplier(api, shop_a, product, fake_a.name, suppliers.url(fake_a.name))
+    await routed_supplier(api, shop_b, product, fake_b.name, suppliers.url(fake_b.name))
+    order_a, order_b, order_c = uuid4(), uuid4(), uuid4()
+    for order, shop in ((order_a, shop_a), (order_b, shop_b), (order_c, uuid4())):
+        await feed(
+            service,
+            RechargeRequested(
+                order_id=order, shop_id=shop, product_id=product, account="13800138000", amount=5000
+            ),
+        )
+    await drain(service)
+
+    assert fake_a.submits == {str(order_a): 1} and fake_b.submits == {str(order_b): 1}
+    assert shop_of(await outbox(service, order_a)) == [("DeliverySucceeded", str(shop_a))]
+    assert shop_of(await outbox(service, order_b)) == [("DeliverySucceeded", str(shop_b))]
+    # a shop without a route of its own goes to its manual queue, not to another shop's supplier
+    [needs] = await outbox(service, order_c)
+    assert needs["type"] == "DeliveryNeedsAttention" and needs["payload"]["reason"] == "no_supplier_route"
+    routes_a = (await api.get(f"/internal/products/{product}/routes", headers=acting_for(shop_a))).json()
+    assert [r["supplier_name"] for r in routes_a["items"]] == [fake_a.name]
+    scores_b = (await api.get("/internal/suppliers/scores", headers=acting_for(shop_b))).json()["items"]
+    assert [(s["name"], s["attempts"]) for s in scores_b] == [(fake_b.name, 1)]
+
+
+def shop_of(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(m["type"], m["payload"]["shop_id"]) for m in messages]
+
+
+async def test_every_event_out_carries_the_shop_of_the_event_that_created_the_delivery(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    keyed, keyless, paid_late, manual, rejected = (uuid4() for _ in range(5))
+    await feed(service, KeysAllocated(order_id=keyed, shop_id=shop, product_id=uuid4(), key_ids=[uuid4()],
+                                      delivery_type="card_key"))  # fmt: skip
+    await feed(service, KeysAllocated(order_id=keyless, shop_id=shop, product_id=uuid4(), key_ids=[],
+                                      delivery_type="card_key"))  # fmt: skip
+    await feed(service, OrderPaid(order_id=paid_late, shop_id=shop, order_no="F1", product_id=uuid4(),
+                                  quantity=1, amount=100, currency="CNY", provider="sandbox", trade_no="T1",
+                                  paid_at=datetime.now(UTC) - timedelta(minutes=30)))  # fmt: skip
+    await feed(service, ManualDeliveryRequested(order_id=manual, shop_id=shop, product_id=uuid4()))
+    await feed(service, ManualDeliveryRequested(order_id=rejected, shop_id=shop, product_id=uuid4()))
+    for order, action, body in (
+        (manual, "deliver", {"operator": "ann", "content": "K"}),
+        (rejected, "reject", {"operator": "ann", "reason": "banned"}),
+    ):
+        tasks = f"/internal/manual-tasks/{order}"
+        await api.post(f"{tasks}/claim", json={"operator": "ann"}, headers=acting_for(shop))
+        done = await api.post(f"{tasks}/{action}", json=body, headers=acting_for(shop))
+        assert done.status_code == 200, done.text
+    await watchdog.sweep_once(service.uow, 5)
+
+    s = str(shop)
+    assert shop_of(await outbox(service, keyed)) == [("DeliverySucceeded", s)]
+    assert shop_of(await outbox(service, keyless)) == [("DeliveryFailed", s)]
+    assert shop_of(await outbox(service, paid_late)) == [("DeliveryDelayed", s)]
+    assert shop_of(await outbox(service, manual)) == [("DeliveryNeedsAttention", s), ("DeliverySucceeded", s)]
+    assert shop_of(await outbox(service, rejected)) == [("DeliveryNeedsAttention", s), ("DeliveryFailed", s)]
+    late_queue = (await api.get("/internal/manual-tasks", headers=acting_for(shop))).json()["items"]
+    assert [t["reason"] for t in late_queue if t["order_id"] == str(paid_late)] == ["sla_breach"]
+    elsewhere = (await api.get("/internal/manual-tasks")).json()["items"]
+    assert str(paid_late) not in {t["order_id"] for t in elsewhere}
+
+
+async def test_a_message_naming_another_shops_order_changes_nothing_and_is_dead_lettered(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop_a, other, order = uuid4(), uuid4(), uuid4()
+    await feed(service, ManualDeliveryRequested(order_id=order, shop_id=shop_a, product_id=uuid4()))
+    before = await shop_rows(service, shop_a)
+    _, outcome = await feed(
+        service,
+        KeysAllocated(order_id=order, shop_id=other, product_id=uuid4(), key_ids=[uuid4()],
+                      delivery_type="card_key"),
+    )  # fmt: skip
+    assert outcome == "dead_lettered"
+    after = await shop_rows(service, shop_a)
+    assert {k: v for k, v in after.items() if k != "outbox"} == {
+        k: v for k, v in before.items() if k != "outbox"
+    }
+    emitted = shop_of(await outbox(service, order))
+    assert emitted == [("DeliveryNeedsAttention", str(shop_a)), ("KeysAllocated", str(other))]  # its DLQ
+    record = (await api.get(f"/internal/deliveries/{order}", headers=acting_for(shop_a))).json()
+    assert record["status"] == "manual"
