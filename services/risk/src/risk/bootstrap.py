@@ -17,6 +17,7 @@ from risk.service_layer.unit_of_work import RiskUnitOfWork
 class Service:
     runtime: Runtime
     rules: RuleSet
+    consumer: EventConsumer[RiskUnitOfWork]
 
     def uow(self) -> RiskUnitOfWork:
         return RiskUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
@@ -24,15 +25,19 @@ class Service:
 
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
-    service = Service(Runtime(settings, MIGRATIONS), RuleSet(settings.max_quantity_per_order))
-    service.runtime.consume(
-        EventConsumer(
-            "risk",
-            service.uow,
-            {OrderPlaced: partial(handlers.decide_on_order, rules=service.rules)},
-            batch_size=settings.consumer_batch_size,
-        ),
-        [topics.ORDER_EVENTS],
+    runtime = Runtime(settings, MIGRATIONS)
+    rules = RuleSet(settings.max_quantity_per_order)
+
+    def uow() -> RiskUnitOfWork:
+        return RiskUnitOfWork(runtime.sessions, settings.service_name)
+
+    consumer = EventConsumer(
+        "risk",
+        uow,
+        {OrderPlaced: partial(handlers.decide_on_order, rules=rules)},
+        batch_size=settings.consumer_batch_size,
     )
-    service.runtime.emits([RiskDecided])
+    service = Service(runtime, rules, consumer)
+    runtime.consume(consumer, [topics.ORDER_EVENTS])
+    runtime.emits([RiskDecided])
     return service

@@ -1,0 +1,100 @@
+"""Shops in the risk service: a decision belongs to the shop of the order it is about; another shop asking
+for it is told there is none, and the verdict goes out with the order's shop."""
+
+from __future__ import annotations
+
+import typing
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from faka_common.contracts import OrderPlaced
+from faka_common.http import SHOP_HEADER, ShopScope
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from risk.bootstrap import Service
+
+from .conftest import emitted, feed, the_app
+
+pytestmark = pytest.mark.integration
+
+SHOP_DEPENDENCY = typing.get_args(ShopScope)[1].dependency
+OPS_AND_DOCS = (
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+)
+NOT_SHOP_OWNED = {("GET", path) for path in (*OPS_AND_DOCS, "/redoc")}
+SCOPED = {("GET", "/internal/decisions/{order_id}")}
+
+
+def placed(shop: UUID, quantity: int = 1) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=uuid4(),
+        shop_id=shop,
+        order_no="F1",
+        product_id=uuid4(),
+        product_title="Card",
+        quantity=quantity,
+        amount=100 * quantity,
+        currency="CNY",
+        buyer_email="a@example.com",
+    )
+
+
+def _depends_on_shop(dependant: Dependant) -> bool:
+    return any(d.call is SHOP_DEPENDENCY or _depends_on_shop(d) for d in dependant.dependencies)
+
+
+async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(service: Service) -> None:
+    routes = {
+        (method, str(context.path)): context.original_route
+        for context in iter_route_contexts(the_app(service).routes)
+        for method in context.methods or ()
+        if method != "HEAD"
+    }
+    scoped = {k for k, r in routes.items() if isinstance(r, APIRoute) and _depends_on_shop(r.dependant)}
+    assert set(routes) - scoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
+    assert scoped == SCOPED, "every scoped route needs an isolation test below"
+
+
+async def test_a_decision_is_read_by_its_shop_only_and_another_shop_gets_the_answer_for_no_decision(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop_a, shop_b = uuid4(), uuid4()
+    order = placed(shop_a, quantity=11)
+    assert await feed(service, order) == "handled"
+    path = f"/internal/decisions/{order.order_id}"
+
+    as_b = await api.get(path, headers={SHOP_HEADER: str(shop_b)})
+    unknown = await api.get(f"/internal/decisions/{uuid4()}", headers={SHOP_HEADER: str(shop_b)})
+    as_default = await api.get(path)
+    as_a = await api.get(path, headers={SHOP_HEADER: str(shop_a)})
+
+    assert as_b.status_code == unknown.status_code == as_default.status_code == 404
+    assert as_b.json()["error"] == unknown.json()["error"] and "exceeds" not in as_b.text
+    assert as_a.status_code == 200 and as_a.json()["verdict"] == "reject"
+
+
+async def test_the_verdict_goes_out_with_the_shop_of_the_placed_order(service: Service) -> None:
+    shop = uuid4()
+    order = placed(shop)
+    await feed(service, order)
+    [decided] = await emitted(service, order.order_id)
+    assert decided["type"] == "RiskDecided"
+    assert decided["payload"]["shop_id"] == str(shop) and decided["payload"]["verdict"] == "approve"
+
+
+async def test_the_same_order_placed_again_under_another_shop_changes_nothing(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop_a = uuid4()
+    order = placed(shop_a)
+    await feed(service, order)
+    await feed(service, order.model_copy(update={"shop_id": uuid4(), "quantity": 11}))
+    assert [m["payload"]["shop_id"] for m in await emitted(service, order.order_id)] == [str(shop_a)]
+    as_a = await api.get(f"/internal/decisions/{order.order_id}", headers={SHOP_HEADER: str(shop_a)})
+    assert as_a.json()["verdict"] == "approve"
