@@ -21,7 +21,7 @@ INTERNAL_CALLER_HEADER = "X-Internal-Caller"
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 
 #: The platform's services, each a possible caller of another's internal routes.
-SERVICES = ("gateway", "order", "inventory", "delivery", "notification", "risk", "commission")
+SERVICES = ("gateway", "order", "inventory", "delivery", "notification", "risk", "commission", "merchant")
 CALLER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 

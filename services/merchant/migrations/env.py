@@ -1,0 +1,3 @@
+from faka_common.db.migrations import run_env
+
+run_env()
