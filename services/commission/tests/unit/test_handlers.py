@@ -15,8 +15,10 @@ async def test_delivery_succeeded_is_logged_and_publishes_nothing(caplog: pytest
         def publish(self, message: object) -> None:
             staged.append(message)
 
-    event = DeliverySucceeded(order_id=uuid4(), delivery_id=uuid4(), mode="card_key", item_count=2)
+    event = DeliverySucceeded(
+        order_id=uuid4(), shop_id=uuid4(), delivery_id=uuid4(), mode="card_key", item_count=2
+    )
     with caplog.at_level(logging.INFO):
         await on_delivery_succeeded(event, cast(CommissionUnitOfWork, FakeUow()))
-    assert str(event.order_id) in caplog.text
+    assert str(event.order_id) in caplog.text and str(event.shop_id) in caplog.text
     assert staged == []

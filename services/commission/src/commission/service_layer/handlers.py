@@ -12,9 +12,10 @@ log = logging.getLogger(__name__)
 async def on_delivery_succeeded(event: DeliverySucceeded, uow: CommissionUnitOfWork) -> None:
     """Nothing is booked yet: the consumer's inbox row (same transaction) proves the event was consumed."""
     log.info(
-        "delivery %s of order %s seen (%d item(s), mode %s); no commission rules yet",
+        "delivery %s of order %s of shop %s seen (%d item(s), mode %s); no commission rules yet",
         event.delivery_id,
         event.order_id,
+        event.shop_id,
         event.item_count,
         event.mode,
     )
