@@ -67,7 +67,7 @@ bench: bootstrap infra-up ## the benchmarks (inventory, then end to end over the
 .PHONY: docs
 docs: bootstrap ## AsyncAPI documents of every service into docs/asyncapi/
 	@mkdir -p docs/asyncapi
-	@for s in gateway order inventory delivery risk commission notification; do \
+	@for s in gateway order inventory delivery risk commission notification merchant; do \
 	  .venv/bin/faststream docs gen $$s.entrypoints.app:asyncapi --out docs/asyncapi/$$s.json >/dev/null; \
 	  echo "docs/asyncapi/$$s.json"; done
 

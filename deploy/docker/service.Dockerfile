@@ -27,6 +27,7 @@ COPY services/delivery/pyproject.toml services/delivery/
 COPY services/risk/pyproject.toml services/risk/
 COPY services/commission/pyproject.toml services/commission/
 COPY services/notification/pyproject.toml services/notification/
+COPY services/merchant/pyproject.toml services/merchant/
 RUN uv sync --frozen --no-dev --no-install-workspace --package faka-${SERVICE}
 # Then the code. The workspace packages stay editable at /app, so config.MIGRATIONS
 # (services/<svc>/migrations, found relative to the source) resolves in the image too.

@@ -67,7 +67,7 @@ def main() -> None:
 faka is up.
   storefront API docs   {GATEWAY}/docs
   health / readiness    {GATEWAY}/health/live   {GATEWAY}/health/ready
-  metrics (Prometheus)  {GATEWAY}/metrics   (each service: ports 8001-8006, same paths)
+  metrics (Prometheus)  {GATEWAY}/metrics   (each service: ports 8001-8007, same paths)
   demo mailbox (SMTP)   127.0.0.1:1025 -> .state/mailbox
   logs                  .state/logs/
 

@@ -5,7 +5,7 @@ import importlib
 
 from faka_common.db.migrations import upgrade
 
-SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification", "merchant")
 
 
 async def main() -> None:

@@ -8,7 +8,7 @@ ROOT="$(cd -- "$SCRIPT_DIR/../.." && pwd -P)"
 STATE="${FAKA_STATE_DIR:-$ROOT/.state}"
 PID_FILE="$STATE/services.pid"
 LOG="$STATE/logs/services.log"
-PORTS=(8000 8001 8002 8003 8004 8005 8006)
+PORTS=(8000 8001 8002 8003 8004 8005 8006 8007)
 
 running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 

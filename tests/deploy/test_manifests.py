@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("dev", "production")
-SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification", "merchant")
 CONSUMERS = ("order", "inventory", "delivery", "notification", "risk", "commission")
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
 

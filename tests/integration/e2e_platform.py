@@ -30,7 +30,7 @@ from faka_common.testing import drop_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification", "merchant")
 #: Who calls whose internal routes: each service is given the digests of exactly these callers' tokens.
 CALLERS = {
     "order": ("gateway", "notification"),
