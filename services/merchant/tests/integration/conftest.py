@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -19,9 +20,10 @@ from sqlalchemy import text
 
 
 @asynccontextmanager
-async def migrated_service() -> AsyncIterator[Service]:
+async def migrated_service(**settings: Any) -> AsyncIterator[Service]:
+    """The service on a fresh migrated database (`settings` over the defaults)."""
     async with migrated_database("t_merchant", MIGRATIONS) as url:
-        built = bootstrap(Settings(database_url=url))
+        built = bootstrap(Settings(database_url=url, **settings))
         try:
             yield built
         finally:
