@@ -57,6 +57,7 @@ def test_a_well_formed_slug_names_a_shop(slug: str) -> None:
         ("游戏", "3 to 40 characters"),
         ("游戏卡店", "lower-case letters"),
         ("ab\x00c", "lower-case letters"),
+        ("game-cards\n", "lower-case letters"),
     ],
 )
 def test_a_malformed_slug_is_refused_saying_which_rule_it_breaks(slug: str, says: str) -> None:
@@ -109,6 +110,7 @@ def test_a_host_is_stored_as_a_lower_case_dns_name(host: str, stored: str) -> No
         ("\u212aards.example.com", "in its ASCII"),  # KELVIN SIGN, lower-cased to an ASCII k
         ("", "1 to 253"),
         ("cards.example.com\x00", "letters a-z"),
+        ("cards.example\n.com", "letters a-z"),
     ],
 )
 def test_a_host_that_is_not_a_bare_dns_name_is_refused(host: str, says: str) -> None:
@@ -150,6 +152,7 @@ def test_a_new_shop_opens_pending_or_active_only(status: str) -> None:
         ({"name": "n" * 101}, "name is 1 to 100"),
         ({"currency": "cny"}, "ISO 4217"),
         ({"currency": "CNYX"}, "ISO 4217"),
+        ({"currency": "CNY\n"}, "ISO 4217"),
         ({"languages": []}, "at least one"),
         ({"languages": ["en", "en"]}, "each language once"),
         ({"languages": ["fr"]}, "unknown language 'fr'"),

@@ -28,7 +28,7 @@ OpeningStatus = Literal["pending", "active"]
 OPENING_STATUSES: frozenset[ShopStatus] = frozenset(get_args(OpeningStatus))
 
 MIN_SLUG, MAX_SLUG = 3, 40
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 #: Words the platform's own addresses use or may use (`/api`, `/s/<slug>`, `www.`, `admin.`): no shop takes
 #: them, so a shop's address can never shadow the platform's.
 RESERVED_SLUGS = frozenset(
@@ -43,10 +43,10 @@ RESERVED_SLUGS = frozenset(
 )  # fmt: skip
 
 MAX_HOST = 253
-HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 MAX_DOMAINS = 20
 
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+CURRENCY = re.compile(r"[A-Z]{3}")
 #: The languages the platform's storefront and notification templates are written in.
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
@@ -99,7 +99,7 @@ def check_slug(slug: str) -> str:
     end, not a reserved word; InvalidSlug saying which rule it breaks otherwise."""
     if not MIN_SLUG <= len(slug) <= MAX_SLUG:
         raise InvalidSlug(f"slug {_shown(slug)} must be {MIN_SLUG} to {MAX_SLUG} characters long")
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise InvalidSlug(
             f"slug {_shown(slug)} may hold only lower-case letters a-z, digits and hyphens, "
             "and may not start or end with a hyphen"
@@ -126,7 +126,7 @@ def normalize_host(host: str) -> str:
     labels = value.split(".")
     if len(labels) < 2:
         raise InvalidHost(f"{_shown(host)}: a shop's domain has at least two labels, like shop.example.com")
-    if not all(HOST_LABEL.match(label) for label in labels):
+    if not all(HOST_LABEL.fullmatch(label) for label in labels):
         raise InvalidHost(
             f"{_shown(host)}: each dot-separated label is 1 to 63 letters a-z, digits and hyphens, "
             "not starting or ending with a hyphen"
@@ -159,7 +159,7 @@ def check_contact(contact: str) -> str:
 
 
 def check_currency(currency: str) -> str:
-    if not CURRENCY.match(currency):
+    if not CURRENCY.fullmatch(currency):
         raise InvalidShopSettings(f"currency {_shown(currency)} is not an ISO 4217 code like CNY or USD")
     return currency
 
