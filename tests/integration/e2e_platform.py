@@ -37,6 +37,7 @@ CALLERS = {
     "inventory": ("gateway", "order", "notification"),
     "delivery": ("gateway", "notification"),
     "notification": ("gateway",),
+    "merchant": ("gateway",),
 }
 
 
@@ -137,6 +138,7 @@ class Platform:
             "INVENTORY_URL": self.url("inventory"),
             "DELIVERY_URL": self.url("delivery"),
             "NOTIFICATION_URL": self.url("notification"),
+            "MERCHANT_URL": self.url("merchant"),
             "PUBLIC_BASE_URL": self.gateway,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),

@@ -8,7 +8,8 @@ import httpx
 from faka_common.runtime import Runtime
 
 from gateway.adapters.order_changes import OrderChanges, RedisOrderChanges
-from gateway.adapters.owners import Owner, owner_client, provider_client
+from gateway.adapters.owners import Owner, ShopOwner, owner_client, provider_client
+from gateway.adapters.shops import MerchantShops, Shops
 from gateway.adapters.storefront import RedisStorefront, Storefront
 from gateway.config import MIGRATIONS, Settings
 
@@ -25,6 +26,8 @@ class Gateway:
     storefront: Storefront
     notification: Owner
     changes: OrderChanges
+    shops: Shops
+    merchant: Owner
 
     @property
     def admin_key(self) -> str:
@@ -46,6 +49,7 @@ class Gateway:
         await self.storefront.aclose()
         await self.notification.aclose()
         await self.changes.aclose()
+        await self.merchant.aclose()
 
 
 @dataclass
@@ -63,20 +67,27 @@ def build_gateway(
     storefront: Storefront | None = None,
     notification: Owner | None = None,
     changes: OrderChanges | None = None,
+    shops: Shops | None = None,
+    merchant: Owner | None = None,
 ) -> Gateway:
+    """The owners' clients given (test doubles) or built from `settings`; each shop-owned owner's calls
+    name the shop of the request being served (`ShopOwner`)."""
     credential = settings.credential()
+    merchant = merchant or owner_client(settings.merchant_url, credential)
     return Gateway(
         settings,
-        order or owner_client(settings.order_url, credential),
-        inventory or owner_client(settings.inventory_url, credential),
+        ShopOwner(order or owner_client(settings.order_url, credential)),
+        ShopOwner(inventory or owner_client(settings.inventory_url, credential)),
         provider_http or provider_client(),
-        delivery or owner_client(settings.delivery_url, credential),
+        ShopOwner(delivery or owner_client(settings.delivery_url, credential)),
         storefront
         or RedisStorefront(
             settings.redis_url, settings.kafka_namespace, settings.storefront_redis_timeout_seconds
         ),
-        notification=notification or owner_client(settings.notification_url, credential),
+        notification=ShopOwner(notification or owner_client(settings.notification_url, credential)),
         changes=changes or RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
+        shops=shops or MerchantShops(merchant, settings.shop_cache_seconds),
+        merchant=merchant,
     )
 
 

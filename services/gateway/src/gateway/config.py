@@ -2,6 +2,7 @@
 
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.settings import ServiceSettings
@@ -20,6 +21,17 @@ class Settings(ServiceSettings):
     inventory_url: str = "http://127.0.0.1:8002"
     delivery_url: str = "http://127.0.0.1:8003"
     notification_url: str = "http://127.0.0.1:8006"
+    merchant_url: str = "http://127.0.0.1:8007"
+    shop_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a shop's answer from merchant is kept (a suspension shows within it)",
+    )
+    platform_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names of the platform itself besides PUBLIC_BASE_URL's, localhost and loopback: "
+        "they serve the default shop at / and every shop at /s/<slug>/; any other host is a shop's domain",
+    )
     admin_api_key: SecretStr = SecretStr(DEV_ADMIN_API_KEY)
     sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
     public_base_url: str = Field(
@@ -94,6 +106,12 @@ class Settings(ServiceSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url.rstrip("/")
+
+    @property
+    def own_hosts(self) -> frozenset[str]:
+        """The hosts that are the platform's, not a shop's custom domain."""
+        base = urlsplit(self.public_base_url).hostname or ""
+        return frozenset({base, "localhost", "127.0.0.1", "::1", *(h.lower() for h in self.platform_hosts)})
 
     @property
     def sandbox_enabled(self) -> bool:

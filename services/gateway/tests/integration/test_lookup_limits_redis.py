@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as redis
 from faka_common.http import InternalClient
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -54,7 +55,9 @@ def gateway(namespace: str) -> Gateway:
         lookup_per_order_per_hour=3,
         lookup_per_email_per_hour=2,
     )
-    return build_gateway(settings, order=FakeOwner(), inventory=FakeOwner())
+    return build_gateway(
+        shops=KnownShops.default_only(), settings=settings, order=FakeOwner(), inventory=FakeOwner()
+    )
 
 
 def client(gw: Gateway, ip: str) -> httpx.AsyncClient:

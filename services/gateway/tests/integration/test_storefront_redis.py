@@ -20,6 +20,7 @@ from faka_common.contracts.storefront import (
 from faka_common.http import InternalClient
 from faka_common.service_auth import ServiceCredential
 from faka_common.testing import required_env
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -69,7 +70,9 @@ def unreachable_inventory() -> InternalClient:
 
 def gateway(namespace: str, inventory: InternalClient, url: str | None = None) -> Gateway:
     settings = Settings(redis_url=url or redis_url(), kafka_namespace=namespace)
-    return build_gateway(settings, order=unreachable_inventory(), inventory=inventory)
+    return build_gateway(
+        shops=KnownShops.default_only(), settings=settings, order=unreachable_inventory(), inventory=inventory
+    )
 
 
 def client(gw: Gateway) -> httpx.AsyncClient:

@@ -8,6 +8,7 @@ from ipaddress import ip_network
 import httpx
 from faka_common.http import InternalClient
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.domain.client_address import client_address
@@ -53,7 +54,9 @@ async def test_the_order_lookup_window_is_per_client_behind_a_trusted_proxy_only
         trusted_proxies=["10.0.0.0/8"],  # type: ignore[list-item]
         kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
     )
-    gw = build_gateway(settings, order=NoOrders(), inventory=NoOrders())
+    gw = build_gateway(
+        shops=KnownShops.default_only(), settings=settings, order=NoOrders(), inventory=NoOrders()
+    )
 
     def refused_after_two(peer: str) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=edge_app(gw), client=(peer, 4000))

@@ -12,6 +12,7 @@ import pytest
 from faka_common.http import InternalClient
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.shops import KnownShops
 from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
@@ -212,7 +213,11 @@ async def edge() -> AsyncIterator[Edge]:
         kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
     )
     gateway = build_gateway(
-        settings, order=FakeOwner(orders), inventory=FakeOwner(inventory), storefront=FakeStorefront()
+        shops=KnownShops.default_only(),
+        settings=settings,
+        order=FakeOwner(orders),
+        inventory=FakeOwner(inventory),
+        storefront=FakeStorefront(),
     )
     result = Edge(gateway, orders, inventory)
     # the sandbox provider reaches the public notify URL: here the same app, over ASGI
@@ -457,7 +462,10 @@ async def test_malformed_order_number_never_reaches_the_order_service(edge: Edge
 async def test_unreachable_owner_is_503() -> None:
     unbuilt = f"unit-{uuid.uuid4().hex[:8]}"  # no storefront read model under this namespace
     gateway = build_gateway(
-        Settings(order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9", kafka_namespace=unbuilt)
+        shops=KnownShops.default_only(),
+        settings=Settings(
+            order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9", kafka_namespace=unbuilt
+        ),
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=edge_app(gateway)), base_url="http://g")
     response = await client.get("/api/v1/products")
@@ -497,9 +505,9 @@ async def test_sandbox_checkout_page_and_payment(edge: Edge) -> None:
     assert "48.00 CNY" in page.text
     assert "Steam &lt;50&gt;" in page.text
     action = re.search(r'action="([^"]+)"', page.text)
-    assert action is not None and action.group(1) == "/pay/sandbox/F20260101ABC/complete?token=tok"
+    assert action is not None and action.group(1) == "pay/sandbox/F20260101ABC/complete?token=tok"
 
-    done = await edge.client.post(action.group(1).replace("&amp;", "&"))
+    done = await edge.client.post("/" + action.group(1).replace("&amp;", "&"))
     assert done.status_code == 200, done.text
     assert "Payment received" in done.text
     notification = json.loads(edge.orders.calls[-1].content)
@@ -768,7 +776,7 @@ async def test_the_order_page_offers_a_pay_button_per_method_and_the_button_redi
     page = await edge.client.get("/orders/F20260101ABC", params={"token": "tok"})
     assert page.status_code == 200
     assert "/pay/sandbox/" not in page.text
-    assert page.text.count('action="/orders/F20260101ABC/pay"') == 2
+    assert page.text.count('action="orders/F20260101ABC/pay"') == 2  # relative to <base href="/">
     assert 'name="token" value="tok"' in page.text and 'value="wechatpay"' in page.text
     pay = await edge.client.post(
         "/orders/F20260101ABC/pay", content=b"provider=alipay&token=tok", follow_redirects=False
@@ -778,7 +786,9 @@ async def test_the_order_page_offers_a_pay_button_per_method_and_the_button_redi
 
 async def test_sandbox_pages_are_mounted_only_when_the_sandbox_provider_is_enabled() -> None:
     async def sandbox_route_answer(providers: list[str]) -> int:
-        gateway = build_gateway(Settings(payment_providers=providers))
+        gateway = build_gateway(
+            shops=KnownShops.default_only(), settings=Settings(payment_providers=providers)
+        )
         transport = httpx.ASGITransport(app=edge_app(gateway))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             answer = await client.post("/pay/sandbox/F20260101ABC/complete")

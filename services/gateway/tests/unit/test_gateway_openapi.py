@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import build_gateway
 from gateway.config import DEV_ADMIN_API_KEY, Settings
 from gateway.entrypoints.routers import edge_app
@@ -18,7 +19,9 @@ ERROR_BODY = "#/components/schemas/ErrorBody"
 
 @pytest.fixture
 async def app() -> AsyncIterator[Any]:
-    gateway = build_gateway(Settings(lookup_limit_storage_url="memory://"))
+    gateway = build_gateway(
+        shops=KnownShops.default_only(), settings=Settings(lookup_limit_storage_url="memory://")
+    )
     yield edge_app(gateway)
     await gateway.aclose()
 

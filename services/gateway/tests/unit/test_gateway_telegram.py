@@ -16,6 +16,8 @@ import pytest
 from faka_common import chat_link
 from faka_common.http import InternalClient
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.owners import ShopOwner
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -69,7 +71,8 @@ def make_gateway(notification: FakeService, **overrides: Any) -> Gateway:
         **overrides,
     }
     return build_gateway(
-        Settings(**values),
+        shops=KnownShops.default_only(),
+        settings=Settings(**values),
         order=FakeService().owner(),
         inventory=FakeService().owner(),
         delivery=FakeService().owner(),
@@ -81,7 +84,7 @@ def make_gateway(notification: FakeService, **overrides: Any) -> Gateway:
 async def edge() -> AsyncIterator[Edge]:
     notification = FakeService()
     gateway = make_gateway(notification)
-    gateway.order = FakeOwner(orders)
+    gateway.order = ShopOwner(FakeOwner(orders))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=edge_app(gateway)), base_url="http://gateway.test"
     ) as client:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from faka_common.errors import Unavailable
+from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
@@ -60,7 +61,11 @@ async def shop() -> AsyncIterator[Shop]:
     )
     orders = FakeOrderService()
     gw = build_gateway(
-        settings, order=FakeOwner(orders), inventory=FakeOwner(orders), storefront=FakeStorefront()
+        shops=KnownShops.default_only(),
+        settings=settings,
+        order=FakeOwner(orders),
+        inventory=FakeOwner(orders),
+        storefront=FakeStorefront(),
     )
     yield Shop(gw, orders)
     await gw.aclose()

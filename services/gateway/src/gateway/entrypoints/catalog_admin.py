@@ -12,13 +12,16 @@ from uuid import UUID
 
 import httpx
 from faka_common.errors import DomainError, Unavailable
+from faka_common.http import SHOP_HEADER
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from gateway.adapters.owners import served_shop
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
 from gateway.entrypoints.responses import ADMIN
 from gateway.entrypoints.schemas import KeyReplacement, NewCategory, ProductChanges
+from gateway.entrypoints.shops import admin_shop
 from gateway.service_layer.edge import json_body
 
 PASSED_QUERY = ("format", "cost_price", "expires_at")
@@ -46,15 +49,18 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
+    """A client for a streamed upload or export, acting for the shop of the request being served."""
     return httpx.AsyncClient(
         base_url=gw.settings.inventory_url,
-        headers=gw.settings.credential().headers(),
+        headers={**gw.settings.credential().headers(), SHOP_HEADER: str(served_shop.get().shop_id)},
         timeout=timeout,
     )
 
 
 def catalog_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
+    api = APIRouter(
+        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
+    )
 
     @api.post("/categories", status_code=201, summary="Create a category")
     async def create_category(category: NewCategory) -> Any:

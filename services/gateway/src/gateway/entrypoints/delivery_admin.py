@@ -21,13 +21,17 @@ from pydantic import BaseModel
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import admin_auth
 from gateway.entrypoints.responses import ADMIN
+from gateway.entrypoints.shops import admin_shop
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
 
 def delivery_admin_router(gw: Gateway) -> APIRouter:
     api = APIRouter(
-        prefix="/api/admin", tags=["admin: delivery"], dependencies=[admin_auth(gw)], responses=ADMIN
+        prefix="/api/admin",
+        tags=["admin: delivery"],
+        dependencies=[admin_auth(gw), admin_shop(gw)],
+        responses=ADMIN,
     )
 
     async def call(method: str, path: str, body: BaseModel | None = None, **kwargs: Any) -> Any:

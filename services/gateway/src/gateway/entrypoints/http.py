@@ -10,7 +10,7 @@ from uuid import UUID
 from faka_common.errors import NotFound, Unauthorized
 from faka_common.http import error_body
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -18,8 +18,10 @@ from starlette.routing import Match
 from gateway.bootstrap import Gateway
 from gateway.domain.client_address import client_address
 from gateway.domain.uploads import PayloadTooLarge
+from gateway.entrypoints.pages import error_page
 from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
+from gateway.entrypoints.shops import NoSuchShop, admin_shop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
 from gateway.service_layer.rate_limits import RateLimited
@@ -121,7 +123,9 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
 
 
 def admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
+    api = APIRouter(
+        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
+    )
 
     @api.post("/products", status_code=201, summary="Create a product")
     async def create_product(product: NewProduct) -> Any:
@@ -139,11 +143,13 @@ def admin_router(gw: Gateway) -> APIRouter:
 
 
 def storefront_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
+    api = APIRouter(
+        prefix="/api/v1", tags=["storefront"], responses=BUYER, dependencies=[storefront_shop(gw)]
+    )
 
     @api.get("/products", summary="Products on sale")
-    async def products() -> dict[str, Any]:
-        return {"items": await edge.catalog(gw)}
+    async def products(request: Request) -> dict[str, Any]:
+        return {"items": await edge.catalog(gw, served(request))}
 
     @api.post(
         "/orders",
@@ -165,6 +171,8 @@ def storefront_router(gw: Gateway) -> APIRouter:
     ) -> dict[str, Any]:
         return await edge.place_order(
             gw,
+            served(request),
+            storefront_root(request),
             order_payload(order, request.headers.get("accept-language")),
             client_ip(gw, request),
             idempotency_key=idempotency_key,
@@ -199,7 +207,9 @@ def storefront_router(gw: Gateway) -> APIRouter:
 
 
 def payments_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/payments", tags=["payments"], responses=WEBHOOK)
+    api = APIRouter(
+        prefix="/api/v1/payments", tags=["payments"], responses=WEBHOOK, dependencies=[storefront_shop(gw)]
+    )
 
     @api.post(
         "/{provider}/notify",
@@ -226,6 +236,13 @@ def install_edge_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return too_many(exc)
+
+    @app.exception_handler(NoSuchShop)
+    async def on_no_such_shop(request: Request, exc: NoSuchShop) -> Response:
+        """A page route answers a page (a browser followed a stale link), an API route JSON."""
+        if request.url.path.removeprefix(storefront_root(request)).startswith("/api/"):
+            return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+        return HTMLResponse(error_page(exc.status_code, exc.message), status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

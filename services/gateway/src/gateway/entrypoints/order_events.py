@@ -19,6 +19,7 @@ from gateway.bootstrap import Gateway
 from gateway.domain.views import PENDING_STATUSES
 from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip
 from gateway.entrypoints.responses import BUYER
+from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import OrderSecret
 
@@ -36,7 +37,9 @@ def frame(view: dict[str, Any]) -> bytes:
 
 
 def order_events_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
+    api = APIRouter(
+        prefix="/api/v1", tags=["storefront"], responses=BUYER, dependencies=[storefront_shop(gw)]
+    )
 
     @api.get(
         "/orders/{order_no}/events",

@@ -10,11 +10,14 @@ from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import ORDER_NO, PRIVATE, client_ip
 from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.schemas import LinkEmailAccepted, LinkEmailRequest
+from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer import order_links
 
 
 def order_links_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["storefront"], responses=BUYER)
+    api = APIRouter(
+        prefix="/api/v1", tags=["storefront"], responses=BUYER, dependencies=[storefront_shop(gw)]
+    )
 
     @api.post(
         "/orders/{order_no}/link-emails",

@@ -19,6 +19,7 @@ from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip
 from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
+from gateway.entrypoints.shops import admin_shop, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer import order_admin as ops
 
@@ -43,8 +44,10 @@ class Refund(BaseModel):
 
 
 def orders_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(tags=["payments"], responses=BUYER)
-    admin = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw)], responses=ADMIN)
+    api = APIRouter(tags=["payments"], responses=BUYER, dependencies=[storefront_shop(gw)])
+    admin = APIRouter(
+        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
+    )
 
     @api.get(
         "/api/v1/payments/{provider}/notify",

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from gateway.domain.shops import Shop
 from gateway.domain.views import PENDING_STATUSES, format_amount, reveals_keys, secret_query
 from gateway.service_layer.buyer_secrets import OrderSecret
 
@@ -35,16 +36,20 @@ def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def layout(title: str, body: str, refresh_seconds: int | None = None, live: bool = False) -> str:
+def layout(
+    title: str, body: str, refresh_seconds: int | None = None, live: bool = False, root: str = ""
+) -> str:
     """`live`: the page follows its order's event stream and reloads on a change; the refresh is then only
-    for browsers without scripts."""
+    for browsers without scripts. `root`: where the shop's storefront lives ("" or /s/<slug>); the page's
+    own links are relative to it, so they stay in the shop."""
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
     if refresh and live:
         refresh = f"<noscript>{refresh}</noscript>"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{e(title)}</title>{refresh}<style>{STYLE}</style></head><body>{body}</body></html>"
+        f'<base href="{e(root)}/"><title>{e(title)}</title>{refresh}<style>{STYLE}</style></head>'
+        f"<body>{body}</body></html>"
     )
 
 
@@ -52,8 +57,13 @@ def order_page_path(order_no: str, token: str | None = None, password: str | Non
     return f"/orders/{quote(order_no, safe='')}?{secret_query(token, password)}"
 
 
+def relative(path: str) -> str:
+    """A site path as a link relative to the page's base (its shop's storefront)."""
+    return path.lstrip("/")
+
+
 def order_events_path(order_no: str, secret: OrderSecret) -> str:
-    return f"/api/v1/orders/{quote(order_no, safe='')}/events?{secret_query(secret.token, secret.password)}"
+    return f"api/v1/orders/{quote(order_no, safe='')}/events?{secret_query(secret.token, secret.password)}"
 
 
 def live_script(events_path: str, status: str) -> str:
@@ -112,7 +122,7 @@ def pay_buttons(view: dict[str, Any], secret: OrderSecret | None) -> str:
             for name, value in fields.items()
             if value
         )
-        action = f"/orders/{quote(str(view.get('order_no', '')), safe='')}/pay"
+        action = f"orders/{quote(str(view.get('order_no', '')), safe='')}/pay"
         for method in methods:
             label = "Pay now" if not parts and len(methods) == 1 else f"Pay with {method}"
             parts.append(
@@ -124,7 +134,10 @@ def pay_buttons(view: dict[str, Any], secret: OrderSecret | None) -> str:
 
 
 def order_page(
-    view: dict[str, Any], telegram_link: str | None = None, secret: OrderSecret | None = None
+    view: dict[str, Any],
+    telegram_link: str | None = None,
+    secret: OrderSecret | None = None,
+    root: str = "",
 ) -> str:
     """The buyer's order page: the order, pay buttons while awaiting payment, the keys once delivered, and
     a link that gets the order's notices on Telegram."""
@@ -154,10 +167,10 @@ def order_page(
         events = order_events_path(str(view["order_no"]), secret)
         # the path is URL-quoted (no "<" can close the script); the status is one of the fixed statuses
         parts.append(live_script(events, str(status)))
-    return layout(f"Order {view.get('order_no', '')}", "".join(parts), refresh, live)
+    return layout(f"Order {view.get('order_no', '')}", "".join(parts), refresh, live, root)
 
 
-def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:
+def sandbox_checkout_page(order: dict[str, Any], token: str, root: str = "") -> str:
     """The sandbox provider's checkout: the order and a button that pays it."""
     order_no = str(order.get("order_no", ""))
     amount = format_amount(int(order.get("amount", 0)), str(order.get("currency", "")))
@@ -173,7 +186,7 @@ def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:
     status = order.get("status")
     refresh = None
     if status == "awaiting_payment":
-        action = f"/pay/sandbox/{quote(order_no, safe='')}/complete?{secret_query(token=token)}"
+        action = f"pay/sandbox/{quote(order_no, safe='')}/complete?{secret_query(token=token)}"
         parts.append(
             f'<form method="post" action="{e(action)}"><p><button type="submit">Pay now</button></p></form>'
         )
@@ -182,11 +195,11 @@ def sandbox_checkout_page(order: dict[str, Any], token: str) -> str:
         refresh = 3
     else:
         parts.append(f"<p>This order is {e(status_label(status))}; there is nothing to pay.</p>")
-    parts.append(f'<p><a href="{e(order_page_path(order_no, token))}">Your order page</a></p>')
-    return layout(f"Pay order {order_no}", "".join(parts), refresh)
+    parts.append(f'<p><a href="{e(relative(order_page_path(order_no, token)))}">Your order page</a></p>')
+    return layout(f"Pay order {order_no}", "".join(parts), refresh, root=root)
 
 
-def qr_payment_page(order_no: str, answer: dict[str, Any]) -> str:
+def qr_payment_page(order_no: str, answer: dict[str, Any], root: str = "") -> str:
     """What a provider that answers with a QR payload (WeChat Native, USDT) wants the buyer to scan."""
     payload = answer.get("qr_payload") or ""
     body = (
@@ -194,31 +207,36 @@ def qr_payment_page(order_no: str, answer: dict[str, Any]) -> str:
         f"<p>Scan or open this with {e(answer.get('provider'))}:</p><p><code>{e(payload)}</code></p>"
         '<p class="muted">Your order page shows the payment once it arrives.</p>'
     )
-    return layout(f"Pay order {order_no}", body)
+    return layout(f"Pay order {order_no}", body, root=root)
 
 
-def payment_received_page(order: dict[str, Any], token: str) -> str:
+def payment_received_page(order: dict[str, Any], token: str, root: str = "") -> str:
     order_no = str(order.get("order_no", ""))
     amount = format_amount(int(order.get("amount", 0)), str(order.get("currency", "")))
     body = (
         "<h1>Payment received</h1>"
         f"<p>{e(amount)} for order {e(order_no)} ({e(order.get('product_title'))}).</p>"
         "<p>Your keys will appear on your order page in a moment and are also sent by e-mail.</p>"
-        f'<p><a class="button" href="{e(order_page_path(order_no, token))}">Go to your order</a></p>'
+        f'<p><a class="button" href="{e(relative(order_page_path(order_no, token)))}">'
+        "Go to your order</a></p>"
     )
-    return layout("Payment received", body)
+    return layout("Payment received", body, root=root)
 
 
-def error_page(status_code: int, message: str) -> str:
+def error_page(status_code: int, message: str, root: str = "") -> str:
     return layout(
         "Something went wrong",
-        f'<h1>{e(status_code)}</h1><p>{e(message)}</p><p><a href="/">Back to the shop</a></p>',
+        f'<h1>{e(status_code)}</h1><p>{e(message)}</p><p><a href="./">Back to the shop</a></p>',
+        root=root,
     )
 
 
-def shop_page(products: list[dict[str, Any]]) -> str:
-    """The storefront: products on sale, each with a small order form."""
-    parts = ["<h1>Shop</h1>"]
+def shop_page(shop: Shop, products: list[dict[str, Any]], root: str = "") -> str:
+    """The storefront: products on sale, each with a small order form (a closed shop shows it is closed)."""
+    parts = [f"<h1>{e(shop.name)}</h1>"]
+    if not shop.takes_orders:
+        parts.append(f'<p class="closed">This shop is {e(shop.status)} and takes no orders.</p>')
+        return layout(shop.name, "".join(parts), root=root)
     if not products:
         parts.append('<p class="muted">Nothing on sale yet.</p>')
     for product in products:
@@ -240,7 +258,7 @@ def shop_page(products: list[dict[str, Any]]) -> str:
         else:
             chooser = f'<input type="hidden" name="product_id" value="{e(product["id"])}">'
         parts.append(
-            '<form method="post" action="/shop/orders">'
+            '<form method="post" action="shop/orders">'
             f"{chooser}"
             '<p><label>E-mail <input type="email" name="email" required maxlength="254"></label> '
             '<label>Quantity <input type="number" name="quantity" value="1" min="1" max="1000"></label></p>'
@@ -248,4 +266,4 @@ def shop_page(products: list[dict[str, Any]]) -> str:
             'minlength="6" maxlength="64"></label></p>'
             '<p><button type="submit">Buy</button></p></form>'
         )
-    return layout("Shop", "".join(parts))
+    return layout(shop.name, "".join(parts), root=root)

@@ -12,6 +12,8 @@ from gateway.entrypoints.http import admin_router, install_edge_handlers, paymen
 from gateway.entrypoints.order_events import order_events_router
 from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
+from gateway.entrypoints.shops import ShopPaths
+from gateway.entrypoints.shops_admin import shops_admin_router
 from gateway.entrypoints.telegram import telegram_router
 from gateway.entrypoints.web import web_router
 
@@ -19,6 +21,7 @@ from gateway.entrypoints.web import web_router
 def routers(gw: Gateway) -> list[APIRouter]:
     return [
         admin_router(gw),
+        shops_admin_router(gw),
         catalog_admin_router(gw),
         delivery_admin_router(gw),
         storefront_router(gw),
@@ -38,4 +41,5 @@ def edge_app(gw: Gateway) -> FastAPI:
     install_edge_handlers(app)
     for router in routers(gw):
         app.include_router(router)
+    app.add_middleware(ShopPaths)
     return app

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.http import read_body
 from gateway.entrypoints.responses import WEBHOOK
+from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer.rate_limits import lookup_limits
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,9 @@ def _parsed(body: bytes) -> Update:
 
 
 def telegram_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/telegram", tags=["telegram"], responses=WEBHOOK)
+    api = APIRouter(
+        prefix="/api/v1/telegram", tags=["telegram"], responses=WEBHOOK, dependencies=[storefront_shop(gw)]
+    )
 
     @api.post(
         "/webhook",

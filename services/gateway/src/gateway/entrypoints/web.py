@@ -15,6 +15,7 @@ from gateway.bootstrap import Gateway
 from gateway.entrypoints import pages, telegram
 from gateway.entrypoints.http import PRIVATE, PROVIDER, checked_order_no, client_ip, order_payload, read_body
 from gateway.entrypoints.schemas import NewOrder
+from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
 from gateway.service_layer.rate_limits import RateLimited
@@ -28,8 +29,8 @@ def html(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=PRIVATE)
 
 
-def html_error(error: DomainError) -> HTMLResponse:
-    response = html(pages.error_page(error.status_code, error.message), error.status_code)
+def html_error(error: DomainError, root: str = "") -> HTMLResponse:
+    response = html(pages.error_page(error.status_code, error.message, root), error.status_code)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -40,14 +41,15 @@ def form_errors(error: ValidationError) -> str:
 
 
 def web_router(gw: Gateway) -> APIRouter:
-    web = APIRouter(tags=["pages"], include_in_schema=False)
+    web = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[storefront_shop(gw)])
 
     @web.get("/")
-    async def shop() -> HTMLResponse:
+    async def shop(request: Request) -> HTMLResponse:
         try:
-            return HTMLResponse(pages.shop_page(await edge.catalog(gw)))
+            shop = served(request)
+            return HTMLResponse(pages.shop_page(shop, await edge.catalog(gw, shop), storefront_root(request)))
         except DomainError as error:
-            return html_error(error)
+            return html_error(error, storefront_root(request))
 
     @web.post("/shop/orders")
     async def shop_order(request: Request) -> Any:
@@ -60,12 +62,15 @@ def web_router(gw: Gateway) -> APIRouter:
                 raise DomainError(form_errors(error)) from error
             placed = await edge.place_order(
                 gw,
+                served(request),
+                storefront_root(request),
                 order_payload(order, request.headers.get("accept-language")),
                 client_ip(gw, request),
             )
         except DomainError as error:
-            return html_error(error)
-        return RedirectResponse(pages.order_page_path(placed["order_no"], placed["token"]), status_code=303)
+            return html_error(error, storefront_root(request))
+        path = storefront_root(request) + pages.order_page_path(placed["order_no"], placed["token"])
+        return RedirectResponse(path, status_code=303)
 
     @web.get("/orders/{order_no}")
     async def order_page(
@@ -76,9 +81,10 @@ def web_router(gw: Gateway) -> APIRouter:
                 gw, checked_order_no(order_no), OrderSecret(token, password), client_ip(gw, request)
             )
         except DomainError as error:
-            return html_error(error)
+            return html_error(error, storefront_root(request))
         secret = OrderSecret(token, password)
-        return html(pages.order_page(view, telegram.deep_link(gw, view.get("order_id")), secret))
+        link = telegram.deep_link(gw, view.get("order_id"))
+        return html(pages.order_page(view, link, secret, storefront_root(request)))
 
     @web.post("/orders/{order_no}/pay")
     async def pay(request: Request, order_no: str) -> Any:
@@ -94,11 +100,12 @@ def web_router(gw: Gateway) -> APIRouter:
                 gw, checked_order_no(order_no), provider, secret, client_ip(gw, request)
             )
         except DomainError as error:
-            return html_error(error)
+            return html_error(error, storefront_root(request))
         target = pages.safe_link(answer.get("pay_url")) if isinstance(answer, dict) else None
         if target:
             return RedirectResponse(target, status_code=303, headers=PRIVATE)
-        return html(pages.qr_payment_page(order_no, answer if isinstance(answer, dict) else {}))
+        found = answer if isinstance(answer, dict) else {}
+        return html(pages.qr_payment_page(order_no, found, storefront_root(request)))
 
     if gw.settings.sandbox_enabled:
         web.include_router(sandbox_router(gw))
@@ -107,7 +114,7 @@ def web_router(gw: Gateway) -> APIRouter:
 
 def sandbox_router(gw: Gateway) -> APIRouter:
     """The sandbox provider's checkout (a pretend provider: mounted only when it is enabled)."""
-    sandbox = APIRouter(tags=["pages"], include_in_schema=False)
+    sandbox = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[storefront_shop(gw)])
 
     @sandbox.get("/pay/sandbox/{order_no}")
     async def sandbox_checkout(request: Request, order_no: str, token: Token = None) -> HTMLResponse:
@@ -116,8 +123,8 @@ def sandbox_router(gw: Gateway) -> APIRouter:
                 gw, checked_order_no(order_no), OrderSecret(token=token), client_ip(gw, request)
             )
         except DomainError as error:
-            return html_error(error)
-        return html(pages.sandbox_checkout_page(order, token or ""))
+            return html_error(error, storefront_root(request))
+        return html(pages.sandbox_checkout_page(order, token or "", storefront_root(request)))
 
     @sandbox.post("/pay/sandbox/{order_no}/complete")
     async def sandbox_complete(request: Request, order_no: str, token: Token = None) -> HTMLResponse:
@@ -126,7 +133,7 @@ def sandbox_router(gw: Gateway) -> APIRouter:
                 gw, checked_order_no(order_no), token, client_ip(gw, request)
             )
         except DomainError as error:
-            return html_error(error)
-        return html(pages.payment_received_page(order, token or ""))
+            return html_error(error, storefront_root(request))
+        return html(pages.payment_received_page(order, token or "", storefront_root(request)))
 
     return sandbox

@@ -67,7 +67,7 @@ async def fetch_order(gw: Gateway, order_no: str, secret: OrderSecret) -> dict[s
     """The order service's view of the order (unguarded: callers go through `guarded`); the same 404 for an
     unknown order, a missing or a wrong secret."""
     path = f"/internal/orders/{segment(order_no)}/view"
-    body: dict[str, Any] = json_body(await gw.order.request("POST", path, json=secret.body()))
+    body: dict[str, Any] = json_body(await gw.order.request("POST", path, json=secret.body(), platform=True))
     return body
 
 
@@ -83,7 +83,9 @@ async def start_payment(
     path = f"/internal/orders/{segment(order_no)}/payments"
 
     async def pay(tried: OrderSecret) -> Any:
-        return json_body(await gw.order.request("POST", path, json={"provider": provider, **tried.body()}))
+        return json_body(
+            await gw.order.request("POST", path, json={"provider": provider, **tried.body()}, platform=True)
+        )
 
     return await guarded(gw, order_no, secret, client_ip, pay)
 
@@ -93,7 +95,9 @@ async def cancel(gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str
     path = f"/internal/orders/{segment(order_no)}/cancel"
 
     async def cancel_with(tried: OrderSecret) -> dict[str, Any]:
-        order: dict[str, Any] = json_body(await gw.order.request("POST", path, json=tried.body()))
+        order: dict[str, Any] = json_body(
+            await gw.order.request("POST", path, json=tried.body(), platform=True)
+        )
         return order
 
     return await guarded(gw, order_no, secret, client_ip, cancel_with)
@@ -105,7 +109,7 @@ async def buyer_orders(gw: Gateway, email: str, password: str, client_ip: str | 
     limits = lookup_limits(gw)
     await limits.take(limits.keys("email", client_ip, email))
     response = await gw.order.request(
-        "POST", "/internal/orders/lookup", json={"email": email, "password": password}
+        "POST", "/internal/orders/lookup", json={"email": email, "password": password}, platform=True
     )
     body = json_body(response)
     return {"items": list(body.get("items", [])) if isinstance(body, dict) else []}

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import Conflict, DomainError, Unavailable
 from faka_common.sandbox_payment import signed_notification
 
 from gateway.adapters.owners import json_body, segment
 from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway
+from gateway.domain.shops import Shop, open_shop
 from gateway.domain.views import (
     PAYABLE_STATUSES,
     buyer_order_view,
@@ -48,9 +50,13 @@ async def get_product(gw: Gateway, product_id: uuid.UUID) -> Any:
 # --- storefront ------------------------------------------------------------------------------------
 
 
-async def catalog(gw: Gateway) -> list[dict[str, Any]]:
+async def catalog(gw: Gateway, shop: Shop) -> list[dict[str, Any]]:
     """Products on sale from the storefront read model in Redis (one round trip, the inventory is not
-    asked); from the inventory's API only when the read model is not built or cannot be read."""
+    asked); from the inventory's API only when the read model is not built or cannot be read. The read
+    model holds the default shop's catalog; another shop's comes from the inventory."""
+    if shop.id != DEFAULT_SHOP_ID:
+        body = json_body(await gw.inventory.request("GET", "/internal/products"))
+        return storefront_catalog(list(body.get("items", [])))
     try:
         products = await gw.storefront.products()
     except StorefrontUnavailable as error:
@@ -64,11 +70,19 @@ async def catalog(gw: Gateway) -> list[dict[str, Any]]:
 
 
 async def place_order(
-    gw: Gateway, order: dict[str, Any], buyer_ip: str | None, idempotency_key: str | None = None
+    gw: Gateway,
+    shop: Shop,
+    root: str,
+    order: dict[str, Any],
+    buyer_ip: str | None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Place the order; an `Idempotency-Key` goes to the order service, which replays the first answer.
+    """Place the order in `shop`, whose storefront is at `root` (its links lead there); a suspended or
+    closed shop takes none (409). An `Idempotency-Key` goes to the order service, which replays the first
+    answer.
     Every placement counts against the client's and the e-mail's hourly windows (429 once one is full):
     unpaid orders hold stock for the payment window, so placing them at speed starves real buyers."""
+    open_shop(shop)
     limits = lookup_limits(gw)
     await limits.take(placement_keys(gw.settings, buyer_ip, str(order.get("buyer_email", ""))))
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
@@ -76,14 +90,17 @@ async def place_order(
         "POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip}, headers=headers
     )
     placed = json_body(response)
-    view = placed_order_view(placed, gw.base_url)
+    view = placed_order_view(placed, gw.base_url + root)
     view.update({name: placed[name] for name in ("unit_price", "discount", "coupon_code") if name in placed})
     return view
 
 
-async def fetch_keys(gw: Gateway, order_id: str) -> dict[str, Any] | None:
+async def fetch_keys(gw: Gateway, order: Mapping[str, Any]) -> dict[str, Any] | None:
+    order_id = str(order["order_id"])
     try:
-        response = await gw.inventory.request("GET", f"/internal/orders/{segment(order_id)}/keys")
+        response = await gw.inventory.request(
+            "GET", f"/internal/orders/{segment(order_id)}/keys", shop=order_shop(order)
+        )
     except DomainError as error:
         if error.status_code != 404:
             raise
@@ -104,7 +121,7 @@ async def buyer_order(
         if order.get("delivery_type") in DELIVERED_BY_DELIVERY:
             keys = await fetch_delivered_content(gw, order)
         else:
-            keys = await fetch_keys(gw, str(order["order_id"]))
+            keys = await fetch_keys(gw, order)
     return buyer_order_view(order, keys)
 
 
@@ -116,6 +133,11 @@ async def cancel_order(
     return buyer_order_view(await buyer_secrets.cancel(gw, order_no, secret, client_ip), None)
 
 
+def order_shop(order: Mapping[str, Any]) -> uuid.UUID:
+    """The shop of an order the buyer opened: what is fetched for it is that shop's."""
+    return uuid.UUID(str(order.get("shop_id") or DEFAULT_SHOP_ID))
+
+
 #: Products an operator or a supplier fulfils: what the buyer received is kept by delivery, not inventory.
 DELIVERED_BY_DELIVERY = frozenset({"manual", "recharge"})
 
@@ -125,7 +147,9 @@ async def fetch_delivered_content(gw: Gateway, order: Mapping[str, Any]) -> dict
     the product's usage instructions when the catalog still has them."""
     order_id = str(order["order_id"])
     try:
-        response = await gw.delivery.request("GET", f"/internal/deliveries/{segment(order_id)}/content")
+        response = await gw.delivery.request(
+            "GET", f"/internal/deliveries/{segment(order_id)}/content", shop=order_shop(order)
+        )
     except DomainError as error:
         if error.status_code != 404:
             raise
@@ -135,7 +159,9 @@ async def fetch_delivered_content(gw: Gateway, order: Mapping[str, Any]) -> dict
     instructions = ""
     try:
         product = json_body(
-            await gw.inventory.request("GET", f"/internal/products/{segment(str(order['product_id']))}")
+            await gw.inventory.request(
+                "GET", f"/internal/products/{segment(str(order['product_id']))}", shop=order_shop(order)
+            )
         )
         instructions = str(product.get("usage_instructions", "")) if isinstance(product, dict) else ""
     except DomainError as error:
@@ -165,7 +191,11 @@ async def forward_notification(
     (status, body, content type: e.g. epay's plain `success`) is the provider's answer."""
     forwarded = {name: value for name in NOTIFICATION_HEADERS if (value := headers.get(name))}
     response = await gw.order.request(
-        "POST", f"/internal/payments/{segment(provider)}/notify", content=body, headers=forwarded
+        "POST",
+        f"/internal/payments/{segment(provider)}/notify",
+        content=body,
+        headers=forwarded,
+        platform=True,
     )
     return response.status_code, response.content, response.headers.get("content-type", "application/json")
 

@@ -34,6 +34,6 @@ async def pass_on(gw: Gateway, order_no: str, email: str) -> None:
     logged (without the address) and the buyer simply asks again."""
     path = f"/internal/orders/{segment(order_no)}/link-emails"
     try:
-        await gw.order.request("POST", path, json={"email": email})
+        await gw.order.request("POST", path, json={"email": email}, platform=True)
     except DomainError as error:
         log.warning("order %s: link e-mail request not passed on (%s)", order_no, error.code)
