@@ -1,6 +1,6 @@
 """End-to-end benchmark: `python -m bench.e2e` (also the second part of `make bench`).
 
-Drives the whole platform as `make up` runs it (the seven services under honcho, deploy/local/services.sh,
+Drives the whole platform as `make up` runs it (the eight services under honcho, deploy/local/services.sh,
 on the local Kafka, Postgres and Redis, the aiosmtpd mailbox in .state/mailbox/new) with an open-loop load
 over the gateway on 127.0.0.1: buyers arrive at a fixed rate whatever the platform does. Each buyer places
 an order, polls its order until awaiting_payment, sends the sandbox provider's signed notification to the
@@ -78,6 +78,7 @@ SERVICES = {
     "risk": 8004,
     "commission": 8005,
     "notification": 8006,
+    "merchant": 8007,
 }
 INFRA = {"kafka": 19092, "postgres": 15432, "redis": 16379}
 SMTP_PORT = 1025

@@ -7,13 +7,14 @@ import sys
 
 import pytest
 
-SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification")
+SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification", "merchant")
 EMITS = {
     "order": {"OrderPlaced", "OrderApproved", "OrderPaid", "OrderCancelled", "OrderDelivered"},
     "inventory": {"StockReserved", "StockUnavailable", "KeysAllocated", "AllocationFailed"},
     "risk": {"RiskDecided"},
     "delivery": {"DeliverySucceeded", "DeliveryFailed"},
     "notification": {"NotificationSent"},
+    "merchant": {"ShopChanged"},
 }
 
 

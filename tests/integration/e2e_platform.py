@@ -1,4 +1,4 @@
-"""Runs the whole platform as real processes for end-to-end tests: seven services on free loopback ports,
+"""Runs the whole platform as real processes for end-to-end tests: eight services on free loopback ports,
 each with its own fresh database, one Kafka namespace per run, and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(infrastructure: dict[str, str], **overrides: str) -> AsyncIterator[Platform]:
-    """All seven services up on the shared infrastructure; their databases dropped afterwards."""
+    """All eight services up on the shared infrastructure; their databases dropped afterwards."""
     running = Platform(
         infrastructure["DATABASE_URL"],
         infrastructure["KAFKA_BOOTSTRAP_SERVERS"],
