@@ -1,8 +1,7 @@
 """Shops: every delivery-owned row names its shop; supplier names are unique per shop and a route or a claim
 can only name a supplier of its own shop.
 
-Existing rows belong to the default shop (the column is added with it as a server default, which is then
-dropped, so a write that forgets the shop fails instead of filing the row under the default shop).
+Existing rows belong to the default shop; `add_shop_id` backfills them and leaves the column no default.
 
 Revision ID: 0003
 Revises: 0002
@@ -10,8 +9,7 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from sqlalchemy.dialects import postgresql
+from faka_common.db.migrations import add_shop_id
 
 revision = "0003"
 down_revision = "0002"
@@ -47,17 +45,7 @@ SHOP_INDEXES = (
 
 
 def upgrade() -> None:
-    for table in SHOP_OWNED:
-        op.add_column(
-            table,
-            sa.Column(
-                "shop_id",
-                postgresql.UUID(as_uuid=True),
-                nullable=False,
-                server_default=sa.text(f"'{DEFAULT_SHOP_ID}'::uuid"),
-            ),
-        )
-        op.alter_column(table, "shop_id", server_default=None)
+    add_shop_id(*SHOP_OWNED)
 
     op.drop_constraint("suppliers_name_key", "suppliers", type_="unique")
     op.create_unique_constraint("suppliers_shop_name", "suppliers", ["shop_id", "name"])

@@ -3,8 +3,7 @@ and stock rows carry the product's shop, which the database holds to (foreign ke
 a product's category and main product are of its own shop too. Category names are unique per shop; key
 fingerprints stay unique per product. A refusal records why the order got no stock.
 
-Existing rows belong to the default shop (the column is added with it as a server default, which is then
-dropped, so a write that forgets the shop fails instead of filing the row under the default shop).
+Existing rows belong to the default shop; `add_shop_id` backfills them and leaves the column no default.
 
 Revision ID: 0006
 Revises: 0005
@@ -12,8 +11,7 @@ Revises: 0005
 
 import sqlalchemy as sa
 from alembic import op
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from sqlalchemy.dialects import postgresql
+from faka_common.db.migrations import add_shop_id
 
 revision = "0006"
 down_revision = "0005"
@@ -37,17 +35,7 @@ PRODUCT_CHILDREN = ("key_batches", "card_keys", "reservations", "stock_counts")
 
 
 def upgrade() -> None:
-    for table in SHOP_OWNED:
-        op.add_column(
-            table,
-            sa.Column(
-                "shop_id",
-                postgresql.UUID(as_uuid=True),
-                nullable=False,
-                server_default=sa.text(f"'{DEFAULT_SHOP_ID}'::uuid"),
-            ),
-        )
-        op.alter_column(table, "shop_id", server_default=None)
+    add_shop_id(*SHOP_OWNED)
     op.add_column("stock_refusals", sa.Column("reason", sa.Text))
 
     op.drop_constraint("categories_name", "categories", type_="unique")

@@ -1,15 +1,13 @@
 """Shops: every notification row (buyer contacts, the notification log, in-site messages, webhook attempts,
-linked Telegram chats) belongs to the shop of its order. Existing rows go to the default shop; the server
-default is dropped again, so a write that names no shop fails instead of landing in the default shop.
+linked Telegram chats) belongs to the shop of its order. Existing rows go to the default shop (`add_shop_id`
+backfills them and leaves the column no default).
 
 Revision ID: 0004
 Revises: 0003
 """
 
-import sqlalchemy as sa
 from alembic import op
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from sqlalchemy.dialects import postgresql
+from faka_common.db.migrations import add_shop_id
 
 revision = "0004"
 down_revision = "0003"
@@ -26,17 +24,7 @@ LISTED = {
 
 
 def upgrade() -> None:
-    for table in SHOP_OWNED:
-        op.add_column(
-            table,
-            sa.Column(
-                "shop_id",
-                postgresql.UUID(as_uuid=True),
-                nullable=False,
-                server_default=sa.text(f"'{DEFAULT_SHOP_ID}'::uuid"),
-            ),
-        )
-        op.alter_column(table, "shop_id", server_default=None)
+    add_shop_id(*SHOP_OWNED)
     for index, table in LISTED.items():
         op.create_index(index, table, ["shop_id", "created_at"])
 

@@ -1,4 +1,4 @@
-"""Alembic per service: the shared env.py body, the messaging tables, and upgrade-on-start."""
+"""Alembic per service: the shared env.py body, the messaging tables, the shop column, upgrade-on-start."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
 
 import asyncpg
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.engine import asyncpg_dsn, sqlalchemy_url
 
 MIGRATION_LOCK = 7_340_001
@@ -91,3 +93,25 @@ def create_messaging_tables() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
+
+
+def add_shop_id(*tables: str, backfill: UUID = DEFAULT_SHOP_ID) -> None:
+    """Give each of `tables` (in that order) a `shop_id UUID NOT NULL` column, filing the rows they already
+    hold under the shop `backfill` (the default shop: an installation's data before it hosted others).
+
+    The column is added with `backfill` as its server default, which is how Postgres fills the existing rows
+    (in the same ALTER, no separate UPDATE), and the default is dropped straight after: from then on a write
+    that forgets to name the shop fails (NOT NULL) instead of quietly filing the row under the default shop.
+    A migration that must keep the value it was written with passes it: `backfill=UUID("...")`.
+    """
+    for table in tables:
+        op.add_column(
+            table,
+            sa.Column(
+                "shop_id",
+                postgresql.UUID(as_uuid=True),
+                nullable=False,
+                server_default=sa.text(f"'{backfill}'::uuid"),
+            ),
+        )
+        op.alter_column(table, "shop_id", server_default=None)
