@@ -11,20 +11,19 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
-from faka_common.http import install_error_handlers
 from faka_common.testing import asgi_client, migrated_database
-from fastapi import FastAPI
 from order.adapters.inventory import Product
-from order.bootstrap import bootstrap
+from order.bootstrap import Service, bootstrap
 from order.config import MIGRATIONS, Settings
 from order.domain import credentials
 from order.domain.model import Order, Status
-from order.entrypoints.buyer_links import buyer_links_router
-from order.entrypoints.http import router
-from order.entrypoints.pricing import pricing_router
+from order.domain.pricing import Coupon
+from order.entrypoints.api import order_app
+from order.service_layer import pricing
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
 
@@ -57,11 +56,14 @@ async def db() -> AsyncIterator[Db]:
             await engine.dispose()
 
 
-async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) -> Order:
-    """An order placed and already in awaiting_payment, stored through the repository."""
+async def awaiting_payment_order(
+    db: Db, amount: int = 2500, shop_id: uuid.UUID = DEFAULT_SHOP_ID, **changes: object
+) -> Order:
+    """An order placed in `shop_id` and already in awaiting_payment, stored through the repository."""
     now = datetime.now(UTC)
     order = Order.place(
         id=uuid.uuid4(),
+        shop_id=shop_id,
         order_no=credentials.new_order_no(now),
         product_id=uuid.uuid4(),
         product_title="Integration key",
@@ -84,33 +86,50 @@ async def awaiting_payment_order(db: Db, amount: int = 2500, **changes: object) 
     return order
 
 
-class OneProductCatalog:
-    """Inventory's catalog answering for one product (NotFound for any other)."""
+async def add_coupon(db: Db, shop_id: uuid.UUID = DEFAULT_SHOP_ID, **values: Any) -> Coupon:
+    """A coupon created in `shop_id` the way an operator creates one."""
+    return await pricing.create_coupon(db.uow(), shop_id=shop_id, **values)
 
-    def __init__(self, product: Product) -> None:
-        self.product_on_sale = product
 
-    async def product(self, product_id: uuid.UUID) -> Product:
-        if product_id != self.product_on_sale.product_id:
+class ShopCatalog:
+    """Inventory's catalog as the scoped inventory answers: each product belongs to one shop, and asking
+    for it as another shop (or for any other product) is NotFound."""
+
+    def __init__(self, *products: Product, shop_id: uuid.UUID = DEFAULT_SHOP_ID) -> None:
+        self.products: dict[tuple[uuid.UUID, uuid.UUID], Product] = {}
+        self.add(shop_id, *products)
+
+    def add(self, shop_id: uuid.UUID, *products: Product) -> ShopCatalog:
+        self.products.update({(shop_id, p.product_id): p for p in products})
+        return self
+
+    async def product(self, product_id: uuid.UUID, shop_id: uuid.UUID) -> Product:
+        found = self.products.get((shop_id, product_id))
+        if found is None:
             raise NotFound(f"unknown product {product_id}")
-        return self.product_on_sale
+        return found
 
     async def aclose(self) -> None:
         pass
 
 
 @asynccontextmanager
-async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The order service's order, pricing and buyer-link routes over ASGI on `db`, `catalog` playing inventory
-    (`settings` over the defaults)."""
+async def order_service(db: Db, catalog: object, **settings: Any) -> AsyncIterator[Service]:
+    """The order service on `db`, `catalog` playing inventory (`settings` over the defaults)."""
     service = bootstrap(Settings(database_url=db.url, **settings))
     service.catalog = catalog  # type: ignore[assignment]
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router(service))
-    app.include_router(pricing_router(service))
-    app.include_router(buyer_links_router(service))
-    async with asgi_client(app, "order") as client:
+    try:
+        yield service
+    finally:
+        await service.runtime.engine.dispose()
+        await service.provider_http.aclose()
+
+
+@asynccontextmanager
+async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The order service's app (every route it serves) over ASGI: see `order_service`."""
+    async with (
+        order_service(db, catalog, **settings) as service,
+        asgi_client(order_app(service), "order") as client,
+    ):
         yield client
-    await service.runtime.engine.dispose()
-    await service.provider_http.aclose()

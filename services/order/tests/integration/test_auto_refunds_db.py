@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from faka_common.contracts import AllocationFailed
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.adapters.payments.base import PaidTrade, ProviderError, RefundResult, RefundUnsupported
 from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import DbLedger, SandboxProvider
@@ -59,7 +60,7 @@ async def late_paid_out_of_stock(db: Any, amount: int = 2500) -> Any:
     """An order that expired, was paid anyway, and whose stock inventory could no longer find."""
     order = await db.awaiting_order(amount, status=Status.EXPIRED)
     notice = VerifiedPayment("sandbox", order.order_no, f"SBX-{order.order_no}", amount, "CNY")
-    assert await payments.apply_payment(notice, db.uow(), datetime.now(UTC)) == "accepted"
+    assert await payments.apply_payment(DEFAULT_SHOP_ID, notice, db.uow(), datetime.now(UTC)) == "accepted"
     event = AllocationFailed(
         order_id=order.id, product_id=order.product_id, reason="out_of_stock_after_expiry"
     )

@@ -10,15 +10,15 @@ import httpx
 import pytest
 from order.adapters.inventory import Product
 
-from .conftest import OneProductCatalog, order_api
+from .conftest import ShopCatalog, order_api
 
 pytestmark = pytest.mark.integration
 
 PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True)
 
 
-def Catalog() -> OneProductCatalog:
-    return OneProductCatalog(PRODUCT)
+def Catalog() -> ShopCatalog:
+    return ShopCatalog(PRODUCT)
 
 
 def order(**extra: Any) -> dict[str, Any]:

@@ -8,16 +8,19 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from faka_common.contracts import RiskDecided, StockReserved, StockUnavailable
-from faka_common.errors import Conflict, NotFound
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.errors import Conflict
 from order.adapters.inventory import Product
 from order.domain import credentials
 from order.domain.model import Order
 from order.domain.payments import VerifiedPayment
-from order.service_layer import handlers, payments, pricing, services
+from order.service_layer import handlers, payments, services
+
+from .conftest import ShopCatalog, add_coupon
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +29,12 @@ TOKENS = credentials.OrderTokens("token-secret", timedelta(days=90))
 PRODUCT = Product(uuid4(), "Game key", 1000, "CNY", True)
 
 
-class Catalog:
-    async def product(self, product_id: UUID) -> Product:
-        if product_id != PRODUCT.product_id:
-            raise NotFound(f"unknown product {product_id}")
-        return PRODUCT
+CATALOG = ShopCatalog(PRODUCT)
 
 
 async def place(db: Any, email: str = "a@example.com", code: str | None = "ONE") -> Order:
-    command = services.PlaceOrder(PRODUCT.product_id, 1, email, coupon_code=code)
-    return (await services.place_order(command, db.uow(), Catalog(), TOKENS, WINDOW)).order
+    command = services.PlaceOrder(DEFAULT_SHOP_ID, PRODUCT.product_id, 1, email, coupon_code=code)
+    return (await services.place_order(command, db.uow(), CATALOG, TOKENS, WINDOW)).order
 
 
 async def handle(db: Any, handler: Any, event: Any) -> None:
@@ -93,7 +92,7 @@ async def end_cancelled_by_buyer(db: Any, order: Order) -> None:
     await handle(db, handlers.on_stock_reserved, reserved(order))
     token = TOKENS.issue(order.order_no, order.secret_version, datetime.now(UTC))
     with contextlib.suppress(Conflict):  # the second time the order is no longer awaiting payment
-        await services.cancel_order(order.order_no, db.uow(), TOKENS, token)
+        await services.cancel_order(DEFAULT_SHOP_ID, order.order_no, db.uow(), TOKENS, token)
 
 
 ENDINGS = {
@@ -106,8 +105,14 @@ ENDINGS = {
 
 @pytest.mark.parametrize("ending", list(ENDINGS))
 async def test_an_order_ending_unpaid_gives_its_coupon_use_back_exactly_once(db: Any, ending: str) -> None:
-    await pricing.create_coupon(
-        db.uow(), code="ONE", kind="fixed", value=100, currency="CNY", usage_limit=1, per_buyer_limit=1
+    await add_coupon(
+        db,
+        code="ONE",
+        kind="fixed",
+        value=100,
+        currency="CNY",
+        usage_limit=1,
+        per_buyer_limit=1,
     )
     order = await place(db)
     assert await coupon(db) == (1, 1)
@@ -127,12 +132,12 @@ async def test_an_order_ending_unpaid_gives_its_coupon_use_back_exactly_once(db:
 
 
 async def test_a_paid_order_keeps_its_use(db: Any) -> None:
-    await pricing.create_coupon(db.uow(), code="ONE", kind="fixed", value=100, currency="CNY", usage_limit=1)
+    await add_coupon(db, code="ONE", kind="fixed", value=100, currency="CNY", usage_limit=1)
     order = await place(db)
     await handlers_on_risk(db, order, "approve")
     await handle(db, handlers.on_stock_reserved, reserved(order))
     notice = VerifiedPayment("sandbox", order.order_no, "T-1", order.amount, "CNY")
-    assert await payments.apply_payment(notice, db.uow(), datetime.now(UTC)) == "accepted"
+    assert await payments.apply_payment(DEFAULT_SHOP_ID, notice, db.uow(), datetime.now(UTC)) == "accepted"
     await services.expire_overdue(db.uow(), now=datetime.now(UTC) + 2 * WINDOW)
     await handle(db, handlers.on_stock_unavailable, unavailable(order))
     assert await status(db, order) == "paid"
@@ -140,22 +145,22 @@ async def test_a_paid_order_keeps_its_use(db: Any) -> None:
 
 
 async def test_a_late_payment_takes_the_given_back_use_again_even_past_the_limit(db: Any) -> None:
-    await pricing.create_coupon(db.uow(), code="ONE", kind="fixed", value=100, currency="CNY", usage_limit=1)
+    await add_coupon(db, code="ONE", kind="fixed", value=100, currency="CNY", usage_limit=1)
     late = await place(db, "late@example.com")
     await end_expired(db, late)
     assert await coupon(db) == (0, 0)
     await place(db, "other@example.com")  # someone else takes the freed use
     assert await coupon(db) == (1, 1)
     notice = VerifiedPayment("sandbox", late.order_no, "T-late", late.amount, "CNY")
-    assert await payments.apply_payment(notice, db.uow(), datetime.now(UTC)) == "accepted"
+    assert await payments.apply_payment(DEFAULT_SHOP_ID, notice, db.uow(), datetime.now(UTC)) == "accepted"
     assert await status(db, late) == "paid"
     assert await coupon(db) == (2, 2)  # the buyer paid the discounted price: the use is theirs
-    assert await payments.apply_payment(notice, db.uow(), datetime.now(UTC)) == "duplicate"
+    assert await payments.apply_payment(DEFAULT_SHOP_ID, notice, db.uow(), datetime.now(UTC)) == "duplicate"
     assert await coupon(db) == (2, 2)
 
 
 async def test_racing_releases_of_one_order_give_back_one_use(db: Any) -> None:
-    await pricing.create_coupon(db.uow(), code="ONE", kind="percent", value=10)
+    await add_coupon(db, code="ONE", kind="percent", value=10)
     first, _second = await place(db, "a@example.com"), await place(db, "b@example.com")
     assert await coupon(db) == (2, 2)
 

@@ -13,12 +13,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from faka_common.contracts import RiskDecided, StockReserved
-from faka_common.errors import NotFound
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.adapters.inventory import Product
 from order.adapters.payments.registry import PaymentProviders
 from order.service_layer import handlers, payments
 
-from .conftest import order_api
+from .conftest import ShopCatalog, order_api
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,8 @@ PAID = Product(uuid4(), "Game key", 1000, "CNY", True)
 TOPUP = Product(uuid4(), "Top-up", 0, "CNY", True, delivery_type="recharge", face_value=500)
 
 
-class Catalog:
-    products = {p.product_id: p for p in (FREE, PAID, TOPUP)}
-
-    async def product(self, product_id: UUID) -> Product:
-        if product_id not in self.products:
-            raise NotFound(f"unknown product {product_id}")
-        return self.products[product_id]
-
-    async def aclose(self) -> None:
-        pass
+def Catalog() -> ShopCatalog:
+    return ShopCatalog(FREE, PAID, TOPUP)
 
 
 @pytest.fixture
@@ -102,7 +94,9 @@ async def test_a_free_product_is_paid_without_a_provider_once(db: Any, api: http
     assert started.status_code == 409
     refund = await api.post(f"/internal/orders/{placed['order_no']}/refunds", json={})
     assert refund.status_code == 409  # nothing was taken, nothing to give back
-    report = await payments.reconciliation_report(datetime.now(UTC).date(), db.uow, PaymentProviders({}))
+    report = await payments.reconciliation_report(
+        DEFAULT_SHOP_ID, datetime.now(UTC).date(), db.uow, PaymentProviders({})
+    )
     assert report["providers"]["free"]["confirmed"] == 1
 
 

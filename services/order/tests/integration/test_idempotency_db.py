@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError, NotFound
 from order.service_layer import idempotency
 
@@ -29,19 +30,21 @@ class Counter:
 async def test_same_key_same_body_gets_the_first_answer(db: Any) -> None:
     counter = Counter()
     body = {"product_id": "p", "quantity": 1}
-    first = await idempotency.once("key-1", body, db.uow, counter.work, KEEP)
-    again = await idempotency.once("key-1", dict(reversed(list(body.items()))), db.uow, counter.work, KEEP)
+    first = await idempotency.once(DEFAULT_SHOP_ID, "key-1", body, db.uow, counter.work, KEEP)
+    again = await idempotency.once(
+        DEFAULT_SHOP_ID, "key-1", dict(reversed(list(body.items()))), db.uow, counter.work, KEEP
+    )
     assert first == again == (201, {"order_no": "F1"})
     assert counter.runs == 1
-    other = await idempotency.once("key-2", body, db.uow, counter.work, KEEP)
+    other = await idempotency.once(DEFAULT_SHOP_ID, "key-2", body, db.uow, counter.work, KEEP)
     assert other == (201, {"order_no": "F2"})
 
 
 async def test_same_key_different_body_is_a_conflict(db: Any) -> None:
     counter = Counter()
-    await idempotency.once("key-1", {"quantity": 1}, db.uow, counter.work, KEEP)
+    await idempotency.once(DEFAULT_SHOP_ID, "key-1", {"quantity": 1}, db.uow, counter.work, KEEP)
     with pytest.raises(idempotency.IdempotencyConflict, match="different request body") as caught:
-        await idempotency.once("key-1", {"quantity": 2}, db.uow, counter.work, KEEP)
+        await idempotency.once(DEFAULT_SHOP_ID, "key-1", {"quantity": 2}, db.uow, counter.work, KEEP)
     assert caught.value.status_code == 409
     assert counter.runs == 1
 
@@ -49,7 +52,7 @@ async def test_same_key_different_body_is_a_conflict(db: Any) -> None:
 async def test_concurrent_requests_with_one_key_run_the_work_once(db: Any) -> None:
     counter = Counter()
     results = await asyncio.gather(
-        *(idempotency.once("key-c", {"q": 1}, db.uow, counter.work, KEEP) for _ in range(8)),
+        *(idempotency.once(DEFAULT_SHOP_ID, "key-c", {"q": 1}, db.uow, counter.work, KEEP) for _ in range(8)),
         return_exceptions=True,
     )
     answers = [r for r in results if isinstance(r, tuple)]
@@ -64,10 +67,16 @@ async def test_a_failed_attempt_frees_the_key_and_old_keys_expire(db: Any) -> No
         raise NotFound("unknown product")
 
     with pytest.raises(NotFound):
-        await idempotency.once("key-f", {"q": 1}, db.uow, fails, KEEP)
+        await idempotency.once(DEFAULT_SHOP_ID, "key-f", {"q": 1}, db.uow, fails, KEEP)
     counter = Counter()
-    assert await idempotency.once("key-f", {"q": 1}, db.uow, counter.work, KEEP) == (201, {"order_no": "F1"})
+    assert await idempotency.once(DEFAULT_SHOP_ID, "key-f", {"q": 1}, db.uow, counter.work, KEEP) == (
+        201,
+        {"order_no": "F1"},
+    )
     await db.fetch("UPDATE idempotency_keys SET created_at = created_at - interval '25 hours'")
-    assert await idempotency.once("key-f", {"q": 2}, db.uow, counter.work, KEEP) == (201, {"order_no": "F2"})
+    assert await idempotency.once(DEFAULT_SHOP_ID, "key-f", {"q": 2}, db.uow, counter.work, KEEP) == (
+        201,
+        {"order_no": "F2"},
+    )
     with pytest.raises(DomainError, match="Idempotency-Key"):
-        await idempotency.once("", {"q": 1}, db.uow, counter.work, KEEP)
+        await idempotency.once(DEFAULT_SHOP_ID, "", {"q": 1}, db.uow, counter.work, KEEP)

@@ -14,12 +14,12 @@ import pytest
 from faka_common.testing import as_caller
 from order.adapters.inventory import Product
 
-from .conftest import Db, OneProductCatalog, awaiting_payment_order, order_api
+from .conftest import Db, ShopCatalog, awaiting_payment_order, order_api
 
 pytestmark = pytest.mark.integration
 
 NOTIFICATION = as_caller("notification")
-CATALOG = OneProductCatalog(Product(uuid4(), "Game key", 1999, "CNY", True))
+CATALOG = ShopCatalog(Product(uuid4(), "Game key", 1999, "CNY", True))
 
 
 async def link_requests(db: Db) -> list[dict[str, Any]]:
@@ -37,7 +37,8 @@ async def test_the_orders_own_address_in_any_case_stages_one_link_request(db: Db
     assert answer.json() == {"status": "accepted"}
     [requested] = await link_requests(db)
     assert requested["order_id"] == str(order.id) and requested["order_no"] == order.order_no
-    assert set(requested) == {"order_id", "order_no", "requested_at"}  # no token, no address
+    assert requested["shop_id"] == str(order.shop_id)
+    assert set(requested) == {"order_id", "shop_id", "order_no", "requested_at"}  # no token, no address
 
 
 async def test_another_address_or_an_unknown_order_gets_the_same_answer_and_stages_nothing(db: Db) -> None:

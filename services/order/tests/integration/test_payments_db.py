@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.payments.base import RawNotification
@@ -35,7 +36,9 @@ PROVIDERS = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0
 
 
 async def receive(body: bytes, db: Any) -> str:
-    return await payments.receive_payment("sandbox", RawNotification(body), db.uow(), PROVIDERS)
+    return await payments.receive_payment(
+        DEFAULT_SHOP_ID, "sandbox", RawNotification(body), db.uow(), PROVIDERS
+    )
 
 
 async def counts(db: Any, order: Order) -> tuple[int, int]:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from order.adapters.inventory import Product
 from order.domain import credentials
 from order.domain.pricing import CouponRejected, InvalidTiers, PriceTier, PurchaseLimitExceeded
 from order.service_layer import pricing, services
+
+from .conftest import ShopCatalog, add_coupon
 
 pytestmark = pytest.mark.integration
 
@@ -21,26 +24,22 @@ WINDOW = timedelta(minutes=10)
 TOKENS = credentials.OrderTokens("token-secret", timedelta(days=90))
 
 
-class Catalog:
-    def __init__(self, *products: Product) -> None:
-        self.products = {p.product_id: p for p in products}
-
-    async def product(self, product_id: UUID) -> Product:
-        if product_id not in self.products:
-            raise NotFound(f"unknown product {product_id}")
-        return self.products[product_id]
+def Catalog(*products: Product) -> ShopCatalog:
+    return ShopCatalog(*products)
 
 
 async def place(
     db: Any, product: Product, email: str = "a@example.com", **extra: Any
 ) -> services.PlacedOrder:
-    command = services.PlaceOrder(product.product_id, extra.pop("quantity", 1), email, **extra)
+    command = services.PlaceOrder(
+        DEFAULT_SHOP_ID, product.product_id, extra.pop("quantity", 1), email, **extra
+    )
     return await services.place_order(command, db.uow(), Catalog(product), TOKENS, WINDOW)
 
 
 async def test_twenty_concurrent_orders_use_a_limit_five_coupon_exactly_five_times(db: Any) -> None:
     product = Product(uuid4(), "Game key", 1000, "CNY", True)
-    await pricing.create_coupon(db.uow(), code="FLASH5", kind="percent", value=20, usage_limit=5)
+    await add_coupon(db, code="FLASH5", kind="percent", value=20, usage_limit=5)
     results = await asyncio.gather(
         *(place(db, product, f"buyer{i}@example.com", coupon_code="flash5") for i in range(20)),
         return_exceptions=True,
@@ -73,8 +72,13 @@ async def test_concurrent_orders_of_one_buyer_stop_at_the_per_buyer_limit(db: An
 
 async def test_a_coupons_per_buyer_limit_is_held_under_concurrency(db: Any) -> None:
     product = Product(uuid4(), "Game key", 1000, "CNY", True)
-    await pricing.create_coupon(
-        db.uow(), code="ONCE", kind="fixed", value=100, currency="CNY", per_buyer_limit=1
+    await add_coupon(
+        db,
+        code="ONCE",
+        kind="fixed",
+        value=100,
+        currency="CNY",
+        per_buyer_limit=1,
     )
     results = await asyncio.gather(
         *(place(db, product, "a@example.com", coupon_code="ONCE") for _ in range(6)), return_exceptions=True
@@ -85,26 +89,46 @@ async def test_a_coupons_per_buyer_limit_is_held_under_concurrency(db: Any) -> N
 
 async def test_tiers_and_coupons_are_kept_and_a_disabled_coupon_is_refused(db: Any) -> None:
     product = Product(uuid4(), "Game key", 1000, "CNY", True)
-    await pricing.set_price_tiers(product.product_id, [PriceTier(10, 800), PriceTier(5, 900)], db.uow())
-    assert await pricing.price_tiers(product.product_id, db.uow()) == [PriceTier(5, 900), PriceTier(10, 800)]
+    await pricing.set_price_tiers(
+        DEFAULT_SHOP_ID,
+        product.product_id,
+        [PriceTier(10, 800), PriceTier(5, 900)],
+        db.uow(),
+        Catalog(product),
+    )
+    assert await pricing.price_tiers(DEFAULT_SHOP_ID, product.product_id, db.uow(), Catalog(product)) == [
+        PriceTier(5, 900),
+        PriceTier(10, 800),
+    ]
     with pytest.raises(InvalidTiers):
-        await pricing.set_price_tiers(product.product_id, [PriceTier(5, 900), PriceTier(10, 950)], db.uow())
+        await pricing.set_price_tiers(
+            DEFAULT_SHOP_ID,
+            product.product_id,
+            [PriceTier(5, 900), PriceTier(10, 950)],
+            db.uow(),
+            Catalog(product),
+        )
     assert (await place(db, product, quantity=10)).order.amount == 8000
     assert (await place(db, product, quantity=4)).order.amount == 4000
 
     expires = datetime.now(UTC) + timedelta(days=7)
-    created = await pricing.create_coupon(
-        db.uow(), code="Week", kind="fixed", value=500, currency="CNY", expires_at=expires
+    created = await add_coupon(
+        db,
+        code="Week",
+        kind="fixed",
+        value=500,
+        currency="CNY",
+        expires_at=expires,
     )
-    [listed] = await pricing.list_coupons(db.uow())
+    [listed] = await pricing.list_coupons(DEFAULT_SHOP_ID, db.uow())
     assert listed == created and listed.code == "WEEK" and listed.expires_at == expires
     assert (await place(db, product, quantity=5, coupon_code="week")).order.amount == 4000
-    assert (await pricing.disable_coupon("week", db.uow())).active is False
+    assert (await pricing.disable_coupon(DEFAULT_SHOP_ID, "week", db.uow())).active is False
     with pytest.raises(CouponRejected, match="disabled"):
         await place(db, product, coupon_code="WEEK")
     with pytest.raises(NotFound):
-        await pricing.disable_coupon("nope", db.uow())
-    await pricing.set_price_tiers(product.product_id, [], db.uow())
+        await pricing.disable_coupon(DEFAULT_SHOP_ID, "nope", db.uow())
+    await pricing.set_price_tiers(DEFAULT_SHOP_ID, product.product_id, [], db.uow(), Catalog(product))
     assert (await place(db, product, quantity=10)).order.amount == 10000
 
 
@@ -112,7 +136,7 @@ async def test_the_order_keeps_its_product_facts_and_buyer_fields(db: Any) -> No
     product = Product(uuid4(), "Top-up", 4900, "CNY", True, delivery_type="recharge", face_value=5000)
     placed = await place(db, product, buyer_fields={"account": "13800138000", "note": "你好"}, quantity=2)
     async with db.uow() as uow:
-        stored = await uow.orders.get_by_no(placed.order.order_no)
+        stored = await uow.orders.get_by_no(DEFAULT_SHOP_ID, placed.order.order_no)
     assert stored is not None
     assert (stored.delivery_type, stored.face_value, stored.buyer_fields) == (
         "recharge",
@@ -130,6 +154,11 @@ async def test_buyer_lookup_by_email_and_password(db: Any) -> None:
     await db.fetch(
         "UPDATE orders SET created_at = created_at - interval '91 days' WHERE id = $1", first.order.id
     )
-    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", db.uow(), TOKENS)
+    found = await services.find_buyer_orders(
+        DEFAULT_SHOP_ID, "BUYER@example.com", "pw-123456", db.uow(), TOKENS
+    )
     assert [o.order_no for o in found] == [second.order.order_no]
-    assert await services.find_buyer_orders("buyer@example.com", "wrong-pw", db.uow(), TOKENS) == []
+    assert (
+        await services.find_buyer_orders(DEFAULT_SHOP_ID, "buyer@example.com", "wrong-pw", db.uow(), TOKENS)
+        == []
+    )

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from order.adapters.inventory import Product
 
-from .conftest import OneProductCatalog, order_api
+from .conftest import ShopCatalog, order_api
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +18,8 @@ CATEGORY = uuid4()
 PRODUCT = Product(uuid4(), "Game key", 1999, "CNY", True, category_id=CATEGORY)
 
 
-def Catalog() -> OneProductCatalog:
-    return OneProductCatalog(PRODUCT)
+def Catalog() -> ShopCatalog:
+    return ShopCatalog(PRODUCT)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from order.domain.payments import BadNotification
 from order.service_layer import payments
@@ -39,8 +40,8 @@ async def test_a_valid_notification_pays_the_order_once(db: Any, kit: Any, provi
     order = await db.awaiting_order(2599)
     providers = kit.providers()
     raw = kit.notice(provider, order.order_no, 2599, "T-1")
-    assert await payments.receive_payment(provider, raw, db.uow(), providers) == "accepted"
-    assert await payments.receive_payment(provider, raw, db.uow(), providers) == "duplicate"
+    assert await payments.receive_payment(DEFAULT_SHOP_ID, provider, raw, db.uow(), providers) == "accepted"
+    assert await payments.receive_payment(DEFAULT_SHOP_ID, provider, raw, db.uow(), providers) == "duplicate"
     assert await ledger(db, order) == {
         "status": "paid",
         "reason": None,
@@ -64,7 +65,9 @@ async def test_stripe_checkout_session_and_payment_intent_events_record_one_paym
     session = kit.notice("stripe", order.order_no, 2599, "pi_3OrderIntent0001")
     intent = kit.notice("stripe", order.order_no, 2599, "pi_3OrderIntent0001", intent=True)
     events = [session, intent] if first == "session" else [intent, session]
-    results = [await payments.receive_payment("stripe", raw, db.uow(), providers) for raw in events]
+    results = [
+        await payments.receive_payment(DEFAULT_SHOP_ID, "stripe", raw, db.uow(), providers) for raw in events
+    ]
     assert results == ["accepted", "duplicate"]
     assert (await ledger(db, order))["payments"] == 1
 
@@ -74,7 +77,7 @@ async def test_a_different_amount_is_refused_and_flags_the_order(db: Any, kit: A
     order = await db.awaiting_order(2599)
     raw = kit.notice(provider, order.order_no, 100, "T-1")
     with pytest.raises(BadNotification, match="amount mismatch"):
-        await payments.receive_payment(provider, raw, db.uow(), kit.providers())
+        await payments.receive_payment(DEFAULT_SHOP_ID, provider, raw, db.uow(), kit.providers())
     assert await ledger(db, order) == {
         "status": "awaiting_payment",
         "reason": "payment_amount_mismatch_needs_refund",
@@ -91,7 +94,7 @@ async def test_another_order_number_changes_nothing(db: Any, kit: Any, provider:
     order = await db.awaiting_order(2599)
     raw = kit.notice(provider, "F20990101000000ZZZZZZ", 2599, "T-1")
     with pytest.raises(NotFound):
-        await payments.receive_payment(provider, raw, db.uow(), kit.providers())
+        await payments.receive_payment(DEFAULT_SHOP_ID, provider, raw, db.uow(), kit.providers())
     assert await ledger(db, order) == {
         "status": "awaiting_payment",
         "reason": None,
@@ -116,7 +119,8 @@ async def test_ten_concurrent_out_of_order_notifications_pay_once(db: Any, kit: 
     notices = [kit.notice(provider, order.order_no, 2599, "T-same", status=s) for s in statuses]
     providers = kit.providers()
     results = await asyncio.gather(
-        *(payments.receive_payment(provider, n, db.uow(), providers) for n in notices), return_exceptions=True
+        *(payments.receive_payment(DEFAULT_SHOP_ID, provider, n, db.uow(), providers) for n in notices),
+        return_exceptions=True,
     )
     accepted = [r for r in results if r == "accepted"]
     duplicates = [r for r in results if r == "duplicate"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import DbLedger, SandboxProvider
 from order.domain.payments import VerifiedPayment
@@ -73,7 +74,9 @@ async def test_a_transient_verification_failure_queues_the_order_for_a_provider_
     order = await db.awaiting_order(2599, expires_at=now + timedelta(minutes=9))
     await provider.pay(payments.payment_order(order))
     async with db.uow() as uow:
-        await uow.checks.add("sandbox", order.order_no, "unknown platform certificate serial", now)
+        await uow.checks.add(
+            DEFAULT_SHOP_ID, "sandbox", order.order_no, "unknown platform certificate serial", now
+        )
         await uow.commit()
     assert (await reconcile(db, providers, now)).completed == 1
     assert await state(db, order) == ("paid", 1, 1)
@@ -90,9 +93,12 @@ async def test_the_daily_report_compares_our_books_with_the_provider(db: Any) ->
     trade = await provider.ledger.find(confirmed.order_no)
     assert trade is not None
     await payments.apply_payment(
-        VerifiedPayment("sandbox", confirmed.order_no, trade.trade_no, 1000, "CNY"), db.uow(), now
+        DEFAULT_SHOP_ID,
+        VerifiedPayment("sandbox", confirmed.order_no, trade.trade_no, 1000, "CNY"),
+        db.uow(),
+        now,
     )
-    report = await payments.reconciliation_report(now.date(), db.uow, providers)
+    report = await payments.reconciliation_report(DEFAULT_SHOP_ID, now.date(), db.uow, providers)
     sandbox_books = report["providers"]["sandbox"]
     assert sandbox_books["ours"] == {"count": 1, "amount": 1000}
     assert sandbox_books["confirmed"] == 1 and sandbox_books["mismatches"] == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.domain.model import PAID_STATES, UNPAID_ENDS, InvalidTransition, Order, Status, Trigger
 from order.domain.payments import FREE, free_payment
 from order.domain.pricing import Coupon, coupon_use_change, price
@@ -18,6 +19,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 def order(unit_price: int = 500, discount: int = 0, status: Status = Status.RESERVING) -> Order:
     placed = Order.place(
         id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
         order_no="F20260101000000ABCDEF",
         product_id=uuid4(),
         product_title="Key",
@@ -77,8 +79,8 @@ def test_a_zero_amount_order_is_paid_when_its_stock_is_reserved() -> None:
 
 def test_a_whole_price_coupon_makes_the_order_free_and_a_priced_order_waits() -> None:
     everything = Coupon.new(
-        code="all", kind="percent", value=100, currency=None, product_id=None, category_id=None,
-        usage_limit=None, per_buyer_limit=None, expires_at=None, now=NOW,
+        shop_id=DEFAULT_SHOP_ID, code="all", kind="percent", value=100, currency=None, product_id=None,
+        category_id=None, usage_limit=None, per_buyer_limit=None, expires_at=None, now=NOW,
     )  # fmt: skip
     priced = price(500, 2, everything)
     assert (priced.discount, priced.amount) == (1000, 0)

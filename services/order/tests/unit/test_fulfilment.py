@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.domain.fulfilment import (
     InvalidBuyerFields,
     check_buyer_fields,
@@ -20,6 +21,7 @@ from order.domain.model import Order
 def order(delivery_type: str, fields: dict[str, str] | None = None, **changes: Any) -> Order:
     placed = Order.place(
         id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
         order_no="F20260301120000ABCDEF",
         product_id=uuid4(),
         product_title="Mobile top-up 50",

@@ -11,6 +11,7 @@ import pytest
 from faka_common.contracts import AllocationFailed
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.order import OrderNeedsAttention
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.domain import credentials, late_payment
 from order.domain.model import Order, Status
 from order.service_layer import handlers
@@ -52,9 +53,9 @@ class Orders:
     def __init__(self) -> None:
         self.rows: dict[UUID, Order] = {}
 
-    async def lock(self, order_id: UUID) -> Order | None:
+    async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
         order = self.rows.get(order_id)
-        return replace(order, pending_transitions=[]) if order else None
+        return replace(order, pending_transitions=[]) if order and order.shop_id == shop_id else None
 
     async def save(self, order: Order) -> None:
         self.rows[order.id] = replace(order, pending_transitions=[])
@@ -64,10 +65,10 @@ class AutoRefunds:
     def __init__(self) -> None:
         self.owed: dict[UUID, str] = {}
 
-    async def add(self, order_id: UUID, refund_no: str, reason: str, at: datetime) -> bool:
-        if order_id in self.owed:
+    async def add(self, order: Order, refund_no: str, reason: str, at: datetime) -> bool:
+        if order.id in self.owed:
             return False
-        self.owed[order_id] = refund_no
+        self.owed[order.id] = refund_no
         return True
 
 
@@ -84,6 +85,7 @@ class Uow:
 def order_in(uow: Uow, status: Status) -> Order:
     order = Order.place(
         id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
         order_no=credentials.new_order_no(NOW),
         product_id=uuid4(),
         product_title="Key",

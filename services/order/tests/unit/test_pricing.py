@@ -8,6 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ PRODUCT, CATEGORY = uuid4(), uuid4()
 
 def coupon(**changes: Any) -> Coupon:
     values: dict[str, Any] = {
+        "shop_id": DEFAULT_SHOP_ID,
         "code": "spring10",
         "kind": "percent",
         "value": 10,

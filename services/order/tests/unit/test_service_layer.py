@@ -27,6 +27,7 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
 from faka_common.contracts.order import OrderNeedsAttention
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import Conflict, NotFound
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.inventory import Product
@@ -61,78 +62,83 @@ class FakeOrders:
     async def save(self, order: Order) -> None:
         self._store(order)
 
-    async def get_by_no(self, order_no: str) -> Order | None:
-        found = [o for o in self.rows.values() if o.order_no == order_no]
+    async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
+        found = [o for o in self.rows.values() if o.order_no == order_no and shop_id in (None, o.shop_id)]
         return replace(found[0], pending_transitions=[]) if found else None
 
-    async def lock(self, order_id: UUID) -> Order | None:
+    async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
         order = self.rows.get(order_id)
-        return replace(order, pending_transitions=[]) if order else None
+        return replace(order, pending_transitions=[]) if order and order.shop_id == shop_id else None
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         due = [o for o in self.rows.values() if o.status is Status.AWAITING_PAYMENT and o.expires_at < now]
         return [replace(o, pending_transitions=[]) for o in due[:limit]]
 
-    async def lock_buyer(self, product_id: UUID, buyer_email: str) -> None:
+    async def lock_buyer(self, shop_id: UUID, product_id: UUID, buyer_email: str) -> None:
         pass
 
-    async def units_bought(self, product_id: UUID, buyer_email: str) -> int:
+    async def units_bought(self, shop_id: UUID, product_id: UUID, buyer_email: str) -> int:
         return sum(
             o.quantity
             for o in self.rows.values()
-            if o.product_id == product_id
+            if o.shop_id == shop_id
+            and o.product_id == product_id
             and o.buyer_email.lower() == buyer_email.lower()
             and o.status not in UNPAID_ENDS
         )
 
-    async def recent_for_buyer(self, buyer_email: str, since: datetime, limit: int) -> list[Order]:
+    async def recent_for_buyer(
+        self, shop_id: UUID | None, buyer_email: str, since: datetime, limit: int
+    ) -> list[Order]:
         mine = [
             o
             for o in self.rows.values()
-            if o.buyer_email.lower() == buyer_email.lower() and o.created_at >= since
+            if shop_id in (None, o.shop_id)
+            and o.buyer_email.lower() == buyer_email.lower()
+            and o.created_at >= since
         ]
         return sorted(mine, key=lambda o: o.created_at, reverse=True)[:limit]
 
 
 class FakeTiers:
     def __init__(self) -> None:
-        self.rows: dict[UUID, list[PriceTier]] = {}
+        self.rows: dict[tuple[UUID, UUID], list[PriceTier]] = {}
 
-    async def for_product(self, product_id: UUID) -> list[PriceTier]:
-        return list(self.rows.get(product_id, []))
+    async def for_product(self, shop_id: UUID, product_id: UUID) -> list[PriceTier]:
+        return list(self.rows.get((shop_id, product_id), []))
 
-    async def replace(self, product_id: UUID, tiers: list[PriceTier]) -> None:
-        self.rows[product_id] = list(tiers)
+    async def replace(self, shop_id: UUID, product_id: UUID, tiers: list[PriceTier]) -> None:
+        self.rows[(shop_id, product_id)] = list(tiers)
 
 
 class FakeCoupons:
     def __init__(self) -> None:
-        self.rows: dict[str, Coupon] = {}
-        self.redemptions: list[tuple[str, UUID, str, int]] = []
+        self.rows: dict[tuple[UUID, str], Coupon] = {}
+        self.redemptions: list[tuple[UUID, str, UUID, str, int]] = []
 
     async def add(self, coupon: Coupon) -> bool:
-        if coupon.code in self.rows:
+        if (coupon.shop_id, coupon.code) in self.rows:
             return False
-        self.rows[coupon.code] = coupon
+        self.rows[(coupon.shop_id, coupon.code)] = coupon
         return True
 
-    async def get(self, code: str) -> Coupon | None:
-        return self.rows.get(code)
+    async def get(self, shop_id: UUID, code: str) -> Coupon | None:
+        return self.rows.get((shop_id, code))
 
-    async def take_use(self, code: str, now: datetime) -> bool:
-        coupon = self.rows[code]
+    async def take_use(self, shop_id: UUID, code: str, now: datetime) -> bool:
+        coupon = self.rows[(shop_id, code)]
         if coupon.usage_limit is not None and coupon.used_count >= coupon.usage_limit:
             return False
-        self.rows[code] = replace(coupon, used_count=coupon.used_count + 1)
+        self.rows[(shop_id, code)] = replace(coupon, used_count=coupon.used_count + 1)
         return True
 
-    async def uses_by(self, code: str, buyer_email: str) -> int:
-        return sum(1 for r in self.redemptions if r[0] == code and r[2].lower() == buyer_email.lower())
+    async def uses_by(self, shop_id: UUID, code: str, buyer_email: str) -> int:
+        return sum(
+            1 for r in self.redemptions if r[:2] == (shop_id, code) and r[3].lower() == buyer_email.lower()
+        )
 
-    async def record_redemption(
-        self, code: str, order_id: UUID, buyer_email: str, discount: int, at: datetime
-    ) -> None:
-        self.redemptions.append((code, order_id, buyer_email, discount))
+    async def record_redemption(self, order: Order, code: str, discount: int, at: datetime) -> None:
+        self.redemptions.append((order.shop_id, code, order.id, order.buyer_email, discount))
 
     async def release(self, order_id: UUID, at: datetime) -> str | None:
         return None  # the real give-back is tested against PostgreSQL (test_coupon_release_db)
@@ -146,17 +152,17 @@ class FakePayments:
         self.rows: dict[tuple[str, str], UUID] = {}
         self.exceptions: dict[tuple[str, str], str] = {}
 
-    async def add_exception(self, order_id: UUID, notice: PaymentNotice, reason: str, at: datetime) -> bool:
+    async def add_exception(self, order: Order, notice: PaymentNotice, reason: str, at: datetime) -> bool:
         key = (notice.provider, notice.trade_no)
         if key in self.exceptions:
             return False
         self.exceptions[key] = reason
         return True
 
-    async def add(self, order_id: UUID, notice: PaymentNotice, received_at: datetime) -> bool:
+    async def add(self, order: Order, notice: PaymentNotice, received_at: datetime) -> bool:
         if (notice.provider, notice.trade_no) in self.rows:
             return False
-        self.rows[(notice.provider, notice.trade_no)] = order_id
+        self.rows[(notice.provider, notice.trade_no)] = order.id
         return True
 
 
@@ -186,11 +192,13 @@ class FakeUow:
 
 
 class FakeCatalog:
+    """The default shop's products (another shop's ask is NotFound, as the scoped inventory answers)."""
+
     def __init__(self, *products: Product) -> None:
         self.products = {p.product_id: p for p in products}
 
-    async def product(self, product_id: UUID) -> Product:
-        if product_id not in self.products:
+    async def product(self, product_id: UUID, shop_id: UUID) -> Product:
+        if product_id not in self.products or shop_id != DEFAULT_SHOP_ID:
             raise NotFound(f"unknown product {product_id}")
         return self.products[product_id]
 
@@ -199,6 +207,7 @@ def make_order(uow: FakeUow, status: Status = Status.PENDING_RISK, **changes: An
     now = datetime.now(UTC)
     order = Order.place(
         id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
         order_no=credentials.new_order_no(now),
         product_id=uuid4(),
         product_title="Key",
@@ -361,7 +370,7 @@ async def test_place_order_prices_and_announces() -> None:
     uow = FakeUow()
     product = Product(uuid4(), "Game key", 1299, "CNY", True)
     placed = await services.place_order(
-        services.PlaceOrder(product.product_id, 3, "a@example.com", "pw", "en", "10.0.0.1"),
+        services.PlaceOrder(DEFAULT_SHOP_ID, product.product_id, 3, "a@example.com", "pw", "en", "10.0.0.1"),
         uow,
         FakeCatalog(product),
         TOKENS,
@@ -385,11 +394,15 @@ async def test_place_order_unknown_or_inactive_product() -> None:
     inactive = Product(uuid4(), "Old", 100, "CNY", False)
     with pytest.raises(NotFound):
         await services.place_order(
-            services.PlaceOrder(uuid4(), 1, "a@example.com"), FakeUow(), FakeCatalog(), TOKENS, WINDOW
+            services.PlaceOrder(DEFAULT_SHOP_ID, uuid4(), 1, "a@example.com"),
+            FakeUow(),
+            FakeCatalog(),
+            TOKENS,
+            WINDOW,
         )
     with pytest.raises(Conflict):
         await services.place_order(
-            services.PlaceOrder(inactive.product_id, 1, "a@example.com"),
+            services.PlaceOrder(DEFAULT_SHOP_ID, inactive.product_id, 1, "a@example.com"),
             FakeUow(),
             FakeCatalog(inactive),
             TOKENS,
@@ -401,17 +414,21 @@ async def test_find_order_by_token_or_password_and_same_404_otherwise() -> None:
     uow = FakeUow()
     order = make_order(uow, password_hash=credentials.hash_password("pw"))
     token = TOKENS.issue(order.order_no, 0, datetime.now(UTC))
-    assert (await services.find_order(order.order_no, uow, TOKENS, token=token)).id == order.id
-    assert (await services.find_order(order.order_no, uow, TOKENS, password="pw")).id == order.id
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=token)
+    ).id == order.id
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, password="pw")
+    ).id == order.id
     messages = set()
     for kwargs in ({"token": "nope"}, {"password": "wrong"}, {}, {"token": token + "x"}):
         with pytest.raises(NotFound) as caught:
-            await services.find_order(order.order_no, uow, TOKENS, **kwargs)
+            await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, **kwargs)
         messages.add(caught.value.message)
     other = "F20990101000000ZZZZZZ"
     with pytest.raises(NotFound) as caught:
         token = TOKENS.issue(other, 0, datetime.now(UTC))
-        await services.find_order(other, uow, TOKENS, token=token)
+        await services.find_order(DEFAULT_SHOP_ID, other, uow, TOKENS, token=token)
     messages.add(caught.value.message)
     assert messages == {services.NO_SUCH_ORDER}
 
@@ -422,9 +439,13 @@ async def test_order_token_stops_working_after_its_lifetime() -> None:
     issued = datetime.now(UTC)
     token = TOKENS.issue(order.order_no, 0, issued)
     almost = issued + timedelta(days=90) - timedelta(seconds=5)
-    assert (await services.find_order(order.order_no, uow, TOKENS, token=token, now=almost)).id == order.id
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=token, now=almost)
+    ).id == order.id
     with pytest.raises(NotFound):
-        await services.find_order(order.order_no, uow, TOKENS, token=token, now=issued + timedelta(days=90))
+        await services.find_order(
+            DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=token, now=issued + timedelta(days=90)
+        )
 
 
 async def test_rotating_an_orders_secret_revokes_its_old_token_and_issues_a_working_one() -> None:
@@ -433,27 +454,33 @@ async def test_rotating_an_orders_secret_revokes_its_old_token_and_issues_a_work
     old = TOKENS.issue(order.order_no, 0, datetime.now(UTC))
     other = make_order(uow)
     other_token = TOKENS.issue(other.order_no, 0, datetime.now(UTC))
-    rotated = await services.rotate_secret(order.order_no, uow, TOKENS)
+    rotated = await services.rotate_secret(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS)
     assert rotated.order.secret_version == 1
     with pytest.raises(NotFound):
-        await services.find_order(order.order_no, uow, TOKENS, token=old)
-    assert (await services.find_order(order.order_no, uow, TOKENS, token=rotated.token)).id == order.id
-    assert (await services.find_order(other.order_no, uow, TOKENS, token=other_token)).id == other.id
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=old)
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=rotated.token)
+    ).id == order.id
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, other.order_no, uow, TOKENS, token=other_token)
+    ).id == other.id
     with pytest.raises(NotFound):
-        await services.rotate_secret("F20990101000000ZZZZZZ", uow, TOKENS)
+        await services.rotate_secret(DEFAULT_SHOP_ID, "F20990101000000ZZZZZZ", uow, TOKENS)
 
 
 async def test_a_token_issued_before_tokens_expired_works_for_the_lifetime_until_rotated() -> None:
     uow = FakeUow()
     order = make_order(uow)
     legacy = credentials.legacy_token(TOKENS.secret, order.order_no)
-    assert (await services.find_order(order.order_no, uow, TOKENS, token=legacy)).id == order.id
+    assert (
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=legacy)
+    ).id == order.id
     late = order.created_at + timedelta(days=91)
     with pytest.raises(NotFound):
-        await services.find_order(order.order_no, uow, TOKENS, token=legacy, now=late)
-    await services.rotate_secret(order.order_no, uow, TOKENS)
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=legacy, now=late)
+    await services.rotate_secret(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS)
     with pytest.raises(NotFound):
-        await services.find_order(order.order_no, uow, TOKENS, token=legacy)
+        await services.find_order(DEFAULT_SHOP_ID, order.order_no, uow, TOKENS, token=legacy)
 
 
 async def test_email_lookup_hashes_once_whatever_the_number_of_orders(
@@ -471,9 +498,16 @@ async def test_email_lookup_hashes_once_whatever_the_number_of_orders(
         return real(password, salt, n, r, p)
 
     monkeypatch.setattr(credentials, "_scrypt", counted)
-    assert len(await services.find_buyer_orders("b@example.com", "pw-123456", uow, TOKENS)) == 5
-    assert len(await services.find_buyer_orders("b@example.com", "wrong-pw", uow, TOKENS)) == 0
-    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow, TOKENS) == []
+    assert (
+        len(await services.find_buyer_orders(DEFAULT_SHOP_ID, "b@example.com", "pw-123456", uow, TOKENS)) == 5
+    )
+    assert (
+        len(await services.find_buyer_orders(DEFAULT_SHOP_ID, "b@example.com", "wrong-pw", uow, TOKENS)) == 0
+    )
+    assert (
+        await services.find_buyer_orders(DEFAULT_SHOP_ID, "nobody@example.com", "pw-123456", uow, TOKENS)
+        == []
+    )
     assert len(hashes) == 3
 
 
@@ -481,7 +515,7 @@ PROVIDERS = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0
 
 
 async def receive(provider: str, body: bytes, uow: Any) -> str:
-    return await payments.receive_payment(provider, RawNotification(body), uow, PROVIDERS)
+    return await payments.receive_payment(DEFAULT_SHOP_ID, provider, RawNotification(body), uow, PROVIDERS)
 
 
 def notify(order: Order, trade_no: str = "T1", **overrides: Any) -> bytes:
@@ -560,12 +594,15 @@ async def test_expiry_expires_only_overdue_awaiting_orders() -> None:
 
 
 async def place(uow: FakeUow, product: Product, quantity: int = 1, **extra: Any) -> services.PlacedOrder:
-    command = services.PlaceOrder(product.product_id, quantity, extra.pop("email", "a@example.com"), **extra)
+    command = services.PlaceOrder(
+        DEFAULT_SHOP_ID, product.product_id, quantity, extra.pop("email", "a@example.com"), **extra
+    )
     return await services.place_order(command, uow, FakeCatalog(product), TOKENS, WINDOW)
 
 
 def add_coupon(uow: FakeUow, **changes: Any) -> Coupon:
     values: dict[str, Any] = {
+        "shop_id": DEFAULT_SHOP_ID,
         "code": "SPRING15",
         "kind": "percent",
         "value": 15,
@@ -579,14 +616,14 @@ def add_coupon(uow: FakeUow, **changes: Any) -> Coupon:
     }
     values.update(changes)
     coupon = Coupon.new(**values)
-    uow.coupons.rows[coupon.code] = coupon
+    uow.coupons.rows[(coupon.shop_id, coupon.code)] = coupon
     return coupon
 
 
 async def test_tier_and_coupon_price_the_order_and_orderplaced_carries_the_discount() -> None:
     uow = FakeUow()
     product = Product(uuid4(), "Game key", 1999, "CNY", True)
-    uow.tiers.rows[product.product_id] = [PriceTier(3, 1333)]
+    uow.tiers.rows[(DEFAULT_SHOP_ID, product.product_id)] = [PriceTier(3, 1333)]
     add_coupon(uow, product_id=product.product_id)
     placed = await place(uow, product, 3, coupon_code="spring15")
     order = placed.order
@@ -601,8 +638,8 @@ async def test_tier_and_coupon_price_the_order_and_orderplaced_carries_the_disco
         "SPRING15",
         1333,
     )
-    assert uow.coupons.rows["SPRING15"].used_count == 1
-    assert uow.coupons.redemptions == [("SPRING15", order.id, "a@example.com", 600)]
+    assert uow.coupons.rows[(DEFAULT_SHOP_ID, "SPRING15")].used_count == 1
+    assert uow.coupons.redemptions == [(DEFAULT_SHOP_ID, "SPRING15", order.id, "a@example.com", 600)]
 
 
 @pytest.mark.parametrize(
@@ -619,7 +656,7 @@ async def test_a_bad_coupon_is_a_clear_4xx_and_places_nothing(
     uow = FakeUow()
     product = Product(uuid4(), "Game key", 1000, "CNY", True)
     coupon = add_coupon(uow)
-    uow.coupons.rows[coupon.code] = replace(coupon, **changes)
+    uow.coupons.rows[(coupon.shop_id, coupon.code)] = replace(coupon, **changes)
     with pytest.raises(CouponRejected, match=words) as caught:
         await place(uow, product, coupon_code="SPRING15")
     assert caught.value.code == code and 400 <= caught.value.status_code < 500
@@ -712,7 +749,10 @@ async def test_buyer_finds_recent_orders_with_the_right_password_only() -> None:
     stale.created_at = now - timedelta(days=91)
     make_order(uow, password_hash=credentials.hash_password("other-pw"), buyer_email="buyer@example.com")
     make_order(uow, buyer_email="buyer@example.com")
-    found = await services.find_buyer_orders("BUYER@example.com", "pw-123456", uow, TOKENS)
+    found = await services.find_buyer_orders(DEFAULT_SHOP_ID, "BUYER@example.com", "pw-123456", uow, TOKENS)
     assert [o.id for o in found] == [mine.id, older.id]
-    assert await services.find_buyer_orders("buyer@example.com", "wrong", uow, TOKENS) == []
-    assert await services.find_buyer_orders("nobody@example.com", "pw-123456", uow, TOKENS) == []
+    assert await services.find_buyer_orders(DEFAULT_SHOP_ID, "buyer@example.com", "wrong", uow, TOKENS) == []
+    assert (
+        await services.find_buyer_orders(DEFAULT_SHOP_ID, "nobody@example.com", "pw-123456", uow, TOKENS)
+        == []
+    )

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.domain.model import (
     TRANSITIONS,
     InvalidTransition,
@@ -114,6 +115,7 @@ def test_unpaid_orders_cannot_be_refunded() -> None:
 def _order(now: datetime) -> Order:
     return Order.place(
         id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
         order_no="F20250101000000ABCDEF",
         product_id=uuid4(),
         product_title="Game key",

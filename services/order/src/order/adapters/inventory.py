@@ -26,7 +26,9 @@ class Product:
 
 
 class Catalog(Protocol):
-    async def product(self, product_id: UUID) -> Product: ...
+    async def product(self, product_id: UUID, shop_id: UUID) -> Product:
+        """The shop's product; NotFound for an unknown one and for another shop's."""
+        ...
 
 
 class _ProductView(BaseModel):
@@ -46,14 +48,15 @@ class _ProductView(BaseModel):
 
 
 class InventoryCatalog:
-    """`GET /internal/products/{id}`; unknown products come back as a 404 NotFound."""
+    """`GET /internal/products/{id}` as the shop (X-Shop-Id): an unknown product, and another shop's, comes
+    back as a 404 NotFound."""
 
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
-    async def product(self, product_id: UUID) -> Product:
+    async def product(self, product_id: UUID, shop_id: UUID) -> Product:
         try:
-            response = await self._client.request("GET", f"/internal/products/{product_id}")
+            response = await self._client.request("GET", f"/internal/products/{product_id}", shop=shop_id)
         except DomainError as error:
             if error.status_code == 404:
                 raise NotFound(f"unknown product {product_id}") from error

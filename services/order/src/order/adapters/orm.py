@@ -12,12 +12,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
     Table,
     Text,
     UniqueConstraint,
+    and_,
     delete,
     func,
     or_,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from uuid6 import uuid7
 
 from order.domain.model import UNPAID_ENDS, Order, Status
@@ -36,10 +39,17 @@ from order.domain.pricing import Coupon, PriceTier
 
 metadata = MetaData()
 
+
+def _shop_id(primary_key: bool = False) -> Column[UUID]:
+    """The shop a row belongs to (migration 0009): no default, so a write that does not name it fails."""
+    return Column("shop_id", PgUUID(as_uuid=True), nullable=False, primary_key=primary_key)
+
+
 orders = Table(
     "orders",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    _shop_id(),
     Column("order_no", Text, nullable=False, unique=True),
     Column("status", Text, nullable=False),
     Column("product_id", PgUUID(as_uuid=True), nullable=False),
@@ -69,25 +79,29 @@ orders = Table(
     Column("secret_version", Integer, nullable=False, default=0),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
+Index("orders_shop_created", orders.c.shop_id, orders.c.created_at.desc())
 
 payments = Table(
     "payments",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    _shop_id(),
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
     Column("provider", Text, nullable=False),
     Column("trade_no", Text, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("provider", "trade_no", name="payments_provider_trade_no"),
+    UniqueConstraint("shop_id", "provider", "trade_no", name="payments_provider_trade_no"),
     Index("payments_order_id", "order_id"),
+    Index("payments_received_at", "shop_id", "received_at"),
 )
 
 order_transitions = Table(
     "order_transitions",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _shop_id(),
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
     Column("from_state", Text),
     Column("to_state", Text, nullable=False),
@@ -101,6 +115,7 @@ payment_attempts = Table(
     metadata,
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
     Column("provider", Text, primary_key=True),
+    _shop_id(),
     Column("provider_ref", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -109,6 +124,7 @@ payment_exceptions = Table(
     "payment_exceptions",
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
+    _shop_id(),
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
     Column("provider", Text, nullable=False),
     Column("trade_no", Text, nullable=False),
@@ -116,13 +132,15 @@ payment_exceptions = Table(
     Column("currency", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("provider", "trade_no", name="payment_exceptions_provider_trade_no"),
+    UniqueConstraint("shop_id", "provider", "trade_no", name="payment_exceptions_provider_trade_no"),
+    Index("payment_exceptions_received_at", "shop_id", "received_at"),
 )
 
 payment_checks = Table(
     "payment_checks",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _shop_id(),
     Column("provider", Text, nullable=False),
     Column("order_no", Text, nullable=False),
     Column("reason", Text, nullable=False),
@@ -135,6 +153,7 @@ refunds = Table(
     metadata,
     Column("id", PgUUID(as_uuid=True), primary_key=True),
     Column("refund_no", Text, nullable=False, unique=True),
+    _shop_id(),
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
     Column("provider", Text, nullable=False),
     Column("trade_no", Text, nullable=False),
@@ -152,6 +171,7 @@ auto_refunds = Table(
     "auto_refunds",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
+    _shop_id(),
     Column("refund_no", Text, nullable=False, unique=True),
     Column("reason", Text, nullable=False),
     Column("state", Text, nullable=False),
@@ -178,6 +198,7 @@ _MUTABLE = (
 def _row(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
+        "shop_id": order.shop_id,
         "order_no": order.order_no,
         "status": order.status.value,
         "product_id": order.product_id,
@@ -206,6 +227,11 @@ def _row(order: Order) -> dict[str, Any]:
         "buyer_phone": order.buyer_phone,
         "secret_version": order.secret_version,
     }
+
+
+def _in_shop(table: Table, shop_id: UUID | None) -> list[ColumnElement[bool]]:
+    """The condition that scopes a query to the shop; none for a platform-wide query (no shop)."""
+    return [] if shop_id is None else [table.c.shop_id == shop_id]
 
 
 def _order(row: Any) -> Order:
@@ -241,6 +267,7 @@ class OrderRepository:
             insert(order_transitions),
             [
                 {
+                    "shop_id": order.shop_id,
                     "order_id": t.order_id,
                     "from_state": t.from_state.value if t.from_state else None,
                     "to_state": t.to_state.value,
@@ -252,15 +279,22 @@ class OrderRepository:
         )
         order.pending_transitions.clear()
 
-    async def get_by_no(self, order_no: str) -> Order | None:
-        row = (await self._session.execute(select(orders).where(orders.c.order_no == order_no))).first()
+    async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
+        """The shop's order with this number, None for another shop's; with no shop (a route that serves the
+        whole platform), the order of any shop (order numbers are unique across shops)."""
+        query = select(orders).where(orders.c.order_no == order_no, *_in_shop(orders, shop_id))
+        row = (await self._session.execute(query)).first()
         return _order(row) if row else None
 
-    async def lock(self, order_id: UUID) -> Order | None:
-        """The order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every other
-        writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for one
-        order cannot deadlock."""
-        query = select(orders).where(orders.c.id == order_id).with_for_update(key_share=True)
+    async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
+        """The shop's order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every
+        other writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for
+        one order cannot deadlock."""
+        query = (
+            select(orders)
+            .where(orders.c.id == order_id, orders.c.shop_id == shop_id)
+            .with_for_update(key_share=True)
+        )
         row = (await self._session.execute(query)).first()
         return _order(row) if row else None
 
@@ -298,10 +332,13 @@ class OrderRepository:
         )
         return [_order(row) for row in result.all()]
 
-    async def unpaid_created_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+    async def unpaid_created_between(
+        self, shop_id: UUID, start: datetime, end: datetime, limit: int
+    ) -> list[Order]:
         query = (
             select(orders)
             .where(
+                orders.c.shop_id == shop_id,
                 orders.c.created_at >= start,
                 orders.c.created_at < end,
                 orders.c.status.in_(
@@ -321,27 +358,33 @@ class OrderRepository:
         )
         return [(r.from_state, r.to_state, r.trigger) for r in (await self._session.execute(query)).all()]
 
-    async def lock_buyer(self, product_id: UUID, buyer_email: str) -> None:
+    async def lock_buyer(self, shop_id: UUID, product_id: UUID, buyer_email: str) -> None:
         """Serialise placements of one buyer for one product until the transaction ends, so a purchase
         limit counted next cannot be passed by two concurrent orders."""
         await self._session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"order-buyer:{product_id}:{buyer_email.strip().lower()}"},
+            {"key": f"order-buyer:{shop_id}:{product_id}:{buyer_email.strip().lower()}"},
         )
 
-    async def units_bought(self, product_id: UUID, buyer_email: str) -> int:
-        """Units of `product_id` in the buyer's orders that did not end unpaid (email case-insensitive)."""
+    async def units_bought(self, shop_id: UUID, product_id: UUID, buyer_email: str) -> int:
+        """Units of `product_id` in the buyer's orders in the shop that did not end unpaid (email
+        case-insensitive)."""
         query = select(func.coalesce(func.sum(orders.c.quantity), 0)).where(
+            orders.c.shop_id == shop_id,
             func.lower(orders.c.buyer_email) == buyer_email.strip().lower(),
             orders.c.product_id == product_id,
             orders.c.status.not_in([s.value for s in UNPAID_ENDS]),
         )
         return int((await self._session.execute(query)).scalar_one())
 
-    async def recent_for_buyer(self, buyer_email: str, since: datetime, limit: int) -> list[Order]:
+    async def recent_for_buyer(
+        self, shop_id: UUID | None, buyer_email: str, since: datetime, limit: int
+    ) -> list[Order]:
+        """The buyer's orders in the shop (no shop: in every shop), newest first."""
         query = (
             select(orders)
             .where(
+                *_in_shop(orders, shop_id),
                 func.lower(orders.c.buyer_email) == buyer_email.strip().lower(),
                 orders.c.created_at >= since,
             )
@@ -355,20 +398,21 @@ class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, order_id: UUID, notice: PaymentNotice, received_at: datetime) -> bool:
-        """Record the payment; False when this provider's trade was recorded already."""
+    async def add(self, order: Order, notice: PaymentNotice, received_at: datetime) -> bool:
+        """Record the order's payment; False when this provider's trade was recorded already (in its shop)."""
         result = await self._session.execute(
             insert(payments)
             .values(
                 id=uuid7(),
-                order_id=order_id,
+                shop_id=order.shop_id,
+                order_id=order.id,
                 provider=notice.provider,
                 trade_no=notice.trade_no,
                 amount=notice.amount,
                 currency=notice.currency,
                 received_at=received_at,
             )
-            .on_conflict_do_nothing(index_elements=["provider", "trade_no"])
+            .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
             .returning(payments.c.id)
         )
         return result.first() is not None
@@ -379,13 +423,14 @@ class PaymentRepository:
         ).all()
         return len(rows)
 
-    async def add_exception(self, order_id: UUID, notice: PaymentNotice, reason: str, at: datetime) -> bool:
+    async def add_exception(self, order: Order, notice: PaymentNotice, reason: str, at: datetime) -> bool:
         """Keep a real payment we will not deliver on (wrong amount or currency); False when known already."""
         result = await self._session.execute(
             insert(payment_exceptions)
             .values(
                 id=uuid7(),
-                order_id=order_id,
+                shop_id=order.shop_id,
+                order_id=order.id,
                 provider=notice.provider,
                 trade_no=notice.trade_no,
                 amount=notice.amount,
@@ -393,16 +438,20 @@ class PaymentRepository:
                 reason=reason[:500],
                 received_at=at,
             )
-            .on_conflict_do_nothing(index_elements=["provider", "trade_no"])
+            .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
             .returning(payment_exceptions.c.id)
         )
         return result.first() is not None
 
     async def record_attempt(
-        self, order_id: UUID, provider: str, provider_ref: str | None, at: datetime
+        self, order: Order, provider: str, provider_ref: str | None, at: datetime
     ) -> None:
         statement = insert(payment_attempts).values(
-            order_id=order_id, provider=provider, provider_ref=provider_ref, created_at=at
+            order_id=order.id,
+            shop_id=order.shop_id,
+            provider=provider,
+            provider_ref=provider_ref,
+            created_at=at,
         )
         await self._session.execute(
             statement.on_conflict_do_update(
@@ -428,7 +477,7 @@ class PaymentRepository:
             for r in (await self._session.execute(query)).all()
         ]
 
-    async def received_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def received_between(self, shop_id: UUID, start: datetime, end: datetime) -> list[dict[str, Any]]:
         query = (
             select(
                 payments.c.provider,
@@ -441,12 +490,14 @@ class PaymentRepository:
                 orders.c.product_title,
             )
             .join(orders, orders.c.id == payments.c.order_id)
-            .where(payments.c.received_at >= start, payments.c.received_at < end)
+            .where(
+                payments.c.shop_id == shop_id, payments.c.received_at >= start, payments.c.received_at < end
+            )
             .order_by(payments.c.received_at)
         )
         return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
 
-    async def exceptions_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def exceptions_between(self, shop_id: UUID, start: datetime, end: datetime) -> list[dict[str, Any]]:
         query = (
             select(
                 payment_exceptions.c.provider,
@@ -458,7 +509,11 @@ class PaymentRepository:
                 orders.c.order_no,
             )
             .join(orders, orders.c.id == payment_exceptions.c.order_id)
-            .where(payment_exceptions.c.received_at >= start, payment_exceptions.c.received_at < end)
+            .where(
+                payment_exceptions.c.shop_id == shop_id,
+                payment_exceptions.c.received_at >= start,
+                payment_exceptions.c.received_at < end,
+            )
             .order_by(payment_exceptions.c.received_at)
         )
         return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
@@ -470,15 +525,16 @@ class PaymentCheckRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, provider: str, order_no: str, reason: str, at: datetime) -> None:
+    async def add(self, shop_id: UUID, provider: str, order_no: str, reason: str, at: datetime) -> None:
         await self._session.execute(
             insert(payment_checks).values(
-                provider=provider, order_no=order_no[:64], reason=reason[:500], created_at=at
+                shop_id=shop_id, provider=provider, order_no=order_no[:64], reason=reason[:500], created_at=at
             )
         )
 
-    async def claim(self, limit: int, at: datetime) -> list[tuple[str, str]]:
-        """Take up to `limit` open checks (marking them done); another worker skips the ones taken."""
+    async def claim(self, limit: int, at: datetime) -> list[tuple[UUID, str, str]]:
+        """Take up to `limit` open checks of any shop (marking them done): (shop, provider, order number)
+        each; another worker skips the ones taken."""
         due = (
             select(payment_checks.c.id)
             .where(payment_checks.c.done_at.is_(None))
@@ -491,9 +547,9 @@ class PaymentCheckRepository:
             update(payment_checks)
             .where(payment_checks.c.id.in_(due))
             .values(done_at=at)
-            .returning(payment_checks.c.provider, payment_checks.c.order_no)
+            .returning(payment_checks.c.shop_id, payment_checks.c.provider, payment_checks.c.order_no)
         )
-        return [(r.provider, r.order_no) for r in result.all()]
+        return [(r.shop_id, r.provider, r.order_no) for r in result.all()]
 
 
 class RefundRepository:
@@ -553,12 +609,13 @@ class AutoRefundRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, order_id: UUID, refund_no: str, reason: str, at: datetime) -> bool:
+    async def add(self, order: Order, refund_no: str, reason: str, at: datetime) -> bool:
         """Owe the order an automatic refund under `refund_no`; False when one is owed already."""
         result = await self._session.execute(
             insert(auto_refunds)
             .values(
-                order_id=order_id,
+                order_id=order.id,
+                shop_id=order.shop_id,
                 refund_no=refund_no,
                 reason=reason,
                 state="pending",
@@ -600,6 +657,7 @@ class AutoRefundRepository:
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    _shop_id(primary_key=True),
     Column("key", Text, primary_key=True),
     Column("fingerprint", Text, nullable=False),
     Column("status_code", Integer),
@@ -608,46 +666,49 @@ idempotency_keys = Table(
 )
 
 
+def _idempotency_key(shop_id: UUID, key: str) -> ColumnElement[bool]:
+    return and_(idempotency_keys.c.shop_id == shop_id, idempotency_keys.c.key == key)
+
+
 class IdempotencyRepository:
     """Public Idempotency-Key records: claimed before the work, completed with its answer."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def claim(self, key: str, fingerprint: str, at: datetime, expired_before: datetime) -> Any | None:
-        """None when this request now owns `key`; otherwise the row another request holds."""
+    async def claim(
+        self, shop_id: UUID, key: str, fingerprint: str, at: datetime, expired_before: datetime
+    ) -> Any | None:
+        """None when this request now owns the shop's `key`; otherwise the row another request holds."""
+        mine = _idempotency_key(shop_id, key)
         await self._session.execute(
-            delete(idempotency_keys).where(
-                idempotency_keys.c.key == key, idempotency_keys.c.created_at < expired_before
-            )
+            delete(idempotency_keys).where(mine, idempotency_keys.c.created_at < expired_before)
         )
         inserted = await self._session.execute(
             insert(idempotency_keys)
-            .values(key=key, fingerprint=fingerprint, created_at=at)
+            .values(shop_id=shop_id, key=key, fingerprint=fingerprint, created_at=at)
             .on_conflict_do_nothing()
             .returning(idempotency_keys.c.key)
         )
         if inserted.first() is not None:
             return None
-        row = (
-            await self._session.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))
-        ).first()
-        return row
+        return (await self._session.execute(select(idempotency_keys).where(mine))).first()
 
-    async def complete(self, key: str, status_code: int, response: dict[str, Any]) -> None:
+    async def complete(self, shop_id: UUID, key: str, status_code: int, response: dict[str, Any]) -> None:
         await self._session.execute(
             update(idempotency_keys)
-            .where(idempotency_keys.c.key == key)
+            .where(_idempotency_key(shop_id, key))
             .values(status_code=status_code, response=response)
         )
 
-    async def release(self, key: str) -> None:
-        await self._session.execute(delete(idempotency_keys).where(idempotency_keys.c.key == key))
+    async def release(self, shop_id: UUID, key: str) -> None:
+        await self._session.execute(delete(idempotency_keys).where(_idempotency_key(shop_id, key)))
 
 
 order_price_tiers = Table(
     "order_price_tiers",
     metadata,
+    _shop_id(primary_key=True),
     Column("product_id", PgUUID(as_uuid=True), primary_key=True),
     Column("min_quantity", Integer, primary_key=True),
     Column("unit_price", BigInteger, nullable=False),
@@ -656,6 +717,7 @@ order_price_tiers = Table(
 coupons = Table(
     "coupons",
     metadata,
+    _shop_id(primary_key=True),
     Column("code", Text, primary_key=True),
     Column("kind", Text, nullable=False),
     Column("value", BigInteger, nullable=False),
@@ -669,17 +731,20 @@ coupons = Table(
     Column("used_count", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+Index("coupons_shop_created", coupons.c.shop_id, coupons.c.created_at.desc())
 
 coupon_redemptions = Table(
     "coupon_redemptions",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
-    Column("code", Text, ForeignKey("coupons.code"), nullable=False),
+    _shop_id(),
+    Column("code", Text, nullable=False),
     Column("buyer_email", Text, nullable=False),
     Column("discount", BigInteger, nullable=False),
     Column("redeemed_at", DateTime(timezone=True), nullable=False),
     #: Set when the order ended unpaid and its use was given back; cleared if a late payment takes it again.
     Column("released_at", DateTime(timezone=True)),
+    ForeignKeyConstraint(["shop_id", "code"], ["coupons.shop_id", "coupons.code"]),
 )
 
 
@@ -687,23 +752,30 @@ class PriceTierRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def for_product(self, product_id: UUID) -> list[PriceTier]:
+    async def for_product(self, shop_id: UUID, product_id: UUID) -> list[PriceTier]:
         query = (
             select(order_price_tiers.c.min_quantity, order_price_tiers.c.unit_price)
-            .where(order_price_tiers.c.product_id == product_id)
+            .where(order_price_tiers.c.shop_id == shop_id, order_price_tiers.c.product_id == product_id)
             .order_by(order_price_tiers.c.min_quantity)
         )
         return [PriceTier(r.min_quantity, r.unit_price) for r in (await self._session.execute(query)).all()]
 
-    async def replace(self, product_id: UUID, tiers: list[PriceTier]) -> None:
+    async def replace(self, shop_id: UUID, product_id: UUID, tiers: list[PriceTier]) -> None:
         await self._session.execute(
-            delete(order_price_tiers).where(order_price_tiers.c.product_id == product_id)
+            delete(order_price_tiers).where(
+                order_price_tiers.c.shop_id == shop_id, order_price_tiers.c.product_id == product_id
+            )
         )
         if tiers:
             await self._session.execute(
                 insert(order_price_tiers),
                 [
-                    {"product_id": product_id, "min_quantity": t.min_quantity, "unit_price": t.unit_price}
+                    {
+                        "shop_id": shop_id,
+                        "product_id": product_id,
+                        "min_quantity": t.min_quantity,
+                        "unit_price": t.unit_price,
+                    }
                     for t in tiers
                 ],
             )
@@ -713,12 +785,18 @@ def _coupon(row: Any) -> Coupon:
     return Coupon(**dict(row._mapping))
 
 
+def _coupon_code(shop_id: UUID, code: str) -> ColumnElement[bool]:
+    return and_(coupons.c.shop_id == shop_id, coupons.c.code == code)
+
+
 class CouponRepository:
+    """Coupons by (shop, code): a code names a coupon within its shop only."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, coupon: Coupon) -> bool:
-        """False when a coupon with this code exists."""
+        """False when the coupon's shop has a coupon with this code."""
         result = await self._session.execute(
             insert(coupons)
             .values(**{name: getattr(coupon, name) for name in coupons.c.keys()})  # noqa: SIM118
@@ -727,29 +805,34 @@ class CouponRepository:
         )
         return result.first() is not None
 
-    async def get(self, code: str) -> Coupon | None:
-        row = (await self._session.execute(select(coupons).where(coupons.c.code == code))).first()
+    async def get(self, shop_id: UUID, code: str) -> Coupon | None:
+        row = (await self._session.execute(select(coupons).where(_coupon_code(shop_id, code)))).first()
         return _coupon(row) if row else None
 
-    async def recent(self, limit: int) -> list[Coupon]:
-        query = select(coupons).order_by(coupons.c.created_at.desc()).limit(limit)
+    async def recent(self, shop_id: UUID, limit: int) -> list[Coupon]:
+        query = (
+            select(coupons)
+            .where(coupons.c.shop_id == shop_id)
+            .order_by(coupons.c.created_at.desc())
+            .limit(limit)
+        )
         return [_coupon(row) for row in (await self._session.execute(query)).all()]
 
-    async def disable(self, code: str) -> Coupon | None:
+    async def disable(self, shop_id: UUID, code: str) -> Coupon | None:
         result = await self._session.execute(
-            update(coupons).where(coupons.c.code == code).values(active=False).returning(*coupons.c)
+            update(coupons).where(_coupon_code(shop_id, code)).values(active=False).returning(*coupons.c)
         )
         row = result.first()
         return _coupon(row) if row else None
 
-    async def take_use(self, code: str, now: datetime) -> bool:
+    async def take_use(self, shop_id: UUID, code: str, now: datetime) -> bool:
         """Count one use, atomically: the conditional UPDATE re-checks the limit on the row's latest version
         under its lock, so a limit of N is taken exactly N times however many orders race. The row stays
         locked until the transaction ends (which also serialises the per-buyer count)."""
         result = await self._session.execute(
             update(coupons)
             .where(
-                coupons.c.code == code,
+                _coupon_code(shop_id, code),
                 coupons.c.active.is_(True),
                 or_(coupons.c.usage_limit.is_(None), coupons.c.used_count < coupons.c.usage_limit),
                 or_(coupons.c.expires_at.is_(None), coupons.c.expires_at > now),
@@ -759,21 +842,25 @@ class CouponRepository:
         )
         return result.first() is not None
 
-    async def uses_by(self, code: str, buyer_email: str) -> int:
-        """The buyer's uses of the coupon that count: orders that did not end unpaid."""
+    async def uses_by(self, shop_id: UUID, code: str, buyer_email: str) -> int:
+        """The buyer's uses of the shop's coupon that count: orders that did not end unpaid."""
         query = select(func.count()).where(
+            coupon_redemptions.c.shop_id == shop_id,
             coupon_redemptions.c.code == code,
             func.lower(coupon_redemptions.c.buyer_email) == buyer_email.strip().lower(),
             coupon_redemptions.c.released_at.is_(None),
         )
         return int((await self._session.execute(query)).scalar_one())
 
-    async def record_redemption(
-        self, code: str, order_id: UUID, buyer_email: str, discount: int, at: datetime
-    ) -> None:
+    async def record_redemption(self, order: Order, code: str, discount: int, at: datetime) -> None:
         await self._session.execute(
             insert(coupon_redemptions).values(
-                order_id=order_id, code=code, buyer_email=buyer_email, discount=discount, redeemed_at=at
+                order_id=order.id,
+                shop_id=order.shop_id,
+                code=code,
+                buyer_email=order.buyer_email,
+                discount=discount,
+                redeemed_at=at,
             )
         )
 
@@ -781,33 +868,33 @@ class CouponRepository:
         """Give back the use of the order's coupon, once: the conditional UPDATE of the redemption row takes
         its lock and re-checks `released_at` on the latest version, so of two transitions (or redeliveries)
         racing only one gives anything back. The coupon code given back, else None."""
-        result = await self._session.execute(
-            update(coupon_redemptions)
-            .where(coupon_redemptions.c.order_id == order_id, coupon_redemptions.c.released_at.is_(None))
-            .values(released_at=at)
-            .returning(coupon_redemptions.c.code)
-        )
-        code = result.scalar_one_or_none()
-        if code is not None:
-            await self._session.execute(
-                update(coupons)
-                .where(coupons.c.code == code)
-                .values(used_count=func.greatest(coupons.c.used_count - 1, 0))
-            )
-        return code
+        return await self._move_use(order_id, released_at=at)
 
     async def reclaim(self, order_id: UUID) -> str | None:
         """A late payment completed an order whose use was given back: count it again, once, even past the
         coupon's limit (the buyer paid the discounted price). The coupon code taken again, else None."""
+        return await self._move_use(order_id, released_at=None)
+
+    async def _move_use(self, order_id: UUID, released_at: datetime | None) -> str | None:
+        """Release (`released_at` set) or reclaim (None) the order's redemption if it is not so already, and
+        count its coupon's use down or up with it."""
+        released = coupon_redemptions.c.released_at
         result = await self._session.execute(
             update(coupon_redemptions)
-            .where(coupon_redemptions.c.order_id == order_id, coupon_redemptions.c.released_at.is_not(None))
-            .values(released_at=None)
-            .returning(coupon_redemptions.c.code)
-        )
-        code = result.scalar_one_or_none()
-        if code is not None:
-            await self._session.execute(
-                update(coupons).where(coupons.c.code == code).values(used_count=coupons.c.used_count + 1)
+            .where(
+                coupon_redemptions.c.order_id == order_id,
+                released.is_(None) if released_at is not None else released.is_not(None),
             )
-        return code
+            .values(released_at=released_at)
+            .returning(coupon_redemptions.c.shop_id, coupon_redemptions.c.code)
+        )
+        redeemed = result.first()
+        if redeemed is None:
+            return None
+        used = coupons.c.used_count
+        await self._session.execute(
+            update(coupons)
+            .where(_coupon_code(redeemed.shop_id, redeemed.code))
+            .values(used_count=func.greatest(used - 1, 0) if released_at is not None else used + 1)
+        )
+        return str(redeemed.code)

@@ -73,6 +73,7 @@ def fulfilment_request(order: Order) -> RechargeRequested | ManualDeliveryReques
     A recharge without an account (or worth nothing) goes to an operator rather than nowhere."""
     common = {
         "order_id": order.id,
+        "shop_id": order.shop_id,
         "product_id": order.product_id,
         "order_no": order.order_no,
         "quantity": order.quantity,

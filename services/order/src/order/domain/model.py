@@ -136,6 +136,8 @@ class Transition:
 @dataclass
 class Order:
     id: UUID
+    #: The shop (tenant) the order was placed in; every row and event about it carries it.
+    shop_id: UUID
     order_no: str
     status: Status
     product_id: UUID
@@ -176,6 +178,7 @@ class Order:
         cls,
         *,
         id: UUID,
+        shop_id: UUID,
         order_no: str,
         product_id: UUID,
         product_title: str,
@@ -203,6 +206,7 @@ class Order:
             raise ValueError("a discount is between nothing and the whole price")
         order = cls(
             id=id,
+            shop_id=shop_id,
             order_no=order_no,
             status=Status.PENDING_RISK,
             product_id=product_id,

@@ -83,6 +83,8 @@ class CouponRejected(DomainError):
 
 @dataclass(frozen=True)
 class Coupon:
+    #: Codes are unique per shop: two shops may each have their own SPRING10.
+    shop_id: UUID
     code: str
     kind: CouponKind
     value: int
@@ -100,6 +102,7 @@ class Coupon:
     def new(
         cls,
         *,
+        shop_id: UUID,
         code: str,
         kind: CouponKind,
         value: int,
@@ -127,6 +130,7 @@ class Coupon:
         if expires_at is not None and expires_at <= now:
             raise DomainError("expires_at must be in the future")
         return cls(
+            shop_id=shop_id,
             code=code,
             kind=kind,
             value=value,

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from faka_common.fields import Line
-from faka_common.http import combined, internal_router
+from faka_common.http import OptionalShopScope, ShopScope, combined, internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -53,16 +53,18 @@ def buyer_links_router(service: Service) -> APIRouter:
         summary="A buyer asks for the order's link by e-mail; the same 202 whatever the address",
         response_model=LinkEmailAccepted,
     )
-    async def request_link_email(order_no: OrderNo, body: LinkEmailRequest) -> dict[str, str]:
-        await services.request_order_link(order_no, body.email, service.uow())
+    async def request_link_email(
+        shop: OptionalShopScope, order_no: OrderNo, body: LinkEmailRequest
+    ) -> dict[str, str]:
+        await services.request_order_link(shop, order_no, body.email, service.uow())
         return ACCEPTED
 
     @links.post(
         "/orders/{order_no}/links",
         summary="The order page's URL with a token issued now (for the e-mail the buyer asked for)",
     )
-    async def issue_link(order_no: OrderNo) -> OrderLink:
-        issued = await services.fresh_token(order_no, service.uow(), tokens)
+    async def issue_link(shop: ShopScope, order_no: OrderNo) -> OrderLink:
+        issued = await services.fresh_token(shop, order_no, service.uow(), tokens)
         expiry = tokens.expires_at(issued.token)
         return OrderLink(
             order_no=issued.order.order_no,

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from faka_common.fields import Line
-from faka_common.http import internal_router
+from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -153,6 +153,7 @@ def order_view(service: Service, order: Order) -> dict[str, Any]:
     methods = service.providers.channels_for(order.product_id, order.amount) if awaits_payment(order) else []
     return {
         "order_id": str(order.id),
+        "shop_id": str(order.shop_id),
         "order_no": order.order_no,
         "status": order.status.value,
         "product_id": str(order.product_id),
@@ -181,6 +182,7 @@ def order_summary(order: Order) -> dict[str, Any]:
     """One line of a buyer's order list: no secrets, no links; the buyer opens it with the password."""
     return {
         "order_no": order.order_no,
+        "shop_id": str(order.shop_id),
         "status": order.status.value,
         "product_title": order.product_title,
         "quantity": order.quantity,
@@ -196,9 +198,10 @@ def router(service: Service) -> APIRouter:
     api = internal_router(service.settings, callers={"gateway"})
     tokens = order_tokens(service)
 
-    async def place(body: PlaceOrderRequest) -> PlacedOrderResponse:
+    async def place(shop: UUID, body: PlaceOrderRequest) -> PlacedOrderResponse:
         placed = await services.place_order(
             services.PlaceOrder(
+                shop_id=shop,
                 product_id=body.product_id,
                 quantity=body.quantity,
                 buyer_email=body.buyer_email,
@@ -231,15 +234,16 @@ def router(service: Service) -> APIRouter:
     @api.post(
         "/orders",
         status_code=201,
-        summary="Place an order (pending risk); Idempotency-Key replays the first answer",
+        summary="Place an order in the shop (pending risk); Idempotency-Key replays the shop's first answer",
         response_model=PlacedOrderResponse,
     )
     async def place_order(
+        shop: ShopScope,
         body: PlaceOrderRequest,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> Any:
         if idempotency_key is None:
-            return await place(body)
+            return await place(shop, body)
 
         issued: str | None = None
 
@@ -247,7 +251,7 @@ def router(service: Service) -> APIRouter:
             # The kept answer holds no access token (a database reader could open the order with it); a
             # replay is given the placement's token again, re-issued from the order.
             nonlocal issued
-            answer = (await place(body)).model_dump(mode="json")
+            answer = (await place(shop, body)).model_dump(mode="json")
             issued = answer.pop("token")
             return 201, answer
 
@@ -256,31 +260,36 @@ def router(service: Service) -> APIRouter:
         unasked = {"buyer_ip"} if body.buyer_phone else {"buyer_ip", "buyer_phone"}
         asked = body.model_dump(mode="json", exclude=unasked)
         keep = timedelta(hours=service.settings.idempotency_ttl_hours)
-        status, answer = await idempotency.once(idempotency_key, asked, service.uow, work, keep)
+        status, answer = await idempotency.once(shop, idempotency_key, asked, service.uow, work, keep)
         ran = issued is not None
         if "token" not in answer:  # answers kept before tokens were left out still hold theirs
             order_no = str(answer["order_no"])
-            answer["token"] = issued or await services.placement_token(order_no, service.uow(), tokens)
+            answer["token"] = issued or await services.placement_token(shop, order_no, service.uow(), tokens)
         return JSONResponse(
             answer, status_code=status, headers={} if ran else {"Idempotent-Replayed": "true"}
         )
 
-    @api.post("/orders/lookup", summary="A buyer's recent orders by email and query password")
-    async def lookup(body: LookupRequest) -> dict[str, Any]:
-        found = await services.find_buyer_orders(body.email, body.password, service.uow(), tokens)
+    @api.post(
+        "/orders/lookup",
+        summary="A buyer's recent orders by email and query password: in the shop, or in any shop "
+        "without X-Shop-Id",
+    )
+    async def lookup(shop: OptionalShopScope, body: LookupRequest) -> dict[str, Any]:
+        found = await services.find_buyer_orders(shop, body.email, body.password, service.uow(), tokens)
         return {"items": [order_summary(order) for order in found]}
 
     @api.post(
         "/orders/{order_no}/view",
-        summary="An order, for the holder of its token or query password (in the body, never the URL)",
+        summary="An order, for the holder of its token or query password (in the body, never the URL); "
+        "another shop's order is a 404, and without X-Shop-Id any shop's order opens",
     )
-    async def view_order(order_no: str, body: BuyerSecret) -> dict[str, Any]:
-        order = await services.find_order(order_no, service.uow(), tokens, body.token, body.password)
+    async def view_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
+        order = await services.find_order(shop, order_no, service.uow(), tokens, body.token, body.password)
         return order_view(service, order)
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
-    async def cancel_order(order_no: str, body: BuyerSecret) -> dict[str, Any]:
-        order = await services.cancel_order(order_no, service.uow(), tokens, body.token, body.password)
+    async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
+        order = await services.cancel_order(shop, order_no, service.uow(), tokens, body.token, body.password)
         return order_view(service, order)
 
     @api.post(
@@ -288,8 +297,8 @@ def router(service: Service) -> APIRouter:
         status_code=201,
         summary="The seller revokes every access token of the order and gets a new one",
     )
-    async def rotate_secret(order_no: str) -> RotatedSecretResponse:
-        rotated = await services.rotate_secret(order_no, service.uow(), tokens)
+    async def rotate_secret(shop: ShopScope, order_no: str) -> RotatedSecretResponse:
+        rotated = await services.rotate_secret(shop, order_no, service.uow(), tokens)
         return RotatedSecretResponse(
             order_no=rotated.order.order_no,
             token=rotated.token,
@@ -298,32 +307,40 @@ def router(service: Service) -> APIRouter:
         )
 
     @api.post("/orders/{order_no}/payments", summary="Start paying an order with one of its offered methods")
-    async def start_payment(order_no: str, body: StartPaymentRequest) -> PaymentRequestResponse:
-        order = await services.find_order(order_no, service.uow(), tokens, body.token, body.password)
+    async def start_payment(
+        shop: OptionalShopScope, order_no: str, body: StartPaymentRequest
+    ) -> PaymentRequestResponse:
+        order = await services.find_order(shop, order_no, service.uow(), tokens, body.token, body.password)
         access = tokens.issue(order.order_no, order.secret_version, order.created_at)
         request = await payments.start_payment(order, body.provider, service.uow(), service.providers, access)
         return PaymentRequestResponse(
             provider=request.provider, pay_url=request.pay_url, qr_payload=request.qr_payload
         )
 
-    @api.post("/payments/{provider}/notify", summary="A payment provider's notification, forwarded raw")
-    async def payment_notify(provider: str, request: Request) -> Response:
+    @api.post(
+        "/payments/{provider}/notify",
+        summary="A payment provider's notification, forwarded raw; applied to the shop's order only "
+        "(another shop's is a 404), to any shop's order without X-Shop-Id",
+    )
+    async def payment_notify(shop: OptionalShopScope, provider: str, request: Request) -> Response:
         adapter = service.providers.get(provider)
         notification = RawNotification(
             await request.body(), request.headers.get("content-type", ""), dict(request.headers)
         )
-        result = await payments.receive_payment(provider, notification, service.uow(), service.providers)
+        result = await payments.receive_payment(
+            shop, provider, notification, service.uow(), service.providers
+        )
         ack = adapter.ack(result)
         return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
 
-    @api.get("/reconciliation", summary="Ours vs the providers' for one UTC day (operator report)")
-    async def reconciliation(day: date = Query(alias="date")) -> dict[str, Any]:
-        return await payments.reconciliation_report(day, service.uow, service.providers)
+    @api.get("/reconciliation", summary="Ours vs the providers' for one UTC day of the shop (operators)")
+    async def reconciliation(shop: ShopScope, day: date = Query(alias="date")) -> dict[str, Any]:
+        return await payments.reconciliation_report(shop, day, service.uow, service.providers)
 
     @api.post("/orders/{order_no}/refunds", status_code=201, summary="Refund an order, wholly or in part")
-    async def refund(order_no: str, body: RefundRequest) -> RefundResponse:
+    async def refund(shop: ShopScope, order_no: str, body: RefundRequest) -> RefundResponse:
         outcome = await payments.refund_order(
-            order_no, body.amount, body.reason, service.uow, service.providers
+            shop, order_no, body.amount, body.reason, service.uow, service.providers
         )
         return RefundResponse(
             refund_no=outcome.refund_no,

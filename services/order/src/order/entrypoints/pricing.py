@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.fields import MAX_MONEY, Money
-from faka_common.http import internal_router
+from faka_common.http import ShopScope, internal_router
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
@@ -84,25 +84,27 @@ def pricing_router(service: Service) -> APIRouter:
     api = internal_router(service.settings, callers={"gateway"}, tags=["pricing"])
 
     @api.get("/products/{product_id}/price-tiers", summary="A product's wholesale tiers")
-    async def get_tiers(product_id: UUID) -> dict[str, Any]:
-        return tiers_view(product_id, await pricing.price_tiers(product_id, service.uow()))
+    async def get_tiers(shop: ShopScope, product_id: UUID) -> dict[str, Any]:
+        tiers = await pricing.price_tiers(shop, product_id, service.uow(), service.catalog)
+        return tiers_view(product_id, tiers)
 
     @api.put("/products/{product_id}/price-tiers", summary="Replace a product's wholesale tiers")
-    async def put_tiers(product_id: UUID, body: TiersBody) -> dict[str, Any]:
-        tiers = [PriceTier(t.min_quantity, t.unit_price) for t in body.tiers]
-        return tiers_view(product_id, await pricing.set_price_tiers(product_id, tiers, service.uow()))
+    async def put_tiers(shop: ShopScope, product_id: UUID, body: TiersBody) -> dict[str, Any]:
+        wanted = [PriceTier(t.min_quantity, t.unit_price) for t in body.tiers]
+        tiers = await pricing.set_price_tiers(shop, product_id, wanted, service.uow(), service.catalog)
+        return tiers_view(product_id, tiers)
 
     @api.post("/coupons", status_code=201, summary="Create a coupon")
-    async def create_coupon(body: NewCoupon) -> dict[str, Any]:
-        coupon = await pricing.create_coupon(service.uow(), **body.model_dump())
+    async def create_coupon(shop: ShopScope, body: NewCoupon) -> dict[str, Any]:
+        coupon = await pricing.create_coupon(service.uow(), shop_id=shop, **body.model_dump())
         return coupon_view(coupon)
 
-    @api.get("/coupons", summary="Coupons, newest first (at most 500)")
-    async def list_coupons() -> dict[str, Any]:
-        return {"items": [coupon_view(c) for c in await pricing.list_coupons(service.uow())]}
+    @api.get("/coupons", summary="The shop's coupons, newest first (at most 500)")
+    async def list_coupons(shop: ShopScope) -> dict[str, Any]:
+        return {"items": [coupon_view(c) for c in await pricing.list_coupons(shop, service.uow())]}
 
     @api.post("/coupons/{code}/disable", summary="Disable a coupon")
-    async def disable_coupon(code: CouponCode) -> dict[str, Any]:
-        return coupon_view(await pricing.disable_coupon(code, service.uow()))
+    async def disable_coupon(shop: ShopScope, code: CouponCode) -> dict[str, Any]:
+        return coupon_view(await pricing.disable_coupon(shop, code, service.uow()))
 
     return api

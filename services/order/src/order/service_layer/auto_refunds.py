@@ -70,7 +70,14 @@ async def _attempt(
     retry: datetime | None
     try:
         await payments.refund_order(
-            order_no, None, due["reason"], uow_factory, providers, at, refund_no=due["refund_no"]
+            due["shop_id"],
+            order_no,
+            None,
+            due["reason"],
+            uow_factory,
+            providers,
+            at,
+            refund_no=due["refund_no"],
         )
     except ProviderError as unreachable:
         error = unreachable.message
@@ -86,7 +93,7 @@ async def _attempt(
         await uow.auto_refunds.update(
             due["order_id"], at, state="succeeded", attempts=attempts, last_error=None
         )
-        order = await uow.orders.lock(due["order_id"])
+        order = await uow.orders.lock(due["shop_id"], due["order_id"])
         if order is not None and order.status_reason == late_payment.AUTO_REFUND_PENDING:
             order.status_reason = AUTO_REFUNDED
             order.updated_at = at
@@ -107,6 +114,7 @@ async def _attempt(
     uow.publish(
         OrderNeedsAttention(
             order_id=due["order_id"],
+            shop_id=due["shop_id"],
             order_no=order_no,
             reason=late_payment.ATTENTION_REFUND_FAILED,
             detail=f"automatic refund {due['refund_no']} gave up after {attempts} attempts: {error[:200]}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeAlias
 from uuid import UUID
 
 from faka_common.contracts import (
@@ -20,7 +21,9 @@ from faka_common.contracts import (
     StockReserved,
     StockUnavailable,
 )
+from faka_common.contracts.delivery import DeliveryEvent
 from faka_common.contracts.envelope import Message
+from faka_common.contracts.inventory import InventoryEvent
 from faka_common.contracts.order import OrderNeedsAttention
 from uuid6 import uuid7
 
@@ -32,19 +35,23 @@ from order.service_layer.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
 
+#: The events the order acts on; each names the shop of the order it is about.
+ShopEvent: TypeAlias = RiskDecided | InventoryEvent | DeliveryEvent
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 async def _transition(
-    event: Message, order_id: UUID, uow: OrderUnitOfWork, step: Callable[[Order], Message | None]
+    event: ShopEvent, order_id: UUID, uow: OrderUnitOfWork, step: Callable[[Order], Message | None]
 ) -> Order | None:
-    """Lock the order, run `step` (which applies a trigger and may return a message to publish), save.
-    An unknown order or a trigger that does not fit the state is logged as a no-op."""
-    order = await uow.orders.lock(order_id)
+    """Lock the order of the event's shop, run `step` (which applies a trigger and may return a message to
+    publish), save. An unknown order (or another shop's: the event names the wrong shop) or a trigger that
+    does not fit the state is logged as a no-op."""
+    order = await uow.orders.lock(event.shop_id, order_id)
     if order is None:
-        log.warning("%s for unknown order %s; ignoring", event.type_name, order_id)
+        log.warning("%s for no order %s of shop %s; ignoring", event.type_name, order_id, event.shop_id)
         return None
     before = order.status
     try:
@@ -67,6 +74,7 @@ async def on_risk_decided(event: RiskDecided, uow: OrderUnitOfWork, payment_wind
             expires_at = order.approve(at, payment_window)
             return OrderApproved(
                 order_id=order.id,
+                shop_id=order.shop_id,
                 order_no=order.order_no,
                 product_id=order.product_id,
                 quantity=order.quantity,
@@ -74,7 +82,9 @@ async def on_risk_decided(event: RiskDecided, uow: OrderUnitOfWork, payment_wind
             )
         if event.verdict == "reject":
             order.fail(Trigger.REJECT, ("risk: " + ", ".join(event.reasons)) if event.reasons else "risk", at)
-            return OrderRejected(order_id=order.id, order_no=order.order_no, reasons=event.reasons)
+            return OrderRejected(
+                order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, reasons=event.reasons
+            )
         order.apply(Trigger.REVIEW, at)
         return None
 
@@ -97,7 +107,9 @@ async def on_stock_reserved(event: StockReserved, uow: OrderUnitOfWork) -> None:
 async def on_stock_unavailable(event: StockUnavailable, uow: OrderUnitOfWork) -> None:
     def step(order: Order) -> Message:
         order.fail(Trigger.STOCK_UNAVAILABLE, "out_of_stock", _now())
-        return OrderCancelled(order_id=order.id, order_no=order.order_no, reason="out_of_stock")
+        return OrderCancelled(
+            order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, reason="out_of_stock"
+        )
 
     await _transition(event, event.order_id, uow, step)
 
@@ -121,6 +133,7 @@ async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) ->
         if not refund:
             return OrderNeedsAttention(
                 order_id=order.id,
+                shop_id=order.shop_id,
                 order_no=order.order_no,
                 reason=late_payment.ATTENTION_ALLOCATION_FAILED,
                 detail=f"allocation failed ({event.reason[:60]}); refund the buyer or deliver by hand",
@@ -129,6 +142,7 @@ async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) ->
         owed.append(order)
         return OrderNeedsAttention(
             order_id=order.id,
+            shop_id=order.shop_id,
             order_no=order.order_no,
             reason=late_payment.ATTENTION_OUT_OF_STOCK,
             detail=f"paid order found no stock ({event.reason[:60]}); refunding it automatically",
@@ -136,7 +150,7 @@ async def on_allocation_failed(event: AllocationFailed, uow: OrderUnitOfWork) ->
 
     await _transition(event, event.order_id, uow, step)
     for order in owed:
-        await uow.auto_refunds.add(order.id, f"R{uuid7().hex}", late_payment.REFUND_REASON, _now())
+        await uow.auto_refunds.add(order, f"R{uuid7().hex}", late_payment.REFUND_REASON, _now())
         log.warning("order %s paid but out of stock: automatic refund owed", order.order_no)
 
 
@@ -144,7 +158,9 @@ async def on_delivery_succeeded(event: DeliverySucceeded, uow: OrderUnitOfWork) 
     def step(order: Order) -> Message:
         at = _now()
         order.deliver(at)
-        return OrderDelivered(order_id=order.id, order_no=order.order_no, delivered_at=at)
+        return OrderDelivered(
+            order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, delivered_at=at
+        )
 
     await _transition(event, event.order_id, uow, step)
 

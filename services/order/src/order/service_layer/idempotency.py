@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from faka_common.errors import Conflict, DomainError
 
@@ -25,20 +26,22 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 
 async def once(
+    shop_id: UUID,
     key: str,
     body: dict[str, Any],
     uow_factory: Callable[[], OrderUnitOfWork],
     work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
     keep: timedelta,
 ) -> tuple[int, dict[str, Any]]:
-    """Run `work` once per key; its (status, body) answer is kept for `keep` and replayed. A 4xx from
-    `work` is not kept, so a corrected retry with the same key may succeed."""
+    """Run `work` once per key of the shop; its (status, body) answer is kept for `keep` and replayed (to
+    that shop only: another shop's key of the same name is another key). A 4xx from `work` is not kept, so a
+    corrected retry with the same key may succeed."""
     if not key or len(key) > MAX_KEY:
         raise DomainError(f"Idempotency-Key must be 1..{MAX_KEY} characters")
     mark = fingerprint(body)
     now = datetime.now(UTC)
     async with uow_factory() as uow:
-        held = await uow.idempotency.claim(key, mark, now, now - keep)
+        held = await uow.idempotency.claim(shop_id, key, mark, now, now - keep)
         await uow.commit()
     if held is not None:
         if held.fingerprint != mark:
@@ -50,10 +53,10 @@ async def once(
         status, answer = await work()
     except BaseException:
         async with uow_factory() as uow:
-            await uow.idempotency.release(key)
+            await uow.idempotency.release(shop_id, key)
             await uow.commit()
         raise
     async with uow_factory() as uow:
-        await uow.idempotency.complete(key, status, answer)
+        await uow.idempotency.complete(shop_id, key, status, answer)
         await uow.commit()
     return status, answer

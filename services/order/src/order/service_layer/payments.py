@@ -50,14 +50,17 @@ def _now() -> datetime:
 
 
 async def receive_payment(
+    shop_id: UUID | None,
     provider: str,
     notification: RawNotification,
     uow: OrderUnitOfWork,
     providers: PaymentProviders,
     now: datetime | None = None,
 ) -> PaymentResult:
-    """Verify a provider's notification completely (signature, time, merchant, status), then apply it.
-    A transient verification failure that names an order queues that order for the reconciler."""
+    """Verify a provider's notification completely (signature, time, merchant, status), then apply it to the
+    shop's order (another shop's order is NotFound and unchanged; no shop: the order of any shop, found by its
+    signed number). A transient verification failure that names such an order queues it for the
+    reconciler."""
     adapter = providers.get(provider)
     at = now or _now()
     try:
@@ -65,38 +68,42 @@ async def receive_payment(
     except BadNotification as error:
         if error.transient and error.order_no:
             async with uow:
-                await uow.checks.add(provider, error.order_no, error.message, at)
-                await uow.commit()
+                named = await uow.orders.get_by_no(shop_id, error.order_no)
+                if named is not None:
+                    await uow.checks.add(named.shop_id, provider, named.order_no, error.message, at)
+                    await uow.commit()
         raise
-    return await apply_payment(notice, uow, at)
+    return await apply_payment(shop_id, notice, uow, at)
 
 
-async def apply_payment(notice: VerifiedPayment, uow: OrderUnitOfWork, at: datetime) -> PaymentResult:
-    """Apply a verified payment once: the UNIQUE(provider, trade_no) insert decides which of several
-    concurrent identical notifications does the work, and the order row lock orders it against every other
-    change to the order. A real payment of the wrong amount or currency flags the order (kept for a refund,
-    never delivered) and is refused."""
+async def apply_payment(
+    shop_id: UUID | None, notice: VerifiedPayment, uow: OrderUnitOfWork, at: datetime
+) -> PaymentResult:
+    """Apply a verified payment to the shop's order (no shop: any shop's) once: the UNIQUE(shop, provider,
+    trade_no) insert decides which of several concurrent identical notifications does the work, and the
+    order row lock orders it against every other change to the order. A real payment of the wrong amount or
+    currency flags the order (kept for a refund, never delivered) and is refused."""
     async with uow:
-        found = await uow.orders.get_by_no(notice.order_no)
+        found = await uow.orders.get_by_no(shop_id, notice.order_no)
         if found is None:
             raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
         try:
             check_matches(notice, found.amount, found.currency)
         except BadNotification as mismatch:
-            if await uow.payments.add_exception(found.id, notice, mismatch.message, at):
-                order = await uow.orders.lock(found.id)
+            if await uow.payments.add_exception(found, notice, mismatch.message, at):
+                order = await uow.orders.lock(found.shop_id, found.id)
                 assert order is not None, "an order row is never deleted"
                 order.flag_payment_mismatch(at)
                 await uow.orders.save(order)
                 await uow.commit()
                 log.warning("order %s flagged: %s via %s", order.order_no, mismatch.message, notice.provider)
             raise
-        if not await uow.payments.add(found.id, notice, at):
+        if not await uow.payments.add(found, notice, at):
             log.info(
                 "payment %s/%s for %s already recorded", notice.provider, notice.trade_no, notice.order_no
             )
             return "duplicate"
-        order = await uow.orders.lock(found.id)
+        order = await uow.orders.lock(found.shop_id, found.id)
         assert order is not None, "an order row is never deleted"
         before = order.status
         try:
@@ -126,6 +133,7 @@ def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, 
     uow.publish(
         OrderPaid(
             order_id=order.id,
+            shop_id=order.shop_id,
             order_no=order.order_no,
             product_id=order.product_id,
             quantity=order.quantity,
@@ -147,7 +155,7 @@ async def settle_free_order(order: Order, uow: OrderUnitOfWork) -> None:
     payment's UNIQUE(provider, trade_no) keeps it to one record however often this runs."""
     assert order.free and order.paid_at is not None, "only a zero-amount order that was just paid"
     notice = free_payment(order.order_no, order.currency)
-    if not await uow.payments.add(order.id, notice, order.paid_at):
+    if not await uow.payments.add(order, notice, order.paid_at):
         log.info("order %s: free payment recorded already", order.order_no)
         return
     _announce_paid(uow, order, notice, order.paid_at)
@@ -177,7 +185,7 @@ async def start_payment(
         raise Conflict(f"payment method {provider[:40]!r} is not offered for this order")
     request = await providers.get(provider).create(payment_order(order, access_token=access_token))
     async with uow:
-        await uow.payments.record_attempt(order.id, provider, request.provider_ref, _now())
+        await uow.payments.record_attempt(order, provider, request.provider_ref, _now())
         await uow.commit()
     return request
 
@@ -211,7 +219,7 @@ async def _ask(
     if status.state != "paid" or status.trade_no is None or status.amount is None:
         return False
     notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, status.currency or "")
-    result = await apply_payment(notice, uow_factory(), at)
+    result = await apply_payment(order.shop_id, notice, uow_factory(), at)
     log.warning(
         "reconciler: %s says order %s is paid (%s); the callback was lost", provider, order.order_no, result
     )
@@ -240,9 +248,9 @@ async def reconcile_once(
         async with uow_factory() as uow:
             attempts = await uow.payments.attempts(order.id)
         work += [(order, name, attempts.get(name)) for name in _providers_to_ask(attempts, providers)]
-    for provider, order_no in checks:
+    for shop_id, provider, order_no in checks:
         async with uow_factory() as uow:
-            order = await uow.orders.get_by_no(order_no)
+            order = await uow.orders.get_by_no(shop_id, order_no)
             attempts = await uow.payments.attempts(order.id) if order else {}
         if order is not None and provider in providers.names:
             work.append((order, provider, attempts.get(provider)))
@@ -258,16 +266,16 @@ async def reconcile_once(
 
 
 async def reconciliation_report(
-    day: date, uow_factory: UowFactory, providers: PaymentProviders
+    shop_id: UUID, day: date, uow_factory: UowFactory, providers: PaymentProviders
 ) -> dict[str, Any]:
-    """Ours vs the provider's for one UTC day: every payment we recorded (confirmed or not by its provider),
-    unpaid orders a provider says were paid, and payments we refused for a wrong amount."""
+    """Ours vs the provider's for one UTC day of one shop: every payment we recorded (confirmed or not by its
+    provider), unpaid orders a provider says were paid, and payments we refused for a wrong amount."""
     start = datetime.combine(day, time(), UTC)
     end = start + timedelta(days=1)
     async with uow_factory() as uow:
-        ours = await uow.payments.received_between(start, end)
-        refused = await uow.payments.exceptions_between(start, end)
-        unpaid = await uow.orders.unpaid_created_between(start, end, REPORT_LIMIT)
+        ours = await uow.payments.received_between(shop_id, start, end)
+        refused = await uow.payments.exceptions_between(shop_id, start, end)
+        unpaid = await uow.orders.unpaid_created_between(shop_id, start, end, REPORT_LIMIT)
         attempts = {o.order_no: await uow.payments.attempts(o.id) for o in unpaid}
     per_provider: dict[str, dict[str, Any]] = {}
 
@@ -344,6 +352,7 @@ class RefundOutcome:
 
 
 async def refund_order(
+    shop_id: UUID,
     order_no: str,
     amount: int | None,
     reason: str,
@@ -352,19 +361,20 @@ async def refund_order(
     now: datetime | None = None,
     refund_no: str | None = None,
 ) -> RefundOutcome:
-    """Give money back through the provider that took it. The refund is booked as pending first (so two
-    operators cannot both refund the remainder), then asked of the provider, then applied to the order with
-    OrderRefunded. A provider that cannot be reached leaves it pending: its outcome is unknown.
+    """Give money back on one of the shop's orders through the provider that took it. The refund is booked
+    as pending first (so two operators cannot both refund the remainder), then asked of the provider, then
+    applied to the order with OrderRefunded. A provider that cannot be reached leaves it pending: its
+    outcome is unknown.
 
     Given a `refund_no` that is already booked and still pending, the same refund is asked again under the
     same number (the provider deduplicates on it); one that already succeeded is answered as it was."""
     at = now or _now()
     refund_no = refund_no or f"R{uuid7().hex}"
     async with uow_factory() as uow:
-        found = await uow.orders.get_by_no(order_no)
+        found = await uow.orders.get_by_no(shop_id, order_no)
         if found is None:
             raise NotFound(f"unknown order number {order_no[:64]!r}")
-        order = await uow.orders.lock(found.id)
+        order = await uow.orders.lock(shop_id, found.id)
         assert order is not None
         booked = await uow.refunds.by_no(refund_no)
         if booked is not None and booked["order_id"] != order.id:
@@ -389,9 +399,7 @@ async def refund_order(
                 raise Conflict(f"at most {max(available, 0)} can be refunded on order {order_no} now")
             trade = paid[0]
             await _book_refund(uow, refund_no, order, trade, wanted, reason, at)
-    return await _settle_refund(
-        order_no, order.id, refund_no, trade, wanted, reason, providers, uow_factory, at
-    )
+    return await _settle_refund(order, refund_no, trade, wanted, reason, providers, uow_factory, at)
 
 
 async def _book_refund(
@@ -407,6 +415,7 @@ async def _book_refund(
         {
             "id": uuid7(),
             "refund_no": refund_no,
+            "shop_id": order.shop_id,
             "order_id": order.id,
             "provider": trade.provider,
             "trade_no": trade.trade_no,
@@ -421,8 +430,7 @@ async def _book_refund(
 
 
 async def _settle_refund(
-    order_no: str,
-    order_id: UUID,
+    booked_on: Order,
     refund_no: str,
     trade: PaymentNotice,
     wanted: int,
@@ -432,6 +440,7 @@ async def _settle_refund(
     at: datetime,
 ) -> RefundOutcome:
     """Ask the provider for a booked refund and apply its answer to the order."""
+    order_no = booked_on.order_no
     adapter = providers.get(trade.provider)
     try:
         result = await adapter.refund(
@@ -446,7 +455,7 @@ async def _settle_refund(
             await uow.commit()
         raise
     async with uow_factory() as uow:
-        order = await uow.orders.lock(order_id)
+        order = await uow.orders.lock(booked_on.shop_id, booked_on.id)
         assert order is not None
         booked = await uow.refunds.by_no(refund_no)
         if booked is not None and booked["status"] == "succeeded":
@@ -457,6 +466,7 @@ async def _settle_refund(
         uow.publish(
             OrderRefunded(
                 order_id=order.id,
+                shop_id=order.shop_id,
                 order_no=order.order_no,
                 product_id=order.product_id,
                 quantity=order.quantity,

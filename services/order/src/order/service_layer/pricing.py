@@ -9,6 +9,7 @@ from uuid import UUID
 
 from faka_common.errors import Conflict, NotFound
 
+from order.adapters.inventory import Catalog
 from order.domain.model import Order, Status
 from order.domain.pricing import (
     Coupon,
@@ -26,16 +27,24 @@ UowFactory = Callable[[], OrderUnitOfWork]
 COUPON_LIST_LIMIT = 500
 
 
-async def price_tiers(product_id: UUID, uow: OrderUnitOfWork) -> list[PriceTier]:
+async def price_tiers(
+    shop_id: UUID, product_id: UUID, uow: OrderUnitOfWork, catalog: Catalog
+) -> list[PriceTier]:
+    """The tiers of one of the shop's products (NotFound for another shop's product or none)."""
+    await catalog.product(product_id, shop_id)
     async with uow:
-        return await uow.tiers.for_product(product_id)
+        return await uow.tiers.for_product(shop_id, product_id)
 
 
-async def set_price_tiers(product_id: UUID, tiers: list[PriceTier], uow: OrderUnitOfWork) -> list[PriceTier]:
-    """Replace the product's tiers (an empty list removes them); applies to orders placed from now on."""
+async def set_price_tiers(
+    shop_id: UUID, product_id: UUID, tiers: list[PriceTier], uow: OrderUnitOfWork, catalog: Catalog
+) -> list[PriceTier]:
+    """Replace the tiers of one of the shop's products (an empty list removes them); applies to orders
+    placed from now on. NotFound for another shop's product or none."""
     ordered = check_tiers(tiers)
+    await catalog.product(product_id, shop_id)
     async with uow:
-        await uow.tiers.replace(product_id, ordered)
+        await uow.tiers.replace(shop_id, product_id, ordered)
         await uow.commit()
     log.info("product %s price tiers set: %s", product_id, [(t.min_quantity, t.unit_price) for t in ordered])
     return ordered
@@ -44,6 +53,7 @@ async def set_price_tiers(product_id: UUID, tiers: list[PriceTier], uow: OrderUn
 async def create_coupon(
     uow: OrderUnitOfWork,
     *,
+    shop_id: UUID,
     code: str,
     kind: CouponKind,
     value: int,
@@ -56,6 +66,7 @@ async def create_coupon(
     now: datetime | None = None,
 ) -> Coupon:
     coupon = Coupon.new(
+        shop_id=shop_id,
         code=code,
         kind=kind,
         value=value,
@@ -69,21 +80,21 @@ async def create_coupon(
     )
     async with uow:
         if not await uow.coupons.add(coupon):
-            raise Conflict(f"a coupon {coupon.code} exists already")
+            raise Conflict(f"the shop has a coupon {coupon.code} already")
         await uow.commit()
     log.info("coupon %s created (%s %d)", coupon.code, coupon.kind, coupon.value)
     return coupon
 
 
-async def list_coupons(uow: OrderUnitOfWork) -> list[Coupon]:
+async def list_coupons(shop_id: UUID, uow: OrderUnitOfWork) -> list[Coupon]:
     async with uow:
-        return await uow.coupons.recent(COUPON_LIST_LIMIT)
+        return await uow.coupons.recent(shop_id, COUPON_LIST_LIMIT)
 
 
-async def disable_coupon(code: str, uow: OrderUnitOfWork) -> Coupon:
-    """No order may use it from now on; orders that used it keep their discount."""
+async def disable_coupon(shop_id: UUID, code: str, uow: OrderUnitOfWork) -> Coupon:
+    """No order may use the shop's coupon from now on; orders that used it keep their discount."""
     async with uow:
-        coupon = await uow.coupons.disable(normalize_code(code))
+        coupon = await uow.coupons.disable(shop_id, normalize_code(code))
         if coupon is None:
             raise NotFound(f"no coupon {normalize_code(code)[:40]!r}")
         await uow.commit()

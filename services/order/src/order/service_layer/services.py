@@ -30,6 +30,7 @@ MAX_PASSWORD = 128
 
 @dataclass(frozen=True)
 class PlaceOrder:
+    shop_id: UUID
     product_id: UUID
     quantity: int
     buyer_email: str
@@ -48,17 +49,17 @@ class PlacedOrder:
 
 
 async def _redeem(
-    uow: OrderUnitOfWork, code: str, buyer_email: str, product: Product, at: datetime
+    uow: OrderUnitOfWork, shop_id: UUID, code: str, buyer_email: str, product: Product, at: datetime
 ) -> Coupon:
-    """Check the coupon (saying why it does not apply) and count its use atomically."""
-    coupon = await uow.coupons.get(pricing.normalize_code(code))
+    """Check the shop's coupon (saying why it does not apply) and count its use atomically."""
+    coupon = await uow.coupons.get(shop_id, pricing.normalize_code(code))
     if coupon is None:
         raise pricing.coupon_unknown(code)
     coupon.check(product.product_id, product.category_id, product.currency, at)
-    if not await uow.coupons.take_use(coupon.code, at):
+    if not await uow.coupons.take_use(shop_id, coupon.code, at):
         raise pricing.coupon_used_up(coupon.code)
     limit = coupon.per_buyer_limit
-    if limit is not None and await uow.coupons.uses_by(coupon.code, buyer_email) >= limit:
+    if limit is not None and await uow.coupons.uses_by(shop_id, coupon.code, buyer_email) >= limit:
         raise pricing.coupon_buyer_limit(coupon.code, limit)
     return coupon
 
@@ -72,8 +73,10 @@ async def place_order(
     now: datetime | None = None,
 ) -> PlacedOrder:
     """Price the order (tier, coupon), check the purchase limits, store it as pending_risk and announce
-    OrderPlaced, all in one transaction: a coupon use or a limit is never counted for an order not kept."""
-    product = await catalog.product(command.product_id)
+    OrderPlaced, all in one transaction: a coupon use or a limit is never counted for an order not kept.
+    All of it is the shop's: the product (inventory answers 404 for another shop's), tiers, coupon, limits."""
+    shop = command.shop_id
+    product = await catalog.product(command.product_id, shop)
     if not product.active:
         raise Conflict(f"product {command.product_id} is not on sale")
     if product.price * command.quantity > MAX_AMOUNT:
@@ -89,17 +92,18 @@ async def place_order(
     order_id = uuid7()
     async with uow:
         if product.max_per_buyer is not None:
-            await uow.orders.lock_buyer(product.product_id, command.buyer_email)
-            bought = await uow.orders.units_bought(product.product_id, command.buyer_email)
+            await uow.orders.lock_buyer(shop, product.product_id, command.buyer_email)
+            bought = await uow.orders.units_bought(shop, product.product_id, command.buyer_email)
             pricing.check_purchase_limits(command.quantity, None, product.max_per_buyer, bought)
-        tiers = await uow.tiers.for_product(product.product_id)
+        tiers = await uow.tiers.for_product(shop, product.product_id)
         unit_price = pricing.unit_price_for(product.price, tiers, command.quantity)
         coupon = None
         if command.coupon_code:
-            coupon = await _redeem(uow, command.coupon_code, command.buyer_email, product, at)
+            coupon = await _redeem(uow, shop, command.coupon_code, command.buyer_email, product, at)
         priced = pricing.price(unit_price, command.quantity, coupon)
         order = Order.place(
             id=order_id,
+            shop_id=shop,
             order_no=credentials.new_order_no(at),
             product_id=product.product_id,
             product_title=product.title,
@@ -121,10 +125,11 @@ async def place_order(
         )
         await uow.orders.add(order)
         if coupon is not None:
-            await uow.coupons.record_redemption(coupon.code, order.id, order.buyer_email, priced.discount, at)
+            await uow.coupons.record_redemption(order, coupon.code, priced.discount, at)
         uow.publish(
             OrderPlaced(
                 order_id=order.id,
+                shop_id=order.shop_id,
                 order_no=order.order_no,
                 product_id=order.product_id,
                 product_title=order.product_title,
@@ -146,6 +151,7 @@ async def place_order(
 
 
 async def find_order(
+    shop_id: UUID | None,
     order_no: str,
     uow: OrderUnitOfWork,
     tokens: credentials.OrderTokens,
@@ -153,12 +159,13 @@ async def find_order(
     password: str | None = None,
     now: datetime | None = None,
 ) -> Order:
-    """The order, for a buyer who holds its unexpired token or its query password; the same NotFound
-    otherwise. The token is checked first (an HMAC); the password (an scrypt) only when the token is not."""
+    """The shop's order (no shop: any shop's), for a buyer who holds its unexpired token or its query
+    password; the same NotFound otherwise, and for another shop's order. The token is checked first (an
+    HMAC); the password (an scrypt) only when the token is not."""
     order = None
     if order_no and len(order_no) <= 64:
         async with uow:
-            order = await uow.orders.get_by_no(order_no)
+            order = await uow.orders.get_by_no(shop_id, order_no)
     allowed = False
     if token and order is not None:
         at = now or datetime.now(UTC)
@@ -181,7 +188,11 @@ async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limi
             order.apply(Trigger.EXPIRE, at)
             await settle_coupon_use(uow, order, before, at)
             await uow.orders.save(order)
-            uow.publish(OrderCancelled(order_id=order.id, order_no=order.order_no, reason="expired"))
+            uow.publish(
+                OrderCancelled(
+                    order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, reason="expired"
+                )
+            )
         await uow.commit()
     if overdue:
         log.info("expired %d unpaid orders", len(overdue))
@@ -192,6 +203,7 @@ CANCELLED_BY_BUYER = "cancelled_by_buyer"
 
 
 async def cancel_order(
+    shop_id: UUID | None,
     order_no: str,
     uow: OrderUnitOfWork,
     tokens: credentials.OrderTokens,
@@ -203,16 +215,20 @@ async def cancel_order(
     released (OrderCancelled) and its coupon use given back, in one transaction. Same 404 as a lookup without
     the secret; 409 when the order is past awaiting payment (a payment racing the cancel wins the row lock
     first or finds the order cancelled, and then follows the late-payment policy)."""
-    found = await find_order(order_no, uow, tokens, token, password, now)
+    found = await find_order(shop_id, order_no, uow, tokens, token, password, now)
     at = now or datetime.now(UTC)
     async with uow:
-        order = await uow.orders.lock(found.id)
+        order = await uow.orders.lock(found.shop_id, found.id)
         assert order is not None, "an order row is never deleted"
         before = order.status
         order.fail(Trigger.CANCEL, CANCELLED_BY_BUYER, at)
         await settle_coupon_use(uow, order, before, at)
         await uow.orders.save(order)
-        uow.publish(OrderCancelled(order_id=order.id, order_no=order.order_no, reason=CANCELLED_BY_BUYER))
+        uow.publish(
+            OrderCancelled(
+                order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, reason=CANCELLED_BY_BUYER
+            )
+        )
         await uow.commit()
     log.info("order %s cancelled by the buyer", order.order_no)
     return order
@@ -223,45 +239,50 @@ LOOKUP_LIMIT = 50
 
 
 async def find_buyer_orders(
+    shop_id: UUID | None,
     email: str,
     password: str,
     uow: OrderUnitOfWork,
     tokens: credentials.OrderTokens,
     now: datetime | None = None,
 ) -> list[Order]:
-    """The buyer's orders of the last 90 days (newest first, at most 50) whose query password matches.
+    """The buyer's orders in the shop (no shop: in every shop) of the last 90 days (newest first, at most 50)
+    whose query password matches.
     Unknown email, no password set and a wrong password all give the same empty list, after the same one
     scrypt: the password is hashed once with the address's keyed salt, whatever the orders found."""
     if not email or len(email) > 254 or not password or len(password) > MAX_PASSWORD:
         return []
     since = (now or datetime.now(UTC)) - LOOKUP_WINDOW
     async with uow:
-        recent = await uow.orders.recent_for_buyer(email, since, LOOKUP_LIMIT)
+        recent = await uow.orders.recent_for_buyer(shop_id, email, since, LOOKUP_LIMIT)
     salt = credentials.email_salt(tokens.secret, email)
     stored = [order.password_hash for order in recent]
     matching = await asyncio.to_thread(credentials.matching_hashes, stored, password, salt)
     return [order for order in recent if order.password_hash in matching]
 
 
-async def placement_token(order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens) -> str:
+async def placement_token(
+    shop_id: UUID, order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens
+) -> str:
     """The very token given when the order was placed (secret version 0, issued as of the placement), for
     a replayed placement; like the original, it no longer works once the order's secret is rotated."""
-    async with uow:
-        order = await uow.orders.get_by_no(order_no)
-    if order is None:
-        raise NotFound(f"no order {order_no[:64]!r}")
+    order = await _shop_order(shop_id, order_no, uow)
     return tokens.issue(order.order_no, 0, order.created_at)
 
 
 async def rotate_secret(
-    order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens, now: datetime | None = None
+    shop_id: UUID,
+    order_no: str,
+    uow: OrderUnitOfWork,
+    tokens: credentials.OrderTokens,
+    now: datetime | None = None,
 ) -> PlacedOrder:
-    """The seller revokes every access token of one order (a leaked link) and gets a new one to pass on;
-    the query password is unchanged."""
+    """The seller revokes every access token of one of the shop's orders (a leaked link) and gets a new one
+    to pass on; the query password is unchanged."""
     at = now or datetime.now(UTC)
     async with uow:
-        found = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
-        order = await uow.orders.lock(found.id) if found is not None else None
+        found = await uow.orders.get_by_no(shop_id, order_no) if order_no and len(order_no) <= 64 else None
+        order = await uow.orders.lock(shop_id, found.id) if found is not None else None
         if order is None:
             raise NotFound(f"no order {order_no[:64]!r}")
         order.secret_version += 1
@@ -273,32 +294,47 @@ async def rotate_secret(
 
 
 async def request_order_link(
-    order_no: str, email: str, uow: OrderUnitOfWork, now: datetime | None = None
+    shop_id: UUID | None, order_no: str, email: str, uow: OrderUnitOfWork, now: datetime | None = None
 ) -> bool:
     """The buyer lost the order's link and asks for it by e-mail: when `email` is the order's address (case
     and surrounding spaces ignored, compared in constant time), `OrderLinkRequested` is staged on the outbox
-    and notification e-mails a fresh link to the order's address; another address or an unknown order changes
-    nothing. Says whether it was staged; the caller answers the same either way."""
+    and notification e-mails a fresh link to the order's address; another address, an unknown order and
+    another shop's order change nothing (no shop: the order of any shop). Says whether it was staged; the
+    caller answers the same either way."""
     at = now or datetime.now(UTC)
     async with uow:
-        order = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
+        order = await uow.orders.get_by_no(shop_id, order_no) if order_no and len(order_no) <= 64 else None
         # an unknown order still costs one comparison, against nothing
         matches = credentials.same_email(order.buyer_email if order else "", email)
         if order is None or not matches:
             return False
-        uow.publish(OrderLinkRequested(order_id=order.id, order_no=order.order_no, requested_at=at))
+        uow.publish(
+            OrderLinkRequested(
+                order_id=order.id, shop_id=order.shop_id, order_no=order.order_no, requested_at=at
+            )
+        )
         await uow.commit()
     log.info("order %s: link e-mail requested", order.order_no)
     return True
 
 
 async def fresh_token(
-    order_no: str, uow: OrderUnitOfWork, tokens: credentials.OrderTokens, now: datetime | None = None
+    shop_id: UUID,
+    order_no: str,
+    uow: OrderUnitOfWork,
+    tokens: credentials.OrderTokens,
+    now: datetime | None = None,
 ) -> PlacedOrder:
-    """A token issued now for the order's current secret version: the link e-mailed at the buyer's request
-    (a rotation since then revokes it like any other)."""
+    """A token issued now for the current secret version of one of the shop's orders: the link e-mailed at
+    the buyer's request (a rotation since then revokes it like any other)."""
+    order = await _shop_order(shop_id, order_no, uow)
+    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, now or datetime.now(UTC)))
+
+
+async def _shop_order(shop_id: UUID, order_no: str, uow: OrderUnitOfWork) -> Order:
+    """The shop's order with this number; NotFound for an unknown one and for another shop's."""
     async with uow:
-        order = await uow.orders.get_by_no(order_no) if order_no and len(order_no) <= 64 else None
+        order = await uow.orders.get_by_no(shop_id, order_no) if order_no and len(order_no) <= 64 else None
     if order is None:
         raise NotFound(f"no order {order_no[:64]!r}")
-    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, now or datetime.now(UTC)))
+    return order

@@ -1,0 +1,19 @@
+"""The order service's HTTP app: its internal routes on the shared app (health, metrics, error answers)."""
+
+from __future__ import annotations
+
+from faka_common.http import create_app
+from fastapi import FastAPI
+
+from order.bootstrap import Service
+from order.entrypoints.buyer_links import buyer_links_router
+from order.entrypoints.http import router
+from order.entrypoints.pricing import pricing_router
+
+
+def order_app(service: Service) -> FastAPI:
+    return create_app(
+        service.runtime,
+        [router(service), pricing_router(service), buyer_links_router(service)],
+        title="faka order service",
+    )
