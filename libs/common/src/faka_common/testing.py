@@ -1,23 +1,29 @@
-"""Test support shared by the services' integration tests: a throwaway database, migrated, on the Postgres
-server that DATABASE_URL names (`make test` exports it), dropped again afterwards."""
+"""Test support shared by the services' tests: a throwaway database, migrated, on the Postgres server that
+DATABASE_URL names (`make test` exports it), dropped again afterwards; clients of a service's app; and which
+of an app's routes are scoped by the shop (the services' isolation walkers)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp
 
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import upgrade
+from faka_common.http import OptionalShopScope, ShopScope
 from faka_common.service_auth import ServiceCredential
 
 T = TypeVar("T")
@@ -91,3 +97,72 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20.0, i
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {result!r})")
         await asyncio.sleep(interval)
+
+
+#: The routes `faka_common.http.create_app` gives every service (health, metrics, the API's description, with
+#: docs on as in tests): none acts for a shop.
+OPERATIONAL_ROUTES = frozenset(
+    ("GET", path)
+    for path in (
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    )
+)
+
+_SHOP_SCOPE = typing.get_args(ShopScope)[1].dependency
+_OPTIONAL_SHOP_SCOPE = typing.get_args(OptionalShopScope)[1].dependency
+#: How a route reads the shop, weakest first: not at all, only through OptionalShopScope, through ShopScope.
+_UNSCOPED, _OPTIONAL, _SCOPED = range(3)
+
+
+def _scope_of(dependant: Dependant) -> int:
+    scope = _UNSCOPED
+    for dependency in dependant.dependencies:  # by identity: a dependency may be an unhashable callable
+        if dependency.call is _SHOP_SCOPE:
+            return _SCOPED
+        scope = max(scope, _OPTIONAL if dependency.call is _OPTIONAL_SHOP_SCOPE else _scope_of(dependency))
+    return scope
+
+
+#: A route as a walker names it: (method, path template), e.g. ("GET", "/internal/orders/{order_id}").
+MethodPath = tuple[str, str]
+
+
+class ShopScoping(NamedTuple):
+    #: Routes that act for the shop X-Shop-Id names (through ShopScope or OptionalShopScope).
+    scoped: frozenset[MethodPath]
+    #: Routes that read no shop.
+    unscoped: frozenset[MethodPath]
+    #: The scoped routes that read the shop only through OptionalShopScope: without X-Shop-Id they act for
+    #: any shop (the platform's bot, a buyer's secret, a signed payment notification).
+    optional: frozenset[MethodPath]
+
+
+def shop_scoping(app: FastAPI) -> ShopScoping:
+    """Every route `app` serves, on the side it belongs to: scoped by the shop when what runs for it (its
+    parameters' dependencies, its own and its routers' `dependencies=`, at any depth) reads the shop through
+    `ShopScope` or `OptionalShopScope`, unscoped otherwise. A service's isolation walker compares the sides
+    with its lists, so a route added later fails it until it is scoped (and given its isolation test) or
+    listed as not shop-owned.
+
+    Routes of included routers are there (FastAPI 0.165 lists them through `iter_route_contexts`, not in
+    `app.routes`); HEAD, answered as GET is, is left out; a route without methods (a mount, a websocket) is
+    listed under "*"; a route that is not FastAPI's (the docs, a mount) has no dependencies, so it is
+    unscoped; a method and path registered twice counts as the weaker of the two."""
+    scopes: dict[MethodPath, int] = {}
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)  # with the dependencies of the routers it is in
+        scope = _scope_of(dependant) if isinstance(dependant, Dependant) else _UNSCOPED
+        for method in sorted(set(context.methods or {"*"}) - {"HEAD"}):
+            key = (method, str(context.path))
+            scopes[key] = min(scopes.get(key, _SCOPED), scope)
+    return ShopScoping(
+        scoped=frozenset(k for k, scope in scopes.items() if scope != _UNSCOPED),
+        unscoped=frozenset(k for k, scope in scopes.items() if scope == _UNSCOPED),
+        optional=frozenset(k for k, scope in scopes.items() if scope == _OPTIONAL),
+    )

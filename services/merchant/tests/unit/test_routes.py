@@ -5,30 +5,14 @@ A route added later (accounts, memberships, tokens, the audit log) must be put o
 
 from __future__ import annotations
 
-import typing
 from collections.abc import AsyncIterator
 
 import pytest
-from faka_common.http import ShopScope
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from faka_common.testing import OPERATIONAL_ROUTES, shop_scoping
 from merchant.bootstrap import Service, bootstrap
 from merchant.config import Settings
 from merchant.entrypoints.http import build_app
 
-SHOP_DEPENDENCY = typing.get_args(ShopScope)[1].dependency
-OPS_AND_DOCS = {
-    ("GET", path)
-    for path in (
-        "/health/live",
-        "/health/ready",
-        "/metrics",
-        "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
-    )
-}
 #: The platform's own routes over its tenants (callers: the gateway, for platform operators and storefronts).
 PLATFORM = {
     ("POST", "/internal/shops"),
@@ -49,17 +33,7 @@ async def service() -> AsyncIterator[Service]:
         await built.runtime.engine.dispose()
 
 
-def _depends_on_shop(dependant: Dependant) -> bool:
-    return any(d.call is SHOP_DEPENDENCY or _depends_on_shop(d) for d in dependant.dependencies)
-
-
 async def test_every_route_is_listed_as_the_platforms_or_an_operational_one(service: Service) -> None:
-    routes = {
-        (method, str(context.path)): context.original_route
-        for context in iter_route_contexts(build_app(service).routes)
-        for method in context.methods or ()
-        if method != "HEAD"
-    }
-    scoped = {k for k, r in routes.items() if isinstance(r, APIRoute) and _depends_on_shop(r.dependant)}
-    assert scoped == set(), "a shop-owned route needs its isolation tests (shop B's X-Shop-Id: 404)"
-    assert set(routes) == OPS_AND_DOCS | PLATFORM, "a new route must be classified here"
+    scoping = shop_scoping(build_app(service))
+    assert scoping.scoped == set(), "a shop-owned route needs its isolation tests (shop B's X-Shop-Id: 404)"
+    assert scoping.unscoped == OPERATIONAL_ROUTES | PLATFORM, "a new route must be classified here"

@@ -12,7 +12,6 @@ Needs DATABASE_URL (a Postgres server URL)."""
 from __future__ import annotations
 
 import asyncio
-import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,11 +36,16 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.order import OrderLinkRequested
 from faka_common.db.migrations import alembic_config, ensure_database
-from faka_common.http import SHOP_HEADER, InternalClient, OptionalShopScope, ShopScope, create_app
+from faka_common.http import SHOP_HEADER, InternalClient, create_app
 from faka_common.messaging.consumer import EventConsumer, RetryPolicy
-from faka_common.testing import asgi_client, database_url_for, drop_database, server_url
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from faka_common.testing import (
+    OPERATIONAL_ROUTES,
+    asgi_client,
+    database_url_for,
+    drop_database,
+    server_url,
+    shop_scoping,
+)
 from notification.adapters.delivery import DeliveredContent
 from notification.adapters.inventory import InventoryKeys
 from notification.adapters.order_links import OrderLinks
@@ -68,22 +72,11 @@ from .test_email import _placed as placed_order
 pytestmark = pytest.mark.integration
 __all__ = ["database", "fake", "providers", "smtp"]  # the fixtures, shared with the channel tests
 
-SHOP_DEPENDENCIES = {typing.get_args(scope)[1].dependency for scope in (ShopScope, OptionalShopScope)}
-
 #: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
 NOT_SHOP_OWNED = {
-    ("GET", path)
-    for path in (
-        # the platform's channels and breakers serve every shop (shops have no channels of their own yet)
-        "/internal/channels",
-        "/health/live",
-        "/health/ready",
-        "/metrics",
-        "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
-    )
+    *OPERATIONAL_ROUTES,
+    # the platform's channels and breakers serve every shop (shops have no channels of their own yet)
+    ("GET", "/internal/channels"),
 }
 
 SHOP_TABLES = ("buyer_contacts", "notifications", "in_site_messages", "webhook_deliveries", "telegram_chats")
@@ -404,26 +397,13 @@ CASES = {
 }
 
 
-def _depends_on_shop(dependant: Dependant) -> bool:
-    return any(d.call in SHOP_DEPENDENCIES or _depends_on_shop(d) for d in dependant.dependencies)
-
-
 async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(made: Any) -> None:
     service, _ = made()
     app = create_app(service.runtime, [router(service)], title="notification under test")
-    routes = {
-        (method, str(context.path)): context.original_route
-        for context in iter_route_contexts(app.routes)
-        for method in context.methods or ()
-        if method != "HEAD"
-    }
-    unscoped = {
-        key
-        for key, route in routes.items()
-        if not (isinstance(route, APIRoute) and _depends_on_shop(route.dependant))
-    }
-    assert unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
-    assert set(routes) - NOT_SHOP_OWNED == set(CASES), "every scoped route needs an isolation case"
+    scoping = shop_scoping(app)
+    assert scoping.unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
+    assert scoping.scoped == set(CASES), "every scoped route needs an isolation case"
+    assert scoping.optional == {("POST", "/internal/telegram/links")}, "only the bot's link acts for any shop"
 
 
 async def shop_rows(database: str, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:

@@ -3,31 +3,20 @@ for it is told there is none, and the verdict goes out with the order's shop."""
 
 from __future__ import annotations
 
-import typing
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from faka_common.contracts import OrderPlaced
-from faka_common.http import SHOP_HEADER, ShopScope
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from faka_common.http import SHOP_HEADER
+from faka_common.testing import OPERATIONAL_ROUTES, shop_scoping
 from risk.bootstrap import Service
 
 from .conftest import emitted, feed, the_app
 
 pytestmark = pytest.mark.integration
 
-SHOP_DEPENDENCY = typing.get_args(ShopScope)[1].dependency
-OPS_AND_DOCS = (
-    "/health/live",
-    "/health/ready",
-    "/metrics",
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-)
-NOT_SHOP_OWNED = {("GET", path) for path in (*OPS_AND_DOCS, "/redoc")}
+NOT_SHOP_OWNED = OPERATIONAL_ROUTES
 SCOPED = {("GET", "/internal/decisions/{order_id}")}
 
 
@@ -45,20 +34,10 @@ def placed(shop: UUID, quantity: int = 1) -> OrderPlaced:
     )
 
 
-def _depends_on_shop(dependant: Dependant) -> bool:
-    return any(d.call is SHOP_DEPENDENCY or _depends_on_shop(d) for d in dependant.dependencies)
-
-
 async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(service: Service) -> None:
-    routes = {
-        (method, str(context.path)): context.original_route
-        for context in iter_route_contexts(the_app(service).routes)
-        for method in context.methods or ()
-        if method != "HEAD"
-    }
-    scoped = {k for k, r in routes.items() if isinstance(r, APIRoute) and _depends_on_shop(r.dependant)}
-    assert set(routes) - scoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
-    assert scoped == SCOPED, "every scoped route needs an isolation test below"
+    scoping = shop_scoping(the_app(service))
+    assert scoping.unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
+    assert scoping.scoped == SCOPED, "every scoped route needs an isolation test"
 
 
 async def test_a_decision_is_read_by_its_shop_only_and_another_shop_gets_the_answer_for_no_decision(
