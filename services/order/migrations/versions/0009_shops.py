@@ -8,9 +8,11 @@ Revision ID: 0009
 Revises: 0008
 """
 
+from uuid import UUID
+
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+from faka_common.db.migrations import add_shop_id
 
 revision = "0009"
 down_revision = "0008"
@@ -18,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 #: faka_common.contracts.shops.DEFAULT_SHOP_ID, as it was when this revision was written.
-DEFAULT_SHOP = "00000000-0000-4000-8000-000000000001"
+DEFAULT_SHOP = UUID("00000000-0000-4000-8000-000000000001")
 
 SHOP_OWNED = (
     "orders",
@@ -37,17 +39,7 @@ SHOP_OWNED = (
 
 
 def upgrade() -> None:
-    for table in SHOP_OWNED:
-        op.add_column(
-            table,
-            sa.Column(
-                "shop_id",
-                postgresql.UUID(as_uuid=True),
-                nullable=False,
-                server_default=sa.text(f"'{DEFAULT_SHOP}'::uuid"),
-            ),
-        )
-        op.alter_column(table, "shop_id", server_default=None)
+    add_shop_id(*SHOP_OWNED, backfill=DEFAULT_SHOP)
 
     op.create_index("orders_shop_created", "orders", ["shop_id", sa.text("created_at DESC")])
     op.drop_index("orders_buyer_email", "orders")
