@@ -120,7 +120,8 @@ async def test_fifty_concurrent_reservations_of_twenty_keys(
     kinds = [o[0][0] for o in outcomes]
     assert kinds.count("StockReserved") == 20
     assert kinds.count("StockUnavailable") == 30
-    assert all(o[0][1]["available"] == 0 for o in outcomes if o[0][0] == "StockUnavailable")
+    refusals = [o[0][1] for o in outcomes if o[0][0] == "StockUnavailable"]
+    assert {(refusal["available"], refusal["reason"]) for refusal in refusals} == {(0, "out_of_stock")}
 
     reserved_orders = {e.order_id for e, kind in zip(events, kinds, strict=True) if kind == "StockReserved"}
     async with engine.connect() as connection:
@@ -206,6 +207,7 @@ async def test_reserve_is_all_or_none_and_once_per_order(
                 "product_id": str(product_id),
                 "requested": 4,
                 "available": 3,
+                "reason": "out_of_stock",
             },
         )
     ]
@@ -283,7 +285,7 @@ async def test_late_payment_reclaims_if_stock_is_left_else_fails(
     await run(sessions, paid(too_late), handlers.allocate_keys)
     messages = await published(engine, too_late.order_id)
     assert [kind for kind, _ in messages] == ["StockUnavailable", "AllocationFailed"]
-    assert messages[-1][1]["reason"] == "out_of_stock"
+    assert [payload["reason"] for _, payload in messages] == ["out_of_stock", "out_of_stock"]
     assert await stock(sessions, product_id) == (0, 1, 1)
 
 
@@ -376,7 +378,10 @@ async def test_unknown_product_is_unavailable_not_an_error(
 ) -> None:
     event = approved(uuid.uuid4(), quantity=2)
     await run(sessions, event, handlers.reserve_stock)
-    assert [kind for kind, _ in await published(engine, event.order_id)] == ["StockUnavailable"]
+    messages = await published(engine, event.order_id)
+    assert [(kind, payload["reason"]) for kind, payload in messages] == [
+        ("StockUnavailable", "unknown_product")
+    ]
 
 
 async def new_product(sessions: SessionFactory, **fields: Any) -> Any:
@@ -489,6 +494,8 @@ async def test_a_batch_of_orders_is_served_in_order_each_all_or_nothing(
         ("StockReserved", 1),
         ("StockUnavailable", 0),
     ]
+    refused = [(await published(engine, events[i].order_id))[0][1] for i in (2, 4)]
+    assert [(r["available"], r["reason"]) for r in refused] == [(1, "out_of_stock"), (0, "out_of_stock")]
     assert await stock(sessions, product_id) == (2, 4, 0)
     distinct = await scalar(
         engine, "SELECT count(DISTINCT id) FROM card_keys WHERE product_id = :p AND status = 'reserved'",

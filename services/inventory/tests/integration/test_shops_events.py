@@ -156,7 +156,7 @@ async def test_an_order_naming_another_shops_product_is_refused_and_the_product_
         assert answer == (
             "StockUnavailable",
             {"order_id": str(event.order_id), "shop_id": str(other), "product_id": str(event.product_id),
-             "requested": 1, "available": 0},
+             "requested": 1, "available": 0, "reason": OTHER_SHOPS_PRODUCT},
         )  # fmt: skip
         refusal = await scalar(
             engine,

@@ -31,6 +31,11 @@ class StockUnavailable(InventoryEvent):
 
     requested: int
     available: int
+    reason: str | None = Field(
+        default=None,
+        description="Why no stock: out_of_stock, unknown_product, product_of_another_shop (None: not said)",
+        examples=["out_of_stock", "product_of_another_shop"],
+    )
 
 
 class KeysAllocated(InventoryEvent):

@@ -351,6 +351,7 @@ async def _refuse(uow: InventoryUnitOfWork, event: OrderApproved, available: int
                 product_id=event.product_id,
                 requested=event.quantity,
                 available=available,
+                reason=reason,
             )
         )
     else:
