@@ -1,5 +1,6 @@
 """The storefront read model is written by the inventory and read by the gateway: what one writes, the other
-reads back as the inventory's product view, against the real Redis at REDIS_URL."""
+reads back as the inventory's product view, one shop's catalog at a time (a shop's read never holds another
+shop's product), against the real Redis at REDIS_URL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.testing import required_env
 from gateway.adapters.storefront import RedisStorefront
 from inventory.adapters.catalog_projection import RedisCatalogProjection
@@ -62,11 +64,11 @@ async def test_the_gateway_reads_what_the_inventory_projects(prefix: str) -> Non
             variant_of=keyed.id, variant_label="¥100",
         )  # fmt: skip
         off_sale = product(visible=False)
-        assert await storefront.products() is None  # not built yet
+        assert await storefront.products(DEFAULT_SHOP_ID) is None  # not built yet
         await catalog.rebuild([(keyed, Stock(0), 0), (recharge, Stock(None), 0), (off_sale, Stock(0), 0)])
         await stock.publish(keyed.id, Stock(6, 1, 2), 3, in_stock=True)
 
-        items = await storefront.products()
+        items = await storefront.products(DEFAULT_SHOP_ID)
     finally:
         await catalog.aclose()
         await stock.aclose()
@@ -101,3 +103,34 @@ async def test_the_gateway_reads_what_the_inventory_projects(prefix: str) -> Non
         None,
     )
     assert (items[0]["variant_of"], items[0]["variant_label"]) == (str(keyed.id), "¥100")
+
+
+async def test_each_shops_read_returns_only_that_shops_products(prefix: str) -> None:
+    url = required_env("REDIS_URL", "redis://127.0.0.1:16379/0")
+    catalog, storefront = RedisCatalogProjection(url, prefix), RedisStorefront(url, prefix)
+    shop_a, shop_b, shop_c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        a_one = product(shop_id=shop_a, title="A one", sort_order=1)
+        a_two = product(shop_id=shop_a, title="A two", sort_order=2)
+        b_one = product(shop_id=shop_b, title="B one", sort_order=0)
+        await catalog.rebuild([(a_one, Stock(1), 1), (b_one, Stock(1), 1), (a_two, Stock(1), 1)])
+        # written after the rebuild: B's new product, and one of C's (C had none when it was rebuilt)
+        b_two = product(shop_id=shop_b, title="B two", sort_order=3)
+        c_one = product(shop_id=shop_c, title="C one")
+        await catalog.publish(b_two)
+        await catalog.publish(c_one)
+
+        read = {shop: await storefront.products(shop) for shop in (shop_a, shop_b, shop_c, DEFAULT_SHOP_ID)}
+    finally:
+        await catalog.aclose()
+        await storefront.aclose()
+
+    titles = {
+        shop: None if items is None else [item["title"] for item in items] for shop, items in read.items()
+    }
+    assert titles == {
+        shop_a: ["A one", "A two"],
+        shop_b: ["B one", "B two"],
+        shop_c: ["C one"],
+        DEFAULT_SHOP_ID: None,  # no product of its own in this Redis: not built, the gateway asks inventory
+    }

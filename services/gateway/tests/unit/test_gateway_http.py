@@ -89,7 +89,7 @@ class FakeStorefront:
         self.items: list[dict[str, Any]] | None = None
         self.error: Exception | None = None
 
-    async def products(self) -> list[dict[str, Any]] | None:
+    async def products(self, shop_id: uuid.UUID) -> list[dict[str, Any]] | None:
         if self.error is not None:
             raise self.error
         return self.items

@@ -1,4 +1,5 @@
-"""Rebuild the storefront read model in Redis from Postgres: `python -m inventory.rebuild_storefront`.
+"""Rebuild the storefront read model in Redis from Postgres, every shop's catalog (each marked built):
+`python -m inventory.rebuild_storefront`.
 
 The running service rebuilds it at startup and whenever it finds it stale (a flushed Redis, a missed
 write); this is the same rebuild on demand. Every write is version-guarded, so it is safe beside live

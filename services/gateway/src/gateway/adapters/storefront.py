@@ -1,10 +1,12 @@
-"""The storefront read model the inventory keeps in Redis (layout: faka_common.contracts.storefront), read
-in one round trip: a script returns the index of products on sale with each one's catalog and stock hash.
-The answer is shaped like the inventory's product view, so both sources go through the same view."""
+"""The storefront read model the inventory keeps in Redis (layout: faka_common.contracts.storefront), one
+catalog per shop, read in one round trip: a script returns the shop's index of products on sale with each
+one's catalog and stock hash. The answer is shaped like the inventory's product view, so both sources go
+through the same view."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
+from uuid import UUID
 
 from faka_common.contracts.storefront import (
     catalog_built_key,
@@ -15,8 +17,9 @@ from faka_common.contracts.storefront import (
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-# KEYS = built marker, index; ARGV = catalog key prefix, stock key prefix. It reads the entries' hashes by
-# name (keys not passed in KEYS): fine on one Redis, not on a Redis Cluster. nil: the model is not built.
+# KEYS = the shop's built marker, the shop's index; ARGV = catalog key prefix, stock key prefix. It reads
+# the entries' hashes by name (keys not passed in KEYS): fine on one Redis, not on a Redis Cluster. nil: the
+# shop's model is not built.
 _READ = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local entries = {}
@@ -32,8 +35,9 @@ class StorefrontUnavailable(Exception):
 
 
 class Storefront(Protocol):
-    async def products(self) -> list[dict[str, Any]] | None:
-        """Products on sale in storefront order; None when the read model is not built (ask the owner)."""
+    async def products(self, shop_id: UUID) -> list[dict[str, Any]] | None:
+        """The shop's products on sale in storefront order; None when the shop's read model is not built
+        (ask the owner)."""
 
     async def aclose(self) -> None: ...
 
@@ -83,11 +87,11 @@ class RedisStorefront:
         self._prefix = prefix
         self._read = self._redis.register_script(_READ)
 
-    async def products(self) -> list[dict[str, Any]] | None:
+    async def products(self, shop_id: UUID) -> list[dict[str, Any]] | None:
         prefix = self._prefix
         try:
             rows = await self._read(
-                keys=[catalog_built_key(prefix), catalog_index_key(prefix)],
+                keys=[catalog_built_key(prefix, shop_id), catalog_index_key(prefix, shop_id)],
                 args=[catalog_key(prefix, ""), stock_key(prefix, "")],
             )
             if rows is None:

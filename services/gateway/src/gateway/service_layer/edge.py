@@ -51,21 +51,18 @@ async def get_product(gw: Gateway, product_id: uuid.UUID) -> Any:
 
 
 async def catalog(gw: Gateway, shop: Shop) -> list[dict[str, Any]]:
-    """Products on sale from the storefront read model in Redis (one round trip, the inventory is not
-    asked); from the inventory's API only when the read model is not built or cannot be read. The read
-    model holds the default shop's catalog; another shop's comes from the inventory."""
-    if shop.id != DEFAULT_SHOP_ID:
-        body = json_body(await gw.inventory.request("GET", "/internal/products"))
-        return storefront_catalog(list(body.get("items", [])))
+    """The shop's products on sale from its storefront read model in Redis (one round trip, the inventory
+    is not asked); from the inventory's API (for the shop) only when the shop's read model is not built or
+    cannot be read."""
     try:
-        products = await gw.storefront.products()
+        products = await gw.storefront.products(shop.id)
     except StorefrontUnavailable as error:
         log.warning("storefront read model unavailable (%s); asking the inventory", error)
     else:
         if products is not None:
             return storefront_catalog(products)
-        log.warning("storefront read model not built (empty Redis?); asking the inventory")
-    body = json_body(await gw.inventory.request("GET", "/internal/products"))
+        log.warning("storefront read model of shop %s not built; asking the inventory", shop.id)
+    body = json_body(await gw.inventory.request("GET", "/internal/products", shop=shop.id))
     return storefront_catalog(list(body.get("items", [])))
 
 

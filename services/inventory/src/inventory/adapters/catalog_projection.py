@@ -1,8 +1,8 @@
 """The storefront's copy of the catalog (layout: faka_common.contracts.storefront): the public fields of
-every product on sale and an index by sort_order, written after commit wherever ProductChanged is
-published. The product's row version guards every write, so an older write never overwrites a newer one;
-a product taken off sale leaves a tombstone holding its version. A rebuild from Postgres restores a flushed
-Redis and marks the read model built."""
+every product on sale and, per shop, an index by sort_order holding only that shop's products, written
+after commit wherever ProductChanged is published. The product's row version guards every write, so an
+older write never overwrites a newer one; a product taken off sale leaves a tombstone holding its version.
+A rebuild from Postgres restores a flushed Redis: every shop's index, each marked built."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from faka_common.contracts.storefront import (
     catalog_built_key,
     catalog_index_key,
     catalog_key,
+    catalog_rebuilt_key,
     stock_key,
 )
 from redis.asyncio import Redis
@@ -27,16 +28,20 @@ from inventory.domain.stock import Stock
 
 log = logging.getLogger(__name__)
 
-# KEYS = catalog hash, index, stock hash; ARGV = version, product id, sort_order, on sale ('1'/'0'),
-# available and in_stock of a stock hash not written yet, then the public fields as name/value pairs.
+# KEYS = catalog hash, its shop's index, stock hash, its shop's built marker, the rebuilt marker;
+# ARGV = version, product id, sort_order, on sale ('1'/'0'), available and in_stock of a stock hash not
+# written yet, the time, then the public fields as name/value pairs.
 # A product's first stock hash is written here (version 0: any fold or rebuild supersedes it), so a new
 # product is listed with its true "nothing counted yet" state instead of no stock at all.
+# While the rebuilt marker stands (no flush since a rebuild of every shop), a shop not marked built had no
+# product when the rebuild read Postgres: its index is whatever was written since, so the write marks it.
 _WRITE_IF_NEWER = """
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('SET', KEYS[4], ARGV[7], 'NX') end
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 if tonumber(ARGV[1]) <= current then return 0 end
 redis.call('DEL', KEYS[1])
 if ARGV[4] == '1' then
-  redis.call('HSET', KEYS[1], 'version', ARGV[1], unpack(ARGV, 7))
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], unpack(ARGV, 8))
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 else
   redis.call('HSET', KEYS[1], 'version', ARGV[1])
@@ -50,6 +55,15 @@ return 1
 """
 
 REBUILD_CHUNK = 500  # products per pipelined round trip during a rebuild
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _one_catalog_keys(prefix: str) -> tuple[str, str]:
+    """The index and built marker of the layout before shops (one catalog for every shop's products)."""
+    return f"{prefix}inventory:catalog", f"{prefix}inventory:catalog-built"
 
 
 def on_sale(product: Product) -> bool:
@@ -102,8 +116,10 @@ class RedisCatalogProjection:
         counted = not keyless(product.delivery_type)
         keys = [
             catalog_key(self._prefix, product.id),
-            catalog_index_key(self._prefix),
+            catalog_index_key(self._prefix, product.shop_id),
             stock_key(self._prefix, product.id),
+            catalog_built_key(self._prefix, product.shop_id),
+            catalog_rebuilt_key(self._prefix),
         ]
         args: list[str | int] = [
             product.version,
@@ -112,6 +128,7 @@ class RedisCatalogProjection:
             int(on_sale(product)),
             "0" if counted else "",
             int(not counted),
+            _now(),
         ]
         for name, value in public_fields(product).items():
             args += [name, value]
@@ -129,8 +146,9 @@ class RedisCatalogProjection:
         self._missed = False
 
     async def rebuild(self, entries: Sequence[tuple[Product, Stock, int]]) -> None:
-        """Write every product and its folded stock (version-guarded: a newer write is kept), then mark the
-        read model built. Products are never deleted, so every index entry belongs to one of `entries`."""
+        """Write every product (into its shop's index) and its folded stock (version-guarded: a newer write
+        is kept), then mark each of their shops built and the whole rebuilt. Products are never deleted nor
+        moved to another shop, so every entry of a shop's index belongs to one of that shop's `entries`."""
         try:
             for start in range(0, len(entries), REBUILD_CHUNK):
                 async with self._redis.pipeline(transaction=False) as pipe:
@@ -144,13 +162,24 @@ class RedisCatalogProjection:
                             client=pipe,
                         )
                     await pipe.execute()
-            await self._redis.set(catalog_built_key(self._prefix), datetime.now(UTC).isoformat())
+            await self._mark_built({product.shop_id for product, _, _ in entries})
         except BaseException:
             self._missed = True
             raise
 
+    async def _mark_built(self, shops: set[UUID]) -> None:
+        """Mark these shops' indexes built and the rebuild complete; drop the one-catalog layout's index
+        and marker (before shops), so a gateway still reading them asks the inventory instead."""
+        now = _now()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for shop_id in sorted(shops):
+                pipe.set(catalog_built_key(self._prefix, shop_id), now)
+            pipe.set(catalog_rebuilt_key(self._prefix), now)
+            pipe.delete(*_one_catalog_keys(self._prefix))
+            await pipe.execute()
+
     async def stale(self) -> bool:
-        return self._missed or not await self._redis.exists(catalog_built_key(self._prefix))
+        return self._missed or not await self._redis.exists(catalog_rebuilt_key(self._prefix))
 
     async def read(self, product_id: UUID) -> dict[str, str]:
         result = await self._redis.hgetall(catalog_key(self._prefix, product_id))

@@ -648,14 +648,16 @@ async def _project(catalog: CatalogProjection, product: Product) -> None:
 
 
 async def rebuild_storefront(uow: InventoryUnitOfWork, catalog: CatalogProjection) -> int:
-    """Write every product and its folded stock counts from Postgres to the storefront read model (each
-    write version-guarded, so a newer one already there is kept); returns how many products."""
+    """Write every product of every shop and its folded stock counts from Postgres to the storefront read
+    model, each into its shop's index, and mark those shops built (each write version-guarded, so a newer
+    one already there is kept); returns how many products."""
     catalog.begin_rebuild()
     products = await uow.products.of_every_shop()
     folded = await uow.stock.folded(products)
     await uow.rollback()  # read only: no transaction stays open while Redis is written
     await catalog.rebuild([(p, *folded[p.id]) for p in products])
-    log.info("storefront read model rebuilt: %d products", len(products))
+    shops = len({p.shop_id for p in products})
+    log.info("storefront read model rebuilt: %d products of %d shops", len(products), shops)
     return len(products)
 
 
