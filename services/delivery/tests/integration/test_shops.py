@@ -21,11 +21,9 @@ from delivery.entrypoints.http import router
 from delivery.service_layer import watchdog
 from faka_common.contracts import KeysAllocated, OrderPaid
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
-from faka_common.http import SHOP_HEADER, ShopScope, create_app
-from faka_common.testing import asgi_client
+from faka_common.http import SHOP_HEADER, create_app
+from faka_common.testing import OPERATIONAL_ROUTES, asgi_client, shop_scoping
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -34,18 +32,8 @@ from .test_recharge import drain, unique
 
 pytestmark = pytest.mark.integration
 
-SHOP_DEPENDENCY = typing.get_args(ShopScope)[1].dependency
-
 #: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
-OPS_AND_DOCS = (
-    "/health/live",
-    "/health/ready",
-    "/metrics",
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-)
-NOT_SHOP_OWNED = {("GET", path) for path in (*OPS_AND_DOCS, "/redoc")}
+NOT_SHOP_OWNED = OPERATIONAL_ROUTES
 
 
 def acting_for(shop: UUID) -> dict[str, str]:
@@ -200,10 +188,6 @@ def _filled(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def _depends_on_shop(dependant: Dependant) -> bool:
-    return any(d.call is SHOP_DEPENDENCY or _depends_on_shop(d) for d in dependant.dependencies)
-
-
 def the_app(service: Service) -> FastAPI:
     return create_app(service.runtime, [router(service)], title="delivery under test")
 
@@ -215,19 +199,9 @@ async def app_client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(service: Service) -> None:
-    routes = {
-        (method, str(context.path)): context.original_route
-        for context in iter_route_contexts(the_app(service).routes)
-        for method in context.methods or ()
-        if method != "HEAD"
-    }
-    unscoped = {
-        key
-        for key, route in routes.items()
-        if not (isinstance(route, APIRoute) and _depends_on_shop(route.dependant))
-    }
-    assert unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
-    assert set(routes) - NOT_SHOP_OWNED == set(CASES), "every scoped route needs an isolation case"
+    scoping = shop_scoping(the_app(service))
+    assert scoping.unscoped == NOT_SHOP_OWNED, "a route that is not shop-owned must be listed as such"
+    assert scoping.scoped == set(CASES), "every scoped route needs an isolation case"
 
 
 async def shop_rows(service: Service, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import httpx
 import pytest
 from faka_common.db.uow import SessionFactory
-from faka_common.http import SHOP_HEADER, ShopScope, create_app
-from faka_common.testing import asgi_client
+from faka_common.http import SHOP_HEADER, create_app
+from faka_common.testing import OPERATIONAL_ROUTES, asgi_client, shop_scoping
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
@@ -33,19 +31,12 @@ pytestmark = pytest.mark.integration
 
 #: Routes that act for no shop, and why.
 NOT_SHOP_OWNED = {
-    ("GET", "/health/live"): "the process's health",
-    ("GET", "/health/ready"): "the process's readiness",
-    ("GET", "/metrics"): "the process's metrics",
-    ("GET", "/openapi.json"): "the API's description",
-    ("GET", "/docs"): "the API's description",
-    ("GET", "/docs/oauth2-redirect"): "the API's description",
-    ("GET", "/redoc"): "the API's description",
+    **dict.fromkeys(OPERATIONAL_ROUTES, "the process's health and metrics, the API's description"),
     (
         "POST",
         "/internal/keys/reencrypt",
     ): "the keyring is the platform's: a rotation re-seals every shop's keys",
 }
-SHOP_SCOPE = get_args(ShopScope)[1].dependency
 # What a request may change, read before and after shop B's requests (every table a route writes, the
 # outbox, the reveal audit).
 SNAPSHOT = {
@@ -294,29 +285,10 @@ ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
 }
 
 
-def depends_on_shop(dependant: Dependant) -> bool:
-    return any(d.call is SHOP_SCOPE or depends_on_shop(d) for d in dependant.dependencies)
-
-
-def routes(app: FastAPI) -> Iterator[tuple[tuple[str, str], Any]]:
-    for context in iter_route_contexts(app.routes):
-        for method in sorted(set(context.methods or ()) - {"HEAD"}):
-            yield (method, str(context.path)), context.original_route
-
-
 def test_every_route_is_scoped_by_shop_or_listed_as_not_shop_owned(app: FastAPI) -> None:
-    found = dict(routes(app))
-    unlisted = sorted(set(found) - set(ISOLATION) - set(NOT_SHOP_OWNED))
-    assert unlisted == [], (
-        f"routes neither shop-scoped with an isolation check here nor listed as not shop-owned: {unlisted}"
-    )
-    assert set(ISOLATION) <= set(found), sorted(set(ISOLATION) - set(found))
-    for key in ISOLATION:
-        route = found[key]
-        assert isinstance(route, APIRoute) and depends_on_shop(route.dependant), f"{key} takes no ShopScope"
-    for key in set(NOT_SHOP_OWNED) & set(found):
-        route = found[key]
-        assert not (isinstance(route, APIRoute) and depends_on_shop(route.dependant)), f"{key} is scoped"
+    scoping = shop_scoping(app)
+    assert scoping.unscoped == set(NOT_SHOP_OWNED), "a route acting for no shop must be listed here, with why"
+    assert scoping.scoped == set(ISOLATION), "every shop-scoped route needs an isolation check here"
 
 
 @pytest.mark.parametrize("route", list(ISOLATION), ids=[f"{m} {p}" for m, p in ISOLATION])
