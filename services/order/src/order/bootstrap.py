@@ -26,6 +26,7 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.shops import ShopChanged
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
@@ -41,6 +42,8 @@ from order.service_layer.unit_of_work import OrderUnitOfWork
 log = logging.getLogger(__name__)
 
 CONSUMER = "order"
+#: The topics the order service consumes (its KEDA ScaledObject scales on their lag).
+CONSUMED = (topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS, topics.MERCHANT_EVENTS)
 
 
 @dataclass
@@ -58,6 +61,25 @@ class Service:
 
     def uow(self) -> OrderUnitOfWork:
         return OrderUnitOfWork(self.runtime.sessions, self.settings.service_name, self.changes)
+
+    def consumer(self) -> EventConsumer[OrderUnitOfWork]:
+        """Every handler's whole effect is in the unit of work, so records are handled in batches."""
+        window = self.payment_window
+        return EventConsumer(
+            CONSUMER,
+            self.uow,
+            {
+                RiskDecided: partial(handlers.on_risk_decided, payment_window=window),
+                StockReserved: handlers.on_stock_reserved,
+                StockUnavailable: handlers.on_stock_unavailable,
+                KeysAllocated: handlers.on_keys_allocated,
+                AllocationFailed: handlers.on_allocation_failed,
+                DeliverySucceeded: handlers.on_delivery_succeeded,
+                DeliveryFailed: handlers.on_delivery_failed,
+                ShopChanged: handlers.on_shop_changed,
+            },
+            batch_size=self.settings.consumer_batch_size,
+        )
 
     async def expire_overdue(self) -> None:
         """The expiry sweep: expire overdue orders in batches until none is left."""
@@ -102,24 +124,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
         provider_http,
         RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
     )
-    window = service.payment_window
-    service.runtime.consume(
-        EventConsumer(
-            CONSUMER,
-            service.uow,
-            {
-                RiskDecided: partial(handlers.on_risk_decided, payment_window=window),
-                StockReserved: handlers.on_stock_reserved,
-                StockUnavailable: handlers.on_stock_unavailable,
-                KeysAllocated: handlers.on_keys_allocated,
-                AllocationFailed: handlers.on_allocation_failed,
-                DeliverySucceeded: handlers.on_delivery_succeeded,
-                DeliveryFailed: handlers.on_delivery_failed,
-            },
-            batch_size=settings.consumer_batch_size,
-        ),
-        [topics.RISK_EVENTS, topics.INVENTORY_EVENTS, topics.DELIVERY_EVENTS],
-    )
+    service.runtime.consume(service.consumer(), CONSUMED)
     service.runtime.emits(
         [
             OrderPlaced,

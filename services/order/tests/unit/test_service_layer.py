@@ -39,6 +39,7 @@ from order.domain.fulfilment import InvalidBuyerFields
 from order.domain.model import UNPAID_ENDS, Order, Status
 from order.domain.payments import BadNotification, PaymentNotice
 from order.domain.pricing import Coupon, CouponRejected, PriceTier, PurchaseLimitExceeded
+from order.domain.shops import KnownShop
 from order.service_layer import handlers, payments, services
 
 WINDOW = timedelta(minutes=10)
@@ -166,6 +167,19 @@ class FakePayments:
         return True
 
 
+class FakeShops:
+    """The shops read model: no shop known unless a test tells it one."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, KnownShop] = {}
+
+    async def save(self, shop: KnownShop) -> None:
+        self.rows[shop.shop_id] = shop
+
+    async def get(self, shop_id: UUID) -> KnownShop | None:
+        return self.rows.get(shop_id)
+
+
 class FakeUow:
     """Commits copy staged state to `committed`; leaving without commit discards staged messages."""
 
@@ -174,6 +188,7 @@ class FakeUow:
         self.payments = FakePayments()
         self.tiers = FakeTiers()
         self.coupons = FakeCoupons()
+        self.shops = FakeShops()
         self.staged: list[Message] = []
         self.committed: list[Message] = []
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from order.bootstrap import Service
+from order.domain.model import Order
 from order.entrypoints.http import order_tokens
 from order.service_layer import services
 
@@ -37,9 +38,12 @@ class OrderLink(BaseModel):
     token_expires_at: str | None
 
 
-def order_page_url(service: Service, order_no: str, token: str) -> str:
-    base = service.settings.public_base_url.rstrip("/")
-    return f"{base}/orders/{quote(order_no, safe='')}?{urlencode({'token': token})}"
+async def order_page_url(service: Service, order: Order, token: str) -> str:
+    """The order's page in its shop's storefront (/s/<slug>/orders/…), at the root for the default shop
+    and for a shop not known yet (the root opens any shop's order)."""
+    root = await services.shop_root(order.shop_id, service.uow())
+    base = service.settings.public_base_url.rstrip("/") + root
+    return f"{base}/orders/{quote(order.order_no, safe='')}?{urlencode({'token': token})}"
 
 
 def buyer_links_router(service: Service) -> APIRouter:
@@ -68,7 +72,7 @@ def buyer_links_router(service: Service) -> APIRouter:
         expiry = tokens.expires_at(issued.token)
         return OrderLink(
             order_no=issued.order.order_no,
-            url=order_page_url(service, issued.order.order_no, issued.token),
+            url=await order_page_url(service, issued.order, issued.token),
             token_expires_at=expiry.isoformat() if expiry else None,
         )
 

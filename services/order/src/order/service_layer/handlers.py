@@ -1,4 +1,5 @@
-"""Order consumers: each is a guarded transition on the locked order row; a misfit is logged and ignored."""
+"""Order consumers: each is a guarded transition on the locked order row (a misfit is logged and ignored), and
+the shops read model kept from merchant's ShopChanged."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ from faka_common.contracts.delivery import DeliveryEvent
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.inventory import InventoryEvent
 from faka_common.contracts.order import OrderNeedsAttention
+from faka_common.contracts.shops import ShopChanged
 from uuid6 import uuid7
 
 from order.domain import late_payment
 from order.domain.model import InvalidTransition, Order, Trigger
+from order.domain.shops import KnownShop
 from order.service_layer.payments import settle_free_order
 from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
@@ -170,3 +173,10 @@ async def on_delivery_failed(event: DeliveryFailed, uow: OrderUnitOfWork) -> Non
         order.fail(Trigger.DELIVERY_FAILED, event.reason, _now())
 
     await _transition(event, event.order_id, uow, step)
+
+
+async def on_shop_changed(event: ShopChanged, uow: OrderUnitOfWork) -> None:
+    """Keep what the order service needs of the shop: its slug (the buyer's links), name and status (whether
+    it takes orders). The topic is keyed by shop and each event is the whole shop, so the latest one wins."""
+    await uow.shops.save(KnownShop(event.shop_id, event.slug, event.name, event.status))
+    log.info("shop %s (%s) is %s", event.shop_id, event.slug, event.status)

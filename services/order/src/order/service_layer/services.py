@@ -17,6 +17,7 @@ from order.adapters.inventory import Catalog, Product
 from order.domain import credentials, fulfilment, pricing
 from order.domain.model import Order, Trigger
 from order.domain.pricing import Coupon
+from order.domain.shops import check_takes_orders, storefront_root
 from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
@@ -74,8 +75,11 @@ async def place_order(
 ) -> PlacedOrder:
     """Price the order (tier, coupon), check the purchase limits, store it as pending_risk and announce
     OrderPlaced, all in one transaction: a coupon use or a limit is never counted for an order not kept.
-    All of it is the shop's: the product (inventory answers 404 for another shop's), tiers, coupon, limits."""
+    All of it is the shop's: the product (inventory answers 404 for another shop's), tiers, coupon, limits.
+    A shop the shops read model knows is not active takes none (409; the gateway refuses first)."""
     shop = command.shop_id
+    async with uow:
+        check_takes_orders(await uow.shops.get(shop))
     product = await catalog.product(command.product_id, shop)
     if not product.active:
         raise Conflict(f"product {command.product_id} is not on sale")
@@ -329,6 +333,15 @@ async def fresh_token(
     the buyer's request (a rotation since then revokes it like any other)."""
     order = await _shop_order(shop_id, order_no, uow)
     return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, now or datetime.now(UTC)))
+
+
+async def shop_root(shop_id: UUID, uow: OrderUnitOfWork) -> str:
+    """Where the shop's storefront lives under PUBLIC_BASE_URL ("/s/<slug>", or "" for the root), for the
+    links a buyer is sent: the root for the default shop and for a shop not known yet (it opens any shop's
+    order)."""
+    async with uow:
+        known = await uow.shops.get(shop_id)
+    return storefront_root(shop_id, known)
 
 
 async def _shop_order(shop_id: UUID, order_no: str, uow: OrderUnitOfWork) -> Order:

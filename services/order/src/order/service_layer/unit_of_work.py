@@ -1,4 +1,5 @@
-"""The order unit of work: orders, payments, their audit trail and outgoing messages in one transaction."""
+"""The order unit of work: orders, payments, their audit trail, the shops read model and outgoing messages in
+one transaction."""
 
 from faka_common.contracts.envelope import Envelope, Message
 from faka_common.db.uow import SessionFactory, UnitOfWork
@@ -15,6 +16,7 @@ from order.adapters.orm import (
     PriceTierRepository,
     RefundRepository,
 )
+from order.adapters.shops import ShopRepository
 
 
 class OrderUnitOfWork(UnitOfWork):
@@ -28,6 +30,7 @@ class OrderUnitOfWork(UnitOfWork):
     idempotency: IdempotencyRepository
     tiers: PriceTierRepository
     coupons: CouponRepository
+    shops: ShopRepository
 
     def __init__(self, sessions: SessionFactory, producer: str, changes: OrderChanges | None = None) -> None:
         super().__init__(sessions, producer)
@@ -55,3 +58,4 @@ class OrderUnitOfWork(UnitOfWork):
         self.idempotency = IdempotencyRepository(session)
         self.tiers = PriceTierRepository(session)
         self.coupons = CouponRepository(session)
+        self.shops = ShopRepository(session)
