@@ -24,6 +24,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.shops import ShopChanged
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
@@ -53,6 +54,7 @@ from notification.domain.model import (
     ORDER_PAID,
     RISK_REVIEW,
     SUPPLIER_DOWN,
+    Platform,
 )
 from notification.service_layer import handlers
 from notification.service_layer.handlers import Seller, Sellers
@@ -60,6 +62,14 @@ from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 CONSUMER = "notification"
+#: The topics notification consumes (its KEDA ScaledObject scales on their lag).
+CONSUMED = (
+    topics.ORDER_EVENTS,
+    topics.DELIVERY_EVENTS,
+    topics.RISK_EVENTS,
+    topics.INVENTORY_EVENTS,
+    topics.MERCHANT_EVENTS,
+)
 
 NOTICE_OF_EVENT: dict[str, str] = {
     OrderPaid.type_name: ORDER_PAID,
@@ -95,50 +105,52 @@ class Service:
         )
         return Sellers(seller)
 
+    @property
+    def platform(self) -> Platform:
+        """Who speaks to the buyers of a shop not known yet (and supports a shop's that names no contact)."""
+        return Platform(self.settings.platform_name, self.settings.support_contact)
+
     def uow(self) -> NotificationUnitOfWork:
         return NotificationUnitOfWork(self.runtime.sessions, self.settings.service_name)
 
     def handlers(self) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
-        support = self.settings.support_contact
+        platform = self.platform
         return {
+            ShopChanged: handlers.record_shop,
             OrderPlaced: handlers.record_buyer_contact,
-            OrderPaid: partial(handlers.notify_order_paid, notifier=self.notifier, support_contact=support),
+            OrderPaid: partial(handlers.notify_order_paid, notifier=self.notifier, platform=platform),
             DeliverySucceeded: partial(
                 handlers.notify_order_delivered,
                 notifier=self.notifier,
                 keys=self.keys,
-                support_contact=support,
+                platform=platform,
                 content=self.content,
             ),
             DeliveryFailed: partial(
                 handlers.notify_delivery_failed,
                 notifier=self.notifier,
                 sellers=self.sellers,
-                support_contact=support,
+                platform=platform,
             ),
             RiskDecided: partial(handlers.notify_risk_review, notifier=self.notifier, sellers=self.sellers),
             DeliveryDelayed: partial(
-                handlers.notify_delivery_delayed, notifier=self.notifier, support_contact=support
+                handlers.notify_delivery_delayed, notifier=self.notifier, platform=platform
             ),
             DeliveryNeedsAttention: partial(
                 handlers.notify_delivery_needs_attention, notifier=self.notifier, sellers=self.sellers
             ),
-            OrderRefunded: partial(
-                handlers.notify_order_refunded, notifier=self.notifier, support_contact=support
-            ),
+            OrderRefunded: partial(handlers.notify_order_refunded, notifier=self.notifier, platform=platform),
             LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, sellers=self.sellers),
             OrderNeedsAttention: partial(
                 handlers.notify_order_needs_attention, notifier=self.notifier, sellers=self.sellers
             ),
-            **self._link_handlers(support),
+            **self._link_handlers(platform),
         }
 
-    def _link_handlers(self, support: str) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
+    def _link_handlers(self, platform: Platform) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
         if self.links is None:
             return {}
-        send = partial(
-            handlers.send_order_link, notifier=self.notifier, links=self.links, support_contact=support
-        )
+        send = partial(handlers.send_order_link, notifier=self.notifier, links=self.links, platform=platform)
         return {OrderLinkRequested: send}
 
     async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:
@@ -274,9 +286,6 @@ def bootstrap(
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
     service = Service(runtime, settings, keys, notifier, factory, webhook_log, content, links)
 
-    runtime.consume(
-        service.consumer(),
-        [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS, topics.RISK_EVENTS, topics.INVENTORY_EVENTS],
-    )
+    runtime.consume(service.consumer(), CONSUMED)
     runtime.emits([NotificationSent, NotificationFailed])
     return service

@@ -22,7 +22,15 @@ class Settings(ServiceSettings):
     order_url: str = Field(
         default="http://127.0.0.1:8001", description="The order service (a buyer's link, issued at send time)"
     )
-    support_contact: str = "support@faka.local"
+    support_contact: str = Field(
+        default="support@faka.local",
+        description="How buyers reach support when their order's shop names no contact (or is not known yet)",
+    )
+    platform_name: str = Field(
+        default="faka shop",
+        description="Signs a buyer's message when the order's shop is not known here yet (a known shop's "
+        "messages carry the shop's name)",
+    )
 
     notification_routes: dict[str, list[list[str]]] = Field(
         default_factory=lambda: {k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()},

@@ -19,7 +19,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
     ChannelResult,
@@ -34,6 +34,8 @@ from notification.domain.model import (
     NoticeUndelivered,
     Notification,
     OrderKeys,
+    Platform,
+    Shop,
 )
 from notification.service_layer import handlers
 from notification.service_layer.handlers import Seller, Sellers
@@ -42,6 +44,7 @@ from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 KEY = "PLAIN-KEY-0001"
 SUPPORT = "help@example.com"
+PLATFORM = Platform("faka shop", SUPPORT)
 
 
 class FakeContacts:
@@ -136,9 +139,21 @@ class FakeTelegramChats:
         return self.rows.get((shop_id, order_id))
 
 
+class FakeShops:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Shop] = {}
+
+    async def save(self, shop: Shop) -> None:
+        self.rows[shop.shop_id] = shop
+
+    async def get(self, shop_id: UUID) -> Shop | None:
+        return self.rows.get(shop_id)
+
+
 class FakeUow:
     def __init__(self) -> None:
         self.contacts = FakeContacts()
+        self.shops = FakeShops()
         self.notifications = FakeNotifications()
         self.telegram_chats = FakeTelegramChats()
         self.published: list[Message] = []
@@ -226,7 +241,7 @@ async def _with_contact(uow: FakeUow, order_id: UUID, locale: str = "en", phone:
 async def _deliver(uow: FakeUow, notifier: Notifier, order_id: UUID, keys: FakeKeys | None = None) -> None:
     event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
     await handlers.notify_order_delivered(
-        event, cast(NotificationUnitOfWork, uow), notifier, keys or FakeKeys(), SUPPORT
+        event, cast(NotificationUnitOfWork, uow), notifier, keys or FakeKeys(), PLATFORM
     )
 
 
@@ -252,6 +267,25 @@ async def test_delivered_order_is_emailed_once_in_the_buyers_language() -> None:
         ("in_site", "order_delivered"),
     ]
     assert all(KEY not in m.model_dump_json() for m in uow.published)
+
+
+async def test_a_known_shop_speaks_to_its_buyers_and_its_seller_alerts_stay_as_they_were() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    shop = ShopChanged(shop_id=DEFAULT_SHOP_ID, slug="default", name="Game Cards", status="active")
+    await handlers.record_shop(shop, cast(NotificationUnitOfWork, uow))
+    await _with_contact(uow, order_id, "en")
+    seller = Sellers(Seller(email="seller@example.com"))
+    event = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="upstream out of stock")
+    await handlers.notify_delivery_failed(
+        event, cast(NotificationUnitOfWork, uow), _notifier(channels), seller, PLATFORM
+    )
+
+    [alert, buyer] = channels["email"].sent
+    assert (alert.recipient, buyer.recipient) == ("seller@example.com", "b@example.com")
+    assert buyer.content.subject.startswith("[Game Cards] Order F20260101000000AAAA")
+    # the shop names no contact: its buyers are pointed to the platform's support
+    assert SUPPORT in buyer.content.text and buyer.content.text.rstrip().endswith("-- Game Cards")
+    assert "Game Cards" not in alert.content.subject + alert.content.text
 
 
 async def test_email_down_fails_over_to_sms_with_the_same_notice() -> None:
@@ -297,7 +331,9 @@ async def test_a_failed_chain_after_an_irrevocable_send_is_recorded_not_retried(
     await _with_contact(uow, order_id)
     seller = Sellers(Seller(email="seller@example.com", webhook_url="http://127.0.0.1:1/hook"))
     event = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="upstream out of stock")
-    await handlers.notify_delivery_failed(event, cast(NotificationUnitOfWork, uow), notifier, seller, SUPPORT)
+    await handlers.notify_delivery_failed(
+        event, cast(NotificationUnitOfWork, uow), notifier, seller, PLATFORM
+    )
 
     alert, delayed = channels["email"].sent
     assert delayed.recipient == "b@example.com"
@@ -322,7 +358,7 @@ async def test_paid_notice_goes_to_the_order_page_only_by_default() -> None:
         trade_no="T1",
         paid_at=datetime(2026, 1, 1, 0, 0, tzinfo=UTC),
     )
-    await handlers.notify_order_paid(paid, cast(NotificationUnitOfWork, uow), _notifier(channels), SUPPORT)
+    await handlers.notify_order_paid(paid, cast(NotificationUnitOfWork, uow), _notifier(channels), PLATFORM)
     assert channels["email"].sent == []
     [site] = channels["in_site"].sent
     assert site.content.site is not None
@@ -341,7 +377,7 @@ async def test_recharge_delivery_reads_no_keys() -> None:
     await _with_contact(uow, order_id)
     event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="recharge", item_count=1)
     await handlers.notify_order_delivered(
-        event, cast(NotificationUnitOfWork, uow), _notifier(channels), keys, SUPPORT
+        event, cast(NotificationUnitOfWork, uow), _notifier(channels), keys, PLATFORM
     )
     assert keys.calls == 0
     [email] = channels["email"].sent
@@ -382,7 +418,7 @@ async def test_giving_up_records_every_failed_channel_and_announces_it() -> None
     event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
     with pytest.raises(NoticeUndelivered) as failure:
         await handlers.notify_order_delivered(
-            event, cast(NotificationUnitOfWork, uow), notifier, FakeKeys(), SUPPORT
+            event, cast(NotificationUnitOfWork, uow), notifier, FakeKeys(), PLATFORM
         )
 
     fresh = FakeUow()  # the handler's transaction rolled back; the give-up runs in a new one
@@ -456,7 +492,7 @@ async def test_each_refund_is_told_once_and_partial_refunds_each_get_their_notic
         _refund(order_id, "R1", 1000),
         _refund(order_id, "R2", 3800),
     ):
-        await handlers.notify_order_refunded(event, cast(NotificationUnitOfWork, uow), notifier, SUPPORT)
+        await handlers.notify_order_refunded(event, cast(NotificationUnitOfWork, uow), notifier, PLATFORM)
     first, second = channels["email"].sent
     assert "¥10.00" in first.content.text and "¥38.00" in second.content.text
     assert first.notice == "order_refunded:R1" and second.notice == "order_refunded:R2"
@@ -474,10 +510,10 @@ async def test_delay_from_the_watchdog_and_from_a_failure_tells_the_buyer_once()
         threshold_minutes=5,
         status="pending",
     )
-    await handlers.notify_delivery_delayed(delayed, cast(NotificationUnitOfWork, uow), notifier, SUPPORT)
+    await handlers.notify_delivery_delayed(delayed, cast(NotificationUnitOfWork, uow), notifier, PLATFORM)
     failed = DeliveryFailed(order_id=order_id, delivery_id=uuid4(), reason="x")
     await handlers.notify_delivery_failed(
-        failed, cast(NotificationUnitOfWork, uow), notifier, Sellers(Seller()), SUPPORT
+        failed, cast(NotificationUnitOfWork, uow), notifier, Sellers(Seller()), PLATFORM
     )
     [email] = channels["email"].sent
     assert email.template == "order_delayed" and "正在处理" in email.content.subject

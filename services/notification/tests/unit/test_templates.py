@@ -19,6 +19,8 @@ CONTEXT = {
     "usage_instructions": "Redeem at https://store.example/redeem",
     "support_contact": "support@faka.local",
     "time_text": "2026-01-01 08:00:00 UTC",
+    "shop_name": "",
+    "signature": "faka shop",
 }
 
 
@@ -99,6 +101,8 @@ BUYER_CONTEXT = {
     "usage_instructions": "",
     "refund_text": "¥96.00",
     "reason": "out of stock",
+    "shop_name": "",
+    "signature": "faka shop",
 }
 
 
@@ -142,3 +146,27 @@ def test_seller_alerts_render_whatever_facts_the_event_carries(
     assert rendered.subject and "<upstream> & down" in rendered.text
     assert "&lt;upstream&gt; &amp; down" in rendered.html
     assert rendered.sms == rendered.subject and rendered.site is None
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("notice", BUYER_NOTICES)
+def test_a_known_shop_names_itself_in_the_subject_the_sms_and_the_signature(
+    renderer: TemplateRenderer, notice: str, locale: str
+) -> None:
+    context = {**BUYER_CONTEXT, "shop_name": "Game <Cards>", "signature": "Game <Cards>"}
+    rendered = renderer.render(notice, locale, context)
+    assert "Game <Cards>" in rendered.subject and "Game <Cards>" in rendered.sms
+    assert rendered.text.rstrip().endswith("Game <Cards>")
+    # escaped in the HTML: the title (as the subject) and the signature
+    assert rendered.html.count("Game &lt;Cards&gt;") == 2 and "Game <Cards>" not in rendered.html
+    assert "faka shop" not in rendered.text + rendered.html
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("notice", BUYER_NOTICES)
+def test_a_shop_not_known_yet_leaves_the_subject_as_it_was_and_the_platform_signs(
+    renderer: TemplateRenderer, notice: str, locale: str
+) -> None:
+    rendered = renderer.render(notice, locale, BUYER_CONTEXT)
+    assert rendered.subject.startswith(("Your", "Order", "Payment", "The", "订单", "您的"))
+    assert rendered.text.rstrip().endswith("faka shop") and "faka shop" in rendered.html

@@ -127,6 +127,38 @@ class BuyerContact:
 
 
 @dataclass(frozen=True)
+class Shop:
+    """A shop as merchant's latest ShopChanged told it: what a buyer's message of its orders needs."""
+
+    shop_id: UUID
+    slug: str
+    name: str
+    status: str
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform's voice: its name signs a buyer's message of a shop not known here yet, and its support
+    contact stands for a shop that names none (or is not known yet)."""
+
+    name: str
+    support_contact: str
+
+
+def buyer_voice(shop: Shop | None, platform: Platform) -> dict[str, str]:
+    """Who speaks to the buyer of a shop's order, as template variables: `shop_name` (the shop's, "" for a
+    shop not known yet: subjects name it only when known), `signature` (the shop's name, else the
+    platform's) and `support_contact` (the shop's contact, else the platform's)."""
+    contact = shop.contact.strip() if shop is not None else ""
+    return {
+        "shop_name": shop.name if shop is not None else "",
+        "signature": shop.name if shop is not None else platform.name,
+        "support_contact": contact or platform.support_contact,
+    }
+
+
+@dataclass(frozen=True)
 class Recipients:
     """Where each kind of channel reaches the person a notice is for (None: not reachable that way)."""
 

@@ -20,7 +20,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
@@ -41,7 +41,10 @@ from notification.domain.model import (
     BuyerContactMissing,
     NoticeUndelivered,
     NotificationError,
+    Platform,
     Recipients,
+    Shop,
+    buyer_voice,
     format_money,
     format_time,
 )
@@ -129,14 +132,24 @@ async def _contact(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -
     return contact
 
 
-def buyer_context(contact: BuyerContact, moment: datetime, support_contact: str) -> dict[str, Any]:
+async def record_shop(event: ShopChanged, uow: NotificationUnitOfWork) -> None:
+    """Keep what buyers' messages need of the shop (its name and contact). The topic is keyed by shop and
+    each event is the whole shop, so the latest one wins."""
+    await uow.shops.save(Shop(event.shop_id, event.slug, event.name, event.status, event.contact))
+    log.info("shop %s (%s) is %s", event.shop_id, event.slug, event.status)
+
+
+def buyer_context(
+    contact: BuyerContact, moment: datetime, shop: Shop | None, platform: Platform
+) -> dict[str, Any]:
+    """What every buyer notice may show: the order, and who speaks (the order's shop, else the platform)."""
     return {
         "order_no": contact.order_no,
         "product_title": contact.product_title,
         "quantity": contact.quantity,
         "amount_text": format_money(contact.amount, contact.currency),
         "time_text": format_time(moment, contact.locale),
-        "support_contact": support_contact,
+        **buyer_voice(shop, platform),
         "keys": [],
         "usage_instructions": "",
     }
@@ -165,14 +178,15 @@ async def _notify_buyer(
     order_id: UUID,
     uow: NotificationUnitOfWork,
     notifier: Notifier,
-    support_contact: str,
+    platform: Platform,
     extra: dict[str, Any] | None = None,
     secrets: Any = None,
     instance: str = "",
 ) -> None:
     contact = await _contact(uow, shop_id, order_id)
     moment = occurred_at()
-    context = {**buyer_context(contact, moment, support_contact), **(extra or {})}
+    shop = await uow.shops.get(shop_id)
+    context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
     notice = Notice(
         template=template,
         shop_id=shop_id,
@@ -188,7 +202,7 @@ async def _notify_buyer(
 
 
 async def notify_order_paid(
-    event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+    event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
     contact = await _contact(uow, event.shop_id, event.order_id)
@@ -196,7 +210,7 @@ async def notify_order_paid(
         "amount_text": format_money(event.amount, event.currency),
         "time_text": format_time(event.paid_at, contact.locale),
     }
-    await _notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, support_contact, extra)
+    await _notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra)
 
 
 async def notify_order_delivered(
@@ -204,7 +218,7 @@ async def notify_order_delivered(
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     keys: KeySource,
-    support_contact: str,
+    platform: Platform,
     content: KeySource | None = None,
 ) -> None:
     """Send the buyer the goods, at most once per order: email first, then SMS. The keys are read from
@@ -223,7 +237,7 @@ async def notify_order_delivered(
     secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
     await _notify_buyer(
-        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, support_contact, extra, secrets
+        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
     )
 
 
@@ -232,7 +246,7 @@ async def notify_delivery_failed(
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     sellers: Sellers,
-    support_contact: str,
+    platform: Platform,
 ) -> None:
     """Alert the seller (the order waits in the manual queue) and tell the buyer we are on it."""
     contact = await uow.contacts.get(event.shop_id, event.order_id)
@@ -245,14 +259,14 @@ async def notify_delivery_failed(
         sellers,
         {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, support_contact)
+    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_delayed(
-    event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+    event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
-    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, support_contact)
+    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_needs_attention(
@@ -272,7 +286,7 @@ async def notify_delivery_needs_attention(
 
 
 async def notify_order_refunded(
-    event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, support_contact: str
+    event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the money is on its way back; each refund of an order (partial ones) once."""
     contact = await _contact(uow, event.shop_id, event.order_id)
@@ -287,7 +301,7 @@ async def notify_order_refunded(
         event.order_id,
         uow,
         notifier,
-        support_contact,
+        platform,
         extra,
         instance=event.refund_no,
     )
@@ -298,7 +312,7 @@ async def send_order_link(
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     links: LinkSource,
-    support_contact: str,
+    platform: Platform,
 ) -> None:
     """The buyer asked for the order's link again, with the order's address: e-mail a link issued now to the
     address the order was placed with, once per request (a redelivered request sends nothing twice). The
@@ -314,7 +328,7 @@ async def send_order_link(
         event.order_id,
         uow,
         notifier,
-        support_contact,
+        platform,
         secrets=load_link,
         instance=str(event_id()),
     )

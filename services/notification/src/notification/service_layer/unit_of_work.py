@@ -1,5 +1,5 @@
-"""The notification unit of work: contacts, linked Telegram chats, notifications and outgoing messages in one
-transaction."""
+"""The notification unit of work: contacts, linked Telegram chats, the shops read model, notifications and
+outgoing messages in one transaction."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from notification.adapters.orm import (
     NotificationRepository,
     TelegramChatRepository,
 )
+from notification.adapters.shops import ShopRepository
 
 
 class NotificationUnitOfWork(UnitOfWork):
@@ -17,9 +18,11 @@ class NotificationUnitOfWork(UnitOfWork):
     notifications: NotificationRepository
     messages: InSiteMessageRepository
     telegram_chats: TelegramChatRepository
+    shops: ShopRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.contacts = BuyerContactRepository(session)
         self.notifications = NotificationRepository(session)
         self.messages = InSiteMessageRepository(session)
         self.telegram_chats = TelegramChatRepository(session)
+        self.shops = ShopRepository(session)
