@@ -10,6 +10,7 @@ from uuid import UUID
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -91,7 +92,10 @@ def admin_shop(gw: Gateway) -> Any:
     async def resolve(
         request: Request,
         x_shop_id: Annotated[
-            UUID | None, Header(description="The shop to act for; default: the path's or host's shop")
+            UUID | None,
+            Header(description="The shop to act for; default: the path's or host's shop"),
+            # the header is a shop id or absent: never "null" (what a nullable schema would invite)
+            WithJsonSchema({"type": "string", "format": "uuid"}),
         ] = None,
     ) -> Shop:
         if x_shop_id is not None:

@@ -3,12 +3,13 @@ them). Platform staff only: the admin key, until people sign in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from faka_common.fields import Line
+from faka_common.fields import Line, NonBlankLine
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
@@ -16,8 +17,31 @@ from gateway.entrypoints.http import admin_auth
 from gateway.entrypoints.responses import ADMIN
 
 Slug = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
-Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")]
-Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+#: A DNS name of two labels or more, each 1-63 letters, digits and hyphens not at either end; the top-level
+#: label starts with a letter (com, xn--fiqs8s).
+Host = Annotated[
+    str,
+    Field(
+        max_length=253,
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+        examples=["cards.example.com"],
+    ),
+]
+Language = Literal["zh-CN", "en"]
+
+
+def _each_once(languages: list[str]) -> list[str]:
+    if len(set(languages)) != len(languages):
+        raise ValueError("each language once")
+    return languages
+
+
+#: The storefront's languages, the first the default; each once.
+Languages = Annotated[
+    list[Language],
+    Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_each_once),
+]
 Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
 
 
@@ -25,22 +49,37 @@ class NewShop(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug = Field(examples=["game-cards"], description="Its storefront: /s/<slug>/")
-    name: Line = Field(min_length=1, max_length=120, examples=["Game Cards"])
+    name: NonBlankLine = Field(max_length=100, examples=["Game Cards"])
     status: Literal["pending", "active"] = Field(default="pending", description="active: open it at once")
     currency: Currency = "CNY"
-    languages: list[Language] = Field(default_factory=lambda: ["zh-CN", "en"], max_length=16)
-    contact: Line = Field(default="", max_length=254)
-    domains: list[Host] = Field(default_factory=list, max_length=16, examples=[["cards.example.com"]])
+    languages: Languages = Field(default_factory=lambda: list(get_args(Language)))
+    contact: Line = Field(default="", max_length=200)
+    domains: list[Host] = Field(default_factory=list, max_length=20, examples=[["cards.example.com"]])
 
 
 class ShopChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The settings to change (at least one); a field left out stays as it is."""
 
-    name: Line | None = Field(default=None, min_length=1, max_length=120)
-    currency: Currency | None = None
-    languages: list[Language] | None = Field(default=None, max_length=16)
-    contact: Line | None = Field(default=None, max_length=254)
-    domains: list[Host] | None = Field(default=None, max_length=16)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: Annotated[NonBlankLine, Field(max_length=100)] | SkipJsonSchema[None] = None
+    currency: Currency | SkipJsonSchema[None] = None
+    languages: Languages | SkipJsonSchema[None] = None
+    contact: Annotated[Line, Field(max_length=200)] | SkipJsonSchema[None] = None
+    domains: Annotated[list[Host], Field(max_length=20)] | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _something_and_no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError(
+                    "name at least one setting to change: name, contact, currency, languages, domains"
+                )
+            nulls = sorted(name for name, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: give a value (leave a setting out to keep it)")
+        return data
 
 
 ShopStatus = Literal["pending", "active", "suspended", "closed"]
