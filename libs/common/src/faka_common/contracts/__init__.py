@@ -1,6 +1,7 @@
 """Every command and event of the platform, defined once."""
 
 from faka_common.contracts import topics
+from faka_common.contracts.accounts import AccountLinkRequested
 from faka_common.contracts.delivery import DeliveryFailed, DeliverySucceeded
 from faka_common.contracts.envelope import ContractError, Envelope, Message, registry
 from faka_common.contracts.inventory import AllocationFailed, KeysAllocated, StockReserved, StockUnavailable
@@ -18,6 +19,7 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
 
 __all__ = [
     "DEFAULT_SHOP_ID",
+    "AccountLinkRequested",
     "AllocationFailed",
     "ContractError",
     "DeliveryFailed",

@@ -1,13 +1,27 @@
-"""The merchant unit of work: shops and their outgoing events in one transaction."""
+"""The merchant unit of work: shops, people and their outgoing events in one transaction."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchant.adapters.accounts import (
+    AccountRepository,
+    LinkRepository,
+    MembershipRepository,
+    SessionRepository,
+)
 from merchant.adapters.orm import ShopRepository
 
 
 class MerchantUnitOfWork(UnitOfWork):
     shops: ShopRepository
+    accounts: AccountRepository
+    memberships: MembershipRepository
+    sessions: SessionRepository
+    links: LinkRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.shops = ShopRepository(session)
+        self.accounts = AccountRepository(session)
+        self.memberships = MembershipRepository(session)
+        self.sessions = SessionRepository(session)
+        self.links = LinkRepository(session)
