@@ -7,7 +7,6 @@ by its secret, a signed payment notification) also serve a request that names no
 from __future__ import annotations
 
 import json
-import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +17,9 @@ import pytest
 from faka_common import sandbox_payment
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
-from faka_common.http import SHOP_HEADER, InternalClient, OptionalShopScope, ShopScope
+from faka_common.http import SHOP_HEADER, InternalClient
 from faka_common.service_auth import ServiceCredential
-from faka_common.testing import as_caller
-from fastapi.routing import APIRoute, iter_route_contexts
+from faka_common.testing import OPERATIONAL_ROUTES, as_caller, shop_scoping
 from order.adapters.inventory import InventoryCatalog, Product
 from order.entrypoints.api import order_app
 
@@ -35,16 +33,6 @@ PRODUCT_A = Product(uuid4(), "A's key", 1999, "CNY", True)
 PRODUCT_B = Product(uuid4(), "B's key", 500, "CNY", True)
 PASSWORD = "pw-123456"
 
-#: Routes about no shop's rows (the app's own: probes, metrics, its documents).
-NOT_SHOP_OWNED = {
-    ("GET", "/health/live"),
-    ("GET", "/health/ready"),
-    ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
-}
 #: Routes that serve the whole platform when the request names no shop (and the named shop when it does).
 PLATFORM_WIDE = {
     ("POST", "/internal/orders/lookup"),
@@ -68,30 +56,12 @@ def scenario(method: str, path: str) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def scope_of(route: APIRoute) -> str | None:
-    """How the route is scoped: "shop" (ShopScope), "any" (OptionalShopScope) or None."""
-    scopes = {typing.get_args(kind)[1].dependency: name for kind, name in (SHOP_SCOPE, ANY_SHOP)}
-    found = [scopes[d.call] for d in route.dependant.dependencies if d.call in scopes]
-    return found[0] if found else None
-
-
-SHOP_SCOPE, ANY_SHOP = (ShopScope, "shop"), (OptionalShopScope, "any")
-
-
 async def test_every_route_is_scoped_by_shop_or_listed_as_not_shop_owned(db: Db) -> None:
     async with order_service(db, ShopCatalog()) as service:
-        routes = {
-            (method, str(context.path)): context.original_route
-            for context in iter_route_contexts(order_app(service).routes)
-            for method in context.methods or ()
-            if method != "HEAD"
-        }
-    scopes = {key: scope_of(route) if isinstance(route, APIRoute) else None for key, route in routes.items()}
-    assert {key for key, scope in scopes.items() if scope is None} == NOT_SHOP_OWNED, (
-        "a route that is not scoped by shop must be listed as not shop-owned"
-    )
-    assert {key for key, scope in scopes.items() if scope == "any"} == PLATFORM_WIDE
-    assert set(routes) - NOT_SHOP_OWNED == set(SCENARIOS), "every scoped route has an isolation scenario"
+        routes = shop_scoping(order_app(service))
+    assert routes.unscoped == OPERATIONAL_ROUTES, "a route that is not scoped by shop must be listed"
+    assert routes.optional == PLATFORM_WIDE
+    assert set(routes.scoped) == set(SCENARIOS), "every scoped route has an isolation scenario"
 
 
 @pytest.fixture
