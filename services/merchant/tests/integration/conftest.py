@@ -1,29 +1,56 @@
 """Merchant databases on the real PostgreSQL server at DATABASE_URL, migrated, with the service's internal
 API over ASGI on them: a fresh one per test (`service`, `api`), or one per module (`shared_service`,
-`shared_api`) for tests that change nothing, which is cheaper to run."""
+`shared_api`) for tests that change nothing, which is cheaper to run. Each service has its own namespace in
+the real Redis at REDIS_URL (sign-in windows start empty), argon2 at its cheapest allowed cost, and a clock
+the test moves (`clock`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from faka_common.contracts import Envelope
-from faka_common.testing import asgi_client, migrated_database
-from merchant.bootstrap import Service, bootstrap
+from faka_common.contracts.accounts import PlatformRole, ShopRole
+from faka_common.testing import asgi_client, migrated_database, required_env
+from merchant.bootstrap import Service, bootstrap, utc_now
 from merchant.config import MIGRATIONS, Settings
+from merchant.domain.accounts import Membership, check_email
 from merchant.entrypoints.http import build_app
+from merchant.service_layer.accounts import get_or_open_account
 from sqlalchemy import text
 
 
+class Clock:
+    """The service's time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 12, 0, 5, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
 @asynccontextmanager
-async def migrated_service(**settings: Any) -> AsyncIterator[Service]:
+async def migrated_service(clock: Clock | None = None, **settings: Any) -> AsyncIterator[Service]:
     """The service on a fresh migrated database (`settings` over the defaults)."""
+    defaults = {
+        "redis_url": required_env("REDIS_URL", "redis://127.0.0.1:16379/0"),
+        "kafka_namespace": f"t{uuid4().hex[:10]}.",
+        "argon2_time_cost": 2,
+        "argon2_memory_kib": 19 * 1024,
+        "argon2_parallelism": 1,
+    }
     async with migrated_database("t_merchant", MIGRATIONS) as url:
-        built = bootstrap(Settings(database_url=url, **settings))
+        built = bootstrap(Settings(database_url=url, **{**defaults, **settings}), clock or utc_now)
         try:
             yield built
         finally:
@@ -31,8 +58,13 @@ async def migrated_service(**settings: Any) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-async def service() -> AsyncIterator[Service]:
-    async with migrated_service() as built:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def service(clock: Clock) -> AsyncIterator[Service]:
+    async with migrated_service(clock) as built:
         yield built
 
 
@@ -60,3 +92,59 @@ async def outbox(service: Service, shop_id: UUID | str | None = None) -> list[En
     async with service.runtime.engine.connect() as connection:
         rows = await connection.execute(text(query), {"key": str(shop_id)} if shop_id is not None else {})
         return [Envelope.from_bytes(row[0]) for row in rows]
+
+
+# People: accounts made straight through the repositories, then used through the API as the gateway does.
+
+PASSWORD = "correct horse battery staple"
+BROWSER = {"client_ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (test)"}
+
+
+async def open_account(
+    service: Service,
+    email: str,
+    password: str | None = PASSWORD,
+    *,
+    verified: bool = True,
+    platform_roles: tuple[PlatformRole, ...] = (),
+    shops: dict[UUID, ShopRole] | None = None,
+) -> UUID:
+    """An account (with `password`; None: none yet) holding the given roles."""
+    now = service.clock()
+    uow = service.uow()
+    async with uow:
+        account, _ = await get_or_open_account(uow, check_email(email), now)
+        if password is not None:
+            hashed = await service.credentials.passwords.hash(password)
+            await uow.accounts.set_password(account.id, hashed, now, verified=verified)
+        for role in platform_roles:
+            await uow.accounts.grant(account.id, role, now)
+        for shop_id, role in (shops or {}).items():
+            await uow.memberships.add(Membership(shop_id, account.id, role, now, now))
+        await uow.commit()
+    return account.id
+
+
+async def sign_in(
+    api: httpx.AsyncClient, email: str, password: str = PASSWORD, **fields: Any
+) -> httpx.Response:
+    return await api.post(
+        "/internal/sign-in", json={"email": email, "password": password, **BROWSER, **fields}
+    )
+
+
+async def session_of(api: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    """The token of a session signed in with the password alone (an account without TOTP)."""
+    response = await sign_in(api, email, password)
+    assert response.status_code == 200 and response.json()["status"] == "signed_in", response.text
+    token: str = response.json()["session_token"]
+    return token
+
+
+def acting(token: str) -> dict[str, str]:
+    return {"X-Session-Token": token}
+
+
+async def query(service: Service, sql: str, **params: Any) -> list[Any]:
+    async with service.runtime.engine.connect() as connection:
+        return list((await connection.execute(text(sql), params)).all())

@@ -1,7 +1,8 @@
 """Which of the merchant service's routes are shop-owned. The shops themselves are the platform's: an
 operator of the platform opens, lists, changes and suspends them, and the gateway resolves a storefront's
-address to its shop before it knows which shop a request acts for; so no route here is scoped by X-Shop-Id.
-A route added later (accounts, memberships, tokens, the audit log) must be put on one side or the other."""
+address to its shop before it knows which shop a request acts for. People are the platform's too: one person
+signs in once and may work in several shops. So no route here is scoped by X-Shop-Id. A route added later
+(memberships, API tokens, the audit log) must be put on one side or the other."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ PLATFORM = {
     ("POST", "/internal/shops/{shop_id}/status"),
 }
 
+#: People signing in and their sessions (callers: the gateway), and their one-time links (notification).
+PEOPLE = {
+    ("POST", "/internal/sign-in"),
+    ("GET", "/internal/sessions/current"),
+    ("DELETE", "/internal/sessions/current"),
+    ("POST", "/internal/sessions/current/password"),
+}
+
 
 @pytest.fixture
 async def service() -> AsyncIterator[Service]:
@@ -33,7 +42,10 @@ async def service() -> AsyncIterator[Service]:
         await built.runtime.engine.dispose()
 
 
-async def test_every_route_is_listed_as_the_platforms_or_an_operational_one(service: Service) -> None:
+async def test_every_route_is_listed_as_the_platforms_or_an_operational_one(
+    service: Service,
+) -> None:
     scoping = shop_scoping(build_app(service))
     assert scoping.scoped == set(), "a shop-owned route needs its isolation tests (shop B's X-Shop-Id: 404)"
-    assert scoping.unscoped == OPERATIONAL_ROUTES | PLATFORM, "a new route must be classified here"
+    listed = OPERATIONAL_ROUTES | PLATFORM | PEOPLE
+    assert scoping.unscoped == listed, "a new route must be classified here"

@@ -1,8 +1,8 @@
-"""What an operator asks of the merchant service."""
+"""What an operator, a person signing in or a shop's people ask of the merchant service."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from faka_common.contracts.shops import ShopStatus
@@ -37,3 +37,23 @@ class ChangeShop:
 class ChangeShopStatus:
     shop_id: UUID
     status: ShopStatus
+
+
+# People. Secrets (passwords, codes, tokens) are left out of the commands' repr, so no log or traceback
+# shows them.
+
+
+@dataclass(frozen=True)
+class SignIn:
+    email: str
+    password: str = field(repr=False)
+    client_ip: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    session_token: str = field(repr=False)
+    current_password: str = field(repr=False)
+    new_password: str = field(repr=False)
+    client_ip: str | None = None

@@ -1,4 +1,5 @@
-"""Merchant internal HTTP API: shops (docs/internal-api.md, merchant section)."""
+"""Merchant internal HTTP API: shops (docs/internal-api.md, merchant section), and the app with people's
+routes (entrypoints.accounts)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from uuid import UUID
 from faka_common.contracts.shops import ShopStatus
 from faka_common.errors import DomainError
 from faka_common.fields import Line, NonBlankLine
-from faka_common.http import create_app, internal_router
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from faka_common.http import create_app, error_body, internal_router
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from merchant.adapters.sign_in_limits import RateLimited
 from merchant.bootstrap import Service
 from merchant.domain import commands
 from merchant.domain.shops import (
@@ -26,6 +29,8 @@ from merchant.domain.shops import (
     OpeningStatus,
     Shop,
 )
+from merchant.entrypoints import accounts
+from merchant.entrypoints.deps import ServiceDep
 from merchant.service_layer import shops
 
 #: The services that may call these routes.
@@ -131,13 +136,6 @@ class NewStatus(BaseModel):
     )
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[Service, Depends(_service)]
-
 api = APIRouter(prefix="/shops", tags=["shops"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such shop"}}
 INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "A slug, host or setting breaks its rules"}}
@@ -241,6 +239,16 @@ def router(service: Service) -> APIRouter:
 
 
 def build_app(service: Service) -> FastAPI:
-    app = create_app(service.runtime, [router(service)], title="faka merchant service")
+    routers = [router(service), accounts.router(service)]
+    app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, retry_after=exc.retry_after),
+            status_code=exc.status_code,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     return app

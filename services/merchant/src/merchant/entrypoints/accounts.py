@@ -1,0 +1,191 @@
+"""Merchant internal HTTP API: people signing in, their sessions and passwords (docs/internal-api.md,
+merchant section). The gateway calls these on behalf of a person; secrets travel in bodies and the
+X-Session-Token header, never in a URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID
+
+from faka_common.contracts.accounts import PlatformRole, ShopRole
+from faka_common.fields import Line
+from faka_common.http import internal_router
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from merchant.bootstrap import Service
+from merchant.domain import commands
+from merchant.domain.accounts import MAX_EMAIL, MAX_PASSWORD, Person, Session
+from merchant.entrypoints.deps import Now, ServiceDep, SessionToken
+from merchant.service_layer import accounts
+from merchant.service_layer.accounts import SignedIn
+
+Email = Annotated[
+    Line, StringConstraints(min_length=1, max_length=MAX_EMAIL), Field(examples=["seller@example.com"])
+]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD)]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=16), Field(examples=["123456"])]
+RecoveryCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=40), Field(examples=["ab3d-ef4h-jk5m"])
+]
+UserAgent = Annotated[Line, StringConstraints(max_length=512)]
+ClientIp = Annotated[
+    IPv4Address | IPv6Address | None,
+    Field(description="The person's address as the gateway saw it: sign-in attempts are counted per address"),
+]
+
+
+class SignInRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    client_ip: ClientIp = None
+    user_agent: UserAgent = ""
+
+
+class MembershipView(BaseModel):
+    shop_id: UUID
+    role: ShopRole
+
+
+class SessionView(BaseModel):
+    session_id: UUID
+    account_id: UUID
+    email: str
+    email_verified: bool
+    platform_roles: list[PlatformRole]
+    memberships: list[MembershipView]
+    totp_enabled: bool
+    totp_enrolment_required: bool = Field(
+        description="Platform staff and shop owners must set up TOTP: until they do, this session is good "
+        "for nothing but that (POST /internal/sessions/current/totp, then .../totp/confirm)"
+    )
+    second_factor_at: datetime | None = Field(
+        description="When the session last proved the second factor (sign-in or step-up); key reveal and "
+        "export, payment credentials and API tokens want it within the last 5 minutes"
+    )
+    created_at: datetime
+    last_seen_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+
+    @classmethod
+    def of(cls, session: Session, person: Person) -> Self:
+        account = person.account
+        return cls(
+            session_id=session.id,
+            account_id=account.id,
+            email=account.email,
+            email_verified=account.email_verified_at is not None,
+            platform_roles=list(person.platform_roles),
+            memberships=[MembershipView(shop_id=m.shop_id, role=m.role) for m in person.memberships],
+            totp_enabled=account.totp_enabled,
+            totp_enrolment_required=person.must_enrol_totp,
+            second_factor_at=session.second_factor_at,
+            created_at=session.created_at,
+            last_seen_at=session.last_seen_at,
+            idle_expires_at=session.idle_expires_at,
+            absolute_expires_at=session.absolute_expires_at,
+        )
+
+
+class SignInAnswer(BaseModel):
+    status: Literal["signed_in", "second_factor_required"]
+    session_token: str | None = Field(
+        default=None, description="signed_in: the session's token (shown once; only its digest is kept)"
+    )
+    session: SessionView | None = None
+    challenge: str | None = Field(
+        default=None, description="second_factor_required: pass it to /internal/sign-in/second-factor"
+    )
+    challenge_expires_at: datetime | None = None
+    message: str
+
+    @classmethod
+    def signed_in(cls, signed_in: SignedIn) -> Self:
+        session = SessionView.of(signed_in.session, signed_in.person)
+        message = (
+            "signed in; set up TOTP now: until then this session is good for nothing else"
+            if session.totp_enrolment_required
+            else "signed in"
+        )
+        return cls(status="signed_in", session_token=signed_in.token, session=session, message=message)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    new_password: Password
+    client_ip: ClientIp = None
+
+
+def _ip(address: IPv4Address | IPv6Address | None) -> str | None:
+    return None if address is None else str(address)
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No live session (session_invalid)"}}
+LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "Too many attempts: retry_after seconds"}}
+ENROLMENT: dict[int | str, dict[str, Any]] = {
+    403: {"description": "totp_enrolment_required: this session may only set up TOTP"}
+}
+
+people = APIRouter(tags=["accounts"])
+
+
+@people.post(
+    "/sign-in",
+    summary="Sign in with e-mail and password: a session, or a challenge for the second factor",
+    responses={401: {"description": "sign_in_failed: wrong e-mail or password (one answer)"}, **LIMITED},
+)
+async def sign_in(body: SignInRequest, service: ServiceDep, now: Now) -> SignInAnswer:
+    command = commands.SignIn(body.email, body.password, _ip(body.client_ip), body.user_agent)
+    outcome = await accounts.sign_in(command, service.uow(), service.credentials, now)
+    if isinstance(outcome, SignedIn):
+        return SignInAnswer.signed_in(outcome)
+    return SignInAnswer(
+        status="second_factor_required",
+        challenge=outcome.challenge,
+        challenge_expires_at=outcome.expires_at,
+        message="enter the code of your authenticator app, or a recovery code",
+    )
+
+
+@people.get(
+    "/sessions/current",
+    summary="The session X-Session-Token opens and its person; its idle expiry slides",
+    responses=UNAUTHORIZED,
+)
+async def resolve_session(token: SessionToken, service: ServiceDep, now: Now) -> SessionView:
+    return SessionView.of(*await accounts.resolve_session(token, service.uow(), service.credentials, now))
+
+
+@people.delete("/sessions/current", status_code=204, summary="Sign out: revoke the session")
+async def sign_out(token: SessionToken, service: ServiceDep, now: Now) -> Response:
+    await accounts.sign_out(token, service.uow(), now)
+    return Response(status_code=204)
+
+
+@people.post(
+    "/sessions/current/password",
+    status_code=204,
+    summary="Change the password (the current one is needed); every session of the account is revoked",
+    responses={**UNAUTHORIZED, **ENROLMENT, **LIMITED, 422: {"description": "weak_password"}},
+)
+async def change_password(
+    body: PasswordChange, token: SessionToken, service: ServiceDep, now: Now
+) -> Response:
+    command = commands.ChangePassword(token, body.current_password, body.new_password, _ip(body.client_ip))
+    await accounts.change_password(command, service.uow(), service.credentials, now)
+    return Response(status_code=204)
+
+
+def router(service: Service) -> APIRouter:
+    """People's routes, for the gateway."""
+    for_gateway = internal_router(service.settings, callers={"gateway"})
+    for_gateway.include_router(people)
+    return for_gateway

@@ -1,0 +1,41 @@
+"""What the merchant's routes are given: the service, the time now (its clock), a person's session token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from merchant.bootstrap import Service
+from merchant.domain.accounts import SessionInvalid
+
+SESSION_HEADER = "X-Session-Token"
+"""The session a request acts as: the opaque token sign-in answered (never in a URL)."""
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+def _now(service: ServiceDep) -> datetime:
+    return service.clock()
+
+
+Now = Annotated[datetime, Depends(_now)]
+
+
+def _session_token(
+    x_session_token: Annotated[str | None, Header(max_length=128, description="The session token")] = None,
+) -> str:
+    if not x_session_token:
+        raise SessionInvalid()
+    return x_session_token
+
+
+#: The token of the session a request acts as (X-Session-Token); without one: 401 session_invalid.
+SessionToken = Annotated[str, Depends(_session_token)]

@@ -1,0 +1,201 @@
+"""People's use cases: sign in with a password (a challenge for the second factor when TOTP is on),
+sessions, password changes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from faka_common.errors import Forbidden, NotFound
+
+from merchant.adapters.credentials import Passwords, TotpSecrets
+from merchant.adapters.sign_in_limits import SignInLimits
+from merchant.domain.accounts import (
+    Account,
+    EnrolmentRequired,
+    Person,
+    Session,
+    SessionInvalid,
+    SessionPolicy,
+    SignInFailed,
+    check_password,
+    digest,
+    new_token,
+)
+from merchant.domain.commands import ChangePassword, SignIn
+from merchant.service_layer.unit_of_work import MerchantUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class WrongPassword(Forbidden):
+    code = "wrong_password"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What checks and keeps people's secrets, and how long what they open lasts."""
+
+    passwords: Passwords
+    totp: TotpSecrets
+    limits: SignInLimits
+    policy: SessionPolicy
+    issuer: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    session: Session
+    person: Person
+
+
+@dataclass(frozen=True)
+class SecondFactorRequired:
+    challenge: str
+    expires_at: datetime
+
+
+async def sign_in(
+    cmd: SignIn, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> SignedIn | SecondFactorRequired:
+    """Check the e-mail and password: a session, or a challenge the second factor completes. A wrong password,
+    an unknown address and an account without a password yet fail alike, after as long (an argon2 verify is
+    spent in each case) and counted in the same windows."""
+    await creds.limits.take(creds.limits.windows(cmd.email, cmd.client_ip))
+    async with uow:
+        account = await uow.accounts.by_email(cmd.email)
+    stored = account.password_hash if account else None
+    if not await creds.passwords.verify(stored, cmd.password) or account is None or stored is None:
+        log.info("sign-in refused (account %s)", account.id if account else "unknown")
+        raise SignInFailed()
+    rehashed = await creds.passwords.hash(cmd.password) if creds.passwords.needs_rehash(stored) else None
+    async with uow:
+        if rehashed:
+            await uow.accounts.set_password(account.id, rehashed, now, verified=False)
+        if account.totp_enabled:
+            challenge = new_token()
+            expires_at = now + creds.policy.challenge
+            await uow.sessions.add_challenge(uuid4(), account.id, digest(challenge), now, expires_at)
+            await uow.commit()
+            return SecondFactorRequired(challenge, expires_at)
+        signed_in = await _open_session(uow, creds, account, now, None, cmd.client_ip, cmd.user_agent)
+        await uow.commit()
+    log.info("account %s signed in with a password", account.id)
+    return signed_in
+
+
+async def resolve_session(
+    token: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> tuple[Session, Person]:
+    """The live session the token opens and its person, now; its idle expiry slides. SessionInvalid (401)
+    for an unknown, expired or revoked one."""
+    async with uow:
+        found = await _session(uow, creds, token, now)
+        await uow.commit()
+    return found
+
+
+async def sign_out(token: str, uow: MerchantUnitOfWork, now: datetime) -> None:
+    """Revoke the session the token opens (nothing to do when it is over already)."""
+    async with uow:
+        session = await uow.sessions.live(digest(token), now)
+        if session is None:
+            return
+        await uow.sessions.revoke(session.id, now)
+        await uow.commit()
+    log.info("session %s of account %s signed out", session.id, session.account_id)
+
+
+async def change_password(
+    cmd: ChangePassword, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> None:
+    """A new password, given the current one; every session of the account is revoked (this one too)."""
+    async with uow:
+        _, person = await acting_session(uow, creds, cmd.session_token, now)
+        await uow.commit()
+    account = person.account
+    check_password(cmd.new_password, account.email)
+    await creds.limits.take(creds.limits.windows(account.email, cmd.client_ip))
+    if not await creds.passwords.verify(account.password_hash, cmd.current_password):
+        raise WrongPassword("the current password is wrong")
+    new_hash = await creds.passwords.hash(cmd.new_password)
+    async with uow:
+        await uow.accounts.set_password(account.id, new_hash, now, verified=False)
+        revoked = await uow.sessions.revoke_all(account.id, now)
+        await uow.commit()
+    log.info("account %s changed its password; %d sessions revoked", account.id, revoked)
+
+
+async def get_or_open_account(uow: MerchantUnitOfWork, address: str, now: datetime) -> tuple[Account, bool]:
+    """The account of the (checked) address, opened without a password when there is none; and whether it
+    was opened now."""
+    account = await uow.accounts.by_email(address)
+    if account is not None:
+        return account, False
+    account = Account(
+        id=uuid4(),
+        email=address,
+        password_hash=None,
+        email_verified_at=None,
+        totp_secret=None,
+        totp_enabled_at=None,
+        totp_last_step=None,
+        created_at=now,
+        updated_at=now,
+    )
+    await uow.accounts.add(account)
+    return account, True
+
+
+async def acting_session(
+    uow: MerchantUnitOfWork, creds: Credentials, token: str, now: datetime
+) -> tuple[Session, Person]:
+    """The session and person a request acts as (inside the caller's unit of work); EnrolmentRequired (403)
+    while the person must set up TOTP, SessionInvalid (401) without a live session."""
+    session, person = await _session(uow, creds, token, now)
+    if person.must_enrol_totp:
+        raise EnrolmentRequired()
+    return session, person
+
+
+async def _session(
+    uow: MerchantUnitOfWork, creds: Credentials, token: str, now: datetime
+) -> tuple[Session, Person]:
+    session = await uow.sessions.touch(digest(token), now, creds.policy.idle)
+    if session is None:
+        raise SessionInvalid()
+    account = await _account(uow, session.account_id)
+    return session, await uow.accounts.person(account)
+
+
+async def _account(uow: MerchantUnitOfWork, account_id: UUID) -> Account:
+    account = await uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+async def _open_session(
+    uow: MerchantUnitOfWork,
+    creds: Credentials,
+    account: Account,
+    now: datetime,
+    second_factor_at: datetime | None,
+    client_ip: str | None,
+    user_agent: str,
+) -> SignedIn:
+    token = new_token()
+    session = Session.open(
+        id=uuid4(),
+        account_id=account.id,
+        now=now,
+        policy=creds.policy,
+        second_factor_at=second_factor_at,
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
+    await uow.sessions.add(session, digest(token))
+    return SignedIn(token, session, await uow.accounts.person(account))
