@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pyotp
 import pytest
 from faka_common.contracts import Envelope
 from faka_common.contracts.accounts import PlatformRole, ShopRole
@@ -143,6 +144,44 @@ async def session_of(api: httpx.AsyncClient, email: str, password: str = PASSWOR
 
 def acting(token: str) -> dict[str, str]:
     return {"X-Session-Token": token}
+
+
+def totp_code(secret: str, clock: Clock) -> str:
+    return pyotp.TOTP(secret).at(clock())
+
+
+async def enrol_totp(api: httpx.AsyncClient, token: str, clock: Clock) -> tuple[str, list[str]]:
+    """Turn TOTP on through the session: the secret and the recovery codes. The clock then moves on a time
+    step, so the next code differs from the one just used."""
+    begun = await api.post("/internal/sessions/current/totp", headers=acting(token))
+    assert begun.status_code == 201, begun.text
+    secret: str = begun.json()["secret"]
+    confirmed = await api.post(
+        "/internal/sessions/current/totp/confirm",
+        json={"code": totp_code(secret, clock)},
+        headers=acting(token),
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    clock.advance(seconds=30)
+    return secret, confirmed.json()["recovery_codes"]
+
+
+async def second_factor(
+    api: httpx.AsyncClient, challenge: str, *, code: str | None = None, recovery_code: str | None = None
+) -> httpx.Response:
+    body = {"challenge": challenge, **BROWSER}
+    body |= {"code": code} if code is not None else {"recovery_code": recovery_code}
+    return await api.post("/internal/sign-in/second-factor", json=body)
+
+
+async def signed_in_with_totp(api: httpx.AsyncClient, email: str, secret: str, clock: Clock) -> str:
+    """A full sign-in (password, then the current code); the clock moves on a step after it."""
+    challenge = (await sign_in(api, email)).json()["challenge"]
+    response = await second_factor(api, challenge, code=totp_code(secret, clock))
+    assert response.status_code == 200, response.text
+    clock.advance(seconds=30)
+    token: str = response.json()["session_token"]
+    return token
 
 
 async def query(service: Service, sql: str, **params: Any) -> list[Any]:

@@ -239,3 +239,23 @@ async def test_two_accounts_with_the_same_password_never_store_the_same_hash(
     assert len(hashes) == len(set(hashes)) == 3
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
     assert [(await sign_in(api, f"twin{n}@example.com")).status_code for n in range(3)] == [200] * 3
+
+
+async def test_platform_staff_and_owners_without_totp_get_a_session_good_only_for_enrolment(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    await open_account(service, "admin@example.com", platform_roles=("admin",))
+    await open_account(service, "owner@example.com", shops={DEFAULT_SHOP_ID: "owner"})
+    for email in ("admin@example.com", "owner@example.com"):
+        answer = (await sign_in(api, email)).json()
+        assert answer["status"] == "signed_in" and "good for nothing else" in answer["message"]
+        assert answer["session"]["totp_enrolment_required"] is True
+        token = answer["session_token"]
+        change = await api.post(
+            "/internal/sessions/current/password",
+            json={"current_password": PASSWORD, "new_password": "another long passphrase"},
+            headers=acting(token),
+        )
+        assert change.status_code == 403 and change.json()["error"] == "totp_enrolment_required"
+        assert (await resolve(api, token)).json()["totp_enrolment_required"] is True
+        assert (await api.post("/internal/sessions/current/totp", headers=acting(token))).status_code == 201

@@ -27,9 +27,13 @@ PLATFORM = {
 #: People signing in and their sessions (callers: the gateway), and their one-time links (notification).
 PEOPLE = {
     ("POST", "/internal/sign-in"),
+    ("POST", "/internal/sign-in/second-factor"),
     ("GET", "/internal/sessions/current"),
     ("DELETE", "/internal/sessions/current"),
+    ("POST", "/internal/sessions/current/step-up"),
     ("POST", "/internal/sessions/current/password"),
+    ("POST", "/internal/sessions/current/totp"),
+    ("POST", "/internal/sessions/current/totp/confirm"),
 }
 
 

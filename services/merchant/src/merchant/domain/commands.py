@@ -52,8 +52,28 @@ class SignIn:
 
 
 @dataclass(frozen=True)
+class CompleteSignIn:
+    """The second step of a sign-in: a TOTP code or one of the recovery codes."""
+
+    challenge: str = field(repr=False)
+    code: str | None = field(default=None, repr=False)
+    recovery_code: str | None = field(default=None, repr=False)
+    client_ip: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
 class ChangePassword:
     session_token: str = field(repr=False)
     current_password: str = field(repr=False)
     new_password: str = field(repr=False)
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckCode:
+    """A TOTP code entered on a session: to confirm enrolment, or to step up before a sensitive action."""
+
+    session_token: str = field(repr=False)
+    code: str = field(repr=False)
     client_ip: str | None = None

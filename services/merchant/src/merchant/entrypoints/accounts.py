@@ -1,4 +1,4 @@
-"""Merchant internal HTTP API: people signing in, their sessions and passwords (docs/internal-api.md,
+"""Merchant internal HTTP API: people signing in, their sessions, TOTP and passwords (docs/internal-api.md,
 merchant section). The gateway calls these on behalf of a person; secrets travel in bodies and the
 X-Session-Token header, never in a URL."""
 
@@ -13,7 +13,7 @@ from faka_common.contracts.accounts import PlatformRole, ShopRole
 from faka_common.fields import Line
 from faka_common.http import internal_router
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from merchant.bootstrap import Service
 from merchant.domain import commands
@@ -45,6 +45,22 @@ class SignInRequest(BaseModel):
     password: Password
     client_ip: ClientIp = None
     user_agent: UserAgent = ""
+
+
+class SecondFactorRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: Token = Field(description="What sign-in answered with second_factor_required")
+    code: Code | None = Field(default=None, description="The authenticator app's code")
+    recovery_code: RecoveryCode | None = Field(default=None, description="Or one of the recovery codes")
+    client_ip: ClientIp = None
+    user_agent: UserAgent = ""
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> Self:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give either code or recovery_code")
+        return self
 
 
 class MembershipView(BaseModel):
@@ -124,6 +140,22 @@ class PasswordChange(BaseModel):
     client_ip: ClientIp = None
 
 
+class CodeCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    client_ip: ClientIp = None
+
+
+class TotpEnrolmentView(BaseModel):
+    secret: str = Field(description="Base32, shown this once (kept sealed); for typing into an app by hand")
+    provisioning_uri: str = Field(description="otpauth:// address, for a QR code")
+
+
+class RecoveryCodesView(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown this once; each works once instead of a TOTP code")
+
+
 def _ip(address: IPv4Address | IPv6Address | None) -> str | None:
     return None if address is None else str(address)
 
@@ -155,6 +187,23 @@ async def sign_in(body: SignInRequest, service: ServiceDep, now: Now) -> SignInA
     )
 
 
+@people.post(
+    "/sign-in/second-factor",
+    summary="Complete a sign-in with a TOTP code or a recovery code",
+    responses={
+        401: {"description": "challenge_invalid, or second_factor_failed (wrong or used code)"},
+        **LIMITED,
+    },
+)
+async def complete_sign_in(body: SecondFactorRequest, service: ServiceDep, now: Now) -> SignInAnswer:
+    command = commands.CompleteSignIn(
+        body.challenge, body.code, body.recovery_code, _ip(body.client_ip), body.user_agent
+    )
+    return SignInAnswer.signed_in(
+        await accounts.complete_sign_in(command, service.uow(), service.credentials, now)
+    )
+
+
 @people.get(
     "/sessions/current",
     summary="The session X-Session-Token opens and its person; its idle expiry slides",
@@ -171,6 +220,16 @@ async def sign_out(token: SessionToken, service: ServiceDep, now: Now) -> Respon
 
 
 @people.post(
+    "/sessions/current/step-up",
+    summary="A fresh TOTP code: the session's second factor is now",
+    responses={**UNAUTHORIZED, **ENROLMENT, **LIMITED, 409: {"description": "TOTP is not on"}},
+)
+async def step_up(body: CodeCheck, token: SessionToken, service: ServiceDep, now: Now) -> SessionView:
+    command = commands.CheckCode(token, body.code, _ip(body.client_ip))
+    return SessionView.of(*await accounts.step_up(command, service.uow(), service.credentials, now))
+
+
+@people.post(
     "/sessions/current/password",
     status_code=204,
     summary="Change the password (the current one is needed); every session of the account is revoked",
@@ -182,6 +241,35 @@ async def change_password(
     command = commands.ChangePassword(token, body.current_password, body.new_password, _ip(body.client_ip))
     await accounts.change_password(command, service.uow(), service.credentials, now)
     return Response(status_code=204)
+
+
+@people.post(
+    "/sessions/current/totp",
+    status_code=201,
+    summary="Begin setting up TOTP: a new secret, shown once",
+    responses={**UNAUTHORIZED, 409: {"description": "TOTP is on already"}},
+)
+async def begin_totp(token: SessionToken, service: ServiceDep, now: Now) -> TotpEnrolmentView:
+    enrolment = await accounts.begin_totp(token, service.uow(), service.credentials, now)
+    return TotpEnrolmentView(secret=enrolment.secret, provisioning_uri=enrolment.uri)
+
+
+@people.post(
+    "/sessions/current/totp/confirm",
+    summary="The app's first code turns TOTP on: recovery codes, shown once; other sessions are revoked",
+    responses={
+        **UNAUTHORIZED,
+        **LIMITED,
+        403: {"description": "wrong_code"},
+        409: {"description": "Not begun"},
+    },
+)
+async def confirm_totp(
+    body: CodeCheck, token: SessionToken, service: ServiceDep, now: Now
+) -> RecoveryCodesView:
+    command = commands.CheckCode(token, body.code, _ip(body.client_ip))
+    codes = await accounts.confirm_totp(command, service.uow(), service.credentials, now)
+    return RecoveryCodesView(recovery_codes=codes)
 
 
 def router(service: Service) -> APIRouter:

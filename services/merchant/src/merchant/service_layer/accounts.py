@@ -1,30 +1,38 @@
-"""People's use cases: sign in with a password (a challenge for the second factor when TOTP is on),
-sessions, password changes."""
+"""People's use cases: sign in (password, then TOTP or a recovery code), sessions, password changes, TOTP
+enrolment and step-up."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from faka_common.errors import Forbidden, NotFound
+from faka_common.errors import DomainError, Forbidden, NotFound
 
 from merchant.adapters.credentials import Passwords, TotpSecrets
 from merchant.adapters.sign_in_limits import SignInLimits
 from merchant.domain.accounts import (
     Account,
+    ChallengeInvalid,
     EnrolmentRequired,
     Person,
+    SecondFactorFailed,
     Session,
     SessionInvalid,
     SessionPolicy,
     SignInFailed,
+    TotpState,
     check_password,
     digest,
+    new_recovery_codes,
     new_token,
+    new_totp_secret,
+    provisioning_uri,
+    recovery_digest,
+    totp_step,
 )
-from merchant.domain.commands import ChangePassword, SignIn
+from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,10 @@ log = logging.getLogger(__name__)
 
 class WrongPassword(Forbidden):
     code = "wrong_password"
+
+
+class WrongCode(Forbidden):
+    code = "wrong_code"
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,12 @@ class SignedIn:
 class SecondFactorRequired:
     challenge: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: str
+    uri: str
 
 
 async def sign_in(
@@ -84,6 +102,37 @@ async def sign_in(
         signed_in = await _open_session(uow, creds, account, now, None, cmd.client_ip, cmd.user_agent)
         await uow.commit()
     log.info("account %s signed in with a password", account.id)
+    return signed_in
+
+
+async def complete_sign_in(
+    cmd: CompleteSignIn, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> SignedIn:
+    """Complete a sign-in with a TOTP code (each accepted once) or a recovery code (each usable once). A
+    challenge takes a few wrong codes, then it is spent; completions of one challenge wait for each other."""
+    if (cmd.code is None) == (cmd.recovery_code is None):
+        raise DomainError("give either a TOTP code or a recovery code")
+    async with uow:
+        found = await uow.sessions.open_challenge(digest(cmd.challenge), now)
+        if found is None:
+            raise ChallengeInvalid()
+        challenge_id, account_id = found
+        account = await _account(uow, account_id)
+        await creds.limits.take(creds.limits.windows(account.email, cmd.client_ip))
+        if cmd.code is not None:
+            passed = await _accept_totp(uow, creds, account, cmd.code, now)
+        else:
+            assert cmd.recovery_code is not None
+            passed = await uow.accounts.use_recovery_code(account.id, recovery_digest(cmd.recovery_code), now)
+        if not passed:
+            await uow.sessions.fail_challenge(challenge_id)
+            await uow.commit()
+            log.info("second factor refused (account %s)", account.id)
+            raise SecondFactorFailed("wrong or used code")
+        await uow.sessions.complete_challenge(challenge_id, now)
+        signed_in = await _open_session(uow, creds, account, now, now, cmd.client_ip, cmd.user_agent)
+        await uow.commit()
+    log.info("account %s signed in with %s", account.id, "TOTP" if cmd.code else "a recovery code")
     return signed_in
 
 
@@ -127,6 +176,61 @@ async def change_password(
         revoked = await uow.sessions.revoke_all(account.id, now)
         await uow.commit()
     log.info("account %s changed its password; %d sessions revoked", account.id, revoked)
+
+
+async def begin_totp(token: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime) -> TotpEnrolment:
+    """A new TOTP secret for the session's account, waiting for its first code (shown once: only its sealed
+    form is kept). Beginning again replaces a secret not yet confirmed."""
+    async with uow:
+        _, person = await _session(uow, creds, token, now)
+        account = person.account
+        secret = new_totp_secret()
+        if not await uow.accounts.start_totp(account.id, creds.totp.seal(account.id, secret), now):
+            raise TotpState("TOTP is on already for this account")
+        await uow.commit()
+    return TotpEnrolment(secret, provisioning_uri(secret, account.email, creds.issuer))
+
+
+async def confirm_totp(
+    cmd: CheckCode, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> list[str]:
+    """The first code from the app turns TOTP on: the session counts as second-factored now, the account's
+    other sessions are revoked (none of them proved the second factor), and fresh recovery codes are
+    answered (shown once: only their digests are kept)."""
+    async with uow:
+        session, person = await _session(uow, creds, cmd.session_token, now)
+        account = person.account
+        if account.totp_enabled:
+            raise TotpState("TOTP is on already for this account")
+        if account.totp_secret is None:
+            raise TotpState("begin the TOTP set-up first")
+        await creds.limits.take(creds.limits.windows(account.email, cmd.client_ip))
+        if not await _accept_totp(uow, creds, account, cmd.code, now, enable=True):
+            raise WrongCode("wrong or used code")
+        codes = new_recovery_codes()
+        await uow.accounts.replace_recovery_codes(account.id, [recovery_digest(c) for c in codes], now)
+        await uow.sessions.set_second_factor(session.id, now)
+        await uow.sessions.revoke_all(account.id, now, but=session.id)
+        await uow.commit()
+    log.info("account %s turned TOTP on", account.id)
+    return codes
+
+
+async def step_up(
+    cmd: CheckCode, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> tuple[Session, Person]:
+    """A fresh TOTP code on a session: its second factor is now (sensitive actions ask for a recent one)."""
+    async with uow:
+        session, person = await acting_session(uow, creds, cmd.session_token, now)
+        account = person.account
+        if not account.totp_enabled:
+            raise TotpState("TOTP is not on for this account: set it up first")
+        await creds.limits.take(creds.limits.windows(account.email, cmd.client_ip))
+        if not await _accept_totp(uow, creds, account, cmd.code, now):
+            raise WrongCode("wrong or used code")
+        await uow.sessions.set_second_factor(session.id, now)
+        await uow.commit()
+    return replace(session, second_factor_at=now), person
 
 
 async def get_or_open_account(uow: MerchantUnitOfWork, address: str, now: datetime) -> tuple[Account, bool]:
@@ -199,3 +303,23 @@ async def _open_session(
     )
     await uow.sessions.add(session, digest(token))
     return SignedIn(token, session, await uow.accounts.person(account))
+
+
+async def _accept_totp(
+    uow: MerchantUnitOfWork,
+    creds: Credentials,
+    account: Account,
+    code: str,
+    now: datetime,
+    *,
+    enable: bool = False,
+) -> bool:
+    """Whether `code` is the account's TOTP code now (±1 step) and its step was not accepted before; the step
+    is recorded (and with `enable`, TOTP turned on) in the transaction."""
+    if account.totp_secret is None:
+        return False
+    secret = creds.totp.open(account.id, account.totp_secret)
+    step = totp_step(secret, code, now, account.totp_last_step)
+    if step is None:
+        return False
+    return await uow.accounts.accept_totp_step(account, step, enable_at=now if enable else None)
