@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from faka_common.contracts import ShopChanged
+from faka_common.contracts import AccountLinkRequested, ShopChanged
 from faka_common.runtime import Runtime
 
 from merchant.adapters.credentials import Passwords, TotpSecrets
@@ -55,7 +55,7 @@ def credentials(settings: Settings) -> Credentials:
 def bootstrap(settings: Settings | None = None, clock: Clock = utc_now) -> Service:
     settings = settings or Settings()
     service = Service(Runtime(settings, MIGRATIONS), settings, credentials(settings), clock)
-    service.runtime.emits([ShopChanged])
+    service.runtime.emits([ShopChanged, AccountLinkRequested])
 
     async def warm() -> None:  # the decoy hash, made before the first sign-in rather than during it
         await asyncio.to_thread(service.credentials.passwords.warm)

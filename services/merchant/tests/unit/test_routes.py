@@ -34,6 +34,10 @@ PEOPLE = {
     ("POST", "/internal/sessions/current/password"),
     ("POST", "/internal/sessions/current/totp"),
     ("POST", "/internal/sessions/current/totp/confirm"),
+    ("POST", "/internal/sessions/current/email-verification"),
+    ("POST", "/internal/password-resets"),
+    ("POST", "/internal/links/redeem"),
+    ("POST", "/internal/accounts/{account_id}/links"),
 }
 
 

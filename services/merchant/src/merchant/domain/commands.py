@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from faka_common.contracts.accounts import LinkPurpose
 from faka_common.contracts.shops import ShopStatus
 
 from merchant.domain.shops import LANGUAGES
@@ -77,3 +78,10 @@ class CheckCode:
     session_token: str = field(repr=False)
     code: str = field(repr=False)
     client_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class RedeemLink:
+    token: str = field(repr=False)
+    purpose: LinkPurpose
+    new_password: str | None = field(default=None, repr=False)

@@ -1,23 +1,24 @@
-"""Merchant internal HTTP API: people signing in, their sessions, TOTP and passwords (docs/internal-api.md,
-merchant section). The gateway calls these on behalf of a person; secrets travel in bodies and the
-X-Session-Token header, never in a URL."""
+"""Merchant internal HTTP API: people signing in, their sessions, TOTP, passwords and one-time links
+(docs/internal-api.md, merchant section). The gateway calls these on behalf of a person; secrets travel in
+bodies and the X-Session-Token header, never in a URL. The notification service has links issued."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlencode
 from uuid import UUID
 
-from faka_common.contracts.accounts import PlatformRole, ShopRole
+from faka_common.contracts.accounts import LinkPurpose, PlatformRole, ShopRole
 from faka_common.fields import Line
-from faka_common.http import internal_router
+from faka_common.http import combined, internal_router
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from merchant.bootstrap import Service
 from merchant.domain import commands
-from merchant.domain.accounts import MAX_EMAIL, MAX_PASSWORD, Person, Session
+from merchant.domain.accounts import LINK_PAGES, MAX_EMAIL, MAX_PASSWORD, PASSWORD_LINKS, Person, Session
 from merchant.entrypoints.deps import Now, ServiceDep, SessionToken
 from merchant.service_layer import accounts
 from merchant.service_layer.accounts import SignedIn
@@ -156,8 +157,61 @@ class RecoveryCodesView(BaseModel):
     recovery_codes: list[str] = Field(description="Shown this once; each works once instead of a TOTP code")
 
 
+class ResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: LinkPurpose
+
+
+class LinkView(BaseModel):
+    account_id: UUID
+    email: str = Field(description="Where to send the link")
+    purpose: LinkPurpose
+    token: str
+    url: str = Field(description="The console page holding the token, for the e-mail")
+    expires_at: datetime
+
+
+class RedeemRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Token
+    purpose: LinkPurpose = Field(
+        description="What the page the link opened is for; another link's token: 410"
+    )
+    new_password: Password | None = Field(default=None, description="password_reset and account_setup only")
+
+    @model_validator(mode="after")
+    def _password_where_it_belongs(self) -> Self:
+        if (self.purpose in PASSWORD_LINKS) != (self.new_password is not None):
+            wanted = "needs new_password" if self.purpose in PASSWORD_LINKS else "takes no new_password"
+            raise ValueError(f"a {self.purpose} link {wanted}")
+        return self
+
+
+class RedeemedView(BaseModel):
+    account_id: UUID
+    email: str
+    purpose: LinkPurpose
+
+
 def _ip(address: IPv4Address | IPv6Address | None) -> str | None:
     return None if address is None else str(address)
+
+
+def link_url(service: Service, purpose: LinkPurpose, token: str) -> str:
+    base = service.settings.public_base_url.rstrip("/")
+    return f"{base}{LINK_PAGES[purpose]}?{urlencode({'token': token})}"
 
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No live session (session_invalid)"}}
@@ -272,8 +326,63 @@ async def confirm_totp(
     return RecoveryCodesView(recovery_codes=codes)
 
 
+@people.post(
+    "/sessions/current/email-verification",
+    status_code=202,
+    summary="E-mail the session's person a link that verifies the address",
+    responses={**UNAUTHORIZED, **ENROLMENT, 409: {"description": "Verified already"}},
+)
+async def request_email_verification(token: SessionToken, service: ServiceDep, now: Now) -> Accepted:
+    await accounts.request_email_verification(token, service.uow(), service.credentials, now)
+    return Accepted()
+
+
+@people.post(
+    "/password-resets",
+    status_code=202,
+    summary="E-mail a reset link if the address has an account; the same answer whatever the address",
+)
+async def request_password_reset(body: ResetRequest, service: ServiceDep, now: Now) -> Accepted:
+    await accounts.request_password_reset(body.email, service.uow(), service.credentials, now)
+    return Accepted()
+
+
+@people.post(
+    "/links/redeem",
+    summary="Use a one-time link: reset or set the password, or verify the address",
+    responses={410: {"description": "link_invalid: unknown, used, expired or for another purpose"}},
+)
+async def redeem_link(body: RedeemRequest, service: ServiceDep, now: Now) -> RedeemedView:
+    command = commands.RedeemLink(body.token, body.purpose, body.new_password)
+    account = await accounts.redeem_link(command, service.uow(), service.credentials, now)
+    return RedeemedView(account_id=account.id, email=account.email, purpose=body.purpose)
+
+
+links = APIRouter(tags=["accounts"])
+
+
+@links.post(
+    "/accounts/{account_id}/links",
+    status_code=201,
+    summary="A one-time link for the account, issued now, for the e-mail that sends it",
+    responses={404: {"description": "No such account"}},
+)
+async def issue_link(account_id: UUID, body: LinkRequest, service: ServiceDep, now: Now) -> LinkView:
+    issued = await accounts.issue_link(account_id, body.purpose, service.uow(), service.credentials, now)
+    return LinkView(
+        account_id=account_id,
+        email=issued.email,
+        purpose=issued.link.purpose,
+        token=issued.token,
+        url=link_url(service, issued.link.purpose, issued.token),
+        expires_at=issued.link.expires_at,
+    )
+
+
 def router(service: Service) -> APIRouter:
-    """People's routes, for the gateway."""
+    """People's routes for the gateway; the link route for the notification service."""
     for_gateway = internal_router(service.settings, callers={"gateway"})
     for_gateway.include_router(people)
-    return for_gateway
+    for_notification = internal_router(service.settings, callers={"notification"})
+    for_notification.include_router(links)
+    return combined(for_gateway, for_notification)

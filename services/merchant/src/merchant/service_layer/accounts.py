@@ -1,5 +1,5 @@
 """People's use cases: sign in (password, then TOTP or a recovery code), sessions, password changes, TOTP
-enrolment and step-up."""
+enrolment and step-up, one-time links (reset, verification, setup), the first platform admin."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from faka_common.errors import DomainError, Forbidden, NotFound
+from faka_common.contracts.accounts import AccountLinkRequested, LinkPurpose
+from faka_common.errors import Conflict, DomainError, Forbidden, NotFound
 
 from merchant.adapters.credentials import Passwords, TotpSecrets
 from merchant.adapters.sign_in_limits import SignInLimits
 from merchant.domain.accounts import (
+    PASSWORD_LINKS,
     Account,
     ChallengeInvalid,
     EnrolmentRequired,
+    Link,
+    LinkInvalid,
     Person,
     SecondFactorFailed,
     Session,
@@ -23,6 +27,7 @@ from merchant.domain.accounts import (
     SessionPolicy,
     SignInFailed,
     TotpState,
+    check_email,
     check_password,
     digest,
     new_recovery_codes,
@@ -32,7 +37,7 @@ from merchant.domain.accounts import (
     recovery_digest,
     totp_step,
 )
-from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, SignIn
+from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, RedeemLink, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -74,6 +79,13 @@ class SecondFactorRequired:
 class TotpEnrolment:
     secret: str
     uri: str
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: Link
+    token: str
+    email: str
 
 
 async def sign_in(
@@ -233,6 +245,90 @@ async def step_up(
     return replace(session, second_factor_at=now), person
 
 
+async def request_password_reset(
+    email: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> None:
+    """Have a reset link e-mailed if `email` has an account (a few per hour at most). The caller answers
+    the same whatever happened, and both ways cost the same Redis round trip and database read."""
+    allowed = await creds.limits.allows(creds.limits.link_window(email))
+    async with uow:
+        account = await uow.accounts.by_email(email)
+        if account is None or not allowed:
+            return
+        uow.publish(AccountLinkRequested(account_id=account.id, purpose="password_reset", requested_at=now))
+        await uow.commit()
+    log.info("account %s: password reset requested", account.id)
+
+
+async def request_email_verification(
+    token: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> None:
+    """Have a verification link e-mailed to the session's account."""
+    async with uow:
+        _, person = await acting_session(uow, creds, token, now)
+        account = person.account
+        if account.email_verified_at is not None:
+            raise Conflict(f"{account.email} is verified already")
+        uow.publish(
+            AccountLinkRequested(account_id=account.id, purpose="email_verification", requested_at=now)
+        )
+        await uow.commit()
+
+
+async def issue_link(
+    account_id: UUID, purpose: LinkPurpose, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> IssuedLink:
+    """A one-time link for the account, issued now (the notification service e-mails it); the account's
+    earlier unused links for the same purpose stop working."""
+    async with uow:
+        account = await _account(uow, account_id)
+        issued = await _issue(uow, creds, account, purpose, now)
+        await uow.commit()
+    log.info("account %s: %s link issued", account.id, purpose)
+    return issued
+
+
+async def redeem_link(cmd: RedeemLink, uow: MerchantUnitOfWork, creds: Credentials, now: datetime) -> Account:
+    """Use a one-time link, once, within its lifetime: a reset or set-up link sets the password (and revokes
+    every session), any link verifies the address. A weak password spends nothing."""
+    if (cmd.purpose in PASSWORD_LINKS) != (cmd.new_password is not None):
+        wanted = "needs a new password" if cmd.purpose in PASSWORD_LINKS else "takes no password"
+        raise DomainError(f"a {cmd.purpose} link {wanted}")
+    async with uow:
+        link = await uow.links.redeem(digest(cmd.token), cmd.purpose, now)
+        if link is None:
+            raise LinkInvalid()
+        account = await _account(uow, link.account_id)
+        if cmd.new_password is None:
+            await uow.accounts.mark_verified(account.id, now)
+        else:
+            check_password(cmd.new_password, account.email)
+            new_hash = await creds.passwords.hash(cmd.new_password)
+            await uow.accounts.set_password(account.id, new_hash, now, verified=True)
+            await uow.sessions.revoke_all(account.id, now)
+        await uow.commit()
+    log.info("account %s used a %s link", account.id, cmd.purpose)
+    return account
+
+
+async def create_platform_admin(
+    email: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> IssuedLink:
+    """The account of `email` (made without a password when there is none) as a platform admin, and a link
+    to set its password: a set-up link, or a reset link when it has a password already. Run again, it
+    answers a fresh link."""
+    address = check_email(email)
+    async with uow:
+        account, _ = await get_or_open_account(uow, address, now)
+        await uow.accounts.lock_platform_roles()
+        await uow.accounts.grant(account.id, "admin", now)
+        purpose: LinkPurpose = "password_reset" if account.password_hash else "account_setup"
+        issued = await _issue(uow, creds, account, purpose, now)
+        await uow.commit()
+    log.info("account %s is a platform admin; %s link issued", account.id, purpose)
+    return issued
+
+
 async def get_or_open_account(uow: MerchantUnitOfWork, address: str, now: datetime) -> tuple[Account, bool]:
     """The account of the (checked) address, opened without a password when there is none; and whether it
     was opened now."""
@@ -323,3 +419,14 @@ async def _accept_totp(
     if step is None:
         return False
     return await uow.accounts.accept_totp_step(account, step, enable_at=now if enable else None)
+
+
+async def _issue(
+    uow: MerchantUnitOfWork, creds: Credentials, account: Account, purpose: LinkPurpose, now: datetime
+) -> IssuedLink:
+    token = new_token()
+    link = Link(
+        id=uuid4(), account_id=account.id, purpose=purpose, created_at=now, expires_at=now + creds.policy.link
+    )
+    await uow.links.add(link, digest(token))
+    return IssuedLink(link, token, account.email)
