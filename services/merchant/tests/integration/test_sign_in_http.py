@@ -257,5 +257,7 @@ async def test_platform_staff_and_owners_without_totp_get_a_session_good_only_fo
             headers=acting(token),
         )
         assert change.status_code == 403 and change.json()["error"] == "totp_enrolment_required"
+        members = await api.get(f"/internal/shops/{DEFAULT_SHOP_ID}/members", headers=acting(token))
+        assert members.status_code == 403 and members.json()["error"] == "totp_enrolment_required"
         assert (await resolve(api, token)).json()["totp_enrolment_required"] is True
         assert (await api.post("/internal/sessions/current/totp", headers=acting(token))).status_code == 201

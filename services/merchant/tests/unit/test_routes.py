@@ -1,8 +1,10 @@
 """Which of the merchant service's routes are shop-owned. The shops themselves are the platform's: an
 operator of the platform opens, lists, changes and suspends them, and the gateway resolves a storefront's
 address to its shop before it knows which shop a request acts for. People are the platform's too: one person
-signs in once and may work in several shops. So no route here is scoped by X-Shop-Id. A route added later
-(memberships, API tokens, the audit log) must be put on one side or the other."""
+signs in once and may work in several shops. A shop's members belong to the shop, but their routes name it
+in the path and act as the person of the session, who sees only the shops they work in (another shop: 404,
+tests/integration/test_memberships_http.py). So no route here is scoped by X-Shop-Id. A route added later
+(API tokens, the audit log) must be put on one side or the other."""
 
 from __future__ import annotations
 
@@ -38,6 +40,16 @@ PEOPLE = {
     ("POST", "/internal/password-resets"),
     ("POST", "/internal/links/redeem"),
     ("POST", "/internal/accounts/{account_id}/links"),
+    ("GET", "/internal/platform/staff"),
+    ("POST", "/internal/platform/staff"),
+    ("DELETE", "/internal/platform/staff/{account_id}/roles/{role}"),
+}
+#: A shop's members: the shop is the one the path names, seen only by the people who work in it.
+SHOP_IN_PATH = {
+    ("GET", "/internal/shops/{shop_id}/members"),
+    ("POST", "/internal/shops/{shop_id}/members"),
+    ("PATCH", "/internal/shops/{shop_id}/members/{account_id}"),
+    ("DELETE", "/internal/shops/{shop_id}/members/{account_id}"),
 }
 
 
@@ -50,10 +62,10 @@ async def service() -> AsyncIterator[Service]:
         await built.runtime.engine.dispose()
 
 
-async def test_every_route_is_listed_as_the_platforms_or_an_operational_one(
+async def test_every_route_is_listed_as_the_platforms_a_shops_by_path_or_an_operational_one(
     service: Service,
 ) -> None:
     scoping = shop_scoping(build_app(service))
     assert scoping.scoped == set(), "a shop-owned route needs its isolation tests (shop B's X-Shop-Id: 404)"
-    listed = OPERATIONAL_ROUTES | PLATFORM | PEOPLE
+    listed = OPERATIONAL_ROUTES | PLATFORM | PEOPLE | SHOP_IN_PATH
     assert scoping.unscoped == listed, "a new route must be classified here"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from faka_common.contracts.accounts import LinkPurpose
+from faka_common.contracts.accounts import LinkPurpose, PlatformRole, ShopRole
 from faka_common.contracts.shops import ShopStatus
 
 from merchant.domain.shops import LANGUAGES
@@ -85,3 +85,26 @@ class RedeemLink:
     token: str = field(repr=False)
     purpose: LinkPurpose
     new_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AddMember:
+    session_token: str = field(repr=False)
+    shop_id: UUID
+    email: str
+    role: ShopRole
+
+
+@dataclass(frozen=True)
+class ChangeMember:
+    session_token: str = field(repr=False)
+    shop_id: UUID
+    account_id: UUID
+    role: ShopRole
+
+
+@dataclass(frozen=True)
+class GrantPlatformRole:
+    session_token: str = field(repr=False)
+    email: str
+    role: PlatformRole

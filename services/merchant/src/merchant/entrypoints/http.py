@@ -1,5 +1,5 @@
 """Merchant internal HTTP API: shops (docs/internal-api.md, merchant section), and the app with people's
-routes (entrypoints.accounts)."""
+routes (entrypoints.accounts, entrypoints.memberships)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from merchant.domain.shops import (
     OpeningStatus,
     Shop,
 )
-from merchant.entrypoints import accounts
+from merchant.entrypoints import accounts, memberships
 from merchant.entrypoints.deps import ServiceDep
 from merchant.service_layer import shops
 
@@ -239,7 +239,7 @@ def router(service: Service) -> APIRouter:
 
 
 def build_app(service: Service) -> FastAPI:
-    routers = [router(service), accounts.router(service)]
+    routers = [router(service), accounts.router(service), memberships.router(service)]
     app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service
 
