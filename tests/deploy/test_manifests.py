@@ -303,7 +303,9 @@ def admitted_callers(service: str) -> dict[str, set[str]]:
             for method, operation in operations.items():
                 forbidden = operation["responses"].get("403", {}).get("description", "")
                 assert forbidden.startswith(CALLERS_ADMITTED), f"{service} {method} {path} names no callers"
-                out[f"{method.upper()} {path}"] = set(forbidden.removeprefix(CALLERS_ADMITTED).split(", "))
+                # "... It admits: a, b" or "... It admits: a; or <another reason for a 403>"
+                admits = forbidden.removeprefix(CALLERS_ADMITTED).split(";")[0]
+                out[f"{method.upper()} {path}"] = set(admits.split(", "))
     return out
 
 

@@ -37,7 +37,7 @@ CALLERS = {
     "inventory": ("gateway", "order", "notification"),
     "delivery": ("gateway", "notification"),
     "notification": ("gateway",),
-    "merchant": ("gateway",),
+    "merchant": ("gateway", "notification"),
 }
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from merchant.bootstrap import Service
 from merchant.domain import commands
 from merchant.domain.accounts import LINK_PAGES, MAX_EMAIL, MAX_PASSWORD, PASSWORD_LINKS, Person, Session
-from merchant.entrypoints.deps import Now, ServiceDep, SessionToken
+from merchant.entrypoints.deps import Now, ServiceDep, SessionToken, refused
 from merchant.service_layer import accounts
 from merchant.service_layer.accounts import SignedIn
 
@@ -216,9 +216,9 @@ def link_url(service: Service, purpose: LinkPurpose, token: str) -> str:
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "No live session (session_invalid)"}}
 LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "Too many attempts: retry_after seconds"}}
-ENROLMENT: dict[int | str, dict[str, Any]] = {
-    403: {"description": "totp_enrolment_required: this session may only set up TOTP"}
-}
+
+
+ENROLMENT = refused("totp_enrolment_required: this session may only set up TOTP")
 
 people = APIRouter(tags=["accounts"])
 
@@ -314,7 +314,7 @@ async def begin_totp(token: SessionToken, service: ServiceDep, now: Now) -> Totp
     responses={
         **UNAUTHORIZED,
         **LIMITED,
-        403: {"description": "wrong_code"},
+        **refused("wrong_code"),
         409: {"description": "Not begun"},
     },
 )

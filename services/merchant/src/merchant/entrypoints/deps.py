@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+from faka_common.http import CALLERS_ADMITTED
 from fastapi import Depends, Header, Request
 
 from merchant.bootstrap import Service
@@ -39,3 +40,8 @@ def _session_token(
 
 #: The token of the session a request acts as (X-Session-Token); without one: 401 session_invalid.
 SessionToken = Annotated[str, Depends(_session_token)]
+
+
+def refused(reason: str) -> dict[int | str, dict[str, Any]]:
+    """The 403 of a people route (all the gateway's): a caller the route does not admit, or `reason`."""
+    return {403: {"description": f"{CALLERS_ADMITTED}gateway; or {reason}"}}

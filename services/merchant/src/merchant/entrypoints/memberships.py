@@ -17,7 +17,7 @@ from merchant.bootstrap import Service
 from merchant.domain import commands
 from merchant.domain.accounts import Account, Member
 from merchant.entrypoints.accounts import Email
-from merchant.entrypoints.deps import Now, ServiceDep, SessionToken
+from merchant.entrypoints.deps import Now, ServiceDep, SessionToken, refused
 from merchant.service_layer import memberships
 
 
@@ -88,9 +88,7 @@ class NewStaff(BaseModel):
 
 ACTING: dict[int | str, dict[str, Any]] = {
     401: {"description": "No live session (session_invalid)"},
-    403: {
-        "description": "not_allowed: the acting person's role does not reach so far; totp_enrolment_required"
-    },
+    **refused("not_allowed: the acting person's role does not reach so far; or totp_enrolment_required"),
 }
 IN_SHOP: dict[int | str, dict[str, Any]] = {
     **ACTING,
