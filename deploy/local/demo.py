@@ -7,8 +7,10 @@ import secrets
 import sys
 
 import httpx
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 
 GATEWAY = os.environ.get("FAKA_GATEWAY_URL", "http://127.0.0.1:8000")
+DEMO_SHOP = {"name": "faka 演示店 / demo shop", "contact": "support@faka.local"}
 ADMIN_KEY = os.environ.get("ADMIN_API_KEY", "dev-admin-key-change-me")
 
 CATALOG = [
@@ -42,6 +44,9 @@ CATALOG = [
 
 def main() -> None:
     admin = httpx.Client(base_url=GATEWAY, headers={"X-Admin-Key": ADMIN_KEY}, timeout=30)
+    shop = admin.get(f"/api/platform/shops/{DEFAULT_SHOP_ID}").raise_for_status().json()
+    if shop["name"] == "Default shop":  # the name merchant opens it with: the buyers' e-mails carry it
+        admin.patch(f"/api/platform/shops/{DEFAULT_SHOP_ID}", json=DEMO_SHOP).raise_for_status()
     existing = {p["title"]: p for p in admin.get("/api/admin/products").raise_for_status().json()["items"]}
     for item in CATALOG:
         if item["title"] in existing:
