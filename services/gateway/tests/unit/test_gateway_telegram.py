@@ -86,7 +86,8 @@ async def edge() -> AsyncIterator[Edge]:
     gateway = make_gateway(notification)
     gateway.order = ShopOwner(FakeOwner(orders))
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=edge_app(gateway)), base_url="http://gateway.test"
+        transport=httpx.ASGITransport(app=edge_app(gateway)),
+        base_url="http://127.0.0.1:8000",  # the platform's own host: its root names no shop
     ) as client:
         yield Edge(gateway, notification, client)
     await gateway.aclose()
@@ -131,6 +132,9 @@ async def test_a_start_with_a_token_is_forwarded_to_notification(edge: Edge) -> 
     assert call.method == "POST" and call.url.path == "/internal/telegram/links"
     assert call.headers["X-Internal-Caller"] == "gateway"
     assert call.headers["X-Internal-Token"] == GATEWAY.token
+    assert (
+        "X-Shop-Id" not in call.headers
+    )  # the platform's bot: the order's shop is the token's, not a path's
     assert json.loads(call.content) == {"chat_id": "4242", "token": token, "language_code": "en"}
 
 

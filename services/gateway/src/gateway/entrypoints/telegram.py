@@ -116,7 +116,8 @@ def telegram_router(gw: Gateway) -> APIRouter:
             "language_code": message.sender.language_code if message.sender else None,
         }
         try:
-            await gw.notification.request("POST", "/internal/telegram/links", json=link)
+            # the platform's one bot serves every shop: the signed token, not the shop, names the order
+            await gw.notification.request("POST", "/internal/telegram/links", json=link, platform=True)
         except DomainError as error:
             if error.code == chat_link.InvalidChatLink.code:
                 # notification told the chat why; resending the update would not help
