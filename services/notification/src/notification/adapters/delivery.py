@@ -6,9 +6,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from faka_common.http import InternalClient
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from notification.domain.model import NotificationError, OrderKeys
+from notification.adapters.answers import parse_answer
+from notification.domain.model import OrderKeys
 
 
 class _ContentBody(BaseModel):
@@ -26,13 +27,7 @@ class DeliveredContent:
 
     async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         response = await self._client.request("GET", f"/internal/deliveries/{order_id}/content", shop=shop_id)
-        try:
-            body = _ContentBody.model_validate_json(response.content)
-        except ValidationError as error:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-            raise NotificationError(
-                f"delivery answered an unexpected content body (fields: {fields})"
-            ) from None
+        body = parse_answer(_ContentBody, response, "delivery answered an unexpected content body")
         return OrderKeys(order_id=order_id, keys=[body.content], usage_instructions="")
 
     async def aclose(self) -> None:

@@ -6,9 +6,10 @@ from typing import Protocol
 from uuid import UUID
 
 from faka_common.http import InternalClient
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from notification.domain.model import NotificationError, OrderKeys
+from notification.adapters.answers import parse_answer
+from notification.domain.model import OrderKeys
 
 
 class KeySource(Protocol):
@@ -37,14 +38,7 @@ class InventoryKeys:
 
     async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
         response = await self._client.request("GET", f"/internal/orders/{order_id}/keys", shop=shop_id)
-        try:
-            body = _OrderKeysBody.model_validate_json(response.content)
-        except ValidationError as error:
-            # Only the field locations: pydantic's own message would echo the input (the keys).
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-            raise NotificationError(
-                f"inventory answered an unexpected keys body (fields: {fields})"
-            ) from None
+        body = parse_answer(_OrderKeysBody, response, "inventory answered an unexpected keys body")
         return OrderKeys(
             order_id=order_id,
             keys=[key.content for key in body.keys],

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from uuid import UUID
 
 from faka_common.http import InternalClient
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from notification.adapters.answers import parse_answer
 from notification.domain.model import NotificationError
 
 
@@ -32,11 +33,7 @@ class OrderLinks:
         response = await self._client.request(
             "POST", f"/internal/orders/{quote(order_no, safe='')}/links", shop=shop_id
         )
-        try:
-            body = _LinkBody.model_validate_json(response.content)
-        except ValidationError as error:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
-            raise NotificationError(f"order answered an unexpected link body (fields: {fields})") from None
+        body = parse_answer(_LinkBody, response, "order answered an unexpected link body")
         if body.order_no != order_no:
             raise NotificationError(f"order answered a link for another order than {order_no}")
         return body.url
