@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
+from faka_common.rate_limits import RateLimited
 from faka_common.service_auth import (
     INTERNAL_CALLER_HEADER,
     INTERNAL_TOKEN_HEADER,
@@ -59,10 +60,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def too_many(error: RateLimited, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """429 with Retry-After (also as `retry_after` in the body), in the error shape of every other answer."""
+    return JSONResponse(
+        error_body(error.code, error.message, retry_after=error.retry_after),
+        status_code=error.status_code,
+        headers={"Retry-After": str(error.retry_after), **(headers or {})},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return too_many(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
