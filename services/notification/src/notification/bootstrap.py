@@ -21,6 +21,7 @@ from faka_common.contracts import (
     RiskDecided,
     topics,
 )
+from faka_common.contracts.accounts import AccountLinkRequested
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
@@ -30,6 +31,7 @@ from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
 from purgatory import AsyncCircuitBreakerFactory
 
+from notification.adapters.account_links import AccountLinkSource, MerchantLinks
 from notification.adapters.channels.aliyun_sms import AliyunSmsChannel
 from notification.adapters.channels.email import EmailChannel
 from notification.adapters.channels.in_site import InSiteChannel
@@ -96,6 +98,7 @@ class Service:
     webhook_log: SqlWebhookLog
     content: KeySource | None = None
     links: LinkSource | None = None
+    accounts: AccountLinkSource | None = None
 
     @property
     def sellers(self) -> Sellers:
@@ -148,10 +151,16 @@ class Service:
         }
 
     def _link_handlers(self, platform: Platform) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
-        if self.links is None:
-            return {}
-        send = partial(handlers.send_order_link, notifier=self.notifier, links=self.links, platform=platform)
-        return {OrderLinkRequested: send}
+        sends: dict[type[Message], Handler[NotificationUnitOfWork]] = {}
+        if self.links is not None:
+            sends[OrderLinkRequested] = partial(
+                handlers.send_order_link, notifier=self.notifier, links=self.links, platform=platform
+            )
+        if self.accounts is not None:
+            sends[AccountLinkRequested] = partial(
+                handlers.send_account_link, notifier=self.notifier, accounts=self.accounts, platform=platform
+            )
+        return sends
 
     async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:
         await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
@@ -239,9 +248,10 @@ def bootstrap(
     mailer: Mailer | None = None,
     content: KeySource | None = None,
     links: LinkSource | None = None,
+    accounts: AccountLinkSource | None = None,
 ) -> Service:
-    """`keys`, `content`, `links` and `mailer` default to inventory's, delivery's and order's internal APIs
-    and SMTP; tests pass fakes."""
+    """`keys`, `content`, `links`, `accounts` and `mailer` default to inventory's, delivery's, order's and
+    merchant's internal APIs and SMTP; tests pass fakes."""
     settings = settings or Settings()
     runtime = Runtime(settings, MIGRATIONS)
     if keys is None:
@@ -256,6 +266,10 @@ def bootstrap(
         orders = OrderLinks(InternalClient(settings.order_url, settings.credential()))
         runtime.on_stop.append(orders.aclose)
         links = orders
+    if accounts is None:
+        merchant = MerchantLinks(InternalClient(settings.merchant_url, settings.credential()))
+        runtime.on_stop.append(merchant.aclose)
+        accounts = merchant
     client = httpx.AsyncClient(
         timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
     )
@@ -284,7 +298,7 @@ def bootstrap(
         for name, channel in raw.items()
     }
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
-    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content, links)
+    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content, links, accounts)
 
     runtime.consume(service.consumer(), CONSUMED)
     runtime.emits([NotificationSent, NotificationFailed])

@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     order_url: str = Field(
         default="http://127.0.0.1:8001", description="The order service (a buyer's link, issued at send time)"
     )
+    merchant_url: str = Field(
+        default="http://127.0.0.1:8007",
+        description="The merchant service (a person's one-time link and address, issued at send time)",
+    )
     support_contact: str = Field(
         default="support@faka.local",
         description="How buyers reach support when their order's shop names no contact (or is not known yet)",

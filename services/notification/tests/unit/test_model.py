@@ -36,3 +36,10 @@ def test_message_id_is_stable_per_order_and_template() -> None:
     assert message_id(order_id, "order_delivered").startswith("<") and str(order_id) in message_id(
         order_id, "order_delivered"
     )
+
+
+@pytest.mark.parametrize(
+    ("requested", "chosen"), [(None, "en"), ("", "en"), ("fr", "en"), ("zh-TW", "zh-CN")]
+)
+def test_pick_locale_falls_back_to_the_default_it_is_given(requested: str | None, chosen: str) -> None:
+    assert pick_locale(requested, default="en") == chosen

@@ -5,6 +5,8 @@ import pytest
 from notification.adapters.mailer import compose
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.model import (
+    ACCOUNT_NOTICES,
+    ACCOUNT_SETUP,
     BUYER_NOTICES,
     ORDER_DELIVERED,
     ORDER_REFUNDED,
@@ -170,3 +172,52 @@ def test_a_shop_not_known_yet_leaves_the_subject_as_it_was_and_the_platform_sign
     rendered = renderer.render(notice, locale, BUYER_CONTEXT)
     assert rendered.subject.startswith(("Your", "Order", "Payment", "The", "订单", "您的"))
     assert rendered.text.rstrip().endswith("faka shop") and "faka shop" in rendered.html
+
+
+ACCOUNT_CONTEXT = {
+    "time_text": "2026-11-22 08:15:00 UTC",
+    "valid_minutes": 30,
+    "expires_text": "2026-11-22 08:45:00 UTC",
+    "support_contact": "support@faka.local",
+    "shop_name": "",
+    "signature": "faka shop",
+}
+LINK = "https://console.test/console/reset?token=T0K3N-secret"
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("notice", ACCOUNT_NOTICES)
+def test_a_persons_link_notice_holds_the_link_only_with_its_secret_and_says_30_minutes(
+    renderer: TemplateRenderer, notice: str, locale: str
+) -> None:
+    rendered = renderer.render(notice, locale, {**ACCOUNT_CONTEXT, "link_url": LINK})
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.text.count(LINK) == 1 and rendered.html.count(f'href="{LINK}"') == 1
+    minutes = "30 minutes" if locale == "en" else "30 分钟"
+    for body in (rendered.text, rendered.html):
+        assert minutes in body and ("once" in body or "一次" in body)
+        assert "2026-11-22 08:45:00 UTC" in body and "support@faka.local" in body and "faka shop" in body
+    assert LINK not in rendered.subject and LINK not in rendered.sms
+    # without its secret (a channel that may not carry it): no link at all
+    public = renderer.render(notice, locale, ACCOUNT_CONTEXT)
+    assert "token=" not in public.text + public.html + public.sms and "href=" not in public.html
+
+
+def test_the_purposes_read_differently_in_each_language(renderer: TemplateRenderer) -> None:
+    subjects = {
+        (notice, locale): renderer.render(notice, locale, ACCOUNT_CONTEXT).subject
+        for notice in ACCOUNT_NOTICES
+        for locale in ("zh-CN", "en")
+    }
+    assert len(set(subjects.values())) == len(subjects)
+    assert subjects[("account_password_reset", "en")] == "Reset your password"
+    assert subjects[("account_password_reset", "zh-CN")] == "重置您的密码"
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_an_invitation_names_the_inviting_shop(renderer: TemplateRenderer, locale: str) -> None:
+    context = {**ACCOUNT_CONTEXT, "shop_name": "Game <Cards>", "signature": "Game <Cards>"}
+    rendered = renderer.render(ACCOUNT_SETUP, locale, context)
+    assert "Game <Cards>" in rendered.subject
+    assert rendered.text.count("Game <Cards>") == 2  # the invitation and the signature
+    assert "Game <Cards>" not in rendered.html and rendered.html.count("Game &lt;Cards&gt;") == 3

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 from uuid import UUID
 
+from faka_common.contracts.accounts import LinkPurpose
 from faka_common.errors import RetryLater
 
 Status = Literal["pending", "sent", "failed"]
@@ -26,6 +27,19 @@ SUPPLIER_DOWN = "supplier_down"
 RISK_REVIEW = "risk_review"
 ORDER_NEEDS_ATTENTION = "order_needs_attention"
 SELLER_ALERTS = (LOW_STOCK, DELIVERY_FAILED, SUPPLIER_DOWN, RISK_REVIEW, ORDER_NEEDS_ATTENTION)
+
+#: A person's one-time link (merchant issues it at send time), one notice per purpose; each holds a token,
+#: so it goes by e-mail only, to the address merchant answers with the link.
+ACCOUNT_PASSWORD_RESET = "account_password_reset"
+ACCOUNT_EMAIL_VERIFICATION = "account_email_verification"
+ACCOUNT_SETUP = "account_setup"
+ACCOUNT_NOTICES = (ACCOUNT_PASSWORD_RESET, ACCOUNT_EMAIL_VERIFICATION, ACCOUNT_SETUP)
+NOTICE_OF_LINK: dict[LinkPurpose, str] = {
+    "password_reset": ACCOUNT_PASSWORD_RESET,
+    "email_verification": ACCOUNT_EMAIL_VERIFICATION,
+    "account_setup": ACCOUNT_SETUP,
+}
+NOTICES = BUYER_NOTICES + SELLER_ALERTS + ACCOUNT_NOTICES
 
 EMAIL = "email"
 ALIYUN_SMS = "aliyun_sms"
@@ -49,14 +63,15 @@ DEFAULT_ROUTES: dict[str, list[list[str]]] = {
     ORDER_REFUNDED: _BUYER_ROUTE,
     ORDER_LINK: [[EMAIL]],
     **{alert: _SELLER_ROUTE for alert in SELLER_ALERTS},
+    **{notice: [[EMAIL]] for notice in ACCOUNT_NOTICES},
 }
 
 
 def check_routes(routes: Mapping[str, Route]) -> None:
     """Raise ValueError naming the first unknown notice or channel (a typo in settings must not go quiet)."""
     for notice, chains in routes.items():
-        if notice not in BUYER_NOTICES + SELLER_ALERTS:
-            raise ValueError(f"unknown notice {notice!r} in routes (known: {BUYER_NOTICES + SELLER_ALERTS})")
+        if notice not in NOTICES:
+            raise ValueError(f"unknown notice {notice!r} in routes (known: {NOTICES})")
         for chain in chains:
             for channel in chain:
                 if channel not in CHANNELS:
@@ -67,16 +82,18 @@ def check_routes(routes: Mapping[str, Route]) -> None:
 
 SUPPORTED_LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
+#: A person's messages (sign-in links) when merchant names no language for the account.
+ACCOUNT_LOCALE = "en"
 _BEIJING = timezone(timedelta(hours=8))
 _CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _ZERO_DECIMAL = {"JPY", "KRW"}
 
 
-def pick_locale(requested: str | None) -> str:
+def pick_locale(requested: str | None, default: str = DEFAULT_LOCALE) -> str:
     """The supported locale closest to the buyer's: exact (case-insensitive, `_` or `-`), then the same
-    language (`en-US` → `en`, `zh-TW` → `zh-CN`), else the default zh-CN."""
+    language (`en-US` → `en`, `zh-TW` → `zh-CN`), else `default` (zh-CN unless told)."""
     if not requested or not requested.strip():
-        return DEFAULT_LOCALE
+        return default
     wanted = requested.strip().replace("_", "-").lower()
     for locale in SUPPORTED_LOCALES:
         if locale.lower() == wanted:
@@ -85,7 +102,7 @@ def pick_locale(requested: str | None) -> str:
     for locale in SUPPORTED_LOCALES:
         if locale.lower().split("-", 1)[0] == language:
             return locale
-    return DEFAULT_LOCALE
+    return default
 
 
 def format_time(moment: datetime, locale: str | None) -> str:

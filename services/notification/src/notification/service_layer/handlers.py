@@ -17,6 +17,7 @@ from faka_common.contracts import (
     OrderPlaced,
     RiskDecided,
 )
+from faka_common.contracts.accounts import AccountLinkRequested
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
@@ -24,11 +25,14 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
+from notification.adapters.account_links import AccountLinkSource
 from notification.adapters.inventory import KeySource
 from notification.adapters.order_links import LinkSource
 from notification.domain.model import (
+    ACCOUNT_LOCALE,
     DELIVERY_FAILED,
     LOW_STOCK,
+    NOTICE_OF_LINK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
     ORDER_LINK,
@@ -47,6 +51,7 @@ from notification.domain.model import (
     buyer_voice,
     format_money,
     format_time,
+    pick_locale,
 )
 from notification.service_layer.notifier import Notice, Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
@@ -332,6 +337,49 @@ async def send_order_link(
         secrets=load_link,
         instance=str(event_id()),
     )
+
+
+async def send_account_link(
+    event: AccountLinkRequested,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    accounts: AccountLinkSource,
+    platform: Platform,
+) -> None:
+    """A person asked to reset the password or to verify the address, or was invited: e-mail a link the
+    merchant service issues now to the address it answers with the link, in the account's language (English
+    unless merchant names one), once per request: a redelivered request sends nothing twice, a second
+    request its own e-mail (its link spends the first's). No buyer is involved. The link is held in memory
+    for the e-mail alone: never stored, logged or published, and only a channel that carries secrets (the
+    e-mail) renders it. Merchant down: its Unavailable makes the consumer park the request until it is
+    back. An inviting shop's name leads the subject and signs the e-mail; otherwise the platform speaks."""
+    shop = await uow.shops.get(event.shop_id) if event.shop_id is not None else None
+    link = await accounts.account_link(event.account_id, event.purpose)
+    locale = pick_locale(link.locale, default=ACCOUNT_LOCALE)
+    left = link.expires_at - datetime.now(UTC)
+    context = {
+        **buyer_voice(shop, platform),
+        "time_text": format_time(occurred_at(), locale),
+        "valid_minutes": max(1, round(left.total_seconds() / 60)),
+        "expires_text": format_time(link.expires_at, locale),
+    }
+
+    async def reveal_link() -> dict[str, Any]:
+        return {"link_url": link.url}
+
+    notice = Notice(
+        template=NOTICE_OF_LINK[event.purpose],
+        # a person's notice files under the inviting shop, the platform's under the installation's own shop
+        shop_id=event.shop_id if event.shop_id is not None else DEFAULT_SHOP_ID,
+        order_id=event.account_id,
+        locale=locale,
+        recipients=Recipients(email=link.email),
+        context=context,
+        payload={"account_id": str(event.account_id), "purpose": event.purpose},
+        secrets=reveal_link,
+        instance=str(event_id()),
+    )
+    await notifier.notify(notice, uow)
 
 
 async def notify_low_stock(
