@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.errors import NotFound, Unauthorized
-from faka_common.http import error_body
+from faka_common.http import error_body, too_many
+from faka_common.rate_limits import RateLimited
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
@@ -24,7 +25,6 @@ from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecre
 from gateway.entrypoints.shops import NoSuchShop, admin_shop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
-from gateway.service_layer.rate_limits import RateLimited
 
 ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -73,15 +73,6 @@ def client_ip(gw: Gateway, request: Request) -> str | None:
     """The client's address: the socket peer, or what trusted proxies say in X-Forwarded-For."""
     peer = request.client.host if request.client else None
     return client_address(peer, request.headers.getlist("x-forwarded-for"), gw.settings.trusted_proxies)
-
-
-def too_many(error: RateLimited) -> JSONResponse:
-    """429 with Retry-After, in the error shape of every other answer."""
-    return JSONResponse(
-        error_body(error.code, error.message, retry_after=error.retry_after),
-        status_code=error.status_code,
-        headers={"Retry-After": str(error.retry_after), **PRIVATE},
-    )
 
 
 def checked_order_no(order_no: str) -> str:
@@ -231,11 +222,11 @@ def payments_router(gw: Gateway) -> APIRouter:
 
 def install_edge_handlers(app: FastAPI) -> None:
     """Unknown routes and wrong methods answer JSON like every other error; a rate limit is a 429 with
-    Retry-After."""
+    Retry-After that no cache keeps."""
 
     @app.exception_handler(RateLimited)
     async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        return too_many(exc)
+        return too_many(exc, PRIVATE)
 
     @app.exception_handler(NoSuchShop)
     async def on_no_such_shop(request: Request, exc: NoSuchShop) -> Response:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from faka_common.errors import DomainError
+from faka_common.rate_limits import RateLimited
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -18,7 +19,6 @@ from gateway.entrypoints.schemas import NewOrder
 from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
-from gateway.service_layer.rate_limits import RateLimited
 
 MAX_FORM_BYTES = 16 * 1024
 
