@@ -10,12 +10,10 @@ from uuid import UUID
 from faka_common.contracts.shops import ShopStatus
 from faka_common.errors import DomainError
 from faka_common.fields import Line, NonBlankLine
-from faka_common.http import create_app, error_body, internal_router
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from faka_common.http import create_app, internal_router
+from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from merchant.adapters.sign_in_limits import RateLimited
 from merchant.bootstrap import Service
 from merchant.domain import commands
 from merchant.domain.shops import (
@@ -242,13 +240,4 @@ def build_app(service: Service) -> FastAPI:
     routers = [router(service), accounts.router(service), memberships.router(service)]
     app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service
-
-    @app.exception_handler(RateLimited)
-    async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message, retry_after=exc.retry_after),
-            status_code=exc.status_code,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-
     return app
