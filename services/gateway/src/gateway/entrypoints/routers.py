@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.catalog_admin import catalog_admin_router
+from gateway.entrypoints.console_auth import console_auth_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
 from gateway.entrypoints.order_events import order_events_router
@@ -31,6 +32,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         order_links_router(gw),
         web_router(gw),
         telegram_router(gw),
+        console_auth_router(gw),
     ]
 
 

@@ -1,0 +1,75 @@
+"""People signing in to the console: merchant's platform-level people routes (sign-in, the session a token
+opens, TOTP, passwords, one-time links). A session's token travels in the X-Session-Token header and bodies,
+never in a URL; bodies are sent as ASCII JSON, so any string the gateway accepted reaches merchant intact."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from faka_common.errors import DomainError
+from faka_common.rate_limits import RateLimited
+
+from gateway.adapters.owners import Owner, json_body
+
+SESSION_HEADER = "X-Session-Token"
+#: Merchant says "... try again in N seconds"; its answer's Retry-After does not survive InternalClient.
+_RETRY_IN = re.compile(r"try again in (\d+) second")
+_DEFAULT_RETRY_AFTER = 60
+
+
+class MerchantPeople:
+    """The people routes of merchant, for the console; merchant's 4xx come back as its DomainErrors, a
+    429 as RateLimited with the seconds to wait."""
+
+    def __init__(self, merchant: Owner) -> None:
+        self._merchant = merchant
+
+    async def sign_in(self, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/sign-in", body=body)
+
+    async def complete_sign_in(self, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/sign-in/second-factor", body=body)
+
+    async def session(self, token: str) -> Any:
+        return await self._send("GET", "/internal/sessions/current", token=token)
+
+    async def sign_out(self, token: str) -> None:
+        await self._send("DELETE", "/internal/sessions/current", token=token)
+
+    async def change_password(self, token: str, body: dict[str, Any]) -> None:
+        await self._send("POST", "/internal/sessions/current/password", token=token, body=body)
+
+    async def step_up(self, token: str, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/sessions/current/step-up", token=token, body=body)
+
+    async def begin_totp(self, token: str) -> Any:
+        return await self._send("POST", "/internal/sessions/current/totp", token=token)
+
+    async def confirm_totp(self, token: str, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/sessions/current/totp/confirm", token=token, body=body)
+
+    async def redeem_link(self, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/links/redeem", body=body)
+
+    async def _send(
+        self, method: str, path: str, *, token: str | None = None, body: dict[str, Any] | None = None
+    ) -> Any:
+        headers = {} if token is None else {SESSION_HEADER: token}
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            kwargs["content"] = json.dumps(body).encode()
+        try:
+            response = await self._merchant.request(method, path, headers=headers, **kwargs)
+        except DomainError as error:
+            if error.status_code == 429:
+                raise _rate_limited(error) from None
+            raise
+        return None if response.status_code == 204 else json_body(response)
+
+
+def _rate_limited(error: DomainError) -> RateLimited:
+    waited = _RETRY_IN.search(error.message)
+    return RateLimited(error.message, int(waited.group(1)) if waited else _DEFAULT_RETRY_AFTER)
