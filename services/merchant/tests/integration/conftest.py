@@ -95,6 +95,18 @@ async def outbox(service: Service, shop_id: UUID | str | None = None) -> list[En
         return [Envelope.from_bytes(row[0]) for row in rows]
 
 
+async def open_shop(api: httpx.AsyncClient, slug: str) -> UUID:
+    response = await api.post("/internal/shops", json={"slug": slug, "name": slug.title()})
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["shop_id"])
+
+
+@pytest.fixture
+async def shops(api: httpx.AsyncClient) -> tuple[UUID, UUID]:
+    """Two shops, A and B, opened through the API."""
+    return await open_shop(api, "shop-a"), await open_shop(api, "shop-b")
+
+
 # People: accounts made straight through the repositories, then used through the API as the gateway does.
 
 PASSWORD = "correct horse battery staple"

@@ -26,12 +26,6 @@ from .conftest import (
 )
 
 
-async def open_shop(api: httpx.AsyncClient, slug: str) -> UUID:
-    response = await api.post("/internal/shops", json={"slug": slug, "name": slug.title()})
-    assert response.status_code == 201, response.text
-    return UUID(response.json()["shop_id"])
-
-
 async def person(api: httpx.AsyncClient, service: Service, clock: Clock, email: str, **roles: Any) -> str:
     """A signed-in session of a new person holding `roles` (owners and staff with TOTP on, as they must)."""
     await open_account(service, email, **roles)
@@ -66,11 +60,6 @@ async def account_of(api: httpx.AsyncClient, token: str) -> str:
         "account_id"
     ]
     return account_id
-
-
-@pytest.fixture
-async def shops(api: httpx.AsyncClient) -> tuple[UUID, UUID]:
-    return await open_shop(api, "shop-a"), await open_shop(api, "shop-b")
 
 
 async def test_an_owner_adds_changes_and_removes_members_and_a_new_person_is_invited(

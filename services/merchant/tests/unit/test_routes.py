@@ -3,8 +3,10 @@ operator of the platform opens, lists, changes and suspends them, and the gatewa
 address to its shop before it knows which shop a request acts for. People are the platform's too: one person
 signs in once and may work in several shops. A shop's members belong to the shop, but their routes name it
 in the path and act as the person of the session, who sees only the shops they work in (another shop: 404,
-tests/integration/test_memberships_http.py). So no route here is scoped by X-Shop-Id. A route added later
-(API tokens, the audit log) must be put on one side or the other."""
+tests/integration/test_memberships_http.py). So no route here is scoped by X-Shop-Id. A shop's API tokens
+name the shop in the path the same way (tests/integration/test_api_tokens_http.py); resolving a token is the
+gateway's, before it knows the shop (the token names it). A route added later (the audit log) must be put on
+one side or the other."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ PLATFORM = {
     ("POST", "/internal/shops"),
     ("GET", "/internal/shops"),
     ("GET", "/internal/shops/resolve"),
+    ("POST", "/internal/api-tokens/resolve"),
     ("GET", "/internal/shops/{shop_id}"),
     ("PATCH", "/internal/shops/{shop_id}"),
     ("POST", "/internal/shops/{shop_id}/status"),
@@ -50,6 +53,9 @@ SHOP_IN_PATH = {
     ("POST", "/internal/shops/{shop_id}/members"),
     ("PATCH", "/internal/shops/{shop_id}/members/{account_id}"),
     ("DELETE", "/internal/shops/{shop_id}/members/{account_id}"),
+    ("POST", "/internal/shops/{shop_id}/api-tokens"),
+    ("GET", "/internal/shops/{shop_id}/api-tokens"),
+    ("DELETE", "/internal/shops/{shop_id}/api-tokens/{token_id}"),
 }
 
 

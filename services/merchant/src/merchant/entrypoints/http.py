@@ -27,7 +27,7 @@ from merchant.domain.shops import (
     OpeningStatus,
     Shop,
 )
-from merchant.entrypoints import accounts, memberships
+from merchant.entrypoints import accounts, api_tokens, memberships
 from merchant.entrypoints.deps import ServiceDep
 from merchant.service_layer import shops
 
@@ -237,7 +237,12 @@ def router(service: Service) -> APIRouter:
 
 
 def build_app(service: Service) -> FastAPI:
-    routers = [router(service), accounts.router(service), memberships.router(service)]
+    routers = [
+        router(service),
+        accounts.router(service),
+        memberships.router(service),
+        api_tokens.router(service),
+    ]
     app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service
     return app

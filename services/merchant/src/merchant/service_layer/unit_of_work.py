@@ -9,6 +9,7 @@ from merchant.adapters.accounts import (
     MembershipRepository,
     SessionRepository,
 )
+from merchant.adapters.api_tokens import ApiTokenRepository
 from merchant.adapters.orm import ShopRepository
 
 
@@ -18,6 +19,7 @@ class MerchantUnitOfWork(UnitOfWork):
     memberships: MembershipRepository
     sessions: SessionRepository
     links: LinkRepository
+    api_tokens: ApiTokenRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.shops = ShopRepository(session)
@@ -25,3 +27,4 @@ class MerchantUnitOfWork(UnitOfWork):
         self.memberships = MembershipRepository(session)
         self.sessions = SessionRepository(session)
         self.links = LinkRepository(session)
+        self.api_tokens = ApiTokenRepository(session)

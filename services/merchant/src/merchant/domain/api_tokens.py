@@ -1,0 +1,106 @@
+"""API tokens: a shop's scripts calling the admin API without a person's session. A token belongs to one shop,
+holds scopes (what the gateway lets it do), is shown once when it is made and stored as its SHA-256 only, and
+works until it is revoked or expires. Made by the shop's owners and managers with a second factor proved in
+the last minutes (a stolen session alone makes none)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, get_args
+from uuid import UUID
+
+from faka_common.errors import DomainError, Forbidden, Unauthorized
+
+from merchant.domain.accounts import Person
+
+#: What a token may do through the gateway's admin API (the gateway maps its routes to these):
+#: catalog:read/write categories and products; keys:import card keys (and key batches); keys:export unsold
+#: keys; orders:read orders and reconciliation; orders:write refunds and an order's link rotation;
+#: delivery:read/write the manual queue, suppliers and supplier routes; pricing:read/write price tiers and
+#: coupons. The platform's own admin routes (shops, key re-encryption) take no token.
+Scope = Literal[
+    "catalog:read",
+    "catalog:write",
+    "keys:import",
+    "keys:export",
+    "orders:read",
+    "orders:write",
+    "delivery:read",
+    "delivery:write",
+    "pricing:read",
+    "pricing:write",
+]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+
+#: A token starts with this, so a leaked one is recognisable (secret scanners, logs, a person reading it).
+TOKEN_PREFIX = "faka_"
+MAX_NAME = 100
+#: A token is made with a second factor proved at most this long ago (sign-in or step-up).
+SECOND_FACTOR_FRESH = timedelta(minutes=5)
+#: last_used_at is written at most this often (a busy script does not write the row on every call).
+LAST_USED_EVERY = timedelta(minutes=1)
+#: The shop roles that make, list and revoke a shop's tokens.
+TOKEN_ROLES = frozenset({"owner", "manager"})
+
+
+class SecondFactorRequired(Forbidden):
+    code = "second_factor_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "prove the second factor again (step-up) first: API tokens are made within "
+            f"{int(SECOND_FACTOR_FRESH.total_seconds() // 60)} minutes of it"
+        )
+
+
+class ApiTokenInvalid(Unauthorized):
+    """Unknown, revoked and expired tokens get one answer: it never tells which."""
+
+    code = "api_token_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("no such API token, or it was revoked or has expired")
+
+
+class BadExpiry(DomainError):
+    status_code = 422
+    code = "invalid_expiry"
+
+
+def new_api_token() -> str:
+    """`faka_` and 256 random bits, URL-safe."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def may_manage_tokens(actor: Person, shop_id: UUID) -> bool:
+    return actor.role_in(shop_id) in TOKEN_ROLES
+
+
+def second_factor_fresh(second_factor_at: datetime | None, now: datetime) -> bool:
+    return second_factor_at is not None and now - SECOND_FACTOR_FRESH <= second_factor_at <= now
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A token's metadata (never the token: only its digest is stored, and not here)."""
+
+    id: UUID
+    shop_id: UUID
+    name: str
+    scopes: tuple[Scope, ...]
+    created_by: UUID
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssueApiToken:
+    session_token: str
+    shop_id: UUID
+    name: str
+    scopes: tuple[Scope, ...]
+    expires_at: datetime | None
