@@ -63,7 +63,8 @@ async def test_a_platform_admin_sets_a_password_signs_in_sets_up_totp_and_needs_
             "/api/console/links/redeem",
             json={"token": token, "purpose": "account_setup", "new_password": PASSWORD},
         )
-        assert again.status_code == 410, again.text
+        assert again.status_code == 404, again.text  # used: no link any more
+        assert again.json()["error"] == "link_invalid"
 
         signed_in = await console.post("/api/console/sign-in", json={"email": email, "password": PASSWORD})
         assert signed_in.status_code == 200, signed_in.text

@@ -83,6 +83,8 @@ class FakeMerchant:
             if body["challenge"] not in self.challenges or body.get("code") != CODE:
                 return refusal(401, "second_factor_failed", "wrong code")
             return self.signed_in(self.challenges.pop(body["challenge"]))
+        if path == "/internal/links/redeem" and body["token"] == "used":
+            return refusal(410, "link_invalid", "this link is unknown, was used already or has expired")
         if path == "/internal/links/redeem":
             return httpx.Response(200, json={"account_id": str(uuid.uuid4()), "email": "new@example.com",
                                              "purpose": body["purpose"]})  # fmt: skip
@@ -109,8 +111,8 @@ class Console:
     def __init__(self, gateway: Gateway, merchant: FakeMerchant) -> None:
         self.gateway, self.merchant = gateway, merchant
 
-    def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=edge_app(self.gateway), client=("203.0.113.9", 4000))
+    def client(self, peer: str = "203.0.113.9", **kwargs: Any) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=edge_app(self.gateway), client=(peer, 4000))
         return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", **kwargs)
 
 
@@ -345,13 +347,24 @@ async def test_merchant_throttling_passes_through_as_429_with_retry_after(consol
     assert answer.json()["retry_after"] == 42
 
 
-async def test_wrong_password_is_merchants_401(console: Console) -> None:
+USED_LINK = {"token": "used", "purpose": "account_setup", "new_password": "a new long password"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/api/console/sign-in", {"email": "a@example.com", "password": "nope"}, 401, "sign_in_failed"),
+        # merchant's 410: the gateway's 404 of a secret that opens nothing
+        ("/api/console/links/redeem", USED_LINK, 404, "link_invalid"),
+    ],
+)
+async def test_merchants_refusal_passes_on_and_sets_no_cookie(
+    console: Console, path: str, body: dict[str, str], status: int, code: str
+) -> None:
     async with console.client() as client:
-        answer = await client.post(
-            "/api/console/sign-in", json={"email": "a@example.com", "password": "nope"}
-        )
-    assert answer.status_code == 401
-    assert answer.json()["error"] == "sign_in_failed"
+        answer = await client.post(path, json=body)
+    assert answer.status_code == status
+    assert answer.json()["error"] == code
     assert set_cookies(answer) == {}
 
 
@@ -391,7 +404,6 @@ async def test_a_link_is_redeemed_without_a_session_and_its_password_where_it_be
 
 
 async def test_a_peer_that_is_no_ip_address_is_sent_as_no_address(console: Console) -> None:
-    transport = httpx.ASGITransport(app=edge_app(console.gateway), client=("testclient", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+    async with console.client(peer="testclient") as client:
         await signed_in(client)
     assert json.loads(console.merchant.requests[-1].content)["client_ip"] is None

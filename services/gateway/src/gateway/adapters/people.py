@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from faka_common.errors import DomainError
+from faka_common.errors import DomainError, NotFound
 from faka_common.rate_limits import RateLimited
 
 from gateway.adapters.owners import Owner, json_body
@@ -17,6 +17,10 @@ SESSION_HEADER = "X-Session-Token"
 #: Merchant says "... try again in N seconds"; its answer's Retry-After does not survive InternalClient.
 _RETRY_IN = re.compile(r"try again in (\d+) second")
 _DEFAULT_RETRY_AFTER = 60
+
+
+class LinkInvalid(NotFound):
+    code = "link_invalid"
 
 
 class MerchantPeople:
@@ -51,7 +55,14 @@ class MerchantPeople:
         return await self._send("POST", "/internal/sessions/current/totp/confirm", token=token, body=body)
 
     async def redeem_link(self, body: dict[str, Any]) -> Any:
-        return await self._send("POST", "/internal/links/redeem", body=body)
+        """Merchant's 410 (unknown, used, expired, another purpose) is the gateway's 404 of any secret that
+        opens nothing (as a wrong order token): a link that no longer works is no link."""
+        try:
+            return await self._send("POST", "/internal/links/redeem", body=body)
+        except DomainError as error:
+            if error.status_code == 410:
+                raise LinkInvalid(error.message) from None
+            raise
 
     async def _send(
         self, method: str, path: str, *, token: str | None = None, body: dict[str, Any] | None = None

@@ -178,8 +178,15 @@ session_cookie = APIKeyCookie(
     name=SESSION_COOKIE, auto_error=False, description="The console session (set by sign-in)"
 )
 
-SIGN_IN = refusals(400, 401, 403, 422, 429, 503)
-SESSION = refusals(400, 401, 403, 422, 503)
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorBody,
+        "description": "csrf_refused: a write without the right X-CSRF-Token, or from another site; or "
+        "merchant's refusal (totp_enrolment_required, wrong_password, wrong_code)",
+    }
+}
+SIGN_IN = {**refusals(400, 401, 422, 429, 503), **REFUSED}
+SESSION = {**refusals(400, 401, 422, 503), **REFUSED}
 THROTTLED = refusals(429)
 CONFLICT = refusals(409)
 
@@ -199,7 +206,7 @@ def _same_site(gw: Gateway) -> Any:
     """A dependency: refuses a write another site's page made (its Origin or Sec-Fetch-Site says so)."""
 
     async def check(request: Request) -> None:
-        if _is_cross_site(request, gw):
+        if request.method not in ("GET", "HEAD") and _is_cross_site(request, gw):
             raise CsrfRefused("cross-site request refused: the console takes writes from its own pages only")
 
     return Depends(check)
@@ -400,9 +407,13 @@ def console_auth_router(gw: Gateway) -> APIRouter:
     @api.post(
         "/links/redeem",
         summary="Use an e-mailed one-time link: set or reset the password, or verify the address "
-        "(410 when the link is unknown, used, expired or for another purpose)",
+        "(404 link_invalid when it is unknown, used, expired or for another purpose)",
         response_model=Redeemed,
-        responses={**refusals(400, 403, 422, 503), 410: {"model": ErrorBody, "description": "link_invalid"}},
+        responses={
+            **refusals(400, 422, 503),
+            **REFUSED,
+            404: {"model": ErrorBody, "description": "link_invalid: unknown, used, expired, another purpose"},
+        },
     )
     async def redeem_link(body: Link) -> Any:  # no session yet: nothing for CSRF to protect
         return await people.redeem_link(body.model_dump())
