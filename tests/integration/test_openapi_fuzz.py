@@ -40,6 +40,9 @@ GENEROUS_LIMITS = {
         "ORDERS_PER_EMAIL_PER_HOUR",
         "LINK_EMAILS_PER_IP_PER_HOUR",
         "LINK_EMAILS_PER_ORDER_PER_HOUR",
+        # merchant's, for the console's generated sign-ins
+        "SIGN_IN_ATTEMPTS_PER_ACCOUNT",
+        "SIGN_IN_ATTEMPTS_PER_CLIENT",
     )
 }
 STATE_DEPENDENT = ["2xx", "401", "403", "404", "409"]
