@@ -396,7 +396,23 @@ def _as_domain_error(response: httpx.Response) -> DomainError:
         body = None
     if not isinstance(body, dict):
         body = {}
-    error = DomainError(str(body.get("message") or response.text[:200] or response.reason_phrase))
+    message = str(body.get("message") or response.text[:200] or response.reason_phrase)
+    if response.status_code == 429:  # the wait travels on, so the edge's 429 says it too
+        return RateLimited(message, _retry_after(response, body))
+    error = DomainError(message)
     error.status_code = response.status_code
     error.code = str(body.get("error", "upstream_error"))
     return error
+
+
+def _retry_after(response: httpx.Response, body: dict[str, Any]) -> int:
+    """The seconds an upstream's 429 asks to wait: its body's retry_after, else its Retry-After header, else
+    a minute."""
+    for given in (body.get("retry_after"), response.headers.get("retry-after")):
+        try:
+            seconds = int(str(given))
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return seconds
+    return 60

@@ -5,18 +5,13 @@ never in a URL; bodies are sent as ASCII JSON, so any string the gateway accepte
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from faka_common.errors import DomainError, NotFound
-from faka_common.rate_limits import RateLimited
 
 from gateway.adapters.owners import Owner, json_body
 
 SESSION_HEADER = "X-Session-Token"
-#: Merchant says "... try again in N seconds"; its answer's Retry-After does not survive InternalClient.
-_RETRY_IN = re.compile(r"try again in (\d+) second")
-_DEFAULT_RETRY_AFTER = 60
 
 
 class LinkInvalid(NotFound):
@@ -24,8 +19,8 @@ class LinkInvalid(NotFound):
 
 
 class MerchantPeople:
-    """The people routes of merchant, for the console; merchant's 4xx come back as its DomainErrors, a
-    429 as RateLimited with the seconds to wait."""
+    """The people routes of merchant, for the console; merchant's 4xx come back as its DomainErrors (a 429
+    as RateLimited with the seconds to wait, as InternalClient raises it)."""
 
     def __init__(self, merchant: Owner) -> None:
         self._merchant = merchant
@@ -72,15 +67,5 @@ class MerchantPeople:
         if body is not None:
             headers["Content-Type"] = "application/json"
             kwargs["content"] = json.dumps(body).encode()
-        try:
-            response = await self._merchant.request(method, path, headers=headers, **kwargs)
-        except DomainError as error:
-            if error.status_code == 429:
-                raise _rate_limited(error) from None
-            raise
+        response = await self._merchant.request(method, path, headers=headers, **kwargs)
         return None if response.status_code == 204 else json_body(response)
-
-
-def _rate_limited(error: DomainError) -> RateLimited:
-    waited = _RETRY_IN.search(error.message)
-    return RateLimited(error.message, int(waited.group(1)) if waited else _DEFAULT_RETRY_AFTER)
