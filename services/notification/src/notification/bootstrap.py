@@ -254,22 +254,17 @@ def bootstrap(
     merchant's internal APIs and SMTP; tests pass fakes."""
     settings = settings or Settings()
     runtime = Runtime(settings, MIGRATIONS)
-    if keys is None:
-        inventory = InventoryKeys(InternalClient(settings.inventory_url, settings.credential()))
-        runtime.on_stop.append(inventory.aclose)
-        keys = inventory
-    if content is None:
-        delivered = DeliveredContent(InternalClient(settings.delivery_url, settings.credential()))
-        runtime.on_stop.append(delivered.aclose)
-        content = delivered
-    if links is None:
-        orders = OrderLinks(InternalClient(settings.order_url, settings.credential()))
-        runtime.on_stop.append(orders.aclose)
-        links = orders
-    if accounts is None:
-        merchant = MerchantLinks(InternalClient(settings.merchant_url, settings.credential()))
-        runtime.on_stop.append(merchant.aclose)
-        accounts = merchant
+
+    def owner(url: str) -> InternalClient:
+        """A client of another service's internal API, closed when the runtime stops."""
+        client = InternalClient(url, settings.credential())
+        runtime.on_stop.append(client.aclose)
+        return client
+
+    keys = keys if keys is not None else InventoryKeys(owner(settings.inventory_url))
+    content = content if content is not None else DeliveredContent(owner(settings.delivery_url))
+    links = links if links is not None else OrderLinks(owner(settings.order_url))
+    accounts = accounts if accounts is not None else MerchantLinks(owner(settings.merchant_url))
     client = httpx.AsyncClient(
         timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
     )

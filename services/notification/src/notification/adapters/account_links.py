@@ -64,6 +64,3 @@ class MerchantLinks:
         return AccountLink(
             body.account_id, body.email.strip(), body.purpose, body.url, body.expires_at, body.locale
         )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

@@ -29,6 +29,3 @@ class DeliveredContent:
         response = await self._client.request("GET", f"/internal/deliveries/{order_id}/content", shop=shop_id)
         body = parse_answer(_ContentBody, response, "delivery answered an unexpected content body")
         return OrderKeys(order_id=order_id, keys=[body.content], usage_instructions="")
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

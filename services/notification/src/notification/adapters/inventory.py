@@ -44,6 +44,3 @@ class InventoryKeys:
             keys=[key.content for key in body.keys],
             usage_instructions=body.usage_instructions or "",
         )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

@@ -37,6 +37,3 @@ class OrderLinks:
         if body.order_no != order_no:
             raise NotificationError(f"order answered a link for another order than {order_no}")
         return body.url
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
