@@ -1,6 +1,7 @@
 """Migration 0002 (people) on a database that already holds shops: it adds its tables beside them, refuses a
 second account under the same address in another case, and goes down and up again. Migration 0003 (API
-tokens) after it: known scopes only, one row per digest, down and up again."""
+tokens) after it: known scopes only, one row per digest, down and up again. Migration 0004 (the audit log):
+one entry per request id, its rules, no change or removal of an entry, down and up again."""
 
 from __future__ import annotations
 
@@ -96,3 +97,30 @@ async def test_api_tokens_come_after_the_people_refuse_unknown_scopes_and_go_aga
         assert "api_tokens" not in await tables(db)
         await asyncio.to_thread(command.upgrade, config, "head")
         assert "api_tokens" in await tables(db)
+
+
+async def test_the_audit_log_comes_after_the_tokens_refuses_changes_and_goes_again() -> None:
+    async with at_revision("t_merchant_migration_audit", "0003") as (config, db):
+        assert "audit_entries" not in await tables(db)
+        await asyncio.to_thread(command.upgrade, config, "head")
+        insert = (
+            "INSERT INTO audit_entries (id, request_id, occurred_at, actor_kind, actor_label, action, "
+            "summary, outcome, client_ip) "
+            "VALUES ($1, $2, now(), $3, 'faka-admin', 'shops.create', 'opened', 201, $4)"
+        )
+        await db.execute(insert, uuid4(), "r-1", "system", "2001:db8::1")
+        with pytest.raises(asyncpg.UniqueViolationError, match="audit_entries_request_id"):
+            await db.execute(insert, uuid4(), "r-1", "system", None)
+        with pytest.raises(asyncpg.CheckViolationError, match="audit_entries_actor_kind"):
+            await db.execute(insert, uuid4(), "r-2", "robot", None)
+        with pytest.raises(asyncpg.CheckViolationError, match="audit_entries_request_id_length"):
+            await db.execute(insert, uuid4(), "r" * 65, "system", None)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await db.execute("UPDATE audit_entries SET outcome = 500")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await db.execute("TRUNCATE audit_entries")
+        await asyncio.to_thread(command.downgrade, config, "0003")
+        assert "audit_entries" not in await tables(db)
+        assert await db.fetchval("SELECT to_regproc('audit_entries_append_only')") is None
+        await asyncio.to_thread(command.upgrade, config, "head")
+        assert "audit_entries" in await tables(db)

@@ -5,8 +5,9 @@ signs in once and may work in several shops. A shop's members belong to the shop
 in the path and act as the person of the session, who sees only the shops they work in (another shop: 404,
 tests/integration/test_memberships_http.py). So no route here is scoped by X-Shop-Id. A shop's API tokens
 name the shop in the path the same way (tests/integration/test_api_tokens_http.py); resolving a token is the
-gateway's, before it knows the shop (the token names it). A route added later (the audit log) must be put on
-one side or the other."""
+gateway's, before it knows the shop (the token names it). The audit log is the gateway's record: an entry
+names its shop in its body and a search in its query (the gateway always names the shop for a shop's people;
+tests/integration/test_audit_http.py)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,13 @@ SHOP_IN_PATH = {
 }
 
 
+#: The audit log (callers: the gateway): the shop is a field of each entry and a filter of the search.
+AUDIT = {
+    ("POST", "/internal/audit-entries"),
+    ("GET", "/internal/audit-entries"),
+}
+
+
 @pytest.fixture
 async def service() -> AsyncIterator[Service]:
     built = bootstrap(Settings(run_migrations=False))
@@ -73,5 +81,5 @@ async def test_every_route_is_listed_as_the_platforms_a_shops_by_path_or_an_oper
 ) -> None:
     scoping = shop_scoping(build_app(service))
     assert scoping.scoped == set(), "a shop-owned route needs its isolation tests (shop B's X-Shop-Id: 404)"
-    listed = OPERATIONAL_ROUTES | PLATFORM | PEOPLE | SHOP_IN_PATH
+    listed = OPERATIONAL_ROUTES | PLATFORM | PEOPLE | SHOP_IN_PATH | AUDIT
     assert scoping.unscoped == listed, "a new route must be classified here"

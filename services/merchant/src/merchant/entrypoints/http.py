@@ -1,5 +1,6 @@
 """Merchant internal HTTP API: shops (docs/internal-api.md, merchant section), and the app with people's
-routes (entrypoints.accounts, entrypoints.memberships)."""
+routes (entrypoints.accounts, entrypoints.memberships, entrypoints.api_tokens) and the audit log
+(entrypoints.audit)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from merchant.domain.shops import (
     OpeningStatus,
     Shop,
 )
-from merchant.entrypoints import accounts, api_tokens, memberships
+from merchant.entrypoints import accounts, api_tokens, audit, memberships
 from merchant.entrypoints.deps import ServiceDep
 from merchant.service_layer import shops
 
@@ -242,6 +243,7 @@ def build_app(service: Service) -> FastAPI:
         accounts.router(service),
         memberships.router(service),
         api_tokens.router(service),
+        audit.router(service),
     ]
     app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service

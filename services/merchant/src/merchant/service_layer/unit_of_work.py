@@ -1,4 +1,4 @@
-"""The merchant unit of work: shops, people and their outgoing events in one transaction."""
+"""The merchant unit of work: shops, people, the audit log and their outgoing events in one transaction."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from merchant.adapters.accounts import (
     SessionRepository,
 )
 from merchant.adapters.api_tokens import ApiTokenRepository
+from merchant.adapters.audit import AuditRepository
 from merchant.adapters.orm import ShopRepository
 
 
@@ -20,6 +21,7 @@ class MerchantUnitOfWork(UnitOfWork):
     sessions: SessionRepository
     links: LinkRepository
     api_tokens: ApiTokenRepository
+    audit: AuditRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.shops = ShopRepository(session)
@@ -28,3 +30,4 @@ class MerchantUnitOfWork(UnitOfWork):
         self.sessions = SessionRepository(session)
         self.links = LinkRepository(session)
         self.api_tokens = ApiTokenRepository(session)
+        self.audit = AuditRepository(session)
