@@ -18,17 +18,23 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import uvicorn
 from aiosmtpd.controller import Controller
 from faka_common.service_auth import token_digest
 from faka_common.testing import drop_database
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+FAKA_ADMIN = Path(sys.executable).parent / "faka-admin"
+ADMIN_PASSWORD = "a long and lovely password"
 
 SERVICES = ("gateway", "order", "inventory", "delivery", "risk", "commission", "notification", "merchant")
 #: Who calls whose internal routes: each service is given the digests of exactly these callers' tokens.
@@ -95,12 +101,13 @@ class Platform:
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="faka-e2e-")))
     #: Extra settings for every service (e.g. a short payment window), over the defaults below.
     overrides: dict[str, str] = field(default_factory=dict)
+    #: The platform admin every test's `admin()` acts as (signed in once the platform is up).
+    operator: ConsoleAdmin | None = None
 
     def __post_init__(self) -> None:
         self.secrets = {
             "SANDBOX_SECRET": secrets.token_urlsafe(24),
             "ORDER_TOKEN_SECRET": secrets.token_urlsafe(24),
-            "ADMIN_API_KEY": secrets.token_urlsafe(24),
             "KEY_ENCRYPTION_KEYS": "e2e:" + base64.b64encode(os.urandom(32)).decode(),
             "KEY_FINGERPRINT_SECRET": secrets.token_urlsafe(24),
         }
@@ -152,6 +159,7 @@ class Platform:
         for service in SERVICES:
             await self.start_service(service)
         await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
+        self.operator = await ConsoleAdmin.sign_up(self, f"operator-{self.run_id}@example.com")
 
     async def start_service(self, service: str) -> None:
         log = (self.logs / f"{service}.log").open("ab")
@@ -207,12 +215,82 @@ class Platform:
         self.smtp.stop()
 
     def admin(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.gateway, headers={"X-Admin-Key": self.secrets["ADMIN_API_KEY"]}, timeout=15
-        )
+        """A client acting as the platform's admin through the console session (any shop: X-Shop-Id)."""
+        assert self.operator is not None, "the platform is not started"
+        return self.operator.client()
 
     def storefront(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.gateway, timeout=15)
+
+
+async def setup_link_token(platform: Platform, email: str) -> str:
+    """What a first admin is given: the one-time link `faka-admin create-platform-admin` prints, run on
+    merchant's settings; its token."""
+    cli = await asyncio.create_subprocess_exec(
+        str(FAKA_ADMIN), "create-platform-admin", "--email", email,
+        env=platform.env("merchant"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(cli.communicate(), timeout=120)
+    assert cli.returncode == 0, err.decode()
+    link = out.decode().strip().splitlines()[-1]
+    assert urlsplit(link).path == "/console/setup", link
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+@dataclass
+class ConsoleAdmin:
+    """A platform admin signed in to the console over the gateway: the setup link redeemed, TOTP set up
+    with the codes an app would show; its cookies and CSRF token go with every request of `client()`."""
+
+    gateway: str
+    email: str
+    totp: pyotp.TOTP
+    cookies: httpx.Cookies
+    last_step: int
+
+    @classmethod
+    async def sign_up(cls, platform: Platform, email: str) -> ConsoleAdmin:
+        token = await setup_link_token(platform, email)
+        async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as console:
+            redeemed = await console.post(
+                "/api/console/links/redeem",
+                json={"token": token, "purpose": "account_setup", "new_password": ADMIN_PASSWORD},
+            )
+            assert redeemed.status_code == 200, redeemed.text
+            signed_in = await console.post(
+                "/api/console/sign-in", json={"email": email, "password": ADMIN_PASSWORD}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            csrf = {"X-CSRF-Token": console.cookies["faka_csrf"]}
+            enrolment = await console.post("/api/console/totp", headers=csrf)
+            assert enrolment.status_code == 201, enrolment.text
+            totp = pyotp.TOTP(enrolment.json()["secret"])
+            step = totp.timecode(datetime.now(UTC))
+            confirmed = await console.post(
+                "/api/console/totp/confirm", json={"code": totp.at(step * 30)}, headers=csrf
+            )
+            assert confirmed.status_code == 200, confirmed.text
+            return cls(platform.gateway, email, totp, httpx.Cookies(console.cookies), step)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.gateway,
+            cookies=self.cookies,
+            headers={"X-CSRF-Token": self.cookies["faka_csrf"]},
+            timeout=15,
+        )
+
+    async def step_up(self) -> None:
+        """Prove the second factor again (key export wants it within 5 minutes): the next unused step's
+        code, waiting for it when it is not yet within the accepted window."""
+        step = max(self.last_step + 1, self.totp.timecode(datetime.now(UTC)))
+        while step > self.totp.timecode(datetime.now(UTC)) + 1:
+            await asyncio.sleep(1)
+        async with self.client() as console:
+            code = {"code": self.totp.at(step * self.totp.interval)}
+            stepped = await console.post("/api/console/step-up", json=code)
+            assert stepped.status_code == 200, stepped.text
+        self.last_step = step
 
 
 @asynccontextmanager

@@ -4,43 +4,24 @@ would show, sign-in again needing that second factor, sign-out."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
 import pytest
 
-from .e2e_platform import Platform, running_platform
+from .e2e_platform import ADMIN_PASSWORD as PASSWORD
+from .e2e_platform import Platform, running_platform, setup_link_token
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "a long and lovely password"
-FAKA_ADMIN = Path(sys.executable).parent / "faka-admin"
 
 
 @pytest.fixture(scope="module")
 async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
     async with running_platform(infrastructure) as running:
         yield running
-
-
-async def setup_link_token(platform: Platform, email: str) -> str:
-    """What the first admin is given: the one-time link the CLI prints, run on merchant's settings."""
-    cli = await asyncio.create_subprocess_exec(
-        str(FAKA_ADMIN), "create-platform-admin", "--email", email,
-        env=platform.env("merchant"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(cli.communicate(), timeout=120)
-    assert cli.returncode == 0, err.decode()
-    link = out.decode().strip().splitlines()[-1]
-    assert urlsplit(link).path == "/console/setup", link
-    return parse_qs(urlsplit(link).query)["token"][0]
 
 
 def csrf(console: httpx.AsyncClient) -> dict[str, str]:

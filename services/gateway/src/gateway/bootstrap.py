@@ -9,6 +9,7 @@ from faka_common.runtime import Runtime
 
 from gateway.adapters.order_changes import OrderChanges, RedisOrderChanges
 from gateway.adapters.owners import Owner, ShopOwner, owner_client, provider_client
+from gateway.adapters.principals import MerchantPrincipals, Principals
 from gateway.adapters.shops import MerchantShops, Shops
 from gateway.adapters.storefront import RedisStorefront, Storefront
 from gateway.config import MIGRATIONS, Settings
@@ -28,10 +29,7 @@ class Gateway:
     changes: OrderChanges
     shops: Shops
     merchant: Owner
-
-    @property
-    def admin_key(self) -> str:
-        return self.settings.admin_api_key.get_secret_value()
+    principals: Principals
 
     @property
     def sandbox_secret(self) -> str:
@@ -50,6 +48,7 @@ class Gateway:
         await self.notification.aclose()
         await self.changes.aclose()
         await self.merchant.aclose()
+        await self.principals.aclose()
 
 
 @dataclass
@@ -69,6 +68,7 @@ def build_gateway(
     changes: OrderChanges | None = None,
     shops: Shops | None = None,
     merchant: Owner | None = None,
+    principals: Principals | None = None,
 ) -> Gateway:
     """The owners' clients given (test doubles) or built from `settings`; each shop-owned owner's calls
     name the shop of the request being served (`ShopOwner`)."""
@@ -88,6 +88,10 @@ def build_gateway(
         changes=changes or RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
         shops=shops or MerchantShops(merchant, settings.shop_cache_seconds),
         merchant=merchant,
+        principals=principals
+        or MerchantPrincipals(
+            merchant, settings.redis_url, settings.kafka_namespace, settings.principal_cache_seconds
+        ),
     )
 
 

@@ -10,8 +10,6 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
-DEV_ADMIN_API_KEY = "dev-admin-key-change-me"
-
 
 class Settings(ServiceSettings):
     service_name: str = "gateway"
@@ -32,8 +30,19 @@ class Settings(ServiceSettings):
         description="Host names of the platform itself besides PUBLIC_BASE_URL's, localhost and loopback: "
         "they serve the default shop at / and every shop at /s/<slug>/; any other host is a shop's domain",
     )
-    admin_api_key: SecretStr = SecretStr(DEV_ADMIN_API_KEY)
+    principal_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long who a console session or an API token is stays cached (Redis) before merchant "
+        "is asked again: a session revoked elsewhere stops working within it",
+    )
+    admin_auth_failures_per_ip_per_minute: int = Field(
+        default=20, ge=1, description="Failed console-session or API-token checks one address may make"
+    )
     sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
+    # TRANSITIONAL (removed once the local scripts use API tokens): the old shared admin key, accepted
+    # as a platform admin in development only.
+    admin_api_key: SecretStr | None = None
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Where buyers and payment providers reach the gateway"
     )
@@ -96,7 +105,6 @@ class Settings(ServiceSettings):
     def development_secrets(self) -> dict[str, str]:
         return {
             **super().development_secrets(),
-            "admin_api_key": DEV_ADMIN_API_KEY,
             "sandbox_secret": DEV_SANDBOX_SECRET,
         }
 

@@ -12,17 +12,18 @@ import pytest
 from faka_common.http import InternalClient
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET, signature_valid
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.principals import PLATFORM_ADMIN_SECRET, KnownPrincipals
 from gateway.adapters.shops import KnownShops
 from gateway.adapters.storefront import StorefrontUnavailable
 from gateway.bootstrap import Gateway, build_gateway
-from gateway.config import DEV_ADMIN_API_KEY, Settings
+from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
 from gateway.service_layer.rate_limits import lookup_keys, storage_url, subject_id
 
 Handler = Callable[[httpx.Request], httpx.Response]
 PRODUCT_ID = "0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"
 ORDER_ID = "0190f3a2-0000-7d4b-9a8e-2f6c1b5d4e3a"
-ADMIN = {"X-Admin-Key": DEV_ADMIN_API_KEY}
+ADMIN = {"Authorization": f"Bearer {PLATFORM_ADMIN_SECRET}"}
 
 
 class FakeOwner(InternalClient):
@@ -213,6 +214,7 @@ async def edge() -> AsyncIterator[Edge]:
         kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}",
     )
     gateway = build_gateway(
+        principals=KnownPrincipals.platform_admin(),
         shops=KnownShops.default_only(),
         settings=settings,
         order=FakeOwner(orders),
@@ -231,8 +233,14 @@ async def edge() -> AsyncIterator[Edge]:
 # --- admin -----------------------------------------------------------------------------------------
 
 
-async def test_admin_needs_the_right_key(edge: Edge) -> None:
-    for headers in ({}, {"X-Admin-Key": "wrong"}, {"X-Admin-Key": ""}):
+async def test_admin_needs_a_session_or_token_that_opens_someone(edge: Edge) -> None:
+    wrong = (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Bearer "},
+        {"Cookie": "faka_session=x"},
+    )
+    for headers in wrong:
         response = await edge.client.get("/api/admin/products", headers=headers)
         assert response.status_code == 401
         assert response.json()["error"] == "unauthorized"
@@ -462,6 +470,7 @@ async def test_malformed_order_number_never_reaches_the_order_service(edge: Edge
 async def test_unreachable_owner_is_503() -> None:
     unbuilt = f"unit-{uuid.uuid4().hex[:8]}"  # no storefront read model under this namespace
     gateway = build_gateway(
+        principals=KnownPrincipals.platform_admin(),
         shops=KnownShops.default_only(),
         settings=Settings(
             order_url="http://127.0.0.1:9", inventory_url="http://127.0.0.1:9", kafka_namespace=unbuilt
@@ -787,7 +796,9 @@ async def test_the_order_page_offers_a_pay_button_per_method_and_the_button_redi
 async def test_sandbox_pages_are_mounted_only_when_the_sandbox_provider_is_enabled() -> None:
     async def sandbox_route_answer(providers: list[str]) -> int:
         gateway = build_gateway(
-            shops=KnownShops.default_only(), settings=Settings(payment_providers=providers)
+            principals=KnownPrincipals.platform_admin(),
+            shops=KnownShops.default_only(),
+            settings=Settings(payment_providers=providers),
         )
         transport = httpx.ASGITransport(app=edge_app(gateway))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -6,12 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
+from gateway.adapters.principals import PLATFORM_ADMIN_SECRET, KnownPrincipals
 from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import build_gateway
-from gateway.config import DEV_ADMIN_API_KEY, Settings
+from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
 
-ADMIN = {"X-Admin-Key": DEV_ADMIN_API_KEY}
+ADMIN = {"Authorization": f"Bearer {PLATFORM_ADMIN_SECRET}"}
 PRODUCT_ID = "0190f3a2-7c1e-7d4b-9a8e-2f6c1b5d4e3a"
 SUPPLIER_ID = "0190f3a2-0000-7d4b-9a8e-2f6c1b5d4e3a"
 ERROR_BODY = "#/components/schemas/ErrorBody"
@@ -20,7 +21,9 @@ ERROR_BODY = "#/components/schemas/ErrorBody"
 @pytest.fixture
 async def app() -> AsyncIterator[Any]:
     gateway = build_gateway(
-        shops=KnownShops.default_only(), settings=Settings(lookup_limit_storage_url="memory://")
+        principals=KnownPrincipals.platform_admin(),
+        shops=KnownShops.default_only(),
+        settings=Settings(lookup_limit_storage_url="memory://"),
     )
     yield edge_app(gateway)
     await gateway.aclose()

@@ -13,13 +13,14 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound, Unavailable
 from faka_common.http import SHOP_HEADER, InternalClient
 from faka_common.service_auth import ServiceCredential
+from gateway.adapters.principals import PLATFORM_ADMIN_SECRET, KnownPrincipals
 from gateway.adapters.shops import KnownShops, MerchantShops
 from gateway.bootstrap import Gateway, build_gateway
-from gateway.config import DEV_ADMIN_API_KEY, Settings
+from gateway.config import Settings
 from gateway.domain.shops import Shop
 from gateway.entrypoints.routers import edge_app
 
-ADMIN = {"X-Admin-Key": DEV_ADMIN_API_KEY}
+ADMIN = {"Authorization": f"Bearer {PLATFORM_ADMIN_SECRET}"}
 CARDS = Shop(uuid.uuid4(), "game-cards", "Game Cards", "active")
 PAUSED = Shop(uuid.uuid4(), "paused", "Paused Shop", "suspended")
 DEFAULT = Shop(DEFAULT_SHOP_ID, "default", "Default shop", "active")
@@ -74,7 +75,13 @@ async def platform() -> AsyncIterator[Platform]:
     owners = Recorder()
     settings = Settings(lookup_limit_storage_url="memory://", kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}")
     shops = KnownShops([DEFAULT, CARDS, PAUSED], hosts={"cards.example.com": "game-cards"})
-    gateway = build_gateway(settings, order=FakeOwner(owners), inventory=FakeOwner(owners), shops=shops)
+    gateway = build_gateway(
+        settings,
+        order=FakeOwner(owners),
+        inventory=FakeOwner(owners),
+        shops=shops,
+        principals=KnownPrincipals.platform_admin(),
+    )
     yield Platform(gateway, owners)
     await gateway.aclose()
 

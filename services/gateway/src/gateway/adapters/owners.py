@@ -43,7 +43,8 @@ class ShopOwner:
     """An owner's client whose every call names the shop of the request being served (X-Shop-Id), so no
     route can forget it; a call made outside a shop's request fails instead of acting for some shop.
     `platform=True` marks the calls that serve the whole platform when the request named no shop (a
-    buyer's order opened by its secret from an e-mailed link, a signed payment notification)."""
+    buyer's order opened by its secret from an e-mailed link, a signed payment notification) or is none
+    of a shop's (a platform route)."""
 
     def __init__(self, client: Owner) -> None:
         self._client = client
@@ -58,11 +59,10 @@ class ShopOwner:
         **kwargs: Any,
     ) -> httpx.Response:
         """`shop`: a thing of that shop, found by this request (the buyer's order it opened), is fetched."""
-        try:
-            served = served_shop.get()
-        except LookupError:
-            raise RuntimeError(f"{method} {path} called outside a shop's request") from None
-        if shop is None:
+        served = served_shop.get(None)
+        if served is None and not platform:
+            raise RuntimeError(f"{method} {path} called outside a shop's request")
+        if shop is None and served is not None:
             shop = None if platform and not served.named else served.shop_id
         return await self._client.request(method, path, shop=shop, **kwargs)
 

@@ -18,10 +18,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from gateway.adapters.owners import served_shop
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import admin_auth
-from gateway.entrypoints.responses import ADMIN
+from gateway.entrypoints.access import admin_api, platform_api, requires
 from gateway.entrypoints.schemas import KeyReplacement, NewCategory, ProductChanges
-from gateway.entrypoints.shops import admin_shop
 from gateway.service_layer.edge import json_body
 
 PASSED_QUERY = ("format", "cost_price", "expires_at")
@@ -58,20 +56,27 @@ def _streaming_client(gw: Gateway, timeout: float) -> httpx.AsyncClient:
 
 
 def catalog_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(
-        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
-    )
+    api = admin_api(gw, tags=["admin"])
 
-    @api.post("/categories", status_code=201, summary="Create a category")
+    @api.post(
+        "/categories",
+        status_code=201,
+        summary="Create a category",
+        dependencies=[requires(gw, "catalog:write")],
+    )
     async def create_category(category: NewCategory) -> Any:
         body = category.model_dump(mode="json")
         return json_body(await gw.inventory.request("POST", "/internal/categories", json=body))
 
-    @api.get("/categories", summary="Every category")
+    @api.get("/categories", summary="Every category", dependencies=[requires(gw, "catalog:read")])
     async def list_categories() -> Any:
         return json_body(await gw.inventory.request("GET", "/internal/categories"))
 
-    @api.patch("/products/{product_id}", summary="Edit a product's catalog fields")
+    @api.patch(
+        "/products/{product_id}",
+        summary="Edit a product's catalog fields",
+        dependencies=[requires(gw, "catalog:write")],
+    )
     async def update_product(product_id: UUID, changes: ProductChanges) -> Any:
         path = f"/internal/products/{product_id}"
         body = changes.model_dump(mode="json", exclude_unset=True)
@@ -81,11 +86,13 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         "/products/{product_id}/keys",
         summary="Import card keys (streamed; report of imported / duplicate / invalid lines)",
         openapi_extra=UPLOAD_BODY,
+        dependencies=[requires(gw, "keys:import")],
     )
     @api.post(
         "/products/{product_id}/key-batches",
         summary="The same import under its batch name",
         openapi_extra=UPLOAD_BODY,
+        dependencies=[requires(gw, "keys:import")],
     )
     async def import_batch(product_id: UUID, request: Request) -> Any:
         """The upload goes through to the inventory as it arrives (never held whole here); the inventory
@@ -116,6 +123,7 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
         },
+        dependencies=[requires(gw, "keys:export")],
     )
     async def export_keys(product_id: UUID) -> StreamingResponse:
         client = _streaming_client(gw, gw.settings.key_import_timeout_seconds)
@@ -151,24 +159,41 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
             },
         )
 
-    @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
+    @api.post(
+        "/products/{product_id}/keys/{key_id}/void",
+        summary="Void one unsold key",
+        dependencies=[requires(gw, "keys:import")],
+    )
     async def void_key(product_id: UUID, key_id: UUID) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/void"
         return json_body(await gw.inventory.request("POST", path))
 
-    @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Replace one unsold key")
+    @api.post(
+        "/products/{product_id}/keys/{key_id}/replace",
+        summary="Replace one unsold key",
+        dependencies=[requires(gw, "keys:import")],
+    )
     async def replace_key(product_id: UUID, key_id: UUID, replacement: KeyReplacement) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/replace"
         return json_body(await gw.inventory.request("POST", path, json=replacement.model_dump()))
 
-    @api.post("/keys/reencrypt", summary="Re-seal every stored key with the active encryption key")
+    platform = platform_api(gw, prefix="/api/platform")
+
+    @platform.post(
+        "/keys/reencrypt",
+        summary="Re-seal every shop's stored keys with the active encryption key",
+        dependencies=[requires(gw, "platform:write")],
+    )
     async def reencrypt() -> Any:
         response = await gw.inventory.request(
-            "POST", "/internal/keys/reencrypt", timeout=gw.settings.key_import_timeout_seconds
+            "POST", "/internal/keys/reencrypt", platform=True, timeout=gw.settings.key_import_timeout_seconds
         )
         return json_body(response)
 
-    return api
+    router = APIRouter()
+    router.include_router(api)
+    router.include_router(platform)
+    return router
 
 
 def _message(body: bytes) -> str | None:

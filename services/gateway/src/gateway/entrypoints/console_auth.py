@@ -10,19 +10,16 @@ with Retry-After passes through); the gateway passes the client's address (trust
 
 from __future__ import annotations
 
-import hmac
-import re
 import secrets
 from collections.abc import Awaitable
 from datetime import datetime
-from ipaddress import ip_address
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from faka_common.contracts.accounts import LinkPurpose, PlatformRole, ShopRole
 from faka_common.errors import DomainError, Unauthorized
-from faka_common.fields import LINE_REFUSES, Line
+from faka_common.fields import Line
 from faka_common.http import error_body
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -32,16 +29,21 @@ from pydantic.json_schema import SkipJsonSchema
 
 from gateway.adapters.people import MerchantPeople
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import PRIVATE, client_ip
+from gateway.entrypoints.access import (
+    CSRF_COOKIE,
+    SECRET,
+    SESSION_COOKIE,
+    CsrfRefused,
+    check_double_submit,
+    is_cross_site,
+    known_address,
+    user_agent,
+)
+from gateway.entrypoints.http import PRIVATE
 from gateway.entrypoints.responses import ErrorBody, refusals
 
-SESSION_COOKIE = "faka_session"
-CSRF_COOKIE = "faka_csrf"
-CSRF_HEADER = "X-CSRF-Token"
 #: What merchant's tokens look like (secrets.token_urlsafe); anything else opens no session.
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-MAX_USER_AGENT = 512
-UNPRINTABLE = re.compile(f"[{LINE_REFUSES}\\ud800-\\udfff]")
+TOKEN = SECRET
 
 # Bodies as strict as merchant's (merchant.entrypoints.accounts): what passes here passes there.
 Email = Annotated[
@@ -191,30 +193,14 @@ THROTTLED = refusals(429)
 CONFLICT = refusals(409)
 
 
-def _is_cross_site(request: Request, gw: Gateway) -> bool:
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    own = {request.headers.get("host", ""), urlsplit(gw.settings.base_url).netloc}
-    return urlsplit(origin).netloc not in own
-
-
 def _same_site(gw: Gateway) -> Any:
     """A dependency: refuses a write another site's page made (its Origin or Sec-Fetch-Site says so)."""
 
     async def check(request: Request) -> None:
-        if request.method not in ("GET", "HEAD") and _is_cross_site(request, gw):
+        if request.method not in ("GET", "HEAD") and is_cross_site(request, gw):
             raise CsrfRefused("cross-site request refused: the console takes writes from its own pages only")
 
     return Depends(check)
-
-
-class CsrfRefused(DomainError):
-    status_code = 403
-    code = "csrf_refused"
 
 
 def _session_token(request: Request) -> str:
@@ -239,11 +225,7 @@ def _session_for_write(
 ) -> str:
     """The session's token, once the request proves it comes from the console (double-submit CSRF)."""
     token = _session_token(request)
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not x_csrf_token or not expected:
-        raise CsrfRefused(f"CSRF check failed: send the {CSRF_COOKIE} cookie's value in {CSRF_HEADER}")
-    if not hmac.compare_digest(x_csrf_token.encode(), expected.encode()):
-        raise CsrfRefused(f"CSRF check failed: {CSRF_HEADER} does not match the {CSRF_COOKIE} cookie")
+    check_double_submit(request, x_csrf_token)
     return token
 
 
@@ -278,19 +260,9 @@ class Cookies:
             response.delete_cookie(name, path="/", secure=self.secure, httponly=http_only, samesite="strict")
 
 
-def _address(gw: Gateway, request: Request) -> str | None:
-    """The client's address as merchant counts attempts by it (an IP address, or none known)."""
-    address = client_ip(gw, request)
-    try:
-        return None if address is None else str(ip_address(address))
-    except ValueError:  # a test client's or a unix socket's peer: no address to count by
-        return None
-
-
 def _client(gw: Gateway, request: Request) -> dict[str, Any]:
     """Who is signing in, as merchant counts and records it."""
-    agent = UNPRINTABLE.sub("", request.headers.get("user-agent", ""))[:MAX_USER_AGENT]
-    return {"client_ip": _address(gw, request), "user_agent": agent}
+    return {"client_ip": known_address(gw, request), "user_agent": user_agent(request)}
 
 
 def console_auth_router(gw: Gateway) -> APIRouter:
@@ -358,6 +330,7 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         "/sign-out", status_code=204, summary="Sign out: the session ends, its cookies go", responses=SESSION
     )
     async def sign_out(token: WriteToken) -> Response:
+        await gw.principals.forget("session", token)
         response = await with_session(people.sign_out(token), None, 204)
         cookies.clear(response)
         return response
@@ -369,7 +342,8 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         responses={**SESSION, **THROTTLED},
     )
     async def change_password(body: PasswordChange, token: WriteToken, request: Request) -> Response:
-        sent = {**body.model_dump(), "client_ip": _address(gw, request)}
+        sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
+        await gw.principals.forget("session", token)
         response = await with_session(people.change_password(token, sent), None, 204)
         cookies.clear(response)  # merchant ended every session of the account, this one too
         return response
@@ -391,7 +365,7 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         responses={**SESSION, **CONFLICT, **THROTTLED},
     )
     async def confirm_totp(body: CodeCheck, token: WriteToken, request: Request) -> Response:
-        sent = {**body.model_dump(), "client_ip": _address(gw, request)}
+        sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
         return await with_session(people.confirm_totp(token, sent), RecoveryCodes)
 
     @api.post(
@@ -401,7 +375,7 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         responses={**SESSION, **CONFLICT, **THROTTLED},
     )
     async def step_up(body: CodeCheck, token: WriteToken, request: Request) -> Response:
-        sent = {**body.model_dump(), "client_ip": _address(gw, request)}
+        sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
         return await with_session(people.step_up(token, sent), ConsoleSession)
 
     @api.post(

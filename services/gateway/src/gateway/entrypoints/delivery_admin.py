@@ -19,20 +19,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import admin_auth
-from gateway.entrypoints.responses import ADMIN
-from gateway.entrypoints.shops import admin_shop
+from gateway.entrypoints.access import admin_api, requires
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
 
 def delivery_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(
-        prefix="/api/admin",
-        tags=["admin: delivery"],
-        dependencies=[admin_auth(gw), admin_shop(gw)],
-        responses=ADMIN,
-    )
+    api = admin_api(gw, tags=["admin: delivery"])
 
     async def call(method: str, path: str, body: BaseModel | None = None, **kwargs: Any) -> Any:
         if body is not None:
@@ -40,7 +33,11 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
         response = await gw.delivery.request(method, path, **kwargs)
         return response.json() if response.content else None
 
-    @api.get("/delivery/manual-tasks", summary="The manual queue (open and claimed unless told otherwise)")
+    @api.get(
+        "/delivery/manual-tasks",
+        summary="The manual queue (open and claimed unless told otherwise)",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def list_tasks(
         status: Annotated[list[TaskStatus] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -50,66 +47,122 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
             params["status"] = status
         return await call("GET", "/internal/manual-tasks", params=params)
 
-    @api.post("/delivery/manual-tasks/{order_id}/claim", summary="Claim a task: body {operator}")
+    @api.post(
+        "/delivery/manual-tasks/{order_id}/claim",
+        summary="Claim a task: body {operator}",
+        dependencies=[requires(gw, "delivery:write")],
+    )
     async def claim(order_id: UUID, body: ClaimTask) -> Any:
         return await call("POST", f"/internal/manual-tasks/{order_id}/claim", body=body)
 
-    @api.post("/delivery/manual-tasks/{order_id}/deliver", summary="Deliver: {operator, content, force?}")
+    @api.post(
+        "/delivery/manual-tasks/{order_id}/deliver",
+        summary="Deliver: {operator, content, force?}",
+        dependencies=[requires(gw, "delivery:write")],
+    )
     async def deliver(order_id: UUID, body: DeliverTask) -> Any:
         return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", body=body)
 
-    @api.post("/delivery/manual-tasks/{order_id}/reject", summary="Reject: body {operator, reason}")
+    @api.post(
+        "/delivery/manual-tasks/{order_id}/reject",
+        summary="Reject: body {operator, reason}",
+        dependencies=[requires(gw, "delivery:write")],
+    )
     async def reject(order_id: UUID, body: RejectTask) -> Any:
         return await call("POST", f"/internal/manual-tasks/{order_id}/reject", body=body)
 
-    @api.get("/delivery/orders/{order_id}", summary="An order's delivery record with its attempts")
+    @api.get(
+        "/delivery/orders/{order_id}",
+        summary="An order's delivery record with its attempts",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def get_delivery(order_id: UUID) -> Any:
         return await call("GET", f"/internal/deliveries/{order_id}")
 
-    @api.get("/suppliers", summary="Every supplier")
+    @api.get("/suppliers", summary="Every supplier", dependencies=[requires(gw, "delivery:read")])
     async def list_suppliers() -> Any:
         return await call("GET", "/internal/suppliers")
 
-    @api.post("/suppliers", status_code=201, summary="Register a supplier")
+    @api.post(
+        "/suppliers",
+        status_code=201,
+        summary="Register a supplier",
+        dependencies=[requires(gw, "suppliers:credentials")],
+    )
     async def add_supplier(body: NewSupplier) -> Any:
         return await call("POST", "/internal/suppliers", body=body)
 
-    @api.get("/suppliers/scores", summary="Success rate, latency, claims and breaker state per supplier")
+    @api.get(
+        "/suppliers/scores",
+        summary="Success rate, latency, claims and breaker state per supplier",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def scores() -> Any:
         return await call("GET", "/internal/suppliers/scores")
 
-    @api.patch("/suppliers/{supplier_id}", summary="Switch a supplier on or off: {active}")
+    @api.patch(
+        "/suppliers/{supplier_id}",
+        summary="Switch a supplier on or off: {active}",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
     async def set_active(supplier_id: UUID, body: SupplierActive) -> Any:
         return await call("PATCH", f"/internal/suppliers/{supplier_id}", body=body)
 
-    @api.get("/suppliers/{supplier_id}/balance", summary="Our balance at the supplier")
+    @api.get(
+        "/suppliers/{supplier_id}/balance",
+        summary="Our balance at the supplier",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def balance(supplier_id: UUID) -> Any:
         return await call("GET", f"/internal/suppliers/{supplier_id}/balance")
 
-    @api.get("/suppliers/{supplier_id}/products", summary="The supplier's product list")
+    @api.get(
+        "/suppliers/{supplier_id}/products",
+        summary="The supplier's product list",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def products(supplier_id: UUID) -> Any:
         return await call("GET", f"/internal/suppliers/{supplier_id}/products")
 
-    @api.get("/suppliers/{supplier_id}/claims", summary="Losses recorded against the supplier")
+    @api.get(
+        "/suppliers/{supplier_id}/claims",
+        summary="Losses recorded against the supplier",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def list_claims(supplier_id: UUID) -> Any:
         return await call("GET", f"/internal/suppliers/{supplier_id}/claims")
 
-    @api.post("/suppliers/{supplier_id}/claims", status_code=201, summary="Record a loss the supplier caused")
+    @api.post(
+        "/suppliers/{supplier_id}/claims",
+        status_code=201,
+        summary="Record a loss the supplier caused",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
     async def add_claim(supplier_id: UUID, body: NewClaim) -> Any:
         return await call("POST", f"/internal/suppliers/{supplier_id}/claims", body=body)
 
-    @api.get("/products/{product_id}/supplier-routes", summary="A product's supplier routes in routing order")
+    @api.get(
+        "/products/{product_id}/supplier-routes",
+        summary="A product's supplier routes in routing order",
+        dependencies=[requires(gw, "delivery:read")],
+    )
     async def routes(product_id: UUID) -> Any:
         return await call("GET", f"/internal/products/{product_id}/routes")
 
     @api.put(
         "/products/{product_id}/supplier-routes/{supplier_id}",
         summary="Route a product to a supplier: {supplier_sku, priority, cost, currency}",
+        dependencies=[requires(gw, "suppliers:write")],
     )
     async def put_route(product_id: UUID, supplier_id: UUID, body: NewRoute) -> Any:
         return await call("PUT", f"/internal/products/{product_id}/routes/{supplier_id}", body=body)
 
-    @api.delete("/products/{product_id}/supplier-routes/{supplier_id}", status_code=204, summary="Unroute")
+    @api.delete(
+        "/products/{product_id}/supplier-routes/{supplier_id}",
+        status_code=204,
+        summary="Unroute",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
     async def delete_route(product_id: UUID, supplier_id: UUID) -> None:
         await call("DELETE", f"/internal/products/{product_id}/routes/{supplier_id}")
 

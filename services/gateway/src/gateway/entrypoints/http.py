@@ -1,28 +1,27 @@
-"""The public HTTP API: admin (X-Admin-Key), storefront, payment webhooks; plus the JSON 404/405."""
+"""The public HTTP API: admin (a console session or an API token, see `access`), storefront, payment
+webhooks; plus the JSON 404/405."""
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import Annotated, Any
 from uuid import UUID
 
-from faka_common.errors import NotFound, Unauthorized
+from faka_common.errors import NotFound
 from faka_common.http import error_body, too_many
 from faka_common.rate_limits import RateLimited
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway.bootstrap import Gateway
-from gateway.domain.client_address import client_address
 from gateway.domain.uploads import PayloadTooLarge
+from gateway.entrypoints.access import admin_api, client_ip, requires
 from gateway.entrypoints.pages import error_page
-from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
+from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
-from gateway.entrypoints.shops import NoSuchShop, admin_shop, served, storefront_root, storefront_shop
+from gateway.entrypoints.shops import NoSuchShop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
 
@@ -33,25 +32,6 @@ ROUTE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
 # Answers that carry an order secret or keys: never cached, never leaked as a referrer.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-admin_key_header = APIKeyHeader(
-    name="X-Admin-Key", auto_error=False, description="The admin API key (ADMIN_API_KEY)"
-)
-
-
-def admin_key_valid(presented: str | None, expected: str) -> bool:
-    """Constant-time comparison; a missing or empty key is never valid."""
-    if not presented or not expected:
-        return False
-    return hmac.compare_digest(presented.encode(), expected.encode())
-
-
-def admin_auth(gw: Gateway) -> Any:
-    async def check(key: Annotated[str | None, Depends(admin_key_header)]) -> None:
-        if not admin_key_valid(key, gw.admin_key):
-            raise Unauthorized("admin API: missing or wrong X-Admin-Key")
-
-    return Depends(check)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -67,12 +47,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def client_ip(gw: Gateway, request: Request) -> str | None:
-    """The client's address: the socket peer, or what trusted proxies say in X-Forwarded-For."""
-    peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), gw.settings.trusted_proxies)
 
 
 def checked_order_no(order_no: str) -> str:
@@ -114,19 +88,23 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
 
 
 def admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(
-        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
-    )
+    api = admin_api(gw, tags=["admin"])
 
-    @api.post("/products", status_code=201, summary="Create a product")
+    @api.post(
+        "/products", status_code=201, summary="Create a product", dependencies=[requires(gw, "catalog:write")]
+    )
     async def create_product(product: NewProduct) -> Any:
         return await edge.create_product(gw, product.model_dump(mode="json"))
 
-    @api.get("/products", summary="Every product with its stock")
+    @api.get("/products", summary="Every product with its stock", dependencies=[requires(gw, "catalog:read")])
     async def list_products() -> Any:
         return await edge.list_products(gw)
 
-    @api.get("/products/{product_id}", summary="One product with its stock")
+    @api.get(
+        "/products/{product_id}",
+        summary="One product with its stock",
+        dependencies=[requires(gw, "catalog:read")],
+    )
     async def get_product(product_id: UUID) -> Any:
         return await edge.get_product(gw, product_id)
 

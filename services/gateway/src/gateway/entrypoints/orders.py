@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import PRIVATE, PROVIDER, admin_auth, checked_order_no, client_ip
-from gateway.entrypoints.responses import ADMIN, BUYER, PROVIDER_ANSWER, WEBHOOK
+from gateway.entrypoints.access import admin_api, client_ip, requires
+from gateway.entrypoints.http import PRIVATE, PROVIDER, checked_order_no
+from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
-from gateway.entrypoints.shops import admin_shop, storefront_shop
+from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer import order_admin as ops
 
@@ -45,9 +46,7 @@ class Refund(BaseModel):
 
 def orders_router(gw: Gateway) -> APIRouter:
     api = APIRouter(tags=["payments"], responses=BUYER, dependencies=[storefront_shop(gw)])
-    admin = APIRouter(
-        prefix="/api/admin", tags=["admin"], dependencies=[admin_auth(gw), admin_shop(gw)], responses=ADMIN
-    )
+    admin = admin_api(gw, tags=["admin"])
 
     @api.get(
         "/api/v1/payments/{provider}/notify",
@@ -73,11 +72,20 @@ def orders_router(gw: Gateway) -> APIRouter:
         )
         return Response(json.dumps(answer), media_type="application/json", headers=PRIVATE)
 
-    @admin.post("/orders/{order_no}/refunds", status_code=201, summary="Refund an order, wholly or in part")
+    @admin.post(
+        "/orders/{order_no}/refunds",
+        status_code=201,
+        summary="Refund an order, wholly or in part",
+        dependencies=[requires(gw, "orders:refund")],
+    )
     async def refund(order_no: str, body: Refund) -> Any:
         return await ops.refund(gw, checked_order_no(order_no), body.model_dump())
 
-    @admin.get("/reconciliation", summary="Daily reconciliation: our payments vs each provider's")
+    @admin.get(
+        "/reconciliation",
+        summary="Daily reconciliation: our payments vs each provider's",
+        dependencies=[requires(gw, "orders:read")],
+    )
     async def reconciliation(day: Annotated[dt.date, Query(alias="date")]) -> Any:
         return await ops.reconciliation(gw, day.isoformat())
 
@@ -97,12 +105,18 @@ def orders_router(gw: Gateway) -> APIRouter:
         status_code=201,
         summary="Revoke every link (token) of one order and get a new one for the buyer",
         description="The query password is unchanged. The answer holds the new token and links.",
+        dependencies=[requires(gw, "orders:write")],
     )
     async def rotate_secret(order_no: str) -> JSONResponse:
         rotated = await ops.rotate_secret(gw, checked_order_no(order_no))
         return JSONResponse(rotated, status_code=201, headers=PRIVATE)
 
-    @admin.get("/products/{product_id}/price-tiers", tags=["pricing"], summary="A product's wholesale tiers")
+    @admin.get(
+        "/products/{product_id}/price-tiers",
+        tags=["pricing"],
+        summary="A product's wholesale tiers",
+        dependencies=[requires(gw, "pricing:read")],
+    )
     async def price_tiers(product_id: UUID) -> Any:
         return await ops.price_tiers(gw, product_id)
 
@@ -110,19 +124,36 @@ def orders_router(gw: Gateway) -> APIRouter:
         "/products/{product_id}/price-tiers",
         tags=["pricing"],
         summary="Replace a product's wholesale tiers (price by quantity)",
+        dependencies=[requires(gw, "pricing:write")],
     )
     async def set_price_tiers(product_id: UUID, body: PriceTiers) -> Any:
         return await ops.set_price_tiers(gw, product_id, body.model_dump())
 
-    @admin.post("/coupons", status_code=201, tags=["pricing"], summary="Create a coupon")
+    @admin.post(
+        "/coupons",
+        status_code=201,
+        tags=["pricing"],
+        summary="Create a coupon",
+        dependencies=[requires(gw, "pricing:write")],
+    )
     async def create_coupon(body: NewCoupon) -> Any:
         return await ops.create_coupon(gw, body.model_dump(mode="json", exclude_none=True))
 
-    @admin.get("/coupons", tags=["pricing"], summary="Coupons, newest first, with their use counts")
+    @admin.get(
+        "/coupons",
+        tags=["pricing"],
+        summary="Coupons, newest first, with their use counts",
+        dependencies=[requires(gw, "pricing:read")],
+    )
     async def list_coupons() -> Any:
         return await ops.list_coupons(gw)
 
-    @admin.post("/coupons/{code}/disable", tags=["pricing"], summary="Disable a coupon")
+    @admin.post(
+        "/coupons/{code}/disable",
+        tags=["pricing"],
+        summary="Disable a coupon",
+        dependencies=[requires(gw, "pricing:write")],
+    )
     async def disable_coupon(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]) -> Any:
         return await ops.disable_coupon(gw, code)
 

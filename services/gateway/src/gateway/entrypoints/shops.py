@@ -1,16 +1,15 @@
 """Which shop a request is for: /s/<slug>/… (any route, the storefront's pages and API alike), a shop's own
-domain, or the platform's root, which serves the default shop; an admin names the shop in X-Shop-Id."""
+domain, or the platform's root, which serves the default shop (an admin route acts for the shop
+`entrypoints.access.requires` says)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
-from fastapi import Depends, Header, Request
-from pydantic import WithJsonSchema
+from fastapi import Depends, Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,7 +55,7 @@ def storefront_root(request: Request) -> str:
     return str(request.scope.get("root_path", ""))
 
 
-async def _shop_of_request(gw: Gateway, request: Request) -> tuple[Shop, bool]:
+async def shop_of_request(gw: Gateway, request: Request) -> tuple[Shop, bool]:
     slug = getattr(request.state, "shop_slug", None)
     if slug is not None:
         if not SLUG.fullmatch(slug):
@@ -78,30 +77,7 @@ def storefront_shop(gw: Gateway) -> Any:
     """A dependency: the shop a storefront request is for, which every owner call of the request names."""
 
     async def resolve(request: Request) -> Shop:
-        shop, named = await _shop_of_request(gw, request)
-        served_shop.set(ServedShop(shop.id, named))
-        request.state.shop = shop
-        return shop
-
-    return Depends(resolve)
-
-
-def admin_shop(gw: Gateway) -> Any:
-    """A dependency: the shop an admin request acts for: X-Shop-Id, else as a storefront request's."""
-
-    async def resolve(
-        request: Request,
-        x_shop_id: Annotated[
-            UUID | None,
-            Header(description="The shop to act for; default: the path's or host's shop"),
-            # the header is a shop id or absent: never "null" (what a nullable schema would invite)
-            WithJsonSchema({"type": "string", "format": "uuid"}),
-        ] = None,
-    ) -> Shop:
-        if x_shop_id is not None:
-            shop, named = await gw.shops.by_id(x_shop_id), True
-        else:
-            shop, named = await _shop_of_request(gw, request)
+        shop, named = await shop_of_request(gw, request)
         served_shop.set(ServedShop(shop.id, named))
         request.state.shop = shop
         return shop

@@ -13,8 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import admin_auth
-from gateway.entrypoints.responses import ADMIN
+from gateway.entrypoints.access import platform_api, requires
 
 Slug = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
 #: A DNS name of two labels or more, each 1-63 letters, digits and hyphens not at either end; the top-level
@@ -92,18 +91,25 @@ class StatusChange(BaseModel):
 
 
 def shops_admin_router(gw: Gateway) -> APIRouter:
-    api = APIRouter(
-        prefix="/api/platform/shops", tags=["platform"], dependencies=[admin_auth(gw)], responses=ADMIN
-    )
+    api = platform_api(gw, prefix="/api/platform/shops")
 
     async def call(method: str, path: str, **kwargs: Any) -> Any:
         return json_body(await gw.merchant.request(method, f"/internal/shops{path}", **kwargs))
 
-    @api.post("", status_code=201, summary="Open a shop (409 when its slug or a domain is taken)")
+    @api.post(
+        "",
+        status_code=201,
+        summary="Open a shop (409 when its slug or a domain is taken)",
+        dependencies=[requires(gw, "platform:write")],
+    )
     async def open_shop(shop: NewShop) -> Any:
         return await call("POST", "", json=shop.model_dump(mode="json"))
 
-    @api.get("", summary="The platform's shops in slug order, a page at a time (next_after: the next page)")
+    @api.get(
+        "",
+        summary="The platform's shops in slug order, a page at a time (next_after: the next page)",
+        dependencies=[requires(gw, "platform:read")],
+    )
     async def list_shops(
         after: Annotated[
             str | None, Query(max_length=40, pattern=r"^[a-z0-9-]+$", description="The last slug seen")
@@ -118,11 +124,15 @@ def shops_admin_router(gw: Gateway) -> APIRouter:
             params["status"] = status
         return await call("GET", "", params=params)
 
-    @api.get("/{shop_id}", summary="One shop")
+    @api.get("/{shop_id}", summary="One shop", dependencies=[requires(gw, "platform:read")])
     async def get_shop(shop_id: UUID) -> Any:
         return await call("GET", f"/{shop_id}")
 
-    @api.patch("/{shop_id}", summary="Change a shop's name, currency, languages, contact or domains")
+    @api.patch(
+        "/{shop_id}",
+        summary="Change a shop's name, currency, languages, contact or domains",
+        dependencies=[requires(gw, "platform:write")],
+    )
     async def change_shop(shop_id: UUID, changes: ShopChanges) -> Any:
         changed = await call("PATCH", f"/{shop_id}", json=changes.model_dump(mode="json", exclude_none=True))
         gw.shops.forget(shop_id)
@@ -132,6 +142,7 @@ def shops_admin_router(gw: Gateway) -> APIRouter:
         "/{shop_id}/status",
         summary="Activate, suspend or close a shop (a suspended shop sells nothing but still delivers "
         "what was paid; closed is final)",
+        dependencies=[requires(gw, "platform:write")],
     )
     async def change_status(shop_id: UUID, change: StatusChange) -> Any:
         changed = await call("POST", f"/{shop_id}/status", json=change.model_dump())
