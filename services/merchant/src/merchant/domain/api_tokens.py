@@ -104,3 +104,14 @@ class IssueApiToken:
     name: str
     scopes: tuple[Scope, ...]
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssueApiTokenAsOperator:
+    """A token made from faka-admin: the shop by its id or slug, in the name of the person of `by`."""
+
+    shop: str
+    by: str
+    name: str
+    scopes: tuple[Scope, ...]
+    expires_in: timedelta | None

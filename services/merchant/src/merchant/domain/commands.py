@@ -108,3 +108,13 @@ class GrantPlatformRole:
     session_token: str = field(repr=False)
     email: str
     role: PlatformRole
+
+
+@dataclass(frozen=True)
+class MakeShopOwner:
+    """From faka-admin: the person of `email` an owner of the shop (its id or slug); with `password`, that
+    password set (else a one-time link answered)."""
+
+    shop: str
+    email: str
+    password: str | None = field(default=None, repr=False)

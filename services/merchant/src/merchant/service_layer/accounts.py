@@ -1,5 +1,5 @@
 """People's use cases: sign in (password, then TOTP or a recovery code), sessions, password changes, TOTP
-enrolment and step-up, one-time links (reset, verification, setup), the first platform admin."""
+enrolment and step-up, one-time links (reset, verification, setup), the first platform admin (faka-admin)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from merchant.domain.accounts import (
     recovery_digest,
     totp_step,
 )
+from merchant.domain.audit import cli_entry
 from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, RedeemLink, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
@@ -314,19 +315,33 @@ async def redeem_link(cmd: RedeemLink, uow: MerchantUnitOfWork, creds: Credentia
 async def create_platform_admin(
     email: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
 ) -> IssuedLink:
-    """The account of `email` (made without a password when there is none) as a platform admin, and a link
-    to set its password: a set-up link, or a reset link when it has a password already. Run again, it
+    """From faka-admin: the account of `email` (made without a password when there is none) as a platform
+    admin, and a link to set its password (issue_link_in); audited in the same transaction. Run again, it
     answers a fresh link."""
     address = check_email(email)
     async with uow:
-        account, _ = await get_or_open_account(uow, address, now)
+        account, opened = await get_or_open_account(uow, address, now)
         await uow.accounts.lock_platform_roles()
-        await uow.accounts.grant(account.id, "admin", now)
-        purpose: LinkPurpose = "password_reset" if account.password_hash else "account_setup"
-        issued = await _issue(uow, creds, account, purpose, now)
+        granted = await uow.accounts.grant(account.id, "admin", now)
+        issued = await issue_link_in(uow, creds, account, now)
+        changes = [f"{address} platform admin" + ("" if granted else " already")]
+        changes += ["account opened"] if opened else []
+        changes.append(f"{issued.link.purpose} link issued")
+        await uow.audit.add(
+            cli_entry(now, "platform_staff.create", "; ".join(changes), target=f"account_id={account.id}")
+        )
         await uow.commit()
-    log.info("account %s is a platform admin; %s link issued", account.id, purpose)
+    log.info("account %s is a platform admin; %s link issued", account.id, issued.link.purpose)
     return issued
+
+
+async def issue_link_in(
+    uow: MerchantUnitOfWork, creds: Credentials, account: Account, now: datetime
+) -> IssuedLink:
+    """A link to set the account's password (inside the caller's unit of work): a set-up link, or a reset
+    link when it has a password already."""
+    purpose: LinkPurpose = "password_reset" if account.password_hash else "account_setup"
+    return await _issue(uow, creds, account, purpose, now)
 
 
 async def get_or_open_account(uow: MerchantUnitOfWork, address: str, now: datetime) -> tuple[Account, bool]:

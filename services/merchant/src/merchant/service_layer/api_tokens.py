@@ -1,6 +1,7 @@
 """A shop's API tokens: made (shown once), listed and revoked by the shop's owners and managers, each request
-acting as the person of its session; resolved for the gateway when a script calls with one. A shop the person
-neither works in nor oversees is no shop to them (404, nothing changes)."""
+acting as the person of its session; made from faka-admin by the operator in a person's name; resolved for
+the gateway when a script calls with one. A shop the person neither works in nor oversees is no shop to them
+(404, nothing changes)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ from uuid import UUID, uuid4
 
 from faka_common.errors import NotFound
 
-from merchant.domain.accounts import NotAllowed, Person, digest
+from merchant.domain.accounts import NotAllowed, Person, check_email, digest
 from merchant.domain.api_tokens import (
     ApiToken,
     ApiTokenInvalid,
     BadExpiry,
     IssueApiToken,
+    IssueApiTokenAsOperator,
+    Scope,
     SecondFactorRequired,
     may_manage_tokens,
     new_api_token,
     second_factor_fresh,
 )
+from merchant.domain.audit import cli_entry
+from merchant.domain.shops import Shop
 from merchant.service_layer.accounts import Credentials, acting_session
+from merchant.service_layer.shops import named_shop
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -38,22 +44,41 @@ async def issue(
         await _manager(uow, actor, cmd.shop_id)
         if not second_factor_fresh(session.second_factor_at, now):
             raise SecondFactorRequired()
-        secret = new_api_token()
-        token = ApiToken(
-            id=uuid4(),
-            shop_id=cmd.shop_id,
-            name=cmd.name,
-            scopes=tuple(sorted(set(cmd.scopes))),
-            created_by=actor.account.id,
-            created_at=now,
-            last_used_at=None,
-            expires_at=cmd.expires_at,
-            revoked_at=None,
-        )
-        await uow.api_tokens.add(token, digest(secret))
+        token, secret = await _store(uow, cmd.shop_id, cmd.name, cmd.scopes, actor, cmd.expires_at, now)
         await uow.commit()
     log.info("shop %s: API token %s made by account %s", cmd.shop_id, token.id, actor.account.id)
     return token, secret
+
+
+async def issue_as_operator(
+    cmd: IssueApiTokenAsOperator, uow: MerchantUnitOfWork, now: datetime
+) -> tuple[ApiToken, str, Shop]:
+    """A new token of the shop made from faka-admin, as the API makes one, in the name of `cmd.by` (the
+    shop's owner or manager, or a platform admin: no session, the operator vouches), audited with it."""
+    expires_at = None if cmd.expires_in is None else now + cmd.expires_in
+    if expires_at is not None and expires_at <= now:
+        raise BadExpiry("a token expires in the future")
+    async with uow:
+        shop = await named_shop(uow, cmd.shop)
+        account = await uow.accounts.by_email(check_email(cmd.by))
+        if account is None:
+            raise NotFound(f"no account has the address {cmd.by!r}")
+        person = await uow.accounts.person(account)
+        if not (may_manage_tokens(person, shop.id) or person.is_platform_admin):
+            raise NotAllowed(
+                f"{account.email} is neither an owner or manager of shop {shop.slug} nor a platform admin"
+            )
+        token, secret = await _store(uow, shop.id, cmd.name, cmd.scopes, person, expires_at, now)
+        summary = (
+            f"API token {token.name!r} made for {account.email}: scopes {', '.join(token.scopes)}; "
+            f"expires {token.expires_at.isoformat() if token.expires_at else 'never'}"
+        )
+        await uow.audit.add(
+            cli_entry(now, "api_tokens.create", summary, shop_id=shop.id, target=f"token_id={token.id}")
+        )
+        await uow.commit()
+    log.info("shop %s: API token %s made with faka-admin for account %s", shop.id, token.id, account.id)
+    return token, secret, shop
 
 
 async def list_tokens(
@@ -93,6 +118,32 @@ async def resolve(secret: str, uow: MerchantUnitOfWork, now: datetime) -> ApiTok
     if token is None:
         raise ApiTokenInvalid()
     return token
+
+
+async def _store(
+    uow: MerchantUnitOfWork,
+    shop_id: UUID,
+    name: str,
+    scopes: tuple[Scope, ...],
+    creator: Person,
+    expires_at: datetime | None,
+    now: datetime,
+) -> tuple[ApiToken, str]:
+    """A new token of the shop stored (its digest only) and the token itself."""
+    secret = new_api_token()
+    token = ApiToken(
+        id=uuid4(),
+        shop_id=shop_id,
+        name=name,
+        scopes=tuple(sorted(set(scopes))),
+        created_by=creator.account.id,
+        created_at=now,
+        last_used_at=None,
+        expires_at=expires_at,
+        revoked_at=None,
+    )
+    await uow.api_tokens.add(token, digest(secret))
+    return token, secret
 
 
 async def _manager(uow: MerchantUnitOfWork, actor: Person, shop_id: UUID) -> None:

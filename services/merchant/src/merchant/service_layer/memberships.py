@@ -4,6 +4,7 @@ change is made by a person (the session of the request), and only as far as that
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -21,8 +22,17 @@ from merchant.domain.accounts import (
     check_email,
     may_manage_member,
 )
-from merchant.domain.commands import AddMember, ChangeMember, GrantPlatformRole
-from merchant.service_layer.accounts import Credentials, acting_session, get_or_open_account
+from merchant.domain.audit import cli_entry
+from merchant.domain.commands import AddMember, ChangeMember, GrantPlatformRole, MakeShopOwner
+from merchant.domain.shops import Shop
+from merchant.service_layer.accounts import (
+    Credentials,
+    IssuedLink,
+    acting_session,
+    get_or_open_account,
+    issue_link_in,
+)
+from merchant.service_layer.shops import named_shop
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,6 +69,48 @@ async def add_member(cmd: AddMember, uow: MerchantUnitOfWork, creds: Credentials
         await uow.commit()
     log.info("shop %s: account %s joined as %s", cmd.shop_id, account.id, cmd.role)
     return Member(membership, account.email)
+
+
+@dataclass(frozen=True)
+class MadeOwner:
+    shop: Shop
+    account: Account
+    link: IssuedLink | None
+
+
+async def make_shop_owner(
+    cmd: MakeShopOwner, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> MadeOwner:
+    """From faka-admin (the operator: no session): the person of `cmd.email` (an account opened without a
+    password when there is none) an owner of the shop, with a one-time link to set the password, or with
+    `cmd.password` set (every session of the account revoked); audited in the same transaction."""
+    address = check_email(cmd.email)
+    new_hash = None if cmd.password is None else await creds.passwords.hash(cmd.password)
+    async with uow:
+        shop = await named_shop(uow, cmd.shop, for_update=True)
+        account, opened = await get_or_open_account(uow, address, now)
+        current = await uow.memberships.get(shop.id, account.id)
+        if current is None:
+            await uow.memberships.add(Membership(shop.id, account.id, "owner", now, now))
+        elif current.role != "owner":
+            await uow.memberships.set_role(shop.id, account.id, "owner", now)
+        changes = [f"{address} owner of shop {shop.slug}" + (f" (was {current.role})" if current else "")]
+        changes += ["account opened"] if opened else []
+        link = None
+        if new_hash is not None:
+            await uow.accounts.set_password(account.id, new_hash, now, verified=False)
+            revoked = await uow.sessions.revoke_all(account.id, now)
+            changes.append(f"random password set, {revoked} sessions revoked")
+        else:
+            link = await issue_link_in(uow, creds, account, now)
+            changes.append(f"{link.link.purpose} link issued")
+        action = "members.create" if current is None else "members.update"
+        await uow.audit.add(
+            cli_entry(now, action, "; ".join(changes), shop_id=shop.id, target=f"account_id={account.id}")
+        )
+        await uow.commit()
+    log.info("shop %s: account %s made owner with faka-admin", shop.id, account.id)
+    return MadeOwner(shop, account, link)
 
 
 async def change_member(

@@ -93,6 +93,18 @@ async def list_shops(
         return await uow.shops.page(after=after, limit=limit, statuses=statuses)
 
 
+async def named_shop(uow: MerchantUnitOfWork, ref: str, *, for_update: bool = False) -> Shop:
+    """The shop `ref` names by its id or its slug (inside the caller's unit of work; with `for_update`,
+    locked); NotFound when none has it."""
+    try:
+        shop_id: UUID | None = UUID(ref)
+    except ValueError:
+        by_slug = await uow.shops.by_slug(ref)
+        shop_id = by_slug.id if by_slug else None
+    shop = None if shop_id is None else await uow.shops.get(shop_id, for_update=for_update)
+    return _found(shop, f"no shop has the id or slug {ref!r}")
+
+
 def _found(shop: Shop | None, missing: str) -> Shop:
     if shop is None:
         raise NotFound(missing)
