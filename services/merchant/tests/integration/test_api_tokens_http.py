@@ -179,6 +179,7 @@ async def test_revoked_expired_and_unknown_tokens_get_one_401(
         {"name": "x" * 101, "scopes": ["orders:read"]},
         {"name": "x", "scopes": ["orders:read"], "expires_at": "2026-12-01T11:00:00+00:00"},
         {"name": "x", "scopes": ["orders:read"], "expires_at": "2027-01-01T00:00:00"},
+        {"name": "x", "scopes": ["orders:read"], "expires_at": "9999-12-31T23:59:59-14:00"},  # 10000 in UTC
         {"name": "x", "scopes": ["orders:read"], "token": "faka_mine"},
     ],
 )

@@ -186,6 +186,7 @@ async def test_pages_run_newest_first_and_each_entry_comes_once(api: httpx.Async
         ({"request_id": ""}, "request_id"),
         ({"request_id": "r" * 65}, "request_id"),
         ({"occurred_at": "2026-12-01T12:00:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),  # before year 1 in UTC
         ({"client_ip": "203.0.113.999"}, "client_ip"),
         ({"actor_kind": "robot"}, "actor_kind"),
         ({"actor_id": "not-a-uuid"}, "actor_id"),
@@ -224,6 +225,7 @@ async def test_an_entry_must_state_its_shop_even_when_it_has_none(
         ({"limit": 0}, "invalid_request"),
         ({"limit": 201}, "invalid_request"),
         ({"since": "2026-12-01T12:00:00"}, "invalid_request"),
+        ({"until": "9999-12-31T23:59:59-14:00"}, "invalid_request"),
         ({"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}, "invalid_period"),
         ({"action": "a\x00b"}, "invalid_request"),
         ({"target": "t" * 257}, "invalid_request"),

@@ -12,11 +12,11 @@ from uuid import UUID
 from faka_common.fields import NonBlankLine
 from faka_common.http import internal_router
 from fastapi import APIRouter, Depends, Header, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from merchant.bootstrap import Service
 from merchant.domain.api_tokens import MAX_NAME, SCOPES, ApiToken, ApiTokenInvalid, IssueApiToken, Scope
-from merchant.entrypoints.deps import Now, ServiceDep, SessionToken, refused
+from merchant.entrypoints.deps import Now, ServiceDep, SessionToken, UtcTime, refused
 from merchant.service_layer import api_tokens
 
 API_TOKEN_HEADER = "X-Api-Token"
@@ -52,7 +52,7 @@ class NewApiToken(BaseModel):
 
     name: Annotated[NonBlankLine, StringConstraints(max_length=MAX_NAME), Field(examples=["stock sync"])]
     scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES), description=f"Of {', '.join(SCOPES)}")
-    expires_at: AwareDatetime | None = Field(default=None, description="Never, without; in the future")
+    expires_at: UtcTime | None = Field(default=None, description="Never, without; in the future")
 
 
 class ResolvedApiToken(BaseModel):

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from faka_common.fields import Line, NonBlankLine
 from faka_common.http import internal_router
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from merchant.bootstrap import Service
 from merchant.domain.audit import (
@@ -29,7 +29,7 @@ from merchant.domain.audit import (
     AuditSearch,
     Cursor,
 )
-from merchant.entrypoints.deps import ServiceDep, refused
+from merchant.entrypoints.deps import ServiceDep, UtcTime, refused
 from merchant.service_layer import audit
 
 #: A cursor is a time and an id, base64: well under this.
@@ -54,7 +54,7 @@ class NewAuditEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    occurred_at: AwareDatetime
+    occurred_at: UtcTime
     actor_kind: ActorKind = Field(description="person, api_token, or system (faka-admin)")
     actor_id: UUID | None = Field(description="The account's or the API token's id")
     actor_label: Annotated[
@@ -135,8 +135,8 @@ async def search_audit_entries(
     actor_id: Annotated[UUID | None, Query()] = None,
     action: Annotated[Action | None, Query()] = None,
     target: Annotated[Target | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From this time on (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this time (exclusive)")] = None,
+    since: Annotated[UtcTime | None, Query(description="From this time on (inclusive)")] = None,
+    until: Annotated[UtcTime | None, Query(description="Before this time (exclusive)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     before: Annotated[str | None, Query(max_length=MAX_CURSOR, description="The last page's `next`")] = None,
 ) -> AuditPageView:

@@ -1,15 +1,28 @@
-"""What the merchant's routes are given: the service, the time now (its clock), a person's session token."""
+"""What the merchant's routes are given: the service, the time now (its clock), a person's session token; and
+the time type their bodies and queries read."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from faka_common.http import CALLERS_ADMITTED
 from fastapi import Depends, Header, Request
+from pydantic import AfterValidator, AwareDatetime
 
 from merchant.bootstrap import Service
 from merchant.domain.accounts import SessionInvalid
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00, year 9999 at -14:00: not a time in UTC, nor in the database
+        raise ValueError("is outside the years 1 to 9999 in UTC") from None
+
+
+#: A time with its offset (one without is refused), read as UTC.
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 SESSION_HEADER = "X-Session-Token"
 """The session a request acts as: the opaque token sign-in answered (never in a URL)."""
