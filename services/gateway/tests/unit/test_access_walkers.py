@@ -51,6 +51,7 @@ SHOP_ROLES = {
     "suppliers:credentials": {"owner", "manager"},
     "people:read": {"owner", "manager"},
     "people:write": {"owner", "manager"},
+    "tokens:write": {"owner", "manager"},
     "audit:read": {"owner", "manager"},
     "platform:read": set(),
     "platform:write": set(),
@@ -72,7 +73,7 @@ SCOPE_FOR = {
     "suppliers:write": "delivery:write",
     "suppliers:credentials": "delivery:write",
 }
-STEP_UP = {"keys:export", "suppliers:credentials"}
+STEP_UP = {"keys:export", "suppliers:credentials", "tokens:write"}
 PATH_VALUES = {"order_no": "F1", "code": "SPRING10"}
 
 
@@ -117,8 +118,17 @@ PRINCIPALS: dict[str, Principal] = {
 
 
 def secret_of(name: str) -> str:
-    """The secret that opens the principal of that name (a session or a token, as far as the test goes)."""
+    """The secret that opens the principal of that name."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def credentials(name: str) -> dict[str, str]:
+    """How the principal of that name calls: a person with the console's cookies (and the CSRF token every
+    write echoes), a token in Authorization."""
+    secret = secret_of(name)
+    if PRINCIPALS[name].kind == "api_token":
+        return {"Authorization": f"Bearer {secret}"}
+    return {"Cookie": f"faka_session={secret}; faka_csrf=c", "X-CSRF-Token": "c"}
 
 
 @dataclass(frozen=True)
@@ -251,7 +261,7 @@ async def test_every_route_allows_or_refuses_every_principal_as_the_role_table_s
             if anonymous.status_code != 401:
                 wrong.append(f"{route.method} {route.path} anonymous: {anonymous.status_code}")
             for name, principal in PRINCIPALS.items():
-                headers = {**shop, "Authorization": f"Bearer {secret_of(name)}"}
+                headers = {**shop, **credentials(name)}
                 answer = await http.request(route.method, route.url(), headers=headers)
                 want = expected(name, principal, route.permission)
                 refused = answer.status_code in (401, 403) or (
@@ -287,8 +297,7 @@ async def test_every_write_leaves_exactly_one_audit_entry_naming_its_actor_and_i
         for route in admin_routes(gateway):
             owners.audit.clear()
             shop = {} if route.permission.startswith("platform:") else {"X-Shop-Id": str(SHOP_A.id)}
-            bearer = f"Bearer {secret_of('platform admin')}"
-            headers = {**shop, "Authorization": bearer, "User-Agent": "walker/1"}
+            headers = {**shop, **credentials("platform admin"), "User-Agent": "walker/1"}
             answer = await http.request(route.method, route.url(), headers=headers, json={"secret": "s3cr3t"})
             audited = route.method != "GET" or route.permission == "keys:export"
             assert len(owners.audit) == (1 if audited else 0), f"{route.method} {route.path}: {owners.audit}"
@@ -309,7 +318,7 @@ async def test_a_refused_write_is_audited_with_its_refusal_and_an_anonymous_one_
     async with client(gateway) as http:
         refused = await http.post(
             "/api/admin/products",
-            headers={"Authorization": f"Bearer {secret_of('viewer of A')}", "X-Shop-Id": str(SHOP_A.id)},
+            headers={**credentials("viewer of A"), "X-Shop-Id": str(SHOP_A.id)},
             json={"title": "x", "price": 1},
         )
         anonymous = await http.post("/api/admin/products", json={"title": "x", "price": 1})

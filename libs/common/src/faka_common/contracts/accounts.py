@@ -16,6 +16,19 @@ PlatformRole = Literal["admin", "support"]
 #: What a person may do in one shop: owner (everything, other owners too), manager (everything but owners),
 #: operator (orders, manual queue, key import), support (orders read, after-sales), viewer (read only).
 ShopRole = Literal["owner", "manager", "operator", "support", "viewer"]
+#: What a shop's API token may be given to do (the gateway's role table says which routes each opens).
+ApiTokenScope = Literal[
+    "catalog:read",
+    "catalog:write",
+    "keys:import",
+    "keys:export",
+    "orders:read",
+    "orders:write",
+    "delivery:read",
+    "delivery:write",
+    "pricing:read",
+    "pricing:write",
+]
 #: What a one-time link e-mailed to a person is for.
 LinkPurpose = Literal["password_reset", "email_verification", "account_setup"]
 

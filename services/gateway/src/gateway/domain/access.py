@@ -4,7 +4,7 @@ Every admin or platform route names one permission. A person holds permissions t
 (owner, manager, operator, support, viewer) or a platform role (admin: everything in every shop and the
 platform's own routes; support: reading). An API token holds the permissions its scopes grant, in its own
 shop only. Revealing or exporting keys and handing a supplier its credentials also want a person's second
-factor from the last five minutes (an API token was made under one: merchant wants it fresh to issue one)."""
+factor from the last five minutes, and so does making an API token (a token itself was made under one)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal, get_args
 from uuid import UUID
 
-from faka_common.contracts.accounts import PlatformRole, ShopRole
+from faka_common.contracts.accounts import ApiTokenScope, PlatformRole, ShopRole
 from faka_common.errors import DomainError, NotFound
 
 Permission = Literal[
@@ -32,6 +32,7 @@ Permission = Literal[
     "suppliers:credentials",
     "people:read",
     "people:write",
+    "tokens:write",
     "audit:read",
     "platform:read",
     "platform:write",
@@ -51,6 +52,7 @@ SCOPE_GRANTS: dict[str, frozenset[Permission]] = {
     "pricing:read": frozenset({"pricing:read"}),
     "pricing:write": frozenset({"pricing:write"}),
 }
+assert set(SCOPE_GRANTS) == set(get_args(ApiTokenScope)), "every scope grants something"
 
 READ: frozenset[Permission] = frozenset({"catalog:read", "pricing:read", "orders:read", "delivery:read"})
 #: Everything a shop's own people can be given (not the platform's routes).
@@ -69,7 +71,7 @@ PLATFORM_ROLE_PERMISSIONS: dict[PlatformRole, frozenset[Permission]] = {
     "support": READ | {"people:read", "audit:read", "platform:read"},
 }
 #: A person acting with these must have proved the second factor within STEP_UP_WINDOW.
-STEP_UP: frozenset[Permission] = frozenset({"keys:export", "suppliers:credentials"})
+STEP_UP: frozenset[Permission] = frozenset({"keys:export", "suppliers:credentials", "tokens:write"})
 STEP_UP_WINDOW = timedelta(minutes=5)
 
 

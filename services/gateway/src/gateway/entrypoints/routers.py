@@ -13,6 +13,7 @@ from gateway.entrypoints.http import admin_router, install_edge_handlers, paymen
 from gateway.entrypoints.order_events import order_events_router
 from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
+from gateway.entrypoints.people_admin import people_admin_router
 from gateway.entrypoints.shops import ShopPaths
 from gateway.entrypoints.shops_admin import shops_admin_router
 from gateway.entrypoints.telegram import telegram_router
@@ -25,6 +26,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         shops_admin_router(gw),
         catalog_admin_router(gw),
         delivery_admin_router(gw),
+        people_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),
         orders_router(gw),
