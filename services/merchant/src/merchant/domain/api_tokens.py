@@ -8,9 +8,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import get_args
 from uuid import UUID
 
+from faka_common.contracts.accounts import ApiTokenScope as Scope
 from faka_common.errors import DomainError, Forbidden, Unauthorized
 
 from merchant.domain.accounts import Person
@@ -20,18 +21,6 @@ from merchant.domain.accounts import Person
 #: keys; orders:read orders and reconciliation; orders:write refunds and an order's link rotation;
 #: delivery:read/write the manual queue, suppliers and supplier routes; pricing:read/write price tiers and
 #: coupons. The platform's own admin routes (shops, key re-encryption) take no token.
-Scope = Literal[
-    "catalog:read",
-    "catalog:write",
-    "keys:import",
-    "keys:export",
-    "orders:read",
-    "orders:write",
-    "delivery:read",
-    "delivery:write",
-    "pricing:read",
-    "pricing:write",
-]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 #: A token starts with this, so a leaked one is recognisable (secret scanners, logs, a person reading it).
