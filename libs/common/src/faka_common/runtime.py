@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.topics import dead_letter
-from faka_common.db.engine import create_engine, session_factory
+from faka_common.db.engine import create_engine, reader_factory, session_factory
 from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
 from faka_common.messaging.broker import create_broker, create_topics, document_emits, subscribe
@@ -41,6 +41,8 @@ class Runtime:
         self.migrations = migrations
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessions: SessionFactory = session_factory(self.engine)
+        #: for reads of one statement, without a transaction around them (`reader_factory`)
+        self.readers: SessionFactory = reader_factory(self.engine)
         self.broker: KafkaBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
         self.relay = OutboxRelay(
             settings.service_name,

@@ -62,6 +62,11 @@ class Service:
     def uow(self) -> OrderUnitOfWork:
         return OrderUnitOfWork(self.runtime.sessions, self.settings.service_name, self.changes)
 
+    def reader(self) -> OrderUnitOfWork:
+        """A unit of work for a read of one statement, outside any transaction (`reader_factory`): the
+        buyer's order view, fetched on every change of the order page's event stream."""
+        return OrderUnitOfWork(self.runtime.readers, self.settings.service_name, self.changes)
+
     def consumer(self) -> EventConsumer[OrderUnitOfWork]:
         """Every handler's whole effect is in the unit of work, so records are handled in batches."""
         window = self.payment_window

@@ -27,3 +27,12 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reader_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for reads of one statement (a buyer's order view): each statement runs on its own, with no
+    BEGIN before it nor ROLLBACK after (two round trips of three for a one-query read). Connections come
+    from `engine`'s pool and go back to it in its default isolation (SQLAlchemy resets it on return), so
+    a writer never gets one that commits statement by statement. Not for anything that writes, or that
+    reads twice and needs both reads to agree."""
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)

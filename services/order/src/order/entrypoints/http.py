@@ -284,7 +284,7 @@ def router(service: Service) -> APIRouter:
         "another shop's order is a 404, and without X-Shop-Id any shop's order opens",
     )
     async def view_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
-        order = await services.find_order(shop, order_no, service.uow(), tokens, body.token, body.password)
+        order = await services.find_order(shop, order_no, service.reader(), tokens, body.token, body.password)
         return order_view(service, order)
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
