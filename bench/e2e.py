@@ -66,6 +66,7 @@ from faka_common.testing import database_url_for, drop_database
 from bench.buyers import Plan, run_plan
 from bench.procstat import CpuMeter, Group, platform_groups
 from bench.report import run_and_report
+from deploy.local.local_admin import api_token
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("FAKA_STATE_DIR", ROOT / ".state"))
@@ -83,7 +84,6 @@ SERVICES = {
 INFRA = {"kafka": 19092, "postgres": 15432, "redis": 16379}
 SMTP_PORT = 1025
 GATEWAY = f"http://{HOST}:{SERVICES['gateway']}"
-ADMIN_KEY = os.environ.get("ADMIN_API_KEY", "dev-admin-key-change-me")
 SANDBOX_SECRET = os.environ.get("SANDBOX_SECRET", DEV_SANDBOX_SECRET)
 TERMINAL = {
     "delivered",
@@ -294,7 +294,10 @@ class Shop:
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        self.admin = httpx.AsyncClient(base_url=GATEWAY, headers={"X-Admin-Key": ADMIN_KEY}, timeout=120)
+        token = api_token(f"e2e bench {run_id}")
+        self.admin = httpx.AsyncClient(
+            base_url=GATEWAY, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
         self.product_id = ""
         self.imported: set[str] = set()
 

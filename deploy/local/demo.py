@@ -7,11 +7,9 @@ import secrets
 import sys
 
 import httpx
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from local_admin import api_token, demo_owner_login
 
 GATEWAY = os.environ.get("FAKA_GATEWAY_URL", "http://127.0.0.1:8000")
-DEMO_SHOP = {"name": "faka 演示店 / demo shop", "contact": "support@faka.local"}
-ADMIN_KEY = os.environ.get("ADMIN_API_KEY", "dev-admin-key-change-me")
 
 CATALOG = [
     {
@@ -43,10 +41,9 @@ CATALOG = [
 
 
 def main() -> None:
-    admin = httpx.Client(base_url=GATEWAY, headers={"X-Admin-Key": ADMIN_KEY}, timeout=30)
-    shop = admin.get(f"/api/platform/shops/{DEFAULT_SHOP_ID}").raise_for_status().json()
-    if shop["name"] == "Default shop":  # the name merchant opens it with: the buyers' e-mails carry it
-        admin.patch(f"/api/platform/shops/{DEFAULT_SHOP_ID}", json=DEMO_SHOP).raise_for_status()
+    email, password = demo_owner_login()
+    token = api_token("demo catalog", owner_exists=True)
+    admin = httpx.Client(base_url=GATEWAY, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     existing = {p["title"]: p for p in admin.get("/api/admin/products").raise_for_status().json()["items"]}
     for item in CATALOG:
         if item["title"] in existing:
@@ -75,6 +72,9 @@ faka is up.
   metrics (Prometheus)  {GATEWAY}/metrics   (each service: ports 8001-8007, same paths)
   demo mailbox (SMTP)   127.0.0.1:1025 -> .state/mailbox
   logs                  .state/logs/
+  console login         {email} / {password}   (the default shop's owner: set up TOTP at first
+                        sign-in, POST {GATEWAY}/api/console/sign-in; a fresh password at every `make up`)
+  API token (scripts)   deploy/local/local_admin.py api_token(); send it as Authorization: Bearer ...
 
 Example purchase:
   curl -s -X POST {GATEWAY}/api/v1/orders -H 'Content-Type: application/json' \\
