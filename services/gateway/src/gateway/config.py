@@ -40,9 +40,6 @@ class Settings(ServiceSettings):
         default=20, ge=1, description="Failed console-session or API-token checks one address may make"
     )
     sandbox_secret: SecretStr = SecretStr(DEV_SANDBOX_SECRET)
-    # TRANSITIONAL (removed once the local scripts use API tokens): the old shared admin key, accepted
-    # as a platform admin in development only.
-    admin_api_key: SecretStr | None = None
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Where buyers and payment providers reach the gateway"
     )

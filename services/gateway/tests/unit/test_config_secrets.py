@@ -7,7 +7,6 @@ from pydantic import ValidationError
 STRONG = {
     "environment": "production",
     "service_token": secrets.token_urlsafe(32),
-    "admin_api_key": secrets.token_urlsafe(32),
     "sandbox_secret": secrets.token_urlsafe(32),
 }
 

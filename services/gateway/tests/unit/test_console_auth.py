@@ -186,9 +186,7 @@ async def test_sign_in_puts_the_session_in_an_http_only_strict_cookie_and_never_
 
 
 async def test_cookies_are_secure_over_https_and_outside_development_and_test() -> None:
-    own_secrets = {
-        name: secrets.token_urlsafe(24) for name in ("service_token", "admin_api_key", "sandbox_secret")
-    }
+    own_secrets = {name: secrets.token_urlsafe(24) for name in ("service_token", "sandbox_secret")}
     for settings in (
         {"public_base_url": "https://shop.example.com"},
         {"environment": "test", "public_base_url": "https://shop.example.com", **own_secrets},

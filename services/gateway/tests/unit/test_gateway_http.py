@@ -808,7 +808,7 @@ async def test_sandbox_pages_are_mounted_only_when_the_sandbox_provider_is_enabl
 
     assert await sandbox_route_answer(["alipay"]) == -1
     assert await sandbox_route_answer(["sandbox", "alipay"]) != -1
-    names = ("service_token", "admin_api_key", "sandbox_secret")
+    names = ("service_token", "sandbox_secret")
     strong = {name: secrets.token_urlsafe(32) for name in names}
     assert not Settings(environment="production", **strong).sandbox_enabled  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sandbox payment provider takes no money"):

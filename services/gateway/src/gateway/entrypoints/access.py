@@ -182,17 +182,7 @@ def requires(gw: Gateway, permission: Permission) -> Any:
             WithJsonSchema({"type": "string", "format": "uuid"}),
         ] = None,
     ) -> Principal:
-        legacy = gw.settings.admin_api_key
-        legacy_key = "dev-admin-key-change-me" if legacy is None else legacy.get_secret_value()
-        presented = request.headers.get("x-admin-key", "")
-        if gw.settings.environment == "development" and presented:
-            if not hmac.compare_digest(presented.encode(), legacy_key.encode()):
-                raise Unauthorized("wrong X-Admin-Key")
-            principal = Principal(
-                kind="person", id=UUID(int=0), label="X-Admin-Key", platform_roles=frozenset({"admin"}),
-                second_factor_at=datetime.now(UTC),
-            )  # fmt: skip
-        elif token is not None:
+        if token is not None:
             principal = await authenticate(gw, request, "api_token", token.credentials)
         else:
             cookie = request.cookies.get(SESSION_COOKIE)

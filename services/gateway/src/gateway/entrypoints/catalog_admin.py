@@ -1,7 +1,7 @@
 """Admin API for the catalog and key pools beyond the basics: categories, product edits, streamed key
 imports with a per-batch report, export of unsold keys, void/replace of one key, re-encryption.
 
-Authenticated like every admin route (X-Admin-Key). Uploads and exports are streamed through to the
+Authenticated like every admin route (see `access`). Uploads and exports are streamed through to the
 inventory service, never held whole in the gateway's memory."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Operator endpoints for delivery (X-Admin-Key): the manual queue, suppliers, routes, scores and claims.
+"""Operator endpoints for delivery (a console session or an API token, see `access`): the manual queue,
+suppliers, routes, scores and claims.
 Each call is passed to the delivery service's internal API (DELIVERY_URL), whose 4xx come back as they are."""
 
 from __future__ import annotations

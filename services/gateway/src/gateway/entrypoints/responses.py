@@ -21,7 +21,7 @@ class ErrorBody(BaseModel):
 
 MEANINGS = {
     400: "The body is not what the route reads (not JSON, not an update, not a notification)",
-    401: "Missing or wrong credentials (X-Admin-Key; the webhook's secret token)",
+    401: "Missing or wrong credentials (a console session or an API token; the webhook's secret token)",
     403: "Wrong credentials (the webhook's secret token)",
     404: "No such thing (an unknown id, order, provider or coupon)",
     409: "The current state forbids it (e.g. an order already paid, a code already taken)",

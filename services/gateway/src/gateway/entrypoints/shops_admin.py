@@ -1,5 +1,5 @@
 """The platform's shops: open one, list them, change one's details or status (the merchant service owns
-them). Platform staff only: the admin key, until people sign in."""
+them). Platform staff only: admins change, support reads."""
 
 from __future__ import annotations
 
