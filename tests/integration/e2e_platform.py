@@ -102,7 +102,7 @@ class Platform:
     #: Extra settings for every service (e.g. a short payment window), over the defaults below.
     overrides: dict[str, str] = field(default_factory=dict)
     #: The platform admin every test's `admin()` acts as (signed in once the platform is up).
-    operator: ConsoleAdmin | None = None
+    operator: ConsolePerson | None = None
 
     def __post_init__(self) -> None:
         self.secrets = {
@@ -159,7 +159,7 @@ class Platform:
         for service in SERVICES:
             await self.start_service(service)
         await asyncio.gather(*(self.wait_ready(s) for s in SERVICES))
-        self.operator = await ConsoleAdmin.sign_up(self, f"operator-{self.run_id}@example.com")
+        self.operator = await ConsolePerson.sign_up(self, f"operator-{self.run_id}@example.com")
 
     async def start_service(self, service: str) -> None:
         log = (self.logs / f"{service}.log").open("ab")
@@ -238,9 +238,9 @@ async def setup_link_token(platform: Platform, email: str) -> str:
 
 
 @dataclass
-class ConsoleAdmin:
-    """A platform admin signed in to the console over the gateway: the setup link redeemed, TOTP set up
-    with the codes an app would show; its cookies and CSRF token go with every request of `client()`."""
+class ConsolePerson:
+    """A person signed in to the console over the gateway: the setup link redeemed, TOTP set up with the
+    codes an app would show; its cookies and CSRF token go with every request of `client()`."""
 
     gateway: str
     email: str
@@ -249,9 +249,14 @@ class ConsoleAdmin:
     last_step: int
 
     @classmethod
-    async def sign_up(cls, platform: Platform, email: str) -> ConsoleAdmin:
-        token = await setup_link_token(platform, email)
-        async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as console:
+    async def sign_up(cls, platform: Platform, email: str) -> ConsolePerson:
+        """The platform's first admin, made by `faka-admin create-platform-admin`."""
+        return await cls.set_up(platform.gateway, email, await setup_link_token(platform, email))
+
+    @classmethod
+    async def set_up(cls, gateway: str, email: str, token: str) -> ConsolePerson:
+        """A person whose account_setup link holds `token`: the password set, signed in, TOTP set up."""
+        async with httpx.AsyncClient(base_url=gateway, timeout=30) as console:
             redeemed = await console.post(
                 "/api/console/links/redeem",
                 json={"token": token, "purpose": "account_setup", "new_password": ADMIN_PASSWORD},
@@ -270,7 +275,7 @@ class ConsoleAdmin:
                 "/api/console/totp/confirm", json={"code": totp.at(step * 30)}, headers=csrf
             )
             assert confirmed.status_code == 200, confirmed.text
-            return cls(platform.gateway, email, totp, httpx.Cookies(console.cookies), step)
+            return cls(gateway, email, totp, httpx.Cookies(console.cookies), step)
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -201,13 +201,14 @@ def requires(gw: Gateway, permission: Permission) -> Any:
             principal.check(permission, None, now)
             return principal
         shop_id = x_shop_id or principal.home_shop()
-        if shop_id is not None:
-            principal.check(permission, shop_id, now)  # before the shop is looked up: no probing
-            found, named = await gw.shops.by_id(shop_id), True
-        else:
+        if shop_id is None:
             found, named = await shop_of_request(gw, request)
-            principal.check(permission, found.id, now)
-        request.state.audit_shop = found.id
+            shop_id = found.id
+        # a refusal is in the shop's trail when the shop is the principal's, else in the platform's
+        request.state.audit_shop = shop_id if principal.sees(shop_id) else None
+        principal.check(permission, shop_id, now)  # before a named shop is looked up: no probing
+        if x_shop_id is not None or principal.home_shop() is not None:
+            found, named = await gw.shops.by_id(shop_id), True
         served_shop.set(ServedShop(found.id, named))
         request.state.shop = found
         return principal
