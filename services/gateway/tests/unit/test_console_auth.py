@@ -83,6 +83,8 @@ class FakeMerchant:
             if body["challenge"] not in self.challenges or body.get("code") != CODE:
                 return refusal(401, "second_factor_failed", "wrong code")
             return self.signed_in(self.challenges.pop(body["challenge"]))
+        if path == "/internal/password-resets":
+            return httpx.Response(202, json={"status": "accepted"})
         if path == "/internal/links/redeem" and body["token"] == "used":
             return refusal(410, "link_invalid", "this link is unknown, was used already or has expired")
         if path == "/internal/links/redeem":
@@ -98,6 +100,8 @@ class FakeMerchant:
         if path == "/internal/sessions/current/password":
             self.sessions.clear()
             return httpx.Response(204)
+        if path == "/internal/sessions/current/email-verification":
+            return httpx.Response(202, json={"status": "accepted"})
         if path == "/internal/sessions/current/totp":
             return httpx.Response(201, json={"secret": "JBSWY3DPEHPK3PXP", "provisioning_uri": "otpauth://x"})
         return refusal(404, "not_found", f"nothing at {path}")
@@ -405,3 +409,35 @@ async def test_a_peer_that_is_no_ip_address_is_sent_as_no_address(console: Conso
     async with console.client(peer="testclient") as client:
         await signed_in(client)
     assert json.loads(console.merchant.requests[-1].content)["client_ip"] is None
+
+
+async def test_dead_links_from_one_address_are_throttled_before_merchant_and_others_still_redeem() -> None:
+    console = await console_of(admin_auth_failures_per_ip_per_minute=3)
+    dead = {"token": "used", "purpose": "account_setup", "new_password": "a long new password"}
+    async with console.client(peer="203.0.113.7") as guesser, console.client(peer="198.51.100.2") as person:
+        answers = [(await guesser.post("/api/console/links/redeem", json=dead)).status_code for _ in range(4)]
+        asked = [r.url.path for r in console.merchant.requests].count("/internal/links/redeem")
+        good = await person.post("/api/console/links/redeem", json={**dead, "token": "fresh"})
+    await console.gateway.aclose()
+    assert answers == [404, 404, 404, 429]
+    assert asked == 3, "the fourth guess must not reach merchant"
+    assert good.status_code == 200, good.text
+
+
+async def test_a_password_reset_is_asked_for_with_the_same_202_and_a_verification_needs_the_session(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        reset = await client.post("/api/console/password-resets", json={"email": "who@example.com"})
+        no_session = await client.post("/api/console/email-verification")
+        await signed_in(client)
+        verified = await client.post(
+            "/api/console/email-verification", headers={"X-CSRF-Token": client.cookies["faka_csrf"]}
+        )
+    assert reset.status_code == 202 and reset.json() == {"status": "accepted"}
+    sent = [
+        json.loads(r.content) for r in console.merchant.requests if r.url.path == "/internal/password-resets"
+    ]
+    assert sent == [{"email": "who@example.com"}]
+    assert no_session.status_code == 401
+    assert verified.status_code == 202, verified.text

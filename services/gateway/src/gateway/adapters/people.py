@@ -49,6 +49,12 @@ class MerchantPeople:
     async def confirm_totp(self, token: str, body: dict[str, Any]) -> Any:
         return await self._send("POST", "/internal/sessions/current/totp/confirm", token=token, body=body)
 
+    async def request_password_reset(self, body: dict[str, Any]) -> Any:
+        return await self._send("POST", "/internal/password-resets", body=body)
+
+    async def request_email_verification(self, token: str) -> Any:
+        return await self._send("POST", "/internal/sessions/current/email-verification", token=token)
+
     async def redeem_link(self, body: dict[str, Any]) -> Any:
         """Merchant's 410 (unknown, used, expired, another purpose) is the gateway's 404 of any secret that
         opens nothing (as a wrong order token): a link that no longer works is no link."""

@@ -136,11 +136,13 @@ def user_agent(request: Request) -> str:
     return UNPRINTABLE.sub("", request.headers.get("user-agent", ""))[:MAX_USER_AGENT]
 
 
-def _failure_windows(gw: Gateway, address: str | None) -> list[Window]:
+def failure_windows(gw: Gateway, request: Request, kind: str = "admin-auth") -> list[Window]:
+    """The client address's window of failed secret checks of `kind` (none when the address is unknown)."""
+    address = known_address(gw, request)
     if address is None:
         return []
     item = RateLimitItemPerMinute(gw.settings.admin_auth_failures_per_ip_per_minute)
-    return [Window(item, (*namespace(gw.settings), "admin-auth", address), "your address", "failed sign-ins")]
+    return [Window(item, (*namespace(gw.settings), kind, address), "your address", "failed secret checks")]
 
 
 async def authenticate(gw: Gateway, request: Request, kind: SecretKind, secret: str) -> Principal:
@@ -149,7 +151,7 @@ async def authenticate(gw: Gateway, request: Request, kind: SecretKind, secret: 
     if not SECRET.fullmatch(secret):
         raise Unauthorized("that is not a console session or an API token")
     limits = lookup_limits(gw)
-    windows = _failure_windows(gw, known_address(gw, request))
+    windows = failure_windows(gw, request)
     refusal: RateLimited | None = await limits.full(windows) if windows else None
     if refusal is not None:
         kept = await gw.principals.cached(kind, secret)

@@ -27,7 +27,7 @@ from fastapi.security import APIKeyCookie
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from gateway.adapters.people import MerchantPeople
+from gateway.adapters.people import LinkInvalid, MerchantPeople
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import (
     CSRF_COOKIE,
@@ -35,12 +35,14 @@ from gateway.entrypoints.access import (
     SESSION_COOKIE,
     CsrfRefused,
     check_double_submit,
+    failure_windows,
     is_cross_site,
     known_address,
     user_agent,
 )
 from gateway.entrypoints.http import PRIVATE
 from gateway.entrypoints.responses import ErrorBody, refusals
+from gateway.service_layer.rate_limits import lookup_limits
 
 #: What merchant's tokens look like (secrets.token_urlsafe); anything else opens no session.
 TOKEN = SECRET
@@ -168,6 +170,16 @@ class TotpEnrolment(BaseModel):
 
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Shown this once; each works once instead of a TOTP code")
+
+
+class ResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"]
 
 
 class Redeemed(BaseModel):
@@ -389,7 +401,39 @@ def console_auth_router(gw: Gateway) -> APIRouter:
             404: {"model": ErrorBody, "description": "link_invalid: unknown, used, expired, another purpose"},
         },
     )
-    async def redeem_link(body: Link) -> Any:  # no session yet: nothing for CSRF to protect
-        return await people.redeem_link(body.model_dump())
+    async def redeem_link(body: Link, request: Request) -> Any:  # no session yet: nothing for CSRF to protect
+        limits = lookup_limits(gw)
+        windows = failure_windows(gw, request, "link-redeem")
+        refusal = await limits.full(windows)
+        if refusal is not None:
+            raise refusal
+        try:
+            return await people.redeem_link(body.model_dump())
+        except LinkInvalid:
+            await limits.count(windows)
+            raise
+
+    @api.post(
+        "/password-resets",
+        status_code=202,
+        summary="E-mail a password-reset link if the address has an account: the same 202 whatever the "
+        "address (a few per address and hour)",
+        response_model=Accepted,
+        responses={**refusals(422, 429, 503), **REFUSED},
+    )
+    async def request_password_reset(body: ResetRequest, request: Request) -> Any:
+        limits = lookup_limits(gw)
+        await limits.take(failure_windows(gw, request, "password-reset"))
+        return await people.request_password_reset(body.model_dump())
+
+    @api.post(
+        "/email-verification",
+        status_code=202,
+        summary="E-mail the signed-in person a link that verifies the address (409 when verified already)",
+        response_model=Accepted,
+        responses={**SESSION, **CONFLICT},
+    )
+    async def request_email_verification(token: WriteToken) -> Response:
+        return await with_session(people.request_email_verification(token), Accepted, 202)
 
     return api
