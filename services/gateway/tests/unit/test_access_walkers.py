@@ -49,6 +49,10 @@ SHOP_ROLES = {
     "delivery:write": {"owner", "manager", "operator"},
     "suppliers:write": {"owner", "manager"},
     "suppliers:credentials": {"owner", "manager"},
+    "payments:read": {"owner", "manager"},
+    "payments:credentials": {"owner", "manager"},
+    "notifications:read": {"owner", "manager"},
+    "notifications:write": {"owner", "manager"},
     "people:read": {"owner", "manager"},
     "people:write": {"owner", "manager"},
     "tokens:write": {"owner", "manager"},
@@ -73,7 +77,7 @@ SCOPE_FOR = {
     "suppliers:write": "delivery:write",
     "suppliers:credentials": "delivery:write",
 }
-STEP_UP = {"keys:export", "suppliers:credentials", "tokens:write"}
+STEP_UP = {"keys:export", "suppliers:credentials", "payments:credentials", "tokens:write"}
 PATH_VALUES = {"order_no": "F1", "code": "SPRING10"}
 
 

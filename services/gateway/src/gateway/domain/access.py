@@ -30,6 +30,10 @@ Permission = Literal[
     "delivery:write",
     "suppliers:write",
     "suppliers:credentials",
+    "payments:read",
+    "payments:credentials",
+    "notifications:read",
+    "notifications:write",
     "people:read",
     "people:write",
     "tokens:write",
@@ -71,7 +75,9 @@ PLATFORM_ROLE_PERMISSIONS: dict[PlatformRole, frozenset[Permission]] = {
     "support": READ | {"people:read", "audit:read", "platform:read"},
 }
 #: A person acting with these must have proved the second factor within STEP_UP_WINDOW.
-STEP_UP: frozenset[Permission] = frozenset({"keys:export", "suppliers:credentials", "tokens:write"})
+STEP_UP: frozenset[Permission] = frozenset(
+    {"keys:export", "suppliers:credentials", "payments:credentials", "tokens:write"}
+)
 STEP_UP_WINDOW = timedelta(minutes=5)
 
 
