@@ -72,9 +72,11 @@ faka is up.
   metrics (Prometheus)  {GATEWAY}/metrics   (each service: ports 8001-8007, same paths)
   demo mailbox (SMTP)   127.0.0.1:1025 -> .state/mailbox
   logs                  .state/logs/
-  console login         {email} / {password}   (the default shop's owner: set up TOTP at first
-                        sign-in, POST {GATEWAY}/api/console/sign-in; a fresh password at every `make up`)
-  API token (scripts)   deploy/local/local_admin.py api_token(); send it as Authorization: Bearer ...
+  console login         {email} / {password}
+                        (the default shop's owner, a new password at every `make up`; TOTP is set up
+                        at the first sign-in: POST {GATEWAY}/api/console/sign-in)
+  API token for scripts ENVIRONMENT=development .venv/bin/faka-admin create-api-token --shop default \\
+                          --by {email} --name my-script --all-scopes   (Authorization: Bearer ...)
 
 Example purchase:
   curl -s -X POST {GATEWAY}/api/v1/orders -H 'Content-Type: application/json' \\
