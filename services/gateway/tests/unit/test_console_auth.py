@@ -100,6 +100,8 @@ class FakeMerchant:
         if path == "/internal/sessions/current/password":
             self.sessions.clear()
             return httpx.Response(204)
+        if path == "/internal/sessions/current/recovery-codes":
+            return httpx.Response(201, json={"recovery_codes": [f"code-{i}" for i in range(10)]})
         if path == "/internal/sessions/current/email-verification":
             return httpx.Response(202, json={"status": "accepted"})
         if path == "/internal/sessions/current/totp":
@@ -441,3 +443,17 @@ async def test_a_password_reset_is_asked_for_with_the_same_202_and_a_verificatio
     assert sent == [{"email": "who@example.com"}]
     assert no_session.status_code == 401
     assert verified.status_code == 202, verified.text
+
+
+async def test_new_recovery_codes_come_back_once_never_cached_and_need_the_csrf_token(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        await signed_in(client)
+        forged = await client.post("/api/console/recovery-codes")
+        made = await client.post(
+            "/api/console/recovery-codes", headers={"X-CSRF-Token": client.cookies["faka_csrf"]}
+        )
+    assert forged.status_code == 403 and forged.json()["error"] == "csrf_refused"
+    assert made.status_code == 201 and len(made.json()["recovery_codes"]) == 10
+    assert made.headers["cache-control"] == "no-store"

@@ -236,3 +236,30 @@ async def test_a_second_factor_request_names_exactly_one_kind_of_code(api: httpx
     for body in (both, neither):
         response = await api.post("/internal/sign-in/second-factor", json=body)
         assert response.status_code == 422 and "either code or recovery_code" in response.json()["message"]
+
+
+async def test_new_recovery_codes_replace_the_old_ones_and_want_a_fresh_second_factor(
+    api: httpx.AsyncClient, service: Service, clock: Clock
+) -> None:
+    secret, old = await enrolled(api, service, clock)
+    token = await signed_in_with_totp(api, EMAIL, secret, clock)  # the second factor 30 s ago
+    made = await api.post("/internal/sessions/current/recovery-codes", headers=acting(token))
+    assert made.status_code == 201, made.text
+    new = made.json()["recovery_codes"]
+    assert len(new) == 10 and not set(new) & set(old)
+    stale = await second_factor(api, await challenge_of(api), recovery_code=old[0])
+    assert stale.status_code == 401, stale.text
+    assert (await second_factor(api, await challenge_of(api), recovery_code=new[0])).status_code == 200
+
+    clock.advance(seconds=6 * 60)
+    refused = await api.post("/internal/sessions/current/recovery-codes", headers=acting(token))
+    assert refused.status_code == 403 and refused.json()["error"] == "second_factor_required", refused.text
+    unused = await query(service, "SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NULL")
+    assert unused[0].n == 9  # the refusal replaced nothing
+
+
+async def test_recovery_codes_are_not_made_without_totp(api: httpx.AsyncClient, service: Service) -> None:
+    await open_account(service, "plain@example.com")
+    token = await session_of(api, "plain@example.com")
+    refused = await api.post("/internal/sessions/current/recovery-codes", headers=acting(token))
+    assert refused.status_code == 409 and refused.json()["error"] == "totp_state", refused.text

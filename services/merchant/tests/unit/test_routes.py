@@ -41,6 +41,7 @@ PEOPLE = {
     ("POST", "/internal/sessions/current/totp"),
     ("POST", "/internal/sessions/current/totp/confirm"),
     ("POST", "/internal/sessions/current/email-verification"),
+    ("POST", "/internal/sessions/current/recovery-codes"),
     ("POST", "/internal/password-resets"),
     ("POST", "/internal/links/redeem"),
     ("POST", "/internal/accounts/{account_id}/links"),

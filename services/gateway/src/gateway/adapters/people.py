@@ -49,6 +49,9 @@ class MerchantPeople:
     async def confirm_totp(self, token: str, body: dict[str, Any]) -> Any:
         return await self._send("POST", "/internal/sessions/current/totp/confirm", token=token, body=body)
 
+    async def regenerate_recovery_codes(self, token: str) -> Any:
+        return await self._send("POST", "/internal/sessions/current/recovery-codes", token=token)
+
     async def request_password_reset(self, body: dict[str, Any]) -> Any:
         return await self._send("POST", "/internal/password-resets", body=body)
 

@@ -381,6 +381,17 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         return await with_session(people.confirm_totp(token, sent), RecoveryCodes)
 
     @api.post(
+        "/recovery-codes",
+        status_code=201,
+        summary="New recovery codes, shown once (the earlier ones stop working); a second factor within "
+        "the last 5 minutes (403 second_factor_required: step up first; 409 when TOTP is off)",
+        response_model=RecoveryCodes,
+        responses={**SESSION, **CONFLICT},
+    )
+    async def regenerate_recovery_codes(token: WriteToken) -> Response:
+        return await with_session(people.regenerate_recovery_codes(token), RecoveryCodes, 201)
+
+    @api.post(
         "/step-up",
         summary="A fresh TOTP code: the session's second factor is now (key reveal, payment credentials)",
         response_model=ConsoleSession,

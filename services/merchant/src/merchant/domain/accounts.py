@@ -81,6 +81,12 @@ class TotpState(Conflict):
     code = "totp_state"
 
 
+class StepUpRequired(Forbidden):
+    """A sensitive change wants the second factor proved moments ago (step-up), not at sign-in hours ago."""
+
+    code = "second_factor_required"
+
+
 class WeakPassword(DomainError):
     status_code = 422
     code = "weak_password"

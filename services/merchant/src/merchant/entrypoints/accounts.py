@@ -327,6 +327,22 @@ async def confirm_totp(
 
 
 @people.post(
+    "/sessions/current/recovery-codes",
+    status_code=201,
+    summary="New recovery codes, shown once (the earlier ones stop working); a second factor within 5 min",
+    responses={
+        **UNAUTHORIZED,
+        **ENROLMENT,
+        **refused("second_factor_required: step up first"),
+        409: {"description": "TOTP is not on"},
+    },
+)
+async def regenerate_recovery_codes(token: SessionToken, service: ServiceDep, now: Now) -> RecoveryCodesView:
+    codes = await accounts.regenerate_recovery_codes(token, service.uow(), service.credentials, now)
+    return RecoveryCodesView(recovery_codes=codes)
+
+
+@people.post(
     "/sessions/current/email-verification",
     status_code=202,
     summary="E-mail the session's person a link that verifies the address",

@@ -26,6 +26,7 @@ from merchant.domain.accounts import (
     SessionInvalid,
     SessionPolicy,
     SignInFailed,
+    StepUpRequired,
     TotpState,
     check_email,
     check_password,
@@ -37,6 +38,7 @@ from merchant.domain.accounts import (
     recovery_digest,
     totp_step,
 )
+from merchant.domain.api_tokens import second_factor_fresh
 from merchant.domain.audit import cli_entry
 from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, RedeemLink, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
@@ -244,6 +246,28 @@ async def step_up(
         await uow.sessions.set_second_factor(session.id, now)
         await uow.commit()
     return replace(session, second_factor_at=now), person
+
+
+async def regenerate_recovery_codes(
+    token: str, uow: MerchantUnitOfWork, creds: Credentials, now: datetime
+) -> list[str]:
+    """Fresh recovery codes for the session's person (a lost or used-up set): the earlier ones stop working.
+    TOTP must be on, and the second factor proved within the last minutes (a stolen session alone makes
+    none). Answered once: only their digests are kept."""
+    async with uow:
+        session, person = await acting_session(uow, creds, token, now)
+        account = person.account
+        if not account.totp_enabled:
+            raise TotpState("TOTP is not on for this account: set it up first")
+        if not second_factor_fresh(session.second_factor_at, now):
+            raise StepUpRequired(
+                "prove the second factor again (step-up) first: new recovery codes want it fresh"
+            )
+        codes = new_recovery_codes()
+        await uow.accounts.replace_recovery_codes(account.id, [recovery_digest(c) for c in codes], now)
+        await uow.commit()
+    log.info("account %s made new recovery codes", account.id)
+    return codes
 
 
 async def request_password_reset(
