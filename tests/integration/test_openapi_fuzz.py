@@ -163,6 +163,12 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
                 },
                 {
+                    # the same for a shop's SMTP host and webhook URL; and a login or webhook left without a
+                    # secret is a 422 `missing_secret` unless one is stored (the body is checked at the edge)
+                    "include-name": "PUT /api/admin/shop-channels",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
+                },
+                {
                     # PATCH /suppliers/scores is a PATCH of the supplier "scores" (whose id is no UUID: 422),
                     # so Allow rightly names PATCH there too
                     "include-path": "/api/admin/suppliers/scores",

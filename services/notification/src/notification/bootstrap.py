@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttenti
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.shops import ShopChanged
+from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
 from faka_common.runtime import Runtime
@@ -113,8 +114,13 @@ class Service:
         """Who speaks to the buyers of a shop not known yet (and supports a shop's that names no contact)."""
         return Platform(self.settings.platform_name, self.settings.support_contact)
 
+    @cached_property
+    def keyring(self) -> KeyRing:
+        """Seals the shops' SMTP passwords and webhook secrets."""
+        return self.settings.keyring()
+
     def uow(self) -> NotificationUnitOfWork:
-        return NotificationUnitOfWork(self.runtime.sessions, self.settings.service_name)
+        return NotificationUnitOfWork(self.runtime.sessions, self.settings.service_name, self.keyring)
 
     def handlers(self) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
         platform = self.platform

@@ -5,7 +5,7 @@ from typing import Self
 
 from faka_common.breakers import BreakerStore
 from faka_common.outbound import OutboundAllowList, OutboundPolicy, UnsafeURL
-from faka_common.settings import ServiceSettings
+from faka_common.settings import KeyRingSettings
 from pydantic import Field, SecretStr, model_validator
 
 from notification.domain.model import DEFAULT_ROUTES, check_routes
@@ -13,7 +13,10 @@ from notification.domain.model import DEFAULT_ROUTES, check_routes
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class Settings(ServiceSettings):
+class Settings(KeyRingSettings):
+    """The keyring (KEY_ENCRYPTION_KEYS, KEY_FINGERPRINT_SECRET: notification's own) seals the shops' SMTP
+    passwords and webhook secrets."""
+
     service_name: str = "notification"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_notification"
     http_port: int = 8006

@@ -1,3 +1,6 @@
+import base64
+import os
+
 import pytest
 from notification.config import Settings
 from pydantic import ValidationError
@@ -29,11 +32,19 @@ def test_a_lab_webhook_named_in_the_allow_list_is_accepted() -> None:
     assert settings.seller_webhook_url == "http://10.1.2.3:9000/hook"
 
 
+#: What production needs besides the setting under test (the keyring seals the shops' channel secrets).
+PRODUCTION = {
+    "environment": "production",
+    "service_token": "Lq3v9X0s-a-real-internal-token-Zt7",
+    "key_encryption_keys": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+    "key_fingerprint_secret": "Fp4c-Hy8Wq2Ln6Tz0Rx3Vb7Mk1Sd5Gj9Ea",
+}
+
+
 def test_production_takes_only_https_webhooks() -> None:
     with pytest.raises(ValidationError, match="SELLER_WEBHOOK_URL must use https in production"):
         Settings(
-            environment="production",
-            service_token="Lq3v9X0s-a-real-internal-token-Zt7",
+            **PRODUCTION,
             seller_webhook_url="http://93.184.216.34/hook",
             seller_webhook_secret="whsec-Vb8t2Qm4Lx7Nc0Rk5Hp9Wd3Fj6Zs1Ga",
         )
@@ -42,8 +53,13 @@ def test_production_takes_only_https_webhooks() -> None:
 def test_production_refuses_a_short_seller_webhook_secret() -> None:
     with pytest.raises(ValidationError, match="SELLER_WEBHOOK_SECRET is 10 characters long"):
         Settings(
-            environment="production",
-            service_token="Lq3v9X0s-a-real-internal-token-Zt7",
+            **PRODUCTION,
             seller_webhook_url="https://93.184.216.34/hook",
             seller_webhook_secret="whsec-test",
         )
+
+
+def test_production_refuses_to_seal_shop_secrets_with_the_development_keyring() -> None:
+    without_keyring = {k: v for k, v in PRODUCTION.items() if k != "key_encryption_keys"}
+    with pytest.raises(ValidationError, match="KEY_ENCRYPTION_KEYS holds the development key"):
+        Settings(**without_keyring)

@@ -10,6 +10,7 @@ from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.console_auth import console_auth_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
+from gateway.entrypoints.notification_admin import notification_admin_router
 from gateway.entrypoints.order_events import order_events_router
 from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
@@ -27,6 +28,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         catalog_admin_router(gw),
         delivery_admin_router(gw),
         people_admin_router(gw),
+        notification_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),
         orders_router(gw),

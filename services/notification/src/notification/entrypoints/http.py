@@ -4,6 +4,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
+from faka_common.contracts.notification_admin import ShopChannelSettings, ShopChannelsView
 from faka_common.errors import NotFound
 from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from notification.adapters.channels.resilience import GuardedChannel
 from notification.bootstrap import Service
 from notification.domain.model import TELEGRAM
+from notification.service_layer.shop_channels import set_shop_channels, shop_channels_view
 from notification.service_layer.telegram_links import link_chat
 
 
@@ -105,7 +107,28 @@ def router(service: Service) -> APIRouter:
         )
         return {"order_id": str(linked.order_id), "linked": True, "confirmed": linked.confirmed}
 
-    # The platform's channels serve every shop (shops have no channels of their own yet): not shop-owned.
+    @api.get(
+        "/shop-channels",
+        response_model=ShopChannelsView,
+        summary="The shop's own channels (sender, SMTP server, alert recipients, webhook); secrets only as "
+        "*_set. A shop that set none gets every field unset: the platform's channels stand in",
+    )
+    async def get_shop_channels(shop: ShopScope) -> dict[str, Any]:
+        async with service.uow() as uow:
+            channels = await uow.shop_channels.get(shop)
+        return shop_channels_view(shop, channels)
+
+    @api.put(
+        "/shop-channels",
+        response_model=ShopChannelsView,
+        summary="Replace the shop's own channels (the whole settings); 422 unsafe_url when the SMTP host or "
+        "webhook URL may not be reached, 422 missing_secret when a login or webhook has no secret",
+    )
+    async def put_shop_channels(body: ShopChannelSettings, shop: ShopScope) -> dict[str, Any]:
+        channels = await set_shop_channels(body, shop, service.uow(), service.settings.outbound())
+        return shop_channels_view(shop, channels)
+
+    # The platform's channels serve every shop (a shop's own stand before them): not shop-owned.
     @api.get("/channels", summary="Configured channels, their circuit breaker state and the routes")
     async def get_channels() -> dict[str, Any]:
         channels = []

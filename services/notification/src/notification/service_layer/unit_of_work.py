@@ -1,7 +1,8 @@
-"""The notification unit of work: contacts, linked Telegram chats, the shops read model, notifications and
-outgoing messages in one transaction."""
+"""The notification unit of work: contacts, linked Telegram chats, the shops read model and their own
+channels, notifications and outgoing messages in one transaction."""
 
-from faka_common.db.uow import UnitOfWork
+from faka_common.crypto import KeyRing
+from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification.adapters.orm import (
@@ -10,6 +11,7 @@ from notification.adapters.orm import (
     NotificationRepository,
     TelegramChatRepository,
 )
+from notification.adapters.shop_channels import ShopChannelRepository
 from notification.adapters.shops import ShopRepository
 
 
@@ -19,6 +21,11 @@ class NotificationUnitOfWork(UnitOfWork):
     messages: InSiteMessageRepository
     telegram_chats: TelegramChatRepository
     shops: ShopRepository
+    shop_channels: ShopChannelRepository
+
+    def __init__(self, sessions: SessionFactory, producer: str, keyring: KeyRing) -> None:
+        super().__init__(sessions, producer)
+        self._keyring = keyring
 
     def bind(self, session: AsyncSession) -> None:
         self.contacts = BuyerContactRepository(session)
@@ -26,3 +33,4 @@ class NotificationUnitOfWork(UnitOfWork):
         self.messages = InSiteMessageRepository(session)
         self.telegram_chats = TelegramChatRepository(session)
         self.shops = ShopRepository(session)
+        self.shop_channels = ShopChannelRepository(session, self._keyring)

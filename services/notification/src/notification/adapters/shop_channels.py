@@ -1,0 +1,107 @@
+"""A shop's own notification channels (migration 0006), its SMTP password and webhook secret sealed with
+the service's keyring (bound to the shop: a sealed value copied to another shop's row does not open)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from faka_common.crypto import KeyRing, Sealed
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification.adapters.orm import metadata
+from notification.domain.shop_channels import ShopChannels, ShopSmtp
+
+shop_channels = Table(
+    "shop_channels",
+    metadata,
+    Column("shop_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("from_name", Text),
+    Column("from_address", Text),
+    Column("reply_to", Text),
+    Column("smtp_host", Text),
+    Column("smtp_port", Integer),
+    Column("smtp_security", Text),
+    Column("smtp_username", Text),
+    Column("smtp_password_key_id", Text),
+    Column("smtp_password", LargeBinary),
+    Column("alert_emails", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("webhook_url", Text),
+    Column("webhook_secret_key_id", Text),
+    Column("webhook_secret", LargeBinary),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def _context(what: str, shop_id: UUID) -> bytes:
+    return f"notification:{what}:{shop_id}".encode()
+
+
+class ShopChannelRepository:
+    def __init__(self, session: AsyncSession, keyring: KeyRing) -> None:
+        self._session = session
+        self._keyring = keyring
+
+    def _seal(self, what: str, shop_id: UUID, secret: str | None) -> tuple[str | None, bytes | None]:
+        if secret is None:
+            return None, None
+        sealed = self._keyring.seal(secret, _context(what, shop_id))
+        return sealed.key_id, sealed.blob
+
+    def _open(self, what: str, shop_id: UUID, key_id: str | None, blob: bytes | None) -> str | None:
+        if key_id is None or blob is None:
+            return None
+        return self._keyring.open(Sealed(key_id, bytes(blob)), _context(what, shop_id))
+
+    async def save(self, channels: ShopChannels) -> None:
+        """The shop's settings as a whole, replacing what was there."""
+        smtp = channels.smtp
+        password_key_id, password = self._seal(
+            "smtp_password", channels.shop_id, smtp.password if smtp else None
+        )
+        secret_key_id, secret = self._seal("webhook_secret", channels.shop_id, channels.webhook_secret)
+        values: dict[str, Any] = {
+            "from_name": channels.from_name,
+            "from_address": channels.from_address,
+            "reply_to": channels.reply_to,
+            "smtp_host": smtp.host if smtp else None,
+            "smtp_port": smtp.port if smtp else None,
+            "smtp_security": smtp.security if smtp else None,
+            "smtp_username": smtp.username if smtp else None,
+            "smtp_password_key_id": password_key_id,
+            "smtp_password": password,
+            "alert_emails": list(channels.alert_emails),
+            "webhook_url": channels.webhook_url,
+            "webhook_secret_key_id": secret_key_id,
+            "webhook_secret": secret,
+        }
+        statement = insert(shop_channels).values(shop_id=channels.shop_id, **values)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[shop_channels.c.shop_id], set_={**values, "updated_at": func.now()}
+            )
+        )
+
+    async def get(self, shop_id: UUID, lock: bool = False) -> ShopChannels | None:
+        """The shop's settings with their secrets opened; None when it set none. `lock`: for an update."""
+        query = select(shop_channels).where(shop_channels.c.shop_id == shop_id)
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        if row is None:
+            return None
+        smtp = None
+        if row.smtp_host is not None:
+            password = self._open("smtp_password", shop_id, row.smtp_password_key_id, row.smtp_password)
+            smtp = ShopSmtp(row.smtp_host, row.smtp_port, row.smtp_security, row.smtp_username, password)
+        return ShopChannels(
+            shop_id,
+            row.from_name,
+            row.from_address,
+            row.reply_to,
+            smtp,
+            tuple(row.alert_emails),
+            row.webhook_url,
+            self._open("webhook_secret", shop_id, row.webhook_secret_key_id, row.webhook_secret),
+        )

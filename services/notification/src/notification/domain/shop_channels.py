@@ -1,0 +1,117 @@
+"""A shop's own notification channels: the sender of its buyers' e-mails, its own SMTP server, and where
+its seller alerts go. Whatever a shop leaves unset, the platform's channel stands in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.utils import formataddr, parseaddr
+from typing import Literal
+from uuid import UUID
+
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.errors import DomainError
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+@dataclass(frozen=True)
+class ShopSmtp:
+    """The shop's SMTP server; the password is plaintext only in memory (sealed at rest)."""
+
+    host: str
+    port: int
+    security: SmtpSecurity
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def same_server(self, other: ShopSmtp | None) -> bool:
+        """Whether `other` is this server and login (then a stored password may stay with it)."""
+        return other is not None and (self.host.lower(), self.port, self.username) == (
+            other.host.lower(),
+            other.port,
+            other.username,
+        )
+
+
+@dataclass(frozen=True)
+class ShopChannels:
+    """A shop's channel settings as stored (secrets opened)."""
+
+    shop_id: UUID
+    from_name: str | None = None
+    from_address: str | None = None
+    reply_to: str | None = None
+    smtp: ShopSmtp | None = None
+    alert_emails: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+
+class MissingSecret(DomainError):
+    """A setting needs a secret the request left out and none is stored for it."""
+
+    status_code = 422
+    code = "missing_secret"
+
+
+def keep_secrets(new: ShopChannels, stored: ShopChannels | None) -> ShopChannels:
+    """`new` with each secret it leaves out taken from `stored`: the SMTP password while the server and
+    login stay the same (a password never follows a changed host to another server), the webhook secret
+    while there is a webhook. Raises MissingSecret when one is needed and none is there."""
+    smtp = new.smtp
+    if smtp is not None and smtp.username is not None and smtp.password is None:
+        old = stored.smtp if stored is not None else None
+        if old is None or old.password is None or not smtp.same_server(old):
+            raise MissingSecret("smtp.password is needed: no password is stored for this server and login")
+        smtp = ShopSmtp(smtp.host, smtp.port, smtp.security, smtp.username, old.password)
+    secret = new.webhook_secret
+    if new.webhook_url is not None and secret is None:
+        secret = stored.webhook_secret if stored is not None else None
+        if secret is None:
+            raise MissingSecret("webhook_secret is needed: webhooks are always signed and none is stored")
+    return ShopChannels(
+        new.shop_id,
+        new.from_name,
+        new.from_address,
+        new.reply_to,
+        smtp,
+        new.alert_emails,
+        new.webhook_url,
+        secret if new.webhook_url is not None else None,
+    )
+
+
+def sender(channels: ShopChannels | None, shop_name: str | None, mail_from: str) -> str:
+    """The From of a shop's e-mail: the shop's name (its sender name, else its name) at the shop's address,
+    else at the platform's (MAIL_FROM); a shop with neither speaks as MAIL_FROM."""
+    platform_name, platform_address = parseaddr(mail_from)
+    name = (channels.from_name if channels is not None else None) or shop_name or platform_name
+    address = (channels.from_address if channels is not None else None) or platform_address
+    return formataddr((name, address)) if name else address
+
+
+@dataclass(frozen=True)
+class AlertRecipients:
+    """Where a shop's seller alerts go: e-mail addresses and a signed webhook (each may be empty)."""
+
+    emails: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.emails or self.webhook_url)
+
+
+def alert_recipients(shop_id: UUID, channels: ShopChannels | None) -> AlertRecipients | None:
+    """The shop's own alert recipients; None when it names none (the default shop then falls back to the
+    platform's seller, any other shop's alerts reach nobody)."""
+    if channels is None:
+        return None
+    recipients = AlertRecipients(channels.alert_emails, channels.webhook_url, channels.webhook_secret)
+    return recipients if recipients.anyone else None
+
+
+def falls_back_to_platform_seller(shop_id: UUID) -> bool:
+    """Only the installation's own shop may be heard by the platform's seller (SELLER_* settings)."""
+    return shop_id == DEFAULT_SHOP_ID
