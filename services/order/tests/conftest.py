@@ -116,6 +116,18 @@ class ProviderKit:
             ),
         }
 
+    def alipay_credentials(self) -> dict[str, str]:
+        """Alipay credentials as a shop's channel takes them (the key forms Alipay hands out)."""
+        return {
+            "app_id": self.alipay_app_id,
+            "private_key": _pem_private(self.alipay_app_key),
+            "public_key": _public_b64(self.alipay_platform_key),
+        }
+
+    def epay_settings(self, url: str = "https://pay.platform.example") -> dict[str, str]:
+        """The order service's settings of the platform's own epay account."""
+        return {"epay_url": url, "epay_pid": self.epay_pid, "epay_key": self.epay_key}
+
     def wechat_adapter(
         self, base_url: str, http: httpx.AsyncClient, *, pinned: bool = True, **options: Any
     ) -> wechatpay.WechatPayProvider:

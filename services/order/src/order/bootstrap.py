@@ -33,6 +33,7 @@ from faka_common.runtime import Runtime
 
 from order.adapters.inventory import InventoryCatalog
 from order.adapters.order_changes import OrderChanges, RedisOrderChanges
+from order.adapters.payment_channels import ChannelAdapters
 from order.adapters.payments import registry
 from order.adapters.payments.registry import PaymentProviders
 from order.config import MIGRATIONS, Settings
@@ -121,11 +122,15 @@ def bootstrap(settings: Settings | None = None) -> Service:
     client = InternalClient(settings.inventory_url, settings.credential())
     runtime = Runtime(settings, MIGRATIONS)
     provider_http = httpx.AsyncClient(timeout=10.0)
+    providers = registry.build(settings, provider_http, runtime.sessions)
+    # a shop's channel may name its own gateway: its calls go through the outgoing-URL guard
+    shop_http = httpx.AsyncClient(timeout=10.0, transport=settings.outbound().transport())
+    providers.shops = ChannelAdapters(settings, settings.keyring(), shop_http, runtime.sessions)
     service = Service(
         runtime,
         settings,
         InventoryCatalog(client),
-        registry.build(settings, provider_http, runtime.sessions),
+        providers,
         provider_http,
         RedisOrderChanges(settings.redis_url, settings.kafka_namespace),
     )
@@ -152,6 +157,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
     service.runtime.every(s.auto_refund_interval_seconds, "automatic refunds", service.auto_refund_once)
     service.runtime.on_stop.append(service.catalog.aclose)
     service.runtime.on_stop.append(service.provider_http.aclose)
+    service.runtime.on_stop.append(providers.shops.aclose)
     if service.changes is not None:
         service.runtime.on_stop.append(service.changes.aclose)
     return service

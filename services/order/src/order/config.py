@@ -7,14 +7,25 @@ from typing import Self
 from uuid import UUID
 
 from faka_common import sandbox_payment
-from faka_common.settings import ServiceSettings
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from faka_common.contracts.payment_channels import CREDENTIALS, PROVIDER_NAMES, Credentials, ProviderName
+from faka_common.outbound import OutboundAllowList, OutboundPolicy
+from faka_common.settings import KeyRingSettings
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 DEV_ORDER_TOKEN_SECRET = "dev-order-token-secret-change-me"
 
-PROVIDERS = ("sandbox", "epay", "alipay", "wechatpay", "stripe", "usdt")
+PROVIDERS = PROVIDER_NAMES
+#: Each provider's credentials in the settings: `<PREFIX>_<FIELD>` for each field of its credentials model.
+SETTING_PREFIX: dict[ProviderName, str] = {
+    "sandbox": "sandbox",
+    "epay": "epay",
+    "alipay": "alipay",
+    "wechatpay": "wechatpay",
+    "stripe": "stripe",
+    "usdt": "epusdt",
+}
 
 
 class PaymentChannel(BaseModel):
@@ -31,7 +42,9 @@ class PaymentChannel(BaseModel):
         return self.min_amount <= amount and (self.max_amount is None or amount <= self.max_amount)
 
 
-class Settings(ServiceSettings):
+class Settings(KeyRingSettings):
+    """The keyring seals the shops' payment channel credentials at rest."""
+
     service_name: str = "order"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_order"
     http_port: int = 8001
@@ -73,6 +86,8 @@ class Settings(ServiceSettings):
     epusdt_url: str = ""
     epusdt_token: SecretStr = SecretStr("")
     epusdt_wallet: str = ""
+    #: Where a shop's payment channel may send us (its epay or epusdt gateway): lab networks or hosts.
+    outbound_allow_list: OutboundAllowList = ()
 
     # Reconciliation: ask providers about unpaid orders this close to (or this long past) their expiry.
     reconcile_interval_seconds: float = 30.0
@@ -101,36 +116,36 @@ class Settings(ServiceSettings):
             "order_token_secret": DEV_ORDER_TOKEN_SECRET,
         }
 
-    def provider_credentials(self) -> dict[str, tuple[str, ...]]:
-        """The settings each provider needs before it may be enabled."""
-        return {
-            "sandbox": ("sandbox_secret",),
-            "epay": ("epay_url", "epay_pid", "epay_key"),
-            "alipay": ("alipay_app_id", "alipay_private_key", "alipay_public_key"),
-            "wechatpay": (
-                "wechatpay_appid",
-                "wechatpay_mchid",
-                "wechatpay_merchant_serial",
-                "wechatpay_private_key",
-                # The platform serial and public key are optional: certificates come from /v3/certificates.
-                "wechatpay_apiv3_key",
-            ),
-            "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
-            "usdt": ("epusdt_url", "epusdt_token"),
-        }
+    def credentials(self, provider: ProviderName) -> Credentials:
+        """The platform's own credentials of `provider`, checked by the model a shop's channel is checked by
+        (ValueError naming the settings that are missing or wrong)."""
+        model = CREDENTIALS[provider]
+        prefix = SETTING_PREFIX[provider]
+        values = {}
+        for name in model.model_fields:
+            value = getattr(self, f"{prefix}_{name}")
+            values[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        try:
+            return model.model_validate(values)
+        except ValidationError as error:
+            problems = [
+                f"{prefix}_{problem['loc'][0]}".upper() if problem["loc"] else problem["msg"]
+                for problem in error.errors()
+            ]
+            raise ValueError(
+                f"payment provider {provider} is enabled but {', '.join(problems)} is not set or not valid"
+            ) from None
+
+    def outbound(self) -> OutboundPolicy:
+        """Where a shop's payment channel may point us (https only in production)."""
+        return OutboundPolicy.of(self.environment, self.outbound_allow_list)
 
     @model_validator(mode="after")
     def _providers_are_configured(self) -> Self:
-        needs = self.provider_credentials()
         for provider in self.payment_providers:
-            if provider not in needs:
+            if provider not in PROVIDERS:
                 raise ValueError(f"unknown payment provider {provider!r}; known: {', '.join(PROVIDERS)}")
-            for field in needs[provider]:
-                value = getattr(self, field)
-                if isinstance(value, SecretStr):
-                    value = value.get_secret_value()
-                if not value:
-                    raise ValueError(f"payment provider {provider} is enabled but {field.upper()} is not set")
+            self.credentials(provider)
         if bool(self.wechatpay_platform_serial) != bool(self.wechatpay_platform_public_key):
             raise ValueError(
                 "set both WECHATPAY_PLATFORM_SERIAL and WECHATPAY_PLATFORM_PUBLIC_KEY, or neither "

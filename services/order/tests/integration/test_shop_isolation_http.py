@@ -326,6 +326,42 @@ async def issuing_the_link(api: Api, db: Db) -> None:
     assert issued.status_code == 200 and issued.json()["order_no"] == order["order_no"]
 
 
+SANDBOX_CHANNEL = {"credentials": {"secret": "shop-a-sandbox-secret"}}
+
+
+@scenario("GET", "/internal/payment-channels")
+async def listing_payment_channels(api: Api, db: Db) -> None:
+    put = await api.put("/internal/payment-channels/sandbox", json=SANDBOX_CHANNEL, headers=A)
+    assert put.status_code == 200, put.text
+    assert (await api.get("/internal/payment-channels", headers=B)).json() == {"items": []}
+    [channel] = (await api.get("/internal/payment-channels", headers=A)).json()["items"]
+    assert channel["provider"] == "sandbox"
+
+
+def setting_a_payment_channel(provider: str) -> Scenario:
+    async def setting(api: Api, db: Db) -> None:
+        path = f"/internal/payment-channels/{provider}"
+        await api.put("/internal/payment-channels/sandbox", json=SANDBOX_CHANNEL, headers=A)
+        # B's request for the same provider is B's own channel (a bad one here: refused, A's unchanged)
+        assert (await api.put(path, json={"credentials": {}}, headers=B)).status_code == 422
+        assert [r["shop_id"] for r in await db.fetch("SELECT shop_id FROM payment_channels")] == [SHOP_A]
+
+    return setting
+
+
+for _provider in ("sandbox", "epay", "alipay", "wechatpay", "stripe", "usdt"):
+    scenario("PUT", f"/internal/payment-channels/{_provider}")(setting_a_payment_channel(_provider))
+
+
+@scenario("DELETE", "/internal/payment-channels/{provider}")
+async def removing_a_payment_channel(api: Api, db: Db) -> None:
+    await api.put("/internal/payment-channels/sandbox", json=SANDBOX_CHANNEL, headers=A)
+    assert (await api.delete("/internal/payment-channels/sandbox", headers=B)).status_code == 404
+    assert await count(db, "payment_channels") == 1
+    assert (await api.delete("/internal/payment-channels/sandbox", headers=A)).status_code == 204
+    assert await count(db, "payment_channels") == 0
+
+
 @pytest.mark.parametrize("route", sorted(SCENARIOS), ids=lambda r: f"{r[0]} {r[1]}")
 async def test_another_shops_thing_is_unknown_and_unchanged_and_the_own_shop_is_served(
     api: Api, db: Db, route: tuple[str, str]

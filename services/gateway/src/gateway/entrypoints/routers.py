@@ -14,6 +14,7 @@ from gateway.entrypoints.notification_admin import notification_admin_router
 from gateway.entrypoints.order_events import order_events_router
 from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
+from gateway.entrypoints.payment_admin import payment_admin_router
 from gateway.entrypoints.people_admin import people_admin_router
 from gateway.entrypoints.shops import ShopPaths
 from gateway.entrypoints.shops_admin import shops_admin_router
@@ -28,6 +29,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         catalog_admin_router(gw),
         delivery_admin_router(gw),
         people_admin_router(gw),
+        payment_admin_router(gw),
         notification_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),

@@ -8,12 +8,18 @@ from fastapi import FastAPI
 from order.bootstrap import Service
 from order.entrypoints.buyer_links import buyer_links_router
 from order.entrypoints.http import router
+from order.entrypoints.payment_channels import payment_channels_router
 from order.entrypoints.pricing import pricing_router
 
 
 def order_app(service: Service) -> FastAPI:
     return create_app(
         service.runtime,
-        [router(service), pricing_router(service), buyer_links_router(service)],
+        [
+            router(service),
+            pricing_router(service),
+            buyer_links_router(service),
+            payment_channels_router(service),
+        ],
         title="faka order service",
     )

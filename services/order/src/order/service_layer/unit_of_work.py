@@ -16,6 +16,7 @@ from order.adapters.orm import (
     PriceTierRepository,
     RefundRepository,
 )
+from order.adapters.payment_channels import PaymentChannelRepository
 from order.adapters.shops import ShopRepository
 
 
@@ -31,6 +32,7 @@ class OrderUnitOfWork(UnitOfWork):
     tiers: PriceTierRepository
     coupons: CouponRepository
     shops: ShopRepository
+    channels: PaymentChannelRepository
 
     def __init__(self, sessions: SessionFactory, producer: str, changes: OrderChanges | None = None) -> None:
         super().__init__(sessions, producer)
@@ -59,3 +61,4 @@ class OrderUnitOfWork(UnitOfWork):
         self.tiers = PriceTierRepository(session)
         self.coupons = CouponRepository(session)
         self.shops = ShopRepository(session)
+        self.channels = PaymentChannelRepository(session)

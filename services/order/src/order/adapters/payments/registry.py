@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
+from faka_common.contracts.payment_channels import Credentials
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
 
@@ -18,13 +20,22 @@ from order.adapters.payments.stripe import StripeProvider
 from order.adapters.payments.wechatpay import WechatPayProvider
 from order.config import PaymentChannel, Settings
 
+if TYPE_CHECKING:
+    from order.adapters.payment_channels import ChannelAdapters
+
 
 class PaymentProviders:
+    """The platform's providers, and (`shops`) the adapters of the shops' own channels."""
+
     def __init__(
-        self, adapters: Mapping[str, PaymentAdapter], channels: Iterable[PaymentChannel] = ()
+        self,
+        adapters: Mapping[str, PaymentAdapter],
+        channels: Iterable[PaymentChannel] = (),
+        shops: ChannelAdapters | None = None,
     ) -> None:
         self._adapters = dict(adapters)
         self._channels = list(channels)
+        self.shops = shops
 
     @property
     def names(self) -> list[str]:
@@ -48,39 +59,44 @@ class PaymentProviders:
         return offered
 
 
-def build(settings: Settings, http: httpx.AsyncClient, sessions: SessionFactory) -> PaymentProviders:
-    base = settings.public_base_url.rstrip("/")
-
-    def notify(name: str) -> str:
-        return f"{base}/api/v1/payments/{name}/notify"
-
-    secret = lambda s: s.get_secret_value()  # noqa: E731
-    makers = {
+def adapter(
+    provider: str,
+    credentials: Credentials,
+    site: str,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessions: SessionFactory,
+) -> PaymentAdapter:
+    """The adapter of `provider` with these credentials, for the storefront at `site` (its notify and return
+    URLs are there). A key that cannot be read is a ValueError naming the field."""
+    notify = f"{site}/api/v1/payments/{provider}/notify"
+    c: Any = credentials
+    makers: dict[str, Callable[[], PaymentAdapter]] = {
         "sandbox": lambda: SandboxProvider(
-            secret(settings.sandbox_secret), base, DbLedger(sessions), http, settings.sandbox_drop_callbacks
+            c.secret, site, DbLedger(sessions), http, settings.sandbox_drop_callbacks
         ),
-        "epay": lambda: EpayProvider(
-            settings.epay_url, settings.epay_pid, secret(settings.epay_key), notify("epay"), base, http,
-            settings.epay_type,
-        ),
+        "epay": lambda: EpayProvider(c.url, c.pid, c.key, notify, site, http, c.type),
         "alipay": lambda: AlipayProvider(
-            settings.alipay_gateway_url, settings.alipay_app_id, secret(settings.alipay_private_key),
-            settings.alipay_public_key, notify("alipay"), base, http, settings.alipay_seller_id or None,
+            settings.alipay_gateway_url, c.app_id, c.private_key, c.public_key, notify, site, http,
+            c.seller_id or None,
         ),
         "wechatpay": lambda: WechatPayProvider(
-            settings.wechatpay_api_url, settings.wechatpay_appid, settings.wechatpay_mchid,
-            settings.wechatpay_merchant_serial, secret(settings.wechatpay_private_key),
-            settings.wechatpay_platform_serial, settings.wechatpay_platform_public_key,
-            secret(settings.wechatpay_apiv3_key), notify("wechatpay"), http,
+            settings.wechatpay_api_url, c.appid, c.mchid, c.merchant_serial, c.private_key,
+            c.platform_serial, c.platform_public_key, c.apiv3_key, notify, http,
         ),
         "stripe": lambda: StripeProvider(
-            settings.stripe_api_url, secret(settings.stripe_secret_key),
-            secret(settings.stripe_webhook_secret), base, base, http,
+            settings.stripe_api_url, c.secret_key, c.webhook_secret, site, site, http
         ),
-        "usdt": lambda: EpusdtProvider(
-            settings.epusdt_url, secret(settings.epusdt_token), notify("usdt"), base, http,
-            settings.epusdt_wallet or None,
-        ),
+        "usdt": lambda: EpusdtProvider(c.url, c.token, notify, site, http, c.wallet or None),
     }  # fmt: skip
-    adapters: dict[str, PaymentAdapter] = {name: makers[name]() for name in settings.payment_providers}
+    return makers[provider]()
+
+
+def build(settings: Settings, http: httpx.AsyncClient, sessions: SessionFactory) -> PaymentProviders:
+    """The platform's own providers (PAYMENT_PROVIDERS, with their credentials from the settings)."""
+    base = settings.public_base_url.rstrip("/")
+    adapters = {
+        name: adapter(name, settings.credentials(name), base, settings, http, sessions)
+        for name in settings.payment_providers
+    }
     return PaymentProviders(adapters, settings.payment_channels)

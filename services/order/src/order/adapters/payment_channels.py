@@ -1,0 +1,150 @@
+"""The shops' payment channels (migration 0011): the table, its repository, and the adapters built from a
+channel's credentials, opened from the keyring only to build them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+import httpx
+from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName
+from faka_common.crypto import KeyRing, Sealed
+from faka_common.db.uow import SessionFactory
+from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from order.adapters.orm import metadata
+from order.adapters.payments import registry
+from order.adapters.payments.base import PaymentAdapter
+from order.config import Settings
+from order.domain.payment_channels import BadCredentials, ShopChannel, seal_context
+
+#: Adapters kept built (a WeChat Pay adapter keeps the platform certificates it fetched).
+CACHED_ADAPTERS = 512
+
+payment_channels = Table(
+    "payment_channels",
+    metadata,
+    Column("shop_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("shown", JSONB, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def _channel(row: Any) -> ShopChannel:
+    return ShopChannel(
+        row.shop_id, row.provider, row.enabled, dict(row.shown), row.key_id, bytes(row.sealed), row.updated_at
+    )
+
+
+class PaymentChannelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def all(self, shop_id: UUID) -> list[ShopChannel]:
+        query = (
+            select(payment_channels)
+            .where(payment_channels.c.shop_id == shop_id)
+            .order_by(payment_channels.c.provider)
+        )
+        return [_channel(row) for row in (await self._session.execute(query)).all()]
+
+    async def get(self, shop_id: UUID, provider: str) -> ShopChannel | None:
+        query = select(payment_channels).where(
+            payment_channels.c.shop_id == shop_id, payment_channels.c.provider == provider
+        )
+        row = (await self._session.execute(query)).first()
+        return _channel(row) if row else None
+
+    async def enabled(self, shop_id: UUID) -> list[str]:
+        """The providers of the shop's enabled channels, by name."""
+        query = (
+            select(payment_channels.c.provider)
+            .where(payment_channels.c.shop_id == shop_id, payment_channels.c.enabled)
+            .order_by(payment_channels.c.provider)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def put(self, channel: ShopChannel) -> None:
+        values = {
+            "enabled": channel.enabled,
+            "shown": channel.shown,
+            "key_id": channel.key_id,
+            "sealed": channel.sealed,
+            "updated_at": channel.updated_at,
+        }
+        statement = insert(payment_channels).values(
+            shop_id=channel.shop_id, provider=channel.provider, **values
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[payment_channels.c.shop_id, payment_channels.c.provider], set_=values
+            )
+        )
+
+    async def remove(self, shop_id: UUID, provider: str) -> bool:
+        result = await self._session.execute(
+            delete(payment_channels)
+            .where(payment_channels.c.shop_id == shop_id, payment_channels.c.provider == provider)
+            .returning(payment_channels.c.provider)
+        )
+        return result.first() is not None
+
+
+class ChannelAdapters:
+    """Seals a shop's channel credentials, and builds (and keeps) the adapter of a stored channel. Its HTTP
+    client goes through the outgoing-URL guard: a shop names its own epay or epusdt gateway."""
+
+    def __init__(
+        self, settings: Settings, keyring: KeyRing, http: httpx.AsyncClient, sessions: SessionFactory
+    ) -> None:
+        self._settings = settings
+        self._keyring = keyring
+        self._http = http
+        self._sessions = sessions
+        self._built: OrderedDict[tuple[str, str, bytes], PaymentAdapter] = OrderedDict()
+
+    def check(self, provider: ProviderName, credentials: Credentials) -> None:
+        """BadCredentials when the adapter cannot be built with them (a key it cannot read)."""
+        try:
+            self._build(provider, credentials, self._settings.public_base_url.rstrip("/"))
+        except ValueError as error:
+            raise BadCredentials(f"{provider} credentials: {error}") from None
+
+    def seal(self, shop_id: UUID, provider: str, credentials: Credentials) -> Sealed:
+        return self._keyring.seal(credentials.model_dump_json(), seal_context(shop_id, provider))
+
+    def open(self, channel: ShopChannel) -> Credentials:
+        text = self._keyring.open(
+            Sealed(channel.key_id, channel.sealed), seal_context(channel.shop_id, channel.provider)
+        )
+        return CREDENTIALS[channel.provider].model_validate_json(text)
+
+    def adapter(self, channel: ShopChannel, slug: str) -> PaymentAdapter:
+        """The channel's adapter, for the shop's storefront at /s/<slug> (its notify URL is there)."""
+        site = f"{self._settings.public_base_url.rstrip('/')}/s/{slug}"
+        digest = hashlib.sha256(channel.key_id.encode() + b"\0" + channel.sealed).digest()
+        key = (f"{channel.shop_id}/{channel.provider}", site, digest)
+        built = self._built.get(key)
+        if built is None:
+            built = self._build(channel.provider, self.open(channel), site)
+            self._built[key] = built
+            while len(self._built) > CACHED_ADAPTERS:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        return built
+
+    def _build(self, provider: str, credentials: Credentials, site: str) -> PaymentAdapter:
+        return registry.adapter(provider, credentials, site, self._settings, self._http, self._sessions)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
