@@ -169,6 +169,15 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
                 },
                 {
+                    # What JSON Schema cannot say, and the routes' descriptions do: an e-mail address as
+                    # email-validator judges it (reserved domains, ...), a new password's strength, an API
+                    # token's expiry in the future, and an audit page's cursor (only what the previous page
+                    # answered): each refused with a 422 that names it
+                    "include-path-regex": "^/api/(admin/members|platform/staff|console/password|"
+                    "admin/api-tokens|admin/audit|platform/audit)$",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
+                },
+                {
                     # PATCH /suppliers/scores is a PATCH of the supplier "scores" (whose id is no UUID: 422),
                     # so Allow rightly names PATCH there too
                     "include-path": "/api/admin/suppliers/scores",
