@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
+import aiohttp
 import httpx
+import yarl
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -354,8 +356,23 @@ async def _optional_shop_scope(x_shop_id: Annotated[str | None, Header()] = None
 OptionalShopScope = Annotated[UUID | None, Depends(_optional_shop_scope)]
 
 
+#: Idle keep-alive connections are dropped after this long: under uvicorn's 5 s, so the client never sends
+#: on a connection the server is closing at that very moment (that race answered a buyer 503).
+KEEPALIVE_SECONDS = 4.0
+
+
+def _json_body(value: Any) -> bytes:
+    """A JSON request body encoded as httpx encodes `json=` (compact, UTF-8, NaN refused)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 class InternalClient:
-    """Calls another service's internal HTTP API; its 4xx answers come back as the same domain errors."""
+    """Calls another service's internal HTTP API; its 4xx answers come back as the same domain errors.
+
+    The calls go over aiohttp (a quarter of httpx's CPU per call, measured: 0.20 against 0.67-0.90 ms), and
+    each answer is handed back as an `httpx.Response`, so callers read it as before. `request` takes the
+    keyword arguments callers use with httpx: json, content, params, headers, timeout. With a `transport`
+    (tests: an app over ASGI, a mock) the calls go through httpx with that transport instead."""
 
     def __init__(
         self,
@@ -364,9 +381,17 @@ class InternalClient:
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url, headers=credential.headers(), timeout=timeout, transport=transport
+        self.base_url = base_url.rstrip("/")
+        self._headers = credential.headers()
+        self._timeout = timeout
+        self._client = (
+            None
+            if transport is None
+            else httpx.AsyncClient(
+                base_url=base_url, headers=self._headers, timeout=timeout, transport=transport
+            )
         )
+        self._session: aiohttp.ClientSession | None = None
 
     async def request(
         self, method: str, path: str, *, shop: UUID | None = None, **kwargs: Any
@@ -375,17 +400,67 @@ class InternalClient:
         if shop is not None:
             kwargs["headers"] = {**kwargs.get("headers", {}), SHOP_HEADER: str(shop)}
         try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
-            raise Unavailable(f"{self._client.base_url} unreachable: {type(error).__name__}") from error
+            if self._client is not None:
+                response = await self._client.request(method, path, **kwargs)
+            else:
+                response = await self._send(method, path, **kwargs)
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as error:
+            raise Unavailable(f"{self.base_url} unreachable: {type(error).__name__}") from error
         if response.status_code >= 500:
-            raise Unavailable(f"{self._client.base_url} answered {response.status_code}")
+            raise Unavailable(f"{self.base_url} answered {response.status_code}")
         if response.status_code >= 400:
             raise _as_domain_error(response)
         return response
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | str | AsyncIterable[bytes] | None = None,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx's keyword, which callers pass
+    ) -> httpx.Response:
+        url = self.base_url + path
+        if params:
+            url += ("&" if "?" in url else "?") + str(httpx.QueryParams(params))
+        sent = {**self._headers, **(headers or {})}
+        body = content.encode() if isinstance(content, str) else content
+        if json is not None:
+            body = _json_body(json)
+            if not any(name.lower() == "content-type" for name in sent):
+                sent["Content-Type"] = "application/json"
+        seconds = self._timeout if timeout is None else timeout
+        async with self._opened().request(
+            method,
+            yarl.URL(url, encoded=True),
+            data=body,
+            headers=sent,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=None, connect=seconds, sock_read=seconds),
+        ) as answer:
+            data = await answer.read()
+        kept = [
+            (name, value)
+            for name, value in answer.headers.items()
+            if name.lower() not in ("content-encoding", "transfer-encoding")
+        ]
+        return httpx.Response(answer.status, headers=kept, content=data, request=httpx.Request(method, url))
+
+    def _opened(self) -> aiohttp.ClientSession:
+        """The session, opened on the first call (it belongs to the running event loop)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+        return self._session
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 def _as_domain_error(response: httpx.Response) -> DomainError:
