@@ -45,6 +45,7 @@ from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
 from notification.adapters.order_links import LinkSource, OrderLinks
 from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
+from notification.adapters.shop_mail import ShopMailers
 from notification.adapters.templates import TemplateRenderer
 from notification.config import MIGRATIONS, Settings
 from notification.domain.channels import Channel
@@ -112,7 +113,7 @@ class Service:
     @property
     def platform(self) -> Platform:
         """Who speaks to the buyers of a shop not known yet (and supports a shop's that names no contact)."""
-        return Platform(self.settings.platform_name, self.settings.support_contact)
+        return Platform(self.settings.platform_name, self.settings.support_contact, self.settings.mail_from)
 
     @cached_property
     def keyring(self) -> KeyRing:
@@ -234,17 +235,18 @@ def build_channels(
                 carries_secrets=s.telegram_carries_keys,
             )
         )
-    if s.seller_webhook_secret:
-        channels.append(
-            WebhookChannel(
-                client,
-                s.seller_webhook_secret.get_secret_value(),
-                log,
-                attempts=s.webhook_attempts,
-                backoff=s.webhook_backoff,
-                max_backoff=s.webhook_max_backoff,
-            )
+    # always there: a shop's own webhook is signed with its own secret, the platform seller's with this one
+    secret = s.seller_webhook_secret.get_secret_value() if s.seller_webhook_secret else None
+    channels.append(
+        WebhookChannel(
+            client,
+            secret,
+            log,
+            attempts=s.webhook_attempts,
+            backoff=s.webhook_backoff,
+            max_backoff=s.webhook_max_backoff,
         )
+    )
     return {channel.name: channel for channel in channels}
 
 
@@ -287,6 +289,9 @@ def bootstrap(
         smtp = smtp_mailer(settings)
         runtime.on_stop.append(smtp.aclose)
         mailer = smtp
+    shop_mailers = ShopMailers(mailer, settings.outbound(), settings.smtp_timeout)
+    runtime.on_stop.append(shop_mailers.aclose)
+    mailer = shop_mailers
     raw = build_channels(settings, mailer, client, SqlMessageStore(runtime.sessions), webhook_log)
     guarded: dict[str, Channel] = {
         name: GuardedChannel(

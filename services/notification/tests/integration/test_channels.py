@@ -12,6 +12,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -204,21 +205,28 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
-@pytest.fixture(scope="module")
-async def providers() -> AsyncIterator[tuple[Providers, str]]:
-    fake = Providers()
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app served over HTTP on a free loopback port for the block; its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
     while not server.started:
-        assert time.monotonic() < deadline, "the fake provider server did not start"
+        assert time.monotonic() < deadline, "the fake server did not start"
         await asyncio.sleep(0.02)
     try:
-        yield fake, f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture(scope="module")
+async def providers() -> AsyncIterator[tuple[Providers, str]]:
+    fake = Providers()
+    async with serving(fake.app()) as base:
+        yield fake, base
 
 
 @pytest.fixture

@@ -96,11 +96,14 @@ async def test_a_shop_changed_adds_the_shop_once_and_a_later_one_replaces_it(
     assert outbox == []  # keeping the read model announces nothing
 
 
-async def delivered_email(made: Service, keys: FakeKeys, smtp: Mailbox, shop: UUID) -> EmailMessage:
-    """Place and deliver an order of the shop through the consumer; the buyer's one e-mail about it."""
+SOLD_KEY = "KEY-SHOP-VOICE"
+
+
+async def sell(made: Service, keys: FakeKeys, shop: UUID) -> str:
+    """Place and deliver an order of the shop (its key SOLD_KEY) through the consumer; its number."""
     order_id = uuid4()
     order_no = f"F{order_id.hex[:14].upper()}"
-    keys.orders[order_id] = OrderKeys(order_id, ["KEY-SHOP-VOICE"])
+    keys.orders[order_id] = OrderKeys(order_id, [SOLD_KEY])
     events: list[Message] = [
         OrderPlaced(
             order_id=order_id,
@@ -120,7 +123,12 @@ async def delivered_email(made: Service, keys: FakeKeys, smtp: Mailbox, shop: UU
     ]
     for event in events:
         assert await made.consumer().consume(_record(event)) == "handled"
-    [mail] = smtp.about(order_no)
+    return order_no
+
+
+async def delivered_email(made: Service, keys: FakeKeys, smtp: Mailbox, shop: UUID) -> EmailMessage:
+    """Place and deliver an order of the shop through the consumer; the buyer's one e-mail about it."""
+    [mail] = smtp.about(await sell(made, keys, shop))
     return mail
 
 

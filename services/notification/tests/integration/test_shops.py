@@ -75,7 +75,7 @@ __all__ = ["database", "fake", "providers", "smtp"]  # the fixtures, shared with
 #: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
 NOT_SHOP_OWNED = {
     *OPERATIONAL_ROUTES,
-    # the platform's channels and breakers serve every shop (shops have no channels of their own yet)
+    # the platform's channels and breakers serve every shop (a shop's own stand before them)
     ("GET", "/internal/channels"),
 }
 
@@ -290,7 +290,15 @@ async def test_another_shops_alert_does_not_reach_the_installations_seller_and_t
     review = RiskDecided(order_id=other, shop_id=uuid4(), verdict="review", reasons=["ip_velocity"])
     assert await _consume(service, review) == ["handled"]
     assert fake.requests["webhook"] == [] and fake.requests["telegram"] == []
-    assert await _rows(database, "SELECT 1 FROM notifications WHERE order_id = $1", other) == []
+    # the notification log says it was not sent, and why
+    [row] = await _rows(database, "SELECT * FROM notifications WHERE order_id = $1", other)
+    assert (row["template"], row["channel"], row["status"], row["recipient"]) == (
+        "risk_review",
+        "none",
+        "failed",
+        "",
+    )
+    assert "names no alert recipients" in row["error"] and await _events_out(database, other) == []
 
     review = RiskDecided(order_id=own, shop_id=DEFAULT_SHOP_ID, verdict="review", reasons=["ip_velocity"])
     assert await _consume(service, review) == ["handled"]
@@ -390,7 +398,38 @@ async def _link_owner(s: Shops) -> None:
     assert relink.status_code == 404 and await shop_rows(s.database, s.a) == before
 
 
+CHANNELS = {"from_address": "sales@a.example", "alert_emails": ["owner@a.example"]}
+
+
+async def _channels_read_other(s: Shops) -> None:
+    mine = await s.api.get("/internal/shop-channels", headers=acting_for(s.b))
+    assert mine.status_code == 200
+    assert mine.json()["shop_id"] == str(s.b) and mine.json()["from_address"] is None
+
+
+async def _channels_read_owner(s: Shops) -> None:
+    await s.api.put("/internal/shop-channels", json=CHANNELS, headers=acting_for(s.a))
+    answer = await s.api.get("/internal/shop-channels", headers=acting_for(s.a))
+    assert answer.status_code == 200 and answer.json()["from_address"] == "sales@a.example"
+    other = await s.api.get("/internal/shop-channels", headers=acting_for(s.b))
+    assert "a.example" not in other.text
+
+
+async def _channels_put_other(s: Shops) -> None:
+    body = {"from_address": "sales@b.example"}
+    assert (await s.api.put("/internal/shop-channels", json=body, headers=acting_for(s.b))).status_code == 200
+
+
+async def _channels_put_owner(s: Shops) -> None:
+    answer = await s.api.put("/internal/shop-channels", json=CHANNELS, headers=acting_for(s.a))
+    assert answer.status_code == 200 and answer.json()["alert_emails"] == ["owner@a.example"]
+    other = (await s.api.get("/internal/shop-channels", headers=acting_for(s.b))).json()
+    assert other["from_address"] == "sales@b.example" and other["alert_emails"] == []
+
+
 CASES = {
+    ("GET", "/internal/shop-channels"): Case(_channels_read_other, _channels_read_owner),
+    ("PUT", "/internal/shop-channels"): Case(_channels_put_other, _channels_put_owner),
     ("GET", "/internal/notifications/{order_id}"): Case(_log_other, _log_owner),
     ("GET", "/internal/orders/{order_id}/messages"): Case(_messages_other, _messages_owner),
     ("POST", "/internal/telegram/links"): Case(_link_other, _link_owner),
@@ -409,7 +448,7 @@ async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(mad
 async def shop_rows(database: str, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the shop has in every shop-owned table, and how many messages the service emitted."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    for table in SHOP_TABLES:
+    for table in (*SHOP_TABLES, "shop_channels"):
         rows = await _rows(database, f"SELECT * FROM {table} WHERE shop_id = $1 ORDER BY 1", shop)
         out[table] = [tuple(r) for r in rows]
     out["outbox"] = [tuple(r) for r in await _rows(database, "SELECT count(*) FROM outbox")]

@@ -37,6 +37,7 @@ from notification.domain.model import (
     Platform,
     Shop,
 )
+from notification.domain.shop_channels import ShopChannels
 from notification.service_layer import handlers
 from notification.service_layer.handlers import Seller, Sellers
 from notification.service_layer.notifier import Notifier
@@ -150,10 +151,19 @@ class FakeShops:
         return self.rows.get(shop_id)
 
 
+class FakeShopChannels:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, ShopChannels] = {}
+
+    async def get(self, shop_id: UUID, lock: bool = False) -> ShopChannels | None:
+        return self.rows.get(shop_id)
+
+
 class FakeUow:
     def __init__(self) -> None:
         self.contacts = FakeContacts()
         self.shops = FakeShops()
+        self.shop_channels = FakeShopChannels()
         self.notifications = FakeNotifications()
         self.telegram_chats = FakeTelegramChats()
         self.published: list[Message] = []

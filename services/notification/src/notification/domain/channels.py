@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from notification.domain.model import NotificationError, RenderedNotice
+from notification.domain.shop_channels import MailSender
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class OutgoingMessage:
     params: Mapping[str, str] = field(default_factory=dict, repr=False)
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
     shop_id: UUID = field(kw_only=True)  # whose notice it is: what a channel stores is filed under it
+    # an e-mail's From and server (None: the platform's)
+    sender: MailSender | None = field(default=None, kw_only=True)
+    signing_secret: str | None = field(default=None, kw_only=True, repr=False)  # a shop's own webhook secret
 
 
 @dataclass(frozen=True)

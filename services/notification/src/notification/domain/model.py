@@ -161,6 +161,8 @@ class Platform:
 
     name: str
     support_contact: str
+    mail_from: str = ""
+    """MAIL_FROM: a shop's e-mail without an address of its own comes from its address."""
 
 
 def buyer_voice(shop: Shop | None, platform: Platform) -> dict[str, str]:
@@ -184,6 +186,7 @@ class Recipients:
     telegram_chat: str | None = None
     order: str | None = None
     webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # a shop's own (None: the platform's)
 
     def for_channel(self, channel: str) -> str | None:
         return {
@@ -259,7 +262,10 @@ def message_id(order_id: UUID, template: str, domain: str = "faka.local") -> str
 
 
 def mask_recipient(recipient: str) -> str:
-    """Enough of an address to tell recipients apart in logs, not enough to contact them."""
+    """Enough of an address to tell recipients apart in logs, not enough to contact them (each of a
+    comma-separated list)."""
+    if "," in recipient:
+        return ", ".join(mask_recipient(part.strip()) for part in recipient.split(","))
     if "@" in recipient:
         name, _, domain = recipient.partition("@")
         return f"{name[:1]}***@{domain}"

@@ -81,37 +81,23 @@ def keep_secrets(new: ShopChannels, stored: ShopChannels | None) -> ShopChannels
     )
 
 
-def sender(channels: ShopChannels | None, shop_name: str | None, mail_from: str) -> str:
-    """The From of a shop's e-mail: the shop's name (its sender name, else its name) at the shop's address,
-    else at the platform's (MAIL_FROM); a shop with neither speaks as MAIL_FROM."""
-    platform_name, platform_address = parseaddr(mail_from)
-    name = (channels.from_name if channels is not None else None) or shop_name or platform_name
-    address = (channels.from_address if channels is not None else None) or platform_address
-    return formataddr((name, address)) if name else address
-
-
 @dataclass(frozen=True)
-class AlertRecipients:
-    """Where a shop's seller alerts go: e-mail addresses and a signed webhook (each may be empty)."""
+class MailSender:
+    """Whom a shop's e-mail comes from and through which server (None: the platform's)."""
 
-    emails: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    webhook_secret: str | None = field(default=None, repr=False)
-
-    @property
-    def anyone(self) -> bool:
-        return bool(self.emails or self.webhook_url)
+    from_header: str
+    reply_to: str | None = None
+    smtp: ShopSmtp | None = field(default=None, repr=False)
 
 
-def alert_recipients(shop_id: UUID, channels: ShopChannels | None) -> AlertRecipients | None:
-    """The shop's own alert recipients; None when it names none (the default shop then falls back to the
-    platform's seller, any other shop's alerts reach nobody)."""
-    if channels is None:
+def mail_sender(channels: ShopChannels | None, shop_name: str | None, mail_from: str) -> MailSender | None:
+    """A shop's buyer e-mail: From its sender name (else its name) at its address (else MAIL_FROM's), with
+    its reply-to, through its own SMTP server when it has one (None: no address to send from, the mailer's
+    own From)."""
+    platform_name, platform_address = parseaddr(mail_from)
+    own = channels or ShopChannels(DEFAULT_SHOP_ID)
+    name = own.from_name or shop_name or platform_name
+    address = own.from_address or platform_address
+    if not address:
         return None
-    recipients = AlertRecipients(channels.alert_emails, channels.webhook_url, channels.webhook_secret)
-    return recipients if recipients.anyone else None
-
-
-def falls_back_to_platform_seller(shop_id: UUID) -> bool:
-    """Only the installation's own shop may be heard by the platform's seller (SELLER_* settings)."""
-    return shop_id == DEFAULT_SHOP_ID
+    return MailSender(formataddr((name, address)) if name else address, own.reply_to, own.smtp)

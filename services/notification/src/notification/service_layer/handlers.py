@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -53,6 +53,7 @@ from notification.domain.model import (
     format_time,
     pick_locale,
 )
+from notification.domain.shop_channels import mail_sender
 from notification.service_layer.notifier import Notice, Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
@@ -73,27 +74,45 @@ class Seller:
     telegram_chat: str | None = None
     webhook_url: str | None = None
     locale: str = "zh-CN"
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def recipients(self) -> Recipients:
         return Recipients(
-            email=self.email, phone=self.phone, telegram_chat=self.telegram_chat, webhook_url=self.webhook_url
+            email=self.email,
+            phone=self.phone,
+            telegram_chat=self.telegram_chat,
+            webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret,
         )
+
+
+#: Why a shop's alert was not sent (the notification log says so).
+NO_ALERT_RECIPIENTS = (
+    "not sent: the shop names no alert recipients (alert e-mails or webhook in its notification channels), "
+    "and only the default shop's alerts may go to the platform's seller"
+)
 
 
 @dataclass(frozen=True)
 class Sellers:
-    """Where each shop's seller hears alerts. The configured seller (SELLER_* settings) is the seller of the
-    installation's own shop, the default shop; the sellers of other shops are not known here yet, and their
-    alerts (order numbers, products, amounts) must not reach another shop's seller, so they reach nobody."""
+    """Where each shop's seller hears alerts: the alert e-mails and webhook the shop set (its channels). A
+    shop that set none: the default shop's seller is the configured one (SELLER_* settings); any other
+    shop's alerts (order numbers, products, amounts) must not reach another shop's seller, so they reach
+    nobody (None)."""
 
     default: Seller
 
-    def of(self, shop_id: UUID) -> Seller:
-        if shop_id == DEFAULT_SHOP_ID:
-            return self.default
-        log.warning("shop %s has no seller contact here yet: its alert is not sent", shop_id)
-        return Seller()
+    async def of(self, shop_id: UUID, uow: NotificationUnitOfWork) -> Seller | None:
+        channels = await uow.shop_channels.get(shop_id)
+        if channels is not None and (channels.alert_emails or channels.webhook_url):
+            return Seller(
+                email=", ".join(channels.alert_emails) or None,
+                webhook_url=channels.webhook_url,
+                webhook_secret=channels.webhook_secret,
+                locale=self.default.locale,
+            )
+        return self.default if shop_id == DEFAULT_SHOP_ID else None
 
 
 def occurred_at() -> datetime:
@@ -191,6 +210,7 @@ async def _notify_buyer(
     contact = await _contact(uow, shop_id, order_id)
     moment = occurred_at()
     shop = await uow.shops.get(shop_id)
+    channels = await uow.shop_channels.get(shop_id)
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
     notice = Notice(
         template=template,
@@ -202,6 +222,7 @@ async def _notify_buyer(
         payload={**buyer_payload(contact, moment), **(extra or {})},
         secrets=secrets,
         instance=instance,
+        sender=mail_sender(channels, shop.name if shop else None, platform.mail_from),
     )
     await notifier.notify(notice, uow)
 
@@ -443,8 +464,13 @@ async def alert_seller(
     sellers: Sellers,
     facts: dict[str, Any],
 ) -> None:
-    """A seller alert to the shop's seller: Telegram, else email, else SMS; and the seller's webhook."""
-    seller = sellers.of(shop_id)
+    """A seller alert to the shop's seller: Telegram, else email, else SMS; and the seller's webhook. A shop
+    whose seller is not known here: the alert is recorded as not sent, and sent to nobody."""
+    seller = await sellers.of(shop_id, uow)
+    if seller is None:
+        log.warning("%s of shop %s not sent: the shop names no alert recipients", template, shop_id)
+        await uow.notifications.record_failure(shop_id, subject_id, template, "none", "", NO_ALERT_RECIPIENTS)
+        return
     moment = occurred_at()
     context = {"order_no": "", "product_title": "", "amount_text": "", **facts, "facts": facts}
     context["time_text"] = format_time(moment, seller.locale)

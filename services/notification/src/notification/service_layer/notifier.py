@@ -29,6 +29,7 @@ from notification.domain.model import (
     Route,
     mask_recipient,
 )
+from notification.domain.shop_channels import MailSender
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Notice:
     """Extra context (the keys) loaded once, and only for a channel that may carry it."""
     instance: str = ""
     """Tells apart several notices of one template about one order (e.g. each partial refund)."""
+    sender: MailSender | None = None
+    """Whom an e-mail of the notice comes from, through which server (None: the platform's MAIL_FROM)."""
 
     @property
     def key(self) -> str:
@@ -185,6 +188,8 @@ class Notifier:
             params=sms_params(notice.context, rendered),
             payload=notice.payload,
             shop_id=notice.shop_id,
+            sender=notice.sender,
+            signing_secret=notice.recipients.webhook_secret,
         )
         started = time.monotonic()
         try:

@@ -22,7 +22,13 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from notification.adapters.channels.http import call, raise_for_status
-from notification.domain.channels import ChannelError, ChannelResult, OutgoingMessage, TransientChannelError
+from notification.domain.channels import (
+    ChannelError,
+    ChannelResult,
+    OutgoingMessage,
+    PermanentChannelError,
+    TransientChannelError,
+)
 from notification.domain.model import WEBHOOK
 
 SIGNATURE_HEADER = "X-Faka-Signature"
@@ -92,7 +98,7 @@ class WebhookChannel:
     def __init__(
         self,
         client: httpx.AsyncClient,
-        secret: str,
+        secret: str | None,
         log: WebhookLog,
         attempts: int = 5,
         backoff: float = 0.5,
@@ -133,10 +139,14 @@ class WebhookChannel:
         return ChannelResult(self.name, message.idempotency_key)
 
     async def _post(self, message: OutgoingMessage, body: bytes, number: int) -> None:
+        # a shop's own webhook is signed with its own secret, the platform seller's with SELLER_WEBHOOK_SECRET
+        secret = message.signing_secret or self._secret
+        if secret is None:
+            raise PermanentChannelError("no secret to sign the webhook with")
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature_header(self._secret, timestamp, body),
+            SIGNATURE_HEADER: signature_header(secret, timestamp, body),
             EVENT_ID_HEADER: message.idempotency_key,
             EVENT_TYPE_HEADER: message.template,
         }

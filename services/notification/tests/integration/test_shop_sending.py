@@ -1,0 +1,315 @@
+"""Sending as the shop: a shop's buyer e-mails come From its sender through its own SMTP server (logged in
+with the password it set, sealed at rest), else through the platform's; a failing or unsafe shop server
+falls back to the platform's with the same From. A shop's seller alerts go to its own recipients and its
+own signed webhook; without any, the default shop's reach the platform's seller and another shop's reach
+nobody, which the notification log says.
+
+Two real SMTP servers (aiosmtpd: the shop's, with a login, and the platform's), a real webhook receiver,
+real Postgres; events go through the service's own consumer. Inventory's key lookup is an in-memory fake.
+
+Needs DATABASE_URL (a Postgres server URL)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from faka_common.breakers import close_breakers
+from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.http import create_app
+from faka_common.testing import as_caller
+from fastapi import FastAPI, Request, Response
+from notification.adapters.channels import webhook
+from notification.bootstrap import Service, bootstrap
+from notification.config import Settings
+from notification.domain.shop_channels import ShopChannels, ShopSmtp
+from notification.entrypoints.http import router
+
+from .test_channels import Mailbox, _free_port, _record, _rows, database, serving
+from .test_email import FakeKeys
+from .test_shop_voice import SOLD_KEY, changed, sell, tell
+
+pytestmark = pytest.mark.integration
+__all__ = ["database"]
+
+MAIL_FROM = "Cards Platform <no-reply@platform.example>"
+SELLER = "seller@platform.example"
+SHOP_LOGIN, SHOP_PASSWORD = "cards", "Shop-SMTP-pa55word"
+SHOP_WEBHOOK_SECRET = "whsec-the-shops-own-0123456789"
+
+
+class Logins:
+    """The shop server's authenticator: accepts its one login, keeps every attempt."""
+
+    def __init__(self) -> None:
+        self.tried: list[tuple[str, str]] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        login, password = data.login.decode(), data.password.decode()
+        self.tried.append((login, password))
+        return AuthResult(success=(login, password) == (SHOP_LOGIN, SHOP_PASSWORD))
+
+
+@dataclass
+class Servers:
+    platform: Mailbox
+    platform_port: int
+    shop: Mailbox
+    shop_port: int
+    logins: Logins
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    platform, shop, logins = Mailbox(), Mailbox(), Logins()
+    platform_port, shop_port = _free_port(), _free_port()
+    running = [
+        Controller(platform, hostname="127.0.0.1", port=platform_port),
+        Controller(shop, hostname="127.0.0.1", port=shop_port, authenticator=logins, auth_require_tls=False),
+    ]
+    for server in running:
+        server.start()
+    try:
+        yield Servers(platform, platform_port, shop, shop_port, logins)
+    finally:
+        for server in running:
+            server.stop()
+
+
+@dataclass
+class Receiver:
+    """A seller's webhook receiver: keeps each POST and whether it was signed with the shop's secret."""
+
+    posts: list[tuple[bytes, bool]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/hooks/faka")
+        async def hook(request: Request) -> Response:
+            body = await request.body()
+            signed = request.headers.get(webhook.SIGNATURE_HEADER, "")
+            self.posts.append((body, webhook.verify(SHOP_WEBHOOK_SECRET, signed, body)))
+            return Response(status_code=204)
+
+        return app
+
+
+@pytest.fixture(scope="module")
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    fake = Receiver()
+    async with serving(fake.app()) as base:
+        yield fake, f"{base}/hooks/faka"
+
+
+def settings(database: str, servers: Servers, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database,
+        "smtp_port": servers.platform_port,
+        "smtp_timeout": 2,
+        "channel_retry_backoff": 0,
+        "mail_from": MAIL_FROM,
+        "seller_email": SELLER,
+        "webhook_backoff": 0.05,
+        "webhook_max_backoff": 0.2,
+        "outbound_allow_list": ("127.0.0.1",),  # the shop's SMTP server and webhook receiver
+        "kafka_namespace": f"t{uuid4().hex}.",
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+async def made(database: str, servers: Servers) -> AsyncIterator[Any]:
+    services: list[Service] = []
+
+    def make(**overrides: Any) -> tuple[Service, FakeKeys]:
+        keys = FakeKeys()
+        services.append(bootstrap(settings(database, servers, **overrides), keys=keys))
+        return services[-1], keys
+
+    yield make
+    for service in services:
+        for hook in reversed(service.runtime.on_stop):
+            await hook()
+        await close_breakers(service.breakers)
+        await service.runtime.engine.dispose()
+
+
+async def put_channels(service: Service, shop: UUID, body: dict[str, Any]) -> None:
+    app = create_app(service.runtime, [router(service)], title="test")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notification.test") as api:
+        answer = await api.put(
+            "/internal/shop-channels", json=body, headers={**as_caller("gateway"), "X-Shop-Id": str(shop)}
+        )
+    assert answer.status_code == 200, answer.text
+
+
+def sender(mail: EmailMessage) -> tuple[str, str]:
+    [address] = mail["From"].addresses
+    assert isinstance(address, Address)
+    return address.display_name, address.addr_spec
+
+
+def body(mail: EmailMessage) -> str:
+    text = mail.get_body(("plain",))
+    assert text is not None
+    return str(text.get_content())
+
+
+async def test_a_shops_buyer_email_comes_from_its_sender_through_its_own_server_logged_in(
+    made: Any, servers: Servers
+) -> None:
+    service, keys = made()
+    shop = uuid4()
+    await put_channels(
+        service,
+        shop,
+        {
+            "from_name": "Game Cards 游戏卡",
+            "from_address": "sales@cards.example",
+            "reply_to": "help@cards.example",
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": servers.shop_port,
+                "security": "none",
+                "username": SHOP_LOGIN,
+                "password": SHOP_PASSWORD,
+            },
+        },
+    )
+    order_no, key = await sell(service, keys, shop), SOLD_KEY
+
+    [mail] = servers.shop.about(order_no)
+    assert servers.platform.about(order_no) == []
+    assert sender(mail) == ("Game Cards 游戏卡", "sales@cards.example")
+    assert str(mail["Reply-To"]) == "help@cards.example" and key in body(mail)
+    assert (SHOP_LOGIN, SHOP_PASSWORD) in servers.logins.tried
+
+
+async def test_a_shop_without_a_sender_speaks_in_its_name_from_the_platforms_address_and_server(
+    made: Any, servers: Servers
+) -> None:
+    service, keys = made()
+    named, unknown = uuid4(), uuid4()
+    await tell(service, changed(named, name="Tea Cards"))
+    named_no = await sell(service, keys, named)
+    unknown_no = await sell(service, keys, unknown)
+
+    [from_named] = servers.platform.about(named_no)
+    [from_unknown] = servers.platform.about(unknown_no)
+    assert sender(from_named) == ("Tea Cards", "no-reply@platform.example")
+    assert sender(from_unknown) == ("Cards Platform", "no-reply@platform.example")  # MAIL_FROM as it is
+    assert from_named["Reply-To"] is None
+    assert servers.shop.about(named_no) == servers.shop.about(unknown_no) == []
+
+
+async def test_a_failing_shop_server_falls_back_to_the_platforms_with_the_same_from_and_is_logged(
+    made: Any, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, keys = made()
+    shop = uuid4()
+    closed = _free_port()  # nobody listens there
+    own = {"host": "127.0.0.1", "port": closed, "security": "none"}
+    await put_channels(service, shop, {"from_address": "sales@down.example", "smtp": own})
+
+    with caplog.at_level(logging.WARNING, logger="notification.adapters.shop_mail"):
+        order_no, key = await sell(service, keys, shop), SOLD_KEY
+
+    [mail] = servers.platform.about(order_no)
+    assert sender(mail)[1] == "sales@down.example" and key in body(mail)
+    [warning] = [r for r in caplog.records if r.name == "notification.adapters.shop_mail"]
+    assert f"127.0.0.1:{closed} failed" in warning.getMessage()
+    assert key not in caplog.text
+    [row] = await _rows(
+        service.settings.database_url,
+        "SELECT n.status FROM notifications n JOIN buyer_contacts c USING (order_id) "
+        "WHERE c.order_no = $1 AND n.channel = 'email'",
+        order_no,
+    )
+    assert row["status"] == "sent"
+
+
+async def test_a_shop_server_the_guard_refuses_when_connecting_is_never_reached(
+    made: Any, servers: Servers
+) -> None:
+    # Loopback was allowed when the shop set its server; on this replica it is not (as a DNS name that
+    # resolves somewhere else by now): the connection is refused before it is opened, the platform sends.
+    service, keys = made(outbound_allow_list=())
+    shop = uuid4()
+    async with service.uow() as uow:
+        own = ShopSmtp("127.0.0.1", servers.shop_port, "none", SHOP_LOGIN, SHOP_PASSWORD)
+        await uow.shop_channels.save(ShopChannels(shop, from_address="sales@cards.example", smtp=own))
+        await uow.commit()
+    tried = len(servers.logins.tried)
+
+    order_no = await sell(service, keys, shop)
+
+    assert servers.shop.about(order_no) == [] and len(servers.logins.tried) == tried
+    [mail] = servers.platform.about(order_no)
+    assert sender(mail)[1] == "sales@cards.example"
+
+
+def low_stock(shop: UUID) -> LowStock:
+    product = uuid4()
+    return LowStock(shop_id=shop, product_id=product, title=f"P-{product.hex[:8]}", available=1, threshold=5)
+
+
+def alerts_about(mailbox: Mailbox, event: LowStock) -> list[EmailMessage]:
+    return [m for m in mailbox.messages if event.title in body(m)]
+
+
+async def test_a_shops_alerts_go_to_its_own_recipients_and_its_webhook_signed_with_its_secret(
+    made: Any, servers: Servers, receiver: tuple[Receiver, str], database: str
+) -> None:
+    service, _ = made()
+    hooks, url = receiver
+    shop = uuid4()
+    await put_channels(
+        service,
+        shop,
+        {
+            "alert_emails": ["owner@cards.example", "ops@cards.example"],
+            "webhook_url": url,
+            "webhook_secret": SHOP_WEBHOOK_SECRET,
+        },
+    )
+    before = len(hooks.posts)
+    event = low_stock(shop)
+    assert await service.consumer().consume(_record(event)) == "handled"
+
+    [alert] = alerts_about(servers.platform, event)
+    assert {a.addr_spec for a in alert["To"].addresses} == {"owner@cards.example", "ops@cards.example"}
+    [(posted, signed)] = hooks.posts[before:]
+    assert signed and event.title.encode() in posted
+    shops = await _rows(database, "SELECT DISTINCT shop_id FROM webhook_deliveries WHERE url = $1", url)
+    assert [r["shop_id"] for r in shops] == [shop]
+
+
+async def test_without_recipients_the_default_shops_alert_reaches_the_platforms_seller_and_another_nobody(
+    made: Any, servers: Servers, database: str
+) -> None:
+    service, _ = made()
+    own, other = low_stock(DEFAULT_SHOP_ID), low_stock(uuid4())
+    for event in (own, other):
+        assert await service.consumer().consume(_record(event)) == "handled"
+
+    [alert] = alerts_about(servers.platform, own)
+    assert [a.addr_spec for a in alert["To"].addresses] == [SELLER]
+    assert alerts_about(servers.platform, other) == [] and alerts_about(servers.shop, other) == []
+    [row] = await _rows(
+        database, "SELECT channel, status, error FROM notifications WHERE shop_id = $1", other.shop_id
+    )
+    assert (row["channel"], row["status"]) == ("none", "failed")
+    assert "names no alert recipients" in row["error"]
