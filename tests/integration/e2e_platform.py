@@ -169,7 +169,7 @@ class Platform:
             env=self.env(service), stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
-    async def wait_ready(self, service: str, timeout: float = 90) -> None:
+    async def wait_ready(self, service: str, timeout: float = 180) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with httpx.AsyncClient() as client:
@@ -223,16 +223,20 @@ class Platform:
         return httpx.AsyncClient(base_url=self.gateway, timeout=15)
 
 
-async def setup_link_token(platform: Platform, email: str) -> str:
-    """What a first admin is given: the one-time link `faka-admin create-platform-admin` prints, run on
-    merchant's settings; its token."""
+async def faka_admin(platform: Platform, *args: str) -> list[str]:
+    """`faka-admin` run on merchant's settings (as an operator runs it in the merchant pod): its lines."""
     cli = await asyncio.create_subprocess_exec(
-        str(FAKA_ADMIN), "create-platform-admin", "--email", email,
+        str(FAKA_ADMIN), *args,
         env=platform.env("merchant"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(cli.communicate(), timeout=120)
     assert cli.returncode == 0, err.decode()
-    link = out.decode().strip().splitlines()[-1]
+    return out.decode().strip().splitlines()
+
+
+async def setup_link_token(platform: Platform, email: str) -> str:
+    """What a first admin is given: the one-time link `faka-admin create-platform-admin` prints; its token."""
+    link = (await faka_admin(platform, "create-platform-admin", "--email", email))[-1]
     assert urlsplit(link).path == "/console/setup", link
     return parse_qs(urlsplit(link).query)["token"][0]
 

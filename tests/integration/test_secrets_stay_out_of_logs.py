@@ -1,5 +1,6 @@
 """An end-to-end sale, paid through the sandbox checkout pages and looked up by password, leaves neither the
-order's token, nor its query password, nor the delivered key in any service's log."""
+order's token, nor its query password, nor the delivered key in any service's log; nor does the admin's
+console session or a script's API token."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from faka_common.testing import eventually
 
-from .e2e_platform import SERVICES, Platform, body_text, running_platform
+from .e2e_platform import SERVICES, Platform, body_text, faka_admin, running_platform
 from .test_sale import create_product, wait_for_status
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,16 @@ async def test_a_sale_leaves_no_token_password_or_key_in_the_logs(platform: Plat
         return any(key in body_text(m) for m in platform.mailbox.to(email))
 
     await eventually(emailed, timeout=30)
+    assert platform.operator is not None  # an API token made and used: neither it nor the session is logged
+    args = ("--shop", "default", "--by", platform.operator.email, "--name", "log check", "--all-scopes")
+    api_token = (await faka_admin(platform, "create-api-token", *args))[-1]
+    async with platform.storefront() as script:
+        used = await script.get("/api/admin/products", headers={"Authorization": f"Bearer {api_token}"})
+        assert used.status_code == 200, used.text
+    assert platform.operator is not None
     secrets = {"token": order["token"], "pay link token": pay_token, "password": password, "key": key}
+    secrets |= {"console session": platform.operator.cookies["faka_session"]}
+    secrets |= {"API token": api_token}
     secrets |= {f"{service}'s SERVICE_TOKEN": token for service, token in platform.tokens.items()}
     logs = {service: (platform.logs / f"{service}.log").read_text(errors="replace") for service in SERVICES}
     assert order["order_no"] in "".join(logs.values())  # the logs were written, and mention the order
