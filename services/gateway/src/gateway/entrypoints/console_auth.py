@@ -378,7 +378,9 @@ def console_auth_router(gw: Gateway) -> APIRouter:
     )
     async def confirm_totp(body: CodeCheck, token: WriteToken, request: Request) -> Response:
         sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
-        return await with_session(people.confirm_totp(token, sent), RecoveryCodes)
+        answer = await with_session(people.confirm_totp(token, sent), RecoveryCodes)
+        await gw.principals.forget("session", token)  # TOTP on, second factor now: not what was kept
+        return answer
 
     @api.post(
         "/recovery-codes",
@@ -399,7 +401,9 @@ def console_auth_router(gw: Gateway) -> APIRouter:
     )
     async def step_up(body: CodeCheck, token: WriteToken, request: Request) -> Response:
         sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
-        return await with_session(people.step_up(token, sent), ConsoleSession)
+        answer = await with_session(people.step_up(token, sent), ConsoleSession)
+        await gw.principals.forget("session", token)  # the second factor is now: not what was kept
+        return answer
 
     @api.post(
         "/links/redeem",
