@@ -89,9 +89,11 @@ def servers() -> Iterator[Servers]:
 
 @dataclass
 class Receiver:
-    """A seller's webhook receiver: keeps each POST and whether it was signed with the shop's secret."""
+    """Sellers' webhook receivers: /hooks/faka keeps each POST and whether it was signed with the shop's
+    secret; /hooks/down answers 503 to each (counted)."""
 
     posts: list[tuple[bytes, bool]] = field(default_factory=list)
+    refused: int = 0
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -102,6 +104,11 @@ class Receiver:
             signed = request.headers.get(webhook.SIGNATURE_HEADER, "")
             self.posts.append((body, webhook.verify(SHOP_WEBHOOK_SECRET, signed, body)))
             return Response(status_code=204)
+
+        @app.post("/hooks/down")
+        async def down() -> Response:
+            self.refused += 1
+            return Response(status_code=503)
 
         return app
 
@@ -313,3 +320,23 @@ async def test_without_recipients_the_default_shops_alert_reaches_the_platforms_
     )
     assert (row["channel"], row["status"]) == ("none", "failed")
     assert "names no alert recipients" in row["error"]
+
+
+async def test_one_shops_dead_webhook_opens_its_own_breaker_and_stops_no_other_shops_webhook(
+    made: Any, servers: Servers, receiver: tuple[Receiver, str]
+) -> None:
+    service, _ = made(channel_breaker_threshold=1, webhook_attempts=1, breaker_store="memory")
+    hooks, url = receiver
+    dead, alive = uuid4(), uuid4()
+    down = url.replace("/hooks/faka", "/hooks/down")
+    for shop, hook in ((dead, down), (alive, url)):
+        settings = {"alert_emails": ["owner@shop.example"], "webhook_secret": SHOP_WEBHOOK_SECRET}
+        await put_channels(service, shop, {**settings, "webhook_url": hook})
+    refused, posted = hooks.refused, len(hooks.posts)
+
+    for event in (low_stock(dead), low_stock(dead), low_stock(alive)):
+        assert await service.consumer().consume(_record(event)) == "handled"
+
+    assert hooks.refused == refused + 1  # the dead shop's breaker opened: its second alert is not tried
+    [(_, signed)] = hooks.posts[posted:]  # and the other shop's webhook is delivered all the same
+    assert signed

@@ -89,13 +89,18 @@ class GuardedChannel:
         breaker = await self._factory.get_breaker(self.name)
         return str(breaker.context.state)
 
+    def breaker_name(self, message: OutgoingMessage) -> str:
+        """The channel's breaker; a shop's own endpoint (its webhook, signed with its own secret) has one
+        of its own, so that one shop's dead receiver stops nobody else's."""
+        return self.name if message.signing_secret is None else f"{self.name}:{message.shop_id}"
+
     async def send(self, message: OutgoingMessage) -> ChannelResult:
-        breaker = await self._factory.get_breaker(self.name)
+        breaker = await self._factory.get_breaker(self.breaker_name(message))
         try:
             async with breaker:
                 return await self._send_with_retries(message)
         except OpenedState as error:
-            raise ChannelUnavailable(f"{self.name} circuit breaker is open") from error
+            raise ChannelUnavailable(f"{self.breaker_name(message)} circuit breaker is open") from error
 
     async def _send_with_retries(self, message: OutgoingMessage) -> ChannelResult:
         retrying = AsyncRetrying(
