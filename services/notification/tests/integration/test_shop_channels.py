@@ -118,7 +118,7 @@ async def test_the_shop_reads_back_what_it_put_without_any_secret_and_another_sh
     assert row["smtp_password_key_id"] == row["webhook_secret_key_id"] == "dev"
 
 
-async def test_a_left_out_password_stays_with_its_server_and_login_only(
+async def test_a_left_out_password_stays_with_its_server_security_and_login_only(
     api: httpx.AsyncClient, service: Service
 ) -> None:
     shop = uuid4()
@@ -138,8 +138,13 @@ async def test_a_left_out_password_stays_with_its_server_and_login_only(
         "Cards & Co",
     )
 
-    # the stored password never follows the login to another server, nor to another user
-    for changed in ({**smtp, "host": "localhost"}, {**smtp, "port": 2526}, {**smtp, "username": "x"}):
+    # the stored password never follows the login to another server or security, nor to another user
+    for changed in (
+        {**smtp, "host": "localhost"},
+        {**smtp, "port": 2526},
+        {**smtp, "security": "starttls"},
+        {**smtp, "username": "x"},
+    ):
         refused = await put(api, shop, {**rest, "smtp": changed})
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"] == "missing_secret"

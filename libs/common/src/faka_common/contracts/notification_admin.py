@@ -41,8 +41,8 @@ class ShopSmtpServer(Body):
     username: Annotated[Line, StringConstraints(min_length=1, max_length=254)] | None = None
     password: Secret | None = Field(
         default=None,
-        description="Sealed at rest, never shown. Left out: the stored one is kept when host, port and "
-        "username are unchanged (otherwise a username needs its password)",
+        description="Sealed at rest, never shown. Left out: the stored one is kept when host, port, "
+        "security and username are unchanged (otherwise a username needs its password)",
     )
 
     @model_validator(mode="after")

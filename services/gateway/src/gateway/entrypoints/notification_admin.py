@@ -31,9 +31,9 @@ def notification_admin_router(gw: Gateway) -> APIRouter:
         "/shop-channels",
         response_model=ShopChannelsView,
         summary="Replace the shop's own notification channels (the whole settings). A password or secret "
-        "left out keeps the stored one (the SMTP password only for the same host, port and username); "
-        "422 unsafe_url when the SMTP host or webhook URL may not be reached, 422 missing_secret when a "
-        "login or webhook has no secret",
+        "left out keeps the stored one (the SMTP password only for the same host, port, security and "
+        "username); 422 unsafe_url when the SMTP host or webhook URL may not be reached, 422 "
+        "missing_secret when a login or webhook has no secret",
         dependencies=[requires(gw, "notifications:write")],
     )
     async def put_shop_channels(body: ShopChannelSettings) -> Any:

@@ -25,10 +25,12 @@ class ShopSmtp:
     password: str | None = field(default=None, repr=False)
 
     def same_server(self, other: ShopSmtp | None) -> bool:
-        """Whether `other` is this server and login (then a stored password may stay with it)."""
-        return other is not None and (self.host.lower(), self.port, self.username) == (
+        """Whether `other` is this server, security and login (then a stored password may stay with it: it
+        never follows a login to another host, nor onto a connection without TLS)."""
+        return other is not None and (self.host.lower(), self.port, self.security, self.username) == (
             other.host.lower(),
             other.port,
+            other.security,
             other.username,
         )
 
@@ -55,8 +57,8 @@ class MissingSecret(DomainError):
 
 
 def keep_secrets(new: ShopChannels, stored: ShopChannels | None) -> ShopChannels:
-    """`new` with each secret it leaves out taken from `stored`: the SMTP password while the server and
-    login stay the same (a password never follows a changed host to another server), the webhook secret
+    """`new` with each secret it leaves out taken from `stored`: the SMTP password while the server, its
+    security and the login stay the same (a password never follows a changed host), the webhook secret
     while there is a webhook. Raises MissingSecret when one is needed and none is there."""
     smtp = new.smtp
     if smtp is not None and smtp.username is not None and smtp.password is None:
