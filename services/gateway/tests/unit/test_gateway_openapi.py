@@ -92,7 +92,7 @@ async def test_a_wrong_method_is_405_naming_every_method_the_path_takes(client: 
         ("PATCH", f"/api/admin/products/{PRODUCT_ID}", {"bogus": 1}, "bogus"),
         ("POST", "/api/admin/suppliers", {}, "name"),
         ("PATCH", f"/api/admin/suppliers/{SUPPLIER_ID}", {}, "active"),
-        ("POST", f"/api/admin/delivery/manual-tasks/{SUPPLIER_ID}/claim", {"operator": ""}, "operator"),
+        ("POST", f"/api/admin/delivery/manual-tasks/{SUPPLIER_ID}/reject", {"reason": ""}, "reason"),
         (
             "PUT",
             f"/api/admin/products/{PRODUCT_ID}/supplier-routes/{SUPPLIER_ID}",

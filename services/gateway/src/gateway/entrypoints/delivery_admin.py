@@ -16,11 +16,33 @@ from faka_common.contracts.delivery_admin import (
     RejectTask,
     SupplierActive,
 )
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from faka_common.fields import Line, Text
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
+from gateway.domain.access import Principal
 from gateway.entrypoints.access import admin_api, requires
+
+
+class ManualDelivery(BaseModel):
+    """What the buyer receives; who delivers it is the request's principal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: Text = Field(
+        min_length=1, max_length=20_000, description="What the buyer receives (sealed at rest)"
+    )
+    force: bool = Field(
+        default=False, description="Deliver even while a supplier may still recharge the order"
+    )
+
+
+class ManualRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Line = Field(min_length=1, max_length=500)
+
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 
@@ -48,29 +70,37 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
             params["status"] = status
         return await call("GET", "/internal/manual-tasks", params=params)
 
+    def operator(request: Request) -> str:
+        """Who works the task, for delivery's record: the authenticated principal, not a name it types."""
+        principal: Principal = request.state.principal
+        return principal.label[:100]
+
     @api.post(
         "/delivery/manual-tasks/{order_id}/claim",
-        summary="Claim a task: body {operator}",
+        summary="Claim a task (as the signed-in person or the token)",
         dependencies=[requires(gw, "delivery:write")],
     )
-    async def claim(order_id: UUID, body: ClaimTask) -> Any:
+    async def claim(order_id: UUID, request: Request) -> Any:
+        body = ClaimTask(operator=operator(request))
         return await call("POST", f"/internal/manual-tasks/{order_id}/claim", body=body)
 
     @api.post(
         "/delivery/manual-tasks/{order_id}/deliver",
-        summary="Deliver: {operator, content, force?}",
+        summary="Deliver: {content, force?} (as the signed-in person or the token)",
         dependencies=[requires(gw, "delivery:write")],
     )
-    async def deliver(order_id: UUID, body: DeliverTask) -> Any:
-        return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", body=body)
+    async def deliver(order_id: UUID, body: ManualDelivery, request: Request) -> Any:
+        task = DeliverTask(operator=operator(request), **body.model_dump())
+        return await call("POST", f"/internal/manual-tasks/{order_id}/deliver", body=task)
 
     @api.post(
         "/delivery/manual-tasks/{order_id}/reject",
-        summary="Reject: body {operator, reason}",
+        summary="Reject: body {reason} (as the signed-in person or the token)",
         dependencies=[requires(gw, "delivery:write")],
     )
-    async def reject(order_id: UUID, body: RejectTask) -> Any:
-        return await call("POST", f"/internal/manual-tasks/{order_id}/reject", body=body)
+    async def reject(order_id: UUID, body: ManualRejection, request: Request) -> Any:
+        task = RejectTask(operator=operator(request), **body.model_dump())
+        return await call("POST", f"/internal/manual-tasks/{order_id}/reject", body=task)
 
     @api.get(
         "/delivery/orders/{order_id}",
