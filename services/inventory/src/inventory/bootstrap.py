@@ -37,6 +37,11 @@ class Service:
     def uow(self) -> InventoryUnitOfWork:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 
+    def reader(self) -> InventoryUnitOfWork:
+        """A unit of work for reads outside any transaction (`reader_factory`): a product and its stock
+        counts, read by order before every placement; the two need not come from one instant."""
+        return InventoryUnitOfWork(self.runtime.readers, self.runtime.settings.service_name)
+
 
 def bootstrap(settings: Settings | None = None) -> Service:
     settings = settings or Settings()

@@ -268,7 +268,7 @@ def router(service: Service) -> APIRouter:
 
     @catalog.get("/products/{product_id}", summary="One product with its stock counts")
     async def get_product(product_id: UUID, shop: ShopScope) -> dict[str, Any]:
-        async with service.uow() as uow:
+        async with service.reader() as uow:
             product, stock = await handlers.get_product(shop, product_id, uow)
         return product_view(product, stock)
 
