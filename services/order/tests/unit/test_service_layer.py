@@ -166,6 +166,19 @@ class FakePayments:
         self.rows[(notice.provider, notice.trade_no)] = order.id
         return True
 
+    async def attempt_collector(self, order_id: UUID, provider: str) -> str | None:
+        return None
+
+
+class FakeChannels:
+    """No shop has a payment channel of its own."""
+
+    async def get(self, shop_id: UUID, provider: str) -> None:
+        return None
+
+    async def enabled(self, shop_id: UUID) -> list[str]:
+        return []
+
 
 class FakeShops:
     """The shops read model: no shop known unless a test tells it one."""
@@ -189,6 +202,7 @@ class FakeUow:
         self.tiers = FakeTiers()
         self.coupons = FakeCoupons()
         self.shops = FakeShops()
+        self.channels = FakeChannels()
         self.staged: list[Message] = []
         self.committed: list[Message] = []
 

@@ -92,6 +92,7 @@ payments = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("collected_by", Text, nullable=False, server_default="platform"),
     UniqueConstraint("shop_id", "provider", "trade_no", name="payments_provider_trade_no"),
     Index("payments_order_id", "order_id"),
     Index("payments_received_at", "shop_id", "received_at"),
@@ -118,6 +119,7 @@ payment_attempts = Table(
     _shop_id(),
     Column("provider_ref", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("collected_by", Text, nullable=False, server_default="platform"),
 )
 
 payment_exceptions = Table(
@@ -411,6 +413,7 @@ class PaymentRepository:
                 amount=notice.amount,
                 currency=notice.currency,
                 received_at=received_at,
+                collected_by=notice.collected_by,
             )
             .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
             .returning(payments.c.id)
@@ -444,7 +447,12 @@ class PaymentRepository:
         return result.first() is not None
 
     async def record_attempt(
-        self, order: Order, provider: str, provider_ref: str | None, at: datetime
+        self,
+        order: Order,
+        provider: str,
+        provider_ref: str | None,
+        at: datetime,
+        collected_by: str = "platform",
     ) -> None:
         statement = insert(payment_attempts).values(
             order_id=order.id,
@@ -452,13 +460,23 @@ class PaymentRepository:
             provider=provider,
             provider_ref=provider_ref,
             created_at=at,
+            collected_by=collected_by,
         )
+        excluded = statement.excluded
         await self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=["order_id", "provider"],
-                set_={"provider_ref": statement.excluded.provider_ref, "created_at": at},
+                set_={"provider_ref": excluded.provider_ref, "created_at": at, "collected_by": collected_by},
             )
         )
+
+    async def attempt_collector(self, order_id: UUID, provider: str) -> str | None:
+        """Who the buyer's last start with `provider` sent the money to; None when it never started."""
+        query = select(payment_attempts.c.collected_by).where(
+            payment_attempts.c.order_id == order_id, payment_attempts.c.provider == provider
+        )
+        found: str | None = (await self._session.execute(query)).scalar()
+        return found
 
     async def attempts(self, order_id: UUID) -> dict[str, str | None]:
         query = select(payment_attempts.c.provider, payment_attempts.c.provider_ref).where(
@@ -468,12 +486,18 @@ class PaymentRepository:
 
     async def for_order(self, order_id: UUID) -> list[PaymentNotice]:
         query = (
-            select(payments.c.provider, payments.c.trade_no, payments.c.amount, payments.c.currency)
+            select(
+                payments.c.provider,
+                payments.c.trade_no,
+                payments.c.amount,
+                payments.c.currency,
+                payments.c.collected_by,
+            )
             .where(payments.c.order_id == order_id)
             .order_by(payments.c.received_at, payments.c.id)
         )
         return [
-            PaymentNotice(r.provider, "", r.trade_no, r.amount, r.currency)
+            PaymentNotice(r.provider, "", r.trade_no, r.amount, r.currency, r.collected_by)
             for r in (await self._session.execute(query)).all()
         ]
 
@@ -485,6 +509,7 @@ class PaymentRepository:
                 payments.c.amount,
                 payments.c.currency,
                 payments.c.received_at,
+                payments.c.collected_by,
                 orders.c.order_no,
                 orders.c.amount.label("order_amount"),
                 orders.c.product_title,

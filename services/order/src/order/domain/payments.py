@@ -11,6 +11,8 @@ from typing import Any
 from faka_common import sandbox_payment
 from faka_common.errors import DomainError
 
+from order.domain.payment_channels import PLATFORM, Collector
+
 SANDBOX = "sandbox"
 #: The payment record of an order with nothing to pay; no provider is asked, nothing can be refunded.
 FREE = "free"
@@ -35,13 +37,15 @@ class BadNotification(DomainError):
 
 @dataclass(frozen=True)
 class VerifiedPayment:
-    """A verified statement from a provider that `amount` `currency` was paid for `order_no`."""
+    """A verified statement from a provider that `amount` `currency` was paid for `order_no`, to the account
+    of `collected_by` (the platform's, or the shop's own channel's: whose credentials verified it)."""
 
     provider: str
     order_no: str
     trade_no: str
     amount: int
     currency: str
+    collected_by: Collector = PLATFORM
 
 
 PaymentNotice = VerifiedPayment

@@ -18,7 +18,7 @@ from order.adapters.payments.base import RawNotification
 from order.bootstrap import Service
 from order.domain import credentials, fulfilment, pricing
 from order.domain.model import Order, Status
-from order.service_layer import idempotency, payments, services
+from order.service_layer import idempotency, payment_channels, payments, services
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: An optional contact number: digits with an optional leading +, spaces, dashes, dots or parentheses.
@@ -149,8 +149,17 @@ def pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
     return f"{base}/pay/sandbox/{quote(order.order_no, safe='')}?{urlencode({'token': token})}"
 
 
-def order_view(service: Service, order: Order) -> dict[str, Any]:
-    methods = service.providers.channels_for(order.product_id, order.amount) if awaits_payment(order) else []
+async def payment_methods(service: Service, order: Order) -> list[str]:
+    """What the buyer may pay the order with now: the platform's and the shop's own enabled channels."""
+    if not awaits_payment(order):
+        return []
+    reader = service.reader()
+    return await payment_channels.offered(
+        reader, service.providers, order.shop_id, order.product_id, order.amount
+    )
+
+
+def order_view(service: Service, order: Order, methods: list[str]) -> dict[str, Any]:
     return {
         "order_id": str(order.id),
         "shop_id": str(order.shop_id),
@@ -285,12 +294,12 @@ def router(service: Service) -> APIRouter:
     )
     async def view_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
         order = await services.find_order(shop, order_no, service.reader(), tokens, body.token, body.password)
-        return order_view(service, order)
+        return order_view(service, order, await payment_methods(service, order))
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
         order = await services.cancel_order(shop, order_no, service.uow(), tokens, body.token, body.password)
-        return order_view(service, order)
+        return order_view(service, order, await payment_methods(service, order))
 
     @api.post(
         "/orders/{order_no}/secret-rotations",
@@ -323,14 +332,14 @@ def router(service: Service) -> APIRouter:
         "(another shop's is a 404), to any shop's order without X-Shop-Id",
     )
     async def payment_notify(shop: OptionalShopScope, provider: str, request: Request) -> Response:
-        adapter = service.providers.get(provider)
         notification = RawNotification(
             await request.body(), request.headers.get("content-type", ""), dict(request.headers)
         )
+        verifier = await payment_channels.verifying(service.uow(), service.providers, shop, provider)
         result = await payments.receive_payment(
-            shop, provider, notification, service.uow(), service.providers
+            shop, provider, notification, service.uow(), service.providers, verifier=verifier
         )
-        ack = adapter.ack(result)
+        ack = verifier.adapter.ack(result)
         return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
 
     @api.get("/reconciliation", summary="Ours vs the providers' for one UTC day of the shop (operators)")

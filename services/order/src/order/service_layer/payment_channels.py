@@ -14,6 +14,7 @@ from order.adapters.payment_channels import ChannelAdapters
 from order.adapters.payments.base import PaymentAdapter
 from order.adapters.payments.registry import PaymentProviders
 from order.config import Settings
+from order.domain.model import Order
 from order.domain.payment_channels import PLATFORM, SHOP, Collector, ProviderNotOffered, ShopChannel
 from order.domain.payments import SANDBOX, BadNotification
 from order.domain.shops import SLUG
@@ -88,7 +89,9 @@ async def offered(
     the shop's own enabled channels."""
     methods = providers.channels_for(product_id, amount)
     if providers.shops is not None:
-        methods += [name for name in await uow.channels.enabled(shop_id) if name not in methods]
+        async with uow:
+            own = await uow.channels.enabled(shop_id)
+        methods += [name for name in own if name not in methods]
     return methods
 
 
@@ -125,10 +128,21 @@ async def verifying(
     """Whose credentials verify a notification: the shop's channel (even disabled) when it came to the shop's
     path and the shop has one, else the platform's."""
     if shop_id is not None and providers.shops is not None:
-        channel = await uow.channels.get(shop_id, provider)
-        if channel is not None:
-            return await _shop_adapter(uow, providers, channel)
+        async with uow:
+            channel = await uow.channels.get(shop_id, provider)
+            if channel is not None:
+                return await _shop_adapter(uow, providers, channel)
     return Collecting(providers.get(provider), PLATFORM)
+
+
+async def expected_collector(uow: OrderUnitOfWork, order: Order, provider: str) -> Collector:
+    """Who collects the order's payment with `provider`: whom the buyer was sent to pay when they started
+    paying with it, else (the sandbox's checkout needs no start) the shop if its channel is enabled now."""
+    started = await uow.payments.attempt_collector(order.id, provider)
+    if started is not None:
+        return SHOP if started == SHOP else PLATFORM
+    channel = await uow.channels.get(order.shop_id, provider)
+    return SHOP if channel is not None and channel.enabled else PLATFORM
 
 
 def check_collector(expected: Collector, verified_by: Collector, order_no: str) -> None:

@@ -3,6 +3,7 @@ the daily reconciliation report, and refunds."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from uuid6 import uuid7
 
 from order.adapters.payments.base import (
     PaidTrade,
+    PaymentAdapter,
     PaymentOrder,
     PaymentRequest,
     ProviderError,
@@ -25,6 +27,7 @@ from order.adapters.payments.base import (
 from order.adapters.payments.registry import PaymentProviders
 from order.domain.fulfilment import fulfilment_request
 from order.domain.model import InvalidTransition, Order, Status
+from order.domain.payment_channels import PLATFORM, Collector
 from order.domain.payments import (
     FREE,
     SANDBOX,
@@ -33,6 +36,15 @@ from order.domain.payments import (
     VerifiedPayment,
     check_matches,
     free_payment,
+)
+from order.service_layer.payment_channels import (
+    Collecting,
+    check_collector,
+    collecting,
+    collector_of,
+    expected_collector,
+    offered,
+    verifying,
 )
 from order.service_layer.pricing import settle_coupon_use
 from order.service_layer.unit_of_work import OrderUnitOfWork
@@ -56,15 +68,18 @@ async def receive_payment(
     uow: OrderUnitOfWork,
     providers: PaymentProviders,
     now: datetime | None = None,
+    verifier: Collecting | None = None,
 ) -> PaymentResult:
     """Verify a provider's notification completely (signature, time, merchant, status), then apply it to the
     shop's order (another shop's order is NotFound and unchanged; no shop: the order of any shop, found by its
-    signed number). A transient verification failure that names such an order queues it for the
-    reconciler."""
-    adapter = providers.get(provider)
+    signed number). Sent to the shop's path, it is verified with the shop's own channel when the shop has
+    one, else (and at the platform's path) with the platform's credentials. A transient verification failure
+    that names such an order queues it for the reconciler."""
     at = now or _now()
+    verifier = verifier or await verifying(uow, providers, shop_id, provider)
     try:
-        notice = await adapter.verify(notification, at)
+        verified = await verifier.adapter.verify(notification, at)
+        notice = dataclasses.replace(verified, collected_by=verifier.collected_by)
     except BadNotification as error:
         if error.transient and error.order_no:
             async with uow:
@@ -81,12 +96,16 @@ async def apply_payment(
 ) -> PaymentResult:
     """Apply a verified payment to the shop's order (no shop: any shop's) once: the UNIQUE(shop, provider,
     trade_no) insert decides which of several concurrent identical notifications does the work, and the
-    order row lock orders it against every other change to the order. A real payment of the wrong amount or
-    currency flags the order (kept for a refund, never delivered) and is refused."""
+    order row lock orders it against every other change to the order. A payment verified with the platform's
+    credentials for an order the shop collects (or the other way round) is refused, changing nothing. A real
+    payment of the wrong amount or currency flags the order (kept for a refund, never delivered) and is
+    refused."""
     async with uow:
         found = await uow.orders.get_by_no(shop_id, notice.order_no)
         if found is None:
             raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
+        expected = await expected_collector(uow, found, notice.provider)
+        check_collector(expected, notice.collected_by, found.order_no)
         try:
             check_matches(notice, found.amount, found.currency)
         except BadNotification as mismatch:
@@ -178,14 +197,19 @@ def payment_order(order: Order, provider_ref: str | None = None, access_token: s
 async def start_payment(
     order: Order, provider: str, uow: OrderUnitOfWork, providers: PaymentProviders, access_token: str
 ) -> PaymentRequest:
-    """Ask the chosen provider for a pay URL / QR payload; only offered channels, only while unpaid."""
+    """Ask the chosen provider for a pay URL / QR payload, through the shop's own channel when it has one
+    enabled (else the platform's); only offered channels, only while unpaid."""
     if order.status is not Status.AWAITING_PAYMENT or order.free:
         raise Conflict(f"order {order.order_no} is {order.status}; there is nothing to pay")
-    if provider not in providers.channels_for(order.product_id, order.amount):
+    if provider not in await offered(uow, providers, order.shop_id, order.product_id, order.amount):
         raise Conflict(f"payment method {provider[:40]!r} is not offered for this order")
-    request = await providers.get(provider).create(payment_order(order, access_token=access_token))
     async with uow:
-        await uow.payments.record_attempt(order, provider, request.provider_ref, _now())
+        collector = await collecting(uow, providers, order.shop_id, provider)
+    request = await collector.adapter.create(payment_order(order, access_token=access_token))
+    async with uow:
+        await uow.payments.record_attempt(
+            order, provider, request.provider_ref, _now(), collector.collected_by
+        )
         await uow.commit()
     return request
 
@@ -198,12 +222,24 @@ class ReconcileSummary:
 
 
 def _providers_to_ask(attempts: dict[str, str | None], providers: PaymentProviders) -> list[str]:
-    """The providers the buyer started paying with; the sandbox's checkout page needs no start, so the
-    sandbox is always asked when it is on."""
-    names = [name for name in attempts if name in providers.names]
+    """The providers the buyer started paying with (the platform's, or a shop's own channel); the sandbox's
+    checkout page needs no start, so the sandbox is always asked when it is on."""
+    names = [name for name in attempts if name in providers.names or providers.shops is not None]
     if SANDBOX in providers.names and SANDBOX not in names:
         names.append(SANDBOX)
     return names
+
+
+async def _collector(
+    order: Order, provider: str, providers: PaymentProviders, uow_factory: UowFactory
+) -> tuple[Collector, PaymentAdapter | None]:
+    """Who collects the order's payment with `provider`, and the adapter that asks the provider for them
+    (None: the platform's, which no longer offers it)."""
+    async with uow_factory() as uow:
+        collected_by = await expected_collector(uow, order, provider)
+        if collected_by == PLATFORM and provider not in providers.names:
+            return collected_by, None
+        return collected_by, await collector_of(uow, providers, order.shop_id, provider, collected_by)
 
 
 async def _ask(
@@ -214,11 +250,16 @@ async def _ask(
     uow_factory: UowFactory,
     at: datetime,
 ) -> bool:
-    """Ask one provider about one order; apply a paid answer like a notification. True when it paid."""
-    status = await providers.get(provider).query(payment_order(order, ref))
+    """Ask one provider about one order (whoever the buyer was sent to pay); apply a paid answer like a
+    notification. True when it paid."""
+    collected_by, adapter = await _collector(order, provider, providers, uow_factory)
+    if adapter is None:
+        return False
+    status = await adapter.query(payment_order(order, ref))
     if status.state != "paid" or status.trade_no is None or status.amount is None:
         return False
-    notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, status.currency or "")
+    currency = status.currency or ""
+    notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, currency, collected_by)
     result = await apply_payment(order.shop_id, notice, uow_factory(), at)
     log.warning(
         "reconciler: %s says order %s is paid (%s); the callback was lost", provider, order.order_no, result
@@ -252,7 +293,7 @@ async def reconcile_once(
         async with uow_factory() as uow:
             order = await uow.orders.get_by_no(shop_id, order_no)
             attempts = await uow.payments.attempts(order.id) if order else {}
-        if order is not None and provider in providers.names:
+        if order is not None and (provider in providers.names or providers.shops is not None):
             work.append((order, provider, attempts.get(provider)))
     for order, provider, ref in work:
         summary.asked += 1
@@ -298,14 +339,17 @@ async def reconciliation_report(
         if row["provider"] == FREE:
             entry["confirmed"] += 1  # nothing was charged: no provider holds a record to compare with
             continue
-        if row["provider"] not in providers.names:
+        collected_by = row["collected_by"]
+        if collected_by == PLATFORM and row["provider"] not in providers.names:
             entry["unverifiable"].append({"order_no": row["order_no"], "reason": "provider not enabled"})
             continue
         facts = PaymentOrder(
             uuid7(), row["order_no"], row["order_amount"], row["currency"], row["product_title"], None
         )
         try:
-            theirs = await providers.get(row["provider"]).query(facts)
+            async with uow_factory() as uow:
+                adapter = await collector_of(uow, providers, shop_id, row["provider"], collected_by)
+            theirs = await adapter.query(facts)
         except DomainError as error:
             entry["unverifiable"].append({"order_no": row["order_no"], "reason": error.message})
             continue
@@ -325,7 +369,10 @@ async def reconciliation_report(
         tried = attempts[order.order_no]
         for name in _providers_to_ask(tried, providers):
             try:
-                theirs = await providers.get(name).query(payment_order(order, tried.get(name)))
+                adapter = (await _collector(order, name, providers, uow_factory))[1]
+                if adapter is None:
+                    continue
+                theirs = await adapter.query(payment_order(order, tried.get(name)))
             except DomainError:
                 continue
             if theirs.state == "paid":
@@ -441,7 +488,8 @@ async def _settle_refund(
 ) -> RefundOutcome:
     """Ask the provider for a booked refund and apply its answer to the order."""
     order_no = booked_on.order_no
-    adapter = providers.get(trade.provider)
+    async with uow_factory() as uow:
+        adapter = await collector_of(uow, providers, booked_on.shop_id, trade.provider, trade.collected_by)
     try:
         result = await adapter.refund(
             PaidTrade(order_no, trade.trade_no, trade.amount, trade.currency), wanted, refund_no

@@ -1,0 +1,170 @@
+"""Paying with a shop's own payment channel, on real Postgres through the order service's routes: the shop's
+buyers are offered the platform's providers and the shop's own enabled channels; a payment started with the
+shop's channel goes to the shop's account (its notify URL is the shop's path) and is recorded as collected by
+the shop; a notification is verified with the credentials of whoever collects the order, and one signed with
+the other's key (platform vs shop, either way round) is refused and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import uuid4
+
+import httpx
+import pytest
+from faka_common.http import SHOP_HEADER
+from order.adapters.inventory import Product
+from order.domain.shops import KnownShop
+
+from ..conftest import ProviderKit
+from .conftest import Db, ShopCatalog, order_api
+
+pytestmark = pytest.mark.integration
+
+SHOP_A, SHOP_B = uuid4(), uuid4()
+A, B = {SHOP_HEADER: str(SHOP_A)}, {SHOP_HEADER: str(SHOP_B)}
+PRODUCT_A = Product(uuid4(), "A's key", 1999, "CNY", True)
+PRODUCT_B = Product(uuid4(), "B's key", 500, "CNY", True)
+SHOP_PID, SHOP_KEY = "7007", "shop-a-own-epay-key-91f3"
+SHOP_EPAY = {"url": "https://pay.shop-a.example", "pid": SHOP_PID, "key": SHOP_KEY}
+KIT = ProviderKit()
+PLATFORM = {"payment_providers": ["sandbox", "epay"], **KIT.epay_settings()}
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+async def api(db: Db) -> AsyncIterator[httpx.AsyncClient]:
+    async with db.uow() as uow:
+        await uow.shops.save(KnownShop(SHOP_A, "a-shop", "A", "active"))
+        await uow.shops.save(KnownShop(SHOP_B, "b-shop", "B", "active"))
+        await uow.commit()
+    catalog = ShopCatalog(PRODUCT_A, shop_id=SHOP_A).add(SHOP_B, PRODUCT_B)
+    async with order_api(db, catalog, public_base_url=BASE, **PLATFORM) as client:
+        yield client
+
+
+async def awaiting_order(api: httpx.AsyncClient, db: Db, shop: dict[str, str], product: Product) -> Any:
+    body = {"product_id": str(product.product_id), "quantity": 1, "buyer_email": "buyer@example.com"}
+    placed = await api.post("/internal/orders", json=body, headers=shop)
+    assert placed.status_code == 201, placed.text
+    await db.fetch(
+        "UPDATE orders SET status = 'awaiting_payment' WHERE order_no = $1", placed.json()["order_no"]
+    )
+    return placed.json()
+
+
+async def set_shop_epay(api: httpx.AsyncClient, enabled: bool = True) -> None:
+    body = {"enabled": enabled, "credentials": SHOP_EPAY}
+    put = await api.put("/internal/payment-channels/epay", json=body, headers=A)
+    assert put.status_code == 200, put.text
+
+
+async def start(api: httpx.AsyncClient, order: Any, shop: dict[str, str], provider: str = "epay") -> Any:
+    body = {"provider": provider, "token": order["token"]}
+    started = await api.post(f"/internal/orders/{order['order_no']}/payments", json=body, headers=shop)
+    assert started.status_code == 200, started.text
+    return started.json()
+
+
+async def notify(
+    api: httpx.AsyncClient, order: Any, headers: dict[str, str], pid: str, key: str, trade_no: str = "E-1"
+) -> httpx.Response:
+    notice = KIT.notice("epay", order["order_no"], order["amount"], trade_no, secret=key, app_id=pid)
+    sent = {"Content-Type": notice.content_type, **headers}
+    return await api.post("/internal/payments/epay/notify", content=notice.body, headers=sent)
+
+
+async def payments(db: Db) -> list[tuple[str, str]]:
+    rows = await db.fetch("SELECT trade_no, collected_by FROM payments ORDER BY received_at")
+    return [(r["trade_no"], r["collected_by"]) for r in rows]
+
+
+async def methods(api: httpx.AsyncClient, order: Any, shop: dict[str, str]) -> list[str]:
+    view = await api.post(
+        f"/internal/orders/{order['order_no']}/view", json={"token": order["token"]}, headers=shop
+    )
+    assert view.status_code == 200, view.text
+    found: list[str] = view.json()["payment_methods"]
+    return found
+
+
+async def test_a_buyer_of_a_shop_with_its_own_epay_pays_the_shops_account(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    await set_shop_epay(api)
+    order = await awaiting_order(api, db, A, PRODUCT_A)
+    pay_url = (await start(api, order, A))["pay_url"]
+    asked = parse_qs(urlsplit(pay_url).query)
+    assert pay_url.startswith("https://pay.shop-a.example/submit.php?")
+    assert asked["pid"] == [SHOP_PID]
+    assert asked["notify_url"] == [f"{BASE}/s/a-shop/api/v1/payments/epay/notify"]
+    paid = await notify(api, order, A, SHOP_PID, SHOP_KEY)
+    assert paid.status_code == 200 and paid.text == "success", paid.text
+    assert await payments(db) == [("E-1", "shop")]
+    [row] = await db.fetch("SELECT status FROM orders WHERE order_no = $1", order["order_no"])
+    assert row["status"] == "paid"
+
+
+async def test_a_platform_signed_notification_for_an_order_the_shop_collects_is_refused(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    await set_shop_epay(api)
+    order = await awaiting_order(api, db, A, PRODUCT_A)
+    await start(api, order, A)
+    at_shop_path = await notify(api, order, A, KIT.epay_pid, KIT.epay_key)
+    assert at_shop_path.status_code == 400 and "signature" in at_shop_path.json()["message"]
+    at_root = await notify(api, order, {}, KIT.epay_pid, KIT.epay_key)
+    assert at_root.status_code == 400, at_root.text
+    assert "shop's account" in at_root.json()["message"]
+    assert await payments(db) == []
+    [row] = await db.fetch("SELECT status FROM orders WHERE order_no = $1", order["order_no"])
+    assert row["status"] == "awaiting_payment"
+
+
+async def test_a_shop_signed_notification_for_an_order_the_platform_collects_is_refused(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    order = await awaiting_order(api, db, A, PRODUCT_A)
+    started = await start(api, order, A)  # before the shop had a channel: the platform's account
+    assert parse_qs(urlsplit(started["pay_url"]).query)["pid"] == [KIT.epay_pid]
+    await set_shop_epay(api)
+    refused = await notify(api, order, A, SHOP_PID, SHOP_KEY)
+    assert refused.status_code == 400 and "platform's account" in refused.json()["message"]
+    assert await payments(db) == []
+    paid = await notify(api, order, {}, KIT.epay_pid, KIT.epay_key, trade_no="P-1")
+    assert paid.status_code == 200, paid.text
+    assert await payments(db) == [("P-1", "platform")]
+
+
+async def test_a_provider_both_offer_is_one_payment_method(api: httpx.AsyncClient, db: Db) -> None:
+    order_a = await awaiting_order(api, db, A, PRODUCT_A)
+    order_b = await awaiting_order(api, db, B, PRODUCT_B)
+    await set_shop_epay(api)
+    assert await methods(api, order_a, A) == ["sandbox", "epay"]
+    assert await methods(api, order_b, B) == ["sandbox", "epay"]
+
+
+async def test_a_provider_only_the_shop_has_is_offered_to_its_buyers_only(db: Db) -> None:
+    async with db.uow() as uow:
+        await uow.shops.save(KnownShop(SHOP_A, "a-shop", "A", "active"))
+        await uow.commit()
+    catalog = ShopCatalog(PRODUCT_A, shop_id=SHOP_A).add(SHOP_B, PRODUCT_B)
+    async with order_api(db, catalog, public_base_url=BASE) as api:
+        order_a = await awaiting_order(api, db, A, PRODUCT_A)
+        order_b = await awaiting_order(api, db, B, PRODUCT_B)
+        await set_shop_epay(api, enabled=False)
+        assert await methods(api, order_a, A) == ["sandbox"], "a disabled channel is not offered"
+        await set_shop_epay(api)
+        assert await methods(api, order_a, A) == ["sandbox", "epay"]
+        assert await methods(api, order_b, B) == ["sandbox"]
+        refused = await api.post(
+            f"/internal/orders/{order_b['order_no']}/payments",
+            json={"provider": "epay", "token": order_b["token"]},
+            headers=B,
+        )
+        assert refused.status_code == 409
+        await start(api, order_a, A)
+        paid = await notify(api, order_a, A, SHOP_PID, SHOP_KEY)
+        assert paid.status_code == 200, paid.text
+        assert await payments(db) == [("E-1", "shop")]
