@@ -250,3 +250,22 @@ async def test_resolves_at_once_write_last_used_once_and_at_most_once_a_minute(
     assert (await resolve(api, token)).status_code == 200
     writes = await query(service, "SELECT last_used_at FROM token_writes")
     assert [w.last_used_at for w in writes] == [first, clock.now]
+
+
+async def test_a_closed_shops_tokens_stop_working_and_a_suspended_shops_still_work(
+    api: httpx.AsyncClient, service: Service, clock: Clock, shops: tuple[UUID, UUID]
+) -> None:
+    shop, other = shops
+    owner, _ = await seller(api, service, clock, "owner@example.com", shop, "owner")
+    token = (await made(api, shop, owner))["token"]
+    other_owner, _ = await seller(api, service, clock, "other@example.com", other, "owner")
+    other_token = (await made(api, other, other_owner))["token"]
+    for status in ("active", "suspended"):
+        changed = await api.post(f"/internal/shops/{shop}/status", json={"status": status})
+        assert changed.status_code == 200, changed.text
+        assert (await resolve(api, token)).status_code == 200, status  # a suspended shop still delivers
+    closed = await api.post(f"/internal/shops/{shop}/status", json={"status": "closed"})
+    assert closed.status_code == 200, closed.text
+    refused = await resolve(api, token)
+    assert refused.status_code == 401 and refused.json()["error"] == "api_token_invalid"
+    assert (await resolve(api, other_token)).status_code == 200

@@ -111,11 +111,13 @@ async def revoke(
 
 
 async def resolve(secret: str, uow: MerchantUnitOfWork, now: datetime) -> ApiToken:
-    """The live token `secret` is; ApiTokenInvalid (one answer) when it is unknown, revoked or expired."""
+    """The live token `secret` is; ApiTokenInvalid (one answer) when it is unknown, revoked or expired, or
+    its shop is closed (closing is final: nothing acts for a closed shop)."""
     async with uow:
         token = await uow.api_tokens.use(digest(secret), now)
+        shop = None if token is None else await uow.shops.get(token.shop_id)
         await uow.commit()
-    if token is None:
+    if token is None or shop is None or shop.status == "closed":
         raise ApiTokenInvalid()
     return token
 
