@@ -178,6 +178,12 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
                 },
                 {
+                    # whether an RSA key or certificate can be read is no JSON Schema's to say: a payment
+                    # channel's key that is none is a 422 `bad_credentials` (the body is checked at the edge)
+                    "include-path-regex": "^/api/admin/payment-channels/(alipay|wechatpay)$",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
+                },
+                {
                     # PATCH /suppliers/scores is a PATCH of the supplier "scores" (whose id is no UUID: 422),
                     # so Allow rightly names PATCH there too
                     "include-path": "/api/admin/suppliers/scores",
