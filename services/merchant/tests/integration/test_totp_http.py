@@ -12,6 +12,7 @@ from faka_common.contracts import DEFAULT_SHOP_ID
 from merchant.bootstrap import Service
 
 from .conftest import (
+    PASSWORD,
     Clock,
     acting,
     enrol_totp,
@@ -263,3 +264,26 @@ async def test_recovery_codes_are_not_made_without_totp(api: httpx.AsyncClient, 
     token = await session_of(api, "plain@example.com")
     refused = await api.post("/internal/sessions/current/recovery-codes", headers=acting(token))
     assert refused.status_code == 409 and refused.json()["error"] == "totp_state", refused.text
+
+
+async def test_a_persons_own_security_changes_are_in_the_audit_trail_under_their_name(
+    api: httpx.AsyncClient, service: Service, clock: Clock
+) -> None:
+    secret, _ = await enrolled(api, service, clock)
+    token = await signed_in_with_totp(api, EMAIL, secret, clock)
+    codes = await api.post("/internal/sessions/current/recovery-codes", headers=acting(token))
+    assert codes.status_code == 201, codes.text
+    new_password = "another long password"
+    change = {"current_password": PASSWORD, "new_password": new_password, "client_ip": "198.51.100.4"}
+    changed = await api.post("/internal/sessions/current/password", headers=acting(token), json=change)
+    assert changed.status_code == 204, changed.text
+    entries = (await api.get("/internal/audit-entries")).json()["items"]
+    # the test's clock stands still: the three share one time, so their order is the ids'
+    assert sorted((e["action"], e["actor_label"], e["actor_kind"], e["shop_id"]) for e in entries) == [
+        ("account.password", EMAIL, "person", None),
+        ("account.recovery_codes", EMAIL, "person", None),
+        ("account.totp", EMAIL, "person", None),
+    ]
+    [password_entry] = [e for e in entries if e["action"] == "account.password"]
+    assert password_entry["client_ip"] == "198.51.100.4"
+    assert not any(PASSWORD in str(e) or new_password in str(e) for e in entries)

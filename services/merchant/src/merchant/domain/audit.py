@@ -14,6 +14,8 @@ from uuid import UUID, uuid4
 
 from faka_common.errors import DomainError
 
+from merchant.domain.accounts import Account
+
 ActorKind = Literal["person", "api_token", "system"]
 
 MAX_REQUEST_ID = 64
@@ -73,6 +75,28 @@ def cli_entry(
         action=action,
         target=target,
         client_ip=None,
+        user_agent=None,
+        summary=summary[:MAX_SUMMARY],
+        outcome=200,
+    )
+
+
+def account_entry(
+    now: datetime, account: Account, action: str, summary: str, client_ip: str | None = None
+) -> AuditEntry:
+    """An entry for a change a person made to their own account (password, TOTP, recovery codes), written
+    with the change: merchant makes it, since no shop's admin route is involved."""
+    return AuditEntry(
+        id=uuid4(),
+        request_id=f"account-{uuid4()}",
+        occurred_at=now,
+        actor_kind="person",
+        actor_id=account.id,
+        actor_label=account.email[:MAX_ACTOR_LABEL],
+        shop_id=None,
+        action=action,
+        target=f"account_id={account.id}",
+        client_ip=client_ip,
         user_agent=None,
         summary=summary[:MAX_SUMMARY],
         outcome=200,

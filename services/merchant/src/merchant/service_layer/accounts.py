@@ -39,7 +39,7 @@ from merchant.domain.accounts import (
     totp_step,
 )
 from merchant.domain.api_tokens import second_factor_fresh
-from merchant.domain.audit import cli_entry
+from merchant.domain.audit import account_entry, cli_entry
 from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, RedeemLink, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
@@ -189,6 +189,8 @@ async def change_password(
     async with uow:
         await uow.accounts.set_password(account.id, new_hash, now, verified=False)
         revoked = await uow.sessions.revoke_all(account.id, now)
+        summary = f"password changed; {revoked} sessions ended"
+        await uow.audit.add(account_entry(now, account, "account.password", summary, cmd.client_ip))
         await uow.commit()
     log.info("account %s changed its password; %d sessions revoked", account.id, revoked)
 
@@ -226,6 +228,8 @@ async def confirm_totp(
         await uow.accounts.replace_recovery_codes(account.id, [recovery_digest(c) for c in codes], now)
         await uow.sessions.set_second_factor(session.id, now)
         await uow.sessions.revoke_all(account.id, now, but=session.id)
+        summary = "TOTP turned on; recovery codes made; other sessions ended"
+        await uow.audit.add(account_entry(now, account, "account.totp", summary, cmd.client_ip))
         await uow.commit()
     log.info("account %s turned TOTP on", account.id)
     return codes
@@ -265,6 +269,8 @@ async def regenerate_recovery_codes(
             )
         codes = new_recovery_codes()
         await uow.accounts.replace_recovery_codes(account.id, [recovery_digest(c) for c in codes], now)
+        summary = "new recovery codes; the earlier ones stopped working"
+        await uow.audit.add(account_entry(now, account, "account.recovery_codes", summary))
         await uow.commit()
     log.info("account %s made new recovery codes", account.id)
     return codes
@@ -331,6 +337,8 @@ async def redeem_link(cmd: RedeemLink, uow: MerchantUnitOfWork, creds: Credentia
             new_hash = await creds.passwords.hash(cmd.new_password)
             await uow.accounts.set_password(account.id, new_hash, now, verified=True)
             await uow.sessions.revoke_all(account.id, now)
+            summary = f"password set through a {cmd.purpose} link; every session ended"
+            await uow.audit.add(account_entry(now, account, "account.password", summary))
         await uow.commit()
     log.info("account %s used a %s link", account.id, cmd.purpose)
     return account
