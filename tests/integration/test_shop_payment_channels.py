@@ -127,4 +127,4 @@ async def test_bad_channel_credentials_are_a_4xx_at_the_edge(platform: Platform)
         unknown = await admin.delete("/api/admin/payment-channels/paypal")
     assert bad_url.status_code == 422 and "url" in bad_url.text
     assert bad_key.status_code == 422 and bad_key.json()["error"] == "bad_credentials", bad_key.text
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404

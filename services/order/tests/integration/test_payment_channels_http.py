@@ -106,8 +106,8 @@ async def test_alipay_keys_readable_as_the_platforms_are_accepted(api: httpx.Asy
 
 async def test_a_provider_the_platform_does_not_know_is_refused(api: httpx.AsyncClient) -> None:
     unknown = await api.put("/internal/payment-channels/paypal", json={"credentials": {}}, headers=A)
-    assert unknown.status_code == 405
-    assert (await api.delete("/internal/payment-channels/paypal", headers=A)).status_code == 422
+    assert unknown.status_code == 404
+    assert (await api.delete("/internal/payment-channels/paypal", headers=A)).status_code == 404
 
 
 async def test_the_sandbox_is_a_channel_only_where_the_sandbox_is_enabled(db: Db) -> None:

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faka_common.contracts.payment_channels import (
-    PROVIDER_NAMES,
-    ChannelBody,
-    ProviderName,
-    channel_body,
-)
+from faka_common.contracts.payment_channels import PROVIDER_NAMES, ChannelBody, ProviderName, channel_body
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
@@ -40,14 +35,19 @@ def payment_admin_router(gw: Gateway) -> APIRouter:
     async def list_channels() -> Response:
         return await call("GET", "/internal/payment-channels")
 
-    def put_route(provider: ProviderName) -> None:
+    def channel_routes(provider: ProviderName) -> None:
+        """PUT and DELETE of one provider's channel (a path each: its body is the provider's own)."""
+        path = f"/payment-channels/{provider}"
+
         async def put_channel(body: ChannelBody[Any]) -> Response:
-            path = f"/internal/payment-channels/{provider}"
-            return await call("PUT", path, json=body.model_dump(mode="json"))
+            return await call("PUT", f"/internal{path}", json=body.model_dump(mode="json"))
+
+        async def remove_channel() -> Response:
+            return await call("DELETE", f"/internal{path}")
 
         put_channel.__annotations__["body"] = channel_body(provider)
         api.put(
-            f"/payment-channels/{provider}",
+            path,
             summary=f"Set the shop's own {provider} channel (all its credentials; sealed at rest, never "
             "shown again): the shop's buyers then pay the shop through it while it is enabled. A second "
             "factor within the last 5 minutes",
@@ -55,17 +55,17 @@ def payment_admin_router(gw: Gateway) -> APIRouter:
             operation_id=f"put_{provider}_payment_channel",
             dependencies=[requires(gw, "payments:credentials")],
         )(put_channel)
+        api.delete(
+            path,
+            status_code=204,
+            summary=f"Remove the shop's own {provider} channel and its credentials (the platform's, if it "
+            "offers it, takes over); 404 when the shop has none",
+            name=f"remove_{provider}_channel",
+            operation_id=f"remove_{provider}_payment_channel",
+            dependencies=[requires(gw, "payments:credentials")],
+        )(remove_channel)
 
     for provider in PROVIDER_NAMES:
-        put_route(provider)
-
-    @api.delete(
-        "/payment-channels/{provider}",
-        status_code=204,
-        summary="Remove the shop's own channel and its credentials (the platform's, if offered, takes over)",
-        dependencies=[requires(gw, "payments:credentials")],
-    )
-    async def remove_channel(provider: ProviderName) -> Response:
-        return await call("DELETE", f"/internal/payment-channels/{provider}")
+        channel_routes(provider)
 
     return api

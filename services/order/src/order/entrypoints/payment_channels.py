@@ -46,7 +46,10 @@ def payment_channels_router(service: Service) -> APIRouter:
         found = await payment_channels.shop_channels(service.uow(), shop)
         return ChannelList(items=[channel_view(c) for c in found])
 
-    def put_route(provider: ProviderName) -> None:
+    def channel_routes(provider: ProviderName) -> None:
+        """PUT and DELETE of one provider's channel (a path each: its body is the provider's own)."""
+        path = f"/payment-channels/{provider}"
+
         async def put_channel(shop: ShopScope, body: ChannelBody[Any]) -> ChannelView:
             channel = await payment_channels.put_channel(
                 service.uow(), shop, provider, body.enabled, body.credentials, service.providers,
@@ -54,25 +57,28 @@ def payment_channels_router(service: Service) -> APIRouter:
             )  # fmt: skip
             return channel_view(channel)
 
+        async def remove_channel(shop: ShopScope) -> Response:
+            await payment_channels.remove_channel(service.uow(), shop, provider)
+            return Response(status_code=204)
+
         put_channel.__annotations__["body"] = channel_body(provider)
         api.put(
-            f"/payment-channels/{provider}",
+            path,
             summary=f"Set the shop's {provider} channel: its credentials, checked as the platform's own are, "
             "sealed at rest; the shop's buyers pay the shop through it while it is enabled",
             name=f"put_{provider}_channel",
             operation_id=f"put_{provider}_payment_channel",
         )(put_channel)
+        api.delete(
+            path,
+            status_code=204,
+            summary=f"Remove the shop's {provider} channel (its credentials are deleted; the platform's "
+            "takes over); 404 when the shop has none",
+            name=f"remove_{provider}_channel",
+            operation_id=f"remove_{provider}_payment_channel",
+        )(remove_channel)
 
     for provider in PROVIDER_NAMES:
-        put_route(provider)
-
-    @api.delete(
-        "/payment-channels/{provider}",
-        status_code=204,
-        summary="Remove the shop's channel (its credentials are deleted; the platform's takes over)",
-    )
-    async def remove_channel(shop: ShopScope, provider: ProviderName) -> Response:
-        await payment_channels.remove_channel(service.uow(), shop, provider)
-        return Response(status_code=204)
+        channel_routes(provider)
 
     return api
