@@ -8,6 +8,7 @@ from uuid import UUID
 
 from faka_common import sandbox_payment
 from faka_common.contracts.payment_channels import CREDENTIALS, PROVIDER_NAMES, Credentials, ProviderName
+from faka_common.fields import printable_message
 from faka_common.outbound import OutboundAllowList, OutboundPolicy
 from faka_common.settings import KeyRingSettings
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
@@ -129,12 +130,13 @@ class Settings(KeyRingSettings):
             return model.model_validate(values)
         except ValidationError as error:
             problems = [
-                f"{prefix}_{problem['loc'][0]}".upper() if problem["loc"] else problem["msg"]
+                f"{prefix}_{problem['loc'][0]}".upper()
+                + f" is not set or not valid ({printable_message(problem) or problem['msg']})"
+                if problem["loc"]
+                else str(problem["msg"]).removeprefix("Value error, ")
                 for problem in error.errors()
             ]
-            raise ValueError(
-                f"payment provider {provider} is enabled but {', '.join(problems)} is not set or not valid"
-            ) from None
+            raise ValueError(f"payment provider {provider} is enabled but {'; '.join(problems)}") from None
 
     def outbound(self) -> OutboundPolicy:
         """Where a shop's payment channel may point us (https only in production)."""
