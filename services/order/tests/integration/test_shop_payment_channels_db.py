@@ -2,23 +2,29 @@
 buyers are offered the platform's providers and the shop's own enabled channels; a payment started with the
 shop's channel goes to the shop's account (its notify URL is the shop's path) and is recorded as collected by
 the shop; a notification is verified with the credentials of whoever collects the order, and one signed with
-the other's key (platform vs shop, either way round) is refused and changes nothing."""
+the other's key (platform vs shop, either way round) is refused and changes nothing. Refunds and the
+reconciler speak to the shop's own gateway about what the shop collected."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 from uuid import uuid4
 
 import httpx
 import pytest
 from faka_common.http import SHOP_HEADER
+from faka_common.testing import asgi_client
 from order.adapters.inventory import Product
+from order.adapters.payment_channels import ChannelAdapters
+from order.bootstrap import Service
 from order.domain.shops import KnownShop
+from order.entrypoints.api import order_app
 
 from ..conftest import ProviderKit
-from .conftest import Db, ShopCatalog, order_api
+from .conftest import Db, ShopCatalog, order_api, order_service
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +174,63 @@ async def test_a_provider_only_the_shop_has_is_offered_to_its_buyers_only(db: Db
         paid = await notify(api, order_a, A, SHOP_PID, SHOP_KEY)
         assert paid.status_code == 200, paid.text
         assert await payments(db) == [("E-1", "shop")]
+
+
+class ShopsEpay:
+    """The shop's own epay gateway: answers an order query as paid and a refund as done; keeps every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        asked = {**dict(request.url.params), **dict(parse_qsl(request.content.decode()))}
+        if asked.get("pid") != SHOP_PID or asked.get("key") != SHOP_KEY:
+            return httpx.Response(200, json={"code": -1, "msg": "not our merchant"})
+        if asked.get("act") == "order":
+            paid = {"out_trade_no": asked["out_trade_no"], "status": 1, "money": "19.99", "trade_no": "Q-1"}
+            return httpx.Response(200, json={"code": 1, "pid": SHOP_PID, **paid})
+        return httpx.Response(200, json={"code": 1, "msg": "refunded"})
+
+
+@asynccontextmanager
+async def shop_paid_service(db: Db) -> AsyncIterator[tuple[Service, httpx.AsyncClient, ShopsEpay]]:
+    """The order service with the platform's epay and shop A's own, whose gateway is `ShopsEpay`."""
+    async with db.uow() as uow:
+        await uow.shops.save(KnownShop(SHOP_A, "a-shop", "A", "active"))
+        await uow.commit()
+    gateway = ShopsEpay()
+    catalog = ShopCatalog(PRODUCT_A, shop_id=SHOP_A)
+    async with order_service(db, catalog, public_base_url=BASE, **PLATFORM) as service:
+        shop_http = httpx.AsyncClient(transport=httpx.MockTransport(gateway))
+        keyring = service.settings.keyring()
+        service.providers.shops = ChannelAdapters(
+            service.settings, keyring, shop_http, service.runtime.sessions
+        )
+        async with asgi_client(order_app(service), "order") as api:
+            yield service, api, gateway
+        await shop_http.aclose()
+
+
+async def test_a_shop_collected_payment_is_refunded_through_the_shops_own_epay(db: Db) -> None:
+    async with shop_paid_service(db) as (_, api, gateway):
+        await set_shop_epay(api)
+        order = await awaiting_order(api, db, A, PRODUCT_A)
+        await start(api, order, A)
+        assert (await notify(api, order, A, SHOP_PID, SHOP_KEY)).status_code == 200
+        refunded = await api.post(f"/internal/orders/{order['order_no']}/refunds", json={}, headers=A)
+    assert refunded.status_code == 201, refunded.text
+    [refund] = gateway.calls
+    assert (refund.url.host, refund.url.params["act"]) == ("pay.shop-a.example", "refund")
+
+
+async def test_the_reconciler_asks_the_shops_own_epay_about_an_order_the_shop_collects(db: Db) -> None:
+    async with shop_paid_service(db) as (service, api, gateway):
+        await set_shop_epay(api)
+        order = await awaiting_order(api, db, A, PRODUCT_A)
+        await start(api, order, A)  # the buyer pays the shop; its notification is lost
+        await db.fetch("UPDATE orders SET expires_at = now() WHERE order_no = $1", order["order_no"])
+        summary = await service.reconcile_once()
+    assert summary.completed == 1, summary
+    assert [call.url.host for call in gateway.calls] == ["pay.shop-a.example"]
+    assert await payments(db) == [("Q-1", "shop")]
