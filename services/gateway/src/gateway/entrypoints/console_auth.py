@@ -40,7 +40,7 @@ from gateway.entrypoints.access import (
     known_address,
     user_agent,
 )
-from gateway.entrypoints.http import PRIVATE
+from gateway.entrypoints.requests import PRIVATE
 from gateway.entrypoints.responses import ErrorBody, refusals
 from gateway.service_layer.rate_limits import lookup_limits
 

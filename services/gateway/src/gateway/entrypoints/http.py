@@ -3,7 +3,6 @@ webhooks; plus the JSON 404/405."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,75 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway.bootstrap import Gateway
-from gateway.domain.uploads import PayloadTooLarge
 from gateway.entrypoints.access import admin_api, client_ip, requires
 from gateway.entrypoints.pages import error_page
+from gateway.entrypoints.requests import (
+    PRIVATE,
+    PROVIDER,
+    checked_order_no,
+    order_payload,
+    read_body,
+)
 from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
-from gateway.entrypoints.schemas import Locale, NewOrder, NewProduct, OrderSecretBody
+from gateway.entrypoints.schemas import NewOrder, NewProduct, OrderSecretBody
 from gateway.entrypoints.shops import NoSuchShop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
-from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER, OrderSecret
-
-ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
+from gateway.service_layer.buyer_secrets import OrderSecret
 
 ROUTE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
-
-# Answers that carry an order secret or keys: never cached, never leaked as a referrer.
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"request body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def checked_order_no(order_no: str) -> str:
-    """A malformed order number is just an order that does not exist."""
-    if not ORDER_NO.fullmatch(order_no):
-        raise NotFound(NO_SUCH_ORDER)
-    return order_no
-
-
-def buyer_locale(requested: Locale | None, accept_language: str | None) -> Locale | None:
-    if requested is not None:
-        return requested
-    first = (accept_language or "").split(",", 1)[0].strip().lower()
-    if first.startswith("en"):
-        return "en"
-    if first.startswith("zh"):
-        return "zh-CN"
-    return None
-
-
-def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any]:
-    """The order service's POST /internal/orders body (buyer_ip is added by the edge operation)."""
-    payload: dict[str, Any] = {
-        "product_id": str(order.product_id),
-        "quantity": order.quantity,
-        "buyer_email": order.email,
-        "query_password": order.query_password,
-    }
-    locale = buyer_locale(order.locale, accept_language)
-    if locale is not None:
-        payload["locale"] = locale
-    if order.phone:
-        payload["buyer_phone"] = order.phone
-    if order.coupon_code:
-        payload["coupon_code"] = order.coupon_code
-    if order.buyer_fields:
-        payload["buyer_fields"] = order.buyer_fields
-    return payload
 
 
 def admin_router(gw: Gateway) -> APIRouter:

@@ -17,7 +17,8 @@ from fastapi.responses import StreamingResponse
 
 from gateway.bootstrap import Gateway
 from gateway.domain.views import PENDING_STATUSES
-from gateway.entrypoints.http import PRIVATE, checked_order_no, client_ip
+from gateway.entrypoints.access import client_ip
+from gateway.entrypoints.requests import PRIVATE, checked_order_no
 from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer import edge

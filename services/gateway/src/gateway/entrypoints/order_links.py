@@ -7,7 +7,8 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import ORDER_NO, PRIVATE, client_ip
+from gateway.entrypoints.access import client_ip
+from gateway.entrypoints.requests import ORDER_NO, PRIVATE
 from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.schemas import LinkEmailAccepted, LinkEmailRequest
 from gateway.entrypoints.shops import storefront_shop

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, client_ip, requires
-from gateway.entrypoints.http import PRIVATE, PROVIDER, checked_order_no
+from gateway.entrypoints.requests import PRIVATE, PROVIDER, checked_order_no
 from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
 from gateway.entrypoints.shops import storefront_shop

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, requires
-from gateway.entrypoints.http import PRIVATE
+from gateway.entrypoints.requests import PRIVATE
 
 
 def payment_admin_router(gw: Gateway) -> APIRouter:

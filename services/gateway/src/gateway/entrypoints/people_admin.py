@@ -19,7 +19,7 @@ from gateway.adapters.owners import json_body
 from gateway.adapters.principals import SESSION_HEADER
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import SESSION_COOKIE, admin_api, platform_api, requires
-from gateway.entrypoints.http import PRIVATE
+from gateway.entrypoints.requests import PRIVATE
 
 Email = Annotated[
     Line, StringConstraints(min_length=1, max_length=254), Field(examples=["operator@example.com"])

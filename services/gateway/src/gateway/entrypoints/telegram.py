@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.http import read_body
+from gateway.entrypoints.requests import read_body
 from gateway.entrypoints.responses import WEBHOOK
 from gateway.entrypoints.shops import storefront_shop
 from gateway.service_layer.rate_limits import lookup_limits

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints import pages, telegram
-from gateway.entrypoints.http import PRIVATE, PROVIDER, checked_order_no, client_ip, order_payload, read_body
+from gateway.entrypoints.access import client_ip
+from gateway.entrypoints.requests import PRIVATE, PROVIDER, checked_order_no, order_payload, read_body
 from gateway.entrypoints.schemas import NewOrder
 from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
