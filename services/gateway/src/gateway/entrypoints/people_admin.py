@@ -5,12 +5,12 @@ Bodies are as strict as merchant's, so what passes here passes there."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 from faka_common.contracts.accounts import ApiTokenScope, PlatformRole, ShopRole
 from faka_common.errors import Unauthorized
-from faka_common.fields import Line, NonBlankLine
+from faka_common.fields import NonBlankLine
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -19,11 +19,9 @@ from gateway.adapters.owners import json_body
 from gateway.adapters.principals import SESSION_HEADER
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import SESSION_COOKIE, admin_api, platform_api, requires
+from gateway.entrypoints.console_auth import Email
 from gateway.entrypoints.requests import PRIVATE
 
-Email = Annotated[
-    Line, StringConstraints(min_length=1, max_length=254), Field(examples=["operator@example.com"])
-]
 MAX_TOKEN_NAME = 100
 #: A filter as merchant takes it: one printable line.
 Filter = Annotated[NonBlankLine, StringConstraints(max_length=256)]
@@ -55,8 +53,24 @@ class NewApiToken(BaseModel):
     name: Annotated[
         NonBlankLine, StringConstraints(max_length=MAX_TOKEN_NAME), Field(examples=["stock sync"])
     ]
-    scopes: list[ApiTokenScope] = Field(min_length=1, max_length=10)
+    scopes: list[ApiTokenScope] = Field(min_length=1, max_length=len(get_args(ApiTokenScope)))
     expires_at: AwareDatetime | None = Field(default=None, description="Never, without; in the future")
+
+
+class AuditFilters(BaseModel):
+    """A search of the audit trail as merchant takes it (one model for the shop's and the platform's)."""
+
+    actor_id: UUID | None = None
+    action: Filter | None = Field(default=None, examples=["create_product"])
+    target: Filter | None = Field(default=None, examples=["product_id=…"])
+    since: AwareDatetime | None = Field(default=None, description="From (inclusive)")
+    until: AwareDatetime | None = Field(default=None, description="Before (exclusive)")
+    limit: int = Field(default=50, ge=1, le=200)
+    before: str | None = Field(default=None, max_length=200, description="The last page's `next`")
+
+
+class PlatformAuditFilters(AuditFilters):
+    shop_id: UUID | None = Field(default=None, description="Only this shop's entries")
 
 
 def _session(request: Request) -> dict[str, str]:
@@ -143,8 +157,8 @@ def people_admin_router(gw: Gateway) -> APIRouter:
     async def revoke_api_token(token_id: UUID, request: Request) -> Response:
         return await call(request, "DELETE", f"/internal/shops/{_shop(request)}/api-tokens/{token_id}")
 
-    async def search(request: Request, shop_id: UUID | None, **filters: Any) -> Response:
-        params = {k: (v.isoformat() if hasattr(v, "isoformat") else str(v)) for k, v in filters.items() if v}
+    async def search(filters: AuditFilters, shop_id: UUID | None) -> Response:
+        params = filters.model_dump(mode="json", exclude_none=True)
         if shop_id is not None:
             params["shop_id"] = str(shop_id)
         response = await gw.merchant.request("GET", "/internal/audit-entries", params=params)
@@ -155,41 +169,16 @@ def people_admin_router(gw: Gateway) -> APIRouter:
         summary="The shop's audit trail, newest first: who changed what, when, from where, with what outcome",
         dependencies=[requires(gw, "audit:read")],
     )
-    async def shop_audit(
-        request: Request,
-        actor_id: UUID | None = None,
-        action: Annotated[Filter | None, Query(examples=["create_product"])] = None,
-        target: Annotated[Filter | None, Query(examples=["product_id=…"])] = None,
-        since: Annotated[AwareDatetime | None, Query(description="From (inclusive)")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="Before (exclusive)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        before: Annotated[str | None, Query(max_length=200, description="The last page's `next`")] = None,
-    ) -> Response:
-        return await search(
-            request, request.state.shop.id, actor_id=actor_id, action=action, target=target, since=since,
-            until=until, limit=limit, before=before,
-        )  # fmt: skip
+    async def shop_audit(request: Request, filters: Annotated[AuditFilters, Query()]) -> Response:
+        return await search(filters, request.state.shop.id)
 
     @platform.get(
         "/audit",
         summary="The whole platform's audit trail (every shop's and the platform's own), newest first",
         dependencies=[requires(gw, "platform:read")],
     )
-    async def platform_audit(
-        request: Request,
-        shop_id: UUID | None = None,
-        actor_id: UUID | None = None,
-        action: Annotated[Filter | None, Query(examples=["change_status"])] = None,
-        target: Annotated[Filter | None, Query()] = None,
-        since: Annotated[AwareDatetime | None, Query(description="From (inclusive)")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="Before (exclusive)")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        before: Annotated[str | None, Query(max_length=200, description="The last page's `next`")] = None,
-    ) -> Response:
-        return await search(
-            request, shop_id, actor_id=actor_id, action=action, target=target, since=since, until=until,
-            limit=limit, before=before,
-        )  # fmt: skip
+    async def platform_audit(filters: Annotated[PlatformAuditFilters, Query()]) -> Response:
+        return await search(filters, filters.shop_id)
 
     @platform.get("/staff", summary="The platform's staff", dependencies=[requires(gw, "platform:read")])
     async def list_staff(request: Request) -> Response:
