@@ -457,3 +457,24 @@ async def test_new_recovery_codes_come_back_once_never_cached_and_need_the_csrf_
     assert forged.status_code == 403 and forged.json()["error"] == "csrf_refused"
     assert made.status_code == 201 and len(made.json()["recovery_codes"]) == 10
     assert made.headers["cache-control"] == "no-store"
+
+
+async def test_sessions_guessed_from_one_address_are_throttled_before_merchant_and_others_still_read() -> None:
+    """The console's own routes count a session merchant does not know against the client's window of failed
+    secret checks, as the admin routes do: a full window answers 429 without asking merchant."""
+    console = await console_of(admin_auth_failures_per_ip_per_minute=3)
+    async with console.client(peer="203.0.113.7") as guesser, console.client(peer="198.51.100.2") as person:
+        await signed_in(person)
+        answers = []
+        for guess in range(4):
+            guesser.cookies.set("faka_session", f"guessed-session-{guess}")
+            answers.append((await guesser.get("/api/console/me")).status_code)
+        guesser.cookies.set("faka_csrf", "c" * 43)
+        write = await guesser.post("/api/console/sign-out", headers={"X-CSRF-Token": "c" * 43})
+        asked = [r.url.path for r in console.merchant.requests].count("/internal/sessions/current")
+        mine = await person.get("/api/console/me")
+    await console.gateway.aclose()
+    assert answers == [401, 401, 401, 429]
+    assert write.status_code == 429, "a write with a guessed session is refused by the same window"
+    assert asked == 3, "guesses past the window must not reach merchant"
+    assert mine.status_code == 200, mine.text

@@ -145,23 +145,26 @@ def failure_windows(gw: Gateway, request: Request, kind: str = "admin-auth") -> 
     return [Window(item, (*namespace(gw.settings), kind, address), "your address", "failed secret checks")]
 
 
+async def admit(gw: Gateway, request: Request, kind: SecretKind, secret: str) -> list[Window]:
+    """The client's windows of failed secret checks, once they let `secret` through: while they are full, a
+    secret the principal cache already holds still passes and any other is refused (429) before merchant is
+    asked. Count a failure in what this returns when merchant then refuses the secret."""
+    windows = failure_windows(gw, request)
+    refusal: RateLimited | None = await lookup_limits(gw).full(windows) if windows else None
+    if refusal is not None and await gw.principals.cached(kind, secret) is None:
+        raise refusal
+    return windows
+
+
 async def authenticate(gw: Gateway, request: Request, kind: SecretKind, secret: str) -> Principal:
-    """The principal the secret opens. Only failures count against the client's window; while it is full,
-    a secret the cache already holds still works and any other is refused (429) without asking merchant."""
+    """The principal the secret opens. Only failures count against the client's window (see `admit`)."""
     if not SECRET.fullmatch(secret):
         raise Unauthorized("that is not a console session or an API token")
-    limits = lookup_limits(gw)
-    windows = failure_windows(gw, request)
-    refusal: RateLimited | None = await limits.full(windows) if windows else None
-    if refusal is not None:
-        kept = await gw.principals.cached(kind, secret)
-        if kept is None:
-            raise refusal
-        return kept
+    windows = await admit(gw, request, kind, secret)
     try:
         return await gw.principals.resolve(kind, secret)
     except Unauthorized:
-        await limits.count(windows)
+        await lookup_limits(gw).count(windows)
         raise
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from faka_common.contracts.accounts import LinkPurpose, PlatformRole, ShopRole
 from faka_common.errors import DomainError, Unauthorized
 from faka_common.fields import Line
 from faka_common.http import error_body
+from faka_common.rate_limits import Window
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie
@@ -34,6 +36,7 @@ from gateway.entrypoints.access import (
     SECRET,
     SESSION_COOKIE,
     CsrfRefused,
+    admit,
     check_double_submit,
     failure_windows,
     is_cross_site,
@@ -222,27 +225,37 @@ def _session_token(request: Request) -> str:
     return token
 
 
-def _session(request: Request, _: Annotated[str | None, Depends(session_cookie)] = None) -> str:
-    """The session's token, from its cookie; a read needs no CSRF token."""
-    return _session_token(request)
+@dataclass(frozen=True)
+class Held:
+    """The request's console session token and the client's windows of failed secret checks, which the
+    route counts a failure in when merchant no longer knows the session."""
+
+    token: str
+    windows: list[Window]
 
 
-def _session_for_write(
-    request: Request,
-    _: Annotated[str | None, Depends(session_cookie)] = None,
-    x_csrf_token: Annotated[
-        str | None,
-        Header(description="The faka_csrf cookie's value, echoed: every write made with the session"),
-    ] = None,
-) -> str:
-    """The session's token, once the request proves it comes from the console (double-submit CSRF)."""
-    token = _session_token(request)
-    check_double_submit(request, x_csrf_token)
-    return token
+def _sessions(gw: Gateway) -> tuple[Any, Any]:
+    """The dependencies for a read (the session) and a write (the session, once the request proves it comes
+    from the console: double-submit CSRF). Both go through the client's failure window, as the admin
+    routes do: an address guessing sessions is refused (429) before merchant is asked."""
 
+    async def read(request: Request, _: Annotated[str | None, Depends(session_cookie)] = None) -> Held:
+        token = _session_token(request)
+        return Held(token, await admit(gw, request, "session", token))
 
-SessionToken = Annotated[str, Depends(_session)]
-WriteToken = Annotated[str, Depends(_session_for_write)]
+    async def write(
+        request: Request,
+        _: Annotated[str | None, Depends(session_cookie)] = None,
+        x_csrf_token: Annotated[
+            str | None,
+            Header(description="The faka_csrf cookie's value, echoed: every write made with the session"),
+        ] = None,
+    ) -> Held:
+        token = _session_token(request)
+        check_double_submit(request, x_csrf_token)
+        return Held(token, await admit(gw, request, "session", token))
+
+    return Depends(read), Depends(write)
 
 
 class Cookies:
@@ -281,6 +294,7 @@ def console_auth_router(gw: Gateway) -> APIRouter:
     api = APIRouter(prefix="/api/console", tags=["console"], dependencies=[_same_site(gw)])
     people = MerchantPeople(gw.merchant)
     cookies = Cookies(gw)
+    Read, Write = _sessions(gw)
 
     def signed_in(answer: dict[str, Any]) -> JSONResponse:
         """The person in the body, the session's token only in its cookie."""
@@ -290,15 +304,16 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         return response
 
     async def with_session(
-        call: Awaitable[Any], model: type[BaseModel] | None, status: int = 200
+        held: Held, call: Awaitable[Any], model: type[BaseModel] | None, status: int = 200
     ) -> Response:
         """Merchant's answer as `model`, never cached; a session merchant no longer knows clears the
-        cookies too."""
+        cookies too, and counts as a failed check of the client's."""
         try:
             answer = await call
         except DomainError as error:
             if error.status_code != 401:
                 raise
+            await lookup_limits(gw).count(held.windows)
             response = JSONResponse(error_body(error.code, error.message), status_code=401, headers=PRIVATE)
             cookies.clear(response)
             return response
@@ -335,15 +350,15 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=ConsoleSession,
         responses=SESSION,
     )
-    async def me(token: SessionToken) -> Response:
-        return await with_session(people.session(token), ConsoleSession)
+    async def me(held: Held = Read) -> Response:
+        return await with_session(held, people.session(held.token), ConsoleSession)
 
     @api.post(
         "/sign-out", status_code=204, summary="Sign out: the session ends, its cookies go", responses=SESSION
     )
-    async def sign_out(token: WriteToken) -> Response:
-        await gw.principals.forget("session", token)
-        response = await with_session(people.sign_out(token), None, 204)
+    async def sign_out(held: Held = Write) -> Response:
+        await gw.principals.forget("session", held.token)
+        response = await with_session(held, people.sign_out(held.token), None, 204)
         cookies.clear(response)
         return response
 
@@ -353,10 +368,10 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         summary="Change the password (the current one is needed); every session ends: sign in again",
         responses={**SESSION, **THROTTLED},
     )
-    async def change_password(body: PasswordChange, token: WriteToken, request: Request) -> Response:
+    async def change_password(body: PasswordChange, request: Request, held: Held = Write) -> Response:
         sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
-        await gw.principals.forget("session", token)
-        response = await with_session(people.change_password(token, sent), None, 204)
+        await gw.principals.forget("session", held.token)
+        response = await with_session(held, people.change_password(held.token, sent), None, 204)
         cookies.clear(response)  # merchant ended every session of the account, this one too
         return response
 
@@ -367,8 +382,8 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=TotpEnrolment,
         responses={**SESSION, **CONFLICT},
     )
-    async def begin_totp(token: WriteToken) -> Response:
-        return await with_session(people.begin_totp(token), TotpEnrolment, 201)
+    async def begin_totp(held: Held = Write) -> Response:
+        return await with_session(held, people.begin_totp(held.token), TotpEnrolment, 201)
 
     @api.post(
         "/totp/confirm",
@@ -376,10 +391,10 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=RecoveryCodes,
         responses={**SESSION, **CONFLICT, **THROTTLED},
     )
-    async def confirm_totp(body: CodeCheck, token: WriteToken, request: Request) -> Response:
+    async def confirm_totp(body: CodeCheck, request: Request, held: Held = Write) -> Response:
         sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
-        answer = await with_session(people.confirm_totp(token, sent), RecoveryCodes)
-        await gw.principals.forget("session", token)  # TOTP on, second factor now: not what was kept
+        answer = await with_session(held, people.confirm_totp(held.token, sent), RecoveryCodes)
+        await gw.principals.forget("session", held.token)  # TOTP on, second factor now: not what was kept
         return answer
 
     @api.post(
@@ -390,8 +405,8 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=RecoveryCodes,
         responses={**SESSION, **CONFLICT},
     )
-    async def regenerate_recovery_codes(token: WriteToken) -> Response:
-        return await with_session(people.regenerate_recovery_codes(token), RecoveryCodes, 201)
+    async def regenerate_recovery_codes(held: Held = Write) -> Response:
+        return await with_session(held, people.regenerate_recovery_codes(held.token), RecoveryCodes, 201)
 
     @api.post(
         "/step-up",
@@ -399,10 +414,10 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=ConsoleSession,
         responses={**SESSION, **CONFLICT, **THROTTLED},
     )
-    async def step_up(body: CodeCheck, token: WriteToken, request: Request) -> Response:
+    async def step_up(body: CodeCheck, request: Request, held: Held = Write) -> Response:
         sent = {**body.model_dump(), "client_ip": known_address(gw, request)}
-        answer = await with_session(people.step_up(token, sent), ConsoleSession)
-        await gw.principals.forget("session", token)  # the second factor is now: not what was kept
+        answer = await with_session(held, people.step_up(held.token, sent), ConsoleSession)
+        await gw.principals.forget("session", held.token)  # the second factor is now: not what was kept
         return answer
 
     @api.post(
@@ -448,7 +463,7 @@ def console_auth_router(gw: Gateway) -> APIRouter:
         response_model=Accepted,
         responses={**SESSION, **CONFLICT},
     )
-    async def request_email_verification(token: WriteToken) -> Response:
-        return await with_session(people.request_email_verification(token), Accepted, 202)
+    async def request_email_verification(held: Held = Write) -> Response:
+        return await with_session(held, people.request_email_verification(held.token), Accepted, 202)
 
     return api
