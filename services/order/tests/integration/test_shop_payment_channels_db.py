@@ -7,6 +7,7 @@ reconciler speak to the shop's own gateway about what the shop collected."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -86,6 +87,12 @@ async def payments(db: Db) -> list[tuple[str, str]]:
     return [(r["trade_no"], r["collected_by"]) for r in rows]
 
 
+async def announced(db: Db, event_type: str) -> list[str]:
+    """Whose channel each announced `event_type` says collected the money."""
+    rows = await db.fetch("SELECT value FROM outbox WHERE type = $1 ORDER BY id", event_type)
+    return [json.loads(r["value"])["payload"]["collected_by"] for r in rows]
+
+
 async def methods(api: httpx.AsyncClient, order: Any, shop: dict[str, str]) -> list[str]:
     view = await api.post(
         f"/internal/orders/{order['order_no']}/view", json={"token": order["token"]}, headers=shop
@@ -108,6 +115,7 @@ async def test_a_buyer_of_a_shop_with_its_own_epay_pays_the_shops_account(
     paid = await notify(api, order, A, SHOP_PID, SHOP_KEY)
     assert paid.status_code == 200 and paid.text == "success", paid.text
     assert await payments(db) == [("E-1", "shop")]
+    assert await announced(db, "OrderPaid") == ["shop"], "the money issue settles only the platform's"
     [row] = await db.fetch("SELECT status FROM orders WHERE order_no = $1", order["order_no"])
     assert row["status"] == "paid"
 
@@ -141,6 +149,7 @@ async def test_a_shop_signed_notification_for_an_order_the_platform_collects_is_
     paid = await notify(api, order, {}, KIT.epay_pid, KIT.epay_key, trade_no="P-1")
     assert paid.status_code == 200, paid.text
     assert await payments(db) == [("P-1", "platform")]
+    assert await announced(db, "OrderPaid") == ["platform"]
 
 
 async def test_a_provider_both_offer_is_one_payment_method(api: httpx.AsyncClient, db: Db) -> None:
@@ -222,6 +231,7 @@ async def test_a_shop_collected_payment_is_refunded_through_the_shops_own_epay(d
     assert refunded.status_code == 201, refunded.text
     [refund] = gateway.calls
     assert (refund.url.host, refund.url.params["act"]) == ("pay.shop-a.example", "refund")
+    assert await announced(db, "OrderRefunded") == ["shop"]
 
 
 async def test_the_reconciler_asks_the_shops_own_epay_about_an_order_the_shop_collects(db: Db) -> None:

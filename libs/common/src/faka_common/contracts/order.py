@@ -1,7 +1,7 @@
 """Messages emitted by the order service."""
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -9,6 +9,10 @@ from pydantic import Field
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.shops import shop_id_field
+
+#: Whose payment channel took the money: the platform's (the platform settles with the shop) or the shop's own
+#: (the money is the shop's already).
+Collector = Literal["platform", "shop"]
 
 
 class OrderEvent(Message):
@@ -74,6 +78,11 @@ class OrderPaid(OrderEvent):
     provider: str = Field(examples=["sandbox", "epay"])
     trade_no: str = Field(description="The provider's transaction number")
     paid_at: datetime
+    collected_by: Collector = Field(
+        default="platform",
+        description="Whose payment channel took the money: the platform's (owed to the shop, settled later) "
+        "or the shop's own",
+    )
 
 
 class OrderDelivered(OrderEvent):
@@ -99,6 +108,9 @@ class OrderRefunded(OrderEvent):
     provider: str = Field(examples=["alipay", "stripe"])
     reason: str = Field(examples=["buyer_request", "duplicate_payment", "out_of_stock"])
     refunded_at: datetime
+    collected_by: Collector = Field(
+        default="platform", description="Whose payment channel the refund went back through (as OrderPaid's)"
+    )
 
 
 class OrderNeedsAttention(OrderEvent):

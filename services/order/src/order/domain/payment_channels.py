@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
+from faka_common.contracts.order import Collector
 from faka_common.errors import Conflict, DomainError
 
-Collector = Literal["platform", "shop"]
 PLATFORM: Collector = "platform"
 SHOP: Collector = "shop"
 

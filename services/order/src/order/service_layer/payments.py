@@ -161,6 +161,7 @@ def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, 
             provider=notice.provider,
             trade_no=notice.trade_no,
             paid_at=at,
+            collected_by=notice.collected_by,
         )
     )
     request = fulfilment_request(order)
@@ -527,6 +528,7 @@ async def _settle_refund(
                 provider=trade.provider,
                 reason=reason[:200],
                 refunded_at=at,
+                collected_by=trade.collected_by,
             )
         )
         await uow.commit()
