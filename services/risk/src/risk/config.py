@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from faka_common.settings import ServiceSettings
+from pydantic import Field
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -11,4 +12,12 @@ class Settings(ServiceSettings):
     service_name: str = "risk"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_risk"
     http_port: int = 8004
-    max_quantity_per_order: int = 100
+    max_quantity_per_order: int = Field(default=100, ge=1, description="A bound above every shop's rules")
+    unpaid_horizon_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="An order counts as unpaid for at most this long, even if the event ending it was lost",
+    )
+    review_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often expired reviews are rejected"
+    )

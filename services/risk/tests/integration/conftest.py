@@ -1,10 +1,11 @@
 """The risk service against a real Postgres (DATABASE_URL names the server; each module gets its own
-database)."""
+database) and the real Redis (REDIS_URL; each test its own key prefix)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -27,10 +28,18 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def service(database_url: str) -> AsyncIterator[Service]:
-    built = bootstrap(Settings(database_url=database_url, run_migrations=False, max_quantity_per_order=10))
+    # its own Redis key prefix: each test's windows start empty
+    settings = Settings(
+        database_url=database_url,
+        run_migrations=False,
+        max_quantity_per_order=10,
+        kafka_namespace=f"risk-test-{uuid4().hex[:8]}.",
+    )
+    built = bootstrap(settings)
     try:
         yield built
     finally:
+        await built.decider.counters.aclose()
         await built.runtime.engine.dispose()
 
 

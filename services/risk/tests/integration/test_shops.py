@@ -16,8 +16,19 @@ from .conftest import emitted, feed, the_app
 
 pytestmark = pytest.mark.integration
 
-NOT_SHOP_OWNED = OPERATIONAL_ROUTES
-SCOPED = {("GET", "/internal/decisions/{order_id}")}
+#: The platform's rule set is above every shop's: the gateway's platform routes alone reach it.
+NOT_SHOP_OWNED = OPERATIONAL_ROUTES | {
+    ("GET", "/internal/platform-rules"),
+    ("PUT", "/internal/platform-rules"),
+}
+SCOPED = {
+    ("GET", "/internal/decisions/{order_id}"),
+    ("GET", "/internal/rules"),
+    ("PUT", "/internal/rules"),
+    ("GET", "/internal/reviews"),
+    ("POST", "/internal/reviews/{order_id}/approve"),
+    ("POST", "/internal/reviews/{order_id}/reject"),
+}
 
 
 def placed(shop: UUID, quantity: int = 1) -> OrderPlaced:
@@ -77,3 +88,27 @@ async def test_the_same_order_placed_again_under_another_shop_changes_nothing(
     assert [m["payload"]["shop_id"] for m in await emitted(service, order.order_id)] == [str(shop_a)]
     as_a = await api.get(f"/internal/decisions/{order.order_id}", headers={SHOP_HEADER: str(shop_a)})
     assert as_a.json()["verdict"] == "approve"
+
+
+async def test_a_shops_rules_and_reviews_are_its_own_and_another_shop_can_neither_see_nor_resolve_them(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop_a, shop_b = uuid4(), uuid4()
+    rules = {"rules": [{"type": "disposable_email", "action": "review"}], "changed_by": "owner@a.example"}
+    assert (
+        await api.put("/internal/rules", json=rules, headers={SHOP_HEADER: str(shop_a)})
+    ).status_code == 200
+    order = placed(shop_a).model_copy(update={"buyer_email": "x@mailinator.com"})
+    await feed(service, order)
+    as_a, as_b = ({SHOP_HEADER: str(shop_a)}, {SHOP_HEADER: str(shop_b)})
+
+    assert (await api.get("/internal/rules", headers=as_b)).json()["version"] == 0
+    assert (await api.get("/internal/reviews", headers=as_b)).json()["items"] == []
+    path = f"/internal/reviews/{order.order_id}"
+    approve = await api.post(f"{path}/approve", json={"reviewed_by": "b"}, headers=as_b)
+    reject = await api.post(f"{path}/reject", json={"reviewed_by": "b", "reason": "no"}, headers=as_b)
+    assert approve.status_code == reject.status_code == 404
+
+    assert (await api.get("/internal/rules", headers=as_a)).json()["version"] == 1
+    [review] = (await api.get("/internal/reviews", headers=as_a)).json()["items"]
+    assert review["order_id"] == str(order.order_id) and review["status"] == "open"

@@ -1,13 +1,82 @@
-from risk.domain.rules import OrderFacts, RuleSet
+"""The rules that need no count or mean, judged in the domain alone."""
+
+from uuid import uuid4
+
+import pytest
+from faka_common.contracts.risk_rules import RiskRules
+from pydantic import ValidationError
+from risk.domain.rules import OrderFacts, RuleSet, evaluate, verdict_of
 
 
-def test_ordinary_order_is_approved() -> None:
-    decision = RuleSet(max_quantity_per_order=10).decide(OrderFacts(2, 2000, "a@example.com", "127.0.0.1"))
-    assert decision.verdict == "approve"
-    assert decision.reasons == []
+def facts(quantity: int = 2, email: str = "a@example.com", ip: str | None = "127.0.0.1") -> OrderFacts:
+    return OrderFacts(uuid4(), uuid4(), uuid4(), quantity, 2000, email, ip)
 
 
-def test_quantity_above_bound_is_rejected_with_reason() -> None:
-    decision = RuleSet(max_quantity_per_order=10).decide(OrderFacts(11, 11000, "a@example.com", None))
-    assert decision.verdict == "reject"
-    assert "11" in decision.reasons[0]
+def shop(*rules: dict[str, object]) -> RuleSet:
+    return RuleSet("shop", 3, RiskRules.model_validate({"rules": list(rules)}))
+
+
+def test_ordinary_order_is_approved_and_counted_as_unpaid_per_email_and_address_in_shop_and_platform() -> (
+    None
+):
+    found = evaluate(facts(), [RuleSet("platform"), RuleSet("shop")], 10, 3600)
+    assert verdict_of(found.fired) == "approve" and found.fired == []
+    assert len(found.counters) == 4 and all(c.limit == 0 for c in found.counters)
+
+
+def test_quantity_above_the_service_bound_is_rejected_with_reason() -> None:
+    found = evaluate(facts(quantity=11), [RuleSet("shop")], 10, 3600)
+    assert verdict_of(found.fired) == "reject" and "11" in found.fired[0].reason
+    assert found.counters == []
+
+
+def test_a_blocked_cidr_rejects_naming_the_rule_even_when_the_address_is_allow_listed() -> None:
+    rules = shop(
+        {"type": "allowlist", "ips": ["203.0.113.9"]},
+        {"type": "blocklist", "cidrs": ["203.0.113.0/24"]},
+    )
+    found = evaluate(facts(ip="203.0.113.9"), [rules], 100, 3600)
+    assert [f.rule for f in found.fired] == ["shop.blocklist[1]"]
+    assert verdict_of(found.fired) == "reject"
+
+
+def test_an_allow_listed_domain_skips_the_velocity_and_disposable_rules() -> None:
+    rules = shop(
+        {"type": "allowlist", "email_domains": ["mailinator.com"]},
+        {"type": "disposable_email"},
+        {"type": "velocity", "per": "ip", "limit": 1, "window_seconds": 60},
+    )
+    found = evaluate(facts(email="a@mailinator.com"), [rules], 100, 3600)
+    assert found.fired == [] and all(c.fired is None for c in found.counters)
+
+
+def test_a_disposable_domain_of_the_built_in_list_or_the_shops_own_fires_its_action() -> None:
+    rules = shop({"type": "disposable_email", "extra_domains": ["Burner.Example"], "action": "review"})
+    assert verdict_of(evaluate(facts(email="a@yopmail.com"), [rules], 100, 3600).fired) == "review"
+    assert verdict_of(evaluate(facts(email="a@mx.burner.example"), [rules], 100, 3600).fired) == "review"
+    assert verdict_of(evaluate(facts(email="a@example.com"), [rules], 100, 3600).fired) == "approve"
+
+
+def test_quantity_bounds_of_a_shop_reject_outside_them() -> None:
+    rules = shop({"type": "quantity", "min": 2, "max": 5})
+    assert [f.rule for f in evaluate(facts(quantity=6), [rules], 100, 3600).fired] == ["shop.quantity[0]"]
+    assert evaluate(facts(quantity=5), [rules], 100, 3600).fired == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"type": "blocklist", "cidrs": ["10.0.0.300/8"]}, "rules.0.blocklist.cidrs.0"),
+        (
+            {"type": "velocity", "per": "ip", "limit": 5, "window_seconds": -60},
+            "rules.0.velocity.window_seconds",
+        ),
+        ({"type": "captcha"}, "rules.0"),
+        ({"type": "quantity", "min": 5, "max": 2}, "rules.0.quantity"),
+    ],
+)
+def test_a_malformed_rule_is_refused_naming_its_field(rule: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        RiskRules.model_validate({"rules": [rule]})
+    [error] = refused.value.errors()
+    assert ".".join(str(part) for part in error["loc"]) == field

@@ -1,13 +1,8 @@
-"""Risk tables and repository."""
+"""Risk tables."""
 
-from uuid import UUID
-
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from risk.domain.rules import Decision
 
 metadata = MetaData()
 
@@ -18,30 +13,49 @@ decisions = Table(
     Column("shop_id", PgUUID(as_uuid=True), nullable=False),
     Column("verdict", Text, nullable=False),
     Column("reasons", ARRAY(Text), nullable=False),
+    Column("fired", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("rules_version", Integer),
+    Column("platform_rules_version", Integer),
+    Column("buyer_email", Text),
+    Column("buyer_ip", Text),
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+rule_sets = Table(
+    "risk_rule_sets",
+    metadata,
+    Column("scope", PgUUID(as_uuid=True), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
-class DecisionRepository:
-    """Decisions by order, each scoped by the shop: another shop's order has none."""
+reviews = Table(
+    "risk_reviews",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("order_no", Text, nullable=False),
+    Column("product_title", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("buyer_email", Text, nullable=False),
+    Column("reasons", ARRAY(Text), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", Text),
+    Column("resolution_reason", Text),
+)
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, shop_id: UUID, order_id: UUID, decision: Decision) -> bool:
-        """Record the decision on the shop's order; False when the order already has one."""
-        result = await self._session.execute(
-            insert(decisions)
-            .values(shop_id=shop_id, order_id=order_id, verdict=decision.verdict, reasons=decision.reasons)
-            .on_conflict_do_nothing()
-            .returning(decisions.c.order_id)
-        )
-        return result.first() is not None
-
-    async def get(self, shop_id: UUID, order_id: UUID) -> Decision | None:
-        row = (
-            await self._session.execute(
-                select(decisions).where(decisions.c.shop_id == shop_id, decisions.c.order_id == order_id)
-            )
-        ).first()
-        return Decision(row.verdict, list(row.reasons)) if row else None
+paid_amounts = Table(
+    "risk_paid_amounts",
+    metadata,
+    Column("order_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("product_id", PgUUID(as_uuid=True), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,30 +1,263 @@
-"""The rule set applied to a placed order. For now: a pass-through with a sanity bound on quantity."""
+"""The risk rules applied to a placed order: the platform's rule set and the shop's, each versioned.
 
+What needs no outside fact is decided here (lists, quantity bounds, disposable e-mail domains); what needs
+counts (velocity windows, unpaid orders: Redis) or the product's trailing mean (Postgres) is described here
+as `Counter`s and `AmountCheck`s for the service layer to look up, and judged here once it has."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from ipaddress import ip_address
 from typing import Literal
+from uuid import UUID
+
+from faka_common.contracts.risk_rules import (
+    Allowlist,
+    AmountAboveMean,
+    AnyRule,
+    Blocklist,
+    DisposableEmail,
+    ListRule,
+    QuantityBounds,
+    RiskRules,
+    UnpaidOrders,
+    Velocity,
+)
+from faka_common.rate_limits import email_id
 
 Verdict = Literal["approve", "review", "reject"]
+Scope = Literal["platform", "shop"]
+
+#: The rule set of the platform itself (rules above every shop's) is stored under this id.
+PLATFORM = UUID(int=0)
+
+#: Well-known disposable-mail domains; a shop's `disposable_email` rule adds its own.
+DISPOSABLE_DOMAINS: frozenset[str] = frozenset(
+    {
+        "10minutemail.com",
+        "dispostable.com",
+        "fakeinbox.com",
+        "getnada.com",
+        "guerrillamail.com",
+        "maildrop.cc",
+        "mailinator.com",
+        "mintemail.com",
+        "mohmal.com",
+        "sharklasers.com",
+        "temp-mail.org",
+        "tempmail.net",
+        "throwawaymail.com",
+        "trashmail.com",
+        "yopmail.com",
+    }
+)
 
 
 @dataclass(frozen=True)
 class OrderFacts:
+    order_id: UUID
+    shop_id: UUID
+    product_id: UUID
     quantity: int
     amount: int
     buyer_email: str
     buyer_ip: str | None
+
+    @property
+    def email_domain(self) -> str:
+        return self.buyer_email.rsplit("@", 1)[-1].strip().lower()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One scope's rule set at one version (version 0: never configured)."""
+
+    scope: Scope
+    version: int = 0
+    rules: RiskRules = field(default_factory=RiskRules)
+
+    def named(self, index: int) -> str:
+        return f"{self.scope}.{self.rules.rules[index].type}[{index}]"
+
+
+@dataclass(frozen=True)
+class Fired:
+    rule: str
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A count to check and take in Redis: orders in a sliding window (velocity) or orders still unpaid.
+    `limit` 0 counts without checking (every order is counted for the unpaid rules to come)."""
+
+    key: str
+    window_seconds: int
+    limit: int
+    fired: Fired | None = None
+
+
+@dataclass(frozen=True)
+class AmountCheck:
+    rule: AmountAboveMean
+    name: str
 
 
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reasons: list[str] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+    rules_version: int | None = None
+    platform_rules_version: int | None = None
 
 
-@dataclass(frozen=True)
-class RuleSet:
-    max_quantity_per_order: int = 100
+def _matches(rule: ListRule, facts: OrderFacts) -> str | None:
+    """What of the buyer the list names, or None."""
+    email = facts.buyer_email.strip().lower()
+    if email in {e.lower() for e in rule.emails}:
+        return f"e-mail {email}"
+    domain = facts.email_domain
+    if any(domain == d.lower() or domain.endswith("." + d.lower()) for d in rule.email_domains):
+        return f"e-mail domain {domain}"
+    if facts.buyer_ip is None:
+        return None
+    try:
+        address = ip_address(facts.buyer_ip)
+    except ValueError:
+        return None
+    if address in rule.ips:
+        return f"address {address}"
+    for network in rule.cidrs:
+        if address.version == network.version and address in network:
+            return f"address {address} in {network}"
+    return None
 
-    def decide(self, facts: OrderFacts) -> Decision:
-        if facts.quantity > self.max_quantity_per_order:
-            return Decision("reject", [f"quantity {facts.quantity} exceeds {self.max_quantity_per_order}"])
-        return Decision("approve")
+
+def _disposable(rule: DisposableEmail, domain: str) -> bool:
+    listed = DISPOSABLE_DOMAINS | {d.lower() for d in rule.extra_domains}
+    return any(domain == d or domain.endswith("." + d) for d in listed)
+
+
+@dataclass
+class Evaluation:
+    """What the rules found before the counts and means are looked up; `finished` when nothing else can
+    change the verdict (a reject, an allow-listed buyer)."""
+
+    fired: list[Fired] = field(default_factory=list)
+    allowlisted: bool = False
+    counters: list[Counter] = field(default_factory=list)
+    amount_checks: list[AmountCheck] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return any(f.verdict == "reject" for f in self.fired)
+
+
+def unpaid_key(scope_id: UUID, per: str, value: str) -> str:
+    return f"unpaid:{scope_id}:{per}:{value}"
+
+
+def unpaid_keys(shop_id: UUID, buyer_email: str, buyer_ip: str | None) -> dict[tuple[Scope, str], str]:
+    """Where an order is counted while unpaid: per e-mail and per address, in its shop and platform-wide."""
+    scopes: tuple[tuple[Scope, UUID], ...] = (("shop", shop_id), ("platform", PLATFORM))
+    keys: dict[tuple[Scope, str], str] = {}
+    for scope, scope_id in scopes:
+        keys[(scope, "email")] = unpaid_key(scope_id, "email", email_id(buyer_email))
+        if buyer_ip:
+            keys[(scope, "ip")] = unpaid_key(scope_id, "ip", buyer_ip)
+    return keys
+
+
+def _per_value(per: str, facts: OrderFacts) -> str | None:
+    if per == "ip":
+        return facts.buyer_ip
+    if per == "email":
+        return email_id(facts.buyer_email)
+    return str(facts.product_id)
+
+
+def evaluate(
+    facts: OrderFacts, rule_sets: Sequence[RuleSet], max_quantity: int, unpaid_horizon_seconds: int
+) -> Evaluation:
+    """Apply the rules that need no outside fact; describe the counts and means the others need."""
+    found = Evaluation()
+    if facts.quantity > max_quantity:
+        found.fired.append(Fired("quantity", "reject", f"quantity {facts.quantity} exceeds {max_quantity}"))
+    for rule_set in rule_sets:
+        for index, rule in enumerate(rule_set.rules.rules):
+            name = rule_set.named(index)
+            if isinstance(rule, Blocklist) and (what := _matches(rule, facts)):
+                found.fired.append(Fired(name, "reject", f"{name}: {what} is blocked"))
+            elif isinstance(rule, QuantityBounds) and not rule.min <= facts.quantity <= rule.max:
+                found.fired.append(
+                    Fired(name, "reject", f"{name}: quantity {facts.quantity} outside {rule.min}..{rule.max}")
+                )
+            elif isinstance(rule, Allowlist) and _matches(rule, facts):
+                found.allowlisted = True
+    if found.rejected:
+        return found
+    unpaid = unpaid_keys(facts.shop_id, facts.buyer_email, facts.buyer_ip)
+    if not found.allowlisted:
+        for rule_set in rule_sets:
+            scope_id = facts.shop_id if rule_set.scope == "shop" else PLATFORM
+            for index, rule in enumerate(rule_set.rules.rules):
+                name = rule_set.named(index)
+                _judge(rule, name, (rule_set.scope, scope_id), facts, found, unpaid, unpaid_horizon_seconds)
+    # every order is counted while unpaid, so a limit set later sees the orders already open
+    limited = {c.key for c in found.counters}
+    found.counters += [Counter(k, unpaid_horizon_seconds, 0) for k in unpaid.values() if k not in limited]
+    return found
+
+
+def _judge(
+    rule: AnyRule,
+    name: str,
+    scope: tuple[Scope, UUID],
+    facts: OrderFacts,
+    found: Evaluation,
+    unpaid: dict[tuple[Scope, str], str],
+    unpaid_horizon_seconds: int,
+) -> None:
+    """Add what one rule found, or the count or mean it needs, to `found`."""
+    scope_name, scope_id = scope
+    if isinstance(rule, DisposableEmail) and _disposable(rule, facts.email_domain):
+        found.fired.append(
+            Fired(name, rule.action, f"{name}: {facts.email_domain} is a disposable e-mail domain")
+        )
+    elif isinstance(rule, Velocity) and (value := _per_value(rule.per, facts)) is not None:
+        key = f"velocity:{scope_id}:{rule.per}:{rule.window_seconds}:{value}"
+        reason = f"{name}: more than {rule.limit} orders per {rule.per} in {rule.window_seconds} s"
+        found.counters.append(Counter(key, rule.window_seconds, rule.limit, Fired(name, rule.action, reason)))
+    elif isinstance(rule, UnpaidOrders) and (open_key := unpaid.get((scope_name, rule.per))) is not None:
+        reason = f"{name}: more than {rule.limit} unpaid orders per {rule.per}"
+        fired = Fired(name, rule.action, reason)
+        found.counters.append(Counter(open_key, unpaid_horizon_seconds, rule.limit, fired))
+    elif isinstance(rule, AmountAboveMean):
+        found.amount_checks.append(AmountCheck(rule, name))
+
+
+def above_mean(check: AmountCheck, amount: int, mean: Decimal | None, samples: int) -> Fired | None:
+    """Whether the amount is above `factor` × the product's trailing mean (judged once enough were paid)."""
+    if mean is None or samples < check.rule.min_samples or amount <= check.rule.factor * mean:
+        return None
+    reason = f"{check.name}: amount {amount} above {check.rule.factor} x the product's mean {mean:.0f}"
+    return Fired(check.name, check.rule.action, reason)
+
+
+def verdict_of(fired: Sequence[Fired]) -> Verdict:
+    verdicts = {f.verdict for f in fired}
+    return "reject" if "reject" in verdicts else "review" if "review" in verdicts else "approve"
+
+
+def decide(fired: Sequence[Fired], platform: RuleSet, shop: RuleSet) -> Decision:
+    return Decision(
+        verdict_of(fired),
+        [f.reason for f in fired],
+        [f.rule for f in fired],
+        shop.version or None,
+        platform.version or None,
+    )

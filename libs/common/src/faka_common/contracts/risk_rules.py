@@ -1,0 +1,149 @@
+"""A rule set of the risk service (a shop's or the platform's), as the admin API takes it: one model,
+enforced by the risk service, checked and documented by the gateway on the way in. A malformed value is a
+422 naming its field (`rules.<i>.<type>.<field>`), and a rule set is saved whole or not at all."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
+
+from faka_common.fields import Line
+
+Action = Literal["reject", "review"]
+#: An e-mail domain as written in a list: labels and dots (no scheme, no @); compared case-folded.
+Domain = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=253,
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}$",
+        examples=["mailinator.com"],
+    ),
+]
+Email = Annotated[
+    str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["buyer@example.com"])
+]
+MAX_LIST = 10_000
+#: A window or a time: at least a second, at most 30 days.
+Seconds = Annotated[int, Field(ge=1, le=30 * 24 * 3600)]
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    note: Line | None = Field(default=None, max_length=200, description="Why the rule is there")
+
+
+class ListRule(Rule):
+    ips: list[IPvAnyAddress] = Field(default_factory=list, max_length=MAX_LIST)
+    cidrs: list[IPvAnyNetwork] = Field(
+        default_factory=list, max_length=MAX_LIST, examples=[["203.0.113.0/24"]]
+    )
+    emails: list[Email] = Field(default_factory=list, max_length=MAX_LIST)
+    email_domains: list[Domain] = Field(default_factory=list, max_length=MAX_LIST)
+
+
+class Blocklist(ListRule):
+    """A buyer matching any entry is rejected (a blocklist wins over an allow-list)."""
+
+    type: Literal["blocklist"] = "blocklist"
+
+
+class Allowlist(ListRule):
+    """A buyer matching any entry skips velocity, unpaid-order, amount and disposable-e-mail rules."""
+
+    type: Literal["allowlist"] = "allowlist"
+
+
+class Velocity(Rule):
+    """At most `limit` orders per `per` within the last `window_seconds` (a sliding window)."""
+
+    type: Literal["velocity"] = "velocity"
+    per: Literal["ip", "email", "product"]
+    limit: int = Field(ge=1, le=1_000_000)
+    window_seconds: Seconds
+    action: Action = "reject"
+
+
+class UnpaidOrders(Rule):
+    """At most `limit` orders per `per` placed and not yet paid, expired, cancelled or rejected (hoarding)."""
+
+    type: Literal["unpaid_orders"] = "unpaid_orders"
+    per: Literal["ip", "email"]
+    limit: int = Field(ge=1, le=10_000)
+    action: Action = "reject"
+
+
+class AmountAboveMean(Rule):
+    """An order whose amount is above `factor` × the mean of the product's last `sample` paid orders goes
+    to review (once at least `min_samples` were paid)."""
+
+    type: Literal["amount_above_mean"] = "amount_above_mean"
+    factor: Decimal = Field(gt=1, le=1000, max_digits=8, decimal_places=3, examples=["3"])
+    sample: int = Field(default=50, ge=1, le=1000)
+    min_samples: int = Field(default=5, ge=1, le=1000)
+    action: Action = "review"
+
+
+class DisposableEmail(Rule):
+    """Buyers with an address at a disposable-mail domain (a built-in list, plus `extra_domains`)."""
+
+    type: Literal["disposable_email"] = "disposable_email"
+    extra_domains: list[Domain] = Field(default_factory=list, max_length=MAX_LIST)
+    action: Action = "reject"
+
+
+class QuantityBounds(Rule):
+    type: Literal["quantity"] = "quantity"
+    min: int = Field(default=1, ge=1, le=1_000_000)
+    max: int = Field(ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QuantityBounds:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not be above max ({self.max})")
+        return self
+
+
+AnyRule = Annotated[
+    Blocklist | Allowlist | Velocity | UnpaidOrders | AmountAboveMean | DisposableEmail | QuantityBounds,
+    Field(discriminator="type"),
+]
+RULE_TYPES: tuple[str, ...] = (
+    "blocklist",
+    "allowlist",
+    "velocity",
+    "unpaid_orders",
+    "amount_above_mean",
+    "disposable_email",
+    "quantity",
+)
+
+
+class RiskRules(BaseModel):
+    """A whole rule set: saving it makes a new version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: list[AnyRule] = Field(default_factory=list, max_length=200)
+    review_timeout_seconds: Seconds = Field(
+        default=3600, description="How long an order waits in review before it is rejected as expired"
+    )
+
+
+class RiskRulesChange(RiskRules):
+    """What the gateway sends the risk service: the rule set and who changes it."""
+
+    changed_by: Line = Field(min_length=1, max_length=254)
+
+
+class ReviewApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewed_by: Line = Field(min_length=1, max_length=254)
+
+
+class ReviewRejection(ReviewApproval):
+    reason: Line = Field(min_length=1, max_length=500)

@@ -1,0 +1,80 @@
+"""The counts the rules check, in Redis: a sorted set per window (members: order ids, scores: when placed),
+so a window slides, a redelivered order is counted once, and an order that ends unpaid is taken out.
+
+A check and its count are one Lua script: two orders from one address at the same moment cannot both see
+the last free place of a window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from risk.domain.rules import Counter
+
+# KEYS: the windows. ARGV: now (ms), the order's id, then per window its length (ms) and limit (0: count
+# without checking). Returns the 1-based indices of the full windows; counts the order in every window only
+# when none is full (or when `force` is 1, for an order going to review anyway).
+TAKE = """
+local now = tonumber(ARGV[1])
+local member = ARGV[2]
+local force = ARGV[3] == '1'
+local full = {}
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[3 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if limit > 0 and not redis.call('ZSCORE', key, member) and redis.call('ZCARD', key) >= limit then
+    table.insert(full, i)
+  end
+end
+if #full == 0 or force then
+  for i, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+  end
+end
+return full
+"""
+
+
+class Counters(Protocol):
+    async def take(
+        self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
+    ) -> list[int]:
+        """Check every window and count `member` in all of them when none is full (or `force`): the
+        0-based indices of the full ones."""
+
+    async def release(self, keys: Sequence[str], member: str) -> None:
+        """Take `member` out of the windows (an order that ended unpaid)."""
+
+    async def aclose(self) -> None: ...
+
+
+class RedisCounters:
+    def __init__(self, url: str, prefix: str = "", timeout: float = 1.0) -> None:
+        self._redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._prefix = f"{prefix}risk:"
+        self._take = self._redis.register_script(TAKE)
+
+    async def take(
+        self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
+    ) -> list[int]:
+        if not counters:
+            return []
+        args: list[str | int] = [now_ms, member, 1 if force else 0]
+        for counter in counters:
+            args += [counter.window_seconds * 1000, counter.limit]
+        full = await self._take(keys=[self._prefix + c.key for c in counters], args=args)
+        return [int(i) - 1 for i in full]
+
+    async def release(self, keys: Sequence[str], member: str) -> None:
+        if keys:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrem(self._prefix + key, member)
+                await pipe.execute()
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

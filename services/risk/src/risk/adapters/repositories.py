@@ -1,0 +1,233 @@
+"""Risk repositories: decisions, rule-set versions, reviews and paid amounts, each query scoped by shop
+where the thing is a shop's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from faka_common.contracts.risk_rules import RiskRules
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from risk.adapters.orm import decisions, paid_amounts, reviews, rule_sets
+from risk.domain.reviews import Review, ReviewStatus
+from risk.domain.rules import Decision, OrderFacts
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Whom a decided order was counted against while unpaid."""
+
+    shop_id: UUID
+    email: str
+    ip: str | None
+
+
+class DecisionRepository:
+    """Decisions by order, each scoped by the shop: another shop's order has none."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, facts: OrderFacts, decision: Decision) -> bool:
+        """Record the decision on the shop's order; False when the order already has one."""
+        result = await self._session.execute(
+            insert(decisions)
+            .values(
+                shop_id=facts.shop_id,
+                order_id=facts.order_id,
+                verdict=decision.verdict,
+                reasons=decision.reasons,
+                fired=decision.fired,
+                rules_version=decision.rules_version,
+                platform_rules_version=decision.platform_rules_version,
+                buyer_email=facts.buyer_email,
+                buyer_ip=facts.buyer_ip,
+            )
+            .on_conflict_do_nothing()
+            .returning(decisions.c.order_id)
+        )
+        return result.first() is not None
+
+    async def get(self, shop_id: UUID, order_id: UUID) -> Decision | None:
+        row = (
+            await self._session.execute(
+                select(decisions).where(decisions.c.shop_id == shop_id, decisions.c.order_id == order_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return Decision(
+            row.verdict, list(row.reasons), list(row.fired), row.rules_version, row.platform_rules_version
+        )
+
+    async def buyer(self, order_id: UUID) -> Buyer | None:
+        row = (
+            await self._session.execute(
+                select(decisions.c.shop_id, decisions.c.buyer_email, decisions.c.buyer_ip).where(
+                    decisions.c.order_id == order_id
+                )
+            )
+        ).first()
+        if row is None or row.buyer_email is None:
+            return None
+        return Buyer(row.shop_id, row.buyer_email, row.buyer_ip)
+
+
+@dataclass(frozen=True)
+class StoredRules:
+    version: int
+    rules: RiskRules
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+class RuleSetRepository:
+    """Every version of every scope's rule set; the current one is the highest version."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def heads(self, scopes: list[UUID]) -> dict[UUID, int]:
+        """The current version of each scope that has one (an index-only read on the primary key)."""
+        rows = await self._session.execute(
+            select(rule_sets.c.scope, func.max(rule_sets.c.version))
+            .where(rule_sets.c.scope.in_(scopes))
+            .group_by(rule_sets.c.scope)
+        )
+        return {scope: version for scope, version in rows}
+
+    async def current(self, scope: UUID) -> StoredRules:
+        row = (
+            await self._session.execute(
+                select(rule_sets)
+                .where(rule_sets.c.scope == scope)
+                .order_by(rule_sets.c.version.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return StoredRules(0, RiskRules())
+        return StoredRules(
+            row.version, RiskRules.model_validate(row.document), row.changed_by, row.changed_at
+        )
+
+    async def save(self, scope: UUID, rules: RiskRules, changed_by: str) -> int:
+        """Store `rules` as the scope's next version; changes to one scope are serialised."""
+        await self._session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('risk_rule_sets:' || :scope))"), {"scope": str(scope)}
+        )
+        latest = await self._session.scalar(
+            select(func.coalesce(func.max(rule_sets.c.version), 0)).where(rule_sets.c.scope == scope)
+        )
+        version = int(latest or 0) + 1
+        await self._session.execute(
+            insert(rule_sets).values(
+                scope=scope,
+                version=version,
+                document=rules.model_dump(mode="json", include=set(RiskRules.model_fields)),
+                changed_by=changed_by,
+            )
+        )
+        return version
+
+
+def _review(row: Any) -> Review:
+    return Review(
+        order_id=row.order_id,
+        shop_id=row.shop_id,
+        order_no=row.order_no,
+        product_title=row.product_title,
+        amount=row.amount,
+        currency=row.currency,
+        buyer_email=row.buyer_email,
+        reasons=list(row.reasons),
+        status=row.status,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolution_reason=row.resolution_reason,
+    )
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, review: Review) -> None:
+        values = {k: v for k, v in review.__dict__.items()}
+        await self._session.execute(insert(reviews).values(**values).on_conflict_do_nothing())
+
+    async def of_shop(self, shop_id: UUID, status: ReviewStatus | None, limit: int) -> list[Review]:
+        query = select(reviews).where(reviews.c.shop_id == shop_id)
+        if status is not None:
+            query = query.where(reviews.c.status == status)
+        rows = await self._session.execute(query.order_by(reviews.c.created_at).limit(limit))
+        return [_review(row) for row in rows]
+
+    async def lock(self, shop_id: UUID, order_id: UUID) -> Review | None:
+        row = (
+            await self._session.execute(
+                select(reviews)
+                .where(reviews.c.shop_id == shop_id, reviews.c.order_id == order_id)
+                .with_for_update()
+            )
+        ).first()
+        return None if row is None else _review(row)
+
+    async def lock_due(self, now: datetime, limit: int) -> list[Review]:
+        """Open reviews whose time ran out, locked (another replica's sweep skips them)."""
+        rows = await self._session.execute(
+            select(reviews)
+            .where(reviews.c.status == "open", reviews.c.expires_at <= now)
+            .order_by(reviews.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_review(row) for row in rows]
+
+    async def save(self, review: Review) -> None:
+        await self._session.execute(
+            update(reviews)
+            .where(reviews.c.order_id == review.order_id)
+            .values(
+                status=review.status,
+                resolved_at=review.resolved_at,
+                resolved_by=review.resolved_by,
+                resolution_reason=review.resolution_reason,
+            )
+        )
+
+
+class PaidAmountRepository:
+    """What each paid order came to, per product: the trailing mean of the last few."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, shop_id: UUID, order_id: UUID, product_id: UUID, amount: int, at: datetime) -> None:
+        await self._session.execute(
+            insert(paid_amounts)
+            .values(order_id=order_id, shop_id=shop_id, product_id=product_id, amount=amount, paid_at=at)
+            .on_conflict_do_nothing()
+        )
+
+    async def trailing_mean(self, product_id: UUID, sample: int) -> tuple[Decimal | None, int]:
+        """The mean amount of the product's last `sample` paid orders, and how many there were."""
+        last = (
+            select(paid_amounts.c.amount)
+            .where(paid_amounts.c.product_id == product_id)
+            .order_by(paid_amounts.c.paid_at.desc())
+            .limit(sample)
+            .subquery()
+        )
+        row = (
+            await self._session.execute(select(func.avg(last.c.amount), func.count()).select_from(last))
+        ).one()
+        return (None if row[0] is None else Decimal(row[0])), int(row[1])
