@@ -30,6 +30,7 @@ class Gateway:
     shops: Shops
     merchant: Owner
     principals: Principals
+    risk: Owner
 
     @property
     def sandbox_secret(self) -> str:
@@ -49,6 +50,7 @@ class Gateway:
         await self.changes.aclose()
         await self.merchant.aclose()
         await self.principals.aclose()
+        await self.risk.aclose()
 
 
 @dataclass
@@ -69,6 +71,7 @@ def build_gateway(
     shops: Shops | None = None,
     merchant: Owner | None = None,
     principals: Principals | None = None,
+    risk: Owner | None = None,
 ) -> Gateway:
     """The owners' clients given (test doubles) or built from `settings`; each shop-owned owner's calls
     name the shop of the request being served (`ShopOwner`)."""
@@ -92,6 +95,7 @@ def build_gateway(
         or MerchantPrincipals(
             merchant, settings.redis_url, settings.kafka_namespace, settings.principal_cache_seconds
         ),
+        risk=ShopOwner(risk or owner_client(settings.risk_url, credential)),
     )
 
 

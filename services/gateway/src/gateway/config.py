@@ -20,6 +20,7 @@ class Settings(ServiceSettings):
     delivery_url: str = "http://127.0.0.1:8003"
     notification_url: str = "http://127.0.0.1:8006"
     merchant_url: str = "http://127.0.0.1:8007"
+    risk_url: str = "http://127.0.0.1:8004"
     shop_cache_seconds: float = Field(
         default=10.0,
         ge=0,

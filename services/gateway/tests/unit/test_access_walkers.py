@@ -57,10 +57,12 @@ SHOP_ROLES = {
     "people:write": {"owner", "manager"},
     "tokens:write": {"owner", "manager"},
     "audit:read": {"owner", "manager"},
+    "risk:read": {"owner", "manager", "operator", "support", "viewer"},
+    "risk:write": {"owner", "manager"},
     "platform:read": set(),
     "platform:write": set(),
 }
-PLATFORM_SUPPORT = READS | {"people:read", "audit:read", "platform:read"}
+PLATFORM_SUPPORT = READS | {"people:read", "audit:read", "platform:read", "risk:read"}
 #: The token scope that grants each permission (None: no token may).
 SCOPE_FOR = {
     "catalog:read": "catalog:read",
@@ -202,7 +204,8 @@ async def walked() -> AsyncIterator[tuple[Gateway, Owners]]:
             inventory_url="http://127.0.0.1:9",  # key exports stream from it: nobody answers there
         ),
         **{
-            role: FakeOwner(owners) for role in ("order", "inventory", "delivery", "notification", "merchant")
+            role: FakeOwner(owners)
+            for role in ("order", "inventory", "delivery", "notification", "merchant", "risk")
         },
         shops=KnownShops([DEFAULT, SHOP_A, SHOP_B]),
         principals=KnownPrincipals(secrets),

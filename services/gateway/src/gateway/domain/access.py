@@ -38,6 +38,8 @@ Permission = Literal[
     "people:write",
     "tokens:write",
     "audit:read",
+    "risk:read",
+    "risk:write",
     "platform:read",
     "platform:write",
 ]
@@ -58,7 +60,9 @@ SCOPE_GRANTS: dict[str, frozenset[Permission]] = {
 }
 assert set(SCOPE_GRANTS) == set(get_args(ApiTokenScope)), "every scope grants something"
 
-READ: frozenset[Permission] = frozenset({"catalog:read", "pricing:read", "orders:read", "delivery:read"})
+READ: frozenset[Permission] = frozenset(
+    {"catalog:read", "pricing:read", "orders:read", "delivery:read", "risk:read"}
+)
 #: Everything a shop's own people can be given (not the platform's routes).
 SHOP_PERMISSIONS: frozenset[Permission] = frozenset(p for p in PERMISSIONS if not p.startswith("platform:"))
 

@@ -16,6 +16,7 @@ from gateway.entrypoints.order_links import order_links_router
 from gateway.entrypoints.orders import orders_router
 from gateway.entrypoints.payment_admin import payment_admin_router
 from gateway.entrypoints.people_admin import people_admin_router
+from gateway.entrypoints.risk_admin import risk_admin_router
 from gateway.entrypoints.shops import ShopPaths
 from gateway.entrypoints.shops_admin import shops_admin_router
 from gateway.entrypoints.telegram import telegram_router
@@ -31,6 +32,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         people_admin_router(gw),
         payment_admin_router(gw),
         notification_admin_router(gw),
+        risk_admin_router(gw),
         storefront_router(gw),
         payments_router(gw),
         orders_router(gw),
