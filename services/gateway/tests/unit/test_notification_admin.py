@@ -1,6 +1,7 @@
 """A shop's notification channels through the admin API, over ASGI with an in-memory notification service:
-the gateway passes the settings on for the shop the request acts for, refuses a malformed body before
-notification hears of it, and hands notification's refusals back as they are."""
+the gateway passes the settings on for the shop the request acts for (its SMS accounts' secrets too, which
+it never answers with), refuses a malformed body before notification hears of it (a 422 naming the field),
+and hands notification's refusals back as they are."""
 
 from __future__ import annotations
 
@@ -30,7 +31,20 @@ SETTINGS: dict[str, Any] = {
     "from_address": "sales@cards.example",
     "smtp": {"host": "smtp.cards.example", "port": 465, "security": "tls", "username": "u", "password": "p"},
     "alert_emails": ["owner@cards.example"],
+    "aliyun_sms": {
+        "access_key_id": "LTAIshopCards01",
+        "access_key_secret": "aliyun-shop-secret",
+        "sign_name": "游戏卡店",
+        "templates": {"order_delivered": "SMS_200001"},
+    },
+    "twilio_sms": {
+        "account_sid": "AC" + "ab" * 16,
+        "auth_token": "0123456789abcdef0123456789abcdef",
+        "from_number": "+15005550007",
+    },
+    "alert_telegram_chat": "@cards_alerts",
 }
+SECRETS = ("aliyun-shop-secret", "0123456789abcdef0123456789abcdef")
 VIEW: dict[str, Any] = {
     "shop_id": str(SHOP.id),
     "from_name": "Cards",
@@ -41,6 +55,15 @@ VIEW: dict[str, Any] = {
     "alert_emails": ["owner@cards.example"],
     "webhook_url": None,
     "webhook_secret_set": False,
+    "aliyun_sms": {
+        "access_key_id": "LTAIshopCards01",
+        "sign_name": "游戏卡店",
+        "templates": {"order_delivered": "SMS_200001"},
+    },
+    "aliyun_sms_secret_set": True,
+    "twilio_sms": {"account_sid": "AC" + "ab" * 16, "from_number": "+15005550007"},
+    "twilio_sms_token_set": True,
+    "alert_telegram_chat": "@cards_alerts",
 }
 
 
@@ -118,6 +141,26 @@ async def test_the_owner_puts_the_settings_to_notification_for_the_shop_and_read
     assert sent.headers["X-Shop-Id"] == got.headers["X-Shop-Id"] == str(SHOP.id)
     forwarded = json.loads(sent.content)
     assert forwarded["smtp"] == {**SETTINGS["smtp"]} and forwarded["alert_emails"] == SETTINGS["alert_emails"]
+    assert (forwarded["aliyun_sms"], forwarded["twilio_sms"]) == (
+        SETTINGS["aliyun_sms"],
+        SETTINGS["twilio_sms"],
+    )
+    assert forwarded["alert_telegram_chat"] == "@cards_alerts"
+
+
+async def test_an_sms_secret_is_never_answered_even_if_notification_sent_one_back(
+    edge: tuple[httpx.AsyncClient, Notification],
+) -> None:
+    client, notification = edge
+    leaky = {**VIEW, "aliyun_sms": {**VIEW["aliyun_sms"], "access_key_secret": SECRETS[0]}}
+    leaky["twilio_sms"] = {**VIEW["twilio_sms"], "auth_token": SECRETS[1]}
+    notification.answer = httpx.Response(200, json=leaky)
+    for answer in (
+        await client.put(URL, json=SETTINGS, headers=signed_in("owner")),
+        await client.get(URL, headers=signed_in("owner")),
+    ):
+        assert answer.status_code == 200 and answer.json() == VIEW
+        assert not [secret for secret in SECRETS if secret in answer.text]
 
 
 @pytest.mark.parametrize(
@@ -135,6 +178,27 @@ async def test_a_malformed_body_is_refused_before_notification_hears_of_it(
     client, notification = edge
     refused = await client.put(URL, json=body, headers=signed_in("owner"))
     assert refused.status_code == 422, refused.text
+    assert notification.calls == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"aliyun_sms": {**SETTINGS["aliyun_sms"], "base_url": "http://10.0.0.1/"}}, "aliyun_sms.base_url"),
+        ({"twilio_sms": {**SETTINGS["twilio_sms"], "base_url": "http://10.0.0.1/"}}, "twilio_sms.base_url"),
+        ({"aliyun_sms": {**SETTINGS["aliyun_sms"], "sign_name": "【店】"}}, "aliyun_sms.sign_name"),
+        ({"aliyun_sms": {**SETTINGS["aliyun_sms"], "templates": {"order_link": "SMS_1"}}}, "order_link"),
+        ({"twilio_sms": {**SETTINGS["twilio_sms"], "account_sid": "AC1/../x"}}, "twilio_sms.account_sid"),
+        ({"alert_telegram_chat": "not a chat"}, "alert_telegram_chat"),
+    ],
+)
+async def test_a_malformed_sms_account_or_alert_chat_is_a_422_naming_the_field_notification_never_hears_of(
+    edge: tuple[httpx.AsyncClient, Notification], change: dict[str, Any], field: str
+) -> None:
+    client, notification = edge
+    refused = await client.put(URL, json={**SETTINGS, **change}, headers=signed_in("owner"))
+    assert refused.status_code == 422, refused.text
+    assert field in refused.json()["message"]
     assert notification.calls == []
 
 

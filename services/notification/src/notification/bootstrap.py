@@ -33,12 +33,10 @@ from faka_common.runtime import Runtime
 from purgatory import AsyncCircuitBreakerFactory
 
 from notification.adapters.account_links import AccountLinkSource, MerchantLinks
-from notification.adapters.channels.aliyun_sms import AliyunSmsChannel
 from notification.adapters.channels.email import EmailChannel
 from notification.adapters.channels.in_site import InSiteChannel
 from notification.adapters.channels.resilience import GuardedChannel, breakers
 from notification.adapters.channels.telegram import TelegramChannel
-from notification.adapters.channels.twilio_sms import TwilioSmsChannel
 from notification.adapters.channels.webhook import WebhookChannel
 from notification.adapters.delivery import DeliveredContent
 from notification.adapters.inventory import InventoryKeys, KeySource
@@ -46,6 +44,7 @@ from notification.adapters.mailer import Mailer, SmtpMailer
 from notification.adapters.order_links import LinkSource, OrderLinks
 from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.shop_mail import ShopMailers
+from notification.adapters.shop_sms import sms_channels
 from notification.adapters.templates import TemplateRenderer
 from notification.config import MIGRATIONS, Settings
 from notification.domain.channels import Channel
@@ -201,31 +200,10 @@ def build_channels(
     settings: Settings, mailer: Mailer, client: httpx.AsyncClient, store: SqlMessageStore, log: SqlWebhookLog
 ) -> dict[str, Channel]:
     """Every channel the settings configure; a channel without credentials is left out (and skipped
-    by the routes that name it)."""
+    by the routes that name it), but for SMS, which a shop may send through its own account."""
     s = settings
     channels: list[Channel] = [EmailChannel(mailer), InSiteChannel(store)]
-    if s.aliyun_sms_access_key_id and s.aliyun_sms_access_key_secret and s.aliyun_sms_sign_name:
-        channels.append(
-            AliyunSmsChannel(
-                client,
-                s.aliyun_sms_base_url,
-                s.aliyun_sms_access_key_id,
-                s.aliyun_sms_access_key_secret.get_secret_value(),
-                s.aliyun_sms_sign_name,
-                s.aliyun_sms_templates,
-                s.aliyun_sms_region,
-            )
-        )
-    if s.twilio_account_sid and s.twilio_auth_token and s.twilio_from:
-        channels.append(
-            TwilioSmsChannel(
-                client,
-                s.twilio_base_url,
-                s.twilio_account_sid,
-                s.twilio_auth_token.get_secret_value(),
-                s.twilio_from,
-            )
-        )
+    channels.extend(sms_channels(s, client))  # a shop's own SMS accounts, else the platform's
     if s.telegram_bot_token:
         channels.append(
             TelegramChannel(

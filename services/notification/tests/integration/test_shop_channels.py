@@ -1,7 +1,7 @@
 """A shop's own notification channels over notification's internal API, on real Postgres: the whole settings
 are put and read back for the shop that X-Shop-Id names only, secrets are sealed at rest and never shown,
-a secret left out stays only with the server it was given for, and the SMTP host and webhook URL pass the
-outgoing-URL guard.
+a secret left out stays only with the server or SMS account it was given for, a sealed secret copied to
+another shop's row does not open, and the SMTP host and webhook URL pass the outgoing-URL guard.
 
 Needs DATABASE_URL (a Postgres server URL)."""
 
@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from cryptography.exceptions import InvalidTag
 from faka_common.breakers import close_breakers
 from faka_common.http import create_app
 from faka_common.testing import as_caller
@@ -27,6 +28,9 @@ __all__ = ["database"]
 
 SMTP_PASSWORD = "smtp-Pa55word-of-the-shop"
 WEBHOOK_SECRET = "whsec-of-the-shop-0123456789"
+ALIYUN_SECRET = "aliyun-Secret-of-the-shop-0123"
+TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
+TWILIO_SID = "AC" + "ab" * 16
 SETTINGS: dict[str, Any] = {
     "from_name": "Game Cards 游戏",
     "from_address": "sales@cards.example",
@@ -41,7 +45,36 @@ SETTINGS: dict[str, Any] = {
     "alert_emails": ["owner@cards.example", "ops@cards.example"],
     "webhook_url": "http://127.0.0.1:9/hooks/faka",
     "webhook_secret": WEBHOOK_SECRET,
+    "aliyun_sms": {
+        "access_key_id": "LTAIshopCards01",
+        "access_key_secret": ALIYUN_SECRET,
+        "sign_name": "游戏卡店",
+        "templates": {"order_delivered": "SMS_200001", "order_delayed": "SMS_200002"},
+    },
+    "twilio_sms": {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from_number": "+15005550007"},
+    "alert_telegram_chat": "-1001234567890",
 }
+#: What the shop reads back: every field but the secrets, which show only as set.
+VIEW: dict[str, Any] = {
+    "from_name": "Game Cards 游戏",
+    "from_address": "sales@cards.example",
+    "reply_to": "help@cards.example",
+    "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none", "username": "cards"},
+    "smtp_password_set": True,
+    "alert_emails": ["owner@cards.example", "ops@cards.example"],
+    "webhook_url": "http://127.0.0.1:9/hooks/faka",
+    "webhook_secret_set": True,
+    "aliyun_sms": {
+        "access_key_id": "LTAIshopCards01",
+        "sign_name": "游戏卡店",
+        "templates": {"order_delivered": "SMS_200001", "order_delayed": "SMS_200002"},
+    },
+    "aliyun_sms_secret_set": True,
+    "twilio_sms": {"account_sid": TWILIO_SID, "from_number": "+15005550007"},
+    "twilio_sms_token_set": True,
+    "alert_telegram_chat": "-1001234567890",
+}
+SECRETS = (SMTP_PASSWORD, WEBHOOK_SECRET, ALIYUN_SECRET, TWILIO_TOKEN)
 
 
 @pytest.fixture
@@ -51,6 +84,7 @@ async def service(database: str) -> AsyncIterator[Service]:
             database_url=database,
             kafka_namespace=f"t{uuid4().hex}.",
             outbound_allow_list=("127.0.0.1",),
+            telegram_bot_token="123456:platform-bot",  # a shop's alert chat needs the platform's bot
         )
     )
     try:
@@ -84,20 +118,10 @@ async def test_the_shop_reads_back_what_it_put_without_any_secret_and_another_sh
     assert put_answer.status_code == 200, put_answer.text
     read = await api.get("/internal/shop-channels", headers=as_shop(shop))
 
-    expected = {
-        "shop_id": str(shop),
-        "from_name": "Game Cards 游戏",
-        "from_address": "sales@cards.example",
-        "reply_to": "help@cards.example",
-        "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none", "username": "cards"},
-        "smtp_password_set": True,
-        "alert_emails": ["owner@cards.example", "ops@cards.example"],
-        "webhook_url": "http://127.0.0.1:9/hooks/faka",
-        "webhook_secret_set": True,
-    }
+    expected = {"shop_id": str(shop), **VIEW}
     assert put_answer.json() == expected and read.json() == expected
     for answer in (put_answer, read):
-        assert SMTP_PASSWORD not in answer.text and WEBHOOK_SECRET not in answer.text
+        assert not [secret for secret in SECRETS if secret in answer.text]
 
     unset = (await api.get("/internal/shop-channels", headers=as_shop(other))).json()
     assert unset == {
@@ -110,12 +134,18 @@ async def test_the_shop_reads_back_what_it_put_without_any_secret_and_another_sh
         "alert_emails": [],
         "webhook_url": None,
         "webhook_secret_set": False,
+        "aliyun_sms": None,
+        "aliyun_sms_secret_set": False,
+        "twilio_sms": None,
+        "twilio_sms_token_set": False,
+        "alert_telegram_chat": None,
     }
 
     [row] = await _rows(database, "SELECT * FROM shop_channels WHERE shop_id = $1", shop)
     stored = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row.values())
-    assert SMTP_PASSWORD.encode() not in stored and WEBHOOK_SECRET.encode() not in stored
+    assert not [secret for secret in SECRETS if secret.encode() in stored]
     assert row["smtp_password_key_id"] == row["webhook_secret_key_id"] == "dev"
+    assert row["aliyun_secret_key_id"] == row["twilio_token_key_id"] == "dev"
 
 
 async def test_a_left_out_password_stays_with_its_server_security_and_login_only(
@@ -161,6 +191,102 @@ async def test_a_left_out_password_stays_with_its_server_security_and_login_only
     assert unsigned.status_code == 422 and "webhook_secret" in unsigned.json()["message"]
 
 
+async def test_a_left_out_sms_secret_stays_with_its_account_only_and_is_needed_for_another(
+    api: httpx.AsyncClient, service: Service
+) -> None:
+    shop = uuid4()
+    assert (await put(api, shop, SETTINGS)).status_code == 200
+    aliyun = {k: v for k, v in SETTINGS["aliyun_sms"].items() if k != "access_key_secret"}
+    twilio = {k: v for k, v in SETTINGS["twilio_sms"].items() if k != "auth_token"}
+    rest = {k: v for k, v in SETTINGS.items() if k not in ("aliyun_sms", "twilio_sms")}
+
+    renamed = {**aliyun, "sign_name": "新店名", "templates": {"order_refunded": "SMS_200003"}}
+    same = await put(
+        api, shop, {**rest, "aliyun_sms": renamed, "twilio_sms": {**twilio, "from_number": "Cards"}}
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["aliyun_sms_secret_set"] and same.json()["twilio_sms_token_set"]
+    async with service.uow() as uow:
+        kept = await uow.shop_channels.get(shop)
+    assert kept is not None and kept.aliyun_sms is not None and kept.twilio_sms is not None
+    assert (kept.aliyun_sms.access_key_secret, kept.aliyun_sms.sign_name) == (ALIYUN_SECRET, "新店名")
+    assert dict(kept.aliyun_sms.templates) == {"order_refunded": "SMS_200003"}
+    assert (kept.twilio_sms.auth_token, kept.twilio_sms.from_number) == (TWILIO_TOKEN, "Cards")
+
+    # another account (or one set for the first time) needs its own secret
+    for body, needed in (
+        (
+            {**rest, "aliyun_sms": {**aliyun, "access_key_id": "LTAIotherAccount"}},
+            "aliyun_sms.access_key_secret",
+        ),
+        ({**rest, "twilio_sms": {**twilio, "account_sid": "AC" + "cd" * 16}}, "twilio_sms.auth_token"),
+    ):
+        refused = await put(api, shop, body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"] == "missing_secret" and needed in refused.json()["message"]
+    fresh = await put(api, uuid4(), {"twilio_sms": twilio})
+    assert fresh.status_code == 422 and "twilio_sms.auth_token" in fresh.json()["message"]
+
+    # dropping an account forgets its secret: setting it again needs the secret again
+    assert (await put(api, shop, rest)).json()["aliyun_sms"] is None
+    again = await put(api, shop, {**rest, "aliyun_sms": aliyun})
+    assert again.status_code == 422 and "aliyun_sms.access_key_secret" in again.json()["message"]
+
+
+SMS_COLUMNS = (
+    "aliyun_access_key_id",
+    "aliyun_secret_key_id",
+    "aliyun_secret",
+    "aliyun_sign_name",
+    "aliyun_templates",
+    "twilio_account_sid",
+    "twilio_token_key_id",
+    "twilio_token",
+    "twilio_from",
+)
+
+
+async def test_a_sealed_sms_secret_copied_to_another_shops_row_does_not_open(
+    api: httpx.AsyncClient, service: Service, database: str
+) -> None:
+    shop, other = uuid4(), uuid4()
+    assert (await put(api, shop, SETTINGS)).status_code == 200
+    assert (await put(api, other, {"from_name": "Other"})).status_code == 200
+    await _rows(
+        database,
+        f"UPDATE shop_channels o SET ({', '.join(SMS_COLUMNS)}) = "
+        f"({', '.join(f's.{c}' for c in SMS_COLUMNS)}) "
+        "FROM shop_channels s WHERE s.shop_id = $1 AND o.shop_id = $2",
+        shop,
+        other,
+    )
+    async with service.uow() as uow:
+        with pytest.raises(InvalidTag):
+            await uow.shop_channels.get(other)
+        opened = await uow.shop_channels.get(shop)
+    assert opened is not None and opened.aliyun_sms is not None and opened.twilio_sms is not None
+    assert (opened.aliyun_sms.access_key_secret, opened.twilio_sms.auth_token) == (
+        ALIYUN_SECRET,
+        TWILIO_TOKEN,
+    )
+
+
+async def test_an_alert_chat_is_refused_while_the_platform_runs_no_telegram_bot(database: str) -> None:
+    service = bootstrap(Settings(database_url=database, kafka_namespace=f"t{uuid4().hex}."))
+    app = create_app(service.runtime, [router(service)], title="test")
+    shop = uuid4()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notification.test") as api:
+            refused = await put(api, shop, {"alert_telegram_chat": "-100123"})
+    finally:
+        await close_breakers(service.breakers)
+        await service.runtime.engine.dispose()
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "no_telegram_bot" and "alert_telegram_chat" in refused.json()["message"]
+    assert await _rows(database, "SELECT 1 FROM shop_channels WHERE shop_id = $1", shop) == []
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -204,6 +330,38 @@ async def test_a_malformed_body_is_a_422_that_stores_nothing(
     shop = uuid4()
     refused = await put(api, shop, body)
     assert refused.status_code == 422, refused.text
+    assert await _rows(database, "SELECT 1 FROM shop_channels WHERE shop_id = $1", shop) == []
+
+
+ALIYUN, TWILIO = SETTINGS["aliyun_sms"], SETTINGS["twilio_sms"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        # the endpoints are the platform's settings: a shop names no URL for its SMS provider
+        ({"aliyun_sms": {**ALIYUN, "base_url": "http://10.0.0.1/"}}, "aliyun_sms.base_url"),
+        ({"twilio_sms": {**TWILIO, "base_url": "http://10.0.0.1/"}}, "twilio_sms.base_url"),
+        ({"aliyun_sms": {**ALIYUN, "access_key_id": "LTAI/../x"}}, "aliyun_sms.access_key_id"),
+        ({"aliyun_sms": {**ALIYUN, "sign_name": "【游戏卡店】"}}, "aliyun_sms.sign_name"),
+        ({"aliyun_sms": {**ALIYUN, "templates": {"order_link": "SMS_1"}}}, "aliyun_sms.templates.order_link"),
+        ({"aliyun_sms": {**ALIYUN, "templates": {"order_delivered": "1; x"}}}, "aliyun_sms.templates"),
+        ({"aliyun_sms": {**ALIYUN, "templates": {}}}, "aliyun_sms.templates"),
+        ({"twilio_sms": {**TWILIO, "account_sid": "AC123/../../evil"}}, "twilio_sms.account_sid"),
+        ({"twilio_sms": {**TWILIO, "from_number": "+1 555 0100 ext"}}, "twilio_sms.from_number"),
+        ({"twilio_sms": {**TWILIO, "auth_token": "short"}}, "twilio_sms.auth_token"),
+        ({"alert_telegram_chat": "owner"}, "alert_telegram_chat"),
+        ({"alert_telegram_chat": "@abc"}, "alert_telegram_chat"),
+        ({"alert_telegram_chat": "-100 123"}, "alert_telegram_chat"),
+    ],
+)
+async def test_a_malformed_sms_account_or_alert_chat_is_a_422_naming_the_field_that_stores_nothing(
+    api: httpx.AsyncClient, database: str, body: dict[str, Any], field: str
+) -> None:
+    shop = uuid4()
+    refused = await put(api, shop, body)
+    assert refused.status_code == 422, refused.text
+    assert field in refused.json()["message"]
     assert await _rows(database, "SELECT 1 FROM shop_channels WHERE shop_id = $1", shop) == []
 
 

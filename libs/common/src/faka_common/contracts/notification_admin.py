@@ -20,6 +20,10 @@ HOST_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-
 Secret = Annotated[Line, StringConstraints(min_length=1, max_length=500)]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 MAX_ALERT_EMAILS = 10
+#: The buyer notices a shop's own SMS account may send (an order's link holds a token: e-mail only).
+SmsNotice = Literal["order_paid", "order_delivered", "order_delayed", "order_refunded"]
+#: A Telegram chat: its numeric id (a group's or channel's is negative) or a public @channel name.
+TELEGRAM_CHAT_PATTERN = r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$"
 
 
 class Body(BaseModel):
@@ -52,9 +56,51 @@ class ShopSmtpServer(Body):
         return self
 
 
+class ShopAliyunSmsAccount(Body):
+    """The shop's own Aliyun SMS account (the endpoint and region are the platform's)."""
+
+    access_key_id: str = Field(
+        pattern=r"^[A-Za-z0-9]{8,64}$", description="The AccessKey ID", examples=["LTAI5tExampleKeyId"]
+    )
+    access_key_secret: Secret | None = Field(
+        default=None,
+        description="The AccessKey secret; sealed at rest, never shown. Left out: the stored one is kept "
+        "while access_key_id is unchanged",
+    )
+    sign_name: str = Field(
+        pattern=r"^[A-Za-z0-9\u3400-\u9fff]{2,12}$",
+        description="The approved sign name (签名) the buyer sees: 2 to 12 Chinese characters, letters "
+        "or digits, without the brackets",
+        examples=["游戏卡店"],
+    )
+    templates: dict[SmsNotice, Annotated[str, StringConstraints(pattern=r"^SMS_[0-9]{1,32}$")]] = Field(
+        min_length=1,
+        description="The approved TemplateCode per notice (variables order_no, product, content); a "
+        "notice without one goes through the platform's account",
+        examples=[{"order_delivered": "SMS_154950909"}],
+    )
+
+
+class ShopTwilioSmsAccount(Body):
+    """The shop's own Twilio account (the endpoint is the platform's)."""
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="The account SID (AC + 32 hex)")
+    auth_token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{16,128}$")] | None = Field(
+        default=None,
+        description="The auth token; sealed at rest, never shown. Left out: the stored one is kept while "
+        "account_sid is unchanged",
+    )
+    from_number: str = Field(
+        pattern=r"^(\+[1-9][0-9]{6,14}|[A-Za-z][A-Za-z0-9 ]{0,10})$",
+        description="The number (E.164) or alphanumeric sender ID the shop's SMS come from",
+        examples=["+15005550006"],
+    )
+
+
 class ShopChannelSettings(Body):
-    """Where the shop's buyer e-mails come from and where its seller alerts go. Every field left out is
-    unset: the platform's channel stands in (its SMTP server, MAIL_FROM's address with the shop's name)."""
+    """Where the shop's buyer e-mails and SMS come from and where its seller alerts go. Every field left out
+    is unset: the platform's channel stands in (its SMTP server, MAIL_FROM's address with the shop's name,
+    its SMS accounts)."""
 
     from_name: Annotated[NonBlankLine, StringConstraints(max_length=100)] | None = Field(
         default=None, description="The sender's display name; unset: the shop's name"
@@ -83,6 +129,23 @@ class ShopChannelSettings(Body):
         description="Signs the webhook (X-Faka-Signature); sealed at rest, never shown. Left out: the "
         "stored one is kept (a webhook_url needs one)",
     )
+    aliyun_sms: ShopAliyunSmsAccount | None = Field(
+        default=None,
+        description="The shop's own Aliyun SMS account for its buyers' SMS; unset (or its provider down): "
+        "the platform's",
+    )
+    twilio_sms: ShopTwilioSmsAccount | None = Field(
+        default=None,
+        description="The shop's own Twilio account for its buyers' SMS; unset (or its provider down): the "
+        "platform's",
+    )
+    alert_telegram_chat: str | None = Field(
+        default=None,
+        pattern=TELEGRAM_CHAT_PATTERN,
+        description="The Telegram chat the platform's bot sends the shop's seller alerts to (a numeric "
+        "chat id, or an @channel the bot may post in)",
+        examples=["-1001234567890", "@cards_alerts"],
+    )
 
     @model_validator(mode="after")
     def _secret_goes_with_a_url(self) -> Self:
@@ -98,6 +161,17 @@ class ShopSmtpServerView(BaseModel):
     username: str | None
 
 
+class ShopAliyunSmsView(BaseModel):
+    access_key_id: str
+    sign_name: str
+    templates: dict[str, str]
+
+
+class ShopTwilioSmsView(BaseModel):
+    account_sid: str
+    from_number: str
+
+
 class ShopChannelsView(BaseModel):
     """The settings as stored, secrets only as whether one is set; every field unset for a shop that set
     none (the platform's channels stand in)."""
@@ -111,3 +185,9 @@ class ShopChannelsView(BaseModel):
     alert_emails: list[str]
     webhook_url: str | None
     webhook_secret_set: bool
+    # defaults: a notification service older than its SMS accounts answers without them
+    aliyun_sms: ShopAliyunSmsView | None = None
+    aliyun_sms_secret_set: bool = False
+    twilio_sms: ShopTwilioSmsView | None = None
+    twilio_sms_token_set: bool = False
+    alert_telegram_chat: str | None = None

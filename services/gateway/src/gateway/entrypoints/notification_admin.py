@@ -1,5 +1,6 @@
 """A shop's own notification channels (a console session or an API token, see `access`): the sender of its
-buyers' e-mails, its own SMTP server, its seller-alert recipients and webhook. Each call is passed to the
+buyers' e-mails, its own SMTP server, its own Aliyun and Twilio SMS accounts, its seller-alert recipients,
+Telegram chat and webhook. Each call is passed to the
 notification service's internal API (NOTIFICATION_URL) for the shop the request acts for; its 4xx come back
 as they are. Bodies are as strict as notification's (one model, faka_common.contracts.notification_admin)."""
 
@@ -20,8 +21,9 @@ def notification_admin_router(gw: Gateway) -> APIRouter:
     @api.get(
         "/shop-channels",
         response_model=ShopChannelsView,
-        summary="The shop's own notification channels; secrets only as smtp_password_set and "
-        "webhook_secret_set. Unset fields: the platform's channels stand in",
+        summary="The shop's own notification channels; secrets only as smtp_password_set, "
+        "webhook_secret_set, aliyun_sms_secret_set and twilio_sms_token_set. Unset fields: the platform's "
+        "channels stand in",
         dependencies=[requires(gw, "notifications:read")],
     )
     async def get_shop_channels() -> Any:
@@ -32,8 +34,9 @@ def notification_admin_router(gw: Gateway) -> APIRouter:
         response_model=ShopChannelsView,
         summary="Replace the shop's own notification channels (the whole settings). A password or secret "
         "left out keeps the stored one (the SMTP password only for the same host, port, security and "
-        "username); 422 unsafe_url when the SMTP host or webhook URL may not be reached, 422 "
-        "missing_secret when a login or webhook has no secret",
+        "username; an SMS account's secret only for the same access_key_id or account_sid); 422 unsafe_url "
+        "when the SMTP host or webhook URL may not be reached, 422 missing_secret when a login, SMS account "
+        "or webhook has no secret, 422 no_telegram_bot for an alert chat while the platform runs no bot",
         dependencies=[requires(gw, "notifications:write")],
     )
     async def put_shop_channels(body: ShopChannelSettings) -> Any:

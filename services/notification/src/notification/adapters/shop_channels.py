@@ -1,5 +1,6 @@
-"""A shop's own notification channels (migration 0006), its SMTP password and webhook secret sealed with
-the service's keyring (bound to the shop: a sealed value copied to another shop's row does not open)."""
+"""A shop's own notification channels (migrations 0006, 0007), its SMTP password, SMS account secrets and
+webhook secret sealed with the service's keyring (bound to the shop and to what the secret is for: a sealed
+value copied to another shop's row, or to another column, does not open)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from uuid import UUID
 
 from faka_common.crypto import KeyRing, Sealed
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notification.adapters.orm import metadata
-from notification.domain.shop_channels import ShopChannels, ShopSmtp
+from notification.domain.shop_channels import AliyunAccount, ShopChannels, ShopSmtp, TwilioAccount
 
 shop_channels = Table(
     "shop_channels",
@@ -32,6 +33,16 @@ shop_channels = Table(
     Column("webhook_url", Text),
     Column("webhook_secret_key_id", Text),
     Column("webhook_secret", LargeBinary),
+    Column("aliyun_access_key_id", Text),
+    Column("aliyun_secret_key_id", Text),
+    Column("aliyun_secret", LargeBinary),
+    Column("aliyun_sign_name", Text),
+    Column("aliyun_templates", JSONB(none_as_null=True)),
+    Column("twilio_account_sid", Text),
+    Column("twilio_token_key_id", Text),
+    Column("twilio_token", LargeBinary),
+    Column("twilio_from", Text),
+    Column("alert_telegram_chat", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -63,6 +74,13 @@ class ShopChannelRepository:
             "smtp_password", channels.shop_id, smtp.password if smtp else None
         )
         secret_key_id, secret = self._seal("webhook_secret", channels.shop_id, channels.webhook_secret)
+        aliyun, twilio = channels.aliyun_sms, channels.twilio_sms
+        aliyun_key_id, aliyun_secret = self._seal(
+            "aliyun_secret", channels.shop_id, aliyun.access_key_secret if aliyun else None
+        )
+        twilio_key_id, twilio_token = self._seal(
+            "twilio_token", channels.shop_id, twilio.auth_token if twilio else None
+        )
         values: dict[str, Any] = {
             "from_name": channels.from_name,
             "from_address": channels.from_address,
@@ -77,6 +95,16 @@ class ShopChannelRepository:
             "webhook_url": channels.webhook_url,
             "webhook_secret_key_id": secret_key_id,
             "webhook_secret": secret,
+            "aliyun_access_key_id": aliyun.access_key_id if aliyun else None,
+            "aliyun_secret_key_id": aliyun_key_id,
+            "aliyun_secret": aliyun_secret,
+            "aliyun_sign_name": aliyun.sign_name if aliyun else None,
+            "aliyun_templates": dict(aliyun.templates) if aliyun else None,
+            "twilio_account_sid": twilio.account_sid if twilio else None,
+            "twilio_token_key_id": twilio_key_id,
+            "twilio_token": twilio_token,
+            "twilio_from": twilio.from_number if twilio else None,
+            "alert_telegram_chat": channels.alert_telegram_chat,
         }
         statement = insert(shop_channels).values(shop_id=channels.shop_id, **values)
         await self._session.execute(
@@ -95,6 +123,16 @@ class ShopChannelRepository:
         if row.smtp_host is not None:
             password = self._open("smtp_password", shop_id, row.smtp_password_key_id, row.smtp_password)
             smtp = ShopSmtp(row.smtp_host, row.smtp_port, row.smtp_security, row.smtp_username, password)
+        aliyun = None
+        if row.aliyun_access_key_id is not None:
+            secret = self._open("aliyun_secret", shop_id, row.aliyun_secret_key_id, row.aliyun_secret)
+            aliyun = AliyunAccount(
+                row.aliyun_access_key_id, secret, row.aliyun_sign_name, dict(row.aliyun_templates)
+            )
+        twilio = None
+        if row.twilio_account_sid is not None:
+            token = self._open("twilio_token", shop_id, row.twilio_token_key_id, row.twilio_token)
+            twilio = TwilioAccount(row.twilio_account_sid, token, row.twilio_from)
         return ShopChannels(
             shop_id,
             row.from_name,
@@ -104,4 +142,7 @@ class ShopChannelRepository:
             tuple(row.alert_emails),
             row.webhook_url,
             self._open("webhook_secret", shop_id, row.webhook_secret_key_id, row.webhook_secret),
+            aliyun_sms=aliyun,
+            twilio_sms=twilio,
+            alert_telegram_chat=row.alert_telegram_chat,
         )

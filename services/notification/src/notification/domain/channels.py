@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from notification.domain.model import NotificationError, RenderedNotice
-from notification.domain.shop_channels import MailSender
+from notification.domain.shop_channels import MailSender, ShopSms
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class OutgoingMessage:
     shop_id: UUID = field(kw_only=True)  # whose notice it is: what a channel stores is filed under it
     # an e-mail's From and server (None: the platform's)
     sender: MailSender | None = field(default=None, kw_only=True)
+    sms: ShopSms | None = field(default=None, kw_only=True, repr=False)  # the shop's own SMS accounts
     signing_secret: str | None = field(default=None, kw_only=True, repr=False)  # a shop's own webhook secret
 
 

@@ -1,9 +1,10 @@
-"""A shop's own notification channels: the sender of its buyers' e-mails, its own SMTP server, and where
-its seller alerts go. Whatever a shop leaves unset, the platform's channel stands in."""
+"""A shop's own notification channels: the sender of its buyers' e-mails, its own SMTP server, its own SMS
+accounts, and where its seller alerts go. Whatever a shop leaves unset, the platform's channel stands in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from email.utils import formataddr, parseaddr
 from typing import Literal
 from uuid import UUID
@@ -35,6 +36,76 @@ class ShopSmtp:
         )
 
 
+class MissingSecret(DomainError):
+    """A setting needs a secret the request left out and none is stored for it."""
+
+    status_code = 422
+    code = "missing_secret"
+
+
+def _kept(secret: str | None, stored: str | None, same: bool, needed: str) -> str:
+    """`secret`, else the stored one while it belongs to the same server or account."""
+    if secret is not None:
+        return secret
+    if stored is None or not same:
+        raise MissingSecret(needed)
+    return stored
+
+
+@dataclass(frozen=True)
+class AliyunAccount:
+    """An Aliyun SMS account (a shop's own, or the platform's): its AccessKey (the secret plaintext only in
+    memory), its sign name and its approved TemplateCode per notice. The endpoint and region are settings."""
+
+    access_key_id: str
+    access_key_secret: str | None = field(default=None, repr=False)
+    sign_name: str = ""
+    templates: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def keeping(self, stored: AliyunAccount | None) -> AliyunAccount:
+        """This account, its secret left out taken from `stored` while it is the same access key id."""
+        same = stored is not None and stored.access_key_id == self.access_key_id
+        needed = "aliyun_sms.access_key_secret is needed: none is stored for this access_key_id"
+        old = stored.access_key_secret if stored else None
+        return replace(self, access_key_secret=_kept(self.access_key_secret, old, same, needed))
+
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    """A Twilio account (a shop's own, or the platform's; the auth token plaintext only in memory) and the
+    number it sends from."""
+
+    account_sid: str
+    auth_token: str | None = field(default=None, repr=False)
+    from_number: str = ""
+
+    def keeping(self, stored: TwilioAccount | None) -> TwilioAccount:
+        """This account, its auth token left out taken from `stored` while it is the same account SID."""
+        same = stored is not None and stored.account_sid == self.account_sid
+        needed = "twilio_sms.auth_token is needed: none is stored for this account_sid"
+        old = stored.auth_token if stored else None
+        return replace(self, auth_token=_kept(self.auth_token, old, same, needed))
+
+
+#: The SMS channels a shop may bring its own account for (the names of domain.model's ALIYUN_SMS and
+#: TWILIO_SMS).
+OWN_SMS_CHANNELS = ("aliyun_sms", "twilio_sms")
+
+
+@dataclass(frozen=True)
+class ShopSms:
+    """The shop's own SMS accounts a buyer's notice may go through (None: the platform's)."""
+
+    aliyun: AliyunAccount | None = None
+    twilio: TwilioAccount | None = None
+
+    def sends(self, channel: str, template: str) -> bool:
+        """Whether the shop's own account on `channel` sends `template` (Aliyun: only approved templates)."""
+        if channel == OWN_SMS_CHANNELS[0]:
+            return self.aliyun is not None and template in self.aliyun.templates
+        return channel == OWN_SMS_CHANNELS[1] and self.twilio is not None
+
+
 @dataclass(frozen=True)
 class ShopChannels:
     """A shop's channel settings as stored (secrets opened)."""
@@ -47,40 +118,44 @@ class ShopChannels:
     alert_emails: tuple[str, ...] = ()
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
+    aliyun_sms: AliyunAccount | None = None
+    twilio_sms: TwilioAccount | None = None
+    alert_telegram_chat: str | None = None
 
-
-class MissingSecret(DomainError):
-    """A setting needs a secret the request left out and none is stored for it."""
-
-    status_code = 422
-    code = "missing_secret"
+    @property
+    def sms(self) -> ShopSms | None:
+        """The shop's own SMS accounts, None when it has none."""
+        if self.aliyun_sms is None and self.twilio_sms is None:
+            return None
+        return ShopSms(self.aliyun_sms, self.twilio_sms)
 
 
 def keep_secrets(new: ShopChannels, stored: ShopChannels | None) -> ShopChannels:
     """`new` with each secret it leaves out taken from `stored`: the SMTP password while the server, its
-    security and the login stay the same (a password never follows a changed host), the webhook secret
-    while there is a webhook. Raises MissingSecret when one is needed and none is there."""
+    security and the login stay the same (a password never follows a changed host), an SMS account's secret
+    while the account (Aliyun AccessKey id, Twilio account SID) stays the same, the webhook secret while
+    there is a webhook. Raises MissingSecret when one is needed and none is there."""
+    old = stored or ShopChannels(new.shop_id)
     smtp = new.smtp
-    if smtp is not None and smtp.username is not None and smtp.password is None:
-        old = stored.smtp if stored is not None else None
-        if old is None or old.password is None or not smtp.same_server(old):
-            raise MissingSecret("smtp.password is needed: no password is stored for this server and login")
-        smtp = ShopSmtp(smtp.host, smtp.port, smtp.security, smtp.username, old.password)
-    secret = new.webhook_secret
-    if new.webhook_url is not None and secret is None:
-        secret = stored.webhook_secret if stored is not None else None
-        if secret is None:
-            raise MissingSecret("webhook_secret is needed: webhooks are always signed and none is stored")
-    return ShopChannels(
-        new.shop_id,
-        new.from_name,
-        new.from_address,
-        new.reply_to,
-        smtp,
-        new.alert_emails,
-        new.webhook_url,
-        secret if new.webhook_url is not None else None,
-    )
+    if smtp is not None and smtp.username is not None:
+        password = _kept(
+            smtp.password,
+            old.smtp.password if old.smtp else None,
+            smtp.same_server(old.smtp),
+            "smtp.password is needed: no password is stored for this server and login",
+        )
+        smtp = replace(smtp, password=password)
+    aliyun = new.aliyun_sms.keeping(old.aliyun_sms) if new.aliyun_sms else None
+    twilio = new.twilio_sms.keeping(old.twilio_sms) if new.twilio_sms else None
+    webhook_secret = None
+    if new.webhook_url is not None:
+        webhook_secret = _kept(
+            new.webhook_secret,
+            old.webhook_secret,
+            True,
+            "webhook_secret is needed: webhooks are always signed and none is stored",
+        )
+    return replace(new, smtp=smtp, aliyun_sms=aliyun, twilio_sms=twilio, webhook_secret=webhook_secret)
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,9 @@ def router(service: Service) -> APIRouter:
     @api.get(
         "/shop-channels",
         response_model=ShopChannelsView,
-        summary="The shop's own channels (sender, SMTP server, alert recipients, webhook); secrets only as "
-        "*_set. A shop that set none gets every field unset: the platform's channels stand in",
+        summary="The shop's own channels (sender, SMTP server, SMS accounts, alert recipients and Telegram "
+        "chat, webhook); secrets only as *_set. A shop that set none gets every field unset: the platform's "
+        "channels stand in",
     )
     async def get_shop_channels(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
@@ -122,10 +123,12 @@ def router(service: Service) -> APIRouter:
         "/shop-channels",
         response_model=ShopChannelsView,
         summary="Replace the shop's own channels (the whole settings); 422 unsafe_url when the SMTP host or "
-        "webhook URL may not be reached, 422 missing_secret when a login or webhook has no secret",
+        "webhook URL may not be reached, 422 missing_secret when a login, SMS account or webhook has no "
+        "secret, 422 no_telegram_bot for an alert chat while the platform runs no bot",
     )
     async def put_shop_channels(body: ShopChannelSettings, shop: ShopScope) -> dict[str, Any]:
-        channels = await set_shop_channels(body, shop, service.uow(), service.settings.outbound())
+        bot = TELEGRAM in service.notifier.channels
+        channels = await set_shop_channels(body, shop, service.uow(), service.settings.outbound(), bot)
         return shop_channels_view(shop, channels)
 
     # The platform's channels serve every shop (a shop's own stand before them): not shop-owned.

@@ -89,25 +89,28 @@ class Seller:
 
 #: Why a shop's alert was not sent (the notification log says so).
 NO_ALERT_RECIPIENTS = (
-    "not sent: the shop names no alert recipients (alert e-mails or webhook in its notification channels), "
-    "and only the default shop's alerts may go to the platform's seller"
+    "not sent: the shop names no alert recipients (alert e-mails, Telegram chat or webhook in its "
+    "notification channels), and only the default shop's alerts may go to the platform's seller"
 )
 
 
 @dataclass(frozen=True)
 class Sellers:
-    """Where each shop's seller hears alerts: the alert e-mails and webhook the shop set (its channels). A
-    shop that set none: the default shop's seller is the configured one (SELLER_* settings); any other
-    shop's alerts (order numbers, products, amounts) must not reach another shop's seller, so they reach
-    nobody (None)."""
+    """Where each shop's seller hears alerts: the alert e-mails, Telegram chat (through the platform's bot)
+    and webhook the shop set (its channels). A shop that set none: the default shop's seller is the
+    configured one (SELLER_* settings); any other shop's alerts (order numbers, products, amounts) must not
+    reach another shop's seller, so they reach nobody (None)."""
 
     default: Seller
 
     async def of(self, shop_id: UUID, uow: NotificationUnitOfWork) -> Seller | None:
         channels = await uow.shop_channels.get(shop_id)
-        if channels is not None and (channels.alert_emails or channels.webhook_url):
+        if channels is not None and (
+            channels.alert_emails or channels.webhook_url or channels.alert_telegram_chat
+        ):
             return Seller(
                 email=", ".join(channels.alert_emails) or None,
+                telegram_chat=channels.alert_telegram_chat,
                 webhook_url=channels.webhook_url,
                 webhook_secret=channels.webhook_secret,
                 locale=self.default.locale,
@@ -223,6 +226,7 @@ async def _notify_buyer(
         secrets=secrets,
         instance=instance,
         sender=mail_sender(channels, shop.name if shop else None, platform.mail_from),
+        sms=channels.sms if channels else None,
     )
     await notifier.notify(notice, uow)
 

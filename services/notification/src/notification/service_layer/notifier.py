@@ -29,7 +29,7 @@ from notification.domain.model import (
     Route,
     mask_recipient,
 )
-from notification.domain.shop_channels import MailSender
+from notification.domain.shop_channels import MailSender, ShopSms
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ class Notice:
     """Tells apart several notices of one template about one order (e.g. each partial refund)."""
     sender: MailSender | None = None
     """Whom an e-mail of the notice comes from, through which server (None: the platform's MAIL_FROM)."""
+    sms: ShopSms | None = None
+    """The shop's own SMS accounts (None: the platform's)."""
+
+    def accepted_by(self, channel: Channel) -> bool:
+        """Whether the channel is set up for the notice: the platform's account, or the shop's own."""
+        own = self.sms is not None and self.sms.sends(channel.name, self.template)
+        return own or channel.accepts(self.template)
 
     @property
     def key(self) -> str:
@@ -131,7 +138,7 @@ class Notifier:
             for name in chain:
                 channel = self._channels.get(name)
                 recipient = notice.recipients.for_channel(name)
-                if channel is None or recipient is None or not channel.accepts(notice.template):
+                if channel is None or recipient is None or not notice.accepted_by(channel):
                     continue
                 tried = True
                 failure = await self._send(notice, uow, channel, recipient, content)
@@ -189,6 +196,7 @@ class Notifier:
             payload=notice.payload,
             shop_id=notice.shop_id,
             sender=notice.sender,
+            sms=notice.sms,
             signing_secret=notice.recipients.webhook_secret,
         )
         started = time.monotonic()

@@ -90,9 +90,10 @@ class GuardedChannel:
         return str(breaker.context.state)
 
     def breaker_name(self, message: OutgoingMessage) -> str:
-        """The channel's breaker; a shop's own endpoint (its webhook, signed with its own secret) has one
-        of its own, so that one shop's dead receiver stops nobody else's."""
-        return self.name if message.signing_secret is None else f"{self.name}:{message.shop_id}"
+        """The channel's breaker; a shop's own endpoint (its webhook, signed with its own secret, or its own
+        SMS account) has one of its own, so that one shop's dead receiver or account stops nobody else's."""
+        own = message.sms is not None and message.sms.sends(self.name, message.template)
+        return f"{self.name}:{message.shop_id}" if own or message.signing_secret is not None else self.name
 
     async def send(self, message: OutgoingMessage) -> ChannelResult:
         breaker = await self._factory.get_breaker(self.breaker_name(message))
