@@ -12,6 +12,8 @@ from uuid import UUID
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError
 
+from notification.domain.model import ALIYUN_SMS, TWILIO_SMS
+
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
@@ -87,11 +89,6 @@ class TwilioAccount:
         return replace(self, auth_token=_kept(self.auth_token, old, same, needed))
 
 
-#: The SMS channels a shop may bring its own account for (the names of domain.model's ALIYUN_SMS and
-#: TWILIO_SMS).
-OWN_SMS_CHANNELS = ("aliyun_sms", "twilio_sms")
-
-
 @dataclass(frozen=True)
 class ShopSms:
     """The shop's own SMS accounts a buyer's notice may go through (None: the platform's)."""
@@ -101,9 +98,9 @@ class ShopSms:
 
     def sends(self, channel: str, template: str) -> bool:
         """Whether the shop's own account on `channel` sends `template` (Aliyun: only approved templates)."""
-        if channel == OWN_SMS_CHANNELS[0]:
+        if channel == ALIYUN_SMS:
             return self.aliyun is not None and template in self.aliyun.templates
-        return channel == OWN_SMS_CHANNELS[1] and self.twilio is not None
+        return channel == TWILIO_SMS and self.twilio is not None
 
 
 @dataclass(frozen=True)
