@@ -44,6 +44,7 @@ CALLERS = {
     "delivery": ("gateway", "notification"),
     "notification": ("gateway",),
     "merchant": ("gateway", "notification"),
+    "risk": ("gateway",),
 }
 
 
@@ -146,6 +147,7 @@ class Platform:
             "DELIVERY_URL": self.url("delivery"),
             "NOTIFICATION_URL": self.url("notification"),
             "MERCHANT_URL": self.url("merchant"),
+            "RISK_URL": self.url("risk"),
             "PUBLIC_BASE_URL": self.gateway,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),
