@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from faka_common.testing import eventually
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .crash_runs import crash_after_commit_then_restart
 from .messaging_fixtures import (
     TOPIC,
     Pinged,
@@ -253,34 +251,13 @@ async def test_consumer_killed_after_its_effects_but_before_its_ack_does_not_rep
     finally:
         await producer.stop()
 
-    env = {
-        **os.environ,
-        "TEST_DATABASE_URL": fresh_database,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "GROUP_ID": f"crashy{run_id}",
-        "FAKA_TEST_TOPIC": topic,
-    }
-    script = str(Path(__file__).with_name("crash_consumer.py"))
-
-    first = await asyncio.create_subprocess_exec(
-        sys.executable, script, env={**env, "CRASH_AFTER_COMMIT": "1"}, stdout=subprocess.PIPE
+    await crash_after_commit_then_restart(
+        Path(__file__).with_name("crash_consumer.py"),
+        fresh_database,
+        kafka_bootstrap,
+        f"crashy{run_id}",
+        topic,
     )
-    out, _ = await asyncio.wait_for(first.communicate(), 60)
-    assert first.returncode == 9
-    assert out.split() == [b"ready", b"handled"]
-
-    second = await asyncio.create_subprocess_exec(sys.executable, script, env=env, stdout=subprocess.PIPE)
-    assert second.stdout is not None
-    try:
-
-        async def redelivered_and_skipped() -> bool:
-            line = await asyncio.wait_for(second.stdout.readline(), 30)  # type: ignore[union-attr]
-            return line.strip() == b"duplicate"
-
-        await eventually(redelivered_and_skipped, timeout=60)
-    finally:
-        second.kill()
-        await second.wait()
     assert await count_effects(engine, f"crash-{run_id}") == 1
 
 

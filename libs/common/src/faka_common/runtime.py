@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +19,13 @@ from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, reader_factory, session_factory
 from faka_common.db.migrations import upgrade
 from faka_common.db.uow import SessionFactory
-from faka_common.messaging.broker import create_broker, create_topics, document_emits, subscribe
+from faka_common.messaging.broker import (
+    ServiceBroker,
+    create_broker,
+    create_topics,
+    document_emits,
+    subscribe,
+)
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.messaging.progress import ConsumerProgress, broker_consumers
 from faka_common.messaging.relay import OutboxRelay
@@ -43,7 +48,7 @@ class Runtime:
         self.sessions: SessionFactory = session_factory(self.engine)
         #: for reads of one statement, without a transaction around them (`reader_factory`)
         self.readers: SessionFactory = reader_factory(self.engine)
-        self.broker: KafkaBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
+        self.broker: ServiceBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
         self.relay = OutboxRelay(
             settings.service_name,
             settings.database_url,

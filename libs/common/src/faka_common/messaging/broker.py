@@ -1,4 +1,4 @@
-"""The FastStream Kafka broker every service uses: ack after success, never before."""
+"""The FastStream Kafka broker every service uses: one consumer a service, offsets committed after success."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
+from types import TracebackType
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -21,7 +23,8 @@ from prometheus_client import REGISTRY
 
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.topics import partitions
-from faka_common.messaging.consumer import Delivery, EventConsumer
+from faka_common.messaging.consumer import EventConsumer
+from faka_common.messaging.lanes import Lanes
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,13 @@ async def _get_batch(
 # long), so a record arriving then waited up to 500 ms: poll again at once instead.
 BatchSubscriber.get_msg = _get_batch  # type: ignore[method-assign]
 
-#: A service's subscribers are members of one group, and each that joins makes the others rejoin, which they
-#: learn of at their next heartbeat: Kafka's 3 s default made a five-topic service take 15 s to start.
+#: Each member that joins a group makes the others rejoin, which they learn of at their next heartbeat:
+#: Kafka's 3 s default made a service with a consumer per topic take 15 s to start; replicas joining one
+#: after another would wait the same way.
 HEARTBEAT_INTERVAL_MS = 500
+
+#: Records one fetch hands to the lanes at most (they carve it into batches of `batch_size` per topic).
+FETCH_RECORDS = 500
 
 
 @lru_cache(maxsize=1)
@@ -52,9 +59,27 @@ def _prometheus() -> KafkaPrometheusMiddleware:
     return KafkaPrometheusMiddleware(registry=REGISTRY, metrics_prefix="faka")
 
 
-def create_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
+class ServiceBroker(KafkaBroker):
+    """A `KafkaBroker` whose consumers finish the batches they have in flight before they stop."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lanes: list[Lanes] = []
+
+    async def stop(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> None:
+        for lanes in self.lanes:
+            await lanes.close()
+        await super().stop(exc_type, exc_val, exc_tb)
+
+
+def create_broker(bootstrap_servers: str, service: str) -> ServiceBroker:
     """A broker that connects only when started, traces and counts every message."""
-    return KafkaBroker(
+    return ServiceBroker(
         bootstrap_servers,
         client_id=service,
         middlewares=[KafkaTelemetryMiddleware(), _prometheus()],
@@ -65,92 +90,59 @@ def create_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
     )
 
 
+class _LeaveOnRevoke(ConsumerRebalanceListener):
+    """Before partitions go to another member, the batches in flight finish and commit."""
+
+    def __init__(self, lanes: Lanes) -> None:
+        self._lanes = lanes
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._lanes.leave()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
 def subscribe(
-    broker: KafkaBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = ""
-) -> None:
-    """Feed `topics` to `consumer` in the consumer group named after it, one subscriber per topic (so a
-    slow or failing topic never holds up another), plus its retry topic, where records that came before
-    what they depend on wait out their delay (`RetryLater`). Offsets are committed only after the
-    consumer returns; an escaping error seeks back so the record comes again (at-least-once).
-    A namespace prefixes topics and group, so several installations can share one cluster.
-    A consumer with `batch_size` > 1 gets up to that many records at once (`consume_batch`); the batch's
-    offsets are committed after it returns, and an escaping error seeks every partition of the batch back
-    to its first record, so the whole batch comes again (the inbox makes the redone records duplicates)."""
-    for topic in topics:
-        _subscribe_topic(broker, consumer, topic, namespace)
-
-    async def on_parked(message: KafkaMessage) -> None:
-        await consumer.consume_parked(_delivery(message.raw_message, namespace))
-
-    on_parked.__name__ = f"{consumer.name}_retry_consumer"
-    broker.subscriber(
-        _declared(namespace, consumer.retry_topic),
+    broker: ServiceBroker, consumer: EventConsumer, topics: Sequence[str], namespace: str = ""
+) -> Lanes:
+    """Feed `topics` and the consumer's retry topic (where records that came before what they depend on
+    wait out their delay, `RetryLater`) to `consumer` through one Kafka consumer in the group named after
+    it. Its records go to lanes (`Lanes`), one per topic and one per retry partition, side by side, so a
+    slow or failing topic never holds up another. A lane hands `consume_batch` (`consume_concurrently`
+    with `concurrency` > 1) up to `batch_size` records of its topic at once and commits their offsets
+    after it returns; a batch that raises comes again (the inbox makes its redone records duplicates).
+    A namespace prefixes topics and group, so several installations can share one cluster."""
+    lanes = Lanes(consumer, namespace + consumer.retry_topic, namespace)
+    subscriber = broker.subscriber(
+        *(_declared(namespace, topic) for topic in [*topics, consumer.retry_topic]),
         group_id=namespace + consumer.name,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,  # the lanes commit what they handled, partition by partition
         auto_offset_reset="earliest",
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-        title=f"{consumer.name}:{consumer.retry_topic}",
-        description="Messages parked by the consumer until what they depend on has arrived",
-    )(on_parked)
+        batch=True,
+        max_records=FETCH_RECORDS,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        listener=_LeaveOnRevoke(lanes),
+        title=consumer.name,
+        description=f"Handles: {', '.join(consumer.handled_types)} (batches of up to "
+        f"{consumer.batch_size} per topic); its retry topic holds messages parked until what they "
+        "depend on has arrived",
+    )
 
+    async def on_records(message: KafkaMessage) -> None:
+        assert subscriber.consumer is not None, "records come only from a started consumer"
+        lanes.feed(subscriber.consumer, message.raw_message)
 
-def _subscribe_topic(broker: KafkaBroker, consumer: EventConsumer, topic: str, namespace: str) -> None:
-    group_id = namespace + consumer.name
-    title = f"{consumer.name}:{topic}"
-    description = "Handles: " + ", ".join(consumer.handled_types)
-    if consumer.batch_size > 1:
-        handle = consumer.consume_concurrently if consumer.concurrency > 1 else consumer.consume_batch
-
-        async def on_batch(message: KafkaMessage) -> None:
-            records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-            await handle([_delivery(record, namespace) for record in records])
-
-        on_batch.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_batch_consumer"
-        broker.subscriber(
-            _declared(namespace, topic),
-            group_id=group_id,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-            batch=True,
-            max_records=consumer.batch_size,
-            batch_timeout_ms=BATCH_TIMEOUT_MS,
-            title=title,
-            description=description + f" (batches of up to {consumer.batch_size})",
-        )(on_batch)
-        return
-
-    async def on_record(message: KafkaMessage) -> None:
-        await consumer.consume(_delivery(message.raw_message, namespace))
-
-    on_record.__name__ = f"{consumer.name}_{topic.replace('.', '_')}_consumer"
-    broker.subscriber(
-        _declared(namespace, topic),
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-        title=title,
-        description=description,
-    )(on_record)
+    on_records.__name__ = f"{consumer.name}_consumer"
+    subscriber(on_records)
+    broker.lanes.append(lanes)
+    return lanes
 
 
 def _declared(namespace: str, topic: str) -> Topic:
     """The topic as FastStream creates it when missing: with our partition count, not its default of 1."""
     return Topic(namespace + topic, num_partitions=partitions(topic))
-
-
-def _delivery(record: ConsumerRecord[bytes, bytes], namespace: str) -> Delivery:
-    """The record under its topic's name without the namespace (the name the relay prefixes again, so a
-    dead letter or a parked copy goes to `<namespace><topic>.dlq`, not `<namespace><namespace>...`)."""
-    return Delivery(
-        record.topic.removeprefix(namespace),
-        record.partition,
-        record.offset,
-        record.key,
-        record.value or b"",
-        {name: value for name, value in record.headers},
-    )
 
 
 async def create_topics(bootstrap_servers: str, topics: Iterable[str], namespace: str = "") -> None:

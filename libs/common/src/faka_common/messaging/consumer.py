@@ -306,13 +306,17 @@ class EventConsumer(Generic[U]):
             await uow.commit()
             return "handled"
 
+    def parked_wait(self, record: Delivery) -> float:
+        """Seconds a record from the retry topic still waits before it is handled (at most `max_delay`)."""
+        not_before = float(record.header("retry-not-before") or 0)
+        return min(max(0.0, not_before - time.time()), self._retry.max_delay)
+
     async def consume_parked(self, record: Delivery) -> str:
         """Handle a record from the retry topic once its delay is over, as `consume` would handle it on
         the topic it first came from (its dead letter goes to that topic's DLQ)."""
-        not_before = float(record.header("retry-not-before") or 0)
-        wait = not_before - time.time()
+        wait = self.parked_wait(record)
         if wait > 0:
-            await asyncio.sleep(min(wait, self._retry.max_delay))
+            await asyncio.sleep(wait)
         origin = Delivery(
             record.header("retry-topic") or record.topic,
             int(record.header("retry-partition") or record.partition),
