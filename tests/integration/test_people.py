@@ -155,3 +155,20 @@ async def test_a_signed_out_session_opens_nothing_and_a_foreign_page_cannot_writ
     async with stale:
         after = await stale.get("/api/admin/products")
     assert after.status_code == 401, after.text
+
+
+async def test_a_platform_admins_re_seal_reaches_every_service_that_seals_and_an_anonymous_caller_cannot(
+    platform: Platform,
+) -> None:
+    async with platform.admin() as admin:
+        answer = await admin.post("/api/platform/keys/reencrypt")
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert set(report["services"]) == {"inventory", "order", "merchant"}
+    assert report["complete"] is True, report
+    for service in report["services"].values():
+        assert service["error"] is None and service["unreadable"] == 0
+        assert service["active_key_id"] == "e2e"  # the keyring the test platform runs with
+    async with httpx.AsyncClient(base_url=platform.gateway, timeout=15) as anonymous:
+        refused = await anonymous.post("/api/platform/keys/reencrypt")
+    assert refused.status_code == 401

@@ -4,12 +4,20 @@ even when sent twice at once."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import httpx
 import pyotp
 from faka_common.contracts import DEFAULT_SHOP_ID
-from merchant.bootstrap import Service
+from faka_common.crypto import DEV_KEYRING
+from faka_common.testing import asgi_client
+from merchant.bootstrap import Service, bootstrap
+from merchant.entrypoints.http import build_app
+from pydantic import SecretStr
 
 from .conftest import (
     PASSWORD,
@@ -287,3 +295,33 @@ async def test_a_persons_own_security_changes_are_in_the_audit_trail_under_their
     [password_entry] = [e for e in entries if e["action"] == "account.password"]
     assert password_entry["client_ip"] == "198.51.100.4"
     assert not any(PASSWORD in str(e) or new_password in str(e) for e in entries)
+
+
+@asynccontextmanager
+async def keyed(service: Service, keys: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Merchant on the same database with another keyring (KEY_ENCRYPTION_KEYS = `keys`)."""
+    settings = service.settings.model_copy(update={"key_encryption_keys": SecretStr(keys)})
+    other = bootstrap(settings, service.clock)
+    try:
+        async with asgi_client(build_app(other), "merchant") as client:
+            yield client
+    finally:
+        await other.runtime.engine.dispose()
+
+
+async def test_a_key_rotation_re_seals_totp_secrets_and_sign_in_still_checks_the_code(
+    api: httpx.AsyncClient, service: Service, clock: Clock
+) -> None:
+    secret, _ = await enrolled(api, service, clock)  # sealed with the development key ("dev")
+    new = f"new:{base64.b64encode(os.urandom(32)).decode()}"
+    async with keyed(service, f"{DEV_KEYRING},{new}") as rotating:
+        resealed = await rotating.post("/internal/keys/reencrypt")
+        again = await rotating.post("/internal/keys/reencrypt")
+    assert resealed.status_code == 200, resealed.text
+    assert resealed.json() == {"resealed": 1, "unreadable": 0, "active_key_id": "new"}
+    assert again.json()["resealed"] == 0
+    assert [r.totp_key_id for r in await query(service, "SELECT totp_key_id FROM accounts")] == ["new"]
+    async with keyed(service, new) as rotated:  # the old key is gone: the secret opens with the new one
+        challenge = (await sign_in(rotated, EMAIL)).json()["challenge"]
+        answer = await second_factor(rotated, challenge, code=totp_code(secret, clock))
+    assert answer.status_code == 200, answer.text

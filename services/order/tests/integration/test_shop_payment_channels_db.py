@@ -7,7 +7,9 @@ reconciler speak to the shop's own gateway about what the shop collected."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from faka_common.crypto import DEV_KEYRING
 from faka_common.http import SHOP_HEADER
 from faka_common.testing import asgi_client
 from order.adapters.inventory import Product
@@ -244,3 +247,42 @@ async def test_the_reconciler_asks_the_shops_own_epay_about_an_order_the_shop_co
     assert summary.completed == 1, summary
     assert [call.url.host for call in gateway.calls] == ["pay.shop-a.example"]
     assert await payments(db) == [("Q-1", "shop")]
+
+
+async def test_a_key_rotation_re_seals_the_shops_credentials_and_its_buyers_still_pay_the_shop(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    await set_shop_epay(api)  # sealed with the development key ("dev")
+    rotated = {"key_encryption_keys": f"{DEV_KEYRING},new:{base64.b64encode(os.urandom(32)).decode()}"}
+    catalog = ShopCatalog(PRODUCT_A, shop_id=SHOP_A)
+    async with order_api(db, catalog, public_base_url=BASE, **PLATFORM, **rotated) as rotating:
+        resealed = await rotating.post("/internal/keys/reencrypt")
+        again = await rotating.post("/internal/keys/reencrypt")
+    assert resealed.status_code == 200, resealed.text
+    assert resealed.json() == {"resealed": 1, "unreadable": 0, "active_key_id": "new"}
+    assert again.json()["resealed"] == 0
+    [row] = await db.fetch("SELECT key_id FROM payment_channels")
+    assert row["key_id"] == "new"
+    only_new = {"key_encryption_keys": rotated["key_encryption_keys"].split(",")[1]}
+    async with order_api(db, catalog, public_base_url=BASE, **PLATFORM, **only_new) as rotated_api:
+        order = await awaiting_order(rotated_api, db, A, PRODUCT_A)
+        pay_url = (await start(rotated_api, order, A))[
+            "pay_url"
+        ]  # opens the credentials: the old key is gone
+        assert parse_qs(urlsplit(pay_url).query)["pid"] == [SHOP_PID]
+        assert (await notify(rotated_api, order, A, SHOP_PID, SHOP_KEY)).status_code == 200
+
+
+async def test_a_channel_sealed_with_a_key_no_longer_held_is_a_clear_503_not_a_crash(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    await set_shop_epay(api)  # sealed with "dev"; the key then leaves the keyring without a re-seal
+    only_new = {"key_encryption_keys": f"new:{base64.b64encode(os.urandom(32)).decode()}"}
+    async with order_api(
+        db, ShopCatalog(PRODUCT_A, shop_id=SHOP_A), public_base_url=BASE, **PLATFORM, **only_new
+    ) as lost:
+        order = await awaiting_order(lost, db, A, PRODUCT_A)
+        body = {"provider": "epay", "token": order["token"]}
+        started = await lost.post(f"/internal/orders/{order['order_no']}/payments", json=body, headers=A)
+    assert started.status_code == 503, started.text
+    assert "choose another payment method" in started.json()["message"]

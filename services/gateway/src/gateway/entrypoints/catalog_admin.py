@@ -15,12 +15,30 @@ from faka_common.errors import DomainError, Unavailable
 from faka_common.http import SHOP_HEADER
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 
-from gateway.adapters.owners import served_shop
+from gateway.adapters.owners import ShopOwner, served_shop
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, platform_api, requires
 from gateway.entrypoints.schemas import KeyReplacement, NewCategory, ProductChanges
 from gateway.service_layer.edge import json_body
+
+
+class ServiceResealing(BaseModel):
+    """One service's re-sealing: how many values it re-sealed and how many did not open, or why it failed."""
+
+    resealed: int = 0
+    unreadable: int = Field(
+        default=0, description="Values whose key id is not in the keyring or that did not open"
+    )
+    active_key_id: str | None = None
+    error: str | None = Field(default=None, description="Why the service did not answer; run it again")
+
+
+class Resealing(BaseModel):
+    complete: bool = Field(description="Every service re-sealed all it keeps: the old key may go")
+    services: dict[str, ServiceResealing]
+
 
 PASSED_QUERY = ("format", "cost_price", "expires_at")
 
@@ -181,14 +199,28 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
 
     @platform.post(
         "/keys/reencrypt",
-        summary="Re-seal every shop's stored keys with the active encryption key",
+        summary="After a new key joined KEY_ENCRYPTION_KEYS and became active: re-seal what every service "
+        "keeps sealed (card keys, payment channel credentials, TOTP secrets) with it. Each service reports "
+        "how many values it re-sealed and how many did not open; once every one is `complete` with "
+        "nothing unreadable, the old key can leave the keyring. Safe beside live traffic and to run again",
+        response_model=Resealing,
         dependencies=[requires(gw, "platform:write")],
     )
-    async def reencrypt() -> Any:
-        response = await gw.inventory.request(
-            "POST", "/internal/keys/reencrypt", platform=True, timeout=gw.settings.key_import_timeout_seconds
-        )
-        return json_body(response)
+    async def reencrypt() -> Resealing:
+        services: dict[str, ServiceResealing] = {}
+        sealing = (("inventory", gw.inventory), ("order", gw.order), ("merchant", ShopOwner(gw.merchant)))
+        for name, owner in sealing:
+            try:
+                response = await owner.request(
+                    "POST", "/internal/keys/reencrypt", platform=True,
+                    timeout=gw.settings.key_import_timeout_seconds,
+                )  # fmt: skip
+            except DomainError as error:
+                services[name] = ServiceResealing(error=error.message)
+                continue
+            services[name] = ServiceResealing.model_validate(json_body(response))
+        complete = all(s.error is None and s.unreadable == 0 for s in services.values())
+        return Resealing(complete=complete, services=services)
 
     router = APIRouter()
     router.include_router(api)

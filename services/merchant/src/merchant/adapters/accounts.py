@@ -10,6 +10,7 @@ from uuid import UUID
 
 from faka_common.contracts.accounts import LinkPurpose, PlatformRole, ShopRole
 from faka_common.crypto import Sealed
+from faka_common.db.resealing import SealedColumns, SealedTable
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -42,6 +43,7 @@ from merchant.domain.accounts import (
     Membership,
     Person,
     Session,
+    totp_context,
 )
 
 
@@ -66,6 +68,12 @@ accounts = Table(
     Column("totp_last_step", BigInteger),
     _at("created_at"),
     _at("updated_at"),
+)
+#: What a key rotation re-seals (faka_common.db.resealing): each account's TOTP secret.
+SEALED = SealedTable(
+    accounts,
+    key=[accounts.c.id],
+    values=[SealedColumns(accounts.c.totp_key_id, accounts.c.totp_secret, lambda r: totp_context(r.id))],
 )
 recovery_codes = Table(
     "recovery_codes",

@@ -9,12 +9,14 @@ from typing import Annotated, Any, Self
 from uuid import UUID
 
 from faka_common.contracts.shops import ShopStatus
+from faka_common.db.resealing import resealing_router
 from faka_common.errors import DomainError
 from faka_common.fields import Line, NonBlankLine
 from faka_common.http import create_app, internal_router
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from merchant.adapters.accounts import SEALED
 from merchant.bootstrap import Service
 from merchant.domain import commands
 from merchant.domain.shops import (
@@ -244,6 +246,7 @@ def build_app(service: Service) -> FastAPI:
         memberships.router(service),
         api_tokens.router(service),
         audit.router(service),
+        resealing_router(service.settings, service.runtime.sessions, service.settings.keyring(), [SEALED]),
     ]
     app = create_app(service.runtime, routers, title="faka merchant service")
     app.state.service = service

@@ -4,14 +4,18 @@ channel's credentials, opened from the keyring only to build them."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
 import httpx
+from cryptography.exceptions import InvalidTag
 from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName
-from faka_common.crypto import KeyRing, Sealed
+from faka_common.crypto import KeyRing, KeyRingError, Sealed
+from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.uow import SessionFactory
+from faka_common.errors import Unavailable
 from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, delete, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -22,6 +26,13 @@ from order.adapters.payments import registry
 from order.adapters.payments.base import PaymentAdapter
 from order.config import Settings
 from order.domain.payment_channels import BadCredentials, ShopChannel, seal_context
+
+log = logging.getLogger(__name__)
+
+
+class ChannelUnreadable(Unavailable):
+    """The channel's sealed credentials do not open with this service's keyring (503)."""
+
 
 #: Adapters kept built (a WeChat Pay adapter keeps the platform certificates it fetched).
 CACHED_ADAPTERS = 512
@@ -36,6 +47,19 @@ payment_channels = Table(
     Column("key_id", Text, nullable=False),
     Column("sealed", LargeBinary, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: What a key rotation re-seals (faka_common.db.resealing): each channel's credentials.
+SEALED = SealedTable(
+    payment_channels,
+    key=[payment_channels.c.shop_id, payment_channels.c.provider],
+    values=[
+        SealedColumns(
+            payment_channels.c.key_id,
+            payment_channels.c.sealed,
+            lambda r: seal_context(r.shop_id, r.provider),
+        )
+    ],
 )
 
 
@@ -123,9 +147,24 @@ class ChannelAdapters:
         return self._keyring.seal(credentials.model_dump_json(), seal_context(shop_id, provider))
 
     def open(self, channel: ShopChannel) -> Credentials:
-        text = self._keyring.open(
-            Sealed(channel.key_id, channel.sealed), seal_context(channel.shop_id, channel.provider)
-        )
+        """The channel's credentials; ChannelUnreadable when they do not open with this keyring."""
+        try:
+            text = self._keyring.open(
+                Sealed(channel.key_id, channel.sealed), seal_context(channel.shop_id, channel.provider)
+            )
+        except (KeyRingError, InvalidTag):
+            log.error(
+                "shop %s's %s channel is sealed with key id %r and does not open with this keyring (%s): "
+                "re-seal before a key leaves the keyring, or the shop sets its credentials again",
+                channel.shop_id,
+                channel.provider,
+                channel.key_id,
+                self._keyring,
+            )
+            raise ChannelUnreadable(
+                f"the shop's {channel.provider} channel cannot be used right now; choose another payment "
+                "method (the shop must set its credentials again)"
+            ) from None
         return CREDENTIALS[channel.provider].model_validate_json(text)
 
     def adapter(self, channel: ShopChannel, slug: str) -> PaymentAdapter:

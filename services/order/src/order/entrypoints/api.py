@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from faka_common.db.resealing import resealing_router
 from faka_common.http import create_app
 from fastapi import FastAPI
 
+from order.adapters.payment_channels import SEALED
 from order.bootstrap import Service
 from order.entrypoints.buyer_links import buyer_links_router
 from order.entrypoints.http import router
@@ -20,6 +22,9 @@ def order_app(service: Service) -> FastAPI:
             pricing_router(service),
             buyer_links_router(service),
             payment_channels_router(service),
+            resealing_router(
+                service.settings, service.runtime.sessions, service.settings.keyring(), [SEALED]
+            ),
         ],
         title="faka order service",
     )
