@@ -80,3 +80,21 @@ def test_a_malformed_rule_is_refused_naming_its_field(rule: dict[str, object], f
         RiskRules.model_validate({"rules": [rule]})
     [error] = refused.value.errors()
     assert ".".join(str(part) for part in error["loc"]) == field
+
+
+def test_a_long_blocklist_finds_an_address_in_any_of_its_networks_and_a_subdomain_of_a_listed_domain() -> (
+    None
+):
+    networks = [f"10.{i // 256}.{i % 256}.0/24" for i in range(1000)] + ["172.16.0.0/12", "2001:db8::/32"]
+    rules = shop({"type": "blocklist", "cidrs": networks, "email_domains": ["Spam.Example"]})
+    listed = [
+        evaluate(facts(ip=ip), [rules], 100, 3600).rejected
+        for ip in ("10.3.231.9", "172.31.0.1", "2001:db8::7")
+    ]
+    unlisted = [
+        evaluate(facts(ip=ip), [rules], 100, 3600).rejected
+        for ip in ("10.4.0.1", "172.32.0.1", "2001:db9::7")
+    ]
+    assert listed == [True, True, True] and unlisted == [False, False, False]
+    assert evaluate(facts(email="a@mx.spam.example", ip=None), [rules], 100, 3600).rejected
+    assert not evaluate(facts(email="a@notspam.example", ip=None), [rules], 100, 3600).rejected

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from ipaddress import ip_address
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Literal
 from uuid import UUID
 
 from faka_common.contracts.risk_rules import (
     Allowlist,
     AmountAboveMean,
-    AnyRule,
     Blocklist,
     DisposableEmail,
     ListRule,
@@ -81,6 +81,20 @@ class RuleSet:
     def named(self, index: int) -> str:
         return f"{self.scope}.{self.rules.rules[index].type}[{index}]"
 
+    @cached_property
+    def lists(self) -> dict[int, ListIndex]:
+        """The list rules' lookups, by rule index, built once per version."""
+        return {i: ListIndex.of(r) for i, r in enumerate(self.rules.rules) if isinstance(r, ListRule)}
+
+    @cached_property
+    def disposable(self) -> dict[int, frozenset[str]]:
+        """Each disposable-e-mail rule's domains (the built-in list and its own), by rule index."""
+        return {
+            i: DISPOSABLE_DOMAINS | {d.lower() for d in r.extra_domains}
+            for i, r in enumerate(self.rules.rules)
+            if isinstance(r, DisposableEmail)
+        }
+
 
 @dataclass(frozen=True)
 class Fired:
@@ -115,31 +129,53 @@ class Decision:
     platform_rules_version: int | None = None
 
 
-def _matches(rule: ListRule, facts: OrderFacts) -> str | None:
-    """What of the buyer the list names, or None."""
-    email = facts.buyer_email.strip().lower()
-    if email in {e.lower() for e in rule.emails}:
-        return f"e-mail {email}"
-    domain = facts.email_domain
-    if any(domain == d.lower() or domain.endswith("." + d.lower()) for d in rule.email_domains):
-        return f"e-mail domain {domain}"
-    if facts.buyer_ip is None:
-        return None
-    try:
-        address = ip_address(facts.buyer_ip)
-    except ValueError:
-        return None
-    if address in rule.ips:
-        return f"address {address}"
-    for network in rule.cidrs:
-        if address.version == network.version and address in network:
-            return f"address {address} in {network}"
-    return None
+def _domain_listed(domain: str, listed: frozenset[str]) -> bool:
+    """Whether the domain or one of its parents is listed (a subdomain of a listed domain is listed)."""
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in listed for i in range(len(labels) - 1))
 
 
-def _disposable(rule: DisposableEmail, domain: str) -> bool:
-    listed = DISPOSABLE_DOMAINS | {d.lower() for d in rule.extra_domains}
-    return any(domain == d or domain.endswith("." + d) for d in listed)
+@dataclass(frozen=True)
+class ListIndex:
+    """A list rule made ready for lookups: sets, and networks grouped by prefix length, so a decision
+    costs a few set lookups however long the list is."""
+
+    ips: frozenset[IPv4Address | IPv6Address]
+    emails: frozenset[str]
+    domains: frozenset[str]
+    networks: dict[tuple[int, int], frozenset[IPv4Network | IPv6Network]]
+
+    @classmethod
+    def of(cls, rule: ListRule) -> ListIndex:
+        networks: dict[tuple[int, int], set[IPv4Network | IPv6Network]] = {}
+        for network in rule.cidrs:
+            networks.setdefault((network.version, network.prefixlen), set()).add(network)
+        return cls(
+            frozenset(rule.ips),
+            frozenset(e.strip().lower() for e in rule.emails),
+            frozenset(d.lower() for d in rule.email_domains),
+            {key: frozenset(found) for key, found in networks.items()},
+        )
+
+    def matches(self, facts: OrderFacts) -> str | None:
+        """What of the buyer the list names, or None."""
+        email = facts.buyer_email.strip().lower()
+        if email in self.emails:
+            return f"e-mail {email}"
+        if _domain_listed(facts.email_domain, self.domains):
+            return f"e-mail domain {facts.email_domain}"
+        if facts.buyer_ip is None:
+            return None
+        try:
+            address = ip_address(facts.buyer_ip)
+        except ValueError:
+            return None
+        if address in self.ips:
+            return f"address {address}"
+        for (version, prefix), listed in self.networks.items():
+            if version == address.version and (net := ip_network((address, prefix), strict=False)) in listed:
+                return f"address {address} in {net}"
+        return None
 
 
 @dataclass
@@ -190,13 +226,13 @@ def evaluate(
     for rule_set in rule_sets:
         for index, rule in enumerate(rule_set.rules.rules):
             name = rule_set.named(index)
-            if isinstance(rule, Blocklist) and (what := _matches(rule, facts)):
+            if isinstance(rule, Blocklist) and (what := rule_set.lists[index].matches(facts)):
                 found.fired.append(Fired(name, "reject", f"{name}: {what} is blocked"))
             elif isinstance(rule, QuantityBounds) and not rule.min <= facts.quantity <= rule.max:
                 found.fired.append(
                     Fired(name, "reject", f"{name}: quantity {facts.quantity} outside {rule.min}..{rule.max}")
                 )
-            elif isinstance(rule, Allowlist) and _matches(rule, facts):
+            elif isinstance(rule, Allowlist) and rule_set.lists[index].matches(facts):
                 found.allowlisted = True
     if found.rejected:
         return found
@@ -204,9 +240,8 @@ def evaluate(
     if not found.allowlisted:
         for rule_set in rule_sets:
             scope_id = facts.shop_id if rule_set.scope == "shop" else PLATFORM
-            for index, rule in enumerate(rule_set.rules.rules):
-                name = rule_set.named(index)
-                _judge(rule, name, (rule_set.scope, scope_id), facts, found, unpaid, unpaid_horizon_seconds)
+            for index in range(len(rule_set.rules.rules)):
+                _judge(rule_set, index, scope_id, facts, found, unpaid, unpaid_horizon_seconds)
     # every order is counted while unpaid, so a limit set later sees the orders already open
     limited = {c.key for c in found.counters}
     found.counters += [Counter(k, unpaid_horizon_seconds, 0) for k in unpaid.values() if k not in limited]
@@ -214,17 +249,17 @@ def evaluate(
 
 
 def _judge(
-    rule: AnyRule,
-    name: str,
-    scope: tuple[Scope, UUID],
+    rule_set: RuleSet,
+    index: int,
+    scope_id: UUID,
     facts: OrderFacts,
     found: Evaluation,
     unpaid: dict[tuple[Scope, str], str],
     unpaid_horizon_seconds: int,
 ) -> None:
     """Add what one rule found, or the count or mean it needs, to `found`."""
-    scope_name, scope_id = scope
-    if isinstance(rule, DisposableEmail) and _disposable(rule, facts.email_domain):
+    rule, name = rule_set.rules.rules[index], rule_set.named(index)
+    if isinstance(rule, DisposableEmail) and _domain_listed(facts.email_domain, rule_set.disposable[index]):
         found.fired.append(
             Fired(name, rule.action, f"{name}: {facts.email_domain} is a disposable e-mail domain")
         )
@@ -232,7 +267,7 @@ def _judge(
         key = f"velocity:{scope_id}:{rule.per}:{rule.window_seconds}:{value}"
         reason = f"{name}: more than {rule.limit} orders per {rule.per} in {rule.window_seconds} s"
         found.counters.append(Counter(key, rule.window_seconds, rule.limit, Fired(name, rule.action, reason)))
-    elif isinstance(rule, UnpaidOrders) and (open_key := unpaid.get((scope_name, rule.per))) is not None:
+    elif isinstance(rule, UnpaidOrders) and (open_key := unpaid.get((rule_set.scope, rule.per))) is not None:
         reason = f"{name}: more than {rule.limit} unpaid orders per {rule.per}"
         fired = Fired(name, rule.action, reason)
         found.counters.append(Counter(open_key, unpaid_horizon_seconds, rule.limit, fired))
