@@ -19,7 +19,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
-from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
     ChannelResult,
@@ -35,7 +35,6 @@ from notification.domain.model import (
     Notification,
     OrderKeys,
     Platform,
-    Shop,
 )
 from notification.domain.shop_channels import ShopChannels
 from notification.service_layer import handlers
@@ -142,12 +141,12 @@ class FakeTelegramChats:
 
 class FakeShops:
     def __init__(self) -> None:
-        self.rows: dict[UUID, Shop] = {}
+        self.rows: dict[UUID, KnownShop] = {}
 
-    async def save(self, shop: Shop) -> None:
+    async def save(self, shop: KnownShop) -> None:
         self.rows[shop.shop_id] = shop
 
-    async def get(self, shop_id: UUID) -> Shop | None:
+    async def get(self, shop_id: UUID) -> KnownShop | None:
         return self.rows.get(shop_id)
 
 

@@ -1,6 +1,9 @@
 """Shops, the platform's tenants: the default shop, the field every shop-owned message carries, and the
 merchant service's shop events."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -37,3 +40,24 @@ class ShopChanged(Message):
     languages: list[str] = Field(default_factory=lambda: ["zh-CN", "en"])
     domains: list[str] = Field(default_factory=list, examples=[["cards.example.com"]])
     contact: str = Field(default="", description="How buyers reach the seller (email, Telegram, …)")
+
+
+@dataclass(frozen=True)
+class KnownShop:
+    """A shop as a service knows it from merchant's latest ShopChanged (its shops read model,
+    faka_common.db.shops)."""
+
+    shop_id: UUID
+    slug: str
+    name: str
+    status: str
+    contact: str = ""
+
+    @classmethod
+    def of(cls, event: ShopChanged) -> KnownShop:
+        return cls(event.shop_id, event.slug, event.name, event.status, event.contact)
+
+    @property
+    def takes_orders(self) -> bool:
+        """Only an active shop takes new orders; a suspended or closed one still delivers what was paid."""
+        return self.status == "active"

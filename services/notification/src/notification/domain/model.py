@@ -9,6 +9,7 @@ from typing import Literal
 from uuid import UUID
 
 from faka_common.contracts.accounts import LinkPurpose
+from faka_common.contracts.shops import KnownShop
 from faka_common.errors import RetryLater
 
 Status = Literal["pending", "sent", "failed"]
@@ -144,17 +145,6 @@ class BuyerContact:
 
 
 @dataclass(frozen=True)
-class Shop:
-    """A shop as merchant's latest ShopChanged told it: what a buyer's message of its orders needs."""
-
-    shop_id: UUID
-    slug: str
-    name: str
-    status: str
-    contact: str = ""
-
-
-@dataclass(frozen=True)
 class Platform:
     """The platform's voice: its name signs a buyer's message of a shop not known here yet, and its support
     contact stands for a shop that names none (or is not known yet)."""
@@ -165,7 +155,7 @@ class Platform:
     """MAIL_FROM: a shop's e-mail without an address of its own comes from its address."""
 
 
-def buyer_voice(shop: Shop | None, platform: Platform) -> dict[str, str]:
+def buyer_voice(shop: KnownShop | None, platform: Platform) -> dict[str, str]:
     """Who speaks to the buyer of a shop's order, as template variables: `shop_name` (the shop's, "" for a
     shop not known yet: subjects name it only when known), `signature` (the shop's name, else the
     platform's) and `support_contact` (the shop's contact, else the platform's)."""

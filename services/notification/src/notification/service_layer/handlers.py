@@ -21,7 +21,7 @@ from faka_common.contracts.accounts import AccountLinkRequested
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
-from faka_common.contracts.shops import DEFAULT_SHOP_ID, ShopChanged
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
@@ -47,7 +47,6 @@ from notification.domain.model import (
     NotificationError,
     Platform,
     Recipients,
-    Shop,
     buyer_voice,
     format_money,
     format_time,
@@ -162,12 +161,12 @@ async def _contact(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -
 async def record_shop(event: ShopChanged, uow: NotificationUnitOfWork) -> None:
     """Keep what buyers' messages need of the shop (its name and contact). The topic is keyed by shop and
     each event is the whole shop, so the latest one wins."""
-    await uow.shops.save(Shop(event.shop_id, event.slug, event.name, event.status, event.contact))
+    await uow.shops.save(KnownShop.of(event))
     log.info("shop %s (%s) is %s", event.shop_id, event.slug, event.status)
 
 
 def buyer_context(
-    contact: BuyerContact, moment: datetime, shop: Shop | None, platform: Platform
+    contact: BuyerContact, moment: datetime, shop: KnownShop | None, platform: Platform
 ) -> dict[str, Any]:
     """What every buyer notice may show: the order, and who speaks (the order's shop, else the platform)."""
     return {

@@ -1,30 +1,16 @@
-"""The shops as the order service knows them (merchant's ShopChanged): whether one takes orders, and where
-its storefront lives for the links a buyer is sent."""
+"""The shops as the order service knows them (merchant's ShopChanged, faka_common's KnownShop): whether one
+takes orders, and where its storefront lives for the links a buyer is sent."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from uuid import UUID
 
-from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop
 from faka_common.errors import Conflict
 
 #: A slug that may stand in a storefront path (merchant's rule; anything else is linked at the root).
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-
-
-@dataclass(frozen=True)
-class KnownShop:
-    shop_id: UUID
-    slug: str
-    name: str
-    status: str
-
-    @property
-    def takes_orders(self) -> bool:
-        """Only an active shop takes new orders; a suspended or closed one still delivers what was paid."""
-        return self.status == "active"
 
 
 class ShopClosed(Conflict):
