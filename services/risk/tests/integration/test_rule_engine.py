@@ -264,3 +264,21 @@ async def test_a_bad_rule_is_refused_naming_the_field_and_nothing_is_saved(
     assert refused.status_code == 422 and field in refused.text
     current = (await api.get("/internal/rules", headers={SHOP_HEADER: str(shop)})).json()
     assert current["version"] == 0 and current["rules"] == []
+
+
+async def test_a_first_purchase_above_the_amount_goes_to_review_and_a_buyer_who_paid_before_is_approved(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(api, shop, {"type": "first_purchase_above", "amount": 5000})
+    small = order(shop, email="New@Buyer.example", amount=500)
+    assert (await decide(service, small))["verdict"] == "approve"
+    first_big = await decide(service, order(shop, email="new@buyer.example", amount=8000))
+    assert first_big["verdict"] == "review" and first_big["fired"] == ["shop.first_purchase_above[0]"]
+
+    await feed(service, paid(small))
+    assert (await decide(service, order(shop, email="new@buyer.example", amount=8000)))[
+        "verdict"
+    ] == "approve"
+    elsewhere = await decide(service, order(uuid4(), email="new@buyer.example", amount=8000))
+    assert elsewhere["verdict"] == "approve"  # another shop has no such rule

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
-from faka_common.fields import Line
+from faka_common.fields import Line, Money
 
 Action = Literal["reject", "review"]
 #: An e-mail domain as written in a list: labels and dots (no scheme, no @); compared case-folded.
@@ -87,6 +87,14 @@ class AmountAboveMean(Rule):
     action: Action = "review"
 
 
+class FirstPurchaseAbove(Rule):
+    """A buyer (e-mail) who never paid in the shop before, ordering for more than `amount`."""
+
+    type: Literal["first_purchase_above"] = "first_purchase_above"
+    amount: Money
+    action: Action = "review"
+
+
 class DisposableEmail(Rule):
     """Buyers with an address at a disposable-mail domain (a built-in list, plus `extra_domains`)."""
 
@@ -108,7 +116,14 @@ class QuantityBounds(Rule):
 
 
 AnyRule = Annotated[
-    Blocklist | Allowlist | Velocity | UnpaidOrders | AmountAboveMean | DisposableEmail | QuantityBounds,
+    Blocklist
+    | Allowlist
+    | Velocity
+    | UnpaidOrders
+    | AmountAboveMean
+    | FirstPurchaseAbove
+    | DisposableEmail
+    | QuantityBounds,
     Field(discriminator="type"),
 ]
 RULE_TYPES: tuple[str, ...] = (
@@ -117,6 +132,7 @@ RULE_TYPES: tuple[str, ...] = (
     "velocity",
     "unpaid_orders",
     "amount_above_mean",
+    "first_purchase_above",
     "disposable_email",
     "quantity",
 )

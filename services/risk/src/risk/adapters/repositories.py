@@ -66,6 +66,18 @@ class DecisionRepository:
             row.verdict, list(row.reasons), list(row.fired), row.rules_version, row.platform_rules_version
         )
 
+    async def paid_before(self, shop_id: UUID, email: str) -> bool:
+        """Whether the e-mail has a paid order in the shop (one risk decided on and saw paid)."""
+        paid = (
+            select(decisions.c.order_id)
+            .join(paid_amounts, paid_amounts.c.order_id == decisions.c.order_id)
+            .where(
+                decisions.c.shop_id == shop_id, func.lower(decisions.c.buyer_email) == email.strip().lower()
+            )
+            .limit(1)
+        )
+        return (await self._session.execute(paid)).first() is not None
+
     async def buyer(self, order_id: UUID) -> Buyer | None:
         row = (
             await self._session.execute(

@@ -19,6 +19,7 @@ from faka_common.contracts.risk_rules import (
     AmountAboveMean,
     Blocklist,
     DisposableEmail,
+    FirstPurchaseAbove,
     ListRule,
     QuantityBounds,
     RiskRules,
@@ -187,6 +188,8 @@ class Evaluation:
     allowlisted: bool = False
     counters: list[Counter] = field(default_factory=list)
     amount_checks: list[AmountCheck] = field(default_factory=list)
+    #: Rules that fire unless the buyer paid in the shop before.
+    first_purchase: list[Fired] = field(default_factory=list)
 
     @property
     def rejected(self) -> bool:
@@ -273,6 +276,9 @@ def _judge(
         found.counters.append(Counter(open_key, unpaid_horizon_seconds, rule.limit, fired))
     elif isinstance(rule, AmountAboveMean):
         found.amount_checks.append(AmountCheck(rule, name))
+    elif isinstance(rule, FirstPurchaseAbove) and facts.amount > rule.amount:
+        reason = f"{name}: a first purchase of {facts.amount}, above {rule.amount}"
+        found.first_purchase.append(Fired(name, rule.action, reason))
 
 
 def above_mean(check: AmountCheck, amount: int, mean: Decimal | None, samples: int) -> Fired | None:

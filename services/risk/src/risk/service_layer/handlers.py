@@ -97,6 +97,9 @@ async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Deci
         mean, samples = await uow.paid_amounts.trailing_mean(facts.product_id, check.rule.sample)
         if (over := above_mean(check, facts.amount, mean, samples)) is not None:
             fired.append(over)
+    first = found.first_purchase and not found.rejected
+    if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
+        fired += found.first_purchase
     if not found.rejected and all(f.verdict != "reject" for f in fired):
         member, now_ms = str(facts.order_id), time.time_ns() // 1_000_000
         full = await decider.counters.take(found.counters, member, now_ms)
