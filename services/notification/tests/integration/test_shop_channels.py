@@ -7,7 +7,10 @@ Needs DATABASE_URL (a Postgres server URL)."""
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,11 +18,13 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidTag
 from faka_common.breakers import close_breakers
+from faka_common.crypto import DEV_KEYRING
 from faka_common.http import create_app
 from faka_common.testing import as_caller
 from notification.bootstrap import Service, bootstrap
 from notification.config import Settings
 from notification.entrypoints.http import router
+from pydantic import SecretStr
 
 from .test_channels import _rows, database
 
@@ -374,3 +379,54 @@ async def test_only_the_gateway_may_read_or_set_a_shops_channels(api: httpx.Asyn
         assert refused.status_code == 403
     bad_shop = {**as_caller("gateway"), "X-Shop-Id": "not-a-shop"}
     assert (await api.get("/internal/shop-channels", headers=bad_shop)).status_code == 400
+
+
+@asynccontextmanager
+async def keyed(database: str, keys: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    """Notification on the same database with another keyring (KEY_ENCRYPTION_KEYS = `keys`)."""
+    made = bootstrap(
+        Settings(
+            database_url=database,
+            kafka_namespace=f"t{uuid4().hex}.",
+            key_encryption_keys=SecretStr(keys),
+            telegram_bot_token="123456:platform-bot",
+        )
+    )
+    app = create_app(made.runtime, [router(made)], title="test")
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://n.test"
+        ) as client:
+            yield made, client
+    finally:
+        await close_breakers(made.breakers)
+        await made.runtime.engine.dispose()
+
+
+async def test_a_key_rotation_re_seals_every_secret_of_a_shops_channels(
+    api: httpx.AsyncClient, database: str
+) -> None:
+    shop = uuid4()
+    assert (await put(api, shop, SETTINGS)).status_code == 200  # sealed with the development key
+    new = f"new:{base64.b64encode(os.urandom(32)).decode()}"
+    async with keyed(database, f"{DEV_KEYRING},{new}") as (_, rotating):
+        resealed = await rotating.post("/internal/keys/reencrypt", headers=as_caller("gateway"))
+    assert resealed.status_code == 200, resealed.text
+    assert resealed.json()["resealed"] >= 4  # other tests' shops share the database (and one row is broken)
+    [row] = await _rows(
+        database,
+        "SELECT smtp_password_key_id, webhook_secret_key_id, aliyun_secret_key_id, twilio_token_key_id "
+        "FROM shop_channels WHERE shop_id = $1",
+        shop,
+    )
+    assert set(row.values()) == {"new"}
+    async with keyed(database, new) as (rotated, _), rotated.uow() as uow:  # the old key is gone
+        kept = await uow.shop_channels.get(shop)
+    assert kept is not None and kept.smtp is not None and kept.aliyun_sms and kept.twilio_sms
+    opened = (
+        kept.smtp.password,
+        kept.webhook_secret,
+        kept.aliyun_sms.access_key_secret,
+        kept.twilio_sms.auth_token,
+    )
+    assert opened == SECRETS

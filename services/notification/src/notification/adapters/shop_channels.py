@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import KeyRing, Sealed
+from faka_common.db.resealing import SealedColumns, SealedTable
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -49,6 +50,21 @@ shop_channels = Table(
 
 def _context(what: str, shop_id: UUID) -> bytes:
     return f"notification:{what}:{shop_id}".encode()
+
+
+def _sealed(what: str) -> SealedColumns:
+    return SealedColumns(
+        shop_channels.c[f"{what}_key_id"], shop_channels.c[what], lambda row: _context(what, row.shop_id)
+    )
+
+
+#: What a key rotation re-seals (faka_common.db.resealing): each shop's SMTP password, webhook secret and SMS
+#: account secrets.
+SEALED = SealedTable(
+    shop_channels,
+    key=[shop_channels.c.shop_id],
+    values=[_sealed(what) for what in ("smtp_password", "webhook_secret", "aliyun_secret", "twilio_token")],
+)
 
 
 class ShopChannelRepository:

@@ -5,12 +5,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.contracts.notification_admin import ShopChannelSettings, ShopChannelsView
+from faka_common.db.resealing import resealing_router
 from faka_common.errors import NotFound
 from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from notification.adapters.channels.resilience import GuardedChannel
+from notification.adapters.shop_channels import SEALED
 from notification.bootstrap import Service
 from notification.domain.model import TELEGRAM
 from notification.service_layer.shop_channels import set_shop_channels, shop_channels_view
@@ -140,4 +142,8 @@ def router(service: Service) -> APIRouter:
             channels.append({"channel": name, "breaker": state})
         return {"channels": channels, "routes": service.settings.routes()}
 
-    return api
+    sealed = resealing_router(service.settings, service.runtime.sessions, service.keyring, [SEALED])
+    both = APIRouter()
+    both.include_router(api)
+    both.include_router(sealed)
+    return both
