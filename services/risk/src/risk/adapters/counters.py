@@ -2,14 +2,18 @@
 so a window slides, a redelivered order is counted once, and an order that ends unpaid is taken out.
 
 A check and its count are one Lua script: two orders from one address at the same moment cannot both see
-the last free place of a window."""
+the last free place of a window. When Redis cannot be reached the call raises Unavailable, so the consumer
+parks the order's event on its retry topic: no order is approved unchecked, none is refused for an outage."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Protocol
 
+from faka_common.errors import Unavailable
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from risk.domain.rules import Counter
 
@@ -39,6 +43,14 @@ return full
 """
 
 
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        raise Unavailable(f"the risk counters' Redis is unreachable: {type(error).__name__}") from error
+
+
 class Counters(Protocol):
     async def take(
         self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
@@ -66,12 +78,13 @@ class RedisCounters:
         args: list[str | int] = [now_ms, member, 1 if force else 0]
         for counter in counters:
             args += [counter.window_seconds * 1000, counter.limit]
-        full = await self._take(keys=[self._prefix + c.key for c in counters], args=args)
+        async with _reachable():
+            full = await self._take(keys=[self._prefix + c.key for c in counters], args=args)
         return [int(i) - 1 for i in full]
 
     async def release(self, keys: Sequence[str], member: str) -> None:
         if keys:
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.zrem(self._prefix + key, member)
                 await pipe.execute()
