@@ -164,7 +164,7 @@ async def test_a_platform_admins_re_seal_reaches_every_service_that_seals_and_an
         answer = await admin.post("/api/platform/keys/reencrypt")
     assert answer.status_code == 200, answer.text
     report = answer.json()
-    assert set(report["services"]) == {"inventory", "order", "notification", "merchant"}
+    assert set(report["services"]) == {"inventory", "order", "delivery", "notification", "merchant"}
     assert report["complete"] is True, report
     for service in report["services"].values():
         assert service["error"] is None and service["unreadable"] == 0

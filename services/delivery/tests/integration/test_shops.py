@@ -33,7 +33,8 @@ from .test_recharge import drain, unique
 pytestmark = pytest.mark.integration
 
 #: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
-NOT_SHOP_OWNED = OPERATIONAL_ROUTES
+# the keyring is the platform's: a rotation re-seals every shop's supplier secrets and delivered contents
+NOT_SHOP_OWNED = OPERATIONAL_ROUTES | {("POST", "/internal/keys/reencrypt")}
 
 
 def acting_for(shop: UUID) -> dict[str, str]:

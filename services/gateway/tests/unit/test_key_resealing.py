@@ -35,7 +35,6 @@ async def reseal(answers: dict[str, httpx.Response]) -> tuple[httpx.Response, li
     gateway = build_gateway(
         Settings(lookup_limit_storage_url="memory://", kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}"),
         **owners,
-        delivery=FakeOwner(answering("delivery", httpx.Response(404), calls)),
         principals=KnownPrincipals.platform_admin(),
     )
     transport = httpx.ASGITransport(app=edge_app(gateway))
@@ -52,7 +51,13 @@ def done(resealed: int, unreadable: int | None = 0) -> httpx.Response:
 
 async def test_one_call_re_seals_in_every_service_that_seals_and_names_no_shop() -> None:
     answer, calls = await reseal(
-        {"inventory": done(120, None), "order": done(3), "notification": done(4), "merchant": done(2)}
+        {
+            "inventory": done(120, None),
+            "order": done(3),
+            "delivery": done(7),
+            "notification": done(4),
+            "merchant": done(2),
+        }
     )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
@@ -60,11 +65,13 @@ async def test_one_call_re_seals_in_every_service_that_seals_and_names_no_shop()
         "services": {
             "inventory": {"resealed": 120, "unreadable": 0, "active_key_id": "k2", "error": None},
             "order": {"resealed": 3, "unreadable": 0, "active_key_id": "k2", "error": None},
+            "delivery": {"resealed": 7, "unreadable": 0, "active_key_id": "k2", "error": None},
             "notification": {"resealed": 4, "unreadable": 0, "active_key_id": "k2", "error": None},
             "merchant": {"resealed": 2, "unreadable": 0, "active_key_id": "k2", "error": None},
         },
     }
     assert sorted(calls) == [
+        "delivery POST /internal/keys/reencrypt None",
         "inventory POST /internal/keys/reencrypt None",
         "merchant POST /internal/keys/reencrypt None",
         "notification POST /internal/keys/reencrypt None",
@@ -76,7 +83,13 @@ async def test_a_service_down_or_a_value_that_did_not_open_leaves_it_incomplete_
     None
 ):
     answer, calls = await reseal(
-        {"inventory": done(5), "order": httpx.Response(503), "notification": done(0), "merchant": done(1, 1)}
+        {
+            "inventory": done(5),
+            "order": httpx.Response(503),
+            "delivery": done(0),
+            "notification": done(0),
+            "merchant": done(1, 1),
+        }
     )
     assert answer.status_code == 200, answer.text
     report = answer.json()
@@ -84,4 +97,4 @@ async def test_a_service_down_or_a_value_that_did_not_open_leaves_it_incomplete_
     assert report["services"]["inventory"]["resealed"] == 5
     assert "503" in report["services"]["order"]["error"]
     assert report["services"]["merchant"]["unreadable"] == 1
-    assert len(calls) == 4, "a service that failed does not stop the others"
+    assert len(calls) == 5, "a service that failed does not stop the others"

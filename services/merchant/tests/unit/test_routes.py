@@ -48,6 +48,7 @@ PEOPLE = {
     ("GET", "/internal/platform/staff"),
     ("POST", "/internal/platform/staff"),
     ("DELETE", "/internal/platform/staff/{account_id}/roles/{role}"),
+    ("POST", "/internal/keys/reencrypt"),  # the keyring is the platform's: every person's TOTP secret
 }
 #: A shop's members: the shop is the one the path names, seen only by the people who work in it.
 SHOP_IN_PATH = {

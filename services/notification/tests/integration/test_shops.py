@@ -77,6 +77,8 @@ NOT_SHOP_OWNED = {
     *OPERATIONAL_ROUTES,
     # the platform's channels and breakers serve every shop (a shop's own stand before them)
     ("GET", "/internal/channels"),
+    # the keyring is the platform's: a rotation re-seals every shop's channel secrets
+    ("POST", "/internal/keys/reencrypt"),
 }
 
 SHOP_TABLES = ("buyer_contacts", "notifications", "in_site_messages", "webhook_deliveries", "telegram_chats")

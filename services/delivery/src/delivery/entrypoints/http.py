@@ -14,12 +14,15 @@ from faka_common.contracts.delivery_admin import (
     RejectTask,
     SupplierActive,
 )
+from faka_common.db.resealing import SealedColumns, SealedTable, resealing_router
 from faka_common.errors import NotFound
 from faka_common.http import InternalCaller, ShopScope, combined, internal_router
 from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query
 
+from delivery.adapters import orm
 from delivery.adapters.orm import Attempt
+from delivery.adapters.suppliers.factory import secret_context
 from delivery.bootstrap import Service
 from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
@@ -28,6 +31,31 @@ from delivery.service_layer import handlers
 from delivery.service_layer import suppliers as supplier_ops
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
+
+
+#: What a key rotation re-seals (faka_common.db.resealing): suppliers' secrets and delivered contents.
+SEALED = [
+    SealedTable(
+        orm.suppliers,
+        key=[orm.suppliers.c.id],
+        values=[
+            SealedColumns(
+                orm.suppliers.c.secret_key_id, orm.suppliers.c.secret_blob, lambda r: secret_context(r.name)
+            )
+        ],
+    ),
+    SealedTable(
+        orm.delivery_contents,
+        key=[orm.delivery_contents.c.order_id],
+        values=[
+            SealedColumns(
+                orm.delivery_contents.c.key_id,
+                orm.delivery_contents.c.blob,
+                lambda r: handlers.content_context(r.order_id),
+            )
+        ],
+    ),
+]
 
 
 def _iso(value: Any) -> str | None:
@@ -317,4 +345,6 @@ def router(service: Service) -> APIRouter:
         async with service.uow() as uow:
             await supplier_ops.remove_route(uow, shop, product_id, supplier_id)
 
-    return combined(api, reveals)
+    return combined(
+        api, reveals, resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED)
+    )

@@ -200,8 +200,8 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
     @platform.post(
         "/keys/reencrypt",
         summary="After a new key joined KEY_ENCRYPTION_KEYS and became active: re-seal what every service "
-        "keeps sealed (card keys, payment channel credentials, shops' SMTP, webhook and SMS secrets, TOTP "
-        "secrets) with it. Each service reports "
+        "keeps sealed (card keys, payment channel credentials, supplier secrets and delivered contents, "
+        "shops' SMTP, webhook and SMS secrets, TOTP secrets) with it. Each service reports "
         "how many values it re-sealed and how many did not open; once every one is `complete` with "
         "nothing unreadable, the old key can leave the keyring. Safe beside live traffic and to run again",
         response_model=Resealing,
@@ -212,6 +212,7 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         sealing = (
             ("inventory", gw.inventory),
             ("order", gw.order),
+            ("delivery", gw.delivery),
             ("notification", gw.notification),
             ("merchant", ShopOwner(gw.merchant)),
         )

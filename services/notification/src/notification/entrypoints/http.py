@@ -7,7 +7,7 @@ from uuid import UUID
 from faka_common.contracts.notification_admin import ShopChannelSettings, ShopChannelsView
 from faka_common.db.resealing import resealing_router
 from faka_common.errors import NotFound
-from faka_common.http import OptionalShopScope, ShopScope, internal_router
+from faka_common.http import OptionalShopScope, ShopScope, combined, internal_router
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -142,8 +142,6 @@ def router(service: Service) -> APIRouter:
             channels.append({"channel": name, "breaker": state})
         return {"channels": channels, "routes": service.settings.routes()}
 
-    sealed = resealing_router(service.settings, service.runtime.sessions, service.keyring, [SEALED])
-    both = APIRouter()
-    both.include_router(api)
-    both.include_router(sealed)
-    return both
+    return combined(
+        api, resealing_router(service.settings, service.runtime.sessions, service.keyring, [SEALED])
+    )
