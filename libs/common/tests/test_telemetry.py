@@ -1,11 +1,14 @@
-"""Tracing without an exporter records nothing, yet trace ids still reach logs and message headers."""
+"""Tracing without an exporter records nothing, yet trace ids still reach logs and message headers; log
+lines go out in batches."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
 
-from faka_common.telemetry import JsonFormatter, tracer_provider
+from faka_common.telemetry import BatchedStreamHandler, JsonFormatter, tracer_provider
 from opentelemetry import propagate
 
 
@@ -37,3 +40,44 @@ def test_with_an_exporter_spans_are_recorded() -> None:
             assert span.is_recording()
     finally:
         provider.shutdown()
+
+
+class CountingStream(io.StringIO):
+    """Counts the writes a handler makes (each is a system call on a real pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def info(message: str, level: int = logging.INFO) -> logging.LogRecord:
+    return logging.LogRecord("svc", level, __file__, 1, message, None, None)
+
+
+def test_log_lines_of_a_moment_go_out_in_one_write_soon_after() -> None:
+    stream = CountingStream()
+    handler = BatchedStreamHandler(stream, interval=0.05)
+    for n in range(20):
+        handler.handle(info(f"order {n} paid"))
+    assert stream.writes == 0
+    deadline = time.monotonic() + 5
+    while stream.writes == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.writes == 1
+    assert [line.split(" ")[1] for line in stream.getvalue().splitlines()] == [str(n) for n in range(20)]
+
+
+def test_a_warning_goes_out_at_once_with_the_lines_before_it_and_flush_writes_what_waits() -> None:
+    stream = CountingStream()
+    handler = BatchedStreamHandler(stream, interval=60)
+    handler.handle(info("order 1 paid"))
+    handler.handle(info("relay failed", logging.WARNING))
+    assert stream.writes == 1
+    assert stream.getvalue().splitlines() == ["order 1 paid", "relay failed"]
+    handler.handle(info("order 2 paid"))
+    handler.flush()  # what logging.shutdown does at exit
+    assert stream.getvalue().splitlines()[-1] == "order 2 paid"
