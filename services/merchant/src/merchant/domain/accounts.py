@@ -81,10 +81,24 @@ class TotpState(Conflict):
     code = "totp_state"
 
 
+#: A sensitive change (an API token, new recovery codes) wants the second factor proved at most this long ago.
+SECOND_FACTOR_FRESH = timedelta(minutes=5)
+
+
 class StepUpRequired(Forbidden):
     """A sensitive change wants the second factor proved moments ago (step-up), not at sign-in hours ago."""
 
     code = "second_factor_required"
+
+    def __init__(self, what: str) -> None:
+        minutes = int(SECOND_FACTOR_FRESH.total_seconds() // 60)
+        super().__init__(
+            f"prove the second factor again (step-up) first: {what} within {minutes} minutes of it"
+        )
+
+
+def second_factor_fresh(second_factor_at: datetime | None, now: datetime) -> bool:
+    return second_factor_at is not None and now - SECOND_FACTOR_FRESH <= second_factor_at <= now
 
 
 class WeakPassword(DomainError):

@@ -12,7 +12,7 @@ from typing import get_args
 from uuid import UUID
 
 from faka_common.contracts.accounts import ApiTokenScope as Scope
-from faka_common.errors import DomainError, Forbidden, Unauthorized
+from faka_common.errors import DomainError, Unauthorized
 
 from merchant.domain.accounts import Person
 
@@ -26,22 +26,10 @@ SCOPES: tuple[Scope, ...] = get_args(Scope)
 #: A token starts with this, so a leaked one is recognisable (secret scanners, logs, a person reading it).
 TOKEN_PREFIX = "faka_"
 MAX_NAME = 100
-#: A token is made with a second factor proved at most this long ago (sign-in or step-up).
-SECOND_FACTOR_FRESH = timedelta(minutes=5)
 #: last_used_at is written at most this often (a busy script does not write the row on every call).
 LAST_USED_EVERY = timedelta(minutes=1)
 #: The shop roles that make, list and revoke a shop's tokens.
 TOKEN_ROLES = frozenset({"owner", "manager"})
-
-
-class SecondFactorRequired(Forbidden):
-    code = "second_factor_required"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "prove the second factor again (step-up) first: API tokens are made within "
-            f"{int(SECOND_FACTOR_FRESH.total_seconds() // 60)} minutes of it"
-        )
 
 
 class ApiTokenInvalid(Unauthorized):
@@ -65,10 +53,6 @@ def new_api_token() -> str:
 
 def may_manage_tokens(actor: Person, shop_id: UUID) -> bool:
     return actor.role_in(shop_id) in TOKEN_ROLES
-
-
-def second_factor_fresh(second_factor_at: datetime | None, now: datetime) -> bool:
-    return second_factor_at is not None and now - SECOND_FACTOR_FRESH <= second_factor_at <= now
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ from merchant.domain.accounts import (
     new_totp_secret,
     provisioning_uri,
     recovery_digest,
+    second_factor_fresh,
     totp_step,
 )
-from merchant.domain.api_tokens import second_factor_fresh
 from merchant.domain.audit import account_entry, cli_entry
 from merchant.domain.commands import ChangePassword, CheckCode, CompleteSignIn, RedeemLink, SignIn
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
@@ -264,9 +264,7 @@ async def regenerate_recovery_codes(
         if not account.totp_enabled:
             raise TotpState("TOTP is not on for this account: set it up first")
         if not second_factor_fresh(session.second_factor_at, now):
-            raise StepUpRequired(
-                "prove the second factor again (step-up) first: new recovery codes want it fresh"
-            )
+            raise StepUpRequired("new recovery codes are made")
         codes = new_recovery_codes()
         await uow.accounts.replace_recovery_codes(account.id, [recovery_digest(c) for c in codes], now)
         summary = "new recovery codes; the earlier ones stopped working"

@@ -11,7 +11,14 @@ from uuid import UUID, uuid4
 
 from faka_common.errors import NotFound
 
-from merchant.domain.accounts import NotAllowed, Person, check_email, digest
+from merchant.domain.accounts import (
+    NotAllowed,
+    Person,
+    StepUpRequired,
+    check_email,
+    digest,
+    second_factor_fresh,
+)
 from merchant.domain.api_tokens import (
     ApiToken,
     ApiTokenInvalid,
@@ -19,10 +26,8 @@ from merchant.domain.api_tokens import (
     IssueApiToken,
     IssueApiTokenAsOperator,
     Scope,
-    SecondFactorRequired,
     may_manage_tokens,
     new_api_token,
-    second_factor_fresh,
 )
 from merchant.domain.audit import cli_entry
 from merchant.domain.shops import Shop
@@ -43,7 +48,7 @@ async def issue(
         session, actor = await acting_session(uow, creds, cmd.session_token, now)
         await _manager(uow, actor, cmd.shop_id)
         if not second_factor_fresh(session.second_factor_at, now):
-            raise SecondFactorRequired()
+            raise StepUpRequired("API tokens are made")
         token, secret = await _store(uow, cmd.shop_id, cmd.name, cmd.scopes, actor, cmd.expires_at, now)
         await uow.commit()
     log.info("shop %s: API token %s made by account %s", cmd.shop_id, token.id, actor.account.id)
