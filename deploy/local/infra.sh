@@ -5,8 +5,10 @@
 #   Kafka 3.9   127.0.0.1:19092  (single node, KRaft; controller on 19093)
 #
 # Usage: deploy/local/infra.sh COMMAND
-#   install   apt-get install what is missing (postgresql, redis-server; java
-#             and maven too if absent) and fetch the Kafka jars with Maven
+#   install   apt-get install what is missing (postgresql, redis-server, chromium
+#             for the browser tests; java
+#             and maven too if absent), fetch the Kafka jars with Maven and
+#             axe-core with npm (into <state>/npm)
 #   up        install, then start whatever is not running and wait until each
 #             component really answers; writes <state>/env (source it)
 #   down      stop what this script started (by pid files); keeps the data
@@ -60,6 +62,9 @@ REDIS_DIR="$STATE/redis"
 REDIS_CONF="$REDIS_DIR/redis.conf"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
+NPM_DIR="$STATE/npm"
+AXE_VERSION=4.10
+AXE_JS="$NPM_DIR/node_modules/axe-core/axe.min.js"
 
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 # Short-lived CLI JVMs: start fast, log warnings to stderr only.
@@ -177,6 +182,10 @@ install_packages() {
   command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
   pg_bindir >/dev/null || pkgs+=(postgresql)
   { command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || pkgs+=(redis-server)
+  # the storefront's browser tests: Debian's Chromium (driven by Playwright, never a downloaded browser),
+  # CJK fonts for the zh-CN pages' screenshots, npm for axe-core
+  command -v chromium >/dev/null 2>&1 || pkgs+=(chromium fonts-noto-cjk)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
   if ((${#pkgs[@]})); then
     apt_install "${pkgs[@]}"
   fi
@@ -209,10 +218,25 @@ fetch_kafka() {
   echo "$want" >"$stamp"
 }
 
+# axe-core (the browser tests' accessibility check) from the npm registry into the state dir.
+fetch_axe() {
+  [ -s "$AXE_JS" ] && return 0
+  command -v npm >/dev/null || die "npm not found"
+  log "fetching axe-core $AXE_VERSION with npm into $NPM_DIR (log: $LOGS/npm.log)"
+  mkdir -p "$NPM_DIR"
+  npm install --no-audit --no-fund --no-save --prefix "$NPM_DIR" "axe-core@$AXE_VERSION" \
+    >"$LOGS/npm.log" 2>&1 </dev/null || {
+    tail_log "$LOGS/npm.log"
+    die "npm could not fetch axe-core"
+  }
+  [ -s "$AXE_JS" ] || die "npm ran but $AXE_JS is missing"
+}
+
 cmd_install() {
   lock_state
   install_packages
   fetch_kafka
+  fetch_axe
 }
 
 # ------------------------------------------------------------- postgres --
@@ -486,6 +510,8 @@ write_env() {
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+export FAKA_CHROMIUM=$(command -v chromium || true)
+export FAKA_AXE_JS=$AXE_JS
 EOF
   mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -506,6 +532,7 @@ cmd_up() {
   lock_state
   install_packages
   fetch_kafka
+  fetch_axe
   preflight_ports
   pg_up
   redis_up

@@ -156,7 +156,7 @@ async def test_a_suspended_shop_takes_no_orders_but_delivers_what_was_paid(platf
     assert suspended.status_code == 200, suspended.text
     async with platform.storefront() as shop:
         refused = await shop.post(f"{root}/api/v1/orders", json={"product_id": product, "email": buyer})
-        closed_page = await shop.get(f"{root}/")
+        closed_page = await shop.get(f"{root}/", headers={"Accept-Language": "en"})
         paid = signed_notification(
             secret=platform.secrets["SANDBOX_SECRET"], order_no=order["order_no"],
             trade_no=f"SBX{uuid.uuid4().hex}", amount=order["amount"], currency=order["currency"],

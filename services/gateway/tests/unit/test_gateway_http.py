@@ -516,7 +516,8 @@ async def test_sandbox_checkout_page_and_payment(edge: Edge) -> None:
     action = re.search(r'action="([^"]+)"', page.text)
     assert action is not None and action.group(1) == "pay/sandbox/F20260101ABC/complete?token=tok"
 
-    done = await edge.client.post("/" + action.group(1).replace("&amp;", "&"))
+    english = {"Accept-Language": "en"}
+    done = await edge.client.post("/" + action.group(1).replace("&amp;", "&"), headers=english)
     assert done.status_code == 200, done.text
     assert "Payment received" in done.text
     notification = json.loads(edge.orders.calls[-1].content)

@@ -138,7 +138,7 @@ async def test_a_suspended_shop_takes_no_order_and_its_page_says_it_is_closed(pl
     body = {"product_id": PRODUCT["product_id"], "email": "buyer@example.com"}
     async with platform.client() as http:
         refused = await http.post("/s/paused/api/v1/orders", json=body)
-        page = await http.get("/s/paused/")
+        page = await http.get("/s/paused/", headers={"Accept-Language": "en"})
     assert refused.status_code == 409 and "suspended" in refused.json()["message"]
     assert "/internal/orders" not in platform.owners.paths
     assert page.status_code == 200 and "suspended and takes no orders" in page.text

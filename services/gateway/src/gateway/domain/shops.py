@@ -21,6 +21,8 @@ class Shop:
     status: str
     currency: str = "CNY"
     contact: str = ""
+    #: Storefront languages, the first the shop's default (the merchant service's default: both).
+    languages: tuple[str, ...] = ("zh-CN", "en")
 
     @classmethod
     def from_merchant(cls, body: dict[str, Any]) -> Shop:
@@ -31,6 +33,7 @@ class Shop:
             status=str(body["status"]),
             currency=str(body.get("currency") or "CNY"),
             contact=str(body.get("contact") or ""),
+            languages=tuple(str(code) for code in body.get("languages") or ("zh-CN", "en")),
         )
 
     @property

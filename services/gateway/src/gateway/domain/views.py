@@ -144,3 +144,62 @@ def buyer_order_view(order: dict[str, Any], keys: dict[str, Any] | None) -> dict
         view["items"] = [{"content": k["content"]} for k in keys.get("keys", [])]
         view["usage_instructions"] = keys.get("usage_instructions", "")
     return view
+
+
+#: At most this many left (a finite count) is shown as "low" on the storefront: the shop's own low-stock
+#: threshold is not public (the read model never carries it).
+LOW_STOCK = 5
+
+
+def stock_state(item: dict[str, Any]) -> str:
+    """available, low or sold_out, for a product or one of its options."""
+    if not item.get("in_stock"):
+        return "sold_out"
+    available = item.get("available")
+    return "low" if available is not None and int(available) <= LOW_STOCK else "available"
+
+
+def product_state(product: dict[str, Any]) -> str:
+    """A product with options is as available as its best option."""
+    options = product.get("variants") or [product]
+    states = {stock_state(option) for option in options}
+    for state in ("available", "low"):
+        if state in states:
+            return state
+    return "sold_out"
+
+
+def lowest_price(product: dict[str, Any]) -> tuple[int, str]:
+    """The price a product is listed at: its cheapest option's."""
+    options = product.get("variants") or [product]
+    cheapest = min(options, key=lambda option: int(option["price"]))
+    return int(cheapest["price"]), str(cheapest["currency"])
+
+
+def storefront_sections(
+    products: list[dict[str, Any]], categories: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The catalog by category, in the categories' order; a product whose category is unknown or hidden
+    comes last under no name. Each section: {"name": str | None, "products": [...]}."""
+    named = [c for c in categories if c.get("visible", True)]
+    by_id: dict[str, list[dict[str, Any]]] = {str(c["category_id"]): [] for c in named}
+    rest: list[dict[str, Any]] = []
+    for product in products:
+        by_id.get(str(product.get("category_id")), rest).append(product)
+    sections: list[dict[str, Any]] = [
+        {"name": str(c["name"]), "products": by_id[str(c["category_id"])]}
+        for c in sorted(named, key=lambda c: int(c.get("sort_order") or 0))
+        if by_id[str(c["category_id"])]
+    ]
+    if rest:
+        sections.append({"name": None, "products": rest})
+    return sections
+
+
+def catalog_product(catalog: list[dict[str, Any]], product_id: str) -> dict[str, Any] | None:
+    """The catalog entry a product page shows: the product, or the main product one of whose options it
+    is."""
+    for item in catalog:
+        if item["id"] == product_id or any(v["id"] == product_id for v in item.get("variants") or []):
+            return item
+    return None

@@ -1,0 +1,160 @@
+// The storefront's little script: local times, the order page's live status, copy buttons, the orders
+// opened in this browser. Every page works without it.
+(function () {
+  "use strict";
+  var lang = document.documentElement.lang || undefined;
+  var RECENT_KEY = "faka.recent:" + (document.querySelector("base") || { href: "/" }).href;
+  var RECENT_MAX = 10;
+
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) return;
+      el.textContent = when.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+      el.title = el.getAttribute("datetime");
+    });
+  }
+
+  function copyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var label = button.textContent;
+      button.addEventListener("click", function () {
+        var text = button.getAttribute("data-copy");
+        var done = function (ok) {
+          button.textContent = button.getAttribute(ok ? "data-copied" : "data-failed");
+          if (!ok) selectKey(button);
+          setTimeout(function () { button.textContent = label; }, 2000);
+        };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+        } else {
+          done(false);
+        }
+      });
+    });
+  }
+
+  function selectKey(button) {
+    var key = button.parentNode.querySelector(".key");
+    if (!key || !window.getSelection) return;
+    var range = document.createRange();
+    range.selectNodeContents(key);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function readRecent() {
+    try {
+      var list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function remember(block) {
+    var entry = {
+      no: block.getAttribute("data-order-no"),
+      title: block.getAttribute("data-title"),
+      href: location.pathname + location.search,
+      at: new Date().toISOString()
+    };
+    if (!entry.no || !/[?&](token|password)=/.test(location.search)) return;
+    var list = readRecent().filter(function (item) { return item.no !== entry.no; });
+    list.unshift(entry);
+    try { localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX))); } catch (e) { /* full or off */ }
+  }
+
+  function showRecent() {
+    var list = readRecent();
+    document.querySelectorAll("[data-recent]").forEach(function (box) {
+      var ul = box.querySelector("[data-recent-list]");
+      ul.textContent = "";
+      list.forEach(function (item) {
+        if (typeof item.href !== "string" || item.href.charAt(0) !== "/" || item.href.charAt(1) === "/") return;
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        a.href = item.href;
+        a.textContent = item.no + (item.title ? " · " + item.title : "");
+        li.appendChild(a);
+        ul.appendChild(li);
+      });
+      box.hidden = ul.children.length === 0;
+      var forget = box.querySelector("[data-recent-forget]");
+      if (forget) forget.onclick = function () { localStorage.removeItem(RECENT_KEY); showRecent(); };
+    });
+  }
+
+  function countdown(root) {
+    var el = root.querySelector("time[data-countdown]");
+    if (!el) return;
+    var end = new Date(el.getAttribute("datetime")).getTime();
+    var out = document.createElement("span");
+    out.className = "muted";
+    el.after(" ", out);
+    (function tick() {
+      if (!document.body.contains(el)) return;
+      var left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      out.textContent = "(" + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + ")";
+      if (left > 0) setTimeout(tick, 1000);
+    })();
+  }
+
+  function prepare(root) {
+    localTimes(root);
+    copyButtons(root);
+    countdown(root);
+  }
+
+  // The order page follows its event stream: when the stream shows another status than the page, the
+  // page's status block is fetched again and swapped in place (no reload; the keys appear where they go).
+  function follow() {
+    var block = document.getElementById("order");
+    if (!block) return;
+    remember(block);
+    var events = block.getAttribute("data-events");
+    if (!events || !window.EventSource || !window.fetch) return;
+    var stream = new EventSource(events);
+    var latest = block.getAttribute("data-status");
+    var busy = false;
+
+    function swap() {
+      if (busy) return;
+      busy = true;
+      fetch(location.href, { cache: "no-store", credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.text() : Promise.reject(answer.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("order");
+          var current = document.getElementById("order");
+          if (!fresh || !current) return;
+          current.replaceWith(fresh);
+          prepare(fresh);
+          if (!fresh.getAttribute("data-events")) stream.close();
+        })
+        .catch(function () { /* the stream's next change tries again */ })
+        .then(function () {
+          busy = false;
+          var shown = document.getElementById("order").getAttribute("data-status");
+          if (latest !== shown && stream.readyState !== 2) swap();
+        });
+    }
+
+    stream.addEventListener("order", function (message) {
+      latest = JSON.parse(message.data).status;
+      if (latest !== document.getElementById("order").getAttribute("data-status")) swap();
+    });
+    stream.addEventListener("error", function () {
+      if (stream.readyState === 2) swap();
+    });
+  }
+
+  function start() {
+    prepare(document);
+    follow();
+    showRecent();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
