@@ -459,7 +459,7 @@ async def test_new_recovery_codes_come_back_once_never_cached_and_need_the_csrf_
     assert made.headers["cache-control"] == "no-store"
 
 
-async def test_sessions_guessed_from_one_address_are_throttled_before_merchant_and_others_still_read() -> None:
+async def test_sessions_guessed_from_one_address_are_throttled_before_merchant_others_still_read() -> None:
     """The console's own routes count a session merchant does not know against the client's window of failed
     secret checks, as the admin routes do: a full window answers 429 without asking merchant."""
     console = await console_of(admin_auth_failures_per_ip_per_minute=3)
