@@ -269,3 +269,21 @@ async def test_a_closed_shops_tokens_stop_working_and_a_suspended_shops_still_wo
     refused = await resolve(api, token)
     assert refused.status_code == 401 and refused.json()["error"] == "api_token_invalid"
     assert (await resolve(api, other_token)).status_code == 200
+
+
+async def test_a_platform_admin_makes_any_shops_token_and_platform_support_makes_none(
+    api: httpx.AsyncClient, service: Service, clock: Clock, shops: tuple[UUID, UUID]
+) -> None:
+    """As the gateway's role table says: platform admins act in every shop, platform support only reads."""
+    shop, _ = shops
+    for email, role in (("admin@platform.example", "admin"), ("support@platform.example", "support")):
+        await open_account(service, email, platform_roles=(role,))
+    admin = await session_of(api, "admin@platform.example")
+    await enrol_totp(api, admin, clock)
+    support = await session_of(api, "support@platform.example")
+    await enrol_totp(api, support, clock)
+    token = await made(api, shop, admin)
+    assert (await resolve(api, token["token"])).json()["shop_id"] == str(shop)
+    refused = await make(api, shop, support)
+    assert (refused.status_code, refused.json()["error"]) == (403, "not_allowed")
+    assert len(await rows(service)) == 1

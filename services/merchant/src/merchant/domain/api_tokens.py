@@ -52,7 +52,8 @@ def new_api_token() -> str:
 
 
 def may_manage_tokens(actor: Person, shop_id: UUID) -> bool:
-    return actor.role_in(shop_id) in TOKEN_ROLES
+    """The shop's owners and managers, and platform admins (who may act in every shop)."""
+    return actor.is_platform_admin or actor.role_in(shop_id) in TOKEN_ROLES
 
 
 @dataclass(frozen=True)

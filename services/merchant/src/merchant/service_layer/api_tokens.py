@@ -69,7 +69,7 @@ async def issue_as_operator(
         if account is None:
             raise NotFound(f"no account has the address {cmd.by!r}")
         person = await uow.accounts.person(account)
-        if not (may_manage_tokens(person, shop.id) or person.is_platform_admin):
+        if not may_manage_tokens(person, shop.id):
             raise NotAllowed(
                 f"{account.email} is neither an owner or manager of shop {shop.slug} nor a platform admin"
             )
