@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from gateway.entrypoints.i18n import catalog
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from .e2e_platform import Platform, running_platform
@@ -207,7 +208,6 @@ async def test_a_buyer_on_a_phone_buys_pays_and_sees_the_key_appear_without_relo
         await page.goto("/lookup")
         recent = page.locator("[data-recent-list] a")
         await expect(recent.first).to_contain_text(str(product["title"]))
-        assert product["product_id"]
 
 
 async def test_lookup_with_a_wrong_password_shows_nothing_of_the_order(
@@ -247,8 +247,6 @@ async def test_lookup_with_a_wrong_password_shows_nothing_of_the_order(
 async def test_the_pages_in_chinese_have_no_english_msgid_left_and_say_their_language(
     platform: Platform, browser: Browser
 ) -> None:
-    from gateway.entrypoints.i18n import catalog
-
     chinese = catalog("zh-CN")
     assert chinese is not None
     english = [str(m.id) for m in chinese if m.id and m.string != m.id and re.search(r"[a-z]{3}", str(m.id))]
