@@ -1,10 +1,11 @@
 """Risk control end to end over the gateway: a shop's rules set through the admin API decide the next
-orders (no restart), a script from one address gets no more than the limit through, an order held for
-review is approved into payment or rejected with its stock untouched, and a malformed rule set is refused
-naming the field with nothing saved.
+orders (no restart), a script from one address (or with one e-mail from fifty) gets no more than the limit
+through, an order held for review is approved into payment or rejected with its stock untouched, and a
+malformed rule set is refused naming the field with nothing saved.
 
 The whole platform runs as real processes (tests/integration/e2e_platform.py) on the real Postgres, Kafka
-and Redis; every order here comes from 127.0.0.1, as one client's script would."""
+and Redis; an order comes from 127.0.0.1, as one client's script would, unless it names another address
+through X-Forwarded-For (the gateway trusts loopback as its proxy here)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ DECIDED = {"awaiting_payment", "rejected", "review"}
 
 @pytest.fixture(scope="module")
 async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
-    # the gateway's own per-address order limit (20 an hour) would stop the script before risk sees it
-    overrides = {"ORDERS_PER_IP_PER_HOUR": "1000", "ORDERS_PER_EMAIL_PER_HOUR": "1000"}
+    # the gateway's own per-address order limit (20 an hour) would stop the script before risk sees it; the
+    # test client stands in for a proxy whose X-Forwarded-For names fifty buyers' addresses
+    overrides = {
+        "ORDERS_PER_IP_PER_HOUR": "1000",
+        "ORDERS_PER_EMAIL_PER_HOUR": "1000",
+        "TRUSTED_PROXIES": '["127.0.0.0/8"]',
+    }
     async with running_platform(infrastructure, **overrides) as running:
         yield running
 
@@ -52,10 +58,16 @@ async def admin_get(platform: Platform, shop: dict[str, Any], path: str) -> Any:
     return response.json()
 
 
-async def place(platform: Platform, shop: dict[str, Any], product_id: str, email: str) -> dict[str, Any]:
+async def place(
+    platform: Platform, shop: dict[str, Any], product_id: str, email: str, address: str | None = None
+) -> dict[str, Any]:
+    """An order placed at the storefront, from `address` (through the trusted proxy) or from 127.0.0.1."""
+    headers = {"X-Forwarded-For": address} if address else {}
     async with platform.storefront() as storefront:
         placed = await storefront.post(
-            f"/s/{shop['slug']}/api/v1/orders", json={"product_id": product_id, "email": email}
+            f"/s/{shop['slug']}/api/v1/orders",
+            json={"product_id": product_id, "email": email},
+            headers=headers,
         )
     assert placed.status_code == 201, placed.text
     order: dict[str, Any] = placed.json()
@@ -101,6 +113,28 @@ async def test_fifty_orders_from_one_address_against_a_limit_of_five_let_five_th
     assert decision["verdict"] == "reject" and decision["fired"] == ["shop.velocity[0]"]
     assert decision["rules_version"] == 1 and "more than 5 orders per ip in 60 s" in decision["reasons"][0]
     assert await available(platform, shop, product) == 5  # only the five let through hold stock
+
+
+async def test_the_same_from_fifty_addresses_but_one_email_fires_the_email_limit(platform: Platform) -> None:
+    shop, product = await shop_with_stock(platform, 10)
+    rules = {
+        "rules": [
+            {"type": "velocity", "per": "ip", "limit": 5, "window_seconds": 60},
+            {"type": "velocity", "per": "email", "limit": 5, "window_seconds": 60},
+        ]
+    }
+    assert (await put_rules(platform, shop, rules)).status_code == 200
+
+    orders = [
+        await place(platform, shop, product, "one@script.example", f"203.0.113.{i + 1}") for i in range(50)
+    ]
+    views = await asyncio.gather(*(decided(platform, shop, order) for order in orders))
+
+    statuses = [view["status"] for view in views]
+    assert statuses.count("awaiting_payment") == 5 and statuses.count("rejected") == 45
+    rejected = next(view for view in views if view["status"] == "rejected")
+    decision = await admin_get(platform, shop, f"/api/admin/risk/decisions/{rejected['order_id']}")
+    assert decision["fired"] == ["shop.velocity[1]"]  # the e-mail's limit, not any address's
 
 
 async def test_a_rule_changed_through_the_api_decides_the_next_order_and_a_bad_one_is_refused_whole(
