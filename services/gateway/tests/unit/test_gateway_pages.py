@@ -177,3 +177,13 @@ def test_the_lookup_page_shows_nothing_found_the_same_way_and_offers_both_lookup
     assert 'name="order_no"' in html and 'name="email"' in html
     assert html.count('autocomplete="current-password"') == 2
     assert "data-recent" in html  # the orders opened in this browser (filled by the script)
+
+
+def test_a_qr_payment_shows_a_code_drawn_here_and_the_payload_as_text() -> None:
+    payload = 'weixin://wxpay/bizpayurl?pr=<x>"'
+    html = pages.qr_payment_page("N1", {"provider": "wechatpay", "qr_payload": payload}, ctx=ENGLISH)
+    assert '<figure class="qr-code" role="img" aria-label="QR code to pay order N1"><svg' in html
+    assert "weixin://wxpay/bizpayurl?pr=&lt;x&gt;&#34;" in html  # the text, escaped
+    assert html.count("weixin://") == 1  # the SVG draws modules, never the payload's text
+    assert "Scan or open this with WeChat Pay:" in html
+    assert "<svg" not in pages.qr_payment_page("N1", {"provider": "usdt", "qr_payload": "x" * 5000})
