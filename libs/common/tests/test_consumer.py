@@ -6,6 +6,7 @@ from typing import Any
 from faka_common.contracts import OrderPlaced, RiskDecided
 from faka_common.contracts.envelope import Envelope
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
+from opentelemetry import trace
 
 
 class FakeUow:
@@ -139,3 +140,32 @@ async def test_give_up_hook_runs_in_the_dead_letter_transaction_with_the_error()
     assert await consumer.consume(record(raw)) == "dead_lettered"
     assert [entry[0] for entry in log] == ["gave_up", "dead_letter", "commit"]
     assert log[0] == ("gave_up", "review", "smtp down")
+
+
+async def test_a_handler_runs_in_the_trace_its_message_was_written_in_alone_or_in_a_batch() -> None:
+    """So a consumer's log lines and the messages it publishes carry the trace id of the request that
+    caused them, not that of whatever batch or lane the record came in with."""
+    seen: list[str] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        seen.append(format(trace.get_current_span().get_span_context().trace_id, "032x"))
+
+    consumer = EventConsumer(
+        "traced", lambda: FakeUow([]), {RiskDecided: handler}, RetryPolicy(3, 0.0), batch_size=10
+    )
+    traces = [uuid.uuid4().hex for _ in range(3)]
+    records = [
+        Delivery(
+            "risk.events",
+            0,
+            n,
+            b"k",
+            Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk").to_bytes(),
+            {"traceparent": f"00-{trace_id}-{'1' * 16}-01".encode()},
+        )
+        for n, trace_id in enumerate(traces)
+    ]
+    assert await consumer.consume(records[0]) == "handled"
+    assert await consumer.consume_batch(records[1:]) == ["handled", "handled"]
+    assert seen == traces
+    assert not trace.get_current_span().get_span_context().is_valid  # nothing left behind

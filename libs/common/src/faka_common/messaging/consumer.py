@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from prometheus_client import Counter
 from pydantic import ValidationError
 from uuid6 import uuid7
@@ -141,6 +144,10 @@ class EventConsumer(Generic[U]):
         """Handle one record and say how: handled, duplicate, ignored, deferred (parked on the retry
         topic) or dead_lettered. Raises only when even the dead letter or the parked copy cannot be
         written, so the record is redelivered instead of lost."""
+        with producer_trace(record):
+            return await self._consume(record)
+
+    async def _consume(self, record: Delivery) -> str:
         if self._ignores(record):
             return "ignored"
         try:
@@ -276,13 +283,14 @@ class EventConsumer(Generic[U]):
                     gathered = []
                 token = current_envelope.set(item.envelope)
                 try:
-                    if not await uow.claim_inbox(self.name, item.envelope):
-                        outcomes.append("duplicate")
-                        continue
-                    if many is not None:
-                        gathered.append(item.message)
-                    else:
-                        await item.handler(item.message, uow)
+                    with producer_trace(item.record):
+                        if not await uow.claim_inbox(self.name, item.envelope):
+                            outcomes.append("duplicate")
+                            continue
+                        if many is not None:
+                            gathered.append(item.message)
+                        else:
+                            await item.handler(item.message, uow)
                     outcomes.append("handled")
                 finally:
                     current_envelope.reset(token)
@@ -415,6 +423,19 @@ class EventConsumer(Generic[U]):
             )
             await uow.commit()
         return "dead_lettered"
+
+
+@contextmanager
+def producer_trace(record: Delivery) -> Iterator[None]:
+    """The trace context the record was written in (its `traceparent` header) as the current one while it is
+    handled: the handler's log lines carry the trace id of the request that caused the message, and what it
+    publishes carries it on, whichever batch or lane the record came in."""
+    carrier = {name: value.decode(errors="replace") for name, value in record.headers.items()}
+    token = otel_context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def _key_text(key: bytes | None) -> str:
