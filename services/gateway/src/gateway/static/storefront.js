@@ -128,9 +128,14 @@
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("order");
           var current = document.getElementById("order");
           if (!fresh || !current) return;
-          current.replaceWith(fresh);
-          prepare(fresh);
-          if (!fresh.getAttribute("data-events")) stream.close();
+          // the block itself stays (a screen reader follows its aria-live); its content and state change
+          ["class", "data-status", "data-events"].forEach(function (name) {
+            if (fresh.hasAttribute(name)) current.setAttribute(name, fresh.getAttribute(name));
+            else current.removeAttribute(name);
+          });
+          current.innerHTML = fresh.innerHTML;
+          prepare(current);
+          if (!current.getAttribute("data-events")) stream.close();
         })
         .catch(function () { /* the stream's next change tries again */ })
         .then(function () {
