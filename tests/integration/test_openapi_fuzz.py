@@ -193,6 +193,16 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     },
                 },
                 {
+                    # a risk rule set's checks across fields (a quantity rule's min not above its max) and
+                    # an address or network as Python's ipaddress reads it (no host bits set) have no JSON
+                    # Schema form: each is a 422 naming the field; and long lists can make a schema-valid
+                    # rule set larger than the 64 KiB a JSON body may be (413), as the route says
+                    "include-path-regex": "^/api/(admin|platform)/risk/rules$",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "413", "422"]}
+                    },
+                },
+                {
                     # signing the admin out would leave the rest of the run with no session: sign-out gets
                     # a session that opens nothing (401)
                     "include-name": "POST /api/console/sign-out",

@@ -1,7 +1,8 @@
 """Risk control (the risk service's, RISK_URL): a shop's rule set and its review queue, and the platform's
 rule set above every shop's. A rule set is replaced whole, as a new version that the next order is decided
 with; a malformed one is a 422 naming the field (checked here with the risk service's own model, and again
-there) and nothing of it is saved. Who changes rules or ends a review is the request's principal."""
+there) and nothing of it is saved; one over the 64 KiB a JSON body may be is a 413. Who changes rules or
+ends a review is the request's principal."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
 
     @api.put(
         "/risk/rules",
-        summary="Replace the shop's risk rules: a new version, which the next order is decided with",
+        summary="Replace the shop's risk rules: a new version, which the next order is decided with (the "
+        "whole rule set is at most 64 KiB of JSON: 413 above)",
         dependencies=[requires(gw, "risk:write")],
     )
     async def put_rules(rules: RiskRules, request: Request) -> Any:
@@ -108,7 +110,8 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
 
     @platform.put(
         "/risk/rules",
-        summary="Replace the platform's risk rules: a new version, which the next order is decided with",
+        summary="Replace the platform's risk rules: a new version, which the next order is decided with (at "
+        "most 64 KiB of JSON: 413 above)",
         dependencies=[requires(gw, "platform:write")],
     )
     async def put_platform_rules(rules: RiskRules, request: Request) -> Any:
