@@ -85,6 +85,7 @@ class Service:
                 ShopChanged: handlers.on_shop_changed,
             },
             batch_size=self.settings.consumer_batch_size,
+            before_run=handlers.lock_orders,
         )
 
     async def expire_overdue(self) -> None:

@@ -100,6 +100,7 @@ class EventConsumer(Generic[U]):
         batch_size: int = 1,
         batch_handlers: Mapping[type[Message], BatchHandler[U]] | None = None,
         concurrency: int = 1,
+        before_run: BatchHandler[U] | None = None,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -110,7 +111,9 @@ class EventConsumer(Generic[U]):
         applied to the messages in order (the single handler still serves records handled alone).
         `concurrency` > 1 is for handlers with effects outside the database (an email, say): a batch is
         handled by `consume_concurrently`, each record in a transaction of its own, the records of one key
-        in order, up to `concurrency` keys at once."""
+        in order, up to `concurrency` keys at once. `before_run(messages, uow)` runs first in a run's shared
+        transaction: e.g. it locks every row the run's handlers will lock, in one order, so that two runs
+        sharing rows (two topics' batches side by side) wait for each other instead of deadlocking."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
@@ -123,6 +126,7 @@ class EventConsumer(Generic[U]):
         self._batch_handlers = {cls.type_name: handler for cls, handler in (batch_handlers or {}).items()}
         self._retry = retry or RetryPolicy()
         self._on_give_up = on_give_up
+        self._before_run = before_run
 
     @property
     def handled_types(self) -> list[str]:
@@ -275,6 +279,8 @@ class EventConsumer(Generic[U]):
         claims too, so a redo sees those records as duplicates.)"""
         outcomes: list[str] = []
         async with self._uow_factory() as uow:
+            if self._before_run is not None:
+                await self._before_run([item.message for item in ready], uow)
             gathered: list[Message] = []  # consecutive claimed messages of a type with a batch handler
             for item in ready:
                 many = self._batch_handlers.get(item.envelope.type)

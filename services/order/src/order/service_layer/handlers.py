@@ -175,6 +175,15 @@ async def on_delivery_failed(event: DeliveryFailed, uow: OrderUnitOfWork) -> Non
     await _transition(event, event.order_id, uow, step)
 
 
+async def lock_orders(messages: list[Message], uow: OrderUnitOfWork) -> None:
+    """Before a batch's handlers: lock every order the batch is about, in the order of their ids. Each
+    handler locks its order again (already held); two batches that share orders (risk's and inventory's,
+    side by side) then wait for each other instead of deadlocking."""
+    await uow.orders.lock_in_order(
+        [m.order_id for m in messages if isinstance(getattr(m, "order_id", None), UUID)]
+    )
+
+
 async def on_shop_changed(event: ShopChanged, uow: OrderUnitOfWork) -> None:
     """Keep what the order service needs of the shop: its slug (the buyer's links), name and status (whether
     it takes orders). The topic is keyed by shop and each event is the whole shop, so the latest one wins."""
