@@ -415,8 +415,18 @@ kafka_ready() {
     --command-config "$KAFKA_PROBE_PROPS" --list </dev/null >/dev/null 2>&1
 }
 
+# Kafka loads every partition's log before it answers: a data directory that many test runs left with
+# thousands of namespaced topics takes minutes, so the wait grows by a second per 100 partitions.
+kafka_start_timeout() {
+  local partitions
+  partitions=$(find "$KAFKA_DATA" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+  echo $((KAFKA_START_TIMEOUT + partitions / 100))
+}
+
 kafka_wait_ready() {
-  local pid="$1" deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  local pid="$1" limit
+  limit=$(kafka_start_timeout)
+  local deadline=$((SECONDS + limit))
   until kafka_ready; do
     if ! pid_alive "$pid"; then
       tail_log "$KAFKA_OUT" "$KAFKA_LOG"
@@ -424,7 +434,7 @@ kafka_wait_ready() {
     fi
     if ((SECONDS >= deadline)); then
       tail_log "$KAFKA_OUT" "$KAFKA_LOG"
-      die "Kafka did not answer a metadata request on 127.0.0.1:$KAFKA_PORT within ${KAFKA_START_TIMEOUT}s (pid $pid still running; see $KAFKA_LOG)"
+      die "Kafka did not answer a metadata request on 127.0.0.1:$KAFKA_PORT within ${limit}s (pid $pid still running; see $KAFKA_LOG)"
     fi
     sleep 1
   done
