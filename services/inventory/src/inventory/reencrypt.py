@@ -7,10 +7,10 @@ import asyncio
 import logging
 
 from faka_common.db.engine import create_engine, session_factory
+from faka_common.db.resealing import reseal
 
+from inventory.adapters.orm import SEALED
 from inventory.config import Settings
-from inventory.service_layer import handlers
-from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 
 async def main() -> int:
@@ -19,11 +19,14 @@ async def main() -> int:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        count = await handlers.reencrypt(lambda: InventoryUnitOfWork(sessions), keyring)
+        outcome = await reseal(sessions, keyring, SEALED)
     finally:
         await engine.dispose()
-    print(f"re-sealed {count} keys with key id {keyring.active}")
-    return count
+    print(
+        f"re-sealed {outcome.resealed} keys with key id {keyring.active}; "
+        f"{outcome.unreadable} did not open (they keep their old key id)"
+    )
+    return outcome.resealed
 
 
 if __name__ == "__main__":

@@ -21,17 +21,19 @@ import httpx
 import pytest
 from faka_common.contracts import Envelope, Message, OrderApproved, OrderCancelled, OrderPaid
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
+from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing, Sealed
+from faka_common.db.resealing import reseal
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Conflict
 from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from faka_common.testing import as_caller, required_env
 from fastapi import FastAPI
+from inventory.adapters.orm import SEALED
 from inventory.adapters.stock_projection import RedisStockProjection
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
-from inventory.domain.keys import ImportFormat
+from inventory.domain.keys import ImportFormat, loop_key_context
 from inventory.entrypoints.http import router
 from inventory.service_layer import handlers
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
@@ -150,13 +152,25 @@ async def test_reencrypt_moves_every_key_to_the_active_key_id(
     engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
     product_id = await card_product(sessions, [f"ROT-{i}" for i in range(7)])
+    async with InventoryUnitOfWork(sessions) as uow:
+        loop, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
+            handlers.NewProduct(
+                title="Loop", price=100, currency="CNY", delivery_type="loop_key", loop_key="LOOP-SECRET"
+            ),
+            uow,
+            KEYRING,
+        )
     rotated = KeyRing.parse(
         DEV_KEYRING + ",k2:" + base64.b64encode(os.urandom(32)).decode(), DEV_FINGERPRINT_SECRET
     )
-    resealed = await handlers.reencrypt(lambda: InventoryUnitOfWork(sessions), rotated, batch=3)
-    assert resealed >= 7
+    resealed = await reseal(sessions, rotated, SEALED, batch=3)
+    assert resealed.resealed >= 7 and resealed.unreadable == 0
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE key_id <> 'k2'") == 0
-    assert await handlers.reencrypt(lambda: InventoryUnitOfWork(sessions), rotated) == 0
+    assert await scalar(engine, "SELECT count(*) FROM products WHERE loop_key_key_id <> 'k2'") == 0
+    assert (await reseal(sessions, rotated, SEALED)).resealed == 0
+    blob = await scalar(engine, "SELECT loop_key_sealed FROM products WHERE id = :p", p=loop.id)
+    assert rotated.open(Sealed("k2", bytes(blob)), loop_key_context(loop.id)) == "LOOP-SECRET"
     async with InventoryUnitOfWork(sessions) as uow:
         exported = [line async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, rotated)]
     assert sorted(line.strip() for line in exported) == sorted(f"ROT-{i}" for i in range(7))

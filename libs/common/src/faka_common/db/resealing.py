@@ -6,13 +6,14 @@ over its rows locked, so it runs beside live traffic, and can be stopped and run
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter
-from sqlalchemy import Column, Table, or_, select, tuple_, update
+from sqlalchemy import Column, Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -88,12 +89,21 @@ async def _reseal_table(
             query = query.where(key > tuple_(*after))
         async with sessions() as session, session.begin():
             rows = (await session.execute(query)).all()
+            # one UPDATE per set of changed columns, each run once with every row of the batch that has it
+            updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
             for row in rows:
                 changed = _resealed(keyring, sealed, row, outcome)
                 if changed:
-                    this = tuple_(*(row._mapping[c.name] for c in sealed.key))
-                    await session.execute(update(sealed.table).where(key == this).values(changed))
+                    keys = {f"key_{c.name}": row._mapping[c.name] for c in sealed.key}
+                    updates[tuple(changed)].append({**keys, **{f"new_{n}": v for n, v in changed.items()}})
                     outcome.resealed += len(changed) // 2
+            for columns, params in updates.items():
+                statement = (
+                    update(sealed.table)
+                    .where(and_(*(c == bindparam(f"key_{c.name}") for c in sealed.key)))
+                    .values({name: bindparam(f"new_{name}") for name in columns})
+                )
+                await session.execute(statement, params)
         if len(rows) < batch:
             return
         after = [rows[-1]._mapping[c.name] for c in sealed.key]

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import Sealed
+from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.uow import fetch_row
 from sqlalchemy import (
     BigInteger,
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.adapters.sealing import STAGING, STAGING_COLUMNS, STAGING_TABLE
-from inventory.domain.keys import key_position
+from inventory.domain.keys import key_position, loop_key_context, seal_context
 from inventory.domain.model import Category, Product, Reservation, StoredKey
 from inventory.domain.reservations import ReservationStatus, keyless
 from inventory.domain.stock import IssueOrder, Stock, StockChange
@@ -163,6 +164,26 @@ card_keys = Table(
     Index("card_keys_product_status", "product_id", "status"),
     Index("card_keys_batch", "batch_id"),
 )
+
+#: What a key rotation re-seals (faka_common.db.resealing): every card key, and every product's loop key.
+SEALED = [
+    SealedTable(
+        card_keys,
+        key=[card_keys.c.id],
+        values=[
+            SealedColumns(card_keys.c.key_id, card_keys.c.sealed, lambda r: seal_context(r.product_id, r.id))
+        ],
+    ),
+    SealedTable(
+        products,
+        key=[products.c.id],
+        values=[
+            SealedColumns(
+                products.c.loop_key_key_id, products.c.loop_key_sealed, lambda r: loop_key_context(r.id)
+            )
+        ],
+    ),
+]
 
 # The claim queue: only keys that can be sold, so a claim never walks past sold rows. `seq` is the key's
 # FIFO position, `rank` its random-order rank; one index per issue order.
@@ -514,14 +535,6 @@ class ProductRepository:
         )
         return [_product(row) for row in rows]
 
-    async def loop_keys_not_sealed_with(self, key_id: str) -> list[Product]:
-        rows = await self._session.execute(
-            select(products)
-            .where(products.c.loop_key_key_id.is_not(None), products.c.loop_key_key_id != key_id)
-            .with_for_update(skip_locked=True)
-        )
-        return [_product(row) for row in rows]
-
     async def of_every_shop(self) -> list[Product]:
         """Every product of every shop (the storefront read model's rebuild)."""
         rows = await self._session.execute(
@@ -537,13 +550,6 @@ class ProductRepository:
             .order_by(products.c.sort_order, products.c.created_at, products.c.id)
         )
         return [_product(row) for row in rows]
-
-    async def set_loop_key(self, product_id: UUID, sealed: Sealed) -> None:
-        await self._session.execute(
-            update(products)
-            .where(products.c.id == product_id)
-            .values(loop_key_sealed=sealed.blob, loop_key_key_id=sealed.key_id)
-        )
 
 
 class StockRepository:
@@ -903,25 +909,6 @@ class KeyRepository:
         result = await self._session.stream(self.unsold(product_id, order).execution_options(yield_per=2000))
         async for row in result:
             yield StoredKey(row.id, row.product_id, Sealed(row.key_id, bytes(row.sealed)))
-
-    async def not_sealed_with(self, key_id: str, after: UUID | None, limit: int) -> list[StoredKey]:
-        """Up to `limit` keys sealed with another key id, in id order after `after` (a resumable walk)."""
-        query = select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed).where(
-            card_keys.c.key_id != key_id
-        )
-        if after is not None:
-            query = query.where(card_keys.c.id > after)
-        rows = await self._session.execute(
-            query.order_by(card_keys.c.id).limit(limit).with_for_update(skip_locked=True)
-        )
-        return [StoredKey(r.id, r.product_id, Sealed(r.key_id, bytes(r.sealed))) for r in rows]
-
-    async def reseal(self, resealed: Sequence[tuple[UUID, Sealed]]) -> None:
-        if resealed:
-            await self._session.execute(
-                text("UPDATE card_keys SET key_id = :key_id, sealed = :sealed WHERE id = :id"),
-                [{"id": key_id, "key_id": s.key_id, "sealed": s.blob} for key_id, s in resealed],
-            )
 
     async def sold_to(self, order_id: UUID) -> list[StoredKey]:
         rows = await self._session.execute(

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from faka_common.db.resealing import resealing_router
 from faka_common.errors import DomainError
 from faka_common.fields import MAX_MONEY, Line, Money, Text
 from faka_common.http import InternalCaller, ShopScope, combined, internal_router
@@ -13,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from starlette.datastructures import UploadFile
 
+from inventory.adapters.orm import SEALED
 from inventory.bootstrap import Service
 from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
 from inventory.domain.model import Category, Product
@@ -349,12 +351,6 @@ def router(service: Service) -> APIRouter:
             new_id = await handlers.replace_key(shop, product_id, key_id, body.content, uow, service.keyring)
         return {"voided_key_id": str(key_id), "key_id": str(new_id)}
 
-    # Not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once.
-    @api.post("/keys/reencrypt", summary="Re-seal every shop's keys with the active encryption key id")
-    async def reencrypt() -> dict[str, Any]:
-        count = await handlers.reencrypt(service.uow, service.keyring)
-        return {"resealed": count, "active_key_id": service.keyring.active}
-
     @reveals.get(
         "/orders/{order_id}/keys",
         summary="Reveal the keys a paid order of the shop owns (audit-logged with the calling service as "
@@ -370,4 +366,6 @@ def router(service: Service) -> APIRouter:
             "usage_instructions": revealed.usage_instructions,
         }
 
-    return combined(api, catalog, reveals)
+    # not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once
+    resealing = resealing_router(settings, service.runtime.sessions, service.keyring, SEALED)
+    return combined(api, catalog, reveals, resealing)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -907,40 +907,6 @@ async def export_unsold(
         yield keyring.open(stored.sealed, seal_context(stored.product_id, stored.id)) + "\n"
         exported += 1
     log.info("exported %d unsold keys of %s", exported, product_id)
-
-
-async def reencrypt(
-    uow_factory: Callable[[], InventoryUnitOfWork], keyring: KeyRing, batch: int = 1_000
-) -> int:
-    """Re-seal every card key and loop key not sealed with the keyring's active key; batch by batch, so it
-    can run beside live traffic and be resumed. Returns how many were re-sealed."""
-    total = 0
-    after: UUID | None = None
-    while True:
-        async with uow_factory() as uow:
-            stale = await uow.keys.not_sealed_with(keyring.active, after, batch)
-            resealed = [
-                (k.id, keyring.seal(keyring.open(k.sealed, seal_context(k.product_id, k.id)),
-                                    seal_context(k.product_id, k.id)))
-                for k in stale
-            ]  # fmt: skip
-            await uow.keys.reseal(resealed)
-            await uow.commit()
-        total += len(resealed)
-        if len(stale) < batch:
-            break
-        after = stale[-1].id
-    async with uow_factory() as uow:
-        for product in await uow.products.loop_keys_not_sealed_with(keyring.active):
-            assert product.loop_key is not None
-            context = loop_key_context(product.id)
-            await uow.products.set_loop_key(
-                product.id, keyring.seal(keyring.open(product.loop_key, context), context)
-            )
-            total += 1
-        await uow.commit()
-    log.info("re-sealed %d keys with key id %s", total, keyring.active)
-    return total
 
 
 async def reveal_keys(
