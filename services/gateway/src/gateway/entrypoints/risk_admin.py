@@ -106,7 +106,7 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "platform:read")],
     )
     async def get_platform_rules() -> Any:
-        return json_body(await gw.risk.request("GET", "/internal/platform-rules", platform=True))
+        return await call("GET", "/internal/platform-rules", platform=True)
 
     @platform.put(
         "/risk/rules",
@@ -115,8 +115,7 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "platform:write")],
     )
     async def put_platform_rules(rules: RiskRules, request: Request) -> Any:
-        body = change(request, rules).model_dump(mode="json")
-        return json_body(await gw.risk.request("PUT", "/internal/platform-rules", platform=True, json=body))
+        return await call("PUT", "/internal/platform-rules", change(request, rules), platform=True)
 
     router = APIRouter()
     router.include_router(api)
