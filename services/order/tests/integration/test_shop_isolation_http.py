@@ -255,6 +255,26 @@ async def refunding(api: Api, db: Db) -> None:
     assert refund["shop_id"] == SHOP_A and announced["shop_id"] == str(SHOP_A)
 
 
+@scenario("GET", "/internal/orders")
+async def searching(api: Api, db: Db) -> None:
+    order = await paid_order_of_a(api, db)
+    for q in (order["order_no"], "a@example.com", "T-A-1"):
+        in_b = await api.get("/internal/orders", params={"q": q}, headers=B)
+        assert in_b.status_code == 200 and in_b.json()["items"] == [], q
+        in_a = await api.get("/internal/orders", params={"q": q}, headers=A)
+        assert [o["order_no"] for o in in_a.json()["items"]] == [order["order_no"]], q
+
+
+@scenario("GET", "/internal/orders/{order_no}/history")
+async def reading_the_history(api: Api, db: Db) -> None:
+    order = await paid_order_of_a(api, db)
+    path = f"/internal/orders/{order['order_no']}/history"
+    assert (await api.get(path, headers=B)).status_code == 404
+    shown = await api.get(path, headers=A)
+    assert shown.status_code == 200 and shown.json()["order"]["shop_id"] == str(SHOP_A)
+    assert [p["trade_no"] for p in shown.json()["payments"]] == ["T-A-1"]
+
+
 TIERS_A = f"/internal/products/{PRODUCT_A.product_id}/price-tiers"
 SOME_TIERS = {"tiers": [{"min_quantity": 3, "unit_price": 1500}]}
 

@@ -80,7 +80,7 @@ orders = Table(
     Column("secret_version", Integer, nullable=False, default=0),
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
-Index("orders_shop_created", orders.c.shop_id, orders.c.created_at.desc())
+Index("orders_shop_created_id", orders.c.shop_id, orders.c.created_at.desc(), orders.c.id.desc())
 
 payments = Table(
     "payments",
@@ -97,6 +97,7 @@ payments = Table(
     UniqueConstraint("shop_id", "provider", "trade_no", name="payments_provider_trade_no"),
     Index("payments_order_id", "order_id"),
     Index("payments_received_at", "shop_id", "received_at"),
+    Index("payments_shop_trade_no", "shop_id", "trade_no"),
 )
 
 order_transitions = Table(

@@ -10,6 +10,7 @@ from order.adapters.payment_channels import SEALED
 from order.bootstrap import Service
 from order.entrypoints.buyer_links import buyer_links_router
 from order.entrypoints.http import router
+from order.entrypoints.order_history import order_history_router
 from order.entrypoints.payment_channels import payment_channels_router
 from order.entrypoints.pricing import pricing_router
 
@@ -21,6 +22,7 @@ def order_app(service: Service) -> FastAPI:
             router(service),
             pricing_router(service),
             buyer_links_router(service),
+            order_history_router(service),
             payment_channels_router(service),
             resealing_router(
                 service.settings, service.runtime.sessions, service.settings.keyring(), [SEALED]

@@ -6,6 +6,7 @@ from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters.order_changes import OrderChanges
+from order.adapters.order_history import OrderHistory
 from order.adapters.orm import (
     AutoRefundRepository,
     CouponRepository,
@@ -33,6 +34,7 @@ class OrderUnitOfWork(UnitOfWork):
     coupons: CouponRepository
     shops: ShopRepository
     channels: PaymentChannelRepository
+    history: OrderHistory
 
     def __init__(self, sessions: SessionFactory, producer: str, changes: OrderChanges | None = None) -> None:
         super().__init__(sessions, producer)
@@ -62,3 +64,4 @@ class OrderUnitOfWork(UnitOfWork):
         self.coupons = CouponRepository(session)
         self.shops = ShopRepository(session)
         self.channels = PaymentChannelRepository(session)
+        self.history = OrderHistory(session)

@@ -1,0 +1,48 @@
+"""What a seller asks of a shop's orders: a search and the keyset cursor that pages it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from faka_common.errors import DomainError
+
+MAX_PAGE = 100
+
+
+class BadCursor(DomainError):
+    status_code = 422
+    code = "invalid_cursor"
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """`text` is an order number, a buyer's e-mail (any case) or a payment's trade number; the page holds the
+    orders created before `after` (created_at, id of the last one shown), newest first."""
+
+    text: str | None = None
+    statuses: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    after: tuple[datetime, UUID] | None = None
+    limit: int = 50
+
+
+def cursor(created_at: datetime, order_id: UUID) -> str:
+    """The opaque key of an order in the newest-first list: where the next page starts."""
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode().rstrip("=")
+
+
+def after_cursor(value: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at, order_id = raw.split("|")
+        found = datetime.fromisoformat(at), UUID(order_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor("after: not a cursor this list gave (use next_cursor as it came)") from None
+    if found[0].tzinfo is None:
+        raise BadCursor("after: not a cursor this list gave (use next_cursor as it came)")
+    return found
