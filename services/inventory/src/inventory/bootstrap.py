@@ -12,6 +12,7 @@ from faka_common.contracts import (
     StockUnavailable,
     topics,
 )
+from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused, KeyReplacementRequested
 from faka_common.contracts.inventory import LowStock, ProductChanged, ReservationExpired
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
@@ -20,7 +21,7 @@ from faka_common.runtime import Runtime
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
-from inventory.service_layer import handlers
+from inventory.service_layer import handlers, replacements
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
@@ -59,13 +60,14 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 OrderApproved: handlers.reserve_stock,
                 OrderCancelled: handlers.release_stock,
                 OrderPaid: handlers.allocate_keys,
+                KeyReplacementRequested: replacements.replace_delivered_key,
             },
             # every effect of these handlers is in the unit of work, so a failed batch can be redone
             # one record at a time without repeating anything outside the database
             batch_size=settings.consumer_batch_size,
             batch_handlers={OrderApproved: handlers.reserve_stock_many},
         ),
-        [topics.ORDER_EVENTS],
+        [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS],
     )
 
     async def expire_reservations() -> int:
@@ -107,6 +109,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
             ReservationExpired,
             ProductChanged,
             LowStock,
+            KeyReplaced,
+            KeyReplacementRefused,
         ]
     )
     return service

@@ -91,6 +91,9 @@ products = Table(
     Column("version", BigInteger, nullable=False, server_default="0"),
     Column("variant_of", PgUUID(as_uuid=True)),
     Column("variant_label", Text),
+    Column("replacement_window_hours", Integer, nullable=False, server_default="24"),
+    Column("replacements_per_order", Integer, nullable=False, server_default="1"),
+    Column("replacement_evidence_required", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("shop_id", "id", name="products_shop_id"),
     ForeignKeyConstraint(
         ["shop_id", "category_id"], ["categories.shop_id", "categories.id"], name="products_shop_category"
@@ -127,6 +130,7 @@ key_batches = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("source", Text, nullable=False, server_default="text"),
     Column("invalid_lines", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("reported_invalid", Integer, nullable=False, server_default="0"),
     Index("key_batches_product", "product_id"),
     ForeignKeyConstraint(
         ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="key_batches_shop_product"
@@ -416,6 +420,9 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         version=row.version,
         variant_of=row.variant_of,
         variant_label=row.variant_label,
+        replacement_window_hours=row.replacement_window_hours,
+        replacements_per_order=row.replacements_per_order,
+        replacement_evidence_required=row.replacement_evidence_required,
     )
 
 
@@ -439,6 +446,9 @@ def _product_values(product: Product) -> dict[str, Any]:
         "face_value": product.face_value,
         "hide_when_sold_out": product.hide_when_sold_out,
         "variant_label": product.variant_label,
+        "replacement_window_hours": product.replacement_window_hours,
+        "replacements_per_order": product.replacements_per_order,
+        "replacement_evidence_required": product.replacement_evidence_required,
     }
 
 

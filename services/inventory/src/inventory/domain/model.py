@@ -49,6 +49,12 @@ class Product:
     # SKUs: a variant is a product of its own (price, stock, keys) listed under its main product.
     variant_of: UUID | None = None
     variant_label: str | None = None
+    # After-sales policy (domain/replacements.py): a key reported invalid within this many hours of delivery
+    # is replaced automatically, at most this many times per order (0: never automatically), and only
+    # with evidence when that is required (claims needing evidence go to the shop).
+    replacement_window_hours: int = 24
+    replacements_per_order: int = 1
+    replacement_evidence_required: bool = False
     # The shop the product belongs to, and with it its keys, batches and reservations. Every product
     # written is created for a shop (`create_product` names it); the default only spares readers of the
     # storefront projection, which build products by hand, from naming one.

@@ -25,6 +25,8 @@ Title = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, m
 LongText = Annotated[Text, StringConstraints(max_length=20_000)]
 VariantLabel = Annotated[Line, StringConstraints(min_length=1, max_length=60)]
 Limit = Annotated[int, Field(ge=1, le=1_000_000)]
+WindowHours = Annotated[int, Field(ge=0, le=24 * 365)]
+PerOrder = Annotated[int, Field(ge=0, le=1000)]
 UPLOAD_FIELD = "file"
 READ_CHUNK = 1024 * 1024
 MULTIPART_FRAMING = 64 * 1024
@@ -55,6 +57,15 @@ class CatalogFields(BaseModel):
     low_stock_threshold: int | None = Field(default=None, ge=0, le=10**9)
     hide_when_sold_out: bool = Field(
         default=False, description="Left out of the storefront while sold out (default: listed as sold out)"
+    )
+    replacement_window_hours: WindowHours = Field(
+        default=24, description="After-sales: a key reported invalid this long after delivery is replaced"
+    )
+    replacements_per_order: PerOrder = Field(
+        default=1, description="After-sales: automatic replacements per order (0: always the shop decides)"
+    )
+    replacement_evidence_required: bool = Field(
+        default=False, description="After-sales: a claim without evidence goes to the shop"
     )
 
 
@@ -100,10 +111,14 @@ class ProductPatchBody(BaseModel):
     face_value: Money | None = Field(default=None, gt=0)
     hide_when_sold_out: bool | None = None
     variant_label: VariantLabel | None = None
+    replacement_window_hours: WindowHours | None = None
+    replacements_per_order: PerOrder | None = None
+    replacement_evidence_required: bool | None = None
 
 
 REQUIRED_WHEN_SENT = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
-                      "sort_order", "issue_order", "hide_when_sold_out")  # fmt: skip
+                      "sort_order", "issue_order", "hide_when_sold_out", "replacement_window_hours",
+                      "replacements_per_order", "replacement_evidence_required")  # fmt: skip
 
 
 class NewCategoryBody(BaseModel):
@@ -137,6 +152,9 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "hide_when_sold_out": product.hide_when_sold_out,
         "variant_of": str(product.variant_of) if product.variant_of else None,
         "variant_label": product.variant_label,
+        "replacement_window_hours": product.replacement_window_hours,
+        "replacements_per_order": product.replacements_per_order,
+        "replacement_evidence_required": product.replacement_evidence_required,
         "in_stock": product.in_stock if stock.available is None else stock.available > 0,
         "stock": {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
     }

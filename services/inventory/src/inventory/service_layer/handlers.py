@@ -482,13 +482,17 @@ class NewProduct:
     hide_when_sold_out: bool = False
     variant_of: UUID | None = None
     variant_label: str | None = None
+    replacement_window_hours: int = 24
+    replacements_per_order: int = 1
+    replacement_evidence_required: bool = False
 
 
 EDITABLE = frozenset(
     {
         "title", "description", "price", "currency", "usage_instructions", "category_id", "max_per_order",
         "max_per_buyer", "active", "visible", "sort_order", "issue_order", "low_stock_threshold",
-        "face_value", "hide_when_sold_out", "variant_label",
+        "face_value", "hide_when_sold_out", "variant_label", "replacement_window_hours",
+        "replacements_per_order", "replacement_evidence_required",
     }
 )  # fmt: skip
 
@@ -579,6 +583,9 @@ async def create_product(
         hide_when_sold_out=new.hide_when_sold_out,
         variant_of=new.variant_of,
         variant_label=new.variant_label,
+        replacement_window_hours=new.replacement_window_hours,
+        replacements_per_order=new.replacements_per_order,
+        replacement_evidence_required=new.replacement_evidence_required,
     )
     await uow.products.add(product)
     uow.publish(product_changed(product))

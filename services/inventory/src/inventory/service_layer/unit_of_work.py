@@ -12,6 +12,7 @@ from inventory.adapters.orm import (
     RevealRepository,
     StockRepository,
 )
+from inventory.adapters.replacements import ReplacementRepository
 
 
 class InventoryUnitOfWork(UnitOfWork):
@@ -21,6 +22,7 @@ class InventoryUnitOfWork(UnitOfWork):
     reservations: ReservationRepository
     reveals: RevealRepository
     stock: StockRepository
+    replacements: ReplacementRepository
 
     def __init__(self, sessions: SessionFactory, producer: str = "inventory") -> None:
         super().__init__(sessions, producer)
@@ -32,3 +34,4 @@ class InventoryUnitOfWork(UnitOfWork):
         self.reservations = ReservationRepository(session)
         self.reveals = RevealRepository(session)
         self.stock = StockRepository(session)
+        self.replacements = ReplacementRepository(session)

@@ -1,0 +1,87 @@
+"""After-sales replacement of a delivered key (delivery asks, inventory decides and does it atomically)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from faka_common.contracts.aftersales import (
+    KeyReplaced,
+    KeyReplacementRefused,
+    KeyReplacementRequested,
+    RefusalReason,
+)
+
+from inventory.adapters.replacements import Replacement
+from inventory.domain import stock
+from inventory.domain.replacements import ReplacementPolicy
+from inventory.service_layer.unit_of_work import InventoryUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnitOfWork) -> None:
+    """Void the order's reported key (counted against its batch) and sell the order a different key of the
+    same pool, in one transaction; or refuse with the reason when the product's policy, the order's earlier
+    replacements or an empty pool say no. The order's handlers run one at a time (its lock), and the key's
+    replacement row is unique, so one key is replaced once however many claims race."""
+    await uow.reservations.lock_order(cmd.order_id)
+    product = await uow.products.get(cmd.product_id)
+    if product is None or product.shop_id != cmd.shop_id or product.delivery_type != "card_key":
+        return _refuse(uow, cmd, "not_replaceable", "not a card-key product of the order's shop")
+    if await uow.replacements.replaced(cmd.key_id):
+        return _refuse(uow, cmd, "already_replaced", "this key was replaced before")
+    bad = await uow.replacements.delivered_key(cmd.order_id, cmd.key_id)
+    if bad is None or bad.product_id != product.id:
+        return _refuse(uow, cmd, "not_this_orders_key", "the key is not one the order holds")
+    earlier = await uow.replacements.of_order(cmd.order_id)
+    refusal = ReplacementPolicy.of(product).refusal(
+        cmd.delivered_at, datetime.now(UTC), earlier, cmd.evidence
+    )
+    if refusal is not None:
+        return _refuse(uow, cmd, *refusal)
+    claimed = await uow.keys.claim(product.id, 1, product.issue_order)
+    if not claimed:
+        return _refuse(uow, cmd, "out_of_stock", "no key left in the product's pool")
+    (new_key,) = claimed
+    added = await uow.replacements.add(
+        Replacement(cmd.claim_id, cmd.order_id, cmd.shop_id, product.id, bad.id, new_key, bad.batch_id)
+    )
+    if not added:
+        return _refuse(uow, cmd, "already_replaced", "this key or claim was replaced before")
+    await uow.keys.take([new_key], cmd.order_id, "sold")
+    await uow.replacements.void_sold(bad.id)
+    cost = await uow.replacements.count_against_batch(bad.batch_id)
+    await uow.stock.record(product.shop_id, product.id, stock.withdrawn(1))
+    uow.publish(
+        KeyReplaced(
+            order_id=cmd.order_id,
+            shop_id=cmd.shop_id,
+            product_id=product.id,
+            claim_id=cmd.claim_id,
+            ticket_id=cmd.ticket_id,
+            voided_key_id=bad.id,
+            key_id=new_key,
+            batch_id=bad.batch_id,
+            cost_price=cost,
+        )
+    )
+    log.info("order %s: key %s replaced by %s (claim %s)", cmd.order_id, bad.id, new_key, cmd.claim_id)
+
+
+def _refuse(
+    uow: InventoryUnitOfWork, cmd: KeyReplacementRequested, reason: RefusalReason, detail: str
+) -> None:
+    uow.publish(
+        KeyReplacementRefused(
+            order_id=cmd.order_id,
+            shop_id=cmd.shop_id,
+            product_id=cmd.product_id,
+            claim_id=cmd.claim_id,
+            ticket_id=cmd.ticket_id,
+            key_id=cmd.key_id,
+            reason=reason,
+            detail=detail,
+        )
+    )
+    log.info("order %s: key %s not replaced: %s (%s)", cmd.order_id, cmd.key_id, reason, detail)
