@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
+from faka_common.metrics import HttpMetrics
 from faka_common.rate_limits import RateLimited
 from faka_common.service_auth import (
     INTERNAL_CALLER_HEADER,
@@ -236,6 +237,7 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(HttpMetrics)
 
     @app.get("/health/live", tags=["ops"], summary="The process is up")
     async def live() -> dict[str, str]:

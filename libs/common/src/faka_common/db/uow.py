@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from faka_common import metrics
 from faka_common.contracts.envelope import Envelope, Message
 from faka_common.db.tables import outbox
 
@@ -162,6 +163,7 @@ class UnitOfWork:
         wrote_outbox = bool(self._staged) or self._raw_added
         database = str((await self.session.connection()).engine.url.database) if wrote_outbox else ""
         await self.session.commit()
+        metrics.committed(message for message, _, _ in self._staged)
         self._staged = []
         self._raw_added = False
         if wrote_outbox:

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 HANDLED = Counter(
     "faka_consumer_messages_total", "Messages seen by consumers", ["consumer", "type", "outcome"]
 )
+DEAD_LETTERS = Counter(
+    "faka_dead_letters_written_total",
+    "Records a consumer wrote to a dead-letter topic (committed)",
+    ["consumer"],
+)
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[Any, U], Awaitable[None]]
@@ -428,6 +433,7 @@ class EventConsumer(Generic[U]):
                 headers=headers,
             )
             await uow.commit()
+        DEAD_LETTERS.labels(self.name).inc()
         return "dead_lettered"
 
 

@@ -22,10 +22,13 @@ log = logging.getLogger(__name__)
 PUBLISHED = Counter("faka_outbox_published_total", "Messages the relay published", ["service", "topic"])
 BACKLOG = Gauge("faka_outbox_backlog", "Unpublished outbox rows at the last poll", ["service"])
 LEADER = Gauge("faka_outbox_relay_leader", "1 while this process holds the relay lock", ["service"])
+OLDEST_AGE = Gauge(
+    "faka_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row at the last poll", ["service"]
+)
 
 FETCH = """
-SELECT id, topic, key, type, value, headers FROM outbox
-WHERE published_at IS NULL ORDER BY id LIMIT $1
+SELECT id, topic, key, type, value, headers, extract(epoch FROM clock_timestamp() - created_at) AS age
+FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1
 """
 MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 COUNT = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
@@ -112,6 +115,7 @@ class OutboxRelay:
 
     async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(FETCH, self._batch_size)
+        OLDEST_AGE.labels(self.service).set(float(rows[0]["age"]) if rows else 0.0)
         if not rows:
             BACKLOG.labels(self.service).set(0)
             return 0

@@ -19,6 +19,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from uuid6 import uuid7
 
+from delivery.adapters.metrics import count_attempt
 from delivery.adapters.orm import Attempt
 from delivery.adapters.suppliers.base import SupplierAdapter
 from delivery.domain.model import Delivery, latency_ms
@@ -394,6 +395,7 @@ class RechargeWorker:
         async with self._uow() as uow:
             await uow.attempts.save(attempt)
             await uow.commit()
+        count_attempt(attempt)
 
     async def _record(
         self,
@@ -416,3 +418,4 @@ class RechargeWorker:
             else:
                 await uow.attempts.save(attempt)
             await uow.commit()
+        count_attempt(attempt)

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from uuid6 import uuid7
 
-from order.domain.model import UNPAID_ENDS, Order, Status
+from order.domain.model import UNPAID_ENDS, Order, Status, Transition
 from order.domain.payments import PaymentNotice
 from order.domain.pricing import Coupon, PriceTier
 
@@ -250,6 +250,8 @@ class OrderRepository:
         self._session = session
         #: (order_no, status) of every transition written in this transaction, announced after commit
         self.changed: list[tuple[str, str]] = []
+        #: every transition written in this transaction with its order, counted after commit
+        self.moved: list[tuple[Order, Transition]] = []
 
     async def add(self, order: Order) -> None:
         await self._session.execute(insert(orders).values(**_row(order)))
@@ -267,6 +269,7 @@ class OrderRepository:
         if not order.pending_transitions:
             return
         self.changed.append((order.order_no, order.status.value))
+        self.moved += [(order, t) for t in order.pending_transitions]
         await self._session.execute(
             insert(order_transitions),
             [

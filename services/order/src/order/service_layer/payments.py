@@ -16,6 +16,7 @@ from faka_common.contracts.order import OrderRefunded
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
+from order.adapters.metrics import count_discrepancy
 from order.adapters.payments.base import (
     PaidTrade,
     PaymentAdapter,
@@ -26,7 +27,7 @@ from order.adapters.payments.base import (
 )
 from order.adapters.payments.registry import PaymentProviders
 from order.domain.fulfilment import fulfilment_request
-from order.domain.model import InvalidTransition, Order, Status
+from order.domain.model import AMOUNT_MISMATCH, InvalidTransition, Order, Status
 from order.domain.payment_channels import PLATFORM, Collector
 from order.domain.payments import (
     FREE,
@@ -115,6 +116,7 @@ async def apply_payment(
                 order.flag_payment_mismatch(at)
                 await uow.orders.save(order)
                 await uow.commit()
+                count_discrepancy(AMOUNT_MISMATCH)
                 log.warning("order %s flagged: %s via %s", order.order_no, mismatch.message, notice.provider)
             raise
         if not await uow.payments.add(found, notice, at):
@@ -138,6 +140,7 @@ async def apply_payment(
             )
             await uow.orders.save(order)
             await uow.commit()
+            count_discrepancy(reason)
             return "accepted"
         await settle_coupon_use(uow, order, before, at)
         await uow.orders.save(order)

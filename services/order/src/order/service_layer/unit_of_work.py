@@ -5,6 +5,7 @@ from faka_common.contracts.envelope import Envelope, Message
 from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order.adapters.metrics import count_transitions
 from order.adapters.order_changes import OrderChanges
 from order.adapters.order_history import OrderHistory
 from order.adapters.orm import (
@@ -49,6 +50,8 @@ class OrderUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         await super().commit()
+        moved, self.orders.moved = self.orders.moved, []
+        count_transitions(moved)
         changed, self.orders.changed = self.orders.changed, []
         if changed and self._changes is not None:
             await self._changes.announce(changed)

@@ -4,6 +4,7 @@ AsyncAPI: `faststream docs gen risk.entrypoints.app:asyncapi`."""
 
 from faka_common.http import create_app
 
+import risk.adapters.metrics  # noqa: F401  (its counters of committed events register on import)
 from risk.bootstrap import bootstrap
 from risk.entrypoints.http import router
 

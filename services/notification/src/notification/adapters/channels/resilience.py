@@ -11,6 +11,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from notification.adapters.metrics import counting_send
 from notification.domain.channels import (
     Channel,
     ChannelResult,
@@ -97,11 +98,12 @@ class GuardedChannel:
 
     async def send(self, message: OutgoingMessage) -> ChannelResult:
         breaker = await self._factory.get_breaker(self.breaker_name(message))
-        try:
-            async with breaker:
-                return await self._send_with_retries(message)
-        except OpenedState as error:
-            raise ChannelUnavailable(f"{self.breaker_name(message)} circuit breaker is open") from error
+        with counting_send(self.name):
+            try:
+                async with breaker:
+                    return await self._send_with_retries(message)
+            except OpenedState as error:
+                raise ChannelUnavailable(f"{self.breaker_name(message)} circuit breaker is open") from error
 
     async def _send_with_retries(self, message: OutgoingMessage) -> ChannelResult:
         retrying = AsyncRetrying(

@@ -1,0 +1,52 @@
+"""The delivery's metrics: supplier attempts by supplier, phase and outcome, and deliveries sent to the manual
+queue by mode and reason. (Deliveries by mode and outcome are the order's `faka_order_fulfilments_total`:
+the order sees both ends of every mode.)"""
+
+from __future__ import annotations
+
+from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
+from faka_common.metrics import BoundedLabel, on_committed
+from prometheus_client import Counter, Histogram
+
+from delivery.adapters.orm import Attempt
+
+#: Suppliers are configured by shops (a handful each): past 500 in one process the rest are `other`.
+supplier_label = BoundedLabel(500)
+
+SUPPLIER_ATTEMPTS = Counter(
+    "faka_supplier_attempts_total",
+    "Finished calls to a supplier (submit or status query) by outcome: succeeded, transient, permanent, ...",
+    ["supplier", "phase", "outcome"],
+)
+SUPPLIER_LATENCY = Histogram(
+    "faka_supplier_call_seconds",
+    "How long a supplier took to answer a call",
+    ["phase"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+ATTENTION = Counter(
+    "faka_delivery_attention_total",
+    "Deliveries sent to the manual queue, by mode and reason",
+    ["mode", "reason"],
+)
+DELAYED = Counter(
+    "faka_delivery_delayed_total", "Paid deliveries the SLA watchdog found overdue (sent to the manual queue)"
+)
+
+
+def count_attempt(attempt: Attempt) -> None:
+    """An attempt whose outcome was just committed."""
+    supplier = supplier_label(attempt.supplier_id) if attempt.supplier_id else "none"
+    SUPPLIER_ATTEMPTS.labels(supplier, attempt.phase, attempt.outcome).inc()
+    if attempt.latency_ms is not None:
+        SUPPLIER_LATENCY.labels(attempt.phase).observe(attempt.latency_ms / 1000)
+
+
+@on_committed(DeliveryNeedsAttention)
+def _needs_attention(event: DeliveryNeedsAttention) -> None:
+    ATTENTION.labels(event.mode, event.reason).inc()
+
+
+@on_committed(DeliveryDelayed)
+def _delayed(event: DeliveryDelayed) -> None:
+    DELAYED.inc()

@@ -1,0 +1,45 @@
+"""Delivery's supplier counters move with each supplier call's committed outcome, and a recharge with no route
+counts one delivery sent to the manual queue. Suppliers played by a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import httpx
+import pytest
+from delivery.bootstrap import Service
+from prometheus_client import REGISTRY
+
+from .conftest import SupplierServer, closed_port_url, feed
+from .test_recharge import drain, recharge, register, unique
+
+pytestmark = pytest.mark.integration
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_supplier_down_and_its_backup_are_counted_by_outcome(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    product_id, order_id = uuid4(), uuid4()
+    backup = suppliers.add(unique("backup"))
+    down = await register(api, product_id, unique("down"), closed_port_url(), 0)
+    up = await register(api, product_id, backup.name, suppliers.url(backup.name), 1)
+
+    await feed(service, recharge(order_id, product_id))
+    await drain(service)
+
+    assert sample("faka_supplier_attempts_total", supplier=down, phase="submit", outcome="transient") == 3
+    assert sample("faka_supplier_attempts_total", supplier=up, phase="submit", outcome="succeeded") == 1
+    assert sample("faka_supplier_call_seconds_count", phase="submit") >= 4
+
+
+async def test_a_recharge_with_no_route_counts_one_delivery_sent_to_the_manual_queue(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    before = sample("faka_delivery_attention_total", mode="recharge", reason="no_supplier_route")
+    await feed(service, recharge(uuid4(), uuid4()))
+    await drain(service)
+    assert sample("faka_delivery_attention_total", mode="recharge", reason="no_supplier_route") - before == 1

@@ -1,0 +1,45 @@
+"""Inventory's low-stock counter moves once per crossing of a product's threshold, when the fold that finds it
+commits. Real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import inventory.adapters.metrics  # noqa: F401  (registers the counter's observer, as the app does)
+import pytest
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.db.uow import SessionFactory
+from faka_common.testing import required_env
+from inventory.adapters.stock_projection import RedisStockProjection
+from inventory.service_layer import handlers
+from inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from prometheus_client import REGISTRY
+
+from .test_inventory_at_scale import approved, card_product, run
+
+pytestmark = pytest.mark.integration
+
+
+def low_stock_alerts() -> float:
+    return REGISTRY.get_sample_value("faka_low_stock_alerts_total", {"shop": str(DEFAULT_SHOP_ID)}) or 0.0
+
+
+async def test_stock_falling_to_the_threshold_counts_one_low_stock_alert(sessions: SessionFactory) -> None:
+    projection = RedisStockProjection(
+        required_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=f"t{uuid.uuid4().hex}."
+    )
+    product_id = await card_product(sessions, [f"M-{i}" for i in range(4)], low_stock_threshold=2)
+
+    async def fold() -> None:
+        async with InventoryUnitOfWork(sessions) as uow:
+            await handlers.fold_stock(uow, projection)
+
+    try:
+        await fold()
+        before = low_stock_alerts()
+        for buyer in [approved(product_id) for _ in range(3)]:
+            await run(sessions, buyer, handlers.reserve_stock)
+            await fold()
+        assert low_stock_alerts() - before == 1
+    finally:
+        await projection.aclose()
