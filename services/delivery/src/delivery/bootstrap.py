@@ -1,4 +1,5 @@
-"""Wires the delivery service: settings, unit of work, consumers, the recharge worker, the SLA watchdog."""
+"""Wires the delivery service: settings, unit of work, consumers (fulfilment and after-sales), the recharge
+worker, the SLA watchdog."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from faka_common.contracts import (
     OrderPaid,
     topics,
 )
+from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused, KeyReplacementRequested
 from faka_common.contracts.delivery import (
     DeliveryDelayed,
     DeliveryNeedsAttention,
@@ -28,7 +30,7 @@ from faka_common.runtime import Runtime
 
 from delivery.adapters.suppliers.factory import adapter_factory
 from delivery.config import MIGRATIONS, Settings
-from delivery.service_layer import handlers, watchdog
+from delivery.service_layer import handlers, tickets, watchdog
 from delivery.service_layer.recharge import AdapterFactory, Breakers, RechargePolicy, RechargeWorker
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
@@ -89,12 +91,16 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             OrderPaid: handlers.record_payment,
             RechargeRequested: handlers.request_recharge,
             ManualDeliveryRequested: handlers.request_manual_delivery,
+            KeyReplaced: tickets.record_replacement,
+            KeyReplacementRefused: tickets.record_refusal,
         },
         batch_size=settings.consumer_batch_size,
     )
     service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])
-    runtime.emits([DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed])
+    runtime.emits(
+        [DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed, KeyReplacementRequested]
+    )
     runtime.every(settings.recharge_poll_seconds, "recharge worker", worker.drain)
     runtime.every(
         settings.sla_sweep_seconds,

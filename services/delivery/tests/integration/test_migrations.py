@@ -19,6 +19,8 @@ from .conftest import SHOP_TABLES
 pytestmark = pytest.mark.integration
 
 BEFORE_SHOPS = "0002"
+#: Shop-owned tables made after the shop migration: there are no rows of a single-shop install in them.
+BORN_WITH_SHOPS = frozenset({"tickets", "ticket_messages", "replacement_claims"})
 
 
 async def migrate(url: str, revision: str, down: bool = False) -> None:
@@ -85,7 +87,7 @@ async def test_existing_rows_become_the_default_shops_and_a_write_without_a_shop
         try:
             await rows_of_a_single_shop_install(db)
             await migrate(url, "head")
-            for table in SHOP_TABLES:
+            for table in sorted(set(SHOP_TABLES) - BORN_WITH_SHOPS):
                 shops = await db.fetch(f"SELECT DISTINCT shop_id FROM {table}")
                 assert [r["shop_id"] for r in shops] == [DEFAULT_SHOP_ID], table
             with pytest.raises(asyncpg.NotNullViolationError, match="shop_id"):

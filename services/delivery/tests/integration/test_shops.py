@@ -52,6 +52,7 @@ class ShopA:
     product: UUID
     task_order: UUID
     delivered_order: UUID
+    ticket: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -59,6 +60,7 @@ class ShopA:
             "product": str(self.product),
             "order": str(self.task_order),
             "delivered": str(self.delivered_order),
+            "ticket": self.ticket,
         }
 
 
@@ -116,7 +118,11 @@ async def shop_a_with_everything(
         headers=acting_for(shop),
     )
     assert claim.status_code == 201, claim.text
-    return ShopA(shop, supplier, fake.name, product, task_order, delivered)
+    ticket = await api.post(
+        "/internal/tickets", json=_filled(TICKET, {"order": str(task_order)}), headers=acting_for(shop)
+    )
+    assert ticket.status_code == 201, ticket.text
+    return ShopA(shop, supplier, fake.name, product, task_order, delivered, ticket.json()["ticket_id"])
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,8 @@ class Case:
 
 
 CLAIM = {"order_id": "{delivered}", "amount": 100, "reason": "never arrived", "recorded_by": "ann"}
+TICKET = {"order_id": "{order}", "order_no": "F1", "product_id": str(uuid4()), "category": "other",
+          "message": "Where is my code?"}  # fmt: skip
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/internal/deliveries/{order_id}"): Case("item", "/internal/deliveries/{delivered}"),
     ("GET", "/internal/deliveries/{order_id}/content"): Case(
@@ -177,6 +185,16 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/internal/products/{product_id}/routes/{supplier_id}"): Case(
         "item", "/internal/products/{product}/routes/{supplier}", ok=204
+    ),
+    ("POST", "/internal/tickets"): Case("create", "/internal/tickets", TICKET, ok=201),
+    ("GET", "/internal/tickets"): Case("list", "/internal/tickets"),
+    ("GET", "/internal/tickets/{ticket_id}"): Case("item", "/internal/tickets/{ticket}"),
+    ("POST", "/internal/tickets/{ticket_id}/replies"): Case(
+        "item", "/internal/tickets/{ticket}/replies", {"author": "ann", "message": "On it"}
+    ),
+    ("GET", "/internal/orders/{order_id}/tickets"): Case("list", "/internal/orders/{order}/tickets"),
+    ("POST", "/internal/orders/{order_id}/tickets/{ticket_id}/messages"): Case(
+        "item", "/internal/orders/{order}/tickets/{ticket}/messages", {"author": "buyer", "message": "Still"}
     ),
 }
 

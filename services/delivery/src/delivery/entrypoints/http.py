@@ -27,6 +27,7 @@ from delivery.bootstrap import Service
 from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
 from delivery.domain.suppliers import Claim, Route, Supplier
+from delivery.entrypoints.tickets import tickets_router
 from delivery.service_layer import handlers
 from delivery.service_layer import suppliers as supplier_ops
 
@@ -346,5 +347,8 @@ def router(service: Service) -> APIRouter:
             await supplier_ops.remove_route(uow, shop, product_id, supplier_id)
 
     return combined(
-        api, reveals, resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED)
+        api,
+        reveals,
+        tickets_router(service),
+        resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED),
     )

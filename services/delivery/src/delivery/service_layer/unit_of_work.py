@@ -1,4 +1,5 @@
-"""The delivery unit of work: deliveries, attempts, the manual queue, suppliers and outgoing messages."""
+"""The delivery unit of work: deliveries, attempts, the manual queue, suppliers, after-sales tickets and
+outgoing messages."""
 
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from delivery.adapters.orm import (
     ManualTaskRepository,
     SupplierRepository,
 )
+from delivery.adapters.tickets import ReplacementClaimRepository, TicketRepository
 
 
 class DeliveryUnitOfWork(UnitOfWork):
@@ -18,6 +20,8 @@ class DeliveryUnitOfWork(UnitOfWork):
     tasks: ManualTaskRepository
     contents: ContentRepository
     suppliers: SupplierRepository
+    tickets: TicketRepository
+    claims: ReplacementClaimRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.deliveries = DeliveryRepository(session)
@@ -25,3 +29,5 @@ class DeliveryUnitOfWork(UnitOfWork):
         self.tasks = ManualTaskRepository(session)
         self.contents = ContentRepository(session)
         self.suppliers = SupplierRepository(session)
+        self.tickets = TicketRepository(session)
+        self.claims = ReplacementClaimRepository(session)
