@@ -6,7 +6,7 @@
 #
 # Usage: deploy/local/infra.sh COMMAND
 #   install   apt-get install what is missing (postgresql, redis-server, chromium
-#             for the browser tests; java
+#             for the browser tests, prometheus for promtool; java
 #             and maven too if absent), fetch the Kafka jars with Maven and
 #             axe-core with npm (into <state>/npm)
 #   up        install, then start whatever is not running and wait until each
@@ -186,6 +186,8 @@ install_packages() {
   # CJK fonts for the zh-CN pages' screenshots, npm for axe-core
   command -v chromium >/dev/null 2>&1 || pkgs+=(chromium fonts-noto-cjk)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+  # promtool (checks and unit-tests deploy/prometheus/rules); the package's server is never started here
+  command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
   if ((${#pkgs[@]})); then
     apt_install "${pkgs[@]}"
   fi
