@@ -22,6 +22,7 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.accounts import AccountLinkRequested
+from faka_common.contracts.aftersales import KeyReplaced
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
@@ -149,6 +150,9 @@ class Service:
                 handlers.notify_delivery_needs_attention, notifier=self.notifier, sellers=self.sellers
             ),
             OrderRefunded: partial(handlers.notify_order_refunded, notifier=self.notifier, platform=platform),
+            KeyReplaced: partial(
+                handlers.notify_key_replaced, notifier=self.notifier, keys=self.keys, platform=platform
+            ),
             LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, sellers=self.sellers),
             OrderNeedsAttention: partial(
                 handlers.notify_order_needs_attention, notifier=self.notifier, sellers=self.sellers

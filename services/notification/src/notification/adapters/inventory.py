@@ -43,4 +43,5 @@ class InventoryKeys:
             order_id=order_id,
             keys=[key.content for key in body.keys],
             usage_instructions=body.usage_instructions or "",
+            key_ids=[key.key_id for key in body.keys],
         )

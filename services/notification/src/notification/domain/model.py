@@ -20,7 +20,9 @@ ORDER_DELAYED = "order_delayed"
 ORDER_REFUNDED = "order_refunded"
 #: The order's link, e-mailed again at the buyer's request; it holds a token, so it goes by e-mail only.
 ORDER_LINK = "order_link"
-BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED, ORDER_LINK)
+#: After-sales: a key the buyer reported invalid was replaced; the notice carries the new key.
+KEY_REPLACED = "key_replaced"
+BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED, ORDER_LINK, KEY_REPLACED)
 
 LOW_STOCK = "low_stock"
 DELIVERY_FAILED = "delivery_failed"
@@ -63,6 +65,7 @@ DEFAULT_ROUTES: dict[str, list[list[str]]] = {
     ORDER_DELAYED: _BUYER_ROUTE,
     ORDER_REFUNDED: _BUYER_ROUTE,
     ORDER_LINK: [[EMAIL]],
+    KEY_REPLACED: _BUYER_ROUTE,
     **{alert: _SELLER_ROUTE for alert in SELLER_ALERTS},
     **{notice: [[EMAIL]] for notice in ACCOUNT_NOTICES},
 }
@@ -196,6 +199,12 @@ class OrderKeys:
     order_id: UUID
     keys: list[str] = field(repr=False)
     usage_instructions: str = field(default="", repr=False)
+    key_ids: list[UUID] = field(default_factory=list)  # each key's id, where the source tells it
+
+    def only(self, key_id: UUID) -> OrderKeys:
+        """This order's keys cut down to the one of `key_id` (none when the source does not have it)."""
+        kept = [key for key, kid in zip(self.keys, self.key_ids, strict=False) if kid == key_id]
+        return OrderKeys(self.order_id, kept, self.usage_instructions, [key_id] if kept else [])
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from faka_common.contracts import (
     RiskDecided,
 )
 from faka_common.contracts.accounts import AccountLinkRequested
+from faka_common.contracts.aftersales import KeyReplaced
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
@@ -31,6 +32,7 @@ from notification.adapters.order_links import LinkSource
 from notification.domain.model import (
     ACCOUNT_LOCALE,
     DELIVERY_FAILED,
+    KEY_REPLACED,
     LOW_STOCK,
     NOTICE_OF_LINK,
     ORDER_DELAYED,
@@ -268,6 +270,26 @@ async def notify_order_delivered(
     await _notify_buyer(
         ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
     )
+
+
+async def notify_key_replaced(
+    event: KeyReplaced, uow: NotificationUnitOfWork, notifier: Notifier, keys: KeySource, platform: Platform
+) -> None:
+    """Send the buyer the key that replaced the one they reported invalid, once per replacement. Like the
+    delivery notice, the key is revealed by inventory only when a channel that carries it is about to
+    send, and never stored, logged or published."""
+
+    async def load_key() -> dict[str, Any]:
+        new = (await keys.order_keys(event.shop_id, event.order_id)).only(event.key_id)
+        if not new.keys:
+            raise NotificationError(f"the replacement key of order {event.order_id} cannot be revealed")
+        return {"keys": new.keys, "usage_instructions": new.usage_instructions}
+
+    extra = {"ticket_id": str(event.ticket_id)}
+    await _notify_buyer(
+        KEY_REPLACED, event.shop_id, event.order_id, uow, notifier, platform, extra, load_key,
+        instance=str(event.claim_id),
+    )  # fmt: skip
 
 
 async def notify_delivery_failed(
