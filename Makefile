@@ -45,6 +45,15 @@ status: ## what is running
 migrate: bootstrap infra-up ## run every service's migrations
 	@$(PY) deploy/local/migrate.py
 
+.PHONY: backup
+backup: bootstrap ## dump every service's database into BACKUP_DIR (default .state/backups/<time>); the keyring stays out
+	@$(PY) deploy/local/backup.py backup $(if $(BACKUP_DIR),--to $(BACKUP_DIR),)
+
+.PHONY: restore
+restore: bootstrap ## restore BACKUP=<dir> into empty databases (services stopped), rows checked against its manifest
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=.state/backups/<time>"; exit 2; }
+	@$(PY) deploy/local/backup.py restore --from $(BACKUP)
+
 .PHONY: lint
 lint: bootstrap ## ruff and mypy
 	@.venv/bin/ruff check .
