@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import asyncpg
 import httpx
 import pytest
 from faka_common.contracts.storefront import catalog_key, stock_key
-from faka_common.testing import eventually
+from faka_common.testing import database_url_for, drop_database, eventually
 from redis.asyncio import Redis
 
 from .e2e_platform import SERVICES, Platform, free_port, running_platform
@@ -178,3 +179,61 @@ async def test_a_backup_restored_into_fresh_servers_keeps_every_row_opens_its_ke
         finally:
             await conn.close()
         assert counted == len(keys)
+
+
+@pytest.fixture
+async def small_database(infrastructure: dict[str, str]) -> AsyncIterator[str]:
+    """A database with one table of three rows and an outbox, dropped afterwards with its restored copies."""
+    server = infrastructure["DATABASE_URL"]
+    name = f"t_backup_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url_for(server, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(database_url_for(server, name))
+    try:
+        await conn.execute("CREATE TABLE things (id int PRIMARY KEY)")
+        await conn.execute("INSERT INTO things SELECT generate_series(1, 3)")
+        await conn.execute("CREATE TABLE outbox (id int PRIMARY KEY, published_at timestamptz)")
+        await conn.execute("INSERT INTO outbox VALUES (1, now() - interval '1 hour'), (2, now()), (3, NULL)")
+    finally:
+        await conn.close()
+    yield database_url_for(server, name)
+    for suffix in ("", "_copy", "_other"):
+        await drop_database(server, name + suffix)
+
+
+async def test_a_restore_refuses_a_database_that_holds_tables(small_database: str, tmp_path: Path) -> None:
+    await backup.back_up({"order": small_database}, tmp_path / "b")
+    with pytest.raises(backup.BackupError, match="holds 2 tables"):
+        await backup.restore(tmp_path / "b", {"order": small_database})
+
+
+async def test_a_restore_checks_every_table_against_the_manifest_and_replays_the_recent_outbox(
+    small_database: str, tmp_path: Path
+) -> None:
+    await backup.back_up({"order": small_database}, tmp_path / "b")
+    report = await backup.restore(tmp_path / "b", {"order": small_database + "_copy"})
+    # the row published an hour before the backup stays published; the one just published goes again
+    assert report["services"]["order"] == {
+        "database": small_database.rsplit("/", 1)[1] + "_copy",
+        "rows": 6,
+        "outbox_replayed": 1,
+    }
+
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["services"]["order"]["tables"]["public.things"] = 4
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(backup.BackupError, match=r"differ from the manifest in public\.things"):
+        await backup.restore(tmp_path / "b", {"order": small_database + "_other"})
+
+
+async def test_a_restore_refuses_what_is_not_a_backup_or_lacks_a_database(
+    small_database: str, tmp_path: Path
+) -> None:
+    with pytest.raises(backup.BackupError, match=r"has no manifest\.json"):
+        await backup.restore(tmp_path, {"order": small_database})
+    await backup.back_up({"order": small_database}, tmp_path / "b")
+    with pytest.raises(backup.BackupError, match="no database given for order"):
+        await backup.restore(tmp_path / "b", {})
