@@ -180,3 +180,20 @@ async def test_http_responses_are_counted_by_route_template_and_status_class() -
         count("unmatched", "4xx"),
     ]
     assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
+
+
+async def handled(event: RiskDecided, uow: Any) -> None:
+    return None
+
+
+async def test_a_handled_record_observes_its_handler_time() -> None:
+    consumer = EventConsumer(
+        "metrics-time", lambda: DeadLetterUow(False), {RiskDecided: handled}, RetryPolicy(1, 0.0)
+    )  # type: ignore[arg-type,var-annotated]
+    before = sample("faka_consumer_handler_seconds_count", consumer="metrics-time")
+    records = [
+        Delivery("risk.events", 0, n, b"k", Envelope.wrap(decided(), "risk").to_bytes()) for n in range(3)
+    ]
+    assert await consumer.consume(records[0]) == "handled"
+    assert await consumer.consume_batch(records[1:]) == ["handled", "handled"]
+    assert sample("faka_consumer_handler_seconds_count", consumer="metrics-time") - before == 3

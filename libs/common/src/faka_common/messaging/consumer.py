@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from uuid6 import uuid7
 
@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 
 HANDLED = Counter(
     "faka_consumer_messages_total", "Messages seen by consumers", ["consumer", "type", "outcome"]
+)
+HANDLER_SECONDS = Histogram(
+    "faka_consumer_handler_seconds",
+    "Time to handle a record in its transaction (a record handled in a batch waits for the whole batch)",
+    ["consumer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 DEAD_LETTERS = Counter(
     "faka_dead_letters_written_total",
@@ -176,7 +182,9 @@ class EventConsumer(Generic[U]):
 
         for attempt in range(1, self._retry.attempts + 1):
             try:
+                started = time.monotonic()
                 outcome = await self._handle_once(envelope, message, handler)
+                HANDLER_SECONDS.labels(self.name).observe(time.monotonic() - started)
                 HANDLED.labels(self.name, envelope.type, outcome).inc()
                 return outcome
             except RetryLater as error:
@@ -258,6 +266,7 @@ class EventConsumer(Generic[U]):
         if not ready:
             return
         if len(ready) > 1:
+            started = time.monotonic()
             try:
                 together = await self._handle_run(ready)
             except RetryLater:
@@ -271,7 +280,9 @@ class EventConsumer(Generic[U]):
                     error,
                 )
             else:
+                took = time.monotonic() - started
                 for item, outcome in zip(ready, together, strict=True):
+                    HANDLER_SECONDS.labels(self.name).observe(took)
                     HANDLED.labels(self.name, item.envelope.type, outcome).inc()
                     outcomes[item.index] = outcome
                 return
