@@ -88,7 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
         try:
-            await handlers.change_rules(service.uow(), SHOP, RULES, "bench")
+            await handlers.change_rules(service.uow(), SHOP, RULES, "bench", service.decider)
             for i in range(200):  # the products' trailing means
                 order = placed(i)
                 await service.consumer.consume(record(order))

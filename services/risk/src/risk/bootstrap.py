@@ -25,6 +25,9 @@ class Service:
     def uow(self) -> RiskUnitOfWork:
         return RiskUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
 
+    async def publish_rules(self) -> None:
+        await handlers.publish_rules(self.uow(), self.decider)
+
     async def expire_reviews(self) -> None:
         """The review sweep: reject overdue reviews in batches until none is left."""
         while await handlers.expire_reviews(self.uow()) == handlers.EXPIRY_BATCH:
@@ -59,5 +62,6 @@ def bootstrap(settings: Settings | None = None, counters: Counters | None = None
     runtime.consume(consumer, [topics.ORDER_EVENTS])
     runtime.emits([RiskDecided, RiskRulesChanged])
     runtime.every(settings.review_sweep_seconds, "review expiry sweep", service.expire_reviews)
+    runtime.every(settings.rules_publish_seconds, "rule set publication", service.publish_rules)
     runtime.on_stop.append(decider.counters.aclose)
     return service

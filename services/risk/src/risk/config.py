@@ -18,6 +18,12 @@ class Settings(ServiceSettings):
         ge=60,
         description="An order counts as unpaid for at most this long, even if the event ending it was lost",
     )
+    rules_publish_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often every rule set is published to Redis again (challenges, versions), in case "
+        "a change's own publication found Redis down",
+    )
     review_sweep_seconds: float = Field(
         default=5.0, gt=0, description="How often expired reviews are rejected"
     )

@@ -4,6 +4,7 @@ enforced by the risk service, checked and documented by the gateway on the way i
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -115,6 +116,30 @@ class QuantityBounds(Rule):
         return self
 
 
+class Challenge(Rule):
+    """Checkout asks for a proof of work (the buyer's browser or script finds a SHA-256 hash with
+    `difficulty` leading zero bits) once more than `limit` orders came from one `per` (client address or
+    e-mail) within `window_seconds`: set it below a velocity rule's reject limit to slow a script down
+    before refusing it. `per: always` asks it of every order (a shop under attack). Counted and asked by the
+    gateway before the order is placed."""
+
+    type: Literal["challenge"] = "challenge"
+    per: Literal["ip", "email", "always"]
+    limit: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Orders let through unchallenged (not with always)"
+    )
+    window_seconds: Seconds = 3600
+    difficulty: int = Field(
+        default=16, ge=8, le=22, description="Leading zero bits of the hash: each bit doubles the work"
+    )
+
+    @model_validator(mode="after")
+    def _limited(self) -> Challenge:
+        if (self.per == "always") != (self.limit is None):
+            raise ValueError("limit is required with per ip or email, and not allowed with per always")
+        return self
+
+
 AnyRule = Annotated[
     Blocklist
     | Allowlist
@@ -123,7 +148,8 @@ AnyRule = Annotated[
     | AmountAboveMean
     | FirstPurchaseAbove
     | DisposableEmail
-    | QuantityBounds,
+    | QuantityBounds
+    | Challenge,
     Field(discriminator="type"),
 ]
 RULE_TYPES: tuple[str, ...] = (
@@ -135,6 +161,7 @@ RULE_TYPES: tuple[str, ...] = (
     "first_purchase_above",
     "disposable_email",
     "quantity",
+    "challenge",
 )
 
 
@@ -146,6 +173,23 @@ class RiskRules(BaseModel):
     rules: list[AnyRule] = Field(default_factory=list, max_length=200)
     review_timeout_seconds: Seconds = Field(
         default=3600, description="How long an order waits in review before it is rejected as expired"
+    )
+
+
+def rules_key(namespace: str, scope: str) -> str:
+    """The Redis hash where the risk service publishes a scope's (`platform` or a shop's id) current rule-set
+    `version` (its replicas reload on a change) and its `challenges` (the gateway asks for them)."""
+    return f"{namespace}risk:rules:{scope}"
+
+
+def challenges_document(rules: RiskRules) -> str:
+    """A rule set's challenge rules as the gateway's script reads them (JSON; windows in milliseconds)."""
+    return json.dumps(
+        [
+            {"per": r.per, "limit": r.limit or 0, "window_ms": r.window_seconds * 1000, "bits": r.difficulty}
+            for r in rules.rules
+            if isinstance(r, Challenge)
+        ]
     )
 
 

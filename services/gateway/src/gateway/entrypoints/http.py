@@ -29,6 +29,7 @@ from gateway.entrypoints.schemas import NewOrder, NewProduct, OrderSecretBody
 from gateway.entrypoints.shops import NoSuchShop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import OrderSecret
+from gateway.service_layer.challenges import ChallengeAnswer, ChallengeRequired, Solution, pass_checkout
 
 ROUTE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
@@ -70,10 +71,19 @@ def storefront_router(gw: Gateway) -> APIRouter:
         "/orders",
         status_code=201,
         summary="Place an order; rate-limited per client address and per e-mail (429 with Retry-After)",
+        description="When the shop's risk rules ask for a challenge the answer is 428 with one: solve it "
+        "(SHA-256 proof of work) and send the order again with X-Challenge and X-Challenge-Nonce.",
+        responses={428: {"model": ChallengeAnswer, "description": "Solve the challenge first"}},
     )
     async def place_order(
         order: NewOrder,
         request: Request,
+        x_challenge: Annotated[
+            str | None, Header(max_length=200, description="The challenge a 428 gave")
+        ] = None,
+        x_challenge_nonce: Annotated[
+            str | None, Header(max_length=40, description="The nonce that solves it")
+        ] = None,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -84,6 +94,8 @@ def storefront_router(gw: Gateway) -> APIRouter:
             ),
         ] = None,
     ) -> dict[str, Any]:
+        solution = Solution.presented(x_challenge, x_challenge_nonce)
+        await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
         return await edge.place_order(
             gw,
             served(request),
@@ -151,6 +163,10 @@ def install_edge_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def on_rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return too_many(exc, PRIVATE)
+
+    @app.exception_handler(ChallengeRequired)
+    async def on_challenge_required(request: Request, exc: ChallengeRequired) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=PRIVATE)
 
     @app.exception_handler(NoSuchShop)
     async def on_no_such_shop(request: Request, exc: NoSuchShop) -> Response:

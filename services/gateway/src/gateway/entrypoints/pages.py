@@ -330,10 +330,12 @@ def product_page(
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     chosen: str | None = None,
+    challenge: dict[str, Any] | None = None,
 ) -> str:
     """One product: its options with price and stock, limits, the delivery the shop promises, how to use
     it, and the checkout form (e-mail, quantity, query password, coupon, what a recharge needs) with each
-    field's error next to it."""
+    field's error next to it; with the challenge the checkout must solve (the page's script solves it and
+    sends the form again)."""
     options = product.get("variants") or [
         {k: product.get(k) for k in ("id", "price", "currency", "in_stock", "available")}
         | {"label": product.get("title")}
@@ -351,6 +353,7 @@ def product_page(
         stock_state=stock_state,
         errors=errors or {},
         form={"quantity": "1", **(form or {})},
+        challenge=challenge,
     )
 
 

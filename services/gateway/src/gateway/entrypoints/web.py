@@ -25,6 +25,7 @@ from gateway.entrypoints.schemas import NewOrder, OrderLookup
 from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
+from gateway.service_layer.challenges import ChallengeRequired, Solution, pass_checkout
 from gateway.service_layer.storefront_categories import CATEGORY_NAMES
 
 MAX_FORM_BYTES = 16 * 1024
@@ -155,6 +156,15 @@ def web_router(gw: Gateway) -> APIRouter:
                 found = await product_view(request, form.get("product_id", ""))
                 content = pages.product_page(served(request), found, ctx, errors, form)
                 return html(request, content, 400)
+            solution = Solution.presented(form.get("challenge"), form.get("challenge_nonce"))
+            try:
+                await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
+            except ChallengeRequired as asked:
+                found = await product_view(request, form.get("product_id", ""))
+                content = pages.product_page(
+                    served(request), found, ctx, form=form, challenge=asked.body()["challenge"]
+                )
+                return html(request, content, asked.status_code)
             placed = await edge.place_order(
                 gw,
                 served(request),

@@ -1,5 +1,7 @@
 """The counts the rules check, in Redis: a sorted set per window (members: order ids, scores: when placed),
-so a window slides, a redelivered order is counted once, and an order that ends unpaid is taken out.
+so a window slides, a redelivered order is counted once, and an order that ends unpaid is taken out. Beside
+them, each scope's published rule set (`faka_common.contracts.risk_rules.rules_key`): its version and the
+challenge rules the gateway asks for.
 
 A check and its count are one Lua script: two orders from one address at the same moment cannot both see
 the last free place of a window. When Redis cannot be reached the call raises Unavailable, so the consumer
@@ -11,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
+from faka_common.contracts.risk_rules import RiskRules, challenges_document, rules_key
 from faka_common.errors import Unavailable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -42,6 +45,15 @@ end
 return full
 """
 
+# KEYS: the scope's rules hash. ARGV: the version, the challenges document. A version never goes back (a
+# slow writer of an older version, or the sweep's read from before a change, leaves the newer one).
+PUBLISH = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if tonumber(ARGV[1]) < current then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'challenges', ARGV[2])
+return 1
+"""
+
 
 @asynccontextmanager
 async def _reachable() -> AsyncIterator[None]:
@@ -61,14 +73,20 @@ class Counters(Protocol):
     async def release(self, keys: Sequence[str], member: str) -> None:
         """Take `member` out of the windows (an order that ended unpaid)."""
 
+    async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
+        """Make the scope's rule set at `version` known (unless a newer one is): its challenges to the
+        gateway."""
+
     async def aclose(self) -> None: ...
 
 
 class RedisCounters:
     def __init__(self, url: str, prefix: str = "", timeout: float = 1.0) -> None:
         self._redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._namespace = prefix
         self._prefix = f"{prefix}risk:"
         self._take = self._redis.register_script(TAKE)
+        self._publish = self._redis.register_script(PUBLISH)
 
     async def take(
         self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
@@ -88,6 +106,12 @@ class RedisCounters:
                 for key in keys:
                     pipe.zrem(self._prefix + key, member)
                 await pipe.execute()
+
+    async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
+        async with _reachable():
+            await self._publish(
+                keys=[rules_key(self._namespace, scope)], args=[version, challenges_document(rules)]
+            )
 
     async def aclose(self) -> None:
         await self._redis.aclose()

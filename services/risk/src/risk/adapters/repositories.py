@@ -129,6 +129,15 @@ class RuleSetRepository:
             row.version, RiskRules.model_validate(row.document), row.changed_by, row.changed_at
         )
 
+    async def every_current(self) -> dict[UUID, StoredRules]:
+        """Each scope's current rule set."""
+        rows = await self._session.execute(
+            select(rule_sets.c.scope, rule_sets.c.version, rule_sets.c.document)
+            .distinct(rule_sets.c.scope)
+            .order_by(rule_sets.c.scope, rule_sets.c.version.desc())
+        )
+        return {row.scope: StoredRules(row.version, RiskRules.model_validate(row.document)) for row in rows}
+
     async def save(self, scope: UUID, rules: RiskRules, changed_by: str) -> int:
         """Store `rules` as the scope's next version; changes to one scope are serialised."""
         await self._session.execute(

@@ -67,7 +67,7 @@ def router(service: Service) -> APIRouter:
         }
 
     async def write_rules(scope: UUID, body: RiskRulesChange) -> dict[str, Any]:
-        await handlers.change_rules(service.uow(), scope, body, body.changed_by)
+        await handlers.change_rules(service.uow(), scope, body, body.changed_by, service.decider)
         return await read_rules(scope)
 
     @api.get("/rules", summary="The shop's current rule set and its version (0: never set)")

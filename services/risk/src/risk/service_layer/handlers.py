@@ -13,7 +13,7 @@ from uuid import UUID
 from faka_common.contracts import OrderCancelled, OrderPaid, OrderPlaced, OrderRejected, RiskDecided
 from faka_common.contracts.risk import RiskRulesChanged
 from faka_common.contracts.risk_rules import RiskRules
-from faka_common.errors import NotFound
+from faka_common.errors import NotFound, Unavailable
 
 from risk.adapters.counters import Counters
 from risk.domain.reviews import Review
@@ -163,13 +163,21 @@ async def _release(order_id: UUID, uow: RiskUnitOfWork, decider: Decider) -> Non
         await decider.counters.release(list(keys.values()), str(order_id))
 
 
-async def change_rules(uow: RiskUnitOfWork, scope: UUID, rules: RiskRules, changed_by: str) -> int:
-    """Save `rules` as the scope's next version (all of it or nothing) and announce it; the version."""
+def scope_name(scope: UUID) -> str:
+    return "platform" if scope == PLATFORM else str(scope)
+
+
+async def change_rules(
+    uow: RiskUnitOfWork, scope: UUID, rules: RiskRules, changed_by: str, decider: Decider
+) -> int:
+    """Save `rules` as the scope's next version (all of it or nothing), announce it and publish it to the
+    gateway and the other replicas (Redis); the version. Redis out of reach leaves the rules saved and
+    announced: `publish_rules`' sweep publishes them once it is back."""
     async with uow:
         version = await uow.rule_sets.save(scope, rules, changed_by)
         uow.publish(
             RiskRulesChanged(
-                scope="platform" if scope == PLATFORM else str(scope),
+                scope=scope_name(scope),
                 rules_version=version,
                 changed_by=changed_by,
                 rule_types=[rule.type for rule in rules.rules],
@@ -177,7 +185,21 @@ async def change_rules(uow: RiskUnitOfWork, scope: UUID, rules: RiskRules, chang
         )
         await uow.commit()
     log.info("risk rules of %s are at version %d (by %s)", scope, version, changed_by)
+    try:
+        await decider.counters.publish_rules(scope_name(scope), version, rules)
+    except Unavailable as error:
+        log.warning("rules of %s at version %d saved but not yet published: %s", scope, version, error)
     return version
+
+
+async def publish_rules(uow: RiskUnitOfWork, decider: Decider) -> int:
+    """Publish every scope's current rule set (the sweep: after a Redis outage or flush, the challenges
+    and versions are back within one period); how many scopes."""
+    async with uow:
+        current = await uow.rule_sets.every_current()
+    for scope, stored in current.items():
+        await decider.counters.publish_rules(scope_name(scope), stored.version, stored.rules)
+    return len(current)
 
 
 async def resolve_review(

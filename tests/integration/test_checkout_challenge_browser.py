@@ -1,0 +1,90 @@
+"""Checkout challenges end to end: a shop's `challenge` rule set through the admin API reaches the gateway
+through the risk service's publication (no restart); a script's order is a 428 with a challenge until it
+does the work; a buyer in a real headless Chromium (the Playwright + Debian chromium set-up of
+test_storefront_browser) clicks Buy once and lands on the order page while the page's script does the work.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from gateway.service_layer.challenges import solve
+from playwright.async_api import Browser, Response, expect
+
+from .e2e_platform import Platform, running_platform
+from .test_shops import open_shop, stocked_product
+from .test_storefront_browser import browser, buyer
+
+pytestmark = pytest.mark.integration
+__all__ = ["browser"]
+
+
+@pytest.fixture(scope="module")
+async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
+    async with running_platform(infrastructure) as running:
+        yield running
+
+
+async def shop_under_attack(platform: Platform, bits: int) -> tuple[dict[str, Any], str]:
+    """A shop with a product whose rules ask every order for `bits` of work."""
+    shop = await open_shop(platform, "Besieged Cards")
+    product_id = await stocked_product(platform, shop["shop_id"], "Besieged card", [f"K-{uuid.uuid4().hex}"])
+    async with platform.admin() as admin:
+        changed = await admin.put(
+            "/api/admin/risk/rules",
+            json={"rules": [{"type": "challenge", "per": "always", "difficulty": bits}]},
+            headers={"X-Shop-Id": shop["shop_id"]},
+        )
+    assert changed.status_code == 200, changed.text
+    return shop, product_id
+
+
+async def test_a_script_gets_428_until_it_does_the_work_set_through_the_admin_api(platform: Platform) -> None:
+    shop, product_id = await shop_under_attack(platform, 12)
+    order = {"product_id": product_id, "email": "script@example.com"}
+    async with platform.storefront() as storefront:
+        path = f"/s/{shop['slug']}/api/v1/orders"
+        asked = await storefront.post(path, json=order)
+        assert asked.status_code == 428, asked.text
+        challenge = asked.json()["challenge"]
+        headers = {"X-Challenge": challenge["token"], "X-Challenge-Nonce": solve(challenge["token"], 12)}
+        placed = await storefront.post(path, json=order, headers=headers)
+        assert placed.status_code == 201, placed.text
+        again = await storefront.post(path, json=order, headers=headers)
+        assert again.status_code == 428 and "used already" in again.json()["message"]
+
+
+async def test_a_buyer_under_a_challenge_buys_with_one_click_while_the_page_does_the_work(
+    platform: Platform, browser: Browser
+) -> None:
+    shop, product_id = await shop_under_attack(platform, 14)
+    async with buyer(browser, platform, "challenge", "en-US") as context:
+        page = await context.new_page()
+        checkouts: list[int] = []
+
+        def seen(response: Response) -> None:
+            if response.request.method == "POST" and response.url.endswith("/shop/orders"):
+                checkouts.append(response.status)
+
+        page.on("response", seen)
+        await page.goto(f"/s/{shop['slug']}/products/{product_id}?lang=en")
+        await page.locator("input[name=email]").fill("patient-buyer@example.com")
+        await page.locator("form.checkout button[type=submit]").click()
+        await page.wait_for_url(re.compile(r"/orders/[A-Za-z0-9_-]+\?token="), timeout=60_000)
+        await expect(page.get_by_role("link", name="Pay now")).to_be_visible(timeout=30_000)
+        assert checkouts == [428, 303], checkouts
+
+
+async def test_without_a_challenge_rule_the_storefront_asks_nothing(platform: Platform) -> None:
+    shop = await open_shop(platform, "Quiet Cards")
+    product_id = await stocked_product(platform, shop["shop_id"], "Quiet card", [f"K-{uuid.uuid4().hex}"])
+    async with platform.storefront() as storefront:
+        placed: httpx.Response = await storefront.post(
+            f"/s/{shop['slug']}/api/v1/orders", json={"product_id": product_id, "email": "calm@example.com"}
+        )
+    assert placed.status_code == 201, placed.text
