@@ -74,13 +74,28 @@ def server_url(url: str, database: str = "postgres") -> str:
 
 
 def service_databases() -> dict[str, str]:
-    """Each service's database URL from its own settings (its DATABASE_URL, or the local default)."""
+    """Each service's database URL: DATABASE_URL_<SERVICE> (the Kubernetes CronJob sets them from the
+    services' secrets), else the service's own settings (locally: its default database)."""
     urls = {}
     for service in SERVICES:
+        given = os.environ.get(f"DATABASE_URL_{service.upper()}")
+        if given:
+            urls[service] = given
+            continue
         config = importlib.import_module(f"{service}.config")
         # only the database URL is read: no secret is needed or checked
         urls[service] = config.Settings(environment="development").database_url
     return urls
+
+
+def prune(root: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest backups under `root` (directories with a manifest, named by their
+    UTC time so that names sort by age); anything else there is left alone. Returns what was removed."""
+    backups = sorted(path for path in root.iterdir() if (path / MANIFEST).is_file())
+    gone = backups[: max(0, len(backups) - keep)]
+    for path in gone:
+        shutil.rmtree(path)
+    return gone
 
 
 async def _run(*command: str) -> None:
@@ -233,7 +248,11 @@ def main() -> None:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     backup = commands.add_parser("backup", help="dump every service's database")
-    backup.add_argument("--to", type=Path, help="a new directory (default: .state/backups/<UTC time>)")
+    backup.add_argument(
+        "--root", type=Path, default=Path(".state/backups"), help="backups go to <root>/<UTC time>"
+    )
+    backup.add_argument("--to", type=Path, help="this new directory instead of <root>/<UTC time>")
+    backup.add_argument("--keep", type=int, help="then remove all but this many newest backups under --root")
     again = commands.add_parser("restore", help="restore a backup into empty databases")
     again.add_argument("--from", dest="source", type=Path, required=True, help="the backup's directory")
     again.add_argument(
@@ -248,11 +267,14 @@ def main() -> None:
     try:
         if args.command == "backup":
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            target = args.to or Path(".state/backups") / stamp
+            target = args.to or args.root / stamp
             manifest = asyncio.run(back_up(databases, target))
             rows = sum(sum(s["tables"].values()) for s in manifest["services"].values())
             print(f"backed up {len(manifest['services'])} databases ({rows} rows) into {target}")
             print("the keyring (KEY_ENCRYPTION_KEYS) is not in it: keep it apart, and back it up too")
+            if args.keep is not None:
+                for path in prune(args.root, args.keep):
+                    print(f"removed the older backup {path}")
         else:
             report = asyncio.run(restore(args.source, databases, args.replay_minutes))
             print(json.dumps(report, indent=2))
