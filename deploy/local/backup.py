@@ -171,13 +171,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-async def _empty_database(url: str) -> None:
-    """Create the database if it is missing; refuse one that holds tables (a restore never overwrites)."""
+async def _check_empty(url: str) -> None:
+    """Refuse a database that holds tables (a restore never overwrites); a missing one is fine."""
     name = database_name(url)
     server = await asyncpg.connect(server_url(url))
     try:
         if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await server.execute(f'CREATE DATABASE "{name}"')
             return
     finally:
         await server.close()
@@ -198,7 +197,13 @@ async def _empty_database(url: str) -> None:
 async def _restore_one(
     service: str, entry: Mapping[str, Any], url: str, directory: Path, replay_from: datetime
 ) -> dict[str, Any]:
-    await _empty_database(url)
+    name = database_name(url)
+    server = await asyncpg.connect(server_url(url))
+    try:
+        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await server.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await server.close()
     dsn = plain_dsn(url)
     await _run(
         pg_tool("pg_restore"),
@@ -236,6 +241,8 @@ async def restore(
     if missing:
         raise BackupError(f"no database given for {', '.join(missing)}")
     replay_from = datetime.fromisoformat(manifest["taken_at"]) - timedelta(minutes=replay_minutes)
+    for service in manifest["services"]:  # every target checked before anything is restored
+        await _check_empty(databases[service])
     report = {}
     for service, entry in manifest["services"].items():
         report[service] = await _restore_one(service, entry, databases[service], directory, replay_from)
