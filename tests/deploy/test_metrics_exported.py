@@ -117,10 +117,11 @@ def test_each_business_metric_is_exported_by_the_service_that_owns_it() -> None:
     assert {name: service for name, service in OWNERS.items() if name not in exported()[service]} == {}
 
 
-def test_every_service_exports_http_responses_handler_time_and_its_outbox() -> None:
+def test_every_service_exports_http_responses_handler_time_its_outbox_and_pool() -> None:
     shared = {
         "faka_http_responses_total",
         "faka_outbox_oldest_age_seconds",
         "faka_consumer_handler_seconds_bucket",
+        "faka_db_pool_in_use",
     }
     assert {service: shared - names for service, names in exported().items() if shared - names} == {}

@@ -197,3 +197,33 @@ async def test_a_handled_record_observes_its_handler_time() -> None:
     assert await consumer.consume(records[0]) == "handled"
     assert await consumer.consume_batch(records[1:]) == ["handled", "handled"]
     assert sample("faka_consumer_handler_seconds_count", consumer="metrics-time") - before == 3
+
+
+async def test_a_failed_attempt_tried_again_in_place_counts_a_retry() -> None:
+    failures = [ValueError("deadlock"), ValueError("deadlock")]
+
+    async def flaky(event: RiskDecided, uow: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    consumer = EventConsumer(
+        "metrics-retry", lambda: DeadLetterUow(False), {RiskDecided: flaky}, RetryPolicy(3, 0.0)
+    )  # type: ignore[arg-type,var-annotated]
+    before = sample("faka_consumer_retries_total", consumer="metrics-retry")
+    record = Delivery("risk.events", 0, 1, b"k", Envelope.wrap(decided(), "risk").to_bytes())
+    assert await consumer.consume(record) == "handled"
+    assert sample("faka_consumer_retries_total", consumer="metrics-retry") - before == 2
+
+
+async def test_the_pool_gauges_show_connections_in_use_and_the_limit(database: str) -> None:
+    name = asyncpg_dsn(database).rsplit("/", 1)[1]
+    others = sample("faka_db_pool_limit", database=name)  # the fixture's engine, still referenced
+    engine = create_engine(database, pool_size=3)
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+            assert sample("faka_db_pool_in_use", database=name) == 1
+        assert sample("faka_db_pool_in_use", database=name) == 0
+        assert sample("faka_db_pool_limit", database=name) - others == 6
+    finally:
+        await engine.dispose()

@@ -1,16 +1,21 @@
 """Shared metric helpers: label values from open sets kept bounded, counters of what a transaction committed,
-and the HTTP responses every service gives. Each service keeps its own metric objects in
-`<svc>/adapters/metrics.py`; what is here is the mechanism they share."""
+the HTTP responses every service gives and its database pools' use. Each service keeps its own metric
+objects in `<svc>/adapters/metrics.py`; what is here is the mechanism they share."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from prometheus_client import Counter
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
@@ -106,3 +111,40 @@ class HttpMetrics:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             HTTP_RESPONSES.labels(route, f"{status // 100}xx").inc()
+
+
+class DatabasePools(Collector):
+    """Connections of every live engine's pool, read at scrape time, by database: in use and the most the
+    pool hands out (size plus overflow). A pool always at its limit makes requests wait for a connection."""
+
+    def __init__(self) -> None:
+        self._engines: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+
+    def watch(self, engine: AsyncEngine) -> None:
+        self._engines.add(engine)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        in_use = GaugeMetricFamily(
+            "faka_db_pool_in_use", "Database connections checked out of the pool", labels=["database"]
+        )
+        limit = GaugeMetricFamily(
+            "faka_db_pool_limit",
+            "Most connections the pool hands out (size plus overflow)",
+            labels=["database"],
+        )
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for engine in list(self._engines):
+            pool = engine.sync_engine.pool
+            if isinstance(pool, QueuePool):
+                total = totals[str(engine.url.database)]
+                total[0] += pool.checkedout()
+                total[1] += pool.size() + max(pool._max_overflow, 0)
+        for database, (used, most) in sorted(totals.items()):
+            in_use.add_metric([database], used)
+            limit.add_metric([database], most)
+        yield in_use
+        yield limit
+
+
+database_pools = DatabasePools()
+REGISTRY.register(database_pools)

@@ -35,6 +35,11 @@ HANDLER_SECONDS = Histogram(
     ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+RETRIES = Counter(
+    "faka_consumer_retries_total",
+    "Failed attempts a consumer tries again in place, after a backoff",
+    ["consumer"],
+)
 DEAD_LETTERS = Counter(
     "faka_dead_letters_written_total",
     "Records a consumer wrote to a dead-letter topic (committed)",
@@ -201,6 +206,7 @@ class EventConsumer(Generic[U]):
                         record, envelope, f"{type(error).__name__}: {error}", (message, error)
                     )
                 log.warning("%s failed on %s (attempt %d): %s", self.name, envelope.type, attempt, error)
+                RETRIES.labels(self.name).inc()
                 await asyncio.sleep(self._retry.backoff(attempt))
         raise AssertionError("unreachable: the last attempt returns or dead-letters")
 
