@@ -64,8 +64,20 @@ lint: bootstrap ## ruff and mypy
 unit: bootstrap ## unit tests only (no infrastructure)
 	@.venv/bin/pytest libs/common/tests services/*/tests/unit -q
 
+KUSTOMIZE_VERSION := v5.5.0
+KEDA_VERSION := v2.16.1
+
+.PHONY: tools
+tools: ## kustomize (through the Go module proxy) into .state/bin, for rendering the Kubernetes manifests in the tests
+	@test -x $(STATE)/bin/kustomize || { command -v go >/dev/null || { echo "[tools] Go is needed to install kustomize"; exit 1; }; \
+	  mkdir -p $(STATE)/bin && echo "[tools] go install kustomize $(KUSTOMIZE_VERSION)" && \
+	  GOBIN=$(STATE)/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
+	@test -s $(STATE)/crds/keda.sh_scaledobjects.yaml || { echo "[tools] KEDA $(KEDA_VERSION)'s ScaledObject CRD" && \
+	  dir=$$(cd /tmp && go mod download -json github.com/kedacore/keda/v2@$(KEDA_VERSION) | sed -n 's/.*"Dir": "\(.*\)",/\1/p') && \
+	  mkdir -p $(STATE)/crds && cp "$$dir/config/crd/bases/keda.sh_scaledobjects.yaml" $(STATE)/crds/; }
+
 .PHONY: test
-test: bootstrap infra-up lint ## lint, unit, integration and end-to-end tests against real Kafka, Postgres, Redis
+test: bootstrap infra-up tools lint ## lint, unit, integration and end-to-end tests against real Kafka, Postgres, Redis
 	@$(WITH_ENV) .venv/bin/pytest libs/common/tests services tests -q -rfE --durations=10
 
 .PHONY: bench
