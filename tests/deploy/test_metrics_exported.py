@@ -47,6 +47,8 @@ OWNERS = {
     "faka_risk_decisions_total": "risk",
     "faka_risk_rules_fired_total": "risk",
     "faka_low_stock_alerts_total": "inventory",
+    "faka_key_replacements_total": "inventory",
+    "faka_tickets_opened_total": "delivery",
     "faka_notifications_total": "notification",
     "faka_notification_channel_breaker_open": "notification",
 }

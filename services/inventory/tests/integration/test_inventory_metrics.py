@@ -1,5 +1,5 @@
-"""Inventory's low-stock counter moves once per crossing of a product's threshold, when the fold that finds it
-commits. Real PostgreSQL and Redis."""
+"""Inventory's counters: low stock once per crossing of a product's threshold, when the fold that finds it
+commits; a reported key replaced or refused with the reason. Real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
 from faka_common.testing import required_env
 from inventory.adapters.stock_projection import RedisStockProjection
-from inventory.service_layer import handlers
+from inventory.service_layer import handlers, replacements
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from prometheus_client import REGISTRY
 
 from .test_inventory_at_scale import approved, card_product, run
+from .test_key_replacement import claim, revealed, sold_order
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +44,21 @@ async def test_stock_falling_to_the_threshold_counts_one_low_stock_alert(session
         assert low_stock_alerts() - before == 1
     finally:
         await projection.aclose()
+
+
+def replacements_counted(outcome: str, reason: str) -> float:
+    labels = {"outcome": outcome, "reason": reason}
+    return REGISTRY.get_sample_value("faka_key_replacements_total", labels) or 0.0
+
+
+async def test_a_replaced_key_and_a_refused_one_are_counted_with_the_refusals_reason(
+    sessions: SessionFactory,
+) -> None:
+    product_id = await card_product(sessions, [f"R-{i}-{uuid.uuid4().hex[:8]}" for i in range(2)])
+    order_id = await sold_order(sessions, product_id)
+    [key_id] = await revealed(sessions, order_id)
+    before = [replacements_counted("replaced", ""), replacements_counted("refused", "already_replaced")]
+    for _ in range(2):  # the second claim of the same key is refused
+        await run(sessions, claim(order_id, product_id, key_id), replacements.replace_delivered_key)
+    after = [replacements_counted("replaced", ""), replacements_counted("refused", "already_replaced")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1]

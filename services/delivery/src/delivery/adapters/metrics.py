@@ -1,6 +1,6 @@
-"""The delivery's metrics: supplier attempts by supplier, phase and outcome, and deliveries sent to the manual
-queue by mode and reason. (Deliveries by mode and outcome are the order's `faka_order_fulfilments_total`:
-the order sees both ends of every mode.)"""
+"""The delivery's metrics: supplier attempts by supplier, phase and outcome, deliveries sent to the manual
+queue by mode and reason, buyers' tickets by category and level. (Deliveries by mode and outcome are the
+order's `faka_order_fulfilments_total`: the order sees both ends of every mode.)"""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ ATTENTION = Counter(
     "Deliveries sent to the manual queue, by mode and reason",
     ["mode", "reason"],
 )
+TICKETS = Counter(
+    "faka_tickets_opened_total",
+    "Buyers' tickets opened, by category and level (L1: a key replacement was asked; L2: the shop answers)",
+    ["category", "level"],
+)
 DELAYED = Counter(
     "faka_delivery_delayed_total", "Paid deliveries the SLA watchdog found overdue (sent to the manual queue)"
 )
@@ -40,6 +45,11 @@ def count_attempt(attempt: Attempt) -> None:
     SUPPLIER_ATTEMPTS.labels(supplier, attempt.phase, attempt.outcome).inc()
     if attempt.latency_ms is not None:
         SUPPLIER_LATENCY.labels(attempt.phase).observe(attempt.latency_ms / 1000)
+
+
+def count_ticket(category: str, level: str) -> None:
+    """A ticket whose opening was just committed."""
+    TICKETS.labels(category, level).inc()
 
 
 @on_committed(DeliveryNeedsAttention)

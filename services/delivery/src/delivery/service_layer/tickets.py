@@ -14,6 +14,7 @@ from faka_common.contracts.tickets import NewTicket, TicketReply
 from faka_common.errors import NotFound
 from uuid6 import uuid7
 
+from delivery.adapters.metrics import count_ticket
 from delivery.domain.model import CARD_KEY
 from delivery.domain.tickets import (
     KEY_ALREADY_REPORTED,
@@ -59,6 +60,7 @@ async def open_ticket(shop_id: UUID, new: NewTicket, uow: DeliveryUnitOfWork) ->
         await _claim_replacement(uow, ticket, now)
     await uow.tickets.save(ticket)
     await uow.commit()
+    count_ticket(ticket.category, ticket.level)
     log.info(
         "ticket %s opened for order %s: %s, %s", ticket.id, ticket.order_id, ticket.category, ticket.level
     )

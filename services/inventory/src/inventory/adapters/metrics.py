@@ -1,7 +1,9 @@
-"""The inventory's metrics: products crossing their low-stock threshold, per shop."""
+"""The inventory's metrics: products crossing their low-stock threshold, per shop, and delivered keys replaced
+or refused replacement (with the refusal's reason)."""
 
 from __future__ import annotations
 
+from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused
 from faka_common.contracts.inventory import LowStock
 from faka_common.metrics import on_committed, shop_label
 from prometheus_client import Counter
@@ -12,7 +14,23 @@ LOW_STOCK = Counter(
     ["shop"],
 )
 
+REPLACEMENTS = Counter(
+    "faka_key_replacements_total",
+    "Keys a buyer reported invalid: replaced, or refused with the reason (outside_window, out_of_stock, ...)",
+    ["outcome", "reason"],
+)
+
 
 @on_committed(LowStock)
 def _low_stock(event: LowStock) -> None:
     LOW_STOCK.labels(shop_label(event.shop_id)).inc()
+
+
+@on_committed(KeyReplaced)
+def _replaced(event: KeyReplaced) -> None:
+    REPLACEMENTS.labels("replaced", "").inc()
+
+
+@on_committed(KeyReplacementRefused)
+def _refused(event: KeyReplacementRefused) -> None:
+    REPLACEMENTS.labels("refused", event.reason).inc()

@@ -1,5 +1,5 @@
-"""Delivery's supplier counters move with each supplier call's committed outcome, and a recharge with no route
-counts one delivery sent to the manual queue. Suppliers played by a real HTTP server on 127.0.0.1."""
+"""Delivery's counters: each supplier call's committed outcome, a recharge with no route sent to the manual
+queue, a buyer's ticket by category and level. Suppliers played by a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from .conftest import SupplierServer, closed_port_url, feed
 from .test_recharge import drain, recharge, register, unique
+from .test_tickets import delivered_order, open_ticket, ticket
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +44,16 @@ async def test_a_recharge_with_no_route_counts_one_delivery_sent_to_the_manual_q
     await feed(service, recharge(uuid4(), uuid4()))
     await drain(service)
     assert sample("faka_delivery_attention_total", mode="recharge", reason="no_supplier_route") - before == 1
+
+
+async def test_tickets_are_counted_by_category_and_the_level_they_start_at(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    order_id, product_id, [key_id] = await delivered_order(service, shop)
+    asked = [("key_invalid", "L1"), ("not_received", "L2")]
+    before = [sample("faka_tickets_opened_total", category=c, level=level) for c, level in asked]
+    await open_ticket(api, shop, ticket(order_id, product_id, key_id=str(key_id)))
+    await open_ticket(api, shop, ticket(order_id, product_id, "not_received"))
+    after = [sample("faka_tickets_opened_total", category=c, level=level) for c, level in asked]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1]
