@@ -13,6 +13,7 @@ import pytest
 from faka_common.contracts.aftersales import KeyReplacementRequested
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
+from faka_common.errors import NotFound
 from inventory.service_layer import handlers, replacements
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -203,3 +204,27 @@ async def test_a_key_the_order_does_not_hold_is_refused(
 
     assert await answers(engine, order_id) == [("KeyReplacementRefused", "not_this_orders_key")]
     assert list(await revealed(sessions, other_order)) == [foreign_key]
+
+
+async def identified(sessions: SessionFactory, order_id: uuid.UUID, content: str) -> uuid.UUID:
+    async with InventoryUnitOfWork(sessions) as uow:
+        return await replacements.identify_key(DEFAULT_SHOP_ID, order_id, content, uow, KEYRING)
+
+
+async def test_a_key_is_identified_by_its_text_while_held_and_after_it_was_replaced(
+    sessions: SessionFactory,
+) -> None:
+    product_id = await card_product(sessions, [f"I-{i}-{uuid.uuid4().hex[:8]}" for i in range(3)])
+    order_id, other_order = await sold_order(sessions, product_id), await sold_order(sessions, product_id)
+    [(bad_id, bad_key)] = (await revealed(sessions, order_id)).items()
+    [other_key] = (await revealed(sessions, other_order)).values()
+    assert await identified(sessions, order_id, f"  {bad_key} ") == bad_id
+
+    await run(sessions, claim(order_id, product_id, bad_id), replacements.replace_delivered_key)
+
+    assert await identified(sessions, order_id, bad_key) == bad_id
+    [(new_id, new_key)] = (await revealed(sessions, order_id)).items()
+    assert await identified(sessions, order_id, new_key) == new_id
+    for stranger in (other_key, "NOT-A-KEY"):
+        with pytest.raises(NotFound):
+            await identified(sessions, order_id, stranger)

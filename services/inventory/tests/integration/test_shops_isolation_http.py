@@ -269,6 +269,14 @@ async def reveal_keys(w: World) -> None:
         assert [tuple(row) for row in audited] == [(w.a, "gateway")]
 
 
+async def identify_key(w: World) -> None:
+    path = f"/internal/orders/{w.order_id}/keys/identify"
+    held = (await w.as_a("GET", f"/internal/orders/{w.order_id}/keys")).json()["keys"][0]
+    await w.refused_to_b("POST", path, w.order_id, json={"content": held["content"]})
+    mine = await w.as_a("POST", path, json={"content": held["content"]})
+    assert mine.status_code == 200 and mine.json()["key_id"] == held["key_id"], mine.text
+
+
 #: Every shop-scoped route and the check that shop B cannot reach shop A's rows through it.
 ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/internal/categories"): create_category,
@@ -282,6 +290,7 @@ ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/internal/products/{product_id}/keys/{key_id}/void"): void_key,
     ("POST", "/internal/products/{product_id}/keys/{key_id}/replace"): replace_key,
     ("GET", "/internal/orders/{order_id}/keys"): reveal_keys,
+    ("POST", "/internal/orders/{order_id}/keys/identify"): identify_key,
 }
 
 

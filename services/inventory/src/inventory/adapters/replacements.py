@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Table, func, select, update
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Table, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,18 @@ class ReplacementRepository:
             )
         ).first()
         return DeliveredKey(row.id, row.product_id, row.batch_id) if row else None
+
+    async def key_of_order(self, order_id: UUID, product_id: UUID, fingerprint: bytes) -> UUID | None:
+        """The product's key of this fingerprint when the order holds it or held it until it was replaced."""
+        was_replaced = exists().where(
+            key_replacements.c.voided_key_id == card_keys.c.id, key_replacements.c.order_id == order_id
+        )
+        query = select(card_keys.c.id).where(
+            card_keys.c.product_id == product_id,
+            card_keys.c.fingerprint == fingerprint,
+            or_(card_keys.c.order_id == order_id, was_replaced),
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def replaced(self, key_id: UUID) -> bool:
         query = select(key_replacements.c.claim_id).where(key_replacements.c.voided_key_id == key_id)

@@ -19,7 +19,7 @@ from inventory.bootstrap import Service
 from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
 from inventory.domain.model import Category, Product
 from inventory.domain.stock import IssueOrder, Stock
-from inventory.service_layer import handlers
+from inventory.service_layer import handlers, replacements
 
 Title = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[Text, StringConstraints(max_length=20_000)]
@@ -129,6 +129,12 @@ class NewCategoryBody(BaseModel):
 
 class ReplacementBody(BaseModel):
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
+
+
+class NamedKey(BaseModel):
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)] = Field(
+        description="A key as the buyer was shown it"
+    )
 
 
 def product_view(product: Product, stock: Stock) -> dict[str, Any]:
@@ -368,6 +374,15 @@ def router(service: Service) -> APIRouter:
         async with service.uow() as uow:
             new_id = await handlers.replace_key(shop, product_id, key_id, body.content, uow, service.keyring)
         return {"voided_key_id": str(key_id), "key_id": str(new_id)}
+
+    @api.post(
+        "/orders/{order_id}/keys/identify",
+        summary="Which key of the order a buyer names (held, or held until replaced); reveals nothing",
+    )
+    async def identify_key(order_id: UUID, body: NamedKey, shop: ShopScope) -> dict[str, Any]:
+        async with service.uow() as uow:
+            key_id = await replacements.identify_key(shop, order_id, body.content, uow, service.keyring)
+        return {"order_id": str(order_id), "key_id": str(key_id)}
 
     @reveals.get(
         "/orders/{order_id}/keys",

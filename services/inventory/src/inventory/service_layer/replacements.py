@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from uuid import UUID
 
 from faka_common.contracts.aftersales import (
     KeyReplaced,
@@ -11,10 +12,13 @@ from faka_common.contracts.aftersales import (
     KeyReplacementRequested,
     RefusalReason,
 )
+from faka_common.crypto import KeyRing
+from faka_common.errors import NotFound
 
 from inventory.adapters.replacements import Replacement
 from inventory.domain import stock
 from inventory.domain.replacements import ReplacementPolicy
+from inventory.domain.reservations import ReservationStatus
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -85,3 +89,20 @@ def _refuse(
         )
     )
     log.info("order %s: key %s not replaced: %s (%s)", cmd.order_id, cmd.key_id, reason, detail)
+
+
+async def identify_key(
+    shop_id: UUID, order_id: UUID, content: str, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> UUID:
+    """The id of the shop's order's key whose text the buyer names (as it was shown to them): one the order
+    holds, or one it held until it was replaced (a second report of it is then told apart). Found by the
+    key's fingerprint, so no key is opened; nothing is revealed."""
+    reservation = await uow.reservations.get(order_id)
+    allocated = reservation is not None and reservation.status is ReservationStatus.ALLOCATED
+    if reservation is None or reservation.shop_id != shop_id or not allocated:
+        raise NotFound(f"order {order_id} holds no such key")
+    fingerprint = keyring.fingerprint(content.strip(), reservation.product_id.bytes)
+    key_id = await uow.replacements.key_of_order(order_id, reservation.product_id, fingerprint)
+    if key_id is None:
+        raise NotFound(f"order {order_id} holds no such key")
+    return key_id
