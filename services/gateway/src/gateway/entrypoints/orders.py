@@ -1,6 +1,7 @@
 """The routes the order service answers besides placing and showing orders: paying (choose a method, GET
-notifications), the buyer's lookup by e-mail, and for the admin refunds, the reconciliation report, pricing,
-coupons and the rotation of an order's secret."""
+notifications), the buyer's lookup by e-mail, and for the admin the order search, an order's timeline,
+refunds, the link e-mailed again, the reconciliation report, pricing, coupons and the rotation of an
+order's secret."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from faka_common.errors import NotFound
 from faka_common.fields import Money, NonBlankLine
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, client_ip, requires
@@ -35,6 +36,12 @@ class PayWith(BaseModel):
         None, max_length=128, description="The token returned when the order was placed"
     )
     password: str | None = Field(None, max_length=128, description="Or the query password")
+
+
+#: An order status as the order service names it (an unknown one is the order service's 422).
+StatusName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=254)]
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Refund(BaseModel):
@@ -80,6 +87,46 @@ def orders_router(gw: Gateway) -> APIRouter:
     )
     async def refund(order_no: str, body: Refund) -> Any:
         return await ops.refund(gw, checked_order_no(order_no), body.model_dump())
+
+    @admin.get(
+        "/orders",
+        summary="Search the shop's orders, newest first: order number, buyer e-mail or payment trade number "
+        "(q), status, creation time; paged by key (next_cursor -> after)",
+        dependencies=[requires(gw, "orders:read")],
+    )
+    async def search_orders(
+        q: Annotated[SearchText | None, Query(description="Order number, e-mail or trade number")] = None,
+        status: Annotated[list[StatusName] | None, Query(max_length=20)] = None,
+        created_from: Annotated[dt.datetime | None, Query(alias="from", description="With a zone")] = None,
+        created_before: Annotated[dt.datetime | None, Query(alias="to", description="Exclusive")] = None,
+        after: Annotated[Cursor | None, Query(description="next_cursor of the page before")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> Any:
+        times = {"from": created_from, "to": created_before}
+        asked: dict[str, Any] = {"q": q, "status": status, "after": after, "limit": limit}
+        asked |= {name: at.isoformat() for name, at in times.items() if at is not None}
+        return await ops.search_orders(gw, {k: v for k, v in asked.items() if v is not None})
+
+    @admin.get(
+        "/orders/{order_no}",
+        summary="One order with its delivery and its whole timeline: transitions (what caused each), "
+        "payments, payments set aside, refunds, delivery attempts",
+        dependencies=[requires(gw, "orders:read")],
+    )
+    async def order_timeline(order_no: str) -> JSONResponse:
+        found = await ops.order_with_timeline(gw, checked_order_no(order_no))
+        return JSONResponse(found, headers=PRIVATE)
+
+    @admin.post(
+        "/orders/{order_no}/link-emails",
+        status_code=202,
+        summary="E-mail the buyer the order's link again (a fresh token) at the address the order was placed "
+        "with",
+        dependencies=[requires(gw, "orders:write")],
+    )
+    async def resend_link(order_no: str) -> JSONResponse:
+        await ops.resend_order_link(gw, checked_order_no(order_no))
+        return JSONResponse({"status": "accepted"}, status_code=202)
 
     @admin.get(
         "/reconciliation",

@@ -1,0 +1,253 @@
+"""The seller console's pages (/console/…): server-rendered shells in the person's language (the storefront's
+templates, catalogs and language switch) whose data the console's script (static/console.js) fetches from
+the admin and console JSON APIs with the session cookie, the CSRF header and X-Shop-Id. The pages show
+only what the person's role in the chosen shop allows (navigation, actions); the API still decides. A
+page asked without a session, or with one merchant no longer knows, sends the browser to sign-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.errors import DomainError, NotFound, Unauthorized
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gateway.bootstrap import Gateway
+from gateway.domain.access import Permission, Principal
+from gateway.domain.order_timeline import TRIGGER_CAUSES
+from gateway.entrypoints import pages
+from gateway.entrypoints.access import SESSION_COOKIE, authenticate
+from gateway.entrypoints.i18n import LANGUAGE_COOKIE as LANGUAGE_CHOICE
+from gateway.entrypoints.i18n import LANGUAGES, Language, gettext, negotiate
+from gateway.entrypoints.pages import N_
+from gateway.entrypoints.requests import ORDER_NO, PRIVATE
+from gateway.entrypoints.shops import storefront_root
+from gateway.entrypoints.web import STATIC_DIR, html
+
+#: The shop a person chose in the switcher (the shop's id: no secret).
+SHOP_COOKIE = "faka_console_shop"
+SIGN_IN = "/console/sign-in"
+#: The console's own files, read once (only these names are served).
+CONSOLE_FILES = {
+    path.name: (path.read_bytes(), media_type)
+    for path, media_type in (
+        (STATIC_DIR / "console.css", "text/css; charset=utf-8"),
+        (STATIC_DIR / "console.js", "text/javascript; charset=utf-8"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A page of the console and the permission the person needs in the shop to be shown it."""
+
+    key: str
+    path: str
+    permission: Permission
+    title: str
+
+
+SECTIONS = (
+    Section("orders", "console/orders", "orders:read", N_("Orders")),
+    Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
+    Section("keys", "console/keys", "keys:export", N_("Key export")),
+)
+#: The actions of the order page, each shown to whom the API allows it.
+ACTIONS: dict[str, Permission] = {
+    "refund": "orders:refund",
+    "resend": "orders:write",
+    "rotate": "orders:write",
+    "deliver": "delivery:write",
+    "export": "keys:export",
+}
+#: What the script shows, in the page's language (statuses come from the storefront's labels).
+SCRIPT_STRINGS = {
+    "loading": N_("Loading…"),
+    "nothing": N_("No orders match."),
+    "no_tasks": N_("The manual queue is empty."),
+    "more": N_("Show more"),
+    "failed": N_("That did not work: %(message)s"),
+    "wrong_sign_in": N_("The e-mail address or the password is wrong."),
+    "wrong_code": N_("That code is not right, or it was used already."),
+    "required": N_("Fill this in."),
+    "saved": N_("Done."),
+    "refunded": N_("Refund of %(amount)s requested: %(status)s."),
+    "resent": N_("The buyer's link was e-mailed again."),
+    "rotated": N_("Old links no longer open the order. The buyer's new link:"),
+    "claim": N_("Claim"),
+    "deliver": N_("Deliver"),
+    "reject": N_("Reject"),
+    "content": N_("What the buyer receives"),
+    "reason": N_("Why it is rejected"),
+    "claimed_by": N_("Claimed by %(who)s"),
+    "task_open": N_("Waiting to be claimed"),
+    "delivered": N_("Delivered by %(who)s"),
+    "rejected": N_("Rejected by %(who)s: %(reason)s"),
+    "export": N_("Export unsold keys"),
+    "exported": N_("%(count)s keys exported."),
+    "step_up": N_("Confirm with a code from your authenticator app first."),
+    "no_delivery": N_("No delivery yet."),
+    "kind_transition": N_("Status: %(from)s → %(to)s"),
+    "kind_placed": N_("Placed: %(to)s"),
+    "kind_payment": N_("Payment %(amount)s via %(provider)s, trade number %(trade_no)s"),
+    "kind_payment_set_aside": N_("Payment %(amount)s set aside for a refund: %(reason)s"),
+    "kind_refund": N_("Refund %(amount)s (%(status)s): %(reason)s"),
+    "kind_delivery_attempt": N_("Delivery attempt via %(channel)s: %(outcome)s"),
+    "cause_buyer": N_("by the buyer"),
+    "cause_risk": N_("by the risk checks"),
+    "cause_inventory": N_("by the stock"),
+    "cause_payment": N_("by the payment provider"),
+    "cause_payment_window": N_("by the payment window closing"),
+    "cause_delivery": N_("by delivery"),
+    "cause_refund": N_("by a refund"),
+    "cause_system": N_("by the platform"),
+}
+assert {f"cause_{cause}" for cause in TRIGGER_CAUSES.values()} <= set(SCRIPT_STRINGS)
+
+
+@dataclass(frozen=True)
+class Seat:
+    """The signed-in person at the console: who, the shop they act for and the shops they may switch to."""
+
+    principal: Principal
+    shop_id: UUID | None
+    shops: list[tuple[UUID, str]]
+
+    def may(self, permission: Permission) -> bool:
+        return self.shop_id is not None and permission in self.principal.permissions_in(self.shop_id)
+
+
+def console_language(request: Request) -> Language:
+    return negotiate(
+        LANGUAGES,
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_CHOICE),
+        request.headers.get("accept-language"),
+    )
+
+
+def context(request: Request) -> pages.PageContext:
+    path = request.url.path.removeprefix(storefront_root(request))
+    query = request.url.query
+    return pages.PageContext(console_language(request), storefront_root(request), "", path + f"?{query}")
+
+
+def to_sign_in(request: Request) -> RedirectResponse:
+    """Where a page without a good session sends the browser: sign-in, then back to the page."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = storefront_root(request) + SIGN_IN + "?" + urlencode({"next": here})
+    return RedirectResponse(target, status_code=303, headers=PRIVATE)
+
+
+def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    ctx = context(request)
+    strings = {key: gettext(ctx.lang, message) for key, message in SCRIPT_STRINGS.items()}
+    strings |= {f"status_{status}": gettext(ctx.lang, label) for status, label in pages.STATUS_LABELS.items()}
+    values = {"status_labels": pages.STATUS_LABELS, **values}
+    content = pages.render(f"console/{template}", ctx, strings=strings, **values)
+    return html(request, content, status_code)
+
+
+def console_pages_router(gw: Gateway) -> APIRouter:
+    web = APIRouter(tags=["console pages"], include_in_schema=False)
+
+    async def seat(request: Request) -> Seat | None:
+        """The person of the request's session (None without one that merchant knows) and their shop: the
+        switcher's choice, else the first shop they belong to (platform staff: the default shop)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            principal = await authenticate(gw, request, "session", token)
+        except Unauthorized:
+            return None
+        offered = list(principal.memberships)
+        if principal.platform_roles and DEFAULT_SHOP_ID not in offered:
+            offered.append(DEFAULT_SHOP_ID)
+        wanted = [request.query_params.get("shop"), request.cookies.get(SHOP_COOKIE)]
+        chosen = next((s for s in (_uuid(w) for w in wanted) if s and principal.sees(s)), None)
+        if chosen is not None and chosen not in offered:
+            offered.append(chosen)
+        shops = [(shop_id, await shop_name(shop_id)) for shop_id in offered]
+        return Seat(principal, chosen or next(iter(offered), None), shops)
+
+    async def shop_name(shop_id: UUID) -> str:
+        try:
+            return (await gw.shops.by_id(shop_id)).name
+        except NotFound:
+            return str(shop_id)
+
+    async def console_page(request: Request, section: str, template: str, **values: Any) -> Response:
+        try:
+            found = await seat(request)
+        except DomainError as error:
+            return page(request, "message.html", error.status_code, heading=N_("Something went wrong"),
+                        message=error.message)  # fmt: skip
+        if found is None:
+            return to_sign_in(request)
+        shown = [s for s in SECTIONS if found.may(s.permission)]
+        current = next(s for s in SECTIONS if s.key == section)
+        allowed = {name: found.may(permission) for name, permission in ACTIONS.items()}
+        common: dict[str, Any] = {"seat": found, "sections": shown, "current": current, "allowed": allowed}
+        if found.shop_id is None:
+            message = N_("You are not a member of any shop yet. Ask a shop's owner to invite you.")
+            return page(request, "message.html", 403, heading=current.title, message=message, **common)
+        if current not in shown:
+            message = N_("Your role in this shop cannot open this page.")
+            return page(request, "message.html", 403, heading=current.title, message=message, **common)
+        response = page(request, template, **common, **values)
+        if request.query_params.get("shop") == str(found.shop_id):
+            response.set_cookie(SHOP_COOKIE, str(found.shop_id), path="/", samesite="strict", httponly=True)
+        return response
+
+    @web.get("/console")
+    @web.get("/console/")
+    async def console_home(request: Request) -> Response:
+        return RedirectResponse(storefront_root(request) + "/console/orders", status_code=303)
+
+    @web.get("/console/sign-in")
+    async def sign_in(request: Request) -> Response:
+        wanted = request.query_params.get("next", "")
+        target = (
+            wanted if wanted.startswith("/console/") and not wanted.startswith("//") else "/console/orders"
+        )
+        return page(request, "sign_in.html", next_page=target)
+
+    @web.get("/console/orders")
+    async def orders(request: Request) -> Response:
+        return await console_page(request, "orders", "orders.html")
+
+    @web.get("/console/orders/{order_no}")
+    async def order(request: Request, order_no: str) -> Response:
+        if not ORDER_NO.fullmatch(order_no):
+            return page(request, "message.html", 404, heading=N_("Orders"), message=N_("No such order."))
+        return await console_page(request, "orders", "order.html", order_no=order_no)
+
+    @web.get("/console/manual-queue")
+    async def manual_queue(request: Request) -> Response:
+        return await console_page(request, "manual", "manual_queue.html")
+
+    @web.get("/console/keys")
+    async def keys(request: Request) -> Response:
+        return await console_page(request, "keys", "keys.html")
+
+    @web.get("/console/static/{name}")
+    async def static(name: str) -> Response:
+        found = CONSOLE_FILES.get(name)
+        if found is None:
+            raise NotFound(f"no file {name[:64]!r}")
+        content, media_type = found
+        return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=300"})
+
+    return web
+
+
+def _uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
