@@ -47,6 +47,7 @@ OWNERS = {
     "faka_risk_decisions_total": "risk",
     "faka_risk_rules_fired_total": "risk",
     "faka_low_stock_alerts_total": "inventory",
+    "faka_low_stock_products": "inventory",
     "faka_key_replacements_total": "inventory",
     "faka_tickets_opened_total": "delivery",
     "faka_notifications_total": "notification",

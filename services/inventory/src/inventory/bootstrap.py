@@ -1,6 +1,7 @@
 """Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages."""
 
 from dataclasses import dataclass
+from functools import partial
 
 from faka_common.contracts import (
     AllocationFailed,
@@ -18,6 +19,7 @@ from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
+from inventory.adapters import metrics
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
@@ -97,6 +99,9 @@ def bootstrap(settings: Settings | None = None) -> Service:
     runtime.every(settings.expiry_sweep_seconds, "reservation expiry sweep", expire_reservations)
     runtime.every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys)
     runtime.every(settings.stock_fold_seconds, "stock fold", fold_stock)
+    runtime.every(
+        settings.stock_fold_seconds, "low-stock gauge", partial(metrics.sample_low_stock, runtime.sessions)
+    )
     runtime.every(settings.storefront_check_seconds, "storefront read model", keep_storefront)
     runtime.on_stop.append(projection.aclose)
     runtime.on_stop.append(catalog.aclose)

@@ -1,15 +1,16 @@
-"""Inventory's counters: low stock once per crossing of a product's threshold, when the fold that finds it
-commits; a reported key replaced or refused with the reason. Real PostgreSQL and Redis."""
+"""Inventory's metrics: low stock once per crossing of a product's threshold, when the fold that finds it
+commits, and the products low now; a reported key replaced or refused with the reason. Real PostgreSQL and
+Redis."""
 
 from __future__ import annotations
 
 import uuid
 
-import inventory.adapters.metrics  # noqa: F401  (registers the counter's observer, as the app does)
 import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
 from faka_common.testing import required_env
+from inventory.adapters.metrics import sample_low_stock
 from inventory.adapters.stock_projection import RedisStockProjection
 from inventory.service_layer import handlers, replacements
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
@@ -25,7 +26,9 @@ def low_stock_alerts() -> float:
     return REGISTRY.get_sample_value("faka_low_stock_alerts_total", {"shop": str(DEFAULT_SHOP_ID)}) or 0.0
 
 
-async def test_stock_falling_to_the_threshold_counts_one_low_stock_alert(sessions: SessionFactory) -> None:
+async def test_stock_falling_to_the_threshold_counts_one_alert_and_one_low_product(
+    sessions: SessionFactory,
+) -> None:
     projection = RedisStockProjection(
         required_env("REDIS_URL", "redis://127.0.0.1:16379/0"), prefix=f"t{uuid.uuid4().hex}."
     )
@@ -42,6 +45,8 @@ async def test_stock_falling_to_the_threshold_counts_one_low_stock_alert(session
             await run(sessions, buyer, handlers.reserve_stock)
             await fold()
         assert low_stock_alerts() - before == 1
+        assert await sample_low_stock(sessions) == 1
+        assert REGISTRY.get_sample_value("faka_low_stock_products", {"shop": str(DEFAULT_SHOP_ID)}) == 1
     finally:
         await projection.aclose()
 

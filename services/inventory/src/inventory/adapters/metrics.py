@@ -1,12 +1,14 @@
-"""The inventory's metrics: products crossing their low-stock threshold, per shop, and delivered keys replaced
-or refused replacement (with the refusal's reason)."""
+"""The inventory's metrics: products crossing their low-stock threshold and products low on stock now, per
+shop, and delivered keys replaced or refused replacement (with the refusal's reason)."""
 
 from __future__ import annotations
 
 from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused
 from faka_common.contracts.inventory import LowStock
+from faka_common.db.uow import SessionFactory
 from faka_common.metrics import on_committed, shop_label
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
 
 LOW_STOCK = Counter(
     "faka_low_stock_alerts_total",
@@ -14,6 +16,11 @@ LOW_STOCK = Counter(
     ["shop"],
 )
 
+LOW_STOCK_PRODUCTS = Gauge(
+    "faka_low_stock_products",
+    "Products at or below their low-stock threshold now (alerted and not refilled since), per shop",
+    ["shop"],
+)
 REPLACEMENTS = Counter(
     "faka_key_replacements_total",
     "Keys a buyer reported invalid: replaced, or refused with the reason (outside_window, out_of_stock, ...)",
@@ -34,3 +41,16 @@ def _replaced(event: KeyReplaced) -> None:
 @on_committed(KeyReplacementRefused)
 def _refused(event: KeyReplacementRefused) -> None:
     REPLACEMENTS.labels("refused", event.reason).inc()
+
+
+LOW_NOW = "SELECT shop_id, count(*) FROM products WHERE low_stock_alerted GROUP BY shop_id"
+
+
+async def sample_low_stock(sessions: SessionFactory) -> int:
+    """Set the low-stock gauge from the products table: one count per shop, once per stock fold period."""
+    async with sessions() as session:
+        rows = (await session.execute(text(LOW_NOW))).all()
+    LOW_STOCK_PRODUCTS.clear()
+    for shop_id, count in rows:
+        LOW_STOCK_PRODUCTS.labels(shop_label(shop_id)).inc(count)
+    return len(rows)

@@ -3,7 +3,6 @@
 
 from faka_common.http import create_app
 
-import inventory.adapters.metrics  # noqa: F401  (its counters of committed events register on import)
 from inventory.bootstrap import bootstrap
 from inventory.entrypoints.http import router
 
