@@ -4,6 +4,8 @@ unit of work on Postgres), dead letters counted once written, the outbox's oldes
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,8 +20,8 @@ from faka_common.db.engine import asyncpg_dsn, create_engine, session_factory
 from faka_common.db.tables import messaging_metadata
 from faka_common.db.uow import UnitOfWork
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
-from faka_common.messaging.relay import OutboxRelay
-from faka_common.testing import database_url_for, migrated_database, server_url
+from faka_common.messaging.relay import OutboxRelay, lock_id
+from faka_common.testing import database_url_for, eventually, migrated_database, server_url
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
@@ -138,11 +140,7 @@ class SentNowhere:
 async def test_the_relay_reports_the_age_of_the_oldest_unpublished_row(database: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(database))
     try:
-        await connection.execute(
-            "INSERT INTO outbox (event_id, topic, key, type, value, created_at) "
-            "VALUES ($1, 'risk.events', 'k', 'RiskDecided', '\\x00', now() - interval '90 seconds')",
-            uuid.uuid4(),
-        )
+        await old_row(connection)
         relay = OutboxRelay("metrics-age", database, "unused:9092")
         assert await relay.publish_batch(connection, SentNowhere()) == 1  # type: ignore[arg-type]
         assert 90 <= sample("faka_outbox_oldest_age_seconds", service="metrics-age") < 120
@@ -227,3 +225,43 @@ async def test_the_pool_gauges_show_connections_in_use_and_the_limit(database: s
         assert sample("faka_db_pool_limit", database=name) - others == 6
     finally:
         await engine.dispose()
+
+
+async def old_row(connection: asyncpg.Connection) -> None:
+    await connection.execute(
+        "INSERT INTO outbox (event_id, topic, key, type, value, created_at) "
+        "VALUES ($1, 'risk.events', 'k', 'RiskDecided', '\\x00', now() - interval '90 seconds')",
+        uuid.uuid4(),
+    )
+
+
+@pytest.mark.parametrize("leads", [True, False])
+async def test_the_outbox_age_shows_while_kafka_is_down_and_on_a_replica_that_does_not_lead(
+    database: str, leads: bool
+) -> None:
+    service = f"metrics-age-{'leader' if leads else 'follower'}"
+    connection = await asyncpg.connect(asyncpg_dsn(database))
+    try:
+        await old_row(connection)
+        if not leads:  # another replica holds the relay's lock
+            assert await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock_id(service))
+        relay = OutboxRelay(service, database, f"127.0.0.1:{closed_port()}", poll_interval=0.05)
+        running = asyncio.create_task(relay.run())
+
+        async def shown() -> bool:
+            return sample("faka_outbox_oldest_age_seconds", service=service) >= 90
+
+        try:
+            await eventually(shown)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    finally:
+        await connection.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

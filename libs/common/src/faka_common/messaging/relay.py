@@ -31,6 +31,10 @@ SELECT id, topic, key, type, value, headers, extract(epoch FROM clock_timestamp(
 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1
 """
 MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+OLDEST = """
+SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox
+WHERE published_at IS NULL ORDER BY id LIMIT 1
+"""
 COUNT = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 
 
@@ -89,9 +93,13 @@ class OutboxRelay:
     async def _lead(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
         try:
+            # every replica reports the outbox's age, and the leader does before it reaches for Kafka, so the
+            # age shows while Kafka is down or when the replica that last led is no longer leading
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_id(self.service)):
+                await self._observe_age(conn)
                 await asyncio.sleep(self._poll_interval)
             self._set_leader(True)
+            await self._observe_age(conn)
             await conn.add_listener(outbox_channel(self.service), self._on_notify)
             producer = create_producer(self._bootstrap, f"{self.service}-outbox-relay")
             await producer.start()
@@ -109,6 +117,9 @@ class OutboxRelay:
                 await producer.stop()
         finally:
             await conn.close(timeout=5)
+
+    async def _observe_age(self, conn: asyncpg.Connection) -> None:
+        OLDEST_AGE.labels(self.service).set(float(await conn.fetchval(OLDEST) or 0.0))
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
