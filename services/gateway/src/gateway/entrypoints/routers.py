@@ -6,6 +6,7 @@ from faka_common.http import install_error_handlers
 from fastapi import APIRouter, FastAPI
 
 from gateway.bootstrap import Gateway
+from gateway.entrypoints.aftersales import aftersales_router
 from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.console_auth import console_auth_router
 from gateway.entrypoints.console_pages import console_pages_router
@@ -43,6 +44,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         telegram_router(gw),
         console_auth_router(gw),
         console_pages_router(gw),
+        aftersales_router(gw),
     ]
 
 

@@ -132,6 +132,18 @@ class NewProduct(BaseModel):
         None, ge=0, le=10**9, description="Alert the seller at this many keys"
     )
     hide_when_sold_out: bool = Field(False, description="Leave it out of the storefront while sold out")
+    replacement_window_hours: int = Field(
+        24,
+        ge=0,
+        le=24 * 365,
+        description="After-sales: a key reported invalid this long after delivery is replaced automatically",
+    )
+    replacements_per_order: int = Field(
+        1, ge=0, le=1000, description="After-sales: automatic replacements per order (0: the shop decides)"
+    )
+    replacement_evidence_required: bool = Field(
+        False, description="After-sales: a claim without evidence goes to the shop"
+    )
     variant_of: UUID | None = Field(
         None,
         description="SKUs: the main product this one is a variant of (own price, stock and keys); "
@@ -328,7 +340,8 @@ class NewCategory(BaseModel):
 
 
 NOT_NULLABLE = ("title", "description", "price", "currency", "usage_instructions", "active", "visible",
-                "sort_order", "issue_order", "hide_when_sold_out")  # fmt: skip
+                "sort_order", "issue_order", "hide_when_sold_out", "replacement_window_hours",
+                "replacements_per_order", "replacement_evidence_required")  # fmt: skip
 
 
 class ProductChanges(BaseModel):
@@ -353,6 +366,9 @@ class ProductChanges(BaseModel):
     face_value: Annotated[int, Field(gt=0, le=MAX_MONEY)] | None = None
     hide_when_sold_out: bool | SkipJsonSchema[None] = None
     variant_label: Annotated[NonBlankLine, StringConstraints(max_length=60)] | None = None
+    replacement_window_hours: Annotated[int, Field(ge=0, le=24 * 365)] | SkipJsonSchema[None] = None
+    replacements_per_order: Annotated[int, Field(ge=0, le=1000)] | SkipJsonSchema[None] = None
+    replacement_evidence_required: bool | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,277 @@
+"""After-sales tickets at the edge: the buyer's routes (JSON under /api/v1 and the order's help page), each
+proving the order with its secret as a lookup does, and the shop's ticket queue in the admin API (with the
+manual queue's permissions). Tickets are the delivery service's; attachments and replies by e-mail are not
+built yet."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from uuid import UUID
+
+from faka_common.contracts.aftersales import TicketCategory
+from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage
+from faka_common.errors import DomainError
+from faka_common.fields import Line
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.bootstrap import Gateway
+from gateway.domain.access import Principal
+from gateway.entrypoints import pages
+from gateway.entrypoints.access import admin_api, client_ip, requires
+from gateway.entrypoints.i18n import gettext
+from gateway.entrypoints.requests import PRIVATE, checked_order_no, read_body
+from gateway.entrypoints.responses import BUYER
+from gateway.entrypoints.schemas import OrderSecretBody
+from gateway.entrypoints.shops import storefront_root, storefront_shop
+from gateway.entrypoints.web import MAX_FORM_BYTES, form_fields, html, html_error, page_context
+from gateway.service_layer import aftersales
+from gateway.service_layer.buyer_secrets import OrderSecret
+
+N_ = pages.N_
+ReportedKey = Annotated[
+    Line, Field(min_length=1, max_length=1000, description="key_invalid: the key that fails, as shown")
+]
+CATEGORIES = {
+    "key_invalid": N_("A key does not work"),
+    "not_received": N_("I did not receive my goods"),
+    "how_to_use": N_("How do I use it?"),
+    "refund_request": N_("I want a refund"),
+    "other": N_("Something else"),
+}
+TICKET_STATUSES = {
+    "open": N_("Waiting for an answer"),
+    "answered": N_("Answered by the shop"),
+    "resolved": N_("Solved"),
+}
+AUTHORS = {"buyer": N_("You"), "shop": N_("From the shop")}
+#: Why a ticket waits for the shop, as its buyer is told.
+REASONS = {
+    "outside_window": N_("The time for an automatic replacement has passed; the shop will look at it."),
+    "order_limit_reached": N_(
+        "This order had every automatic replacement it allows; the shop will look at it."
+    ),
+    "out_of_stock": N_("No replacement key is in stock right now; the shop will look at it."),
+    "evidence_required": N_("This product needs evidence (a screenshot) first; the shop will contact you."),
+    "not_replaceable": N_("This order cannot get an automatic replacement; the shop will look at it."),
+    "not_this_orders_key": N_("That key is not one of this order's; the shop will look at it."),
+    "already_replaced": N_("This key was already reported; the shop will look at it."),
+    "key_already_reported": N_("This key was already reported; the shop will look at it."),
+    "no_key_named": N_("No key was named; the shop will look at it."),
+}
+#: What a field's error on the help page says, next to the field.
+FIELD_ERRORS = {
+    "category": N_("Choose what is wrong."),
+    "message": N_("Write a message of up to 4000 characters."),
+    "key": N_("Copy the key that does not work from the order page."),
+}
+
+
+class NewTicketBody(OrderSecretBody):
+    """A buyer's ticket: the order's secret, what is wrong, a message and (a key that fails) which key."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: TicketCategory
+    message: TicketMessage
+    key: ReportedKey | None = None
+
+
+class TicketMessageBody(OrderSecretBody):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    message: TicketMessage
+
+
+class ShopReply(BaseModel):
+    """The shop's answer; who answers is the request's principal."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    message: TicketMessage
+    resolve: bool = Field(default=False, description="Close the ticket as solved with this answer")
+
+
+Status = Literal["open", "answered", "resolved"]
+Level = Literal["L1", "L2"]
+SecretQuery = Annotated[str | None, Query(max_length=128, description="The order's token or query password")]
+
+
+def aftersales_router(gw: Gateway) -> APIRouter:
+    """Every after-sales route of the gateway: the buyer's (JSON and the help page) and the shop's."""
+    router = APIRouter()
+    for part in (tickets_router(gw), help_pages_router(gw), tickets_admin_router(gw)):
+        router.include_router(part)
+    return router
+
+
+def tickets_router(gw: Gateway) -> APIRouter:
+    """The buyer's ticket routes (JSON)."""
+    api = APIRouter(
+        prefix="/api/v1", tags=["after-sales"], responses=BUYER, dependencies=[storefront_shop(gw)]
+    )
+
+    @api.post(
+        "/orders/{order_no}/tickets",
+        status_code=201,
+        summary="Open a ticket about an order (its token or query password proves it is yours)",
+        description="A key that does not work (category key_invalid, naming the key as shown, or none for "
+        "an order of one key) is replaced within seconds when the product's after-sales policy allows; "
+        "otherwise the ticket waits for the shop with the reason.",
+    )
+    async def open_ticket(order_no: str, body: NewTicketBody, request: Request) -> JSONResponse:
+        ticket = await aftersales.open_ticket(
+            gw, checked_order_no(order_no), OrderSecret(body.token, body.password), client_ip(gw, request),
+            body.category, body.message, body.key,
+        )  # fmt: skip
+        return JSONResponse(ticket, status_code=201, headers=PRIVATE)
+
+    @api.get("/orders/{order_no}/tickets", summary="An order's tickets with their conversation")
+    async def list_tickets(
+        order_no: str, request: Request, token: SecretQuery = None, password: SecretQuery = None
+    ) -> JSONResponse:
+        _, found = await aftersales.order_tickets(
+            gw, checked_order_no(order_no), OrderSecret(token, password), client_ip(gw, request)
+        )
+        return JSONResponse({"items": found}, headers=PRIVATE)
+
+    @api.post("/orders/{order_no}/tickets/{ticket_id}/messages", summary="Write again on a ticket")
+    async def write(
+        order_no: str, ticket_id: UUID, body: TicketMessageBody, request: Request
+    ) -> JSONResponse:
+        ticket = await aftersales.write_on_ticket(
+            gw, checked_order_no(order_no), OrderSecret(body.token, body.password), client_ip(gw, request),
+            ticket_id, body.message,
+        )  # fmt: skip
+        return JSONResponse(ticket, headers=PRIVATE)
+
+    return api
+
+
+def help_pages_router(gw: Gateway) -> APIRouter:
+    """The order's help page: the buyer's tickets and the form that opens one."""
+    web = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[storefront_shop(gw)])
+
+    async def page(
+        request: Request,
+        order_no: str,
+        secret: OrderSecret,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        order, found = await aftersales.order_tickets(
+            gw, checked_order_no(order_no), secret, client_ip(gw, request)
+        )
+        ctx = page_context(request)
+        number = str(order["order_no"])
+        content = pages.render(
+            "support.html",
+            ctx,
+            order=order,
+            tickets=found,
+            order_link=pages.relative(pages.order_page_path(number, secret.token, secret.password)),
+            action=f"orders/{quote(number, safe='')}/support",
+            hidden={k: v for k, v in secret.body().items() if v},
+            form=form or {},
+            errors=errors or {},
+            categories=CATEGORIES,
+            ticket_statuses=TICKET_STATUSES,
+            authors=AUTHORS,
+            reasons=REASONS,
+            max_message=MAX_TICKET_MESSAGE,
+            refresh=3 if any(t["waiting_for"] == "system" for t in found) else None,
+        )
+        return html(request, content, 400 if errors else 200)
+
+    @web.get("/orders/{order_no}/support")
+    async def help_page(
+        request: Request, order_no: str, token: SecretQuery = None, password: SecretQuery = None
+    ) -> HTMLResponse:
+        try:
+            return await page(request, order_no, OrderSecret(token, password))
+        except DomainError as error:
+            return html_error(request, error)
+
+    @web.post("/orders/{order_no}/support")
+    async def ask(request: Request, order_no: str) -> Any:
+        lang = page_context(request).lang
+        try:
+            form = form_fields(await read_body(request, MAX_FORM_BYTES))
+            secret = OrderSecret(form.get("token"), form.get("password"))
+            try:
+                body = NewTicketBody.model_validate({k: form.get(k) for k in ("category", "message", "key")})
+                await aftersales.open_ticket(
+                    gw, checked_order_no(order_no), secret, client_ip(gw, request),
+                    body.category, body.message, body.key,
+                )  # fmt: skip
+            except ValidationError as error:
+                return await page(request, order_no, secret, form, field_errors(error, lang))
+            except aftersales.KeyNotNamed:
+                return await page(
+                    request, order_no, secret, form, {"key": gettext(lang, FIELD_ERRORS["key"])}
+                )
+        except DomainError as error:
+            return html_error(request, error)
+        path = storefront_root(request) + support_path(order_no, secret)
+        return RedirectResponse(path, status_code=303, headers=PRIVATE)
+
+    return web
+
+
+def support_path(order_no: str, secret: OrderSecret) -> str:
+    return pages.order_page_path(order_no, secret.token, secret.password).replace("?", "/support?", 1)
+
+
+def field_errors(error: ValidationError, lang: pages.Language) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for detail in error.errors():
+        name = str(detail["loc"][0]) if detail["loc"] else "message"
+        message = FIELD_ERRORS.get(name)
+        found.setdefault(name, gettext(lang, message) if message else str(detail["msg"]))
+    return found
+
+
+def tickets_admin_router(gw: Gateway) -> APIRouter:
+    """The shop's ticket queue: list, read, answer (with the manual queue's permissions)."""
+    api = admin_api(gw, tags=["admin: after-sales"])
+
+    @api.get(
+        "/tickets",
+        summary="The shop's tickets (open ones at both levels unless told otherwise), oldest first",
+        dependencies=[requires(gw, "delivery:read")],
+    )
+    async def list_tickets(
+        status: Annotated[list[Status] | None, Query()] = None,
+        level: Annotated[list[Level] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Any:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if level:
+            params["level"] = level
+        return (await gw.delivery.request("GET", "/internal/tickets", params=params)).json()
+
+    @api.get(
+        "/tickets/{ticket_id}",
+        summary="A ticket with its messages",
+        dependencies=[requires(gw, "delivery:read")],
+    )
+    async def get_ticket(ticket_id: UUID) -> Any:
+        return (await gw.delivery.request("GET", f"/internal/tickets/{ticket_id}")).json()
+
+    @api.post(
+        "/tickets/{ticket_id}/replies",
+        summary="Answer a ticket: {message, resolve?} (as the signed-in person or the token)",
+        dependencies=[requires(gw, "delivery:write")],
+    )
+    async def reply(ticket_id: UUID, body: ShopReply, request: Request) -> Any:
+        principal: Principal = request.state.principal
+        answer = {"author": principal.label[:100], **body.model_dump()}
+        return (
+            await gw.delivery.request("POST", f"/internal/tickets/{ticket_id}/replies", json=answer)
+        ).json()
+
+    return api
