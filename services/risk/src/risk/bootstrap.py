@@ -41,6 +41,7 @@ def bootstrap(settings: Settings | None = None, counters: Counters | None = None
         counters or RedisCounters(settings.redis_url, settings.kafka_namespace),
         settings.max_quantity_per_order,
         settings.unpaid_horizon_seconds,
+        means=handlers.MeanCache(settings.mean_cache_seconds),
     )
 
     def uow() -> RiskUnitOfWork:

@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
         description="How often every rule set is published to Redis again (challenges, versions), in case "
         "a change's own publication found Redis down",
     )
+    mean_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a product's trailing mean is kept in process before it is read again",
+    )
     review_sweep_seconds: float = Field(
         default=5.0, gt=0, description="How often expired reviews are rejected"
     )

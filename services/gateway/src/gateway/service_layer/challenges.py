@@ -31,7 +31,7 @@ from faka_common.contracts.risk_rules import rules_key
 from faka_common.errors import DomainError
 from faka_common.rate_limits import email_id
 from pydantic import BaseModel, Field
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from gateway.bootstrap import Gateway
@@ -202,7 +202,10 @@ class Checkpoint:
     """The gateway's Redis script and its keys (made on first use; kept on the gateway)."""
 
     def __init__(self, url: str, namespace: str, key: bytes, timeout: float = 0.5) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=timeout, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._redis = Redis(connection_pool=pool)
         self._namespace = namespace
         self._script = self._redis.register_script(CHECKPOINT)
         self.key = key

@@ -11,35 +11,46 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from faka_common.contracts.risk_rules import RiskRules, challenges_document, rules_key
 from faka_common.errors import Unavailable
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from risk.domain.rules import Counter
 
-# KEYS: the windows. ARGV: now (ms), the order's id, then per window its length (ms) and limit (0: count
-# without checking). Returns the 1-based indices of the full windows; counts the order in every window only
-# when none is full (or when `force` is 1, for an order going to review anyway).
+# KEYS: the platform's and the shop's published rules, then the windows. ARGV: now (ms), the order's id,
+# whether to check the versions ('1') and the expected platform and shop versions, then per window its
+# length (ms), its limit (0: count without checking) and whether a full window rejects ('1') or asks for
+# review. Returns {-1, platform version, shop version} when a published version is not the expected one
+# (nothing counted: the caller reloads its rules); otherwise the 1-based indices of the full windows, after
+# counting the order in every window unless a full one rejects.
 TAKE = """
+if ARGV[3] == '1' then
+  local platform = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+  local shop = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')
+  if platform ~= tonumber(ARGV[4]) or shop ~= tonumber(ARGV[5]) then return {-1, platform, shop} end
+end
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
-local force = ARGV[3] == '1'
 local full = {}
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[2 + 2 * i])
-  local limit = tonumber(ARGV[3 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if limit > 0 and not redis.call('ZSCORE', key, member) and redis.call('ZCARD', key) >= limit then
-    table.insert(full, i)
+local rejected = false
+for i = 3, #KEYS do
+  local at = 3 + 3 * (i - 2)
+  local window = tonumber(ARGV[at])
+  local limit = tonumber(ARGV[at + 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  if limit > 0 and not redis.call('ZSCORE', KEYS[i], member) and redis.call('ZCARD', KEYS[i]) >= limit then
+    table.insert(full, i - 2)
+    if ARGV[at + 2] == '1' then rejected = true end
   end
 end
-if #full == 0 or force then
-  for i, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+if not rejected then
+  for i = 3, #KEYS do
+    redis.call('ZADD', KEYS[i], now, member)
+    redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3 + 3 * (i - 2)]))
   end
 end
 return full
@@ -63,12 +74,26 @@ async def _reachable() -> AsyncIterator[None]:
         raise Unavailable(f"the risk counters' Redis is unreachable: {type(error).__name__}") from error
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a decision's one round trip found: the full windows (0-based), or, when the rule sets it
+    decided with are not the published ones, the published versions (platform, shop) and nothing counted."""
+
+    full: list[int] = field(default_factory=list)
+    stale: tuple[int, int] | None = None
+
+
 class Counters(Protocol):
     async def take(
-        self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
-    ) -> list[int]:
-        """Check every window and count `member` in all of them when none is full (or `force`): the
-        0-based indices of the full ones."""
+        self,
+        counters: Sequence[Counter],
+        member: str,
+        now_ms: int,
+        shop: str = "",
+        versions: tuple[int, int] | None = None,
+    ) -> Taken:
+        """In one round trip: check that `versions` (platform, shop) are the published ones (when given),
+        check every window and count `member` in all of them unless a full one rejects."""
 
     async def release(self, keys: Sequence[str], member: str) -> None:
         """Take `member` out of the windows (an order that ended unpaid)."""
@@ -82,23 +107,37 @@ class Counters(Protocol):
 
 class RedisCounters:
     def __init__(self, url: str, prefix: str = "", timeout: float = 1.0) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        # a burst waits for a connection (up to `timeout`) instead of failing past the pool's size
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=timeout, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._redis = Redis(connection_pool=pool)
         self._namespace = prefix
         self._prefix = f"{prefix}risk:"
         self._take = self._redis.register_script(TAKE)
         self._publish = self._redis.register_script(PUBLISH)
 
     async def take(
-        self, counters: Sequence[Counter], member: str, now_ms: int, force: bool = False
-    ) -> list[int]:
-        if not counters:
-            return []
-        args: list[str | int] = [now_ms, member, 1 if force else 0]
+        self,
+        counters: Sequence[Counter],
+        member: str,
+        now_ms: int,
+        shop: str = "",
+        versions: tuple[int, int] | None = None,
+    ) -> Taken:
+        if not counters and versions is None:
+            return Taken()
+        platform_version, shop_version = versions or (0, 0)
+        keys = [rules_key(self._namespace, "platform"), rules_key(self._namespace, shop)]
+        args: list[str | int] = [now_ms, member, 0 if versions is None else 1, platform_version, shop_version]
         for counter in counters:
-            args += [counter.window_seconds * 1000, counter.limit]
+            rejects = counter.fired is not None and counter.fired.verdict == "reject"
+            args += [counter.window_seconds * 1000, counter.limit, 1 if rejects else 0]
         async with _reachable():
-            full = await self._take(keys=[self._prefix + c.key for c in counters], args=args)
-        return [int(i) - 1 for i in full]
+            found = await self._take(keys=keys + [self._prefix + c.key for c in counters], args=args)
+        if found and int(found[0]) == -1:
+            return Taken(stale=(int(found[1]), int(found[2])))
+        return Taken([int(i) - 1 for i in found])
 
     async def release(self, keys: Sequence[str], member: str) -> None:
         if keys:

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -41,13 +42,18 @@ def _now() -> datetime:
 
 @dataclass
 class RuleCache:
-    """The rule sets this process decides with, by scope; each decision first reads the scopes' current
-    versions (a primary-key read in its own transaction) and reloads a set whose version moved, so a change
-    made through any replica applies to the next order, with no restart and no wait for an event."""
+    """The rule sets this process decides with, by scope, read from the database once and kept. Each
+    decision's one Redis round trip (`Counters.take`) checks their versions against the published ones, and
+    a moved version reloads them: a change made through any replica applies to the next order, with no
+    restart and no database read per decision."""
 
     _sets: dict[UUID, RuleSet] = field(default_factory=dict)
 
-    async def current(self, uow: RiskUnitOfWork, shop_id: UUID) -> tuple[RuleSet, RuleSet]:
+    def kept(self, shop_id: UUID) -> tuple[RuleSet, RuleSet] | None:
+        platform, shop = self._sets.get(PLATFORM), self._sets.get(shop_id)
+        return None if platform is None or shop is None else (platform, shop)
+
+    async def load(self, uow: RiskUnitOfWork, shop_id: UUID) -> tuple[RuleSet, RuleSet]:
         heads = await uow.rule_sets.heads([PLATFORM, shop_id])
         platform = await self._load(uow, PLATFORM, "platform", heads.get(PLATFORM, 0))
         shop = await self._load(uow, shop_id, "shop", heads.get(shop_id, 0))
@@ -66,6 +72,27 @@ class RuleCache:
 
 
 @dataclass
+class MeanCache:
+    """The products' trailing means, kept `seconds` (a mean of the last 50 paid orders moves slowly); a
+    product paid through this replica is read again on its next order."""
+
+    seconds: float
+    _kept: dict[tuple[UUID, int], tuple[float, Decimal | None, int]] = field(default_factory=dict)
+
+    async def of(self, uow: RiskUnitOfWork, product_id: UUID, sample: int) -> tuple[Decimal | None, int]:
+        kept = self._kept.get((product_id, sample))
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1], kept[2]
+        mean, samples = await uow.paid_amounts.trailing_mean(product_id, sample)
+        self._kept[(product_id, sample)] = (time.monotonic() + self.seconds, mean, samples)
+        return mean, samples
+
+    def forget(self, product_id: UUID) -> None:
+        for key in [k for k in self._kept if k[0] == product_id]:
+            del self._kept[key]
+
+
+@dataclass
 class Decider:
     """What a decision needs besides the unit of work."""
 
@@ -73,15 +100,11 @@ class Decider:
     max_quantity: int
     unpaid_horizon_seconds: int
     rules: RuleCache = field(default_factory=RuleCache)
+    means: MeanCache = field(default_factory=lambda: MeanCache(60.0))
 
 
-async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Decider) -> None:
-    """Apply the platform's and the shop's rules to a placed order, record the decision (and the review it
-    opens) and announce the verdict to the order's shop, once per order."""
-    if await uow.decisions.buyer(event.order_id) is not None:
-        log.info("order %s already has a risk decision; ignoring", event.order_id)
-        return
-    facts = OrderFacts(
+def facts_of(event: OrderPlaced) -> OrderFacts:
+    return OrderFacts(
         event.order_id,
         event.shop_id,
         event.product_id,
@@ -90,24 +113,55 @@ async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Deci
         event.buyer_email,
         event.buyer_ip,
     )
-    platform, shop = await decider.rules.current(uow, event.shop_id)
-    found = evaluate(facts, [platform, shop], decider.max_quantity, decider.unpaid_horizon_seconds)
-    fired = list(found.fired)
-    for check in [] if found.rejected else found.amount_checks:
-        mean, samples = await uow.paid_amounts.trailing_mean(facts.product_id, check.rule.sample)
-        if (over := above_mean(check, facts.amount, mean, samples)) is not None:
-            fired.append(over)
-    first = found.first_purchase and not found.rejected
-    if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
-        fired += found.first_purchase
-    if not found.rejected and all(f.verdict != "reject" for f in fired):
-        member, now_ms = str(facts.order_id), time.time_ns() // 1_000_000
-        full = await decider.counters.take(found.counters, member, now_ms)
-        fired += [f for i in full if (f := found.counters[i].fired) is not None]
-        if full and all(f.verdict != "reject" for f in fired):
-            await decider.counters.take(found.counters, member, now_ms, force=True)
-    decision = decide(fired, platform, shop)
+
+
+async def decision_on(facts: OrderFacts, uow: RiskUnitOfWork, decider: Decider) -> tuple[Decision, RuleSet]:
+    """The verdict on an order, and the shop's rule set it used: the kept rule sets, the kept trailing
+    means, and one Redis round trip that checks the rule sets are current and checks and takes every window
+    (a second one only after a rule change)."""
+    rule_sets = decider.rules.kept(facts.shop_id) or await decider.rules.load(uow, facts.shop_id)
+    member, now_ms = str(facts.order_id), time.time_ns() // 1_000_000
+    checked = True
+    while True:
+        platform, shop = rule_sets
+        found = evaluate(facts, [platform, shop], decider.max_quantity, decider.unpaid_horizon_seconds)
+        fired = list(found.fired)
+        for check in [] if found.rejected else found.amount_checks:
+            mean, samples = await decider.means.of(uow, facts.product_id, check.rule.sample)
+            if (over := above_mean(check, facts.amount, mean, samples)) is not None:
+                fired.append(over)
+        first = found.first_purchase and not found.rejected
+        if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
+            fired += found.first_purchase
+        counted = [] if any(f.verdict == "reject" for f in fired) else found.counters
+        versions = (platform.version, shop.version) if checked else None
+        taken = await decider.counters.take(counted, member, now_ms, str(facts.shop_id), versions)
+        if taken.stale is None:
+            fired += [f for i in taken.full if (f := counted[i].fired) is not None]
+            return decide(fired, platform, shop), shop
+        # a rule set changed: decide again with the saved ones, which are published again when Redis
+        # holds others (lost, or a publication failed); the second time the versions are not checked
+        rule_sets, checked = await decider.rules.load(uow, facts.shop_id), False
+        if (rule_sets[0].version, rule_sets[1].version) != taken.stale:
+            for scope_id, rule_set in zip((PLATFORM, facts.shop_id), rule_sets, strict=True):
+                await decider.counters.publish_rules(scope_name(scope_id), rule_set.version, rule_set.rules)
+
+
+async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Decider) -> None:
+    """Apply the platform's and the shop's rules to a placed order, record the decision (and the review it
+    opens) and announce the verdict to the order's shop, once per order (a redelivered event stops at the
+    consumer's inbox; another event of a decided order is counted as the same order and announced no
+    more)."""
+    facts = facts_of(event)
+    decision, shop = await decision_on(facts, uow, decider)
+    await record_decision(event, facts, decision, shop, uow)
+
+
+async def record_decision(
+    event: OrderPlaced, facts: OrderFacts, decision: Decision, shop: RuleSet, uow: RiskUnitOfWork
+) -> None:
     if not await uow.decisions.add(facts, decision):
+        log.info("order %s already has a risk decision; ignoring", event.order_id)
         return
     if decision.verdict == "review":
         await open_review(uow, event, decision, shop.rules.review_timeout_seconds)
@@ -153,6 +207,7 @@ async def on_order_ended_unpaid(
 async def on_order_paid(event: OrderPaid, uow: RiskUnitOfWork, decider: Decider) -> None:
     """A paid order is no longer unpaid, and its amount joins the product's trailing mean."""
     await uow.paid_amounts.add(event.shop_id, event.order_id, event.product_id, event.amount, event.paid_at)
+    decider.means.forget(event.product_id)
     await _release(event.order_id, uow, decider)
 
 
