@@ -45,6 +45,7 @@ OWNERS = {
     "faka_order_fulfilments_total": "order",
     "faka_order_paid_to_delivered_seconds_bucket": "order",
     "faka_payment_discrepancies_total": "order",
+    "faka_reconciliation_orders_total": "order",
     "faka_supplier_attempts_total": "delivery",
     "faka_supplier_call_seconds_bucket": "delivery",
     "faka_delivery_attention_total": "delivery",

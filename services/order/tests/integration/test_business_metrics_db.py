@@ -1,5 +1,6 @@
 """The order's business metrics move when the order does, once, and only for what committed: GMV on payment,
-state transitions, fulfilments and the paid-to-delivered time, payment discrepancies. Real PostgreSQL."""
+state transitions, fulfilments and the paid-to-delivered time, payment discrepancies, what the reconciler
+finds. Real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.sandbox_payment import signed_notification
 from order.domain.model import Status
 from order.domain.payments import BadNotification
-from order.service_layer import handlers
+from order.service_layer import handlers, payments
 from prometheus_client import REGISTRY
 
 from .test_payments_db import SECRET, notification, receive
+from .test_reconciler_db import reconcile, sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +112,17 @@ async def test_a_failed_delivery_counts_a_failed_fulfilment_of_its_mode(db: Any)
     event = DeliveryFailed(order_id=order.id, shop_id=order.shop_id, delivery_id=uuid4(), reason="rejected")
     await handle(db, handlers.on_delivery_failed, event)
     assert changed() == [1]
+
+
+async def test_a_payment_the_reconciler_finds_at_the_provider_is_counted_as_completed(db: Any) -> None:
+    provider, providers = sandbox(db)
+    now = datetime.now(UTC)
+    lost = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    await provider.pay(payments.payment_order(lost))
+    outcomes = [
+        ("faka_reconciliation_orders_total", {"outcome": o}) for o in ("asked", "completed", "failed")
+    ]
+    changed = moves(*outcomes)
+    await reconcile(db, providers, now)
+    assert changed() == [2, 1, 0]

@@ -1,5 +1,6 @@
 """The order's business metrics, counted from the transitions a transaction committed: orders by state and
-shop, GMV, fulfilments by mode and outcome, the time from paid to delivered, and payment discrepancies."""
+shop, GMV, fulfilments by mode and outcome, the time from paid to delivered, payment discrepancies, and what
+the reconciler found at the providers."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ PAYMENT_DISCREPANCIES = Counter(
     "Payments kept for a refund, not delivered on: wrong amount or currency, a second or unexpected one",
     ["reason"],
 )
+RECONCILED = Counter(
+    "faka_reconciliation_orders_total",
+    "Orders the reconciler asked a provider about: asked, completed (paid at the provider, no notification "
+    "reached us) or failed (the provider could not answer)",
+    ["outcome"],
+)
 
 _ENDS = {Status.DELIVERED: "delivered", Status.DELIVERY_FAILED: "delivery_failed"}
 
@@ -63,3 +70,10 @@ def count_transitions(moved: Iterable[tuple[Order, Transition]]) -> None:
 def count_discrepancy(reason: str) -> None:
     """A payment flagged for a refund (the order's status_reason), after its transaction committed."""
     PAYMENT_DISCREPANCIES.labels(reason).inc()
+
+
+def count_reconciliation(asked: int, completed: int, failed: int) -> None:
+    """One reconciliation round's findings (each completion was committed as it was found)."""
+    RECONCILED.labels("asked").inc(asked)
+    RECONCILED.labels("completed").inc(completed)
+    RECONCILED.labels("failed").inc(failed)

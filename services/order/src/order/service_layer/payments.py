@@ -16,7 +16,7 @@ from faka_common.contracts.order import OrderRefunded
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
-from order.adapters.metrics import count_discrepancy
+from order.adapters.metrics import count_discrepancy, count_reconciliation
 from order.adapters.payments.base import (
     PaidTrade,
     PaymentAdapter,
@@ -307,6 +307,7 @@ async def reconcile_once(
         except DomainError as error:
             summary.failures.append(f"{provider}/{order.order_no}: {error.message}")
             log.warning("reconciler could not settle %s with %s: %s", order.order_no, provider, error.message)
+    count_reconciliation(summary.asked, summary.completed, len(summary.failures))
     return summary
 
 
