@@ -105,6 +105,11 @@ SCRIPT_STRINGS = {
     "cause_delivery": N_("by delivery"),
     "cause_refund": N_("by a refund"),
     "cause_system": N_("by the platform"),
+    "reason_manual_product": N_("A product the shop delivers by hand"),
+    "reason_suppliers_exhausted": N_("Every supplier failed"),
+    "reason_no_supplier_route": N_("No supplier serves this product"),
+    "reason_sla_breach": N_("Delivery took too long"),
+    "reason_undeliverable": N_("It could not be delivered automatically"),
 }
 assert {f"cause_{cause}" for cause in TRIGGER_CAUSES.values()} <= set(SCRIPT_STRINGS)
 

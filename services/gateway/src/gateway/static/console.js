@@ -401,7 +401,8 @@
           if (request.order_no) order.href = "console/orders/" + encodeURIComponent(request.order_no);
           $('[data-fact="order"]', item).replaceChildren(order);
           $('[data-fact="created"]', item).replaceChildren(time(task.created_at));
-          $('[data-fact="reason"]', item).textContent = task.detail || task.reason || "";
+          const why = strings["reason_" + task.reason] || task.reason;
+          $('[data-fact="reason"]', item).textContent = [why, task.detail].filter(Boolean).join(": ");
           const asked = Object.entries(request.buyer_fields || {}).map(([k, v]) => `${k}: ${v}`);
           $('[data-fact="request"]', item).textContent = asked.join(", ") || "—";
           $('[data-fact="status"]', item).textContent = statusText(task);
