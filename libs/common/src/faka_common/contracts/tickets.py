@@ -9,24 +9,29 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from faka_common.contracts.aftersales import TicketCategory
-from faka_common.fields import Line, Text
+from faka_common.fields import TEXT_PATTERN, NonBlankLine
 
 MAX_TICKET_MESSAGE = 4000
 """Characters in one ticket message (a buyer's or the shop's)."""
 
+_PRINTABLE = TEXT_PATTERN.removeprefix("^[^").removesuffix("]*$")
+NONBLANK_TEXT_PATTERN = f"^[^{_PRINTABLE}]*[^{_PRINTABLE}\\s][^{_PRINTABLE}]*$"
+"""Text (line breaks allowed, no control characters) with at least one character that is not white space."""
+
 TicketMessage = Annotated[
-    Text,
+    str,
     Field(
         min_length=1,
         max_length=MAX_TICKET_MESSAGE,
-        description=f"What the buyer or the shop says (1 to {MAX_TICKET_MESSAGE} characters)",
+        pattern=NONBLANK_TEXT_PATTERN,
+        description=f"What the buyer or the shop says (1 to {MAX_TICKET_MESSAGE} characters, not blank)",
     ),
 ]
-Author = Annotated[Line, Field(min_length=1, max_length=100, description="Who writes it (audit)")]
+Author = Annotated[NonBlankLine, Field(max_length=100, description="Who writes it (audit)")]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class NewTicket(Body):
@@ -34,7 +39,7 @@ class NewTicket(Body):
     order service, not from the buyer)."""
 
     order_id: UUID
-    order_no: Line = Field(min_length=1, max_length=64)
+    order_no: NonBlankLine = Field(max_length=64)
     product_id: UUID
     category: TicketCategory
     message: TicketMessage

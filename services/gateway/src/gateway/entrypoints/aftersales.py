@@ -12,7 +12,7 @@ from uuid import UUID
 from faka_common.contracts.aftersales import TicketCategory
 from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage
 from faka_common.errors import DomainError
-from faka_common.fields import Line
+from faka_common.fields import NonBlankLine
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,7 +32,7 @@ from gateway.service_layer.buyer_secrets import OrderSecret
 
 N_ = pages.N_
 ReportedKey = Annotated[
-    Line, Field(min_length=1, max_length=1000, description="key_invalid: the key that fails, as shown")
+    NonBlankLine, Field(max_length=1000, description="key_invalid: the key that fails, as shown")
 ]
 CATEGORIES = {
     "key_invalid": N_("A key does not work"),
@@ -72,7 +72,7 @@ FIELD_ERRORS = {
 class NewTicketBody(OrderSecretBody):
     """A buyer's ticket: the order's secret, what is wrong, a message and (a key that fails) which key."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     category: TicketCategory
     message: TicketMessage
@@ -80,7 +80,7 @@ class NewTicketBody(OrderSecretBody):
 
 
 class TicketMessageBody(OrderSecretBody):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     message: TicketMessage
 
@@ -88,7 +88,7 @@ class TicketMessageBody(OrderSecretBody):
 class ShopReply(BaseModel):
     """The shop's answer; who answers is the request's principal."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     message: TicketMessage
     resolve: bool = Field(default=False, description="Close the ticket as solved with this answer")
