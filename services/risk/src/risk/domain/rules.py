@@ -66,9 +66,14 @@ class OrderFacts:
     buyer_email: str
     buyer_ip: str | None
 
-    @property
+    @cached_property
     def email_domain(self) -> str:
         return self.buyer_email.rsplit("@", 1)[-1].strip().lower()
+
+    @cached_property
+    def email_key(self) -> str:
+        """The e-mail as the windows name it (hashed once per decision)."""
+        return email_id(self.buyer_email)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,12 @@ class RuleSet:
     rules: RiskRules = field(default_factory=RiskRules)
 
     def named(self, index: int) -> str:
-        return f"{self.scope}.{self.rules.rules[index].type}[{index}]"
+        return self.names[index]
+
+    @cached_property
+    def names(self) -> list[str]:
+        """Each rule's name in decisions, `<scope>.<type>[<index>]`, built once per version."""
+        return [f"{self.scope}.{rule.type}[{i}]" for i, rule in enumerate(self.rules.rules)]
 
     @cached_property
     def lists(self) -> dict[int, ListIndex]:
@@ -200,12 +210,15 @@ def unpaid_key(scope_id: UUID, per: str, value: str) -> str:
     return f"unpaid:{scope_id}:{per}:{value}"
 
 
-def unpaid_keys(shop_id: UUID, buyer_email: str, buyer_ip: str | None) -> dict[tuple[Scope, str], str]:
+def unpaid_keys(
+    shop_id: UUID, buyer_email: str, buyer_ip: str | None, email_key: str | None = None
+) -> dict[tuple[Scope, str], str]:
     """Where an order is counted while unpaid: per e-mail and per address, in its shop and platform-wide."""
     scopes: tuple[tuple[Scope, UUID], ...] = (("shop", shop_id), ("platform", PLATFORM))
     keys: dict[tuple[Scope, str], str] = {}
+    email = email_key or email_id(buyer_email)
     for scope, scope_id in scopes:
-        keys[(scope, "email")] = unpaid_key(scope_id, "email", email_id(buyer_email))
+        keys[(scope, "email")] = unpaid_key(scope_id, "email", email)
         if buyer_ip:
             keys[(scope, "ip")] = unpaid_key(scope_id, "ip", buyer_ip)
     return keys
@@ -215,7 +228,7 @@ def _per_value(per: str, facts: OrderFacts) -> str | None:
     if per == "ip":
         return facts.buyer_ip
     if per == "email":
-        return email_id(facts.buyer_email)
+        return facts.email_key
     return str(facts.product_id)
 
 
@@ -239,10 +252,10 @@ def evaluate(
                 found.allowlisted = True
     if found.rejected:
         return found
-    unpaid = unpaid_keys(facts.shop_id, facts.buyer_email, facts.buyer_ip)
+    unpaid = unpaid_keys(facts.shop_id, facts.buyer_email, facts.buyer_ip, facts.email_key)
     if not found.allowlisted:
         for rule_set in rule_sets:
-            scope_id = facts.shop_id if rule_set.scope == "shop" else PLATFORM
+            scope_id = str(facts.shop_id if rule_set.scope == "shop" else PLATFORM)
             for index in range(len(rule_set.rules.rules)):
                 _judge(rule_set, index, scope_id, facts, found, unpaid, unpaid_horizon_seconds)
     # every order is counted while unpaid, so a limit set later sees the orders already open
@@ -254,7 +267,7 @@ def evaluate(
 def _judge(
     rule_set: RuleSet,
     index: int,
-    scope_id: UUID,
+    scope_id: str,
     facts: OrderFacts,
     found: Evaluation,
     unpaid: dict[tuple[Scope, str], str],
