@@ -117,6 +117,7 @@ async def test_bad_search_input_is_a_422_naming_what_is_wrong(api: httpx.AsyncCl
     for params, named in (
         ({"after": "bm90IGEgY3Vyc29y"}, "after"),
         ({"from": "2026-12-01T00:00:00"}, "from"),
+        ({"to": "0001-01-01T00:00:00+05:00"}, "to"),
         ({"status": "lost"}, "status"),
         ({"limit": 1000}, "limit"),
         ({"q": "x" * 255}, "q"),

@@ -3,7 +3,7 @@ console (through the gateway's admin API)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from faka_common.fields import Line
@@ -20,9 +20,15 @@ from order.service_layer import order_history
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    """A time with its zone, as UTC (a time whose UTC falls outside the calendar is refused, not a 500)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("give a time zone (Z or +08:00)")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
 
 
 Instant = Annotated[datetime | None, AfterValidator(_aware)]
