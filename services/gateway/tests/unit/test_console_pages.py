@@ -192,7 +192,8 @@ async def test_the_console_in_chinese_has_no_english_msgid_left(
     chinese = catalog("zh-CN")
     assert chinese is not None
     english = [str(m.id) for m in chinese if m.id and m.string != m.id and str(m.id)[:1].isupper()]
-    for path in ("/console/sign-in", "/console/orders", "/console/orders/N1", "/console/manual-queue"):
+    shown_pages = ("/console/sign-in", "/console/orders", "/console/orders/N1", "/console/manual-queue")
+    for path in (*shown_pages, "/console/setup?token=abc", "/console/verify-email?token=abc"):
         answer = await client.get(path, headers=as_person("owner", **{"Accept-Language": "zh-CN"}))
         assert '<html lang="zh-CN">' in answer.text, path
         page = answer.text.split('<script type="application/json" id="console-strings">')[0]
@@ -248,3 +249,21 @@ async def test_the_link_is_e_mailed_again_to_the_orders_own_address_and_support_
     [sent] = [c for c in owners.calls if c.url.path.endswith("/link-emails")]
     assert json.loads(sent.content) == {"email": "Buyer@Example.com"}
     assert sent.headers["x-shop-id"] == str(CARDS.id)
+
+
+async def test_an_emailed_links_page_asks_before_using_it_and_a_link_without_its_token_says_so(
+    console: tuple[httpx.AsyncClient, Owners],
+) -> None:
+    client, owners = console
+    english = {"Accept-Language": "en"}
+    setup = await client.get("/console/setup?token=abc_DEF-123", headers=english)
+    assert setup.status_code == 200 and 'data-purpose="account_setup"' in setup.text
+    assert 'data-token="abc_DEF-123"' in setup.text and 'autocomplete="new-password"' in setup.text
+    assert setup.headers["referrer-policy"] == "no-referrer"
+    verify = await client.get("/console/verify-email?token=abc", headers=english)
+    assert 'data-purpose="email_verification"' in verify.text and "new_password" not in verify.text
+    reset = await client.get("/console/reset?token=abc", headers=english)
+    assert 'data-purpose="password_reset"' in reset.text
+    broken = await client.get("/console/setup?token=a%20b", headers=english)
+    assert broken.status_code == 404 and "Open it from the e-mail" in broken.text
+    assert owners.calls == []  # nothing was used by opening the pages

@@ -20,6 +20,7 @@ from gateway.bootstrap import Gateway
 from gateway.domain.access import Permission, Principal
 from gateway.domain.order_timeline import TRIGGER_CAUSES
 from gateway.entrypoints import pages
+from gateway.entrypoints.access import SECRET as TOKEN
 from gateway.entrypoints.access import SESSION_COOKIE, authenticate
 from gateway.entrypoints.i18n import LANGUAGE_COOKIE as LANGUAGE_CHOICE
 from gateway.entrypoints.i18n import LANGUAGES, Language, gettext, negotiate
@@ -110,8 +111,24 @@ SCRIPT_STRINGS = {
     "reason_no_supplier_route": N_("No supplier serves this product"),
     "reason_sla_breach": N_("Delivery took too long"),
     "reason_undeliverable": N_("It could not be delivered automatically"),
+    "link_done": N_("Done. You can sign in now."),
+    "email_done": N_("Your e-mail address is confirmed."),
+    "link_invalid": N_("This link was used already, has expired or is not known. Ask for a new one."),
 }
 assert {f"cause_{cause}" for cause in TRIGGER_CAUSES.values()} <= set(SCRIPT_STRINGS)
+
+
+#: The pages of merchant's e-mailed links (merchant.domain.accounts) and what each does.
+LINK_PURPOSES = {
+    "/console/setup": "account_setup",
+    "/console/reset": "password_reset",
+    "/console/verify-email": "email_verification",
+}
+LINK_HEADINGS = {
+    "account_setup": N_("Set up your account"),
+    "password_reset": N_("Choose a new password"),
+    "email_verification": N_("Confirm your e-mail address"),
+}
 
 
 @dataclass(frozen=True)
@@ -221,6 +238,19 @@ def console_pages_router(gw: Gateway) -> APIRouter:
             wanted if wanted.startswith("/console/") and not wanted.startswith("//") else "/console/orders"
         )
         return page(request, "sign_in.html", next_page=target)
+
+    @web.get("/console/setup")
+    @web.get("/console/reset")
+    @web.get("/console/verify-email")
+    async def link(request: Request) -> Response:
+        """An e-mailed one-time link's page: set the password (a new account's or a reset), or confirm the
+        address. Nothing is used until the person submits (a mail scanner that opens the link uses none)."""
+        purpose = LINK_PURPOSES[request.url.path.removeprefix(storefront_root(request))]
+        token = request.query_params.get("token", "")
+        if not TOKEN.fullmatch(token):
+            message = N_("This link is not complete. Open it from the e-mail.")
+            return page(request, "message.html", 404, heading=LINK_HEADINGS[purpose], message=message)
+        return page(request, "link.html", purpose=purpose, token=token, heading=LINK_HEADINGS[purpose])
 
     @web.get("/console/orders")
     async def orders(request: Request) -> Response:

@@ -470,7 +470,26 @@
     })();
   }
 
+  function linkPage() {
+    const form = $("#link");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const sent = { token: form.dataset.token, purpose: form.dataset.purpose };
+      if (form.elements.new_password) {
+        if (missing(form, ["new_password"])) return;
+        sent.new_password = form.elements.new_password.value;
+      }
+      const answer = await api("POST", "/api/console/links/redeem", sent);
+      if (answer.status === 404) return formError(t("link_invalid"));
+      if (!answer.ok) return refused(form, answer, form.elements.new_password ? "new_password" : null);
+      form.hidden = true;
+      result(t(sent.new_password ? "link_done" : "email_done"));
+    });
+  }
+
   const pages = {
+    link: linkPage,
     "sign-in": signInPage,
     orders: ordersPage,
     order: orderPage,
