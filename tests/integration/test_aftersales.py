@@ -213,3 +213,31 @@ async def test_bad_ticket_input_is_a_4xx_naming_the_field(
     assert answer.status_code == status, answer.text
     assert field in answer.json()["message"].lower()
     assert await tickets(platform, order) == []
+
+
+async def test_the_order_page_leads_to_the_help_page_whose_form_opens_a_ticket(platform: Platform) -> None:
+    order, bad_key, _, _ = await delivered(platform, keys=3)
+    chinese = {"Accept-Language": "zh-CN"}
+    async with platform.storefront() as shop:
+        page = await shop.get(
+            f"/orders/{order['order_no']}", params={"token": order["token"]}, headers=chinese
+        )
+        assert f'href="orders/{order["order_no"]}/support?token=' in page.text
+        empty = await shop.post(
+            f"/orders/{order['order_no']}/support",
+            data={"token": order["token"], "category": "key_invalid", "message": "  "},
+            headers=chinese,
+        )
+        assert empty.status_code == 400 and "请填写留言" in empty.text
+        sent = await shop.post(
+            f"/orders/{order['order_no']}/support",
+            data={"token": order["token"], "category": "key_invalid", "message": "无法激活", "key": bad_key},
+            headers=chinese,
+        )
+        assert sent.status_code == 303, sent.text
+        assert sent.headers["location"] == f"/orders/{order['order_no']}/support?token={order['token']}"
+    [ticket] = await settled(platform, order, 1)
+    assert ticket["status"] == "resolved"
+    async with platform.storefront() as shop:
+        shown = await shop.get(sent.headers["location"], headers=chinese)
+    assert shown.status_code == 200 and "无法激活" in shown.text and "已补发新卡密" in shown.text
