@@ -1,6 +1,8 @@
 """An end-to-end sale, paid through the sandbox checkout pages and looked up by password, leaves neither the
-order's token, nor its query password, nor the delivered key in any service's log; nor does the admin's
-console session or a script's API token."""
+order's token, nor its query password, nor the delivered key in any service's log or in any span the
+services export (to an OTLP receiver, as to a collector); nor does the admin's console session or a script's
+API token. And the spans of a sale form traces across the HTTP and Kafka hops: the checkout's reaches risk
+and inventory, the payment notification's reaches the e-mail."""
 
 from __future__ import annotations
 
@@ -13,18 +15,31 @@ import pytest
 from faka_common.testing import eventually
 
 from .e2e_platform import SERVICES, Platform, body_text, faka_admin, running_platform
-from .test_sale import create_product, wait_for_status
+from .otlp_receiver import OtlpReceiver
+from .test_sale import create_product, notification, notify, place_order, wait_for_status
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
-    async with running_platform(infrastructure) as running:
+async def receiver() -> AsyncIterator[OtlpReceiver]:
+    started = OtlpReceiver()
+    await started.start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture(scope="module")
+async def platform(infrastructure: dict[str, str], receiver: OtlpReceiver) -> AsyncIterator[Platform]:
+    # spans exported every 200 ms instead of every 5 s
+    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    async with running_platform(infrastructure, **exporting) as running:
         yield running
 
 
-async def test_a_sale_leaves_no_token_password_or_key_in_the_logs(platform: Platform) -> None:
+async def test_a_sale_leaves_no_token_password_or_key_in_the_logs_or_the_spans(
+    platform: Platform, receiver: OtlpReceiver
+) -> None:
     key = f"LOGCHECK-{uuid.uuid4().hex.upper()}"
     product_id = await create_product(platform, [key], title="Log check")
     email = f"logs-{uuid.uuid4().hex[:6]}@example.com"
@@ -75,3 +90,49 @@ async def test_a_sale_leaves_no_token_password_or_key_in_the_logs(platform: Plat
         if value in text
     ]
     assert leaks == []
+
+    async def exported() -> bool:  # the e-mail's spans have reached the receiver
+        return {"notification", "delivery"} <= {span.service for span in receiver.spans}
+
+    await eventually(exported, timeout=30)
+    span_leaks = sorted(
+        {f"{what} in a span of {span.service} ({span.name}): {[k for k, v in span.attributes.items() if value in str(v)]}"
+         for what, value in secrets.items()
+         for span in receiver.spans if value in span.text()}
+    )  # fmt: skip
+    assert span_leaks == []
+
+
+async def test_the_spans_of_a_sale_follow_it_across_http_and_kafka(
+    platform: Platform, receiver: OtlpReceiver
+) -> None:
+    product_id = await create_product(platform, [f"TRACE-{uuid.uuid4().hex}"], title="Trace")
+    order = await place_order(platform, product_id, f"trace-{uuid.uuid4().hex[:6]}@example.com")
+    await wait_for_status(platform, order, "awaiting_payment")
+    paid = notification(platform, order)
+    assert (await notify(platform, paid)).status_code == 200
+    await wait_for_status(platform, order, "delivered")
+
+    def trace_of(method: str, route: str) -> set[str]:
+        """The services in the trace of the gateway's request to `route` for this order."""
+        for span in receiver.spans:
+            target = str(span.attributes.get("http.target") or span.attributes.get("url.path") or "")
+            method_of = span.attributes.get("http.method") or span.attributes.get("http.request.method")
+            if (
+                span.service == "gateway"
+                and method_of == method
+                and target.startswith(route)
+                and not span.parent_id
+            ):
+                return {s.service for s in receiver.trace(span.trace_id)}
+        return set()
+
+    async def checkout_traced() -> bool:
+        return {"gateway", "order", "risk", "inventory"} <= trace_of("POST", "/api/v1/orders")
+
+    async def payment_traced() -> bool:
+        wanted = {"gateway", "order", "inventory", "delivery", "notification", "commission"}
+        return wanted <= trace_of("POST", "/api/v1/payments/sandbox/notify")
+
+    await eventually(checkout_traced, timeout=30)
+    await eventually(payment_traced, timeout=30)

@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from faka_common.http import MAX_JSON_BODY, MAX_JSON_DEPTH, create_app
+from faka_common.http import MAX_JSON_BODY, MAX_JSON_DEPTH, create_app, redact_query, redact_query_in_span
 from faka_common.runtime import Runtime
 from faka_common.settings import ServiceSettings
 from fastapi import APIRouter, FastAPI, Request
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
 
@@ -128,3 +131,26 @@ async def test_readiness_documents_its_503_and_answers_it_naming_the_failed_chec
         answer = await c.get("/health/ready")
     assert answer.status_code == 503
     assert answer.json()["checks"] == {"consumers": "failed: RuntimeError"}
+
+
+def test_a_query_keeps_its_names_and_loses_its_values() -> None:
+    assert redact_query("http://shop.test/orders/F1?token=abc&password=p%20w&x") == (
+        "http://shop.test/orders/F1?token=REDACTED&password=REDACTED&x=REDACTED"
+    )
+    assert redact_query("/orders/F1") == "/orders/F1"
+
+
+def test_a_server_span_keeps_no_query_value() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    url = "http://shop.test/orders/F1?token=secret-token"
+    with provider.get_tracer("test").start_as_current_span(
+        "GET /orders/{order_no}", attributes={"http.url": url, "http.target": "/orders/F1?token=secret-token"}
+    ) as span:
+        redact_query_in_span(span, {"query_string": b"token=secret-token"})
+    (finished,) = exporter.get_finished_spans()
+    assert dict(finished.attributes or {}) == {
+        "http.url": "http://shop.test/orders/F1?token=REDACTED",
+        "http.target": "/orders/F1?token=REDACTED",
+    }

@@ -11,8 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from uuid6 import uuid7
@@ -454,17 +453,33 @@ class EventConsumer(Generic[U]):
         return "dead_lettered"
 
 
+_tracer = trace.get_tracer("faka_common.messaging")
+
+
 @contextmanager
 def producer_trace(record: Delivery) -> Iterator[None]:
-    """The trace context the record was written in (its `traceparent` header) as the current one while it is
-    handled: the handler's log lines carry the trace id of the request that caused the message, and what it
-    publishes carries it on, whichever batch or lane the record came in."""
+    """A consumer span for handling the record, the child of the context it was written in (its
+    `traceparent` header), current while it is handled: the handler's log lines carry the trace id of the
+    request that caused the message, what it publishes carries it on, whichever batch or lane the record
+    came in, and a trace shows each hop. (Without an OTLP endpoint nothing is recorded: the span only
+    carries the ids.)"""
     carrier = {name: value.decode(errors="replace") for name, value in record.headers.items()}
-    token = otel_context.attach(propagate.extract(carrier))
-    try:
+    with _tracer.start_as_current_span(
+        f"{record.topic} process",
+        context=propagate.extract(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "faka.message.type": record.header("type") or "",
+        },
+        record_exception=False,
+        set_status_on_exception=False,
+    ):
         yield
-    finally:
-        otel_context.detach(token)
 
 
 def _key_text(key: bytes | None) -> str:
