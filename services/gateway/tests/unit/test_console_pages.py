@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,6 +63,7 @@ PEOPLE = {
     "support": person({CARDS: "support"}),
     "both": person({CARDS: "owner", GAMES: "viewer"}),
     "nobody": person({}),
+    "unenrolled": replace(person({CARDS: "owner"}), totp_enrolment_required=True),
 }
 
 
@@ -193,7 +194,12 @@ async def test_the_console_in_chinese_has_no_english_msgid_left(
     assert chinese is not None
     english = [str(m.id) for m in chinese if m.id and m.string != m.id and str(m.id)[:1].isupper()]
     shown_pages = ("/console/sign-in", "/console/orders", "/console/orders/N1", "/console/manual-queue")
-    for path in (*shown_pages, "/console/setup?token=abc", "/console/verify-email?token=abc"):
+    for path in (
+        *shown_pages,
+        "/console/setup?token=abc",
+        "/console/verify-email?token=abc",
+        "/console/totp",
+    ):
         answer = await client.get(path, headers=as_person("owner", **{"Accept-Language": "zh-CN"}))
         assert '<html lang="zh-CN">' in answer.text, path
         page = answer.text.split('<script type="application/json" id="console-strings">')[0]
@@ -267,3 +273,18 @@ async def test_an_emailed_links_page_asks_before_using_it_and_a_link_without_its
     broken = await client.get("/console/setup?token=a%20b", headers=english)
     assert broken.status_code == 404 and "Open it from the e-mail" in broken.text
     assert owners.calls == []  # nothing was used by opening the pages
+
+
+async def test_an_owner_without_totp_is_sent_to_set_it_up_before_any_other_page(
+    console: tuple[httpx.AsyncClient, Owners],
+) -> None:
+    client, _ = console
+    for path in ("/console/orders", "/console/manual-queue"):
+        answer = await client.get(path, headers=as_person("unenrolled"))
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/totp", path
+    setup = await client.get("/console/totp", headers=as_person("unenrolled"))
+    assert setup.status_code == 200 and 'data-page="totp"' in setup.text
+    assert "needs a code from an authenticator app" in setup.text
+    optional = await client.get("/console/totp", headers=as_person("owner"))
+    assert optional.status_code == 200 and "needs a code" not in optional.text
+    assert (await client.get("/console/totp")).status_code == 303

@@ -32,6 +32,7 @@ from gateway.entrypoints.web import STATIC_DIR, html
 #: The shop a person chose in the switcher (the shop's id: no secret).
 SHOP_COOKIE = "faka_console_shop"
 SIGN_IN = "/console/sign-in"
+TOTP_SETUP = "/console/totp"
 #: The console's own files, read once (only these names are served).
 CONSOLE_FILES = {
     path.name: (path.read_bytes(), media_type)
@@ -112,6 +113,7 @@ SCRIPT_STRINGS = {
     "reason_sla_breach": N_("Delivery took too long"),
     "reason_undeliverable": N_("It could not be delivered automatically"),
     "link_done": N_("Done. You can sign in now."),
+    "totp_on": N_("Two-step sign-in is on. Keep these recovery codes somewhere safe; each works once:"),
     "email_done": N_("Your e-mail address is confirmed."),
     "link_invalid": N_("This link was used already, has expired or is not known. Ask for a new one."),
 }
@@ -211,6 +213,9 @@ def console_pages_router(gw: Gateway) -> APIRouter:
                         message=error.message)  # fmt: skip
         if found is None:
             return to_sign_in(request)
+        if found.principal.totp_enrolment_required:
+            target = storefront_root(request) + TOTP_SETUP
+            return RedirectResponse(target, status_code=303, headers=PRIVATE)
         shown = [s for s in SECTIONS if found.may(s.permission)]
         current = next(s for s in SECTIONS if s.key == section)
         allowed = {name: found.may(permission) for name, permission in ACTIONS.items()}
@@ -251,6 +256,19 @@ def console_pages_router(gw: Gateway) -> APIRouter:
             message = N_("This link is not complete. Open it from the e-mail.")
             return page(request, "message.html", 404, heading=LINK_HEADINGS[purpose], message=message)
         return page(request, "link.html", purpose=purpose, token=token, heading=LINK_HEADINGS[purpose])
+
+    @web.get(TOTP_SETUP)
+    async def totp_setup(request: Request) -> Response:
+        """Platform staff and shop owners set up TOTP before anything else (the API refuses them until
+        then); anyone may add it here."""
+        try:
+            found = await seat(request)
+        except DomainError as error:
+            return page(request, "message.html", error.status_code, heading=N_("Something went wrong"),
+                        message=error.message)  # fmt: skip
+        if found is None:
+            return to_sign_in(request)
+        return page(request, "totp.html", seat=found, required=found.principal.totp_enrolment_required)
 
     @web.get("/console/orders")
     async def orders(request: Request) -> Response:

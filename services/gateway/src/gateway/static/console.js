@@ -488,7 +488,35 @@
     });
   }
 
+  async function totpPage() {
+    const steps = $("#totp-steps");
+    const form = $("#totp-confirm");
+    const begun = await api("POST", "/api/console/totp");
+    if (!begun.ok) return formError(t("failed", { message: begun.data.message || begun.status }));
+    $("[data-totp-secret]").textContent = begun.data.secret;
+    $("[data-totp-link]").href = begun.data.provisioning_uri;
+    steps.hidden = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (missing(form, ["code"])) return;
+      const answer = await api("POST", "/api/console/totp/confirm", { code: form.elements.code.value.trim() });
+      if (!answer.ok) return answer.status === 403 ? fieldError(form, "code", t("wrong_code")) : refused(form, answer, "code");
+      steps.hidden = true;
+      $("[data-recovery-intro]").textContent = t("totp_on");
+      $("[data-recovery-codes]").replaceChildren(
+        ...answer.data.recovery_codes.map((code) => {
+          const item = element("li");
+          item.appendChild(element("code", code, "key"));
+          return item;
+        }),
+      );
+      $("#recovery").hidden = false;
+    });
+  }
+
   const pages = {
+    totp: totpPage,
     link: linkPage,
     "sign-in": signInPage,
     orders: ordersPage,
