@@ -50,6 +50,7 @@ OWNERS = {
     "faka_supplier_call_seconds_bucket": "delivery",
     "faka_delivery_attention_total": "delivery",
     "faka_delivery_delayed_total": "delivery",
+    "faka_supplier_breaker_open": "delivery",
     "faka_risk_decisions_total": "risk",
     "faka_risk_rules_fired_total": "risk",
     "faka_low_stock_alerts_total": "inventory",

@@ -1,5 +1,6 @@
-"""Delivery's counters: each supplier call's committed outcome, a recharge with no route sent to the manual
-queue, a buyer's ticket by category and level. Suppliers played by a real HTTP server on 127.0.0.1."""
+"""Delivery's metrics: each supplier call's committed outcome, a supplier's breaker opening, a recharge with
+no route sent to the manual queue, a buyer's ticket by category and level. Suppliers played by a real HTTP
+server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_a_supplier_down_and_its_backup_are_counted_by_outcome(
+async def test_a_supplier_down_and_its_backup_are_counted_by_outcome_and_its_breaker_opens(
     service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
 ) -> None:
     product_id, order_id = uuid4(), uuid4()
@@ -33,6 +34,7 @@ async def test_a_supplier_down_and_its_backup_are_counted_by_outcome(
     await drain(service)
 
     assert sample("faka_supplier_attempts_total", supplier=down, phase="submit", outcome="transient") == 3
+    assert sample("faka_supplier_breaker_open", supplier=down) == 1  # three transient failures open it
     assert sample("faka_supplier_attempts_total", supplier=up, phase="submit", outcome="succeeded") == 1
     assert sample("faka_supplier_call_seconds_count", phase="submit") >= 4
 

@@ -1,12 +1,13 @@
-"""The delivery's metrics: supplier attempts by supplier, phase and outcome, deliveries sent to the manual
-queue by mode and reason, buyers' tickets by category and level. (Deliveries by mode and outcome are the
-order's `faka_order_fulfilments_total`: the order sees both ends of every mode.)"""
+"""The delivery's metrics: supplier attempts by supplier, phase and outcome, suppliers' circuit breakers,
+deliveries sent to the manual queue by mode and reason, buyers' tickets by category and level. (Deliveries by
+mode and outcome are the order's `faka_order_fulfilments_total`: the order sees both ends of every mode.)"""
 
 from __future__ import annotations
 
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.metrics import BoundedLabel, on_committed
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+from purgatory import AsyncCircuitBreakerFactory
 
 from delivery.adapters.orm import Attempt
 
@@ -23,6 +24,12 @@ SUPPLIER_LATENCY = Histogram(
     "How long a supplier took to answer a call",
     ["phase"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+SUPPLIER_BREAKER_OPEN = Gauge(
+    "faka_supplier_breaker_open",
+    "1 after this replica saw the supplier's circuit breaker open, 0 after it saw it close (the state "
+    "itself is shared by every replica in Redis)",
+    ["supplier"],
 )
 ATTENTION = Counter(
     "faka_delivery_attention_total",
@@ -45,6 +52,16 @@ def count_attempt(attempt: Attempt) -> None:
     SUPPLIER_ATTEMPTS.labels(supplier, attempt.phase, attempt.outcome).inc()
     if attempt.latency_ms is not None:
         SUPPLIER_LATENCY.labels(attempt.phase).observe(attempt.latency_ms / 1000)
+
+
+def watch_breakers(factory: AsyncCircuitBreakerFactory) -> None:
+    """Follow the suppliers' breakers (named by supplier id) into SUPPLIER_BREAKER_OPEN."""
+
+    def on_event(name: str, kind: str, event: object) -> None:
+        if kind == "state_changed":
+            SUPPLIER_BREAKER_OPEN.labels(supplier_label(name)).set(getattr(event, "state", "") == "opened")
+
+    factory.add_listener(on_event)
 
 
 def count_ticket(category: str, level: str) -> None:

@@ -19,7 +19,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from uuid6 import uuid7
 
-from delivery.adapters.metrics import count_attempt
+from delivery.adapters.metrics import count_attempt, watch_breakers
 from delivery.adapters.orm import Attempt
 from delivery.adapters.suppliers.base import SupplierAdapter
 from delivery.domain.model import Delivery, latency_ms
@@ -62,6 +62,7 @@ class Breakers:
 
     def __init__(self, factory: AsyncCircuitBreakerFactory) -> None:
         self.factory = factory
+        watch_breakers(factory)
 
     @classmethod
     def of(
