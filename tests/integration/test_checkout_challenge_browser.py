@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from faka_common.testing import eventually
 from gateway.service_layer.challenges import solve
 from playwright.async_api import Browser, Response, expect
 
@@ -41,7 +42,19 @@ async def shop_under_attack(platform: Platform, bits: int) -> tuple[dict[str, An
             headers={"X-Shop-Id": shop["shop_id"]},
         )
     assert changed.status_code == 200, changed.text
+    await on_sale(platform, shop, product_id)
     return shop, product_id
+
+
+async def on_sale(platform: Platform, shop: dict[str, Any], product_id: str) -> None:
+    """Until the storefront's read model shows the imported keys (it follows inventory's events)."""
+
+    async def checkout_shown() -> bool:
+        async with platform.storefront() as storefront:
+            page = await storefront.get(f"/s/{shop['slug']}/products/{product_id}")
+        return 'class="checkout"' in page.text
+
+    await eventually(checkout_shown, timeout=60, interval=0.5)
 
 
 async def test_a_script_gets_428_until_it_does_the_work_set_through_the_admin_api(platform: Platform) -> None:
