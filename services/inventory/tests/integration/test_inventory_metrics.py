@@ -9,6 +9,7 @@ import uuid
 import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
+from faka_common.metrics import shop_label
 from faka_common.testing import required_env
 from inventory.adapters.metrics import sample_low_stock
 from inventory.adapters.stock_projection import RedisStockProjection
@@ -21,9 +22,12 @@ from .test_key_replacement import claim, revealed, sold_order
 
 pytestmark = pytest.mark.integration
 
+#: the label as the metrics write it (taken at collection: the default shop keeps its own past 500 shops)
+SHOP = shop_label(DEFAULT_SHOP_ID)
+
 
 def low_stock_alerts() -> float:
-    return REGISTRY.get_sample_value("faka_low_stock_alerts_total", {"shop": str(DEFAULT_SHOP_ID)}) or 0.0
+    return REGISTRY.get_sample_value("faka_low_stock_alerts_total", {"shop": SHOP}) or 0.0
 
 
 async def test_stock_falling_to_the_threshold_counts_one_alert_and_one_low_product(
@@ -46,7 +50,7 @@ async def test_stock_falling_to_the_threshold_counts_one_alert_and_one_low_produ
             await fold()
         assert low_stock_alerts() - before == 1
         assert await sample_low_stock(sessions) == 1
-        assert REGISTRY.get_sample_value("faka_low_stock_products", {"shop": str(DEFAULT_SHOP_ID)}) == 1
+        assert REGISTRY.get_sample_value("faka_low_stock_products", {"shop": SHOP}) == 1
     finally:
         await projection.aclose()
 

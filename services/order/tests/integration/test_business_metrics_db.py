@@ -15,6 +15,7 @@ import pytest
 from faka_common.contracts import DeliverySucceeded
 from faka_common.contracts.delivery import DeliveryFailed
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.metrics import shop_label
 from faka_common.sandbox_payment import signed_notification
 from order.domain.model import Status
 from order.domain.payments import BadNotification
@@ -26,7 +27,8 @@ from .test_reconciler_db import reconcile, sandbox
 
 pytestmark = pytest.mark.integration
 
-SHOP = str(DEFAULT_SHOP_ID)
+#: the label as the metrics write it (taken at collection: the default shop keeps its own past 500 shops)
+SHOP = shop_label(DEFAULT_SHOP_ID)
 
 
 def sample(name: str, **labels: str) -> float:
