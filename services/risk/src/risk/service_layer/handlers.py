@@ -77,19 +77,19 @@ class MeanCache:
     product paid through this replica is read again on its next order."""
 
     seconds: float
-    _kept: dict[tuple[UUID, int], tuple[float, Decimal | None, int]] = field(default_factory=dict)
+    #: product -> sample size -> (kept until, mean, samples)
+    _kept: dict[UUID, dict[int, tuple[float, Decimal | None, int]]] = field(default_factory=dict)
 
     async def of(self, uow: RiskUnitOfWork, product_id: UUID, sample: int) -> tuple[Decimal | None, int]:
-        kept = self._kept.get((product_id, sample))
+        kept = self._kept.get(product_id, {}).get(sample)
         if kept is not None and kept[0] > time.monotonic():
             return kept[1], kept[2]
         mean, samples = await uow.paid_amounts.trailing_mean(product_id, sample)
-        self._kept[(product_id, sample)] = (time.monotonic() + self.seconds, mean, samples)
+        self._kept.setdefault(product_id, {})[sample] = (time.monotonic() + self.seconds, mean, samples)
         return mean, samples
 
     def forget(self, product_id: UUID) -> None:
-        for key in [k for k in self._kept if k[0] == product_id]:
-            del self._kept[key]
+        self._kept.pop(product_id, None)
 
 
 @dataclass
