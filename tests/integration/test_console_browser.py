@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.testing import eventually
@@ -250,6 +251,42 @@ async def test_a_support_member_sets_up_from_the_emailed_link_and_cannot_reach_k
         await expect(page.locator("main")).to_contain_text("Your role in this shop cannot open this page.")
         export = await page.request.get(f"/api/admin/products/{manual_product}/keys/unsold", headers=SHOP)
         assert export.status == 403 and (await export.json())["error"] == "not_allowed"
+
+
+async def test_an_invited_owner_sets_the_password_then_must_turn_on_two_step_sign_in_before_anything_else(
+    platform: Platform, browser: Browser
+) -> None:
+    email, token = await invited(platform, "owner")
+    async with console(browser, platform, "owner-setup") as context:
+        page = await context.new_page()
+        await page.goto(f"/console/setup?token={token}")
+        await page.get_by_label("New password").fill(ADMIN_PASSWORD)
+        await page.get_by_role("button", name="Save the password").click()
+        await expect(page.locator("#action-result")).to_have_text("Done. You can sign in now.")
+        await lands_on_sign_in(page, "/console/orders")
+        await page.get_by_label("E-mail").fill(email)
+        await page.get_by_label("Password").fill(ADMIN_PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page).to_have_url(re.compile(r"/console/totp$"))  # sent from the orders page
+        await expect(page.get_by_role("heading", name="Set up two-step sign-in")).to_be_visible()
+        secret = page.locator("[data-totp-secret]")
+        await expect(secret).not_to_be_empty()
+        await no_serious_axe_violations(page)
+        app = pyotp.TOTP(await secret.inner_text())
+        code = page.get_by_label("The code the app shows")
+        now = datetime.now(UTC).timestamp()
+        accepted = {app.at(now + step * app.interval) for step in (-1, 0, 1)}
+        await code.fill(next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted))
+        await page.get_by_role("button", name="Turn it on").click()
+        wrong = "That code is not right, or it was used already."
+        await expect(page.locator("#e-f-code")).to_have_text(wrong)
+        await code.fill(app.now())
+        await page.get_by_role("button", name="Turn it on").click()
+        await expect(page.locator("[data-recovery-codes] li")).to_have_count(10)
+        await page.get_by_role("link", name="Continue to the console").click()
+        await expect(page).to_have_url(re.compile(r"/console/orders$"))
+        await expect(page.locator("#results tbody tr").first).to_be_visible()  # the API lets them in now
+        await expect(page.locator("#form-error")).to_be_empty()
 
 
 async def test_a_console_page_without_a_session_or_with_an_ended_one_lands_on_sign_in(
