@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,6 +121,22 @@ PRINCIPALS: dict[str, Principal] = {
     **{f"token of A with {scope}": token(scope) for scope in sorted(set(SCOPE_FOR.values()))},
     "token of B with every scope": token(*set(SCOPE_FOR.values()), shop=SHOP_B.id),
 }
+
+
+IMPORTED_AT = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def second_factors_as_old_at_each_test_as_at_import() -> None:
+    """Each principal's second factor is as old when a test runs as it was when this module was imported:
+    the suite is collected long before the gateway's tests run (more than the 5 minutes a step-up lasts,
+    once the other services' tests ran first), and a stale step-up would turn every key export into 403."""
+    global IMPORTED_AT
+    shift = datetime.now(UTC) - IMPORTED_AT
+    for name, principal in PRINCIPALS.items():
+        if principal.second_factor_at is not None:
+            PRINCIPALS[name] = replace(principal, second_factor_at=principal.second_factor_at + shift)
+    IMPORTED_AT += shift
 
 
 def secret_of(name: str) -> str:
