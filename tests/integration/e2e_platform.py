@@ -157,6 +157,7 @@ class Platform:
             # 5 s internal timeout of a sign-in on a box loaded by other test runs
             "ARGON2_MEMORY_KIB": str(19 * 1024),
             "ARGON2_TIME_COST": "2",
+            "ARGON2_PARALLELISM": "1",
             **self.overrides,
         }
 

@@ -41,14 +41,9 @@ DESKTOP = {"width": 1280, "height": 900}
 SHOP = {"X-Shop-Id": str(DEFAULT_SHOP_ID)}
 
 
-#: Password hashing at OWASP's floor: this test signs people in a dozen times on a machine other tests share,
-#: and merchant's default argon2id can pass the gateway's 5 s call timeout there.
-LIGHT_HASHING = {"ARGON2_TIME_COST": "2", "ARGON2_MEMORY_KIB": str(19 * 1024), "ARGON2_PARALLELISM": "1"}
-
-
 @pytest.fixture(scope="module")
 async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
-    async with running_platform(infrastructure, **LIGHT_HASHING) as running:
+    async with running_platform(infrastructure) as running:
         yield running
 
 
