@@ -32,7 +32,7 @@ SHOP_A = Shop(uuid.uuid4(), "shop-a", "Shop A", "active")
 SHOP_B = Shop(uuid.uuid4(), "shop-b", "Shop B", "active")
 DEFAULT = Shop(DEFAULT_SHOP_ID, "default", "Default shop", "active")
 
-READS = {"catalog:read", "pricing:read", "orders:read", "delivery:read"}
+READS = {"catalog:read", "pricing:read", "orders:read", "delivery:read", "tickets:read"}
 #: The issue's role table, written out here on its own (not read from the code): which shop roles may use
 #: each permission. Platform admins may use every one; platform support the reads, people and audit reads.
 SHOP_ROLES = {
@@ -47,6 +47,8 @@ SHOP_ROLES = {
     "orders:write": {"owner", "manager", "operator"},
     "orders:refund": {"owner", "manager"},
     "delivery:write": {"owner", "manager", "operator"},
+    "tickets:read": {"owner", "manager", "operator", "support", "viewer"},
+    "tickets:write": {"owner", "manager", "operator", "support"},
     "suppliers:write": {"owner", "manager"},
     "suppliers:credentials": {"owner", "manager"},
     "payments:read": {"owner", "manager"},
@@ -62,7 +64,7 @@ SHOP_ROLES = {
     "platform:read": set(),
     "platform:write": set(),
 }
-PLATFORM_SUPPORT = READS | {"people:read", "audit:read", "platform:read", "risk:read"}
+PLATFORM_SUPPORT = READS | {"people:read", "audit:read", "platform:read", "risk:read", "tickets:write"}
 #: The token scope that grants each permission (None: no token may).
 SCOPE_FOR = {
     "catalog:read": "catalog:read",
@@ -78,6 +80,8 @@ SCOPE_FOR = {
     "delivery:write": "delivery:write",
     "suppliers:write": "delivery:write",
     "suppliers:credentials": "delivery:write",
+    "tickets:read": "delivery:read",
+    "tickets:write": "delivery:write",
 }
 STEP_UP = {"keys:export", "suppliers:credentials", "payments:credentials", "tokens:write"}
 PATH_VALUES = {"order_no": "F1", "code": "SPRING10"}

@@ -28,6 +28,8 @@ Permission = Literal[
     "orders:refund",
     "delivery:read",
     "delivery:write",
+    "tickets:read",
+    "tickets:write",
     "suppliers:write",
     "suppliers:credentials",
     "payments:read",
@@ -53,15 +55,17 @@ SCOPE_GRANTS: dict[str, frozenset[Permission]] = {
     "keys:export": frozenset({"keys:export"}),
     "orders:read": frozenset({"orders:read"}),
     "orders:write": frozenset({"orders:write", "orders:refund"}),
-    "delivery:read": frozenset({"delivery:read"}),
-    "delivery:write": frozenset({"delivery:write", "suppliers:write", "suppliers:credentials"}),
+    "delivery:read": frozenset({"delivery:read", "tickets:read"}),
+    "delivery:write": frozenset(
+        {"delivery:write", "suppliers:write", "suppliers:credentials", "tickets:write"}
+    ),
     "pricing:read": frozenset({"pricing:read"}),
     "pricing:write": frozenset({"pricing:write"}),
 }
 assert set(SCOPE_GRANTS) == set(get_args(ApiTokenScope)), "every scope grants something"
 
 READ: frozenset[Permission] = frozenset(
-    {"catalog:read", "pricing:read", "orders:read", "delivery:read", "risk:read"}
+    {"catalog:read", "pricing:read", "orders:read", "delivery:read", "tickets:read", "risk:read"}
 )
 #: Everything a shop's own people can be given (not the platform's routes).
 SHOP_PERMISSIONS: frozenset[Permission] = frozenset(p for p in PERMISSIONS if not p.startswith("platform:"))
@@ -69,14 +73,15 @@ SHOP_PERMISSIONS: frozenset[Permission] = frozenset(p for p in PERMISSIONS if no
 ROLE_PERMISSIONS: dict[ShopRole, frozenset[Permission]] = {
     "owner": SHOP_PERMISSIONS,
     "manager": SHOP_PERMISSIONS,
-    "operator": READ | {"keys:import", "orders:write", "delivery:write"},
-    "support": READ,
+    "operator": READ | {"keys:import", "orders:write", "delivery:write", "tickets:write"},
+    # answering buyers is what support is for; it changes nothing else
+    "support": READ | {"tickets:write"},
     "viewer": READ,
 }
 #: In every shop, besides the platform's routes.
 PLATFORM_ROLE_PERMISSIONS: dict[PlatformRole, frozenset[Permission]] = {
     "admin": frozenset(PERMISSIONS),
-    "support": READ | {"people:read", "audit:read", "platform:read"},
+    "support": READ | {"people:read", "audit:read", "platform:read", "tickets:write"},
 }
 #: A person acting with these must have proved the second factor within STEP_UP_WINDOW.
 STEP_UP: frozenset[Permission] = frozenset(

@@ -234,13 +234,13 @@ def field_errors(error: ValidationError, lang: pages.Language) -> dict[str, str]
 
 
 def tickets_admin_router(gw: Gateway) -> APIRouter:
-    """The shop's ticket queue: list, read, answer (with the manual queue's permissions)."""
+    """The shop's ticket queue: list, read, answer (support answers too; a token with the delivery scopes)."""
     api = admin_api(gw, tags=["admin: after-sales"])
 
     @api.get(
         "/tickets",
         summary="The shop's tickets (open ones at both levels unless told otherwise), oldest first",
-        dependencies=[requires(gw, "delivery:read")],
+        dependencies=[requires(gw, "tickets:read")],
     )
     async def list_tickets(
         status: Annotated[list[Status] | None, Query()] = None,
@@ -257,7 +257,7 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
     @api.get(
         "/tickets/{ticket_id}",
         summary="A ticket with its messages",
-        dependencies=[requires(gw, "delivery:read")],
+        dependencies=[requires(gw, "tickets:read")],
     )
     async def get_ticket(ticket_id: UUID) -> Any:
         return (await gw.delivery.request("GET", f"/internal/tickets/{ticket_id}")).json()
@@ -265,7 +265,7 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
     @api.post(
         "/tickets/{ticket_id}/replies",
         summary="Answer a ticket: {message, resolve?} (as the signed-in person or the token)",
-        dependencies=[requires(gw, "delivery:write")],
+        dependencies=[requires(gw, "tickets:write")],
     )
     async def reply(ticket_id: UUID, body: ShopReply, request: Request) -> Any:
         principal: Principal = request.state.principal
