@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from faka_common.errors import DomainError
@@ -40,9 +40,10 @@ def after_cursor(value: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         at, order_id = raw.split("|")
-        found = datetime.fromisoformat(at), UUID(order_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        when, found = datetime.fromisoformat(at), UUID(order_id)
+        if when.tzinfo is None:
+            raise ValueError("no zone")
+        # in UTC here: a time the database cannot take (before year 1 in UTC) is this cursor's fault
+        return when.astimezone(UTC), found
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise BadCursor("after: not a cursor this list gave (use next_cursor as it came)") from None
-    if found[0].tzinfo is None:
-        raise BadCursor("after: not a cursor this list gave (use next_cursor as it came)")
-    return found
