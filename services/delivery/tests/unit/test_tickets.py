@@ -40,3 +40,10 @@ def test_the_shop_resolving_closes_it() -> None:
     t = ticket()
     t.shop_replied(NOW, resolve=True)
     assert (t.status, t.resolved_at) == ("resolved", NOW)
+
+
+def test_the_shop_answering_a_resolved_ticket_without_closing_it_reopens_it() -> None:
+    t = ticket()
+    t.shop_replied(NOW, resolve=True)
+    t.shop_replied(NOW, resolve=False)
+    assert (t.status, t.resolved_at) == ("answered", None)

@@ -53,8 +53,8 @@ class Ticket:
         self.level = "L2"
         if resolve:
             self.resolve(now)
-        else:
-            self.status, self.updated_at = "answered", now
+        else:  # an answer without closing reopens a resolved ticket: it is not resolved any more
+            self.status, self.resolved_at, self.updated_at = "answered", None, now
 
     def buyer_wrote(self, now: datetime) -> None:
         """The buyer's word reopens an answered or resolved ticket, for the shop."""
