@@ -149,6 +149,9 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     # put in beside a category would break the schema's one-target rule)
                     "include-name": "POST /api/v1/orders",
                     "parameters": {"body.product_id": {"dictionary": "product_ids", "probability": 0.5}},
+                    # a challenge rule the run saves (risk rules are fuzzed too) asks later orders for a
+                    # proof of work first: 428, as the route says
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "428"]}},
                 },
                 {
                     # Rules across items (distinct quantities, prices that never rise with quantity) have
