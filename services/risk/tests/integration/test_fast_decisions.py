@@ -114,3 +114,18 @@ async def test_a_newer_version_in_redis_than_in_the_database_cannot_stall_decisi
         await store.aclose()
     decided = await decision(service, shop)
     assert decided.verdict == "approve" and decided.rules_version is None
+
+
+async def test_an_order_a_full_window_sends_to_review_is_still_counted_in_the_same_round_trip(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(
+        api,
+        shop,
+        {"type": "velocity", "per": "ip", "limit": 2, "window_seconds": 60, "action": "review"},
+        {"type": "velocity", "per": "ip", "limit": 3, "window_seconds": 61},
+    )
+    verdicts = [(await decide(service, order(shop, email=f"b{i}@example.com")))["verdict"] for i in range(4)]
+    # the third went to review and was counted, so the fourth meets the reject limit of three
+    assert verdicts == ["approve", "approve", "review", "reject"]
