@@ -174,10 +174,10 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                 {
                     # What JSON Schema cannot say, and the routes' descriptions do: an e-mail address as
                     # email-validator judges it (reserved domains, ...), a new password's strength, an API
-                    # token's expiry in the future, and an audit page's cursor (only what the previous page
-                    # answered): each refused with a 422 that names it
+                    # token's expiry in the future, and an audit or order search page's cursor (only what
+                    # the previous page answered): each refused with a 422 that names it
                     "include-path-regex": "^/api/(admin/members|platform/staff|console/password|"
-                    "admin/api-tokens|admin/audit|platform/audit)$",
+                    "admin/api-tokens|admin/audit|platform/audit|admin/orders)$",
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*STATE_DEPENDENT, "422"]}},
                 },
                 {

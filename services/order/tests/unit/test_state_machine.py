@@ -2,9 +2,11 @@
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 from uuid import uuid4
 
 import pytest
+from faka_common.contracts.order import OrderStatus
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from order.domain.model import (
     TRANSITIONS,
@@ -201,3 +203,7 @@ def test_extra_payment_is_flagged(state: Status, reason: str) -> None:
     order.status = state
     assert order.flag_extra_payment(datetime(2025, 1, 2, tzinfo=UTC)) == reason
     assert order.status is state
+
+
+def test_the_shared_status_names_are_the_state_machines() -> None:
+    assert set(get_args(OrderStatus)) == {status.value for status in Status}

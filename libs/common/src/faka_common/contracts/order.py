@@ -13,6 +13,24 @@ from faka_common.contracts.shops import shop_id_field
 #: Whose payment channel took the money: the platform's (the platform settles with the shop) or the shop's own
 #: (the money is the shop's already).
 Collector = Literal["platform", "shop"]
+#: The statuses of an order (order's state machine, order.domain.model.Status, holds the same), for whoever
+#: names one across a service boundary, e.g. the console's search filter.
+OrderStatus = Literal[
+    "pending_risk",
+    "review",
+    "rejected",
+    "reserving",
+    "awaiting_payment",
+    "expired",
+    "cancelled",
+    "paid",
+    "fulfilling",
+    "delivered",
+    "completed",
+    "delivery_failed",
+    "refunded",
+    "partially_refunded",
+]
 
 
 class OrderEvent(Message):

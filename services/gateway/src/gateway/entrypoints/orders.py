@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
+from faka_common.contracts.order import OrderStatus
 from faka_common.errors import NotFound
 from faka_common.fields import Money, NonBlankLine
 from fastapi import APIRouter, Path, Query, Request
@@ -39,7 +40,6 @@ class PayWith(BaseModel):
 
 
 #: An order status as the order service names it (an unknown one is the order service's 422).
-StatusName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=254)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -96,7 +96,7 @@ def orders_router(gw: Gateway) -> APIRouter:
     )
     async def search_orders(
         q: Annotated[SearchText | None, Query(description="Order number, e-mail or trade number")] = None,
-        status: Annotated[list[StatusName] | None, Query(max_length=20)] = None,
+        status: Annotated[list[OrderStatus] | None, Query(max_length=20)] = None,
         created_from: Annotated[dt.datetime | None, Query(alias="from", description="With a zone")] = None,
         created_before: Annotated[dt.datetime | None, Query(alias="to", description="Exclusive")] = None,
         after: Annotated[Cursor | None, Query(description="next_cursor of the page before")] = None,
