@@ -41,6 +41,10 @@ class ReceivedSpan:
         """Everything the span carries, as text (to look for what must never be in it)."""
         return repr((self.name, self.attributes, self.events))
 
+    def holding(self, value: str) -> list[str]:
+        """The names of the attributes whose value holds `value`."""
+        return [name for name, held in self.attributes.items() if value in str(held)]
+
 
 class OtlpReceiver:
     def __init__(self) -> None:

@@ -52,4 +52,3 @@ async def order_history(shop_id: UUID, order_no: str, uow: OrderUnitOfWork) -> O
             await uow.history.payment_exceptions(order.id),
             await uow.refunds.for_order(order.id),
         )
-
