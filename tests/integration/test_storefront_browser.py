@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from faka_common.testing import eventually
 from gateway.entrypoints.i18n import catalog
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
@@ -114,6 +115,13 @@ async def create_product(
             headers={"Content-Type": "text/plain"},
         )
         assert imported.status_code == 200, imported.text
+
+    async def on_sale() -> bool:  # the storefront's read model follows inventory's events: wait for it
+        async with platform.storefront() as storefront:
+            page = await storefront.get(f"/products/{product['product_id']}")
+        return 'class="checkout"' in page.text
+
+    await eventually(on_sale, timeout=60, interval=0.5)
     return product
 
 
