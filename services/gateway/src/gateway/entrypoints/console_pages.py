@@ -205,14 +205,19 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         except NotFound:
             return str(shop_id)
 
-    async def console_page(request: Request, section: str, template: str, **values: Any) -> Response:
+    async def seated(request: Request) -> Seat | Response:
+        """The request's seat, or the page that answers instead: sign-in without a session, the error's."""
         try:
             found = await seat(request)
         except DomainError as error:
             return page(request, "message.html", error.status_code, heading=N_("Something went wrong"),
                         message=error.message)  # fmt: skip
-        if found is None:
-            return to_sign_in(request)
+        return to_sign_in(request) if found is None else found
+
+    async def console_page(request: Request, section: str, template: str, **values: Any) -> Response:
+        found = await seated(request)
+        if isinstance(found, Response):
+            return found
         if found.principal.totp_enrolment_required:
             target = storefront_root(request) + TOTP_SETUP
             return RedirectResponse(target, status_code=303, headers=PRIVATE)
@@ -261,13 +266,9 @@ def console_pages_router(gw: Gateway) -> APIRouter:
     async def totp_setup(request: Request) -> Response:
         """Platform staff and shop owners set up TOTP before anything else (the API refuses them until
         then); anyone may add it here."""
-        try:
-            found = await seat(request)
-        except DomainError as error:
-            return page(request, "message.html", error.status_code, heading=N_("Something went wrong"),
-                        message=error.message)  # fmt: skip
-        if found is None:
-            return to_sign_in(request)
+        found = await seated(request)
+        if isinstance(found, Response):
+            return found
         return page(request, "totp.html", seat=found, required=found.principal.totp_enrolment_required)
 
     @web.get("/console/orders")
