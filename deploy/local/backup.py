@@ -107,13 +107,17 @@ async def _run(*command: str) -> None:
         raise BackupError(f"{Path(command[0]).name} failed ({process.returncode}): {err.decode().strip()}")
 
 
-async def _table_counts(conn: asyncpg.Connection) -> dict[str, int]:
-    tables = await conn.fetch(
+async def _tables(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """(schemaname, tablename) of the database's own tables, in name order."""
+    return await conn.fetch(
         "SELECT schemaname, tablename FROM pg_tables "
         "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
     )
+
+
+async def _table_counts(conn: asyncpg.Connection) -> dict[str, int]:
     counts = {}
-    for row in tables:
+    for row in await _tables(conn):
         # names from the catalog, quoted as identifiers
         quoted = await conn.fetchval("SELECT format('%I.%I', $1::text, $2::text)", *row)
         count = await conn.fetchval(f"SELECT count(*) FROM {quoted}")  # noqa: S608
@@ -171,39 +175,41 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-async def _check_empty(url: str) -> None:
-    """Refuse a database that holds tables (a restore never overwrites); a missing one is fine."""
-    name = database_name(url)
+async def database_exists(url: str) -> bool:
+    """Whether the server of `url` has its database. (faka_common.db.migrations.ensure_database does the
+    like for the services; this tool stays on asyncpg alone, as its image holds no service code.)"""
     server = await asyncpg.connect(server_url(url))
     try:
-        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            return
+        return bool(await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database_name(url)))
     finally:
         await server.close()
+
+
+async def _check_empty(url: str) -> None:
+    """Refuse a database that holds tables (a restore never overwrites); a missing one is fine."""
+    if not await database_exists(url):
+        return
     conn = await asyncpg.connect(plain_dsn(url))
     try:
-        tables = await conn.fetchval(
-            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-        )
+        tables = len(await _tables(conn))
     finally:
         await conn.close()
     if tables:
         raise BackupError(
-            f"database {name} holds {tables} tables: a restore goes into an empty or missing database "
-            "(drop it, or restore into another server)"
+            f"database {database_name(url)} holds {tables} tables: a restore goes into an empty or missing "
+            "database (drop it, or restore into another server)"
         )
 
 
 async def _restore_one(
     service: str, entry: Mapping[str, Any], url: str, directory: Path, replay_from: datetime
 ) -> dict[str, Any]:
-    name = database_name(url)
-    server = await asyncpg.connect(server_url(url))
-    try:
-        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await server.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await server.close()
+    if not await database_exists(url):
+        server = await asyncpg.connect(server_url(url))
+        try:
+            await server.execute(f'CREATE DATABASE "{database_name(url)}"')
+        finally:
+            await server.close()
     dsn = plain_dsn(url)
     await _run(
         pg_tool("pg_restore"),

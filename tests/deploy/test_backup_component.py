@@ -4,25 +4,17 @@ runs hardened, and keeps a bounded number of backups."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.integration.test_backup_restore import backup
 
 from .test_manifests import K8S, ROOT, SERVICES, build, of_kind
 
 COMPONENT = K8S / "components" / "backups"
 DOCKERFILE = ROOT / "deploy" / "docker" / "backup.Dockerfile"
-
-
-def _backup_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("faka_backup", ROOT / "deploy" / "local" / "backup.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def job_container() -> dict[str, Any]:
@@ -42,11 +34,10 @@ def test_the_job_is_given_every_service_database_url_and_no_other_secret() -> No
 
 
 def test_the_tool_reads_exactly_the_urls_the_job_sets(monkeypatch: pytest.MonkeyPatch) -> None:
-    tool = _backup_tool()
-    assert tuple(tool.SERVICES) == SERVICES
+    assert tuple(backup.SERVICES) == SERVICES
     for item in job_container()["env"]:
         monkeypatch.setenv(item["name"], f"postgresql://backup@db:5432/{item['name'].lower()}")
-    assert tool.service_databases() == {
+    assert backup.service_databases() == {
         service: f"postgresql://backup@db:5432/database_url_{service}" for service in SERVICES
     }
 
@@ -76,11 +67,10 @@ def test_the_image_runs_the_backup_tool_with_the_postgres_client_tools() -> None
 
 
 def test_pruning_keeps_the_newest_backups_and_nothing_else_is_touched(tmp_path: Path) -> None:
-    tool = _backup_tool()
     for stamp in ("20261201T031700Z", "20261202T031700Z", "20261203T031700Z"):
         (tmp_path / stamp).mkdir()
         (tmp_path / stamp / "manifest.json").write_text("{}")
     (tmp_path / "notes").mkdir()
-    removed = tool.prune(tmp_path, 2)
+    removed = backup.prune(tmp_path, 2)
     assert removed == [tmp_path / "20261201T031700Z"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20261202T031700Z", "20261203T031700Z", "notes"]
