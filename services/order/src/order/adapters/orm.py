@@ -81,6 +81,7 @@ orders = Table(
     Index("orders_expiry_sweep", "status", "expires_at"),
 )
 Index("orders_shop_created_id", orders.c.shop_id, orders.c.created_at.desc(), orders.c.id.desc())
+Index("orders_shop_paid", orders.c.shop_id, orders.c.paid_at, postgresql_where=orders.c.paid_at.isnot(None))
 
 payments = Table(
     "payments",
@@ -170,6 +171,7 @@ refunds = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
 )
+Index("refunds_shop_requested", refunds.c.shop_id, refunds.c.requested_at)
 
 auto_refunds = Table(
     "auto_refunds",

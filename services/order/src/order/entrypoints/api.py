@@ -13,6 +13,7 @@ from order.entrypoints.http import router
 from order.entrypoints.order_history import order_history_router
 from order.entrypoints.payment_channels import payment_channels_router
 from order.entrypoints.pricing import pricing_router
+from order.entrypoints.shop_figures import shop_figures_router
 
 
 def order_app(service: Service) -> FastAPI:
@@ -23,6 +24,7 @@ def order_app(service: Service) -> FastAPI:
             pricing_router(service),
             buyer_links_router(service),
             order_history_router(service),
+            shop_figures_router(service),
             payment_channels_router(service),
             resealing_router(
                 service.settings, service.runtime.sessions, service.settings.keyring(), [SEALED]

@@ -19,6 +19,7 @@ from order.adapters.orm import (
     RefundRepository,
 )
 from order.adapters.payment_channels import PaymentChannelRepository
+from order.adapters.shop_figures import ShopFigures
 from order.adapters.shops import ShopRepository
 
 
@@ -36,6 +37,7 @@ class OrderUnitOfWork(UnitOfWork):
     shops: ShopRepository
     channels: PaymentChannelRepository
     history: OrderHistory
+    figures: ShopFigures
 
     def __init__(self, sessions: SessionFactory, producer: str, changes: OrderChanges | None = None) -> None:
         super().__init__(sessions, producer)
@@ -68,3 +70,4 @@ class OrderUnitOfWork(UnitOfWork):
         self.shops = ShopRepository(session)
         self.channels = PaymentChannelRepository(session)
         self.history = OrderHistory(session)
+        self.figures = ShopFigures(session)
