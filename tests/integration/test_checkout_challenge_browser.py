@@ -2,10 +2,13 @@
 through the risk service's publication (no restart); a script's order is a 428 with a challenge until it
 does the work; a buyer in a real headless Chromium (the Playwright + Debian chromium set-up of
 test_storefront_browser) clicks Buy once and lands on the order page while the page's script does the work.
+Under a captcha rule the buyer is shown the image, types its characters (which the test reads from Redis,
+where the gateway keeps them) and lands on the order page; axe-core finds nothing serious on that form.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -13,13 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 from faka_common.testing import eventually
-from gateway.service_layer.challenges import solve
+from gateway.service_layer.challenges import captcha_key, solve
 from playwright.async_api import Browser, Response, expect
 
 from .e2e_platform import Platform, running_platform
 from .test_shops import open_shop, stocked_product
-from .test_storefront_browser import browser, buyer
+from .test_storefront_browser import browser, buyer, no_serious_axe_violations
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser"]
@@ -31,15 +35,16 @@ async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
         yield running
 
 
-async def shop_under_attack(platform: Platform, bits: int) -> tuple[dict[str, Any], str]:
-    """A shop with a product whose rules ask every order for `bits` of work."""
+async def shop_under_attack(
+    platform: Platform, bits: int, kind: str = "proof_of_work"
+) -> tuple[dict[str, Any], str]:
+    """A shop with a product whose rules ask every order for `bits` of work (or a captcha)."""
     shop = await open_shop(platform, "Besieged Cards")
     product_id = await stocked_product(platform, shop["shop_id"], "Besieged card", [f"K-{uuid.uuid4().hex}"])
+    rule = {"type": "challenge", "kind": kind, "per": "always", "difficulty": bits}
     async with platform.admin() as admin:
         changed = await admin.put(
-            "/api/admin/risk/rules",
-            json={"rules": [{"type": "challenge", "per": "always", "difficulty": bits}]},
-            headers={"X-Shop-Id": shop["shop_id"]},
+            "/api/admin/risk/rules", json={"rules": [rule]}, headers={"X-Shop-Id": shop["shop_id"]}
         )
     assert changed.status_code == 200, changed.text
     await on_sale(platform, shop, product_id)
@@ -101,3 +106,27 @@ async def test_without_a_challenge_rule_the_storefront_asks_nothing(platform: Pl
             f"/s/{shop['slug']}/api/v1/orders", json={"product_id": product_id, "email": "calm@example.com"}
         )
     assert placed.status_code == 201, placed.text
+
+
+async def test_a_buyer_under_a_captcha_types_the_characters_of_the_image_and_reaches_payment(
+    platform: Platform, browser: Browser
+) -> None:
+    shop, product_id = await shop_under_attack(platform, 8, kind="captcha")
+    store = redis.from_url(platform.redis_url)
+    async with buyer(browser, platform, "captcha", "en-US") as context:
+        page = await context.new_page()
+        await page.goto(f"/s/{shop['slug']}/products/{product_id}?lang=en")
+        await page.locator("input[name=email]").fill("human-buyer@example.com")
+        await page.get_by_role("button", name="Buy now").click()
+        answer_field = page.get_by_label("Characters in the image")
+        await expect(answer_field).to_be_focused(timeout=30_000)
+        await expect(page.get_by_role("img", name="Distorted characters")).to_be_visible()
+        await no_serious_axe_violations(page)
+        token = await page.locator("input[name=challenge]").input_value()
+        held = await store.get(captcha_key(f"e2e{platform.run_id}.", token.split(".")[4]))
+        await store.aclose()
+        assert held is not None
+        await answer_field.fill(json.loads(held)["answer"].lower())
+        await page.get_by_role("button", name="Buy now").click()
+        await page.wait_for_url(re.compile(r"/orders/[A-Za-z0-9_-]+\?token="), timeout=60_000)
+        await expect(page.get_by_role("link", name="Pay now")).to_be_visible(timeout=30_000)

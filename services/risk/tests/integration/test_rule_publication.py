@@ -51,7 +51,9 @@ async def test_a_changed_rule_set_is_published_with_its_version_and_challenges_f
     )
     found = await published(service, str(shop))
     assert found["version"] == str(version)
-    assert json.loads(found["challenges"]) == [{"per": "ip", "limit": 3, "window_ms": 60_000, "bits": 18}]
+    assert json.loads(found["challenges"]) == [
+        {"per": "ip", "limit": 3, "window_ms": 60_000, "bits": 18, "kind": "proof_of_work"}
+    ]
     await set_rules(api, shop)
     assert await published(service, str(shop)) == {"version": str(version + 1), "challenges": "[]"}
 

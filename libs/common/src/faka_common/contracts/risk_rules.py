@@ -118,12 +118,17 @@ class QuantityBounds(Rule):
 
 class Challenge(Rule):
     """Checkout asks for a proof of work (the buyer's browser or script finds a SHA-256 hash with
-    `difficulty` leading zero bits) once more than `limit` orders came from one `per` (client address or
-    e-mail) within `window_seconds`: set it below a velocity rule's reject limit to slow a script down
-    before refusing it. `per: always` asks it of every order (a shop under attack). Counted and asked by the
-    gateway before the order is placed."""
+    `difficulty` leading zero bits) or, with `kind: captcha`, for the characters of an image the gateway
+    draws (a person types them; a script must read them), once more than `limit` orders came from one `per`
+    (client address or e-mail) within `window_seconds`: set it below a velocity rule's reject limit to slow a
+    script down before refusing it. `per: always` asks it of every order (a shop under attack). Counted and
+    asked by the gateway before the order is placed; when a captcha rule and a proof-of-work rule both ask,
+    the captcha is asked (a solved captcha also stands for any work)."""
 
     type: Literal["challenge"] = "challenge"
+    kind: Literal["proof_of_work", "captcha"] = Field(
+        default="proof_of_work", description="What is asked: a proof of work, or an image's characters"
+    )
     per: Literal["ip", "email", "always"]
     limit: int | None = Field(
         default=None, ge=1, le=1_000_000, description="Orders let through unchallenged (not with always)"
@@ -183,10 +188,17 @@ def rules_key(namespace: str, scope: str) -> str:
 
 
 def challenges_document(rules: RiskRules) -> str:
-    """A rule set's challenge rules as the gateway's script reads them (JSON; windows in milliseconds)."""
+    """A rule set's challenge rules as the gateway's script reads them (JSON; windows in milliseconds; a
+    rule without `kind`, as published before captchas, asks for work)."""
     return json.dumps(
         [
-            {"per": r.per, "limit": r.limit or 0, "window_ms": r.window_seconds * 1000, "bits": r.difficulty}
+            {
+                "per": r.per,
+                "limit": r.limit or 0,
+                "window_ms": r.window_seconds * 1000,
+                "bits": r.difficulty,
+                "kind": r.kind,
+            }
             for r in rules.rules
             if isinstance(r, Challenge)
         ]

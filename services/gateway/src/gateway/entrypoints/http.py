@@ -72,7 +72,8 @@ def storefront_router(gw: Gateway) -> APIRouter:
         status_code=201,
         summary="Place an order; rate-limited per client address and per e-mail (429 with Retry-After)",
         description="When the shop's risk rules ask for a challenge the answer is 428 with one: solve it "
-        "(SHA-256 proof of work) and send the order again with X-Challenge and X-Challenge-Nonce.",
+        "(SHA-256 proof of work, or a captcha's characters) and send the order again with X-Challenge and "
+        "X-Challenge-Nonce (or X-Challenge-Answer).",
         responses={428: {"model": ChallengeAnswer, "description": "Solve the challenge first"}},
     )
     async def place_order(
@@ -84,6 +85,9 @@ def storefront_router(gw: Gateway) -> APIRouter:
         x_challenge_nonce: Annotated[
             str | None, Header(max_length=40, description="The nonce that solves it")
         ] = None,
+        x_challenge_answer: Annotated[
+            str | None, Header(max_length=40, description="A captcha's characters")
+        ] = None,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -94,7 +98,7 @@ def storefront_router(gw: Gateway) -> APIRouter:
             ),
         ] = None,
     ) -> dict[str, Any]:
-        solution = Solution.presented(x_challenge, x_challenge_nonce)
+        solution = Solution.presented(x_challenge, x_challenge_nonce, x_challenge_answer)
         await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
         return await edge.place_order(
             gw,

@@ -156,7 +156,8 @@ def web_router(gw: Gateway) -> APIRouter:
                 found = await product_view(request, form.get("product_id", ""))
                 content = pages.product_page(served(request), found, ctx, errors, form)
                 return html(request, content, 400)
-            solution = Solution.presented(form.get("challenge"), form.get("challenge_nonce"))
+            answer = None if "captcha_refresh" in form else form.get("challenge_answer")
+            solution = Solution.presented(form.get("challenge"), form.get("challenge_nonce"), answer)
             try:
                 await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
             except ChallengeRequired as asked:

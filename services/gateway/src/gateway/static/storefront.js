@@ -199,11 +199,18 @@
     });
   }
 
+  // A checkout that asks for a captcha: the buyer types the image's characters, starting in that field.
+  function focusCaptcha() {
+    var input = document.querySelector("form[data-captcha] input[name=challenge_answer]");
+    if (input) input.focus();
+  }
+
   function start() {
     prepare(document);
     follow();
     showRecent();
     solveChallenge();
+    focusCaptcha();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
