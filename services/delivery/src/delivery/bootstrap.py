@@ -23,6 +23,7 @@ from faka_common.contracts.delivery import (
     ManualDeliveryRequested,
     RechargeRequested,
 )
+from faka_common.contracts.quality import SupplierPaused
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.outbound import OutboundPolicy
@@ -30,7 +31,7 @@ from faka_common.runtime import Runtime
 
 from delivery.adapters.suppliers.factory import adapter_factory
 from delivery.config import MIGRATIONS, Settings
-from delivery.service_layer import handlers, tickets, watchdog
+from delivery.service_layer import handlers, suppliers, tickets, watchdog
 from delivery.service_layer.recharge import AdapterFactory, Breakers, RechargePolicy, RechargeWorker
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
@@ -91,7 +92,7 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             OrderPaid: handlers.record_payment,
             RechargeRequested: handlers.request_recharge,
             ManualDeliveryRequested: handlers.request_manual_delivery,
-            KeyReplaced: tickets.record_replacement,
+            KeyReplaced: suppliers.settle_replacement,
             KeyReplacementRefused: tickets.record_refusal,
         },
         batch_size=settings.consumer_batch_size,
@@ -99,7 +100,14 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])
     runtime.emits(
-        [DeliverySucceeded, DeliveryFailed, DeliveryNeedsAttention, DeliveryDelayed, KeyReplacementRequested]
+        [
+            DeliverySucceeded,
+            DeliveryFailed,
+            DeliveryNeedsAttention,
+            DeliveryDelayed,
+            KeyReplacementRequested,
+            SupplierPaused,
+        ]
     )
     runtime.every(settings.recharge_poll_seconds, "recharge worker", worker.drain)
     runtime.every(

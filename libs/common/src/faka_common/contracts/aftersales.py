@@ -62,6 +62,10 @@ class KeyReplaced(InventoryEvent):
     cost_price: int | None = Field(
         default=None, description="The voided key's cost (its batch's), minor units"
     )
+    supplier_id: UUID | None = Field(
+        default=None, description="The supplier the voided key's batch came from (a claim against it)"
+    )
+    currency: str | None = Field(default=None, description="The currency of cost_price (the product's)")
 
 
 class KeyReplacementRefused(InventoryEvent):

@@ -1,11 +1,13 @@
 """The delivery's metrics: supplier attempts by supplier, phase and outcome, suppliers' circuit breakers,
-deliveries sent to the manual queue by mode and reason, buyers' tickets by category and level. (Deliveries by
-mode and outcome are the order's `faka_order_fulfilments_total`: the order sees both ends of every mode.)"""
+deliveries sent to the manual queue by mode and reason, buyers' tickets by category and level, suppliers
+paused by their claim rate. (Deliveries by mode and outcome are the order's `faka_order_fulfilments_total`:
+the order sees both ends of every mode.)"""
 
 from __future__ import annotations
 
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
-from faka_common.metrics import BoundedLabel, on_committed
+from faka_common.contracts.quality import SupplierPaused
+from faka_common.metrics import BoundedLabel, on_committed, shop_label
 from prometheus_client import Counter, Gauge, Histogram
 from purgatory import AsyncCircuitBreakerFactory
 
@@ -40,6 +42,12 @@ TICKETS = Counter(
     "faka_tickets_opened_total",
     "Buyers' tickets opened, by category and level (L1: a key replacement was asked; L2: the shop answers)",
     ["category", "level"],
+)
+SUPPLIERS_PAUSED = Counter(
+    "faka_suppliers_paused_total",
+    "Suppliers paused because their claim rate passed the shop's pause threshold (no new routes until an "
+    "operator resumes them), by shop",
+    ["shop"],
 )
 DELAYED = Counter(
     "faka_delivery_delayed_total", "Paid deliveries the SLA watchdog found overdue (sent to the manual queue)"
@@ -77,3 +85,8 @@ def _needs_attention(event: DeliveryNeedsAttention) -> None:
 @on_committed(DeliveryDelayed)
 def _delayed(event: DeliveryDelayed) -> None:
     DELAYED.inc()
+
+
+@on_committed(SupplierPaused)
+def _supplier_paused(event: SupplierPaused) -> None:
+    SUPPLIERS_PAUSED.labels(shop_label(event.shop_id)).inc()

@@ -104,6 +104,9 @@ suppliers = Table(
     Column("timeout_seconds", Float, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("paused_at", TS),
+    Column("paused_reason", Text),
+    Column("resumed_at", TS),
     UniqueConstraint("shop_id", "name", name="suppliers_shop_name"),
     UniqueConstraint("shop_id", "id", name="suppliers_shop_id"),
 )
@@ -180,10 +183,34 @@ supplier_claims = Table(
     Column("reason", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
     Column("created_at", TS, nullable=False, server_default=func.now()),
+    Column("replacement_claim_id", PgUUID(as_uuid=True), unique=True),
+    Column("batch_id", PgUUID(as_uuid=True)),
     ForeignKeyConstraint(
         ["shop_id", "supplier_id"],
         ["suppliers.shop_id", "suppliers.id"],
         name="supplier_claims_shop_supplier",
+    ),
+)
+
+#: What the shop holds for each supplier: deposits in (positive), claims deducted (negative, one entry per
+#: claim). Entries only, never an updated total: the balance is their sum.
+supplier_ledger = Table(
+    "supplier_ledger",
+    metadata,
+    Column("id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("claim_id", PgUUID(as_uuid=True), unique=True),
+    Column("note", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("created_at", TS, nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["shop_id", "supplier_id"],
+        ["suppliers.shop_id", "suppliers.id"],
+        name="supplier_ledger_shop_supplier",
     ),
 )
 
@@ -394,12 +421,14 @@ class AttemptRepository:
 
     async def scores(self, shop_id: UUID, since: datetime) -> dict[UUID, Score]:
         """Per supplier of the shop over the window: finished submits, successes, mean latency, claims."""
-        a = delivery_attempts
+        a, c, s = delivery_attempts, supplier_claims, suppliers
+        # an operator's resume starts the supplier's window afresh (what paused it does not count again)
+        start = func.greatest(since, func.coalesce(s.c.resumed_at, since))
         counted = and_(
             a.c.shop_id == shop_id,
             a.c.supplier_id.is_not(None),
             a.c.phase == "submit",
-            a.c.started_at >= since,
+            a.c.started_at >= start,
             a.c.outcome.in_(COUNTED_OUTCOMES),
         )
         rows = await self._session.execute(
@@ -409,13 +438,15 @@ class AttemptRepository:
                 func.sum(case((a.c.outcome == "succeeded", 1), else_=0)),
                 func.avg(a.c.latency_ms),
             )
+            .join(s, and_(s.c.shop_id == a.c.shop_id, s.c.id == a.c.supplier_id))
             .where(counted)
             .group_by(a.c.supplier_id)
         )
         claim_rows = await self._session.execute(
-            select(supplier_claims.c.supplier_id, func.count())
-            .where(supplier_claims.c.shop_id == shop_id, supplier_claims.c.created_at >= since)
-            .group_by(supplier_claims.c.supplier_id)
+            select(c.c.supplier_id, func.count())
+            .join(s, and_(s.c.shop_id == c.c.shop_id, s.c.id == c.c.supplier_id))
+            .where(c.c.shop_id == shop_id, c.c.created_at >= start)
+            .group_by(c.c.supplier_id)
         )
         claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows.tuples()}
         scores = {
@@ -585,7 +616,7 @@ class SupplierRepository:
         return result.first() is not None
 
     async def routes(self, shop_id: UUID, product_id: UUID) -> list[Route]:
-        """The product's active routes in the shop to active suppliers."""
+        """The product's active routes in the shop to active suppliers that are not paused."""
         r, s = supplier_routes, suppliers
         rows = await self._session.execute(
             select(r, s.c.name.label("supplier_name"))
@@ -595,6 +626,7 @@ class SupplierRepository:
                 r.c.product_id == product_id,
                 r.c.active.is_(True),
                 s.c.active.is_(True),
+                s.c.paused_at.is_(None),
             )
         )
         return [
@@ -612,10 +644,31 @@ class SupplierRepository:
             for row in rows
         ]
 
-    async def add_claim(self, claim: Claim) -> None:
-        await self._session.execute(
-            insert(supplier_claims).values(**{f: getattr(claim, f) for f in Claim.__dataclass_fields__})
+    async def add_claim(self, claim: Claim) -> bool:
+        """Record the claim and deduct it from what the shop holds for the supplier (one ledger entry, in
+        the same transaction); False, and nothing written, when its replacement was claimed before."""
+        result = await self._session.execute(
+            insert(supplier_claims)
+            .values(**{f: getattr(claim, f) for f in Claim.__dataclass_fields__})
+            .on_conflict_do_nothing(index_elements=[supplier_claims.c.replacement_claim_id])
+            .returning(supplier_claims.c.id)
         )
+        if result.first() is None:
+            return False
+        await self._session.execute(
+            insert(supplier_ledger).values(
+                id=claim.id,
+                shop_id=claim.shop_id,
+                supplier_id=claim.supplier_id,
+                kind="claim",
+                amount=-claim.amount,
+                currency=claim.currency,
+                claim_id=claim.id,
+                note=claim.reason,
+                recorded_by=claim.recorded_by,
+            )
+        )
+        return True
 
     async def claims(self, shop_id: UUID, supplier_id: UUID) -> list[tuple[Claim, datetime]]:
         rows = await self._session.execute(

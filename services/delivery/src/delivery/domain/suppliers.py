@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
@@ -94,15 +95,46 @@ class Score:
         return self.claims / self.succeeded if self.succeeded else 0.0
 
 
-def rank(routes: Iterable[Route], scores: dict[UUID, Score]) -> list[Route]:
-    """Priority first (primary, then backups); among equal priorities the better-scoring supplier (success
-    rate, then lower latency, then lower cost) goes first."""
+Standing = Literal["good", "demoted", "paused"]
 
-    def key(route: Route) -> tuple[int, float, float, int, str]:
+
+@dataclass(frozen=True)
+class SupplierPolicy:
+    """The shop's thresholds on its suppliers' claim rate (claims per successful recharge) over a sliding
+    window; a supplier is only judged once `min_sample` successes are counted, so one claim against a
+    supplier with three sales does not demote it."""
+
+    window: timedelta = timedelta(days=7)
+    min_sample: int = 20
+    demote_claim_rate: float = 0.05
+    pause_claim_rate: float = 0.2
+
+    def since(self, now: datetime, resumed_at: datetime | None = None) -> datetime:
+        """Where the supplier's window starts: an operator's resume starts it afresh, so the claims that
+        paused it do not pause it again at once."""
+        start = now - self.window
+        return max(start, resumed_at) if resumed_at is not None else start
+
+    def standing(self, score: Score | None) -> Standing:
+        if score is None or score.succeeded < self.min_sample:
+            return "good"
+        if score.claim_rate >= self.pause_claim_rate:
+            return "paused"
+        if score.claim_rate >= self.demote_claim_rate:
+            return "demoted"
+        return "good"
+
+
+def rank(routes: Iterable[Route], scores: dict[UUID, Score], demoted: Collection[UUID] = ()) -> list[Route]:
+    """Priority first (primary, then backups), except that the routes of a demoted supplier go after every
+    other; among equal priorities the better-scoring supplier (success rate, then lower latency, then lower
+    cost) goes first."""
+
+    def key(route: Route) -> tuple[bool, int, float, float, int, str]:
         score = scores.get(route.supplier_id)
         rate = score.success_rate if score else 0.5
         latency = score.mean_latency_ms if score and score.mean_latency_ms is not None else 0.0
-        return (route.priority, -rate, latency, route.cost, route.supplier_name)
+        return (route.supplier_id in demoted, route.priority, -rate, latency, route.cost, route.supplier_name)
 
     return sorted(routes, key=key)
 
@@ -125,6 +157,9 @@ class Supplier:
     secret_blob: bytes
     timeout_seconds: float
     active: bool = True
+    paused_at: datetime | None = None
+    paused_reason: str | None = None
+    resumed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -139,3 +174,5 @@ class Claim:
     currency: str
     reason: str
     recorded_by: str
+    replacement_claim_id: UUID | None = None
+    batch_id: UUID | None = None

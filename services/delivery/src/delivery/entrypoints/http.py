@@ -27,6 +27,7 @@ from delivery.bootstrap import Service
 from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
 from delivery.domain.suppliers import Claim, Route, Supplier
+from delivery.entrypoints.supplier_accounts import supplier_accounts_router
 from delivery.entrypoints.tickets import tickets_router
 from delivery.service_layer import handlers
 from delivery.service_layer import suppliers as supplier_ops
@@ -135,6 +136,8 @@ def supplier_view(s: Supplier) -> dict[str, Any]:
         "config": s.config,
         "timeout_seconds": s.timeout_seconds,
         "active": s.active,
+        "paused": s.paused_at is not None,
+        "paused_reason": s.paused_reason,
     }
 
 
@@ -350,5 +353,6 @@ def router(service: Service) -> APIRouter:
         api,
         reveals,
         tickets_router(service),
+        supplier_accounts_router(service),
         resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED),
     )

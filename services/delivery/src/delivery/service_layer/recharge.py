@@ -32,10 +32,9 @@ from delivery.domain.suppliers import (
     SupplierError,
     TransientError,
     UpstreamOrder,
-    rank,
     remaining,
 )
-from delivery.service_layer import handlers
+from delivery.service_layer import handlers, routing
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -148,14 +147,14 @@ class RechargeWorker:
                 a.supplier_id for a in await uow.attempts.for_order(shop_id, order_id) if a.phase == "submit"
             }
             unsure = await uow.attempts.unresolved_submits(shop_id, order_id)
-            routes = await uow.suppliers.routes(shop_id, delivery.product_id)
-            scores = await uow.attempts.scores(shop_id, handlers.now_utc() - self.policy.score_window)
-            suppliers = {r.supplier_id: await uow.suppliers.get(shop_id, r.supplier_id) for r in routes}
+            plan = await routing.routes_in_order(
+                uow, shop_id, delivery.product_id, self.policy.score_window, handlers.now_utc()
+            )
+            suppliers = {r.supplier_id: await uow.suppliers.get(shop_id, r.supplier_id) for r in plan}
             for attempt in unsure:
                 if attempt.supplier_id is not None and attempt.supplier_id not in suppliers:
                     suppliers[attempt.supplier_id] = await uow.suppliers.get(shop_id, attempt.supplier_id)
-        plan = rank(routes, scores)
-        by_supplier = {r.supplier_id: r for r in routes}
+        by_supplier = {r.supplier_id: r for r in plan}
 
         for attempt in unsure:
             supplier = suppliers.get(attempt.supplier_id) if attempt.supplier_id else None
@@ -186,11 +185,9 @@ class RechargeWorker:
                 or await uow.attempts.unresolved_submits(shop_id, order_id)
             ):
                 return "stopped"
-            reason = "suppliers_exhausted" if routes else "no_supplier_route"
+            reason = "suppliers_exhausted" if plan else "no_supplier_route"
             detail = (
-                f"{len(routes)} supplier route(s) tried, none delivered"
-                if routes
-                else "no active supplier route"
+                f"{len(plan)} supplier route(s) tried, none delivered" if plan else "no active supplier route"
             )
             await handlers.send_to_manual(uow, locked, reason, detail, handlers.now_utc())
             await uow.commit()

@@ -1,12 +1,17 @@
-"""Supplier administration: register suppliers and routes, record claims, read scores, ask upstreams."""
+"""Supplier administration: register suppliers and routes, claims (by hand, and from every confirmed key
+replacement), deposits, scores and the shop's thresholds, resume a paused supplier, ask upstreams."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
 
+from faka_common.contracts.aftersales import KeyReplaced
+from faka_common.contracts.quality import SupplierDeposit
+from faka_common.contracts.quality import SupplierPolicy as SupplierPolicyBody
 from faka_common.crypto import KeyRing
 from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
 from faka_common.fields import printable_message
@@ -14,12 +19,18 @@ from faka_common.outbound import OutboundPolicy
 from pydantic import ValidationError
 from uuid6 import uuid7
 
+from delivery.adapters.supplier_accounts import ClaimTotals, LedgerEntry
 from delivery.adapters.suppliers.base import Balance, UpstreamProduct
 from delivery.adapters.suppliers.factory import config_for, secret_context
-from delivery.domain.suppliers import Claim, Route, Score, Supplier, SupplierError, rank
-from delivery.service_layer import handlers
+from delivery.domain.suppliers import Claim, Route, Score, Supplier, SupplierError, SupplierPolicy
+from delivery.service_layer import handlers, routing, tickets
 from delivery.service_layer.recharge import AdapterFactory, Breakers
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: A replaced key's claim names no currency only when inventory's event predates the field.
+DEFAULT_CURRENCY = "CNY"
 
 
 async def add_supplier(
@@ -104,8 +115,7 @@ async def ranked_routes(
     uow: DeliveryUnitOfWork, shop_id: UUID, product_id: UUID, window: timedelta
 ) -> list[Route]:
     """The shop's routes of the product in the order the recharge worker tries them."""
-    routes = await uow.suppliers.routes(shop_id, product_id)
-    return rank(routes, await uow.attempts.scores(shop_id, handlers.now_utc() - window))
+    return await routing.routes_in_order(uow, shop_id, product_id, window, handlers.now_utc())
 
 
 async def remove_route(uow: DeliveryUnitOfWork, shop_id: UUID, product_id: UUID, supplier_id: UUID) -> None:
@@ -125,14 +135,105 @@ async def record_claim(
     by: str,
 ) -> Claim:
     """A loss the shop's supplier caused on one of the shop's orders (e.g. a recharge that never arrived):
-    it lowers the supplier's score."""
-    await _supplier(uow, shop_id, supplier_id)
+    it is deducted from what the shop holds for the supplier and counts against its standing."""
+    supplier = await _supplier(uow, shop_id, supplier_id)
     if await uow.deliveries.get(shop_id, order_id) is None:
         raise NotFound(f"no delivery for order {order_id}")
     claim = Claim(uuid7(), shop_id, supplier_id, order_id, amount, currency, reason, by)
     await uow.suppliers.add_claim(claim)
+    await routing.judge(uow, supplier, handlers.now_utc())
     await uow.commit()
     return claim
+
+
+async def settle_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None:
+    """Inventory replaced a key: the ticket is done, and the voided key's supplier owes its cost."""
+    await tickets.record_replacement(event, uow)
+    await claim_replacement(event, uow)
+
+
+async def claim_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None:
+    """A claim against the supplier of the voided key's batch for the key's cost, once per replacement (the
+    claim's replacement id is unique, so a redelivered or re-emitted KeyReplaced claims nothing more). A
+    batch without a supplier, or naming none of the shop's, claims nothing."""
+    if event.supplier_id is None:
+        return
+    supplier = await uow.suppliers.get(event.shop_id, event.supplier_id)
+    if supplier is None:
+        log.warning(
+            "key %s replaced: batch %s names supplier %s, not one of shop %s; no claim",
+            event.voided_key_id, event.batch_id, event.supplier_id, event.shop_id,
+        )  # fmt: skip
+        return
+    claim = Claim(
+        uuid7(),
+        event.shop_id,
+        supplier.id,
+        event.order_id,
+        event.cost_price or 0,
+        event.currency or DEFAULT_CURRENCY,
+        f"key {event.voided_key_id} reported invalid and replaced",
+        "system",
+        replacement_claim_id=event.claim_id,
+        batch_id=event.batch_id,
+    )
+    if await uow.suppliers.add_claim(claim):
+        await routing.judge(uow, supplier, handlers.now_utc())
+
+
+async def resume_supplier(uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, by: str) -> Supplier:
+    """An operator routes to the paused supplier again; its standing is judged afresh from now."""
+    if not await uow.accounts.resume(shop_id, supplier_id, handlers.now_utc()):
+        raise NotFound(f"no supplier {supplier_id}")
+    await uow.commit()
+    log.info("supplier %s of shop %s resumed by %s", supplier_id, shop_id, by)
+    return await _supplier(uow, shop_id, supplier_id)
+
+
+async def record_deposit(
+    uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, deposit: SupplierDeposit
+) -> LedgerEntry:
+    """Money the shop holds for its supplier: an entry of the ledger claims are deducted from."""
+    await _supplier(uow, shop_id, supplier_id)
+    entry = LedgerEntry(
+        uuid7(), shop_id, supplier_id, "deposit", deposit.amount, deposit.currency, deposit.note,
+        deposit.recorded_by,
+    )  # fmt: skip
+    await uow.accounts.add_entry(entry)
+    await uow.commit()
+    return entry
+
+
+@dataclass(frozen=True)
+class SupplierAccount:
+    supplier: Supplier
+    balances: dict[str, int]
+    claims: list[ClaimTotals]
+    entries: list[LedgerEntry]
+
+
+async def account(uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, limit: int) -> SupplierAccount:
+    """The shop's supplier with its balance per currency, its claims per import batch and its latest
+    ledger entries."""
+    supplier = await _supplier(uow, shop_id, supplier_id)
+    return SupplierAccount(
+        supplier,
+        await uow.accounts.balances(shop_id, supplier_id),
+        await uow.accounts.claim_totals(shop_id, supplier_id),
+        await uow.accounts.entries(shop_id, supplier_id, limit),
+    )
+
+
+async def put_policy(uow: DeliveryUnitOfWork, shop_id: UUID, body: SupplierPolicyBody) -> SupplierPolicy:
+    policy = SupplierPolicy(
+        timedelta(minutes=body.window_minutes),
+        body.min_sample,
+        body.demote_claim_rate,
+        body.pause_claim_rate,
+    )
+    await uow.accounts.put_policy(shop_id, policy)
+    await uow.commit()
+    return policy
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from delivery.adapters.orm import (
     ManualTaskRepository,
     SupplierRepository,
 )
+from delivery.adapters.supplier_accounts import SupplierAccountRepository
 from delivery.adapters.tickets import ReplacementClaimRepository, TicketRepository
 
 
@@ -22,6 +23,7 @@ class DeliveryUnitOfWork(UnitOfWork):
     suppliers: SupplierRepository
     tickets: TicketRepository
     claims: ReplacementClaimRepository
+    accounts: SupplierAccountRepository
 
     def bind(self, session: AsyncSession) -> None:
         self.deliveries = DeliveryRepository(session)
@@ -31,3 +33,4 @@ class DeliveryUnitOfWork(UnitOfWork):
         self.suppliers = SupplierRepository(session)
         self.tickets = TicketRepository(session)
         self.claims = ReplacementClaimRepository(session)
+        self.accounts = SupplierAccountRepository(session)

@@ -1,0 +1,236 @@
+"""Suppliers held to account, on a real Postgres with suppliers played by a local HTTP server: a confirmed key
+replacement claims the key's cost from its batch's supplier once however often the event comes, the claim is
+deducted from the shop's deposit; a supplier whose claim rate passes the shop's thresholds is ranked last,
+then paused (announced, counted) and gets no routes, until an operator resumes it; another shop's supplier
+is not found; bad thresholds are 422s naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from delivery.adapters.metrics import SUPPLIERS_PAUSED
+from delivery.bootstrap import Service
+from faka_common.contracts.aftersales import KeyReplaced
+from faka_common.contracts.delivery import RechargeRequested
+from faka_common.http import SHOP_HEADER
+from faka_common.metrics import shop_label
+
+from .conftest import SECRET, SupplierServer, feed
+from .test_recharge import drain, unique
+
+pytestmark = pytest.mark.integration
+
+
+def acting_for(shop: UUID) -> dict[str, str]:
+    return {SHOP_HEADER: str(shop)}
+
+
+async def add_supplier(api: httpx.AsyncClient, shop: UUID, name: str, base_url: str) -> str:
+    created = await api.post(
+        "/internal/suppliers",
+        json={"name": name, "kind": "http_json", "base_url": base_url, "secret": SECRET,
+              "config": {"merchant_id": "m-1"}, "timeout_seconds": 2.0},
+        headers=acting_for(shop),
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    supplier_id: str = created.json()["supplier_id"]
+    return supplier_id
+
+
+async def route(
+    api: httpx.AsyncClient, shop: UUID, product_id: UUID, supplier_id: str, priority: int
+) -> None:
+    routed = await api.put(
+        f"/internal/products/{product_id}/routes/{supplier_id}",
+        json={"supplier_sku": "mobile-50", "priority": priority, "cost": 4900},
+        headers=acting_for(shop),
+    )
+    assert routed.status_code == 200, routed.text
+
+
+async def account(api: httpx.AsyncClient, shop: UUID, supplier_id: str) -> dict[str, Any]:
+    found = await api.get(f"/internal/suppliers/{supplier_id}/account", headers=acting_for(shop))
+    assert found.status_code == 200, found.text
+    body: dict[str, Any] = found.json()
+    return body
+
+
+async def routing_order(api: httpx.AsyncClient, shop: UUID, product_id: UUID) -> list[str]:
+    listed = await api.get(f"/internal/products/{product_id}/routes", headers=acting_for(shop))
+    assert listed.status_code == 200, listed.text
+    return [r["supplier_id"] for r in listed.json()["items"]]
+
+
+def replaced(shop: UUID, supplier_id: UUID | str, batch_id: UUID, cost: int = 1500) -> KeyReplaced:
+    return KeyReplaced(
+        order_id=uuid4(), shop_id=shop, product_id=uuid4(), claim_id=uuid4(), ticket_id=uuid4(),
+        voided_key_id=uuid4(), key_id=uuid4(), batch_id=batch_id, cost_price=cost,
+        supplier_id=UUID(str(supplier_id)), currency="CNY",
+    )  # fmt: skip
+
+
+async def test_a_replaced_key_claims_its_cost_from_the_batchs_supplier_once_and_the_deposit_pays_it(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    shop, batch = uuid4(), uuid4()
+    supplier_id = await add_supplier(api, shop, unique("keys"), suppliers.url("keys"))
+    deposit = await api.post(
+        f"/internal/suppliers/{supplier_id}/deposits",
+        json={"amount": 10_000, "currency": "CNY", "note": "deposit", "recorded_by": "owner@shop"},
+        headers=acting_for(shop),
+    )
+    assert deposit.status_code == 201, deposit.text
+
+    event = replaced(shop, supplier_id, batch)
+    envelope, first = await feed(service, event)
+    _, redelivered = await feed(service, event, envelope)  # the broker delivers the same record again
+    _, re_emitted = await feed(service, event)  # the same fact in a new envelope (a new event id)
+
+    assert (first, re_emitted) == ("handled", "handled")
+    assert redelivered != "failed"
+    found = await account(api, shop, supplier_id)
+    assert found["claims"] == [
+        {"batch_id": str(batch), "currency": "CNY", "claims": 1, "replacements": 1, "amount": 1500}
+    ]
+    assert found["balances"] == {"CNY": 10_000 - 1500}
+    assert sorted((e["kind"], e["amount"]) for e in found["entries"]) == [
+        ("claim", -1500),
+        ("deposit", 10_000),
+    ]
+    [claim] = (await api.get(f"/internal/suppliers/{supplier_id}/claims", headers=acting_for(shop))).json()[
+        "items"
+    ]
+    assert (claim["order_id"], claim["amount"], claim["recorded_by"]) == (str(event.order_id), 1500, "system")
+
+
+async def test_a_replacement_naming_another_shops_supplier_or_none_claims_nothing(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    shop, other = uuid4(), uuid4()
+    theirs = await add_supplier(api, other, unique("theirs"), suppliers.url("theirs"))
+
+    _, outcome = await feed(service, replaced(shop, theirs, uuid4()))
+    no_supplier = replaced(shop, theirs, uuid4()).model_copy(update={"supplier_id": None})
+    _, without = await feed(service, no_supplier)
+
+    assert (outcome, without) == ("handled", "handled")
+    assert (await account(api, other, theirs))["claims"] == []
+
+
+async def test_another_shops_supplier_is_not_found_for_account_deposit_and_resume(
+    api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    shop, other = uuid4(), uuid4()
+    theirs = await add_supplier(api, other, unique("theirs"), suppliers.url("theirs"))
+    mine = acting_for(shop)
+
+    answers = [
+        await api.get(f"/internal/suppliers/{theirs}/account", headers=mine),
+        await api.post(
+            f"/internal/suppliers/{theirs}/deposits",
+            json={"amount": 100, "recorded_by": "me"},
+            headers=mine,
+        ),
+        await api.post(f"/internal/suppliers/{theirs}/resume", json={"resumed_by": "me"}, headers=mine),
+    ]
+
+    assert [a.status_code for a in answers] == [404, 404, 404]
+    assert (await account(api, other, theirs))["balances"] == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"demote_claim_rate": -0.1}, "demote_claim_rate"),
+        ({"window_minutes": 0}, "window_minutes"),
+        ({"min_sample": 0}, "min_sample"),
+        ({"pause_claim_rate": 1.5}, "pause_claim_rate"),
+        ({"demote_claim_rate": 0.5, "pause_claim_rate": 0.2}, "pause_claim_rate"),
+    ],
+)
+async def test_bad_thresholds_are_a_422_naming_the_field(
+    api: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
+    shop = uuid4()
+    body = {
+        "window_minutes": 60,
+        "min_sample": 3,
+        "demote_claim_rate": 0.1,
+        "pause_claim_rate": 0.5,
+        **change,
+    }
+
+    answer = await api.put("/internal/supplier-policy", json=body, headers=acting_for(shop))
+
+    assert answer.status_code == 422, answer.text
+    assert field in answer.text
+    kept = (await api.get("/internal/supplier-policy", headers=acting_for(shop))).json()
+    assert kept["pause_claim_rate"] == 0.2  # the default: nothing was saved
+
+
+async def test_a_supplier_over_the_thresholds_is_ranked_last_then_paused_then_resumed(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    shop, product_id = uuid4(), uuid4()
+    primary, backup = suppliers.add(unique("primary")), suppliers.add(unique("backup"))
+    first = await add_supplier(api, shop, primary.name, suppliers.url(primary.name))
+    second = await add_supplier(api, shop, backup.name, suppliers.url(backup.name))
+    await route(api, shop, product_id, first, 0)
+    await route(api, shop, product_id, second, 1)
+    policy = {"window_minutes": 60, "min_sample": 3, "demote_claim_rate": 0.3, "pause_claim_rate": 0.6}
+    assert (
+        await api.put("/internal/supplier-policy", json=policy, headers=acting_for(shop))
+    ).status_code == 200
+    orders = [uuid4() for _ in range(3)]
+    for order_id in orders:
+        await feed(service, RechargeRequested(
+            order_id=order_id, shop_id=shop, product_id=product_id, account="13800138000", amount=5000,
+        ))  # fmt: skip
+    await drain(service)
+    assert primary.total_submits() == 3 and backup.total_submits() == 0
+
+    async def claim(order_id: UUID) -> None:
+        made = await api.post(
+            f"/internal/suppliers/{first}/claims",
+            json={"order_id": str(order_id), "amount": 4900, "reason": "never arrived", "recorded_by": "ops"},
+            headers=acting_for(shop),
+        )
+        assert made.status_code == 201, made.text
+
+    assert await routing_order(api, shop, product_id) == [first, second]
+    await claim(orders[0])  # 1 claim of 3 successes: 0.33, over the demotion threshold
+    assert await routing_order(api, shop, product_id) == [second, first]
+    assert not (await account(api, shop, first))["paused"]
+
+    paused_before = SUPPLIERS_PAUSED.labels(shop_label(shop))._value.get()
+    await claim(orders[1])  # 2 of 3: 0.67, over the pause threshold
+    assert await routing_order(api, shop, product_id) == [second]
+    standing = await account(api, shop, first)
+    assert standing["paused"] and "claim rate" in standing["paused_reason"]
+    assert SUPPLIERS_PAUSED.labels(shop_label(shop))._value.get() == paused_before + 1
+    await claim(orders[2])  # still paused: announced once
+    assert SUPPLIERS_PAUSED.labels(shop_label(shop))._value.get() == paused_before + 1
+    async with service.runtime.engine.connect() as connection:
+        from sqlalchemy import text
+
+        announced = await connection.execute(
+            text("SELECT count(*) FROM outbox WHERE key = :key"), {"key": first}
+        )
+        assert announced.scalar_one() == 1
+    next_order = uuid4()
+    await feed(service, RechargeRequested(
+        order_id=next_order, shop_id=shop, product_id=product_id, account="13800138000", amount=5000,
+    ))  # fmt: skip
+    await drain(service)
+    assert backup.submits == {str(next_order): 1} and primary.total_submits() == 3
+
+    resumed = await api.post(
+        f"/internal/suppliers/{first}/resume", json={"resumed_by": "ops"}, headers=acting_for(shop)
+    )
+
+    assert resumed.status_code == 200, resumed.text
+    assert not resumed.json()["paused"]
+    assert await routing_order(api, shop, product_id) == [first, second]  # judged afresh from the resume
