@@ -33,6 +33,8 @@ from gateway.entrypoints.web import STATIC_DIR, html
 SHOP_COOKIE = "faka_console_shop"
 SIGN_IN = "/console/sign-in"
 TOTP_SETUP = "/console/totp"
+#: Where a person lands after sign-in: the dashboard.
+HOME = "/console/"
 #: The console's own files, read once (only these names are served).
 CONSOLE_FILES = {
     path.name: (path.read_bytes(), media_type)
@@ -54,7 +56,9 @@ class Section:
 
 
 SECTIONS = (
+    Section("dashboard", "console/", "orders:read", N_("Dashboard")),
     Section("orders", "console/orders", "orders:read", N_("Orders")),
+    Section("products", "console/products", "catalog:read", N_("Products")),
     Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
     Section("keys", "console/keys", "keys:export", N_("Key export")),
 )
@@ -65,6 +69,9 @@ ACTIONS: dict[str, Permission] = {
     "rotate": "orders:write",
     "deliver": "delivery:write",
     "export": "keys:export",
+    "edit_catalog": "catalog:write",
+    "import_keys": "keys:import",
+    "edit_tiers": "pricing:write",
 }
 #: What the script shows, in the page's language (statuses come from the storefront's labels).
 SCRIPT_STRINGS = {
@@ -116,6 +123,39 @@ SCRIPT_STRINGS = {
     "totp_on": N_("Two-step sign-in is on. Keep these recovery codes somewhere safe; each works once:"),
     "email_done": N_("Your e-mail address is confirmed."),
     "link_invalid": N_("This link was used already, has expired or is not known. Ask for a new one."),
+    "none": N_("None."),
+    "chart_label": N_("Orders (bars) and paid orders (line) each day from %(first)s to %(last)s"),
+    "orders_count": N_("Orders: %(count)s"),
+    "paid_count": N_("paid: %(count)s"),
+    "status_count": N_("%(status)s: %(count)s"),
+    "hot_line": N_("%(title)s: paid orders %(orders)s, units %(quantity)s"),
+    "low_line": N_("%(title)s: %(count)s left (alert at %(threshold)s)"),
+    "refund_line": N_("Refunds %(status)s: %(count)s, %(amount)s"),
+    "refund_pending": N_("under way"),
+    "refund_succeeded": N_("paid back"),
+    "refund_failed": N_("failed"),
+    "csv_ready": N_("The daily figures are ready:"),
+    "no_products": N_("No products yet."),
+    "on_sale": N_("On sale"),
+    "off_sale": N_("Not on sale"),
+    "not_listed": N_("not listed"),
+    "unlimited": N_("No limit"),
+    "edit": N_("Edit"),
+    "import_keys": N_("Import keys"),
+    "bad_amount": N_("Write an amount such as 12.50."),
+    "bad_number": N_("Write a whole number."),
+    "bad_tier": N_("Line %(line)s: write the units, a space, then the unit price."),
+    "tiers_saved": N_("The wholesale prices are saved."),
+    "nothing_to_import": N_("Paste keys or choose a file."),
+    "sending": N_("Sent so far: %(percent)s"),
+    "waiting_report": N_("Sent. The keys are being checked…"),
+    "report_summary": N_(
+        "Accepted: %(imported)s. Duplicates: %(duplicates)s. Invalid: %(invalid)s. Blank lines: %(blank)s."
+    ),
+    "report_blank": N_("Line %(line)s: blank, skipped"),
+    "report_repeat": N_("Line %(line)s: duplicate of line %(first)s"),
+    "report_invalid": N_("Line %(line)s: invalid (%(reason)s)"),
+    "stock_now": N_("Keys in stock: %(count)s"),
 }
 assert {f"cause_{cause}" for cause in TRIGGER_CAUSES.values()} <= set(SCRIPT_STRINGS)
 
@@ -214,7 +254,11 @@ def console_pages_router(gw: Gateway) -> APIRouter:
                         message=error.message)  # fmt: skip
         return to_sign_in(request) if found is None else found
 
-    async def console_page(request: Request, section: str, template: str, **values: Any) -> Response:
+    async def console_page(
+        request: Request, section: str, template: str, needs: Permission | None = None, **values: Any
+    ) -> Response:
+        """The section's page for a person whose role opens it (and, for a page that changes things,
+        allows `needs`); a 403 page naming why for the others."""
         found = await seated(request)
         if isinstance(found, Response):
             return found
@@ -228,7 +272,7 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         if found.shop_id is None:
             message = N_("You are not a member of any shop yet. Ask a shop's owner to invite you.")
             return page(request, "message.html", 403, heading=current.title, message=message, **common)
-        if current not in shown:
+        if current not in shown or (needs is not None and not found.may(needs)):
             message = N_("Your role in this shop cannot open this page.")
             return page(request, "message.html", 403, heading=current.title, message=message, **common)
         response = page(request, template, **common, **values)
@@ -237,16 +281,17 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         return response
 
     @web.get("/console")
-    @web.get("/console/")
-    async def console_home(request: Request) -> Response:
-        return RedirectResponse(storefront_root(request) + "/console/orders", status_code=303)
+    async def console_root(request: Request) -> Response:
+        return RedirectResponse(storefront_root(request) + HOME, status_code=303)
+
+    @web.get(HOME)
+    async def dashboard(request: Request) -> Response:
+        return await console_page(request, "dashboard", "dashboard.html")
 
     @web.get("/console/sign-in")
     async def sign_in(request: Request) -> Response:
         wanted = request.query_params.get("next", "")
-        target = (
-            wanted if wanted.startswith("/console/") and not wanted.startswith("//") else "/console/orders"
-        )
+        target = wanted if wanted.startswith("/console/") and not wanted.startswith("//") else HOME
         return page(request, "sign_in.html", next_page=target)
 
     @web.get("/console/setup")
@@ -280,6 +325,27 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         if not ORDER_NO.fullmatch(order_no):
             return page(request, "message.html", 404, heading=N_("Orders"), message=N_("No such order."))
         return await console_page(request, "orders", "order.html", order_no=order_no)
+
+    @web.get("/console/products")
+    async def products(request: Request) -> Response:
+        return await console_page(request, "products", "products.html")
+
+    @web.get("/console/products/new")
+    async def new_product(request: Request) -> Response:
+        return await console_page(request, "products", "product.html", "catalog:write", product_id=None)
+
+    @web.get("/console/products/{product_id}")
+    async def edit_product(request: Request, product_id: str) -> Response:
+        return await product_page(request, product_id, "product.html", "catalog:write")
+
+    @web.get("/console/products/{product_id}/keys")
+    async def key_import(request: Request, product_id: str) -> Response:
+        return await product_page(request, product_id, "key_import.html", "keys:import")
+
+    async def product_page(request: Request, product_id: str, template: str, needs: Permission) -> Response:
+        if _uuid(product_id) is None:
+            return page(request, "message.html", 404, heading=N_("Products"), message=N_("No such product."))
+        return await console_page(request, "products", template, needs, product_id=product_id)
 
     @web.get("/console/manual-queue")
     async def manual_queue(request: Request) -> Response:

@@ -10,6 +10,7 @@ from gateway.entrypoints.aftersales import aftersales_router
 from gateway.entrypoints.catalog_admin import catalog_admin_router
 from gateway.entrypoints.console_auth import console_auth_router
 from gateway.entrypoints.console_pages import console_pages_router
+from gateway.entrypoints.dashboard import dashboard_router
 from gateway.entrypoints.delivery_admin import delivery_admin_router
 from gateway.entrypoints.http import admin_router, install_edge_handlers, payments_router, storefront_router
 from gateway.entrypoints.notification_admin import notification_admin_router
@@ -44,6 +45,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         telegram_router(gw),
         console_auth_router(gw),
         console_pages_router(gw),
+        dashboard_router(gw),
         aftersales_router(gw),
     ]
 

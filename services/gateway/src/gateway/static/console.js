@@ -40,7 +40,7 @@
       toSignIn();
       throw new Error("signed out");
     }
-    return { ok: response.ok, status: response.status, data: data || {} };
+    return { ok: response.ok, status: response.status, headers: response.headers, data: data || {} };
   }
 
   function time(iso) {
@@ -145,7 +145,7 @@
     const first = $("#sign-in");
     const second = $("#second-factor");
     const recovery = $("[data-recovery]", second);
-    const next = first.dataset.next || "/console/orders";
+    const next = first.dataset.next || "/console/";
     let challenge = "";
     first.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -515,6 +515,383 @@
     });
   }
 
+  // Figures: counts and durations in the page's language; money per currency; days are UTC days.
+  const count = (value) => new Intl.NumberFormat(lang).format(Number(value || 0));
+  const utcDay = (day) =>
+    new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(day + "T00:00:00Z"));
+  const amounts = (gmv) => Object.entries(gmv || {}).map(([currency, minor]) => money(minor, currency)).join(", ") || "0";
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const [value, unit] = seconds < 120 ? [seconds, "second"] : seconds < 7200 ? [seconds / 60, "minute"] : [seconds / 3600, "hour"];
+    return new Intl.NumberFormat(lang, { style: "unit", unit, maximumFractionDigits: 1 }).format(value);
+  }
+
+  function listOf(list, items, line) {
+    list.replaceChildren(...(items.length ? items.map((item) => element("li", line(item))) : [element("li", t("none"))]));
+  }
+
+  // The daily chart, drawn as SVG: a bar per day for the orders placed, a line for the orders paid. The
+  // table under it holds the same figures as text.
+  function chart(days) {
+    const ns = "http://www.w3.org/2000/svg";
+    const make = (tag, attrs) => {
+      const made = document.createElementNS(ns, tag);
+      for (const [name, value] of Object.entries(attrs)) made.setAttribute(name, String(value));
+      return made;
+    };
+    const width = 640, height = 220, left = 36, bottom = 24, top = 10;
+    const most = Math.max(1, ...days.map((day) => Math.max(day.orders, day.paid_orders)));
+    const step = (width - left) / days.length;
+    const y = (value) => height - bottom - (value / most) * (height - bottom - top);
+    const svg = make("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: "chart-svg" });
+    const label = t("chart_label", { first: utcDay(days[0].day), last: utcDay(days[days.length - 1].day) });
+    svg.setAttribute("aria-label", label);
+    svg.appendChild(make("line", { x1: left, y1: y(0), x2: width, y2: y(0), class: "axis" }));
+    const scale = make("text", { x: left - 6, y: y(most) + 4, "text-anchor": "end", class: "tick" });
+    scale.textContent = count(most);
+    svg.appendChild(scale);
+    const points = [];
+    days.forEach((day, index) => {
+      const x = left + index * step;
+      const bar = make("rect", { x: x + step * 0.15, y: y(day.orders), width: step * 0.7, height: y(0) - y(day.orders), class: "bar" });
+      const tip = make("title", {});
+      tip.textContent = `${utcDay(day.day)}: ${t("orders_count", { count: day.orders })}, ${t("paid_count", { count: day.paid_orders })}`;
+      bar.appendChild(tip);
+      svg.appendChild(bar);
+      points.push(`${x + step / 2},${y(day.paid_orders)}`);
+      if (days.length <= 7 || index % Math.ceil(days.length / 7) === 0) {
+        const tick = make("text", { x: x + step / 2, y: height - 6, "text-anchor": "middle", class: "tick" });
+        tick.textContent = day.day.slice(5);
+        svg.appendChild(tick);
+      }
+    });
+    svg.appendChild(make("polyline", { points: points.join(" "), class: "paid-line" }));
+    $("#chart").replaceChildren(svg);
+  }
+
+  function dashboardPage() {
+    const form = $("#period");
+    const root = $("#dashboard");
+    const figure = (name, value) => ($(`[data-figure="${name}"]`, root).textContent = value);
+    const asked = new URLSearchParams(location.search).get("days");
+    if (asked === "7" || asked === "30") form.elements.days.value = asked;
+
+    async function load() {
+      root.setAttribute("aria-busy", "true");
+      const answer = await api("GET", "/api/admin/dashboard?days=" + form.elements.days.value);
+      root.setAttribute("aria-busy", "false");
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const found = answer.data;
+      figure("today-orders", count(found.today.orders));
+      figure("today-paid", count(found.today.paid_orders));
+      figure("today-gmv", amounts(found.today.gmv));
+      figure("period-orders", count(found.totals.orders));
+      figure("period-paid", count(found.totals.paid_orders));
+      figure("period-gmv", amounts(found.totals.gmv));
+      figure("p50", duration(found.delivery_latency.p50_seconds));
+      figure("p95", duration(found.delivery_latency.p95_seconds));
+      chart(found.days);
+      $("#days tbody").replaceChildren(
+        ...found.days.slice().reverse().map((day) => {
+          const row = document.createElement("tr");
+          row.dataset.day = day.day;
+          const head = element("th", utcDay(day.day));
+          head.scope = "row";
+          row.append(head, element("td", count(day.orders)), element("td", count(day.paid_orders)), element("td", amounts(day.gmv)));
+          return row;
+        }),
+      );
+      listOf($("#by-status"), Object.entries(found.by_status), ([status, n]) => t("status_count", { status: statusLabel(status), count: count(n) }));
+      listOf($("#hot-products"), found.hot_products, (p) => t("hot_line", { title: p.title, orders: count(p.paid_orders), quantity: count(p.quantity) }));
+      listOf($("#low-stock"), found.low_stock || [], (p) => t("low_line", { title: p.title, count: count(p.available), threshold: count(p.threshold) }));
+      listOf($("#refunds"), found.refunds, (r) =>
+        t("refund_line", { count: count(r.refunds), status: strings["refund_" + r.status] || r.status, amount: money(r.amount, r.currency) }),
+      );
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      history.replaceState(null, "", location.pathname + "?days=" + form.elements.days.value);
+      load();
+    });
+    $("#export-csv").addEventListener("click", async () => {
+      const answer = await api("GET", "/api/admin/dashboard/daily.csv?days=" + form.elements.days.value);
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const disposition = /filename="([^"]+)"/.exec(answer.headers.get("content-disposition") || "");
+      const name = disposition ? disposition[1] : "daily.csv";
+      const link = element("a", name);
+      link.href = URL.createObjectURL(new Blob([answer.data], { type: "text/csv" }));
+      link.download = name;
+      result(t("csv_ready"), " ", link);
+      link.focus();
+    });
+    load();
+  }
+
+  function productsPage() {
+    const table = $("#product-list");
+    const state = $("#results-state");
+    const canEdit = table.dataset.canEdit === "yes";
+    const canImport = table.dataset.canImport === "yes";
+    (async () => {
+      state.textContent = t("loading");
+      const answer = await api("GET", "/api/admin/products");
+      state.textContent = "";
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const items = answer.data.items || [];
+      if (!items.length) state.textContent = t("no_products");
+      $("tbody", table).replaceChildren(
+        ...items.map((product) => {
+          const row = document.createElement("tr");
+          row.dataset.productId = product.product_id;
+          const title = element("th", product.variant_label ? `${product.title} (${product.variant_label})` : product.title);
+          title.scope = "row";
+          const status = [t(product.active ? "on_sale" : "off_sale")];
+          if (!product.visible) status.push(t("not_listed"));
+          const available = product.stock.available;
+          row.append(title, element("td", status.join(", ")), element("td", money(product.price, product.currency)),
+            element("td", available === null ? t("unlimited") : count(available)), element("td", count(product.stock.sold)));
+          if (canEdit || canImport) {
+            const actions = element("td", null, "row-actions");
+            const base = "console/products/" + encodeURIComponent(product.product_id);
+            const link = (text, href) => {
+              const made = element("a", text);
+              made.href = href;
+              made.setAttribute("aria-label", `${text}: ${product.title}`);
+              return made;
+            };
+            if (canEdit) actions.append(link(t("edit"), base), " ");
+            if (canImport && product.delivery_type === "card_key") actions.append(link(t("import_keys"), base + "/keys"));
+            row.appendChild(actions);
+          }
+          return row;
+        }),
+      );
+      table.hidden = items.length === 0;
+    })();
+  }
+
+  // An amount as the person writes it (12.50) in minor units of `currency`; NaN when it is not one.
+  function minorUnits(raw, currency) {
+    const places = digits(currency);
+    if (!new RegExp(`^\\d+(\\.\\d{1,${places}})?$`).test(raw)) return NaN;
+    const [whole, fraction = ""] = raw.split(".");
+    return Number(whole) * 10 ** places + Number(fraction.padEnd(places, "0") || 0);
+  }
+
+  function majorUnits(minor, currency) {
+    const places = digits(currency);
+    return places ? (Number(minor) / 10 ** places).toFixed(places) : String(minor);
+  }
+
+  function productPage() {
+    const form = $("#product");
+    const productId = form.dataset.productId;
+    const path = "/api/admin/products" + (productId ? "/" + encodeURIComponent(productId) : "");
+    const value = (name) => (form.elements[name] ? form.elements[name].value.trim() : "");
+    const type = form.elements.delivery_type;
+    if (type) {
+      const shown = () => form.querySelectorAll("[data-for-type]").forEach((field) => (field.hidden = field.dataset.forType !== type.value));
+      type.addEventListener("change", shown);
+      shown();
+    }
+
+    (async () => {
+      if (!productId) {
+        const answer = await api("GET", "/api/admin/products");
+        if (!answer.ok) return;
+        for (const product of answer.data.items || []) {
+          if (product.variant_of) continue;
+          const option = element("option", product.title);
+          option.value = product.product_id;
+          form.elements.variant_of.appendChild(option);
+        }
+        return;
+      }
+      const answer = await api("GET", path);
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const product = answer.data;
+      for (const name of ["title", "description", "currency", "usage_instructions", "variant_label"]) form.elements[name].value = product[name] || "";
+      form.elements.price.value = majorUnits(product.price, product.currency);
+      form.elements.max_per_order.value = product.max_per_order ?? "";
+      form.elements.low_stock_threshold.value = product.low_stock_threshold ?? "";
+      form.elements.visible.checked = product.visible;
+      form.elements.active.checked = product.active;
+      const tiers = $("#tiers");
+      if (tiers) {
+        const found = await api("GET", path + "/price-tiers");
+        if (found.ok) {
+          tiers.elements.tiers.value = (found.data.tiers || [])
+            .map((tier) => `${tier.min_quantity} ${majorUnits(tier.unit_price, product.currency)}`)
+            .join("\n");
+        }
+      }
+    })();
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (missing(form, ["title", "price"])) return;
+      const currency = value("currency").toUpperCase() || "CNY";
+      const price = minorUnits(value("price"), currency);
+      if (Number.isNaN(price)) return fieldError(form, "price", t("bad_amount"));
+      const whole = (name) => {
+        const raw = value(name);
+        if (!raw) return null;
+        return /^\d+$/.test(raw) ? Number(raw) : NaN;
+      };
+      const sent = {
+        title: value("title"), description: form.elements.description.value, price, currency,
+        usage_instructions: form.elements.usage_instructions.value, visible: form.elements.visible.checked,
+        max_per_order: whole("max_per_order"), low_stock_threshold: whole("low_stock_threshold"),
+        variant_label: value("variant_label") || null,
+      };
+      for (const name of ["max_per_order", "low_stock_threshold"]) {
+        if (Number.isNaN(sent[name])) return fieldError(form, name, t("bad_number"));
+      }
+      if (productId) {
+        sent.active = form.elements.active.checked;
+      } else {
+        sent.delivery_type = type.value;
+        if (type.value === "loop_key") sent.loop_key = form.elements.loop_key.value;
+        if (value("variant_of")) sent.variant_of = value("variant_of");
+        for (const name of Object.keys(sent)) if (sent[name] === null) delete sent[name];
+      }
+      const answer = await api(productId ? "PATCH" : "POST", path, sent);
+      if (!answer.ok) return refused(form, answer);
+      if (!productId) return location.assign("console/products/" + encodeURIComponent(answer.data.product_id));
+      result(t("saved"));
+    });
+
+    const tiers = $("#tiers");
+    if (tiers) {
+      tiers.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearErrors(tiers);
+        const currency = value("currency").toUpperCase() || "CNY";
+        const lines = tiers.elements.tiers.value.split("\n").map((line) => line.trim());
+        const sent = [];
+        for (const [index, line] of lines.entries()) {
+          if (!line) continue;
+          const [units, price, extra] = line.split(/\s+/);
+          const unit_price = minorUnits(price || "", currency);
+          if (extra !== undefined || !/^\d+$/.test(units) || Number.isNaN(unit_price)) {
+            return fieldError(tiers, "tiers", t("bad_tier", { line: index + 1 }));
+          }
+          sent.push({ min_quantity: Number(units), unit_price });
+        }
+        const answer = await api("PUT", path + "/price-tiers", { tiers: sent });
+        if (!answer.ok) return refused(tiers, answer, "tiers");
+        result(t("tiers_saved"));
+      });
+    }
+  }
+
+  // What the browser can tell of a pasted text by itself: blank lines and repeats within it, by line.
+  function pastedLines(text) {
+    const lines = text.replace(/^\ufeff/, "").replace(/\r\n?/g, "\n").split("\n");
+    if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
+    const first = new Map();
+    const notes = [];
+    lines.forEach((raw, index) => {
+      const line = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+      if (!line.trim()) return notes.push({ line: index + 1, text: t("report_blank", { line: index + 1 }), blank: true });
+      if (first.has(line)) return notes.push({ line: index + 1, text: t("report_repeat", { line: index + 1, first: first.get(line) }) });
+      first.set(line, index + 1);
+    });
+    return notes;
+  }
+
+  function keyImportPage() {
+    const form = $("#key-import");
+    const productPath = "/api/admin/products/" + encodeURIComponent(form.dataset.productId);
+    const progress = $("#upload-progress");
+    const progressText = $("[data-progress-text]");
+    const report = $("#import-report");
+
+    async function showStock() {
+      const answer = await api("GET", productPath);
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      $("[data-product-title]").textContent = answer.data.title;
+      $("[data-stock]").textContent = t("stock_now", { count: count(answer.data.stock.available) });
+    }
+
+    // One request (the inventory keeps a batch whole or not at all): the bar shows the upload's progress.
+    function upload(payload, type) {
+      return new Promise((resolve, reject) => {
+        const request = new XMLHttpRequest();
+        request.open("POST", productPath + "/keys");
+        request.setRequestHeader("Accept", "application/json");
+        request.setRequestHeader("Content-Type", type);
+        request.setRequestHeader("X-CSRF-Token", cookie("faka_csrf"));
+        if (shop) request.setRequestHeader("X-Shop-Id", shop);
+        request.upload.addEventListener("progress", (event) => {
+          if (!event.lengthComputable) return;
+          progress.value = Math.round((event.loaded / event.total) * 100);
+          const percent = new Intl.NumberFormat(lang, { style: "percent" }).format(event.loaded / event.total);
+          progressText.textContent = t("sending", { percent });
+        });
+        request.upload.addEventListener("load", () => {
+          progress.value = 100;
+          progressText.textContent = t("waiting_report");
+        });
+        request.addEventListener("load", () => {
+          let data = {};
+          try {
+            data = JSON.parse(request.responseText || "{}");
+          } catch (error) {
+            data = { message: request.statusText };
+          }
+          resolve({ ok: request.status >= 200 && request.status < 300, status: request.status, data });
+        });
+        request.addEventListener("error", () => reject(new Error("network")));
+        request.send(payload);
+      });
+    }
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const file = form.elements.file.files[0];
+      const text = form.elements.keys.value;
+      if (!file && !text.trim()) return fieldError(form, "keys", t("nothing_to_import"));
+      const notes = file ? [] : pastedLines(text);
+      const type = file && /\.csv$/i.test(file.name) ? "text/csv" : "text/plain";
+      progress.value = 0;
+      progressText.textContent = "";
+      $("#import-progress").hidden = false;
+      report.hidden = true;
+      const button = $("button[type=submit]", form);
+      button.disabled = true;
+      let answer;
+      try {
+        answer = await upload(file || new Blob([text], { type }), type);
+      } catch (error) {
+        answer = { ok: false, status: 0, data: { message: error.message } };
+      } finally {
+        button.disabled = false;
+      }
+      if (answer.status === 401) return toSignIn();
+      if (!answer.ok) return refused(form, answer, file ? "file" : "keys");
+      const found = answer.data;
+      const blank = notes.filter((note) => note.blank).length;
+      $("[data-report-summary]", report).textContent = t("report_summary", {
+        imported: count(found.imported), duplicates: count(found.duplicates), invalid: count(found.invalid), blank: count(blank),
+      });
+      const lines = [
+        ...notes,
+        ...found.invalid_lines.map((bad) => ({ line: bad.line, text: t("report_invalid", { line: bad.line, reason: bad.reason }) })),
+      ].sort((a, b) => a.line - b.line);
+      $("[data-report-lines]", report).replaceChildren(...lines.map((note) => element("li", note.text)));
+      report.hidden = false;
+      if (!file) form.elements.keys.value = "";
+      form.elements.file.value = "";
+      showStock();
+    });
+    showStock();
+  }
+
   const pages = {
     totp: totpPage,
     link: linkPage,
@@ -523,6 +900,10 @@
     order: orderPage,
     "manual-queue": manualQueuePage,
     keys: keysPage,
+    dashboard: dashboardPage,
+    products: productsPage,
+    product: productPage,
+    "key-import": keyImportPage,
   };
   const run = pages[body.dataset.page];
   if (run) run();

@@ -1,0 +1,51 @@
+"""The seller's dashboard figures (GET /api/admin/dashboard) and their daily series as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.adapters.owners import served_shop
+from gateway.bootstrap import Gateway
+from gateway.domain.access import Principal
+from gateway.domain.dashboard import daily_csv
+from gateway.entrypoints.access import admin_api, requires
+from gateway.entrypoints.requests import PRIVATE
+from gateway.service_layer.shop_figures import dashboard
+
+Days = Annotated[int, Query(ge=1, le=90, description="Days up to today (included): 7 or 30 on the page")]
+CSV = {200: {"description": "One row a day", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def dashboard_router(gw: Gateway) -> APIRouter:
+    api = admin_api(gw, tags=["admin"])
+
+    @api.get(
+        "/dashboard",
+        summary="The shop's sales of the last days (UTC days): orders, paid orders and GMV by currency per "
+        "day, today and in all; placed orders by status; paid->delivered latency p50/p95; the ten most "
+        "paid-for products; refunds; products low on stock",
+        dependencies=[requires(gw, "orders:read")],
+    )
+    async def figures(request: Request, days: Days = 7) -> JSONResponse:
+        """Low stock is shown to whom the shop lets read the catalog (null for the others)."""
+        principal: Principal = request.state.principal
+        with_stock = "catalog:read" in principal.permissions_in(served_shop.get().shop_id)
+        return JSONResponse(await dashboard(gw, days, with_stock), headers=PRIVATE)
+
+    @api.get(
+        "/dashboard/daily.csv",
+        summary="The dashboard's daily series as CSV: day, orders, paid_orders, gmv_<currency> (major units)",
+        response_class=Response,
+        responses=CSV,
+        dependencies=[requires(gw, "orders:read")],
+    )
+    async def daily(days: Days = 7) -> Response:
+        found: dict[str, Any] = await dashboard(gw, days, with_stock=False)
+        name = f"daily-{found['first']}-{found['last']}.csv"
+        headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(daily_csv(found["days"]), media_type="text/csv; charset=utf-8", headers=headers)
+
+    return api

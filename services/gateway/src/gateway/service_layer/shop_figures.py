@@ -1,0 +1,38 @@
+"""The seller's dashboard: the order service's figures of the shop over the last days (one request) with the
+inventory's low stock (one request), asked together."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from gateway.adapters.owners import json_body
+from gateway.bootstrap import Gateway
+from gateway.domain.dashboard import low_stock
+
+#: Where the dashboard cuts its days. Shops have no time zone of their own yet; when they get one, it goes
+#: here for the shop (the order service cuts days in any IANA zone it is given).
+TIME_ZONE = "UTC"
+
+
+def today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+async def dashboard(
+    gw: Gateway, days: int, with_stock: bool = True, now: datetime | None = None
+) -> dict[str, Any]:
+    """The shop's figures for the `days` days up to today (included): each day, the period's totals, orders
+    by status, latency, hot products, refunds; `today` is the series' last day; `low_stock` the products
+    at or under their threshold (None without `with_stock`: the inventory is not asked)."""
+    last = today(now)
+    first = last - timedelta(days=days - 1)
+    params = {"first": first.isoformat(), "last": last.isoformat(), "tz": TIME_ZONE}
+    asked = [gw.order.request("GET", "/internal/shop-figures", params=params)]
+    if with_stock:
+        asked.append(gw.inventory.request("GET", "/internal/products"))
+    answers = await asyncio.gather(*asked)
+    found: dict[str, Any] = json_body(answers[0])
+    low = low_stock(json_body(answers[1]).get("items", [])) if with_stock else None
+    return {**found, "today": found["days"][-1], "low_stock": low}
