@@ -130,9 +130,10 @@ class Case:
     """One internal route: how to call it on shop A's things, and what it answers.
     `item`: shop B gets 404 (as for an id that does not exist), shop A `ok`.
     `list`: shop B gets 200 without any of shop A's ids, shop A `ok` with them.
-    `create`: shop B creates its own (A's name is free in B), shop A gets `ok` (409: the name is taken)."""
+    `create`: shop B creates its own (A's name is free in B), shop A gets `ok` (409: the name is taken).
+    `settings`: a shop-wide setting: shop B reads or sets its own (`ok`), shop A's stays as it was."""
 
-    kind: typing.Literal["item", "list", "create"]
+    kind: typing.Literal["item", "list", "create", "settings"]
     path: str
     body: dict[str, Any] | None = None
     ok: int = 200
@@ -185,6 +186,21 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/internal/products/{product_id}/routes/{supplier_id}"): Case(
         "item", "/internal/products/{product}/routes/{supplier}", ok=204
+    ),
+    ("GET", "/internal/suppliers/{supplier_id}/account"): Case(
+        "item", "/internal/suppliers/{supplier}/account"
+    ),
+    ("POST", "/internal/suppliers/{supplier_id}/deposits"): Case(
+        "item", "/internal/suppliers/{supplier}/deposits", {"amount": 500, "recorded_by": "ann"}, ok=201
+    ),
+    ("POST", "/internal/suppliers/{supplier_id}/resume"): Case(
+        "item", "/internal/suppliers/{supplier}/resume", {"resumed_by": "ann"}
+    ),
+    ("GET", "/internal/supplier-policy"): Case("settings", "/internal/supplier-policy"),
+    ("PUT", "/internal/supplier-policy"): Case(
+        "settings",
+        "/internal/supplier-policy",
+        {"window_minutes": 30, "min_sample": 2, "demote_claim_rate": 0.4, "pause_claim_rate": 0.9},
     ),
     ("POST", "/internal/tickets"): Case("create", "/internal/tickets", TICKET, ok=201),
     ("GET", "/internal/tickets"): Case("list", "/internal/tickets"),
@@ -268,6 +284,8 @@ async def test_shop_b_cannot_see_or_change_what_shop_a_has_and_shop_a_can(
     elif case.kind == "list":
         assert as_b.status_code == 200, as_b.text
         assert not [v for v in (a.supplier, str(a.task_order), a.supplier_name) if v in as_b.text]
+    elif case.kind == "settings":
+        assert as_b.status_code == case.ok, as_b.text
     else:
         assert as_b.status_code == 201, as_b.text
     assert "Gift code A-1" not in as_b.text

@@ -14,7 +14,9 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused, KeyReplacementRequested
+from faka_common.contracts.delivery import DeliveryFailed, DeliverySucceeded
 from faka_common.contracts.inventory import LowStock, ProductChanged, ReservationExpired
+from faka_common.contracts.quality import ProductPaused, ProductResumed
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
@@ -23,7 +25,7 @@ from inventory.adapters import metrics
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
-from inventory.service_layer import handlers, replacements
+from inventory.service_layer import handlers, quality, replacements
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
@@ -63,6 +65,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 OrderCancelled: handlers.release_stock,
                 OrderPaid: handlers.allocate_keys,
                 KeyReplacementRequested: replacements.replace_delivered_key,
+                DeliverySucceeded: quality.record_delivery,
+                DeliveryFailed: quality.record_failure,
             },
             # every effect of these handlers is in the unit of work, so a failed batch can be redone
             # one record at a time without repeating anything outside the database
@@ -116,6 +120,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
             LowStock,
             KeyReplaced,
             KeyReplacementRefused,
+            ProductPaused,
+            ProductResumed,
         ]
     )
     return service

@@ -41,7 +41,7 @@ NOT_SHOP_OWNED = {
 # outbox, the reveal audit).
 SNAPSHOT = {
     "categories": "id, shop_id, name, sort_order, visible",
-    "products": "id, shop_id, title, price, version, category_id, variant_of, active",
+    "products": "id, shop_id, title, price, version, category_id, variant_of, active, paused_at",
     "key_batches": "id, shop_id, product_id, imported",
     "card_keys": "id, shop_id, product_id, status, order_id, key_id, sealed",
     "available_keys": "key_id",
@@ -277,6 +277,49 @@ async def identify_key(w: World) -> None:
     assert mine.status_code == 200 and mine.json()["key_id"] == held["key_id"], mine.text
 
 
+async def product_quality(w: World) -> None:
+    path = f"/internal/products/{w.product_id}/quality"
+    await w.refused_to_b("GET", path, w.product_id)
+    mine = await w.as_a("GET", path)
+    assert mine.status_code == 200 and mine.json()["product_id"] == w.product_id, mine.text
+
+
+async def resume_product(w: World) -> None:
+    async with w.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE products SET paused_at = now(), paused_reason = 'test' WHERE id = :p"),
+            {"p": w.product_id},
+        )
+    path = f"/internal/products/{w.product_id}/resume"
+    await w.refused_to_b("POST", path, w.product_id, json={"resumed_by": "b"})
+    mine = await w.as_a("POST", path, json={"resumed_by": "a"})
+    assert mine.status_code == 200 and mine.json()["paused"] is False, mine.text
+
+
+async def quality_policy(w: World) -> None:
+    path = "/internal/product-quality-policy"
+    mine = {"window_days": 3, "min_deliveries": 9, "pause_rate": 0.25}
+    assert (await w.as_a("PUT", path, json=mine)).status_code == 200
+    theirs = await w.as_b("PUT", path, json={**mine, "pause_rate": 0.9})
+    assert theirs.status_code == 200, theirs.text
+    assert (await w.as_a("GET", path)).json() == mine
+    assert (await w.as_b("GET", path)).json()["pause_rate"] == 0.9
+
+
+async def supplier_batches(w: World) -> None:
+    supplier = str(uuid.uuid4())
+    upload = {"content": b"A-KEY-9\n", "headers": {"content-type": "text/plain"}}
+    imported = await w.as_a(
+        "POST", f"/internal/products/{w.product_id}/keys?supplier_id={supplier}", **upload
+    )
+    assert imported.status_code == 200, imported.text
+    path = f"/internal/suppliers/{supplier}/batches"
+    theirs = await w.as_b("GET", path)
+    assert theirs.status_code == 200 and theirs.json()["batches"] == [], theirs.text
+    mine = await w.as_a("GET", path)
+    assert [b["batch_id"] for b in mine.json()["batches"]] == [imported.json()["batch_id"]], mine.text
+
+
 #: Every shop-scoped route and the check that shop B cannot reach shop A's rows through it.
 ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/internal/categories"): create_category,
@@ -291,6 +334,11 @@ ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/internal/products/{product_id}/keys/{key_id}/replace"): replace_key,
     ("GET", "/internal/orders/{order_id}/keys"): reveal_keys,
     ("POST", "/internal/orders/{order_id}/keys/identify"): identify_key,
+    ("GET", "/internal/products/{product_id}/quality"): product_quality,
+    ("POST", "/internal/products/{product_id}/resume"): resume_product,
+    ("GET", "/internal/product-quality-policy"): quality_policy,
+    ("PUT", "/internal/product-quality-policy"): quality_policy,
+    ("GET", "/internal/suppliers/{supplier_id}/batches"): supplier_batches,
 }
 
 

@@ -24,12 +24,18 @@ class DeliverySucceeded(DeliveryEvent):
 
     mode: str = Field(examples=["card_key", "loop_key", "manual", "recharge"])
     item_count: int = Field(ge=0)
+    product_id: UUID | None = Field(default=None, description="The delivered product (its quality figures)")
+    paid_at: datetime | None = Field(
+        default=None, description="When the order was paid: paid to delivered is the delivery time"
+    )
+    delivered_at: datetime | None = Field(default=None, description="When the delivery completed")
 
 
 class DeliveryFailed(DeliveryEvent):
     type_name: ClassVar[str] = "DeliveryFailed"
 
     reason: str
+    product_id: UUID | None = Field(default=None, description="The product that was not delivered")
 
 
 class DeliveryNeedsAttention(DeliveryEvent):

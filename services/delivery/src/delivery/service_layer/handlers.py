@@ -218,12 +218,19 @@ def succeeded(delivery: Delivery) -> DeliverySucceeded:
         delivery_id=delivery.id,
         mode=delivery.mode,
         item_count=delivery.item_count,
+        product_id=delivery.product_id,
+        paid_at=delivery.paid_at,
+        delivered_at=delivery.completed_at,
     )
 
 
 def failed(delivery: Delivery, reason: str) -> DeliveryFailed:
     return DeliveryFailed(
-        order_id=delivery.order_id, shop_id=delivery.shop_id, delivery_id=delivery.id, reason=reason
+        order_id=delivery.order_id,
+        shop_id=delivery.shop_id,
+        delivery_id=delivery.id,
+        reason=reason,
+        product_id=delivery.product_id,
     )
 
 

@@ -1,10 +1,12 @@
 """The inventory's metrics: products crossing their low-stock threshold and products low on stock now, per
-shop, and delivered keys replaced or refused replacement (with the refusal's reason)."""
+shop, delivered keys replaced or refused replacement (with the refusal's reason), and products paused by their
+after-sales rate."""
 
 from __future__ import annotations
 
 from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused
 from faka_common.contracts.inventory import LowStock
+from faka_common.contracts.quality import ProductPaused
 from faka_common.db.uow import SessionFactory
 from faka_common.metrics import on_committed, shop_label
 from prometheus_client import Counter, Gauge
@@ -19,6 +21,12 @@ LOW_STOCK = Counter(
 LOW_STOCK_PRODUCTS = Gauge(
     "faka_low_stock_products",
     "Products at or below their low-stock threshold now (alerted and not refilled since), per shop",
+    ["shop"],
+)
+PRODUCTS_PAUSED = Counter(
+    "faka_products_paused_total",
+    "Products paused because their after-sales rate passed the shop's threshold (not sold until an operator "
+    "resumes them), by shop",
     ["shop"],
 )
 REPLACEMENTS = Counter(
@@ -54,3 +62,8 @@ async def sample_low_stock(sessions: SessionFactory) -> int:
     for shop_id, count in rows:
         LOW_STOCK_PRODUCTS.labels(shop_label(shop_id)).inc(count)
     return len(rows)
+
+
+@on_committed(ProductPaused)
+def _product_paused(event: ProductPaused) -> None:
+    PRODUCTS_PAUSED.labels(shop_label(event.shop_id)).inc()

@@ -94,6 +94,9 @@ products = Table(
     Column("replacement_window_hours", Integer, nullable=False, server_default="24"),
     Column("replacements_per_order", Integer, nullable=False, server_default="1"),
     Column("replacement_evidence_required", Boolean, nullable=False, server_default=text("false")),
+    Column("paused_at", DateTime(timezone=True)),
+    Column("paused_reason", Text),
+    Column("resumed_at", DateTime(timezone=True)),
     UniqueConstraint("shop_id", "id", name="products_shop_id"),
     ForeignKeyConstraint(
         ["shop_id", "category_id"], ["categories.shop_id", "categories.id"], name="products_shop_category"
@@ -131,6 +134,7 @@ key_batches = Table(
     Column("source", Text, nullable=False, server_default="text"),
     Column("invalid_lines", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("reported_invalid", Integer, nullable=False, server_default="0"),
+    Column("supplier_id", PgUUID(as_uuid=True)),
     Index("key_batches_product", "product_id"),
     ForeignKeyConstraint(
         ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="key_batches_shop_product"
@@ -423,6 +427,9 @@ def _product(row: Row[tuple[object, ...]]) -> Product:
         replacement_window_hours=row.replacement_window_hours,
         replacements_per_order=row.replacements_per_order,
         replacement_evidence_required=row.replacement_evidence_required,
+        paused_at=row.paused_at,
+        paused_reason=row.paused_reason,
+        resumed_at=row.resumed_at,
     )
 
 
@@ -693,6 +700,7 @@ class KeyRepository:
         cost_price: int | None,
         expires_at: datetime | None,
         source: str,
+        supplier_id: UUID | None = None,
     ) -> Batch:
         result = await self._session.execute(
             insert(key_batches)
@@ -703,6 +711,7 @@ class KeyRepository:
                 cost_price=cost_price,
                 expires_at=expires_at,
                 source=source,
+                supplier_id=supplier_id,
             )
             .returning(key_batches.c.seq)
         )

@@ -109,13 +109,15 @@ class ReplacementRepository:
             .values(status="void", order_id=None, voided_at=func.now())
         )
 
-    async def count_against_batch(self, batch_id: UUID) -> int | None:
-        """One more key of the batch reported invalid; returns the batch's cost per key."""
+    async def count_against_batch(self, batch_id: UUID) -> tuple[int | None, UUID | None]:
+        """One more key of the batch reported invalid; returns the batch's cost per key and its supplier."""
         result = await self._session.execute(
             update(key_batches)
             .where(key_batches.c.id == batch_id)
             .values(reported_invalid=key_batches.c.reported_invalid + 1)
-            .returning(key_batches.c.cost_price)
+            .returning(key_batches.c.cost_price, key_batches.c.supplier_id)
         )
-        cost = result.scalar_one_or_none()
-        return int(cost) if cost is not None else None
+        row = result.first()
+        if row is None:
+            return None, None
+        return (int(row.cost_price) if row.cost_price is not None else None), row.supplier_id

@@ -55,6 +55,11 @@ class Product:
     replacement_window_hours: int = 24
     replacements_per_order: int = 1
     replacement_evidence_required: bool = False
+    # Quality automation (domain/quality.py): paused while its after-sales rate passed the shop's threshold,
+    # until an operator resumes it; not sold meanwhile.
+    paused_at: datetime | None = None
+    paused_reason: str | None = None
+    resumed_at: datetime | None = None
     # The shop the product belongs to, and with it its keys, batches and reservations. Every product
     # written is created for a shop (`create_product` names it); the default only spares readers of the
     # storefront projection, which build products by hand, from naming one.

@@ -19,6 +19,7 @@ from inventory.bootstrap import Service
 from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
 from inventory.domain.model import Category, Product
 from inventory.domain.stock import IssueOrder, Stock
+from inventory.entrypoints.quality import quality_router
 from inventory.service_layer import handlers, replacements
 
 Title = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -146,7 +147,11 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "currency": product.currency,
         "delivery_type": product.delivery_type,
         "usage_instructions": product.usage_instructions,
-        "active": product.active,
+        # on sale for the order service: the seller's switch, and not paused by its after-sales rate
+        "active": product.active and product.paused_at is None,
+        "paused": product.paused_at is not None,
+        "paused_at": product.paused_at.isoformat() if product.paused_at else None,
+        "paused_reason": product.paused_reason,
         "visible": product.visible,
         "category_id": str(product.category_id) if product.category_id else None,
         "max_per_order": product.max_per_order,
@@ -184,6 +189,7 @@ def import_view(result: handlers.ImportResult) -> dict[str, Any]:
         "invalid_lines": [{"line": i.line, "reason": i.reason} for i in result.invalid_lines],
         "cost_price": result.cost_price,
         "expires_at": result.expires_at.isoformat() if result.expires_at else None,
+        "supplier_id": str(result.supplier_id) if result.supplier_id else None,
     }
 
 
@@ -326,9 +332,15 @@ def router(service: Service) -> APIRouter:
         expires_at: Annotated[
             AwareDatetime | None, Query(description="Keys of this batch expire then")
         ] = None,
+        supplier_id: Annotated[
+            UUID | None,
+            Query(description="The shop's supplier the keys came from: a replaced key is claimed from it"),
+        ] = None,
     ) -> dict[str, Any]:
         chunks, implied = await key_upload(request, service.max_import_bytes)
-        options = handlers.ImportOptions(format or implied or ImportFormat.TEXT, cost_price, expires_at)
+        options = handlers.ImportOptions(
+            format or implied or ImportFormat.TEXT, cost_price, expires_at, supplier_id
+        )
         async with service.uow() as uow:
             result = await handlers.import_key_stream(shop, product_id, chunks, options, uow, service.keyring)
         return import_view(result)
@@ -401,4 +413,4 @@ def router(service: Service) -> APIRouter:
 
     # not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once
     resealing = resealing_router(settings, service.runtime.sessions, service.keyring, SEALED)
-    return combined(api, catalog, reveals, resealing)
+    return combined(api, catalog, reveals, resealing, quality_router(service))

@@ -690,6 +690,7 @@ class ImportOptions:
     format: ImportFormat = ImportFormat.TEXT
     cost_price: int | None = None
     expires_at: datetime | None = None
+    supplier_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -701,6 +702,7 @@ class ImportResult:
     invalid_lines: list[InvalidLine] = field(default_factory=list)
     cost_price: int | None = None
     expires_at: datetime | None = None
+    supplier_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -812,7 +814,7 @@ async def import_key_stream(
     if options.cost_price is not None and options.cost_price < 0:
         raise DomainError("cost_price must not be negative")
     batch = await uow.keys.new_batch(
-        uuid7(), product, options.cost_price, options.expires_at, options.format.value
+        uuid7(), product, options.cost_price, options.expires_at, options.format.value, options.supplier_id
     )
     tally = ImportTally()
     async with contextlib.aclosing(
@@ -845,6 +847,7 @@ async def import_key_stream(
         tally.invalid_lines,
         options.cost_price,
         options.expires_at,
+        options.supplier_id,
     )
 
 

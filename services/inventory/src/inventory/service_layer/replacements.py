@@ -19,6 +19,7 @@ from inventory.adapters.replacements import Replacement
 from inventory.domain import stock
 from inventory.domain.replacements import ReplacementPolicy
 from inventory.domain.reservations import ReservationStatus
+from inventory.service_layer import quality
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,11 @@ async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnit
         cmd.delivered_at, datetime.now(UTC), earlier, cmd.evidence
     )
     if refusal is not None:
+        await quality.count_case(uow, product, datetime.now(UTC))
         return _refuse(uow, cmd, *refusal)
     claimed = await uow.keys.claim(product.id, 1, product.issue_order)
     if not claimed:
+        await quality.count_case(uow, product, datetime.now(UTC))
         return _refuse(uow, cmd, "out_of_stock", "no key left in the product's pool")
     (new_key,) = claimed
     added = await uow.replacements.add(
@@ -55,7 +58,7 @@ async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnit
         return _refuse(uow, cmd, "already_replaced", "this key or claim was replaced before")
     await uow.keys.take([new_key], cmd.order_id, "sold")
     await uow.replacements.void_sold(bad.id)
-    cost = await uow.replacements.count_against_batch(bad.batch_id)
+    cost, supplier_id = await uow.replacements.count_against_batch(bad.batch_id)
     await uow.stock.record(product.shop_id, product.id, stock.withdrawn(1))
     uow.publish(
         KeyReplaced(
@@ -68,8 +71,11 @@ async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnit
             key_id=new_key,
             batch_id=bad.batch_id,
             cost_price=cost,
+            supplier_id=supplier_id,
+            currency=product.currency,
         )
     )
+    await quality.count_case(uow, product, datetime.now(UTC))
     log.info("order %s: key %s replaced by %s (claim %s)", cmd.order_id, bad.id, new_key, cmd.claim_id)
 
 

@@ -12,6 +12,7 @@ from inventory.adapters.orm import (
     RevealRepository,
     StockRepository,
 )
+from inventory.adapters.product_quality import ProductQualityRepository
 from inventory.adapters.replacements import ReplacementRepository
 
 
@@ -23,6 +24,7 @@ class InventoryUnitOfWork(UnitOfWork):
     reveals: RevealRepository
     stock: StockRepository
     replacements: ReplacementRepository
+    quality: ProductQualityRepository
 
     def __init__(self, sessions: SessionFactory, producer: str = "inventory") -> None:
         super().__init__(sessions, producer)
@@ -35,3 +37,4 @@ class InventoryUnitOfWork(UnitOfWork):
         self.reveals = RevealRepository(session)
         self.stock = StockRepository(session)
         self.replacements = ReplacementRepository(session)
+        self.quality = ProductQualityRepository(session)

@@ -1,0 +1,185 @@
+"""Product quality: hourly rollups per product (deliveries, failures, after-sales cases, delivery times), the
+shop's pause threshold, a product's pause, and per import batch of a supplier how many of its delivered keys
+buyers reported invalid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Column, DateTime, Float, Integer, Table, func, select, update
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inventory.adapters.orm import card_keys, key_batches, metadata, products
+from inventory.domain.quality import QualityPolicy, Tally
+
+TS = DateTime(timezone=True)
+
+product_quality_policies = Table(
+    "product_quality_policies",
+    metadata,
+    Column("shop_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("window_days", Integer, nullable=False),
+    Column("min_deliveries", Integer, nullable=False),
+    Column("pause_rate", Float, nullable=False),
+)
+
+product_quality_hours = Table(
+    "product_quality_hours",
+    metadata,
+    Column("product_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("hour", TS, primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("delivered_orders", Integer, nullable=False, server_default="0"),
+    Column("delivered_items", Integer, nullable=False, server_default="0"),
+    Column("failed_orders", Integer, nullable=False, server_default="0"),
+    Column("cases", Integer, nullable=False, server_default="0"),
+)
+
+product_delivery_times = Table(
+    "product_delivery_times",
+    metadata,
+    Column("product_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("hour", TS, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("deliveries", Integer, nullable=False),
+)
+
+TALLIED = ("delivered_orders", "delivered_items", "failed_orders", "cases")
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class BatchQuality:
+    batch_id: UUID
+    product_id: UUID
+    imported: int
+    delivered: int
+    reported_invalid: int
+    cost_price: int | None
+    created_at: datetime
+
+    @property
+    def invalid_rate(self) -> float:
+        return self.reported_invalid / self.delivered if self.delivered else 0.0
+
+
+class ProductQualityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def count(self, shop_id: UUID, product_id: UUID, at: datetime, **counts: int) -> None:
+        """Add to the product's counts of the hour of `at` (one row per product and hour)."""
+        h = product_quality_hours
+        await self._session.execute(
+            insert(h)
+            .values(product_id=product_id, hour=hour_of(at), shop_id=shop_id, **counts)
+            .on_conflict_do_update(
+                index_elements=[h.c.product_id, h.c.hour],
+                set_={name: h.c[name] + value for name, value in counts.items()},
+            )
+        )
+
+    async def time(self, shop_id: UUID, product_id: UUID, at: datetime, bucket: int) -> None:
+        t = product_delivery_times
+        await self._session.execute(
+            insert(t)
+            .values(product_id=product_id, hour=hour_of(at), bucket=bucket, shop_id=shop_id, deliveries=1)
+            .on_conflict_do_update(
+                index_elements=[t.c.product_id, t.c.hour, t.c.bucket], set_={"deliveries": t.c.deliveries + 1}
+            )
+        )
+
+    async def tally(self, product_id: UUID, since: datetime) -> Tally:
+        h = product_quality_hours
+        row = (
+            await self._session.execute(
+                select(*(func.coalesce(func.sum(h.c[name]), 0) for name in TALLIED)).where(
+                    h.c.product_id == product_id, h.c.hour >= since
+                )
+            )
+        ).one()
+        return Tally(*(int(value) for value in row))
+
+    async def times(self, product_id: UUID, since: datetime) -> dict[int, int]:
+        t = product_delivery_times
+        rows = await self._session.execute(
+            select(t.c.bucket, func.sum(t.c.deliveries))
+            .where(t.c.product_id == product_id, t.c.hour >= since)
+            .group_by(t.c.bucket)
+        )
+        return {int(bucket): int(n) for bucket, n in rows.tuples()}
+
+    async def policy(self, shop_id: UUID) -> QualityPolicy:
+        p = product_quality_policies
+        row = (await self._session.execute(select(p).where(p.c.shop_id == shop_id))).first()
+        return QualityPolicy(row.window_days, row.min_deliveries, row.pause_rate) if row else QualityPolicy()
+
+    async def put_policy(self, shop_id: UUID, policy: QualityPolicy) -> None:
+        p = product_quality_policies
+        values = {
+            "window_days": policy.window_days,
+            "min_deliveries": policy.min_deliveries,
+            "pause_rate": policy.pause_rate,
+        }
+        await self._session.execute(
+            insert(p)
+            .values(shop_id=shop_id, **values)
+            .on_conflict_do_update(index_elements=[p.c.shop_id], set_=values)
+        )
+
+    async def pause(self, product_id: UUID, reason: str, now: datetime) -> bool:
+        """Pause the product; False when it is paused already (so it is announced once)."""
+        result = await self._session.execute(
+            update(products)
+            .where(products.c.id == product_id, products.c.paused_at.is_(None))
+            .values(paused_at=now, paused_reason=reason)
+            .returning(products.c.id)
+        )
+        return result.first() is not None
+
+    async def resume(self, shop_id: UUID, product_id: UUID, now: datetime) -> bool:
+        """Put the paused product back on sale; False when the shop has no such paused product."""
+        result = await self._session.execute(
+            update(products)
+            .where(
+                products.c.id == product_id, products.c.shop_id == shop_id, products.c.paused_at.is_not(None)
+            )
+            .values(paused_at=None, paused_reason=None, resumed_at=now)
+            .returning(products.c.id)
+        )
+        return result.first() is not None
+
+    async def batches_of_supplier(self, shop_id: UUID, supplier_id: UUID) -> list[BatchQuality]:
+        """The shop's import batches from the supplier, each with its keys delivered (sold now, or sold and
+        then voided when a buyer reported them invalid) and reported invalid. An admin read: it counts the
+        batches' sold keys (by the batch index), never on a buyer's path."""
+        b, k = key_batches, card_keys
+        sold = select(func.count()).where(k.c.batch_id == b.c.id, k.c.status == "sold").scalar_subquery()
+        rows = await self._session.execute(
+            select(
+                b.c.id, b.c.product_id, b.c.imported, b.c.reported_invalid, b.c.cost_price, b.c.created_at,
+                sold.label("sold"),
+            )
+            .where(b.c.shop_id == shop_id, b.c.supplier_id == supplier_id)
+            .order_by(b.c.created_at, b.c.id)
+        )  # fmt: skip
+        return [
+            BatchQuality(
+                r.id,
+                r.product_id,
+                r.imported,
+                int(r.sold) + r.reported_invalid,
+                r.reported_invalid,
+                r.cost_price,
+                r.created_at,
+            )
+            for r in rows
+        ]
