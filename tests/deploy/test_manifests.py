@@ -407,7 +407,7 @@ def test_every_topic_its_dead_letter_topic_and_each_consumers_retry_topic_is_a_s
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] in (2, "2")
     for name in topics.ALL:
-        assert kafka_topics[name]["spec"]["partitions"] == 12
+        assert kafka_topics[name]["spec"]["partitions"] == topics.partitions(name) == topics.EVENT_PARTITIONS
         dlq = kafka_topics[topics.dead_letter(name)]["spec"]
         assert dlq["partitions"] == 3
         assert int(dlq["config"]["retention.ms"]) == DLQ_RETENTION_MS
@@ -449,7 +449,7 @@ def test_every_consuming_service_scales_on_the_lag_of_its_group_and_topics() -> 
         assert {t["type"] for t in triggers} == {"kafka"}
         assert {t["metadata"]["consumerGroup"] for t in triggers} == {group}
         assert {t["metadata"]["topic"] for t in triggers} == subscribed
-        assert spec["maxReplicaCount"] <= 12, "more replicas than partitions sit idle"
+        assert spec["maxReplicaCount"] <= topics.EVENT_PARTITIONS, "more replicas than partitions sit idle"
 
 
 def test_the_gateway_scales_on_cpu() -> None:
