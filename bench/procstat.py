@@ -38,16 +38,25 @@ def listener(port: int) -> int | None:
     wanted = {f"socket:[{inode}]" for inode in listening_inodes(port)}
     if not wanted:
         return None
-    found = []
-    for pid in pids():
+    found = [pid for pid in pids() if _holds(pid, wanted)]
+    return min(found) if found else None
+
+
+def _holds(pid: int, wanted: set[str]) -> bool:
+    """Whether one of the process's descriptors is one of `wanted`. A descriptor closed while they are read
+    is skipped, not the process: a broker with thousands of connections opens and closes some every moment
+    (the benchmark once found no process listening for Kafka because one of its sockets closed mid-scan)."""
+    try:
+        fds = list((PROC / str(pid) / "fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
         try:
-            for fd in (PROC / str(pid) / "fd").iterdir():
-                if os.readlink(fd) in wanted:
-                    found.append(pid)
-                    break
+            if os.readlink(fd) in wanted:
+                return True
         except OSError:
             continue
-    return min(found) if found else None
+    return False
 
 
 def stat(pid: int) -> tuple[int, int, int] | None:
