@@ -1,0 +1,242 @@
+"""The seller console's dashboard and catalog pages in a real headless Chromium (Debian's `chromium`, driven
+by Playwright as the other browser tests) against the whole platform running as processes.
+
+A seller sees today's paid order on the dashboard after a sale and exports the daily CSV holding that day's
+row; creates a product (a server's field error next to its field, then saved) with wholesale tiers; imports 5
+keys by paste with one duplicate and one blank line, watches the upload's progress and reads the per-line
+report while the stock grows by 4; a support member sees the products without any write action, the writing
+pages answer 403 and so does the API; axe-core finds no serious or critical violation on the dashboard and
+catalog pages; in zh-CN the pages show no English msgid. On a failure, a screenshot of every open page is kept
+under $FAKA_ARTIFACTS (default .state/artifacts)/browser/console-<test>-<page>.png."""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway.entrypoints.i18n import catalog
+from playwright.async_api import Browser, Page, expect
+
+from .e2e_platform import ConsolePerson, Platform, running_platform
+from .test_console_browser import SHOP, console, member, paid_manual_order
+from .test_storefront_browser import browser, no_serious_axe_violations
+
+__all__ = ["browser"]  # the module-scoped Chromium of the storefront's browser tests
+
+pytestmark = pytest.mark.integration
+
+REFUSED = "Your role in this shop cannot open this page."
+
+
+@pytest.fixture(scope="module")
+async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
+    async with running_platform(infrastructure) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def seller(platform: Platform) -> ConsolePerson:
+    return await member(platform, "owner")
+
+
+async def new_product(platform: Platform, title: str, **fields: Any) -> dict[str, Any]:
+    async with platform.admin() as admin:
+        created = await admin.post(
+            "/api/admin/products",
+            headers=SHOP,
+            json={"title": title, "price": 1500, "currency": "CNY", **fields},
+        )
+    assert created.status_code == 201, created.text
+    product: dict[str, Any] = created.json()
+    return product
+
+
+async def import_keys(platform: Platform, product: dict[str, Any], keys: list[str]) -> None:
+    async with platform.admin() as admin:
+        imported = await admin.post(
+            f"/api/admin/products/{product['product_id']}/keys",
+            content="\n".join(keys).encode(),
+            headers={**SHOP, "Content-Type": "text/plain"},
+        )
+    assert imported.status_code == 200, imported.text
+
+
+async def todays_paid_orders(seller: ConsolePerson) -> int:
+    async with seller.client() as api:
+        answer = await api.get("/api/admin/dashboard", params={"days": 7}, headers=SHOP)
+    assert answer.status_code == 200, answer.text
+    paid: int = answer.json()["today"]["paid_orders"]
+    return paid
+
+
+def product_row(page: Page, title: str) -> Any:
+    return page.locator("#product-list tbody tr").filter(has=page.get_by_role("rowheader", name=title))
+
+
+async def test_a_seller_sees_todays_paid_order_on_the_dashboard_and_exports_the_days_csv(
+    platform: Platform, browser: Browser, seller: ConsolePerson, tmp_path: Path
+) -> None:
+    product = await new_product(platform, "Gold 500", delivery_type="manual")
+    before = await todays_paid_orders(seller)
+    await paid_manual_order(platform, product["product_id"], f"dash-{uuid.uuid4().hex[:6]}@example.com")
+    today = datetime.now(UTC).date().isoformat()
+    async with console(browser, platform, "dashboard", person=seller) as context:
+        page = await context.new_page()
+        await page.goto("/console/")
+        await expect(page.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible()
+        await expect(page.locator('[data-figure="today-paid"]')).to_have_text(str(before + 1))
+        await expect(page.locator('[data-figure="today-gmv"]')).not_to_be_empty()
+        day = page.locator(f'#days tbody tr[data-day="{today}"]')
+        await expect(day.locator("td").nth(1)).to_have_text(str(before + 1))
+        await expect(page.locator("#hot-products")).to_contain_text("Gold 500")
+        await expect(page.locator("#chart svg rect")).to_have_count(7)
+        await expect(page.locator("#dashboard")).to_have_attribute("aria-busy", "false")
+        await no_serious_axe_violations(page)
+
+        await page.get_by_label("Period", exact=True).select_option("30")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page.locator("#days tbody tr")).to_have_count(30)
+        await expect(page).to_have_url(re.compile(r"/console/\?days=30$"))
+
+        await page.get_by_role("button", name="Export the daily figures (CSV)").click()
+        link = page.locator("#action-result a")
+        await expect(link).to_have_text(re.compile(rf"^daily-\d{{4}}-\d{{2}}-\d{{2}}-{today}\.csv$"))
+        async with page.expect_download() as started:
+            await link.click()
+        saved = tmp_path / "daily.csv"
+        await (await started.value).save_as(saved)
+    rows = list(csv.DictReader(saved.read_text().splitlines()))
+    assert len(rows) == 30
+    [row] = [r for r in rows if r["day"] == today]
+    assert int(row["paid_orders"]) == before + 1 and float(row["gmv_CNY"]) >= 15.00
+
+
+async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplicate_and_a_blank_line(
+    platform: Platform, browser: Browser, seller: ConsolePerson
+) -> None:
+    title = f"Steam {uuid.uuid4().hex[:4].upper()}"
+    async with console(browser, platform, "catalog", person=seller) as context:
+        page = await context.new_page()
+        await page.goto("/console/products")
+        await page.get_by_role("link", name="New product").click()
+        await expect(page.get_by_role("heading", name="New product")).to_be_visible()
+        await no_serious_axe_violations(page)
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#e-f-title")).to_have_text("Fill this in.")
+        await page.get_by_label("Title").fill(title)
+        await page.get_by_label("Price", exact=True).fill("12.5x")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#e-f-price")).to_have_text("Write an amount such as 12.50.")
+        await page.get_by_label("Price", exact=True).fill("12.50")
+        await page.get_by_label("Most units in one order").fill("0")
+        await page.get_by_role("button", name="Save").click()  # the server refuses: next to the field
+        await expect(page.locator("#e-f-max_per_order")).to_contain_text("greater than or equal to 1")
+        await expect(page.get_by_label("Most units in one order")).to_have_attribute("aria-invalid", "true")
+        await page.get_by_label("Most units in one order").fill("5")
+        await page.get_by_label("Low-stock alert at").fill("3")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("heading", name="Edit the product")).to_be_visible()
+        await expect(page.get_by_label("Title")).to_have_value(title)
+        await expect(page.get_by_label("Price", exact=True)).to_have_value("12.50")
+        await page.get_by_label("One tier a line: from how many units, then the unit price").fill("10 11.50")
+        await page.get_by_role("button", name="Save the wholesale prices").click()
+        await expect(page.locator("#action-result")).to_have_text("The wholesale prices are saved.")
+        await no_serious_axe_violations(page)
+
+        await page.get_by_role("link", name="Back to the products").click()
+        row = product_row(page, title)
+        await expect(row).to_contain_text("12.50")
+        await expect(row.locator("td").nth(2)).to_have_text("0")
+        await no_serious_axe_violations(page)
+        await row.get_by_role("link", name=f"Import keys: {title}").click()
+        await expect(page.locator("[data-stock]")).to_have_text("Keys in stock: 0")
+        keys = [f"KEY-{uuid.uuid4().hex[:10].upper()}" for _ in range(4)]
+        pasted = "\n".join([keys[0], keys[1], "", keys[2], keys[3], keys[0]])
+        await page.get_by_label("Paste keys, one a line").fill(pasted)
+        await page.get_by_role("button", name="Import").click()
+        report = page.locator("#import-report")
+        await expect(report.locator("[data-report-summary]")).to_have_text(
+            "Accepted: 4. Duplicates: 1. Invalid: 0. Blank lines: 1."
+        )
+        await expect(report.locator("li")).to_have_text(
+            ["Line 3: blank, skipped", "Line 6: duplicate of line 1"]
+        )
+        await expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+        await expect(page.locator("[data-stock]")).to_have_text("Keys in stock: 4")
+        await no_serious_axe_violations(page)
+
+        await page.get_by_label("Paste keys, one a line").fill(keys[1] + "\nBAD\u0007KEY\n")
+        await page.get_by_role("button", name="Import").click()
+        await expect(report.locator("[data-report-summary]")).to_have_text(
+            "Accepted: 0. Duplicates: 1. Invalid: 1. Blank lines: 0."
+        )
+        await expect(report.locator("li")).to_have_text([re.compile(r"^Line 2: invalid \(.+\)$")])
+        await page.goto("/console/products")
+        await expect(product_row(page, title).locator("td").nth(2)).to_have_text("4")
+
+
+async def test_a_support_member_sees_no_catalog_write_action_and_the_api_refuses_them(
+    platform: Platform, browser: Browser
+) -> None:
+    product = await new_product(platform, "Support view card", delivery_type="card_key")
+    support = await member(platform, "support")
+    async with console(browser, platform, "support-catalog", person=support) as context:
+        page = await context.new_page()
+        await page.goto("/console/products")
+        await expect(product_row(page, "Support view card")).to_have_count(1)
+        await expect(page.get_by_role("link", name="New product")).to_have_count(0)
+        await expect(page.get_by_role("link", name=re.compile("^(Edit|Import keys):"))).to_have_count(0)
+        await expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
+        await no_serious_axe_violations(page)
+        for path in ("/console/products/new", f"/console/products/{product['product_id']}/keys"):
+            answer = await page.goto(path)
+            assert answer is not None and answer.status == 403, path
+            await expect(page.locator("main")).to_contain_text(
+                "Your role in this shop cannot open this page."
+            )
+        await page.goto("/console/")
+        await expect(page.locator('[data-figure="today-orders"]')).not_to_be_empty()
+    async with support.client() as api:
+        created = await api.post("/api/admin/products", headers=SHOP, json={"title": "No", "price": 100})
+        assert created.status_code == 403 and created.json()["error"] == "not_allowed", created.text
+        path = f"/api/admin/products/{product['product_id']}"
+        edited = await api.patch(path, headers=SHOP, json={"title": "Renamed"})
+        assert edited.status_code == 403, edited.text
+        imported = await api.post(
+            path + "/keys", headers={**SHOP, "Content-Type": "text/plain"}, content=b"SUPPORT-KEY"
+        )
+        assert imported.status_code == 403, imported.text
+
+
+async def test_the_dashboard_and_catalog_pages_in_chinese_show_no_english_msgid(
+    platform: Platform, browser: Browser, seller: ConsolePerson
+) -> None:
+    chinese = catalog("zh-CN")
+    assert chinese is not None
+    english = [str(m.id) for m in chinese if m.id and m.string != m.id and re.search(r"[a-z]{3}", str(m.id))]
+    product = await new_product(platform, "Karte 88", delivery_type="card_key")
+    await import_keys(platform, product, [f"ZH-{uuid.uuid4().hex[:8]}"])
+    async with console(browser, platform, "zh-catalog", "zh-CN", person=seller) as context:
+        page = await context.new_page()
+        ready = {
+            "/console/": "#days tbody tr",
+            "/console/products": "#product-list tbody tr",
+            "/console/products/new": "#product",
+            f"/console/products/{product['product_id']}": "#tiers",
+            f"/console/products/{product['product_id']}/keys": "[data-stock]:not(:empty)",
+        }
+        for path, loaded in ready.items():
+            await page.goto(path)
+            await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+            await expect(page.locator(loaded).first).to_be_visible()
+            text = await page.locator("body").inner_text()
+            left = [msgid for msgid in english if msgid in text]
+            assert left == [], f"English left on {path}: {left}"
+            await no_serious_axe_violations(page)
+        await expect(page.get_by_role("link", name="数据概览")).to_be_visible()
