@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from faka_common.contracts.quality import ProductQualityPolicy
 from faka_common.errors import DomainError, Unavailable
 from faka_common.http import SHOP_HEADER
 from fastapi import APIRouter, Request
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from gateway.adapters.owners import ShopOwner, served_shop
 from gateway.bootstrap import Gateway
+from gateway.domain.access import Principal
 from gateway.entrypoints.access import admin_api, platform_api, requires
 from gateway.entrypoints.schemas import KeyReplacement, NewCategory, ProductChanges
 from gateway.service_layer.edge import json_body
@@ -40,14 +42,15 @@ class Resealing(BaseModel):
     services: dict[str, ServiceResealing]
 
 
-PASSED_QUERY = ("format", "cost_price", "expires_at")
+PASSED_QUERY = ("format", "cost_price", "expires_at", "supplier_id")
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "text/plain (one key per line), text/csv (key[,secret]) or multipart with field "
         "`file`; streamed, up to the inventory's MAX_IMPORT_BYTES (64 MiB by default). "
-        "Query: format=text|csv, cost_price (minor units), expires_at (ISO 8601 with offset).",
+        "Query: format=text|csv, cost_price (minor units), expires_at (ISO 8601 with offset), "
+        "supplier_id (the shop's supplier the keys came from: a key replaced as invalid is claimed from it).",
         "content": {
             "text/plain": {"schema": {"type": "string"}},
             "text/csv": {"schema": {"type": "string"}},
@@ -194,6 +197,45 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
     async def replace_key(product_id: UUID, key_id: UUID, replacement: KeyReplacement) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/replace"
         return json_body(await gw.inventory.request("POST", path, json=replacement.model_dump()))
+
+    @api.get(
+        "/products/{product_id}/quality",
+        summary="A product's after-sales rate over the shop's window, its pause, and its 7-day delivery "
+        "success rate and typical delivery time",
+        dependencies=[requires(gw, "catalog:read")],
+    )
+    async def product_quality(product_id: UUID) -> Any:
+        return json_body(await gw.inventory.request("GET", f"/internal/products/{product_id}/quality"))
+
+    @api.post(
+        "/products/{product_id}/resume",
+        summary="Put a product paused by its after-sales rate back on sale (judged afresh from the next "
+        "hour)",
+        dependencies=[requires(gw, "catalog:write")],
+    )
+    async def resume_product(product_id: UUID, request: Request) -> Any:
+        principal: Principal = request.state.principal
+        body = {"resumed_by": principal.label[:100]}
+        return json_body(
+            await gw.inventory.request("POST", f"/internal/products/{product_id}/resume", json=body)
+        )
+
+    @api.get(
+        "/product-quality-policy",
+        summary="When the shop's products pause themselves",
+        dependencies=[requires(gw, "catalog:read")],
+    )
+    async def quality_policy() -> Any:
+        return json_body(await gw.inventory.request("GET", "/internal/product-quality-policy"))
+
+    @api.put(
+        "/product-quality-policy",
+        summary="Set the after-sales rate over a window (with a minimum of deliveries) that pauses a product",
+        dependencies=[requires(gw, "catalog:write")],
+    )
+    async def put_quality_policy(body: ProductQualityPolicy) -> Any:
+        sent = body.model_dump(mode="json")
+        return json_body(await gw.inventory.request("PUT", "/internal/product-quality-policy", json=sent))
 
     platform = platform_api(gw, prefix="/api/platform")
 

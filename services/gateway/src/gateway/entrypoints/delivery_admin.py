@@ -1,5 +1,6 @@
 """Operator endpoints for delivery (a console session or an API token, see `access`): the manual queue,
-suppliers, routes, scores and claims.
+suppliers, routes, scores, claims, deposits, the shop's demotion and pause thresholds and a paused
+supplier's resume.
 Each call is passed to the delivery service's internal API (DELIVERY_URL), whose 4xx come back as they are."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from faka_common.contracts.delivery_admin import (
     RejectTask,
     SupplierActive,
 )
-from faka_common.fields import Line, Text
+from faka_common.contracts.quality import SupplierDeposit, SupplierPolicy, SupplierResume
+from faka_common.fields import Line, Money, Text
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +44,16 @@ class ManualRejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Line = Field(min_length=1, max_length=500)
+
+
+class NewDeposit(BaseModel):
+    """Who records it is the request's principal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money = Field(gt=0)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    note: Line = Field(default="", max_length=500)
 
 
 TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
@@ -171,6 +183,52 @@ def delivery_admin_router(gw: Gateway) -> APIRouter:
     )
     async def add_claim(supplier_id: UUID, body: NewClaim) -> Any:
         return await call("POST", f"/internal/suppliers/{supplier_id}/claims", body=body)
+
+    @api.get(
+        "/suppliers/{supplier_id}/account",
+        summary="What the supplier owes and is owed: pause, balance per currency, claims and replacements "
+        "per import batch, latest ledger entries, and its import batches' invalid-key rates",
+        dependencies=[requires(gw, "delivery:read")],
+    )
+    async def supplier_account(supplier_id: UUID) -> Any:
+        found = await call("GET", f"/internal/suppliers/{supplier_id}/account")  # 404: not the shop's
+        keys = await gw.inventory.request("GET", f"/internal/suppliers/{supplier_id}/batches")
+        return {**found, "keys": keys.json()}
+
+    @api.post(
+        "/suppliers/{supplier_id}/deposits",
+        status_code=201,
+        summary="Record money the shop holds for the supplier (claims are deducted from it)",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
+    async def add_deposit(supplier_id: UUID, body: NewDeposit, request: Request) -> Any:
+        deposit = SupplierDeposit(recorded_by=operator(request), **body.model_dump())
+        return await call("POST", f"/internal/suppliers/{supplier_id}/deposits", body=deposit)
+
+    @api.post(
+        "/suppliers/{supplier_id}/resume",
+        summary="Route to a supplier paused by its claim rate again (its standing is judged afresh)",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
+    async def resume_supplier(supplier_id: UUID, request: Request) -> Any:
+        body = SupplierResume(resumed_by=operator(request))
+        return await call("POST", f"/internal/suppliers/{supplier_id}/resume", body=body)
+
+    @api.get(
+        "/supplier-policy",
+        summary="When the shop's suppliers are demoted (tried last) and paused (not tried)",
+        dependencies=[requires(gw, "delivery:read")],
+    )
+    async def supplier_policy() -> Any:
+        return await call("GET", "/internal/supplier-policy")
+
+    @api.put(
+        "/supplier-policy",
+        summary="Set the claim rates over a window at which the shop's suppliers are demoted and paused",
+        dependencies=[requires(gw, "suppliers:write")],
+    )
+    async def put_supplier_policy(body: SupplierPolicy) -> Any:
+        return await call("PUT", "/internal/supplier-policy", body=body)
 
     @api.get(
         "/products/{product_id}/supplier-routes",

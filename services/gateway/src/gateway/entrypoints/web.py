@@ -26,6 +26,7 @@ from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
 from gateway.service_layer.challenges import ChallengeRequired, Solution, pass_checkout
+from gateway.service_layer.product_quality import product_quality
 from gateway.service_layer.storefront_categories import CATEGORY_NAMES
 
 MAX_FORM_BYTES = 16 * 1024
@@ -141,6 +142,7 @@ def web_router(gw: Gateway) -> APIRouter:
             found = await product_view(request, product_id)
         except DomainError as error:
             return html_error(request, error)
+        found["quality"] = await product_quality(gw, served(request).id, product_id)
         content = pages.product_page(served(request), found, page_context(request), chosen=product_id)
         return html(request, content, private=False)
 
@@ -156,6 +158,10 @@ def web_router(gw: Gateway) -> APIRouter:
                 found = await product_view(request, form.get("product_id", ""))
                 content = pages.product_page(served(request), found, ctx, errors, form)
                 return html(request, content, 400)
+            quality = await product_quality(gw, served(request).id, str(order.product_id))
+            if quality is not None and quality["paused"]:  # the page names why it is not sold
+                found = {**await product_view(request, str(order.product_id)), "quality": quality}
+                return html(request, pages.product_page(served(request), found, ctx, form=form), 409)
             answer = None if "captcha_refresh" in form else form.get("challenge_answer")
             solution = Solution.presented(form.get("challenge"), form.get("challenge_nonce"), answer)
             try:
