@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,26 +22,16 @@ import pytest
 from gateway.entrypoints.i18n import catalog
 from playwright.async_api import Browser, Page, expect
 
-from .e2e_platform import ConsolePerson, Platform, running_platform
-from .test_console_browser import SHOP, console, member, paid_manual_order
+from .e2e_platform import ConsolePerson, Platform
+from .test_console_browser import SHOP, console, member, paid_manual_order, platform, seller
 from .test_storefront_browser import browser, no_serious_axe_violations
 
-__all__ = ["browser"]  # the module-scoped Chromium of the storefront's browser tests
+# module-scoped fixtures: the storefront tests' Chromium, the console tests' platform and owner
+__all__ = ["browser", "platform", "seller"]
 
 pytestmark = pytest.mark.integration
 
 REFUSED = "Your role in this shop cannot open this page."
-
-
-@pytest.fixture(scope="module")
-async def platform(infrastructure: dict[str, str]) -> AsyncIterator[Platform]:
-    async with running_platform(infrastructure) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def seller(platform: Platform) -> ConsolePerson:
-    return await member(platform, "owner")
 
 
 async def new_product(platform: Platform, title: str, **fields: Any) -> dict[str, Any]:
