@@ -698,6 +698,12 @@
     }
 
     (async () => {
+      const categories = await api("GET", "/api/admin/categories");
+      for (const category of categories.ok ? categories.data.items || [] : []) {
+        const option = element("option", category.name);
+        option.value = category.category_id;
+        form.elements.category_id.appendChild(option);
+      }
       if (!productId) {
         const answer = await api("GET", "/api/admin/products");
         if (!answer.ok) return;
@@ -714,6 +720,7 @@
       const product = answer.data;
       for (const name of ["title", "description", "currency", "usage_instructions", "variant_label"]) form.elements[name].value = product[name] || "";
       form.elements.price.value = majorUnits(product.price, product.currency);
+      form.elements.category_id.value = product.category_id || "";
       form.elements.max_per_order.value = product.max_per_order ?? "";
       form.elements.low_stock_threshold.value = product.low_stock_threshold ?? "";
       form.elements.visible.checked = product.visible;
@@ -745,7 +752,7 @@
         title: value("title"), description: form.elements.description.value, price, currency,
         usage_instructions: form.elements.usage_instructions.value, visible: form.elements.visible.checked,
         max_per_order: whole("max_per_order"), low_stock_threshold: whole("low_stock_threshold"),
-        variant_label: value("variant_label") || null,
+        variant_label: value("variant_label") || null, category_id: value("category_id") || null,
       };
       for (const name of ["max_per_order", "low_stock_threshold"]) {
         if (Number.isNaN(sent[name])) return fieldError(form, name, t("bad_number"));
