@@ -12,11 +12,13 @@ import httpx
 import pytest
 import redis.asyncio as redis
 from faka_common.http import InternalClient
+from faka_common.rate_limits import RateLimited, Window
 from faka_common.service_auth import ServiceCredential
 from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
 from gateway.entrypoints.routers import edge_app
+from gateway.service_layer.rate_limits import lookup_limits
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +100,31 @@ async def test_failed_order_lookups_fill_the_orders_window_in_redis_then_guesses
     order_key = f"LIMITS:LIMITER/faka/{namespace}/lookup/order/subject/{ORDER_NO}/3/1/hour"
     assert await connection.llen(order_key) == 3
     assert 0 < await connection.ttl(order_key) <= 3600
+    await gw.aclose()
+
+
+async def test_a_rightful_token_opens_the_order_without_a_window_read_and_only_failures_read_them(
+    store: tuple[str, redis.Redis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace, _ = store
+    gw = gateway(namespace)
+    limits = lookup_limits(gw)
+    reads: list[list[str]] = []
+    read = limits.full
+
+    async def counted(windows: list[Window]) -> RateLimited | None:
+        reads.append([window.key for window in windows])
+        return await read(windows)
+
+    monkeypatch.setattr(limits, "full", counted)
+    path = f"/api/v1/orders/{ORDER_NO}"
+    async with client(gw, "198.51.100.7") as buyer:
+        assert [(await buyer.get(path, params={"token": "tok"})).status_code for _ in range(3)] == [200] * 3
+        assert reads == []  # the page's reads of its own order cost no moving-window reads
+        assert (await buyer.get(path, params={"token": "guess"})).status_code == 404
+        assert len(reads) == 1 and len(reads[0]) == 2  # the client's and the order's window, once
+        assert (await buyer.get(path, params={"password": "guess-pw"})).status_code == 404
+        assert len(reads) == 2  # a password is held at the windows before its (costly) check
     await gw.aclose()
 
 
