@@ -110,6 +110,9 @@ async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplica
     platform: Platform, browser: Browser, seller: ConsolePerson
 ) -> None:
     title = f"Steam {uuid.uuid4().hex[:4].upper()}"
+    async with platform.admin() as admin:
+        made = await admin.post("/api/admin/categories", headers=SHOP, json={"name": "Gift cards"})
+        assert made.status_code == 201, made.text
     async with console(browser, platform, "catalog", person=seller) as context:
         page = await context.new_page()
         await page.goto("/console/products")
@@ -129,9 +132,11 @@ async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplica
         await expect(page.get_by_label("Most units in one order")).to_have_attribute("aria-invalid", "true")
         await page.get_by_label("Most units in one order").fill("5")
         await page.get_by_label("Low-stock alert at").fill("3")
+        await page.get_by_label("Category").select_option(label="Gift cards")
         await page.get_by_role("button", name="Save").click()
         await expect(page.get_by_role("heading", name="Edit the product")).to_be_visible()
         await expect(page.get_by_label("Title")).to_have_value(title)
+        await expect(page.get_by_label("Category")).to_have_value(made.json()["category_id"])
         await expect(page.get_by_label("Price", exact=True)).to_have_value("12.50")
         await page.get_by_label("One tier a line: from how many units, then the unit price").fill("10 11.50")
         await page.get_by_role("button", name="Save the wholesale prices").click()
@@ -166,8 +171,17 @@ async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplica
             "Accepted: 0. Duplicates: 1. Invalid: 1. Blank lines: 0."
         )
         await expect(report.locator("li")).to_have_text([re.compile(r"^Line 2: invalid \(.+\)$")])
+
+        csv_keys = f"key,secret\r\nCSV-{uuid.uuid4().hex[:8]},pin-1\r\nCSV-{uuid.uuid4().hex[:8]},pin-2\r\n"
+        upload = {"name": "keys.csv", "mimeType": "text/csv", "buffer": csv_keys.encode()}
+        await page.get_by_label("Or upload a text or CSV file").set_input_files(upload)  # type: ignore[arg-type]
+        await page.get_by_role("button", name="Import").click()
+        await expect(report.locator("[data-report-summary]")).to_have_text(
+            "Accepted: 2. Duplicates: 0. Invalid: 0. Blank lines: 0."
+        )
+        await expect(page.locator("[data-stock]")).to_have_text("Keys in stock: 6")
         await page.goto("/console/products")
-        await expect(product_row(page, title).locator("td").nth(2)).to_have_text("4")
+        await expect(product_row(page, title).locator("td").nth(2)).to_have_text("6")
 
 
 async def test_a_support_member_sees_no_catalog_write_action_and_the_api_refuses_them(
