@@ -132,7 +132,7 @@ def test_low_stock_is_at_or_under_the_products_threshold_or_the_storefronts_and_
     assert [(p["title"], p["available"]) for p in low_stock(products)] == [("A", 0), ("B", 5)]
 
 
-async def test_the_dashboard_page_is_home_after_sign_in_and_shows_every_section_the_role_opens(
+async def test_the_dashboard_is_home_shows_every_section_the_role_opens_and_new_pages_need_a_session(
     console: tuple[httpx.AsyncClient, Owners],
 ) -> None:
     client, owners = console
@@ -141,7 +141,16 @@ async def test_the_dashboard_page_is_home_after_sign_in_and_shows_every_section_
     for link in ("console/", "console/orders", "console/products", "console/keys"):
         assert f'href="{link}"' in home.text, link
     assert (await client.get("/console")).headers["location"] == "/console/"
-    assert (await client.get("/console/")).status_code == 303  # no session: sign-in
+    for path in (
+        "/console/",
+        "/console/products",
+        "/console/products/new",
+        f"/console/products/{PRODUCT_ID}/keys",
+    ):
+        for headers in ({}, as_person("expired-session")):
+            answer = await client.get(path, headers=headers)
+            assert answer.status_code == 303, (path, answer.text)
+            assert answer.headers["location"].startswith("/console/sign-in?next="), path
     assert owners.calls == []  # the page's figures come from its script
 
 
