@@ -10,10 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from faka_common.http import MAX_JSON_BODY, MAX_JSON_DEPTH, create_app, redact_query, redact_query_in_span
+from faka_common.http import (
+    MAX_JSON_BODY,
+    MAX_JSON_DEPTH,
+    TraceContext,
+    create_app,
+    redact_query,
+    redact_query_in_span,
+)
 from faka_common.runtime import Runtime
 from faka_common.settings import ServiceSettings
+from faka_common.telemetry import tracer_provider
 from fastapi import APIRouter, FastAPI, Request
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -154,3 +164,38 @@ def test_a_server_span_keeps_no_query_value() -> None:
         "http.url": "http://shop.test/orders/F1?token=REDACTED",
         "http.target": "/orders/F1?token=REDACTED",
     }
+
+
+def test_without_an_exporter_requests_get_the_light_trace_context_not_the_instrumentation() -> None:
+    def kinds(app: FastAPI) -> set[type]:
+        app.build_middleware_stack()  # the instrumentation wraps the stack it builds
+        return {middleware.cls for middleware in app.user_middleware}  # type: ignore[misc]
+
+    quiet = app_for(environment="development")
+    assert TraceContext in kinds(quiet)
+    assert OpenTelemetryMiddleware not in kinds(quiet)
+    exported = app_for(environment="development", otel_exporter_otlp_endpoint="http://127.0.0.1:9/v1/traces")
+    assert TraceContext not in kinds(exported)
+
+
+async def test_the_light_trace_context_continues_the_callers_trace_and_starts_one_when_there_is_none() -> (
+    None
+):
+    async def current(scope: Any, receive: Any, send: Any) -> None:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        trace_id = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        body = json.dumps({"trace_id": trace_id, "traceparent": headers.get("traceparent", "")}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    app = TraceContext(current, tracer_provider("shell-test", None).get_tracer("test"))
+    caller = "0af7651916cd43dd8448eb211c80319c"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shell.test") as c:
+        continued = (await c.get("/", headers={"traceparent": f"00-{caller}-b7ad6b7169203331-01"})).json()
+        started = [(await c.get("/")).json() for _ in range(2)]
+    assert continued["trace_id"] == caller
+    assert continued["traceparent"].split("-")[1] == caller  # the calls it makes carry it on
+    assert started[0]["trace_id"] not in (caller, "0" * 32)
+    assert started[0]["trace_id"] != started[1]["trace_id"]
+    assert started[0]["traceparent"].split("-")[1] == started[0]["trace_id"]

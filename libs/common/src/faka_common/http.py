@@ -16,7 +16,7 @@ import yarl
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
@@ -266,10 +266,41 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
 
     for router in routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health/.*,metrics", server_request_hook=redact_query_in_span
-    )
+    if settings.otel_exporter_otlp_endpoint:
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health/.*,metrics", server_request_hook=redact_query_in_span
+        )
+    else:
+        app.add_middleware(TraceContext)
     return app
+
+
+class TraceContext:
+    """A request's trace context when no span is exported (no OTLP endpoint, see
+    `faka_common.telemetry.tracer_provider`): the caller's trace from `traceparent`, else a new one, is the
+    current span while the request is handled, so its log lines and the calls it makes carry the trace id.
+    The OpenTelemetry instrumentation does that too, but first collects a dozen attributes per request for a
+    span nobody records: 5 % of the order service's CPU per buyer's order view, 8 % of the gateway's."""
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer | None = None) -> None:
+        self.app = app
+        self._tracer = tracer or trace.get_tracer(__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_HEADERS
+        }
+        context = propagate.extract(carrier) if carrier else None
+        with self._tracer.start_as_current_span("request", context, trace.SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
 #: Span attributes that may hold a request's query string.
