@@ -57,6 +57,10 @@ class SupplierResume(Body):
     resumed_by: Operator
 
 
+class ProductResume(Body):
+    resumed_by: Operator
+
+
 class ProductQualityPolicy(Body):
     """When the shop's products pause themselves: after-sales cases (keys reported invalid and replaced, or
     refused a replacement) per delivered key over the last `window_days` days, judged only once at least

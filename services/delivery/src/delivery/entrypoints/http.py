@@ -264,6 +264,7 @@ def router(service: Service) -> APIRouter:
                     "supplier_id": str(r.supplier.id),
                     "name": r.supplier.name,
                     "active": r.supplier.active,
+                    "paused": r.supplier.paused_at is not None,
                     "breaker": r.breaker,
                     "attempts": r.score.attempts,
                     "succeeded": r.score.succeeded,

@@ -8,21 +8,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from faka_common.contracts.quality import ProductQualityPolicy
+from faka_common.contracts.quality import ProductQualityPolicy, ProductResume
 from faka_common.http import ShopScope, internal_router
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
 
 from inventory.bootstrap import Service
 from inventory.domain.quality import QualityPolicy, Tally
 from inventory.service_layer import quality
 from inventory.service_layer.quality import ProductQuality
-
-
-class ProductResume(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    resumed_by: str
 
 
 def _iso(value: Any) -> str | None:
