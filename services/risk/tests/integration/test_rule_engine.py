@@ -169,6 +169,7 @@ async def test_an_order_at_four_times_the_trailing_mean_goes_to_review_and_an_op
     scope = {SHOP_HEADER: str(shop)}
     [listed] = (await api.get("/internal/reviews", headers=scope)).json()["items"]
     assert listed["order_id"] == str(big.order_id) and listed["amount"] == 4000
+    assert listed["fired"] == ["shop.amount_above_mean[0]"] and listed["trailing_mean"] == 1000
 
     approved = await api.post(
         f"/internal/reviews/{big.order_id}/approve", json={"reviewed_by": "op@shop.example"}, headers=scope
@@ -282,3 +283,19 @@ async def test_a_first_purchase_above_the_amount_goes_to_review_and_a_buyer_who_
     ] == "approve"
     elsewhere = await decide(service, order(uuid4(), email="new@buyer.example", amount=8000))
     assert elsewhere["verdict"] == "approve"  # another shop has no such rule
+
+
+async def test_the_rule_set_audit_lists_each_version_newest_first_with_who_and_what(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(api, shop, {"type": "velocity", "per": "ip", "limit": 5, "window_seconds": 60})
+    await set_rules(api, shop, {"type": "quantity", "max": 3}, {"type": "disposable_email"})
+    audit = (await api.get("/internal/rules/history", headers={SHOP_HEADER: str(shop)})).json()["items"]
+    assert [(a["version"], a["rule_types"]) for a in audit] == [
+        (2, ["quantity", "disposable_email"]),
+        (1, ["velocity"]),
+    ]
+    assert all(a["changed_by"] and a["changed_at"] for a in audit)
+    elsewhere = (await api.get("/internal/rules/history", headers={SHOP_HEADER: str(uuid4())})).json()
+    assert elsewhere == {"items": []}

@@ -25,6 +25,7 @@ SCOPED = {
     ("GET", "/internal/decisions/{order_id}"),
     ("GET", "/internal/rules"),
     ("PUT", "/internal/rules"),
+    ("GET", "/internal/rules/history"),
     ("GET", "/internal/reviews"),
     ("POST", "/internal/reviews/{order_id}/approve"),
     ("POST", "/internal/reviews/{order_id}/reject"),

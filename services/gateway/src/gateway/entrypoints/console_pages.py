@@ -61,6 +61,7 @@ SECTIONS = (
     Section("products", "console/products", "catalog:read", N_("Products")),
     Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
     Section("keys", "console/keys", "keys:export", N_("Key export")),
+    Section("risk", "console/risk/reviews", "risk:read", N_("Risk control")),
 )
 #: The actions of the order page, each shown to whom the API allows it.
 ACTIONS: dict[str, Permission] = {
@@ -363,6 +364,9 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         content, media_type = found
         return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=300"})
 
+    from gateway.entrypoints.console_risk import add_risk_pages  # it imports this module
+
+    add_risk_pages(web, console_page)
     return web
 
 

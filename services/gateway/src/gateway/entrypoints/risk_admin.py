@@ -63,6 +63,15 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         return await call("PUT", "/internal/rules", change(request, rules))
 
     @api.get(
+        "/risk/rules/history",
+        summary="The audit of the shop's rule set: each version, newest first, who saved it, when and its "
+        "rules' types",
+        dependencies=[requires(gw, "risk:read")],
+    )
+    async def rules_history(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+        return await call("GET", "/internal/rules/history", params={"limit": limit})
+
+    @api.get(
         "/risk/reviews",
         summary="The shop's orders held for review (open unless told otherwise), oldest first",
         dependencies=[requires(gw, "risk:read")],

@@ -899,6 +899,9 @@
     showStock();
   }
 
+  // what page scripts of their own (console_risk.js) use: one fetch helper, one set of strings
+  window.fakaConsole = { api, t, strings, element, time, money, refused, clearErrors, fieldError, missing, formError, result };
+
   const pages = {
     totp: totpPage,
     link: linkPage,

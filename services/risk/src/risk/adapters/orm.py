@@ -42,6 +42,8 @@ reviews = Table(
     Column("currency", Text, nullable=False),
     Column("buyer_email", Text, nullable=False),
     Column("reasons", ARRAY(Text), nullable=False),
+    Column("fired", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("trailing_mean", BigInteger),
     Column("status", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),

@@ -99,6 +99,16 @@ class StoredRules:
     changed_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RuleSetChange:
+    """One saved version of a rule set, as its audit shows it."""
+
+    version: int
+    changed_by: str
+    changed_at: datetime
+    rule_types: list[str]
+
+
 class RuleSetRepository:
     """Every version of every scope's rule set; the current one is the highest version."""
 
@@ -128,6 +138,24 @@ class RuleSetRepository:
         return StoredRules(
             row.version, RiskRules.model_validate(row.document), row.changed_by, row.changed_at
         )
+
+    async def history(self, scope: UUID, limit: int) -> list[RuleSetChange]:
+        """The scope's versions, newest first: who saved each, when, and what rules it held."""
+        rows = await self._session.execute(
+            select(rule_sets.c.version, rule_sets.c.changed_by, rule_sets.c.changed_at, rule_sets.c.document)
+            .where(rule_sets.c.scope == scope)
+            .order_by(rule_sets.c.version.desc())
+            .limit(limit)
+        )
+        return [
+            RuleSetChange(
+                row.version,
+                row.changed_by,
+                row.changed_at,
+                [str(rule.get("type")) for rule in row.document.get("rules", [])],
+            )
+            for row in rows
+        ]
 
     async def every_current(self) -> dict[UUID, StoredRules]:
         """Each scope's current rule set."""
@@ -174,6 +202,8 @@ def _review(row: Any) -> Review:
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
         resolution_reason=row.resolution_reason,
+        fired=list(row.fired),
+        trailing_mean=row.trailing_mean,
     )
 
 

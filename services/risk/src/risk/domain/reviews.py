@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -32,6 +32,9 @@ class Review:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution_reason: str | None = None
+    #: The rules that fired, and the product's trailing mean the amount was compared with (minor units).
+    fired: list[str] = field(default_factory=list)
+    trailing_mean: int | None = None
 
     def resolve(self, outcome: ReviewStatus, at: datetime, by: str | None, reason: str | None) -> None:
         if self.status != "open":

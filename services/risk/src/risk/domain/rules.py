@@ -138,6 +138,8 @@ class Decision:
     fired: list[str] = field(default_factory=list)
     rules_version: int | None = None
     platform_rules_version: int | None = None
+    #: The product's trailing mean an amount rule compared the order with (minor units, rounded).
+    trailing_mean: int | None = None
 
 
 def _domain_listed(domain: str, listed: frozenset[str]) -> bool:
@@ -307,11 +309,14 @@ def verdict_of(fired: Sequence[Fired]) -> Verdict:
     return "reject" if "reject" in verdicts else "review" if "review" in verdicts else "approve"
 
 
-def decide(fired: Sequence[Fired], platform: RuleSet, shop: RuleSet) -> Decision:
+def decide(
+    fired: Sequence[Fired], platform: RuleSet, shop: RuleSet, trailing_mean: Decimal | None = None
+) -> Decision:
     return Decision(
         verdict_of(fired),
         [f.reason for f in fired],
         [f.rule for f in fired],
         shop.version or None,
         platform.version or None,
+        None if trailing_mean is None else int(trailing_mean.to_integral_value()),
     )

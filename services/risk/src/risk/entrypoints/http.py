@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -10,7 +11,7 @@ from faka_common.contracts.risk_rules import ReviewApproval, ReviewRejection, Ri
 from faka_common.errors import NotFound
 from faka_common.http import ShopScope, internal_router
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from risk.bootstrap import Service
 from risk.domain.reviews import Review
@@ -26,6 +27,11 @@ class ReviewView(BaseModel):
     currency: str
     buyer_email: str
     reasons: list[str]
+    fired: list[str] = Field(description="The rules that fired, as `<scope>.<type>[<index>]`")
+    trailing_mean: int | None = Field(
+        description="The product's trailing mean the amount was compared with (minor units; none when no "
+        "amount rule looked)"
+    )
     status: Literal["open", "approved", "rejected", "expired"]
     created_at: datetime
     expires_at: datetime
@@ -77,6 +83,14 @@ def router(service: Service) -> APIRouter:
     @api.put("/rules", summary="Replace the shop's rule set: a new version, used by the next order")
     async def put_rules(body: RiskRulesChange, shop: ShopScope) -> dict[str, Any]:
         return await write_rules(shop, body)
+
+    @api.get("/rules/history", summary="The shop's rule-set versions, newest first: who, when and what")
+    async def rules_history(
+        shop: ShopScope, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> dict[str, list[dict[str, Any]]]:
+        async with service.uow() as uow:
+            found = await uow.rule_sets.history(shop, limit)
+        return {"items": [asdict(change) for change in found]}
 
     @api.get("/platform-rules", summary="The platform's rule set (applied above every shop's)")
     async def get_platform_rules() -> dict[str, Any]:

@@ -125,11 +125,13 @@ async def decision_on(facts: OrderFacts, uow: RiskUnitOfWork, decider: Decider) 
     while True:
         platform, shop = rule_sets
         found = evaluate(facts, [platform, shop], decider.max_quantity, decider.unpaid_horizon_seconds)
-        fired = list(found.fired)
+        fired, compared = list(found.fired), None
         for check in [] if found.rejected else found.amount_checks:
             mean, samples = await decider.means.of(uow, facts.product_id, check.rule.sample)
             if (over := above_mean(check, facts.amount, mean, samples)) is not None:
                 fired.append(over)
+            if compared is None or over is not None:
+                compared = mean
         first = found.first_purchase and not found.rejected
         if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
             fired += found.first_purchase
@@ -138,7 +140,7 @@ async def decision_on(facts: OrderFacts, uow: RiskUnitOfWork, decider: Decider) 
         taken = await decider.counters.take(counted, member, now_ms, str(facts.shop_id), versions)
         if taken.stale is None:
             fired += [f for i in taken.full if (f := counted[i].fired) is not None]
-            return decide(fired, platform, shop), shop
+            return decide(fired, platform, shop, compared), shop
         # a rule set changed: decide again with the saved ones, which are published again when Redis
         # holds others (lost, or a publication failed); the second time the versions are not checked
         rule_sets, checked = await decider.rules.load(uow, facts.shop_id), False
@@ -190,6 +192,8 @@ async def open_review(uow: RiskUnitOfWork, event: OrderPlaced, decision: Decisio
             currency=event.currency,
             buyer_email=event.buyer_email,
             reasons=decision.reasons,
+            fired=decision.fired,
+            trailing_mean=decision.trailing_mean,
             status="open",
             created_at=at,
             expires_at=at + timedelta(seconds=seconds),
