@@ -148,7 +148,6 @@ async def test_another_shops_supplier_is_not_found_for_account_deposit_and_resum
         ({"window_minutes": 0}, "window_minutes"),
         ({"min_sample": 0}, "min_sample"),
         ({"pause_claim_rate": 1.5}, "pause_claim_rate"),
-        ({"demote_claim_rate": 0.5, "pause_claim_rate": 0.2}, "pause_claim_rate"),
     ],
 )
 async def test_bad_thresholds_are_a_422_naming_the_field(

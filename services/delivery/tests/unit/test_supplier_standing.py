@@ -55,3 +55,10 @@ def test_the_window_starts_afresh_at_a_resume() -> None:
     assert POLICY.since(now) == now - timedelta(hours=1)
     assert POLICY.since(now, resumed_at=now - timedelta(minutes=5)) == now - timedelta(minutes=5)
     assert POLICY.since(now, resumed_at=now - timedelta(days=2)) == now - timedelta(hours=1)
+
+
+def test_a_pause_rate_below_the_demotion_rate_pauses_first() -> None:
+    inverted = SupplierPolicy(timedelta(hours=1), min_sample=10, demote_claim_rate=0.5, pause_claim_rate=0.2)
+
+    assert inverted.standing(_score(10, 3)) == "paused"
+    assert inverted.standing(_score(10, 1)) == "good"
