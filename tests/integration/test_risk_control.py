@@ -203,3 +203,21 @@ async def test_an_order_in_review_is_approved_into_payment_and_another_rejected_
     assert await available(platform, shop, product) == 2  # the rejected order's key is still for sale
     closed = await admin_get(platform, shop, "/api/admin/risk/reviews?status=all")
     assert {item["status"] for item in closed["items"]} == {"approved", "rejected"}
+
+
+async def test_a_phone_on_the_shops_blocklist_rejects_the_checkout_that_gives_it(platform: Platform) -> None:
+    shop, product = await shop_with_stock(platform, 3)
+    rules = {"rules": [{"type": "blocklist", "phones": ["+86 138 0013 8000"]}]}
+    assert (await put_rules(platform, shop, rules)).status_code == 200
+    async with platform.storefront() as storefront:
+        placed = await storefront.post(
+            f"/s/{shop['slug']}/api/v1/orders",
+            json={"product_id": product, "email": "phoned@example.com", "phone": "+86 138-0013-8000"},
+        )
+    assert placed.status_code == 201, placed.text
+    view = await decided(platform, shop, placed.json())
+    assert view["status"] == "rejected"
+    decision = await admin_get(platform, shop, f"/api/admin/risk/decisions/{view['order_id']}")
+    assert decision["fired"] == ["shop.blocklist[0]"] and "phone +8613800138000" in decision["reasons"][0]
+    other = await decided(platform, shop, await place(platform, shop, product, "unphoned@example.com"))
+    assert other["status"] == "awaiting_payment"

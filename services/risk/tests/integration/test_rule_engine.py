@@ -27,6 +27,7 @@ def order(
     email: str = "buyer@example.com",
     amount: int = 1000,
     product: UUID | None = None,
+    phone: str | None = None,
 ) -> OrderPlaced:
     return OrderPlaced(
         order_id=uuid4(),
@@ -39,6 +40,7 @@ def order(
         currency="CNY",
         buyer_email=email,
         buyer_ip=ip,
+        buyer_phone=phone,
     )
 
 
@@ -299,3 +301,15 @@ async def test_the_rule_set_audit_lists_each_version_newest_first_with_who_and_w
     assert all(a["changed_by"] and a["changed_at"] for a in audit)
     elsewhere = (await api.get("/internal/rules/history", headers={SHOP_HEADER: str(uuid4())})).json()
     assert elsewhere == {"items": []}
+
+
+async def test_a_phone_on_the_shops_blocklist_rejects_its_order_naming_the_rule(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(api, shop, {"type": "blocklist", "phones": ["+86 138 0013 8000"]})
+    blocked = await decide(service, order(shop, phone="+86-138-0013-8000"))
+    assert blocked["verdict"] == "reject" and blocked["fired"] == ["shop.blocklist[0]"]
+    assert "phone +8613800138000 is blocked" in blocked["reasons"][0]
+    assert (await decide(service, order(shop, phone="+86 139 0000 1111")))["verdict"] == "approve"
+    assert (await decide(service, order(shop)))["verdict"] == "approve"

@@ -8,8 +8,10 @@ from pydantic import ValidationError
 from risk.domain.rules import OrderFacts, RuleSet, evaluate, verdict_of
 
 
-def facts(quantity: int = 2, email: str = "a@example.com", ip: str | None = "127.0.0.1") -> OrderFacts:
-    return OrderFacts(uuid4(), uuid4(), uuid4(), quantity, 2000, email, ip)
+def facts(
+    quantity: int = 2, email: str = "a@example.com", ip: str | None = "127.0.0.1", phone: str | None = None
+) -> OrderFacts:
+    return OrderFacts(uuid4(), uuid4(), uuid4(), quantity, 2000, email, ip, phone)
 
 
 def shop(*rules: dict[str, object]) -> RuleSet:
@@ -98,3 +100,26 @@ def test_a_long_blocklist_finds_an_address_in_any_of_its_networks_and_a_subdomai
     assert listed == [True, True, True] and unlisted == [False, False, False]
     assert evaluate(facts(email="a@mx.spam.example", ip=None), [rules], 100, 3600).rejected
     assert not evaluate(facts(email="a@notspam.example", ip=None), [rules], 100, 3600).rejected
+
+
+def test_a_blocked_phone_rejects_however_it_is_written_and_an_allow_listed_one_skips_velocity() -> None:
+    rules = shop(
+        {"type": "blocklist", "phones": ["+86 138 0013 8000"]},
+        {"type": "allowlist", "phones": ["139-0000-1111"]},
+        {"type": "velocity", "per": "ip", "limit": 1, "window_seconds": 60},
+    )
+    blocked = evaluate(facts(phone="+8613800138000"), [rules], 100, 3600)
+    assert [f.rule for f in blocked.fired] == ["shop.blocklist[0]"] and "+8613800138000" in blocked.fired[
+        0
+    ].reason
+    allowed = evaluate(facts(phone="139 0000 1111"), [rules], 100, 3600)
+    assert allowed.fired == [] and all(c.fired is None for c in allowed.counters)
+    assert evaluate(facts(phone="8613800138000"), [rules], 100, 3600).fired == []  # no +: another number
+    assert evaluate(facts(phone=None), [rules], 100, 3600).fired == []
+
+
+def test_a_malformed_phone_in_a_list_is_refused_naming_its_line() -> None:
+    with pytest.raises(ValidationError, match=r"rules\.0\.blocklist\.phones\.1"):
+        RiskRules.model_validate(
+            {"rules": [{"type": "blocklist", "phones": ["+86 138 0013 8000", "call me"]}]}
+        )

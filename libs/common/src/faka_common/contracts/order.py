@@ -53,6 +53,9 @@ class OrderPlaced(OrderEvent):
     currency: str = Field(examples=["CNY"])
     buyer_email: str
     buyer_ip: str | None = None
+    buyer_phone: str | None = Field(
+        default=None, description="The phone the buyer gave at checkout (optional)"
+    )
     locale: str = Field(default="zh-CN", examples=["zh-CN", "en"])
     discount: int = Field(default=0, ge=0, description="Taken off by a coupon; `amount` is after it")
     coupon_code: str | None = Field(default=None, examples=["SPRING10"])

@@ -26,6 +26,14 @@ Domain = Annotated[
 Email = Annotated[
     str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["buyer@example.com"])
 ]
+#: A phone as written in a list or at checkout: digits, optionally a leading +, spaces and dashes; compared by
+#: its digits (and the +) alone.
+Phone = Annotated[
+    str,
+    Field(
+        min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 -]{3,30}[0-9]$", examples=["+86 138 0013 8000"]
+    ),
+]
 MAX_LIST = 10_000
 #: A window or a time: at least a second, at most 30 days.
 Seconds = Annotated[int, Field(ge=1, le=30 * 24 * 3600)]
@@ -44,6 +52,13 @@ class ListRule(Rule):
     )
     emails: list[Email] = Field(default_factory=list, max_length=MAX_LIST)
     email_domains: list[Domain] = Field(default_factory=list, max_length=MAX_LIST)
+    phones: list[Phone] = Field(default_factory=list, max_length=MAX_LIST)
+
+
+def phone_key(phone: str) -> str:
+    """A phone as lists compare it: its digits, and its leading + if it has one."""
+    digits = "".join(c for c in phone if c.isdigit())
+    return ("+" if phone.strip().startswith("+") else "") + digits
 
 
 class Blocklist(ListRule):

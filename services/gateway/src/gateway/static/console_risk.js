@@ -101,14 +101,12 @@
 
   // Each rule type's fields: lists are one entry a line; an empty number keeps the rule's default.
   const ACTION = { name: "action", kind: "choice", options: ["reject", "review"], prefix: "action_" };
-  const LISTS = ["ips", "cidrs", "emails", "email_domains", "device_ids", "phones", "payment_accounts"].map(
-    (name) => ({ name, kind: "lines" }),
-  );
+  const LISTS = ["ips", "cidrs", "emails", "email_domains", "phones"].map((name) => ({ name, kind: "lines" }));
   const FIELDS = {
     blocklist: LISTS,
     allowlist: LISTS,
     velocity: [
-      { name: "per", kind: "choice", options: ["ip", "email", "product", "device"], prefix: "per_" },
+      { name: "per", kind: "choice", options: ["ip", "email", "product"], prefix: "per_" },
       { name: "limit", kind: "number" },
       { name: "window_seconds", kind: "number" },
       ACTION,

@@ -142,6 +142,7 @@ async def place_order(
                 currency=order.currency,
                 buyer_email=order.buyer_email,
                 buyer_ip=order.buyer_ip,
+                buyer_phone=order.buyer_phone,
                 locale=order.locale,
                 discount=order.discount,
                 coupon_code=order.coupon_code,

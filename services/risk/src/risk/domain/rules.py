@@ -25,6 +25,7 @@ from faka_common.contracts.risk_rules import (
     RiskRules,
     UnpaidOrders,
     Velocity,
+    phone_key,
 )
 from faka_common.rate_limits import email_id
 
@@ -65,6 +66,7 @@ class OrderFacts:
     amount: int
     buyer_email: str
     buyer_ip: str | None
+    buyer_phone: str | None = None
 
     @cached_property
     def email_domain(self) -> str:
@@ -157,6 +159,7 @@ class ListIndex:
     emails: frozenset[str]
     domains: frozenset[str]
     networks: dict[tuple[int, int], frozenset[IPv4Network | IPv6Network]]
+    phones: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, rule: ListRule) -> ListIndex:
@@ -168,6 +171,7 @@ class ListIndex:
             frozenset(e.strip().lower() for e in rule.emails),
             frozenset(d.lower() for d in rule.email_domains),
             {key: frozenset(found) for key, found in networks.items()},
+            frozenset(phone_key(p) for p in rule.phones),
         )
 
     def matches(self, facts: OrderFacts) -> str | None:
@@ -177,6 +181,8 @@ class ListIndex:
             return f"e-mail {email}"
         if _domain_listed(facts.email_domain, self.domains):
             return f"e-mail domain {facts.email_domain}"
+        if facts.buyer_phone and phone_key(facts.buyer_phone) in self.phones:
+            return f"phone {phone_key(facts.buyer_phone)}"
         if facts.buyer_ip is None:
             return None
         try:

@@ -112,6 +112,7 @@ def facts_of(event: OrderPlaced) -> OrderFacts:
         event.amount,
         event.buyer_email,
         event.buyer_ip,
+        event.buyer_phone,
     )
 
 
