@@ -275,6 +275,17 @@ async def reading_the_history(api: Api, db: Db) -> None:
     assert [p["trade_no"] for p in shown.json()["payments"]] == ["T-A-1"]
 
 
+@scenario("GET", "/internal/shop-figures")
+async def reading_the_dashboard_figures(api: Api, db: Db) -> None:
+    order = await paid_order_of_a(api, db)
+    today = datetime.now(UTC).date().isoformat()
+    period = {"first": today, "last": today}
+    of_b = (await api.get("/internal/shop-figures", params=period, headers=B)).json()
+    assert of_b["totals"] == {"orders": 0, "paid_orders": 0, "gmv": {}} and of_b["hot_products"] == []
+    of_a = (await api.get("/internal/shop-figures", params=period, headers=A)).json()
+    assert of_a["totals"] == {"orders": 1, "paid_orders": 1, "gmv": {order["currency"]: order["amount"]}}
+
+
 TIERS_A = f"/internal/products/{PRODUCT_A.product_id}/price-tiers"
 SOME_TIERS = {"tiers": [{"min_quantity": 3, "unit_price": 1500}]}
 
