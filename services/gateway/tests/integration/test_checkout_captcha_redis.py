@@ -149,7 +149,8 @@ async def test_the_storefront_form_shows_the_image_with_its_label_and_takes_the_
     await checkout.publish("platform", CAPTCHA_RULE)
     form = {"product_id": PRODUCT_ID, "email": "buyer@example.com", "quantity": "1", "locale": "en"}
     async with checkout.client() as client:
-        page = await client.post("/shop/orders", data=form, headers={"Accept-Language": "en"})
+        client.headers["Accept-Language"] = "en"
+        page = await client.post("/shop/orders", data=form)
         assert page.status_code == 428 and "data-captcha" in page.text
         assert 'src="data:image/png;base64,' in page.text and 'alt="Distorted characters' in page.text
         assert '<label for="f-challenge_answer">Characters in the image</label>' in page.text
