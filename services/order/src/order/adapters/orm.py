@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -240,6 +241,12 @@ def _in_shop(table: Table, shop_id: UUID | None) -> list[ColumnElement[bool]]:
     return [] if shop_id is None else [table.c.shop_id == shop_id]
 
 
+#: The buyer's order page reads its order by number several times a sale: statements built once (building
+#: one per read was a third of the read's CPU in SQLAlchemy, py-spy).
+_BY_NO = select(orders).where(orders.c.order_no == bindparam("order_no"))
+_BY_NO_IN_SHOP = _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))
+
+
 def _order(row: Any) -> Order:
     values = dict(row._mapping)
     values["status"] = Status(values["status"])
@@ -291,8 +298,12 @@ class OrderRepository:
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """The shop's order with this number, None for another shop's; with no shop (a route that serves the
         whole platform), the order of any shop (order numbers are unique across shops)."""
-        query = select(orders).where(orders.c.order_no == order_no, *_in_shop(orders, shop_id))
-        row = (await self._session.execute(query)).first()
+        query, params = (
+            (_BY_NO, {"order_no": order_no})
+            if shop_id is None
+            else (_BY_NO_IN_SHOP, {"order_no": order_no, "shop_id": shop_id})
+        )
+        row = (await self._session.execute(query, params)).first()
         return _order(row) if row else None
 
     async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:

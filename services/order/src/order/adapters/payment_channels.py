@@ -16,7 +16,7 @@ from faka_common.crypto import KeyRing, KeyRingError, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Unavailable
-from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, delete, func, select
+from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +69,14 @@ def _channel(row: Any) -> ShopChannel:
     )
 
 
+#: Read on every view of an order awaiting payment: built once.
+_ENABLED = (
+    select(payment_channels.c.provider)
+    .where(payment_channels.c.shop_id == bindparam("shop_id"), payment_channels.c.enabled)
+    .order_by(payment_channels.c.provider)
+)
+
+
 class PaymentChannelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -90,12 +98,7 @@ class PaymentChannelRepository:
 
     async def enabled(self, shop_id: UUID) -> list[str]:
         """The providers of the shop's enabled channels, by name."""
-        query = (
-            select(payment_channels.c.provider)
-            .where(payment_channels.c.shop_id == shop_id, payment_channels.c.enabled)
-            .order_by(payment_channels.c.provider)
-        )
-        return list((await self._session.execute(query)).scalars())
+        return list((await self._session.execute(_ENABLED, {"shop_id": shop_id})).scalars())
 
     async def put(self, channel: ShopChannel) -> None:
         values = {
