@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     select,
@@ -501,6 +502,15 @@ def _category(row: Row[tuple[object, ...]]) -> Category:
     return Category(row.id, row.shop_id, row.name, row.sort_order, row.visible)
 
 
+# Statements of the hot paths (a product read behind every order placed and every key reveal, the
+# reservation and the sold keys behind every reveal), built once with bound parameters: building them per
+# call was a third of each read's CPU in SQLAlchemy (py-spy).
+_PRODUCT = select(products).where(products.c.id == bindparam("product_id"))
+_PRODUCT_LOCKED = _PRODUCT.with_for_update()
+_SHOP_PRODUCT = _PRODUCT.where(products.c.shop_id == bindparam("shop_id"))
+_SHOP_PRODUCT_LOCKED = _SHOP_PRODUCT.with_for_update()
+
+
 class ProductRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -532,18 +542,14 @@ class ProductRepository:
     async def get(self, product_id: UUID, for_update: bool = False) -> Product | None:
         """The product, whichever shop it belongs to: for the consumers and sweeps, which compare its shop
         with the event's themselves. A route asks `in_shop`."""
-        query = select(products).where(products.c.id == product_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _PRODUCT_LOCKED if for_update else _PRODUCT
+        row = (await self._session.execute(query, {"product_id": product_id})).first()
         return _product(row) if row else None
 
     async def in_shop(self, shop_id: UUID, product_id: UUID, for_update: bool = False) -> Product | None:
         """The shop's product; None for an unknown id or another shop's."""
-        query = select(products).where(products.c.id == product_id, products.c.shop_id == shop_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _SHOP_PRODUCT_LOCKED if for_update else _SHOP_PRODUCT
+        row = (await self._session.execute(query, {"product_id": product_id, "shop_id": shop_id})).first()
         return _product(row) if row else None
 
     async def get_many(self, product_ids: Sequence[UUID]) -> list[Product]:
@@ -685,6 +691,13 @@ class Batch:
     seq: int
     product_id: UUID
     shop_id: UUID
+
+
+_SOLD_TO = (
+    select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed)
+    .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == "sold")
+    .order_by(card_keys.c.id)
+)
 
 
 class KeyRepository:
@@ -930,11 +943,7 @@ class KeyRepository:
             yield StoredKey(row.id, row.product_id, Sealed(row.key_id, bytes(row.sealed)))
 
     async def sold_to(self, order_id: UUID) -> list[StoredKey]:
-        rows = await self._session.execute(
-            select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed)
-            .where(card_keys.c.order_id == order_id, card_keys.c.status == "sold")
-            .order_by(card_keys.c.id)
-        )
+        rows = await self._session.execute(_SOLD_TO, {"order_id": order_id})
         return [StoredKey(r.id, r.product_id, Sealed(r.key_id, bytes(r.sealed))) for r in rows]
 
     async def take_many(self, assigned: Sequence[tuple[UUID, UUID]], status: str) -> int:
@@ -975,15 +984,17 @@ class KeyRepository:
         return list(rows.scalars())
 
 
+_RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))
+_RESERVATION_LOCKED = _RESERVATION.with_for_update()
+
+
 class ReservationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def get(self, order_id: UUID, for_update: bool = False) -> Reservation | None:
-        query = select(reservations).where(reservations.c.order_id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _RESERVATION_LOCKED if for_update else _RESERVATION
+        row = (await self._session.execute(query, {"order_id": order_id})).first()
         if row is None:
             return None
         return _reservation(row)
