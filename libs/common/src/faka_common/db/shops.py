@@ -5,10 +5,11 @@ belongs to no shop: it holds every shop. Each service declares the table on its 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, select
+from sqlalchemy import Column, DateTime, MetaData, Select, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,11 +29,19 @@ def shops_table(metadata: MetaData, contact: bool = True) -> Table:
     return Table("shops", metadata, *columns)
 
 
+@lru_cache(maxsize=8)
+def _fields_and_read(table: Table) -> tuple[list[str], Select[Any]]:
+    """The table's shop fields and the statement reading one shop, built once per table: the read runs for
+    every order placed and every notice sent, and building it per read was a third of its CPU."""
+    fields = [name for name in ("slug", "name", "status", "contact") if name in table.c]
+    return fields, select(*(table.c[name] for name in fields)).where(table.c.id == bindparam("shop_id"))
+
+
 class ShopRepository:
     def __init__(self, session: AsyncSession, table: Table) -> None:
         self._session = session
         self._table = table
-        self._fields = [name for name in ("slug", "name", "status", "contact") if name in table.c]
+        self._fields, self._read = _fields_and_read(table)
 
     async def save(self, shop: KnownShop) -> None:
         """Keep the shop as it is now (its first event adds it, every later one replaces it)."""
@@ -46,6 +55,5 @@ class ShopRepository:
 
     async def get(self, shop_id: UUID) -> KnownShop | None:
         """The shop as last told; None when no event about it has arrived yet."""
-        query = select(*(self._table.c[name] for name in self._fields)).where(self._table.c.id == shop_id)
-        row = (await self._session.execute(query)).first()
+        row = (await self._session.execute(self._read, {"shop_id": shop_id})).first()
         return KnownShop(shop_id, **row._asdict()) if row else None
