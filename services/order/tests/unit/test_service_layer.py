@@ -439,6 +439,21 @@ async def test_place_order_unknown_or_inactive_product() -> None:
         )
 
 
+async def test_a_product_paused_by_its_after_sales_rate_is_refused_saying_so_and_places_nothing() -> None:
+    paused = Product(uuid4(), "Keys that failed", 100, "CNY", False, paused=True)
+    uow = FakeUow()
+    with pytest.raises(Conflict) as caught:
+        await services.place_order(
+            services.PlaceOrder(DEFAULT_SHOP_ID, paused.product_id, 1, "a@example.com"),
+            uow,
+            FakeCatalog(paused),
+            TOKENS,
+            WINDOW,
+        )
+    assert "not on sale: paused because buyers reported too many problems" in caught.value.message
+    assert uow.committed == [] and uow.orders.rows == {}
+
+
 async def test_find_order_by_token_or_password_and_same_404_otherwise() -> None:
     uow = FakeUow()
     order = make_order(uow, password_hash=credentials.hash_password("pw"))

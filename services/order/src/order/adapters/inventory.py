@@ -23,6 +23,8 @@ class Product:
     max_per_order: int | None = None
     max_per_buyer: int | None = None
     face_value: int | None = None
+    paused: bool = False
+    """Taken off sale by its after-sales rate (inventory) until an operator resumes it."""
 
 
 class Catalog(Protocol):
@@ -45,6 +47,7 @@ class _ProductView(BaseModel):
     max_per_order: int | None = None
     max_per_buyer: int | None = None
     face_value: int | None = None
+    paused: bool = False
 
 
 class InventoryCatalog:
@@ -76,6 +79,7 @@ class InventoryCatalog:
             view.max_per_order,
             view.max_per_buyer,
             view.face_value,
+            view.paused,
         )
 
     async def aclose(self) -> None:

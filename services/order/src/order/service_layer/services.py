@@ -81,6 +81,11 @@ async def place_order(
     async with uow:
         check_takes_orders(await uow.shops.get(shop))
     product = await catalog.product(command.product_id, shop)
+    if product.paused:
+        raise Conflict(
+            f"product {command.product_id} is not on sale: paused because buyers reported too many problems "
+            "with it, until the shop resumes it"
+        )
     if not product.active:
         raise Conflict(f"product {command.product_id} is not on sale")
     if product.price * command.quantity > MAX_AMOUNT:
