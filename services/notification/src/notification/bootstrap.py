@@ -26,6 +26,7 @@ from faka_common.contracts.aftersales import KeyReplaced
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import ShopChanged
 from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
@@ -56,8 +57,10 @@ from notification.domain.model import (
     ORDER_DELIVERED,
     ORDER_NEEDS_ATTENTION,
     ORDER_PAID,
+    PRODUCT_PAUSED,
     RISK_REVIEW,
     SUPPLIER_DOWN,
+    SUPPLIER_PAUSED,
     Platform,
 )
 from notification.service_layer import handlers
@@ -84,6 +87,8 @@ NOTICE_OF_EVENT: dict[str, str] = {
     DeliveryNeedsAttention.type_name: SUPPLIER_DOWN,
     LowStock.type_name: LOW_STOCK,
     OrderNeedsAttention.type_name: ORDER_NEEDS_ATTENTION,
+    ProductPaused.type_name: PRODUCT_PAUSED,
+    SupplierPaused.type_name: SUPPLIER_PAUSED,
 }
 # OrderRefunded is left out: its notice is per refund, and a give-up without NoticeUndelivered cannot
 # name the refund; the dead letter keeps the event for a replay.
@@ -156,6 +161,12 @@ class Service:
             LowStock: partial(handlers.notify_low_stock, notifier=self.notifier, sellers=self.sellers),
             OrderNeedsAttention: partial(
                 handlers.notify_order_needs_attention, notifier=self.notifier, sellers=self.sellers
+            ),
+            ProductPaused: partial(
+                handlers.notify_product_paused, notifier=self.notifier, sellers=self.sellers
+            ),
+            SupplierPaused: partial(
+                handlers.notify_supplier_paused, notifier=self.notifier, sellers=self.sellers
             ),
             **self._link_handlers(platform),
         }

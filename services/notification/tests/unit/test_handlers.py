@@ -19,6 +19,7 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
@@ -549,6 +550,34 @@ async def test_low_stock_and_manual_queue_alert_the_seller() -> None:
     assert "Steam 50" in low_alert.content.subject and "available: 2" in low_alert.content.text
     assert "F20260101000000AAAA" in queue_alert.content.subject
     assert "suppliers_exhausted" in queue_alert.content.subject and "all 5xx" in queue_alert.content.text
+
+
+async def test_a_product_or_supplier_that_paused_itself_alerts_the_seller_in_their_language() -> None:
+    uow, channels = FakeUow(), _channels()
+    notifier = _notifier(channels)
+    product = ProductPaused(
+        product_id=uuid4(), title="Steam 50", cases=3, delivered=20, rate=0.15, threshold=0.1, window_days=7
+    )
+    supplier = SupplierPaused(
+        supplier_id=uuid4(),
+        supplier_name="Acme Cards",
+        claims=5,
+        succeeded=20,
+        claim_rate=0.25,
+        threshold=0.2,
+    )
+    seller_en = Sellers(Seller(email="seller@example.com", locale="en"))
+    seller_zh = Sellers(Seller(email="seller@example.com", locale="zh-CN"))
+    await handlers.notify_product_paused(product, cast(NotificationUnitOfWork, uow), notifier, seller_en)
+    await handlers.notify_supplier_paused(supplier, cast(NotificationUnitOfWork, uow), notifier, seller_zh)
+    paused, supplier_alert = channels["email"].sent
+    assert paused.content.subject == "Product paused: Steam 50"
+    assert "3 after-sales cases for 20 keys delivered in 7 days, 15.0% against your threshold of 10.0%" in (
+        paused.content.text
+    )
+    assert f"/api/admin/products/{product.product_id}/resume" in paused.content.text
+    assert supplier_alert.content.subject == "供货商已暂停：Acme Cards"
+    assert "索赔率 25.0%" in supplier_alert.content.text
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,18 @@ DELIVERY_FAILED = "delivery_failed"
 SUPPLIER_DOWN = "supplier_down"
 RISK_REVIEW = "risk_review"
 ORDER_NEEDS_ATTENTION = "order_needs_attention"
-SELLER_ALERTS = (LOW_STOCK, DELIVERY_FAILED, SUPPLIER_DOWN, RISK_REVIEW, ORDER_NEEDS_ATTENTION)
+#: After-sales quality: a product paused by its after-sales rate, a supplier paused by its claim rate.
+PRODUCT_PAUSED = "product_paused"
+SUPPLIER_PAUSED = "supplier_paused"
+SELLER_ALERTS = (
+    LOW_STOCK,
+    DELIVERY_FAILED,
+    SUPPLIER_DOWN,
+    RISK_REVIEW,
+    ORDER_NEEDS_ATTENTION,
+    PRODUCT_PAUSED,
+    SUPPLIER_PAUSED,
+)
 
 #: A person's one-time link (merchant issues it at send time), one notice per purpose; each holds a token,
 #: so it goes by e-mail only, to the address merchant answers with the link.

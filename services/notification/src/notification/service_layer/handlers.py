@@ -22,6 +22,7 @@ from faka_common.contracts.aftersales import KeyReplaced
 from faka_common.contracts.delivery import DeliveryDelayed, DeliveryNeedsAttention
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
@@ -41,8 +42,10 @@ from notification.domain.model import (
     ORDER_NEEDS_ATTENTION,
     ORDER_PAID,
     ORDER_REFUNDED,
+    PRODUCT_PAUSED,
     RISK_REVIEW,
     SUPPLIER_DOWN,
+    SUPPLIER_PAUSED,
     BuyerContact,
     BuyerContactMissing,
     NoticeUndelivered,
@@ -439,6 +442,38 @@ async def notify_low_stock(
         "threshold": event.threshold,
     }
     await alert_seller(LOW_STOCK, event.shop_id, event_id(), uow, notifier, sellers, facts)
+
+
+async def notify_product_paused(
+    event: ProductPaused, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
+) -> None:
+    """A product paused itself (its after-sales rate passed the shop's threshold): alert the seller, who
+    alone can resume it, once per ProductPaused event."""
+    facts = {
+        "product_id": str(event.product_id),
+        "product_title": event.title,
+        "cases": event.cases,
+        "delivered": event.delivered,
+        "rate": f"{event.rate:.1%}",
+        "threshold": f"{event.threshold:.1%}",
+        "window_days": event.window_days,
+    }
+    await alert_seller(PRODUCT_PAUSED, event.shop_id, event_id(), uow, notifier, sellers, facts)
+
+
+async def notify_supplier_paused(
+    event: SupplierPaused, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
+) -> None:
+    """A supplier gets no routes any more (its claim rate passed the shop's threshold): alert the seller."""
+    facts = {
+        "supplier_id": str(event.supplier_id),
+        "supplier_name": event.supplier_name,
+        "claims": event.claims,
+        "succeeded": event.succeeded,
+        "claim_rate": f"{event.claim_rate:.1%}",
+        "threshold": f"{event.threshold:.1%}",
+    }
+    await alert_seller(SUPPLIER_PAUSED, event.shop_id, event_id(), uow, notifier, sellers, facts)
 
 
 async def notify_order_needs_attention(
