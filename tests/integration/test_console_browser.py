@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -304,14 +304,12 @@ async def test_a_console_page_without_a_session_or_with_an_ended_one_lands_on_si
 async def test_the_console_in_chinese_shows_no_english_msgid(
     platform: Platform, browser: Browser, seller: ConsolePerson, manual_product: str
 ) -> None:
-    chinese = catalog("zh-CN")
-    assert chinese is not None
-    english = [str(m.id) for m in chinese if m.id and m.string != m.id and re.search(r"[a-z]{3}", str(m.id))]
+    english = translated_msgids()
     order = await paid_manual_order(platform, manual_product, f"zh-{uuid.uuid4().hex[:6]}@example.com")
     async with console(browser, platform, "zh-sign-in", "zh-CN") as context:
         page = await context.new_page()
         await lands_on_sign_in_in_chinese(page)
-        text = await page.locator("body").inner_text()
+        text = await body_text(page)
         assert [msgid for msgid in english if msgid in text] == []
     async with console(browser, platform, "zh", "zh-CN", person=seller) as context:
         page = await context.new_page()
@@ -320,15 +318,37 @@ async def test_the_console_in_chinese_shows_no_english_msgid(
             f"/console/orders/{order['order_no']}": "#timeline li",
             "/console/manual-queue": "li.task",
         }
-        for path, loaded in ready.items():
-            await page.goto(path)
-            await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-            await expect(page.locator(loaded).first).to_be_visible()
-            text = await page.locator("body").inner_text()
-            left = [msgid for msgid in english if msgid in text]
-            assert left == [], f"English left on {path}: {left}"
-            await no_serious_axe_violations(page)
+        await show_no_english(page, ready)
         await expect(page.get_by_role("link", name="人工发货队列")).to_be_visible()
+
+
+def translated_msgids() -> list[str]:
+    """The English msgids the zh-CN catalog translates (those with a word of three letters or more): none of
+    them may show on a page served in zh-CN."""
+    chinese = catalog("zh-CN")
+    assert chinese is not None
+    return [str(m.id) for m in chinese if m.id and m.string != m.id and re.search(r"[a-z]{3}", str(m.id))]
+
+
+async def body_text(page: Page) -> str:
+    text: str = await page.locator("body").inner_text()
+    return text
+
+
+async def show_no_english(
+    page: Page, ready: Mapping[str, str], text_of: Callable[[Page], Awaitable[str]] = body_text
+) -> None:
+    """Open each console page (path: a selector shown once its data is in) in zh-CN: the page says it is
+    zh-CN, shows no translated English msgid in `text_of` it, and axe finds no serious violation."""
+    english = translated_msgids()
+    for path, loaded in ready.items():
+        await page.goto(path)
+        await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        await expect(page.locator(loaded).first).to_be_visible()
+        text = await text_of(page)
+        left = [msgid for msgid in english if msgid in text]
+        assert left == [], f"English left on {path}: {left}"
+        await no_serious_axe_violations(page)
 
 
 async def lands_on_sign_in_in_chinese(page: Page) -> None:
