@@ -1,7 +1,8 @@
 """The seller's dashboard figures on a real PostgreSQL: one shop's orders placed and paid per day, GMV per
 currency, orders by status, paid→delivered latency, the most paid-for products and refunds, with every day
-of the period in the series; another shop's orders never count; days are cut in the asked time zone; a
-period the route cannot serve is a 422 naming what is wrong."""
+of the period in the series; another shop's orders never count, and the platform's figures count every
+shop's together; days are cut in the asked time zone; a period the route cannot serve is a 422 naming what
+is wrong."""
 
 from __future__ import annotations
 
@@ -120,6 +121,27 @@ async def test_a_shops_figures_count_its_own_orders_per_day_and_never_another_sh
     theirs = await figures(api, OTHER_SHOP, first=DAY.isoformat(), last=DAY.isoformat())
     assert theirs["totals"] == {"orders": 1, "paid_orders": 1, "gmv": {"CNY": 123_456}}
     assert theirs["delivery_latency"]["p50_seconds"] == pytest.approx(5 * 3600)
+
+
+async def test_the_platforms_figures_count_every_shops_orders_together(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    mine = await sold(db, SHOP, at(DAY, 9), 1000, delivered_after=timedelta(seconds=4))
+    await sold(db, OTHER_SHOP, at(DAY, 10), 250, currency="USD", delivered_after=timedelta(seconds=8))
+    await sold(db, OTHER_SHOP, at(DAY, 11), 999, paid_after=None)
+    await refund(db, mine, 1000, "succeeded", at(DAY, 12))
+
+    answer = await api.get(
+        "/internal/platform-figures", params={"first": DAY.isoformat(), "last": DAY.isoformat()}
+    )
+
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["totals"] == {"orders": 3, "paid_orders": 2, "gmv": {"CNY": 1000, "USD": 250}}
+    assert found["by_status"] == {"awaiting_payment": 1, "paid": 2}
+    assert found["delivery_latency"]["delivered"] == 2
+    assert found["refunds"] == [{"currency": "CNY", "status": "succeeded", "refunds": 1, "amount": 1000}]
+    assert (await figures(api, SHOP, first=DAY.isoformat(), last=DAY.isoformat()))["totals"]["orders"] == 1
 
 
 async def test_days_are_cut_in_the_asked_time_zone(api: httpx.AsyncClient, db: Db) -> None:

@@ -61,6 +61,8 @@ async def test_every_route_is_scoped_by_shop_or_listed_as_not_shop_owned(db: Db)
         routes = shop_scoping(order_app(service))
     # the keyring is the platform's: a rotation re-seals every shop's channel credentials
     not_shop_owned = OPERATIONAL_ROUTES | {("POST", "/internal/keys/reencrypt")}
+    # the platform console's figures are every shop's together, by design
+    not_shop_owned |= {("GET", "/internal/platform-figures")}
     assert routes.unscoped == not_shop_owned, "a route that is not scoped by shop must be listed"
     assert routes.optional == PLATFORM_WIDE
     assert set(routes.scoped) == set(SCENARIOS), "every scoped route has an isolation scenario"

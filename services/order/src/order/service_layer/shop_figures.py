@@ -17,8 +17,9 @@ class PeriodFigures:
     rows: FigureRows
 
 
-async def shop_figures(shop_id: UUID, period: Period, uow: OrderUnitOfWork) -> PeriodFigures:
-    """The shop's figures (another shop's orders never count) with every day of the period in the series."""
+async def shop_figures(shop_id: UUID | None, period: Period, uow: OrderUnitOfWork) -> PeriodFigures:
+    """The shop's figures (another shop's orders never count) with every day of the period in the series;
+    with no shop, every shop's together (the platform console's)."""
     async with uow:
         rows = await uow.figures.over(shop_id, period)
     return PeriodFigures(period, daily_series(period, rows.placed_by_day, rows.paid_by_day), rows)
