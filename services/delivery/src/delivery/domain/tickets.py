@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from faka_common.contracts.aftersales import TicketCategory
+
 TicketStatus = Literal["open", "answered", "resolved"]
 Level = Literal["L1", "L2"]
 Author = Literal["buyer", "shop", "system"]
@@ -26,7 +28,7 @@ class Ticket:
     order_id: UUID
     order_no: str
     product_id: UUID
-    category: str
+    category: TicketCategory
     status: TicketStatus
     level: Level
     created_at: datetime

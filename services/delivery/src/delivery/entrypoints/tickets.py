@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from faka_common.contracts.tickets import NewTicket, TicketReply
-from faka_common.http import ShopScope, internal_router
+from faka_common.http import ShopScope, combined, internal_router
 from fastapi import APIRouter, Query
 
 from delivery.bootstrap import Service
@@ -53,6 +53,8 @@ def thread_view(thread: TicketThread) -> dict[str, Any]:
 
 def tickets_router(service: Service) -> APIRouter:
     api = internal_router(service.settings, callers={"gateway"})
+    # the notification service sends a thread's new messages by e-mail: TicketMessageAdded carries no text
+    thread_readers = internal_router(service.settings, callers={"gateway", "notification"})
 
     @api.post("/tickets", status_code=201, summary="Open a buyer's ticket about an order")
     async def open_ticket(body: NewTicket, shop: ShopScope) -> dict[str, Any]:
@@ -72,7 +74,7 @@ def tickets_router(service: Service) -> APIRouter:
             )
         return {"items": [ticket_view(t) for t in found]}
 
-    @api.get("/tickets/{ticket_id}", summary="A ticket with its messages")
+    @thread_readers.get("/tickets/{ticket_id}", summary="A ticket with its messages")
     async def get_ticket(ticket_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
             return thread_view(await tickets.ticket_thread(uow, shop, ticket_id))
@@ -98,4 +100,4 @@ def tickets_router(service: Service) -> APIRouter:
         async with service.uow() as uow:
             return thread_view(await tickets.reply(shop, ticket_id, body, uow, order_id=order_id))
 
-    return api
+    return combined(api, thread_readers)

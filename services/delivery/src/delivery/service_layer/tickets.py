@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused, KeyReplacementRequested
-from faka_common.contracts.tickets import NewTicket, TicketReply
+from faka_common.contracts.tickets import NewTicket, TicketMessageAdded, TicketReply
 from faka_common.errors import NotFound
 from uuid6 import uuid7
 
@@ -44,6 +44,28 @@ def _message(ticket: Ticket, author: Author, label: str, body: str, now: datetim
     return TicketMessage(uuid7(), ticket.id, ticket.shop_id, author, label, body, now)
 
 
+async def _post(
+    uow: DeliveryUnitOfWork, ticket: Ticket, message: TicketMessage, opened: bool = False
+) -> None:
+    """Add the message to the ticket, with its event (the ticket as the message leaves it; no text)."""
+    await uow.tickets.add_message(message)
+    uow.publish(
+        TicketMessageAdded(
+            order_id=ticket.order_id,
+            shop_id=ticket.shop_id,
+            ticket_id=ticket.id,
+            message_id=message.id,
+            order_no=ticket.order_no,
+            author=message.author,
+            level=ticket.level,
+            status=ticket.status,
+            category=ticket.category,
+            opened=opened,
+            created_at=message.created_at,
+        )
+    )
+
+
 async def open_ticket(shop_id: UUID, new: NewTicket, uow: DeliveryUnitOfWork) -> TicketThread:
     """The buyer's ticket (the gateway checked the order's secret). A key reported invalid is claimed for
     replacement when it is the first report of that key and the order got it as a card key; otherwise the
@@ -55,10 +77,10 @@ async def open_ticket(shop_id: UUID, new: NewTicket, uow: DeliveryUnitOfWork) ->
     )  # fmt: skip
     first = _message(ticket, "buyer", "buyer", new.message, now)
     await uow.tickets.add(ticket)
-    await uow.tickets.add_message(first)
     if new.category == "key_invalid":
         await _claim_replacement(uow, ticket, now)
     await uow.tickets.save(ticket)
+    await _post(uow, ticket, first, opened=True)
     await uow.commit()
     count_ticket(ticket.category, ticket.level)
     log.info(
@@ -138,7 +160,7 @@ async def _settle(
         ticket.resolve(now)
     await uow.claims.save(claim)
     await uow.tickets.save(ticket)
-    await uow.tickets.add_message(_message(ticket, "system", "system", note, now))
+    await _post(uow, ticket, _message(ticket, "system", "system", note, now))
 
 
 async def _threads(uow: DeliveryUnitOfWork, shop_id: UUID, found: Sequence[Ticket]) -> list[TicketThread]:
@@ -183,7 +205,7 @@ async def reply(
     else:
         message = _message(ticket, "buyer", "buyer", body.message, now)
         ticket.buyer_wrote(now)
-    await uow.tickets.add_message(message)
     await uow.tickets.save(ticket)
+    await _post(uow, ticket, message)
     await uow.commit()
     return await ticket_thread(uow, shop_id, ticket_id)
