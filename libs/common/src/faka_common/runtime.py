@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, reader_factory, session_factory
-from faka_common.db.migrations import upgrade
+from faka_common.db.migrations import upgrade, wait_for_schema
 from faka_common.db.uow import SessionFactory
 from faka_common.messaging.broker import (
     ServiceBroker,
@@ -107,6 +107,10 @@ class Runtime:
         setup_tracing(self.settings.service_name, self.settings.otel_exporter_otlp_endpoint)
         if self.settings.run_migrations:
             await upgrade(self.settings.database_url, self.migrations)
+        else:
+            await wait_for_schema(
+                self.settings.database_url, self.migrations, self.settings.migration_wait_seconds
+            )
         if self.settings.kafka_create_topics:
             await create_topics(
                 self.settings.kafka_bootstrap_servers, self.topics, self.settings.kafka_namespace

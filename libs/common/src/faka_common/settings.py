@@ -69,7 +69,14 @@ class ServiceSettings(BaseSettings):
         "only the callers it names. Unset: every service's development token in development, nobody "
         "elsewhere",
     )
-    run_migrations: bool = True
+    run_migrations: bool = Field(
+        default=True,
+        description="Migrate the service's database at start-up. Off where a migration Job does it "
+        "(Kubernetes, components/migrations): the service then waits until its schema is there",
+    )
+    migration_wait_seconds: float = Field(
+        default=600.0, gt=0, description="How long a service with RUN_MIGRATIONS off waits for its schema"
+    )
     kafka_create_topics: bool = Field(
         default=True,
         description="Create missing topics at start-up with their partition counts (off where an operator, "

@@ -1,9 +1,12 @@
-"""Alembic per service: the shared env.py body, the messaging tables, the shop column, upgrade-on-start."""
+"""Alembic per service: the shared env.py body, the messaging tables, the shop column, upgrade-on-start, and
+the wait of a service whose migrations another process runs (Kubernetes: the migration Job)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -12,6 +15,7 @@ import asyncpg
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -21,6 +25,8 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.engine import asyncpg_dsn, sqlalchemy_url
 
 MIGRATION_LOCK = 7_340_001
+
+log = logging.getLogger(__name__)
 
 
 async def ensure_database(database_url: str) -> None:
@@ -48,6 +54,44 @@ async def upgrade(database_url: str, script_location: Path) -> None:
     """Bring the service database to the newest revision; safe when several replicas start at once."""
     await ensure_database(database_url)
     await asyncio.to_thread(command.upgrade, alembic_config(database_url, script_location), "head")
+
+
+async def schema_behind(database_url: str, script_location: Path) -> str | None:
+    """Why the database is not yet at the schema this code needs, or None when it is there.
+
+    A database at a revision this code does not know is newer than the code (an old replica during a rolling
+    update, after the migration Job ran for the new one): migrations only add, so the old code runs on it."""
+    script = ScriptDirectory.from_config(alembic_config(database_url, script_location))
+    heads = set(script.get_heads())
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    except asyncpg.InvalidCatalogNameError:
+        return "the database does not exist yet"
+    try:
+        rows = await connection.fetch("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        return "the database has no schema yet"
+    finally:
+        await connection.close()
+    current = {row["version_num"] for row in rows}
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current & heads or current - known:
+        return None
+    at, needed = ", ".join(sorted(current)) or "no revision", ", ".join(sorted(heads))
+    return f"the database is at {at}, this code needs {needed}"
+
+
+async def wait_for_schema(
+    database_url: str, script_location: Path, give_up_after: float = 600.0, interval: float = 2.0
+) -> None:
+    """Wait until another process (the migration Job) has brought the database to this code's schema; give
+    up after `give_up_after` seconds (the process exits and its supervisor starts it again)."""
+    deadline = time.monotonic() + give_up_after
+    while (behind := await schema_behind(database_url, script_location)) is not None:
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"gave up waiting for the migrations after {give_up_after:.0f}s: {behind}")
+        log.warning("waiting for the migrations to run elsewhere: %s", behind)
+        await asyncio.sleep(interval)
 
 
 def run_env() -> None:
