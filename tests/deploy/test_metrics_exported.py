@@ -51,6 +51,8 @@ OWNERS = {
     "faka_delivery_attention_total": "delivery",
     "faka_delivery_delayed_total": "delivery",
     "faka_supplier_breaker_open": "delivery",
+    "faka_supplier_ledger_entries": "delivery",
+    "faka_supplier_ledger_amount": "delivery",
     "faka_risk_decisions_total": "risk",
     "faka_risk_rules_fired_total": "risk",
     "faka_low_stock_alerts_total": "inventory",

@@ -115,4 +115,5 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
         "SLA watchdog sweep",
         partial(watchdog.sweep_all, uow, settings.sla_minutes),
     )
+    runtime.every(settings.ledger_sample_seconds, "ledger totals", partial(watchdog.sample_ledger, uow))
     return service

@@ -16,6 +16,9 @@ class Settings(KeyRingSettings):
     http_port: int = 8003
     sla_minutes: float = Field(default=5, gt=0, description="Paid and not delivered after this long: alert")
     sla_sweep_seconds: float = Field(default=15, gt=0)
+    ledger_sample_seconds: float = Field(
+        default=30, gt=0, description="How often the suppliers' ledger totals are read into the metrics"
+    )
     recharge_poll_seconds: float = Field(default=0.5, gt=0, description="How often the recharge worker looks")
     recharge_lease_seconds: float = Field(
         default=120, gt=0, description="A crashed worker's job is retaken after"

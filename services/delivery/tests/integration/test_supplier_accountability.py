@@ -11,8 +11,9 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from delivery.adapters.metrics import SUPPLIERS_PAUSED
+from delivery.adapters.metrics import LEDGER_AMOUNT, LEDGER_ENTRIES, SUPPLIERS_PAUSED
 from delivery.bootstrap import Service
+from delivery.service_layer.watchdog import sample_ledger
 from faka_common.contracts.aftersales import KeyReplaced
 from faka_common.contracts.delivery import RechargeRequested
 from faka_common.http import SHOP_HEADER
@@ -104,6 +105,37 @@ async def test_a_replaced_key_claims_its_cost_from_the_batchs_supplier_once_and_
         "items"
     ]
     assert (claim["order_id"], claim["amount"], claim["recorded_by"]) == (str(event.order_id), 1500, "system")
+
+
+async def ledger_figures(service: Service) -> dict[str, tuple[float, float]]:
+    """What the metrics say of the CNY ledger entries, by kind, right after a sample."""
+    await sample_ledger(service.uow)
+    entries, amount = LEDGER_ENTRIES.labels, LEDGER_AMOUNT.labels
+    return {
+        kind: (entries(kind, "CNY")._value.get(), amount(kind, "CNY")._value.get())
+        for kind in ("deposit", "claim")
+    }
+
+
+async def test_the_ledger_metrics_show_each_booking_once_whatever_the_broker_redelivers(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    before = await ledger_figures(service)
+    shop = uuid4()
+    supplier_id = await add_supplier(api, shop, unique("ledger"), suppliers.url("ledger"))
+    deposit = await api.post(
+        f"/internal/suppliers/{supplier_id}/deposits",
+        json={"amount": 7_000, "currency": "CNY", "note": "deposit", "recorded_by": "owner@shop"},
+        headers=acting_for(shop),
+    )
+    assert deposit.status_code == 201, deposit.text
+    event = replaced(shop, supplier_id, uuid4(), cost=900)
+    envelope, _ = await feed(service, event)
+    await feed(service, event, envelope)
+
+    after = await ledger_figures(service)
+    assert after["deposit"] == (before["deposit"][0] + 1, before["deposit"][1] + 7_000)
+    assert after["claim"] == (before["claim"][0] + 1, before["claim"][1] - 900)
 
 
 async def test_a_replacement_naming_another_shops_supplier_or_none_claims_nothing(

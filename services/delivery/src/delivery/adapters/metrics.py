@@ -49,6 +49,20 @@ SUPPLIERS_PAUSED = Counter(
     "operator resumes them), by shop",
     ["shop"],
 )
+#: Currencies are a handful; the bound only guards against a shop inventing codes.
+currency_label = BoundedLabel(50)
+LEDGER_ENTRIES = Gauge(
+    "faka_supplier_ledger_entries",
+    "Entries booked in the suppliers' ledgers (deposits, claim deductions), by kind and currency, as the "
+    "database holds them (read every ledger_sample_seconds; the same on every replica)",
+    ["kind", "currency"],
+)
+LEDGER_AMOUNT = Gauge(
+    "faka_supplier_ledger_amount",
+    "The sum of those entries in minor units (deposits positive, claim deductions negative), by kind and "
+    "currency",
+    ["kind", "currency"],
+)
 DELAYED = Counter(
     "faka_delivery_delayed_total", "Paid deliveries the SLA watchdog found overdue (sent to the manual queue)"
 )
@@ -70,6 +84,13 @@ def watch_breakers(factory: AsyncCircuitBreakerFactory) -> None:
             SUPPLIER_BREAKER_OPEN.labels(supplier_label(name)).set(getattr(event, "state", "") == "opened")
 
     factory.add_listener(on_event)
+
+
+def show_ledger(totals: list[tuple[str, str, int, int]]) -> None:
+    """The ledger totals just read: (kind, currency, entries, amount)."""
+    for kind, currency, entries, amount in totals:
+        LEDGER_ENTRIES.labels(kind, currency_label(currency)).set(entries)
+        LEDGER_AMOUNT.labels(kind, currency_label(currency)).set(amount)
 
 
 def count_ticket(category: str, level: str) -> None:

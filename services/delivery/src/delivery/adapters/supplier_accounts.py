@@ -90,6 +90,16 @@ class SupplierAccountRepository:
         )
         return {currency: int(total) for currency, total in rows.tuples()}
 
+    async def ledger_totals(self) -> list[tuple[str, str, int, int]]:
+        """Every shop's ledger entries together: (kind, currency, entries, sum of amounts), for metrics."""
+        ledger = supplier_ledger.c
+        rows = await self._session.execute(
+            select(ledger.kind, ledger.currency, func.count(), func.sum(ledger.amount)).group_by(
+                ledger.kind, ledger.currency
+            )
+        )
+        return [(kind, currency, int(n), int(total or 0)) for kind, currency, n, total in rows.tuples()]
+
     async def claim_totals(self, shop_id: UUID, supplier_id: UUID) -> list[ClaimTotals]:
         """Per import batch (None: claims not tied to a batch, e.g. a recharge) and currency."""
         c = supplier_claims

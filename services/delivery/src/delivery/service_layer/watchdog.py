@@ -1,10 +1,12 @@
-"""The SLA watchdog loop: sweeps deliveries still owed after the SLA into the manual queue, with an alert."""
+"""The SLA watchdog loop: sweeps deliveries still owed after the SLA into the manual queue, with an alert; and
+the suppliers' ledger totals read into the metrics."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from delivery.adapters.metrics import show_ledger
 from delivery.service_layer import handlers
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
@@ -24,3 +26,10 @@ async def sweep_all(uow_factory: Callable[[], DeliveryUnitOfWork], sla_minutes: 
     """Sweep until no late delivery is left (a sweep takes a bounded batch)."""
     while await sweep_once(uow_factory, sla_minutes):
         pass
+
+
+async def sample_ledger(uow_factory: Callable[[], DeliveryUnitOfWork]) -> None:
+    """Read every shop's ledger totals into faka_supplier_ledger_entries / _amount."""
+    async with uow_factory() as uow:
+        totals = await uow.accounts.ledger_totals()
+    show_ledger(totals)
