@@ -59,16 +59,19 @@ async def admin_get(platform: Platform, shop: dict[str, Any], path: str) -> Any:
 
 
 async def place(
-    platform: Platform, shop: dict[str, Any], product_id: str, email: str, address: str | None = None
+    platform: Platform,
+    shop: dict[str, Any],
+    product_id: str,
+    email: str,
+    address: str | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
-    """An order placed at the storefront, from `address` (through the trusted proxy) or from 127.0.0.1."""
+    """An order placed at the storefront, from `address` (through the trusted proxy) or from 127.0.0.1,
+    with the checkout's `device` id when given."""
     headers = {"X-Forwarded-For": address} if address else {}
+    body = {"product_id": product_id, "email": email} | ({"device_id": device} if device else {})
     async with platform.storefront() as storefront:
-        placed = await storefront.post(
-            f"/s/{shop['slug']}/api/v1/orders",
-            json={"product_id": product_id, "email": email},
-            headers=headers,
-        )
+        placed = await storefront.post(f"/s/{shop['slug']}/api/v1/orders", json=body, headers=headers)
     assert placed.status_code == 201, placed.text
     order: dict[str, Any] = placed.json()
     return order
@@ -221,3 +224,40 @@ async def test_a_phone_on_the_shops_blocklist_rejects_the_checkout_that_gives_it
     assert decision["fired"] == ["shop.blocklist[0]"] and "phone +8613800138000" in decision["reasons"][0]
     other = await decided(platform, shop, await place(platform, shop, product, "unphoned@example.com"))
     assert other["status"] == "awaiting_payment"
+
+
+async def test_fifty_orders_from_one_device_against_a_limit_of_five_let_five_through_and_name_the_rule(
+    platform: Platform,
+) -> None:
+    shop, product = await shop_with_stock(platform, 10)
+    rules = {"rules": [{"type": "velocity", "per": "device", "limit": 5, "window_seconds": 60}]}
+    assert (await put_rules(platform, shop, rules)).status_code == 200
+    device = f"script-{uuid.uuid4().hex}"
+    # fifty addresses and fifty e-mails, one device id: only the device limit can fire
+    orders = [
+        await place(platform, shop, product, f"dev-{i}@script.example", f"198.51.100.{i + 1}", device)
+        for i in range(50)
+    ]
+    views = await asyncio.gather(*(decided(platform, shop, order) for order in orders))
+    statuses = [view["status"] for view in views]
+    assert statuses.count("awaiting_payment") == 5 and statuses.count("rejected") == 45
+    rejected = next(view for view in views if view["status"] == "rejected")
+    decision = await admin_get(platform, shop, f"/api/admin/risk/decisions/{rejected['order_id']}")
+    assert decision["fired"] == ["shop.velocity[0]"]
+    assert "more than 5 orders per device in 60 s" in decision["reasons"][0]
+    other = await place(
+        platform, shop, product, "human@example.com", "198.51.100.200", f"b-{uuid.uuid4().hex}"
+    )
+    assert (await decided(platform, shop, other))["status"] == "awaiting_payment"
+
+
+async def test_a_malformed_device_id_is_a_422_naming_it_and_places_nothing(platform: Platform) -> None:
+    shop, product = await shop_with_stock(platform, 1)
+    async with platform.storefront() as storefront:
+        refused = await storefront.post(
+            f"/s/{shop['slug']}/api/v1/orders",
+            json={"product_id": product, "email": "a@example.com", "device_id": "not a device id"},
+        )
+    assert refused.status_code == 422 and "device_id" in refused.json()["message"], refused.text
+    found = await admin_get(platform, shop, "/api/admin/orders")
+    assert found["items"] == []

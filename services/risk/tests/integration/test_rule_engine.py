@@ -28,6 +28,7 @@ def order(
     amount: int = 1000,
     product: UUID | None = None,
     phone: str | None = None,
+    device: str | None = None,
 ) -> OrderPlaced:
     return OrderPlaced(
         order_id=uuid4(),
@@ -41,6 +42,7 @@ def order(
         buyer_email=email,
         buyer_ip=ip,
         buyer_phone=phone,
+        device_id=device,
     )
 
 
@@ -313,3 +315,36 @@ async def test_a_phone_on_the_shops_blocklist_rejects_its_order_naming_the_rule(
     assert "phone +8613800138000 is blocked" in blocked["reasons"][0]
     assert (await decide(service, order(shop, phone="+86 139 0000 1111")))["verdict"] == "approve"
     assert (await decide(service, order(shop)))["verdict"] == "approve"
+
+
+async def test_fifty_orders_from_one_device_against_a_limit_of_five_let_five_through_and_name_the_rule(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop, device = uuid4(), "dLq3x2m1Qk-7YvB0aZr9Tw"
+    version = await set_rules(
+        api, shop, {"type": "velocity", "per": "device", "limit": 5, "window_seconds": 60}
+    )
+    # fifty addresses and fifty e-mails: only the device is the same
+    verdicts = [
+        await decide(service, order(shop, ip=f"203.0.113.{i}", email=f"d{i}@example.com", device=device))
+        for i in range(50)
+    ]
+    assert [v["verdict"] for v in verdicts] == ["approve"] * 5 + ["reject"] * 45
+    for rejected in verdicts[5:]:
+        assert rejected["fired"] == ["shop.velocity[0]"] and rejected["rules_version"] == version
+        assert rejected["reasons"] == ["shop.velocity[0]: more than 5 orders per device in 60 s"]
+    other = order(shop, ip="203.0.113.99", device="another-browser-0123456789")
+    assert (await decide(service, other))["verdict"] == "approve"
+
+
+async def test_a_device_on_the_platforms_blocklist_rejects_its_order_in_any_shop(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    device = f"blocked-{uuid4().hex}"
+    body = {"rules": [{"type": "blocklist", "device_ids": [device]}], "changed_by": "ops@platform"}
+    assert (await api.put("/internal/platform-rules", json=body)).status_code == 200
+    blocked = await decide(service, order(uuid4(), device=device))
+    assert blocked["verdict"] == "reject" and blocked["fired"] == ["platform.blocklist[0]"]
+    assert f"device {device} is blocked" in blocked["reasons"][0]
+    assert (await decide(service, order(uuid4(), device=f"fine-{uuid4().hex}")))["verdict"] == "approve"
+    await api.put("/internal/platform-rules", json={"rules": [], "changed_by": "ops@platform"})

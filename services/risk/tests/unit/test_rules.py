@@ -9,9 +9,13 @@ from risk.domain.rules import OrderFacts, RuleSet, evaluate, verdict_of
 
 
 def facts(
-    quantity: int = 2, email: str = "a@example.com", ip: str | None = "127.0.0.1", phone: str | None = None
+    quantity: int = 2,
+    email: str = "a@example.com",
+    ip: str | None = "127.0.0.1",
+    phone: str | None = None,
+    device: str | None = None,
 ) -> OrderFacts:
-    return OrderFacts(uuid4(), uuid4(), uuid4(), quantity, 2000, email, ip, phone)
+    return OrderFacts(uuid4(), uuid4(), uuid4(), quantity, 2000, email, ip, phone, device)
 
 
 def shop(*rules: dict[str, object]) -> RuleSet:
@@ -123,3 +127,45 @@ def test_a_malformed_phone_in_a_list_is_refused_naming_its_line() -> None:
         RiskRules.model_validate(
             {"rules": [{"type": "blocklist", "phones": ["+86 138 0013 8000", "call me"]}]}
         )
+
+
+DEVICE = "dLq3x2m1Qk-7YvB0aZr9Tw"
+
+
+def test_a_blocked_device_rejects_naming_it_and_an_allow_listed_one_skips_velocity() -> None:
+    rules = shop(
+        {"type": "blocklist", "device_ids": [DEVICE]},
+        {"type": "allowlist", "device_ids": ["0123456789abcdef0123456789abcdef"]},
+        {"type": "velocity", "per": "device", "limit": 1, "window_seconds": 60},
+    )
+    blocked = evaluate(facts(device=DEVICE), [rules], 100, 3600)
+    assert [f.rule for f in blocked.fired] == ["shop.blocklist[0]"]
+    assert f"device {DEVICE} is blocked" in blocked.fired[0].reason
+    allowed = evaluate(facts(device="0123456789abcdef0123456789abcdef"), [rules], 100, 3600)
+    assert allowed.fired == [] and all(c.fired is None for c in allowed.counters)
+    assert evaluate(facts(device=DEVICE.lower()), [rules], 100, 3600).fired == []  # ids are exact
+
+
+def test_a_device_velocity_rule_counts_per_device_and_ignores_an_order_without_one() -> None:
+    rules = shop({"type": "velocity", "per": "device", "limit": 5, "window_seconds": 60})
+    [counted] = [c for c in evaluate(facts(device=DEVICE), [rules], 100, 3600).counters if c.fired]
+    assert counted.key.endswith(f":device:60:{DEVICE}") and counted.limit == 5
+    assert not [c for c in evaluate(facts(device=None), [rules], 100, 3600).counters if c.fired]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"type": "blocklist", "device_ids": ["short"]}, "rules.0.blocklist.device_ids.0"),
+        ({"type": "blocklist", "device_ids": ["has space in it 0123"]}, "rules.0.blocklist.device_ids.0"),
+        ({"type": "blocklist", "payment_accounts": ["no-provider"]}, "rules.0.blocklist.payment_accounts.0"),
+        ({"type": "allowlist", "payment_accounts": ["alipay:2088102177846875"]}, "rules.0.allowlist"),
+    ],
+)
+def test_a_malformed_device_or_payment_account_entry_is_refused_naming_its_line(
+    rule: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        RiskRules.model_validate({"rules": [rule]})
+    [error] = refused.value.errors()
+    assert ".".join(str(part) for part in error["loc"]) == field

@@ -56,6 +56,11 @@ class OrderPlaced(OrderEvent):
     buyer_phone: str | None = Field(
         default=None, description="The phone the buyer gave at checkout (optional)"
     )
+    device_id: str | None = Field(
+        default=None,
+        description="The checkout's device id (optional): the storefront's per-browser random id or an API "
+        "caller's; a signal, not proof (clearing storage makes a new one, a script sends what it likes)",
+    )
     locale: str = Field(default="zh-CN", examples=["zh-CN", "en"])
     discount: int = Field(default=0, ge=0, description="Taken off by a coupon; `amount` is after it")
     coupon_code: str | None = Field(default=None, examples=["SPRING10"])
@@ -103,6 +108,12 @@ class OrderPaid(OrderEvent):
         default="platform",
         description="Whose payment channel took the money: the platform's (owed to the shop, settled later) "
         "or the shop's own",
+    )
+    payer_account: str | None = Field(
+        default=None,
+        description="Who paid, as `<provider>:<account>` when the provider's verified notification names "
+        "the payer (Alipay buyer_id, WeChat Pay openid, Stripe customer, sandbox payer)",
+        examples=["alipay:2088102177846875"],
     )
 
 

@@ -34,6 +34,30 @@ Phone = Annotated[
         min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 -]{3,30}[0-9]$", examples=["+86 138 0013 8000"]
     ),
 ]
+#: A device id as the checkout sends it: the storefront's per-browser random id (kept in localStorage) or an
+#: API caller's own. It names a browser profile, not a device: clearing storage makes a new one, and a
+#: script can send any id it likes, so it is one signal among others (a list entry, a window), never proof.
+DeviceId = Annotated[
+    str,
+    Field(
+        min_length=16,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="16-64 characters: letters, digits, - and _",
+        examples=["dLq3x2m1Qk-7YvB0aZr9Tw"],
+    ),
+]
+#: A payer's account at a payment provider, as `<provider>:<account>`: Alipay's buyer id, WeChat Pay's
+#: openid, Stripe's customer, the sandbox's payer. Compared exactly (openids are case-sensitive).
+PaymentAccount = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=160,
+        pattern=r"^[a-z0-9_-]{1,32}:[\x21-\x7e]{1,127}$",
+        examples=["alipay:2088102177846875", "wechatpay:oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"],
+    ),
+]
 MAX_LIST = 10_000
 #: A window or a time: at least a second, at most 30 days.
 Seconds = Annotated[int, Field(ge=1, le=30 * 24 * 3600)]
@@ -53,6 +77,12 @@ class ListRule(Rule):
     emails: list[Email] = Field(default_factory=list, max_length=MAX_LIST)
     email_domains: list[Domain] = Field(default_factory=list, max_length=MAX_LIST)
     phones: list[Phone] = Field(default_factory=list, max_length=MAX_LIST)
+    device_ids: list[DeviceId] = Field(default_factory=list, max_length=MAX_LIST)
+    payment_accounts: list[PaymentAccount] = Field(
+        default_factory=list,
+        max_length=MAX_LIST,
+        description="Payer accounts (known at payment): a paid order from one is held, not delivered",
+    )
 
 
 def phone_key(phone: str) -> str:
@@ -72,12 +102,20 @@ class Allowlist(ListRule):
 
     type: Literal["allowlist"] = "allowlist"
 
+    @model_validator(mode="after")
+    def _no_payers(self) -> Allowlist:
+        if self.payment_accounts:
+            raise ValueError(
+                "payment_accounts: a payer is known only once the order is paid, where only a blocklist acts"
+            )
+        return self
+
 
 class Velocity(Rule):
     """At most `limit` orders per `per` within the last `window_seconds` (a sliding window)."""
 
     type: Literal["velocity"] = "velocity"
-    per: Literal["ip", "email", "product"]
+    per: Literal["ip", "email", "product", "device"]
     limit: int = Field(ge=1, le=1_000_000)
     window_seconds: Seconds
     action: Action = "reject"

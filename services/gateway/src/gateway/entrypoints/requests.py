@@ -67,6 +67,8 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
         payload["locale"] = locale
     if order.phone:
         payload["buyer_phone"] = order.phone
+    if order.device_id:
+        payload["device_id"] = order.device_id
     if order.coupon_code:
         payload["coupon_code"] = order.coupon_code
     if order.buyer_fields:

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
+from faka_common.contracts.risk_rules import DeviceId
 from faka_common.fields import (
     LINE_PATTERN,
     LINE_REFUSES,
@@ -213,6 +214,12 @@ class NewOrder(BaseModel):
         description="What the product asks of the buyer (recharge: `account`); at most 10 fields, "
         "names up to 40 characters, values up to 200",
         examples=[{"account": "13800138000"}],
+    )
+    device_id: DeviceId | None = Field(
+        None,
+        description="Optional: the buyer's device id for the shop's risk rules (lists, orders per device). "
+        "The storefront sends a random id kept in the browser's localStorage: it names a browser profile, "
+        "not a device, and anyone can send any id, so it is one signal among others",
     )
 
     @field_validator("email")

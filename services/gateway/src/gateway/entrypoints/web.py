@@ -40,7 +40,9 @@ STATIC_FILES = {
     )
 }
 #: The checkout form's fields as NewOrder names them; `account` is what a recharge asks (a buyer field).
-ORDER_FIELDS = ("product_id", "quantity", "email", "query_password", "coupon_code", "locale", "phone")
+ORDER_FIELDS = (
+    "product_id", "quantity", "email", "query_password", "coupon_code", "locale", "phone", "device_id",
+)  # fmt: skip
 #: What a field's error says, next to the field, in the buyer's language.
 FIELD_ERRORS = {
     "product_id": pages.N_("Choose one of the options."),
@@ -50,6 +52,8 @@ FIELD_ERRORS = {
     "coupon_code": pages.N_("A coupon has letters, digits, - and _ only."),
     "account": pages.N_("Enter the account to top up."),
     "phone": pages.N_("Enter a phone number with at least 5 digits."),
+    # the storefront's script fills it: a bad one was not made by the script; the form says so as a whole
+    "device_id": pages.N_("This browser sent a malformed device id: reload the page and buy again."),
 }
 
 Token = Annotated[str | None, Query(description="The order's access token")]

@@ -101,12 +101,16 @@
 
   // Each rule type's fields: lists are one entry a line; an empty number keeps the rule's default.
   const ACTION = { name: "action", kind: "choice", options: ["reject", "review"], prefix: "action_" };
-  const LISTS = ["ips", "cidrs", "emails", "email_domains", "phones"].map((name) => ({ name, kind: "lines" }));
+  // a payer is known only at payment, where only a blocklist acts: allow-lists have no payment accounts
+  const LISTS = ["ips", "cidrs", "emails", "email_domains", "phones", "device_ids"].map((name) => ({
+    name,
+    kind: "lines",
+  }));
   const FIELDS = {
-    blocklist: LISTS,
+    blocklist: [...LISTS, { name: "payment_accounts", kind: "lines" }],
     allowlist: LISTS,
     velocity: [
-      { name: "per", kind: "choice", options: ["ip", "email", "product"], prefix: "per_" },
+      { name: "per", kind: "choice", options: ["ip", "email", "product", "device"], prefix: "per_" },
       { name: "limit", kind: "number" },
       { name: "window_seconds", kind: "number" },
       ACTION,

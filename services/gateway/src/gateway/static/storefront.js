@@ -199,6 +199,32 @@
     });
   }
 
+  // The checkout's device id: a random id this browser keeps in localStorage and sends with every order,
+  // for the shop's risk rules (lists, orders per device). It names a browser profile, not a device: clearing
+  // the site's data or another profile makes a new one, and a script can send any id it likes, so risk
+  // takes it as one signal among others. Without storage (blocked, private) nothing is sent.
+  var DEVICE_KEY = "faka.device";
+
+  function deviceId() {
+    try {
+      var id = localStorage.getItem(DEVICE_KEY);
+      if (id && /^[A-Za-z0-9_-]{16,64}$/.test(id)) return id;
+      var bytes = crypto.getRandomValues(new Uint8Array(16));
+      id = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+      localStorage.setItem(DEVICE_KEY, id);
+      return id;
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function fillDeviceId() {
+    var inputs = document.querySelectorAll("form input[name=device_id]");
+    if (!inputs.length || !window.crypto || !crypto.getRandomValues) return;
+    var id = deviceId();
+    inputs.forEach(function (input) { input.value = id; });
+  }
+
   // A checkout that asks for a captcha: the buyer types the image's characters, starting in that field.
   function focusCaptcha() {
     var input = document.querySelector("form[data-captcha] input[name=challenge_answer]");
@@ -207,6 +233,7 @@
 
   function start() {
     prepare(document);
+    fillDeviceId();
     follow();
     showRecent();
     solveChallenge();

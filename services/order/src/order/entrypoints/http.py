@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
+from faka_common.contracts.risk_rules import DeviceId
 from faka_common.fields import Line
 from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -46,6 +47,7 @@ class PlaceOrderRequest(BaseModel):
     coupon_code: Line | None = Field(default=None, max_length=pricing.MAX_CODE, examples=["SPRING10"])
     buyer_fields: BuyerFields = Field(default_factory=dict)
     buyer_phone: str | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
+    device_id: DeviceId | None = None
 
     @field_validator("buyer_phone")
     @classmethod
@@ -220,6 +222,7 @@ def router(service: Service) -> APIRouter:
                 coupon_code=body.coupon_code or None,
                 buyer_fields=dict(body.buyer_fields),
                 buyer_phone=body.buyer_phone,
+                device_id=body.device_id,
             ),
             service.uow(),
             service.catalog,
@@ -264,9 +267,10 @@ def router(service: Service) -> APIRouter:
             issued = answer.pop("token")
             return 201, answer
 
-        # The buyer's IP may change between retries of one request; it is not part of what was asked.
-        # Without a phone the fingerprint stays what it was before the field existed (keys kept >= 24 h).
-        unasked = {"buyer_ip"} if body.buyer_phone else {"buyer_ip", "buyer_phone"}
+        # The buyer's IP (and device id) may change between retries of one request; neither is part of what
+        # was asked. Without a phone the fingerprint stays what it was before the field existed (keys kept
+        # >= 24 h).
+        unasked = {"buyer_ip", "device_id"} | (set() if body.buyer_phone else {"buyer_phone"})
         asked = body.model_dump(mode="json", exclude=unasked)
         keep = timedelta(hours=service.settings.idempotency_ttl_hours)
         status, answer = await idempotency.once(shop, idempotency_key, asked, service.uow, work, keep)

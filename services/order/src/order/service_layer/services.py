@@ -41,6 +41,8 @@ class PlaceOrder:
     coupon_code: str | None = None
     buyer_fields: dict[str, str] = field(default_factory=dict)
     buyer_phone: str | None = None
+    #: Passed to risk on OrderPlaced, not kept on the order.
+    device_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ async def place_order(
                 buyer_email=order.buyer_email,
                 buyer_ip=order.buyer_ip,
                 buyer_phone=order.buyer_phone,
+                device_id=command.device_id,
                 locale=order.locale,
                 discount=order.discount,
                 coupon_code=order.coupon_code,

@@ -67,6 +67,7 @@ class OrderFacts:
     buyer_email: str
     buyer_ip: str | None
     buyer_phone: str | None = None
+    device_id: str | None = None
 
     @cached_property
     def email_domain(self) -> str:
@@ -160,6 +161,7 @@ class ListIndex:
     domains: frozenset[str]
     networks: dict[tuple[int, int], frozenset[IPv4Network | IPv6Network]]
     phones: frozenset[str] = frozenset()
+    devices: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, rule: ListRule) -> ListIndex:
@@ -172,6 +174,7 @@ class ListIndex:
             frozenset(d.lower() for d in rule.email_domains),
             {key: frozenset(found) for key, found in networks.items()},
             frozenset(phone_key(p) for p in rule.phones),
+            frozenset(rule.device_ids),
         )
 
     def matches(self, facts: OrderFacts) -> str | None:
@@ -183,6 +186,8 @@ class ListIndex:
             return f"e-mail domain {facts.email_domain}"
         if facts.buyer_phone and phone_key(facts.buyer_phone) in self.phones:
             return f"phone {phone_key(facts.buyer_phone)}"
+        if facts.device_id and facts.device_id in self.devices:
+            return f"device {facts.device_id}"
         if facts.buyer_ip is None:
             return None
         try:
@@ -237,6 +242,8 @@ def _per_value(per: str, facts: OrderFacts) -> str | None:
         return facts.buyer_ip
     if per == "email":
         return facts.email_key
+    if per == "device":
+        return facts.device_id
     return str(facts.product_id)
 
 

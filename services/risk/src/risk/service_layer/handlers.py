@@ -113,6 +113,7 @@ def facts_of(event: OrderPlaced) -> OrderFacts:
         event.buyer_email,
         event.buyer_ip,
         event.buyer_phone,
+        event.device_id,
     )
 
 
