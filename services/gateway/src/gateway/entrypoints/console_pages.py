@@ -41,6 +41,7 @@ CONSOLE_FILES = {
     for path, media_type in (
         (STATIC_DIR / "console.css", "text/css; charset=utf-8"),
         (STATIC_DIR / "console.js", "text/javascript; charset=utf-8"),
+        (STATIC_DIR / "console_admin.js", "text/javascript; charset=utf-8"),
     )
 }
 
@@ -62,7 +63,17 @@ SECTIONS = (
     Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
     Section("keys", "console/keys", "keys:export", N_("Key export")),
     Section("risk", "console/risk/reviews", "risk:read", N_("Risk control")),
+    # every shop role reads the suppliers: each settings tab then asks for its own permission
+    Section("settings", "console/settings", "delivery:read", N_("Settings")),
+    Section("platform", "console/platform/shops", "platform:read", N_("Platform")),
 )
+#: The products section's tabs: the products, their categories and the coupons.
+CATALOG_TABS = (
+    Section("products", "console/products", "catalog:read", N_("Products")),
+    Section("categories", "console/catalog/categories", "catalog:read", N_("Categories")),
+    Section("coupons", "console/catalog/coupons", "pricing:read", N_("Coupons")),
+)
+CATALOG_LABEL = N_("Catalog")
 #: The actions of the order page, each shown to whom the API allows it.
 ACTIONS: dict[str, Permission] = {
     "refund": "orders:refund",
@@ -183,6 +194,9 @@ class Seat:
     shops: list[tuple[UUID, str]]
 
     def may(self, permission: Permission) -> bool:
+        """Whether the person may use `permission` in the chosen shop (a platform:* one: on the platform)."""
+        if permission.startswith("platform:"):
+            return permission in self.principal.permissions_in(None)
         return self.shop_id is not None and permission in self.principal.permissions_in(self.shop_id)
 
 
@@ -275,6 +289,8 @@ def console_pages_router(gw: Gateway) -> APIRouter:
             return page(request, "message.html", 403, heading=current.title, message=message, **common)
         if current not in shown or (needs is not None and not found.may(needs)):
             message = N_("Your role in this shop cannot open this page.")
+            if current.permission.startswith("platform:"):
+                message = N_("Only the platform's staff can open this page.")
             return page(request, "message.html", 403, heading=current.title, message=message, **common)
         response = page(request, template, **common, **values)
         if request.query_params.get("shop") == str(found.shop_id):
@@ -329,7 +345,9 @@ def console_pages_router(gw: Gateway) -> APIRouter:
 
     @web.get("/console/products")
     async def products(request: Request) -> Response:
-        return await console_page(request, "products", "products.html")
+        return await console_page(
+            request, "products", "products.html", tabs=CATALOG_TABS, tab="products", tabs_label=CATALOG_LABEL
+        )
 
     @web.get("/console/products/new")
     async def new_product(request: Request) -> Response:
@@ -364,9 +382,14 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         content, media_type = found
         return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=300"})
 
-    from gateway.entrypoints.console_risk import add_risk_pages  # it imports this module
+    from gateway.entrypoints.console_platform import add_platform_pages
+    from gateway.entrypoints.console_risk import add_risk_pages  # they import this module
+    from gateway.entrypoints.console_settings import add_catalog_pages, add_settings_pages
 
     add_risk_pages(web, console_page)
+    add_settings_pages(web, console_page)
+    add_catalog_pages(web, console_page)
+    add_platform_pages(web, console_page)
     return web
 
 

@@ -1,4 +1,5 @@
-"""The seller's dashboard figures (GET /api/admin/dashboard) and their daily series as CSV."""
+"""The seller's dashboard figures (GET /api/admin/dashboard) and their daily series as CSV; the platform
+console's figures over every shop (GET /api/platform/figures)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from gateway.adapters.owners import served_shop
 from gateway.bootstrap import Gateway
 from gateway.domain.access import Principal
 from gateway.domain.dashboard import daily_csv
-from gateway.entrypoints.access import admin_api, requires
+from gateway.entrypoints.access import admin_api, platform_api, requires
 from gateway.entrypoints.requests import PRIVATE
-from gateway.service_layer.shop_figures import dashboard
+from gateway.service_layer.shop_figures import dashboard, platform_figures
 
 Days = Annotated[int, Query(ge=1, le=90, description="Days up to today (included): 7 or 30 on the page")]
 CSV = {200: {"description": "One row a day", "content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -48,4 +49,18 @@ def dashboard_router(gw: Gateway) -> APIRouter:
         headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(daily_csv(found["days"]), media_type="text/csv; charset=utf-8", headers=headers)
 
-    return api
+    platform = platform_api(gw)
+
+    @platform.get(
+        "/figures",
+        summary="The whole platform's sales of the last days: the dashboard's figures over every shop "
+        "together (no low stock)",
+        dependencies=[requires(gw, "platform:read")],
+    )
+    async def every_shops_figures(days: Days = 7) -> JSONResponse:
+        return JSONResponse(await platform_figures(gw, days), headers=PRIVATE)
+
+    router = APIRouter()
+    router.include_router(api)
+    router.include_router(platform)
+    return router

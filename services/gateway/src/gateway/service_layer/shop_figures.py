@@ -1,5 +1,5 @@
 """The seller's dashboard: the order service's figures of the shop over the last days (one request) with the
-inventory's low stock (one request), asked together."""
+inventory's low stock (one request), asked together; the platform console's: every shop's figures."""
 
 from __future__ import annotations
 
@@ -20,16 +20,29 @@ def today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
+def period(days: int, now: datetime | None = None) -> dict[str, str]:
+    """The `days` days up to today (included), as the order service's figures take them."""
+    last = today(now)
+    first = last - timedelta(days=days - 1)
+    return {"first": first.isoformat(), "last": last.isoformat(), "tz": TIME_ZONE}
+
+
+async def platform_figures(gw: Gateway, days: int, now: datetime | None = None) -> dict[str, Any]:
+    """Every shop's figures together (the platform console's): the dashboard's, without low stock."""
+    answer = await gw.order.request(
+        "GET", "/internal/platform-figures", platform=True, params=period(days, now)
+    )
+    found: dict[str, Any] = json_body(answer)
+    return {**found, "today": found["days"][-1], "low_stock": None}
+
+
 async def dashboard(
     gw: Gateway, days: int, with_stock: bool = True, now: datetime | None = None
 ) -> dict[str, Any]:
     """The shop's figures for the `days` days up to today (included): each day, the period's totals, orders
     by status, latency, hot products, refunds; `today` is the series' last day; `low_stock` the products
     at or under their threshold (None without `with_stock`: the inventory is not asked)."""
-    last = today(now)
-    first = last - timedelta(days=days - 1)
-    params = {"first": first.isoformat(), "last": last.isoformat(), "tz": TIME_ZONE}
-    asked = [gw.order.request("GET", "/internal/shop-figures", params=params)]
+    asked = [gw.order.request("GET", "/internal/shop-figures", params=period(days, now))]
     if with_stock:
         asked.append(gw.inventory.request("GET", "/internal/products"))
     answers = await asyncio.gather(*asked)

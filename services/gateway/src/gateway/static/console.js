@@ -421,19 +421,32 @@
     load();
   }
 
+  // What the role table guards with a second factor (key export, API tokens, payment credentials): the
+  // page's step-up form asks for a code from the authenticator app, then `retry` runs again.
+  function stepUp(answer, retry) {
+    if (answer.status !== 403 || answer.data.error !== "second_factor_required") return false;
+    const form = $("#step-up");
+    form.hidden = false;
+    form.elements.code.focus();
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (missing(form, ["code"])) return;
+      const proved = await api("POST", "/api/console/step-up", { code: form.elements.code.value.trim() });
+      if (!proved.ok) return fieldError(form, "code", t("wrong_code"));
+      form.hidden = true;
+      form.reset();
+      retry();
+    };
+    return true;
+  }
+
   function keysPage() {
     const list = $("#products");
-    const stepUp = $("#step-up");
-    let waiting = null;
 
     async function exportKeys(product) {
       const answer = await api("GET", `/api/admin/products/${product.product_id}/keys/unsold`);
-      if (answer.status === 403 && answer.data.error === "second_factor_required") {
-        waiting = product;
-        stepUp.hidden = false;
-        stepUp.elements.code.focus();
-        return;
-      }
+      if (stepUp(answer, () => exportKeys(product))) return;
       if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
       const keys = String(answer.data).split("\n").filter(Boolean);
       const link = element("a", product.title + ".txt");
@@ -441,17 +454,6 @@
       link.download = product.title + ".txt";
       result(t("exported", { count: keys.length }), " ", link);
     }
-
-    stepUp.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      clearErrors(stepUp);
-      if (missing(stepUp, ["code"])) return;
-      const answer = await api("POST", "/api/console/step-up", { code: stepUp.elements.code.value.trim() });
-      if (!answer.ok) return fieldError(stepUp, "code", t("wrong_code"));
-      stepUp.hidden = true;
-      stepUp.reset();
-      if (waiting) exportKeys(waiting);
-    });
 
     (async () => {
       const answer = await api("GET", "/api/admin/products");
@@ -579,7 +581,7 @@
 
     async function load() {
       root.setAttribute("aria-busy", "true");
-      const answer = await api("GET", "/api/admin/dashboard?days=" + form.elements.days.value);
+      const answer = await api("GET", root.dataset.source + "?days=" + form.elements.days.value);
       root.setAttribute("aria-busy", "false");
       if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
       const found = answer.data;
@@ -604,7 +606,7 @@
       );
       listOf($("#by-status"), Object.entries(found.by_status), ([status, n]) => t("status_count", { status: statusLabel(status), count: count(n) }));
       listOf($("#hot-products"), found.hot_products, (p) => t("hot_line", { title: p.title, orders: count(p.paid_orders), quantity: count(p.quantity) }));
-      listOf($("#low-stock"), found.low_stock || [], (p) => t("low_line", { title: p.title, count: count(p.available), threshold: count(p.threshold) }));
+      if ($("#low-stock")) listOf($("#low-stock"), found.low_stock || [], (p) => t("low_line", { title: p.title, count: count(p.available), threshold: count(p.threshold) }));
       listOf($("#refunds"), found.refunds, (r) =>
         t("refund_line", { count: count(r.refunds), status: strings["refund_" + r.status] || r.status, amount: money(r.amount, r.currency) }),
       );
@@ -615,7 +617,7 @@
       history.replaceState(null, "", location.pathname + "?days=" + form.elements.days.value);
       load();
     });
-    $("#export-csv").addEventListener("click", async () => {
+    $("#export-csv")?.addEventListener("click", async () => {
       const answer = await api("GET", "/api/admin/dashboard/daily.csv?days=" + form.elements.days.value);
       if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
       const disposition = /filename="([^"]+)"/.exec(answer.headers.get("content-disposition") || "");
@@ -900,7 +902,9 @@
   }
 
   // what page scripts of their own (console_risk.js) use: one fetch helper, one set of strings
-  window.fakaConsole = { api, t, strings, element, time, money, refused, clearErrors, fieldError, missing, formError, result };
+  window.fakaConsole = {
+    api, t, strings, element, time, money, minorUnits, refused, clearErrors, fieldError, missing, formError, result, statusLabel, stepUp,
+  };
 
   const pages = {
     totp: totpPage,
