@@ -48,12 +48,16 @@ class Runtime:
         self.sessions: SessionFactory = session_factory(self.engine)
         #: for reads of one statement, without a transaction around them (`reader_factory`)
         self.readers: SessionFactory = reader_factory(self.engine)
-        self.broker: ServiceBroker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
+        self.kafka_security = security = settings.kafka_security()
+        self.broker: ServiceBroker = create_broker(
+            settings.kafka_bootstrap_servers, settings.service_name, security
+        )
         self.relay = OutboxRelay(
             settings.service_name,
             settings.database_url,
             settings.kafka_bootstrap_servers,
             namespace=settings.kafka_namespace,
+            security=security,
         )
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
@@ -113,7 +117,10 @@ class Runtime:
             )
         if self.settings.kafka_create_topics:
             await create_topics(
-                self.settings.kafka_bootstrap_servers, self.topics, self.settings.kafka_namespace
+                self.settings.kafka_bootstrap_servers,
+                self.topics,
+                self.settings.kafka_namespace,
+                self.kafka_security,
             )
         for hook in self.on_start:
             await hook()

@@ -13,9 +13,10 @@ from typing import ClassVar, Literal, Self
 from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing, KeyRingError, parse_keys
+from faka_common.messaging.security import KafkaSettings
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.service_auth import (
     CALLER_NAME,
@@ -36,7 +37,7 @@ NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 NEW_KEY = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaSettings):
     """Read from the environment (12-factor); each service adds its own fields."""
 
     # hide_input_in_errors: a refused setting's error would otherwise print part of the input, secrets too
@@ -52,8 +53,6 @@ class ServiceSettings(BaseSettings):
         "with ENVIRONMENT=development; test checks secrets like production but allows the sandbox provider",
     )
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_namespace: str = Field(default="", description="Prefix of every topic and consumer group")
     redis_url: str = "redis://127.0.0.1:16379/0"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -19,12 +19,14 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
+from faststream.security import BaseSecurity
 from prometheus_client import REGISTRY
 
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.topics import partitions
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.messaging.lanes import Lanes
+from faka_common.messaging.security import client_options
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +79,13 @@ class ServiceBroker(KafkaBroker):
         await super().stop(exc_type, exc_val, exc_tb)
 
 
-def create_broker(bootstrap_servers: str, service: str) -> ServiceBroker:
+def create_broker(
+    bootstrap_servers: str, service: str, security: BaseSecurity | None = None
+) -> ServiceBroker:
     """A broker that connects only when started, traces and counts every message."""
     return ServiceBroker(
         bootstrap_servers,
+        security=security,
         client_id=service,
         middlewares=[KafkaTelemetryMiddleware(), _prometheus()],
         description=f"Messages consumed and emitted by the {service} service",
@@ -145,10 +150,14 @@ def _declared(namespace: str, topic: str) -> Topic:
     return Topic(namespace + topic, num_partitions=partitions(topic))
 
 
-async def create_topics(bootstrap_servers: str, topics: Iterable[str], namespace: str = "") -> None:
+async def create_topics(
+    bootstrap_servers: str, topics: Iterable[str], namespace: str = "", security: BaseSecurity | None = None
+) -> None:
     """Create the topics that are missing with their partition counts (the broker's own default would
     differ from the Kubernetes topics; a consumed topic is declared by its subscriber the same way)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="faka-topics")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="faka-topics", **client_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
 
 from faka_common.messaging.relay import create_producer
+from faka_common.messaging.security import KafkaSettings, client_options
 
 app = typer.Typer(help="List and replay dead-lettered Kafka messages.", no_args_is_help=True)
 BOOTSTRAP = typer.Option(
@@ -24,6 +26,11 @@ NAMESPACE = typer.Option(
     "--namespace",
     help="The installation's topic prefix (KAFKA_NAMESPACE); TOPIC and the origins are named without it",
 )
+
+
+def _security() -> BaseSecurity | None:
+    """The brokers' security from the same KAFKA_* variables the services read."""
+    return KafkaSettings().kafka_security()
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,9 @@ async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
     assigned = await _partitions(bootstrap, topic)
     if not assigned:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options(_security())
+    )
     await consumer.start()
     try:
         consumer.assign(assigned)
@@ -63,7 +72,7 @@ async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(_security()))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -75,7 +84,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 async def replay_dead_letters(bootstrap: str, letters: list[DeadLetter], namespace: str = "") -> int:
     """Republish each letter to the topic it came from (`namespace` + its origin)."""
-    producer = create_producer(bootstrap, "faka-dlq-replay")
+    producer = create_producer(bootstrap, "faka-dlq-replay", _security())
     await producer.start()
     try:
         for letter in letters:

@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from faststream.security import BaseSecurity
 from prometheus_client import Counter, Gauge
 
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.uow import kicker, outbox_channel
+from faka_common.messaging.security import client_options
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,13 @@ def lock_id(service: str) -> int:
     return int.from_bytes(hashlib.sha256(f"outbox-relay:{service}".encode()).digest()[:8], "big", signed=True)
 
 
-def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def create_producer(
+    bootstrap_servers: str, client_id: str, security: BaseSecurity | None = None
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
+        **client_options(security),
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
@@ -64,11 +69,13 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         namespace: str = "",
+        security: BaseSecurity | None = None,
     ) -> None:
         self.service = service
         self._namespace = namespace
         self._dsn = asyncpg_dsn(database_url)
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -101,7 +108,7 @@ class OutboxRelay:
             self._set_leader(True)
             await self._observe_age(conn)
             await conn.add_listener(outbox_channel(self.service), self._on_notify)
-            producer = create_producer(self._bootstrap, f"{self.service}-outbox-relay")
+            producer = create_producer(self._bootstrap, f"{self.service}-outbox-relay", self._security)
             await producer.start()
             database = urlsplit(self._dsn).path.lstrip("/")
             kicker.register(database, self.service, self._wake)
