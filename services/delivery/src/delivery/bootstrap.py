@@ -24,6 +24,12 @@ from faka_common.contracts.delivery import (
     RechargeRequested,
 )
 from faka_common.contracts.quality import SupplierPaused
+from faka_common.contracts.tickets import (
+    DeliveryEmailResendRequested,
+    TicketEscalated,
+    TicketMessageAdded,
+    TicketOverdue,
+)
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.outbound import OutboundPolicy
@@ -107,6 +113,10 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             DeliveryDelayed,
             KeyReplacementRequested,
             SupplierPaused,
+            TicketMessageAdded,
+            TicketOverdue,
+            TicketEscalated,
+            DeliveryEmailResendRequested,
         ]
     )
     runtime.every(settings.recharge_poll_seconds, "recharge worker", worker.drain)
@@ -116,4 +126,5 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
         partial(watchdog.sweep_all, uow, settings.sla_minutes),
     )
     runtime.every(settings.ledger_sample_seconds, "ledger totals", partial(watchdog.sample_ledger, uow))
+    runtime.every(settings.ticket_sweep_seconds, "ticket deadline sweep", partial(tickets.sweep_all, uow))
     return service

@@ -16,6 +16,7 @@ class Settings(KeyRingSettings):
     http_port: int = 8003
     sla_minutes: float = Field(default=5, gt=0, description="Paid and not delivered after this long: alert")
     sla_sweep_seconds: float = Field(default=15, gt=0)
+    ticket_sweep_seconds: float = Field(default=30, gt=0, description="How often ticket deadlines are swept")
     ledger_sample_seconds: float = Field(
         default=30, gt=0, description="How often the suppliers' ledger totals are read into the metrics"
     )

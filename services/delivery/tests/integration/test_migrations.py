@@ -21,7 +21,15 @@ pytestmark = pytest.mark.integration
 BEFORE_SHOPS = "0002"
 #: Shop-owned tables made after the shop migration: there are no rows of a single-shop install in them.
 BORN_WITH_SHOPS = frozenset(
-    {"tickets", "ticket_messages", "replacement_claims", "supplier_ledger", "supplier_policies"}
+    {
+        "tickets",
+        "ticket_messages",
+        "replacement_claims",
+        "supplier_ledger",
+        "supplier_policies",
+        "ticket_sla_policies",
+        "canned_replies",
+    }
 )
 
 

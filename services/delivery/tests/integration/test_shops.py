@@ -34,7 +34,13 @@ pytestmark = pytest.mark.integration
 
 #: Routes that own no shop's rows; every other route must be scoped by the shop (and be in CASES below).
 # the keyring is the platform's: a rotation re-seals every shop's supplier secrets and delivered contents
-NOT_SHOP_OWNED = OPERATIONAL_ROUTES | {("POST", "/internal/keys/reencrypt")}
+# the platform's ticket queue and timers span every shop (the gateway admits platform staff only)
+NOT_SHOP_OWNED = OPERATIONAL_ROUTES | {
+    ("POST", "/internal/keys/reencrypt"),
+    ("GET", "/internal/platform/tickets"),
+    ("GET", "/internal/platform/ticket-sla"),
+    ("PUT", "/internal/platform/ticket-sla"),
+}
 
 
 def acting_for(shop: UUID) -> dict[str, str]:
@@ -53,6 +59,7 @@ class ShopA:
     task_order: UUID
     delivered_order: UUID
     ticket: str
+    canned: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -61,6 +68,7 @@ class ShopA:
             "order": str(self.task_order),
             "delivered": str(self.delivered_order),
             "ticket": self.ticket,
+            "canned": self.canned,
         }
 
 
@@ -122,7 +130,14 @@ async def shop_a_with_everything(
         "/internal/tickets", json=_filled(TICKET, {"order": str(task_order)}), headers=acting_for(shop)
     )
     assert ticket.status_code == 201, ticket.text
-    return ShopA(shop, supplier, fake.name, product, task_order, delivered, ticket.json()["ticket_id"])
+    canned = await api.post(
+        "/internal/canned-replies", json=_filled(CANNED, {"order": str(task_order)}), headers=acting_for(shop)
+    )
+    assert canned.status_code == 201, canned.text
+    return ShopA(
+        shop, supplier, fake.name, product, task_order, delivered, ticket.json()["ticket_id"],
+        canned.json()["canned_reply_id"],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,8 @@ class Case:
 CLAIM = {"order_id": "{delivered}", "amount": 100, "reason": "never arrived", "recorded_by": "ann"}
 TICKET = {"order_id": "{order}", "order_no": "F1", "product_id": str(uuid4()), "category": "other",
           "message": "Where is my code?"}  # fmt: skip
+CANNED = {"language": "en", "title": "Order {order}", "message": "About {order}", "updated_by": "ann"}
+DISPUTE = {"author": "ann", "message": "A dispute"}
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/internal/deliveries/{order_id}"): Case("item", "/internal/deliveries/{delivered}"),
     ("GET", "/internal/deliveries/{order_id}/content"): Case(
@@ -209,6 +226,24 @@ CASES: dict[tuple[str, str], Case] = {
         "item", "/internal/tickets/{ticket}/replies", {"author": "ann", "message": "On it"}
     ),
     ("GET", "/internal/orders/{order_id}/tickets"): Case("list", "/internal/orders/{order}/tickets"),
+    ("POST", "/internal/tickets/{ticket_id}/escalation"): Case(
+        "item", "/internal/tickets/{ticket}/escalation", DISPUTE
+    ),
+    ("POST", "/internal/orders/{order_id}/tickets/{ticket_id}/escalation"): Case(
+        "item", "/internal/orders/{order}/tickets/{ticket}/escalation", {**DISPUTE, "author": "buyer"}
+    ),
+    ("GET", "/internal/ticket-sla"): Case("settings", "/internal/ticket-sla"),
+    ("PUT", "/internal/ticket-sla"): Case(
+        "settings", "/internal/ticket-sla", {"first_response_minutes": 60, "updated_by": "ann"}
+    ),
+    ("GET", "/internal/canned-replies"): Case("list", "/internal/canned-replies"),
+    ("POST", "/internal/canned-replies"): Case("create", "/internal/canned-replies", CANNED, ok=409),
+    ("PUT", "/internal/canned-replies/{reply_id}"): Case(
+        "item", "/internal/canned-replies/{canned}", {**CANNED, "message": "Changed"}
+    ),
+    ("DELETE", "/internal/canned-replies/{reply_id}"): Case(
+        "item", "/internal/canned-replies/{canned}", ok=204
+    ),
     ("POST", "/internal/orders/{order_id}/tickets/{ticket_id}/messages"): Case(
         "item", "/internal/orders/{order}/tickets/{ticket}/messages", {"author": "buyer", "message": "Still"}
     ),
@@ -240,7 +275,7 @@ async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(ser
 
 
 async def shop_rows(service: Service, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row the shop has in every shop-owned table, and how many messages the service emitted."""
+    """Every row the shop has in every shop-owned table, and how many messages were emitted about it."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     async with service.runtime.engine.connect() as connection:
         for table in SHOP_TABLES:
@@ -248,7 +283,12 @@ async def shop_rows(service: Service, shop: UUID) -> dict[str, list[tuple[Any, .
                 text(f"SELECT * FROM {table} WHERE shop_id = :shop ORDER BY 1"), {"shop": shop}
             )
             out[table] = [tuple(row) for row in rows]
-        out["outbox"] = [((await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one(),)]
+        # the messages about the shop (another shop's own ticket announces itself, about that shop)
+        about = text(
+            "SELECT count(*) FROM outbox"
+            " WHERE convert_from(value, 'UTF8')::jsonb -> 'payload' ->> 'shop_id' = :shop"
+        )
+        out["outbox"] = [((await connection.execute(about, {"shop": str(shop)})).scalar_one(),)]
     return out
 
 

@@ -150,7 +150,7 @@ async def test_a_refused_replacement_sends_the_ticket_to_the_shop_with_the_reaso
     [
         (0, "key_invalid", False, "not_replaceable"),  # never delivered as card keys
         (2, "key_invalid", False, "no_key_named"),
-        (1, "not_received", False, None),
+        (0, "not_received", False, None),  # not delivered: nothing the system can point to
     ],
 )
 async def test_tickets_the_system_cannot_answer_wait_for_the_shop(

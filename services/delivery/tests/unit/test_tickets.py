@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from delivery.domain.tickets import DEFAULT_SHOP_SLA as SHOP
 from delivery.domain.tickets import Ticket
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -15,7 +16,7 @@ def ticket() -> Ticket:
 def test_a_refused_replacement_sends_the_ticket_to_the_shop_with_the_reason() -> None:
     t = ticket()
     t.automate(NOW)
-    t.escalate("out_of_stock", NOW)
+    t.escalate("out_of_stock", NOW, SHOP)
     assert (t.level, t.status, t.reason) == ("L2", "open", "out_of_stock")
 
 
@@ -25,14 +26,14 @@ def test_the_buyer_writing_on_an_answered_or_solved_ticket_reopens_it_for_the_sh
     solved.automate(NOW)
     solved.resolve(NOW)
     for t in (answered, solved):
-        t.buyer_wrote(NOW)
+        t.buyer_wrote(NOW, SHOP)
         assert (t.level, t.status, t.resolved_at) == ("L2", "open", None)
 
 
 def test_the_buyer_writing_while_the_system_works_leaves_it_to_the_system() -> None:
     t = ticket()
     t.automate(NOW)
-    t.buyer_wrote(NOW)
+    t.buyer_wrote(NOW, SHOP)
     assert (t.level, t.status) == ("L1", "open")
 
 

@@ -58,6 +58,11 @@ class NewTicket(Body):
     category: TicketCategory
     message: TicketMessage
     key_id: UUID | None = Field(default=None, description="key_invalid: the delivered key that fails")
+    usage_instructions: str | None = Field(
+        default=None,
+        max_length=MAX_TICKET_MESSAGE,
+        description="how_to_use: the product's usage instructions, which answer the ticket at once (L1)",
+    )
 
 
 class TicketReply(Body):
@@ -66,6 +71,50 @@ class TicketReply(Body):
     author: Author
     message: TicketMessage
     resolve: bool = Field(default=False, description="The shop closes the ticket as solved with it")
+    by: Literal["shop", "platform"] = Field(
+        default="shop",
+        description="Who answers on the shop's route: its own staff, or the platform's (disputes, L3)",
+    )
+
+
+class TicketEscalation(Body):
+    """The buyer or the shop takes a ticket to the platform (L3): a dispute, with why."""
+
+    author: Author
+    message: TicketMessage
+
+
+SlaMinutes = Annotated[int, Field(ge=5, le=30 * 24 * 60, description="Minutes (5 to 30 days)")]
+
+
+class ShopTicketSla(Body):
+    """A shop's L2 timers: a waiting ticket's first response and resolution are due within these, and past
+    the resolution deadline plus `escalation_minutes` it goes to the platform."""
+
+    first_response_minutes: SlaMinutes = 240
+    resolution_minutes: SlaMinutes = 2880
+    escalation_minutes: SlaMinutes = 1440
+    updated_by: Author | None = Field(default=None, description="Who sets them (audit); read-only")
+
+
+class PlatformTicketSla(Body):
+    """The platform's L3 timers (escalated tickets, disputes)."""
+
+    first_response_minutes: SlaMinutes = 480
+    resolution_minutes: SlaMinutes = 4320
+    updated_by: Author | None = Field(default=None, description="Who sets them (audit); read-only")
+
+
+CannedLanguage = Literal["zh-CN", "en"]
+
+
+class CannedReplyBody(Body):
+    """A reply the shop's support keeps ready: a title unique per language, and the message sent."""
+
+    language: CannedLanguage
+    title: NonBlankLine = Field(max_length=100)
+    message: TicketMessage
+    updated_by: Author
 
 
 class TicketMessageAdded(Message):
@@ -87,3 +136,54 @@ class TicketMessageAdded(Message):
     category: TicketCategory
     opened: bool = Field(default=False, description="The message opened the ticket (its first)")
     created_at: datetime = Field(description="When the message was written")
+
+
+class TicketOverdue(Message):
+    """A ticket waiting for its support passed a deadline (once per time it reaches a level or is answered
+    and waits again): the shop may be told, the alert counts it. An L2 ticket left waiting longer goes to the
+    platform (`TicketEscalated`, by "system")."""
+
+    topic: ClassVar[str] = topics.DELIVERY_EVENTS
+    type_name: ClassVar[str] = "TicketOverdue"
+
+    order_id: UUID
+    shop_id: UUID = shop_id_field()
+    ticket_id: UUID
+    order_no: str
+    level: TicketLevel
+    category: TicketCategory
+    deadline: Literal["response", "resolution"] = Field(description="Which deadline passed first")
+    due_at: datetime
+    escalation_due: datetime | None = Field(
+        default=None, description="L2: when it goes to the platform if still waiting"
+    )
+
+
+class TicketEscalated(Message):
+    """A ticket went to the platform (L3): the buyer or the shop asked (a dispute), or the system sent it
+    when the shop's escalation deadline passed. The shop may be told; the platform's queue has it."""
+
+    topic: ClassVar[str] = topics.DELIVERY_EVENTS
+    type_name: ClassVar[str] = "TicketEscalated"
+
+    order_id: UUID
+    shop_id: UUID = shop_id_field()
+    ticket_id: UUID
+    order_no: str
+    category: TicketCategory
+    by: Literal["buyer", "shop", "system"]
+    reason: str = Field(examples=["escalation_requested", "sla_breached"])
+    response_due: datetime | None = Field(default=None, description="When the platform's answer is due")
+
+
+class DeliveryEmailResendRequested(Message):
+    """A buyer's "not received" ticket about a delivered order: the system (L1) asks for the delivery e-mail
+    to be sent again (to the order's address; the keys stay behind the order's link)."""
+
+    topic: ClassVar[str] = topics.DELIVERY_EVENTS
+    type_name: ClassVar[str] = "DeliveryEmailResendRequested"
+
+    order_id: UUID
+    shop_id: UUID = shop_id_field()
+    ticket_id: UUID
+    order_no: str

@@ -12,7 +12,12 @@ from delivery.adapters.orm import (
     SupplierRepository,
 )
 from delivery.adapters.supplier_accounts import SupplierAccountRepository
-from delivery.adapters.tickets import ReplacementClaimRepository, TicketRepository
+from delivery.adapters.tickets import (
+    CannedReplyRepository,
+    ReplacementClaimRepository,
+    TicketRepository,
+    TicketSlaRepository,
+)
 
 
 class DeliveryUnitOfWork(UnitOfWork):
@@ -23,6 +28,8 @@ class DeliveryUnitOfWork(UnitOfWork):
     suppliers: SupplierRepository
     tickets: TicketRepository
     claims: ReplacementClaimRepository
+    slas: TicketSlaRepository
+    canned: CannedReplyRepository
     accounts: SupplierAccountRepository
 
     def bind(self, session: AsyncSession) -> None:
@@ -33,4 +40,6 @@ class DeliveryUnitOfWork(UnitOfWork):
         self.suppliers = SupplierRepository(session)
         self.tickets = TicketRepository(session)
         self.claims = ReplacementClaimRepository(session)
+        self.slas = TicketSlaRepository(session)
+        self.canned = CannedReplyRepository(session)
         self.accounts = SupplierAccountRepository(session)
