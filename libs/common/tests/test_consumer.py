@@ -1,12 +1,16 @@
 """EventConsumer dispatch rules, with a hand-written fake unit of work (no I/O)."""
 
+import logging
 import uuid
 from typing import Any
 
+import pytest
 from faka_common.contracts import OrderPlaced, RiskDecided
 from faka_common.contracts.envelope import Envelope
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from opentelemetry import trace
+from prometheus_client import REGISTRY
+from sqlalchemy.exc import DBAPIError
 
 
 class FakeUow:
@@ -169,3 +173,89 @@ async def test_a_handler_runs_in_the_trace_its_message_was_written_in_alone_or_i
     assert await consumer.consume_batch(records[1:]) == ["handled", "handled"]
     assert seen == traces
     assert not trace.get_current_span().get_span_context().is_valid  # nothing left behind
+
+
+class DatabaseDownUow(ForgetfulUow):
+    """Postgres gone: every commit fails as asyncpg's connect does while the server is down."""
+
+    async def commit(self) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 15432)")
+
+
+async def test_a_database_outage_in_a_handler_is_no_attempt_and_no_dead_letter() -> None:
+    """The record is not at fault: it comes again (consume raises to the lanes) with no attempt counted
+    and nothing written to a dead-letter topic, however often it meets the outage."""
+    log: list[Any] = []
+    attempts: list[int] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        attempts.append(1)
+
+    consumer = EventConsumer("t", lambda: DatabaseDownUow(log), {RiskDecided: handler}, RetryPolicy(3, 0.0))  # type: ignore[arg-type,return-value]
+    raw = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk").to_bytes()
+    for _ in range(5):
+        with pytest.raises(ConnectionRefusedError):
+            await consumer.consume(record(raw))
+    assert len(attempts) == 5  # one try per delivery: no in-place retries burnt on an outage
+    assert not [entry for entry in log if entry[0] == "dead_letter"]
+
+
+async def test_a_batch_meeting_an_outage_comes_again_whole_instead_of_record_by_record() -> None:
+    log: list[Any] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        raise DBAPIError("SELECT 1", None, ConnectionResetError("reset"), connection_invalidated=True)
+
+    consumer = EventConsumer(
+        "t", lambda: ForgetfulUow(log), {RiskDecided: handler}, RetryPolicy(3, 0.0), batch_size=10
+    )  # type: ignore[arg-type,return-value]
+    records = [
+        record(Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk").to_bytes())
+        for _ in range(3)
+    ]
+    with pytest.raises(DBAPIError):
+        await consumer.consume_batch(records)
+    assert log == []
+
+
+async def test_a_dead_letter_that_could_not_be_written_is_neither_logged_nor_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a log says happened, happened: the poison record's dead letter fails to commit (the database
+    went down), so it comes again, and no 'dead letter' line or counter says otherwise."""
+    log: list[Any] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        raise ValueError("a real bug")
+
+    consumer = EventConsumer(
+        "dl-down", lambda: DatabaseDownUow(log), {RiskDecided: handler}, RetryPolicy(2, 0.0)
+    )  # type: ignore[arg-type,return-value]
+    raw = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk").to_bytes()
+    written = REGISTRY.get_sample_value("faka_dead_letters_written_total", {"consumer": "dl-down"}) or 0
+    with caplog.at_level(logging.INFO), pytest.raises(ConnectionRefusedError):
+        await consumer.consume(record(raw))
+    assert not [r for r in caplog.records if r.getMessage().startswith("dead letter")]
+    assert (
+        REGISTRY.get_sample_value("faka_dead_letters_written_total", {"consumer": "dl-down"}) or 0
+    ) == written
+    seen = REGISTRY.get_sample_value(
+        "faka_consumer_messages_total",
+        {"consumer": "dl-down", "type": "RiskDecided", "outcome": "dead_lettered"},
+    )
+    assert not seen
+
+
+def test_only_servers_being_down_count_as_an_outage() -> None:
+    from faka_common.messaging.consumer import dependency_down
+
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("while connecting") from inner
+    except RuntimeError as wrapped:
+        assert dependency_down(wrapped)
+    assert dependency_down(DBAPIError("x", None, Exception("gone"), connection_invalidated=True))
+    assert not dependency_down(DBAPIError("x", None, Exception("unique violation")))
+    assert not dependency_down(ValueError("a bug"))

@@ -3,6 +3,8 @@ and the next request works on a fresh connection."""
 
 from __future__ import annotations
 
+import socket
+
 import asyncpg
 import httpx
 import pytest
@@ -41,6 +43,34 @@ async def test_a_request_on_a_connection_the_server_dropped_is_a_503_and_the_nex
 
         again = await client.get("/pid")
         assert again.status_code == 200 and again.json() != first
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+async def test_a_request_while_the_database_server_is_down_is_a_503_not_a_500() -> None:
+    """Postgres not listening (killed, restarting): the pool's connect is refused, which SQLAlchemy
+    passes on unwrapped; the buyer gets a 503 with Retry-After, not a 500 (seen in the chaos run)."""
+    with socket.socket() as unused:  # a port nothing listens on: a server that is down
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    engine = create_engine(f"postgresql://postgres@127.0.0.1:{port}/postgres", pool_size=1)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/one")
+    async def one() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT 1"))).scalar_one())
+
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://svc"
+    )
+    try:
+        down = await client.get("/one")
+        assert down.status_code == 503, down.text
+        assert down.json()["error"] == "unavailable"
+        assert down.headers["Retry-After"] == "1"
     finally:
         await client.aclose()
         await engine.dispose()

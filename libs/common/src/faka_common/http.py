@@ -27,6 +27,7 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
 from faka_common.metrics import HttpMetrics
+from faka_common.outages import OUTAGES, dependency_down
 from faka_common.rate_limits import RateLimited
 from faka_common.service_auth import (
     INTERNAL_CALLER_HEADER,
@@ -93,7 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        if not exc.connection_invalidated:
+        if not dependency_down(exc):
             raise exc
         log.warning("database connection lost: %s", type(exc.orig).__name__)
         return JSONResponse(
@@ -101,6 +102,19 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    async def on_server_down(_: Request, exc: Exception) -> JSONResponse:
+        """A server the route needs refused or dropped the connection (Postgres restarting: asyncpg's
+        connect error reaches here unwrapped)."""
+        log.warning("a server this service needs is down: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(
+            error_body("unavailable", "a server this service needs is down; try again"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, on_server_down)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

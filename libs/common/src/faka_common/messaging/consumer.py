@@ -20,8 +20,9 @@ from faka_common.contracts.envelope import ContractError, Envelope, Message
 from faka_common.contracts.topics import dead_letter, retry
 from faka_common.db.uow import UnitOfWork
 from faka_common.errors import RetryLater, Unavailable
+from faka_common.outages import dependency_down
 
-__all__ = ["Delivery", "EventConsumer", "RetryLater", "RetryPolicy", "current_envelope"]
+__all__ = ["Delivery", "EventConsumer", "RetryLater", "RetryPolicy", "current_envelope", "dependency_down"]
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +162,9 @@ class EventConsumer(Generic[U]):
 
     async def consume(self, record: Delivery) -> str:
         """Handle one record and say how: handled, duplicate, ignored, deferred (parked on the retry
-        topic) or dead_lettered. Raises only when even the dead letter or the parked copy cannot be
-        written, so the record is redelivered instead of lost."""
+        topic) or dead_lettered. Raises when a server the handler needs is down (`dependency_down`: no
+        attempt is counted, nothing is dead-lettered) or when even the dead letter or the parked copy
+        cannot be written, so the record is redelivered instead of lost."""
         with producer_trace(record):
             return await self._consume(record)
 
@@ -194,6 +196,8 @@ class EventConsumer(Generic[U]):
             except RetryLater as error:
                 return await self._defer(record, envelope, message, error)
             except Exception as error:
+                if dependency_down(error):
+                    raise  # not the record's fault: it waits, uncounted, and comes again (the lanes)
                 if attempt == self._retry.attempts and isinstance(error, Unavailable):
                     # a service or server it needs is down: that passes, so wait on the retry topic
                     return await self._defer(record, envelope, message, error)
@@ -277,6 +281,8 @@ class EventConsumer(Generic[U]):
             except RetryLater:
                 pass  # each record of the run is handled (or parked) alone below
             except Exception as error:
+                if dependency_down(error):
+                    raise
                 log.warning(
                     "%s: a batch of %d failed (%s: %s); handling its records one at a time",
                     self.name,
@@ -421,15 +427,6 @@ class EventConsumer(Generic[U]):
         reason: str,
         failure: tuple[Message, Exception] | None = None,
     ) -> str:
-        HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
-        log.error(
-            "dead letter from %s at %s/%d@%d: %s",
-            self.name,
-            record.topic,
-            record.partition,
-            record.offset,
-            reason,
-        )
         headers = {
             "dlq-reason": reason[:1000],
             "dlq-consumer": self.name,
@@ -449,7 +446,17 @@ class EventConsumer(Generic[U]):
                 headers=headers,
             )
             await uow.commit()
+        # said once it is written: a dead letter that could not be written is not one (the record comes again)
+        HANDLED.labels(self.name, envelope.type if envelope else "unparseable", "dead_lettered").inc()
         DEAD_LETTERS.labels(self.name).inc()
+        log.error(
+            "dead letter from %s at %s/%d@%d: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
         return "dead_lettered"
 
 

@@ -26,7 +26,7 @@ from typing import Protocol
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from faka_common.messaging.consumer import Delivery
+from faka_common.messaging.consumer import Delivery, dependency_down
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,8 @@ class Lanes:
         records = [record for _, part in taken for record in part]
         try:
             await self._handle(records)
-        except Exception:
-            log.exception(
-                "%s: a batch of %d failed; it comes again in %.1f s",
-                lane.name,
-                len(records),
-                self._failure_pause,
-            )
+        except Exception as error:
+            self._log_failure(lane, f"a batch of {len(records)}", error)
             await self._wait(self._failure_pause)
             _put_back(lane, taken)
             return
@@ -187,10 +182,8 @@ class Lanes:
                 break
             try:
                 await self._consumer.consume_parked(record)
-            except Exception:
-                log.exception(
-                    "%s: a parked record failed; it comes again in %.1f s", lane.name, self._failure_pause
-                )
+            except Exception as error:
+                self._log_failure(lane, "a parked record", error)
                 await self._wait(self._failure_pause)
                 rest = part[index:]
                 break
@@ -199,6 +192,21 @@ class Lanes:
             _put_back(lane, [(tp, rest)])
         if handled is not None:
             await self._commit(lane, {tp: handled.offset + 1})
+
+    def _log_failure(self, lane: _Lane, what: str, error: Exception) -> None:
+        """A server being down is said in one line (it is expected, and says nothing about the records);
+        anything else with its traceback."""
+        if dependency_down(error):
+            log.warning(
+                "%s: %s waits for a server that is down (%s: %s); it comes again in %.1f s",
+                lane.name,
+                what,
+                type(error).__name__,
+                str(error)[:200],
+                self._failure_pause,
+            )
+        else:
+            log.exception("%s: %s failed; it comes again in %.1f s", lane.name, what, self._failure_pause)
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep `seconds`; False if the lanes started leaving meanwhile."""
