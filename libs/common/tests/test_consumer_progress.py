@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import TopicPartition
-from faka_common.messaging.progress import LAG, ConsumerProgress, ConsumerStalled
+from faka_common.messaging.progress import (
+    DEAD_LETTER_RECORDS,
+    DEAD_LETTER_SAMPLE_SECONDS,
+    LAG,
+    ConsumerProgress,
+    ConsumerStalled,
+)
 
 
 class FakeConsumer:
     """What ConsumerProgress reads of an aiokafka consumer: assignment, high watermark, position."""
 
-    def __init__(self, highwater: dict[TopicPartition, int], position: dict[TopicPartition, int]) -> None:
+    def __init__(
+        self,
+        highwater: dict[TopicPartition, int],
+        position: dict[TopicPartition, int],
+        offsets: dict[TopicPartition, tuple[int, int]] | None = None,
+    ) -> None:
         self.highwaters = highwater
         self.positions = position
+        self.offsets = offsets or {}  # (start, end) of any partition the broker has; (0, 0) otherwise
+        self.offset_requests = 0
+
+    def subscription(self) -> set[str]:
+        return {tp.topic for tp in self.positions}
+
+    async def beginning_offsets(self, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+        self.offset_requests += 1
+        return {tp: self.offsets.get(tp, (0, 0))[0] for tp in parts}
+
+    async def end_offsets(self, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.offsets.get(tp, (0, 0))[1] for tp in parts}
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.positions)
@@ -78,3 +101,30 @@ async def test_a_consumer_not_started_or_without_fetched_watermarks_counts_nothi
     assert await progress.sample() == {}
     fresh = FakeConsumer({}, {A0: 0})
     assert await watch(fresh, Clock()).sample() == {}
+
+
+async def test_dead_letter_depth_counts_what_waits_on_each_consumed_topics_dlq_and_exports_it() -> None:
+    """Records still on the topic (end minus start: what retention has not dropped), summed over its
+    partitions; the retry topic has no dead-letter topic of its own."""
+    retry = TopicPartition("grp.retry", 0)
+    consumer = FakeConsumer(
+        {A0: 1, B0: 1, retry: 0},
+        {A0: 1, B0: 1, retry: 0},
+        {TopicPartition("a.events.dlq", 0): (2, 5), TopicPartition("a.events.dlq", 2): (0, 1)},
+    )
+    depth = await watch(consumer, Clock()).sample_dead_letters()
+    assert depth == {"a.events.dlq": 4, "b.events.dlq": 0}
+    assert DEAD_LETTER_RECORDS.labels("a.events.dlq")._value.get() == 4
+
+
+async def test_dead_letter_depth_is_asked_of_the_broker_at_most_every_sample_interval() -> None:
+    consumer = FakeConsumer({A0: 1}, {A0: 1})
+    clock = Clock()
+    progress = watch(consumer, clock)
+    await progress.sample()
+    clock.now += 5
+    await progress.sample()
+    assert consumer.offset_requests == 1
+    clock.now += DEAD_LETTER_SAMPLE_SECONDS
+    await progress.sample()
+    assert consumer.offset_requests == 2
