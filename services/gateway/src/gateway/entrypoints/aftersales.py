@@ -5,7 +5,7 @@ built yet."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from gateway.entrypoints.requests import PRIVATE, checked_order_no, read_body
 from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.schemas import OrderSecretBody
 from gateway.entrypoints.shops import storefront_root, storefront_shop
+from gateway.entrypoints.tickets import answerer
 from gateway.entrypoints.web import MAX_FORM_BYTES, form_fields, html, html_error, page_context
 from gateway.service_layer import aftersales
 from gateway.service_layer.buyer_secrets import OrderSecret
@@ -94,8 +95,6 @@ class ShopReply(BaseModel):
     resolve: bool = Field(default=False, description="Close the ticket as solved with this answer")
 
 
-Status = Literal["open", "answered", "resolved"]
-Level = Literal["L1", "L2"]
 SecretQuery = Annotated[str | None, Query(max_length=128, description="The order's token or query password")]
 
 
@@ -238,23 +237,6 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
     api = admin_api(gw, tags=["admin: after-sales"])
 
     @api.get(
-        "/tickets",
-        summary="The shop's tickets (open ones at both levels unless told otherwise), oldest first",
-        dependencies=[requires(gw, "tickets:read")],
-    )
-    async def list_tickets(
-        status: Annotated[list[Status] | None, Query()] = None,
-        level: Annotated[list[Level] | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> Any:
-        params: dict[str, Any] = {"limit": limit}
-        if status:
-            params["status"] = status
-        if level:
-            params["level"] = level
-        return (await gw.delivery.request("GET", "/internal/tickets", params=params)).json()
-
-    @api.get(
         "/tickets/{ticket_id}",
         summary="A ticket with its messages",
         dependencies=[requires(gw, "tickets:read")],
@@ -269,7 +251,7 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
     )
     async def reply(ticket_id: UUID, body: ShopReply, request: Request) -> Any:
         principal: Principal = request.state.principal
-        answer = {"author": principal.label[:100], **body.model_dump()}
+        answer = {"author": principal.label[:100], **body.model_dump(), "by": answerer(request)}
         return (
             await gw.delivery.request("POST", f"/internal/tickets/{ticket_id}/replies", json=answer)
         ).json()

@@ -23,6 +23,7 @@ from gateway.entrypoints.risk_admin import risk_admin_router
 from gateway.entrypoints.shops import ShopPaths
 from gateway.entrypoints.shops_admin import shops_admin_router
 from gateway.entrypoints.telegram import telegram_router
+from gateway.entrypoints.tickets import tickets_router
 from gateway.entrypoints.web import web_router
 
 
@@ -50,6 +51,7 @@ def routers(gw: Gateway) -> list[APIRouter]:
         console_auth_router(gw),
         console_pages_router(gw),
         dashboard_router(gw),
+        tickets_router(gw),
         aftersales_router(gw),
     ]
 
