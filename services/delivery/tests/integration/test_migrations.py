@@ -24,6 +24,7 @@ BORN_WITH_SHOPS = frozenset(
     {
         "tickets",
         "ticket_messages",
+        "ticket_attachments",
         "replacement_claims",
         "supplier_ledger",
         "supplier_policies",

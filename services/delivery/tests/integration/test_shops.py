@@ -5,6 +5,7 @@ only."""
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from collections.abc import AsyncIterator
@@ -60,6 +61,7 @@ class ShopA:
     delivered_order: UUID
     ticket: str
     canned: str
+    image: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -68,6 +70,7 @@ class ShopA:
             "order": str(self.task_order),
             "delivered": str(self.delivered_order),
             "ticket": self.ticket,
+            "image": self.image,
             "canned": self.canned,
         }
 
@@ -134,10 +137,26 @@ async def shop_a_with_everything(
         "/internal/canned-replies", json=_filled(CANNED, {"order": str(task_order)}), headers=acting_for(shop)
     )
     assert canned.status_code == 201, canned.text
+    ticket_id = ticket.json()["ticket_id"]
+    pictured = await api.post(  # the buyer's: the ticket stays open, in the shop's queue
+        f"/internal/orders/{task_order}/tickets/{ticket_id}/messages/with-images",
+        **as_form({"author": "buyer", "message": "This one"}, PNG),
+        headers=acting_for(shop),
+    )
+    assert pictured.status_code == 200, pictured.text
     return ShopA(
-        shop, supplier, fake.name, product, task_order, delivered, ticket.json()["ticket_id"],
-        canned.json()["canned_reply_id"],
+        shop, supplier, fake.name, product, task_order, delivered, ticket_id,
+        canned.json()["canned_reply_id"], pictured.json()["messages"][-1]["attachments"][0]["attachment_id"],
     )  # fmt: skip
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(16)
+
+
+def as_form(body: dict[str, Any] | None, *images: bytes) -> dict[str, Any]:
+    """A multipart request of the images routes: `message` (the JSON body) and `image` files."""
+    parts: list[Any] = [("message", (None, json.dumps(body), "application/json"))]
+    return {"files": parts + [("image", (f"{n}.png", data, "image/png")) for n, data in enumerate(images)]}
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,10 @@ class Case:
     path: str
     body: dict[str, Any] | None = None
     ok: int = 200
+    form: bool = False  # the body goes as the multipart `message` of an images route
+
+    def sent(self, body: Any) -> dict[str, Any]:
+        return as_form(body, PNG) if self.form else {"json": body}
 
 
 CLAIM = {"order_id": "{delivered}", "amount": 100, "reason": "never arrived", "recorded_by": "ann"}
@@ -160,6 +183,28 @@ TICKET = {"order_id": "{order}", "order_no": "F1", "product_id": str(uuid4()), "
 CANNED = {"language": "en", "title": "Order {order}", "message": "About {order}", "updated_by": "ann"}
 DISPUTE = {"author": "ann", "message": "A dispute"}
 CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/internal/tickets/with-images"): Case(
+        "create", "/internal/tickets/with-images", TICKET, ok=201, form=True
+    ),
+    ("POST", "/internal/tickets/{ticket_id}/replies/with-images"): Case(
+        "item",
+        "/internal/tickets/{ticket}/replies/with-images",
+        {"author": "ann", "message": "See"},
+        form=True,
+    ),
+    ("POST", "/internal/orders/{order_id}/tickets/{ticket_id}/messages/with-images"): Case(
+        "item",
+        "/internal/orders/{order}/tickets/{ticket}/messages/with-images",
+        {"author": "buyer", "message": "Still"},
+        form=True,
+    ),
+    ("GET", "/internal/tickets/{ticket_id}/attachments"): Case(
+        "list", "/internal/tickets/{ticket}/attachments"
+    ),
+    ("GET", "/internal/orders/{order_id}/attachments"): Case("list", "/internal/orders/{order}/attachments"),
+    ("GET", "/internal/tickets/{ticket_id}/attachments/{attachment_id}"): Case(
+        "item", "/internal/tickets/{ticket}/attachments/{image}"
+    ),
     ("GET", "/internal/deliveries/{order_id}"): Case("item", "/internal/deliveries/{delivered}"),
     ("GET", "/internal/deliveries/{order_id}/content"): Case(
         "item", "/internal/deliveries/{delivered}/content"
@@ -308,13 +353,16 @@ async def test_shop_b_cannot_see_or_change_what_shop_a_has_and_shop_a_can(
     path, body = _filled(case.path, names), _filled(case.body, names)
     before = await shop_rows(service, a.shop)
 
-    as_b = await app_client.request(method, path, json=body, headers=acting_for(shop_b))
+    as_b = await app_client.request(method, path, **case.sent(body), headers=acting_for(shop_b))
 
     assert await shop_rows(service, a.shop) == before, "a request of shop B changed shop A's rows"
     if case.kind == "item":
         unknown = {k: str(uuid4()) if k != "supplier_name" else v for k, v in names.items()}
         as_unknown = await app_client.request(
-            method, _filled(case.path, unknown), json=_filled(case.body, unknown), headers=acting_for(shop_b)
+            method,
+            _filled(case.path, unknown),
+            **case.sent(_filled(case.body, unknown)),
+            headers=acting_for(shop_b),
         )
         assert as_b.status_code == 404, as_b.text
         assert (as_b.json()["error"], _without_ids(as_b.json()["message"])) == (
@@ -323,17 +371,17 @@ async def test_shop_b_cannot_see_or_change_what_shop_a_has_and_shop_a_can(
         ), "shop A's id must be answered as an id that does not exist"
     elif case.kind == "list":
         assert as_b.status_code == 200, as_b.text
-        assert not [v for v in (a.supplier, str(a.task_order), a.supplier_name) if v in as_b.text]
+        assert not [v for v in (a.supplier, str(a.task_order), a.supplier_name, a.image) if v in as_b.text]
     elif case.kind == "settings":
         assert as_b.status_code == case.ok, as_b.text
     else:
         assert as_b.status_code == 201, as_b.text
     assert "Gift code A-1" not in as_b.text
 
-    as_a = await app_client.request(method, path, json=body, headers=acting_for(a.shop))
+    as_a = await app_client.request(method, path, **case.sent(body), headers=acting_for(a.shop))
     assert as_a.status_code == case.ok, as_a.text
     if case.kind == "list":
-        assert a.supplier in as_a.text or str(a.task_order) in as_a.text
+        assert a.supplier in as_a.text or str(a.task_order) in as_a.text or a.image in as_a.text
 
 
 def _without_ids(message: str) -> str:

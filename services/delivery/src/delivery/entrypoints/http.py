@@ -28,6 +28,7 @@ from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
 from delivery.domain.suppliers import Claim, Route, Supplier
 from delivery.entrypoints.supplier_accounts import supplier_accounts_router
+from delivery.entrypoints.ticket_attachments import ticket_attachments_router
 from delivery.entrypoints.tickets import tickets_router
 from delivery.service_layer import handlers
 from delivery.service_layer import suppliers as supplier_ops
@@ -354,6 +355,7 @@ def router(service: Service) -> APIRouter:
         api,
         reveals,
         tickets_router(service),
+        ticket_attachments_router(service),
         supplier_accounts_router(service),
         resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED),
     )
