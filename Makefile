@@ -85,6 +85,10 @@ bench: bootstrap infra-up ## the benchmarks (inventory, then end to end over the
 	@$(WITH_ENV) $(PY) -m bench.inventory
 	@$(WITH_ENV) $(PY) -m bench.e2e $(E2E_ARGS)
 
+.PHONY: chaos
+chaos: bootstrap ## faults under load on a platform of its own (10 min; CHAOS_ARGS="--rate 2 --minutes 3"): counts printed, JSON in bench/results/
+	@$(PY) -m bench.chaos $(CHAOS_ARGS)
+
 .PHONY: docs
 docs: bootstrap ## AsyncAPI documents of every service into docs/asyncapi/
 	@mkdir -p docs/asyncapi

@@ -27,10 +27,11 @@
 set -euo pipefail
 umask 022
 
-PG_PORT=15432
-REDIS_PORT=16379
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
+# a second installation (the chaos run's, which kills its servers) sets other ports with its own state dir
+PG_PORT=${FAKA_PG_PORT:-15432}
+REDIS_PORT=${FAKA_REDIS_PORT:-16379}
+KAFKA_PORT=${FAKA_KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${FAKA_KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_START_TIMEOUT=90
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -462,7 +463,8 @@ kafka_up() {
   [ -f "$KAFKA_LIBS/.complete" ] || die "Kafka jars missing (run: $0 install)"
 
   mkdir -p "$KAFKA_DIR"
-  render "$KAFKA_SRC/server.properties.tmpl" "$KAFKA_PROPS" "KAFKA_DATA_DIR=$KAFKA_DATA"
+  render "$KAFKA_SRC/server.properties.tmpl" "$KAFKA_PROPS" "KAFKA_DATA_DIR=$KAFKA_DATA" \
+    "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
   render "$KAFKA_SRC/log4j.properties.tmpl" "$KAFKA_LOG4J" "KAFKA_LOG_FILE=$KAFKA_LOG"
   printf '%s\n' 'request.timeout.ms=5000' 'default.api.timeout.ms=10000' \
     'connections.max.idle.ms=10000' >"$KAFKA_PROBE_PROPS"

@@ -19,6 +19,8 @@ def faka_admin(*args: str) -> list[str]:
     """Run faka-admin against the local merchant database (as `make up` runs the services: development, each
     service's own database) and return its output lines; a refusal ends the script with its reason."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if merchant := os.environ.get("FAKA_MERCHANT_DATABASE_URL"):  # a second installation (the chaos run's)
+        env["DATABASE_URL"] = merchant
     env["ENVIRONMENT"] = "development"
     command = [str(FAKA_ADMIN), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
