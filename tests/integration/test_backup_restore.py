@@ -52,8 +52,9 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """A PostgreSQL server of its own (initdb into a temporary directory, on a free loopback port)."""
+async def fresh_postgres(server_options: str = "") -> AsyncIterator[str]:
+    """A PostgreSQL server of its own (initdb into a temporary directory, on a free loopback port), started
+    with `server_options` too (e.g. TLS)."""
     bindir = Path(backup.pg_tool("initdb")).parent
     base = Path(tempfile.mkdtemp(prefix="faka-restore-pg-"))
     data, port = base / "data", free_port()
@@ -65,6 +66,7 @@ async def fresh_postgres() -> AsyncIterator[str]:
         check=True, capture_output=True,
     )  # fmt: skip
     options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
+    options = f"{options} {server_options}".strip()
     pg_ctl = str(bindir / "pg_ctl")
     subprocess.run(
         _as_postgres([pg_ctl, "-D", str(data), "-l", str(base / "log"), "-o", options, "-w", "start"]),

@@ -1,5 +1,9 @@
 """Engines and session factories built from a service's database URL."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from faka_common import metrics
@@ -19,11 +23,24 @@ def asyncpg_dsn(database_url: str) -> str:
     return "postgresql://" + sqlalchemy_url(database_url).split("://", 1)[1]
 
 
+def connector(database_url: str) -> Callable[[], Awaitable[Any]]:
+    """Connections made by asyncpg from the URL itself, so its libpq parameters hold everywhere (sslmode,
+    sslrootcert, sslcert, ...: a managed PostgreSQL over verified TLS). SQLAlchemy would pass them on as
+    keyword arguments asyncpg does not take."""
+    dsn = asyncpg_dsn(database_url)
+    return lambda: asyncpg.connect(dsn)
+
+
+def async_engine(database_url: str, **options: Any) -> AsyncEngine:
+    """An engine whose connections `connector` makes."""
+    return create_async_engine("postgresql+asyncpg://", async_creator=connector(database_url), **options)
+
+
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     """No ping before each checkout (it was a round trip per transaction: ~0.45 ms of CPU each, measured):
     a connection found dead on use invalidates the pool, and that one request fails as `Unavailable` (503;
     a consumer retries it)."""
-    engine = create_async_engine(sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size)
+    engine = async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
     metrics.database_pools.watch(engine)
     return engine
 

@@ -18,11 +18,10 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from faka_common.db.engine import asyncpg_dsn, sqlalchemy_url
+from faka_common.db.engine import async_engine, asyncpg_dsn, sqlalchemy_url
 
 MIGRATION_LOCK = 7_340_001
 
@@ -47,6 +46,7 @@ def alembic_config(database_url: str, script_location: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
+    config.set_main_option("faka.database_url", database_url.replace("%", "%%"))
     return config
 
 
@@ -96,7 +96,7 @@ async def wait_for_schema(
 
 def run_env() -> None:
     """The body of every service's migrations/env.py (online mode only)."""
-    url = context.config.get_main_option("sqlalchemy.url")
+    url = context.config.get_main_option("faka.database_url")
     assert url is not None
 
     def migrate(connection: Connection) -> None:
@@ -106,7 +106,7 @@ def run_env() -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = async_engine(url, poolclass=NullPool)
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
         await engine.dispose()
