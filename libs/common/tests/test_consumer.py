@@ -259,3 +259,28 @@ def test_only_servers_being_down_count_as_an_outage() -> None:
     assert dependency_down(DBAPIError("x", None, Exception("gone"), connection_invalidated=True))
     assert not dependency_down(DBAPIError("x", None, Exception("unique violation")))
     assert not dependency_down(ValueError("a bug"))
+
+
+async def test_the_relay_says_in_one_line_that_it_waits_for_a_server_that_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Postgres restarting is expected: a warning naming the error, not a traceback every second."""
+    import asyncio
+    import socket
+
+    from faka_common.messaging.relay import OutboxRelay
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    relay = OutboxRelay(
+        "down", f"postgresql://postgres@127.0.0.1:{port}/x", "127.0.0.1:1", poll_interval=0.05
+    )
+    with caplog.at_level(logging.INFO, logger="faka_common.messaging.relay"):
+        running = asyncio.create_task(relay.run())
+        while not caplog.records:
+            await asyncio.sleep(0.01)
+        running.cancel()
+    said = caplog.records[0]
+    assert said.levelno == logging.WARNING and said.exc_info is None
+    assert "waits for a server that is down (ConnectionRefusedError" in said.getMessage()

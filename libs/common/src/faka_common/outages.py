@@ -5,6 +5,7 @@ answers 503 with Retry-After instead of 500."""
 from __future__ import annotations
 
 import asyncpg
+from aiokafka import errors as kafka_errors
 from redis import exceptions as redis_errors
 from sqlalchemy.exc import DBAPIError
 
@@ -20,6 +21,8 @@ OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     redis_errors.ConnectionError,
     redis_errors.TimeoutError,
+    kafka_errors.KafkaConnectionError,  # the broker down or restarting
+    kafka_errors.KafkaTimeoutError,
 )
 
 

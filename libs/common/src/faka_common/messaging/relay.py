@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.uow import kicker, outbox_channel
 from faka_common.messaging.security import client_options
+from faka_common.outages import dependency_down
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,17 @@ class OutboxRelay:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay of %s failed; retrying", self.service)
+            except Exception as error:
+                if dependency_down(error):  # Postgres or Kafka restarting: expected, and said in one line
+                    log.warning(
+                        "outbox relay of %s waits for a server that is down (%s: %s); retrying in %.1f s",
+                        self.service,
+                        type(error).__name__,
+                        str(error)[:200],
+                        self._poll_interval,
+                    )
+                else:
+                    log.exception("outbox relay of %s failed; retrying", self.service)
             self._set_leader(False)
             await asyncio.sleep(self._poll_interval)
 
