@@ -63,6 +63,7 @@ SECTIONS = (
     Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
     Section("keys", "console/keys", "keys:export", N_("Key export")),
     Section("risk", "console/risk/reviews", "risk:read", N_("Risk control")),
+    Section("tickets", "console/tickets", "tickets:read", N_("Tickets")),
     # every shop role reads the suppliers: each settings tab then asks for its own permission
     Section("settings", "console/settings", "delivery:read", N_("Settings")),
     Section("platform", "console/platform/shops", "platform:read", N_("Platform")),
@@ -385,11 +386,13 @@ def console_pages_router(gw: Gateway) -> APIRouter:
     from gateway.entrypoints.console_platform import add_platform_pages
     from gateway.entrypoints.console_risk import add_risk_pages  # they import this module
     from gateway.entrypoints.console_settings import add_catalog_pages, add_settings_pages
+    from gateway.entrypoints.console_tickets import add_ticket_pages
 
     add_risk_pages(web, console_page)
     add_settings_pages(web, console_page)
     add_catalog_pages(web, console_page)
     add_platform_pages(web, console_page)
+    add_ticket_pages(web, console_page)
     return web
 
 
