@@ -261,3 +261,31 @@ async def test_a_malformed_device_id_is_a_422_naming_it_and_places_nothing(platf
     assert refused.status_code == 422 and "device_id" in refused.json()["message"], refused.text
     found = await admin_get(platform, shop, "/api/admin/orders")
     assert found["items"] == []
+
+
+async def test_a_paid_order_whose_payer_is_on_the_shops_blocklist_is_held_and_not_delivered(
+    platform: Platform,
+) -> None:
+    shop, product = await shop_with_stock(platform, 2)
+    rules = {"rules": [{"type": "blocklist", "payment_accounts": ["sandbox:stolen-1"]}]}
+    assert (await put_rules(platform, shop, rules)).status_code == 200
+    stolen = await place(platform, shop, product, "thief@example.com")
+    honest = await place(platform, shop, product, "honest@example.com")
+    root = f"/s/{shop['slug']}"
+    async with platform.storefront() as storefront:
+        for order, payer in ((stolen, "stolen-1"), (honest, "honest-1")):
+            awaiting = await until_status(storefront, root, order, "awaiting_payment")
+            payment = signed_notification(
+                secret=platform.secrets["SANDBOX_SECRET"], order_no=order["order_no"],
+                trade_no=f"SBX{uuid.uuid4().hex}", amount=awaiting["amount"], currency=awaiting["currency"],
+                payer=payer,
+            )  # fmt: skip
+            paid = await storefront.post("/api/v1/payments/sandbox/notify", json=payment)
+            assert paid.status_code == 200, paid.text
+        # the honest buyer, paid after the thief, gets the key; the thief's order stays paid, with nothing
+        await until_status(storefront, root, honest, "delivered")
+        path = f"{root}/api/v1/orders/{stolen['order_no']}"
+        view = (await storefront.get(path, params={"token": stolen["token"]})).json()
+    assert view["status"] == "paid" and not view.get("keys")
+    held = await admin_get(platform, shop, f"/api/admin/orders/{stolen['order_no']}")
+    assert held["order"]["status_reason"] == "payer_account_blocked" and held["delivery"] is None

@@ -176,6 +176,7 @@ class ProviderKit:
             bad.get("secret", self.sandbox_secret),
             status=bad.get("status", "SUCCESS"),
             timestamp=bad.get("timestamp"),
+            payer=bad.get("extra", {}).get("payer"),
         )
         if bad.get("tamper"):
             params["amount"] = amount + 1
@@ -190,6 +191,7 @@ class ProviderKit:
             "name": "Game key",
             "money": f"{amount // 100}.{amount % 100:02d}",
             "trade_status": bad.get("status", "TRADE_SUCCESS"),
+            **bad.get("extra", {}),
         }
         params["sign"] = epay.sign(params, bad.get("secret", self.epay_key))
         params["sign_type"] = "MD5"
@@ -213,6 +215,7 @@ class ProviderKit:
             "total_amount": f"{amount // 100}.{amount % 100:02d}",
             "trade_status": bad.get("status", "TRADE_SUCCESS"),
             "subject": "Game key",
+            **bad.get("extra", {}),
         }
         key = self.attacker_key if bad.get("wrong_key") else self.alipay_platform_key
         params["sign"] = keys.sign_sha256(key, alipay.notification_content(params))
@@ -233,6 +236,7 @@ class ProviderKit:
             "trade_state": bad.get("status", "SUCCESS"),
             "success_time": datetime.now(BEIJING).isoformat(timespec="seconds"),
             "amount": {"total": amount, "payer_total": amount, "currency": bad.get("currency", "CNY")},
+            **bad.get("extra", {}),
         }
 
     def wechat_sign(
@@ -316,6 +320,7 @@ class ProviderKit:
                     "currency": bad.get("currency", "cny"),
                     "payment_status": bad.get("status", "paid"),
                     "payment_intent": trade_no,
+                    **bad.get("extra", {}),
                 }
             },
         }

@@ -1,8 +1,9 @@
 """The built-in sandbox payment provider's notification protocol (for the demo and tests).
 
 A notification is a JSON object with order_no, trade_no, amount (minor units), currency, status,
-timestamp (unix seconds) and signature = hex HMAC-SHA256(secret, canonical string), where the canonical
-string joins the other fields sorted by name as `name=value` with `&`."""
+timestamp (unix seconds), optionally payer (the paying account) and signature = hex HMAC-SHA256(secret,
+canonical string), where the canonical string joins the other fields sorted by name as `name=value` with
+`&`."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ SIGNED_FIELDS = ("amount", "currency", "order_no", "status", "timestamp", "trade
 DEV_SANDBOX_SECRET = "dev-sandbox-secret-change-me"
 
 
+#: Signed too when present: the payer's account at the sandbox (what a real provider's notification names).
+OPTIONAL_SIGNED = ("payer",)
+
+
 def canonical(params: dict[str, Any]) -> bytes:
-    return "&".join(f"{name}={params[name]}" for name in SIGNED_FIELDS).encode()
+    names = sorted((*SIGNED_FIELDS, *(n for n in OPTIONAL_SIGNED if n in params)))
+    return "&".join(f"{name}={params[name]}" for name in names).encode()
 
 
 def sign(params: dict[str, Any], secret: str) -> str:
@@ -31,6 +37,7 @@ def signed_notification(
     secret: str,
     status: str = "SUCCESS",
     timestamp: int | None = None,
+    payer: str | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "order_no": order_no,
@@ -40,6 +47,8 @@ def signed_notification(
         "status": status,
         "timestamp": int(time.time()) if timestamp is None else timestamp,
     }
+    if payer is not None:
+        params["payer"] = payer
     return {**params, "signature": sign(params, secret)}
 
 

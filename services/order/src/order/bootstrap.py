@@ -33,6 +33,7 @@ from faka_common.runtime import Runtime
 
 from order.adapters.inventory import InventoryCatalog
 from order.adapters.order_changes import OrderChanges, RedisOrderChanges
+from order.adapters.payer_lists import RedisPayerLists
 from order.adapters.payment_channels import ChannelAdapters
 from order.adapters.payments import registry
 from order.adapters.payments.registry import PaymentProviders
@@ -127,6 +128,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
     # a shop's channel may name its own gateway: its calls go through the outgoing-URL guard
     shop_http = httpx.AsyncClient(timeout=10.0, transport=settings.outbound().transport())
     providers.shops = ChannelAdapters(settings, settings.keyring(), shop_http, runtime.sessions)
+    providers.payers = RedisPayerLists(settings.redis_url, settings.kafka_namespace)
     service = Service(
         runtime,
         settings,
@@ -159,6 +161,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
     service.runtime.on_stop.append(service.catalog.aclose)
     service.runtime.on_stop.append(service.provider_http.aclose)
     service.runtime.on_stop.append(providers.shops.aclose)
+    service.runtime.on_stop.append(providers.payers.aclose)
     if service.changes is not None:
         service.runtime.on_stop.append(service.changes.aclose)
     return service

@@ -5,6 +5,7 @@ enforced by the risk service, checked and documented by the gateway on the way i
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -54,7 +55,7 @@ PaymentAccount = Annotated[
     Field(
         min_length=3,
         max_length=160,
-        pattern=r"^[a-z0-9_-]{1,32}:[\x21-\x7e]{1,127}$",
+        pattern=r"^[a-z0-9_-]{1,32}:[\x21-\x7e]{1,127}$",  # as PAYMENT_ACCOUNT below
         examples=["alipay:2088102177846875", "wechatpay:oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"],
     ),
 ]
@@ -238,6 +239,29 @@ def rules_key(namespace: str, scope: str) -> str:
     """The Redis hash where the risk service publishes a scope's (`platform` or a shop's id) current rule-set
     `version` (its replicas reload on a change) and its `challenges` (the gateway asks for them)."""
     return f"{namespace}risk:rules:{scope}"
+
+
+def payers_key(namespace: str, scope: str) -> str:
+    """The Redis set where the risk service publishes the payment accounts a scope's blocklists name; the
+    order service holds a paid order whose payer is in its shop's set or the platform's."""
+    return f"{namespace}risk:payers:{scope}"
+
+
+def blocked_payers(rules: RiskRules) -> list[str]:
+    """The payment accounts a rule set's blocklists name."""
+    return sorted({a for r in rules.rules if isinstance(r, Blocklist) for a in r.payment_accounts})
+
+
+PAYMENT_ACCOUNT = re.compile(r"^[a-z0-9_-]{1,32}:[\x21-\x7e]{1,127}$")
+
+
+def payment_account(provider: str, account: object) -> str | None:
+    """A payer's account as lists name it, `<provider>:<account>`, from what a provider's verified
+    notification says; None when it names none (or something no list could hold)."""
+    if not isinstance(account, str | int) or isinstance(account, bool):
+        return None
+    named = f"{provider}:{str(account).strip()}"
+    return named if PAYMENT_ACCOUNT.fullmatch(named) else None
 
 
 def challenges_document(rules: RiskRules) -> str:

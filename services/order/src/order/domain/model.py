@@ -97,6 +97,8 @@ PAID_STATES: frozenset[Status] = frozenset(
 )
 
 DUPLICATE_PAYMENT = "duplicate_payment_needs_refund"
+#: Paid from an account a risk blocklist names: held (not announced, never delivered) for the seller.
+PAYER_BLOCKED = "payer_account_blocked"
 AMOUNT_MISMATCH = "payment_amount_mismatch_needs_refund"
 UNEXPECTED_PAYMENT = "unexpected_payment_needs_refund"
 
@@ -281,6 +283,13 @@ class Order:
     def flag_payment_mismatch(self, at: datetime) -> str:
         """A real payment of the wrong amount or currency: never delivered on, kept on record for a refund."""
         self.status_reason = AMOUNT_MISMATCH
+        self.updated_at = at
+        return self.status_reason
+
+    def hold_blocked_payer(self, at: datetime) -> str:
+        """Paid from a blocked account: the payment is kept on record and the order delivers nothing until
+        the seller acts (a refund)."""
+        self.status_reason = PAYER_BLOCKED
         self.updated_at = at
         return self.status_reason
 

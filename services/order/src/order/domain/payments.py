@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from faka_common import sandbox_payment
+from faka_common.contracts.risk_rules import payment_account
 from faka_common.errors import DomainError
 
 from order.domain.payment_channels import PLATFORM, Collector
@@ -46,6 +47,9 @@ class VerifiedPayment:
     amount: int
     currency: str
     collected_by: Collector = PLATFORM
+    #: Who paid, `<provider>:<account>`, when the verified notification names the payer
+    #: (`faka_common.contracts.risk_rules.payment_account`).
+    payer_account: str | None = None
 
 
 PaymentNotice = VerifiedPayment
@@ -124,7 +128,8 @@ def verify_sandbox(body: bytes, secret: str, now: datetime | None = None) -> Ver
         raise BadNotification(f"payment status is {str(params['status'])[:40]!r}, not {SUCCESS}")
     amount = as_int(params, "amount")
     order_no, trade_no, currency = (str(params[n]) for n in ("order_no", "trade_no", "currency"))
-    return VerifiedPayment(SANDBOX, order_no, check_trade_no(trade_no), amount, currency)
+    payer = payment_account(SANDBOX, params.get("payer"))
+    return VerifiedPayment(SANDBOX, order_no, check_trade_no(trade_no), amount, currency, payer_account=payer)
 
 
 def check_matches(notice: VerifiedPayment, amount: int, currency: str) -> None:

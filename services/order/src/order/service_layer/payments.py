@@ -12,11 +12,12 @@ from typing import Any, Literal
 from uuid import UUID
 
 from faka_common.contracts import OrderPaid
-from faka_common.contracts.order import OrderRefunded
+from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
 from order.adapters.metrics import count_discrepancy, count_reconciliation
+from order.adapters.payer_lists import Blocker, NoPayerLists, PayerLists
 from order.adapters.payments.base import (
     PaidTrade,
     PaymentAdapter,
@@ -27,7 +28,7 @@ from order.adapters.payments.base import (
 )
 from order.adapters.payments.registry import PaymentProviders
 from order.domain.fulfilment import fulfilment_request
-from order.domain.model import AMOUNT_MISMATCH, InvalidTransition, Order, Status
+from order.domain.model import AMOUNT_MISMATCH, PAYER_BLOCKED, InvalidTransition, Order, Status
 from order.domain.payment_channels import PLATFORM, Collector
 from order.domain.payments import (
     FREE,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PaymentResult = Literal["accepted", "duplicate"]
 UowFactory = Callable[[], OrderUnitOfWork]
+NO_PAYER_LISTS = NoPayerLists()
 RECONCILE_BATCH = 50
 REPORT_LIMIT = 2000
 
@@ -89,18 +91,24 @@ async def receive_payment(
                     await uow.checks.add(named.shop_id, provider, named.order_no, error.message, at)
                     await uow.commit()
         raise
-    return await apply_payment(shop_id, notice, uow, at)
+    return await apply_payment(shop_id, notice, uow, at, providers.payers)
 
 
 async def apply_payment(
-    shop_id: UUID | None, notice: VerifiedPayment, uow: OrderUnitOfWork, at: datetime
+    shop_id: UUID | None,
+    notice: VerifiedPayment,
+    uow: OrderUnitOfWork,
+    at: datetime,
+    payers: PayerLists | None = None,
 ) -> PaymentResult:
     """Apply a verified payment to the shop's order (no shop: any shop's) once: the UNIQUE(shop, provider,
     trade_no) insert decides which of several concurrent identical notifications does the work, and the
     order row lock orders it against every other change to the order. A payment verified with the platform's
     credentials for an order the shop collects (or the other way round) is refused, changing nothing. A real
     payment of the wrong amount or currency flags the order (kept for a refund, never delivered) and is
-    refused."""
+    refused. A payment from an account a risk blocklist names (`payers`) is kept and the order paid, but
+    held: OrderPaid is not announced (nothing is allocated or delivered, the reservation lapses back into
+    stock) and the seller is alerted (OrderNeedsAttention) to refund it."""
     async with uow:
         found = await uow.orders.get_by_no(shop_id, notice.order_no)
         if found is None:
@@ -143,11 +151,39 @@ async def apply_payment(
             count_discrepancy(reason)
             return "accepted"
         await settle_coupon_use(uow, order, before, at)
+        payer, blocker = notice.payer_account, None
+        if payer is not None:
+            blocker = await (payers or NO_PAYER_LISTS).blocked(order.shop_id, payer)
+        if payer is not None and blocker is not None:
+            _hold_blocked_payer(uow, order, payer, blocker, at)
+        else:
+            await uow.orders.save(order)
+            _announce_paid(uow, order, notice, at)
+            await uow.commit()
+            log.info("order %s paid via %s", order.order_no, notice.provider)
+            return "accepted"
         await uow.orders.save(order)
-        _announce_paid(uow, order, notice, at)
         await uow.commit()
-    log.info("order %s paid via %s", order.order_no, notice.provider)
+    count_discrepancy(PAYER_BLOCKED)
+    log.warning("order %s paid by %s, blocked by the %s: held", order.order_no, notice.payer_account, blocker)
     return "accepted"
+
+
+def _hold_blocked_payer(
+    uow: OrderUnitOfWork, order: Order, account: str, blocker: Blocker, at: datetime
+) -> None:
+    order.hold_blocked_payer(at)
+    lists = "the platform's risk blocklist" if blocker == "platform" else "the shop's risk blocklist"
+    uow.publish(
+        OrderNeedsAttention(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            order_no=order.order_no,
+            reason=PAYER_BLOCKED,
+            detail=f"paid by {account}, which {lists} names: the order is held and delivers nothing; "
+            "refund it",
+        )
+    )
 
 
 def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, at: datetime) -> None:
@@ -165,6 +201,7 @@ def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, 
             trade_no=notice.trade_no,
             paid_at=at,
             collected_by=notice.collected_by,
+            payer_account=notice.payer_account,
         )
     )
     request = fulfilment_request(order)
@@ -264,7 +301,7 @@ async def _ask(
         return False
     currency = status.currency or ""
     notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, currency, collected_by)
-    result = await apply_payment(order.shop_id, notice, uow_factory(), at)
+    result = await apply_payment(order.shop_id, notice, uow_factory(), at, providers.payers)
     log.warning(
         "reconciler: %s says order %s is paid (%s); the callback was lost", provider, order.order_no, result
     )

@@ -1,7 +1,8 @@
 """The counts the rules check, in Redis: a sorted set per window (members: order ids, scores: when placed),
 so a window slides, a redelivered order is counted once, and an order that ends unpaid is taken out. Beside
 them, each scope's published rule set (`faka_common.contracts.risk_rules.rules_key`): its version and the
-challenge rules the gateway asks for.
+challenge rules the gateway asks for; and (`payers_key`) the payment accounts its blocklists name, which
+the order service checks a paid order's payer against.
 
 A check and its count are one Lua script: two orders from one address at the same moment cannot both see
 the last free place of a window. When Redis cannot be reached the call raises Unavailable, so the consumer
@@ -14,7 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from faka_common.contracts.risk_rules import RiskRules, challenges_document, rules_key
+from faka_common.contracts.risk_rules import (
+    RiskRules,
+    blocked_payers,
+    challenges_document,
+    payers_key,
+    rules_key,
+)
 from faka_common.errors import Unavailable
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -56,12 +63,17 @@ end
 return full
 """
 
-# KEYS: the scope's rules hash. ARGV: the version, the challenges document. A version never goes back (a
-# slow writer of an older version, or the sweep's read from before a change, leaves the newer one).
+# KEYS: the scope's rules hash, its blocked payers' set. ARGV: the version, the challenges document, then
+# the blocked payment accounts. A version never goes back (a slow writer of an older version, or the
+# sweep's read from before a change, leaves the newer one); the set is replaced with the version, at once.
 PUBLISH = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if tonumber(ARGV[1]) < current then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'challenges', ARGV[2])
+redis.call('DEL', KEYS[2])
+for first = 3, #ARGV, 1000 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+end
 return 1
 """
 
@@ -74,6 +86,12 @@ async def _reachable() -> AsyncIterator[None]:
         raise Unavailable(f"the risk counters' Redis is unreachable: {type(error).__name__}") from error
 
 
+def _taken(found: list[int | bytes]) -> Taken:
+    if found and int(found[0]) == -1:
+        return Taken(stale=(int(found[1]), int(found[2])))
+    return Taken([int(i) - 1 for i in found])
+
+
 @dataclass(frozen=True)
 class Taken:
     """What a decision's one round trip found: the full windows (0-based), or, when the rule sets it
@@ -83,7 +101,22 @@ class Taken:
     stale: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class Take:
+    """One decision's windows to check and take (as `Counters.take`'s arguments)."""
+
+    counters: Sequence[Counter]
+    member: str
+    now_ms: int
+    shop: str = ""
+    versions: tuple[int, int] | None = None
+
+
 class Counters(Protocol):
+    async def take_many(self, takes: Sequence[Take]) -> list[Taken]:
+        """`take` for several decisions in one round trip, run in their order (a batch's orders are
+        counted as they arrived)."""
+
     async def take(
         self,
         counters: Sequence[Counter],
@@ -100,7 +133,7 @@ class Counters(Protocol):
 
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
         """Make the scope's rule set at `version` known (unless a newer one is): its challenges to the
-        gateway."""
+        gateway, the payment accounts its blocklists name to the order service."""
 
     async def aclose(self) -> None: ...
 
@@ -127,17 +160,34 @@ class RedisCounters:
     ) -> Taken:
         if not counters and versions is None:
             return Taken()
-        platform_version, shop_version = versions or (0, 0)
-        keys = [rules_key(self._namespace, "platform"), rules_key(self._namespace, shop)]
-        args: list[str | int] = [now_ms, member, 0 if versions is None else 1, platform_version, shop_version]
-        for counter in counters:
+        keys, args = self._script_call(Take(counters, member, now_ms, shop, versions))
+        async with _reachable():
+            return _taken(await self._take(keys=keys, args=args))
+
+    async def take_many(self, takes: Sequence[Take]) -> list[Taken]:
+        asked = [i for i, take in enumerate(takes) if take.counters or take.versions is not None]
+        found: list[Taken] = [Taken() for _ in takes]
+        if not asked:
+            return found
+        async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
+            for i in asked:
+                keys, args = self._script_call(takes[i])
+                await self._take(keys=keys, args=args, client=pipe)
+            for i, answer in zip(asked, await pipe.execute(), strict=True):
+                found[i] = _taken(answer)
+        return found
+
+    def _script_call(self, take: Take) -> tuple[list[str], list[str | int]]:
+        """The TAKE script's keys and arguments for one decision."""
+        platform_version, shop_version = take.versions or (0, 0)
+        keys = [rules_key(self._namespace, "platform"), rules_key(self._namespace, take.shop)]
+        keys += [self._prefix + c.key for c in take.counters]
+        checks = 0 if take.versions is None else 1
+        args: list[str | int] = [take.now_ms, take.member, checks, platform_version, shop_version]
+        for counter in take.counters:
             rejects = counter.fired is not None and counter.fired.verdict == "reject"
             args += [counter.window_seconds * 1000, counter.limit, 1 if rejects else 0]
-        async with _reachable():
-            found = await self._take(keys=keys + [self._prefix + c.key for c in counters], args=args)
-        if found and int(found[0]) == -1:
-            return Taken(stale=(int(found[1]), int(found[2])))
-        return Taken([int(i) - 1 for i in found])
+        return keys, args
 
     async def release(self, keys: Sequence[str], member: str) -> None:
         if keys:
@@ -147,10 +197,10 @@ class RedisCounters:
                 await pipe.execute()
 
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
+        keys = [rules_key(self._namespace, scope), payers_key(self._namespace, scope)]
+        args = [version, challenges_document(rules), *blocked_payers(rules)]
         async with _reachable():
-            await self._publish(
-                keys=[rules_key(self._namespace, scope)], args=[version, challenges_document(rules)]
-            )
+            await self._publish(keys=keys, args=args)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from faka_common.contracts.risk_rules import payment_account
 
 from order.adapters.payments import forms, keys
 from order.adapters.payments.base import (
@@ -168,12 +169,16 @@ class AlipayProvider:
             raise BadNotification("seller_id is not ours")
         if params["trade_status"] not in PAID_STATUSES:
             raise BadNotification(f"trade_status is {params['trade_status'][:40]!r}, not paid")
+        # buyer_id (2088...) is the payer's stable user id; apps made since 2023 get buyer_open_id instead
+        # (buyer_logon_id, the masked login name, identifies nobody)
+        payer = payment_account(self.name, params.get("buyer_id") or params.get("buyer_open_id"))
         return VerifiedPayment(
             self.name,
             params["out_trade_no"],
             check_trade_no(params["trade_no"]),
             minor_units(params["total_amount"], "total_amount"),
             CURRENCY,
+            payer_account=payer,
         )
 
     async def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any]:

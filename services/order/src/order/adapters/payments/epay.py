@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 import httpx
+from faka_common.contracts.risk_rules import payment_account
 
 from order.adapters.payments import forms
 from order.adapters.payments.base import (
@@ -103,6 +104,8 @@ class EpayProvider:
             check_trade_no(params["trade_no"]),
             minor_units(params["money"], "money"),
             CURRENCY,
+            # newer 易支付 versions sign a `buyer` (the payer's account at the channel); older send none
+            payer_account=payment_account(self.name, params.get("buyer")),
         )
 
     async def query(self, order: PaymentOrder) -> ProviderStatus:

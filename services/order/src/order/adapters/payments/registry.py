@@ -11,6 +11,7 @@ from faka_common.contracts.payment_channels import Credentials
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
 
+from order.adapters.payer_lists import NoPayerLists, PayerLists
 from order.adapters.payments.alipay import AlipayProvider
 from order.adapters.payments.base import PaymentAdapter
 from order.adapters.payments.epay import EpayProvider
@@ -36,6 +37,8 @@ class PaymentProviders:
         self._adapters = dict(adapters)
         self._channels = list(channels)
         self.shops = shops
+        #: What a paid order's payer is checked against before the payment is announced.
+        self.payers: PayerLists = NoPayerLists()
 
     @property
     def names(self) -> list[str]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from faka_common.contracts.risk_rules import payment_account
 
 from order.adapters.payments import forms
 from order.adapters.payments.base import (
@@ -149,7 +150,13 @@ class StripeProvider:
         if not isinstance(amount, int) or isinstance(amount, bool):
             raise BadNotification(f"{amount_field} must be an integer")
         return VerifiedPayment(
-            self.name, str(order_no), check_trade_no(trade_no), amount, str(paid.get("currency", "")).upper()
+            self.name,
+            str(order_no),
+            check_trade_no(trade_no),
+            amount,
+            str(paid.get("currency", "")).upper(),
+            # a Stripe customer (cus_...) when the payment has one; a guest checkout names none
+            payer_account=payment_account(self.name, paid.get("customer")),
         )
 
     async def query(self, order: PaymentOrder) -> ProviderStatus:

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from faka_common.contracts.risk_rules import payment_account
 
 from order.adapters.payments import forms, keys
 from order.adapters.payments.base import (
@@ -393,12 +394,15 @@ class WechatPayProvider:
         amount = transaction["amount"]
         if not isinstance(amount, dict) or not isinstance(amount.get("total"), int):
             raise BadNotification("amount.total must be an integer")
+        payer = transaction.get("payer")
+        openid = payer.get("openid") if isinstance(payer, dict) else None
         return VerifiedPayment(
             self.name,
             str(transaction["out_trade_no"]),
             check_trade_no(str(transaction["transaction_id"])),
             int(amount["total"]),
             str(amount.get("currency") or "CNY"),
+            payer_account=payment_account(self.name, openid),  # the payer's openid under our appid
         )
 
     async def query(self, order: PaymentOrder) -> ProviderStatus:

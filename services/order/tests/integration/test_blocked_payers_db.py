@@ -1,0 +1,124 @@
+"""A payment from an account a risk blocklist names, on a real PostgreSQL and the real Redis where the risk
+service publishes its lists: the money is kept on record and the order paid, but held - no OrderPaid (so
+nothing is allocated or delivered) and an OrderNeedsAttention for the seller, who can refund it. Any other
+payer's payment is announced with the payer on OrderPaid; a payer list out of reach refuses the
+notification (the provider sends it again) instead of delivering unchecked."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import redis.asyncio as redis
+from faka_common.contracts.risk_rules import payers_key
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.errors import Unavailable
+from faka_common.sandbox_payment import signed_notification
+from order.adapters.payer_lists import RedisPayerLists
+from order.adapters.payments.base import RawNotification
+from order.adapters.payments.registry import PaymentProviders
+from order.adapters.payments.sandbox import MemoryLedger, SandboxProvider
+from order.domain.model import Order
+from order.domain.payments import BadNotification
+from order.service_layer import payments
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-sandbox-secret"
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[PaymentProviders]:
+    """The sandbox, and the payer lists in a Redis namespace of the test's own, the shop's listing one
+    stolen account and the platform's another."""
+    namespace = f"payers-{uuid4().hex[:8]}."
+    store = redis.from_url(os.environ["REDIS_URL"])
+    try:
+        await store.sadd(payers_key(namespace, str(DEFAULT_SHOP_ID)), "sandbox:stolen-1")
+        await store.sadd(payers_key(namespace, "platform"), "sandbox:known-fraud")
+    finally:
+        await store.aclose()
+    built = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0.1:8000", MemoryLedger())})
+    built.payers = RedisPayerLists(os.environ["REDIS_URL"], namespace)
+    try:
+        yield built
+    finally:
+        await built.payers.aclose()
+
+
+def notification(order: Order, payer: str | None, sent: dict[str, object] | None = None) -> bytes:
+    """A signed notification naming `payer`, with `sent` written over it after signing."""
+    params = signed_notification(
+        order.order_no, f"T-{uuid4().hex[:8]}", order.amount, order.currency, SECRET, payer=payer
+    )
+    return json.dumps({**params, **(sent or {})}).encode()
+
+
+async def pay(db: Any, providers: PaymentProviders, body: bytes) -> str:
+    return await payments.receive_payment(
+        DEFAULT_SHOP_ID, "sandbox", RawNotification(body), db.uow(), providers
+    )
+
+
+async def outbox(db: Any, order: Order) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT type, value FROM outbox WHERE key = $1 ORDER BY id", str(order.id))
+    return [{"type": r["type"], **json.loads(r["value"])["payload"]} for r in rows]
+
+
+@pytest.mark.parametrize(("payer", "lists"), [("stolen-1", "the shop's"), ("known-fraud", "the platform's")])
+async def test_a_payment_from_a_blocked_payer_is_kept_but_held_and_the_seller_is_told(
+    db: Any, providers: PaymentProviders, payer: str, lists: str
+) -> None:
+    order = await db.awaiting_order()
+    assert await pay(db, providers, notification(order, payer)) == "accepted"
+    [row] = await db.fetch("SELECT status, status_reason FROM orders WHERE id = $1", order.id)
+    assert (row["status"], row["status_reason"]) == ("paid", "payer_account_blocked")
+    assert len(await db.fetch("SELECT 1 FROM payments WHERE order_id = $1", order.id)) == 1
+    announced = await outbox(db, order)
+    assert [m["type"] for m in announced] == ["OrderNeedsAttention"]
+    assert announced[0]["reason"] == "payer_account_blocked"
+    assert (
+        f"sandbox:{payer}" in announced[0]["detail"] and f"{lists} risk blocklist" in announced[0]["detail"]
+    )
+
+
+async def test_another_payers_payment_is_announced_with_the_payer(
+    db: Any, providers: PaymentProviders
+) -> None:
+    order = await db.awaiting_order()
+    assert await pay(db, providers, notification(order, "honest-buyer")) == "accepted"
+    [paid] = [m for m in await outbox(db, order) if m["type"] == "OrderPaid"]
+    assert paid["payer_account"] == "sandbox:honest-buyer"
+    unnamed = await db.awaiting_order()
+    assert await pay(db, providers, notification(unnamed, None)) == "accepted"
+    [paid] = [m for m in await outbox(db, unnamed) if m["type"] == "OrderPaid"]
+    assert paid["payer_account"] is None
+
+
+async def test_a_payer_changed_after_signing_is_a_bad_signature(db: Any, providers: PaymentProviders) -> None:
+    order = await db.awaiting_order()
+    with pytest.raises(BadNotification, match="bad signature"):
+        await pay(db, providers, notification(order, "stolen-1", {"payer": "someone-else"}))
+    with pytest.raises(BadNotification, match="bad signature"):
+        await pay(db, providers, notification(order, None, {"payer": "someone-else"}))
+    assert await db.fetch("SELECT 1 FROM payments WHERE order_id = $1", order.id) == []
+
+
+async def test_payer_lists_out_of_reach_refuse_the_notification_and_change_nothing(db: Any) -> None:
+    providers = PaymentProviders(
+        {"sandbox": SandboxProvider(SECRET, "http://127.0.0.1:8000", MemoryLedger())}
+    )
+    providers.payers = RedisPayerLists("redis://127.0.0.1:9/0", timeout=0.2)
+    order = await db.awaiting_order()
+    try:
+        with pytest.raises(Unavailable):
+            await pay(db, providers, notification(order, "anyone"))
+    finally:
+        await providers.payers.aclose()
+    [row] = await db.fetch("SELECT status FROM orders WHERE id = $1", order.id)
+    assert row["status"] == "awaiting_payment"
+    assert await db.fetch("SELECT 1 FROM payments WHERE order_id = $1", order.id) == []
