@@ -3,10 +3,13 @@ consumers, the give-up hook and the emitted messages."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import EmailMessage
 from functools import cached_property, partial
 from typing import Any
+from uuid import UUID
 
 import httpx
 from faka_common.breakers import close_breakers
@@ -28,6 +31,7 @@ from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import ShopChanged
+from faka_common.contracts.tickets import TicketMessageAdded
 from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
@@ -48,6 +52,7 @@ from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.shop_mail import ShopMailers
 from notification.adapters.shop_sms import sms_channels
 from notification.adapters.templates import TemplateRenderer
+from notification.adapters.ticket_mail import DeliveryTickets, TicketSource
 from notification.config import MIGRATIONS, Settings
 from notification.domain.channels import Channel
 from notification.domain.model import (
@@ -63,7 +68,9 @@ from notification.domain.model import (
     SUPPLIER_PAUSED,
     Platform,
 )
-from notification.service_layer import handlers
+from notification.domain.ticket_mail import ReplyAddresses
+from notification.entrypoints.inbound_mail import start_listener
+from notification.service_layer import handlers, ticket_mail
 from notification.service_layer.handlers import Seller, Sellers
 from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
@@ -106,6 +113,21 @@ class Service:
     content: KeySource | None = None
     links: LinkSource | None = None
     accounts: AccountLinkSource | None = None
+    tickets: TicketSource | None = None
+
+    @property
+    def reply_addresses(self) -> ReplyAddresses | None:
+        """Tickets' reply addresses (None: replies by e-mail are off)."""
+        s = self.settings
+        if not s.ticket_reply_domain or s.ticket_reply_secret is None:
+            return None
+        secret = s.ticket_reply_secret.get_secret_value().encode()
+        return ReplyAddresses(s.ticket_reply_domain, secret, s.ticket_reply_days)
+
+    async def take_in_reply(self, ticket_id: UUID, mail: EmailMessage, raw: bytes) -> bool:
+        """A buyer's e-mailed reply into its ticket (the inbound listener's work)."""
+        assert self.tickets is not None
+        return await ticket_mail.take_in_reply(ticket_id, mail, raw, self.uow(), self.tickets)
 
     @property
     def sellers(self) -> Sellers:
@@ -169,7 +191,21 @@ class Service:
                 handlers.notify_supplier_paused, notifier=self.notifier, sellers=self.sellers
             ),
             **self._link_handlers(platform),
+            **self._ticket_handlers(platform),
         }
+
+    def _ticket_handlers(self, platform: Platform) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
+        if self.tickets is None or self.links is None:
+            return {}
+        mail = ticket_mail.TicketMail(self.reply_addresses, self.tickets, self.links)
+        handler = partial(
+            ticket_mail.on_ticket_message,
+            notifier=self.notifier,
+            sellers=self.sellers,
+            platform=platform,
+            mail=mail,
+        )
+        return {TicketMessageAdded: handler}
 
     def _link_handlers(self, platform: Platform) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
         sends: dict[type[Message], Handler[NotificationUnitOfWork]] = {}
@@ -250,9 +286,10 @@ def bootstrap(
     content: KeySource | None = None,
     links: LinkSource | None = None,
     accounts: AccountLinkSource | None = None,
+    tickets: TicketSource | None = None,
 ) -> Service:
-    """`keys`, `content`, `links`, `accounts` and `mailer` default to inventory's, delivery's, order's and
-    merchant's internal APIs and SMTP; tests pass fakes."""
+    """`keys`, `content`, `links`, `accounts`, `tickets` and `mailer` default to inventory's, delivery's,
+    order's and merchant's internal APIs and SMTP; tests pass fakes."""
     settings = settings or Settings()
     runtime = Runtime(settings, MIGRATIONS)
 
@@ -266,6 +303,7 @@ def bootstrap(
     content = content if content is not None else DeliveredContent(owner(settings.delivery_url))
     links = links if links is not None else OrderLinks(owner(settings.order_url))
     accounts = accounts if accounts is not None else MerchantLinks(owner(settings.merchant_url))
+    tickets = tickets if tickets is not None else DeliveryTickets(owner(settings.delivery_url))
     client = httpx.AsyncClient(
         timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
     )
@@ -297,8 +335,31 @@ def bootstrap(
         for name, channel in raw.items()
     }
     notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
-    service = Service(runtime, settings, keys, notifier, factory, webhook_log, content, links, accounts)
+    service = Service(
+        runtime, settings, keys, notifier, factory, webhook_log, content, links, accounts, tickets
+    )
+    listen(service)
 
     runtime.consume(service.consumer(), CONSUMED)
     runtime.emits([NotificationSent, NotificationFailed])
     return service
+
+
+def listen(service: Service) -> None:
+    """The inbound SMTP listener for tickets' replies, when a port and the reply addresses are set."""
+    addresses, port = service.reply_addresses, service.settings.inbound_smtp_port
+    if addresses is None or port is None:
+        return
+    servers: list[asyncio.AbstractServer] = []
+
+    async def start() -> None:
+        host = service.settings.inbound_smtp_host
+        servers.append(await start_listener(addresses, service.take_in_reply, host, port))
+
+    async def stop() -> None:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+    service.runtime.on_start.append(start)
+    service.runtime.on_stop.append(stop)

@@ -93,6 +93,25 @@ class Settings(KeyRingSettings):
         "TELEGRAM_LINK_SECRET); unset: buyers cannot link Telegram",
     )
 
+    ticket_reply_domain: str | None = Field(
+        default=None,
+        description="The mail domain of tickets' reply addresses (ticket+<id>.<day>.<mac>@<domain>), whose "
+        "MX is the inbound listener; unset: a ticket's answer is still e-mailed, replies by e-mail are off",
+    )
+    ticket_reply_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of tickets' reply addresses (needed with TICKET_REPLY_DOMAIN)"
+    )
+    ticket_reply_days: int = Field(
+        default=60, ge=1, description="Days a reply address keeps working after the e-mail that gave it"
+    )
+    inbound_smtp_host: str = Field(default="127.0.0.1", description="Where the inbound SMTP listener binds")
+    inbound_smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The inbound SMTP listener's port (buyers' replies to tickets); unset: no listener",
+    )
+
     seller_email: str | None = None
     seller_phone: str | None = None
     seller_telegram_chat_id: str | None = None
@@ -111,6 +130,8 @@ class Settings(KeyRingSettings):
     @model_validator(mode="after")
     def _check_channels(self) -> Self:
         check_routes(self.notification_routes)
+        if self.ticket_reply_domain and self.ticket_reply_secret is None:
+            raise ValueError("TICKET_REPLY_DOMAIN needs TICKET_REPLY_SECRET (reply addresses are signed)")
         if self.seller_webhook_url and self.seller_webhook_secret is None:
             raise ValueError("SELLER_WEBHOOK_URL needs SELLER_WEBHOOK_SECRET (webhooks are always signed)")
         policy = self.outbound()
@@ -129,7 +150,7 @@ class Settings(KeyRingSettings):
         return OutboundPolicy.of(self.environment, self.outbound_allow_list)
 
     def optional_secrets(self) -> tuple[str, ...]:
-        return ("telegram_link_secret", "seller_webhook_secret")
+        return ("telegram_link_secret", "seller_webhook_secret", "ticket_reply_secret")
 
     def routes(self) -> dict[str, list[list[str]]]:
         return {**{k: [list(c) for c in v] for k, v in DEFAULT_ROUTES.items()}, **self.notification_routes}

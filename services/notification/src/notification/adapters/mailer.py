@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -24,14 +24,25 @@ log = logging.getLogger(__name__)
 
 class Mailer(Protocol):
     async def send(
-        self, recipient: str, email: RenderedEmail, message_id: str, sender: MailSender | None = None
+        self,
+        recipient: str,
+        email: RenderedEmail,
+        message_id: str,
+        sender: MailSender | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Hand the email to the mail server, From `sender` (None: the mailer's own); raise
-        TransientChannelError / PermanentChannelError when it is not accepted."""
+        """Hand the email to the mail server, From `sender` (None: the mailer's own), with `headers` over
+        the composed ones (a ticket's Reply-To and thread); raise TransientChannelError /
+        PermanentChannelError when it is not accepted."""
 
 
 def compose(
-    sender: str, recipient: str, email: RenderedEmail, message_id: str, reply_to: str | None = None
+    sender: str,
+    recipient: str,
+    email: RenderedEmail,
+    message_id: str,
+    reply_to: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
@@ -41,6 +52,9 @@ def compose(
     message["Subject"] = email.subject
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(datetime.now(UTC))
+    for name, value in (headers or {}).items():
+        del message[name]
+        message[name] = value
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message
@@ -92,12 +106,19 @@ class SmtpMailer:
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(
-        self, recipient: str, email: RenderedEmail, message_id: str, sender: MailSender | None = None
+        self,
+        recipient: str,
+        email: RenderedEmail,
+        message_id: str,
+        sender: MailSender | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if sender is None:
-            message = compose(self._sender, recipient, email, message_id)
+            message = compose(self._sender, recipient, email, message_id, headers=headers)
         else:
-            message = compose(sender.from_header, recipient, email, message_id, sender.reply_to)
+            message = compose(
+                sender.from_header, recipient, email, message_id, sender.reply_to, headers=headers
+            )
         async with self._slots:
             client = self._idle.pop() if self._idle else None
             try:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import socket
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import partial
 
 from faka_common.outbound import OutboundPolicy
@@ -59,12 +60,18 @@ class ShopMailers:
         self._closing: set[asyncio.Task[None]] = set()
 
     async def send(
-        self, recipient: str, email: RenderedEmail, message_id: str, sender: MailSender | None = None
+        self,
+        recipient: str,
+        email: RenderedEmail,
+        message_id: str,
+        sender: MailSender | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         smtp = sender.smtp if sender is not None else None
+        extra = {"headers": headers} if headers else {}  # mailers that take no headers are sent none
         if smtp is not None:
             try:
-                await self._mailer(smtp).send(recipient, email, message_id, sender)
+                await self._mailer(smtp).send(recipient, email, message_id, sender, **extra)
                 return
             except ChannelError as error:
                 log.warning(
@@ -74,7 +81,7 @@ class ShopMailers:
                     error,
                     message_id,
                 )
-        await self._platform.send(recipient, email, message_id, sender)
+        await self._platform.send(recipient, email, message_id, sender, **extra)
 
     def _mailer(self, smtp: ShopSmtp) -> SmtpMailer:
         mailer = self._mailers.pop(smtp, None)

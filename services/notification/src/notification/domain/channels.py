@@ -29,6 +29,8 @@ class OutgoingMessage:
     sender: MailSender | None = field(default=None, kw_only=True)
     sms: ShopSms | None = field(default=None, kw_only=True, repr=False)  # the shop's own SMS accounts
     signing_secret: str | None = field(default=None, kw_only=True, repr=False)  # a shop's own webhook secret
+    # an e-mail's headers over the composed ones (a ticket reply's Reply-To, In-Reply-To, References)
+    headers: Mapping[str, str] = field(default_factory=dict, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,12 @@ ORDER_REFUNDED = "order_refunded"
 ORDER_LINK = "order_link"
 #: After-sales: a key the buyer reported invalid was replaced; the notice carries the new key.
 KEY_REPLACED = "key_replaced"
-BUYER_NOTICES = (ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED, ORDER_LINK, KEY_REPLACED)
+#: After-sales: the shop (or the platform) answered the buyer's ticket; by e-mail only (it holds the order's
+#: link and the answer, which may quote a key), Reply-To the ticket's own address.
+TICKET_REPLY = "ticket_reply"
+BUYER_NOTICES = (
+    ORDER_PAID, ORDER_DELIVERED, ORDER_DELAYED, ORDER_REFUNDED, ORDER_LINK, KEY_REPLACED, TICKET_REPLY
+)  # fmt: skip
 
 LOW_STOCK = "low_stock"
 DELIVERY_FAILED = "delivery_failed"
@@ -32,6 +37,8 @@ ORDER_NEEDS_ATTENTION = "order_needs_attention"
 #: After-sales quality: a product paused by its after-sales rate, a supplier paused by its claim rate.
 PRODUCT_PAUSED = "product_paused"
 SUPPLIER_PAUSED = "supplier_paused"
+#: After-sales: a buyer opened a ticket or wrote on one (on the help page or by e-mail).
+TICKET_BUYER_MESSAGE = "ticket_buyer_message"
 SELLER_ALERTS = (
     LOW_STOCK,
     DELIVERY_FAILED,
@@ -40,6 +47,7 @@ SELLER_ALERTS = (
     ORDER_NEEDS_ATTENTION,
     PRODUCT_PAUSED,
     SUPPLIER_PAUSED,
+    TICKET_BUYER_MESSAGE,
 )
 
 #: A person's one-time link (merchant issues it at send time), one notice per purpose; each holds a token,
@@ -77,6 +85,7 @@ DEFAULT_ROUTES: dict[str, list[list[str]]] = {
     ORDER_REFUNDED: _BUYER_ROUTE,
     ORDER_LINK: [[EMAIL]],
     KEY_REPLACED: _BUYER_ROUTE,
+    TICKET_REPLY: [[EMAIL]],
     **{alert: _SELLER_ROUTE for alert in SELLER_ALERTS},
     **{notice: [[EMAIL]] for notice in ACCOUNT_NOTICES},
 }

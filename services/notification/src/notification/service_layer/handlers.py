@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -203,7 +204,7 @@ def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
     }
 
 
-async def _notify_buyer(
+async def notify_buyer(
     template: str,
     shop_id: UUID,
     order_id: UUID,
@@ -213,6 +214,7 @@ async def _notify_buyer(
     extra: dict[str, Any] | None = None,
     secrets: Any = None,
     instance: str = "",
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     contact = await _contact(uow, shop_id, order_id)
     moment = occurred_at()
@@ -231,6 +233,7 @@ async def _notify_buyer(
         instance=instance,
         sender=mail_sender(channels, shop.name if shop else None, platform.mail_from),
         sms=channels.sms if channels else None,
+        headers=headers or {},
     )
     await notifier.notify(notice, uow)
 
@@ -244,7 +247,7 @@ async def notify_order_paid(
         "amount_text": format_money(event.amount, event.currency),
         "time_text": format_time(event.paid_at, contact.locale),
     }
-    await _notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra)
+    await notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra)
 
 
 async def notify_order_delivered(
@@ -270,7 +273,7 @@ async def notify_order_delivered(
 
     secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
-    await _notify_buyer(
+    await notify_buyer(
         ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
     )
 
@@ -289,7 +292,7 @@ async def notify_key_replaced(
         return {"keys": new.keys, "usage_instructions": new.usage_instructions}
 
     extra = {"ticket_id": str(event.ticket_id)}
-    await _notify_buyer(
+    await notify_buyer(
         KEY_REPLACED, event.shop_id, event.order_id, uow, notifier, platform, extra, load_key,
         instance=str(event.claim_id),
     )  # fmt: skip
@@ -313,14 +316,14 @@ async def notify_delivery_failed(
         sellers,
         {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
+    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_delayed(
     event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
-    await _notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
+    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_needs_attention(
@@ -349,7 +352,7 @@ async def notify_order_refunded(
         "reason": event.reason,
         "time_text": format_time(event.refunded_at, contact.locale),
     }
-    await _notify_buyer(
+    await notify_buyer(
         ORDER_REFUNDED,
         event.shop_id,
         event.order_id,
@@ -376,7 +379,7 @@ async def send_order_link(
     async def load_link() -> dict[str, Any]:
         return {"order_url": await links.order_link(event.shop_id, event.order_no)}
 
-    await _notify_buyer(
+    await notify_buyer(
         ORDER_LINK,
         event.shop_id,
         event.order_id,

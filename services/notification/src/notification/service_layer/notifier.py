@@ -57,6 +57,8 @@ class Notice:
     """Whom an e-mail of the notice comes from, through which server (None: the platform's MAIL_FROM)."""
     sms: ShopSms | None = None
     """The shop's own SMS accounts (None: the platform's)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """An e-mail's headers over the composed ones (a ticket reply's Reply-To and thread)."""
 
     def accepted_by(self, channel: Channel) -> bool:
         """Whether the channel is set up for the notice: the platform's account, or the shop's own."""
@@ -198,6 +200,7 @@ class Notifier:
             sender=notice.sender,
             sms=notice.sms,
             signing_secret=notice.recipients.webhook_secret,
+            headers=notice.headers,
         )
         started = time.monotonic()
         try:

@@ -1,5 +1,5 @@
 """The notification unit of work: contacts, linked Telegram chats, the shops read model and their own
-channels, notifications and outgoing messages in one transaction."""
+channels, tickets' e-mail threads, notifications and outgoing messages in one transaction."""
 
 from faka_common.crypto import KeyRing
 from faka_common.db.uow import SessionFactory, UnitOfWork
@@ -13,6 +13,7 @@ from notification.adapters.orm import (
 )
 from notification.adapters.shop_channels import ShopChannelRepository
 from notification.adapters.shops import ShopRepository
+from notification.adapters.ticket_mail import TicketMailRepository
 
 
 class NotificationUnitOfWork(UnitOfWork):
@@ -22,6 +23,7 @@ class NotificationUnitOfWork(UnitOfWork):
     telegram_chats: TelegramChatRepository
     shops: ShopRepository
     shop_channels: ShopChannelRepository
+    ticket_mail: TicketMailRepository
 
     def __init__(self, sessions: SessionFactory, producer: str, keyring: KeyRing) -> None:
         super().__init__(sessions, producer)
@@ -34,3 +36,4 @@ class NotificationUnitOfWork(UnitOfWork):
         self.telegram_chats = TelegramChatRepository(session)
         self.shops = ShopRepository(session)
         self.shop_channels = ShopChannelRepository(session, self._keyring)
+        self.ticket_mail = TicketMailRepository(session)

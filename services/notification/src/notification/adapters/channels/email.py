@@ -21,5 +21,10 @@ class EmailChannel:
     async def send(self, message: OutgoingMessage) -> ChannelResult:
         # one Message-ID per notice (each partial refund its own), stable across resends
         mail_id = message_id(message.order_id, (message.notice or message.template).replace(":", "-"))
-        await self._mailer.send(message.recipient, message.content, mail_id, message.sender)
+        if message.headers:  # a ticket's reply: its Reply-To and its thread
+            await self._mailer.send(
+                message.recipient, message.content, mail_id, message.sender, headers=message.headers
+            )
+        else:
+            await self._mailer.send(message.recipient, message.content, mail_id, message.sender)
         return ChannelResult(self.name, mail_id)
