@@ -335,6 +335,20 @@ async def body_text(page: Page) -> str:
     return text
 
 
+def text_without(data: str) -> Callable[[Page], Awaitable[str]]:
+    """What reads a page's words: its text without the nodes `data` selects (names, e-mails, entries)."""
+
+    async def words(page: Page) -> str:
+        text: str = await page.evaluate(
+            """(data) => { const copy = document.body.cloneNode(true);
+            copy.querySelectorAll(data).forEach((node) => node.remove()); return copy.innerText; }""",
+            data,
+        )
+        return text
+
+    return words
+
+
 async def show_no_english(
     page: Page, ready: Mapping[str, str], text_of: Callable[[Page], Awaitable[str]] = body_text
 ) -> None:

@@ -7,9 +7,11 @@ owner gets the 403 page there and the platform API answers 403. A shop owner inv
 role and removes them; makes an API token (the second factor asked for when it is older than five
 minutes), sees it once, uses it and revokes it; finds both in the audit log; sets the buyers' e-mail sender
 (a server's refusal next to its field); adds a category and a coupon (a refused percentage next to its
-field) and disables the coupon. A viewer sees the suppliers, categories and coupons without a write action
-and the API refuses the writes (403). Every page has no serious or critical axe violation, in zh-CN shows
-no translated English msgid in its own words, and sends a browser without a session to sign-in."""
+field) and disables the coupon. A person who forgot the password asks for a link on the page sign-in
+offers, chooses a new password on the e-mailed link's page and signs in with it. A viewer sees the
+suppliers, categories and coupons without a write action and the API refuses the writes (403). Every page
+has no serious or critical axe violation, in zh-CN shows no translated English msgid in its own words, and
+sends a browser without a session to sign-in."""
 
 from __future__ import annotations
 
@@ -23,8 +25,15 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.testing import eventually
 from playwright.async_api import Browser, Page, expect
 
-from .e2e_platform import ConsolePerson, Platform, running_platform
-from .test_console_browser import console, fresh_code, lands_on_sign_in, member, show_no_english
+from .e2e_platform import ConsolePerson, Platform, body_text, running_platform
+from .test_console_browser import (
+    console,
+    fresh_code,
+    lands_on_sign_in,
+    member,
+    show_no_english,
+    text_without,
+)
 from .test_shops import open_shop, stocked_product
 from .test_storefront_browser import browser, no_serious_axe_violations
 
@@ -49,14 +58,7 @@ async def owner(platform: Platform) -> ConsolePerson:
     return await member(platform, "owner")
 
 
-async def page_words(page: Page) -> str:
-    """The page's text without its data."""
-    text: str = await page.evaluate(
-        """(data) => { const copy = document.body.cloneNode(true);
-        copy.querySelectorAll(data).forEach((node) => node.remove()); return copy.innerText; }""",
-        DATA,
-    )
-    return text
+page_words = text_without(DATA)
 
 
 async def stepped_up_if_asked(page: Page, person: ConsolePerson, done: str) -> None:
@@ -281,6 +283,47 @@ async def test_an_owner_adds_a_category_and_a_coupon_and_a_viewer_sees_no_write_
         )
         disable = await api.post(f"/api/admin/coupons/{code}/disable", headers=SHOP)
     assert (category.status_code, coupon.status_code, disable.status_code) == (403, 403, 403)
+
+
+async def reset_link_mailed_to(platform: Platform, email: str) -> str:
+    async def arrived() -> list[str] | None:
+        pattern = rf"{re.escape(platform.gateway)}/console/reset\?token=[A-Za-z0-9_-]+"
+        links = [link for mail in platform.mailbox.to(email) for link in re.findall(pattern, body_text(mail))]
+        return links or None
+
+    links = await eventually(arrived, timeout=30)
+    return str(links[-1]).removeprefix(platform.gateway)
+
+
+async def test_a_person_who_forgot_the_password_gets_a_link_and_signs_in_with_a_new_one(
+    platform: Platform, browser: Browser
+) -> None:
+    person = await member(platform, "viewer")
+    new_password = "another long and lovely password"
+    async with console(browser, platform, "forgot") as context:
+        page = await context.new_page()
+        await lands_on_sign_in(page, "/console/settings/suppliers")
+        await page.get_by_role("link", name="Forgot your password?").click()
+        await expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+        await no_serious_axe_violations(page)
+        await page.get_by_role("button", name="E-mail me a link").click()
+        await expect(page.locator("#e-f-email")).to_have_text("Fill this in.")
+        await page.get_by_label("E-mail").fill(person.email)
+        await page.get_by_role("button", name="E-mail me a link").click()
+        await expect(page.locator("#action-result")).to_contain_text("a link to choose a new password")
+
+        await page.goto(await reset_link_mailed_to(platform, person.email))
+        await expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+        await page.get_by_label("New password").fill(new_password)
+        await page.get_by_role("button", name="Save the password").click()
+        await expect(page.locator("#action-result")).to_have_text("Done. You can sign in now.")
+        await lands_on_sign_in(page, "/console/settings/suppliers")
+        await page.get_by_label("E-mail").fill(person.email)
+        await page.get_by_label("Password").fill(new_password)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_label("Code", exact=True).fill(await fresh_code(person))
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page).to_have_url(re.compile(r"/console/settings/suppliers$"))
 
 
 async def test_the_settings_and_platform_pages_without_a_session_land_on_sign_in(

@@ -154,3 +154,15 @@ async def test_the_platforms_figures_are_every_shops_for_platform_staff_only(
         "/api/platform/figures", headers=as_person("owner", **{"X-Shop-Id": str(CARDS.id)})
     )
     assert refused.status_code == 403
+
+
+async def test_sign_in_offers_the_forgotten_password_page_which_asks_for_the_address_in_either_language(
+    console: tuple[httpx.AsyncClient, list[httpx.Request]],
+) -> None:
+    client, _ = console
+    sign_in = await client.get("/console/sign-in")
+    assert 'href="console/forgot-password"' in sign_in.text
+    english = await client.get("/console/forgot-password", headers={"Accept-Language": "en"})
+    assert english.status_code == 200 and 'id="forgot"' in english.text and 'name="email"' in english.text
+    chinese = await client.get("/console/forgot-password", headers={"Accept-Language": "zh-CN"})
+    assert "忘记密码？" in chinese.text and ">Forgot your password?<" not in chinese.text

@@ -169,6 +169,10 @@ SCRIPT_STRINGS = {
     "report_repeat": N_("Line %(line)s: duplicate of line %(first)s"),
     "report_invalid": N_("Line %(line)s: invalid (%(reason)s)"),
     "stock_now": N_("Keys in stock: %(count)s"),
+    "reset_sent": N_(
+        "If an account has this address, a link to choose a new password is on its way. It works once, "
+        "for a short time."
+    ),
 }
 assert {f"cause_{cause}" for cause in TRIGGER_CAUSES.values()} <= set(SCRIPT_STRINGS)
 
@@ -311,6 +315,11 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         wanted = request.query_params.get("next", "")
         target = wanted if wanted.startswith("/console/") and not wanted.startswith("//") else HOME
         return page(request, "sign_in.html", next_page=target)
+
+    @web.get("/console/forgot-password")
+    async def forgot_password(request: Request) -> Response:
+        """Ask for a password-reset link (merchant e-mails it when the address has an account)."""
+        return page(request, "forgot_password.html")
 
     @web.get("/console/setup")
     @web.get("/console/reset")

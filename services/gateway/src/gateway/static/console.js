@@ -472,6 +472,19 @@
     })();
   }
 
+  function forgotPasswordPage() {
+    const form = $("#forgot");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (missing(form, ["email"])) return;
+      const answer = await api("POST", "/api/console/password-resets", { email: form.elements.email.value.trim() });
+      if (!answer.ok) return refused(form, answer, "email");
+      result(t("reset_sent"));
+      form.hidden = true;
+    });
+  }
+
   function linkPage() {
     const form = $("#link");
     form.addEventListener("submit", async (event) => {
@@ -910,6 +923,7 @@
     totp: totpPage,
     link: linkPage,
     "sign-in": signInPage,
+    "forgot-password": forgotPasswordPage,
     orders: ordersPage,
     order: orderPage,
     "manual-queue": manualQueuePage,
