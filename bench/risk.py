@@ -1,22 +1,25 @@
-"""Risk benchmark: `python -m bench.risk [--rates 50 200 1000] [--seconds 10] [--decide-only]`
-(DATABASE_URL, REDIS_URL: the local ones by default). Decides on OrderPlaced events with the risk service's
-own handlers at fixed rates, one after the other (open loop: a slow decision does not slow the arrivals),
-with a shop rule set that exercises every kind of rule (a blocklist of 1,000 networks, velocity per address,
-e-mail and product, unpaid orders per address, the amount against the product's trailing mean, disposable
-domains, quantity bounds, a challenge rule), and reports per record:
+"""Risk benchmark: `python -m bench.risk [--rates 50 200 1000] [--seconds 10] [--modes decide batched each]
+[--batch-size 50]` (DATABASE_URL, REDIS_URL: the local ones by default). Feeds OrderPlaced events to the risk
+service's own code at fixed rates (open loop: a slow decision does not slow the arrivals), with a shop rule
+set that exercises every kind of rule (a blocklist of 1,000 networks, velocity per address, e-mail, device
+and product, unpaid orders per address, the amount against the product's trailing mean, disposable
+domains, quantity bounds, a challenge rule). Each rate runs each mode in turn:
 
-- `decision`: the verdict (`handlers.decision_on`: the kept rule sets, the kept trailing mean, the rules and
-  the one Redis round trip), what the issue's "p99 <= 5 ms per decision inside the risk service" is about;
-- `handler`: the decision and its recording (the decision row, a review, the outbox row), as
-  `decide_on_order` runs;
-- `transaction`: the handler with its transaction (begin, handler, commit), as the consumer runs it less the
-  inbox claim. With --decide-only, only decisions are made (no recording, no commit): what one process
-  decides when the database work is elsewhere or batched.
+- `decide`: decisions only (`handlers.decision_on`: the kept rule sets, the kept trailing mean, the rules
+  and the one Redis round trip), each started on arrival, nothing recorded;
+- `batched`: as the service runs, one Kafka lane: the records that arrived while the last batch was
+  handled (at most --batch-size) go to `EventConsumer.consume_batch` together: inbox claims, decisions,
+  one statement for the decisions, the outbox, one commit a batch;
+- `each`: one transaction per record (`consume_batch` with batches of one), the recording before batching.
 
-Each rate runs a second first that is not counted (connections opened, caches filled). Prints p50/p99/max of
-each per rate, the rate reached, the records that failed (what the consumer would retry) and the process's
-CPU time per record (what bounds one process's rate, whatever else the machine runs), and writes JSON to
-bench/results/. The machine is shared: the load average is printed beside each rate."""
+Per record it reports `decision`, the time of `decision_on` from its start (what "p99 <= 5 ms per decision
+inside the risk service" measures when queueing is left out), and for the consumer modes `in_service`, from
+the record's arrival (when the lane would have it from Kafka) to its batch's commit: queueing, batching,
+recording and the commit included. Each mode and rate runs a second first that is not counted
+(connections opened, caches filled). Prints p50/p99/max, the rate reached, the records that failed (what
+the consumer would retry or dead-letter) and the process's CPU time per record, and writes JSON to
+bench/results/. The machine is shared: the load average is printed beside each run; compare modes within
+one run."""
 
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ RULES = RiskRules.model_validate(
             {"type": "velocity", "per": "ip", "limit": 50, "window_seconds": 60},
             {"type": "velocity", "per": "email", "limit": 20, "window_seconds": 3600},
             {"type": "velocity", "per": "product", "limit": 100_000, "window_seconds": 60},
+            {"type": "velocity", "per": "device", "limit": 50, "window_seconds": 60},
             {"type": "unpaid_orders", "per": "ip", "limit": 30},
             {"type": "amount_above_mean", "factor": "3", "min_samples": 5},
             {"type": "disposable_email"},
@@ -74,6 +78,7 @@ def placed(i: int, amount: int = 1000) -> OrderPlaced:
         currency="CNY",
         buyer_email=f"buyer{i % 5000}@example.com",
         buyer_ip=f"198.{(i // 250) % 250}.{i % 250}.{i % 7}",
+        device_id=f"bench-device-{i % 3000:06d}",
     )
 
 
@@ -81,65 +86,130 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples) or [float("nan")]
     return {
         "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+        "p99_ms": ordered[max(int(len(ordered) * 0.99) - 1, 0)] * 1000,
         "max_ms": ordered[-1] * 1000,
         "count": len(ordered),
     }
 
 
-async def at_rate(
-    service: Service, rate: float, seconds: float, decide_only: bool, first: int
-) -> dict[str, Any]:
-    decisions: list[float] = []
-    handled: list[float] = []
-    transactions: list[float] = []
+class Timed:
+    """The service's decision functions with their times kept (the bench's wrapper; the service is
+    unchanged): `decision_on` (one order) and `decisions_on` (a batch's orders, one Redis round trip for
+    all: each of its orders is decided when the batch is, so each gets the batch's time)."""
 
-    failed: list[str] = []
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._one = handlers.decision_on
+        self._many = handlers.decisions_on
 
-    async def one(i: int) -> None:
+    async def one(self, *args: Any) -> Any:
+        started = time.perf_counter()
         try:
-            await timed(i)
-        except Exception as error:  # the consumer would park the record on its retry topic
-            failed.append(f"{type(error).__name__}: {error}"[:200])
+            return await self._one(*args)
+        finally:
+            self.samples.append(time.perf_counter() - started)
 
-    async def timed(i: int) -> None:
-        event = placed(i, 1000 if i % 50 else 5000)
-        facts = handlers.facts_of(event)
-        began = time.perf_counter()
-        async with service.uow() as uow:
-            started = time.perf_counter()
-            decision, shop = await handlers.decision_on(facts, uow, service.decider)
-            decisions.append(time.perf_counter() - started)
-            if decide_only:
-                return
-            await handlers.record_decision(event, facts, decision, shop, uow)
-            handled.append(time.perf_counter() - started)
-            await uow.commit()
-        transactions.append(time.perf_counter() - began)
+    async def many(self, batch: list[Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._many(batch, *args)
+        finally:
+            self.samples += [time.perf_counter() - started] * len(batch)
 
-    total = int(rate * seconds)
-    tasks = []
+    def __enter__(self) -> Timed:
+        handlers.decision_on, handlers.decisions_on = self.one, self.many
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        handlers.decision_on, handlers.decisions_on = self._one, self._many
+
+
+async def arrivals(rate: float, total: int, first: int, arrive: Any) -> float:
+    """Call `arrive(i)` `total` times at `rate` a second (open loop); the seconds it took."""
     loop = asyncio.get_running_loop()
-    start, cpu = loop.time(), time.process_time()
+    start = loop.time()
     for i in range(total):
         delay = start + i / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(first + i)))
+        arrive(first + i)
+    return loop.time() - start
+
+
+async def decide_only(service: Service, rate: float, total: int, first: int) -> dict[str, Any]:
+    failed: list[str] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(i: int) -> None:
+        try:
+            async with service.uow() as uow:
+                await handlers.decision_on(handlers.facts_of(placed(i)), uow, service.decider)
+        except Exception as error:  # the consumer would park the record on its retry topic
+            failed.append(f"{type(error).__name__}: {error}"[:200])
+
+    await arrivals(rate, total, first, lambda i: tasks.append(asyncio.create_task(one(i))))
     await asyncio.gather(*tasks)
-    elapsed = loop.time() - start
-    found: dict[str, Any] = {
+    return {"failures": failed}
+
+
+async def through_consumer(
+    service: Service, rate: float, total: int, first: int, batch_size: int
+) -> dict[str, Any]:
+    """One lane: it takes what arrived (at most `batch_size`) while it handled the batch before."""
+    queue: asyncio.Queue[tuple[float, Delivery]] = asyncio.Queue()
+    waited: list[float] = []
+    sizes: list[int] = []
+    outcomes: dict[str, int] = {}
+
+    async def lane() -> None:
+        done = 0
+        while done < total:
+            batch = [await queue.get()]
+            while len(batch) < batch_size and not queue.empty():
+                batch.append(queue.get_nowait())
+            for outcome in await service.consumer.consume_batch([record for _, record in batch]):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            committed = time.perf_counter()
+            waited.extend(committed - arrived for arrived, _ in batch)
+            sizes.append(len(batch))
+            done += len(batch)
+
+    handling = asyncio.create_task(lane())
+    await arrivals(rate, total, first, lambda i: queue.put_nowait((time.perf_counter(), record(placed(i)))))
+    await handling
+    failed = [f"{outcome}: {n}" for outcome, n in outcomes.items() if outcome != "handled"]
+    return {
+        "failures": failed,
+        "in_service": percentiles(waited),
+        "batch_mean": statistics.mean(sizes),
+        "batch_max": max(sizes),
+    }
+
+
+async def at_rate(
+    service: Service, mode: str, rate: float, seconds: float, first: int, batch_size: int
+) -> dict[str, Any]:
+    total = int(rate * seconds)
+    started, cpu = time.perf_counter(), time.process_time()
+    with Timed() as timed:
+        if mode == "decide":
+            found = await decide_only(service, rate, total, first)
+        else:
+            size = batch_size if mode == "batched" else 1
+            found = await through_consumer(service, rate, total, first, size)
+    elapsed = time.perf_counter() - started
+    failures = found.pop("failures")
+    return {
+        "mode": mode,
         "target_rate": rate,
         "reached_rate": total / elapsed,
         "cpu_ms_per_record": (time.process_time() - cpu) / total * 1000,
         "load_average": os.getloadavg(),
-        "failed": len(failed),
-        "failures": sorted(set(failed))[:5],
-        "decision": percentiles(decisions),
+        "failed": len(failures),
+        "failures": sorted(set(failures))[:5],
+        "decision": percentiles(timed.samples),
+        **found,
     }
-    if not decide_only:
-        found |= {"handler": percentiles(handled), "transaction": percentiles(transactions)}
-    return found
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,7 +217,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         namespace = f"bench-{uuid.uuid4().hex[:8]}."
         service = bootstrap(
             Settings(
-                database_url=url, run_migrations=False, kafka_namespace=namespace, environment="development"
+                database_url=url,
+                run_migrations=False,
+                kafka_namespace=namespace,
+                environment="development",
+                consumer_batch_size=args.batch_size,
             )
         )
         try:
@@ -161,24 +235,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     provider="bench", trade_no=f"T{i}", paid_at=datetime.now(UTC),
                 )))  # fmt: skip
             runs = []
-            for n, rate in enumerate(args.rates):
-                first = 1000 + n * 1_000_000
-                # a second at the rate first (connections opened, caches filled), not counted
-                await at_rate(service, rate, 1, args.decide_only, first + 900_000)
-                runs.append(await at_rate(service, rate, args.seconds, args.decide_only, first))
+            n = 0
+            for rate in args.rates:
+                for mode in args.modes:
+                    n += 1
+                    first = 1000 + n * 1_000_000
+                    # a second at the rate first (connections opened, caches filled), not counted
+                    await at_rate(service, mode, rate, 1, first + 900_000, args.batch_size)
+                    runs.append(await at_rate(service, mode, rate, args.seconds, first, args.batch_size))
+                    print(table({"runs": runs[-1:], "cpus": os.cpu_count()}), flush=True)
         finally:
             await service.decider.counters.aclose()
             await service.runtime.engine.dispose()
-    return {"runs": runs, "decide_only": args.decide_only, "cpus": os.cpu_count()}
+    return {"runs": runs, "batch_size": args.batch_size, "cpus": os.cpu_count()}
 
 
 def table(results: dict[str, Any]) -> str:
     rows = []
     for run in results["runs"]:
-        rows.append(f"risk decisions at {run['target_rate']:.0f}/s (reached {run['reached_rate']:.0f}/s), "
+        batches = (
+            f", batches of {run['batch_mean']:.1f} (max {run['batch_max']})" if "batch_mean" in run else ""
+        )
+        rows.append(f"{run['mode']:<8} at {run['target_rate']:.0f}/s (reached {run['reached_rate']:.0f}/s), "
                     f"load average {run['load_average'][0]:.1f} on {results['cpus']} CPUs, "
-                    f"{run['failed']} failed, {run['cpu_ms_per_record']:.2f} ms CPU a record")  # fmt: skip
-        for name in ("decision", "handler", "transaction"):
+                    f"{run['failed']} failed, {run['cpu_ms_per_record']:.2f} ms CPU a record"
+                    f"{batches}")  # fmt: skip
+        for name in ("decision", "in_service"):
             if (r := run.get(name)) is not None:
                 rows.append(f"  {name:<11} p50 {r['p50_ms']:7.2f} ms   p99 {r['p99_ms']:7.2f} ms   "
                             f"max {r['max_ms']:7.2f} ms")  # fmt: skip
@@ -189,5 +271,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--decide-only", action="store_true", help="decisions without recording them")
+    parser.add_argument(
+        "--modes", nargs="+", choices=["decide", "batched", "each"], default=["decide", "batched", "each"]
+    )
+    parser.add_argument("--batch-size", type=int, default=50, help="the lane's batch at most")
     run_and_report("risk", run, parser.parse_args(), table)

@@ -58,6 +58,7 @@ def bootstrap(settings: Settings | None = None, counters: Counters | None = None
             OrderRejected: ended,
         },
         batch_size=settings.consumer_batch_size,
+        batch_handlers={OrderPlaced: partial(handlers.decide_on_orders, decider=decider)},
     )
     service = Service(runtime, decider, consumer)
     runtime.consume(consumer, [topics.ORDER_EVENTS])

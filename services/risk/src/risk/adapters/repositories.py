@@ -3,6 +3,7 @@ where the thing is a shop's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,10 @@ class Buyer:
     ip: str | None
 
 
+#: Built once: a batch's decisions are one statement (SQLAlchemy sends their rows as one multi-row INSERT).
+ADD_DECISIONS = insert(decisions).on_conflict_do_nothing().returning(decisions.c.order_id)
+
+
 class DecisionRepository:
     """Decisions by order, each scoped by the shop: another shop's order has none."""
 
@@ -36,23 +41,29 @@ class DecisionRepository:
 
     async def add(self, facts: OrderFacts, decision: Decision) -> bool:
         """Record the decision on the shop's order; False when the order already has one."""
-        result = await self._session.execute(
-            insert(decisions)
-            .values(
-                shop_id=facts.shop_id,
-                order_id=facts.order_id,
-                verdict=decision.verdict,
-                reasons=decision.reasons,
-                fired=decision.fired,
-                rules_version=decision.rules_version,
-                platform_rules_version=decision.platform_rules_version,
-                buyer_email=facts.buyer_email,
-                buyer_ip=facts.buyer_ip,
-            )
-            .on_conflict_do_nothing()
-            .returning(decisions.c.order_id)
-        )
-        return result.first() is not None
+        return facts.order_id in await self.add_many([(facts, decision)])
+
+    async def add_many(self, decided: Sequence[tuple[OrderFacts, Decision]]) -> set[UUID]:
+        """Record decisions on the shops' orders in one statement; the orders that had none before (an
+        order decided already, or twice in `decided`, keeps its first decision)."""
+        if not decided:
+            return set()
+        rows = [
+            {
+                "shop_id": facts.shop_id,
+                "order_id": facts.order_id,
+                "verdict": decision.verdict,
+                "reasons": decision.reasons,
+                "fired": decision.fired,
+                "rules_version": decision.rules_version,
+                "platform_rules_version": decision.platform_rules_version,
+                "buyer_email": facts.buyer_email,
+                "buyer_ip": facts.buyer_ip,
+            }
+            for facts, decision in decided
+        ]
+        result = await self._session.execute(ADD_DECISIONS, rows)
+        return {row.order_id for row in result}
 
     async def get(self, shop_id: UUID, order_id: UUID) -> Decision | None:
         row = (

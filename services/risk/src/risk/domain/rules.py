@@ -78,6 +78,26 @@ class OrderFacts:
         """The e-mail as the windows name it (hashed once per decision)."""
         return email_id(self.buyer_email)
 
+    @cached_property
+    def email(self) -> str:
+        return self.buyer_email.strip().lower()
+
+    @cached_property
+    def domains(self) -> frozenset[str]:
+        """The e-mail's domain and its parents (not the top level): what a listed domain may match."""
+        labels = self.email_domain.split(".")
+        return frozenset(".".join(labels[i:]) for i in range(len(labels) - 1))
+
+    @cached_property
+    def address(self) -> IPv4Address | IPv6Address | None:
+        """The buyer's address, parsed once per decision (None: none, or not an address)."""
+        if self.buyer_ip is None:
+            return None
+        try:
+            return ip_address(self.buyer_ip)
+        except ValueError:
+            return None
+
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -145,10 +165,10 @@ class Decision:
     trailing_mean: int | None = None
 
 
-def _domain_listed(domain: str, listed: frozenset[str]) -> bool:
-    """Whether the domain or one of its parents is listed (a subdomain of a listed domain is listed)."""
-    labels = domain.split(".")
-    return any(".".join(labels[i:]) in listed for i in range(len(labels) - 1))
+def _domain_listed(facts: OrderFacts, listed: frozenset[str]) -> bool:
+    """Whether the buyer's e-mail domain or one of its parents is listed (a subdomain of a listed domain is
+    listed)."""
+    return bool(listed) and not listed.isdisjoint(facts.domains)
 
 
 @dataclass(frozen=True)
@@ -178,21 +198,17 @@ class ListIndex:
         )
 
     def matches(self, facts: OrderFacts) -> str | None:
-        """What of the buyer the list names, or None."""
-        email = facts.buyer_email.strip().lower()
-        if email in self.emails:
-            return f"e-mail {email}"
-        if _domain_listed(facts.email_domain, self.domains):
+        """What of the buyer the list names, or None. (An empty part of the list costs nothing: neither
+        the address is parsed nor the domain split for a list without addresses or domains.)"""
+        if self.emails and facts.email in self.emails:
+            return f"e-mail {facts.email}"
+        if _domain_listed(facts, self.domains):
             return f"e-mail domain {facts.email_domain}"
-        if facts.buyer_phone and phone_key(facts.buyer_phone) in self.phones:
+        if self.phones and facts.buyer_phone and phone_key(facts.buyer_phone) in self.phones:
             return f"phone {phone_key(facts.buyer_phone)}"
         if facts.device_id and facts.device_id in self.devices:
             return f"device {facts.device_id}"
-        if facts.buyer_ip is None:
-            return None
-        try:
-            address = ip_address(facts.buyer_ip)
-        except ValueError:
+        if not (self.ips or self.networks) or (address := facts.address) is None:
             return None
         if address in self.ips:
             return f"address {address}"
@@ -290,7 +306,7 @@ def _judge(
 ) -> None:
     """Add what one rule found, or the count or mean it needs, to `found`."""
     rule, name = rule_set.rules.rules[index], rule_set.named(index)
-    if isinstance(rule, DisposableEmail) and _domain_listed(facts.email_domain, rule_set.disposable[index]):
+    if isinstance(rule, DisposableEmail) and _domain_listed(facts, rule_set.disposable[index]):
         found.fired.append(
             Fired(name, rule.action, f"{name}: {facts.email_domain} is a disposable e-mail domain")
         )

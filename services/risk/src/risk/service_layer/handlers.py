@@ -16,11 +16,12 @@ from faka_common.contracts.risk import RiskRulesChanged
 from faka_common.contracts.risk_rules import RiskRules
 from faka_common.errors import NotFound, Unavailable
 
-from risk.adapters.counters import Counters
+from risk.adapters.counters import Counters, Take, Taken
 from risk.domain.reviews import Review
 from risk.domain.rules import (
     PLATFORM,
     Decision,
+    Fired,
     OrderFacts,
     RuleSet,
     above_mean,
@@ -117,38 +118,103 @@ def facts_of(event: OrderPlaced) -> OrderFacts:
     )
 
 
+@dataclass
+class Pending:
+    """A decision up to its round trip to Redis: what the rules found, the windows to take."""
+
+    facts: OrderFacts
+    platform: RuleSet
+    shop: RuleSet
+    fired: list[Fired]
+    compared: Decimal | None
+    take: Take
+
+    def decided(self, taken: Taken) -> tuple[Decision, RuleSet]:
+        fired = self.fired + [f for i in taken.full if (f := self.take.counters[i].fired) is not None]
+        return decide(fired, self.platform, self.shop, self.compared), self.shop
+
+
+async def _pending(
+    facts: OrderFacts,
+    rule_sets: tuple[RuleSet, RuleSet],
+    uow: RiskUnitOfWork,
+    decider: Decider,
+    checked: bool,
+) -> Pending:
+    """Apply the rules, look up the kept trailing means (and whether the buyer paid before, for a first
+    purchase rule), and say which windows to take; `checked`: the rule sets' versions are checked too."""
+    platform, shop = rule_sets
+    found = evaluate(facts, [platform, shop], decider.max_quantity, decider.unpaid_horizon_seconds)
+    fired, compared = list(found.fired), None
+    for check in [] if found.rejected else found.amount_checks:
+        mean, samples = await decider.means.of(uow, facts.product_id, check.rule.sample)
+        if (over := above_mean(check, facts.amount, mean, samples)) is not None:
+            fired.append(over)
+        if compared is None or over is not None:
+            compared = mean
+    first = found.first_purchase and not found.rejected
+    if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
+        fired += found.first_purchase
+    counted = [] if any(f.verdict == "reject" for f in fired) else found.counters
+    versions = (platform.version, shop.version) if checked else None
+    now_ms = time.time_ns() // 1_000_000
+    take = Take(counted, str(facts.order_id), now_ms, str(facts.shop_id), versions)
+    return Pending(facts, platform, shop, fired, compared, take)
+
+
 async def decision_on(facts: OrderFacts, uow: RiskUnitOfWork, decider: Decider) -> tuple[Decision, RuleSet]:
     """The verdict on an order, and the shop's rule set it used: the kept rule sets, the kept trailing
     means, and one Redis round trip that checks the rule sets are current and checks and takes every window
     (a second one only after a rule change)."""
     rule_sets = decider.rules.kept(facts.shop_id) or await decider.rules.load(uow, facts.shop_id)
-    member, now_ms = str(facts.order_id), time.time_ns() // 1_000_000
     checked = True
     while True:
-        platform, shop = rule_sets
-        found = evaluate(facts, [platform, shop], decider.max_quantity, decider.unpaid_horizon_seconds)
-        fired, compared = list(found.fired), None
-        for check in [] if found.rejected else found.amount_checks:
-            mean, samples = await decider.means.of(uow, facts.product_id, check.rule.sample)
-            if (over := above_mean(check, facts.amount, mean, samples)) is not None:
-                fired.append(over)
-            if compared is None or over is not None:
-                compared = mean
-        first = found.first_purchase and not found.rejected
-        if first and not await uow.decisions.paid_before(facts.shop_id, facts.buyer_email):
-            fired += found.first_purchase
-        counted = [] if any(f.verdict == "reject" for f in fired) else found.counters
-        versions = (platform.version, shop.version) if checked else None
-        taken = await decider.counters.take(counted, member, now_ms, str(facts.shop_id), versions)
+        pending = await _pending(facts, rule_sets, uow, decider, checked)
+        take = pending.take
+        taken = await decider.counters.take(take.counters, take.member, take.now_ms, take.shop, take.versions)
         if taken.stale is None:
-            fired += [f for i in taken.full if (f := counted[i].fired) is not None]
-            return decide(fired, platform, shop, compared), shop
+            return pending.decided(taken)
         # a rule set changed: decide again with the saved ones, which are published again when Redis
         # holds others (lost, or a publication failed); the second time the versions are not checked
-        rule_sets, checked = await decider.rules.load(uow, facts.shop_id), False
-        if (rule_sets[0].version, rule_sets[1].version) != taken.stale:
-            for scope_id, rule_set in zip((PLATFORM, facts.shop_id), rule_sets, strict=True):
-                await decider.counters.publish_rules(scope_name(scope_id), rule_set.version, rule_set.rules)
+        rule_sets, checked = await _reload(facts.shop_id, taken.stale, uow, decider), False
+
+
+async def decisions_on(
+    batch: list[OrderFacts], uow: RiskUnitOfWork, decider: Decider
+) -> list[tuple[Decision, RuleSet]]:
+    """`decision_on` for a batch with one Redis round trip for all of it: the windows are taken in the
+    batch's order, so its orders are counted as they arrived. An order whose rule sets turned out stale
+    (nothing was counted for it) is decided again on its own."""
+    pending = []
+    for facts in batch:
+        rule_sets = decider.rules.kept(facts.shop_id) or await decider.rules.load(uow, facts.shop_id)
+        pending.append(await _pending(facts, rule_sets, uow, decider, True))
+    made = []
+    for one, taken in zip(pending, await decider.counters.take_many([p.take for p in pending]), strict=True):
+        made.append(one.decided(taken) if taken.stale is None else await decision_on(one.facts, uow, decider))
+    return made
+
+
+async def _reload(
+    shop_id: UUID, published: tuple[int, int], uow: RiskUnitOfWork, decider: Decider
+) -> tuple[RuleSet, RuleSet]:
+    """The saved rule sets, after Redis said others are published; publish them again if it still holds
+    others than the saved ones (lost, or a publication failed)."""
+    rule_sets = await decider.rules.load(uow, shop_id)
+    if (rule_sets[0].version, rule_sets[1].version) != published:
+        for scope_id, rule_set in zip((PLATFORM, shop_id), rule_sets, strict=True):
+            await decider.counters.publish_rules(scope_name(scope_id), rule_set.version, rule_set.rules)
+    return rule_sets
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision made and not yet recorded."""
+
+    event: OrderPlaced
+    facts: OrderFacts
+    decision: Decision
+    shop: RuleSet
 
 
 async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Decider) -> None:
@@ -156,30 +222,40 @@ async def decide_on_order(event: OrderPlaced, uow: RiskUnitOfWork, decider: Deci
     opens) and announce the verdict to the order's shop, once per order (a redelivered event stops at the
     consumer's inbox; another event of a decided order is counted as the same order and announced no
     more)."""
-    facts = facts_of(event)
-    decision, shop = await decision_on(facts, uow, decider)
-    await record_decision(event, facts, decision, shop, uow)
+    await decide_on_orders([event], uow, decider)
 
 
-async def record_decision(
-    event: OrderPlaced, facts: OrderFacts, decision: Decision, shop: RuleSet, uow: RiskUnitOfWork
-) -> None:
-    if not await uow.decisions.add(facts, decision):
-        log.info("order %s already has a risk decision; ignoring", event.order_id)
-        return
-    if decision.verdict == "review":
-        await open_review(uow, event, decision, shop.rules.review_timeout_seconds)
-    uow.publish(
-        RiskDecided(
-            order_id=event.order_id,
-            shop_id=event.shop_id,
-            verdict=decision.verdict,
-            reasons=decision.reasons,
-            fired=decision.fired,
-            rules_version=decision.rules_version,
-            platform_rules_version=decision.platform_rules_version,
+async def decide_on_orders(events: list[OrderPlaced], uow: RiskUnitOfWork, decider: Decider) -> None:
+    """`decide_on_order` for a batch the consumer hands over in one transaction: each order decided in
+    turn (their windows counted in arrival order), then every decision recorded in one statement."""
+    batch = [facts_of(event) for event in events]
+    decided = await decisions_on(batch, uow, decider)
+    made = [Decided(e, f, d, s) for e, f, (d, s) in zip(events, batch, decided, strict=True)]
+    await record_decisions(made, uow)
+
+
+async def record_decisions(made: list[Decided], uow: RiskUnitOfWork) -> None:
+    """Record the decisions, open the reviews they ask for and stage their verdicts: once per order."""
+    new = await uow.decisions.add_many([(d.facts, d.decision) for d in made])
+    for one in made:
+        if one.event.order_id not in new:
+            log.info("order %s already has a risk decision; ignoring", one.event.order_id)
+            continue
+        new.discard(one.event.order_id)  # the same order twice in a batch: its first decision only
+        decision = one.decision
+        if decision.verdict == "review":
+            await open_review(uow, one.event, decision, one.shop.rules.review_timeout_seconds)
+        uow.publish(
+            RiskDecided(
+                order_id=one.event.order_id,
+                shop_id=one.event.shop_id,
+                verdict=decision.verdict,
+                reasons=decision.reasons,
+                fired=decision.fired,
+                rules_version=decision.rules_version,
+                platform_rules_version=decision.platform_rules_version,
+            )
         )
-    )
 
 
 async def open_review(uow: RiskUnitOfWork, event: OrderPlaced, decision: Decision, seconds: int) -> None:

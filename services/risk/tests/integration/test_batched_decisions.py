@@ -1,0 +1,117 @@
+"""A batch the Kafka consumer hands the risk service (one transaction) is decided with one Redis round trip
+for all of its windows, taken in arrival order, and recorded with one statement for its decisions; a
+decision or its announcement stays once per order, in a batch as alone, and a rule set changed through
+another replica still applies to the batch's orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from faka_common.contracts import Envelope, Message, OrderPlaced
+from faka_common.messaging.consumer import Delivery
+from risk.adapters.counters import Counters, Take, Taken
+from risk.bootstrap import Service
+
+from .conftest import emitted
+from .test_fast_decisions import BLOCK_EXAMPLE, other_replica, statements
+from .test_rule_engine import order, set_rules
+
+pytestmark = pytest.mark.integration
+__all__ = ["other_replica"]
+
+
+class CountedTrips:
+    """The service's Redis counters, with their round trips counted."""
+
+    def __init__(self, counters: Counters) -> None:
+        self.inner = counters
+        self.trips: list[str] = []
+
+    async def take_many(self, takes: Sequence[Take]) -> list[Taken]:
+        self.trips.append(f"take_many({len(takes)})")
+        return await self.inner.take_many(takes)
+
+    async def take(self, *args: Any) -> Taken:
+        self.trips.append("take")
+        return await self.inner.take(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def records(*messages: Message) -> list[Delivery]:
+    return [
+        Delivery(m.topic, 0, i, m.key.encode(), Envelope.wrap(m, "test").to_bytes())
+        for i, m in enumerate(messages)
+    ]
+
+
+async def verdicts(service: Service, placed: Sequence[OrderPlaced]) -> list[dict[str, Any]]:
+    found = []
+    for one in placed:
+        decided = [m["payload"] for m in await emitted(service, one.order_id) if m["type"] == "RiskDecided"]
+        assert len(decided) == 1, decided
+        found.append(decided[0])
+    return found
+
+
+async def test_a_batch_of_fifty_from_one_device_is_one_round_trip_and_lets_the_first_five_through(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop, device = uuid4(), f"batch-{uuid4().hex}"
+    await set_rules(api, shop, {"type": "velocity", "per": "device", "limit": 5, "window_seconds": 60})
+    placed = [order(shop, ip=f"203.0.113.{i}", email=f"b{i}@example.com", device=device) for i in range(50)]
+    trips = CountedTrips(service.decider.counters)
+    service.decider.counters = trips
+    with statements(service) as sent:
+        outcomes = await service.consumer.consume_batch(records(*placed))
+    assert outcomes == ["handled"] * 50
+    assert trips.trips == ["take_many(50)"]
+    assert len([s for s in sent if s.startswith("INSERT INTO risk_decisions")]) == 1
+    decided = await verdicts(service, placed)
+    assert [d["verdict"] for d in decided] == ["approve"] * 5 + ["reject"] * 45
+    assert {tuple(d["fired"]) for d in decided[5:]} == {("shop.velocity[0]",)}
+
+
+async def test_an_order_twice_in_a_batch_and_the_batch_again_are_decided_and_announced_once(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(api, shop, {"type": "velocity", "per": "ip", "limit": 1, "window_seconds": 60})
+    first = order(shop, ip="192.0.2.10")
+    again = first.model_copy()  # another event (another event id) of the same order
+    other = order(shop, ip="192.0.2.11")
+    batch = records(first, again, other)
+    assert await service.consumer.consume_batch(batch) == ["handled"] * 3
+    assert await service.consumer.consume_batch(batch) == ["duplicate"] * 3  # redelivered: the inbox
+    assert [d["verdict"] for d in await verdicts(service, [first, other])] == ["approve", "approve"]
+
+
+async def test_a_rule_set_changed_through_another_replica_applies_to_the_next_batch(
+    service: Service, other_replica: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    placed = [order(shop, email=f"c{i}@example.com") for i in range(3)]
+    assert await service.consumer.consume_batch(records(*placed)) == ["handled"] * 3
+    version = await set_rules(other_replica, shop, BLOCK_EXAMPLE)
+    later = [order(shop, email=f"d{i}@example.com") for i in range(3)]
+    assert await service.consumer.consume_batch(records(*later)) == ["handled"] * 3
+    decided = await verdicts(service, placed + later)
+    assert [d["verdict"] for d in decided] == ["approve"] * 3 + ["reject"] * 3
+    assert {d["rules_version"] for d in decided[3:]} == {version}
+
+
+async def test_a_batch_across_shops_counts_each_shops_windows_apart(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shops: list[UUID] = [uuid4(), uuid4()]
+    for shop in shops:
+        await set_rules(api, shop, {"type": "velocity", "per": "ip", "limit": 2, "window_seconds": 60})
+    placed = [order(shops[i % 2], ip="192.0.2.77", email=f"e{i}@example.com") for i in range(8)]
+    assert await service.consumer.consume_batch(records(*placed)) == ["handled"] * 8
+    decided = await verdicts(service, placed)
+    assert [d["verdict"] for d in decided] == ["approve"] * 4 + ["reject"] * 4
