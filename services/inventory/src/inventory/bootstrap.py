@@ -71,7 +71,10 @@ def bootstrap(settings: Settings | None = None) -> Service:
             # every effect of these handlers is in the unit of work, so a failed batch can be redone
             # one record at a time without repeating anything outside the database
             batch_size=settings.consumer_batch_size,
-            batch_handlers={OrderApproved: handlers.reserve_stock_many},
+            batch_handlers={
+                OrderApproved: handlers.reserve_stock_many,
+                DeliverySucceeded: quality.record_deliveries,
+            },
         ),
         [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS],
     )

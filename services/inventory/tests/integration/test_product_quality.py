@@ -161,6 +161,50 @@ async def test_the_pre_sale_figures_come_from_the_counted_deliveries(
     ).status_code == 404
 
 
+async def test_a_run_of_deliveries_counts_as_the_same_deliveries_one_by_one(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    """The consumer hands a run of DeliverySucceeded to record_deliveries (a few statements per product)."""
+    one_by_one, as_a_run = await card_product(sessions, []), await card_product(sessions, [])
+    deliveries = [(1.5, 1), (4, 2), (8, 1), (25, 1), (40, 3), (8, 1)]
+    for seconds, items in deliveries:
+        await run(sessions, delivered(uuid.uuid4(), one_by_one, seconds, items), quality.record_delivery)
+    another_shops = delivered(uuid.uuid4(), as_a_run).model_copy(update={"shop_id": uuid.uuid4()})
+    run_of = [delivered(uuid.uuid4(), as_a_run, seconds, items) for seconds, items in deliveries]
+    await run(sessions, [*run_of, another_shops], quality.record_deliveries)
+
+    async def figures(product_id: uuid.UUID) -> dict[str, Any]:
+        found = await api.get(f"/internal/products/{product_id}/quality", headers=shop())
+        assert found.status_code == 200, found.text
+        body: dict[str, Any] = found.json()
+        return body
+
+    counted = await figures(as_a_run)
+    assert {**counted, "product_id": str(one_by_one)} == await figures(one_by_one)
+    assert (counted["window"]["delivered_items"], counted["last_7_days"]["delivered_orders"]) == (9, 6)
+
+
+async def test_a_run_that_brings_the_window_to_the_minimum_pauses_as_one_by_one_would(
+    api: httpx.AsyncClient, engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    await set_quality_policy(api, window_days=7, min_deliveries=5, pause_rate=0.3)
+    product_id = await card_product(sessions, [f"R-{i}-{uuid.uuid4().hex[:8]}" for i in range(6)])
+    orders = await deliver_orders(sessions, product_id, 3)
+    await report_invalid(sessions, product_id, orders[0])
+    await report_invalid(sessions, product_id, orders[1])  # 2 cases of 3 delivered: below the minimum
+    assert (await product_view(api, product_id))["paused"] is False
+
+    run_of = [delivered(uuid.uuid4(), product_id) for _ in range(4)]
+    await run(sessions, run_of, quality.record_deliveries)
+
+    # one by one, the run's second delivery makes 2 cases of 5 (0.4 > 0.3) and pauses the product; judged
+    # only at the run's end (2 of 7, 0.29) it would have stayed on sale
+    view = await product_view(api, product_id)
+    assert view["paused"] is True
+    assert "after-sales rate 0.400 > 0.3" in view["paused_reason"]
+    assert await announced(engine, product_id) == ["ProductPaused"]
+
+
 async def test_a_replaced_key_names_its_batchs_supplier_and_the_batch_shows_its_invalid_rate(
     api: httpx.AsyncClient, engine: AsyncEngine, sessions: SessionFactory
 ) -> None:

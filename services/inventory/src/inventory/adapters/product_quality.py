@@ -87,13 +87,19 @@ class ProductQualityRepository:
             )
         )
 
-    async def time(self, shop_id: UUID, product_id: UUID, at: datetime, bucket: int) -> None:
+    async def time(
+        self, shop_id: UUID, product_id: UUID, at: datetime, bucket: int, deliveries: int = 1
+    ) -> None:
+        """Add `deliveries` to the product's deliveries of the hour of `at` that took `bucket`."""
         t = product_delivery_times
         await self._session.execute(
             insert(t)
-            .values(product_id=product_id, hour=hour_of(at), bucket=bucket, shop_id=shop_id, deliveries=1)
+            .values(
+                product_id=product_id, hour=hour_of(at), bucket=bucket, shop_id=shop_id, deliveries=deliveries
+            )
             .on_conflict_do_update(
-                index_elements=[t.c.product_id, t.c.hour, t.c.bucket], set_={"deliveries": t.c.deliveries + 1}
+                index_elements=[t.c.product_id, t.c.hour, t.c.bucket],
+                set_={"deliveries": t.c.deliveries + deliveries},
             )
         )
 

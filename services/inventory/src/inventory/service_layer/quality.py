@@ -5,7 +5,9 @@ an operator; and the figures a buyer sees before buying."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -14,6 +16,7 @@ from faka_common.contracts.quality import ProductPaused, ProductResumed
 from faka_common.contracts.quality import ProductQualityPolicy as PolicyBody
 from faka_common.errors import NotFound
 
+from inventory.adapters.product_quality import hour_of
 from inventory.domain.model import Product
 from inventory.domain.quality import QualityPolicy, Tally, median_seconds, time_bucket
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
@@ -51,6 +54,66 @@ async def record_delivery(event: DeliverySucceeded, uow: InventoryUnitOfWork) ->
     await judge(uow, product, now_utc())
 
 
+async def record_deliveries(events: Sequence[DeliverySucceeded], uow: InventoryUnitOfWork) -> None:
+    """What `record_delivery` does for each event of a run, in a few statements: per product one read of the
+    product, its shop's policy and its window's tally, one count per hour, one per delivery-time bucket.
+    The judgement steps through the run's deliveries in order as the single handler would (a delivery can
+    only lower the rate, but one that brings the window to the minimum sample can pause the product)."""
+    now = now_utc()
+    products: dict[UUID, Product | None] = {}
+    runs: dict[UUID, list[DeliverySucceeded]] = {}
+    for event in events:
+        if event.product_id is None:
+            continue
+        if event.product_id not in products:
+            products[event.product_id] = await uow.products.get(event.product_id)
+        product = products[event.product_id]
+        if product is not None and product.shop_id == event.shop_id:
+            runs.setdefault(product.id, []).append(event)
+    for product_id, delivered in runs.items():
+        product = products[product_id]
+        assert product is not None
+        await _record_run(uow, product, delivered, now)
+
+
+async def _record_run(
+    uow: InventoryUnitOfWork, product: Product, delivered: list[DeliverySucceeded], now: datetime
+) -> None:
+    # the window as it stood before this run, for the judgement below: read before the run is counted
+    before = None
+    if product.paused_at is None:
+        policy = await uow.quality.policy(product.shop_id)
+        since = policy.since(now, product.resumed_at)
+        before = (policy, since, await uow.quality.tally(product.id, since))
+    orders: Counter[datetime] = Counter()
+    items: Counter[datetime] = Counter()
+    times: Counter[tuple[datetime, int]] = Counter()
+    for event in delivered:
+        at = event.delivered_at or now
+        orders[hour_of(at)] += 1
+        items[hour_of(at)] += event.item_count
+        if event.paid_at is not None:
+            times[hour_of(at), time_bucket(max(0.0, (at - event.paid_at).total_seconds()))] += 1
+    for hour, count in orders.items():
+        await uow.quality.count(
+            product.shop_id, product.id, hour, delivered_orders=count, delivered_items=items[hour]
+        )
+    for (hour, bucket), count in times.items():
+        await uow.quality.time(product.shop_id, product.id, hour, bucket, count)
+    if before is None:
+        return
+    policy, since, tally = before
+    for event in delivered:
+        if hour_of(event.delivered_at or now) >= since:
+            tally = replace(
+                tally,
+                delivered_orders=tally.delivered_orders + 1,
+                delivered_items=tally.delivered_items + event.item_count,
+            )
+        if await _pause_if_over(uow, product, policy, tally, now):
+            return
+
+
 async def record_failure(event: DeliveryFailed, uow: InventoryUnitOfWork) -> None:
     product = await _product_of(uow, event.shop_id, event.product_id)
     if product is not None:
@@ -71,14 +134,21 @@ async def judge(uow: InventoryUnitOfWork, product: Product, now: datetime) -> No
         return
     policy = await uow.quality.policy(product.shop_id)
     tally = await uow.quality.tally(product.id, policy.since(now, product.resumed_at))
+    await _pause_if_over(uow, product, policy, tally, now)
+
+
+async def _pause_if_over(
+    uow: InventoryUnitOfWork, product: Product, policy: QualityPolicy, tally: Tally, now: datetime
+) -> bool:
+    """Pause the product (once, announced) when `tally` passes the policy; whether it is paused now."""
     if not policy.pauses(tally):
-        return
+        return False
     reason = (
         f"after-sales rate {tally.after_sales_rate:.3f} > {policy.pause_rate} "
         f"({tally.cases} cases / {tally.delivered_items} delivered in {policy.window_days} days)"
     )
     if not await uow.quality.pause(product.id, reason, now):
-        return
+        return True
     uow.publish(
         ProductPaused(
             product_id=product.id,
@@ -92,6 +162,7 @@ async def judge(uow: InventoryUnitOfWork, product: Product, now: datetime) -> No
         )
     )
     log.warning("product %s of shop %s paused: %s", product.id, product.shop_id, reason)
+    return True
 
 
 async def resume_product(uow: InventoryUnitOfWork, shop_id: UUID, product_id: UUID, by: str) -> None:
