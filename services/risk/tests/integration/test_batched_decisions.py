@@ -13,7 +13,7 @@ import httpx
 import pytest
 from faka_common.contracts import Envelope, Message, OrderPlaced
 from faka_common.messaging.consumer import Delivery
-from risk.adapters.counters import Counters, Take, Taken
+from risk.adapters.counters import Counters, RedisCounters, Take, Taken
 from risk.bootstrap import Service
 
 from .conftest import emitted
@@ -115,3 +115,19 @@ async def test_a_batch_across_shops_counts_each_shops_windows_apart(
     assert await service.consumer.consume_batch(records(*placed)) == ["handled"] * 8
     decided = await verdicts(service, placed)
     assert [d["verdict"] for d in decided] == ["approve"] * 4 + ["reject"] * 4
+
+
+async def test_a_batch_taken_when_redis_lost_the_script_loads_it_and_counts_each_order_once(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    await set_rules(api, shop, {"type": "velocity", "per": "ip", "limit": 2, "window_seconds": 60})
+    counters = service.decider.counters
+    assert isinstance(counters, RedisCounters)
+    counters._take.sha = "0" * 40  # as if Redis had restarted without the script
+    trips = CountedTrips(counters)
+    service.decider.counters = trips
+    placed = [order(shop, ip="192.0.2.88", email=f"f{i}@example.com") for i in range(4)]
+    assert await service.consumer.consume_batch(records(*placed)) == ["handled"] * 4
+    assert trips.trips == ["take_many(4)"]  # loaded and taken in the batch, not order by order
+    assert [d["verdict"] for d in await verdicts(service, placed)] == ["approve"] * 2 + ["reject"] * 2

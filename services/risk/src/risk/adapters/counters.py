@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from faka_common.contracts.risk_rules import (
     RiskRules,
@@ -24,7 +24,7 @@ from faka_common.contracts.risk_rules import (
 )
 from faka_common.errors import Unavailable
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from risk.domain.rules import Counter
 
@@ -169,13 +169,28 @@ class RedisCounters:
         found: list[Taken] = [Taken() for _ in takes]
         if not asked:
             return found
-        async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
-            for i in asked:
-                keys, args = self._script_call(takes[i])
-                await self._take(keys=keys, args=args, client=pipe)
-            for i, answer in zip(asked, await pipe.execute(), strict=True):
-                found[i] = _taken(answer)
+        calls = [self._script_call(takes[i]) for i in asked]
+        async with _reachable():
+            answers = await self._take_in_pipeline(calls)
+            if any(isinstance(a, NoScriptError) for a in answers):
+                # Redis lost its scripts (a restart, a flush): load it and run them all again, which counts
+                # nothing twice (a window holds an order once)
+                self._take.sha = await self._redis.script_load(TAKE)
+                answers = await self._take_in_pipeline(calls)
+        for i, answer in zip(asked, answers, strict=True):
+            if isinstance(answer, Exception):
+                raise Unavailable(f"the risk counters' Redis refused a take: {answer}") from answer
+            found[i] = _taken(answer)
         return found
+
+    async def _take_in_pipeline(self, calls: list[tuple[list[str], list[str | int]]]) -> list[Any]:
+        """The calls' EVALSHAs in one round trip (not redis-py's script call, which asks SCRIPT EXISTS
+        first: a second round trip per batch)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(self._take.sha, len(keys), *keys, *args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+            return answers
 
     def _script_call(self, take: Take) -> tuple[list[str], list[str | int]]:
         """The TAKE script's keys and arguments for one decision."""
