@@ -73,6 +73,8 @@ DELIVERY_PROMISES = {
     "recharge": N_("Topped up to your account by the supplier, usually within minutes"),
 }
 STOCK_LABELS = {"available": N_("In stock"), "low": N_("Only a few left"), "sold_out": N_("Sold out")}
+#: A product paused by its after-sales rate (not sold until the shop resumes it), as its card says.
+PAUSED = N_("Paused")
 SHOP_STATUSES = {"suspended": N_("suspended"), "closed": N_("closed")}
 PROVIDER_NAMES = {
     "alipay": N_("Alipay"),
@@ -297,23 +299,30 @@ def shop_page(
     root: str = "",
     ctx: PageContext | None = None,
     categories: list[dict[str, Any]] | None = None,
+    paused: frozenset[str] = frozenset(),
 ) -> str:
-    """The shop's home: its products by category with price and stock state, each leading to its page (a
-    closed shop shows it is closed and offers nothing). Each card is made here, not in the template: a
-    home of 1,000 products renders in a few milliseconds."""
+    """The shop's home: its products by category with price and stock state (or paused: every option paused
+    by its after-sales rate), each leading to its page (a closed shop shows it is closed and offers
+    nothing). Each card is made here, not in the template: a home of 1,000 products renders in a few
+    milliseconds."""
     ctx = ctx or replace(for_shop(shop, "en", root), languages=LANGUAGES)
     sections = storefront_sections(products, categories or []) if shop.takes_orders else []
     gettext = translations(ctx.lang).gettext
-    states = {state: gettext(label) for state, label in STOCK_LABELS.items()}
+    states = {state: gettext(label) for state, label in {**STOCK_LABELS, "paused": PAUSED}.items()}
     starting = gettext("from %(price)s")
     for section in sections:
-        section["cards"] = [product_card(product, states, starting) for product in section["products"]]
+        section["cards"] = [
+            product_card(product, states, starting, paused) for product in section["products"]
+        ]
     return render("home.html", ctx, shop=shop, sections=sections)
 
 
-def product_card(product: dict[str, Any], states: dict[str, str], starting: str) -> dict[str, str]:
+def product_card(
+    product: dict[str, Any], states: dict[str, str], starting: str, paused: frozenset[str] = frozenset()
+) -> dict[str, str]:
     price = format_amount(*lowest_price(product))
-    state = product_state(product)
+    options = product.get("variants") or [product]
+    state = "paused" if all(str(o["id"]) in paused for o in options) else product_state(product)
     return {
         "href": f"products/{quote(str(product['id']), safe='')}",
         "title": str(product["title"]),

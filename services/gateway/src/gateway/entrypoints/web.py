@@ -26,6 +26,7 @@ from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
 from gateway.service_layer.challenges import ChallengeRequired, Solution, pass_checkout
+from gateway.service_layer.paused_products import PAUSED_PRODUCTS
 from gateway.service_layer.product_quality import product_quality
 from gateway.service_layer.storefront_categories import CATEGORY_NAMES
 
@@ -135,9 +136,11 @@ def web_router(gw: Gateway) -> APIRouter:
             shop = served(request)
             products = await edge.catalog(gw, shop) if shop.takes_orders else []
             categories = await CATEGORY_NAMES.of(gw, shop.id) if products else []
+            paused = await PAUSED_PRODUCTS.of(gw, shop.id) if products else frozenset()
         except DomainError as error:
             return html_error(request, error)
-        content = pages.shop_page(shop, products, ctx=page_context(request), categories=categories)
+        ctx = page_context(request)
+        content = pages.shop_page(shop, products, ctx=ctx, categories=categories, paused=paused)
         return html(request, content, private=False)
 
     @web.get("/products/{product_id}")
