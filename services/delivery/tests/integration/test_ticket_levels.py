@@ -13,9 +13,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from delivery.adapters import ticket_metrics
 from delivery.bootstrap import Service
 from delivery.service_layer import tickets
 from faka_common.contracts.tickets import MAX_TICKET_MESSAGE
+from sqlalchemy import text
 
 from .conftest import built_service, outbox, settings_for
 from .test_tickets import acting_for, delivered_order, open_ticket, ticket
@@ -279,3 +281,27 @@ async def test_a_bad_canned_reply_is_a_422_naming_the_field(
     refused = await api.post("/internal/canned-replies", json=body, headers=acting_for(uuid4()))
     assert refused.status_code == 422, refused.text
     assert field in refused.json()["message"]
+
+
+async def test_the_periodic_sweep_counts_the_open_overdue_tickets_for_the_alert(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop = uuid4()
+    order_id, product_id, _ = await delivered_order(service, shop)
+    opened = await open_ticket(api, shop, ticket(order_id, product_id, "other"))
+    await tickets.sweep_all(service.uow)
+    before = ticket_metrics.OVERDUE_OPEN.labels("L2")._value.get()
+    async with service.runtime.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE tickets SET response_due = now() - interval '1 minute',"
+                " next_due_at = now() - interval '1 minute' WHERE id = :id"
+            ),
+            {"id": UUID(opened["ticket_id"])},
+        )
+
+    await tickets.sweep_all(service.uow)
+
+    assert ticket_metrics.OVERDUE_OPEN.labels("L2")._value.get() == before + 1
+    [overdue] = await emitted(service, order_id, "TicketOverdue")
+    assert overdue["deadline"] == "response"
