@@ -32,8 +32,10 @@ def connector(database_url: str) -> Callable[[], Awaitable[Any]]:
 
 
 def async_engine(database_url: str, **options: Any) -> AsyncEngine:
-    """An engine whose connections `connector` makes."""
-    return create_async_engine("postgresql+asyncpg://", async_creator=connector(database_url), **options)
+    """An engine whose connections `connector` makes; its URL (without the libpq parameters) only names the
+    server and database, e.g. for the pool metrics' `database` label."""
+    named = sqlalchemy_url(database_url).split("?", 1)[0]
+    return create_async_engine(named, async_creator=connector(database_url), **options)
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
