@@ -1,5 +1,6 @@
-"""A request whose pooled database connection died (Postgres restarted) is a 503 to retry, never a 500,
-and the next request works on a fresh connection."""
+"""A request whose pooled database connection died (Postgres restarted), whose database is down, or whose
+upstream service is down is a 503 with Retry-After, never a 500; the next request works on a fresh
+connection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 from faka_common.db.engine import asyncpg_dsn, create_engine
+from faka_common.errors import Unavailable
 from faka_common.http import install_error_handlers
 from faka_common.testing import server_url
 from fastapi import FastAPI
@@ -74,3 +76,20 @@ async def test_a_request_while_the_database_server_is_down_is_a_503_not_a_500() 
     finally:
         await client.aclose()
         await engine.dispose()
+
+
+async def test_a_service_that_is_down_is_a_503_that_says_when_to_retry() -> None:
+    """An `Unavailable` (a service this one calls is down) tells the caller when to try again, as the
+    database's and the servers' 503s do: a buyer's checkout during a restart is told to retry, not failed."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/order")
+    async def order() -> None:
+        raise Unavailable("http://127.0.0.1:8001 unreachable: ClientConnectorError")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        down = await client.get("/order")
+    assert down.status_code == 503
+    assert down.json()["error"] == "unavailable"
+    assert down.headers["Retry-After"] == "1"

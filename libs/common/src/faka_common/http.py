@@ -77,7 +77,9 @@ def too_many(error: RateLimited, headers: Mapping[str, str] | None = None) -> JS
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+        # a service this one needs is down (restarting, say): say when to try again
+        retry = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=retry)
 
     @app.exception_handler(RateLimited)
     async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
