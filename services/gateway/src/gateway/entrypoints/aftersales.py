@@ -1,7 +1,9 @@
 """After-sales tickets at the edge: the buyer's routes (JSON under /api/v1 and the order's help page), each
 proving the order with its secret as a lookup does, and the shop's ticket queue in the admin API (with the
-manual queue's permissions). Tickets are the delivery service's; attachments and replies by e-mail are not
-built yet."""
+manual queue's permissions). Tickets are the delivery service's. A message may carry images (PNG, JPEG or
+WebP by content, 2 MB each, 3 a message: faka_common.ticket_images): they are served only to the ticket's
+buyer (the order's secret) and the shop (tickets:read), as the image type their content showed, never
+sniffed, in a sandbox."""
 
 from __future__ import annotations
 
@@ -11,14 +13,28 @@ from uuid import UUID
 
 from faka_common.contracts.aftersales import TicketCategory
 from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage
-from faka_common.errors import DomainError
+from faka_common.errors import DomainError, Unavailable
 from faka_common.fields import NonBlankLine
+from faka_common.ticket_images import (
+    FORM_BODY,
+    IMAGE_TYPES,
+    LIMITS_TEXT,
+    ImageTooLarge,
+    NotAnImage,
+    TooManyImages,
+    checked_images,
+    image_type,
+    read_fields,
+    read_form,
+)
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
 from gateway.domain.access import Principal
+from gateway.domain.views import secret_query
 from gateway.entrypoints import pages
 from gateway.entrypoints.access import admin_api, client_ip, requires
 from gateway.entrypoints.i18n import gettext
@@ -68,6 +84,15 @@ FIELD_ERRORS = {
     "message": N_("Write a message of up to 4000 characters."),
     "key": N_("Copy the key that does not work from the order page."),
 }
+IMAGES_HINT = N_("Up to 3 images (PNG, JPEG or WebP), 2 MB each.")
+MULTIPART = "multipart/form-data"
+#: What the help page says of an image it refused, in the buyer's language (the API's errors name the limit).
+IMAGE_ERRORS = {
+    ImageTooLarge: N_("An image may be at most 2 MB."),
+    NotAnImage: N_("Only PNG, JPEG or WebP images can be attached."),
+    TooManyImages: N_("At most 3 images a message."),
+}
+ImageRefused = (ImageTooLarge, NotAnImage, TooManyImages)
 
 
 class NewTicketBody(OrderSecretBody):
@@ -95,7 +120,38 @@ class ShopReply(BaseModel):
     resolve: bool = Field(default=False, description="Close the ticket as solved with this answer")
 
 
+MESSAGE_TEXT: TypeAdapter[str] = TypeAdapter(TicketMessage)
+IMAGE_HEADERS = {
+    **PRIVATE,
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+"""An image is shown as the image it is and nothing else: its type is never sniffed, and were it opened as a
+page it could run nothing."""
 SecretQuery = Annotated[str | None, Query(max_length=128, description="The order's token or query password")]
+
+
+def image_response(content: bytes, media_type: str, attachment_id: UUID) -> Response:
+    """The image with a fixed type (one of IMAGE_TYPES, and what its bytes are) and a file name."""
+    kind = media_type.split(";", 1)[0].strip().lower()
+    if kind not in IMAGE_TYPES or image_type(content) != kind:
+        raise Unavailable("the image cannot be served")
+    extension = {"image/jpeg": "jpg"}.get(kind, kind.removeprefix("image/"))
+    disposition = f'inline; filename="ticket-image-{attachment_id}.{extension}"'
+    return Response(content, media_type=kind, headers={**IMAGE_HEADERS, "Content-Disposition": disposition})
+
+
+def form_message(fields: dict[str, str]) -> str:
+    """The form's message, or a 422 naming the field."""
+    try:
+        return MESSAGE_TEXT.validate_python(fields.get("message", ""))
+    except ValidationError:
+        raise DomainError(f"message: write 1 to {MAX_TICKET_MESSAGE} characters") from None
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith(MULTIPART)
 
 
 def aftersales_router(gw: Gateway) -> APIRouter:
@@ -146,6 +202,40 @@ def tickets_router(gw: Gateway) -> APIRouter:
         )  # fmt: skip
         return JSONResponse(ticket, headers=PRIVATE)
 
+    @api.post(
+        "/orders/{order_no}/tickets/{ticket_id}/images",
+        summary="Write again on a ticket with images (multipart: token or password, message, image)",
+        description=f"Images: {LIMITS_TEXT}, checked by their content. Too big: 413; not such an image: "
+        "415; too many: 422; each error names the limit.",
+        openapi_extra=FORM_BODY,
+    )
+    async def write_with_images(order_no: str, ticket_id: UUID, request: Request) -> JSONResponse:
+        fields, images = await read_form(request)
+        ticket = await aftersales.write_on_ticket(
+            gw, checked_order_no(order_no), OrderSecret(fields.get("token"), fields.get("password")),
+            client_ip(gw, request), ticket_id, form_message(fields), images,
+        )  # fmt: skip
+        return JSONResponse(ticket, headers=PRIVATE)
+
+    @api.get(
+        "/orders/{order_no}/tickets/{ticket_id}/attachments/{attachment_id}",
+        summary="An image of a ticket of the order",
+        response_class=Response,
+    )
+    async def image(
+        order_no: str,
+        ticket_id: UUID,
+        attachment_id: UUID,
+        request: Request,
+        token: SecretQuery = None,
+        password: SecretQuery = None,
+    ) -> Response:
+        content, media_type = await aftersales.ticket_image(
+            gw, checked_order_no(order_no), OrderSecret(token, password), client_ip(gw, request),
+            ticket_id, attachment_id,
+        )  # fmt: skip
+        return image_response(content, media_type, attachment_id)
+
     return api
 
 
@@ -159,6 +249,7 @@ def help_pages_router(gw: Gateway) -> APIRouter:
         secret: OrderSecret,
         form: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
+        status: int = 400,
     ) -> HTMLResponse:
         order, found = await aftersales.order_tickets(
             gw, checked_order_no(order_no), secret, client_ip(gw, request)
@@ -172,6 +263,8 @@ def help_pages_router(gw: Gateway) -> APIRouter:
             tickets=found,
             order_link=pages.relative(pages.order_page_path(number, secret.token, secret.password)),
             action=f"orders/{quote(number, safe='')}/support",
+            images_path=f"api/v1/orders/{quote(number, safe='')}/tickets/",
+            secret_query=secret_query(secret.token, secret.password),
             hidden={k: v for k, v in secret.body().items() if v},
             form=form or {},
             errors=errors or {},
@@ -180,9 +273,16 @@ def help_pages_router(gw: Gateway) -> APIRouter:
             authors=AUTHORS,
             reasons=REASONS,
             max_message=MAX_TICKET_MESSAGE,
+            images_hint=IMAGES_HINT,
             refresh=3 if any(t["waiting_for"] == "system" for t in found) else None,
         )
-        return html(request, content, 400 if errors else 200)
+        return html(request, content, status if errors else 200)
+
+    async def posted(request: Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+        """The help page's form: with images (multipart) or without (urlencoded)."""
+        if is_multipart(request):
+            return await read_fields(request)
+        return form_fields(await read_body(request, MAX_FORM_BYTES)), []
 
     @web.get("/orders/{order_no}/support")
     async def help_page(
@@ -193,17 +293,18 @@ def help_pages_router(gw: Gateway) -> APIRouter:
         except DomainError as error:
             return html_error(request, error)
 
-    @web.post("/orders/{order_no}/support")
+    @web.post("/orders/{order_no}/support", openapi_extra=FORM_BODY)
     async def ask(request: Request, order_no: str) -> Any:
         lang = page_context(request).lang
         try:
-            form = form_fields(await read_body(request, MAX_FORM_BYTES))
+            form, files = await posted(request)
             secret = OrderSecret(form.get("token"), form.get("password"))
             try:
+                images = checked_images(files)
                 body = NewTicketBody.model_validate({k: form.get(k) for k in ("category", "message", "key")})
                 await aftersales.open_ticket(
                     gw, checked_order_no(order_no), secret, client_ip(gw, request),
-                    body.category, body.message, body.key,
+                    body.category, body.message, body.key, images,
                 )  # fmt: skip
             except ValidationError as error:
                 return await page(request, order_no, secret, form, field_errors(error, lang))
@@ -211,10 +312,37 @@ def help_pages_router(gw: Gateway) -> APIRouter:
                 return await page(
                     request, order_no, secret, form, {"key": gettext(lang, FIELD_ERRORS["key"])}
                 )
+            except ImageRefused as error:
+                said = {"image": gettext(lang, IMAGE_ERRORS[type(error)])}
+                return await page(request, order_no, secret, form, said, error.status_code)
         except DomainError as error:
             return html_error(request, error)
         path = storefront_root(request) + support_path(order_no, secret)
         return RedirectResponse(path, status_code=303, headers=PRIVATE)
+
+    @web.post("/orders/{order_no}/support/{ticket_id}", openapi_extra=FORM_BODY)
+    async def write_again(request: Request, order_no: str, ticket_id: UUID) -> Any:
+        lang = page_context(request).lang
+        try:
+            form, files = await posted(request)
+            secret = OrderSecret(form.get("token"), form.get("password"))
+            field = f"reply-{ticket_id}"
+            try:
+                images = checked_images(files)
+                message = MESSAGE_TEXT.validate_python(form.get("message", ""))
+                await aftersales.write_on_ticket(
+                    gw, checked_order_no(order_no), secret, client_ip(gw, request), ticket_id, message, images
+                )
+            except ValidationError:
+                said = {field: gettext(lang, FIELD_ERRORS["message"])}
+                return await page(request, order_no, secret, {}, said)
+            except ImageRefused as error:
+                said = {field: gettext(lang, IMAGE_ERRORS[type(error)])}
+                return await page(request, order_no, secret, {}, said, error.status_code)
+        except DomainError as error:
+            return html_error(request, error)
+        path = storefront_root(request) + support_path(order_no, secret)
+        return RedirectResponse(f"{path}#ticket-{ticket_id}", status_code=303, headers=PRIVATE)
 
     return web
 
@@ -242,7 +370,46 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "tickets:read")],
     )
     async def get_ticket(ticket_id: UUID) -> Any:
-        return (await gw.delivery.request("GET", f"/internal/tickets/{ticket_id}")).json()
+        thread = json_body(await gw.delivery.request("GET", f"/internal/tickets/{ticket_id}"))
+        found = json_body(await gw.delivery.request("GET", f"/internal/tickets/{ticket_id}/attachments"))
+        images = found.get("items", [])
+        for message in thread.get("messages", []):
+            message["attachments"] = [
+                aftersales.image_view(i) for i in images if i.get("message_id") == message.get("message_id")
+            ]
+        return thread
+
+    @api.get(
+        "/tickets/{ticket_id}/attachments/{attachment_id}",
+        summary="An image of a ticket's message",
+        response_class=Response,
+        dependencies=[requires(gw, "tickets:read")],
+    )
+    async def image(ticket_id: UUID, attachment_id: UUID) -> Response:
+        path = f"/internal/tickets/{ticket_id}/attachments/{attachment_id}"
+        response = await gw.delivery.request("GET", path)
+        return image_response(response.content, response.headers.get("content-type", ""), attachment_id)
+
+    @api.post(
+        "/tickets/{ticket_id}/images",
+        summary="Answer a ticket with images (multipart: message, resolve, image)",
+        description=f"Images: {LIMITS_TEXT}, checked by their content. Too big: 413; not such an image: "
+        "415; too many: 422; each error names the limit.",
+        openapi_extra=FORM_BODY,
+        dependencies=[requires(gw, "tickets:write")],
+    )
+    async def reply_with_images(ticket_id: UUID, request: Request) -> Any:
+        principal: Principal = request.state.principal
+        fields, images = await read_form(request)
+        answer = {
+            "author": principal.label[:100],
+            "message": form_message(fields),
+            "resolve": fields.get("resolve", "").lower() in ("1", "true", "on", "yes"),
+            "by": answerer(request),
+        }
+        return await aftersales.post_message(
+            gw, f"/internal/tickets/{ticket_id}/replies", answer, images, None
+        )
 
     @api.post(
         "/tickets/{ticket_id}/replies",

@@ -1,14 +1,16 @@
 """The buyer's after-sales tickets at the edge: the order's secret is checked (as a lookup is) before the
 delivery service, which owns tickets, is asked; the key a buyer reports is named as they see it and found
-among the order's keys here."""
+among the order's keys here. A message may carry images (faka_common.ticket_images); each is read back
+through the gateway with the type its content showed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from faka_common.errors import DomainError
+from faka_common.ticket_images import Image, images_form
 
 from gateway.adapters.owners import json_body, segment
 from gateway.bootstrap import Gateway
@@ -27,17 +29,50 @@ class KeyNotNamed(DomainError):
     code = "invalid_request"
 
 
-def buyer_ticket(thread: Mapping[str, Any]) -> dict[str, Any]:
-    """A ticket as its buyer sees it: what it is about, where it stands and why, and the conversation."""
+def buyer_ticket(
+    thread: Mapping[str, Any], images: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A ticket as its buyer sees it: what it is about, where it stands and why, and the conversation with
+    each message's images (`images`: the order's, when the thread does not carry them)."""
     view = {name: thread.get(name) for name in BUYER_FIELDS}
     view["waiting_for"] = (
         "system" if thread.get("level") == "L1" and thread.get("status") == "open" else "shop"
     )
     view["messages"] = [
-        {"author": m.get("author"), "body": m.get("body"), "created_at": m.get("created_at")}
+        {
+            "author": m.get("author"),
+            "body": m.get("body"),
+            "created_at": m.get("created_at"),
+            "attachments": [
+                image_view(a)
+                for a in (
+                    m.get("attachments")
+                    if images is None
+                    else [i for i in images if i.get("message_id") == m.get("message_id")]
+                )
+                or []
+            ],
+        }
         for m in thread.get("messages") or []
     ]
     return view
+
+
+def image_view(image: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: image.get(name) for name in ("attachment_id", "media_type", "size", "name")}
+
+
+async def post_message(
+    gw: Gateway, path: str, body: dict[str, Any], images: Sequence[Image], shop: Any
+) -> dict[str, Any]:
+    """A message to delivery: JSON, or with images the same body as a form at `path`/with-images."""
+    if not images:
+        return json_body(await gw.delivery.request("POST", path, json=body, shop=shop))
+    content, media_type = images_form(body, images)
+    response = await gw.delivery.request(
+        "POST", f"{path}/with-images", content=content, headers={"Content-Type": media_type}, shop=shop
+    )
+    return json_body(response)
 
 
 async def reported_key(gw: Gateway, order: Mapping[str, Any], key: str | None) -> UUID | None:
@@ -72,6 +107,7 @@ async def open_ticket(
     category: str,
     message: str,
     key: str | None = None,
+    images: Sequence[Image] = (),
 ) -> dict[str, Any]:
     """A ticket about the order whose secret the buyer holds (checked and throttled like a lookup)."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
@@ -84,8 +120,7 @@ async def open_ticket(
         "message": message,
         "key_id": str(key_id) if key_id else None,
     }
-    response = await gw.delivery.request("POST", "/internal/tickets", json=body, shop=edge.order_shop(order))
-    return buyer_ticket(json_body(response))
+    return buyer_ticket(await post_message(gw, "/internal/tickets", body, images, edge.order_shop(order)))
 
 
 async def order_tickets(
@@ -93,17 +128,46 @@ async def order_tickets(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The order (as its buyer sees it) and its tickets, newest last."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
-    path = f"/internal/orders/{segment(str(order['order_id']))}/tickets"
-    found = json_body(await gw.delivery.request("GET", path, shop=edge.order_shop(order)))
-    return order, [buyer_ticket(t) for t in found.get("items", [])]
+    path = f"/internal/orders/{segment(str(order['order_id']))}"
+    found = json_body(await gw.delivery.request("GET", f"{path}/tickets", shop=edge.order_shop(order)))
+    items = found.get("items", [])
+    images: list[dict[str, Any]] = []
+    if items:
+        answer = await gw.delivery.request("GET", f"{path}/attachments", shop=edge.order_shop(order))
+        images = json_body(answer).get("items", [])
+    return order, [buyer_ticket(t, images) for t in items]
 
 
 async def write_on_ticket(
-    gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None, ticket_id: UUID, message: str
+    gw: Gateway,
+    order_no: str,
+    secret: OrderSecret,
+    client_ip: str | None,
+    ticket_id: UUID,
+    message: str,
+    images: Sequence[Image] = (),
 ) -> dict[str, Any]:
     """The buyer writes again on a ticket of their order (another order's ticket is not found)."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
     path = f"/internal/orders/{segment(str(order['order_id']))}/tickets/{ticket_id}/messages"
     body = {"author": "buyer", "message": message}
-    response = await gw.delivery.request("POST", path, json=body, shop=edge.order_shop(order))
-    return buyer_ticket(json_body(response))
+    return buyer_ticket(await post_message(gw, path, body, images, edge.order_shop(order)))
+
+
+async def ticket_image(
+    gw: Gateway,
+    order_no: str,
+    secret: OrderSecret,
+    client_ip: str | None,
+    ticket_id: UUID,
+    attachment_id: UUID,
+) -> tuple[bytes, str]:
+    """An image of a ticket of the buyer's order: its bytes and media type (another order's: not found)."""
+    order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
+    response = await gw.delivery.request(
+        "GET",
+        f"/internal/tickets/{ticket_id}/attachments/{attachment_id}",
+        params={"order_id": str(order["order_id"])},
+        shop=edge.order_shop(order),
+    )
+    return response.content, response.headers.get("content-type", "")
