@@ -4,14 +4,15 @@ set-up) against the whole platform.
 A platform admin suspends a shop on the platform console and its storefront shows it closed (and its
 checkout refuses orders), resumes it, reads the platform's figures and the audit log across shops; a shop's
 owner gets the 403 page there and the platform API answers 403. A shop owner invites a member, changes the
-role and removes them; makes an API token (the second factor asked for when it is older than five
-minutes), sees it once, uses it and revokes it; finds both in the audit log; sets the buyers' e-mail sender
-(a server's refusal next to its field); adds a category and a coupon (a refused percentage next to its
-field) and disables the coupon. A person who forgot the password asks for a link on the page sign-in
-offers, chooses a new password on the e-mailed link's page and signs in with it. A viewer sees the
-suppliers, categories and coupons without a write action and the API refuses the writes (403). Every page
-has no serious or critical axe violation, in zh-CN shows no translated English msgid in its own words, and
-sends a browser without a session to sign-in."""
+role and removes them; makes an API token (the second factor asked for when it is older than five minutes),
+sees it once, uses it and revokes it; finds both in the audit log; sets the buyers' e-mail sender (a
+server's refusal next to its field), sets up and removes a payment channel (the second factor asked for when
+old), reads a supplier's scores and account and switches it off; adds a category and a coupon (a refused
+percentage next to its field) and disables the coupon. A person who forgot the password asks for a link on
+the page sign-in offers, chooses a new password on the e-mailed link's page and signs in with it. A viewer
+sees the suppliers, categories and coupons without a write action and the API refuses the writes (403).
+Every page has no serious or critical axe violation, in zh-CN shows no translated English msgid in its own
+words, and sends a browser without a session to sign-in."""
 
 from __future__ import annotations
 
@@ -197,13 +198,24 @@ async def test_an_owner_manages_members_and_an_api_token_and_finds_them_in_the_a
         await no_serious_axe_violations(page)
 
 
-async def test_an_owner_sets_the_sender_and_a_server_refusal_shows_next_to_its_field(
+async def test_an_owner_sets_the_sender_a_payment_channel_and_switches_a_supplier_off(
     platform: Platform, browser: Browser, owner: ConsolePerson
 ) -> None:
+    supplier = f"wholesale-{uuid.uuid4().hex[:4]}"
+    assert platform.operator is not None
+    await platform.operator.step_up()  # registering a supplier hands it credentials
+    async with platform.admin() as admin:
+        registered = await admin.post(
+            "/api/admin/suppliers",
+            headers=SHOP,
+            json={"name": supplier, "kind": "http_json", "base_url": "http://127.0.0.1:9/",
+                  "secret": "a supplier secret", "timeout_seconds": 5},
+        )  # fmt: skip
+    assert registered.status_code == 201, registered.text
     async with console(browser, platform, "notifications", person=owner) as context:
         page = await context.new_page()
         await page.goto("/console/settings/notifications")
-        form = page.locator("#channels-form")
+        form = page.locator("#channels-form[aria-busy=false]")
         await form.get_by_label("Sender's name").fill("Night Cards")
         await form.get_by_label("Sender's address").fill("not an address")
         await form.get_by_role("button", name="Save").click()
@@ -214,11 +226,28 @@ async def test_an_owner_sets_the_sender_and_a_server_refusal_shows_next_to_its_f
         await expect(page.locator("#action-result")).to_have_text("The notification settings are saved.")
         await no_serious_axe_violations(page)
         await page.get_by_role("link", name="Payment channels").click()
-        await expect(page.locator("#channels li[data-provider=sandbox]")).to_contain_text("Not set up")
+        sandbox = page.locator("#channels li[data-provider=sandbox]")
+        await expect(sandbox).to_contain_text("Not set up")
         await no_serious_axe_violations(page)
+        await sandbox.get_by_role("button", name="Set up: sandbox").click()
+        await sandbox.get_by_label("secret").fill("a sandbox secret of the shop")
+        await sandbox.get_by_role("button", name="Save: sandbox").click()
+        await stepped_up_if_asked(page, owner, "#action-result:not([hidden])")
+        await expect(page.locator("#action-result")).to_have_text("The sandbox channel is saved.")
+        await expect(sandbox).to_contain_text("Offered to buyers")
+        await expect(sandbox).to_contain_text("secret: stored")
+        await expect(sandbox).not_to_contain_text("a sandbox secret of the shop")
+        await sandbox.get_by_role("button", name="Remove: sandbox").click()
+        await expect(sandbox).to_contain_text("Not set up")
+
         await page.get_by_role("link", name="Suppliers").click()
-        await expect(page.locator("#results-state")).to_have_text("Nothing here yet.")
+        row = page.locator("#suppliers tbody tr", has_text=supplier)
+        await expect(row).to_contain_text("Switched on")
         await no_serious_axe_violations(page)
+        await row.get_by_role("button", name=f"Account: {supplier}").click()
+        await expect(page.get_by_role("heading", name=f"Account: {supplier}")).to_be_focused()
+        await row.get_by_role("button", name=f"Switch off: {supplier}").click()
+        await expect(row).to_contain_text("Switched off")
     async with owner.client() as api:
         stored = (await api.get("/api/admin/shop-channels", headers=SHOP)).json()
     assert (stored["from_name"], stored["from_address"]) == ("Night Cards", "sales@cards.example.com")
@@ -271,7 +300,8 @@ async def test_an_owner_adds_a_category_and_a_coupon_and_a_viewer_sees_no_write_
             await page.goto(path)
             await expect(page.locator("h1")).to_be_visible()
             await expect(page.locator("#results-state")).not_to_have_text("Loading…")
-            await expect(page.locator("main form:not(#step-up) button, main td button")).to_have_count(0)
+            writes = page.get_by_role("button", name=re.compile("Add|Disable|Switch|Remove|Invite"))
+            await expect(writes).to_have_count(0)
         await page.goto("/console/catalog/categories")
         await expect(page.locator("#categories li", has_text=name)).to_be_visible()
         answer = await page.goto("/console/settings/members")
@@ -354,7 +384,7 @@ async def test_the_settings_catalog_and_platform_pages_in_chinese_show_no_englis
             "/console/settings/api-tokens": "#new-token",
             "/console/settings/audit": "#audit-entries li",
             "/console/settings/payments": "#channels li",
-            "/console/settings/notifications": "#channels-form",
+            "/console/settings/notifications": "#channels-form[aria-busy=false]",
             "/console/settings/suppliers": "#suppliers",
             "/console/catalog/categories": "#categories li",
             "/console/catalog/coupons": "#new-coupon",

@@ -414,10 +414,14 @@
       return sent;
     }
 
+    // the form is saved whole: not before what is stored is in it
     (async () => {
       const answer = await api("GET", "/api/admin/shop-channels");
       if (!answer.ok) return failed(answer);
       fill(answer.data);
+      form.setAttribute("aria-busy", "false");
+      const save = $('button[type="submit"]', form);
+      if (save) save.disabled = false;
     })();
     if (!canWrite) return;
     form.addEventListener("submit", async (event) => {
