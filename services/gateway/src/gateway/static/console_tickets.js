@@ -105,9 +105,9 @@
       holder.setAttribute("aria-busy", "false");
       if (!canWrite) return;
       reply.hidden = false;
-      // only the platform closes a ticket that is with it
+      // only the platform closes a ticket that is with it (a style: .field.check's display beats [hidden])
       const resolve = $("#f-resolve").closest(".field");
-      resolve.hidden = ticket.level === "L3" && !asPlatform;
+      resolve.style.display = ticket.level === "L3" && !asPlatform ? "none" : "";
       escalate.hidden = ticket.level === "L3" || asPlatform;
     }
 
