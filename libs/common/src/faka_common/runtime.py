@@ -29,6 +29,7 @@ from faka_common.messaging.broker import (
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.messaging.progress import ConsumerProgress, broker_consumers
 from faka_common.messaging.relay import OutboxRelay
+from faka_common.outages import retry_while_down
 from faka_common.settings import ServiceSettings
 from faka_common.telemetry import setup_logging, setup_tracing
 
@@ -109,24 +110,29 @@ class Runtime:
     async def start(self) -> None:
         setup_logging(self.settings.log_level)
         setup_tracing(self.settings.service_name, self.settings.otel_exporter_otlp_endpoint)
+        wait = self.settings.dependency_wait_seconds
         if self.settings.run_migrations:
-            await upgrade(self.settings.database_url, self.migrations)
+            await retry_while_down(
+                "migrating", lambda: upgrade(self.settings.database_url, self.migrations), wait
+            )
         else:
             await wait_for_schema(
                 self.settings.database_url, self.migrations, self.settings.migration_wait_seconds
             )
-        if self.settings.kafka_create_topics:
-            await create_topics(
-                self.settings.kafka_bootstrap_servers,
-                self.topics,
-                self.settings.kafka_namespace,
-                self.kafka_security,
-            )
+        # a service started while the broker is down waits for it here, instead of exiting to be restarted
+        await retry_while_down("starting", self._reach_kafka, wait)
         for hook in self.on_start:
             await hook()
         self._tasks.append(asyncio.create_task(self.relay.run()))
         await self.broker.start()
         log.info("%s started", self.settings.service_name)
+
+    async def _reach_kafka(self) -> None:
+        """Create the missing topics (when this service may) or at least reach the brokers."""
+        topics = self.topics if self.settings.kafka_create_topics else ()
+        await create_topics(
+            self.settings.kafka_bootstrap_servers, topics, self.settings.kafka_namespace, self.kafka_security
+        )
 
     async def stop(self) -> None:
         await self.broker.stop()

@@ -73,6 +73,11 @@ class ServiceSettings(KafkaSettings):
         description="Migrate the service's database at start-up. Off where a migration Job does it "
         "(Kubernetes, components/migrations): the service then waits until its schema is there",
     )
+    dependency_wait_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a starting service waits for Postgres or Kafka to come back before it exits",
+    )
     migration_wait_seconds: float = Field(
         default=600.0, gt=0, description="How long a service with RUN_MIGRATIONS off waits for its schema"
     )
