@@ -207,3 +207,31 @@ async def test_the_ticket_pages_in_chinese_show_no_english_words(
         }
         await show_no_english(page, ready, page_words)
         await expect(page.get_by_role("link", name="工单").first).to_be_visible()
+
+
+async def test_how_to_use_is_answered_at_once_with_the_products_instructions_on_the_help_page(
+    platform: Platform,
+) -> None:
+    order, _, _, product_id = await delivered(platform, keys=2)
+    instructions = "Open the launcher, choose Redeem a code and paste the key."
+    async with platform.admin() as admin:
+        changed = await admin.patch(
+            f"/api/admin/products/{product_id}", json={"usage_instructions": instructions}, headers=SHOP
+        )
+        assert changed.status_code == 200, changed.text
+    async with platform.storefront() as shop:
+        opened = await shop.post(
+            f"/api/v1/orders/{order['order_no']}/tickets",
+            json={"token": order["token"], "category": "how_to_use", "message": "How do I use it?"},
+        )
+        assert opened.status_code == 201, opened.text
+        page = await shop.get(
+            f"/orders/{order['order_no']}/support",
+            params={"token": order["token"]},
+            headers={"Accept-Language": "en"},
+        )
+    ticket = opened.json()
+    assert ticket["status"] == "answered"
+    assert [(m["author"], m["answer"]) for m in ticket["messages"]] == [("buyer", False), ("system", True)]
+    assert instructions in ticket["messages"][1]["body"]
+    assert page.status_code == 200 and instructions in page.text and "Automatic answer" in page.text

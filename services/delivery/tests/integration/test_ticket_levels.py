@@ -43,7 +43,9 @@ async def test_how_to_use_is_answered_with_the_products_instructions_at_once(
     opened = await open_ticket(api, shop, body)
 
     assert (opened["level"], opened["status"], opened["response_due"]) == ("L1", "answered", None)
-    assert [m["author"] for m in opened["messages"]] == ["buyer", "system"]
+    assert [(m["author"], m["author_label"]) for m in opened["messages"]] == [
+        ("buyer", "buyer"), ("system", "answer"),
+    ]  # fmt: skip
     assert "store.example/redeem" in opened["messages"][1]["body"]
 
 

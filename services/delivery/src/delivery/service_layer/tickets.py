@@ -108,8 +108,8 @@ async def open_ticket(shop_id: UUID, new: NewTicket, uow: DeliveryUnitOfWork) ->
     messages = [_message(ticket, "buyer", "buyer", new.message, now)]
     await uow.tickets.add(ticket)
     answer = await _first_answer(uow, ticket, new, now)
-    if answer is not None:
-        messages.append(_message(ticket, "system", "system", answer, now))
+    if answer is not None:  # labelled so the buyer's page shows it (the system's notes it does not)
+        messages.append(_message(ticket, "system", "answer", answer, now))
     await uow.tickets.save(ticket)
     for i, message in enumerate(messages):
         await _post(uow, ticket, message, opened=i == 0)

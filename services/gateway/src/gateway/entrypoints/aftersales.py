@@ -63,7 +63,12 @@ TICKET_STATUSES = {
     "answered": N_("Answered by the shop"),
     "resolved": N_("Solved"),
 }
-AUTHORS = {"buyer": N_("You"), "shop": N_("From the shop")}
+AUTHORS = {
+    "buyer": N_("You"),
+    "shop": N_("From the shop"),
+    "platform": N_("From the platform"),
+    "system": N_("Automatic answer"),
+}
 #: Why a ticket waits for the shop, as its buyer is told.
 REASONS = {
     "outside_window": N_("The time for an automatic replacement has passed; the shop will look at it."),
@@ -77,6 +82,8 @@ REASONS = {
     "already_replaced": N_("This key was already reported; the shop will look at it."),
     "key_already_reported": N_("This key was already reported; the shop will look at it."),
     "no_key_named": N_("No key was named; the shop will look at it."),
+    "escalation_requested": N_("The platform looks at this dispute and will answer here."),
+    "sla_breached": N_("The shop did not answer in time: the platform will answer here."),
 }
 #: What a field's error on the help page says, next to the field.
 FIELD_ERRORS = {

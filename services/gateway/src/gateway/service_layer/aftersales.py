@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+from faka_common.contracts.tickets import MAX_TICKET_MESSAGE
 from faka_common.errors import DomainError
 from faka_common.ticket_images import Image, images_form
 
@@ -35,14 +36,17 @@ def buyer_ticket(
     """A ticket as its buyer sees it: what it is about, where it stands and why, and the conversation with
     each message's images (`images`: the order's, when the thread does not carry them)."""
     view = {name: thread.get(name) for name in BUYER_FIELDS}
+    level, status = thread.get("level"), thread.get("status")
     view["waiting_for"] = (
-        "system" if thread.get("level") == "L1" and thread.get("status") == "open" else "shop"
+        "system" if level == "L1" and status == "open" else "platform" if level == "L3" else "shop"
     )
     view["messages"] = [
         {
             "author": m.get("author"),
             "body": m.get("body"),
             "created_at": m.get("created_at"),
+            # the system's answer to the ticket (a rule's: usage, where the key is), not one of its notes
+            "answer": m.get("author") == "system" and m.get("author_label") == "answer",
             "attachments": [
                 image_view(a)
                 for a in (
@@ -99,6 +103,19 @@ async def reported_key(gw: Gateway, order: Mapping[str, Any], key: str | None) -
     return UUID(keys[0])
 
 
+async def usage_instructions(gw: Gateway, order: Mapping[str, Any]) -> str | None:
+    """The product's usage instructions, which answer a "how to use" ticket at once (None: none kept)."""
+    path = f"/internal/products/{segment(str(order['product_id']))}"
+    try:
+        product = json_body(await gw.inventory.request("GET", path, shop=edge.order_shop(order)))
+    except DomainError as error:
+        if error.status_code != 404:
+            raise
+        return None
+    found = str(product.get("usage_instructions") or "").strip() if isinstance(product, dict) else ""
+    return found[:MAX_TICKET_MESSAGE] or None
+
+
 async def open_ticket(
     gw: Gateway,
     order_no: str,
@@ -119,6 +136,7 @@ async def open_ticket(
         "category": category,
         "message": message,
         "key_id": str(key_id) if key_id else None,
+        "usage_instructions": await usage_instructions(gw, order) if category == "how_to_use" else None,
     }
     return buyer_ticket(await post_message(gw, "/internal/tickets", body, images, edge.order_shop(order)))
 
