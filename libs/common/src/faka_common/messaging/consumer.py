@@ -103,6 +103,13 @@ class _Ready:
     handler: Handler[Any]
 
 
+def _waits_in_place(error: BaseException) -> bool:
+    """A server the consumer itself needs (Postgres, Redis, Kafka) is down: the batch waits where it is and
+    comes again, since nothing (not even a parked copy) can be written meanwhile. A service it calls that is
+    down answers `Unavailable`, which is parked on the retry topic instead, so the partition goes on."""
+    return dependency_down(error) and not isinstance(error, Unavailable)
+
+
 class EventConsumer(Generic[U]):
     """Dispatches each record to the handler of its message type, exactly once per (consumer, event_id)."""
 
@@ -196,7 +203,7 @@ class EventConsumer(Generic[U]):
             except RetryLater as error:
                 return await self._defer(record, envelope, message, error)
             except Exception as error:
-                if dependency_down(error):
+                if _waits_in_place(error):
                     raise  # not the record's fault: it waits, uncounted, and comes again (the lanes)
                 if attempt == self._retry.attempts and isinstance(error, Unavailable):
                     # a service or server it needs is down: that passes, so wait on the retry topic
@@ -281,7 +288,7 @@ class EventConsumer(Generic[U]):
             except RetryLater:
                 pass  # each record of the run is handled (or parked) alone below
             except Exception as error:
-                if dependency_down(error):
+                if _waits_in_place(error):
                     raise
                 log.warning(
                     "%s: a batch of %d failed (%s: %s); handling its records one at a time",
