@@ -31,7 +31,12 @@ from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import ShopChanged
-from faka_common.contracts.tickets import TicketMessageAdded
+from faka_common.contracts.tickets import (
+    DeliveryEmailResendRequested,
+    TicketEscalated,
+    TicketMessageAdded,
+    TicketOverdue,
+)
 from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer, Handler
@@ -66,6 +71,8 @@ from notification.domain.model import (
     RISK_REVIEW,
     SUPPLIER_DOWN,
     SUPPLIER_PAUSED,
+    TICKET_ESCALATED,
+    TICKET_OVERDUE,
     Platform,
 )
 from notification.domain.ticket_mail import ReplyAddresses
@@ -96,6 +103,8 @@ NOTICE_OF_EVENT: dict[str, str] = {
     OrderNeedsAttention.type_name: ORDER_NEEDS_ATTENTION,
     ProductPaused.type_name: PRODUCT_PAUSED,
     SupplierPaused.type_name: SUPPLIER_PAUSED,
+    TicketOverdue.type_name: TICKET_OVERDUE,
+    TicketEscalated.type_name: TICKET_ESCALATED,
 }
 # OrderRefunded is left out: its notice is per refund, and a give-up without NoticeUndelivered cannot
 # name the refund; the dead letter keeps the event for a replay.
@@ -190,6 +199,12 @@ class Service:
             SupplierPaused: partial(
                 handlers.notify_supplier_paused, notifier=self.notifier, sellers=self.sellers
             ),
+            TicketOverdue: partial(
+                handlers.notify_ticket_overdue, notifier=self.notifier, sellers=self.sellers
+            ),
+            TicketEscalated: partial(
+                handlers.notify_ticket_escalated, notifier=self.notifier, sellers=self.sellers
+            ),
             **self._link_handlers(platform),
             **self._ticket_handlers(platform),
         }
@@ -210,7 +225,7 @@ class Service:
     def _link_handlers(self, platform: Platform) -> Mapping[type[Message], Handler[NotificationUnitOfWork]]:
         sends: dict[type[Message], Handler[NotificationUnitOfWork]] = {}
         if self.links is not None:
-            sends[OrderLinkRequested] = partial(
+            sends[OrderLinkRequested] = sends[DeliveryEmailResendRequested] = partial(
                 handlers.send_order_link, notifier=self.notifier, links=self.links, platform=platform
             )
         if self.accounts is not None:

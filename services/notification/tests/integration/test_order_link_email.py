@@ -18,6 +18,7 @@ import pytest
 from faka_common.contracts import Envelope
 from faka_common.contracts.order import OrderLinkRequested
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from faka_common.contracts.tickets import DeliveryEmailResendRequested
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import Delivery
 from notification.adapters.order_links import OrderLinks
@@ -157,3 +158,23 @@ async def test_each_request_gets_its_own_email_in_the_buyers_language(
     assert len(mails) == 2
     assert [str(m["Subject"]) for m in mails] == [f"您的订单 {order_no} 的查看链接"] * 2
     assert len(order.requests) == 2  # a link issued for each e-mail, at send time
+
+
+async def test_a_not_received_ticket_emails_the_orders_link_once_per_request(
+    service: tuple[Service, FakeOrderService], smtp: tuple[Mailbox, int]
+) -> None:
+    """Delivery's L1 answer to "not received" on a delivered order asks for the e-mail again."""
+    made, order = service
+    order_id, order_no = await _placed(made, order)
+    asked = Envelope.wrap(
+        DeliveryEmailResendRequested(order_id=order_id, ticket_id=uuid4(), order_no=order_no), "delivery"
+    )
+
+    assert await made.consumer().consume(_record(asked)) == "handled"
+    assert await made.consumer().consume(_record(asked)) == "duplicate"
+
+    [mail] = smtp[0].about(order_no)
+    assert str(mail["To"]) == BUYER
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert text.get_content().count(f"https://shop.test/orders/{order_no}?token={TOKEN}") == 1

@@ -21,6 +21,7 @@ from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
+from faka_common.contracts.tickets import TicketEscalated, TicketOverdue
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import (
     ChannelResult,
@@ -578,6 +579,31 @@ async def test_a_product_or_supplier_that_paused_itself_alerts_the_seller_in_the
     assert f"/api/admin/products/{product.product_id}/resume" in paused.content.text
     assert supplier_alert.content.subject == "供货商已暂停：Acme Cards"
     assert "索赔率 25.0%" in supplier_alert.content.text
+
+
+async def test_a_ticket_overdue_or_sent_to_the_platform_alerts_the_seller_in_their_language() -> None:
+    uow, channels = FakeUow(), _channels()
+    notifier = _notifier(channels)
+    now = datetime.now(UTC)
+    overdue = TicketOverdue(
+        order_id=uuid4(), ticket_id=uuid4(), order_no="F123", level="L2", category="not_received",
+        deadline="response", due_at=now, escalation_due=now,
+    )  # fmt: skip
+    escalated = TicketEscalated(
+        order_id=uuid4(), ticket_id=uuid4(), order_no="F456", category="key_invalid", by="system",
+        reason="sla_breached", response_due=now,
+    )  # fmt: skip
+    seller_en = Sellers(Seller(email="seller@example.com", locale="en"))
+    seller_zh = Sellers(Seller(email="seller@example.com", locale="zh-CN"))
+    await handlers.notify_ticket_overdue(overdue, cast(NotificationUnitOfWork, uow), notifier, seller_en)
+    await handlers.notify_ticket_escalated(escalated, cast(NotificationUnitOfWork, uow), notifier, seller_zh)
+    late, sent_up = channels["email"].sent
+    assert late.content.subject == "After-sales request overdue: order F123"
+    assert "passed its first-answer deadline" in late.content.text
+    assert "goes to the platform" in late.content.text
+    assert f"/api/admin/tickets/{overdue.ticket_id}" in late.content.text
+    assert sent_up.content.subject == "售后请求已转交平台：订单 F456"
+    assert "超过了您设置的升级时限仍未处理" in sent_up.content.text
 
 
 @pytest.mark.parametrize(

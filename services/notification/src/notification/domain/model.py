@@ -39,6 +39,9 @@ PRODUCT_PAUSED = "product_paused"
 SUPPLIER_PAUSED = "supplier_paused"
 #: After-sales: a buyer opened a ticket or wrote on one (on the help page or by e-mail).
 TICKET_BUYER_MESSAGE = "ticket_buyer_message"
+#: After-sales: a ticket waiting for the shop passed a deadline; a ticket went to the platform (L3).
+TICKET_OVERDUE = "ticket_overdue"
+TICKET_ESCALATED = "ticket_escalated"
 SELLER_ALERTS = (
     LOW_STOCK,
     DELIVERY_FAILED,
@@ -48,6 +51,8 @@ SELLER_ALERTS = (
     PRODUCT_PAUSED,
     SUPPLIER_PAUSED,
     TICKET_BUYER_MESSAGE,
+    TICKET_OVERDUE,
+    TICKET_ESCALATED,
 )
 
 #: A person's one-time link (merchant issues it at send time), one notice per purpose; each holds a token,

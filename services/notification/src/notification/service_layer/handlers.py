@@ -25,6 +25,7 @@ from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.quality import ProductPaused, SupplierPaused
 from faka_common.contracts.shops import DEFAULT_SHOP_ID, KnownShop, ShopChanged
+from faka_common.contracts.tickets import DeliveryEmailResendRequested, TicketEscalated, TicketOverdue
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
@@ -47,6 +48,8 @@ from notification.domain.model import (
     RISK_REVIEW,
     SUPPLIER_DOWN,
     SUPPLIER_PAUSED,
+    TICKET_ESCALATED,
+    TICKET_OVERDUE,
     BuyerContact,
     BuyerContactMissing,
     NoticeUndelivered,
@@ -365,14 +368,16 @@ async def notify_order_refunded(
 
 
 async def send_order_link(
-    event: OrderLinkRequested,
+    event: OrderLinkRequested | DeliveryEmailResendRequested,
     uow: NotificationUnitOfWork,
     notifier: Notifier,
     links: LinkSource,
     platform: Platform,
 ) -> None:
-    """The buyer asked for the order's link again, with the order's address: e-mail a link issued now to the
-    address the order was placed with, once per request (a redelivered request sends nothing twice). The
+    """The buyer asked for the order's link again, with the order's address, or reported the goods not
+    received on a ticket (delivery's L1 answer asks for the e-mail again): e-mail a link to the order page,
+    where the goods are, issued now to the address the order was placed with, once per request (a
+    redelivered request sends nothing twice). The
     link is fetched from the order service only when the e-mail is about to go, held in memory, and never
     stored, logged or published."""
 
@@ -462,6 +467,38 @@ async def notify_product_paused(
         "window_days": event.window_days,
     }
     await alert_seller(PRODUCT_PAUSED, event.shop_id, event_id(), uow, notifier, sellers, facts)
+
+
+async def notify_ticket_overdue(
+    event: TicketOverdue, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
+) -> None:
+    """A ticket waiting for the shop passed its deadline: tell the seller, once per TicketOverdue."""
+    facts = {
+        "ticket_id": str(event.ticket_id),
+        "order_no": event.order_no,
+        "level": event.level,
+        "category": event.category,
+        "deadline": event.deadline,
+        "due_at": event.due_at.isoformat(),
+        "escalation_due": event.escalation_due.isoformat() if event.escalation_due else "",
+    }
+    await alert_seller(TICKET_OVERDUE, event.shop_id, event_id(), uow, notifier, sellers, facts)
+
+
+async def notify_ticket_escalated(
+    event: TicketEscalated, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
+) -> None:
+    """A ticket went to the platform (the buyer or the shop asked, or the shop let it wait too long): tell
+    the seller, once per TicketEscalated."""
+    facts = {
+        "ticket_id": str(event.ticket_id),
+        "order_no": event.order_no,
+        "category": event.category,
+        "by": event.by,
+        "reason": event.reason,
+        "response_due": event.response_due.isoformat() if event.response_due else "",
+    }
+    await alert_seller(TICKET_ESCALATED, event.shop_id, event_id(), uow, notifier, sellers, facts)
 
 
 async def notify_supplier_paused(
