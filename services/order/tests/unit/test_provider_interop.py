@@ -250,4 +250,7 @@ async def test_a_notification_signed_by_alipay_sdk_python_with_empty_fields_is_v
     )
     notice = RawNotification(vector["body"].encode(), FORM)
     payment = await adapter.verify(notice, datetime.fromisoformat(vector["received_at"]))
-    assert payment == VerifiedPayment("alipay", ORDER_NO, "2026010122001446880500012345", AMOUNT, "CNY")
+    assert payment == VerifiedPayment(
+        "alipay", ORDER_NO, "2026010122001446880500012345", AMOUNT, "CNY",
+        payer_account="alipay:2088102177846880",  # the notification's buyer_id
+    )  # fmt: skip
