@@ -360,8 +360,12 @@ async def show_no_english(
         await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
         await expect(page.locator(loaded).first).to_be_visible()
         text = await text_of(page)
-        left = [msgid for msgid in english if msgid in text]
-        assert left == [], f"English left on {path}: {left}"
+        left = {
+            msgid: text[max(0, text.index(msgid) - 40) : text.index(msgid) + 40]
+            for msgid in english
+            if msgid in text
+        }
+        assert left == {}, f"English left on {path} (with what is around it): {left}"
         await no_serious_axe_violations(page)
 
 

@@ -26,8 +26,9 @@ __all__ = ["browser"]
 pytestmark = pytest.mark.integration
 
 SHOP = {"X-Shop-Id": str(DEFAULT_SHOP_ID)}
-#: What the pages show that is data, not the page's words (the risk service's reasons, rule names, e-mails).
-DATA = '[data-fact="reasons"], [data-fact="fired"], [data-fact="buyer"], .task-title, .person, #audit'
+#: What the pages show that is data, not the page's words (the risk service's reasons, rule names, e-mails),
+#: and the scripts (their strings' keys are English words, e.g. `rules_never`, never shown).
+DATA = '[data-fact="reasons"], [data-fact="fired"], [data-fact="buyer"], .task-title, .person, #audit, script'
 
 
 @pytest.fixture(scope="module")
