@@ -186,12 +186,12 @@ async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplica
 async def test_a_support_member_sees_no_catalog_write_action_and_the_api_refuses_them(
     platform: Platform, browser: Browser
 ) -> None:
-    product = await new_product(platform, "Support view card", delivery_type="card_key")
+    product = await new_product(platform, "Kestrel 77 card", delivery_type="card_key")
     support = await member(platform, "support")
     async with console(browser, platform, "support-catalog", person=support) as context:
         page = await context.new_page()
         await page.goto("/console/products")
-        await expect(product_row(page, "Support view card")).to_have_count(1)
+        await expect(product_row(page, "Kestrel 77 card")).to_have_count(1)
         await expect(page.get_by_role("link", name="New product")).to_have_count(0)
         await expect(page.get_by_role("link", name=re.compile("^(Edit|Import keys):"))).to_have_count(0)
         await expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
