@@ -212,6 +212,18 @@ async def gateway_api(platform: Platform) -> BaseSchema:
                     "headers": {**admin_session(platform), "Cookie": "faka_session=signed-out"},
                 },
                 {
+                    # a ticket message with images is a multipart form, documented as an object of fields:
+                    # the message's text (not blank, at most 4000 characters), the order's secret and each
+                    # file's bytes (PNG, JPEG or WebP as its content shows, 2 MB, 3 at most) are the route's
+                    # to judge, each refusal naming what is wrong (400, 413, 415, 422)
+                    "include-path-regex": "/tickets/\\{ticket_id\\}/images$",
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": [*STATE_DEPENDENT, "400", "413", "415", "422"]
+                        }
+                    },
+                },
+                {
                     # GET /orders/lookup is a GET of the order numbered "lookup", so Allow rightly names GET
                     "include-path": "/api/v1/orders/lookup",
                     "checks": {"allow_header_conformance": {"enabled": False}},

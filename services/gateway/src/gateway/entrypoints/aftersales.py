@@ -215,6 +215,7 @@ def tickets_router(gw: Gateway) -> APIRouter:
         description=f"Images: {LIMITS_TEXT}, checked by their content. Too big: 413; not such an image: "
         "415; too many: 422; each error names the limit.",
         openapi_extra=FORM_BODY,
+        responses={415: {"description": "Not such an image, or not a multipart form"}},
     )
     async def write_with_images(order_no: str, ticket_id: UUID, request: Request) -> JSONResponse:
         fields, images = await read_form(request)
@@ -403,6 +404,7 @@ def tickets_admin_router(gw: Gateway) -> APIRouter:
         description=f"Images: {LIMITS_TEXT}, checked by their content. Too big: 413; not such an image: "
         "415; too many: 422; each error names the limit.",
         openapi_extra=FORM_BODY,
+        responses={415: {"description": "Not such an image, or not a multipart form"}},
         dependencies=[requires(gw, "tickets:write")],
     )
     async def reply_with_images(ticket_id: UUID, request: Request) -> Any:
