@@ -242,6 +242,23 @@ async def export_keys(w: World) -> None:
     assert mine.status_code == 200 and len(mine.text.splitlines()) == 2 and "A-KEY" in mine.text
 
 
+async def list_keys(w: World) -> None:
+    path = f"/internal/products/{w.product_id}/keys"
+    refused = await w.refused_to_b("GET", path, w.product_id)
+    assert "A-KEY" not in refused.text
+    mine = await w.as_a("GET", path)
+    assert mine.status_code == 200, mine.text
+    assert "A-KEY" not in mine.text  # ids, states and fingerprints only
+    assert sorted(k["status"] for k in mine.json()["items"]) == ["available", "available", "sold"]
+    assert len({k["fingerprint"] for k in mine.json()["items"]}) == 3
+    first = await w.as_a("GET", path, params={"status": "available", "limit": 1})
+    [one] = first.json()["items"]
+    second = await w.as_a("GET", path, params={"status": "available", "after": first.json()["next_after"]})
+    [other] = second.json()["items"]
+    assert one["key_id"] < other["key_id"] and second.json()["next_after"] is None
+    assert (await w.as_a("GET", path, params={"status": "lost"})).status_code == 422
+
+
 async def void_key(w: World) -> None:
     path = f"/internal/products/{w.product_id}/keys/{w.key_id}/void"
     await w.refused_to_b("POST", path, w.product_id)
@@ -330,6 +347,7 @@ ISOLATION: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("PATCH", "/internal/products/{product_id}"): update_product,
     ("POST", "/internal/products/{product_id}/keys"): import_keys,
     ("GET", "/internal/products/{product_id}/keys/unsold"): export_keys,
+    ("GET", "/internal/products/{product_id}/keys"): list_keys,
     ("POST", "/internal/products/{product_id}/keys/{key_id}/void"): void_key,
     ("POST", "/internal/products/{product_id}/keys/{key_id}/replace"): replace_key,
     ("GET", "/internal/orders/{order_id}/keys"): reveal_keys,

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory.adapters.sealing import STAGING, STAGING_COLUMNS, STAGING_TABLE
 from inventory.domain.keys import key_position, loop_key_context, seal_context
-from inventory.domain.model import Category, Product, Reservation, StoredKey
+from inventory.domain.model import Category, PoolKey, Product, Reservation, StoredKey
 from inventory.domain.reservations import ReservationStatus, keyless
 from inventory.domain.stock import IssueOrder, Stock, StockChange
 
@@ -936,6 +936,36 @@ class KeyRepository:
         if order is IssueOrder.RANDOM:
             return query.order_by(available_keys.c.rank)
         return query.order_by(available_keys.c.expires_at, available_keys.c.seq)
+
+    async def listed(
+        self, product_id: UUID, status: str | None, after: UUID | None, limit: int
+    ) -> list[PoolKey]:
+        """A page of the product's keys in id order (after `after`), of one status or all; no sealed text."""
+        query = (
+            select(
+                card_keys.c.id,
+                card_keys.c.fingerprint,
+                card_keys.c.status,
+                card_keys.c.batch_id,
+                card_keys.c.created_at,
+                func.nullif(card_keys.c.expires_at, INFINITY).label("expires_at"),
+                card_keys.c.voided_at,
+                card_keys.c.order_id,
+            )
+            .where(card_keys.c.product_id == product_id)
+            .order_by(card_keys.c.id)
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(card_keys.c.status == status)
+        if after is not None:
+            query = query.where(card_keys.c.id > after)
+        rows = await self._session.execute(query)
+        return [
+            PoolKey(r.id, bytes(r.fingerprint), r.status, r.batch_id, r.created_at, r.expires_at,
+                    r.voided_at, r.order_id)
+            for r in rows
+        ]  # fmt: skip
 
     async def stream_unsold(self, product_id: UUID, order: IssueOrder) -> AsyncIterator[StoredKey]:
         result = await self._session.stream(self.unsold(product_id, order).execution_options(yield_per=2000))

@@ -77,6 +77,20 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class PoolKey:
+    """A card key as the shop's pool list shows it: its id, state and a fingerprint, never its text."""
+
+    id: UUID
+    fingerprint: bytes
+    status: str
+    batch_id: UUID
+    created_at: datetime
+    expires_at: datetime | None
+    voided_at: datetime | None
+    order_id: UUID | None
+
+
+@dataclass(frozen=True)
 class StoredKey:
     """A card key as stored: sealed, never plaintext."""
 

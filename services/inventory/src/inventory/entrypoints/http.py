@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from inventory.adapters.orm import SEALED
 from inventory.bootstrap import Service
 from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
-from inventory.domain.model import Category, Product
+from inventory.domain.model import Category, PoolKey, Product
 from inventory.domain.stock import IssueOrder, Stock
 from inventory.entrypoints.quality import quality_router
 from inventory.service_layer import handlers, replacements
@@ -29,6 +29,10 @@ Limit = Annotated[int, Field(ge=1, le=1_000_000)]
 WindowHours = Annotated[int, Field(ge=0, le=24 * 365)]
 PerOrder = Annotated[int, Field(ge=0, le=1000)]
 UPLOAD_FIELD = "file"
+KeyStatus = Literal["available", "reserved", "sold", "void", "expired"]
+MAX_POOL_PAGE = 500
+#: Hex digits of a key's keyed fingerprint a list shows: enough to tell keys apart, nothing of the key.
+FINGERPRINT_SHOWN = 16
 READ_CHUNK = 1024 * 1024
 MULTIPART_FRAMING = 64 * 1024
 
@@ -136,6 +140,19 @@ class NamedKey(BaseModel):
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)] = Field(
         description="A key as the buyer was shown it"
     )
+
+
+def pool_key_view(key: PoolKey) -> dict[str, Any]:
+    return {
+        "key_id": str(key.id),
+        "fingerprint": key.fingerprint.hex()[:FINGERPRINT_SHOWN],
+        "status": key.status,
+        "batch_id": str(key.batch_id),
+        "created_at": key.created_at.isoformat(),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "voided_at": key.voided_at.isoformat() if key.voided_at else None,
+        "order_id": str(key.order_id) if key.order_id else None,
+    }
 
 
 def product_view(product: Product, stock: Stock) -> dict[str, Any]:
@@ -372,6 +389,24 @@ def router(service: Service) -> APIRouter:
         return StreamingResponse(
             body(), media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"}
         )
+
+    @api.get(
+        "/products/{product_id}/keys",
+        summary="A page of the product's key pool in id order: ids, states and fingerprints, never the keys",
+    )
+    async def list_keys(
+        product_id: UUID,
+        shop: ShopScope,
+        status: Annotated[KeyStatus | None, Query(description="Only keys in this state")] = None,
+        after: Annotated[UUID | None, Query(description="The last key id of the page before")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_POOL_PAGE)] = 50,
+    ) -> dict[str, Any]:
+        async with service.reader() as uow:
+            keys = await handlers.list_pool(shop, product_id, status, after, limit, uow)
+        return {
+            "items": [pool_key_view(key) for key in keys],
+            "next_after": str(keys[-1].id) if len(keys) == limit else None,
+        }
 
     @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
     async def void_key(product_id: UUID, key_id: UUID, shop: ShopScope) -> dict[str, Any]:

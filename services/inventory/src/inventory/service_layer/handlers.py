@@ -45,7 +45,7 @@ from inventory.domain.keys import (
     read_key,
     seal_context,
 )
-from inventory.domain.model import Category, Product, Reservation
+from inventory.domain.model import Category, PoolKey, Product, Reservation
 from inventory.domain.reservations import (
     OTHER_SHOPS_PRODUCT,
     OUT_OF_STOCK,
@@ -905,6 +905,19 @@ async def replace_key(
     await uow.commit()
     log.info("key %s of %s replaced by %s", key_id, product_id, new_id)
     return new_id
+
+
+async def list_pool(
+    shop_id: UUID,
+    product_id: UUID,
+    status: str | None,
+    after: UUID | None,
+    limit: int,
+    uow: InventoryUnitOfWork,
+) -> list[PoolKey]:
+    """A page of the shop's card-key product's pool: ids, states and fingerprints, never the keys."""
+    product = await _card_product(uow, shop_id, product_id)
+    return await uow.keys.listed(product.id, status, after, limit)
 
 
 async def export_unsold(
