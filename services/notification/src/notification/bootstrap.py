@@ -76,7 +76,7 @@ from notification.domain.model import (
     Platform,
 )
 from notification.domain.ticket_mail import ReplyAddresses
-from notification.entrypoints.inbound_mail import start_listener
+from notification.entrypoints.inbound_mail import serve_replies
 from notification.service_layer import handlers, ticket_mail
 from notification.service_layer.handlers import Seller, Sellers
 from notification.service_layer.notifier import Notifier
@@ -368,8 +368,7 @@ def listen(service: Service) -> None:
     servers: list[asyncio.AbstractServer] = []
 
     async def start() -> None:
-        host = service.settings.inbound_smtp_host
-        servers.append(await start_listener(addresses, service.take_in_reply, host, port))
+        servers.append(await serve_replies(service.settings, addresses, service.take_in_reply))
 
     async def stop() -> None:
         for server in servers:

@@ -111,6 +111,30 @@ class Settings(KeyRingSettings):
         le=65535,
         description="The inbound SMTP listener's port (buyers' replies to tickets); unset: no listener",
     )
+    inbound_smtp_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain the inbound listener offers STARTTLS with (needs "
+        "INBOUND_SMTP_TLS_KEY_FILE); unset: no STARTTLS",
+    )
+    inbound_smtp_tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of INBOUND_SMTP_TLS_CERT_FILE"
+    )
+    inbound_smtp_require_tls: bool = Field(
+        default=False,
+        description="Refuse mail (530) until the sender has issued STARTTLS; false: TLS is offered, and a "
+        "server that does not speak it still delivers",
+    )
+    inbound_smtp_per_sender_per_hour: int = Field(
+        default=30,
+        ge=1,
+        description="Messages one sender address (MAIL FROM) may start in an hour, across replicas (Redis); "
+        "more get 450 naming the limit",
+    )
+    inbound_smtp_per_peer_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Messages one connecting IP may start in a minute, across replicas (Redis); more get 450",
+    )
 
     seller_email: str | None = None
     seller_phone: str | None = None
@@ -130,6 +154,10 @@ class Settings(KeyRingSettings):
     @model_validator(mode="after")
     def _check_channels(self) -> Self:
         check_routes(self.notification_routes)
+        if (self.inbound_smtp_tls_cert_file is None) != (self.inbound_smtp_tls_key_file is None):
+            raise ValueError("INBOUND_SMTP_TLS_CERT_FILE and INBOUND_SMTP_TLS_KEY_FILE go together")
+        if self.inbound_smtp_require_tls and self.inbound_smtp_tls_cert_file is None:
+            raise ValueError("INBOUND_SMTP_REQUIRE_TLS needs INBOUND_SMTP_TLS_CERT_FILE and its key")
         if self.ticket_reply_domain and self.ticket_reply_secret is None:
             raise ValueError("TICKET_REPLY_DOMAIN needs TICKET_REPLY_SECRET (reply addresses are signed)")
         if self.seller_webhook_url and self.seller_webhook_secret is None:

@@ -78,20 +78,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def service(
-    database: str, smtp: tuple[Mailbox, int]
-) -> AsyncIterator[tuple[Service, FakeTickets, int]]:
-    settings = Settings(
+def settings_for(database: str, smtp_port: int, **more: Any) -> Settings:
+    """Notification with its own Kafka namespace, the test's mailbox and the tickets' reply addresses."""
+    return Settings(
         database_url=database,
-        smtp_port=smtp[1],
+        smtp_port=smtp_port,
         smtp_timeout=2,
         channel_retry_backoff=0,
         kafka_namespace=f"t{uuid4().hex}.",
         ticket_reply_domain=DOMAIN,
         ticket_reply_secret=SECRET,
         seller_email=SELLER,
+        **more,
     )
+
+
+@pytest.fixture
+async def service(
+    database: str, smtp: tuple[Mailbox, int]
+) -> AsyncIterator[tuple[Service, FakeTickets, int]]:
+    settings = settings_for(database, smtp[1])
     tickets = FakeTickets()
     made = bootstrap(settings, keys=NoKeys(), links=Links(), tickets=tickets)
     addresses = made.reply_addresses
