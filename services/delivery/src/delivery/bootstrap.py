@@ -37,7 +37,7 @@ from faka_common.runtime import Runtime
 
 from delivery.adapters.suppliers.factory import adapter_factory
 from delivery.config import MIGRATIONS, Settings
-from delivery.service_layer import handlers, suppliers, tickets, watchdog
+from delivery.service_layer import attachments, handlers, suppliers, tickets, watchdog
 from delivery.service_layer.recharge import AdapterFactory, Breakers, RechargePolicy, RechargeWorker
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 
@@ -127,4 +127,9 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     )
     runtime.every(settings.ledger_sample_seconds, "ledger totals", partial(watchdog.sample_ledger, uow))
     runtime.every(settings.ticket_sweep_seconds, "ticket deadline sweep", partial(tickets.sweep_all, uow))
+    runtime.every(
+        settings.ticket_image_sweep_seconds,
+        "old ticket images sweep",
+        partial(attachments.remove_all_old_images, uow, settings.ticket_image_retention_days),
+    )
     return service

@@ -17,6 +17,15 @@ class Settings(KeyRingSettings):
     sla_minutes: float = Field(default=5, gt=0, description="Paid and not delivered after this long: alert")
     sla_sweep_seconds: float = Field(default=15, gt=0)
     ticket_sweep_seconds: float = Field(default=30, gt=0, description="How often ticket deadlines are swept")
+    ticket_image_retention_days: int = Field(
+        default=180,
+        ge=1,
+        description="Images of a ticket closed longer than this are deleted (the thread says so); a ticket "
+        "reopened before then keeps them",
+    )
+    ticket_image_sweep_seconds: float = Field(
+        default=3600, gt=0, description="How often old tickets' images are looked for"
+    )
     ledger_sample_seconds: float = Field(
         default=30, gt=0, description="How often the suppliers' ledger totals are read into the metrics"
     )

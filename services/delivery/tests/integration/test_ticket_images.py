@@ -1,17 +1,26 @@
 """Images on ticket messages through delivery's internal API on a real Postgres: a message and its images
 are kept together and read back with the type their content showed; a file that is not an image, too big,
-or one too many is a 4xx naming the limit and keeps nothing; the buyer reads only their order's images."""
+or one too many is a 4xx naming the limit and keeps nothing; the buyer reads only their order's images; the
+images of a ticket closed longer than the retention are removed once, however many replicas sweep, and its
+thread says which."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from delivery.bootstrap import Service
+from delivery.service_layer import attachments
 from faka_common.http import SHOP_HEADER
 from faka_common.ticket_images import MAX_IMAGE_BYTES
+from sqlalchemy import text
+
+from .conftest import built_service, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +128,51 @@ async def test_a_non_image_a_too_big_one_or_one_too_many_is_a_4xx_naming_the_lim
     assert named in refused.json()["message"]
     listed = await api.get(f"/internal/orders/{order_id}/tickets", headers=acting_for(shop))
     assert listed.json()["items"] == []
+
+
+async def closed_with_images(api: httpx.AsyncClient, shop: UUID) -> tuple[str, datetime]:
+    """A ticket opened with two images and closed by the shop: (its id, when it was closed)."""
+    images = (("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg"))
+    opened = await opened_with(api, shop, uuid4(), *images)
+    ticket_id = opened.json()["ticket_id"]
+    closed = await api.post(
+        f"/internal/tickets/{ticket_id}/replies",
+        json={"author": "ann", "message": "Solved", "resolve": True},
+        headers=acting_for(shop),
+    )
+    assert closed.status_code == 200, closed.text
+    return ticket_id, datetime.fromisoformat(closed.json()["resolved_at"])
+
+
+async def test_images_of_a_ticket_closed_past_the_retention_go_once_with_two_replicas_and_the_thread_says_so(
+    service: Service, api: httpx.AsyncClient, database_url: str
+) -> None:
+    shop = uuid4()
+    old, closed_at = await closed_with_images(api, shop)
+    recent, _ = await closed_with_images(api, shop)
+    still_open = (await opened_with(api, shop, uuid4(), ("c.png", PNG, "image/png"))).json()["ticket_id"]
+    async with service.uow() as uow:  # the recent one was closed ten days after the old one
+        await uow.session.execute(
+            text("UPDATE tickets SET resolved_at = :at WHERE id = :id"),
+            {"at": closed_at + timedelta(days=10), "id": UUID(recent)},
+        )
+        await uow.commit()
+
+    async def sweep(replica: Service) -> int:
+        async with replica.uow() as uow:
+            return await attachments.remove_old_images(uow, closed_at + timedelta(days=181), days=180)
+
+    async with built_service(settings_for(database_url)) as second:
+        swept = await asyncio.gather(sweep(service), sweep(second), sweep(service))
+    assert sorted(swept) == [0, 0, 1]
+
+    async def images_of(ticket_id: str) -> list[str]:
+        found = await api.get(f"/internal/tickets/{ticket_id}/attachments", headers=acting_for(shop))
+        return [image["name"] for image in found.json()["items"]]
+
+    thread = (await api.get(f"/internal/tickets/{old}", headers=acting_for(shop))).json()
+    assert (thread["status"], await images_of(old)) == ("resolved", [])
+    notes = [m["body"] for m in thread["messages"] if m["author"] == "system"]
+    removed = "closed more than 180 days ago; its images were removed: a.png, b.jpg"
+    assert len(notes) == 1 and removed in notes[0]
+    assert (await images_of(recent), await images_of(still_open)) == (["a.png", "b.jpg"], ["c.png"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,8 @@ from sqlalchemy import (
     LargeBinary,
     Table,
     Text,
+    delete,
+    exists,
     insert,
     select,
 )
@@ -109,3 +112,31 @@ class AttachmentRepository:
             query = query.where(tickets.c.order_id == order_id)
         row = (await self._session.execute(query)).first()
         return AttachmentContent(_attachment(row), bytes(row.content)) if row else None
+
+    async def closed_tickets_with_images(
+        self, closed_before: datetime, limit: int
+    ) -> list[tuple[UUID, UUID]]:
+        """(shop, ticket) of tickets resolved before `closed_before` that still hold images, each locked; a
+        ticket another sweeper holds is skipped (it removes those), and one reopened meanwhile no longer
+        matches (its status is read again under the lock). Driven by the images, which are few: a ticket
+        whose images are gone is never looked at again."""
+        holds_images = exists().where(
+            ticket_attachments.c.shop_id == tickets.c.shop_id, ticket_attachments.c.ticket_id == tickets.c.id
+        )
+        rows = await self._session.execute(
+            select(tickets.c.shop_id, tickets.c.id)
+            .where(tickets.c.status == "resolved", tickets.c.resolved_at < closed_before, holds_images)
+            .order_by(tickets.c.resolved_at, tickets.c.id)
+            .limit(limit)
+            .with_for_update(of=tickets, skip_locked=True)
+        )
+        return [(shop_id, ticket_id) for shop_id, ticket_id in rows.tuples()]
+
+    async def remove_of_ticket(self, shop_id: UUID, ticket_id: UUID) -> list[str]:
+        """Delete the ticket's images; their names, oldest first."""
+        rows = await self._session.execute(
+            delete(ticket_attachments)
+            .where(ticket_attachments.c.shop_id == shop_id, ticket_attachments.c.ticket_id == ticket_id)
+            .returning(ticket_attachments.c.name, ticket_attachments.c.created_at, ticket_attachments.c.id)
+        )
+        return [name for name, _, _ in sorted(rows.tuples(), key=lambda r: (r[1], r[2]))]

@@ -4,7 +4,9 @@ buyer only on their order's ticket."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from faka_common.contracts.tickets import NewTicket, TicketReply
@@ -20,6 +22,14 @@ from delivery.domain.tickets import TicketMessage
 from delivery.service_layer import tickets
 from delivery.service_layer.tickets import TicketThread
 from delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 100
+REMOVED_NOTE = (
+    "工单关闭超过 {days} 天，图片已删除：{names}\n"
+    "The ticket was closed more than {days} days ago; its images were removed: {names}"
+)
 
 
 class AttachingTickets(TicketRepository):
@@ -88,3 +98,32 @@ async def content(
     if found is None:
         raise NotFound(f"no image {attachment_id} on ticket {ticket_id}")
     return found
+
+
+async def remove_old_images(
+    uow: DeliveryUnitOfWork, now: datetime, days: int, limit: int = SWEEP_BATCH
+) -> int:
+    """Delete the images of tickets closed more than `days` ago, each ticket's thread saying which were
+    removed (a note by the system, in the same transaction; the ticket stays closed). Tickets another
+    sweeper holds are skipped. Returns how many tickets lost their images."""
+    found = AttachmentRepository(uow.session)
+    swept = await found.closed_tickets_with_images(now - timedelta(days=days), limit)
+    for shop_id, ticket_id in swept:
+        names = await found.remove_of_ticket(shop_id, ticket_id)
+        note = REMOVED_NOTE.format(days=days, names=", ".join(names))
+        await uow.tickets.add_message(
+            TicketMessage(uuid7(), ticket_id, shop_id, "system", "system", note, now)
+        )
+    await uow.commit()
+    return len(swept)
+
+
+async def remove_all_old_images(uow_factory: Callable[[], DeliveryUnitOfWork], days: int) -> None:
+    """Sweep batches until no closed ticket older than `days` holds an image."""
+    while True:
+        async with uow_factory() as uow:
+            swept = await remove_old_images(uow, tickets.now_utc(), days)
+        if swept:
+            log.info("ticket images: removed those of %d ticket(s) closed over %d days ago", swept, days)
+        if swept < SWEEP_BATCH:
+            return
