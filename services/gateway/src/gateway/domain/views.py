@@ -17,6 +17,14 @@ KEY_REVEALING_STATUSES = frozenset({"delivered", "completed"})
 PENDING_STATUSES = frozenset(
     {"pending_risk", "review", "reserving", "awaiting_payment", "paid", "fulfilling"}
 )
+# Statuses an order only passes through, each with the statuses it follows: after those, its view differs
+# in nothing but the status (no payment link, payment or delivery time, or keys comes with it), so the order
+# page's stream sends the last view with the new status instead of reading the order again (two reads of
+# five in a keyed sale). After any other status (an announcement missed) the stream reads the order.
+TRANSIT_STATUSES: dict[str, frozenset[str]] = {
+    "reserving": frozenset({"pending_risk", "review"}),
+    "fulfilling": frozenset({"paid"}),
+}
 # Statuses in which the sandbox provider takes a payment (a payment racing the expiry still counts).
 PAYABLE_STATUSES = frozenset({"awaiting_payment", "expired"})
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gateway.bootstrap import Gateway
-from gateway.domain.views import PENDING_STATUSES
+from gateway.domain.views import PENDING_STATUSES, TRANSIT_STATUSES
 from gateway.entrypoints.access import client_ip
 from gateway.entrypoints.requests import PRIVATE, checked_order_no
 from gateway.entrypoints.responses import BUYER
@@ -99,10 +99,17 @@ async def _stream(
                 await asyncio.sleep(BLIND_LOOK_SECONDS)
             else:
                 try:
-                    if await asyncio.wait_for(changes.get(), LOOK_SECONDS) == status:
-                        continue
+                    announced = await asyncio.wait_for(changes.get(), LOOK_SECONDS)
                 except TimeoutError:
                     yield b": keep-alive\n\n"
+                else:
+                    if announced == status:
+                        continue
+                    if status in TRANSIT_STATUSES.get(announced, ()):
+                        status = announced
+                        view = {**view, "status": status}
+                        yield frame(view)
+                        continue
             try:
                 view = await edge.buyer_order(gw, order_no, secret, ip)
             except DomainError as error:
