@@ -62,6 +62,7 @@ from notification.config import MIGRATIONS, Settings
 from notification.domain.channels import Channel
 from notification.domain.model import (
     DELIVERY_FAILED,
+    IN_SITE,
     LOW_STOCK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
@@ -342,7 +343,9 @@ def bootstrap(
     guarded: dict[str, Channel] = {
         name: GuardedChannel(
             channel,
-            factory,
+            # a stored message goes to this service's own database, which no breaker can route around
+            # (it fails the notice's transaction anyway); the shared breaker costs Redis trips a send
+            None if name == IN_SITE else factory,
             # webhooks retry on their own (each attempt logged); a stored message needs no retry
             attempts=1 if channel.idempotent or name == "webhook" else settings.channel_retry_attempts,
             backoff=settings.channel_retry_backoff,

@@ -9,6 +9,7 @@ import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from notification.adapters.channels import aliyun_sms, webhook
 from notification.adapters.channels.resilience import GuardedChannel, breakers
+from notification.adapters.metrics import NOTIFICATIONS
 from notification.domain.channels import (
     ChannelResult,
     ChannelUnavailable,
@@ -169,6 +170,21 @@ async def test_transient_failures_are_retried_inside_one_breaker_failure() -> No
     with pytest.raises(TransientChannelError):
         await guarded.send(_message())
     assert channel.calls == 3 and await guarded.state() == "closed"
+
+
+async def test_a_channel_without_a_breaker_is_never_stopped_and_its_sends_are_counted() -> None:
+    channel = Flaky()
+    guarded = GuardedChannel(channel, None, attempts=1, backoff=0)
+    sent = NOTIFICATIONS.labels("email", "sent")
+    failed = NOTIFICATIONS.labels("email", "failed")
+    before_sent, before_failed = sent._value.get(), failed._value.get()
+    for _ in range(5):  # more failures than any breaker's threshold
+        with pytest.raises(TransientChannelError):
+            await guarded.send(_message())
+    channel.error = None
+    assert (await guarded.send(_message())).provider_message_id == "ok"
+    assert channel.calls == 6 and await guarded.state() == "closed"
+    assert (sent._value.get() - before_sent, failed._value.get() - before_failed) == (1, 5)
 
 
 @pytest.mark.parametrize(
