@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faka_common.contracts.envelope import Envelope
 from faka_common.contracts.topics import dead_letter
+from faka_common.db.engine import session_factory
 from faka_common.db.tables import outbox
 from faka_common.db.uow import UnitOfWork, kicker
 from faka_common.messaging.broker import create_broker, subscribe
@@ -321,6 +324,75 @@ async def test_batch_with_a_duplicate_inside_and_a_redelivered_batch_takes_each_
     # and again as single records, as a consumer without batches would see them
     assert [await consumer.consume(record) for record in batch] == ["duplicate"] * 6
     assert await notes_in_order(engine) == [f"n{i}" for i in range(5)]
+
+
+class ClaimCounting(UnitOfWork):
+    """Counts the inbox statements: one per `claim_inbox`, one per `claim_inboxes`."""
+
+    statements: ClassVar[list[str]] = []
+
+    async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
+        self.statements.append("one")
+        return await super().claim_inbox(consumer, envelope)
+
+    async def claim_inboxes(self, consumer: str, envelopes: Sequence[Envelope]) -> set[uuid.UUID]:
+        self.statements.append(f"{len(envelopes)} at once")
+        return await super().claim_inboxes(consumer, envelopes)
+
+
+async def test_a_batch_claims_its_inbox_in_one_statement_and_skips_what_was_handled_alone(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    consumer = EventConsumer(
+        "claims", lambda: ClaimCounting(sessions, "claims"), {Pinged: record_effect}, batch_size=10
+    )
+    order_id = uuid.uuid4()
+    batch = deliveries([Pinged(order_id=order_id, note=f"n{i}") for i in range(6)])
+    assert await consumer.consume(batch[1]) == "handled"  # before the batch, on its own
+    assert await consumer.consume_batch([*batch, batch[3]]) == [
+        "handled", "duplicate", "handled", "handled", "handled", "handled", "duplicate",
+    ]  # fmt: skip
+    assert ClaimCounting.statements == ["one", "7 at once"]
+    assert await notes_in_order(engine) == ["n1", "n0", "n2", "n3", "n4", "n5"]
+
+
+async def committing_effect(event: Pinged, uow: UnitOfWork) -> None:
+    await record_effect(event, uow)
+    if event.note.startswith("commit"):
+        await uow.commit()
+
+
+async def test_a_handler_that_commits_inside_a_batch_has_the_batch_redone_one_record_at_a_time(
+    engine: AsyncEngine,
+) -> None:
+    """The batch's claims are taken before its handlers run: a handler's own commit would keep the claims
+    of the records after it, handled or not. It is refused, and each record is handled once on its own."""
+    consumer = EventConsumer(
+        "committing", uow_factory(engine, "committing"), {Pinged: committing_effect}, batch_size=10
+    )
+    order_id = uuid.uuid4()
+    batch = deliveries([Pinged(order_id=order_id, note=n) for n in ["a", "commit-b", "c", "boom", "d"]])
+    outcomes = await consumer.consume_batch(batch)
+    assert outcomes == ["handled", "handled", "handled", "dead_lettered", "handled"]
+    assert await notes_in_order(engine) == ["a", "commit-b", "c", "d"]
+
+
+async def test_two_batches_sharing_events_at_once_take_each_effect_once(engine: AsyncEngine) -> None:
+    """A batch redelivered to another replica while the first still handles it: the claims of each are
+    taken in event order, so one waits for the other instead of deadlocking, and finds the shared ones
+    taken."""
+    consumers = [
+        EventConsumer("shared", uow_factory(engine, "shared"), {Pinged: record_effect}, batch_size=50)
+        for _ in range(2)
+    ]
+    order_id = uuid.uuid4()
+    batch = deliveries([Pinged(order_id=order_id, note=f"n{i}") for i in range(40)])
+    first, second = await asyncio.gather(
+        consumers[0].consume_batch(batch[:30]), consumers[1].consume_batch(list(reversed(batch[10:])))
+    )
+    assert first.count("handled") + second.count("handled") == 40
+    assert sorted(await notes_in_order(engine)) == sorted(f"n{i}" for i in range(40))
 
 
 async def test_a_poison_message_in_a_batch_is_dead_lettered_alone_and_the_rest_take_effect_once_in_order(

@@ -32,6 +32,9 @@ class FakeUow:
         self.seen.add(key)
         return True
 
+    async def claim_inboxes(self, consumer: str, envelopes: list[Envelope]) -> set[uuid.UUID]:
+        return {envelope.event_id for envelope in envelopes if await self.claim_inbox(consumer, envelope)}
+
     async def add_raw(self, **row: Any) -> None:
         self.log.append(("dead_letter", row))
 

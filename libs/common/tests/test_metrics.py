@@ -108,6 +108,9 @@ class DeadLetterUow:
     async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
         return True
 
+    async def claim_inboxes(self, consumer: str, envelopes: list[Envelope]) -> set[uuid.UUID]:
+        return {envelope.event_id for envelope in envelopes}
+
     async def add_raw(self, **row: Any) -> None:
         return None
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
+from uuid import UUID
 
 from opentelemetry import propagate
 from sqlalchemy import func, select
@@ -35,18 +36,30 @@ INBOX_CLAIM = (
     "INSERT INTO inbox (consumer, event_id, type) VALUES ($1::text, $2::uuid, $3::text) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
+# in event id order, so that two transactions claiming some of the same events (a batch redelivered to
+# another replica) wait for each other instead of deadlocking
+INBOX_CLAIM_MANY = (
+    "INSERT INTO inbox (consumer, event_id, type) SELECT $1::text, claim.event_id, claim.type "
+    "FROM unnest($2::uuid[], $3::text[]) AS claim(event_id, type) ORDER BY claim.event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
-async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any] | None:
-    """The first row of `sql` ($n parameters) or None, run straight on the session's asyncpg connection
-    inside the session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call
-    machinery (for hot paths). If the transaction has not begun yet, SQLAlchemy runs it and so begins it."""
+async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Sequence[Any]]:
+    """The rows of `sql` ($n parameters), run straight on the session's asyncpg connection inside the
+    session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call machinery (for
+    hot paths). If the transaction has not begun yet, SQLAlchemy runs it and so begins it."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     if driver is None or not driver.is_in_transaction():
-        return (await connection.exec_driver_sql(sql, args)).first()
-    row = await driver.fetchrow(sql, *args)
-    return tuple(row) if row is not None else None
+        return list((await connection.exec_driver_sql(sql, args)).all())
+    return [tuple(row) for row in await driver.fetch(sql, *args)]
+
+
+async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any] | None:
+    """The first row of `sql` or None, as `fetch_rows` runs it."""
+    rows = await fetch_rows(session, sql, *args)
+    return rows[0] if rows else None
 
 
 class OutboxKicker:
@@ -98,6 +111,11 @@ kicker = OutboxKicker()
 class UnitOfWork:
     """Open with `async with`; stage messages with `publish`; nothing is kept unless `commit` is called."""
 
+    #: Why `commit` may not be called now (set by a consumer while a batch's handlers run: the batch's
+    #: inbox claims are taken first, and a commit by a handler would keep the claims of records not yet
+    #: handled); a commit then raises, the batch is rolled back and its records are handled one at a time.
+    commit_held: str | None = None
+
     def __init__(self, sessions: SessionFactory, producer: str) -> None:
         self._sessions = sessions
         self.producer = producer
@@ -115,6 +133,7 @@ class UnitOfWork:
         self._session = self._sessions()
         self._staged = []
         self._raw_added = False
+        self.commit_held = None
         self.bind(self._session)
         return self
 
@@ -144,7 +163,16 @@ class UnitOfWork:
             await fetch_row(self.session, INBOX_CLAIM, consumer, envelope.event_id, envelope.type) is not None
         )
 
+    async def claim_inboxes(self, consumer: str, envelopes: Sequence[Envelope]) -> set[UUID]:
+        """`claim_inbox` for several messages in one statement: the event ids claimed now (the others the
+        consumer has already handled)."""
+        kinds = {envelope.event_id: envelope.type for envelope in envelopes}
+        rows = await fetch_rows(self.session, INBOX_CLAIM_MANY, consumer, list(kinds), list(kinds.values()))
+        return {row[0] for row in rows}
+
     async def commit(self) -> None:
+        if self.commit_held is not None:
+            raise RuntimeError(f"commit refused: {self.commit_held}")
         if self._staged:
             await self.session.execute(
                 insert(outbox),

@@ -308,34 +308,41 @@ class EventConsumer(Generic[U]):
             outcomes[item.index] = await self.consume(item.record)
 
     async def _handle_run(self, ready: list[_Ready]) -> list[str]:
-        """One transaction for the run: nothing of it is kept unless every handler returns. (A handler
-        that commits itself just ends the shared transaction early; what it committed holds its inbox
-        claims too, so a redo sees those records as duplicates.)"""
+        """One transaction for the run: the inbox claims of all its records in one statement, then each
+        claimed record's handler; nothing of it is kept unless every handler returns. A handler may not
+        commit (the claims of the records after it would be kept with it): its commit raises, so the run
+        is redone one record at a time, where it may."""
         outcomes: list[str] = []
         async with self._uow_factory() as uow:
             if self._before_run is not None:
                 await self._before_run([item.message for item in ready], uow)
+            claimed = await uow.claim_inboxes(self.name, [item.envelope for item in ready])
             gathered: list[Message] = []  # consecutive claimed messages of a type with a batch handler
-            for item in ready:
-                many = self._batch_handlers.get(item.envelope.type)
-                if gathered and (many is None or gathered[0].type_name != item.envelope.type):
-                    await self._batch_handlers[gathered[0].type_name](gathered, uow)
-                    gathered = []
-                token = current_envelope.set(item.envelope)
-                try:
-                    with producer_trace(item.record):
-                        if not await uow.claim_inbox(self.name, item.envelope):
-                            outcomes.append("duplicate")
-                            continue
-                        if many is not None:
-                            gathered.append(item.message)
-                        else:
-                            await item.handler(item.message, uow)
+            uow.commit_held = f"{self.name} handles a batch in one transaction"
+            try:
+                for item in ready:
+                    if item.envelope.event_id not in claimed:
+                        outcomes.append("duplicate")
+                        continue
+                    claimed.discard(item.envelope.event_id)  # the same event again later in the run
+                    many = self._batch_handlers.get(item.envelope.type)
+                    if gathered and (many is None or gathered[0].type_name != item.envelope.type):
+                        await self._batch_handlers[gathered[0].type_name](gathered, uow)
+                        gathered = []
+                    if many is not None:
+                        gathered.append(item.message)
+                    else:
+                        token = current_envelope.set(item.envelope)
+                        try:
+                            with producer_trace(item.record):
+                                await item.handler(item.message, uow)
+                        finally:
+                            current_envelope.reset(token)
                     outcomes.append("handled")
-                finally:
-                    current_envelope.reset(token)
-            if gathered:
-                await self._batch_handlers[gathered[0].type_name](gathered, uow)
+                if gathered:
+                    await self._batch_handlers[gathered[0].type_name](gathered, uow)
+            finally:
+                uow.commit_held = None
             await uow.commit()
         return outcomes
 
