@@ -4,8 +4,10 @@ the shop's owner keeps a canned reply and answers the ticket with it from the ti
 reads the answer on the order's help page; a ticket past its deadline shows as overdue, and past its
 escalation deadline goes to the platform, whose staff find it in the platform queue; a viewer sees the
 tickets without any write action and the API answers 403; axe-core finds no serious or critical violation;
-in zh-CN the pages' own words are all Chinese. Deadlines are moved into the past in delivery's database
-rather than waited for (the shortest timer is five minutes)."""
+in zh-CN the pages' own words are all Chinese. The buyer asks the platform to step in from the order's help
+page (a field error first, then the ticket shown as the platform's); the platform's staff set the platform's
+deadlines (L3) on their page, which a shop's owner is not shown. Deadlines are moved into the past in
+delivery's database rather than waited for (the shortest timer is five minutes)."""
 
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ from playwright.async_api import Browser, Page, expect
 from .e2e_platform import ConsolePerson, Platform, running_platform
 from .test_aftersales import delivered
 from .test_console_browser import console, member, show_no_english
-from .test_storefront_browser import browser, no_serious_axe_violations
+from .test_storefront_browser import browser, buyer, no_serious_axe_violations
 
 __all__ = ["browser"]
 
 pytestmark = pytest.mark.integration
 
 SHOP = {"X-Shop-Id": str(DEFAULT_SHOP_ID)}
+DISPUTE = "The shop says the key works, but the game refuses it."
 CANNED = "Open Steam, choose Games, then Activate a Product on Steam and paste the key."
 #: What the pages show that is data, not the page's words (messages, canned replies, people).
 DATA = "#messages p, #canned p, #canned h2, .person, option:not([value=''])"
@@ -235,3 +238,93 @@ async def test_how_to_use_is_answered_at_once_with_the_products_instructions_on_
     assert [(m["author"], m["answer"]) for m in ticket["messages"]] == [("buyer", False), ("system", True)]
     assert instructions in ticket["messages"][1]["body"]
     assert page.status_code == 200 and instructions in page.text and "Automatic answer" in page.text
+
+
+async def test_the_buyer_asks_the_platform_to_step_in_from_the_help_page_and_sees_the_platform_has_it(
+    platform: Platform, browser: Browser
+) -> None:
+    order, ticket_id = await opened_ticket(platform)
+    help_page = f"/orders/{order['order_no']}/support?token={order['token']}"
+    async with buyer(browser, platform, "ask-platform", "en-US") as context:
+        page = await context.new_page()
+        await page.goto(help_page)
+        article = page.locator(f"#ticket-{ticket_id}")
+        await article.get_by_text("Ask the platform to step in").click()
+        why = article.get_by_label("Why should the platform look at it?")
+        await expect(why).to_be_visible()
+        await no_serious_axe_violations(page)
+
+        await article.get_by_role("button", name="Ask the platform", exact=True).click()  # nothing said
+        await expect(why).to_have_attribute("aria-invalid", "true")
+        await expect(article.locator(".field-error")).to_have_text(
+            "Write a message of up to 4000 characters."
+        )
+        await why.fill("The shop says the key works, but the game refuses it.")
+        await article.get_by_role("button", name="Ask the platform", exact=True).click()
+
+        await expect(article).to_contain_text("The platform looks at this dispute and will answer here.")
+        await expect(
+            article.get_by_text("The shop says the key works, but the game refuses it.")
+        ).to_be_visible()
+        await expect(article.get_by_text("Ask the platform to step in")).to_have_count(0)
+        await no_serious_axe_violations(page)
+    async with platform.admin() as admin:
+        thread = (await admin.get(f"/api/admin/tickets/{ticket_id}", headers=SHOP)).json()
+    assert (thread["level"], thread["reason"]) == ("L3", "escalation_requested")
+    assert [m["author"] for m in thread["messages"]] == ["buyer", "buyer"]
+
+    other_order, _ = await opened_ticket(platform, "卡密无法使用")
+    async with buyer(browser, platform, "ask-platform-zh", "zh-CN") as context:
+        page = await context.new_page()
+        await page.goto(f"/orders/{other_order['order_no']}/support?token={other_order['token']}")
+        await expect(page.get_by_text("请平台介入")).to_be_visible()
+        words = await page.locator("main").inner_text()
+        assert "Ask the platform" not in words and "Why should the platform" not in words
+
+
+async def test_platform_staff_set_the_platforms_deadlines_on_their_page_which_a_shop_owner_is_not_shown(
+    platform: Platform, browser: Browser, owner: ConsolePerson
+) -> None:
+    assert platform.operator is not None
+    async with console(browser, platform, "platform-sla", person=platform.operator) as context:
+        page = await context.new_page()
+        await page.goto("/console/tickets/platform")
+        await page.get_by_role("link", name="Platform deadlines").click()
+        form = page.locator("#sla-form")
+        await expect(form).to_have_attribute("aria-busy", "false")
+        first, solved = (
+            page.get_by_label("First answer within (minutes)"),
+            page.get_by_label("Solved within (minutes)"),
+        )
+        await expect(first).to_have_value("480")
+        await expect(solved).to_have_value("4320")
+        await no_serious_axe_violations(page)
+
+        await first.fill("2")
+        await page.get_by_role("button", name="Save the deadlines").click()
+        await expect(first).to_have_attribute("aria-invalid", "true")
+        await first.fill("120")
+        await solved.fill("1440")
+        await page.get_by_role("button", name="Save the deadlines").click()
+        await expect(page.locator("#action-result")).to_have_text("The timers are saved.")
+        await page.reload()
+        await expect(form).to_have_attribute("aria-busy", "false")
+        await expect(first).to_have_value("120")
+        await expect(solved).to_have_value("1440")
+    async with platform.admin() as api:
+        stored = (await api.get("/api/platform/ticket-sla")).json()
+        assert (stored["first_response_minutes"], stored["resolution_minutes"]) == (120, 1440)
+        assert (await api.put("/api/platform/ticket-sla", json={})).status_code == 200  # the defaults again
+
+    async with console(browser, platform, "platform-sla-zh", "zh-CN", person=platform.operator) as context:
+        page = await context.new_page()
+        await show_no_english(
+            page, {"/console/tickets/platform-sla": '#sla-form[aria-busy="false"]'}, page_words
+        )
+    async with console(browser, platform, "platform-sla-owner", person=owner) as context:
+        page = await context.new_page()
+        await page.goto("/console/tickets")
+        await expect(page.get_by_role("link", name="Canned replies")).to_be_visible()
+        await expect(page.get_by_role("link", name="Platform deadlines")).to_have_count(0)
+        refused = await page.goto("/console/tickets/platform-sla")
+        assert refused is not None and refused.status == 403

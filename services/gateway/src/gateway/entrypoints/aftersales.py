@@ -7,13 +7,15 @@ sniffed, in a sandbox."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
 from faka_common.contracts.aftersales import TicketCategory
 from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage
-from faka_common.errors import DomainError, Unavailable
+from faka_common.errors import Conflict, DomainError, Unavailable
 from faka_common.fields import NonBlankLine
 from faka_common.ticket_images import (
     FORM_BODY,
@@ -100,6 +102,9 @@ IMAGE_ERRORS = {
     TooManyImages: N_("At most 3 images a message."),
 }
 ImageRefused = (ImageTooLarge, NotAnImage, TooManyImages)
+Files = list[tuple[str, bytes]]
+#: What a ticket's form on the help page does with its checked message (and files).
+TicketAction = Callable[[Request, str, OrderSecret, UUID, str, Files], Awaitable[None]]
 
 
 class NewTicketBody(OrderSecretBody):
@@ -330,17 +335,41 @@ def help_pages_router(gw: Gateway) -> APIRouter:
 
     @web.post("/orders/{order_no}/support/{ticket_id}", openapi_extra=FORM_BODY)
     async def write_again(request: Request, order_no: str, ticket_id: UUID) -> Any:
+        return await on_ticket(request, order_no, ticket_id, "reply", write_on)
+
+    @web.post("/orders/{order_no}/support/{ticket_id}/escalation", openapi_extra=FORM_BODY)
+    async def ask_the_platform(request: Request, order_no: str, ticket_id: UUID) -> Any:
+        return await on_ticket(request, order_no, ticket_id, "platform", escalate)
+
+    async def write_on(
+        request: Request, order_no: str, secret: OrderSecret, ticket_id: UUID, message: str, files: Files
+    ) -> None:
+        images = checked_images(files)
+        await aftersales.write_on_ticket(
+            gw, checked_order_no(order_no), secret, client_ip(gw, request), ticket_id, message, images
+        )
+
+    async def escalate(
+        request: Request, order_no: str, secret: OrderSecret, ticket_id: UUID, message: str, files: Files
+    ) -> None:
+        with suppress(Conflict):  # with the platform already (a second click): the page shows it there
+            await aftersales.escalate_ticket(
+                gw, checked_order_no(order_no), secret, client_ip(gw, request), ticket_id, message
+            )
+
+    async def on_ticket(
+        request: Request, order_no: str, ticket_id: UUID, form_name: str, act: TicketAction
+    ) -> Any:
+        """A form of one ticket (write again, ask the platform): its message checked, the act done, and back
+        to the ticket; a refused field shows next to it on the page."""
         lang = page_context(request).lang
         try:
             form, files = await posted(request)
             secret = OrderSecret(form.get("token"), form.get("password"))
-            field = f"reply-{ticket_id}"
+            field = f"{form_name}-{ticket_id}"
             try:
-                images = checked_images(files)
                 message = MESSAGE_TEXT.validate_python(form.get("message", ""))
-                await aftersales.write_on_ticket(
-                    gw, checked_order_no(order_no), secret, client_ip(gw, request), ticket_id, message, images
-                )
+                await act(request, order_no, secret, ticket_id, message, files)
             except ValidationError:
                 said = {field: gettext(lang, FIELD_ERRORS["message"])}
                 return await page(request, order_no, secret, {}, said)

@@ -1,7 +1,8 @@
 """The seller console's ticket pages (/console/tickets/…): the shop's tickets with their filters (level,
 status, category, overdue), a ticket's thread with the answer form (a canned reply picker, closing it as
-solved) and taking it to the platform, the shop's canned replies in zh-CN and English, and the platform's
-L3 queue across shops (platform staff only: each ticket opens in its shop). Shells of the console's own
+solved) and taking it to the platform, the shop's canned replies in zh-CN and English with its support's
+deadlines (L2), and the platform's L3 queue across shops and its deadlines (platform staff only: each ticket
+opens in its shop; the deadlines are changed with platform:write). Shells of the console's own
 (`console_page`) whose data static/console_tickets.js fetches from the admin and platform ticket APIs with
 console.js's helpers; a role without tickets:write is shown no write action, and the API refuses it (403)."""
 
@@ -26,6 +27,7 @@ TABS = (
     Section("tickets", "console/tickets", "tickets:read", N_("Tickets")),
     Section("canned", "console/tickets/canned", "tickets:read", N_("Canned replies")),
     Section("platform", "console/tickets/platform", "platform:read", N_("Platform queue")),
+    Section("platform-sla", "console/tickets/platform-sla", "platform:read", N_("Platform deadlines")),
 )
 TABS_LABEL = N_("Tickets")
 LEVELS = {
@@ -100,6 +102,10 @@ def add_ticket_pages(web: APIRouter, console_page: ConsolePage) -> None:
         return await tickets_page(
             request, "platform", "tickets.html", needs="platform:read", source="/api/platform/tickets"
         )
+
+    @web.get("/console/tickets/platform-sla")
+    async def platform_sla(request: Request) -> Response:
+        return await tickets_page(request, "platform-sla", "tickets_platform_sla.html", needs="platform:read")
 
     @web.get("/console/tickets/canned")
     async def canned(request: Request) -> Response:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.adapters.owners import json_body, segment
+from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
 from gateway.domain.access import Principal
 from gateway.entrypoints.access import admin_api, client_ip, platform_api, requires
@@ -32,7 +32,7 @@ from gateway.entrypoints.requests import PRIVATE, checked_order_no
 from gateway.entrypoints.responses import BUYER
 from gateway.entrypoints.schemas import OrderSecretBody
 from gateway.entrypoints.shops import storefront_shop
-from gateway.service_layer import aftersales, buyer_secrets, edge
+from gateway.service_layer import aftersales
 from gateway.service_layer.buyer_secrets import OrderSecret
 
 Statuses = Annotated[list[TicketStatus] | None, Query(description="Default: open")]
@@ -233,11 +233,10 @@ def buyer_escalation_router(gw: Gateway) -> APIRouter:
     async def escalate(
         order_no: str, ticket_id: UUID, body: BuyerEscalation, request: Request
     ) -> JSONResponse:
-        secret = OrderSecret(body.token, body.password)
-        order = await buyer_secrets.order_for(gw, checked_order_no(order_no), secret, client_ip(gw, request))
-        path = f"/internal/orders/{segment(str(order['order_id']))}/tickets/{ticket_id}/escalation"
-        sent = {"author": "buyer", "message": body.message}
-        answer = await gw.delivery.request("POST", path, json=sent, shop=edge.order_shop(order))
-        return JSONResponse(aftersales.buyer_ticket(json_body(answer)), headers=PRIVATE)
+        ticket = await aftersales.escalate_ticket(
+            gw, checked_order_no(order_no), OrderSecret(body.token, body.password), client_ip(gw, request),
+            ticket_id, body.message,
+        )  # fmt: skip
+        return JSONResponse(ticket, headers=PRIVATE)
 
     return api

@@ -172,6 +172,18 @@ async def write_on_ticket(
     return buyer_ticket(await post_message(gw, path, body, images, edge.order_shop(order)))
 
 
+async def escalate_ticket(
+    gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None, ticket_id: UUID, message: str
+) -> dict[str, Any]:
+    """The buyer takes a ticket of their order to the platform (L3, a dispute with the shop), saying why;
+    409 when it is with the platform already (another order's ticket is not found)."""
+    order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
+    path = f"/internal/orders/{segment(str(order['order_id']))}/tickets/{ticket_id}/escalation"
+    sent = {"author": "buyer", "message": message}
+    answer = await gw.delivery.request("POST", path, json=sent, shop=edge.order_shop(order))
+    return buyer_ticket(json_body(answer))
+
+
 async def ticket_image(
     gw: Gateway,
     order_no: str,

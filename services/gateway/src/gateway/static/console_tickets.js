@@ -238,32 +238,43 @@
       load();
     });
 
-    async function loadSla() {
-      const answer = await api("GET", "/api/admin/ticket-sla");
-      if (!answer.ok) return;
-      for (const [name, value] of Object.entries(answer.data)) {
-        if (sla.elements[name]) sla.elements[name].value = value;
-      }
-    }
-
-    if (sla) {
-      sla.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        clearErrors(sla);
-        const sent = {};
-        for (const name of ["first_response_minutes", "resolution_minutes", "escalation_minutes"]) {
-          sent[name] = Number(sla.elements[name].value);
-        }
-        const answer = await api("PUT", "/api/admin/ticket-sla", sent);
-        if (!answer.ok) return refused(sla, answer);
-        result(t("sla_saved"));
-      });
-      loadSla();
-    }
+    if (sla) slaForm(sla, "/api/admin/ticket-sla");
     load();
   }
 
-  const pages = { tickets: listPage, ticket: ticketPage, "tickets-canned": cannedPage };
+  // A form of ticket deadlines (the shop's L2 or the platform's L3): filled from `source`, saved whole to
+  // it; it is busy until the stored values are in it (a save before would send empty fields).
+  async function slaForm(form, source) {
+    const names = [...form.querySelectorAll("input[name]")].map((input) => input.name);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (form.getAttribute("aria-busy") === "true" || missing(form, names)) return;
+      const sent = Object.fromEntries(names.map((name) => [name, Number(form.elements[name].value)]));
+      const answer = await api("PUT", source, sent);
+      if (!answer.ok) return refused(form, answer);
+      result(t("sla_saved"));
+    });
+    form.setAttribute("aria-busy", "true");
+    const answer = await api("GET", source);
+    if (!answer.ok) return failed(answer);
+    for (const name of names) {
+      if (answer.data[name] !== undefined) form.elements[name].value = answer.data[name];
+    }
+    form.setAttribute("aria-busy", "false");
+  }
+
+  function platformSlaPage() {
+    const form = $("#sla-form");
+    slaForm(form, form.dataset.source);
+  }
+
+  const pages = {
+    tickets: listPage,
+    ticket: ticketPage,
+    "tickets-canned": cannedPage,
+    "tickets-platform-sla": platformSlaPage,
+  };
   const run = pages[document.body.dataset.page];
   if (run) run();
 })();
