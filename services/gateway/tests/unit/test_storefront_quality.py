@@ -1,7 +1,8 @@
 """The product page's pre-sale figures and a paused product, over ASGI with the in-memory owners of
 test_gateway_http: the inventory's 7-day success rate and typical delivery time are shown in the buyer's
-language; a paused product is marked, has no checkout, and a checkout form naming it is a 409 that says why
-and places no order; without the inventory's figures the page still sells."""
+language, of all the product's options together (the page asks for its family's); a paused product is marked,
+has no checkout, and a checkout form naming it is a 409 that says why and places no order (judged on the
+option ordered alone); without the inventory's figures the page still sells."""
 
 from __future__ import annotations
 
@@ -52,6 +53,21 @@ async def test_the_product_page_shows_the_7_day_success_rate_and_typical_time_in
     assert "Typical delivery time" in english.text and "Within 10 seconds" in english.text
     assert "50 单中成功 98.0%" in chinese.text and "10 秒内" in chinese.text
     assert 'action="shop/orders"' in english.text and "Paused" not in english.text
+
+
+async def test_the_page_asks_for_the_figures_of_all_its_options_and_the_checkout_for_the_option_alone(
+    edge: Edge,
+) -> None:
+    inventory = answering(edge, paused=False)
+
+    await edge.client.get(f"/products/{PRODUCT_ID}", headers=ENGLISH)
+    form = {"product_id": PRODUCT_ID, "email": "a@example.com", "quantity": "1"}
+    await edge.client.post("/shop/orders", data=form, headers=ENGLISH)
+
+    asked = [c for c in inventory.calls if c.url.path.endswith("/quality")]
+    page_call, checkout_call = asked[:2]
+    assert page_call.url.params.get("family") == "true"
+    assert "family" not in checkout_call.url.params
 
 
 @pytest.mark.parametrize(("median", "shown"), [(600, "Within 10 minutes"), (21600, "Within 6 hours")])

@@ -2,7 +2,8 @@
 cases are counted per product; past the shop's after-sales threshold (with the minimum of deliveries) the
 product pauses once (announced, counted), is not on sale for the order service, and an operator resumes it;
 below the minimum it never pauses; the pre-sale figures (7-day success rate, typical delivery time) come from
-the counted deliveries; a batch's supplier is named in KeyReplaced and its invalid-key rate is readable;
+the counted deliveries, of a product with variants all its options together when the storefront asks; a
+batch's supplier is named in KeyReplaced and its invalid-key rate is readable;
 another shop's product is 404; bad thresholds are 422s naming the field."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from inventory.entrypoints.http import router
 from inventory.service_layer import quality, replacements
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .test_inventory_db import card_product, published, run
+from .test_inventory_db import card_product, new_product, published, run
 from .test_key_replacement import claim, revealed, sold_order
 
 pytestmark = pytest.mark.integration
@@ -159,6 +160,38 @@ async def test_the_pre_sale_figures_come_from_the_counted_deliveries(
     assert (
         await api.get(f"/internal/products/{product_id}/quality", headers=shop(uuid.uuid4()))
     ).status_code == 404
+
+
+async def test_the_figures_of_a_product_with_variants_combine_its_options_when_asked_for_the_family(
+    api: httpx.AsyncClient, sessions: SessionFactory
+) -> None:
+    main = await new_product(sessions, title="Steam card", variant_label="¥50")
+    variant = await new_product(
+        sessions, title="Steam card ¥100", price=9500, variant_of=main.id, variant_label="¥100"
+    )
+    for seconds in (1.5, 4):
+        await run(sessions, delivered(uuid.uuid4(), main.id, seconds), quality.record_delivery)
+    for seconds in (25, 40, 45):
+        await run(sessions, delivered(uuid.uuid4(), variant.id, seconds), quality.record_delivery)
+    failed = DeliveryFailed(
+        order_id=uuid.uuid4(), delivery_id=uuid.uuid4(), reason="x", product_id=variant.id
+    )
+    await run(sessions, failed, quality.record_failure)
+
+    async def week(product_id: uuid.UUID, family: bool) -> dict[str, Any]:
+        params = {"family": "true"} if family else {}
+        found = await api.get(f"/internal/products/{product_id}/quality", params=params, headers=shop())
+        assert found.status_code == 200, found.text
+        figures: dict[str, Any] = found.json()["last_7_days"]
+        return figures
+
+    for asked in (main.id, variant.id):  # the page of either option shows the same, combined figures
+        combined = await week(asked, family=True)
+        assert (combined["delivered_orders"], combined["failed_orders"]) == (5, 1)
+        assert (combined["success_rate"], combined["products_combined"]) == (round(5 / 6, 4), 2)
+        assert combined["median_delivery_seconds"] == 30  # the median (25 s) is in the bucket up to 30 s
+    alone = await week(main.id, family=False)
+    assert (alone["delivered_orders"], alone["failed_orders"], alone["products_combined"]) == (2, 0, 1)
 
 
 async def test_a_run_of_deliveries_counts_as_the_same_deliveries_one_by_one(

@@ -149,7 +149,7 @@ def web_router(gw: Gateway) -> APIRouter:
             found = await product_view(request, product_id)
         except DomainError as error:
             return html_error(request, error)
-        found["quality"] = await product_quality(gw, served(request).id, product_id)
+        found["quality"] = await product_quality(gw, served(request).id, product_id, family=True)
         content = pages.product_page(served(request), found, page_context(request), chosen=product_id)
         return html(request, content, private=False)
 

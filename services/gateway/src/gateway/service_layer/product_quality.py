@@ -1,5 +1,5 @@
 """The storefront's pre-sale figures of a product (delivery success rate over 7 days, typical paid to
-delivered time) and whether it is paused, from the inventory's hourly rollups (one indexed read of at most a
+delivered time; of a product with variants, all its options together) and whether it is paused, from the inventory's hourly rollups (one indexed read of at most a
 week of rows per page, never a scan of deliveries). A page without them still sells: an unanswered read
 shows none."""
 
@@ -40,10 +40,16 @@ def figures(answer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def product_quality(gw: Gateway, shop_id: UUID, product_id: str) -> dict[str, Any] | None:
-    """The product's figures for its page, or None when the inventory did not answer them."""
+async def product_quality(
+    gw: Gateway, shop_id: UUID, product_id: str, family: bool = False
+) -> dict[str, Any] | None:
+    """The product's figures for its page, or None when the inventory did not answer them. With `family`,
+    the 7-day figures are of its main product and all its variants together: the page sells them as the
+    options of one product, so one figure speaks for what the buyer is choosing among."""
     try:
-        response = await gw.inventory.request("GET", f"/internal/products/{product_id}/quality", shop=shop_id)
+        path = f"/internal/products/{product_id}/quality"
+        params = {"family": "true"} if family else None
+        response = await gw.inventory.request("GET", path, params=params, shop=shop_id)
         return figures(response.json())
     except (DomainError, ValueError) as error:
         log.warning("no quality figures for product %s: %s", product_id, error)

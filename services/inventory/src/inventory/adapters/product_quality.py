@@ -4,11 +4,12 @@ buyers reported invalid."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Float, Integer, Table, func, select, update
+from sqlalchemy import Column, DateTime, Float, Integer, Table, func, or_, select, update
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,24 +105,40 @@ class ProductQualityRepository:
         )
 
     async def tally(self, product_id: UUID, since: datetime) -> Tally:
+        return await self.tally_of([product_id], since)
+
+    async def tally_of(self, product_ids: Sequence[UUID], since: datetime) -> Tally:
+        """The products' counts summed since `since`."""
         h = product_quality_hours
         row = (
             await self._session.execute(
                 select(*(func.coalesce(func.sum(h.c[name]), 0) for name in TALLIED)).where(
-                    h.c.product_id == product_id, h.c.hour >= since
+                    h.c.product_id.in_(list(product_ids)), h.c.hour >= since
                 )
             )
         ).one()
         return Tally(*(int(value) for value in row))
 
-    async def times(self, product_id: UUID, since: datetime) -> dict[int, int]:
+    async def times(self, product_ids: Sequence[UUID], since: datetime) -> dict[int, int]:
+        """The products' deliveries since `since` per delivery-time bucket, summed."""
         t = product_delivery_times
         rows = await self._session.execute(
             select(t.c.bucket, func.sum(t.c.deliveries))
-            .where(t.c.product_id == product_id, t.c.hour >= since)
+            .where(t.c.product_id.in_(list(product_ids)), t.c.hour >= since)
             .group_by(t.c.bucket)
         )
         return {int(bucket): int(n) for bucket, n in rows.tuples()}
+
+    async def family(self, shop_id: UUID, product_id: UUID, main_id: UUID | None) -> list[UUID]:
+        """The product's main product (`main_id`, or the product itself) and every variant of it: the options
+        its storefront page offers together (by the variants index)."""
+        main = main_id or product_id
+        rows = await self._session.execute(
+            select(products.c.id).where(
+                products.c.shop_id == shop_id, or_(products.c.id == main, products.c.variant_of == main)
+            )
+        )
+        return sorted(rows.scalars())
 
     async def policy(self, shop_id: UUID) -> QualityPolicy:
         p = product_quality_policies
@@ -163,13 +180,16 @@ class ProductQualityRepository:
         )
         return result.first() is not None
 
-    async def batches_of_supplier(self, shop_id: UUID, supplier_id: UUID) -> list[BatchQuality]:
-        """The shop's import batches from the supplier, each with its keys delivered (sold now, or sold and
-        then voided when a buyer reported them invalid) and reported invalid. An admin read: it counts the
-        batches' sold keys (by the batch index), never on a buyer's path."""
+    async def batches_of_supplier(
+        self, shop_id: UUID, supplier_id: UUID, since: datetime | None = None
+    ) -> list[BatchQuality]:
+        """The shop's import batches from the supplier (imported since `since`, when given), each with its
+        keys delivered (sold now, or sold and then voided when a buyer reported them invalid) and reported
+        invalid. An admin read, or a replacement's: it counts the batches' sold keys (by the batch index),
+        never on a buyer's purchase."""
         b, k = key_batches, card_keys
         sold = select(func.count()).where(k.c.batch_id == b.c.id, k.c.status == "sold").scalar_subquery()
-        rows = await self._session.execute(
+        query = (
             select(
                 b.c.id, b.c.product_id, b.c.imported, b.c.reported_invalid, b.c.cost_price, b.c.created_at,
                 sold.label("sold"),
@@ -177,6 +197,9 @@ class ProductQualityRepository:
             .where(b.c.shop_id == shop_id, b.c.supplier_id == supplier_id)
             .order_by(b.c.created_at, b.c.id)
         )  # fmt: skip
+        if since is not None:
+            query = query.where(b.c.created_at >= since)
+        rows = await self._session.execute(query)
         return [
             BatchQuality(
                 r.id,

@@ -5,12 +5,12 @@ another shop's product is not found, another shop's supplier has no batches here
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from faka_common.contracts.quality import ProductQualityPolicy, ProductResume
 from faka_common.http import ShopScope, internal_router
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from inventory.bootstrap import Service
 from inventory.domain.quality import QualityPolicy, Tally
@@ -50,6 +50,7 @@ def quality_view(q: ProductQuality) -> dict[str, Any]:
         "last_7_days": {
             **tally_view(q.last_7_days),
             "median_delivery_seconds": q.median_delivery_seconds,
+            "products_combined": q.products_combined,
         },
     }
 
@@ -62,9 +63,19 @@ def quality_router(service: Service) -> APIRouter:
         summary="A product's after-sales rate over the shop's window, its pause, and its delivery success "
         "rate and typical delivery time over 7 days (from hourly rollups)",
     )
-    async def product_quality(product_id: UUID, shop: ShopScope) -> dict[str, Any]:
+    async def product_quality(
+        product_id: UUID,
+        shop: ShopScope,
+        family: Annotated[
+            bool,
+            Query(
+                description="The 7-day figures of the product's main product and all its variants together "
+                "(its storefront page's); the pause and the window stay the product's own"
+            ),
+        ] = False,
+    ) -> dict[str, Any]:
         async with service.reader() as uow:
-            return quality_view(await quality.product_quality(uow, shop, product_id))
+            return quality_view(await quality.product_quality(uow, shop, product_id, family))
 
     @api.post("/products/{product_id}/resume", summary="Put a paused product back on sale")
     async def resume(product_id: UUID, body: ProductResume, shop: ShopScope) -> dict[str, Any]:

@@ -193,19 +193,27 @@ class ProductQuality:
     window: Tally
     last_7_days: Tally
     median_delivery_seconds: int | None
+    #: How many products the 7-day figures combine (the product, or its main product and variants).
+    products_combined: int = 1
 
 
-async def product_quality(uow: InventoryUnitOfWork, shop_id: UUID, product_id: UUID) -> ProductQuality:
-    """Read from the hourly rollup (at most a week or the window of rows), never from the deliveries."""
+async def product_quality(
+    uow: InventoryUnitOfWork, shop_id: UUID, product_id: UUID, family: bool = False
+) -> ProductQuality:
+    """Read from the hourly rollup (at most a week or the window of rows), never from the deliveries. With
+    `family`, the 7-day figures are those of the product's main product and all its variants together (the
+    options its storefront page sells); the pause and its window stay the product's own."""
     product = await uow.products.in_shop(shop_id, product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")
     now = now_utc()
     policy = await uow.quality.policy(shop_id)
+    shown = await uow.quality.family(shop_id, product.id, product.variant_of) if family else [product.id]
     return ProductQuality(
         product,
         policy,
         await uow.quality.tally(product.id, policy.since(now, product.resumed_at)),
-        await uow.quality.tally(product.id, now - FIGURES_WINDOW),
-        median_seconds(await uow.quality.times(product.id, now - FIGURES_WINDOW)),
+        await uow.quality.tally_of(shown, now - FIGURES_WINDOW),
+        median_seconds(await uow.quality.times(shown, now - FIGURES_WINDOW)),
+        len(shown),
     )
