@@ -30,6 +30,7 @@ BORN_WITH_SHOPS = frozenset(
         "supplier_policies",
         "ticket_sla_policies",
         "canned_replies",
+        "supplier_key_batches",
     }
 )
 

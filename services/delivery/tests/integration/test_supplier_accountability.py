@@ -1,11 +1,13 @@
 """Suppliers held to account, on a real Postgres with suppliers played by a local HTTP server: a confirmed key
 replacement claims the key's cost from its batch's supplier once however often the event comes, the claim is
 deducted from the shop's deposit; a supplier whose claim rate passes the shop's thresholds is ranked last,
-then paused (announced, counted) and gets no routes, until an operator resumes it; another shop's supplier
-is not found; bad thresholds are 422s naming the field."""
+then paused (announced, counted) and gets no routes, until an operator resumes it, and so is a card-key
+supplier judged on the keys its recent batches sold; another shop's supplier is not found; bad thresholds
+are 422s naming the field."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,7 +16,7 @@ import pytest
 from delivery.adapters.metrics import LEDGER_AMOUNT, LEDGER_ENTRIES, SUPPLIERS_PAUSED
 from delivery.bootstrap import Service
 from delivery.service_layer.watchdog import sample_ledger
-from faka_common.contracts.aftersales import KeyReplaced
+from faka_common.contracts.aftersales import KeyReplaced, SupplierBatchSales
 from faka_common.contracts.delivery import RechargeRequested
 from faka_common.http import SHOP_HEADER
 from faka_common.metrics import shop_label
@@ -265,3 +267,48 @@ async def test_a_supplier_over_the_thresholds_is_ranked_last_then_paused_then_re
     assert resumed.status_code == 200, resumed.text
     assert not resumed.json()["paused"]
     assert await routing_order(api, shop, product_id) == [first, second]  # judged afresh from the resume
+
+
+async def test_a_card_key_supplier_whose_keys_keep_failing_is_demoted_then_paused_with_a_claim_each(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    """The default thresholds (20 sales at least, demoted at 5 % claims, paused at 20 %), judged on the keys
+    its batches delivered: 40 sold from a batch imported now, one more for each replacement."""
+    shop, product_id, batch, old_batch = uuid4(), uuid4(), uuid4(), uuid4()
+    keys = await add_supplier(api, shop, unique("keys"), suppliers.url("keys"))
+    other = await add_supplier(api, shop, unique("other"), suppliers.url("other"))
+    await route(api, shop, product_id, keys, 0)
+    await route(api, shop, product_id, other, 1)
+    imported, long_ago = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) - timedelta(days=30)
+    paused_before = SUPPLIERS_PAUSED.labels(shop_label(shop))._value.get()
+
+    async def key_fails(n: int, in_batch: UUID = batch) -> None:
+        sales = [
+            SupplierBatchSales(batch_id=batch, imported_at=imported, delivered=40 + n),
+            SupplierBatchSales(batch_id=old_batch, imported_at=long_ago, delivered=5),
+        ]
+        event = replaced(shop, keys, in_batch).model_copy(update={"supplier_batches": sales})
+        assert (await feed(service, event))[1] == "handled"
+
+    for n in range(1, 4):  # keys of a batch older than the window count with it, outside the window
+        await key_fails(n, old_batch)
+    assert await routing_order(api, shop, product_id) == [keys, other]
+    for n in range(1, 3):  # 2 claims of 42 keys sold: under 5 %
+        await key_fails(n)
+    assert await routing_order(api, shop, product_id) == [keys, other]
+    await key_fails(3)  # 3 of 43: demoted, tried after the other supplier
+    assert await routing_order(api, shop, product_id) == [other, keys]
+    assert not (await account(api, shop, keys))["paused"]
+    for n in range(4, 10):  # 9 of 49: still under 20 %
+        await key_fails(n)
+    assert not (await account(api, shop, keys))["paused"]
+    await key_fails(10)  # 10 of 50: paused, announced once
+    await key_fails(11)
+
+    standing = await account(api, shop, keys)
+    assert standing["paused"] and "claim rate 0.200" in standing["paused_reason"]
+    assert "(10 claims / 50 successes)" in standing["paused_reason"]
+    assert await routing_order(api, shop, product_id) == [other]
+    assert SUPPLIERS_PAUSED.labels(shop_label(shop))._value.get() == paused_before + 1
+    claimed = {c["batch_id"]: (c["claims"], c["replacements"]) for c in standing["claims"]}
+    assert claimed == {str(batch): (11, 11), str(old_batch): (3, 3)}  # a claim per confirmed replacement

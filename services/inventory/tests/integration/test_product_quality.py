@@ -3,8 +3,8 @@ cases are counted per product; past the shop's after-sales threshold (with the m
 product pauses once (announced, counted), is not on sale for the order service, and an operator resumes it;
 below the minimum it never pauses; the pre-sale figures (7-day success rate, typical delivery time) come from
 the counted deliveries, of a product with variants all its options together when the storefront asks; a
-batch's supplier is named in KeyReplaced and its invalid-key rate is readable;
-another shop's product is 404; bad thresholds are 422s naming the field."""
+batch's supplier is named in KeyReplaced with its recent batches' keys sold, and its invalid-key rate is
+readable; another shop's product is 404; bad thresholds are 422s naming the field."""
 
 from __future__ import annotations
 
@@ -264,6 +264,8 @@ async def test_a_replaced_key_names_its_batchs_supplier_and_the_batch_shows_its_
     [batch] = batches["batches"]
     assert (batch["delivered"], batch["reported_invalid"], batch["invalid_rate"]) == (5, 1, 0.2)
     assert (batches["delivered"], batches["invalid_rate"]) == (5, 0.2)
+    [sales] = replaced["supplier_batches"]  # what delivery judges the supplier's claim rate on
+    assert (sales["batch_id"], sales["delivered"]) == (batch["batch_id"], 5)
     theirs = (await api.get(f"/internal/suppliers/{supplier}/batches", headers=shop(uuid.uuid4()))).json()
     assert theirs["batches"] == []
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from faka_common.contracts import topics
 from faka_common.contracts.envelope import Message
@@ -48,6 +48,17 @@ class KeyReplacementRequested(Message):
     evidence: bool = Field(default=False, description="Whether the claim carries evidence (a screenshot)")
 
 
+class SupplierBatchSales(BaseModel):
+    """One import batch of a card-key supplier and how many of its keys were delivered so far (sold, or sold
+    and then voided as reported invalid): the denominator of the supplier's claim rate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: UUID
+    imported_at: datetime
+    delivered: int = Field(ge=0)
+
+
 class KeyReplaced(InventoryEvent):
     """The reported key is void (counted against its import batch) and the order holds `key_id` instead,
     a different key of the same product's pool. The plaintext is revealed to the order as usual."""
@@ -66,6 +77,12 @@ class KeyReplaced(InventoryEvent):
         default=None, description="The supplier the voided key's batch came from (a claim against it)"
     )
     currency: str | None = Field(default=None, description="The currency of cost_price (the product's)")
+    supplier_batches: list[SupplierBatchSales] = Field(
+        default_factory=list,
+        description="The supplier's batches in the shop imported within the last 90 days (the longest "
+        "supplier window), with their keys delivered as this replacement leaves them; empty without a "
+        "supplier",
+    )
 
 
 class KeyReplacementRefused(InventoryEvent):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -190,6 +191,26 @@ supplier_claims = Table(
         ["suppliers.shop_id", "suppliers.id"],
         name="supplier_claims_shop_supplier",
     ),
+)
+
+#: Per import batch of a card-key supplier: its keys delivered so far, as inventory counted them with the
+#: latest KeyReplaced of the supplier (the denominator of its claim rate; figures only grow).
+supplier_key_batches = Table(
+    "supplier_key_batches",
+    metadata,
+    Column("batch_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("shop_id", PgUUID(as_uuid=True), nullable=False),
+    Column("supplier_id", PgUUID(as_uuid=True), nullable=False),
+    Column("imported_at", TS, nullable=False),
+    Column("delivered", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("delivered >= 0", name="supplier_key_batches_delivered"),
+    ForeignKeyConstraint(
+        ["shop_id", "supplier_id"],
+        ["suppliers.shop_id", "suppliers.id"],
+        name="supplier_key_batches_shop_supplier",
+    ),
+    Index("supplier_key_batches_supplier", "shop_id", "supplier_id", "imported_at"),
 )
 
 #: What the shop holds for each supplier: deposits in (positive), claims deducted (negative, one entry per
@@ -420,7 +441,9 @@ class AttemptRepository:
         return await self._of_order(shop_id, order_id)
 
     async def scores(self, shop_id: UUID, since: datetime) -> dict[UUID, Score]:
-        """Per supplier of the shop over the window: finished submits, successes, mean latency, claims."""
+        """Per supplier of the shop over the window: finished submits and card keys delivered from its
+        batches imported in the window (attempts; each key a success), successes, mean latency (of submits),
+        claims."""
         a, c, s = delivery_attempts, supplier_claims, suppliers
         # an operator's resume starts the supplier's window afresh (what paused it does not count again)
         start = func.greatest(since, func.coalesce(s.c.resumed_at, since))
@@ -442,21 +465,36 @@ class AttemptRepository:
             .where(counted)
             .group_by(a.c.supplier_id)
         )
+        kb = supplier_key_batches
+        # a replaced key of a batch imported before the window counts with that batch, outside it
+        older_batch = (
+            select(kb.c.batch_id).where(kb.c.batch_id == c.c.batch_id, kb.c.imported_at < start).exists()
+        )
         claim_rows = await self._session.execute(
             select(c.c.supplier_id, func.count())
             .join(s, and_(s.c.shop_id == c.c.shop_id, s.c.id == c.c.supplier_id))
-            .where(c.c.shop_id == shop_id, c.c.created_at >= start)
+            .where(c.c.shop_id == shop_id, c.c.created_at >= start, ~older_batch)
             .group_by(c.c.supplier_id)
         )
         claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows.tuples()}
+        # card keys delivered from the supplier's batches imported in the window: sales, each a success
+        key_rows = await self._session.execute(
+            select(kb.c.supplier_id, func.sum(kb.c.delivered))
+            .join(s, and_(s.c.shop_id == kb.c.shop_id, s.c.id == kb.c.supplier_id))
+            .where(kb.c.shop_id == shop_id, kb.c.imported_at >= start)
+            .group_by(kb.c.supplier_id)
+        )
+        keys: dict[UUID, int] = {sid: int(n or 0) for sid, n in key_rows.tuples()}
         scores = {
             sid: Score(
-                sid, int(n), int(ok or 0), float(lat) if lat is not None else None, int(claims.get(sid, 0))
+                sid, int(n) + keys.get(sid, 0), int(ok or 0) + keys.get(sid, 0),
+                float(lat) if lat is not None else None, int(claims.get(sid, 0)),
             )
             for sid, n, ok, lat in rows.tuples()
-        }
-        for sid, n in claims.items():
-            scores.setdefault(sid, Score(sid, 0, 0, None, int(n)))
+        }  # fmt: skip
+        for sid in claims.keys() | keys.keys():
+            sold = keys.get(sid, 0)
+            scores.setdefault(sid, Score(sid, sold, sold, None, claims.get(sid, 0)))
         return scores
 
 

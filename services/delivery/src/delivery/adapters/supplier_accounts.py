@@ -3,16 +3,24 @@ per supplier and per import batch, the shop's demotion and pause thresholds, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from faka_common.contracts.aftersales import SupplierBatchSales
 from sqlalchemy import Column, DateTime, Float, Integer, Table, and_, case, func, select, update
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import metadata, supplier_claims, supplier_ledger, suppliers
+from delivery.adapters.orm import (
+    metadata,
+    supplier_claims,
+    supplier_key_batches,
+    supplier_ledger,
+    suppliers,
+)
 from delivery.domain.suppliers import SupplierPolicy
 
 supplier_policies = Table(
@@ -142,6 +150,28 @@ class SupplierAccountRepository:
             insert(supplier_policies)
             .values(shop_id=shop_id, **values)
             .on_conflict_do_update(index_elements=[supplier_policies.c.shop_id], set_=values)
+        )
+
+    async def record_key_sales(
+        self, shop_id: UUID, supplier_id: UUID, batches: Sequence[SupplierBatchSales], now: datetime
+    ) -> None:
+        """Keep the supplier's batches' delivered keys as inventory counted them; a figure never goes down
+        (an older count arriving late changes nothing)."""
+        if not batches:
+            return
+        kb = supplier_key_batches
+        rows = [
+            {"batch_id": b.batch_id, "shop_id": shop_id, "supplier_id": supplier_id,
+             "imported_at": b.imported_at, "delivered": b.delivered, "updated_at": now}
+            for b in sorted(batches, key=lambda b: b.batch_id)  # one lock order for concurrent writers
+        ]  # fmt: skip
+        stmt = insert(kb).values(rows)
+        await self._session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[kb.c.batch_id],
+                set_={"delivered": func.greatest(kb.c.delivered, stmt.excluded.delivered), "updated_at": now},
+                where=kb.c.shop_id == shop_id,
+            )
         )
 
     async def pause(self, shop_id: UUID, supplier_id: UUID, reason: str, now: datetime) -> bool:

@@ -154,8 +154,10 @@ async def settle_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> Non
 
 async def claim_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None:
     """A claim against the supplier of the voided key's batch for the key's cost, once per replacement (the
-    claim's replacement id is unique, so a redelivered or re-emitted KeyReplaced claims nothing more). A
-    batch without a supplier, or naming none of the shop's, claims nothing."""
+    claim's replacement id is unique, so a redelivered or re-emitted KeyReplaced claims nothing more), and
+    the supplier's recent batches' delivered keys as the event counts them: its score's sales, so a
+    card-key supplier is demoted, then paused (announced), on its claims per key sold. A batch without a
+    supplier, or naming none of the shop's, claims nothing."""
     if event.supplier_id is None:
         return
     supplier = await uow.suppliers.get(event.shop_id, event.supplier_id)
@@ -177,8 +179,10 @@ async def claim_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None
         replacement_claim_id=event.claim_id,
         batch_id=event.batch_id,
     )
+    now = handlers.now_utc()
+    await uow.accounts.record_key_sales(event.shop_id, supplier.id, event.supplier_batches, now)
     if await uow.suppliers.add_claim(claim):
-        await routing.judge(uow, supplier, handlers.now_utc())
+        await routing.judge(uow, supplier, now)
 
 
 async def resume_supplier(uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, by: str) -> Supplier:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from faka_common.contracts.aftersales import (
@@ -11,6 +11,7 @@ from faka_common.contracts.aftersales import (
     KeyReplacementRefused,
     KeyReplacementRequested,
     RefusalReason,
+    SupplierBatchSales,
 )
 from faka_common.crypto import KeyRing
 from faka_common.errors import NotFound
@@ -23,6 +24,9 @@ from inventory.service_layer import quality
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: The longest window a shop may judge its suppliers over (SupplierPolicy's window_minutes at most).
+SUPPLIER_WINDOW = timedelta(days=90)
 
 
 async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnitOfWork) -> None:
@@ -60,6 +64,7 @@ async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnit
     await uow.replacements.void_sold(bad.id)
     cost, supplier_id = await uow.replacements.count_against_batch(bad.batch_id)
     await uow.stock.record(product.shop_id, product.id, stock.withdrawn(1))
+    sales = await _supplier_sales(uow, cmd.shop_id, supplier_id)
     uow.publish(
         KeyReplaced(
             order_id=cmd.order_id,
@@ -73,10 +78,26 @@ async def replace_delivered_key(cmd: KeyReplacementRequested, uow: InventoryUnit
             cost_price=cost,
             supplier_id=supplier_id,
             currency=product.currency,
+            supplier_batches=sales,
         )
     )
     await quality.count_case(uow, product, datetime.now(UTC))
     log.info("order %s: key %s replaced by %s (claim %s)", cmd.order_id, bad.id, new_key, cmd.claim_id)
+
+
+async def _supplier_sales(
+    uow: InventoryUnitOfWork, shop_id: UUID, supplier_id: UUID | None
+) -> list[SupplierBatchSales]:
+    """The supplier's recent batches with their keys delivered (this replacement counted), so delivery
+    judges the supplier's claim rate on the keys it sold as it judges a recharge supplier's on its top-ups."""
+    if supplier_id is None:
+        return []
+    since = datetime.now(UTC) - SUPPLIER_WINDOW
+    batches = await uow.quality.batches_of_supplier(shop_id, supplier_id, since)
+    return [
+        SupplierBatchSales(batch_id=b.batch_id, imported_at=b.created_at, delivered=b.delivered)
+        for b in batches
+    ]
 
 
 def _refuse(
