@@ -49,7 +49,7 @@ for i = 3, #KEYS do
   local window = tonumber(ARGV[at])
   local limit = tonumber(ARGV[at + 1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  if limit > 0 and not redis.call('ZSCORE', KEYS[i], member) and redis.call('ZCARD', KEYS[i]) >= limit then
+  if limit > 0 and redis.call('ZCARD', KEYS[i]) >= limit and not redis.call('ZSCORE', KEYS[i], member) then
     table.insert(full, i - 2)
     if ARGV[at + 2] == '1' then rejected = true end
   end
