@@ -1,7 +1,7 @@
 """The storefront's pre-sale figures of a product (delivery success rate over 7 days, typical paid to
-delivered time; of a product with variants, all its options together) and whether it is paused, from the inventory's hourly rollups (one indexed read of at most a
-week of rows per page, never a scan of deliveries). A page without them still sells: an unanswered read
-shows none."""
+delivered time; of a product with variants, all its options together) and whether it is paused, from the
+inventory's hourly rollups (one indexed read of at most a week of rows per page, never a scan of
+deliveries). A page without them still sells: an unanswered read shows none."""
 
 from __future__ import annotations
 
