@@ -1,11 +1,13 @@
 """A payment from an account a risk blocklist names, on a real PostgreSQL and the real Redis where the risk
 service publishes its lists: the money is kept on record and the order paid, but held - no OrderPaid (so
-nothing is allocated or delivered) and an OrderNeedsAttention for the seller, who can refund it. Any other
+nothing is allocated or delivered) and an OrderNeedsAttention for the seller, who can refund it or release
+it for delivery (once, with who and why recorded). Any other
 payer's payment is announced with the payer on OrderPaid; a payer list out of reach refuses the
 notification (the provider sends it again) instead of delivering unchecked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -16,15 +18,15 @@ import pytest
 import redis.asyncio as redis
 from faka_common.contracts.risk_rules import payers_key
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from faka_common.errors import Unavailable
+from faka_common.errors import NotFound, Unavailable
 from faka_common.sandbox_payment import signed_notification
 from order.adapters.payer_lists import RedisPayerLists
 from order.adapters.payments.base import RawNotification
 from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import MemoryLedger, SandboxProvider
-from order.domain.model import Order
+from order.domain.model import NotHeld, Order
 from order.domain.payments import BadNotification
-from order.service_layer import payments
+from order.service_layer import order_history, payments
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +124,59 @@ async def test_payer_lists_out_of_reach_refuse_the_notification_and_change_nothi
     [row] = await db.fetch("SELECT status FROM orders WHERE id = $1", order.id)
     assert row["status"] == "awaiting_payment"
     assert await db.fetch("SELECT 1 FROM payments WHERE order_id = $1", order.id) == []
+
+
+async def held_order(db: Any, providers: PaymentProviders) -> Order:
+    order = await db.awaiting_order()
+    assert await pay(db, providers, notification(order, "stolen-1")) == "accepted"
+    return order
+
+
+async def test_a_held_order_released_by_a_person_is_announced_paid_once_with_who_and_why(
+    db: Any, providers: PaymentProviders
+) -> None:
+    order = await held_order(db, providers)
+    released = await payments.release_held_order(
+        DEFAULT_SHOP_ID, order.order_no, "the buyer proved the card is theirs", "owner@shop.example", db.uow()
+    )
+    assert (released.status.value, released.status_reason) == ("paid", "released_for_delivery")
+    announced = await outbox(db, order)
+    assert [m["type"] for m in announced] == ["OrderNeedsAttention", "OrderPaid"]
+    [trade] = await db.fetch("SELECT trade_no, amount FROM payments WHERE order_id = $1", order.id)
+    assert (announced[1]["trade_no"], announced[1]["amount"]) == (trade["trade_no"], trade["amount"])
+    history = await order_history.order_history(DEFAULT_SHOP_ID, order.order_no, db.uow())
+    [release] = history.releases
+    assert release["held_for"] == "payer_account_blocked"
+    assert (release["reason"], release["released_by"]) == (
+        "the buyer proved the card is theirs",
+        "owner@shop.example",
+    )
+    with pytest.raises(NotHeld):
+        await payments.release_held_order(DEFAULT_SHOP_ID, order.order_no, "again", "owner", db.uow())
+    assert [m["type"] for m in await outbox(db, order)] == ["OrderNeedsAttention", "OrderPaid"]
+
+
+async def test_two_releases_at_once_announce_the_payment_once(db: Any, providers: PaymentProviders) -> None:
+    order = await held_order(db, providers)
+    outcomes = await asyncio.gather(
+        *(
+            payments.release_held_order(DEFAULT_SHOP_ID, order.order_no, "checked", f"person {n}", db.uow())
+            for n in range(2)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["NotHeld", "Order"]
+    assert [m["type"] for m in await outbox(db, order)].count("OrderPaid") == 1
+    assert len(await db.fetch("SELECT 1 FROM order_releases WHERE order_id = $1", order.id)) == 1
+
+
+async def test_only_an_order_held_for_its_payer_can_be_released(db: Any, providers: PaymentProviders) -> None:
+    delivered_normally = await db.awaiting_order()
+    assert await pay(db, providers, notification(delivered_normally, "honest-buyer")) == "accepted"
+    unpaid = await db.awaiting_order()
+    for order in (delivered_normally, unpaid):
+        with pytest.raises(NotHeld, match="not held"):
+            await payments.release_held_order(DEFAULT_SHOP_ID, order.order_no, "why", "owner", db.uow())
+    held = await held_order(db, providers)
+    with pytest.raises(NotFound):  # another shop's order
+        await payments.release_held_order(uuid4(), held.order_no, "why", "owner", db.uow())

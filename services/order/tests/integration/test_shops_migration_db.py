@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 BEFORE_SHOPS = "0008"
 #: Tables made after shops, each with a shop_id from its first row (nothing there from before to move).
-BORN_WITH_SHOPS = {"payment_channels"}
+BORN_WITH_SHOPS = {"payment_channels", "order_releases"}
 #: Every table whose rows belong to a shop, as the service's tables declare them.
 SHOP_OWNED = [
     table.name

@@ -99,6 +99,11 @@ PAID_STATES: frozenset[Status] = frozenset(
 DUPLICATE_PAYMENT = "duplicate_payment_needs_refund"
 #: Paid from an account a risk blocklist names: held (not announced, never delivered) for the seller.
 PAYER_BLOCKED = "payer_account_blocked"
+#: A held order a person released for delivery (why and by whom: the order's release record).
+RELEASED = "released_for_delivery"
+#: The holds a person may release for delivery: a payment that is the order's own price, held only for who
+#: paid it (a wrong amount or an extra payment is for a refund, never for delivery).
+RELEASABLE_HOLDS: frozenset[str] = frozenset({PAYER_BLOCKED})
 AMOUNT_MISMATCH = "payment_amount_mismatch_needs_refund"
 UNEXPECTED_PAYMENT = "unexpected_payment_needs_refund"
 
@@ -110,6 +115,10 @@ class InvalidTransition(Conflict):
         super().__init__(f"order in state {state} cannot take trigger {trigger}")
         self.state = state
         self.trigger = trigger
+
+
+class NotHeld(Conflict):
+    """A release asked of an order that is not held for delivery (never held, or released already)."""
 
 
 class RefundTooLarge(Conflict):
@@ -292,6 +301,16 @@ class Order:
         self.status_reason = PAYER_BLOCKED
         self.updated_at = at
         return self.status_reason
+
+    def release_for_delivery(self, at: datetime) -> str:
+        """A person vouched for the payer of a held order: it delivers as if it had not been held. Returns
+        what it was held for; NotHeld when it is not held (so a second release changes nothing)."""
+        held_for = self.status_reason or ""
+        if self.status is not Status.PAID or held_for not in RELEASABLE_HOLDS:
+            raise NotHeld(f"order {self.order_no} is {self.status} and not held for delivery")
+        self.status_reason = RELEASED
+        self.updated_at = at
+        return held_for
 
     @property
     def refundable(self) -> int:

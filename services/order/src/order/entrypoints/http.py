@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from faka_common.contracts.risk_rules import DeviceId
-from faka_common.fields import Line
+from faka_common.fields import Line, NonBlankLine
 from faka_common.http import OptionalShopScope, ShopScope, internal_router
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -113,6 +113,17 @@ class PaymentRequestResponse(BaseModel):
 class RefundRequest(BaseModel):
     amount: int | None = Field(default=None, gt=0, description="Minor units; omitted: everything refundable")
     reason: str = Field(default="operator", min_length=1, max_length=200)
+
+
+class ReleaseRequest(BaseModel):
+    reason: NonBlankLine = Field(max_length=200, description="Why the payer is trusted after all")
+    by: NonBlankLine = Field(max_length=254, description="Who releases it (the person's label)")
+
+
+class ReleaseResponse(BaseModel):
+    order_no: str
+    order_status: str
+    status_reason: str | None
 
 
 class RefundResponse(BaseModel):
@@ -363,6 +374,18 @@ def router(service: Service) -> APIRouter:
             status=outcome.status,
             order_status=outcome.order.status.value,
             refunded_amount=outcome.order.refunded_amount,
+        )
+
+    @api.post(
+        "/orders/{order_no}/releases",
+        status_code=201,
+        summary="Release an order held for its payer (payer_account_blocked) for delivery, once; 409 when "
+        "it is not held",
+    )
+    async def release(shop: ShopScope, order_no: str, body: ReleaseRequest) -> ReleaseResponse:
+        order = await payments.release_held_order(shop, order_no, body.reason, body.by, service.uow())
+        return ReleaseResponse(
+            order_no=order.order_no, order_status=order.status.value, status_reason=order.status_reason
         )
 
     return api

@@ -72,7 +72,7 @@ def order_history_router(service: Service) -> APIRouter:
     @api.get(
         "/orders/{order_no}/history",
         summary="One of the shop's orders with everything recorded about it: transitions (with their "
-        "triggers), payments, payments set aside for a refund, refunds",
+        "triggers), payments, payments set aside for a refund, refunds, its release for delivery",
     )
     async def history(shop: ShopScope, order_no: OrderNo) -> dict[str, Any]:
         found = await order_history.order_history(shop, order_no, service.uow())
@@ -89,6 +89,7 @@ def order_history_router(service: Service) -> APIRouter:
             "payments": found.payments,
             "payment_exceptions": found.payment_exceptions,
             "refunds": found.refunds,
+            "releases": found.releases,
         }
 
     return api

@@ -27,6 +27,7 @@ class OrderHistory:
     payments: list[dict[str, Any]]
     payment_exceptions: list[dict[str, Any]]
     refunds: list[dict[str, Any]]
+    releases: list[dict[str, Any]]
 
 
 async def search_orders(shop_id: UUID, search: OrderSearch, uow: OrderUnitOfWork) -> OrderPage:
@@ -39,7 +40,7 @@ async def search_orders(shop_id: UUID, search: OrderSearch, uow: OrderUnitOfWork
 
 
 async def order_history(shop_id: UUID, order_no: str, uow: OrderUnitOfWork) -> OrderHistory:
-    """The shop's order with its transitions, payments, payments set aside and refunds, read in one
+    """The shop's order with its transitions, payments, payments set aside, refunds and release, read in one
     transaction; NotFound for an unknown order and for another shop's."""
     async with uow:
         order = await uow.orders.get_by_no(shop_id, order_no) if 0 < len(order_no) <= 64 else None
@@ -51,4 +52,5 @@ async def order_history(shop_id: UUID, order_no: str, uow: OrderUnitOfWork) -> O
             await uow.history.payments(order.id),
             await uow.history.payment_exceptions(order.id),
             await uow.refunds.for_order(order.id),
+            await uow.releases.for_order(order.id),
         )

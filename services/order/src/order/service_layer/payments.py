@@ -186,6 +186,30 @@ def _hold_blocked_payer(
     )
 
 
+async def release_held_order(
+    shop_id: UUID, order_no: str, reason: str, by: str, uow: OrderUnitOfWork, now: datetime | None = None
+) -> Order:
+    """Deliver a held order after all (a person vouched for who paid it): the hold is lifted, the release
+    recorded with who and why, and the payment announced as its notification would have been (OrderPaid,
+    and the fulfilment request of recharge or manual goods). Once: the order row's lock orders two releases,
+    and the second finds nothing held (NotHeld, a 409)."""
+    at = now or _now()
+    async with uow:
+        found = await uow.orders.get_by_no(shop_id, order_no)
+        if found is None:
+            raise NotFound(f"unknown order number {order_no[:64]!r}")
+        order = await uow.orders.lock(shop_id, found.id)
+        assert order is not None, "an order row is never deleted"
+        held_for = order.release_for_delivery(at)
+        paid = await uow.payments.for_order(order.id)
+        await uow.releases.add(order.shop_id, order.id, held_for, reason, by, at)
+        await uow.orders.save(order)
+        _announce_paid(uow, order, dataclasses.replace(paid[0], order_no=order.order_no), order.paid_at or at)
+        await uow.commit()
+    log.warning("order %s, held (%s), released for delivery by %s: %s", order.order_no, held_for, by, reason)
+    return order
+
+
 def _announce_paid(uow: OrderUnitOfWork, order: Order, notice: VerifiedPayment, at: datetime) -> None:
     """OrderPaid and, for recharge or manual goods, the request delivery acts on (paying transaction)."""
     uow.publish(

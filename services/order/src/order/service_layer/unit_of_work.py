@@ -19,6 +19,7 @@ from order.adapters.orm import (
     RefundRepository,
 )
 from order.adapters.payment_channels import PaymentChannelRepository
+from order.adapters.releases import ReleaseRepository
 from order.adapters.shop_figures import ShopFigures
 from order.adapters.shops import ShopRepository
 
@@ -30,6 +31,7 @@ class OrderUnitOfWork(UnitOfWork):
     payments: PaymentRepository
     checks: PaymentCheckRepository
     refunds: RefundRepository
+    releases: ReleaseRepository
     auto_refunds: AutoRefundRepository
     idempotency: IdempotencyRepository
     tiers: PriceTierRepository
@@ -63,6 +65,7 @@ class OrderUnitOfWork(UnitOfWork):
         self.payments = PaymentRepository(session)
         self.checks = PaymentCheckRepository(session)
         self.refunds = RefundRepository(session)
+        self.releases = ReleaseRepository(session)
         self.auto_refunds = AutoRefundRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.tiers = PriceTierRepository(session)
