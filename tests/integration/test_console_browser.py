@@ -166,7 +166,7 @@ async def test_a_seller_signs_in_with_a_second_factor_finds_an_order_by_email_an
         await page.get_by_role("button", name="Continue").click()
         await expect(page).to_have_url(re.compile(r"/console/orders$"))
         nav = page.get_by_role("navigation", name="Console")
-        await expect(nav.get_by_role("link", name="Key export")).to_be_visible()
+        await expect(nav.get_by_role("link", name="Key pools")).to_be_visible()
         await expect(page.locator("#results tbody tr").first).to_be_visible()
         await no_serious_axe_violations(page)
 
@@ -240,7 +240,7 @@ async def test_a_support_member_sets_up_from_the_emailed_link_and_cannot_reach_k
         await expect(page).to_have_url(re.compile(r"/console/orders$"))
         nav = page.get_by_role("navigation", name="Console")
         await expect(nav.get_by_role("link", name="Manual queue")).to_be_visible()
-        await expect(nav.get_by_role("link", name="Key export")).to_have_count(0)
+        await expect(nav.get_by_role("link", name="Key pools")).to_have_count(0)
         answer = await page.goto("/console/keys")
         assert answer is not None and answer.status == 403
         await expect(page.locator("main")).to_contain_text("Your role in this shop cannot open this page.")

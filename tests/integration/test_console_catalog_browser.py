@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page, expect
 
 from .e2e_platform import ConsolePerson, Platform
 from .test_console_browser import SHOP, console, member, paid_manual_order, platform, seller, show_no_english
+from .test_console_settings_browser import stepped_up_if_asked
 from .test_storefront_browser import browser, no_serious_axe_violations
 
 # module-scoped fixtures: the storefront tests' Chromium, the console tests' platform and owner
@@ -216,6 +217,91 @@ async def test_a_support_member_sees_no_catalog_write_action_and_the_api_refuses
         assert imported.status_code == 403, imported.text
 
 
+async def test_an_owner_voids_and_replaces_keys_by_fingerprint_and_exports_the_rest_which_is_audited(
+    platform: Platform, browser: Browser, seller: ConsolePerson
+) -> None:
+    title = f"Pool {uuid.uuid4().hex[:4].upper()}"
+    product = await new_product(platform, title, delivery_type="card_key")
+    keys = [f"POOL-{uuid.uuid4().hex[:10].upper()}" for _ in range(3)]
+    await import_keys(platform, product, keys)
+    replacement = f"NEW-{uuid.uuid4().hex[:10].upper()}"
+    async with console(browser, platform, "key-pool", person=seller) as context:
+        page = await context.new_page()
+        await page.goto("/console/keys")
+        row = page.locator("#pools tbody tr").filter(has=page.get_by_role("rowheader", name=title))
+        await expect(row.locator("td").first).to_have_text("3")
+        await no_serious_axe_violations(page)
+        await row.get_by_role("link", name=f"Keys: {title}").click()
+        await expect(page.get_by_role("heading", name=title)).to_be_visible()
+        rows = page.locator("#pool tbody tr")
+        await expect(rows).to_have_count(3)
+        shown = await page.content()
+        assert not any(key in shown for key in keys), "a list shows no key"
+        await no_serious_axe_violations(page)
+
+        fingerprint = await rows.first.get_by_role("rowheader").text_content()
+        await rows.first.get_by_role("button", name=f"Void: {fingerprint}").click()
+        await stepped_up_if_asked(page, seller, "#action-result:not([hidden])")
+        await expect(page.locator("#action-result")).to_have_text("The key is voided: it will never be sold.")
+        await expect(rows).to_have_count(2)
+
+        second = await rows.first.get_by_role("rowheader").text_content()
+        await rows.first.get_by_role("button", name=f"Replace: {second}").click()
+        await expect(rows.first.locator(".field-error")).to_have_text("Fill this in.")
+        await rows.first.get_by_label("The new key").fill(keys[2])  # already in the pool: refused
+        await rows.first.get_by_role("button", name=f"Replace: {second}").click()
+        await expect(rows.first.locator(".field-error")).to_contain_text("already in this product's pool")
+        await rows.first.get_by_label("The new key").fill(replacement)
+        await rows.first.get_by_role("button", name=f"Replace: {second}").click()
+        await expect(page.locator("#action-result")).to_have_text(
+            "The key is voided and its replacement is in stock."
+        )
+        await expect(rows).to_have_count(2)
+        await page.get_by_label("Status").select_option(label="Voided")
+        await page.get_by_role("button", name="Show", exact=True).click()
+        await expect(rows).to_have_count(2)
+        # in id order: the first voided first
+        await expect(rows.get_by_role("rowheader")).to_have_text([fingerprint or "", second or ""])
+        await expect(rows.get_by_role("button")).to_have_count(0)
+
+        await page.get_by_role("link", name="Back to the key pools").click()
+        await row.get_by_role("button", name=f"Export unsold keys: {title}").click()
+        await stepped_up_if_asked(page, seller, "#action-result:not([hidden])")
+        await expect(page.locator("#action-result")).to_contain_text("2 keys exported.")
+    async with seller.client() as api:
+        await seller.step_up()
+        exported = await api.get(f"/api/admin/products/{product['product_id']}/keys/unsold", headers=SHOP)
+        assert exported.status_code == 200, exported.text
+        assert sorted(exported.text.split()) == sorted([keys[2], replacement])
+        audit = await api.get("/api/admin/audit", params={"action": "export_keys"}, headers=SHOP)
+        assert audit.status_code == 200, audit.text
+        mine = [e for e in audit.json()["items"] if product["product_id"] in (e["target"] or "")]
+        assert len(mine) >= 2 and {e["actor_label"] for e in mine} == {seller.email}
+        voids = await api.get("/api/admin/audit", params={"action": "void_key"}, headers=SHOP)
+        outcomes = [e["outcome"] for e in voids.json()["items"] if product["product_id"] in e["target"]]
+        assert outcomes.count(200) == 1 and set(outcomes) <= {200, 403}  # 403: asked to step up first
+
+
+async def test_a_support_member_can_neither_list_void_nor_export_a_pools_keys(platform: Platform) -> None:
+    product = await new_product(platform, f"Pool {uuid.uuid4().hex[:4]}", delivery_type="card_key")
+    await import_keys(platform, product, [f"S-{uuid.uuid4().hex[:10]}"])
+    path = f"/api/admin/products/{product['product_id']}/keys"
+    async with platform.admin() as admin:
+        [key] = (await admin.get(path, headers=SHOP)).json()["items"]
+    support = await member(platform, "support")
+    async with support.client() as api:
+        for method, route in (
+            ("GET", path),
+            ("GET", path + "/unsold"),
+            ("POST", f"{path}/{key['key_id']}/void"),
+        ):
+            answer = await api.request(method, route, headers=SHOP)
+            assert answer.status_code == 403 and answer.json()["error"] == "not_allowed", (route, answer.text)
+    async with platform.admin() as admin:
+        [still] = (await admin.get(path, headers=SHOP)).json()["items"]
+    assert still["status"] == "available"
+
+
 async def test_the_dashboard_and_catalog_pages_in_chinese_show_no_english_msgid(
     platform: Platform, browser: Browser, seller: ConsolePerson
 ) -> None:
@@ -229,6 +315,8 @@ async def test_the_dashboard_and_catalog_pages_in_chinese_show_no_english_msgid(
             "/console/products/new": "#product",
             f"/console/products/{product['product_id']}": "#tiers",
             f"/console/products/{product['product_id']}/keys": "[data-stock]:not(:empty)",
+            "/console/keys": "#pools tbody tr",
+            f"/console/keys/{product['product_id']}": "#pool tbody tr",
         }
         await show_no_english(page, ready)
         await expect(page.get_by_role("link", name="数据概览")).to_be_visible()

@@ -44,6 +44,7 @@ SHOP_ROLES = {
     "pricing:write": {"owner", "manager"},
     "keys:import": {"owner", "manager", "operator"},
     "keys:export": {"owner", "manager"},
+    "keys:manage": {"owner", "manager", "operator"},
     "orders:write": {"owner", "manager", "operator"},
     "orders:refund": {"owner", "manager"},
     "delivery:write": {"owner", "manager", "operator"},
@@ -73,6 +74,7 @@ SCOPE_FOR = {
     "pricing:write": "pricing:write",
     "keys:import": "keys:import",
     "keys:export": "keys:export",
+    "keys:manage": "keys:import",
     "orders:read": "orders:read",
     "orders:write": "orders:write",
     "orders:refund": "orders:write",
@@ -83,7 +85,7 @@ SCOPE_FOR = {
     "tickets:read": "delivery:read",
     "tickets:write": "delivery:write",
 }
-STEP_UP = {"keys:export", "suppliers:credentials", "payments:credentials", "tokens:write"}
+STEP_UP = {"keys:export", "keys:manage", "suppliers:credentials", "payments:credentials", "tokens:write"}
 PATH_VALUES = {"order_no": "F1", "code": "SPRING10"}
 
 

@@ -3,8 +3,9 @@
 Every admin or platform route names one permission. A person holds permissions through a role in the shop
 (owner, manager, operator, support, viewer) or a platform role (admin: everything in every shop and the
 platform's own routes; support: reading). An API token holds the permissions its scopes grant, in its own
-shop only. Revealing or exporting keys and handing a supplier its credentials also want a person's second
-factor from the last five minutes, and so does making an API token (a token itself was made under one)."""
+shop only. Revealing or exporting keys, voiding or replacing one (keys:manage) and handing a supplier its
+credentials also want a person's second factor from the last five minutes, and so does making an API token
+(a token itself was made under one)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ Permission = Literal[
     "pricing:write",
     "keys:import",
     "keys:export",
+    "keys:manage",
     "orders:read",
     "orders:write",
     "orders:refund",
@@ -51,7 +53,8 @@ PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
 SCOPE_GRANTS: dict[str, frozenset[Permission]] = {
     "catalog:read": frozenset({"catalog:read"}),
     "catalog:write": frozenset({"catalog:write"}),
-    "keys:import": frozenset({"keys:import"}),
+    # a script that loads the pool may also void and replace its unsold keys (as before keys:manage)
+    "keys:import": frozenset({"keys:import", "keys:manage"}),
     "keys:export": frozenset({"keys:export"}),
     "orders:read": frozenset({"orders:read"}),
     "orders:write": frozenset({"orders:write", "orders:refund"}),
@@ -73,7 +76,7 @@ SHOP_PERMISSIONS: frozenset[Permission] = frozenset(p for p in PERMISSIONS if no
 ROLE_PERMISSIONS: dict[ShopRole, frozenset[Permission]] = {
     "owner": SHOP_PERMISSIONS,
     "manager": SHOP_PERMISSIONS,
-    "operator": READ | {"keys:import", "orders:write", "delivery:write", "tickets:write"},
+    "operator": READ | {"keys:import", "keys:manage", "orders:write", "delivery:write", "tickets:write"},
     # answering buyers is what support is for; it changes nothing else
     "support": READ | {"tickets:write"},
     "viewer": READ,
@@ -85,7 +88,7 @@ PLATFORM_ROLE_PERMISSIONS: dict[PlatformRole, frozenset[Permission]] = {
 }
 #: A person acting with these must have proved the second factor within STEP_UP_WINDOW.
 STEP_UP: frozenset[Permission] = frozenset(
-    {"keys:export", "suppliers:credentials", "payments:credentials", "tokens:write"}
+    {"keys:export", "keys:manage", "suppliers:credentials", "payments:credentials", "tokens:write"}
 )
 STEP_UP_WINDOW = timedelta(minutes=5)
 

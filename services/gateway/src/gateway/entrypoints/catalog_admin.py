@@ -7,14 +7,14 @@ inventory service, never held whole in the gateway's memory."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import httpx
 from faka_common.contracts.quality import ProductQualityPolicy
 from faka_common.errors import DomainError, Unavailable
 from faka_common.http import SHOP_HEADER
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,7 @@ class Resealing(BaseModel):
     services: dict[str, ServiceResealing]
 
 
+KeyStatus = Literal["available", "reserved", "sold", "void", "expired"]
 PASSED_QUERY = ("format", "cost_price", "expires_at", "supplier_id")
 
 UPLOAD_BODY: dict[str, Any] = {
@@ -180,10 +181,32 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
             },
         )
 
+    @api.get(
+        "/products/{product_id}/keys",
+        summary="A page of the product's key pool in id order: each key's id, state, batch, dates, order and "
+        "a fingerprint prefix, never its text (the text only through the export, after a step-up). "
+        "Query: status (available, reserved, sold, void, expired), after (the last key id of the page "
+        "before: `next_after`), limit (1-500, default 50)",
+        dependencies=[requires(gw, "keys:import")],
+    )
+    async def list_keys(
+        product_id: UUID,
+        status: Annotated[KeyStatus | None, Query()] = None,
+        after: Annotated[UUID | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Any:
+        params: dict[str, str | int] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if after is not None:
+            params["after"] = str(after)
+        path = f"/internal/products/{product_id}/keys"
+        return json_body(await gw.inventory.request("GET", path, params=params))
+
     @api.post(
         "/products/{product_id}/keys/{key_id}/void",
-        summary="Void one unsold key",
-        dependencies=[requires(gw, "keys:import")],
+        summary="Void one unsold key (a person steps up first)",
+        dependencies=[requires(gw, "keys:manage")],
     )
     async def void_key(product_id: UUID, key_id: UUID) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/void"
@@ -191,8 +214,8 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
 
     @api.post(
         "/products/{product_id}/keys/{key_id}/replace",
-        summary="Replace one unsold key",
-        dependencies=[requires(gw, "keys:import")],
+        summary="Replace one unsold key (a person steps up first)",
+        dependencies=[requires(gw, "keys:manage")],
     )
     async def replace_key(product_id: UUID, key_id: UUID, replacement: KeyReplacement) -> Any:
         path = f"/internal/products/{product_id}/keys/{key_id}/replace"

@@ -61,7 +61,8 @@ SECTIONS = (
     Section("orders", "console/orders", "orders:read", N_("Orders")),
     Section("products", "console/products", "catalog:read", N_("Products")),
     Section("manual", "console/manual-queue", "delivery:read", N_("Manual queue")),
-    Section("keys", "console/keys", "keys:export", N_("Key export")),
+    # the pools' page: owners, managers and operators; the export on it wants keys:export
+    Section("keys", "console/keys", "keys:import", N_("Key pools")),
     Section("risk", "console/risk/reviews", "risk:read", N_("Risk control")),
     Section("tickets", "console/tickets", "tickets:read", N_("Tickets")),
     # every shop role reads the suppliers: each settings tab then asks for its own permission
@@ -82,6 +83,7 @@ ACTIONS: dict[str, Permission] = {
     "rotate": "orders:write",
     "deliver": "delivery:write",
     "export": "keys:export",
+    "manage_keys": "keys:manage",
     "edit_catalog": "catalog:write",
     "import_keys": "keys:import",
     "edit_tiers": "pricing:write",
@@ -98,6 +100,7 @@ SCRIPT_STRINGS = {
     "required": N_("Fill this in."),
     "saved": N_("Done."),
     "refunded": N_("Refund of %(amount)s requested: %(status)s."),
+    "released": N_("Released for delivery: the order is delivered as if it had not been held."),
     "resent": N_("The buyer's link was e-mailed again."),
     "rotated": N_("Old links no longer open the order. The buyer's new link:"),
     "claim": N_("Claim"),
@@ -118,6 +121,7 @@ SCRIPT_STRINGS = {
     "kind_payment": N_("Payment %(amount)s via %(provider)s, trade number %(trade_no)s"),
     "kind_payment_set_aside": N_("Payment %(amount)s set aside for a refund: %(reason)s"),
     "kind_refund": N_("Refund %(amount)s (%(status)s): %(reason)s"),
+    "kind_release": N_("Released for delivery by %(who)s: %(reason)s"),
     "kind_delivery_attempt": N_("Delivery attempt via %(channel)s: %(outcome)s"),
     "cause_buyer": N_("by the buyer"),
     "cause_risk": N_("by the risk checks"),
@@ -126,6 +130,7 @@ SCRIPT_STRINGS = {
     "cause_payment_window": N_("by the payment window closing"),
     "cause_delivery": N_("by delivery"),
     "cause_refund": N_("by a refund"),
+    "cause_release": N_("by a person"),
     "cause_system": N_("by the platform"),
     "reason_manual_product": N_("A product the shop delivers by hand"),
     "reason_suppliers_exhausted": N_("Every supplier failed"),
@@ -212,6 +217,18 @@ def console_language(request: Request) -> Language:
         request.cookies.get(LANGUAGE_CHOICE),
         request.headers.get("accept-language"),
     )
+
+
+def page_strings(request: Request, messages: dict[str, str]) -> dict[str, str]:
+    """A page script's own strings (key: msgid) in the request's language."""
+    lang = console_language(request)
+    return {key: gettext(lang, message) for key, message in messages.items()}
+
+
+def script_response(content: bytes) -> Response:
+    """A page script of the console, cached briefly."""
+    media_type = "text/javascript; charset=utf-8"
+    return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=300"})
 
 
 def context(request: Request) -> pages.PageContext:
@@ -380,10 +397,6 @@ def console_pages_router(gw: Gateway) -> APIRouter:
     async def manual_queue(request: Request) -> Response:
         return await console_page(request, "manual", "manual_queue.html")
 
-    @web.get("/console/keys")
-    async def keys(request: Request) -> Response:
-        return await console_page(request, "keys", "keys.html")
-
     @web.get("/console/static/{name}")
     async def static(name: str) -> Response:
         found = CONSOLE_FILES.get(name)
@@ -392,6 +405,7 @@ def console_pages_router(gw: Gateway) -> APIRouter:
         content, media_type = found
         return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=300"})
 
+    from gateway.entrypoints.console_keys import add_key_pages
     from gateway.entrypoints.console_platform import add_platform_pages
     from gateway.entrypoints.console_risk import add_risk_pages  # they import this module
     from gateway.entrypoints.console_settings import add_catalog_pages, add_settings_pages
@@ -402,6 +416,7 @@ def console_pages_router(gw: Gateway) -> APIRouter:
     add_catalog_pages(web, console_page)
     add_platform_pages(web, console_page)
     add_ticket_pages(web, console_page)
+    add_key_pages(web, console_page)
     return web
 
 

@@ -257,6 +257,8 @@
         return t("kind_payment_set_aside", { amount, reason: entry.reason });
       case "refund":
         return t("kind_refund", { amount, status: entry.status, reason: entry.reason });
+      case "release":
+        return t("kind_release", { who: entry.released_by, reason: entry.reason });
       default:
         return t("kind_delivery_attempt", { channel: entry.channel, outcome: entry.outcome || entry.phase });
     }
@@ -287,6 +289,8 @@
       fact("created", time(order.created_at));
       fact("delivery", delivery ? `${statusLabel(delivery.status)} (${delivery.mode})` : t("no_delivery"));
       fact("reason", order.status_reason);
+      const release = $("#release");
+      if (release) release.hidden = order.status !== "paid" || order.status_reason !== "payer_account_blocked";
       $("#order-facts").hidden = false;
       $("#timeline").replaceChildren(
         ...timeline.map((entry) => {
@@ -315,6 +319,19 @@
         if (!answer.ok) return refused(refund, answer, "amount");
         result(t("refunded", { amount: money(answer.data.amount, answer.data.currency), status: answer.data.status }));
         refund.reset();
+        load();
+      });
+    }
+    const release = $("#release");
+    if (release) {
+      release.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearErrors(release);
+        if (missing(release, ["reason"])) return;
+        const answer = await api("POST", path + "/releases", { reason: release.elements.reason.value.trim() });
+        if (!answer.ok) return refused(release, answer, "reason");
+        result(t("released"));
+        release.reset();
         load();
       });
     }
@@ -439,37 +456,6 @@
       retry();
     };
     return true;
-  }
-
-  function keysPage() {
-    const list = $("#products");
-
-    async function exportKeys(product) {
-      const answer = await api("GET", `/api/admin/products/${product.product_id}/keys/unsold`);
-      if (stepUp(answer, () => exportKeys(product))) return;
-      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
-      const keys = String(answer.data).split("\n").filter(Boolean);
-      const link = element("a", product.title + ".txt");
-      link.href = URL.createObjectURL(new Blob([answer.data], { type: "text/plain" }));
-      link.download = product.title + ".txt";
-      result(t("exported", { count: keys.length }), " ", link);
-    }
-
-    (async () => {
-      const answer = await api("GET", "/api/admin/products");
-      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
-      list.replaceChildren(
-        ...(answer.data.items || []).map((product) => {
-          const item = element("li", null, "task");
-          const button = element("button", t("export"), "secondary");
-          button.type = "button";
-          button.setAttribute("aria-label", `${t("export")}: ${product.title}`);
-          button.addEventListener("click", () => exportKeys(product));
-          item.append(element("h2", product.title), button);
-          return item;
-        }),
-      );
-    })();
   }
 
   function forgotPasswordPage() {
@@ -927,7 +913,6 @@
     orders: ordersPage,
     order: orderPage,
     "manual-queue": manualQueuePage,
-    keys: keysPage,
     dashboard: dashboardPage,
     products: productsPage,
     product: productPage,
