@@ -40,6 +40,8 @@ HISTORY = {
                   "received_at": "2026-12-01T10:02:00Z", "collected_by": "platform"}],
     "payment_exceptions": [],
     "refunds": [],
+    "releases": [{"held_for": "payer_account_blocked", "reason": "known buyer",
+                  "released_by": "o@cards.example", "released_at": "2026-12-01T10:04:00Z"}],
 }  # fmt: skip
 DELIVERY = {
     "status": "delivered",
@@ -88,6 +90,9 @@ class Owners:
             return httpx.Response(404, json={"error": "not_found", "message": "no delivery"})
         if path == "/internal/orders/N1/link-emails":
             return httpx.Response(202, json={"status": "accepted"})
+        if path == "/internal/orders/N1/releases":
+            released = {"order_no": "N1", "order_status": "paid", "status_reason": "released_for_delivery"}
+            return httpx.Response(201, json=released)
         return httpx.Response(404, json={"error": "not_found", "message": f"nothing at {path}"})
 
 
@@ -247,11 +252,11 @@ async def test_an_orders_timeline_merges_its_history_with_its_deliverys_attempts
     assert body["delivery"]["status"] == "delivered"
     steps = [(e["kind"], e["cause"]) for e in body["timeline"]]
     assert steps == [("transition", "buyer"), ("transition", "payment"), ("payment", "payment"),
-                     ("delivery_attempt", "delivery")]  # fmt: skip
+                     ("release", "release"), ("delivery_attempt", "delivery")]  # fmt: skip
     assert answer.headers["cache-control"] == "no-store"
     owners.delivered = False
     undelivered = (await client.get("/api/admin/orders/N1", headers=in_cards("support"))).json()
-    assert undelivered["delivery"] is None and len(undelivered["timeline"]) == 3
+    assert undelivered["delivery"] is None and len(undelivered["timeline"]) == 4
 
 
 async def test_the_link_is_e_mailed_again_to_the_orders_own_address_and_support_may_not(
@@ -265,6 +270,29 @@ async def test_the_link_is_e_mailed_again_to_the_orders_own_address_and_support_
     [sent] = [c for c in owners.calls if c.url.path.endswith("/link-emails")]
     assert json.loads(sent.content) == {"email": "Buyer@Example.com"}
     assert sent.headers["x-shop-id"] == str(CARDS.id)
+
+
+async def test_a_held_order_is_released_by_an_owner_with_a_reason_and_who_and_support_may_not(
+    console: tuple[httpx.AsyncClient, Owners],
+) -> None:
+    client, owners = console
+    path = "/api/admin/orders/N1/releases"
+    refused = await client.post(path, json={"reason": "known buyer"}, headers=in_cards("support"))
+    assert refused.status_code == 403, refused.text
+    for body in ({"reason": "  "}, {}, {"reason": "ok", "by": "someone else"}):
+        bad = await client.post(path, json=body, headers=in_cards("owner"))
+        assert bad.status_code == 422 and ("reason" in bad.text or "by" in bad.text), bad.text
+    assert not [c for c in owners.calls if c.url.path.endswith("/releases")]
+    released = await client.post(path, json={"reason": "known buyer"}, headers=in_cards("owner"))
+    assert released.status_code == 201, released.text
+    assert released.json()["status_reason"] == "released_for_delivery"
+    [sent] = [c for c in owners.calls if c.url.path.endswith("/releases")]
+    assert json.loads(sent.content) == {"reason": "known buyer", "by": PEOPLE["owner"].label}
+    assert sent.headers["x-shop-id"] == str(CARDS.id)
+    page = await client.get("/console/orders/N1", headers=as_person("owner"))
+    assert 'id="release"' in page.text and "Release for delivery" in page.text
+    support = await client.get("/console/orders/N1", headers=as_person("support"))
+    assert 'id="release"' not in support.text
 
 
 async def test_an_emailed_links_page_asks_before_using_it_and_a_link_without_its_token_says_so(

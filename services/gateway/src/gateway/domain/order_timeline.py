@@ -1,6 +1,6 @@
 """One order's timeline for the seller: what the order service recorded (transitions with their triggers,
-payments, payments set aside for a refund, refunds) and what delivery did (its attempts), as one list in
-the order things happened. Each entry names its kind and what caused it."""
+payments, payments set aside for a refund, refunds, its release for delivery) and what delivery did (its
+attempts), as one list in the order things happened. Each entry names its kind and what caused it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def timeline(history: dict[str, Any], delivery: dict[str, Any] | None) -> list[d
         entries.append({**entry, "cause": "payment"})
     for refund in history.get("refunds") or []:
         entries.append({"kind": "refund", "at": refund.get("requested_at"), **refund, "cause": "refund"})
+    for release in history.get("releases") or []:
+        entries.append({"kind": "release", "at": release.get("released_at"), **release, "cause": "release"})
     for attempt in (delivery or {}).get("attempt_log") or []:
         entry = {"kind": "delivery_attempt", "at": attempt.get("started_at"), **attempt}
         entries.append({**entry, "cause": "delivery"})

@@ -136,6 +136,12 @@ def user_agent(request: Request) -> str:
     return UNPRINTABLE.sub("", request.headers.get("user-agent", ""))[:MAX_USER_AGENT]
 
 
+def actor_label(request: Request) -> str:
+    """Who is acting (a person's or a token's label), as a changed record names them."""
+    principal: Principal = request.state.principal
+    return principal.label[:254]
+
+
 def failure_windows(gw: Gateway, request: Request, kind: str = "admin-auth") -> list[Window]:
     """The client address's window of failed secret checks of `kind` (none when the address is unknown)."""
     address = known_address(gw, request)

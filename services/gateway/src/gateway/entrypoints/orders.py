@@ -1,7 +1,7 @@
 """The routes the order service answers besides placing and showing orders: paying (choose a method, GET
 notifications), the buyer's lookup by e-mail, and for the admin the order search, an order's timeline,
-refunds, the link e-mailed again, the reconciliation report, pricing, coupons and the rotation of an
-order's secret."""
+refunds, the release of an order held for its payer, the link e-mailed again, the reconciliation report,
+pricing, coupons and the rotation of an order's secret."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.bootstrap import Gateway
-from gateway.entrypoints.access import admin_api, client_ip, requires
+from gateway.entrypoints.access import actor_label, admin_api, client_ip, requires
 from gateway.entrypoints.requests import PRIVATE, PROVIDER, checked_order_no
 from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
 from gateway.entrypoints.schemas import NewCoupon, OrderLookup, PriceTiers
@@ -49,6 +49,12 @@ class Refund(BaseModel):
 
     amount: Money | None = Field(None, gt=0, description="Minor units; omitted: everything still refundable")
     reason: NonBlankLine = Field("operator", max_length=200)
+
+
+class Release(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: NonBlankLine = Field(max_length=200, description="Why the payer is trusted after all")
 
 
 def orders_router(gw: Gateway) -> APIRouter:
@@ -87,6 +93,17 @@ def orders_router(gw: Gateway) -> APIRouter:
     )
     async def refund(order_no: str, body: Refund) -> Any:
         return await ops.refund(gw, checked_order_no(order_no), body.model_dump())
+
+    @admin.post(
+        "/orders/{order_no}/releases",
+        status_code=201,
+        summary="Release an order held for its payer (a risk blocklist names the paying account) for "
+        "delivery, once, with a reason; 409 when it is not held",
+        dependencies=[requires(gw, "orders:refund")],
+    )
+    async def release(order_no: str, body: Release, request: Request) -> Any:
+        sent = {"reason": body.reason, "by": actor_label(request)}
+        return await ops.release(gw, checked_order_no(order_no), sent)
 
     @admin.get(
         "/orders",

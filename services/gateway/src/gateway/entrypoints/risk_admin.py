@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.adapters.owners import json_body
 from gateway.bootstrap import Gateway
-from gateway.domain.access import Principal
-from gateway.entrypoints.access import admin_api, platform_api, requires
+from gateway.entrypoints.access import actor_label, admin_api, platform_api, requires
 
 
 class Rejection(BaseModel):
@@ -26,11 +25,6 @@ class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Line = Field(min_length=1, max_length=500)
-
-
-def _actor(request: Request) -> str:
-    principal: Principal = request.state.principal
-    return principal.label[:254]
 
 
 def risk_admin_router(gw: Gateway) -> APIRouter:
@@ -43,7 +37,7 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         return json_body(await gw.risk.request(method, path, **kwargs))
 
     def change(request: Request, rules: RiskRules) -> RiskRulesChange:
-        return RiskRulesChange(**rules.model_dump(), changed_by=_actor(request))
+        return RiskRulesChange(**rules.model_dump(), changed_by=actor_label(request))
 
     @api.get(
         "/risk/rules",
@@ -89,7 +83,7 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "risk:write")],
     )
     async def approve_review(order_id: UUID, request: Request) -> Any:
-        body = ReviewApproval(reviewed_by=_actor(request))
+        body = ReviewApproval(reviewed_by=actor_label(request))
         return await call("POST", f"/internal/reviews/{order_id}/approve", body)
 
     @api.post(
@@ -98,7 +92,7 @@ def risk_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "risk:write")],
     )
     async def reject_review(order_id: UUID, rejection: Rejection, request: Request) -> Any:
-        body = ReviewRejection(reviewed_by=_actor(request), reason=rejection.reason)
+        body = ReviewRejection(reviewed_by=actor_label(request), reason=rejection.reason)
         return await call("POST", f"/internal/reviews/{order_id}/reject", body)
 
     @api.get(

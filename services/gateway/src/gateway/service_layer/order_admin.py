@@ -1,7 +1,7 @@
 """Admin operations the order service owns: the order search and an order's timeline (with its delivery's
-attempts), refunds, the link e-mailed again, the reconciliation report, wholesale tiers, coupons and the
-rotation of one order's secret. Each calls the order service's internal API and passes its answer
-(or its clear 4xx) on."""
+attempts), refunds, the release of a held order, the link e-mailed again, the reconciliation report,
+wholesale tiers, coupons and the rotation of one order's secret. Each calls the order service's internal
+API and passes its answer (or its clear 4xx) on."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ from gateway.domain.views import order_api_url, order_page_url
 
 async def refund(gw: Gateway, order_no: str, body: dict[str, Any]) -> Any:
     path = f"/internal/orders/{segment(order_no)}/refunds"
+    return json_body(await gw.order.request("POST", path, json=body))
+
+
+async def release(gw: Gateway, order_no: str, body: dict[str, Any]) -> Any:
+    path = f"/internal/orders/{segment(order_no)}/releases"
     return json_body(await gw.order.request("POST", path, json=body))
 
 

@@ -257,6 +257,8 @@
         return t("kind_payment_set_aside", { amount, reason: entry.reason });
       case "refund":
         return t("kind_refund", { amount, status: entry.status, reason: entry.reason });
+      case "release":
+        return t("kind_release", { who: entry.released_by, reason: entry.reason });
       default:
         return t("kind_delivery_attempt", { channel: entry.channel, outcome: entry.outcome || entry.phase });
     }
@@ -287,6 +289,8 @@
       fact("created", time(order.created_at));
       fact("delivery", delivery ? `${statusLabel(delivery.status)} (${delivery.mode})` : t("no_delivery"));
       fact("reason", order.status_reason);
+      const release = $("#release");
+      if (release) release.hidden = order.status !== "paid" || order.status_reason !== "payer_account_blocked";
       $("#order-facts").hidden = false;
       $("#timeline").replaceChildren(
         ...timeline.map((entry) => {
@@ -315,6 +319,19 @@
         if (!answer.ok) return refused(refund, answer, "amount");
         result(t("refunded", { amount: money(answer.data.amount, answer.data.currency), status: answer.data.status }));
         refund.reset();
+        load();
+      });
+    }
+    const release = $("#release");
+    if (release) {
+      release.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearErrors(release);
+        if (missing(release, ["reason"])) return;
+        const answer = await api("POST", path + "/releases", { reason: release.elements.reason.value.trim() });
+        if (!answer.ok) return refused(release, answer, "reason");
+        result(t("released"));
+        release.reset();
         load();
       });
     }
