@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -17,9 +18,13 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+import redis.asyncio as redis
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
+from faka_common.contracts.risk_rules import payers_key
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from fastapi import FastAPI, Request, Response
+from order.adapters.payer_lists import RedisPayerLists
 from order.adapters.payments import alipay, epay, epusdt, keys, wechatpay
 from order.adapters.payments.base import (
     PaidTrade,
@@ -28,6 +33,11 @@ from order.adapters.payments.base import (
     ProviderStatus,
     RefundUnsupported,
 )
+from order.adapters.payments.registry import PaymentProviders
+from order.domain.payment_channels import PLATFORM
+from order.service_layer import payments
+
+from .conftest import Db
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +49,8 @@ class Books:
     """What the pretend provider knows: paid orders (order_no -> trade_no, amount) and refunds taken."""
 
     paid: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: Who paid (order_no -> the payer's account at the provider), named in the query's answer.
+    payers: dict[str, str] = field(default_factory=dict)
     refunds: list[tuple[str, int]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     forge_answers: bool = False
@@ -61,8 +73,9 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
         found = books.paid.get(q.get("out_trade_no", ""))
         if not found:
             return {"code": -1, "msg": "订单号不存在"}
+        payer = {"buyer": books.payers[q["out_trade_no"]]} if q["out_trade_no"] in books.payers else {}
         return {"code": 1, "pid": kit.epay_pid, "trade_no": found[0], "out_trade_no": q["out_trade_no"],
-                "money": yuan(found[1]), "status": 1}  # fmt: skip
+                "money": yuan(found[1]), "status": 1, **payer}  # fmt: skip
 
     @app.post("/api.php")
     async def epay_refund(request: Request) -> Any:
@@ -86,9 +99,11 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
             biz = json.loads(params["biz_content"])
             found = books.paid.get(biz["out_trade_no"])
             if params["method"] == "alipay.trade.query":
+                payer = books.payers.get(biz["out_trade_no"])
                 node = (
                     {"code": "10000", "msg": "Success", "out_trade_no": biz["out_trade_no"],
-                     "trade_no": found[0], "trade_status": "TRADE_SUCCESS", "total_amount": yuan(found[1])}
+                     "trade_no": found[0], "trade_status": "TRADE_SUCCESS", "total_amount": yuan(found[1]),
+                     **({"buyer_user_id": payer} if payer else {})}
                     if found
                     else {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"}
                 )  # fmt: skip
@@ -144,7 +159,8 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
         found = books.paid.get(order_no)
         if not found:
             return wechat_answer(404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
-        return wechat_answer(200, kit.wechat_transaction(order_no, found[1], found[0]))
+        payer = {"payer": {"openid": books.payers[order_no]}} if order_no in books.payers else {}
+        return wechat_answer(200, kit.wechat_transaction(order_no, found[1], found[0], extra=payer))
 
     @app.post("/v3/refund/domestic/refunds")
     async def wechat_refund(request: Request) -> Response:
@@ -174,7 +190,7 @@ def provider_app(kit: Any, books: Books) -> FastAPI:
         found = books.paid.get(order_no)
         data = (
             [{"id": found[0], "status": "succeeded", "amount_received": found[1], "currency": "cny",
-              "metadata": {"order_no": order_no}}]
+              "metadata": {"order_no": order_no}, "customer": books.payers.get(order_no)}]
             if found
             else []
         )  # fmt: skip
@@ -254,6 +270,54 @@ async def test_query_reports_a_paid_order_and_an_unknown_one(provider: Any, name
     books.paid[PAID_NO] = ("TRADE-9", 2599)
     assert await adapters[name].query(order(PAID_NO)) == ProviderStatus("paid", "TRADE-9", 2599, "CNY")
     assert (await adapters[name].query(order(UNKNOWN_NO))).state == "not_found"
+
+
+@pytest.mark.parametrize("name", QUERYABLE)
+async def test_a_paid_answer_names_the_payer_as_the_providers_notification_does(
+    provider: Any, name: str
+) -> None:
+    adapters, books = provider
+    books.paid[PAID_NO] = ("TRADE-9", 2599)
+    assert (await adapters[name].query(order(PAID_NO))).payer_account is None  # the answer names none
+    books.payers[PAID_NO] = "payer-2088000000000001"
+    paid = await adapters[name].query(order(PAID_NO))
+    assert paid == ProviderStatus("paid", "TRADE-9", 2599, "CNY", f"{name}:payer-2088000000000001")
+
+
+async def test_a_reconciled_payment_from_a_blocked_payer_is_held_as_a_notified_one_would_be(
+    provider: Any, db: Db
+) -> None:
+    """A lost callback completed by the reconciler: the query's payer meets the risk blocklists too."""
+    adapters, books = provider
+    namespace = f"payers-{uuid.uuid4().hex[:8]}."
+    store = redis.from_url(os.environ["REDIS_URL"])
+    try:
+        await store.sadd(payers_key(namespace, str(DEFAULT_SHOP_ID)), "alipay:stolen-account")
+    finally:
+        await store.aclose()
+    providers = PaymentProviders({"alipay": adapters["alipay"]})
+    providers.payers = RedisPayerLists(os.environ["REDIS_URL"], namespace)
+    now = datetime.now(UTC)
+    blocked = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    honest = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    for placed, payer in ((blocked, "stolen-account"), (honest, "honest-account")):
+        books.paid[placed.order_no], books.payers[placed.order_no] = (f"T-{placed.order_no}", 2599), payer
+        async with db.uow() as uow:
+            await uow.payments.record_attempt(placed, "alipay", None, now, PLATFORM)
+            await uow.commit()
+    try:
+        summary = await payments.reconcile_once(
+            db.uow, providers, timedelta(minutes=2), timedelta(minutes=30), timedelta(seconds=30), now=now
+        )
+    finally:
+        await providers.payers.aclose()
+    assert (summary.asked, summary.completed, summary.failures) == (2, 2, [])
+    states = "SELECT status, status_reason FROM orders WHERE id = $1"
+    assert [tuple(r) for r in await db.fetch(states, blocked.id)] == [("paid", "payer_account_blocked")]
+    announced = "SELECT type, value FROM outbox WHERE key = $1 ORDER BY id"
+    assert [r["type"] for r in await db.fetch(announced, str(blocked.id))] == ["OrderNeedsAttention"]
+    [paid] = [json.loads(r["value"])["payload"] for r in await db.fetch(announced, str(honest.id))]
+    assert paid["payer_account"] == "alipay:honest-account"
 
 
 async def test_usdt_query_asks_the_checkout_counter_by_trade_id(provider: Any) -> None:

@@ -316,7 +316,7 @@ async def _ask(
     at: datetime,
 ) -> bool:
     """Ask one provider about one order (whoever the buyer was sent to pay); apply a paid answer like a
-    notification. True when it paid."""
+    notification, with the payer it names. True when it paid."""
     collected_by, adapter = await _collector(order, provider, providers, uow_factory)
     if adapter is None:
         return False
@@ -324,7 +324,10 @@ async def _ask(
     if status.state != "paid" or status.trade_no is None or status.amount is None:
         return False
     currency = status.currency or ""
-    notice = VerifiedPayment(provider, order.order_no, status.trade_no, status.amount, currency, collected_by)
+    notice = VerifiedPayment(
+        provider, order.order_no, status.trade_no, status.amount, currency, collected_by, status.payer_account
+    )
+    # the payer the answer names meets the blocklists as a notification's does
     result = await apply_payment(order.shop_id, notice, uow_factory(), at, providers.payers)
     log.warning(
         "reconciler: %s says order %s is paid (%s); the callback was lost", provider, order.order_no, result

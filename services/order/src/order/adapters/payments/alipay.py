@@ -208,7 +208,9 @@ class AlipayProvider:
                 amount = minor_units(node.get("total_amount"), "total_amount")
             except BadNotification as error:
                 raise ProviderError(f"alipay answered a bad amount: {error.message}") from error
-            return ProviderStatus("paid", str(node.get("trade_no") or ""), amount, CURRENCY)
+            # the query names the payer buyer_user_id (the notification's buyer_id), or buyer_open_id
+            payer = payment_account(self.name, node.get("buyer_user_id") or node.get("buyer_open_id"))
+            return ProviderStatus("paid", str(node.get("trade_no") or ""), amount, CURRENCY, payer)
         if status == "TRADE_CLOSED":
             return ProviderStatus("closed")
         return ProviderStatus("pending")

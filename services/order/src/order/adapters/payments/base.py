@@ -97,6 +97,9 @@ class ProviderStatus:
     trade_no: str | None = None
     amount: int | None = None
     currency: str | None = None
+    #: Who paid, `<provider>:<account>`, when the answer names the payer (as a notification's
+    #: `VerifiedPayment.payer_account`).
+    payer_account: str | None = None
 
 
 @dataclass(frozen=True)

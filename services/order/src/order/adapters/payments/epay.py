@@ -123,7 +123,8 @@ class EpayProvider:
             amount = minor_units(body.get("money"), "money")
         except BadNotification as error:
             raise ProviderError(f"epay answered a bad amount: {error.message}") from error
-        return ProviderStatus("paid", str(body.get("trade_no") or ""), amount, CURRENCY)
+        payer = payment_account(self.name, body.get("buyer"))  # as its notification's, on newer versions
+        return ProviderStatus("paid", str(body.get("trade_no") or ""), amount, CURRENCY, payer)
 
     async def refund(self, trade: PaidTrade, amount: int, refund_no: str) -> RefundResult:
         data = {

@@ -179,9 +179,9 @@ class StripeProvider:
                 received = intent.get("amount_received")
                 if not isinstance(received, int):
                     raise ProviderError("stripe answered a PaymentIntent without amount_received")
-                return ProviderStatus(
-                    "paid", str(intent["id"]), received, str(intent.get("currency", "")).upper()
-                )
+                currency = str(intent.get("currency", "")).upper()
+                payer = payment_account(self.name, intent.get("customer"))
+                return ProviderStatus("paid", str(intent["id"]), received, currency, payer)
         if not intents:
             return ProviderStatus("not_found")
         if all(i.get("status") == "canceled" for i in intents):

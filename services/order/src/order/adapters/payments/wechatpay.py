@@ -421,7 +421,7 @@ class WechatPayProvider:
                 paid = self._payment(body)
             except BadNotification as error:
                 raise ProviderError(f"wechatpay answer does not fit: {error.message}") from error
-            return ProviderStatus("paid", paid.trade_no, paid.amount, paid.currency)
+            return ProviderStatus("paid", paid.trade_no, paid.amount, paid.currency, paid.payer_account)
         if state in ("CLOSED", "REVOKED", "PAYERROR"):
             return ProviderStatus("closed")
         return ProviderStatus("pending")
