@@ -56,7 +56,11 @@ async def test_people_tables_come_beside_the_shops_and_go_again() -> None:
         assert not PEOPLE & await tables(db)
         await asyncio.to_thread(command.upgrade, config, "head")
         assert await tables(db) >= PEOPLE
-        assert await db.fetch("SELECT * FROM shops") == shops_before
+        # 0005 adds the fee rate: every shop keeps the platform's default (null)
+        assert [
+            {k: v for k, v in r.items() if k != "fee_rate_bps"} for r in await db.fetch("SELECT * FROM shops")
+        ] == [dict(r) for r in shops_before]
+        assert {r["fee_rate_bps"] for r in await db.fetch("SELECT fee_rate_bps FROM shops")} == {None}
         insert = "INSERT INTO accounts (id, email, created_at, updated_at) VALUES ($1, $2, $3, $3)"
         now = datetime.now(UTC)
         await db.execute(insert, uuid4(), "Seller@example.com", now)

@@ -4,6 +4,7 @@ ShopChanged (the whole shop) each change leaves in the outbox."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -259,3 +260,22 @@ async def test_changes_to_one_shop_at_once_each_build_on_the_other(
     assert len(events) == 4 and events[-1] == announced(final)
     changed = [sum(event[f] != shop[f] for f in ("name", "contact", "domains")) for event in events]
     assert changed == [0, 1, 2, 3], "a change was written over another instead of after it"
+
+
+async def test_the_platforms_fee_rate_is_set_per_shop_back_to_the_default_and_checked(
+    api: httpx.AsyncClient, service: Service
+) -> None:
+    shop = await open_shop(api)
+    assert shop["fee_rate_bps"] is None  # the platform's default
+    path = f"/internal/shops/{shop['shop_id']}/fee-rate"
+    set_ = await api.put(path, json={"fee_rate_bps": 250})
+    assert set_.status_code == 200 and set_.json()["fee_rate_bps"] == 250, set_.text
+    assert (await api.get(f"/internal/shops/{shop['shop_id']}")).json()["fee_rate_bps"] == 250
+    for wrong in (-1, 10_001, "2.5%"):
+        refused = await api.put(path, json={"fee_rate_bps": wrong})
+        assert refused.status_code == 422 and "fee_rate_bps" in refused.text, refused.text
+    assert (await api.get(f"/internal/shops/{shop['shop_id']}")).json()["fee_rate_bps"] == 250
+    back = await api.put(path, json={"fee_rate_bps": None})
+    assert back.status_code == 200 and back.json()["fee_rate_bps"] is None
+    unknown = await api.put(f"/internal/shops/{uuid.uuid4()}/fee-rate", json={"fee_rate_bps": 1})
+    assert unknown.status_code == 404, unknown.text

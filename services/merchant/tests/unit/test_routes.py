@@ -28,6 +28,7 @@ PLATFORM = {
     ("GET", "/internal/shops/{shop_id}"),
     ("PATCH", "/internal/shops/{shop_id}"),
     ("POST", "/internal/shops/{shop_id}/status"),
+    ("PUT", "/internal/shops/{shop_id}/fee-rate"),
 }
 
 #: People signing in and their sessions (callers: the gateway), and their one-time links (notification).

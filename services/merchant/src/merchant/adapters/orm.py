@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -41,7 +42,9 @@ shops = Table(
     Column("contact", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("fee_rate_bps", Integer),
     CheckConstraint("status IN ('pending', 'active', 'suspended', 'closed')", name="shops_status"),
+    CheckConstraint("fee_rate_bps BETWEEN 0 AND 10000", name="shops_fee_rate"),
 )
 
 shop_domains = Table(
@@ -75,6 +78,7 @@ def _values(shop: Shop) -> dict[str, Any]:
         "languages": list(shop.languages),
         "contact": shop.contact,
         "updated_at": shop.updated_at,
+        "fee_rate_bps": shop.fee_rate_bps,
     }
 
 

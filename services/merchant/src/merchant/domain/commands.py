@@ -40,6 +40,12 @@ class ChangeShopStatus:
     status: ShopStatus
 
 
+@dataclass(frozen=True)
+class SetShopFeeRate:
+    shop_id: UUID
+    fee_rate_bps: int | None
+
+
 # People. Secrets (passwords, codes, tokens) are left out of the commands' repr, so no log or traceback
 # shows them.
 

@@ -51,6 +51,8 @@ CURRENCY = re.compile(r"[A-Z]{3}")
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 MAX_NAME = 100
+#: A fee rate is in basis points: 10,000 is all of a sale.
+MAX_FEE_RATE_BPS = 10_000
 MAX_CONTACT = 200
 
 
@@ -189,6 +191,8 @@ class Shop:
     domains: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    #: The platform's fee on the shop's sales in basis points; None: the platform's default rate.
+    fee_rate_bps: int | None = None
 
     @classmethod
     def open(
@@ -247,6 +251,16 @@ class Shop:
         if self.status == "closed":
             raise ShopClosed(f"shop {self.slug!r} is closed; a closed shop's settings no longer change")
         return replace(changed, updated_at=now)
+
+    def with_fee_rate(self, fee_rate_bps: int | None, *, now: datetime) -> Shop:
+        """The shop with the platform's fee at `fee_rate_bps` (None: the default); itself when unchanged."""
+        if fee_rate_bps == self.fee_rate_bps:
+            return self
+        if fee_rate_bps is not None and not 0 <= fee_rate_bps <= MAX_FEE_RATE_BPS:
+            raise InvalidShopSettings(
+                f"fee_rate_bps is 0 to {MAX_FEE_RATE_BPS} basis points, not {fee_rate_bps}"
+            )
+        return replace(self, fee_rate_bps=fee_rate_bps, updated_at=now)
 
     def with_status(self, status: ShopStatus, *, now: datetime) -> Shop:
         """The shop in `status`; itself when it is in it already; StatusChangeRefused when NEXT_STATUSES

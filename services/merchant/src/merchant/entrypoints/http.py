@@ -23,6 +23,7 @@ from merchant.domain.shops import (
     LANGUAGES,
     MAX_CONTACT,
     MAX_DOMAINS,
+    MAX_FEE_RATE_BPS,
     MAX_HOST,
     MAX_NAME,
     MAX_SLUG,
@@ -83,11 +84,19 @@ class ShopView(BaseModel):
     contact: str
     created_at: datetime
     updated_at: datetime
+    fee_rate_bps: int | None = Field(
+        description="The platform's fee on the shop's sales in basis points; null: the platform's default"
+    )
 
     @classmethod
     def of(cls, shop: Shop) -> Self:
-        """The shop as its ShopChanged tells it, and when it was opened and last changed."""
-        return cls(**shop.changed().model_dump(), created_at=shop.created_at, updated_at=shop.updated_at)
+        """The shop as its ShopChanged tells it, when it was opened and last changed, and its fee rate."""
+        return cls(
+            **shop.changed().model_dump(),
+            created_at=shop.created_at,
+            updated_at=shop.updated_at,
+            fee_rate_bps=shop.fee_rate_bps,
+        )
 
 
 class ShopPage(BaseModel):
@@ -134,6 +143,17 @@ class NewStatus(BaseModel):
     status: ShopStatus = Field(
         description="pending -> active; active <-> suspended; any -> closed (final); "
         "the status the shop has: no change"
+    )
+
+
+class FeeRate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fee_rate_bps: int | None = Field(
+        ge=0,
+        le=MAX_FEE_RATE_BPS,
+        description="Basis points of each sale (250 = 2.5 %); null: the platform's default",
+        examples=[250],
     )
 
 
@@ -230,6 +250,16 @@ async def change_shop(shop_id: UUID, body: ShopSettings, service: ServiceDep) ->
 async def change_shop_status(shop_id: UUID, body: NewStatus, service: ServiceDep) -> ShopView:
     command = commands.ChangeShopStatus(shop_id=shop_id, status=body.status)
     return ShopView.of(await shops.change_shop_status(command, service.uow()))
+
+
+@api.put(
+    "/{shop_id}/fee-rate",
+    summary="Set the platform's fee on a shop's sales (basis points; null: the platform's default)",
+    responses=NOT_FOUND,
+)
+async def set_fee_rate(shop_id: UUID, body: FeeRate, service: ServiceDep) -> ShopView:
+    command = commands.SetShopFeeRate(shop_id=shop_id, fee_rate_bps=body.fee_rate_bps)
+    return ShopView.of(await shops.set_fee_rate(command, service.uow()))
 
 
 def router(service: Service) -> APIRouter:

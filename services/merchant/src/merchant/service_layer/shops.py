@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from faka_common.contracts.shops import ShopStatus
 from faka_common.errors import NotFound
 
-from merchant.domain.commands import ChangeShop, ChangeShopStatus, OpenShop
+from merchant.domain.commands import ChangeShop, ChangeShopStatus, OpenShop, SetShopFeeRate
 from merchant.domain.shops import Shop, check_slug, normalize_host
 from merchant.service_layer.unit_of_work import MerchantUnitOfWork
 
@@ -51,6 +51,12 @@ async def change_shop_status(cmd: ChangeShopStatus, uow: MerchantUnitOfWork) -> 
     """Move a shop to another status along NEXT_STATUSES; asking for the status it has changes nothing."""
     now = datetime.now(UTC)
     return await _change(cmd.shop_id, uow, lambda shop: shop.with_status(cmd.status, now=now))
+
+
+async def set_fee_rate(cmd: SetShopFeeRate, uow: MerchantUnitOfWork) -> Shop:
+    """Set the platform's fee on the shop's sales (None: back to the platform's default)."""
+    now = datetime.now(UTC)
+    return await _change(cmd.shop_id, uow, lambda shop: shop.with_fee_rate(cmd.fee_rate_bps, now=now))
 
 
 async def _change(shop_id: UUID, uow: MerchantUnitOfWork, change: Callable[[Shop], Shop]) -> Shop:
