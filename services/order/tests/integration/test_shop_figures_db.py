@@ -118,6 +118,10 @@ async def test_a_shops_figures_count_its_own_orders_per_day_and_never_another_sh
         {"currency": "CNY", "status": "failed", "refunds": 1, "amount": 100},
         {"currency": "CNY", "status": "succeeded", "refunds": 1, "amount": 400},
     ]
+    assert found["gmv_by_shop"] == [
+        {"shop_id": str(SHOP), "currency": "CNY", "amount": 5800},
+        {"shop_id": str(SHOP), "currency": "USD", "amount": 700},
+    ]
     theirs = await figures(api, OTHER_SHOP, first=DAY.isoformat(), last=DAY.isoformat())
     assert theirs["totals"] == {"orders": 1, "paid_orders": 1, "gmv": {"CNY": 123_456}}
     assert theirs["delivery_latency"]["p50_seconds"] == pytest.approx(5 * 3600)
@@ -141,6 +145,10 @@ async def test_the_platforms_figures_count_every_shops_orders_together(
     assert found["by_status"] == {"awaiting_payment": 1, "paid": 2}
     assert found["delivery_latency"]["delivered"] == 2
     assert found["refunds"] == [{"currency": "CNY", "status": "succeeded", "refunds": 1, "amount": 1000}]
+    # the fee base: each shop's paid amounts apart, as each pays its own rate
+    assert sorted((g["shop_id"], g["currency"], g["amount"]) for g in found["gmv_by_shop"]) == sorted(
+        [(str(SHOP), "CNY", 1000), (str(OTHER_SHOP), "USD", 250)]
+    )
     assert (await figures(api, SHOP, first=DAY.isoformat(), last=DAY.isoformat()))["totals"]["orders"] == 1
 
 

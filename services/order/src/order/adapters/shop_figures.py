@@ -1,7 +1,8 @@
 """A shop's sales figures over a period in one statement: orders placed (by day and by their status now),
 orders paid and what they paid (by day and currency), the paid orders' paid→delivered latency (p50, p95), the
-most paid-for products and the refunds asked. Placed orders are read by the (shop_id, created_at) index,
-paid ones by (shop_id, paid_at) and refunds by (shop_id, requested_at) (migrations 0012, 0013)."""
+most paid-for products, the refunds asked and the paid amounts by shop (the platform's fee base). Placed
+orders are read by the (shop_id, created_at) index, paid ones by (shop_id, paid_at) and refunds by
+(shop_id, requested_at) (migrations 0012, 0013)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ WITH bounds AS (
     FROM orders o, window_ w
     WHERE o.shop_id = :shop AND o.created_at >= w.start_at AND o.created_at < w.end_at
 ), paid AS (
-    SELECT o.product_id, o.product_title, o.quantity, o.amount, o.currency,
+    SELECT o.shop_id, o.product_id, o.product_title, o.quantity, o.amount, o.currency,
            CAST(o.paid_at AT TIME ZONE :tz AS date) AS day,
            EXTRACT(EPOCH FROM o.delivered_at - o.paid_at) AS delivery_seconds
     FROM orders o, window_ w
@@ -59,7 +60,11 @@ SELECT
                                                 'amount', amount) ORDER BY currency, status), '[]')
      FROM (SELECT currency, status, count(*) AS n, sum(amount) AS amount
            FROM asked GROUP BY currency, status) r
-    ) AS refunds
+    ) AS refunds,
+    (SELECT COALESCE(json_agg(json_build_object('shop_id', shop_id, 'currency', currency, 'amount', amount)
+                              ORDER BY shop_id, currency), '[]')
+     FROM (SELECT shop_id, currency, sum(amount) AS amount FROM paid GROUP BY shop_id, currency) g
+    ) AS gmv_by_shop
 """
 FIGURES = text(FIGURES_SQL)
 #: The same figures over every shop (the platform console's): the statement without its shop filter. It
@@ -80,6 +85,8 @@ class FigureRows:
     latency: dict[str, Any]
     hot_products: list[dict[str, Any]]
     refunds: list[dict[str, Any]]
+    #: The period's paid amounts by shop and currency: what the platform's fee is taken from.
+    gmv_by_shop: list[dict[str, Any]]
 
 
 class ShopFigures:

@@ -35,6 +35,7 @@ def shop_figures_router(service: Service) -> APIRouter:
             "delivery_latency": rows.latency,
             "hot_products": [{**p, "quantity": int(p["quantity"])} for p in rows.hot_products],
             "refunds": [{**r, "amount": int(r["amount"])} for r in rows.refunds],
+            "gmv_by_shop": [{**g, "amount": int(g["amount"])} for g in rows.gmv_by_shop],
         }
 
     @api.get(
