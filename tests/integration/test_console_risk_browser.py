@@ -28,7 +28,10 @@ pytestmark = pytest.mark.integration
 SHOP = {"X-Shop-Id": str(DEFAULT_SHOP_ID)}
 #: What the pages show that is data, not the page's words (the risk service's reasons, rule names, e-mails),
 #: and the scripts (their strings' keys are English words, e.g. `rules_never`, never shown).
-DATA = '[data-fact="reasons"], [data-fact="fired"], [data-fact="buyer"], .task-title, .person, #audit, script'
+DATA = (
+    '[data-fact="reasons"], [data-fact="fired"], [data-fact="buyer"], [data-fact="device"], '
+    ".task-title, .person, #audit, script"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +53,17 @@ async def held_for_review(platform: Platform, count: int) -> list[dict[str, Any]
     async with platform.admin() as admin:
         rules = {"rules": [{"type": "disposable_email", "action": "review"}]}
         assert (await admin.put("/api/admin/risk/rules", json=rules, headers=SHOP)).status_code == 200
-    orders = []
+    orders, bodies = [], []
     async with platform.storefront() as storefront:
         for i in range(count):
             email = f"held-{i}-{uuid.uuid4().hex[:6]}@yopmail.com"
-            placed = await storefront.post("/api/v1/orders", json={"product_id": product, "email": email})
+            body = {"product_id": product, "email": email, "device_id": f"browser-{i}-{uuid.uuid4().hex}"}
+            placed = await storefront.post("/api/v1/orders", json=body)
             assert placed.status_code == 201, placed.text
             orders.append(placed.json())
-        return [{**order, **await until_status(storefront, "", order, "review")} for order in orders]
+            bodies.append(body)
+        held = [{**order, **await until_status(storefront, "", order, "review")} for order in orders]
+        return [{**order, "device_id": sent["device_id"]} for order, sent in zip(held, bodies, strict=True)]
 
 
 async def page_words(page: Page) -> str:
@@ -82,6 +88,7 @@ async def test_an_owner_approves_one_review_into_payment_rejects_another_and_edi
         card = page.locator("li.task", has=page.get_by_role("link", name=approved["order_no"]))
         await expect(card.locator('[data-fact="fired"]')).to_have_text("shop.disposable_email[0]")
         await expect(card.locator('[data-fact="amount"]')).to_contain_text("no usual amount yet")
+        await expect(card.locator('[data-fact="device"]')).to_have_text(approved["device_id"])
         await no_serious_axe_violations(page)
         await page.get_by_role("button", name=f"Approve: {approved['order_no']}").click()
         await expect(page.locator("#action-result")).to_have_text("Approved: the buyer can pay now.")

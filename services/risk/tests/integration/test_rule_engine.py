@@ -164,7 +164,7 @@ async def test_an_order_at_four_times_the_trailing_mean_goes_to_review_and_an_op
     shop, product = uuid4(), uuid4()
     await set_rules(api, shop, {"type": "amount_above_mean", "factor": "3", "min_samples": 3})
     await seed_mean(service, shop, product, 1000, 3)
-    big = order(shop, product=product, amount=4000)
+    big = order(shop, product=product, amount=4000, device="browser-4f0c2a9e1d")
     usual = order(shop, product=product, amount=2900)
 
     first = await decide(service, big)
@@ -174,6 +174,7 @@ async def test_an_order_at_four_times_the_trailing_mean_goes_to_review_and_an_op
     [listed] = (await api.get("/internal/reviews", headers=scope)).json()["items"]
     assert listed["order_id"] == str(big.order_id) and listed["amount"] == 4000
     assert listed["fired"] == ["shop.amount_above_mean[0]"] and listed["trailing_mean"] == 1000
+    assert listed["device_id"] == "browser-4f0c2a9e1d"  # which browser placed it, for the reviewer
 
     approved = await api.post(
         f"/internal/reviews/{big.order_id}/approve", json={"reviewed_by": "op@shop.example"}, headers=scope

@@ -80,6 +80,9 @@
           order.href = "console/orders/" + encodeURIComponent(review.order_no);
           $('[data-fact="order"]', item).replaceChildren(order);
           $('[data-fact="buyer"]', item).textContent = review.buyer_email;
+          const device = $('[data-fact="device"]', item);
+          device.textContent = review.device_id || "";
+          device.parentElement.hidden = !review.device_id;
           $('[data-fact="amount"]', item).textContent = amountText(review);
           $('[data-fact="reasons"]', item).textContent = review.reasons.join("; ");
           $('[data-fact="fired"]', item).textContent = review.fired.join(", ") || "—";

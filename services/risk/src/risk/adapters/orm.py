@@ -50,6 +50,7 @@ reviews = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", Text),
     Column("resolution_reason", Text),
+    Column("device_id", Text),
 )
 
 paid_amounts = Table(

@@ -215,6 +215,7 @@ def _review(row: Any) -> Review:
         resolution_reason=row.resolution_reason,
         fired=list(row.fired),
         trailing_mean=row.trailing_mean,
+        device_id=row.device_id,
     )
 
 

@@ -35,6 +35,8 @@ class Review:
     #: The rules that fired, and the product's trailing mean the amount was compared with (minor units).
     fired: list[str] = field(default_factory=list)
     trailing_mean: int | None = None
+    #: The device id the checkout sent (`faka_common.contracts.risk_rules.DeviceId`), if any.
+    device_id: str | None = None
 
     def resolve(self, outcome: ReviewStatus, at: datetime, by: str | None, reason: str | None) -> None:
         if self.status != "open":

@@ -26,6 +26,7 @@ class ReviewView(BaseModel):
     amount: int
     currency: str
     buyer_email: str
+    device_id: str | None = Field(description="The device id the checkout sent, if any")
     reasons: list[str]
     fired: list[str] = Field(description="The rules that fired, as `<scope>.<type>[<index>]`")
     trailing_mean: int | None = Field(

@@ -269,6 +269,7 @@ async def open_review(uow: RiskUnitOfWork, event: OrderPlaced, decision: Decisio
             amount=event.amount,
             currency=event.currency,
             buyer_email=event.buyer_email,
+            device_id=event.device_id,
             reasons=decision.reasons,
             fired=decision.fired,
             trailing_mean=decision.trailing_mean,
