@@ -45,6 +45,13 @@ class Settings(ServiceSettings):
         default="http://127.0.0.1:8000", description="Where buyers and payment providers reach the gateway"
     )
     max_notification_bytes: int = 64 * 1024
+    default_fee_rate_bps: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="The platform's fee on a shop's sales in basis points (250 = 2.5 %) for a shop the "
+        "platform set no rate of; the figures show it and the net",
+    )
     key_import_timeout_seconds: float = 120.0
     storefront_redis_timeout_seconds: float = Field(
         default=0.5,

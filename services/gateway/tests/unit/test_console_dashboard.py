@@ -10,17 +10,18 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from gateway.domain.access import Principal
-from gateway.domain.dashboard import daily_csv, low_stock
+from gateway.domain.dashboard import daily_csv, fees_and_net, low_stock
 from gateway.entrypoints.console_pages import SCRIPT_STRINGS
 from gateway.entrypoints.i18n import catalog
 
-from .test_console_pages import CARDS, as_person, console_of, in_cards, person
+from .test_console_pages import CARDS, GAMES, as_person, console_of, in_cards, person
 
 PRODUCT_ID = str(uuid.uuid4())
 TODAY = datetime.now(UTC).date().isoformat()
@@ -39,7 +40,8 @@ def figures(first: str, last: str) -> dict[str, object]:
     return {"time_zone": "UTC", "first": first, "last": last, "days": [day],
             "totals": {"orders": 2, "paid_orders": 1, "gmv": {"CNY": 1250}}, "by_status": {"paid": 1},
             "delivery_latency": {"delivered": 1, "p50_seconds": 1.5, "p95_seconds": 1.5},
-            "hot_products": [], "refunds": []}  # fmt: skip
+            "hot_products": [], "refunds": [],
+            "gmv_by_shop": [{"shop_id": str(CARDS.id), "currency": "CNY", "amount": 1250}]}  # fmt: skip
 
 
 class Owners:
@@ -116,6 +118,45 @@ async def test_the_daily_csv_holds_a_row_a_day_with_a_gmv_column_per_currency_in
             {"day": "2026-12-02", "orders": 1, "paid_orders": 1, "gmv": {"JPY": 500}}]  # fmt: skip
     assert daily_csv(days).splitlines() == ["day,orders,paid_orders,gmv_JPY", "2026-12-01,0,0,0",
                                             "2026-12-02,1,1,500"]  # fmt: skip
+
+
+def test_fees_are_each_shops_paid_amounts_at_its_own_rate_rounded_half_up_and_net_is_what_is_left() -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    rows = [
+        {"shop_id": a, "currency": "CNY", "amount": 1250},  # 2.5 %: 31.25 -> 31
+        {"shop_id": b, "currency": "CNY", "amount": 1020},  # 5 %: 51
+        {"shop_id": b, "currency": "USD", "amount": 10},  # 5 %: 0.5 -> 1
+    ]
+    assert fees_and_net(rows, {a: 250, b: 500}) == {
+        "fees": {"CNY": 82, "USD": 1},
+        "net": {"CNY": 2270 - 82, "USD": 9},
+    }
+    assert fees_and_net([], {}) == {"fees": {}, "net": {}}
+
+
+async def test_the_dashboard_shows_the_shops_fee_rate_fees_and_net_and_the_platform_sets_the_rate() -> None:
+    owners = Owners()
+    admin = replace(person({}), platform_roles=frozenset({"admin"}))
+    people = {**PEOPLE, "admin": admin}
+    with_rate = replace(CARDS, fee_rate_bps=250)
+    async with console_of(owners, people, shops=[with_rate, GAMES]) as client:
+        answer = await client.get("/api/admin/dashboard", params={"days": 7}, headers=in_cards("owner"))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["fee_rate_bps"], body["fees"], body["net"]) == (250, {"CNY": 31}, {"CNY": 1219})
+
+        path = f"/api/platform/shops/{CARDS.id}/fee-rate"
+        for wrong in (-1, 10_001, "2.5%", None):
+            sent = {"fee_rate_bps": wrong} if wrong is not None else {}
+            refused = await client.put(path, json=sent, headers=as_person("admin"))
+            assert refused.status_code == 422 and "fee_rate_bps" in refused.text, refused.text
+        refused = await client.put(path, json={"fee_rate_bps": 100}, headers=as_person("owner"))
+        assert refused.status_code == 403, refused.text
+        assert not [c for c in owners.calls if c.url.path.endswith("/fee-rate")]
+        await client.put(path, json={"fee_rate_bps": 100}, headers=as_person("admin"))
+    [sent] = [c for c in owners.calls if c.method == "PUT"]
+    assert sent.url.path == f"/internal/shops/{CARDS.id}/fee-rate"
+    assert json.loads(sent.content) == {"fee_rate_bps": 100}
 
 
 def test_low_stock_is_at_or_under_the_products_threshold_or_the_storefronts_and_never_unlimited_stock() -> (

@@ -98,13 +98,16 @@ class Owners:
 
 @asynccontextmanager
 async def console_of(
-    owners: Callable[[httpx.Request], httpx.Response], people: dict[str, Principal]
+    owners: Callable[[httpx.Request], httpx.Response],
+    people: dict[str, Principal],
+    shops: list[Shop] | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway's app with `owners` answering for every owner and `people` as the known sessions."""
+    """The gateway's app with `owners` answering for every owner, `people` as the known sessions and `shops`
+    (default: CARDS and GAMES)."""
     gateway: Gateway = build_gateway(
         Settings(lookup_limit_storage_url="memory://", kafka_namespace=f"unit-{uuid.uuid4().hex[:8]}"),
         **{role: FakeOwner(owners) for role in ("order", "inventory", "delivery", "merchant")},
-        shops=KnownShops([CARDS, GAMES]),
+        shops=KnownShops(shops or [CARDS, GAMES]),
         principals=KnownPrincipals(people),
     )
     transport = httpx.ASGITransport(app=edge_app(gateway))

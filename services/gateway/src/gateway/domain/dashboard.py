@@ -1,5 +1,5 @@
-"""The seller's dashboard as the gateway shapes it: which products are low on stock, and the daily series as
-CSV."""
+"""The seller's dashboard as the gateway shapes it: which products are low on stock, the platform's fees and
+what is left of the sales (net), and the daily series as CSV."""
 
 from __future__ import annotations
 
@@ -23,6 +23,30 @@ def low_stock(products: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             low.append({"product_id": product["product_id"], "title": product["title"],
                         "available": int(available), "threshold": limit})  # fmt: skip
     return sorted(low, key=lambda item: (item["available"], item["title"]))
+
+
+#: A fee rate's unit: a basis point is 1/10,000 of an amount.
+BASIS = 10_000
+
+
+def fee_of(amount: int, rate_bps: int) -> int:
+    """The platform's fee on `amount` minor units at `rate_bps`, to the nearest minor unit (a half up)."""
+    return (amount * rate_bps + BASIS // 2) // BASIS
+
+
+def fees_and_net(gmv_by_shop: Iterable[Mapping[str, Any]], rate_of: Mapping[str, int]) -> dict[str, Any]:
+    """The period's fees and net sales by currency: each shop's paid amounts at its own rate (`rate_of`,
+    by shop id), summed after rounding, so a shop's fee is the same in its own figures and the platform's."""
+    gmv: dict[str, int] = {}
+    fees: dict[str, int] = {}
+    for row in gmv_by_shop:
+        currency, amount = str(row["currency"]), int(row["amount"])
+        gmv[currency] = gmv.get(currency, 0) + amount
+        fees[currency] = fees.get(currency, 0) + fee_of(amount, rate_of[str(row["shop_id"])])
+    return {
+        "fees": dict(sorted(fees.items())),
+        "net": {currency: gmv[currency] - fees[currency] for currency in sorted(gmv)},
+    }
 
 
 def daily_csv(days: Iterable[Mapping[str, Any]]) -> str:

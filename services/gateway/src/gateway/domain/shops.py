@@ -23,6 +23,8 @@ class Shop:
     contact: str = ""
     #: Storefront languages, the first the shop's default (the merchant service's default: both).
     languages: tuple[str, ...] = ("zh-CN", "en")
+    #: The platform's fee on the shop's sales in basis points; None: the platform's default.
+    fee_rate_bps: int | None = None
 
     @classmethod
     def from_merchant(cls, body: dict[str, Any]) -> Shop:
@@ -34,6 +36,7 @@ class Shop:
             currency=str(body.get("currency") or "CNY"),
             contact=str(body.get("contact") or ""),
             languages=tuple(str(code) for code in body.get("languages") or ("zh-CN", "en")),
+            fee_rate_bps=None if body.get("fee_rate_bps") is None else int(body["fee_rate_bps"]),
         )
 
     @property

@@ -90,11 +90,25 @@ class StatusChange(BaseModel):
     status: Literal["active", "suspended", "closed"]
 
 
+class FeeRate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fee_rate_bps: int | None = Field(
+        ge=0, le=10_000, description="Basis points of each sale; null: the platform's default", examples=[250]
+    )
+
+
 def shops_admin_router(gw: Gateway) -> APIRouter:
     api = platform_api(gw, prefix="/api/platform/shops")
 
     async def call(method: str, path: str, **kwargs: Any) -> Any:
         return json_body(await gw.merchant.request(method, f"/internal/shops{path}", **kwargs))
+
+    async def change(method: str, shop_id: UUID, path: str, body: dict[str, Any]) -> Any:
+        """A change of the shop at merchant; the gateway's cached copy is forgotten."""
+        changed = await call(method, f"/{shop_id}{path}", json=body)
+        gw.shops.forget(shop_id)
+        return changed
 
     @api.post(
         "",
@@ -134,9 +148,7 @@ def shops_admin_router(gw: Gateway) -> APIRouter:
         dependencies=[requires(gw, "platform:write")],
     )
     async def change_shop(shop_id: UUID, changes: ShopChanges) -> Any:
-        changed = await call("PATCH", f"/{shop_id}", json=changes.model_dump(mode="json", exclude_none=True))
-        gw.shops.forget(shop_id)
-        return changed
+        return await change("PATCH", shop_id, "", changes.model_dump(mode="json", exclude_none=True))
 
     @api.post(
         "/{shop_id}/status",
@@ -144,9 +156,16 @@ def shops_admin_router(gw: Gateway) -> APIRouter:
         "what was paid; closed is final)",
         dependencies=[requires(gw, "platform:write")],
     )
-    async def change_status(shop_id: UUID, change: StatusChange) -> Any:
-        changed = await call("POST", f"/{shop_id}/status", json=change.model_dump())
-        gw.shops.forget(shop_id)
-        return changed
+    async def change_status(shop_id: UUID, status: StatusChange) -> Any:
+        return await change("POST", shop_id, "/status", status.model_dump())
+
+    @api.put(
+        "/{shop_id}/fee-rate",
+        summary="Set the platform's fee on a shop's sales in basis points (250 = 2.5 %), or null for the "
+        "platform's default (DEFAULT_FEE_RATE_BPS); the figures show fees and net from then on",
+        dependencies=[requires(gw, "platform:write")],
+    )
+    async def set_fee_rate(shop_id: UUID, rate: FeeRate) -> Any:
+        return await change("PUT", shop_id, "/fee-rate", rate.model_dump())
 
     return api

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from gateway.adapters.owners import json_body
+from gateway.adapters.owners import json_body, served_shop
 from gateway.bootstrap import Gateway
-from gateway.domain.dashboard import low_stock
+from gateway.domain.dashboard import fees_and_net, low_stock
 
 #: Where the dashboard cuts its days. Shops have no time zone of their own yet; when they get one, it goes
 #: here for the shop (the order service cuts days in any IANA zone it is given).
@@ -33,7 +34,16 @@ async def platform_figures(gw: Gateway, days: int, now: datetime | None = None) 
         "GET", "/internal/platform-figures", platform=True, params=period(days, now)
     )
     found: dict[str, Any] = json_body(answer)
-    return {**found, "today": found["days"][-1], "low_stock": None}
+    shop_ids = sorted({str(row["shop_id"]) for row in found.get("gmv_by_shop", [])})
+    rates = await asyncio.gather(*(fee_rate(gw, UUID(shop_id)) for shop_id in shop_ids))
+    fees = fees_and_net(found.get("gmv_by_shop", []), dict(zip(shop_ids, rates, strict=True)))
+    return {**found, **fees, "today": found["days"][-1], "low_stock": None}
+
+
+async def fee_rate(gw: Gateway, shop_id: UUID) -> int:
+    """The shop's fee rate in basis points: the one the platform set, else the platform's default."""
+    shop = await gw.shops.by_id(shop_id)
+    return gw.settings.default_fee_rate_bps if shop.fee_rate_bps is None else shop.fee_rate_bps
 
 
 async def dashboard(
@@ -48,4 +58,7 @@ async def dashboard(
     answers = await asyncio.gather(*asked)
     found: dict[str, Any] = json_body(answers[0])
     low = low_stock(json_body(answers[1]).get("items", [])) if with_stock else None
-    return {**found, "today": found["days"][-1], "low_stock": low}
+    shop_id = served_shop.get().shop_id
+    rate = await fee_rate(gw, shop_id)
+    fees = fees_and_net(found.get("gmv_by_shop", []), {str(shop_id): rate})
+    return {**found, **fees, "fee_rate_bps": rate, "today": found["days"][-1], "low_stock": low}
