@@ -67,6 +67,16 @@ SCOPE_GRANTS: dict[str, frozenset[Permission]] = {
 }
 assert set(SCOPE_GRANTS) == set(get_args(ApiTokenScope)), "every scope grants something"
 
+
+def outside_scopes(permission: Permission, scopes: frozenset[str]) -> str:
+    """Why an API token may not use `permission` in its own shop: the scopes that would grant it."""
+    held = ", ".join(sorted(scopes)) or "none"
+    granting = sorted(scope for scope, grants in SCOPE_GRANTS.items() if permission in grants)
+    if not granting:
+        return f"{permission} is for people only: no API token scope grants it (this token's scopes: {held})"
+    return f"{permission} needs the API token scope {' or '.join(granting)} (this token's scopes: {held})"
+
+
 READ: frozenset[Permission] = frozenset(
     {"catalog:read", "pricing:read", "orders:read", "delivery:read", "tickets:read", "risk:read"}
 )
@@ -164,6 +174,8 @@ class Principal:
         if shop_id is not None and not self.sees(shop_id):
             raise NoSuchShopForYou(f"no shop {shop_id}")
         if permission not in self.permissions_in(shop_id):
+            if self.kind == "api_token" and shop_id is not None:
+                raise NotAllowed(outside_scopes(permission, self.scopes))
             whose = "the platform's" if shop_id is None else "this shop's"
             raise NotAllowed(f"{permission} is not among {whose} permissions of {self.label}")
         if permission in STEP_UP and self.kind == "person" and not self.stepped_up(now):
