@@ -36,7 +36,9 @@ async def ensure_database(database_url: str) -> None:
     admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # two creating at once: the later one is told so either way, depending on when it looked
+            # (the catalog's unique index answers when both passed the existence check together)
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
