@@ -136,6 +136,47 @@ async def test_a_platform_admin_suspends_a_shop_and_its_storefront_shows_it_clos
     assert suspend.status_code == 403 and figures.status_code == 403
 
 
+async def test_a_platform_admin_sets_the_default_shops_fee_and_its_dashboard_shows_fees_and_net(
+    platform: Platform, browser: Browser
+) -> None:
+    assert platform.operator is not None
+    async with console(browser, platform, "platform-fee", person=platform.operator) as context:
+        page = await context.new_page()
+        await page.goto("/console/platform/shops")
+        row = page.locator("#shops tbody tr", has=page.get_by_role("rowheader", name="Default shop"))
+        await expect(row).to_contain_text("The platform's default")
+        fee = row.get_by_label("Fee in basis points (250 is 2.5 percent)")
+        await fee.fill("10001")
+        await row.get_by_role("button", name="Set the fee: Default shop").click()
+        await expect(row.locator(".field-error")).to_contain_text("10000")
+        await expect(fee).to_have_attribute("aria-invalid", "true")
+        await fee.fill("250")
+        await row.get_by_role("button", name="Set the fee: Default shop").click()
+        await expect(page.locator("#action-result")).to_have_text("Default shop: the fee is now 2.5%.")
+        await expect(row).to_contain_text("2.5%")
+        await no_serious_axe_violations(page)
+
+        async with platform.admin() as admin:
+            found = (await admin.get("/api/admin/dashboard", params={"days": 7}, headers=SHOP)).json()
+        assert found["fee_rate_bps"] == 250
+        gmv = found["totals"]["gmv"]
+        assert found["fees"] == {c: (amount * 250 + 5000) // 10000 for c, amount in gmv.items()}
+        assert found["net"] == {c: amount - found["fees"][c] for c, amount in gmv.items()}
+        await page.goto("/console/")
+        await expect(page.locator('[data-figure="period-fees"]')).to_contain_text("(at 2.5%)")
+        await expect(page.locator('[data-figure="period-net"]')).not_to_be_empty()
+
+        await page.goto("/console/platform/shops")
+        await fee.fill("")
+        await row.get_by_role("button", name="Set the fee: Default shop").click()
+        await expect(row).to_contain_text("The platform's default")
+    async with platform.admin() as admin:
+        shop = (await admin.get(f"/api/platform/shops/{DEFAULT_SHOP_ID}")).json()
+        audit = (await admin.get("/api/platform/audit", params={"action": "set_fee_rate"})).json()
+    assert shop["fee_rate_bps"] is None
+    assert [e["outcome"] for e in audit["items"][:3]] == [200, 200, 422]
+
+
 async def test_an_owner_manages_members_and_an_api_token_and_finds_them_in_the_audit_log(
     platform: Platform, browser: Browser, owner: ConsolePerson
 ) -> None:

@@ -153,6 +153,7 @@ SCRIPT_STRINGS = {
     "refund_succeeded": N_("paid back"),
     "refund_failed": N_("failed"),
     "csv_ready": N_("The daily figures are ready:"),
+    "fee_at": N_("(at %(rate)s)"),
     "no_products": N_("No products yet."),
     "on_sale": N_("On sale"),
     "off_sale": N_("Not on sale"),

@@ -37,6 +37,10 @@ PLATFORM_STRINGS = {
     "shop_now": N_("%(name)s: %(status)s."),
     "shop_opened": N_("The shop %(name)s is open at /s/%(slug)s/."),
     "no_shops": N_("No shops match."),
+    "fee_default": N_("The platform's default"),
+    "fee_rate": N_("Fee in basis points (250 is 2.5 percent)"),
+    "set_fee": N_("Set the fee"),
+    "fee_set": N_("%(name)s: the fee is now %(rate)s."),
     **{f"shop_{status}": label for status, label in SHOP_STATUSES.items()},
 }
 

@@ -571,6 +571,9 @@
     $("#chart").replaceChildren(svg);
   }
 
+  // A rate in basis points as a percentage in the page's language (250: 2.5 %).
+  const percent = (bps) => new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 2 }).format(bps / 10000);
+
   function dashboardPage() {
     const form = $("#period");
     const root = $("#dashboard");
@@ -590,6 +593,9 @@
       figure("period-orders", count(found.totals.orders));
       figure("period-paid", count(found.totals.paid_orders));
       figure("period-gmv", amounts(found.totals.gmv));
+      const rate = found.fee_rate_bps === undefined ? "" : " " + t("fee_at", { rate: percent(found.fee_rate_bps) });
+      figure("period-fees", amounts(found.fees || {}) + rate);
+      figure("period-net", amounts(found.net || {}));
       figure("p50", duration(found.delivery_latency.p50_seconds));
       figure("p95", duration(found.delivery_latency.p95_seconds));
       chart(found.days);

@@ -13,6 +13,7 @@
   const lang = document.body.dataset.lang || "en";
   const count = (n) => new Intl.NumberFormat(lang).format(n);
   const data = (tag, text) => element(tag, text, "data");
+  const percent = (bps) => new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 2 }).format(bps / 10000);
 
   // A refusal's errors next to their fields: `smtp.host` is the input named smtp_host, else the last part.
   function refusedHere(form, answer) {
@@ -636,7 +637,8 @@
       made.appendChild(name);
       const front = data("a", `/s/${shop.slug}/`);
       front.href = `/s/${shop.slug}/`;
-      const values = [front, t("shop_" + shop.status), time(shop.created_at)];
+      const fee = shop.fee_rate_bps === null ? t("fee_default") : percent(shop.fee_rate_bps);
+      const values = [front, t("shop_" + shop.status), time(shop.created_at), fee];
       if (canWrite) {
         const actions = element("span", null, "row-actions");
         for (const action of ACTIONS[shop.status] || []) {
@@ -649,9 +651,40 @@
             }),
           );
         }
+        actions.append(feeForm(shop, made));
         values.push(actions);
       }
       return cells(made, values);
+    }
+
+    // The platform's fee on the shop's sales; an empty field puts it back to the platform's default.
+    function feeForm(shop, made) {
+      const form = element("form", null, "console-form inline");
+      form.noValidate = true;
+      const id = `f-fee-${shop.shop_id}`;
+      const wrap = element("div", null, "field");
+      const label = element("label", t("fee_rate"));
+      label.htmlFor = id;
+      const input = document.createElement("input");
+      Object.assign(input, { id, name: "fee_rate_bps", type: "number", min: 0, max: 10000, step: 1 });
+      if (shop.fee_rate_bps !== null) input.value = String(shop.fee_rate_bps);
+      wrap.append(label, input);
+      const submit = element("button", t("set_fee"), "secondary");
+      submit.type = "submit";
+      submit.setAttribute("aria-label", `${t("set_fee")}: ${shop.name}`);
+      form.append(wrap, submit);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearErrors(form);
+        const raw = input.value.trim();
+        const sent = { fee_rate_bps: raw === "" ? null : Number(raw) };
+        const answer = await api("PUT", `/api/platform/shops/${shop.shop_id}/fee-rate`, sent);
+        if (!answer.ok) return refusedHere(form, answer);
+        const rate = answer.data.fee_rate_bps === null ? t("fee_default") : percent(answer.data.fee_rate_bps);
+        result(t("fee_set", { name: shop.name, rate }));
+        made.replaceWith(row(answer.data));
+      });
+      return form;
     }
 
     async function load(after) {
