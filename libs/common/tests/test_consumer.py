@@ -84,6 +84,42 @@ async def test_handler_runs_once_and_a_redelivery_is_a_duplicate() -> None:
     assert calls == ["approve"]
 
 
+async def test_an_unwanted_message_is_ignored_before_any_transaction_alone_or_in_a_batch() -> None:
+    log: list[Any] = []
+    calls: list[Any] = []
+
+    async def handler(event: RiskDecided, uow: Any) -> None:
+        calls.append(event.verdict)
+
+    consumer = EventConsumer(
+        "t",
+        lambda: FakeUow(log),  # type: ignore[arg-type,return-value]
+        {RiskDecided: handler},
+        RetryPolicy(3, 0.0),
+        batch_size=3,
+        wants={RiskDecided: lambda event: event.verdict == "review"},
+    )
+    approved, held, approved_too = (
+        Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict=verdict), "risk").to_bytes()
+        for verdict in ("approve", "review", "approve")
+    )
+    before = (
+        REGISTRY.get_sample_value(
+            "faka_consumer_messages_total", {"consumer": "t", "type": "RiskDecided", "outcome": "ignored"}
+        )
+        or 0.0
+    )
+    assert await consumer.consume(record(approved)) == "ignored"
+    assert log == [] and calls == []
+    outcomes = await consumer.consume_batch([record(approved_too), record(held), record(approved)])
+    assert outcomes == ["ignored", "handled", "ignored"]
+    assert calls == ["review"] and log == [("commit",)]
+    after = REGISTRY.get_sample_value(
+        "faka_consumer_messages_total", {"consumer": "t", "type": "RiskDecided", "outcome": "ignored"}
+    )
+    assert after == before + 3
+
+
 async def test_payload_that_breaks_its_contract_is_dead_lettered_with_the_field_named() -> None:
     log: list[Any] = []
     envelope = Envelope.wrap(RiskDecided(order_id=uuid.uuid4(), verdict="approve"), "risk")

@@ -124,6 +124,7 @@ class EventConsumer(Generic[U]):
         batch_handlers: Mapping[type[Message], BatchHandler[U]] | None = None,
         concurrency: int = 1,
         before_run: BatchHandler[U] | None = None,
+        wants: Mapping[type[Message], Callable[[Any], bool]] | None = None,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -136,7 +137,9 @@ class EventConsumer(Generic[U]):
         handled by `consume_concurrently`, each record in a transaction of its own, the records of one key
         in order, up to `concurrency` keys at once. `before_run(messages, uow)` runs first in a run's shared
         transaction: e.g. it locks every row the run's handlers will lock, in one order, so that two runs
-        sharing rows (two topics' batches side by side) wait for each other instead of deadlocking."""
+        sharing rows (two topics' batches side by side) wait for each other instead of deadlocking.
+        `wants[type](message)` False says its handler would do nothing with the message: it is counted
+        ignored once parsed, before any transaction (no inbox row, nothing to redo)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
@@ -150,6 +153,7 @@ class EventConsumer(Generic[U]):
         self._retry = retry or RetryPolicy()
         self._on_give_up = on_give_up
         self._before_run = before_run
+        self._wants = {cls.type_name: wanted for cls, wanted in (wants or {}).items()}
 
     @property
     def handled_types(self) -> list[str]:
@@ -165,6 +169,14 @@ class EventConsumer(Generic[U]):
         if type_ is None or type_ in self._handlers:
             return False
         HANDLED.labels(self.name, type_, "ignored").inc()
+        return True
+
+    def _unwanted(self, envelope: Envelope, message: Message) -> bool:
+        """A message its handler would do nothing with (`wants`) is skipped before any transaction."""
+        wanted = self._wants.get(envelope.type)
+        if wanted is None or wanted(message):
+            return False
+        HANDLED.labels(self.name, envelope.type, "ignored").inc()
         return True
 
     async def consume(self, record: Delivery) -> str:
@@ -192,6 +204,8 @@ class EventConsumer(Generic[U]):
             return await self._dead_letter(
                 record, envelope, f"invalid {envelope.type}: {_first_error(error)}"
             )
+        if self._unwanted(envelope, message):
+            return "ignored"
 
         for attempt in range(1, self._retry.attempts + 1):
             try:
@@ -249,6 +263,9 @@ class EventConsumer(Generic[U]):
             except (ContractError, ValidationError):
                 await self._run(run, outcomes)
                 outcomes[index] = await self.consume(record)
+                continue
+            if self._unwanted(envelope, message):
+                outcomes[index] = "ignored"
                 continue
             run.append(_Ready(index, record, envelope, message, handler))
         await self._run(run, outcomes)
