@@ -10,7 +10,7 @@ import re
 import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -210,6 +210,9 @@ CASES: dict[tuple[str, str], Case] = {
         "item", "/internal/deliveries/{delivered}/content"
     ),
     ("GET", "/internal/manual-tasks"): Case("list", "/internal/manual-tasks?status=open&status=claimed"),
+    ("GET", "/internal/delivery-figures"): Case(
+        "settings", f"/internal/delivery-figures?first={date.today() - timedelta(days=1)}&last={date.today()}"
+    ),
     ("POST", "/internal/manual-tasks/{order_id}/claim"): Case(
         "item", "/internal/manual-tasks/{order}/claim", {"operator": "ann"}
     ),
@@ -382,6 +385,35 @@ async def test_shop_b_cannot_see_or_change_what_shop_a_has_and_shop_a_can(
     assert as_a.status_code == case.ok, as_a.text
     if case.kind == "list":
         assert a.supplier in as_a.text or str(a.task_order) in as_a.text or a.image in as_a.text
+
+
+async def test_a_shops_delivery_figures_count_its_own_deliveries_by_mode_and_channel_only(
+    service: Service, api: httpx.AsyncClient, suppliers: SupplierServer
+) -> None:
+    a = await shop_a_with_everything(service, api, suppliers)
+    period = {"first": str(date.today() - timedelta(days=1)), "last": str(date.today() + timedelta(days=1))}
+    mine = await api.get("/internal/delivery-figures", params=period, headers=acting_for(a.shop))
+    assert mine.status_code == 200, mine.text
+    found = mine.json()
+    [manual] = found["by_mode"]
+    assert (manual["mode"], manual["deliveries"], manual["succeeded"], manual["failed"], manual["open"]) == (
+        "manual",
+        2,
+        1,
+        0,
+        1,
+    )
+    assert manual["p50_ms"] is not None
+    channels = {c["channel"]: (c["attempts"], c["succeeded"]) for c in found["by_channel"]}
+    assert channels == {"operator": (1, 1)}
+    assert found["by_supplier"] == []
+    theirs = await api.get("/internal/delivery-figures", params=period, headers=acting_for(uuid4()))
+    assert (theirs.json()["by_mode"], theirs.json()["by_channel"]) == ([], [])
+    for wrong, field in (({"last": "2020-01-01"}, "last"), ({"tz": "Mars/Olympus"}, "tz")):
+        refused = await api.get(
+            "/internal/delivery-figures", params={**period, **wrong}, headers=acting_for(a.shop)
+        )
+        assert refused.status_code == 400 and refused.json()["message"].startswith(field), refused.text
 
 
 def _without_ids(message: str) -> str:

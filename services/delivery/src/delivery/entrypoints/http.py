@@ -27,6 +27,7 @@ from delivery.bootstrap import Service
 from delivery.domain.manual import ManualTask
 from delivery.domain.model import Delivery
 from delivery.domain.suppliers import Claim, Route, Supplier
+from delivery.entrypoints.figures import delivery_figures_router
 from delivery.entrypoints.supplier_accounts import supplier_accounts_router
 from delivery.entrypoints.ticket_attachments import ticket_attachments_router
 from delivery.entrypoints.tickets import tickets_router
@@ -357,5 +358,6 @@ def router(service: Service) -> APIRouter:
         tickets_router(service),
         ticket_attachments_router(service),
         supplier_accounts_router(service),
+        delivery_figures_router(service),
         resealing_router(service.settings, service.runtime.sessions, service.keyring, SEALED),
     )
