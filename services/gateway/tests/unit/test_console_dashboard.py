@@ -44,6 +44,17 @@ def figures(first: str, last: str) -> dict[str, object]:
             "gmv_by_shop": [{"shop_id": str(CARDS.id), "currency": "CNY", "amount": 1250}]}  # fmt: skip
 
 
+SUPPLIER_ID = str(uuid.uuid4())
+DELIVERIES = {
+    "by_mode": [{"mode": "card_key", "deliveries": 10, "succeeded": 9, "failed": 0, "open": 1, "p50_ms": 80},
+                {"mode": "recharge", "deliveries": 4, "succeeded": 1, "failed": 3, "open": 0, "p50_ms": 900}],
+    "by_channel": [{"channel": "supplier", "attempts": 5, "succeeded": 1, "failed": 3},
+                   {"channel": "operator", "attempts": 1, "succeeded": 0, "failed": 0}],
+    "by_supplier": [{"supplier_id": SUPPLIER_ID, "name": "Upstream, Ltd", "attempts": 5, "succeeded": 1,
+                     "failed": 3}],
+}  # fmt: skip
+
+
 class Owners:
     def __init__(self) -> None:
         self.calls: list[httpx.Request] = []
@@ -53,6 +64,11 @@ class Owners:
         if request.url.path == "/internal/shop-figures":
             asked = parse_qs(request.url.query.decode())
             return httpx.Response(200, json=figures(asked["first"][0], asked["last"][0]))
+        if request.url.path == "/internal/delivery-figures":
+            asked = parse_qs(request.url.query.decode())
+            return httpx.Response(
+                200, json={"first": asked["first"][0], "last": asked["last"][0], **DELIVERIES}
+            )
         if request.url.path == "/internal/products":
             return httpx.Response(200, json={"items": PRODUCTS})
         return httpx.Response(404, json={"error": "not_found", "message": "nothing here"})
@@ -157,6 +173,37 @@ async def test_the_dashboard_shows_the_shops_fee_rate_fees_and_net_and_the_platf
     [sent] = [c for c in owners.calls if c.method == "PUT"]
     assert sent.url.path == f"/internal/shops/{CARDS.id}/fee-rate"
     assert json.loads(sent.content) == {"fee_rate_bps": 100}
+
+
+async def test_delivery_success_by_mode_channel_and_supplier_is_one_table_and_its_csv(
+    console: tuple[httpx.AsyncClient, Owners],
+) -> None:
+    client, owners = console
+    answer = await client.get(
+        "/api/admin/dashboard/deliveries", params={"days": 30}, headers=in_cards("support")
+    )
+    assert answer.status_code == 200, answer.text
+    [asked] = [c for c in owners.calls if c.url.path == "/internal/delivery-figures"]
+    assert parse_qs(asked.url.query.decode())["last"] == [TODAY] and asked.headers["x-shop-id"] == str(
+        CARDS.id
+    )
+    assert [(r["group"], r["name"], r["total"], r["success_rate"]) for r in answer.json()["rows"]] == [
+        ("mode", "card_key", 10, 1.0),
+        ("mode", "recharge", 4, 0.25),
+        ("channel", "supplier", 5, 0.25),
+        ("channel", "operator", 1, None),  # nothing finished: no rate
+        ("supplier", "Upstream, Ltd", 5, 0.25),
+    ]
+    exported = await client.get("/api/admin/dashboard/deliveries.csv", headers=in_cards("support"))
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0] == ["group", "name", "total", "succeeded", "failed", "success_rate"]
+    assert rows[4] == ["channel", "operator", "1", "0", "0", ""]
+    assert rows[5] == ["supplier", "Upstream, Ltd", "5", "1", "3", "0.25"]
+    refused = await client.get(
+        "/api/admin/dashboard/deliveries", params={"days": 0}, headers=in_cards("owner")
+    )
+    assert refused.status_code == 422 and "days" in refused.text
 
 
 def test_low_stock_is_at_or_under_the_products_threshold_or_the_storefronts_and_never_unlimited_stock() -> (

@@ -61,3 +61,38 @@ def daily_csv(days: Iterable[Mapping[str, Any]]) -> str:
         gmv = [format_amount(int(day["gmv"].get(c, 0)), c).rsplit(" ", 1)[0] for c in currencies]
         writer.writerow([day["day"], day["orders"], day["paid_orders"], *gmv])
     return out.getvalue()
+
+
+#: The delivery figures' groups, in the order the dashboard shows them.
+DELIVERY_GROUPS = (("mode", "by_mode", "deliveries"), ("channel", "by_channel", "attempts"),
+                   ("supplier", "by_supplier", "attempts"))  # fmt: skip
+DELIVERY_COLUMNS = ("group", "name", "total", "succeeded", "failed", "success_rate")
+
+
+def delivery_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Delivery success as one table: a row per mode (deliveries), channel and supplier (attempts), each
+    with its success rate among the finished ones (None when none finished)."""
+    rows = []
+    for group, key, counted in DELIVERY_GROUPS:
+        for found in figures.get(key, []):
+            succeeded, failed = int(found["succeeded"]), int(found["failed"])
+            finished = succeeded + failed
+            rows.append({
+                "group": group,
+                "name": str(found.get(group) or found.get("name") or found.get("supplier_id")),
+                "total": int(found[counted]),
+                "succeeded": succeeded,
+                "failed": failed,
+                "success_rate": round(succeeded / finished, 4) if finished else None,
+            })  # fmt: skip
+    return rows
+
+
+def delivery_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The delivery success table as CSV: group, name, total, succeeded, failed, success_rate (0-1)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(DELIVERY_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in DELIVERY_COLUMNS])
+    return out.getvalue()

@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse, Response
 from gateway.adapters.owners import served_shop
 from gateway.bootstrap import Gateway
 from gateway.domain.access import Principal
-from gateway.domain.dashboard import daily_csv
+from gateway.domain.dashboard import daily_csv, delivery_csv
 from gateway.entrypoints.access import admin_api, platform_api, requires
 from gateway.entrypoints.requests import PRIVATE
-from gateway.service_layer.shop_figures import dashboard, platform_figures
+from gateway.service_layer.shop_figures import dashboard, delivery_figures, platform_figures
 
 Days = Annotated[int, Query(ge=1, le=90, description="Days up to today (included): 7 or 30 on the page")]
 CSV = {200: {"description": "One row a day", "content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -48,6 +48,31 @@ def dashboard_router(gw: Gateway) -> APIRouter:
         name = f"daily-{found['first']}-{found['last']}.csv"
         headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(daily_csv(found["days"]), media_type="text/csv; charset=utf-8", headers=headers)
+
+    @api.get(
+        "/dashboard/deliveries",
+        summary="The shop's delivery success of the last days (UTC days): deliveries by mode, attempts by "
+        "channel and by supplier (succeeded, failed, open), and `rows`, one table of them with each "
+        "success rate among the finished",
+        dependencies=[requires(gw, "delivery:read")],
+    )
+    async def deliveries(days: Days = 7) -> JSONResponse:
+        return JSONResponse(await delivery_figures(gw, days), headers=PRIVATE)
+
+    @api.get(
+        "/dashboard/deliveries.csv",
+        summary="The delivery success table as CSV: group (mode, channel, supplier), name, total, succeeded, "
+        "failed, success_rate (0-1, empty when nothing finished)",
+        response_class=Response,
+        responses={200: {"description": "One row a mode, channel or supplier",
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}},
+        dependencies=[requires(gw, "delivery:read")],
+    )  # fmt: skip
+    async def deliveries_csv(days: Days = 7) -> Response:
+        found = await delivery_figures(gw, days)
+        name = f"deliveries-{found['first']}-{found['last']}.csv"
+        headers = {**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(delivery_csv(found["rows"]), media_type="text/csv; charset=utf-8", headers=headers)
 
     platform = platform_api(gw)
 

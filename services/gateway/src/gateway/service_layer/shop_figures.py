@@ -10,7 +10,7 @@ from uuid import UUID
 
 from gateway.adapters.owners import json_body, served_shop
 from gateway.bootstrap import Gateway
-from gateway.domain.dashboard import fees_and_net, low_stock
+from gateway.domain.dashboard import delivery_rows, fees_and_net, low_stock
 
 #: Where the dashboard cuts its days. Shops have no time zone of their own yet; when they get one, it goes
 #: here for the shop (the order service cuts days in any IANA zone it is given).
@@ -38,6 +38,14 @@ async def platform_figures(gw: Gateway, days: int, now: datetime | None = None) 
     rates = await asyncio.gather(*(fee_rate(gw, UUID(shop_id)) for shop_id in shop_ids))
     fees = fees_and_net(found.get("gmv_by_shop", []), dict(zip(shop_ids, rates, strict=True)))
     return {**found, **fees, "today": found["days"][-1], "low_stock": None}
+
+
+async def delivery_figures(gw: Gateway, days: int, now: datetime | None = None) -> dict[str, Any]:
+    """The shop's delivery success over the `days` days up to today: the delivery service's figures and
+    the one table the dashboard and its CSV show."""
+    answer = await gw.delivery.request("GET", "/internal/delivery-figures", params=period(days, now))
+    found: dict[str, Any] = json_body(answer)
+    return {**found, "rows": delivery_rows(found)}
 
 
 async def fee_rate(gw: Gateway, shop_id: UUID) -> int:
