@@ -248,6 +248,7 @@ class Service:
             on_give_up=self.on_give_up,
             batch_size=self.settings.consumer_batch_size,
             concurrency=self.settings.consumer_concurrency,
+            wants={RiskDecided: handlers.needs_review},
         )
 
 

@@ -3,11 +3,12 @@ and their repositories."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from faka_common.db.uow import SessionFactory
+from faka_common.db.uow import SessionFactory, execute, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -20,7 +21,6 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
@@ -110,6 +110,58 @@ telegram_chats = Table(
 )
 
 
+# the reads and writes of every notice, on the driver as SQL text (SQLAlchemy's statement building and
+# result handling were most of their CPU): see faka_common.db.uow.fetch_rows
+CONTACT = (
+    "SELECT order_id, order_no, email, locale, product_title, phone, quantity, amount, currency, shop_id "
+    "FROM buyer_contacts WHERE order_id = $1::uuid AND ($2::uuid IS NULL OR shop_id = $2::uuid)"
+)
+TELEGRAM_CHAT = "SELECT chat_id FROM telegram_chats WHERE shop_id = $1::uuid AND order_id = $2::uuid"
+NOTICE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+# the columns of a notification as the statements below return them
+NOTIFICATION_COLUMNS = [
+    "id",
+    "order_id",
+    "template",
+    "channel",
+    "recipient",
+    "status",
+    "attempts",
+    "error",
+    "created_at",
+    "sent_at",
+    "provider_message_id",
+    "latency_ms",
+    "shop_id",
+]
+NOTICE_ROWS = (
+    "SELECT id, order_id, template, channel, recipient, status, attempts, error, created_at, sent_at, "
+    "provider_message_id, latency_ms, shop_id FROM notifications "
+    "WHERE shop_id = $1::uuid AND order_id = $2::uuid AND template = $3::text"
+)
+# a row it inserts is its own until commit; one that was there is read locked (NOTIFICATION_LOCKED)
+NOTIFICATION_CLAIM = (
+    "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts) "
+    "VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, 'pending', 0) "
+    "ON CONFLICT (order_id, template, channel) DO NOTHING RETURNING id, order_id, template, channel, "
+    "recipient, status, attempts, error, created_at, sent_at, provider_message_id, latency_ms, shop_id"
+)
+NOTIFICATION_LOCKED = (
+    "SELECT id, order_id, template, channel, recipient, status, attempts, error, created_at, sent_at, "
+    "provider_message_id, latency_ms, shop_id FROM notifications WHERE shop_id = $1::uuid "
+    "AND order_id = $2::uuid "
+    "AND template = $3::text AND channel = $4::text FOR UPDATE"
+)
+NOTIFICATION_SENT = (
+    "UPDATE notifications SET status = 'sent', attempts = $2::int, error = NULL, sent_at = $3::timestamptz, "
+    "provider_message_id = $4::text, latency_ms = $5::int, updated_at = now() WHERE id = $1::uuid"
+)
+NOTIFICATION_FAILED = (
+    "UPDATE notifications SET status = 'failed', attempts = $2::int, error = $3::text, latency_ms = $4::int, "
+    "updated_at = now() WHERE id = $1::uuid"
+)
+
+
 class TelegramChatRepository:
     """The Telegram chat a buyer linked to an order of a shop (the latest link wins)."""
 
@@ -128,12 +180,8 @@ class TelegramChatRepository:
         )
 
     async def get(self, shop_id: UUID, order_id: UUID) -> str | None:
-        result = await self._session.execute(
-            select(telegram_chats.c.chat_id).where(
-                telegram_chats.c.shop_id == shop_id, telegram_chats.c.order_id == order_id
-            )
-        )
-        return result.scalar_one_or_none()
+        row = await fetch_row(self._session, TELEGRAM_CHAT, shop_id, order_id)
+        return str(row[0]) if row else None
 
 
 class BuyerContactRepository:
@@ -164,23 +212,21 @@ class BuyerContactRepository:
     async def get(self, shop_id: UUID | None, order_id: UUID) -> BuyerContact | None:
         """The order's contact if the order is the shop's (None: whichever shop's it is, for what a signed
         token names)."""
-        query = select(buyer_contacts).where(buyer_contacts.c.order_id == order_id)
-        if shop_id is not None:
-            query = query.where(buyer_contacts.c.shop_id == shop_id)
-        row = (await self._session.execute(query)).first()
+        row = await fetch_row(self._session, CONTACT, order_id, shop_id)
         if row is None:
             return None
+        order, order_no, email, locale, title, phone, quantity, amount, currency, shop = row
         return BuyerContact(
-            row.order_id,
-            row.order_no,
-            row.email,
-            row.locale,
-            row.product_title,
-            phone=row.phone,
-            quantity=row.quantity,
-            amount=row.amount,
-            currency=row.currency,
-            shop_id=row.shop_id,
+            order,
+            order_no,
+            email,
+            locale,
+            title,
+            phone=phone,
+            quantity=quantity,
+            amount=amount,
+            currency=currency,
+            shop_id=shop,
         )
 
 
@@ -191,52 +237,26 @@ class NotificationRepository:
     async def lock(self, order_id: UUID, template: str) -> None:
         """Serialize everything about one notice until this transaction ends: two deliveries of it (two
         events, a rebalance) cannot both find it unsent and both send."""
-        await self._session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"notice:{order_id}:{template}", 0)))
-        )
+        await execute(self._session, NOTICE_LOCK, f"notice:{order_id}:{template}")
 
     async def for_notice(self, shop_id: UUID, order_id: UUID, template: str) -> dict[str, Notification]:
-        rows = await self._session.execute(
-            select(notifications).where(
-                notifications.c.shop_id == shop_id,
-                notifications.c.order_id == order_id,
-                notifications.c.template == template,
-            )
-        )
-        return {row.channel: _to_notification(row._mapping) for row in rows}
+        rows = await fetch_rows(self._session, NOTICE_ROWS, shop_id, order_id, template)
+        return {row[3]: _from_columns(row) for row in rows}
 
     async def claim(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str
     ) -> Notification:
         """The (order, template, channel) notification, inserted as pending unless it exists, and locked
         for this transaction: a concurrent claim waits until this one commits or rolls back."""
-        await self._session.execute(
-            insert(notifications)
-            .values(
-                id=uuid7(),
-                shop_id=shop_id,
-                order_id=order_id,
-                template=template,
-                channel=channel,
-                recipient=recipient,
-                status="pending",
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["order_id", "template", "channel"])
+        session = self._session
+        row = await fetch_row(
+            session, NOTIFICATION_CLAIM, uuid7(), shop_id, order_id, template, channel, recipient
         )
-        row = (
-            await self._session.execute(
-                select(notifications)
-                .where(
-                    notifications.c.shop_id == shop_id,
-                    notifications.c.order_id == order_id,
-                    notifications.c.template == template,
-                    notifications.c.channel == channel,
-                )
-                .with_for_update()
-            )
-        ).one()
-        return _to_notification(row._mapping)
+        if row is None:
+            row = await fetch_row(session, NOTIFICATION_LOCKED, shop_id, order_id, template, channel)
+        if row is None:
+            raise LookupError(f"notification {template}/{channel} of order {order_id} is another shop's")
+        return _from_columns(row)
 
     async def mark_sent(
         self,
@@ -246,34 +266,20 @@ class NotificationRepository:
         provider_message_id: str | None = None,
         latency_ms: int | None = None,
     ) -> None:
-        await self._session.execute(
-            update(notifications)
-            .where(notifications.c.id == notification_id)
-            .values(
-                status="sent",
-                attempts=attempts,
-                error=None,
-                sent_at=sent_at,
-                provider_message_id=provider_message_id,
-                latency_ms=latency_ms,
-                updated_at=func.now(),
-            )
+        await execute(
+            self._session,
+            NOTIFICATION_SENT,
+            notification_id,
+            attempts,
+            sent_at,
+            provider_message_id,
+            latency_ms,
         )
 
     async def mark_failed(
         self, notification_id: UUID, attempts: int, error: str, latency_ms: int | None = None
     ) -> None:
-        await self._session.execute(
-            update(notifications)
-            .where(notifications.c.id == notification_id)
-            .values(
-                status="failed",
-                attempts=attempts,
-                error=error[:2000],
-                latency_ms=latency_ms,
-                updated_at=func.now(),
-            )
-        )
+        await execute(self._session, NOTIFICATION_FAILED, notification_id, attempts, error[:2000], latency_ms)
 
     async def record_failure(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
@@ -385,6 +391,11 @@ class SqlWebhookLog:
                     latency_ms=attempt.latency_ms,
                 )
             )
+
+
+def _from_columns(row: Sequence[Any]) -> Notification:
+    """A notification from a row of NOTIFICATION_COLUMNS."""
+    return _to_notification(dict(zip(NOTIFICATION_COLUMNS, row, strict=True)))
 
 
 def _to_notification(row: Any) -> Notification:

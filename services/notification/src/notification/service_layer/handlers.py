@@ -218,8 +218,10 @@ async def notify_buyer(
     secrets: Any = None,
     instance: str = "",
     headers: Mapping[str, str] | None = None,
+    contact: BuyerContact | None = None,
 ) -> None:
-    contact = await _contact(uow, shop_id, order_id)
+    """The buyer's notice of the order (`contact`: the order's contact when the caller read it already)."""
+    contact = contact or await _contact(uow, shop_id, order_id)
     moment = occurred_at()
     shop = await uow.shops.get(shop_id)
     channels = await uow.shop_channels.get(shop_id)
@@ -250,7 +252,9 @@ async def notify_order_paid(
         "amount_text": format_money(event.amount, event.currency),
         "time_text": format_time(event.paid_at, contact.locale),
     }
-    await notify_buyer(ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra)
+    await notify_buyer(
+        ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra, contact=contact
+    )
 
 
 async def notify_order_delivered(
@@ -364,6 +368,7 @@ async def notify_order_refunded(
         platform,
         extra,
         instance=event.refund_no,
+        contact=contact,
     )
 
 
@@ -533,11 +538,16 @@ async def notify_order_needs_attention(
     await alert_seller(ORDER_NEEDS_ATTENTION, event.shop_id, event_id(), uow, notifier, sellers, facts)
 
 
+def needs_review(event: RiskDecided) -> bool:
+    """Whether the verdict asks anything of the seller (the consumer skips the others untouched)."""
+    return event.verdict == "review"
+
+
 async def notify_risk_review(
     event: RiskDecided, uow: NotificationUnitOfWork, notifier: Notifier, sellers: Sellers
 ) -> None:
     """A placed order waits for a person's review: alert the seller. Other verdicts need nobody."""
-    if event.verdict != "review":
+    if not needs_review(event):
         log.debug("order %s risk verdict %s: nothing to tell", event.order_id, event.verdict)
         return
     contact = await uow.contacts.get(event.shop_id, event.order_id)
