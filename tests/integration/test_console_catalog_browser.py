@@ -106,6 +106,38 @@ async def test_a_seller_sees_todays_paid_order_on_the_dashboard_and_exports_the_
     assert int(row["paid_orders"]) == before + 1 and float(row["gmv_CNY"]) >= 15.00
 
 
+async def test_the_dashboard_shows_delivery_success_by_mode_channel_and_supplier_and_exports_it(
+    platform: Platform, browser: Browser, seller: ConsolePerson, tmp_path: Path
+) -> None:
+    product = await new_product(platform, "Silver 200", delivery_type="manual")
+    await paid_manual_order(platform, product["product_id"], f"del-{uuid.uuid4().hex[:6]}@example.com")
+    async with seller.client() as api:
+        found = (await api.get("/api/admin/dashboard/deliveries", params={"days": 7}, headers=SHOP)).json()
+    [manual] = [r for r in found["rows"] if (r["group"], r["name"]) == ("mode", "manual")]
+    assert manual["total"] >= 1
+    async with console(browser, platform, "deliveries", person=seller) as context:
+        page = await context.new_page()
+        await page.goto("/console/")
+        table = page.locator("#deliveries tbody tr")
+        await expect(table).to_have_count(len(found["rows"]))
+        row = table.filter(has=page.get_by_role("rowheader", name="Mode: by hand", exact=True))
+        await expect(row.locator("td").first).to_have_text(re.compile(r"^\d+$"))
+        await expect(page.locator("#delivery-chart svg rect")).to_have_count(len(found["rows"]))
+        await expect(page.locator("#delivery-chart svg")).to_have_attribute(
+            "aria-label", re.compile("Mode: by hand")
+        )
+        await no_serious_axe_violations(page)
+        await page.get_by_role("button", name="Export delivery success (CSV)").click()
+        link = page.locator("#action-result a")
+        await expect(link).to_have_text(re.compile(r"^deliveries-.*\.csv$"))
+        async with page.expect_download() as started:
+            await link.click()
+        saved = tmp_path / "deliveries.csv"
+        await (await started.value).save_as(saved)
+    rows = list(csv.DictReader(saved.read_text().splitlines()))
+    assert [(r["group"], r["name"]) for r in rows] == [(r["group"], r["name"]) for r in found["rows"]]
+
+
 async def test_a_seller_creates_a_product_and_imports_pasted_keys_with_a_duplicate_and_a_blank_line(
     platform: Platform, browser: Browser, seller: ConsolePerson
 ) -> None:

@@ -617,11 +617,61 @@
       );
     }
 
+    // Delivery success: one table (a row per mode, channel and supplier) and its rates as bars.
+    async function loadDeliveries() {
+      const table = $("#deliveries");
+      if (!table) return;
+      const answer = await api("GET", "/api/admin/dashboard/deliveries?days=" + form.elements.days.value);
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const rows = answer.data.rows || [];
+      const label = (row) => t("group_" + row.group, { name: row.group === "supplier" ? row.name : strings["name_" + row.name] || row.name });
+      const rate = (row) => (row.success_rate === null ? t("no_rate") : percent(row.success_rate * 10000));
+      $("tbody", table).replaceChildren(
+        ...rows.map((row) => {
+          const made = document.createElement("tr");
+          const head = element("th", label(row));
+          head.scope = "row";
+          made.append(head, element("td", count(row.total)), element("td", count(row.succeeded)), element("td", count(row.failed)), element("td", rate(row)));
+          return made;
+        }),
+      );
+      const ns = "http://www.w3.org/2000/svg";
+      const width = 640, line = 22, left = 220, height = Math.max(1, rows.length) * line + 8;
+      const svg = document.createElementNS(ns, "svg");
+      svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+      svg.setAttribute("role", "img");
+      svg.setAttribute("class", "chart-svg");
+      svg.setAttribute("aria-label", rows.map((row) => `${label(row)}: ${rate(row)}`).join("; ") || t("none"));
+      rows.forEach((row, index) => {
+        const name = document.createElementNS(ns, "text");
+        Object.entries({ x: left - 8, y: index * line + 18, "text-anchor": "end", class: "tick" }).forEach(([k, v]) => name.setAttribute(k, String(v)));
+        name.textContent = label(row);
+        const bar = document.createElementNS(ns, "rect");
+        const size = (width - left - 8) * (row.success_rate || 0);
+        Object.entries({ x: left, y: index * line + 6, width: size, height: line - 8, class: "bar" }).forEach(([k, v]) => bar.setAttribute(k, String(v)));
+        svg.append(name, bar);
+      });
+      $("#delivery-chart").replaceChildren(svg);
+    }
+
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       history.replaceState(null, "", location.pathname + "?days=" + form.elements.days.value);
       load();
+      loadDeliveries();
     });
+    $("#export-deliveries")?.addEventListener("click", async () => {
+      const answer = await api("GET", "/api/admin/dashboard/deliveries.csv?days=" + form.elements.days.value);
+      if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
+      const disposition = /filename="([^"]+)"/.exec(answer.headers.get("content-disposition") || "");
+      const name = disposition ? disposition[1] : "deliveries.csv";
+      const link = element("a", name);
+      link.href = URL.createObjectURL(new Blob([answer.data], { type: "text/csv" }));
+      link.download = name;
+      result(t("delivery_ready"), " ", link);
+      link.focus();
+    });
+    loadDeliveries();
     $("#export-csv")?.addEventListener("click", async () => {
       const answer = await api("GET", "/api/admin/dashboard/daily.csv?days=" + form.elements.days.value);
       if (!answer.ok) return formError(t("failed", { message: answer.data.message || answer.status }));
