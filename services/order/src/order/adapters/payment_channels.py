@@ -75,6 +75,10 @@ _ENABLED = (
     .where(payment_channels.c.shop_id == bindparam("shop_id"), payment_channels.c.enabled)
     .order_by(payment_channels.c.provider)
 )
+#: Read for every payment notification (is the shop's own channel on?): built once.
+_CHANNEL = select(payment_channels).where(
+    payment_channels.c.shop_id == bindparam("shop_id"), payment_channels.c.provider == bindparam("provider")
+)
 
 
 class PaymentChannelRepository:
@@ -90,10 +94,7 @@ class PaymentChannelRepository:
         return [_channel(row) for row in (await self._session.execute(query)).all()]
 
     async def get(self, shop_id: UUID, provider: str) -> ShopChannel | None:
-        query = select(payment_channels).where(
-            payment_channels.c.shop_id == shop_id, payment_channels.c.provider == provider
-        )
-        row = (await self._session.execute(query)).first()
+        row = (await self._session.execute(_CHANNEL, {"shop_id": shop_id, "provider": provider})).first()
         return _channel(row) if row else None
 
     async def enabled(self, shop_id: UUID) -> list[str]:
