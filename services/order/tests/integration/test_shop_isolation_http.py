@@ -257,6 +257,19 @@ async def refunding(api: Api, db: Db) -> None:
     assert refund["shop_id"] == SHOP_A and announced["shop_id"] == str(SHOP_A)
 
 
+@scenario("POST", "/internal/orders/{order_no}/releases")
+async def releasing(api: Api, db: Db) -> None:
+    order = await paid_order_of_a(api, db)
+    path = f"/internal/orders/{order['order_no']}/releases"
+    body = {"reason": "the payer is known", "by": "owner@example.com"}
+    refused = await api.post(path, json=body, headers=B)
+    assert refused.status_code == 404, refused.text
+    # the own shop reaches the order and its rule: it is paid, not held, so there is nothing to release
+    own = await api.post(path, json=body, headers=A)
+    assert own.status_code == 409, own.text
+    assert await count(db, "order_releases") == 0
+
+
 @scenario("GET", "/internal/orders")
 async def searching(api: Api, db: Db) -> None:
     order = await paid_order_of_a(api, db)
