@@ -13,6 +13,7 @@ from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.uow import fetch_row
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
     CheckConstraint,
     Column,
@@ -575,6 +576,37 @@ class ProductRepository:
         return [_product(row) for row in rows]
 
 
+def _counts() -> Select[Any]:
+    """The stock of some products: the folded totals plus the changes not folded yet."""
+    ids: BindParameter[list[UUID]] = bindparam("ids", expanding=True)
+    pending = (
+        select(
+            stock_changes.c.product_id,
+            func.sum(stock_changes.c.available).label("available"),
+            func.sum(stock_changes.c.reserved).label("reserved"),
+            func.sum(stock_changes.c.sold).label("sold"),
+        )
+        .where(stock_changes.c.product_id.in_(ids))
+        .group_by(stock_changes.c.product_id)
+        .subquery()
+    )
+    return (
+        select(
+            stock_counts.c.product_id,
+            stock_counts.c.available + func.coalesce(pending.c.available, 0),
+            stock_counts.c.reserved + func.coalesce(pending.c.reserved, 0),
+            stock_counts.c.sold + func.coalesce(pending.c.sold, 0),
+        )
+        .select_from(stock_counts.outerjoin(pending, pending.c.product_id == stock_counts.c.product_id))
+        .where(stock_counts.c.product_id.in_(ids))
+    )
+
+
+#: Read behind every product the order service asks for when an order is placed, and every product list:
+#: built once. Built per read it cost 2.3-2.7 ms of CPU against 0.39-0.43 (2,000 reads of one product).
+_COUNTS = _counts()
+
+
 class StockRepository:
     """Exact counts without a hot row: a transaction appends its StockChange; `fold` adds the appended
     changes into stock_counts. Reading adds the not-yet-folded changes, so counts are exact at any time."""
@@ -598,28 +630,7 @@ class StockRepository:
     async def counts(self, items: Sequence[Product]) -> dict[UUID, Stock]:
         if not items:
             return {}
-        ids = [p.id for p in items]
-        pending = (
-            select(
-                stock_changes.c.product_id,
-                func.sum(stock_changes.c.available).label("available"),
-                func.sum(stock_changes.c.reserved).label("reserved"),
-                func.sum(stock_changes.c.sold).label("sold"),
-            )
-            .where(stock_changes.c.product_id.in_(ids))
-            .group_by(stock_changes.c.product_id)
-            .subquery()
-        )
-        rows = await self._session.execute(
-            select(
-                stock_counts.c.product_id,
-                stock_counts.c.available + func.coalesce(pending.c.available, 0),
-                stock_counts.c.reserved + func.coalesce(pending.c.reserved, 0),
-                stock_counts.c.sold + func.coalesce(pending.c.sold, 0),
-            )
-            .select_from(stock_counts.outerjoin(pending, pending.c.product_id == stock_counts.c.product_id))
-            .where(stock_counts.c.product_id.in_(ids))
-        )
+        rows = await self._session.execute(_COUNTS, {"ids": [p.id for p in items]})
         found = {pid: (int(a), int(r), int(s)) for pid, a, r, s in rows.tuples()}
         result: dict[UUID, Stock] = {}
         for p in items:
