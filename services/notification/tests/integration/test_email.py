@@ -22,6 +22,7 @@ from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from faka_common.testing import eventually, migrated_database
+from notification.adapters.orm import SqlMessageStore
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
@@ -267,3 +268,19 @@ async def test_deliveries_that_arrive_before_their_orders_are_emailed_once_each_
     topics = {row["topic"] for row in await _rows(database, "SELECT DISTINCT topic FROM outbox")}
     assert not {t for t in topics if t.endswith(".dlq")}
     assert "notification.retry" in topics  # some did wait
+
+
+async def test_an_in_site_message_is_stored_once_per_order_and_template_and_never_under_another_shop(
+    database: str, service: tuple[Service, FakeKeys]
+) -> None:
+    store = SqlMessageStore(service[0].runtime.sessions)
+    shop, other_shop, order_id = uuid4(), uuid4(), uuid4()
+    first = await store.put(shop, order_id, "order_paid", "en", "Paid", "Your payment arrived")
+    again = await store.put(shop, order_id, "order_paid", "en", "Paid again", "A retry")
+    assert again == first
+    with pytest.raises(LookupError, match="another shop's"):
+        await store.put(other_shop, order_id, "order_paid", "en", "Paid", "Not yours")
+    stored = await _rows(
+        database, "SELECT id, shop_id, body FROM in_site_messages WHERE order_id = $1", order_id
+    )
+    assert [(r["id"], r["shop_id"], r["body"]) for r in stored] == [(first, shop, "Your payment arrived")]

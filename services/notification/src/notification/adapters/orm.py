@@ -160,6 +160,17 @@ NOTIFICATION_FAILED = (
     "UPDATE notifications SET status = 'failed', attempts = $2::int, error = $3::text, latency_ms = $4::int, "
     "updated_at = now() WHERE id = $1::uuid"
 )
+# the message's id, whether this statement stored it or found it stored (in its snapshot)
+IN_SITE_PUT = (
+    "WITH stored AS (INSERT INTO in_site_messages (id, shop_id, order_id, template, locale, subject, body) "
+    "VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, $7::text) "
+    "ON CONFLICT (order_id, template) DO NOTHING RETURNING id) "
+    "SELECT id FROM stored UNION ALL SELECT id FROM in_site_messages "
+    "WHERE shop_id = $2::uuid AND order_id = $3::uuid AND template = $4::text LIMIT 1"
+)
+IN_SITE_STORED = (
+    "SELECT id FROM in_site_messages WHERE shop_id = $1::uuid AND order_id = $2::uuid AND template = $3::text"
+)
 
 
 class TelegramChatRepository:
@@ -345,27 +356,14 @@ class SqlMessageStore:
         self, shop_id: UUID, order_id: UUID, template: str, locale: str, subject: str, body: str
     ) -> UUID:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                insert(in_site_messages)
-                .values(
-                    id=uuid7(),
-                    shop_id=shop_id,
-                    order_id=order_id,
-                    template=template,
-                    locale=locale,
-                    subject=subject,
-                    body=body,
-                )
-                .on_conflict_do_nothing(index_elements=["order_id", "template"])
+            row = await fetch_row(
+                session, IN_SITE_PUT, uuid7(), shop_id, order_id, template, locale, subject, body
             )
-            stored = await session.execute(
-                select(in_site_messages.c.id).where(
-                    in_site_messages.c.shop_id == shop_id,
-                    in_site_messages.c.order_id == order_id,
-                    in_site_messages.c.template == template,
-                )
-            )
-            return UUID(str(stored.scalar_one()))
+            if row is None:  # stored by a transaction that committed while this statement waited for it
+                row = await fetch_row(session, IN_SITE_STORED, shop_id, order_id, template)
+            if row is None:
+                raise LookupError(f"the {template} message of order {order_id} is another shop's")
+            return UUID(str(row[0]))
 
 
 class SqlWebhookLog:
