@@ -838,9 +838,7 @@ class KeyRepository:
         """The order's reserved keys become sold; returns their ids in id order."""
         ids = await self._locked_for_order(order_id, "reserved")
         if ids:
-            await self._session.execute(
-                update(card_keys).where(card_keys.c.id.in_(ids)).values(status="sold")
-            )
+            await self._session.execute(_SELL, {"ids": ids})
         return ids
 
     async def release(self, order_id: UUID) -> list[UUID]:
@@ -1016,13 +1014,18 @@ class KeyRepository:
         )
 
     async def _locked_for_order(self, order_id: UUID, status: str) -> list[UUID]:
-        rows = await self._session.execute(
-            select(card_keys.c.id)
-            .where(card_keys.c.order_id == order_id, card_keys.c.status == status)
-            .order_by(card_keys.c.id)
-            .with_for_update()
-        )
+        rows = await self._session.execute(_ORDER_KEYS_LOCKED, {"order_id": order_id, "status": status})
         return list(rows.scalars())
+
+
+#: The sale of every paid order reads its keys locked and marks them sold: both built once.
+_ORDER_KEYS_LOCKED = (
+    select(card_keys.c.id)
+    .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == bindparam("status"))
+    .order_by(card_keys.c.id)
+    .with_for_update()
+)
+_SELL = update(card_keys).where(card_keys.c.id.in_(bindparam("ids", expanding=True))).values(status="sold")
 
 
 _RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))

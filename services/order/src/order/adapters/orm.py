@@ -253,6 +253,14 @@ _LOCK = (
     .with_for_update(key_share=True)
 )
 
+#: Every consumer batch of the order service locks its orders first (`lock_in_order`): built once too.
+_LOCK_MANY = (
+    select(orders.c.id)
+    .where(orders.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(orders.c.id)
+    .with_for_update(key_share=True)
+)
+
 
 def _order(row: Any) -> Order:
     values = dict(row._mapping)
@@ -324,13 +332,7 @@ class OrderRepository:
         """Lock the rows of `order_ids` (as `lock` does) in the order of their ids: transactions that lock
         several orders this way before anything else wait for each other instead of deadlocking."""
         if order_ids:
-            query = (
-                select(orders.c.id)
-                .where(orders.c.id.in_(sorted(set(order_ids))))
-                .order_by(orders.c.id)
-                .with_for_update(key_share=True)
-            )
-            await self._session.execute(query)
+            await self._session.execute(_LOCK_MANY, {"ids": sorted(set(order_ids))})
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         """Awaiting-payment orders past their window, skipping rows another worker holds."""
