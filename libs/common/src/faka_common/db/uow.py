@@ -13,7 +13,7 @@ from uuid import UUID
 from opentelemetry import propagate
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from faka_common import metrics
 from faka_common.contracts.envelope import Envelope, Message
@@ -45,8 +45,8 @@ INBOX_CLAIM_MANY = (
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
-# every message a transaction staged, in one statement on the driver (SQLAlchemy's insert was a tenth of a
-# consumer's commit); the rows take their ids in the order staged, the order the relay publishes them in
+# every message a transaction staged, in one statement on the driver (CPU per commit of two messages 0.76-0.97
+# of SQLAlchemy's insert); the rows take their ids in the order staged, the order the relay publishes them in
 OUTBOX_ADD = (
     "INSERT INTO outbox (event_id, topic, key, type, value, headers) "
     "SELECT staged.event_id, staged.topic, staged.key, staged.type, staged.value, staged.headers::jsonb "
@@ -56,22 +56,28 @@ OUTBOX_ADD = (
 )
 
 
+async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection, and its asyncpg connection when a transaction is open on it (None when not:
+    the statement then goes through SQLAlchemy, which begins the transaction)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    return connection, driver if driver is not None and driver.is_in_transaction() else None
+
+
 async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Sequence[Any]]:
     """The rows of `sql` ($n parameters), run straight on the session's asyncpg connection inside the
     session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call machinery (for
     hot paths). If the transaction has not begun yet, SQLAlchemy runs it and so begins it."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if driver is None or not driver.is_in_transaction():
+    connection, driver = await _driver(session)
+    if driver is None:
         return list((await connection.exec_driver_sql(sql, args)).all())
     return [tuple(row) for row in await driver.fetch(sql, *args)]
 
 
 async def execute(session: AsyncSession, sql: str, *args: Any) -> None:
     """Run `sql` for its effect, as `fetch_rows` runs it."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if driver is None or not driver.is_in_transaction():
+    connection, driver = await _driver(session)
+    if driver is None:
         await connection.exec_driver_sql(sql, args)
     else:
         await driver.execute(sql, *args)
