@@ -23,7 +23,7 @@ from faka_common.contracts.delivery import (
     ManualDeliveryRequested,
     RechargeRequested,
 )
-from faka_common.contracts.quality import SupplierPaused
+from faka_common.contracts.quality import SupplierPaused, SupplierResumed
 from faka_common.contracts.tickets import (
     DeliveryEmailResendRequested,
     TicketEscalated,
@@ -113,6 +113,7 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             DeliveryDelayed,
             KeyReplacementRequested,
             SupplierPaused,
+            SupplierResumed,
             TicketMessageAdded,
             TicketOverdue,
             TicketEscalated,

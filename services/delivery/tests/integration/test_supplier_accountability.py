@@ -267,6 +267,18 @@ async def test_a_supplier_over_the_thresholds_is_ranked_last_then_paused_then_re
     assert resumed.status_code == 200, resumed.text
     assert not resumed.json()["paused"]
     assert await routing_order(api, shop, product_id) == [first, second]  # judged afresh from the resume
+    again = await api.post(
+        f"/internal/suppliers/{first}/resume", json={"resumed_by": "ops"}, headers=acting_for(shop)
+    )
+    assert again.status_code == 200, again.text
+    async with service.runtime.engine.connect() as connection:
+        from sqlalchemy import text
+
+        told = await connection.execute(
+            text("SELECT type, count(*) FROM outbox WHERE key = :key GROUP BY type ORDER BY type"),
+            {"key": first},
+        )
+        assert told.tuples().all() == [("SupplierPaused", 1), ("SupplierResumed", 1)]  # the resume once
 
 
 async def test_a_card_key_supplier_whose_keys_keep_failing_is_demoted_then_paused_with_a_claim_each(

@@ -2,9 +2,9 @@
 
 Delivery owns suppliers, their claims and deposits: a confirmed key replacement (`KeyReplaced` naming the
 batch's supplier) becomes a claim against that supplier, and a supplier whose claim rate passes the shop's
-pause threshold stops getting routes (`SupplierPaused`) until an operator resumes it. Inventory owns the
-catalog: a product whose after-sales rate passes the shop's threshold is paused (`ProductPaused`), not sold,
-until an operator resumes it (`ProductResumed`)."""
+pause threshold stops getting routes and its card keys stop selling (`SupplierPaused`) until an operator
+resumes it (`SupplierResumed`). Inventory owns the catalog: a product whose after-sales rate passes the
+shop's threshold is paused (`ProductPaused`), not sold, until an operator resumes it (`ProductResumed`)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,19 @@ class SupplierPaused(Message):
     succeeded: int = Field(ge=0, description="Its successful recharges in the window")
     claim_rate: float
     threshold: float
+
+
+class SupplierResumed(Message):
+    """An operator routes to the paused supplier again: inventory offers its withheld card keys again.
+    Keyed by supplier, so it follows the pause it undoes."""
+
+    topic: ClassVar[str] = topics.DELIVERY_EVENTS
+    type_name: ClassVar[str] = "SupplierResumed"
+    key_field: ClassVar[str] = "supplier_id"
+
+    supplier_id: UUID
+    shop_id: UUID = shop_id_field()
+    resumed_by: str
 
 
 class ProductPaused(ProductEvent):

@@ -187,12 +187,20 @@ class SupplierAccountRepository:
         )
         return result.first() is not None
 
-    async def resume(self, shop_id: UUID, supplier_id: UUID, now: datetime) -> bool:
-        """Route to the supplier again, its window starting now; False for no such supplier of the shop."""
+    async def resume(self, shop_id: UUID, supplier_id: UUID, now: datetime) -> bool | None:
+        """Route to the supplier again, its window starting now; whether it was paused, None for no such
+        supplier of the shop."""
+        before = (
+            select(suppliers.c.id, suppliers.c.paused_at)
+            .where(suppliers.c.shop_id == shop_id, suppliers.c.id == supplier_id)
+            .with_for_update()
+            .cte("before")
+        )
         result = await self._session.execute(
             update(suppliers)
-            .where(suppliers.c.shop_id == shop_id, suppliers.c.id == supplier_id)
+            .where(suppliers.c.id == before.c.id)
             .values(paused_at=None, paused_reason=None, resumed_at=now)
-            .returning(suppliers.c.id)
+            .returning(before.c.paused_at.is_not(None))
         )
-        return result.first() is not None
+        row = result.first()
+        return None if row is None else bool(row[0])

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from faka_common.contracts.aftersales import KeyReplaced
-from faka_common.contracts.quality import SupplierDeposit
+from faka_common.contracts.quality import SupplierDeposit, SupplierResumed
 from faka_common.contracts.quality import SupplierPolicy as SupplierPolicyBody
 from faka_common.crypto import KeyRing
 from faka_common.errors import Conflict, DomainError, NotFound, Unavailable
@@ -186,9 +186,13 @@ async def claim_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None
 
 
 async def resume_supplier(uow: DeliveryUnitOfWork, shop_id: UUID, supplier_id: UUID, by: str) -> Supplier:
-    """An operator routes to the paused supplier again; its standing is judged afresh from now."""
-    if not await uow.accounts.resume(shop_id, supplier_id, handlers.now_utc()):
+    """An operator routes to the paused supplier again (announced, so its card keys sell again); its standing
+    is judged afresh from now."""
+    was_paused = await uow.accounts.resume(shop_id, supplier_id, handlers.now_utc())
+    if was_paused is None:
         raise NotFound(f"no supplier {supplier_id}")
+    if was_paused:
+        uow.publish(SupplierResumed(supplier_id=supplier_id, shop_id=shop_id, resumed_by=by))
     await uow.commit()
     log.info("supplier %s of shop %s resumed by %s", supplier_id, shop_id, by)
     return await _supplier(uow, shop_id, supplier_id)
