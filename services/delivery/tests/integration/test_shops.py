@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from delivery.adapters.figures import FIGURES
 from delivery.bootstrap import Service
 from delivery.domain.suppliers import Route
 from delivery.entrypoints.http import router
@@ -414,6 +415,18 @@ async def test_a_shops_delivery_figures_count_its_own_deliveries_by_mode_and_cha
             "/internal/delivery-figures", params={**period, **wrong}, headers=acting_for(a.shop)
         )
         assert refused.status_code == 400 and refused.json()["message"].startswith(field), refused.text
+
+
+async def test_a_shops_delivery_figures_read_the_period_through_the_shop_and_time_indexes(
+    service: Service,
+) -> None:
+    period = {"shop": uuid4(), "first": date.today(), "last": date.today(), "tz": "UTC"}
+    async with service.runtime.engine.connect() as connection:
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = await connection.execute(text(f"EXPLAIN {FIGURES.text}"), period)
+        lines = "\n".join(row[0] for row in plan)
+    assert "deliveries_shop_created" in lines, lines
+    assert "delivery_attempts_shop_started" in lines, lines
 
 
 def _without_ids(message: str) -> str:
