@@ -290,3 +290,29 @@ async def test_the_dashboard_and_catalog_pages_in_chinese_have_no_english_msgid_
     strings = json.loads(answer.text.split('id="console-strings">')[1].split("</script>")[0])
     summary = chinese.get(SCRIPT_STRINGS["report_summary"])
     assert summary is not None and strings["report_summary"] == summary.string
+
+
+async def test_platform_figures_read_every_selling_shops_fee_rate_from_merchant_200_shops_a_call() -> None:
+    others = sorted(str(uuid.uuid4()) for _ in range(250))
+    gmv = [{"shop_id": str(CARDS.id), "currency": "CNY", "amount": 1250}]
+    gmv += [{"shop_id": shop, "currency": "CNY", "amount": 100} for shop in others]
+    rates_asked: list[list[str]] = []
+
+    def owners(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/internal/platform-figures":
+            return httpx.Response(200, json={**figures(TODAY, TODAY), "gmv_by_shop": gmv})
+        if request.url.path == "/internal/shops/fee-rates":
+            asked = parse_qs(request.url.query.decode())["shop_id"]
+            rates_asked.append(asked)
+            items = [{"shop_id": s, "fee_rate_bps": 250 if s == str(CARDS.id) else None} for s in asked]
+            return httpx.Response(200, json={"items": items})
+        return httpx.Response(404, json={"error": "not_found", "message": f"no {request.url.path}"})
+
+    admin = replace(person({}), platform_roles=frozenset({"admin"}))
+    async with console_of(owners, {"admin": admin}) as client:
+        answer = await client.get("/api/platform/figures", params={"days": 7}, headers=as_person("admin"))
+    assert answer.status_code == 200, answer.text
+    assert sorted(len(asked) for asked in rates_asked) == [51, 200]
+    assert sorted(s for asked in rates_asked for s in asked) == sorted([str(CARDS.id), *others])
+    # CARDS at 250 bp: 31 of 12.50; the others at the default (0)
+    assert (answer.json()["fees"], answer.json()["net"]) == ({"CNY": 31}, {"CNY": 1250 + 25_000 - 31})

@@ -279,3 +279,26 @@ async def test_the_platforms_fee_rate_is_set_per_shop_back_to_the_default_and_ch
     assert back.status_code == 200 and back.json()["fee_rate_bps"] is None
     unknown = await api.put(f"/internal/shops/{uuid.uuid4()}/fee-rate", json={"fee_rate_bps": 1})
     assert unknown.status_code == 404, unknown.text
+
+
+async def test_fee_rates_of_many_shops_come_in_one_call_named_or_every_set_one(
+    api: httpx.AsyncClient,
+) -> None:
+    at_250, at_default, at_0 = [await open_shop(api, f"rates-{n}") for n in (1, 2, 3)]
+    for shop, rate in ((at_250, 250), (at_0, 0)):
+        path = f"/internal/shops/{shop['shop_id']}/fee-rate"
+        assert (await api.put(path, json={"fee_rate_bps": rate})).is_success
+    unknown = str(uuid.uuid4())
+    named = [at_250["shop_id"], at_default["shop_id"], at_0["shop_id"], unknown]
+    answer = await api.get("/internal/shops/fee-rates", params={"shop_id": named})
+    assert answer.status_code == 200, answer.text
+    rates = {item["shop_id"]: item["fee_rate_bps"] for item in answer.json()["items"]}
+    assert rates == {at_250["shop_id"]: 250, at_default["shop_id"]: None, at_0["shop_id"]: 0}
+    every = (await api.get("/internal/shops/fee-rates")).json()["items"]
+    every_set = {item["shop_id"]: item["fee_rate_bps"] for item in every}
+    assert every_set[at_250["shop_id"]] == 250 and every_set[at_0["shop_id"]] == 0
+    assert at_default["shop_id"] not in every_set and None not in every_set.values()
+    too_many = await api.get("/internal/shops/fee-rates", params={"shop_id": [unknown] * 201})
+    assert too_many.status_code == 422 and "shop_id" in too_many.text, too_many.text
+    malformed = await api.get("/internal/shops/fee-rates", params={"shop_id": "nope"})
+    assert malformed.status_code == 422 and "shop_id" in malformed.text, malformed.text

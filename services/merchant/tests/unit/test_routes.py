@@ -29,6 +29,7 @@ PLATFORM = {
     ("PATCH", "/internal/shops/{shop_id}"),
     ("POST", "/internal/shops/{shop_id}/status"),
     ("PUT", "/internal/shops/{shop_id}/fee-rate"),
+    ("GET", "/internal/shops/fee-rates"),
 }
 
 #: People signing in and their sessions (callers: the gateway), and their one-time links (notification).

@@ -35,8 +35,7 @@ async def platform_figures(gw: Gateway, days: int, now: datetime | None = None) 
     )
     found: dict[str, Any] = json_body(answer)
     shop_ids = sorted({str(row["shop_id"]) for row in found.get("gmv_by_shop", [])})
-    rates = await asyncio.gather(*(fee_rate(gw, UUID(shop_id)) for shop_id in shop_ids))
-    fees = fees_and_net(found.get("gmv_by_shop", []), dict(zip(shop_ids, rates, strict=True)))
+    fees = fees_and_net(found.get("gmv_by_shop", []), await fee_rates(gw, shop_ids))
     return {**found, **fees, "today": found["days"][-1], "low_stock": None}
 
 
@@ -46,6 +45,22 @@ async def delivery_figures(gw: Gateway, days: int, now: datetime | None = None) 
     answer = await gw.delivery.request("GET", "/internal/delivery-figures", params=period(days, now))
     found: dict[str, Any] = json_body(answer)
     return {**found, "rows": delivery_rows(found)}
+
+
+#: Shops a call to merchant's fee rates names (its limit): one call for up to this many selling shops.
+FEE_RATES_PER_CALL = 200
+
+
+async def fee_rates(gw: Gateway, shop_ids: list[str]) -> dict[str, int]:
+    """Each shop's fee rate in basis points (the one the platform set, else the platform's default), asked of
+    merchant for up to FEE_RATES_PER_CALL shops a call, the calls together."""
+    chunks = [shop_ids[i : i + FEE_RATES_PER_CALL] for i in range(0, len(shop_ids), FEE_RATES_PER_CALL)]
+    answers = await asyncio.gather(
+        *(gw.merchant.request("GET", "/internal/shops/fee-rates", params={"shop_id": c}) for c in chunks)
+    )
+    set_rates = {item["shop_id"]: item["fee_rate_bps"] for a in answers for item in json_body(a)["items"]}
+    default = gw.settings.default_fee_rate_bps
+    return {shop: default if set_rates.get(shop) is None else set_rates[shop] for shop in shop_ids}
 
 
 async def fee_rate(gw: Gateway, shop_id: UUID) -> int:

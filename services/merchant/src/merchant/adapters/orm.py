@@ -128,6 +128,16 @@ class ShopRepository:
             query = query.where(shops.c.status.in_(sorted(statuses)))
         return [_shop(row) for row in (await self._session.execute(query)).all()]
 
+    async def fee_rates(self, shop_ids: Collection[UUID] | None) -> dict[UUID, int | None]:
+        """The fee rate of each of `shop_ids` that exists (None: the platform's default); without ids,
+        of every shop whose rate is set."""
+        query = select(shops.c.id, shops.c.fee_rate_bps)
+        if shop_ids is None:
+            query = query.where(shops.c.fee_rate_bps.is_not(None))
+        else:
+            query = query.where(shops.c.id.in_(sorted(shop_ids)))
+        return {row.id: row.fee_rate_bps for row in await self._session.execute(query)}
+
     async def update(self, before: Shop, after: Shop) -> None:
         """Store `after` over `before` (the same shop, read under lock); DomainTaken when a new domain
         belongs to another shop."""

@@ -38,6 +38,7 @@ from merchant.service_layer import shops
 #: The services that may call these routes.
 CALLERS = frozenset({"gateway"})
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+MAX_FEE_RATES = 200
 
 # Bounds on what is read; the shape rules (and their messages) are the domain's.
 Slug = Annotated[
@@ -195,6 +196,32 @@ async def list_shops(
         items=[ShopView.of(shop) for shop in page],
         next_after=page[-1].slug if len(page) == limit else None,
     )
+
+
+class FeeRateView(BaseModel):
+    shop_id: UUID
+    fee_rate_bps: int | None = Field(description="Basis points; null: the platform's default")
+
+
+class FeeRates(BaseModel):
+    items: list[FeeRateView]
+
+
+# Declared before /{shop_id}, which would otherwise take "fee-rates" for a (malformed) shop id.
+@api.get("/fee-rates", summary="The fee rates of the shops named, or of every shop whose rate is set")
+async def fee_rates(
+    service: ServiceDep,
+    shop_id: Annotated[
+        list[UUID] | None,
+        Query(
+            max_length=MAX_FEE_RATES,
+            description=f"Up to {MAX_FEE_RATES} shops (unknown ones are left out); none: every shop whose"
+            " rate is set",
+        ),
+    ] = None,
+) -> FeeRates:
+    rates = await shops.fee_rates(service.uow(), shop_id)
+    return FeeRates(items=[FeeRateView(shop_id=k, fee_rate_bps=v) for k, v in sorted(rates.items())])
 
 
 # Declared before /{shop_id}, which would otherwise take "resolve" for a (malformed) shop id.

@@ -99,6 +99,12 @@ async def list_shops(
         return await uow.shops.page(after=after, limit=limit, statuses=statuses)
 
 
+async def fee_rates(uow: MerchantUnitOfWork, shop_ids: Collection[UUID] | None) -> dict[UUID, int | None]:
+    """The fee rates of the shops named (those that exist), or of every shop whose rate is set."""
+    async with uow:
+        return await uow.shops.fee_rates(shop_ids)
+
+
 async def named_shop(uow: MerchantUnitOfWork, ref: str, *, for_update: bool = False) -> Shop:
     """The shop `ref` names by its id or its slug (inside the caller's unit of work; with `for_update`,
     locked); NotFound when none has it."""
