@@ -16,7 +16,7 @@ from faka_common.contracts import (
 from faka_common.contracts.aftersales import KeyReplaced, KeyReplacementRefused, KeyReplacementRequested
 from faka_common.contracts.delivery import DeliveryFailed, DeliverySucceeded
 from faka_common.contracts.inventory import LowStock, ProductChanged, ReservationExpired
-from faka_common.contracts.quality import ProductPaused, ProductResumed
+from faka_common.contracts.quality import ProductPaused, ProductResumed, SupplierPaused, SupplierResumed
 from faka_common.crypto import KeyRing
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
@@ -25,7 +25,7 @@ from inventory.adapters import metrics
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
-from inventory.service_layer import handlers, quality, replacements
+from inventory.service_layer import handlers, quality, replacements, supplier_holds
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
@@ -67,6 +67,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 KeyReplacementRequested: replacements.replace_delivered_key,
                 DeliverySucceeded: quality.record_delivery,
                 DeliveryFailed: quality.record_failure,
+                SupplierPaused: supplier_holds.withhold_supplier_keys,
+                SupplierResumed: supplier_holds.offer_supplier_keys,
             },
             # every effect of these handlers is in the unit of work, so a failed batch can be redone
             # one record at a time without repeating anything outside the database

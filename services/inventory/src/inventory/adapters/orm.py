@@ -10,7 +10,7 @@ from uuid import UUID
 
 from faka_common.crypto import Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
-from faka_common.db.uow import fetch_row
+from faka_common.db.uow import fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -165,7 +165,7 @@ card_keys = Table(
         ["shop_id", "product_id"], ["products.shop_id", "products.id"], name="card_keys_shop_product"
     ),
     CheckConstraint(
-        "status IN ('available', 'reserved', 'sold', 'void', 'expired')", name="card_keys_status"
+        "status IN ('available', 'reserved', 'sold', 'void', 'expired', 'withdrawn')", name="card_keys_status"
     ),
     Index("card_keys_order", "order_id", postgresql_where=text("order_id IS NOT NULL")),
     CheckConstraint(
@@ -173,6 +173,19 @@ card_keys = Table(
     ),
     Index("card_keys_product_status", "product_id", "status"),
     Index("card_keys_batch", "batch_id"),
+)
+
+# Whether delivery last announced the shop's supplier paused (its batches' keys `withdrawn` from sale) and
+# when; a row for every supplier a batch names, which imports and releases lock against a pause.
+supplier_holds = Table(
+    "supplier_holds",
+    metadata,
+    Column("shop_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("supplier_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column(
+        "changed_at", DateTime(timezone=True), nullable=False, server_default=text("'-infinity'::timestamptz")
+    ),
 )
 
 #: What a key rotation re-seals (faka_common.db.resealing): every card key, and every product's loop key.
@@ -281,12 +294,14 @@ stock_changes = Table(
 
 # One block of an import, from the staging table into the pool: new fingerprints only (ON CONFLICT also
 # drops a repeat within the block), FIFO position = batch seq << 32 | line. $1 product, $2 batch id,
-# $3 batch seq, $4 expires_at or NULL, $5 the product's shop.
+# $3 batch seq, $4 expires_at or NULL, $5 the product's shop, $6 whether the batch's supplier is paused
+# (its keys go in `withdrawn`, outside the queue).
 LOAD_STAGED = f"""
     WITH inserted AS (
         INSERT INTO card_keys (id, product_id, shop_id, batch_id, fingerprint, key_id, sealed, status,
                                position, rank, expires_at)
-        SELECT s.id, $1::uuid, $5::uuid, $2::uuid, s.fingerprint, s.key_id, s.sealed, 'available',
+        SELECT s.id, $1::uuid, $5::uuid, $2::uuid, s.fingerprint, s.key_id, s.sealed,
+               CASE WHEN $6::boolean THEN 'withdrawn' ELSE 'available' END,
                ($3::bigint << 32) | s.line, (random() * 9e18)::bigint,
                coalesce($4::timestamptz, 'infinity'::timestamptz)
         FROM {STAGING} s
@@ -294,11 +309,49 @@ LOAD_STAGED = f"""
         RETURNING id, product_id, shop_id, position, rank, expires_at
     ), queued AS (
         INSERT INTO available_keys (key_id, product_id, shop_id, seq, rank, expires_at)
-        SELECT id, product_id, shop_id, position, rank, expires_at FROM inserted
-        RETURNING 1
+        SELECT id, product_id, shop_id, position, rank, expires_at FROM inserted WHERE NOT $6::boolean
     )
-    SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM queued)
+    SELECT (SELECT count(*) FROM {STAGING}), (SELECT count(*) FROM inserted)
 """  # noqa: S608 (STAGING is a constant)
+
+# A supplier's pause lands: its batches' keys still in the queue (of the shop $1, supplier $2) leave it and
+# become `withdrawn`; a key a reservation holds right now is waited for and then gone from the queue, so it
+# is skipped. Reserved and sold keys are not touched. The stock change per product goes in with it.
+# Returns (product, how many).
+WITHDRAW_SUPPLIER_KEYS = """
+WITH taken AS (
+    DELETE FROM available_keys a USING card_keys c, key_batches b
+    WHERE a.key_id = c.id AND c.batch_id = b.id AND b.shop_id = $1::uuid AND b.supplier_id = $2::uuid
+    RETURNING a.key_id
+), marked AS (
+    UPDATE card_keys SET status = 'withdrawn'
+    WHERE id IN (SELECT key_id FROM taken) AND status = 'available'
+    RETURNING product_id
+), counted AS (
+    SELECT product_id, count(*) AS n FROM marked GROUP BY product_id
+), changed AS (
+    INSERT INTO stock_changes (product_id, shop_id, available) SELECT product_id, $1::uuid, -n FROM counted
+)
+SELECT product_id, n FROM counted
+"""
+
+# The supplier is resumed: its batches' withdrawn keys go back into the queue at their old place in issue
+# order (an expired one is then expired by the key expiry sweep), with the stock change per product.
+OFFER_SUPPLIER_KEYS = """
+WITH back AS (
+    UPDATE card_keys c SET status = 'available' FROM key_batches b
+    WHERE c.batch_id = b.id AND b.shop_id = $1::uuid AND b.supplier_id = $2::uuid AND c.status = 'withdrawn'
+    RETURNING c.id, c.product_id, c.shop_id, c.position, c.rank, c.expires_at
+), queued AS (
+    INSERT INTO available_keys (key_id, product_id, shop_id, seq, rank, expires_at)
+    SELECT id, product_id, shop_id, position, rank, expires_at FROM back
+), counted AS (
+    SELECT product_id, count(*) AS n FROM back GROUP BY product_id
+), changed AS (
+    INSERT INTO stock_changes (product_id, shop_id, available) SELECT product_id, $1::uuid, n FROM counted
+)
+SELECT product_id, n FROM counted
+"""
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
@@ -702,6 +755,15 @@ class Batch:
     seq: int
     product_id: UUID
     shop_id: UUID
+    withheld: bool = False  # its supplier is paused: its keys go in withdrawn
+
+
+@dataclass(frozen=True)
+class Released:
+    """A released reservation's keys: back on sale, or withdrawn (their supplier was paused meanwhile)."""
+
+    offered: list[UUID]
+    withheld: list[UUID]
 
 
 _SOLD_TO = (
@@ -739,7 +801,48 @@ class KeyRepository:
             )
             .returning(key_batches.c.seq)
         )
-        return Batch(batch_id, int(result.scalar_one()), product.id, product.shop_id)
+        withheld = supplier_id is not None and await self._held(product.shop_id, supplier_id)
+        return Batch(batch_id, int(result.scalar_one()), product.id, product.shop_id, withheld)
+
+    async def _held(self, shop_id: UUID, supplier_id: UUID) -> bool:
+        """Whether the shop's supplier is paused, its row share-locked until commit: a pause landing
+        meanwhile waits for this import, then withdraws its keys; one that landed first is seen."""
+        await self._session.execute(
+            insert(supplier_holds).values(shop_id=shop_id, supplier_id=supplier_id).on_conflict_do_nothing()
+        )
+        row = await self._session.execute(
+            select(supplier_holds.c.paused)
+            .where(supplier_holds.c.shop_id == shop_id, supplier_holds.c.supplier_id == supplier_id)
+            .with_for_update(read=True)
+        )
+        return bool(row.scalar_one())
+
+    async def hold(self, shop_id: UUID, supplier_id: UUID, paused: bool, at: datetime) -> bool:
+        """Record delivery's word that the shop's supplier is paused or not, as of `at`; False when a word
+        as recent was recorded already (a redelivery, or an older word arriving late). The row stays
+        locked until commit, so imports and releases of its keys wait for the keys to be moved."""
+        stmt = insert(supplier_holds).values(
+            shop_id=shop_id, supplier_id=supplier_id, paused=paused, changed_at=at
+        )
+        result = await self._session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[supplier_holds.c.shop_id, supplier_holds.c.supplier_id],
+                set_={"paused": stmt.excluded.paused, "changed_at": stmt.excluded.changed_at},
+                where=supplier_holds.c.changed_at < stmt.excluded.changed_at,
+            ).returning(supplier_holds.c.supplier_id)
+        )
+        return result.first() is not None
+
+    async def withdraw_supplier_keys(self, shop_id: UUID, supplier_id: UUID) -> dict[UUID, int]:
+        """The shop's supplier's keys still on sale are withdrawn (see WITHDRAW_SUPPLIER_KEYS); how many
+        per product."""
+        rows = await fetch_rows(self._session, WITHDRAW_SUPPLIER_KEYS, shop_id, supplier_id)
+        return {product_id: int(n) for product_id, n in rows}
+
+    async def offer_supplier_keys(self, shop_id: UUID, supplier_id: UUID) -> dict[UUID, int]:
+        """The shop's supplier's withdrawn keys are on sale again; how many per product."""
+        rows = await fetch_rows(self._session, OFFER_SUPPLIER_KEYS, shop_id, supplier_id)
+        return {product_id: int(n) for product_id, n in rows}
 
     async def bulk_load(
         self,
@@ -762,7 +865,7 @@ class KeyRepository:
         async for block in blocks:
             await driver.copy_to_table(STAGING, source=_once(block), columns=STAGING_COLUMNS, format="binary")
             block_staged, block_inserted = await driver.fetchrow(
-                LOAD_STAGED, batch.product_id, batch.id, batch.seq, expires_at, batch.shop_id
+                LOAD_STAGED, batch.product_id, batch.id, batch.seq, expires_at, batch.shop_id, batch.withheld
             )
             staged += block_staged
             inserted += block_inserted
@@ -841,22 +944,39 @@ class KeyRepository:
             await self._session.execute(_SELL, {"ids": ids})
         return ids
 
-    async def release(self, order_id: UUID) -> list[UUID]:
-        """The order's reserved keys go back to the available queue, at their old place in issue order."""
-        rows = await self._session.execute(
-            select(card_keys.c.id)
-            .where(card_keys.c.order_id == order_id, card_keys.c.status == "reserved")
-            .order_by(card_keys.c.id)
-            .with_for_update()
+    async def release(self, order_id: UUID) -> Released:
+        """The order's reserved keys go back to the available queue, at their old place in issue order;
+        those of a supplier paused meanwhile are withdrawn instead (its row share-locked, so a pause
+        landing now waits and then finds these keys in the queue, or was seen)."""
+        rows = await self._session.execute(_ORDER_KEYS_SUPPLIERS, {"order_id": order_id})
+        keys = rows.tuples().all()
+        if not keys:
+            return Released([], [])
+        suppliers = sorted({(shop, supplier) for _, shop, supplier in keys if supplier is not None})
+        paused: set[UUID] = set()
+        if suppliers:
+            held = await self._session.execute(
+                select(supplier_holds.c.supplier_id, supplier_holds.c.paused)
+                .where(
+                    supplier_holds.c.shop_id == suppliers[0][0],
+                    supplier_holds.c.supplier_id.in_([supplier for _, supplier in suppliers]),
+                )
+                .order_by(supplier_holds.c.supplier_id)
+                .with_for_update(read=True)
+            )
+            paused = {supplier for supplier, is_paused in held.tuples() if is_paused}
+        released = Released(
+            [key for key, _, supplier in keys if supplier not in paused],
+            [key for key, _, supplier in keys if supplier in paused],
         )
-        ids = list(rows.scalars())
-        if not ids:
-            return []
-        await self._session.execute(
-            update(card_keys).where(card_keys.c.id.in_(ids)).values(status="available", order_id=None)
-        )
-        await self._queue(ids)
-        return ids
+        for ids, status in ((released.offered, "available"), (released.withheld, "withdrawn")):
+            if ids:
+                await self._session.execute(
+                    update(card_keys).where(card_keys.c.id.in_(ids)).values(status=status, order_id=None)
+                )
+        if released.offered:
+            await self._queue(released.offered)
+        return released
 
     async def _queue(self, ids: Sequence[UUID]) -> None:
         await self._session.execute(
@@ -1024,6 +1144,14 @@ _ORDER_KEYS_LOCKED = (
     .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == bindparam("status"))
     .order_by(card_keys.c.id)
     .with_for_update()
+)
+#: A release reads its keys locked with their batch's shop and supplier.
+_ORDER_KEYS_SUPPLIERS = (
+    select(card_keys.c.id, key_batches.c.shop_id, key_batches.c.supplier_id)
+    .join(key_batches, key_batches.c.id == card_keys.c.batch_id)
+    .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == "reserved")
+    .order_by(card_keys.c.id)
+    .with_for_update(of=card_keys)
 )
 _SELL = update(card_keys).where(card_keys.c.id.in_(bindparam("ids", expanding=True))).values(status="sold")
 

@@ -66,6 +66,7 @@ class BatchQuality:
     reported_invalid: int
     cost_price: int | None
     created_at: datetime
+    withdrawn: int = 0  # held back from sale while the supplier is paused
 
     @property
     def invalid_rate(self) -> float:
@@ -185,14 +186,17 @@ class ProductQualityRepository:
     ) -> list[BatchQuality]:
         """The shop's import batches from the supplier (imported since `since`, when given), each with its
         keys delivered (sold now, or sold and then voided when a buyer reported them invalid) and reported
-        invalid. An admin read, or a replacement's: it counts the batches' sold keys (by the batch index),
-        never on a buyer's purchase."""
+        invalid, and its keys withdrawn while the supplier is paused. An admin read, or a replacement's: it
+        counts the batches' sold and withdrawn keys (by the batch index), never on a buyer's purchase."""
         b, k = key_batches, card_keys
         sold = select(func.count()).where(k.c.batch_id == b.c.id, k.c.status == "sold").scalar_subquery()
+        withdrawn = (
+            select(func.count()).where(k.c.batch_id == b.c.id, k.c.status == "withdrawn").scalar_subquery()
+        )
         query = (
             select(
                 b.c.id, b.c.product_id, b.c.imported, b.c.reported_invalid, b.c.cost_price, b.c.created_at,
-                sold.label("sold"),
+                sold.label("sold"), withdrawn.label("withdrawn"),
             )
             .where(b.c.shop_id == shop_id, b.c.supplier_id == supplier_id)
             .order_by(b.c.created_at, b.c.id)
@@ -209,6 +213,7 @@ class ProductQualityRepository:
                 r.reported_invalid,
                 r.cost_price,
                 r.created_at,
+                int(r.withdrawn),
             )
             for r in rows
         ]

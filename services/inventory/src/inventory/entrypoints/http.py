@@ -29,7 +29,7 @@ Limit = Annotated[int, Field(ge=1, le=1_000_000)]
 WindowHours = Annotated[int, Field(ge=0, le=24 * 365)]
 PerOrder = Annotated[int, Field(ge=0, le=1000)]
 UPLOAD_FIELD = "file"
-KeyStatus = Literal["available", "reserved", "sold", "void", "expired"]
+KeyStatus = Literal["available", "reserved", "sold", "void", "expired", "withdrawn"]
 MAX_POOL_PAGE = 500
 #: Hex digits of a key's keyed fingerprint a list shows: enough to tell keys apart, nothing of the key.
 FINGERPRINT_SHOWN = 16

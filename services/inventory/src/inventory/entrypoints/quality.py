@@ -97,7 +97,7 @@ def quality_router(service: Service) -> APIRouter:
     @api.get(
         "/suppliers/{supplier_id}/batches",
         summary="The shop's import batches from a supplier: keys delivered, reported invalid, "
-        "invalid-key rate",
+        "invalid-key rate, withdrawn from sale while the supplier is paused",
     )
     async def supplier_batches(supplier_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.reader() as uow:
@@ -109,6 +109,7 @@ def quality_router(service: Service) -> APIRouter:
             "delivered": delivered,
             "reported_invalid": invalid,
             "invalid_rate": round(invalid / delivered, 4) if delivered else 0.0,
+            "withdrawn": sum(b.withdrawn for b in batches),
             "batches": [
                 {
                     "batch_id": str(b.batch_id),
@@ -119,6 +120,7 @@ def quality_router(service: Service) -> APIRouter:
                     "invalid_rate": round(b.invalid_rate, 4),
                     "cost_price": b.cost_price,
                     "created_at": _iso(b.created_at),
+                    "withdrawn": b.withdrawn,
                 }
                 for b in batches
             ],

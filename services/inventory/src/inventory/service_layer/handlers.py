@@ -295,8 +295,9 @@ async def _release(uow: InventoryUnitOfWork, reservation: Reservation) -> int:
     """An active reservation's keys go back to the pool; returns how many units were released."""
     keys = await uow.keys.release(reservation.order_id)
     await uow.reservations.set_status(reservation.order_id, ReservationStatus.RELEASED)
-    if keys:
-        await uow.stock.record(reservation.shop_id, reservation.product_id, stock.released(len(keys)))
+    if keys.offered or keys.withheld:
+        change = stock.released(len(keys.offered)) + StockChange(reserved=-len(keys.withheld))
+        await uow.stock.record(reservation.shop_id, reservation.product_id, change)
     else:  # a loop-key reservation holds units, not keys
         change = StockChange(reserved=-reservation.quantity)
         await uow.stock.record(reservation.shop_id, reservation.product_id, change)
@@ -829,7 +830,8 @@ async def import_key_stream(
         tally.invalid,
         [{"line": i.line, "reason": i.reason} for i in tally.invalid_lines],
     )
-    await uow.stock.record(product.shop_id, product_id, stock.imported(imported))
+    if not batch.withheld:  # a paused supplier's keys come in withdrawn, not on sale
+        await uow.stock.record(product.shop_id, product_id, stock.imported(imported))
     await uow.commit()
     log.info(
         "batch %s for %s: %d imported, %d duplicates, %d invalid",
