@@ -14,11 +14,22 @@ from faka_common.contracts.quality import SupplierPaused, SupplierResumed
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
 from faka_common.messaging.consumer import Delivery, EventConsumer
+from inventory.adapters.stock_projection import NoProjection
 from inventory.service_layer import handlers, supplier_holds
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .test_inventory_db import KEYRING, approved, card_product, paid, published, run, scalar, stock
+from .test_inventory_db import (
+    KEYRING,
+    approved,
+    card_product,
+    new_product,
+    paid,
+    published,
+    run,
+    scalar,
+    stock,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +160,46 @@ async def test_an_older_word_arriving_late_changes_nothing(
     assert await consumer(sessions).consume_batch([resume, pause]) == ["handled", "handled"]  # resumed last
     assert await statuses(engine, batch) == {"available": 2}
     assert await stock(sessions, product_id) == (2, 0, 0)
+
+
+async def fold(sessions: SessionFactory) -> None:
+    async with InventoryUnitOfWork(sessions) as uow:
+        await handlers.fold_stock(uow, NoProjection())
+
+
+async def test_the_storefront_shows_low_stock_and_sold_out_while_the_supplier_is_paused(
+    engine: AsyncEngine, sessions: SessionFactory
+) -> None:
+    supplier = uuid.uuid4()
+    low = await new_product(sessions, title="Low", low_stock_threshold=3)
+    only = await new_product(sessions, title="Only its keys")
+    await import_from(sessions, low.id, supplier, 4)
+    await import_from(sessions, low.id, None, 2)
+    await import_from(sessions, only.id, supplier, 2)
+    await fold(sessions)
+
+    assert await consumer(sessions).consume_batch([record(paused(supplier))]) == ["handled"]
+    await fold(sessions)
+
+    async with InventoryUnitOfWork(sessions) as uow:
+        (low_now, low_stock), (only_now, only_stock) = [
+            await handlers.get_product(DEFAULT_SHOP_ID, p.id, uow) for p in (low, only)
+        ]
+    assert (low_stock.available, low_now.in_stock, low_now.low_stock_alerted) == (2, True, True)
+    assert (only_stock.available, only_now.in_stock) == (0, False)
+    told = await published(engine, low.id)
+    assert [payload["available"] for kind, payload in told if kind == "LowStock"] == [2]
+    changes = [
+        payload["in_stock"] for kind, payload in await published(engine, only.id) if kind == "ProductChanged"
+    ]
+    assert changes[-1] is False  # sold out on the storefront
+
+    assert await consumer(sessions).consume_batch([record(resumed(supplier))]) == ["handled"]
+    await fold(sessions)
+
+    async with InventoryUnitOfWork(sessions) as uow:
+        only_now, only_stock = await handlers.get_product(DEFAULT_SHOP_ID, only.id, uow)
+    assert (only_stock.available, only_now.in_stock) == (2, True)
 
 
 async def waiting_on_a_lock(engine: AsyncEngine) -> None:
