@@ -56,6 +56,7 @@ from notification.adapters.order_links import LinkSource, OrderLinks
 from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.shop_mail import ShopMailers
 from notification.adapters.shop_sms import sms_channels
+from notification.adapters.shop_templates import ShopTemplateCache
 from notification.adapters.templates import TemplateRenderer
 from notification.adapters.ticket_mail import DeliveryTickets, TicketSource
 from notification.config import MIGRATIONS, Settings
@@ -353,7 +354,8 @@ def bootstrap(
         )
         for name, channel in raw.items()
     }
-    notifier = Notifier(guarded, settings.routes(), TemplateRenderer())
+    worded = ShopTemplateCache(settings.shop_template_cache_seconds)
+    notifier = Notifier(guarded, settings.routes(), TemplateRenderer(), worded)
     service = Service(
         runtime, settings, keys, notifier, factory, webhook_log, content, links, accounts, tickets
     )

@@ -45,6 +45,12 @@ class Settings(KeyRingSettings):
         'channels fail over in order, e.g. {"order_delivered": [["email", "aliyun_sms"], ["in_site"]]}. '
         "Notices left out keep their default route.",
     )
+    shop_template_cache_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How long a process keeps a shop's e-mail wording (or that it has none) before reading "
+        "it again; a change through this process's API is seen at once",
+    )
     channel_breaker_threshold: int = Field(default=5, ge=1, description="Failed notices that open a breaker")
     channel_breaker_reset_seconds: float = Field(
         default=30, gt=0, description="Open breaker → half-open after"

@@ -429,7 +429,67 @@ async def _channels_put_owner(s: Shops) -> None:
     assert other["from_address"] == "sales@b.example" and other["alert_emails"] == []
 
 
+WORDING = {"subject": "A: {{ order_no }}", "body": "From A\n[[goods]]\n", "changed_by": "owner@a.example"}
+WORDED = "/internal/shop-templates/order_delivered/en"
+
+
+async def _own_wording(s: Shops, shop: UUID) -> list[Any]:
+    listed = (await s.api.get("/internal/shop-templates", headers=acting_for(shop))).json()["items"]
+    return [item["own"] for item in listed if item["own"] is not None]
+
+
+async def _wording_read_other(s: Shops) -> None:
+    assert await _own_wording(s, s.b) == []
+
+
+async def _wording_read_owner(s: Shops) -> None:
+    await s.api.put(WORDED, json=WORDING, headers=acting_for(s.a))
+    [own] = await _own_wording(s, s.a)
+    assert own["subject"] == WORDING["subject"] and await _own_wording(s, s.b) == []
+
+
+async def _wording_put_other(s: Shops) -> None:
+    answer = await s.api.put(WORDED, json={**WORDING, "subject": "B"}, headers=acting_for(s.b))
+    assert answer.status_code == 200, answer.text
+
+
+async def _wording_put_owner(s: Shops) -> None:
+    assert (await s.api.put(WORDED, json=WORDING, headers=acting_for(s.a))).status_code == 200
+    [theirs] = await _own_wording(s, s.b)
+    assert theirs["subject"] == "B"
+
+
+async def _wording_reset_other(s: Shops) -> None:
+    assert (await s.api.delete(WORDED, headers=acting_for(s.b))).status_code == 200
+
+
+async def _wording_reset_owner(s: Shops) -> None:
+    await s.api.put(WORDED, json=WORDING, headers=acting_for(s.a))
+    assert (await s.api.delete(WORDED, headers=acting_for(s.b))).status_code == 200
+    assert len(await _own_wording(s, s.a)) == 1, "shop B's reset removed shop A's wording"
+    assert (await s.api.delete(WORDED, headers=acting_for(s.a))).status_code == 200
+    assert await _own_wording(s, s.a) == []
+
+
+async def _preview_other(s: Shops) -> None:
+    sample = {k: WORDING[k] for k in ("subject", "body")}
+    assert (await s.api.post(f"{WORDED}/preview", json=sample, headers=acting_for(s.b))).status_code == 200
+
+
+async def _preview_owner(s: Shops) -> None:
+    sample = {k: WORDING[k] for k in ("subject", "body")}
+    shown = await s.api.post(f"{WORDED}/preview", json=sample, headers=acting_for(s.a))
+    assert shown.status_code == 200 and shown.json()["subject"].startswith("A: ")
+    assert await _own_wording(s, s.a) == []  # a preview stores nothing
+
+
 CASES = {
+    ("GET", "/internal/shop-templates"): Case(_wording_read_other, _wording_read_owner),
+    ("PUT", "/internal/shop-templates/{template}/{language}"): Case(_wording_put_other, _wording_put_owner),
+    ("DELETE", "/internal/shop-templates/{template}/{language}"): Case(
+        _wording_reset_other, _wording_reset_owner
+    ),
+    ("POST", "/internal/shop-templates/{template}/{language}/preview"): Case(_preview_other, _preview_owner),
     ("GET", "/internal/shop-channels"): Case(_channels_read_other, _channels_read_owner),
     ("PUT", "/internal/shop-channels"): Case(_channels_put_other, _channels_put_owner),
     ("GET", "/internal/notifications/{order_id}"): Case(_log_other, _log_owner),
@@ -450,7 +510,7 @@ async def test_every_route_is_scoped_by_the_shop_or_listed_as_not_shop_owned(mad
 async def shop_rows(database: str, shop: UUID) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the shop has in every shop-owned table, and how many messages the service emitted."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    for table in (*SHOP_TABLES, "shop_channels"):
+    for table in (*SHOP_TABLES, "shop_channels", "shop_templates"):
         rows = await _rows(database, f"SELECT * FROM {table} WHERE shop_id = $1 ORDER BY 1", shop)
         out[table] = [tuple(r) for r in rows]
     out["outbox"] = [tuple(r) for r in await _rows(database, "SELECT count(*) FROM outbox")]

@@ -191,3 +191,14 @@ class ShopChannelsView(BaseModel):
     twilio_sms: ShopTwilioSmsView | None = None
     twilio_sms_token_set: bool = False
     alert_telegram_chat: str | None = None
+
+
+#: A shop's wording of one buyer e-mail (Jinja, checked by the notification service: placeholders, syntax,
+#: limits of 200 and 10,000 characters); well over the limits is refused here already.
+class ShopWording(Body):
+    subject: str = Field(max_length=2_000, description="The subject's template", examples=["{{ order_no }}"])
+    body: str = Field(max_length=100_000, description="The text's template, with the notice's marker if any")
+
+
+class ShopWordingChange(ShopWording):
+    changed_by: str = Field(min_length=1, max_length=254, description="Who changed it (the console's person)")

@@ -2,16 +2,23 @@
 
 Each notice has subject.txt and body.txt; body.html (email), sms.txt (short text) and site.txt (the order
 page) are optional: HTML falls back to the escaped text, SMS to the subject, and a notice without site.txt
-has no order-page form."""
+has no order-page form. A notice a shop may word has shop_body.txt (the text a shop starts from, its marker
+where the platform's part goes) unless body.txt is one already, block.txt (the platform's part: keys, links)
+and head.txt (what stays above a shop's text)."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
 from markupsafe import escape
 
+from notification.adapters.shop_templates import CompiledShopTemplate
 from notification.domain.model import RenderedNotice, pick_locale
+
+log = logging.getLogger(__name__)
 
 
 class TemplateRenderer:
@@ -51,3 +58,37 @@ class TemplateRenderer:
             sms=" ".join(sms.split()) if sms is not None else subject,
             site=site.strip() if site is not None else None,
         )
+
+    def source(self, template: str, locale: str, part: str) -> str | None:
+        """A template file's Jinja source (None: the notice has no such part)."""
+        try:
+            return self._env.loader.get_source(self._env, f"{template}/{locale}/{part}")[0]  # type: ignore[union-attr]
+        except TemplateNotFound:
+            return None
+
+    def render_worded(
+        self, worded: CompiledShopTemplate, template: str, locale: str | None, context: dict[str, Any]
+    ) -> RenderedNotice:
+        """The notice as the shop worded its e-mail: the shop's subject and text, the platform's part
+        (rendered here, with the keys or links the context holds) where the marker stands, the platform's
+        head above. A shop template that fails now (a fact it cannot take) gives way to the default."""
+        default = self.render(template, locale, context)
+        base = f"{template}/{pick_locale(locale)}"
+        part = self._optional(f"{base}/block.txt", context) or ""
+        head = self._optional(f"{base}/head.txt", context) or ""
+        try:
+            subject, text, html = worded.render(context, part)
+        except Exception as error:
+            log.warning(
+                "%s: the shop's wording failed (%s: %s); the default is sent",
+                base,
+                type(error).__name__,
+                error,
+            )
+            return default
+        if head:
+            text = head + text
+            html = (
+                f'<pre style="font-family: sans-serif; white-space: pre-wrap;">{escape(head)}</pre>\n' + html
+            )
+        return replace(default, subject=subject or default.subject, text=text, html=html)

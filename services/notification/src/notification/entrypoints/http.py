@@ -4,7 +4,12 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from faka_common.contracts.notification_admin import ShopChannelSettings, ShopChannelsView
+from faka_common.contracts.notification_admin import (
+    ShopChannelSettings,
+    ShopChannelsView,
+    ShopWording,
+    ShopWordingChange,
+)
 from faka_common.db.resealing import resealing_router
 from faka_common.errors import NotFound
 from faka_common.http import OptionalShopScope, ShopScope, combined, internal_router
@@ -16,6 +21,12 @@ from notification.adapters.shop_channels import SEALED
 from notification.bootstrap import Service
 from notification.domain.model import TELEGRAM
 from notification.service_layer.shop_channels import set_shop_channels, shop_channels_view
+from notification.service_layer.shop_templates import (
+    preview,
+    reset_template,
+    shop_templates_view,
+    word_template,
+)
 from notification.service_layer.telegram_links import link_chat
 
 
@@ -132,6 +143,50 @@ def router(service: Service) -> APIRouter:
         bot = TELEGRAM in service.notifier.channels
         channels = await set_shop_channels(body, shop, service.uow(), service.settings.outbound(), bot)
         return shop_channels_view(shop, channels)
+
+    @api.get(
+        "/shop-templates",
+        summary="The buyer e-mails the shop may word, per language: placeholders, marker of the platform's "
+        "part, limits, the platform's default and the shop's own (null: the default is sent)",
+    )
+    async def get_shop_templates(shop: ShopScope) -> dict[str, Any]:
+        return await shop_templates_view(shop, service.uow(), service.notifier.renderer)
+
+    @api.put(
+        "/shop-templates/{template}/{language}",
+        summary="Word the e-mail the shop's way; 422 template_refused naming the field (an unknown "
+        "placeholder, a syntax error's line, a size over its limit): nothing is stored",
+    )
+    async def put_shop_template(
+        template: str, language: str, body: ShopWordingChange, shop: ShopScope
+    ) -> dict[str, Any]:
+        return await word_template(
+            shop, template, language, body.subject, body.body, body.changed_by,
+            service.uow(), service.notifier.renderer, service.notifier.shop_templates,
+        )  # fmt: skip
+
+    @api.post(
+        "/shop-templates/{template}/{language}/preview",
+        summary="The e-mail a wording gives with sample facts and a sample key or link (stores nothing)",
+    )
+    async def preview_shop_template(
+        template: str, language: str, body: ShopWording, shop: ShopScope
+    ) -> dict[str, str]:
+        return preview(service.notifier.renderer, template, language, body.subject, body.body)
+
+    @api.delete(
+        "/shop-templates/{template}/{language}",
+        summary="Back to the platform's wording of the e-mail",
+    )
+    async def delete_shop_template(template: str, language: str, shop: ShopScope) -> dict[str, Any]:
+        return await reset_template(
+            shop,
+            template,
+            language,
+            service.uow(),
+            service.notifier.renderer,
+            service.notifier.shop_templates,
+        )
 
     # The platform's channels serve every shop (a shop's own stand before them): not shop-owned.
     @api.get("/channels", summary="Configured channels, their circuit breaker state and the routes")

@@ -19,17 +19,21 @@ from uuid import UUID
 
 from faka_common.contracts import NotificationFailed, NotificationSent
 
+from notification.adapters.shop_templates import CompiledShopTemplate, ShopTemplateCache
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import Channel, ChannelError, OutgoingMessage
 from notification.domain.model import (
+    EMAIL,
     ChannelFailure,
     NoticeUndelivered,
     Recipients,
     RenderedNotice,
     Route,
     mask_recipient,
+    pick_locale,
 )
 from notification.domain.shop_channels import MailSender, ShopSms
+from notification.domain.shop_templates import WORDABLE
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -72,26 +76,36 @@ class Notice:
 
 
 class _Content:
-    """Renders a notice at most twice: without and with its secrets, each only when first needed."""
+    """Renders a notice at most once per form needed: without or with its secrets (loaded once, only when
+    first needed), and for the e-mail in the shop's own wording when the shop has one."""
 
-    def __init__(self, renderer: TemplateRenderer, notice: Notice) -> None:
+    def __init__(
+        self, renderer: TemplateRenderer, notice: Notice, worded: CompiledShopTemplate | None = None
+    ) -> None:
         self._renderer = renderer
         self._notice = notice
-        self._public: RenderedNotice | None = None
-        self._secret: RenderedNotice | None = None
+        self._worded = worded
+        self._secrets: dict[str, Any] | None = None
+        self._rendered: dict[tuple[bool, bool], RenderedNotice] = {}
 
     async def for_channel(self, channel: Channel) -> RenderedNotice:
         notice = self._notice
-        if channel.carries_secrets and notice.secrets is not None:
-            if self._secret is None:
-                extra = await notice.secrets()
-                self._secret = self._renderer.render(
-                    notice.template, notice.locale, {**notice.context, **extra}
-                )
-            return self._secret
-        if self._public is None:
-            self._public = self._renderer.render(notice.template, notice.locale, notice.context)
-        return self._public
+        secret = channel.carries_secrets and notice.secrets is not None
+        worded = self._worded if channel.name == EMAIL else None
+        form = (secret, worded is not None)
+        if form not in self._rendered:
+            context = notice.context
+            if secret:
+                assert notice.secrets is not None
+                if self._secrets is None:
+                    self._secrets = await notice.secrets()
+                context = {**context, **self._secrets}
+            if worded is not None:
+                rendered = self._renderer.render_worded(worded, notice.template, notice.locale, context)
+            else:
+                rendered = self._renderer.render(notice.template, notice.locale, context)
+            self._rendered[form] = rendered
+        return self._rendered[form]
 
 
 def sms_params(context: Mapping[str, Any], content: RenderedNotice) -> dict[str, str]:
@@ -105,11 +119,16 @@ def sms_params(context: Mapping[str, Any], content: RenderedNotice) -> dict[str,
 
 class Notifier:
     def __init__(
-        self, channels: Mapping[str, Channel], routes: Mapping[str, Route], renderer: TemplateRenderer
+        self,
+        channels: Mapping[str, Channel],
+        routes: Mapping[str, Route],
+        renderer: TemplateRenderer,
+        shop_templates: ShopTemplateCache | None = None,
     ) -> None:
         self._channels = dict(channels)
         self._routes = dict(routes)
         self._renderer = renderer
+        self._shop_templates = shop_templates
 
     @property
     def channels(self) -> Mapping[str, Channel]:
@@ -118,6 +137,17 @@ class Notifier:
     @property
     def renderer(self) -> TemplateRenderer:
         return self._renderer
+
+    @property
+    def shop_templates(self) -> ShopTemplateCache | None:
+        return self._shop_templates
+
+    async def _worded(self, notice: Notice, uow: NotificationUnitOfWork) -> CompiledShopTemplate | None:
+        """The shop's own wording of the notice's e-mail, if it has one (through the cache)."""
+        if self._shop_templates is None or notice.template not in WORDABLE or notice.recipients.email is None:
+            return None
+        language = pick_locale(notice.locale)
+        return await self._shop_templates.get(uow.shop_templates, notice.shop_id, notice.template, language)
 
     def route(self, template: str) -> Route:
         return self._routes.get(template, [])
@@ -129,7 +159,7 @@ class Notifier:
     async def notify(self, notice: Notice, uow: NotificationUnitOfWork) -> None:
         await uow.notifications.lock(notice.order_id, notice.key)
         known = await uow.notifications.for_notice(notice.shop_id, notice.order_id, notice.key)
-        content = _Content(self._renderer, notice)
+        content = _Content(self._renderer, notice, await self._worded(notice, uow))
         irrevocable = False
         undelivered: list[list[ChannelFailure]] = []
         for chain in self.route(notice.template):

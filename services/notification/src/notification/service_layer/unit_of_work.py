@@ -1,5 +1,5 @@
-"""The notification unit of work: contacts, linked Telegram chats, the shops read model and their own
-channels, tickets' e-mail threads, notifications and outgoing messages in one transaction."""
+"""The notification unit of work: contacts, linked Telegram chats, the shops read model, their own channels
+and e-mail wording, tickets' e-mail threads, notifications and outgoing messages in one transaction."""
 
 from faka_common.crypto import KeyRing
 from faka_common.db.uow import SessionFactory, UnitOfWork
@@ -12,6 +12,7 @@ from notification.adapters.orm import (
     TelegramChatRepository,
 )
 from notification.adapters.shop_channels import ShopChannelRepository
+from notification.adapters.shop_templates import ShopTemplateRepository
 from notification.adapters.shops import ShopRepository
 from notification.adapters.ticket_mail import TicketMailRepository
 
@@ -23,6 +24,7 @@ class NotificationUnitOfWork(UnitOfWork):
     telegram_chats: TelegramChatRepository
     shops: ShopRepository
     shop_channels: ShopChannelRepository
+    shop_templates: ShopTemplateRepository
     ticket_mail: TicketMailRepository
 
     def __init__(self, sessions: SessionFactory, producer: str, keyring: KeyRing) -> None:
@@ -36,4 +38,5 @@ class NotificationUnitOfWork(UnitOfWork):
         self.telegram_chats = TelegramChatRepository(session)
         self.shops = ShopRepository(session)
         self.shop_channels = ShopChannelRepository(session, self._keyring)
+        self.shop_templates = ShopTemplateRepository(session)
         self.ticket_mail = TicketMailRepository(session)
