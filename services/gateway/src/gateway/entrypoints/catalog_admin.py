@@ -42,7 +42,7 @@ class Resealing(BaseModel):
     services: dict[str, ServiceResealing]
 
 
-KeyStatus = Literal["available", "reserved", "sold", "void", "expired"]
+KeyStatus = Literal["available", "reserved", "sold", "void", "expired", "withdrawn"]
 PASSED_QUERY = ("format", "cost_price", "expires_at", "supplier_id")
 
 UPLOAD_BODY: dict[str, Any] = {
@@ -185,8 +185,8 @@ def catalog_admin_router(gw: Gateway) -> APIRouter:
         "/products/{product_id}/keys",
         summary="A page of the product's key pool in id order: each key's id, state, batch, dates, order and "
         "a fingerprint prefix, never its text (the text only through the export, after a step-up). "
-        "Query: status (available, reserved, sold, void, expired), after (the last key id of the page "
-        "before: `next_after`), limit (1-500, default 50)",
+        "Query: status (available, reserved, sold, void, expired, withdrawn: held back while its supplier is "
+        "paused), after (the last key id of the page before: `next_after`), limit (1-500, default 50)",
         dependencies=[requires(gw, "keys:import")],
     )
     async def list_keys(

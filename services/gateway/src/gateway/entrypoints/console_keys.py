@@ -29,6 +29,7 @@ KEY_STRINGS = {
     "key_sold": N_("Sold"),
     "key_void": N_("Voided"),
     "key_expired": N_("Expired"),
+    "key_withdrawn": N_("Held back: its supplier is paused"),
     "void": N_("Void"),
     "replace": N_("Replace"),
     "replacement": N_("The new key"),

@@ -91,6 +91,7 @@ ADMIN_STRINGS = {
     "account": N_("Account"),
     "balance": N_("Balance %(amount)s"),
     "claims_line": N_("Claims: %(claims)s, replacements %(replacements)s, %(amount)s"),
+    "keys_withheld": N_("Card keys held back from sale while it is paused: %(count)s"),
     "breaker_closed": N_("working"),
     "breaker_open": N_("failing: not tried for now"),
     "breaker_half_open": N_("being tried again"),

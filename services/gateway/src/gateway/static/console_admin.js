@@ -452,6 +452,8 @@
       for (const claim of found.claims || []) {
         lines.push(t("claims_line", { claims: count(claim.claims), replacements: count(claim.replacements), amount: money(claim.amount, claim.currency) }));
       }
+      const withheld = found.keys ? found.keys.withdrawn || 0 : 0;
+      if (supplier.paused || withheld) lines.push(t("keys_withheld", { count: count(withheld) }));
       const section = $("#supplier-account");
       $("#account-title").textContent = `${t("account")}: ${supplier.name}`;
       $("#account-lines").replaceChildren(...(lines.length ? lines : [t("nothing_here")]).map((line) => element("li", line)));
