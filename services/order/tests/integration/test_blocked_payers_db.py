@@ -33,19 +33,27 @@ pytestmark = pytest.mark.integration
 SECRET = "integration-sandbox-secret"
 
 
-@pytest.fixture
-async def providers() -> AsyncIterator[PaymentProviders]:
-    """The sandbox, and the payer lists in a Redis namespace of the test's own, the shop's listing one
-    stolen account and the platform's another."""
+async def payer_lists(listed: dict[str, str]) -> RedisPayerLists:
+    """The payer lists in a Redis namespace of the test's own, each scope (`platform` or a shop's id)
+    listing the account `listed` gives it."""
     namespace = f"payers-{uuid4().hex[:8]}."
     store = redis.from_url(os.environ["REDIS_URL"])
     try:
-        await store.sadd(payers_key(namespace, str(DEFAULT_SHOP_ID)), "sandbox:stolen-1")
-        await store.sadd(payers_key(namespace, "platform"), "sandbox:known-fraud")
+        for scope, account in listed.items():
+            await store.sadd(payers_key(namespace, scope), account)
     finally:
         await store.aclose()
+    return RedisPayerLists(os.environ["REDIS_URL"], namespace)
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[PaymentProviders]:
+    """The sandbox, and the payer lists, the shop's listing one stolen account and the platform's
+    another."""
     built = PaymentProviders({"sandbox": SandboxProvider(SECRET, "http://127.0.0.1:8000", MemoryLedger())})
-    built.payers = RedisPayerLists(os.environ["REDIS_URL"], namespace)
+    built.payers = await payer_lists(
+        {str(DEFAULT_SHOP_ID): "sandbox:stolen-1", "platform": "sandbox:known-fraud"}
+    )
     try:
         yield built
     finally:
@@ -132,7 +140,7 @@ async def held_order(db: Any, providers: PaymentProviders) -> Order:
     return order
 
 
-async def test_a_held_order_released_by_a_person_is_announced_paid_once_with_who_and_why(
+async def test_a_held_order_released_by_a_person_is_announced_paid_once_naming_its_payer_who_and_why(
     db: Any, providers: PaymentProviders
 ) -> None:
     order = await held_order(db, providers)
@@ -144,6 +152,7 @@ async def test_a_held_order_released_by_a_person_is_announced_paid_once_with_who
     assert [m["type"] for m in announced] == ["OrderNeedsAttention", "OrderPaid"]
     [trade] = await db.fetch("SELECT trade_no, amount FROM payments WHERE order_id = $1", order.id)
     assert (announced[1]["trade_no"], announced[1]["amount"]) == (trade["trade_no"], trade["amount"])
+    assert announced[1]["payer_account"] == "sandbox:stolen-1"  # the payer it was held for
     history = await order_history.order_history(DEFAULT_SHOP_ID, order.order_no, db.uow())
     [release] = history.releases
     assert release["held_for"] == "payer_account_blocked"

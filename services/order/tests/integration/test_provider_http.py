@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -18,13 +17,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import redis.asyncio as redis
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
-from faka_common.contracts.risk_rules import payers_key
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from fastapi import FastAPI, Request, Response
-from order.adapters.payer_lists import RedisPayerLists
 from order.adapters.payments import alipay, epay, epusdt, keys, wechatpay
 from order.adapters.payments.base import (
     PaidTrade,
@@ -38,6 +34,7 @@ from order.domain.payment_channels import PLATFORM
 from order.service_layer import payments
 
 from .conftest import Db
+from .test_blocked_payers_db import payer_lists
 
 pytestmark = pytest.mark.integration
 
@@ -289,14 +286,8 @@ async def test_a_reconciled_payment_from_a_blocked_payer_is_held_as_a_notified_o
 ) -> None:
     """A lost callback completed by the reconciler: the query's payer meets the risk blocklists too."""
     adapters, books = provider
-    namespace = f"payers-{uuid.uuid4().hex[:8]}."
-    store = redis.from_url(os.environ["REDIS_URL"])
-    try:
-        await store.sadd(payers_key(namespace, str(DEFAULT_SHOP_ID)), "alipay:stolen-account")
-    finally:
-        await store.aclose()
     providers = PaymentProviders({"alipay": adapters["alipay"]})
-    providers.payers = RedisPayerLists(os.environ["REDIS_URL"], namespace)
+    providers.payers = await payer_lists({str(DEFAULT_SHOP_ID): "alipay:stolen-account"})
     now = datetime.now(UTC)
     blocked = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
     honest = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))

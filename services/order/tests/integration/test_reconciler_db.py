@@ -1,9 +1,11 @@
 """The reconciler against the real order database: a provider that never calls back (the sandbox told
-to drop its callbacks) still gets its paid orders completed, once; the daily report compares our books
-with the provider's."""
+to drop its callbacks) still gets its paid orders completed, once, its payer checked against the risk
+blocklists (the real Redis) as a notified payment's; the daily report compares our books with the
+provider's."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,8 @@ from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import DbLedger, SandboxProvider
 from order.domain.payments import VerifiedPayment
 from order.service_layer import payments, services
+
+from .test_blocked_payers_db import payer_lists
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +60,36 @@ async def test_a_lost_callback_is_completed_by_the_reconciler(db: Any) -> None:
     again = await reconcile(db, providers, now + EVERY + timedelta(seconds=1))
     assert again.completed == 0
     assert await state(db, lost) == ("paid", 1, 1)
+
+
+async def test_a_reconciled_sandbox_payment_from_a_blocked_payer_is_held_and_its_release_names_the_payer(
+    db: Any,
+) -> None:
+    provider, providers = sandbox(db)
+    providers.payers = await payer_lists({str(DEFAULT_SHOP_ID): "sandbox:stolen-1"})
+    now = datetime.now(UTC)
+    blocked = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    honest = await db.awaiting_order(2599, expires_at=now + timedelta(seconds=60))
+    await provider.pay(payments.payment_order(blocked), payer="stolen-1")
+    await provider.pay(payments.payment_order(honest), payer="honest-buyer")
+    try:
+        summary = await reconcile(db, providers, now)
+    finally:
+        await providers.payers.aclose()
+    assert (summary.completed, summary.failures) == (2, [])
+    states = "SELECT status, status_reason FROM orders WHERE id = $1"
+    assert [tuple(r) for r in await db.fetch(states, blocked.id)] == [("paid", "payer_account_blocked")]
+    assert [m["type"] for m in await announced(db, blocked)] == ["OrderNeedsAttention"]
+    assert [m["payer_account"] for m in await announced(db, honest)] == ["sandbox:honest-buyer"]
+
+    await payments.release_held_order(DEFAULT_SHOP_ID, blocked.order_no, "card checked", "owner", db.uow())
+    _, paid = await announced(db, blocked)
+    assert (paid["type"], paid["payer_account"]) == ("OrderPaid", "sandbox:stolen-1")
+
+
+async def announced(db: Any, order: Any) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT type, value FROM outbox WHERE key = $1 ORDER BY id", str(order.id))
+    return [{"type": r["type"], **json.loads(r["value"])["payload"]} for r in rows]
 
 
 async def test_an_order_expired_before_the_lost_callback_is_still_completed(db: Any) -> None:

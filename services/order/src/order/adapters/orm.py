@@ -96,6 +96,8 @@ payments = Table(
     Column("currency", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("collected_by", Text, nullable=False, server_default="platform"),
+    #: `<provider>:<account>` when the notification or the provider's answer named who paid
+    Column("payer_account", Text),
     UniqueConstraint("shop_id", "provider", "trade_no", name="payments_provider_trade_no"),
     Index("payments_order_id", "order_id"),
     Index("payments_received_at", "shop_id", "received_at"),
@@ -455,6 +457,7 @@ class PaymentRepository:
                 currency=notice.currency,
                 received_at=received_at,
                 collected_by=notice.collected_by,
+                payer_account=notice.payer_account,
             )
             .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
             .returning(payments.c.id)
@@ -531,12 +534,13 @@ class PaymentRepository:
                 payments.c.amount,
                 payments.c.currency,
                 payments.c.collected_by,
+                payments.c.payer_account,
             )
             .where(payments.c.order_id == order_id)
             .order_by(payments.c.received_at, payments.c.id)
         )
         return [
-            PaymentNotice(r.provider, "", r.trade_no, r.amount, r.currency, r.collected_by)
+            PaymentNotice(r.provider, "", r.trade_no, r.amount, r.currency, r.collected_by, r.payer_account)
             for r in (await self._session.execute(query)).all()
         ]
 

@@ -3,6 +3,7 @@ provider's books (so `query` can answer), and callbacks can be dropped to exerci
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -12,6 +13,7 @@ from typing import Protocol
 
 import httpx
 from faka_common import sandbox_payment
+from faka_common.contracts.risk_rules import payment_account
 from faka_common.db.uow import SessionFactory
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -42,6 +44,7 @@ sandbox_trades = Table(
     Column("currency", Text, nullable=False),
     Column("refunded", BigInteger, nullable=False, default=0),
     Column("paid_at", DateTime(timezone=True), nullable=False),
+    Column("payer", Text),
 )
 
 #: Refund numbers the sandbox has honoured: a retried refund_no is answered, not refunded twice.
@@ -62,6 +65,8 @@ class SandboxTrade:
     amount: int
     currency: str
     refunded: int = 0
+    #: the buyer's account at the sandbox, when the buyer named one
+    payer: str | None = None
 
 
 class SandboxLedger(Protocol):
@@ -92,9 +97,7 @@ class MemoryLedger:
         if trade is None or trade.refunded + amount > trade.amount:
             return False
         self.refund_nos.add(refund_no)
-        self.trades[trade_no] = SandboxTrade(
-            trade.trade_no, trade.order_no, trade.amount, trade.currency, trade.refunded + amount
-        )
+        self.trades[trade_no] = dataclasses.replace(trade, refunded=trade.refunded + amount)
         return True
 
 
@@ -115,6 +118,7 @@ class DbLedger:
                     currency=trade.currency,
                     refunded=0,
                     paid_at=datetime.now(UTC),
+                    payer=trade.payer,
                 )
                 .on_conflict_do_nothing()
             )
@@ -126,7 +130,7 @@ class DbLedger:
             row = (await session.execute(query)).first()
         if row is None:
             return None
-        return SandboxTrade(row.trade_no, row.order_no, row.amount, row.currency, row.refunded)
+        return SandboxTrade(row.trade_no, row.order_no, row.amount, row.currency, row.refunded, row.payer)
 
     async def refund(self, trade_no: str, amount: int, refund_no: str) -> bool:
         async with self._sessions() as session:
@@ -180,16 +184,20 @@ class SandboxProvider:
     async def verify(self, notification: RawNotification, now: datetime) -> VerifiedPayment:
         return verify_sandbox(notification.body, self._secret, now)
 
-    async def pay(self, order: PaymentOrder, drop_callback: bool | None = None) -> SandboxTrade:
-        """The buyer pays: the sandbox books the trade, then calls back unless told to drop callbacks."""
-        trade = SandboxTrade("SBX" + uuid.uuid4().hex, order.order_no, order.amount, order.currency)
+    async def pay(
+        self, order: PaymentOrder, drop_callback: bool | None = None, payer: str | None = None
+    ) -> SandboxTrade:
+        """The buyer (`payer`, when named) pays: the sandbox books the trade, then calls back unless told to
+        drop callbacks."""
+        trade_no = "SBX" + uuid.uuid4().hex
+        trade = SandboxTrade(trade_no, order.order_no, order.amount, order.currency, payer=payer)
         await self.ledger.record(trade)
         if drop_callback if drop_callback is not None else self.drop_callbacks:
             log.warning("sandbox dropped the callback of %s for %s", trade.trade_no, order.order_no)
             return trade
         if self._http is not None:
             body = sandbox_payment.signed_notification(
-                order.order_no, trade.trade_no, order.amount, order.currency, self._secret
+                order.order_no, trade.trade_no, order.amount, order.currency, self._secret, payer=payer
             )
             url = f"{self._base}/api/v1/payments/sandbox/notify"
             await self._http.post(url, content=json.dumps(body), headers={"Content-Type": "application/json"})
@@ -199,7 +207,8 @@ class SandboxProvider:
         trade = await self.ledger.find(order.order_no)
         if trade is None:
             return ProviderStatus("pending")
-        return ProviderStatus("paid", trade.trade_no, trade.amount, trade.currency)
+        payer = payment_account(SANDBOX, trade.payer)
+        return ProviderStatus("paid", trade.trade_no, trade.amount, trade.currency, payer)
 
     async def refund(self, trade: PaidTrade, amount: int, refund_no: str) -> RefundResult:
         if await self.ledger.refund(trade.trade_no, amount, refund_no):
