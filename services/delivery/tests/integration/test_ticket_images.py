@@ -172,7 +172,7 @@ async def test_images_of_a_ticket_closed_past_the_retention_go_once_with_two_rep
 
     thread = (await api.get(f"/internal/tickets/{old}", headers=acting_for(shop))).json()
     assert (thread["status"], await images_of(old)) == ("resolved", [])
-    notes = [m["body"] for m in thread["messages"] if m["author"] == "system"]
+    notes = [m["body"] for m in thread["messages"] if m["author_label"] == "note:images_removed"]
     removed = "closed more than 180 days ago; its images were removed: a.png, b.jpg"
     assert len(notes) == 1 and removed in notes[0]
     assert (await images_of(recent), await images_of(still_open)) == (["a.png", "b.jpg"], ["c.png"])

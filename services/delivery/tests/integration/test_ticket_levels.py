@@ -199,7 +199,9 @@ async def test_a_ticket_past_its_deadlines_is_overdue_once_then_the_platforms_wi
         assert (escalated["by"], escalated["reason"]) == ("system", "sla_breached")
         moved = (await api.get(path, headers=acting_for(shop))).json()
         assert (moved["level"], moved["status"], moved["overdue"]) == ("L3", "open", False)
-        assert moved["messages"][-1]["author"] == "system"
+        assert (moved["messages"][-1]["author"], moved["messages"][-1]["author_label"]) == (
+            "system", "note:sla_escalated",
+        )  # fmt: skip
 
         await sweep_together(service, replica, created + timedelta(hours=90))
     overdue_events = await emitted(service, order_id, "TicketOverdue")

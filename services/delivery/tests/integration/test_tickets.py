@@ -88,7 +88,10 @@ async def test_a_reported_key_is_claimed_once_and_the_replacement_resolves_the_t
 
     [seen] = (await api.get(f"/internal/orders/{order_id}/tickets", headers=acting_for(shop))).json()["items"]
     assert (seen["status"], seen["level"]) == ("resolved", "L1")
-    assert [m["author"] for m in seen["messages"]] == ["buyer", "system"]
+    assert [(m["author"], m["author_label"]) for m in seen["messages"]] == [
+        ("buyer", "buyer"), ("system", "note:key_replaced"),
+    ]  # fmt: skip
+    assert seen["messages"][-1]["body"].splitlines()[1] == "A new key replaced the reported one."
 
 
 async def test_twenty_concurrent_reports_of_one_key_ask_for_one_replacement(
@@ -143,6 +146,7 @@ async def test_a_refused_replacement_sends_the_ticket_to_the_shop_with_the_reaso
     seen = (await api.get(f"/internal/tickets/{opened['ticket_id']}", headers=acting_for(shop))).json()
     assert (seen["level"], seen["status"], seen["reason"]) == ("L2", "open", "out_of_stock")
     assert "out_of_stock" in seen["messages"][-1]["body"]
+    assert seen["messages"][-1]["author_label"] == "note:replacement_refused"  # the shop's, not the buyer's
 
 
 @pytest.mark.parametrize(

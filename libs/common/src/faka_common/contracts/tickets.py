@@ -25,6 +25,39 @@ TicketStatus = Literal["open", "answered", "resolved"]
 AuthorKind = Literal["buyer", "shop", "platform", "system"]
 """Who wrote a ticket message: the buyer, the shop's staff, the platform's staff, or the system (a rule)."""
 
+SystemNote = Literal["key_replaced", "replacement_refused", "sla_escalated", "images_removed"]
+"""What a note of the system in a ticket's thread records (its message's author_label is `note:<kind>`)."""
+
+BUYER_NOTES: frozenset[str] = frozenset({"key_replaced", "sla_escalated", "images_removed"})
+"""The system notes the buyer sees on the help page: what happened to the buyer's request (its new key, its
+move to the platform, its images gone). A refusal's note is the shop's: its detail names the shop's policy and
+pool (the buyer is told the reason in their language instead)."""
+
+NOTE_LABEL = "note:"
+
+
+def note_label(kind: SystemNote) -> str:
+    """The author_label of a system note of `kind`."""
+    return NOTE_LABEL + kind
+
+
+def buyer_note(author: str | None, label: str | None) -> str | None:
+    """The kind of a message when it is a system note the buyer sees; None for any other message."""
+    if author != "system" or not label or not label.startswith(NOTE_LABEL):
+        return None
+    kind = label.removeprefix(NOTE_LABEL)
+    return kind if kind in BUYER_NOTES else None
+
+
+def note_in(body: str, language: str) -> str:
+    """A system note in the page's language: notes are written in zh-CN on the first line, English on the
+    second."""
+    lines = body.split("\n", 1)
+    if len(lines) == 1:
+        return body
+    return lines[0] if language == "zh-CN" else lines[1]
+
+
 MAX_TICKET_MESSAGE = 4000
 """Characters in one ticket message (a buyer's or the shop's)."""
 

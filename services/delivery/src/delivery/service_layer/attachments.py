@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from faka_common.contracts.tickets import NewTicket, TicketReply
+from faka_common.contracts.tickets import NewTicket, TicketReply, note_label
 from faka_common.errors import NotFound
 from faka_common.ticket_images import Image
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,7 +112,7 @@ async def remove_old_images(
         names = await found.remove_of_ticket(shop_id, ticket_id)
         note = REMOVED_NOTE.format(days=days, names=", ".join(names))
         await uow.tickets.add_message(
-            TicketMessage(uuid7(), ticket_id, shop_id, "system", "system", note, now)
+            TicketMessage(uuid7(), ticket_id, shop_id, "system", note_label("images_removed"), note, now)
         )
     await uow.commit()
     return len(swept)

@@ -17,11 +17,13 @@ from faka_common.contracts.tickets import (
     CannedReplyBody,
     DeliveryEmailResendRequested,
     NewTicket,
+    SystemNote,
     TicketEscalated,
     TicketEscalation,
     TicketMessageAdded,
     TicketOverdue,
     TicketReply,
+    note_label,
 )
 from faka_common.errors import Conflict, NotFound
 from uuid6 import uuid7
@@ -181,7 +183,7 @@ async def _claim_replacement(uow: DeliveryUnitOfWork, ticket: Ticket, now: datet
 
 async def record_replacement(event: KeyReplaced, uow: DeliveryUnitOfWork) -> None:
     """Inventory replaced the key: the claim and the ticket are done (L1, answered by the system)."""
-    note = "A new key replaced the reported one."
+    note = "新的卡密已替换您报告的卡密。\nA new key replaced the reported one."
     await _settle(uow, event.shop_id, event.claim_id, event.ticket_id, event.key_id, None, note)
 
 
@@ -217,7 +219,8 @@ async def _settle(
         ticket.resolve(now)
     await uow.claims.save(claim)
     await uow.tickets.save(ticket)
-    await _post(uow, ticket, _message(ticket, "system", "system", note, now))
+    kind: SystemNote = "replacement_refused" if refusal else "key_replaced"
+    await _post(uow, ticket, _message(ticket, "system", note_label(kind), note, now))
 
 
 async def _threads(uow: DeliveryUnitOfWork, shop_id: UUID, found: Sequence[Ticket]) -> list[TicketThread]:
@@ -317,7 +320,7 @@ async def _escalated(uow: DeliveryUnitOfWork, ticket: Ticket) -> None:
 
 
 SLA_NOTE = (
-    "商家未在时限内处理，工单已转交平台。/ The shop did not answer in time: the platform takes this ticket."
+    "商家未在时限内处理，工单已转交平台。\nThe shop did not answer in time: the platform takes this ticket."
 )
 
 
@@ -342,7 +345,7 @@ async def sweep_due(uow: DeliveryUnitOfWork, now: datetime, limit: int = SWEEP_B
             )  # fmt: skip
         elif outcome == "escalated":
             await _escalated(uow, ticket)
-            await _post(uow, ticket, _message(ticket, "system", "system", SLA_NOTE, now))
+            await _post(uow, ticket, _message(ticket, "system", note_label("sla_escalated"), SLA_NOTE, now))
         await uow.tickets.save(ticket)
     await uow.commit()
     return len(due)

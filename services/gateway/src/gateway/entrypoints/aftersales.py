@@ -14,7 +14,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from faka_common.contracts.aftersales import TicketCategory
-from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage
+from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, TicketMessage, note_in
 from faka_common.errors import Conflict, DomainError, Unavailable
 from faka_common.fields import NonBlankLine
 from faka_common.ticket_images import (
@@ -70,6 +70,7 @@ AUTHORS = {
     "shop": N_("From the shop"),
     "platform": N_("From the platform"),
     "system": N_("Automatic answer"),
+    "note": N_("Notice"),
 }
 #: Why a ticket waits for the shop, as its buyer is told.
 REASONS = {
@@ -284,6 +285,7 @@ def help_pages_router(gw: Gateway) -> APIRouter:
             categories=CATEGORIES,
             ticket_statuses=TICKET_STATUSES,
             authors=AUTHORS,
+            note_in=note_in,
             reasons=REASONS,
             max_message=MAX_TICKET_MESSAGE,
             images_hint=IMAGES_HINT,

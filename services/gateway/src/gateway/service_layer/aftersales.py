@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from faka_common.contracts.tickets import MAX_TICKET_MESSAGE
+from faka_common.contracts.tickets import MAX_TICKET_MESSAGE, buyer_note
 from faka_common.errors import DomainError
 from faka_common.ticket_images import Image, images_form
 
@@ -34,7 +34,9 @@ def buyer_ticket(
     thread: Mapping[str, Any], images: Sequence[Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
     """A ticket as its buyer sees it: what it is about, where it stands and why, and the conversation with
-    each message's images (`images`: the order's, when the thread does not carry them)."""
+    each message's images (`images`: the order's, when the thread does not carry them). Of the system's
+    messages only its answers and the notes a buyer sees (BUYER_NOTES, named by `note`) are kept: the others
+    are the shop's."""
     view = {name: thread.get(name) for name in BUYER_FIELDS}
     level, status = thread.get("level"), thread.get("status")
     view["waiting_for"] = (
@@ -47,6 +49,7 @@ def buyer_ticket(
             "created_at": m.get("created_at"),
             # the system's answer to the ticket (a rule's: usage, where the key is), not one of its notes
             "answer": m.get("author") == "system" and m.get("author_label") == "answer",
+            "note": buyer_note(m.get("author"), m.get("author_label")),
             "attachments": [
                 image_view(a)
                 for a in (
@@ -58,6 +61,9 @@ def buyer_ticket(
             ],
         }
         for m in thread.get("messages") or []
+        if m.get("author") != "system"
+        or m.get("author_label") == "answer"
+        or buyer_note(m.get("author"), m.get("author_label"))
     ]
     return view
 
