@@ -84,9 +84,11 @@ class Notification:
 
     answer: httpx.Response | None = None
     calls: list[httpx.Request] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/internal/audit-entries":
+            self.audits.append(json.loads(request.content))
             return httpx.Response(201, json={})
         self.calls.append(request)
         return self.answer or httpx.Response(200, json=VIEW)
@@ -222,3 +224,40 @@ async def test_an_operator_may_neither_read_nor_change_the_shops_channels(
     assert (await client.get(URL, headers=signed_in("operator"))).status_code == 403
     assert (await client.put(URL, json=SETTINGS, headers=signed_in("operator"))).status_code == 403
     assert notification.calls == []
+
+
+WORDED = "/api/admin/notification-templates/order_delivered/zh-CN"
+WORDING = {"subject": "{{ order_no }} 到了", "body": "谢谢！\n[[goods]]\n"}
+
+
+async def test_the_owner_words_an_email_for_the_shop_named_as_the_changer_audited_and_operators_may_not(
+    edge: tuple[httpx.AsyncClient, Notification],
+) -> None:
+    client, notification = edge
+    notification.answer = httpx.Response(200, json={"items": []})
+    put = await client.put(WORDED, json=WORDING, headers=signed_in("owner"))
+    assert put.status_code == 200, put.text
+    [sent] = notification.calls
+    assert (sent.method, sent.url.path, sent.headers["X-Shop-Id"]) == (
+        "PUT",
+        "/internal/shop-templates/order_delivered/zh-CN",
+        str(SHOP.id),
+    )
+    assert json.loads(sent.content) == {**WORDING, "changed_by": "owner@cards.example"}
+    assert [(a["action"], a["outcome"]) for a in notification.audits] == [("put_notification_template", 200)]
+
+    refusal = {"error": "template_refused", "message": "body: unknown placeholder keys (allowed: order_no)"}
+    notification.answer = httpx.Response(422, json=refusal)
+    refused = await client.put(WORDED, json={**WORDING, "body": "{{ keys }}"}, headers=signed_in("owner"))
+    assert refused.status_code == 422 and "unknown placeholder keys" in refused.json()["message"]
+    for method, path, body in (
+        ("GET", "/api/admin/notification-templates", None),
+        ("PUT", WORDED, WORDING),
+        ("POST", f"{WORDED}/preview", WORDING),
+        ("DELETE", WORDED, None),
+    ):
+        denied = await client.request(method, path, json=body, headers=signed_in("operator"))
+        assert denied.status_code == 403, (method, path, denied.text)
+    assert len(notification.calls) == 2  # the operator's asked nothing of notification
+    malformed = await client.put(WORDED, json={"subject": "x"}, headers=signed_in("owner"))
+    assert malformed.status_code == 422 and "body" in malformed.text

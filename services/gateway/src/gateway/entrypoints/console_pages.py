@@ -42,6 +42,7 @@ CONSOLE_FILES = {
         (STATIC_DIR / "console.css", "text/css; charset=utf-8"),
         (STATIC_DIR / "console.js", "text/javascript; charset=utf-8"),
         (STATIC_DIR / "console_admin.js", "text/javascript; charset=utf-8"),
+        (STATIC_DIR / "console_wording.js", "text/javascript; charset=utf-8"),
     )
 }
 

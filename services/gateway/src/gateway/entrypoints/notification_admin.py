@@ -1,18 +1,26 @@
 """A shop's own notification channels (a console session or an API token, see `access`): the sender of its
 buyers' e-mails, its own SMTP server, its own Aliyun and Twilio SMS accounts, its seller-alert recipients,
-Telegram chat and webhook. Each call is passed to the
+Telegram chat and webhook; and its own wording of its buyers' e-mails (templates). Each call is passed to the
 notification service's internal API (NOTIFICATION_URL) for the shop the request acts for; its 4xx come back
 as they are. Bodies are as strict as notification's (one model, faka_common.contracts.notification_admin)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from faka_common.contracts.notification_admin import ShopChannelSettings, ShopChannelsView
-from fastapi import APIRouter
+from faka_common.contracts.notification_admin import (
+    ShopChannelSettings,
+    ShopChannelsView,
+    ShopWording,
+    ShopWordingChange,
+)
+from fastapi import APIRouter, Path, Request
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, requires
+
+NoticeName = Annotated[str, Path(max_length=64, description="The notice, e.g. order_delivered")]
+LanguageName = Annotated[str, Path(max_length=16, description="zh-CN or en")]
 
 
 def notification_admin_router(gw: Gateway) -> APIRouter:
@@ -44,5 +52,55 @@ def notification_admin_router(gw: Gateway) -> APIRouter:
             "PUT", "/internal/shop-channels", json=body.model_dump(mode="json")
         )
         return response.json()
+
+    @api.get(
+        "/notification-templates",
+        summary="The buyer e-mails the shop may word, per language: each one's placeholders, the marker of "
+        "the platform's part (keys, the order's link, a ticket's answer: never a placeholder), the limits, "
+        "the platform's default and the shop's own (null: the default is sent)",
+        dependencies=[requires(gw, "notifications:read")],
+    )
+    async def get_notification_templates() -> Any:
+        return (await gw.notification.request("GET", "/internal/shop-templates")).json()
+
+    @api.put(
+        "/notification-templates/{template}/{language}",
+        summary="Word the e-mail the shop's way (Jinja in a sandbox); 422 template_refused naming the field: "
+        "an unknown placeholder, a syntax error's line, a subject over 200 or a text over 10,000 characters. "
+        "Nothing is stored then",
+        dependencies=[requires(gw, "notifications:write")],
+    )
+    async def put_notification_template(
+        template: NoticeName,
+        language: LanguageName,
+        body: ShopWording,
+        request: Request,
+    ) -> Any:
+        changed_by = request.state.principal.label[:254] or str(request.state.principal.id)
+        change = ShopWordingChange(**body.model_dump(), changed_by=changed_by)
+        path = f"/internal/shop-templates/{template}/{language}"
+        return (await gw.notification.request("PUT", path, json=change.model_dump())).json()
+
+    @api.post(
+        "/notification-templates/{template}/{language}/preview",
+        summary="The e-mail a wording gives with sample facts and a sample key or link; stores nothing",
+        dependencies=[requires(gw, "notifications:write")],
+    )
+    async def preview_notification_template(
+        template: NoticeName,
+        language: LanguageName,
+        body: ShopWording,
+    ) -> Any:
+        path = f"/internal/shop-templates/{template}/{language}/preview"
+        return (await gw.notification.request("POST", path, json=body.model_dump())).json()
+
+    @api.delete(
+        "/notification-templates/{template}/{language}",
+        summary="Back to the platform's wording of the e-mail",
+        dependencies=[requires(gw, "notifications:write")],
+    )
+    async def reset_notification_template(template: NoticeName, language: LanguageName) -> Any:
+        path = f"/internal/shop-templates/{template}/{language}"
+        return (await gw.notification.request("DELETE", path)).json()
 
     return api
