@@ -1,4 +1,4 @@
-"""A batch the Kafka consumer hands the risk service (one transaction) is decided with one Redis round trip
+"""A batch the Kafka consumer hands the risk service (one transaction) is decided with one Redis script call
 for all of its windows, taken in arrival order, and recorded with one statement for its decisions; a
 decision or its announcement stays once per order, in a batch as alone, and a rule set changed through
 another replica still applies to the batch's orders."""
@@ -59,19 +59,29 @@ async def verdicts(service: Service, placed: Sequence[OrderPlaced]) -> list[dict
     return found
 
 
-async def test_a_batch_of_fifty_from_one_device_is_one_round_trip_and_lets_the_first_five_through(
+async def test_a_batch_of_fifty_from_one_device_is_one_script_call_and_lets_the_first_five_through(
     service: Service, api: httpx.AsyncClient
 ) -> None:
     shop, device = uuid4(), f"batch-{uuid4().hex}"
     await set_rules(api, shop, {"type": "velocity", "per": "device", "limit": 5, "window_seconds": 60})
     placed = [order(shop, ip=f"203.0.113.{i}", email=f"b{i}@example.com", device=device) for i in range(50)]
-    trips = CountedTrips(service.decider.counters)
+    counters = service.decider.counters
+    assert isinstance(counters, RedisCounters)
+    calls, call = [], counters._call
+
+    async def counted_call(*args: Any) -> Any:
+        calls.append(args)
+        return await call(*args)
+
+    counters._call = counted_call  # type: ignore[method-assign]
+    trips = CountedTrips(counters)
     service.decider.counters = trips
     with statements(service) as sent:
         outcomes = await service.consumer.consume_batch(records(*placed))
     assert outcomes == ["handled"] * 50
     assert trips.trips == ["take_many(50)"]
-    assert len([s for s in sent if s.startswith("INSERT INTO risk_decisions")]) == 1
+    assert len(calls) == 1  # one script call (EVALSHA) for the fifty decisions' windows
+    assert len([s for s in sent if s.lstrip().startswith("INSERT INTO risk_decisions")]) == 1
     decided = await verdicts(service, placed)
     assert [d["verdict"] for d in decided] == ["approve"] * 5 + ["reject"] * 45
     assert {tuple(d["fired"]) for d in decided[5:]} == {("shop.velocity[0]",)}

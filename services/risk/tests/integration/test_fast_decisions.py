@@ -44,18 +44,34 @@ async def other_replica(service: Service) -> AsyncIterator[httpx.AsyncClient]:
 
 @contextmanager
 def statements(service: Service) -> Iterator[list[str]]:
-    """The SQL the service sends while the block runs."""
+    """The SQL the service sends while the block runs: through SQLAlchemy, and straight on the asyncpg
+    connection of a session (`faka_common.db.uow.fetch_rows`), which SQLAlchemy's events do not see; the
+    transactions' BEGIN and COMMIT left out."""
     sent: list[str] = []
+    logged: list[Any] = []
 
     def record(*args: Any) -> None:
         sent.append(str(args[2]))
 
+    def record_driver(query: Any) -> None:
+        if query.query.rstrip(";") not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            sent.append(query.query)
+
+    def log_driver(dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        driver.add_query_logger(record_driver)
+        logged.append(driver)
+
     sync_engine = service.runtime.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", record)
+    event.listen(sync_engine.pool, "checkout", log_driver)
     try:
         yield sent
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
+        event.remove(sync_engine.pool, "checkout", log_driver)
+        for driver in logged:
+            driver.remove_query_logger(record_driver)
 
 
 async def decision(service: Service, shop: UUID, **kwargs: Any) -> handlers.Decision:

@@ -3,6 +3,7 @@ where the thing is a shop's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.contracts.risk_rules import RiskRules
+from faka_common.db.uow import fetch_rows
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +31,20 @@ class Buyer:
     ip: str | None
 
 
-#: Built once: a batch's decisions are one statement (SQLAlchemy sends their rows as one multi-row INSERT).
-ADD_DECISIONS = insert(decisions).on_conflict_do_nothing().returning(decisions.c.order_id)
+#: A batch's decisions in one statement on the session's asyncpg connection, their rows one JSON document
+#: (reasons and fired are arrays of different lengths, which unnest cannot take), none of SQLAlchemy's
+#: per-row parameter handling. Rows go in in the batch's order: an order twice keeps its first decision.
+ADD_DECISIONS = """
+INSERT INTO risk_decisions (order_id, shop_id, verdict, reasons, fired, rules_version, platform_rules_version,
+                            buyer_email, buyer_ip)
+SELECT d.order_id, d.shop_id, d.verdict, ARRAY(SELECT jsonb_array_elements_text(d.reasons)),
+       ARRAY(SELECT jsonb_array_elements_text(d.fired)), d.rules_version, d.platform_rules_version,
+       d.buyer_email, d.buyer_ip
+FROM jsonb_to_recordset($1::text::jsonb) AS d(order_id uuid, shop_id uuid, verdict text, reasons jsonb,
+     fired jsonb, rules_version int, platform_rules_version int, buyer_email text, buyer_ip text)
+ON CONFLICT DO NOTHING
+RETURNING order_id
+"""
 
 
 class DecisionRepository:
@@ -50,8 +64,8 @@ class DecisionRepository:
             return set()
         rows = [
             {
-                "shop_id": facts.shop_id,
-                "order_id": facts.order_id,
+                "shop_id": str(facts.shop_id),
+                "order_id": str(facts.order_id),
                 "verdict": decision.verdict,
                 "reasons": decision.reasons,
                 "fired": decision.fired,
@@ -62,8 +76,7 @@ class DecisionRepository:
             }
             for facts, decision in decided
         ]
-        result = await self._session.execute(ADD_DECISIONS, rows)
-        return {row.order_id for row in result}
+        return {row[0] for row in await fetch_rows(self._session, ADD_DECISIONS, json.dumps(rows))}
 
     async def get(self, shop_id: UUID, order_id: UUID) -> Decision | None:
         row = (
