@@ -266,6 +266,18 @@ async def test_an_owner_sets_the_sender_a_payment_channel_and_switches_a_supplie
         await form.get_by_role("button", name="Save").click()
         await expect(page.locator("#action-result")).to_have_text("The notification settings are saved.")
         await no_serious_axe_violations(page)
+        wording = page.locator("#wording-form[aria-busy=false]")
+        await wording.get_by_label("E-mail").select_option("order_delivered/en")
+        await wording.get_by_label("Subject").fill("Night Cards: {{ order_no }} {{ keys }}")
+        await wording.get_by_role("button", name="Preview").click()
+        await expect(page.locator("#e-f-subject")).to_contain_text("unknown placeholder keys")
+        await wording.get_by_label("Subject").fill("Night Cards: {{ order_no }}")
+        await wording.get_by_role("button", name="Preview").click()
+        await expect(page.locator("#preview-subject")).to_have_text("Night Cards: F20261202SAMPLE")
+        await expect(page.locator("#preview-text")).to_contain_text("SAMPLE-KEY-0000-0001")
+        await wording.get_by_role("button", name="Save the wording").click()
+        await expect(page.locator("#action-result")).to_have_text("The e-mail's wording is saved.")
+        await no_serious_axe_violations(page)
         await page.get_by_role("link", name="Payment channels").click()
         sandbox = page.locator("#channels li[data-provider=sandbox]")
         await expect(sandbox).to_contain_text("Not set up")
@@ -291,7 +303,11 @@ async def test_an_owner_sets_the_sender_a_payment_channel_and_switches_a_supplie
         await expect(row).to_contain_text("Switched off")
     async with owner.client() as api:
         stored = (await api.get("/api/admin/shop-channels", headers=SHOP)).json()
+        worded = (await api.get("/api/admin/notification-templates", headers=SHOP)).json()["items"]
+        reset = await api.delete("/api/admin/notification-templates/order_delivered/en", headers=SHOP)
     assert (stored["from_name"], stored["from_address"]) == ("Night Cards", "sales@cards.example.com")
+    [own] = [i["own"] for i in worded if (i["template"], i["language"]) == ("order_delivered", "en")]
+    assert own["subject"] == "Night Cards: {{ order_no }}" and reset.status_code == 200
 
 
 async def test_an_owner_adds_a_category_and_a_coupon_and_a_viewer_sees_no_write_action(
