@@ -8,15 +8,18 @@ PY := $(CURDIR)/.venv/bin/python
 INFRA := bash deploy/local/infra.sh
 SERVICES := bash deploy/local/services.sh
 WITH_ENV := source $(STATE)/env &&
+# Python here writes and reads compiled bytecode. These machines set PYTHONDONTWRITEBYTECODE, so every
+# process compiled every module from source: a service's app took 9.9 s of CPU to import instead of 4.3 s
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: bootstrap
-bootstrap: ## install uv and the locked Python dependencies into .venv
+bootstrap: ## install uv and the locked Python dependencies into .venv, compiled to bytecode
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	@UV_PYTHON_DOWNLOADS=never python3 -m uv sync --frozen --quiet
+	@UV_PYTHON_DOWNLOADS=never python3 -m uv sync --frozen --quiet --compile-bytecode
 
 .PHONY: infra-up
 infra-up: ## start Kafka (KRaft), PostgreSQL and Redis on loopback, installing what is missing
