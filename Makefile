@@ -84,8 +84,9 @@ test: bootstrap infra-up tools lint ## lint, unit, integration and end-to-end te
 	@$(WITH_ENV) .venv/bin/pytest libs/common/tests services tests -q -rfE --durations=10
 
 .PHONY: bench
-bench: bootstrap infra-up ## the benchmarks (inventory, then end to end over the running platform): tables next to the raw Postgres ceiling, JSON in bench/results/
+bench: bootstrap infra-up ## the benchmarks (inventory, the storefront home, then end to end over the running platform): tables, JSON in bench/results/
 	@$(WITH_ENV) $(PY) -m bench.inventory
+	@$(WITH_ENV) $(PY) -m bench.storefront
 	@$(WITH_ENV) $(PY) -m bench.e2e $(E2E_ARGS)
 
 .PHONY: chaos
