@@ -206,7 +206,13 @@ class EventConsumer(Generic[U]):
             )
         if self._unwanted(envelope, message):
             return "ignored"
+        return await self._handle_with_retries(record, envelope, message, handler)
 
+    async def _handle_with_retries(
+        self, record: Delivery, envelope: Envelope, message: Message, handler: Handler[U]
+    ) -> str:
+        """A parsed record's handler in a transaction of its own, with `consume`'s retries, parking and
+        dead letter."""
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 started = time.monotonic()
@@ -321,8 +327,11 @@ class EventConsumer(Generic[U]):
                     HANDLED.labels(self.name, item.envelope.type, outcome).inc()
                     outcomes[item.index] = outcome
                 return
-        for item in ready:
-            outcomes[item.index] = await self.consume(item.record)
+        for item in ready:  # parsed and opened already: straight to its own transaction
+            with producer_trace(item.record):
+                outcomes[item.index] = await self._handle_with_retries(
+                    item.record, item.envelope, item.message, item.handler
+                )
 
     async def _handle_run(self, ready: list[_Ready]) -> list[str]:
         """One transaction for the run: the inbox claims of all its records in one statement, then each
