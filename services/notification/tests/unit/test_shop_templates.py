@@ -4,11 +4,14 @@ context, globals of the built-in helpers). The keys still arrive, once, where th
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
+from faka_common.contracts.notification_admin import WordableNotice, WordingLanguage
 from jinja2.exceptions import SecurityError, UndefinedError
 from notification.adapters.shop_templates import HTML, TEXT, CompiledShopTemplate, compile_template
 from notification.adapters.templates import TemplateRenderer
-from notification.domain.shop_templates import WORDABLE, TemplateRefused
+from notification.domain.shop_templates import LANGUAGES, WORDABLE, TemplateRefused
 
 KEY = "REAL-KEY-7F3A-99C1"
 LINK = "https://shop.example/orders/F1?secret=s3cr3t-token"
@@ -99,3 +102,9 @@ def test_a_ticket_reply_keeps_the_platforms_reply_line_above_the_shops_text() ->
     }
     sent = TemplateRenderer().render_worded(worded, "ticket_reply", "en", context)
     assert sent.text.startswith("##- Reply above this line") and "Dear buyer,\nFixed." in sent.text
+
+
+def test_the_gateway_offers_exactly_the_e_mails_and_languages_notification_lets_a_shop_word() -> None:
+    # the admin API's path parameters are these enums: a name notification does not know is refused there
+    assert set(get_args(WordableNotice)) == set(WORDABLE)
+    assert set(get_args(WordingLanguage)) == set(LANGUAGES)

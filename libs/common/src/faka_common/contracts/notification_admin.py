@@ -22,6 +22,12 @@ SmtpSecurity = Literal["starttls", "tls", "none"]
 MAX_ALERT_EMAILS = 10
 #: The buyer notices a shop's own SMS account may send (an order's link holds a token: e-mail only).
 SmsNotice = Literal["order_paid", "order_delivered", "order_delayed", "order_refunded"]
+#: The buyer e-mails a shop may word its own way (notification's WORDABLE holds each one's placeholders).
+WordableNotice = Literal[
+    "order_delivered", "key_replaced", "order_link", "ticket_reply", "order_delayed", "order_refunded"
+]
+#: The languages a shop words them in.
+WordingLanguage = Literal["zh-CN", "en"]
 #: A Telegram chat: its numeric id (a group's or channel's is negative) or a public @channel name.
 TELEGRAM_CHAT_PATTERN = r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$"
 

@@ -13,14 +13,16 @@ from faka_common.contracts.notification_admin import (
     ShopChannelsView,
     ShopWording,
     ShopWordingChange,
+    WordableNotice,
+    WordingLanguage,
 )
 from fastapi import APIRouter, Path, Request
 
 from gateway.bootstrap import Gateway
 from gateway.entrypoints.access import admin_api, requires
 
-NoticeName = Annotated[str, Path(max_length=64, description="The notice, e.g. order_delivered")]
-LanguageName = Annotated[str, Path(max_length=16, description="zh-CN or en")]
+NoticeName = Annotated[WordableNotice, Path(description="The e-mail, e.g. order_delivered")]
+LanguageName = Annotated[WordingLanguage, Path(description="Its language")]
 
 
 def notification_admin_router(gw: Gateway) -> APIRouter:
