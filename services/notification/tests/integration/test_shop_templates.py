@@ -88,8 +88,8 @@ REFUSALS: dict[str, tuple[dict[str, str], str]] = {
     ),
     "a link as a placeholder": ({"subject": "{{ order_url }}"}, "subject: unknown placeholder order_url"),
     "a syntax error": ({"body": "Hello\n\n{% if order_no %}no end\n"}, "body: line 3"),
-    "a body over the limit": ({"body": "x" * 10_001}, "limit of 10000"),
-    "a subject over the limit": ({"subject": "x" * 201}, "limit of 200"),
+    "a body over the limit": ({"body": "x" * 10_001}, "at most 10000 characters"),
+    "a subject over the limit": ({"subject": "x" * 201}, "at most 200 characters"),
     "the marker twice": ({"body": "[[goods]] and [[goods]]"}, "marker [[goods]] may stand once"),
     "the sandbox's refusal": ({"body": "{{ order_no.__class__.__mro__ }}"}, "body: cannot be rendered"),
 }

@@ -202,8 +202,13 @@ class ShopChannelsView(BaseModel):
 #: A shop's wording of one buyer e-mail (Jinja, checked by the notification service: placeholders, syntax,
 #: limits of 200 and 10,000 characters); well over the limits is refused here already.
 class ShopWording(Body):
-    subject: str = Field(max_length=2_000, description="The subject's template", examples=["{{ order_no }}"])
-    body: str = Field(max_length=100_000, description="The text's template, with the notice's marker if any")
+    # not blank, and within notification's limits (MAX_SUBJECT, MAX_BODY): what the schema calls valid is
+    subject: str = Field(
+        max_length=200, pattern=r"\S", description="The subject's template", examples=["{{ order_no }}"]
+    )
+    body: str = Field(
+        max_length=10_000, pattern=r"\S", description="The text's template, with the notice's marker if any"
+    )
 
 
 class ShopWordingChange(ShopWording):
