@@ -97,7 +97,7 @@ def _template_name(migrations: Path) -> str:
     return f"tmpl_{migrations.parent.name}_{digest.hexdigest()[:16]}"
 
 
-#: Templates this process has seen exist (a template is never dropped while tests run).
+#: Templates this process has built or seen (one dropped since is built again on the failed copy).
 _templates: set[str] = set()
 
 
@@ -129,7 +129,7 @@ async def _build_template(admin: asyncpg.Connection, server: str, migrations: Pa
         try:
             await admin.execute(f'ALTER DATABASE "{scratch}" RENAME TO "{template}"')
         except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
-            await admin.execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')  # another built it first
+            await drop_database(server, scratch)  # another built it first
         else:
             await admin.execute(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false')
     _templates.add(template)
