@@ -127,6 +127,8 @@
     return empty.length > 0;
   }
 
+  // An action's outcome, said once the page shows it: actions reload their list first (`await load()`), so
+  // nothing a person (or a test) does next acts on a list that is about to be replaced.
   function result(...parts) {
     const shown = $("#action-result");
     shown.replaceChildren(...parts);
@@ -317,9 +319,9 @@
         if (raw) sent.amount = Math.round(Number(raw) * 10 ** places);
         const answer = await api("POST", path + "/refunds", sent);
         if (!answer.ok) return refused(refund, answer, "amount");
+        await load();
         result(t("refunded", { amount: money(answer.data.amount, answer.data.currency), status: answer.data.status }));
         refund.reset();
-        load();
       });
     }
     const release = $("#release");
@@ -330,9 +332,9 @@
         if (missing(release, ["reason"])) return;
         const answer = await api("POST", path + "/releases", { reason: release.elements.reason.value.trim() });
         if (!answer.ok) return refused(release, answer, "reason");
+        await load();
         result(t("released"));
         release.reset();
-        load();
       });
     }
     const resend = $("#resend");

@@ -101,8 +101,8 @@
         clearErrors(form);
         const answer = await api("PATCH", `/api/admin/members/${member.account_id}`, { role: choice.value });
         if (!answer.ok) return refused(form, answer, "role");
+        await load();
         result(t("role_changed", { email: member.email, role: t("role_" + choice.value) }));
-        load();
       });
       return form;
     }
@@ -123,8 +123,8 @@
               button(t("remove"), member.email, async () => {
                 const answer = await api("DELETE", `/api/admin/members/${member.account_id}`);
                 if (!answer.ok) return failed(answer);
+                await load();
                 result(t("member_removed", { email: member.email }));
-                load();
               }),
             );
           }
@@ -141,9 +141,9 @@
         const sent = { email: invite.elements.email.value.trim(), role: invite.elements.role.value };
         const answer = await api("POST", "/api/admin/members", sent);
         if (!answer.ok) return refusedHere(invite, answer);
+        await load();
         result(t("member_added", { email: sent.email }));
         invite.reset();
-        load();
       });
     }
     load();
@@ -175,8 +175,8 @@
               button(t("revoke"), token.name, async () => {
                 const answer = await api("DELETE", `/api/admin/api-tokens/${token.token_id}`);
                 if (!answer.ok) return failed(answer);
+                await load();
                 result(t("token_revoked", { name: token.name }));
-                load();
               }),
             );
           }
@@ -191,9 +191,9 @@
       if (!answer.ok) return refusedHere(form, answer);
       const shown = element("code", answer.data.token, "data secret-once");
       shown.id = "new-token-value";
+      await load();
       result(element("p", t("token_once")), shown);
       form.reset();
-      load();
     }
 
     if (canWrite && form) {
@@ -301,8 +301,8 @@
         const answer = await api("PUT", `/api/admin/payment-channels/${provider}`, sent);
         if (stepUp(answer, () => put(sent))) return;
         if (!answer.ok) return refusedHere(form, answer);
+        await load();
         result(t("channel_saved", { provider }));
-        load();
       }
 
       form.addEventListener("submit", (event) => {
@@ -348,8 +348,8 @@
             const answer = await api("DELETE", `/api/admin/payment-channels/${provider}`);
             if (stepUp(answer, remove)) return;
             if (!answer.ok) return failed(answer);
+            await load();
             result(t("channel_removed", { provider }));
-            load();
           }),
         );
       }
@@ -526,9 +526,9 @@
         const sent = { name: form.elements.name.value.trim(), sort_order: position || 0, visible: form.elements.visible.checked };
         const answer = await api("POST", "/api/admin/categories", sent);
         if (!answer.ok) return refusedHere(form, answer);
+        await load();
         result(t("category_added", { name: sent.name }));
         form.reset();
-        load();
       });
     }
     load();
@@ -580,8 +580,8 @@
                 ? button(t("disable"), coupon.code, async () => {
                     const answer = await api("POST", `/api/admin/coupons/${encodeURIComponent(coupon.code)}/disable`);
                     if (!answer.ok) return failed(answer);
+                    await load();
                     result(t("coupon_disabled", { code: coupon.code }));
-                    load();
                   })
                 : "",
             );
@@ -613,9 +613,9 @@
         if (form.elements.expires_on.value) sent.expires_at = dayStart(form.elements.expires_on.value, true);
         const answer = await api("POST", "/api/admin/coupons", sent);
         if (!answer.ok) return refusedHere(form, answer);
+        await load();
         result(t("coupon_added", { code: sent.code }));
         form.reset();
-        load();
       });
     }
     loadTargets().then(load);

@@ -93,8 +93,8 @@
         const answer = await api("POST", `${base}/${key.key_id}/${action}`, sent);
         if (stepUp(answer, send)) return;
         if (!answer.ok) return refused(form, answer, action === "replace" ? "content" : null);
+        await load();
         result(t(action === "void" ? "voided" : "replaced"));
-        load();
       };
       form.addEventListener("submit", (event) => {
         event.preventDefault();

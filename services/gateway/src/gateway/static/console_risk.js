@@ -57,8 +57,8 @@
         const sent = action === "reject" ? { reason: form.elements.reason.value.trim() } : undefined;
         const answer = await api("POST", `/api/admin/risk/reviews/${review.order_id}/${action}`, sent);
         if (!answer.ok) return refused(form, answer, action === "reject" ? "reason" : null);
+        await load();
         result(t(action === "approve" ? "approved" : "review_rejected"));
-        load();
       });
       return form;
     }
