@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as redis
+from faka_common import collector
 from faka_common.contracts.storefront import catalog_built_key, catalog_index_key, catalog_key, stock_key
 from faka_common.http import InternalClient
 from faka_common.service_auth import ServiceCredential
@@ -34,7 +35,7 @@ from gateway.entrypoints.routers import edge_app
 
 from bench.report import run_and_report
 
-#: The issue's figure: the home in under 100 ms of server time with 1,000 products.
+#: The issue's figure: the home in under 100 ms of server time with 1,000 products (held to at p99 here).
 TARGET_MS = 100.0
 
 
@@ -113,6 +114,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         wall: list[float] = []
         cpu: list[float] = []
         sizes: list[int] = []
+        collector.settle()  # as a started service process does (faka_common.runtime)
         transport = httpx.ASGITransport(app=edge_app(gw))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench-home.test") as client:
             for n in range(args.warmup + args.requests):
@@ -161,7 +163,10 @@ def table(results: dict[str, Any]) -> str:
             " / ".join(f"{server[k]:.1f}" for k in ("p50", "p95", "p99", "max")) + " ms",
         ),
         ("CPU per request", f"{results['cpu_ms_per_request']:.1f} ms"),
-        ("target", f"p50 under {results['target_ms']:.0f} ms"),
+        (
+            "target: under 100 ms at p99",
+            "met" if server["p99"] < results["target_ms"] else f"not met ({server['p99']:.0f} ms)",
+        ),
         ("load average (1, 5, 15 min)", ", ".join(f"{x:.1f}" for x in results["load_average"])),
     ]
     return "\n".join(f"{name:36s} {value}" for name, value in rows)

@@ -14,6 +14,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from faka_common import collector
 from faka_common.contracts.envelope import Message
 from faka_common.contracts.topics import dead_letter
 from faka_common.db.engine import create_engine, reader_factory, session_factory
@@ -125,6 +126,7 @@ class Runtime:
             await hook()
         self._tasks.append(asyncio.create_task(self.relay.run()))
         await self.broker.start()
+        collector.settle()
         log.info("%s started", self.settings.service_name)
 
     async def _reach_kafka(self) -> None:
