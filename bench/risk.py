@@ -38,6 +38,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from faka_common import collector
 from faka_common.contracts import Envelope, OrderPaid, OrderPlaced
 from faka_common.contracts.risk_rules import RiskRules
 from faka_common.messaging.consumer import Delivery
@@ -269,6 +270,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     product_id=order.product_id, quantity=1, amount=order.amount, currency="CNY",
                     provider="bench", trade_no=f"T{i}", paid_at=datetime.now(UTC),
                 )))  # fmt: skip
+            collector.settle()  # as a started service process does (faka_common.runtime)
             runs = []
             n = 0
             for rate in args.rates:

@@ -102,6 +102,13 @@ def test_a_long_blocklist_finds_an_address_in_any_of_its_networks_and_a_subdomai
         for ip in ("10.4.0.1", "172.32.0.1", "2001:db9::7")
     ]
     assert listed == [True, True, True] and unlisted == [False, False, False]
+    reasons = [
+        evaluate(facts(ip=ip), [rules], 100, 3600).fired[0].reason for ip in ("172.31.0.1", "2001:db8::7")
+    ]
+    assert ["172.16.0.0/12" in reasons[0], "2001:db8::/32" in reasons[1]] == [
+        True,
+        True,
+    ]  # the listed network
     assert evaluate(facts(email="a@mx.spam.example", ip=None), [rules], 100, 3600).rejected
     assert not evaluate(facts(email="a@notspam.example", ip=None), [rules], 100, 3600).rejected
 
