@@ -20,7 +20,7 @@ from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
 from faka_common.messaging.relay import OutboxRelay
 from faka_common.testing import eventually
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .crash_runs import crash_after_commit_then_restart
@@ -355,6 +355,28 @@ async def test_a_batch_claims_its_inbox_in_one_statement_and_skips_what_was_hand
     ]  # fmt: skip
     assert ClaimCounting.statements == ["one", "7 at once"]
     assert await notes_in_order(engine) == ["n1", "n0", "n2", "n3", "n4", "n5"]
+
+
+async def test_the_first_statement_on_the_driver_begins_the_units_transaction_without_sqlalchemy(
+    engine: AsyncEngine,
+) -> None:
+    """A unit of work's first statement run on the driver (an inbox claim) begins the transaction on the
+    asyncpg connection the way SQLAlchemy's adapter would, so the adapter's rollback undoes it and its commit
+    keeps it, and no statement goes through SQLAlchemy's cursor."""
+    through_sqlalchemy: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: through_sqlalchemy.append(a[2]))
+    make = uow_factory(engine, "first")
+    rolled_back = Envelope.wrap(Pinged(order_id=uuid.uuid4(), note="a"), "t")
+    kept = Envelope.wrap(Pinged(order_id=uuid.uuid4(), note="b"), "t")
+    async with make() as uow:
+        assert await uow.claim_inbox("first", rolled_back)
+    async with make() as uow:
+        assert await uow.claim_inbox("first", kept)
+        await uow.commit()
+    assert through_sqlalchemy == []
+    async with make() as uow:
+        assert await uow.claim_inbox("first", rolled_back)  # the rolled-back claim left nothing
+        assert not await uow.claim_inbox("first", kept)  # the committed one is there
 
 
 async def committing_effect(event: Pinged, uow: UnitOfWork) -> None:

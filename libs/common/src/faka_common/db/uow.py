@@ -11,7 +11,6 @@ from typing import Any, Self
 from uuid import UUID
 
 from opentelemetry import propagate
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
@@ -57,11 +56,22 @@ OUTBOX_ADD = (
 
 
 async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
-    """The session's connection, and its asyncpg connection when a transaction is open on it (None when not:
-    the statement then goes through SQLAlchemy, which begins the transaction)."""
+    """The session's connection, and its asyncpg connection with the session's transaction begun on it (as
+    SQLAlchemy's asyncpg adapter begins it before its first statement, so that the adapter commits and rolls
+    it back); None when the adapter is not SQLAlchemy's asyncpg one: the statement then goes through
+    SQLAlchemy, which begins the transaction. Beginning it here spares the first statement of a transaction
+    SQLAlchemy's per-call machinery (an inbox claim's CPU 0.2 -> 0.1 ms)."""
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    return connection, driver if driver is not None and driver.is_in_transaction() else None
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    driver = getattr(adapted, "driver_connection", None)
+    start = getattr(adapted, "_start_transaction", None)
+    if driver is None or start is None:
+        return connection, None
+    if not driver.is_in_transaction():
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await start()
+    return connection, driver if driver.is_in_transaction() else None
 
 
 async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Sequence[Any]]:
@@ -126,8 +136,10 @@ class OutboxKicker:
             self._pending.pop(key, None)
         try:
             async with sessions() as session:
-                await session.execute(select(func.pg_notify(outbox_channel(producer), "")))
-                await session.commit()
+                # one statement on its own, outside a transaction (no BEGIN and COMMIT round trips)
+                raw = await (await session.connection()).get_raw_connection()
+                driver: Any = raw.driver_connection
+                await driver.execute("SELECT pg_notify($1, '')", outbox_channel(producer))
         except Exception as error:  # the relay's poll finds the rows
             log.warning("could not wake the outbox relay of %s: %s", producer, error)
 
