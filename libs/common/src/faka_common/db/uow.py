@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -55,12 +56,22 @@ OUTBOX_ADD = (
 )
 
 
+#: The key under which `_driver` keeps a session's transaction, connection and asyncpg connection.
+_KEPT_DRIVER = "faka_driver"
+
+
 async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection, and its asyncpg connection with the session's transaction begun on it (as
     SQLAlchemy's asyncpg adapter begins it before its first statement, so that the adapter commits and rolls
     it back); None when the adapter is not SQLAlchemy's asyncpg one: the statement then goes through
     SQLAlchemy, which begins the transaction. Beginning it here spares the first statement of a transaction
-    SQLAlchemy's per-call machinery (an inbox claim's CPU 0.2 -> 0.1 ms)."""
+    SQLAlchemy's per-call machinery (an inbox claim's CPU 0.2 -> 0.1 ms). Both are kept in the session's
+    `info` for the rest of its transaction: asking the session again for its connection cost 0.03-0.05 ms of
+    CPU a statement (the inbox claim, the outbox insert and a handler's own statements each asked)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_KEPT_DRIVER)
+    if kept is not None and transaction is not None and kept[0]() is transaction and transaction.is_active:
+        return kept[1], kept[2]
     connection = await session.connection()
     adapted: Any = (await connection.get_raw_connection()).dbapi_connection
     driver = getattr(adapted, "driver_connection", None)
@@ -71,7 +82,12 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
         async with adapted._execute_mutex:
             if adapted._transaction is None:
                 await start()
-    return connection, driver if driver.is_in_transaction() else None
+    if not driver.is_in_transaction():
+        return connection, None
+    # the transaction by a weak reference: a strong one would make the session and its transaction a cycle
+    # (they refer to each other), which only the cyclic collector frees, in pauses of milliseconds
+    session.info[_KEPT_DRIVER] = (weakref.ref(session.sync_session.get_transaction()), connection, driver)
+    return connection, driver
 
 
 async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Sequence[Any]]:
