@@ -63,11 +63,12 @@ _KEPT_DRIVER = "faka_driver"
 async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection, and its asyncpg connection with the session's transaction begun on it (as
     SQLAlchemy's asyncpg adapter begins it before its first statement, so that the adapter commits and rolls
-    it back); None when the adapter is not SQLAlchemy's asyncpg one: the statement then goes through
-    SQLAlchemy, which begins the transaction. Beginning it here spares the first statement of a transaction
-    SQLAlchemy's per-call machinery (an inbox claim's CPU 0.2 -> 0.1 ms). Both are kept in the session's
-    `info` for the rest of its transaction: asking the session again for its connection cost 0.03-0.05 ms of
-    CPU a statement (the inbox claim, the outbox insert and a handler's own statements each asked)."""
+    it back); None when the adapter is not SQLAlchemy's asyncpg one or the session reads without a
+    transaction (`reader_factory`): the statement then goes through SQLAlchemy. Beginning it here spares
+    the first statement of a transaction SQLAlchemy's per-call machinery (an inbox claim's CPU 0.2 -> 0.1
+    ms). Both are kept in the session's `info` for the rest of its transaction: asking the session again for
+    its connection cost 0.03-0.05 ms of CPU a statement (the inbox claim, the outbox insert and a handler's
+    own statements each asked)."""
     transaction = session.sync_session.get_transaction()
     kept = session.info.get(_KEPT_DRIVER)
     if kept is not None and transaction is not None and kept[0]() is transaction and transaction.is_active:
@@ -93,7 +94,8 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
 async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Sequence[Any]]:
     """The rows of `sql` ($n parameters), run straight on the session's asyncpg connection inside the
     session's transaction: asyncpg's prepared-statement cache, none of SQLAlchemy's per-call machinery (for
-    hot paths). If the transaction has not begun yet, SQLAlchemy runs it and so begins it."""
+    hot paths). A transaction not yet begun is begun on the driver first (`_driver`); a reader session's
+    statement goes through SQLAlchemy, outside any transaction."""
     connection, driver = await _driver(session)
     if driver is None:
         return list((await connection.exec_driver_sql(sql, args)).all())
