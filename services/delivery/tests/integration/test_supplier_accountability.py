@@ -278,7 +278,7 @@ async def test_a_supplier_over_the_thresholds_is_ranked_last_then_paused_then_re
             text("SELECT type, count(*) FROM outbox WHERE key = :key GROUP BY type ORDER BY type"),
             {"key": first},
         )
-        assert told.tuples().all() == [("SupplierPaused", 1), ("SupplierResumed", 1)]  # the resume once
+        assert told.all() == [("SupplierPaused", 1), ("SupplierResumed", 1)]  # the resume once
 
 
 async def test_a_card_key_supplier_whose_keys_keep_failing_is_demoted_then_paused_with_a_claim_each(

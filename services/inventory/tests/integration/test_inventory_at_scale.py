@@ -414,7 +414,7 @@ async def test_multi_quantity_orders_get_all_or_nothing_under_contention(
             ),
             {"p": product_id},
         )
-        held = {order_id: count for order_id, count in rows.tuples()}
+        held = {order_id: count for order_id, count in rows}
     assert held, "nobody got keys"
     assert set(held.values()) == {3}, "an order holds part of its quantity"
     assert len(held) <= 6

@@ -85,7 +85,7 @@ async def statuses(engine: AsyncEngine, batch_id: uuid.UUID) -> dict[str, int]:
             text("SELECT status, count(*) FROM card_keys WHERE batch_id = :b GROUP BY status"),
             {"b": batch_id},
         )
-        return {status: int(n) for status, n in rows.tuples()}
+        return {status: int(n) for status, n in rows}
 
 
 async def reserve_until_refused(

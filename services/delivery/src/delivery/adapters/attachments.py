@@ -130,7 +130,7 @@ class AttachmentRepository:
             .limit(limit)
             .with_for_update(of=tickets, skip_locked=True)
         )
-        return [(shop_id, ticket_id) for shop_id, ticket_id in rows.tuples()]
+        return [(shop_id, ticket_id) for shop_id, ticket_id in rows]
 
     async def remove_of_ticket(self, shop_id: UUID, ticket_id: UUID) -> list[str]:
         """Delete the ticket's images; their names, oldest first."""
@@ -139,4 +139,4 @@ class AttachmentRepository:
             .where(ticket_attachments.c.shop_id == shop_id, ticket_attachments.c.ticket_id == ticket_id)
             .returning(ticket_attachments.c.name, ticket_attachments.c.created_at, ticket_attachments.c.id)
         )
-        return [name for name, _, _ in sorted(rows.tuples(), key=lambda r: (r[1], r[2]))]
+        return [name for name, _, _ in sorted(rows, key=lambda r: (r[1], r[2]))]

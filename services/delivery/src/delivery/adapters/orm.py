@@ -476,7 +476,7 @@ class AttemptRepository:
             .where(c.c.shop_id == shop_id, c.c.created_at >= start, ~older_batch)
             .group_by(c.c.supplier_id)
         )
-        claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows.tuples()}
+        claims: dict[UUID, int] = {sid: int(n) for sid, n in claim_rows}
         # card keys delivered from the supplier's batches imported in the window: sales, each a success
         key_rows = await self._session.execute(
             select(kb.c.supplier_id, func.sum(kb.c.delivered))
@@ -484,13 +484,13 @@ class AttemptRepository:
             .where(kb.c.shop_id == shop_id, kb.c.imported_at >= start)
             .group_by(kb.c.supplier_id)
         )
-        keys: dict[UUID, int] = {sid: int(n or 0) for sid, n in key_rows.tuples()}
+        keys: dict[UUID, int] = {sid: int(n or 0) for sid, n in key_rows}
         scores = {
             sid: Score(
                 sid, int(n) + keys.get(sid, 0), int(ok or 0) + keys.get(sid, 0),
                 float(lat) if lat is not None else None, int(claims.get(sid, 0)),
             )
-            for sid, n, ok, lat in rows.tuples()
+            for sid, n, ok, lat in rows
         }  # fmt: skip
         for sid in claims.keys() | keys.keys():
             sold = keys.get(sid, 0)

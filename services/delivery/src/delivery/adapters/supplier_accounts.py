@@ -96,7 +96,7 @@ class SupplierAccountRepository:
             .where(supplier_ledger.c.shop_id == shop_id, supplier_ledger.c.supplier_id == supplier_id)
             .group_by(supplier_ledger.c.currency)
         )
-        return {currency: int(total) for currency, total in rows.tuples()}
+        return {currency: int(total) for currency, total in rows}
 
     async def ledger_totals(self) -> list[tuple[str, str, int, int]]:
         """Every shop's ledger entries together: (kind, currency, entries, sum of amounts), for metrics."""
@@ -106,7 +106,7 @@ class SupplierAccountRepository:
                 ledger.kind, ledger.currency
             )
         )
-        return [(kind, currency, int(n), int(total or 0)) for kind, currency, n, total in rows.tuples()]
+        return [(kind, currency, int(n), int(total or 0)) for kind, currency, n, total in rows]
 
     async def claim_totals(self, shop_id: UUID, supplier_id: UUID) -> list[ClaimTotals]:
         """Per import batch (None: claims not tied to a batch, e.g. a recharge) and currency."""
@@ -125,7 +125,7 @@ class SupplierAccountRepository:
         )
         return [
             ClaimTotals(batch, currency, int(n), int(replaced or 0), int(amount or 0))
-            for batch, currency, n, replaced, amount in rows.tuples()
+            for batch, currency, n, replaced, amount in rows
         ]
 
     async def policy(self, shop_id: UUID) -> SupplierPolicy:

@@ -222,7 +222,7 @@ class TicketRepository:
             .where(tickets.c.overdue_at.is_not(None), tickets.c.status == "open")
             .group_by(tickets.c.level)
         )
-        return {level: count for level, count in rows.tuples()}
+        return {level: count for level, count in rows}
 
     async def of_order(self, shop_id: UUID, order_id: UUID) -> list[Ticket]:
         rows = await self._session.execute(

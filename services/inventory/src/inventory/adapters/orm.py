@@ -684,7 +684,7 @@ class StockRepository:
         if not items:
             return {}
         rows = await self._session.execute(_COUNTS, {"ids": [p.id for p in items]})
-        found = {pid: (int(a), int(r), int(s)) for pid, a, r, s in rows.tuples()}
+        found = {pid: (int(a), int(r), int(s)) for pid, a, r, s in rows}
         result: dict[UUID, Stock] = {}
         for p in items:
             a, r, s = found.get(p.id, (0, 0, 0))
@@ -714,7 +714,7 @@ class StockRepository:
             ),
             {"limit": limit},
         )
-        return [(pid, Stock(int(a), int(r), int(s)), int(v)) for pid, a, r, s, v in rows.tuples()]
+        return [(pid, Stock(int(a), int(r), int(s)), int(v)) for pid, a, r, s, v in rows]
 
     async def folded(self, items: Sequence[Product]) -> dict[UUID, tuple[Stock, int]]:
         """The folded totals and their version (what the last fold projected), without pending changes."""
@@ -729,7 +729,7 @@ class StockRepository:
                 stock_counts.c.version,
             ).where(stock_counts.c.product_id.in_([p.id for p in items]))
         )
-        found = {pid: (int(a), int(r), int(s), int(v)) for pid, a, r, s, v in rows.tuples()}
+        found = {pid: (int(a), int(r), int(s), int(v)) for pid, a, r, s, v in rows}
         result: dict[UUID, tuple[Stock, int]] = {}
         for p in items:
             a, r, s, v = found.get(p.id, (0, 0, 0, 0))
@@ -743,7 +743,7 @@ class StockRepository:
             .where(card_keys.c.product_id == product_id)
             .group_by(card_keys.c.status)
         )
-        by_status: dict[str, int] = {status: int(n) for status, n in rows.tuples()}
+        by_status: dict[str, int] = {status: int(n) for status, n in rows}
         return Stock(by_status.get("available", 0), by_status.get("reserved", 0), by_status.get("sold", 0))
 
 
@@ -949,7 +949,7 @@ class KeyRepository:
         those of a supplier paused meanwhile are withdrawn instead (its row share-locked, so a pause
         landing now waits and then finds these keys in the queue, or was seen)."""
         rows = await self._session.execute(_ORDER_KEYS_SUPPLIERS, {"order_id": order_id})
-        keys = rows.tuples().all()
+        keys = rows.all()
         if not keys:
             return Released([], [])
         suppliers = sorted({(shop, supplier) for _, shop, supplier in keys if supplier is not None})
@@ -964,7 +964,7 @@ class KeyRepository:
                 .order_by(supplier_holds.c.supplier_id)
                 .with_for_update(read=True)
             )
-            paused = {supplier for supplier, is_paused in held.tuples() if is_paused}
+            paused = {supplier for supplier, is_paused in held if is_paused}
         released = Released(
             [key for key, _, supplier in keys if supplier not in paused],
             [key for key, _, supplier in keys if supplier in paused],
@@ -1053,7 +1053,7 @@ class KeyRepository:
             ),
             {"limit": limit},
         )
-        return [(shop_id, product_id, int(n)) for shop_id, product_id, n in rows.tuples()]
+        return [(shop_id, product_id, int(n)) for shop_id, product_id, n in rows]
 
     def unsold(self, product_id: UUID, order: IssueOrder) -> Select[tuple[UUID, UUID, str, bytes]]:
         """The available keys of a product in issue order (for export)."""

@@ -128,7 +128,7 @@ class ProductQualityRepository:
             .where(t.c.product_id.in_(list(product_ids)), t.c.hour >= since)
             .group_by(t.c.bucket)
         )
-        return {int(bucket): int(n) for bucket, n in rows.tuples()}
+        return {int(bucket): int(n) for bucket, n in rows}
 
     async def family(self, shop_id: UUID, product_id: UUID, main_id: UUID | None) -> list[UUID]:
         """The product's main product (`main_id`, or the product itself) and every variant of it: the options
