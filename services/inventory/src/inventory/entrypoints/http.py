@@ -155,7 +155,9 @@ def pool_key_view(key: PoolKey) -> dict[str, Any]:
     }
 
 
-def product_view(product: Product, stock: Stock) -> dict[str, Any]:
+def product_view(product: Product, stock: Stock | None) -> dict[str, Any]:
+    """The product as the APIs show it; without `stock` (not counted) its stock is null and in_stock is the
+    product's own flag (kept by the stock fold)."""
     return {
         "product_id": str(product.id),
         "title": product.title,
@@ -183,8 +185,10 @@ def product_view(product: Product, stock: Stock) -> dict[str, Any]:
         "replacement_window_hours": product.replacement_window_hours,
         "replacements_per_order": product.replacements_per_order,
         "replacement_evidence_required": product.replacement_evidence_required,
-        "in_stock": product.in_stock if stock.available is None else stock.available > 0,
-        "stock": {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
+        "in_stock": product.in_stock if stock is None or stock.available is None else stock.available > 0,
+        "stock": None
+        if stock is None
+        else {"available": stock.available, "reserved": stock.reserved, "sold": stock.sold},
     }
 
 
@@ -316,8 +320,21 @@ def router(service: Service) -> APIRouter:
         return {"items": [product_view(p, s) for p, s in items]}
 
     @catalog.get("/products/{product_id}", summary="One product with its stock counts")
-    async def get_product(product_id: UUID, shop: ShopScope) -> dict[str, Any]:
+    async def get_product(
+        product_id: UUID,
+        shop: ShopScope,
+        counted: Annotated[
+            bool,
+            Query(
+                alias="stock",
+                description="false: without the stock counts (null), one query less; the order service "
+                "pricing an order needs only the selling terms",
+            ),
+        ] = True,
+    ) -> dict[str, Any]:
         async with service.reader() as uow:
+            if not counted:
+                return product_view(await handlers.find_product(shop, product_id, uow), None)
             product, stock = await handlers.get_product(shop, product_id, uow)
         return product_view(product, stock)
 

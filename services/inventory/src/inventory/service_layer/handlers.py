@@ -669,10 +669,16 @@ async def rebuild_storefront(uow: InventoryUnitOfWork, catalog: CatalogProjectio
     return len(products)
 
 
-async def get_product(shop_id: UUID, product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
+async def find_product(shop_id: UUID, product_id: UUID, uow: InventoryUnitOfWork) -> Product:
+    """The shop's product (NotFound for another shop's), without its stock counts."""
     product = await uow.products.in_shop(shop_id, product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")
+    return product
+
+
+async def get_product(shop_id: UUID, product_id: UUID, uow: InventoryUnitOfWork) -> tuple[Product, Stock]:
+    product = await find_product(shop_id, product_id, uow)
     counts = await uow.stock.counts([product])
     return product, counts[product.id]
 

@@ -50,16 +50,22 @@ class _ProductView(BaseModel):
     paused: bool = False
 
 
+#: The selling terms are all an order needs: inventory leaves out the stock counts (a query less a sale).
+_TERMS_ONLY = {"stock": "false"}
+
+
 class InventoryCatalog:
-    """`GET /internal/products/{id}` as the shop (X-Shop-Id): an unknown product, and another shop's, comes
-    back as a 404 NotFound."""
+    """`GET /internal/products/{id}?stock=false` as the shop (X-Shop-Id): an unknown product, and another
+    shop's, comes back as a 404 NotFound."""
 
     def __init__(self, client: InternalClient) -> None:
         self._client = client
 
     async def product(self, product_id: UUID, shop_id: UUID) -> Product:
         try:
-            response = await self._client.request("GET", f"/internal/products/{product_id}", shop=shop_id)
+            response = await self._client.request(
+                "GET", f"/internal/products/{product_id}", params=_TERMS_ONLY, shop=shop_id
+            )
         except DomainError as error:
             if error.status_code == 404:
                 raise NotFound(f"unknown product {product_id}") from error
