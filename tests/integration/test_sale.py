@@ -330,3 +330,10 @@ async def test_a_buyer_following_the_order_stream_sees_each_change_and_the_key_w
     assert statuses[-1] == "delivered"
     assert len(statuses) == len(set(statuses)), "each status is sent once"
     assert seen[-1]["items"][0]["content"].startswith("LIVE-")
+    for told in seen[:-1]:  # a payment is told by its announcement: the same time the order's read shows
+        if told["status"] in ("paid", "fulfilling"):
+            assert (told["paid_at"], told["pay_url"], told["payment_methods"]) == (
+                seen[-1]["paid_at"],
+                None,
+                [],
+            )

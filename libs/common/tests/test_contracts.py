@@ -5,6 +5,7 @@ from typing import ClassVar
 import pytest
 from faka_common.contracts import OrderPaid, OrderPlaced, registry
 from faka_common.contracts.envelope import ContractError, Envelope, Message, Registry
+from faka_common.contracts.order_watch import Announced, announcement, read_announcement
 
 
 def placed() -> OrderPlaced:
@@ -98,3 +99,13 @@ def test_every_registered_message_names_its_topic() -> None:
         paid_at=datetime.now(UTC),
     )
     assert Envelope.wrap(paid, "order").payload["trade_no"] == "T1"
+
+
+def test_an_order_watch_announcement_carries_the_time_paid_with_the_move_to_paid_only() -> None:
+    at = datetime(2026, 12, 3, 6, 0, 0, 123456, tzinfo=UTC)
+    assert read_announcement(announcement("paid", at)) == Announced(
+        "paid", "2026-12-03T06:00:00.123456+00:00"
+    )
+    assert announcement("delivered", at) == "delivered"  # only a payment's time is told
+    assert read_announcement("fulfilling") == Announced("fulfilling", None)
+    assert read_announcement(announcement("paid")) == Announced("paid", None)  # unknown time: the page reads

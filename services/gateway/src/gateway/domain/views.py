@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from faka_common.contracts.order_watch import Announced
+
 # ISO 4217 currencies whose minor unit is not 1/100 of the major unit.
 MINOR_UNIT_EXPONENT: dict[str, int] = {
     "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0,
@@ -25,6 +27,26 @@ TRANSIT_STATUSES: dict[str, frozenset[str]] = {
     "reserving": frozenset({"pending_risk", "review"}),
     "fulfilling": frozenset({"paid"}),
 }
+
+
+def moved_view(view: dict[str, Any], announced: Announced) -> dict[str, Any] | None:
+    """The order page's view after an announced move, when the announcement tells all that changed (no read of
+    the order needed): a transit status, or the payment of an order awaiting it (the view gains the time it
+    was paid and loses its payment link and methods). None: the order must be read."""
+    status = view.get("status")
+    if status in TRANSIT_STATUSES.get(announced.status, ()):
+        return {**view, "status": announced.status}
+    if announced.status == "paid" and status == "awaiting_payment" and announced.paid_at:
+        return {
+            **view,
+            "status": "paid",
+            "paid_at": announced.paid_at,
+            "pay_url": None,
+            "payment_methods": [],
+        }
+    return None
+
+
 # Statuses in which the sandbox provider takes a payment (a payment racing the expiry still counts).
 PAYABLE_STATUSES = frozenset({"awaiting_payment", "expired"})
 

@@ -11,12 +11,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+from faka_common.contracts.order_watch import read_announcement
 from faka_common.errors import DomainError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gateway.bootstrap import Gateway
-from gateway.domain.views import PENDING_STATUSES, TRANSIT_STATUSES
+from gateway.domain.views import PENDING_STATUSES, moved_view
 from gateway.entrypoints.access import client_ip
 from gateway.entrypoints.requests import PRIVATE, checked_order_no
 from gateway.entrypoints.responses import BUYER
@@ -99,15 +100,15 @@ async def _stream(
                 await asyncio.sleep(BLIND_LOOK_SECONDS)
             else:
                 try:
-                    announced = await asyncio.wait_for(changes.get(), LOOK_SECONDS)
+                    announced = read_announcement(await asyncio.wait_for(changes.get(), LOOK_SECONDS))
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                 else:
-                    if announced == status:
+                    if announced.status == status:
                         continue
-                    if status in TRANSIT_STATUSES.get(announced, ()):
-                        status = announced
-                        view = {**view, "status": status}
+                    moved = moved_view(view, announced)
+                    if moved is not None:
+                        view, status = moved, announced.status
                         yield frame(view)
                         continue
             try:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 class OrderChanges(Protocol):
     async def announce(self, changes: Sequence[tuple[str, str]]) -> None:
-        """Tell watchers each (order_no, status) after its transaction committed; never raises."""
+        """Tell watchers each (order_no, announcement) after its transaction committed; never raises."""
 
     async def aclose(self) -> None: ...
 
@@ -32,8 +32,8 @@ class RedisOrderChanges:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for order_no, status in changes:
-                    pipe.publish(changed_channel(self._prefix, order_no), status)
+                for order_no, payload in changes:
+                    pipe.publish(changed_channel(self._prefix, order_no), payload)
                 await pipe.execute()
         except (RedisError, OSError) as error:
             log.warning("order changes not announced (%s); watchers catch up on their own", error)

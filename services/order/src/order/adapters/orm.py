@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from faka_common.contracts.order_watch import announcement
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -274,7 +275,7 @@ def _order(row: Any) -> Order:
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        #: (order_no, status) of every transition written in this transaction, announced after commit
+        #: (order_no, announcement) of every transition written in this transaction, announced after commit
         self.changed: list[tuple[str, str]] = []
         #: every transition written in this transaction with its order, counted after commit
         self.moved: list[tuple[Order, Transition]] = []
@@ -294,7 +295,7 @@ class OrderRepository:
     async def _write_transitions(self, order: Order) -> None:
         if not order.pending_transitions:
             return
-        self.changed.append((order.order_no, order.status.value))
+        self.changed.append((order.order_no, announcement(order.status.value, order.paid_at)))
         self.moved += [(order, t) for t in order.pending_transitions]
         await self._session.execute(
             insert(order_transitions),
