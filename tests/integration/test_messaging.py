@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import anyio.to_thread
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faka_common.contracts.envelope import Envelope
@@ -206,6 +207,12 @@ async def test_failing_handler_is_retried_then_dead_lettered_with_its_reason(eng
     assert await count_effects(engine, "boom") == 0
 
 
+async def dead_letters_of(kafka_bootstrap: str, order_id: uuid.UUID) -> list:  # type: ignore[type-arg]
+    """The records of the order dead-lettered from the test topic so far."""
+    letters = await read_dead_letters(kafka_bootstrap, dead_letter(TOPIC))
+    return [x for x in letters if x.key == str(order_id).encode()]
+
+
 async def test_unparseable_record_goes_to_dlq_and_does_not_block_its_partition(
     engine: AsyncEngine, relay: OutboxRelay, kafka_bootstrap: str, run_id: str
 ) -> None:
@@ -225,16 +232,58 @@ async def test_unparseable_record_goes_to_dlq_and_does_not_block_its_partition(
     try:
         await eventually(lambda: _count_is(engine, f"after-garbage-{run_id}", 1))
 
-        async def dead_letter_arrived() -> list:  # type: ignore[type-arg]
-            letters = await read_dead_letters(kafka_bootstrap, dead_letter(TOPIC))
-            return [x for x in letters if x.key == str(order_id).encode()]
-
-        letters = await eventually(dead_letter_arrived)
+        letters = await eventually(lambda: dead_letters_of(kafka_bootstrap, order_id))
     finally:
         await broker.stop()
     assert letters[0].value == b"{not json"
     assert letters[0].headers["dlq-reason"].startswith("unparseable envelope")
     assert letters[0].headers["dlq-consumer"] == consumer.name
+
+
+async def test_fetched_records_reach_the_lanes_as_they_are_without_a_worker_thread(
+    engine: AsyncEngine,
+    relay: OutboxRelay,
+    kafka_bootstrap: str,
+    run_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The subscriber hands the lanes the records aiokafka fetched: a body its content type calls JSON is not
+    parsed on the way (a broken one is the lanes' to dead-letter, alone), and no batch hops to a worker
+    thread (FastStream resolving a message parameter did, once a batch)."""
+    hops: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    consumer = EventConsumer(f"raw{run_id}", uow_factory(engine, relay.service), {Pinged: record_effect})
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, [TOPIC])
+    order_id = uuid.uuid4()
+    json_header = [("content-type", b"application/json")]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(TOPIC, b"{not json", key=str(order_id).encode(), headers=json_header)
+        for n in range(3):
+            good = Envelope.wrap(Pinged(order_id=order_id, note=f"raw-{n}-{run_id}"), "test")
+            await producer.send_and_wait(
+                TOPIC, good.to_bytes(), key=str(order_id).encode(), headers=json_header
+            )
+    finally:
+        await producer.stop()
+    await broker.start()
+    try:
+        for n in range(3):
+            await eventually(lambda n=n: _count_is(engine, f"raw-{n}-{run_id}", 1))
+
+        letters = await eventually(lambda: dead_letters_of(kafka_bootstrap, order_id))
+    finally:
+        await broker.stop()
+    assert [letter.value for letter in letters] == [b"{not json"]
+    assert hops == []
 
 
 async def _count_is(engine: AsyncEngine, note: str, expected: int) -> bool:

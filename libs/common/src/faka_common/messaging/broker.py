@@ -15,10 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
+from faststream.message import StreamMessage
 from faststream.security import BaseSecurity
 from prometheus_client import REGISTRY
 
@@ -95,6 +95,14 @@ def create_broker(
     )
 
 
+async def _records(message: StreamMessage[Any]) -> Any:
+    """What the handler gets of a fetched batch: its records as aiokafka gave them. The lanes read each record
+    they handle themselves (its type from a header); FastStream's own decoder would parse every body as JSON
+    first, and a `KafkaMessage` parameter is resolved by a synchronous context lookup that FastDepends runs
+    on a worker thread, a thread hop per batch."""
+    return message.raw_message
+
+
 class _LeaveOnRevoke(ConsumerRebalanceListener):
     """Before partitions go to another member, the batches in flight finish and commit."""
 
@@ -129,15 +137,16 @@ def subscribe(
         max_records=FETCH_RECORDS,
         batch_timeout_ms=BATCH_TIMEOUT_MS,
         listener=_LeaveOnRevoke(lanes),
+        decoder=_records,
         title=consumer.name,
         description=f"Handles: {', '.join(consumer.handled_types)} (batches of up to "
         f"{consumer.batch_size} per topic); its retry topic holds messages parked until what they "
         "depend on has arrived",
     )
 
-    async def on_records(message: KafkaMessage) -> None:
+    async def on_records(records: Any) -> None:
         assert subscriber.consumer is not None, "records come only from a started consumer"
-        lanes.feed(subscriber.consumer, message.raw_message)
+        lanes.feed(subscriber.consumer, records)
 
     on_records.__name__ = f"{consumer.name}_consumer"
     subscriber(on_records)
