@@ -265,6 +265,14 @@ _LOCK_MANY = (
 )
 
 
+#: An order is inserted once and saved at every move (about four times a sale): with statements built once
+#: the values are parameters, and SQLAlchemy builds, keys and caches nothing per call (building them was a
+#: fifth of placing an order and of applying its payment, py-spy at 10 orders/s).
+_INSERT = insert(orders)
+_SAVE = update(orders).where(orders.c.id == bindparam("saved_id"))
+_INSERT_TRANSITION = insert(order_transitions)
+
+
 def _order(row: Any) -> Order:
     values = dict(row._mapping)
     values["status"] = Status(values["status"])
@@ -281,15 +289,13 @@ class OrderRepository:
         self.moved: list[tuple[Order, Transition]] = []
 
     async def add(self, order: Order) -> None:
-        await self._session.execute(insert(orders).values(**_row(order)))
+        await self._session.execute(_INSERT, _row(order))
         await self._write_transitions(order)
 
     async def save(self, order: Order) -> None:
         """Write the order's changed facts and its not yet audited transitions."""
         row = _row(order)
-        await self._session.execute(
-            update(orders).where(orders.c.id == order.id).values({name: row[name] for name in _MUTABLE})
-        )
+        await self._session.execute(_SAVE, {"saved_id": order.id, **{name: row[name] for name in _MUTABLE}})
         await self._write_transitions(order)
 
     async def _write_transitions(self, order: Order) -> None:
@@ -297,20 +303,19 @@ class OrderRepository:
             return
         self.changed.append((order.order_no, announcement(order.status.value, order.paid_at)))
         self.moved += [(order, t) for t in order.pending_transitions]
-        await self._session.execute(
-            insert(order_transitions),
-            [
-                {
-                    "shop_id": order.shop_id,
-                    "order_id": t.order_id,
-                    "from_state": t.from_state.value if t.from_state else None,
-                    "to_state": t.to_state.value,
-                    "trigger": t.trigger,
-                    "at": t.at,
-                }
-                for t in order.pending_transitions
-            ],
-        )
+        written = [
+            {
+                "shop_id": order.shop_id,
+                "order_id": t.order_id,
+                "from_state": t.from_state.value if t.from_state else None,
+                "to_state": t.to_state.value,
+                "trigger": t.trigger,
+                "at": t.at,
+            }
+            for t in order.pending_transitions
+        ]
+        # one transition (nearly always): one plain INSERT, not an executemany
+        await self._session.execute(_INSERT_TRANSITION, written[0] if len(written) == 1 else written)
         order.pending_transitions.clear()
 
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
@@ -440,6 +445,14 @@ _ATTEMPT_COLLECTOR = select(payment_attempts.c.collected_by).where(
 )
 
 
+#: A payment is recorded once a sale, built once like the order's statements.
+_ADD_PAYMENT = (
+    insert(payments)
+    .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
+    .returning(payments.c.id)
+)
+
+
 class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -447,21 +460,19 @@ class PaymentRepository:
     async def add(self, order: Order, notice: PaymentNotice, received_at: datetime) -> bool:
         """Record the order's payment; False when this provider's trade was recorded already (in its shop)."""
         result = await self._session.execute(
-            insert(payments)
-            .values(
-                id=uuid7(),
-                shop_id=order.shop_id,
-                order_id=order.id,
-                provider=notice.provider,
-                trade_no=notice.trade_no,
-                amount=notice.amount,
-                currency=notice.currency,
-                received_at=received_at,
-                collected_by=notice.collected_by,
-                payer_account=notice.payer_account,
-            )
-            .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
-            .returning(payments.c.id)
+            _ADD_PAYMENT,
+            {
+                "id": uuid7(),
+                "shop_id": order.shop_id,
+                "order_id": order.id,
+                "provider": notice.provider,
+                "trade_no": notice.trade_no,
+                "amount": notice.amount,
+                "currency": notice.currency,
+                "received_at": received_at,
+                "collected_by": notice.collected_by,
+                "payer_account": notice.payer_account,
+            },
         )
         return result.first() is not None
 
