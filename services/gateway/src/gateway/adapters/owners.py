@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 from faka_common.errors import Unavailable
-from faka_common.http import InternalClient
+from faka_common.http import ANSWERED_BY, InternalClient
 from faka_common.service_auth import ServiceCredential
 
 
@@ -84,4 +84,5 @@ def json_body(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError as error:
-        raise Unavailable(f"{response.request.url.host} answered with a body that is not JSON") from error
+        service = response.extensions.get(ANSWERED_BY, "an internal service")
+        raise Unavailable(f"{service} answered with a body that is not JSON") from error
