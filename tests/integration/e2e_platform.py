@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
+from email.policy import default
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,13 +64,14 @@ def free_port() -> int:
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every message it receives."""
+    """An aiosmtpd handler that keeps every message it receives, read as a mail client reads it (headers
+    decoded and unfolded: a long subject may be folded on the wire wherever the sender's library folds)."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))  # type: ignore[attr-defined]
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))  # type: ignore[attr-defined]
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Message]:

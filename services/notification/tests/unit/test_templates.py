@@ -1,7 +1,8 @@
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.policy import default
 
 import pytest
+from aiosmtplib.email import flatten_message
 from notification.adapters.mailer import compose
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.model import (
@@ -86,6 +87,55 @@ def test_composed_message_is_multipart_text_and_html() -> None:
     html = parsed.get_body(("html",))
     assert text is not None and "K-1" in text.get_content()
     assert html is not None and "<p>key: K-1</p>" in html.get_content()
+
+
+def test_a_shops_name_and_a_subject_outside_ascii_arrive_as_written() -> None:
+    email = RenderedEmail(
+        subject="订单 F1 已发货：Steam 充值卡", text="卡密：K-1\n", html="<p>卡密：K-1</p>\n"
+    )
+    message = compose(
+        '"游戏卡, 商店" <shop@faka.local>', "a@example.com, b@example.com", email, "<y@faka.local>"
+    )
+    assert flatten_message(message, cte_type="7bit").isascii()  # as a server without 8BITMIME gets it
+    parsed = message_from_bytes(flatten_message(message), policy=default)
+    assert parsed["Subject"] == "订单 F1 已发货：Steam 充值卡"
+    assert parsed["From"].addresses[0].display_name == "游戏卡, 商店"
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["a@example.com", "b@example.com"]
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None and text.get_content() == "卡密：K-1\n"
+    assert html is not None and html.get_content() == "<p>卡密：K-1</p>\n"
+
+
+def test_headers_given_replace_the_composed_ones_whatever_their_case() -> None:
+    email = RenderedEmail(subject="Re: ticket", text="hi\n", html="<p>hi</p>\n")
+    message = compose(
+        "shop <shop@faka.local>",
+        "buyer@example.com",
+        email,
+        "<z@faka.local>",
+        reply_to="shop@faka.local",
+        headers={"reply-to": "ticket+1@faka.local", "In-Reply-To": "<t1@faka.local>"},
+    )
+    parsed = message_from_bytes(flatten_message(message), policy=default)
+    assert parsed.get_all("Reply-To") == ["ticket+1@faka.local"]
+    assert parsed["In-Reply-To"] == "<t1@faka.local>"
+
+
+@pytest.mark.parametrize("field", ["subject", "header", "reply_to"])
+def test_a_header_with_a_line_break_is_refused(field: str) -> None:
+    email = RenderedEmail(subject="Evil\r\nBcc: x@y" if field == "subject" else "ok", text="t", html="h")
+    headers = {"X-Thread": "a\nBcc: x@y"} if field == "header" else None
+    reply_to = "a@b.c\r\nBcc: x@y" if field == "reply_to" else None
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        compose("s@faka.local", "buyer@example.com", email, "<w@faka.local>", reply_to, headers)
+
+
+def test_a_mailbox_outside_ascii_gets_an_internationalised_message() -> None:
+    email = RenderedEmail(subject="订单", text="K-1\n", html="<p>K-1</p>\n")
+    message = compose("shop@faka.local", "用户@例子.中国", email, "<v@faka.local>")
+    parsed = message_from_string(flatten_message(message, utf8=True).decode(), policy=default)
+    assert parsed["To"].addresses[0].addr_spec == "用户@例子.中国"
+    assert parsed.get_body(("plain",)).get_content().strip() == "K-1"  # type: ignore[union-attr]
 
 
 def test_rendered_email_repr_hides_bodies(renderer: TemplateRenderer) -> None:

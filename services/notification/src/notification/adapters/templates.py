@@ -32,14 +32,17 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # the templates ship with the code: no stat of their file at every render to see if it changed
+            auto_reload=False,
         )
+        #: Which templates exist, read once: a notice's optional parts (HTML, SMS, site text) that it has
+        #: not are known missing without a search of the package at every render.
+        self._names = frozenset(self._env.list_templates())
 
     def _optional(self, name: str, context: dict[str, Any]) -> str | None:
-        try:
-            template = self._env.get_template(name)
-        except TemplateNotFound:
+        if name not in self._names:
             return None
-        return template.render(context)
+        return self._env.get_template(name).render(context)
 
     def render(self, template: str, locale: str | None, context: dict[str, Any]) -> RenderedNotice:
         chosen = pick_locale(locale)
