@@ -157,7 +157,7 @@ async def test_each_topic_has_one_batch_in_flight_each_partition_in_order() -> N
     assert consumer.most_in_flight == 1  # its partitions share batches, one at a time
     for partition in (0, 1):
         assert [o for p, o in consumer.handled("order.events") if p == partition] == list(range(6))
-    assert kafka.committed("order.events", 0) == kafka.committed("order.events", 1) == 6
+    await until(lambda: kafka.committed("order.events", 0) == kafka.committed("order.events", 1) == 6)
 
 
 async def test_a_partition_piling_up_is_paused_at_the_limit_and_resumed_once_taken() -> None:
@@ -217,3 +217,26 @@ async def test_leaving_finishes_the_batch_in_flight_gives_up_waits_and_drops_the
     lanes.feed(kafka, records("order.events", range(2, 5)))
     await asyncio.sleep(0.05)
     assert consumer.handled("order.events") == [(0, 0), (0, 1)]  # closed: nothing more is taken
+
+
+async def test_the_batches_handled_within_the_interval_are_committed_together_once() -> None:
+    consumer, kafka = FakeConsumer(batch_size=2), FakeKafka()
+    lanes = Lanes(consumer, RETRY, commit_interval=2.0)
+    lanes.feed(kafka, records("order.events", range(6)) + records("risk.events", range(4)))
+    await until(lambda: len(consumer.batches) == 5)  # 3 + 2 batches of 2
+    assert kafka.commits == []  # handled; their offsets wait out the interval
+    await until(lambda: kafka.commits != [])
+    assert kafka.commits == [{TopicPartition("order.events", 0): 6, TopicPartition("risk.events", 0): 4}]
+
+
+async def test_leaving_commits_at_once_what_was_handled_and_nothing_else() -> None:
+    consumer, kafka = FakeConsumer(), FakeKafka()
+    consumer.held["slow.events"] = asyncio.Event()
+    lanes = Lanes(consumer, RETRY, commit_interval=60)
+    lanes.feed(kafka, records("order.events", range(3)) + records("slow.events", range(2)))
+    await until(lambda: len(consumer.batches) == 1)
+    assert kafka.commits == []
+    leaving = asyncio.create_task(lanes.leave())
+    consumer.held["slow.events"].set()  # the batch in flight finishes, and is committed with the other
+    await leaving
+    assert kafka.commits == [{TopicPartition("order.events", 0): 3, TopicPartition("slow.events", 0): 2}]

@@ -7,11 +7,17 @@ their own, one record at a time, since a parked record waits out its delay there
 records pile up behind its lane is paused at `limit` records and resumed once its lane has taken them,
 so what a slow lane has not reached stays on Kafka, not in memory.
 
-Offsets are committed per batch, for exactly the partitions and records it handled, once the handler has
-returned. A batch whose handler raises (the dead letter or the parked copy could not be written) goes back
-in front of its partitions' records and is tried again after `failure_pause`, its lane waiting meanwhile.
+Offsets are committed for exactly the partitions and records handled, once the handler has returned: not
+after every batch, but at most every `commit_interval` (0.1 s) for all the batches handled meanwhile, in one
+request. A commit after every batch cost each consumer a round trip to the group coordinator, which the lane
+waited out before its next batch, and Kafka an offsets write, for every batch (at a few records a batch,
+most of a sale's Kafka requests). A crash loses at most the interval's commits: those records come again,
+and the inbox makes them duplicates. A batch whose handler raises (the dead letter or the parked copy
+could not be written) goes back in front of its partitions' records and is tried again after
+`failure_pause`, its lane waiting meanwhile.
 On a rebalance and on stop the lanes finish what is in flight (a record still waiting out its delay gives
-up the wait) and drop what they had not started: it comes again from the committed offsets."""
+up the wait), commit what they handled, and drop what they had not started: it comes again from the
+committed offsets."""
 
 from __future__ import annotations
 
@@ -31,6 +37,9 @@ from faka_common.messaging.consumer import Delivery, dependency_down
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Sequence[Delivery]], Awaitable[object]]
+
+#: How long handled records wait at most for their offsets to be committed (with every other batch's since).
+COMMIT_INTERVAL = 0.1
 
 
 class Consumer(Protocol):
@@ -79,9 +88,11 @@ class Lanes:
         namespace: str = "",
         limit: int | None = None,
         failure_pause: float = 1.0,
+        commit_interval: float = COMMIT_INTERVAL,
     ) -> None:
         """`retry_topic` as Kafka names it (with the namespace); `limit`: records of one partition kept
-        waiting before it is paused (by default twice a batch, at least 100)."""
+        waiting before it is paused (by default twice a batch, at least 100); `commit_interval`: how long
+        handled offsets wait at most to be committed together (0: each batch's at once)."""
         self._consumer = consumer
         self._handle: Handle = (
             consumer.consume_concurrently if consumer.concurrency > 1 else consumer.consume_batch
@@ -90,6 +101,10 @@ class Lanes:
         self._namespace = namespace
         self.limit = limit or max(2 * consumer.batch_size, 100)
         self._failure_pause = failure_pause
+        self._commit_interval = commit_interval
+        #: the next offset of each partition handled and not yet committed
+        self._handled: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Task[None] | None = None
         self._lanes: dict[str | TopicPartition, _Lane] = {}
         self._paused: set[TopicPartition] = set()
         self._kafka: Positions | None = None
@@ -126,6 +141,9 @@ class Lanes:
         try:
             tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._committer is not None:
+                await asyncio.gather(self._committer, return_exceptions=True)
+            await self._flush()  # before the partitions go: their next owner starts where these ended
         finally:
             self._lanes.clear()
             self._paused.clear()
@@ -170,7 +188,7 @@ class Lanes:
             await self._wait(self._failure_pause)
             _put_back(lane, taken)
             return
-        await self._commit(lane, {tp: part[-1].offset + 1 for tp, part in taken})
+        await self._commit({tp: part[-1].offset + 1 for tp, part in taken})
 
     async def _run_parked(self, lane: _Lane) -> None:
         [(tp, part)] = _take(lane, self.limit)
@@ -191,7 +209,7 @@ class Lanes:
         if rest:
             _put_back(lane, [(tp, rest)])
         if handled is not None:
-            await self._commit(lane, {tp: handled.offset + 1})
+            await self._commit({tp: handled.offset + 1})
 
     def _log_failure(self, lane: _Lane, what: str, error: Exception) -> None:
         """A server being down is said in one line (it is expected, and says nothing about the records);
@@ -217,13 +235,31 @@ class Lanes:
             return False
         return True
 
-    async def _commit(self, lane: _Lane, offsets: dict[TopicPartition, int]) -> None:
-        assert self._kafka is not None
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Mark `offsets` handled: committed with the others within `commit_interval`."""
+        for tp, offset in offsets.items():
+            if offset > self._handled.get(tp, -1):
+                self._handled[tp] = offset
+        if self._commit_interval <= 0:
+            await self._flush()
+        elif self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_soon(), name=f"{self._consumer.name}.commit")
+
+    async def _commit_soon(self) -> None:
+        """Commit what is handled every `commit_interval` while there is any (at once when leaving)."""
+        while self._handled:
+            await self._wait(self._commit_interval)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._handled or self._kafka is None:
+            return
+        offsets, self._handled = self._handled, {}
         try:
             await self._kafka.commit(offsets)
         except KafkaError as error:
             # handled, not committed: they come again, and the inbox makes them duplicates
-            log.warning("%s could not commit %s: %s", lane.name, offsets, error)
+            log.warning("%s could not commit %s: %s", self._consumer.name, offsets, error)
 
     def _resume_drained(self, lane: _Lane) -> None:
         if self._kafka is None:
