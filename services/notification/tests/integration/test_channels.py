@@ -66,6 +66,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+#: The logger of the tests' SMTP server (aiosmtpd): it logs what it receives, as the buyer's server may.
+SMTP_SERVER_LOG = "mail.log"
+
+
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
