@@ -9,7 +9,7 @@ from uuid import UUID
 
 from faka_common.crypto import KeyRing, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func, select
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +65,11 @@ SEALED = SealedTable(
     key=[shop_channels.c.shop_id],
     values=[_sealed(what) for what in ("smtp_password", "webhook_secret", "aliyun_secret", "twilio_token")],
 )
+
+
+#: Read with every e-mail notice: built once, with the shop bound as a parameter.
+_OF_SHOP = select(shop_channels).where(shop_channels.c.shop_id == bindparam("shop_id"))
+_LOCKED = _OF_SHOP.with_for_update()
 
 
 class ShopChannelRepository:
@@ -131,8 +136,8 @@ class ShopChannelRepository:
 
     async def get(self, shop_id: UUID, lock: bool = False) -> ShopChannels | None:
         """The shop's settings with their secrets opened; None when it set none. `lock`: for an update."""
-        query = select(shop_channels).where(shop_channels.c.shop_id == shop_id)
-        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        query = _LOCKED if lock else _OF_SHOP
+        row = (await self._session.execute(query, {"shop_id": shop_id})).first()
         if row is None:
             return None
         smtp = None

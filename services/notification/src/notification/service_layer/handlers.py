@@ -34,7 +34,9 @@ from notification.adapters.inventory import KeySource
 from notification.adapters.order_links import LinkSource
 from notification.domain.model import (
     ACCOUNT_LOCALE,
+    ALIYUN_SMS,
     DELIVERY_FAILED,
+    EMAIL,
     KEY_REPLACED,
     LOW_STOCK,
     NOTICE_OF_LINK,
@@ -48,8 +50,10 @@ from notification.domain.model import (
     RISK_REVIEW,
     SUPPLIER_DOWN,
     SUPPLIER_PAUSED,
+    TELEGRAM,
     TICKET_ESCALATED,
     TICKET_OVERDUE,
+    TWILIO_SMS,
     BuyerContact,
     BuyerContactMissing,
     NoticeUndelivered,
@@ -66,6 +70,9 @@ from notification.service_layer.notifier import Notice, Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: Channels that send through the shop's own settings (its mail sender and server, its SMS accounts).
+SHOP_SENT = frozenset({EMAIL, ALIYUN_SMS, TWILIO_SMS})
 
 KEY_MODES = frozenset({"card_key", "loop_key"})
 """Delivery modes whose goods are keys held by inventory (the others: recharge, manual)."""
@@ -224,14 +231,18 @@ async def notify_buyer(
     contact = contact or await _contact(uow, shop_id, order_id)
     moment = occurred_at()
     shop = await uow.shops.get(shop_id)
-    channels = await uow.shop_channels.get(shop_id)
+    # what only some channels need is read only when the notice's route has them (the paid notice, on the
+    # order page alone, needs neither: two reads fewer a sale)
+    routed = notifier.routed(template)
+    channels = await uow.shop_channels.get(shop_id) if routed & SHOP_SENT else None
+    telegram_chat = await uow.telegram_chats.get(shop_id, order_id) if TELEGRAM in routed else None
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
     notice = Notice(
         template=template,
         shop_id=shop_id,
         order_id=order_id,
         locale=contact.locale,
-        recipients=buyer_recipients(contact, await uow.telegram_chats.get(shop_id, order_id)),
+        recipients=buyer_recipients(contact, telegram_chat),
         context=context,
         payload={**buyer_payload(contact, moment), **(extra or {})},
         secrets=secrets,

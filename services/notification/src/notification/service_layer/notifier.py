@@ -152,6 +152,10 @@ class Notifier:
     def route(self, template: str) -> Route:
         return self._routes.get(template, [])
 
+    def routed(self, template: str) -> frozenset[str]:
+        """Every channel the notice's route may send it on."""
+        return frozenset(name for chain in self.route(template) for name in chain)
+
     def primary_channel(self, template: str) -> str:
         chains = self.route(template)
         return chains[0][0] if chains and chains[0] else "none"
