@@ -728,9 +728,7 @@ class Revealed:
 
 async def _card_product(uow: InventoryUnitOfWork, shop_id: UUID, product_id: UUID) -> Product:
     """The shop's card-key product (404 for an unknown id or another shop's)."""
-    product = await uow.products.in_shop(shop_id, product_id)
-    if product is None:
-        raise NotFound(f"no product {product_id}")
+    product = await find_product(shop_id, product_id, uow)
     if product.delivery_type != "card_key":
         raise Conflict(f"this is a {product.delivery_type} product: it takes no card-key imports")
     return product

@@ -74,18 +74,13 @@ def compose(
             raise ValueError(f"header {name}: values may not contain linefeed or carriage return characters")
         fields[name.lower()] = (name, value)
     fields = {key: field for key, field in fields.items() if field[1]}
-    addresses = [
-        addr
-        for key, (_, value) in fields.items()
-        if key in ADDRESS_HEADERS
-        for _, addr in getaddresses([value])
-    ]
-    if not all(addr.isascii() for addr in addresses):
-        return _compose_modern([field for field in fields.values()], email)
+    parsed = {key: getaddresses([value]) for key, (_, value) in fields.items() if key in ADDRESS_HEADERS}
+    if not all(addr.isascii() for pairs in parsed.values() for _, addr in pairs):
+        return _compose_modern(list(fields.values()), email)
     message = MIMEMultipart("alternative")
     for key, (name, value) in fields.items():
-        if key in ADDRESS_HEADERS:
-            message[name] = ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
+        if key in parsed:
+            message[name] = ", ".join(formataddr(pair, charset="utf-8") for pair in parsed[key])
         else:
             # compat32 takes a Header (encoded when flattened) where typeshed says str
             message[name] = value if value.isascii() else Header(value, "utf-8")  # type: ignore[assignment]

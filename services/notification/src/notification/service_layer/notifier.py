@@ -127,6 +127,10 @@ class Notifier:
     ) -> None:
         self._channels = dict(channels)
         self._routes = dict(routes)
+        self._routed = {
+            template: frozenset(name for chain in chains for name in chain)
+            for template, chains in routes.items()
+        }
         self._renderer = renderer
         self._shop_templates = shop_templates
 
@@ -154,7 +158,7 @@ class Notifier:
 
     def routed(self, template: str) -> frozenset[str]:
         """Every channel the notice's route may send it on."""
-        return frozenset(name for chain in self.route(template) for name in chain)
+        return self._routed.get(template, frozenset())
 
     def primary_channel(self, template: str) -> str:
         chains = self.route(template)
