@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import Sealed
+from faka_common.db.statements import Compiled
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -267,24 +268,25 @@ def _to_delivery(row: Any) -> Delivery:
     return Delivery(**{f: row[f] for f in DELIVERY_FIELDS})
 
 
-#: Every paid order's delivery is added, locked and saved (each once or more a sale): statements built once,
-#: so SQLAlchemy builds and keys nothing per call (building them was a tenth of delivering keys, py-spy at
-#: 10 orders/s).
-_ADD_DELIVERY = (
+#: Every paid order's delivery is added, locked and saved (each once or more a sale): statements compiled
+#: once and run on the driver (building them was a tenth of delivering keys, py-spy at 10 orders/s; running a
+#: built one through the session still cost more than the driver's own work, see `Compiled`).
+_ADD_DELIVERY = Compiled(
     insert(deliveries)
     .on_conflict_do_nothing(index_elements=[deliveries.c.order_id])
-    .returning(deliveries.c.id)
+    .returning(deliveries.c.id),
+    DELIVERY_FIELDS,
 )
 _DELIVERY_OF = select(deliveries).where(
     deliveries.c.shop_id == bindparam("shop_id"), deliveries.c.order_id == bindparam("order_id")
 )
-_LOCK_DELIVERY = _DELIVERY_OF.with_for_update()
-_SAVE_DELIVERY = update(deliveries).where(
-    deliveries.c.id == bindparam("saved_id"), deliveries.c.shop_id == bindparam("saved_shop")
-)
-_ADD_ATTEMPT = insert(delivery_attempts)
-_SAVE_ATTEMPT = update(delivery_attempts).where(
-    delivery_attempts.c.id == bindparam("saved_id"), delivery_attempts.c.shop_id == bindparam("saved_shop")
+_GET_DELIVERY = Compiled(_DELIVERY_OF)
+_LOCK_DELIVERY = Compiled(_DELIVERY_OF.with_for_update())
+_SAVE_DELIVERY = Compiled(
+    update(deliveries).where(
+        deliveries.c.id == bindparam("saved_id"), deliveries.c.shop_id == bindparam("saved_shop")
+    ),
+    MUTABLE_DELIVERY_FIELDS,
 )
 
 
@@ -296,12 +298,13 @@ class DeliveryRepository:
 
     async def add(self, delivery: Delivery) -> bool:
         """Record the delivery; False when the order already has one."""
-        result = await self._session.execute(_ADD_DELIVERY, _delivery_values(delivery, DELIVERY_FIELDS))
-        return result.first() is not None
+        return (
+            await _ADD_DELIVERY.first(self._session, _delivery_values(delivery, DELIVERY_FIELDS)) is not None
+        )
 
     async def get(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
-        row = (await self._session.execute(_DELIVERY_OF, {"shop_id": shop_id, "order_id": order_id})).first()
-        return _to_delivery(row._mapping) if row else None
+        row = await _GET_DELIVERY.first(self._session, {"shop_id": shop_id, "order_id": order_id})
+        return _to_delivery(row) if row else None
 
     async def lock_or_create(self, fresh: Delivery) -> Delivery:
         """The order's delivery, locked for this transaction; `fresh` is stored first when there is none.
@@ -315,13 +318,12 @@ class DeliveryRepository:
         return found
 
     async def lock(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
-        found = await self._session.execute(_LOCK_DELIVERY, {"shop_id": shop_id, "order_id": order_id})
-        row = found.first()
-        return _to_delivery(row._mapping) if row else None
+        row = await _LOCK_DELIVERY.first(self._session, {"shop_id": shop_id, "order_id": order_id})
+        return _to_delivery(row) if row else None
 
     async def save(self, delivery: Delivery) -> None:
-        await self._session.execute(
-            _SAVE_DELIVERY,
+        await _SAVE_DELIVERY.run(
+            self._session,
             {
                 "saved_id": delivery.id,
                 "saved_shop": delivery.shop_id,
@@ -419,17 +421,29 @@ COUNTED_OUTCOMES = (
 )
 
 
+#: An attempt is added and saved once or more a sale: compiled once like the delivery's statements.
+_ATTEMPT_MUTABLE = tuple(f for f in ATTEMPT_FIELDS if f not in ("id", "shop_id"))
+_ADD_ATTEMPT = Compiled(insert(delivery_attempts), ATTEMPT_FIELDS)
+_SAVE_ATTEMPT = Compiled(
+    update(delivery_attempts).where(
+        delivery_attempts.c.id == bindparam("saved_id"),
+        delivery_attempts.c.shop_id == bindparam("saved_shop"),
+    ),
+    _ATTEMPT_MUTABLE,
+)
+
+
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, attempt: Attempt) -> None:
-        await self._session.execute(_ADD_ATTEMPT, {f: getattr(attempt, f) for f in ATTEMPT_FIELDS})
+        await _ADD_ATTEMPT.run(self._session, {f: getattr(attempt, f) for f in ATTEMPT_FIELDS})
 
     async def save(self, attempt: Attempt) -> None:
-        values = {f: getattr(attempt, f) for f in ATTEMPT_FIELDS if f not in ("id", "shop_id")}
-        await self._session.execute(
-            _SAVE_ATTEMPT, {"saved_id": attempt.id, "saved_shop": attempt.shop_id, **values}
+        values = {f: getattr(attempt, f) for f in _ATTEMPT_MUTABLE}
+        await _SAVE_ATTEMPT.run(
+            self._session, {"saved_id": attempt.id, "saved_shop": attempt.shop_id, **values}
         )
 
     async def _of_order(self, shop_id: UUID, order_id: UUID, *where: Any) -> list[Attempt]:

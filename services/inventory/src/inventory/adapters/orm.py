@@ -10,7 +10,8 @@ from uuid import UUID
 
 from faka_common.crypto import Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
-from faka_common.db.uow import fetch_row, fetch_rows
+from faka_common.db.statements import Compiled
+from faka_common.db.uow import execute, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -449,42 +450,44 @@ async def _fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[An
     return row
 
 
-def _product(row: Row[tuple[object, ...]]) -> Product:
+def _product(found: Any) -> Product:
+    """The product of a row: a mapping of column to value, or a SQLAlchemy row."""
+    row = getattr(found, "_mapping", found)
     loop_key = None
-    if row.loop_key_sealed is not None and row.loop_key_key_id is not None:
-        loop_key = Sealed(row.loop_key_key_id, bytes(row.loop_key_sealed))
+    if row["loop_key_sealed"] is not None and row["loop_key_key_id"] is not None:
+        loop_key = Sealed(row["loop_key_key_id"], bytes(row["loop_key_sealed"]))
     return Product(
-        id=row.id,
-        shop_id=row.shop_id,
-        title=row.title,
-        description=row.description,
-        price=row.price,
-        currency=row.currency,
-        delivery_type=row.delivery_type,
-        usage_instructions=row.usage_instructions,
-        active=row.active,
-        created_at=row.created_at,
+        id=row["id"],
+        shop_id=row["shop_id"],
+        title=row["title"],
+        description=row["description"],
+        price=row["price"],
+        currency=row["currency"],
+        delivery_type=row["delivery_type"],
+        usage_instructions=row["usage_instructions"],
+        active=row["active"],
+        created_at=row["created_at"],
         loop_key=loop_key,
-        category_id=row.category_id,
-        max_per_order=row.max_per_order,
-        max_per_buyer=row.max_per_buyer,
-        visible=row.visible,
-        sort_order=row.sort_order,
-        issue_order=IssueOrder(row.issue_order),
-        low_stock_threshold=row.low_stock_threshold,
-        low_stock_alerted=row.low_stock_alerted,
-        in_stock=row.in_stock,
-        face_value=row.face_value,
-        hide_when_sold_out=row.hide_when_sold_out,
-        version=row.version,
-        variant_of=row.variant_of,
-        variant_label=row.variant_label,
-        replacement_window_hours=row.replacement_window_hours,
-        replacements_per_order=row.replacements_per_order,
-        replacement_evidence_required=row.replacement_evidence_required,
-        paused_at=row.paused_at,
-        paused_reason=row.paused_reason,
-        resumed_at=row.resumed_at,
+        category_id=row["category_id"],
+        max_per_order=row["max_per_order"],
+        max_per_buyer=row["max_per_buyer"],
+        visible=row["visible"],
+        sort_order=row["sort_order"],
+        issue_order=IssueOrder(row["issue_order"]),
+        low_stock_threshold=row["low_stock_threshold"],
+        low_stock_alerted=row["low_stock_alerted"],
+        in_stock=row["in_stock"],
+        face_value=row["face_value"],
+        hide_when_sold_out=row["hide_when_sold_out"],
+        version=row["version"],
+        variant_of=row["variant_of"],
+        variant_label=row["variant_label"],
+        replacement_window_hours=row["replacement_window_hours"],
+        replacements_per_order=row["replacements_per_order"],
+        replacement_evidence_required=row["replacement_evidence_required"],
+        paused_at=row["paused_at"],
+        paused_reason=row["paused_reason"],
+        resumed_at=row["resumed_at"],
     )
 
 
@@ -559,10 +562,15 @@ def _category(row: Row[tuple[object, ...]]) -> Category:
 # Statements of the hot paths (a product read behind every order placed and every key reveal, the
 # reservation and the sold keys behind every reveal), built once with bound parameters: building them per
 # call was a third of each read's CPU in SQLAlchemy (py-spy).
+#: A product is read about five times a sale (its terms for the order, its reservation, its allocation, two
+#: key reveals): compiled once and run on the driver (see `Compiled`).
 _PRODUCT = select(products).where(products.c.id == bindparam("product_id"))
-_PRODUCT_LOCKED = _PRODUCT.with_for_update()
 _SHOP_PRODUCT = _PRODUCT.where(products.c.shop_id == bindparam("shop_id"))
-_SHOP_PRODUCT_LOCKED = _SHOP_PRODUCT.with_for_update()
+_PRODUCTS = {
+    (in_shop, locked): Compiled(query.with_for_update() if locked else query)
+    for in_shop, query in ((False, _PRODUCT), (True, _SHOP_PRODUCT))
+    for locked in (False, True)
+}
 
 
 class ProductRepository:
@@ -596,14 +604,13 @@ class ProductRepository:
     async def get(self, product_id: UUID, for_update: bool = False) -> Product | None:
         """The product, whichever shop it belongs to: for the consumers and sweeps, which compare its shop
         with the event's themselves. A route asks `in_shop`."""
-        query = _PRODUCT_LOCKED if for_update else _PRODUCT
-        row = (await self._session.execute(query, {"product_id": product_id})).first()
+        row = await _PRODUCTS[False, for_update].first(self._session, {"product_id": product_id})
         return _product(row) if row else None
 
     async def in_shop(self, shop_id: UUID, product_id: UUID, for_update: bool = False) -> Product | None:
         """The shop's product; None for an unknown id or another shop's."""
-        query = _SHOP_PRODUCT_LOCKED if for_update else _SHOP_PRODUCT
-        row = (await self._session.execute(query, {"product_id": product_id, "shop_id": shop_id})).first()
+        params = {"product_id": product_id, "shop_id": shop_id}
+        row = await _PRODUCTS[True, for_update].first(self._session, params)
         return _product(row) if row else None
 
     async def get_many(self, product_ids: Sequence[UUID]) -> list[Product]:
@@ -766,7 +773,7 @@ class Released:
     withheld: list[UUID]
 
 
-_SOLD_TO = (
+_SOLD_TO = Compiled(
     select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed)
     .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == "sold")
     .order_by(card_keys.c.id)
@@ -1102,8 +1109,8 @@ class KeyRepository:
             yield StoredKey(row.id, row.product_id, Sealed(row.key_id, bytes(row.sealed)))
 
     async def sold_to(self, order_id: UUID) -> list[StoredKey]:
-        rows = await self._session.execute(_SOLD_TO, {"order_id": order_id})
-        return [StoredKey(r.id, r.product_id, Sealed(r.key_id, bytes(r.sealed))) for r in rows]
+        rows = await _SOLD_TO.rows(self._session, {"order_id": order_id})
+        return [StoredKey(r["id"], r["product_id"], Sealed(r["key_id"], bytes(r["sealed"]))) for r in rows]
 
     async def take_many(self, assigned: Sequence[tuple[UUID, UUID]], status: str) -> int:
         """Move claimed keys (key id, order id) out of the available queue into `status` for their orders,
@@ -1157,7 +1164,9 @@ _SELL = update(card_keys).where(card_keys.c.id.in_(bindparam("ids", expanding=Tr
 
 
 _RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))
-_RESERVATION_LOCKED = _RESERVATION.with_for_update()
+_RESERVATIONS = {
+    locked: Compiled(_RESERVATION.with_for_update() if locked else _RESERVATION) for locked in (False, True)
+}
 
 
 class ReservationRepository:
@@ -1165,8 +1174,7 @@ class ReservationRepository:
         self._session = session
 
     async def get(self, order_id: UUID, for_update: bool = False) -> Reservation | None:
-        query = _RESERVATION_LOCKED if for_update else _RESERVATION
-        row = (await self._session.execute(query, {"order_id": order_id})).first()
+        row = await _RESERVATIONS[for_update].first(self._session, {"order_id": order_id})
         if row is None:
             return None
         return _reservation(row)
@@ -1290,10 +1298,25 @@ class ReservationRepository:
         )
 
 
-def _reservation(row: Row[tuple[object, ...]]) -> Reservation:
+def _reservation(found: Any) -> Reservation:
+    """The reservation of a row: a mapping of column to value, or a SQLAlchemy row."""
+    row = getattr(found, "_mapping", found)
     return Reservation(
-        row.order_id, row.product_id, row.shop_id, row.quantity, ReservationStatus(row.status), row.expires_at
+        row["order_id"],
+        row["product_id"],
+        row["shop_id"],
+        row["quantity"],
+        ReservationStatus(row["status"]),
+        row["expires_at"],
     )
+
+
+#: Every key of a reveal in one statement (two reveals a sale); a loop key's units have no key id.
+_RECORD_REVEALS = (
+    "INSERT INTO key_reveals (order_id, product_id, shop_id, reader, key_id) "
+    "SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, revealed.key_id "
+    "FROM unnest($5::uuid[]) WITH ORDINALITY AS revealed(key_id, position) ORDER BY revealed.position"
+)
 
 
 class RevealRepository:
@@ -1305,16 +1328,6 @@ class RevealRepository:
     ) -> None:
         """One audit row per revealed key (per unit for a loop key, with no key id)."""
         if key_ids:
-            await self._session.execute(
-                insert(key_reveals),
-                [
-                    {
-                        "order_id": order_id,
-                        "product_id": product.id,
-                        "shop_id": product.shop_id,
-                        "key_id": key_id,
-                        "reader": reader,
-                    }
-                    for key_id in key_ids
-                ],
+            await execute(
+                self._session, _RECORD_REVEALS, order_id, product.id, product.shop_id, reader, key_ids
             )

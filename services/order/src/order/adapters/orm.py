@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.contracts.order_watch import announcement
+from faka_common.db.statements import Compiled
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -244,13 +245,15 @@ def _in_shop(table: Table, shop_id: UUID | None) -> list[ColumnElement[bool]]:
     return [] if shop_id is None else [table.c.shop_id == shop_id]
 
 
-#: The buyer's order page reads its order by number several times a sale: statements built once (building
-#: one per read was a third of the read's CPU in SQLAlchemy, py-spy).
+#: The buyer's order page reads its order by number several times a sale: statements compiled once and run
+#: on the driver (building one per read was a third of the read's CPU in SQLAlchemy, py-spy; running a
+#: built one through the session still cost more than the driver's own work, see `Compiled`).
 _BY_NO = select(orders).where(orders.c.order_no == bindparam("order_no"))
-_BY_NO_IN_SHOP = _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))
+_BY_NO_RUN = Compiled(_BY_NO)
+_BY_NO_IN_SHOP_RUN = Compiled(_BY_NO.where(orders.c.shop_id == bindparam("shop_id")))
 
-#: Every handler that moves an order locks it first (four a sale), built once like the reads above.
-_LOCK = (
+#: Every handler that moves an order locks it first (four a sale), compiled once like the reads above.
+_LOCK = Compiled(
     select(orders)
     .where(orders.c.id == bindparam("order_id"), orders.c.shop_id == bindparam("shop_id"))
     .with_for_update(key_share=True)
@@ -268,13 +271,16 @@ _LOCK_MANY = (
 #: An order is inserted once and saved at every move (about four times a sale): with statements built once
 #: the values are parameters, and SQLAlchemy builds, keys and caches nothing per call (building them was a
 #: fifth of placing an order and of applying its payment, py-spy at 10 orders/s).
-_INSERT = insert(orders)
-_SAVE = update(orders).where(orders.c.id == bindparam("saved_id"))
+_INSERT = Compiled(insert(orders), [column.name for column in orders.c])
+_SAVE = Compiled(update(orders).where(orders.c.id == bindparam("saved_id")), _MUTABLE)
+_TRANSITION_COLUMNS = ("shop_id", "order_id", "from_state", "to_state", "trigger", "at")
 _INSERT_TRANSITION = insert(order_transitions)
+_INSERT_ONE_TRANSITION = Compiled(_INSERT_TRANSITION, _TRANSITION_COLUMNS)
 
 
 def _order(row: Any) -> Order:
-    values = dict(row._mapping)
+    """The order of a row: a mapping of column to value, or a SQLAlchemy row."""
+    values = dict(getattr(row, "_mapping", row))
     values["status"] = Status(values["status"])
     values["buyer_fields"] = dict(values.get("buyer_fields") or {})
     return Order(**values)
@@ -289,13 +295,12 @@ class OrderRepository:
         self.moved: list[tuple[Order, Transition]] = []
 
     async def add(self, order: Order) -> None:
-        await self._session.execute(_INSERT, _row(order))
+        await _INSERT.run(self._session, _row(order))
         await self._write_transitions(order)
 
     async def save(self, order: Order) -> None:
         """Write the order's changed facts and its not yet audited transitions."""
-        row = _row(order)
-        await self._session.execute(_SAVE, {"saved_id": order.id, **{name: row[name] for name in _MUTABLE}})
+        await _SAVE.run(self._session, {"saved_id": order.id, **_row(order)})
         await self._write_transitions(order)
 
     async def _write_transitions(self, order: Order) -> None:
@@ -314,26 +319,29 @@ class OrderRepository:
             }
             for t in order.pending_transitions
         ]
-        # one transition (nearly always): one plain INSERT, not an executemany
-        await self._session.execute(_INSERT_TRANSITION, written[0] if len(written) == 1 else written)
+        # one transition (nearly always): one plain INSERT on the driver, not an executemany
+        if len(written) == 1:
+            await _INSERT_ONE_TRANSITION.run(self._session, written[0])
+        else:
+            await self._session.execute(_INSERT_TRANSITION, written)
         order.pending_transitions.clear()
 
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """The shop's order with this number, None for another shop's; with no shop (a route that serves the
         whole platform), the order of any shop (order numbers are unique across shops)."""
         query, params = (
-            (_BY_NO, {"order_no": order_no})
+            (_BY_NO_RUN, {"order_no": order_no})
             if shop_id is None
-            else (_BY_NO_IN_SHOP, {"order_no": order_no, "shop_id": shop_id})
+            else (_BY_NO_IN_SHOP_RUN, {"order_no": order_no, "shop_id": shop_id})
         )
-        row = (await self._session.execute(query, params)).first()
+        row = await query.first(self._session, params)
         return _order(row) if row else None
 
     async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
         """The shop's order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every
         other writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for
         one order cannot deadlock."""
-        row = (await self._session.execute(_LOCK, {"order_id": order_id, "shop_id": shop_id})).first()
+        row = await _LOCK.first(self._session, {"order_id": order_id, "shop_id": shop_id})
         return _order(row) if row else None
 
     async def lock_in_order(self, order_ids: Collection[UUID]) -> None:
