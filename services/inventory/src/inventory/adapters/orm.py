@@ -667,6 +667,10 @@ def _counts() -> Select[Any]:
 _COUNTS = _counts()
 
 
+#: Every reservation, allocation and sale appends a change of its product's counts: compiled once.
+_RECORD_CHANGE = Compiled(insert(stock_changes), ["product_id", "shop_id", "available", "reserved", "sold"])
+
+
 class StockRepository:
     """Exact counts without a hot row: a transaction appends its StockChange; `fold` adds the appended
     changes into stock_counts. Reading adds the not-yet-folded changes, so counts are exact at any time."""
@@ -677,15 +681,8 @@ class StockRepository:
     async def record(self, shop_id: UUID, product_id: UUID, change: StockChange) -> None:
         """Append a change of the product's counts (`shop_id`: the product's shop)."""
         if change:
-            await self._session.execute(
-                insert(stock_changes).values(
-                    product_id=product_id,
-                    shop_id=shop_id,
-                    available=change.available,
-                    reserved=change.reserved,
-                    sold=change.sold,
-                )
-            )
+            values = {"available": change.available, "reserved": change.reserved, "sold": change.sold}
+            await _RECORD_CHANGE.run(self._session, {"product_id": product_id, "shop_id": shop_id, **values})
 
     async def counts(self, items: Sequence[Product]) -> dict[UUID, Stock]:
         if not items:
@@ -946,10 +943,7 @@ class KeyRepository:
 
     async def sell_reserved(self, order_id: UUID) -> list[UUID]:
         """The order's reserved keys become sold; returns their ids in id order."""
-        ids = await self._locked_for_order(order_id, "reserved")
-        if ids:
-            await self._session.execute(_SELL, {"ids": ids})
-        return ids
+        return sorted(row["id"] for row in await _SELL.rows(self._session, {"order_id": order_id}))
 
     async def release(self, order_id: UUID) -> Released:
         """The order's reserved keys go back to the available queue, at their old place in issue order;
@@ -1140,17 +1134,22 @@ class KeyRepository:
             select(card_keys.c.id).where(card_keys.c.id.in_(ids)).order_by(card_keys.c.id).with_for_update()
         )
 
-    async def _locked_for_order(self, order_id: UUID, status: str) -> list[UUID]:
-        rows = await self._session.execute(_ORDER_KEYS_LOCKED, {"order_id": order_id, "status": status})
-        return list(rows.scalars())
 
-
-#: The sale of every paid order reads its keys locked and marks them sold: both built once.
-_ORDER_KEYS_LOCKED = (
-    select(card_keys.c.id)
-    .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == bindparam("status"))
-    .order_by(card_keys.c.id)
-    .with_for_update()
+#: The sale of every paid order locks its reserved keys in id order (as every other locker of card keys
+#: does, so two transactions cannot deadlock) and marks them sold, in one statement compiled once.
+_SELL = Compiled(
+    update(card_keys)
+    .where(
+        card_keys.c.id.in_(
+            select(card_keys.c.id)
+            .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == "reserved")
+            .order_by(card_keys.c.id)
+            .with_for_update()
+            .scalar_subquery()
+        )
+    )
+    .values(status="sold")
+    .returning(card_keys.c.id)
 )
 #: A release reads its keys locked with their batch's shop and supplier.
 _ORDER_KEYS_SUPPLIERS = (
@@ -1160,13 +1159,20 @@ _ORDER_KEYS_SUPPLIERS = (
     .order_by(card_keys.c.id)
     .with_for_update(of=card_keys)
 )
-_SELL = update(card_keys).where(card_keys.c.id.in_(bindparam("ids", expanding=True))).values(status="sold")
 
 
 _RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))
 _RESERVATIONS = {
     locked: Compiled(_RESERVATION.with_for_update() if locked else _RESERVATION) for locked in (False, True)
 }
+
+
+#: A reservation moves two or three times a sale: compiled once.
+_SET_RESERVATION_STATUS = Compiled(
+    update(reservations)
+    .where(reservations.c.order_id == bindparam("order_id"))
+    .values(status=bindparam("status"), updated_at=func.now())
+)
 
 
 class ReservationRepository:
@@ -1291,11 +1297,7 @@ class ReservationRepository:
         return result.first() is not None
 
     async def set_status(self, order_id: UUID, status: ReservationStatus) -> None:
-        await self._session.execute(
-            update(reservations)
-            .where(reservations.c.order_id == order_id)
-            .values(status=status.value, updated_at=func.now())
-        )
+        await _SET_RESERVATION_STATUS.run(self._session, {"order_id": order_id, "status": status.value})
 
 
 def _reservation(found: Any) -> Reservation:

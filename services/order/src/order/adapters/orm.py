@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    any_,
     bindparam,
     delete,
     func,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -259,10 +260,10 @@ _LOCK = Compiled(
     .with_for_update(key_share=True)
 )
 
-#: Every consumer batch of the order service locks its orders first (`lock_in_order`): built once too.
-_LOCK_MANY = (
+#: Every consumer batch of the order service locks its orders first (`lock_in_order`): compiled once too.
+_LOCK_MANY = Compiled(
     select(orders.c.id)
-    .where(orders.c.id.in_(bindparam("ids", expanding=True)))
+    .where(orders.c.id == any_(bindparam("ids", type_=ARRAY(PgUUID(as_uuid=True)))))
     .order_by(orders.c.id)
     .with_for_update(key_share=True)
 )
@@ -348,7 +349,7 @@ class OrderRepository:
         """Lock the rows of `order_ids` (as `lock` does) in the order of their ids: transactions that lock
         several orders this way before anything else wait for each other instead of deadlocking."""
         if order_ids:
-            await self._session.execute(_LOCK_MANY, {"ids": sorted(set(order_ids))})
+            await _LOCK_MANY.run(self._session, {"ids": sorted(set(order_ids))})
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         """Awaiting-payment orders past their window, skipping rows another worker holds."""
@@ -446,18 +447,32 @@ class OrderRepository:
         return [_order(row) for row in (await self._session.execute(query)).all()]
 
 
-#: Read for every payment notification (whom the payment was started with), built once.
-_ATTEMPT_COLLECTOR = select(payment_attempts.c.collected_by).where(
-    payment_attempts.c.order_id == bindparam("order_id"),
-    payment_attempts.c.provider == bindparam("provider"),
+#: Read for every payment notification (whom the payment was started with), compiled once.
+_ATTEMPT_COLLECTOR = Compiled(
+    select(payment_attempts.c.collected_by).where(
+        payment_attempts.c.order_id == bindparam("order_id"),
+        payment_attempts.c.provider == bindparam("provider"),
+    )
 )
 
-
-#: A payment is recorded once a sale, built once like the order's statements.
-_ADD_PAYMENT = (
+_PAYMENT_COLUMNS = (
+    "id",
+    "shop_id",
+    "order_id",
+    "provider",
+    "trade_no",
+    "amount",
+    "currency",
+    "received_at",
+    "collected_by",
+    "payer_account",
+)
+#: A payment is recorded once a sale, compiled once like the order's statements.
+_ADD_PAYMENT = Compiled(
     insert(payments)
     .on_conflict_do_nothing(index_elements=["shop_id", "provider", "trade_no"])
-    .returning(payments.c.id)
+    .returning(payments.c.id),
+    _PAYMENT_COLUMNS,
 )
 
 
@@ -467,8 +482,8 @@ class PaymentRepository:
 
     async def add(self, order: Order, notice: PaymentNotice, received_at: datetime) -> bool:
         """Record the order's payment; False when this provider's trade was recorded already (in its shop)."""
-        result = await self._session.execute(
-            _ADD_PAYMENT,
+        added = await _ADD_PAYMENT.first(
+            self._session,
             {
                 "id": uuid7(),
                 "shop_id": order.shop_id,
@@ -482,7 +497,7 @@ class PaymentRepository:
                 "payer_account": notice.payer_account,
             },
         )
-        return result.first() is not None
+        return added is not None
 
     async def count_for(self, order_id: UUID) -> int:
         rows = (
@@ -537,8 +552,8 @@ class PaymentRepository:
     async def attempt_collector(self, order_id: UUID, provider: str) -> str | None:
         """Who the buyer's last start with `provider` sent the money to; None when it never started."""
         params = {"order_id": order_id, "provider": provider}
-        found: str | None = (await self._session.execute(_ATTEMPT_COLLECTOR, params)).scalar()
-        return found
+        row = await _ATTEMPT_COLLECTOR.first(self._session, params)
+        return row["collected_by"] if row else None
 
     async def attempts(self, order_id: UUID) -> dict[str, str | None]:
         query = select(payment_attempts.c.provider, payment_attempts.c.provider_ref).where(
@@ -836,8 +851,8 @@ coupon_redemptions = Table(
 )
 
 
-#: Read for every order placed: built once (building it per read was a quarter of placing's CPU, py-spy).
-_TIERS = (
+#: Read for every order placed: compiled once (building it per read was a quarter of placing's CPU, py-spy).
+_TIERS = Compiled(
     select(order_price_tiers.c.min_quantity, order_price_tiers.c.unit_price)
     .where(
         order_price_tiers.c.shop_id == bindparam("shop_id"),
@@ -852,8 +867,8 @@ class PriceTierRepository:
         self._session = session
 
     async def for_product(self, shop_id: UUID, product_id: UUID) -> list[PriceTier]:
-        rows = await self._session.execute(_TIERS, {"shop_id": shop_id, "product_id": product_id})
-        return [PriceTier(r.min_quantity, r.unit_price) for r in rows.all()]
+        rows = await _TIERS.rows(self._session, {"shop_id": shop_id, "product_id": product_id})
+        return [PriceTier(r["min_quantity"], r["unit_price"]) for r in rows]
 
     async def replace(self, shop_id: UUID, product_id: UUID, tiers: list[PriceTier]) -> None:
         await self._session.execute(

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName
 from faka_common.crypto import KeyRing, KeyRingError, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
+from faka_common.db.statements import Compiled
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Unavailable
 from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, bindparam, delete, func, select
@@ -63,21 +64,32 @@ SEALED = SealedTable(
 )
 
 
-def _channel(row: Any) -> ShopChannel:
+def _channel(found: Any) -> ShopChannel:
+    """The channel of a row: a mapping of column to value, or a SQLAlchemy row."""
+    row = getattr(found, "_mapping", found)
     return ShopChannel(
-        row.shop_id, row.provider, row.enabled, dict(row.shown), row.key_id, bytes(row.sealed), row.updated_at
+        row["shop_id"],
+        row["provider"],
+        row["enabled"],
+        dict(row["shown"]),
+        row["key_id"],
+        bytes(row["sealed"]),
+        row["updated_at"],
     )
 
 
-#: Read on every view of an order awaiting payment: built once.
-_ENABLED = (
+#: Read on every view of an order awaiting payment: compiled once.
+_ENABLED = Compiled(
     select(payment_channels.c.provider)
     .where(payment_channels.c.shop_id == bindparam("shop_id"), payment_channels.c.enabled)
     .order_by(payment_channels.c.provider)
 )
-#: Read for every payment notification (is the shop's own channel on?): built once.
-_CHANNEL = select(payment_channels).where(
-    payment_channels.c.shop_id == bindparam("shop_id"), payment_channels.c.provider == bindparam("provider")
+#: Read for every payment notification (is the shop's own channel on?): compiled once.
+_CHANNEL = Compiled(
+    select(payment_channels).where(
+        payment_channels.c.shop_id == bindparam("shop_id"),
+        payment_channels.c.provider == bindparam("provider"),
+    )
 )
 
 
@@ -94,12 +106,12 @@ class PaymentChannelRepository:
         return [_channel(row) for row in (await self._session.execute(query)).all()]
 
     async def get(self, shop_id: UUID, provider: str) -> ShopChannel | None:
-        row = (await self._session.execute(_CHANNEL, {"shop_id": shop_id, "provider": provider})).first()
+        row = await _CHANNEL.first(self._session, {"shop_id": shop_id, "provider": provider})
         return _channel(row) if row else None
 
     async def enabled(self, shop_id: UUID) -> list[str]:
         """The providers of the shop's enabled channels, by name."""
-        return list((await self._session.execute(_ENABLED, {"shop_id": shop_id})).scalars())
+        return [row["provider"] for row in await _ENABLED.rows(self._session, {"shop_id": shop_id})]
 
     async def put(self, channel: ShopChannel) -> None:
         values = {
