@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import ColumnElement
 from uuid6 import uuid7
 
@@ -279,6 +280,25 @@ _INSERT_TRANSITION = insert(order_transitions)
 _INSERT_ONE_TRANSITION = Compiled(_INSERT_TRANSITION, _TRANSITION_COLUMNS)
 
 
+def _with_transition(written: Insert | Update) -> Compiled:
+    """`written` (the order's insert or save) and the one transition it audits (nearly every write) in one
+    statement, one round trip fewer per move (six a sale). The transition is written only if the order's
+    row was; its values are the parameters named `moved_<column>`."""
+    order = written.returning(orders.c.id).cte("written")
+    moved = select(
+        *(bindparam(f"moved_{name}", type_=order_transitions.c[name].type) for name in _TRANSITION_COLUMNS)
+    ).select_from(order)
+    return Compiled(insert(order_transitions).from_select(list(_TRANSITION_COLUMNS), moved))
+
+
+_INSERT_MOVED = _with_transition(insert(orders).values({c.name: bindparam(c.name) for c in orders.c}))
+_SAVE_MOVED = _with_transition(
+    update(orders)
+    .where(orders.c.id == bindparam("saved_id"))
+    .values({name: bindparam(name) for name in _MUTABLE})
+)
+
+
 def _order(row: Any) -> Order:
     """The order of a row: a mapping of column to value, or a SQLAlchemy row."""
     values = dict(getattr(row, "_mapping", row))
@@ -296,17 +316,38 @@ class OrderRepository:
         self.moved: list[tuple[Order, Transition]] = []
 
     async def add(self, order: Order) -> None:
+        if len(order.pending_transitions) == 1:
+            await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order)})
+            return
         await _INSERT.run(self._session, _row(order))
         await self._write_transitions(order)
 
     async def save(self, order: Order) -> None:
         """Write the order's changed facts and its not yet audited transitions."""
-        await _SAVE.run(self._session, {"saved_id": order.id, **_row(order)})
+        row = {"saved_id": order.id, **_row(order)}
+        if len(order.pending_transitions) == 1:
+            await _SAVE_MOVED.run(self._session, {**row, **self._moved(order)})
+            return
+        await _SAVE.run(self._session, row)
         await self._write_transitions(order)
+
+    def _moved(self, order: Order) -> dict[str, Any]:
+        (written,) = self._transitions(order)
+        return {f"moved_{name}": value for name, value in written.items()}
 
     async def _write_transitions(self, order: Order) -> None:
         if not order.pending_transitions:
             return
+        written = self._transitions(order)
+        # one transition (nearly always): one plain INSERT on the driver, not an executemany
+        if len(written) == 1:
+            await _INSERT_ONE_TRANSITION.run(self._session, written[0])
+        else:
+            await self._session.execute(_INSERT_TRANSITION, written)
+
+    def _transitions(self, order: Order) -> list[dict[str, Any]]:
+        """The rows of the order's transitions not yet audited, taken from it (and kept to be announced and
+        counted after commit)."""
         self.changed.append((order.order_no, announcement(order.status.value, order.paid_at)))
         self.moved += [(order, t) for t in order.pending_transitions]
         written = [
@@ -320,12 +361,8 @@ class OrderRepository:
             }
             for t in order.pending_transitions
         ]
-        # one transition (nearly always): one plain INSERT on the driver, not an executemany
-        if len(written) == 1:
-            await _INSERT_ONE_TRANSITION.run(self._session, written[0])
-        else:
-            await self._session.execute(_INSERT_TRANSITION, written)
         order.pending_transitions.clear()
+        return written
 
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """The shop's order with this number, None for another shop's; with no shop (a route that serves the
