@@ -9,17 +9,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio.to_thread
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faka_common.contracts.envelope import Envelope
 from faka_common.contracts.topics import dead_letter
-from faka_common.db.engine import session_factory
+from faka_common.db.engine import asyncpg_dsn, session_factory
 from faka_common.db.tables import outbox
 from faka_common.db.uow import UnitOfWork, kicker
 from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
-from faka_common.messaging.relay import OutboxRelay
+from faka_common.messaging.relay import OutboxRelay, create_producer
 from faka_common.testing import eventually
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -118,6 +119,46 @@ async def test_relay_publishes_one_aggregates_messages_in_commit_order(
             return (await connection.execute(unpublished)).scalar_one() == 0
 
     await eventually(all_marked)
+
+
+async def test_published_rows_are_marked_with_the_next_fetch_or_alone_soon_after(
+    fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str
+) -> None:
+    """The relay marks what it published in the round trip that fetches the next rows, never publishing
+    them twice; when no commit wakes it soon (MARK_WITHIN), it marks them alone."""
+    relay = OutboxRelay(f"marks{run_id}", fresh_database, kafka_bootstrap, poll_interval=0.05)
+    make_uow = uow_factory(engine, relay.service)
+    order_id = uuid.uuid4()
+
+    async def commit(*notes: str) -> None:
+        async with make_uow() as uow:
+            for note in notes:
+                uow.publish(Pinged(order_id=order_id, note=note))
+            await uow.commit()
+
+    async def unpublished() -> int:
+        async with engine.connect() as connection:
+            query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return int((await connection.execute(query)).scalar_one())
+
+    connection = await asyncpg.connect(asyncpg_dsn(fresh_database))
+    producer = create_producer(kafka_bootstrap, f"marks{run_id}")
+    await producer.start()
+    try:
+        await commit("1", "2")
+        assert await relay.publish_batch(connection, producer) == 2
+        assert await unpublished() == 2  # published, marked with the next fetch
+        await commit("3")
+        assert await relay.publish_batch(connection, producer) == 1  # 1 and 2 not again
+        assert await unpublished() == 1
+        await relay._idle(connection)  # nothing wakes it: 3 is marked alone
+        assert await unpublished() == 0
+        assert await relay.publish_batch(connection, producer) == 0
+    finally:
+        await producer.stop()
+        await connection.close()
+    received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=3)
+    assert [e.payload["note"] for e in received] == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize("wake", ["same process", "another process (NOTIFY)"])

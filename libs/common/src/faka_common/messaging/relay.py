@@ -34,6 +34,17 @@ SELECT id, topic, key, type, value, headers, extract(epoch FROM clock_timestamp(
 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1
 """
 MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+# the rows published last time marked and the next ones fetched in one round trip; the fetch's snapshot is
+# the statement's start, where the rows being marked are still unpublished, so it leaves them out by id
+MARK_AND_FETCH = """
+WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($2::bigint[]))
+SELECT id, topic, key, type, value, headers, extract(epoch FROM clock_timestamp() - created_at) AS age
+FROM outbox WHERE published_at IS NULL AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1
+"""
+#: How long published rows wait to be marked with the next fetch: a commit waking the relay within it
+#: spares a round trip (a sale's messages come in bursts); else they are marked alone. Rows published but
+#: not marked when the relay dies are published again, and consumers take them as duplicates.
+MARK_WITHIN = 0.05
 OLDEST = """
 SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox
 WHERE published_at IS NULL ORDER BY id LIMIT 1
@@ -81,6 +92,8 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self.is_leader = False
+        #: ids of the rows published and not yet marked (see MARK_WITHIN)
+        self._published: list[int] = []
 
     async def run(self) -> None:
         """Run until cancelled; reconnects after any failure."""
@@ -127,13 +140,34 @@ class OutboxRelay:
                     self._wake.clear()
                     sent = await self.publish_batch(conn, producer)
                     if sent < self._batch_size:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                        await self._idle(conn)
             finally:
                 kicker.unregister(database, self.service, self._wake)
                 await producer.stop()
         finally:
-            await conn.close(timeout=5)
+            try:
+                if self._published:  # best effort: what stays unmarked is published again
+                    await asyncio.wait_for(self._mark(conn), 1.0)
+            except Exception as error:
+                log.info("outbox relay of %s left published rows unmarked: %s", self.service, error)
+            finally:
+                await conn.close(timeout=5)
+
+    async def _idle(self, conn: asyncpg.Connection) -> None:
+        """Wait for a commit to wake the relay (a poll after `poll_interval`). Rows published and not yet
+        marked wait at most MARK_WITHIN for that: then they are marked alone."""
+        if self._published:
+            try:
+                await asyncio.wait_for(self._wake.wait(), MARK_WITHIN)
+                return
+            except TimeoutError:
+                await self._mark(conn)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def _mark(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(MARK, self._published)
+        self._published = []
 
     async def _observe_age(self, conn: asyncpg.Connection) -> None:
         OLDEST_AGE.labels(self.service).set(float(await conn.fetchval(OLDEST) or 0.0))
@@ -142,7 +176,13 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        rows = await conn.fetch(FETCH, self._batch_size)
+        """Publish the next unpublished rows in id order and say how many; the rows published by the call
+        before are marked in the same round trip, these ones by the next call (or `_idle`)."""
+        if self._published:
+            rows = await conn.fetch(MARK_AND_FETCH, self._batch_size, self._published)
+            self._published = []
+        else:
+            rows = await conn.fetch(FETCH, self._batch_size)
         OLDEST_AGE.labels(self.service).set(float(rows[0]["age"]) if rows else 0.0)
         if not rows:
             BACKLOG.labels(self.service).set(0)
@@ -159,11 +199,12 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*futures)
-        await conn.execute(MARK, [row["id"] for row in rows])
+        self._published = [row["id"] for row in rows]
         for row in rows:
             PUBLISHED.labels(self.service, row["topic"]).inc()
-        # a batch that was not full took every row there was: count only behind a full one
-        backlog = await conn.fetchval(COUNT) if len(rows) == self._batch_size else 0
+        # a batch that was not full took every row there was: count only behind a full one (whose rows,
+        # published but not yet marked, are not behind it)
+        backlog = await conn.fetchval(COUNT) - len(rows) if len(rows) == self._batch_size else 0
         BACKLOG.labels(self.service).set(backlog)
         return len(rows)
 
