@@ -398,7 +398,7 @@ def combined(*routers: APIRouter) -> APIRouter:
     return out
 
 
-def _internal_caller(request: Request) -> str:
+async def _internal_caller(request: Request) -> str:
     caller = getattr(request.state, "internal_caller", None)
     if caller is None:  # a route without internal_auth: refuse rather than guess who calls
         raise Unauthorized("internal endpoint: no authenticated caller")

@@ -68,7 +68,7 @@ IN_SHOP: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _api_token(
+async def _api_token(
     x_api_token: Annotated[str | None, Header(description="The API token (faka_...)")] = None,
 ) -> str:
     """The token of the request; none, or one too long to be one, is the 401 of an unknown token (a

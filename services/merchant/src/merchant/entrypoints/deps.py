@@ -28,7 +28,7 @@ SESSION_HEADER = "X-Session-Token"
 """The session a request acts as: the opaque token sign-in answered (never in a URL)."""
 
 
-def _service(request: Request) -> Service:
+async def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -36,14 +36,14 @@ def _service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(_service)]
 
 
-def _now(service: ServiceDep) -> datetime:
+async def _now(service: ServiceDep) -> datetime:
     return service.clock()
 
 
 Now = Annotated[datetime, Depends(_now)]
 
 
-def _session_token(
+async def _session_token(
     x_session_token: Annotated[str | None, Header(max_length=128, description="The session token")] = None,
 ) -> str:
     if not x_session_token:
