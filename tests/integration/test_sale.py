@@ -326,10 +326,14 @@ async def test_a_buyer_following_the_order_stream_sees_each_change_and_the_key_w
             assert (await notify(platform, notification(platform, order))).status_code == 200
             await asyncio.wait_for(reader, 30)  # the stream ends once the order is settled
 
+        read = await shop.get(f"/api/v1/orders/{order['order_no']}", params={"token": order["token"]})
     statuses = [view["status"] for view in seen]
     assert statuses[-1] == "delivered"
     assert len(statuses) == len(set(statuses)), "each status is sent once"
     assert seen[-1]["items"][0]["content"].startswith("LIVE-")
+    assert "access" not in seen[-1]  # how the secret opened the order is the gateway's alone
+    # the delivery is told by its announcement (the secret version unchanged): what a read shows
+    assert read.status_code == 200 and seen[-1] == read.json()
     for told in seen[:-1]:  # a payment is told by its announcement: the same time the order's read shows
         if told["status"] in ("paid", "fulfilling"):
             assert (told["paid_at"], told["pay_url"], told["payment_methods"]) == (

@@ -101,11 +101,12 @@ def test_every_registered_message_names_its_topic() -> None:
     assert Envelope.wrap(paid, "order").payload["trade_no"] == "T1"
 
 
-def test_an_order_watch_announcement_carries_the_time_paid_with_the_move_to_paid_only() -> None:
+def test_an_order_watch_announcement_tells_a_payments_time_and_a_deliverys_time_and_secret_version() -> None:
     at = datetime(2026, 12, 3, 6, 0, 0, 123456, tzinfo=UTC)
-    assert read_announcement(announcement("paid", at)) == Announced(
-        "paid", "2026-12-03T06:00:00.123456+00:00"
-    )
-    assert announcement("delivered", at) == "delivered"  # only a payment's time is told
-    assert read_announcement("fulfilling") == Announced("fulfilling", None)
+    iso = "2026-12-03T06:00:00.123456+00:00"
+    assert read_announcement(announcement("paid", at)) == Announced("paid", iso)
+    assert read_announcement(announcement("delivered", at, 3)) == Announced("delivered", iso, 3)
+    assert announcement("delivered", at) == "delivered"  # no version known: the page reads the order
+    assert announcement("fulfilling", at, 3) == "fulfilling"  # nothing else is told
+    assert read_announcement("fulfilling") == Announced("fulfilling", None, None)
     assert read_announcement(announcement("paid")) == Announced("paid", None)  # unknown time: the page reads

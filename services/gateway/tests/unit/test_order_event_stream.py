@@ -17,15 +17,23 @@ from gateway.service_layer.buyer_secrets import OrderSecret
 class Orders:
     """The order as the order service would answer it, at whatever status it has reached."""
 
-    def __init__(self) -> None:
+    def __init__(self, access: dict[str, Any] | None = None) -> None:
         self.status = "pending_risk"
         self.reads: list[str] = []
+        self.reveals: list[str] = []
+        self.access = access if access is not None else TOKEN_ACCESS
 
-    async def buyer_order(
+    async def buyer_order_and_access(
         self, gw: Any, order_no: str, secret: OrderSecret, ip: str | None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         self.reads.append(self.status)
-        return self.view()
+        return await self.revealed_view(gw, self.view()), self.access
+
+    async def revealed_view(self, gw: Any, order: dict[str, Any]) -> dict[str, Any]:
+        if order["status"] != "delivered":
+            return order
+        self.reveals.append(order["status"])
+        return {**order, "items": [{"content": "KEY-1"}]}
 
     def view(self) -> dict[str, Any]:
         paid = self.status not in {"pending_risk", "reserving", "awaiting_payment"}
@@ -37,32 +45,55 @@ class Orders:
             "pay_url": "https://pay.example/N1" if awaiting else None,
             "payment_methods": ["sandbox"] if awaiting else [],
             "paid_at": PAID_AT.isoformat() if paid else None,
+            "delivered_at": DELIVERED_AT.isoformat() if self.status == "delivered" else None,
         }
 
 
 PAID_AT = datetime(2026, 12, 2, 12, 0, 0, 123456, tzinfo=UTC)
+DELIVERED_AT = datetime(2026, 12, 2, 12, 0, 1, 5, tzinfo=UTC)
+TOKEN_ACCESS = {"by": "token", "secret_version": 0, "until": "2999-01-01T00:00:00+00:00"}
 
 
-async def follow(orders: Orders, announcements: list[str], with_times: bool = True) -> list[dict[str, Any]]:
-    """The frames the stream sends for the order's first view and each announced status (announced as the
-    order service does: the move to paid with the time paid, unless not `with_times`)."""
+def announced(status: str, with_times: bool = True, secret_version: int = 0) -> str:
+    """`status` announced as the order service does: the move to paid with the time paid, the move to
+    delivered with the time delivered and the secret version (neither, unless `with_times`)."""
+    if not with_times:
+        return announcement(status)
+    return announcement(status, DELIVERED_AT if status == "delivered" else PAID_AT, secret_version)
+
+
+async def follow(
+    orders: Orders, announcements: list[str], with_times: bool = True, secret_version: int = 0
+) -> list[dict[str, Any]]:
+    """The frames the stream sends for the order's first view and each announced status."""
     changes: asyncio.Queue[str] = asyncio.Queue()
     frames = order_events._stream(
-        object(), "N1", OrderSecret("t", None), None, orders.view(), changes, contextlib.AsyncExitStack()
+        object(),
+        "N1",
+        OrderSecret("t", None),
+        None,
+        orders.view(),
+        changes,
+        contextlib.AsyncExitStack(),
+        orders.access,
     )
     seen = [json.loads((await anext(frames)).decode().split("data: ", 1)[1])]
     for status in announcements:
         orders.status = status
-        changes.put_nowait(announcement(status, PAID_AT if with_times else None))
+        changes.put_nowait(announced(status, with_times, secret_version))
         seen.append(json.loads((await anext(frames)).decode().split("data: ", 1)[1]))
     return seen
 
 
-async def test_a_keyed_sale_is_read_when_it_awaits_payment_and_once_delivered_and_told_the_rest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def orders(monkeypatch: pytest.MonkeyPatch) -> Orders:
     orders = Orders()
-    monkeypatch.setattr(order_events.edge, "buyer_order", orders.buyer_order)
+    monkeypatch.setattr(order_events.edge, "buyer_order_and_access", orders.buyer_order_and_access)
+    monkeypatch.setattr(order_events.edge, "revealed_view", orders.revealed_view)
+    return orders
+
+
+async def test_a_keyed_sale_is_read_only_when_it_awaits_payment_and_told_the_rest(orders: Orders) -> None:
     seen = await follow(orders, ["reserving", "awaiting_payment", "paid", "fulfilling", "delivered"])
     assert [view["status"] for view in seen] == [
         "pending_risk",
@@ -72,18 +103,16 @@ async def test_a_keyed_sale_is_read_when_it_awaits_payment_and_once_delivered_an
         "fulfilling",
         "delivered",
     ]
-    assert orders.reads == ["awaiting_payment", "delivered"]
+    assert orders.reads == ["awaiting_payment"]
+    assert orders.reveals == ["delivered"]  # the keys, revealed once
+    assert seen[5] == {**orders.view(), "items": [{"content": "KEY-1"}]}  # what a read would have shown
     orders.status = "paid"
     assert seen[3] == orders.view()  # told by the announcement: what a read at paid would have shown
     assert seen[4]["paid_at"] and seen[4]["pay_url"] is None  # fulfilling keeps what paid showed
 
 
-async def test_a_payment_announced_without_its_time_makes_the_stream_read_the_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    orders = Orders()
+async def test_a_payment_announced_without_its_time_makes_the_stream_read_the_order(orders: Orders) -> None:
     orders.status = "awaiting_payment"
-    monkeypatch.setattr(order_events.edge, "buyer_order", orders.buyer_order)
     seen = await follow(
         orders, ["paid"], with_times=False
     )  # an order service that announced the status alone
@@ -92,19 +121,53 @@ async def test_a_payment_announced_without_its_time_makes_the_stream_read_the_or
 
 
 async def test_a_payment_announced_after_a_missed_announcement_makes_the_stream_read_the_order(
-    monkeypatch: pytest.MonkeyPatch,
+    orders: Orders,
 ) -> None:
-    orders = Orders()
-    monkeypatch.setattr(order_events.edge, "buyer_order", orders.buyer_order)
     seen = await follow(orders, ["paid"])  # from pending_risk: reserving and awaiting_payment never announced
     assert orders.reads == ["paid"]
     assert seen[-1] == orders.view()
 
 
-async def test_a_missed_announcement_makes_the_stream_read_the_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    orders = Orders()
+async def test_a_missed_announcement_makes_the_stream_read_the_order(orders: Orders) -> None:
     orders.status = "awaiting_payment"
-    monkeypatch.setattr(order_events.edge, "buyer_order", orders.buyer_order)
     seen = await follow(orders, ["fulfilling"])  # "paid" never announced
     assert orders.reads == ["fulfilling"]
     assert seen[-1]["pay_url"] is None and seen[-1]["paid_at"]
+
+
+async def test_a_delivery_after_the_token_was_rotated_makes_the_stream_read_the_order(orders: Orders) -> None:
+    """A seller rotated the order's tokens while the buyer watched: the delivery is announced with the new
+    secret version, so the stream reads the order with the old token (which the order service refuses),
+    and nothing is revealed without that read."""
+    orders.status = "fulfilling"
+    seen = await follow(orders, ["delivered"], secret_version=1)
+    assert orders.reads == ["delivered"]
+    assert seen[-1]["status"] == "delivered"  # this fake order service still opens it; the real one 404s
+
+
+@pytest.mark.parametrize(
+    ("access", "told"),
+    [
+        ({"by": "password"}, True),  # rotating tokens leaves the query password
+        ({**TOKEN_ACCESS, "until": "2020-01-01T00:00:00+00:00"}, False),  # the token has expired since
+        ({**TOKEN_ACCESS, "until": "not a time"}, False),
+        ({"by": "token"}, False),  # no version known
+        (None, False),  # an order service that does not say how the order was opened
+    ],
+)
+async def test_a_delivery_is_told_only_while_the_watchers_secret_still_opens_the_order(
+    orders: Orders, access: dict[str, Any] | None, told: bool
+) -> None:
+    orders.status, orders.access = "fulfilling", access  # type: ignore[assignment]
+    seen = await follow(orders, ["delivered"])
+    assert orders.reads == ([] if told else ["delivered"])
+    assert seen[-1]["items"] == [{"content": "KEY-1"}]
+
+
+async def test_a_delivery_announced_without_its_secret_version_makes_the_stream_read_the_order(
+    orders: Orders,
+) -> None:
+    orders.status = "fulfilling"
+    seen = await follow(orders, ["delivered"], with_times=False)  # an order service before versions
+    assert orders.reads == ["delivered"]
+    assert seen[-1]["delivered_at"] == DELIVERED_AT.isoformat()

@@ -3,6 +3,7 @@ tokens can be rotated by the seller, and the pay link follows the enabled provid
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -65,6 +66,23 @@ async def test_rotating_the_secret_revokes_the_old_token_and_the_new_one_works(d
     assert old.status_code == 404
     assert new.status_code == 200 and password.status_code == 200
     assert unknown.status_code == 404
+
+
+async def test_the_view_tells_the_gateway_how_the_secret_opened_the_order(db: Any) -> None:
+    """By a token: of which secret version and until when (the order page's stream then tells the delivery
+    from its announcement while that still holds); by the query password, which rotations leave alone."""
+    async with order_api(db, Catalog()) as api:
+        placed = await placed_awaiting_payment(api, db)
+        path = f"/internal/orders/{placed['order_no']}"
+        by_token = (await api.post(f"{path}/view", json={"token": placed["token"]})).json()["access"]
+        rotated = (await api.post(f"{path}/secret-rotations")).json()
+        by_new_token = (await api.post(f"{path}/view", json={"token": rotated["token"]})).json()["access"]
+        wrong_token_right_password = {"token": placed["token"], "password": "pw-123456"}
+        by_password = (await api.post(f"{path}/view", json=wrong_token_right_password)).json()["access"]
+    assert by_token["by"] == "token" and by_token["secret_version"] == 0
+    assert datetime.fromisoformat(by_token["until"]) > datetime.now(UTC)
+    assert by_new_token == {"by": "token", "secret_version": 1, "until": rotated["token_expires_at"]}
+    assert by_password == {"by": "password"}
 
 
 async def test_the_pay_link_is_the_sandbox_checkout_only_when_the_sandbox_is_enabled(db: Any) -> None:

@@ -1,8 +1,15 @@
 """Order status changes on Redis pub/sub: the order service announces each committed change, the gateway
 pushes it to the buyers watching that order's page. Channel `<namespace>order:changed:<order_no>`, payload
-the new status, and for a payment the time it was paid: `paid 2026-12-03T06:00:00.123456+00:00` (nothing
-secret: whatever else the page shows, the gateway reads with the buyer's secret). A payload of the status
-alone (an announcer before the time was carried) reads as the status with no time."""
+the new status, with what the page gains by the move when the announcement can tell it:
+
+- the move to paid, with the time it was paid: `paid 2026-12-03T06:00:00.123456+00:00`;
+- the move to delivered, with the time it was delivered and the order's secret version (raised by each
+  rotation of its access tokens): `delivered 2026-12-03T06:00:01.5+00:00 0`. The keys are not in it: the
+  gateway reveals them, and only for a watcher whose token is still of that version (a rotated token must
+  not see them).
+
+Nothing secret rides on it. A payload of the status alone (an announcer before the time was carried)
+reads as the status with nothing else, and the page reads the order."""
 
 from __future__ import annotations
 
@@ -16,15 +23,23 @@ def changed_channel(prefix: str, order_no: str) -> str:
 
 class Announced(NamedTuple):
     status: str
-    paid_at: str | None = None
-    """ISO 8601, announced with the move to paid (the only fact the order page gains then)."""
+    at: str | None = None
+    """ISO 8601: when it was paid (a move to paid) or delivered (a move to delivered)."""
+    secret_version: int | None = None
+    """The order's secret version at a move to delivered."""
 
 
-def announcement(status: str, paid_at: datetime | None = None) -> str:
-    """The payload announcing `status` (`paid_at`: only with the move to paid)."""
-    return f"{status} {paid_at.isoformat()}" if status == "paid" and paid_at is not None else status
+def announcement(status: str, at: datetime | None = None, secret_version: int | None = None) -> str:
+    """The payload announcing `status`; `at` tells a move to paid or delivered, and a move to delivered
+    also its `secret_version` (both, or the status alone)."""
+    if status == "paid" and at is not None:
+        return f"paid {at.isoformat()}"
+    if status == "delivered" and at is not None and secret_version is not None:
+        return f"delivered {at.isoformat()} {secret_version}"
+    return status
 
 
 def read_announcement(payload: str) -> Announced:
-    status, _, at = payload.partition(" ")
-    return Announced(status, at or None)
+    status, _, rest = payload.partition(" ")
+    at, _, version = rest.partition(" ")
+    return Announced(status, at or None, int(version) if version.isdigit() else None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,22 +31,50 @@ TRANSIT_STATUSES: dict[str, frozenset[str]] = {
 }
 
 
-def moved_view(view: dict[str, Any], announced: Announced) -> dict[str, Any] | None:
+def moved_view(
+    view: dict[str, Any],
+    announced: Announced,
+    access: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
     """The order page's view after an announced move, when the announcement tells all that changed (no read of
-    the order needed): a transit status, or the payment of an order awaiting it (the view gains the time it
-    was paid and loses its payment link and methods). None: the order must be read."""
+    the order needed): a transit status; the payment of an order awaiting it (the view gains the time it
+    was paid and loses its payment link and methods); the delivery of a paid order (it gains the time it
+    was delivered; the caller reveals the keys) while the watcher's `access` still opens the order (see
+    `opens_after`). None: the order must be read."""
     status = view.get("status")
     if status in TRANSIT_STATUSES.get(announced.status, ()):
         return {**view, "status": announced.status}
-    if announced.status == "paid" and status == "awaiting_payment" and announced.paid_at:
-        return {
-            **view,
-            "status": "paid",
-            "paid_at": announced.paid_at,
-            "pay_url": None,
-            "payment_methods": [],
-        }
+    if announced.status == "paid" and status == "awaiting_payment" and announced.at:
+        return {**view, "status": "paid", "paid_at": announced.at, "pay_url": None, "payment_methods": []}
+    if (
+        announced.status == "delivered"
+        and status in DELIVERED_AFTER
+        and announced.at
+        and opens_after(access, announced, now or datetime.now(UTC))
+    ):
+        return {**view, "status": "delivered", "delivered_at": announced.at}
     return None
+
+
+#: The statuses a delivery announcement is told after (the stream reads the order after any other).
+DELIVERED_AFTER = frozenset({"paid", "fulfilling"})
+
+
+def opens_after(access: Mapping[str, Any] | None, announced: Announced, now: datetime) -> bool:
+    """Whether the secret that opened the order page's stream still opens the order at the announced move:
+    the query password always does (rotating the tokens leaves it); a token only while it works and is of
+    the secret version announced (a rotation since makes it of an older one). Anything unknown: no."""
+    if not access or announced.secret_version is None:
+        return False
+    if access.get("by") == "password":
+        return True
+    if access.get("by") != "token" or access.get("secret_version") != announced.secret_version:
+        return False
+    try:
+        return now < datetime.fromisoformat(str(access.get("until")))
+    except (TypeError, ValueError):
+        return False
 
 
 # Statuses in which the sandbox provider takes a payment (a payment racing the expiry still counts).
@@ -165,10 +195,12 @@ def placed_order_view(placed: dict[str, Any], base_url: str) -> dict[str, Any]:
 
 
 def buyer_order_view(order: dict[str, Any], keys: dict[str, Any] | None) -> dict[str, Any]:
-    """The order service's view, plus the delivered keys once the order is delivered (never before)."""
+    """The order service's view, plus the delivered keys once the order is delivered (never before); how
+    the secret opened it (`access`) is the gateway's alone."""
     view = dict(order)
     view.pop("items", None)
     view.pop("usage_instructions", None)
+    view.pop("access", None)
     if reveals_keys(order.get("status")):
         keys = keys or {}
         view["items"] = [{"content": k["content"]} for k in keys.get("keys", [])]

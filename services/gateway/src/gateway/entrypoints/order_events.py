@@ -67,13 +67,13 @@ def order_events_router(gw: Gateway) -> APIRouter:
         # watch before the first look, so a change between the two is not missed
         changes = await stack.enter_async_context(gw.changes.watch(number))
         try:
-            view = await edge.buyer_order(gw, number, secret, ip)
+            view, access = await edge.buyer_order_and_access(gw, number, secret, ip)
         except BaseException:
             await stack.aclose()
             raise
 
         return StreamingResponse(
-            _stream(gw, number, secret, ip, view, changes, stack),
+            _stream(gw, number, secret, ip, view, changes, stack, access),
             media_type="text/event-stream",
             headers={**PRIVATE, "X-Accel-Buffering": "no"},
         )
@@ -89,7 +89,10 @@ async def _stream(
     view: dict[str, Any],
     changes: asyncio.Queue[str] | None,
     stack: contextlib.AsyncExitStack,
+    access: dict[str, Any] | None = None,
 ) -> AsyncIterator[bytes]:
+    """The frames of the order page's stream. `access`: how the buyer's secret opened the order (the last
+    read's), which decides whether a delivery is told by its announcement (`moved_view`)."""
     async with stack:
         yield frame(view)
         loop = asyncio.get_running_loop()
@@ -106,17 +109,26 @@ async def _stream(
                 else:
                     if announced.status == status:
                         continue
-                    moved = moved_view(view, announced)
+                    moved = moved_view(view, announced, access)
                     if moved is not None:
-                        view, status = moved, announced.status
+                        try:
+                            view = await edge.revealed_view(gw, moved)
+                        except DomainError as error:
+                            yield _error_frame(error)
+                            return
+                        status = announced.status
                         yield frame(view)
                         continue
             try:
-                view = await edge.buyer_order(gw, order_no, secret, ip)
+                view, access = await edge.buyer_order_and_access(gw, order_no, secret, ip)
             except DomainError as error:
-                failure = {"error": error.code, "message": error.message}
-                yield f"event: error\ndata: {json.dumps(failure)}\n\n".encode()
+                yield _error_frame(error)
                 return
             if view.get("status") != status:
                 status = view.get("status")
                 yield frame(view)
+
+
+def _error_frame(error: DomainError) -> bytes:
+    failure = {"error": error.code, "message": error.message}
+    return f"event: error\ndata: {json.dumps(failure)}\n\n".encode()

@@ -112,7 +112,22 @@ async def buyer_order(
 ) -> dict[str, Any]:
     """The buyer's order view (the secret checked under `buyer_secrets.guarded`); the keys are fetched (and
     audit-logged) only once delivered."""
+    view, _ = await buyer_order_and_access(gw, order_no, secret, client_ip)
+    return view
+
+
+async def buyer_order_and_access(
+    gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`buyer_order`, and how the secret opened the order (the order service's `access`)."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
+    access = order.get("access")
+    return await revealed_view(gw, order), access if isinstance(access, dict) else None
+
+
+async def revealed_view(gw: Gateway, order: dict[str, Any]) -> dict[str, Any]:
+    """The buyer's view of the order (as read, or as an announcement told it), with its keys fetched (and
+    audit-logged) once it is delivered, never before."""
     keys = None
     if reveals_keys(order.get("status")):
         if order.get("delivery_type") in DELIVERED_BY_DELIVERY:

@@ -299,6 +299,14 @@ _SAVE_MOVED = _with_transition(
 )
 
 
+def _announced(order: Order) -> str:
+    """How the order's move is announced to the pages watching it (`faka_common.contracts.order_watch`)."""
+    status = order.status
+    if status is Status.DELIVERED:
+        return announcement(status.value, order.delivered_at, order.secret_version)
+    return announcement(status.value, order.paid_at)
+
+
 def _order(row: Any) -> Order:
     """The order of a row: a mapping of column to value, or a SQLAlchemy row."""
     values = dict(getattr(row, "_mapping", row))
@@ -348,7 +356,7 @@ class OrderRepository:
     def _transitions(self, order: Order) -> list[dict[str, Any]]:
         """The rows of the order's transitions not yet audited, taken from it (and kept to be announced and
         counted after commit)."""
-        self.changed.append((order.order_no, announcement(order.status.value, order.paid_at)))
+        self.changed.append((order.order_no, _announced(order)))
         self.moved += [(order, t) for t in order.pending_transitions]
         written = [
             {

@@ -87,16 +87,25 @@ class OrderTokens:
     def valid(self, order_no: str, version: int, created_at: datetime, token: str, now: datetime) -> bool:
         """Right MAC for this order and secret version, and not expired. A legacy token (no expiry) works
         for `lifetime` after the order was placed, until the order's secret is first rotated."""
+        return self.valid_until(order_no, version, created_at, token, now) is not None
+
+    def valid_until(
+        self, order_no: str, version: int, created_at: datetime, token: str, now: datetime
+    ) -> datetime | None:
+        """When the token stops working, if it works now (`valid`); None if it does not."""
         if len(token) == LEGACY_TOKEN_LENGTH:
             expected = legacy_token(self.secret, order_no)
-            fresh = version == 0 and now < created_at + self.lifetime
-            return hmac.compare_digest(expected.encode(), token.encode()) and fresh
+            until = created_at + self.lifetime
+            fresh = version == 0 and now < until
+            return until if hmac.compare_digest(expected.encode(), token.encode()) and fresh else None
         raw = self._raw(token)
         if raw is None:
-            return False
+            return None
         expiry = int.from_bytes(raw[:EXPIRY_BYTES], "big")
         expected_mac = _token_mac(self.secret, order_no, version, expiry)
-        return hmac.compare_digest(expected_mac, raw[EXPIRY_BYTES:]) and now.timestamp() < expiry
+        if hmac.compare_digest(expected_mac, raw[EXPIRY_BYTES:]) and now.timestamp() < expiry:
+            return datetime.fromtimestamp(expiry, UTC)
+        return None
 
     @staticmethod
     def _raw(token: str) -> bytes | None:
