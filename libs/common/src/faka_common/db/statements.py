@@ -23,6 +23,13 @@ from faka_common.db.uow import fetch_records
 _DIALECT = asyncpg_dialect()
 
 
+def mapping(row: Any) -> Mapping[str, Any]:
+    """A row as a mapping of column name to value: a `Compiled` statement's row as it is, a row of a
+    statement run through the session by its `_mapping` (for the repositories that read both ways)."""
+    found: Mapping[str, Any] = getattr(row, "_mapping", row)
+    return found
+
+
 class Compiled:
     """`statement` as asyncpg runs it. `column_keys`: the columns an INSERT or UPDATE without values sets
     (as the keys of the parameters it is run with). A statement whose parameters expand (`IN` over a list)

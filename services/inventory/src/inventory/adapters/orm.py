@@ -10,7 +10,7 @@ from uuid import UUID
 
 from faka_common.crypto import Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
-from faka_common.db.statements import Compiled
+from faka_common.db.statements import Compiled, mapping
 from faka_common.db.uow import execute, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
@@ -451,8 +451,8 @@ async def _fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[An
 
 
 def _product(found: Any) -> Product:
-    """The product of a row: a mapping of column to value, or a SQLAlchemy row."""
-    row = getattr(found, "_mapping", found)
+    """The product of a row (`mapping`)."""
+    row = mapping(found)
     loop_key = None
     if row["loop_key_sealed"] is not None and row["loop_key_key_id"] is not None:
         loop_key = Sealed(row["loop_key_key_id"], bytes(row["loop_key_sealed"]))
@@ -1301,8 +1301,8 @@ class ReservationRepository:
 
 
 def _reservation(found: Any) -> Reservation:
-    """The reservation of a row: a mapping of column to value, or a SQLAlchemy row."""
-    row = getattr(found, "_mapping", found)
+    """The reservation of a row (`mapping`)."""
+    row = mapping(found)
     return Reservation(
         row["order_id"],
         row["product_id"],

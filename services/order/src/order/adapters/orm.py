@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.contracts.order_watch import announcement
-from faka_common.db.statements import Compiled
+from faka_common.db.statements import Compiled, mapping
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -277,7 +277,6 @@ _INSERT = Compiled(insert(orders), [column.name for column in orders.c])
 _SAVE = Compiled(update(orders).where(orders.c.id == bindparam("saved_id")), _MUTABLE)
 _TRANSITION_COLUMNS = ("shop_id", "order_id", "from_state", "to_state", "trigger", "at")
 _INSERT_TRANSITION = insert(order_transitions)
-_INSERT_ONE_TRANSITION = Compiled(_INSERT_TRANSITION, _TRANSITION_COLUMNS)
 
 
 def _with_transition(written: Insert | Update) -> Compiled:
@@ -308,8 +307,8 @@ def _announced(order: Order) -> str:
 
 
 def _order(row: Any) -> Order:
-    """The order of a row: a mapping of column to value, or a SQLAlchemy row."""
-    values = dict(getattr(row, "_mapping", row))
+    """The order of a row (`mapping`)."""
+    values = dict(mapping(row))
     values["status"] = Status(values["status"])
     values["buyer_fields"] = dict(values.get("buyer_fields") or {})
     return Order(**values)
@@ -344,14 +343,9 @@ class OrderRepository:
         return {f"moved_{name}": value for name, value in written.items()}
 
     async def _write_transitions(self, order: Order) -> None:
-        if not order.pending_transitions:
-            return
-        written = self._transitions(order)
-        # one transition (nearly always): one plain INSERT on the driver, not an executemany
-        if len(written) == 1:
-            await _INSERT_ONE_TRANSITION.run(self._session, written[0])
-        else:
-            await self._session.execute(_INSERT_TRANSITION, written)
+        """Several transitions of one write (a write with one takes it in its own statement)."""
+        if order.pending_transitions:
+            await self._session.execute(_INSERT_TRANSITION, self._transitions(order))
 
     def _transitions(self, order: Order) -> list[dict[str, Any]]:
         """The rows of the order's transitions not yet audited, taken from it (and kept to be announced and

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidTag
 from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName
 from faka_common.crypto import KeyRing, KeyRingError, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
-from faka_common.db.statements import Compiled
+from faka_common.db.statements import Compiled, mapping
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import Unavailable
 from sqlalchemy import Boolean, Column, DateTime, LargeBinary, Table, Text, bindparam, delete, func, select
@@ -65,8 +65,8 @@ SEALED = SealedTable(
 
 
 def _channel(found: Any) -> ShopChannel:
-    """The channel of a row: a mapping of column to value, or a SQLAlchemy row."""
-    row = getattr(found, "_mapping", found)
+    """The channel of a row (`mapping`)."""
+    row = mapping(found)
     return ShopChannel(
         row["shop_id"],
         row["provider"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 from uuid import UUID
@@ -200,19 +200,15 @@ def order_view(service: Service, order: Order, methods: list[str]) -> dict[str, 
     }
 
 
-def buyer_access(tokens: credentials.OrderTokens, order: Order, token: str | None) -> dict[str, Any]:
+def buyer_access(opened: services.OpenedOrder) -> dict[str, Any]:
     """How the buyer's secret opened the order, for the gateway (never shown to the buyer): by a token,
     of the order's secret version now and working until when, or by the query password (which rotating
     the tokens does not change). The order page's stream tells the delivery without reading the order
     again while a token is of the version announced with it and still works."""
-    until = None
-    if token:
-        until = tokens.valid_until(
-            order.order_no, order.secret_version, order.created_at, token, datetime.now(UTC)
-        )
-    if until is None:
+    if opened.token_until is None:
         return {"by": "password"}
-    return {"by": "token", "secret_version": order.secret_version, "until": until.isoformat()}
+    version = opened.order.secret_version
+    return {"by": "token", "secret_version": version, "until": opened.token_until.isoformat()}
 
 
 def order_summary(order: Order) -> dict[str, Any]:
@@ -323,9 +319,11 @@ def router(service: Service) -> APIRouter:
         "another shop's order is a 404, and without X-Shop-Id any shop's order opens",
     )
     async def view_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
-        order = await services.find_order(shop, order_no, service.reader(), tokens, body.token, body.password)
-        view = order_view(service, order, await payment_methods(service, order))
-        return {**view, "access": buyer_access(tokens, order, body.token)}
+        opened = await services.open_order(
+            shop, order_no, service.reader(), tokens, body.token, body.password
+        )
+        view = order_view(service, opened.order, await payment_methods(service, opened.order))
+        return {**view, "access": buyer_access(opened)}
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:

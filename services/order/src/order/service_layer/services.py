@@ -164,6 +164,13 @@ async def place_order(
     return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))
 
 
+@dataclass(frozen=True)
+class OpenedOrder:
+    order: Order
+    token_until: datetime | None
+    """When the buyer's token stops working, if the token opened the order; None: the query password did."""
+
+
 async def find_order(
     shop_id: UUID | None,
     order_no: str,
@@ -174,22 +181,36 @@ async def find_order(
     now: datetime | None = None,
 ) -> Order:
     """The shop's order (no shop: any shop's), for a buyer who holds its unexpired token or its query
-    password; the same NotFound otherwise, and for another shop's order. The token is checked first (an
-    HMAC); the password (an scrypt) only when the token is not."""
+    password; the same NotFound otherwise, and for another shop's order (see `open_order`)."""
+    return (await open_order(shop_id, order_no, uow, tokens, token, password, now)).order
+
+
+async def open_order(
+    shop_id: UUID | None,
+    order_no: str,
+    uow: OrderUnitOfWork,
+    tokens: credentials.OrderTokens,
+    token: str | None = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> OpenedOrder:
+    """`find_order`, and which secret opened the order. The token is checked first (an HMAC); the password
+    (an scrypt) only when the token is not."""
     order = None
     if order_no and len(order_no) <= 64:
         async with uow:
             order = await uow.orders.get_by_no(shop_id, order_no)
-    allowed = False
+    until = None
     if token and order is not None:
         at = now or datetime.now(UTC)
-        allowed = tokens.valid(order.order_no, order.secret_version, order.created_at, token, at)
+        until = tokens.valid_until(order.order_no, order.secret_version, order.created_at, token, at)
+    allowed = until is not None
     if not allowed and password and len(password) <= MAX_PASSWORD:
         stored = order.password_hash if order else None
         allowed = await asyncio.to_thread(credentials.password_valid, stored, password)
     if order is None or not allowed:
         raise NotFound(NO_SUCH_ORDER)
-    return order
+    return OpenedOrder(order, until)
 
 
 async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limit: int = EXPIRY_BATCH) -> int:
