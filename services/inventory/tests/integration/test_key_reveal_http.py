@@ -78,6 +78,33 @@ async def test_the_gateways_reveal_is_audited_as_the_gateway_whatever_reader_it_
     assert await readers(engine, order_id) == ["gateway", "notification"]
 
 
+async def test_each_revealed_key_is_audited_by_the_reveal_itself_in_key_order(
+    api: httpx.AsyncClient, sessions: SessionFactory, engine: AsyncEngine
+) -> None:
+    product_id = await card_product(sessions, ["AUDIT-1", "AUDIT-2", "AUDIT-3"])
+    order = approved(product_id, quantity=2)
+    await run(sessions, order, handlers.reserve_stock)
+    path = f"/internal/orders/{order.order_id}/keys"
+    unpaid = await api.get(path, headers=as_caller("gateway"))  # reserved, not yet allocated: no keys
+    assert unpaid.status_code == 404 and "AUDIT-" not in unpaid.text
+    await run(sessions, paid(order), handlers.allocate_keys)
+    for _ in range(2):
+        revealed = await api.get(path, headers=as_caller("notification"))
+        assert revealed.status_code == 200, revealed.text
+    key_ids = [k["key_id"] for k in revealed.json()["keys"]]
+    assert key_ids == sorted(key_ids) and len(key_ids) == 2
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT key_id, product_id, reader FROM key_reveals WHERE order_id = :o ORDER BY id"),
+                {"o": order.order_id},
+            )
+        ).all()
+    assert [(str(key), str(product), reader) for key, product, reader in rows] == [
+        (key_id, str(product_id), "notification") for key_id in key_ids
+    ] * 2
+
+
 async def test_a_reveal_without_a_valid_credential_is_a_401(
     api: httpx.AsyncClient, sessions: SessionFactory, engine: AsyncEngine
 ) -> None:

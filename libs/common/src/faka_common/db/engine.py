@@ -58,6 +58,7 @@ def reader_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions for reads of one statement (a buyer's order view): each statement runs on its own, with no
     BEGIN before it nor ROLLBACK after (two round trips of three for a one-query read). Connections come
     from `engine`'s pool and go back to it in its default isolation (SQLAlchemy resets it on return), so
-    a writer never gets one that commits statement by statement. Not for anything that writes, or that
-    reads twice and needs both reads to agree."""
+    a writer never gets one that commits statement by statement. Not for anything that writes in more than
+    one statement, or that reads twice and needs both reads to agree (a key reveal writes its audit rows in
+    the statement that reads the keys: that is one statement, atomic on its own)."""
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)

@@ -11,7 +11,7 @@ from uuid import UUID
 from faka_common.crypto import Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.statements import Compiled, mapping
-from faka_common.db.uow import execute, fetch_row, fetch_rows
+from faka_common.db.uow import fetch_records, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -770,13 +770,6 @@ class Released:
     withheld: list[UUID]
 
 
-_SOLD_TO = Compiled(
-    select(card_keys.c.id, card_keys.c.product_id, card_keys.c.key_id, card_keys.c.sealed)
-    .where(card_keys.c.order_id == bindparam("order_id"), card_keys.c.status == "sold")
-    .order_by(card_keys.c.id)
-)
-
-
 class KeyRepository:
     """Card keys and the available_keys queue claims are taken from."""
 
@@ -1102,10 +1095,6 @@ class KeyRepository:
         async for row in result:
             yield StoredKey(row.id, row.product_id, Sealed(row.key_id, bytes(row.sealed)))
 
-    async def sold_to(self, order_id: UUID) -> list[StoredKey]:
-        rows = await _SOLD_TO.rows(self._session, {"order_id": order_id})
-        return [StoredKey(r["id"], r["product_id"], Sealed(r["key_id"], bytes(r["sealed"]))) for r in rows]
-
     async def take_many(self, assigned: Sequence[tuple[UUID, UUID]], status: str) -> int:
         """Move claimed keys (key id, order id) out of the available queue into `status` for their orders,
         in two statements for any number of orders; returns how many keys moved."""
@@ -1313,23 +1302,55 @@ def _reservation(found: Any) -> Reservation:
     )
 
 
-#: Every key of a reveal in one statement (two reveals a sale); a loop key's units have no key id.
-_RECORD_REVEALS = (
-    "INSERT INTO key_reveals (order_id, product_id, shop_id, reader, key_id) "
-    "SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, revealed.key_id "
-    "FROM unnest($5::uuid[]) WITH ORDINALITY AS revealed(key_id, position) ORDER BY revealed.position"
+#: A reveal in one statement (two a sale, run on its own outside a transaction by the reveal route): the
+#: shop's allocated reservation of the order, its product, the order's sold keys in id order, and one audit
+#: row per revealed key (per unit of a loop key, with no key id) written by the same statement, so that no
+#: key leaves without its audit row. One row per sold key, the product's columns on each; one row with no
+#: key for a loop key; none when the shop's order owns no allocated reservation.
+_REVEAL = (
+    "WITH reservation AS ("
+    " SELECT product_id, quantity FROM reservations"
+    " WHERE order_id = $1::uuid AND shop_id = $2::uuid AND status = 'allocated'),"
+    " product AS (SELECT products.* FROM products JOIN reservation ON products.id = reservation.product_id),"
+    " sold AS (SELECT id, product_id, key_id, sealed FROM card_keys"
+    " WHERE order_id = $1::uuid AND status = 'sold'),"
+    " audit AS (INSERT INTO key_reveals (order_id, product_id, shop_id, reader, key_id)"
+    " SELECT $1::uuid, product.id, product.shop_id, $3::text, unit.key_id FROM product, reservation,"
+    " LATERAL (SELECT sold.id AS key_id FROM sold WHERE product.delivery_type <> 'loop_key'"
+    " UNION ALL SELECT NULL::uuid FROM generate_series(1, reservation.quantity)"
+    " WHERE product.delivery_type = 'loop_key' AND product.loop_key_sealed IS NOT NULL) AS unit"
+    " ORDER BY unit.key_id)"
+    " SELECT product.*, reservation.quantity AS reserved_quantity, sold.id AS sold_id,"
+    " sold.product_id AS sold_product_id, sold.key_id AS sold_key_id, sold.sealed AS sold_sealed"
+    " FROM product CROSS JOIN reservation LEFT JOIN sold ON product.delivery_type <> 'loop_key'"
+    " ORDER BY sold.id"
 )
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What a reveal read (and audited): the product, the reserved quantity and the sold keys in id order."""
+
+    product: Product
+    quantity: int
+    sold: list[StoredKey]
 
 
 class RevealRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(
-        self, order_id: UUID, product: Product, key_ids: Sequence[UUID | None], reader: str
-    ) -> None:
-        """One audit row per revealed key (per unit for a loop key, with no key id)."""
-        if key_ids:
-            await execute(
-                self._session, _RECORD_REVEALS, order_id, product.id, product.shop_id, reader, key_ids
+    async def reveal(self, shop_id: UUID, order_id: UUID, reader: str) -> Reveal | None:
+        """The shop's order's allocated reservation, product and sold keys, each revealed key audited with
+        `reader` in the same statement; None when the shop's order owns no allocated reservation."""
+        rows = await fetch_records(self._session, _REVEAL, order_id, shop_id, reader)
+        if not rows:
+            return None
+        sold = [
+            StoredKey(
+                row["sold_id"], row["sold_product_id"], Sealed(row["sold_key_id"], bytes(row["sold_sealed"]))
             )
+            for row in rows
+            if row["sold_id"] is not None
+        ]
+        return Reveal(_product(rows[0]), rows[0]["reserved_quantity"], sold)

@@ -942,36 +942,25 @@ async def reveal_keys(
     shop_id: UUID, order_id: UUID, reader: str, uow: InventoryUnitOfWork, keyring: KeyRing
 ) -> Revealed:
     """The plaintext of the keys a paid order of the shop owns; every reveal is audit-logged with its
-    reader. Another shop's order is answered as one that owns no keys, and nothing is logged."""
-    reservation = await uow.reservations.get(order_id)
-    if (
-        reservation is None
-        or reservation.shop_id != shop_id
-        or reservation.status is not ReservationStatus.ALLOCATED
-    ):
+    reader, by the statement that reads the keys (one round trip: run in a reader's unit of work it commits
+    on its own). Another shop's order is answered as one that owns no keys, and nothing is logged."""
+    found = await uow.reveals.reveal(shop_id, order_id, reader)
+    if found is None:
         raise NotFound(f"order {order_id} owns no keys")
-    product = await uow.products.get(reservation.product_id)
-    if product is None:
-        raise NotFound(f"order {order_id} owns no keys")
+    product = found.product
     keys: list[RevealedKey] = []
-    audited: list[UUID | None] = []
     if product.delivery_type == "loop_key":
         if product.loop_key is None:
             raise NotFound(f"product {product.id} has no loop key")
         content = keyring.open(product.loop_key, loop_key_context(product.id))
-        keys = [RevealedKey(product.id, content) for _ in range(reservation.quantity)]
-        audited = [None] * reservation.quantity
+        keys = [RevealedKey(product.id, content) for _ in range(found.quantity)]
     else:
-        for stored in await uow.keys.sold_to(order_id):
-            keys.append(
-                RevealedKey(
-                    stored.id, keyring.open(stored.sealed, seal_context(stored.product_id, stored.id))
-                )
-            )
-            audited.append(stored.id)
+        keys = [
+            RevealedKey(stored.id, keyring.open(stored.sealed, seal_context(stored.product_id, stored.id)))
+            for stored in found.sold
+        ]
         if not keys:
             raise NotFound(f"order {order_id} owns no keys")
-    await uow.reveals.record(order_id, product, audited, reader)
     await uow.commit()
     log.info("revealed %d keys of order %s to %s", len(keys), order_id, reader)
     return Revealed(order_id, product.id, keys, product.usage_instructions)
