@@ -71,6 +71,9 @@ class FakeOrders:
         order = self.rows.get(order_id)
         return replace(order, pending_transitions=[]) if order and order.shop_id == shop_id else None
 
+    async def lock_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
+        return await self.get_by_no(shop_id, order_no)
+
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         due = [o for o in self.rows.values() if o.status is Status.AWAITING_PAYMENT and o.expires_at < now]
         return [replace(o, pending_transitions=[]) for o in due[:limit]]

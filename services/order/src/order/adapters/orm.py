@@ -261,6 +261,12 @@ _LOCK = Compiled(
     .with_for_update(key_share=True)
 )
 
+#: A payment notification finds its order by number and locks it in one read (every sale).
+_LOCK_BY_NO = {
+    in_shop: Compiled(query.with_for_update(key_share=True))
+    for in_shop, query in ((False, _BY_NO), (True, _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))))
+}
+
 #: Every consumer batch of the order service locks its orders first (`lock_in_order`): compiled once too.
 _LOCK_MANY = Compiled(
     select(orders.c.id)
@@ -382,6 +388,14 @@ class OrderRepository:
         other writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for
         one order cannot deadlock."""
         row = await _LOCK.first(self._session, {"order_id": order_id, "shop_id": shop_id})
+        return _order(row) if row else None
+
+    async def lock_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
+        """`get_by_no` with the row locked as `lock` locks it: one round trip for a read and its lock."""
+        params: dict[str, object] = {"order_no": order_no}
+        if shop_id is not None:
+            params["shop_id"] = shop_id
+        row = await _LOCK_BY_NO[shop_id is not None].first(self._session, params)
         return _order(row) if row else None
 
     async def lock_in_order(self, order_ids: Collection[UUID]) -> None:

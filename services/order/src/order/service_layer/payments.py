@@ -108,32 +108,29 @@ async def apply_payment(
     payment of the wrong amount or currency flags the order (kept for a refund, never delivered) and is
     refused. A payment from an account a risk blocklist names (`payers`) is kept and the order paid, but
     held: OrderPaid is not announced (nothing is allocated or delivered, the reservation lapses back into
-    stock) and the seller is alerted (OrderNeedsAttention) to refund it."""
+    stock) and the seller is alerted (OrderNeedsAttention) to refund it. The order is read locked: a
+    duplicate notification waits for the first one's commit, then finds its payment recorded."""
     async with uow:
-        found = await uow.orders.get_by_no(shop_id, notice.order_no)
-        if found is None:
+        order = await uow.orders.lock_by_no(shop_id, notice.order_no)
+        if order is None:
             raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
-        expected = await expected_collector(uow, found, notice.provider)
-        check_collector(expected, notice.collected_by, found.order_no)
+        expected = await expected_collector(uow, order, notice.provider)
+        check_collector(expected, notice.collected_by, order.order_no)
         try:
-            check_matches(notice, found.amount, found.currency)
+            check_matches(notice, order.amount, order.currency)
         except BadNotification as mismatch:
-            if await uow.payments.add_exception(found, notice, mismatch.message, at):
-                order = await uow.orders.lock(found.shop_id, found.id)
-                assert order is not None, "an order row is never deleted"
+            if await uow.payments.add_exception(order, notice, mismatch.message, at):
                 order.flag_payment_mismatch(at)
                 await uow.orders.save(order)
                 await uow.commit()
                 count_discrepancy(AMOUNT_MISMATCH)
                 log.warning("order %s flagged: %s via %s", order.order_no, mismatch.message, notice.provider)
             raise
-        if not await uow.payments.add(found, notice, at):
+        if not await uow.payments.add(order, notice, at):
             log.info(
                 "payment %s/%s for %s already recorded", notice.provider, notice.trade_no, notice.order_no
             )
             return "duplicate"
-        order = await uow.orders.lock(found.shop_id, found.id)
-        assert order is not None, "an order row is never deleted"
         before = order.status
         try:
             order.pay(at)
@@ -195,11 +192,9 @@ async def release_held_order(
     and the second finds nothing held (NotHeld, a 409)."""
     at = now or _now()
     async with uow:
-        found = await uow.orders.get_by_no(shop_id, order_no)
-        if found is None:
+        order = await uow.orders.lock_by_no(shop_id, order_no)
+        if order is None:
             raise NotFound(f"unknown order number {order_no[:64]!r}")
-        order = await uow.orders.lock(shop_id, found.id)
-        assert order is not None, "an order row is never deleted"
         held_for = order.release_for_delivery(at)
         paid = await uow.payments.for_order(order.id)
         await uow.releases.add(order.shop_id, order.id, held_for, reason, by, at)
@@ -487,11 +482,9 @@ async def refund_order(
     at = now or _now()
     refund_no = refund_no or f"R{uuid7().hex}"
     async with uow_factory() as uow:
-        found = await uow.orders.get_by_no(shop_id, order_no)
-        if found is None:
+        order = await uow.orders.lock_by_no(shop_id, order_no)
+        if order is None:
             raise NotFound(f"unknown order number {order_no[:64]!r}")
-        order = await uow.orders.lock(shop_id, found.id)
-        assert order is not None
         booked = await uow.refunds.by_no(refund_no)
         if booked is not None and booked["order_id"] != order.id:
             raise Conflict(f"refund {refund_no[:40]!r} belongs to another order")

@@ -316,8 +316,7 @@ async def rotate_secret(
     to pass on; the query password is unchanged."""
     at = now or datetime.now(UTC)
     async with uow:
-        found = await uow.orders.get_by_no(shop_id, order_no) if order_no and len(order_no) <= 64 else None
-        order = await uow.orders.lock(shop_id, found.id) if found is not None else None
+        order = await uow.orders.lock_by_no(shop_id, order_no) if order_no and len(order_no) <= 64 else None
         if order is None:
             raise NotFound(f"no order {order_no[:64]!r}")
         order.secret_version += 1
