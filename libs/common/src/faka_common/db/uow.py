@@ -75,7 +75,7 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     if kept is not None and transaction is not None and kept[0]() is transaction and transaction.is_active:
         return kept[1], kept[2]
     connection = await session.connection()
-    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    adapted: Any = (await _raw(connection)).dbapi_connection
     driver = getattr(adapted, "driver_connection", None)
     start = getattr(adapted, "_start_transaction", None)
     if driver is None or start is None:
@@ -89,6 +89,15 @@ async def _driver(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     if not driver.is_in_transaction():
         return connection, None
     return _kept(session, connection, driver)
+
+
+async def _raw(connection: AsyncConnection) -> Any:
+    """The pool's proxy of the connection's DBAPI connection. An established connection holds it: read
+    without `get_raw_connection`, which spends a greenlet switch (about 0.04 ms of CPU) on reading an
+    attribute; one that must be re-established first goes through it."""
+    sync = connection.sync_connection
+    held = getattr(sync, "_dbapi_connection", None) if sync is not None else None
+    return held if held is not None else await connection.get_raw_connection()
 
 
 def _kept(session: AsyncSession, connection: AsyncConnection, driver: Any) -> tuple[AsyncConnection, Any]:
@@ -216,10 +225,16 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        session = self.session
+        self._staged = []
+        self._raw_added = False
         try:
-            await self.rollback()
+            # a session whose transaction ended (committed) holds no connection and nothing to undo:
+            # closing it would be one more trip through SQLAlchemy's greenlet for nothing; otherwise
+            # close() rolls the transaction back and gives its connection back to the pool
+            if session.in_transaction():
+                await session.close()
         finally:
-            await self.session.close()
             self._session = None
 
     def publish(self, message: Message) -> Envelope:
