@@ -326,7 +326,7 @@ def bootstrap(
         timeout=settings.provider_timeout, follow_redirects=False, transport=settings.outbound().transport()
     )
     runtime.on_stop.append(client.aclose)
-    webhook_log = SqlWebhookLog(runtime.sessions)
+    webhook_log = SqlWebhookLog(runtime.readers)
     factory = breakers(
         settings.channel_breaker_threshold,
         settings.channel_breaker_reset_seconds,
@@ -341,7 +341,7 @@ def bootstrap(
     shop_mailers = ShopMailers(mailer, settings.outbound(), settings.smtp_timeout)
     runtime.on_stop.append(shop_mailers.aclose)
     mailer = shop_mailers
-    raw = build_channels(settings, mailer, client, SqlMessageStore(runtime.sessions), webhook_log)
+    raw = build_channels(settings, mailer, client, SqlMessageStore(runtime.readers), webhook_log)
     guarded: dict[str, Channel] = {
         name: GuardedChannel(
             channel,

@@ -273,7 +273,7 @@ async def test_deliveries_that_arrive_before_their_orders_are_emailed_once_each_
 async def test_an_in_site_message_is_stored_once_per_order_and_template_and_never_under_another_shop(
     database: str, service: tuple[Service, FakeKeys]
 ) -> None:
-    store = SqlMessageStore(service[0].runtime.sessions)
+    store = SqlMessageStore(service[0].runtime.readers)
     shop, other_shop, order_id = uuid4(), uuid4(), uuid4()
     first = await store.put(shop, order_id, "order_paid", "en", "Paid", "Your payment arrived")
     again = await store.put(shop, order_id, "order_paid", "en", "Paid again", "A retry")

@@ -346,8 +346,9 @@ class InSiteMessageRepository:
 
 
 class SqlMessageStore:
-    """Stores in-site messages in a transaction of its own: idempotent on (order, template), so a notice
-    retried after a rollback finds its message already there."""
+    """Stores in-site messages outside the notice's transaction, each by one statement committed on its own
+    (`sessions`: a `reader_factory`'s, so no BEGIN and COMMIT round trips; two a sale): idempotent on
+    (order, template), so a notice retried after a rollback finds its message already there."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
@@ -355,7 +356,7 @@ class SqlMessageStore:
     async def put(
         self, shop_id: UUID, order_id: UUID, template: str, locale: str, subject: str, body: str
     ) -> UUID:
-        async with self._sessions() as session, session.begin():
+        async with self._sessions() as session:
             row = await fetch_row(
                 session, IN_SITE_PUT, uuid7(), shop_id, order_id, template, locale, subject, body
             )
@@ -363,18 +364,19 @@ class SqlMessageStore:
                 row = await fetch_row(session, IN_SITE_STORED, shop_id, order_id, template)
             if row is None:
                 raise LookupError(f"the {template} message of order {order_id} is another shop's")
+            await session.commit()  # nothing to send for an autocommit session's statement
             return UUID(str(row[0]))
 
 
 class SqlWebhookLog:
-    """Each webhook attempt, committed on its own: the log keeps what was tried even when the notice's
-    transaction rolls back."""
+    """Each webhook attempt, committed on its own (`sessions`: a `reader_factory`'s, one statement without
+    BEGIN and COMMIT): the log keeps what was tried even when the notice's transaction rolls back."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
     async def record(self, attempt: WebhookAttempt) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._sessions() as session:
             await session.execute(
                 insert(webhook_deliveries).values(
                     shop_id=attempt.shop_id,
@@ -389,6 +391,7 @@ class SqlWebhookLog:
                     latency_ms=attempt.latency_ms,
                 )
             )
+            await session.commit()  # nothing to send for an autocommit session's statement
 
 
 def _from_columns(row: Sequence[Any]) -> Notification:
