@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -138,3 +139,24 @@ async def test_the_daily_report_compares_our_books_with_the_provider(db: Any) ->
     assert sandbox_books["confirmed"] == 1 and sandbox_books["mismatches"] == []
     assert [o["order_no"] for o in sandbox_books["provider_only"]] == [provider_only.order_no]
     assert report["date"] == now.date().isoformat()
+
+
+async def test_an_expired_unpaid_order_is_asked_about_less_often_the_longer_it_has_been_expired(
+    db: Any,
+) -> None:
+    _, providers = sandbox(db)
+    start = datetime.now(UTC)
+    abandoned = await db.awaiting_order(2599, expires_at=start)  # never paid
+    asked_at = []
+    for second in range(0, int(LOOKBACK.total_seconds()) + 120, 15):  # a reconciler round every 15 s
+        now = start + timedelta(seconds=second)
+        if (await reconcile(db, providers, now)).asked:
+            asked_at.append(second)
+    # spaced by half the time since expiry once that is longer than EVERY: not every 30 s for 30 minutes
+    assert asked_at[:2] == [0, 45], asked_at  # EVERY (30 s) after the last ask, as before expiry
+    gaps = [b - a for a, b in pairwise(asked_at)]
+    assert all(gap >= EVERY.total_seconds() for gap in gaps)
+    assert gaps == sorted(gaps) and gaps[-1] >= 8 * 60, asked_at  # 0, 45 s, 1.75, 3.75, 7.75, 15.75 min
+    assert 5 <= len(asked_at) <= 7, asked_at  # against 61 without the spacing
+    assert asked_at[-1] <= LOOKBACK.total_seconds()
+    assert await state(db, abandoned) == ("awaiting_payment", 0, 0)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
@@ -419,14 +420,22 @@ class OrderRepository:
         self, now: datetime, lead: timedelta, lookback: timedelta, every: timedelta, limit: int
     ) -> list[Order]:
         """Unpaid orders whose window ends within `lead` or ended within `lookback`, not asked about in the
-        last `every`; stamped as asked, so replicas share the work."""
+        last `every`, nor, once expired, in the last half of the time since their window ended (asked
+        about roughly 1, 2, 4, 8 and 16 minutes past it rather than every `every` for `lookback`:
+        most unpaid orders are abandoned, and each ask is a query at the provider); stamped as asked, so
+        replicas share the work."""
+        since_expiry = literal(now, DateTime(timezone=True)) - orders.c.expires_at
         due = (
             select(orders.c.id)
             .where(
                 orders.c.status.in_([Status.AWAITING_PAYMENT.value, Status.EXPIRED.value]),
                 orders.c.expires_at <= now + lead,
                 orders.c.expires_at >= now - lookback,
-                or_(orders.c.reconciled_at.is_(None), orders.c.reconciled_at < now - every),
+                or_(
+                    orders.c.reconciled_at.is_(None),
+                    orders.c.reconciled_at
+                    < literal(now, DateTime(timezone=True)) - func.greatest(literal(every), since_expiry / 2),
+                ),
             )
             .order_by(orders.c.expires_at)
             .limit(limit)
