@@ -109,7 +109,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
     runtime.every(settings.expiry_sweep_seconds, "key expiry sweep", expire_keys)
     runtime.every(settings.stock_fold_seconds, "stock fold", fold_stock)
     runtime.every(
-        settings.stock_fold_seconds, "low-stock gauge", partial(metrics.sample_low_stock, runtime.sessions)
+        settings.stock_fold_seconds, "low-stock gauge", partial(metrics.sample_low_stock, runtime.readers)
     )
     runtime.every(settings.storefront_check_seconds, "storefront read model", keep_storefront)
     runtime.on_stop.append(projection.aclose)
