@@ -68,6 +68,26 @@ async def test_keys_allocated_redelivered_many_times_gives_one_delivery(
     assert attempt["channel"] == "card_key" and attempt["outcome"] == "succeeded"
 
 
+async def test_an_orders_payment_and_keys_arriving_at_once_make_one_delivery(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    orders = [uuid4() for _ in range(10)]
+    outcomes = await asyncio.gather(
+        *(feed(service, message) for order_id in orders for message in (paid(order_id), allocated(order_id)))
+    )
+    assert {outcome for _, outcome in outcomes} == {"handled"}
+    for order_id in orders:
+        assert types(await outbox(service, order_id)) == ["DeliverySucceeded"]
+        record = (await api.get(f"/internal/deliveries/{order_id}")).json()
+        assert record["status"] == "succeeded" and record["paid_at"] is not None
+    async with service.runtime.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT order_id, count(*) FROM deliveries WHERE order_id = ANY(:o) GROUP BY order_id"),
+            {"o": orders},
+        )
+        assert sorted(count for _, count in rows.all()) == [1] * len(orders)
+
+
 async def test_latency_counts_from_the_allocation_envelope(service: Service, api: httpx.AsyncClient) -> None:
     order_id = uuid4()
     message = allocated(order_id, keys=1)

@@ -274,7 +274,7 @@ def _to_delivery(row: Any) -> Delivery:
 _ADD_DELIVERY = Compiled(
     insert(deliveries)
     .on_conflict_do_nothing(index_elements=[deliveries.c.order_id])
-    .returning(deliveries.c.id),
+    .returning(*deliveries.c),
     DELIVERY_FIELDS,
 )
 _DELIVERY_OF = select(deliveries).where(
@@ -308,9 +308,18 @@ class DeliveryRepository:
 
     async def lock_or_create(self, fresh: Delivery) -> Delivery:
         """The order's delivery, locked for this transaction; `fresh` is stored first when there is none.
-        Raises OrderOfAnotherShop when the order's delivery exists under another shop than `fresh`'s."""
-        await self.add(fresh)
+        Raises OrderOfAnotherShop when the order's delivery exists under another shop than `fresh`'s.
+
+        The lock first: an order's delivery exists from its first message on (OrderPaid), so every later one
+        (KeysAllocated) takes one round trip, not an insert that conflicts and then the lock. A new row is
+        this transaction's (locked by its insert) and is returned as the insert stored it."""
         found = await self.lock(fresh.shop_id, fresh.order_id)
+        if found is not None:
+            return found
+        stored = await _ADD_DELIVERY.first(self._session, _delivery_values(fresh, DELIVERY_FIELDS))
+        if stored is not None:
+            return _to_delivery(stored)
+        found = await self.lock(fresh.shop_id, fresh.order_id)  # added meanwhile, or another shop's
         if found is None:
             raise OrderOfAnotherShop(
                 f"order {fresh.order_id} has a delivery of another shop than {fresh.shop_id}"
