@@ -15,10 +15,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from faka_common.contracts import Envelope, StockReserved
+from faka_common.contracts import Envelope, RiskDecided, StockReserved
 from faka_common.messaging.consumer import Delivery
+from order.adapters import orm
 from order.adapters.orm import OrderRepository
 from order.bootstrap import Service
+from order.domain.model import Status
 
 from .conftest import Db, ShopCatalog, awaiting_payment_order, order_service
 from .test_shop_lifecycle_db import PRODUCT, SHOP
@@ -33,6 +35,11 @@ def reserved(order_id: UUID) -> Delivery:
     )  # fmt: skip
     envelope = Envelope.wrap(event, "inventory")
     return Delivery(event.topic, 0, 0, str(order_id).encode(), envelope.to_bytes())
+
+
+def approved(order_id: UUID) -> Delivery:
+    envelope = Envelope.wrap(RiskDecided(order_id=order_id, shop_id=SHOP, verdict="approve"), "risk")
+    return Delivery(RiskDecided.topic, 0, 0, str(order_id).encode(), envelope.to_bytes())
 
 
 @pytest.fixture
@@ -70,3 +77,27 @@ async def test_two_batches_sharing_orders_in_opposite_order_wait_for_each_other_
     assert outcomes == [["handled", "handled"], ["handled", "handled"]], outcomes
     failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
     assert failed == [], "no batch may fail (a deadlock) and be redone one record at a time"
+
+
+async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record_sees_the_firsts_move(
+    db: Db, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, other = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in "ab"]
+    reads: list[UUID] = []
+    read = orm._LOCK.first
+
+    async def counted(session: Any, params: Any) -> Any:
+        reads.append(params["order_id"])
+        return await read(session, params)
+
+    monkeypatch.setattr(orm._LOCK, "first", counted)
+    outcomes = await service.consumer().consume_batch(
+        [approved(one.id), approved(other.id), reserved(one.id)]  # one's approval, then its stock
+    )
+
+    assert outcomes == ["handled", "handled", "handled"]
+    # the batch's lock read both rows; only one's second record read its (moved) row again
+    assert reads == [one.id]
+    async with db.uow() as uow:
+        moved = [await uow.orders.get_by_no(SHOP, order.order_no) for order in (one, other)]
+    assert [order.status if order else None for order in moved] == [Status.AWAITING_PAYMENT, Status.RESERVING]

@@ -269,8 +269,9 @@ _LOCK_BY_NO = {
 }
 
 #: Every consumer batch of the order service locks its orders first (`lock_in_order`): compiled once too.
+#: The rows are kept for the batch's handlers (`lock` hands each out once).
 _LOCK_MANY = Compiled(
-    select(orders.c.id)
+    select(orders)
     .where(orders.c.id == any_(bindparam("ids", type_=ARRAY(PgUUID(as_uuid=True)))))
     .order_by(orders.c.id)
     .with_for_update(key_share=True)
@@ -328,8 +329,11 @@ class OrderRepository:
         self.changed: list[tuple[str, str]] = []
         #: every transition written in this transaction with its order, counted after commit
         self.moved: list[tuple[Order, Transition]] = []
+        #: rows `lock_in_order` read locked in this transaction and no handler has taken yet (`lock`)
+        self._held: dict[UUID, Any] = {}
 
     async def add(self, order: Order) -> None:
+        self._held.pop(order.id, None)
         if len(order.pending_transitions) == 1:
             await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order)})
             return
@@ -338,6 +342,7 @@ class OrderRepository:
 
     async def save(self, order: Order) -> None:
         """Write the order's changed facts and its not yet audited transitions."""
+        self._held.pop(order.id, None)  # a held row would be older than this write
         row = {"saved_id": order.id, **_row(order)}
         if len(order.pending_transitions) == 1:
             await _SAVE_MOVED.run(self._session, {**row, **self._moved(order)})
@@ -387,7 +392,12 @@ class OrderRepository:
     async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
         """The shop's order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every
         other writer but not the FOR KEY SHARE lock a payments foreign-key insert takes, so two payments for
-        one order cannot deadlock."""
+        one order cannot deadlock. An order `lock_in_order` locked in this transaction is not read again: its
+        row is handed out once (a consumer batch's handler takes its order without a round trip), then read
+        again as any other."""
+        held = self._held.pop(order_id, None)
+        if held is not None:
+            return _order(held) if held["shop_id"] == shop_id else None
         row = await _LOCK.first(self._session, {"order_id": order_id, "shop_id": shop_id})
         return _order(row) if row else None
 
@@ -403,7 +413,12 @@ class OrderRepository:
         """Lock the rows of `order_ids` (as `lock` does) in the order of their ids: transactions that lock
         several orders this way before anything else wait for each other instead of deadlocking."""
         if order_ids:
-            await _LOCK_MANY.run(self._session, {"ids": sorted(set(order_ids))})
+            rows = await _LOCK_MANY.rows(self._session, {"ids": sorted(set(order_ids))})
+            self._held = {row["id"]: row for row in rows}
+
+    def forget_held(self) -> None:
+        """The transaction ended: its locks are gone, and the rows read under them with them."""
+        self._held = {}
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         """Awaiting-payment orders past their window, skipping rows another worker holds."""

@@ -53,12 +53,17 @@ class OrderUnitOfWork(UnitOfWork):
         return super().publish(message)
 
     async def commit(self) -> None:
+        self.orders.forget_held()
         await super().commit()
         moved, self.orders.moved = self.orders.moved, []
         count_transitions(moved)
         changed, self.orders.changed = self.orders.changed, []
         if changed and self._changes is not None:
             await self._changes.announce(changed)
+
+    async def rollback(self) -> None:
+        self.orders.forget_held()
+        await super().rollback()
 
     def bind(self, session: AsyncSession) -> None:
         self.orders = OrderRepository(session)
