@@ -296,12 +296,6 @@ class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, delivery: Delivery) -> bool:
-        """Record the delivery; False when the order already has one."""
-        return (
-            await _ADD_DELIVERY.first(self._session, _delivery_values(delivery, DELIVERY_FIELDS)) is not None
-        )
-
     async def get(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
         row = await _GET_DELIVERY.first(self._session, {"shop_id": shop_id, "order_id": order_id})
         return _to_delivery(row) if row else None

@@ -252,8 +252,9 @@ def _in_shop(table: Table, shop_id: UUID | None) -> list[ColumnElement[bool]]:
 #: on the driver (building one per read was a third of the read's CPU in SQLAlchemy, py-spy; running a
 #: built one through the session still cost more than the driver's own work, see `Compiled`).
 _BY_NO = select(orders).where(orders.c.order_no == bindparam("order_no"))
-_BY_NO_RUN = Compiled(_BY_NO)
-_BY_NO_IN_SHOP_RUN = Compiled(_BY_NO.where(orders.c.shop_id == bindparam("shop_id")))
+#: By whether the read names the shop (`_by_no`).
+_BY_NO_QUERIES = {False: _BY_NO, True: _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))}
+_BY_NO_RUNS = {in_shop: Compiled(query) for in_shop, query in _BY_NO_QUERIES.items()}
 
 #: Every handler that moves an order locks it first (four a sale), compiled once like the reads above.
 _LOCK = Compiled(
@@ -264,8 +265,7 @@ _LOCK = Compiled(
 
 #: A payment notification finds its order by number and locks it in one read (every sale).
 _LOCK_BY_NO = {
-    in_shop: Compiled(query.with_for_update(key_share=True))
-    for in_shop, query in ((False, _BY_NO), (True, _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))))
+    in_shop: Compiled(query.with_for_update(key_share=True)) for in_shop, query in _BY_NO_QUERIES.items()
 }
 
 #: Every consumer batch of the order service locks its orders first (`lock_in_order`): compiled once too.
@@ -381,13 +381,7 @@ class OrderRepository:
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """The shop's order with this number, None for another shop's; with no shop (a route that serves the
         whole platform), the order of any shop (order numbers are unique across shops)."""
-        query, params = (
-            (_BY_NO_RUN, {"order_no": order_no})
-            if shop_id is None
-            else (_BY_NO_IN_SHOP_RUN, {"order_no": order_no, "shop_id": shop_id})
-        )
-        row = await query.first(self._session, params)
-        return _order(row) if row else None
+        return await self._by_no(_BY_NO_RUNS, shop_id, order_no)
 
     async def lock(self, shop_id: UUID, order_id: UUID) -> Order | None:
         """The shop's order, its row locked until the transaction ends. FOR NO KEY UPDATE: it excludes every
@@ -403,10 +397,16 @@ class OrderRepository:
 
     async def lock_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """`get_by_no` with the row locked as `lock` locks it: one round trip for a read and its lock."""
+        return await self._by_no(_LOCK_BY_NO, shop_id, order_no)
+
+    async def _by_no(
+        self, queries: dict[bool, Compiled], shop_id: UUID | None, order_no: str
+    ) -> Order | None:
+        """The order by number with `queries`' statement for naming the shop (`shop_id`) or not."""
         params: dict[str, object] = {"order_no": order_no}
         if shop_id is not None:
             params["shop_id"] = shop_id
-        row = await _LOCK_BY_NO[shop_id is not None].first(self._session, params)
+        row = await queries[shop_id is not None].first(self._session, params)
         return _order(row) if row else None
 
     async def lock_in_order(self, order_ids: Collection[UUID]) -> None:
@@ -439,7 +439,7 @@ class OrderRepository:
         about roughly 1, 2, 4, 8 and 16 minutes past it rather than every `every` for `lookback`:
         most unpaid orders are abandoned, and each ask is a query at the provider); stamped as asked, so
         replicas share the work."""
-        since_expiry = literal(now, DateTime(timezone=True)) - orders.c.expires_at
+        at = literal(now, DateTime(timezone=True))
         due = (
             select(orders.c.id)
             .where(
@@ -449,7 +449,7 @@ class OrderRepository:
                 or_(
                     orders.c.reconciled_at.is_(None),
                     orders.c.reconciled_at
-                    < literal(now, DateTime(timezone=True)) - func.greatest(literal(every), since_expiry / 2),
+                    < at - func.greatest(literal(every), (at - orders.c.expires_at) / 2),
                 ),
             )
             .order_by(orders.c.expires_at)
