@@ -114,7 +114,9 @@ async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
 
 
 def lanes_of(consumer: FakeConsumer, limit: int | None = None) -> Lanes:
-    return Lanes(consumer, RETRY, limit=limit, failure_pause=0.05)
+    """Lanes committing every 0.05 s: these tests read what is handled from the commits (the interval
+    itself has tests of its own below)."""
+    return Lanes(consumer, RETRY, limit=limit, failure_pause=0.05, commit_interval=0.05)
 
 
 async def test_a_topic_whose_batch_is_stuck_holds_up_no_other_topic() -> None:

@@ -8,13 +8,14 @@ records pile up behind its lane is paused at `limit` records and resumed once it
 so what a slow lane has not reached stays on Kafka, not in memory.
 
 Offsets are committed for exactly the partitions and records handled, once the handler has returned: not
-after every batch, but at most every `commit_interval` (0.1 s) for all the batches handled meanwhile, in one
+after every batch, but at most every `commit_interval` (1 s) for all the batches handled meanwhile, in one
 request. A commit after every batch cost each consumer a round trip to the group coordinator, which the lane
 waited out before its next batch, and Kafka an offsets write, for every batch (at a few records a batch,
-most of a sale's Kafka requests). A crash loses at most the interval's commits: those records come again,
-and the inbox makes them duplicates. A batch whose handler raises (the dead letter or the parked copy
-could not be written) goes back in front of its partitions' records and is tried again after
-`failure_pause`, its lane waiting meanwhile.
+most of a sale's Kafka requests); every 0.1 s it was still one commit a record at a few records a second
+(records no handler wants among them). A crash loses at most the interval's commits: those records come
+again, and the inbox makes them duplicates. Lag is measured from the consumer's position, not its commits.
+A batch whose handler raises (the dead letter or the parked copy could not be written) goes back in front
+of its partitions' records and is tried again after `failure_pause`, its lane waiting meanwhile.
 On a rebalance and on stop the lanes finish what is in flight (a record still waiting out its delay gives
 up the wait), commit what they handled, and drop what they had not started: it comes again from the
 committed offsets."""
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 Handle = Callable[[Sequence[Delivery]], Awaitable[object]]
 
 #: How long handled records wait at most for their offsets to be committed (with every other batch's since).
-COMMIT_INTERVAL = 0.1
+#: Records no handler wants, at 10 a second to four consumers: 0.1 s against 1 s, alternated twice, the
+#: four consumers' and Kafka's CPU per record 26.6 -> 24.4 and 27.4 -> 21.2 ms (Kafka's 10.1 -> 9.2 and
+#: 10.2 -> 8.4).
+COMMIT_INTERVAL = 1.0
 
 
 class Consumer(Protocol):
