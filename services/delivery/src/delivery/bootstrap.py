@@ -88,7 +88,14 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
     def uow() -> DeliveryUnitOfWork:
         return DeliveryUnitOfWork(runtime.sessions, settings.service_name)
 
-    worker = RechargeWorker(uow, adapters, breakers, keyring, policy_of(settings))
+    worker = RechargeWorker(
+        uow,
+        adapters,
+        breakers,
+        keyring,
+        policy_of(settings),
+        lease_uow=lambda: DeliveryUnitOfWork(runtime.readers, settings.service_name),
+    )
     consumer = EventConsumer(
         "delivery",
         uow,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
@@ -48,3 +49,32 @@ async def test_looking_for_a_due_recharge_among_many_finished_deliveries_reads_n
         ).scalar_one()
     assert leased == (DEFAULT_SHOP_ID, due_order)
     assert scans == 0
+
+
+async def test_leases_taken_at_once_on_autocommit_sessions_take_each_due_recharge_once(
+    service: Service, database_url: str
+) -> None:
+    """The worker leases on a reader's autocommit session (one statement, no BEGIN or COMMIT around it):
+    eight workers' leases taken at once still take every due recharge exactly once, and a recharge whose
+    lease is running is taken by nobody else."""
+    due = [uuid4() for _ in range(12)]
+    db = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await db.execute(
+            "UPDATE deliveries SET status = 'succeeded' WHERE status IN ('recharging', 'manual')"
+        )
+        await db.executemany(
+            "INSERT INTO deliveries (id, order_id, mode, item_count, status, shop_id)"
+            " VALUES ($1, $2, 'recharge', 1, 'recharging', $3)",
+            [(uuid4(), order_id, DEFAULT_SHOP_ID) for order_id in due],
+        )
+    finally:
+        await db.close()
+
+    async def lease() -> tuple[UUID, UUID] | None:
+        async with service.worker._lease_uow() as uow:
+            return await uow.deliveries.lease_due_recharge(datetime.now(UTC), timedelta(seconds=30))
+
+    leased = [got for got in await asyncio.gather(*(lease() for _ in range(8 + len(due)))) if got is not None]
+    assert sorted(order_id for _, order_id in leased) == sorted(due)
+    assert await lease() is None
