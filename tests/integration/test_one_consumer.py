@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -120,3 +121,57 @@ async def test_a_service_consumer_killed_after_its_effects_but_before_its_offset
         topic,
     )
     assert await count_effects(engine, note) == 1
+
+
+async def test_a_gathering_consumer_is_woken_by_a_few_fetches_where_another_is_woken_by_each_record(
+    engine: AsyncEngine, kafka_bootstrap: str, run_id: str
+) -> None:
+    """A consumer that gathers (notification's, whose notices can wait a tenth of a second) has Kafka hold
+    its fetches for that long and takes what came meanwhile in one fetch; a consumer that does not is
+    answered at each record. Both handle every record."""
+    topic = f"test.gather.{run_id}"
+    fed: dict[str, list[int]] = {"gathers": [], "answered at once": []}
+    broker = create_broker(kafka_bootstrap, "test")
+    for kind, gather in (("gathers", 0.5), ("answered at once", 0.0)):
+        name = f"{'gather' if gather else 'eager'}{run_id}"
+        consumer = EventConsumer(name, uow_factory(engine, name), {Pinged: record_effect}, gather=gather)
+        lanes = subscribe(broker, consumer, [topic])
+        feed = lanes.feed
+
+        def counted(kafka: Any, records: Any, feed: Any = feed, kind: str = kind) -> None:
+            records = list(records)
+            fed[kind].append(len(records))
+            feed(kafka, records)
+
+        lanes.feed = counted  # type: ignore[method-assign]
+    await broker.start()
+    try:
+
+        async def assigned() -> bool:
+            return all(
+                s.consumer is not None and {tp.topic for tp in s.consumer.assignment()} >= {topic}
+                for s in broker.subscribers
+            )
+
+        await eventually(assigned, timeout=30)
+        order_id = uuid.uuid4()
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for index in range(30):
+                envelope = Envelope.wrap(Pinged(order_id=order_id, note=f"gather-{run_id}-{index}"), "test")
+                await producer.send_and_wait(topic, envelope.to_bytes(), key=str(order_id).encode())
+                await asyncio.sleep(0.03)
+        finally:
+            await producer.stop()
+
+        async def both_handled_all() -> bool:
+            notes = await notes_in_order(engine)
+            return len([note for note in notes if note.startswith(f"gather-{run_id}-")]) == 60
+
+        await eventually(both_handled_all, timeout=30)
+    finally:
+        await broker.stop()
+    assert sum(fed["gathers"]) == sum(fed["answered at once"]) == 30
+    assert len(fed["gathers"]) <= 4, fed  # about a second of records, a fetch every half second
+    assert len(fed["answered at once"]) >= 10, fed

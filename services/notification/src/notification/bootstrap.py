@@ -250,6 +250,7 @@ class Service:
             batch_size=self.settings.consumer_batch_size,
             concurrency=self.settings.consumer_concurrency,
             wants={RiskDecided: handlers.needs_review},
+            gather=self.settings.consumer_gather_ms / 1000,
         )
 
 

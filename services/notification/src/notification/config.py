@@ -18,6 +18,14 @@ class Settings(KeyRingSettings):
     passwords and webhook secrets."""
 
     service_name: str = "notification"
+    consumer_gather_ms: int = Field(
+        default=100,
+        ge=0,
+        le=5000,
+        description="How long Kafka may hold the consumer's fetches to gather records (0: answered at the "
+        "first record). Notices and e-mails can wait that long; the consumer then wakes at most this often "
+        "instead of for every record of its five topics, most of which it does not handle",
+    )
     database_url: str = "postgresql://postgres@127.0.0.1:15432/faka_notification"
     http_port: int = 8006
     inventory_url: str = "http://127.0.0.1:8002"

@@ -125,6 +125,7 @@ class EventConsumer(Generic[U]):
         concurrency: int = 1,
         before_run: BatchHandler[U] | None = None,
         wants: Mapping[type[Message], Callable[[Any], bool]] | None = None,
+        gather: float = 0.0,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -139,12 +140,17 @@ class EventConsumer(Generic[U]):
         transaction: e.g. it locks every row the run's handlers will lock, in one order, so that two runs
         sharing rows (two topics' batches side by side) wait for each other instead of deadlocking.
         `wants[type](message)` False says its handler would do nothing with the message: it is counted
-        ignored once parsed, before any transaction (no inbox row, nothing to redo)."""
+        ignored once parsed, before any transaction (no inbox row, nothing to redo). `gather` > 0: the
+        broker may hold a fetch that long to gather records (see `subscribe`), for a consumer off the
+        buyer's path, whose records can wait that long."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        if gather < 0:
+            raise ValueError(f"gather must not be negative, not {gather}")
         self.name = name
+        self.gather = gather
         self.batch_size = batch_size
         self.concurrency = concurrency
         self._uow_factory = uow_factory
