@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import time
+from pathlib import Path
 
 from faka_common.telemetry import BatchedStreamHandler, JsonFormatter, tracer_provider
 from opentelemetry import propagate
@@ -81,3 +82,14 @@ def test_a_warning_goes_out_at_once_with_the_lines_before_it_and_flush_writes_wh
     handler.handle(info("order 2 paid"))
     handler.flush()  # what logging.shutdown does at exit
     assert stream.getvalue().splitlines()[-1] == "order 2 paid"
+
+
+def test_a_closed_stream_loses_the_lines_and_raises_nowhere(tmp_path: Path) -> None:
+    """The writer thread flushes after its lines have gone (a warning took them first): on a stream closed
+    meanwhile (a process exiting, a test's captured output) that flush raised in the thread."""
+    stream = (tmp_path / "service.log").open("w")
+    handler = BatchedStreamHandler(stream, interval=60)
+    stream.close()
+    handler.flush()  # nothing waiting: only the stream's own flush
+    handler.handle(info("order 1 paid", logging.WARNING))
+    handler.flush()

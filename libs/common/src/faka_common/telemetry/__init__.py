@@ -75,13 +75,13 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
             self._write_waiting()
 
     def _write_waiting(self) -> None:
-        if self._waiting:
-            text, self._waiting = "".join(self._waiting), []
-            try:
+        text, self._waiting = "".join(self._waiting), []
+        try:
+            if text:
                 self.stream.write(text)
-            except Exception:  # a closed or broken stream: the lines are lost, the service goes on
-                return
-        super().flush()
+            super().flush()
+        except Exception:  # a closed or broken stream: the lines are lost, the service goes on
+            return
 
     def _write_in_batches(self) -> None:
         while True:
