@@ -55,8 +55,8 @@ async def test_leases_taken_at_once_on_autocommit_sessions_take_each_due_recharg
     service: Service, database_url: str
 ) -> None:
     """The worker leases on a reader's autocommit session (one statement, no BEGIN or COMMIT around it):
-    eight workers' leases taken at once still take every due recharge exactly once, and a recharge whose
-    lease is running is taken by nobody else."""
+    twenty leases taken at once take each of twelve due recharges exactly once, and a recharge whose lease
+    is running is taken by nobody else."""
     due = [uuid4() for _ in range(12)]
     db = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
