@@ -240,3 +240,24 @@ def test_too_many_adds_the_callers_headers() -> None:
     response = too_many(RateLimited("slow down", 7), {"Cache-Control": "no-store"})
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7" and response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.integration
+async def test_of_attempts_sent_at_once_a_window_counts_only_those_the_other_windows_let_through(
+    windows: Windows,
+) -> None:
+    """A take is one atomic script on Redis: an attempt refused by the account's window is not left counted
+    in the client's, however the attempts of several replicas interleave."""
+    replicas = [Limiter(redis_url()) for _ in range(4)]
+    client = windows.per_minute(10, "ip", "198.51.100.9")
+    account = windows.per_minute(3, "email", email_id("f@example.com"))
+    answers = await asyncio.gather(*(tries(limiter, [client, account], 3) for limiter in replicas))
+    assert sum(r is None for answer in answers for r in answer) == 3
+    assert all(0 < r <= 60 for answer in answers for r in answer if r is not None)
+    connection = redis.from_url(redis_url())
+    try:
+        assert await connection.llen(f"LIMITS:{client.key}") == 3
+        assert await connection.llen(f"LIMITS:{account.key}") == 3
+        await connection.delete(f"LIMITS:{client.key}", f"LIMITS:{account.key}")
+    finally:
+        await connection.aclose()
