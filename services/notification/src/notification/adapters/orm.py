@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from faka_common.db.uow import SessionFactory, execute, fetch_row, fetch_rows
+from faka_common.db.uow import SessionFactory, UnitOfWork, execute, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -356,7 +356,9 @@ class SqlMessageStore:
     async def put(
         self, shop_id: UUID, order_id: UUID, template: str, locale: str, subject: str, body: str
     ) -> UUID:
-        async with self._sessions() as session:
+        # a unit of work for its connection straight from the pool (no session transaction); nothing to commit
+        async with UnitOfWork(self._sessions, "notification") as statements:
+            session = statements.session
             row = await fetch_row(
                 session, IN_SITE_PUT, uuid7(), shop_id, order_id, template, locale, subject, body
             )
@@ -364,7 +366,6 @@ class SqlMessageStore:
                 row = await fetch_row(session, IN_SITE_STORED, shop_id, order_id, template)
             if row is None:
                 raise LookupError(f"the {template} message of order {order_id} is another shop's")
-            await session.commit()  # nothing to send for an autocommit session's statement
             return UUID(str(row[0]))
 
 
