@@ -171,7 +171,13 @@ async def scrape(client: httpx.AsyncClient) -> Metrics:
     metrics = Metrics()
 
     async def one(service: str, port: int) -> str:
-        return (await client.get(f"http://{HOST}:{port}/metrics", timeout=10)).text
+        url = f"http://{HOST}:{port}/metrics"
+        try:
+            return (await client.get(url, timeout=10)).text
+        except httpx.TransportError:
+            # a kept connection the service closed as it was reused (idle past uvicorn's 5 s, or the
+            # process restarted under the chaos run): a read, so asked once more on a new connection
+            return (await client.get(url, timeout=10)).text
 
     pages = await asyncio.gather(*(one(s, p) for s, p in SERVICES.items()))
     for page in pages:
@@ -383,7 +389,8 @@ class Bench:
         self.meter = meter
         self.shop = shop
         self.mailbox = mailbox
-        self.client = httpx.AsyncClient(timeout=10)
+        # kept connections expire before uvicorn closes them (5 s idle), so none is reused as it closes
+        self.client = httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=2.0))
         self.pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
         self.numbered = 0
         self.all_buyers: list[dict[str, Any]] = []
