@@ -60,29 +60,21 @@ async def insert_orm(uow: UnitOfWork, table: str, n: int) -> None:
     await uow.session.execute(text(f"INSERT INTO {table} VALUES (:n, txid_current())"), {"n": n})
 
 
+@pytest.mark.parametrize(
+    "statements",
+    [("driver", "orm", "driver"), ("orm", "driver")],
+    ids=["driver first", "orm first"],
+)
 async def test_driver_and_orm_statements_of_a_unit_of_work_commit_in_one_transaction(
-    engine: AsyncEngine, table: str
+    engine: AsyncEngine, table: str, statements: tuple[str, ...]
 ) -> None:
     async with UnitOfWork(session_factory(engine), "probe") as uow:
-        await insert_driver(uow, table, 1)
-        await insert_orm(uow, table, 2)
-        await insert_driver(uow, table, 3)
+        for n, kind in enumerate(statements, start=1):
+            await (insert_driver if kind == "driver" else insert_orm)(uow, table, n)
         await uow.commit()
     found = await rows(engine, table)
-    assert sorted(found) == [1, 2, 3]
+    assert sorted(found) == list(range(1, len(statements) + 1))
     assert len(set(found.values())) == 1  # one transaction
-    assert checked_out(engine) == 0
-
-
-async def test_orm_first_then_driver_statements_share_the_transaction_too(
-    engine: AsyncEngine, table: str
-) -> None:
-    async with UnitOfWork(session_factory(engine), "probe") as uow:
-        await insert_orm(uow, table, 1)
-        await insert_driver(uow, table, 2)
-        await uow.commit()
-    found = await rows(engine, table)
-    assert sorted(found) == [1, 2] and len(set(found.values())) == 1
     assert checked_out(engine) == 0
 
 

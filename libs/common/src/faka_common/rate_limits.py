@@ -20,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as redis
 from limits import RateLimitItem
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -69,9 +70,6 @@ def async_storage_url(url: str) -> str:
     async+memory://."""
     return url if url.startswith("async+") else f"async+{url}"
 
-
-#: The prefix `limits` puts before a window's key in Redis.
-REDIS_PREFIX = "LIMITS"
 
 #: `Limiter.take` on Redis: one attempt counted in every window (KEYS) or, when one is full, in none, as one
 #: script: atomic, so of attempts sent at once by several replicas each window keeps only those that got
@@ -158,7 +156,7 @@ class Limiter:
     async def _take_on_redis(self, windows: Sequence[Window]) -> None:
         if not windows:
             return
-        keys = [f"{REDIS_PREFIX}:{window.key}" for window in windows]
+        keys = [f"{RedisStorage.PREFIX}:{window.key}" for window in windows]
         args: list[Any] = [repr(time.time())]
         for window in windows:
             args += [window.item.amount, window.item.get_expiry()]

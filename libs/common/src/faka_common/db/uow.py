@@ -57,7 +57,7 @@ OUTBOX_ADD = (
 )
 
 
-#: The key under which `_driver` keeps a session's transaction, connection and asyncpg connection.
+#: The key under which `_driver` keeps a session's transaction and its asyncpg connection.
 _KEPT_DRIVER = "faka_driver"
 #: The key under which a unit of work's session holds its `_Lease`.
 _LEASE = "faka_lease"
@@ -139,12 +139,11 @@ async def _driver(session: AsyncSession) -> Any:
     the adapter commits and rolls it back; both are kept in the session's `info` for the rest of its
     transaction (asking the session again cost 0.03-0.05 ms of CPU a statement)."""
     lease: _Lease | None = session.info.get(_LEASE)
-    if lease is not None:
-        if lease.driver is not None:
-            return lease.driver
-        if session.sync_session.get_transaction() is None:
-            return await lease.take(session)
+    if lease is not None and lease.driver is not None:
+        return lease.driver
     transaction = session.sync_session.get_transaction()
+    if lease is not None and transaction is None:
+        return await lease.take(session)
     kept = session.info.get(_KEPT_DRIVER)
     if kept is not None and transaction is not None and kept[0]() is transaction and transaction.is_active:
         return kept[1]
