@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import ConsumerRecord, TopicPartition
-from faka_common.messaging.consumer import Delivery
+from faka_common.messaging.consumer import IN_PROCESS, Delivery
 from faka_common.messaging.lanes import Lanes
 
 RETRY = "svc.retry"
@@ -133,6 +133,27 @@ async def test_a_topic_whose_batch_is_stuck_holds_up_no_other_topic() -> None:
     consumer.held["slow.events"].set()
     await until(lambda: kafka.committed("slow.events") == 3)
     assert consumer.handled("slow.events") == [(0, 0), (0, 1), (0, 2)]
+
+
+async def test_the_records_in_process_gauge_counts_the_batches_being_handled_and_returns_to_zero() -> None:
+    """What the dashboards' "In process" panel shows (FastStream's own gauge is gone with its middleware)."""
+    consumer, kafka = FakeConsumer(), FakeKafka()
+    consumer.name = "gauged"
+    gauge = IN_PROCESS.labels("gauged")
+    consumer.held["slow.events"] = asyncio.Event()
+    consumer.failing.add("bad.events")
+    lanes = lanes_of(consumer)
+    lanes.feed(kafka, records("slow.events", range(3)) + records("bad.events", range(2)))
+
+    await until(lambda: consumer.in_flight.get("slow.events") == 1)
+    assert gauge._value.get() in (3, 5)  # the held batch, and the failing one while it is tried
+    consumer.failing.clear()
+    await until(lambda: kafka.committed("bad.events") == 2)
+    assert gauge._value.get() == 3
+
+    consumer.held["slow.events"].set()
+    await until(lambda: kafka.committed("slow.events") == 3)
+    assert gauge._value.get() == 0
 
 
 async def test_a_parked_record_waiting_out_its_delay_holds_up_no_topic() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from opentelemetry import propagate, trace
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from uuid6 import uuid7
 
@@ -38,6 +38,11 @@ HANDLER_SECONDS = Histogram(
 RETRIES = Counter(
     "faka_consumer_retries_total",
     "Failed attempts a consumer tries again in place, after a backoff",
+    ["consumer"],
+)
+IN_PROCESS = Gauge(
+    "faka_consumer_records_in_process",
+    "Records of the batches a consumer is handling right now",
     ["consumer"],
 )
 DEAD_LETTERS = Counter(

@@ -33,7 +33,7 @@ from typing import Protocol
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from faka_common.messaging.consumer import Delivery, dependency_down
+from faka_common.messaging.consumer import IN_PROCESS, Delivery, dependency_down
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class Lanes:
         waiting before it is paused (by default twice a batch, at least 100); `commit_interval`: how long
         handled offsets wait at most to be committed together (0: each batch's at once)."""
         self._consumer = consumer
+        self._in_process = IN_PROCESS.labels(consumer.name)
         self._handle: Handle = (
             consumer.consume_concurrently if consumer.concurrency > 1 else consumer.consume_batch
         )
@@ -185,6 +186,7 @@ class Lanes:
     async def _run_batch(self, lane: _Lane) -> None:
         taken = _take(lane, self._consumer.batch_size)
         records = [record for _, part in taken for record in part]
+        self._in_process.inc(len(records))
         try:
             await self._handle(records)
         except Exception as error:
@@ -192,6 +194,8 @@ class Lanes:
             await self._wait(self._failure_pause)
             _put_back(lane, taken)
             return
+        finally:
+            self._in_process.dec(len(records))
         await self._commit({tp: part[-1].offset + 1 for tp, part in taken})
 
     async def _run_parked(self, lane: _Lane) -> None:
