@@ -58,7 +58,10 @@ def bootstrap(settings: Settings | None = None, counters: Counters | None = None
             OrderRejected: ended,
         },
         batch_size=settings.consumer_batch_size,
-        batch_handlers={OrderPlaced: partial(handlers.decide_on_orders, decider=decider)},
+        batch_handlers={
+            OrderPlaced: partial(handlers.decide_on_orders, decider=decider),
+            OrderPaid: partial(handlers.on_orders_paid, decider=decider),
+        },
     )
     service = Service(runtime, decider, consumer)
     runtime.consume(consumer, [topics.ORDER_EVENTS])

@@ -1,7 +1,8 @@
 """A batch the Kafka consumer hands the risk service (one transaction) is decided with one Redis script call
 for all of its windows, taken in arrival order, and recorded with one statement for its decisions; a
 decision or its announcement stays once per order, in a batch as alone, and a rule set changed through
-another replica still applies to the batch's orders."""
+another replica still applies to the batch's orders. A batch of payments is recorded and frees its buyers'
+unpaid places in three round trips whatever its size."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from faka_common.contracts import Envelope, Message, OrderPlaced
+from sqlalchemy import text
+from faka_common.contracts import Envelope, Message, OrderPaid, OrderPlaced
 from faka_common.messaging.consumer import Delivery
 from risk.adapters.counters import TAKE, Counters, RedisCounters, Take, Taken
 from risk.bootstrap import Service
 
 from .conftest import emitted
 from .test_fast_decisions import BLOCK_EXAMPLE, other_replica, statements
-from .test_rule_engine import order, set_rules
+from .test_rule_engine import decide, order, paid, set_rules
 
 pytestmark = pytest.mark.integration
 __all__ = ["other_replica"]
@@ -38,6 +40,14 @@ class CountedTrips:
     async def take(self, *args: Any) -> Taken:
         self.trips.append("take")
         return await self.inner.take(*args)
+
+    async def release(self, *args: Any) -> None:
+        self.trips.append("release")
+        await self.inner.release(*args)
+
+    async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
+        self.trips.append(f"release_many({len(releases)})")
+        await self.inner.release_many(releases)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -144,3 +154,36 @@ async def test_a_batch_taken_when_redis_lost_the_script_loads_it_and_counts_each
     assert await service.consumer.consume_batch(records(*placed)) == ["handled"] * 4
     assert trips.trips == ["take_many(4)"]  # loaded and taken in the batch, not order by order
     assert [d["verdict"] for d in await verdicts(service, placed)] == ["approve"] * 2 + ["reject"] * 2
+
+
+async def test_a_batch_of_payments_is_three_round_trips_and_frees_each_buyers_unpaid_place(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    shop, product = uuid4(), uuid4()
+    await set_rules(api, shop, {"type": "unpaid_orders", "per": "email", "limit": 1})
+    buyers = [f"payer{i}-{uuid4().hex[:6]}@example.com" for i in range(12)]
+    placed = [order(shop, email=email, product=product) for email in buyers]
+    for one in placed:
+        assert (await decide(service, one))["verdict"] == "approve"
+    # each buyer is at the limit: a second unpaid order is refused
+    assert (await decide(service, order(shop, email=buyers[0], product=product)))["verdict"] == "reject"
+    payments: list[OrderPaid] = [paid(one) for one in placed]
+    counted = CountedTrips(service.decider.counters)
+    service.decider.counters = counted
+    try:
+        with statements(service) as sent:
+            outcomes = await service.consumer.consume_batch(records(*payments, payments[0].model_copy()))
+    finally:
+        service.decider.counters = counted.inner
+
+    assert outcomes == ["handled"] * 13  # the same order paid twice in a batch: its amount once
+    assert counted.trips == ["release_many(12)"]
+    assert len([s for s in sent if "risk_paid_amounts" in s]) == 1, sent  # the amounts: one statement
+    assert len([s for s in sent if "FROM risk_decisions" in s]) == 1, sent  # the buyers: one
+    for email in buyers:  # every buyer's place is free again
+        assert (await decide(service, order(shop, email=email, product=product)))["verdict"] == "approve"
+    async with service.runtime.engine.connect() as connection:
+        recorded = await connection.execute(
+            text("SELECT order_id, amount FROM risk_paid_amounts WHERE product_id = :p"), {"p": product}
+        )
+        assert sorted(recorded.all()) == sorted((p.order_id, p.amount) for p in placed)

@@ -157,6 +157,9 @@ class Counters(Protocol):
     async def release(self, keys: Sequence[str], member: str) -> None:
         """Take `member` out of the windows (an order that ended unpaid)."""
 
+    async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
+        """`release` of each (keys, member) in one round trip."""
+
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
         """Make the scope's rule set at `version` known (unless a newer one is): its challenges to the
         gateway, the payment accounts its blocklists name to the order service."""
@@ -234,10 +237,14 @@ class RedisCounters:
             args += [counter.window_seconds * 1000, counter.limit, 1 if rejects else 0]
 
     async def release(self, keys: Sequence[str], member: str) -> None:
-        if keys:
+        await self.release_many([(keys, member)])
+
+    async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
+        if any(keys for keys, _ in releases):
             async with _reachable(), self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.zrem(self._prefix + key, member)
+                for keys, member in releases:
+                    for key in keys:
+                        pipe.zrem(self._prefix + key, member)
                 await pipe.execute()
 
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.contracts.risk_rules import RiskRules
-from faka_common.db.uow import fetch_rows
+from faka_common.db.uow import execute, fetch_rows
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,20 @@ FROM jsonb_to_recordset($1::text::jsonb) AS d(order_id uuid, shop_id uuid, verdi
      fired jsonb, rules_version int, platform_rules_version int, buyer_email text, buyer_ip text)
 ON CONFLICT DO NOTHING
 RETURNING order_id
+"""
+
+
+#: Paid orders' amounts in one statement, one array a column (a batch of OrderPaid).
+ADD_PAID_AMOUNTS = """
+INSERT INTO risk_paid_amounts (order_id, shop_id, product_id, amount, paid_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::timestamptz[])
+ON CONFLICT DO NOTHING
+"""
+
+#: The buyers a batch of orders was counted against while unpaid (orders without a decision: none).
+BUYERS = """
+SELECT order_id, shop_id, buyer_email, buyer_ip FROM risk_decisions
+WHERE order_id = ANY($1::uuid[]) AND buyer_email IS NOT NULL
 """
 
 
@@ -102,17 +116,10 @@ class DecisionRepository:
         )
         return (await self._session.execute(paid)).first() is not None
 
-    async def buyer(self, order_id: UUID) -> Buyer | None:
-        row = (
-            await self._session.execute(
-                select(decisions.c.shop_id, decisions.c.buyer_email, decisions.c.buyer_ip).where(
-                    decisions.c.order_id == order_id
-                )
-            )
-        ).first()
-        if row is None or row.buyer_email is None:
-            return None
-        return Buyer(row.shop_id, row.buyer_email, row.buyer_ip)
+    async def buyers(self, order_ids: Sequence[UUID]) -> dict[UUID, Buyer]:
+        """`buyer` of each of the orders in one statement (an order without a buyer is left out)."""
+        rows = await fetch_rows(self._session, BUYERS, list(order_ids))
+        return {order_id: Buyer(shop_id, email, ip) for order_id, shop_id, email, ip in rows}
 
 
 @dataclass(frozen=True)
@@ -288,11 +295,14 @@ class PaidAmountRepository:
         self._session = session
 
     async def add(self, shop_id: UUID, order_id: UUID, product_id: UUID, amount: int, at: datetime) -> None:
-        await self._session.execute(
-            insert(paid_amounts)
-            .values(order_id=order_id, shop_id=shop_id, product_id=product_id, amount=amount, paid_at=at)
-            .on_conflict_do_nothing()
-        )
+        await self.add_many([(shop_id, order_id, product_id, amount, at)])
+
+    async def add_many(self, paid: Sequence[tuple[UUID, UUID, UUID, int, datetime]]) -> None:
+        """Record (shop, order, product, amount, paid at) of each paid order; an order recorded already
+        keeps its first amount."""
+        if paid:
+            shops, orders, products, amounts, times = (list(column) for column in zip(*paid, strict=True))
+            await execute(self._session, ADD_PAID_AMOUNTS, orders, shops, products, amounts, times)
 
     async def trailing_mean(self, product_id: UUID, sample: int) -> tuple[Decimal | None, int]:
         """The mean amount of the product's last `sample` paid orders, and how many there were."""

@@ -4,6 +4,7 @@ the trailing means come from, rule-set changes, and the review queue (resolved b
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -294,11 +295,30 @@ async def on_order_paid(event: OrderPaid, uow: RiskUnitOfWork, decider: Decider)
     await _release(event.order_id, uow, decider)
 
 
+async def on_orders_paid(events: Sequence[OrderPaid], uow: RiskUnitOfWork, decider: Decider) -> None:
+    """`on_order_paid` for a batch the consumer hands over in one transaction: the amounts in one statement,
+    the buyers in one and their unpaid windows in one Redis round trip (three per batch instead of per
+    order)."""
+    await uow.paid_amounts.add_many(
+        [(e.shop_id, e.order_id, e.product_id, e.amount, e.paid_at) for e in events]
+    )
+    for event in events:
+        decider.means.forget(event.product_id)
+    await _release_many([event.order_id for event in events], uow, decider)
+
+
 async def _release(order_id: UUID, uow: RiskUnitOfWork, decider: Decider) -> None:
-    buyer = await uow.decisions.buyer(order_id)
-    if buyer is not None:
-        keys = unpaid_keys(buyer.shop_id, buyer.email, buyer.ip)
-        await decider.counters.release(list(keys.values()), str(order_id))
+    await _release_many([order_id], uow, decider)
+
+
+async def _release_many(order_ids: Sequence[UUID], uow: RiskUnitOfWork, decider: Decider) -> None:
+    buyers = await uow.decisions.buyers(order_ids)
+    releases = [
+        (list(unpaid_keys(buyer.shop_id, buyer.email, buyer.ip).values()), str(order_id))
+        for order_id, buyer in buyers.items()
+    ]
+    if releases:
+        await decider.counters.release_many(releases)
 
 
 def scope_name(scope: UUID) -> str:
