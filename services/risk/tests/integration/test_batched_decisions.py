@@ -12,11 +12,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from sqlalchemy import text
 from faka_common.contracts import Envelope, Message, OrderPaid, OrderPlaced
 from faka_common.messaging.consumer import Delivery
 from risk.adapters.counters import TAKE, Counters, RedisCounters, Take, Taken
 from risk.bootstrap import Service
+from sqlalchemy import text
 
 from .conftest import emitted
 from .test_fast_decisions import BLOCK_EXAMPLE, other_replica, statements

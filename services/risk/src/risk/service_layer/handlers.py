@@ -4,8 +4,8 @@ the trailing means come from, rule-set changes, and the review queue (resolved b
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
