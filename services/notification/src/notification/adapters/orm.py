@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from faka_common.db.statements import Compiled
 from faka_common.db.uow import SessionFactory, UnitOfWork, execute, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
@@ -195,30 +196,32 @@ class TelegramChatRepository:
         return str(row[0]) if row else None
 
 
+CONTACT_FIELDS = (
+    "order_id",
+    "shop_id",
+    "order_no",
+    "email",
+    "locale",
+    "product_title",
+    "phone",
+    "quantity",
+    "amount",
+    "currency",
+)
+#: Every placed order's contact (one a sale): compiled once, run on the driver.
+_ADD_CONTACT = Compiled(
+    insert(buyer_contacts).on_conflict_do_nothing().returning(buyer_contacts.c.order_id), CONTACT_FIELDS
+)
+
+
 class BuyerContactRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, contact: BuyerContact) -> bool:
         """Remember whom to write to about the order; False when it is already known."""
-        result = await self._session.execute(
-            insert(buyer_contacts)
-            .values(
-                order_id=contact.order_id,
-                shop_id=contact.shop_id,
-                order_no=contact.order_no,
-                email=contact.email,
-                locale=contact.locale,
-                product_title=contact.product_title,
-                phone=contact.phone,
-                quantity=contact.quantity,
-                amount=contact.amount,
-                currency=contact.currency,
-            )
-            .on_conflict_do_nothing()
-            .returning(buyer_contacts.c.order_id)
-        )
-        return result.first() is not None
+        values = {name: getattr(contact, name) for name in CONTACT_FIELDS}
+        return await _ADD_CONTACT.first(self._session, values) is not None
 
     async def get(self, shop_id: UUID | None, order_id: UUID) -> BuyerContact | None:
         """The order's contact if the order is the shop's (None: whichever shop's it is, for what a signed
