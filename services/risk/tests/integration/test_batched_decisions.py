@@ -41,10 +41,6 @@ class CountedTrips:
         self.trips.append("take")
         return await self.inner.take(*args)
 
-    async def release(self, *args: Any) -> None:
-        self.trips.append("release")
-        await self.inner.release(*args)
-
     async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
         self.trips.append(f"release_many({len(releases)})")
         await self.inner.release_many(releases)

@@ -17,6 +17,6 @@ async def test_an_unreachable_redis_makes_the_check_and_the_release_wait_rather_
         with pytest.raises(Unavailable, match="unreachable"):
             await counters.take([Counter("velocity:x", 60, 5)], "order-1", 0)
         with pytest.raises(Unavailable, match="unreachable"):
-            await counters.release(["unpaid:x"], "order-1")
+            await counters.release_many([(["unpaid:x"], "order-1")])
     finally:
         await counters.aclose()

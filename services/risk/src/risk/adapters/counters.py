@@ -154,11 +154,9 @@ class Counters(Protocol):
         """In one round trip: check that `versions` (platform, shop) are the published ones (when given),
         check every window and count `member` in all of them unless a full one rejects."""
 
-    async def release(self, keys: Sequence[str], member: str) -> None:
-        """Take `member` out of the windows (an order that ended unpaid)."""
-
     async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
-        """`release` of each (keys, member) in one round trip."""
+        """Take each member out of its windows (keys), all in one round trip (orders that were paid or
+        ended unpaid)."""
 
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
         """Make the scope's rule set at `version` known (unless a newer one is): its challenges to the
@@ -235,9 +233,6 @@ class RedisCounters:
         for counter in take.counters:
             rejects = counter.fired is not None and counter.fired.verdict == "reject"
             args += [counter.window_seconds * 1000, counter.limit, 1 if rejects else 0]
-
-    async def release(self, keys: Sequence[str], member: str) -> None:
-        await self.release_many([(keys, member)])
 
     async def release_many(self, releases: Sequence[tuple[Sequence[str], str]]) -> None:
         if any(keys for keys, _ in releases):

@@ -117,7 +117,8 @@ class DecisionRepository:
         return (await self._session.execute(paid)).first() is not None
 
     async def buyers(self, order_ids: Sequence[UUID]) -> dict[UUID, Buyer]:
-        """`buyer` of each of the orders in one statement (an order without a buyer is left out)."""
+        """Whom each of the orders was counted against while unpaid, in one statement (an order without a
+        decision or a buyer's e-mail is left out)."""
         rows = await fetch_rows(self._session, BUYERS, list(order_ids))
         return {order_id: Buyer(shop_id, email, ip) for order_id, shop_id, email, ip in rows}
 
@@ -293,9 +294,6 @@ class PaidAmountRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def add(self, shop_id: UUID, order_id: UUID, product_id: UUID, amount: int, at: datetime) -> None:
-        await self.add_many([(shop_id, order_id, product_id, amount, at)])
 
     async def add_many(self, paid: Sequence[tuple[UUID, UUID, UUID, int, datetime]]) -> None:
         """Record (shop, order, product, amount, paid at) of each paid order; an order recorded already

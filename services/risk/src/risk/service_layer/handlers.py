@@ -285,14 +285,12 @@ async def on_order_ended_unpaid(
     event: OrderCancelled | OrderRejected, uow: RiskUnitOfWork, decider: Decider
 ) -> None:
     """An order expired, was cancelled or rejected: it no longer counts against its buyer's unpaid limit."""
-    await _release(event.order_id, uow, decider)
+    await _release([event.order_id], uow, decider)
 
 
 async def on_order_paid(event: OrderPaid, uow: RiskUnitOfWork, decider: Decider) -> None:
     """A paid order is no longer unpaid, and its amount joins the product's trailing mean."""
-    await uow.paid_amounts.add(event.shop_id, event.order_id, event.product_id, event.amount, event.paid_at)
-    decider.means.forget(event.product_id)
-    await _release(event.order_id, uow, decider)
+    await on_orders_paid([event], uow, decider)
 
 
 async def on_orders_paid(events: Sequence[OrderPaid], uow: RiskUnitOfWork, decider: Decider) -> None:
@@ -304,14 +302,11 @@ async def on_orders_paid(events: Sequence[OrderPaid], uow: RiskUnitOfWork, decid
     )
     for event in events:
         decider.means.forget(event.product_id)
-    await _release_many([event.order_id for event in events], uow, decider)
+    await _release([event.order_id for event in events], uow, decider)
 
 
-async def _release(order_id: UUID, uow: RiskUnitOfWork, decider: Decider) -> None:
-    await _release_many([order_id], uow, decider)
-
-
-async def _release_many(order_ids: Sequence[UUID], uow: RiskUnitOfWork, decider: Decider) -> None:
+async def _release(order_ids: Sequence[UUID], uow: RiskUnitOfWork, decider: Decider) -> None:
+    """Take the orders out of their buyers' unpaid windows (an order risk never decided on has none)."""
     buyers = await uow.decisions.buyers(order_ids)
     releases = [
         (list(unpaid_keys(buyer.shop_id, buyer.email, buyer.ip).values()), str(order_id))
