@@ -118,6 +118,10 @@ class OrderPaid(OrderEvent):
 
 
 class OrderDelivered(OrderEvent):
+    """The order reached `delivered`. No service acts on it (each acts on `DeliverySucceeded`), so it rides
+    on `order.outcomes`, not on `order.events` where it woke four consumers that skipped it."""
+
+    topic: ClassVar[str] = topics.ORDER_OUTCOMES
     type_name: ClassVar[str] = "OrderDelivered"
 
     delivered_at: datetime
