@@ -607,6 +607,10 @@ def rates(args: argparse.Namespace) -> list[float]:
     return found
 
 
+AFTER_FAILED_STEP_S = 180.0
+"""How long the ramp waits for a step that did not hold to be worked off before the next step starts."""
+
+
 async def drain(client: httpx.AsyncClient, limit: float) -> dict[str, Any]:
     """Waits until every consumer's lag and every outbox backlog are 0 (at most `limit` seconds)."""
     started = time.monotonic()
@@ -678,6 +682,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
         await drain(probe, 30)
         results["idle_cpu_ms_per_s"] = await bench.idle(args.idle_seconds)
+        began_on = await drain(probe, 30)
 
         steps: list[dict[str, Any]] = []
         results["steps"] = steps
@@ -687,6 +692,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"step {rate:g}/s for {args.hold:g} s ...", flush=True)
             step = await bench.run_step(rate, args.hold, args.warmup)
             summary = summarize(step, groups, mailbox, args.workers, results["idle_cpu_ms_per_s"])
+            summary["began_on"] = began_on
             steps.append(summary)
             verdict = "held" if summary["held"] else "NOT held: " + "; ".join(summary["why_not_held"])
             print(
@@ -707,7 +713,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             if not planned and refine > 0 and low > 0 and high < math.inf:
                 refine -= 1  # bisect between the highest rate held and the lowest that was not
                 planned = [round((low + high) / 2, 2)]
-            await drain(probe, 30)
+            # a step that did not hold leaves a backlog; the next one must not start on it, or it is judged
+            # on the failed step's work too (every bisection step after a failure failed that way)
+            began_on = await drain(probe, 30 if summary["held"] else AFTER_FAILED_STEP_S)
+            if planned and (began_on["lag"] or began_on["backlog"]):
+                print(
+                    f"  the next step starts on a lag of {began_on['lag']:g} and a backlog of "
+                    f"{began_on['backlog']:g} (not drained in {began_on['seconds']:g} s)",
+                    flush=True,
+                )
         held = [s for s in steps if s["held"]]
         results["sustained"] = max(held, key=lambda s: s["offered_per_s"]) if held else None
 
@@ -777,6 +791,9 @@ def table(results: dict[str, Any]) -> str:
         )
         if not s["held"]:
             lines.append(f"{'':>9} not held: {'; '.join(s['why_not_held'])}")
+        began = s.get("began_on") or {}
+        if began.get("lag") or began.get("backlog"):
+            lines.append(f"{'':>9} began on a lag of {began['lag']:g} and a backlog of {began['backlog']:g}")
     ceiling = results.get("raw_ceiling", {})
     update_tps = ceiling.get("simple_update_tps")
     rows: list[tuple[str, str, str]] = [

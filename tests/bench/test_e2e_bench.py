@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import Mailbox, Step, percentile, slope_growth, summarize
+from bench.e2e import Mailbox, Step, percentile, slope_growth, summarize, table
 from bench.procstat import Group, listener, stat
 
 
@@ -61,6 +61,18 @@ def test_a_step_with_every_buyer_served_and_flat_lag_is_held(tmp_path: Path) -> 
     assert summary["paid_per_s"] == 2.0
     assert summary["paid_to_delivered_ms"]["p99"] == 200.0
     assert summary["cpu_ms_per_order"]["order"] == 120.0
+
+
+def test_the_table_says_which_step_began_on_what_an_earlier_step_left(tmp_path: Path) -> None:
+    """A bisection step after a failed one used to start on its backlog and fail for it: the ramp now
+    waits it out, and a step that still began on one says so beside its figures."""
+    clean = summarize(step_at_two_per_second([4, 5, 4, 5]), GROUPS, Mailbox(tmp_path), workers=1)
+    burdened = dict(clean, began_on={"lag": 312.0, "backlog": 7.0, "seconds": 180.0})
+    clean["began_on"] = {"lag": 0.0, "backlog": 0.0, "seconds": 0.0}
+    lines = table({"steps": [clean, burdened]}).splitlines()
+    noted = [line.strip() for line in lines if "began on" in line]
+    assert noted == ["began on a lag of 312 and a backlog of 7"]
+    assert lines.index(next(line for line in lines if "began on" in line)) == 4  # under the second step
 
 
 def test_a_step_whose_consumer_lag_keeps_growing_is_not_held(tmp_path: Path) -> None:
