@@ -95,6 +95,14 @@ TERMINAL = {
     "refunded",
     "partially_refunded",
 }
+PAID_NOT_DELIVERED = ("paid", "fulfilling")
+
+
+def paid_not_delivered(statuses: dict[str, int]) -> int:
+    """Orders paid and still short of their goods, of the (status -> count) the order database gave."""
+    return sum(statuses.get(status, 0) for status in PAID_NOT_DELIVERED)
+
+
 METRIC = re.compile(
     r"^(faka_consumer_lag|faka_outbox_backlog|faka_consumer_messages_total)\{([^}]*)\} (\S+)$"
 )
@@ -738,6 +746,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         results["after_run"]["order_statuses"] = await order_statuses(shop.product_id)
         statuses = results["after_run"]["order_statuses"]
         results["after_run"]["non_terminal_orders"] = sum(n for s, n in statuses.items() if s not in TERMINAL)
+        # what must be 0 at any load: an order paid and not delivered (an unpaid one whose buyer gave up, as
+        # buyers do past their timeouts at overload, ends when its payment window does)
+        results["after_run"]["paid_not_delivered"] = paid_not_delivered(statuses)
         # orders in the database that no buyer got an answer for (the placement's response was lost)
         results["after_run"]["placements_unanswered"] = (
             sum(statuses.values()) - results["after_run"]["orders_placed_by_bench"]
@@ -882,7 +893,8 @@ def table(results: dict[str, Any]) -> str:
             ),
             (
                 "orders left non-terminal (order database)",
-                f"{after['non_terminal_orders']} ({after['placements_unanswered']} placed without an answer)",
+                f"{after['non_terminal_orders']} ({after['placements_unanswered']} placed without an answer; "
+                f"{after.get('paid_not_delivered', '-')} paid and not delivered)",
                 "",
             ),
         ]

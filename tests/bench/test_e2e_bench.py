@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import Mailbox, Step, percentile, slope_growth, summarize, table
+from bench.e2e import Mailbox, Step, paid_not_delivered, percentile, slope_growth, summarize, table
 from bench.procstat import Group, listener, stat
 
 
@@ -73,6 +73,14 @@ def test_the_table_says_which_step_began_on_what_an_earlier_step_left(tmp_path: 
     noted = [line.strip() for line in lines if "began on" in line]
     assert noted == ["began on a lag of 312 and a backlog of 7"]
     assert lines.index(next(line for line in lines if "began on" in line)) == 4  # under the second step
+
+
+def test_only_orders_paid_and_short_of_their_goods_count_as_paid_not_delivered() -> None:
+    """Unpaid orders whose buyers gave up (at overload, past their timeouts) are left non-terminal until
+    their window ends; a paid order left undelivered is what must never be."""
+    statuses = {"awaiting_payment": 284, "delivered": 6879, "paid": 2, "fulfilling": 1, "pending_risk": 3}
+    assert paid_not_delivered(statuses) == 3
+    assert paid_not_delivered({"awaiting_payment": 284, "delivered": 6879}) == 0
 
 
 def test_a_step_whose_consumer_lag_keeps_growing_is_not_held(tmp_path: Path) -> None:
