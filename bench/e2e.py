@@ -615,6 +615,8 @@ def rates(args: argparse.Namespace) -> list[float]:
     return found
 
 
+LATE_ARRIVALS_MS = 100.0
+"""Buyers arriving later than this behind their schedule (p99) mean the load generator is the bottleneck."""
 AFTER_FAILED_STEP_S = 180.0
 """How long the ramp waits for a step that did not hold to be worked off before the next step starts."""
 
@@ -713,6 +715,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 print(LIMIT_HINT, flush=True)
             if summary["loadgen_worker_core_share"] > 0.8:
                 print("  the load generator used most of a core: its pace may be the limit (try --workers 2)")
+            late = summary["arrival_lateness_ms"]["p99"] or 0.0
+            if late > LATE_ARRIVALS_MS:
+                # on httpx the buyers fell 0.85 s behind at 17/s on a third of a core, and the step failed
+                # on their late payments, not the platform's
+                print(
+                    f"  the load generator fell behind its arrival schedule (p99 {late:g} ms late): the step "
+                    "measures it as much as the platform (try --workers 2)"
+                )
             if summary["held"]:
                 low = max(low, rate)
             else:
