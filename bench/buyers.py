@@ -24,6 +24,7 @@ import aiohttp
 import uvloop
 from faka_common.sandbox_payment import signed_notification
 
+NOTIFY_ATTEMPTS = 5
 FAILED = {"rejected", "expired", "cancelled", "delivery_failed", "refunded", "partially_refunded"}
 
 
@@ -118,17 +119,24 @@ async def pay(client: aiohttp.ClientSession, buyer: Buyer, order: dict[str, Any]
         currency=order["currency"], secret=plan.sandbox_secret,
     )  # fmt: skip
     buyer.stage, buyer.notify_started = "notify", time.time()
-    while True:  # a provider retries a notification the gateway did not take
+    # a provider sends the same notification again until the gateway takes it: after a 5xx, and after no
+    # answer in time (the gateway may have applied it meanwhile: it is idempotent on the trade number)
+    while True:
         buyer.notify_attempts += 1
-        async with client.post("/api/v1/payments/sandbox/notify", json=notification) as answer:
-            if buyer.notify_attempts == 1:
-                buyer.notify_acked = time.time()
-            if answer.status == 200:
-                buyer.notify_result = str((await answer.json()).get("result"))
-                return
-            buyer.notify_result = f"{answer.status}"
-            if answer.status < 500 or buyer.notify_attempts >= 5:
-                raise Stuck(f"notification answered {answer.status}: {(await answer.text())[:200]}")
+        try:
+            async with client.post("/api/v1/payments/sandbox/notify", json=notification) as answer:
+                if not buyer.notify_acked:
+                    buyer.notify_acked = time.time()
+                if answer.status == 200:
+                    buyer.notify_result = str((await answer.json()).get("result"))
+                    return
+                buyer.notify_result = f"{answer.status}"
+                if answer.status < 500 or buyer.notify_attempts >= NOTIFY_ATTEMPTS:
+                    raise Stuck(f"notification answered {answer.status}: {(await answer.text())[:200]}")
+        except (TimeoutError, aiohttp.ClientConnectionError) as error:
+            buyer.notify_result = type(error).__name__
+            if buyer.notify_attempts >= NOTIFY_ATTEMPTS:
+                raise Stuck(f"notification not answered in {buyer.notify_attempts} tries") from error
         await asyncio.sleep(1.0)
 
 
