@@ -46,7 +46,7 @@ from fastapi import FastAPI, Request, Response
 from notification.adapters.channels import aliyun_sms, webhook
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
-from notification.domain.model import BuyerContact, OrderKeys
+from notification.domain.model import BuyerContact, OrderKeys, Try
 from notification.entrypoints.http import router
 
 pytestmark = pytest.mark.integration
@@ -412,6 +412,46 @@ async def test_sms_provider_failover_slow_then_permanent_then_twilio(
         statuses["aliyun_sms"][1] or ""
     )
     assert statuses["twilio_sms"] == ("sent", None)
+
+
+async def test_each_try_on_a_channel_is_one_row_that_counts_attempts_and_another_shops_row_stops_the_notice(
+    make_service: Any,
+) -> None:
+    """A notice's try is recorded in one statement after the send (the notice's advisory lock serializes its
+    senders, so no row is claimed first): a failure then a send leave one row, sent, with two attempts and
+    no error; an order id whose rows are another shop's is refused before anything would be sent."""
+    service, _ = make_service()
+    shop, other_shop, order_id = uuid4(), uuid4(), uuid4()
+    sent_at = datetime.now(UTC)
+    async with service.uow() as uow:
+        assert await uow.notifications.for_notice(shop, order_id, "order_delivered") == {}
+        failure = Try("email", "b@example.com", sent=False, latency_ms=12, error="451 try later")
+        await uow.notifications.record_try(shop, order_id, "order_delivered", failure)
+        [failed] = (await uow.notifications.for_notice(shop, order_id, "order_delivered")).values()
+        assert (failed.status, failed.attempts, failed.error) == ("failed", 1, "451 try later")
+        sent = Try(
+            "email", "b@example.com", sent=True, latency_ms=30, sent_at=sent_at, provider_message_id="msg-1"
+        )
+        await uow.notifications.record_try(shop, order_id, "order_delivered", sent)
+        rows = await uow.notifications.for_notice(shop, order_id, "order_delivered")
+        await uow.commit()
+    email = rows["email"]
+    assert list(rows) == ["email"] and email.id == failed.id
+    assert (email.status, email.attempts, email.error) == ("sent", 2, None)
+    assert (email.sent_at, email.provider_message_id, email.latency_ms) == (sent_at, "msg-1", 30)
+    async with service.uow() as uow:
+        with pytest.raises(LookupError, match="another shop's"):
+            await uow.notifications.for_notice(other_shop, order_id, "order_delivered")
+        # a try written for another shop's row changes nothing on it
+        await uow.notifications.record_try(
+            other_shop,
+            order_id,
+            "order_delivered",
+            Try("email", "x@example.com", sent=False, error="not yours"),
+        )
+        [kept] = (await uow.notifications.for_notice(shop, order_id, "order_delivered")).values()
+        await uow.commit()
+    assert (kept.status, kept.attempts, kept.recipient) == ("sent", 2, "b@example.com")
 
 
 async def test_breaker_opens_after_n_failures_and_closes_after_the_reset_time(

@@ -37,6 +37,7 @@ from notification.domain.model import (
     Notification,
     OrderKeys,
     Platform,
+    Try,
 )
 from notification.domain.shop_channels import ShopChannels
 from notification.service_layer import handlers
@@ -72,59 +73,36 @@ class FakeNotifications:
         return None
 
     async def for_notice(self, shop_id: UUID, order_id: UUID, template: str) -> dict[str, Notification]:
-        return {
-            c: n
-            for (o, t, c), n in self.rows.items()
-            if o == order_id and t == template and n.shop_id == shop_id
-        }
+        rows = {c: n for (o, t, c), n in self.rows.items() if o == order_id and t == template}
+        assert all(n.shop_id == shop_id for n in rows.values()), "another shop's notification"
+        return rows
 
-    async def claim(
-        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str
+    def _attempt(
+        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, **changes: Any
     ) -> Notification:
         key = (order_id, template, channel)
-        if key not in self.rows:
-            self.rows[key] = Notification(
-                uuid4(),
-                order_id,
-                template,
-                channel,
-                recipient,
-                "pending",
-                0,
-                None,
-                datetime.now(UTC),
-                None,
-                shop_id=shop_id,
-            )
-        assert self.rows[key].shop_id == shop_id, "another shop's notification"
+        row = self.rows.get(key) or Notification(
+            uuid4(), order_id, template, channel, recipient, "pending", 0, None, datetime.now(UTC), None,
+            shop_id=shop_id,
+        )  # fmt: skip
+        assert row.shop_id == shop_id, "another shop's notification"
+        self.rows[key] = replace(row, attempts=row.attempts + 1, **changes)
         return self.rows[key]
 
-    def _update(self, notification_id: UUID, **changes: Any) -> None:
-        for key, row in self.rows.items():
-            if row.id == notification_id:
-                self.rows[key] = replace(row, **changes)
-
-    async def mark_sent(
-        self,
-        notification_id: UUID,
-        attempts: int,
-        sent_at: datetime,
-        provider_message_id: str | None = None,
-        latency_ms: int | None = None,
-    ) -> None:
-        self._update(notification_id, status="sent", attempts=attempts, sent_at=sent_at, error=None)
-
-    async def mark_failed(
-        self, notification_id: UUID, attempts: int, error: str, latency_ms: int | None = None
-    ) -> None:
-        self._update(notification_id, status="failed", attempts=attempts, error=error)
+    async def record_try(self, shop_id: UUID, order_id: UUID, template: str, tried: Try) -> None:
+        status = "sent" if tried.sent else "failed"
+        changes = {"sent_at": tried.sent_at} if tried.sent else {}
+        self._attempt(
+            shop_id, order_id, template, tried.channel, tried.recipient, status=status, error=tried.error,
+            **changes,
+        )  # fmt: skip
 
     async def record_failure(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
     ) -> None:
-        row = await self.claim(shop_id, order_id, template, channel, recipient)
-        if row.status != "sent":
-            self._update(row.id, status="failed", attempts=row.attempts + 1, error=error)
+        row = self.rows.get((order_id, template, channel))
+        if row is None or row.status != "sent":
+            self._attempt(shop_id, order_id, template, channel, recipient, status="failed", error=error)
 
     def status(self, order_id: UUID, template: str) -> dict[str, str]:
         return {c: n.status for (o, t, c), n in self.rows.items() if o == order_id and t == template}

@@ -4,7 +4,6 @@ and their repositories."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from notification.adapters.channels.webhook import WebhookAttempt
-from notification.domain.model import BuyerContact, InSiteMessage, Notification
+from notification.domain.model import BuyerContact, InSiteMessage, Notification, Try
 
 metadata = MetaData()
 
@@ -135,31 +134,23 @@ NOTIFICATION_COLUMNS = [
     "latency_ms",
     "shop_id",
 ]
+# every shop's: a row of another shop under the order id is refused before anything is sent
 NOTICE_ROWS = (
     "SELECT id, order_id, template, channel, recipient, status, attempts, error, created_at, sent_at, "
     "provider_message_id, latency_ms, shop_id FROM notifications "
-    "WHERE shop_id = $1::uuid AND order_id = $2::uuid AND template = $3::text"
+    "WHERE order_id = $1::uuid AND template = $2::text"
 )
-# a row it inserts is its own until commit; one that was there is read locked (NOTIFICATION_LOCKED)
-NOTIFICATION_CLAIM = (
-    "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts) "
-    "VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, 'pending', 0) "
-    "ON CONFLICT (order_id, template, channel) DO NOTHING RETURNING id, order_id, template, channel, "
-    "recipient, status, attempts, error, created_at, sent_at, provider_message_id, latency_ms, shop_id"
-)
-NOTIFICATION_LOCKED = (
-    "SELECT id, order_id, template, channel, recipient, status, attempts, error, created_at, sent_at, "
-    "provider_message_id, latency_ms, shop_id FROM notifications WHERE shop_id = $1::uuid "
-    "AND order_id = $2::uuid "
-    "AND template = $3::text AND channel = $4::text FOR UPDATE"
-)
-NOTIFICATION_SENT = (
-    "UPDATE notifications SET status = 'sent', attempts = $2::int, error = NULL, sent_at = $3::timestamptz, "
-    "provider_message_id = $4::text, latency_ms = $5::int, updated_at = now() WHERE id = $1::uuid"
-)
-NOTIFICATION_FAILED = (
-    "UPDATE notifications SET status = 'failed', attempts = $2::int, error = $3::text, latency_ms = $4::int, "
-    "updated_at = now() WHERE id = $1::uuid"
+# what one try on a channel came to, in one statement: the notice's advisory lock (NOTICE_LOCK) already
+# serializes its senders, so no row is claimed and locked before the send (that was one more statement
+# each); the row commits with the rest of the notice's transaction or not at all
+_ATTEMPT = (
+    "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts, "
+    "error, sent_at, provider_message_id, latency_ms) VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, "
+    "$5::text, $6::text, $7::text, 1, $8::text, $9::timestamptz, $10::text, $11::int) "
+    "ON CONFLICT (order_id, template, channel) DO UPDATE SET status = EXCLUDED.status, "
+    "attempts = notifications.attempts + 1, error = EXCLUDED.error, sent_at = EXCLUDED.sent_at, "
+    "provider_message_id = EXCLUDED.provider_message_id, latency_ms = EXCLUDED.latency_ms, "
+    "updated_at = now() WHERE notifications.shop_id = EXCLUDED.shop_id"
 )
 # the message's id, whether this statement stored it or found it stored (in its snapshot)
 IN_SITE_PUT = (
@@ -254,46 +245,22 @@ class NotificationRepository:
         await execute(self._session, NOTICE_LOCK, f"notice:{order_id}:{template}")
 
     async def for_notice(self, shop_id: UUID, order_id: UUID, template: str) -> dict[str, Notification]:
-        rows = await fetch_rows(self._session, NOTICE_ROWS, shop_id, order_id, template)
-        return {row[3]: _from_columns(row) for row in rows}
+        """The notice's rows by channel; LookupError when the order's are another shop's."""
+        rows = [
+            _from_columns(row) for row in await fetch_rows(self._session, NOTICE_ROWS, order_id, template)
+        ]
+        if any(row.shop_id != shop_id for row in rows):
+            raise LookupError(f"notification {template} of order {order_id} is another shop's")
+        return {row.channel: row for row in rows}
 
-    async def claim(
-        self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str
-    ) -> Notification:
-        """The (order, template, channel) notification, inserted as pending unless it exists, and locked
-        for this transaction: a concurrent claim waits until this one commits or rolls back."""
-        session = self._session
-        row = await fetch_row(
-            session, NOTIFICATION_CLAIM, uuid7(), shop_id, order_id, template, channel, recipient
-        )
-        if row is None:
-            row = await fetch_row(session, NOTIFICATION_LOCKED, shop_id, order_id, template, channel)
-        if row is None:
-            raise LookupError(f"notification {template}/{channel} of order {order_id} is another shop's")
-        return _from_columns(row)
-
-    async def mark_sent(
-        self,
-        notification_id: UUID,
-        attempts: int,
-        sent_at: datetime,
-        provider_message_id: str | None = None,
-        latency_ms: int | None = None,
-    ) -> None:
+    async def record_try(self, shop_id: UUID, order_id: UUID, template: str, tried: Try) -> None:
+        """One more try of the notice on `tried.channel` (its row's first, or one more attempt on it)."""
+        error = None if tried.error is None else tried.error[:2000]
         await execute(
-            self._session,
-            NOTIFICATION_SENT,
-            notification_id,
-            attempts,
-            sent_at,
-            provider_message_id,
-            latency_ms,
-        )
-
-    async def mark_failed(
-        self, notification_id: UUID, attempts: int, error: str, latency_ms: int | None = None
-    ) -> None:
-        await execute(self._session, NOTIFICATION_FAILED, notification_id, attempts, error[:2000], latency_ms)
+            self._session, _ATTEMPT, uuid7(), shop_id, order_id, template, tried.channel, tried.recipient,
+            "sent" if tried.sent else "failed", error, tried.sent_at, tried.provider_message_id,
+            tried.latency_ms,
+        )  # fmt: skip
 
     async def record_failure(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str

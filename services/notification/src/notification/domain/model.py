@@ -308,6 +308,19 @@ class BuyerContactMissing(NotificationError, RetryLater):
 
 
 @dataclass(frozen=True)
+class Try:
+    """What one try of a notice on one channel came to: sent, or failed with an error."""
+
+    channel: str
+    recipient: str
+    sent: bool
+    latency_ms: int | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ChannelFailure:
     channel: str
     recipient: str

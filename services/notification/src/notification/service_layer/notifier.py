@@ -29,6 +29,7 @@ from notification.domain.model import (
     Recipients,
     RenderedNotice,
     Route,
+    Try,
     mask_recipient,
     pick_locale,
 )
@@ -220,9 +221,6 @@ class Notifier:
         recipient: str,
         content: _Content,
     ) -> ChannelFailure | None:
-        row = await uow.notifications.claim(
-            notice.shop_id, notice.order_id, notice.key, channel.name, recipient
-        )
         rendered = await content.for_channel(channel)
         message = OutgoingMessage(
             template=notice.template,
@@ -245,7 +243,8 @@ class Notifier:
             result = await channel.send(message)
         except ChannelError as error:
             latency = int((time.monotonic() - started) * 1000)
-            await uow.notifications.mark_failed(row.id, row.attempts + 1, str(error), latency)
+            tried = Try(channel.name, recipient, sent=False, latency_ms=latency, error=str(error))
+            await uow.notifications.record_try(notice.shop_id, notice.order_id, notice.key, tried)
             log.warning(
                 "%s for %s: %s to %s failed (%s): %s",
                 notice.template,
@@ -257,9 +256,15 @@ class Notifier:
             )
             return ChannelFailure(channel.name, recipient, str(error))
         latency = int((time.monotonic() - started) * 1000)
-        await uow.notifications.mark_sent(
-            row.id, row.attempts + 1, datetime.now(UTC), result.provider_message_id, latency
+        tried = Try(
+            channel.name,
+            recipient,
+            sent=True,
+            latency_ms=latency,
+            sent_at=datetime.now(UTC),
+            provider_message_id=result.provider_message_id,
         )
+        await uow.notifications.record_try(notice.shop_id, notice.order_id, notice.key, tried)
         uow.publish(
             NotificationSent(
                 order_id=notice.order_id, shop_id=notice.shop_id, channel=channel.name, template=notice.key
