@@ -59,6 +59,20 @@ class Settings(ServiceSettings):
         description="How long the storefront waits for its Redis read model before asking inventory",
     )
 
+    # Admission (entrypoints/admission.py): past these, the gateway answers 503 with Retry-After at once.
+    max_in_flight_placing: int = Field(
+        default=64,
+        ge=0,
+        description="Requests in flight (of every kind) past which a new order is turned away; 0: no bound",
+    )
+    max_in_flight: int = Field(
+        default=256,
+        ge=0,
+        description="Requests in flight past which any request but a payment notification, a health check, "
+        "metrics or an order's event stream is turned away; 0: no bound",
+    )
+    busy_retry_after_seconds: int = Field(default=2, ge=1, le=60, description="Retry-After of a busy 503")
+
     # Buyer lookups (order number + secret: failed attempts only; e-mail + password: every attempt).
     lookup_limit_storage_url: str = Field(
         default="", description="limits storage URI; empty: REDIS_URL (memory:// for tests without Redis)"
