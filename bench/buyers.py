@@ -85,6 +85,11 @@ class Stuck(Exception):
     """The order did not reach the awaited status in time, or ended elsewhere."""
 
 
+class TurnedAway(Stuck):
+    """The gateway was busy and refused the order at once (503 with Retry-After): a buyer the platform
+    could not take, not one it lost."""
+
+
 async def look(client: aiohttp.ClientSession, buyer: Buyer, token: str) -> dict[str, Any]:
     """The order's view, as the order page reads it."""
     async with client.get(f"/api/v1/orders/{buyer.order_no}", params={"token": token}) as response:
@@ -184,6 +189,8 @@ async def buy(client: aiohttp.ClientSession, buyer: Buyer, plan: Plan, address: 
         headers={"X-Forwarded-For": address},
     ) as placed:
         buyer.placed = time.time()
+        if placed.status == 503 and placed.headers.get("Retry-After"):
+            raise TurnedAway(f"placing answered 503 busy (Retry-After {placed.headers['Retry-After']})")
         if placed.status != 201:
             raise Stuck(f"placing answered {placed.status}: {(await placed.text())[:200]}")
         order = await placed.json()
@@ -216,6 +223,8 @@ async def run(plan: Plan) -> list[Buyer]:
             try:
                 await buy(client, buyer, plan, address)
                 buyer.outcome = "delivered"
+            except TurnedAway as error:
+                buyer.outcome, buyer.error = "turned_away", f"{buyer.stage}: {error}"
             except (Stuck, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as error:
                 buyer.outcome, buyer.error = "failed", f"{buyer.stage}: {type(error).__name__}: {error}"[:300]
 

@@ -489,7 +489,8 @@ def summarize(
     step ran, over its delivered orders) and, given the idle rates, net of what they burn with no load."""
     buyers = step.buyers
     delivered = [b for b in buyers if b["outcome"] == "delivered"]
-    failures = Counter(b["error"][:160] for b in buyers if b["outcome"] != "delivered")
+    failures = Counter(b["error"][:160] for b in buyers if b["outcome"] not in ("delivered", "turned_away"))
+    turned_away = [b for b in buyers if b["outcome"] == "turned_away"]
     window = (step.start_at + step.warmup, step.start_at + step.hold)
     span = window[1] - window[0]
     paid_in_window = sum(1 for b in delivered if b["paid_at"] and window[0] <= b["paid_at"] < window[1])
@@ -501,6 +502,8 @@ def summarize(
     reasons = []
     if failures:
         reasons.append(f"{sum(failures.values())} buyers not served")
+    if turned_away:
+        reasons.append(f"{len(turned_away)} buyers turned away (503 busy)")
     if paid_rate < 0.9 * step.rate:
         reasons.append(f"paid {paid_rate:.2f}/s < 90% of offered")
     if lag_growth > lag_tolerance:
@@ -512,7 +515,8 @@ def summarize(
     ]
     webhook = [b["notify_acked"] - b["notify_started"] for b in buyers if b["notify_acked"]]
     place_to_awaiting = [b["awaiting_seen"] - b["place_started"] for b in buyers if b["awaiting_seen"]]
-    place = [b["placed"] - b["place_started"] for b in buyers if b["placed"]]
+    place = [b["placed"] - b["place_started"] for b in buyers if b["placed"] and b["order_no"]]
+    refusal = [b["placed"] - b["place_started"] for b in turned_away]
     lateness = [b["place_started"] - b["arrival"] for b in buyers if b["place_started"]]
     emails = [mailbox.for_buyer(b) for b in delivered]
     email_latency = [
@@ -569,6 +573,8 @@ def summarize(
             "n": len(place_to_awaiting),
         },
         "place_ack_ms": {"p50": ms(percentile(place, 50)), "p99": ms(percentile(place, 99))},
+        "turned_away": len(turned_away),
+        "turned_away_ack_ms": {"p50": ms(percentile(refusal, 50)), "p99": ms(percentile(refusal, 99))},
         "delivered_to_email_ms": {
             "p50": ms(percentile(email_latency, 50)),
             "p99": ms(percentile(email_latency, 99)),

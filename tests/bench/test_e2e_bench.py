@@ -103,6 +103,26 @@ def test_a_step_with_a_buyer_not_served_is_not_held(tmp_path: Path) -> None:
     assert "Stuck: placing answered 429: too many orders" in " ".join(summary["failures"])
 
 
+def test_buyers_turned_away_busy_are_counted_apart_from_failures_and_the_step_is_not_held(
+    tmp_path: Path,
+) -> None:
+    """A quick 503 from a busy gateway is the platform refusing a buyer it cannot serve in time: counted
+    and timed on its own (not in the placement latency of orders taken), and the step is not held."""
+    step = step_at_two_per_second([0] * 8)
+    for record in step.buyers[:2]:
+        record.update(
+            outcome="turned_away", error="place: placing answered 503 busy (Retry-After 2)", order_no="",
+            placed=record["place_started"] + 0.004, awaiting_seen=0.0, notify_acked=0.0,
+        )  # fmt: skip
+    summary = summarize(step, GROUPS, Mailbox(tmp_path), 1)
+    assert not summary["held"]
+    assert summary["turned_away"] == 2
+    assert summary["failures"] == {}
+    assert "2 buyers turned away (503 busy)" in summary["why_not_held"]
+    assert summary["turned_away_ack_ms"]["p99"] == 4.0
+    assert summary["place_ack_ms"]["p50"] == 50.0
+
+
 def test_mails_are_matched_to_buyers_by_recipient_and_checked_for_the_order_number(tmp_path: Path) -> None:
     (tmp_path / "old").write_bytes(b"To: b1@example.com\n\nolder mail, not this run's\n")
     mailbox = Mailbox(tmp_path)
