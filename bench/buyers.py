@@ -46,7 +46,10 @@ class Plan:
     poll_interval: float = 0.2
     follow: str = "stream"
     stage_timeout: float = 120.0
-    max_connections: int = 256
+    #: No cap (0): every buyer is a browser of its own. A pool of 256 was full at 34/s, each waiting
+    #: buyer's event stream holding a connection, and placements then waited in the load generator for one
+    #: until their 30 s timeout, where the platform would have answered them.
+    max_connections: int = 0
     #: Below uvicorn's 5 s keep-alive: a connection the server is about to close is never reused.
     keepalive_expiry: float = 2.0
 
@@ -189,8 +192,8 @@ async def buy(client: aiohttp.ClientSession, buyer: Buyer, plan: Plan, address: 
         headers={"X-Forwarded-For": address},
     ) as placed:
         buyer.placed = time.time()
-        if placed.status == 503 and placed.headers.get("Retry-After"):
-            raise TurnedAway(f"placing answered 503 busy (Retry-After {placed.headers['Retry-After']})")
+        if placed.status == 503 and (await placed.json(content_type=None)).get("error") == "busy":
+            raise TurnedAway(f"placing answered 503 busy (Retry-After {placed.headers.get('Retry-After')})")
         if placed.status != 201:
             raise Stuck(f"placing answered {placed.status}: {(await placed.text())[:200]}")
         order = await placed.json()
