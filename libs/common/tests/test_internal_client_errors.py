@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from faka_common.errors import DomainError
+from faka_common.errors import Busy, DomainError, Unavailable
 from faka_common.http import InternalClient
 from faka_common.rate_limits import RateLimited
 from faka_common.service_auth import ServiceCredential
@@ -53,3 +53,20 @@ async def test_another_refusal_keeps_the_owners_status_code_and_message() -> Non
     assert not isinstance(refused.value, RateLimited)
     assert (refused.value.status_code, refused.value.code) == (409, "slug_taken")
     assert refused.value.message == "slug game-cards is taken"
+
+
+async def test_an_owners_busy_503_reaches_the_caller_as_busy_and_another_503_as_unavailable() -> None:
+    """A busy owner's 503 is passed on to the buyer as busy (try again in a moment), not as a service down."""
+    busy = client_answering(
+        503, {"error": "busy", "message": "too many orders are waiting"}, {"Retry-After": "2"}
+    )
+    with pytest.raises(Busy) as refused:
+        await busy.request("POST", "/internal/orders")
+    await busy.aclose()
+    assert refused.value.message == "too many orders are waiting" and refused.value.retry_after == 2
+    down = client_answering(503, {"error": "unavailable", "message": "database down"})
+    with pytest.raises(Unavailable) as failed:
+        await down.request("POST", "/internal/orders")
+    await down.aclose()
+    assert not isinstance(failed.value, Busy)
+    assert failed.value.code == "unavailable"

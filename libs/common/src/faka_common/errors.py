@@ -33,6 +33,15 @@ class Forbidden(DomainError):
 class Unavailable(DomainError):
     status_code = 503
     code = "unavailable"
+    retry_after = 1
+
+
+class Busy(Unavailable):
+    """More work is waiting than the platform serves in time: this request is turned away at once, to be
+    sent again after `retry_after` seconds. Passed on unchanged by every caller up to the buyer."""
+
+    code = "busy"
+    retry_after = 2
 
 
 class RetryLater(Exception):

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from faka_common.errors import DomainError, Forbidden, Unauthorized, Unavailable
+from faka_common.errors import Busy, DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
 from faka_common.metrics import HttpMetrics
 from faka_common.outages import OUTAGES, dependency_down
@@ -77,9 +77,11 @@ def too_many(error: RateLimited, headers: Mapping[str, str] | None = None) -> JS
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        # a service this one needs is down (restarting, say): say when to try again
-        retry = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=retry)
+        # a service this one needs is down (restarting, say) or busy: say when to try again
+        retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+        extra = {"retry_after": exc.retry_after} if isinstance(exc, Busy) else {}
+        body = error_body(exc.code, exc.message, **extra)
+        return JSONResponse(body, status_code=exc.status_code, headers=retry)
 
     @app.exception_handler(RateLimited)
     async def on_rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
@@ -490,7 +492,7 @@ class InternalClient:
             raise Unavailable(f"{self.base_url} unreachable: {type(error).__name__}") from error
         response.extensions[ANSWERED_BY] = self.base_url
         if response.status_code >= 500:
-            raise Unavailable(f"{self.base_url} answered {response.status_code}")
+            raise _busy(response) or Unavailable(f"{self.base_url} answered {response.status_code}")
         if response.status_code >= 400:
             raise _as_domain_error(response)
         return response
@@ -558,6 +560,20 @@ def _response(status: int, headers: list[tuple[str, str]], data: bytes) -> httpx
     response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(data))
     response._content = data  # what Response.read() would set: the body is already read
     return response
+
+
+def _busy(response: httpx.Response) -> Busy | None:
+    """The upstream's own `Busy` (503, error "busy"), passed on with its message: the buyer is told to try
+    again, not that a service is down."""
+    if response.status_code != 503:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("error") != Busy.code:
+        return None
+    return Busy(str(body.get("message", "busy")))
 
 
 def _as_domain_error(response: httpx.Response) -> DomainError:

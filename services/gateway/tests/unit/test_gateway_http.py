@@ -118,10 +118,18 @@ class FakeOrders:
             "pay_url": "http://gateway.test/pay/sandbox/F20260101ABC?token=tok",
         }
         self.idempotency: dict[str, dict[str, Any]] = {}
+        self.busy = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         path, method = request.url.path, request.method
+        if path == "/internal/orders" and method == "POST" and self.busy:
+            busy = {
+                "error": "busy",
+                "message": "too many orders are waiting for their stock",
+                "retry_after": 2,
+            }
+            return httpx.Response(503, json=busy, headers={"Retry-After": "2"})
         if path == "/internal/orders" and method == "POST":
             body = json.loads(request.content)
             key = request.headers.get("idempotency-key")
@@ -465,6 +473,22 @@ async def test_malformed_order_number_never_reaches_the_order_service(edge: Edge
     response = await edge.client.get("/api/v1/orders/..%2F..%2Fproducts", params={"token": "tok"})
     assert response.status_code == 404
     assert edge.orders.calls == []
+
+
+async def test_a_busy_order_service_turns_the_buyer_away_busy_with_retry_after(edge: Edge) -> None:
+    """Not "unavailable": the buyer is told to try again in a moment, in JSON and on the order form's page."""
+    edge.orders.busy = True
+    order = {"product_id": PRODUCT_ID, "quantity": 1, "email": "buyer@example.com"}
+    answer = await edge.client.post("/api/v1/orders", json=order)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+    assert answer.json() == {
+        "error": "busy",
+        "message": "too many orders are waiting for their stock",
+        "retry_after": 2,
+    }
+    page = await edge.client.post("/shop/orders", data={**order, "quantity": "1"})
+    assert page.status_code == 503 and page.headers["retry-after"] == "2"
+    assert "too many orders are waiting for their stock" in page.text
 
 
 async def test_unreachable_owner_is_503() -> None:

@@ -56,6 +56,8 @@ class Service:
     providers: PaymentProviders
     provider_http: httpx.AsyncClient
     changes: OrderChanges | None = None
+    #: Orders waiting for their stock at the last count (`count_waiting`), for admission.
+    waiting: int = 0
 
     @property
     def payment_window(self) -> timedelta:
@@ -88,6 +90,11 @@ class Service:
             batch_size=self.settings.consumer_batch_size,
             before_run=handlers.lock_orders,
         )
+
+    async def count_waiting(self) -> None:
+        """Count the orders waiting for their stock (each replica, every `waiting_count_seconds`): a new
+        order is admitted against this count, not a query of its own."""
+        self.waiting = await services.orders_waiting(self.reader())
 
     async def expire_overdue(self) -> None:
         """The expiry sweep: expire overdue orders in batches until none is left."""
@@ -155,6 +162,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
     )
     s = settings
     service.runtime.every(s.expiry_sweep_seconds, "expiry sweep", service.expire_overdue)
+    if s.max_orders_waiting:
+        service.runtime.every(s.waiting_count_seconds, "waiting orders count", service.count_waiting)
     service.runtime.every(s.reconcile_interval_seconds, "reconciliation round", service.reconcile)
     # the late-payment policy's refunds: pay back paid orders that found no stock
     service.runtime.every(s.auto_refund_interval_seconds, "automatic refunds", service.auto_refund_once)

@@ -109,6 +109,15 @@ class Settings(KeyRingSettings):
         "the order's secret (admin) revokes the old link and issues a fresh one",
     )
     idempotency_ttl_hours: int = 48
+    max_orders_waiting: int = Field(
+        default=200,
+        ge=0,
+        description="Orders placed and not yet told their stock (every shop's) past which a new order is "
+        "turned away at once (503 busy, Retry-After) instead of queueing behind them; 0: no bound",
+    )
+    waiting_count_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica counts the orders waiting for their stock"
+    )
 
     def development_secrets(self) -> dict[str, str]:
         return {

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from faka_common.errors import DomainError, NotFound
+from faka_common.errors import DomainError, NotFound, Unavailable
 from faka_common.rate_limits import RateLimited
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -94,7 +94,7 @@ def html(request: Request, content: str, status_code: int = 200, private: bool =
 def html_error(request: Request, error: DomainError) -> HTMLResponse:
     ctx = page_context(request)
     response = html(request, pages.error_page(error.status_code, error.message, ctx=ctx), error.status_code)
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

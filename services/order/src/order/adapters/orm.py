@@ -40,11 +40,12 @@ from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import ColumnElement
 from uuid6 import uuid7
 
-from order.domain.model import UNPAID_ENDS, Order, Status, Transition
+from order.domain.model import UNPAID_ENDS, WAITING_FOR_STOCK, Order, Status, Transition
 from order.domain.payments import PaymentNotice
 from order.domain.pricing import Coupon, PriceTier
 
 metadata = MetaData()
+_WAITING = sorted(status.value for status in WAITING_FOR_STOCK)
 
 
 def _shop_id(primary_key: bool = False) -> Column[UUID]:
@@ -419,6 +420,12 @@ class OrderRepository:
     def forget_held(self) -> None:
         """The transaction ended: its locks are gone, and the rows read under them with them."""
         self._held = {}
+
+    async def count_waiting_for_stock(self) -> int:
+        """Orders of every shop placed and not yet told their stock (`WAITING_FOR_STOCK`), read from the
+        expiry sweep's index on the status."""
+        query = select(func.count()).select_from(orders).where(orders.c.status.in_(_WAITING))
+        return int(await self._session.scalar(query) or 0)
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:
         """Awaiting-payment orders past their window, skipping rows another worker holds."""

@@ -268,7 +268,8 @@ def router(service: Service) -> APIRouter:
     @api.post(
         "/orders",
         status_code=201,
-        summary="Place an order in the shop (pending risk); Idempotency-Key replays the shop's first answer",
+        summary="Place an order in the shop (pending risk); Idempotency-Key replays the shop's first answer; "
+        "503 busy (Retry-After) while too many orders wait for their stock",
         response_model=PlacedOrderResponse,
     )
     async def place_order(
@@ -276,6 +277,7 @@ def router(service: Service) -> APIRouter:
         body: PlaceOrderRequest,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> Any:
+        services.admit(service.waiting, service.settings.max_orders_waiting)
         if idempotency_key is None:
             return await place(shop, body)
 

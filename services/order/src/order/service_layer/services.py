@@ -10,7 +10,7 @@ from uuid import UUID
 
 from faka_common.contracts import OrderCancelled, OrderPlaced
 from faka_common.contracts.order import OrderLinkRequested
-from faka_common.errors import Conflict, DomainError, NotFound
+from faka_common.errors import Busy, Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
 from order.adapters.inventory import Catalog, Product
@@ -65,6 +65,20 @@ async def _redeem(
     if limit is not None and await uow.coupons.uses_by(shop_id, coupon.code, buyer_email) >= limit:
         raise pricing.coupon_buyer_limit(coupon.code, limit)
     return coupon
+
+
+async def orders_waiting(uow: OrderUnitOfWork) -> int:
+    """How many orders, in every shop, wait for their stock (risk's decision or the reservation)."""
+    async with uow:
+        return await uow.orders.count_waiting_for_stock()
+
+
+def admit(waiting: int, bound: int) -> None:
+    """Turn a new order away at once (`Busy`: 503 with Retry-After) while `bound` or more orders wait for
+    their stock (0: no bound). Past what the platform serves, each new order would otherwise queue behind
+    all of them, and every buyer would wait longer than the last; this way the ones taken stay fast."""
+    if bound and waiting >= bound:
+        raise Busy(f"too many orders are waiting for their stock: try again in {Busy.retry_after} s")
 
 
 async def place_order(
