@@ -61,12 +61,12 @@ class Settings(ServiceSettings):
 
     # Admission (entrypoints/admission.py): past these, the gateway answers 503 with Retry-After at once.
     max_in_flight_placing: int = Field(
-        default=64,
+        default=200,
         ge=0,
         description="Requests in flight (of every kind) past which a new order is turned away; 0: no bound",
     )
     max_in_flight: int = Field(
-        default=256,
+        default=800,
         ge=0,
         description="Requests in flight past which any request but a payment notification, a health check, "
         "metrics or an order's event stream is turned away; 0: no bound",

@@ -56,8 +56,8 @@ class Service:
     providers: PaymentProviders
     provider_http: httpx.AsyncClient
     changes: OrderChanges | None = None
-    #: Orders waiting for their stock at the last count (`count_waiting`), for admission.
-    waiting: int = 0
+    #: Orders late for their stock at the last count (`count_late`), for admission.
+    late: int = 0
 
     @property
     def payment_window(self) -> timedelta:
@@ -91,10 +91,11 @@ class Service:
             before_run=handlers.lock_orders,
         )
 
-    async def count_waiting(self) -> None:
-        """Count the orders waiting for their stock (each replica, every `waiting_count_seconds`): a new
-        order is admitted against this count, not a query of its own."""
-        self.waiting = await services.orders_waiting(self.reader())
+    async def count_late(self) -> None:
+        """Count the orders late for their stock (each replica, every `late_count_seconds`): a new order is
+        admitted against this count, not a query of its own."""
+        late_after = timedelta(seconds=self.settings.late_after_seconds)
+        self.late = await services.late_orders(self.reader(), late_after)
 
     async def expire_overdue(self) -> None:
         """The expiry sweep: expire overdue orders in batches until none is left."""
@@ -162,8 +163,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
     )
     s = settings
     service.runtime.every(s.expiry_sweep_seconds, "expiry sweep", service.expire_overdue)
-    if s.max_orders_waiting:
-        service.runtime.every(s.waiting_count_seconds, "waiting orders count", service.count_waiting)
+    if s.max_late_orders:
+        service.runtime.every(s.late_count_seconds, "late orders count", service.count_late)
     service.runtime.every(s.reconcile_interval_seconds, "reconciliation round", service.reconcile)
     # the late-payment policy's refunds: pay back paid orders that found no stock
     service.runtime.every(s.auto_refund_interval_seconds, "automatic refunds", service.auto_refund_once)

@@ -109,14 +109,18 @@ class Settings(KeyRingSettings):
         "the order's secret (admin) revokes the old link and issues a fresh one",
     )
     idempotency_ttl_hours: int = 48
-    max_orders_waiting: int = Field(
-        default=200,
+    # Admission (service_layer/services.admit): a new order is turned away at once (503 busy, Retry-After)
+    # while `max_late_orders` of every shop have waited longer than `late_after_seconds` for their stock
+    max_late_orders: int = Field(
+        default=20,
         ge=0,
-        description="Orders placed and not yet told their stock (every shop's) past which a new order is "
-        "turned away at once (503 busy, Retry-After) instead of queueing behind them; 0: no bound",
+        description="Late orders (of every shop) past which new ones are turned away; 0: none",
     )
-    waiting_count_seconds: float = Field(
-        default=1.0, gt=0, description="How often each replica counts the orders waiting for their stock"
+    late_after_seconds: float = Field(
+        default=3.0, gt=0, description="How long an order may wait for its stock (risk, reservation) in time"
+    )
+    late_count_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica counts the late orders"
     )
 
     def development_secrets(self) -> dict[str, str]:

@@ -421,10 +421,14 @@ class OrderRepository:
         """The transaction ended: its locks are gone, and the rows read under them with them."""
         self._held = {}
 
-    async def count_waiting_for_stock(self) -> int:
-        """Orders of every shop placed and not yet told their stock (`WAITING_FOR_STOCK`), read from the
-        expiry sweep's index on the status."""
-        query = select(func.count()).select_from(orders).where(orders.c.status.in_(_WAITING))
+    async def count_waiting_since(self, placed_before: datetime) -> int:
+        """Orders of every shop placed before `placed_before` and still not told their stock
+        (`WAITING_FOR_STOCK`), found through the expiry sweep's index on the status."""
+        query = (
+            select(func.count())
+            .select_from(orders)
+            .where(orders.c.status.in_(_WAITING), orders.c.created_at < placed_before)
+        )
         return int(await self._session.scalar(query) or 0)
 
     async def lock_overdue(self, now: datetime, limit: int) -> list[Order]:

@@ -84,7 +84,7 @@ del _state
 UNPAID_ENDS: frozenset[Status] = frozenset({S.REJECTED, S.EXPIRED, S.CANCELLED})
 
 #: States of an order placed and not yet told its stock: risk's decision or the reservation is still to
-#: come. Orders in them are the queue a new order joins (admission: `Settings.max_orders_waiting`).
+#: come. Orders in them are the queue a new order joins (admission: `services.admit`).
 WAITING_FOR_STOCK: frozenset[Status] = frozenset({S.PENDING_RISK, S.RESERVING})
 
 #: States in which the order's price has been paid already (another payment is a duplicate to refund).

@@ -269,7 +269,7 @@ def router(service: Service) -> APIRouter:
         "/orders",
         status_code=201,
         summary="Place an order in the shop (pending risk); Idempotency-Key replays the shop's first answer; "
-        "503 busy (Retry-After) while too many orders wait for their stock",
+        "503 busy (Retry-After) while too many orders are late for their stock",
         response_model=PlacedOrderResponse,
     )
     async def place_order(
@@ -277,7 +277,7 @@ def router(service: Service) -> APIRouter:
         body: PlaceOrderRequest,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> Any:
-        services.admit(service.waiting, service.settings.max_orders_waiting)
+        services.admit(service.late, service.settings.max_late_orders)
         if idempotency_key is None:
             return await place(shop, body)
 

@@ -67,17 +67,20 @@ async def _redeem(
     return coupon
 
 
-async def orders_waiting(uow: OrderUnitOfWork) -> int:
-    """How many orders, in every shop, wait for their stock (risk's decision or the reservation)."""
+async def late_orders(uow: OrderUnitOfWork, late_after: timedelta, now: datetime | None = None) -> int:
+    """How many orders, in every shop, have waited longer than `late_after` for their stock (risk's
+    decision or the reservation)."""
     async with uow:
-        return await uow.orders.count_waiting_for_stock()
+        return await uow.orders.count_waiting_since((now or datetime.now(UTC)) - late_after)
 
 
-def admit(waiting: int, bound: int) -> None:
-    """Turn a new order away at once (`Busy`: 503 with Retry-After) while `bound` or more orders wait for
-    their stock (0: no bound). Past what the platform serves, each new order would otherwise queue behind
-    all of them, and every buyer would wait longer than the last; this way the ones taken stay fast."""
-    if bound and waiting >= bound:
+def admit(late: int, bound: int) -> None:
+    """Turn a new order away at once (`Busy`: 503 with Retry-After) while `bound` or more orders are late
+    for their stock (0: no bound). Past what the platform serves, each new order would otherwise queue
+    behind all of them, and every buyer would wait longer than the last. Counting the late ones, not all
+    that wait, holds the wait itself near `late_after` whatever the box's pace, and one order stuck alone
+    turns nobody away."""
+    if bound and late >= bound:
         raise Busy(f"too many orders are waiting for their stock: try again in {Busy.retry_after} s")
 
 
