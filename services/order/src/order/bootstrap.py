@@ -27,10 +27,12 @@ from faka_common.contracts import (
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
 from faka_common.contracts.shops import ShopChanged
+from faka_common.errors import Busy
 from faka_common.http import InternalClient
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.runtime import Runtime
 
+from order.adapters import metrics
 from order.adapters.inventory import InventoryCatalog
 from order.adapters.order_changes import OrderChanges, RedisOrderChanges
 from order.adapters.payer_lists import RedisPayerLists
@@ -96,6 +98,15 @@ class Service:
         admitted against this count, not a query of its own."""
         late_after = timedelta(seconds=self.settings.late_after_seconds)
         self.late = await services.late_orders(self.reader(), late_after)
+        metrics.LATE_ORDERS.set(self.late)
+
+    def admit_order(self) -> None:
+        """Admission of a new order against the last count (`services.admit`); a refusal is counted."""
+        try:
+            services.admit(self.late, self.settings.max_late_orders)
+        except Busy:
+            metrics.TURNED_AWAY.inc()
+            raise
 
     async def expire_overdue(self) -> None:
         """The expiry sweep: expire overdue orders in batches until none is left."""

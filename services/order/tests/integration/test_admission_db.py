@@ -13,6 +13,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from faka_common.testing import asgi_client
+from order.adapters import metrics
 from order.adapters.inventory import Product
 from order.bootstrap import Service
 from order.entrypoints.api import order_app
@@ -62,7 +63,10 @@ async def test_a_new_order_is_turned_away_busy_while_orders_are_late_and_taken_o
         await service.count_late()
         assert service.late == 3
 
+        turned_away = metrics.TURNED_AWAY._value.get()
         refused = await api.post("/internal/orders", json=order(5), headers={"Idempotency-Key": "k-1"})
+        assert metrics.TURNED_AWAY._value.get() == turned_away + 1
+        assert metrics.LATE_ORDERS._value.get() == 3
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "2"
         assert refused.json()["error"] == "busy" and refused.json()["retry_after"] == 2

@@ -7,10 +7,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from faka_common.metrics import shop_label
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from order.domain.model import Order, Status, Transition
 
+LATE_ORDERS = Gauge(
+    "faka_order_late_orders",
+    "Orders of every shop waiting for their stock over LATE_AFTER_SECONDS, at this replica's last count",
+)
+TURNED_AWAY = Counter(
+    "faka_order_placements_turned_away_total",
+    "New orders turned away busy (503) because MAX_LATE_ORDERS orders were late for their stock",
+)
 TRANSITIONS = Counter(
     "faka_order_transitions_total",
     "Order state changes (from_state `none` is the placement); the edges of the order's state table",

@@ -277,7 +277,7 @@ def router(service: Service) -> APIRouter:
         body: PlaceOrderRequest,
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> Any:
-        services.admit(service.late, service.settings.max_late_orders)
+        service.admit_order()
         if idempotency_key is None:
             return await place(shop, body)
 
