@@ -97,7 +97,8 @@ class Service:
         """Count the orders late for their stock (each replica, every `late_count_seconds`): a new order is
         admitted against this count, not a query of its own."""
         late_after = timedelta(seconds=self.settings.late_after_seconds)
-        self.late = await services.late_orders(self.reader(), late_after)
+        horizon = timedelta(seconds=self.settings.late_horizon_seconds)
+        self.late = await services.late_orders(self.reader(), late_after, horizon)
         metrics.LATE_ORDERS.set(self.late)
 
     def admit_order(self) -> None:

@@ -119,6 +119,12 @@ class Settings(KeyRingSettings):
     late_after_seconds: float = Field(
         default=3.0, gt=0, description="How long an order may wait for its stock (risk, reservation) in time"
     )
+    late_horizon_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Orders placed longer ago than this no longer count as late: stuck ones (a dead-lettered "
+        "event, say) are the watchdog's, and never close the shop",
+    )
     late_count_seconds: float = Field(
         default=1.0, gt=0, description="How often each replica counts the late orders"
     )

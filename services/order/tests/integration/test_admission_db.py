@@ -75,8 +75,9 @@ async def test_a_new_order_is_turned_away_busy_while_orders_are_late_and_taken_o
         assert rows[0]["n"] == 0, "a refused order is not kept"
 
         await db.fetch(
-            "UPDATE orders SET status = 'awaiting_payment' WHERE order_no = ANY($1::text[])", placed[:2]
+            "UPDATE orders SET status = 'awaiting_payment' WHERE order_no = ANY($1::text[])", placed[:1]
         )
+        await placed_seconds_ago(db, 120, placed[1:2])  # stuck for good: the watchdog's, not admission's
         await service.count_late()
         assert service.late == 1
         again = await api.post("/internal/orders", json=order(5), headers={"Idempotency-Key": "k-1"})
@@ -86,7 +87,7 @@ async def test_a_new_order_is_turned_away_busy_while_orders_are_late_and_taken_o
 async def test_no_bound_turns_nothing_away(db: Db) -> None:
     async with bounded(db, 0) as (service, api):
         placed = [(await api.post("/internal/orders", json=order(n))).json()["order_no"] for n in range(3)]
-        await placed_seconds_ago(db, 60, placed)
+        await placed_seconds_ago(db, 30, placed)
         await service.count_late()
         assert service.late == 3
         assert (await api.post("/internal/orders", json=order(9))).status_code == 201

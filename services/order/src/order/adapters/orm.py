@@ -421,13 +421,17 @@ class OrderRepository:
         """The transaction ended: its locks are gone, and the rows read under them with them."""
         self._held = {}
 
-    async def count_waiting_since(self, placed_before: datetime) -> int:
-        """Orders of every shop placed before `placed_before` and still not told their stock
-        (`WAITING_FOR_STOCK`), found through the expiry sweep's index on the status."""
+    async def count_waiting(self, placed_after: datetime, placed_before: datetime) -> int:
+        """Orders of every shop placed between `placed_after` and `placed_before` and still not told their
+        stock (`WAITING_FOR_STOCK`), found through the expiry sweep's index on the status."""
         query = (
             select(func.count())
             .select_from(orders)
-            .where(orders.c.status.in_(_WAITING), orders.c.created_at < placed_before)
+            .where(
+                orders.c.status.in_(_WAITING),
+                orders.c.created_at > placed_after,
+                orders.c.created_at < placed_before,
+            )
         )
         return int(await self._session.scalar(query) or 0)
 

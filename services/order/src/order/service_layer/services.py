@@ -67,11 +67,15 @@ async def _redeem(
     return coupon
 
 
-async def late_orders(uow: OrderUnitOfWork, late_after: timedelta, now: datetime | None = None) -> int:
-    """How many orders, in every shop, have waited longer than `late_after` for their stock (risk's
-    decision or the reservation)."""
+async def late_orders(
+    uow: OrderUnitOfWork, late_after: timedelta, horizon: timedelta, now: datetime | None = None
+) -> int:
+    """How many orders, in every shop, placed within `horizon`, have waited longer than `late_after` for
+    their stock (risk's decision or the reservation). Older ones stuck for good (an event dead-lettered,
+    say) are the watchdog's: counted, enough of them would close every shop."""
+    at = now or datetime.now(UTC)
     async with uow:
-        return await uow.orders.count_waiting_since((now or datetime.now(UTC)) - late_after)
+        return await uow.orders.count_waiting(at - horizon, at - late_after)
 
 
 def admit(late: int, bound: int) -> None:
