@@ -261,3 +261,23 @@ async def test_of_attempts_sent_at_once_a_window_counts_only_those_the_other_win
         await connection.delete(f"LIMITS:{client.key}", f"LIMITS:{account.key}")
     finally:
         await connection.aclose()
+
+
+@pytest.mark.integration
+async def test_an_attempt_given_back_leaves_its_room_in_every_window(windows: Windows) -> None:
+    limiter = Limiter(redis_url())
+    taken = [windows.per_minute(2, "ip", "203.0.113.9"), windows.per_hour(3, "email", "e1")]
+    await limiter.take(taken)
+    await limiter.take(taken)
+    with pytest.raises(RateLimited):
+        await limiter.take(taken)
+    await limiter.give_back(taken)
+    await limiter.take(taken)  # the minute's room given back
+    with pytest.raises(RateLimited):
+        await limiter.take(taken)
+    connection = redis.from_url(redis_url())
+    try:
+        assert [await connection.llen(f"LIMITS:{window.key}") for window in taken] == [2, 2]
+    finally:
+        await connection.delete(*(f"LIMITS:{window.key}" for window in taken))
+        await connection.aclose()

@@ -95,6 +95,16 @@ return 0
 """
 
 
+#: `Limiter.give_back` on Redis: the newest attempt taken off every window (KEYS), as one script. Another
+#: attempt of the same moment may be the one removed; the count is what matters.
+GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+    redis.call('lpop', key)
+end
+return 0
+"""
+
+
 class Limiter:
     """Counts attempts in moving windows kept at `storage_url` (redis://, memory://; with or without the
     async+ that `limits` wants). The store is opened on first use: building an app connects to nothing."""
@@ -112,10 +122,17 @@ class Limiter:
         return MovingWindowRateLimiter(storage)
 
     @cached_property
-    def _take_all(self) -> Any:
+    def _client(self) -> redis.Redis:
         assert self._redis_url is not None
-        client = redis.from_url(self._redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return client.register_script(TAKE_ALL)
+        return redis.from_url(self._redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    @cached_property
+    def _take_all(self) -> Any:
+        return self._client.register_script(TAKE_ALL)
+
+    @cached_property
+    def _give_back(self) -> Any:
+        return self._client.register_script(GIVE_BACK)
 
     async def full(self, windows: Sequence[Window]) -> RateLimited | None:
         """The refusal (429) when a window is full, or None; counts nothing. Of several full windows it
@@ -152,6 +169,17 @@ class Limiter:
                     raise await self._refusal([window])
         except StorageError as error:
             _unavailable(windows, error, "letting the request through")
+
+    async def give_back(self, windows: Sequence[Window]) -> None:
+        """Uncount an attempt `take` counted in every window, when what it was for was not done after all
+        (the platform turned it away busy, say). On memory:// (tests without Redis) nothing is given back."""
+        if self._redis_url is None or not windows:
+            return
+        keys = [f"{RedisStorage.PREFIX}:{window.key}" for window in windows]
+        try:
+            await self._give_back(keys=keys, args=[])
+        except (RedisError, OSError) as error:
+            _unavailable(windows, error, "attempt left counted")
 
     async def _take_on_redis(self, windows: Sequence[Window]) -> None:
         if not windows:

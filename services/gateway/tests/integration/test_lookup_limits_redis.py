@@ -153,3 +153,53 @@ async def test_per_address_window_spans_order_numbers(store: tuple[str, redis.Re
         ]
     assert answers == [404, 404, 404, 404, 429]
     await gw.aclose()
+
+
+class PlacingOwner(InternalClient):
+    """The order service placing orders, or turning them away busy while `busy`."""
+
+    def __init__(self) -> None:
+        super().__init__("http://owner.test", ServiceCredential.development("gateway"))
+        self.busy = True
+        self._client = httpx.AsyncClient(
+            base_url="http://owner.test", transport=httpx.MockTransport(self.answer)
+        )
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        if self.busy:
+            busy = {
+                "error": "busy",
+                "message": "too many orders are waiting for their stock",
+                "retry_after": 2,
+            }
+            return httpx.Response(503, json=busy, headers={"Retry-After": "2"})
+        placed = {
+            "order_id": "o1", "order_no": ORDER_NO, "status": "pending_risk", "amount": 100,
+            "currency": "CNY", "token": "tok", "expires_at": "2026-01-01T00:15:00+00:00",
+        }  # fmt: skip
+        return httpx.Response(201, json=placed)
+
+
+async def test_a_placement_turned_away_busy_is_given_back_so_a_buyer_retrying_a_rush_keeps_the_hourly_room(
+    store: tuple[str, redis.Redis],
+) -> None:
+    namespace, connection = store
+    owner = PlacingOwner()
+    settings = Settings(
+        redis_url=redis_url(),
+        kafka_namespace=namespace,
+        orders_per_ip_per_hour=2,
+        orders_per_email_per_hour=2,
+    )
+    gw = build_gateway(shops=KnownShops.default_only(), settings=settings, order=owner, inventory=FakeOwner())
+    order = {"product_id": str(uuid.uuid4()), "quantity": 1, "email": "rush@example.com"}
+    async with client(gw, "198.51.100.9") as buyer:
+        busy = [await buyer.post("/api/v1/orders", json=order) for _ in range(5)]
+        windows = [k async for k in connection.scan_iter(match=f"*faka/{namespace}/place/*")]
+        held = [await connection.llen(key) for key in windows]
+        owner.busy = False
+        placed = [(await buyer.post("/api/v1/orders", json=order)).status_code for _ in range(3)]
+    assert [(a.status_code, a.json()["error"]) for a in busy] == [(503, "busy")] * 5
+    assert sum(held) == 0  # each window given back its attempt (an emptied window's key is gone)
+    assert placed == [201, 201, 429]
+    await gw.aclose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from faka_common.errors import Conflict, DomainError, Unavailable
+from faka_common.errors import Busy, Conflict, DomainError, Unavailable
 from faka_common.sandbox_payment import signed_notification
 
 from gateway.adapters.owners import json_body, segment
@@ -78,14 +78,22 @@ async def place_order(
     closed shop takes none (409). An `Idempotency-Key` goes to the order service, which replays the first
     answer.
     Every placement counts against the client's and the e-mail's hourly windows (429 once one is full):
-    unpaid orders hold stock for the payment window, so placing them at speed starves real buyers."""
+    unpaid orders hold stock for the payment window, so placing them at speed starves real buyers. One the
+    order service turns away busy is given back."""
     open_shop(shop)
     limits = lookup_limits(gw)
-    await limits.take(placement_keys(gw.settings, buyer_ip, str(order.get("buyer_email", ""))))
+    windows = placement_keys(gw.settings, buyer_ip, str(order.get("buyer_email", "")))
+    await limits.take(windows)
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    response = await gw.order.request(
-        "POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip}, headers=headers
-    )
+    try:
+        response = await gw.order.request(
+            "POST", "/internal/orders", json={**order, "buyer_ip": buyer_ip}, headers=headers
+        )
+    except Busy:
+        # turned away busy, nothing placed: a buyer who tries again on Retry-After through a long rush is
+        # not to run into the hourly limits meant for orders placed
+        await limits.give_back(windows)
+        raise
     placed = json_body(response)
     view = placed_order_view(placed, gw.base_url + root)
     view.update({name: placed[name] for name in ("unit_price", "discount", "coupon_code") if name in placed})
