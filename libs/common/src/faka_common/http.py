@@ -562,28 +562,29 @@ def _response(status: int, headers: list[tuple[str, str]], data: bytes) -> httpx
     return response
 
 
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    """An upstream's error answer as the JSON object every service answers with, or {} when it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _busy(response: httpx.Response) -> Busy | None:
     """The upstream's own `Busy` (503, error "busy"), passed on with its message: the buyer is told to try
     again, not that a service is down."""
     if response.status_code != 503:
         return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or body.get("error") != Busy.code:
+    body = _error_body(response)
+    if body.get("error") != Busy.code:
         return None
     return Busy(str(body.get("message", "busy")))
 
 
 def _as_domain_error(response: httpx.Response) -> DomainError:
     """Keep the upstream's status, code and message, so the edge can pass a clear 4xx on."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {}
+    body = _error_body(response)
     message = str(body.get("message") or response.text[:200] or response.reason_phrase)
     if response.status_code == 429:  # the wait travels on, so the edge's 429 says it too
         return RateLimited(message, _retry_after(response, body))

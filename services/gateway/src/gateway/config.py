@@ -71,7 +71,6 @@ class Settings(ServiceSettings):
         description="Requests in flight past which any request but a payment notification, a health check, "
         "metrics or an order's event stream is turned away; 0: no bound",
     )
-    busy_retry_after_seconds: int = Field(default=2, ge=1, le=60, description="Retry-After of a busy 503")
 
     # Buyer lookups (order number + secret: failed attempts only; e-mail + password: every attempt).
     lookup_limit_storage_url: str = Field(

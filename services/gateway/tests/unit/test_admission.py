@@ -41,7 +41,7 @@ class Held:
 async def held() -> AsyncIterator[tuple[Held, Admission, httpx.AsyncClient]]:
     app = Held()
     routes = [Route("/{path:path}", app.endpoint, methods=["GET", "POST"])]
-    admission = Admission(Starlette(routes=routes), placing=2, serving=3, retry_after=2)
+    admission = Admission(Starlette(routes=routes), placing=2, serving=3)
     transport = httpx.ASGITransport(app=admission, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         yield app, admission, client

@@ -22,7 +22,6 @@ app.user_middleware.append(
         Admission,
         placing=service.gateway.settings.max_in_flight_placing,
         serving=service.gateway.settings.max_in_flight,
-        retry_after=service.gateway.settings.busy_retry_after_seconds,
     )
 )
 asyncapi = service.runtime.asyncapi()
