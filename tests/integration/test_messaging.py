@@ -22,6 +22,7 @@ from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
 from faka_common.messaging.relay import OutboxRelay, create_producer
 from faka_common.testing import eventually
+from faststream._internal.endpoint.subscriber.usecase import SubscriberUsecase
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -325,6 +326,45 @@ async def test_fetched_records_reach_the_lanes_as_they_are_without_a_worker_thre
         await broker.stop()
     assert [letter.value for letter in letters] == [b"{not json"]
     assert hops == []
+
+
+async def test_fetched_batches_go_to_the_lanes_without_faststreams_per_batch_path(
+    engine: AsyncEngine,
+    relay: OutboxRelay,
+    kafka_bootstrap: str,
+    run_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fetched batch goes from the subscriber's fetch loop to the lanes directly: FastStream's per-batch
+    path (context, middlewares, a message wrapper, the handler's arguments validated) is never entered, and
+    every record is still handled, once."""
+    entered: list[object] = []
+    original = SubscriberUsecase.process_message
+
+    async def counted(self: Any, msg: Any) -> Any:
+        entered.append(msg)
+        return await original(self, msg)
+
+    monkeypatch.setattr(SubscriberUsecase, "process_message", counted)
+    consumer = EventConsumer(f"direct{run_id}", uow_factory(engine, relay.service), {Pinged: record_effect})
+    broker = create_broker(kafka_bootstrap, "test")
+    subscribe(broker, consumer, [TOPIC])
+    order_id = uuid.uuid4()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(5):
+            ping = Envelope.wrap(Pinged(order_id=order_id, note=f"direct-{n}-{run_id}"), "test")
+            await producer.send_and_wait(TOPIC, ping.to_bytes(), key=str(order_id).encode())
+    finally:
+        await producer.stop()
+    await broker.start()
+    try:
+        for n in range(5):
+            await eventually(lambda n=n: _count_is(engine, f"direct-{n}-{run_id}", 1))
+    finally:
+        await broker.stop()
+    assert entered == []
 
 
 async def _count_is(engine: AsyncEngine, note: str, expected: int) -> bool:

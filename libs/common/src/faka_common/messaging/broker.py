@@ -157,8 +157,31 @@ def subscribe(
 
     on_records.__name__ = f"{consumer.name}_consumer"
     subscriber(on_records)
+    subscriber.consume_one = _straight_to(subscriber, lanes, consumer.name)  # type: ignore[method-assign]
     broker.lanes.append(lanes)
     return lanes
+
+
+def _straight_to(subscriber: Any, lanes: Lanes, name: str) -> Any:
+    """What the subscriber's fetch loop does with a fetched batch: hand it to the lanes as it is. FastStream's
+    own path (`consume` -> `process_message`: context scopes, its middleware stack, a message wrapper with
+    fresh uuids, the handler's argument validated by fast-depends, then `on_records`) cost 0.5 ms of CPU a
+    batch on this box, 9-13 % of risk's and delivery's CPU at 20 orders/s, for records the lanes read raw
+    anyway (each one's type from its header). The subscriber is still FastStream's: it starts, joins the
+    group, fetches (`_get_batch`), documents its topics and stops as before. Anything the lanes raise is
+    logged, as FastStream's own path logged it; the batch's offsets are not committed, so it comes again
+    after the next rebalance."""
+
+    async def consume_one(records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
+        if not subscriber.running:
+            return
+        assert subscriber.consumer is not None, "records come only from a started consumer"
+        try:
+            lanes.feed(subscriber.consumer, records)
+        except Exception:
+            log.exception("the lanes of %s could not take a fetched batch", name)
+
+    return consume_one
 
 
 def _fetch_wait(gather: float) -> tuple[int, int]:
