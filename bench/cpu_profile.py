@@ -151,25 +151,34 @@ def collect(seconds: float, out: Path) -> list[Path]:
             "no service runs with the sampler; start them with PYTHONPATH=bench/cpuprofile "
             "FAKA_CPU_PROFILE_DIR=<dir> bash deploy/local/services.sh start"
         )
+    dumps = {pid: Path(where) / f"{pid}.txt" for pid, (_, where) in sampled.items()}
+    for dumped in dumps.values():
+        dumped.unlink(missing_ok=True)
     for pid in sampled:
         os.kill(pid, signal.SIGUSR2)  # what was counted before now is written and forgotten
+    for pid, dumped in dumps.items():
+        _await_dump(dumped, sampled[pid][0], pid)
+        dumped.unlink()
     time.sleep(seconds)
-    started = time.time()
     for pid in sampled:
         os.kill(pid, signal.SIGUSR2)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for pid, (name, where) in sampled.items():
-        dumped = Path(where) / f"{pid}.txt"
-        deadline = time.monotonic() + 10
-        while not (dumped.exists() and dumped.stat().st_mtime >= started - 0.5):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{name} (pid {pid}) wrote no profile to {dumped} within 10 s")
-            time.sleep(0.05)
-        target = out / f"{name}.txt"
+    for pid, dumped in dumps.items():
+        _await_dump(dumped, sampled[pid][0], pid)
+        target = out / f"{sampled[pid][0]}.txt"
         dumped.replace(target)
         written.append(target)
     return written
+
+
+def _await_dump(path: Path, name: str, pid: int) -> None:
+    """Wait for the sampler of `name` to write `path` (it appears whole: written aside, then renamed)."""
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} (pid {pid}) wrote no profile to {path} within 10 s")
+        time.sleep(0.05)
 
 
 def report(paths: Iterable[Path], sales: float | None, top: int) -> str:

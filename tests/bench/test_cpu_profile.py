@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from bench.cpu_profile import Profile, category, read_profile, report, split
+from bench.cpu_profile import Profile, category, collect, read_profile, report, split
 
 SAMPLER = Path(__file__).resolve().parents[2] / "bench" / "cpuprofile"
 
@@ -112,3 +112,43 @@ def test_the_report_reads_the_collected_files(tmp_path: Path) -> None:
         f"order         {profile.cpu_seconds * 100:.2f} ms a sale ({profile.samples} samples): other 100 %"
     )
     assert "busy_in_python" in text.splitlines()[1]
+
+
+def test_collect_gathers_what_each_sampled_service_spent_while_it_waited(tmp_path: Path) -> None:
+    """Only what the service spent between the two signals: the first dump (what it counted before) is
+    thrown away, the second lands in the output folder under the service's name."""
+    spinning = textwrap.dedent(
+        """
+        import sys, time
+        print("sampled", flush=True)  # the sampler is in place once the program runs
+        def spinning():
+            while True:
+                end = time.process_time() + 0.01
+                while time.process_time() < end:
+                    pass
+                time.sleep(0.01)
+        spinning()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(SAMPLER), "FAKA_CPU_PROFILE_DIR": str(tmp_path)}
+    name = f"probe{os.getpid()}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", spinning, "uvicorn", f"{name}.entrypoints.app:app"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "sampled\n"
+        written = collect(0.5, tmp_path / "run")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    mine = [path for path in written if path.name == f"{name}.txt"]
+    assert len(mine) == 1
+    profile = read_profile(mine[0])
+    assert profile.service == name
+    # about half of 0.5 s spent spinning, at most what the process ran for
+    assert 0.1 <= profile.cpu_seconds <= 0.6
+    assert sum(count for stack, count in profile.stacks.items() if "spinning" in stack[-1]) > 0
+    assert list(tmp_path.glob("*.txt")) == []  # both dumps taken: nothing left behind
