@@ -567,8 +567,9 @@ def _response(status: int, headers: list[tuple[str, str]], data: bytes) -> httpx
     return response
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    """An upstream's error answer as the JSON object every service answers with, or {} when it is not one."""
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's body as a JSON object, or {} when it is not one (an upstream's error answer, a
+    provider's reply)."""
     try:
         body = response.json()
     except ValueError:
@@ -581,7 +582,7 @@ def _busy(response: httpx.Response) -> Busy | None:
     again, not that a service is down."""
     if response.status_code != 503:
         return None
-    body = _error_body(response)
+    body = json_object(response)
     if body.get("error") != Busy.code:
         return None
     return Busy(str(body.get("message", "busy")))
@@ -589,7 +590,7 @@ def _busy(response: httpx.Response) -> Busy | None:
 
 def _as_domain_error(response: httpx.Response) -> DomainError:
     """Keep the upstream's status, code and message, so the edge can pass a clear 4xx on."""
-    body = _error_body(response)
+    body = json_object(response)
     message = str(body.get("message") or response.text[:200] or response.reason_phrase)
     if response.status_code == 429:  # the wait travels on, so the edge's 429 says it too
         return RateLimited(message, _retry_after(response, body))

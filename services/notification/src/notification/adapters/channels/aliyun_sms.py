@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
+from faka_common.http import json_object
 from uuid6 import uuid7
 
-from notification.adapters.channels.http import call, json_body, raise_for_status
+from notification.adapters.channels.http import call, raise_for_status
 from notification.domain.channels import (
     ChannelResult,
     OutgoingMessage,
@@ -109,7 +110,7 @@ class AliyunSmsChannel:
             raise PermanentChannelError(f"no Aliyun SMS template for {message.template}")
         params = self.request_params(message, str(uuid7()), datetime.now(UTC))
         response = await call(self._client, "Aliyun SMS", "GET", self._base_url, params=params)
-        body = json_body(response)
+        body = json_object(response)
         code = str(body.get("Code", ""))
         if response.status_code >= 500 or code in TRANSIENT_CODES:
             raise TransientChannelError(f"Aliyun SMS answered HTTP {response.status_code} {code}".rstrip())

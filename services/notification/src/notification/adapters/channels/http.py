@@ -34,11 +34,3 @@ def raise_for_status(provider: str, response: httpx.Response, detail: str = "") 
     if status >= 500 or status in (408, 429):
         raise TransientChannelError(reason)
     raise PermanentChannelError(reason)
-
-
-def json_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

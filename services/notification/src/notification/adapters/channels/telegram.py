@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from faka_common.http import json_object
 
-from notification.adapters.channels.http import call, json_body, raise_for_status
+from notification.adapters.channels.http import call, raise_for_status
 from notification.domain.channels import ChannelResult, OutgoingMessage, PermanentChannelError
 from notification.domain.model import TELEGRAM
 
@@ -37,7 +38,7 @@ class TelegramChannel:
             self._url,
             json={"chat_id": message.recipient, "text": text, "disable_web_page_preview": True},
         )
-        body = json_body(response)
+        body = json_object(response)
         raise_for_status("Telegram", response, str(body.get("description", "")))
         if body.get("ok") is not True:
             raise PermanentChannelError(f"Telegram refused the message: {body.get('description', 'not ok')}")

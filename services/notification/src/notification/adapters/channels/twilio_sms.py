@@ -4,8 +4,9 @@ HTTP Basic auth (account SID, auth token), form fields To, From, Body."""
 from __future__ import annotations
 
 import httpx
+from faka_common.http import json_object
 
-from notification.adapters.channels.http import call, json_body, raise_for_status
+from notification.adapters.channels.http import call, raise_for_status
 from notification.domain.channels import ChannelResult, OutgoingMessage
 from notification.domain.model import TWILIO_SMS
 
@@ -35,7 +36,7 @@ class TwilioSmsChannel:
             auth=self._auth,
             data={"To": message.recipient, "From": self._sender, "Body": message.content.sms},
         )
-        body = json_body(response)
+        body = json_object(response)
         # Twilio's error body: {"code": 21211, "message": "...", "status": 400}
         raise_for_status("Twilio", response, f"{body.get('code', '')} {body.get('message', '')}".strip())
         return ChannelResult(self.name, str(body.get("sid") or "") or None)
