@@ -151,13 +151,15 @@ def subscribe(
         "depend on has arrived",
     )
 
+    feed = _straight_to(subscriber, lanes, consumer.name)
+
     async def on_records(records: Any) -> None:
-        assert subscriber.consumer is not None, "records come only from a started consumer"
-        lanes.feed(subscriber.consumer, records)
+        # FastStream's handler: it names and documents the subscriber; the batches themselves take `feed`
+        await feed(records)
 
     on_records.__name__ = f"{consumer.name}_consumer"
     subscriber(on_records)
-    subscriber.consume_one = _straight_to(subscriber, lanes, consumer.name)  # type: ignore[method-assign]
+    subscriber.consume_one = feed  # type: ignore[method-assign]
     broker.lanes.append(lanes)
     return lanes
 
