@@ -1,0 +1,75 @@
+"""Which committed moves of an order the order service announces to the pages watching it (Redis pub/sub,
+faka_common.contracts.order_watch), on real Postgres: every move of an order already placed, after its
+commit, and not the placement itself, whose order number nobody has been given yet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from faka_common.contracts.order_watch import read_announcement
+from faka_common.contracts.shops import DEFAULT_SHOP_ID
+from order.domain import credentials
+from order.domain.model import Order, Status, Trigger
+from order.service_layer.unit_of_work import OrderUnitOfWork
+
+from .conftest import Db
+
+pytestmark = pytest.mark.integration
+
+
+class Recorded:
+    """The order service's announcer, keeping what it was asked to announce."""
+
+    def __init__(self) -> None:
+        self.announced: list[tuple[str, str]] = []
+
+    async def announce(self, changes: Sequence[tuple[str, str]]) -> None:
+        self.announced += changes
+
+    async def aclose(self) -> None:
+        pass
+
+
+def placed(now: datetime) -> Order:
+    return Order.place(
+        id=uuid4(),
+        shop_id=DEFAULT_SHOP_ID,
+        order_no=credentials.new_order_no(now),
+        product_id=uuid4(),
+        product_title="Announced key",
+        quantity=1,
+        unit_price=1000,
+        currency="CNY",
+        buyer_email="buyer@example.com",
+        buyer_ip="127.0.0.1",
+        locale="en",
+        password_hash=None,
+        now=now,
+        payment_window=timedelta(minutes=10),
+    )
+
+
+async def test_a_placed_order_is_not_announced_and_its_next_move_is_after_commit(db: Db) -> None:
+    changes = Recorded()
+    now = datetime.now(UTC)
+    order = placed(now)
+    async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    assert changes.announced == []
+    [(status,)] = await db.fetch("SELECT to_state FROM order_transitions WHERE order_id = $1", order.id)
+    assert status == Status.PENDING_RISK.value  # the placement's own transition is still written
+
+    async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
+        locked = await uow.orders.lock(DEFAULT_SHOP_ID, order.id)
+        assert locked is not None
+        locked.apply(Trigger.APPROVE, now)
+        await uow.orders.save(locked)
+        assert changes.announced == []  # not before the commit
+        await uow.commit()
+    [(order_no, payload)] = changes.announced
+    assert order_no == order.order_no
+    assert read_announcement(payload).status == locked.status.value != Status.PENDING_RISK.value
