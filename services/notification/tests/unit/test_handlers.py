@@ -31,6 +31,7 @@ from notification.domain.channels import (
 )
 from notification.domain.model import (
     DEFAULT_ROUTES,
+    Addressee,
     BuyerContact,
     BuyerContactMissing,
     NoticeUndelivered,
@@ -48,21 +49,6 @@ from notification.service_layer.unit_of_work import NotificationUnitOfWork
 KEY = "PLAIN-KEY-0001"
 SUPPORT = "help@example.com"
 PLATFORM = Platform("faka shop", SUPPORT)
-
-
-class FakeContacts:
-    def __init__(self) -> None:
-        self.rows: dict[UUID, BuyerContact] = {}
-
-    async def add(self, contact: BuyerContact) -> bool:
-        if contact.order_id in self.rows:
-            return False
-        self.rows[contact.order_id] = contact
-        return True
-
-    async def get(self, shop_id: UUID, order_id: UUID) -> BuyerContact | None:
-        contact = self.rows.get(order_id)
-        return contact if contact is not None and contact.shop_id == shop_id else None
 
 
 class FakeNotifications:
@@ -115,9 +101,6 @@ class FakeTelegramChats:
     async def link(self, shop_id: UUID, order_id: UUID, chat_id: str) -> None:
         self.rows[shop_id, order_id] = chat_id
 
-    async def get(self, shop_id: UUID, order_id: UUID) -> str | None:
-        return self.rows.get((shop_id, order_id))
-
 
 class FakeShops:
     def __init__(self) -> None:
@@ -130,6 +113,32 @@ class FakeShops:
         return self.rows.get(shop_id)
 
 
+class FakeContacts:
+    """Contacts, read alone or (`addressee`) with the order's shop and the buyer's Telegram chat."""
+
+    def __init__(self, shops: FakeShops, telegram_chats: FakeTelegramChats) -> None:
+        self.rows: dict[UUID, BuyerContact] = {}
+        self._shops = shops
+        self._telegram_chats = telegram_chats
+
+    async def add(self, contact: BuyerContact) -> bool:
+        if contact.order_id in self.rows:
+            return False
+        self.rows[contact.order_id] = contact
+        return True
+
+    async def get(self, shop_id: UUID, order_id: UUID) -> BuyerContact | None:
+        contact = self.rows.get(order_id)
+        return contact if contact is not None and contact.shop_id == shop_id else None
+
+    async def addressee(self, shop_id: UUID, order_id: UUID) -> Addressee | None:
+        contact = await self.get(shop_id, order_id)
+        if contact is None:
+            return None
+        chat = self._telegram_chats.rows.get((shop_id, order_id))
+        return Addressee(contact, self._shops.rows.get(shop_id), chat)
+
+
 class FakeShopChannels:
     def __init__(self) -> None:
         self.rows: dict[UUID, ShopChannels] = {}
@@ -140,11 +149,11 @@ class FakeShopChannels:
 
 class FakeUow:
     def __init__(self) -> None:
-        self.contacts = FakeContacts()
         self.shops = FakeShops()
+        self.telegram_chats = FakeTelegramChats()
+        self.contacts = FakeContacts(self.shops, self.telegram_chats)
         self.shop_channels = FakeShopChannels()
         self.notifications = FakeNotifications()
-        self.telegram_chats = FakeTelegramChats()
         self.published: list[Message] = []
 
     def publish(self, message: Message) -> None:

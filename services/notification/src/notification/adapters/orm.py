@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from faka_common.contracts.shops import KnownShop
 from faka_common.db.statements import Compiled
 from faka_common.db.uow import SessionFactory, UnitOfWork, execute, fetch_row, fetch_rows
 from sqlalchemy import (
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from notification.adapters.channels.webhook import WebhookAttempt
-from notification.domain.model import BuyerContact, InSiteMessage, Notification, Try
+from notification.domain.model import Addressee, BuyerContact, InSiteMessage, Notification, Try
 
 metadata = MetaData()
 
@@ -116,7 +117,15 @@ CONTACT = (
     "SELECT order_id, order_no, email, locale, product_title, phone, quantity, amount, currency, shop_id "
     "FROM buyer_contacts WHERE order_id = $1::uuid AND ($2::uuid IS NULL OR shop_id = $2::uuid)"
 )
-TELEGRAM_CHAT = "SELECT chat_id FROM telegram_chats WHERE shop_id = $1::uuid AND order_id = $2::uuid"
+#: A buyer notice's one read: the order's contact, its shop as last told (shops read model) and the Telegram
+#: chat the buyer linked, if any; three statements a notice before
+ADDRESSEE = (
+    "SELECT c.order_id, c.order_no, c.email, c.locale, c.product_title, c.phone, c.quantity, c.amount, "
+    "c.currency, c.shop_id, s.slug, s.name, s.status, s.contact, t.chat_id FROM buyer_contacts c "
+    "LEFT JOIN shops s ON s.id = c.shop_id "
+    "LEFT JOIN telegram_chats t ON t.order_id = c.order_id AND t.shop_id = c.shop_id "
+    "WHERE c.order_id = $1::uuid AND c.shop_id = $2::uuid"
+)
 NOTICE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 # the columns of a notification as the statements below return them
 NOTIFICATION_COLUMNS = [
@@ -182,10 +191,6 @@ class TelegramChatRepository:
             )
         )
 
-    async def get(self, shop_id: UUID, order_id: UUID) -> str | None:
-        row = await fetch_row(self._session, TELEGRAM_CHAT, shop_id, order_id)
-        return str(row[0]) if row else None
-
 
 CONTACT_FIELDS = (
     "order_id",
@@ -218,21 +223,34 @@ class BuyerContactRepository:
         """The order's contact if the order is the shop's (None: whichever shop's it is, for what a signed
         token names)."""
         row = await fetch_row(self._session, CONTACT, order_id, shop_id)
+        return None if row is None else _contact(row)
+
+    async def addressee(self, shop_id: UUID, order_id: UUID) -> Addressee | None:
+        """Whom a notice of the shop's order goes to, in one statement: its contact, the shop as last told
+        (None: not yet) and the buyer's linked Telegram chat (None: none); None when the order's contact
+        is not known (or is another shop's)."""
+        row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
         if row is None:
             return None
-        order, order_no, email, locale, title, phone, quantity, amount, currency, shop = row
-        return BuyerContact(
-            order,
-            order_no,
-            email,
-            locale,
-            title,
-            phone=phone,
-            quantity=quantity,
-            amount=amount,
-            currency=currency,
-            shop_id=shop,
-        )
+        slug, name, status, shop_contact, chat = row[10:]
+        shop = None if slug is None else KnownShop(shop_id, slug, name, status, shop_contact)
+        return Addressee(_contact(row[:10]), shop, chat)
+
+
+def _contact(row: Sequence[Any]) -> BuyerContact:
+    order, order_no, email, locale, title, phone, quantity, amount, currency, shop = row
+    return BuyerContact(
+        order,
+        order_no,
+        email,
+        locale,
+        title,
+        phone=phone,
+        quantity=quantity,
+        amount=amount,
+        currency=currency,
+        shop_id=shop,
+    )
 
 
 class NotificationRepository:

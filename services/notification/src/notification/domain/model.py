@@ -173,6 +173,17 @@ class BuyerContact:
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """Whom a buyer's notice of an order goes to, as one read finds it."""
+
+    contact: BuyerContact
+    shop: KnownShop | None
+    """The order's shop as last told; None: no ShopChanged about it has arrived yet."""
+    telegram_chat: str | None = None
+    """The Telegram chat the buyer linked to the order, if any."""
+
+
+@dataclass(frozen=True)
 class Platform:
     """The platform's voice: its name signs a buyer's message of a shop not known here yet, and its support
     contact stands for a shop that names none (or is not known yet)."""

@@ -54,6 +54,7 @@ from notification.domain.model import (
     TICKET_ESCALATED,
     TICKET_OVERDUE,
     TWILIO_SMS,
+    Addressee,
     BuyerContact,
     BuyerContactMissing,
     NoticeUndelivered,
@@ -165,13 +166,14 @@ async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) 
         log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
 
 
-async def _contact(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -> BuyerContact:
-    contact = await uow.contacts.get(shop_id, order_id)
-    if contact is None:
+async def _addressee(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -> Addressee:
+    """The order's contact with its shop and the buyer's Telegram chat, in one read."""
+    addressee = await uow.contacts.addressee(shop_id, order_id)
+    if addressee is None:
         raise BuyerContactMissing(
             f"no buyer contact for order {order_id} of shop {shop_id} yet (OrderPlaced not processed)"
         )
-    return contact
+    return addressee
 
 
 async def record_shop(event: ShopChanged, uow: NotificationUnitOfWork) -> None:
@@ -225,17 +227,17 @@ async def notify_buyer(
     secrets: Any = None,
     instance: str = "",
     headers: Mapping[str, str] | None = None,
-    contact: BuyerContact | None = None,
+    addressee: Addressee | None = None,
 ) -> None:
-    """The buyer's notice of the order (`contact`: the order's contact when the caller read it already)."""
-    contact = contact or await _contact(uow, shop_id, order_id)
+    """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already)."""
+    addressee = addressee or await _addressee(uow, shop_id, order_id)
+    contact, shop = addressee.contact, addressee.shop
     moment = occurred_at()
-    shop = await uow.shops.get(shop_id)
-    # what only some channels need is read only when the notice's route has them (the paid notice, on the
-    # order page alone, needs neither: two reads fewer a sale)
+    # the shop's sending settings are read only when the notice's route has a channel that uses them (the
+    # paid notice, on the order page alone, does not: one read fewer a sale)
     routed = notifier.routed(template)
     channels = await uow.shop_channels.get(shop_id) if routed & SHOP_SENT else None
-    telegram_chat = await uow.telegram_chats.get(shop_id, order_id) if TELEGRAM in routed else None
+    telegram_chat = addressee.telegram_chat if TELEGRAM in routed else None
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
     notice = Notice(
         template=template,
@@ -258,13 +260,13 @@ async def notify_order_paid(
     event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
-    contact = await _contact(uow, event.shop_id, event.order_id)
+    addressee = await _addressee(uow, event.shop_id, event.order_id)
     extra = {
         "amount_text": format_money(event.amount, event.currency),
-        "time_text": format_time(event.paid_at, contact.locale),
+        "time_text": format_time(event.paid_at, addressee.contact.locale),
     }
     await notify_buyer(
-        ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra, contact=contact
+        ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra, addressee=addressee
     )
 
 
@@ -364,11 +366,11 @@ async def notify_order_refunded(
     event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the money is on its way back; each refund of an order (partial ones) once."""
-    contact = await _contact(uow, event.shop_id, event.order_id)
+    addressee = await _addressee(uow, event.shop_id, event.order_id)
     extra = {
         "refund_text": format_money(event.amount, event.currency),
         "reason": event.reason,
-        "time_text": format_time(event.refunded_at, contact.locale),
+        "time_text": format_time(event.refunded_at, addressee.contact.locale),
     }
     await notify_buyer(
         ORDER_REFUNDED,
@@ -379,7 +381,7 @@ async def notify_order_refunded(
         platform,
         extra,
         instance=event.refund_no,
-        contact=contact,
+        addressee=addressee,
     )
 
 
