@@ -155,6 +155,20 @@ async def test_a_shop_signed_notification_for_an_order_the_platform_collects_is_
     assert await announced(db, "OrderPaid") == ["platform"]
 
 
+async def test_an_order_never_started_is_collected_by_the_shops_enabled_channel(
+    api: httpx.AsyncClient, db: Db
+) -> None:
+    """No start with the provider (a buyer who paid a link or code another way): the shop's enabled channel
+    decides, so the shop's signature is taken and the platform's refused."""
+    await set_shop_epay(api)
+    order = await awaiting_order(api, db, A, PRODUCT_A)
+    refused = await notify(api, order, {}, KIT.epay_pid, KIT.epay_key)
+    assert refused.status_code == 400 and "shop's account" in refused.json()["message"]
+    paid = await notify(api, order, A, SHOP_PID, SHOP_KEY)
+    assert paid.status_code == 200 and paid.text == "success", paid.text
+    assert await payments(db) == [("E-1", "shop")]
+
+
 async def test_a_provider_both_offer_is_one_payment_method(api: httpx.AsyncClient, db: Db) -> None:
     order_a = await awaiting_order(api, db, A, PRODUCT_A)
     order_b = await awaiting_order(api, db, B, PRODUCT_B)

@@ -169,15 +169,15 @@ class FakePayments:
         self.rows[(notice.provider, notice.trade_no)] = order.id
         return True
 
-    async def attempt_collector(self, order_id: UUID, provider: str) -> str | None:
-        return None
-
 
 class FakeChannels:
     """No shop has a payment channel of its own."""
 
     async def get(self, shop_id: UUID, provider: str) -> None:
         return None
+
+    async def collector(self, order_id: UUID, shop_id: UUID, provider: str) -> tuple[str | None, bool]:
+        return None, False
 
     async def enabled(self, shop_id: UUID) -> list[str]:
         return []

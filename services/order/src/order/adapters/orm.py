@@ -543,13 +543,6 @@ class OrderRepository:
 
 
 #: Read for every payment notification (whom the payment was started with), compiled once.
-_ATTEMPT_COLLECTOR = Compiled(
-    select(payment_attempts.c.collected_by).where(
-        payment_attempts.c.order_id == bindparam("order_id"),
-        payment_attempts.c.provider == bindparam("provider"),
-    )
-)
-
 _PAYMENT_COLUMNS = (
     "id",
     "shop_id",
@@ -643,12 +636,6 @@ class PaymentRepository:
                 set_={"provider_ref": excluded.provider_ref, "created_at": at, "collected_by": collected_by},
             )
         )
-
-    async def attempt_collector(self, order_id: UUID, provider: str) -> str | None:
-        """Who the buyer's last start with `provider` sent the money to; None when it never started."""
-        params = {"order_id": order_id, "provider": provider}
-        row = await _ATTEMPT_COLLECTOR.first(self._session, params)
-        return row["collected_by"] if row else None
 
     async def attempts(self, order_id: UUID) -> dict[str, str | None]:
         query = select(payment_attempts.c.provider, payment_attempts.c.provider_ref).where(

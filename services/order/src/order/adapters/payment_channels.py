@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order.adapters.orm import metadata
+from order.adapters.orm import metadata, payment_attempts
 from order.adapters.payments import registry
 from order.adapters.payments.base import PaymentAdapter
 from order.config import Settings
@@ -93,6 +93,22 @@ _CHANNEL = Compiled(
 )
 
 
+def _scalar(table: Table, column: str, *keys: str) -> Any:
+    """`table.column` of the row whose `keys` columns equal the parameters of those names, as a subquery."""
+    where = [table.c[key] == bindparam(key) for key in keys]
+    return select(table.c[column]).where(*where).scalar_subquery()
+
+
+#: Who collects a payment notification's money, in one statement: whom the buyer's start with the provider
+#: sent it to (NULL: never started), and whether the shop's own channel for it is enabled (NULL: it has none)
+_COLLECTOR = Compiled(
+    select(
+        _scalar(payment_attempts, "collected_by", "order_id", "provider").label("started"),
+        _scalar(payment_channels, "enabled", "shop_id", "provider").label("shop_enabled"),
+    )
+)
+
+
 class PaymentChannelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -108,6 +124,14 @@ class PaymentChannelRepository:
     async def get(self, shop_id: UUID, provider: str) -> ShopChannel | None:
         row = await _CHANNEL.first(self._session, {"shop_id": shop_id, "provider": provider})
         return _channel(row) if row else None
+
+    async def collector(self, order_id: UUID, shop_id: UUID, provider: str) -> tuple[str | None, bool]:
+        """Whom the buyer's last start of the order with `provider` sent the money to (None: it never
+        started), and whether the shop's channel for `provider` is enabled: one round trip for both."""
+        params = {"order_id": order_id, "shop_id": shop_id, "provider": provider}
+        row = await _COLLECTOR.first(self._session, params)
+        assert row is not None, "a SELECT of two scalar subqueries has one row"
+        return row["started"], bool(row["shop_enabled"])
 
     async def enabled(self, shop_id: UUID) -> list[str]:
         """The providers of the shop's enabled channels, by name."""

@@ -138,11 +138,10 @@ async def verifying(
 async def expected_collector(uow: OrderUnitOfWork, order: Order, provider: str) -> Collector:
     """Who collects the order's payment with `provider`: whom the buyer was sent to pay when they started
     paying with it, else (the sandbox's checkout needs no start) the shop if its channel is enabled now."""
-    started = await uow.payments.attempt_collector(order.id, provider)
+    started, shop_enabled = await uow.channels.collector(order.id, order.shop_id, provider)
     if started is not None:
         return SHOP if started == SHOP else PLATFORM
-    channel = await uow.channels.get(order.shop_id, provider)
-    return SHOP if channel is not None and channel.enabled else PLATFORM
+    return SHOP if shop_enabled else PLATFORM
 
 
 def check_collector(expected: Collector, verified_by: Collector, order_no: str) -> None:
