@@ -334,14 +334,12 @@ class OrderRepository:
         self._held: dict[UUID, Any] = {}
 
     async def add(self, order: Order) -> None:
-        """Write a new order and its transitions. Its move is not announced: nobody can watch an order whose
-        number the placement has not answered yet (one Redis round trip a sale)."""
         self._held.pop(order.id, None)
         if len(order.pending_transitions) == 1:
-            await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order, announced=False)})
+            await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order)})
             return
         await _INSERT.run(self._session, _row(order))
-        await self._write_transitions(order, announced=False)
+        await self._write_transitions(order)
 
     async def save(self, order: Order) -> None:
         """Write the order's changed facts and its not yet audited transitions."""
@@ -353,19 +351,20 @@ class OrderRepository:
         await _SAVE.run(self._session, row)
         await self._write_transitions(order)
 
-    def _moved(self, order: Order, announced: bool = True) -> dict[str, Any]:
-        (written,) = self._transitions(order, announced)
+    def _moved(self, order: Order) -> dict[str, Any]:
+        (written,) = self._transitions(order)
         return {f"moved_{name}": value for name, value in written.items()}
 
-    async def _write_transitions(self, order: Order, announced: bool = True) -> None:
+    async def _write_transitions(self, order: Order) -> None:
         """Several transitions of one write (a write with one takes it in its own statement)."""
         if order.pending_transitions:
-            await self._session.execute(_INSERT_TRANSITION, self._transitions(order, announced))
+            await self._session.execute(_INSERT_TRANSITION, self._transitions(order))
 
-    def _transitions(self, order: Order, announced: bool = True) -> list[dict[str, Any]]:
-        """The rows of the order's transitions not yet audited, taken from it (and kept to be counted, and
-        when `announced` announced, after commit)."""
-        if announced:
+    def _transitions(self, order: Order) -> list[dict[str, Any]]:
+        """The rows of the order's transitions not yet audited, taken from it (and kept to be announced and
+        counted after commit). A write that places the order is not announced: nobody can watch an order
+        whose number the placement has not answered yet (one Redis round trip a sale)."""
+        if all(t.from_state is not None for t in order.pending_transitions):
             self.changed.append((order.order_no, _announced(order)))
         self.moved += [(order, t) for t in order.pending_transitions]
         written = [
@@ -542,7 +541,6 @@ class OrderRepository:
         return [_order(row) for row in (await self._session.execute(query)).all()]
 
 
-#: Read for every payment notification (whom the payment was started with), compiled once.
 _PAYMENT_COLUMNS = (
     "id",
     "shop_id",
