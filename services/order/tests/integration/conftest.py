@@ -56,12 +56,10 @@ async def db() -> AsyncIterator[Db]:
             await engine.dispose()
 
 
-async def awaiting_payment_order(
-    db: Db, amount: int = 2500, shop_id: uuid.UUID = DEFAULT_SHOP_ID, **changes: object
-) -> Order:
-    """An order placed in `shop_id` and already in awaiting_payment, stored through the repository."""
+def placed_order(amount: int = 2500, shop_id: uuid.UUID = DEFAULT_SHOP_ID) -> Order:
+    """An order just placed in `shop_id` (pending risk, its placement's transition not yet written)."""
     now = datetime.now(UTC)
-    order = Order.place(
+    return Order.place(
         id=uuid.uuid4(),
         shop_id=shop_id,
         order_no=credentials.new_order_no(now),
@@ -77,6 +75,13 @@ async def awaiting_payment_order(
         now=now,
         payment_window=timedelta(minutes=10),
     )
+
+
+async def awaiting_payment_order(
+    db: Db, amount: int = 2500, shop_id: uuid.UUID = DEFAULT_SHOP_ID, **changes: object
+) -> Order:
+    """An order placed in `shop_id` and already in awaiting_payment, stored through the repository."""
+    order = placed_order(amount, shop_id)
     order.status = Status.AWAITING_PAYMENT
     for name, value in changes.items():
         setattr(order, name, value)

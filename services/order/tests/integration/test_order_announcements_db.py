@@ -5,17 +5,15 @@ commit, and not the placement itself, whose order number nobody has been given y
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from datetime import UTC, datetime
 
 import pytest
 from faka_common.contracts.order_watch import read_announcement
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from order.domain import credentials
-from order.domain.model import Order, Status, Trigger
+from order.domain.model import Status, Trigger
 from order.service_layer.unit_of_work import OrderUnitOfWork
 
-from .conftest import Db
+from .conftest import Db, placed_order
 
 pytestmark = pytest.mark.integration
 
@@ -33,29 +31,9 @@ class Recorded:
         pass
 
 
-def placed(now: datetime) -> Order:
-    return Order.place(
-        id=uuid4(),
-        shop_id=DEFAULT_SHOP_ID,
-        order_no=credentials.new_order_no(now),
-        product_id=uuid4(),
-        product_title="Announced key",
-        quantity=1,
-        unit_price=1000,
-        currency="CNY",
-        buyer_email="buyer@example.com",
-        buyer_ip="127.0.0.1",
-        locale="en",
-        password_hash=None,
-        now=now,
-        payment_window=timedelta(minutes=10),
-    )
-
-
 async def test_a_placed_order_is_not_announced_and_its_next_move_is_after_commit(db: Db) -> None:
     changes = Recorded()
-    now = datetime.now(UTC)
-    order = placed(now)
+    order = placed_order()
     async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
         await uow.orders.add(order)
         await uow.commit()
@@ -66,7 +44,7 @@ async def test_a_placed_order_is_not_announced_and_its_next_move_is_after_commit
     async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
         locked = await uow.orders.lock(DEFAULT_SHOP_ID, order.id)
         assert locked is not None
-        locked.apply(Trigger.APPROVE, now)
+        locked.apply(Trigger.APPROVE, datetime.now(UTC))
         await uow.orders.save(locked)
         assert changes.announced == []  # not before the commit
         await uow.commit()
