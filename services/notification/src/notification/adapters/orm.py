@@ -232,9 +232,9 @@ class BuyerContactRepository:
         row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
         if row is None:
             return None
-        slug, name, status, shop_contact, chat = row[10:]
+        *contact, slug, name, status, shop_contact, chat = row
         shop = None if slug is None else KnownShop(shop_id, slug, name, status, shop_contact)
-        return Addressee(_contact(row[:10]), shop, chat)
+        return Addressee(_contact(contact), shop, chat)
 
 
 def _contact(row: Sequence[Any]) -> BuyerContact:
