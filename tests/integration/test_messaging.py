@@ -20,7 +20,7 @@ from faka_common.db.uow import UnitOfWork, kicker
 from faka_common.messaging.broker import create_broker, subscribe
 from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters
-from faka_common.messaging.relay import OutboxRelay, create_producer
+from faka_common.messaging.relay import MARK_AND_FETCH, OutboxRelay, create_producer
 from faka_common.testing import eventually
 from faststream._internal.endpoint.subscriber.usecase import SubscriberUsecase
 from sqlalchemy import event, func, select
@@ -160,6 +160,34 @@ async def test_published_rows_are_marked_with_the_next_fetch_or_alone_soon_after
         await connection.close()
     received = await read_topic(kafka_bootstrap, TOPIC, {str(order_id)}, expected=3)
     assert [e.payload["note"] for e in received] == ["1", "2", "3"]
+
+
+async def test_the_relays_session_plans_its_fetch_once_not_on_every_call(
+    fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str
+) -> None:
+    """Postgres planned the relay's mark-and-fetch afresh on every call (a custom plan for each id array,
+    0.13 ms of its CPU each time); on the relay's own session it is planned once and the plan reused."""
+    relay = OutboxRelay(f"plans{run_id}", fresh_database, kafka_bootstrap)
+    make_uow = uow_factory(engine, relay.service)
+    connection = await relay.connect()
+    producer = create_producer(kafka_bootstrap, f"plans{run_id}")
+    await producer.start()
+    try:
+        for note in map(str, range(12)):
+            async with make_uow() as uow:
+                uow.publish(Pinged(order_id=uuid.uuid4(), note=note))
+                await uow.commit()
+            assert await relay.publish_batch(connection, producer) == 1
+        plans = await connection.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            MARK_AND_FETCH,
+        )
+    finally:
+        await producer.stop()
+        await connection.close()
+    assert plans is not None, "the relay's mark-and-fetch was not run as a prepared statement"
+    assert plans["custom_plans"] == 0
+    assert plans["generic_plans"] >= 10
 
 
 @pytest.mark.parametrize("wake", ["same process", "another process (NOTIFY)"])

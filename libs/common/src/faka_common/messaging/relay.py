@@ -50,6 +50,11 @@ SELECT extract(epoch FROM clock_timestamp() - created_at) FROM outbox
 WHERE published_at IS NULL ORDER BY id LIMIT 1
 """
 COUNT = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+#: The relay's session plans its statements once. By default Postgres planned MARK_AND_FETCH afresh on
+#: every call (its plan for a short id array looks cheaper than the generic one, which assumes ten ids),
+#: 0.13 ms of the server's CPU each time, several times a sale in every service; the generic plan is the
+#: same two index scans (the primary key, and the partial index of unpublished rows).
+SESSION = {"plan_cache_mode": "force_generic_plan"}
 
 
 def lock_id(service: str) -> int:
@@ -120,8 +125,13 @@ class OutboxRelay:
         self.is_leader = value
         LEADER.labels(self.service).set(1 if value else 0)
 
+    async def connect(self) -> asyncpg.Connection:
+        """The relay's own session (SESSION)."""
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn, server_settings=SESSION)
+        return conn
+
     async def _lead(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        conn = await self.connect()
         try:
             # every replica reports the outbox's age, and the leader does before it reaches for Kafka, so the
             # age shows while Kafka is down or when the replica that last led is no longer leading
