@@ -4,6 +4,7 @@ left without it is production and refuses the published development secrets they
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -26,3 +27,39 @@ def test_compose_publishes_every_port_on_loopback_only() -> None:
     for name, ports in published.items():
         for port in ports:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def _run_procfile(procfile: Path, out: Path) -> None:
+    """services.sh's `write_procfile` on `procfile` (the Procfile honcho is given), written to `out`."""
+    script = ROOT / "deploy" / "local" / "services.sh"
+    function = re.search(r"^write_procfile\(\) \{.*?^\}", script.read_text(), re.MULTILINE | re.DOTALL)
+    assert function, "services.sh defines write_procfile"
+    subprocess.run(
+        ["/bin/bash", "-c", f"{function.group(0)}\nwrite_procfile"],
+        env={"SCRIPT_DIR": str(procfile.parent), "RUN_PROCFILE": str(out), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+
+
+def test_make_up_runs_every_procfile_command_with_its_output_in_its_own_log(tmp_path: Path) -> None:
+    """honcho starts and stops the processes, but their lines go straight to .state/logs/<name>.log: relayed
+    through honcho, each line cost it about 0.1 ms of CPU, 1.3-1.6 ms a sale end to end."""
+    procfile = ROOT / "deploy" / "local" / "Procfile"
+    run = tmp_path / "Procfile.run"
+    _run_procfile(procfile, run)
+    given = dict(line.split(":", 1) for line in procfile.read_text().splitlines() if line.strip())
+    ran = dict(line.split(":", 1) for line in run.read_text().splitlines())
+    assert ran.keys() == given.keys()
+    for name, command in given.items():
+        assert ran[name] == f'{command} >>"$FAKA_STATE_DIR/logs/{name}.log" 2>&1', name
+
+    # and a command so written does write its own log, stdout and stderr, appended
+    tiny = tmp_path / "tiny" / "Procfile"
+    tiny.parent.mkdir()
+    tiny.write_text("said: exec sh -c 'echo out; echo err >&2'\n")
+    _run_procfile(tiny, run)
+    (tmp_path / "logs").mkdir()
+    command = run.read_text().split(":", 1)[1]
+    for _ in range(2):
+        subprocess.run(["/bin/sh", "-c", command], env={"FAKA_STATE_DIR": str(tmp_path)}, check=True)
+    assert (tmp_path / "logs" / "said.log").read_text().split() == ["out", "err", "out", "err"]
