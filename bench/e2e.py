@@ -259,6 +259,75 @@ class Mailbox:
         return self.by_address.get(buyer["email"].lower(), [])
 
 
+# --- round trips to Postgres ------------------------------------------------------------------------
+
+#: Transactions begun and statements run (their BEGIN and COMMIT not counted) so far in each of the
+#: platform's databases, by pg_stat_statements (which `make infra-up` loads).
+STATEMENT_COUNTS = r"""
+SELECT d.datname,
+       coalesce(sum(s.calls) FILTER (WHERE s.query ILIKE 'begin%'), 0) AS transactions,
+       coalesce(sum(s.calls) FILTER (
+           WHERE NOT (s.query ILIKE 'begin%' OR s.query ILIKE 'commit%' OR s.query ILIKE 'rollback%')
+       ), 0) AS statements
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname LIKE 'faka\_%' AND d.datname NOT LIKE 'faka\_bench%'
+GROUP BY d.datname
+"""
+
+Counts = dict[str, tuple[int, int]]
+
+
+async def statement_counts() -> Counts | None:
+    """Per service database ("order", ...): (transactions begun, statements) so far; None when the server
+    keeps no such counts (pg_stat_statements not loaded)."""
+    connection = await asyncpg.connect(server_url())
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        rows = await connection.fetch(STATEMENT_COUNTS)
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await connection.close()
+    return {r["datname"].removeprefix("faka_"): (int(r["transactions"]), int(r["statements"])) for r in rows}
+
+
+def counted_between(before: Counts | None, after: Counts | None) -> Counts | None:
+    """What each database ran between two readings (an entry evicted meanwhile counts as none)."""
+    if before is None or after is None:
+        return None
+    return {
+        name: (max(0, txns - before.get(name, (0, 0))[0]), max(0, stmts - before.get(name, (0, 0))[1]))
+        for name, (txns, stmts) in sorted(after.items())
+    }
+
+
+def per_order(counts: Counts | None, orders: int) -> dict[str, dict[str, float]] | None:
+    """Transactions and statements per order, per database and in all."""
+    if counts is None:
+        return None
+    n = max(1, orders)
+    figures = {
+        name: {"transactions": round(t / n, 1), "statements": round(st / n, 1)}
+        for name, (t, st) in counts.items()
+    }
+    figures["all"] = {
+        "transactions": round(sum(t for t, _ in counts.values()) / n, 1),
+        "statements": round(sum(st for _, st in counts.values()) / n, 1),
+    }
+    return figures
+
+
+def postgres_row(step: dict[str, Any]) -> str:
+    """The table's figure: in all, then per database, busiest first."""
+    figures = step.get("postgres_per_order")
+    if not figures:
+        return "n/a (pg_stat_statements not loaded: restart Postgres with `make infra-down infra-up`)"
+    each = sorted(((k, v) for k, v in figures.items() if k != "all"), key=lambda kv: -kv[1]["statements"])
+    return f"{figures['all']['statements']:.1f} ({figures['all']['transactions']:.1f}): " + ", ".join(
+        f"{name} {v['statements']:.1f} ({v['transactions']:.1f})" for name, v in each
+    )
+
+
 # --- the raw ceiling ---------------------------------------------------------------------------------
 
 
@@ -389,6 +458,7 @@ class Step:
     cpu_window: float = 0.0
     start_at: float = 0.0
     email_wait: float = 0.0
+    statements: Counts | None = None  # what each database ran over the CPU window
 
 
 class Bench:
@@ -412,6 +482,7 @@ class Bench:
         step = Step(rate, hold, warmup)
         await self.shop.stock_up(int(rate * hold * 1.1) + 20)
         count = int(rate * hold)
+        counts_before = await statement_counts()
         cpu_before, window_began = self.meter.snapshot(), time.monotonic()
         parent_before = resource.getrusage(resource.RUSAGE_SELF)
         began = time.time()
@@ -461,6 +532,7 @@ class Bench:
         step.email_wait = time.monotonic() - started
         step.cpu = CpuMeter.seconds(cpu_before, self.meter.snapshot())
         step.cpu_window = time.monotonic() - window_began
+        step.statements = counted_between(counts_before, await statement_counts())
         parent_after = resource.getrusage(resource.RUSAGE_SELF)
         step.parent_cpu = (parent_after.ru_utime - parent_before.ru_utime) + (
             parent_after.ru_stime - parent_before.ru_stime
@@ -591,6 +663,7 @@ def summarize(
         "cpu_ms_per_order_platform_total_net_of_idle": (
             round(sum(v for k, v in net_ms.items() if k in platform_names), 1) if net_ms else None
         ),
+        "postgres_per_order": per_order(step.statements, len(delivered)),
         "cpu_window_s": round(step.cpu_window, 1),
         "cpu_s": {k: round(v, 2) for k, v in step.cpu.items()},
         "loadgen_cpu_ms_per_order": {
@@ -864,6 +937,7 @@ def table(results: dict[str, Any]) -> str:
             if process.get("part_of"):
                 aside = f" (part of {process['part_of']})"
             rows.append((f"  {name}{aside}", f"{fmt(value)} ; {fmt(net.get(name))} ms", ""))
+        rows.append(("Postgres per order: statements (transactions)", postgres_row(best), ""))
         loadgen = best["loadgen_cpu_ms_per_order"]
         rows += [
             (

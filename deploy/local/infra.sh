@@ -329,6 +329,9 @@ max_wal_size = 4GB
 shared_buffers = 512MB
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
+# statements and transactions per query, as most installations keep them: the end-to-end benchmark
+# reports a sale's round trips to each database from them (takes effect when Postgres starts)
+shared_preload_libraries = 'pg_stat_statements'
 EOF
   chown postgres:postgres "$PG_DATA/faka.conf"
 

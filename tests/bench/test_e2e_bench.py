@@ -10,7 +10,22 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import Mailbox, Step, paid_not_delivered, percentile, slope_growth, summarize, table
+import asyncpg
+import pytest
+
+from bench.e2e import (
+    Mailbox,
+    Step,
+    counted_between,
+    paid_not_delivered,
+    per_order,
+    percentile,
+    server_url,
+    slope_growth,
+    statement_counts,
+    summarize,
+    table,
+)
 from bench.procstat import Group, listener, stat
 
 
@@ -151,3 +166,66 @@ def test_the_process_behind_a_listening_port_is_found_and_its_cpu_read() -> None
     assert before is not None and after is not None
     assert after[1] > before[1]
     assert Group("me", [os.getpid()]).ticks() >= after[1]
+
+
+def test_round_trips_per_order_are_what_each_database_ran_in_the_window_over_the_delivered_orders(
+    tmp_path: Path,
+) -> None:
+    """Transactions and statements per order come from two readings of pg_stat_statements around the step:
+    an entry evicted between them counts as nothing run (not as a negative), a database first seen in the
+    second reading counts from zero; without the counts the figure says why instead of a number."""
+    before = {"order": (100, 900), "inventory": (50, 400)}
+    after = {"order": (140, 1_100), "inventory": (40, 460), "risk": (20, 60)}
+    ran = counted_between(before, after)
+    assert ran == {"inventory": (0, 60), "order": (40, 200), "risk": (20, 60)}
+    assert per_order(ran, 20) == {
+        "inventory": {"transactions": 0.0, "statements": 3.0},
+        "order": {"transactions": 2.0, "statements": 10.0},
+        "risk": {"transactions": 1.0, "statements": 3.0},
+        "all": {"transactions": 3.0, "statements": 16.0},
+    }
+    assert counted_between(None, after) is None
+
+    step = step_at_two_per_second([4, 5, 4, 5])
+    step.statements = ran
+    summary = summarize(step, GROUPS, Mailbox(tmp_path), workers=1)
+    assert summary["postgres_per_order"]["all"] == {"transactions": 3.0, "statements": 16.0}  # 20 delivered
+    row = next(line for line in table(shown(summary)).splitlines() if "Postgres per order" in line)
+    assert "16.0 (3.0): order 10.0 (2.0), inventory 3.0 (0.0), risk 3.0 (1.0)" in row
+    step.statements = None
+    summary = summarize(step, GROUPS, Mailbox(tmp_path), workers=1)
+    row = next(line for line in table(shown(summary)).splitlines() if "Postgres per order" in line)
+    assert "n/a (pg_stat_statements not loaded" in row
+
+
+def shown(summary: dict[str, Any]) -> dict[str, Any]:
+    """The results of a run whose one step held."""
+    return {"steps": [summary], "sustained": summary, "cpus": 2}
+
+
+@pytest.mark.integration
+async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> None:
+    """`make infra-up` loads pg_stat_statements, and the benchmark reads each faka_ database's transactions
+    and statements from it: one transaction of two statements in a database shows as exactly that."""
+    if "DATABASE_URL" not in os.environ:
+        pytest.skip("needs the platform's Postgres (DATABASE_URL, exported by `make test`)")
+    name = f"faka_counted_{os.getpid()}_{time.monotonic_ns()}"
+    admin = await asyncpg.connect(server_url())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        counted = await asyncpg.connect(server_url().rsplit("/", 1)[0] + f"/{name}")
+        try:
+            before = await statement_counts()
+            assert before is not None, "pg_stat_statements is not loaded: `make infra-up` should load it"
+            async with counted.transaction():
+                await counted.fetchval("SELECT 1")
+                await counted.fetchval("SELECT 2 + 2")
+            after = await statement_counts()
+        finally:
+            await counted.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    ran = counted_between(before, after)
+    assert ran is not None
+    assert ran[name.removeprefix("faka_")] == (1, 2)
