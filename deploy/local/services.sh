@@ -16,8 +16,6 @@ PORTS=(8000 8001 8002 8003 8004 8005 8006 8007)
 
 running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
 
-names() { sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' "$SCRIPT_DIR/Procfile"; }
-
 write_procfile() {
   local line
   while IFS= read -r line; do
@@ -31,7 +29,7 @@ write_procfile() {
 show_logs() { # the last lines of honcho's log and of every process's
   local name
   tail -n 20 "$LOG" >&2
-  for name in $(names); do
+  for name in $(cut -d: -f1 "$RUN_PROCFILE"); do # what honcho was given to run
     [ -f "$STATE/logs/$name.log" ] && { echo "--- $name" >&2; tail -n 15 "$STATE/logs/$name.log" >&2; }
   done
   return 0
