@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import socket
 import time
+import uuid
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from faka_common.testing import database_url_for, drop_database
 
 from bench.e2e import (
     Mailbox,
@@ -209,11 +211,14 @@ async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> No
     and statements from it: one transaction of two statements in a database shows as exactly that."""
     if "DATABASE_URL" not in os.environ:
         pytest.skip("needs the platform's Postgres (DATABASE_URL, exported by `make test`)")
-    name = f"faka_counted_{os.getpid()}_{time.monotonic_ns()}"
-    admin = await asyncpg.connect(server_url())
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    server, name = server_url(), f"faka_counted_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server)
     try:
-        counted = await asyncpg.connect(server_url().rsplit("/", 1)[0] + f"/{name}")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        counted = await asyncpg.connect(database_url_for(server, name))
         try:
             before = await statement_counts()
             assert before is not None, "pg_stat_statements is not loaded: `make infra-up` should load it"
@@ -224,8 +229,7 @@ async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> No
         finally:
             await counted.close()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(server, name)
     ran = counted_between(before, after)
     assert ran is not None
     assert ran[name.removeprefix("faka_")] == (1, 2)
