@@ -21,7 +21,7 @@ from faka_common.messaging.consumer import Delivery, EventConsumer, RetryPolicy
 from faka_common.messaging.dlq_cli import read_dead_letters, replay_dead_letters
 from faka_common.messaging.relay import OutboxRelay
 from faka_common.testing import eventually
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from .messaging_fixtures import effects, notes_in_order, uow_factory
 
@@ -330,6 +330,51 @@ async def test_concurrent_consumption_keeps_each_keys_order_and_takes_each_effec
     assert len(notes) == 40
     for key in keys:
         assert [n for n in notes if n.startswith(key.hex[:6])] == [f"{key.hex[:6]}-{i}" for i in range(5)]
+
+
+async def test_records_whose_effects_stay_in_the_database_go_first_in_one_transaction_each_key_in_order(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """`together` types (effects all in the unit of work): each key's leading records of them share one
+    transaction before the rest of the batch; a record after another type's keeps its key's order and its
+    own transaction; a redelivered batch changes nothing."""
+
+    async def noted_in(event: Opened | Closed, uow: UnitOfWork) -> None:
+        txid = await uow.session.scalar(text("SELECT txid_current()"))
+        await uow.session.execute(
+            insert(effects).values(order_id=str(event.order_id), note=f"{event.note}@{txid}")
+        )
+
+    consumer = EventConsumer(
+        "together",
+        uow_factory(engine, "together"),
+        {Opened: noted_in, Closed: noted_in},
+        batch_size=64,
+        concurrency=4,
+        together=[Opened],
+    )
+    a, b = uuid.uuid4(), uuid.uuid4()
+    sent = [
+        (Opened(order_id=a, note="a1"), "test.opened"),
+        (Closed(order_id=a, note="a2"), "test.opened"),
+        (Opened(order_id=b, note="b1"), "test.opened"),
+        (Opened(order_id=a, note="a3"), "test.opened"),
+        (Opened(order_id=b, note="b2"), "test.opened"),
+    ]
+    batch = [
+        record(message, topic, offset, {"type": message.type_name.encode()})
+        for offset, (message, topic) in enumerate(sent)
+    ]
+    assert await consumer.consume_concurrently(batch) == ["handled"] * 5
+    assert await consumer.consume_concurrently(batch) == ["duplicate"] * 5
+    noted = [note.split("@") for note in await notes_in_order(engine)]
+    txid = {note: int(tx) for note, tx in noted}
+    assert len(noted) == 5
+    assert txid["a1"] == txid["b1"] == txid["b2"]  # the leading ones: one transaction
+    assert len({txid["a1"], txid["a2"], txid["a3"]}) == 3  # after a Closed, a3 waits for it, alone
+    order = [note for note, _ in noted]
+    assert order.index("a1") < order.index("a2") < order.index("a3")
+    assert order.index("b1") < order.index("b2")
 
 
 async def test_a_record_whose_key_holds_a_nul_byte_is_still_dead_lettered_and_parked(

@@ -239,9 +239,16 @@ class Service:
     async def on_give_up(self, message: Any, error: Exception, uow: NotificationUnitOfWork) -> None:
         await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
 
+    def together(self) -> list[type[Message]]:
+        """What the consumer may handle in one transaction a batch: records kept (a buyer's contact, a shop)
+        and the paid notice while it goes to the order page alone (ORDER_PAID's route)."""
+        kept: list[type[Message]] = [ShopChanged, OrderPlaced]
+        return [*kept, OrderPaid] if self.notifier.stays_inside(ORDER_PAID) else kept
+
     def consumer(self) -> EventConsumer[NotificationUnitOfWork]:
         # handlers send email and call other services: records are not batched into one transaction, but
-        # up to CONSUMER_CONCURRENCY orders are served side by side, each order's records in order
+        # up to CONSUMER_CONCURRENCY orders are served side by side, each order's records in order; the
+        # records that stay in the database (`together`) go first, a batch's in one transaction
         return EventConsumer(
             CONSUMER,
             self.uow,
@@ -251,6 +258,7 @@ class Service:
             concurrency=self.settings.consumer_concurrency,
             wants={RiskDecided: handlers.needs_review},
             gather=self.settings.consumer_gather_ms / 1000,
+            together=self.together(),
         )
 
 

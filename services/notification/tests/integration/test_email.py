@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -18,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from faka_common.breakers import close_breakers
-from faka_common.contracts import DeliverySucceeded, Envelope, OrderPlaced
+from faka_common.contracts import DeliverySucceeded, Envelope, OrderPaid, OrderPlaced
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from faka_common.testing import eventually, migrated_database
@@ -284,3 +285,82 @@ async def test_an_in_site_message_is_stored_once_per_order_and_template_and_neve
         database, "SELECT id, shop_id, body FROM in_site_messages WHERE order_id = $1", order_id
     )
     assert [(r["id"], r["shop_id"], r["body"]) for r in stored] == [(first, shop, "Your payment arrived")]
+
+
+def _paid(placed: OrderPlaced) -> OrderPaid:
+    return OrderPaid(
+        order_id=placed.order_id,
+        order_no=placed.order_no,
+        product_id=placed.product_id,
+        quantity=1,
+        amount=placed.amount,
+        currency=placed.currency,
+        provider="sandbox",
+        trade_no=f"T{placed.order_id.hex}",
+        paid_at=datetime.now(UTC),
+    )
+
+
+def _typed(message: OrderPlaced | OrderPaid) -> Delivery:
+    """The record as the relay publishes it: keyed by the order, its type in a header."""
+    return Delivery(
+        message.topic, 0, 0, message.key.encode(), Envelope.wrap(message, "order").to_bytes(),
+        {"type": message.type_name.encode()},
+    )  # fmt: skip
+
+
+async def _paid_in_a_batch(
+    svc: Service, database: str, smtp: tuple[Collector, int]
+) -> tuple[list[str], set[datetime], list[asyncpg.Record]]:
+    """Three orders placed and paid, handed to the consumer as one batch: the outcomes, the transaction
+    start times of their inbox rows, and the paid notices' order-page messages."""
+    placed = [_placed(uuid4()) for _ in range(3)]
+    batch = [_typed(message) for p in placed for message in (p, _paid(p))]
+    consumer = svc.consumer()
+    outcomes = await consumer.consume_concurrently(batch)
+    assert await consumer.consume_concurrently(batch) == ["duplicate"] * 6
+    events = [Envelope.from_bytes(record.value).event_id for record in batch]
+    started = await _rows(database, "SELECT processed_at FROM inbox WHERE event_id = ANY($1)", events)
+    orders = [p.order_id for p in placed]
+    stored = await _rows(
+        database,
+        "SELECT order_id, template FROM in_site_messages WHERE order_id = ANY($1) ORDER BY order_id",
+        orders,
+    )
+    assert not any(_to(smtp[0], p.order_no) for p in placed)
+    return outcomes, {row["processed_at"] for row in started}, stored
+
+
+async def test_placements_and_order_page_paid_notices_of_a_batch_take_one_transaction_and_store_each_once(
+    database: str, service: tuple[Service, FakeKeys], smtp: tuple[Collector, int]
+) -> None:
+    """The paid notice goes to the order page alone (its default route): a batch's contacts and paid
+    notices are kept in one transaction (its inbox rows share the transaction's start), once each."""
+    outcomes, started, stored = await _paid_in_a_batch(service[0], database, smtp)
+    assert outcomes == ["handled"] * 6
+    assert len(started) == 1
+    assert [row["template"] for row in stored] == ["order_paid"] * 3
+    assert len({row["order_id"] for row in stored}) == 3
+
+
+async def test_a_paid_notice_routed_to_email_too_is_handled_in_a_transaction_of_its_own(
+    database: str, smtp: tuple[Collector, int]
+) -> None:
+    """Routed to a channel outside the database, the paid notice is not kept with the others: each one
+    is its own transaction (what it sends cannot be taken back by a rollback)."""
+    settings = Settings(
+        database_url=database,
+        smtp_port=smtp[1],
+        kafka_namespace=f"t{uuid4().hex}.",
+        notification_routes={"order_paid": [["in_site"], ["webhook"]]},
+    )
+    svc = bootstrap(settings, keys=FakeKeys())
+    try:
+        assert OrderPaid not in svc.together()
+        outcomes, started, stored = await _paid_in_a_batch(svc, database, smtp)
+    finally:
+        await close_breakers(svc.breakers)
+        await svc.runtime.engine.dispose()
+    assert outcomes == ["handled"] * 6
+    assert len(started) == 4  # the placements together, then each paid notice alone
+    assert [row["template"] for row in stored] == ["order_paid"] * 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -131,6 +131,7 @@ class EventConsumer(Generic[U]):
         before_run: BatchHandler[U] | None = None,
         wants: Mapping[type[Message], Callable[[Any], bool]] | None = None,
         gather: float = 0.0,
+        together: Collection[type[Message]] = (),
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -147,7 +148,11 @@ class EventConsumer(Generic[U]):
         `wants[type](message)` False says its handler would do nothing with the message: it is counted
         ignored once parsed, before any transaction (no inbox row, nothing to redo). `gather` > 0: the
         broker may hold a fetch that long to gather records (see `subscribe`), for a consumer off the
-        buyer's path, whose records can wait that long."""
+        buyer's path, whose records can wait that long. `together` (with `concurrency` > 1): types whose
+        handlers' effects are all in the unit of work, or idempotent (a message stored by one statement
+        of its own, say); the records of a batch that are of these types and come before any other record
+        of their key are handled first, as `consume_batch` handles a batch (one transaction), and the rest
+        as before."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
@@ -165,6 +170,7 @@ class EventConsumer(Generic[U]):
         self._on_give_up = on_give_up
         self._before_run = before_run
         self._wants = {cls.type_name: wanted for cls, wanted in (wants or {}).items()}
+        self._together = frozenset(cls.type_name for cls in together)
 
     @property
     def handled_types(self) -> list[str]:
@@ -290,14 +296,24 @@ class EventConsumer(Generic[U]):
 
     async def consume_concurrently(self, records: Sequence[Delivery]) -> list[str]:
         """Handle `records` as `consume` would, one transaction each: the records of one key in their
-        order, different keys side by side (at most `concurrency` at once). Returns when every record is
-        handled, so the batch's offsets are committed after all of them."""
+        order, different keys side by side (at most `concurrency` at once). Each key's first records of a
+        `together` type (by their `type` header) go before the rest of the batch, in one transaction
+        (`consume_batch`). Returns when every record is handled, so the batch's offsets are committed
+        after all of them."""
         outcomes: list[str] = [""] * len(records)
+        first: list[int] = []
         by_key: dict[tuple[str, int, bytes | None], list[int]] = {}
         for index, record in enumerate(records):
             # no key: no order to keep but the partition's
             key = (record.topic, record.partition if record.key is None else -1, record.key)
-            by_key.setdefault(key, []).append(index)
+            if key not in by_key and record.header("type") in self._together:
+                first.append(index)
+            else:
+                by_key.setdefault(key, []).append(index)
+        if first:
+            together = await self.consume_batch([records[index] for index in first])
+            for index, outcome in zip(first, together, strict=True):
+                outcomes[index] = outcome
         gate = asyncio.Semaphore(self.concurrency)
 
         async def in_order(indexes: list[int]) -> None:

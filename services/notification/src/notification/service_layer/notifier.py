@@ -24,6 +24,7 @@ from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import Channel, ChannelError, OutgoingMessage
 from notification.domain.model import (
     EMAIL,
+    IN_SITE,
     ChannelFailure,
     NoticeUndelivered,
     Recipients,
@@ -160,6 +161,12 @@ class Notifier:
     def routed(self, template: str) -> frozenset[str]:
         """Every channel the notice's route may send it on."""
         return self._routed.get(template, frozenset())
+
+    def stays_inside(self, template: str) -> bool:
+        """Whether the notice goes nowhere but the order page: its in-site message is one idempotent
+        statement of this service's own, so its handler may share a transaction with others (stored twice,
+        it shows once)."""
+        return self.routed(template) <= {IN_SITE}
 
     def primary_channel(self, template: str) -> str:
         chains = self.route(template)
