@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from faka_common.messaging.broker import (
 from faka_common.messaging.consumer import EventConsumer
 from faka_common.messaging.progress import ConsumerProgress, broker_consumers
 from faka_common.messaging.relay import OutboxRelay
+from faka_common.messaging.retention import Retention, sweep
 from faka_common.outages import retry_while_down
 from faka_common.settings import ServiceSettings
 from faka_common.telemetry import setup_logging, setup_tracing
@@ -65,12 +67,18 @@ class Runtime:
         self.on_stop: list[Hook] = []
         self.readiness_checks: dict[str, Hook] = {"database": self._check_database}
         self.progress = ConsumerProgress(broker_consumers(self.broker), settings.consumer_stall_seconds)
+        self.retention = Retention(
+            outbox=timedelta(hours=settings.outbox_keep_hours), inbox=timedelta(days=settings.inbox_keep_days)
+        )
         self._topics: set[str] = set()
+        self._consumers: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.every(settings.retention_sweep_seconds, "messaging retention sweep", self.sweep)
 
     def consume(self, consumer: EventConsumer, topics: Sequence[str]) -> None:
         """Feed `topics` to `consumer`; readiness fails while one of its partitions makes no progress."""
         subscribe(self.broker, consumer, topics, self.settings.kafka_namespace)
+        self._consumers.append(consumer.name)
         self._topics.update(dead_letter(topic) for topic in topics)
         if "consumers" not in self.readiness_checks:
             self.readiness_checks["consumers"] = self.progress.check
@@ -102,6 +110,13 @@ class Runtime:
                 await asyncio.sleep(seconds)
 
         self.background(loop)
+
+    async def sweep(self) -> dict[str, int]:
+        """Remove the outbox and inbox rows kept long enough (`retention`), while this process leads the
+        relay (one sweeper per service); the rows removed per table."""
+        if not self.relay.is_leader:
+            return {}
+        return await sweep(self.engine, self.settings.service_name, self._consumers, self.retention)
 
     @property
     def topics(self) -> Iterable[str]:

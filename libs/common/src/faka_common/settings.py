@@ -102,6 +102,23 @@ class ServiceSettings(KafkaSettings):
         description="Keys a consumer with outside effects (emails) handles side by side, each record in "
         "its own transaction, each key's records in order",
     )
+    outbox_keep_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a published outbox row is kept (at least a restore's replay window, "
+        "`make restore`'s --replay-minutes); unpublished rows always are",
+    )
+    inbox_keep_days: float = Field(
+        default=14.0,
+        gt=0,
+        description="How long a consumer's claim of a handled message is kept: longer than its topic keeps "
+        "the message (7 days), or a record read again after that would be handled twice",
+    )
+    retention_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the relay's leader removes what the two above no longer keep",
+    )
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
     api_docs: bool = Field(
