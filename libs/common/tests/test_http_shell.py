@@ -20,7 +20,6 @@ from faka_common.http import (
 )
 from faka_common.runtime import Runtime
 from faka_common.settings import ServiceSettings
-from faka_common.telemetry import tracer_provider
 from fastapi import APIRouter, FastAPI, Request
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -189,7 +188,7 @@ async def test_the_light_trace_context_continues_the_callers_trace_and_starts_on
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
 
-    app = TraceContext(current, tracer_provider("shell-test", None).get_tracer("test"))
+    app = TraceContext(current)
     caller = "0af7651916cd43dd8448eb211c80319c"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shell.test") as c:
         continued = (await c.get("/", headers={"traceparent": f"00-{caller}-b7ad6b7169203331-01"})).json()

@@ -9,8 +9,8 @@ import logging
 import time
 from pathlib import Path
 
-from faka_common.telemetry import BatchedStreamHandler, JsonFormatter, tracer_provider
-from opentelemetry import propagate
+from faka_common.telemetry import BatchedStreamHandler, JsonFormatter, carried, parent_of, tracer_provider
+from opentelemetry import propagate, trace
 
 
 def test_without_an_exporter_no_span_is_recorded_but_each_has_a_trace_id() -> None:
@@ -93,3 +93,45 @@ def test_a_closed_stream_loses_the_lines_and_raises_nowhere(tmp_path: Path) -> N
     handler.flush()  # nothing waiting: only the stream's own flush
     handler.handle(info("order 1 paid", logging.WARNING))
     handler.flush()
+
+
+CALLER = "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_carried_continues_the_callers_trace_under_a_span_of_its_own_and_passes_it_on() -> None:
+    before = trace.get_current_span().get_span_context()
+    with carried(f"00-{CALLER}-b7ad6b7169203331-01"):
+        current = trace.get_current_span().get_span_context()
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+    assert format(current.trace_id, "032x") == CALLER
+    assert current.span_id not in (0, 0xB7AD6B7169203331)
+    assert current.trace_flags == 1
+    assert headers["traceparent"] == f"00-{CALLER}-{current.span_id:016x}-01"
+    assert trace.get_current_span().get_span_context() == before  # put back once handled
+
+
+def test_carried_starts_a_new_trace_for_no_traceparent_and_for_a_malformed_one() -> None:
+    seen = set()
+    for traceparent in (
+        None,
+        "",
+        f"00-{CALLER}-b7ad6b7169203331",  # no flags
+        f"00-{CALLER[:-1]}x-b7ad6b7169203331-01",  # not hex
+        f"00-{'0' * 32}-b7ad6b7169203331-01",  # the invalid trace id
+        f"ff-{CALLER}-b7ad6b7169203331-01",  # a version this parser does not know
+        f"00-{CALLER}-b7ad6b7169203331-01-",
+    ):
+        assert parent_of(traceparent) is None
+        with carried(traceparent):
+            context = trace.get_current_span().get_span_context()
+        assert context.is_valid and not context.is_remote
+        seen.add(context.trace_id)
+    assert len(seen) == 7 and int(CALLER, 16) not in seen
+
+
+def test_log_lines_of_a_carried_trace_name_it() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "paid", None, None)
+    with carried(f"00-{CALLER}-b7ad6b7169203331-00"):
+        line = json.loads(JsonFormatter().format(record))
+    assert line["trace_id"] == CALLER

@@ -16,13 +16,14 @@ import yarl
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from faka_common import telemetry
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import Busy, DomainError, Forbidden, Unauthorized, Unavailable
 from faka_common.fields import printable_message
@@ -295,30 +296,24 @@ def create_app(runtime: Runtime, routers: Sequence[APIRouter], title: str) -> Fa
 
 class TraceContext:
     """A request's trace context when no span is exported (no OTLP endpoint, see
-    `faka_common.telemetry.tracer_provider`): the caller's trace from `traceparent`, else a new one, is the
-    current span while the request is handled, so its log lines and the calls it makes carry the trace id.
-    The OpenTelemetry instrumentation does that too, but first collects a dozen attributes per request for a
-    span nobody records: 5 % of the order service's CPU per buyer's order view, 8 % of the gateway's."""
+    `faka_common.telemetry.tracer_provider`): the caller's trace from `traceparent`, else a new one, is
+    current while the request is handled (`telemetry.carried`), so its log lines and the calls it makes
+    carry the trace id. The OpenTelemetry instrumentation does that too, but first collects a dozen
+    attributes per request for a span nobody records: 5 % of the order service's CPU per buyer's order view,
+    8 % of the gateway's."""
 
-    def __init__(self, app: ASGIApp, tracer: trace.Tracer | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._tracer = tracer or trace.get_tracer(__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carrier = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in _TRACE_HEADERS
-        }
-        context = propagate.extract(carrier) if carrier else None
-        with self._tracer.start_as_current_span("request", context, trace.SpanKind.SERVER):
+        traceparent = next(
+            (value.decode("latin-1") for name, value in scope["headers"] if name == b"traceparent"), None
+        )
+        with telemetry.carried(traceparent):
             await self.app(scope, receive, send)
-
-
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
 #: Span attributes that may hold a request's query string.

@@ -16,6 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from uuid6 import uuid7
 
+from faka_common import telemetry
 from faka_common.contracts.envelope import ContractError, Envelope, Message
 from faka_common.contracts.topics import dead_letter, retry
 from faka_common.db.uow import UnitOfWork
@@ -535,8 +536,12 @@ def producer_trace(record: Delivery) -> Iterator[None]:
     """A consumer span for handling the record, the child of the context it was written in (its
     `traceparent` header), current while it is handled: the handler's log lines carry the trace id of the
     request that caused the message, what it publishes carries it on, whichever batch or lane the record
-    came in, and a trace shows each hop. (Without an OTLP endpoint nothing is recorded: the span only
+    came in, and a trace shows each hop. (Without an OTLP endpoint nothing is recorded: `carried` only
     carries the ids.)"""
+    if not telemetry.recording():
+        with telemetry.carried(record.header("traceparent")):
+            yield
+        return
     carrier = {name: value.decode(errors="replace") for name, value in record.headers.items()}
     with _tracer.start_as_current_span(
         f"{record.topic} process",

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
 
 from opentelemetry import trace
+from opentelemetry.context import attach, detach
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, DEFAULT_ON
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 _configured: set[str] = set()
+_recording = False
 
 
 #: One encoder for every line: `json.dumps` with an argument builds a new encoder per call (a third of a
@@ -128,7 +134,44 @@ def tracer_provider(service: str, otlp_endpoint: str | None) -> TracerProvider:
 
 def setup_tracing(service: str, otlp_endpoint: str | None) -> None:
     """Install a tracer provider once per process (`tracer_provider`)."""
+    global _recording
     if "tracing" in _configured:
         return
     _configured.add("tracing")
     trace.set_tracer_provider(tracer_provider(service, otlp_endpoint))
+    _recording = bool(otlp_endpoint)
+
+
+def recording() -> bool:
+    """Whether this process records spans (an OTLP endpoint is set): else `carried` stands in for them."""
+    return _recording
+
+
+def parent_of(traceparent: str | None) -> SpanContext | None:
+    """The span a W3C `traceparent` names (`00-<trace id>-<span id>-<flags>`); None when it names none."""
+    if traceparent is None or len(traceparent) != 55:
+        return None
+    version, trace_id, span_id, flags = traceparent.split("-") if traceparent.count("-") == 3 else ("",) * 4
+    try:
+        context = SpanContext(int(trace_id, 16), int(span_id, 16), True, TraceFlags(int(flags, 16)))
+    except ValueError:
+        return None
+    return context if version == "00" and context.is_valid else None
+
+
+@contextmanager
+def carried(traceparent: str | None) -> Iterator[None]:
+    """The trace a request or message came in (its `traceparent`), else a new one, current while it is
+    handled, under a span id of its own: its log lines carry the trace id, and what it calls or publishes
+    carries the trace on. What a span that is not recorded gives (`tracer_provider` without an endpoint),
+    for about a seventh of its CPU (4 against 30 us a consumed record, measured in process): no sampler,
+    no attributes, no tracestate (nobody reads it without a collector)."""
+    parent = parent_of(traceparent)
+    trace_id = parent.trace_id if parent is not None else random.getrandbits(128) or 1
+    flags = parent.trace_flags if parent is not None else TraceFlags(0)
+    span = NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64) or 1, False, flags))
+    token = attach(set_span_in_context(span))
+    try:
+        yield
+    finally:
+        detach(token)
