@@ -14,7 +14,8 @@ What is not in a backup, on purpose:
   another, so a message one service published just before its dump may reach another service after that
   one's dump. A restore therefore marks the outbox rows published in the last `--replay-minutes` (15)
   before the backup as unpublished: the relays publish them again into the new cluster and the consumers'
-  inboxes skip what they had already handled;
+  inboxes skip what they had already handled. The outboxes keep published rows `OUTBOX_KEEP_HOURS` (24,
+  `faka_common.messaging.retention`), so a longer replay window finds no older rows than that;
 - Redis: caches, rate-limit windows and the storefront's read model, which inventory rebuilds from Postgres
   when it finds Redis empty.
 
