@@ -1,5 +1,5 @@
 """How long the messaging tables keep their rows: each service's outbox and inbox would otherwise grow by
-every message it ever sent and handled (a dozen rows a sale between them).
+every message it ever sent and handled (about twenty rows a sale between them).
 
 - A published outbox row is kept `OUTBOX_KEEP_HOURS` (24): a restore publishes again the rows published in
   the last minutes before its backup (`deploy/local/backup.py`, `--replay-minutes`, 15), so it must find
