@@ -343,7 +343,7 @@ async def test_placements_and_order_page_paid_notices_of_a_batch_take_one_transa
     assert len({row["order_id"] for row in stored}) == 3
 
 
-async def test_a_paid_notice_routed_to_email_too_is_handled_in_a_transaction_of_its_own(
+async def test_a_paid_notice_routed_beyond_the_order_page_is_handled_in_a_transaction_of_its_own(
     database: str, smtp: tuple[Collector, int]
 ) -> None:
     """Routed to a channel outside the database, the paid notice is not kept with the others: each one

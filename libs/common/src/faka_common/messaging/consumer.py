@@ -307,7 +307,7 @@ class EventConsumer(Generic[U]):
         for index, record in enumerate(records):
             # no key: no order to keep but the partition's
             key = (record.topic, record.partition if record.key is None else -1, record.key)
-            if key not in by_key and record.header("type") in self._together:
+            if self._together and key not in by_key and record.header("type") in self._together:
                 first.append(index)
             else:
                 by_key.setdefault(key, []).append(index)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from prometheus_client import Counter
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,10 @@ async def sweep(
     outbox_before = now - keep.outbox
     removed["outbox"] = await _rounds(engine, OUTBOX_PURGE, {"before": outbox_before})
     inbox_before = now - keep.inbox
+    below = uuid7_floor(inbox_before)
     for consumer in consumers:
         removed["inbox"] += await _rounds(
-            engine,
-            INBOX_PURGE,
-            {"consumer": consumer, "below": uuid7_floor(inbox_before), "before": inbox_before},
+            engine, INBOX_PURGE, {"consumer": consumer, "below": below, "before": inbox_before}
         )
     for table, count in removed.items():
         if count:
@@ -87,11 +86,11 @@ async def sweep(
     return removed
 
 
-async def _rounds(engine: AsyncEngine, statement: object, params: dict[str, object]) -> int:
+async def _rounds(engine: AsyncEngine, statement: TextClause, params: dict[str, object]) -> int:
     total = 0
     for _ in range(ROUNDS):
         async with engine.begin() as connection:
-            result = await connection.execute(statement, {**params, "batch": BATCH})  # type: ignore[call-overload]
+            result = await connection.execute(statement, {**params, "batch": BATCH})
         total += result.rowcount
         if result.rowcount < BATCH:
             break

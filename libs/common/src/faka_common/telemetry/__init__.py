@@ -149,14 +149,14 @@ def recording() -> bool:
 
 def parent_of(traceparent: str | None) -> SpanContext | None:
     """The span a W3C `traceparent` names (`00-<trace id>-<span id>-<flags>`); None when it names none."""
-    if traceparent is None or len(traceparent) != 55:
+    parts = (traceparent or "").split("-")
+    if [len(part) for part in parts] != [2, 32, 16, 2] or parts[0] != "00":
         return None
-    version, trace_id, span_id, flags = traceparent.split("-") if traceparent.count("-") == 3 else ("",) * 4
     try:
-        context = SpanContext(int(trace_id, 16), int(span_id, 16), True, TraceFlags(int(flags, 16)))
+        context = SpanContext(int(parts[1], 16), int(parts[2], 16), True, TraceFlags(int(parts[3], 16)))
     except ValueError:
         return None
-    return context if version == "00" and context.is_valid else None
+    return context if context.is_valid else None
 
 
 @contextmanager
