@@ -377,6 +377,69 @@ async def test_records_whose_effects_stay_in_the_database_go_first_in_one_transa
     assert order.index("b1") < order.index("b2")
 
 
+class Paid(Message):
+    """A second type whose effects stay in the database (an OrderPaid whose notice is stored, say)."""
+
+    type_name: ClassVar[str] = "TestPaid"
+    topic: ClassVar[str] = "test.opened"
+    order_id: uuid.UUID
+    note: str
+
+
+async def test_leading_records_skip_records_nobody_handles_and_reach_batch_handlers_grouped_by_type(
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    """A record of a type the consumer has no handler for (an OrderApproved notification skips) does not
+    end its key's leading records; the leading records reach each type's batch handler together, every
+    key's first before any key's second, so each key keeps its order."""
+    calls: list[tuple[str, list[str]]] = []
+
+    def many(kind: str):  # type: ignore[no-untyped-def]
+        async def handle(events: list[Opened | Paid], uow: UnitOfWork) -> None:
+            calls.append((kind, [event.note for event in events]))
+            txid = await uow.session.scalar(text("SELECT txid_current()"))
+            await uow.session.execute(
+                insert(effects),
+                [{"order_id": str(event.order_id), "note": f"{event.note}@{txid}"} for event in events],
+            )
+
+        return handle
+
+    async def alone(event: Opened | Paid, uow: UnitOfWork) -> None:
+        raise AssertionError(f"{event.note} was handled alone")
+
+    consumer = EventConsumer(
+        "grouped",
+        uow_factory(engine, "grouped"),
+        {Opened: alone, Paid: alone},
+        batch_size=64,
+        batch_handlers={Opened: many("opened"), Paid: many("paid")},
+        concurrency=4,
+        together=[Opened, Paid],
+    )
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    nobodys = {"type": b"TestNobodyHandlesThis"}
+    sent: list[tuple[Message, dict[str, bytes] | None]] = [
+        (Opened(order_id=a, note="a1"), None),
+        (Closed(order_id=a, note="skipped"), nobodys),
+        (Paid(order_id=a, note="a2"), None),
+        (Paid(order_id=b, note="b1"), None),
+        (Opened(order_id=c, note="c1"), None),
+        (Paid(order_id=c, note="c2"), None),
+    ]
+    batch = [
+        record(message, "test.opened", offset, headers or {"type": message.type_name.encode()})
+        for offset, (message, headers) in enumerate(sent)
+    ]
+    assert await consumer.consume_concurrently(batch) == ["handled", "ignored"] + ["handled"] * 4
+    assert calls == [("opened", ["a1", "c1"]), ("paid", ["b1", "a2", "c2"])]
+    assert await consumer.consume_concurrently(batch) == ["duplicate", "ignored"] + ["duplicate"] * 4
+    noted = [note.split("@") for note in await notes_in_order(engine)]
+    assert len({tx for _, tx in noted}) == 1  # all in one transaction
+    order = [note for note, _ in noted]
+    assert order.index("a1") < order.index("a2") and order.index("c1") < order.index("c2")
+
+
 async def test_a_record_whose_key_holds_a_nul_byte_is_still_dead_lettered_and_parked(
     engine,  # type: ignore[no-untyped-def]
 ) -> None:

@@ -152,8 +152,9 @@ class EventConsumer(Generic[U]):
         buyer's path, whose records can wait that long. `together` (with `concurrency` > 1): types whose
         handlers' effects are all in the unit of work, or idempotent (a message stored by one statement
         of its own, say); the records of a batch that are of these types and come before any other record
-        of their key are handled first, as `consume_batch` handles a batch (one transaction), and the rest
-        as before."""
+        of their key (records of a type without a handler aside) are handled first, as `consume_batch`
+        handles a batch (one transaction, a type's records reaching its batch handler together), and the
+        rest as before."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
@@ -298,22 +299,31 @@ class EventConsumer(Generic[U]):
     async def consume_concurrently(self, records: Sequence[Delivery]) -> list[str]:
         """Handle `records` as `consume` would, one transaction each: the records of one key in their
         order, different keys side by side (at most `concurrency` at once). Each key's first records of a
-        `together` type (by their `type` header) go before the rest of the batch, in one transaction
-        (`consume_batch`). Returns when every record is handled, so the batch's offsets are committed
-        after all of them."""
+        `together` type (by their `type` header; records of a type without a handler are skipped and do
+        not end them) go before the rest of the batch, in one transaction (`consume_batch`), grouped by
+        type so that a batch handler takes each type's at once: every key's first such record, then every
+        key's second, each rank by type, which keeps each key's order. Returns when every record is
+        handled, so the batch's offsets are committed after all of them."""
         outcomes: list[str] = [""] * len(records)
-        first: list[int] = []
+        first: list[tuple[int, str, int]] = []  # (its rank among its key's leading records, type, index)
+        leading: dict[tuple[str, int, bytes | None], int] = {}
         by_key: dict[tuple[str, int, bytes | None], list[int]] = {}
         for index, record in enumerate(records):
+            if self._ignores(record):
+                outcomes[index] = "ignored"
+                continue
             # no key: no order to keep but the partition's
             key = (record.topic, record.partition if record.key is None else -1, record.key)
-            if self._together and key not in by_key and record.header("type") in self._together:
-                first.append(index)
+            type_ = record.header("type")
+            if type_ is not None and type_ in self._together and key not in by_key:
+                rank = leading[key] = leading.get(key, -1) + 1
+                first.append((rank, type_, index))
             else:
                 by_key.setdefault(key, []).append(index)
         if first:
-            together = await self.consume_batch([records[index] for index in first])
-            for index, outcome in zip(first, together, strict=True):
+            first.sort()
+            together = await self.consume_batch([records[index] for _, _, index in first])
+            for (_, _, index), outcome in zip(first, together, strict=True):
                 outcomes[index] = outcome
         gate = asyncio.Semaphore(self.concurrency)
 
