@@ -39,7 +39,7 @@ from faka_common.contracts.tickets import (
 )
 from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
-from faka_common.messaging.consumer import EventConsumer, Handler
+from faka_common.messaging.consumer import BatchHandler, EventConsumer, Handler
 from faka_common.runtime import Runtime
 from purgatory import AsyncCircuitBreakerFactory
 
@@ -245,6 +245,18 @@ class Service:
         kept: list[type[Message]] = [ShopChanged, OrderPlaced]
         return [*kept, OrderPaid] if self.notifier.stays_inside(ORDER_PAID) else kept
 
+    def batch_handlers(self) -> Mapping[type[Message], BatchHandler[NotificationUnitOfWork]]:
+        """A `together` batch's contacts in one statement, and its paid notices in a few while they stay on
+        the order page (`Notifier.notify_inside`)."""
+        many: dict[type[Message], BatchHandler[NotificationUnitOfWork]] = {
+            OrderPlaced: handlers.record_buyer_contacts
+        }
+        if self.notifier.stays_inside(ORDER_PAID):
+            many[OrderPaid] = partial(
+                handlers.notify_orders_paid, notifier=self.notifier, platform=self.platform
+            )
+        return many
+
     def consumer(self) -> EventConsumer[NotificationUnitOfWork]:
         # handlers send email and call other services: records are not batched into one transaction, but
         # up to CONSUMER_CONCURRENCY orders are served side by side, each order's records in order; the
@@ -255,6 +267,7 @@ class Service:
             self.handlers(),
             on_give_up=self.on_give_up,
             batch_size=self.settings.consumer_batch_size,
+            batch_handlers=self.batch_handlers(),
             concurrency=self.settings.consumer_concurrency,
             wants={RiskDecided: handlers.needs_review},
             gather=self.settings.consumer_gather_ms / 1000,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -27,6 +28,8 @@ from notification.adapters.orm import SqlMessageStore
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -331,16 +334,98 @@ async def _paid_in_a_batch(
     return outcomes, {row["processed_at"] for row in started}, stored
 
 
+@contextmanager
+def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement the engine's connections send to Postgres while the block runs (the driver's own
+    query log: what the repositories send through asyncpg directly is in it too)."""
+    sent: list[str] = []
+    logging = [True]
+    hooked: set[int] = set()
+
+    def on_checkout(dbapi_connection: Any, *_: Any) -> None:
+        raw = dbapi_connection.driver_connection
+        if id(raw) not in hooked:
+            hooked.add(id(raw))
+            raw.add_query_logger(lambda query: logging[0] and sent.append(" ".join(query.query.split())))
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    try:
+        yield sent
+    finally:
+        logging[0] = False
+        event.remove(engine.sync_engine, "checkout", on_checkout)
+
+
 async def test_placements_and_order_page_paid_notices_of_a_batch_take_one_transaction_and_store_each_once(
     database: str, service: tuple[Service, FakeKeys], smtp: tuple[Collector, int]
 ) -> None:
     """The paid notice goes to the order page alone (its default route): a batch's contacts and paid
-    notices are kept in one transaction (its inbox rows share the transaction's start), once each."""
-    outcomes, started, stored = await _paid_in_a_batch(service[0], database, smtp)
+    notices are kept in one transaction (its inbox rows share the transaction's start), once each, by
+    one statement for all the contacts, one for all the messages and one for all the tries; each try
+    names its message, and each notice is announced."""
+    with statements_run(service[0].runtime.engine) as sent:
+        outcomes, started, stored = await _paid_in_a_batch(service[0], database, smtp)
     assert outcomes == ["handled"] * 6
     assert len(started) == 1
     assert [row["template"] for row in stored] == ["order_paid"] * 3
     assert len({row["order_id"] for row in stored}) == 3
+    for table in ("buyer_contacts", "in_site_messages", "notifications"):
+        writes = [q for q in sent if f"INSERT INTO {table}" in q]
+        assert len(writes) == 1, f"{table}: {len(writes)} statements for a batch of three"
+    assert len([q for q in sent if "pg_advisory_xact_lock" in q]) == 1
+    orders = [row["order_id"] for row in stored]
+    tries = await _rows(
+        database,
+        "SELECT n.order_id, n.channel, n.status, n.attempts, n.provider_message_id, m.id AS message "
+        "FROM notifications n JOIN in_site_messages m USING (order_id, template) "
+        "WHERE n.template = 'order_paid' AND n.order_id = ANY($1)",
+        orders,
+    )
+    assert {row["order_id"] for row in tries} == {row["order_id"] for row in stored}
+    assert all((row["channel"], row["status"], row["attempts"]) == ("in_site", "sent", 1) for row in tries)
+    assert all(row["provider_message_id"] == str(row["message"]) for row in tries)
+    announced = await _rows(
+        database,
+        "SELECT key FROM outbox WHERE type = 'NotificationSent' AND key = ANY($1)",
+        [str(order) for order in orders],
+    )
+    assert sorted(row["key"] for row in announced) == sorted(str(order) for order in orders)
+
+
+async def test_in_a_batch_a_paid_notice_sent_before_is_skipped_and_one_without_a_contact_waits_alone(
+    database: str, service: tuple[Service, FakeKeys], smtp: tuple[Collector, int]
+) -> None:
+    """A second payment event of an order whose paid notice is on its page already stores nothing more;
+    a payment whose order's contact has not arrived sends the batch's records one at a time, where that
+    one is parked (no contact yet) and the others take effect."""
+    svc = service[0]
+    consumer = svc.consumer()
+    sent_before, later, last, unknown = (_placed(uuid4()) for _ in range(4))
+    first = [_typed(sent_before), _typed(_paid(sent_before)), _typed(later), _typed(last)]
+    assert await consumer.consume_concurrently(first) == ["handled"] * 4
+    with statements_run(svc.runtime.engine) as sent:
+        again = [_typed(_paid(sent_before)), _typed(_paid(later))]
+        assert await consumer.consume_concurrently(again) == ["handled"] * 2
+    assert len([q for q in sent if "INSERT INTO notifications" in q]) == 1  # the batch's, for `later` alone
+    waiting = [_typed(_paid(unknown)), _typed(_paid(last))]
+    assert await consumer.consume_concurrently(waiting) == ["deferred", "handled"]
+    orders = [sent_before.order_id, later.order_id, last.order_id, unknown.order_id]
+    tries = await _rows(
+        database,
+        "SELECT order_id, attempts FROM notifications WHERE template = 'order_paid' AND order_id = ANY($1)",
+        orders,
+    )
+    assert {row["order_id"]: row["attempts"] for row in tries} == {
+        sent_before.order_id: 1,
+        later.order_id: 1,
+        last.order_id: 1,
+    }
+    announced = await _rows(
+        database,
+        "SELECT key FROM outbox WHERE type = 'NotificationSent' AND key = ANY($1)",
+        [str(order) for order in orders],
+    )
+    assert sorted(row["key"] for row in announced) == sorted(str(order) for order in orders[:3])
 
 
 async def test_a_paid_notice_routed_beyond_the_order_page_is_handled_in_a_transaction_of_its_own(

@@ -4,7 +4,7 @@ and their repositories."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from faka_common.contracts.shops import KnownShop
@@ -173,6 +173,52 @@ IN_SITE_STORED = (
     "SELECT id FROM in_site_messages WHERE shop_id = $1::uuid AND order_id = $2::uuid AND template = $3::text"
 )
 
+# The same reads and writes for a batch of notices, one statement each whatever their number (the paid
+# notice on the order page alone took five statements a sale: see `Notifier.notify_inside`)
+_CONTACTS_ADD = (
+    "INSERT INTO buyer_contacts (order_id, shop_id, order_no, email, locale, product_title, phone, quantity, "
+    "amount, currency) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[]) "
+    "ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
+)
+_ADDRESSEES = (
+    "SELECT c.order_id, c.order_no, c.email, c.locale, c.product_title, c.phone, c.quantity, c.amount, "
+    "c.currency, c.shop_id, s.slug, s.name, s.status, s.contact, t.chat_id FROM buyer_contacts c "
+    "JOIN unnest($1::uuid[], $2::uuid[]) AS w(order_id, shop_id) "
+    "ON c.order_id = w.order_id AND c.shop_id = w.shop_id "
+    "LEFT JOIN shops s ON s.id = c.shop_id "
+    "LEFT JOIN telegram_chats t ON t.order_id = c.order_id AND t.shop_id = c.shop_id"
+)
+# in the order given (sorted by the caller), so two batches sharing notices wait instead of deadlocking
+_NOTICES_LOCK = "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k"
+_NOTICES_ROWS = (
+    "SELECT n.id, n.order_id, n.template, n.channel, n.recipient, n.status, n.attempts, n.error, "
+    "n.created_at, n.sent_at, n.provider_message_id, n.latency_ms, n.shop_id FROM notifications n "
+    "JOIN unnest($1::uuid[], $2::text[]) AS w(order_id, template) "
+    "ON n.order_id = w.order_id AND n.template = w.template"
+)
+_ATTEMPTS = (
+    "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts, "
+    "error, sent_at, provider_message_id, latency_ms) SELECT i, s, o, t, c, r, st, 1, e, at, p, l "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[], $9::timestamptz[], $10::text[], $11::int[]) AS w(i, s, o, t, c, r, st, e, at, p, l) "
+    "ON CONFLICT (order_id, template, channel) DO UPDATE SET status = EXCLUDED.status, "
+    "attempts = notifications.attempts + 1, error = EXCLUDED.error, sent_at = EXCLUDED.sent_at, "
+    "provider_message_id = EXCLUDED.provider_message_id, latency_ms = EXCLUDED.latency_ms, "
+    "updated_at = now() WHERE notifications.shop_id = EXCLUDED.shop_id"
+)
+# each message's id, stored now or found stored (in the statement's snapshot; the caller reads again for
+# one stored by a transaction that committed while the statement waited for it)
+_IN_SITE_PUT_MANY = (
+    "WITH given AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], "
+    "$6::text[], $7::text[]) AS g(id, shop_id, order_id, template, locale, subject, body)), "
+    "stored AS (INSERT INTO in_site_messages (id, shop_id, order_id, template, locale, subject, body) "
+    "SELECT * FROM given ON CONFLICT (order_id, template) DO NOTHING RETURNING order_id, template, id) "
+    "SELECT order_id, template, id FROM stored UNION ALL "
+    "SELECT m.order_id, m.template, m.id FROM in_site_messages m JOIN given g "
+    "ON m.order_id = g.order_id AND m.template = g.template AND m.shop_id = g.shop_id"
+)
+
 
 class TelegramChatRepository:
     """The Telegram chat a buyer linked to an order of a shop (the latest link wins)."""
@@ -219,6 +265,11 @@ class BuyerContactRepository:
         values = {name: getattr(contact, name) for name in CONTACT_FIELDS}
         return await _ADD_CONTACT.first(self._session, values) is not None
 
+    async def add_many(self, contacts: Sequence[BuyerContact]) -> set[UUID]:
+        """`add` for many contacts in one statement: the orders whose contact this stored."""
+        columns = [[getattr(contact, name) for contact in contacts] for name in CONTACT_FIELDS]
+        return {row[0] for row in await fetch_rows(self._session, _CONTACTS_ADD, *columns)}
+
     async def get(self, shop_id: UUID | None, order_id: UUID) -> BuyerContact | None:
         """The order's contact if the order is the shop's (None: whichever shop's it is, for what a signed
         token names)."""
@@ -230,11 +281,20 @@ class BuyerContactRepository:
         (None: not yet) and the buyer's linked Telegram chat (None: none); None when the order's contact
         is not known (or is another shop's)."""
         row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
-        if row is None:
-            return None
-        *contact, slug, name, status, shop_contact, chat = row
-        shop = None if slug is None else KnownShop(shop_id, slug, name, status, shop_contact)
-        return Addressee(_contact(contact), shop, chat)
+        return None if row is None else _addressee(row)
+
+    async def addressees(self, orders: Sequence[tuple[UUID, UUID]]) -> dict[UUID, Addressee]:
+        """`addressee` of many (shop id, order id) in one statement, by order id (the unknown left out)."""
+        shops, order_ids = [shop for shop, _ in orders], [order for _, order in orders]
+        rows = await fetch_rows(self._session, _ADDRESSEES, order_ids, shops)
+        return {found.contact.order_id: found for found in map(_addressee, rows)}
+
+
+def _addressee(row: Sequence[Any]) -> Addressee:
+    *contact, slug, name, status, shop_contact, chat = row
+    found = _contact(contact)
+    shop = None if slug is None else KnownShop(found.shop_id, slug, name, status, shop_contact)
+    return Addressee(found, shop, chat)
 
 
 def _contact(row: Sequence[Any]) -> BuyerContact:
@@ -279,6 +339,42 @@ class NotificationRepository:
             "sent" if tried.sent else "failed", error, tried.sent_at, tried.provider_message_id,
             tried.latency_ms,
         )  # fmt: skip
+
+    async def lock_many(self, notices: Sequence[tuple[UUID, str]]) -> None:
+        """`lock` of many (order id, template) in one statement, in one order whoever asks."""
+        await execute(
+            self._session, _NOTICES_LOCK, sorted(f"notice:{order}:{template}" for order, template in notices)
+        )
+
+    async def for_notices(
+        self, notices: Sequence[tuple[UUID, UUID, str]]
+    ) -> dict[tuple[UUID, str], dict[str, Notification]]:
+        """`for_notice` of many (shop id, order id, template) in one statement, by (order id, template)."""
+        rows = await fetch_rows(
+            self._session, _NOTICES_ROWS, [order for _, order, _ in notices], [t for _, _, t in notices]
+        )
+        found: dict[tuple[UUID, str], dict[str, Notification]] = {}
+        for row in map(_from_columns, rows):
+            found.setdefault((row.order_id, row.template), {})[row.channel] = row
+        shops = {(order, template): shop for shop, order, template in notices}
+        for (order, template), rows_of in found.items():
+            if any(row.shop_id != shops[order, template] for row in rows_of.values()):
+                raise LookupError(f"notification {template} of order {order} is another shop's")
+        return found
+
+    async def record_tries(self, tries: Sequence[tuple[UUID, UUID, str, Try]]) -> None:
+        """`record_try` of many (shop id, order id, template, try) in one statement (one try a notice and
+        channel: a second would be the statement's conflict with itself)."""
+        columns: list[list[Any]] = [[] for _ in range(11)]
+        for shop_id, order_id, template, tried in tries:
+            error = None if tried.error is None else tried.error[:2000]
+            for column, value in zip(columns, (
+                uuid7(), shop_id, order_id, template, tried.channel, tried.recipient,
+                "sent" if tried.sent else "failed", error, tried.sent_at, tried.provider_message_id,
+                tried.latency_ms,
+            ), strict=True):  # fmt: skip
+                column.append(value)
+        await execute(self._session, _ATTEMPTS, *columns)
 
     async def record_failure(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
@@ -331,6 +427,34 @@ class InSiteMessageRepository:
             InSiteMessage(row.id, row.order_id, row.template, row.subject, row.body, row.created_at)
             for row in rows
         ]
+
+    async def put_many(self, messages: Sequence[StoredMessage]) -> dict[tuple[UUID, str], UUID]:
+        """Store each message once per (order, template) in this transaction, in one statement: the stored
+        one's id by (order id, template). LookupError when one is another shop's."""
+        columns: list[list[Any]] = [[] for _ in range(7)]
+        for message in messages:
+            for column, value in zip(columns, (uuid7(), *message), strict=True):
+                column.append(value)
+        rows = await fetch_rows(self._session, _IN_SITE_PUT_MANY, *columns)
+        ids = {(order, template): UUID(str(id_)) for order, template, id_ in rows}
+        for shop_id, order_id, template, *_ in messages:
+            if (order_id, template) not in ids:  # stored by a transaction that committed meanwhile
+                row = await fetch_row(self._session, IN_SITE_STORED, shop_id, order_id, template)
+                if row is None:
+                    raise LookupError(f"the {template} message of order {order_id} is another shop's")
+                ids[order_id, template] = UUID(str(row[0]))
+        return ids
+
+
+class StoredMessage(NamedTuple):
+    """An in-site message to store: its shop, order, template, locale, subject and body."""
+
+    shop_id: UUID
+    order_id: UUID
+    template: str
+    locale: str
+    subject: str
+    body: str
 
 
 class SqlMessageStore:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -149,7 +149,20 @@ def event_id() -> UUID:
 
 async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) -> None:
     """Keep whom to write to about the order (the read model the later notifications need)."""
-    contact = BuyerContact(
+    if not await uow.contacts.add(buyer_contact(event)):
+        log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
+
+
+async def record_buyer_contacts(events: Sequence[OrderPlaced], uow: NotificationUnitOfWork) -> None:
+    """`record_buyer_contact` of a batch's placements, in one statement."""
+    stored = await uow.contacts.add_many([buyer_contact(event) for event in events])
+    for event in events:
+        if event.order_id not in stored:
+            log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
+
+
+def buyer_contact(event: OrderPlaced) -> BuyerContact:
+    return BuyerContact(
         event.order_id,
         event.order_no,
         event.buyer_email,
@@ -162,8 +175,6 @@ async def record_buyer_contact(event: OrderPlaced, uow: NotificationUnitOfWork) 
         currency=event.currency,
         shop_id=event.shop_id,
     )
-    if not await uow.contacts.add(contact):
-        log.info("order %s contact already recorded; ignoring OrderPlaced", event.order_id)
 
 
 async def _addressee(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -> Addressee:
@@ -216,7 +227,7 @@ def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
     }
 
 
-async def notify_buyer(
+async def buyer_notice(
     template: str,
     shop_id: UUID,
     order_id: UUID,
@@ -228,8 +239,9 @@ async def notify_buyer(
     instance: str = "",
     headers: Mapping[str, str] | None = None,
     addressee: Addressee | None = None,
-) -> None:
-    """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already)."""
+) -> Notice:
+    """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already),
+    for `Notifier.notify`."""
     addressee = addressee or await _addressee(uow, shop_id, order_id)
     contact, shop = addressee.contact, addressee.shop
     moment = occurred_at()
@@ -239,7 +251,7 @@ async def notify_buyer(
     channels = await uow.shop_channels.get(shop_id) if routed & SHOP_SENT else None
     telegram_chat = addressee.telegram_chat if TELEGRAM in routed else None
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
-    notice = Notice(
+    return Notice(
         template=template,
         shop_id=shop_id,
         order_id=order_id,
@@ -253,7 +265,6 @@ async def notify_buyer(
         sms=channels.sms if channels else None,
         headers=headers or {},
     )
-    await notifier.notify(notice, uow)
 
 
 async def notify_order_paid(
@@ -261,13 +272,47 @@ async def notify_order_paid(
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
     addressee = await _addressee(uow, event.shop_id, event.order_id)
-    extra = {
+    await notifier.notify(
+        await buyer_notice(
+            ORDER_PAID,
+            event.shop_id,
+            event.order_id,
+            uow,
+            notifier,
+            platform,
+            _paid(event, addressee),
+            addressee=addressee,
+        ),
+        uow,
+    )
+
+
+async def notify_orders_paid(
+    events: Sequence[OrderPaid], uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
+) -> None:
+    """`notify_order_paid` of a batch's payments while the paid notice stays on the order page: their
+    addressees in one read, their notices stored by `Notifier.notify_inside` (BuyerContactMissing when
+    an order's contact is not known yet: the consumer then handles the batch's records one by one)."""
+    found = await uow.contacts.addressees([(event.shop_id, event.order_id) for event in events])
+    notices = []
+    for event in events:
+        addressee = found.get(event.order_id)
+        if addressee is None:
+            addressee = await _addressee(uow, event.shop_id, event.order_id)  # raises BuyerContactMissing
+        notices.append(
+            await buyer_notice(
+                ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, _paid(event, addressee),
+                addressee=addressee,
+            )
+        )  # fmt: skip
+    await notifier.notify_inside(notices, uow)
+
+
+def _paid(event: OrderPaid, addressee: Addressee) -> dict[str, Any]:
+    return {
         "amount_text": format_money(event.amount, event.currency),
         "time_text": format_time(event.paid_at, addressee.contact.locale),
     }
-    await notify_buyer(
-        ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, extra, addressee=addressee
-    )
 
 
 async def notify_order_delivered(
@@ -293,8 +338,11 @@ async def notify_order_delivered(
 
     secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
-    await notify_buyer(
-        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
+    await notifier.notify(
+        await buyer_notice(
+            ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
+        ),
+        uow,
     )
 
 
@@ -312,10 +360,20 @@ async def notify_key_replaced(
         return {"keys": new.keys, "usage_instructions": new.usage_instructions}
 
     extra = {"ticket_id": str(event.ticket_id)}
-    await notify_buyer(
-        KEY_REPLACED, event.shop_id, event.order_id, uow, notifier, platform, extra, load_key,
-        instance=str(event.claim_id),
-    )  # fmt: skip
+    await notifier.notify(
+        await buyer_notice(
+            KEY_REPLACED,
+            event.shop_id,
+            event.order_id,
+            uow,
+            notifier,
+            platform,
+            extra,
+            load_key,
+            instance=str(event.claim_id),
+        ),
+        uow,
+    )
 
 
 async def notify_delivery_failed(
@@ -336,14 +394,18 @@ async def notify_delivery_failed(
         sellers,
         {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
+    await notifier.notify(
+        await buyer_notice(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform), uow
+    )
 
 
 async def notify_delivery_delayed(
     event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
-    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
+    await notifier.notify(
+        await buyer_notice(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform), uow
+    )
 
 
 async def notify_delivery_needs_attention(
@@ -372,16 +434,19 @@ async def notify_order_refunded(
         "reason": event.reason,
         "time_text": format_time(event.refunded_at, addressee.contact.locale),
     }
-    await notify_buyer(
-        ORDER_REFUNDED,
-        event.shop_id,
-        event.order_id,
+    await notifier.notify(
+        await buyer_notice(
+            ORDER_REFUNDED,
+            event.shop_id,
+            event.order_id,
+            uow,
+            notifier,
+            platform,
+            extra,
+            instance=event.refund_no,
+            addressee=addressee,
+        ),
         uow,
-        notifier,
-        platform,
-        extra,
-        instance=event.refund_no,
-        addressee=addressee,
     )
 
 
@@ -402,15 +467,18 @@ async def send_order_link(
     async def load_link() -> dict[str, Any]:
         return {"order_url": await links.order_link(event.shop_id, event.order_no)}
 
-    await notify_buyer(
-        ORDER_LINK,
-        event.shop_id,
-        event.order_id,
+    await notifier.notify(
+        await buyer_notice(
+            ORDER_LINK,
+            event.shop_id,
+            event.order_id,
+            uow,
+            notifier,
+            platform,
+            secrets=load_link,
+            instance=str(event_id()),
+        ),
         uow,
-        notifier,
-        platform,
-        secrets=load_link,
-        instance=str(event_id()),
     )
 
 

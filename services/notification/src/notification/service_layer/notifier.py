@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,8 @@ from uuid import UUID
 
 from faka_common.contracts import NotificationFailed, NotificationSent
 
+from notification.adapters.metrics import NOTIFICATIONS
+from notification.adapters.orm import StoredMessage
 from notification.adapters.shop_templates import CompiledShopTemplate, ShopTemplateCache
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import Channel, ChannelError, OutgoingMessage
@@ -219,6 +221,69 @@ class Notifier:
             notice.order_id,
             "; ".join(f"{f.channel}: {f.reason}" for f in every),
         )
+
+    async def notify_inside(self, notices: Sequence[Notice], uow: NotificationUnitOfWork) -> None:
+        """`notify` for notices whose route goes nowhere but the order page (`stays_inside`), a batch's in a
+        few statements whatever their number: their locks, the rows of what was sent, the messages and
+        the tries, one statement each. The in-site message is stored in this transaction (not on a
+        connection of its own, as a single notice's is), without the channel's breaker and retries,
+        which guard a send to another server; it commits with the tries and the records' claims, or none
+        of them does. A notice whose route is not inside raises ValueError."""
+        if any(not self.stays_inside(notice.template) for notice in notices):
+            raise ValueError("notify_inside takes only notices whose route stays on the order page")
+        channel = self._channels.get(IN_SITE)
+        unique = list({(notice.order_id, notice.key): notice for notice in notices}.values())
+        await uow.notifications.lock_many([(notice.order_id, notice.key) for notice in unique])
+        known = await uow.notifications.for_notices(
+            [(notice.shop_id, notice.order_id, notice.key) for notice in unique]
+        )
+        sending: list[tuple[Notice, str, RenderedNotice]] = []
+        for notice in unique:
+            recipient = notice.recipients.for_channel(IN_SITE)
+            if channel is None or recipient is None or not self.route(notice.template):
+                continue
+            sent = known.get((notice.order_id, notice.key), {}).get(IN_SITE)
+            if sent is not None and sent.already_sent:
+                log.info("%s for %s already sent on in_site; skipping", notice.template, notice.order_id)
+                continue
+            rendered = await _Content(self._renderer, notice).for_channel(channel)
+            if rendered.site is None:
+                raise ValueError(f"{notice.template} has no order-page text")
+            sending.append((notice, recipient, rendered))
+        if not sending:
+            return
+        started = time.monotonic()
+        stored = await uow.messages.put_many(
+            [
+                StoredMessage(n.shop_id, n.order_id, n.key, n.locale, rendered.subject, rendered.site)
+                for n, _, rendered in sending
+            ]
+        )
+        now, latency = datetime.now(UTC), int((time.monotonic() - started) * 1000)
+        tried = {
+            (n.order_id, n.key): Try(
+                IN_SITE, recipient, sent=True, latency_ms=latency, sent_at=now,
+                provider_message_id=str(stored[n.order_id, n.key]),
+            )
+            for n, recipient, _ in sending
+        }  # fmt: skip
+        await uow.notifications.record_tries(
+            [(n.shop_id, n.order_id, n.key, tried[n.order_id, n.key]) for n, _, _ in sending]
+        )
+        for notice, recipient, _ in sending:
+            NOTIFICATIONS.labels(IN_SITE, "sent").inc()
+            uow.publish(
+                NotificationSent(
+                    order_id=notice.order_id, shop_id=notice.shop_id, channel=IN_SITE, template=notice.key
+                )
+            )
+            log.info(
+                "%s for %s sent by in_site to %s in %d ms",
+                notice.template,
+                notice.order_id,
+                mask_recipient(recipient),
+                latency,
+            )
 
     async def _send(
         self,
