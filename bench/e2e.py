@@ -164,6 +164,8 @@ class Metrics:
     lag: dict[str, float] = field(default_factory=dict)
     backlog: dict[str, float] = field(default_factory=dict)
     dead_lettered: float = 0.0
+    parked: float = 0.0
+    """Records parked on a retry topic to wait for what they depend on (a delivery before its placement)."""
 
     @property
     def lag_total(self) -> float:
@@ -200,6 +202,8 @@ async def scrape(client: httpx.AsyncClient) -> Metrics:
                 metrics.backlog[labels] = value
             elif 'outcome="dead_lettered"' in labels:
                 metrics.dead_lettered += value
+            elif 'outcome="deferred"' in labels:
+                metrics.parked += value
     return metrics
 
 
@@ -713,6 +717,7 @@ async def drain(client: httpx.AsyncClient, limit: float) -> dict[str, Any]:
                 "seconds": round(waited, 1),
                 "lagging": {k: v for k, v in metrics.lag.items() if v},
                 "dead_lettered_counter": metrics.dead_lettered,
+                "parked_counter": metrics.parked,
             }
         await asyncio.sleep(1.0)
 
@@ -756,7 +761,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         results["product_id"] = shop.product_id
         bench = Bench(args, CpuMeter(groups), shop, mailbox)
         dlq_before = await dead_letter_records()
-        counter_before = (await scrape(probe)).dead_lettered
+        before = await scrape(probe)
+        counter_before, parked_before = before.dead_lettered, before.parked
 
         print("one buyer alone (checks the whole sale) ...", flush=True)
         alone = await bench.run_step(1.0, 1.0, 0.0)
@@ -831,6 +837,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         }
         results["after_run"]["dead_letters"] = sum(results["after_run"]["dead_letter_records"].values())
         results["after_run"]["dead_lettered_counter"] -= counter_before
+        results["after_run"]["parked_counter"] -= parked_before
         results["after_run"].update(checks(bench.all_buyers, mailbox, shop))
         results["after_run"]["order_statuses"] = await order_statuses(shop.product_id)
         statuses = results["after_run"]["order_statuses"]
@@ -963,6 +970,11 @@ def table(results: dict[str, Any]) -> str:
             (
                 "dead letters (records on *.dlq; counter)",
                 f"{after['dead_letters']} ; {after['dead_lettered_counter']:g}",
+                "",
+            ),
+            (
+                "records parked to wait for what they depend on (counter)",
+                f"{after.get('parked_counter', 0):g}",
                 "",
             ),
             (
