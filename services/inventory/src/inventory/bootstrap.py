@@ -75,6 +75,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
             batch_size=settings.consumer_batch_size,
             batch_handlers={
                 OrderApproved: handlers.reserve_stock_many,
+                OrderPaid: handlers.allocate_keys_many,
                 DeliverySucceeded: quality.record_deliveries,
             },
         ),

@@ -453,9 +453,15 @@ def batch_consumer(sessions: SessionFactory, bulk: bool = True) -> EventConsumer
     return EventConsumer(
         "inventory",
         lambda: InventoryUnitOfWork(sessions),
-        {OrderApproved: handlers.reserve_stock, OrderCancelled: handlers.release_stock},
+        {
+            OrderApproved: handlers.reserve_stock,
+            OrderCancelled: handlers.release_stock,
+            OrderPaid: handlers.allocate_keys,
+        },
         batch_size=50,
-        batch_handlers={OrderApproved: handlers.reserve_stock_many} if bulk else None,
+        batch_handlers={OrderApproved: handlers.reserve_stock_many, OrderPaid: handlers.allocate_keys_many}
+        if bulk
+        else None,
     )
 
 
@@ -511,6 +517,52 @@ async def test_a_batch_of_orders_is_served_in_order_each_all_or_nothing(
         ("StockUnavailable", 0),
     ]  # fmt: skip
     assert await stock(sessions, product_id) == (2, 4, 0)
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk allocation", "one by one"])
+async def test_a_run_of_payments_sells_each_order_its_own_reserved_keys_and_reclaims_the_lapsed(
+    engine: AsyncEngine, sessions: SessionFactory, bulk: bool
+) -> None:
+    """Orders with an active reservation are sold the keys they hold; one whose reservation was released
+    (a late payment) claims keys again, one never reserved claims its own, one already allocated is left
+    as it is; the counts and announcements are those of the same payments handled one by one."""
+    product_id = await card_product(sessions, [f"P-{uuid.uuid4().hex[:8]}-{i}" for i in range(10)])
+    held, lapsed, done = (
+        [approved(product_id, quantity=q) for q in (2, 1, 1)],
+        approved(product_id),
+        approved(product_id),
+    )
+    consumer = batch_consumer(sessions, bulk)
+    cancelled = OrderCancelled(order_id=lapsed.order_id, order_no=lapsed.order_no, reason="expired")
+    first = records([*held, lapsed, done, cancelled, paid(done)])
+    assert await consumer.consume_batch(first) == ["handled"] * 7
+    unreserved = approved(product_id, quantity=2)
+    run = [paid(held[0]), paid(lapsed), paid(held[1]), paid(done), paid(unreserved), paid(held[2])]
+    assert await consumer.consume_batch(records(run)) == ["handled"] * 6  # new event ids: none a duplicate
+
+    async def allocations_of(order: OrderApproved) -> list[list[str]]:
+        messages = await published(engine, order.order_id)
+        return [payload["key_ids"] for kind, payload in messages if kind == "KeysAllocated"]
+
+    sold: dict[uuid.UUID, list[str]] = {}
+    for order, wanted in ((held[0], 2), (held[1], 1), (held[2], 1), (lapsed, 1), (unreserved, 2), (done, 1)):
+        allocations = await allocations_of(order)
+        assert len(allocations) == 1, f"{order.order_id}: {len(allocations)} allocations"
+        assert len(allocations[0]) == wanted
+        sold[order.order_id] = allocations[0]
+        owned = await scalar(
+            engine,
+            "SELECT array_agg(id::text) FROM card_keys WHERE order_id = :o AND status = 'sold'",
+            o=order.order_id,
+        )
+        assert sorted(owned) == sorted(allocations[0])
+    every = [key for keys in sold.values() for key in keys]
+    assert len(set(every)) == len(every) == 8  # never the same key twice
+    assert await stock(sessions, product_id) == (2, 0, 8)
+    assert await batch_consumer(sessions, bulk).consume_batch(records(run)) == ["handled"] * 6  # again
+    assert await stock(sessions, product_id) == (2, 0, 8)
+    for order in [*held, lapsed, done, unreserved]:
+        assert len(await allocations_of(order)) == 1
 
 
 async def test_a_batch_with_an_order_twice_or_a_keyless_product_takes_the_one_by_one_path(

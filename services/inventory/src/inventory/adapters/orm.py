@@ -11,7 +11,7 @@ from uuid import UUID
 from faka_common.crypto import Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.statements import Compiled, mapping
-from faka_common.db.uow import fetch_records, fetch_row, fetch_rows
+from faka_common.db.uow import execute, fetch_records, fetch_row, fetch_rows
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
     bindparam,
     delete,
     func,
@@ -37,7 +38,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -938,6 +939,13 @@ class KeyRepository:
         """The order's reserved keys become sold; returns their ids in id order."""
         return sorted(row["id"] for row in await _SELL.rows(self._session, {"order_id": order_id}))
 
+    async def sell_reserved_many(self, order_ids: Sequence[UUID]) -> dict[UUID, list[UUID]]:
+        """`sell_reserved` for many orders in one statement: each order's sold key ids in id order."""
+        sold: dict[UUID, list[UUID]] = {order_id: [] for order_id in order_ids}
+        for key_id, order_id in await fetch_rows(self._session, _SELL_MANY, list(order_ids)):
+            sold[order_id].append(key_id)
+        return {order_id: sorted(keys) for order_id, keys in sold.items()}
+
     async def release(self, order_id: UUID) -> Released:
         """The order's reserved keys go back to the available queue, at their old place in issue order;
         those of a supplier paused meanwhile are withdrawn instead (its row share-locked, so a pause
@@ -1150,11 +1158,28 @@ _ORDER_KEYS_SUPPLIERS = (
 )
 
 
+#: The keys of a run of paid orders sold in one statement (locked in id order, as `_SELL` locks them).
+_SELL_MANY = (
+    "UPDATE card_keys SET status = 'sold' WHERE id IN (SELECT id FROM card_keys "
+    "WHERE order_id = ANY($1::uuid[]) AND status = 'reserved' ORDER BY id FOR UPDATE) RETURNING id, order_id"
+)
+
 _RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))
 _RESERVATIONS = {
     locked: Compiled(_RESERVATION.with_for_update() if locked else _RESERVATION) for locked in (False, True)
 }
 
+
+#: A run's reservations, locked in order id order.
+_RESERVATIONS_MANY = Compiled(
+    select(reservations)
+    .where(reservations.c.order_id == any_(bindparam("order_ids", type_=ARRAY(PgUUID(as_uuid=True)))))
+    .order_by(reservations.c.order_id)
+    .with_for_update()
+)
+_SET_RESERVATIONS_STATUS = (
+    "UPDATE reservations SET status = $2::text, updated_at = now() WHERE order_id = ANY($1::uuid[])"
+)
 
 #: A reservation moves two or three times a sale: compiled once.
 _SET_RESERVATION_STATUS = Compiled(
@@ -1287,6 +1312,15 @@ class ReservationRepository:
 
     async def set_status(self, order_id: UUID, status: ReservationStatus) -> None:
         await _SET_RESERVATION_STATUS.run(self._session, {"order_id": order_id, "status": status.value})
+
+    async def get_many(self, order_ids: Sequence[UUID]) -> dict[UUID, Reservation]:
+        """The reservations of these orders, locked (`get(for_update=True)` of each), by order id."""
+        rows = await _RESERVATIONS_MANY.rows(self._session, {"order_ids": list(order_ids)})
+        return {found.order_id: found for found in map(_reservation, rows)}
+
+    async def set_status_many(self, order_ids: Sequence[UUID], status: ReservationStatus) -> None:
+        """`set_status` of many orders in one statement."""
+        await execute(self._session, _SET_RESERVATIONS_STATUS, list(order_ids), status.value)
 
 
 def _reservation(found: Any) -> Reservation:

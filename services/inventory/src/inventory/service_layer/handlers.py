@@ -216,6 +216,59 @@ async def release_stock(event: OrderCancelled, uow: InventoryUnitOfWork) -> None
     log.info("order %s cancelled (%s): released %d keys", event.order_id, event.reason, released)
 
 
+async def allocate_keys_many(events: Sequence[OrderPaid], uow: InventoryUnitOfWork) -> None:
+    """What `allocate_keys` does for each event, with the round trips of a few: the batch consumer hands
+    over a run of OrderPaid. The card-key orders of one product whose reservation is active sell their
+    reserved keys together (the run's order locks, reservations, keys, reservation moves and stock count in
+    one statement each); anything else (an order twice in the run, a reservation lapsed or already
+    allocated or missing, a keyless or unknown product, a product of another shop than the order's) takes
+    the one-by-one path."""
+    order_ids = [event.order_id for event in events]
+    if len(set(order_ids)) != len(order_ids):
+        for event in events:
+            await allocate_keys(event, uow)
+        return
+    await uow.reservations.lock_orders(order_ids)
+    reserved = await uow.reservations.get_many(order_ids)
+    by_product: dict[UUID, list[tuple[OrderPaid, Reservation]]] = {}
+    for event in events:
+        reservation = reserved.get(event.order_id)
+        if reservation is None or on_paid(reservation.status) is not OnPaid.ALLOCATE_RESERVED:
+            await allocate_keys(event, uow)
+        else:
+            by_product.setdefault(reservation.product_id, []).append((event, reservation))
+    for product_id, paid in by_product.items():
+        product = await uow.products.get(product_id)
+        if product is None or product.delivery_type != "card_key":
+            for event, _ in paid:
+                await allocate_keys(event, uow)
+            continue
+        for event, _ in paid:
+            if event.shop_id != product.shop_id:
+                await allocate_keys(event, uow)
+        own = [(event, reservation) for event, reservation in paid if event.shop_id == product.shop_id]
+        if own:
+            await _sell_reserved_keys(product, own, uow)
+
+
+async def _sell_reserved_keys(
+    product: Product, paid: list[tuple[OrderPaid, Reservation]], uow: InventoryUnitOfWork
+) -> None:
+    order_ids = [event.order_id for event, _ in paid]
+    sold = await uow.keys.sell_reserved_many(order_ids)
+    for event, reservation in paid:
+        if len(sold[event.order_id]) != reservation.quantity:
+            raise RuntimeError(
+                f"order {event.order_id} reserved {reservation.quantity} keys but holds "
+                f"{len(sold[event.order_id])}"
+            )
+    await uow.reservations.set_status_many(order_ids, ReservationStatus.ALLOCATED)
+    quantity = sum(reservation.quantity for _, reservation in paid)
+    await uow.stock.record(product.shop_id, product.id, stock.sold_from_reservation(quantity))
+    for event, _ in paid:
+        _announce_allocation(uow, event.order_id, product, sold[event.order_id])
+
+
 async def allocate_keys(event: OrderPaid, uow: InventoryUnitOfWork) -> None:
     """The order is paid: its reserved keys are sold to it; a lapsed reservation is claimed again. A
     product of another shop than the order's is never sold to it (AllocationFailed)."""
