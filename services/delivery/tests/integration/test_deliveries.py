@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from delivery.bootstrap import Service
 from delivery.service_layer import watchdog
-from faka_common.contracts import KeysAllocated, OrderPaid
+from faka_common.contracts import Envelope, KeysAllocated, OrderPaid
 from faka_common.contracts.delivery import ManualDeliveryRequested
 from faka_common.testing import as_caller
 from sqlalchemy import text
 
-from .conftest import feed, outbox
+from .conftest import Record, feed, outbox
 
 pytestmark = pytest.mark.integration
 
@@ -91,8 +92,6 @@ async def test_an_orders_payment_and_keys_arriving_at_once_make_one_delivery(
 async def test_latency_counts_from_the_allocation_envelope(service: Service, api: httpx.AsyncClient) -> None:
     order_id = uuid4()
     message = allocated(order_id, keys=1)
-    from faka_common.contracts import Envelope
-
     envelope = Envelope.wrap(message, "inventory").model_copy(
         update={"occurred_at": datetime.now(UTC) - timedelta(seconds=3)}
     )
@@ -110,6 +109,47 @@ async def test_payment_seen_before_or_after_the_keys_still_delivers_once(service
     await feed(service, paid(after))
     assert types(await outbox(service, before)) == ["DeliverySucceeded"]
     assert types(await outbox(service, after)) == ["DeliverySucceeded"]
+
+
+async def test_a_run_of_payments_records_each_delivery_as_one_by_one_would(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    """A batch of payments (one statement for all): a new order's delivery is pending and paid; one whose
+    keys came first gains its paid time and keeps its product; one paid before keeps its first paid time;
+    an order twice in the run is recorded once."""
+    new, keys_first, paid_before, twice = (uuid4() for _ in range(4))
+    await feed(service, allocated(keys_first))
+    earlier = datetime.now(UTC) - timedelta(minutes=5)
+    await feed(service, paid(paid_before, earlier))
+    now = datetime.now(UTC)
+    run = [paid(new, now), paid(keys_first, now), paid(paid_before, now)]
+    records = [
+        Record(m.topic, 0, offset, m.key.encode(), Envelope.wrap(m, "order").to_bytes())
+        for offset, m in enumerate(run)
+    ]
+    assert await service.consumer.consume_batch(records) == ["handled"] * 3
+    async with service.runtime.engine.connect() as connection:
+        before = (
+            await connection.execute(
+                text("SELECT product_id FROM deliveries WHERE order_id = :o"), {"o": keys_first}
+            )
+        ).scalar_one()
+
+    seen: dict[UUID, dict[str, Any]] = {
+        order_id: (await api.get(f"/internal/deliveries/{order_id}")).json()
+        for order_id in (new, keys_first, paid_before)
+    }
+    assert seen[new]["status"] == "pending" and seen[new]["paid_at"] == now.isoformat()
+    assert seen[keys_first]["status"] == "succeeded" and seen[keys_first]["paid_at"] == now.isoformat()
+    assert seen[keys_first]["product_id"] == str(before) != str(run[1].product_id)
+    assert seen[paid_before]["paid_at"] == earlier.isoformat()
+    again = [paid(twice, now), paid(twice, now)]
+    doubled = [
+        Record(m.topic, 0, offset, m.key.encode(), Envelope.wrap(m, "order").to_bytes())
+        for offset, m in enumerate(again)
+    ]
+    assert await service.consumer.consume_batch(doubled) == ["handled"] * 2
+    assert (await api.get(f"/internal/deliveries/{twice}")).json()["paid_at"] == now.isoformat()
 
 
 async def test_manual_order_is_claimed_delivered_and_its_content_reaches_the_buyer_sealed(

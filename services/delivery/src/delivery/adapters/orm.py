@@ -320,6 +320,26 @@ class DeliveryRepository:
             )
         return found
 
+    async def add_paid(self, fresh: Sequence[Delivery]) -> set[UUID]:
+        """What `record_payment` does to each order's delivery, for many orders in one statement: `fresh`
+        stored where the order has no delivery yet; where it has one, its paid time (and product) set
+        unless it was paid already. The orders whose delivery is `fresh`'s shop's (the others are left
+        as they are: another shop's)."""
+        given = insert(deliveries).values([_delivery_values(d, DELIVERY_FIELDS) for d in fresh])
+        unpaid = deliveries.c.paid_at.is_(None)
+        statement = given.on_conflict_do_update(
+            index_elements=[deliveries.c.order_id],
+            set_={
+                "paid_at": func.coalesce(deliveries.c.paid_at, given.excluded.paid_at),
+                "product_id": case(
+                    (unpaid, func.coalesce(deliveries.c.product_id, given.excluded.product_id)),
+                    else_=deliveries.c.product_id,
+                ),
+            },
+            where=deliveries.c.shop_id == given.excluded.shop_id,
+        ).returning(deliveries.c.order_id)
+        return {row.order_id for row in await self._session.execute(statement)}
+
     async def lock(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
         row = await _LOCK_DELIVERY.first(self._session, {"shop_id": shop_id, "order_id": order_id})
         return _to_delivery(row) if row else None

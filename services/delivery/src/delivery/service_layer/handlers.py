@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,20 @@ async def record_payment(event: OrderPaid, uow: DeliveryUnitOfWork) -> None:
         delivery.paid_at = event.paid_at
         delivery.product_id = delivery.product_id or event.product_id
         await uow.deliveries.save(delivery)
+
+
+async def record_payments(events: Sequence[OrderPaid], uow: DeliveryUnitOfWork) -> None:
+    """`record_payment` of a run's payments in one statement; an order twice in the run, or one whose
+    delivery is another shop's, takes the one-by-one path (which refuses the latter)."""
+    if len({event.order_id for event in events}) != len(events):
+        for event in events:
+            await record_payment(event, uow)
+        return
+    fresh = [fresh_delivery(e.shop_id, e.order_id, e.product_id, e.paid_at) for e in events]
+    recorded = await uow.deliveries.add_paid(fresh)
+    for event in events:
+        if event.order_id not in recorded:
+            await record_payment(event, uow)
 
 
 async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) -> None:
