@@ -227,6 +227,26 @@ def buyer_payload(contact: BuyerContact, moment: datetime) -> dict[str, Any]:
     }
 
 
+async def notify_buyer(
+    template: str,
+    shop_id: UUID,
+    order_id: UUID,
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    platform: Platform,
+    extra: dict[str, Any] | None = None,
+    secrets: Any = None,
+    instance: str = "",
+    headers: Mapping[str, str] | None = None,
+    addressee: Addressee | None = None,
+) -> None:
+    """The buyer's notice of the order (`buyer_notice`), sent."""
+    notice = await buyer_notice(
+        template, shop_id, order_id, uow, notifier, platform, extra, secrets, instance, headers, addressee
+    )
+    await notifier.notify(notice, uow)
+
+
 async def buyer_notice(
     template: str,
     shop_id: UUID,
@@ -272,18 +292,15 @@ async def notify_order_paid(
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
     addressee = await _addressee(uow, event.shop_id, event.order_id)
-    await notifier.notify(
-        await buyer_notice(
-            ORDER_PAID,
-            event.shop_id,
-            event.order_id,
-            uow,
-            notifier,
-            platform,
-            _paid(event, addressee),
-            addressee=addressee,
-        ),
+    await notify_buyer(
+        ORDER_PAID,
+        event.shop_id,
+        event.order_id,
         uow,
+        notifier,
+        platform,
+        _paid(event, addressee),
+        addressee=addressee,
     )
 
 
@@ -338,11 +355,8 @@ async def notify_order_delivered(
 
     secrets = load_keys if source is not None else None
     extra = {"mode": event.mode, "item_count": event.item_count}
-    await notifier.notify(
-        await buyer_notice(
-            ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
-        ),
-        uow,
+    await notify_buyer(
+        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
     )
 
 
@@ -360,20 +374,10 @@ async def notify_key_replaced(
         return {"keys": new.keys, "usage_instructions": new.usage_instructions}
 
     extra = {"ticket_id": str(event.ticket_id)}
-    await notifier.notify(
-        await buyer_notice(
-            KEY_REPLACED,
-            event.shop_id,
-            event.order_id,
-            uow,
-            notifier,
-            platform,
-            extra,
-            load_key,
-            instance=str(event.claim_id),
-        ),
-        uow,
-    )
+    await notify_buyer(
+        KEY_REPLACED, event.shop_id, event.order_id, uow, notifier, platform, extra, load_key,
+        instance=str(event.claim_id),
+    )  # fmt: skip
 
 
 async def notify_delivery_failed(
@@ -394,18 +398,14 @@ async def notify_delivery_failed(
         sellers,
         {"order_id": str(event.order_id), "reason": event.reason, **_order_facts(contact)},
     )
-    await notifier.notify(
-        await buyer_notice(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform), uow
-    )
+    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_delayed(
     event: DeliveryDelayed, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """The SLA watchdog saw the order paid and still undelivered: tell the buyer we are on it (once)."""
-    await notifier.notify(
-        await buyer_notice(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform), uow
-    )
+    await notify_buyer(ORDER_DELAYED, event.shop_id, event.order_id, uow, notifier, platform)
 
 
 async def notify_delivery_needs_attention(
@@ -434,19 +434,16 @@ async def notify_order_refunded(
         "reason": event.reason,
         "time_text": format_time(event.refunded_at, addressee.contact.locale),
     }
-    await notifier.notify(
-        await buyer_notice(
-            ORDER_REFUNDED,
-            event.shop_id,
-            event.order_id,
-            uow,
-            notifier,
-            platform,
-            extra,
-            instance=event.refund_no,
-            addressee=addressee,
-        ),
+    await notify_buyer(
+        ORDER_REFUNDED,
+        event.shop_id,
+        event.order_id,
         uow,
+        notifier,
+        platform,
+        extra,
+        instance=event.refund_no,
+        addressee=addressee,
     )
 
 
@@ -467,18 +464,15 @@ async def send_order_link(
     async def load_link() -> dict[str, Any]:
         return {"order_url": await links.order_link(event.shop_id, event.order_no)}
 
-    await notifier.notify(
-        await buyer_notice(
-            ORDER_LINK,
-            event.shop_id,
-            event.order_id,
-            uow,
-            notifier,
-            platform,
-            secrets=load_link,
-            instance=str(event_id()),
-        ),
+    await notify_buyer(
+        ORDER_LINK,
+        event.shop_id,
+        event.order_id,
         uow,
+        notifier,
+        platform,
+        secrets=load_link,
+        instance=str(event_id()),
     )
 
 

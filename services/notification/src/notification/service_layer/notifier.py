@@ -260,30 +260,18 @@ class Notifier:
             ]
         )
         now, latency = datetime.now(UTC), int((time.monotonic() - started) * 1000)
-        tried = {
-            (n.order_id, n.key): Try(
-                IN_SITE, recipient, sent=True, latency_ms=latency, sent_at=now,
-                provider_message_id=str(stored[n.order_id, n.key]),
-            )
-            for n, recipient, _ in sending
-        }  # fmt: skip
         await uow.notifications.record_tries(
-            [(n.shop_id, n.order_id, n.key, tried[n.order_id, n.key]) for n, _, _ in sending]
-        )
+            [
+                (n.shop_id, n.order_id, n.key, Try(
+                    IN_SITE, recipient, sent=True, latency_ms=latency, sent_at=now,
+                    provider_message_id=str(stored[n.order_id, n.key]),
+                ))
+                for n, recipient, _ in sending
+            ]
+        )  # fmt: skip
         for notice, recipient, _ in sending:
             NOTIFICATIONS.labels(IN_SITE, "sent").inc()
-            uow.publish(
-                NotificationSent(
-                    order_id=notice.order_id, shop_id=notice.shop_id, channel=IN_SITE, template=notice.key
-                )
-            )
-            log.info(
-                "%s for %s sent by in_site to %s in %d ms",
-                notice.template,
-                notice.order_id,
-                mask_recipient(recipient),
-                latency,
-            )
+            _announce_sent(notice, uow, IN_SITE, recipient, latency)
 
     async def _send(
         self,
@@ -337,17 +325,24 @@ class Notifier:
             provider_message_id=result.provider_message_id,
         )
         await uow.notifications.record_try(notice.shop_id, notice.order_id, notice.key, tried)
-        uow.publish(
-            NotificationSent(
-                order_id=notice.order_id, shop_id=notice.shop_id, channel=channel.name, template=notice.key
-            )
-        )
-        log.info(
-            "%s for %s sent by %s to %s in %d ms",
-            notice.template,
-            notice.order_id,
-            channel.name,
-            mask_recipient(recipient),
-            latency,
-        )
+        _announce_sent(notice, uow, channel.name, recipient, latency)
         return None
+
+
+def _announce_sent(
+    notice: Notice, uow: NotificationUnitOfWork, channel: str, recipient: str, latency: int
+) -> None:
+    """A notice went out on `channel`: announced (NotificationSent) and logged."""
+    uow.publish(
+        NotificationSent(
+            order_id=notice.order_id, shop_id=notice.shop_id, channel=channel, template=notice.key
+        )
+    )
+    log.info(
+        "%s for %s sent by %s to %s in %d ms",
+        notice.template,
+        notice.order_id,
+        channel,
+        mask_recipient(recipient),
+        latency,
+    )

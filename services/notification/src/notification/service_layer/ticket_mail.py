@@ -22,7 +22,7 @@ from notification.adapters.order_links import LinkSource
 from notification.adapters.ticket_mail import TicketSource
 from notification.domain.model import TICKET_BUYER_MESSAGE, TICKET_REPLY, NotificationError, Platform
 from notification.domain.ticket_mail import ReplyAddresses, plain_text, reply_text, thread_headers
-from notification.service_layer.handlers import Sellers, alert_seller, buyer_notice
+from notification.service_layer.handlers import Sellers, alert_seller, notify_buyer
 from notification.service_layer.notifier import Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
@@ -111,21 +111,10 @@ async def email_answer(
         address = mail.addresses.issue(event.ticket_id, datetime.now(UTC))
         headers = thread_headers(event.ticket_id, address, mail.addresses.domain)
         await uow.ticket_mail.remember(event.ticket_id, event.shop_id, event.order_id)
-    await notifier.notify(
-        await buyer_notice(
-            TICKET_REPLY,
-            event.shop_id,
-            event.order_id,
-            uow,
-            notifier,
-            platform,
-            extra,
-            load,
-            instance=str(event.message_id),
-            headers=headers,
-        ),
-        uow,
-    )
+    await notify_buyer(
+        TICKET_REPLY, event.shop_id, event.order_id, uow, notifier, platform, extra, load,
+        instance=str(event.message_id), headers=headers,
+    )  # fmt: skip
 
 
 def inbound_id(mail: EmailMessage, raw: bytes) -> str:
