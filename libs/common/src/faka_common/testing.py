@@ -1,6 +1,7 @@
 """Test support shared by the services' tests: a throwaway database, migrated, on the Postgres server that
 DATABASE_URL names (`make test` exports it), dropped again afterwards; clients of a service's app; and which
-of an app's routes are scoped by the shop (the services' isolation walkers)."""
+of an app's routes are scoped by the shop (the services' isolation walkers); and the statements an engine
+sends (`statements_run`), for tests that count a path's round trips."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import hashlib
 import os
 import typing
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,6 +21,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from faka_common.db.engine import asyncpg_dsn
@@ -215,3 +218,29 @@ def shop_scoping(app: FastAPI) -> ShopScoping:
         unscoped=frozenset(k for k, scope in scopes.items() if scope == _UNSCOPED),
         optional=frozenset(k for k, scope in scopes.items() if scope == _OPTIONAL),
     )
+
+
+@contextmanager
+def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement the engine's connections send to Postgres while the block runs, whitespace folded
+    (the driver's own query log: what the repositories send through asyncpg directly is in it too)."""
+    sent: list[str] = []
+    logging = [True]
+    hooked: set[int] = set()
+
+    def log(query: Any) -> None:
+        if logging[0]:
+            sent.append(" ".join(query.query.split()))
+
+    def on_checkout(dbapi_connection: Any, *_: Any) -> None:
+        raw = dbapi_connection.driver_connection
+        if id(raw) not in hooked:
+            hooked.add(id(raw))
+            raw.add_query_logger(log)
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    try:
+        yield sent
+    finally:
+        logging[0] = False
+        event.remove(engine.sync_engine, "checkout", on_checkout)

@@ -17,6 +17,7 @@ from uuid import UUID
 import pytest
 from faka_common.contracts import Envelope, RiskDecided, StockReserved
 from faka_common.messaging.consumer import Delivery
+from faka_common.testing import statements_run
 from order.adapters import orm
 from order.adapters.orm import OrderRepository
 from order.bootstrap import Service
@@ -79,7 +80,7 @@ async def test_two_batches_sharing_orders_in_opposite_order_wait_for_each_other_
     assert failed == [], "no batch may fail (a deadlock) and be redone one record at a time"
 
 
-async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record_sees_the_firsts_move(
+async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record_takes_the_firsts_move(
     db: Db, service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, other = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in "ab"]
@@ -96,8 +97,60 @@ async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record
     )
 
     assert outcomes == ["handled", "handled", "handled"]
-    # the batch's lock read both rows; only one's second record read its (moved) row again
-    assert reads == [one.id]
+    # the batch's lock read both rows; one's second record took the order its first record moved
+    assert reads == []
     async with db.uow() as uow:
         moved = [await uow.orders.get_by_no(SHOP, order.order_no) for order in (one, other)]
+        audited = [await uow.orders.transitions(order.id) for order in (one, other)]
     assert [order.status if order else None for order in moved] == [Status.AWAITING_PAYMENT, Status.RESERVING]
+    assert [[(f, t) for f, t, _ in moves] for moves in audited] == [
+        [(None, "pending_risk"), ("pending_risk", "reserving"), ("reserving", "awaiting_payment")],
+        [(None, "pending_risk"), ("pending_risk", "reserving")],
+    ], "every move audited once, in its order, the first batch's two moves of one order included"
+
+
+async def test_a_batch_writes_the_moves_of_all_its_orders_in_one_statement(db: Db, service: Service) -> None:
+    orders = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in range(5)]
+    with statements_run(service.runtime.engine) as sent:
+        outcomes = await service.consumer().consume_batch(
+            [approved(order.id) for order in orders] + [reserved(order.id) for order in orders[:2]]
+        )
+
+    assert outcomes == ["handled"] * 7
+    writes = [statement for statement in sent if "UPDATE orders" in statement]
+    assert len(writes) == 1, f"one write for the batch's seven moves of five orders, not {len(writes)}"
+    async with db.uow() as uow:
+        after = [await uow.orders.get_by_no(SHOP, order.order_no) for order in orders]
+        audited = [len(await uow.orders.transitions(order.id)) for order in orders]
+    assert [order.status if order else None for order in after] == [Status.AWAITING_PAYMENT] * 2 + [
+        Status.RESERVING
+    ] * 3
+    assert audited == [3, 3, 2, 2, 2]
+
+
+async def test_a_batch_that_fails_after_its_moves_writes_none_of_them_and_its_records_go_one_by_one(
+    db: Db, service: Service, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run whose commit fails keeps nothing of its kept saves; each record is then handled alone (its
+    save written at once), so every order ends moved once."""
+    orders = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in range(3)]
+    flush = OrderRepository.flush
+    failed: list[int] = []
+
+    async def fail_first_batch(self: OrderRepository) -> None:
+        kept = len(self._deferred or {})
+        await flush(self)
+        if kept > 1 and not failed:
+            failed.append(kept)
+            raise RuntimeError("the batch failed after its moves were written")
+
+    monkeypatch.setattr(OrderRepository, "flush", fail_first_batch)
+    caplog.set_level(logging.WARNING, logger="faka_common.messaging.consumer")
+    outcomes = await service.consumer().consume_batch([approved(order.id) for order in orders])
+
+    assert failed == [3]
+    assert outcomes == ["handled"] * 3
+    assert any("handling its records one at a time" in r.getMessage() for r in caplog.records)
+    async with db.uow() as uow:
+        audited = [await uow.orders.transitions(order.id) for order in orders]
+    assert [[t for _, t, _ in moves] for moves in audited] == [["pending_risk", "reserving"]] * 3

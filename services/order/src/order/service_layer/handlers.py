@@ -178,10 +178,12 @@ async def on_delivery_failed(event: DeliveryFailed, uow: OrderUnitOfWork) -> Non
 async def lock_orders(messages: list[Message], uow: OrderUnitOfWork) -> None:
     """Before a batch's handlers: lock every order the batch is about, in the order of their ids. Each
     handler locks its order again (already held); two batches that share orders (risk's and inventory's,
-    side by side) then wait for each other instead of deadlocking."""
+    side by side) then wait for each other instead of deadlocking. The handlers' saves are written
+    together when the batch commits (`defer_saves`): they touch orders through `lock` and `save` alone."""
     await uow.orders.lock_in_order(
         [m.order_id for m in messages if isinstance(getattr(m, "order_id", None), UUID)]
     )
+    uow.orders.defer_saves()
 
 
 async def on_shop_changed(event: ShopChanged, uow: OrderUnitOfWork) -> None:

@@ -53,6 +53,7 @@ class OrderUnitOfWork(UnitOfWork):
         return super().publish(message)
 
     async def commit(self) -> None:
+        await self.orders.flush()
         self.orders.forget_held()
         await super().commit()
         moved, self.orders.moved = self.orders.moved, []
