@@ -1,16 +1,19 @@
 """Circuit breakers shared through the real Redis at REDIS_URL: two factories play two replicas of one
-service; failures seen by either add up, the opened breaker refuses both, then half-opens and closes."""
+service; failures seen by either add up, the opened breaker refuses both, then half-opens and closes. A
+replica keeps a healthy breaker for `fresh_seconds`: others' opening reaches it that much later, its own
+changes at once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as redis
-from faka_common.breakers import breaker_factory, breaker_prefix, close_breakers, store_of
+from faka_common.breakers import IDLE_SECONDS, breaker_factory, breaker_prefix, close_breakers, store_of
 from faka_common.settings import ServiceSettings
 from faka_common.testing import required_env
 from purgatory import AsyncCircuitBreakerFactory
@@ -20,6 +23,8 @@ pytestmark = pytest.mark.integration
 
 THRESHOLD = 4
 TTL = 0.5
+FRESH = 0.3
+"""A short fresh interval for the tests of what a replica keeps."""
 
 
 class Down(Exception):
@@ -41,11 +46,20 @@ def settings() -> ServiceSettings:
     )
 
 
+Replica = Callable[..., AsyncCircuitBreakerFactory]
+
+
 @pytest.fixture
-async def replicas(settings: ServiceSettings) -> AsyncIterator[list[AsyncCircuitBreakerFactory]]:
-    made = [breaker_factory(settings, THRESHOLD, TTL, exclude=[Refused]) for _ in range(2)]
+async def replica(settings: ServiceSettings) -> AsyncIterator[Replica]:
+    """Makes a replica (a factory of its own) with the given `fresh_seconds` and `ttl`."""
+    made: list[AsyncCircuitBreakerFactory] = []
+
+    def make(fresh_seconds: float = 1.0, ttl: float = TTL) -> AsyncCircuitBreakerFactory:
+        made.append(breaker_factory(settings, THRESHOLD, ttl, exclude=[Refused], fresh_seconds=fresh_seconds))
+        return made[-1]
+
     try:
-        yield made
+        yield make
     finally:
         for factory in made:
             await close_breakers(factory)
@@ -54,6 +68,11 @@ async def replicas(settings: ServiceSettings) -> AsyncIterator[list[AsyncCircuit
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+def replicas(replica: Replica) -> list[AsyncCircuitBreakerFactory]:
+    return [replica(), replica()]
 
 
 async def fail(factory: AsyncCircuitBreakerFactory, error: Exception | None = None) -> None:
@@ -71,6 +90,27 @@ async def succeed(factory: AsyncCircuitBreakerFactory) -> None:
 
 async def state(factory: AsyncCircuitBreakerFactory) -> str:
     return str((await factory.get_breaker("supplier-a")).context.state)
+
+
+async def open_behind_its_back(settings: ServiceSettings) -> None:
+    """Stores the breaker as opened straight into Redis, as no repository of this process would."""
+    client = redis.from_url(settings.redis_url)
+    stored = {"name": "supplier-a", "threshold": THRESHOLD, "ttl": 60, "state": "opened"}
+    await client.set(
+        f"{breaker_prefix(settings)}supplier-a", json.dumps({**stored, "opened_at": time.time()})
+    )
+    await client.aclose()
+
+
+async def until_opened(factory: AsyncCircuitBreakerFactory, deadline: float) -> tuple[float, int]:
+    """Polls the breaker until it reads opened: when that was (time.monotonic()) and how many closed
+    answers came before. Fails at `deadline`."""
+    closed = 0
+    while await state(factory) != "opened":
+        closed += 1
+        assert time.monotonic() < deadline, "the replica never saw the breaker opened"
+        await asyncio.sleep(0.01)
+    return time.monotonic(), closed
 
 
 async def test_failures_through_one_replica_open_the_breaker_the_other_sees_then_it_half_opens_and_closes(
@@ -97,7 +137,8 @@ async def test_failures_through_one_replica_open_the_breaker_the_other_sees_then
     assert await state(one) == "closed" and await state(two) == "closed"
     for _ in range(THRESHOLD - 1):
         await fail(one)
-    assert await state(two) == "closed", "closing resets the shared failure count"
+    # through `one`, which reads Redis: `two` read closed with no failures just above and keeps that
+    assert await state(one) == "closed", "closing resets the shared failure count"
 
     keys = {key.decode() async for key in one.uow.contexts.redis.scan_iter(match="*supplier-a*")}  # type: ignore[attr-defined]
     assert f"{breaker_prefix(settings)}supplier-a" in keys
@@ -157,6 +198,68 @@ async def test_two_namespaces_on_one_redis_do_not_share_a_breaker(
         await client.aclose()
 
 
+async def test_a_healthy_breaker_is_read_from_redis_at_most_once_per_fresh_interval(
+    replica: Replica, settings: ServiceSettings
+) -> None:
+    one = replica(fresh_seconds=FRESH)
+    await succeed(one)  # creates the breaker
+    read_at = time.monotonic()
+    assert await state(one) == "closed"  # read from Redis and kept: closed, no failures
+
+    await open_behind_its_back(settings)
+    seen_at, closed = await until_opened(one, deadline=read_at + FRESH + 2)
+
+    assert closed >= 1, "right after the change the replica still answers what it kept"
+    assert seen_at - read_at >= FRESH, "nothing is read from Redis within the fresh interval"
+
+
+async def test_another_replicas_opening_is_seen_within_the_fresh_interval(replica: Replica) -> None:
+    one, two = replica(fresh_seconds=FRESH, ttl=60), replica(fresh_seconds=FRESH, ttl=60)
+    await succeed(one)
+    read_at = time.monotonic()
+    assert await state(one) == "closed"  # kept by `one`
+
+    for _ in range(THRESHOLD):
+        await fail(two)
+    assert await state(two) == "opened"
+    await until_opened(one, deadline=read_at + FRESH + 0.25)
+
+    breaker = await one.get_breaker("supplier-a")
+    with pytest.raises(OpenedState):
+        async with breaker:
+            pytest.fail("once seen opened, the breaker must refuse this replica's calls too")
+
+
+async def test_a_replicas_own_failures_are_seen_by_it_at_once_whatever_the_fresh_interval(
+    replica: Replica,
+) -> None:
+    one = replica(fresh_seconds=60)
+    await succeed(one)
+    assert await state(one) == "closed"  # kept for a minute
+
+    for counted in range(1, THRESHOLD):
+        await fail(one)
+        breaker = await one.get_breaker("supplier-a")
+        assert (breaker.context.state, breaker.context.failure_count) == ("closed", counted)
+    await fail(one)  # the THRESHOLD-th
+
+    assert await state(one) == "opened"
+    breaker = await one.get_breaker("supplier-a")
+    with pytest.raises(OpenedState):
+        async with breaker:
+            pytest.fail("an open breaker must not run the call")
+
+
+async def test_fresh_seconds_zero_reads_redis_every_time(replica: Replica, settings: ServiceSettings) -> None:
+    one = replica(fresh_seconds=0)
+    await succeed(one)
+    assert await state(one) == "closed"
+
+    await open_behind_its_back(settings)
+
+    assert await state(one) == "opened"
+
+
 def test_redis_only_when_redis_url_is_set_or_asked_for() -> None:
     assert store_of(ServiceSettings(service_name="x", redis_url="redis://h:1/0")) == "redis"
     assert store_of(ServiceSettings(service_name="x", redis_url="redis://h:1/0"), "memory") == "memory"
@@ -164,3 +267,19 @@ def test_redis_only_when_redis_url_is_set_or_asked_for() -> None:
     assert store_of(without) == "memory"
     factory = breaker_factory(without, 3, 1)
     assert type(factory.uow).__name__ == "AsyncInMemoryUnitOfWork"
+
+
+async def test_a_reset_failure_count_expires_when_idle_like_the_breaker(
+    replicas: list[AsyncCircuitBreakerFactory], settings: ServiceSettings
+) -> None:
+    one, _ = replicas
+    await fail(one)
+    await succeed(one)  # closed with a failure counted: the success resets the count
+
+    client = redis.from_url(settings.redis_url)
+    try:
+        key = f"{breaker_prefix(settings)}supplier-a::failure_count"
+        assert await client.get(key) == b"0"
+        assert 0 < await client.ttl(key) <= IDLE_SECONDS
+    finally:
+        await client.aclose()
