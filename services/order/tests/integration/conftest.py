@@ -25,12 +25,15 @@ from order.domain.pricing import Coupon
 from order.entrypoints.api import order_app
 from order.service_layer import pricing
 from order.service_layer.unit_of_work import OrderUnitOfWork
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Db:
-    def __init__(self, url: str, sessions: SessionFactory) -> None:
+    def __init__(self, url: str, sessions: SessionFactory, engine: AsyncEngine | None = None) -> None:
         self.url = url
         self.sessions = sessions
+        self.engine = engine
+        """The sessions' engine, when the test built them (`statements_run` counts what it sends)."""
 
     def uow(self) -> OrderUnitOfWork:
         return OrderUnitOfWork(self.sessions, "order")
@@ -51,7 +54,7 @@ async def db() -> AsyncIterator[Db]:
     async with migrated_database("t_order", MIGRATIONS) as url:
         engine = create_engine(url)
         try:
-            yield Db(url, session_factory(engine))
+            yield Db(url, session_factory(engine), engine)
         finally:
             await engine.dispose()
 

@@ -14,6 +14,7 @@ import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
 from faka_common.sandbox_payment import signed_notification
+from faka_common.testing import statements_run
 from order.adapters.payments.base import RawNotification
 from order.adapters.payments.registry import PaymentProviders
 from order.adapters.payments.sandbox import MemoryLedger, SandboxProvider
@@ -70,6 +71,24 @@ async def test_five_identical_concurrent_notifications_pay_exactly_once(db: Any)
     [event] = await db.fetch("SELECT value FROM outbox WHERE type = 'OrderPaid'")
     payload = json.loads(event["value"])["payload"]
     assert (payload["order_no"], payload["trade_no"], payload["amount"]) == (order.order_no, "T-1", 2500)
+
+
+async def test_a_payment_takes_four_statements_its_order_read_locked_with_who_collects_it(db: Any) -> None:
+    """The order's locked read answers whom the payment is owed to as well (the buyer's start with the
+    provider, the shop's channel): then the payment, the order's move and its OrderPaid, one statement
+    each, between BEGIN and COMMIT."""
+    warm, order = await db.awaiting_order(), await db.awaiting_order()
+    assert db.engine is not None
+    assert await receive(notification(warm, "T-0"), db) == "accepted"  # the connection's codecs set up
+    with statements_run(db.engine) as sent:
+        assert await receive(notification(order), db) == "accepted"
+
+    work = [s for s in sent if not s.startswith(("BEGIN", "COMMIT"))]
+    assert [s.split()[0] for s in work] == ["SELECT", "INSERT", "WITH", "INSERT"], work
+    assert "FROM orders" in work[0] and "payment_attempts" in work[0] and "payment_channels" in work[0]
+    assert "FOR NO KEY UPDATE OF orders" in work[0]
+    assert await counts(db, order) == (1, 1)
+    assert await status_of(db, order) == ("paid", None)
 
 
 async def test_concurrent_different_trades_pay_once_and_flag_the_rest(db: Any) -> None:

@@ -171,7 +171,16 @@ class FakePayments:
 
 
 class FakeChannels:
-    """No shop has a payment channel of its own."""
+    """No shop has a payment channel of its own; orders are locked as `orders` locks them."""
+
+    def __init__(self, orders: FakeOrders) -> None:
+        self._orders = orders
+
+    async def lock_order_with_collector(
+        self, shop_id: UUID | None, order_no: str, provider: str
+    ) -> tuple[Order, str | None, bool] | None:
+        order = await self._orders.lock_by_no(shop_id, order_no)
+        return None if order is None else (order, None, False)
 
     async def get(self, shop_id: UUID, provider: str) -> None:
         return None
@@ -205,7 +214,7 @@ class FakeUow:
         self.tiers = FakeTiers()
         self.coupons = FakeCoupons()
         self.shops = FakeShops()
-        self.channels = FakeChannels()
+        self.channels = FakeChannels(self.orders)
         self.staged: list[Message] = []
         self.committed: list[Message] = []
 

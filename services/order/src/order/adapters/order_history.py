@@ -11,7 +11,7 @@ from sqlalchemy import Table, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from order.adapters.orm import _order, order_transitions, orders, payment_exceptions, payments
+from order.adapters.orm import order_of_row, order_transitions, orders, payment_exceptions, payments
 from order.domain.history import OrderSearch
 from order.domain.model import Order
 
@@ -52,7 +52,7 @@ class OrderHistory:
             .order_by(orders.c.created_at.desc(), orders.c.id.desc())
             .limit(search.limit)
         )
-        return [_order(row) for row in (await self._session.execute(query)).all()]
+        return [order_of_row(row) for row in (await self._session.execute(query)).all()]
 
     async def transitions(self, order_id: UUID) -> list[dict[str, Any]]:
         table = order_transitions

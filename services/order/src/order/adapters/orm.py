@@ -255,8 +255,8 @@ def _in_shop(table: Table, shop_id: UUID | None) -> list[ColumnElement[bool]]:
 #: built one through the session still cost more than the driver's own work, see `Compiled`).
 _BY_NO = select(orders).where(orders.c.order_no == bindparam("order_no"))
 #: By whether the read names the shop (`_by_no`).
-_BY_NO_QUERIES = {False: _BY_NO, True: _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))}
-_BY_NO_RUNS = {in_shop: Compiled(query) for in_shop, query in _BY_NO_QUERIES.items()}
+BY_NO_QUERIES = {False: _BY_NO, True: _BY_NO.where(orders.c.shop_id == bindparam("shop_id"))}
+_BY_NO_RUNS = {in_shop: Compiled(query) for in_shop, query in BY_NO_QUERIES.items()}
 
 #: Every handler that moves an order locks it first (four a sale), compiled once like the reads above.
 _LOCK = Compiled(
@@ -267,7 +267,7 @@ _LOCK = Compiled(
 
 #: A payment notification finds its order by number and locks it in one read (every sale).
 _LOCK_BY_NO = {
-    in_shop: Compiled(query.with_for_update(key_share=True)) for in_shop, query in _BY_NO_QUERIES.items()
+    in_shop: Compiled(query.with_for_update(key_share=True)) for in_shop, query in BY_NO_QUERIES.items()
 }
 
 #: Every consumer batch of the order service locks its orders first (`lock_in_order`): compiled once too.
@@ -347,7 +347,7 @@ def _announced(order: Order) -> str:
     return announcement(status.value, order.paid_at)
 
 
-def _order(row: Any) -> Order:
+def order_of_row(row: Any) -> Order:
     """The order of a row (`mapping`)."""
     values = dict(mapping(row))
     values["status"] = Status(values["status"])
@@ -460,9 +460,9 @@ class OrderRepository:
             return kept if kept.shop_id == shop_id else None
         held = self._held.pop(order_id, None)
         if held is not None:
-            return _order(held) if held["shop_id"] == shop_id else None
+            return order_of_row(held) if held["shop_id"] == shop_id else None
         row = await _LOCK.first(self._session, {"order_id": order_id, "shop_id": shop_id})
-        return _order(row) if row else None
+        return order_of_row(row) if row else None
 
     async def lock_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         """`get_by_no` with the row locked as `lock` locks it: one round trip for a read and its lock."""
@@ -477,7 +477,7 @@ class OrderRepository:
         if shop_id is not None:
             params["shop_id"] = shop_id
         row = await queries[shop_id is not None].first(self._session, params)
-        return _order(row) if row else None
+        return order_of_row(row) if row else None
 
     async def lock_in_order(self, order_ids: Collection[UUID]) -> None:
         """Lock the rows of `order_ids` (as `lock` does) in the order of their ids: transactions that lock
@@ -518,7 +518,7 @@ class OrderRepository:
             .limit(limit)
             .with_for_update(skip_locked=True, key_share=True)
         )
-        return [_order(row) for row in (await self._session.execute(query)).all()]
+        return [order_of_row(row) for row in (await self._session.execute(query)).all()]
 
     async def claim_for_reconciliation(
         self, now: datetime, lead: timedelta, lookback: timedelta, every: timedelta, limit: int
@@ -550,7 +550,7 @@ class OrderRepository:
         result = await self._session.execute(
             update(orders).where(orders.c.id.in_(due)).values(reconciled_at=now).returning(*orders.c)
         )
-        return [_order(row) for row in result.all()]
+        return [order_of_row(row) for row in result.all()]
 
     async def unpaid_created_between(
         self, shop_id: UUID, start: datetime, end: datetime, limit: int
@@ -569,7 +569,7 @@ class OrderRepository:
             .order_by(orders.c.created_at)
             .limit(limit)
         )
-        return [_order(row) for row in (await self._session.execute(query)).all()]
+        return [order_of_row(row) for row in (await self._session.execute(query)).all()]
 
     async def transitions(self, order_id: UUID) -> list[tuple[str | None, str, str]]:
         await self.flush()
@@ -615,7 +615,7 @@ class OrderRepository:
             .order_by(orders.c.created_at.desc())
             .limit(limit)
         )
-        return [_order(row) for row in (await self._session.execute(query)).all()]
+        return [order_of_row(row) for row in (await self._session.execute(query)).all()]
 
 
 _PAYMENT_COLUMNS = (

@@ -22,10 +22,11 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order.adapters.orm import metadata, payment_attempts
+from order.adapters.orm import BY_NO_QUERIES, metadata, order_of_row, orders, payment_attempts
 from order.adapters.payments import registry
 from order.adapters.payments.base import PaymentAdapter
 from order.config import Settings
+from order.domain.model import Order
 from order.domain.payment_channels import BadCredentials, ShopChannel, seal_context
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,30 @@ _COLLECTOR = Compiled(
     )
 )
 
+#: A payment notification's order by number, its row locked as `OrderRepository.lock_by_no` locks it, with
+#: `_COLLECTOR`'s two answers for it: one round trip a sale fewer than the lock and then the collector.
+_LOCKED_WITH_COLLECTOR = {
+    in_shop: Compiled(
+        query.add_columns(
+            select(payment_attempts.c.collected_by)
+            .where(
+                payment_attempts.c.order_id == orders.c.id,
+                payment_attempts.c.provider == bindparam("provider"),
+            )
+            .scalar_subquery()
+            .label("started"),
+            select(payment_channels.c.enabled)
+            .where(
+                payment_channels.c.shop_id == orders.c.shop_id,
+                payment_channels.c.provider == bindparam("provider"),
+            )
+            .scalar_subquery()
+            .label("shop_enabled"),
+        ).with_for_update(key_share=True, of=orders)
+    )
+    for in_shop, query in BY_NO_QUERIES.items()
+}
+
 
 class PaymentChannelRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -132,6 +157,22 @@ class PaymentChannelRepository:
         row = await _COLLECTOR.first(self._session, params)
         assert row is not None, "a SELECT of two scalar subqueries has one row"
         return row["started"], bool(row["shop_enabled"])
+
+    async def lock_order_with_collector(
+        self, shop_id: UUID | None, order_no: str, provider: str
+    ) -> tuple[Order, str | None, bool] | None:
+        """The order by number (in the shop; no shop: of any shop), its row locked as
+        `OrderRepository.lock_by_no` locks it, with `collector`'s answers for it and `provider`; None for
+        no such order."""
+        params: dict[str, object] = {"order_no": order_no, "provider": provider}
+        if shop_id is not None:
+            params["shop_id"] = shop_id
+        row = await _LOCKED_WITH_COLLECTOR[shop_id is not None].first(self._session, params)
+        if row is None:
+            return None
+        values = dict(row)
+        started, shop_enabled = values.pop("started"), values.pop("shop_enabled")
+        return order_of_row(values), started, bool(shop_enabled)
 
     async def enabled(self, shop_id: UUID) -> list[str]:
         """The providers of the shop's enabled channels, by name."""

@@ -138,7 +138,11 @@ async def verifying(
 async def expected_collector(uow: OrderUnitOfWork, order: Order, provider: str) -> Collector:
     """Who collects the order's payment with `provider`: whom the buyer was sent to pay when they started
     paying with it, else (the sandbox's checkout needs no start) the shop if its channel is enabled now."""
-    started, shop_enabled = await uow.channels.collector(order.id, order.shop_id, provider)
+    return collector_of_answers(*await uow.channels.collector(order.id, order.shop_id, provider))
+
+
+def collector_of_answers(started: str | None, shop_enabled: bool) -> Collector:
+    """`expected_collector` from its two answers (`PaymentChannelRepository.collector`'s)."""
     if started is not None:
         return SHOP if started == SHOP else PLATFORM
     return SHOP if shop_enabled else PLATFORM

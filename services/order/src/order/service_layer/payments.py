@@ -44,6 +44,7 @@ from order.service_layer.payment_channels import (
     check_collector,
     collecting,
     collector_of,
+    collector_of_answers,
     expected_collector,
     offered,
     verifying,
@@ -111,11 +112,11 @@ async def apply_payment(
     stock) and the seller is alerted (OrderNeedsAttention) to refund it. The order is read locked: a
     duplicate notification waits for the first one's commit, then finds its payment recorded."""
     async with uow:
-        order = await uow.orders.lock_by_no(shop_id, notice.order_no)
-        if order is None:
+        found = await uow.channels.lock_order_with_collector(shop_id, notice.order_no, notice.provider)
+        if found is None:
             raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
-        expected = await expected_collector(uow, order, notice.provider)
-        check_collector(expected, notice.collected_by, order.order_no)
+        order, started, shop_enabled = found
+        check_collector(collector_of_answers(started, shop_enabled), notice.collected_by, order.order_no)
         try:
             check_matches(notice, order.amount, order.currency)
         except BadNotification as mismatch:
