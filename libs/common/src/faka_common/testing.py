@@ -222,8 +222,10 @@ def shop_scoping(app: FastAPI) -> ShopScoping:
 
 @contextmanager
 def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement the engine's connections send to Postgres while the block runs, whitespace folded
-    (the driver's own query log: what the repositories send through asyncpg directly is in it too)."""
+    """Every statement the engine's connections send to Postgres while the block runs, whitespace folded:
+    the driver's own query log (what the repositories send through asyncpg directly) and what SQLAlchemy
+    runs, which that log leaves out (SQLAlchemy's adapter runs a statement as asyncpg's prepared statement,
+    whose runs the driver does not log; its `executemany` the driver does)."""
     sent: list[str] = []
     logging = [True]
     hooked: set[int] = set()
@@ -238,9 +240,16 @@ def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
             hooked.add(id(raw))
             raw.add_query_logger(log)
 
+    def on_execute(*args: Any) -> None:
+        statement, executemany = args[2], args[5]
+        if not executemany:
+            sent.append(" ".join(statement.split()))
+
     event.listen(engine.sync_engine, "checkout", on_checkout)
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     try:
         yield sent
     finally:
         logging[0] = False
         event.remove(engine.sync_engine, "checkout", on_checkout)
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)

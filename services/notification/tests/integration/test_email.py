@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -23,13 +22,11 @@ from faka_common.breakers import close_breakers
 from faka_common.contracts import DeliverySucceeded, Envelope, OrderPaid, OrderPlaced
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
-from faka_common.testing import eventually, migrated_database
+from faka_common.testing import eventually, migrated_database, statements_run
 from notification.adapters.orm import SqlMessageStore
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
@@ -332,28 +329,6 @@ async def _paid_in_a_batch(
     )
     assert not any(_to(smtp[0], p.order_no) for p in placed)
     return outcomes, {row["processed_at"] for row in started}, stored
-
-
-@contextmanager
-def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement the engine's connections send to Postgres while the block runs (the driver's own
-    query log: what the repositories send through asyncpg directly is in it too)."""
-    sent: list[str] = []
-    logging = [True]
-    hooked: set[int] = set()
-
-    def on_checkout(dbapi_connection: Any, *_: Any) -> None:
-        raw = dbapi_connection.driver_connection
-        if id(raw) not in hooked:
-            hooked.add(id(raw))
-            raw.add_query_logger(lambda query: logging[0] and sent.append(" ".join(query.query.split())))
-
-    event.listen(engine.sync_engine, "checkout", on_checkout)
-    try:
-        yield sent
-    finally:
-        logging[0] = False
-        event.remove(engine.sync_engine, "checkout", on_checkout)
 
 
 async def test_placements_and_order_page_paid_notices_of_a_batch_take_one_transaction_and_store_each_once(

@@ -21,8 +21,11 @@ from faka_common.breakers import close_breakers
 from faka_common.crypto import DEV_KEYRING
 from faka_common.http import create_app
 from faka_common.testing import as_caller
+from notification.adapters.orm import SHOP_CHANNEL_COLUMNS
+from notification.adapters.shop_channels import shop_channels
 from notification.bootstrap import Service, bootstrap
 from notification.config import Settings
+from notification.domain.model import NOT_READ, BuyerContact
 from notification.entrypoints.http import router
 from pydantic import SecretStr
 
@@ -238,17 +241,7 @@ async def test_a_left_out_sms_secret_stays_with_its_account_only_and_is_needed_f
     assert again.status_code == 422 and "aliyun_sms.access_key_secret" in again.json()["message"]
 
 
-SMS_COLUMNS = (
-    "aliyun_access_key_id",
-    "aliyun_secret_key_id",
-    "aliyun_secret",
-    "aliyun_sign_name",
-    "aliyun_templates",
-    "twilio_account_sid",
-    "twilio_token_key_id",
-    "twilio_token",
-    "twilio_from",
-)
+SMS_COLUMNS = tuple(c for c in SHOP_CHANNEL_COLUMNS if c.startswith(("aliyun_", "twilio_")))
 
 
 async def test_a_sealed_sms_secret_copied_to_another_shops_row_does_not_open(
@@ -274,6 +267,44 @@ async def test_a_sealed_sms_secret_copied_to_another_shops_row_does_not_open(
         ALIYUN_SECRET,
         TWILIO_TOKEN,
     )
+
+
+def _contact(shop: UUID) -> BuyerContact:
+    order = uuid4()
+    return BuyerContact(
+        order, f"F{order.hex[:14].upper()}", "buyer@example.com", "en", "Licence", shop_id=shop
+    )
+
+
+async def test_an_addressee_read_with_the_shops_settings_carries_what_their_own_read_opens(
+    api: httpx.AsyncClient, service: Service
+) -> None:
+    """A notice sent on the shop's channels reads its settings with its addressee, in one statement: what
+    that read carries is what `get` reads (every setting, every secret opened); a shop that set none
+    carries None; a read not asked for them carries NOT_READ."""
+    shop, bare = uuid4(), uuid4()
+    assert (await put(api, shop, SETTINGS)).status_code == 200
+    own, none = _contact(shop), _contact(bare)
+    async with service.uow() as uow:
+        assert await uow.contacts.add(own) and await uow.contacts.add(none)
+        await uow.commit()
+
+    async with service.uow() as uow:
+        stored = await uow.shop_channels.get(shop)
+        with_own = await uow.contacts.addressee(shop, own.order_id, channels=True)
+        with_none = await uow.contacts.addressee(bare, none.order_id, channels=True)
+        without = await uow.contacts.addressee(shop, own.order_id)
+        another_shops = await uow.contacts.addressee(bare, own.order_id, channels=True)
+    assert stored is not None and stored.smtp is not None and stored.smtp.password == SMTP_PASSWORD
+    assert with_own is not None and with_own.channels == stored
+    assert with_own.contact == own and with_own.shop is None
+    assert with_none is not None and with_none.contact == none and with_none.channels is None
+    assert without is not None and without.contact == own and without.channels is NOT_READ
+    assert another_shops is None
+
+
+def test_the_addressee_read_selects_every_setting_the_table_holds() -> None:
+    assert set(SHOP_CHANNEL_COLUMNS) == {c.name for c in shop_channels.c} - {"shop_id", "updated_at"}
 
 
 async def test_an_alert_chat_is_refused_while_the_platform_runs_no_telegram_bot(database: str) -> None:

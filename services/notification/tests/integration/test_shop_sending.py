@@ -24,14 +24,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from faka_common.breakers import close_breakers
+from faka_common.contracts import DeliverySucceeded, OrderPlaced
 from faka_common.contracts.inventory import LowStock
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.http import create_app
-from faka_common.testing import as_caller
+from faka_common.testing import as_caller, statements_run
 from fastapi import FastAPI, Request, Response
 from notification.adapters.channels import webhook
 from notification.bootstrap import Service, bootstrap
 from notification.config import Settings
+from notification.domain.model import OrderKeys
 from notification.domain.shop_channels import ShopChannels, ShopSmtp
 from notification.entrypoints.http import router
 
@@ -266,6 +268,71 @@ async def test_a_shop_server_the_guard_refuses_when_connecting_is_never_reached(
     assert servers.shop.about(order_no) == [] and len(servers.logins.tried) == tried
     [mail] = servers.platform.about(order_no)
     assert sender(mail)[1] == "sales@cards.example"
+
+
+async def placed(service: Service, keys: FakeKeys, shop: UUID) -> tuple[str, DeliverySucceeded]:
+    """An order of the shop placed through the consumer (its key SOLD_KEY): its number, and the event of its
+    delivery, not yet handled."""
+    order_id = uuid4()
+    order_no = f"F{order_id.hex[:14].upper()}"
+    keys.orders[order_id] = OrderKeys(order_id, [SOLD_KEY])
+    order = OrderPlaced(
+        order_id=order_id, shop_id=shop, order_no=order_no, product_id=uuid4(), product_title="Licence",
+        quantity=1, amount=990, currency="CNY", buyer_email="buyer@example.com", locale="en",
+    )  # fmt: skip
+    assert await service.consumer().consume(_record(order)) == "handled"
+    return order_no, DeliverySucceeded(
+        order_id=order_id, shop_id=shop, delivery_id=uuid4(), mode="card_key", item_count=1
+    )
+
+
+#: The statements of one delivered notice (e-mail and order page): BEGIN, the addressee with the shop's
+#: sending settings, the notice's lock, its rows, the e-mail's try, the order page's message, its try, the
+#: announcements. Nine while the shop's settings were a statement of their own (`ShopChannelRepository.get`).
+DELIVERED_NOTICE_STATEMENTS = 8
+
+
+async def test_a_delivered_notice_reads_the_shops_sending_settings_with_its_addressee_in_one_statement(
+    made: Any, servers: Servers
+) -> None:
+    """A shop with its own sender and server, and one without any settings: the delivered e-mail of each
+    takes the same statements, the shop's settings read with the addressee (none on their own), and goes
+    as before: From the shop's sender through its server logged in, or From the platform's address
+    through the platform's server."""
+    service, keys = made()
+    own, bare = uuid4(), uuid4()
+    smtp = {
+        "host": "127.0.0.1",
+        "port": servers.shop_port,
+        "security": "none",
+        "username": SHOP_LOGIN,
+        "password": SHOP_PASSWORD,
+    }
+    await put_channels(
+        service, own, {"from_name": "Game Cards", "from_address": "sales@cards.example", "smtp": smtp}
+    )
+    for shop in (own, bare):  # the connection's type codecs and the shop's wording (cached) read before
+        await sell(service, keys, shop)
+    expected = [
+        (own, servers.shop, ("Game Cards", "sales@cards.example")),
+        (bare, servers.platform, ("Cards Platform", "no-reply@platform.example")),
+    ]
+
+    for shop, server, from_ in expected:
+        order_no, delivered = await placed(service, keys, shop)
+        with statements_run(service.runtime.engine) as sent:
+            async with service.uow() as uow:
+                await service.handlers()[DeliverySucceeded](delivered, uow)
+                await uow.commit()
+
+        # the outbox relay's wake-up after an earlier commit goes on a connection of its own
+        notice = [q for q in sent if not q.startswith("SELECT pg_notify(")]
+        assert len(notice) == DELIVERED_NOTICE_STATEMENTS, notice
+        [read] = [q for q in notice if "shop_channels" in q]
+        assert "FROM buyer_contacts c" in read and "LEFT JOIN shop_channels" in read
+        [mail] = server.about(order_no)
+        assert sender(mail) == from_ and SOLD_KEY in body(mail)
+    assert (SHOP_LOGIN, SHOP_PASSWORD) in servers.logins.tried
 
 
 def low_stock(shop: UUID) -> LowStock:

@@ -31,6 +31,8 @@ from notification.domain.channels import (
 )
 from notification.domain.model import (
     DEFAULT_ROUTES,
+    ORDER_DELIVERED,
+    ORDER_PAID,
     Addressee,
     BuyerContact,
     BuyerContactMissing,
@@ -102,6 +104,18 @@ class FakeTelegramChats:
         self.rows[shop_id, order_id] = chat_id
 
 
+class FakeShopChannels:
+    """Shops' sending settings; `gets`: how many times they were read on their own."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, ShopChannels] = {}
+        self.gets = 0
+
+    async def get(self, shop_id: UUID, lock: bool = False) -> ShopChannels | None:
+        self.gets += 1
+        return self.rows.get(shop_id)
+
+
 class FakeShops:
     def __init__(self) -> None:
         self.rows: dict[UUID, KnownShop] = {}
@@ -114,12 +128,17 @@ class FakeShops:
 
 
 class FakeContacts:
-    """Contacts, read alone or (`addressee`) with the order's shop and the buyer's Telegram chat."""
+    """Contacts, read alone or (`addressee`) with the order's shop and the buyer's Telegram chat, and (asked
+    for `channels`) the shop's sending settings; each addressee read's `channels` kept in `reads`."""
 
-    def __init__(self, shops: FakeShops, telegram_chats: FakeTelegramChats) -> None:
+    def __init__(
+        self, shops: FakeShops, telegram_chats: FakeTelegramChats, shop_channels: FakeShopChannels
+    ) -> None:
         self.rows: dict[UUID, BuyerContact] = {}
         self._shops = shops
         self._telegram_chats = telegram_chats
+        self._shop_channels = shop_channels
+        self.reads: list[bool] = []
 
     async def add(self, contact: BuyerContact) -> bool:
         if contact.order_id in self.rows:
@@ -131,28 +150,23 @@ class FakeContacts:
         contact = self.rows.get(order_id)
         return contact if contact is not None and contact.shop_id == shop_id else None
 
-    async def addressee(self, shop_id: UUID, order_id: UUID) -> Addressee | None:
+    async def addressee(self, shop_id: UUID, order_id: UUID, channels: bool = False) -> Addressee | None:
+        self.reads.append(channels)
         contact = await self.get(shop_id, order_id)
         if contact is None:
             return None
         chat = self._telegram_chats.rows.get((shop_id, order_id))
-        return Addressee(contact, self._shops.rows.get(shop_id), chat)
-
-
-class FakeShopChannels:
-    def __init__(self) -> None:
-        self.rows: dict[UUID, ShopChannels] = {}
-
-    async def get(self, shop_id: UUID, lock: bool = False) -> ShopChannels | None:
-        return self.rows.get(shop_id)
+        if not channels:
+            return Addressee(contact, self._shops.rows.get(shop_id), chat)
+        return Addressee(contact, self._shops.rows.get(shop_id), chat, self._shop_channels.rows.get(shop_id))
 
 
 class FakeUow:
     def __init__(self) -> None:
         self.shops = FakeShops()
         self.telegram_chats = FakeTelegramChats()
-        self.contacts = FakeContacts(self.shops, self.telegram_chats)
         self.shop_channels = FakeShopChannels()
+        self.contacts = FakeContacts(self.shops, self.telegram_chats, self.shop_channels)
         self.notifications = FakeNotifications()
         self.published: list[Message] = []
 
@@ -284,6 +298,54 @@ async def test_a_known_shop_speaks_to_its_buyers_and_its_seller_alerts_stay_as_t
     # the shop names no contact: its buyers are pointed to the platform's support
     assert SUPPORT in buyer.content.text and buyer.content.text.rstrip().endswith("-- Game Cards")
     assert "Game Cards" not in alert.content.subject + alert.content.text
+
+
+async def test_a_delivered_email_goes_from_the_shops_sender_read_with_its_addressee_in_one_read() -> None:
+    uow, channels, order_id = FakeUow(), _channels(), uuid4()
+    platform = Platform("faka shop", SUPPORT, mail_from="Cards Platform <no-reply@platform.example>")
+    uow.shop_channels.rows[DEFAULT_SHOP_ID] = ShopChannels(
+        DEFAULT_SHOP_ID, "Game Cards", "sales@cards.example", "help@cards.example"
+    )
+    await _with_contact(uow, order_id)
+    event = DeliverySucceeded(order_id=order_id, delivery_id=uuid4(), mode="card_key", item_count=1)
+    await handlers.notify_order_delivered(
+        event, cast(NotificationUnitOfWork, uow), _notifier(channels), FakeKeys(), platform
+    )
+
+    [email] = channels["email"].sent
+    assert email.sender is not None
+    assert (email.sender.from_header, email.sender.reply_to) == (
+        "Game Cards <sales@cards.example>",
+        "help@cards.example",
+    )
+    assert uow.contacts.reads == [True] and uow.shop_channels.gets == 0
+
+
+async def test_a_shops_settings_are_read_alone_only_for_an_addressee_read_without_them() -> None:
+    uow, order_id, shop = FakeUow(), uuid4(), DEFAULT_SHOP_ID
+    platform = Platform("faka shop", SUPPORT, mail_from="Cards Platform <no-reply@platform.example>")
+    uow.shop_channels.rows[shop] = ShopChannels(shop, "Game Cards", "sales@cards.example")
+    await _with_contact(uow, order_id)
+    contact = uow.contacts.rows[order_id]
+    notifier, typed = _notifier(_channels()), cast(NotificationUnitOfWork, uow)
+
+    # read by a caller without them (NOT_READ): buyer_notice reads them, on their own
+    unread = await handlers.buyer_notice(
+        ORDER_DELIVERED, shop, order_id, typed, notifier, platform, addressee=Addressee(contact, None)
+    )
+    assert unread.sender is not None and unread.sender.from_header == "Game Cards <sales@cards.example>"
+    assert uow.shop_channels.gets == 1
+    # read with them, and the shop set none (None): the platform's sender, nothing read again
+    none = Addressee(contact, None, channels=None)
+    read = await handlers.buyer_notice(
+        ORDER_DELIVERED, shop, order_id, typed, notifier, platform, addressee=none
+    )
+    assert read.sender is not None and read.sender.from_header == "Cards Platform <no-reply@platform.example>"
+    assert uow.shop_channels.gets == 1
+    # the paid notice stays on the order page: its addressee is read without them, and they are not read
+    paid = await handlers.buyer_notice(ORDER_PAID, shop, order_id, typed, notifier, platform)
+    assert uow.contacts.reads == [False] and uow.shop_channels.gets == 1
+    assert paid.sender is not None and paid.sender.from_header == "Cards Platform <no-reply@platform.example>"
 
 
 async def test_email_down_fails_over_to_sms_with_the_same_notice() -> None:

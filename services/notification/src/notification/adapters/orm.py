@@ -4,7 +4,7 @@ and their repositories."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from faka_common.contracts.shops import KnownShop
@@ -29,7 +29,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from notification.adapters.channels.webhook import WebhookAttempt
-from notification.domain.model import Addressee, BuyerContact, InSiteMessage, Notification, Try
+from notification.domain.model import (
+    NOT_READ,
+    Addressee,
+    BuyerContact,
+    InSiteMessage,
+    Notification,
+    NotRead,
+    Try,
+)
+from notification.domain.shop_channels import ShopChannels
+
+if TYPE_CHECKING:  # that module defines its table on this one's metadata
+    from notification.adapters.shop_channels import ShopChannelRepository
 
 metadata = MetaData()
 
@@ -117,14 +129,52 @@ CONTACT = (
     "SELECT order_id, order_no, email, locale, product_title, phone, quantity, amount, currency, shop_id "
     "FROM buyer_contacts WHERE order_id = $1::uuid AND ($2::uuid IS NULL OR shop_id = $2::uuid)"
 )
+_ADDRESSEE_COLUMNS = (
+    "c.order_id, c.order_no, c.email, c.locale, c.product_title, c.phone, c.quantity, c.amount, "
+    "c.currency, c.shop_id, s.slug, s.name, s.status, s.contact, t.chat_id"
+)
+_ADDRESSEE_FROM = (
+    "FROM buyer_contacts c LEFT JOIN shops s ON s.id = c.shop_id "
+    "LEFT JOIN telegram_chats t ON t.order_id = c.order_id AND t.shop_id = c.shop_id"
+)
+_ADDRESSEE_WHERE = "WHERE c.order_id = $1::uuid AND c.shop_id = $2::uuid"
 #: A buyer notice's one read: the order's contact, its shop as last told (shops read model) and the Telegram
 #: chat the buyer linked, if any; three statements a notice before
-ADDRESSEE = (
-    "SELECT c.order_id, c.order_no, c.email, c.locale, c.product_title, c.phone, c.quantity, c.amount, "
-    "c.currency, c.shop_id, s.slug, s.name, s.status, s.contact, t.chat_id FROM buyer_contacts c "
-    "LEFT JOIN shops s ON s.id = c.shop_id "
-    "LEFT JOIN telegram_chats t ON t.order_id = c.order_id AND t.shop_id = c.shop_id "
-    "WHERE c.order_id = $1::uuid AND c.shop_id = $2::uuid"
+ADDRESSEE = f"SELECT {_ADDRESSEE_COLUMNS} {_ADDRESSEE_FROM} {_ADDRESSEE_WHERE}"
+#: The columns of a shop's own settings (adapters/shop_channels.py: all but its key and updated_at) that
+#: `ShopChannelRepository.opened` turns into ShopChannels; the table is defined there, on this module's
+#: metadata, so this module names them (a test holds the two together)
+SHOP_CHANNEL_COLUMNS = (
+    "from_name",
+    "from_address",
+    "reply_to",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password_key_id",
+    "smtp_password",
+    "alert_emails",
+    "webhook_url",
+    "webhook_secret_key_id",
+    "webhook_secret",
+    "aliyun_access_key_id",
+    "aliyun_secret_key_id",
+    "aliyun_secret",
+    "aliyun_sign_name",
+    "aliyun_templates",
+    "twilio_account_sid",
+    "twilio_token_key_id",
+    "twilio_token",
+    "twilio_from",
+    "alert_telegram_chat",
+)
+#: ADDRESSEE with the shop's own sending settings (ch.shop_id NULL: it set none), for a notice sent on a
+#: channel that uses them (the delivered e-mail): by its primary key in the same statement, instead of a
+#: second one (`ShopChannelRepository.get`) a notice
+ADDRESSEE_SENDING = (
+    f"SELECT {_ADDRESSEE_COLUMNS}, ch.shop_id, {', '.join(f'ch.{name}' for name in SHOP_CHANNEL_COLUMNS)} "
+    f"{_ADDRESSEE_FROM} LEFT JOIN shop_channels ch ON ch.shop_id = c.shop_id {_ADDRESSEE_WHERE}"
 )
 NOTICE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 # the columns of a notification as the statements below return them
@@ -257,8 +307,9 @@ _ADD_CONTACT = Compiled(
 
 
 class BuyerContactRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, channels: ShopChannelRepository) -> None:
         self._session = session
+        self._channels = channels  # turns the shop's settings `addressee` reads into ShopChannels
 
     async def add(self, contact: BuyerContact) -> bool:
         """Remember whom to write to about the order; False when it is already known."""
@@ -276,25 +327,42 @@ class BuyerContactRepository:
         row = await fetch_row(self._session, CONTACT, order_id, shop_id)
         return None if row is None else _contact(row)
 
-    async def addressee(self, shop_id: UUID, order_id: UUID) -> Addressee | None:
+    async def addressee(self, shop_id: UUID, order_id: UUID, channels: bool = False) -> Addressee | None:
         """Whom a notice of the shop's order goes to, in one statement: its contact, the shop as last told
         (None: not yet) and the buyer's linked Telegram chat (None: none); None when the order's contact
-        is not known (or is another shop's)."""
-        row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
-        return None if row is None else _addressee(row)
+        is not known (or is another shop's). `channels`: with the shop's own sending settings too, their
+        secrets opened as `ShopChannelRepository.get` opens them (None: it set none); otherwise they are
+        NOT_READ."""
+        if not channels:
+            row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
+            return None if row is None else _addressee(row)
+        row = await fetch_row(self._session, ADDRESSEE_SENDING, order_id, shop_id)
+        if row is None:
+            return None
+        head, own, settings = row[:_ADDRESSEE_WIDTH], row[_ADDRESSEE_WIDTH], row[_ADDRESSEE_WIDTH + 1 :]
+        if own is None:
+            return _addressee(head, None)
+        by_name = dict(zip(SHOP_CHANNEL_COLUMNS, settings, strict=True))
+        return _addressee(head, self._channels.opened(shop_id, by_name))
 
     async def addressees(self, orders: Sequence[tuple[UUID, UUID]]) -> dict[UUID, Addressee]:
-        """`addressee` of many (shop id, order id) in one statement, by order id (the unknown left out)."""
+        """`addressee` of many (shop id, order id) in one statement, by order id (the unknown left out),
+        without the shops' sending settings (NOT_READ): the batch is the paid notice's on the order page,
+        which sends nothing through them, so its statement does not join them."""
         shops, order_ids = [shop for shop, _ in orders], [order for _, order in orders]
         rows = await fetch_rows(self._session, _ADDRESSEES, order_ids, shops)
         return {found.contact.order_id: found for found in map(_addressee, rows)}
 
 
-def _addressee(row: Sequence[Any]) -> Addressee:
+#: The columns `_addressee` reads: ADDRESSEE's, the head of ADDRESSEE_SENDING's
+_ADDRESSEE_WIDTH = len(_ADDRESSEE_COLUMNS.split(", "))
+
+
+def _addressee(row: Sequence[Any], channels: ShopChannels | NotRead | None = NOT_READ) -> Addressee:
     *contact, slug, name, status, shop_contact, chat = row
     found = _contact(contact)
     shop = None if slug is None else KnownShop(found.shop_id, slug, name, status, shop_contact)
-    return Addressee(found, shop, chat)
+    return Addressee(found, shop, chat, channels)
 
 
 def _contact(row: Sequence[Any]) -> BuyerContact:

@@ -4,11 +4,13 @@ value copied to another shop's row, or to another column, does not open)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from faka_common.crypto import KeyRing, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
+from faka_common.db.statements import mapping
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -138,32 +140,38 @@ class ShopChannelRepository:
         """The shop's settings with their secrets opened; None when it set none. `lock`: for an update."""
         query = _LOCKED if lock else _OF_SHOP
         row = (await self._session.execute(query, {"shop_id": shop_id})).first()
-        if row is None:
-            return None
+        return None if row is None else self.opened(shop_id, mapping(row))
+
+    def opened(self, shop_id: UUID, row: Mapping[str, Any]) -> ShopChannels:
+        """The shop's settings from its row, by column name, with their secrets opened: the one conversion of
+        `get`'s read and of the buyer's addressee read that carries them (BuyerContactRepository.addressee,
+        which selects the columns orm.SHOP_CHANNEL_COLUMNS names)."""
         smtp = None
-        if row.smtp_host is not None:
-            password = self._open("smtp_password", shop_id, row.smtp_password_key_id, row.smtp_password)
-            smtp = ShopSmtp(row.smtp_host, row.smtp_port, row.smtp_security, row.smtp_username, password)
+        if row["smtp_host"] is not None:
+            password = self._open("smtp_password", shop_id, row["smtp_password_key_id"], row["smtp_password"])
+            smtp = ShopSmtp(
+                row["smtp_host"], row["smtp_port"], row["smtp_security"], row["smtp_username"], password
+            )
         aliyun = None
-        if row.aliyun_access_key_id is not None:
-            secret = self._open("aliyun_secret", shop_id, row.aliyun_secret_key_id, row.aliyun_secret)
+        if row["aliyun_access_key_id"] is not None:
+            secret = self._open("aliyun_secret", shop_id, row["aliyun_secret_key_id"], row["aliyun_secret"])
             aliyun = AliyunAccount(
-                row.aliyun_access_key_id, secret, row.aliyun_sign_name, dict(row.aliyun_templates)
+                row["aliyun_access_key_id"], secret, row["aliyun_sign_name"], dict(row["aliyun_templates"])
             )
         twilio = None
-        if row.twilio_account_sid is not None:
-            token = self._open("twilio_token", shop_id, row.twilio_token_key_id, row.twilio_token)
-            twilio = TwilioAccount(row.twilio_account_sid, token, row.twilio_from)
+        if row["twilio_account_sid"] is not None:
+            token = self._open("twilio_token", shop_id, row["twilio_token_key_id"], row["twilio_token"])
+            twilio = TwilioAccount(row["twilio_account_sid"], token, row["twilio_from"])
         return ShopChannels(
             shop_id,
-            row.from_name,
-            row.from_address,
-            row.reply_to,
+            row["from_name"],
+            row["from_address"],
+            row["reply_to"],
             smtp,
-            tuple(row.alert_emails),
-            row.webhook_url,
-            self._open("webhook_secret", shop_id, row.webhook_secret_key_id, row.webhook_secret),
+            tuple(row["alert_emails"]),
+            row["webhook_url"],
+            self._open("webhook_secret", shop_id, row["webhook_secret_key_id"], row["webhook_secret"]),
             aliyun_sms=aliyun,
             twilio_sms=twilio,
-            alert_telegram_chat=row.alert_telegram_chat,
+            alert_telegram_chat=row["alert_telegram_chat"],
         )

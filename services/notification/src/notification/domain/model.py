@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal
+from enum import Enum
+from typing import TYPE_CHECKING, Final, Literal
 from uuid import UUID
 
 from faka_common.contracts.accounts import LinkPurpose
 from faka_common.contracts.shops import KnownShop
 from faka_common.errors import RetryLater
+
+if TYPE_CHECKING:  # the shop's settings module builds on this one's channel names
+    from notification.domain.shop_channels import ShopChannels
 
 Status = Literal["pending", "sent", "failed"]
 
@@ -172,6 +176,15 @@ class BuyerContact:
     shop_id: UUID = field(kw_only=True)
 
 
+class NotRead(Enum):
+    """What a read left out, told apart from None (read, and there is none)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ: Final = NotRead.NOT_READ
+
+
 @dataclass(frozen=True)
 class Addressee:
     """Whom a buyer's notice of an order goes to, as one read finds it."""
@@ -181,6 +194,10 @@ class Addressee:
     """The order's shop as last told; None: no ShopChanged about it has arrived yet."""
     telegram_chat: str | None = None
     """The Telegram chat the buyer linked to the order, if any."""
+    channels: ShopChannels | NotRead | None = NOT_READ
+    """The shop's own sending settings, when the read was asked for them (a notice sent on a channel that
+    uses them: one statement a notice instead of two); None: the shop set none. NOT_READ: the read left
+    them out (the paid notice on the order page needs none), whoever needs them reads them."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from notification.domain.model import (
     EMAIL,
     KEY_REPLACED,
     LOW_STOCK,
+    NOT_READ,
     NOTICE_OF_LINK,
     ORDER_DELAYED,
     ORDER_DELIVERED,
@@ -66,7 +67,7 @@ from notification.domain.model import (
     format_time,
     pick_locale,
 )
-from notification.domain.shop_channels import mail_sender
+from notification.domain.shop_channels import ShopChannels, mail_sender
 from notification.service_layer.notifier import Notice, Notifier
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
@@ -177,9 +178,12 @@ def buyer_contact(event: OrderPlaced) -> BuyerContact:
     )
 
 
-async def _addressee(uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID) -> Addressee:
-    """The order's contact with its shop and the buyer's Telegram chat, in one read."""
-    addressee = await uow.contacts.addressee(shop_id, order_id)
+async def _addressee(
+    uow: NotificationUnitOfWork, shop_id: UUID, order_id: UUID, channels: bool = False
+) -> Addressee:
+    """The order's contact with its shop and the buyer's Telegram chat, in one read (`channels`: and the
+    shop's own sending settings, in the same read)."""
+    addressee = await uow.contacts.addressee(shop_id, order_id, channels=channels)
     if addressee is None:
         raise BuyerContactMissing(
             f"no buyer contact for order {order_id} of shop {shop_id} yet (OrderPlaced not processed)"
@@ -262,13 +266,14 @@ async def buyer_notice(
 ) -> Notice:
     """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already),
     for `Notifier.notify`."""
-    addressee = addressee or await _addressee(uow, shop_id, order_id)
+    routed = notifier.routed(template)
+    # the shop's sending settings are read only when the notice's route has a channel that uses them (the
+    # paid notice, on the order page alone, does not), and then with the addressee, in its one statement
+    shop_sent = _sends_as_shop(notifier, template)
+    addressee = addressee or await _addressee(uow, shop_id, order_id, channels=shop_sent)
     contact, shop = addressee.contact, addressee.shop
     moment = occurred_at()
-    # the shop's sending settings are read only when the notice's route has a channel that uses them (the
-    # paid notice, on the order page alone, does not: one read fewer a sale)
-    routed = notifier.routed(template)
-    channels = await uow.shop_channels.get(shop_id) if routed & SHOP_SENT else None
+    channels = await _shop_channels(uow, shop_id, addressee) if shop_sent else None
     telegram_chat = addressee.telegram_chat if TELEGRAM in routed else None
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
     return Notice(
@@ -287,11 +292,28 @@ async def buyer_notice(
     )
 
 
+async def _shop_channels(
+    uow: NotificationUnitOfWork, shop_id: UUID, addressee: Addressee
+) -> ShopChannels | None:
+    """The shop's own sending settings (None: it set none): those its addressee was read with, else (a
+    caller read the addressee without them) read now."""
+    if addressee.channels is NOT_READ:
+        return await uow.shop_channels.get(shop_id)
+    return addressee.channels
+
+
+def _sends_as_shop(notifier: Notifier, template: str) -> bool:
+    """Whether the notice's route has a channel that sends through the shop's own settings: then a caller
+    that reads the addressee itself reads them with it (`buyer_notice` would read them alone)."""
+    return bool(notifier.routed(template) & SHOP_SENT)
+
+
 async def notify_order_paid(
     event: OrderPaid, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the payment arrived (by default on the order page only: the keys follow)."""
-    addressee = await _addressee(uow, event.shop_id, event.order_id)
+    shop_sent = _sends_as_shop(notifier, ORDER_PAID)
+    addressee = await _addressee(uow, event.shop_id, event.order_id, channels=shop_sent)
     await notify_buyer(
         ORDER_PAID,
         event.shop_id,
@@ -428,7 +450,8 @@ async def notify_order_refunded(
     event: OrderRefunded, uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
 ) -> None:
     """Tell the buyer the money is on its way back; each refund of an order (partial ones) once."""
-    addressee = await _addressee(uow, event.shop_id, event.order_id)
+    shop_sent = _sends_as_shop(notifier, ORDER_REFUNDED)
+    addressee = await _addressee(uow, event.shop_id, event.order_id, channels=shop_sent)
     extra = {
         "refund_text": format_money(event.amount, event.currency),
         "reason": event.reason,

@@ -32,11 +32,12 @@ class NotificationUnitOfWork(UnitOfWork):
         self._keyring = keyring
 
     def bind(self, session: AsyncSession) -> None:
-        self.contacts = BuyerContactRepository(session)
+        self.shop_channels = ShopChannelRepository(session, self._keyring)
+        # an addressee read with the shop's sending settings opens them as shop_channels does
+        self.contacts = BuyerContactRepository(session, self.shop_channels)
         self.notifications = NotificationRepository(session)
         self.messages = InSiteMessageRepository(session)
         self.telegram_chats = TelegramChatRepository(session)
         self.shops = ShopRepository(session)
-        self.shop_channels = ShopChannelRepository(session, self._keyring)
         self.shop_templates = ShopTemplateRepository(session)
         self.ticket_mail = TicketMailRepository(session)
