@@ -10,8 +10,8 @@ import hashlib
 import os
 import typing
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -220,12 +220,13 @@ def shop_scoping(app: FastAPI) -> ShopScoping:
     )
 
 
-@contextmanager
-def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+@asynccontextmanager
+async def statements_run(engine: AsyncEngine) -> AsyncIterator[list[str]]:
     """Every statement the engine's connections send to Postgres while the block runs, whitespace folded:
     the driver's own query log (what the repositories send through asyncpg directly) and what SQLAlchemy
     runs, which that log leaves out (SQLAlchemy's adapter runs a statement as asyncpg's prepared statement,
-    whose runs the driver does not log; its `executemany` the driver does)."""
+    whose runs the driver does not log; its `executemany` the driver does). asyncpg hands a logged query to
+    its loggers on the loop's next turn: the block's end waits for that turn, so its last statements count."""
     sent: list[str] = []
     logging = [True]
     hooked: set[int] = set()
@@ -249,6 +250,7 @@ def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
     event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     try:
         yield sent
+        await asyncio.sleep(0)  # the loggers' turn (`call_soon`)
     finally:
         logging[0] = False
         event.remove(engine.sync_engine, "checkout", on_checkout)

@@ -338,7 +338,7 @@ async def test_placements_and_order_page_paid_notices_of_a_batch_take_one_transa
     notices are kept in one transaction (its inbox rows share the transaction's start), once each, by
     one statement for all the contacts, one for all the messages and one for all the tries; each try
     names its message, and each notice is announced."""
-    with statements_run(service[0].runtime.engine) as sent:
+    async with statements_run(service[0].runtime.engine) as sent:
         outcomes, started, stored = await _paid_in_a_batch(service[0], database, smtp)
     assert outcomes == ["handled"] * 6
     assert len(started) == 1
@@ -378,7 +378,7 @@ async def test_in_a_batch_a_paid_notice_sent_before_is_skipped_and_one_without_a
     sent_before, later, last, unknown = (_placed(uuid4()) for _ in range(4))
     first = [_typed(sent_before), _typed(_paid(sent_before)), _typed(later), _typed(last)]
     assert await consumer.consume_concurrently(first) == ["handled"] * 4
-    with statements_run(svc.runtime.engine) as sent:
+    async with statements_run(svc.runtime.engine) as sent:
         again = [_typed(_paid(sent_before)), _typed(_paid(later))]
         assert await consumer.consume_concurrently(again) == ["handled"] * 2
     assert len([q for q in sent if "INSERT INTO notifications" in q]) == 1  # the batch's, for `later` alone

@@ -111,7 +111,7 @@ async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record
 
 async def test_a_batch_writes_the_moves_of_all_its_orders_in_one_statement(db: Db, service: Service) -> None:
     orders = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in range(5)]
-    with statements_run(service.runtime.engine) as sent:
+    async with statements_run(service.runtime.engine) as sent:
         outcomes = await service.consumer().consume_batch(
             [approved(order.id) for order in orders] + [reserved(order.id) for order in orders[:2]]
         )

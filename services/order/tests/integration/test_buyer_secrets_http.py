@@ -9,9 +9,11 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from faka_common.testing import asgi_client, statements_run
 from order.adapters.inventory import Product
+from order.entrypoints.api import order_app
 
-from .conftest import ShopCatalog, order_api
+from .conftest import ShopCatalog, order_api, order_service
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +118,17 @@ async def test_a_replayed_placement_gets_its_token_again_and_the_kept_answer_hol
         replayed_after_rotation = (await api.post("/internal/orders", json=order(), headers=key)).json()
         view = await api.post(f"/internal/orders/{first['order_no']}/view", json=replayed_after_rotation)
     assert view.status_code == 404
+
+
+async def test_the_view_of_an_order_awaiting_payment_reads_it_with_what_it_may_be_paid_with_in_one_statement(
+    db: Any,
+) -> None:
+    """The order page's view (twice a sale) reads the order and its shop's enabled channels together."""
+    async with order_service(db, Catalog()) as service, asgi_client(order_app(service), "order") as api:
+        placed = await placed_awaiting_payment(api, db)
+        await shown(api, placed)  # the connection's codecs set up
+        async with statements_run(service.runtime.engine) as sent:
+            view = await shown(api, placed)
+    assert view["status"] == "awaiting_payment" and view["payment_methods"] == ["sandbox"]
+    assert len(sent) == 1, sent
+    assert "FROM orders" in sent[0] and "payment_channels" in sent[0]

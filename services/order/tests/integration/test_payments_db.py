@@ -80,7 +80,7 @@ async def test_a_payment_takes_four_statements_its_order_read_locked_with_who_co
     warm, order = await db.awaiting_order(), await db.awaiting_order()
     assert db.engine is not None
     assert await receive(notification(warm, "T-0"), db) == "accepted"  # the connection's codecs set up
-    with statements_run(db.engine) as sent:
+    async with statements_run(db.engine) as sent:
         assert await receive(notification(order), db) == "accepted"
 
     work = [s for s in sent if not s.startswith(("BEGIN", "COMMIT"))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -347,6 +347,17 @@ def _announced(order: Order) -> str:
     return announcement(status.value, order.paid_at)
 
 
+async def first_by_no(
+    session: AsyncSession, queries: dict[bool, Compiled], shop_id: UUID | None, order_no: str, **params: Any
+) -> Mapping[str, Any] | None:
+    """The row of the order numbered `order_no` that `queries` (one of `BY_NO_QUERIES`, extended, by
+    whether it names the shop) reads, with `params` for the rest of its parameters."""
+    params["order_no"] = order_no
+    if shop_id is not None:
+        params["shop_id"] = shop_id
+    return await queries[shop_id is not None].first(session, params)
+
+
 def order_of_row(row: Any) -> Order:
     """The order of a row (`mapping`)."""
     values = dict(mapping(row))
@@ -473,10 +484,7 @@ class OrderRepository:
     ) -> Order | None:
         """The order by number with `queries`' statement for naming the shop (`shop_id`) or not."""
         await self.flush()
-        params: dict[str, object] = {"order_no": order_no}
-        if shop_id is not None:
-            params["shop_id"] = shop_id
-        row = await queries[shop_id is not None].first(self._session, params)
+        row = await first_by_no(self._session, queries, shop_id, order_no)
         return order_of_row(row) if row else None
 
     async def lock_in_order(self, order_ids: Collection[UUID]) -> None:

@@ -322,10 +322,13 @@ def router(service: Service) -> APIRouter:
     )
     async def view_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
         opened = await services.open_order(
-            shop, order_no, service.reader(), tokens, body.token, body.password
+            shop, order_no, service.reader(), tokens, body.token, body.password, channels=True
         )
-        view = order_view(service, opened.order, await payment_methods(service, opened.order))
-        return {**view, "access": buyer_access(opened)}
+        order, methods = opened.order, []
+        if awaits_payment(order):
+            own = opened.enabled_channels or []
+            methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
+        return {**order_view(service, order, methods), "access": buyer_access(opened)}
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:

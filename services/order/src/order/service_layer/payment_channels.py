@@ -87,10 +87,17 @@ async def offered(
 ) -> list[str]:
     """What a buyer of the shop may pay this product and amount with: the platform's channels for it, then
     the shop's own enabled channels."""
-    methods = providers.channels_for(product_id, amount)
+    own: list[str] = []
     if providers.shops is not None:
         async with uow:
             own = await uow.channels.enabled(shop_id)
+    return offered_with(providers, product_id, amount, own)
+
+
+def offered_with(providers: PaymentProviders, product_id: UUID, amount: int, own: list[str]) -> list[str]:
+    """`offered`, given the shop's enabled channels (`own`, read already: with the order, say)."""
+    methods = providers.channels_for(product_id, amount)
+    if providers.shops is not None:
         methods += [name for name in own if name not in methods]
     return methods
 

@@ -190,6 +190,8 @@ class OpenedOrder:
     order: Order
     token_until: datetime | None
     """When the buyer's token stops working, if the token opened the order; None: the query password did."""
+    enabled_channels: list[str] | None = None
+    """The providers of the shop's enabled channels, read with the order when asked (`open_order`)."""
 
 
 async def find_order(
@@ -214,13 +216,19 @@ async def open_order(
     token: str | None = None,
     password: str | None = None,
     now: datetime | None = None,
+    channels: bool = False,
 ) -> OpenedOrder:
     """`find_order`, and which secret opened the order. The token is checked first (an HMAC); the password
-    (an scrypt) only when the token is not."""
-    order = None
+    (an scrypt) only when the token is not. `channels`: with the shop's enabled channels, in the same read
+    (what the buyer's view of an order awaiting payment offers)."""
+    order, enabled = None, None
     if order_no and len(order_no) <= 64:
         async with uow:
-            order = await uow.orders.get_by_no(shop_id, order_no)
+            if channels:
+                found = await uow.channels.order_with_enabled(shop_id, order_no)
+                order, enabled = found if found is not None else (None, None)
+            else:
+                order = await uow.orders.get_by_no(shop_id, order_no)
     until = None
     if token and order is not None:
         at = now or datetime.now(UTC)
@@ -231,7 +239,7 @@ async def open_order(
         allowed = await asyncio.to_thread(credentials.password_valid, stored, password)
     if order is None or not allowed:
         raise NotFound(NO_SUCH_ORDER)
-    return OpenedOrder(order, until)
+    return OpenedOrder(order, until, enabled)
 
 
 async def expire_overdue(uow: OrderUnitOfWork, now: datetime | None = None, limit: int = EXPIRY_BATCH) -> int:
