@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import NotFound
+from faka_common.testing import statements_run
 from order.adapters.inventory import Product
 from order.domain import credentials
 from order.domain.pricing import CouponRejected, InvalidTiers, PriceTier, PurchaseLimitExceeded
@@ -130,6 +131,23 @@ async def test_tiers_and_coupons_are_kept_and_a_disabled_coupon_is_refused(db: A
         await pricing.disable_coupon(DEFAULT_SHOP_ID, "nope", db.uow())
     await pricing.set_price_tiers(DEFAULT_SHOP_ID, product.product_id, [], db.uow(), Catalog(product))
     assert (await place(db, product, quantity=10)).order.amount == 10000
+
+
+async def test_placing_reads_the_shop_and_the_products_tiers_in_one_statement(db: Any) -> None:
+    """A placement's transaction: the shop with the product's price tiers, the order with its first
+    transition, its OrderPlaced; the tiers still price it."""
+    product = Product(uuid4(), "Game key", 1000, "CNY", True)
+    tiers = [PriceTier(5, 900), PriceTier(10, 800)]
+    await pricing.set_price_tiers(DEFAULT_SHOP_ID, product.product_id, tiers, db.uow(), Catalog(product))
+    await place(db, product)  # the connection's codecs set up
+    assert db.engine is not None
+    async with statements_run(db.engine) as sent:
+        placed = await place(db, product, quantity=10)
+
+    work = [q for q in sent if not q.startswith(("BEGIN", "COMMIT"))]
+    assert [q.split()[0] for q in work] == ["SELECT", "WITH", "INSERT"], work
+    assert "order_price_tiers" in work[0] and "shops" in work[0]
+    assert placed.order.amount == 8000
 
 
 async def test_the_order_keeps_its_product_facts_and_buyer_fields(db: Any) -> None:

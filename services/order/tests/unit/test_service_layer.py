@@ -193,10 +193,16 @@ class FakeChannels:
 
 
 class FakeShops:
-    """The shops read model: no shop known unless a test tells it one."""
+    """The shops read model: no shop known unless a test tells it one; a product's tiers as `tiers` has."""
 
-    def __init__(self) -> None:
+    def __init__(self, tiers: FakeTiers) -> None:
         self.rows: dict[UUID, KnownShop] = {}
+        self._tiers = tiers
+
+    async def with_price_tiers(
+        self, shop_id: UUID, product_id: UUID
+    ) -> tuple[KnownShop | None, list[PriceTier]]:
+        return await self.get(shop_id), await self._tiers.for_product(shop_id, product_id)
 
     async def save(self, shop: KnownShop) -> None:
         self.rows[shop.shop_id] = shop
@@ -213,7 +219,7 @@ class FakeUow:
         self.payments = FakePayments()
         self.tiers = FakeTiers()
         self.coupons = FakeCoupons()
-        self.shops = FakeShops()
+        self.shops = FakeShops(self.tiers)
         self.channels = FakeChannels(self.orders)
         self.staged: list[Message] = []
         self.committed: list[Message] = []

@@ -3,14 +3,41 @@ ShopChanged told it. Order keeps no contact."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from faka_common.contracts.shops import KnownShop
 from faka_common.db import shops as read_model
+from faka_common.db.uow import fetch_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters.orm import metadata
+from order.domain.pricing import PriceTier
 
 shops = read_model.shops_table(metadata, contact=False)
+
+#: What placing an order reads in its transaction, in one statement (two before): the shop as last told
+#: (NULLs: not yet) and the product's price tiers, by their least quantity.
+_SHOP_AND_TIERS = (
+    "SELECT s.slug, s.name, s.status, "
+    "array(SELECT t.min_quantity FROM order_price_tiers t WHERE t.shop_id = $1 AND t.product_id = $2 "
+    "ORDER BY t.min_quantity) AS quantities, "
+    "array(SELECT t.unit_price FROM order_price_tiers t WHERE t.shop_id = $1 AND t.product_id = $2 "
+    "ORDER BY t.min_quantity) AS prices "
+    "FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN shops s ON s.id = wanted.id"
+)
 
 
 class ShopRepository(read_model.ShopRepository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session, shops)
+
+    async def with_price_tiers(
+        self, shop_id: UUID, product_id: UUID
+    ) -> tuple[KnownShop | None, list[PriceTier]]:
+        """`get`, and the shop's price tiers of the product (`PriceTierRepository.for_product`), in one
+        round trip: what every order placed reads."""
+        row = await fetch_row(self._session, _SHOP_AND_TIERS, shop_id, product_id)
+        assert row is not None, "a SELECT from one row has one row"
+        slug, name, status, quantities, prices = row
+        shop = None if slug is None else KnownShop(shop_id, slug, name, status)
+        return shop, [PriceTier(q, p) for q, p in zip(quantities, prices, strict=True)]

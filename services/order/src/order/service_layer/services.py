@@ -123,12 +123,12 @@ async def place_order(
     async with uow:
         # in the order's own transaction, not one of its own before the catalog's answer (two round trips
         # less a sale); an order in a closed shop still keeps nothing
-        check_takes_orders(await uow.shops.get(shop))
+        known, tiers = await uow.shops.with_price_tiers(shop, product.product_id)
+        check_takes_orders(known)
         if product.max_per_buyer is not None:
             await uow.orders.lock_buyer(shop, product.product_id, command.buyer_email)
             bought = await uow.orders.units_bought(shop, product.product_id, command.buyer_email)
             pricing.check_purchase_limits(command.quantity, None, product.max_per_buyer, bought)
-        tiers = await uow.tiers.for_product(shop, product.product_id)
         unit_price = pricing.unit_price_for(product.price, tiers, command.quantity)
         coupon = None
         if command.coupon_code:
