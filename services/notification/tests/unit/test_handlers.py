@@ -56,6 +56,7 @@ PLATFORM = Platform("faka shop", SUPPORT)
 class FakeNotifications:
     def __init__(self) -> None:
         self.rows: dict[tuple[UUID, str, str], Notification] = {}
+        self.statements = 0  # record_tries calls: the statements writing tries
 
     async def lock(self, order_id: UUID, template: str) -> None:
         return None
@@ -84,6 +85,13 @@ class FakeNotifications:
             shop_id, order_id, template, tried.channel, tried.recipient, status=status, error=tried.error,
             **changes,
         )  # fmt: skip
+
+    async def record_tries(self, tries: list[tuple[UUID, UUID, str, Try]]) -> None:
+        rows = [(order_id, template, tried.channel) for _, order_id, template, tried in tries]
+        assert len(set(rows)) == len(rows), "one statement cannot write a notice's channel twice"
+        self.statements += 1
+        for shop_id, order_id, template, tried in tries:
+            await self.record_try(shop_id, order_id, template, tried)
 
     async def record_failure(
         self, shop_id: UUID, order_id: UUID, template: str, channel: str, recipient: str, error: str
@@ -380,6 +388,24 @@ async def test_every_channel_failing_raises_for_a_retry_without_sending_anything
         await _deliver(uow, _notifier(channels), order_id)
     assert [f.channel for f in failure.value.failures] == ["email", "aliyun_sms"]
     assert "isv.MOBILE_NUMBER_ILLEGAL" in str(failure.value) and KEY not in str(failure.value)
+
+
+async def test_a_notices_tries_are_recorded_together_and_a_channel_tried_twice_in_two_writes() -> None:
+    """The delivered notice's e-mail and order-page tries in one write; a route naming a channel in two
+    chains (in_site here, after the e-mail failed over to it) writes its second try after the first."""
+    uow, order_id = FakeUow(), uuid4()
+    await _with_contact(uow, order_id)
+    await _deliver(uow, _notifier(_channels()), order_id)
+    assert uow.notifications.statements == 1
+
+    twice, other = FakeUow(), uuid4()
+    await _with_contact(twice, other)
+    channels = _channels(email=FakeChannel("email", fail=TransientChannelError("SMTP timeout")))
+    routes = {**DEFAULT_ROUTES, "order_delivered": [["email", "in_site"], ["in_site"]]}
+    await _deliver(twice, _notifier(channels, routes), other)
+    assert twice.notifications.statements == 2
+    assert twice.notifications.rows[(other, "order_delivered", "in_site")].attempts == 2
+    assert twice.notifications.status(other, "order_delivered") == {"email": "failed", "in_site": "sent"}
 
 
 async def test_a_failed_chain_after_an_irrevocable_send_is_recorded_not_retried() -> None:

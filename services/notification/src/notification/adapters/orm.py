@@ -202,15 +202,6 @@ NOTICE_ROWS = (
 # what one try on a channel came to, in one statement: the notice's advisory lock (NOTICE_LOCK) already
 # serializes its senders, so no row is claimed and locked before the send (that was one more statement
 # each); the row commits with the rest of the notice's transaction or not at all
-_ATTEMPT = (
-    "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts, "
-    "error, sent_at, provider_message_id, latency_ms) VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text, "
-    "$5::text, $6::text, $7::text, 1, $8::text, $9::timestamptz, $10::text, $11::int) "
-    "ON CONFLICT (order_id, template, channel) DO UPDATE SET status = EXCLUDED.status, "
-    "attempts = notifications.attempts + 1, error = EXCLUDED.error, sent_at = EXCLUDED.sent_at, "
-    "provider_message_id = EXCLUDED.provider_message_id, latency_ms = EXCLUDED.latency_ms, "
-    "updated_at = now() WHERE notifications.shop_id = EXCLUDED.shop_id"
-)
 # the message's id, whether this statement stored it or found it stored (in its snapshot)
 IN_SITE_PUT = (
     "WITH stored AS (INSERT INTO in_site_messages (id, shop_id, order_id, template, locale, subject, body) "
@@ -401,12 +392,7 @@ class NotificationRepository:
 
     async def record_try(self, shop_id: UUID, order_id: UUID, template: str, tried: Try) -> None:
         """One more try of the notice on `tried.channel` (its row's first, or one more attempt on it)."""
-        error = None if tried.error is None else tried.error[:2000]
-        await execute(
-            self._session, _ATTEMPT, uuid7(), shop_id, order_id, template, tried.channel, tried.recipient,
-            "sent" if tried.sent else "failed", error, tried.sent_at, tried.provider_message_id,
-            tried.latency_ms,
-        )  # fmt: skip
+        await self.record_tries([(shop_id, order_id, template, tried)])
 
     async def lock_many(self, notices: Sequence[tuple[UUID, str]]) -> None:
         """`lock` of many (order id, template) in one statement, in one order whoever asks."""

@@ -178,6 +178,7 @@ class Notifier:
         await uow.notifications.lock(notice.order_id, notice.key)
         known = await uow.notifications.for_notice(notice.shop_id, notice.order_id, notice.key)
         content = _Content(self._renderer, notice, await self._worded(notice, uow))
+        tries = _Tries(notice, uow)
         irrevocable = False
         undelivered: list[list[ChannelFailure]] = []
         for chain in self.route(notice.template):
@@ -191,7 +192,7 @@ class Notifier:
                 if channel is None or recipient is None or not notice.accepted_by(channel):
                     continue
                 tried = True
-                failure = await self._send(notice, uow, channel, recipient, content)
+                failure = await self._send(notice, uow, channel, recipient, content, tries)
                 if failure is None:
                     delivered = True
                     irrevocable = irrevocable or not channel.idempotent
@@ -199,6 +200,7 @@ class Notifier:
                 failures.append(failure)
             if tried and not delivered:
                 undelivered.append(failures)
+        await tries.record()
         if not undelivered:
             return
         every = [failure for failures in undelivered for failure in failures]
@@ -280,6 +282,7 @@ class Notifier:
         channel: Channel,
         recipient: str,
         content: _Content,
+        tries: _Tries,
     ) -> ChannelFailure | None:
         rendered = await content.for_channel(channel)
         message = OutgoingMessage(
@@ -303,8 +306,7 @@ class Notifier:
             result = await channel.send(message)
         except ChannelError as error:
             latency = int((time.monotonic() - started) * 1000)
-            tried = Try(channel.name, recipient, sent=False, latency_ms=latency, error=str(error))
-            await uow.notifications.record_try(notice.shop_id, notice.order_id, notice.key, tried)
+            await tries.add(Try(channel.name, recipient, sent=False, latency_ms=latency, error=str(error)))
             log.warning(
                 "%s for %s: %s to %s failed (%s): %s",
                 notice.template,
@@ -324,9 +326,33 @@ class Notifier:
             sent_at=datetime.now(UTC),
             provider_message_id=result.provider_message_id,
         )
-        await uow.notifications.record_try(notice.shop_id, notice.order_id, notice.key, tried)
+        await tries.add(tried)
         _announce_sent(notice, uow, channel.name, recipient, latency)
         return None
+
+
+class _Tries:
+    """A notice's tries, recorded together once its chains are through (one statement for its e-mail and
+    its order-page message, not one each); a second try on a channel already waiting records the waiting
+    ones first (one statement cannot write one row twice)."""
+
+    def __init__(self, notice: Notice, uow: NotificationUnitOfWork) -> None:
+        self._notice = notice
+        self._uow = uow
+        self._waiting: list[Try] = []
+
+    async def add(self, tried: Try) -> None:
+        if any(waiting.channel == tried.channel for waiting in self._waiting):
+            await self.record()
+        self._waiting.append(tried)
+
+    async def record(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        if waiting:
+            notice = self._notice
+            await self._uow.notifications.record_tries(
+                [(notice.shop_id, notice.order_id, notice.key, tried) for tried in waiting]
+            )
 
 
 def _announce_sent(
