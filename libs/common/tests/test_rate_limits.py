@@ -16,7 +16,14 @@ import pytest
 import redis.asyncio as redis
 from faka_common.errors import DomainError
 from faka_common.http import install_error_handlers, too_many
-from faka_common.rate_limits import Limiter, RateLimited, Window, async_storage_url, email_id
+from faka_common.rate_limits import (
+    TAKE_ALL_FUNCTION,
+    Limiter,
+    RateLimited,
+    Window,
+    async_storage_url,
+    email_id,
+)
 from faka_common.testing import required_env
 from fastapi import FastAPI
 from limits import RateLimitItemPerHour, RateLimitItemPerMinute
@@ -280,4 +287,43 @@ async def test_an_attempt_given_back_leaves_its_room_in_every_window(windows: Wi
         assert [await connection.llen(f"LIMITS:{window.key}") for window in taken] == [2, 2]
     finally:
         await connection.delete(*(f"LIMITS:{window.key}" for window in taken))
+        await connection.aclose()
+
+
+#: A script of a service's own that does its own work (a counter) and takes windows in the same round trip.
+COUNT_THEN_TAKE = (
+    TAKE_ALL_FUNCTION
+    + """
+redis.call('INCR', KEYS[1])
+return take_all({unpack(KEYS, 2)}, ARGV)
+"""
+)
+
+
+@pytest.mark.integration
+async def test_a_take_run_in_a_script_of_ones_own_counts_and_refuses_as_take_does(windows: Windows) -> None:
+    url = redis_url()
+    limiter = Limiter(url)
+    window = windows.per_minute(2, "ip", "198.51.100.10")
+    marker = f"{'/'.join(windows.root)}/own-work"
+    connection = redis.from_url(url)
+    script = connection.register_script(COUNT_THEN_TAKE)
+
+    async def attempt() -> None:
+        take = limiter.redis_take([window], url)
+        assert take is not None
+        await limiter.settle(take, int(await script(keys=[marker, *take.keys], args=take.args)))
+
+    try:
+        await attempt()
+        await limiter.take([window])  # the same window as `take` counts in
+        with pytest.raises(RateLimited) as refused:
+            await attempt()
+        assert 0 < refused.value.retry_after <= 60 and "for your address" in refused.value.message
+        assert await connection.llen(f"LIMITS:{window.key}") == 2 and await connection.get(marker) == b"2"
+        # kept elsewhere than where the script runs: not for the script, `take` them
+        assert limiter.redis_take([window], "redis://elsewhere.test:6379/0") is None
+        assert Limiter("memory://").redis_take([window], url) is None
+    finally:
+        await connection.delete(f"LIMITS:{window.key}", marker)
         await connection.aclose()

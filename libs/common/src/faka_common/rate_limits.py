@@ -78,21 +78,26 @@ def async_storage_url(url: str) -> str:
 #: are `limits`' moving windows (a list of attempt times, newest first, trimmed to the limit, expiring
 #: with the window), which its reads (`full`, the refusal's wait) share. ARGV: the time, then each
 #: window's limit and length in seconds. Returns 0 when counted, else the position of a full window.
-TAKE_ALL = """
-local now = ARGV[1]
-for i, key in ipairs(KEYS) do
-    local entry = redis.call('lindex', key, tonumber(ARGV[2 * i]) - 1)
-    if entry and tonumber(entry) >= tonumber(now) - tonumber(ARGV[2 * i + 1]) then
-        return i
+#: `TAKE_ALL_FUNCTION` is its work as the Lua function `take_all(keys, argv)`, for a script of a service's
+#: own that takes windows along with its own work in the same round trip (see `Limiter.redis_take`).
+TAKE_ALL_FUNCTION = """
+local function take_all(keys, argv)
+    local now = argv[1]
+    for i, key in ipairs(keys) do
+        local entry = redis.call('lindex', key, tonumber(argv[2 * i]) - 1)
+        if entry and tonumber(entry) >= tonumber(now) - tonumber(argv[2 * i + 1]) then
+            return i
+        end
     end
+    for i, key in ipairs(keys) do
+        redis.call('lpush', key, now)
+        redis.call('ltrim', key, 0, tonumber(argv[2 * i]) - 1)
+        redis.call('expire', key, tonumber(argv[2 * i + 1]))
+    end
+    return 0
 end
-for i, key in ipairs(KEYS) do
-    redis.call('lpush', key, now)
-    redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
-    redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
-end
-return 0
 """
+TAKE_ALL = TAKE_ALL_FUNCTION + "return take_all(KEYS, ARGV)\n"
 
 
 #: `Limiter.give_back` on Redis: the newest attempt taken off every window (KEYS), as one script. Another
@@ -103,6 +108,16 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class RedisTake:
+    """`Limiter.take` of `windows` as the keys and arguments of `take_all` (`TAKE_ALL_FUNCTION`), for a script
+    that runs it on the windows' Redis; what it answered goes to `Limiter.settle`."""
+
+    windows: tuple[Window, ...]
+    keys: list[str]
+    args: list[Any]
 
 
 class Limiter:
@@ -170,6 +185,32 @@ class Limiter:
         except StorageError as error:
             _unavailable(windows, error, "letting the request through")
 
+    def redis_take(self, windows: Sequence[Window], redis_url: str) -> RedisTake | None:
+        """The take of `windows` for a script run on the Redis at `redis_url`, or None when the windows are
+        kept elsewhere (memory://, another Redis) or there are none: then `take` them."""
+        if not windows or self._redis_url != redis_url:
+            return None
+        keys = [f"{RedisStorage.PREFIX}:{window.key}" for window in windows]
+        args: list[Any] = [repr(time.time())]
+        for window in windows:
+            args += [window.item.amount, window.item.get_expiry()]
+        return RedisTake(tuple(windows), keys, args)
+
+    async def settle(self, take: RedisTake, full: int) -> None:
+        """What `take_all` answered for `take`: 0, counted; else the position of a full window, and the
+        refusal `take` raises (RateLimited, naming the full window that frees up last)."""
+        if not full:
+            return
+        windows = take.windows
+        try:  # which windows are full and when the last of them frees up, read as `full` reads it
+            refusal = await self._full(windows)
+        except StorageError:
+            refusal = None
+        if refusal is None:  # freed up since, or unreadable: the full window's whole length
+            window = windows[full - 1]
+            refusal = _refused(window, window.item.get_expiry())
+        raise refusal
+
     async def give_back(self, windows: Sequence[Window]) -> None:
         """Uncount an attempt `take` counted in every window, when what it was for was not done after all
         (the platform turned it away busy, say). On memory:// (tests without Redis) nothing is given back."""
@@ -182,26 +223,16 @@ class Limiter:
             _unavailable(windows, error, "attempt left counted")
 
     async def _take_on_redis(self, windows: Sequence[Window]) -> None:
-        if not windows:
+        assert self._redis_url is not None
+        take = self.redis_take(windows, self._redis_url)
+        if take is None:
             return
-        keys = [f"{RedisStorage.PREFIX}:{window.key}" for window in windows]
-        args: list[Any] = [repr(time.time())]
-        for window in windows:
-            args += [window.item.amount, window.item.get_expiry()]
         try:
-            full = int(await self._take_all(keys=keys, args=args))
+            full = int(await self._take_all(keys=take.keys, args=take.args))
         except (RedisError, OSError) as error:
             _unavailable(windows, error, "letting the request through")
             return
-        if full:
-            try:  # which windows are full and when the last of them frees up, read as `full` reads it
-                refusal = await self._full(windows)
-            except StorageError:
-                refusal = None
-            if refusal is None:  # freed up since, or unreadable: the full window's whole length
-                window = windows[full - 1]
-                refusal = _refused(window, window.item.get_expiry())
-            raise refusal
+        await self.settle(take, full)
 
     async def _full(self, windows: Sequence[Window]) -> RateLimited | None:
         full = [w for w in windows if not await self._limiter.test(w.item, *w.identifiers)]

@@ -16,10 +16,10 @@ import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from gateway.service_layer import challenges
 
-from .test_checkout_challenges_redis import BITS, PRODUCT_ID, Checkout, checkout, solved
+from .test_checkout_challenges_redis import BITS, PRODUCT_ID, Checkout, checkout, solved, store
 
 pytestmark = pytest.mark.integration
-__all__ = ["checkout"]
+__all__ = ["checkout", "store"]
 
 CAPTCHA_RULE = {"type": "challenge", "kind": "captcha", "per": "always"}
 

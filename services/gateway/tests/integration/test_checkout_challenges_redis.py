@@ -2,7 +2,8 @@
 service publishes them (`rules_key`, `challenges_document`); an order the rules challenge is a 428 with a
 challenge until it carries a solved one, a solution works once, for its shop and client address only and
 until it expires; below a rule's limit no challenge is asked; the storefront's form answers the same with
-the challenge in the page for its script."""
+the challenge in the page for its script. Each with the placement's rate-limit windows kept elsewhere (in
+memory) and in the checkpoint's Redis (as deployed: the checkpoint's script takes them too)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from faka_common.service_auth import ServiceCredential
 from gateway.adapters.shops import KnownShops
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import Settings
+from gateway.domain.shops import Shop
 from gateway.entrypoints.routers import edge_app
 from gateway.service_layer import challenges
 
@@ -39,14 +41,19 @@ def redis_url() -> str:
 
 
 class Orders:
-    """The order service: every placed order answers as placed, and is kept."""
+    """The order service: every placed order answers as placed, and is kept; while `busy`, none is placed
+    (503 busy)."""
 
     def __init__(self) -> None:
         self.placed: list[dict[str, Any]] = []
+        self.busy = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != "/internal/orders":
             return httpx.Response(404, json={"error": "not_found", "message": "no such route"})
+        if self.busy:
+            busy = {"error": "busy", "message": "too many orders waiting; try again shortly"}
+            return httpx.Response(503, json=busy, headers={"Retry-After": "2"})
         self.placed.append(json.loads(request.content))
         n = len(self.placed)
         return httpx.Response(
@@ -72,23 +79,36 @@ class Owner(InternalClient):
 
 
 class Checkout:
-    def __init__(self, namespace: str, store: redis.Redis) -> None:
+    """A gateway whose challenge checkpoint is at REDIS_URL under `namespace`; `settings` override its
+    settings (where the placement windows are kept, their sizes), `shop_status` the default shop's."""
+
+    def __init__(
+        self, namespace: str, store: redis.Redis, shop_status: str = "active", **settings: Any
+    ) -> None:
         self.namespace, self.store, self.orders = namespace, store, Orders()
-        settings = Settings(
-            redis_url=redis_url(),
-            kafka_namespace=namespace,
-            lookup_limit_storage_url="memory://",
-            orders_per_ip_per_hour=1000,
-            orders_per_email_per_hour=1000,
-            public_base_url="http://gateway.test/",
-        )
+        defaults: dict[str, Any] = {
+            "redis_url": redis_url(),
+            "kafka_namespace": namespace,
+            "lookup_limit_storage_url": "memory://",
+            "orders_per_ip_per_hour": 1000,
+            "orders_per_email_per_hour": 1000,
+            "public_base_url": "http://gateway.test/",
+        }
+        shop = Shop(DEFAULT_SHOP_ID, "default", "Default shop", shop_status)
         self.gateway: Gateway = build_gateway(
-            settings,
-            shops=KnownShops.default_only(),
+            Settings(**{**defaults, **settings}),
+            shops=KnownShops([shop], any_host=True),
             order=Owner(self.orders),
             storefront=Storefront(),
         )
         self.app = edge_app(self.gateway)
+
+    async def aclose(self) -> None:
+        """The gateway's clients closed, and every key of the namespace (the windows' too) deleted."""
+        await self.gateway.aclose()
+        await challenges.checkpoint(self.gateway).aclose()
+        async for key in self.store.scan_iter(match=f"*{self.namespace}*"):
+            await self.store.delete(key)
 
     def client(self, ip: str = "203.0.113.7") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app, client=(ip, 4000))
@@ -123,16 +143,20 @@ def solved(answer: httpx.Response) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def checkout() -> AsyncIterator[Checkout]:
-    namespace = f"it-{uuid.uuid4().hex[:10]}."
-    store = redis.from_url(redis_url())
-    made = Checkout(namespace, store)
+async def store() -> AsyncIterator[redis.Redis]:
+    connection = redis.from_url(redis_url())
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture(
+    params=["memory://", ""], ids=["placement-windows-in-memory", "placement-windows-in-checkpoint-redis"]
+)
+async def checkout(request: pytest.FixtureRequest, store: redis.Redis) -> AsyncIterator[Checkout]:
+    """A checkout whose placement windows are in memory, or in REDIS_URL (no URL of their own)."""
+    made = Checkout(f"it-{uuid.uuid4().hex[:10]}.", store, lookup_limit_storage_url=request.param)
     yield made
-    await made.gateway.aclose()
-    await challenges.checkpoint(made.gateway).aclose()
-    async for key in store.scan_iter(match=f"{namespace}*"):
-        await store.delete(key)
-    await store.aclose()
+    await made.aclose()
 
 
 async def test_a_shop_under_attack_answers_428_until_the_order_carries_a_solved_challenge(

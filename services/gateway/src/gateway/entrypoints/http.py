@@ -21,7 +21,7 @@ from gateway.entrypoints.requests import (
     PRIVATE,
     PROVIDER,
     checked_order_no,
-    order_payload,
+    place_requested_order,
     read_body,
 )
 from gateway.entrypoints.responses import BUYER, PROVIDER_ANSWER, WEBHOOK
@@ -29,7 +29,7 @@ from gateway.entrypoints.schemas import NewOrder, NewProduct, OrderSecretBody
 from gateway.entrypoints.shops import NoSuchShop, served, storefront_root, storefront_shop
 from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import OrderSecret
-from gateway.service_layer.challenges import ChallengeAnswer, ChallengeRequired, Solution, pass_checkout
+from gateway.service_layer.challenges import ChallengeAnswer, ChallengeRequired, Solution
 
 ROUTE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
@@ -99,15 +99,7 @@ def storefront_router(gw: Gateway) -> APIRouter:
         ] = None,
     ) -> dict[str, Any]:
         solution = Solution.presented(x_challenge, x_challenge_nonce, x_challenge_answer)
-        await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
-        return await edge.place_order(
-            gw,
-            served(request),
-            storefront_root(request),
-            order_payload(order, request.headers.get("accept-language")),
-            client_ip(gw, request),
-            idempotency_key=idempotency_key,
-        )
+        return await place_requested_order(gw, request, order, solution, idempotency_key)
 
     @api.get(
         "/orders/{order_no}",

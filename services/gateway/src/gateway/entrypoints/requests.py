@@ -1,6 +1,7 @@
 """What the public routes read from a request and how they answer privately: order numbers and provider
-names as they may appear in a path, bounded bodies, the buyer's locale and order, and the headers of an
-answer that carries a secret. One module every router imports, instead of routers importing each other."""
+names as they may appear in a path, bounded bodies, the buyer's locale and order (and its placing), and the
+headers of an answer that carries a secret. One module every router imports, instead of routers importing
+each other."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from typing import Any
 from faka_common.errors import NotFound
 from fastapi import Request
 
+from gateway.bootstrap import Gateway
 from gateway.domain.uploads import PayloadTooLarge
+from gateway.entrypoints.access import client_ip
 from gateway.entrypoints.schemas import Locale, NewOrder
+from gateway.entrypoints.shops import served, storefront_root
+from gateway.service_layer import edge
 from gateway.service_layer.buyer_secrets import NO_SUCH_ORDER
+from gateway.service_layer.challenges import Solution
 
 ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -74,3 +80,23 @@ def order_payload(order: NewOrder, accept_language: str | None) -> dict[str, Any
     if order.buyer_fields:
         payload["buyer_fields"] = order.buyer_fields
     return payload
+
+
+async def place_requested_order(
+    gw: Gateway,
+    request: Request,
+    order: NewOrder,
+    solution: Solution | None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The request's order placed (`edge.place_order`) in the shop it is for, from its client address, in
+    its language, with the challenge's `solution` it carries: the JSON API's and the storefront form's."""
+    return await edge.place_order(
+        gw,
+        served(request),
+        storefront_root(request),
+        order_payload(order, request.headers.get("accept-language")),
+        client_ip(gw, request),
+        idempotency_key=idempotency_key,
+        solution=solution,
+    )

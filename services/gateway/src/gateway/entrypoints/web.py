@@ -20,12 +20,18 @@ from gateway.domain.views import catalog_product
 from gateway.entrypoints import pages, telegram
 from gateway.entrypoints.access import client_ip
 from gateway.entrypoints.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_SECONDS, gettext, language, negotiate
-from gateway.entrypoints.requests import PRIVATE, PROVIDER, checked_order_no, order_payload, read_body
+from gateway.entrypoints.requests import (
+    PRIVATE,
+    PROVIDER,
+    checked_order_no,
+    place_requested_order,
+    read_body,
+)
 from gateway.entrypoints.schemas import NewOrder, OrderLookup
 from gateway.entrypoints.shops import served, storefront_root, storefront_shop
 from gateway.service_layer import buyer_secrets, edge
 from gateway.service_layer.buyer_secrets import OrderSecret
-from gateway.service_layer.challenges import ChallengeRequired, Solution, pass_checkout
+from gateway.service_layer.challenges import ChallengeRequired, Solution
 from gateway.service_layer.paused_products import PAUSED_PRODUCTS
 from gateway.service_layer.product_quality import product_quality
 from gateway.service_layer.storefront_categories import CATEGORY_NAMES
@@ -172,20 +178,13 @@ def web_router(gw: Gateway) -> APIRouter:
             answer = None if "captcha_refresh" in form else form.get("challenge_answer")
             solution = Solution.presented(form.get("challenge"), form.get("challenge_nonce"), answer)
             try:
-                await pass_checkout(gw, served(request).id, client_ip(gw, request), order.email, solution)
+                placed = await place_requested_order(gw, request, order, solution)
             except ChallengeRequired as asked:
                 found = await product_view(request, form.get("product_id", ""))
                 content = pages.product_page(
                     served(request), found, ctx, form=form, challenge=asked.body()["challenge"]
                 )
                 return html(request, content, asked.status_code)
-            placed = await edge.place_order(
-                gw,
-                served(request),
-                storefront_root(request),
-                order_payload(order, request.headers.get("accept-language")),
-                client_ip(gw, request),
-            )
         except DomainError as error:
             return html_error(request, error)
         path = storefront_root(request) + pages.order_page_path(placed["order_no"], placed["token"])

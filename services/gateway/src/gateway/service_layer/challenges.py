@@ -15,7 +15,9 @@ case-folded as digests in constant time; each image drawn counts in a window per
 Where the check runs: here, before the order service is asked, as one Redis script per order. The script
 reads the shop's and the platform's challenge rules from the hashes the risk service publishes on every rule
 change (and again on a sweep), counts the order in the rules' windows and, when a rule asks, takes the
-solution's one use. No HTTP hop to the risk service per order, and no in-process copy to keep fresh: a
+solution's one use; an order it lets go is then taken in the placement's rate-limit windows
+(`faka_common.rate_limits`' `take_all`, when they are kept in the same Redis), so a placement's Redis work is
+one round trip. No HTTP hop to the risk service per order, and no in-process copy to keep fresh: a
 changed rule applies to the next order on every gateway. Redis out of reach lets the order through (logged):
 risk still decides on it, and buyers keep buying."""
 
@@ -30,6 +32,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -38,7 +41,7 @@ from uuid import UUID, uuid4
 from captcha.image import ImageCaptcha
 from faka_common.contracts.risk_rules import rules_key
 from faka_common.errors import DomainError
-from faka_common.rate_limits import Window, email_id
+from faka_common.rate_limits import TAKE_ALL_FUNCTION, RedisTake, Window, email_id
 from limits import RateLimitItemPerMinute
 from pydantic import BaseModel, Field
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -71,12 +74,16 @@ CAPTCHA_HOW = (
 TOKEN = re.compile(r"^([12])\.([0-9a-f]{32})\.([0-9]{10})\.([0-9]{1,2})\.([0-9a-f]{32})\.([0-9a-f]{64})$")
 NONCE = re.compile(r"^[0-9]{1,20}$")
 
-# KEYS: the shop's and the platform's published rules, the solution's used-marker. ARGV: now (ms), the
-# order's member id, the windows' key prefix, the shop, the client address ('' unknown), the e-mail's id,
-# the difficulty the request's valid work has (0: none), how long its used-marker lives (ms), '1' when the
-# request answered a captcha right. Returns {bits asked (0: none), 1 when a captcha is asked,
-# 0 ask | 1 solution used already | 2 go}; an order that goes is counted.
-CHECKPOINT = """
+# KEYS: the shop's and the platform's published rules, the solution's used-marker, then the placement's
+# rate-limit windows (none: not taken here). ARGV: now (ms), the order's member id, the windows' key prefix,
+# the shop, the client address ('' unknown), the e-mail's id, the difficulty the request's valid work has
+# (0: none), how long its used-marker lives (ms), '1' when the request answered a captcha right, then
+# `take_all`'s arguments for the placement's windows (`RedisTake`). Returns {bits asked (0: none), 1 when a
+# captcha is asked, 0 ask | 1 solution used already | 2 go}; an order that goes is counted, then taken in
+# the placement's windows, and `take_all`'s answer follows (0 taken, else the position of a full window).
+CHECKPOINT = (
+    TAKE_ALL_FUNCTION
+    + """
 local now = tonumber(ARGV[1])
 local scopes = {ARGV[4], 'platform'}
 local need, captcha = 0, 0
@@ -111,8 +118,9 @@ for _, window in ipairs(counted) do
   redis.call('ZADD', window[1], now, ARGV[2])
   redis.call('PEXPIRE', window[1], window[2])
 end
-return {need, captcha, 2}
+return {need, captcha, 2, take_all({unpack(KEYS, 4)}, {unpack(ARGV, 10)})}
 """
+)
 
 
 class Challenge(BaseModel):
@@ -280,6 +288,7 @@ class Checkpoint:
         pool = BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=timeout, socket_timeout=timeout, socket_connect_timeout=timeout
         )
+        self.url = url
         self._redis = Redis(connection_pool=pool)
         self._namespace = namespace
         self._script = self._redis.register_script(CHECKPOINT)
@@ -293,8 +302,10 @@ class Checkpoint:
         solved: Accepted | None,
         now: float,
         captcha: bool = False,
-    ) -> tuple[int, bool, int]:
-        """(bits asked, whether a captcha is asked, state): see CHECKPOINT."""
+        take: RedisTake | None = None,
+    ) -> tuple[int, bool, int, int]:
+        """(bits asked, whether a captcha is asked, state, what `take_all` answered for `take` when the
+        order goes: 0 taken or nothing to take, else the position of a full window): see CHECKPOINT."""
         work_done = solved if solved is not None and solved.kind == "proof_of_work" else None
         used = f"{self._namespace}risk:challenge-used:{work_done.random if work_done else 'none'}"
         keys = [rules_key(self._namespace, str(shop_id)), rules_key(self._namespace, "platform"), used]
@@ -310,8 +321,10 @@ class Checkpoint:
             ttl_ms,
             "1" if captcha else "0",
         ]
-        bits, asks_captcha, state = await self._script(keys=keys, args=args)
-        return int(bits), bool(asks_captcha), int(state)
+        if take is not None:
+            keys, args = [*keys, *take.keys], [*args, *take.args]
+        bits, asks_captcha, state, *full = await self._script(keys=keys, args=args)
+        return int(bits), bool(asks_captcha), int(state), int(full[0]) if full else 0
 
     async def redeem_captcha(self, solved: Accepted, shop_id: UUID, client: str, answer: str) -> str | None:
         """Take the captcha's one try: None when the answer is right, else why not."""
@@ -355,30 +368,45 @@ def checkpoint(gw: Gateway) -> Checkpoint:
 
 
 async def pass_checkout(
-    gw: Gateway, shop_id: UUID, client_ip: str | None, email: str, solution: Solution | None
-) -> None:
+    gw: Gateway,
+    shop_id: UUID,
+    client_ip: str | None,
+    email: str,
+    solution: Solution | None,
+    placement: Sequence[Window] = (),
+) -> bool:
     """Let the order through, counted in the challenge rules' windows, or raise ChallengeRequired with a
     fresh challenge: no solution where one is asked, a wrong, expired or foreign one, or one used before;
-    RateLimited when the client had its share of captchas."""
+    RateLimited when the client had its share of captchas.
+
+    An order let through is then taken in the `placement` windows (`Limiter.take`: RateLimited when one is
+    full) by the same script, when they are kept in the checkpoint's Redis. Returns whether it was: False
+    when they are kept elsewhere or Redis could not be reached, and the caller takes them."""
     point, client, now = checkpoint(gw), client_ip or "", time.time()
     solved = None if solution is None else accepted(point.key, solution, shop_id, client, now)
     good = solved if isinstance(solved, Accepted) else None
+    limits = lookup_limits(gw)
+    take = limits.redis_take(placement, point.url)
     wrong: str | None = None
     try:
         if good is not None and good.kind == "captcha" and solution is not None:
             wrong = await point.redeem_captcha(good, shop_id, client, solution.answer)
         typed = good is not None and good.kind == "captcha" and wrong is None
-        bits, captcha, state = await point.ask(shop_id, client, email, good, now, captcha=typed)
+        bits, captcha, state, full = await point.ask(
+            shop_id, client, email, good, now, captcha=typed, take=take
+        )
         if state == 2:
-            return
+            if take is not None:
+                await limits.settle(take, full)
+            return take is not None
         if captcha:
-            await lookup_limits(gw).take([captcha_window(gw, shop_id, client)])
+            await limits.take([captcha_window(gw, shop_id, client)])
             challenge = await point.draw_captcha(shop_id, client, now)
         else:
             challenge = issue(point.key, shop_id, client, bits, now)
     except (RedisError, OSError) as error:
         log.warning("checkout challenges unchecked, Redis unreachable: %s", type(error).__name__)
-        return
+        return False
     if state == 1:
         why = "this challenge was solved and used already: solve the new one"
     elif wrong is not None:

@@ -28,6 +28,7 @@ from gateway.domain.views import (
 )
 from gateway.service_layer import buyer_secrets
 from gateway.service_layer.buyer_secrets import OrderSecret
+from gateway.service_layer.challenges import Solution, pass_checkout
 from gateway.service_layer.rate_limits import lookup_limits, placement_keys
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,25 @@ async def place_order(
     order: dict[str, Any],
     buyer_ip: str | None,
     idempotency_key: str | None = None,
+    solution: Solution | None = None,
 ) -> dict[str, Any]:
-    """Place the order in `shop`, whose storefront is at `root` (its links lead there); a suspended or
-    closed shop takes none (409). An `Idempotency-Key` goes to the order service, which replays the first
-    answer.
+    """Place the order in `shop`, whose storefront is at `root` (its links lead there). First the checkout's
+    challenges (`challenges.pass_checkout`, with the request's `solution`: 428 when a rule asks for one);
+    then a suspended or closed shop takes none (409). An `Idempotency-Key` goes to the order service, which
+    replays the first answer.
     Every placement counts against the client's and the e-mail's hourly windows (429 once one is full):
-    unpaid orders hold stock for the payment window, so placing them at speed starves real buyers. One the
-    order service turns away busy is given back."""
-    open_shop(shop)
+    unpaid orders hold stock for the payment window, so placing them at speed starves real buyers. The
+    challenge checkpoint's script takes them (one Redis round trip for both) when they are in its Redis. One
+    the order service turns away busy is given back."""
     limits = lookup_limits(gw)
-    windows = placement_keys(gw.settings, buyer_ip, str(order.get("buyer_email", "")))
-    await limits.take(windows)
+    email = str(order.get("buyer_email", ""))
+    windows = placement_keys(gw.settings, buyer_ip, email)
+    # a closed shop's 409 comes after the challenge, and takes nothing from the windows
+    placement = windows if shop.takes_orders else []
+    taken = await pass_checkout(gw, shop.id, buyer_ip, email, solution, placement)
+    open_shop(shop)
+    if not taken:
+        await limits.take(windows)
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     try:
         response = await gw.order.request(
