@@ -269,7 +269,7 @@ async def buyer_notice(
     routed = notifier.routed(template)
     # the shop's sending settings are read only when the notice's route has a channel that uses them (the
     # paid notice, on the order page alone, does not), and then with the addressee, in its one statement
-    shop_sent = _sends_as_shop(notifier, template)
+    shop_sent = bool(routed & SHOP_SENT)
     addressee = addressee or await _addressee(uow, shop_id, order_id, channels=shop_sent)
     contact, shop = addressee.contact, addressee.shop
     moment = occurred_at()

@@ -94,41 +94,31 @@ _CHANNEL = Compiled(
 )
 
 
-def _scalar(table: Table, column: str, *keys: str) -> Any:
-    """`table.column` of the row whose `keys` columns equal the parameters of those names, as a subquery."""
-    where = [table.c[key] == bindparam(key) for key in keys]
-    return select(table.c[column]).where(*where).scalar_subquery()
-
-
-#: Who collects a payment notification's money, in one statement: whom the buyer's start with the provider
-#: sent it to (NULL: never started), and whether the shop's own channel for it is enabled (NULL: it has none)
-_COLLECTOR = Compiled(
-    select(
-        _scalar(payment_attempts, "collected_by", "order_id", "provider").label("started"),
-        _scalar(payment_channels, "enabled", "shop_id", "provider").label("shop_enabled"),
+def _collector_columns(order_id: Any, shop_id: Any) -> tuple[Any, Any]:
+    """Who collects a payment of the order `order_id` of shop `shop_id` with the provider named by the
+    `provider` parameter, as two subqueries: whom the buyer's start with the provider sent the money to
+    (`started`, NULL: never started) and whether the shop's own channel for it is enabled (`shop_enabled`,
+    NULL: it has none). `order_id` and `shop_id`: parameters, or the columns of a row read beside them."""
+    provider: Any = bindparam("provider")
+    started = select(payment_attempts.c.collected_by).where(
+        payment_attempts.c.order_id == order_id, payment_attempts.c.provider == provider
     )
-)
+    enabled = select(payment_channels.c.enabled).where(
+        payment_channels.c.shop_id == shop_id, payment_channels.c.provider == provider
+    )
+    return started.scalar_subquery().label("started"), enabled.scalar_subquery().label("shop_enabled")
+
+
+#: Who collects a payment notification's money, in one statement (`_collector_columns`)
+_COLLECTOR = Compiled(select(*_collector_columns(bindparam("order_id"), bindparam("shop_id"))))
 
 #: A payment notification's order by number, its row locked as `OrderRepository.lock_by_no` locks it, with
 #: `_COLLECTOR`'s two answers for it: one round trip a sale fewer than the lock and then the collector.
 _LOCKED_WITH_COLLECTOR = {
     in_shop: Compiled(
-        query.add_columns(
-            select(payment_attempts.c.collected_by)
-            .where(
-                payment_attempts.c.order_id == orders.c.id,
-                payment_attempts.c.provider == bindparam("provider"),
-            )
-            .scalar_subquery()
-            .label("started"),
-            select(payment_channels.c.enabled)
-            .where(
-                payment_channels.c.shop_id == orders.c.shop_id,
-                payment_channels.c.provider == bindparam("provider"),
-            )
-            .scalar_subquery()
-            .label("shop_enabled"),
-        ).with_for_update(key_share=True, of=orders)
+        query.add_columns(*_collector_columns(orders.c.id, orders.c.shop_id)).with_for_update(
+            key_share=True, of=orders
+        )
     )
     for in_shop, query in BY_NO_QUERIES.items()
 }
