@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faka_common.db.tables import inbox, outbox
@@ -12,7 +13,7 @@ from faka_common.messaging import retention
 from faka_common.messaging.retention import Retention, sweep, uuid7_floor
 from faka_common.runtime import Runtime
 from faka_common.settings import ServiceSettings
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uuid6 import uuid7
 
@@ -104,6 +105,42 @@ async def test_a_sweep_takes_many_rows_in_bounded_statements_and_stops_after_its
     assert (await sweep(engine, "svc", [], keep, now=NOW))["outbox"] == 6  # two rounds of three
     assert await outbox_keys(engine) == ["old 6", "old 7"]  # the oldest went first
     assert (await sweep(engine, "svc", [], keep, now=NOW))["outbox"] == 2
+
+
+def rows_looked_at(plan: dict[str, Any]) -> int:
+    """The rows a plan's scans read (what they returned and what their filters dropped), all nodes."""
+    own = plan.get("Rows Removed by Filter", 0)
+    if "Scan" in plan["Node Type"]:
+        own += plan["Actual Rows"]
+    return int(own) + sum(rows_looked_at(child) for child in plan.get("Plans", []))
+
+
+async def test_a_sweep_reads_the_rows_it_removes_not_the_day_it_keeps(engine: AsyncEngine) -> None:
+    await add_outbox(engine, "published two days ago", NOW - timedelta(days=2), NOW - timedelta(days=2))
+    await add_outbox(engine, "unpublished for three days", NOW - timedelta(days=3), None)
+    async with engine.begin() as connection:  # the day's rows, published a moment after they were made
+        await connection.execute(
+            text(
+                "INSERT INTO outbox (event_id, topic, key, type, value, created_at, published_at) "
+                "SELECT gen_random_uuid(), 't', 'kept', 'T', '{}', :now, :now FROM generate_series(1, 3000)"
+            ),
+            {"now": NOW},
+        )
+        await connection.execute(text("ANALYZE outbox"))  # as autovacuum would, after so many rows
+    before = NOW - timedelta(hours=24)
+    looked = 0
+    async with engine.connect() as connection:  # rolled back when it closes: the purge is only explained
+        explain = "EXPLAIN (ANALYZE, FORMAT JSON) "
+        found = await connection.execute(text(explain + retention.OUTBOX_KEPT_FROM.text), {"before": before})
+        looked += rows_looked_at(found.scalar_one()[0]["Plan"])
+        below = (await connection.execute(retention.OUTBOX_KEPT_FROM, {"before": before})).scalar_one()
+        params = {"before": before, "below": below, "batch": retention.BATCH}
+        purged = await connection.execute(text(explain + retention.OUTBOX_PURGE.text), params)
+        looked += rows_looked_at(purged.scalar_one()[0]["Plan"])
+    assert looked <= 10  # not the 3,002 the outbox holds
+    removed = await sweep(engine, "svc", [], Retention(outbox=timedelta(hours=24)), now=NOW)
+    assert removed == {"outbox": 1, "inbox": 0}
+    assert set(await outbox_keys(engine)) == {"unpublished for three days", "kept"}
 
 
 async def test_only_the_relays_leader_sweeps(fresh_database: str, engine: AsyncEngine) -> None:
