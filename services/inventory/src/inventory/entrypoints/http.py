@@ -466,4 +466,6 @@ def router(service: Service) -> APIRouter:
 
     # not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once
     resealing = resealing_router(settings, service.runtime.sessions, service.keyring, SEALED)
-    return combined(api, catalog, reveals, resealing, quality_router(service))
+    # the routes every sale calls come first (a placement's product read, the two key reveals): FastAPI tries
+    # a request against each route in turn, twice, at 2-3 us a route (FastAPI 0.165)
+    return combined(catalog, reveals, api, resealing, quality_router(service))
