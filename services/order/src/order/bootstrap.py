@@ -25,7 +25,9 @@ from faka_common.contracts import (
     topics,
 )
 from faka_common.contracts.delivery import ManualDeliveryRequested, RechargeRequested
+from faka_common.contracts.inventory import ProductChanged
 from faka_common.contracts.order import OrderLinkRequested, OrderNeedsAttention, OrderRefunded
+from faka_common.contracts.quality import ProductPaused, ProductResumed
 from faka_common.contracts.shops import ShopChanged
 from faka_common.errors import Busy
 from faka_common.http import InternalClient
@@ -88,6 +90,9 @@ class Service:
                 DeliverySucceeded: handlers.on_delivery_succeeded,
                 DeliveryFailed: handlers.on_delivery_failed,
                 ShopChanged: handlers.on_shop_changed,
+                ProductChanged: handlers.on_product_changed,
+                ProductPaused: handlers.on_product_paused,
+                ProductResumed: handlers.on_product_resumed,
             },
             batch_size=self.settings.consumer_batch_size,
             before_run=handlers.lock_orders,

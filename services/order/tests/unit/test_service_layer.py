@@ -193,7 +193,8 @@ class FakeChannels:
 
 
 class FakeShops:
-    """The shops read model: no shop known unless a test tells it one; a product's tiers as `tiers` has."""
+    """The shops read model: no shop known unless a test tells it one; a product's tiers as `tiers` has; the
+    catalog read model holds no product (placements ask the fake catalog)."""
 
     def __init__(self, tiers: FakeTiers) -> None:
         self.rows: dict[UUID, KnownShop] = {}
@@ -201,8 +202,8 @@ class FakeShops:
 
     async def with_price_tiers(
         self, shop_id: UUID, product_id: UUID
-    ) -> tuple[KnownShop | None, list[PriceTier]]:
-        return await self.get(shop_id), await self._tiers.for_product(shop_id, product_id)
+    ) -> tuple[KnownShop | None, list[PriceTier], None]:
+        return await self.get(shop_id), await self._tiers.for_product(shop_id, product_id), None
 
     async def save(self, shop: KnownShop) -> None:
         self.rows[shop.shop_id] = shop

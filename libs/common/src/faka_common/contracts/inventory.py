@@ -96,6 +96,12 @@ class ProductChanged(ProductEvent):
     )
     in_stock: bool = True
     issue_order: str = Field(default="fifo", examples=["fifo", "random"])
+    face_value: int | None = Field(
+        default=None, description="What a recharge tops up, in minor units; None: not a recharge product"
+    )
+    paused: bool = Field(
+        default=False, description="Taken off sale by its after-sales rate (ProductPaused) until resumed"
+    )
 
 
 class LowStock(ProductEvent):

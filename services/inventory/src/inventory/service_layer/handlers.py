@@ -569,6 +569,8 @@ def product_changed(product: Product) -> ProductChanged:
         max_per_buyer=product.max_per_buyer,
         in_stock=product.in_stock,
         issue_order=product.issue_order.value,
+        face_value=product.face_value,
+        paused=product.paused_at is not None,
     )
 
 

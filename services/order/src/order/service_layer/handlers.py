@@ -1,5 +1,5 @@
 """Order consumers: each is a guarded transition on the locked order row (a misfit is logged and ignored), and
-the shops read model kept from merchant's ShopChanged."""
+the read models kept from merchant's ShopChanged (shops) and inventory's product events (the catalog)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from faka_common.contracts import (
 )
 from faka_common.contracts.delivery import DeliveryEvent
 from faka_common.contracts.envelope import Message
-from faka_common.contracts.inventory import InventoryEvent
+from faka_common.contracts.inventory import InventoryEvent, ProductChanged
 from faka_common.contracts.order import OrderNeedsAttention
+from faka_common.contracts.quality import ProductPaused, ProductResumed
 from faka_common.contracts.shops import ShopChanged
 from uuid6 import uuid7
 
@@ -184,6 +185,19 @@ async def lock_orders(messages: list[Message], uow: OrderUnitOfWork) -> None:
         [m.order_id for m in messages if isinstance(getattr(m, "order_id", None), UUID)]
     )
     uow.orders.defer_saves()
+
+
+async def on_product_changed(event: ProductChanged, uow: OrderUnitOfWork) -> None:
+    """Keep the product's selling terms for the placements to come (the catalog read model)."""
+    await uow.catalog.changed(event)
+
+
+async def on_product_paused(event: ProductPaused, uow: OrderUnitOfWork) -> None:
+    await uow.catalog.paused(event.product_id, True)
+
+
+async def on_product_resumed(event: ProductResumed, uow: OrderUnitOfWork) -> None:
+    await uow.catalog.paused(event.product_id, False)
 
 
 async def on_shop_changed(event: ShopChanged, uow: OrderUnitOfWork) -> None:

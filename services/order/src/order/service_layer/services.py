@@ -99,32 +99,25 @@ async def place_order(
     """Price the order (tier, coupon), check the purchase limits, store it as pending_risk and announce
     OrderPlaced, all in one transaction: a coupon use or a limit is never counted for an order not kept.
     All of it is the shop's: the product (inventory answers 404 for another shop's), tiers, coupon, limits.
-    A shop the shops read model knows is not active takes none (409; the gateway refuses first)."""
+    A shop the shops read model knows is not active takes none (409; the gateway refuses first).
+
+    The product's terms come from the catalog read model, read with the shop and tiers; a product it does
+    not hold (not yet told, or told before it kept everything) is asked of inventory (`catalog`)."""
     shop = command.shop_id
-    product = await catalog.product(command.product_id, shop)
-    if product.paused:
-        raise Conflict(
-            f"product {command.product_id} is not on sale: paused because buyers reported too many problems "
-            "with it, until the shop resumes it"
-        )
-    if not product.active:
-        raise Conflict(f"product {command.product_id} is not on sale")
-    if product.price * command.quantity > MAX_AMOUNT:
-        raise DomainError("order amount is too large")
     buyer_fields = fulfilment.check_buyer_fields(command.buyer_fields)
-    fulfilment.check_recharge_fields(product.delivery_type, buyer_fields)
-    pricing.check_purchase_limits(command.quantity, product.max_per_order, None, 0)
-    password_hash = None
-    if command.query_password:
-        salt = credentials.email_salt(tokens.secret, command.buyer_email)
-        password_hash = await asyncio.to_thread(credentials.hash_password, command.query_password, salt)
     at = now or datetime.now(UTC)
     order_id = uuid7()
     async with uow:
-        # in the order's own transaction, not one of its own before the catalog's answer (two round trips
-        # less a sale); an order in a closed shop still keeps nothing
-        known, tiers = await uow.shops.with_price_tiers(shop, product.product_id)
+        # the product's terms, the shop and its tiers in one statement of the order's own transaction; an
+        # order in a closed shop still keeps nothing
+        known, tiers, held = await uow.shops.with_price_tiers(shop, command.product_id)
+        product = held or await catalog.product(command.product_id, shop)
+        _check_on_sale(product, command, buyer_fields)
         check_takes_orders(known)
+        password_hash = None
+        if command.query_password:
+            salt = credentials.email_salt(tokens.secret, command.buyer_email)
+            password_hash = await asyncio.to_thread(credentials.hash_password, command.query_password, salt)
         if product.max_per_buyer is not None:
             await uow.orders.lock_buyer(shop, product.product_id, command.buyer_email)
             bought = await uow.orders.units_bought(shop, product.product_id, command.buyer_email)
@@ -183,6 +176,22 @@ async def place_order(
         await uow.commit()
     log.info("order %s placed (%s)", order.order_no, order.id)
     return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))
+
+
+def _check_on_sale(product: Product, command: PlaceOrder, buyer_fields: dict[str, str]) -> None:
+    """409 for a product off sale (paused by its after-sales rate, or inactive); 400 for an amount too large,
+    missing recharge fields, or more units than one order may buy."""
+    if product.paused:
+        raise Conflict(
+            f"product {command.product_id} is not on sale: paused because buyers reported too many problems "
+            "with it, until the shop resumes it"
+        )
+    if not product.active:
+        raise Conflict(f"product {command.product_id} is not on sale")
+    if product.price * command.quantity > MAX_AMOUNT:
+        raise DomainError("order amount is too large")
+    fulfilment.check_recharge_fields(product.delivery_type, buyer_fields)
+    pricing.check_purchase_limits(command.quantity, product.max_per_order, None, 0)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from faka_common.contracts.envelope import Envelope, Message
 from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from order.adapters.catalog import CatalogRepository
 from order.adapters.metrics import count_transitions
 from order.adapters.order_changes import OrderChanges
 from order.adapters.order_history import OrderHistory
@@ -37,6 +38,7 @@ class OrderUnitOfWork(UnitOfWork):
     tiers: PriceTierRepository
     coupons: CouponRepository
     shops: ShopRepository
+    catalog: CatalogRepository
     channels: PaymentChannelRepository
     history: OrderHistory
     figures: ShopFigures
@@ -77,6 +79,7 @@ class OrderUnitOfWork(UnitOfWork):
         self.tiers = PriceTierRepository(session)
         self.coupons = CouponRepository(session)
         self.shops = ShopRepository(session)
+        self.catalog = CatalogRepository(session)
         self.channels = PaymentChannelRepository(session)
         self.history = OrderHistory(session)
         self.figures = ShopFigures(session)
