@@ -106,6 +106,7 @@ def test_an_order_watch_announcement_tells_a_payments_time_and_a_deliverys_time_
     iso = "2026-12-03T06:00:00.123456+00:00"
     assert read_announcement(announcement("paid", at)) == Announced("paid", iso)
     assert read_announcement(announcement("delivered", at, 3)) == Announced("delivered", iso, 3)
+    assert read_announcement(announcement("awaiting_payment", at)) == Announced("awaiting_payment", iso)
     assert announcement("delivered", at) == "delivered"  # no version known: the page reads the order
     assert announcement("fulfilling", at, 3) == "fulfilling"  # nothing else is told
     assert read_announcement("fulfilling") == Announced("fulfilling", None, None)

@@ -119,6 +119,13 @@ def test_keys_are_never_shown_before_delivery() -> None:
         assert "usage_instructions" not in view
 
 
+def test_the_buyer_never_sees_how_the_secret_opened_the_order_or_the_link_kept_for_later() -> None:
+    """`access` and `once_awaiting_payment` are for the gateway's order-page stream, not the page."""
+    once = {"pay_url": "https://pay.example/N1?token=t", "payment_methods": ["sandbox"]}
+    view = buyer_order_view({**ORDER, "access": {"by": "token"}, "once_awaiting_payment": once}, None)
+    assert "access" not in view and "once_awaiting_payment" not in view
+
+
 def test_delivered_order_without_keys_shows_an_empty_list() -> None:
     assert buyer_order_view({**ORDER, "status": "delivered"}, None)["items"] == []
 

@@ -25,9 +25,16 @@ class Orders:
 
     async def buyer_order_and_access(
         self, gw: Any, order_no: str, secret: OrderSecret, ip: str | None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         self.reads.append(self.status)
-        return await self.revealed_view(gw, self.view()), self.access
+        return await self.revealed_view(gw, self.view()), self.opened()
+
+    def opened(self) -> dict[str, Any] | None:
+        """How the secret opened the order, with what its view shows once it awaits payment (before it does),
+        as `edge.buyer_order_and_access` hands them to the stream."""
+        if self.access is None or self.status not in {"pending_risk", "reserving"}:
+            return self.access
+        return {**self.access, "once_awaiting_payment": ONCE_AWAITING}
 
     async def revealed_view(self, gw: Any, order: dict[str, Any]) -> dict[str, Any]:
         if order["status"] != "delivered":
@@ -42,24 +49,29 @@ class Orders:
             "order_no": "N1",
             "status": self.status,
             "amount": 4800,
-            "pay_url": "https://pay.example/N1" if awaiting else None,
-            "payment_methods": ["sandbox"] if awaiting else [],
+            "expires_at": EXPIRES_AT.isoformat(),
+            "pay_url": ONCE_AWAITING["pay_url"] if awaiting else None,
+            "payment_methods": ONCE_AWAITING["payment_methods"] if awaiting else [],
             "paid_at": PAID_AT.isoformat() if paid else None,
             "delivered_at": DELIVERED_AT.isoformat() if self.status == "delivered" else None,
         }
 
 
+ONCE_AWAITING: dict[str, Any] = {"pay_url": "https://pay.example/N1", "payment_methods": ["sandbox"]}
+EXPIRES_AT = datetime(2026, 12, 2, 12, 10, tzinfo=UTC)
 PAID_AT = datetime(2026, 12, 2, 12, 0, 0, 123456, tzinfo=UTC)
 DELIVERED_AT = datetime(2026, 12, 2, 12, 0, 1, 5, tzinfo=UTC)
 TOKEN_ACCESS = {"by": "token", "secret_version": 0, "until": "2999-01-01T00:00:00+00:00"}
 
 
 def announced(status: str, with_times: bool = True, secret_version: int = 0) -> str:
-    """`status` announced as the order service does: the move to paid with the time paid, the move to
-    delivered with the time delivered and the secret version (neither, unless `with_times`)."""
+    """`status` announced as the order service does: the move to awaiting payment with the end of its
+    window, to paid with the time paid, to delivered with the time delivered and the secret version (none,
+    unless `with_times`)."""
     if not with_times:
         return announcement(status)
-    return announcement(status, DELIVERED_AT if status == "delivered" else PAID_AT, secret_version)
+    at = {"awaiting_payment": EXPIRES_AT, "delivered": DELIVERED_AT}.get(status, PAID_AT)
+    return announcement(status, at, secret_version)
 
 
 async def follow(
@@ -75,7 +87,7 @@ async def follow(
         orders.view(),
         changes,
         contextlib.AsyncExitStack(),
-        orders.access,
+        orders.opened(),
     )
     seen = [json.loads((await anext(frames)).decode().split("data: ", 1)[1])]
     for status in announcements:
@@ -93,7 +105,7 @@ def orders(monkeypatch: pytest.MonkeyPatch) -> Orders:
     return orders
 
 
-async def test_a_keyed_sale_is_read_only_when_it_awaits_payment_and_told_the_rest(orders: Orders) -> None:
+async def test_a_keyed_sale_is_read_once_when_the_page_opens_and_told_the_rest(orders: Orders) -> None:
     seen = await follow(orders, ["reserving", "awaiting_payment", "paid", "fulfilling", "delivered"])
     assert [view["status"] for view in seen] == [
         "pending_risk",
@@ -103,12 +115,43 @@ async def test_a_keyed_sale_is_read_only_when_it_awaits_payment_and_told_the_res
         "fulfilling",
         "delivered",
     ]
-    assert orders.reads == ["awaiting_payment"]
+    assert orders.reads == []
     assert orders.reveals == ["delivered"]  # the keys, revealed once
     assert seen[5] == {**orders.view(), "items": [{"content": "KEY-1"}]}  # what a read would have shown
     orders.status = "paid"
     assert seen[3] == orders.view()  # told by the announcement: what a read at paid would have shown
+    orders.status = "awaiting_payment"
+    assert seen[2] == orders.view()  # the payment link and methods the first read had for then
     assert seen[4]["paid_at"] and seen[4]["pay_url"] is None  # fulfilling keeps what paid showed
+
+
+@pytest.mark.parametrize(
+    ("announced_as", "opened"),
+    [
+        (
+            announcement("awaiting_payment", datetime(2026, 12, 2, 12, 30, tzinfo=UTC)),
+            TOKEN_ACCESS,
+        ),  # reviewed
+        (announcement("awaiting_payment"), TOKEN_ACCESS),  # an order service that announced the status alone
+        (announced("awaiting_payment"), None),  # one that does not say how the order opened
+    ],
+)
+async def test_a_move_to_awaiting_payment_it_cannot_tell_makes_the_stream_read_the_order(
+    orders: Orders, announced_as: str, opened: dict[str, Any] | None
+) -> None:
+    """A window other than the one the page showed (the order was reviewed, and its window starts at the
+    approval), or no window or payment link known: the stream reads the order for its link."""
+    orders.access = opened  # type: ignore[assignment]
+    changes: asyncio.Queue[str] = asyncio.Queue()
+    frames = order_events._stream(
+        object(), "N1", OrderSecret("t", None), None, orders.view(), changes, contextlib.AsyncExitStack(),
+        orders.opened(),
+    )  # fmt: skip
+    await anext(frames)
+    orders.status = "awaiting_payment"
+    changes.put_nowait(announced_as)
+    await anext(frames)
+    assert orders.reads == ["awaiting_payment"]
 
 
 async def test_a_payment_announced_without_its_time_makes_the_stream_read_the_order(orders: Orders) -> None:

@@ -132,3 +132,23 @@ async def test_the_view_of_an_order_awaiting_payment_reads_it_with_what_it_may_b
     assert view["status"] == "awaiting_payment" and view["payment_methods"] == ["sandbox"]
     assert len(sent) == 1, sent
     assert "FROM orders" in sent[0] and "payment_channels" in sent[0]
+
+
+async def test_the_view_before_payment_carries_the_link_and_methods_it_will_show_once_awaiting_payment(
+    db: Any,
+) -> None:
+    """So the order page's stream shows the move to awaiting payment with no read of its own; the link is
+    the one the view awaiting payment shows (the same token), and nothing is offered before then."""
+    async with order_api(db, Catalog()) as api:
+        placed = (await api.post("/internal/orders", json=order())).json()
+        before = await shown(api, placed)
+        await db.fetch(
+            "UPDATE orders SET status = 'awaiting_payment' WHERE order_no = $1", placed["order_no"]
+        )
+        awaiting = await shown(api, placed)
+    assert before["status"] == "pending_risk"
+    assert (before["pay_url"], before["payment_methods"]) == (None, [])
+    assert "/pay/sandbox/" in awaiting["pay_url"] and awaiting["payment_methods"] == ["sandbox"]
+    once = {"pay_url": awaiting["pay_url"], "payment_methods": awaiting["payment_methods"]}
+    assert before["once_awaiting_payment"] == once
+    assert "once_awaiting_payment" not in awaiting

@@ -51,3 +51,24 @@ async def test_a_placed_order_is_not_announced_and_its_next_move_is_after_commit
     [(order_no, payload)] = changes.announced
     assert order_no == order.order_no
     assert read_announcement(payload).status == locked.status.value != Status.PENDING_RISK.value
+
+
+async def test_the_move_to_awaiting_payment_is_announced_with_the_end_of_its_payment_window(db: Db) -> None:
+    """The page's stream shows the payment link it was given before (`once_awaiting_payment`) when the
+    window is the one its view showed; an approval after review moves the window, and the stream reads."""
+    changes = Recorded()
+    order = placed_order()
+    async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
+        await uow.orders.add(order)
+        await uow.commit()
+    async with OrderUnitOfWork(db.sessions, "order", changes) as uow:
+        locked = await uow.orders.lock(DEFAULT_SHOP_ID, order.id)
+        assert locked is not None
+        locked.apply(Trigger.APPROVE, datetime.now(UTC))
+        locked.apply(Trigger.STOCK_RESERVED, datetime.now(UTC))
+        await uow.orders.save(locked)
+        await uow.commit()
+    [(_, payload)] = changes.announced
+    assert locked.status is Status.AWAITING_PAYMENT and locked.expires_at is not None
+    told = read_announcement(payload)
+    assert (told.status, told.at) == ("awaiting_payment", locked.expires_at.isoformat())

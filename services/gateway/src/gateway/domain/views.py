@@ -45,6 +45,8 @@ def moved_view(
     status = view.get("status")
     if status in TRANSIT_STATUSES.get(announced.status, ()):
         return {**view, "status": announced.status}
+    if announced.status == "awaiting_payment" and status in AWAITING_AFTER:
+        return _awaiting_payment(view, announced, access)
     if announced.status == "paid" and status == "awaiting_payment" and announced.at:
         return {**view, "status": "paid", "paid_at": announced.at, "pay_url": None, "payment_methods": []}
     if (
@@ -55,6 +57,34 @@ def moved_view(
     ):
         return {**view, "status": "delivered", "delivered_at": announced.at}
     return None
+
+
+#: The statuses a move to awaiting payment is told after.
+AWAITING_AFTER = frozenset({"pending_risk", "review", "reserving"})
+
+
+def _awaiting_payment(
+    view: dict[str, Any], announced: Announced, access: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The view once the order awaits payment: the payment link and methods the last read gave for then
+    (`once_awaiting_payment`, kept with `access`), when the announced window is the one the view shows (an
+    approval after review starts another)."""
+    once = access.get("once_awaiting_payment") if access else None
+    if (
+        not isinstance(once, Mapping)
+        or not announced.at
+        or not _same_moment(announced.at, view.get("expires_at"))
+    ):
+        return None
+    told = {"pay_url": once.get("pay_url"), "payment_methods": list(once.get("payment_methods") or [])}
+    return {**view, "status": "awaiting_payment", **told}
+
+
+def _same_moment(one: str, other: Any) -> bool:
+    try:
+        return datetime.fromisoformat(one) == datetime.fromisoformat(str(other))
+    except (TypeError, ValueError):
+        return False
 
 
 #: The statuses a delivery announcement is told after (the stream reads the order after any other).
@@ -201,6 +231,7 @@ def buyer_order_view(order: dict[str, Any], keys: dict[str, Any] | None) -> dict
     view.pop("items", None)
     view.pop("usage_instructions", None)
     view.pop("access", None)
+    view.pop("once_awaiting_payment", None)
     if reveals_keys(order.get("status")):
         keys = keys or {}
         view["items"] = [{"content": k["content"]} for k in keys.get("keys", [])]

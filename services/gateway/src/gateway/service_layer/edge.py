@@ -136,10 +136,15 @@ async def buyer_order(
 async def buyer_order_and_access(
     gw: Gateway, order_no: str, secret: OrderSecret, client_ip: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """`buyer_order`, and how the secret opened the order (the order service's `access`)."""
+    """`buyer_order`, and how the secret opened the order (the order service's `access`) with what the view
+    shows once the order awaits payment, before it does (`once_awaiting_payment`: the order page's stream
+    tells that move by its announcement, `views.moved_view`)."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
-    access = order.get("access")
-    return await revealed_view(gw, order), access if isinstance(access, dict) else None
+    access, once = order.get("access"), order.get("once_awaiting_payment")
+    if not isinstance(access, dict):
+        return await revealed_view(gw, order), None
+    kept = {**access, "once_awaiting_payment": once} if isinstance(once, dict) else access
+    return await revealed_view(gw, order), kept
 
 
 async def revealed_view(gw: Gateway, order: dict[str, Any]) -> dict[str, Any]:

@@ -344,6 +344,8 @@ def _announced(order: Order) -> str:
     status = order.status
     if status is Status.DELIVERED:
         return announcement(status.value, order.delivered_at, order.secret_version)
+    if status is Status.AWAITING_PAYMENT:
+        return announcement(status.value, order.expires_at)
     return announcement(status.value, order.paid_at)
 
 

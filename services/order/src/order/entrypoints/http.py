@@ -140,6 +140,10 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+#: Statuses an order passes before it awaits payment.
+BEFORE_PAYMENT = frozenset({Status.PENDING_RISK, Status.REVIEW, Status.RESERVING})
+
+
 def awaits_payment(order: Order) -> bool:
     """Whether the buyer has something to pay now; a zero-amount order never does (it is paid directly)."""
     return order.status is Status.AWAITING_PAYMENT and not order.free
@@ -155,7 +159,13 @@ def pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
     """The sandbox checkout when the sandbox is one of the order's payment methods; other providers give
     their pay URL when the buyer picks one (POST .../payments). The link's token expires when the order's
     first one does (it is issued as of the order's placement), so showing the order never extends access."""
-    if not awaits_payment(order) or "sandbox" not in methods:
+    if not awaits_payment(order):
+        return None
+    return _pay_url(service, order, methods)
+
+
+def _pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
+    if "sandbox" not in methods:
         return None
     token = order_tokens(service).issue(order.order_no, order.secret_version, order.created_at)
     base = service.settings.public_base_url.rstrip("/")
@@ -324,11 +334,16 @@ def router(service: Service) -> APIRouter:
         opened = await services.open_order(
             shop, order_no, service.reader(), tokens, body.token, body.password, channels=True
         )
-        order, methods = opened.order, []
-        if awaits_payment(order):
+        order, methods, view = opened.order, [], {"access": buyer_access(opened)}
+        if awaits_payment(order) or (order.status in BEFORE_PAYMENT and not order.free):
             own = opened.enabled_channels or []
             methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
-        return {**order_view(service, order, methods), "access": buyer_access(opened)}
+        if order.status in BEFORE_PAYMENT and not order.free:
+            # what the view will show once the order awaits payment: the order page's stream shows it when
+            # the move is announced, with no read of the order (faka_common.contracts.order_watch)
+            once = {"pay_url": _pay_url(service, order, methods), "payment_methods": methods}
+            return {**order_view(service, order, []), **view, "once_awaiting_payment": once}
+        return {**order_view(service, order, methods), **view}
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
