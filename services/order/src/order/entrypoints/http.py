@@ -334,16 +334,18 @@ def router(service: Service) -> APIRouter:
         opened = await services.open_order(
             shop, order_no, service.reader(), tokens, body.token, body.password, channels=True
         )
-        order, methods, view = opened.order, [], {"access": buyer_access(opened)}
-        if awaits_payment(order) or (order.status in BEFORE_PAYMENT and not order.free):
-            own = opened.enabled_channels or []
-            methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
-        if order.status in BEFORE_PAYMENT and not order.free:
-            # what the view will show once the order awaits payment: the order page's stream shows it when
-            # the move is announced, with no read of the order (faka_common.contracts.order_watch)
-            once = {"pay_url": _pay_url(service, order, methods), "payment_methods": methods}
-            return {**order_view(service, order, []), **view, "once_awaiting_payment": once}
-        return {**order_view(service, order, methods), **view}
+        order, access = opened.order, {"access": buyer_access(opened)}
+        before = order.status in BEFORE_PAYMENT and not order.free
+        if not (before or awaits_payment(order)):
+            return {**order_view(service, order, []), **access}
+        own = opened.enabled_channels or []
+        methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
+        if not before:
+            return {**order_view(service, order, methods), **access}
+        # what the view will show once the order awaits payment: the order page's stream shows it when the
+        # move is announced, with no read of the order (faka_common.contracts.order_watch)
+        once = {"pay_url": _pay_url(service, order, methods), "payment_methods": methods}
+        return {**order_view(service, order, []), **access, "once_awaiting_payment": once}
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
