@@ -11,10 +11,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from faka_common.contracts.envelope import Envelope
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
+from faka_common.messaging.consumer import Delivery
 from faka_common.testing import asgi_client, migrated_database
 from order.adapters.inventory import Product
 from order.bootstrap import Service, bootstrap
@@ -141,3 +143,14 @@ async def order_api(db: Db, catalog: object, **settings: Any) -> AsyncIterator[h
         asgi_client(order_app(service), "order") as client,
     ):
         yield client
+
+
+def record(envelope: Envelope) -> Delivery:
+    """The envelope as the broker hands it to a consumer: a record of its topic, keyed as published."""
+    message = envelope.open()
+    return Delivery(message.topic, 0, 0, message.key.encode(), envelope.to_bytes())
+
+
+async def tell(service: Service, *envelopes: Envelope) -> list[str]:
+    """Hand the events to the service's own consumer, one record each, as the broker would."""
+    return [await service.consumer().consume(record(envelope)) for envelope in envelopes]

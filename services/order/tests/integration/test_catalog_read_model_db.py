@@ -15,14 +15,13 @@ from faka_common.contracts import DEFAULT_SHOP_ID, Envelope
 from faka_common.contracts.inventory import ProductChanged
 from faka_common.contracts.quality import ProductPaused, ProductResumed
 from faka_common.errors import Conflict, NotFound
-from faka_common.messaging.consumer import Delivery
 from faka_common.testing import statements_run
 from order.adapters.inventory import Product
 from order.bootstrap import Service
 from order.domain import credentials
 from order.service_layer import services
 
-from .conftest import Db, ShopCatalog, order_service
+from .conftest import Db, ShopCatalog, order_service, tell
 
 pytestmark = pytest.mark.integration
 
@@ -60,11 +59,6 @@ def changed(shop_id: UUID = DEFAULT_SHOP_ID, whole: bool = True, **values: Any) 
     return envelope
 
 
-def record(envelope: Envelope) -> Delivery:
-    message = envelope.open()
-    return Delivery(message.topic, 0, 0, message.key.encode(), envelope.to_bytes())
-
-
 @pytest.fixture
 async def catalog() -> CountingCatalog:
     return CountingCatalog(ASKED)
@@ -74,10 +68,6 @@ async def catalog() -> CountingCatalog:
 async def service(db: Db, catalog: CountingCatalog) -> AsyncIterator[Service]:
     async with order_service(db, catalog) as made:
         yield made
-
-
-async def tell(service: Service, *envelopes: Envelope) -> list[str]:
-    return [await service.consumer().consume(record(envelope)) for envelope in envelopes]
 
 
 async def place(db: Db, catalog: CountingCatalog, shop_id: UUID = DEFAULT_SHOP_ID) -> services.PlacedOrder:

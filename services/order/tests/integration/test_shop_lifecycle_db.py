@@ -16,12 +16,11 @@ from aiokafka import AIOKafkaProducer
 from faka_common.contracts import DEFAULT_SHOP_ID, Envelope, ShopChanged
 from faka_common.contracts.shops import ShopStatus
 from faka_common.http import SHOP_HEADER
-from faka_common.messaging.consumer import Delivery
 from faka_common.testing import as_caller, eventually
 from order.adapters.inventory import Product
 from order.bootstrap import Service
 
-from .conftest import Db, ShopCatalog, awaiting_payment_order, order_api, order_service
+from .conftest import Db, ShopCatalog, awaiting_payment_order, order_api, order_service, record, tell
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +36,6 @@ def changed(shop_id: UUID = SHOP, status: ShopStatus = "active", **values: Any) 
     return Envelope.wrap(event, "merchant")
 
 
-def record(envelope: Envelope) -> Delivery:
-    message = envelope.open()
-    return Delivery(message.topic, 0, 0, message.key.encode(), envelope.to_bytes())
-
-
 async def shops(db: Db) -> list[tuple[UUID, str, str, str]]:
     rows = await db.fetch("SELECT id, slug, name, status FROM shops ORDER BY slug")
     return [(r["id"], r["slug"], r["name"], r["status"]) for r in rows]
@@ -51,11 +45,6 @@ async def shops(db: Db) -> list[tuple[UUID, str, str, str]]:
 async def service(db: Db) -> AsyncIterator[Service]:
     async with order_service(db, ShopCatalog(PRODUCT, shop_id=SHOP)) as made:
         yield made
-
-
-async def tell(service: Service, *envelopes: Envelope) -> list[str]:
-    """Hand the events to the service's own consumer, one record each, as the broker would."""
-    return [await service.consumer().consume(record(envelope)) for envelope in envelopes]
 
 
 async def test_a_shop_changed_adds_the_shop_once_and_a_later_one_replaces_it(
