@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import multiprocessing
@@ -64,7 +65,7 @@ from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.testing import database_url_for, drop_database
 
 from bench.buyers import Plan, run_plan
-from bench.procstat import CpuMeter, Group, platform_groups
+from bench.procstat import CpuMeter, Group, listener, platform_groups
 from bench.report import run_and_report
 from deploy.local.local_admin import api_token
 
@@ -332,6 +333,69 @@ def postgres_row(step: dict[str, Any]) -> str:
     )
 
 
+#: The paid->delivered path hop by hop: (producing service, event, consuming service). Each hop runs from
+#: the start of the producer's transaction (its outbox row's created_at) to the start of the consumer's
+#: (its inbox row's processed_at): the producer's transaction and commit, the outbox relay, Kafka, and the
+#: wait for the consumer. The last hop's consumer, order, then marks the order delivered.
+HOPS = (
+    ("order", "OrderPaid", "inventory"),
+    ("inventory", "KeysAllocated", "delivery"),
+    ("delivery", "DeliverySucceeded", "order"),
+)
+HOP_EVENTS = """
+SELECT event_id, extract(epoch FROM created_at) AS at FROM outbox
+WHERE type = $1 AND created_at >= to_timestamp($2) AND created_at < to_timestamp($3)
+"""
+HOP_CONSUMED = """
+SELECT event_id, extract(epoch FROM processed_at) AS at FROM inbox WHERE consumer = $1 AND event_id = ANY($2)
+"""
+
+
+async def hop_latencies(
+    since: float, until: float, prefix: str = "faka_"
+) -> dict[str, dict[str, float | int | None]]:
+    """p50 and p99 in ms of each hop of the paid->delivered path (`HOPS`), for the events made in
+    [since, until) (epoch seconds) and consumed since; an event not consumed yet is left out (n says how
+    many were counted). Each service's database is `prefix` + its name."""
+    server = server_url()
+    found: dict[str, dict[str, float | int | None]] = {}
+    for producer, event, consumer in HOPS:
+        made = await _rows(database_url_for(server, prefix + producer), HOP_EVENTS, event, since, until)
+        consumed = await _rows(
+            database_url_for(server, prefix + consumer), HOP_CONSUMED, consumer, list(made)
+        )
+        waits = [consumed[event_id] - at for event_id, at in made.items() if event_id in consumed]
+        found[f"{event} {producer} -> {consumer}"] = {
+            "p50": ms(percentile(waits, 50)),
+            "p99": ms(percentile(waits, 99)),
+            "n": len(waits),
+        }
+    return found
+
+
+async def _rows(url: str, query: str, *args: Any) -> dict[Any, float]:
+    connection = await asyncpg.connect(url)
+    try:
+        return {row["event_id"]: float(row["at"]) for row in await connection.fetch(query, *args)}
+    finally:
+        await connection.close()
+
+
+def process_age(pid: int | None) -> float | None:
+    """Seconds since the process started (None if it is not there): a Kafka broker's code runs slower for
+    its first minutes, while the JVM compiles it (Kafka's CPU a sale fell from 10.5 to 6-7 ms at 23/s over
+    a broker's first quarter hour), so a figure from a young broker overstates the platform's CPU."""
+    if pid is None:
+        return None
+    try:
+        raw = (Path("/proc") / str(pid) / "stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return None
+    started = int(raw[raw.rindex(")") + 2 :].split()[19])
+    return round(uptime - started / os.sysconf("SC_CLK_TCK"), 1)
+
+
 # --- the raw ceiling ---------------------------------------------------------------------------------
 
 
@@ -463,6 +527,7 @@ class Step:
     start_at: float = 0.0
     email_wait: float = 0.0
     statements: Counts | None = None  # what each database ran over the CPU window
+    hops: dict[str, dict[str, float | int | None]] | None = None  # paid->delivered hop by hop
 
 
 class Bench:
@@ -537,6 +602,8 @@ class Bench:
         step.cpu = CpuMeter.seconds(cpu_before, self.meter.snapshot())
         step.cpu_window = time.monotonic() - window_began
         step.statements = counted_between(counts_before, await statement_counts())
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            step.hops = await hop_latencies(step.start_at + warmup, step.start_at + hold)
         parent_after = resource.getrusage(resource.RUSAGE_SELF)
         step.parent_cpu = (parent_after.ru_utime - parent_before.ru_utime) + (
             parent_after.ru_stime - parent_before.ru_stime
@@ -668,6 +735,7 @@ def summarize(
             round(sum(v for k, v in net_ms.items() if k in platform_names), 1) if net_ms else None
         ),
         "postgres_per_order": per_order(step.statements, len(delivered)),
+        "paid_to_delivered_hops_ms": step.hops,
         "cpu_window_s": round(step.cpu_window, 1),
         "cpu_s": {k: round(v, 2) for k, v in step.cpu.items()},
         "loadgen_cpu_ms_per_order": {
@@ -752,6 +820,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {json.dumps(results['raw_ceiling'])}", flush=True)
 
         groups = platform_groups(SERVICES, INFRA, SMTP_PORT)
+        results["kafka_age_s"] = process_age(listener(INFRA["kafka"]))
         results["processes"] = {
             g.name: {"pids": g.roots, "platform": g.platform, "part_of": g.part_of, "note": g.note}
             for g in groups
@@ -880,6 +949,14 @@ def fmt(value: Any, unit: str = "") -> str:
     return "-" if value is None else f"{value:,}{unit}" if isinstance(value, int) else f"{value:,.1f}{unit}"
 
 
+def hop_rows(step: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The paid->delivered path's hops, each from its producer's transaction to its consumer's."""
+    return [
+        (f"  hop {name} p50 / p99", f"{fmt(hop['p50'])} / {fmt(hop['p99'])} ms (n={hop['n']})", "")
+        for name, hop in (step.get("paid_to_delivered_hops_ms") or {}).items()
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         "ramp (open loop; polls counted)",
@@ -923,6 +1000,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{fmt(p2d['p50'])} / {fmt(p2d['p99'])} / {fmt(p2d['p99.9'])} ms (n={p2d['n']})",
                 "",
             ),
+            *hop_rows(best),
             ("webhook ack p99 (client)", fmt(best["webhook_ack_ms"]["p99"], " ms"), ""),
             (
                 "place->awaiting_payment p99 (client, polling)",
@@ -959,6 +1037,11 @@ def table(results: dict[str, Any]) -> str:
                 "",
             ),
         ]
+    age = results.get("kafka_age_s")
+    if age is not None:
+        rows.append(
+            ("Kafka broker's age when the run began (young: slower, see process_age)", f"{age:,.0f} s", "")
+        )
     idle = results.get("idle_cpu_ms_per_s")
     if idle:
         platform_idle = sum(v for k, v in idle.items() if results["processes"].get(k, {}).get("platform"))

@@ -19,9 +19,11 @@ from bench.e2e import (
     Mailbox,
     Step,
     counted_between,
+    hop_latencies,
     paid_not_delivered,
     per_order,
     percentile,
+    process_age,
     server_url,
     slope_growth,
     statement_counts,
@@ -233,3 +235,83 @@ async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> No
     ran = counted_between(before, after)
     assert ran is not None
     assert ran[name.removeprefix("faka_")] == (1, 2)
+
+
+def test_a_process_age_is_the_seconds_since_it_started_and_none_for_a_process_not_there() -> None:
+    """The broker's age beside a run's figures: this test's own process started before the test and after
+    the machine did."""
+    age = process_age(os.getpid())
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    assert age is not None and 0 < age <= uptime
+    assert process_age(None) is None
+    assert process_age(2**22 + 7) is None  # above Linux's pid limit: never a process
+
+
+def test_the_hops_of_paid_to_delivered_are_shown_under_it(tmp_path: Path) -> None:
+    step = step_at_two_per_second([4, 5, 4, 5])
+    step.hops = {"OrderPaid order -> inventory": {"p50": 12.5, "p99": 40.0, "n": 20}}
+    rows = table(shown(summarize(step, GROUPS, Mailbox(tmp_path), workers=1))).splitlines()
+    at = next(i for i, line in enumerate(rows) if line.startswith("paid->delivered p50"))
+    assert "hop OrderPaid order -> inventory p50 / p99" in rows[at + 1]
+    assert "12.5 / 40.0 ms (n=20)" in rows[at + 1]
+
+
+@pytest.mark.integration
+async def test_each_hop_runs_from_the_producers_transaction_to_the_consumers() -> None:
+    """A hop is an event's outbox row's created_at to its consumer's inbox row's processed_at: events made in
+    the window and consumed count, one made before the window, one not consumed yet and one consumed by
+    another consumer do not."""
+    if "DATABASE_URL" not in os.environ:
+        pytest.skip("needs the platform's Postgres (DATABASE_URL, exported by `make test`)")
+    server, prefix = server_url(), f"faka_hops_{uuid.uuid4().hex[:10]}_"
+    services = ("order", "inventory", "delivery")
+    admin = await asyncpg.connect(server)
+    try:
+        for service in services:
+            await admin.execute(f'CREATE DATABASE "{prefix}{service}"')
+    finally:
+        await admin.close()
+    t0 = 1_800_000_000.0  # the window's start, epoch seconds
+    made = {"OrderPaid": ("order", "inventory"), "KeysAllocated": ("inventory", "delivery"),
+            "DeliverySucceeded": ("delivery", "order")}  # fmt: skip
+    try:
+        for service in services:
+            db = await asyncpg.connect(database_url_for(server, prefix + service))
+            try:
+                await db.execute(
+                    "CREATE TABLE outbox (event_id uuid, type text, created_at timestamptz);"
+                    "CREATE TABLE inbox (consumer text, event_id uuid, processed_at timestamptz)"
+                )
+            finally:
+                await db.close()
+        for hop, (event, (producer, consumer)) in enumerate(made.items()):
+            waits = [0.010 * (hop + 1), 0.020 * (hop + 1), 0.030 * (hop + 1)]  # seconds
+            rows = [(uuid.uuid4(), t0 + 1 + i, wait) for i, wait in enumerate(waits)]
+            early, pending, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+            out = await asyncpg.connect(database_url_for(server, prefix + producer))
+            inn = await asyncpg.connect(database_url_for(server, prefix + consumer))
+            try:
+                made_rows = [(e, at) for e, at, _ in rows] + [
+                    (early, t0 - 5),
+                    (pending, t0 + 2),
+                    (elsewhere, t0 + 3),
+                ]
+                await out.executemany(
+                    "INSERT INTO outbox VALUES ($1, $2, to_timestamp($3))",
+                    [(e, event, at) for e, at in made_rows],
+                )
+                consumed = [(consumer, e, at + wait) for e, at, wait in rows]
+                consumed += [(consumer, early, t0 - 4), ("someone else", elsewhere, t0 + 3.5)]
+                await inn.executemany("INSERT INTO inbox VALUES ($1, $2, to_timestamp($3))", consumed)
+            finally:
+                await out.close()
+                await inn.close()
+        hops = await hop_latencies(t0, t0 + 60, prefix=prefix)
+    finally:
+        for service in services:
+            await drop_database(server, prefix + service)
+    assert hops == {
+        "OrderPaid order -> inventory": {"p50": 20.0, "p99": 30.0, "n": 3},
+        "KeysAllocated inventory -> delivery": {"p50": 40.0, "p99": 60.0, "n": 3},
+        "DeliverySucceeded delivery -> order": {"p50": 60.0, "p99": 90.0, "n": 3},
+    }
