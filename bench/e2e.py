@@ -65,7 +65,7 @@ from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.testing import database_url_for, drop_database
 
 from bench.buyers import Plan, run_plan
-from bench.procstat import CpuMeter, Group, listener, platform_groups
+from bench.procstat import CpuMeter, Group, age, listener, platform_groups
 from bench.report import run_and_report
 from deploy.local.local_admin import api_token
 
@@ -379,21 +379,6 @@ async def _rows(url: str, query: str, *args: Any) -> dict[Any, float]:
         return {row["event_id"]: float(row["at"]) for row in await connection.fetch(query, *args)}
     finally:
         await connection.close()
-
-
-def process_age(pid: int | None) -> float | None:
-    """Seconds since the process started (None if it is not there): a Kafka broker's code runs slower for
-    its first minutes, while the JVM compiles it (Kafka's CPU a sale fell from 10.5 to 6-7 ms at 23/s over
-    a broker's first quarter hour), so a figure from a young broker overstates the platform's CPU."""
-    if pid is None:
-        return None
-    try:
-        raw = (Path("/proc") / str(pid) / "stat").read_text()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except OSError:
-        return None
-    started = int(raw[raw.rindex(")") + 2 :].split()[19])
-    return round(uptime - started / os.sysconf("SC_CLK_TCK"), 1)
 
 
 # --- the raw ceiling ---------------------------------------------------------------------------------
@@ -820,7 +805,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {json.dumps(results['raw_ceiling'])}", flush=True)
 
         groups = platform_groups(SERVICES, INFRA, SMTP_PORT)
-        results["kafka_age_s"] = process_age(listener(INFRA["kafka"]))
+        results["kafka_age_s"] = age(listener(INFRA["kafka"]))
         results["processes"] = {
             g.name: {"pids": g.roots, "platform": g.platform, "part_of": g.part_of, "note": g.note}
             for g in groups
@@ -1040,7 +1025,7 @@ def table(results: dict[str, Any]) -> str:
     age = results.get("kafka_age_s")
     if age is not None:
         rows.append(
-            ("Kafka broker's age when the run began (young: slower, see process_age)", f"{age:,.0f} s", "")
+            ("Kafka broker's age when the run began (young: slower, see procstat.age)", f"{age:,.0f} s", "")
         )
     idle = results.get("idle_cpu_ms_per_s")
     if idle:

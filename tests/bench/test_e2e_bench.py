@@ -23,14 +23,13 @@ from bench.e2e import (
     paid_not_delivered,
     per_order,
     percentile,
-    process_age,
     server_url,
     slope_growth,
     statement_counts,
     summarize,
     table,
 )
-from bench.procstat import Group, listener, stat
+from bench.procstat import Group, age, listener, stat
 
 
 def buyer(number: int, start: float, paid_after: float, **overrides: Any) -> dict[str, Any]:
@@ -240,11 +239,11 @@ async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> No
 def test_a_process_age_is_the_seconds_since_it_started_and_none_for_a_process_not_there() -> None:
     """The broker's age beside a run's figures: this test's own process started before the test and after
     the machine did."""
-    age = process_age(os.getpid())
+    mine = age(os.getpid())
     uptime = float(Path("/proc/uptime").read_text().split()[0])
-    assert age is not None and 0 < age <= uptime
-    assert process_age(None) is None
-    assert process_age(2**22 + 7) is None  # above Linux's pid limit: never a process
+    assert mine is not None and 0 < mine <= uptime
+    assert age(None) is None
+    assert age(2**22 + 7) is None  # above Linux's pid limit: never a process
 
 
 def test_the_hops_of_paid_to_delivered_are_shown_under_it(tmp_path: Path) -> None:
