@@ -3,6 +3,7 @@ from email.policy import default
 
 import pytest
 from aiosmtplib.email import flatten_message
+from notification.adapters import mailer
 from notification.adapters.mailer import compose
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.model import (
@@ -87,6 +88,28 @@ def test_composed_message_is_multipart_text_and_html() -> None:
     html = parsed.get_body(("html",))
     assert text is not None and "K-1" in text.get_content()
     assert html is not None and "<p>key: K-1</p>" in html.get_content()
+
+
+def test_the_parts_boundary_is_never_a_line_of_either_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body that holds the first boundary drawn (a seller's text can hold anything) makes compose draw
+    again: the message flattened for SMTP still parses into the two bodies as written."""
+    drawn = iter(["ab" * 16, "cd" * 16])
+    monkeypatch.setattr(mailer.secrets, "token_hex", lambda _: next(drawn))
+    taken = "=_faka_" + "ab" * 16
+    email = RenderedEmail(subject="s", text=f"--{taken}\nkey: K-1\n", html="<p>key: K-1</p>\n")
+    message = compose("shop@faka.local", "buyer@example.com", email, "<b@faka.local>")
+    assert message.get_boundary() == "=_faka_" + "cd" * 16
+    parsed = message_from_bytes(flatten_message(message), policy=default)
+    bodies = [part.get_content() for part in parsed.iter_parts()]
+    assert bodies == [email.text, email.html]
+
+
+def test_each_message_gets_a_boundary_of_its_own() -> None:
+    email = RenderedEmail(subject="s", text="t\n", html="<p>h</p>\n")
+    boundaries = {
+        compose("s@faka.local", "b@example.com", email, "<c@faka.local>").get_boundary() for _ in range(50)
+    }
+    assert len(boundaries) == 50
 
 
 def test_a_shops_name_and_a_subject_outside_ascii_arrive_as_written() -> None:
