@@ -1022,10 +1022,14 @@ def table(results: dict[str, Any]) -> str:
                 "",
             ),
         ]
-    age = results.get("kafka_age_s")
-    if age is not None:
+    broker_age = results.get("kafka_age_s")
+    if broker_age is not None:
         rows.append(
-            ("Kafka broker's age when the run began (young: slower, see procstat.age)", f"{age:,.0f} s", "")
+            (
+                "Kafka broker's age when the run began (young: slower, see procstat.age)",
+                f"{broker_age:,.0f} s",
+                "",
+            )
         )
     idle = results.get("idle_cpu_ms_per_s")
     if idle:
