@@ -190,6 +190,23 @@ async def test_the_relays_session_plans_its_fetch_once_not_on_every_call(
     assert plans["generic_plans"] >= 10
 
 
+async def test_the_relays_marks_do_not_wait_for_the_wal_flush_while_producers_commits_do(
+    fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str
+) -> None:
+    """A mark lost to a crash of Postgres only publishes its rows again (consumers take them as
+    duplicates), so the relay's session commits without waiting for the WAL flush; the outbox rows are
+    written by the producers' units of work, whose commits still wait for it."""
+    relay = OutboxRelay(f"async{run_id}", fresh_database, kafka_bootstrap)
+    connection = await relay.connect()
+    try:
+        assert await connection.fetchval("SELECT current_setting('synchronous_commit')") == "off"
+    finally:
+        await connection.close()
+    async with uow_factory(engine, relay.service)() as uow:
+        setting = await uow.session.scalar(select(func.current_setting("synchronous_commit")))
+    assert setting == "on"
+
+
 @pytest.mark.parametrize("wake", ["same process", "another process (NOTIFY)"])
 async def test_a_commit_wakes_a_slow_polling_relay_at_once(
     fresh_database: str, kafka_bootstrap: str, engine: AsyncEngine, run_id: str, wake: str
