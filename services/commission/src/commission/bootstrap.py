@@ -28,6 +28,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
             service.uow,
             {DeliverySucceeded: handlers.on_delivery_succeeded},
             batch_size=settings.consumer_batch_size,
+            gather=settings.consumer_gather_ms / 1000,
         ),
         [topics.DELIVERY_EVENTS],
     )
