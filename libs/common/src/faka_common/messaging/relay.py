@@ -57,7 +57,7 @@ COUNT = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 #: Its commits do not wait for the WAL flush (`synchronous_commit = off`): a mark lost to a crash of
 #: Postgres leaves its rows unpublished, and they are published again, which consumers take as duplicates,
 #: as after a crash of the relay. The rows themselves are written by the producers' transactions, which
-#: keep waiting for the flush. Marks were 5.4 of a sale's 14.7 WAL flushes at 27.6 orders/s (a flush
+#: keep waiting for the flush. Marks were 5.4 of a sale's 14-15 WAL flushes at 27.6 orders/s (a flush
 #: took 0.84-1.26 ms under load against 0.085 idle, one at a time); asynchronous, the flushes of a
 #: 60 s run fell by 15-25 % (docs/scaling.md).
 SESSION = {"plan_cache_mode": "force_generic_plan", "synchronous_commit": "off"}
