@@ -47,6 +47,7 @@ class FakeConsumer:
         self.name = "svc"
         self.batch_size = batch_size
         self.concurrency = 1
+        self.linger: dict[str, float] = {}
         self.batches: list[list[tuple[str, int, int]]] = []
         self.parked: list[int] = []
         self.held: dict[str, asyncio.Event] = {}
@@ -154,6 +155,38 @@ async def test_the_records_in_process_gauge_counts_the_batches_being_handled_and
     consumer.held["slow.events"].set()
     await until(lambda: kafka.committed("slow.events") == 3)
     assert gauge._value.get() == 0
+
+
+async def test_a_lingering_topics_records_that_come_within_its_linger_share_one_batch() -> None:
+    """A topic nobody waits on (quality counts, say) takes what comes within its linger in one batch, one
+    transaction, while another topic's records are handled at once."""
+    consumer, kafka = FakeConsumer(), FakeKafka()
+    consumer.linger = {"quality.events": 1.0}
+    lanes = lanes_of(consumer)
+    lanes.feed(kafka, records("quality.events", range(1)))
+    await asyncio.sleep(0)  # its lane has started: without a linger it takes the one record now
+    lanes.feed(kafka, records("order.events", range(2)))
+    await until(lambda: kafka.committed("order.events") == 2)
+    lanes.feed(kafka, records("quality.events", range(1, 3)))
+
+    await until(lambda: kafka.committed("quality.events") == 3, timeout=5)
+    assert [batch for batch in consumer.batches if batch[0][0] == "quality.events"] == [
+        [("quality.events", 0, 0), ("quality.events", 0, 1), ("quality.events", 0, 2)]
+    ]
+
+
+async def test_a_full_batch_of_a_lingering_topic_does_not_wait_nor_does_one_when_the_lanes_leave() -> None:
+    consumer, kafka = FakeConsumer(batch_size=3), FakeKafka()
+    consumer.linger = {"quality.events": 60.0}
+    lanes = lanes_of(consumer)
+    lanes.feed(kafka, records("quality.events", range(3)))
+    await until(lambda: kafka.committed("quality.events") == 3)
+
+    lanes.feed(kafka, records("quality.events", range(3, 4)))
+    await asyncio.sleep(0)  # lingering now
+    await asyncio.wait_for(lanes.leave(), timeout=3)  # cut short: handled and committed, not dropped
+    assert consumer.handled("quality.events") == [(0, o) for o in range(4)]
+    assert kafka.committed("quality.events") == 4
 
 
 async def test_a_parked_record_waiting_out_its_delay_holds_up_no_topic() -> None:

@@ -1,7 +1,8 @@
 """Test support shared by the services' tests: a throwaway database, migrated, on the Postgres server that
 DATABASE_URL names (`make test` exports it), dropped again afterwards; clients of a service's app; and which
 of an app's routes are scoped by the shop (the services' isolation walkers); and the statements an engine
-sends (`statements_run`), for tests that count a path's round trips."""
+sends (`statements_run`), for tests that count a path's round trips; and the consumer a bootstrapped service
+feeds (`fed_consumer`)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ from faka_common.http import OptionalShopScope, ShopScope
 from faka_common.service_auth import ServiceCredential
 
 T = TypeVar("T")
+
+
+async def fed_consumer(service: Any) -> Any:
+    """The one consumer a bootstrapped service's broker feeds, as its lanes hold it (how it gathers, lingers,
+    batches); the service's engine is disposed, since nothing else of it is used."""
+    try:
+        [lanes] = service.runtime.broker.lanes
+        return lanes.consumer
+    finally:
+        await service.runtime.engine.dispose()
 
 
 def as_caller(service: str) -> dict[str, str]:

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from commission.bootstrap import bootstrap
 from commission.config import Settings
+from faka_common.testing import fed_consumer
 
 
 async def gathered_for(settings: Settings) -> float:
-    built = bootstrap(settings)
-    try:
-        [lanes] = built.runtime.broker.lanes
-        return float(lanes._consumer.gather)
-    finally:
-        await built.runtime.engine.dispose()
+    return float((await fed_consumer(bootstrap(settings))).gather)
 
 
 async def test_the_consumer_gathers_deliveries_for_a_fifth_of_a_second_by_default() -> None:

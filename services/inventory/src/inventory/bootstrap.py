@@ -78,6 +78,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
                 OrderPaid: handlers.allocate_keys_many,
                 DeliverySucceeded: quality.record_deliveries,
             },
+            linger={topics.DELIVERY_EVENTS: settings.delivery_events_linger_ms / 1000},
         ),
         [topics.ORDER_EVENTS, topics.DELIVERY_EVENTS],
     )

@@ -23,6 +23,15 @@ class Settings(KeyRingSettings):
         ge=1,
         description="Order events handled in one transaction by the consumer (1 = one per transaction)",
     )
+    delivery_events_linger_ms: int = Field(
+        default=200,
+        ge=0,
+        le=5000,
+        description="How long a batch of delivery events waits to fill up before its transaction (0: at "
+        "once). They are mostly deliveries counted for the products' quality, which nobody waits on, and "
+        "each batch costs a few statements per product; a key replacement or a supplier hold on the same "
+        "topic is that much later at most",
+    )
     storefront_check_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -133,6 +133,7 @@ class EventConsumer(Generic[U]):
         wants: Mapping[type[Message], Callable[[Any], bool]] | None = None,
         gather: float = 0.0,
         together: Collection[type[Message]] = (),
+        linger: Mapping[str, float] | None = None,
     ) -> None:
         """`on_give_up(message, error, uow)` runs in the dead letter's transaction after the last failed
         attempt, so a service can record the failure together with the dead letter. `batch_size` > 1 asks
@@ -154,15 +155,21 @@ class EventConsumer(Generic[U]):
         of its own, say); the records of a batch that are of these types and come before any other record
         of their key (records of a type without a handler aside) are handled first, as `consume_batch`
         handles a batch (one transaction, a type's records reaching its batch handler together), and the
-        rest as before."""
+        rest as before. `linger[topic]` > 0: a batch of that topic waits that long after its lane could
+        start it, unless it is full, so that more of the topic's records share its transaction; for a
+        topic whose records nobody waits on, beside topics that must not wait (what `gather` does for a
+        whole consumer)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if gather < 0:
             raise ValueError(f"gather must not be negative, not {gather}")
+        if any(seconds < 0 for seconds in (linger or {}).values()):
+            raise ValueError(f"a linger must not be negative: {linger}")
         self.name = name
         self.gather = gather
+        self.linger = dict(linger or {})
         self.batch_size = batch_size
         self.concurrency = concurrency
         self._uow_factory = uow_factory

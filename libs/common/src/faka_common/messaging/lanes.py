@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +52,8 @@ class Consumer(Protocol):
     name: str
     batch_size: int
     concurrency: int
+    #: seconds a batch of a topic (as the services name it, without the namespace) waits to fill up
+    linger: Mapping[str, float]
 
     async def consume_batch(self, records: Sequence[Delivery]) -> list[str]: ...
 
@@ -78,6 +80,7 @@ class Positions(Protocol):
 class _Lane:
     name: str
     parked: bool
+    linger: float = 0.0
     pending: dict[TopicPartition, deque[Delivery]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -137,6 +140,11 @@ class Lanes:
             self._start(lane)
 
     @property
+    def consumer(self) -> Consumer:
+        """What the lanes feed."""
+        return self._consumer
+
+    @property
     def in_flight(self) -> int:
         return sum(1 for lane in self._lanes.values() if lane.task is not None)
 
@@ -165,7 +173,8 @@ class Lanes:
         lane = self._lanes.get(key)
         if lane is None:
             name = f"{self._consumer.name}@{tp.topic}" + (f"[{tp.partition}]" if parked else "")
-            lane = self._lanes[key] = _Lane(name, parked)
+            linger = 0.0 if parked else self._consumer.linger.get(tp.topic.removeprefix(self._namespace), 0.0)
+            lane = self._lanes[key] = _Lane(name, parked, linger)
         return lane
 
     def _start(self, lane: _Lane) -> None:
@@ -184,6 +193,8 @@ class Lanes:
             self._start(lane)
 
     async def _run_batch(self, lane: _Lane) -> None:
+        if lane.linger > 0 and sum(map(len, lane.pending.values())) < self._consumer.batch_size:
+            await self._wait(lane.linger)  # records fed meanwhile join the batch; leaving cuts it short
         taken = _take(lane, self._consumer.batch_size)
         records = [record for _, part in taken for record in part]
         self._in_process.inc(len(records))
