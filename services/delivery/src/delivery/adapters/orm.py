@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +38,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.domain.manual import ManualTask
@@ -306,7 +306,6 @@ _ADD_PAID = (
     "WHERE deliveries.shop_id = excluded.shop_id RETURNING order_id"
 )
 _REQUEST_COLUMN = DELIVERY_FIELDS.index("request")
-_JSONB = JSONB().bind_processor(asyncpg_dialect())
 
 
 class DeliveryRepository:
@@ -345,7 +344,7 @@ class DeliveryRepository:
         unless it was paid already. The orders whose delivery is `fresh`'s shop's (the others are left
         as they are: another shop's)."""
         columns = [[getattr(d, f) for d in fresh] for f in DELIVERY_FIELDS]
-        columns[_REQUEST_COLUMN] = [_JSONB(request) for request in columns[_REQUEST_COLUMN]]
+        columns[_REQUEST_COLUMN] = [json.dumps(request) for request in columns[_REQUEST_COLUMN]]
         return {row["order_id"] for row in await fetch_records(self._session, _ADD_PAID, *columns)}
 
     async def lock(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
