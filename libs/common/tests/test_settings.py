@@ -6,8 +6,8 @@ import pytest
 from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING
 from faka_common.sandbox_payment import DEV_SANDBOX_SECRET
 from faka_common.service_auth import development_token
-from faka_common.settings import KeyRingSettings, ServiceSettings
-from pydantic import ValidationError
+from faka_common.settings import ConsumerWaitMs, KeyRingSettings, ServiceSettings
+from pydantic import TypeAdapter, ValidationError
 
 DEV_TOKEN = development_token("x")
 DEV_KEY = base64.b64decode(DEV_KEYRING.partition(":")[2])
@@ -199,3 +199,11 @@ def test_production_refuses_one_secret_used_for_two_settings() -> None:
             key_fingerprint_secret=shared + " ",  # type: ignore[arg-type]
             key_encryption_keys=f"k1:{new_key()}",  # type: ignore[arg-type]
         )
+
+
+def test_a_consumers_wait_is_none_or_up_to_five_seconds_in_milliseconds() -> None:
+    wait = TypeAdapter(ConsumerWaitMs)
+    assert wait.validate_python(0) == 0 and wait.validate_python(5000) == 5000
+    for refused in (-1, 5001):
+        with pytest.raises(ValidationError):
+            wait.validate_python(refused)

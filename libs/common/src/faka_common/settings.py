@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
 from itertools import pairwise
-from typing import ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, model_validator
@@ -35,6 +35,10 @@ MIN_SECRET_BITS = 80
 PLACEHOLDERS = ("change-me", "changeme", "change_me")
 NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 NEW_KEY = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+
+#: Milliseconds a consumer may wait so that records share a fetch (`gather`) or a transaction (`linger`):
+#: none, or up to five seconds. Each setting of this type says whose records can wait that long.
+ConsumerWaitMs = Annotated[int, Field(ge=0, le=5000)]
 
 
 class ServiceSettings(KafkaSettings):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from faka_common.settings import KeyRingSettings
+from faka_common.settings import ConsumerWaitMs, KeyRingSettings
 from pydantic import Field
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -23,10 +23,8 @@ class Settings(KeyRingSettings):
         ge=1,
         description="Order events handled in one transaction by the consumer (1 = one per transaction)",
     )
-    delivery_events_linger_ms: int = Field(
+    delivery_events_linger_ms: ConsumerWaitMs = Field(
         default=200,
-        ge=0,
-        le=5000,
         description="How long a batch of delivery events waits to fill up before its transaction (0: at "
         "once). They are mostly deliveries counted for the products' quality, which nobody waits on, and "
         "each batch costs a few statements per product; a key replacement or a supplier hold on the same "

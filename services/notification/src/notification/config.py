@@ -5,7 +5,7 @@ from typing import Self
 
 from faka_common.breakers import BreakerStore
 from faka_common.outbound import OutboundAllowList, OutboundPolicy, UnsafeURL
-from faka_common.settings import KeyRingSettings
+from faka_common.settings import ConsumerWaitMs, KeyRingSettings
 from pydantic import Field, SecretStr, model_validator
 
 from notification.domain.model import DEFAULT_ROUTES, check_routes
@@ -18,10 +18,8 @@ class Settings(KeyRingSettings):
     passwords and webhook secrets."""
 
     service_name: str = "notification"
-    consumer_gather_ms: int = Field(
+    consumer_gather_ms: ConsumerWaitMs = Field(
         default=100,
-        ge=0,
-        le=5000,
         description="How long Kafka may hold the consumer's fetches to gather records (0: answered at the "
         "first record). Notices and e-mails can wait that long; the consumer then wakes at most this often "
         "instead of for every record of its five topics, most of which it does not handle",
