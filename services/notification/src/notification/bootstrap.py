@@ -240,27 +240,30 @@ class Service:
         await handlers.record_undelivered(message, error, uow, self.notifier, NOTICE_OF_EVENT)
 
     def together(self) -> list[type[Message]]:
-        """What the consumer may handle in one transaction a batch: records kept (a buyer's contact, a shop)
-        and the paid notice while it goes to the order page alone (ORDER_PAID's route)."""
-        kept: list[type[Message]] = [ShopChanged, OrderPlaced]
-        return [*kept, OrderPaid] if self.notifier.stays_inside(ORDER_PAID) else kept
+        """What the consumer handles in one transaction a batch: records kept (a buyer's contact, a shop)
+        and the buyer's paid and delivered notices (`Notifier.notify_many`)."""
+        return [ShopChanged, OrderPlaced, OrderPaid, DeliverySucceeded]
 
     def batch_handlers(self) -> Mapping[type[Message], BatchHandler[NotificationUnitOfWork]]:
-        """A `together` batch's contacts in one statement, and its paid notices in a few while they stay on
-        the order page (`Notifier.notify_inside`)."""
-        many: dict[type[Message], BatchHandler[NotificationUnitOfWork]] = {
-            OrderPlaced: handlers.record_buyer_contacts
+        """A `together` batch's contacts in one statement, and its paid and delivered notices in a few."""
+        sending = {
+            "notifier": self.notifier,
+            "platform": self.platform,
+            "aside": self.uow,
+            "concurrency": self.settings.consumer_concurrency,
         }
-        if self.notifier.stays_inside(ORDER_PAID):
-            many[OrderPaid] = partial(
-                handlers.notify_orders_paid, notifier=self.notifier, platform=self.platform
-            )
-        return many
+        return {
+            OrderPlaced: handlers.record_buyer_contacts,
+            OrderPaid: partial(handlers.notify_orders_paid, **sending),
+            DeliverySucceeded: partial(
+                handlers.notify_orders_delivered, keys=self.keys, content=self.content, **sending
+            ),
+        }
 
     def consumer(self) -> EventConsumer[NotificationUnitOfWork]:
-        # handlers send email and call other services: records are not batched into one transaction, but
-        # up to CONSUMER_CONCURRENCY orders are served side by side, each order's records in order; the
-        # records that stay in the database (`together`) go first, a batch's in one transaction
+        # a batch's contacts and buyer notices (`together`) go first, in one transaction; the other
+        # records, whose handlers send alerts and call other services one at a time, follow, up to
+        # CONSUMER_CONCURRENCY orders side by side, each order's records in order
         return EventConsumer(
             CONSUMER,
             self.uow,

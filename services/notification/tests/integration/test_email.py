@@ -301,7 +301,7 @@ def _paid(placed: OrderPlaced) -> OrderPaid:
     )
 
 
-def _typed(message: OrderPlaced | OrderPaid) -> Delivery:
+def _typed(message: OrderPlaced | OrderPaid | DeliverySucceeded) -> Delivery:
     """The record as the relay publishes it: keyed by the order, its type in a header."""
     return Delivery(
         message.topic, 0, 0, message.key.encode(), Envelope.wrap(message, "order").to_bytes(),
@@ -310,10 +310,11 @@ def _typed(message: OrderPlaced | OrderPaid) -> Delivery:
 
 
 async def _paid_in_a_batch(
-    svc: Service, database: str, smtp: tuple[Collector, int]
+    svc: Service, database: str, smtp: tuple[Collector, int], email: bool = False
 ) -> tuple[list[str], set[datetime], list[asyncpg.Record]]:
-    """Three orders placed and paid, handed to the consumer as one batch: the outcomes, the transaction
-    start times of their inbox rows, and the paid notices' order-page messages."""
+    """Three orders placed and paid, handed to the consumer as one batch, then the same batch again: the
+    outcomes, the transaction start times of their inbox rows, and the paid notices' order-page messages
+    (`email`: each buyer has one e-mail of it, else none)."""
     placed = [_placed(uuid4()) for _ in range(3)]
     batch = [_typed(message) for p in placed for message in (p, _paid(p))]
     consumer = svc.consumer()
@@ -327,7 +328,10 @@ async def _paid_in_a_batch(
         "SELECT order_id, template FROM in_site_messages WHERE order_id = ANY($1) ORDER BY order_id",
         orders,
     )
-    assert not any(_to(smtp[0], p.order_no) for p in placed)
+    emailed = [p for p in placed if _to(smtp[0], p.order_no)]
+    assert not emailed or email, "the paid notice e-mailed by its default route"
+    assert all(len(_to(smtp[0], p.order_no)) == 1 for p in emailed), "a paid notice e-mailed twice"
+    assert len(emailed) == (len(placed) if email else 0)
     return outcomes, {row["processed_at"] for row in started}, stored
 
 
@@ -403,24 +407,167 @@ async def test_in_a_batch_a_paid_notice_sent_before_is_skipped_and_one_without_a
     assert sorted(row["key"] for row in announced) == sorted(str(order) for order in orders[:3])
 
 
-async def test_a_paid_notice_routed_beyond_the_order_page_is_handled_in_a_transaction_of_its_own(
+async def test_paid_notices_routed_beyond_the_order_page_share_the_batch_and_each_is_emailed_once(
     database: str, smtp: tuple[Collector, int]
 ) -> None:
-    """Routed to a channel outside the database, the paid notice is not kept with the others: each one
-    is its own transaction (what it sends cannot be taken back by a rollback)."""
+    """Routed to the buyer's e-mail too, a batch's paid notices are still kept in its one transaction with
+    the placements, and each buyer gets one e-mail of it (the batch again sends nothing more)."""
     settings = Settings(
         database_url=database,
         smtp_port=smtp[1],
         kafka_namespace=f"t{uuid4().hex}.",
-        notification_routes={"order_paid": [["in_site"], ["webhook"]]},
+        notification_routes={"order_paid": [["in_site"], ["email"]]},
     )
     svc = bootstrap(settings, keys=FakeKeys())
     try:
-        assert OrderPaid not in svc.together()
-        outcomes, started, stored = await _paid_in_a_batch(svc, database, smtp)
+        outcomes, started, stored = await _paid_in_a_batch(svc, database, smtp, email=True)
     finally:
         await close_breakers(svc.breakers)
         await svc.runtime.engine.dispose()
     assert outcomes == ["handled"] * 6
-    assert len(started) == 4  # the placements together, then each paid notice alone
+    assert len(started) == 1
     assert [row["template"] for row in stored] == ["order_paid"] * 3
+
+
+def _delivered_record(order_id: UUID) -> Delivery:
+    return _typed(_delivered(order_id))
+
+
+async def _placed_orders(
+    svc: Service, keys: FakeKeys, count: int, email: str = "buyer@example.com"
+) -> list[OrderPlaced]:
+    """`count` orders placed (their contacts kept), each with a key of its own in inventory."""
+    placed = []
+    for index in range(count):
+        order = _placed(uuid4())
+        order = order.model_copy(update={"buyer_email": email.replace("@", f"+{index}@")})
+        keys.orders[order.order_id] = OrderKeys(order.order_id, [f"{KEY}-{order.order_id.hex[:8]}"])
+        await _handle(svc, order)
+        placed.append(order)
+    return placed
+
+
+async def _delivered_notices(database: str, orders: list[UUID]) -> tuple[list[Any], list[str]]:
+    """The orders' delivered notices as stored: (order, channel, status, attempts) of each row, sorted,
+    and the order of each NotificationSent in the outbox, sorted."""
+    tries = await _rows(
+        database,
+        "SELECT order_id, channel, status, attempts FROM notifications "
+        "WHERE template = 'order_delivered' AND order_id = ANY($1)",
+        orders,
+    )
+    announced = await _rows(
+        database,
+        "SELECT key FROM outbox WHERE type = 'NotificationSent' AND key = ANY($1)",
+        [str(o) for o in orders],
+    )
+    return (
+        sorted((row["order_id"], row["channel"], row["status"], row["attempts"]) for row in tries),
+        sorted(row["key"] for row in announced),
+    )
+
+
+def _emailed_once_with_its_key(collector: Collector, order: OrderPlaced) -> None:
+    sent = _to(collector, order.order_no)
+    assert len(sent) == 1, f"{order.order_no}: {len(sent)} e-mails"
+    assert sent[0]["To"] == order.buyer_email
+    body = sent[0].get_body(("plain",))
+    assert body is not None and f"{KEY}-{order.order_id.hex[:8]}" in body.get_content()
+
+
+async def test_a_batchs_delivered_notices_take_one_transaction_and_each_buyer_gets_one_email_with_its_keys(
+    database: str, service: tuple[Service, FakeKeys], smtp: tuple[Collector, int]
+) -> None:
+    """A batch's deliveries are notified in one transaction (one statement for their locks, one for their
+    in-site messages, one for their tries): each buyer gets one e-mail with its own key and one order-page
+    message, each announced. The batch again is duplicates, and new events about the same deliveries
+    send nothing and read no key."""
+    svc, keys = service
+    placed = await _placed_orders(svc, keys, 3)
+    batch = [_delivered_record(order.order_id) for order in placed]
+    consumer = svc.consumer()
+    async with statements_run(svc.runtime.engine) as sent:
+        assert await consumer.consume_concurrently(batch) == ["handled"] * 3
+    for order in placed:
+        _emailed_once_with_its_key(smtp[0], order)
+    for table in ("in_site_messages", "notifications"):
+        writes = [q for q in sent if f"INSERT INTO {table}" in q]
+        assert len(writes) == 1, f"{table}: {len(writes)} statements for a batch of three"
+    assert len([q for q in sent if "pg_advisory_xact_lock" in q]) == 1
+    events = [Envelope.from_bytes(record.value).event_id for record in batch]
+    started = await _rows(database, "SELECT processed_at FROM inbox WHERE event_id = ANY($1)", events)
+    assert len({row["processed_at"] for row in started}) == 1
+    orders = [order.order_id for order in placed]
+    tries, announced = await _delivered_notices(database, orders)
+    assert tries == sorted(
+        (order, channel, "sent", 1) for order in orders for channel in ("email", "in_site")
+    )
+    assert announced == sorted(str(o) for o in orders for _ in range(2))
+
+    assert await consumer.consume_concurrently(batch) == ["duplicate"] * 3
+    reads = keys.calls
+    again = [_delivered_record(order.order_id) for order in placed]
+    assert await consumer.consume_concurrently(again) == ["handled"] * 3
+    assert keys.calls == reads
+    for order in placed:
+        _emailed_once_with_its_key(smtp[0], order)
+
+
+class Refusing(Collector):
+    """An SMTP server that refuses the next e-mail to an address for a while (451: try again later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: dict[str, int] = {}
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.refuse.get(address, 0) > 0:
+            self.refuse[address] -= 1
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_an_email_refused_in_a_batch_is_retried_alone_and_the_batchs_others_are_not_sent_twice(
+    database: str,
+) -> None:
+    """One buyer's mail server refuses for now: the batch's other e-mails have gone, so what it tried is
+    kept and the batch's records are handled one at a time, where the sent ones find themselves sent and
+    the refused one is sent on its retry. Every buyer gets exactly one e-mail, each notice is announced
+    once a channel, and the refused e-mail's row counts its two tries."""
+    collector = Refusing()
+    port = _free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    keys = FakeKeys()
+    settings = Settings(
+        database_url=database,
+        smtp_port=port,
+        kafka_namespace=f"t{uuid4().hex}.",
+        channel_retry_attempts=1,
+        channel_breaker_threshold=100,
+    )
+    svc = bootstrap(settings, keys=keys)
+    try:
+        placed = await _placed_orders(svc, keys, 4, email="refused@example.com")
+        refused = placed[2]
+        collector.refuse[refused.buyer_email] = 1
+        batch = [_delivered_record(order.order_id) for order in placed]
+        assert await svc.consumer().consume_concurrently(batch) == ["handled"] * 4
+    finally:
+        controller.stop()
+        await close_breakers(svc.breakers)
+        await svc.runtime.engine.dispose()
+    assert collector.refuse[refused.buyer_email] == 0
+    for order in placed:
+        _emailed_once_with_its_key(collector, order)
+    orders = [order.order_id for order in placed]
+    tries, announced = await _delivered_notices(database, orders)
+    assert tries == sorted(
+        (order, channel, "sent", 2 if (order, channel) == (refused.order_id, "email") else 1)
+        for order in orders
+        for channel in ("email", "in_site")
+    )
+    assert announced == sorted(str(o) for o in orders for _ in range(2))
+    stored = await _rows(database, "SELECT order_id FROM in_site_messages WHERE order_id = ANY($1)", orders)
+    assert sorted(row["order_id"] for row in stored) == sorted(orders)

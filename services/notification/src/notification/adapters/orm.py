@@ -215,20 +215,24 @@ IN_SITE_STORED = (
 )
 
 # The same reads and writes for a batch of notices, one statement each whatever their number (the paid
-# notice on the order page alone took five statements a sale: see `Notifier.notify_inside`)
+# notice on the order page alone took five statements a sale: see `Notifier.notify_many`)
 _CONTACTS_ADD = (
     "INSERT INTO buyer_contacts (order_id, shop_id, order_no, email, locale, product_title, phone, quantity, "
     "amount, currency) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], "
     "$6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[]) "
     "ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
 )
-_ADDRESSEES = (
-    "SELECT c.order_id, c.order_no, c.email, c.locale, c.product_title, c.phone, c.quantity, c.amount, "
-    "c.currency, c.shop_id, s.slug, s.name, s.status, s.contact, t.chat_id FROM buyer_contacts c "
-    "JOIN unnest($1::uuid[], $2::uuid[]) AS w(order_id, shop_id) "
+_ADDRESSEES_FROM = (
+    "FROM buyer_contacts c JOIN unnest($1::uuid[], $2::uuid[]) AS w(order_id, shop_id) "
     "ON c.order_id = w.order_id AND c.shop_id = w.shop_id "
     "LEFT JOIN shops s ON s.id = c.shop_id "
     "LEFT JOIN telegram_chats t ON t.order_id = c.order_id AND t.shop_id = c.shop_id"
+)
+_ADDRESSEES = f"SELECT {_ADDRESSEE_COLUMNS} {_ADDRESSEES_FROM}"
+#: _ADDRESSEES with the shops' own sending settings, as ADDRESSEE_SENDING is ADDRESSEE with them
+_ADDRESSEES_SENDING = (
+    f"SELECT {_ADDRESSEE_COLUMNS}, ch.shop_id, {', '.join(f'ch.{name}' for name in SHOP_CHANNEL_COLUMNS)} "
+    f"{_ADDRESSEES_FROM} LEFT JOIN shop_channels ch ON ch.shop_id = c.shop_id"
 )
 # in the order given (sorted by the caller), so two batches sharing notices wait instead of deadlocking
 _NOTICES_LOCK = "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k"
@@ -328,21 +332,28 @@ class BuyerContactRepository:
             row = await fetch_row(self._session, ADDRESSEE, order_id, shop_id)
             return None if row is None else _addressee(row)
         row = await fetch_row(self._session, ADDRESSEE_SENDING, order_id, shop_id)
-        if row is None:
-            return None
+        return None if row is None else self._sending(row)
+
+    async def addressees(
+        self, orders: Sequence[tuple[UUID, UUID]], channels: bool = False
+    ) -> dict[UUID, Addressee]:
+        """`addressee` of many (shop id, order id) in one statement, by order id (the unknown left out);
+        `channels` as there (the paid notice on the order page sends nothing through them, so its
+        statement does not join them)."""
+        shops, order_ids = [shop for shop, _ in orders], [order for _, order in orders]
+        if not channels:
+            rows = await fetch_rows(self._session, _ADDRESSEES, order_ids, shops)
+            return {found.contact.order_id: found for found in map(_addressee, rows)}
+        rows = await fetch_rows(self._session, _ADDRESSEES_SENDING, order_ids, shops)
+        return {found.contact.order_id: found for found in map(self._sending, rows)}
+
+    def _sending(self, row: Sequence[Any]) -> Addressee:
+        """An addressee read with its shop's own sending settings (None: the shop set none)."""
         head, own, settings = row[:_ADDRESSEE_WIDTH], row[_ADDRESSEE_WIDTH], row[_ADDRESSEE_WIDTH + 1 :]
         if own is None:
             return _addressee(head, None)
         by_name = dict(zip(SHOP_CHANNEL_COLUMNS, settings, strict=True))
-        return _addressee(head, self._channels.opened(shop_id, by_name))
-
-    async def addressees(self, orders: Sequence[tuple[UUID, UUID]]) -> dict[UUID, Addressee]:
-        """`addressee` of many (shop id, order id) in one statement, by order id (the unknown left out),
-        without the shops' sending settings (NOT_READ): the batch is the paid notice's on the order page,
-        which sends nothing through them, so its statement does not join them."""
-        shops, order_ids = [shop for shop, _ in orders], [order for _, order in orders]
-        rows = await fetch_rows(self._session, _ADDRESSEES, order_ids, shops)
-        return {found.contact.order_id: found for found in map(_addressee, rows)}
+        return _addressee(head, self._channels.opened(own, by_name))
 
 
 #: The columns `_addressee` reads: ADDRESSEE's, the head of ADDRESSEE_SENDING's

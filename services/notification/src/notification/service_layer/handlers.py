@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +68,7 @@ from notification.domain.model import (
     pick_locale,
 )
 from notification.domain.shop_channels import ShopChannels, mail_sender
-from notification.service_layer.notifier import Notice, Notifier
+from notification.service_layer.notifier import Notice, Notifier, SecretLoader
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -263,16 +263,18 @@ async def buyer_notice(
     instance: str = "",
     headers: Mapping[str, str] | None = None,
     addressee: Addressee | None = None,
+    moment: datetime | None = None,
 ) -> Notice:
-    """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already),
-    for `Notifier.notify`."""
+    """The buyer's notice of the order (`addressee`: whom it goes to, when the caller read it already;
+    `moment`: when what it tells happened, else when the event being handled did), for
+    `Notifier.notify`."""
     routed = notifier.routed(template)
     # the shop's sending settings are read only when the notice's route has a channel that uses them (the
     # paid notice, on the order page alone, does not), and then with the addressee, in its one statement
     shop_sent = bool(routed & SHOP_SENT)
     addressee = addressee or await _addressee(uow, shop_id, order_id, channels=shop_sent)
     contact, shop = addressee.contact, addressee.shop
-    moment = occurred_at()
+    moment = moment or occurred_at()
     channels = await _shop_channels(uow, shop_id, addressee) if shop_sent else None
     telegram_chat = addressee.telegram_chat if TELEGRAM in routed else None
     context = {**buyer_context(contact, moment, shop, platform), **(extra or {})}
@@ -327,24 +329,41 @@ async def notify_order_paid(
 
 
 async def notify_orders_paid(
-    events: Sequence[OrderPaid], uow: NotificationUnitOfWork, notifier: Notifier, platform: Platform
+    events: Sequence[OrderPaid],
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    platform: Platform,
+    aside: Callable[[], NotificationUnitOfWork],
+    concurrency: int = 8,
 ) -> None:
-    """`notify_order_paid` of a batch's payments while the paid notice stays on the order page: their
-    addressees in one read, their notices stored by `Notifier.notify_inside` (BuyerContactMissing when
-    an order's contact is not known yet: the consumer then handles the batch's records one by one)."""
-    found = await uow.contacts.addressees([(event.shop_id, event.order_id) for event in events])
-    notices = []
-    for event in events:
-        addressee = found.get(event.order_id)
-        if addressee is None:
-            addressee = await _addressee(uow, event.shop_id, event.order_id)  # raises BuyerContactMissing
-        notices.append(
-            await buyer_notice(
-                ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform, _paid(event, addressee),
-                addressee=addressee,
-            )
-        )  # fmt: skip
-    await notifier.notify_inside(notices, uow)
+    """`notify_order_paid` of a batch's payments: their addressees in one read (`addressees`), their notices
+    sent by `Notifier.notify_many`."""
+    found = await addressees(uow, notifier, ORDER_PAID, events)
+    notices = [
+        await buyer_notice(
+            ORDER_PAID, event.shop_id, event.order_id, uow, notifier, platform,
+            _paid(event, found[event.order_id]), addressee=found[event.order_id],
+        )
+        for event in events
+    ]  # fmt: skip
+    await notifier.notify_many(notices, uow, aside, concurrency)
+
+
+async def addressees(
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    template: str,
+    events: Sequence[OrderPaid | DeliverySucceeded],
+) -> dict[UUID, Addressee]:
+    """The addressees of a batch's orders in one read (with the shops' sending settings when the notice's
+    route has a channel that uses them); BuyerContactMissing when an order's contact is not known yet:
+    the consumer then handles the batch's records one at a time, where that one waits."""
+    orders = [(event.shop_id, event.order_id) for event in events]
+    found = await uow.contacts.addressees(orders, channels=_sends_as_shop(notifier, template))
+    for shop_id, order_id in orders:
+        if order_id not in found:
+            found[order_id] = await _addressee(uow, shop_id, order_id)  # raises BuyerContactMissing
+    return found
 
 
 def _paid(event: OrderPaid, addressee: Addressee) -> dict[str, Any]:
@@ -365,21 +384,54 @@ async def notify_order_delivered(
     """Send the buyer the goods, at most once per order: email first, then SMS. The keys are read from
     inventory (an audited reveal) only when a channel that carries them is about to send, held in
     memory, and never stored, logged or published."""
+    await notify_buyer(
+        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, _delivered(event),
+        _goods(event, keys, content),
+    )  # fmt: skip
 
+
+async def notify_orders_delivered(
+    events: Sequence[DeliverySucceeded],
+    uow: NotificationUnitOfWork,
+    notifier: Notifier,
+    keys: KeySource,
+    platform: Platform,
+    aside: Callable[[], NotificationUnitOfWork],
+    content: KeySource | None = None,
+    concurrency: int = 8,
+) -> None:
+    """`notify_order_delivered` of a batch's deliveries: their addressees in one read, their notices sent
+    side by side by `Notifier.notify_many` (each e-mail's keys read when it is about to send, as there)."""
+    found = await addressees(uow, notifier, ORDER_DELIVERED, events)
+    notices = [
+        await buyer_notice(
+            ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform,
+            _delivered(event), _goods(event, keys, content), addressee=found[event.order_id],
+            moment=event.delivered_at,
+        )
+        for event in events
+    ]  # fmt: skip
+    await notifier.notify_many(notices, uow, aside, concurrency)
+
+
+def _delivered(event: DeliverySucceeded) -> dict[str, Any]:
+    return {"mode": event.mode, "item_count": event.item_count}
+
+
+def _goods(event: DeliverySucceeded, keys: KeySource, content: KeySource | None) -> SecretLoader | None:
+    """What reads the delivered goods for a channel that carries them (None: the mode has none to show):
+    inventory's keys (an audited reveal) or the content delivery kept (a recharge, a manual delivery)."""
     source = keys if event.mode in KEY_MODES else content if event.mode in CONTENT_MODES else None
+    if source is None:
+        return None
 
     async def load_keys() -> dict[str, Any]:
-        assert source is not None
         order_keys = await source.order_keys(event.shop_id, event.order_id)
         if not order_keys.keys:
             raise NotificationError(f"no delivered goods found for delivered order {event.order_id}")
         return {"keys": order_keys.keys, "usage_instructions": order_keys.usage_instructions}
 
-    secrets = load_keys if source is not None else None
-    extra = {"mode": event.mode, "item_count": event.item_count}
-    await notify_buyer(
-        ORDER_DELIVERED, event.shop_id, event.order_id, uow, notifier, platform, extra, secrets
-    )
+    return load_keys
 
 
 async def notify_key_replaced(

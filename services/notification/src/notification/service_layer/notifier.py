@@ -9,11 +9,13 @@ out, the failed chain is recorded and announced instead, so a retry cannot send 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +31,7 @@ from notification.domain.model import (
     IN_SITE,
     ChannelFailure,
     NoticeUndelivered,
+    Notification,
     Recipients,
     RenderedNotice,
     Route,
@@ -164,12 +167,6 @@ class Notifier:
         """Every channel the notice's route may send it on."""
         return self._routed.get(template, frozenset())
 
-    def stays_inside(self, template: str) -> bool:
-        """Whether the notice goes nowhere but the order page: its in-site message is one idempotent
-        statement of this service's own, so its handler may share a transaction with others (stored twice,
-        it shows once)."""
-        return self.routed(template) <= {IN_SITE}
-
     def primary_channel(self, template: str) -> str:
         chains = self.route(template)
         return chains[0][0] if chains and chains[0] else "none"
@@ -178,9 +175,28 @@ class Notifier:
         await uow.notifications.lock(notice.order_id, notice.key)
         known = await uow.notifications.for_notice(notice.shop_id, notice.order_id, notice.key)
         content = _Content(self._renderer, notice, await self._worded(notice, uow))
-        tries = _Tries(notice, uow)
-        irrevocable = False
-        undelivered: list[list[ChannelFailure]] = []
+        tries: list[Try] = []
+
+        async def send(channel: Channel, recipient: str) -> Try:
+            tried = await self._send(notice, channel, recipient, content)
+            tries.append(tried)
+            if tried.sent:
+                _announce_sent(notice, uow, tried)
+            return tried
+
+        walked = await self._walk(notice, known, send)
+        await _record_tries(uow, [(notice, tried) for tried in tries])
+        _conclude(notice, uow, walked)
+
+    async def _walk(
+        self,
+        notice: Notice,
+        known: Mapping[str, Notification],
+        send: Callable[[Channel, str], Awaitable[Try]],
+    ) -> _Walked:
+        """Every chain of the notice's route not sent before (`known`: its rows by channel), each failing
+        over channel by channel through `send`."""
+        walked = _Walked()
         for chain in self.route(notice.template):
             if any(known[name].already_sent for name in chain if name in known):
                 log.info("%s for %s already sent on %s; skipping", notice.template, notice.order_id, chain)
@@ -192,98 +208,111 @@ class Notifier:
                 if channel is None or recipient is None or not notice.accepted_by(channel):
                     continue
                 tried = True
-                failure = await self._send(notice, uow, channel, recipient, content, tries)
-                if failure is None:
+                tried_on = await send(channel, recipient)
+                if tried_on.sent:
                     delivered = True
-                    irrevocable = irrevocable or not channel.idempotent
+                    walked.irrevocable = walked.irrevocable or not channel.idempotent
                     break
-                failures.append(failure)
+                failures.append(ChannelFailure(channel.name, recipient, tried_on.error or ""))
             if tried and not delivered:
-                undelivered.append(failures)
-        await tries.record()
-        if not undelivered:
-            return
-        every = [failure for failures in undelivered for failure in failures]
-        if not irrevocable:
-            raise NoticeUndelivered(notice.shop_id, notice.order_id, notice.key, every)
-        for failures in undelivered:
-            last = failures[-1]
-            uow.publish(
-                NotificationFailed(
-                    order_id=notice.order_id,
-                    shop_id=notice.shop_id,
-                    channel=last.channel,
-                    template=notice.key,
-                    reason=last.reason,
-                )
-            )
-        log.error(
-            "%s for %s: a chain failed on every channel after another chain was sent: %s",
-            notice.template,
-            notice.order_id,
-            "; ".join(f"{f.channel}: {f.reason}" for f in every),
-        )
+                walked.undelivered.append(failures)
+        return walked
 
-    async def notify_inside(self, notices: Sequence[Notice], uow: NotificationUnitOfWork) -> None:
-        """`notify` for notices whose route goes nowhere but the order page (`stays_inside`), a batch's in a
-        few statements whatever their number: their locks, the rows of what was sent, the messages and
-        the tries, one statement each. The in-site message is stored in this transaction (not on a
-        connection of its own, as a single notice's is), without the channel's breaker and retries,
-        which guard a send to another server; it commits with the tries and the records' claims, or none
-        of them does. A notice whose route is not inside raises ValueError."""
-        if any(not self.stays_inside(notice.template) for notice in notices):
-            raise ValueError("notify_inside takes only notices whose route stays on the order page")
-        channel = self._channels.get(IN_SITE)
+    async def notify_many(
+        self,
+        notices: Sequence[Notice],
+        uow: NotificationUnitOfWork,
+        aside: Callable[[], NotificationUnitOfWork],
+        concurrency: int = 8,
+    ) -> None:
+        """`notify` for a batch's notices in a few statements whatever their number: their locks, the rows
+        of what was sent before, their order-page messages and their tries, one statement each. The notices
+        are sent side by side, at most `concurrency` at once. An in-site message is stored in this
+        transaction (not on a connection of its own, as a single notice's is), without the channel's breaker
+        and retries, which guard a send to another server.
+
+        Where `notify` would raise for a notice (a chain failed on every channel and nothing irrevocable
+        went out, or an error), the batch's other sends are not taken back with the rollback: everything
+        the batch tried is kept in a transaction of its own (`aside`), then that error is raised. The
+        consumer then handles the batch's records one at a time: a notice sent finds itself sent, the one
+        that failed is retried."""
         unique = list({(notice.order_id, notice.key): notice for notice in notices}.values())
         await uow.notifications.lock_many([(notice.order_id, notice.key) for notice in unique])
         known = await uow.notifications.for_notices(
             [(notice.shop_id, notice.order_id, notice.key) for notice in unique]
         )
-        sending: list[tuple[Notice, str, RenderedNotice]] = []
-        for notice in unique:
-            recipient = notice.recipients.for_channel(IN_SITE)
-            if channel is None or recipient is None or not self.route(notice.template):
-                continue
-            sent = known.get((notice.order_id, notice.key), {}).get(IN_SITE)
-            if sent is not None and sent.already_sent:
-                log.info("%s for %s already sent on in_site; skipping", notice.template, notice.order_id)
-                continue
-            rendered = await _Content(self._renderer, notice).for_channel(channel)
-            if rendered.site is None:
-                raise ValueError(f"{notice.template} has no order-page text")
-            sending.append((notice, recipient, rendered))
-        if not sending:
-            return
-        started = time.monotonic()
-        stored = await uow.messages.put_many(
-            [
-                StoredMessage(n.shop_id, n.order_id, n.key, n.locale, rendered.subject, rendered.site)
-                for n, _, rendered in sending
-            ]
-        )
-        now, latency = datetime.now(UTC), int((time.monotonic() - started) * 1000)
-        await uow.notifications.record_tries(
-            [
-                (n.shop_id, n.order_id, n.key, Try(
-                    IN_SITE, recipient, sent=True, latency_ms=latency, sent_at=now,
-                    provider_message_id=str(stored[n.order_id, n.key]),
-                ))
-                for n, recipient, _ in sending
-            ]
-        )  # fmt: skip
-        for notice, recipient, _ in sending:
-            NOTIFICATIONS.labels(IN_SITE, "sent").inc()
-            _announce_sent(notice, uow, IN_SITE, recipient, latency)
+        batch = [
+            _Sending(notice, _Content(self._renderer, notice, await self._worded(notice, uow)))
+            for notice in unique
+        ]
+        gate = asyncio.Semaphore(concurrency)
 
-    async def _send(
-        self,
-        notice: Notice,
-        uow: NotificationUnitOfWork,
-        channel: Channel,
-        recipient: str,
-        content: _Content,
-        tries: _Tries,
-    ) -> ChannelFailure | None:
+        async def walk(sending: _Sending) -> None:
+            async with gate:
+                notice = sending.notice
+                sending.walked = await self._walk(
+                    notice, known.get((notice.order_id, notice.key), {}), partial(self._try, sending)
+                )
+
+        ended = await asyncio.gather(*(walk(sending) for sending in batch), return_exceptions=True)
+        errors: list[BaseException] = [error for error in ended if error is not None]
+        if any(not isinstance(error, Exception) for error in errors):
+            raise next(error for error in errors if not isinstance(error, Exception))
+        errors += [sending.walked.error(sending.notice) for sending in batch if sending.walked.retried]
+        if not errors:
+            await self._keep(batch, uow)
+            return
+        async with aside() as kept:
+            await self._keep(batch, kept)
+            await kept.commit()
+        raise errors[0]
+
+    async def _try(self, sending: _Sending, channel: Channel, recipient: str) -> Try:
+        """`_send` of a batch's notice: the in-site message held for the batch's one statement."""
+        notice = sending.notice
+        if channel.name != IN_SITE:
+            tried = await self._send(notice, channel, recipient, sending.content)
+        else:
+            rendered = await sending.content.for_channel(channel)
+            if rendered.site is None:
+                tried = Try(IN_SITE, recipient, sent=False, error=f"{notice.template} has no order-page text")
+            else:
+                sending.message = StoredMessage(
+                    notice.shop_id,
+                    notice.order_id,
+                    notice.key,
+                    notice.locale,
+                    rendered.subject,
+                    rendered.site,
+                )
+                tried = Try(IN_SITE, recipient, sent=True)  # its id, time and latency once it is stored
+        sending.tries.append(tried)
+        return tried
+
+    async def _keep(self, batch: Sequence[_Sending], uow: NotificationUnitOfWork) -> None:
+        """What a batch tried, into `uow`: its in-site messages, its tries, the announcements of what was
+        sent and of a chain that failed after something irrevocable went out."""
+        held = [sending.message for sending in batch if sending.message is not None]
+        started = time.monotonic()
+        stored = await uow.messages.put_many(held) if held else {}
+        now, latency = datetime.now(UTC), int((time.monotonic() - started) * 1000)
+        tries: list[tuple[Notice, Try]] = []
+        for sending in batch:
+            notice = sending.notice
+            for tried in sending.tries:
+                if tried.channel == IN_SITE and tried.sent:
+                    message = str(stored[notice.order_id, notice.key])
+                    tried = replace(tried, latency_ms=latency, sent_at=now, provider_message_id=message)
+                    NOTIFICATIONS.labels(IN_SITE, "sent").inc()
+                tries.append((notice, tried))
+                if tried.sent:
+                    _announce_sent(notice, uow, tried)
+            if not sending.walked.retried:
+                _conclude(notice, uow, sending.walked)
+        await _record_tries(uow, tries)
+
+    async def _send(self, notice: Notice, channel: Channel, recipient: str, content: _Content) -> Try:
+        """One try of the notice on the channel, logged when it fails."""
         rendered = await content.for_channel(channel)
         message = OutgoingMessage(
             template=notice.template,
@@ -306,7 +335,6 @@ class Notifier:
             result = await channel.send(message)
         except ChannelError as error:
             latency = int((time.monotonic() - started) * 1000)
-            await tries.add(Try(channel.name, recipient, sent=False, latency_ms=latency, error=str(error)))
             log.warning(
                 "%s for %s: %s to %s failed (%s): %s",
                 notice.template,
@@ -316,59 +344,101 @@ class Notifier:
                 "transient" if error.transient else "permanent",
                 error,
             )
-            return ChannelFailure(channel.name, recipient, str(error))
-        latency = int((time.monotonic() - started) * 1000)
-        tried = Try(
+            return Try(channel.name, recipient, sent=False, latency_ms=latency, error=str(error))
+        return Try(
             channel.name,
             recipient,
             sent=True,
-            latency_ms=latency,
+            latency_ms=int((time.monotonic() - started) * 1000),
             sent_at=datetime.now(UTC),
             provider_message_id=result.provider_message_id,
         )
-        await tries.add(tried)
-        _announce_sent(notice, uow, channel.name, recipient, latency)
-        return None
 
 
-class _Tries:
-    """A notice's tries, recorded together once its chains are through (one statement for its e-mail and
-    its order-page message, not one each); a second try on a channel already waiting records the waiting
-    ones first (one statement cannot write one row twice)."""
+@dataclass
+class _Walked:
+    """What walking a notice's route came to."""
 
-    def __init__(self, notice: Notice, uow: NotificationUnitOfWork) -> None:
-        self._notice = notice
-        self._uow = uow
-        self._waiting: list[Try] = []
+    irrevocable: bool = False
+    """Whether something that cannot be taken back went out (an e-mail, an SMS)."""
+    undelivered: list[list[ChannelFailure]] = field(default_factory=list)
+    """The failures of each chain that failed on every channel."""
 
-    async def add(self, tried: Try) -> None:
-        if any(waiting.channel == tried.channel for waiting in self._waiting):
-            await self.record()
-        self._waiting.append(tried)
+    @property
+    def retried(self) -> bool:
+        """Whether the notice is to be tried again as a whole: a chain failed and nothing irrevocable went
+        out (else the failed chains are recorded and announced, so a retry cannot send the rest twice)."""
+        return bool(self.undelivered) and not self.irrevocable
 
-    async def record(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        if waiting:
-            notice = self._notice
-            await self._uow.notifications.record_tries(
-                [(notice.shop_id, notice.order_id, notice.key, tried) for tried in waiting]
+    def error(self, notice: Notice) -> NoticeUndelivered:
+        every = [failure for failures in self.undelivered for failure in failures]
+        return NoticeUndelivered(notice.shop_id, notice.order_id, notice.key, every)
+
+
+@dataclass
+class _Sending:
+    """A notice of a batch on its way: what it tried, and its in-site message to store."""
+
+    notice: Notice
+    content: _Content
+    walked: _Walked = field(default_factory=_Walked)
+    tries: list[Try] = field(default_factory=list)
+    message: StoredMessage | None = None
+
+
+def _conclude(notice: Notice, uow: NotificationUnitOfWork, walked: _Walked) -> None:
+    """Raise for a notice to try again (`_Walked.retried`); else announce each chain that failed."""
+    if not walked.undelivered:
+        return
+    if walked.retried:
+        raise walked.error(notice)
+    for failures in walked.undelivered:
+        last = failures[-1]
+        uow.publish(
+            NotificationFailed(
+                order_id=notice.order_id,
+                shop_id=notice.shop_id,
+                channel=last.channel,
+                template=notice.key,
+                reason=last.reason,
             )
+        )
+    every = [failure for failures in walked.undelivered for failure in failures]
+    log.error(
+        "%s for %s: a chain failed on every channel after another chain was sent: %s",
+        notice.template,
+        notice.order_id,
+        "; ".join(f"{f.channel}: {f.reason}" for f in every),
+    )
 
 
-def _announce_sent(
-    notice: Notice, uow: NotificationUnitOfWork, channel: str, recipient: str, latency: int
-) -> None:
-    """A notice went out on `channel`: announced (NotificationSent) and logged."""
+async def _record_tries(uow: NotificationUnitOfWork, tries: Sequence[tuple[Notice, Try]]) -> None:
+    """The tries of notices, in one statement unless a notice tried a channel twice: one statement cannot
+    write one row twice, so a channel's second try is written by a second statement, after the first."""
+    rounds: list[dict[tuple[UUID, str, str], tuple[UUID, UUID, str, Try]]] = []
+    for notice, tried in tries:
+        row = (notice.order_id, notice.key, tried.channel)
+        free = next((round_ for round_ in rounds if row not in round_), None)
+        if free is None:
+            free = {}
+            rounds.append(free)
+        free[row] = (notice.shop_id, notice.order_id, notice.key, tried)
+    for round_ in rounds:
+        await uow.notifications.record_tries(list(round_.values()))
+
+
+def _announce_sent(notice: Notice, uow: NotificationUnitOfWork, tried: Try) -> None:
+    """A notice went out on a channel: announced (NotificationSent) and logged."""
     uow.publish(
         NotificationSent(
-            order_id=notice.order_id, shop_id=notice.shop_id, channel=channel, template=notice.key
+            order_id=notice.order_id, shop_id=notice.shop_id, channel=tried.channel, template=notice.key
         )
     )
     log.info(
         "%s for %s sent by %s to %s in %d ms",
         notice.template,
         notice.order_id,
-        channel,
-        mask_recipient(recipient),
-        latency,
+        tried.channel,
+        mask_recipient(tried.recipient),
+        tried.latency_ms or 0,
     )
