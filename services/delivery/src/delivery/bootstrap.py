@@ -109,7 +109,10 @@ def bootstrap(settings: Settings | None = None, adapters: AdapterFactory | None 
             KeyReplacementRefused: tickets.record_refusal,
         },
         batch_size=settings.consumer_batch_size,
-        batch_handlers={OrderPaid: handlers.record_payments},
+        batch_handlers={
+            OrderPaid: handlers.record_payments,
+            KeysAllocated: handlers.deliver_allocations,
+        },
     )
     service = Service(runtime, settings, keyring, outbound, adapters, breakers, worker, consumer)
     runtime.consume(consumer, [topics.INVENTORY_EVENTS, topics.ORDER_EVENTS])

@@ -14,7 +14,7 @@ from delivery.bootstrap import Service
 from delivery.service_layer import watchdog
 from faka_common.contracts import Envelope, KeysAllocated, OrderPaid
 from faka_common.contracts.delivery import ManualDeliveryRequested
-from faka_common.testing import as_caller
+from faka_common.testing import as_caller, statements_run
 from sqlalchemy import text
 
 from .conftest import Record, feed, outbox
@@ -47,6 +47,14 @@ def paid(order_id: UUID, paid_at: datetime | None = None) -> OrderPaid:
 
 def types(messages: list[dict]) -> list[str]:  # type: ignore[type-arg]
     return [m["type"] for m in messages]
+
+
+def records_of(messages: list[OrderPaid] | list[KeysAllocated]) -> list[Record]:
+    """The messages as one fetch's records, in their order."""
+    return [
+        Record(m.topic, 0, offset, m.key.encode(), Envelope.wrap(m, "producer").to_bytes())
+        for offset, m in enumerate(messages)
+    ]
 
 
 async def test_keys_allocated_redelivered_many_times_gives_one_delivery(
@@ -123,11 +131,7 @@ async def test_a_run_of_payments_records_each_delivery_as_one_by_one_would(
     await feed(service, paid(paid_before, earlier))
     now = datetime.now(UTC)
     run = [paid(new, now), paid(keys_first, now), paid(paid_before, now)]
-    records = [
-        Record(m.topic, 0, offset, m.key.encode(), Envelope.wrap(m, "order").to_bytes())
-        for offset, m in enumerate(run)
-    ]
-    assert await service.consumer.consume_batch(records) == ["handled"] * 3
+    assert await service.consumer.consume_batch(records_of(run)) == ["handled"] * 3
     async with service.runtime.engine.connect() as connection:
         before = (
             await connection.execute(
@@ -144,12 +148,59 @@ async def test_a_run_of_payments_records_each_delivery_as_one_by_one_would(
     assert seen[keys_first]["product_id"] == str(before) != str(run[1].product_id)
     assert seen[paid_before]["paid_at"] == earlier.isoformat()
     again = [paid(twice, now), paid(twice, now)]
-    doubled = [
-        Record(m.topic, 0, offset, m.key.encode(), Envelope.wrap(m, "order").to_bytes())
-        for offset, m in enumerate(again)
-    ]
-    assert await service.consumer.consume_batch(doubled) == ["handled"] * 2
+    assert await service.consumer.consume_batch(records_of(again)) == ["handled"] * 2
     assert (await api.get(f"/internal/deliveries/{twice}")).json()["paid_at"] == now.isoformat()
+
+
+async def test_a_run_of_allocations_delivers_each_as_one_by_one_would_in_a_statement_a_step(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    """A batch of allocations takes one statement for the deliveries' locks, one for the attempts, one for
+    the saves and one for the manual tasks: a paid order's delivery succeeds with its items and keeps its
+    paid time; one in the manual queue succeeds and the system resolves its task; one delivered before is
+    left as it was; a keyless one fails. An order whose payment is not recorded yet is created and
+    delivered alone, in the same run. Each is announced once."""
+    paid_first, queued, done_before, keyless, unpaid = (uuid4() for _ in range(5))
+    paid_at = datetime.now(UTC) - timedelta(seconds=30)
+    for order_id in (paid_first, done_before, keyless):
+        await feed(service, paid(order_id, paid_at))
+    await feed(service, ManualDeliveryRequested(order_id=queued, product_id=uuid4()))
+    await feed(service, allocated(done_before))
+    run = [allocated(paid_first, keys=3), allocated(queued), allocated(done_before), allocated(keyless, 0)]
+    async with statements_run(service.runtime.engine) as sent:
+        assert await service.consumer.consume_batch(records_of(run)) == ["handled"] * 4
+    for step in ("INSERT INTO delivery_attempts", "UPDATE deliveries"):
+        assert len([q for q in sent if q.startswith(step)]) == 1, step
+    for locked in ("deliveries", "manual_tasks"):
+        assert len([q for q in sent if f"FROM {locked} " in q and "FOR UPDATE" in q]) == 1, locked
+
+    assert types(await outbox(service, paid_first)) == ["DeliverySucceeded"]
+    record = (await api.get(f"/internal/deliveries/{paid_first}")).json()
+    assert (record["status"], record["item_count"]) == ("succeeded", 3)
+    assert record["paid_at"] == paid_at.isoformat()
+    assert [a["outcome"] for a in record["attempt_log"]] == ["succeeded"]
+    assert types(await outbox(service, queued)) == ["DeliveryNeedsAttention", "DeliverySucceeded"]
+    async with service.runtime.engine.connect() as connection:
+        task = (
+            await connection.execute(
+                text("SELECT status, resolved_by FROM manual_tasks WHERE order_id = :o"), {"o": queued}
+            )
+        ).one()
+    assert tuple(task) == ("resolved", "system")
+    assert types(await outbox(service, done_before)) == ["DeliverySucceeded"]
+    assert len((await api.get(f"/internal/deliveries/{done_before}")).json()["attempt_log"]) == 1
+    assert types(await outbox(service, keyless)) == ["DeliveryFailed"]
+    assert (await api.get(f"/internal/deliveries/{keyless}")).json()["status"] == "failed"
+
+    later = uuid4()
+    await feed(service, paid(later))
+    assert (
+        await service.consumer.consume_batch(records_of([allocated(unpaid), allocated(later)]))
+        == ["handled"] * 2
+    )
+    for order_id in (unpaid, later):
+        assert types(await outbox(service, order_id)) == ["DeliverySucceeded"]
+        assert (await api.get(f"/internal/deliveries/{order_id}")).json()["status"] == "succeeded"
 
 
 async def test_manual_order_is_claimed_delivered_and_its_content_reaches_the_buyer_sealed(

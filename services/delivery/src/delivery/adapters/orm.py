@@ -11,7 +11,7 @@ from uuid import UUID
 
 from faka_common.crypto import Sealed
 from faka_common.db.statements import Compiled
-from faka_common.db.uow import fetch_records
+from faka_common.db.uow import execute, fetch_records
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -292,18 +292,43 @@ _SAVE_DELIVERY = Compiled(
 )
 
 
+#: Each delivery column's type in Postgres, for the statements below that take a column array a field.
+_DELIVERY_TYPES = dict(
+    zip(
+        DELIVERY_FIELDS,
+        ("uuid", "uuid", "uuid", "text", "int", "text", "int", "text", "timestamptz", "timestamptz", "int",
+         "uuid", "timestamptz", "timestamptz", "jsonb", "timestamptz", "timestamptz"),
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _unnest(types: Sequence[str]) -> str:
+    """`unnest` of one array parameter a column, of the types given, in their order from $1."""
+    return f"unnest({', '.join(f'${n}::{type_}[]' for n, type_ in enumerate(types, 1))})"
+
+
 #: `add_paid`: a column array for each of DELIVERY_FIELDS (in their order), one SQL text whatever the batch's
 #: size (a multi-row VALUES was compiled by SQLAlchemy on every call: 13 % of the service's CPU at 50/s).
 _ADD_PAID = (
-    "INSERT INTO deliveries (id, shop_id, order_id, mode, item_count, status, attempts, reason, created_at, "
-    "completed_at, latency_ms, product_id, paid_at, requested_at, request, next_attempt_at, sla_alerted_at) "
-    "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::int[], "
-    "$8::text[], $9::timestamptz[], $10::timestamptz[], $11::int[], $12::uuid[], $13::timestamptz[], "
-    "$14::timestamptz[], $15::jsonb[], $16::timestamptz[], $17::timestamptz[]) "
+    f"INSERT INTO deliveries ({', '.join(DELIVERY_FIELDS)}) "  # noqa: S608 (constants)
+    f"SELECT * FROM {_unnest(list(_DELIVERY_TYPES.values()))} "
     "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(deliveries.paid_at, excluded.paid_at), "
     "product_id = CASE WHEN deliveries.paid_at IS NULL "
     "THEN coalesce(deliveries.product_id, excluded.product_id) ELSE deliveries.product_id END "
     "WHERE deliveries.shop_id = excluded.shop_id RETURNING order_id"
+)
+#: `lock_many`: in one order whoever asks, so two runs sharing orders wait for each other, not deadlock.
+_LOCK_DELIVERIES = (
+    f"SELECT {', '.join(DELIVERY_FIELDS)} FROM deliveries WHERE order_id = ANY($1::uuid[]) "  # noqa: S608 (constants)
+    "ORDER BY order_id FOR UPDATE"
+)
+#: `save_many`: each delivery's mutable fields by its id and shop, a column array a field.
+_SAVE_DELIVERIES = (
+    f"UPDATE deliveries SET {', '.join(f'{f} = saved.{f}' for f in MUTABLE_DELIVERY_FIELDS)} "  # noqa: S608 (constants)
+    f"FROM {_unnest(['uuid', 'uuid', *(_DELIVERY_TYPES[f] for f in MUTABLE_DELIVERY_FIELDS)])} "
+    f"AS saved(id, shop_id, {', '.join(MUTABLE_DELIVERY_FIELDS)}) "
+    "WHERE deliveries.id = saved.id AND deliveries.shop_id = saved.shop_id"
 )
 _REQUEST_COLUMN = DELIVERY_FIELDS.index("request")
 
@@ -350,6 +375,25 @@ class DeliveryRepository:
     async def lock(self, shop_id: UUID, order_id: UUID) -> Delivery | None:
         row = await _LOCK_DELIVERY.first(self._session, {"shop_id": shop_id, "order_id": order_id})
         return _to_delivery(row) if row else None
+
+    async def lock_many(self, orders: Sequence[tuple[UUID, UUID]]) -> dict[UUID, Delivery]:
+        """`lock` of many (shop id, order id) in one statement, by order id: an order without a delivery,
+        or whose delivery is another shop's, is left out."""
+        shops = dict((order, shop) for shop, order in orders)
+        rows = await fetch_records(self._session, _LOCK_DELIVERIES, list(shops))
+        found = {}
+        for row in rows:
+            if row["shop_id"] == shops[row["order_id"]]:
+                found[row["order_id"]] = Delivery(**row)
+        return found
+
+    async def save_many(self, saved: Sequence[Delivery]) -> None:
+        """`save` of many deliveries in one statement."""
+        columns = [[d.id for d in saved], [d.shop_id for d in saved]]
+        columns += [[getattr(d, f) for d in saved] for f in MUTABLE_DELIVERY_FIELDS]
+        request = 2 + MUTABLE_DELIVERY_FIELDS.index("request")
+        columns[request] = [json.dumps(value) for value in columns[request]]
+        await execute(self._session, _SAVE_DELIVERIES, *columns)
 
     async def save(self, delivery: Delivery) -> None:
         await _SAVE_DELIVERY.run(
@@ -427,6 +471,12 @@ COUNTED_OUTCOMES = (
 #: An attempt is added and saved once or more a sale: compiled once like the delivery's statements.
 _ATTEMPT_MUTABLE = tuple(f for f in ATTEMPT_FIELDS if f not in ("id", "shop_id"))
 _ADD_ATTEMPT = Compiled(insert(delivery_attempts), ATTEMPT_FIELDS)
+_ATTEMPT_TYPES = ("uuid", "uuid", "uuid", "uuid", "text", "text", "timestamptz", "text", "uuid", "bigint",
+                  "timestamptz", "int", "text", "text", "text")  # fmt: skip
+_ADD_ATTEMPTS = (
+    f"INSERT INTO delivery_attempts ({', '.join(ATTEMPT_FIELDS)}) "  # noqa: S608 (constants)
+    f"SELECT * FROM {_unnest(_ATTEMPT_TYPES)}"
+)
 _SAVE_ATTEMPT = Compiled(
     update(delivery_attempts).where(
         delivery_attempts.c.id == bindparam("saved_id"),
@@ -442,6 +492,11 @@ class AttemptRepository:
 
     async def add(self, attempt: Attempt) -> None:
         await _ADD_ATTEMPT.run(self._session, {f: getattr(attempt, f) for f in ATTEMPT_FIELDS})
+
+    async def add_many(self, attempts: Sequence[Attempt]) -> None:
+        """`add` of many attempts in one statement."""
+        columns = [[getattr(attempt, f) for attempt in attempts] for f in ATTEMPT_FIELDS]
+        await execute(self._session, _ADD_ATTEMPTS, *columns)
 
     async def save(self, attempt: Attempt) -> None:
         values = {f: getattr(attempt, f) for f in _ATTEMPT_MUTABLE}
@@ -572,6 +627,12 @@ _LOCK_TASK = Compiled(
 )
 
 
+_LOCK_TASKS = (
+    f"SELECT {', '.join(ManualTask.__dataclass_fields__)} FROM manual_tasks "  # noqa: S608 (constants)
+    "WHERE order_id = ANY($1::uuid[]) ORDER BY order_id FOR UPDATE"
+)
+
+
 class ManualTaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -579,6 +640,12 @@ class ManualTaskRepository:
     async def lock(self, shop_id: UUID, order_id: UUID) -> ManualTask | None:
         row = await _LOCK_TASK.first(self._session, {"shop_id": shop_id, "order_id": order_id})
         return _to_task(row) if row else None
+
+    async def lock_many(self, orders: Sequence[tuple[UUID, UUID]]) -> list[ManualTask]:
+        """`lock` of many (shop id, order id) in one statement: the tasks found (another shop's left out)."""
+        shops = dict((order, shop) for shop, order in orders)
+        rows = await fetch_records(self._session, _LOCK_TASKS, list(shops))
+        return [_to_task(row) for row in rows if row["shop_id"] == shops[row["order_id"]]]
 
     async def save(self, task: ManualTask) -> None:
         values = {f: getattr(task, f) for f in ManualTask.__dataclass_fields__}

@@ -99,48 +99,91 @@ async def deliver_allocated_keys(event: KeysAllocated, uow: DeliveryUnitOfWork) 
     delivery = await uow.deliveries.lock_or_create(
         fresh_delivery(event.shop_id, event.order_id, event.product_id)
     )
+    now = now_utc()
+    attempt = _allocate(event, delivery, now)
+    if attempt is None:
+        return
+    await uow.attempts.add(attempt)
+    await uow.deliveries.save(delivery)
+    await _resolve_task(uow, delivery, now)
+    _announce(uow, delivery)
+
+
+async def deliver_allocations(events: Sequence[KeysAllocated], uow: DeliveryUnitOfWork) -> None:
+    """`deliver_allocated_keys` of a run's allocations in four statements whatever their number: their
+    deliveries locked, their attempts added, their deliveries saved and their manual tasks looked for, one
+    statement each. An order twice in the run, or one with no delivery of its shop yet (its payment not
+    recorded), takes the one-by-one path."""
+    if len({event.order_id for event in events}) != len(events):
+        for event in events:
+            await deliver_allocated_keys(event, uow)
+        return
+    found = await uow.deliveries.lock_many([(event.shop_id, event.order_id) for event in events])
+    now = now_utc()
+    delivered: list[tuple[Delivery, Attempt]] = []
+    for event in events:
+        delivery = found.get(event.order_id)
+        attempt = None if delivery is None else _allocate(event, delivery, now)
+        if attempt is not None:
+            assert delivery is not None
+            delivered.append((delivery, attempt))
+    if delivered:
+        await uow.attempts.add_many([attempt for _, attempt in delivered])
+        await uow.deliveries.save_many([delivery for delivery, _ in delivered])
+        tasks = await uow.tasks.lock_many([(d.shop_id, d.order_id) for d, _ in delivered])
+        for task in tasks:
+            await _resolve(uow, task, now)
+        for delivery, _ in delivered:
+            _announce(uow, delivery)
+    for event in events:
+        if event.order_id not in found:
+            await deliver_allocated_keys(event, uow)
+
+
+def _allocate(event: KeysAllocated, delivery: Delivery, now: datetime) -> Attempt | None:
+    """The (locked) delivery completed by the allocation, and the attempt to record; None when the
+    allocation changes nothing (the delivery is over, or an operator holds it)."""
     if delivery.status not in ("pending", "manual"):
         log.info("order %s delivery is %s; ignoring KeysAllocated", event.order_id, delivery.status)
-        return
+        return None
     outcome = decide(event.delivery_type, event.key_ids)
     if outcome.status == "failed" and delivery.status == "manual":
         log.warning(
             "order %s: keyless allocation while in the manual queue; the operator decides", event.order_id
         )
-        return
-    now = now_utc()
+        return None
     delivery.mode = event.delivery_type
     delivery.product_id = event.product_id
     delivery.requested_at = requested_at()
     delivery.attempts += 1
     delivery.reason = outcome.reason
     delivery.complete(outcome.status, outcome.item_count, now)
-    await uow.attempts.add(
-        Attempt(
-            id=uuid7(),
-            shop_id=delivery.shop_id,
-            delivery_id=delivery.id,
-            order_id=delivery.order_id,
-            channel=event.delivery_type,
-            phase="deliver",
-            started_at=delivery.requested_at,
-            finished_at=now,
-            latency_ms=delivery.latency_ms,
-            outcome=outcome.status,
-            error_class="no_keys" if outcome.status == "failed" else None,
-            error=outcome.reason,
-        )
+    return Attempt(
+        id=uuid7(),
+        shop_id=delivery.shop_id,
+        delivery_id=delivery.id,
+        order_id=delivery.order_id,
+        channel=event.delivery_type,
+        phase="deliver",
+        started_at=delivery.requested_at,
+        finished_at=now,
+        latency_ms=delivery.latency_ms,
+        outcome=outcome.status,
+        error_class="no_keys" if outcome.status == "failed" else None,
+        error=outcome.reason,
     )
-    await uow.deliveries.save(delivery)
-    await _resolve_task(uow, delivery, now)
-    if outcome.status == "succeeded":
+
+
+def _announce(uow: DeliveryUnitOfWork, delivery: Delivery) -> None:
+    """A completed delivery announced: DeliverySucceeded, else DeliveryFailed."""
+    if delivery.status == "succeeded":
         uow.publish(succeeded(delivery))
         log.info(
-            "order %s delivered: %d item(s), mode %s", event.order_id, delivery.item_count, delivery.mode
+            "order %s delivered: %d item(s), mode %s", delivery.order_id, delivery.item_count, delivery.mode
         )
     else:
-        uow.publish(failed(delivery, outcome.reason or ""))
-        log.warning("order %s delivery failed: %s", event.order_id, outcome.reason)
+        uow.publish(failed(delivery, delivery.reason or ""))
+        log.warning("order %s delivery failed: %s", delivery.order_id, delivery.reason)
 
 
 async def note_allocation_failure(event: AllocationFailed, uow: DeliveryUnitOfWork) -> None:
@@ -251,7 +294,13 @@ def failed(delivery: Delivery, reason: str) -> DeliveryFailed:
 
 async def _resolve_task(uow: DeliveryUnitOfWork, delivery: Delivery, now: datetime) -> None:
     task = await uow.tasks.lock(delivery.shop_id, delivery.order_id)
-    if task is not None and task.open:
+    if task is not None:
+        await _resolve(uow, task, now)
+
+
+async def _resolve(uow: DeliveryUnitOfWork, task: ManualTask, now: datetime) -> None:
+    """The (locked) manual task of a delivery that completed, resolved if it was open."""
+    if task.open:
         task.resolve_automatically(now)
         await uow.tasks.save(task)
 
