@@ -36,6 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -292,19 +293,10 @@ _SAVE_DELIVERY = Compiled(
 )
 
 
-#: Each delivery column's type in Postgres, for the statements below that take a column array a field.
-_DELIVERY_TYPES = dict(
-    zip(
-        DELIVERY_FIELDS,
-        ("uuid", "uuid", "uuid", "text", "int", "text", "int", "text", "timestamptz", "timestamptz", "int",
-         "uuid", "timestamptz", "timestamptz", "jsonb", "timestamptz", "timestamptz"),
-        strict=True,
-    )
-)  # fmt: skip
-
-
-def _unnest(types: Sequence[str]) -> str:
-    """`unnest` of one array parameter a column, of the types given, in their order from $1."""
+def _unnest(table: Table, fields: Sequence[str]) -> str:
+    """`unnest` of one array parameter a field, from $1 in the fields' order, each cast to its column's type
+    in `table` (as Postgres names it)."""
+    types = [table.c[name].type.compile(dialect=postgresql.dialect()) for name in fields]
     return f"unnest({', '.join(f'${n}::{type_}[]' for n, type_ in enumerate(types, 1))})"
 
 
@@ -312,7 +304,7 @@ def _unnest(types: Sequence[str]) -> str:
 #: size (a multi-row VALUES was compiled by SQLAlchemy on every call: 13 % of the service's CPU at 50/s).
 _ADD_PAID = (
     f"INSERT INTO deliveries ({', '.join(DELIVERY_FIELDS)}) "  # noqa: S608 (constants)
-    f"SELECT * FROM {_unnest(list(_DELIVERY_TYPES.values()))} "
+    f"SELECT * FROM {_unnest(deliveries, DELIVERY_FIELDS)} "
     "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(deliveries.paid_at, excluded.paid_at), "
     "product_id = CASE WHEN deliveries.paid_at IS NULL "
     "THEN coalesce(deliveries.product_id, excluded.product_id) ELSE deliveries.product_id END "
@@ -326,7 +318,7 @@ _LOCK_DELIVERIES = (
 #: `save_many`: each delivery's mutable fields by its id and shop, a column array a field.
 _SAVE_DELIVERIES = (
     f"UPDATE deliveries SET {', '.join(f'{f} = saved.{f}' for f in MUTABLE_DELIVERY_FIELDS)} "  # noqa: S608 (constants)
-    f"FROM {_unnest(['uuid', 'uuid', *(_DELIVERY_TYPES[f] for f in MUTABLE_DELIVERY_FIELDS)])} "
+    f"FROM {_unnest(deliveries, ('id', 'shop_id', *MUTABLE_DELIVERY_FIELDS))} "
     f"AS saved(id, shop_id, {', '.join(MUTABLE_DELIVERY_FIELDS)}) "
     "WHERE deliveries.id = saved.id AND deliveries.shop_id = saved.shop_id"
 )
@@ -471,11 +463,9 @@ COUNTED_OUTCOMES = (
 #: An attempt is added and saved once or more a sale: compiled once like the delivery's statements.
 _ATTEMPT_MUTABLE = tuple(f for f in ATTEMPT_FIELDS if f not in ("id", "shop_id"))
 _ADD_ATTEMPT = Compiled(insert(delivery_attempts), ATTEMPT_FIELDS)
-_ATTEMPT_TYPES = ("uuid", "uuid", "uuid", "uuid", "text", "text", "timestamptz", "text", "uuid", "bigint",
-                  "timestamptz", "int", "text", "text", "text")  # fmt: skip
 _ADD_ATTEMPTS = (
     f"INSERT INTO delivery_attempts ({', '.join(ATTEMPT_FIELDS)}) "  # noqa: S608 (constants)
-    f"SELECT * FROM {_unnest(_ATTEMPT_TYPES)}"
+    f"SELECT * FROM {_unnest(delivery_attempts, ATTEMPT_FIELDS)}"
 )
 _SAVE_ATTEMPT = Compiled(
     update(delivery_attempts).where(
