@@ -123,9 +123,7 @@ async def deliver_allocations(events: Sequence[KeysAllocated], uow: DeliveryUnit
     delivered: list[tuple[Delivery, Attempt]] = []
     for event in events:
         delivery = found.get(event.order_id)
-        attempt = None if delivery is None else _allocate(event, delivery, now)
-        if attempt is not None:
-            assert delivery is not None
+        if delivery is not None and (attempt := _allocate(event, delivery, now)) is not None:
             delivered.append((delivery, attempt))
     if delivered:
         await uow.attempts.add_many([attempt for _, attempt in delivered])

@@ -370,9 +370,13 @@ class _Walked:
         out (else the failed chains are recorded and announced, so a retry cannot send the rest twice)."""
         return bool(self.undelivered) and not self.irrevocable
 
+    @property
+    def failures(self) -> list[ChannelFailure]:
+        """Every failure of the chains that failed, in their order."""
+        return [failure for failures in self.undelivered for failure in failures]
+
     def error(self, notice: Notice) -> NoticeUndelivered:
-        every = [failure for failures in self.undelivered for failure in failures]
-        return NoticeUndelivered(notice.shop_id, notice.order_id, notice.key, every)
+        return NoticeUndelivered(notice.shop_id, notice.order_id, notice.key, self.failures)
 
 
 @dataclass
@@ -403,12 +407,11 @@ def _conclude(notice: Notice, uow: NotificationUnitOfWork, walked: _Walked) -> N
                 reason=last.reason,
             )
         )
-    every = [failure for failures in walked.undelivered for failure in failures]
     log.error(
         "%s for %s: a chain failed on every channel after another chain was sent: %s",
         notice.template,
         notice.order_id,
-        "; ".join(f"{f.channel}: {f.reason}" for f in every),
+        "; ".join(f"{f.channel}: {f.reason}" for f in walked.failures),
     )
 
 
