@@ -231,20 +231,28 @@ def shop_scoping(app: FastAPI) -> ShopScoping:
     )
 
 
+#: What asyncpg sends the first time one of its connections meets a type: the codec's introspection, with
+#: JIT turned off around it. Once a connection, whichever statement comes first: `statements_run` leaves it
+#: out.
+_INTROSPECTION = ("SELECT current_setting('jit')", "WITH RECURSIVE typeinfo_tree", "SELECT set_config('jit'")
+
+
 @asynccontextmanager
 async def statements_run(engine: AsyncEngine) -> AsyncIterator[list[str]]:
     """Every statement the engine's connections send to Postgres while the block runs, whitespace folded:
-    the driver's own query log (what the repositories send through asyncpg directly) and what SQLAlchemy
-    runs, which that log leaves out (SQLAlchemy's adapter runs a statement as asyncpg's prepared statement,
-    whose runs the driver does not log; its `executemany` the driver does). asyncpg hands a logged query to
-    its loggers on the loop's next turn: the block's end waits for that turn, so its last statements count."""
+    the driver's own query log (what the repositories send through asyncpg directly, but its introspection
+    of a type new to a connection) and what SQLAlchemy runs, which that log leaves out (SQLAlchemy's adapter
+    runs a statement as asyncpg's prepared statement, whose runs the driver does not log; its `executemany`
+    the driver does). asyncpg hands a logged query to its loggers on the loop's next turn: the block's end
+    waits for that turn, so its last statements count."""
     sent: list[str] = []
     logging = [True]
     hooked: set[int] = set()
 
     def log(query: Any) -> None:
-        if logging[0]:
-            sent.append(" ".join(query.query.split()))
+        folded = " ".join(query.query.split())
+        if logging[0] and not folded.startswith(_INTROSPECTION):
+            sent.append(folded)
 
     def on_checkout(dbapi_connection: Any, *_: Any) -> None:
         raw = dbapi_connection.driver_connection
