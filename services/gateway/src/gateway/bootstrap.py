@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from faka_common.key_reveals import KeyReveals
 from faka_common.runtime import Runtime
 
 from gateway.adapters.order_changes import OrderChanges, RedisOrderChanges
@@ -31,6 +32,8 @@ class Gateway:
     merchant: Owner
     principals: Principals
     risk: Owner
+    #: Inventory's key reveals, the ones asked at the same moment (a run of deliveries) in one request.
+    reveals: KeyReveals
 
     @property
     def sandbox_secret(self) -> str:
@@ -77,10 +80,11 @@ def build_gateway(
     name the shop of the request being served (`ShopOwner`)."""
     credential = settings.credential()
     merchant = merchant or owner_client(settings.merchant_url, credential)
+    inventory = inventory or owner_client(settings.inventory_url, credential)
     return Gateway(
         settings,
         ShopOwner(order or owner_client(settings.order_url, credential)),
-        ShopOwner(inventory or owner_client(settings.inventory_url, credential)),
+        ShopOwner(inventory),
         provider_http or provider_client(),
         ShopOwner(delivery or owner_client(settings.delivery_url, credential)),
         storefront
@@ -96,6 +100,8 @@ def build_gateway(
             merchant, settings.redis_url, settings.kafka_namespace, settings.principal_cache_seconds
         ),
         risk=ShopOwner(risk or owner_client(settings.risk_url, credential)),
+        # each order names its shop in the request's body, not in X-Shop-Id: the owner's client itself
+        reveals=KeyReveals(inventory),
     )
 
 

@@ -70,16 +70,11 @@ class FakeInventory:
             return httpx.Response(
                 200, json={"batch_id": "b1", "imported": len(lines), "duplicates": 0, "invalid": 0}
             )
-        if path == f"/internal/orders/{ORDER_ID}/keys" and method == "GET":
-            return httpx.Response(
-                200,
-                json={
-                    "order_id": ORDER_ID,
-                    "product_id": PRODUCT_ID,
-                    "keys": [{"key_id": "k1", "content": "AAAA-1111"}],
-                    "usage_instructions": "Redeem",
-                },
-            )
+        if path == "/internal/keys/reveals" and method == "POST":
+            keys = {"product_id": PRODUCT_ID, "keys": [{"key_id": "k1", "content": "AAAA-1111"}]}
+            asked = json.loads(request.content)["orders"]
+            revealed = [{**named, **keys, "usage_instructions": "Redeem"} for named in asked]
+            return httpx.Response(200, json={"orders": [o for o in revealed if o["order_id"] == ORDER_ID]})
         return not_found(f"nothing at {path}")
 
 

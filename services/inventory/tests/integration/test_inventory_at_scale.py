@@ -40,6 +40,8 @@ from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .test_inventory_db import loop_key_product
+
 pytestmark = pytest.mark.integration
 GATEWAY = as_caller("gateway")
 
@@ -152,15 +154,7 @@ async def test_reencrypt_moves_every_key_to_the_active_key_id(
     engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
     product_id = await card_product(sessions, [f"ROT-{i}" for i in range(7)])
-    async with InventoryUnitOfWork(sessions) as uow:
-        loop, _ = await handlers.create_product(
-            DEFAULT_SHOP_ID,
-            handlers.NewProduct(
-                title="Loop", price=100, currency="CNY", delivery_type="loop_key", loop_key="LOOP-SECRET"
-            ),
-            uow,
-            KEYRING,
-        )
+    loop_id = await loop_key_product(sessions, "LOOP-SECRET")
     rotated = KeyRing.parse(
         DEV_KEYRING + ",k2:" + base64.b64encode(os.urandom(32)).decode(), DEV_FINGERPRINT_SECRET
     )
@@ -169,8 +163,8 @@ async def test_reencrypt_moves_every_key_to_the_active_key_id(
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE key_id <> 'k2'") == 0
     assert await scalar(engine, "SELECT count(*) FROM products WHERE loop_key_key_id <> 'k2'") == 0
     assert (await reseal(sessions, rotated, SEALED)).resealed == 0
-    blob = await scalar(engine, "SELECT loop_key_sealed FROM products WHERE id = :p", p=loop.id)
-    assert rotated.open(Sealed("k2", bytes(blob)), loop_key_context(loop.id)) == "LOOP-SECRET"
+    blob = await scalar(engine, "SELECT loop_key_sealed FROM products WHERE id = :p", p=loop_id)
+    assert rotated.open(Sealed("k2", bytes(blob)), loop_key_context(loop_id)) == "LOOP-SECRET"
     async with InventoryUnitOfWork(sessions) as uow:
         exported = [line async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, rotated)]
     assert sorted(line.strip() for line in exported) == sorted(f"ROT-{i}" for i in range(7))

@@ -55,6 +55,19 @@ async def card_product(sessions: SessionFactory, keys: list[str], title: str = "
     return product.id
 
 
+async def loop_key_product(sessions: SessionFactory, loop_key: str, title: str = "Loop") -> uuid.UUID:
+    async with InventoryUnitOfWork(sessions) as uow:
+        product, _ = await handlers.create_product(
+            DEFAULT_SHOP_ID,
+            handlers.NewProduct(
+                title=title, price=100, currency="CNY", delivery_type="loop_key", loop_key=loop_key
+            ),
+            uow,
+            KEYRING,
+        )
+    return product.id
+
+
 def approved(product_id: uuid.UUID, quantity: int = 1, order_id: uuid.UUID | None = None) -> OrderApproved:
     return OrderApproved(
         order_id=order_id or uuid.uuid4(),

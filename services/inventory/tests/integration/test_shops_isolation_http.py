@@ -36,6 +36,10 @@ NOT_SHOP_OWNED = {
         "POST",
         "/internal/keys/reencrypt",
     ): "the keyring is the platform's: a rotation re-seals every shop's keys",
+    (
+        "POST",
+        "/internal/keys/reveals",
+    ): "each order it reveals names its shop in the body (test_key_reveal_http)",
 }
 # What a request may change, read before and after shop B's requests (every table a route writes, the
 # outbox, the reveal audit).

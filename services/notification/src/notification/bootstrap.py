@@ -39,6 +39,7 @@ from faka_common.contracts.tickets import (
 )
 from faka_common.crypto import KeyRing
 from faka_common.http import InternalClient
+from faka_common.key_reveals import KeyReveals
 from faka_common.messaging.consumer import BatchHandler, EventConsumer, Handler
 from faka_common.runtime import Runtime
 from purgatory import AsyncCircuitBreakerFactory
@@ -342,7 +343,7 @@ def bootstrap(
         runtime.on_stop.append(client.aclose)
         return client
 
-    keys = keys if keys is not None else InventoryKeys(owner(settings.inventory_url))
+    keys = keys if keys is not None else InventoryKeys(KeyReveals(owner(settings.inventory_url)))
     content = content if content is not None else DeliveredContent(owner(settings.delivery_url))
     links = links if links is not None else OrderLinks(owner(settings.order_url))
     accounts = accounts if accounts is not None else MerchantLinks(owner(settings.merchant_url))

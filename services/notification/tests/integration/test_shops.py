@@ -12,6 +12,7 @@ Needs DATABASE_URL (a Postgres server URL)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from faka_common.contracts import (
 from faka_common.contracts.order import OrderLinkRequested
 from faka_common.db.migrations import alembic_config, ensure_database
 from faka_common.http import SHOP_HEADER, InternalClient, create_app
+from faka_common.key_reveals import REVEALS_PATH, KeyReveals
 from faka_common.messaging.consumer import EventConsumer, RetryPolicy
 from faka_common.testing import (
     OPERATIONAL_ROUTES,
@@ -89,9 +91,9 @@ def acting_for(shop: UUID) -> dict[str, str]:
 
 
 class ScopedOwners:
-    """Inventory's `GET /internal/orders/{id}/keys`, delivery's `GET /internal/deliveries/{id}/content` and
+    """Inventory's `POST /internal/keys/reveals`, delivery's `GET /internal/deliveries/{id}/content` and
     order's `POST /internal/orders/{no}/links` as the scoped owners answer them: for the order's own shop
-    (X-Shop-Id) only, 404 for any other, as for an order that does not exist."""
+    (X-Shop-Id, or the one each revealed order names) only; any other's as an order that does not exist."""
 
     def __init__(self) -> None:
         self.shop_of: dict[str, UUID] = {}  # order id or order number -> its shop
@@ -102,15 +104,27 @@ class ScopedOwners:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if request.url.path == REVEALS_PATH:
+            asked = json.loads(request.content)["orders"]
+            keys = [
+                {**o, "keys": [{"key_id": str(uuid4()), "content": f"KEY-{o['order_id'][:8]}"}]}
+                for o in asked
+                if self.shop_of.get(o["order_id"]) == UUID(o["shop_id"])
+            ]
+            return httpx.Response(200, json={"orders": keys})
         subject, what = request.url.path.split("/")[-2:]
         if self.shop_of.get(subject) != UUID(request.headers.get(SHOP_HEADER, str(DEFAULT_SHOP_ID))):
             return httpx.Response(404, json={"error": "not_found", "message": f"no order {subject}"})
-        if what == "keys":
-            keys = [{"key_id": str(uuid4()), "content": f"KEY-{subject[:8]}"}]
-            return httpx.Response(200, json={"order_id": subject, "keys": keys})
         if what == "content":
             return httpx.Response(200, json={"order_id": subject, "content": f"CONTENT-{subject[:8]}"})
         return httpx.Response(200, json={"order_no": subject, "url": f"https://shop.test/o/{subject}?t=x"})
+
+
+def acts_for(request: httpx.Request) -> list[str]:
+    """The shops a call to an owner acts for: its X-Shop-Id, or those a batch of reveals names."""
+    if request.url.path == REVEALS_PATH:
+        return [asked["shop_id"] for asked in json.loads(request.content)["orders"]]
+    return [request.headers[SHOP_HEADER]]
 
 
 @pytest.fixture
@@ -132,7 +146,7 @@ async def made(
 
         service = bootstrap(
             settings,
-            keys=InventoryKeys(client()),
+            keys=InventoryKeys(KeyReveals(client())),
             content=DeliveredContent(client()),
             links=OrderLinks(client()),
         )
@@ -221,7 +235,7 @@ async def test_an_order_of_a_shop_is_notified_with_that_shop_on_every_row_event_
     delivered, link = smtp[0].about(placed.order_no)
     assert f"KEY-{str(placed.order_id)[:8]}" in text_of(delivered)
     assert f"https://shop.test/o/{placed.order_no}" in text_of(link)
-    assert [r.headers[SHOP_HEADER] for r in owners.requests] == [str(shop), str(shop)]
+    assert [acting for r in owners.requests for acting in acts_for(r)] == [str(shop), str(shop)]
     assert await _shops_of(database, placed.order_id) == {
         "buyer_contacts": {shop},
         "notifications": {shop},

@@ -112,16 +112,12 @@ async def place_order(
 async def fetch_keys(gw: Gateway, order: Mapping[str, Any]) -> dict[str, Any] | None:
     order_id = str(order["order_id"])
     try:
-        response = await gw.inventory.request(
-            "GET", f"/internal/orders/{segment(order_id)}/keys", shop=order_shop(order)
-        )
+        return await gw.reveals.order_keys(order_shop(order), uuid.UUID(order_id))
     except DomainError as error:
         if error.status_code != 404:
             raise
         log.warning("order %s is delivered but the inventory holds no keys for it", order_id)
         return None
-    body: dict[str, Any] = json_body(response)
-    return body
 
 
 async def buyer_order(

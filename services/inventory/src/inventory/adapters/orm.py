@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -1336,35 +1337,40 @@ def _reservation(found: Any) -> Reservation:
     )
 
 
-#: A reveal in one statement (two a sale, run on its own outside a transaction by the reveal route): the
-#: shop's allocated reservation of the order, its product, the order's sold keys in id order, and one audit
-#: row per revealed key (per unit of a loop key, with no key id) written by the same statement, so that no
-#: key leaves without its audit row. One row per sold key, the product's columns on each; one row with no
-#: key for a loop key; none when the shop's order owns no allocated reservation.
+#: Reveals in one statement (run on its own outside a transaction by the reveal routes), for the asked
+#: (order, shop) pairs: each shop's allocated reservation of its order, the product, the order's sold keys in
+#: id order, and one audit row per revealed key (per unit of a loop key, with no key id) written by the same
+#: statement, so that no key leaves without its audit row. One row per sold key, the order and the product's
+#: columns on each; one row with no key for a loop key; none for an order its named shop does not own
+#: allocated. A pair asked twice is revealed (and audited) once.
 _REVEAL = (
-    "WITH reservation AS ("
-    " SELECT product_id, quantity FROM reservations"
-    " WHERE order_id = $1::uuid AND shop_id = $2::uuid AND status = 'allocated'),"
-    " product AS (SELECT products.* FROM products JOIN reservation ON products.id = reservation.product_id),"
-    " sold AS (SELECT id, product_id, key_id, sealed FROM card_keys"
-    " WHERE order_id = $1::uuid AND status = 'sold'),"
+    "WITH asked AS (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS asked(order_id, shop_id)),"
+    " reservation AS (SELECT reservations.order_id, reservations.product_id, reservations.quantity"
+    " FROM reservations JOIN asked ON reservations.order_id = asked.order_id"
+    " AND reservations.shop_id = asked.shop_id WHERE reservations.status = 'allocated'),"
+    " product AS (SELECT reservation.order_id AS revealed_order, reservation.quantity AS reserved_quantity,"
+    " products.* FROM products JOIN reservation ON products.id = reservation.product_id),"
+    " sold AS (SELECT card_keys.id, card_keys.order_id, card_keys.product_id, card_keys.key_id,"
+    " card_keys.sealed FROM card_keys JOIN product ON card_keys.order_id = product.revealed_order"
+    " WHERE card_keys.status = 'sold' AND product.delivery_type <> 'loop_key'),"
     " audit AS (INSERT INTO key_reveals (order_id, product_id, shop_id, reader, key_id)"
-    " SELECT $1::uuid, product.id, product.shop_id, $3::text, unit.key_id FROM product, reservation,"
-    " LATERAL (SELECT sold.id AS key_id FROM sold WHERE product.delivery_type <> 'loop_key'"
-    " UNION ALL SELECT NULL::uuid FROM generate_series(1, reservation.quantity)"
+    " SELECT product.revealed_order, product.id, product.shop_id, $3::text, unit.key_id FROM product,"
+    " LATERAL (SELECT sold.id AS key_id FROM sold WHERE sold.order_id = product.revealed_order"
+    " UNION ALL SELECT NULL::uuid FROM generate_series(1, product.reserved_quantity)"
     " WHERE product.delivery_type = 'loop_key' AND product.loop_key_sealed IS NOT NULL) AS unit"
-    " ORDER BY unit.key_id)"
-    " SELECT product.*, reservation.quantity AS reserved_quantity, sold.id AS sold_id,"
-    " sold.product_id AS sold_product_id, sold.key_id AS sold_key_id, sold.sealed AS sold_sealed"
-    " FROM product CROSS JOIN reservation LEFT JOIN sold ON product.delivery_type <> 'loop_key'"
-    " ORDER BY sold.id"
+    " ORDER BY product.revealed_order, unit.key_id)"
+    " SELECT product.*, sold.id AS sold_id, sold.product_id AS sold_product_id, sold.key_id AS sold_key_id,"
+    " sold.sealed AS sold_sealed FROM product LEFT JOIN sold ON sold.order_id = product.revealed_order"
+    " ORDER BY product.revealed_order, sold.id"
 )
 
 
 @dataclass(frozen=True)
 class Reveal:
-    """What a reveal read (and audited): the product, the reserved quantity and the sold keys in id order."""
+    """What a reveal read (and audited): the order, its product, the reserved quantity and the sold keys in
+    id order."""
 
+    order_id: UUID
     product: Product
     quantity: int
     sold: list[StoredKey]
@@ -1377,14 +1383,27 @@ class RevealRepository:
     async def reveal(self, shop_id: UUID, order_id: UUID, reader: str) -> Reveal | None:
         """The shop's order's allocated reservation, product and sold keys, each revealed key audited with
         `reader` in the same statement; None when the shop's order owns no allocated reservation."""
-        rows = await fetch_records(self._session, _REVEAL, order_id, shop_id, reader)
-        if not rows:
-            return None
-        sold = [
-            StoredKey(
-                row["sold_id"], row["sold_product_id"], Sealed(row["sold_key_id"], bytes(row["sold_sealed"]))
-            )
-            for row in rows
-            if row["sold_id"] is not None
-        ]
-        return Reveal(_product(rows[0]), rows[0]["reserved_quantity"], sold)
+        found = await self.reveal_many([(order_id, shop_id)], reader)
+        return found[0] if found else None
+
+    async def reveal_many(self, asked: Sequence[tuple[UUID, UUID]], reader: str) -> list[Reveal]:
+        """`reveal` of the (order, shop) pairs in one statement, in order-id order: one `Reveal` for each
+        order its named shop owns allocated, none for the others."""
+        rows = await fetch_records(
+            self._session, _REVEAL, [order for order, _ in asked], [shop for _, shop in asked], reader
+        )
+        reveals: list[Reveal] = []
+        for order_id, group in itertools.groupby(rows, key=lambda row: row["revealed_order"]):
+            order_rows = list(group)
+            sold = [
+                StoredKey(
+                    row["sold_id"],
+                    row["sold_product_id"],
+                    Sealed(row["sold_key_id"], bytes(row["sold_sealed"])),
+                )
+                for row in order_rows
+                if row["sold_id"] is not None
+            ]
+            first = order_rows[0]
+            reveals.append(Reveal(order_id, _product(first), first["reserved_quantity"], sold))
+        return reveals

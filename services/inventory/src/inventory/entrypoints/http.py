@@ -8,6 +8,7 @@ from faka_common.db.resealing import resealing_router
 from faka_common.errors import DomainError
 from faka_common.fields import MAX_MONEY, Line, Money, Text
 from faka_common.http import InternalCaller, ShopScope, combined, internal_router
+from faka_common.key_reveals import MAX_REVEALS
 from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -285,6 +286,25 @@ KEYS_UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+class NamedOrder(BaseModel):
+    order_id: UUID
+    shop_id: UUID = Field(description="The shop the order belongs to: another shop's order is not revealed")
+
+
+class RevealsBody(BaseModel):
+    orders: list[NamedOrder] = Field(min_length=1, max_length=MAX_REVEALS)
+
+
+def _revealed(revealed: handlers.Revealed) -> dict[str, Any]:
+    return {
+        "order_id": str(revealed.order_id),
+        "shop_id": str(revealed.shop_id),
+        "product_id": str(revealed.product_id),
+        "keys": [{"key_id": str(k.key_id), "content": k.content} for k in revealed.keys],
+        "usage_instructions": revealed.usage_instructions,
+    }
+
+
 def router(service: Service) -> APIRouter:
     """The internal API: the catalog and key administration for the gateway's admin API, product reads
     for the order service too, key reveals for the key readers only. Every route but the platform's key
@@ -448,6 +468,19 @@ def router(service: Service) -> APIRouter:
             key_id = await replacements.identify_key(shop, order_id, body.content, uow, service.keyring)
         return {"order_id": str(order_id), "key_id": str(key_id)}
 
+    @reveals.post(
+        "/keys/reveals",
+        summary="Reveal the keys of several paid orders at once, each for the shop it names (each key "
+        "audit-logged with the calling service as the reader)",
+        description="An order its named shop does not own with keys allocated is left out of the answer, and "
+        "nothing is logged for it. One statement reads and audits them all.",
+    )
+    async def reveal_keys_of_orders(body: RevealsBody, reader: InternalCaller) -> dict[str, Any]:
+        asked = [(named.order_id, named.shop_id) for named in body.orders]
+        async with service.reader() as uow:
+            revealed = await handlers.reveal_keys_many(asked, reader, uow, service.keyring)
+        return {"orders": [_revealed(one) for one in revealed]}
+
     @reveals.get(
         "/orders/{order_id}/keys",
         summary="Reveal the keys a paid order of the shop owns (audit-logged with the calling service as "
@@ -457,12 +490,7 @@ def router(service: Service) -> APIRouter:
         # one statement reads and audits (handlers.reveal_keys): on its own, no BEGIN and COMMIT round trips
         async with service.reader() as uow:
             revealed = await handlers.reveal_keys(shop, order_id, reader, uow, service.keyring)
-        return {
-            "order_id": str(revealed.order_id),
-            "product_id": str(revealed.product_id),
-            "keys": [{"key_id": str(k.key_id), "content": k.content} for k in revealed.keys],
-            "usage_instructions": revealed.usage_instructions,
-        }
+        return _revealed(revealed)
 
     # not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once
     resealing = resealing_router(settings, service.runtime.sessions, service.keyring, SEALED)

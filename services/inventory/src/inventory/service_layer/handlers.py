@@ -33,6 +33,7 @@ from faka_common.errors import Conflict, DomainError, NotFound
 from uuid6 import uuid7
 
 from inventory.adapters.catalog_projection import CatalogProjection, NoCatalogProjection
+from inventory.adapters.orm import Reveal
 from inventory.adapters.sealing import SealedBlock, SealJob, discard_pool, seal_block, sealing_pool
 from inventory.adapters.stock_projection import StockProjection
 from inventory.domain import stock
@@ -776,6 +777,7 @@ class RevealedKey:
 @dataclass(frozen=True)
 class Revealed:
     order_id: UUID
+    shop_id: UUID
     product_id: UUID
     keys: list[RevealedKey]
     usage_instructions: str
@@ -1002,8 +1004,28 @@ async def reveal_keys(
     found = await uow.reveals.reveal(shop_id, order_id, reader)
     if found is None:
         raise NotFound(f"order {order_id} owns no keys")
+    revealed = _opened(found, keyring)
+    await uow.commit()
+    log.info("revealed %d keys of order %s to %s", len(revealed.keys), order_id, reader)
+    return revealed
+
+
+async def reveal_keys_many(
+    asked: Sequence[tuple[UUID, UUID]], reader: str, uow: InventoryUnitOfWork, keyring: KeyRing
+) -> list[Revealed]:
+    """`reveal_keys` of several (order, shop) pairs in one statement, in order-id order: an order its named
+    shop does not own with keys allocated is left out (nothing logged for it), as is a pair asked twice."""
+    found = await uow.reveals.reveal_many(asked, reader)
+    revealed = [opened for opened in (_opened_or_none(reveal, keyring) for reveal in found) if opened]
+    await uow.commit()
+    log.info("revealed the keys of %d orders of %d asked to %s", len(revealed), len(asked), reader)
+    return revealed
+
+
+def _opened(found: Reveal, keyring: KeyRing) -> Revealed:
+    """The plaintext of what a reveal read: the loop key once a unit, or the sold keys (NotFound when there
+    are none to show)."""
     product = found.product
-    keys: list[RevealedKey] = []
     if product.delivery_type == "loop_key":
         if product.loop_key is None:
             raise NotFound(f"product {product.id} has no loop key")
@@ -1015,7 +1037,12 @@ async def reveal_keys(
             for stored in found.sold
         ]
         if not keys:
-            raise NotFound(f"order {order_id} owns no keys")
-    await uow.commit()
-    log.info("revealed %d keys of order %s to %s", len(keys), order_id, reader)
-    return Revealed(order_id, product.id, keys, product.usage_instructions)
+            raise NotFound(f"order {found.order_id} owns no keys")
+    return Revealed(found.order_id, product.shop_id, product.id, keys, product.usage_instructions)
+
+
+def _opened_or_none(found: Reveal, keyring: KeyRing) -> Revealed | None:
+    try:
+        return _opened(found, keyring)
+    except NotFound:
+        return None

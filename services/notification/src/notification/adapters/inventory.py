@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from faka_common.http import InternalClient
+from faka_common.key_reveals import KeyReveals
 from pydantic import BaseModel
 
-from notification.adapters.answers import parse_answer
+from notification.adapters.answers import parse_object
 from notification.domain.model import OrderKeys
 
 
@@ -30,15 +30,15 @@ class _OrderKeysBody(BaseModel):
 
 
 class InventoryKeys:
-    """`GET /internal/orders/{order_id}/keys` for the order's shop (each reveal is audit-logged there, with
-    this service as the reader: the caller its credential names)."""
+    """Inventory's reveal of the shop's order (each reveal is audit-logged there, with this service as the
+    reader: the caller its credential names); the reveals of a batch's e-mails go in one request."""
 
-    def __init__(self, client: InternalClient) -> None:
-        self._client = client
+    def __init__(self, reveals: KeyReveals) -> None:
+        self._reveals = reveals
 
     async def order_keys(self, shop_id: UUID, order_id: UUID) -> OrderKeys:
-        response = await self._client.request("GET", f"/internal/orders/{order_id}/keys", shop=shop_id)
-        body = parse_answer(_OrderKeysBody, response, "inventory answered an unexpected keys body")
+        revealed = await self._reveals.order_keys(shop_id, order_id)
+        body = parse_object(_OrderKeysBody, revealed, "inventory answered an unexpected keys body")
         return OrderKeys(
             order_id=order_id,
             keys=[key.content for key in body.keys],
