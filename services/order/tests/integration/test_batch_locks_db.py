@@ -12,10 +12,12 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from faka_common.contracts import Envelope, RiskDecided, StockReserved
+from faka_common.contracts.order import OrderLinkRequested
+from faka_common.db.uow import execute, outbox_insert
 from faka_common.messaging.consumer import Delivery
 from faka_common.testing import statements_run
 from order.adapters import orm
@@ -119,6 +121,10 @@ async def test_a_batch_writes_the_moves_of_all_its_orders_in_one_statement(db: D
     assert outcomes == ["handled"] * 7
     writes = [statement for statement in sent if "UPDATE orders" in statement]
     assert len(writes) == 1, f"one write for the batch's seven moves of five orders, not {len(writes)}"
+    # the messages the moves announce ride in the same statement: no outbox insert of its own
+    assert "INSERT INTO outbox" in writes[0]
+    assert [s for s in sent if s.startswith("INSERT INTO outbox")] == []
+    assert await approvals(db, orders) == [1] * 5
     async with db.uow() as uow:
         after = [await uow.orders.get_by_no(SHOP, order.order_no) for order in orders]
         audited = [len(await uow.orders.transitions(order.id)) for order in orders]
@@ -137,9 +143,9 @@ async def test_a_batch_that_fails_after_its_moves_writes_none_of_them_and_its_re
     flush = OrderRepository.flush
     failed: list[int] = []
 
-    async def fail_first_batch(self: OrderRepository) -> None:
+    async def fail_first_batch(self: OrderRepository, outbox: list[list[Any]] | None = None) -> None:
         kept = len(self._deferred or {})
-        await flush(self)
+        await flush(self, outbox)
         if kept > 1 and not failed:
             failed.append(kept)
             raise RuntimeError("the batch failed after its moves were written")
@@ -154,3 +160,35 @@ async def test_a_batch_that_fails_after_its_moves_writes_none_of_them_and_its_re
     async with db.uow() as uow:
         audited = [await uow.orders.transitions(order.id) for order in orders]
     assert [[t for _, t, _ in moves] for moves in audited] == [["pending_risk", "reserving"]] * 3
+    assert await approvals(db, orders) == [1] * 3  # the failed run's outbox rows went with its moves
+
+
+async def approvals(db: Db, orders: list[Any]) -> list[int]:
+    """How many OrderApproved each order has in the outbox."""
+    query = "SELECT count(*) FROM outbox WHERE type = 'OrderApproved' AND key = $1"
+    return [(await db.fetch(query, str(order.id)))[0][0] for order in orders]
+
+
+async def test_messages_staged_after_a_statement_took_the_outbox_are_written_by_the_commit_each_once(
+    db: Db,
+) -> None:
+    orders = [uuid4(), uuid4(), uuid4()]
+
+    def asked(order_id: UUID) -> OrderLinkRequested:
+        return OrderLinkRequested(
+            order_id=order_id, shop_id=SHOP, order_no=f"N{order_id.hex[:8]}", requested_at=datetime.now(UTC)
+        )
+
+    async with db.uow() as uow:
+        uow.publish(asked(orders[0]))
+        uow.publish(asked(orders[1]))
+        taken = uow.take_outbox()
+        assert taken is not None and [len(column) for column in taken] == [2] * 6
+        await execute(uow.session, outbox_insert(), *taken)
+        assert uow.take_outbox() is None  # nothing staged since
+        uow.publish(asked(orders[2]))
+        await uow.commit()
+
+    keys = [str(order) for order in orders]
+    rows = await db.fetch("SELECT key FROM outbox WHERE key = ANY($1::text[]) ORDER BY id", keys)
+    assert [row["key"] for row in rows] == keys

@@ -46,15 +46,26 @@ INBOX_CLAIM_MANY = (
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
+
 # every message a transaction staged, in one statement on the driver (CPU per commit of two messages 0.76-0.97
 # of SQLAlchemy's insert); the rows take their ids in the order staged, the order the relay publishes them in
-OUTBOX_ADD = (
-    "INSERT INTO outbox (event_id, topic, key, type, value, headers) "
-    "SELECT staged.event_id, staged.topic, staged.key, staged.type, staged.value, staged.headers::jsonb "
-    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[]) "
-    "WITH ORDINALITY AS staged(event_id, topic, key, type, value, headers, position) "
-    "ORDER BY staged.position"
-)
+def outbox_insert(first: int = 1) -> str:
+    """The insert of a transaction's staged messages, in their order, from six arrays (the parameters
+    numbered from `first`: event ids, topics, keys, types, values, headers; `UnitOfWork.take_outbox`)."""
+    arrays = ", ".join(
+        f"${first + n}::{kind}[]" for n, kind in enumerate(("uuid", "text", "text", "text", "bytea", "text"))
+    )
+    source = (
+        f"unnest({arrays}) WITH ORDINALITY AS staged(event_id, topic, key, type, value, headers, position)"
+    )
+    return (
+        "INSERT INTO outbox (event_id, topic, key, type, value, headers) "
+        "SELECT staged.event_id, staged.topic, staged.key, staged.type, staged.value, staged.headers::jsonb "
+        "FROM " + source + " ORDER BY staged.position"
+    )
+
+
+OUTBOX_ADD = outbox_insert()
 
 
 #: The key under which `_driver` keeps a session's transaction and its asyncpg connection.
@@ -280,6 +291,8 @@ class UnitOfWork:
         self._sessions = sessions
         self.producer = producer
         self._staged: list[tuple[Message, Envelope, dict[str, str]]] = []
+        #: how many of the staged messages a statement of the transaction wrote itself (`take_outbox`)
+        self._taken = 0
         self._raw_added = False
         self._session: AsyncSession | None = None
         self._lease = _Lease()
@@ -293,7 +306,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._lease = self._session.info[_LEASE] = _Lease()
-        self._staged = []
+        self._staged, self._taken = [], 0
         self._raw_added = False
         self.commit_held = None
         self.bind(self._session)
@@ -306,7 +319,7 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         session = self.session
-        self._staged = []
+        self._staged, self._taken = [], 0
         self._raw_added = False
         try:
             # a session whose transaction ended (committed) holds no connection and nothing to undo:
@@ -328,6 +341,22 @@ class UnitOfWork:
         self._staged.append((message, envelope, headers))
         return envelope
 
+    def take_outbox(self) -> list[list[Any]] | None:
+        """The messages staged so far and not yet taken, as the six arrays of `outbox_insert`, for a statement
+        of this transaction that writes them itself (a write and its outbox rows in one round trip); the
+        commit writes only what is staged after. None when there are none."""
+        staged, self._taken = self._staged[self._taken :], len(self._staged)
+        if not staged:
+            return None
+        return [
+            [envelope.event_id for _, envelope, _ in staged],
+            [message.topic for message, _, _ in staged],
+            [message.key for message, _, _ in staged],
+            [envelope.type for _, envelope, _ in staged],
+            [envelope.to_bytes() for _, envelope, _ in staged],
+            [json.dumps(headers) for _, _, headers in staged],
+        ]
+
     async def claim_inbox(self, consumer: str, envelope: Envelope) -> bool:
         """Record that `consumer` handles this message; False when it already has (a duplicate)."""
         return (
@@ -344,25 +373,16 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self.commit_held is not None:
             raise RuntimeError(f"commit refused: {self.commit_held}")
-        if self._staged:
-            staged = self._staged
-            await execute(
-                self.session,
-                OUTBOX_ADD,
-                [envelope.event_id for _, envelope, _ in staged],
-                [message.topic for message, _, _ in staged],
-                [message.key for message, _, _ in staged],
-                [envelope.type for _, envelope, _ in staged],
-                [envelope.to_bytes() for _, envelope, _ in staged],
-                [json.dumps(headers) for _, _, headers in staged],
-            )
+        rest = self.take_outbox()
+        if rest is not None:
+            await execute(self.session, OUTBOX_ADD, *rest)
         wrote_outbox = bool(self._staged) or self._raw_added
         database = await self._database() if wrote_outbox else ""
         if self.session.in_transaction():  # the ORM took part: its commit flushes, then commits
             await self.session.commit()
         await self._lease.end(commit=True, session=self.session)
         metrics.committed(message for message, _, _ in self._staged)
-        self._staged = []
+        self._staged, self._taken = [], 0
         self._raw_added = False
         if wrote_outbox:
             kicker.kick(database, self.producer, self._sessions)
@@ -389,7 +409,7 @@ class UnitOfWork:
         self._raw_added = True
 
     async def rollback(self) -> None:
-        self._staged = []
+        self._staged, self._taken = [], 0
         self._raw_added = False
         try:
             await self.session.rollback()

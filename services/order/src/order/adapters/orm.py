@@ -9,7 +9,7 @@ from uuid import UUID
 
 from faka_common.contracts.order_watch import announcement
 from faka_common.db.statements import Compiled, mapping
-from faka_common.db.uow import execute
+from faka_common.db.uow import execute, outbox_insert
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -311,7 +311,7 @@ _SAVE_MOVED = _with_transition(
 #: A consumer run's saves, all in one statement (`OrderRepository.defer_saves`): each order's changed facts
 #: by `unnest` of one array a column, then the audited transitions of the orders written, in their order.
 #: Four saves a sale were four round trips in the runs of the order service's consumer.
-_SAVE_MANY = """
+_SAVE_MANY_CTES = """
 WITH given AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[],
                          $6::text[], $7::timestamptz[], $8::bigint[], $9::timestamptz[], $10::integer[])
@@ -324,7 +324,8 @@ WITH given AS (
         secret_version = given.secret_version
     FROM given WHERE orders.id = given.id
     RETURNING orders.id
-)
+)"""
+_SAVE_MANY_TRANSITIONS = """
 INSERT INTO order_transitions (shop_id, order_id, from_state, to_state, trigger, at)
 SELECT moved.shop_id, moved.order_id, moved.from_state, moved.to_state, moved.trigger, moved.at
 FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
@@ -332,6 +333,11 @@ FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16
 WHERE moved.order_id IN (SELECT id FROM written)
 ORDER BY moved.n
 """
+_SAVE_MANY = _SAVE_MANY_CTES + _SAVE_MANY_TRANSITIONS
+#: `_SAVE_MANY` that also writes the transaction's outbox rows (parameters 17-22, `UnitOfWork.take_outbox`):
+#: the saves of a consumer run or a payment and the messages they announce in one round trip. A
+#: data-modifying CTE runs once whether or not the rest of the statement reads it.
+_SAVE_MANY_AND_OUTBOX = f"{_SAVE_MANY_CTES}, outboxed AS ({outbox_insert(17)}){_SAVE_MANY_TRANSITIONS}"
 #: The columns `_SAVE_MANY` sets, in its parameters' order (the saved facts of `_SAVE`).
 assert _MUTABLE == (
     "status", "expires_at", "paid_at", "delivered_at", "status_reason", "updated_at", "refunded_amount",
@@ -412,19 +418,28 @@ class OrderRepository:
         if self._deferred is None:
             self._deferred = {}
 
-    async def flush(self) -> None:
-        """Write the saves `defer_saves` kept (nothing when none are kept)."""
+    @property
+    def deferred(self) -> bool:
+        """Whether saves are kept for `flush` to write."""
+        return bool(self._deferred)
+
+    async def flush(self, outbox: list[list[Any]] | None = None) -> None:
+        """Write the saves `defer_saves` kept (nothing when none are kept), and in the same statement the
+        `outbox` rows when given (the six arrays of `UnitOfWork.take_outbox`)."""
         if not self._deferred:
+            if outbox is not None:
+                raise ValueError("outbox rows ride with kept saves only")
             return
         kept, self._deferred = list(self._deferred.values()), {}
         rows = [_row(order) for order in kept]
         moved = [row for order in kept for row in self._transitions(order)]
         await execute(
             self._session,
-            _SAVE_MANY,
+            _SAVE_MANY if outbox is None else _SAVE_MANY_AND_OUTBOX,
             [order.id for order in kept],
             *([row[name] for row in rows] for name in _MUTABLE),
             *([row[name] for row in moved] for name in _TRANSITION_COLUMNS),
+            *(outbox or ()),
         )
 
     def _moved(self, order: Order) -> dict[str, Any]:

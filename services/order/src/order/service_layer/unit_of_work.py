@@ -55,7 +55,8 @@ class OrderUnitOfWork(UnitOfWork):
         return super().publish(message)
 
     async def commit(self) -> None:
-        await self.orders.flush()
+        # kept saves carry the messages staged with them in their statement: one round trip fewer
+        await self.orders.flush(self.take_outbox() if self.orders.deferred else None)
         self.orders.forget_held()
         await super().commit()
         moved, self.orders.moved = self.orders.moved, []
