@@ -63,9 +63,6 @@ class FakeOrders:
     async def save(self, order: Order) -> None:
         self._store(order)
 
-    def defer_saves(self) -> None:
-        """Saves land in memory at once: nothing to keep for the commit."""
-
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:
         found = [o for o in self.rows.values() if o.order_no == order_no and shop_id in (None, o.shop_id)]
         return replace(found[0], pending_transitions=[]) if found else None

@@ -112,8 +112,6 @@ async def apply_payment(
     stock) and the seller is alerted (OrderNeedsAttention) to refund it. The order is read locked: a
     duplicate notification waits for the first one's commit, then finds its payment recorded."""
     async with uow:
-        # the order's save waits for the commit, where it writes OrderPaid's outbox row in its statement
-        uow.orders.defer_saves()
         found = await uow.channels.lock_order_with_collector(shop_id, notice.order_no, notice.provider)
         if found is None:
             raise NotFound(f"unknown order number {notice.order_no[:64]!r}")
