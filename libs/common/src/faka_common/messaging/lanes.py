@@ -250,7 +250,8 @@ class Lanes:
         if seconds <= 0:
             return not self._leaving.is_set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._leaving.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._leaving.wait()
             return False
         return True
 

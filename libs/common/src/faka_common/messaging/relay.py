@@ -174,12 +174,14 @@ class OutboxRelay:
         marked wait at most MARK_WITHIN for that: then they are marked alone."""
         if self._published:
             try:
-                await asyncio.wait_for(self._wake.wait(), MARK_WITHIN)
+                async with asyncio.timeout(MARK_WITHIN):
+                    await self._wake.wait()
                 return
             except TimeoutError:
                 await self._mark(conn)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
 
     async def _mark(self, conn: asyncpg.Connection) -> None:
         await conn.execute(MARK, self._published)

@@ -103,7 +103,8 @@ async def _stream(
                 await asyncio.sleep(BLIND_LOOK_SECONDS)
             else:
                 try:
-                    announced = read_announcement(await asyncio.wait_for(changes.get(), LOOK_SECONDS))
+                    async with asyncio.timeout(LOOK_SECONDS):  # no task a wait, as wait_for made
+                        announced = read_announcement(await changes.get())
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                 else:
