@@ -9,9 +9,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from faka_common.contracts.order_watch import opened_view, page_key
-from faka_common.testing import asgi_client, eventually, statements_run
+from faka_common.testing import asgi_client, statements_run
 from order.adapters.inventory import Product
 from order.entrypoints.api import order_app
 
@@ -154,29 +152,3 @@ async def test_the_view_before_payment_carries_the_link_and_methods_it_will_show
     once = {"pay_url": awaiting["pay_url"], "payment_methods": awaiting["payment_methods"]}
     assert before["once_awaiting_payment"] == once
     assert "once_awaiting_payment" not in awaiting
-
-
-async def test_a_placement_keeps_the_orders_page_as_a_read_with_its_token_shows_it(db: Any) -> None:
-    """The page the buyer opens next starts from what the order service kept at the placement, not from a
-    read of the order (faka_common.contracts.order_watch): the same view and access, the payment link's
-    token put back, with no token in Redis. A rotation of the order's tokens deletes it."""
-    async with order_service(db, Catalog()) as service, asgi_client(order_app(service), "order") as api:
-        reader = aioredis.from_url(service.settings.redis_url, decode_responses=True)
-        try:
-            placed = (await api.post("/internal/orders", json=order())).json()
-            key = page_key(service.settings.kafka_namespace, placed["order_no"])
-            page: dict[str, str] = await eventually(lambda: reader.hgetall(key), timeout=5)
-            read = await shown(api, placed)
-            rotated = await api.post(f"/internal/orders/{placed['order_no']}/secret-rotations")
-
-            async def deleted() -> bool:
-                return not await reader.exists(key)
-
-            await eventually(deleted, timeout=5)
-        finally:
-            await reader.aclose()
-    assert rotated.status_code == 201
-    assert read["status"] == "pending_risk"
-    assert opened_view(page, placed["token"]) == read
-    assert placed["token"] in read["once_awaiting_payment"]["pay_url"]  # the sandbox's link holds it
-    assert all(placed["token"] not in value for value in page.values())

@@ -1,6 +1,5 @@
 """Waits for the order service's status announcements (faka_common.contracts.order_watch) on one Redis
-pub/sub connection shared by every buyer watching an order in this process, and reads the pages the order
-service keeps of orders just placed."""
+pub/sub connection shared by every buyer watching an order in this process."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from faka_common.contracts.order_watch import changed_channel, page_key
+from faka_common.contracts.order_watch import changed_channel
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
@@ -23,10 +22,6 @@ class OrderChanges(Protocol):
         """A queue of the order's new statuses while the context lasts; None when changes cannot be
         followed (Redis down): the caller then looks at the order now and then by itself."""
 
-    async def page(self, order_no: str) -> dict[str, str] | None:
-        """The order's page as the order service keeps it (`order_watch.page_key`); None when none is kept or
-        Redis does not answer in time (the caller reads the order)."""
-
     async def aclose(self) -> None: ...
 
 
@@ -34,7 +29,6 @@ class RedisOrderChanges:
     def __init__(self, url: str, prefix: str = "", timeout: float = 0.5) -> None:
         self._redis = Redis.from_url(url, socket_connect_timeout=timeout, decode_responses=True)
         self._prefix = prefix
-        self._timeout = timeout
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -61,15 +55,6 @@ class RedisOrderChanges:
                 with contextlib.suppress(RedisError, OSError):
                     if self._pubsub is not None:
                         await self._pubsub.unsubscribe(channel)
-
-    async def page(self, order_no: str) -> dict[str, str] | None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                page = await self._redis.hgetall(page_key(self._prefix, order_no))
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("an order page could not be read (%s); the order is read instead", error)
-            return None
-        return {str(field): str(value) for field, value in page.items()} or None  # decoded responses
 
     async def _subscribe(self, channel: str) -> None:
         if self._pubsub is None:

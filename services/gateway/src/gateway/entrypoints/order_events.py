@@ -67,9 +67,7 @@ def order_events_router(gw: Gateway) -> APIRouter:
         # watch before the first look, so a change between the two is not missed
         changes = await stack.enter_async_context(gw.changes.watch(number))
         try:
-            # an order just placed: its page as the order service keeps it, if it does (no read of the order)
-            opened = await edge.page_order_and_access(gw, number, secret) if changes is not None else None
-            view, access = opened or await edge.buyer_order_and_access(gw, number, secret, ip)
+            view, access = await edge.buyer_order_and_access(gw, number, secret, ip)
         except BaseException:
             await stack.aclose()
             raise

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from faka_common.contracts.order_watch import opened_view, page_moves
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.errors import Busy, Conflict, DomainError, Unavailable
 from faka_common.sandbox_payment import signed_notification
@@ -23,7 +22,6 @@ from gateway.domain.shops import Shop, open_shop
 from gateway.domain.views import (
     PAYABLE_STATUSES,
     buyer_order_view,
-    moved_view,
     placed_order_view,
     reveals_keys,
     storefront_catalog,
@@ -138,38 +136,11 @@ async def buyer_order_and_access(
     shows once the order awaits payment, before it does (`once_awaiting_payment`: the order page's stream
     tells that move by its announcement, `views.moved_view`)."""
     order = await buyer_secrets.order_for(gw, order_no, secret, client_ip)
-    return await revealed_view(gw, order), _access(order)
-
-
-def _access(order: Mapping[str, Any]) -> dict[str, Any] | None:
     access, once = order.get("access"), order.get("once_awaiting_payment")
     if not isinstance(access, dict):
-        return None
-    return {**access, "once_awaiting_payment": once} if isinstance(once, dict) else access
-
-
-async def page_order_and_access(
-    gw: Gateway, order_no: str, secret: OrderSecret
-) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-    """`buyer_order_and_access` for the holder of the placement's token, from the page the order service keeps
-    of an order just placed (faka_common.contracts.order_watch) instead of a read of the order: the view kept
-    at the placement, moved by each announcement since as the order page's stream moves it. None: no page
-    kept, another secret, or a move that needs a read (the caller reads the order, which checks the secret
-    as ever)."""
-    if not secret.token or secret.password:
-        return None
-    page = await gw.changes.page(order_no)
-    order = opened_view(page, secret.token) if page is not None else None
-    moves = page_moves(page) if page is not None else None
-    if order is None or moves is None:
-        return None
-    access = _access(order)
-    for announced in moves:
-        moved = order if announced.status == order.get("status") else moved_view(order, announced, access)
-        if moved is None:
-            return None
-        order = moved
-    return await revealed_view(gw, order), access
+        return await revealed_view(gw, order), None
+    kept = {**access, "once_awaiting_payment": once} if isinstance(once, dict) else access
+    return await revealed_view(gw, order), kept
 
 
 async def revealed_view(gw: Gateway, order: dict[str, Any]) -> dict[str, Any]:

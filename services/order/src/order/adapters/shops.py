@@ -18,17 +18,14 @@ from order.domain.pricing import PriceTier
 shops = read_model.shops_table(metadata, contact=False)
 
 #: What placing an order reads in its transaction, in one statement: the shop as last told (NULLs: not yet),
-#: the product's price tiers by their least quantity, the shop's enabled payment channels (what the order's
-#: page offers once it awaits payment), and the product's selling terms as the catalog read model holds them
-#: (NULLs: not held, or another shop's).
+#: the product's price tiers by their least quantity, and its selling terms as the catalog read model holds
+#: them (NULLs: not held, or another shop's).
 _SHOP_AND_TIERS = (
     "SELECT s.slug, s.name, s.status, "
     "array(SELECT t.min_quantity FROM order_price_tiers t WHERE t.shop_id = $1 AND t.product_id = $2 "
     "ORDER BY t.min_quantity) AS quantities, "
     "array(SELECT t.unit_price FROM order_price_tiers t WHERE t.shop_id = $1 AND t.product_id = $2 "
     "ORDER BY t.min_quantity) AS prices, "
-    "array(SELECT c.provider FROM payment_channels c WHERE c.shop_id = $1 AND c.enabled "
-    "ORDER BY c.provider) AS channels, "
     "p.title, p.price, p.currency, p.active, p.delivery_type, p.category_id, p.max_per_order, "
     "p.max_per_buyer, p.face_value, p.paused "  # catalog.product_of_row's terms
     "FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN shops s ON s.id = wanted.id "
@@ -42,14 +39,12 @@ class ShopRepository(read_model.ShopRepository):
 
     async def with_price_tiers(
         self, shop_id: UUID, product_id: UUID
-    ) -> tuple[KnownShop | None, list[PriceTier], Product | None, list[str]]:
-        """`get`, the shop's price tiers of the product (`PriceTierRepository.for_product`), the product as
-        the catalog read model holds it (None: not held) and the providers of the shop's enabled payment
-        channels (`PaymentChannelRepository.order_with_enabled`'s), in one round trip: what every order
-        placed reads."""
+    ) -> tuple[KnownShop | None, list[PriceTier], Product | None]:
+        """`get`, the shop's price tiers of the product (`PriceTierRepository.for_product`) and the product as
+        the catalog read model holds it (None: not held), in one round trip: what every order placed reads."""
         row = await fetch_row(self._session, _SHOP_AND_TIERS, shop_id, product_id)
         assert row is not None, "a SELECT from one row has one row"
-        slug, name, status, quantities, prices, channels, *terms = row
+        slug, name, status, quantities, prices, *terms = row
         shop = None if slug is None else KnownShop(shop_id, slug, name, status)
         tiers = [PriceTier(q, p) for q, p in zip(quantities, prices, strict=True)]
-        return shop, tiers, catalog.product_of_row(product_id, terms), list(channels)
+        return shop, tiers, catalog.product_of_row(product_id, terms)

@@ -164,12 +164,10 @@ def pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
     return _pay_url(service, order, methods)
 
 
-def _pay_url(service: Service, order: Order, methods: list[str], token: str | None = None) -> str | None:
-    """`token`: the one the link carries when it is the order's placement token (issued as of the placement,
-    as this one would be)."""
+def _pay_url(service: Service, order: Order, methods: list[str]) -> str | None:
     if "sandbox" not in methods:
         return None
-    token = token or order_tokens(service).issue(order.order_no, order.secret_version, order.created_at)
+    token = order_tokens(service).issue(order.order_no, order.secret_version, order.created_at)
     base = service.settings.public_base_url.rstrip("/")
     return f"{base}/pay/sandbox/{quote(order.order_no, safe='')}?{urlencode({'token': token})}"
 
@@ -210,24 +208,6 @@ def order_view(service: Service, order: Order, methods: list[str]) -> dict[str, 
         "buyer_fields": order.buyer_fields,
         "buyer_phone": order.buyer_phone,
     }
-
-
-def buyer_view(service: Service, opened: services.OpenedOrder, token: str | None = None) -> dict[str, Any]:
-    """The order as the buyer's secret opened it (`POST .../view`), with how it opened it; for an order before
-    payment also what its view will show once it awaits payment. `token`: the placement's, when it opened
-    the order as it was placed (the order's page kept then)."""
-    order, access = opened.order, {"access": buyer_access(opened)}
-    before = order.status in BEFORE_PAYMENT and not order.free
-    if not (before or awaits_payment(order)):
-        return {**order_view(service, order, []), **access}
-    own = opened.enabled_channels or []
-    methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
-    if not before:
-        return {**order_view(service, order, methods), **access}
-    # what the view will show once the order awaits payment: the order page's stream shows it when the
-    # move is announced, with no read of the order (faka_common.contracts.order_watch)
-    once = {"pay_url": _pay_url(service, order, methods, token), "payment_methods": methods}
-    return {**order_view(service, order, []), **access, "once_awaiting_payment": once}
 
 
 def buyer_access(opened: services.OpenedOrder) -> dict[str, Any]:
@@ -282,13 +262,6 @@ def router(service: Service) -> APIRouter:
             service.payment_window,
         )
         order = placed.order
-        if service.changes is not None:
-            # the page the buyer opens next (faka_common.contracts.order_watch), on its way to Redis
-            until = tokens.expires_at(placed.token)
-            opened = services.OpenedOrder(order, until, placed.enabled_channels)
-            await service.changes.keep(
-                order.order_no, placed.token, buyer_view(service, opened, placed.token)
-            )
         return PlacedOrderResponse(
             order_id=order.id,
             order_no=order.order_no,
@@ -361,7 +334,18 @@ def router(service: Service) -> APIRouter:
         opened = await services.open_order(
             shop, order_no, service.reader(), tokens, body.token, body.password, channels=True
         )
-        return buyer_view(service, opened)
+        order, access = opened.order, {"access": buyer_access(opened)}
+        before = order.status in BEFORE_PAYMENT and not order.free
+        if not (before or awaits_payment(order)):
+            return {**order_view(service, order, []), **access}
+        own = opened.enabled_channels or []
+        methods = payment_channels.offered_with(service.providers, order.product_id, order.amount, own)
+        if not before:
+            return {**order_view(service, order, methods), **access}
+        # what the view will show once the order awaits payment: the order page's stream shows it when the
+        # move is announced, with no read of the order (faka_common.contracts.order_watch)
+        once = {"pay_url": _pay_url(service, order, methods), "payment_methods": methods}
+        return {**order_view(service, order, []), **access, "once_awaiting_payment": once}
 
     @api.post("/orders/{order_no}/cancel", summary="The buyer cancels an order awaiting payment")
     async def cancel_order(shop: OptionalShopScope, order_no: str, body: BuyerSecret) -> dict[str, Any]:
@@ -375,8 +359,6 @@ def router(service: Service) -> APIRouter:
     )
     async def rotate_secret(shop: ShopScope, order_no: str) -> RotatedSecretResponse:
         rotated = await services.rotate_secret(shop, order_no, service.uow(), tokens)
-        if service.changes is not None:
-            await service.changes.forget(rotated.order.order_no)  # the old tokens' page goes too
         return RotatedSecretResponse(
             order_no=rotated.order.order_no,
             token=rotated.token,

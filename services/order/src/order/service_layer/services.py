@@ -49,8 +49,6 @@ class PlaceOrder:
 class PlacedOrder:
     order: Order
     token: str
-    enabled_channels: list[str] | None = None
-    """The providers of the shop's enabled channels, read with the placement (what its page will offer)."""
 
 
 async def _redeem(
@@ -118,7 +116,7 @@ async def place_order(
     async with uow:
         # the product's terms, the shop and its tiers in one statement of the order's own transaction; an
         # order in a closed shop still keeps nothing
-        known, tiers, held, channels = await uow.shops.with_price_tiers(shop, command.product_id)
+        known, tiers, held = await uow.shops.with_price_tiers(shop, command.product_id)
         product = held or await catalog.product(command.product_id, shop)
         _check_on_sale(product, command, buyer_fields)
         check_takes_orders(known)
@@ -179,7 +177,7 @@ async def place_order(
         )
         await uow.commit()
     log.info("order %s placed (%s)", order.order_no, order.id)
-    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at), channels)
+    return PlacedOrder(order, tokens.issue(order.order_no, order.secret_version, at))
 
 
 def _check_on_sale(product: Product, command: PlaceOrder, buyer_fields: dict[str, str]) -> None:
