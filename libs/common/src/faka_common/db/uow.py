@@ -306,8 +306,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._lease = self._session.info[_LEASE] = _Lease()
-        self._staged, self._taken = [], 0
-        self._raw_added = False
+        self._forget_staged()
         self.commit_held = None
         self.bind(self._session)
         return self
@@ -319,8 +318,7 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         session = self.session
-        self._staged, self._taken = [], 0
-        self._raw_added = False
+        self._forget_staged()
         try:
             # a session whose transaction ended (committed) holds no connection and nothing to undo:
             # closing it would be one more trip through SQLAlchemy's greenlet for nothing; otherwise
@@ -340,6 +338,11 @@ class UnitOfWork:
         propagate.inject(headers)
         self._staged.append((message, envelope, headers))
         return envelope
+
+    def _forget_staged(self) -> None:
+        """Nothing staged, taken or added raw: a transaction begins, ends or is undone."""
+        self._staged, self._taken = [], 0
+        self._raw_added = False
 
     def take_outbox(self) -> list[list[Any]] | None:
         """The messages staged so far and not yet taken, as the six arrays of `outbox_insert`, for a statement
@@ -382,8 +385,7 @@ class UnitOfWork:
             await self.session.commit()
         await self._lease.end(commit=True, session=self.session)
         metrics.committed(message for message, _, _ in self._staged)
-        self._staged, self._taken = [], 0
-        self._raw_added = False
+        self._forget_staged()
         if wrote_outbox:
             kicker.kick(database, self.producer, self._sessions)
 
@@ -409,8 +411,7 @@ class UnitOfWork:
         self._raw_added = True
 
     async def rollback(self) -> None:
-        self._staged, self._taken = [], 0
-        self._raw_added = False
+        self._forget_staged()
         try:
             await self.session.rollback()
         finally:
