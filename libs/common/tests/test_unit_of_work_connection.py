@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from faka_common.contracts import RiskDecided
 from faka_common.db.engine import create_engine, reader_factory, session_factory
 from faka_common.db.uow import UnitOfWork, execute, fetch_row
 from faka_common.testing import server_url
@@ -236,3 +237,51 @@ async def test_a_connection_whose_rollback_failed_is_closed_not_given_back(
             await insert_driver(uow, table, n)
             await uow.commit()
     assert sorted(await rows(engine, table)) == [2, 3]
+
+
+async def test_a_unit_of_work_opened_alone_runs_each_statement_on_its_own_until_it_begins(
+    engine: AsyncEngine, table: str
+) -> None:
+    """Opened `alone`, no BEGIN is sent: each statement commits by itself (kept though the work never
+    commits); after `begin` the statements share one transaction, undone when the work is left."""
+    async with UnitOfWork(session_factory(engine), "probe").alone() as uow:
+        await insert_driver(uow, table, 1)
+        await insert_driver(uow, table, 2)
+        await uow.begin()
+        await insert_driver(uow, table, 3)
+        await insert_orm(uow, table, 4)
+        assert sorted(await rows(engine, table)) == [1, 2]  # the two before `begin` already kept
+    found = await rows(engine, table)
+    assert sorted(found) == [1, 2] and found[1] != found[2]
+    assert checked_out(engine) == 0
+    async with UnitOfWork(session_factory(engine), "probe") as uow:  # the next opens a transaction again
+        await insert_driver(uow, table, 5)
+        await insert_driver(uow, table, 6)
+    assert sorted(await rows(engine, table)) == [1, 2]
+    assert checked_out(engine) == 0
+
+
+async def test_a_unit_of_work_opened_alone_and_begun_commits_everything_after_begin_together(
+    engine: AsyncEngine, table: str
+) -> None:
+    async with UnitOfWork(session_factory(engine), "probe").alone() as uow:
+        await uow.begin()
+        await insert_driver(uow, table, 1)
+        await insert_orm(uow, table, 2)
+        await uow.commit()
+    found = await rows(engine, table)
+    assert sorted(found) == [1, 2] and found[1] == found[2]
+    assert checked_out(engine) == 0
+
+
+async def test_a_unit_of_work_opened_alone_refuses_to_write_its_messages_apart_from_its_write(
+    engine: AsyncEngine, table: str
+) -> None:
+    """Messages left for the commit would be written by a statement of their own, not atomic with the write
+    that made them: the commit refuses them (a placement writes them in its one statement)."""
+    with pytest.raises(RuntimeError, match="opened alone"):
+        async with UnitOfWork(session_factory(engine), "probe").alone() as uow:
+            await insert_driver(uow, table, 1)
+            uow.publish(RiskDecided(order_id=uuid4(), shop_id=uuid4(), verdict="approve"))
+            await uow.commit()
+    assert checked_out(engine) == 0

@@ -84,9 +84,8 @@ async def test_a_placement_takes_the_terms_last_told_without_asking_inventory(
     assert db.engine is not None
     async with statements_run(db.engine) as sent:
         placed = await place(db, catalog)
-    work = [q for q in sent if not q.startswith(("BEGIN", "COMMIT"))]
-    assert [q.split()[0] for q in work] == ["SELECT", "WITH", "INSERT"], work  # the product in the first
-    assert "catalog_products" in work[0]
+    assert [q.split()[0] for q in sent] == ["SELECT", "WITH"], sent  # the product in the first
+    assert "catalog_products" in sent[0]
     assert (placed.order.product_title, placed.order.amount) == ("Game key, edited", 2500)
     assert catalog.asked == 0
     with pytest.raises(Exception, match="at most 3"):

@@ -133,9 +133,12 @@ async def test_tiers_and_coupons_are_kept_and_a_disabled_coupon_is_refused(db: A
     assert (await place(db, product, quantity=10)).order.amount == 10000
 
 
-async def test_placing_reads_the_shop_and_the_products_tiers_in_one_statement(db: Any) -> None:
-    """A placement's transaction: the shop with the product's price tiers, the order with its first
-    transition, its OrderPlaced; the tiers still price it."""
+async def test_placing_reads_the_shop_and_tiers_then_writes_the_order_and_its_message_in_one_statement(
+    db: Any,
+) -> None:
+    """A placement is two statements and no transaction around them (no BEGIN, no COMMIT): the shop with
+    the product's price tiers, then the order, its first transition and its OrderPlaced, written together
+    or not at all by one statement; the tiers still price it."""
     product = Product(uuid4(), "Game key", 1000, "CNY", True)
     tiers = [PriceTier(5, 900), PriceTier(10, 800)]
     await pricing.set_price_tiers(DEFAULT_SHOP_ID, product.product_id, tiers, db.uow(), Catalog(product))
@@ -144,10 +147,43 @@ async def test_placing_reads_the_shop_and_the_products_tiers_in_one_statement(db
     async with statements_run(db.engine) as sent:
         placed = await place(db, product, quantity=10)
 
-    work = [q for q in sent if not q.startswith(("BEGIN", "COMMIT"))]
-    assert [q.split()[0] for q in work] == ["SELECT", "WITH", "INSERT"], work
-    assert "order_price_tiers" in work[0] and "shops" in work[0]
+    assert [q.split()[0] for q in sent] == ["SELECT", "WITH"], sent
+    assert "order_price_tiers" in sent[0] and "shops" in sent[0]
+    assert all(f"INSERT INTO {table} " in sent[1] for table in ("orders", "order_transitions", "outbox"))
     assert placed.order.amount == 8000
+    [kept] = await db.fetch("SELECT status FROM orders WHERE id = $1", placed.order.id)
+    assert kept["status"] == "pending_risk"
+    [announced] = await db.fetch(
+        "SELECT o.type, t.to_state FROM outbox o JOIN order_transitions t ON t.order_id::text = o.key "
+        "WHERE o.key = $1",
+        str(placed.order.id),
+    )
+    assert (announced["type"], announced["to_state"]) == ("OrderPlaced", "pending_risk")
+
+
+@pytest.mark.parametrize("counted", ["coupon", "limit per buyer"])
+async def test_a_placement_that_counts_a_coupon_or_a_limit_writes_in_one_transaction(
+    db: Any, counted: str
+) -> None:
+    """A coupon's use or a buyer's purchases are counted in the transaction that keeps the order: it begins
+    after the shop's read, before the first count, and commits the order and its message with them."""
+    limit = 3 if counted == "limit per buyer" else None
+    product = Product(uuid4(), "Game key", 1000, "CNY", True, max_per_buyer=limit)
+    extra = {}
+    if counted == "coupon":
+        await add_coupon(db, code="TEN", kind="fixed", value=100, currency="CNY")
+        extra["coupon_code"] = "ten"
+    await place(db, product, "warm@example.com")  # the connection's codecs set up
+    assert db.engine is not None
+    async with statements_run(db.engine) as sent:
+        placed = await place(db, product, **extra)
+
+    # (the driver's log comes a turn of the loop late: the order of its lines among SQLAlchemy's is not
+    # the order they ran in)
+    assert sent[0].startswith("SELECT") and "order_price_tiers" in sent[0]
+    assert [q for q in sent if q.startswith(("BEGIN", "COMMIT"))] == ["BEGIN;", "COMMIT;"], sent
+    assert sum("INSERT INTO outbox " in q for q in sent) == 1
+    assert placed.order.amount == (900 if counted == "coupon" else 1000)
 
 
 async def test_the_order_keeps_its_product_facts_and_buyer_fields(db: Any) -> None:

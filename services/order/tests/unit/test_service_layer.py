@@ -57,7 +57,7 @@ class FakeOrders:
         order.pending_transitions.clear()
         self.rows[order.id] = replace(order, pending_transitions=[])
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
         self._store(order)
 
     async def save(self, order: Order) -> None:
@@ -224,6 +224,16 @@ class FakeUow:
         self.channels = FakeChannels(self.orders)
         self.staged: list[Message] = []
         self.committed: list[Message] = []
+
+    def alone(self) -> FakeUow:
+        return self
+
+    async def begin(self) -> None:
+        pass
+
+    def take_outbox(self) -> list[list[Any]] | None:
+        """The staged messages ride with a write; they are kept at commit, as the statement keeps them."""
+        return [list(self.staged)] if self.staged else None
 
     async def __aenter__(self) -> FakeUow:
         return self

@@ -51,6 +51,12 @@ class Compiled:
             if column.type.result_processor(_DIALECT, None) is not None:
                 raise ValueError(f"column {column.name} needs SQLAlchemy's result processing")
 
+    @property
+    def parameters(self) -> int:
+        """How many positional parameters it takes: $1 to $n (a statement built around it numbers its own
+        from n + 1)."""
+        return len(self._names)
+
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The positional values of `params` (and of the values bound in the statement), processed."""
         values = []

@@ -301,6 +301,13 @@ def _with_transition(written: Insert | Update) -> Compiled:
 
 
 _INSERT_MOVED = _with_transition(insert(orders).values({c.name: bindparam(c.name) for c in orders.c}))
+#: `_INSERT_MOVED` that also writes the transaction's outbox rows (`UnitOfWork.take_outbox`, parameters
+#: after the insert's): a placement and its OrderPlaced in one statement, which needs no transaction
+#: around it (`UnitOfWork.alone`).
+_INSERT_MOVED_AND_OUTBOX = (
+    f"WITH outboxed AS ({outbox_insert(_INSERT_MOVED.parameters + 1)}), "
+    + _INSERT_MOVED.sql.removeprefix("WITH ")
+)
 _SAVE_MOVED = _with_transition(
     update(orders)
     .where(orders.c.id == bindparam("saved_id"))
@@ -387,8 +394,16 @@ class OrderRepository:
         #: orders saved since the last write while saves are deferred (`defer_saves`), else None
         self._deferred: dict[UUID, Order] | None = None
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
+        """Insert the order and audit its transitions; with `outbox` (the six arrays of
+        `UnitOfWork.take_outbox`), its messages in the same statement (one transition only)."""
         self._held.pop(order.id, None)
+        if outbox is not None:
+            if len(order.pending_transitions) != 1:
+                raise ValueError("outbox rows ride with an order of one transition only")
+            args = _INSERT_MOVED.args({**_row(order), **self._moved(order)})
+            await execute(self._session, _INSERT_MOVED_AND_OUTBOX, *args, *outbox)
+            return
         if len(order.pending_transitions) == 1:
             await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order)})
             return
