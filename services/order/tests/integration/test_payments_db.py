@@ -73,10 +73,10 @@ async def test_five_identical_concurrent_notifications_pay_exactly_once(db: Any)
     assert (payload["order_no"], payload["trade_no"], payload["amount"]) == (order.order_no, "T-1", 2500)
 
 
-async def test_a_payment_takes_four_statements_its_order_read_locked_with_who_collects_it(db: Any) -> None:
+async def test_a_payment_takes_three_statements_its_order_read_locked_with_who_collects_it(db: Any) -> None:
     """The order's locked read answers whom the payment is owed to as well (the buyer's start with the
-    provider, the shop's channel): then the payment, the order's move and its OrderPaid, one statement
-    each, between BEGIN and COMMIT."""
+    provider, the shop's channel): then the payment, then the order's move with its transition and its
+    OrderPaid in one statement, between BEGIN and COMMIT."""
     warm, order = await db.awaiting_order(), await db.awaiting_order()
     assert db.engine is not None
     assert await receive(notification(warm, "T-0"), db) == "accepted"  # the connection's codecs set up
@@ -84,11 +84,14 @@ async def test_a_payment_takes_four_statements_its_order_read_locked_with_who_co
         assert await receive(notification(order), db) == "accepted"
 
     work = [s for s in sent if not s.startswith(("BEGIN", "COMMIT"))]
-    assert [s.split()[0] for s in work] == ["SELECT", "INSERT", "WITH", "INSERT"], work
+    assert [s.split()[0] for s in work] == ["SELECT", "INSERT", "WITH"], work
     assert "FROM orders" in work[0] and "payment_attempts" in work[0] and "payment_channels" in work[0]
     assert "FOR NO KEY UPDATE OF orders" in work[0]
+    assert all(part in work[2] for part in ("UPDATE orders SET", "INTO order_transitions", "INTO outbox"))
     assert await counts(db, order) == (1, 1)
     assert await status_of(db, order) == ("paid", None)
+    paid = await db.fetch("SELECT 1 FROM outbox WHERE type = 'OrderPaid' AND key = $1", str(order.id))
+    assert len(paid) == 1
 
 
 async def test_concurrent_different_trades_pay_once_and_flag_the_rest(db: Any) -> None:

@@ -60,7 +60,7 @@ class FakeOrders:
     async def add(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
         self._store(order)
 
-    async def save(self, order: Order) -> None:
+    async def save(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
         self._store(order)
 
     async def get_by_no(self, shop_id: UUID | None, order_no: str) -> Order | None:

@@ -301,18 +301,22 @@ def _with_transition(written: Insert | Update) -> Compiled:
 
 
 _INSERT_MOVED = _with_transition(insert(orders).values({c.name: bindparam(c.name) for c in orders.c}))
-#: `_INSERT_MOVED` that also writes the transaction's outbox rows (`UnitOfWork.take_outbox`, parameters
-#: after the insert's): a placement and its OrderPlaced in one statement, which needs no transaction
-#: around it (`UnitOfWork.alone`).
-_INSERT_MOVED_AND_OUTBOX = (
-    f"WITH outboxed AS ({outbox_insert(_INSERT_MOVED.parameters + 1)}), "
-    + _INSERT_MOVED.sql.removeprefix("WITH ")
-)
 _SAVE_MOVED = _with_transition(
     update(orders)
     .where(orders.c.id == bindparam("saved_id"))
     .values({name: bindparam(name) for name in _MUTABLE})
 )
+
+
+def _and_outbox(moved: Compiled) -> str:
+    """`moved` (an order's write with its transition) that also writes the transaction's outbox rows (the
+    six arrays of `UnitOfWork.take_outbox`, numbered after its own parameters): a placement and its
+    OrderPlaced in one statement, which needs no transaction around it (`UnitOfWork.alone`); a payment's
+    save and its OrderPaid in one round trip."""
+    return f"WITH outboxed AS ({outbox_insert(moved.parameters + 1)}), " + moved.sql.removeprefix("WITH ")
+
+
+_WITH_OUTBOX = {_INSERT_MOVED: _and_outbox(_INSERT_MOVED), _SAVE_MOVED: _and_outbox(_SAVE_MOVED)}
 
 
 #: A consumer run's saves, all in one statement (`OrderRepository.defer_saves`): each order's changed facts
@@ -396,33 +400,41 @@ class OrderRepository:
 
     async def add(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
         """Insert the order and audit its transitions; with `outbox` (the six arrays of
-        `UnitOfWork.take_outbox`), its messages in the same statement (one transition only)."""
+        `UnitOfWork.take_outbox`), its messages in the same statement (an order of one transition)."""
         self._held.pop(order.id, None)
-        if outbox is not None:
-            if len(order.pending_transitions) != 1:
-                raise ValueError("outbox rows ride with an order of one transition only")
-            args = _INSERT_MOVED.args({**_row(order), **self._moved(order)})
-            await execute(self._session, _INSERT_MOVED_AND_OUTBOX, *args, *outbox)
-            return
-        if len(order.pending_transitions) == 1:
-            await _INSERT_MOVED.run(self._session, {**_row(order), **self._moved(order)})
+        if outbox is not None or len(order.pending_transitions) == 1:
+            await self._write_moved(_INSERT_MOVED, order, _row(order), outbox)
             return
         await _INSERT.run(self._session, _row(order))
         await self._write_transitions(order)
 
-    async def save(self, order: Order) -> None:
+    async def save(self, order: Order, outbox: list[list[Any]] | None = None) -> None:
         """Write the order's changed facts and its not yet audited transitions (at `flush` while saves are
-        deferred)."""
+        deferred); with `outbox`, as `add`."""
         self._held.pop(order.id, None)  # a held row would be older than this write
         if self._deferred is not None:
+            if outbox is not None:
+                raise ValueError("kept saves write their messages at flush")
             self._deferred[order.id] = order
             return
         row = {"saved_id": order.id, **_row(order)}
-        if len(order.pending_transitions) == 1:
-            await _SAVE_MOVED.run(self._session, {**row, **self._moved(order)})
+        if outbox is not None or len(order.pending_transitions) == 1:
+            await self._write_moved(_SAVE_MOVED, order, row, outbox)
             return
         await _SAVE.run(self._session, row)
         await self._write_transitions(order)
+
+    async def _write_moved(
+        self, moved: Compiled, order: Order, row: dict[str, Any], outbox: list[list[Any]] | None
+    ) -> None:
+        """The order's write and its one transition in one statement, with the outbox rows when given."""
+        if len(order.pending_transitions) != 1:
+            raise ValueError("outbox rows ride with a write of one transition only")
+        params = {**row, **self._moved(order)}
+        if outbox is None:
+            await moved.run(self._session, params)
+        else:
+            await execute(self._session, _WITH_OUTBOX[moved], *moved.args(params), *outbox)
 
     def defer_saves(self) -> None:
         """From now until the transaction ends, `save` keeps the order (and `lock` hands that order out

@@ -155,8 +155,8 @@ async def apply_payment(
         if payer is not None and blocker is not None:
             _hold_blocked_payer(uow, order, payer, blocker, at)
         else:
-            await uow.orders.save(order)
             _announce_paid(uow, order, notice, at)
+            await uow.orders.save(order, uow.take_outbox())  # the save and OrderPaid in one round trip
             await uow.commit()
             log.info("order %s paid via %s", order.order_no, notice.provider)
             return "accepted"
