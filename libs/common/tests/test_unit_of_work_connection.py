@@ -267,6 +267,7 @@ async def test_a_unit_of_work_opened_alone_and_begun_commits_everything_after_be
     async with UnitOfWork(session_factory(engine), "probe").alone() as uow:
         await uow.begin()
         await insert_driver(uow, table, 1)
+        await uow.begin()  # begun already: nothing (a placement with a limit and a coupon begins twice)
         await insert_orm(uow, table, 2)
         await uow.commit()
     found = await rows(engine, table)

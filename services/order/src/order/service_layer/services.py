@@ -122,15 +122,15 @@ async def place_order(
         product = held or await catalog.product(command.product_id, shop)
         _check_on_sale(product, command, buyer_fields)
         check_takes_orders(known)
-        if product.max_per_buyer is not None or command.coupon_code:
-            await uow.begin()
         if product.max_per_buyer is not None:
+            await uow.begin()
             await uow.orders.lock_buyer(shop, product.product_id, command.buyer_email)
             bought = await uow.orders.units_bought(shop, product.product_id, command.buyer_email)
             pricing.check_purchase_limits(command.quantity, None, product.max_per_buyer, bought)
         unit_price = pricing.unit_price_for(product.price, tiers, command.quantity)
         coupon = None
         if command.coupon_code:
+            await uow.begin()  # nothing when the limit began it
             coupon = await _redeem(uow, shop, command.coupon_code, command.buyer_email, product, at)
         priced = pricing.price(unit_price, command.quantity, coupon)
         order = Order.place(
