@@ -105,10 +105,10 @@ payments = Table(
     Column("collected_by", Text, nullable=False, server_default="platform"),
     #: `<provider>:<account>` when the notification or the provider's answer named who paid
     Column("payer_account", Text),
-    UniqueConstraint("shop_id", "provider", "trade_no", name="payments_provider_trade_no"),
+    #: one index for both uniqueness and the console's search by trade number within a shop (0017)
+    UniqueConstraint("shop_id", "trade_no", "provider", name="payments_trade_no"),
     Index("payments_order_id", "order_id"),
     Index("payments_received_at", "shop_id", "received_at"),
-    Index("payments_shop_trade_no", "shop_id", "trade_no"),
 )
 
 order_transitions = Table(
