@@ -19,7 +19,7 @@ from inventory.domain.model import Category, Product
 from inventory.domain.stock import IssueOrder
 
 
-def _product(found: Any) -> Product:
+def product_of(found: Any) -> Product:
     """The product of a row (`mapping`)."""
     row = mapping(found)
     loop_key = None
@@ -174,26 +174,26 @@ class ProductRepository:
         """The product, whichever shop it belongs to: for the consumers and sweeps, which compare its shop
         with the event's themselves. A route asks `in_shop`."""
         row = await _PRODUCTS[False, for_update].first(self._session, {"product_id": product_id})
-        return _product(row) if row else None
+        return product_of(row) if row else None
 
     async def in_shop(self, shop_id: UUID, product_id: UUID, for_update: bool = False) -> Product | None:
         """The shop's product; None for an unknown id or another shop's."""
         params = {"product_id": product_id, "shop_id": shop_id}
         row = await _PRODUCTS[True, for_update].first(self._session, params)
-        return _product(row) if row else None
+        return product_of(row) if row else None
 
     async def get_many(self, product_ids: Sequence[UUID]) -> list[Product]:
         rows = await self._session.execute(
             select(products).where(products.c.id.in_(product_ids)).order_by(products.c.id).with_for_update()
         )
-        return [_product(row) for row in rows]
+        return [product_of(row) for row in rows]
 
     async def of_every_shop(self) -> list[Product]:
         """Every product of every shop (the storefront read model's rebuild)."""
         rows = await self._session.execute(
             select(products).order_by(products.c.sort_order, products.c.created_at, products.c.id)
         )
-        return [_product(row) for row in rows]
+        return [product_of(row) for row in rows]
 
     async def list(self, shop_id: UUID) -> list[Product]:
         """The shop's products (through products_shop_list)."""
@@ -202,4 +202,4 @@ class ProductRepository:
             .where(products.c.shop_id == shop_id)
             .order_by(products.c.sort_order, products.c.created_at, products.c.id)
         )
-        return [_product(row) for row in rows]
+        return [product_of(row) for row in rows]

@@ -13,13 +13,12 @@ from uuid import UUID
 
 from faka_common.crypto import Sealed
 from faka_common.db.statements import Compiled
-from faka_common.db.uow import fetch_records, fetch_rows
+from faka_common.db.uow import fetch_one, fetch_records, fetch_rows
 from sqlalchemy import Select, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.adapters.catalog import _product
-from inventory.adapters.reservations import _fetch_one
+from inventory.adapters.catalog import product_of
 from inventory.adapters.sealing import STAGING, STAGING_COLUMNS, STAGING_TABLE
 from inventory.adapters.tables import INFINITY, available_keys, card_keys, key_batches, supplier_holds
 from inventory.domain.keys import key_position
@@ -330,7 +329,7 @@ class KeyRepository:
         RESERVE_KEYS): all or none, only if the order has no reservation or refusal yet and the product
         holds card keys and belongs to that shop; `change` is appended to the stock changes when the
         reservation is made."""
-        delivery_type, product_shop, existing, refused, claimed, reserved, marked = await _fetch_one(
+        delivery_type, product_shop, existing, refused, claimed, reserved, marked = await fetch_one(
             self._session,
             RESERVE_KEYS,
             order_id, product_id, quantity, expires_at, change.available, change.reserved, change.sold,
@@ -533,13 +532,13 @@ class KeyRepository:
         """Move claimed keys (key id, order id) out of the available queue into `status` for their orders,
         in two statements for any number of orders; returns how many keys moved."""
         key_ids = [key_id for key_id, _ in assigned]
-        await _fetch_one(
+        await fetch_one(
             self._session,
             "WITH gone AS (DELETE FROM available_keys WHERE key_id = ANY($1::uuid[]) RETURNING 1) "
             "SELECT count(*) FROM gone",
             key_ids,
         )
-        (moved,) = await _fetch_one(
+        (moved,) = await fetch_one(
             self._session,
             "WITH moved AS (UPDATE card_keys SET status = $3::text, order_id = m.order_id "
             "FROM unnest($1::uuid[], $2::uuid[]) AS m(key_id, order_id) "
@@ -659,5 +658,5 @@ class RevealRepository:
                 if row["sold_id"] is not None
             ]
             first = order_rows[0]
-            reveals.append(Reveal(order_id, _product(first), first["reserved_quantity"], sold))
+            reveals.append(Reveal(order_id, product_of(first), first["reserved_quantity"], sold))
         return reveals

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from faka_common.db.statements import Compiled, mapping
-from faka_common.db.uow import execute, fetch_row
+from faka_common.db.uow import execute, fetch_one
 from sqlalchemy import any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -18,13 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inventory.adapters.tables import reservations, stock_refusals
 from inventory.domain.model import Reservation
 from inventory.domain.reservations import ReservationStatus
-
-
-async def _fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
-    row = await fetch_row(session, sql, *args)
-    assert row is not None
-    return row
-
 
 _RESERVATION = select(reservations).where(reservations.c.order_id == bindparam("order_id"))
 _RESERVATIONS = {
@@ -89,7 +82,7 @@ class ReservationRepository:
     async def lock_orders(self, order_ids: Sequence[UUID]) -> None:
         """`lock_order` for many orders in one statement, in key order."""
         keys = sorted(int.from_bytes(order_id.bytes[:8], "big", signed=True) for order_id in order_ids)
-        await _fetch_one(
+        await fetch_one(
             self._session,
             "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
             keys,
@@ -97,7 +90,7 @@ class ReservationRepository:
 
     async def answered(self, order_ids: Sequence[UUID]) -> set[UUID]:
         """The orders among these that already have a reservation or a refusal."""
-        (found,) = await _fetch_one(
+        (found,) = await fetch_one(
             self._session,
             "SELECT array(SELECT order_id FROM reservations WHERE order_id = ANY($1::uuid[]) "
             "UNION SELECT order_id FROM stock_refusals WHERE order_id = ANY($1::uuid[]))",
@@ -108,7 +101,7 @@ class ReservationRepository:
     async def add_many(self, shop_id: UUID, rows: Sequence[tuple[UUID, UUID, int, datetime | None]]) -> int:
         """Active reservations (order id, product id, quantity, expires at) of one shop's orders in one
         statement; returns how many were new."""
-        (added,) = await _fetch_one(
+        (added,) = await fetch_one(
             self._session,
             "WITH added AS (INSERT INTO reservations "
             "(order_id, product_id, shop_id, quantity, status, expires_at) "
@@ -126,7 +119,7 @@ class ReservationRepository:
     async def lock_order(self, order_id: UUID) -> None:
         """Serialize every handler of one order until commit (a redelivery racing the original waits and
         then sees what the original did)."""
-        await _fetch_one(
+        await fetch_one(
             self._session,
             "SELECT pg_advisory_xact_lock($1::bigint)",
             int.from_bytes(order_id.bytes[:8], "big", signed=True),

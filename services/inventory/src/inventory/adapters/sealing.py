@@ -127,9 +127,6 @@ def discard_pool(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-# --- an import's sealing ---------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Sealing:
     """How an import cuts its upload into sealing jobs, how far ahead of the database they run, and where:

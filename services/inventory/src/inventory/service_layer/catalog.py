@@ -207,7 +207,7 @@ async def update_product(
     if "low_stock_threshold" in changes:  # a new threshold re-arms the latch against the current count
         updated = dataclasses.replace(updated, low_stock_alerted=False)
     await uow.products.update(updated)
-    await _apply_signals(uow, updated, counts)
+    await apply_signals(uow, updated, counts)
     updated = await uow.products.in_shop(shop_id, product_id) or updated
     uow.publish(product_changed(updated))
     await uow.commit()
@@ -215,7 +215,7 @@ async def update_product(
     return updated, counts
 
 
-async def _apply_signals(uow: InventoryUnitOfWork, product: Product, counts: Stock) -> bool:
+async def apply_signals(uow: InventoryUnitOfWork, product: Product, counts: Stock) -> bool:
     signals = stock_signals(
         counts.available, product.low_stock_threshold, product.low_stock_alerted, product.in_stock
     )

@@ -11,7 +11,7 @@ from inventory.adapters.stock_projection import StockProjection
 from inventory.domain import stock
 from inventory.domain.reservations import keyless
 from inventory.domain.stock import Stock
-from inventory.service_layer.catalog import _apply_signals
+from inventory.service_layer.catalog import apply_signals
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ async def fold_stock(uow: InventoryUnitOfWork, projection: StockProjection, limi
         counts, version = changed[product.id]
         if keyless(product.delivery_type):
             counts = Stock(None, counts.reserved, counts.sold)
-        in_stock = await _apply_signals(uow, product, counts)
+        in_stock = await apply_signals(uow, product, counts)
         published.append((product.id, counts, version, in_stock))
     await uow.commit()
     for product_id, counts, version, in_stock in published:
