@@ -44,7 +44,7 @@ from faka_common.testing import database_url_for, drop_database
 from inventory.adapters import sealing
 from inventory.bootstrap import CONSUMER
 from inventory.config import MIGRATIONS, Settings
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, key_pools, reservations
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 from bench.report import run_and_report
@@ -124,9 +124,9 @@ async def raw_ceiling(url: str, clients: int, seconds: float, keys: int) -> dict
 
 async def new_product(sessions: Any, title: str) -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(title=title, price=100, currency="CNY", delivery_type="card_key"),
+            catalog.NewProduct(title=title, price=100, currency="CNY", delivery_type="card_key"),
             uow,
             KEYRING,
         )
@@ -144,8 +144,8 @@ async def key_file(count: int, prefix: str, chunk_lines: int = 50_000) -> AsyncI
 async def import_keys(sessions: Any, product_id: uuid.UUID, count: int, prefix: str) -> tuple[float, Any]:
     started = time.perf_counter()
     async with InventoryUnitOfWork(sessions) as uow:
-        result = await handlers.import_key_stream(
-            DEFAULT_SHOP_ID, product_id, key_file(count, prefix), handlers.ImportOptions(), uow, KEYRING
+        result = await key_pools.import_key_stream(
+            DEFAULT_SHOP_ID, product_id, key_file(count, prefix), key_pools.ImportOptions(), uow, KEYRING
         )
     return time.perf_counter() - started, result
 
@@ -164,7 +164,7 @@ async def reserve_once(sessions: Any, product_id: uuid.UUID) -> float:
     started = time.perf_counter()
     async with InventoryUnitOfWork(sessions) as uow:
         await uow.claim_inbox("inventory", envelope)
-        await handlers.reserve_stock(event, uow)
+        await reservations.reserve_stock(event, uow)
         await uow.commit()
     return time.perf_counter() - started
 
@@ -209,12 +209,12 @@ def hot_batch_worker(
             CONSUMER,
             lambda: InventoryUnitOfWork(sessions, "inventory"),
             {
-                OrderApproved: handlers.reserve_stock,
-                OrderCancelled: handlers.release_stock,
-                OrderPaid: handlers.allocate_keys,
+                OrderApproved: reservations.reserve_stock,
+                OrderCancelled: reservations.release_stock,
+                OrderPaid: reservations.allocate_keys,
             },
             batch_size=batch_size,
-            batch_handlers={OrderApproved: handlers.reserve_stock_many},
+            batch_handlers={OrderApproved: reservations.reserve_stock_many},
         )  # as inventory.bootstrap builds it
         pid = uuid.UUID(product_id)
         done = 0

@@ -1,4 +1,5 @@
-"""Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages."""
+"""Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages, and
+the sealing its key imports run with."""
 
 from dataclasses import dataclass
 from functools import partial
@@ -23,9 +24,11 @@ from faka_common.runtime import Runtime
 
 from inventory.adapters import metrics
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
+from inventory.adapters.sealing import Sealing
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
-from inventory.service_layer import handlers, quality, replacements, supplier_holds
+from inventory.service_layer import catalog as catalog_ops
+from inventory.service_layer import quality, replacements, reservations, stock, supplier_holds
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 CONSUMER = "inventory"
@@ -38,6 +41,7 @@ class Service:
     max_import_bytes: int
     projection: StockProjection
     catalog: CatalogProjection
+    sealing: Sealing
 
     def uow(self) -> InventoryUnitOfWork:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
@@ -53,7 +57,12 @@ def bootstrap(settings: Settings | None = None) -> Service:
     projection = RedisStockProjection(settings.redis_url, prefix=settings.kafka_namespace)
     catalog = RedisCatalogProjection(settings.redis_url, prefix=settings.kafka_namespace)
     service = Service(
-        Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes, projection, catalog
+        Runtime(settings, MIGRATIONS),
+        settings.keyring(),
+        settings.max_import_bytes,
+        projection,
+        catalog,
+        Sealing(),
     )
     runtime = service.runtime
     runtime.consume(
@@ -61,9 +70,9 @@ def bootstrap(settings: Settings | None = None) -> Service:
             CONSUMER,
             service.uow,
             {
-                OrderApproved: handlers.reserve_stock,
-                OrderCancelled: handlers.release_stock,
-                OrderPaid: handlers.allocate_keys,
+                OrderApproved: reservations.reserve_stock,
+                OrderCancelled: reservations.release_stock,
+                OrderPaid: reservations.allocate_keys,
                 KeyReplacementRequested: replacements.replace_delivered_key,
                 DeliverySucceeded: quality.record_delivery,
                 DeliveryFailed: quality.record_failure,
@@ -74,8 +83,8 @@ def bootstrap(settings: Settings | None = None) -> Service:
             # one record at a time without repeating anything outside the database
             batch_size=settings.consumer_batch_size,
             batch_handlers={
-                OrderApproved: handlers.reserve_stock_many,
-                OrderPaid: handlers.allocate_keys_many,
+                OrderApproved: reservations.reserve_stock_many,
+                OrderPaid: reservations.allocate_keys_many,
                 DeliverySucceeded: quality.record_deliveries,
             },
             linger={topics.DELIVERY_EVENTS: settings.delivery_events_linger_ms / 1000},
@@ -85,15 +94,15 @@ def bootstrap(settings: Settings | None = None) -> Service:
 
     async def expire_reservations() -> int:
         async with service.uow() as uow:
-            return await handlers.expire_reservations(uow, settings.reservation_grace_seconds)
+            return await reservations.expire_reservations(uow, settings.reservation_grace_seconds)
 
     async def expire_keys() -> int:
         async with service.uow() as uow:
-            return await handlers.expire_keys(uow)
+            return await stock.expire_keys(uow)
 
     async def fold_stock() -> int:
         async with service.uow() as uow:
-            return await handlers.fold_stock(uow, projection)
+            return await stock.fold_stock(uow, projection)
 
     rebuilt_once = False
 
@@ -103,7 +112,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
         if rebuilt_once and not await catalog.stale():
             return 0
         async with service.uow() as uow:
-            count = await handlers.rebuild_storefront(uow, catalog)
+            count = await catalog_ops.rebuild_storefront(uow, catalog)
         rebuilt_once = True
         return count
 

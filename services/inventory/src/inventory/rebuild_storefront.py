@@ -12,7 +12,7 @@ from faka_common.db.engine import create_engine, session_factory
 
 from inventory.adapters.catalog_projection import RedisCatalogProjection
 from inventory.config import Settings
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog as catalog_ops
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 
@@ -22,7 +22,7 @@ async def main() -> int:
     catalog = RedisCatalogProjection(settings.redis_url, prefix=settings.kafka_namespace)
     try:
         async with InventoryUnitOfWork(session_factory(engine)) as uow:
-            count = await handlers.rebuild_storefront(uow, catalog)
+            count = await catalog_ops.rebuild_storefront(uow, catalog)
     finally:
         await catalog.aclose()
         await engine.dispose()

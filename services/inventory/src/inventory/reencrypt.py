@@ -9,7 +9,7 @@ import logging
 from faka_common.db.engine import create_engine, session_factory
 from faka_common.db.resealing import reseal
 
-from inventory.adapters.orm import SEALED
+from inventory.adapters.tables import SEALED
 from inventory.config import Settings
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import multiprocessing
 import os
 import tracemalloc
@@ -29,13 +30,15 @@ from faka_common.http import install_error_handlers
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from faka_common.testing import as_caller, required_env
 from fastapi import FastAPI
-from inventory.adapters.orm import SEALED
+from inventory.adapters.sealing import SEALING, Sealing, sealing_pool
 from inventory.adapters.stock_projection import RedisStockProjection
+from inventory.adapters.tables import SEALED
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.domain.keys import ImportFormat, loop_key_context
 from inventory.entrypoints.http import router
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, key_pools, reservations
+from inventory.service_layer import stock as stock_ops
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -59,9 +62,9 @@ async def run(
 
 async def card_product(sessions: SessionFactory, keys: list[str], **fields: Any) -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(
+            catalog.NewProduct(
                 title="Steam 50", price=4800, currency="CNY", delivery_type="card_key", **fields
             ),
             uow,
@@ -69,7 +72,7 @@ async def card_product(sessions: SessionFactory, keys: list[str], **fields: Any)
         )
     if keys:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
+            await key_pools.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
     return product.id
 
 
@@ -115,7 +118,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 
 async def counts(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int | None, int, int]:
     async with InventoryUnitOfWork(sessions) as uow:
-        _, stock = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
+        _, stock = await catalog.get_product(DEFAULT_SHOP_ID, product_id, uow)
     return stock.available, stock.reserved, stock.sold
 
 
@@ -126,15 +129,25 @@ async def recount(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int 
 
 
 async def import_bytes(
-    sessions: SessionFactory, product_id: uuid.UUID, *chunks: bytes, **options: Any
-) -> handlers.ImportResult:
+    sessions: SessionFactory,
+    product_id: uuid.UUID,
+    *chunks: bytes,
+    sealing: Sealing = SEALING,
+    **options: Any,
+) -> key_pools.ImportResult:
     async def stream() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield chunk
 
     async with InventoryUnitOfWork(sessions) as uow:
-        return await handlers.import_key_stream(
-            DEFAULT_SHOP_ID, product_id, stream(), handlers.ImportOptions(**options), uow, KEYRING
+        return await key_pools.import_key_stream(
+            DEFAULT_SHOP_ID,
+            product_id,
+            stream(),
+            key_pools.ImportOptions(**options),
+            uow,
+            KEYRING,
+            sealing=sealing,
         )
 
 
@@ -166,7 +179,7 @@ async def test_reencrypt_moves_every_key_to_the_active_key_id(
     blob = await scalar(engine, "SELECT loop_key_sealed FROM products WHERE id = :p", p=loop_id)
     assert rotated.open(Sealed("k2", bytes(blob)), loop_key_context(loop_id)) == "LOOP-SECRET"
     async with InventoryUnitOfWork(sessions) as uow:
-        exported = [line async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, rotated)]
+        exported = [line async for line in key_pools.export_unsold(DEFAULT_SHOP_ID, product_id, uow, rotated)]
     assert sorted(line.strip() for line in exported) == sorted(f"ROT-{i}" for i in range(7))
 
 
@@ -196,10 +209,10 @@ async def test_csv_columns_key_and_secret_with_header(sessions: SessionFactory) 
     assert (result.imported, result.invalid) == (3, 1)
     assert result.invalid_lines[0].line == 5
     event = approved(product_id, quantity=3)
-    await run(sessions, event, handlers.reserve_stock)
-    await run(sessions, paid(event), handlers.allocate_keys)
+    await run(sessions, event, reservations.reserve_stock)
+    await run(sessions, paid(event), reservations.allocate_keys)
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "test", uow, KEYRING)
+        revealed = await key_pools.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "test", uow, KEYRING)
     assert [k.content for k in revealed.keys] == ["CARD-1 PIN-1", "CARD,2 PIN-2", "CARD-3"]
 
 
@@ -213,8 +226,8 @@ async def test_a_failure_mid_upload_imports_nothing(engine: AsyncEngine, session
 
     with pytest.raises(ConnectionResetError):
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_key_stream(
-                DEFAULT_SHOP_ID, product_id, broken(), handlers.ImportOptions(), uow, KEYRING
+            await key_pools.import_key_stream(
+                DEFAULT_SHOP_ID, product_id, broken(), key_pools.ImportOptions(), uow, KEYRING
             )
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE product_id = :p", p=product_id) == 0
     assert await scalar(engine, "SELECT count(*) FROM key_batches WHERE product_id = :p", p=product_id) == 0
@@ -222,13 +235,14 @@ async def test_a_failure_mid_upload_imports_nothing(engine: AsyncEngine, session
 
 
 async def test_a_multi_block_upload_sealed_in_worker_processes_reports_as_one(
-    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+    sessions: SessionFactory,
 ) -> None:
-    monkeypatch.setattr(handlers, "SEAL_LINES", 40)  # 10 blocks, so the worker processes seal them
-    monkeypatch.setattr(handlers, "FIRST_BLOCK_LINES", 40)
     used_pool: list[bool] = []
-    real_pool = handlers.sealing_pool
-    monkeypatch.setattr(handlers, "sealing_pool", lambda: used_pool.append(True) or real_pool())
+    sealing = Sealing(
+        lines=40,  # 10 blocks, so the worker processes seal them
+        first_block_lines=40,
+        pool=lambda: used_pool.append(True) or sealing_pool(),
+    )
     product_id = await card_product(sessions, ["OLD-7"])
     lines = [f"K-{n}" for n in range(1, 401)]
     lines[99] = "K-3"  # line 100 repeats line 3, two blocks earlier
@@ -237,7 +251,9 @@ async def test_a_multi_block_upload_sealed_in_worker_processes_reports_as_one(
     lines[301] = "  "  # line 302: blank
     lines[399] = "K-399"  # line 400 repeats line 399, same block
     body = ("\r\n".join(lines) + "\r\n").encode()
-    result = await import_bytes(sessions, product_id, *(body[i : i + 777] for i in range(0, len(body), 777)))
+    result = await import_bytes(
+        sessions, product_id, *(body[i : i + 777] for i in range(0, len(body), 777)), sealing=sealing
+    )
 
     assert used_pool
     assert (result.imported, result.duplicates, result.invalid) == (395, 3, 1)
@@ -248,7 +264,7 @@ async def test_a_multi_block_upload_sealed_in_worker_processes_reports_as_one(
     async with InventoryUnitOfWork(sessions) as uow:
         exported = [
             line.rstrip("\n")
-            async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
+            async for line in key_pools.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
         ]
     kept = [key for n, key in enumerate(lines, 1) if n not in (100, 251, 301, 302, 400)]
     assert exported == ["OLD-7", *kept]  # every key opens in its row, FIFO follows the lines
@@ -260,18 +276,15 @@ def die(job: object) -> None:
 
 
 async def test_a_worker_process_dying_fails_the_import_whole_and_the_next_one_works(
-    engine: AsyncEngine, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
-    monkeypatch.setattr(handlers, "SEAL_LINES", 100)
-    monkeypatch.setattr(handlers, "FIRST_BLOCK_LINES", 100)
+    sealing = Sealing(lines=100, first_block_lines=100)
     product_id = await card_product(sessions, [])
     body = "".join(f"W-{n}\n" for n in range(1_000)).encode()
-    with monkeypatch.context() as patched:
-        patched.setattr(handlers, "seal_block", die)
-        with pytest.raises(BrokenProcessPool):
-            await import_bytes(sessions, product_id, body)
+    with pytest.raises(BrokenProcessPool):
+        await import_bytes(sessions, product_id, body, sealing=dataclasses.replace(sealing, seal=die))
     assert await scalar(engine, "SELECT count(*) FROM card_keys WHERE product_id = :p", p=product_id) == 0
-    result = await import_bytes(sessions, product_id, body)
+    result = await import_bytes(sessions, product_id, body, sealing=sealing)
     assert (result.imported, result.duplicates, result.invalid) == (1_000, 0, 0)
 
 
@@ -362,7 +375,7 @@ async def test_a_thousand_buyers_for_five_hundred_keys(engine: AsyncEngine, sess
     buyers = [approved(product_id) for _ in range(1000)]
 
     results = await asyncio.gather(
-        *(run(sessions, b, handlers.reserve_stock) for b in buyers), return_exceptions=True
+        *(run(sessions, b, reservations.reserve_stock) for b in buyers), return_exceptions=True
     )
     assert [r for r in results if isinstance(r, BaseException)] == []
     kinds = [[kind for kind, _ in await published(engine, b.order_id)] for b in buyers]
@@ -373,7 +386,7 @@ async def test_a_thousand_buyers_for_five_hundred_keys(engine: AsyncEngine, sess
 
     winners = [b for b, k in zip(buyers, kinds, strict=True) if k == ["StockReserved"]]
     results = await asyncio.gather(
-        *(run(sessions, paid(b), handlers.allocate_keys) for b in winners), return_exceptions=True
+        *(run(sessions, paid(b), reservations.allocate_keys) for b in winners), return_exceptions=True
     )
     assert [r for r in results if isinstance(r, BaseException)] == []
     sold = await scalar(
@@ -398,7 +411,7 @@ async def test_multi_quantity_orders_get_all_or_nothing_under_contention(
 ) -> None:
     product_id = await card_product(sessions, [f"MQ-{i}-{uuid.uuid4().hex[:6]}" for i in range(20)])
     orders = [approved(product_id, quantity=3) for _ in range(40)]
-    await asyncio.gather(*(run(sessions, o, handlers.reserve_stock) for o in orders))
+    await asyncio.gather(*(run(sessions, o, reservations.reserve_stock) for o in orders))
 
     async with engine.connect() as connection:
         rows = await connection.execute(
@@ -428,7 +441,7 @@ async def test_redelivered_reserve_and_allocate_change_nothing_more(
     consumer = EventConsumer(
         "inventory",
         lambda: InventoryUnitOfWork(sessions),
-        {OrderApproved: handlers.reserve_stock, OrderPaid: handlers.allocate_keys},
+        {OrderApproved: reservations.reserve_stock, OrderPaid: reservations.allocate_keys},
     )
 
     def record(message: Message) -> Delivery:
@@ -459,13 +472,13 @@ async def test_lapsed_reservations_are_released_exactly_once_by_concurrent_sweep
     product_id = await card_product(sessions, [f"E-{i}" for i in range(5)])
     lapsed = approved(product_id, quantity=2, expires_in=timedelta(minutes=-10))
     fresh = approved(product_id, quantity=1)
-    await run(sessions, lapsed, handlers.reserve_stock)
-    await run(sessions, fresh, handlers.reserve_stock)
+    await run(sessions, lapsed, reservations.reserve_stock)
+    await run(sessions, fresh, reservations.reserve_stock)
     assert await counts(sessions, product_id) == (2, 3, 0)
 
     async def sweep() -> int:
         async with InventoryUnitOfWork(sessions) as uow:
-            return await handlers.expire_reservations(uow, grace_seconds=60)
+            return await reservations.expire_reservations(uow, grace_seconds=60)
 
     released = await asyncio.gather(*(sweep() for _ in range(8)))
     assert sorted(released)[-1] >= 1
@@ -475,10 +488,10 @@ async def test_lapsed_reservations_are_released_exactly_once_by_concurrent_sweep
     assert [k for k, _ in await published(engine, fresh.order_id)] == ["StockReserved"]
 
     await run(sessions, OrderCancelled(order_id=lapsed.order_id, order_no=lapsed.order_no, reason="expired"),
-              handlers.release_stock)  # fmt: skip
+              reservations.release_stock)  # fmt: skip
     assert await counts(sessions, product_id) == (4, 1, 0)
 
-    await run(sessions, paid(lapsed), handlers.allocate_keys)  # the late payment re-reserves
+    await run(sessions, paid(lapsed), reservations.allocate_keys)  # the late payment re-reserves
     assert [k for k, _ in await published(engine, lapsed.order_id)][-1] == "KeysAllocated"
     assert await counts(sessions, product_id) == (2, 1, 2) == await recount(sessions, product_id)
 
@@ -488,11 +501,11 @@ async def test_a_late_payment_with_nothing_left_is_flagged_for_refund(
 ) -> None:
     product_id = await card_product(sessions, ["ONLY-ONE"])
     lapsed = approved(product_id, expires_in=timedelta(minutes=-10))
-    await run(sessions, lapsed, handlers.reserve_stock)
+    await run(sessions, lapsed, reservations.reserve_stock)
     async with InventoryUnitOfWork(sessions) as uow:
-        assert await handlers.expire_reservations(uow, grace_seconds=0) >= 1
-    await run(sessions, approved(product_id), handlers.reserve_stock)
-    await run(sessions, paid(lapsed), handlers.allocate_keys)
+        assert await reservations.expire_reservations(uow, grace_seconds=0) >= 1
+    await run(sessions, approved(product_id), reservations.reserve_stock)
+    await run(sessions, paid(lapsed), reservations.allocate_keys)
     messages = await published(engine, lapsed.order_id)
     assert [k for k, _ in messages] == ["StockReserved", "ReservationExpired", "AllocationFailed"]
     assert messages[-1][1]["reason"] == "out_of_stock_after_expiry"
@@ -511,7 +524,7 @@ async def test_fold_projects_exact_counts_to_redis_and_alerts_low_stock_once_per
 
     async def fold() -> None:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.fold_stock(uow, projection)
+            await stock_ops.fold_stock(uow, projection)
 
     try:
         await fold()
@@ -520,27 +533,27 @@ async def test_fold_projects_exact_counts_to_redis_and_alerts_low_stock_once_per
         }  # fmt: skip
         buyers = [approved(product_id) for _ in range(5)]
         for buyer in buyers[:3]:
-            await run(sessions, buyer, handlers.reserve_stock)
+            await run(sessions, buyer, reservations.reserve_stock)
         await fold()
-        await run(sessions, buyers[3], handlers.reserve_stock)
+        await run(sessions, buyers[3], reservations.reserve_stock)
         await fold()
         assert [k for k, _ in await published(engine, product_id)].count("LowStock") == 1
 
-        await run(sessions, buyers[4], handlers.reserve_stock)
-        await run(sessions, paid(buyers[0]), handlers.allocate_keys)
+        await run(sessions, buyers[4], reservations.reserve_stock)
+        await run(sessions, paid(buyers[0]), reservations.allocate_keys)
         await fold()
         projected = await projection.read(product_id)
         assert (projected["available"], projected["reserved"], projected["sold"]) == ("0", "4", "1")
         assert projected["in_stock"] == "0"
         async with InventoryUnitOfWork(sessions) as uow:
-            product, _ = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
+            product, _ = await catalog.get_product(DEFAULT_SHOP_ID, product_id, uow)
         assert product.in_stock is False
 
         cancel = OrderCancelled(order_id=buyers[1].order_id, order_no=buyers[1].order_no, reason="x")
-        await run(sessions, cancel, handlers.release_stock)
+        await run(sessions, cancel, reservations.release_stock)
         await import_bytes(sessions, product_id, b"NEW-1\nNEW-2\nNEW-3\n")
         await fold()
-        await run(sessions, approved(product_id, quantity=3), handlers.reserve_stock)
+        await run(sessions, approved(product_id, quantity=3), reservations.reserve_stock)
         await fold()
         messages = await published(engine, product_id)
         assert [k for k, _ in messages].count("LowStock") == 2, "re-armed by the refill, announced again"
@@ -564,20 +577,20 @@ async def test_void_replace_export_and_issue_order(engine: AsyncEngine, sessions
         async with InventoryUnitOfWork(sessions) as uow:
             return [
                 line.rstrip("\n")
-                async for line in handlers.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
+                async for line in key_pools.export_unsold(DEFAULT_SHOP_ID, product_id, uow, KEYRING)
             ]
 
     assert await export() == ["GONE-1", "SOON-1", "LATE-1", "LATE-2"]
     async with InventoryUnitOfWork(sessions) as uow:
-        assert await handlers.expire_keys(uow) >= 1
+        assert await stock_ops.expire_keys(uow) >= 1
     assert await export() == ["SOON-1", "LATE-1", "LATE-2"]
     first = approved(product_id)
-    await run(sessions, first, handlers.reserve_stock)
-    await run(sessions, paid(first), handlers.allocate_keys)
+    await run(sessions, first, reservations.reserve_stock)
+    await run(sessions, paid(first), reservations.allocate_keys)
     async with InventoryUnitOfWork(sessions) as uow:
         assert [
             k.content
-            for k in (await handlers.reveal_keys(DEFAULT_SHOP_ID, first.order_id, "t", uow, KEYRING)).keys
+            for k in (await key_pools.reveal_keys(DEFAULT_SHOP_ID, first.order_id, "t", uow, KEYRING)).keys
         ] == ["SOON-1"]
 
     late_1 = await scalar(
@@ -586,15 +599,15 @@ async def test_void_replace_export_and_issue_order(engine: AsyncEngine, sessions
         p=product_id,
     )
     async with InventoryUnitOfWork(sessions) as uow:
-        new_id = await handlers.replace_key(DEFAULT_SHOP_ID, product_id, late_1, "FRESH-1", uow, KEYRING)
+        new_id = await key_pools.replace_key(DEFAULT_SHOP_ID, product_id, late_1, "FRESH-1", uow, KEYRING)
     assert await export() == ["LATE-2", "FRESH-1"]
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(Conflict):
-            await handlers.void_key(DEFAULT_SHOP_ID, product_id, late_1, uow)
+            await key_pools.void_key(DEFAULT_SHOP_ID, product_id, late_1, uow)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(Conflict):
-            await handlers.replace_key(DEFAULT_SHOP_ID, product_id, new_id, "LATE-2", uow, KEYRING)
+            await key_pools.replace_key(DEFAULT_SHOP_ID, product_id, new_id, "LATE-2", uow, KEYRING)
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.void_key(DEFAULT_SHOP_ID, product_id, new_id, uow)
+        await key_pools.void_key(DEFAULT_SHOP_ID, product_id, new_id, uow)
     assert await export() == ["LATE-2"]
     assert await counts(sessions, product_id) == (1, 0, 1) == await recount(sessions, product_id)

@@ -18,9 +18,10 @@ from faka_common.crypto import DEV_FINGERPRINT_SECRET, DEV_KEYRING, KeyRing
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import DomainError, NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
-from inventory.adapters.orm import claim_statement
+from inventory.adapters.key_pools import claim_statement
 from inventory.domain.stock import IssueOrder
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, key_pools
+from inventory.service_layer import reservations as reservation_ops
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
@@ -43,23 +44,23 @@ async def run(
 
 async def card_product(sessions: SessionFactory, keys: list[str], title: str = "Steam 50") -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(title=title, price=4800, currency="CNY", delivery_type="card_key"),
+            catalog.NewProduct(title=title, price=4800, currency="CNY", delivery_type="card_key"),
             uow,
             KEYRING,
         )
     if keys:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
+            await key_pools.import_keys(DEFAULT_SHOP_ID, product.id, "\n".join(keys), uow, KEYRING)
     return product.id
 
 
 async def loop_key_product(sessions: SessionFactory, loop_key: str, title: str = "Loop") -> uuid.UUID:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(
+            catalog.NewProduct(
                 title=title, price=100, currency="CNY", delivery_type="loop_key", loop_key=loop_key
             ),
             uow,
@@ -113,7 +114,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 
 async def stock(sessions: SessionFactory, product_id: uuid.UUID) -> tuple[int | None, int, int]:
     async with InventoryUnitOfWork(sessions) as uow:
-        _, counts = await handlers.get_product(DEFAULT_SHOP_ID, product_id, uow)
+        _, counts = await catalog.get_product(DEFAULT_SHOP_ID, product_id, uow)
     return counts.available, counts.reserved, counts.sold
 
 
@@ -124,7 +125,7 @@ async def test_fifty_concurrent_reservations_of_twenty_keys(
     events = [approved(product_id) for _ in range(50)]
 
     results = await asyncio.gather(
-        *(run(sessions, e, handlers.reserve_stock) for e in events), return_exceptions=True
+        *(run(sessions, e, reservation_ops.reserve_stock) for e in events), return_exceptions=True
     )
 
     assert [r for r in results if isinstance(r, BaseException)] == []
@@ -181,10 +182,10 @@ async def test_claim_reads_the_issue_order_index_not_card_keys(
     crowded = await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
     product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
+        await catalog.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
     for event in [approved(product_id, quantity=50) for _ in range(20)]:  # 1000 keys leave the queue
-        await run(sessions, event, handlers.reserve_stock)
-        await run(sessions, paid(event), handlers.allocate_keys)
+        await run(sessions, event, reservation_ops.reserve_stock)
+        await run(sessions, paid(event), reservation_ops.allocate_keys)
     assert await stock(sessions, product_id) == (2000, 0, 1000)
     assert await stock(sessions, crowded) == (3000, 0, 0)
     async with engine.connect() as connection:
@@ -209,8 +210,8 @@ async def test_reserve_is_all_or_none_and_once_per_order(
 ) -> None:
     product_id = await card_product(sessions, ["A", "B", "C"])
     greedy = approved(product_id, quantity=4)
-    await run(sessions, greedy, handlers.reserve_stock)
-    await run(sessions, greedy, handlers.reserve_stock)  # answered once per order
+    await run(sessions, greedy, reservation_ops.reserve_stock)
+    await run(sessions, greedy, reservation_ops.reserve_stock)  # answered once per order
     assert await published(engine, greedy.order_id) == [
         (
             "StockUnavailable",
@@ -227,8 +228,8 @@ async def test_reserve_is_all_or_none_and_once_per_order(
     assert await stock(sessions, product_id) == (3, 0, 0)
 
     event = approved(product_id, quantity=2)
-    await run(sessions, event, handlers.reserve_stock)
-    await run(sessions, event, handlers.reserve_stock)  # a redelivery under a new event id
+    await run(sessions, event, reservation_ops.reserve_stock)
+    await run(sessions, event, reservation_ops.reserve_stock)  # a redelivery under a new event id
     messages = await published(engine, event.order_id)
     assert [kind for kind, _ in messages] == ["StockReserved"]
     assert messages[0][1]["quantity"] == 2
@@ -242,19 +243,19 @@ async def test_cancel_releases_and_payment_allocates_and_reveals(
     keys = ["K-ONE", "K-TWO", "K-THREE"]
     product_id = await card_product(sessions, keys)
     lapsed = approved(product_id, quantity=2)
-    await run(sessions, lapsed, handlers.reserve_stock)
+    await run(sessions, lapsed, reservation_ops.reserve_stock)
     assert await stock(sessions, product_id) == (1, 2, 0)
-    await run(sessions, cancelled(lapsed), handlers.release_stock)
-    await run(sessions, cancelled(lapsed), handlers.release_stock)  # already released: no-op
+    await run(sessions, cancelled(lapsed), reservation_ops.release_stock)
+    await run(sessions, cancelled(lapsed), reservation_ops.release_stock)  # already released: no-op
     assert await stock(sessions, product_id) == (3, 0, 0)
     assert (
         await scalar(engine, "SELECT count(*) FROM available_keys WHERE product_id = :p", p=product_id) == 3
     )
 
     buyer = approved(product_id, quantity=2)
-    await run(sessions, buyer, handlers.reserve_stock)
-    await run(sessions, paid(buyer), handlers.allocate_keys)
-    await run(sessions, paid(buyer), handlers.allocate_keys)  # already allocated: no-op
+    await run(sessions, buyer, reservation_ops.reserve_stock)
+    await run(sessions, paid(buyer), reservation_ops.allocate_keys)
+    await run(sessions, paid(buyer), reservation_ops.allocate_keys)  # already allocated: no-op
     assert await stock(sessions, product_id) == (1, 0, 2)
     messages = await published(engine, buyer.order_id)
     assert [kind for kind, _ in messages] == ["StockReserved", "KeysAllocated"]
@@ -264,7 +265,7 @@ async def test_cancel_releases_and_payment_allocates_and_reveals(
     assert not any(k in str(messages) for k in keys), "plaintext leaked into an event"
 
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, buyer.order_id, "delivery", uow, KEYRING)
+        revealed = await key_pools.reveal_keys(DEFAULT_SHOP_ID, buyer.order_id, "delivery", uow, KEYRING)
     assert [str(k.key_id) for k in revealed.keys] == allocation["key_ids"]
     assert {k.content for k in revealed.keys} <= set(keys)
     assert len({k.content for k in revealed.keys}) == 2
@@ -276,7 +277,7 @@ async def test_cancel_releases_and_payment_allocates_and_reveals(
 
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(NotFound):
-            await handlers.reveal_keys(DEFAULT_SHOP_ID, lapsed.order_id, "delivery", uow, KEYRING)
+            await key_pools.reveal_keys(DEFAULT_SHOP_ID, lapsed.order_id, "delivery", uow, KEYRING)
 
 
 async def test_late_payment_reclaims_if_stock_is_left_else_fails(
@@ -284,18 +285,18 @@ async def test_late_payment_reclaims_if_stock_is_left_else_fails(
 ) -> None:
     product_id = await card_product(sessions, ["L-1", "L-2"])
     late = approved(product_id)
-    await run(sessions, late, handlers.reserve_stock)
-    await run(sessions, cancelled(late), handlers.release_stock)
-    await run(sessions, paid(late), handlers.allocate_keys)
+    await run(sessions, late, reservation_ops.reserve_stock)
+    await run(sessions, cancelled(late), reservation_ops.release_stock)
+    await run(sessions, paid(late), reservation_ops.allocate_keys)
     assert [kind for kind, _ in await published(engine, late.order_id)] == ["StockReserved", "KeysAllocated"]
     assert await stock(sessions, product_id) == (1, 0, 1)
 
     other = approved(product_id)
-    await run(sessions, other, handlers.reserve_stock)
+    await run(sessions, other, reservation_ops.reserve_stock)
     too_late = approved(product_id)
-    await run(sessions, too_late, handlers.reserve_stock)
-    await run(sessions, cancelled(too_late), handlers.release_stock)
-    await run(sessions, paid(too_late), handlers.allocate_keys)
+    await run(sessions, too_late, reservation_ops.reserve_stock)
+    await run(sessions, cancelled(too_late), reservation_ops.release_stock)
+    await run(sessions, paid(too_late), reservation_ops.allocate_keys)
     messages = await published(engine, too_late.order_id)
     assert [kind for kind, _ in messages] == ["StockUnavailable", "AllocationFailed"]
     assert [payload["reason"] for _, payload in messages] == ["out_of_stock", "out_of_stock"]
@@ -307,10 +308,10 @@ async def test_late_payment_after_a_lapsed_reservation_says_out_of_stock_after_e
 ) -> None:
     product_id = await card_product(sessions, ["X-1"])
     late = approved(product_id)
-    await run(sessions, late, handlers.reserve_stock)
-    await run(sessions, cancelled(late), handlers.release_stock)
-    await run(sessions, approved(product_id), handlers.reserve_stock)  # someone else takes the key
-    await run(sessions, paid(late), handlers.allocate_keys)
+    await run(sessions, late, reservation_ops.reserve_stock)
+    await run(sessions, cancelled(late), reservation_ops.release_stock)
+    await run(sessions, approved(product_id), reservation_ops.reserve_stock)  # someone else takes the key
+    await run(sessions, paid(late), reservation_ops.allocate_keys)
     messages = await published(engine, late.order_id)
     assert [kind for kind, _ in messages] == ["StockReserved", "AllocationFailed"]
     assert messages[-1][1]["reason"] == "out_of_stock_after_expiry"
@@ -321,12 +322,12 @@ async def test_import_dedupes_against_stored_keys_in_one_transaction(
 ) -> None:
     product_id = await card_product(sessions, [])
     async with InventoryUnitOfWork(sessions) as uow:
-        first = await handlers.import_keys(
+        first = await key_pools.import_keys(
             DEFAULT_SHOP_ID, product_id, "\ufeffA\r\nB\r\n\r\nB\r\nbad\x00key\r\n", uow, KEYRING
         )
     assert (first.imported, first.duplicates, first.invalid) == (2, 1, 1)
     async with InventoryUnitOfWork(sessions) as uow:
-        second = await handlers.import_keys(
+        second = await key_pools.import_keys(
             DEFAULT_SHOP_ID, product_id, "B\nC\nA\n" + "x" * 1001, uow, KEYRING
         )
     assert (second.imported, second.duplicates, second.invalid) == (1, 2, 1)
@@ -346,9 +347,9 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
     engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, counts = await handlers.create_product(
+        product, counts = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(
+            catalog.NewProduct(
                 title="Shared VPN",
                 price=100,
                 currency="CNY",
@@ -364,14 +365,14 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
     assert b"s3cret" not in bytes(stored)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(DomainError):
-            await handlers.import_keys(DEFAULT_SHOP_ID, product.id, "K1\n", uow, KEYRING)
+            await key_pools.import_keys(DEFAULT_SHOP_ID, product.id, "K1\n", uow, KEYRING)
 
     event = approved(product.id, quantity=3)
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(NotFound):
-            await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "delivery", uow, KEYRING)
-    await run(sessions, event, handlers.reserve_stock)
-    await run(sessions, paid(event), handlers.allocate_keys)
+            await key_pools.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "delivery", uow, KEYRING)
+    await run(sessions, event, reservation_ops.reserve_stock)
+    await run(sessions, paid(event), reservation_ops.allocate_keys)
     messages = await published(engine, event.order_id)
     assert [kind for kind, _ in messages] == ["StockReserved", "KeysAllocated"]
     assert messages[0][1]["expires_at"] is None
@@ -380,7 +381,7 @@ async def test_loop_key_product_reserves_without_keys_and_reveals_once_per_unit(
     assert await stock(sessions, product.id) == (None, 0, 3)
 
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "buyer-page", uow, KEYRING)
+        revealed = await key_pools.reveal_keys(DEFAULT_SHOP_ID, event.order_id, "buyer-page", uow, KEYRING)
     assert [k.content for k in revealed.keys] == ["vpn.example.com / guest / s3cret"] * 3
     assert revealed.usage_instructions == "Connect with any client"
     assert await scalar(engine, "SELECT count(*) FROM key_reveals WHERE order_id = :o", o=event.order_id) == 3
@@ -390,7 +391,7 @@ async def test_unknown_product_is_unavailable_not_an_error(
     engine: AsyncEngine, sessions: SessionFactory
 ) -> None:
     event = approved(uuid.uuid4(), quantity=2)
-    await run(sessions, event, handlers.reserve_stock)
+    await run(sessions, event, reservation_ops.reserve_stock)
     messages = await published(engine, event.order_id)
     assert [(kind, payload["reason"]) for kind, payload in messages] == [
         ("StockUnavailable", "unknown_product")
@@ -399,9 +400,9 @@ async def test_unknown_product_is_unavailable_not_an_error(
 
 async def new_product(sessions: SessionFactory, **fields: Any) -> Any:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             DEFAULT_SHOP_ID,
-            handlers.NewProduct(**{"price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}),
+            catalog.NewProduct(**{"price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}),
             uow,
             KEYRING,
         )
@@ -413,19 +414,19 @@ async def test_a_variant_is_a_product_of_its_own_under_its_main_product(sessions
     variant = await new_product(sessions, title="Steam card ¥100", price=9500, variant_of=main.id,
                                 variant_label="¥100")  # fmt: skip
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.import_keys(DEFAULT_SHOP_ID, variant.id, "V100-A\nV100-B\n", uow, KEYRING)
+        await key_pools.import_keys(DEFAULT_SHOP_ID, variant.id, "V100-A\nV100-B\n", uow, KEYRING)
     async with InventoryUnitOfWork(sessions) as uow:
-        stored, counts = await handlers.get_product(DEFAULT_SHOP_ID, variant.id, uow)
-        main_stored, main_counts = await handlers.get_product(DEFAULT_SHOP_ID, main.id, uow)
+        stored, counts = await catalog.get_product(DEFAULT_SHOP_ID, variant.id, uow)
+        main_stored, main_counts = await catalog.get_product(DEFAULT_SHOP_ID, main.id, uow)
     assert (stored.variant_of, stored.variant_label, stored.price) == (main.id, "¥100", 9500)
     assert (counts.available, main_counts.available) == (2, 0)
     assert main_stored.variant_of is None
 
     event = approved(variant.id)
-    await run(sessions, event, handlers.reserve_stock)
+    await run(sessions, event, reservation_ops.reserve_stock)
     async with InventoryUnitOfWork(sessions) as uow:
-        _, counts = await handlers.get_product(DEFAULT_SHOP_ID, variant.id, uow)
-        _, main_counts = await handlers.get_product(DEFAULT_SHOP_ID, main.id, uow)
+        _, counts = await catalog.get_product(DEFAULT_SHOP_ID, variant.id, uow)
+        _, main_counts = await catalog.get_product(DEFAULT_SHOP_ID, main.id, uow)
     assert (counts.available, counts.reserved, main_counts.available) == (1, 1, 0)
 
 
@@ -455,9 +456,9 @@ async def test_a_variant_keeps_its_label(sessions: SessionFactory) -> None:
     variant = await new_product(sessions, title="V", variant_of=main.id, variant_label="V")
     async with InventoryUnitOfWork(sessions) as uow:
         with pytest.raises(DomainError, match="keeps a variant_label"):
-            await handlers.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": None}, uow)
+            await catalog.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": None}, uow)
     async with InventoryUnitOfWork(sessions) as uow:
-        renamed, _ = await handlers.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": "V2"}, uow)
+        renamed, _ = await catalog.update_product(DEFAULT_SHOP_ID, variant.id, {"variant_label": "V2"}, uow)
     assert renamed.variant_label == "V2"
 
 
@@ -467,12 +468,15 @@ def batch_consumer(sessions: SessionFactory, bulk: bool = True) -> EventConsumer
         "inventory",
         lambda: InventoryUnitOfWork(sessions),
         {
-            OrderApproved: handlers.reserve_stock,
-            OrderCancelled: handlers.release_stock,
-            OrderPaid: handlers.allocate_keys,
+            OrderApproved: reservation_ops.reserve_stock,
+            OrderCancelled: reservation_ops.release_stock,
+            OrderPaid: reservation_ops.allocate_keys,
         },
         batch_size=50,
-        batch_handlers={OrderApproved: handlers.reserve_stock_many, OrderPaid: handlers.allocate_keys_many}
+        batch_handlers={
+            OrderApproved: reservation_ops.reserve_stock_many,
+            OrderPaid: reservation_ops.allocate_keys_many,
+        }
         if bulk
         else None,
     )

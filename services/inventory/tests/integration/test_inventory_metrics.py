@@ -13,7 +13,7 @@ from faka_common.metrics import shop_label
 from faka_common.testing import required_env
 from inventory.adapters.metrics import sample_low_stock
 from inventory.adapters.stock_projection import RedisStockProjection
-from inventory.service_layer import handlers, replacements
+from inventory.service_layer import replacements, reservations, stock
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from prometheus_client import REGISTRY
 
@@ -40,13 +40,13 @@ async def test_stock_falling_to_the_threshold_counts_one_alert_and_one_low_produ
 
     async def fold() -> None:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.fold_stock(uow, projection)
+            await stock.fold_stock(uow, projection)
 
     try:
         await fold()
         before = low_stock_alerts()
         for buyer in [approved(product_id) for _ in range(3)]:
-            await run(sessions, buyer, handlers.reserve_stock)
+            await run(sessions, buyer, reservations.reserve_stock)
             await fold()
         assert low_stock_alerts() - before == 1
         assert await sample_low_stock(sessions) == 1

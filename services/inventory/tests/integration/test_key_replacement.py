@@ -14,7 +14,7 @@ from faka_common.contracts.aftersales import KeyReplacementRequested
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
-from inventory.service_layer import handlers, replacements
+from inventory.service_layer import catalog, key_pools, replacements, reservations
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.integration
 
 async def sold_order(sessions: SessionFactory, product_id: uuid.UUID, quantity: int = 1) -> uuid.UUID:
     order = approved(product_id, quantity)
-    await run(sessions, order, handlers.reserve_stock)
-    await run(sessions, paid(order), handlers.allocate_keys)
+    await run(sessions, order, reservations.reserve_stock)
+    await run(sessions, paid(order), reservations.allocate_keys)
     return order.order_id
 
 
 async def revealed(sessions: SessionFactory, order_id: uuid.UUID) -> dict[uuid.UUID, str]:
     async with InventoryUnitOfWork(sessions) as uow:
-        found = await handlers.reveal_keys(DEFAULT_SHOP_ID, order_id, "test", uow, KEYRING)
+        found = await key_pools.reveal_keys(DEFAULT_SHOP_ID, order_id, "test", uow, KEYRING)
     return {k.key_id: k.content for k in found.keys}
 
 
@@ -65,7 +65,7 @@ async def answers(engine: AsyncEngine, order_id: uuid.UUID) -> list[tuple[str, s
 
 async def set_policy(sessions: SessionFactory, product_id: uuid.UUID, **policy: object) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(DEFAULT_SHOP_ID, product_id, policy, uow)
+        await catalog.update_product(DEFAULT_SHOP_ID, product_id, policy, uow)
 
 
 async def test_a_reported_key_is_voided_counted_and_replaced_by_another_key_of_the_pool(

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
-from inventory.service_layer import handlers
+from inventory.service_layer import reservations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,8 +39,8 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 async def paid_order(sessions: SessionFactory) -> str:
     product_id = await card_product(sessions, ["REVEAL-1", "REVEAL-2"])
     order = approved(product_id, quantity=1)
-    await run(sessions, order, handlers.reserve_stock)
-    await run(sessions, paid(order), handlers.allocate_keys)
+    await run(sessions, order, reservations.reserve_stock)
+    await run(sessions, paid(order), reservations.allocate_keys)
     return str(order.order_id)
 
 
@@ -85,11 +85,11 @@ async def test_each_revealed_key_is_audited_by_the_reveal_itself_in_key_order(
 ) -> None:
     product_id = await card_product(sessions, ["AUDIT-1", "AUDIT-2", "AUDIT-3"])
     order = approved(product_id, quantity=2)
-    await run(sessions, order, handlers.reserve_stock)
+    await run(sessions, order, reservations.reserve_stock)
     path = f"/internal/orders/{order.order_id}/keys"
     unpaid = await api.get(path, headers=as_caller("gateway"))  # reserved, not yet allocated: no keys
     assert unpaid.status_code == 404 and "AUDIT-" not in unpaid.text
-    await run(sessions, paid(order), handlers.allocate_keys)
+    await run(sessions, paid(order), reservations.allocate_keys)
     for _ in range(2):
         revealed = await api.get(path, headers=as_caller("notification"))
         assert revealed.status_code == 200, revealed.text
@@ -110,8 +110,8 @@ async def test_each_revealed_key_is_audited_by_the_reveal_itself_in_key_order(
 async def loop_key_order(sessions: SessionFactory, quantity: int) -> str:
     product_id = await loop_key_product(sessions, "LOOP-KEY", title="Shared VPN")
     order = approved(product_id, quantity=quantity)
-    await run(sessions, order, handlers.reserve_stock)
-    await run(sessions, paid(order), handlers.allocate_keys)
+    await run(sessions, order, reservations.reserve_stock)
+    await run(sessions, paid(order), reservations.allocate_keys)
     return str(order.order_id)
 
 
@@ -126,9 +126,9 @@ async def test_a_batch_reveals_each_order_as_its_own_reveal_would_and_audits_it_
     two, one = approved(product_id, quantity=2), approved(product_id, quantity=1)
     unpaid = approved(product_id, quantity=1)
     for order in (two, one, unpaid):
-        await run(sessions, order, handlers.reserve_stock)
+        await run(sessions, order, reservations.reserve_stock)
     for order in (two, one):
-        await run(sessions, paid(order), handlers.allocate_keys)
+        await run(sessions, paid(order), reservations.allocate_keys)
     looped = await loop_key_order(sessions, quantity=2)
     other_shop = await paid_order(sessions)  # the default shop's, named below with another shop
     asked = named(

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from faka_common.contracts.shops import DEFAULT_SHOP_ID
-from inventory.adapters.orm import RESERVE_KEYS
+from inventory.adapters.key_pools import RESERVE_KEYS
 from inventory.domain import stock
 from inventory.domain.stock import IssueOrder
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, reservations
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,10 +39,10 @@ async def test_the_reserve_statement_claims_through_the_issue_order_index(
     await card_product(sessions, [f"OTHER-{i}-{uuid.uuid4().hex}" for i in range(3000)], "crowded")
     product_id = await card_product(sessions, [f"MINE-{i}-{uuid.uuid4().hex}" for i in range(3000)], "mine")
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
+        await catalog.update_product(DEFAULT_SHOP_ID, product_id, {"issue_order": issue_order}, uow)
     for event in [approved(product_id, quantity=50) for _ in range(10)]:  # 500 keys leave the queue
-        await run(sessions, event, handlers.reserve_stock)
-        await run(sessions, paid(event), handlers.allocate_keys)
+        await run(sessions, event, reservations.reserve_stock)
+        await run(sessions, paid(event), reservations.allocate_keys)
     async with engine.connect() as connection:
         await connection.execute(text("ANALYZE"))
         change = stock.reserved(5)

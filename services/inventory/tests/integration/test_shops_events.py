@@ -16,7 +16,7 @@ from faka_common.errors import NotFound
 from faka_common.messaging.consumer import EventConsumer
 from inventory.adapters.stock_projection import NoProjection
 from inventory.domain.reservations import OTHER_SHOPS_PRODUCT
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, key_pools, reservations, stock
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,9 +41,9 @@ async def shop_product(
 ) -> uuid.UUID:
     loop_key = "LOOP-CODE" if delivery_type == "loop_key" else None
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(
+        product, _ = await catalog.create_product(
             shop,
-            handlers.NewProduct(
+            catalog.NewProduct(
                 title=f"{delivery_type} of {shop}", price=100, currency="CNY", delivery_type=delivery_type,
                 loop_key=loop_key, **fields,
             ),
@@ -52,7 +52,7 @@ async def shop_product(
         )  # fmt: skip
     if keys:
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(shop, product.id, "\n".join(keys), uow, KEYRING)
+            await key_pools.import_keys(shop, product.id, "\n".join(keys), uow, KEYRING)
     return product.id
 
 
@@ -62,12 +62,12 @@ def consumer(sessions: SessionFactory) -> EventConsumer[InventoryUnitOfWork]:
         "inventory",
         lambda: InventoryUnitOfWork(sessions),
         {
-            OrderApproved: handlers.reserve_stock,
-            OrderCancelled: handlers.release_stock,
-            OrderPaid: handlers.allocate_keys,
+            OrderApproved: reservations.reserve_stock,
+            OrderCancelled: reservations.release_stock,
+            OrderPaid: reservations.allocate_keys,
         },
         batch_size=50,
-        batch_handlers={OrderApproved: handlers.reserve_stock_many},
+        batch_handlers={OrderApproved: reservations.reserve_stock_many},
     )
 
 
@@ -86,7 +86,7 @@ async def counts(
     sessions: SessionFactory, shop: uuid.UUID, product_id: uuid.UUID
 ) -> tuple[int | None, int, int]:
     async with InventoryUnitOfWork(sessions) as uow:
-        _, found = await handlers.get_product(shop, product_id, uow)
+        _, found = await catalog.get_product(shop, product_id, uow)
     return found.available, found.reserved, found.sold
 
 
@@ -110,7 +110,7 @@ async def test_every_event_and_row_of_a_shops_product_carries_that_shop(
     shop = uuid.uuid4()
     product_id = await shop_product(sessions, shop, [f"K-{i}-{uuid.uuid4().hex[:6]}" for i in range(4)])
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.update_product(shop, product_id, {"low_stock_threshold": 3}, uow)
+        await catalog.update_product(shop, product_id, {"low_stock_threshold": 3}, uow)
     sold = in_shop(approved(product_id), shop)
     lapsing = in_shop(approved(product_id), shop).model_copy(
         update={"payment_expires_at": datetime.now(UTC) - timedelta(minutes=5)}
@@ -119,15 +119,15 @@ async def test_every_event_and_row_of_a_shops_product_carries_that_shop(
     events: list[Message] = [sold, in_shop(paid(sold), shop), lapsing, greedy]
     assert await consumer(sessions).consume_batch(records(events)) == ["handled"] * 4
     async with InventoryUnitOfWork(sessions) as uow:
-        assert await handlers.expire_reservations(uow, grace_seconds=0) == 1
+        assert await reservations.expire_reservations(uow, grace_seconds=0) == 1
     async with InventoryUnitOfWork(sessions) as uow:
-        revealed = await handlers.reveal_keys(shop, sold.order_id, "notification", uow, KEYRING)
+        revealed = await key_pools.reveal_keys(shop, sold.order_id, "notification", uow, KEYRING)
     assert len(revealed.keys) == 1
     assert await shops_of_rows(engine, product_id) == {
         table: {str(shop)} for table in ("products", *PRODUCT_ROWS)
     }
     async with InventoryUnitOfWork(sessions) as uow:  # 3 keys left: at the threshold
-        await handlers.fold_stock(uow, NoProjection())
+        await stock.fold_stock(uow, NoProjection())
 
     messages = await messages_about(engine, product_id, sold.order_id, lapsing.order_id, greedy.order_id)
     kinds = [kind for kind, _ in messages]
@@ -210,7 +210,7 @@ async def test_a_product_is_built_only_from_its_own_shops_category_and_main_prod
     seller, other = uuid.uuid4(), uuid.uuid4()
     main = await shop_product(sessions, seller, [])
     async with InventoryUnitOfWork(sessions) as uow:
-        category = await handlers.create_category(seller, "Cards", 0, True, uow)
+        category = await catalog.create_category(seller, "Cards", 0, True, uow)
     with pytest.raises(NotFound):
         await shop_product(sessions, other, [], category_id=category.id)
     with pytest.raises(NotFound):
@@ -219,5 +219,5 @@ async def test_a_product_is_built_only_from_its_own_shops_category_and_main_prod
         sessions, seller, [], category_id=category.id, variant_of=main, variant_label="100"
     )
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.get_product(seller, variant, uow)
+        product, _ = await catalog.get_product(seller, variant, uow)
     assert (product.shop_id, product.category_id, product.variant_of) == (seller, category.id, main)

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from inventory.bootstrap import bootstrap
 from inventory.config import Settings
 from inventory.entrypoints.http import router
-from inventory.service_layer import handlers
+from inventory.service_layer import reservations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -156,8 +156,8 @@ async def world(app: FastAPI, engine: AsyncEngine, sessions: SessionFactory) -> 
         )
         assert imported.json()["imported"] == 3, imported.text
         order = in_shop(approved(uuid.UUID(product_id)), a)
-        await run(sessions, order, handlers.reserve_stock)
-        await run(sessions, in_shop(paid(order), a), handlers.allocate_keys)
+        await run(sessions, order, reservations.reserve_stock)
+        await run(sessions, in_shop(paid(order), a), reservations.allocate_keys)
         async with engine.connect() as connection:
             key_id = (
                 await connection.execute(

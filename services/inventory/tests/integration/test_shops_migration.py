@@ -19,7 +19,7 @@ from faka_common.errors import NotFound
 from faka_common.testing import migrated_database
 from inventory.config import MIGRATIONS
 from inventory.domain.keys import seal_context
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog, key_pools
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 from .test_inventory_db import KEYRING
@@ -146,18 +146,18 @@ async def test_rows_from_before_shops_belong_to_the_default_shop_and_keep_servin
     sessions = session_factory(engine)
     try:
         async with InventoryUnitOfWork(sessions) as uow:
-            found, counts = await handlers.get_product(DEFAULT_SHOP_ID, product, uow)
+            found, counts = await catalog.get_product(DEFAULT_SHOP_ID, product, uow)
             assert (found.title, found.category_id, counts.available) == ("Steam 50", old.category, 1)
             with pytest.raises(NotFound):
-                await handlers.get_product(uuid.uuid4(), product, uow)
+                await catalog.get_product(uuid.uuid4(), product, uow)
         async with InventoryUnitOfWork(sessions) as uow:
-            revealed = await handlers.reveal_keys(DEFAULT_SHOP_ID, old.order, "notification", uow, KEYRING)
+            revealed = await key_pools.reveal_keys(DEFAULT_SHOP_ID, old.order, "notification", uow, KEYRING)
         assert [k.content for k in revealed.keys] == ["OLD-SOLD"]
         async with InventoryUnitOfWork(sessions) as uow:  # the old pool still deduplicates per product
-            result = await handlers.import_keys(DEFAULT_SHOP_ID, product, "OLD-FREE\nNEW-1\n", uow, KEYRING)
+            result = await key_pools.import_keys(DEFAULT_SHOP_ID, product, "OLD-FREE\nNEW-1\n", uow, KEYRING)
         assert (result.imported, result.duplicates) == (1, 1)
         async with InventoryUnitOfWork(sessions) as uow:  # a category name is the shop's own
-            other = await handlers.create_category(uuid.uuid4(), "Cards", 0, True, uow)
+            other = await catalog.create_category(uuid.uuid4(), "Cards", 0, True, uow)
         assert other.name == "Cards"
     finally:
         await engine.dispose()

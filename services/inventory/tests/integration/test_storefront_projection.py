@@ -27,7 +27,9 @@ from faka_common.testing import required_env
 from inventory.adapters.catalog_projection import RedisCatalogProjection
 from inventory.adapters.stock_projection import RedisStockProjection
 from inventory.domain.model import Product
-from inventory.service_layer import handlers
+from inventory.service_layer import catalog as catalog_ops
+from inventory.service_layer import key_pools
+from inventory.service_layer import stock as stock_ops
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -72,7 +74,9 @@ async def create(
 ) -> Product:
     new = {"title": "Steam 50", "price": 4800, "currency": "CNY", "delivery_type": "card_key", **fields}
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.create_product(shop, handlers.NewProduct(**new), uow, KEYRING, catalog)
+        product, _ = await catalog_ops.create_product(
+            shop, catalog_ops.NewProduct(**new), uow, KEYRING, catalog
+        )
     return product
 
 
@@ -84,7 +88,7 @@ async def patch(
     **changes: Any,
 ) -> Product:
     async with InventoryUnitOfWork(sessions) as uow:
-        product, _ = await handlers.update_product(shop, product_id, changes, uow, catalog)
+        product, _ = await catalog_ops.update_product(shop, product_id, changes, uow, catalog)
     return product
 
 
@@ -171,7 +175,7 @@ async def test_a_failed_write_keeps_the_product_and_marks_the_read_model_stale(
     finally:
         await unreachable.aclose()
     async with InventoryUnitOfWork(sessions) as uow:
-        stored, _ = await handlers.get_product(DEFAULT_SHOP_ID, product.id, uow)
+        stored, _ = await catalog_ops.get_product(DEFAULT_SHOP_ID, product.id, uow)
     assert stored.title == "Written while Redis is down"
 
 
@@ -184,9 +188,9 @@ async def test_rebuild_restores_a_flushed_read_model_with_the_folded_stock(
         on_sale = await create(sessions, catalog, title="On sale", sort_order=-5)
         hidden = await create(sessions, catalog, title="Hidden", visible=False, sort_order=-4)
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.import_keys(DEFAULT_SHOP_ID, on_sale.id, "A-1\nA-2\nA-3", uow, KEYRING)
+            await key_pools.import_keys(DEFAULT_SHOP_ID, on_sale.id, "A-1\nA-2\nA-3", uow, KEYRING)
         async with InventoryUnitOfWork(sessions) as uow:
-            await handlers.fold_stock(uow, stock)
+            await stock_ops.fold_stock(uow, stock)
         before = await stock.read(on_sale.id)
         assert (before["available"], before["in_stock"]) == ("3", "1")
         await catalog_rebuilt(sessions, catalog)
@@ -209,7 +213,7 @@ async def test_rebuild_restores_a_flushed_read_model_with_the_folded_stock(
 
 async def catalog_rebuilt(sessions: SessionFactory, catalog: RedisCatalogProjection) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
-        assert await handlers.rebuild_storefront(uow, catalog) >= 2
+        assert await catalog_ops.rebuild_storefront(uow, catalog) >= 2
 
 
 async def members(raw: redis.Redis, prefix: str, shop: uuid.UUID) -> list[str]:

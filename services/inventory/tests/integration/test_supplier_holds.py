@@ -15,7 +15,8 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.uow import SessionFactory
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from inventory.adapters.stock_projection import NoProjection
-from inventory.service_layer import handlers, supplier_holds
+from inventory.service_layer import catalog, key_pools, reservations, supplier_holds
+from inventory.service_layer import stock as stock_ops
 from inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,9 +43,9 @@ def consumer(sessions: SessionFactory) -> EventConsumer[InventoryUnitOfWork]:
         {
             SupplierPaused: supplier_holds.withhold_supplier_keys,
             SupplierResumed: supplier_holds.offer_supplier_keys,
-            OrderApproved: handlers.reserve_stock,
-            OrderCancelled: handlers.release_stock,
-            OrderPaid: handlers.allocate_keys,
+            OrderApproved: reservations.reserve_stock,
+            OrderCancelled: reservations.release_stock,
+            OrderPaid: reservations.allocate_keys,
         },
     )
 
@@ -71,8 +72,8 @@ async def import_from(
 ) -> uuid.UUID:
     keys = "\n".join(f"S-{uuid.uuid4().hex}" for _ in range(n))
     async with InventoryUnitOfWork(sessions) as uow:
-        result = await handlers.import_keys(
-            DEFAULT_SHOP_ID, product_id, keys, uow, KEYRING, handlers.ImportOptions(supplier_id=supplier)
+        result = await key_pools.import_keys(
+            DEFAULT_SHOP_ID, product_id, keys, uow, KEYRING, key_pools.ImportOptions(supplier_id=supplier)
         )
     return result.batch_id
 
@@ -95,7 +96,7 @@ async def reserve_until_refused(
     batches: set[str] = set()
     while True:
         event = approved(product_id)
-        await run(sessions, event, handlers.reserve_stock)
+        await run(sessions, event, reservations.reserve_stock)
         if (await published(engine, event.order_id))[0][0] != "StockReserved":
             return batches
         batch = await scalar(engine, "SELECT batch_id FROM card_keys WHERE order_id = :o", o=event.order_id)
@@ -112,8 +113,8 @@ async def test_a_paused_suppliers_keys_stop_selling_and_sell_again_once_it_is_re
     unattributed = await import_from(sessions, product_id, None, 2)
     sold, held = approved(product_id), approved(product_id)
     for event in (sold, held):
-        await run(sessions, event, handlers.reserve_stock)
-    await run(sessions, paid(sold), handlers.allocate_keys)
+        await run(sessions, event, reservations.reserve_stock)
+    await run(sessions, paid(sold), reservations.allocate_keys)
     assert await stock(sessions, product_id) == (8, 1, 1)
     assert await statuses(engine, theirs) == {"available": 3, "reserved": 1, "sold": 1}
 
@@ -123,7 +124,7 @@ async def test_a_paused_suppliers_keys_stop_selling_and_sell_again_once_it_is_re
     assert await stock(sessions, product_id) == (5, 1, 1)  # exactly its 3 keys on sale less
     assert await statuses(engine, theirs) == {"withdrawn": 3, "reserved": 1, "sold": 1}
     async with InventoryUnitOfWork(sessions) as uow:  # the pool page and the supplier's figures say so
-        pool = await handlers.list_pool(DEFAULT_SHOP_ID, product_id, "withdrawn", None, 50, uow)
+        pool = await key_pools.list_pool(DEFAULT_SHOP_ID, product_id, "withdrawn", None, 50, uow)
         figures = await uow.quality.batches_of_supplier(DEFAULT_SHOP_ID, supplier)
     assert {(key.batch_id, key.status) for key in pool} == {(theirs, "withdrawn")} and len(pool) == 3
     assert [(b.batch_id, b.withdrawn) for b in figures] == [(theirs, 3)]
@@ -135,7 +136,7 @@ async def test_a_paused_suppliers_keys_stop_selling_and_sell_again_once_it_is_re
 
     # its reserved key, released while it is paused, is withdrawn too; a new batch of it comes in withdrawn
     await run(sessions, OrderCancelled(order_id=held.order_id, order_no=held.order_no, reason="expired"),
-              handlers.release_stock)  # fmt: skip
+              reservations.release_stock)  # fmt: skip
     late = await import_from(sessions, product_id, supplier, 2)
     assert await statuses(engine, theirs) == {"withdrawn": 4, "sold": 1}
     assert await statuses(engine, late) == {"withdrawn": 2}
@@ -164,7 +165,7 @@ async def test_an_older_word_arriving_late_changes_nothing(
 
 async def fold(sessions: SessionFactory) -> None:
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.fold_stock(uow, NoProjection())
+        await stock_ops.fold_stock(uow, NoProjection())
 
 
 async def test_the_storefront_shows_low_stock_and_sold_out_while_the_supplier_is_paused(
@@ -183,7 +184,7 @@ async def test_the_storefront_shows_low_stock_and_sold_out_while_the_supplier_is
 
     async with InventoryUnitOfWork(sessions) as uow:
         (low_now, low_stock), (only_now, only_stock) = [
-            await handlers.get_product(DEFAULT_SHOP_ID, p.id, uow) for p in (low, only)
+            await catalog.get_product(DEFAULT_SHOP_ID, p.id, uow) for p in (low, only)
         ]
     assert (low_stock.available, low_now.in_stock, low_now.low_stock_alerted) == (2, True, True)
     assert (only_stock.available, only_now.in_stock) == (0, False)
@@ -198,7 +199,7 @@ async def test_the_storefront_shows_low_stock_and_sold_out_while_the_supplier_is
     await fold(sessions)
 
     async with InventoryUnitOfWork(sessions) as uow:
-        only_now, only_stock = await handlers.get_product(DEFAULT_SHOP_ID, only.id, uow)
+        only_now, only_stock = await catalog.get_product(DEFAULT_SHOP_ID, only.id, uow)
     assert (only_stock.available, only_now.in_stock) == (2, True)
 
 
@@ -227,10 +228,10 @@ async def test_orders_racing_the_pause_never_get_a_withdrawn_key(
     first, orders = approved(product_id, quantity=5), [approved(product_id) for _ in range(10)]
 
     async with InventoryUnitOfWork(sessions) as uow:
-        await handlers.reserve_stock(first, uow)
+        await reservations.reserve_stock(first, uow)
         pausing = asyncio.create_task(consumer(sessions).consume_batch([record(paused(supplier))]))
         await waiting_on_a_lock(engine)
-        await asyncio.gather(*(run(sessions, event, handlers.reserve_stock) for event in orders))
+        await asyncio.gather(*(run(sessions, event, reservations.reserve_stock) for event in orders))
         await uow.commit()
     assert await pausing == ["handled"]
 
@@ -253,8 +254,8 @@ async def test_orders_racing_the_pause_never_get_a_withdrawn_key(
         recounted = await uow.stock.recount(product_id)
     assert (recounted.available, recounted.reserved) == (0, got)
     late = approved(product_id)
-    await run(sessions, late, handlers.reserve_stock)
+    await run(sessions, late, reservations.reserve_stock)
     assert (await published(engine, late.order_id))[0][0] == "StockUnavailable"
     for event in [first, *orders]:  # the keys reserved before the pause are sold; no withdrawn one is
-        await run(sessions, paid(event), handlers.allocate_keys)
+        await run(sessions, paid(event), reservations.allocate_keys)
     assert await statuses(engine, batch) == {"sold": got, "withdrawn": 40 - got}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from inventory.domain.model import Product
-from inventory.service_layer.handlers import product_changed
+from inventory.service_layer.catalog import product_changed
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

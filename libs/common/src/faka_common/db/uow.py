@@ -239,6 +239,14 @@ async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any
     return rows[0] if rows else None
 
 
+async def fetch_one(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
+    """The row of `sql` that always returns one (an aggregate, a summary of its CTEs), as `fetch_rows` runs
+    it: none is a bug."""
+    row = await fetch_row(session, sql, *args)
+    assert row is not None
+    return row
+
+
 class OutboxKicker:
     """Wakes a producer's outbox relay after commits that wrote to the outbox. When this process leads the
     relay, its wake event is set directly; otherwise one NOTIFY, sent in its own short transaction a few

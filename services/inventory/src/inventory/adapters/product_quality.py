@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.adapters.orm import card_keys, key_batches, metadata, products
+from inventory.adapters.tables import card_keys, key_batches, metadata, products
 from inventory.domain.quality import QualityPolicy, Tally
 
 TS = DateTime(timezone=True)

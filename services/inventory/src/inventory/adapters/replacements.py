@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.adapters.orm import card_keys, key_batches, metadata
+from inventory.adapters.tables import card_keys, key_batches, metadata
 
 key_replacements = Table(
     "key_replacements",

@@ -1,6 +1,7 @@
 """Bulk sealing for card-key imports: a block of upload lines is parsed, fingerprinted and sealed in one
 call that returns the staging rows as binary COPY data, so it can run in a worker process and the event
-loop only forwards bytes. The staging table is created by KeyRepository.bulk_load with these columns."""
+loop only forwards bytes. The staging table is created by KeyRepository.bulk_load with these columns. How
+an import is cut into blocks and where they are sealed is a `Sealing`, passed to the import."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import multiprocessing
 import os
 import struct
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -123,3 +125,20 @@ def discard_pool(broken: ProcessPoolExecutor) -> None:
         if _pool is broken:
             _pool = None
     broken.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """How an import cuts its upload into sealing jobs, how far ahead of the database they run, and where:
+    the worker pool for a job (a single-block upload is sealed on a thread) and the call run on each."""
+
+    lines: int = 20_000  # lines per sealing job during an import (parsed, fingerprinted, sealed in a worker)
+    bytes: int = 2 * 1024 * 1024  # ... or fewer lines if they add up to this many bytes (bounded memory)
+    ahead: int = 3  # sealing jobs queued ahead of the block the database is loading
+    first_block_lines: int = 2_000  # a short first block, so the database starts loading sooner
+    pool: Callable[[], ProcessPoolExecutor] = sealing_pool
+    seal: Callable[[SealJob], SealedBlock] = seal_block
+
+
+#: What an import is sealed with unless it is given another Sealing.
+SEALING = Sealing()

@@ -15,13 +15,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from starlette.datastructures import UploadFile
 
-from inventory.adapters.orm import SEALED
+from inventory.adapters.tables import SEALED
 from inventory.bootstrap import Service
 from inventory.domain.keys import MAX_KEY_LENGTH, ImportFormat
 from inventory.domain.model import Category, PoolKey, Product
 from inventory.domain.stock import IssueOrder, Stock
 from inventory.entrypoints.quality import quality_router
-from inventory.service_layer import handlers, replacements
+from inventory.service_layer import catalog as catalog_ops
+from inventory.service_layer import key_pools, replacements
 
 Title = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[Text, StringConstraints(max_length=20_000)]
@@ -202,7 +203,7 @@ def category_view(category: Category) -> dict[str, Any]:
     }
 
 
-def import_view(result: handlers.ImportResult) -> dict[str, Any]:
+def import_view(result: key_pools.ImportResult) -> dict[str, Any]:
     return {
         "batch_id": str(result.batch_id),
         "imported": result.imported,
@@ -295,7 +296,7 @@ class RevealsBody(BaseModel):
     orders: list[NamedOrder] = Field(min_length=1, max_length=MAX_REVEALS)
 
 
-def _revealed(revealed: handlers.Revealed) -> dict[str, Any]:
+def _revealed(revealed: key_pools.Revealed) -> dict[str, Any]:
     return {
         "order_id": str(revealed.order_id),
         "shop_id": str(revealed.shop_id),
@@ -317,26 +318,28 @@ def router(service: Service) -> APIRouter:
     @api.post("/categories", status_code=201, summary="Create a category")
     async def create_category(body: NewCategoryBody, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            category = await handlers.create_category(shop, body.name, body.sort_order, body.visible, uow)
+            category = await catalog_ops.create_category(shop, body.name, body.sort_order, body.visible, uow)
         return category_view(category)
 
     @api.get("/categories", summary="The shop's categories in sort order")
     async def list_categories(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await handlers.list_categories(shop, uow)
+            items = await catalog_ops.list_categories(shop, uow)
         return {"items": [category_view(c) for c in items]}
 
     @api.post("/products", status_code=201, summary="Create a product")
     async def create_product(body: NewProductBody, shop: ShopScope) -> dict[str, Any]:
-        new = handlers.NewProduct(**body.model_dump())
+        new = catalog_ops.NewProduct(**body.model_dump())
         async with service.uow() as uow:
-            product, stock = await handlers.create_product(shop, new, uow, service.keyring, service.catalog)
+            product, stock = await catalog_ops.create_product(
+                shop, new, uow, service.keyring, service.catalog
+            )
         return product_view(product, stock)
 
     @api.get("/products", summary="The shop's products with their stock counts")
     async def list_products(shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            items = await handlers.list_products(shop, uow)
+            items = await catalog_ops.list_products(shop, uow)
         return {"items": [product_view(p, s) for p, s in items]}
 
     @catalog.get("/products/{product_id}", summary="One product with its stock counts")
@@ -354,8 +357,8 @@ def router(service: Service) -> APIRouter:
     ) -> dict[str, Any]:
         async with service.reader() as uow:
             if not counted:
-                return product_view(await handlers.find_product(shop, product_id, uow), None)
-            product, stock = await handlers.get_product(shop, product_id, uow)
+                return product_view(await catalog_ops.find_product(shop, product_id, uow), None)
+            product, stock = await catalog_ops.get_product(shop, product_id, uow)
         return product_view(product, stock)
 
     @api.patch("/products/{product_id}", summary="Edit catalog fields of a product")
@@ -365,7 +368,7 @@ def router(service: Service) -> APIRouter:
         if cleared:
             raise DomainError(f"cannot be null: {', '.join(cleared)}")
         async with service.uow() as uow:
-            product, stock = await handlers.update_product(shop, product_id, changes, uow, service.catalog)
+            product, stock = await catalog_ops.update_product(shop, product_id, changes, uow, service.catalog)
         return product_view(product, stock)
 
     @api.post(
@@ -392,11 +395,13 @@ def router(service: Service) -> APIRouter:
         ] = None,
     ) -> dict[str, Any]:
         chunks, implied = await key_upload(request, service.max_import_bytes)
-        options = handlers.ImportOptions(
+        options = key_pools.ImportOptions(
             format or implied or ImportFormat.TEXT, cost_price, expires_at, supplier_id
         )
         async with service.uow() as uow:
-            result = await handlers.import_key_stream(shop, product_id, chunks, options, uow, service.keyring)
+            result = await key_pools.import_key_stream(
+                shop, product_id, chunks, options, uow, service.keyring, sealing=service.sealing
+            )
         return import_view(result)
 
     @api.get(
@@ -407,7 +412,7 @@ def router(service: Service) -> APIRouter:
     async def export_keys(product_id: UUID, shop: ShopScope) -> StreamingResponse:
         uow = service.uow()
         await uow.__aenter__()
-        lines = handlers.export_unsold(shop, product_id, uow, service.keyring)
+        lines = key_pools.export_unsold(shop, product_id, uow, service.keyring)
         try:
             first = await anext(lines, "")
         except BaseException:
@@ -439,7 +444,7 @@ def router(service: Service) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_POOL_PAGE)] = 50,
     ) -> dict[str, Any]:
         async with service.reader() as uow:
-            keys = await handlers.list_pool(shop, product_id, status, after, limit, uow)
+            keys = await key_pools.list_pool(shop, product_id, status, after, limit, uow)
         return {
             "items": [pool_key_view(key) for key in keys],
             "next_after": str(keys[-1].id) if len(keys) == limit else None,
@@ -448,7 +453,7 @@ def router(service: Service) -> APIRouter:
     @api.post("/products/{product_id}/keys/{key_id}/void", summary="Void one unsold key")
     async def void_key(product_id: UUID, key_id: UUID, shop: ShopScope) -> dict[str, Any]:
         async with service.uow() as uow:
-            await handlers.void_key(shop, product_id, key_id, uow)
+            await key_pools.void_key(shop, product_id, key_id, uow)
         return {"key_id": str(key_id), "status": "void"}
 
     @api.post("/products/{product_id}/keys/{key_id}/replace", summary="Void one unsold key and add another")
@@ -456,7 +461,7 @@ def router(service: Service) -> APIRouter:
         product_id: UUID, key_id: UUID, body: ReplacementBody, shop: ShopScope
     ) -> dict[str, Any]:
         async with service.uow() as uow:
-            new_id = await handlers.replace_key(shop, product_id, key_id, body.content, uow, service.keyring)
+            new_id = await key_pools.replace_key(shop, product_id, key_id, body.content, uow, service.keyring)
         return {"voided_key_id": str(key_id), "key_id": str(new_id)}
 
     @api.post(
@@ -478,7 +483,7 @@ def router(service: Service) -> APIRouter:
     async def reveal_keys_of_orders(body: RevealsBody, reader: InternalCaller) -> dict[str, Any]:
         asked = [(named.order_id, named.shop_id) for named in body.orders]
         async with service.reader() as uow:
-            revealed = await handlers.reveal_keys_many(asked, reader, uow, service.keyring)
+            revealed = await key_pools.reveal_keys_many(asked, reader, uow, service.keyring)
         return {"orders": [_revealed(one) for one in revealed]}
 
     @reveals.get(
@@ -487,9 +492,9 @@ def router(service: Service) -> APIRouter:
         "the reader)",
     )
     async def reveal_keys(order_id: UUID, reader: InternalCaller, shop: ShopScope) -> dict[str, Any]:
-        # one statement reads and audits (handlers.reveal_keys): on its own, no BEGIN and COMMIT round trips
+        # one statement reads and audits (key_pools.reveal_keys): on its own, no BEGIN and COMMIT round trips
         async with service.reader() as uow:
-            revealed = await handlers.reveal_keys(shop, order_id, reader, uow, service.keyring)
+            revealed = await key_pools.reveal_keys(shop, order_id, reader, uow, service.keyring)
         return _revealed(revealed)
 
     # not shop-owned: the keyring is the platform's, so a rotation re-seals every shop's keys at once

@@ -4,16 +4,12 @@ one transaction."""
 from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory.adapters.orm import (
-    CategoryRepository,
-    KeyRepository,
-    ProductRepository,
-    ReservationRepository,
-    RevealRepository,
-    StockRepository,
-)
+from inventory.adapters.catalog import CategoryRepository, ProductRepository
+from inventory.adapters.key_pools import KeyRepository, RevealRepository
 from inventory.adapters.product_quality import ProductQualityRepository
 from inventory.adapters.replacements import ReplacementRepository
+from inventory.adapters.reservations import ReservationRepository
+from inventory.adapters.stock import StockRepository
 
 
 class InventoryUnitOfWork(UnitOfWork):
