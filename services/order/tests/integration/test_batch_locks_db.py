@@ -20,8 +20,8 @@ from faka_common.contracts.order import OrderLinkRequested
 from faka_common.db.uow import execute, outbox_insert
 from faka_common.messaging.consumer import Delivery
 from faka_common.testing import statements_run
-from order.adapters import orm
-from order.adapters.orm import OrderRepository
+from order.adapters import orders as order_ops
+from order.adapters.orders import OrderRepository
 from order.bootstrap import Service
 from order.domain.model import Status
 
@@ -87,13 +87,13 @@ async def test_a_batchs_handlers_take_the_rows_its_lock_read_and_a_second_record
 ) -> None:
     one, other = [await awaiting_payment_order(db, shop_id=SHOP, status=Status.PENDING_RISK) for _ in "ab"]
     reads: list[UUID] = []
-    read = orm._LOCK.first
+    read = order_ops._LOCK.first
 
     async def counted(session: Any, params: Any) -> Any:
         reads.append(params["order_id"])
         return await read(session, params)
 
-    monkeypatch.setattr(orm._LOCK, "first", counted)
+    monkeypatch.setattr(order_ops._LOCK, "first", counted)
     outcomes = await service.consumer().consume_batch(
         [approved(one.id), approved(other.id), reserved(one.id)]  # one's approval, then its stock
     )

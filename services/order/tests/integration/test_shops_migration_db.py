@@ -14,7 +14,7 @@ from faka_common.contracts.shops import DEFAULT_SHOP_ID
 from faka_common.db.engine import asyncpg_dsn
 from faka_common.db.migrations import alembic_config, ensure_database
 from faka_common.testing import migrated_database
-from order.adapters.orm import metadata
+from order.adapters.tables import metadata
 from order.config import MIGRATIONS
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ from sqlalchemy import Table, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from order.adapters.orm import order_of_row, order_transitions, orders, payment_exceptions, payments
+from order.adapters.orders import order_of_row
+from order.adapters.tables import order_transitions, orders, payment_exceptions, payments
 from order.domain.history import OrderSearch
 from order.domain.model import Order
 

@@ -22,9 +22,10 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order.adapters.orm import BY_NO_QUERIES, first_by_no, metadata, order_of_row, orders, payment_attempts
+from order.adapters.orders import BY_NO_QUERIES, first_by_no, order_of_row
 from order.adapters.payments import registry
 from order.adapters.payments.base import PaymentAdapter
+from order.adapters.tables import metadata, orders, payment_attempts
 from order.config import Settings
 from order.domain.model import Order
 from order.domain.payment_channels import BadCredentials, ShopChannel, seal_context

@@ -10,13 +10,13 @@ from sqlalchemy import Column, DateTime, ForeignKey, Table, Text, insert, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from order.adapters.orm import _shop_id, metadata
+from order.adapters.tables import metadata, shop_id_column
 
 order_releases = Table(
     "order_releases",
     metadata,
     Column("order_id", PgUUID(as_uuid=True), ForeignKey("orders.id"), primary_key=True),
-    _shop_id(),
+    shop_id_column(),
     Column("held_for", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("released_by", Text, nullable=False),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters import catalog
 from order.adapters.inventory import Product
-from order.adapters.orm import metadata
+from order.adapters.tables import metadata
 from order.domain.pricing import PriceTier
 
 shops = read_model.shops_table(metadata, contact=False)

@@ -6,20 +6,15 @@ from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order.adapters.catalog import CatalogRepository
+from order.adapters.idempotency import IdempotencyRepository
 from order.adapters.metrics import count_transitions
 from order.adapters.order_changes import OrderChanges
 from order.adapters.order_history import OrderHistory
-from order.adapters.orm import (
-    AutoRefundRepository,
-    CouponRepository,
-    IdempotencyRepository,
-    OrderRepository,
-    PaymentCheckRepository,
-    PaymentRepository,
-    PriceTierRepository,
-    RefundRepository,
-)
+from order.adapters.orders import OrderRepository
 from order.adapters.payment_channels import PaymentChannelRepository
+from order.adapters.payment_records import PaymentCheckRepository, PaymentRepository
+from order.adapters.pricing import CouponRepository, PriceTierRepository
+from order.adapters.refunds import AutoRefundRepository, RefundRepository
 from order.adapters.releases import ReleaseRepository
 from order.adapters.shop_figures import ShopFigures
 from order.adapters.shops import ShopRepository
