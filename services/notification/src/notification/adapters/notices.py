@@ -41,10 +41,6 @@ NOTICE_ROWS = (
     "provider_message_id, latency_ms, shop_id FROM notifications "
     "WHERE order_id = $1::uuid AND template = $2::text"
 )
-# what one try on a channel came to, in one statement: the notice's advisory lock (NOTICE_LOCK) already
-# serializes its senders, so no row is claimed and locked before the send (that was one more statement
-# each); the row commits with the rest of the notice's transaction or not at all
-
 # The same reads and writes for a batch of notices, one statement each whatever their number (the paid
 # notice on the order page alone took five statements a sale: see `Notifier.notify_many`)
 # in the order given (sorted by the caller), so two batches sharing notices wait instead of deadlocking
@@ -55,6 +51,9 @@ _NOTICES_ROWS = (
     "JOIN unnest($1::uuid[], $2::text[]) AS w(order_id, template) "
     "ON n.order_id = w.order_id AND n.template = w.template"
 )
+# what each try of a batch on a channel came to, in one statement: the notices' advisory locks already
+# serialize their senders, so no row is claimed and locked before the send; the rows commit with the rest
+# of the batch's transaction or not at all
 _ATTEMPTS = (
     "INSERT INTO notifications (id, shop_id, order_id, template, channel, recipient, status, attempts, "
     "error, sent_at, provider_message_id, latency_ms) SELECT i, s, o, t, c, r, st, 1, e, at, p, l "
