@@ -51,15 +51,16 @@ from notification.adapters.channels.resilience import GuardedChannel, breakers
 from notification.adapters.channels.telegram import TelegramChannel
 from notification.adapters.channels.webhook import WebhookChannel
 from notification.adapters.delivery import DeliveredContent
+from notification.adapters.in_site_messages import SqlMessageStore
 from notification.adapters.inventory import InventoryKeys, KeySource
 from notification.adapters.mailer import Mailer, SmtpMailer
 from notification.adapters.order_links import LinkSource, OrderLinks
-from notification.adapters.orm import SqlMessageStore, SqlWebhookLog
 from notification.adapters.shop_mail import ShopMailers
 from notification.adapters.shop_sms import sms_channels
 from notification.adapters.shop_templates import ShopTemplateCache
 from notification.adapters.templates import TemplateRenderer
 from notification.adapters.ticket_mail import DeliveryTickets, TicketSource
+from notification.adapters.webhook_log import SqlWebhookLog
 from notification.config import MIGRATIONS, Settings
 from notification.domain.channels import Channel
 from notification.domain.model import (

@@ -23,7 +23,7 @@ from faka_common.contracts import DeliverySucceeded, Envelope, OrderPaid, OrderP
 from faka_common.errors import NotFound
 from faka_common.messaging.consumer import Delivery, EventConsumer
 from faka_common.testing import eventually, migrated_database, statements_run
-from notification.adapters.orm import SqlMessageStore
+from notification.adapters.in_site_messages import SqlMessageStore
 from notification.bootstrap import Service, bootstrap
 from notification.config import MIGRATIONS, Settings
 from notification.domain.model import BuyerContactMissing, NotificationError, OrderKeys

@@ -21,8 +21,8 @@ from faka_common.breakers import close_breakers
 from faka_common.crypto import DEV_KEYRING
 from faka_common.http import create_app
 from faka_common.testing import as_caller
-from notification.adapters.orm import SHOP_CHANNEL_COLUMNS
 from notification.adapters.shop_channels import shop_channels
+from notification.adapters.tables import SHOP_CHANNEL_COLUMNS
 from notification.bootstrap import Service, bootstrap
 from notification.config import Settings
 from notification.domain.model import NOT_READ, BuyerContact

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import metadata
+from notification.adapters.tables import metadata
 from notification.domain.shop_channels import AliyunAccount, ShopChannels, ShopSmtp, TwilioAccount
 
 shop_channels = Table(
@@ -145,7 +145,7 @@ class ShopChannelRepository:
     def opened(self, shop_id: UUID, row: Mapping[str, Any]) -> ShopChannels:
         """The shop's settings from its row, by column name, with their secrets opened: the one conversion of
         `get`'s read and of the buyer's addressee read that carries them (BuyerContactRepository.addressee,
-        which selects the columns orm.SHOP_CHANNEL_COLUMNS names)."""
+        which selects the columns tables.SHOP_CHANNEL_COLUMNS names)."""
         smtp = None
         if row["smtp_host"] is not None:
             password = self._open("smtp_password", shop_id, row["smtp_password_key_id"], row["smtp_password"])

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import metadata
+from notification.adapters.tables import metadata
 from notification.domain.shop_templates import (
     SAMPLE_FACTS,
     ShopTemplate,

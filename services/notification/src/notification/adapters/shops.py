@@ -6,7 +6,7 @@ from __future__ import annotations
 from faka_common.db import shops as read_model
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import metadata
+from notification.adapters.tables import metadata
 
 shops = read_model.shops_table(metadata)
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import metadata
+from notification.adapters.tables import metadata
 
 ticket_mail_threads = Table(
     "ticket_mail_threads",

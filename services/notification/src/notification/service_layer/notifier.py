@@ -21,8 +21,8 @@ from uuid import UUID
 
 from faka_common.contracts import NotificationFailed, NotificationSent
 
+from notification.adapters.in_site_messages import StoredMessage
 from notification.adapters.metrics import NOTIFICATIONS
-from notification.adapters.orm import StoredMessage
 from notification.adapters.shop_templates import CompiledShopTemplate, ShopTemplateCache
 from notification.adapters.templates import TemplateRenderer
 from notification.domain.channels import Channel, ChannelError, OutgoingMessage

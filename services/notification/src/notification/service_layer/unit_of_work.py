@@ -5,15 +5,13 @@ from faka_common.crypto import KeyRing
 from faka_common.db.uow import SessionFactory, UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.orm import (
-    BuyerContactRepository,
-    InSiteMessageRepository,
-    NotificationRepository,
-    TelegramChatRepository,
-)
+from notification.adapters.contacts import BuyerContactRepository
+from notification.adapters.in_site_messages import InSiteMessageRepository
+from notification.adapters.notices import NotificationRepository
 from notification.adapters.shop_channels import ShopChannelRepository
 from notification.adapters.shop_templates import ShopTemplateRepository
 from notification.adapters.shops import ShopRepository
+from notification.adapters.telegram_chats import TelegramChatRepository
 from notification.adapters.ticket_mail import TicketMailRepository
 
 
