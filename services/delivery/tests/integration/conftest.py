@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from delivery.adapters.orm import metadata
 from delivery.adapters.suppliers.base import signature_valid
+from delivery.adapters.tables import metadata
 from delivery.bootstrap import Service, bootstrap
 from delivery.config import MIGRATIONS, Settings
 from delivery.entrypoints.http import router

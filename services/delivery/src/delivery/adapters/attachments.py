@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import metadata
+from delivery.adapters.tables import metadata
 from delivery.adapters.tickets import tickets
 from delivery.domain.attachments import Attachment, AttachmentContent
 

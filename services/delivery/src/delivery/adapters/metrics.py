@@ -11,7 +11,7 @@ from faka_common.metrics import BoundedLabel, on_committed, shop_label
 from prometheus_client import Counter, Gauge, Histogram
 from purgatory import AsyncCircuitBreakerFactory
 
-from delivery.adapters.orm import Attempt
+from delivery.adapters.deliveries import Attempt
 
 #: Suppliers are configured by shops (a handful each): past 500 in one process the rest are `other`.
 supplier_label = BoundedLabel(500)

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import (
+from delivery.adapters.tables import (
     metadata,
     supplier_claims,
     supplier_key_batches,

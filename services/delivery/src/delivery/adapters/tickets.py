@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import metadata
+from delivery.adapters.tables import metadata
 from delivery.domain.tickets import (
     DEFAULT_PLATFORM_SLA,
     DEFAULT_SHOP_SLA,

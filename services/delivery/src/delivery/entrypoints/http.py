@@ -20,8 +20,8 @@ from faka_common.http import InternalCaller, ShopScope, combined, internal_route
 from faka_common.service_auth import KEY_READERS
 from fastapi import APIRouter, Query
 
-from delivery.adapters import orm
-from delivery.adapters.orm import Attempt
+from delivery.adapters import tables
+from delivery.adapters.deliveries import Attempt
 from delivery.adapters.suppliers.factory import secret_context
 from delivery.bootstrap import Service
 from delivery.domain.manual import ManualTask
@@ -40,21 +40,23 @@ TaskStatus = Literal["open", "claimed", "delivered", "rejected", "resolved"]
 #: What a key rotation re-seals (faka_common.db.resealing): suppliers' secrets and delivered contents.
 SEALED = [
     SealedTable(
-        orm.suppliers,
-        key=[orm.suppliers.c.id],
+        tables.suppliers,
+        key=[tables.suppliers.c.id],
         values=[
             SealedColumns(
-                orm.suppliers.c.secret_key_id, orm.suppliers.c.secret_blob, lambda r: secret_context(r.name)
+                tables.suppliers.c.secret_key_id,
+                tables.suppliers.c.secret_blob,
+                lambda r: secret_context(r.name),
             )
         ],
     ),
     SealedTable(
-        orm.delivery_contents,
-        key=[orm.delivery_contents.c.order_id],
+        tables.delivery_contents,
+        key=[tables.delivery_contents.c.order_id],
         values=[
             SealedColumns(
-                orm.delivery_contents.c.key_id,
-                orm.delivery_contents.c.blob,
+                tables.delivery_contents.c.key_id,
+                tables.delivery_contents.c.blob,
                 lambda r: handlers.content_context(r.order_id),
             )
         ],

@@ -27,7 +27,7 @@ from faka_common.errors import Conflict, NotFound
 from faka_common.messaging.consumer import current_envelope
 from uuid6 import uuid7
 
-from delivery.adapters.orm import Attempt
+from delivery.adapters.deliveries import Attempt
 from delivery.domain.manual import ManualTask
 from delivery.domain.model import MANUAL, PENDING_MODE, RECHARGE, Delivery, decide, latency_ms
 from delivery.domain.suppliers import Claim

@@ -19,8 +19,8 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from uuid6 import uuid7
 
+from delivery.adapters.deliveries import Attempt
 from delivery.adapters.metrics import count_attempt, watch_breakers
-from delivery.adapters.orm import Attempt
 from delivery.adapters.suppliers.base import SupplierAdapter
 from delivery.domain.model import Delivery, latency_ms
 from delivery.domain.suppliers import (

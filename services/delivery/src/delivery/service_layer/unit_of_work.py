@@ -4,14 +4,11 @@ outgoing messages."""
 from faka_common.db.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.adapters.orm import (
-    AttemptRepository,
-    ContentRepository,
-    DeliveryRepository,
-    ManualTaskRepository,
-    SupplierRepository,
-)
+from delivery.adapters.contents import ContentRepository
+from delivery.adapters.deliveries import AttemptRepository, DeliveryRepository
+from delivery.adapters.manual_tasks import ManualTaskRepository
 from delivery.adapters.supplier_accounts import SupplierAccountRepository
+from delivery.adapters.supplier_records import SupplierRepository
 from delivery.adapters.tickets import (
     CannedReplyRepository,
     ReplacementClaimRepository,
