@@ -22,7 +22,7 @@ __all__ = ["OUTAGES", "dependency_down", "retry_while_down"]
 log = logging.getLogger(__name__)
 
 #: What a server the handler needs says when it is down, restarting or gone mid-query.
-OUTAGES: tuple[type[BaseException], ...] = (
+OUTAGES: tuple[type[Exception], ...] = (
     ConnectionError,  # refused, reset, aborted, broken pipe
     TimeoutError,
     asyncpg.PostgresConnectionError,

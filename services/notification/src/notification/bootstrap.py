@@ -248,12 +248,12 @@ class Service:
 
     def batch_handlers(self) -> Mapping[type[Message], BatchHandler[NotificationUnitOfWork]]:
         """A `together` batch's contacts in one statement, and its paid and delivered notices in a few."""
-        sending = {
-            "notifier": self.notifier,
-            "platform": self.platform,
-            "aside": self.uow,
-            "concurrency": self.settings.consumer_concurrency,
-        }
+        sending = handlers.Sending(
+            notifier=self.notifier,
+            platform=self.platform,
+            aside=self.uow,
+            concurrency=self.settings.consumer_concurrency,
+        )
         return {
             OrderPlaced: handlers.record_buyer_contacts,
             OrderPaid: partial(handlers.notify_orders_paid, **sending),

@@ -7,7 +7,13 @@ from typing import Self
 from uuid import UUID
 
 from faka_common import sandbox_payment
-from faka_common.contracts.payment_channels import CREDENTIALS, PROVIDER_NAMES, Credentials, ProviderName
+from faka_common.contracts.payment_channels import (
+    CREDENTIALS,
+    PROVIDER_NAMES,
+    Credentials,
+    ProviderName,
+    provider_name,
+)
 from faka_common.fields import printable_message
 from faka_common.outbound import OutboundAllowList, OutboundPolicy
 from faka_common.settings import KeyRingSettings
@@ -164,9 +170,7 @@ class Settings(KeyRingSettings):
     @model_validator(mode="after")
     def _providers_are_configured(self) -> Self:
         for provider in self.payment_providers:
-            if provider not in PROVIDERS:
-                raise ValueError(f"unknown payment provider {provider!r}; known: {', '.join(PROVIDERS)}")
-            self.credentials(provider)
+            self.credentials(provider_name(provider))
         if bool(self.wechatpay_platform_serial) != bool(self.wechatpay_platform_public_key):
             raise ValueError(
                 "set both WECHATPAY_PLATFORM_SERIAL and WECHATPAY_PLATFORM_PUBLIC_KEY, or neither "

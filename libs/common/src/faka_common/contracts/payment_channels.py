@@ -15,6 +15,14 @@ from faka_common.fields import Line, NonBlankLine, Text
 ProviderName = Literal["sandbox", "epay", "alipay", "wechatpay", "stripe", "usdt"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("sandbox", "epay", "alipay", "wechatpay", "stripe", "usdt")
 
+
+def provider_name(name: str) -> ProviderName:
+    """`name` (a setting's, a stored channel's) as a provider's name; ValueError for one not known."""
+    if name not in PROVIDER_NAMES:
+        raise ValueError(f"unknown payment provider {name!r}; known: {', '.join(PROVIDER_NAMES)}")
+    return cast(ProviderName, name)
+
+
 #: A value the provider hands out on one line (an id, a key, a token).
 Value = Annotated[NonBlankLine, StringConstraints(max_length=512)]
 Optional = Annotated[Line, StringConstraints(max_length=512)]

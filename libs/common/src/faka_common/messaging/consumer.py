@@ -169,7 +169,7 @@ class EventConsumer(Generic[U]):
             raise ValueError(f"a linger must not be negative: {linger}")
         self.name = name
         self.gather = gather
-        self.linger = dict(linger or {})
+        self.linger: Mapping[str, float] = dict(linger or {})
         self.batch_size = batch_size
         self.concurrency = concurrency
         self._uow_factory = uow_factory

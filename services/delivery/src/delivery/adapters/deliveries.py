@@ -170,7 +170,7 @@ class DeliveryRepository:
 
     async def save_many(self, saved: Sequence[Delivery]) -> None:
         """`save` of many deliveries in one statement."""
-        columns = [[d.id for d in saved], [d.shop_id for d in saved]]
+        columns: list[list[Any]] = [[d.id for d in saved], [d.shop_id for d in saved]]
         columns += [[getattr(d, f) for d in saved] for f in MUTABLE_DELIVERY_FIELDS]
         request = 2 + MUTABLE_DELIVERY_FIELDS.index("request")
         columns[request] = [json.dumps(value) for value in columns[request]]

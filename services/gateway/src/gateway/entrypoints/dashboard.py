@@ -17,7 +17,9 @@ from gateway.entrypoints.requests import PRIVATE
 from gateway.service_layer.shop_figures import dashboard, delivery_figures, platform_figures
 
 Days = Annotated[int, Query(ge=1, le=90, description="Days up to today (included): 7 or 30 on the page")]
-CSV = {200: {"description": "One row a day", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"description": "One row a day", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def dashboard_router(gw: Gateway) -> APIRouter:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from faka_common.contracts import (
@@ -326,6 +326,15 @@ async def notify_order_paid(
         _paid(event, addressee),
         addressee=addressee,
     )
+
+
+class Sending(TypedDict):
+    """What a batch's notices are sent with (`notify_orders_paid`, `notify_orders_delivered`)."""
+
+    notifier: Notifier
+    platform: Platform
+    aside: Callable[[], NotificationUnitOfWork]
+    concurrency: int
 
 
 async def notify_orders_paid(

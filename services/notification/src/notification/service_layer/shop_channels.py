@@ -58,7 +58,12 @@ async def set_shop_channels(
         body.webhook_url,
         body.webhook_secret,
         aliyun_sms=(
-            AliyunAccount(aliyun.access_key_id, aliyun.access_key_secret, aliyun.sign_name, aliyun.templates)
+            AliyunAccount(
+                aliyun.access_key_id,
+                aliyun.access_key_secret,
+                aliyun.sign_name,
+                dict[str, str](aliyun.templates.items()),
+            )
             if aliyun
             else None
         ),

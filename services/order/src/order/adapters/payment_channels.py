@@ -11,7 +11,7 @@ from uuid import UUID
 
 import httpx
 from cryptography.exceptions import InvalidTag
-from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName
+from faka_common.contracts.payment_channels import CREDENTIALS, Credentials, ProviderName, provider_name
 from faka_common.crypto import KeyRing, KeyRingError, Sealed
 from faka_common.db.resealing import SealedColumns, SealedTable
 from faka_common.db.statements import Compiled, mapping
@@ -261,7 +261,7 @@ class ChannelAdapters:
                 f"the shop's {channel.provider} channel cannot be used right now; choose another payment "
                 "method (the shop must set its credentials again)"
             ) from None
-        return CREDENTIALS[channel.provider].model_validate_json(text)
+        return CREDENTIALS[provider_name(channel.provider)].model_validate_json(text)
 
     def adapter(self, channel: ShopChannel, slug: str) -> PaymentAdapter:
         """The channel's adapter, for the shop's storefront at /s/<slug> (its notify URL is there)."""

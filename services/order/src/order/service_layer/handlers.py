@@ -182,7 +182,7 @@ async def lock_orders(messages: list[Message], uow: OrderUnitOfWork) -> None:
     side by side) then wait for each other instead of deadlocking. The handlers' saves are written
     together when the batch commits (`defer_saves`): they touch orders through `lock` and `save` alone."""
     await uow.orders.lock_in_order(
-        [m.order_id for m in messages if isinstance(getattr(m, "order_id", None), UUID)]
+        [order_id for m in messages if isinstance(order_id := getattr(m, "order_id", None), UUID)]
     )
     uow.orders.defer_saves()
 

@@ -355,10 +355,10 @@ async def reconcile_once(
         work += [(order, name, attempts.get(name)) for name in _providers_to_ask(attempts, providers)]
     for shop_id, provider, order_no in checks:
         async with uow_factory() as uow:
-            order = await uow.orders.get_by_no(shop_id, order_no)
-            attempts = await uow.payments.attempts(order.id) if order else {}
-        if order is not None and (provider in providers.names or providers.shops is not None):
-            work.append((order, provider, attempts.get(provider)))
+            checked = await uow.orders.get_by_no(shop_id, order_no)
+            attempts = await uow.payments.attempts(checked.id) if checked else {}
+        if checked is not None and (provider in providers.names or providers.shops is not None):
+            work.append((checked, provider, attempts.get(provider)))
     for order, provider, ref in work:
         summary.asked += 1
         try:
@@ -434,10 +434,10 @@ async def reconciliation_report(
         tried = attempts[order.order_no]
         for name in _providers_to_ask(tried, providers):
             try:
-                adapter = (await _collector(order, name, providers, uow_factory))[1]
-                if adapter is None:
+                asked = (await _collector(order, name, providers, uow_factory))[1]
+                if asked is None:
                     continue
-                theirs = await adapter.query(payment_order(order, tried.get(name)))
+                theirs = await asked.query(payment_order(order, tried.get(name)))
             except DomainError:
                 continue
             if theirs.state == "paid":

@@ -244,7 +244,7 @@ class RedisCounters:
 
     async def publish_rules(self, scope: str, version: int, rules: RiskRules) -> None:
         keys = [rules_key(self._namespace, scope), payers_key(self._namespace, scope)]
-        args = [version, challenges_document(rules), *blocked_payers(rules)]
+        args: list[str | int] = [version, challenges_document(rules), *blocked_payers(rules)]
         async with _reachable():
             await self._publish(keys=keys, args=args)
 

@@ -112,11 +112,14 @@ class PaidTrade:
     currency: str
 
 
+RefundStatus = Literal["succeeded", "pending"]
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund_no: str
     amount: int
-    status: Literal["succeeded", "pending"]
+    status: RefundStatus
     provider_refund_id: str | None = None
 
 

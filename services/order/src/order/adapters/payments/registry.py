@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
-from faka_common.contracts.payment_channels import Credentials
+from faka_common.contracts.payment_channels import Credentials, provider_name
 from faka_common.db.uow import SessionFactory
 from faka_common.errors import NotFound
 
@@ -99,7 +99,7 @@ def build(settings: Settings, http: httpx.AsyncClient, sessions: SessionFactory)
     """The platform's own providers (PAYMENT_PROVIDERS, with their credentials from the settings)."""
     base = settings.public_base_url.rstrip("/")
     adapters = {
-        name: adapter(name, settings.credentials(name), base, settings, http, sessions)
+        name: adapter(name, settings.credentials(provider_name(name)), base, settings, http, sessions)
         for name in settings.payment_providers
     }
     return PaymentProviders(adapters, settings.payment_channels)

@@ -29,6 +29,7 @@ from order.adapters.payments.base import (
     RawNotification,
     RefundRefused,
     RefundResult,
+    RefundStatus,
     VerifiedPayment,
     call,
     json_object,
@@ -172,7 +173,8 @@ class StripeProvider:
         body = json_object(response, self.name)
         if response.status_code != 200:
             raise ProviderError(f"stripe search failed: {_error(body)}")
-        intents = [i for i in body.get("data") or [] if isinstance(i, dict)]
+        data = body.get("data")
+        intents = [i for i in data if isinstance(i, dict)] if isinstance(data, list) else []
         intents = [i for i in intents if _metadata(i).get("order_no") == order.order_no]
         for intent in intents:
             if intent.get("status") == "succeeded":
@@ -197,7 +199,7 @@ class StripeProvider:
         body = json_object(response, self.name)
         if response.status_code != 200:
             raise RefundRefused(f"stripe refused the refund: {_error(body)}")
-        status = "succeeded" if body.get("status") == "succeeded" else "pending"
+        status: RefundStatus = "succeeded" if body.get("status") == "succeeded" else "pending"
         return RefundResult(refund_no, amount, status, str(body.get("id") or "") or None)
 
     def ack(self, result: str) -> Ack:

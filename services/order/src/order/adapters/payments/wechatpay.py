@@ -41,6 +41,7 @@ from order.adapters.payments.base import (
     RawNotification,
     RefundRefused,
     RefundResult,
+    RefundStatus,
     VerifiedPayment,
     call,
     constant_time_equal,
@@ -436,7 +437,7 @@ class WechatPayProvider:
         body = json_object(response, self.name)
         if response.status_code != 200:
             raise RefundRefused(f"wechatpay refused the refund: {str(body.get('message'))[:200]}")
-        status = "succeeded" if body.get("status") == SUCCESS else "pending"
+        status: RefundStatus = "succeeded" if body.get("status") == SUCCESS else "pending"
         return RefundResult(refund_no, amount, status, str(body.get("refund_id") or "") or None)
 
     def ack(self, result: str) -> Ack:
