@@ -715,6 +715,9 @@ def summarize(
         "arrival_lateness_ms": {"p99": ms(percentile(lateness, 99)), "max": ms(max(lateness, default=None))},
         "cpu_ms_per_order": cpu_ms,
         "cpu_ms_per_order_platform_total": round(1000 * platform_total / n, 1),
+        # below the maximum a sale costs more (its records come alone: a wake, a transaction each) and the
+        # platform may still use the whole box: this says how much of it (docs/scaling.md)
+        "platform_cores": round(platform_total / max(step.cpu_window, 1e-9), 2),
         "cpu_ms_per_order_net_of_idle": net_ms,
         "cpu_ms_per_order_platform_total_net_of_idle": (
             round(sum(v for k, v in net_ms.items() if k in platform_names), 1) if net_ms else None
@@ -996,6 +999,11 @@ def table(results: dict[str, Any]) -> str:
                 "CPU per order, platform total (gross ; net of idle)",
                 f"{fmt(best['cpu_ms_per_order_platform_total'])} ; "
                 f"{fmt(best['cpu_ms_per_order_platform_total_net_of_idle'])} ms",
+                "",
+            ),
+            (
+                "cores the platform used (mean over the CPU window)",
+                "-" if best.get("platform_cores") is None else f"{best['platform_cores']:.2f}",
                 "",
             ),
         ]

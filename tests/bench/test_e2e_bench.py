@@ -206,6 +206,17 @@ def shown(summary: dict[str, Any]) -> dict[str, Any]:
     return {"steps": [summary], "sustained": summary, "cpus": 2}
 
 
+def test_the_cores_the_platform_used_are_its_cpu_over_the_window(tmp_path: Path) -> None:
+    """Below the maximum a sale costs more and the platform may still fill the box: the step says how many
+    cores its processes used on average (CPU seconds over the window's seconds), the load generator and the
+    machine's other load not among them."""
+    step = step_at_two_per_second([4, 5, 4, 5])  # order: 2.4 CPU s in a 12 s window; the machine 6.0
+    summary = summarize(step, GROUPS, Mailbox(tmp_path), workers=1)
+    assert summary["platform_cores"] == 0.2
+    row = next(line for line in table(shown(summary)).splitlines() if line.startswith("cores the platform"))
+    assert row.split()[-1] == "0.20"
+
+
 @pytest.mark.integration
 async def test_the_statement_counts_are_read_from_the_platforms_postgres() -> None:
     """`make infra-up` loads pg_stat_statements, and the benchmark reads each faka_ database's transactions
