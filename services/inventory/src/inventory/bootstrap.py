@@ -1,5 +1,4 @@
-"""Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages, and
-the sealing its key imports run with."""
+"""Wires the inventory service: settings, keyring, unit of work, consumers, sweeps, emitted messages."""
 
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +23,6 @@ from faka_common.runtime import Runtime
 
 from inventory.adapters import metrics
 from inventory.adapters.catalog_projection import CatalogProjection, RedisCatalogProjection
-from inventory.adapters.sealing import Sealing
 from inventory.adapters.stock_projection import RedisStockProjection, StockProjection
 from inventory.config import MIGRATIONS, Settings
 from inventory.service_layer import catalog as catalog_ops
@@ -41,7 +39,6 @@ class Service:
     max_import_bytes: int
     projection: StockProjection
     catalog: CatalogProjection
-    sealing: Sealing
 
     def uow(self) -> InventoryUnitOfWork:
         return InventoryUnitOfWork(self.runtime.sessions, self.runtime.settings.service_name)
@@ -57,12 +54,7 @@ def bootstrap(settings: Settings | None = None) -> Service:
     projection = RedisStockProjection(settings.redis_url, prefix=settings.kafka_namespace)
     catalog = RedisCatalogProjection(settings.redis_url, prefix=settings.kafka_namespace)
     service = Service(
-        Runtime(settings, MIGRATIONS),
-        settings.keyring(),
-        settings.max_import_bytes,
-        projection,
-        catalog,
-        Sealing(),
+        Runtime(settings, MIGRATIONS), settings.keyring(), settings.max_import_bytes, projection, catalog
     )
     runtime = service.runtime
     runtime.consume(

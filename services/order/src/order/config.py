@@ -9,7 +9,6 @@ from uuid import UUID
 from faka_common import sandbox_payment
 from faka_common.contracts.payment_channels import (
     CREDENTIALS,
-    PROVIDER_NAMES,
     Credentials,
     ProviderName,
     provider_name,
@@ -23,7 +22,6 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 DEV_ORDER_TOKEN_SECRET = "dev-order-token-secret-change-me"
 
-PROVIDERS = PROVIDER_NAMES
 #: Each provider's credentials in the settings: `<PREFIX>_<FIELD>` for each field of its credentials model.
 SETTING_PREFIX: dict[ProviderName, str] = {
     "sandbox": "sandbox",

@@ -400,7 +400,7 @@ def router(service: Service) -> APIRouter:
         )
         async with service.uow() as uow:
             result = await key_pools.import_key_stream(
-                shop, product_id, chunks, options, uow, service.keyring, sealing=service.sealing
+                shop, product_id, chunks, options, uow, service.keyring
             )
         return import_view(result)
 
